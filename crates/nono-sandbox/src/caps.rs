@@ -1,0 +1,414 @@
+//! `CapabilitySet`: what a sandboxed process may touch — filesystem grants, deny carve-outs,
+//! network mode and IPC scopes — with paths canonicalised when they are added.
+//!
+//! # Merging rules
+//! - Two grants on the same canonical path merge into one with the union of their access
+//!   (`Read` + `Write` = `ReadWrite`); the first grant's origin is kept and the second's is
+//!   appended (`"--read /x, --write /x"`).
+//! - A path is a directory grant or a file grant, decided by what it is on disk:
+//!   `allow_dir` on a file or `allow_file` on a directory is an error that says which flag to
+//!   use instead.
+//! - Deny carve-outs are kept apart from grants and always win over them (see `explain`).
+//!   A deny path need not exist (a credential directory the user does not have); it is then
+//!   stored as its parent's canonical path joined with the remaining components.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+pub use nono_wire::AccessMode;
+
+/// Whether a grant covers one file or a whole directory tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsKind {
+    /// The directory and everything beneath it.
+    Dir,
+    /// Exactly this file.
+    File,
+}
+
+/// One filesystem grant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FsGrant {
+    /// Canonical absolute path (symlinks resolved when the grant was added).
+    pub path: PathBuf,
+    /// Directory tree or single file.
+    pub kind: FsKind,
+    /// What the grant allows.
+    pub access: AccessMode,
+    /// Where the grant came from, for explanations: `"--allow /src"`, `"profile default"`.
+    pub origin: String,
+}
+
+/// A path that stays denied even inside a granted directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DenyRule {
+    /// Canonical absolute path (or canonical parent + remaining components if it does not exist).
+    pub path: PathBuf,
+    /// Where the carve-out came from: a deny group name (`"group credentials"`) or a flag.
+    pub origin: String,
+}
+
+/// Network policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// No network restriction.
+    #[default]
+    Allow,
+    /// No network at all: TCP connect/bind refused by Landlock, and every `socket()` of a
+    /// family other than `AF_UNIX` refused by seccomp (which is what stops UDP, ICMP and raw).
+    Block,
+    /// TCP only, to/on the listed ports; every other socket family and type is refused.
+    Ports {
+        /// TCP ports the process may `connect()` to.
+        connect: BTreeSet<u16>,
+        /// TCP ports the process may `bind()`.
+        bind: BTreeSet<u16>,
+    },
+}
+
+/// IPC scopes (Landlock ABI 6): when set, the process cannot reach outside its own sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Scopes {
+    /// Signals only to processes in the same sandbox (or its descendants).
+    pub signal: bool,
+    /// Abstract Unix sockets only to processes in the same sandbox.
+    pub abstract_unix_socket: bool,
+}
+
+impl Default for Scopes {
+    fn default() -> Self {
+        Scopes {
+            signal: true,
+            abstract_unix_socket: true,
+        }
+    }
+}
+
+/// Whether a protection the kernel cannot give is an error or a reported gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compat {
+    /// Fail if any requested protection is unavailable.
+    #[default]
+    Strict,
+    /// Enforce what the kernel offers and report the rest in the apply status.
+    BestEffort,
+}
+
+/// Errors building a capability set. Each names the path it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CapsError {
+    /// The path does not exist.
+    #[error("{}: no such file or directory (check the path, or create it first)", path.display())]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The path could not be resolved for another reason.
+    #[error("{}: cannot resolve path: {source}", path.display())]
+    Resolve {
+        /// The path as given.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory grant named a file.
+    #[error("{}: is a file, not a directory (grant it as a file, e.g. --allow-file)", path.display())]
+    NotADirectory {
+        /// The canonical path.
+        path: PathBuf,
+    },
+    /// A file grant named a directory.
+    #[error("{}: is a directory, not a file (grant it as a directory, e.g. --allow)", path.display())]
+    IsADirectory {
+        /// The canonical path.
+        path: PathBuf,
+    },
+    /// A relative path was given where no base directory is known.
+    #[error("{}: relative path; give an absolute path", path.display())]
+    Relative {
+        /// The path as given.
+        path: PathBuf,
+    },
+}
+
+/// Everything a sandboxed process is allowed to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CapabilitySet {
+    grants: Vec<FsGrant>,
+    denies: Vec<DenyRule>,
+    network: NetworkMode,
+    scopes: Scopes,
+    compat: Compat,
+}
+
+impl CapabilitySet {
+    /// An empty set: nothing on the filesystem, network allowed, IPC scoped, strict.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Grant a directory tree. The path must exist and be a directory.
+    pub fn allow_dir(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<String>,
+    ) -> Result<&mut Self, CapsError> {
+        self.allow(path.as_ref(), FsKind::Dir, access, origin.into())
+    }
+
+    /// Grant one file. The path must exist and be a file (or another non-directory).
+    pub fn allow_file(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<String>,
+    ) -> Result<&mut Self, CapsError> {
+        self.allow(path.as_ref(), FsKind::File, access, origin.into())
+    }
+
+    /// Grant a path as whatever it is on disk (directory tree or single file).
+    pub fn allow_path(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<String>,
+    ) -> Result<&mut Self, CapsError> {
+        let canonical = canonicalize_existing(path.as_ref())?;
+        let kind = if canonical.is_dir() {
+            FsKind::Dir
+        } else {
+            FsKind::File
+        };
+        self.insert(canonical, kind, access, origin.into());
+        Ok(self)
+    }
+
+    fn allow(
+        &mut self,
+        path: &Path,
+        kind: FsKind,
+        access: AccessMode,
+        origin: String,
+    ) -> Result<&mut Self, CapsError> {
+        let canonical = canonicalize_existing(path)?;
+        match (kind, canonical.is_dir()) {
+            (FsKind::Dir, false) => return Err(CapsError::NotADirectory { path: canonical }),
+            (FsKind::File, true) => return Err(CapsError::IsADirectory { path: canonical }),
+            _ => {}
+        }
+        self.insert(canonical, kind, access, origin);
+        Ok(self)
+    }
+
+    fn insert(&mut self, path: PathBuf, kind: FsKind, access: AccessMode, origin: String) {
+        if let Some(existing) = self.grants.iter_mut().find(|g| g.path == path) {
+            existing.access = existing.access.union(access);
+            if !existing.origin.split(", ").any(|o| o == origin) {
+                existing.origin.push_str(", ");
+                existing.origin.push_str(&origin);
+            }
+            return;
+        }
+        self.grants.push(FsGrant {
+            path,
+            kind,
+            access,
+            origin,
+        });
+    }
+
+    /// Deny a path (and everything beneath it), even inside a granted directory.
+    /// The path need not exist; it must be absolute.
+    pub fn deny(
+        &mut self,
+        path: impl AsRef<Path>,
+        origin: impl Into<String>,
+    ) -> Result<&mut Self, CapsError> {
+        let path = canonicalize_lenient(path.as_ref())?;
+        if !self.denies.iter().any(|d| d.path == path) {
+            self.denies.push(DenyRule {
+                path,
+                origin: origin.into(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Set the network policy.
+    pub fn set_network(&mut self, mode: NetworkMode) -> &mut Self {
+        self.network = mode;
+        self
+    }
+
+    /// Set the IPC scopes.
+    pub fn set_scopes(&mut self, scopes: Scopes) -> &mut Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// Choose strict (default) or best-effort enforcement.
+    pub fn set_compat(&mut self, compat: Compat) -> &mut Self {
+        self.compat = compat;
+        self
+    }
+
+    /// The filesystem grants, in insertion order.
+    #[must_use]
+    pub fn grants(&self) -> &[FsGrant] {
+        &self.grants
+    }
+
+    /// The deny carve-outs, in insertion order.
+    #[must_use]
+    pub fn denies(&self) -> &[DenyRule] {
+        &self.denies
+    }
+
+    /// The network policy.
+    #[must_use]
+    pub fn network(&self) -> &NetworkMode {
+        &self.network
+    }
+
+    /// The IPC scopes.
+    #[must_use]
+    pub fn scopes(&self) -> Scopes {
+        self.scopes
+    }
+
+    /// Strict or best-effort.
+    #[must_use]
+    pub fn compat(&self) -> Compat {
+        self.compat
+    }
+}
+
+/// Canonicalise a path that must exist.
+fn canonicalize_existing(path: &Path) -> Result<PathBuf, CapsError> {
+    std::fs::canonicalize(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            CapsError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            CapsError::Resolve {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+/// Canonicalise the longest existing ancestor of an absolute path and append the rest
+/// lexically (with `.` dropped and `..` refused past the existing part).
+pub(crate) fn canonicalize_lenient(path: &Path) -> Result<PathBuf, CapsError> {
+    if !path.is_absolute() {
+        return Err(CapsError::Relative {
+            path: path.to_path_buf(),
+        });
+    }
+    match std::fs::canonicalize(path) {
+        Ok(p) => return Ok(p),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(CapsError::Resolve {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+        Err(_) => {}
+    }
+    let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
+    let mut cursor = path;
+    loop {
+        let Some(parent) = cursor.parent() else {
+            return Err(CapsError::NotFound {
+                path: path.to_path_buf(),
+            });
+        };
+        match cursor.components().next_back() {
+            Some(Component::Normal(name)) => missing.push(name),
+            Some(Component::CurDir) => {}
+            _ => {
+                return Err(CapsError::NotFound {
+                    path: path.to_path_buf(),
+                })
+            }
+        }
+        cursor = parent;
+        if let Ok(base) = std::fs::canonicalize(cursor) {
+            let mut out = base;
+            for name in missing.iter().rev() {
+                out.push(name);
+            }
+            return Ok(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("nono-caps-{}-{}", std::process::id(), line!()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        std::fs::canonicalize(dir).unwrap()
+    }
+
+    #[test]
+    fn read_plus_write_merges_to_readwrite() {
+        let dir = tmp();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&dir, AccessMode::Read, "--read").unwrap();
+        caps.allow_dir(dir.join("."), AccessMode::Write, "--write")
+            .unwrap();
+        assert_eq!(caps.grants().len(), 1);
+        assert_eq!(caps.grants()[0].access, AccessMode::ReadWrite);
+        assert_eq!(caps.grants()[0].origin, "--read, --write");
+    }
+
+    #[test]
+    fn file_and_directory_kinds_are_checked() {
+        let dir = tmp();
+        let mut caps = CapabilitySet::new();
+        assert!(matches!(
+            caps.allow_dir(dir.join("file"), AccessMode::Read, "x"),
+            Err(CapsError::NotADirectory { .. })
+        ));
+        assert!(matches!(
+            caps.allow_file(dir.join("sub"), AccessMode::Read, "x"),
+            Err(CapsError::IsADirectory { .. })
+        ));
+        caps.allow_path(dir.join("file"), AccessMode::Read, "x")
+            .unwrap();
+        assert_eq!(caps.grants()[0].kind, FsKind::File);
+    }
+
+    #[test]
+    fn missing_path_is_an_error_naming_it() {
+        let mut caps = CapabilitySet::new();
+        let err = caps
+            .allow_dir("/nonexistent/nono/path", AccessMode::Read, "x")
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/nono/path"), "{err}");
+    }
+
+    #[test]
+    fn deny_of_a_missing_path_keeps_the_canonical_parent() {
+        let dir = tmp();
+        let mut caps = CapabilitySet::new();
+        caps.deny(dir.join("sub/../sub/nothere/x"), "test").unwrap();
+        assert_eq!(caps.denies()[0].path, dir.join("sub/nothere/x"));
+        assert!(caps.deny("relative", "t").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! `explain()`: the capability model's verdict on one path or network operation, with the rule that decided it.

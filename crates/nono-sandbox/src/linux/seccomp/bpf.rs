@@ -1,0 +1,1 @@
+//! A tiny classic-BPF assembler for seccomp programs.

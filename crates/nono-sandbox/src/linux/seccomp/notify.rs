@@ -1,0 +1,1 @@
+//! seccomp user-notification primitives: receive, respond, CONTINUE, ID_VALID, ADDFD.

@@ -1,0 +1,159 @@
+//! `cargo xtask`: the one entry point for CI steps, fuzzing and whole-process benchmarks.
+
+mod bench;
+mod fuzz;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build, bench build
+  fuzz [--time S]    run every fuzz target for S seconds each (default 30)
+  bench [--json]     whole-process benchmarks: medians and ratios to bare execution
+  tidy               the architecture checks alone (layer arrows, //! headers)
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        eprint!("{USAGE}");
+        std::process::exit(2);
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "ci" => ci(),
+        "fuzz" => fuzz::run_targets(rest),
+        "bench" => bench::run_bench(rest),
+        "tidy" => {
+            let problems = tidy::check(&workspace_root())?;
+            if problems.is_empty() {
+                println!("tidy: ok");
+                Ok(())
+            } else {
+                bail!("tidy found problems:\n  {}", problems.join("\n  "))
+            }
+        }
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("unknown command `{other}`\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Run a command in the workspace root, echoing it; fail with its status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(workspace_root());
+    eprintln!("xtask$ {}", render(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", render(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", render(cmd));
+    }
+    Ok(())
+}
+
+fn render(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Whether `cargo <sub>` is installed (`cargo deny --version`, `cargo fuzz --version`).
+pub fn has_cargo_subcommand(sub: &str) -> bool {
+    cargo()
+        .args([sub, "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn ci() -> Result<()> {
+    let started = std::time::Instant::now();
+    step("fmt", || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    step("clippy", || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    step("test", || {
+        run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))
+    })?;
+    step("doc-tests", || {
+        run(cargo().args(["test", "--workspace", "--doc"]))
+    })?;
+    step("doc", || {
+        run(cargo()
+            .args([
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--document-private-items",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
+    step("deny", deny)?;
+    step("fuzz-build", fuzz::build)?;
+    step("bench-build", || {
+        run(cargo().args(["bench", "--workspace", "--no-run"]))
+    })?;
+    eprintln!("xtask ci: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    eprintln!("\n==== xtask ci: {name} ====");
+    let t = std::time::Instant::now();
+    f().with_context(|| format!("xtask ci step `{name}` failed"))?;
+    eprintln!("==== {name}: ok ({:.1?}) ====", t.elapsed());
+    Ok(())
+}
+
+fn deny() -> Result<()> {
+    if !has_cargo_subcommand("deny") {
+        eprintln!("cargo-deny is not installed; installing it from crates.io (cargo install --locked cargo-deny)");
+        run(cargo().args(["install", "--locked", "cargo-deny"]))?;
+    }
+    // No advisory database can be fetched here, so `advisories` is not among the checks.
+    run(cargo().args([
+        "deny",
+        "--workspace",
+        "check",
+        "licenses",
+        "bans",
+        "sources",
+    ]))
+}
