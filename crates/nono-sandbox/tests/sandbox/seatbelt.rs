@@ -1,0 +1,1 @@
+//! Seatbelt profile generation: golden files and the string-escaping property test.
