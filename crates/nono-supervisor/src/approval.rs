@@ -1,0 +1,548 @@
+//! Approval backends: who decides a runtime request that no rule covers — a person at the
+//! terminal ([`TerminalPrompt`]), nobody ([`DenyAll`]), or the embedding program
+//! ([`Callback`]).
+//!
+//! # The terminal prompt
+//! The prompt opens `/dev/tty` itself (never the child's stdin/stdout), discards pending
+//! input first (so keys typed before the question cannot answer it), prints the request with
+//! every control character escaped (a path or reason chosen by the child cannot move the
+//! cursor or fake a line), and reads one line: `y`/`yes` grants once, `a`/`always` grants for
+//! the session, anything else denies. A line may end in `\n` or `\r` (a terminal left in raw
+//! mode sends `\r`). No answer before the timeout → [`Decision::Timeout`]. Prompts are
+//! serialised: concurrent requests wait their turn.
+//!
+//! The prompt logic is [`ask`], generic over a `BufRead`/`Write` pair; the timeout is the
+//! reader's job ([`DeadlineReader`] polls an fd until a deadline and then reports
+//! `ErrorKind::TimedOut`).
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fs::{Mode, OFlags};
+
+use crate::policy::{Decision, GrantScope, RuntimeRequest};
+
+/// Decides runtime requests that no deny group, session grant or approve rule decided.
+pub trait ApprovalBackend: Send + Sync + fmt::Debug {
+    /// Decide. May block (a person is asked); the broker calls it off its poll loop.
+    fn approve(&self, req: &RuntimeRequest) -> Decision;
+
+    /// Name written to the audit log's `backend` field.
+    fn name(&self) -> &str {
+        "custom"
+    }
+
+    /// Whether calls count against the prompt rate limit (a backend that never asks anyone
+    /// returns `false`).
+    fn throttled(&self) -> bool {
+        true
+    }
+}
+
+impl<T: ApprovalBackend + ?Sized> ApprovalBackend for Box<T> {
+    fn approve(&self, req: &RuntimeRequest) -> Decision {
+        (**self).approve(req)
+    }
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn throttled(&self) -> bool {
+        (**self).throttled()
+    }
+}
+
+impl<T: ApprovalBackend + ?Sized> ApprovalBackend for std::sync::Arc<T> {
+    fn approve(&self, req: &RuntimeRequest) -> Decision {
+        (**self).approve(req)
+    }
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn throttled(&self) -> bool {
+        (**self).throttled()
+    }
+}
+
+/// Denies everything that no rule granted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DenyAll;
+
+impl ApprovalBackend for DenyAll {
+    fn approve(&self, _req: &RuntimeRequest) -> Decision {
+        Decision::denied("not covered by an approve rule, and no approval backend is configured")
+    }
+    fn name(&self) -> &str {
+        "deny-all"
+    }
+    fn throttled(&self) -> bool {
+        false
+    }
+}
+
+/// The closure type [`Callback`] wraps.
+pub type CallbackFn = dyn Fn(&RuntimeRequest) -> Decision + Send + Sync;
+
+/// A library user's own decision function.
+pub struct Callback {
+    f: Box<CallbackFn>,
+}
+
+impl Callback {
+    /// Wrap `f`. It may block; it may be called from several threads at once.
+    pub fn new(f: impl Fn(&RuntimeRequest) -> Decision + Send + Sync + 'static) -> Callback {
+        Callback { f: Box::new(f) }
+    }
+}
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Callback(..)")
+    }
+}
+
+impl ApprovalBackend for Callback {
+    fn approve(&self, req: &RuntimeRequest) -> Decision {
+        (self.f)(req)
+    }
+    fn name(&self) -> &str {
+        "callback"
+    }
+}
+
+/// Asks the person at the controlling terminal (`/dev/tty`).
+#[derive(Debug)]
+pub struct TerminalPrompt {
+    timeout: Duration,
+    tty: PathBuf,
+    turn: Mutex<()>,
+}
+
+impl TerminalPrompt {
+    /// Ask on `/dev/tty`, denying with [`Decision::Timeout`] after `timeout`.
+    #[must_use]
+    pub fn new(timeout: Duration) -> TerminalPrompt {
+        TerminalPrompt {
+            timeout,
+            tty: PathBuf::from("/dev/tty"),
+            turn: Mutex::new(()),
+        }
+    }
+
+    /// Ask on another terminal device (tests, or a supervisor that owns a specific tty).
+    #[must_use]
+    pub fn with_tty_path(mut self, path: impl Into<PathBuf>) -> TerminalPrompt {
+        self.tty = path.into();
+        self
+    }
+
+    /// The timeout.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+impl ApprovalBackend for TerminalPrompt {
+    fn approve(&self, req: &RuntimeRequest) -> Decision {
+        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        let fd = match rustix::fs::open(
+            &self.tty,
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => {
+                return Decision::denied(format!(
+                    "no terminal to ask (open {} failed: {e})",
+                    self.tty.display()
+                ))
+            }
+        };
+        if rustix::termios::isatty(&fd) {
+            // Keys typed before the question must not answer it.
+            let _ = rustix::termios::tcflush(&fd, rustix::termios::QueueSelector::IFlush);
+        }
+        let mut writer = match fd.try_clone() {
+            Ok(w) => File::from(w),
+            Err(e) => {
+                return Decision::denied(format!(
+                    "no terminal to ask (dup of {} failed: {e})",
+                    self.tty.display()
+                ))
+            }
+        };
+        let deadline = Instant::now() + self.timeout;
+        let mut reader = BufReader::new(DeadlineReader::new(fd, deadline));
+        ask(req, self.timeout, &mut reader, &mut writer)
+    }
+
+    fn name(&self) -> &str {
+        "terminal"
+    }
+}
+
+/// Reads from an fd, but gives up with `ErrorKind::TimedOut` once `deadline` has passed.
+#[derive(Debug)]
+pub struct DeadlineReader<F: AsFd> {
+    fd: F,
+    deadline: Instant,
+}
+
+impl<F: AsFd> DeadlineReader<F> {
+    /// Wrap `fd`.
+    pub fn new(fd: F, deadline: Instant) -> DeadlineReader<F> {
+        DeadlineReader { fd, deadline }
+    }
+}
+
+impl<F: AsFd> Read for DeadlineReader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            let ts = Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            });
+            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            match poll(&mut fds, Some(&ts)) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no answer before the timeout",
+                    ))
+                }
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            match rustix::io::read(&self.fd, &mut *buf) {
+                Ok(n) => return Ok(n),
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The longest answer line read; the rest is ignored.
+const MAX_ANSWER: usize = 64;
+/// The longest reason shown.
+const MAX_REASON: usize = 200;
+
+/// Escape control characters (and cap the length) in text chosen by the child.
+fn sanitize(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Print the question for `req` to `output` and read the answer from `input`.
+///
+/// `y`/`yes` → granted once; `a`/`always` → granted for the session; anything else (empty,
+/// `n`, end of input) → denied; a reader error of kind `TimedOut` → [`Decision::Timeout`].
+pub fn ask<R: BufRead, W: Write>(
+    req: &RuntimeRequest,
+    timeout: Duration,
+    input: &mut R,
+    output: &mut W,
+) -> Decision {
+    let path = sanitize(&req.path.to_string_lossy(), 4096);
+    let mut text = format!(
+        "\r\nnono: the sandboxed program (pid {}) asks for {} access to\r\n  {path}\r\n",
+        req.pid, req.access
+    );
+    if let Some(reason) = &req.reason {
+        text.push_str(&format!(
+            "  reason given by the program: \"{}\"\r\n",
+            sanitize(reason, MAX_REASON)
+        ));
+    }
+    text.push_str(&format!(
+        "Allow? [y]es once / [a]lways this session / [N]o  (denied in {}s): ",
+        timeout.as_secs()
+    ));
+    if let Err(e) = output
+        .write_all(text.as_bytes())
+        .and_then(|()| output.flush())
+    {
+        return Decision::denied(format!(
+            "no terminal to ask (writing the prompt failed: {e})"
+        ));
+    }
+    let answer = match read_answer(input) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            let _ = output.write_all(b"\r\n(terminal closed: denied)\r\n");
+            return Decision::denied("terminal closed before an answer");
+        }
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            let _ = output.write_all(b"\r\n(no answer in time: denied)\r\n");
+            return Decision::Timeout;
+        }
+        Err(e) => return Decision::denied(format!("reading the answer failed: {e}")),
+    };
+    let decision = match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Decision::Granted {
+            scope: GrantScope::Once,
+            rule: "terminal prompt".to_owned(),
+        },
+        "a" | "always" => Decision::Granted {
+            scope: GrantScope::Session,
+            rule: "terminal prompt (always this session)".to_owned(),
+        },
+        _ => Decision::denied("denied at the terminal prompt"),
+    };
+    let note: &[u8] = match &decision {
+        Decision::Granted {
+            scope: GrantScope::Session,
+            ..
+        } => b"granted for this session\r\n",
+        Decision::Granted { .. } => b"granted once\r\n",
+        _ => b"denied\r\n",
+    };
+    let _ = output.write_all(note).and_then(|()| output.flush());
+    decision
+}
+
+/// Read up to `\n` or `\r`; `None` at end of input before any byte.
+fn read_answer<R: BufRead>(input: &mut R) -> io::Result<Option<String>> {
+    let mut line = Vec::new();
+    let mut saw_any = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(saw_any.then(|| String::from_utf8_lossy(&line).into_owned()));
+        }
+        saw_any = true;
+        if let Some(i) = buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+            if line.len() < MAX_ANSWER {
+                line.extend_from_slice(&buf[..i.min(MAX_ANSWER - line.len())]);
+            }
+            input.consume(i + 1);
+            return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
+        }
+        let n = buf.len();
+        if line.len() < MAX_ANSWER {
+            line.extend_from_slice(&buf[..n.min(MAX_ANSWER - line.len())]);
+        }
+        input.consume(n);
+    }
+}
+
+/// A pipe pair for tests of [`DeadlineReader`] (read end, write end).
+#[cfg(test)]
+fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::RequestSource;
+    use std::io::Cursor;
+
+    fn req(reason: Option<&str>) -> RuntimeRequest {
+        RuntimeRequest {
+            path: PathBuf::from("/home/u/data/report.csv"),
+            access: nono_wire::AccessMode::Read,
+            pid: 99,
+            reason: reason.map(str::to_owned),
+            source: RequestSource::Sdk,
+        }
+    }
+
+    fn answer(input: &str) -> (Decision, String) {
+        let mut out = Vec::new();
+        let d = ask(
+            &req(Some("need it")),
+            Duration::from_secs(30),
+            &mut Cursor::new(input.as_bytes().to_vec()),
+            &mut out,
+        );
+        (d, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn answers_map_to_decisions() {
+        let once = |d: &Decision| {
+            matches!(
+                d,
+                Decision::Granted {
+                    scope: GrantScope::Once,
+                    ..
+                }
+            )
+        };
+        let session = |d: &Decision| {
+            matches!(
+                d,
+                Decision::Granted {
+                    scope: GrantScope::Session,
+                    ..
+                }
+            )
+        };
+        assert!(once(&answer("y\n").0));
+        assert!(once(&answer("YES\n").0));
+        assert!(once(&answer(" y \r").0), "raw-mode terminals send \\r");
+        assert!(session(&answer("a\n").0));
+        assert!(session(&answer("always\n").0));
+        for no in ["n\n", "\n", "no\n", "yy\n", "maybe\n", "y"] {
+            let d = answer(no).0;
+            // "y" without a line end at EOF is still an answer line.
+            if no == "y" {
+                assert!(once(&d));
+            } else {
+                assert!(matches!(d, Decision::Denied { .. }), "{no:?} -> {d:?}");
+            }
+        }
+        let (d, _) = answer("");
+        assert!(matches!(d, Decision::Denied { reason } if reason.contains("closed")));
+    }
+
+    #[test]
+    fn prompt_shows_request_and_escapes_control_characters() {
+        let (_, shown) = answer("n\n");
+        assert!(shown.contains("/home/u/data/report.csv"), "{shown}");
+        assert!(
+            shown.contains("pid 99") && shown.contains("read access"),
+            "{shown}"
+        );
+        assert!(shown.contains("need it"));
+        let mut evil = req(Some("ok\x1b[2K\rAllow? fake"));
+        evil.path = PathBuf::from("/tmp/\x1b]0;title\x07x");
+        let mut out = Vec::new();
+        ask(
+            &evil,
+            Duration::from_secs(1),
+            &mut Cursor::new(b"n\n".to_vec()),
+            &mut out,
+        );
+        let shown = String::from_utf8(out).unwrap();
+        assert!(
+            !shown.contains('\x1b') && !shown.contains('\x07'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("\\u{1b}"), "{shown}");
+    }
+
+    #[test]
+    fn long_answer_lines_are_bounded() {
+        let long = format!("{}\n", "y".repeat(10_000));
+        assert!(matches!(answer(&long).0, Decision::Denied { .. }));
+    }
+
+    #[test]
+    fn deadline_reader_answers_from_a_real_pipe() {
+        let (r, w) = pipe();
+        rustix::io::write(&w, b"a\n").unwrap();
+        let mut input = BufReader::new(DeadlineReader::new(
+            r,
+            Instant::now() + Duration::from_secs(600),
+        ));
+        let d = ask(
+            &req(None),
+            Duration::from_secs(600),
+            &mut input,
+            &mut Vec::new(),
+        );
+        assert!(
+            matches!(
+                d,
+                Decision::Granted {
+                    scope: GrantScope::Session,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn deadline_reader_times_out_without_an_answer() {
+        let (r, _w) = pipe();
+        // The deadline has already passed: poll returns at once with nothing ready.
+        let mut input = BufReader::new(DeadlineReader::new(r, Instant::now()));
+        let mut shown = Vec::new();
+        let d = ask(&req(None), Duration::ZERO, &mut input, &mut shown);
+        assert_eq!(d, Decision::Timeout);
+        assert!(String::from_utf8(shown)
+            .unwrap()
+            .contains("no answer in time"));
+    }
+
+    #[test]
+    fn partial_answer_then_timeout_is_a_timeout() {
+        let (r, w) = pipe();
+        rustix::io::write(&w, b"y").unwrap();
+        let mut input = BufReader::new(DeadlineReader::new(r, Instant::now()));
+        // Data is ready, so the first read returns "y"; then the deadline stops the wait for
+        // the line end.
+        let d = ask(&req(None), Duration::ZERO, &mut input, &mut Vec::new());
+        assert_eq!(d, Decision::Timeout);
+    }
+
+    #[test]
+    fn no_terminal_means_denied_with_a_reason() {
+        let p =
+            TerminalPrompt::new(Duration::from_secs(1)).with_tty_path("/nonexistent/nono-no-tty");
+        let d = p.approve(&req(None));
+        assert!(
+            matches!(&d, Decision::Denied { reason } if reason.starts_with("no terminal to ask")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn terminal_prompt_on_a_real_device_reads_the_answer() {
+        // /dev/null is a real device that is not a tty: the prompt is written and discarded,
+        // and the read sees end of input at once, denied as "terminal closed".
+        let p = TerminalPrompt::new(Duration::from_secs(5)).with_tty_path("/dev/null");
+        let d = p.approve(&req(None));
+        assert!(
+            matches!(&d, Decision::Denied { reason } if reason.contains("closed")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn callback_and_deny_all() {
+        let cb = Callback::new(|r: &RuntimeRequest| {
+            if r.pid == 99 {
+                Decision::Timeout
+            } else {
+                Decision::denied("x")
+            }
+        });
+        assert_eq!(cb.approve(&req(None)), Decision::Timeout);
+        assert_eq!(cb.name(), "callback");
+        assert!(matches!(
+            DenyAll.approve(&req(None)),
+            Decision::Denied { .. }
+        ));
+        assert!(!DenyAll.throttled());
+        assert_eq!(format!("{cb:?}"), "Callback(..)");
+    }
+}

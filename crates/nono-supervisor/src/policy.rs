@@ -1,0 +1,788 @@
+//! The runtime policy engine: deny groups, approve rules, session grants, the prompt rate
+//! limiter and the approval backend, combined in [`Engine::decide`], which writes one audit
+//! entry per decision.
+//!
+//! # Order of a decision
+//! 1. A relative path is refused (the broker passes absolute, resolved paths).
+//! 2. A path in a deny group is refused — nothing below can override this.
+//! 3. A session grant for the (canonical) path that covers the access grants it.
+//! 4. An approve rule that matches the canonical path and covers the access grants it once
+//!    (rules are never throttled).
+//! 5. The prompt rate limiter: over the limit, refused with "rate limited".
+//! 6. The approval backend decides; a `Session` grant is remembered for path + access.
+//!
+//! Approve rules and session grants are matched against the path canonicalised by the
+//! supervisor (symlinks resolved), never the spelling the child used, so a symlink inside an
+//! approved tree cannot stretch a rule to a target outside it.
+
+pub mod glob;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
+
+pub use crate::approval::ApprovalBackend;
+use crate::audit::AuditLog;
+use crate::deny_groups::{canonicalize_lenient, DenySet};
+pub use glob::Glob;
+
+/// How a runtime request reached the supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestSource {
+    /// A trapped `open`-family syscall (seccomp user notification).
+    Trap,
+    /// An explicit request over the SDK socket.
+    Sdk,
+}
+
+impl RequestSource {
+    /// `"trap"` or `"sdk"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestSource::Trap => "trap",
+            RequestSource::Sdk => "sdk",
+        }
+    }
+}
+
+/// One request for access beyond the static sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRequest {
+    /// Absolute path, as resolved by the broker.
+    pub path: PathBuf,
+    /// The access asked for.
+    pub access: AccessMode,
+    /// The requesting process.
+    pub pid: u32,
+    /// Why, in the child's words (SDK requests only; untrusted text).
+    pub reason: Option<String>,
+    /// Trap or SDK.
+    pub source: RequestSource,
+}
+
+/// How long a grant lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantScope {
+    /// This request only.
+    Once,
+    /// This path with this access (or less) for the rest of the session.
+    Session,
+}
+
+/// The verdict on a [`RuntimeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed. `rule` says what allowed it (`"approve /src/** (read)"`, `"terminal prompt"`).
+    Granted {
+        /// Once or for the session.
+        scope: GrantScope,
+        /// What granted it.
+        rule: String,
+    },
+    /// Refused, with a reason for the child and the audit log.
+    Denied {
+        /// Why.
+        reason: String,
+    },
+    /// Nobody answered in time; treated as denied.
+    Timeout,
+}
+
+impl Decision {
+    /// Shorthand for `Denied { reason }`.
+    #[must_use]
+    pub fn denied(reason: impl Into<String>) -> Decision {
+        Decision::Denied {
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether access was granted.
+    #[must_use]
+    pub fn is_granted(&self) -> bool {
+        matches!(self, Decision::Granted { .. })
+    }
+
+    /// The wire form sent to an SDK client.
+    #[must_use]
+    pub fn to_wire(&self) -> ApprovalDecision {
+        match self {
+            Decision::Granted { .. } => ApprovalDecision::Granted,
+            Decision::Denied { reason } => ApprovalDecision::Denied {
+                reason: reason.clone(),
+            },
+            Decision::Timeout => ApprovalDecision::Timeout,
+        }
+    }
+}
+
+/// A rule that grants matching requests without asking.
+///
+/// A pattern without wildcards names a path and everything beneath it; a pattern with
+/// wildcards matches as a [`Glob`] (`/src/**` for a tree, `/src/*.rs` for one level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproveRule {
+    glob: Glob,
+    /// The pattern with its fixed leading part canonicalised (symlinks resolved), so it
+    /// can be compared with canonical request paths.
+    canonical: Glob,
+    access: AccessMode,
+    origin: String,
+}
+
+impl ApproveRule {
+    /// A rule for an absolute pattern (variables already expanded) and the access it grants.
+    /// `origin` says where it came from (`"profile rust"`).
+    #[must_use]
+    pub fn new(pattern: &str, access: AccessMode, origin: impl Into<String>) -> ApproveRule {
+        let glob = Glob::new(pattern);
+        let canonical = canonical_variant(&glob);
+        ApproveRule {
+            glob,
+            canonical,
+            access,
+            origin: origin.into(),
+        }
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn pattern(&self) -> &str {
+        self.glob.as_str()
+    }
+
+    /// The access the rule grants.
+    #[must_use]
+    pub fn access(&self) -> AccessMode {
+        self.access
+    }
+
+    /// Whether the rule grants `access` on the canonical path `path`.
+    #[must_use]
+    pub fn grants(&self, path: &Path, access: AccessMode) -> bool {
+        if !self.access.contains(access) {
+            return false;
+        }
+        [&self.canonical, &self.glob].iter().any(|g| {
+            if g.has_wildcards() {
+                g.matches(path)
+            } else {
+                path.starts_with(g.literal_prefix())
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "approve {} ({}, {})",
+            self.glob.as_str(),
+            self.access,
+            self.origin
+        )
+    }
+}
+
+/// Rebuild `glob` with its literal prefix replaced by that prefix's canonical form.
+fn canonical_variant(glob: &Glob) -> Glob {
+    let prefix = glob.literal_prefix();
+    if !prefix.is_absolute() {
+        return glob.clone();
+    }
+    let canon = canonicalize_lenient(&prefix);
+    if canon == prefix {
+        return glob.clone();
+    }
+    let skip = prefix.components().count();
+    let raw_rest: Vec<&str> = glob
+        .as_str()
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    // `skip` counts the root; the split above does not.
+    let rest = raw_rest.get(skip.saturating_sub(1)..).unwrap_or(&[]);
+    let mut pattern = escape(&canon);
+    for part in rest {
+        pattern.push('/');
+        pattern.push_str(part);
+    }
+    Glob::new(&pattern)
+}
+
+/// Escape glob metacharacters in a literal path.
+fn escape(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Prompt rate limit: at most `prompts` per `per`, refilled continuously (token bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Bucket size: prompts allowed in a burst and per window.
+    pub prompts: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Default for RateLimit {
+    /// 10 prompts per minute.
+    fn default() -> Self {
+        RateLimit {
+            prompts: 10,
+            per: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A token bucket for [`RateLimit`]. Thread-safe.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: RateLimit,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    /// A full bucket.
+    #[must_use]
+    pub fn new(limit: RateLimit) -> RateLimiter {
+        RateLimiter::new_at(limit, Instant::now())
+    }
+
+    /// A full bucket at time `now` (for tests that drive the clock).
+    #[must_use]
+    pub fn new_at(limit: RateLimit, now: Instant) -> RateLimiter {
+        RateLimiter {
+            limit,
+            state: Mutex::new((f64::from(limit.prompts), now)),
+        }
+    }
+
+    /// The configured limit.
+    #[must_use]
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// Take a token now; `false` when the bucket is empty.
+    pub fn try_acquire(&self) -> bool {
+        self.try_acquire_at(Instant::now())
+    }
+
+    /// Take a token at time `now`.
+    pub fn try_acquire_at(&self, now: Instant) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let cap = f64::from(self.limit.prompts);
+        let elapsed = now.saturating_duration_since(st.1);
+        if !self.limit.per.is_zero() {
+            st.0 = (st.0 + cap * elapsed.as_secs_f64() / self.limit.per.as_secs_f64()).min(cap);
+        } else {
+            st.0 = cap;
+        }
+        if now > st.1 {
+            st.1 = now;
+        }
+        if st.0 >= 1.0 {
+            st.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The static part of the runtime policy.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Paths that are never granted.
+    pub deny: DenySet,
+    /// Paths granted without asking.
+    pub approve: Vec<ApproveRule>,
+    /// Limit on backend prompts (`None` = unlimited).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Decides runtime requests. `Send + Sync`; [`decide`](Engine::decide) may run on many
+/// threads at once (prompts are serialised by the terminal backend itself).
+#[derive(Debug)]
+pub struct Engine {
+    policy: Policy,
+    backend: Box<dyn ApprovalBackend>,
+    sessions: Mutex<HashMap<PathBuf, AccessMode>>,
+    limiter: Option<RateLimiter>,
+    audit: Option<AuditLog>,
+    session_id: String,
+    counter: AtomicU64,
+}
+
+impl Engine {
+    /// An engine for `policy` asking `backend` when no rule decides. No audit log until
+    /// [`with_audit`](Engine::with_audit).
+    #[must_use]
+    pub fn new(policy: Policy, backend: impl ApprovalBackend + 'static) -> Engine {
+        let limiter = policy.rate_limit.map(RateLimiter::new);
+        Engine {
+            policy,
+            backend: Box::new(backend),
+            sessions: Mutex::new(HashMap::new()),
+            limiter,
+            audit: None,
+            session_id: format!("nono-{}", std::process::id()),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// Write every decision to `log`.
+    #[must_use]
+    pub fn with_audit(mut self, log: AuditLog) -> Engine {
+        self.audit = Some(log);
+        self
+    }
+
+    /// The session id written in audit entries (default `nono-<supervisor pid>`).
+    #[must_use]
+    pub fn with_session_id(mut self, id: impl Into<String>) -> Engine {
+        self.session_id = id.into();
+        self
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The session id.
+    #[must_use]
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The audit log, if any.
+    #[must_use]
+    pub fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Audit lines that could not be written so far.
+    #[must_use]
+    pub fn audit_failures(&self) -> u64 {
+        self.audit.as_ref().map_or(0, AuditLog::failures)
+    }
+
+    /// Non-blocking: the deny group that covers `path`, if any.
+    #[must_use]
+    pub fn deny_group_of(&self, path: &Path) -> Option<&str> {
+        self.policy.deny.group_of(path)
+    }
+
+    /// Blocking (may prompt a human): decide `req` and write one audit entry. An audit write
+    /// failure never changes the decision; it is logged and counted
+    /// ([`audit_failures`](Engine::audit_failures)).
+    pub fn decide(&self, req: &RuntimeRequest) -> Decision {
+        let start = Instant::now();
+        let (decision, backend) = self.decide_inner(req);
+        self.record(req, &decision, backend, start.elapsed());
+        decision
+    }
+
+    fn decide_inner(&self, req: &RuntimeRequest) -> (Decision, &str) {
+        if !req.path.is_absolute() {
+            return (
+                Decision::denied(format!(
+                    "{}: not an absolute path (the broker must resolve paths first)",
+                    req.path.display()
+                )),
+                "policy",
+            );
+        }
+        if let Some(group) = self.deny_group_of(&req.path) {
+            return (
+                Decision::denied(format!(
+                    "{} is in deny group `{group}`, which no rule or approval can override",
+                    req.path.display()
+                )),
+                "deny-group",
+            );
+        }
+        let canonical = canonicalize_lenient(&req.path);
+        {
+            let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            if sessions
+                .get(&canonical)
+                .is_some_and(|a| a.contains(req.access))
+            {
+                return (
+                    Decision::Granted {
+                        scope: GrantScope::Session,
+                        rule: "session grant".to_owned(),
+                    },
+                    "session",
+                );
+            }
+        }
+        if let Some(rule) = self
+            .policy
+            .approve
+            .iter()
+            .find(|r| r.grants(&canonical, req.access))
+        {
+            return (
+                Decision::Granted {
+                    scope: GrantScope::Once,
+                    rule: rule.describe(),
+                },
+                "policy",
+            );
+        }
+        if self.backend.throttled() {
+            if let Some(limiter) = &self.limiter {
+                if !limiter.try_acquire() {
+                    let l = limiter.limit();
+                    return (
+                        Decision::denied(format!(
+                            "rate limited: more than {} approval prompts in {}s",
+                            l.prompts,
+                            l.per.as_secs()
+                        )),
+                        "rate-limit",
+                    );
+                }
+            }
+        }
+        let asked = RuntimeRequest {
+            path: canonical.clone(),
+            ..req.clone()
+        };
+        let decision = self.backend.approve(&asked);
+        if let Decision::Granted {
+            scope: GrantScope::Session,
+            ..
+        } = decision
+        {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = sessions.entry(canonical).or_insert(req.access);
+            *entry = entry.union(req.access);
+        }
+        (decision, self.backend.name())
+    }
+
+    fn record(&self, req: &RuntimeRequest, decision: &Decision, backend: &str, took: Duration) {
+        let Some(log) = &self.audit else {
+            return;
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = AuditEntry {
+            timestamp: Timestamp::try_from(SystemTime::now()).unwrap_or(Timestamp::UNIX_EPOCH),
+            request: CapabilityRequest {
+                request_id: format!("{}-{n}", req.source.as_str()),
+                path: req.path.clone(),
+                access: req.access,
+                reason: req.reason.clone(),
+                child_pid: req.pid,
+                session_id: self.session_id.clone(),
+            },
+            decision: decision.to_wire(),
+            backend: backend.to_owned(),
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        };
+        if let Err(e) = log.write(&entry) {
+            tracing::error!("audit log: {e} (the decision stands: {:?})", entry.decision);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approval::{Callback, DenyAll};
+    use crate::profile::Vars;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nono-policy-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("home/.ssh")).unwrap();
+        std::fs::create_dir_all(d.join("proj/src")).unwrap();
+        std::fs::canonicalize(d).unwrap()
+    }
+
+    fn req(path: &Path, access: AccessMode) -> RuntimeRequest {
+        RuntimeRequest {
+            path: path.to_path_buf(),
+            access,
+            pid: 42,
+            reason: None,
+            source: RequestSource::Trap,
+        }
+    }
+
+    /// A callback that grants with `scope` and counts how often it was asked.
+    fn counting(scope: GrantScope) -> (Callback, Arc<AtomicUsize>) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = Arc::clone(&n);
+        let cb = Callback::new(move |_r: &RuntimeRequest| {
+            n2.fetch_add(1, Ordering::SeqCst);
+            Decision::Granted {
+                scope,
+                rule: "callback".into(),
+            }
+        });
+        (cb, n)
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+    }
+
+    #[test]
+    fn deny_group_wins_over_rules_sessions_and_backend() {
+        let d = dir("deny");
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: vec![ApproveRule::new(
+                &format!("{}/**", d.display()),
+                AccessMode::ReadWrite,
+                "test",
+            )],
+            rate_limit: None,
+        };
+        let (cb, asked) = counting(GrantScope::Session);
+        let engine = Engine::new(policy, cb);
+        let key = d.join("home/.ssh/id_rsa");
+        let got = engine.decide(&req(&key, AccessMode::Read));
+        assert!(
+            matches!(&got, Decision::Denied { reason } if reason.contains("credentials")),
+            "{got:?}"
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+        assert_eq!(engine.deny_group_of(&key), Some("credentials"));
+        // The sibling with a shared prefix is not denied, and the rule grants it.
+        assert!(engine
+            .decide(&req(&d.join("home/.sshfoo"), AccessMode::Read))
+            .is_granted());
+    }
+
+    #[test]
+    fn rules_grant_without_asking_and_respect_access() {
+        let d = dir("rules");
+        let policy = Policy {
+            approve: vec![
+                ApproveRule::new(
+                    &format!("{}/proj/**/*.rs", d.display()),
+                    AccessMode::Read,
+                    "t",
+                ),
+                ApproveRule::new(&format!("{}/proj/out", d.display()), AccessMode::Write, "t"),
+            ],
+            ..Policy::default()
+        };
+        let engine = Engine::new(policy, DenyAll);
+        assert!(engine
+            .decide(&req(&d.join("proj/src/main.rs"), AccessMode::Read))
+            .is_granted());
+        assert!(!engine
+            .decide(&req(&d.join("proj/src/main.rs"), AccessMode::Write))
+            .is_granted());
+        assert!(!engine
+            .decide(&req(&d.join("proj/src/main.c"), AccessMode::Read))
+            .is_granted());
+        assert!(engine
+            .decide(&req(&d.join("proj/out/a/b"), AccessMode::Write))
+            .is_granted());
+        assert!(!engine
+            .decide(&req(&d.join("proj/outx"), AccessMode::Write))
+            .is_granted());
+        assert!(!engine
+            .decide(&req(Path::new("relative"), AccessMode::Read))
+            .is_granted());
+    }
+
+    #[test]
+    fn rules_match_canonical_paths_not_symlink_spellings() {
+        let d = dir("symlink");
+        let etc_link = d.join("proj/src/escape");
+        std::os::unix::fs::symlink("/etc", &etc_link).unwrap();
+        let policy = Policy {
+            approve: vec![ApproveRule::new(
+                &format!("{}/proj/**", d.display()),
+                AccessMode::Read,
+                "t",
+            )],
+            ..Policy::default()
+        };
+        let engine = Engine::new(policy, DenyAll);
+        assert!(!engine
+            .decide(&req(&etc_link.join("hostname"), AccessMode::Read))
+            .is_granted());
+        // A rule written through a symlinked directory still matches the canonical path.
+        let alias = d.join("alias");
+        std::os::unix::fs::symlink(d.join("proj"), &alias).unwrap();
+        let policy = Policy {
+            approve: vec![ApproveRule::new(
+                &format!("{}/src/*", alias.display()),
+                AccessMode::Read,
+                "t",
+            )],
+            ..Policy::default()
+        };
+        let engine = Engine::new(policy, DenyAll);
+        assert!(engine
+            .decide(&req(&d.join("proj/src/x"), AccessMode::Read))
+            .is_granted());
+    }
+
+    #[test]
+    fn session_grants_are_remembered_once_grants_are_not() {
+        let d = dir("session");
+        let (cb, asked) = counting(GrantScope::Session);
+        let engine = Engine::new(Policy::default(), cb);
+        let p = d.join("proj/src/a");
+        for _ in 0..3 {
+            assert!(engine.decide(&req(&p, AccessMode::ReadWrite)).is_granted());
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // Less access is covered; a different path is asked again.
+        assert_eq!(
+            engine.decide(&req(&p, AccessMode::Read)),
+            Decision::Granted {
+                scope: GrantScope::Session,
+                rule: "session grant".into()
+            }
+        );
+        assert!(engine
+            .decide(&req(&d.join("proj/src/b"), AccessMode::Read))
+            .is_granted());
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+
+        let (cb, asked) = counting(GrantScope::Once);
+        let engine = Engine::new(Policy::default(), cb);
+        for _ in 0..3 {
+            assert!(engine.decide(&req(&p, AccessMode::Read)).is_granted());
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn session_grant_for_read_does_not_cover_write() {
+        let d = dir("session-rw");
+        let (cb, asked) = counting(GrantScope::Session);
+        let engine = Engine::new(Policy::default(), cb);
+        let p = d.join("proj/src/a");
+        engine.decide(&req(&p, AccessMode::Read));
+        engine.decide(&req(&p, AccessMode::Write));
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+        // Now read + write are both remembered.
+        engine.decide(&req(&p, AccessMode::ReadWrite));
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn token_bucket_limits_and_refills() {
+        let t0 = Instant::now();
+        let lim = RateLimiter::new_at(
+            RateLimit {
+                prompts: 3,
+                per: Duration::from_secs(30),
+            },
+            t0,
+        );
+        assert!(lim.try_acquire_at(t0));
+        assert!(lim.try_acquire_at(t0));
+        assert!(lim.try_acquire_at(t0));
+        assert!(!lim.try_acquire_at(t0));
+        // One token per 10 s.
+        assert!(!lim.try_acquire_at(t0 + Duration::from_secs(9)));
+        assert!(lim.try_acquire_at(t0 + Duration::from_secs(10)));
+        assert!(!lim.try_acquire_at(t0 + Duration::from_secs(10)));
+        // Never more than the bucket size after a long pause.
+        let later = t0 + Duration::from_secs(3600);
+        assert!((0..3).all(|_| lim.try_acquire_at(later)));
+        assert!(!lim.try_acquire_at(later));
+        // A clock that goes backwards does not refill or panic.
+        assert!(!lim.try_acquire_at(t0));
+    }
+
+    #[test]
+    fn engine_rate_limits_prompts_but_not_rules() {
+        let d = dir("rate");
+        let (cb, asked) = counting(GrantScope::Once);
+        let policy = Policy {
+            approve: vec![ApproveRule::new(
+                &format!("{}/proj/src", d.display()),
+                AccessMode::Read,
+                "t",
+            )],
+            rate_limit: Some(RateLimit {
+                prompts: 2,
+                per: Duration::from_secs(3600),
+            }),
+            ..Policy::default()
+        };
+        let engine = Engine::new(policy, cb);
+        let other = d.join("other");
+        assert!(engine.decide(&req(&other, AccessMode::Read)).is_granted());
+        assert!(engine.decide(&req(&other, AccessMode::Read)).is_granted());
+        let third = engine.decide(&req(&other, AccessMode::Read));
+        assert!(
+            matches!(&third, Decision::Denied { reason } if reason.starts_with("rate limited")),
+            "{third:?}"
+        );
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+        for _ in 0..10 {
+            assert!(engine
+                .decide(&req(&d.join("proj/src/f"), AccessMode::Read))
+                .is_granted());
+        }
+    }
+
+    #[test]
+    fn decide_runs_concurrently() {
+        let d = dir("threads");
+        let (cb, _asked) = counting(GrantScope::Session);
+        let engine = Arc::new(Engine::new(Policy::default(), cb));
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let e = Arc::clone(&engine);
+                let p = d.join(format!("proj/f{i}"));
+                std::thread::spawn(move || {
+                    (0..50).all(|_| e.decide(&req(&p, AccessMode::Read)).is_granted())
+                })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap());
+        }
+    }
+
+    #[test]
+    fn decisions_map_to_wire() {
+        assert_eq!(
+            Decision::Granted {
+                scope: GrantScope::Once,
+                rule: "r".into()
+            }
+            .to_wire(),
+            ApprovalDecision::Granted
+        );
+        assert_eq!(
+            Decision::denied("no").to_wire(),
+            ApprovalDecision::Denied {
+                reason: "no".into()
+            }
+        );
+        assert_eq!(Decision::Timeout.to_wire(), ApprovalDecision::Timeout);
+    }
+}
