@@ -79,9 +79,82 @@ pub struct Scopes {
 
 impl Default for Scopes {
     fn default() -> Self {
+        Scopes::all()
+    }
+}
+
+impl Scopes {
+    /// Both scopes on: no signals to, and no abstract-socket connections to, processes outside
+    /// the sandbox (the default).
+    #[must_use]
+    pub const fn all() -> Self {
         Scopes {
             signal: true,
             abstract_unix_socket: true,
+        }
+    }
+
+    /// No IPC scoping.
+    #[must_use]
+    pub const fn none() -> Self {
+        Scopes {
+            signal: false,
+            abstract_unix_socket: false,
+        }
+    }
+
+    /// Whether any scope is requested.
+    #[must_use]
+    pub const fn any(self) -> bool {
+        self.signal || self.abstract_unix_socket
+    }
+}
+
+impl NetworkMode {
+    /// Whether TCP `connect()` to `port` is allowed.
+    #[must_use]
+    pub fn allows_connect(&self, port: u16) -> bool {
+        match self {
+            NetworkMode::Allow => true,
+            NetworkMode::Block => false,
+            NetworkMode::Ports { connect, .. } => connect.contains(&port),
+        }
+    }
+
+    /// Whether TCP `bind()` to `port` is allowed.
+    #[must_use]
+    pub fn allows_bind(&self, port: u16) -> bool {
+        match self {
+            NetworkMode::Allow => true,
+            NetworkMode::Block => false,
+            NetworkMode::Ports { bind, .. } => bind.contains(&port),
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn ports(f: &mut std::fmt::Formatter<'_>, set: &BTreeSet<u16>) -> std::fmt::Result {
+            if set.is_empty() {
+                return f.write_str("none");
+            }
+            for (i, p) in set.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{p}")?;
+            }
+            Ok(())
+        }
+        match self {
+            NetworkMode::Allow => f.write_str("allowed"),
+            NetworkMode::Block => f.write_str("blocked"),
+            NetworkMode::Ports { connect, bind } => {
+                f.write_str("TCP only: connect to ")?;
+                ports(f, connect)?;
+                f.write_str("; bind ")?;
+                ports(f, bind)
+            }
         }
     }
 }
@@ -241,6 +314,39 @@ impl CapabilitySet {
         Ok(self)
     }
 
+    /// Block the network entirely (shorthand for `set_network(NetworkMode::Block)`).
+    pub fn block_network(&mut self) -> &mut Self {
+        self.set_network(NetworkMode::Block)
+    }
+
+    /// Allow TCP `connect()` to `port`. Switches the network mode to [`NetworkMode::Ports`]
+    /// (from `Allow` or `Block`: everything not listed is then refused).
+    pub fn allow_connect_port(&mut self, port: u16) -> &mut Self {
+        self.ports_mut().0.insert(port);
+        self
+    }
+
+    /// Allow TCP `bind()` to `port`. Switches the network mode to [`NetworkMode::Ports`]
+    /// (from `Allow` or `Block`: everything not listed is then refused).
+    pub fn allow_bind_port(&mut self, port: u16) -> &mut Self {
+        self.ports_mut().1.insert(port);
+        self
+    }
+
+    fn ports_mut(&mut self) -> (&mut BTreeSet<u16>, &mut BTreeSet<u16>) {
+        if !matches!(self.network, NetworkMode::Ports { .. }) {
+            self.network = NetworkMode::Ports {
+                connect: BTreeSet::new(),
+                bind: BTreeSet::new(),
+            };
+        }
+        match &mut self.network {
+            NetworkMode::Ports { connect, bind } => (connect, bind),
+            // Set just above.
+            NetworkMode::Allow | NetworkMode::Block => unreachable!("network mode set to Ports"),
+        }
+    }
+
     /// Set the network policy.
     pub fn set_network(&mut self, mode: NetworkMode) -> &mut Self {
         self.network = mode;
@@ -287,6 +393,61 @@ impl CapabilitySet {
     #[must_use]
     pub fn compat(&self) -> Compat {
         self.compat
+    }
+}
+
+/// A multi-line, human-readable summary (used by `--dry-run` and `-v`):
+///
+/// ```text
+/// filesystem:
+///   readwrite dir  /work/src   (--allow /work/src)
+///   read      file /etc/hosts  (--read-file /etc/hosts)
+///   deny           /home/u/.ssh (group credentials)
+/// network: blocked
+/// scopes: signal, abstract-unix-socket
+/// compatibility: strict
+/// ```
+impl std::fmt::Display for CapabilitySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "filesystem:")?;
+        if self.grants.is_empty() && self.denies.is_empty() {
+            writeln!(f, "  (nothing)")?;
+        }
+        for g in &self.grants {
+            let kind = match g.kind {
+                FsKind::Dir => "dir ",
+                FsKind::File => "file",
+            };
+            writeln!(
+                f,
+                "  {:<9} {kind} {}  ({})",
+                g.access.as_str(),
+                g.path.display(),
+                g.origin
+            )?;
+        }
+        for d in &self.denies {
+            writeln!(
+                f,
+                "  {:<9}      {}  ({})",
+                "deny",
+                d.path.display(),
+                d.origin
+            )?;
+        }
+        writeln!(f, "network: {}", self.network)?;
+        let scopes = match (self.scopes.signal, self.scopes.abstract_unix_socket) {
+            (true, true) => "signal, abstract-unix-socket",
+            (true, false) => "signal",
+            (false, true) => "abstract-unix-socket",
+            (false, false) => "none",
+        };
+        writeln!(f, "scopes: {scopes}")?;
+        let compat = match self.compat {
+            Compat::Strict => "strict",
+            Compat::BestEffort => "best-effort",
+        };
+        write!(f, "compatibility: {compat}")
     }
 }
 
@@ -357,8 +518,10 @@ mod tests {
     use super::*;
 
     fn tmp() -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("nono-caps-{}-{}", std::process::id(), line!()));
+        // One directory per call: tests run in parallel threads of one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nono-caps-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("file"), b"x").unwrap();
@@ -401,6 +564,43 @@ mod tests {
             .allow_dir("/nonexistent/nono/path", AccessMode::Read, "x")
             .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/nono/path"), "{err}");
+    }
+
+    #[test]
+    fn port_helpers_switch_to_ports_mode() {
+        let mut caps = CapabilitySet::new();
+        assert!(caps.network().allows_connect(443));
+        caps.block_network();
+        assert!(!caps.network().allows_connect(443));
+        caps.allow_connect_port(443).allow_bind_port(8080);
+        assert!(caps.network().allows_connect(443));
+        assert!(!caps.network().allows_connect(80));
+        assert!(caps.network().allows_bind(8080));
+        assert!(!caps.network().allows_bind(443));
+        assert_eq!(
+            caps.network().to_string(),
+            "TCP only: connect to 443; bind 8080"
+        );
+    }
+
+    #[test]
+    fn display_lists_every_rule() {
+        let dir = tmp();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&dir, AccessMode::ReadWrite, "--allow")
+            .unwrap()
+            .deny(dir.join("sub"), "group test")
+            .unwrap()
+            .block_network()
+            .set_scopes(Scopes::none());
+        let text = caps.to_string();
+        assert!(text.contains("readwrite dir "), "{text}");
+        assert!(text.contains("(--allow)"), "{text}");
+        assert!(text.contains("deny"), "{text}");
+        assert!(text.contains("(group test)"), "{text}");
+        assert!(text.contains("network: blocked"), "{text}");
+        assert!(text.contains("scopes: none"), "{text}");
+        assert!(text.contains("compatibility: strict"), "{text}");
     }
 
     #[test]

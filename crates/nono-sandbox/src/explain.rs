@@ -1,1 +1,682 @@
 //! `explain()`: the capability model's verdict on one path or network operation, with the rule that decided it.
+//!
+//! This is the one model of what a [`CapabilitySet`] allows. `nono why` prints it, the
+//! supervisor's fast path consults it, and the Landlock backend builds its rules from the same
+//! helpers ([`carve_spine`]), so the two cannot drift apart silently; a differential test
+//! (`tests/sandbox/differential.rs`) checks the model against the real kernel.
+//!
+//! # The model
+//! For a path `P` (canonicalised; symlinks resolved, a missing tail kept lexically) and a
+//! requested [`AccessMode`]:
+//! 1. If `P` is a deny carve-out or lies beneath one, it is denied, whatever the grants say.
+//! 2. Otherwise every grant contributes its access if it covers `P`: a file grant covers exactly
+//!    its path, a directory grant covers itself and everything beneath it — except where the
+//!    grant has a carve-out beneath it (see below).
+//! 3. The union of the contributions is what `P` allows. The verdict is `allowed` if it
+//!    contains the request, `partial` if it contains part of it (read granted, read-write
+//!    asked), `denied` otherwise.
+//!
+//! # Carve-outs inside a granted directory
+//! Landlock can only add access, never subtract it, so a deny beneath a granted directory `G`
+//! is enforced by *expanding* the grant: `G` itself gets no rule; instead every existing entry
+//! of every directory on the way from `G` down to the carve-out (the **spine**) gets the
+//! grant, except the next spine directory and the carve-out itself. Consequences, all
+//! reflected by this model:
+//! - a spine directory (including `G`) cannot be listed, and nothing can be created in it,
+//!   removed from it or renamed in or out of it;
+//! - an entry that did not exist when the sandbox was built, directly inside a spine
+//!   directory, is not covered (the model checks the disk when asked, the kernel rules were
+//!   made from the disk at prepare time);
+//! - symlinks directly inside a spine directory get no rule (a rule would follow the link and
+//!   grant its target); reaching their target is decided by the target's own grants;
+//! - a deny that does not exist on disk is carved at its deepest existing ancestor: that
+//!   directory becomes a spine directory, so the denied name cannot be created there.
+//!
+//! What the carve-out cannot cover: a hard link to the denied file from elsewhere in the grant
+//! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
+//! to it opened before the sandbox was applied.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::caps::{canonicalize_lenient, AccessMode, CapabilitySet, CapsError, FsGrant, FsKind};
+
+/// How much of the requested access the model allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Everything requested is allowed.
+    Allowed,
+    /// Some of the request is allowed (e.g. read granted, read-write asked).
+    Partial,
+    /// None of the request is allowed.
+    Denied,
+}
+
+/// A grant that contributed to the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantRef {
+    /// The grant's canonical path.
+    pub path: PathBuf,
+    /// Directory tree or single file.
+    pub kind: FsKind,
+    /// The access this grant gives.
+    pub access: AccessMode,
+    /// Where the grant came from (`"--allow /src"`, `"profile default"`).
+    pub origin: String,
+}
+
+impl From<&FsGrant> for GrantRef {
+    fn from(g: &FsGrant) -> Self {
+        GrantRef {
+            path: g.path.clone(),
+            kind: g.kind,
+            access: g.access,
+            origin: g.origin.clone(),
+        }
+    }
+}
+
+/// The rule that decided the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rule {
+    /// Access comes from these grants (most specific first). With a `partial` or `denied`
+    /// verdict the rest of the request is simply not granted.
+    Granted {
+        /// Every grant covering the path.
+        grants: Vec<GrantRef>,
+    },
+    /// The path is a deny carve-out or lies beneath one.
+    DeniedBy {
+        /// The carve-out's canonical path.
+        deny: PathBuf,
+        /// Its origin: a deny group (`"group credentials"`) or a flag.
+        origin: String,
+    },
+    /// The path is a directory on the way from a grant down to a carve-out: its entries keep
+    /// the grant but the directory itself cannot be listed or changed.
+    CarveOutSpine {
+        /// The grant that was expanded.
+        grant: GrantRef,
+        /// The carve-out that caused the expansion.
+        deny: PathBuf,
+        /// The carve-out's origin.
+        origin: String,
+    },
+    /// The path is a new entry (it does not exist) directly inside a spine directory: such
+    /// entries are not covered by the expanded grant.
+    NewEntryInSpine {
+        /// The grant that was expanded.
+        grant: GrantRef,
+        /// The spine directory the entry would be created in.
+        dir: PathBuf,
+        /// The carve-out that caused the expansion.
+        deny: PathBuf,
+    },
+    /// No grant covers the path.
+    NotGranted,
+}
+
+/// The model's answer for one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The path as evaluated (canonical).
+    pub path: PathBuf,
+    /// What was asked.
+    pub requested: AccessMode,
+    /// What the model allows on this path (`None`: nothing).
+    pub allowed: Option<AccessMode>,
+    /// Allowed, partial or denied.
+    pub verdict: Verdict,
+    /// Why.
+    pub rule: Rule,
+}
+
+impl Explanation {
+    /// Whether the whole request is allowed.
+    #[must_use]
+    pub fn is_allowed(&self) -> bool {
+        self.verdict == Verdict::Allowed
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = match self.verdict {
+            Verdict::Allowed => "allowed",
+            Verdict::Partial => "partially allowed",
+            Verdict::Denied => "denied",
+        };
+        write!(
+            f,
+            "{} {}: {verdict}",
+            self.requested.as_str(),
+            self.path.display()
+        )?;
+        if let (Verdict::Partial, Some(a)) = (self.verdict, self.allowed) {
+            write!(f, " (only {a})")?;
+        }
+        match &self.rule {
+            Rule::Granted { grants } => {
+                let mut first = true;
+                for g in grants {
+                    let sep = if first { " — granted by " } else { "; " };
+                    first = false;
+                    write!(
+                        f,
+                        "{sep}{} ({} {} {})",
+                        g.origin,
+                        g.access.as_str(),
+                        match g.kind {
+                            FsKind::Dir => "dir",
+                            FsKind::File => "file",
+                        },
+                        g.path.display()
+                    )?;
+                }
+                if self.verdict != Verdict::Allowed {
+                    f.write_str("; the rest is not granted")?;
+                }
+                Ok(())
+            }
+            Rule::DeniedBy { deny, origin } => {
+                write!(f, " — denied by carve-out {} ({origin})", deny.display())
+            }
+            Rule::CarveOutSpine {
+                grant,
+                deny,
+                origin,
+            } => write!(
+                f,
+                " — on the path to carve-out {} ({origin}): grant {} ({}) was expanded around it, \
+                 so this directory itself cannot be listed or changed; its entries keep the grant",
+                deny.display(),
+                grant.path.display(),
+                grant.origin
+            ),
+            Rule::NewEntryInSpine { grant, dir, deny } => write!(
+                f,
+                " — new entry in {}, which grant {} ({}) was expanded around for carve-out {}; \
+                 new entries there are not covered",
+                dir.display(),
+                grant.path.display(),
+                grant.origin,
+                deny.display()
+            ),
+            Rule::NotGranted => f.write_str(" — no grant covers this path"),
+        }
+    }
+}
+
+/// The model's verdict on `op` at `path`. `path` must be absolute; it is canonicalised like a
+/// deny path (symlinks resolved, a missing tail kept lexically). See the module docs.
+pub fn explain(
+    caps: &CapabilitySet,
+    path: impl AsRef<Path>,
+    op: AccessMode,
+) -> Result<Explanation, CapsError> {
+    let path = canonicalize_lenient(path.as_ref())?;
+    Ok(explain_canonical(caps, &path, op))
+}
+
+/// [`explain`] for a path that is already canonical (no symlinks, absolute).
+#[must_use]
+pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> Explanation {
+    let verdict_of = |allowed: Option<AccessMode>| match allowed {
+        Some(a) if a.contains(op) => Verdict::Allowed,
+        Some(a) if (a.reads() && op.reads()) || (a.writes() && op.writes()) => Verdict::Partial,
+        _ => Verdict::Denied,
+    };
+
+    if let Some(d) = caps.denies().iter().find(|d| path.starts_with(&d.path)) {
+        return Explanation {
+            path: path.to_path_buf(),
+            requested: op,
+            allowed: None,
+            verdict: Verdict::Denied,
+            rule: Rule::DeniedBy {
+                deny: d.path.clone(),
+                origin: d.origin.clone(),
+            },
+        };
+    }
+
+    let mut allowed: Option<AccessMode> = None;
+    let mut contributing: Vec<&FsGrant> = Vec::new();
+    let mut blocked: Option<Rule> = None;
+    for grant in caps.grants() {
+        match coverage(caps, grant, path) {
+            Coverage::Covers => {
+                allowed = Some(allowed.map_or(grant.access, |a| a.union(grant.access)));
+                contributing.push(grant);
+            }
+            Coverage::No => {}
+            Coverage::Blocked(rule) => {
+                blocked.get_or_insert(rule);
+            }
+        }
+    }
+    // Most specific (longest path) first.
+    contributing.sort_by_key(|g| std::cmp::Reverse(g.path.components().count()));
+    let rule = if contributing.is_empty() {
+        blocked.unwrap_or(Rule::NotGranted)
+    } else {
+        Rule::Granted {
+            grants: contributing.into_iter().map(GrantRef::from).collect(),
+        }
+    };
+    Explanation {
+        path: path.to_path_buf(),
+        requested: op,
+        allowed,
+        verdict: verdict_of(allowed),
+        rule,
+    }
+}
+
+enum Coverage {
+    Covers,
+    No,
+    /// The grant would cover the path but for a carve-out expansion.
+    Blocked(Rule),
+}
+
+fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
+    match grant.kind {
+        FsKind::File => {
+            if grant.path == path {
+                Coverage::Covers
+            } else {
+                Coverage::No
+            }
+        }
+        FsKind::Dir => {
+            if !path.starts_with(&grant.path) {
+                return Coverage::No;
+            }
+            let carve = carve_spine(caps, &grant.path);
+            if carve.spine.is_empty() {
+                return Coverage::Covers;
+            }
+            if carve.spine.contains(path) {
+                let (deny, origin) = carve.deny_for(caps, path);
+                return Coverage::Blocked(Rule::CarveOutSpine {
+                    grant: grant.into(),
+                    deny,
+                    origin,
+                });
+            }
+            // Walk down from the grant along `path` while on the spine; the first entry off
+            // the spine is the one that received the expanded rule.
+            let mut cur = grant.path.clone();
+            for comp in path
+                .strip_prefix(&grant.path)
+                .unwrap_or(Path::new(""))
+                .components()
+            {
+                let next = cur.join(comp);
+                if carve.spine.contains(&next) {
+                    cur = next;
+                    continue;
+                }
+                return match std::fs::symlink_metadata(&next) {
+                    Ok(m) if !m.file_type().is_symlink() => Coverage::Covers,
+                    _ => {
+                        let (deny, _) = carve.deny_for(caps, &cur);
+                        Coverage::Blocked(Rule::NewEntryInSpine {
+                            grant: grant.into(),
+                            dir: cur,
+                            deny,
+                        })
+                    }
+                };
+            }
+            // `path` is on the spine (handled above) or equal to the grant (which is on it).
+            Coverage::No
+        }
+    }
+}
+
+/// The directories a directory grant is expanded around: for each deny strictly beneath
+/// `grant`, every existing directory from `grant` down to the deny's parent (or, for a deny
+/// that does not exist, down to its deepest existing ancestor). Empty when no deny lies
+/// beneath the grant. Grants at or beneath a deny are not expanded (the deny covers them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CarveSpine {
+    /// Spine directories (canonical).
+    pub spine: BTreeSet<PathBuf>,
+    /// The denies strictly beneath the grant.
+    pub denies: Vec<PathBuf>,
+}
+
+impl CarveSpine {
+    /// The first deny whose spine contains `dir`, with its origin.
+    fn deny_for(&self, caps: &CapabilitySet, dir: &Path) -> (PathBuf, String) {
+        let deny = self
+            .denies
+            .iter()
+            .find(|d| d.starts_with(dir))
+            .or(self.denies.first())
+            .cloned()
+            .unwrap_or_default();
+        let origin = caps
+            .denies()
+            .iter()
+            .find(|d| d.path == deny)
+            .map(|d| d.origin.clone())
+            .unwrap_or_default();
+        (deny, origin)
+    }
+}
+
+/// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
+pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path) -> CarveSpine {
+    let mut out = CarveSpine::default();
+    if caps.denies().iter().any(|d| grant.starts_with(&d.path)) {
+        return out;
+    }
+    for d in caps.denies() {
+        if d.path == grant || !d.path.starts_with(grant) {
+            continue;
+        }
+        out.denies.push(d.path.clone());
+        let mut cur = grant.to_path_buf();
+        let rel = d.path.strip_prefix(grant).unwrap_or(Path::new(""));
+        let comps: Vec<_> = rel.components().collect();
+        for (i, comp) in comps.iter().enumerate() {
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.is_dir() => {
+                    out.spine.insert(cur.clone());
+                }
+                _ => break,
+            }
+            if i + 1 == comps.len() {
+                break;
+            }
+            cur.push(comp);
+        }
+    }
+    out
+}
+
+/// The model's answer for one TCP operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetExplanation {
+    /// The host as given (informational: Landlock filters ports, not hosts).
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// `connect` or `bind`.
+    pub op: NetOp,
+    /// Allowed or denied (never partial).
+    pub verdict: Verdict,
+    /// Why.
+    pub rule: NetRule,
+    /// Extra caveats, e.g. that name resolution needs UDP, which port mode refuses.
+    pub notes: Vec<String>,
+}
+
+/// A TCP operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetOp {
+    /// `connect()` to a remote port.
+    Connect,
+    /// `bind()` to a local port.
+    Bind,
+}
+
+/// The network rule that decided a [`NetExplanation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum NetRule {
+    /// The network is not restricted.
+    NetworkAllowed,
+    /// The network is blocked entirely.
+    NetworkBlocked,
+    /// The port is on the allow-list for this operation.
+    PortListed,
+    /// Port mode, and the port is not on the allow-list for this operation.
+    PortNotListed {
+        /// The ports that are allowed for this operation.
+        allowed: Vec<u16>,
+    },
+}
+
+impl fmt::Display for NetExplanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            NetOp::Connect => "connect to",
+            NetOp::Bind => "bind",
+        };
+        let verdict = if self.verdict == Verdict::Allowed {
+            "allowed"
+        } else {
+            "denied"
+        };
+        write!(f, "tcp {op} {}:{}: {verdict}", self.host, self.port)?;
+        match &self.rule {
+            NetRule::NetworkAllowed => f.write_str(" — the network is not restricted")?,
+            NetRule::NetworkBlocked => f.write_str(" — the network is blocked")?,
+            NetRule::PortListed => write!(f, " — port {} is allowed", self.port)?,
+            NetRule::PortNotListed { allowed } => {
+                write!(f, " — port {} is not in the allowed list (", self.port)?;
+                if allowed.is_empty() {
+                    f.write_str("none")?;
+                }
+                for (i, p) in allowed.iter().enumerate() {
+                    write!(f, "{}{p}", if i > 0 { "," } else { "" })?;
+                }
+                f.write_str(")")?;
+            }
+        }
+        for n in &self.notes {
+            write!(f, "; {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The model's verdict on a TCP `connect()` to `host:port`.
+#[must_use]
+pub fn explain_net(caps: &CapabilitySet, host: &str, port: u16) -> NetExplanation {
+    explain_tcp(caps, host, port, NetOp::Connect)
+}
+
+/// The model's verdict on a TCP `bind()` to `port`.
+#[must_use]
+pub fn explain_bind(caps: &CapabilitySet, port: u16) -> NetExplanation {
+    explain_tcp(caps, "", port, NetOp::Bind)
+}
+
+fn explain_tcp(caps: &CapabilitySet, host: &str, port: u16, op: NetOp) -> NetExplanation {
+    use crate::caps::NetworkMode;
+    let mut notes = Vec::new();
+    let (verdict, rule) = match caps.network() {
+        NetworkMode::Allow => (Verdict::Allowed, NetRule::NetworkAllowed),
+        NetworkMode::Block => (Verdict::Denied, NetRule::NetworkBlocked),
+        NetworkMode::Ports { connect, bind } => {
+            let list = match op {
+                NetOp::Connect => connect,
+                NetOp::Bind => bind,
+            };
+            if op == NetOp::Connect && !host.is_empty() && host.parse::<std::net::IpAddr>().is_err()
+            {
+                notes.push(
+                    "resolving a host name needs UDP (DNS), which port mode refuses: \
+                     use an address or an /etc/hosts entry"
+                        .to_owned(),
+                );
+            }
+            if list.contains(&port) {
+                (Verdict::Allowed, NetRule::PortListed)
+            } else {
+                (
+                    Verdict::Denied,
+                    NetRule::PortNotListed {
+                        allowed: list.iter().copied().collect(),
+                    },
+                )
+            }
+        }
+    };
+    NetExplanation {
+        host: host.to_owned(),
+        port,
+        op,
+        verdict,
+        rule,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::AccessMode::{Read, ReadWrite, Write};
+
+    fn tree() -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nono-explain-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("g/a/b")).unwrap();
+        std::fs::create_dir_all(dir.join("g/c")).unwrap();
+        std::fs::write(dir.join("g/f"), b"x").unwrap();
+        std::fs::write(dir.join("g/a/secret"), b"x").unwrap();
+        std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
+        std::fs::write(dir.join("out"), b"x").unwrap();
+        std::fs::canonicalize(dir).unwrap()
+    }
+
+    #[test]
+    fn grant_union_and_partial() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), Read, "--read g").unwrap();
+        caps.allow_file(t.join("g/f"), Write, "--write-file f")
+            .unwrap();
+        let e = explain(&caps, t.join("g/f"), ReadWrite).unwrap();
+        assert_eq!(e.verdict, Verdict::Allowed);
+        let Rule::Granted { grants } = &e.rule else {
+            panic!("{e:?}")
+        };
+        assert_eq!(grants.len(), 2);
+        assert_eq!(grants[0].origin, "--write-file f", "most specific first");
+        let e = explain(&caps, t.join("g/a/ok"), ReadWrite).unwrap();
+        assert_eq!(e.verdict, Verdict::Partial);
+        assert_eq!(e.allowed, Some(Read));
+        assert!(e.to_string().contains("only read"), "{e}");
+        let e = explain(&caps, t.join("g/a/ok"), Write).unwrap();
+        assert_eq!(e.verdict, Verdict::Denied);
+        assert!(matches!(e.rule, Rule::Granted { .. }));
+        let e = explain(&caps, t.join("out"), Read).unwrap();
+        assert_eq!(e.rule, Rule::NotGranted);
+        assert_eq!(e.verdict, Verdict::Denied);
+    }
+
+    #[test]
+    fn carve_out_spine_and_new_entries() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
+        caps.deny(t.join("g/a/secret"), "group test").unwrap();
+        let e = explain(&caps, t.join("g/a/secret"), Read).unwrap();
+        assert!(
+            matches!(&e.rule, Rule::DeniedBy { origin, .. } if origin == "group test"),
+            "{e:?}"
+        );
+        for spine in ["g", "g/a"] {
+            let e = explain(&caps, t.join(spine), Read).unwrap();
+            assert!(
+                matches!(e.rule, Rule::CarveOutSpine { .. }),
+                "{spine}: {e:?}"
+            );
+            assert_eq!(e.verdict, Verdict::Denied);
+        }
+        for sibling in ["g/a/ok", "g/a/b", "g/c", "g/f", "g/c/new"] {
+            let e = explain(&caps, t.join(sibling), ReadWrite).unwrap();
+            assert_eq!(e.verdict, Verdict::Allowed, "{sibling}: {e}");
+        }
+        let e = explain(&caps, t.join("g/a/new"), Write).unwrap();
+        assert!(matches!(e.rule, Rule::NewEntryInSpine { .. }), "{e:?}");
+        let e = explain(&caps, t.join("g/new"), Write).unwrap();
+        assert!(matches!(e.rule, Rule::NewEntryInSpine { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn missing_deny_is_carved_at_its_deepest_existing_ancestor() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
+        caps.deny(t.join("g/c/nothere/deeper"), "group test")
+            .unwrap();
+        let spine = carve_spine(&caps, &t.join("g"));
+        assert_eq!(
+            spine.spine,
+            [t.join("g"), t.join("g/c")].into_iter().collect()
+        );
+        assert!(!explain(&caps, t.join("g/c/nothere"), Write)
+            .unwrap()
+            .is_allowed());
+        assert!(!explain(&caps, t.join("g/c/other"), Write)
+            .unwrap()
+            .is_allowed());
+        assert!(explain(&caps, t.join("g/a/new"), Write)
+            .unwrap()
+            .is_allowed());
+    }
+
+    #[test]
+    fn grant_beneath_a_deny_is_denied() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g/a"), ReadWrite, "--allow a")
+            .unwrap();
+        caps.deny(t.join("g"), "group test").unwrap();
+        let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
+        assert!(matches!(e.rule, Rule::DeniedBy { .. }));
+        assert!(carve_spine(&caps, &t.join("g/a")).spine.is_empty());
+    }
+
+    #[test]
+    fn explanation_serialises_to_tagged_json() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), Read, "--read g").unwrap();
+        let e = explain(&caps, t.join("g/f"), Read).unwrap();
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["verdict"], "allowed");
+        assert_eq!(json["rule"]["rule"], "granted");
+        assert_eq!(json["rule"]["grants"][0]["origin"], "--read g");
+        assert_eq!(json["requested"], "Read");
+    }
+
+    #[test]
+    fn net_verdicts() {
+        let mut caps = CapabilitySet::new();
+        assert_eq!(
+            explain_net(&caps, "example.com", 443).verdict,
+            Verdict::Allowed
+        );
+        caps.block_network();
+        assert_eq!(
+            explain_net(&caps, "127.0.0.1", 443).rule,
+            NetRule::NetworkBlocked
+        );
+        caps.allow_connect_port(443);
+        let e = explain_net(&caps, "127.0.0.1", 443);
+        assert_eq!(e.verdict, Verdict::Allowed);
+        assert!(e.notes.is_empty());
+        let e = explain_net(&caps, "example.com", 80);
+        assert_eq!(e.rule, NetRule::PortNotListed { allowed: vec![443] });
+        assert_eq!(e.notes.len(), 1);
+        assert_eq!(explain_bind(&caps, 443).verdict, Verdict::Denied);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["rule"]["rule"], "port_not_listed");
+    }
+}

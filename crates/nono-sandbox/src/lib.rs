@@ -1,5 +1,19 @@
 //! nono-sandbox: the capability model, `explain()`, and the kernel backends (Landlock + seccomp
 //! on Linux, Seatbelt profile generation for macOS).
+//!
+//! ```no_run
+//! # #[cfg(target_os = "linux")] {
+//! use nono_sandbox::{AccessMode, CapabilitySet, CommandExt};
+//! let mut caps = CapabilitySet::new();
+//! caps.allow_dir("/usr", AccessMode::Read, "example")?;
+//! caps.block_network();
+//! let status = std::process::Command::new("/usr/bin/true")
+//!     .sandboxed(&caps)?
+//!     .status()?;
+//! assert!(status.success());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod caps;
 pub mod explain;
@@ -11,3 +25,10 @@ pub mod support;
 pub use caps::{
     AccessMode, CapabilitySet, CapsError, Compat, DenyRule, FsGrant, FsKind, NetworkMode, Scopes,
 };
+pub use explain::{
+    explain, explain_bind, explain_canonical, explain_net, Explanation, GrantRef, NetExplanation,
+    NetOp, NetRule, Rule, Verdict,
+};
+#[cfg(target_os = "linux")]
+pub use linux::apply::{CommandExt, PreparedSandbox, Sandbox, SandboxError, SandboxOptions};
+pub use support::{support, EnforcementStatus, Protection, StatusItem, Support, Tristate};

@@ -1,1 +1,466 @@
 //! Landlock: a `CapabilitySet` turned into a ruleset (fs, TCP, scopes) and enforced on the calling thread.
+//!
+//! # Rights mapping
+//! | [`AccessMode`] | Landlock filesystem rights |
+//! |---|---|
+//! | `Read`  | `EXECUTE`, `READ_FILE`, `READ_DIR` |
+//! | `Write` | `WRITE_FILE`, `TRUNCATE` (ABI 3), `IOCTL_DEV` (ABI 5), `REMOVE_DIR`, `REMOVE_FILE`, `MAKE_CHAR`, `MAKE_DIR`, `MAKE_REG`, `MAKE_SOCK`, `MAKE_FIFO`, `MAKE_BLOCK`, `MAKE_SYM`, `REFER` (ABI 2) |
+//! | `ReadWrite` | both |
+//!
+//! Every right above is *handled* (denied unless a rule grants it), whatever the grants are.
+//! A rule on a non-directory keeps only the rights that apply to files (`EXECUTE`,
+//! `READ_FILE`, `WRITE_FILE`, `TRUNCATE`, `IOCTL_DEV`): a file grant never lets the file be
+//! deleted or replaced, which needs rights on its directory.
+//!
+//! `REFER` comes with `Write` only, so a rename or link across directories works only when
+//! both the source and the destination are under write grants (Landlock requires `REFER` on
+//! both sides, and also refuses a move that would give the file more rights than it had).
+//! `IOCTL_DEV` comes with `Write`: a read-only grant on `/dev` lets a program open and read a
+//! device, not reconfigure it. Files opened before the sandbox (stdin, a tty) are not affected.
+//!
+//! Network: [`NetworkMode::Allow`] handles no network right; `Block` handles `BIND_TCP` and
+//! `CONNECT_TCP` with no rule; `Ports` handles both with one rule per listed port. UDP, ICMP
+//! and raw sockets are outside Landlock's TCP rules: seccomp's socket-family filter covers them.
+//!
+//! Scopes (ABI 6): `Scopes::signal` → `LANDLOCK_SCOPE_SIGNAL`, `Scopes::abstract_unix_socket`
+//! → `LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET`.
+//!
+//! Deny carve-outs are enforced by expanding grants around them (see [`crate::explain`]);
+//! [`plan_fs_rules`] computes the resulting rules from the same helpers `explain` uses.
+//!
+//! # References
+//! - <https://docs.kernel.org/userspace-api/landlock.html>
+//! - [landlock_create_ruleset(2)](https://man7.org/linux/man-pages/man2/landlock_create_ruleset.2.html)
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    make_bitflags, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
+};
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
+use crate::explain::carve_spine;
+use crate::support::{EnforcementStatus, LandlockSupport, Protection};
+
+/// Rights a `Read` grant gives.
+pub const READ_RIGHTS: BitFlags<AccessFs> =
+    make_bitflags!(AccessFs::{Execute | ReadFile | ReadDir});
+
+/// Rights a `Write` grant gives.
+pub const WRITE_RIGHTS: BitFlags<AccessFs> = make_bitflags!(AccessFs::{
+    WriteFile | Truncate | IoctlDev | RemoveDir | RemoveFile | MakeChar | MakeDir | MakeReg
+        | MakeSock | MakeFifo | MakeBlock | MakeSym | Refer
+});
+
+/// Rights that apply to a non-directory (the kernel refuses others on a file rule).
+pub const FILE_RIGHTS: BitFlags<AccessFs> =
+    make_bitflags!(AccessFs::{Execute | ReadFile | WriteFile | Truncate | IoctlDev});
+
+/// The Landlock filesystem rights for an access mode.
+#[must_use]
+pub fn rights_for(access: AccessMode) -> BitFlags<AccessFs> {
+    let mut r = BitFlags::EMPTY;
+    if access.reads() {
+        r |= READ_RIGHTS;
+    }
+    if access.writes() {
+        r |= WRITE_RIGHTS;
+    }
+    r
+}
+
+/// One Landlock path rule after carve-out expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsRule {
+    /// Canonical path the rule is attached to.
+    pub path: PathBuf,
+    /// Access granted beneath it (union of the grants that produced it).
+    pub access: AccessMode,
+}
+
+/// The filesystem rules for a capability set, after carve-out expansion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulePlan {
+    /// Rules, sorted by path.
+    pub rules: Vec<FsRule>,
+    /// Caveats worth showing the user (hard links to denied files, expanded grants).
+    pub notes: Vec<String>,
+}
+
+/// Errors turning capabilities into Landlock rules.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LandlockError {
+    /// A directory on the way to a carve-out could not be listed, so the grant around the
+    /// carve-out cannot be expanded.
+    #[error(
+        "cannot carve {} out of grant {}: listing {} failed: {source} \
+         (remove the deny or the grant, or make the directory listable)",
+        deny.display(), grant.display(), dir.display()
+    )]
+    CarveOut {
+        /// The grant being expanded.
+        grant: PathBuf,
+        /// The carve-out.
+        deny: PathBuf,
+        /// The directory that could not be listed.
+        dir: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A rule's path could not be opened.
+    #[error("{}: open(O_PATH) for a Landlock rule failed: {source} (does the path still exist?)", path.display())]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rustix::io::Errno,
+    },
+    /// A granted path was replaced by a symlink after it was canonicalised.
+    #[error("{}: is now a symlink; grants are resolved when added, re-create the capability set", path.display())]
+    BecameSymlink {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The `landlock` crate refused the ruleset (a requested feature is missing in strict
+    /// mode, or a syscall failed).
+    #[error("landlock ruleset: {step} failed: {source}")]
+    Ruleset {
+        /// Which step: `handle_access`, `create`, `add_rule`, `scope`.
+        step: &'static str,
+        /// The underlying error.
+        #[source]
+        source: landlock::RulesetError,
+    },
+}
+
+/// Compute the Landlock path rules for `caps`, expanding grants around deny carve-outs.
+pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
+    let mut rules: BTreeMap<PathBuf, AccessMode> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut add = |path: PathBuf, access: AccessMode| {
+        rules
+            .entry(path)
+            .and_modify(|a| *a = a.union(access))
+            .or_insert(access);
+    };
+    for grant in caps.grants() {
+        if caps
+            .denies()
+            .iter()
+            .any(|d| grant.path.starts_with(&d.path))
+        {
+            notes.push(format!(
+                "grant {} ({}) lies inside a carve-out and is not applied",
+                grant.path.display(),
+                grant.origin
+            ));
+            continue;
+        }
+        if grant.kind == FsKind::File {
+            add(grant.path.clone(), grant.access);
+            continue;
+        }
+        let carve = carve_spine(caps, &grant.path);
+        if carve.spine.is_empty() {
+            add(grant.path.clone(), grant.access);
+            continue;
+        }
+        for dir in &carve.spine {
+            let entries = std::fs::read_dir(dir).map_err(|source| LandlockError::CarveOut {
+                grant: grant.path.clone(),
+                deny: carve.denies.first().cloned().unwrap_or_default(),
+                dir: dir.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| LandlockError::CarveOut {
+                    grant: grant.path.clone(),
+                    deny: carve.denies.first().cloned().unwrap_or_default(),
+                    dir: dir.clone(),
+                    source,
+                })?;
+                let child = entry.path();
+                if carve.spine.contains(&child) || carve.denies.contains(&child) {
+                    continue;
+                }
+                // A rule on a symlink would be attached to its target: skip it.
+                if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    continue;
+                }
+                add(child, grant.access);
+            }
+        }
+        notes.push(format!(
+            "grant {} ({}) is expanded around {}: {} cannot be listed or changed, and entries \
+             created there later are not covered",
+            grant.path.display(),
+            grant.origin,
+            join_paths(&carve.denies),
+            join_paths(&carve.spine.iter().cloned().collect::<Vec<_>>()),
+        ));
+    }
+    for d in caps.denies() {
+        if let Ok(m) = std::fs::symlink_metadata(&d.path) {
+            use std::os::unix::fs::MetadataExt;
+            if !m.is_dir() && m.nlink() > 1 {
+                notes.push(format!(
+                    "carve-out {} ({}) has {} hard links: a link elsewhere inside a grant is \
+                     not covered by the carve-out",
+                    d.path.display(),
+                    d.origin,
+                    m.nlink()
+                ));
+            }
+        }
+    }
+    Ok(RulePlan {
+        rules: rules
+            .into_iter()
+            .map(|(path, access)| FsRule { path, access })
+            .collect(),
+        notes,
+    })
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Open `path` as an `O_PATH` fd without following a final symlink; `None` for a symlink.
+fn open_rule_target(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|source| LandlockError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|source| LandlockError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Symlink => Ok(None),
+        FileType::Directory => Ok(Some((fd, true))),
+        _ => Ok(Some((fd, false))),
+    }
+}
+
+/// A created (not yet enforced) Landlock ruleset, and what it enforces.
+#[derive(Debug)]
+pub struct BuiltRuleset {
+    /// The ruleset (its fd is close-on-exec; `landlock_restrict_self` can use it many times).
+    pub ruleset: RulesetCreated,
+    /// Number of path rules added.
+    pub fs_rules: usize,
+}
+
+/// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced.
+/// In strict mode a missing feature is an error before anything is created (the caller checks
+/// [`missing_features`] first); in best-effort mode the crate drops what the kernel lacks.
+pub fn build_ruleset(
+    caps: &CapabilitySet,
+    plan: &RulePlan,
+    status: &mut EnforcementStatus,
+) -> Result<BuiltRuleset, LandlockError> {
+    let level = match caps.compat() {
+        Compat::Strict => CompatLevel::HardRequirement,
+        Compat::BestEffort => CompatLevel::BestEffort,
+    };
+    let err = |step| move |source| LandlockError::Ruleset { step, source };
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(READ_RIGHTS | WRITE_RIGHTS)
+        .map_err(err("handle_access(fs)"))?;
+    if *caps.network() != NetworkMode::Allow {
+        ruleset = ruleset
+            .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)
+            .map_err(err("handle_access(net)"))?;
+    }
+    let scopes = caps.scopes();
+    let mut scope_flags: BitFlags<Scope> = BitFlags::EMPTY;
+    if scopes.signal {
+        scope_flags |= Scope::Signal;
+    }
+    if scopes.abstract_unix_socket {
+        scope_flags |= Scope::AbstractUnixSocket;
+    }
+    if !scope_flags.is_empty() {
+        ruleset = ruleset.scope(scope_flags).map_err(err("scope"))?;
+    }
+    let mut created = ruleset.create().map_err(err("create"))?;
+    let mut fs_rules = 0;
+    for rule in &plan.rules {
+        let Some((fd, is_dir)) = open_rule_target(&rule.path)? else {
+            return Err(LandlockError::BecameSymlink {
+                path: rule.path.clone(),
+            });
+        };
+        let mut rights = rights_for(rule.access);
+        if !is_dir {
+            rights &= FILE_RIGHTS;
+        }
+        created = created
+            .add_rule(PathBeneath::new(fd, rights))
+            .map_err(err("add_rule(path)"))?;
+        fs_rules += 1;
+    }
+    if let NetworkMode::Ports { connect, bind } = caps.network() {
+        for &port in connect {
+            created = created
+                .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+                .map_err(err("add_rule(connect port)"))?;
+        }
+        for &port in bind {
+            created = created
+                .add_rule(NetPort::new(port, AccessNet::BindTcp))
+                .map_err(err("add_rule(bind port)"))?;
+        }
+    }
+    status.fs_rules = fs_rules;
+    status.notes.extend(plan.notes.iter().cloned());
+    Ok(BuiltRuleset {
+        ruleset: created,
+        fs_rules,
+    })
+}
+
+/// The protections `caps` asks of Landlock, each with whether the kernel offers it.
+#[must_use]
+pub fn requested_protections(
+    caps: &CapabilitySet,
+    ll: &LandlockSupport,
+) -> Vec<(Protection, bool, &'static str)> {
+    let mut v = vec![
+        (
+            Protection::Filesystem,
+            ll.fs,
+            "Landlock filesystem rights (ABI 1)",
+        ),
+        (
+            Protection::Truncate,
+            ll.truncate,
+            "Landlock TRUNCATE (ABI 3)",
+        ),
+        (
+            Protection::IoctlDev,
+            ll.ioctl_dev,
+            "Landlock IOCTL_DEV (ABI 5)",
+        ),
+    ];
+    // Without REFER (ABI 1) Landlock refuses every cross-directory rename/link: stricter, not
+    // a gap.
+    v.push((
+        Protection::Refer,
+        ll.fs,
+        if ll.refer {
+            "Landlock REFER (ABI 2)"
+        } else {
+            "Landlock ABI 1: cross-directory rename/link always refused"
+        },
+    ));
+    if *caps.network() != NetworkMode::Allow {
+        v.push((
+            Protection::TcpConnect,
+            ll.tcp,
+            "Landlock CONNECT_TCP (ABI 4)",
+        ));
+        v.push((Protection::TcpBind, ll.tcp, "Landlock BIND_TCP (ABI 4)"));
+    }
+    if caps.scopes().signal {
+        v.push((
+            Protection::SignalScope,
+            ll.scopes,
+            "Landlock SCOPE_SIGNAL (ABI 6)",
+        ));
+    }
+    if caps.scopes().abstract_unix_socket {
+        v.push((
+            Protection::AbstractUnixSocketScope,
+            ll.scopes,
+            "Landlock SCOPE_ABSTRACT_UNIX_SOCKET (ABI 6)",
+        ));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nono-ll-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("g/a/b")).unwrap();
+        std::fs::write(dir.join("g/f"), b"x").unwrap();
+        std::fs::write(dir.join("g/a/secret"), b"x").unwrap();
+        std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("g/a/link")).unwrap();
+        std::fs::canonicalize(dir).unwrap()
+    }
+
+    #[test]
+    fn rights_mapping() {
+        assert!(rights_for(AccessMode::Read).contains(AccessFs::ReadDir | AccessFs::Execute));
+        assert!(!rights_for(AccessMode::Read).contains(AccessFs::WriteFile));
+        assert!(rights_for(AccessMode::Write).contains(AccessFs::Refer | AccessFs::Truncate));
+        assert!(!rights_for(AccessMode::Write).intersects(READ_RIGHTS));
+        assert_eq!(
+            rights_for(AccessMode::ReadWrite),
+            READ_RIGHTS | WRITE_RIGHTS
+        );
+    }
+
+    #[test]
+    fn plan_expands_around_a_carve_out_and_skips_symlinks() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), AccessMode::ReadWrite, "--allow g")
+            .unwrap();
+        caps.deny(t.join("g/a/secret"), "group test").unwrap();
+        let plan = plan_fs_rules(&caps).unwrap();
+        let paths: Vec<_> = plan.rules.iter().map(|r| r.path.clone()).collect();
+        assert_eq!(
+            paths,
+            vec![t.join("g/a/b"), t.join("g/a/ok"), t.join("g/f")]
+        );
+        assert!(
+            plan.notes.iter().any(|n| n.contains("expanded")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn plan_merges_rules_on_the_same_path() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), AccessMode::Read, "--read g")
+            .unwrap();
+        caps.allow_dir(t.join("g/a"), AccessMode::Write, "--write a")
+            .unwrap();
+        caps.deny(t.join("g/a/secret"), "group test").unwrap();
+        let plan = plan_fs_rules(&caps).unwrap();
+        let ok = plan
+            .rules
+            .iter()
+            .find(|r| r.path == t.join("g/a/ok"))
+            .unwrap();
+        assert_eq!(ok.access, AccessMode::ReadWrite);
+        assert!(plan.rules.iter().all(|r| r.path != t.join("g/a")));
+    }
+}

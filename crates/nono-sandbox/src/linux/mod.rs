@@ -1,4 +1,9 @@
 //! Linux backends: Landlock rulesets and seccomp BPF filters, plus seccomp user-notification primitives.
+//!
+//! [`apply`] ties them together: [`apply::PreparedSandbox`] (before fork),
+//! [`apply::PreparedSandbox::enforce`] (after fork), [`apply::CommandExt`] and
+//! [`apply::Sandbox`].
 
+pub mod apply;
 pub mod landlock;
 pub mod seccomp;

@@ -1,0 +1,339 @@
+//! Applying a sandbox on Linux: `PreparedSandbox` (all allocation and opens before fork), `enforce()` (async-signal-safe, after fork), `CommandExt::sandboxed`, `Sandbox::apply`.
+//!
+//! The order is fixed: `prepare` builds the Landlock ruleset (opening every rule's path) and
+//! the seccomp programs in the parent; `enforce` runs in the child between `fork` and `exec`
+//! and only makes syscalls: `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)` of the
+//! ruleset fd, `landlock_restrict_self`, then the seccomp filter(s). Landlock goes first so
+//! the seccomp filter cannot get in its way.
+//!
+//! # References
+//! - [landlock_restrict_self(2)](https://man7.org/linux/man-pages/man2/landlock_restrict_self.2.html)
+//! - [signal-safety(7)](https://man7.org/linux/man-pages/man7/signal-safety.7.html)
+//! - [`std::os::unix::process::CommandExt::pre_exec`]
+#![allow(unsafe_code)]
+
+use std::os::fd::OwnedFd;
+
+use landlock::{RestrictSelfError, RulesetCreated, RulesetError};
+use rustix::io::Errno;
+
+use crate::caps::{CapabilitySet, Compat, NetworkMode};
+use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
+use crate::linux::seccomp::{Filter, NotifySet, SeccompError};
+use crate::support::{landlock_support, seccomp_support, EnforcementStatus, Protection, Tristate};
+
+/// Options for [`PreparedSandbox::prepare`] beyond the capability set.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SandboxOptions {
+    /// Syscalls to trap with seccomp user notification (e.g.
+    /// [`NotifySet::open_family`]); [`PreparedSandbox::enforce`] then returns the listener.
+    pub notify: Option<NotifySet>,
+}
+
+impl SandboxOptions {
+    /// No notification: Landlock + the seccomp deny-list only.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trap `syscalls` with seccomp user notification.
+    #[must_use]
+    pub fn with_notify(mut self, syscalls: NotifySet) -> Self {
+        self.notify = Some(syscalls);
+        self
+    }
+}
+
+/// Errors preparing or applying a sandbox.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// Strict compatibility, and the kernel lacks a requested protection.
+    #[error(
+        "{} cannot be enforced: this kernel lacks {detail} (it has Landlock ABI {abi}); \
+         upgrade the kernel, drop the requirement, or choose best-effort compatibility",
+        protection.as_str()
+    )]
+    Unsupported {
+        /// The missing protection.
+        protection: Protection,
+        /// The mechanism that would give it.
+        detail: &'static str,
+        /// The kernel's Landlock ABI.
+        abi: u32,
+    },
+    /// Strict compatibility, and the kernel lacks a requested seccomp feature.
+    #[error(
+        "{} cannot be enforced: this kernel lacks {detail}; \
+         choose best-effort compatibility to run without it",
+        protection.as_str()
+    )]
+    SeccompUnsupported {
+        /// The missing protection.
+        protection: Protection,
+        /// The missing kernel feature.
+        detail: &'static str,
+    },
+    /// Building the Landlock ruleset failed.
+    #[error(transparent)]
+    Landlock(#[from] LandlockError),
+    /// Building a seccomp filter failed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+    /// `Sandbox::apply` in a multi-threaded process (strict): Landlock and seccomp would
+    /// confine only the calling thread.
+    #[error(
+        "the process has {threads} threads but Sandbox::apply confines only the calling one; \
+         apply before starting threads, sandbox a child with CommandExt::sandboxed, or choose \
+         best-effort compatibility"
+    )]
+    MultiThreaded {
+        /// Number of threads seen in /proc/self/task.
+        threads: usize,
+    },
+    /// Counting threads in /proc/self/task failed.
+    #[error("reading /proc/self/task failed: {source}")]
+    Threads {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Enforcing in the current process failed.
+    #[error("enforcing the sandbox (prctl / landlock_restrict_self / seccomp) failed: {source}")]
+    Enforce {
+        /// The errno of the failed call.
+        #[source]
+        source: Errno,
+    },
+}
+
+/// A sandbox with everything allocated and opened, ready to [`enforce`](Self::enforce) in a
+/// freshly forked child. Reusable: one prepared sandbox can confine many children.
+#[derive(Debug)]
+pub struct PreparedSandbox {
+    landlock: RulesetCreated,
+    /// Deny-list + socket-family filter (`None` only in best-effort without seccomp).
+    deny: Option<Filter>,
+    /// User-notification filter, when asked for.
+    notify: Option<Filter>,
+    status: EnforcementStatus,
+}
+
+impl PreparedSandbox {
+    /// Build everything before fork: the Landlock ruleset with one opened fd per path rule,
+    /// and the seccomp programs. Strict compatibility fails here if the kernel lacks a
+    /// requested protection; best-effort records it in [`status`](Self::status).
+    pub fn prepare(
+        caps: &CapabilitySet,
+        opts: &SandboxOptions,
+    ) -> Result<PreparedSandbox, SandboxError> {
+        let ll = landlock_support();
+        let mut status = EnforcementStatus::new(caps.compat(), ll.abi);
+        for (protection, available, detail) in requested_protections(caps, &ll) {
+            if available {
+                status.push_enforced(protection, detail);
+            } else if caps.compat() == Compat::Strict {
+                return Err(SandboxError::Unsupported {
+                    protection,
+                    detail,
+                    abi: ll.abi,
+                });
+            } else {
+                status.push_gap(
+                    protection,
+                    format!("kernel (Landlock ABI {}) lacks {detail}", ll.abi),
+                );
+            }
+        }
+        status.push_enforced(Protection::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+        let plan = plan_fs_rules(caps)?;
+        let built = build_ruleset(caps, &plan, &mut status)?;
+        let (deny, notify) = prepare_seccomp(caps, opts, &mut status)?;
+        Ok(PreparedSandbox {
+            landlock: built.ruleset,
+            deny,
+            notify,
+            status,
+        })
+    }
+
+    /// Enforce in the calling thread. Meant for a freshly forked child (see
+    /// [`CommandExt::sandboxed`]): async-signal-safe, it allocates nothing and takes no lock;
+    /// it only calls `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)`,
+    /// `landlock_restrict_self`, then installs the seccomp filter(s). Returns the seccomp
+    /// user-notification listener when the sandbox was prepared with a notify set.
+    pub fn enforce(&self) -> Result<Option<OwnedFd>, Errno> {
+        rustix::thread::set_no_new_privs(true)?;
+        // The clone shares the ruleset (a dup of its fd); restrict_self consumes and closes it,
+        // leaving `self` usable for the next child.
+        let ruleset = self
+            .landlock
+            .try_clone()
+            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::INVAL))?;
+        ruleset.restrict_self().map_err(|e| errno_of(&e))?;
+        if let Some(deny) = &self.deny {
+            deny.install()?;
+        }
+        match &self.notify {
+            Some(notify) => Ok(Some(notify.install_with_listener()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// What this sandbox enforces, and what it cannot (best-effort gaps), with caveats.
+    #[must_use]
+    pub fn status(&self) -> &EnforcementStatus {
+        &self.status
+    }
+}
+
+/// Build the seccomp filters and record what they enforce.
+fn prepare_seccomp(
+    caps: &CapabilitySet,
+    opts: &SandboxOptions,
+    status: &mut EnforcementStatus,
+) -> Result<(Option<Filter>, Option<Filter>), SandboxError> {
+    let strict = caps.compat() == Compat::Strict;
+    let sc = seccomp_support();
+    let net_filtered = *caps.network() != NetworkMode::Allow;
+    let mut wanted = vec![(
+        Protection::SeccompDenyList,
+        "seccomp BPF deny-list (arch checked first)",
+    )];
+    if net_filtered {
+        wanted.push((
+            Protection::SocketFamilyFilter,
+            "seccomp socket() filter: only AF_UNIX (and TCP in port mode)",
+        ));
+    }
+    let deny = if sc.filter == Tristate::No {
+        None
+    } else {
+        match Filter::for_caps(caps) {
+            Ok(f) => Some(f),
+            Err(e) if strict => return Err(e.into()),
+            Err(e) => {
+                for (p, _) in &wanted {
+                    status.push_gap(*p, e.to_string());
+                }
+                wanted.clear();
+                None
+            }
+        }
+    };
+    for (p, detail) in wanted {
+        if deny.is_some() {
+            status.push_enforced(p, detail);
+        } else if strict {
+            return Err(SandboxError::SeccompUnsupported {
+                protection: p,
+                detail: "seccomp BPF filters (CONFIG_SECCOMP_FILTER)",
+            });
+        } else {
+            status.push_gap(p, "kernel lacks seccomp BPF filters");
+        }
+    }
+    let notify = match opts.notify {
+        None => None,
+        Some(set) if sc.user_notif != Tristate::No => {
+            let f = Filter::notify(&set)?;
+            status.push_enforced(
+                Protection::OpenNotify,
+                "seccomp user notification (SECCOMP_RET_USER_NOTIF)",
+            );
+            Some(f)
+        }
+        Some(_) if strict => {
+            return Err(SandboxError::SeccompUnsupported {
+                protection: Protection::OpenNotify,
+                detail: "seccomp user notification (Linux 5.0)",
+            })
+        }
+        Some(_) => {
+            status.push_gap(
+                Protection::OpenNotify,
+                "kernel lacks seccomp user notification",
+            );
+            None
+        }
+    };
+    Ok((deny, notify))
+}
+
+/// The errno inside a `landlock` crate error from `restrict_self` (no allocation).
+fn errno_of(e: &RulesetError) -> Errno {
+    let io = match e {
+        RulesetError::RestrictSelf(
+            RestrictSelfError::SetNoNewPrivsCall { source, .. }
+            | RestrictSelfError::RestrictSelfCall { source, .. },
+        ) => Some(source),
+        _ => None,
+    };
+    io.and_then(Errno::from_io_error).unwrap_or(Errno::INVAL)
+}
+
+/// Confine a [`std::process::Command`]'s child.
+pub trait CommandExt {
+    /// Prepare a sandbox for `caps` now and enforce it in the child after `fork`, before
+    /// `exec`. With best-effort compatibility the gaps are only visible through
+    /// [`PreparedSandbox::status`]: prepare it yourself and use
+    /// [`sandboxed_with`](Self::sandboxed_with) to see them.
+    fn sandboxed(&mut self, caps: &CapabilitySet) -> Result<&mut Self, SandboxError>;
+
+    /// Enforce an already prepared sandbox in the child. A seccomp notify listener (if the
+    /// sandbox was prepared with one) is closed in the child: use `nono-supervisor` to
+    /// receive it.
+    fn sandboxed_with(&mut self, prepared: PreparedSandbox) -> &mut Self;
+}
+
+impl CommandExt for std::process::Command {
+    fn sandboxed(&mut self, caps: &CapabilitySet) -> Result<&mut Self, SandboxError> {
+        let prepared = PreparedSandbox::prepare(caps, &SandboxOptions::default())?;
+        Ok(self.sandboxed_with(prepared))
+    }
+
+    fn sandboxed_with(&mut self, prepared: PreparedSandbox) -> &mut Self {
+        let hook = move || match prepared.enforce() {
+            Ok(_listener) => Ok(()),
+            Err(e) => Err(std::io::Error::from_raw_os_error(e.raw_os_error())),
+        };
+        // SAFETY: pre_exec runs `hook` in the child after fork, where only async-signal-safe
+        // work is allowed. `enforce` only makes syscalls (prctl, fcntl, landlock_restrict_self,
+        // seccomp) on data prepared before the fork, allocates nothing and takes no lock;
+        // `io::Error::from_raw_os_error` does not allocate either.
+        unsafe { std::os::unix::process::CommandExt::pre_exec(self, hook) }
+    }
+}
+
+/// Confine the current process.
+#[derive(Debug)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Prepare and enforce `caps` on the calling process, which stays confined (with every
+    /// child it later starts). Landlock and seccomp confine the calling *thread*: call this
+    /// before starting threads. A process that already has several threads gets
+    /// [`SandboxError::MultiThreaded`] in strict mode, or a gap
+    /// ([`Protection::AllThreads`]) in best-effort mode.
+    pub fn apply(caps: &CapabilitySet) -> Result<EnforcementStatus, SandboxError> {
+        let threads = std::fs::read_dir("/proc/self/task")
+            .map_err(|source| SandboxError::Threads { source })?
+            .count();
+        let mut prepared = PreparedSandbox::prepare(caps, &SandboxOptions::default())?;
+        if threads > 1 {
+            if caps.compat() == Compat::Strict {
+                return Err(SandboxError::MultiThreaded { threads });
+            }
+            prepared.status.push_gap(
+                Protection::AllThreads,
+                format!("{threads} threads; only the calling thread is confined"),
+            );
+        }
+        prepared
+            .enforce()
+            .map_err(|source| SandboxError::Enforce { source })?;
+        Ok(prepared.status.clone())
+    }
+}
