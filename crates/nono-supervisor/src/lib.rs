@@ -2,7 +2,20 @@
 
 pub mod approval;
 pub mod audit;
+mod broker;
+pub mod client;
 pub mod deny_groups;
+pub mod env;
+mod error;
+mod os;
 pub mod policy;
 pub mod profile;
+mod pty;
+mod sdk;
+mod spawn;
+mod supervise;
 pub mod url;
+
+pub use error::SupervisorError;
+pub use pty::PtyMode;
+pub use supervise::{run, Denial, ExitStatusKind, RunOutcome, SpawnConfig};

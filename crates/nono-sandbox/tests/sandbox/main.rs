@@ -10,3 +10,5 @@ mod harness;
 #[cfg(target_os = "linux")]
 mod landlock;
 mod seatbelt;
+#[cfg(target_os = "linux")]
+mod seccomp;

@@ -1,4 +1,119 @@
-//! seccomp: classic-BPF filters built in this crate (deny-list, network family filter, open-family notify).
+//! seccomp: classic-BPF filters built in this crate (deny-list, network family filter,
+//! open-family notify), the user-notification primitives, and reading a trapped process's
+//! memory.
+//!
+//! No libseccomp: the programs are small, written with the label-resolving assembler in
+//! [`bpf`], checked by its reference interpreter in unit tests, and by real sandboxed
+//! processes in `tests/sandbox/seccomp.rs`.
+//!
+//! # Filters and how they combine
+//!
+//! [`Filter::for_caps`] builds the deny-list + socket filter; [`Filter::notify`] the
+//! user-notification filter. Installed together (deny first), the kernel runs every filter
+//! on every syscall and takes the strictest answer (`KILL` > `ERRNO` > `USER_NOTIF` >
+//! `ALLOW`), so a denied syscall is never even reported to the supervisor.
+//!
+//! Both are installed with `SECCOMP_FILTER_FLAG_TSYNC` (all threads of a process that
+//! sandboxes itself get them; `TSYNC_ESRCH` makes a failure an errno), after
+//! `PR_SET_NO_NEW_PRIVS`. The notify filter adds `NEW_LISTENER` and, where the kernel has it
+//! (5.19), `WAIT_KILLABLE_RECV`.
+//!
+//! # Program layout (deny filter)
+//!
+//! ```text
+//!       ld  arch
+//!       jeq AUDIT_ARCH_NATIVE ? next : EPERM      foreign arch (i386 int 0x80, arm32): denied
+//!       ld  nr
+//!       jge __X32_SYSCALL_BIT ? EPERM : next       x86_64 only: every x32 syscall denied
+//!       jeq <row nr>  ? ret_errno : next           one per unconditional deny row
+//!       jeq ioctl     ? ioctl_block : next         one per syscall with conditional rows
+//!       jeq clone     ? clone_block : next
+//!       jeq personality ? personality_block : next
+//!       jeq socket    ? socket_block : next        only with NetworkMode::Block / Ports
+//!       jeq socketpair ? socketpair_block : next
+//!       ja  ALLOW
+//! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM; ja ALLOW
+//! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; ja ALLOW
+//! personality_block: ld args[0].lo; jeq 0xffffffff ? ALLOW; jeq 0 ? ALLOW; ja EPERM
+//! socket_block:      ld args[0].lo; jeq AF_UNIX ? ALLOW
+//!                    Block: ja EAFNOSUPPORT
+//!                    Ports: AF_INET/AF_INET6 -> (args[1].lo & 0xf) == SOCK_STREAM
+//!                           && args[2].lo in {0, IPPROTO_TCP} ? ALLOW : EPROTONOSUPPORT;
+//!                           other families EAFNOSUPPORT
+//! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? ALLOW : EAFNOSUPPORT
+//! ALLOW: ret ALLOW;  one `ret ERRNO|e` per distinct errno
+//! ```
+//!
+//! Arguments are compared on their low 32 bits only, exactly the bits the kernel uses for
+//! these `int`/`unsigned int` parameters (`ioctl`'s `cmd` is truncated to 32 bits by the
+//! kernel, so `TIOCSTI | 1 << 32` is still `TIOCSTI` — and still denied). Syscalls whose
+//! verdict does not depend on arguments let the kernel's seccomp action cache (5.11+)
+//! skip the filter entirely, so the linear chain costs nothing for them.
+//!
+//! # Arch handling
+//!
+//! The arch is checked first in both filters: anything but the native `AUDIT_ARCH` fails
+//! with `EPERM` — on x86_64 every i386 syscall made with `int 0x80` (including
+//! `socketcall` and the i386 `socket`, which would otherwise get around the socket
+//! filter), on aarch64 every arm32 compat syscall — and so does every x32 syscall (native
+//! arch, `nr` with `__X32_SYSCALL_BIT`). `EPERM` rather than `KILL_PROCESS`: a denial the
+//! program can report beats a silent death, and nothing legitimate inside the sandbox uses
+//! those ABIs. The notify filter does the same (not `ALLOW`), so it is safe on its own too.
+//! Supported: x86_64 and aarch64 (syscall numbers from `libc`); elsewhere every filter
+//! constructor returns [`SeccompError::UnsupportedArch`].
+//!
+//! # Deny table
+//!
+//! All `EPERM` unless noted. See [`deny_table`] for the rows with their reasons.
+//!
+//! | syscalls | why |
+//! |---|---|
+//! | `io_uring_setup`, `io_uring_enter`, `io_uring_register` | ring operations (open, connect, …) are invisible to seccomp |
+//! | `ioctl(TIOCSTI)`, `ioctl(TIOCLINUX)` (low 32 bits of the request) | type commands into the user's terminal |
+//! | `ptrace`, `process_vm_readv`, `process_vm_writev`, `pidfd_getfd` | other processes' memory and fds |
+//! | `bpf`, `perf_event_open`, `userfaultfd` | kernel attack surface / race-winning tools |
+//! | `keyctl`, `add_key`, `request_key` | the kernel keyring is shared with the user's session |
+//! | `mount`, `umount2`, `pivot_root`, `move_mount`, `fsopen`, `fsconfig`, `fsmount`, `fspick`, `open_tree`, `open_tree_attr`, `mount_setattr` | the mount table |
+//! | `unshare`, `setns`, `clone` with any `CLONE_NEW*` flag | namespaces |
+//! | `clone3` → **`ENOSYS`** | flags live in memory seccomp cannot read; libc falls back to `clone` |
+//! | `personality` other than `0xffffffff` (query) and `0` (`PER_LINUX`) | ASLR / NX weakening |
+//! | `kexec_load`, `kexec_file_load`, `init_module`, `finit_module`, `delete_module` | kernel code |
+//! | `open_by_handle_at`, `name_to_handle_at` | open by handle bypasses path rules ("shocker") |
+//! | `chroot` | root-only escape tricks; never needed in a sandbox |
+//! | `swapon`, `swapoff`, `reboot`, `acct`, `quotactl`, `quotactl_fd`, `settimeofday`, `clock_settime`, `sethostname`, `setdomainname`, `fanotify_init` | host administration (matters when the sandboxed program runs as root) |
+//! | `iopl`, `ioperm` (x86_64) | hardware I/O ports |
+//! | `vhangup` | hangs up the terminal the user's shell shares |
+//! | `lookup_dcookie` | profiler-only, removed in 6.9 |
+//!
+//! Deliberately *not* denied: `sysfs` (lists filesystem types), `adjtimex`/`clock_adjtime`
+//! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which is a
+//! matter for capability dropping, not this list), `kcmp`, `process_madvise`.
+//!
+//! # Network
+//!
+//! | mode | `socket()` / `socketpair()` |
+//! |---|---|
+//! | `Allow` | not filtered |
+//! | `Block` | `AF_UNIX` only; any other family → `EAFNOSUPPORT`. This stops UDP, ICMP, raw and packet sockets, and also `AF_NETLINK`: tools like `ip` fail, and glibc's `getaddrinfo(AI_ADDRCONFIG)` falls back as if no netlink were there |
+//! | `Ports` | `AF_UNIX`; `AF_INET`/`AF_INET6` only as `SOCK_STREAM` with protocol 0 or `IPPROTO_TCP` (Landlock's TCP port rules then apply); UDP, raw and `IPPROTO_MPTCP` (which Landlock's TCP rules may not cover) → `EPROTONOSUPPORT` (what libraries probing for MPTCP expect, so they fall back to TCP); other families → `EAFNOSUPPORT`. DNS over UDP therefore fails |
+//!
+//! # Notify
+//!
+//! [`Filter::notify`] traps the syscalls of a [`NotifySet`] (start with
+//! [`NotifySet::open_family`]) with `SECCOMP_RET_USER_NOTIF`; [`NotifyFd`] receives and
+//! answers them, [`procmem`] reads their pointer arguments. Reading another process's
+//! memory races with that process: check [`NotifyFd::id_valid`] after every read, and make
+//! decisions on what the supervisor opens itself, not on what it read.
 
 pub mod bpf;
+mod filter;
 pub mod notify;
+pub mod procmem;
+mod sys;
+
+pub use filter::{
+    action, deny_table, DenyEntry, Filter, NotifySet, SeccompError, Syscall, When,
+    AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, CLONE_NEW_FLAGS,
+    NATIVE_AUDIT_ARCH, PERSONALITY_ALLOWED, X32_SYSCALL_BIT,
+};
+pub use notify::{AddFdOptions, Notification, NotifyError, NotifyFd};

@@ -1,0 +1,1088 @@
+//! The seccomp filters nono installs: the deny-list + socket-family filter built from a
+//! `CapabilitySet`, and the user-notification filter for the syscalls a supervisor brokers.
+//! See the parent module for the program layout and the deny table.
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+
+use rustix::io::Errno;
+
+use super::bpf::{self, Assembler, BpfError, Cond, Field, Insn, Label, SeccompData, Target};
+use super::sys;
+use crate::caps::{CapabilitySet, NetworkMode};
+
+/// `SECCOMP_RET_*` actions, as returned by [`Filter::evaluate`].
+pub mod action {
+    /// Run the syscall.
+    pub const ALLOW: u32 = 0x7fff_0000;
+    /// Fail the syscall with the errno in the low 16 bits.
+    pub const ERRNO: u32 = 0x0005_0000;
+    /// Ask the listener (the supervisor) what to do.
+    pub const USER_NOTIF: u32 = 0x7fc0_0000;
+    /// Kill the whole process.
+    pub const KILL_PROCESS: u32 = 0x8000_0000;
+
+    /// `ERRNO | errno`.
+    #[must_use]
+    pub const fn errno(errno: i32) -> u32 {
+        ERRNO | (errno as u32 & 0xffff)
+    }
+}
+
+/// `AUDIT_ARCH_I386`: i386 syscalls made with `int 0x80` from an x86_64 process.
+pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// `AUDIT_ARCH_X86_64`.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// `AUDIT_ARCH_AARCH64`.
+pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
+/// `AUDIT_ARCH_ARM`: 32-bit compat syscalls on aarch64.
+pub const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+/// `__X32_SYSCALL_BIT`: x32 syscalls arrive with `AUDIT_ARCH_X86_64` and this bit in `nr`.
+pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+#[cfg(target_arch = "x86_64")]
+mod native {
+    pub const NAME: &str = "x86_64";
+    pub const AUDIT_ARCH: Option<u32> = Some(super::AUDIT_ARCH_X86_64);
+    pub const X32_BIT: Option<u32> = Some(super::X32_SYSCALL_BIT);
+}
+#[cfg(target_arch = "aarch64")]
+mod native {
+    pub const NAME: &str = "aarch64";
+    pub const AUDIT_ARCH: Option<u32> = Some(super::AUDIT_ARCH_AARCH64);
+    pub const X32_BIT: Option<u32> = None;
+}
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod native {
+    pub const NAME: &str = std::env::consts::ARCH;
+    pub const AUDIT_ARCH: Option<u32> = None;
+    pub const X32_BIT: Option<u32> = None;
+}
+
+/// The `AUDIT_ARCH_*` value of native syscalls on this machine, or `None` where nono does
+/// not know the syscall numbers (every filter constructor then fails).
+pub const NATIVE_AUDIT_ARCH: Option<u32> = native::AUDIT_ARCH;
+
+/// When a [`DenyEntry`] applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum When {
+    /// Every call.
+    Always,
+    /// `ioctl` whose request, truncated to 32 bits as the kernel does, is `request`
+    /// (so setting high bits does not get around it).
+    IoctlRequest {
+        /// The request's name, e.g. `"TIOCSTI"`.
+        name: &'static str,
+        /// The request number.
+        request: u32,
+    },
+    /// `clone` whose flags (`args[0]`, low 32 bits — the kernel ignores the rest) have any
+    /// of these bits set.
+    CloneFlags(u32),
+    /// `personality` with an argument (low 32 bits) other than these.
+    PersonalityOtherThan(&'static [u32]),
+}
+
+/// One row of the deny table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenyEntry {
+    /// The syscall's name.
+    pub syscall: &'static str,
+    /// Its number on this machine.
+    pub nr: u32,
+    /// Which calls are denied.
+    pub when: When,
+    /// The errno the call fails with.
+    pub errno: i32,
+    /// Why it is denied, in one line.
+    pub reason: &'static str,
+}
+
+impl DenyEntry {
+    /// A short name for the row: the syscall, plus the condition if there is one
+    /// (`"ioctl(TIOCSTI)"`, `"clone(CLONE_NEW*)"`, `"personality(other)"`).
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self.when {
+            When::Always => self.syscall.to_owned(),
+            When::IoctlRequest { name, .. } => format!("{}({name})", self.syscall),
+            When::CloneFlags(_) => format!("{}(CLONE_NEW*)", self.syscall),
+            When::PersonalityOtherThan(_) => format!("{}(other)", self.syscall),
+        }
+    }
+}
+
+/// Every `CLONE_NEW*` flag that `clone(2)` accepts (`CLONE_NEWTIME` only exists for
+/// `clone3`/`unshare`; in `clone` its bit belongs to the exit signal).
+pub const CLONE_NEW_FLAGS: u32 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWCGROUP
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET) as u32;
+
+/// `personality(0xffffffff)` (query) and `PER_LINUX` are the only values allowed.
+pub const PERSONALITY_ALLOWED: &[u32] = &[0xffff_ffff, 0];
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! deny {
+    ($name:ident, $errno:ident, $reason:literal) => {
+        deny!($name, When::Always, $errno, $reason)
+    };
+    ($name:ident, $when:expr, $errno:ident, $reason:literal) => {
+        DenyEntry {
+            syscall: stringify!($name),
+            nr: sysno::$name,
+            when: $when,
+            errno: libc::$errno,
+            reason: $reason,
+        }
+    };
+}
+
+/// Syscall numbers of this machine, from `libc` (plus the few it lacks).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[allow(non_upper_case_globals)]
+mod sysno {
+    macro_rules! nr {
+        ($($name:ident = $sys:ident,)*) => {
+            // Syscall numbers are small and non-negative.
+            $(pub const $name: u32 = libc::$sys as u32;)*
+        };
+    }
+    nr! {
+        acct = SYS_acct,
+        add_key = SYS_add_key,
+        bpf = SYS_bpf,
+        chroot = SYS_chroot,
+        clock_settime = SYS_clock_settime,
+        clone = SYS_clone,
+        clone3 = SYS_clone3,
+        delete_module = SYS_delete_module,
+        fanotify_init = SYS_fanotify_init,
+        finit_module = SYS_finit_module,
+        fsconfig = SYS_fsconfig,
+        fsmount = SYS_fsmount,
+        fsopen = SYS_fsopen,
+        fspick = SYS_fspick,
+        init_module = SYS_init_module,
+        io_uring_enter = SYS_io_uring_enter,
+        io_uring_register = SYS_io_uring_register,
+        io_uring_setup = SYS_io_uring_setup,
+        ioctl = SYS_ioctl,
+        kexec_file_load = SYS_kexec_file_load,
+        kexec_load = SYS_kexec_load,
+        keyctl = SYS_keyctl,
+        lookup_dcookie = SYS_lookup_dcookie,
+        mount = SYS_mount,
+        mount_setattr = SYS_mount_setattr,
+        move_mount = SYS_move_mount,
+        name_to_handle_at = SYS_name_to_handle_at,
+        open_by_handle_at = SYS_open_by_handle_at,
+        open_tree = SYS_open_tree,
+        perf_event_open = SYS_perf_event_open,
+        personality = SYS_personality,
+        pidfd_getfd = SYS_pidfd_getfd,
+        pivot_root = SYS_pivot_root,
+        process_vm_readv = SYS_process_vm_readv,
+        process_vm_writev = SYS_process_vm_writev,
+        ptrace = SYS_ptrace,
+        quotactl = SYS_quotactl,
+        quotactl_fd = SYS_quotactl_fd,
+        reboot = SYS_reboot,
+        request_key = SYS_request_key,
+        setdomainname = SYS_setdomainname,
+        sethostname = SYS_sethostname,
+        setns = SYS_setns,
+        settimeofday = SYS_settimeofday,
+        socket = SYS_socket,
+        socketpair = SYS_socketpair,
+        swapoff = SYS_swapoff,
+        swapon = SYS_swapon,
+        umount2 = SYS_umount2,
+        unshare = SYS_unshare,
+        userfaultfd = SYS_userfaultfd,
+        vhangup = SYS_vhangup,
+    }
+    #[cfg(target_arch = "x86_64")]
+    nr! {
+        ioperm = SYS_ioperm,
+        iopl = SYS_iopl,
+    }
+    /// `open_tree_attr` (Linux 6.15; the same number on every arch), not in `libc` yet.
+    pub const open_tree_attr: u32 = 467;
+}
+
+/// The deny table (see the module docs). Rows with the same syscall are checked in order.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const DENY_TABLE: &[DenyEntry] = &[
+    deny!(io_uring_setup, EPERM, "io_uring runs opens, connects and reads as ring operations seccomp never sees"),
+    deny!(io_uring_enter, EPERM, "io_uring (see io_uring_setup)"),
+    deny!(io_uring_register, EPERM, "io_uring (see io_uring_setup)"),
+    deny!(ioctl, When::IoctlRequest { name: "TIOCSTI", request: 0x5412 }, EPERM,
+        "pushes keystrokes into the terminal's input queue: commands typed into the user's shell"),
+    deny!(ioctl, When::IoctlRequest { name: "TIOCLINUX", request: 0x541c }, EPERM,
+        "virtual-console selection paste injects input like TIOCSTI"),
+    deny!(ptrace, EPERM, "reads and writes other processes' memory and registers"),
+    deny!(process_vm_readv, EPERM, "cross-process memory read, like ptrace"),
+    deny!(process_vm_writev, EPERM, "cross-process memory write, like ptrace"),
+    deny!(pidfd_getfd, EPERM, "copies a file descriptor out of another process (ptrace-level access)"),
+    deny!(bpf, EPERM, "loads programs into the kernel: large attack surface"),
+    deny!(perf_event_open, EPERM, "kernel profiling: side channels and a long history of kernel bugs"),
+    deny!(keyctl, EPERM, "the kernel keyring is shared with the user's other sessions"),
+    deny!(add_key, EPERM, "kernel keyring (see keyctl)"),
+    deny!(request_key, EPERM, "kernel keyring (see keyctl)"),
+    deny!(userfaultfd, EPERM, "stalls kernel accesses to user memory at will: the standard tool for winning kernel races"),
+    deny!(mount, EPERM, "changes the mount table (as root: the host's)"),
+    deny!(umount2, EPERM, "changes the mount table"),
+    deny!(pivot_root, EPERM, "changes the root mount"),
+    deny!(move_mount, EPERM, "new mount API (see mount)"),
+    deny!(fsopen, EPERM, "new mount API (see mount)"),
+    deny!(fsconfig, EPERM, "new mount API (see mount)"),
+    deny!(fsmount, EPERM, "new mount API (see mount)"),
+    deny!(fspick, EPERM, "new mount API (see mount)"),
+    deny!(open_tree, EPERM, "new mount API: clones mounts"),
+    deny!(open_tree_attr, EPERM, "new mount API: clones mounts with new attributes"),
+    deny!(mount_setattr, EPERM, "changes mount flags (e.g. makes a read-only mount writable)"),
+    deny!(unshare, EPERM, "new namespaces: a user namespace gives root-only kernel surface to anyone"),
+    deny!(setns, EPERM, "joins another process's namespaces"),
+    deny!(clone, When::CloneFlags(CLONE_NEW_FLAGS), EPERM, "new namespaces at fork time, like unshare"),
+    deny!(clone3, ENOSYS, "its flags are in memory seccomp cannot read; ENOSYS makes libc fall back to clone, which is checked"),
+    deny!(personality, When::PersonalityOtherThan(PERSONALITY_ALLOWED), EPERM,
+        "ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC etc. weaken ASLR and NX; only the query and PER_LINUX pass"),
+    deny!(kexec_load, EPERM, "replaces the running kernel"),
+    deny!(kexec_file_load, EPERM, "replaces the running kernel"),
+    deny!(init_module, EPERM, "loads kernel code"),
+    deny!(finit_module, EPERM, "loads kernel code"),
+    deny!(delete_module, EPERM, "unloads kernel code"),
+    deny!(open_by_handle_at, EPERM, "opens files by handle, bypassing path-based rules (the 'shocker' container escape)"),
+    deny!(name_to_handle_at, EPERM, "makes the handles open_by_handle_at consumes"),
+    deny!(chroot, EPERM, "as root, chroot games escape path-based confinement; nothing in a sandbox needs it"),
+    deny!(swapon, EPERM, "host memory configuration"),
+    deny!(swapoff, EPERM, "host memory configuration"),
+    deny!(reboot, EPERM, "reboots or halts the host (as root)"),
+    deny!(acct, EPERM, "host-wide process accounting into a file of the caller's choice"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(iopl, EPERM, "direct hardware I/O port access"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(ioperm, EPERM, "direct hardware I/O port access"),
+    deny!(quotactl, EPERM, "host disk quota administration"),
+    deny!(quotactl_fd, EPERM, "host disk quota administration"),
+    deny!(vhangup, EPERM, "hangs up the controlling terminal, which the user's shell shares"),
+    deny!(lookup_dcookie, EPERM, "profiler-only kernel path lookup (removed in Linux 6.9; denied regardless)"),
+    deny!(settimeofday, EPERM, "sets the host clock (as root)"),
+    deny!(clock_settime, EPERM, "sets the host clock (as root)"),
+    deny!(sethostname, EPERM, "renames the host (as root, outside a UTS namespace)"),
+    deny!(setdomainname, EPERM, "renames the host's NIS domain (as root)"),
+    deny!(fanotify_init, EPERM, "host-wide filesystem monitoring and permission events (as root)"),
+];
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const DENY_TABLE: &[DenyEntry] = &[];
+
+/// The deny table for this machine (empty where seccomp filters are unsupported).
+#[must_use]
+pub fn deny_table() -> &'static [DenyEntry] {
+    DENY_TABLE
+}
+
+/// A syscall the notify filter can trap. The set grows as the supervisor brokers more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum Syscall {
+    /// `open(path, flags, mode)` (not on aarch64).
+    Open,
+    /// `openat(dirfd, path, flags, mode)`.
+    OpenAt,
+    /// `openat2(dirfd, path, &open_how, size)`.
+    OpenAt2,
+    /// `creat(path, mode)` (not on aarch64).
+    Creat,
+    /// `connect(fd, addr, len)`.
+    Connect,
+    /// `bind(fd, addr, len)`.
+    Bind,
+    /// `execve(path, argv, envp)`.
+    Execve,
+    /// `execveat(dirfd, path, argv, envp, flags)`.
+    ExecveAt,
+    /// `chmod(path, mode)` (not on aarch64).
+    Chmod,
+    /// `fchmodat(dirfd, path, mode)`.
+    FchmodAt,
+    /// `fchmodat2(dirfd, path, mode, flags)`.
+    FchmodAt2,
+    /// `mkdir(path, mode)` (not on aarch64).
+    Mkdir,
+    /// `mkdirat(dirfd, path, mode)`.
+    MkdirAt,
+    /// `unlink(path)` (not on aarch64).
+    Unlink,
+    /// `unlinkat(dirfd, path, flags)`.
+    UnlinkAt,
+    /// `rename(old, new)` (not on aarch64).
+    Rename,
+    /// `renameat(olddirfd, old, newdirfd, new)`.
+    RenameAt,
+    /// `renameat2(olddirfd, old, newdirfd, new, flags)`.
+    RenameAt2,
+}
+
+impl Syscall {
+    /// Every variant.
+    pub const ALL: &'static [Syscall] = &[
+        Syscall::Open,
+        Syscall::OpenAt,
+        Syscall::OpenAt2,
+        Syscall::Creat,
+        Syscall::Connect,
+        Syscall::Bind,
+        Syscall::Execve,
+        Syscall::ExecveAt,
+        Syscall::Chmod,
+        Syscall::FchmodAt,
+        Syscall::FchmodAt2,
+        Syscall::Mkdir,
+        Syscall::MkdirAt,
+        Syscall::Unlink,
+        Syscall::UnlinkAt,
+        Syscall::Rename,
+        Syscall::RenameAt,
+        Syscall::RenameAt2,
+    ];
+
+    /// The open family: `open`, `openat`, `openat2`, `creat`.
+    pub const OPEN_FAMILY: &'static [Syscall] = &[
+        Syscall::Open,
+        Syscall::OpenAt,
+        Syscall::OpenAt2,
+        Syscall::Creat,
+    ];
+
+    /// The syscall's name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Syscall::Open => "open",
+            Syscall::OpenAt => "openat",
+            Syscall::OpenAt2 => "openat2",
+            Syscall::Creat => "creat",
+            Syscall::Connect => "connect",
+            Syscall::Bind => "bind",
+            Syscall::Execve => "execve",
+            Syscall::ExecveAt => "execveat",
+            Syscall::Chmod => "chmod",
+            Syscall::FchmodAt => "fchmodat",
+            Syscall::FchmodAt2 => "fchmodat2",
+            Syscall::Mkdir => "mkdir",
+            Syscall::MkdirAt => "mkdirat",
+            Syscall::Unlink => "unlink",
+            Syscall::UnlinkAt => "unlinkat",
+            Syscall::Rename => "rename",
+            Syscall::RenameAt => "renameat",
+            Syscall::RenameAt2 => "renameat2",
+        }
+    }
+
+    /// Its number on this machine; `None` if this arch does not have it (aarch64 only has
+    /// the `*at` forms) or seccomp filters are unsupported here.
+    #[must_use]
+    pub fn nr(self) -> Option<u32> {
+        syscall_nr(self)
+    }
+
+    /// The syscall with this number (as in [`Notification::nr`](super::Notification)).
+    #[must_use]
+    pub fn from_nr(nr: i32) -> Option<Syscall> {
+        let nr = u32::try_from(nr).ok()?;
+        Syscall::ALL.iter().copied().find(|s| s.nr() == Some(nr))
+    }
+}
+
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `fchmodat2` (Linux 6.6; same number on every arch), not in `libc` on every arch.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_FCHMODAT2: u32 = 452;
+
+#[cfg(target_arch = "x86_64")]
+fn syscall_nr(s: Syscall) -> Option<u32> {
+    let n = match s {
+        Syscall::Open => libc::SYS_open,
+        Syscall::OpenAt => libc::SYS_openat,
+        Syscall::OpenAt2 => libc::SYS_openat2,
+        Syscall::Creat => libc::SYS_creat,
+        Syscall::Connect => libc::SYS_connect,
+        Syscall::Bind => libc::SYS_bind,
+        Syscall::Execve => libc::SYS_execve,
+        Syscall::ExecveAt => libc::SYS_execveat,
+        Syscall::Chmod => libc::SYS_chmod,
+        Syscall::FchmodAt => libc::SYS_fchmodat,
+        Syscall::FchmodAt2 => return Some(SYS_FCHMODAT2),
+        Syscall::Mkdir => libc::SYS_mkdir,
+        Syscall::MkdirAt => libc::SYS_mkdirat,
+        Syscall::Unlink => libc::SYS_unlink,
+        Syscall::UnlinkAt => libc::SYS_unlinkat,
+        Syscall::Rename => libc::SYS_rename,
+        Syscall::RenameAt => libc::SYS_renameat,
+        Syscall::RenameAt2 => libc::SYS_renameat2,
+    };
+    u32::try_from(n).ok()
+}
+
+#[cfg(target_arch = "aarch64")]
+fn syscall_nr(s: Syscall) -> Option<u32> {
+    let n = match s {
+        Syscall::Open
+        | Syscall::Creat
+        | Syscall::Chmod
+        | Syscall::Mkdir
+        | Syscall::Unlink
+        | Syscall::Rename => return None,
+        Syscall::OpenAt => libc::SYS_openat,
+        Syscall::OpenAt2 => libc::SYS_openat2,
+        Syscall::Connect => libc::SYS_connect,
+        Syscall::Bind => libc::SYS_bind,
+        Syscall::Execve => libc::SYS_execve,
+        Syscall::ExecveAt => libc::SYS_execveat,
+        Syscall::FchmodAt => libc::SYS_fchmodat,
+        Syscall::FchmodAt2 => return Some(SYS_FCHMODAT2),
+        Syscall::MkdirAt => libc::SYS_mkdirat,
+        Syscall::UnlinkAt => libc::SYS_unlinkat,
+        Syscall::RenameAt => libc::SYS_renameat,
+        Syscall::RenameAt2 => libc::SYS_renameat2,
+    };
+    u32::try_from(n).ok()
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn syscall_nr(_: Syscall) -> Option<u32> {
+    None
+}
+
+/// Which syscalls the notify filter traps. A small `Copy` bit set over [`Syscall`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct NotifySet(u64);
+
+impl NotifySet {
+    /// Nothing trapped.
+    #[must_use]
+    pub const fn new() -> Self {
+        NotifySet(0)
+    }
+
+    /// The open family: `open`, `openat`, `openat2`, `creat`.
+    #[must_use]
+    pub fn open_family() -> Self {
+        Syscall::OPEN_FAMILY.iter().copied().collect()
+    }
+
+    /// This set plus `s`.
+    #[must_use]
+    pub fn with(mut self, s: Syscall) -> Self {
+        self.insert(s);
+        self
+    }
+
+    /// Add `s`.
+    pub fn insert(&mut self, s: Syscall) {
+        self.0 |= 1 << (s as u8);
+    }
+
+    /// Remove `s`.
+    pub fn remove(&mut self, s: Syscall) {
+        self.0 &= !(1 << (s as u8));
+    }
+
+    /// Whether `s` is trapped.
+    #[must_use]
+    pub fn contains(&self, s: Syscall) -> bool {
+        self.0 & (1 << (s as u8)) != 0
+    }
+
+    /// Whether nothing is trapped.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The trapped syscalls, in declaration order.
+    pub fn iter(&self) -> impl Iterator<Item = Syscall> + '_ {
+        Syscall::ALL.iter().copied().filter(|s| self.contains(*s))
+    }
+}
+
+impl FromIterator<Syscall> for NotifySet {
+    fn from_iter<I: IntoIterator<Item = Syscall>>(iter: I) -> Self {
+        let mut set = NotifySet::new();
+        for s in iter {
+            set.insert(s);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for NotifySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Errors building a filter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeccompError {
+    /// nono does not know this machine's syscall numbers.
+    #[error(
+        "seccomp filters are not supported on {arch}: nono knows the syscall numbers of \
+         x86_64 and aarch64 only (run on one of those, or without the seccomp layer where \
+         the caller offers best-effort)"
+    )]
+    UnsupportedArch {
+        /// The machine's architecture.
+        arch: &'static str,
+    },
+    /// The BPF program could not be assembled (a bug in nono's filter builder).
+    #[error(
+        "assembling the seccomp {filter} filter failed (a bug in nono, please report it): {source}"
+    )]
+    Assemble {
+        /// Which filter.
+        filter: &'static str,
+        /// What the assembler found.
+        #[source]
+        source: BpfError,
+    },
+}
+
+/// A finished seccomp program. All allocation is done when it is built, so
+/// [`install`](Filter::install) can run between `fork` and `exec`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Filter {
+    prog: Vec<Insn>,
+    kind: &'static str,
+}
+
+impl fmt::Debug for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Filter")
+            .field("kind", &self.kind)
+            .field("instructions", &self.prog.len())
+            .finish()
+    }
+}
+
+/// Flags for every install: apply to all threads (a self-sandboxing program may already
+/// have some) and report a thread that cannot be synchronised as `ESRCH` instead of a TID
+/// (which is also what allows `TSYNC` together with `NEW_LISTENER`).
+const INSTALL_FLAGS: libc::c_ulong = sys::FLAG_TSYNC | sys::FLAG_TSYNC_ESRCH;
+
+impl Filter {
+    /// The deny-list + socket-family filter for these capabilities (arch check first).
+    pub fn for_caps(caps: &CapabilitySet) -> Result<Filter, SeccompError> {
+        Filter::for_network(caps.network())
+    }
+
+    /// The deny-list + socket-family filter for a network mode.
+    pub fn for_network(network: &NetworkMode) -> Result<Filter, SeccompError> {
+        let kind = "deny-list";
+        let prog = build_deny(network)?.map_err(|source| SeccompError::Assemble {
+            filter: kind,
+            source,
+        })?;
+        Ok(Filter { prog, kind })
+    }
+
+    /// The user-notification filter: every syscall in `syscalls` is reported to the
+    /// listener ([`install_with_listener`](Filter::install_with_listener)) and waits for its
+    /// answer. Arch check first, like the deny filter.
+    pub fn notify(syscalls: &NotifySet) -> Result<Filter, SeccompError> {
+        let kind = "notify";
+        let prog = build_notify(syscalls)?.map_err(|source| SeccompError::Assemble {
+            filter: kind,
+            source,
+        })?;
+        Ok(Filter { prog, kind })
+    }
+
+    /// The program.
+    #[must_use]
+    pub fn instructions(&self) -> &[Insn] {
+        &self.prog
+    }
+
+    /// What the kernel would answer for `data` (a `SECCOMP_RET_*` value, see [`action`]),
+    /// computed by the reference interpreter. For tests and explanations.
+    #[must_use]
+    pub fn evaluate(&self, data: &SeccompData) -> u32 {
+        // A Filter is only built from a program the assembler checked, so it always returns.
+        bpf::run(&self.prog, data).unwrap_or(action::KILL_PROCESS)
+    }
+
+    /// Set `PR_SET_NO_NEW_PRIVS`, then install the filter on every thread of the process
+    /// (`SECCOMP_FILTER_FLAG_TSYNC`).
+    ///
+    /// For a [`notify`](Filter::notify) filter use
+    /// [`install_with_listener`](Filter::install_with_listener): without a listener, every
+    /// trapped syscall fails with `ENOSYS`.
+    ///
+    /// Async-signal-safe (no allocation): may be called between `fork` and `exec`.
+    ///
+    /// # Errors
+    /// The failing call's errno: `prctl` or `seccomp` (`EINVAL` if the kernel lacks a flag,
+    /// `ESRCH` if another thread has a diverging filter, `EFAULT`/`EACCES` are bugs).
+    ///
+    /// # References
+    /// [`seccomp(2)`](https://man7.org/linux/man-pages/man2/seccomp.2.html)
+    pub fn install(&self) -> Result<(), Errno> {
+        rustix::thread::set_no_new_privs(true)?;
+        sys::install(&self.prog, INSTALL_FLAGS)
+    }
+
+    /// Like [`install`](Filter::install), with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: returns
+    /// the listener (close-on-exec) for [`NotifyFd`](super::NotifyFd). Also asks for
+    /// `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19) so that once the supervisor has
+    /// received a notification, signals other than fatal ones cannot interrupt the wait and
+    /// restart the syscall (which otherwise livelocks programs that are signalled often,
+    /// such as Go's preemption); on older kernels it installs without it.
+    ///
+    /// Async-signal-safe (no allocation).
+    pub fn install_with_listener(&self) -> Result<OwnedFd, Errno> {
+        rustix::thread::set_no_new_privs(true)?;
+        match sys::install_with_listener(&self.prog, INSTALL_FLAGS | sys::FLAG_WAIT_KILLABLE_RECV) {
+            Err(Errno::INVAL) => sys::install_with_listener(&self.prog, INSTALL_FLAGS),
+            other => other,
+        }
+    }
+}
+
+/// One shared `ret` per distinct action, emitted at the end of the program.
+struct Returns {
+    labels: Vec<(u32, Label)>,
+}
+
+impl Returns {
+    fn new() -> Self {
+        Returns { labels: Vec::new() }
+    }
+
+    fn get(&mut self, asm: &mut Assembler, action: u32) -> Label {
+        if let Some((_, l)) = self.labels.iter().find(|(a, _)| *a == action) {
+            return *l;
+        }
+        let l = asm.label();
+        self.labels.push((action, l));
+        l
+    }
+
+    fn errno(&mut self, asm: &mut Assembler, errno: i32) -> Label {
+        self.get(asm, action::errno(errno))
+    }
+
+    fn emit(self, asm: &mut Assembler) {
+        for (action, label) in self.labels {
+            asm.bind(label);
+            asm.ret(action);
+        }
+    }
+}
+
+/// `A = arch`; foreign arch → EPERM; `A = nr`; x32 → EPERM. Leaves `nr` in `A`.
+fn prologue(asm: &mut Assembler, rets: &mut Returns) -> Result<(), SeccompError> {
+    let arch = native::AUDIT_ARCH.ok_or(SeccompError::UnsupportedArch { arch: native::NAME })?;
+    let foreign = rets.errno(asm, libc::EPERM);
+    asm.load(Field::Arch);
+    asm.jump(Cond::Eq, arch, Target::Next, foreign);
+    asm.load(Field::Nr);
+    if let Some(bit) = native::X32_BIT {
+        // `>=` rather than "bit set": also refuses numbers with the top bit set.
+        asm.jump(Cond::Ge, bit, foreign, Target::Next);
+    }
+    Ok(())
+}
+
+const AF_UNIX: u32 = libc::AF_UNIX as u32;
+const AF_INET: u32 = libc::AF_INET as u32;
+const AF_INET6: u32 = libc::AF_INET6 as u32;
+const SOCK_STREAM: u32 = libc::SOCK_STREAM as u32;
+/// `SOCK_TYPE_MASK`: the type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
+const SOCK_TYPE_MASK: u32 = 0xf;
+const IPPROTO_TCP: u32 = libc::IPPROTO_TCP as u32;
+
+type Built = Result<Result<Vec<Insn>, BpfError>, SeccompError>;
+
+fn build_deny(network: &NetworkMode) -> Built {
+    let mut asm = Assembler::new();
+    let mut rets = Returns::new();
+    let allow = rets.get(&mut asm, action::ALLOW);
+    prologue(&mut asm, &mut rets)?;
+
+    // Unconditional rows: one compare each on `nr`.
+    for e in DENY_TABLE.iter().filter(|e| e.when == When::Always) {
+        let to = rets.errno(&mut asm, e.errno);
+        asm.jump(Cond::Eq, e.nr, to, Target::Next);
+    }
+    // Conditional rows: one branch per syscall to a block that inspects its arguments.
+    let mut groups: Vec<(u32, Label)> = Vec::new();
+    for e in DENY_TABLE.iter().filter(|e| e.when != When::Always) {
+        if !groups.iter().any(|(nr, _)| *nr == e.nr) {
+            let l = asm.label();
+            asm.jump(Cond::Eq, e.nr, l, Target::Next);
+            groups.push((e.nr, l));
+        }
+    }
+    let sockets = match network {
+        NetworkMode::Allow => None,
+        NetworkMode::Block | NetworkMode::Ports { .. } => {
+            let socket = asm.label();
+            let pair = asm.label();
+            asm.jump(Cond::Eq, sysno::socket, socket, Target::Next);
+            asm.jump(Cond::Eq, sysno::socketpair, pair, Target::Next);
+            Some((socket, pair))
+        }
+    };
+    asm.goto(allow);
+
+    for (nr, label) in groups {
+        asm.bind(label);
+        for e in DENY_TABLE
+            .iter()
+            .filter(|e| e.nr == nr && e.when != When::Always)
+        {
+            let deny = rets.errno(&mut asm, e.errno);
+            match e.when {
+                When::Always => {}
+                When::IoctlRequest { request, .. } => {
+                    asm.load(Field::ArgLo(1));
+                    asm.jump(Cond::Eq, request, deny, Target::Next);
+                }
+                When::CloneFlags(mask) => {
+                    asm.load(Field::ArgLo(0));
+                    asm.jump(Cond::Set, mask, deny, Target::Next);
+                }
+                When::PersonalityOtherThan(allowed) => {
+                    asm.load(Field::ArgLo(0));
+                    for v in allowed {
+                        asm.jump(Cond::Eq, *v, allow, Target::Next);
+                    }
+                    asm.goto(deny);
+                }
+            }
+        }
+        asm.goto(allow);
+    }
+
+    if let Some((socket, pair)) = sockets {
+        let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
+        asm.bind(socket);
+        asm.load(Field::ArgLo(0));
+        asm.jump(Cond::Eq, AF_UNIX, allow, Target::Next);
+        if let NetworkMode::Ports { .. } = network {
+            let no_proto = rets.errno(&mut asm, libc::EPROTONOSUPPORT);
+            let inet = asm.label();
+            asm.jump(Cond::Eq, AF_INET, inet, Target::Next);
+            asm.jump(Cond::Eq, AF_INET6, inet, no_family);
+            asm.bind(inet);
+            asm.load(Field::ArgLo(1));
+            asm.and(SOCK_TYPE_MASK);
+            asm.jump(Cond::Eq, SOCK_STREAM, Target::Next, no_proto);
+            asm.load(Field::ArgLo(2));
+            asm.jump(Cond::Eq, 0, allow, Target::Next);
+            asm.jump(Cond::Eq, IPPROTO_TCP, allow, no_proto);
+        } else {
+            asm.goto(no_family);
+        }
+        asm.bind(pair);
+        asm.load(Field::ArgLo(0));
+        asm.jump(Cond::Eq, AF_UNIX, allow, no_family);
+    }
+
+    rets.emit(&mut asm);
+    Ok(asm.finish())
+}
+
+fn build_notify(set: &NotifySet) -> Built {
+    let mut asm = Assembler::new();
+    let mut rets = Returns::new();
+    let allow = rets.get(&mut asm, action::ALLOW);
+    let notify = rets.get(&mut asm, action::USER_NOTIF);
+    prologue(&mut asm, &mut rets)?;
+    for nr in set.iter().filter_map(Syscall::nr) {
+        asm.jump(Cond::Eq, nr, notify, Target::Next);
+    }
+    asm.goto(allow);
+    rets.emit(&mut asm);
+    Ok(asm.finish())
+}
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+mod tests {
+    use super::*;
+
+    fn call(nr: u32, args: [u64; 6]) -> SeccompData {
+        SeccompData {
+            nr: i32::try_from(nr).unwrap(),
+            arch: NATIVE_AUDIT_ARCH.unwrap(),
+            instruction_pointer: 0x1000,
+            args,
+        }
+    }
+
+    fn deny() -> Filter {
+        Filter::for_network(&NetworkMode::Allow).unwrap()
+    }
+
+    #[test]
+    fn every_always_row_is_denied_with_its_errno() {
+        let f = deny();
+        for e in deny_table().iter().filter(|e| e.when == When::Always) {
+            assert_eq!(
+                f.evaluate(&call(e.nr, [0; 6])),
+                action::errno(e.errno),
+                "{}",
+                e.label()
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_syscalls_are_allowed() {
+        let f = deny();
+        for nr in [
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_openat,
+            libc::SYS_exit_group,
+        ] {
+            let nr = u32::try_from(nr).unwrap();
+            assert_eq!(f.evaluate(&call(nr, [0; 6])), action::ALLOW);
+        }
+    }
+
+    #[test]
+    fn terminal_injection_ioctls_are_matched_on_the_low_32_bits() {
+        let f = deny();
+        let ioctl = sysno::ioctl;
+        let eperm = action::errno(libc::EPERM);
+        for req in [0x5412u64, 0x541c, 0x1_0000_5412, 0xffff_ffff_0000_541c] {
+            assert_eq!(
+                f.evaluate(&call(ioctl, [0, req, 0, 0, 0, 0])),
+                eperm,
+                "{req:#x}"
+            );
+        }
+        // TCGETS and FIONREAD pass.
+        for req in [0x5401u64, 0x541b] {
+            assert_eq!(
+                f.evaluate(&call(ioctl, [0, req, 0, 0, 0, 0])),
+                action::ALLOW
+            );
+        }
+    }
+
+    #[test]
+    fn clone_with_namespace_flags_is_denied_plain_fork_and_threads_are_not() {
+        let f = deny();
+        let clone = sysno::clone;
+        let sigchld = libc::SIGCHLD as u64;
+        for flag in [
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWCGROUP,
+        ] {
+            let flags = u64::try_from(flag).unwrap() | sigchld;
+            assert_eq!(
+                f.evaluate(&call(clone, [flags, 0, 0, 0, 0, 0])),
+                action::errno(libc::EPERM)
+            );
+        }
+        let thread = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM
+            | libc::CLONE_SETTLS
+            | libc::CLONE_PARENT_SETTID
+            | libc::CLONE_CHILD_CLEARTID) as u64;
+        for flags in [
+            sigchld,
+            thread,
+            libc::CLONE_VFORK as u64 | libc::CLONE_VM as u64 | sigchld,
+        ] {
+            assert_eq!(
+                f.evaluate(&call(clone, [flags, 0, 0, 0, 0, 0])),
+                action::ALLOW
+            );
+        }
+        assert_eq!(
+            f.evaluate(&call(sysno::clone3, [0; 6])),
+            action::errno(libc::ENOSYS)
+        );
+    }
+
+    #[test]
+    fn personality_allows_only_query_and_per_linux() {
+        let f = deny();
+        let p = sysno::personality;
+        assert_eq!(
+            f.evaluate(&call(p, [0xffff_ffff, 0, 0, 0, 0, 0])),
+            action::ALLOW
+        );
+        assert_eq!(f.evaluate(&call(p, [0, 0, 0, 0, 0, 0])), action::ALLOW);
+        for v in [0x0040000u64 /* ADDR_NO_RANDOMIZE */, 0x0400000, 8] {
+            assert_eq!(
+                f.evaluate(&call(p, [v, 0, 0, 0, 0, 0])),
+                action::errno(libc::EPERM)
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_arch_and_x32_are_denied() {
+        let f = deny();
+        let foreign = if cfg!(target_arch = "x86_64") {
+            AUDIT_ARCH_I386
+        } else {
+            AUDIT_ARCH_ARM
+        };
+        for nr in [20, 102, 359] {
+            let mut d = call(nr, [0; 6]);
+            d.arch = foreign;
+            assert_eq!(f.evaluate(&d), action::errno(libc::EPERM));
+            assert_eq!(
+                Filter::notify(&NotifySet::open_family())
+                    .unwrap()
+                    .evaluate(&d),
+                action::errno(libc::EPERM)
+            );
+        }
+        if cfg!(target_arch = "x86_64") {
+            let d = call(X32_SYSCALL_BIT | 39, [0; 6]);
+            assert_eq!(f.evaluate(&d), action::errno(libc::EPERM));
+        }
+    }
+
+    #[test]
+    fn network_modes_filter_socket_families_types_and_protocols() {
+        let socket = sysno::socket;
+        let pair = sysno::socketpair;
+        let s = |domain: i32, ty: i32, proto: i32| {
+            call(socket, [domain as u64, ty as u64, proto as u64, 0, 0, 0])
+        };
+        let allow = Filter::for_network(&NetworkMode::Allow).unwrap();
+        let block = Filter::for_network(&NetworkMode::Block).unwrap();
+        let ports = Filter::for_network(&NetworkMode::Ports {
+            connect: [443].into_iter().collect(),
+            bind: Default::default(),
+        })
+        .unwrap();
+        let af = action::errno(libc::EAFNOSUPPORT);
+        let proto = action::errno(libc::EPROTONOSUPPORT);
+        let ok = action::ALLOW;
+        let tcp = s(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        );
+        let cases = [
+            (s(libc::AF_UNIX, libc::SOCK_STREAM, 0), ok, ok, ok),
+            (tcp, ok, af, ok),
+            (
+                s(libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP),
+                ok,
+                af,
+                ok,
+            ),
+            (s(libc::AF_INET, libc::SOCK_STREAM, 262), ok, af, proto),
+            (s(libc::AF_INET, libc::SOCK_DGRAM, 0), ok, af, proto),
+            (
+                s(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6),
+                ok,
+                af,
+                proto,
+            ),
+            (s(libc::AF_NETLINK, libc::SOCK_RAW, 0), ok, af, af),
+            (s(libc::AF_PACKET, libc::SOCK_RAW, 0), ok, af, af),
+            // High bits of the family are ignored by the kernel and by the filter.
+            (
+                call(socket, [(1 << 32) | libc::AF_INET as u64, 2, 0, 0, 0, 0]),
+                ok,
+                af,
+                proto,
+            ),
+            (
+                call(pair, [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+                ok,
+                ok,
+                ok,
+            ),
+            (
+                call(pair, [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+                ok,
+                af,
+                af,
+            ),
+        ];
+        for (i, (d, a, b, p)) in cases.iter().enumerate() {
+            assert_eq!(allow.evaluate(d), *a, "case {i} allow");
+            assert_eq!(block.evaluate(d), *b, "case {i} block");
+            assert_eq!(ports.evaluate(d), *p, "case {i} ports");
+        }
+    }
+
+    #[test]
+    fn notify_filter_traps_exactly_its_set() {
+        let f = Filter::notify(&NotifySet::open_family()).unwrap();
+        for s in Syscall::ALL {
+            let Some(nr) = s.nr() else { continue };
+            let expect = if Syscall::OPEN_FAMILY.contains(s) {
+                action::USER_NOTIF
+            } else {
+                action::ALLOW
+            };
+            assert_eq!(f.evaluate(&call(nr, [0; 6])), expect, "{s}");
+            assert_eq!(Syscall::from_nr(i32::try_from(nr).unwrap()), Some(*s));
+        }
+        let empty = Filter::notify(&NotifySet::new()).unwrap();
+        assert_eq!(empty.evaluate(&call(sysno::socket, [0; 6])), action::ALLOW);
+    }
+
+    #[test]
+    fn notify_set_is_a_set() {
+        let mut s = NotifySet::open_family().with(Syscall::Connect);
+        assert!(s.contains(Syscall::Creat) && s.contains(Syscall::Connect));
+        s.remove(Syscall::Creat);
+        assert!(!s.contains(Syscall::Creat));
+        assert_eq!(s.iter().count(), 4);
+        assert!(NotifySet::new().is_empty());
+        assert!(Syscall::ALL.len() <= 64);
+        assert_eq!(
+            format!("{:?}", NotifySet::new().with(Syscall::OpenAt)),
+            "{OpenAt}"
+        );
+    }
+
+    #[test]
+    fn deny_table_rows_have_distinct_labels_and_reasons() {
+        let mut labels: Vec<String> = deny_table().iter().map(DenyEntry::label).collect();
+        let n = labels.len();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), n);
+        assert!(deny_table()
+            .iter()
+            .all(|e| !e.reason.is_empty() && e.reason.len() < 120));
+    }
+}

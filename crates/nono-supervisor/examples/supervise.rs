@@ -1,0 +1,63 @@
+//! `supervise`: run one command under `nono_supervisor::run` with system directories readable
+//! (used by the integration tests that must SIGKILL a supervisor, and by the benchmarks).
+//!
+//! Usage: `supervise [--trap] [--sdk] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
+//! Prints each denial to stderr and exits with the child's code (128+N for signal N).
+
+use nono_sandbox::{AccessMode, CapabilitySet};
+use nono_supervisor::{run, PtyMode, SpawnConfig};
+
+fn main() {
+    let mut args = std::env::args_os().skip(1);
+    let mut caps = CapabilitySet::new();
+    for dir in ["/usr", "/bin", "/lib", "/lib64", "/etc", "/proc", "/dev"] {
+        if std::path::Path::new(dir).exists() {
+            caps.allow_path(dir, AccessMode::Read, "supervise example")
+                .expect("system directory");
+        }
+    }
+    let (mut trap, mut sdk) = (false, false);
+    let mut argv = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--trap") => trap = true,
+            Some("--sdk") => sdk = true,
+            Some("--read") | Some("--write") => {
+                let access = if arg == "--read" {
+                    AccessMode::Read
+                } else {
+                    AccessMode::ReadWrite
+                };
+                let dir = args.next().expect("--read/--write need a directory");
+                caps.allow_path(&dir, access, "supervise example")
+                    .expect("granted path");
+            }
+            Some("--") => {
+                argv.extend(args.by_ref());
+            }
+            _ => argv.push(arg),
+        }
+    }
+    let mut config = SpawnConfig::new(argv, caps);
+    config.trap_opens = trap;
+    config.sdk = sdk;
+    config.pty = PtyMode::Never;
+    match run(config) {
+        Ok(outcome) => {
+            for d in &outcome.denials {
+                eprintln!(
+                    "denied: {} {} ({}; {})",
+                    d.access,
+                    d.path.display(),
+                    d.syscall,
+                    d.reason
+                );
+            }
+            std::process::exit(outcome.exit.code());
+        }
+        Err(e) => {
+            eprintln!("supervise: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! The notify broker: answers every trapped `open`/`openat`/`openat2`/`creat` of the child.
+//!
+//! # Per notification (on the poll loop)
+//! 1. Read the path (and, for `openat2`, the `struct open_how`) from the child's memory and
+//!    check `NOTIF_ID_VALID` after *every* read: the thread may have died and its tid been
+//!    reused, or the syscall been interrupted, and the bytes then mean nothing.
+//! 2. Make it absolute: a relative path is joined to the calling thread's cwd
+//!    (`readlink /proc/TID/cwd`) or to its `dirfd` (`readlink /proc/TID/fd/N`).
+//! 3. Fast path: if the static grants cover the path with the access the flags ask for,
+//!    answer `CONTINUE`. That can never widen access: the kernel runs the open itself, and
+//!    Landlock still checks it — which is also why the lexical (not canonical) path is good
+//!    enough here. `O_PATH` opens are always `CONTINUE` (Landlock does not check them).
+//! 4. Otherwise canonicalise (the supervisor's own view of the filesystem) and ask the model
+//!    again (a symlink may lead into the grants). Still outside: a [`Denial`] is recorded
+//!    and —
+//!    - without an engine, `CONTINUE`: Landlock refuses it with exactly the errno the child
+//!      would have seen unsupervised (`EACCES`); a missing file opened without `O_CREAT` is
+//!      not recorded (it is `ENOENT` either way);
+//!    - with an engine, the request goes to a worker thread (`Engine::decide` may prompt),
+//!      so the loop keeps serving other threads of the child.
+//!
+//! # A runtime grant (on a worker)
+//! The decision is made on the canonical path, and the supervisor opens exactly that path
+//! itself: the canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
+//! component beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+//! RESOLVE_NO_MAGICLINKS)`, so a path that was swapped for a symlink after the decision is
+//! refused instead of followed out of the approved directory. The child's flags are honoured
+//! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
+//! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
+//! mode is masked with the child's umask). The fd is injected with `ADDFD | SEND`, so the
+//! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
+//! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
+//!
+//! # Limits of path resolution (documented, by design)
+//! - `readlink` of `/proc/TID/fd/N` gives the directory's *current* path string; a directory
+//!   that was deleted (`" (deleted)"`) or is not a path (a socket, a pipe, an anonymous
+//!   inode) cannot be resolved: the open is answered `CONTINUE` and Landlock decides alone.
+//! - Paths are resolved in the supervisor's mount namespace; the child shares it.
+//! - A `..` after a symlink in the child's spelling is resolved lexically on the fast path
+//!   (CONTINUE only); anything that reaches policy is canonicalised by the supervisor.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use nono_sandbox::linux::seccomp::procmem::ProcMem;
+use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
+use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
+use rustix::event::PollFlags;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
+use crate::supervise::{Denial, Shared, SpawnConfig};
+
+/// Longest path read from the child (`PATH_MAX`, counting the NUL).
+const PATH_MAX: usize = 4096;
+/// `sizeof(struct open_how)` (flags, mode, resolve: three u64).
+const OPEN_HOW_LEN: usize = 24;
+/// Most worker threads for blocking decisions.
+const MAX_WORKERS: usize = 4;
+
+/// Everything the loop, the broker, the SDK server and the workers share for one run.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub caps: Arc<StaticGrants>,
+    pub engine: Option<Arc<Engine>>,
+    pub shared: Arc<Shared>,
+    pub workers: Workers,
+    /// The direct child (the SDK peer; its cwd resolves relative SDK paths).
+    pub child_pid: u32,
+}
+
+impl Context {
+    pub(crate) fn new(config: &SpawnConfig, shared: Arc<Shared>, child_pid: u32) -> Self {
+        Context {
+            caps: Arc::new(StaticGrants::new(&config.caps)),
+            engine: config.engine.clone(),
+            shared,
+            workers: Workers::default(),
+            child_pid,
+        }
+    }
+
+    /// Wait for the workers to finish what they were given (every job ends: a decision
+    /// returns or times out, and answers to a dead child fail at once).
+    pub(crate) fn finish(&self) {
+        self.workers.join();
+    }
+}
+
+/// The static grants, with a quick matcher for the fast path.
+#[derive(Debug)]
+pub(crate) struct StaticGrants {
+    caps: CapabilitySet,
+    /// `(path, kind, access)` of grants that have no carve-out beneath them; the fast path
+    /// answers from these alone.
+    simple: Vec<(PathBuf, FsKind, AccessMode)>,
+}
+
+impl StaticGrants {
+    fn new(caps: &CapabilitySet) -> Self {
+        let simple = caps
+            .grants()
+            .iter()
+            .filter(|g| !caps.denies().iter().any(|d| d.path.starts_with(&g.path)))
+            .map(|g| (g.path.clone(), g.kind, g.access))
+            .collect();
+        StaticGrants {
+            caps: caps.clone(),
+            simple,
+        }
+    }
+
+    /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
+    /// a grant without carve-outs covers it with `access` and no deny rule is a prefix of it.
+    fn fast_allows(&self, path: &Path, access: AccessMode) -> bool {
+        let mut allowed: Option<AccessMode> = None;
+        for (g, kind, a) in &self.simple {
+            let covers = match kind {
+                FsKind::Dir => path.starts_with(g),
+                FsKind::File => path == g,
+            };
+            if covers {
+                allowed = Some(allowed.map_or(*a, |x| x.union(*a)));
+            }
+        }
+        allowed.is_some_and(|a| a.contains(access))
+            && !self.caps.denies().iter().any(|d| path.starts_with(&d.path))
+    }
+
+    /// The capability model's verdict on a canonical path.
+    pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
+        nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()
+    }
+}
+
+/// The broker for one seccomp listener.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    notify: Arc<NotifyFd>,
+    caps: Arc<StaticGrants>,
+    engine: Option<Arc<Engine>>,
+    shared: Arc<Shared>,
+}
+
+/// One trapped open, decoded.
+#[derive(Debug, Clone)]
+struct OpenCall {
+    syscall: Syscall,
+    dirfd: i32,
+    path: Vec<u8>,
+    flags: u64,
+    mode: u64,
+}
+
+impl Broker {
+    pub(crate) fn new(listener: OwnedFd, ctx: &Context) -> Self {
+        let notify = NotifyFd::new(listener);
+        // Wake the child on our CPU when answered (6.6+): a trapped open is a round trip.
+        let _ = notify.set_sync_wakeup();
+        Broker {
+            notify: Arc::new(notify),
+            caps: ctx.caps.clone(),
+            engine: ctx.engine.clone(),
+            shared: ctx.shared.clone(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.notify.as_fd()
+    }
+
+    /// Serve one ready notification. Returns `false` when the listener is finished (no task
+    /// uses the filter any more, or it failed), so the loop stops polling it.
+    pub(crate) fn on_ready(&mut self, revents: PollFlags, ctx: &Context) -> bool {
+        if !revents.contains(PollFlags::IN) {
+            return false;
+        }
+        let n = match self.notify.recv() {
+            Ok(n) => n,
+            Err(NotifyError::Gone) => return true,
+            Err(e) => {
+                tracing::warn!("seccomp listener: {e}");
+                return false;
+            }
+        };
+        self.handle(n, ctx);
+        true
+    }
+
+    fn handle(&self, n: Notification, ctx: &Context) {
+        let notify = &*self.notify;
+        let Some(call) = decode(notify, &n) else {
+            // Unknown syscall, unreadable memory or a vanished notification: CONTINUE is
+            // always safe (Landlock decides); on a vanished id it simply fails.
+            let _ = notify.respond_continue(n.id);
+            return;
+        };
+        let flags = OFlags::from_bits_retain(call.flags as u32);
+        if flags.contains(OFlags::PATH) {
+            let _ = notify.respond_continue(n.id);
+            return;
+        }
+        let access = access_of(flags);
+        let Some(path) = absolute(notify, &n, &call) else {
+            let _ = notify.respond_continue(n.id);
+            return;
+        };
+        let lexical = normalize(&path);
+        if self.caps.fast_allows(&lexical, access) {
+            let _ = notify.respond_continue(n.id);
+            return;
+        }
+        let creating = flags.contains(OFlags::CREATE);
+        let Some(canonical) = canonicalize(&lexical, creating) else {
+            // Does not exist and is not being created: ENOENT either way, nothing to record.
+            let _ = notify.respond_continue(n.id);
+            return;
+        };
+        if self.caps.allows_canonical(&canonical, access) {
+            let _ = notify.respond_continue(n.id);
+            return;
+        }
+        let Some(engine) = self.engine.clone() else {
+            self.shared.deny(Denial {
+                path: canonical,
+                access,
+                pid: n.pid,
+                syscall: call.syscall.name().to_owned(),
+                reason: "outside the sandbox (runtime elevation is off)".to_owned(),
+            });
+            let _ = notify.respond_continue(n.id);
+            return;
+        };
+        let notify = self.notify.clone();
+        let shared = self.shared.clone();
+        ctx.workers.submit(Box::new(move || {
+            grant_trapped(&notify, &engine, &shared, &n, &call, canonical, access);
+        }));
+    }
+}
+
+/// On a worker: ask the engine, then open + inject, or refuse.
+fn grant_trapped(
+    notify: &NotifyFd,
+    engine: &Engine,
+    shared: &Shared,
+    n: &Notification,
+    call: &OpenCall,
+    path: PathBuf,
+    access: AccessMode,
+) {
+    // The thread may have been interrupted or killed while it waited for a worker.
+    if !notify.id_valid(n.id) {
+        return;
+    }
+    let req = RuntimeRequest {
+        path: path.clone(),
+        access,
+        pid: n.pid,
+        reason: None,
+        source: RequestSource::Trap,
+    };
+    let denial = |reason: String| Denial {
+        path: path.clone(),
+        access,
+        pid: n.pid,
+        syscall: call.syscall.name().to_owned(),
+        reason,
+    };
+    match engine.decide(&req) {
+        Decision::Granted { .. } => {
+            let flags = OFlags::from_bits_retain(call.flags as u32);
+            let mode = Mode::from_bits_truncate(call.mode as u32) & !child_umask(n.pid);
+            match open_approved(&path, flags, mode) {
+                Ok(fd) => {
+                    let opts = AddFdOptions {
+                        send: true,
+                        cloexec: flags.contains(OFlags::CLOEXEC),
+                        target: None,
+                    };
+                    if let Err(e) = notify.add_fd(n.id, fd.as_fd(), opts) {
+                        tracing::debug!("injecting the granted fd failed: {e}");
+                    }
+                }
+                Err(errno) => {
+                    if errno == Errno::XDEV || errno == Errno::LOOP {
+                        shared.deny(denial(
+                            "the approved path changed into a symlink before it was opened"
+                                .to_owned(),
+                        ));
+                        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                    } else {
+                        let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                    }
+                }
+            }
+        }
+        Decision::Denied { reason } => {
+            shared.deny(denial(reason));
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+        Decision::Timeout => {
+            shared.deny(denial("no decision in time".to_owned()));
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+    }
+}
+
+/// The child's `O_*` flags the supervisor reproduces when it opens on the child's behalf.
+fn honoured(flags: OFlags) -> OFlags {
+    flags
+        & (OFlags::RWMODE
+            | OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::TRUNC
+            | OFlags::APPEND
+            | OFlags::DIRECTORY
+            | OFlags::NONBLOCK
+            | OFlags::NOFOLLOW
+            | OFlags::SYNC
+            | OFlags::DSYNC
+            | OFlags::NOCTTY
+            | OFlags::LARGEFILE)
+}
+
+/// Open the canonical `path` as the supervisor, refusing any symlink on the way: the parent
+/// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
+/// The fd is close-on-exec in the supervisor (the child's own flag is applied on injection).
+pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    if flags.contains(OFlags::TMPFILE) {
+        return Err(Errno::ACCESS);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        // The root directory itself.
+        return rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            honoured(flags) | OFlags::CLOEXEC,
+            mode,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        );
+    };
+    let dir = rustix::fs::openat2(
+        rustix::fs::CWD,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    open_beneath(&dir, Path::new(name), flags, mode)
+}
+
+/// `openat2(root, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
+/// `ELOOP`).
+pub(crate) fn open_beneath(
+    root: &OwnedFd,
+    relative: &Path,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat2(
+        root,
+        relative,
+        honoured(flags) | OFlags::CLOEXEC,
+        mode,
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// The child thread's umask (`Umask:` in `/proc/TID/status`); 022 if unreadable.
+fn child_umask(pid: u32) -> Mode {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        .unwrap_or(0o022);
+    Mode::from_bits_truncate(umask)
+}
+
+/// The access an open asks for: the access mode, plus write for `O_CREAT`/`O_TRUNC`.
+pub(crate) fn access_of(flags: OFlags) -> AccessMode {
+    let base = match flags & OFlags::RWMODE {
+        m if m == OFlags::WRONLY => AccessMode::Write,
+        m if m == OFlags::RDWR => AccessMode::ReadWrite,
+        _ => AccessMode::Read,
+    };
+    if flags.intersects(OFlags::CREATE | OFlags::TRUNC) {
+        base.union(AccessMode::Write)
+    } else {
+        base
+    }
+}
+
+/// Decode the syscall's arguments and read its path (and `open_how`) from the child's memory,
+/// checking the notification is still valid after each read.
+fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
+    let syscall = n.syscall()?;
+    let (dirfd, path_ptr, mut flags, mut mode) = match syscall {
+        Syscall::Open => (libc::AT_FDCWD, n.args[0], n.args[1], n.args[2]),
+        Syscall::OpenAt | Syscall::OpenAt2 => (n.args[0] as i32, n.args[1], n.args[2], n.args[3]),
+        Syscall::Creat => (
+            libc::AT_FDCWD,
+            n.args[0],
+            u64::from((OFlags::CREATE | OFlags::WRONLY | OFlags::TRUNC).bits()),
+            n.args[1],
+        ),
+        _ => return None,
+    };
+    let mem = ProcMem::open(n.pid).ok()?;
+    if syscall == Syscall::OpenAt2 {
+        // args: dirfd, path, how, size
+        let size = usize::try_from(n.args[3]).ok()?;
+        if size < OPEN_HOW_LEN {
+            return None;
+        }
+        let how = mem.read_bytes(n.args[2], OPEN_HOW_LEN).ok()?;
+        if !notify.id_valid(n.id) {
+            return None;
+        }
+        let word =
+            |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        flags = word(0);
+        mode = word(1);
+        if word(2) != 0 {
+            // The child asked for RESOLVE_* restrictions; the supervisor would have to honour
+            // them on a grant. Let Landlock decide alone.
+            return None;
+        }
+    }
+    let path = mem.read_cstr(path_ptr, PATH_MAX).ok()?;
+    if !notify.id_valid(n.id) {
+        return None;
+    }
+    Some(OpenCall {
+        syscall,
+        dirfd,
+        path: path.into_bytes(),
+        flags,
+        mode,
+    })
+}
+
+/// The absolute path the call names: relative paths joined to the thread's cwd or dirfd.
+fn absolute(notify: &NotifyFd, n: &Notification, call: &OpenCall) -> Option<PathBuf> {
+    let path = Path::new(OsStr::from_bytes(&call.path));
+    if path.is_absolute() {
+        return Some(path.to_path_buf());
+    }
+    if call.path.is_empty() {
+        return None;
+    }
+    let link = if call.dirfd == libc::AT_FDCWD {
+        format!("/proc/{}/cwd", n.pid)
+    } else {
+        format!("/proc/{}/fd/{}", n.pid, call.dirfd)
+    };
+    let base = std::fs::read_link(link).ok()?;
+    if !notify.id_valid(n.id)
+        || !base.is_absolute()
+        || base.as_os_str().as_bytes().ends_with(b" (deleted)")
+    {
+        return None;
+    }
+    Some(base.join(path))
+}
+
+/// Lexical normalisation: drop `.`, apply `..` to the preceding component.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The supervisor's canonical view: symlinks resolved; for a file being created, the
+/// canonical parent joined with the new name. `None` if it does not exist (and is not being
+/// created).
+fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(p) => Some(p),
+        Err(_) if creating => {
+            let name = path.file_name()?;
+            Some(std::fs::canonicalize(path.parent()?).ok()?.join(name))
+        }
+        Err(_) => None,
+    }
+}
+
+/// A boxed job for a worker.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// A small pool for decisions that may block, started on first use so that a run without
+/// runtime requests starts no thread. A new worker starts whenever a job is queued and none
+/// is idle, up to [`MAX_WORKERS`]: one person-facing prompt never holds up other requests
+/// while workers remain.
+#[derive(Debug, Default)]
+pub(crate) struct Workers {
+    inner: Mutex<WorkersInner>,
+    idle: Arc<AtomicUsize>,
+}
+
+#[derive(Debug, Default)]
+struct WorkersInner {
+    tx: Option<Sender<Job>>,
+    rx: Option<Arc<Mutex<Receiver<Job>>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl WorkersInner {
+    fn rx_clone(&self) -> Option<Arc<Mutex<Receiver<Job>>>> {
+        self.rx.clone()
+    }
+}
+
+impl Workers {
+    /// Queue `job`.
+    pub(crate) fn submit(&self, job: Job) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.tx.is_none() {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            inner.tx = Some(tx);
+            inner.threads.clear();
+            let rx = Arc::new(Mutex::new(rx));
+            self.spawn_worker(&mut inner, rx);
+        } else if self.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < MAX_WORKERS {
+            if let Some(rx) = inner.rx_clone() {
+                self.spawn_worker(&mut inner, rx);
+            }
+        }
+        if let Some(tx) = &inner.tx {
+            let _ = tx.send(job);
+        }
+    }
+
+    fn spawn_worker(&self, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
+        let idle = self.idle.clone();
+        let keep = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nono-broker".into())
+            .spawn(move || loop {
+                idle.fetch_add(1, Ordering::SeqCst);
+                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                idle.fetch_sub(1, Ordering::SeqCst);
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            });
+        match spawned {
+            Ok(handle) => {
+                inner.threads.push(handle);
+                inner.rx = Some(keep);
+            }
+            Err(e) => tracing::warn!("starting a broker worker failed: {e}"),
+        }
+    }
+
+    /// Close the queue and wait for the workers to drain it.
+    pub(crate) fn join(&self) {
+        let threads = {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.tx = None;
+            inner.rx = None;
+            std::mem::take(&mut inner.threads)
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}

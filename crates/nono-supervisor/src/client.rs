@@ -1,0 +1,1 @@
+//! Child-side client for explicit capability requests (placeholder).

@@ -1,0 +1,226 @@
+//! The SDK socket, supervisor side: explicit capability requests from the child over the
+//! socketpair end it inherited at `NONO_SUPERVISOR_FD`.
+//!
+//! Frames are nono-wire frames over a nono-transport [`Channel`]. Receiving happens on the
+//! poll loop: the receive channel has a 1 µs read timeout, so a receive takes what has
+//! arrived and returns [`TransportError::Timeout`] (keeping a partial frame) instead of
+//! blocking the loop on a peer that stalls mid-frame. Answers are sent by the workers over a
+//! second `Channel` on a `dup` of the same socket, so a slow decision or a child that does not
+//! read its answers never blocks the loop.
+//!
+//! A grant sends the fd first, then the `Decision` frame (nono 0.58's order). A replayed
+//! `request_id` is refused. Any broken or hostile input — an oversized length, a payload that
+//! is not a message, a close in the middle of a frame, fds where none belong — costs the
+//! child its channel, never the supervisor; the child keeps running.
+
+use std::collections::HashSet;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nono_sandbox::AccessMode;
+use nono_transport::{Channel, TransportError};
+use nono_wire::{ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse};
+use rustix::fs::{Mode, OFlags};
+
+use crate::broker::{open_approved, Context};
+use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
+use crate::supervise::{Denial, Shared};
+
+/// Most distinct request ids remembered per channel (replay protection); a child that goes
+/// past this loses its channel rather than the supervisor growing without bound.
+const MAX_REQUEST_IDS: usize = 1 << 16;
+
+/// The supervisor's end of the SDK socket.
+#[derive(Debug)]
+pub(crate) struct SdkServer {
+    recv: Channel,
+    send: Arc<Mutex<Channel>>,
+    seen: HashSet<String>,
+}
+
+impl SdkServer {
+    pub(crate) fn new(fd: OwnedFd) -> Result<Self, TransportError> {
+        let send = Channel::from_fd(fd.try_clone().map_err(|e| TransportError::Syscall {
+            call: "dup (SDK socket)",
+            source: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::BADF),
+        })?)?;
+        let recv = Channel::from_fd(fd)?;
+        recv.set_read_timeout(Some(Duration::from_micros(1)))?;
+        Ok(SdkServer {
+            recv,
+            send: Arc::new(Mutex::new(send)),
+            seen: HashSet::new(),
+        })
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.recv.as_fd()
+    }
+
+    /// Shut the socket down both ways: a worker blocked sending to a child that stopped
+    /// reading (or that is gone while a grandchild holds its end) returns at once.
+    pub(crate) fn shutdown(&self) {
+        let _ = rustix::net::shutdown(self.recv.as_fd(), rustix::net::Shutdown::Both);
+    }
+
+    /// Take every complete frame that has arrived. Returns `false` when the channel is
+    /// finished (closed, broken or hostile): the loop then drops it.
+    pub(crate) fn on_ready(&mut self, ctx: &Context) -> bool {
+        loop {
+            match self.recv.recv::<SupervisorMessage>() {
+                Ok(msg) => {
+                    if !self.handle(msg, ctx) {
+                        return false;
+                    }
+                }
+                Err(TransportError::Timeout) => return true,
+                Err(TransportError::Closed) => return false,
+                Err(e) => {
+                    tracing::warn!("SDK channel dropped: {e}");
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: SupervisorMessage, ctx: &Context) -> bool {
+        let send = self.send.clone();
+        let id = msg.request_id().to_owned();
+        let replayed = !self.seen.insert(id.clone());
+        if self.seen.len() > MAX_REQUEST_IDS {
+            tracing::warn!("SDK channel dropped: more than {MAX_REQUEST_IDS} requests");
+            return false;
+        }
+        match msg {
+            SupervisorMessage::Request(req) => {
+                if replayed {
+                    let reason = format!("request_id {id:?} was already used; use a fresh id");
+                    record(&ctx.shared, &req, ctx.child_pid, &reason);
+                    ctx.workers.submit(Box::new(move || {
+                        answer(&send, &id, ApprovalDecision::Denied { reason }, None);
+                    }));
+                    return true;
+                }
+                let engine = ctx.engine.clone();
+                let shared = ctx.shared.clone();
+                let pid = ctx.child_pid;
+                ctx.workers.submit(Box::new(move || {
+                    decide_request(engine.as_deref(), &shared, &send, req, pid);
+                }));
+            }
+            SupervisorMessage::OpenUrl(req) => {
+                ctx.workers.submit(Box::new(move || {
+                    let response = SupervisorResponse::UrlOpened {
+                        request_id: req.request_id,
+                        success: false,
+                        error: Some("this supervisor does not open URLs".to_owned()),
+                    };
+                    let _ = send
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .send(&response);
+                }));
+            }
+            _ => {
+                tracing::warn!("SDK channel dropped: unsupported message kind");
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn record(shared: &Shared, req: &CapabilityRequest, pid: u32, reason: &str) {
+    shared.deny(Denial {
+        path: req.path.clone(),
+        access: req.access,
+        pid,
+        syscall: "sdk".to_owned(),
+        reason: reason.to_owned(),
+    });
+}
+
+/// Send the answer (with the fd first on a grant).
+fn answer(send: &Mutex<Channel>, id: &str, decision: ApprovalDecision, fd: Option<&OwnedFd>) {
+    let response = SupervisorResponse::Decision {
+        request_id: id.to_owned(),
+        decision,
+    };
+    let mut channel = send.lock().unwrap_or_else(|e| e.into_inner());
+    let sent = match fd {
+        Some(fd) => channel.send_with_fd(std::os::fd::AsFd::as_fd(fd), &response),
+        None => channel.send(&response),
+    };
+    if let Err(e) = sent {
+        tracing::debug!("answering an SDK request failed: {e}");
+    }
+}
+
+/// On a worker: resolve, decide, open, answer.
+fn decide_request(
+    engine: Option<&Engine>,
+    shared: &Shared,
+    send: &Mutex<Channel>,
+    req: CapabilityRequest,
+    child_pid: u32,
+) {
+    let deny = |reason: String| {
+        record(shared, &req, child_pid, &reason);
+        answer(
+            send,
+            &req.request_id,
+            ApprovalDecision::Denied { reason },
+            None,
+        );
+    };
+    let Some(engine) = engine else {
+        return deny("runtime elevation is off for this session".to_owned());
+    };
+    // Relative paths are relative to the child's working directory (the peer is the direct
+    // child: the socketpair was made for it; the message's own `child_pid` is not trusted).
+    let path = if req.path.is_absolute() {
+        req.path.clone()
+    } else {
+        match std::fs::read_link(format!("/proc/{child_pid}/cwd")) {
+            Ok(cwd) => cwd.join(&req.path),
+            Err(_) => return deny("cannot resolve a relative path".to_owned()),
+        }
+    };
+    let canonical: PathBuf = match std::fs::canonicalize(&path) {
+        Ok(p) => p,
+        Err(e) => return deny(format!("{}: {e}", path.display())),
+    };
+    let decision = engine.decide(&RuntimeRequest {
+        path: canonical.clone(),
+        access: req.access,
+        pid: child_pid,
+        reason: req.reason.clone(),
+        source: RequestSource::Sdk,
+    });
+    match decision {
+        Decision::Granted { .. } => {
+            let mut flags = match req.access {
+                AccessMode::Read => OFlags::RDONLY,
+                AccessMode::Write => OFlags::WRONLY,
+                AccessMode::ReadWrite => OFlags::RDWR,
+            };
+            if canonical.is_dir() && req.access == AccessMode::Read {
+                flags |= OFlags::DIRECTORY;
+            }
+            match open_approved(&canonical, flags, Mode::empty()) {
+                Ok(fd) => answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd)),
+                Err(e) => deny(format!(
+                    "granted, but opening {} failed: {e}",
+                    canonical.display()
+                )),
+            }
+        }
+        Decision::Denied { reason } => deny(reason),
+        Decision::Timeout => {
+            record(shared, &req, child_pid, "no decision in time");
+            answer(send, &req.request_id, ApprovalDecision::Timeout, None);
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! `run`: spawn the sandboxed child and supervise it until it exits — one `poll` loop over the
+//! child's pidfd, the signal self-pipe, the seccomp notify fd and the SDK socket, with no
+//! timer: the loop wakes only when one of them is ready, so the child's exit is seen at once.
+//!
+//! # Threads
+//! - the calling thread runs the loop: signals, child exit, the notify fast path (a trapped
+//!   open inside the static grants is answered CONTINUE right there) and reading SDK frames;
+//! - a small worker pool, started on first use, runs decisions that may block
+//!   (`Engine::decide` may prompt a person) and the supervisor-side `openat2` + `ADDFD`, so a
+//!   slow prompt never holds up the fast path, other threads of the child, or signals;
+//! - in PTY mode, one relay thread copies bytes between our terminal and the child's PTY.
+//!
+//! # Signals
+//! `SIGINT`, `SIGTERM`, `SIGHUP` and `SIGQUIT` delivered to the supervisor are forwarded to
+//! the child's process group (the child is a session leader, so its pgid is its pid; on a PTY
+//! the PTY's foreground group is used, which is where a shell's job is). `SIGWINCH` resizes
+//! the PTY (or is forwarded when there is none). The handler writes the signal number to a
+//! self-pipe; see `os.rs` for why not `signalfd`.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use nono_sandbox::CapabilitySet;
+use nono_wire::AccessMode;
+use rustix::event::{PollFd, PollFlags};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal};
+
+use crate::broker::{Broker, Context};
+use crate::error::SupervisorError;
+use crate::os;
+use crate::policy::Engine;
+use crate::pty::{Pty, PtyMode};
+use crate::sdk::SdkServer;
+use crate::spawn::{self, ChildSpec};
+
+/// What to run and how to supervise it.
+///
+/// Build with [`SpawnConfig::new`] and set the public fields; new fields get defaults.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SpawnConfig {
+    /// The program and its arguments. A program without `/` is searched in the child's `PATH`.
+    pub argv: Vec<OsString>,
+    /// What the child may touch (enforced by Landlock + seccomp before `execve`).
+    pub caps: CapabilitySet,
+    /// The child's environment, before sanitising (default: the supervisor's own). Loader
+    /// injection variables (`LD_*`, ...) are always removed (see [`crate::env::sanitize`]).
+    pub env: Vec<(OsString, OsString)>,
+    /// The child's working directory (default: the supervisor's).
+    pub workdir: Option<PathBuf>,
+    /// Runtime elevation: with an engine, opens outside the static grants (trapped) and SDK
+    /// requests are decided by it (and granted as fds the supervisor opens); without one
+    /// they are only recorded as denials.
+    pub engine: Option<Arc<Engine>>,
+    /// Trap the open family with seccomp user notification: opens outside the static grants
+    /// are recorded as [`Denial`]s and, with an engine, may be granted at runtime.
+    pub trap_opens: bool,
+    /// Give the child an SDK socket (fd number in `NONO_SUPERVISOR_FD`) for explicit requests.
+    pub sdk: bool,
+    /// Run the child on its own PTY (default: when all std streams are terminals).
+    pub pty: PtyMode,
+    /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true).
+    pub forward_signals: bool,
+}
+
+impl SpawnConfig {
+    /// A config for `argv` under `caps`: the supervisor's environment, no trapping, no SDK,
+    /// PTY when on a terminal, signals forwarded.
+    #[must_use]
+    pub fn new(argv: impl IntoIterator<Item = impl Into<OsString>>, caps: CapabilitySet) -> Self {
+        SpawnConfig {
+            argv: argv.into_iter().map(Into::into).collect(),
+            caps,
+            env: std::env::vars_os().collect(),
+            workdir: None,
+            engine: None,
+            trap_opens: false,
+            sdk: false,
+            pty: PtyMode::Auto,
+            forward_signals: true,
+        }
+    }
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatusKind {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal.
+    Signal(i32),
+}
+
+impl ExitStatusKind {
+    /// The shell convention: the code, or 128 + the signal number.
+    #[must_use]
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatusKind::Code(c) => c,
+            ExitStatusKind::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// An access the child attempted that the static grants did not cover (a trapped open or an
+/// SDK request that was not granted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The absolute path, as resolved by the supervisor.
+    pub path: PathBuf,
+    /// The access asked for (from the open flags, or the request).
+    pub access: AccessMode,
+    /// The thread id (in the supervisor's pid namespace) that asked.
+    pub pid: u32,
+    /// `"open"`, `"openat"`, `"openat2"`, `"creat"`, or `"sdk"` for an explicit request.
+    pub syscall: String,
+    /// Why it was denied: `"outside the sandbox"`, a deny group, the policy's reason, ...
+    pub reason: String,
+}
+
+/// The result of a supervised run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// How the child ended.
+    pub exit: ExitStatusKind,
+    /// Every denied access, in order.
+    pub denials: Vec<Denial>,
+}
+
+/// State shared by the loop, the broker, the SDK server and the workers.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub denials: Mutex<Vec<Denial>>,
+}
+
+impl Shared {
+    pub(crate) fn deny(&self, d: Denial) {
+        tracing::debug!(path = %d.path.display(), syscall = %d.syscall, reason = %d.reason, "denied");
+        self.denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d);
+    }
+}
+
+/// Spawn `config.argv` in the sandbox and supervise it until it exits.
+///
+/// Blocks the calling thread. Returns how the child ended and what it was denied. Fails
+/// (before or while starting the child) with a [`SupervisorError`] whose
+/// [`exit_code`](SupervisorError::exit_code) follows the shell's 127/126 convention.
+///
+/// The child dies with the supervisor (`PR_SET_PDEATHSIG`); note that the kernel ties this to
+/// the *thread* that forks, so keep the calling thread alive until `run` returns (it is:
+/// `run` blocks).
+pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
+    if config.argv.is_empty() {
+        return Err(SupervisorError::EmptyCommand);
+    }
+    let signals = if config.forward_signals {
+        Some(os::SignalPipe::new().map_err(|e| SupervisorError::Sys {
+            call: "sigaction",
+            source: e,
+        })?)
+    } else {
+        None
+    };
+    let (pty, slave) = if config.pty.wanted() {
+        let (pty, slave) = Pty::open().map_err(|e| SupervisorError::Sys {
+            call: "openpt (child PTY)",
+            source: e,
+        })?;
+        (Some(pty), Some(slave))
+    } else {
+        (None, None)
+    };
+    let shared = Arc::new(Shared::default());
+    let enforce = spawn::prepare_sandbox(&config)?;
+    let (sdk_parent, sdk_child) = if config.sdk {
+        let (a, b) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| SupervisorError::sys("socketpair (SDK)", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let spec = ChildSpec {
+        argv: &config.argv,
+        env: crate::env::sanitize(config.env.iter().cloned()),
+        workdir: config.workdir.as_deref(),
+        sdk: sdk_child,
+        pty_slave: slave,
+        expect_listener: config.trap_opens,
+    };
+    let mut spawned = spawn::spawn(spec, enforce)?;
+    let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
+        .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+
+    let (relay, stop_relay) = match &pty {
+        Some(p) => {
+            let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))?;
+            let handle = p.relay(stop_r).map_err(|e| SupervisorError::Sys {
+                call: "spawning the PTY relay thread",
+                source: e,
+            })?;
+            (Some(handle), Some(stop_w))
+        }
+        None => (None, None),
+    };
+
+    let ctx = Context::new(
+        &config,
+        shared.clone(),
+        child_pid.as_raw_nonzero().get().unsigned_abs(),
+    );
+    let mut broker = spawned.listener.take().map(|l| Broker::new(l, &ctx));
+    let mut sdk = match sdk_parent.map(SdkServer::new).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("the SDK socket could not be set up: {e}");
+            None
+        }
+    };
+
+    let result = supervise_loop(
+        &spawned.pidfd,
+        child_pid,
+        signals.as_ref().map(|s| &s.read_end),
+        pty.as_ref(),
+        &mut broker,
+        &mut sdk,
+        &ctx,
+    );
+    let status = spawned.child.wait().map_err(|e| SupervisorError::Sys {
+        call: "waitid (child)",
+        source: e,
+    });
+    // Unblock workers still sending to an SDK peer that stopped reading, then wait for them.
+    if let Some(s) = &sdk {
+        s.shutdown();
+    }
+    drop(broker);
+    ctx.finish();
+    drop(sdk);
+    if let Some(stop) = stop_relay {
+        let _ = rustix::io::write(&stop, b"x");
+    }
+    if let Some(h) = relay {
+        let _ = h.join();
+    }
+    drop(pty);
+    drop(signals);
+    result?;
+    let status = status?;
+    let exit = match (status.code(), status.signal()) {
+        (Some(c), _) => ExitStatusKind::Code(c),
+        (None, Some(s)) => ExitStatusKind::Signal(s),
+        (None, None) => ExitStatusKind::Code(125),
+    };
+    let denials = std::mem::take(&mut *shared.denials.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(RunOutcome { exit, denials })
+}
+
+fn supervise_loop(
+    pidfd: &OwnedFd,
+    child: Pid,
+    signals: Option<&OwnedFd>,
+    pty: Option<&Pty>,
+    broker: &mut Option<Broker>,
+    sdk: &mut Option<SdkServer>,
+    ctx: &Context,
+) -> Result<(), SupervisorError> {
+    let off = PollFlags::empty();
+    loop {
+        // Absent sources are polled as the pidfd with no events (a fixed-size array).
+        let placeholder = pidfd.as_fd();
+        let mut fds = [
+            PollFd::new(pidfd, PollFlags::IN),
+            PollFd::from_borrowed_fd(
+                signals.map_or(placeholder, AsFd::as_fd),
+                if signals.is_some() {
+                    PollFlags::IN
+                } else {
+                    off
+                },
+            ),
+            PollFd::from_borrowed_fd(
+                broker.as_ref().map_or(placeholder, Broker::fd),
+                if broker.is_some() { PollFlags::IN } else { off },
+            ),
+            PollFd::from_borrowed_fd(
+                sdk.as_ref().map_or(placeholder, SdkServer::fd),
+                if sdk.is_some() { PollFlags::IN } else { off },
+            ),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(SupervisorError::sys("poll", e)),
+        }
+        let ready: [PollFlags; 4] = std::array::from_fn(|i| fds[i].revents());
+        if broker.is_some() && !ready[2].is_empty() {
+            let keep = broker.as_mut().is_some_and(|b| b.on_ready(ready[2], ctx));
+            if !keep {
+                *broker = None;
+            }
+        }
+        if sdk.is_some() && !ready[3].is_empty() {
+            let keep = sdk.as_mut().is_some_and(|s| s.on_ready(ctx));
+            if !keep {
+                *sdk = None;
+            }
+        }
+        if let (Some(fd), false) = (signals, ready[1].is_empty()) {
+            forward_pending(fd, child, pty);
+        }
+        if !ready[0].is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// Read every pending signal number from the self-pipe and forward it.
+fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>) {
+    let mut buf = [0u8; 64];
+    while let Ok(n) = rustix::io::read(pipe, &mut buf) {
+        if n == 0 {
+            return;
+        }
+        for &raw in &buf[..n] {
+            let raw = i32::from(raw);
+            if raw == Signal::WINCH.as_raw() {
+                if let Some(p) = pty {
+                    p.resize();
+                    continue;
+                }
+            }
+            let Some(sig) = Signal::from_named_raw(raw) else {
+                continue;
+            };
+            let group = pty
+                .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
+                .unwrap_or(child);
+            tracing::debug!(
+                signal = raw,
+                group = group.as_raw_nonzero().get(),
+                "forwarding signal"
+            );
+            if rustix::process::kill_process_group(group, sig).is_err() {
+                let _ = rustix::process::kill_process(child, sig);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Process lifecycle: exit codes, signals, exec failures, prompt exit, death with the supervisor.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nono_supervisor::{run, ExitStatusKind, SupervisorError};
+
+use crate::harness::{example, sh, system_caps};
+
+#[test]
+fn exit_code_passes_through() {
+    let outcome = run(sh("exit 3", system_caps())).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(3));
+    assert_eq!(outcome.exit.code(), 3);
+}
+
+#[test]
+fn killed_by_sigterm_is_143() {
+    let outcome = run(sh("kill -TERM $$", system_caps())).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Signal(15));
+    assert_eq!(outcome.exit.code(), 143);
+}
+
+#[test]
+fn missing_command_is_127() {
+    let mut config = sh("", system_caps());
+    config.argv = vec!["nono-no-such-command".into()];
+    let err = run(config).unwrap_err();
+    assert!(
+        matches!(err, SupervisorError::CommandNotFound { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 127);
+    assert!(err.to_string().contains("nono-no-such-command"), "{err}");
+}
+
+#[test]
+fn non_executable_is_126() {
+    let dir = crate::harness::scratch("noexec");
+    let file = dir.join("script");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, nono_sandbox::AccessMode::Read, "test")
+        .unwrap();
+    let mut config = sh("", caps);
+    config.argv = vec![file.clone().into()];
+    let err = run(config).unwrap_err();
+    assert!(
+        matches!(err, SupervisorError::NotExecutable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.exit_code(), 126);
+    assert!(err.to_string().contains("script"), "{err}");
+}
+
+#[test]
+fn true_returns() {
+    // No timing assertion (noisy machines); this just has to come back, with code 0.
+    let mut config = sh("", system_caps());
+    config.argv = vec!["true".into()];
+    assert_eq!(run(config).unwrap().exit, ExitStatusKind::Code(0));
+}
+
+#[test]
+fn loader_variables_do_not_reach_the_child() {
+    let mut config = sh(
+        r#"[ -z "$LD_PRELOAD" ] && [ "$KEEP" = yes ]"#,
+        system_caps(),
+    );
+    config
+        .env
+        .push(("LD_PRELOAD".into(), "/nonexistent/evil.so".into()));
+    config.env.push(("KEEP".into(), "yes".into()));
+    assert_eq!(run(config).unwrap().exit, ExitStatusKind::Code(0));
+}
+
+#[test]
+fn inherited_fds_are_closed() {
+    // An fd the supervisor process has open without CLOEXEC must not reach the child.
+    let file = std::fs::File::open("/etc/hostname")
+        .or_else(|_| std::fs::File::open("/etc/passwd"))
+        .unwrap();
+    let fd = std::os::fd::OwnedFd::from(file);
+    rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).unwrap();
+    let n = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let outcome = run(sh(
+        &format!("[ ! -e /proc/self/fd/{n} ] || [ {n} -lt 3 ]"),
+        system_caps(),
+    ))
+    .unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+}
+
+/// Start the `supervise` example around `sh -c 'echo $$; exec sleep 1000'`; returns the
+/// supervisor and the child's pid.
+fn supervised_sleeper(
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    i32,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut sup = Command::new(example("supervise"))
+        .args(extra)
+        .args(["--", "sh", "-c", "echo $$; exec sleep 1000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the supervise example is built with the tests");
+    let mut out = BufReader::new(sup.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let pid: i32 = line.trim().parse().expect("child pid");
+    (sup, pid, out)
+}
+
+fn wait_gone(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) => {
+                // A zombie waiting for its new parent to reap it is dead too.
+                let state = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .next();
+                if state == Some("Z") || state == Some("X") {
+                    return true;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn child_dies_when_the_supervisor_is_sigkilled() {
+    let (mut sup, pid, _out) = supervised_sleeper(&["--trap"]);
+    sup.kill().unwrap();
+    sup.wait().unwrap();
+    assert!(
+        wait_gone(pid),
+        "child {pid} outlived its SIGKILLed supervisor"
+    );
+}
+
+#[test]
+fn sigterm_to_the_supervisor_is_forwarded() {
+    let (mut sup, pid, _out) = supervised_sleeper(&[]);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(sup.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = sup.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "supervisor exits 128+SIGTERM");
+    assert!(wait_gone(pid));
+}

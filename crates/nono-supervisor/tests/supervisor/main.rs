@@ -1,0 +1,6 @@
+//! Integration tests for the supervisor: real sandboxed children, spawned by `run` (in this
+//! process, which stays unconfined: the sandbox is applied in the forked child) or by the
+//! `supervise` example when the supervisor itself must be killed.
+
+mod harness;
+mod lifecycle;
