@@ -383,6 +383,15 @@ pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path) -> CarveSpine {
         if d.path == grant || !d.path.starts_with(grant) {
             continue;
         }
+        // A deny inside another deny adds nothing, and expanding around it would hand out
+        // rules inside the outer one.
+        if caps
+            .denies()
+            .iter()
+            .any(|o| o.path != d.path && d.path.starts_with(&o.path))
+        {
+            continue;
+        }
         out.denies.push(d.path.clone());
         let mut cur = grant.to_path_buf();
         let rel = d.path.strip_prefix(grant).unwrap_or(Path::new(""));
@@ -629,6 +638,19 @@ mod tests {
         assert!(explain(&caps, t.join("g/a/new"), Write)
             .unwrap()
             .is_allowed());
+    }
+
+    #[test]
+    fn nested_denies_expand_only_around_the_outer_one() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&t, Read, "--read t").unwrap();
+        caps.deny(t.join("g/a/b"), "inner").unwrap();
+        caps.deny(t.join("g"), "outer").unwrap();
+        let spine = carve_spine(&caps, &t);
+        assert_eq!(spine.spine, [t.clone()].into_iter().collect());
+        assert!(!explain(&caps, t.join("g/f"), Read).unwrap().is_allowed());
+        assert!(explain(&caps, t.join("out"), Read).unwrap().is_allowed());
     }
 
     #[test]
