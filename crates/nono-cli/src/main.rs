@@ -1,6 +1,47 @@
-//! The `nono` binary: parse flags, build a plan, call the libraries, print.
+//! The `nono` binary: parse flags (`flags.rs`), derive a plan (`plan.rs`), call the libraries
+//! (`cmd/`), print (`report.rs`, `ui.rs`). No sandboxing or policy decision is made here.
+//!
+//! Output discipline: nono's own messages go to stderr; stdout carries only the product of
+//! `why`, `setup`, `profile`, `completion`, `man` and `--dry-run`. See `flags::EXIT_STATUS_HELP`.
+
+mod cmd;
+mod exit;
+mod flags;
+mod plan;
+mod report;
+mod ui;
+
+use clap::Parser;
+
+use crate::flags::{Cli, Command};
+use crate::ui::Ui;
 
 fn main() {
-    eprintln!("nono: the command line is not built yet (see the CLI issue); the libraries are under crates/");
-    std::process::exit(70);
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.verbose, cli.silent);
+    ui.init_logging();
+    let result = dispatch(cli.command, &ui);
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            let (code, message) = exit::classify(&err);
+            ui.error(&message);
+            code
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
+    match command {
+        Command::Run(args) => cmd::run::run(args, ui),
+        Command::Wrap(args) => cmd::wrap::wrap(args, ui),
+        Command::Shell(args) => cmd::run::shell(args, ui),
+        Command::Why(args) => cmd::why::why(args),
+        Command::Learn(_) => Err(exit::Failure::nono("learn is not implemented yet").into()),
+        Command::Profile(args) => cmd::profile::profile(args.command),
+        Command::Setup(args) => cmd::setup::setup(&args),
+        Command::Completion(args) => cmd::completion::completion(args.shell),
+        Command::Man => cmd::completion::man(),
+    }
 }

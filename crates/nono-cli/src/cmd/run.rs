@@ -1,0 +1,121 @@
+//! `nono run` and `nono shell`: execute a plan under the supervisor, then print the denial report.
+
+use std::sync::Arc;
+
+use nono_sandbox::{PreparedSandbox, SandboxOptions};
+use nono_supervisor::approval::{DenyAll, TerminalPrompt};
+use nono_supervisor::audit::AuditLog;
+use nono_supervisor::policy::{ApproveRule, Engine};
+use nono_supervisor::{PtyMode, SpawnConfig};
+use nono_wire::AccessMode;
+
+use crate::exit::Failure;
+use crate::flags::{RunArgs, ShellArgs};
+use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
+use crate::report;
+use crate::ui::Ui;
+
+/// `nono run`.
+pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
+    let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let elevation =
+        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let plan = RunPlan {
+        mode: "run",
+        sandbox,
+        elevation,
+        command: args.command,
+    };
+    if args.dry_run {
+        return dry_run(&plan, true);
+    }
+    execute(&plan, ui, PtyMode::Auto)
+}
+
+/// `nono shell`: `$SHELL` (fallback `/bin/sh`) on its own PTY.
+pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
+    let shell = std::env::var_os("SHELL")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
+    let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let elevation =
+        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let plan = RunPlan {
+        mode: "shell",
+        sandbox,
+        elevation,
+        command: vec![shell],
+    };
+    if args.dry_run {
+        return dry_run(&plan, true);
+    }
+    execute(&plan, ui, PtyMode::Auto)
+}
+
+/// Print the plan and what the kernel will enforce (from a prepared — not applied — sandbox).
+pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
+    let opts = if supervised {
+        SandboxOptions::new().with_notify(nono_sandbox::linux::seccomp::NotifySet::open_family())
+    } else {
+        SandboxOptions::new()
+    };
+    let prepared = PreparedSandbox::prepare(&plan.sandbox.caps, &opts)
+        .map_err(|e| Failure::nono(format!("{e}")))?;
+    print!("{}", plan.render(&prepared.status().to_string()));
+    Ok(0)
+}
+
+/// The policy engine for runtime decisions, when the plan asks for one (elevation, or an
+/// audit log: then every outside-grant open is decided — denied — and logged).
+fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
+    let e = &plan.elevation;
+    if !e.enabled() && e.audit_log.is_none() {
+        return Ok(None);
+    }
+    let profile = &plan.sandbox.profile;
+    let mut policy = profile
+        .policy(&plan.sandbox.vars)
+        .map_err(|err| Failure::nono(format!("--profile {}: {err}", plan.sandbox.profile_arg)))?;
+    policy.approve.extend(e.approve.iter().map(|p| {
+        ApproveRule::new(
+            &p.to_string_lossy(),
+            AccessMode::ReadWrite,
+            format!("--approve {}", p.display()),
+        )
+    }));
+    let engine = if e.prompt {
+        Engine::new(policy, TerminalPrompt::new(profile.prompt_timeout()))
+    } else {
+        Engine::new(policy, DenyAll)
+    };
+    let engine = match &e.audit_log {
+        Some(path) => engine.with_audit(
+            AuditLog::open(path)
+                .map_err(|err| Failure::nono(format!("--audit-log {}: {err}", path.display())))?,
+        ),
+        None => engine,
+    };
+    Ok(Some(Arc::new(engine)))
+}
+
+/// Run the plan under the supervisor; print the denial report; return the child's status.
+pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
+    if let Some(note) = plan.sandbox.workdir_note() {
+        ui.note(&note);
+    }
+    let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
+    config.env = plan.sandbox.profile.env_policy().apply(std::env::vars_os());
+    config.workdir = Some(plan.sandbox.workdir.clone());
+    config.trap_opens = true;
+    config.engine = engine(plan)?;
+    config.pty = pty;
+    tracing::info!(command = ?plan.command, "starting the supervised command");
+    let outcome = nono_supervisor::run(config)
+        .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let denied = outcome
+        .denials
+        .iter()
+        .map(|d| report::describe(&plan.sandbox.caps, &plan.sandbox.deny, &d.path, d.access));
+    ui.block(&report::render(denied));
+    Ok(outcome.exit.code())
+}

@@ -1,0 +1,329 @@
+//! Raw command-line flags: the clap definitions, exactly as the user typed them (no I/O, no
+//! decisions). `plan.rs` turns these into the plan that commands execute.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit-status table shown at the end of `nono --help` (and in the man page).
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  N        the command's own exit status (run, wrap, shell, learn)
+  128+N    the command was killed by signal N
+  125      nono itself failed: bad profile, missing --allow path, unsupported kernel in
+           strict mode, ... (one line on stderr names the input and the fix)
+  126      the command was found but could not be executed
+  127      the command was not found
+  2        usage error (unknown flag, missing argument)
+  1        `why`: the operation would be denied; `setup`: nothing can be enforced;
+           `profile validate`: the profile is invalid
+
+Output: nono's own messages (notes, the denial report, errors, logs) go to stderr. Only
+commands whose output is the product write to stdout: why, setup, profile, completion, man,
+and `--dry-run` (the plan). The sandboxed command's stdin/stdout/stderr pass through untouched.";
+
+/// nono: run a program with least privilege, enforced by the kernel (Landlock + seccomp).
+#[derive(Debug, Parser)]
+#[command(
+    name = "nono",
+    version,
+    about = "Run a program with least privilege, enforced by the kernel",
+    long_about = "Run a program with least privilege, enforced by the kernel (Landlock + seccomp on \
+                  Linux). A supervisor can grant more while the program runs, by opening a file \
+                  itself and passing the descriptor in.",
+    after_long_help = EXIT_STATUS_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print nothing of nono's own except errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub silent: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in the sandbox, under a supervisor that reports denials and can grant more.
+    Run(RunArgs),
+    /// Apply the sandbox to nono itself and exec the command (no supervisor left behind).
+    Wrap(WrapArgs),
+    /// Start your $SHELL (fallback /bin/sh) in the sandbox, on a pseudo-terminal.
+    Shell(ShellArgs),
+    /// Would the sandbox allow this path or connection? Prints the verdict and the deciding rule.
+    Why(WhyArgs),
+    /// Run a command with every access allowed and recorded, then write a minimal profile for it.
+    Learn(LearnArgs),
+    /// Show what this machine supports and what nono will enforce.
+    Setup(SetupArgs),
+    /// List, show, validate profiles, or print the profile JSON Schema.
+    Profile(ProfileArgs),
+    /// Print a shell completion script to stdout.
+    Completion(CompletionArgs),
+    /// Print the man page (roff) to stdout.
+    #[command(hide = true)]
+    Man,
+}
+
+/// The sandbox definition shared by run, wrap, shell, why and learn (nono 0.58 compatible).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Sandbox")]
+pub struct SandboxFlags {
+    /// Grant read+write to a directory tree (repeatable).
+    #[arg(short = 'a', long = "allow", value_name = "DIR")]
+    pub allow: Vec<PathBuf>,
+    /// Grant read to a directory tree (repeatable).
+    #[arg(short = 'r', long = "read", value_name = "DIR")]
+    pub read: Vec<PathBuf>,
+    /// Grant write to a directory tree (repeatable).
+    #[arg(short = 'w', long = "write", value_name = "DIR")]
+    pub write: Vec<PathBuf>,
+    /// Grant read+write to one file (repeatable).
+    #[arg(long = "allow-file", value_name = "FILE")]
+    pub allow_file: Vec<PathBuf>,
+    /// Grant read to one file (repeatable).
+    #[arg(long = "read-file", value_name = "FILE")]
+    pub read_file: Vec<PathBuf>,
+    /// Grant write to one file (repeatable).
+    #[arg(long = "write-file", value_name = "FILE")]
+    pub write_file: Vec<PathBuf>,
+    /// Grant read+write to the working directory (the --workdir, else the current directory).
+    #[arg(long)]
+    pub allow_cwd: bool,
+    /// Run the command in DIR (it is not granted unless you also pass --allow-cwd or --allow).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Profile: a built-in name (see `nono profile list`) or a JSON file.
+    #[arg(short = 'p', long, value_name = "NAME|FILE", default_value = "default")]
+    pub profile: String,
+    /// No network at all (TCP refused by Landlock, other socket families by seccomp).
+    #[arg(long = "block-net", visible_alias = "net-block")]
+    pub block_net: bool,
+    /// Allow TCP connect to this port only (repeatable; other network access is blocked).
+    #[arg(long, value_name = "PORT")]
+    pub allow_connect_port: Vec<u16>,
+    /// Allow TCP bind on this port only (repeatable; other network access is blocked).
+    #[arg(long, value_name = "PORT")]
+    pub allow_bind_port: Vec<u16>,
+    /// Lift a deny-group carve-out for PATH; requires a matching explicit grant (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub bypass_protection: Vec<PathBuf>,
+    /// Enforce what the kernel offers and report the gaps, instead of failing (default: strict).
+    #[arg(long)]
+    pub best_effort: bool,
+}
+
+/// Runtime grants: what the supervisor may add while the command runs.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Runtime grants")]
+pub struct ElevationFlags {
+    /// Ask on /dev/tty when the command opens something outside its grants and no rule matches.
+    #[arg(long)]
+    pub capability_elevation: bool,
+    /// Grant runtime requests under PATH without asking (repeatable; implies
+    /// --capability-elevation; deny groups still win).
+    #[arg(long, value_name = "PATH")]
+    pub approve: Vec<PathBuf>,
+    /// Append one JSON line per runtime decision to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+}
+
+/// `nono run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Print the plan (grants, denies, network, what the kernel will and will not enforce) and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+    #[command(flatten)]
+    pub elevation: ElevationFlags,
+}
+
+/// `nono wrap`.
+#[derive(Debug, Args)]
+pub struct WrapArgs {
+    /// Print the plan and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+}
+
+/// `nono shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Print the plan and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+    #[command(flatten)]
+    pub elevation: ElevationFlags,
+}
+
+/// Filesystem operation for `nono why --op`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Op {
+    /// Read a file, list a directory, execute.
+    Read,
+    /// Create, write, truncate, remove.
+    Write,
+    /// Both.
+    Readwrite,
+}
+
+/// `nono why`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["path", "host"]))]
+pub struct WhyArgs {
+    /// The path to ask about.
+    #[arg(long, value_name = "PATH", requires = "op")]
+    pub path: Option<PathBuf>,
+    /// The access to ask about (with --path).
+    #[arg(long, value_enum, requires = "path")]
+    pub op: Option<Op>,
+    /// The host to ask about (with --port).
+    #[arg(long, value_name = "HOST", requires = "port", conflicts_with = "path")]
+    pub host: Option<String>,
+    /// The TCP port to ask about (with --host).
+    #[arg(long, value_name = "N", requires = "host")]
+    pub port: Option<u16>,
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+}
+
+/// `nono learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Where to write the learned profile (JSON).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Collapse a directory's files into one directory grant when more than N of them were used.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub collapse_threshold: usize,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub sandbox: SandboxFlags,
+}
+
+/// `nono setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `nono profile`.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub command: ProfileCommand,
+}
+
+/// `nono profile ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List the built-in profiles.
+    List,
+    /// Print a profile (built-in name or file) with `extends` resolved.
+    Show {
+        /// Built-in name or JSON file.
+        #[arg(value_name = "NAME|FILE")]
+        name: String,
+    },
+    /// Check a profile file; exit 1 and name the problem if it is invalid.
+    Validate {
+        /// The JSON file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the profile JSON Schema.
+    Schema,
+}
+
+/// `nono completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_058_flags_and_trailing_command() {
+        let cli = Cli::try_parse_from([
+            "nono",
+            "run",
+            "-a",
+            "/a",
+            "-r",
+            "/r",
+            "-w",
+            "/w",
+            "--net-block",
+            "-p",
+            "x.json",
+            "--",
+            "ls",
+            "-l",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.sandbox.allow, [PathBuf::from("/a")]);
+        assert_eq!(run.sandbox.read, [PathBuf::from("/r")]);
+        assert_eq!(run.sandbox.write, [PathBuf::from("/w")]);
+        assert!(run.sandbox.block_net);
+        assert_eq!(run.sandbox.profile, "x.json");
+        assert_eq!(run.command, [OsString::from("ls"), OsString::from("-l")]);
+    }
+
+    #[test]
+    fn command_flags_after_the_command_belong_to_it() {
+        let cli = Cli::try_parse_from(["nono", "run", "--", "sh", "-c", "-v"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.command.len(), 3);
+        assert_eq!(cli.verbose, 0);
+    }
+
+    #[test]
+    fn why_needs_a_target() {
+        assert!(Cli::try_parse_from(["nono", "why"]).is_err());
+        assert!(Cli::try_parse_from(["nono", "why", "--path", "/x"]).is_err());
+        assert!(Cli::try_parse_from(["nono", "why", "--path", "/x", "--op", "read"]).is_ok());
+        assert!(Cli::try_parse_from(["nono", "why", "--host", "h", "--port", "1"]).is_ok());
+    }
+}

@@ -1,0 +1,248 @@
+//! The denial report printed after a run: each denied path, the access refused, and the flag
+//! that would grant it (or the deny group that protects it). Deduplicated and sorted.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use nono_wire::AccessMode;
+
+/// What is on disk at a denied path, which decides the flag to suggest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDisk {
+    /// A directory: suggest a directory grant on it.
+    Dir,
+    /// A file (or other non-directory): suggest its directory, or the file alone.
+    File,
+    /// Nothing there (the command tried to create it): suggest a grant on its directory.
+    Missing,
+}
+
+impl OnDisk {
+    /// Look at the path (following symlinks, as the command's open would).
+    #[must_use]
+    pub fn of(path: &Path) -> OnDisk {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => OnDisk::Dir,
+            Ok(_) => OnDisk::File,
+            Err(_) => OnDisk::Missing,
+        }
+    }
+}
+
+/// A carve-out that protects a denied path (so a plain grant would not help).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protected {
+    /// A deny group: only an explicit grant plus `--bypass-protection` lifts it.
+    Group(String),
+    /// The profile's own deny list (origin as the profile names it): only another profile helps.
+    Profile(String),
+}
+
+/// One denied access, as the report needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// Absolute path the command tried to use.
+    pub path: PathBuf,
+    /// The access that was refused.
+    pub access: AccessMode,
+    /// The carve-out that protects the path, if any.
+    pub protected: Option<Protected>,
+    /// What is on disk there.
+    pub on_disk: OnDisk,
+}
+
+fn dir_flag(access: AccessMode) -> &'static str {
+    match access {
+        AccessMode::Read => "--read",
+        AccessMode::Write => "--write",
+        AccessMode::ReadWrite => "--allow",
+    }
+}
+
+fn file_flag(access: AccessMode) -> &'static str {
+    match access {
+        AccessMode::Read => "--read-file",
+        AccessMode::Write => "--write-file",
+        AccessMode::ReadWrite => "--allow-file",
+    }
+}
+
+/// Describe one denial: which carve-out (if any) protects the path — the deny groups first,
+/// then the model's verdict (`explain`) for the profile's own deny list — and what is on disk.
+#[must_use]
+pub fn describe(
+    caps: &nono_sandbox::CapabilitySet,
+    deny: &nono_supervisor::deny_groups::DenySet,
+    path: &Path,
+    access: AccessMode,
+) -> Denied {
+    // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
+    // the capability set the same carve-outs carry the origin `group LABEL`.
+    let classify = |label: &str| match label.strip_prefix("group ").unwrap_or(label) {
+        l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
+        l => Protected::Group(l.to_owned()),
+    };
+    let protected = if let Some(g) = deny.group_of(path) {
+        Some(classify(g))
+    } else {
+        match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
+            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin)),
+            _ => None,
+        }
+    };
+    Denied {
+        path: path.to_path_buf(),
+        access,
+        protected,
+        on_disk: OnDisk::of(path),
+    }
+}
+
+/// Merge duplicates (same path: accesses are united), sort by path.
+#[must_use]
+pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
+    let mut by_path: BTreeMap<PathBuf, Denied> = BTreeMap::new();
+    for d in denials {
+        by_path
+            .entry(d.path.clone())
+            .and_modify(|e| {
+                e.access = e.access.union(d.access);
+                if e.protected.is_none() {
+                    e.protected.clone_from(&d.protected);
+                }
+            })
+            .or_insert(d);
+    }
+    by_path.into_values().collect()
+}
+
+/// One report line (without trailing newline), e.g.
+/// `nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)`.
+#[must_use]
+pub fn line(d: &Denied) -> String {
+    let path = d.path.display();
+    let access = d.access.as_str();
+    match &d.protected {
+        Some(Protected::Group(group)) => {
+            let grant = match d.on_disk {
+                OnDisk::Dir => format!("{} {path}", dir_flag(d.access)),
+                OnDisk::File | OnDisk::Missing => format!("{} {path}", file_flag(d.access)),
+            };
+            return format!(
+                "nono: denied {access} of {path}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
+            );
+        }
+        Some(Protected::Profile(origin)) => {
+            return format!(
+                "nono: denied {access} of {path}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
+            );
+        }
+        None => {}
+    }
+    match d.on_disk {
+        OnDisk::Dir => format!(
+            "nono: denied {access} of {path} → add {} {path}",
+            dir_flag(d.access)
+        ),
+        OnDisk::File => match d.path.parent().filter(|p| *p != Path::new("/")) {
+            Some(parent) => format!(
+                "nono: denied {access} of {path} → add {} {} (or {} {path})",
+                dir_flag(d.access),
+                parent.display(),
+                file_flag(d.access)
+            ),
+            None => format!(
+                "nono: denied {access} of {path} → add {} {path}",
+                file_flag(d.access)
+            ),
+        },
+        OnDisk::Missing => {
+            let parent = d.path.parent().unwrap_or(Path::new("/"));
+            format!(
+                "nono: denied {access} of {path} → add {} {}",
+                dir_flag(d.access),
+                parent.display()
+            )
+        }
+    }
+}
+
+/// The whole report: one line per denied path, deduplicated and sorted; empty if nothing was denied.
+#[must_use]
+pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
+    let mut out = String::new();
+    for d in dedup(denials) {
+        let _ = writeln!(out, "{}", line(&d));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(path: &str, access: AccessMode, on_disk: OnDisk) -> Denied {
+        Denied {
+            path: path.into(),
+            access,
+            protected: None,
+            on_disk,
+        }
+    }
+
+    #[test]
+    fn file_read_suggests_its_directory_or_the_file() {
+        assert_eq!(
+            line(&d("/home/u/data/x.csv", AccessMode::Read, OnDisk::File)),
+            "nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)"
+        );
+    }
+
+    #[test]
+    fn directory_and_missing_paths_suggest_directory_grants() {
+        assert_eq!(
+            line(&d("/root", AccessMode::Read, OnDisk::Dir)),
+            "nono: denied read of /root → add --read /root"
+        );
+        assert_eq!(
+            line(&d("/out/new.txt", AccessMode::Write, OnDisk::Missing)),
+            "nono: denied write of /out/new.txt → add --write /out"
+        );
+        assert_eq!(
+            line(&d("/f", AccessMode::ReadWrite, OnDisk::File)),
+            "nono: denied readwrite of /f → add --allow-file /f"
+        );
+    }
+
+    #[test]
+    fn deny_group_paths_name_the_group_and_bypass() {
+        let mut x = d("/root/.ssh/id_rsa", AccessMode::Read, OnDisk::File);
+        x.protected = Some(Protected::Group("credentials".into()));
+        let l = line(&x);
+        assert!(l.contains("deny group `credentials`"), "{l}");
+        assert!(
+            l.contains("--read-file /root/.ssh/id_rsa --bypass-protection /root/.ssh/id_rsa"),
+            "{l}"
+        );
+        let mut y = d("/etc/shadow", AccessMode::Read, OnDisk::File);
+        y.protected = Some(Protected::Profile("profile default".into()));
+        let l = line(&y);
+        assert!(l.contains("deny list of profile default"), "{l}");
+    }
+
+    #[test]
+    fn report_is_deduplicated_merged_and_sorted() {
+        let out = render([
+            d("/b", AccessMode::Read, OnDisk::Dir),
+            d("/a/x", AccessMode::Read, OnDisk::File),
+            d("/b", AccessMode::Read, OnDisk::Dir),
+            d("/a/x", AccessMode::Write, OnDisk::File),
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(lines[0].starts_with("nono: denied readwrite of /a/x → add --allow /a"));
+        assert!(lines[1].starts_with("nono: denied read of /b "));
+        assert_eq!(render([]), "");
+    }
+}

@@ -1,0 +1,102 @@
+//! `nono wrap`: the same flags, the sandbox applied in-process, then `exec` (no supervisor).
+
+use crate::harness::{nono, nono_cmd, sandbox_available, Scratch};
+
+#[test]
+fn exit_status_and_exec_failures() {
+    let s = Scratch::new("wrap-exit");
+    nono(&s.path, ["wrap", "-s", "--", "sh", "-c", "exit 9"]).expect_code(9);
+    // nono has become the command, so the signal kills "nono" itself (a shell shows 137).
+    let out = nono(&s.path, ["wrap", "-s", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(out.signal, Some(9), "{out}");
+    nono(&s.path, ["wrap", "--", "no-such-command-nono-e2e"])
+        .expect_code(127)
+        .stderr_has("no-such-command-nono-e2e");
+    let script = s.write("noexec.sh", "#!/bin/sh\n");
+    nono(
+        &s.path,
+        [
+            "wrap",
+            "--read",
+            &s.s(""),
+            "--",
+            &script.display().to_string(),
+        ],
+    )
+    .expect_code(126);
+    nono(
+        &s.path,
+        ["wrap", "--allow", "/nonexistent/nono-dir", "--", "true"],
+    )
+    .expect_code(125)
+    .stderr_has("/nonexistent/nono-dir");
+}
+
+#[test]
+fn no_supervisor_is_left_the_command_replaces_nono() {
+    let s = Scratch::new("wrap-exec");
+    let child = nono_cmd(&s.path)
+        .args(["wrap", "-s", "--", "sh", "-c", "echo $$"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pid.to_string());
+}
+
+#[test]
+fn denials_come_from_the_kernel() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("wrap-deny");
+    s.mkdir("work");
+    let secret = s.write("private/x.txt", "secret");
+    let out = nono(
+        &s.path,
+        [
+            "wrap",
+            "--allow",
+            &s.s("work"),
+            "--",
+            "cat",
+            &secret.display().to_string(),
+        ],
+    );
+    out.expect_code(1).stderr_has("Permission denied");
+    assert!(!out.stdout.contains("secret"));
+    nono(
+        &s.path,
+        [
+            "wrap",
+            "-s",
+            "--read",
+            &s.s("private"),
+            "--",
+            "cat",
+            &secret.display().to_string(),
+        ],
+    )
+    .expect_code(0)
+    .stdout_has("secret");
+    let out = nono(
+        &s.path,
+        [
+            "wrap",
+            "-s",
+            "--block-net",
+            "--",
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/127.0.0.1/9",
+        ],
+    );
+    assert_ne!(out.code, Some(0), "{out}");
+    nono(
+        &s.path,
+        ["wrap", "--dry-run", "--read", &s.s("private"), "--", "true"],
+    )
+    .expect_code(0)
+    .stdout_has(&s.s("private"));
+}
