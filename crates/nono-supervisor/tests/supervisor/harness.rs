@@ -16,8 +16,13 @@ pub fn system_caps() -> CapabilitySet {
                 .unwrap();
         }
     }
+    caps.allow_file("/dev/null", AccessMode::ReadWrite, "test system")
+        .unwrap();
     caps
 }
+
+/// The system's Python (not a shim in a home directory, which the sandbox cannot read).
+pub const PYTHON: &str = "/usr/bin/python3";
 
 /// A config for `sh -c script` with the system readable, no PTY, signals not forwarded (the
 /// test harness's own signals are not the child's business).
@@ -50,4 +55,53 @@ pub fn example(name: &str) -> PathBuf {
         dir.pop();
     }
     dir.join("examples").join(name)
+}
+
+/// Every test that calls `run` holds this for reading; the fd-count test holds it for
+/// writing, so no other test opens or closes fds in this process while it counts.
+pub static RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Shared access for an ordinary test.
+pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    RUNS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exclusive access (fd counting).
+pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    RUNS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The number of fds open in this process.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Check seccomp user notification is available; `NONO_REQUIRE_SANDBOX=1` makes a missing
+/// feature a failure. Returns false (after printing why) to skip.
+pub fn notify_supported() -> bool {
+    let s = nono_sandbox::support();
+    let ok = s.seccomp.user_notif == nono_sandbox::support::Tristate::Yes && s.landlock.fs;
+    if !ok {
+        assert!(
+            std::env::var_os("NONO_REQUIRE_SANDBOX").is_none_or(|v| v != "1"),
+            "NONO_REQUIRE_SANDBOX=1 but this kernel lacks Landlock or seccomp user notification"
+        );
+        eprintln!("skipping: no Landlock or seccomp user notification on this kernel");
+    }
+    ok
+}
+
+/// An engine whose backend approves everything (once), with `policy`.
+pub fn approve_all(
+    policy: nono_supervisor::policy::Policy,
+) -> std::sync::Arc<nono_supervisor::policy::Engine> {
+    use nono_supervisor::approval::Callback;
+    use nono_supervisor::policy::{Decision, Engine, GrantScope};
+    std::sync::Arc::new(Engine::new(
+        policy,
+        Callback::new(|_| Decision::Granted {
+            scope: GrantScope::Once,
+            rule: "test approves everything".into(),
+        }),
+    ))
 }

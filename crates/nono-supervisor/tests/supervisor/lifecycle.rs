@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use nono_supervisor::{run, ExitStatusKind, SupervisorError};
 
-use crate::harness::{example, sh, system_caps};
+use crate::harness::{example, sh, shared, system_caps};
 
 #[test]
 fn exit_code_passes_through() {
+    let _g = shared();
     let outcome = run(sh("exit 3", system_caps())).unwrap();
     assert_eq!(outcome.exit, ExitStatusKind::Code(3));
     assert_eq!(outcome.exit.code(), 3);
@@ -17,6 +18,7 @@ fn exit_code_passes_through() {
 
 #[test]
 fn killed_by_sigterm_is_143() {
+    let _g = shared();
     let outcome = run(sh("kill -TERM $$", system_caps())).unwrap();
     assert_eq!(outcome.exit, ExitStatusKind::Signal(15));
     assert_eq!(outcome.exit.code(), 143);
@@ -24,6 +26,7 @@ fn killed_by_sigterm_is_143() {
 
 #[test]
 fn missing_command_is_127() {
+    let _g = shared();
     let mut config = sh("", system_caps());
     config.argv = vec!["nono-no-such-command".into()];
     let err = run(config).unwrap_err();
@@ -37,6 +40,7 @@ fn missing_command_is_127() {
 
 #[test]
 fn non_executable_is_126() {
+    let _g = shared();
     let dir = crate::harness::scratch("noexec");
     let file = dir.join("script");
     std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
@@ -56,6 +60,7 @@ fn non_executable_is_126() {
 
 #[test]
 fn true_returns() {
+    let _g = shared();
     // No timing assertion (noisy machines); this just has to come back, with code 0.
     let mut config = sh("", system_caps());
     config.argv = vec!["true".into()];
@@ -64,6 +69,7 @@ fn true_returns() {
 
 #[test]
 fn loader_variables_do_not_reach_the_child() {
+    let _g = shared();
     let mut config = sh(
         r#"[ -z "$LD_PRELOAD" ] && [ "$KEEP" = yes ]"#,
         system_caps(),
@@ -77,6 +83,7 @@ fn loader_variables_do_not_reach_the_child() {
 
 #[test]
 fn inherited_fds_are_closed() {
+    let _g = shared();
     // An fd the supervisor process has open without CLOEXEC must not reach the child.
     let file = std::fs::File::open("/etc/hostname")
         .or_else(|_| std::fs::File::open("/etc/passwd"))
@@ -139,6 +146,7 @@ fn wait_gone(pid: i32) -> bool {
 
 #[test]
 fn child_dies_when_the_supervisor_is_sigkilled() {
+    let _g = shared();
     let (mut sup, pid, _out) = supervised_sleeper(&["--trap"]);
     sup.kill().unwrap();
     sup.wait().unwrap();
@@ -150,6 +158,7 @@ fn child_dies_when_the_supervisor_is_sigkilled() {
 
 #[test]
 fn sigterm_to_the_supervisor_is_forwarded() {
+    let _g = shared();
     let (mut sup, pid, _out) = supervised_sleeper(&[]);
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(i32::try_from(sup.id()).unwrap()).unwrap(),

@@ -2,5 +2,7 @@
 //! process, which stays unconfined: the sandbox is applied in the forked child) or by the
 //! `supervise` example when the supervisor itself must be killed.
 
+mod broker;
 mod harness;
 mod lifecycle;
+mod sdk;

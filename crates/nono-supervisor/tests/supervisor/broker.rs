@@ -1,0 +1,269 @@
+//! The notify broker with real children: trapped opens inside the grants run, opens outside
+//! are recorded, granted at runtime as fds the supervisor opens, or refused (deny groups win,
+//! symlinks out of the approved tree do not work).
+
+use std::path::Path;
+
+use nono_sandbox::AccessMode;
+use nono_supervisor::approval::DenyAll;
+use nono_supervisor::policy::{ApproveRule, Engine, Policy};
+use nono_supervisor::{run, ExitStatusKind};
+
+use crate::harness::{
+    approve_all, exclusive, fd_count, notify_supported, scratch, sh, shared, system_caps,
+};
+
+/// Caps with the system readable and `out` writable; opens trapped.
+fn trapped(script: &str, out: &Path) -> nono_supervisor::SpawnConfig {
+    let mut caps = system_caps();
+    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    let mut config = sh(script, caps);
+    config.trap_opens = true;
+    config
+}
+
+#[test]
+fn opens_inside_the_grants_run_and_outside_are_recorded() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("secret"), "s3cret").unwrap();
+    let script = format!(
+        "cat /etc/passwd > /dev/null && ! cat {o}/secret 2>/dev/null && echo ok > {out}/result",
+        o = outside.display(),
+        out = out.display()
+    );
+    let outcome = run(trapped(&script, &out)).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    assert_eq!(std::fs::read_to_string(out.join("result")).unwrap(), "ok\n");
+    let denial = outcome
+        .denials
+        .iter()
+        .find(|d| d.path == outside.join("secret"))
+        .unwrap_or_else(|| panic!("no denial for the secret: {:?}", outcome.denials));
+    assert_eq!(denial.access, AccessMode::Read);
+    assert!(denial.syscall.starts_with("open"), "{denial:?}");
+    assert!(denial.pid > 0);
+    // Nothing inside the grants is reported.
+    assert!(
+        outcome.denials.iter().all(|d| !d.path.starts_with("/etc")),
+        "{:?}",
+        outcome.denials
+    );
+}
+
+#[test]
+fn runtime_grant_reads_an_outside_file() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("data"), "granted-content").unwrap();
+    let script = format!(
+        "cat {o}/data > {out}/copy",
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = trapped(&script, &out);
+    config.engine = Some(approve_all(Policy::default()));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy")).unwrap(),
+        "granted-content"
+    );
+    assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
+}
+
+#[test]
+fn runtime_grant_creates_a_new_file_in_an_approved_dir() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let approved = scratch("approved");
+    let mut policy = Policy::default();
+    policy.approve.push(ApproveRule::new(
+        &format!("{}/**", approved.display()),
+        AccessMode::ReadWrite,
+        "test",
+    ));
+    let script = format!("echo created > {a}/new.txt", a = approved.display());
+    let mut config = trapped(&script, &out);
+    config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(
+        std::fs::read_to_string(approved.join("new.txt")).unwrap(),
+        "created\n"
+    );
+}
+
+#[test]
+fn deny_group_wins_over_an_approving_backend() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let creds = scratch("creds");
+    std::fs::write(creds.join("token"), "do-not-leak").unwrap();
+    let mut policy = Policy::default();
+    policy.deny.add(&creds, "credentials").unwrap();
+    let script = format!(
+        "cat {c}/token > {out}/leak; echo $? > {out}/status",
+        c = creds.display(),
+        out = out.display()
+    );
+    let mut config = trapped(&script, &out);
+    config.engine = Some(approve_all(policy));
+    let outcome = run(config).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    assert_eq!(std::fs::read_to_string(out.join("leak")).unwrap(), "");
+    assert_ne!(
+        std::fs::read_to_string(out.join("status")).unwrap().trim(),
+        "0"
+    );
+    let denial = outcome
+        .denials
+        .iter()
+        .find(|d| d.path == creds.join("token"))
+        .unwrap_or_else(|| panic!("{:?}", outcome.denials));
+    assert!(denial.reason.contains("credentials"), "{denial:?}");
+}
+
+#[test]
+fn symlink_out_of_the_approved_tree_is_refused() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let approved = scratch("approved");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("secret"), "outside-secret").unwrap();
+    std::fs::write(approved.join("fine"), "inside").unwrap();
+    std::os::unix::fs::symlink(outside.join("secret"), approved.join("link")).unwrap();
+    let mut policy = Policy::default();
+    policy.approve.push(ApproveRule::new(
+        &format!("{}/**", approved.display()),
+        AccessMode::Read,
+        "test",
+    ));
+    let script = format!(
+        "cat {a}/fine > {out}/fine; cat {a}/link > {out}/link; echo $? > {out}/status",
+        a = approved.display(),
+        out = out.display()
+    );
+    let mut config = trapped(&script, &out);
+    config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
+    let outcome = run(config).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    assert_eq!(std::fs::read_to_string(out.join("fine")).unwrap(), "inside");
+    assert_eq!(std::fs::read_to_string(out.join("link")).unwrap(), "");
+    assert_ne!(
+        std::fs::read_to_string(out.join("status")).unwrap().trim(),
+        "0"
+    );
+    assert!(
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.path == outside.join("secret")),
+        "{:?}",
+        outcome.denials
+    );
+}
+
+#[test]
+fn five_hundred_grants_leak_no_fds() {
+    let _g = exclusive();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("f"), "x").unwrap();
+    let script = format!(
+        "import os\nfor i in range(500):\n    fd = os.open('{o}/f', os.O_RDONLY)\n    assert os.read(fd, 1) == b'x'\n    os.close(fd)\nopen('{out}/done', 'w').write('500')\n",
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = trapped("", &out);
+    config.argv = vec![crate::harness::PYTHON.into(), "-c".into(), script.into()];
+    config.engine = Some(approve_all(Policy::default()));
+    // One warm-up run, so lazily opened process-wide fds are already there.
+    let warm = run(trapped("true", &out)).unwrap();
+    assert_eq!(warm.exit, ExitStatusKind::Code(0));
+    let before = fd_count();
+    let outcome = run(config).unwrap();
+    let after = fd_count();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "500");
+    assert_eq!(before, after, "the supervisor leaked fds");
+}
+
+#[test]
+fn multithreaded_child_with_a_slow_decision_does_not_deadlock() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("slow"), "slow").unwrap();
+    // One thread waits for a decision that takes a while; the others keep opening files
+    // inside the grants meanwhile (answered on the loop, not behind the decision).
+    let script = format!(
+        "import threading\n\
+         def slow():\n    open('{o}/slow').read()\n\
+         def fast():\n    [open('/etc/passwd').read() for _ in range(200)]\n\
+         ts = [threading.Thread(target=slow)] + [threading.Thread(target=fast) for _ in range(4)]\n\
+         [t.start() for t in ts]\n[t.join() for t in ts]\n\
+         open('{out}/done', 'w').write('ok')\n",
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = trapped("", &out);
+    config.argv = vec![crate::harness::PYTHON.into(), "-c".into(), script.into()];
+    config.engine = Some(std::sync::Arc::new(Engine::new(
+        Policy::default(),
+        nono_supervisor::approval::Callback::new(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            nono_supervisor::policy::Decision::Granted {
+                scope: nono_supervisor::policy::GrantScope::Once,
+                rule: "slow test approval".into(),
+            }
+        }),
+    )));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "ok");
+}
