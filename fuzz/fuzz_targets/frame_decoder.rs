@@ -8,8 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use nono_wire::{
-    decode_message, encode_frame, FrameDecoder, SupervisorMessage, SupervisorResponse,
-    WireError, HEADER_LEN, MAX_FRAME_LEN,
+    decode_message, encode_frame, FrameDecoder, SupervisorMessage, SupervisorResponse, WireError,
+    HEADER_LEN, MAX_FRAME_LEN,
 };
 
 /// Frames, then the first error, as a comparable value.
@@ -39,7 +39,10 @@ fn decode<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
                 Err(e) => {
                     assert!(d.is_poisoned());
                     assert_eq!(describe(&d.next_frame().unwrap_err()), describe(&e));
-                    return Outcome { frames, error: Some(describe(&e)) };
+                    return Outcome {
+                        frames,
+                        error: Some(describe(&e)),
+                    };
                 }
             }
         }
@@ -51,11 +54,17 @@ fn decode<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
 fn check_payload(payload: &[u8]) {
     if let Ok(m) = decode_message::<SupervisorMessage>(payload) {
         let again = encode_frame(&m).expect("a parsed message re-encodes");
-        assert_eq!(decode_message::<SupervisorMessage>(&again[HEADER_LEN..]).unwrap(), m);
+        assert_eq!(
+            decode_message::<SupervisorMessage>(&again[HEADER_LEN..]).unwrap(),
+            m
+        );
     }
     if let Ok(r) = decode_message::<SupervisorResponse>(payload) {
         let again = encode_frame(&r).expect("a parsed response re-encodes");
-        assert_eq!(decode_message::<SupervisorResponse>(&again[HEADER_LEN..]).unwrap(), r);
+        assert_eq!(
+            decode_message::<SupervisorResponse>(&again[HEADER_LEN..]).unwrap(),
+            r
+        );
     }
 }
 
@@ -64,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&seed, stream)) = data.split_first() else {
         return;
     };
-    let mut sizes = Vec::new();
+    let mut chunks = Vec::new();
     let mut state = u32::from(seed) | 1;
     let mut rest = stream;
     while !rest.is_empty() {
@@ -73,12 +82,12 @@ fuzz_target!(|data: &[u8]| {
         state ^= state >> 17;
         state ^= state << 5;
         let n = (state as usize % 64 + 1).min(rest.len());
-        sizes.push(&rest[..n]);
+        chunks.push(&rest[..n]);
         rest = &rest[n..];
     }
 
     let whole = decode([stream]);
-    let chunked = decode(sizes);
+    let chunked = decode(chunks);
     assert_eq!(whole, chunked);
     for f in &whole.frames {
         assert!(f.len() <= MAX_FRAME_LEN);

@@ -14,14 +14,20 @@ fuzz_target!(|payload: &[u8]| {
     match decode_message::<SupervisorMessage>(payload) {
         Ok(m) => {
             let again = encode_frame(&m).expect("a parsed message re-encodes");
-            assert_eq!(decode_message::<SupervisorMessage>(&again[HEADER_LEN..]).unwrap(), m);
+            assert_eq!(
+                decode_message::<SupervisorMessage>(&again[HEADER_LEN..]).unwrap(),
+                m
+            );
         }
         Err(e) => assert!(e.is_recoverable(), "{e}"),
     }
     match decode_message::<SupervisorResponse>(payload) {
         Ok(r) => {
             let again = encode_frame(&r).expect("a parsed response re-encodes");
-            assert_eq!(decode_message::<SupervisorResponse>(&again[HEADER_LEN..]).unwrap(), r);
+            assert_eq!(
+                decode_message::<SupervisorResponse>(&again[HEADER_LEN..]).unwrap(),
+                r
+            );
         }
         Err(e) => assert!(e.is_recoverable(), "{e}"),
     }
