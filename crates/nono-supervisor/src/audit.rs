@@ -199,6 +199,11 @@ mod tests {
         engine.decide(&req("/tmp/c", AccessMode::Read));
         let n = std::fs::read_to_string(&log).unwrap().lines().count();
         assert_eq!(n, 4);
+        // The log itself is never grantable at runtime.
+        assert_eq!(engine.deny_group_of(&log), Some("nono"));
+        assert!(!engine
+            .decide(&req(&log.display().to_string(), AccessMode::Write))
+            .is_granted());
     }
 
     #[test]

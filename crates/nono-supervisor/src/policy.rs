@@ -341,9 +341,14 @@ impl Engine {
         }
     }
 
-    /// Write every decision to `log`.
+    /// Write every decision to `log`. The log file itself joins the deny set (group
+    /// `nono`), so no runtime grant can hand the child its own audit trail.
     #[must_use]
     pub fn with_audit(mut self, log: AuditLog) -> Engine {
+        if let Ok(path) = std::fs::canonicalize(log.path()) {
+            // Only fails for a relative path, which canonicalize never returns.
+            let _ = self.policy.deny.add(&path, "nono");
+        }
         self.audit = Some(log);
         self
     }

@@ -5,4 +5,5 @@
 mod broker;
 mod harness;
 mod lifecycle;
+mod policy;
 mod sdk;
