@@ -2,7 +2,7 @@
 //!
 //! This is the one model of what a [`CapabilitySet`] allows. `nono why` prints it, the
 //! supervisor's fast path consults it, and the Landlock backend builds its rules from the same
-//! helpers ([`carve_spine`]), so the two cannot drift apart silently; a differential test
+//! helpers (`carve_spine`), so the two cannot drift apart silently; a differential test
 //! (`tests/sandbox/differential.rs`) checks the model against the real kernel.
 //!
 //! # The model

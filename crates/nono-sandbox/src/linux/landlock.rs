@@ -25,7 +25,7 @@
 //! Scopes (ABI 6): `Scopes::signal` → `LANDLOCK_SCOPE_SIGNAL`, `Scopes::abstract_unix_socket`
 //! → `LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET`.
 //!
-//! Deny carve-outs are enforced by expanding grants around them (see [`crate::explain`]);
+//! Deny carve-outs are enforced by expanding grants around them (see [the `explain` module](mod@crate::explain));
 //! [`plan_fs_rules`] computes the resulting rules from the same helpers `explain` uses.
 //!
 //! # References
@@ -269,8 +269,9 @@ pub struct BuiltRuleset {
 }
 
 /// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced.
-/// In strict mode a missing feature is an error before anything is created (the caller checks
-/// [`missing_features`] first); in best-effort mode the crate drops what the kernel lacks.
+/// In strict mode the `landlock` crate is asked for hard requirements (the caller has already
+/// turned a missing feature into an error, see [`requested_protections`]); in best-effort mode
+/// the crate drops what the kernel lacks.
 pub fn build_ruleset(
     caps: &CapabilitySet,
     plan: &RulePlan,
