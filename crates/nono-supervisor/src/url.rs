@@ -294,6 +294,12 @@ pub fn open_outside(url: &str) -> Result<(), UrlError> {
     }
 }
 
+/// [`validate`] then [`open_outside`]: what a supervisor does with an `OpenUrl` request.
+pub fn validate_and_open<S: AsRef<str>>(url: &str, allowed_origins: &[S]) -> Result<(), UrlError> {
+    validate(url, allowed_origins)?;
+    open_outside(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +406,14 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn validate_and_open_checks_before_opening() {
+        assert!(matches!(
+            validate_and_open("https://evil.net/x", ALLOWED),
+            Err(UrlError::NotAllowed { .. })
+        ));
     }
 
     #[test]
