@@ -431,6 +431,7 @@ fn seccomp_supervisor_answers_trapped_opens() {
     let denied = dir.join("denied.txt");
     let injected = dir.join("injected.txt");
     let substitute = dir.join("substitute.txt");
+    let missing = dir.join("does-not-exist");
     std::fs::write(&cont, "continued\n").unwrap();
     std::fs::write(&denied, "must not be read\n").unwrap();
     std::fs::write(&injected, "original\n").unwrap();
@@ -441,6 +442,7 @@ fn seccomp_supervisor_answers_trapped_opens() {
         format!("openat:{}", injected.display()),
         format!("open:{}", denied.display()),
         format!("openat2:{}", injected.display()),
+        format!("openat:{}", missing.display()),
     ]
     .into();
 
@@ -481,7 +483,8 @@ fn seccomp_supervisor_answers_trapped_opens() {
             seen.push((syscall, path.clone()));
             if path == denied {
                 listener.respond_errno(note.id, libc::EACCES).unwrap();
-            } else if path == injected {
+            } else if path == injected && syscall == Syscall::OpenAt {
+                // Inject and answer in one step.
                 let file = std::fs::File::open(&substitute).unwrap();
                 let opts = AddFdOptions {
                     send: true,
@@ -490,6 +493,19 @@ fn seccomp_supervisor_answers_trapped_opens() {
                 };
                 let fd = listener.add_fd(note.id, file.as_fd(), opts).unwrap();
                 assert!(fd >= 0);
+            } else if path == injected {
+                // Inject at a chosen number, then answer with it.
+                let file = std::fs::File::open(&substitute).unwrap();
+                let opts = AddFdOptions {
+                    send: false,
+                    cloexec: true,
+                    target: Some(100),
+                };
+                assert_eq!(listener.add_fd(note.id, file.as_fd(), opts).unwrap(), 100);
+                listener.respond_value(note.id, 100).unwrap();
+            } else if path == missing {
+                // A made-up result: the syscall never runs.
+                listener.respond_value(note.id, 4242).unwrap();
             } else {
                 listener.respond_continue(note.id).unwrap();
             }
@@ -528,7 +544,11 @@ fn seccomp_supervisor_answers_trapped_opens() {
         "{stdout}"
     );
     assert!(
-        line(&specs[4]).ends_with("errno=0 data=from the supervisor"),
+        line(&specs[4]).ends_with("fd=100 errno=0 data=from the supervisor"),
+        "{stdout}"
+    );
+    assert!(
+        line(&specs[5]).ends_with("fd=4242 errno=0 data="),
         "{stdout}"
     );
 
@@ -538,6 +558,7 @@ fn seccomp_supervisor_answers_trapped_opens() {
         (Syscall::OpenAt, &injected),
         (Syscall::Open, &denied),
         (Syscall::OpenAt2, &injected),
+        (Syscall::OpenAt, &missing),
     ] {
         assert!(
             seen.iter().any(|(s, p)| *s == syscall && p == path),

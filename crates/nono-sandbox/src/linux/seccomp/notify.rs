@@ -246,8 +246,44 @@ impl NotifyFd {
     pub fn set_sync_wakeup(&self) -> Result<bool, NotifyError> {
         match sys::notif_set_flags(self.0.as_fd(), sys::USER_NOTIF_FD_SYNC_WAKE_UP) {
             Ok(()) => Ok(true),
-            Err(Errno::INVAL | Errno::NOTTY) => Ok(false),
+            // Kernels before 6.6 reject the unknown ioctl with EINVAL.
+            Err(Errno::INVAL) => Ok(false),
             Err(e) => Err(ioctl_err("SECCOMP_IOCTL_NOTIF_SET_FLAGS")(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `NotifyFd` over something that is not a listener: every ioctl fails with `ENOTTY`.
+    fn not_a_listener() -> NotifyFd {
+        NotifyFd::new(OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+    }
+
+    #[test]
+    fn errors_name_the_ioctl_and_bad_errnos_are_refused_before_any_syscall() {
+        let fd = not_a_listener();
+        match fd.recv() {
+            Err(NotifyError::Ioctl { op, source }) => {
+                assert_eq!(op, "SECCOMP_IOCTL_NOTIF_RECV");
+                assert_eq!(source, Errno::NOTTY);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!fd.id_valid(1));
+        for bad in [0, -1, 4096] {
+            assert!(matches!(
+                fd.respond_errno(1, bad),
+                Err(NotifyError::InvalidErrno(e)) if e == bad
+            ));
+        }
+        let err = fd.respond_continue(1).unwrap_err();
+        assert!(
+            err.to_string().contains("SECCOMP_IOCTL_NOTIF_SEND"),
+            "{err}"
+        );
+        assert!(fd.set_sync_wakeup().is_err());
     }
 }
