@@ -282,6 +282,15 @@ const DENY_TABLE: &[DenyEntry] = &[
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const DENY_TABLE: &[DenyEntry] = &[];
 
+/// Placeholders so the builders compile everywhere; never emitted, because `prologue`
+/// fails with `UnsupportedArch` first on these arches.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[allow(non_upper_case_globals)]
+mod sysno {
+    pub const socket: u32 = u32::MAX;
+    pub const socketpair: u32 = u32::MAX;
+}
+
 /// The deny table for this machine (empty where seccomp filters are unsupported).
 #[must_use]
 pub fn deny_table() -> &'static [DenyEntry] {
