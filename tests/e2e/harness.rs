@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 static BUILD: Once = Once::new();
 
@@ -178,19 +178,36 @@ impl Drop for Scratch {
     }
 }
 
-/// Whether the kernel has Landlock and seccomp user notification, as `nono setup` reports.
-/// With `NONO_REQUIRE_SANDBOX=1` a missing feature is a failure instead of a skip.
+/// Whether the kernel can enforce what these tests check (Landlock filesystem rules and
+/// seccomp user notification), as `nono setup --json` reports it; probed once. With
+/// `NONO_REQUIRE_SANDBOX=1` a missing feature is a failure instead of a skip.
 pub fn sandbox_available() -> bool {
-    let ok = Path::new("/sys/kernel/security/landlock").exists()
-        || std::fs::read_to_string("/sys/kernel/security/lsm")
-            .map(|s| s.contains("landlock"))
-            .unwrap_or(false);
-    if !ok {
-        assert!(
-            std::env::var_os("NONO_REQUIRE_SANDBOX").is_none_or(|v| v != "1"),
-            "NONO_REQUIRE_SANDBOX=1 but Landlock is not available"
-        );
-        eprintln!("skipping: Landlock is not available on this kernel");
+    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = AVAILABLE.get_or_init(|| {
+        let out = Command::new(nono_bin())
+            .args(["setup", "--json"])
+            .output()
+            .map_err(|e| format!("cannot run nono setup: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("nono setup --json printed no JSON: {e}"))?;
+        let support = &v["support"];
+        if support["landlock"]["fs"] != true {
+            return Err("Landlock is not available on this kernel".into());
+        }
+        if support["seccomp"]["user_notif"] != "yes" {
+            return Err("seccomp user notification is not available".into());
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => true,
+        Err(reason) => {
+            assert!(
+                std::env::var_os("NONO_REQUIRE_SANDBOX").is_none_or(|v| v != "1"),
+                "NONO_REQUIRE_SANDBOX=1 but {reason}"
+            );
+            eprintln!("skipping: {reason}");
+            false
+        }
     }
-    ok
 }

@@ -2,7 +2,10 @@
 
 mod cli;
 mod harness;
+mod learn;
+mod readme;
 mod run;
 mod setup;
+mod shell;
 mod why;
 mod wrap;

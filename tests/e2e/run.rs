@@ -118,7 +118,7 @@ fn cwd_is_not_granted_implicitly_and_only_noted() {
             "--",
             "sh",
             "-c",
-            "echo x > here.txt 2>/dev/null",
+            "exec 2>/dev/null; echo x > here.txt",
         ],
     );
     assert_ne!(out.code, Some(0), "{out}");

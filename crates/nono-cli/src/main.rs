@@ -38,7 +38,7 @@ fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
         Command::Wrap(args) => cmd::wrap::wrap(args, ui),
         Command::Shell(args) => cmd::run::shell(args, ui),
         Command::Why(args) => cmd::why::why(args),
-        Command::Learn(_) => Err(exit::Failure::nono("learn is not implemented yet").into()),
+        Command::Learn(args) => cmd::learn::learn(args, ui),
         Command::Profile(args) => cmd::profile::profile(args.command),
         Command::Setup(args) => cmd::setup::setup(&args),
         Command::Completion(args) => cmd::completion::completion(args.shell),

@@ -1,6 +1,8 @@
 //! nono's own voice on stderr: notes (suppressed by `-s`), errors (always), and the
 //! `tracing` subscriber (`-v`, `RUST_LOG`).
 
+use std::io::Write as _;
+
 use tracing_subscriber::EnvFilter;
 
 /// Verbosity chosen on the command line.
@@ -59,3 +61,36 @@ impl Ui {
         eprintln!("nono: {message}");
     }
 }
+
+/// Write the product of a command (why, setup, profile, completion, man, --dry-run) to
+/// stdout. A closed pipe (`nono profile schema | head -1`) ends nono quietly with status 0,
+/// like other filters; any other write error is nono's own failure.
+pub fn stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("nono: cannot write to stdout: {e}");
+        std::process::exit(crate::exit::NONO_FAILURE);
+    }
+}
+
+/// `println!` to stdout through [`stdout`].
+macro_rules! outln {
+    () => {
+        $crate::ui::stdout(b"\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::ui::stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+
+/// `print!` to stdout through [`stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ui::stdout(format!($($arg)*).as_bytes())
+    };
+}
+
+pub(crate) use {out, outln};

@@ -9,18 +9,15 @@ use crate::flags::Cli;
 /// Write the completion script for `shell` to stdout.
 pub fn completion(shell: clap_complete::Shell) -> anyhow::Result<i32> {
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut cmd, "nono", &mut out);
-    out.flush()?;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "nono", &mut buf);
+    crate::ui::stdout(&buf);
     Ok(0)
 }
 
 /// Write the man page (roff) for `nono` to stdout.
 pub fn man() -> anyhow::Result<i32> {
-    let page = man_page()?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(&page)?;
-    out.flush()?;
+    crate::ui::stdout(&man_page()?);
     Ok(0)
 }
 

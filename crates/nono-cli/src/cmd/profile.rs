@@ -6,6 +6,7 @@ use nono_supervisor::profile;
 
 use crate::exit::{Failure, NEGATIVE};
 use crate::flags::ProfileCommand;
+use crate::ui::outln;
 
 /// Dispatch a `nono profile` subcommand.
 pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
@@ -16,18 +17,18 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
                     .ok()
                     .and_then(|p| p.description)
                     .unwrap_or_default();
-                println!("{name:<10} {description}");
+                outln!("{name:<10} {description}");
             }
             Ok(0)
         }
         ProfileCommand::Show { name } => {
             let p = profile::load(&name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
-            println!("{}", p.to_json_pretty());
+            outln!("{}", p.to_json_pretty());
             Ok(0)
         }
         ProfileCommand::Validate { file } => validate(&file),
         ProfileCommand::Schema => {
-            println!("{}", profile::schema().trim_end());
+            outln!("{}", profile::schema().trim_end());
             Ok(0)
         }
     }
@@ -54,7 +55,7 @@ fn validate(file: &Path) -> anyhow::Result<i32> {
     });
     match result {
         Ok(p) => {
-            println!(
+            outln!(
                 "{}: valid (profile `{}`, extends: {})",
                 file.display(),
                 p.name,

@@ -13,6 +13,7 @@ use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
 use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
 use crate::report;
+use crate::ui::out;
 use crate::ui::Ui;
 
 /// `nono run`.
@@ -61,7 +62,7 @@ pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
     };
     let prepared = PreparedSandbox::prepare(&plan.sandbox.caps, &opts)
         .map_err(|e| Failure::nono(format!("{e}")))?;
-    print!("{}", plan.render(&prepared.status().to_string()));
+    out!("{}", plan.render(&prepared.status().to_string()));
     Ok(0)
 }
 

@@ -5,6 +5,7 @@ use nono_sandbox::support::{support, Support, Tristate};
 
 use crate::exit;
 use crate::flags::SetupArgs;
+use crate::ui::{out, outln};
 
 /// Whether anything at all can be enforced here (Landlock filesystem rules or a seccomp filter).
 fn anything_enforceable(s: &Support) -> bool {
@@ -27,27 +28,27 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
             "enforceable": ok,
             "strict_mode_fails_for": &missing,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{s}");
-        println!();
+        out!("{s}");
+        outln!();
         if !ok {
-            println!(
+            outln!(
                 "nono cannot enforce anything on this machine: Landlock is missing or disabled and \
                  seccomp filters are unavailable (enable Landlock: CONFIG_SECURITY_LANDLOCK=y and \
                  `lsm=...,landlock` on the kernel command line)"
             );
         } else if missing.is_empty() {
-            println!(
+            outln!(
                 "nono will enforce every protection it offers on this machine (strict mode works)."
             );
         } else {
-            println!(
+            outln!(
                 "nono will enforce the protections marked available. In strict mode (the default), a \
                  run that needs one of these fails; pass --best-effort to run with the gap reported:"
             );
             for m in &missing {
-                println!("  - {m}");
+                outln!("  - {m}");
             }
         }
     }

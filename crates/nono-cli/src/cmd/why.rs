@@ -7,6 +7,7 @@ use nono_sandbox::{explain, explain_net, AccessMode, Verdict};
 use crate::exit::{Failure, NEGATIVE};
 use crate::flags::{Op, WhyArgs};
 use crate::plan::SandboxPlan;
+use crate::ui::outln;
 
 /// `nono why`; prints to stdout (the verdict is this command's product).
 pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
@@ -35,9 +36,9 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
         return Err(Failure::with_code(2, "give --path P --op OP, or --host H --port N").into());
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
     Ok(if verdict == Verdict::Allowed {
         0

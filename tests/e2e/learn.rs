@@ -1,0 +1,159 @@
+//! `nono learn`: the learned profile makes `nono run -p FILE -- CMD` succeed, collapses many
+//! files into a directory grant, and never grants a deny-group path.
+
+use crate::harness::{nono, nono_cmd, output, sandbox_available, Scratch};
+
+fn workload(s: &Scratch) -> String {
+    for i in 0..10 {
+        s.write(&format!("data/f{i}.txt"), &format!("{i}\n"));
+    }
+    s.write("single/one.txt", "one\n");
+    s.mkdir("out");
+    format!(
+        "cat {d}/data/* {d}/single/one.txt && ls {d}/data > /dev/null && echo made > {d}/out/new.txt",
+        d = s.path.display()
+    )
+}
+
+#[test]
+fn learn_then_run_round_trip() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-roundtrip");
+    let script = workload(&s);
+    let profile = s.join("learned.json");
+    let p = profile.display().to_string();
+
+    // Without the profile the command fails.
+    let out = nono(&s.path, ["run", "-s", "--", "sh", "-c", &script]);
+    assert_ne!(out.code, Some(0), "{out}");
+
+    let out = nono(&s.path, ["learn", "-o", &p, "--", "sh", "-c", &script]);
+    out.expect_code(0).stderr_has("wrote");
+    assert!(out.stdout.contains("9\n"), "the command really ran: {out}");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["extends"], "default", "{text}");
+    let read: Vec<&str> = v["filesystem"]["read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    // 10 files in data/ (past the default threshold of 8) → one directory grant; one file in
+    // single/ → a file grant; out/new.txt was created → a write grant on out/.
+    assert!(read.contains(&s.s("data").as_str()), "{text}");
+    assert!(read.contains(&s.s("single/one.txt").as_str()), "{text}");
+    assert!(!read.iter().any(|r| r.starts_with(&s.s("data/"))), "{text}");
+    assert_eq!(v["filesystem"]["write"][0], s.s("out"), "{text}");
+    nono(&s.path, ["profile", "validate", &p]).expect_code(0);
+
+    std::fs::remove_file(s.join("out/new.txt")).unwrap();
+    let out = nono(&s.path, ["run", "-s", "-p", &p, "--", "sh", "-c", &script]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("one\n"), "{out}");
+    assert!(s.join("out/new.txt").exists());
+    // The learned profile is minimal: it does not grant a sibling it never saw.
+    s.write("other/x.txt", "x");
+    let out = nono(
+        &s.path,
+        ["run", "-s", "-p", &p, "--", "cat", &s.s("other/x.txt")],
+    );
+    assert_ne!(out.code, Some(0), "{out}");
+}
+
+#[test]
+fn collapse_threshold_flag() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-threshold");
+    workload(&s);
+    // No `ls data` and no glob here: listing a directory is learned as a grant on it.
+    let files: Vec<String> = (0..10).map(|i| s.s(&format!("data/f{i}.txt"))).collect();
+    let script = format!("cat {}", files.join(" "));
+    let p = s.s("p.json");
+    nono(
+        &s.path,
+        [
+            "learn",
+            "-s",
+            "--collapse-threshold",
+            "100",
+            "-o",
+            &p,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let read = v["filesystem"]["read"].as_array().unwrap();
+    assert!(read.iter().any(|r| r == &s.s("data/f3.txt")), "{v}");
+}
+
+#[test]
+fn learn_never_grants_a_deny_group_path() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-deny");
+    s.write("home/.ssh/id_rsa", "PRIVATE KEY");
+    s.write("home/notes.txt", "notes");
+    let home = s.join("home");
+    let p = s.s("p.json");
+    let script = format!("cat {h}/.ssh/id_rsa; cat {h}/notes.txt", h = home.display());
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home)
+        .args(["learn", "-o", &p, "--", "sh", "-c", &script]);
+    let out = output(&mut cmd);
+    assert!(!out.stdout.contains("PRIVATE"), "{out}");
+    out.stdout_has("notes")
+        .stderr_has("Permission denied")
+        .stderr_has("credentials");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let grants = v["filesystem"].to_string();
+    assert!(!grants.contains(".ssh"), "{text}");
+    assert!(grants.contains("notes.txt"), "{text}");
+
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home).args([
+        "learn",
+        "-o",
+        &p,
+        "--read-file",
+        &home.join(".ssh/id_rsa").display().to_string(),
+        "--bypass-protection",
+        &home.join(".ssh/id_rsa").display().to_string(),
+        "--",
+        "true",
+    ]);
+    output(&mut cmd)
+        .expect_code(125)
+        .stderr_has("--bypass-protection");
+}
+
+#[test]
+fn learn_grants_the_executable_itself() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-exe");
+    let tool = s.write("bin/tool.sh", "#!/bin/sh\necho tool-ran\n");
+    let mut perms = std::fs::metadata(&tool).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&tool, perms).unwrap();
+    let t = tool.display().to_string();
+    nono(&s.path, ["run", "-s", "--", &t]).expect_code(126);
+    let p = s.s("p.json");
+    nono(&s.path, ["learn", "-s", "-o", &p, "--", &t])
+        .expect_code(0)
+        .stdout_has("tool-ran");
+    nono(&s.path, ["run", "-s", "-p", &p, "--", &t])
+        .expect_code(0)
+        .stdout_has("tool-ran");
+}
