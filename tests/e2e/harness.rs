@@ -124,9 +124,41 @@ pub fn output(cmd: &mut Command) -> Run {
     Run::from(cmd.output().expect("spawn"))
 }
 
-/// A fresh scratch directory (canonical path), removed on drop. It lives under cargo's
-/// target tmp dir, not under /tmp: the default profile grants the temp dirs, so a denial
-/// test must use a directory nothing grants.
+/// Where scratch directories go: the first candidate that the default profile does not
+/// grant (asked of `nono why`), so a denial test really tests a denial. Cargo's target tmp
+/// dir comes first; it is rejected when the checkout itself lives under a granted temp dir
+/// (for example a CI clone under /tmp).
+fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let candidates = [
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+            PathBuf::from("/var/lib/nono-e2e"),
+            PathBuf::from("/srv/nono-e2e"),
+            PathBuf::from("/mnt/nono-e2e"),
+        ];
+        for c in &candidates {
+            if std::fs::create_dir_all(c).is_err() {
+                continue;
+            }
+            let Ok(c) = std::fs::canonicalize(c) else {
+                continue;
+            };
+            let why = Command::new(nono_bin())
+                .args(["why", "--op", "read", "--path"])
+                .arg(&c)
+                .output()
+                .expect("run nono why");
+            if why.status.code() == Some(1) {
+                return c;
+            }
+        }
+        panic!("no scratch directory outside the default profile's grants among {candidates:?}");
+    })
+}
+
+/// A fresh scratch directory (canonical path), removed on drop. It lives where the default
+/// profile grants nothing (see [`scratch_root`]), not under /tmp, which it grants.
 #[derive(Debug)]
 pub struct Scratch {
     pub path: PathBuf,
@@ -134,8 +166,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(name: &str) -> Scratch {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("nono-e2e-{}-{name}", std::process::id()));
+        let base = scratch_root().join(format!("nono-e2e-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).expect("create scratch dir");
         Scratch {

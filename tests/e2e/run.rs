@@ -761,3 +761,26 @@ fn capability_elevation_without_a_terminal_denies_and_audits() {
     assert!(log.contains(&file.display().to_string()), "{log}");
     assert!(log.contains("Denied"), "{log}");
 }
+
+#[test]
+fn signals_to_nono_are_forwarded_to_the_command() {
+    use std::io::BufRead;
+    let s = Scratch::new("run-sigterm");
+    let mut child = nono_cmd(&s.path)
+        .args(["run", "-s", "--", "sh", "-c", "echo ready; exec sleep 600"])
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // The command is running, so the supervisor's signal handling is in place.
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+}

@@ -10,7 +10,9 @@ fn setup_reports_kernel_support() {
         .stdout_has("kernel:")
         .stdout_has("landlock: ABI")
         .stdout_has("seccomp")
-        .stdout_has("ia32");
+        .stdout_has("ia32")
+        .stdout_has("with the default profile")
+        .stdout_has("enforced     filesystem");
     let out = nono(&s.path, ["setup", "--json"]);
     out.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
@@ -19,6 +21,10 @@ fn setup_reports_kernel_support() {
         "{v}"
     );
     assert_eq!(v["enforceable"], true);
+    assert!(
+        v["default_profile"]["enforcement"]["enforced"].is_array(),
+        "{v}"
+    );
 }
 
 #[test]

@@ -494,13 +494,19 @@ impl fmt::Display for SandboxPlan {
 }
 
 impl RunPlan {
-    /// The dry-run text: the plan, then what the kernel will and will not enforce.
-    pub fn render(&self, status: &str) -> String {
+    /// The plan as text (the `--dry-run` output, also logged by `-v`), then what the kernel
+    /// will and will not enforce.
+    pub fn render(&self, status: &str, dry_run: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "nono {} plan (dry run: nothing was executed)",
-            self.mode
+            "nono {} plan{}",
+            self.mode,
+            if dry_run {
+                " (dry run: nothing was executed)"
+            } else {
+                ""
+            }
         );
         let cmd: Vec<String> = self.command.iter().map(quote).collect();
         let _ = writeln!(out, "command:  {}", cmd.join(" "));

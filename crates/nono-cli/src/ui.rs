@@ -19,6 +19,12 @@ impl Ui {
         Ui { verbose, silent }
     }
 
+    /// How many `-v` were given.
+    #[must_use]
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
     /// Install the stderr logger: `RUST_LOG` if set, else warn (-s: error, -v: info,
     /// -vv: debug, -vvv: trace) for nono's crates.
     pub fn init_logging(&self) {
@@ -37,6 +43,7 @@ impl Ui {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .without_time()
             .try_init();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use nono_sandbox::{PreparedSandbox, SandboxOptions};
+use nono_sandbox::{Compat, EnforcementStatus, PreparedSandbox, SandboxOptions};
 use nono_supervisor::approval::{DenyAll, TerminalPrompt};
 use nono_supervisor::audit::AuditLog;
 use nono_supervisor::policy::{ApproveRule, Engine};
@@ -53,8 +53,9 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     execute(&plan, ui, PtyMode::Auto)
 }
 
-/// Print the plan and what the kernel will enforce (from a prepared — not applied — sandbox).
-pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
+/// What the kernel will and will not enforce for this plan, from a prepared (never applied)
+/// sandbox — the same preparation `run` does, so strict-mode refusals show up here too.
+pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<EnforcementStatus> {
     let opts = if supervised {
         SandboxOptions::new().with_notify(nono_sandbox::linux::seccomp::NotifySet::open_family())
     } else {
@@ -62,8 +63,38 @@ pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
     };
     let prepared = PreparedSandbox::prepare(&plan.sandbox.caps, &opts)
         .map_err(|e| Failure::nono(format!("{e}")))?;
-    out!("{}", plan.render(&prepared.status().to_string()));
+    Ok(prepared.status().clone())
+}
+
+/// Print the plan and what the kernel will enforce.
+pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
+    let status = enforcement(plan, supervised)?;
+    out!("{}", plan.render(&status.to_string(), true));
     Ok(0)
+}
+
+/// With `-v`, log the plan and the enforcement status; in best-effort mode, always print
+/// what is NOT enforced (never a silent downgrade).
+pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()> {
+    let best_effort = plan.sandbox.caps.compat() == Compat::BestEffort;
+    if ui.verbose() == 0 && !best_effort {
+        return Ok(());
+    }
+    let status = enforcement(plan, supervised)?;
+    if ui.verbose() > 0 {
+        tracing::info!(
+            "plan:\n{}",
+            plan.render(&status.to_string(), false).trim_end()
+        );
+    }
+    for gap in &status.not_enforced {
+        ui.note(&format!(
+            "best-effort: {} is NOT enforced: {}",
+            gap.protection.as_str(),
+            gap.detail
+        ));
+    }
+    Ok(())
 }
 
 /// The policy engine for runtime decisions, when the plan asks for one (elevation, or an
@@ -104,6 +135,7 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     if let Some(note) = plan.sandbox.workdir_note() {
         ui.note(&note);
     }
+    announce(plan, ui, true)?;
     let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
     config.env = plan.sandbox.profile.env_policy().apply(std::env::vars_os());
     config.workdir = Some(plan.sandbox.workdir.clone());

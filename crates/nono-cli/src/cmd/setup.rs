@@ -3,13 +3,53 @@
 
 use nono_sandbox::support::{support, Support, Tristate};
 
+use nono_sandbox::{Compat, EnforcementStatus, PreparedSandbox, SandboxOptions};
+
 use crate::exit;
-use crate::flags::SetupArgs;
+use crate::flags::{SandboxFlags, SetupArgs};
+use crate::plan::SandboxPlan;
 use crate::ui::{out, outln};
 
 /// Whether anything at all can be enforced here (Landlock filesystem rules or a seccomp filter).
 fn anything_enforceable(s: &Support) -> bool {
     s.landlock.fs || s.seccomp.filter == Tristate::Yes
+}
+
+/// What `nono run` under the default profile would enforce here: the prepared (never
+/// applied) sandbox's status in strict mode, or — when strict mode would refuse to start —
+/// the error and the best-effort status.
+fn default_enforcement() -> (Option<EnforcementStatus>, Option<String>) {
+    let flags = SandboxFlags {
+        profile: "default".to_owned(),
+        ..SandboxFlags::default()
+    };
+    let plan = match SandboxPlan::from_flags(&flags) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                None,
+                Some(format!("the default profile does not load here: {e}")),
+            )
+        }
+    };
+    let opts =
+        SandboxOptions::new().with_notify(nono_sandbox::linux::seccomp::NotifySet::open_family());
+    match PreparedSandbox::prepare(&plan.caps, &opts) {
+        Ok(p) => (Some(p.status().clone()), None),
+        Err(strict) => {
+            let mut caps = plan.caps.clone();
+            caps.set_compat(Compat::BestEffort);
+            let best = PreparedSandbox::prepare(&caps, &opts)
+                .ok()
+                .map(|p| p.status().clone());
+            (
+                best,
+                Some(format!(
+                    "strict mode (the default) refuses to start: {strict}"
+                )),
+            )
+        }
+    }
 }
 
 /// Print the report to stdout (it is the product of this command).
@@ -22,11 +62,13 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
         .filter(|p| !p.available)
         .map(|p| p.protection)
         .collect();
+    let (status, problem) = default_enforcement();
     if args.json {
         let out = serde_json::json!({
             "support": &s,
             "enforceable": ok,
             "strict_mode_fails_for": &missing,
+            "default_profile": { "enforcement": &status, "problem": &problem },
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -50,6 +92,19 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
             for m in &missing {
                 outln!("  - {m}");
             }
+        }
+        outln!();
+        outln!("`nono run` with the default profile (and no flags) would enforce:");
+        if let Some(p) = &problem {
+            outln!("  {p}");
+        }
+        match &status {
+            Some(st) => {
+                for line in st.to_string().lines() {
+                    outln!("  {line}");
+                }
+            }
+            None => outln!("  nothing"),
         }
     }
     Ok(if ok { 0 } else { exit::NEGATIVE })

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use nono_sandbox::Sandbox;
 
-use crate::cmd::run::dry_run;
+use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
 use crate::flags::WrapArgs;
 use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
@@ -26,6 +26,9 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     }
     if let Some(note) = plan.sandbox.workdir_note() {
         ui.note(&note);
+    }
+    if ui.verbose() > 0 {
+        announce(&plan, ui, false)?;
     }
     let env = nono_supervisor::env::sanitize(
         plan.sandbox.profile.env_policy().apply(std::env::vars_os()),
