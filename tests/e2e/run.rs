@@ -784,3 +784,58 @@ fn signals_to_nono_are_forwarded_to_the_command() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(143), "{status:?}");
 }
+
+#[test]
+fn bypass_of_one_file_keeps_the_rest_of_the_group_protected() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("run-bypass-narrow");
+    let home = fake_home(&s);
+    s.write("home/.ssh/config", "Host *");
+    let key = home.join(".ssh/id_rsa").display().to_string();
+    let h = home.display().to_string();
+    let script = format!(
+        "cat {key}; cat {h}/.ssh/config; echo evil > {h}/.ssh/authorized_keys; ls {h}/.ssh; exit 0"
+    );
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home).args([
+        "run",
+        "--allow",
+        &h,
+        "--read-file",
+        &key,
+        "--bypass-protection",
+        &key,
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let out = output(&mut cmd);
+    out.expect_code(0).stdout_has("PRIVATE KEY");
+    assert!(!out.stdout.contains("Host *"), "{out}");
+    assert!(!home.join(".ssh/authorized_keys").exists(), "{out}");
+    out.stderr_has(&format!("denied read of {h}/.ssh/config"));
+
+    // With the key alone in ~/.ssh there is no sibling to deny: still nothing can be added.
+    std::fs::remove_file(home.join(".ssh/config")).unwrap();
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home).args([
+        "run",
+        "-s",
+        "--allow",
+        &h,
+        "--read-file",
+        &key,
+        "--bypass-protection",
+        &key,
+        "--",
+        "sh",
+        "-c",
+        &format!("echo evil > {h}/.ssh/authorized_keys"),
+    ]);
+    let out = output(&mut cmd);
+    assert_ne!(out.code, Some(0), "{out}");
+    assert!(!home.join(".ssh/authorized_keys").exists(), "{out}");
+}

@@ -345,8 +345,15 @@ fn apply_bypasses(
     Ok((out, bypassed))
 }
 
+/// A name that is never created: denying it inside a directory makes that directory a
+/// carve-out spine (see `nono_sandbox::explain`), so nothing new can be created in it even
+/// when it has no other entry to deny.
+const SPINE_GUARD: &str = ".nono-bypass-guard";
+
 /// Every existing entry of every directory from `top` down to `keep`'s parent, except the
-/// ones on the way to `keep`.
+/// ones on the way to `keep`, plus a never-existing guard name in each of those directories:
+/// denying all of them keeps everything the carve-out at `top` protected except `keep`,
+/// including names created later.
 fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rest) = keep.strip_prefix(top) else {
@@ -360,6 +367,10 @@ fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
                     out.push(e.path());
                 }
             }
+        }
+        let guard = dir.join(SPINE_GUARD);
+        if !out.contains(&guard) {
+            out.push(guard);
         }
         dir.push(comp);
     }
