@@ -571,7 +571,14 @@ mod tests {
         let got = siblings_along(&base, &base.join("a/b/key"));
         assert_eq!(
             got,
-            [base.join("a/b/other"), base.join("a/x"), base.join("y")]
+            [
+                base.join(SPINE_GUARD),
+                base.join("a").join(SPINE_GUARD),
+                base.join("a/b").join(SPINE_GUARD),
+                base.join("a/b/other"),
+                base.join("a/x"),
+                base.join("y"),
+            ]
         );
         let _ = std::fs::remove_dir_all(&base);
     }
