@@ -1,7 +1,8 @@
 //! `supervise`: run one command under `nono_supervisor::run` with system directories readable
 //! (used by the integration tests that must SIGKILL a supervisor, and by the benchmarks).
 //!
-//! Usage: `supervise [--trap] [--sdk] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
+//! Usage: `supervise [--trap] [--sdk] [--pty] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
+//! (`--pty`: a PTY when all std streams are terminals; otherwise the streams are inherited).
 //! Prints each denial to stderr and exits with the child's code (128+N for signal N).
 
 use nono_sandbox::{AccessMode, CapabilitySet};
@@ -16,12 +17,13 @@ fn main() {
                 .expect("system directory");
         }
     }
-    let (mut trap, mut sdk) = (false, false);
+    let (mut trap, mut sdk, mut pty) = (false, false, PtyMode::Never);
     let mut argv = Vec::new();
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--trap") => trap = true,
             Some("--sdk") => sdk = true,
+            Some("--pty") => pty = PtyMode::Auto,
             Some("--read") | Some("--write") => {
                 let access = if arg == "--read" {
                     AccessMode::Read
@@ -41,7 +43,7 @@ fn main() {
     let mut config = SpawnConfig::new(argv, caps);
     config.trap_opens = trap;
     config.sdk = sdk;
-    config.pty = PtyMode::Never;
+    config.pty = pty;
     match run(config) {
         Ok(outcome) => {
             for d in &outcome.denials {

@@ -1,7 +1,9 @@
 //! The notify broker: answers every trapped `open`/`openat`/`openat2`/`creat` of the child.
 //!
 //! # Per notification (on the poll loop)
-//! 1. Read the path (and, for `openat2`, the `struct open_how`) from the child's memory and
+//! 1. Read the path (and, for `openat2`, the `struct open_how`) from the child's memory
+//!    (`process_vm_readv`: one syscall, where `/proc/TID/mem` would cost an open and a close
+//!    per trapped open) and
 //!    check `NOTIF_ID_VALID` after *every* read: the thread may have died and its tid been
 //!    reused, or the syscall been interrupted, and the bytes then mean nothing.
 //! 2. Make it absolute: a relative path is joined to the calling thread's cwd
@@ -48,7 +50,6 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use nono_sandbox::linux::seccomp::procmem::ProcMem;
 use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
 use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
 use rustix::event::PollFlags;
@@ -415,19 +416,22 @@ fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
         ),
         _ => return None,
     };
-    let mem = ProcMem::open(n.pid).ok()?;
     if syscall == Syscall::OpenAt2 {
         // args: dirfd, path, how, size
         let size = usize::try_from(n.args[3]).ok()?;
         if size < OPEN_HOW_LEN {
             return None;
         }
-        let how = mem.read_bytes(n.args[2], OPEN_HOW_LEN).ok()?;
+        let mut how = [0u8; OPEN_HOW_LEN];
+        crate::os::read_child_bytes(n.pid, n.args[2], &mut how).ok()?;
         if !notify.id_valid(n.id) {
             return None;
         }
-        let word =
-            |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&how[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
         flags = word(0);
         mode = word(1);
         if word(2) != 0 {
@@ -436,14 +440,14 @@ fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
             return None;
         }
     }
-    let path = mem.read_cstr(path_ptr, PATH_MAX).ok()?;
+    let path = crate::os::read_child_cstr(n.pid, path_ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
     }
     Some(OpenCall {
         syscall,
         dirfd,
-        path: path.into_bytes(),
+        path,
         flags,
         mode,
     })

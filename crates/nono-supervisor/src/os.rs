@@ -214,3 +214,72 @@ pub(crate) fn take_inherited_fd(raw: i32) -> std::io::Result<OwnedFd> {
     // nothing else in this process: it was inherited for exactly this purpose.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
+
+/// Read the NUL-terminated string at `addr` in thread `tid`'s address space with
+/// `process_vm_readv` (one syscall per page-bounded chunk, no `/proc/TID/mem` open/close per
+/// trapped open, which is the broker's hottest path). At most `max` bytes including the NUL.
+/// The caller must check `NOTIF_ID_VALID` afterwards, as for any read of the child's memory.
+///
+/// # References
+/// - process_vm_readv(2)
+pub(crate) fn read_child_cstr(tid: u32, addr: u64, max: usize) -> std::io::Result<Vec<u8>> {
+    const PAGE: u64 = 4096;
+    let pid =
+        libc::pid_t::try_from(tid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; PAGE as usize];
+    while out.len() < max {
+        let at = addr
+            .checked_add(out.len() as u64)
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EFAULT))?;
+        let want = usize::try_from(PAGE - at % PAGE)
+            .unwrap_or(chunk.len())
+            .min(max - out.len());
+        let local = libc::iovec {
+            iov_base: chunk.as_mut_ptr().cast(),
+            iov_len: want,
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: want,
+        };
+        // SAFETY: `local` describes `want` writable bytes of `chunk` (want <= chunk.len());
+        // `remote` is only dereferenced by the kernel, in the other process, and a bad
+        // address there is an EFAULT, not undefined behaviour here.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
+        if n == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EFAULT));
+        }
+        let got = &chunk[..n];
+        if let Some(nul) = got.iter().position(|b| *b == 0) {
+            out.extend_from_slice(&got[..nul]);
+            return Ok(out);
+        }
+        out.extend_from_slice(got);
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG))
+}
+
+/// Read exactly `buf.len()` bytes at `addr` in thread `tid` (`process_vm_readv`), e.g. a
+/// `struct open_how`. Check `NOTIF_ID_VALID` afterwards.
+pub(crate) fn read_child_bytes(tid: u32, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(tid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` describes exactly `buf`, writable; `remote` is dereferenced only by
+    // the kernel in the other process (a bad address is EFAULT).
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    match usize::try_from(n) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(_) => Err(std::io::Error::from_raw_os_error(libc::EFAULT)),
+        Err(_) => Err(std::io::Error::last_os_error()),
+    }
+}

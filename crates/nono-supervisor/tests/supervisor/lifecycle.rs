@@ -169,3 +169,46 @@ fn sigterm_to_the_supervisor_is_forwarded() {
     assert_eq!(status.code(), Some(143), "supervisor exits 128+SIGTERM");
     assert!(wait_gone(pid));
 }
+
+#[test]
+fn on_a_terminal_the_child_gets_its_own_pty() {
+    let _g = shared();
+    // Python gives the supervisor a terminal for all three std streams and reads what the
+    // child printed through the supervisor's relay.
+    let script = format!(
+        r#"
+import os, subprocess, sys
+master, slave = os.openpty()
+outer = os.ttyname(slave)
+p = subprocess.Popen([{sup:?}, "--pty", "--", "sh", "-c", "tty; test -t 0 && test -t 1 && echo TTY-OK; exit 4"],
+                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+os.close(slave)
+out = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+code = p.wait()
+text = out.decode(errors="replace")
+print(text)
+assert "TTY-OK" in text, text
+inner = [l.strip() for l in text.splitlines() if l.strip().startswith("/dev/pts/")]
+assert inner and inner[0] != outer, (inner, outer)
+sys.exit(code)
+"#,
+        sup = example("supervise").display().to_string()
+    );
+    let status = Command::new(crate::harness::PYTHON)
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(4),
+        "exit code through the PTY supervisor"
+    );
+}
