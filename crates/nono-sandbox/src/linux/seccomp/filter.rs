@@ -338,6 +338,49 @@ pub enum Syscall {
     RenameAt,
     /// `renameat2(olddirfd, old, newdirfd, new, flags)`.
     RenameAt2,
+    /// `fchmod(fd, mode)`.
+    Fchmod,
+    /// `chown(path, uid, gid) (not on aarch64)`.
+    Chown,
+    /// `lchown(path, uid, gid) (not on aarch64)`.
+    Lchown,
+    /// `fchown(fd, uid, gid)`.
+    Fchown,
+    /// `fchownat(dirfd, path, uid, gid, flags)`.
+    FchownAt,
+    /// `utime(path, times) (not on aarch64)`.
+    Utime,
+    /// `utimes(path, times) (not on aarch64)`.
+    Utimes,
+    /// `utimensat(dirfd, path, times, flags)`.
+    UtimensAt,
+    /// `futimesat(dirfd, path, times) (not on aarch64)`.
+    FutimesAt,
+    /// `setxattr(path, name, value, size, flags)`.
+    SetXattr,
+    /// `lsetxattr(path, name, value, size, flags)`.
+    LsetXattr,
+    /// `fsetxattr(fd, name, value, size, flags)`.
+    FsetXattr,
+    /// `removexattr(path, name)`.
+    RemoveXattr,
+    /// `lremovexattr(path, name)`.
+    LremoveXattr,
+    /// `fremovexattr(fd, name)`.
+    FremoveXattr,
+    /// `setxattrat(dirfd, path, at_flags, name, &args, size) (Linux 6.13)`.
+    SetXattrAt,
+    /// `removexattrat(dirfd, path, at_flags, name) (Linux 6.13)`.
+    RemoveXattrAt,
+    /// `file_setattr(dirfd, path, &attr, size, at_flags) (Linux 6.17)`.
+    FileSetAttr,
+    /// `sendto(fd, buf, len, flags, addr, addrlen)`; the notify filter traps it only when
+    /// `addr` is not NULL (a plain `send` is never trapped).
+    SendTo,
+    /// `sendmsg(fd, &msghdr, flags)`.
+    SendMsg,
+    /// `sendmmsg(fd, msgvec, vlen, flags)`.
+    SendMmsg,
 }
 
 impl Syscall {
@@ -361,6 +404,27 @@ impl Syscall {
         Syscall::Rename,
         Syscall::RenameAt,
         Syscall::RenameAt2,
+        Syscall::Fchmod,
+        Syscall::Chown,
+        Syscall::Lchown,
+        Syscall::Fchown,
+        Syscall::FchownAt,
+        Syscall::Utime,
+        Syscall::Utimes,
+        Syscall::UtimensAt,
+        Syscall::FutimesAt,
+        Syscall::SetXattr,
+        Syscall::LsetXattr,
+        Syscall::FsetXattr,
+        Syscall::RemoveXattr,
+        Syscall::LremoveXattr,
+        Syscall::FremoveXattr,
+        Syscall::SetXattrAt,
+        Syscall::RemoveXattrAt,
+        Syscall::FileSetAttr,
+        Syscall::SendTo,
+        Syscall::SendMsg,
+        Syscall::SendMmsg,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -393,6 +457,27 @@ impl Syscall {
             Syscall::Rename => "rename",
             Syscall::RenameAt => "renameat",
             Syscall::RenameAt2 => "renameat2",
+            Syscall::Fchmod => "fchmod",
+            Syscall::Chown => "chown",
+            Syscall::Lchown => "lchown",
+            Syscall::Fchown => "fchown",
+            Syscall::FchownAt => "fchownat",
+            Syscall::Utime => "utime",
+            Syscall::Utimes => "utimes",
+            Syscall::UtimensAt => "utimensat",
+            Syscall::FutimesAt => "futimesat",
+            Syscall::SetXattr => "setxattr",
+            Syscall::LsetXattr => "lsetxattr",
+            Syscall::FsetXattr => "fsetxattr",
+            Syscall::RemoveXattr => "removexattr",
+            Syscall::LremoveXattr => "lremovexattr",
+            Syscall::FremoveXattr => "fremovexattr",
+            Syscall::SetXattrAt => "setxattrat",
+            Syscall::RemoveXattrAt => "removexattrat",
+            Syscall::FileSetAttr => "file_setattr",
+            Syscall::SendTo => "sendto",
+            Syscall::SendMsg => "sendmsg",
+            Syscall::SendMmsg => "sendmmsg",
         }
     }
 
@@ -420,6 +505,15 @@ impl fmt::Display for Syscall {
 /// `fchmodat2` (Linux 6.6; same number on every arch), not in `libc` on every arch.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const SYS_FCHMODAT2: u32 = 452;
+/// `setxattrat` (Linux 6.13; same number on every arch).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_SETXATTRAT: u32 = 463;
+/// `removexattrat` (Linux 6.13; same number on every arch).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_REMOVEXATTRAT: u32 = 466;
+/// `file_setattr` (Linux 6.17; same number on every arch).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYS_FILE_SETATTR: u32 = 469;
 
 #[cfg(target_arch = "x86_64")]
 fn syscall_nr(s: Syscall) -> Option<u32> {
@@ -442,6 +536,27 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::Rename => libc::SYS_rename,
         Syscall::RenameAt => libc::SYS_renameat,
         Syscall::RenameAt2 => libc::SYS_renameat2,
+        Syscall::Fchmod => libc::SYS_fchmod,
+        Syscall::Chown => libc::SYS_chown,
+        Syscall::Lchown => libc::SYS_lchown,
+        Syscall::Fchown => libc::SYS_fchown,
+        Syscall::FchownAt => libc::SYS_fchownat,
+        Syscall::Utime => libc::SYS_utime,
+        Syscall::Utimes => libc::SYS_utimes,
+        Syscall::UtimensAt => libc::SYS_utimensat,
+        Syscall::FutimesAt => libc::SYS_futimesat,
+        Syscall::SetXattr => libc::SYS_setxattr,
+        Syscall::LsetXattr => libc::SYS_lsetxattr,
+        Syscall::FsetXattr => libc::SYS_fsetxattr,
+        Syscall::RemoveXattr => libc::SYS_removexattr,
+        Syscall::LremoveXattr => libc::SYS_lremovexattr,
+        Syscall::FremoveXattr => libc::SYS_fremovexattr,
+        Syscall::SetXattrAt => return Some(SYS_SETXATTRAT),
+        Syscall::RemoveXattrAt => return Some(SYS_REMOVEXATTRAT),
+        Syscall::FileSetAttr => return Some(SYS_FILE_SETATTR),
+        Syscall::SendTo => libc::SYS_sendto,
+        Syscall::SendMsg => libc::SYS_sendmsg,
+        Syscall::SendMmsg => libc::SYS_sendmmsg,
     };
     u32::try_from(n).ok()
 }
@@ -454,7 +569,13 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         | Syscall::Chmod
         | Syscall::Mkdir
         | Syscall::Unlink
-        | Syscall::Rename => return None,
+        | Syscall::Rename
+        | Syscall::Chown
+        | Syscall::Lchown
+        | Syscall::Utime
+        | Syscall::Utimes
+        | Syscall::FutimesAt
+        => return None,
         Syscall::OpenAt => libc::SYS_openat,
         Syscall::OpenAt2 => libc::SYS_openat2,
         Syscall::Connect => libc::SYS_connect,
@@ -467,6 +588,22 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::UnlinkAt => libc::SYS_unlinkat,
         Syscall::RenameAt => libc::SYS_renameat,
         Syscall::RenameAt2 => libc::SYS_renameat2,
+        Syscall::Fchmod => libc::SYS_fchmod,
+        Syscall::Fchown => libc::SYS_fchown,
+        Syscall::FchownAt => libc::SYS_fchownat,
+        Syscall::UtimensAt => libc::SYS_utimensat,
+        Syscall::SetXattr => libc::SYS_setxattr,
+        Syscall::LsetXattr => libc::SYS_lsetxattr,
+        Syscall::FsetXattr => libc::SYS_fsetxattr,
+        Syscall::RemoveXattr => libc::SYS_removexattr,
+        Syscall::LremoveXattr => libc::SYS_lremovexattr,
+        Syscall::FremoveXattr => libc::SYS_fremovexattr,
+        Syscall::SetXattrAt => return Some(SYS_SETXATTRAT),
+        Syscall::RemoveXattrAt => return Some(SYS_REMOVEXATTRAT),
+        Syscall::FileSetAttr => return Some(SYS_FILE_SETATTR),
+        Syscall::SendTo => libc::SYS_sendto,
+        Syscall::SendMsg => libc::SYS_sendmsg,
+        Syscall::SendMmsg => libc::SYS_sendmmsg,
     };
     u32::try_from(n).ok()
 }
@@ -823,10 +960,26 @@ fn build_notify(set: &NotifySet) -> Built {
     let allow = rets.get(&mut asm, action::ALLOW);
     let notify = rets.get(&mut asm, action::USER_NOTIF);
     prologue(&mut asm, &mut rets)?;
-    for nr in set.iter().filter_map(Syscall::nr) {
-        asm.jump(Cond::Eq, nr, notify, Target::Next);
+    let mut sendto = None;
+    for s in set.iter() {
+        let Some(nr) = s.nr() else { continue };
+        if s == Syscall::SendTo {
+            // Only with a destination address (args[4] != NULL): `send` is `sendto(.., NULL, 0)`.
+            let l = asm.label();
+            asm.jump(Cond::Eq, nr, l, Target::Next);
+            sendto = Some(l);
+        } else {
+            asm.jump(Cond::Eq, nr, notify, Target::Next);
+        }
     }
     asm.goto(allow);
+    if let Some(l) = sendto {
+        asm.bind(l);
+        asm.load(Field::ArgLo(4));
+        asm.jump(Cond::Eq, 0, Target::Next, notify);
+        asm.load(Field::ArgHi(4));
+        asm.jump(Cond::Eq, 0, allow, notify);
+    }
     rets.emit(&mut asm);
     Ok(asm.finish())
 }
@@ -1066,6 +1219,20 @@ mod tests {
         }
         let empty = Filter::notify(&NotifySet::new()).unwrap();
         assert_eq!(empty.evaluate(&call(sysno::socket, [0; 6])), action::ALLOW);
+    }
+
+    #[test]
+    fn sendto_is_trapped_only_with_an_address() {
+        let f = Filter::notify(&NotifySet::new().with(Syscall::SendTo)).unwrap();
+        let nr = Syscall::SendTo.nr().unwrap();
+        assert_eq!(f.evaluate(&call(nr, [3, 0x1000, 1, 0, 0, 0])), action::ALLOW);
+        for addr in [0x7ffd_0000_1000_u64, 0x1000, 1 << 32] {
+            assert_eq!(
+                f.evaluate(&call(nr, [3, 0x1000, 1, 0, addr, 110])),
+                action::USER_NOTIF,
+                "{addr:#x}"
+            );
+        }
     }
 
     #[test]
