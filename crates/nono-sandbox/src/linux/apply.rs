@@ -20,7 +20,10 @@ use rustix::io::Errno;
 use crate::caps::{CapabilitySet, Compat, NetworkMode};
 use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
 use crate::linux::seccomp::{Filter, NotifySet, SeccompError};
-use crate::support::{landlock_support, seccomp_support, EnforcementStatus, Protection, Tristate};
+use crate::support::{
+    landlock_support, seccomp_support, EnforcementStatus, LandlockSupport, Protection,
+    SeccompSupport, Tristate,
+};
 
 /// Options for [`PreparedSandbox::prepare`] beyond the capability set.
 #[derive(Debug, Clone, Default)]
@@ -129,28 +132,10 @@ impl PreparedSandbox {
         caps: &CapabilitySet,
         opts: &SandboxOptions,
     ) -> Result<PreparedSandbox, SandboxError> {
-        let ll = landlock_support();
-        let mut status = EnforcementStatus::new(caps.compat(), ll.abi);
-        for (protection, available, detail) in requested_protections(caps, &ll) {
-            if available {
-                status.push_enforced(protection, detail);
-            } else if caps.compat() == Compat::Strict {
-                return Err(SandboxError::Unsupported {
-                    protection,
-                    detail,
-                    abi: ll.abi,
-                });
-            } else {
-                status.push_gap(
-                    protection,
-                    format!("kernel (Landlock ABI {}) lacks {detail}", ll.abi),
-                );
-            }
-        }
-        status.push_enforced(Protection::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+        let mut status = landlock_status(caps, &landlock_support())?;
         let plan = plan_fs_rules(caps)?;
         let built = build_ruleset(caps, &plan, &mut status)?;
-        let (deny, notify) = prepare_seccomp(caps, opts, &mut status)?;
+        let (deny, notify) = prepare_seccomp(caps, opts, seccomp_support(), &mut status)?;
         Ok(PreparedSandbox {
             landlock: built.ruleset,
             deny,
@@ -189,14 +174,41 @@ impl PreparedSandbox {
     }
 }
 
+/// What Landlock will enforce for `caps` on a kernel with `ll`: strict fails on the first
+/// missing protection, best-effort records it as a gap.
+fn landlock_status(
+    caps: &CapabilitySet,
+    ll: &LandlockSupport,
+) -> Result<EnforcementStatus, SandboxError> {
+    let mut status = EnforcementStatus::new(caps.compat(), ll.abi);
+    for (protection, available, detail) in requested_protections(caps, ll) {
+        if available {
+            status.push_enforced(protection, detail);
+        } else if caps.compat() == Compat::Strict {
+            return Err(SandboxError::Unsupported {
+                protection,
+                detail,
+                abi: ll.abi,
+            });
+        } else {
+            status.push_gap(
+                protection,
+                format!("kernel (Landlock ABI {}) lacks {detail}", ll.abi),
+            );
+        }
+    }
+    status.push_enforced(Protection::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
+    Ok(status)
+}
+
 /// Build the seccomp filters and record what they enforce.
 fn prepare_seccomp(
     caps: &CapabilitySet,
     opts: &SandboxOptions,
+    sc: SeccompSupport,
     status: &mut EnforcementStatus,
 ) -> Result<(Option<Filter>, Option<Filter>), SandboxError> {
     let strict = caps.compat() == Compat::Strict;
-    let sc = seccomp_support();
     let net_filtered = *caps.network() != NetworkMode::Allow;
     let mut wanted = vec![(
         Protection::SeccompDenyList,
@@ -335,5 +347,102 @@ impl Sandbox {
             .enforce()
             .map_err(|source| SandboxError::Enforce { source })?;
         Ok(prepared.status.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abi3() -> LandlockSupport {
+        LandlockSupport {
+            abi: 3,
+            fs: true,
+            refer: true,
+            truncate: true,
+            ..LandlockSupport::default()
+        }
+    }
+
+    #[test]
+    fn strict_refuses_a_missing_protection() {
+        let mut caps = CapabilitySet::new();
+        caps.block_network();
+        let err = landlock_status(&caps, &abi3()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SandboxError::Unsupported {
+                    protection: Protection::IoctlDev,
+                    abi: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("best-effort"), "{err}");
+    }
+
+    #[test]
+    fn best_effort_lists_every_gap() {
+        let mut caps = CapabilitySet::new();
+        caps.block_network().set_compat(Compat::BestEffort);
+        let st = landlock_status(&caps, &abi3()).unwrap();
+        assert!(st.enforces(Protection::Filesystem));
+        assert!(st.enforces(Protection::Truncate));
+        let gaps: Vec<_> = st.not_enforced.iter().map(|i| i.protection).collect();
+        assert_eq!(
+            gaps,
+            vec![
+                Protection::IoctlDev,
+                Protection::TcpConnect,
+                Protection::TcpBind,
+                Protection::SignalScope,
+                Protection::AbstractUnixSocketScope
+            ]
+        );
+        assert!(!st.is_complete());
+        assert!(st.to_string().contains("NOT ENFORCED"), "{st}");
+    }
+
+    #[test]
+    fn without_seccomp_strict_fails_and_best_effort_reports() {
+        let none = SeccompSupport {
+            filter: Tristate::No,
+            user_notif: Tristate::No,
+        };
+        let mut caps = CapabilitySet::new();
+        caps.block_network();
+        let opts = SandboxOptions::new().with_notify(NotifySet::open_family());
+        let mut st = EnforcementStatus::new(Compat::Strict, 7);
+        assert!(matches!(
+            prepare_seccomp(&caps, &opts, none, &mut st),
+            Err(SandboxError::SeccompUnsupported {
+                protection: Protection::SeccompDenyList,
+                ..
+            })
+        ));
+        caps.set_compat(Compat::BestEffort);
+        let mut st = EnforcementStatus::new(Compat::BestEffort, 7);
+        let (deny, notify) = prepare_seccomp(&caps, &opts, none, &mut st).unwrap();
+        assert!(deny.is_none() && notify.is_none());
+        let gaps: Vec<_> = st.not_enforced.iter().map(|i| i.protection).collect();
+        assert_eq!(
+            gaps,
+            vec![
+                Protection::SeccompDenyList,
+                Protection::SocketFamilyFilter,
+                Protection::OpenNotify
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_landlock_in_best_effort_still_prepares() {
+        let mut caps = CapabilitySet::new();
+        caps.set_compat(Compat::BestEffort);
+        let st = landlock_status(&caps, &LandlockSupport::default()).unwrap();
+        assert!(!st.enforces(Protection::Filesystem));
+        assert!(st.enforces(Protection::NoNewPrivs));
     }
 }

@@ -117,7 +117,8 @@ impl Drop for TempTree {
 
 /// Capabilities that let ordinary dynamically linked programs and this test binary start:
 /// read (and execute) `/usr` (which `/bin`, `/lib`, `/lib64` point into here),
-/// `/etc/ld.so.cache`, and the running test executable. Nothing else: no `/tmp`, no `/etc`.
+/// `/etc/ld.so.cache`, the running test executable, and `/dev/null` (read-write). Nothing
+/// else: no `/tmp`, no `/etc`.
 pub fn base_caps() -> CapabilitySet {
     let mut caps = CapabilitySet::new();
     caps.allow_dir("/usr", AccessMode::Read, "harness")
@@ -130,6 +131,9 @@ pub fn base_caps() -> CapabilitySet {
             }
         }
     }
+    // Shells open /dev/null for background jobs' stdin.
+    caps.allow_file("/dev/null", AccessMode::ReadWrite, "harness")
+        .expect("grant /dev/null");
     if Path::new("/etc/ld.so.cache").exists() {
         caps.allow_file("/etc/ld.so.cache", AccessMode::Read, "harness")
             .expect("grant ld.so.cache");

@@ -69,6 +69,28 @@ fn writes_outside_grants_are_refused() {
     assert_eq!(std::fs::read_to_string(t.join("ro/f")).unwrap(), "keep\n");
 }
 
+/// `IOCTL_DEV` comes with `Write`: a read-only grant on a device lets a program open and read
+/// it, not send it ioctls (`TCGETS` on `/dev/zero`: `EACCES` read-only, `ENOTTY` with write).
+#[test]
+fn device_ioctl_needs_a_write_grant() {
+    if !harness::landlock_abi_at_least(5) {
+        return;
+    }
+    let py = "import fcntl,termios,os\nfd=os.open('/dev/zero', os.O_RDONLY)\ntry:\n    fcntl.ioctl(fd, termios.TCGETS, bytes(64))\nexcept OSError as e:\n    print('errno', e.errno)\n";
+    let mut ro = base_caps();
+    ro.allow_file("/dev/zero", AccessMode::Read, "test")
+        .unwrap();
+    let r = run(&ro, &[PY, "-I", "-c", py]);
+    r.assert_ok();
+    assert_eq!(r.stdout(), "errno 13\n", "{r:?}");
+    let mut rw = base_caps();
+    rw.allow_file("/dev/zero", AccessMode::ReadWrite, "test")
+        .unwrap();
+    let r = run(&rw, &[PY, "-I", "-c", py]);
+    r.assert_ok();
+    assert_eq!(r.stdout(), "errno 25\n", "{r:?}");
+}
+
 #[test]
 fn symlink_out_of_a_grant_is_refused() {
     if !harness::landlock_abi_at_least(1) {
@@ -426,7 +448,8 @@ fn a_failing_assertion_inside_the_sandbox_fails_the_test() {
     harness::reexec(NAME, &caps, &[("MODE", "pass")]).assert_child_passed();
 }
 
-/// `Sandbox::apply` confines the calling process itself (here: a re-executed test child).
+/// `Sandbox::apply` confines the calling process itself (here: a re-executed test child), and
+/// reports that other threads stay unconfined instead of hiding it.
 #[test]
 fn sandbox_apply_confines_the_current_process() {
     const NAME: &str = "landlock::sandbox_apply_confines_the_current_process";
@@ -434,9 +457,25 @@ fn sandbox_apply_confines_the_current_process() {
         let mut caps = CapabilitySet::new();
         caps.allow_dir(&vars["IN"], AccessMode::Read, "test")
             .unwrap();
+        // libtest runs the test on its own thread, so this process has two: strict refuses
+        // (Landlock ABI < 8 confines only the calling thread), best-effort says so.
+        let threads = std::fs::read_dir("/proc/self/task").unwrap().count();
+        assert!(threads > 1);
+        let err = Sandbox::apply(&caps).unwrap_err();
+        assert!(
+            matches!(err, nono_sandbox::SandboxError::MultiThreaded { .. }),
+            "{err}"
+        );
         caps.set_compat(Compat::BestEffort);
         let status = Sandbox::apply(&caps).expect("apply");
         assert!(status.enforces(Protection::Filesystem), "{status}");
+        assert!(
+            status
+                .not_enforced
+                .iter()
+                .any(|i| i.protection == Protection::AllThreads),
+            "{status}"
+        );
         assert!(std::fs::read_to_string(Path::new(&vars["IN"]).join("a")).is_ok());
         let err = std::fs::read_to_string(&vars["OUT"]).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(13), "{err}");
