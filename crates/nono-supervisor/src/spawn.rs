@@ -80,14 +80,15 @@ pub(crate) type Enforce = dyn Fn() -> Result<Option<OwnedFd>, Errno> + Send + Sy
 /// step the child runs.
 pub(crate) fn prepare_sandbox(
     config: &crate::supervise::SpawnConfig,
-) -> Result<Box<Enforce>, SupervisorError> {
+) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
         opts = opts.with_notify(NotifySet::open_family());
     }
     let prepared = PreparedSandbox::prepare(&config.caps, &opts)
         .map_err(|source| SupervisorError::Sandbox { source })?;
-    Ok(Box::new(move || prepared.enforce()))
+    let status = prepared.status().clone();
+    Ok((Box::new(move || prepared.enforce()), status))
 }
 
 /// What to spawn: everything is owned here and moved into the child hook where needed.

@@ -23,7 +23,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use nono_sandbox::CapabilitySet;
+use nono_sandbox::{CapabilitySet, EnforcementStatus};
 use nono_wire::AccessMode;
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
@@ -63,7 +63,10 @@ pub struct SpawnConfig {
     pub sdk: bool,
     /// Run the child on its own PTY (default: when all std streams are terminals).
     pub pty: PtyMode,
-    /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true).
+    /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
+    /// handlers are process-wide and installed only while a run with this flag is in
+    /// progress (the previous dispositions are restored after the last one); with several
+    /// concurrent runs, each signal goes to every child.
     pub forward_signals: bool,
 }
 
@@ -109,6 +112,7 @@ impl ExitStatusKind {
 /// An access the child attempted that the static grants did not cover (a trapped open or an
 /// SDK request that was not granted).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Denial {
     /// The absolute path, as resolved by the supervisor.
     pub path: PathBuf,
@@ -124,11 +128,14 @@ pub struct Denial {
 
 /// The result of a supervised run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunOutcome {
     /// How the child ended.
     pub exit: ExitStatusKind,
     /// Every denied access, in order.
     pub denials: Vec<Denial>,
+    /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
+    pub enforcement: EnforcementStatus,
 }
 
 /// State shared by the loop, the broker, the SDK server and the workers.
@@ -178,7 +185,7 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         (None, None)
     };
     let shared = Arc::new(Shared::default());
-    let enforce = spawn::prepare_sandbox(&config)?;
+    let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
     let (sdk_parent, sdk_child) = if config.sdk {
         let (a, b) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
@@ -266,7 +273,11 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         (None, None) => ExitStatusKind::Code(125),
     };
     let denials = std::mem::take(&mut *shared.denials.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(RunOutcome { exit, denials })
+    Ok(RunOutcome {
+        exit,
+        denials,
+        enforcement,
+    })
 }
 
 fn supervise_loop(

@@ -267,3 +267,105 @@ fn multithreaded_child_with_a_slow_decision_does_not_deadlock() {
     );
     assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "ok");
 }
+
+#[test]
+fn cwd_and_dirfd_relative_opens_are_resolved() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("a"), "by-cwd").unwrap();
+    std::fs::write(outside.join("b"), "by-dirfd").unwrap();
+    // chdir is not a Landlock access; the opens relative to the new cwd and to a granted
+    // directory fd must be resolved by the broker to the outside paths.
+    let script = format!(
+        "import os\n\
+         os.chdir('{o}')\n\
+         a = open('a').read()\n\
+         d = os.open('.', os.O_RDONLY | os.O_DIRECTORY)\n\
+         b = os.read(os.open('b', os.O_RDONLY, dir_fd=d), 100).decode()\n\
+         open('{out}/result', 'w').write(a + ' ' + b)\n",
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = trapped("", &out);
+    config.argv = vec![crate::harness::PYTHON.into(), "-c".into(), script.into()];
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    config.engine = Some(std::sync::Arc::new(Engine::new(
+        Policy::default(),
+        nono_supervisor::approval::Callback::new(move |req| {
+            log.lock().unwrap().push(req.path.clone());
+            nono_supervisor::policy::Decision::Granted {
+                scope: nono_supervisor::policy::GrantScope::Once,
+                rule: "test".into(),
+            }
+        }),
+    )));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("result")).unwrap(),
+        "by-cwd by-dirfd"
+    );
+    let seen = seen.lock().unwrap();
+    assert!(seen.contains(&outside.join("a")), "{seen:?}");
+    assert!(seen.contains(&outside.join("b")), "{seen:?}");
+}
+
+#[test]
+fn o_excl_on_an_existing_file_fails_with_eexist() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    std::fs::write(outside.join("exists"), "old").unwrap();
+    let script = format!(
+        "import os, errno\n\
+         try:\n    os.open('{o}/exists', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)\n    r = 'opened'\n\
+         except FileExistsError:\n    r = 'EEXIST'\n\
+         fd = os.open('{o}/new', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)\n\
+         os.write(fd, b'n')\n\
+         open('{out}/result', 'w').write(r)\n",
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = trapped("", &out);
+    config.argv = vec![crate::harness::PYTHON.into(), "-c".into(), script.into()];
+    config.engine = Some(approve_all(Policy::default()));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("result")).unwrap(),
+        "EEXIST"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("exists")).unwrap(),
+        "old"
+    );
+    assert_eq!(std::fs::read_to_string(outside.join("new")).unwrap(), "n");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(outside.join("new"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o640 & !0o022 & 0o777,
+        "mode honoured (umask 022 applied)"
+    );
+}

@@ -212,3 +212,30 @@ sys.exit(code)
         "exit code through the PTY supervisor"
     );
 }
+
+#[test]
+fn workdir_is_the_childs_cwd() {
+    let _g = shared();
+    let dir = crate::harness::scratch("workdir");
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, nono_sandbox::AccessMode::ReadWrite, "test")
+        .unwrap();
+    let mut config = sh("pwd > here", caps);
+    config.workdir = Some(dir.clone());
+    assert_eq!(run(config).unwrap().exit, ExitStatusKind::Code(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("here")).unwrap().trim(),
+        dir.display().to_string()
+    );
+}
+
+#[test]
+fn enforcement_status_is_reported() {
+    let _g = shared();
+    let outcome = run(sh("true", system_caps())).unwrap();
+    assert!(
+        outcome.enforcement.is_complete(),
+        "{:?}",
+        outcome.enforcement
+    );
+}
