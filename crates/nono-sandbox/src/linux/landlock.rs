@@ -80,6 +80,11 @@ pub struct FsRule {
     pub path: PathBuf,
     /// Access granted beneath it (union of the grants that produced it).
     pub access: AccessMode,
+    /// Whether the rule only comes from expanding grants around a carve-out (an entry of a
+    /// spine directory). Such an entry may vanish or become a symlink before the ruleset is
+    /// built; it is then skipped (it is simply not covered), where a missing grant is an
+    /// error.
+    pub expanded: bool,
 }
 
 /// The filesystem rules for a capability set, after carve-out expansion.
@@ -142,13 +147,16 @@ pub enum LandlockError {
 
 /// Compute the Landlock path rules for `caps`, expanding grants around deny carve-outs.
 pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
-    let mut rules: BTreeMap<PathBuf, AccessMode> = BTreeMap::new();
     let mut notes = Vec::new();
-    let mut add = |path: PathBuf, access: AccessMode| {
+    let mut rules: BTreeMap<PathBuf, (AccessMode, bool)> = BTreeMap::new();
+    let mut add = |path: PathBuf, access: AccessMode, expanded: bool| {
         rules
             .entry(path)
-            .and_modify(|a| *a = a.union(access))
-            .or_insert(access);
+            .and_modify(|(a, e)| {
+                *a = a.union(access);
+                *e &= expanded;
+            })
+            .or_insert((access, expanded));
     };
     for grant in caps.grants() {
         if caps
@@ -164,12 +172,12 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             continue;
         }
         if grant.kind == FsKind::File {
-            add(grant.path.clone(), grant.access);
+            add(grant.path.clone(), grant.access, false);
             continue;
         }
         let carve = carve_spine(caps, &grant.path);
         if carve.spine.is_empty() {
-            add(grant.path.clone(), grant.access);
+            add(grant.path.clone(), grant.access, false);
             continue;
         }
         for dir in &carve.spine {
@@ -194,7 +202,7 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
                 if entry.file_type().is_ok_and(|t| t.is_symlink()) {
                     continue;
                 }
-                add(child, grant.access);
+                add(child, grant.access, true);
             }
         }
         notes.push(format!(
@@ -223,7 +231,11 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
     Ok(RulePlan {
         rules: rules
             .into_iter()
-            .map(|(path, access)| FsRule { path, access })
+            .map(|(path, (access, expanded))| FsRule {
+                path,
+                access,
+                expanded,
+            })
             .collect(),
         notes,
     })
@@ -305,10 +317,26 @@ pub fn build_ruleset(
     let mut created = ruleset.create().map_err(err("create"))?;
     let mut fs_rules = 0;
     for rule in &plan.rules {
-        let Some((fd, is_dir)) = open_rule_target(&rule.path)? else {
-            return Err(LandlockError::BecameSymlink {
-                path: rule.path.clone(),
-            });
+        let target = match open_rule_target(&rule.path) {
+            Ok(Some(t)) => Some(t),
+            Ok(None) if !rule.expanded => {
+                return Err(LandlockError::BecameSymlink {
+                    path: rule.path.clone(),
+                })
+            }
+            Ok(None) => None,
+            Err(LandlockError::Open {
+                source: rustix::io::Errno::NOENT,
+                ..
+            }) if rule.expanded => None,
+            Err(e) => return Err(e),
+        };
+        let Some((fd, is_dir)) = target else {
+            status.notes.push(format!(
+                "{} vanished or became a symlink while the sandbox was built: not covered",
+                rule.path.display()
+            ));
+            continue;
         };
         let mut rights = rights_for(rule.access);
         if !is_dir {
