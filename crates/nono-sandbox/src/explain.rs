@@ -30,7 +30,10 @@
 //! - symlinks directly inside a spine directory get no rule (a rule would follow the link and
 //!   grant its target); reaching their target is decided by the target's own grants;
 //! - a deny that does not exist on disk is carved at its deepest existing ancestor: that
-//!   directory becomes a spine directory, so the denied name cannot be created there.
+//!   directory becomes a spine directory, so the denied name cannot be created there — nor
+//!   can any other new entry (a deny of a missing `~/.ssh` under a granted home directory
+//!   means nothing new can be created directly in the home directory; subdirectories that
+//!   exist keep the grant). That is the price of never letting the denied path appear.
 //!
 //! What the carve-out cannot cover: a hard link to the denied file from elsewhere in the grant
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor

@@ -22,6 +22,10 @@
 //! `CONNECT_TCP` with no rule; `Ports` handles both with one rule per listed port. UDP, ICMP
 //! and raw sockets are outside Landlock's TCP rules: seccomp's socket-family filter covers them.
 //!
+//! Audit (ABI 7): `LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON` is set when available, so denials
+//! of the exec'd program reach the audit log (Landlock only logs denials before `exec` by
+//! default).
+//!
 //! Scopes (ABI 6): `Scopes::signal` → `LANDLOCK_SCOPE_SIGNAL`, `Scopes::abstract_unix_socket`
 //! → `LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET`.
 //!
@@ -358,6 +362,11 @@ pub fn build_ruleset(
                 .add_rule(NetPort::new(port, AccessNet::BindTcp))
                 .map_err(err("add_rule(bind port)"))?;
         }
+    }
+    // ABI 7: also audit-log denials of the exec'd program (off by default; Landlock logs only
+    // denials before exec otherwise). Only asked for when present, so never a compat error.
+    if status.landlock_abi >= 7 {
+        created = created.log_new_exec(true).map_err(err("log_new_exec"))?;
     }
     status.fs_rules = fs_rules;
     status.notes.extend(plan.notes.iter().cloned());
