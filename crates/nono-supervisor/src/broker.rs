@@ -59,6 +59,8 @@ use rustix::io::Errno;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod procfs;
+
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
 const PATH_MAX: usize = 4096;
 /// `sizeof(struct open_how)` (flags, mode, resolve: three u64).
@@ -148,6 +150,8 @@ pub(crate) struct Broker {
     caps: Arc<StaticGrants>,
     engine: Option<Arc<Engine>>,
     shared: Arc<Shared>,
+    /// Serves opens under `/proc` (Landlock grants nothing there when opens are trapped).
+    procfs: procfs::ProcFs,
 }
 
 /// One trapped open, decoded.
@@ -170,6 +174,7 @@ impl Broker {
             caps: ctx.caps.clone(),
             engine: ctx.engine.clone(),
             shared: ctx.shared.clone(),
+            procfs: procfs::ProcFs::new(ctx.child_pid),
         }
     }
 
@@ -214,6 +219,18 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
+        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags) {
+            procfs::answer(
+                notify,
+                &self.shared,
+                &n,
+                call.syscall,
+                lexical,
+                flags,
+                outcome,
+            );
+            return;
+        }
         if self.caps.fast_allows(&lexical, access) {
             let _ = notify.respond_continue(n.id);
             return;
@@ -278,7 +295,13 @@ fn grant_trapped(
     match engine.decide(&req) {
         Decision::Granted { .. } => {
             let flags = OFlags::from_bits_retain(call.flags as u32);
-            let mode = Mode::from_bits_truncate(call.mode as u32) & !child_umask(n.pid);
+            // The mode only matters when a file is created; then the child's umask applies,
+            // as it would have to the child's own open.
+            let mode = if flags.contains(OFlags::CREATE) {
+                Mode::from_bits_truncate(call.mode as u32) & !child_umask(n.pid)
+            } else {
+                Mode::empty()
+            };
             match open_approved(&path, flags, mode) {
                 Ok(fd) => {
                     let opts = AddFdOptions {

@@ -4,8 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// The environment variable that names the child's SDK socket fd.
-pub const SUPERVISOR_FD_VAR: &str = "NONO_SUPERVISOR_FD";
+/// The environment variable that names the child's SDK socket fd (`NONO_SUPERVISOR_FD`).
+pub const SUPERVISOR_FD_VAR: &str = nono_wire::SUPERVISOR_FD_ENV;
 
 /// Exact names removed from every child's environment. `LD_*` and `DYLD_*` are removed by
 /// prefix (see [`is_dangerous`]). The list follows the variables glibc's dynamic loader

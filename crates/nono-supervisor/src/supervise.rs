@@ -246,6 +246,11 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         &mut sdk,
         &ctx,
     );
+    if result.is_err() {
+        // The loop cannot watch the child any more: do not leave it running unsupervised.
+        let _ = rustix::process::kill_process_group(child_pid, Signal::KILL);
+        let _ = rustix::process::kill_process(child_pid, Signal::KILL);
+    }
     let status = spawned.child.wait().map_err(|e| SupervisorError::Sys {
         call: "waitid (child)",
         source: e,
