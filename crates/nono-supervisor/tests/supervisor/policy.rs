@@ -24,6 +24,8 @@ fn landlock_available() -> bool {
 
 #[test]
 fn default_profile_denies_groups_and_system_secrets_inside_granted_trees() {
+    // Shared with other tests; excludes the fd-counting test while this one opens fds.
+    let _g = crate::harness::shared();
     if !landlock_available() {
         return;
     }
