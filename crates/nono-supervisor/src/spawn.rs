@@ -85,7 +85,14 @@ pub(crate) fn prepare_sandbox(
     if config.trap_opens {
         opts = opts.with_notify(NotifySet::open_family());
     }
-    let prepared = PreparedSandbox::prepare(&config.caps, &opts)
+    // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
+    // grants nothing there.
+    let landlock_caps = if config.trap_opens {
+        crate::broker::procfs::landlock_caps(&config.caps)
+    } else {
+        config.caps.clone()
+    };
+    let prepared = PreparedSandbox::prepare(&landlock_caps, &opts)
         .map_err(|source| SupervisorError::Sandbox { source })?;
     let status = prepared.status().clone();
     Ok((Box::new(move || prepared.enforce()), status))

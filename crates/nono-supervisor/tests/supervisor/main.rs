@@ -3,7 +3,9 @@
 //! `supervise` example when the supervisor itself must be killed.
 
 mod broker;
+mod cprog;
 mod harness;
 mod lifecycle;
 mod policy;
+mod procfs;
 mod sdk;

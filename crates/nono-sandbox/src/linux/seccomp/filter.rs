@@ -574,8 +574,7 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         | Syscall::Lchown
         | Syscall::Utime
         | Syscall::Utimes
-        | Syscall::FutimesAt
-        => return None,
+        | Syscall::FutimesAt => return None,
         Syscall::OpenAt => libc::SYS_openat,
         Syscall::OpenAt2 => libc::SYS_openat2,
         Syscall::Connect => libc::SYS_connect,
@@ -1225,7 +1224,10 @@ mod tests {
     fn sendto_is_trapped_only_with_an_address() {
         let f = Filter::notify(&NotifySet::new().with(Syscall::SendTo)).unwrap();
         let nr = Syscall::SendTo.nr().unwrap();
-        assert_eq!(f.evaluate(&call(nr, [3, 0x1000, 1, 0, 0, 0])), action::ALLOW);
+        assert_eq!(
+            f.evaluate(&call(nr, [3, 0x1000, 1, 0, 0, 0])),
+            action::ALLOW
+        );
         for addr in [0x7ffd_0000_1000_u64, 0x1000, 1 << 32] {
             assert_eq!(
                 f.evaluate(&call(nr, [3, 0x1000, 1, 0, addr, 110])),

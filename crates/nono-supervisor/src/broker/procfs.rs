@@ -1,0 +1,545 @@
+//! The procfs broker: a supervised child's opens under `/proc`, served by the supervisor so the
+//! child sees its own processes and system-wide files, never another process's entries.
+//!
+//! # Why
+//! Landlock ABI 7 cannot tell `/proc/self/status` from `/proc/1/environ`: a read grant on
+//! `/proc` (which tools need) covers every process's directory, and the kernel's ptrace
+//! check that Landlock adds does *not* stop `environ`, `cmdline` or `auxv` of processes
+//! outside the sandbox (measured on 6.18, see docs/THREAT_MODEL.md) — environment variables
+//! are where API keys live, including the supervisor's own.
+//!
+//! # Mechanism
+//! When opens are trapped, Landlock grants nothing under `/proc` ([`landlock_caps`] carves it
+//! out), so no open the kernel runs itself can reach a `/proc` file. Every trapped open whose
+//! (lexically normalised, absolute) path lies under `/proc` is classified here:
+//! - a **magic link** of the child's own or a descendant's (`fd/N`, `cwd`, `root`, `exe`,
+//!   `map_files/*`, `ns/*`, also via `task/TID/`, and `/dev/fd/*`, `/dev/std*`): answered
+//!   `CONTINUE`. The kernel follows the link to the real object and Landlock judges *that*;
+//!   if the child swapped the path after the check, whatever it now names is either outside
+//!   `/proc` (Landlock judges it) or inside it (Landlock refuses it) — safe either way;
+//! - an entry of `/proc/self`, `/proc/thread-self` or `/proc/PID` where PID is the sandbox's
+//!   root process or a descendant: **opened by the supervisor** on a path it builds itself
+//!   (the pid rewritten: `self` becomes the calling thread's thread-group id), never from a
+//!   path it re-reads, and injected with `ADDFD|SEND`. Read-only, except a short list of
+//!   harmless files of the caller's *own* process (`comm`, `task/TID/comm`, ...);
+//! - a **system-wide** file on an allow-list (`cpuinfo`, `meminfo`, `stat`, `sys/**`, the
+//!   `/proc` directory itself for listing, ...): opened by the supervisor read-only and
+//!   injected. Everything else (`kcore`, `kallsyms`, `sysrq-trigger`, `/proc/sys` writes, ...)
+//!   is refused;
+//! - **another process's** entry: refused with `EACCES` and recorded as a denial.
+//!
+//! A path swapped in the child's memory after the check changes only *which request* the
+//! supervisor considers; what it opens is always the path it decided on.
+//!
+//! # Pid reuse
+//! The supervisor first pins `/proc/PID` (an `O_PATH` directory fd: if the process dies, its
+//! entries answer `ESRCH`, and a new process with the same pid gets a different directory),
+//! checks ancestry through *that* fd (`status`: `Tgid`, `PPid`), and opens the entry beneath
+//! it. The walk up the `PPid` chain reads other processes' `status`; a pid on the chain that is
+//! reused meanwhile belongs to a process whose own chain would have to lead to the sandbox's
+//! root to be accepted, i.e. to a descendant.
+//!
+//! All opens use `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`
+//! beneath the pinned directory, so a magic link this module failed to classify is refused
+//! (`ELOOP`) instead of being followed by the unsandboxed supervisor.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use std::os::fd::AsFd;
+
+use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyFd, Syscall};
+use nono_sandbox::CapabilitySet;
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use crate::supervise::{Denial, Shared};
+
+/// How far up the `PPid` chain the ancestry check walks before giving up.
+const MAX_DEPTH: usize = 1024;
+
+/// Entries of a process directory that are magic links (or directories of them).
+const MAGIC: &[&str] = &["fd", "cwd", "root", "exe", "map_files", "ns"];
+/// `fd`, `map_files` and `ns` are directories of magic links: only `DIR/NAME` is a link.
+const MAGIC_DIRS: &[&str] = &["fd", "map_files", "ns"];
+
+/// Entries of the caller's own process it may open for writing.
+const OWN_WRITABLE: &[&str] = &["comm", "coredump_filter", "timerslack_ns", "oom_score_adj"];
+
+/// System-wide `/proc` entries (first component) served read-only. `sys` and `pressure` are
+/// directories served recursively.
+const SYSTEM: &[&str] = &[
+    "buddyinfo",
+    "cgroups",
+    "cmdline",
+    "consoles",
+    "cpuinfo",
+    "crypto",
+    "devices",
+    "diskstats",
+    "filesystems",
+    "interrupts",
+    "loadavg",
+    "locks",
+    "meminfo",
+    "misc",
+    "partitions",
+    "pressure",
+    "softirqs",
+    "stat",
+    "swaps",
+    "sys",
+    "uptime",
+    "version",
+    "vmstat",
+    "zoneinfo",
+];
+
+/// The Landlock view of `caps` when the supervisor serves `/proc`: `/proc` is carved out
+/// (grants inside it are dropped, a grant above it is expanded around it), so no open that the
+/// kernel runs on its own can reach a `/proc` file.
+#[must_use]
+pub(crate) fn landlock_caps(caps: &CapabilitySet) -> CapabilitySet {
+    let mut out = caps.clone();
+    if let Err(e) = out.deny("/proc", "served by the supervisor (procfs broker)") {
+        tracing::warn!("carving /proc out of the Landlock grants failed: {e}");
+    }
+    out
+}
+
+/// What to do with a trapped open under `/proc`.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A magic link of the child's own (or a descendant's): the kernel follows it and Landlock
+    /// judges the object it leads to.
+    Continue,
+    /// Opened by the supervisor: inject it.
+    Opened(OwnedFd),
+    /// Refused (record a denial, answer `EACCES`).
+    Refused(&'static str),
+    /// The supervisor's own open failed (`ENOENT`, `ESRCH`, ...): answer this errno.
+    Failed(Errno),
+}
+
+/// Serves `/proc` for one run.
+#[derive(Debug)]
+pub(crate) struct ProcFs {
+    /// The sandbox's root process (the direct child).
+    root: u32,
+    /// `/proc`, `O_PATH`.
+    proc_dir: Option<OwnedFd>,
+}
+
+/// Which process directory a path names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// `/proc` itself or a system-wide entry (components after `/proc`).
+    System(Vec<OsString>),
+    /// A process directory: the pid, and the components after it.
+    Process(u32, Vec<OsString>),
+    /// `/dev/fd/*`, `/dev/stdin`, ...: symlinks into `/proc/self/fd`.
+    DevFd,
+}
+
+impl ProcFs {
+    pub(crate) fn new(root: u32) -> Self {
+        let proc_dir = rustix::fs::open(
+            "/proc",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| tracing::warn!("opening /proc failed: {e}"))
+        .ok();
+        ProcFs { root, proc_dir }
+    }
+
+    /// Classify (and, where the supervisor serves it, open) the trapped open of `path` (absolute,
+    /// lexically normalised) by thread `tid` with `flags`. `None`: not a `/proc` path.
+    pub(crate) fn open(&self, tid: u32, path: &Path, flags: OFlags) -> Option<Outcome> {
+        let target = parse(path, tid)?;
+        Some(self.serve(tid, target, flags))
+    }
+
+    fn serve(&self, tid: u32, target: Target, flags: OFlags) -> Outcome {
+        let Some(proc_dir) = &self.proc_dir else {
+            return Outcome::Refused("/proc could not be opened by the supervisor");
+        };
+        let writes = super::access_of(flags).writes();
+        match target {
+            Target::DevFd => Outcome::Continue,
+            Target::System(rest) => {
+                let allowed = match rest.first() {
+                    None => true,
+                    Some(first) => SYSTEM.iter().any(|s| OsStr::new(s) == first),
+                };
+                if !allowed {
+                    return Outcome::Refused("a /proc entry outside the allow-list for sandboxes");
+                }
+                if writes {
+                    return Outcome::Refused("system-wide /proc entries are read-only");
+                }
+                match open_beneath(proc_dir, &rest, flags) {
+                    Ok(fd) => Outcome::Opened(fd),
+                    Err(e) => Outcome::Failed(e),
+                }
+            }
+            Target::Process(pid, rest) => {
+                let pin = match rustix::fs::openat2(
+                    proc_dir,
+                    pid.to_string(),
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+                ) {
+                    Ok(fd) => fd,
+                    Err(e) => return Outcome::Failed(e),
+                };
+                let Some(status) = read_status_at(&pin) else {
+                    return Outcome::Failed(Errno::NOENT);
+                };
+                if !self.in_sandbox(pid, &status) {
+                    return Outcome::Refused("another process's /proc entry (outside the sandbox)");
+                }
+                if is_magic(&rest) {
+                    return Outcome::Continue;
+                }
+                if writes {
+                    let own = thread_group(tid) == Some(status.tgid);
+                    if !own || !own_writable(&rest) {
+                        return Outcome::Refused(
+                            "a /proc entry of a sandboxed process that is read-only for it",
+                        );
+                    }
+                }
+                match open_beneath(&pin, &rest, flags) {
+                    Ok(fd) => Outcome::Opened(fd),
+                    Err(e) => Outcome::Failed(e),
+                }
+            }
+        }
+    }
+
+    /// Whether the process pinned with `status` is the sandbox's root or a descendant.
+    fn in_sandbox(&self, pid: u32, status: &Status) -> bool {
+        if pid == self.root || status.tgid == self.root {
+            return true;
+        }
+        let mut cur = status.ppid;
+        for _ in 0..MAX_DEPTH {
+            if cur == self.root {
+                return true;
+            }
+            if cur <= 1 {
+                return false;
+            }
+            match read_status(cur) {
+                Some(s) => cur = s.ppid,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// Answer a trapped open that [`ProcFs::open`] classified: `CONTINUE`, inject the
+/// supervisor's fd (`ADDFD|SEND`, with the child's `O_CLOEXEC`), or refuse (`EACCES`, and a
+/// [`Denial`] for the end-of-run report).
+pub(crate) fn answer(
+    notify: &NotifyFd,
+    shared: &Shared,
+    n: &Notification,
+    syscall: Syscall,
+    path: PathBuf,
+    flags: OFlags,
+    outcome: Outcome,
+) {
+    match outcome {
+        Outcome::Continue => {
+            let _ = notify.respond_continue(n.id);
+        }
+        Outcome::Opened(fd) => {
+            let opts = AddFdOptions {
+                send: true,
+                cloexec: flags.contains(OFlags::CLOEXEC),
+                target: None,
+            };
+            if let Err(e) = notify.add_fd(n.id, fd.as_fd(), opts) {
+                tracing::debug!("injecting a /proc fd failed: {e}");
+            }
+        }
+        Outcome::Failed(errno) => {
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+        }
+        Outcome::Refused(reason) => {
+            shared.deny(Denial {
+                path,
+                access: super::access_of(flags),
+                pid: n.pid,
+                syscall: syscall.name().to_owned(),
+                reason: reason.to_owned(),
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+    }
+}
+
+/// `/proc/...` (or `/dev/fd/...`) → which directory it names, with `self`/`thread-self`
+/// rewritten for thread `tid`, and the two top-level symlinks (`net`, `mounts`) rewritten to
+/// the process directory they point into.
+fn parse(path: &Path, tid: u32) -> Option<Target> {
+    let mut comps = path.components();
+    if comps.next() != Some(Component::RootDir) {
+        return None;
+    }
+    let names: Vec<&OsStr> = comps
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    match names.as_slice() {
+        [dev, fd, ..] if *dev == "dev" && *fd == "fd" => return Some(Target::DevFd),
+        [dev, std]
+            if *dev == "dev" && [&"stdin", &"stdout", &"stderr"].iter().any(|s| *std == **s) =>
+        {
+            return Some(Target::DevFd)
+        }
+        [proc, ..] if *proc == "proc" => {}
+        _ => return None,
+    }
+    let rest = &names[1..];
+    let Some(first) = rest.first() else {
+        return Some(Target::System(Vec::new()));
+    };
+    let tgid = || thread_group(tid).unwrap_or(tid);
+    let first_bytes = first.as_bytes();
+    if *first == "self" || *first == "net" || *first == "mounts" {
+        let after = if *first == "self" { &rest[1..] } else { rest };
+        return Some(Target::Process(tgid(), owned(after)));
+    }
+    if *first == "thread-self" {
+        let mut after = vec![OsString::from("task"), OsString::from(tid.to_string())];
+        after.extend(rest[1..].iter().map(|c| c.to_os_string()));
+        return Some(Target::Process(tgid(), after));
+    }
+    if !first_bytes.is_empty() && first_bytes.iter().all(u8::is_ascii_digit) {
+        let pid = std::str::from_utf8(first_bytes).ok()?.parse().ok()?;
+        return Some(Target::Process(pid, owned(&rest[1..])));
+    }
+    Some(Target::System(owned(rest)))
+}
+
+fn owned(c: &[&OsStr]) -> Vec<OsString> {
+    c.iter().map(|c| c.to_os_string()).collect()
+}
+
+/// Whether `rest` (components after the pid) passes through a magic link.
+fn is_magic(rest: &[OsString]) -> bool {
+    let rest = match rest {
+        [task, _tid, more @ ..] if *task == "task" => more,
+        other => other,
+    };
+    match rest {
+        [first, second, ..] if MAGIC_DIRS.iter().any(|m| *first == *m) => !second.is_empty(),
+        [first, ..] if MAGIC_DIRS.iter().any(|m| *first == *m) => false,
+        [first, ..] => MAGIC.iter().any(|m| *first == *m),
+        [] => false,
+    }
+}
+
+/// Whether `rest` names an entry of the caller's own process it may write.
+fn own_writable(rest: &[OsString]) -> bool {
+    let rest = match rest {
+        [task, _tid, more @ ..] if *task == "task" => more,
+        other => other,
+    };
+    matches!(rest, [one] if OWN_WRITABLE.iter().any(|w| *one == *w))
+}
+
+/// Open `rest` beneath `dir` with the child's flags (reduced to the ones that make sense for
+/// procfs), refusing any symlink or magic link on the way.
+fn open_beneath(dir: &OwnedFd, rest: &[OsString], flags: OFlags) -> Result<OwnedFd, Errno> {
+    let mut rel = PathBuf::new();
+    for c in rest {
+        rel.push(c);
+    }
+    if rel.as_os_str().is_empty() {
+        rel.push(".");
+    }
+    let keep = OFlags::RWMODE
+        | OFlags::DIRECTORY
+        | OFlags::NONBLOCK
+        | OFlags::NOFOLLOW
+        | OFlags::TRUNC
+        | OFlags::APPEND
+        | OFlags::LARGEFILE
+        | OFlags::NOCTTY;
+    rustix::fs::openat2(
+        dir,
+        &rel,
+        (flags & keep) | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// The fields of `/proc/PID/status` the ancestry check needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Status {
+    tgid: u32,
+    ppid: u32,
+}
+
+fn parse_status(text: &str) -> Option<Status> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    Some(Status {
+        tgid: field("Tgid:")?,
+        ppid: field("PPid:")?,
+    })
+}
+
+fn read_status_at(pin: &OwnedFd) -> Option<Status> {
+    let fd = rustix::fs::openat(
+        pin,
+        "status",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+    parse_status(std::str::from_utf8(&buf[..len]).ok()?)
+}
+
+fn read_status(pid: u32) -> Option<Status> {
+    parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+/// The thread-group id (process id) of thread `tid`.
+pub(crate) fn thread_group(tid: u32) -> Option<u32> {
+    read_status(tid).map(|s| s.tgid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(t: &Target) -> String {
+        match t {
+            Target::System(r) => format!("system:{}", join(r)),
+            Target::Process(p, r) => format!("{p}:{}", join(r)),
+            Target::DevFd => "devfd".into(),
+        }
+    }
+
+    fn join(r: &[OsString]) -> String {
+        r.iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn paths_are_classified_with_self_rewritten() {
+        let me = std::process::id();
+        let p = |s: &str| parse(Path::new(s), me).map(|t| names(&t));
+        assert_eq!(p("/etc/passwd"), None);
+        assert_eq!(p("/procfoo/x"), None);
+        assert_eq!(p("/proc").as_deref(), Some("system:"));
+        assert_eq!(p("/proc/cpuinfo").as_deref(), Some("system:cpuinfo"));
+        assert_eq!(
+            p("/proc/sys/kernel/ostype").as_deref(),
+            Some("system:sys/kernel/ostype")
+        );
+        assert_eq!(p("/proc/self/status"), Some(format!("{me}:status")));
+        assert_eq!(p("/proc/net/dev"), Some(format!("{me}:net/dev")));
+        assert_eq!(p("/proc/mounts"), Some(format!("{me}:mounts")));
+        assert_eq!(
+            p("/proc/thread-self/comm"),
+            Some(format!("{me}:task/{me}/comm"))
+        );
+        assert_eq!(p("/proc/1/environ").as_deref(), Some("1:environ"));
+        assert_eq!(p("/dev/fd/3").as_deref(), Some("devfd"));
+        assert_eq!(p("/dev/stdin").as_deref(), Some("devfd"));
+        assert_eq!(p("/dev/null"), None);
+    }
+
+    #[test]
+    fn magic_links_are_recognised() {
+        let v = |s: &str| -> Vec<OsString> { s.split('/').map(OsString::from).collect() };
+        for m in [
+            "fd/3",
+            "cwd",
+            "cwd/x",
+            "root/etc/passwd",
+            "exe",
+            "ns/net",
+            "map_files/1-2",
+            "task/5/fd/0",
+            "task/5/root",
+        ] {
+            assert!(is_magic(&v(m)), "{m}");
+        }
+        for m in [
+            "fd",
+            "fdinfo/3",
+            "status",
+            "task/5/status",
+            "map_files",
+            "ns",
+            "environ",
+        ] {
+            assert!(!is_magic(&v(m)), "{m}");
+        }
+        assert!(own_writable(&v("comm")));
+        assert!(own_writable(&v("task/7/comm")));
+        assert!(!own_writable(&v("mem")));
+        assert!(!own_writable(&v("task/7/mem")));
+    }
+
+    #[test]
+    fn status_fields_parse() {
+        let s = "Name:\tsh\nUmask:\t0022\nState:\tS\nTgid:\t42\nNgid:\t0\nPid:\t43\nPPid:\t7\n";
+        assert_eq!(parse_status(s), Some(Status { tgid: 42, ppid: 7 }));
+        assert_eq!(parse_status("Name: x\n"), None);
+    }
+
+    #[test]
+    fn the_supervisors_own_entries_are_not_in_a_childs_sandbox() {
+        // Root = a pid that is not an ancestor of this process: our entries are outside.
+        let fs = ProcFs::new(u32::MAX - 1);
+        let me = std::process::id();
+        let out = fs.open(
+            me,
+            Path::new(&format!("/proc/{me}/environ")),
+            OFlags::RDONLY,
+        );
+        assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
+        // With this process as the root, its own entries are served.
+        let fs = ProcFs::new(me);
+        let out = fs.open(me, Path::new("/proc/self/status"), OFlags::RDONLY);
+        assert!(matches!(out, Some(Outcome::Opened(_))), "{out:?}");
+        let out = fs.open(me, Path::new("/proc/self/fd/0"), OFlags::RDONLY);
+        assert!(matches!(out, Some(Outcome::Continue)), "{out:?}");
+        let out = fs.open(me, Path::new("/proc/cpuinfo"), OFlags::RDONLY);
+        assert!(matches!(out, Some(Outcome::Opened(_))), "{out:?}");
+        let out = fs.open(me, Path::new("/proc/kcore"), OFlags::RDONLY);
+        assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
+        let out = fs.open(me, Path::new("/proc/sys/kernel/ostype"), OFlags::WRONLY);
+        assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
+    }
+}

@@ -1,0 +1,252 @@
+//! The procfs broker with real sandboxed children: another process's `/proc` entries (an
+//! outside process holding a secret, the supervisor itself) are refused and reported, the
+//! child's own and its descendants' entries and system-wide files keep working, and a path
+//! flipped in memory by a second thread never reaches another process's entries.
+
+use std::process::{Child, Command, Stdio};
+
+use nono_sandbox::AccessMode;
+use nono_supervisor::ExitStatusKind;
+
+use crate::cprog::{answer, gaps, run_probe};
+use crate::harness::{notify_supported, scratch, sh, shared, system_caps};
+
+const SECRET: &str = "NONO_GAPS_SECRET=hunter2-procfs";
+
+/// A process outside the sandbox with a secret in its environment; killed on drop.
+struct Outsider(Child);
+
+impl Outsider {
+    fn start() -> Outsider {
+        let child = Command::new("sleep")
+            .arg("300")
+            .env("NONO_GAPS_SECRET", "hunter2-procfs")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until it has exec'd (its environ is sleep's, not the fork's copy of ours).
+        for _ in 0..200 {
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+            if cmdline.starts_with(b"sleep") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Outsider(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Outsider {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn another_processs_environ_is_refused_and_reported() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let Some(probe) = gaps() else { return };
+    let outsider = Outsider::start();
+    // The premise: unsandboxed, the secret is readable.
+    let environ = format!("/proc/{}/environ", outsider.pid());
+    assert!(String::from_utf8_lossy(&std::fs::read(&environ).unwrap()).contains(SECRET));
+    let out = scratch("procfs-environ");
+    let (outcome, text) = run_probe(&probe, &["read", &environ], system_caps(), &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    assert_eq!(answer(&text, "open"), "EACCES", "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let d = outcome
+        .denials
+        .iter()
+        .find(|d| d.path.to_str() == Some(environ.as_str()))
+        .unwrap_or_else(|| panic!("no denial for {environ}: {:?}", outcome.denials));
+    assert_eq!(d.access, AccessMode::Read);
+    assert!(d.syscall.starts_with("open"), "{d:?}");
+    // cmdline and status are refused as well (the kernel's ptrace check does not cover them).
+    for entry in ["cmdline", "status", "auxv"] {
+        let path = format!("/proc/{}/{entry}", outsider.pid());
+        let (_, text) = run_probe(&probe, &["read", &path], system_caps(), &out);
+        assert_eq!(answer(&text, "open"), "EACCES", "{entry}: {text}");
+    }
+}
+
+#[test]
+fn the_supervisors_environ_is_refused() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("procfs-supervisor");
+    let me = std::process::id();
+    // $PPID of the sandboxed shell is this process: the supervisor.
+    let script = format!(
+        "test \"$PPID\" = {me} || exit 3; \
+         if cat /proc/$PPID/environ > {o}/env; then exit 4; fi; \
+         if cat /proc/self/../$PPID/cmdline > {o}/cmd; then exit 5; fi; \
+         cd /proc && if cat ./$PPID/environ > {o}/env2; then exit 6; fi; exit 0",
+        o = out.display()
+    );
+    let mut config = sh(&script, system_caps_with(&out));
+    config.trap_opens = true;
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    for f in ["env", "cmd", "env2"] {
+        assert_eq!(std::fs::read(out.join(f)).unwrap_or_default(), b"", "{f}");
+    }
+    let environ = format!("/proc/{me}/environ");
+    assert!(
+        outcome
+            .denials
+            .iter()
+            .filter(|d| d.path.to_str() == Some(environ.as_str()))
+            .count()
+            >= 2,
+        "{:?}",
+        outcome.denials
+    );
+}
+
+fn system_caps_with(out: &std::path::Path) -> nono_sandbox::CapabilitySet {
+    let mut caps = system_caps();
+    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    caps
+}
+
+#[test]
+fn own_and_descendant_entries_and_system_files_work() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("procfs-own");
+    let o = out.display();
+    let script = format!(
+        "set -e; \
+         grep -q '^Name:' /proc/self/status; \
+         grep -q '^processor' /proc/cpuinfo; \
+         grep -q '^MemTotal' /proc/meminfo; \
+         cat /proc/sys/kernel/ostype > {o}/ostype; \
+         ls /proc/self/fd > {o}/fds; \
+         cat /proc/thread-self/comm > {o}/comm; \
+         readlink /proc/self/exe > {o}/exe; \
+         cat /proc/self/fd/0 < /dev/null; \
+         sleep 5 & kid=$!; \
+         grep '^PPid:' /proc/$kid/status > {o}/kid; \
+         tr '\\0' ' ' < /proc/$kid/cmdline > {o}/kidcmd; \
+         kill $kid; \
+         ls /proc | grep -qx self; \
+         echo done > {o}/done"
+    );
+    let mut config = sh(&script, system_caps_with(&out));
+    config.trap_opens = true;
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
+    assert_eq!(read("done"), "done\n");
+    assert_eq!(read("ostype"), "Linux\n");
+    assert!(read("fds").lines().any(|l| l == "0"), "{}", read("fds"));
+    assert_eq!(read("comm"), "cat\n");
+    assert!(read("kid").starts_with("PPid:"), "{}", read("kid"));
+    assert_eq!(read("kidcmd"), "sleep 5 ");
+    assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
+}
+
+#[test]
+fn sensitive_system_entries_and_writes_are_refused() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("procfs-system");
+    let o = out.display();
+    // As root, a /proc read grant alone would let these through.
+    let script = format!(
+        "if head -c 1 /proc/kcore > {o}/kcore; then exit 3; fi; \
+         if cat /proc/kallsyms > {o}/kallsyms; then exit 4; fi; \
+         if echo 1 > /proc/sys/vm/drop_caches; then exit 5; fi; \
+         if echo x > /proc/sysrq-trigger; then exit 6; fi; \
+         echo nono-test > /proc/self/comm; \
+         exit 0"
+    );
+    let mut config = sh(&script, system_caps_with(&out));
+    config.trap_opens = true;
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    for p in [
+        "/proc/kcore",
+        "/proc/kallsyms",
+        "/proc/sys/vm/drop_caches",
+        "/proc/sysrq-trigger",
+    ] {
+        assert!(
+            outcome.denials.iter().any(|d| d.path.to_str() == Some(p)),
+            "{p}: {:?}",
+            outcome.denials
+        );
+    }
+}
+
+#[test]
+fn a_path_flipped_by_another_thread_never_reads_another_processs_environ() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let Some(probe) = gaps() else { return };
+    let outsider = Outsider::start();
+    let out = scratch("procfs-race");
+    let bad = format!("/proc/{}/environ", outsider.pid());
+    let (outcome, text) = run_probe(
+        &probe,
+        &["race-open", "/proc/self/status", &bad, "3000", "hunter2"],
+        system_caps(),
+        &out,
+    );
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("opened="))
+        .unwrap_or_else(|| panic!("{text}"));
+    let field = |name: &str| -> u32 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    eprintln!("race: {line}");
+    assert_eq!(field("leaked="), 0, "{line}");
+    // The race was real: both sides were seen (some opens served, some refused).
+    assert!(field("opened=") > 0, "{line}");
+    assert!(
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.path.to_str() == Some(bad.as_str())),
+        "the flipped path was never even seen: {line}"
+    );
+}
