@@ -283,6 +283,12 @@ fn string_literal(path: &Path) -> Result<String, SeatbeltError> {
     Ok(out)
 }
 
+// Not API: lets fuzz/fuzz_targets/seatbelt_escaper.rs reach the private escaper directly.
+#[doc(hidden)]
+pub fn escape_for_fuzzing(path: &Path) -> Result<String, SeatbeltError> {
+    string_literal(path)
+}
+
 /// Free text for a `;` comment: control characters (which could end the comment line)
 /// become `?`.
 fn comment_text(text: &str) -> String {
