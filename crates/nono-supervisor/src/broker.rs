@@ -77,6 +77,8 @@ pub(crate) struct Context {
     pub workers: Workers,
     /// The direct child (the SDK peer; its cwd resolves relative SDK paths).
     pub child_pid: u32,
+    /// Allowed origins and the opener for `OpenUrl` requests (see `sdk.rs`).
+    pub urls: Arc<crate::sdk::UrlPolicy>,
 }
 
 impl Context {
@@ -87,6 +89,7 @@ impl Context {
             shared,
             workers: Workers::default(),
             child_pid,
+            urls: Arc::new(crate::sdk::UrlPolicy::new(config)),
         }
     }
 

@@ -5,6 +5,9 @@
 //! `NONO_SUPERVISOR_FD`; requests and answers are nono-wire frames over a nono-transport
 //! [`Channel`]. On a grant the fd arrives first, then the `Decision` frame (nono 0.58's
 //! order), which [`Channel::recv_with_fd`] reads as one answer.
+//!
+//! `Client::open_url(url)` asks the supervisor to open a URL in the user's browser (outside
+//! the sandbox); it succeeds only for the origins the session allows.
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -13,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use nono_transport::{Channel, TransportError};
 use nono_wire::{
     AccessMode, ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse,
+    UrlOpenRequest,
 };
 
 use crate::env::SUPERVISOR_FD_VAR;
@@ -44,6 +48,13 @@ pub enum ClientError {
     Denied {
         /// Its reason.
         reason: String,
+    },
+    /// The supervisor did not open the URL (origin not allowed, malformed URL, or the
+    /// opener failed).
+    #[error("the supervisor did not open the URL: {error}")]
+    UrlNotOpened {
+        /// The supervisor's reason.
+        error: String,
     },
     /// Nobody decided in time.
     #[error("the supervisor did not decide in time")]
@@ -93,6 +104,41 @@ impl Client {
         }
     }
 
+    fn next_id(&self) -> String {
+        format!("{}-{}", self.pid, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Ask the supervisor to open `url` in the user's browser, outside the sandbox. Blocks
+    /// until the opener has it (or the supervisor refused).
+    pub fn open_url(&mut self, url: &str) -> Result<(), ClientError> {
+        let request_id = self.next_id();
+        self.channel
+            .send(&SupervisorMessage::OpenUrl(UrlOpenRequest {
+                request_id: request_id.clone(),
+                url: url.to_owned(),
+                child_pid: self.pid,
+                session_id: String::new(),
+            }))?;
+        let SupervisorResponse::UrlOpened {
+            request_id: answered,
+            success,
+            error,
+        } = self.channel.recv::<SupervisorResponse>()?
+        else {
+            return Err(ClientError::Protocol("expected UrlOpened"));
+        };
+        if answered != request_id {
+            return Err(ClientError::Protocol("the answer is for another request"));
+        }
+        if success {
+            Ok(())
+        } else {
+            Err(ClientError::UrlNotOpened {
+                error: error.unwrap_or_else(|| "no reason given".to_owned()),
+            })
+        }
+    }
+
     /// Ask for `access` to `path` (absolute, or relative to this process's working directory).
     /// Blocks until the supervisor answers (it may be asking a person).
     pub fn request(
@@ -101,7 +147,7 @@ impl Client {
         access: AccessMode,
         reason: Option<&str>,
     ) -> Result<OwnedFd, ClientError> {
-        let request_id = format!("{}-{}", self.pid, self.next.fetch_add(1, Ordering::Relaxed));
+        let request_id = self.next_id();
         let msg = SupervisorMessage::Request(CapabilityRequest {
             request_id: request_id.clone(),
             path: path.as_ref().to_path_buf(),

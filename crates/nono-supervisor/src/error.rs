@@ -57,6 +57,14 @@ pub enum SupervisorError {
         #[source]
         source: std::io::Error,
     },
+    /// An entry of [`SpawnConfig::allowed_origins`](crate::SpawnConfig::allowed_origins) is
+    /// malformed.
+    #[error("allowed_origins: {source}")]
+    AllowedOrigins {
+        /// Which entry, and what is wrong with it.
+        #[source]
+        source: crate::url::UrlError,
+    },
     /// A system call in the supervisor failed.
     #[error("{call} failed: {source}")]
     Sys {

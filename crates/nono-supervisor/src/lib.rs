@@ -18,4 +18,4 @@ pub mod url;
 
 pub use error::SupervisorError;
 pub use pty::PtyMode;
-pub use supervise::{run, Denial, ExitStatusKind, RunOutcome, SpawnConfig};
+pub use supervise::{run, Denial, ExitStatusKind, RunOutcome, SpawnConfig, UrlOpen};

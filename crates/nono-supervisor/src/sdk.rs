@@ -12,21 +12,40 @@
 //! `request_id` is refused. Any broken or hostile input — an oversized length, a payload that
 //! is not a message, a close in the middle of a frame, fds where none belong — costs the
 //! child its channel, never the supervisor; the child keeps running.
+//!
+//! # URL open requests
+//! `OpenUrl` asks the supervisor to open a URL in the user's browser (an OAuth login from a
+//! sandboxed tool that cannot start a browser itself). On a worker, the URL is checked with
+//! [`url::validate`] against [`SpawnConfig::allowed_origins`] (empty = every URL refused) and,
+//! if allowed, opened *outside* the sandbox by the supervisor with [`url::open_outside_with`]
+//! (`xdg-open`/`open`, or [`SpawnConfig::url_opener`]); the answer is `UrlOpened {request_id,
+//! success, error}`. A replayed `request_id` (shared with `Request`s) is refused unopened.
+//!
+//! Every URL decision is recorded: as a [`UrlOpen`] in `RunOutcome::url_opens`, in a
+//! `tracing` event, and — when the engine has an audit log — as one `AuditEntry` line whose
+//! `request.path` is the URL, `request.reason` is `"open URL"`, `access` is `Read` and
+//! `backend` is `"allowed-origins"` (the audit format has no URL kind; these fields keep the
+//! 0.58 line shape so existing readers still parse it). `decision` is `Granted` when the URL
+//! was opened, `Denied {reason}` otherwise (refused, or the opener failed).
 
 use std::collections::HashSet;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use nono_sandbox::AccessMode;
 use nono_transport::{Channel, TransportError};
-use nono_wire::{ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse};
+use nono_wire::{
+    ApprovalDecision, AuditEntry, CapabilityRequest, SupervisorMessage, SupervisorResponse,
+    Timestamp, UrlOpenRequest,
+};
 use rustix::fs::{Mode, OFlags};
 
 use crate::broker::{open_approved, Context};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
-use crate::supervise::{Denial, Shared};
+use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
+use crate::url;
 
 /// Most distinct request ids remembered per channel (replay protection); a child that goes
 /// past this loses its channel rather than the supervisor growing without bound.
@@ -111,16 +130,32 @@ impl SdkServer {
                 }));
             }
             SupervisorMessage::OpenUrl(req) => {
+                let urls = ctx.urls.clone();
+                let engine = ctx.engine.clone();
+                let shared = ctx.shared.clone();
+                let pid = ctx.child_pid;
                 ctx.workers.submit(Box::new(move || {
+                    let start = Instant::now();
+                    let result = if replayed {
+                        Err(format!(
+                            "request_id {id:?} was already used; use a fresh id"
+                        ))
+                    } else {
+                        urls.open(&req.url)
+                    };
+                    record_url(&shared, engine.as_deref(), &req, pid, &result, start);
                     let response = SupervisorResponse::UrlOpened {
                         request_id: req.request_id,
-                        success: false,
-                        error: Some("this supervisor does not open URLs".to_owned()),
+                        success: result.is_ok(),
+                        error: result.err(),
                     };
-                    let _ = send
+                    if let Err(e) = send
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .send(&response);
+                        .send(&response)
+                    {
+                        tracing::debug!("answering an OpenUrl request failed: {e}");
+                    }
                 }));
             }
             _ => {
@@ -129,6 +164,85 @@ impl SdkServer {
             }
         }
         true
+    }
+}
+
+/// What `OpenUrl` requests may open, and with which program.
+#[derive(Debug)]
+pub(crate) struct UrlPolicy {
+    allowed: Vec<String>,
+    opener: Option<PathBuf>,
+}
+
+impl UrlPolicy {
+    pub(crate) fn new(config: &SpawnConfig) -> Self {
+        UrlPolicy {
+            allowed: config.allowed_origins.clone(),
+            opener: config.url_opener.clone(),
+        }
+    }
+
+    /// Validate, then open outside the sandbox. Blocking (waits for the opener): workers only.
+    fn open(&self, target: &str) -> Result<(), String> {
+        let origin = url::origin_of(target).map_err(|e| e.to_string())?;
+        if self.allowed.is_empty() {
+            return Err(format!(
+                "origin {origin} is not allowed: this session allows no URL origins (add it \
+                 to supervisor.allowed_origins in the profile)"
+            ));
+        }
+        url::validate(target, &self.allowed).map_err(|e| e.to_string())?;
+        let opened = match &self.opener {
+            Some(program) => url::open_outside_with(program, target),
+            None => url::open_outside(target),
+        };
+        opened.map_err(|e| e.to_string())
+    }
+}
+
+/// Record a URL decision: in the outcome, in a tracing event, and in the audit log if any
+/// (see the module docs for the entry's shape).
+fn record_url(
+    shared: &Shared,
+    engine: Option<&Engine>,
+    req: &UrlOpenRequest,
+    pid: u32,
+    result: &Result<(), String>,
+    start: Instant,
+) {
+    shared.url_open(UrlOpen {
+        url: req.url.clone(),
+        pid,
+        opened: result.is_ok(),
+        error: result.clone().err(),
+    });
+    let Some(log) = engine.and_then(Engine::audit_log) else {
+        return;
+    };
+    let entry = AuditEntry {
+        timestamp: Timestamp::try_from(SystemTime::now()).unwrap_or(Timestamp::UNIX_EPOCH),
+        request: CapabilityRequest {
+            request_id: req.request_id.clone(),
+            path: PathBuf::from(&req.url),
+            access: AccessMode::Read,
+            reason: Some("open URL".to_owned()),
+            child_pid: pid,
+            session_id: engine
+                .map(Engine::session_id)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        decision: match result {
+            Ok(()) => ApprovalDecision::Granted,
+            Err(reason) => ApprovalDecision::Denied {
+                reason: reason.clone(),
+            },
+        },
+        backend: "allowed-origins".to_owned(),
+        duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    if let Err(e) = log.write(&entry) {
+        tracing::error!("audit log: {e} (the URL decision stands)");
     }
 }
 

@@ -61,6 +61,15 @@ pub struct SpawnConfig {
     pub trap_opens: bool,
     /// Give the child an SDK socket (fd number in `NONO_SUPERVISOR_FD`) for explicit requests.
     pub sdk: bool,
+    /// Origins the child may ask the supervisor to open in the user's browser over the SDK
+    /// socket (`OpenUrl`), e.g. `https://github.com` or `https://*.example.com:8443`; see
+    /// [`crate::url::validate`]. Empty (the default): every URL is refused, with a reason
+    /// that says how to allow it. A malformed entry makes [`run`] fail before spawning.
+    pub allowed_origins: Vec<String>,
+    /// The program that opens an allowed URL outside the sandbox, with the URL as its only
+    /// argument (default `None`: `xdg-open`, or `open` on macOS; see
+    /// [`crate::url::open_outside_with`]).
+    pub url_opener: Option<PathBuf>,
     /// Run the child on its own PTY (default: when all std streams are terminals).
     pub pty: PtyMode,
     /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
@@ -83,6 +92,8 @@ impl SpawnConfig {
             engine: None,
             trap_opens: false,
             sdk: false,
+            allowed_origins: Vec::new(),
+            url_opener: None,
             pty: PtyMode::Auto,
             forward_signals: true,
         }
@@ -126,6 +137,22 @@ pub struct Denial {
     pub reason: String,
 }
 
+/// A URL the child asked the supervisor to open (`OpenUrl` on the SDK socket), and what
+/// became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UrlOpen {
+    /// The URL exactly as the child sent it.
+    pub url: String,
+    /// The direct child (the SDK peer; the message's own `child_pid` is not trusted).
+    pub pid: u32,
+    /// Whether it was opened (allowed, and the opener succeeded).
+    pub opened: bool,
+    /// Why not: the refusal (origin not allowed, bad shape, replayed id) or the opener's
+    /// failure.
+    pub error: Option<String>,
+}
+
 /// The result of a supervised run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,6 +161,8 @@ pub struct RunOutcome {
     pub exit: ExitStatusKind,
     /// Every denied access, in order.
     pub denials: Vec<Denial>,
+    /// Every URL open request, allowed or refused, in the order they were decided.
+    pub url_opens: Vec<UrlOpen>,
     /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
     pub enforcement: EnforcementStatus,
 }
@@ -142,6 +171,7 @@ pub struct RunOutcome {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
+    pub url_opens: Mutex<Vec<UrlOpen>>,
 }
 
 impl Shared {
@@ -151,6 +181,14 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(d);
+    }
+
+    pub(crate) fn url_open(&self, u: UrlOpen) {
+        tracing::info!(url = %u.url, opened = u.opened, error = ?u.error, "URL open request");
+        self.url_opens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(u);
     }
 }
 
@@ -167,6 +205,8 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if config.argv.is_empty() {
         return Err(SupervisorError::EmptyCommand);
     }
+    crate::url::check_allowed_origins(&config.allowed_origins)
+        .map_err(|source| SupervisorError::AllowedOrigins { source })?;
     let signals = if config.forward_signals {
         Some(os::SignalPipe::new().map_err(|e| SupervisorError::Sys {
             call: "sigaction",
@@ -278,9 +318,12 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         (None, None) => ExitStatusKind::Code(125),
     };
     let denials = std::mem::take(&mut *shared.denials.lock().unwrap_or_else(|e| e.into_inner()));
+    let url_opens =
+        std::mem::take(&mut *shared.url_opens.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(RunOutcome {
         exit,
         denials,
+        url_opens,
         enforcement,
     })
 }

@@ -6,6 +6,7 @@
 //! understand, because a URL that the validator and the browser parse differently is how an
 //! allow-list is bypassed.
 
+use std::ffi::OsStr;
 use std::process::{Command, Stdio};
 
 /// Why a URL was refused.
@@ -52,7 +53,7 @@ pub enum UrlError {
     /// The opener could not be started.
     #[error("cannot start `{program}` to open the URL: {source}")]
     Spawn {
-        /// `xdg-open` or `open`.
+        /// `xdg-open`, `open`, or the program given to [`open_outside_with`].
         program: String,
         /// The error.
         #[source]
@@ -61,7 +62,7 @@ pub enum UrlError {
     /// The opener exited unsuccessfully.
     #[error("`{program}` failed to open the URL ({status})")]
     OpenerFailed {
-        /// `xdg-open` or `open`.
+        /// `xdg-open`, `open`, or the program given to [`open_outside_with`].
         program: String,
         /// Its exit status.
         status: String,
@@ -257,8 +258,16 @@ pub fn opener() -> &'static str {
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
 pub fn open_outside(url: &str) -> Result<(), UrlError> {
+    open_outside_with(opener(), url)
+}
+
+/// [`open_outside`] with a chosen opener program instead of the OS default (an embedding
+/// program's own browser launcher, or a test's recording script). The program gets the URL
+/// as its only argument, the same minimal environment and `/dev/null` streams.
+pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), UrlError> {
     origin_of(url)?;
-    let program = opener();
+    let program = program.as_ref();
+    let name = || program.to_string_lossy().into_owned();
     let mut cmd = Command::new(program);
     cmd.arg(url)
         .env_clear()
@@ -281,14 +290,14 @@ pub fn open_outside(url: &str) -> Result<(), UrlError> {
         }
     }
     let status = cmd.status().map_err(|e| UrlError::Spawn {
-        program: program.to_owned(),
+        program: name(),
         source: e,
     })?;
     if status.success() {
         Ok(())
     } else {
         Err(UrlError::OpenerFailed {
-            program: program.to_owned(),
+            program: name(),
             status: status.to_string(),
         })
     }

@@ -9,3 +9,4 @@ mod lifecycle;
 mod policy;
 mod procfs;
 mod sdk;
+mod url;

@@ -1,0 +1,331 @@
+//! URL open requests (`OpenUrl` on the SDK socket) with real children: an allowed origin is
+//! opened by the supervisor outside the sandbox (a recording opener writes where the child
+//! cannot), disallowed origins and `javascript:`/`file:` URLs are refused unopened, replayed
+//! ids are refused, every decision is recorded (outcome + audit log), and the Rust `Client`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nono_sandbox::AccessMode;
+use nono_supervisor::audit::AuditLog;
+use nono_supervisor::policy::{Engine, Policy};
+use nono_supervisor::{run, ExitStatusKind, RunOutcome, SpawnConfig, SupervisorError};
+
+use crate::harness::{example, scratch, sh, shared, system_caps, PYTHON};
+
+/// Frames over the inherited SDK socket; `open_url` returns the `UrlOpened` body.
+const PY_PRELUDE: &str = r#"
+import json, os, socket, struct, sys
+sock = socket.socket(fileno=int(os.environ["NONO_SUPERVISOR_FD"]))
+def recv_exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("supervisor closed the channel")
+        buf += chunk
+    return buf
+def open_url(rid, url):
+    body = json.dumps({"OpenUrl": {"request_id": rid, "url": url,
+                                   "child_pid": os.getpid(), "session_id": ""}}).encode()
+    sock.sendall(struct.pack(">I", len(body)) + body)
+    (n,) = struct.unpack(">I", recv_exact(4))
+    answer = json.loads(recv_exact(n))
+    assert list(answer) == ["UrlOpened"], answer
+    assert answer["UrlOpened"]["request_id"] == rid, answer
+    return answer["UrlOpened"]
+"#;
+
+/// A recording opener: appends its argument to `record/urls`. It lives in (and writes to) a
+/// directory outside every grant, so only the unconfined supervisor can have run it.
+struct Recorder {
+    dir: PathBuf,
+    program: PathBuf,
+}
+
+impl Recorder {
+    fn new() -> Recorder {
+        let dir = scratch("record");
+        let program = dir.join("opener.sh");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}/urls'\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Recorder { dir, program }
+    }
+
+    /// Every URL opened so far, in order.
+    fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("urls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn python(body: &str, out: &Path, rec: &Recorder, allowed: &[&str]) -> SpawnConfig {
+    let mut caps = system_caps();
+    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    let mut config = sh("", caps);
+    config.argv = vec![
+        PYTHON.into(),
+        "-c".into(),
+        format!("{PY_PRELUDE}\n{body}").into(),
+    ];
+    config.sdk = true;
+    config.allowed_origins = allowed.iter().map(|s| (*s).to_owned()).collect();
+    config.url_opener = Some(rec.program.clone());
+    config
+}
+
+fn ok(outcome: &RunOutcome) {
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?} {:?}",
+        outcome.denials,
+        outcome.url_opens
+    );
+}
+
+#[test]
+fn allowed_origin_is_opened_outside_the_sandbox() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let url = "https://github.com/login/oauth/authorize?client_id=x&state=y";
+    let body = format!(
+        r#"
+answer = open_url("u-1", "{url}")
+assert answer == {{"request_id": "u-1", "success": True, "error": None}}, answer
+# The child itself cannot write where the opener recorded the URL (Landlock, not modes:
+# the tests run as root).
+try:
+    open("{rec}/urls", "a").write("forged\n")
+    sys.exit(9)
+except PermissionError:
+    pass
+open("{out}/done", "w").write("yes")
+"#,
+        rec = rec.dir.display(),
+        out = out.display()
+    );
+    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
+    ok(&outcome);
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    assert_eq!(rec.opened(), [url]);
+    assert_eq!(outcome.url_opens.len(), 1, "{:?}", outcome.url_opens);
+    let u = &outcome.url_opens[0];
+    assert!(u.opened && u.error.is_none(), "{u:?}");
+    assert_eq!(u.url, url);
+}
+
+#[test]
+fn disallowed_and_dangerous_urls_are_refused_unopened() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+errors = {{}}
+for rid, url in [("evil", "https://evil.example.net/login"),
+                 ("scheme", "http://github.com/login"),
+                 ("sub", "https://gist.github.com/"),
+                 ("js", "javascript:alert(1)"),
+                 ("file", "file:///etc/passwd"),
+                 ("opt", "--help"),
+                 ("userinfo", "https://github.com@evil.net/")]:
+    answer = open_url(rid, url)
+    assert answer["success"] is False, answer
+    errors[rid] = answer["error"]
+open("{out}/errors", "w").write(json.dumps(errors))
+"#,
+        out = out.display()
+    );
+    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
+    ok(&outcome);
+    assert!(rec.opened().is_empty(), "opened: {:?}", rec.opened());
+    let errors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("errors")).unwrap()).unwrap();
+    let e = |k: &str| errors[k].as_str().unwrap().to_owned();
+    assert!(
+        e("evil").contains("https://evil.example.net:443") && e("evil").contains("allowed_origins"),
+        "{errors}"
+    );
+    assert!(e("scheme").contains("http://github.com:80"), "{errors}");
+    assert!(e("js").contains("javascript"), "{errors}");
+    assert!(e("file").contains("file"), "{errors}");
+    assert!(e("userinfo").contains("user"), "{errors}");
+    assert_eq!(outcome.url_opens.len(), 7, "{:?}", outcome.url_opens);
+    assert!(outcome
+        .url_opens
+        .iter()
+        .all(|u| !u.opened && u.error.is_some()));
+}
+
+#[test]
+fn without_allowed_origins_every_url_is_refused() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("a", "https://github.com/")
+assert answer["success"] is False, answer
+open("{out}/error", "w").write(answer["error"])
+"#,
+        out = out.display()
+    );
+    let outcome = run(python(&body, &out, &rec, &[])).unwrap();
+    ok(&outcome);
+    assert!(rec.opened().is_empty());
+    let error = std::fs::read_to_string(out.join("error")).unwrap();
+    assert!(
+        error.contains("allows no URL origins") && error.contains("allowed_origins"),
+        "{error}"
+    );
+}
+
+#[test]
+fn replayed_request_id_is_refused_and_not_reopened() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+assert open_url("same", "https://github.com/a")["success"] is True
+again = open_url("same", "https://github.com/b")
+assert again["success"] is False, again
+open("{out}/error", "w").write(again["error"])
+"#,
+        out = out.display()
+    );
+    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
+    ok(&outcome);
+    assert_eq!(rec.opened(), ["https://github.com/a"]);
+    assert!(std::fs::read_to_string(out.join("error"))
+        .unwrap()
+        .contains("already used"));
+}
+
+#[test]
+fn a_failing_opener_is_reported() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("a", "https://github.com/")
+assert answer["success"] is False, answer
+open("{out}/error", "w").write(answer["error"])
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some("/bin/false".into());
+    let outcome = run(config).unwrap();
+    ok(&outcome);
+    let error = std::fs::read_to_string(out.join("error")).unwrap();
+    assert!(error.contains("/bin/false"), "{error}");
+    assert!(!outcome.url_opens[0].opened);
+}
+
+#[test]
+fn url_decisions_are_audited() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let logs = scratch("audit");
+    let log = logs.join("audit.jsonl");
+    let body = r#"
+assert open_url("yes", "https://github.com/x")["success"] is True
+assert open_url("no", "https://evil.net/x")["success"] is False
+"#;
+    let mut config = python(body, &out, &rec, &["https://github.com"]);
+    config.engine = Some(std::sync::Arc::new(
+        Engine::new(Policy::default(), nono_supervisor::approval::DenyAll)
+            .with_audit(AuditLog::open(&log).unwrap()),
+    ));
+    let outcome = run(config).unwrap();
+    ok(&outcome);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["request"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no audit line for {id}: {lines:?}"))
+    };
+    let yes = by_id("yes");
+    assert_eq!(yes["decision"], "Granted");
+    assert_eq!(yes["backend"], "allowed-origins");
+    assert_eq!(yes["request"]["path"], "https://github.com/x");
+    assert_eq!(yes["request"]["reason"], "open URL");
+    let no = by_id("no");
+    assert!(no["decision"]["Denied"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("evil.net"));
+}
+
+#[test]
+fn rust_client_open_url() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let bin = example("sdk_open_url");
+    let mut caps = system_caps();
+    caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    caps.allow_file(&bin, AccessMode::Read, "example").unwrap();
+    let mut config = sh("", caps);
+    config.argv = vec![
+        bin.into(),
+        out.join("result").into(),
+        "https://auth.example.com/cb?code=1".into(),
+        "https://example.com/".into(),
+        "javascript:alert(1)".into(),
+    ];
+    config.sdk = true;
+    config.allowed_origins = vec!["https://*.example.com".into()];
+    config.url_opener = Some(rec.program.clone());
+    let outcome = run(config).unwrap();
+    ok(&outcome);
+    let result = std::fs::read_to_string(out.join("result")).unwrap();
+    let lines: Vec<&str> = result.lines().collect();
+    assert_eq!(lines.len(), 3, "{result}");
+    assert_eq!(lines[0], "opened");
+    assert!(
+        lines[1].starts_with("refused: ") && lines[1].contains("https://example.com:443"),
+        "{result}"
+    );
+    assert!(
+        lines[2].starts_with("refused: ") && lines[2].contains("javascript"),
+        "{result}"
+    );
+    assert_eq!(rec.opened(), ["https://auth.example.com/cb?code=1"]);
+}
+
+#[test]
+fn a_malformed_allowed_origin_fails_before_spawning() {
+    let _g = shared();
+    let mut config = sh("exit 0", system_caps());
+    config.allowed_origins = vec!["github.com".into()];
+    let err = run(config).unwrap_err();
+    assert!(
+        matches!(err, SupervisorError::AllowedOrigins { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("github.com"), "{err}");
+}
