@@ -141,6 +141,7 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
     config.engine = engine(plan)?;
+    config.allowed_origins = plan.sandbox.profile.allowed_origins().to_vec();
     config.pty = pty;
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config)
