@@ -395,3 +395,348 @@ impl From<Channel> for OwnedFd {
         channel.sock
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Seek, Write};
+
+    use nono_wire::{
+        AccessMode, ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse,
+    };
+
+    use super::*;
+
+    fn request(id: &str) -> SupervisorMessage {
+        SupervisorMessage::Request(CapabilityRequest {
+            request_id: id.to_owned(),
+            path: "/home/user/project/file.txt".into(),
+            access: AccessMode::ReadWrite,
+            reason: Some("edit".to_owned()),
+            child_pid: 42,
+            session_id: "s1".to_owned(),
+        })
+    }
+
+    fn granted(id: &str) -> SupervisorResponse {
+        SupervisorResponse::Decision {
+            request_id: id.to_owned(),
+            decision: ApprovalDecision::Granted,
+        }
+    }
+
+    fn denied(id: &str) -> SupervisorResponse {
+        SupervisorResponse::Decision {
+            request_id: id.to_owned(),
+            decision: ApprovalDecision::Denied {
+                reason: "no".to_owned(),
+            },
+        }
+    }
+
+    /// Raw bytes straight onto the socket, bypassing the channel's framing.
+    fn raw_send(channel: &Channel, bytes: &[u8]) {
+        scm::send_all(channel.as_fd(), bytes).unwrap();
+    }
+
+    fn file_with(contents: &[u8]) -> std::fs::File {
+        let mut file = tempfile_in_proc();
+        file.write_all(contents).unwrap();
+        file.rewind().unwrap();
+        file
+    }
+
+    /// An anonymous file (unlinked right away) for fd-passing tests.
+    fn tempfile_in_proc() -> std::fs::File {
+        let dir = std::env::temp_dir();
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            &dir,
+            rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        std::fs::File::from(fd)
+    }
+
+    #[test]
+    fn request_and_response_round_trip() {
+        let (mut child, mut supervisor) = Channel::pair().unwrap();
+        child.send(&request("r1")).unwrap();
+        assert_eq!(
+            supervisor.recv::<SupervisorMessage>().unwrap(),
+            request("r1")
+        );
+        supervisor.send(&denied("r1")).unwrap();
+        assert_eq!(child.recv::<SupervisorResponse>().unwrap(), denied("r1"));
+    }
+
+    #[test]
+    fn recv_does_not_swallow_a_following_fd_and_recv_fd_takes_no_frame_bytes() {
+        let (mut a, mut b) = Channel::pair().unwrap();
+        let file = file_with(b"hello");
+        // Everything is queued before the receiver reads anything.
+        a.send(&denied("1")).unwrap();
+        a.send_fd(file.as_fd()).unwrap();
+        a.send(&granted("2")).unwrap();
+        a.send_fd(file.as_fd()).unwrap();
+        a.send_fd(file.as_fd()).unwrap();
+        a.send(&denied("3")).unwrap();
+        assert_eq!(b.recv::<SupervisorResponse>().unwrap(), denied("1"));
+        let _fd = b.recv_fd().unwrap();
+        assert_eq!(b.recv::<SupervisorResponse>().unwrap(), granted("2"));
+        let _fd = b.recv_fd().unwrap();
+        let _fd = b.recv_fd().unwrap();
+        assert_eq!(b.recv::<SupervisorResponse>().unwrap(), denied("3"));
+    }
+
+    #[test]
+    fn recv_with_fd_returns_the_fd_that_precedes_a_grant_and_none_otherwise() {
+        let (mut supervisor, mut child) = Channel::pair().unwrap();
+        let file = file_with(b"granted contents");
+        supervisor.send(&denied("1")).unwrap();
+        supervisor
+            .send_with_fd(file.as_fd(), &granted("2"))
+            .unwrap();
+        supervisor.send(&denied("3")).unwrap();
+
+        let (msg, fd) = child.recv_with_fd::<SupervisorResponse>().unwrap();
+        assert_eq!((msg, fd.is_none()), (denied("1"), true));
+        let (msg, fd) = child.recv_with_fd::<SupervisorResponse>().unwrap();
+        assert_eq!(msg, granted("2"));
+        let mut contents = String::new();
+        std::fs::File::from(fd.unwrap())
+            .read_to_string(&mut contents)
+            .unwrap();
+        assert_eq!(contents, "granted contents");
+        let (msg, fd) = child.recv_with_fd::<SupervisorResponse>().unwrap();
+        assert_eq!((msg, fd.is_none()), (denied("3"), true));
+    }
+
+    #[test]
+    fn a_timeout_mid_frame_keeps_the_received_bytes() {
+        let (mut a, mut b) = Channel::pair().unwrap();
+        b.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let frame = nono_wire::encode_frame(&request("split")).unwrap();
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Timeout)
+        ));
+        raw_send(&a, &frame[..2]);
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Timeout)
+        ));
+        raw_send(&a, &frame[2..9]);
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Timeout)
+        ));
+        // A partly received frame is not an fd unit.
+        assert!(matches!(b.recv_fd(), Err(TransportError::FrameInProgress)));
+        raw_send(&a, &frame[9..]);
+        a.send(&request("next")).unwrap();
+        assert_eq!(b.recv::<SupervisorMessage>().unwrap(), request("split"));
+        assert_eq!(b.recv::<SupervisorMessage>().unwrap(), request("next"));
+    }
+
+    #[test]
+    fn a_timeout_between_the_fd_and_its_frame_keeps_the_fd() {
+        let (mut a, mut b) = Channel::pair().unwrap();
+        b.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let file = file_with(b"x");
+        a.send_fd(file.as_fd()).unwrap();
+        assert!(matches!(
+            b.recv_with_fd::<SupervisorResponse>(),
+            Err(TransportError::Timeout)
+        ));
+        // The fd is held for its frame; a plain recv must not drop it.
+        assert!(matches!(
+            b.recv::<SupervisorResponse>(),
+            Err(TransportError::FrameInProgress)
+        ));
+        a.send(&granted("g")).unwrap();
+        let (msg, fd) = b.recv_with_fd::<SupervisorResponse>().unwrap();
+        assert_eq!(msg, granted("g"));
+        assert!(fd.is_some());
+    }
+
+    #[test]
+    fn a_payload_that_is_not_a_message_costs_one_frame_only() {
+        let (mut a, mut b) = Channel::pair().unwrap();
+        raw_send(&a, &[0, 0, 0, 0]);
+        raw_send(&a, &[0, 0, 0, 5, b'{', b'x', b'"', b'}', b']']);
+        let unknown = br#"{"Teleport":{}}"#;
+        raw_send(&a, &u32::try_from(unknown.len()).unwrap().to_be_bytes());
+        raw_send(&a, unknown);
+        a.send(&request("ok")).unwrap();
+        for _ in 0..2 {
+            let err = b.recv::<SupervisorMessage>().unwrap_err();
+            assert!(
+                matches!(err, TransportError::Wire(nono_wire::WireError::Json { .. })),
+                "{err}"
+            );
+            assert!(err.is_recoverable());
+        }
+        let err = b.recv::<SupervisorMessage>().unwrap_err();
+        assert!(
+            matches!(&err, TransportError::Wire(nono_wire::WireError::UnknownKind { kind }) if kind == "Teleport"),
+            "{err}"
+        );
+        assert_eq!(b.recv::<SupervisorMessage>().unwrap(), request("ok"));
+    }
+
+    #[test]
+    fn a_protocol_error_poisons_the_channel() {
+        let (a, mut b) = Channel::pair().unwrap();
+        raw_send(&a, &[0xff, 0xff, 0xff, 0xff]);
+        let err = b.recv::<SupervisorMessage>().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransportError::FrameTooLarge {
+                    len: 0xffff_ffff,
+                    max: MAX_FRAME_LEN
+                }
+            ),
+            "{err}"
+        );
+        assert!(!err.is_recoverable());
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Poisoned)
+        ));
+        assert!(matches!(b.recv_fd(), Err(TransportError::Poisoned)));
+    }
+
+    #[test]
+    fn the_largest_frame_passes_and_one_byte_more_is_refused_before_allocation() {
+        let (a, mut b) = Channel::pair().unwrap();
+        // A maximal payload. It is not JSON, but it must arrive whole, as one frame.
+        let mut frame = u32::try_from(MAX_FRAME_LEN).unwrap().to_be_bytes().to_vec();
+        frame.resize(HEADER_LEN + MAX_FRAME_LEN, b'a');
+        let writer = std::thread::spawn(move || {
+            raw_send(&a, &frame);
+            raw_send(&a, &u32::try_from(MAX_FRAME_LEN + 1).unwrap().to_be_bytes());
+            a
+        });
+        let err = b.recv::<SupervisorMessage>().unwrap_err();
+        assert!(matches!(
+            err,
+            TransportError::Wire(nono_wire::WireError::Json { .. })
+        ));
+        let err = b.recv::<SupervisorMessage>().unwrap_err();
+        assert!(
+            matches!(err, TransportError::FrameTooLarge { len, .. } if len == MAX_FRAME_LEN + 1)
+        );
+        drop(writer.join().unwrap());
+    }
+
+    #[test]
+    fn eof_between_messages_is_closed_and_inside_a_frame_is_truncated() {
+        let (a, mut b) = Channel::pair().unwrap();
+        drop(a);
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Closed)
+        ));
+        assert!(matches!(b.recv_fd(), Err(TransportError::Closed)));
+        assert!(matches!(
+            b.recv_with_fd::<SupervisorMessage>(),
+            Err(TransportError::Closed)
+        ));
+
+        let (a, mut b) = Channel::pair().unwrap();
+        let frame = nono_wire::encode_frame(&request("cut")).unwrap();
+        raw_send(&a, &frame[..frame.len() - 3]);
+        drop(a);
+        let err = b.recv::<SupervisorMessage>().unwrap_err();
+        assert!(
+            matches!(err, TransportError::TruncatedFrame { received, expected }
+                if received == frame.len() - 3 && expected == frame.len()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sending_to_a_closed_peer_is_an_error_not_a_signal() {
+        let (mut a, b) = Channel::pair().unwrap();
+        drop(b);
+        let err = a.send(&request("x")).unwrap_err();
+        assert!(
+            matches!(err, TransportError::Syscall { call: "send", source } if source == rustix::io::Errno::PIPE),
+            "{err}"
+        );
+        let file = file_with(b"");
+        assert!(a.send_fd(file.as_fd()).is_err());
+    }
+
+    #[test]
+    fn from_fd_accepts_unix_stream_sockets_only() {
+        let (a, mut b) = Channel::pair().unwrap();
+        let mut a = Channel::from_fd(OwnedFd::from(a)).unwrap();
+        a.send(&request("via from_fd")).unwrap();
+        assert_eq!(
+            b.recv::<SupervisorMessage>().unwrap(),
+            request("via from_fd")
+        );
+
+        let (read, _write) = rustix::pipe::pipe().unwrap();
+        assert!(matches!(
+            Channel::from_fd(read),
+            Err(TransportError::NotAStreamSocket)
+        ));
+        let dgram = rustix::net::socket(AddressFamily::UNIX, SocketType::DGRAM, None).unwrap();
+        assert!(matches!(
+            Channel::from_fd(dgram),
+            Err(TransportError::NotAStreamSocket)
+        ));
+    }
+
+    #[test]
+    fn from_fd_makes_an_inherited_socket_close_on_exec() {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::empty(),
+            None,
+        )
+        .unwrap();
+        assert!(!rustix::io::fcntl_getfd(&a)
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC));
+        let a = Channel::from_fd(a).unwrap();
+        assert!(rustix::io::fcntl_getfd(a.as_fd())
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC));
+        drop(b);
+    }
+
+    #[test]
+    fn unencodable_message_sends_nothing() {
+        use std::os::unix::ffi::OsStrExt;
+        let (mut a, mut b) = Channel::pair().unwrap();
+        let mut bad = request("bad");
+        if let SupervisorMessage::Request(r) = &mut bad {
+            r.path = std::ffi::OsStr::from_bytes(b"/not/utf8/\xff").into();
+        }
+        let file = file_with(b"");
+        assert!(matches!(
+            a.send_with_fd(file.as_fd(), &bad),
+            Err(TransportError::Wire(_))
+        ));
+        assert!(matches!(a.send(&bad), Err(TransportError::Wire(_))));
+        a.send(&request("good")).unwrap();
+        assert_eq!(b.recv::<SupervisorMessage>().unwrap(), request("good"));
+    }
+
+    #[test]
+    fn zero_read_timeout_is_not_forever() {
+        let (_a, mut b) = Channel::pair().unwrap();
+        b.set_read_timeout(Some(Duration::ZERO)).unwrap();
+        assert!(matches!(
+            b.recv::<SupervisorMessage>(),
+            Err(TransportError::Timeout)
+        ));
+        b.set_read_timeout(None).unwrap();
+    }
+}

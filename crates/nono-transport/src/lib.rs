@@ -18,7 +18,7 @@
 
 pub mod channel;
 mod error;
-mod listener;
+pub mod listener;
 mod peer;
 mod scm;
 

@@ -177,8 +177,8 @@ impl Listener {
             dir,
             name,
             path: path.to_path_buf(),
-            dev: stat.st_dev as u64,
-            ino: stat.st_ino as u64,
+            dev: identity(&stat).0,
+            ino: identity(&stat).1,
             conn_timeout: Some(DEFAULT_CONNECTION_READ_TIMEOUT),
         })
     }
@@ -249,11 +249,17 @@ impl Drop for Listener {
     fn drop(&mut self) {
         // Remove the socket file only if it is still the one we created.
         if let Ok(stat) = rustix::fs::statat(&self.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW) {
-            if stat.st_dev as u64 == self.dev && stat.st_ino as u64 == self.ino {
+            if identity(&stat) == (self.dev, self.ino) {
                 let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
             }
         }
     }
+}
+
+/// A file's `(device, inode)`, the fields widened to `u64` (their types differ by platform).
+#[allow(clippy::unnecessary_cast)]
+fn identity(stat: &rustix::fs::Stat) -> (u64, u64) {
+    (stat.st_dev as u64, stat.st_ino as u64)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
