@@ -59,6 +59,7 @@ use rustix::io::Errno;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod metadata;
 pub(crate) mod procfs;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
@@ -205,6 +206,13 @@ impl Broker {
 
     fn handle(&self, n: Notification, ctx: &Context) {
         let notify = &*self.notify;
+        match n.syscall() {
+            Some(s) if metadata::traps(s) => {
+                metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            _ => {}
+        }
         let Some(call) = decode(notify, &n) else {
             // Unknown syscall, unreadable memory or a vanished notification: CONTINUE is
             // always safe (Landlock decides); on a vanished id it simply fails.

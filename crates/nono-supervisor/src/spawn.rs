@@ -83,7 +83,11 @@ pub(crate) fn prepare_sandbox(
 ) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
-        opts = opts.with_notify(NotifySet::open_family());
+        let mut set = NotifySet::open_family();
+        for s in crate::broker::metadata::SYSCALLS {
+            set.insert(*s);
+        }
+        opts = opts.with_notify(set);
     }
     // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
     // grants nothing there.

@@ -6,6 +6,7 @@ mod broker;
 mod cprog;
 mod harness;
 mod lifecycle;
+mod metadata;
 mod policy;
 mod procfs;
 mod sdk;
