@@ -61,6 +61,7 @@ use crate::supervise::{Denial, Shared, SpawnConfig};
 
 pub(crate) mod metadata;
 pub(crate) mod procfs;
+pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
 const PATH_MAX: usize = 4096;
@@ -209,6 +210,10 @@ impl Broker {
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
                 metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            Some(s) if unix_socket::traps(s) => {
+                unix_socket::handle(&self.notify, &self.caps, &self.shared, &ctx.workers, &n, s);
                 return;
             }
             _ => {}

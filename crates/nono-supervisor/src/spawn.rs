@@ -84,7 +84,10 @@ pub(crate) fn prepare_sandbox(
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
         let mut set = NotifySet::open_family();
-        for s in crate::broker::metadata::SYSCALLS {
+        let gaps = crate::broker::metadata::SYSCALLS
+            .iter()
+            .chain(crate::broker::unix_socket::SYSCALLS);
+        for s in gaps {
             set.insert(*s);
         }
         opts = opts.with_notify(set);

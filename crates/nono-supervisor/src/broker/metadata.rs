@@ -659,7 +659,7 @@ fn child_fd(
 }
 
 /// Open the canonical `path` `O_PATH | O_NOFOLLOW`, refusing symlinks on the way.
-fn open_object(path: &Path) -> Result<OwnedFd, Errno> {
+pub(super) fn open_object(path: &Path) -> Result<OwnedFd, Errno> {
     let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {

@@ -10,4 +10,5 @@ mod metadata;
 mod policy;
 mod procfs;
 mod sdk;
+mod unix_socket;
 mod url;

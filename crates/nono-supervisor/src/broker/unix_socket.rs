@@ -1,0 +1,390 @@
+//! The socket broker: `connect` (and `sendto` with a destination address) of a supervised
+//! child, performed by the supervisor so that pathname Unix sockets are reachable only inside
+//! the write grants.
+//!
+//! # Why
+//! Before Landlock ABI 9 (`LANDLOCK_ACCESS_FS_RESOLVE_UNIX`), connecting to a pathname Unix
+//! socket is not a filesystem access Landlock checks: a sandboxed process can reach a
+//! `docker.sock`, an ssh-agent or a D-Bus bus anywhere (measured on 6.18, see
+//! docs/THREAT_MODEL.md). Abstract sockets are already stopped by the ABI 6 scope.
+//!
+//! # Mechanism
+//! `connect` is trapped always, `sendto` when its address argument is not NULL (the BPF
+//! filter checks the register, so a plain `send` costs nothing). The supervisor reads the
+//! `sockaddr` (and for `sendto` the payload) once, takes its own copy of the child's socket
+//! (`pidfd_getfd`: the *same* socket, so its bind address, options and `O_NONBLOCK` are the
+//! child's) and never answers `CONTINUE` — the kernel would re-read the address, and another
+//! thread could `dup2` a different socket onto the fd number after the check, so neither the
+//! address nor the socket the supervisor looked at would be what the kernel uses. Instead:
+//! - a pathname address on an `AF_UNIX` socket: the path is resolved against the calling
+//!   thread's cwd, canonicalised and checked against the **write grants** (connecting to a
+//!   socket needs write permission on it, as in DAC and in Landlock ABI 9); inside, the socket
+//!   file is opened `O_PATH | O_NOFOLLOW` beneath its canonical parent (no symlinks) and the
+//!   supervisor connects/sends **to `/proc/self/fd/N`** — exactly the inode it checked, never a
+//!   path a swap could redirect; outside → `EACCES` and a [`Denial`];
+//! - an abstract address on an `AF_UNIX` socket: refused with `EPERM` (what the ABI 6 scope
+//!   answers for a socket outside the sandbox): the supervisor cannot tell whether the abstract
+//!   socket belongs to the sandbox, and letting the kernel do it would mean `CONTINUE`;
+//! - any other address (unnamed, `AF_UNSPEC`, or a non-`AF_UNIX` socket): performed on the
+//!   copy with the copied bytes, after the TCP port rules of the capability set for `AF_INET`/
+//!   `AF_INET6` stream sockets (the supervisor is not under Landlock, so it checks them itself).
+//!
+//! The connect or send itself runs on a broker worker (a TCP connect can block for a long
+//! time). Sends use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's
+//! `SIGPIPE`); a receiver asking for `SCM_CREDENTIALS` sees the supervisor's pid.
+//!
+//! Not brokered: `sendmsg`/`sendmmsg` (the address lives in a `msghdr` the filter cannot see;
+//! brokering would mean performing every `sendmsg`, control messages included). Stream and
+//! seqpacket sockets ignore or reject a `msg_name`, so this leaves datagrams to pathname
+//! `SOCK_DGRAM` sockets; see docs/THREAT_MODEL.md.
+#![allow(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::{AccessMode, NetworkMode};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketType};
+use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
+
+use super::{StaticGrants, Workers};
+use crate::supervise::{Denial, Shared};
+
+/// The syscalls this module brokers.
+pub(crate) const SYSCALLS: &[Syscall] = &[Syscall::Connect, Syscall::SendTo];
+
+/// `sizeof(struct sockaddr_storage)`: the kernel refuses longer addresses.
+const SOCKADDR_MAX: usize = 128;
+/// `offsetof(struct sockaddr_un, sun_path)`.
+const SUN_PATH_OFFSET: usize = 2;
+/// Largest `sendto` payload the supervisor copies (above the default Unix datagram limit).
+const SEND_MAX: usize = 256 * 1024;
+const PATH_MAX: usize = 4096;
+
+/// Whether `s` is brokered here.
+pub(crate) fn traps(s: Syscall) -> bool {
+    SYSCALLS.contains(&s)
+}
+
+/// One decoded call.
+#[derive(Debug)]
+struct Call {
+    syscall: Syscall,
+    fd: i32,
+    addr: Vec<u8>,
+    /// `sendto` only: the payload and flags.
+    data: Vec<u8>,
+    flags: i32,
+}
+
+/// Where the supervisor sends or connects.
+#[derive(Debug)]
+enum Destination {
+    /// The child's address bytes, as copied.
+    Raw(Vec<u8>),
+    /// A checked pathname socket: connect to `/proc/self/fd/N` of this `O_PATH` fd.
+    Inode(OwnedFd),
+}
+
+enum Refusal {
+    Denied(PathBuf, &'static str, Errno),
+    Errno(Errno),
+}
+
+impl From<Errno> for Refusal {
+    fn from(e: Errno) -> Self {
+        Refusal::Errno(e)
+    }
+}
+
+/// Handle one trapped `connect`/`sendto`: decide on the loop, perform on a worker.
+pub(crate) fn handle(
+    notify: &Arc<NotifyFd>,
+    caps: &StaticGrants,
+    shared: &Shared,
+    workers: &Workers,
+    n: &Notification,
+    syscall: Syscall,
+) {
+    let decided = decode(notify, n, syscall).and_then(|call| {
+        let socket = child_socket(notify, n, call.fd)?;
+        let dest = decide(notify, caps, n, &call, &socket)?;
+        Ok((call, socket, dest))
+    });
+    match decided {
+        Ok((call, socket, dest)) => {
+            let notify = notify.clone();
+            let n = *n;
+            workers.submit(Box::new(move || {
+                let result = perform(&socket, &call, &dest);
+                match result {
+                    Ok(v) => {
+                        let _ = notify.respond_value(n.id, v);
+                    }
+                    Err(e) => {
+                        let _ = notify.respond_errno(n.id, e.raw_os_error());
+                    }
+                }
+            }));
+        }
+        Err(Refusal::Errno(e)) => {
+            let _ = notify.respond_errno(n.id, e.raw_os_error());
+        }
+        Err(Refusal::Denied(path, reason, errno)) => {
+            shared.deny(Denial {
+                path,
+                access: AccessMode::Write,
+                pid: n.pid,
+                syscall: syscall.name().to_owned(),
+                reason: reason.to_owned(),
+            });
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+        }
+    }
+}
+
+fn read(notify: &NotifyFd, n: &Notification, addr: u64, len: usize) -> Result<Vec<u8>, Refusal> {
+    let mut buf = vec![0u8; len];
+    if len > 0 {
+        if addr == 0 {
+            return Err(Refusal::Errno(Errno::FAULT));
+        }
+        crate::os::read_child_bytes(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
+        if !notify.id_valid(n.id) {
+            return Err(Refusal::Errno(Errno::SRCH));
+        }
+    }
+    Ok(buf)
+}
+
+fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call, Refusal> {
+    let a = n.args;
+    let addr_len = |v: u64| -> Result<usize, Refusal> {
+        let len = usize::try_from(v as u32).map_err(|_| Errno::INVAL)?;
+        if len > SOCKADDR_MAX {
+            return Err(Refusal::Errno(Errno::INVAL));
+        }
+        Ok(len)
+    };
+    match syscall {
+        Syscall::Connect => Ok(Call {
+            syscall,
+            fd: a[0] as i32,
+            addr: read(notify, n, a[1], addr_len(a[2])?)?,
+            data: Vec::new(),
+            flags: 0,
+        }),
+        Syscall::SendTo => {
+            let len = usize::try_from(a[2]).map_err(|_| Errno::MSGSIZE)?;
+            if len > SEND_MAX {
+                return Err(Refusal::Errno(Errno::MSGSIZE));
+            }
+            Ok(Call {
+                syscall,
+                fd: a[0] as i32,
+                addr: read(notify, n, a[4], addr_len(a[5])?)?,
+                data: read(notify, n, a[1], len)?,
+                flags: a[3] as i32,
+            })
+        }
+        _ => Err(Refusal::Errno(Errno::NOSYS)),
+    }
+}
+
+/// The supervisor's copy of the child's socket `fd`.
+fn child_socket(notify: &NotifyFd, n: &Notification, fd: i32) -> Result<OwnedFd, Refusal> {
+    let tgid = super::procfs::thread_group(n.pid).ok_or(Errno::SRCH)?;
+    let pid = Pid::from_raw(i32::try_from(tgid).map_err(|_| Errno::SRCH)?).ok_or(Errno::SRCH)?;
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
+    // Still waiting in the trapped call: the pidfd names the process it came from.
+    if !notify.id_valid(n.id) {
+        return Err(Refusal::Errno(Errno::SRCH));
+    }
+    if fd < 0 {
+        return Err(Refusal::Errno(Errno::BADF));
+    }
+    Ok(
+        rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty())
+            .map_err(|_| Errno::BADF)?,
+    )
+}
+
+fn decide(
+    notify: &NotifyFd,
+    caps: &StaticGrants,
+    n: &Notification,
+    call: &Call,
+    socket: &OwnedFd,
+) -> Result<Destination, Refusal> {
+    let domain = rustix::net::sockopt::socket_domain(socket).map_err(|e| {
+        if e == Errno::NOPROTOOPT || e == Errno::NOTSOCK {
+            Errno::NOTSOCK
+        } else {
+            e
+        }
+    })?;
+    let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
+    if domain != AddressFamily::UNIX {
+        check_tcp(caps, socket, domain, family, &call.addr)?;
+        return Ok(Destination::Raw(call.addr.clone()));
+    }
+    if family != Some(libc::AF_UNIX as u16) || call.addr.len() <= SUN_PATH_OFFSET {
+        // Unnamed, AF_UNSPEC or a foreign family: the kernel answers on the copied bytes.
+        return Ok(Destination::Raw(call.addr.clone()));
+    }
+    let sun_path = &call.addr[SUN_PATH_OFFSET..];
+    if sun_path[0] == 0 {
+        let name = String::from_utf8_lossy(&sun_path[1..]);
+        return Err(Refusal::Denied(
+            PathBuf::from(format!("@{name}")),
+            "an abstract Unix socket (the supervisor cannot tell whose it is)",
+            Errno::PERM,
+        ));
+    }
+    let end = sun_path
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(sun_path.len());
+    let raw = &sun_path[..end];
+    if raw.len() >= PATH_MAX {
+        return Err(Refusal::Errno(Errno::NAMETOOLONG));
+    }
+    let path = Path::new(OsStr::from_bytes(raw));
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        let base = std::fs::read_link(format!("/proc/{}/cwd", n.pid)).map_err(|_| Errno::SRCH)?;
+        if !notify.id_valid(n.id) {
+            return Err(Refusal::Errno(Errno::SRCH));
+        }
+        base.join(path)
+    };
+    let lexical = super::normalize(&absolute);
+    if lexical.starts_with("/proc") {
+        return Err(Refusal::Denied(
+            lexical,
+            "a Unix socket reached through /proc",
+            Errno::ACCESS,
+        ));
+    }
+    let canonical = std::fs::canonicalize(&lexical)
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::NOENT))?;
+    if canonical.starts_with("/proc") || !caps.allows_canonical(&canonical, AccessMode::Write) {
+        return Err(Refusal::Denied(
+            canonical,
+            "a pathname Unix socket outside the write grants",
+            Errno::ACCESS,
+        ));
+    }
+    let inode = super::metadata::open_object(&canonical).map_err(|e| {
+        if e == Errno::LOOP || e == Errno::XDEV {
+            Refusal::Denied(
+                canonical.clone(),
+                "the socket path changed into a symlink before the connect",
+                Errno::ACCESS,
+            )
+        } else {
+            Refusal::Errno(e)
+        }
+    })?;
+    let st = rustix::fs::fstat(&inode)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        // What connecting to a non-socket answers.
+        return Err(Refusal::Errno(Errno::CONNREFUSED));
+    }
+    Ok(Destination::Inode(inode))
+}
+
+/// The TCP port rules, which Landlock enforces for the child but not for the supervisor.
+fn check_tcp(
+    caps: &StaticGrants,
+    socket: &OwnedFd,
+    domain: AddressFamily,
+    family: Option<u16>,
+    addr: &[u8],
+) -> Result<(), Refusal> {
+    let network = caps.caps.network();
+    if *network == NetworkMode::Allow {
+        return Ok(());
+    }
+    let inet = domain == AddressFamily::INET || domain == AddressFamily::INET6;
+    let stream = rustix::net::sockopt::socket_type(socket).is_ok_and(|t| t == SocketType::STREAM);
+    if !inet || !stream {
+        // seccomp refuses creating any other socket in Block/Ports mode; one received from
+        // outside is the sender's business.
+        return Ok(());
+    }
+    let is_inet_addr =
+        family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
+    if !is_inet_addr || addr.len() < 4 {
+        return Ok(());
+    }
+    let port = u16::from_be_bytes([addr[2], addr[3]]);
+    if network.allows_connect(port) {
+        Ok(())
+    } else {
+        Err(Refusal::Errno(Errno::ACCESS))
+    }
+}
+
+/// `connect`/`sendto` on the supervisor's copy of the child's socket. Returns the syscall's
+/// value.
+fn perform(socket: &OwnedFd, call: &Call, dest: &Destination) -> Result<i64, Errno> {
+    // SAFETY: an all-zero sockaddr_un is a valid value.
+    let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let (addr_ptr, addr_len): (*const u8, usize) = match dest {
+        Destination::Raw(bytes) => (bytes.as_ptr(), bytes.len()),
+        Destination::Inode(fd) => {
+            un.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            for (dst, src) in un.sun_path.iter_mut().zip(path.as_bytes()) {
+                *dst = *src as libc::c_char;
+            }
+            (
+                std::ptr::addr_of!(un).cast::<u8>(),
+                SUN_PATH_OFFSET + path.len() + 1,
+            )
+        }
+    };
+    let addr_ptr = if addr_len == 0 {
+        std::ptr::null()
+    } else {
+        addr_ptr
+    };
+    let len = libc::socklen_t::try_from(addr_len).map_err(|_| Errno::INVAL)?;
+    let rc: i64 = match call.syscall {
+        Syscall::Connect => {
+            // SAFETY: `socket` is an open fd; `addr_ptr` points at `addr_len` initialised
+            // bytes (the copied address or `un`, both alive for the call) or is NULL with
+            // length 0; the kernel only reads them.
+            i64::from(unsafe {
+                libc::connect(socket.as_raw_fd(), addr_ptr.cast::<libc::sockaddr>(), len)
+            })
+        }
+        Syscall::SendTo => {
+            // SAFETY: as above for the address; `call.data` is a valid buffer of its length,
+            // only read by the kernel.
+            let sent = unsafe {
+                libc::sendto(
+                    socket.as_raw_fd(),
+                    call.data.as_ptr().cast(),
+                    call.data.len(),
+                    call.flags | libc::MSG_NOSIGNAL,
+                    addr_ptr.cast::<libc::sockaddr>(),
+                    len,
+                )
+            };
+            i64::try_from(sent).unwrap_or(-1)
+        }
+        _ => return Err(Errno::NOSYS),
+    };
+    if rc < 0 {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
+    } else {
+        Ok(rc)
+    }
+}
