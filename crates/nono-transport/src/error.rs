@@ -138,12 +138,14 @@ pub enum TransportError {
     #[error(transparent)]
     Wire(#[from] WireError),
 
-    /// [`Channel::recv_fd`](crate::Channel::recv_fd) was called while a frame (or an fd
-    /// followed by a frame, from [`Channel::recv_with_fd`](crate::Channel::recv_with_fd))
-    /// is partly received after a timeout. Finish it with the call that started it.
+    /// A receive timed out part-way and a different receive was called next:
+    /// [`Channel::recv_fd`](crate::Channel::recv_fd) while a frame is partly received, or
+    /// [`Channel::recv`](crate::Channel::recv) while
+    /// [`Channel::recv_with_fd`](crate::Channel::recv_with_fd) holds the fd that precedes
+    /// its frame. Nothing was consumed: finish with the call that started it.
     #[error(
-        "a frame is partly received (an earlier receive timed out); call the same receive \
-         method again to finish it before receiving a file descriptor"
+        "an earlier receive timed out part-way through a message; call that same receive \
+         method again to finish it"
     )]
     FrameInProgress,
 

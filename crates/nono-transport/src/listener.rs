@@ -7,8 +7,9 @@
 //! files. Instead [`Listener::bind`]:
 //!
 //! 1. creates a fresh private directory (`mkdir` mode 0700, then `fchmod` to exactly 0700)
-//!    next to the requested path, with an unguessable name; `mkdir` fails if the name is
-//!    taken, so nobody else can have prepared it;
+//!    next to the requested path (name from pid, clock and a counter); `mkdir` fails if the
+//!    name is taken, so nobody else can have prepared it — a squatter can only make us
+//!    retry with another name;
 //! 2. binds the socket inside it — while the file has its umask-derived mode, nobody but us
 //!    can reach it through the 0700 directory;
 //! 3. `chmod`s the socket file to 0600 and starts listening;
@@ -127,16 +128,16 @@ impl Listener {
             }
         }
 
+        // The final address must fit too, or clients could not `connect` to it.
+        SocketAddrUnix::new(path).map_err(|_| TransportError::BadSocketPath {
+            path: path.to_path_buf(),
+            reason: "it is too long for a Unix socket address",
+        })?;
         let private = PrivateDir::create(&dir, &parent)?;
         let inner_path = private.path.join(INNER_NAME);
         let addr = SocketAddrUnix::new(&inner_path).map_err(|_| TransportError::BadSocketPath {
             path: inner_path.clone(),
             reason: "it is too long for a Unix socket address (temporary name included)",
-        })?;
-        // Check the final address too, so that `connect` to it cannot fail for its length.
-        SocketAddrUnix::new(path).map_err(|_| TransportError::BadSocketPath {
-            path: path.to_path_buf(),
-            reason: "it is too long for a Unix socket address",
         })?;
         let sock = rustix::net::socket_with(
             AddressFamily::UNIX,
