@@ -6,6 +6,7 @@ mod broker;
 pub mod client;
 pub mod deny_groups;
 pub mod env;
+pub mod gaps;
 mod error;
 mod os;
 pub mod policy;

@@ -70,6 +70,7 @@ pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<Enforceme
 pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
     let status = enforcement(plan, supervised)?;
     out!("{}", plan.render(&status.to_string(), true));
+    out!("{}", nono_supervisor::gaps::describe(supervised));
     Ok(0)
 }
 

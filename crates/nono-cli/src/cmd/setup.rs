@@ -106,6 +106,11 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
             }
             None => outln!("  nothing"),
         }
+        // What Landlock ABI 7 leaves open, with `nono run` (supervised) and `nono wrap`.
+        for supervised in [true, false] {
+            outln!();
+            out!("{}", nono_supervisor::gaps::describe(supervised));
+        }
     }
     Ok(if ok { 0 } else { exit::NEGATIVE })
 }
