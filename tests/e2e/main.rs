@@ -3,6 +3,7 @@
 mod cli;
 mod harness;
 mod learn;
+mod prompt;
 mod readme;
 mod run;
 mod setup;
