@@ -196,17 +196,27 @@ impl ProcFs {
                     Ok(fd) => fd,
                     Err(e) => return Outcome::Failed(e),
                 };
-                let Some(status) = read_status_at(&pin) else {
-                    return Outcome::Failed(Errno::NOENT);
+                // The sandbox's root process needs no ancestry walk (its pid cannot be
+                // reused while the supervisor has not reaped it).
+                let status = if pid == self.root {
+                    None
+                } else {
+                    let Some(status) = read_status_at(&pin) else {
+                        return Outcome::Failed(Errno::NOENT);
+                    };
+                    if !self.in_sandbox(pid, &status) {
+                        return Outcome::Refused(
+                            "another process's /proc entry (outside the sandbox)",
+                        );
+                    }
+                    Some(status)
                 };
-                if !self.in_sandbox(pid, &status) {
-                    return Outcome::Refused("another process's /proc entry (outside the sandbox)");
-                }
                 if is_magic(&rest) {
                     return Outcome::Continue;
                 }
                 if writes {
-                    let own = thread_group(tid) == Some(status.tgid);
+                    let tgid = status.map_or(pid, |s| s.tgid);
+                    let own = thread_group(tid) == Some(tgid);
                     if !own || !own_writable(&rest) {
                         return Outcome::Refused(
                             "a /proc entry of a sandboxed process that is read-only for it",
@@ -430,7 +440,15 @@ fn read_status(pid: u32) -> Option<Status> {
 }
 
 /// The thread-group id (process id) of thread `tid`.
+///
+/// Fast path: `pidfd_open` without `PIDFD_THREAD` succeeds only for a thread-group leader, so
+/// for a single-threaded child (the common case) one cheap syscall answers; otherwise the
+/// `Tgid:` line of `/proc/TID/status` (whose generation costs several microseconds).
 pub(crate) fn thread_group(tid: u32) -> Option<u32> {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(tid).ok()?)?;
+    if rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).is_ok() {
+        return Some(tid);
+    }
     read_status(tid).map(|s| s.tgid)
 }
 

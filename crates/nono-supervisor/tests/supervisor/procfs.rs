@@ -250,3 +250,40 @@ fn a_path_flipped_by_another_thread_never_reads_another_processs_environ() {
         "the flipped path was never even seen: {line}"
     );
 }
+
+#[test]
+fn a_second_thread_sees_its_own_process() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("procfs-thread");
+    let script = format!(
+        "{py} -c '
+import os, threading
+res = {{}}
+def t():
+    res[\"pid\"] = open(\"/proc/self/status\").read().split(\"Tgid:\")[1].split()[0]
+    res[\"tid\"] = open(\"/proc/thread-self/stat\").read().split()[0]
+    res[\"native\"] = str(threading.get_native_id())
+th = threading.Thread(target=t); th.start(); th.join()
+assert res[\"pid\"] == str(os.getpid()), res
+assert res[\"tid\"] == res[\"native\"] != res[\"pid\"], res
+open(\"{o}/ok\", \"w\").write(\"ok\")
+'",
+        py = crate::harness::PYTHON,
+        o = out.display()
+    );
+    let mut config = sh(&script, system_caps_with(&out));
+    config.trap_opens = true;
+    config.workdir = Some(out.clone());
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    assert_eq!(std::fs::read_to_string(out.join("ok")).unwrap(), "ok");
+    assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
+}

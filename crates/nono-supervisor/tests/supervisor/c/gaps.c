@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -200,6 +201,29 @@ int main(int argc, char **argv) {
             snprintf(pp, sizeof pp, "/proc/self/fd/%d", op);
             report("chmod-procfd", chmod(pp, 0607));
         }
+        return 0;
+    }
+    if (!strcmp(mode, "bench")) {
+        /* bench OP PATH ITER: nanoseconds per call of OP (chmod, open, connect) on PATH */
+        const char *what = p, *path = argv[3];
+        int iter = atoi(argv[4]), fails = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < iter; i++) {
+            int rc;
+            if (!strcmp(what, "chmod")) {
+                rc = chmod(path, (i & 1) ? 0600 : 0644);
+            } else if (!strcmp(what, "open")) {
+                rc = open(path, O_RDONLY | O_CLOEXEC);
+                if (rc >= 0) rc = close(rc);
+            } else {
+                rc = unix_connect(path);
+            }
+            if (rc < 0) fails++;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+        printf("%s %s: %.0f ns/call (%d calls, %d failed)\n", what, path, ns / iter, iter, fails);
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode);
