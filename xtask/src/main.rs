@@ -15,6 +15,7 @@ usage: cargo xtask <command>
 commands:
   ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build, bench build
   fuzz [--time S]    run every fuzz target for S seconds each (default 30)
+  fuzz --build       only build the fuzz targets (the step `ci` runs)
   bench [--json]     whole-process benchmarks: medians and ratios to bare execution
   tidy               the architecture checks alone (layer arrows, //! headers)
 ";
