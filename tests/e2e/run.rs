@@ -839,3 +839,45 @@ fn bypass_of_one_file_keeps_the_rest_of_the_group_protected() {
     assert_ne!(out.code, Some(0), "{out}");
     assert!(!home.join(".ssh/authorized_keys").exists(), "{out}");
 }
+
+#[test]
+fn short_flags_builtin_profiles_and_best_effort() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("run-short");
+    s.write("r/in.txt", "short-read");
+    s.mkdir("w");
+    nono(
+        &s.path,
+        [
+            "run",
+            "-s",
+            "-r",
+            &s.s("r"),
+            "-w",
+            &s.s("w"),
+            "--",
+            "sh",
+            "-c",
+            &format!("cat {}/in.txt > {}/copy.txt", s.s("r"), s.s("w")),
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(s.join("w/copy.txt")).unwrap(),
+        "short-read"
+    );
+    for profile in ["default", "rust", "python", "node"] {
+        nono(&s.path, ["run", "-s", "-p", profile, "--", "true"]).expect_code(0);
+        nono(&s.path, ["run", "-s", "--profile", profile, "--", "true"]).expect_code(0);
+    }
+    // Best-effort on a kernel that has everything: runs, nothing to report.
+    let out = nono(
+        &s.path,
+        ["run", "--best-effort", "--allow-cwd", "--", "echo", "ok"],
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, "ok\n");
+    assert!(!out.stderr.contains("NOT enforced"), "{out}");
+}
