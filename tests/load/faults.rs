@@ -269,3 +269,33 @@ fn audit_log_on_a_full_disk_still_enforces_and_reports() {
     drop(scratch);
     assert_clean(&base, &[pid]);
 }
+
+/// A runtime grant for a child that is at its fd limit: the supervisor opens the file, but
+/// `ADDFD|SEND` cannot install it (EMFILE). The child's open must fail with EMFILE — what it
+/// would see unsupervised — instead of waiting forever for an answer that never comes.
+#[test]
+fn runtime_grant_to_a_child_at_its_fd_limit_fails_with_emfile_instead_of_hanging() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let scratch = Scratch::new("load-emfile");
+    let file = scratch.write("approved/f", "granted\n");
+    let mut cmd = nono(&scratch.path);
+    // `sh` itself opens the file for the redirection (no exec, no loader), with fds 0-3 used
+    // and a limit of 4.
+    cmd.args(["run", "-s", "--approve"])
+        .arg(scratch.join("approved"))
+        .args(["--", "sh", "-c"])
+        .arg(r#"ulimit -n 4; exec 3</dev/null; if read x < "$0"; then echo "got $x"; else echo refused; fi"#)
+        .arg(&file);
+    let p = Proc::spawn(&mut cmd);
+    let pid = p.pid;
+    let f = p.finish();
+    assert_eq!(f.code, Some(0), "{f}");
+    assert!(f.stdout.contains("refused"), "{f}");
+    assert!(f.stderr.contains("Too many open files"), "{f}");
+    drop(scratch);
+    assert_clean(&base, &[pid]);
+}

@@ -3,6 +3,7 @@
 //! an in-process `run` (this process's `/proc/self/fd` before and after).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nono_sandbox::AccessMode;
 use nono_supervisor::approval::DenyAll;
@@ -47,11 +48,11 @@ fn two_thousand_runtime_grants_leave_nonos_fd_count_unchanged() {
     let mut p = Proc::spawn(&mut cmd);
     let pid = p.pid;
     p.expect_line("load-child: ready");
-    let before = fd_count(pid);
+    let before = steady_fd_count(pid, None);
     let threads_before = tasks(pid);
     p.send_line("go");
     let done = p.expect_line("load-child: done");
-    let after = fd_count(pid);
+    let after = steady_fd_count(pid, Some(before));
     let threads_after = tasks(pid);
     p.send_line("exit");
     let f = p.finish();
@@ -68,6 +69,29 @@ fn two_thousand_runtime_grants_leave_nonos_fd_count_unchanged() {
     );
     drop(scratch);
     assert_clean(&base, &[pid]);
+}
+
+/// nono's fd count with the transient ones gone. A worker drops the granted fd just after
+/// `ADDFD` returns — which is also when the child's open returns — so a count taken right
+/// after the child's line may include one still on its way out. Transients only ever add:
+/// take the smallest count over a short while, and when a target is given, wait (bounded)
+/// for the count to come down to it. A leak never comes down.
+fn steady_fd_count(pid: u32, target: Option<usize>) -> usize {
+    let mut min = fd_count(pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut samples = 0;
+    loop {
+        samples += 1;
+        let done = match target {
+            Some(t) => min <= t || Instant::now() > deadline,
+            None => samples >= 20,
+        };
+        if done {
+            return min;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        min = min.min(fd_count(pid));
+    }
 }
 
 fn tasks(pid: u32) -> usize {

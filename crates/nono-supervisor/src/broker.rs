@@ -327,6 +327,12 @@ fn grant_trapped(
                     };
                     if let Err(e) = notify.add_fd(n.id, fd.as_fd(), opts) {
                         tracing::debug!("injecting the granted fd failed: {e}");
+                        // With ADDFD_FLAG_SEND a failed install (EMFILE: the child is at
+                        // its fd limit) leaves the notification pending: answer it with
+                        // that errno, or the child's open never returns.
+                        if let NotifyError::Ioctl { source, .. } = e {
+                            let _ = notify.respond_errno(n.id, source.raw_os_error());
+                        }
                     }
                 }
                 Err(errno) => {
