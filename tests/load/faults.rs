@@ -270,6 +270,25 @@ fn audit_log_on_a_full_disk_still_enforces_and_reports() {
     assert_clean(&base, &[pid]);
 }
 
+/// `sh` at its fd limit (fds 0-3 used, limit 4) opens `path` for a redirection (`sh`
+/// itself: no exec, no loader) under `nono run -s EXTRA...`. Returns what nono printed.
+fn open_at_fd_limit(scratch: &Scratch, extra: &[&std::ffi::OsStr], path: &std::path::Path) {
+    let base = baseline();
+    let mut cmd = nono(&scratch.path);
+    cmd.args(["run", "-s"])
+        .args(extra)
+        .args(["--", "sh", "-c"])
+        .arg(r#"ulimit -n 4; exec 3</dev/null; if read x < "$0"; then echo "got $x"; else echo refused; fi"#)
+        .arg(path);
+    let p = Proc::spawn(&mut cmd);
+    let pid = p.pid;
+    let f = p.finish();
+    assert_eq!(f.code, Some(0), "{f}");
+    assert!(f.stdout.contains("refused"), "{f}");
+    assert!(f.stderr.contains("Too many open files"), "{f}");
+    assert_clean(&base, &[pid]);
+}
+
 /// A runtime grant for a child that is at its fd limit: the supervisor opens the file, but
 /// `ADDFD|SEND` cannot install it (EMFILE). The child's open must fail with EMFILE — what it
 /// would see unsupervised — instead of waiting forever for an answer that never comes.
@@ -279,23 +298,23 @@ fn runtime_grant_to_a_child_at_its_fd_limit_fails_with_emfile_instead_of_hanging
     if !sandbox_available() {
         return;
     }
-    let base = baseline();
     let scratch = Scratch::new("load-emfile");
     let file = scratch.write("approved/f", "granted\n");
-    let mut cmd = nono(&scratch.path);
-    // `sh` itself opens the file for the redirection (no exec, no loader), with fds 0-3 used
-    // and a limit of 4.
-    cmd.args(["run", "-s", "--approve"])
-        .arg(scratch.join("approved"))
-        .args(["--", "sh", "-c"])
-        .arg(r#"ulimit -n 4; exec 3</dev/null; if read x < "$0"; then echo "got $x"; else echo refused; fi"#)
-        .arg(&file);
-    let p = Proc::spawn(&mut cmd);
-    let pid = p.pid;
-    let f = p.finish();
-    assert_eq!(f.code, Some(0), "{f}");
-    assert!(f.stdout.contains("refused"), "{f}");
-    assert!(f.stderr.contains("Too many open files"), "{f}");
-    drop(scratch);
-    assert_clean(&base, &[pid]);
+    let approved = scratch.join("approved");
+    open_at_fd_limit(
+        &scratch,
+        &["--approve".as_ref(), approved.as_os_str()],
+        &file,
+    );
+}
+
+/// The same for a `/proc` entry, which the supervisor also opens and injects itself.
+#[test]
+fn proc_open_by_a_child_at_its_fd_limit_fails_with_emfile_instead_of_hanging() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let scratch = Scratch::new("load-emfile-proc");
+    open_at_fd_limit(&scratch, &[], std::path::Path::new("/proc/self/status"));
 }

@@ -50,7 +50,7 @@ use std::path::{Component, Path, PathBuf};
 
 use std::os::fd::AsFd;
 
-use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
 use nono_sandbox::CapabilitySet;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -277,6 +277,11 @@ pub(crate) fn answer(
             };
             if let Err(e) = notify.add_fd(n.id, fd.as_fd(), opts) {
                 tracing::debug!("injecting a /proc fd failed: {e}");
+                // As in `grant_trapped`: a failed ADDFD|SEND (EMFILE) leaves the notification
+                // pending; answer it with that errno, or the child's open never returns.
+                if let NotifyError::Ioctl { source, .. } = e {
+                    let _ = notify.respond_errno(n.id, source.raw_os_error());
+                }
             }
         }
         Outcome::Failed(errno) => {
