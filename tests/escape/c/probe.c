@@ -1,0 +1,453 @@
+/* Escape probe: a tiny interpreter of attack steps, run inside (and, as the control,
+ * outside) the nono sandbox by tests/escape. Usage: probe OP NAME ARGS... [OP NAME ARGS...]
+ * Every step prints one line `NAME=ok` or `NAME=<ERRNO NAME>` (e.g. `NAME=EACCES`); steps
+ * that read print `NAME.data=<bytes, newlines as \n>` as well. Exit status 0 unless the
+ * command line is malformed (2). Nothing here is destructive on success except where the
+ * test asked for it on a scratch file. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <net/ethernet.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/sched.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+extern char **environ;
+
+static void result(const char *name, long ret) {
+    if (ret < 0) {
+        const char *e = strerrorname_np(errno);
+        printf("%s=%s\n", name, e ? e : "E?");
+    } else {
+        printf("%s=ok\n", name);
+    }
+    fflush(stdout);
+}
+
+static void result_errno(const char *name, int err) {
+    errno = err;
+    result(name, err ? -1 : 0);
+}
+
+static void data(const char *name, const char *buf, ssize_t n) {
+    printf("%s.data=", name);
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') fputs("\\n", stdout);
+        else if (buf[i] == '\r') fputs("\\r", stdout);
+        else putchar(buf[i]);
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
+static void sub(char *out, size_t len, const char *a, const char *b) {
+    snprintf(out, len, "%s.%s", a, b);
+}
+
+/* Read what an open fd holds (up to 4 KiB) and print it. */
+static void dump_fd(const char *name, int fd) {
+    char buf[4096];
+    char n2[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    sub(n2, sizeof n2, name, "read");
+    result(n2, n);
+    if (n > 0) data(name, buf, n);
+}
+
+static void op_open(const char *name, const char *path, int flags, const char *payload) {
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    result(name, fd);
+    if (fd < 0) return;
+    if ((flags & O_ACCMODE) == O_RDONLY) dump_fd(name, fd);
+    else if (payload && write(fd, payload, strlen(payload)) < 0) perror("write");
+    close(fd);
+}
+
+static long x86_int80(long nr, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+
+/* A raw syscall's -errno convention turned into libc's. */
+static long raw_ret(long r) {
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+static struct sockaddr_in loop4(int port) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+static struct sockaddr_in6 loop6(int port) {
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    a.sin6_addr = in6addr_loopback;
+    return a;
+}
+
+/* socket(); connect() (stream) or sendto() (datagram) "ATTACK" to the loopback port. */
+static void net_try(const char *name, int family, int type, int proto, int port) {
+    char n2[256];
+    int fd = socket(family, type | SOCK_CLOEXEC, proto);
+    sub(n2, sizeof n2, name, "socket");
+    result(n2, fd);
+    if (fd < 0) return;
+    struct sockaddr_in a4 = loop4(port);
+    struct sockaddr_in6 a6 = loop6(port);
+    struct sockaddr *sa = family == AF_INET6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4;
+    socklen_t sl = family == AF_INET6 ? sizeof a6 : sizeof a4;
+    if (type == SOCK_STREAM) {
+        sub(n2, sizeof n2, name, "connect");
+        int r = connect(fd, sa, sl);
+        result(n2, r);
+        if (r == 0) {
+            sub(n2, sizeof n2, name, "send");
+            result(n2, send(fd, "ATTACK", 6, MSG_NOSIGNAL));
+        }
+    } else {
+        sub(n2, sizeof n2, name, "send");
+        result(n2, sendto(fd, "ATTACK", 6, 0, sa, sl));
+    }
+    close(fd);
+}
+
+/* A datagram socket made some other way (fd), then a plain 64-bit sendto of "ATTACK". */
+static void send_on(const char *name, long fd, int port) {
+    char n2[256];
+    sub(n2, sizeof n2, name, "socket");
+    result(n2, fd);
+    if (fd < 0) return;
+    struct sockaddr_in a = loop4(port);
+    sub(n2, sizeof n2, name, "send");
+    result(n2, sendto((int)fd, "ATTACK", 6, 0, (struct sockaddr *)&a, sizeof a));
+    close((int)fd);
+}
+
+static int ns_flags(const char *s) {
+    int f = 0;
+    if (strstr(s, "user")) f |= CLONE_NEWUSER;
+    if (strstr(s, "mnt")) f |= CLONE_NEWNS;
+    if (strstr(s, "net")) f |= CLONE_NEWNET;
+    if (strstr(s, "pid")) f |= CLONE_NEWPID;
+    if (strstr(s, "ipc")) f |= CLONE_NEWIPC;
+    if (strstr(s, "uts")) f |= CLONE_NEWUTS;
+    if (strstr(s, "cgroup")) f |= CLONE_NEWCGROUP;
+    return f;
+}
+
+static pid_t pid_arg(const char *s) {
+    if (strcmp(s, "ppid") == 0) return getppid();
+    return (pid_t)atoi(s);
+}
+
+static int usage(const char *op) {
+    fprintf(stderr, "probe: bad arguments for %s\n", op);
+    return 2;
+}
+
+#define NEED(k) do { if (i + (k) >= argc) return usage(op); } while (0)
+
+int main(int argc, char **argv) {
+    int i = 1;
+    while (i < argc) {
+        const char *op = argv[i];
+        NEED(1);
+        const char *name = argv[i + 1];
+        const char *a = i + 2 < argc ? argv[i + 2] : NULL;
+        const char *b = i + 3 < argc ? argv[i + 3] : NULL;
+        char n2[256];
+        if (!strcmp(op, "read")) { NEED(2); op_open(name, a, O_RDONLY, NULL); i += 3; }
+        else if (!strcmp(op, "openr")) { NEED(2); int fd = open(a, O_RDONLY | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
+        else if (!strcmp(op, "readat")) {
+            /* openat(FD, REL) for reading: FD an inherited directory descriptor. */
+            NEED(3);
+            int fd = openat(atoi(a), b, O_RDONLY | O_CLOEXEC);
+            result(name, fd);
+            if (fd >= 0) { dump_fd(name, fd); close(fd); }
+            i += 4;
+        }
+        else if (!strcmp(op, "readdir")) { NEED(2); int fd = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
+        else if (!strcmp(op, "write")) { NEED(2); op_open(name, a, O_WRONLY | O_APPEND, "PWNED\n"); i += 3; }
+        else if (!strcmp(op, "openw")) { NEED(2); op_open(name, a, O_WRONLY | O_APPEND, NULL); i += 3; }
+        else if (!strcmp(op, "create")) { NEED(2); op_open(name, a, O_WRONLY | O_CREAT | O_EXCL, "PWNED\n"); i += 3; }
+        else if (!strcmp(op, "trunc")) { NEED(2); op_open(name, a, O_WRONLY | O_TRUNC, NULL); i += 3; }
+        else if (!strcmp(op, "rdtrunc")) { NEED(2); int fd = open(a, O_RDONLY | O_TRUNC | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
+        else if (!strcmp(op, "truncate")) { NEED(2); result(name, truncate(a, 0)); i += 3; }
+        else if (!strcmp(op, "ftruncate")) { NEED(2); int fd = open(a, O_RDONLY | O_CLOEXEC); sub(n2, sizeof n2, name, "open"); result(n2, fd); if (fd >= 0) { result(name, ftruncate(fd, 0)); close(fd); } i += 3; }
+        else if (!strcmp(op, "symlink")) { NEED(3); result(name, symlink(a, b)); i += 4; }
+        else if (!strcmp(op, "link")) { NEED(3); result(name, link(a, b)); i += 4; }
+        else if (!strcmp(op, "rename")) { NEED(3); result(name, rename(a, b)); i += 4; }
+        else if (!strcmp(op, "exchange")) { NEED(3); result(name, renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)); i += 4; }
+        else if (!strcmp(op, "mkdir")) { NEED(2); result(name, mkdir(a, 0755)); i += 3; }
+        else if (!strcmp(op, "unlink")) { NEED(2); result(name, unlink(a)); i += 3; }
+        else if (!strcmp(op, "mount_tmpfs")) { NEED(2); result(name, mount("none", a, "tmpfs", 0, NULL)); i += 3; }
+        else if (!strcmp(op, "mount_bind")) { NEED(3); result(name, mount(a, b, NULL, MS_BIND, NULL)); i += 4; }
+        else if (!strcmp(op, "umount")) { NEED(2); result(name, umount2(a, MNT_DETACH)); i += 3; }
+        else if (!strcmp(op, "chroot")) { NEED(2); result(name, chroot(a)); i += 3; }
+        else if (!strcmp(op, "open_tree")) { NEED(2); result(name, syscall(SYS_open_tree, AT_FDCWD, a, 1 /* OPEN_TREE_CLONE */)); i += 3; }
+        else if (!strcmp(op, "opath_reopen")) {
+            /* O_PATH is not checked by Landlock; the reopen through /proc/self/fd must be. */
+            NEED(2);
+            int fd = open(a, O_PATH | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "opath");
+            result(n2, fd);
+            if (fd >= 0) {
+                char p[64];
+                snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+                op_open(name, p, O_RDONLY, NULL);
+                close(fd);
+            }
+            i += 3;
+        }
+        else if (!strcmp(op, "opath_at")) {
+            /* openat() relative to an O_PATH fd of an outside directory. */
+            NEED(3);
+            int dfd = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "opath");
+            result(n2, dfd);
+            if (dfd >= 0) {
+                int fd = openat(dfd, b, O_RDONLY | O_CLOEXEC);
+                result(name, fd);
+                if (fd >= 0) { dump_fd(name, fd); close(fd); }
+                close(dfd);
+            }
+            i += 4;
+        }
+        else if (!strcmp(op, "ppid_read")) {
+            /* Read PATH under /proc/<parent>/ (e.g. cwd/secret, root/etc/shadow). */
+            NEED(2);
+            char p[4096];
+            snprintf(p, sizeof p, "/proc/%d/%s", (int)getppid(), a);
+            op_open(name, p, O_RDONLY, NULL);
+            i += 3;
+        }
+        else if (!strcmp(op, "readfd")) {
+            NEED(2);
+            int fd = atoi(a);
+            sub(n2, sizeof n2, name, "fcntl");
+            result(n2, fcntl(fd, F_GETFD));
+            char buf[4096];
+            ssize_t n = pread(fd, buf, sizeof buf, 0);
+            if (n < 0 && errno == ESPIPE) n = read(fd, buf, sizeof buf);
+            result(name, n);
+            if (n > 0) data(name, buf, n);
+            i += 3;
+        }
+        else if (!strcmp(op, "writefd")) { NEED(3); result(name, write(atoi(a), b, strlen(b))); i += 4; }
+        else if (!strcmp(op, "tcp4")) { NEED(2); net_try(name, AF_INET, SOCK_STREAM, 0, atoi(a)); i += 3; }
+        else if (!strcmp(op, "tcp6")) { NEED(2); net_try(name, AF_INET6, SOCK_STREAM, 0, atoi(a)); i += 3; }
+        else if (!strcmp(op, "udp4")) { NEED(2); net_try(name, AF_INET, SOCK_DGRAM, 0, atoi(a)); i += 3; }
+        else if (!strcmp(op, "udp6")) { NEED(2); net_try(name, AF_INET6, SOCK_DGRAM, 0, atoi(a)); i += 3; }
+        else if (!strcmp(op, "mptcp4")) { NEED(2); net_try(name, AF_INET, SOCK_STREAM, IPPROTO_MPTCP, atoi(a)); i += 3; }
+        else if (!strcmp(op, "bind4")) {
+            NEED(1);
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sub(n2, sizeof n2, name, "socket");
+            result(n2, fd);
+            if (fd >= 0) {
+                struct sockaddr_in sa = loop4(0);
+                result(name, bind(fd, (struct sockaddr *)&sa, sizeof sa));
+                close(fd);
+            }
+            i += 2;
+        }
+        else if (!strcmp(op, "icmp")) { NEED(1); net_try(name, AF_INET, SOCK_DGRAM, IPPROTO_ICMP, 0); i += 2; }
+        else if (!strcmp(op, "raw")) { NEED(1); net_try(name, AF_INET, SOCK_RAW, IPPROTO_ICMP, 0); i += 2; }
+        else if (!strcmp(op, "packet")) { NEED(1); int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)); result(name, fd); if (fd >= 0) close(fd); i += 2; }
+        else if (!strcmp(op, "i386_socket")) {
+            /* i386 socket(2) (nr 359) through int 0x80 from this 64-bit process. */
+            NEED(2);
+            send_on(name, raw_ret(x86_int80(359, AF_INET, SOCK_DGRAM, 0)), atoi(a));
+            i += 3;
+        }
+        else if (!strcmp(op, "i386_socketcall")) {
+            /* i386 socketcall(SYS_SOCKET, args) (nr 102); args must be 32-bit addressable. */
+            NEED(2);
+            unsigned int *args = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+            if (args == MAP_FAILED) { perror("mmap"); return 1; }
+            args[0] = AF_INET; args[1] = SOCK_DGRAM; args[2] = 0;
+            send_on(name, raw_ret(x86_int80(102, 1, (long)(uintptr_t)args, 0)), atoi(a));
+            munmap(args, 4096);
+            i += 3;
+        }
+        else if (!strcmp(op, "x32_socket")) {
+            NEED(2);
+            send_on(name, syscall(0x40000000L | SYS_socket, AF_INET, SOCK_DGRAM, 0), atoi(a));
+            i += 3;
+        }
+        else if (!strcmp(op, "io_uring")) {
+            NEED(1);
+            struct io_uring_params p;
+            memset(&p, 0, sizeof p);
+            long fd = syscall(SYS_io_uring_setup, 4, &p);
+            result(name, fd);
+            if (fd >= 0) close((int)fd);
+            i += 2;
+        }
+        else if (!strcmp(op, "kill")) { NEED(2); result(name, kill(pid_arg(a), SIGKILL)); i += 3; }
+        else if (!strcmp(op, "abstract")) {
+            /* connect to the abstract unix socket @NAME and send "ATTACK". */
+            NEED(2);
+            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_un sa = {.sun_family = AF_UNIX};
+            size_t l = strlen(a);
+            if (l > sizeof sa.sun_path - 1) return usage(op);
+            memcpy(sa.sun_path + 1, a, l);
+            int r = connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + l));
+            result(name, r);
+            if (r == 0) send(fd, "ATTACK", 6, MSG_NOSIGNAL);
+            close(fd);
+            i += 3;
+        }
+        else if (!strcmp(op, "unixpath")) {
+            NEED(2);
+            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_un sa = {.sun_family = AF_UNIX};
+            if (strlen(a) > sizeof sa.sun_path - 1) return usage(op);
+            strcpy(sa.sun_path, a);
+            int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+            result(name, r);
+            if (r == 0) send(fd, "ATTACK", 6, MSG_NOSIGNAL);
+            close(fd);
+            i += 3;
+        }
+        else if (!strcmp(op, "ptrace_attach")) { NEED(2); result(name, ptrace(PTRACE_ATTACH, pid_arg(a), 0, 0)); i += 3; }
+        else if (!strcmp(op, "ptrace_seize")) { NEED(2); result(name, ptrace(PTRACE_SEIZE, pid_arg(a), 0, 0)); i += 3; }
+        else if (!strcmp(op, "procmem")) {
+            NEED(2);
+            char p[64];
+            snprintf(p, sizeof p, "/proc/%d/mem", (int)pid_arg(a));
+            int fd = open(p, O_RDONLY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "read");
+            result(n2, fd);
+            if (fd >= 0) close(fd);
+            fd = open(p, O_RDWR | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "rdwr");
+            result(n2, fd);
+            if (fd >= 0) close(fd);
+            i += 3;
+        }
+        else if (!strcmp(op, "vm_read")) {
+            NEED(2);
+            static char local[8], remote[8];
+            struct iovec l = {local, sizeof local}, r = {remote, sizeof remote};
+            result(name, syscall(SYS_process_vm_readv, pid_arg(a), &l, 1, &r, 1, 0));
+            i += 3;
+        }
+        else if (!strcmp(op, "tiocsti")) {
+            /* push each byte of STRING into FD's input queue. */
+            NEED(3);
+            int fd = atoi(a), err = 0;
+            for (const char *c = b; *c; c++)
+                if (ioctl(fd, TIOCSTI, c) < 0) { err = errno; break; }
+            result_errno(name, err);
+            i += 4;
+        }
+        else if (!strcmp(op, "tiocsti_hi")) {
+            /* the same request with bits above 32 set: the kernel truncates cmd to 32 bits. */
+            NEED(3);
+            int fd = atoi(a), err = 0;
+            for (const char *c = b; *c; c++)
+                if (syscall(SYS_ioctl, fd, (unsigned long)TIOCSTI | (1UL << 32), c) < 0) { err = errno; break; }
+            result_errno(name, err);
+            i += 4;
+        }
+        else if (!strcmp(op, "tioclinux")) {
+            NEED(2);
+            char sub_code = 3; /* TIOCL_PASTESEL: paste the console selection as input */
+            result(name, ioctl(atoi(a), TIOCLINUX, &sub_code));
+            i += 3;
+        }
+        else if (!strcmp(op, "devtty")) {
+            /* open /dev/tty (the controlling terminal) and push STRING into it. */
+            NEED(2);
+            int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "open");
+            result(n2, fd);
+            if (fd >= 0) {
+                int err = 0;
+                for (const char *c = a; *c; c++)
+                    if (ioctl(fd, TIOCSTI, c) < 0) { err = errno; break; }
+                result_errno(name, err);
+                close(fd);
+            }
+            i += 3;
+        }
+        else if (!strcmp(op, "isatty")) { NEED(2); result(name, isatty(atoi(a)) ? 0 : -1); i += 3; }
+        else if (!strcmp(op, "unshare")) { NEED(2); result(name, unshare(ns_flags(a))); i += 3; }
+        else if (!strcmp(op, "clone")) {
+            NEED(2);
+            long r = syscall(SYS_clone, (long)ns_flags(a) | SIGCHLD, 0L, 0L, 0L, 0L);
+            if (r == 0) _exit(0);
+            result(name, r);
+            if (r > 0) waitpid((pid_t)r, NULL, 0);
+            i += 3;
+        }
+        else if (!strcmp(op, "clone3")) {
+            NEED(2);
+            struct clone_args ca;
+            memset(&ca, 0, sizeof ca);
+            ca.flags = (unsigned long long)ns_flags(a);
+            ca.exit_signal = SIGCHLD;
+            long r = syscall(SYS_clone3, &ca, sizeof ca);
+            if (r == 0) _exit(0);
+            result(name, r);
+            if (r > 0) waitpid((pid_t)r, NULL, 0);
+            i += 3;
+        }
+        else if (!strcmp(op, "setns")) {
+            /* setns into the namespace file PATH (type from its name). */
+            NEED(2);
+            int fd = open(a, O_RDONLY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "open");
+            result(n2, fd);
+            if (fd >= 0) { result(name, setns(fd, 0)); close(fd); }
+            i += 3;
+        }
+        else if (!strcmp(op, "setns_pidfd")) {
+            NEED(2);
+            long pfd = syscall(SYS_pidfd_open, pid_arg(a), 0);
+            sub(n2, sizeof n2, name, "pidfd");
+            result(n2, pfd);
+            if (pfd >= 0) { result(name, setns((int)pfd, CLONE_NEWNS)); close((int)pfd); }
+            i += 3;
+        }
+        else if (!strcmp(op, "env")) {
+            for (char **e = environ; *e; e++) printf("%s.var=%s\n", name, *e);
+            fflush(stdout);
+            i += 2;
+        }
+        else return usage(op);
+    }
+    return 0;
+}

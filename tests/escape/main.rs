@@ -1,0 +1,19 @@
+//! Escape suite: one test per escape class, each driving the built `nono` binary (`run` and
+//! `wrap`) against a real attack program from `c/`, checking the kernel's refusal (the errno)
+//! and that nothing leaked or changed, with an unsandboxed control showing the attack works.
+//! docs/THREAT_MODEL.md points at these tests.
+
+#[allow(dead_code)]
+#[path = "../e2e/harness.rs"]
+mod harness;
+
+mod deny_groups;
+mod deputy;
+mod env_injection;
+mod fs;
+mod inherited_fds;
+mod ipc;
+mod namespaces;
+mod network;
+mod programs;
+mod terminal;
