@@ -30,7 +30,8 @@
 //!   `AF_INET6` stream sockets (the supervisor is not under Landlock, so it checks them itself).
 //!
 //! The connect or send itself runs on a broker worker (a TCP connect can block for a long
-//! time). Sends use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's
+//! time); on a blocking socket it is made non-blocking and waited for in slices that check the
+//! child is still waiting, so a killed child never leaves the worker (and `run`) stuck. Sends use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's
 //! `SIGPIPE`); a receiver asking for `SCM_CREDENTIALS` sees the supervisor's pid.
 //!
 //! Not brokered: `sendmsg`/`sendmmsg` (the address lives in a `msghdr` the filter cannot see;
@@ -120,7 +121,7 @@ pub(crate) fn handle(
             let notify = notify.clone();
             let n = *n;
             workers.submit(Box::new(move || {
-                let result = perform(&socket, &call, &dest);
+                let result = perform_interruptible(&notify, &n, &socket, &call, &dest);
                 match result {
                     Ok(v) => {
                         let _ = notify.respond_value(n.id, v);
@@ -328,6 +329,112 @@ fn check_tcp(
         Ok(())
     } else {
         Err(Refusal::Errno(Errno::ACCESS))
+    }
+}
+
+/// How often a waiting connect/send checks that the child is still waiting for it.
+const WAIT_SLICE_MS: i32 = 50;
+
+/// [`perform`] without ever blocking longer than the child waits: on a blocking socket the
+/// call is made non-blocking and waited for in slices, checking `NOTIF_ID_VALID` between them,
+/// so a child that is interrupted or killed (Ctrl-C during a connect to an unreachable host)
+/// frees the worker at once instead of after the kernel's own timeout. The socket's
+/// `O_NONBLOCK` (shared with the child's fd) is restored afterwards.
+fn perform_interruptible(
+    notify: &NotifyFd,
+    n: &Notification,
+    socket: &OwnedFd,
+    call: &Call,
+    dest: &Destination,
+) -> Result<i64, Errno> {
+    let flags = rustix::fs::fcntl_getfl(socket)?;
+    if flags.contains(rustix::fs::OFlags::NONBLOCK) {
+        return perform(socket, call, dest);
+    }
+    match call.syscall {
+        Syscall::SendTo => {
+            if call.flags & libc::MSG_DONTWAIT != 0 {
+                return perform(socket, call, dest);
+            }
+            let nonblocking = Call {
+                syscall: call.syscall,
+                fd: call.fd,
+                addr: Vec::new(),
+                data: call.data.clone(),
+                flags: call.flags | libc::MSG_DONTWAIT,
+            };
+            loop {
+                match perform(socket, &nonblocking, dest) {
+                    Err(Errno::AGAIN) => {
+                        if !wait_writable(notify, n, socket) {
+                            return Err(Errno::INTR);
+                        }
+                    }
+                    other => return other,
+                }
+            }
+        }
+        _ => {
+            rustix::fs::fcntl_setfl(socket, flags | rustix::fs::OFlags::NONBLOCK)?;
+            let result = connect_waiting(notify, n, socket, call, dest);
+            let _ = rustix::fs::fcntl_setfl(socket, flags);
+            result
+        }
+    }
+}
+
+fn connect_waiting(
+    notify: &NotifyFd,
+    n: &Notification,
+    socket: &OwnedFd,
+    call: &Call,
+    dest: &Destination,
+) -> Result<i64, Errno> {
+    loop {
+        match perform(socket, call, dest) {
+            // TCP: the handshake runs; wait for it.
+            Err(Errno::INPROGRESS) => loop {
+                if !wait_writable(notify, n, socket) {
+                    return Err(Errno::INTR);
+                }
+                if poll_out(socket, 0) {
+                    return match rustix::net::sockopt::socket_error(socket)? {
+                        Ok(()) => Ok(0),
+                        Err(e) => Err(e),
+                    };
+                }
+            },
+            // A Unix listener's backlog is full: try again while the child still waits.
+            Err(Errno::AGAIN) => {
+                let _ = rustix::event::poll(&mut [], Some(&slice(WAIT_SLICE_MS)));
+                if !notify.id_valid(n.id) {
+                    return Err(Errno::INTR);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Wait up to one slice for `socket` to become writable; `false` if the child no longer
+/// waits for this call.
+fn wait_writable(notify: &NotifyFd, n: &Notification, socket: &OwnedFd) -> bool {
+    poll_out(socket, WAIT_SLICE_MS);
+    notify.id_valid(n.id)
+}
+
+fn poll_out(socket: &OwnedFd, timeout_ms: i32) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        socket,
+        rustix::event::PollFlags::OUT,
+    )];
+    matches!(rustix::event::poll(&mut fds, Some(&slice(timeout_ms))), Ok(n) if n > 0)
+}
+
+fn slice(ms: i32) -> rustix::event::Timespec {
+    rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(ms) * 1_000_000,
     }
 }
 

@@ -261,3 +261,54 @@ fn a_path_flipped_by_another_thread_never_connects_outside() {
         "the flipped path was never even seen: {text}"
     );
 }
+
+#[test]
+fn a_connect_that_never_completes_does_not_outlive_the_child() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("unix-stuck");
+    // A listener (outside the sandbox, inside its write grants) that never accepts, with the
+    // smallest backlog: the first connect is queued, the second blocks.
+    let path = out.join("full.sock");
+    let listener = rustix::net::socket(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(&listener, &rustix::net::SocketAddrUnix::new(&path).unwrap()).unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    // The child is killed by SIGALRM while its second connect blocks.
+    let script = format!(
+        "exec {PYTHON} -c '
+import signal, socket
+signal.alarm(1)
+a = socket.socket(socket.AF_UNIX); a.connect(\"{p}\")
+b = socket.socket(socket.AF_UNIX); b.connect(\"{p}\")
+'",
+        p = path.display()
+    );
+    let mut caps = system_caps();
+    caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    let mut config = sh(&script, caps);
+    config.trap_opens = true;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(nono_supervisor::run(config));
+    });
+    // A liveness guard, not a timing assertion: before the broker waited in slices, the
+    // supervisor's worker stayed in connect() forever and `run` never returned.
+    let outcome = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("run() did not return after the child died")
+        .unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Signal(libc_sigalrm()));
+    drop(listener);
+}
+
+fn libc_sigalrm() -> i32 {
+    rustix::process::Signal::ALARM.as_raw()
+}
