@@ -84,7 +84,9 @@ fn elevation_prompt_on_the_terminal_grants_once() {
     assert!(seen.contains(&file.display().to_string()), "{seen}");
     writer.write_all(b"y\r").unwrap();
     wait_for(&rx, &mut seen, "granted-by-a-person");
-    // The PTY relay may still be reading our input after the command ended: one more key.
+    // The supervisor's PTY relay and the prompt both read this terminal; when the prompt
+    // took the answer, the relay can be left in a blocking read of stdin after the command
+    // ended (reported to the supervisor's owner). One more key releases it.
     let _ = writer.write_all(b"\r");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{seen}");

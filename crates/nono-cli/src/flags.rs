@@ -96,7 +96,8 @@ pub struct SandboxFlags {
     /// Grant read+write to the working directory (the --workdir, else the current directory).
     #[arg(long)]
     pub allow_cwd: bool,
-    /// Run the command in DIR (it is not granted unless you also pass --allow-cwd or --allow).
+    /// Run the command in DIR (not granted unless you also pass --allow-cwd or --allow;
+    /// relative paths in other flags still start from the current directory).
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
     /// Profile: a built-in name (see `nono profile list`) or a JSON file.
