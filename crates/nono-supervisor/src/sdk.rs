@@ -306,6 +306,11 @@ fn decide_request(
         Ok(p) => p,
         Err(e) => return deny(format!("{}: {e}", path.display())),
     };
+    // The supervisor's view of /proc is not the child's (its /proc/self is the supervisor):
+    // /proc is served to the child by the procfs broker only, never granted at runtime.
+    if canonical.starts_with("/proc") {
+        return deny("a /proc path is never granted at runtime (open it: the procfs broker serves the sandbox's own entries)".to_owned());
+    }
     let decision = engine.decide(&RuntimeRequest {
         path: canonical.clone(),
         access: req.access,

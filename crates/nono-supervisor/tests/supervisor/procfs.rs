@@ -287,3 +287,36 @@ open(\"{o}/ok\", \"w\").write(\"ok\")
     assert_eq!(std::fs::read_to_string(out.join("ok")).unwrap(), "ok");
     assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
 }
+
+#[test]
+fn an_sdk_request_for_another_processs_proc_entry_is_never_granted() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let outsider = Outsider::start();
+    let out = scratch("procfs-sdk");
+    let bin = crate::harness::example("sdk_request");
+    let mut caps = system_caps_with(&out);
+    caps.allow_file(&bin, AccessMode::Read, "example").unwrap();
+    let mut config = sh("", caps);
+    config.argv = vec![
+        bin.into(),
+        format!("/proc/{}/environ", outsider.pid()).into(),
+        out.join("copy").into(),
+    ];
+    config.sdk = true;
+    config.trap_opens = true;
+    // Even an engine that approves everything.
+    config.engine = Some(crate::harness::approve_all(
+        nono_supervisor::policy::Policy::default(),
+    ));
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(3),
+        "{:?}",
+        outcome.denials
+    );
+    assert!(!out.join("copy").exists());
+}
