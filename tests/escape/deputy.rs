@@ -162,6 +162,9 @@ fn deputy_dotdot_and_magic_links_in_requests() {
     s.mkdir("out/deep");
     std::os::unix::fs::symlink(s.join("out/deep"), s.join("appr/lnk")).unwrap();
     s.write("appr/secret.txt", "decoy");
+    // A dangling symlink in the approved directory, pointing at a file to be created
+    // outside: the supervisor's O_CREAT open must not follow it.
+    std::os::unix::fs::symlink(s.join("out/created.txt"), s.join("appr/dangling")).unwrap();
     let abs = s.s("out/secret.txt");
     let out = probe_in(
         Mode::Run,
@@ -195,6 +198,12 @@ fn deputy_dotdot_and_magic_links_in_requests() {
             "create",
             "create_via_symlink",
             &s.s("appr/lnk/../new.txt"),
+            "creat",
+            "creat_dangling",
+            &s.s("appr/dangling"),
+            "rwcreat",
+            "rwcreat_dangling",
+            &s.s("appr/dangling"),
         ],
     );
     out.expect(&[
@@ -206,8 +215,11 @@ fn deputy_dotdot_and_magic_links_in_requests() {
         ("supervisor_root", "EACCES"),
         ("self_fd.opath", "ok"),
         ("self_fd", "EACCES"),
+        ("creat_dangling", "EACCES"),
+        ("rwcreat_dangling", "EACCES"),
     ])
     .never_printed(&secret);
+    assert!(!s.join("out/created.txt").exists());
     // The `..` after a symlink is resolved lexically by the supervisor: it may hand out the
     // approved decoy, never the file outside.
     out.expect_one_of("dotdot_via_symlink", &["ok", "EACCES"]);
@@ -230,4 +242,7 @@ fn deputy_dotdot_and_magic_links_in_requests() {
     );
     assert_eq!(control.data("dotdot_via_symlink"), Some(secret.as_str()));
     assert_eq!(control.data("self_root"), Some(secret.as_str()));
+    probe_bare(&s.path, &["creat", "creat_dangling", &s.s("appr/dangling")])
+        .expect(&[("creat_dangling", "ok")]);
+    assert!(s.join("out/created.txt").exists());
 }

@@ -39,6 +39,8 @@ fn leak(b: &Bins, s: &Scratch, mode: Option<Mode>) -> (Outcome, String) {
         "socket_fd",
         "9",
         "LEAKED",
+        "fds",
+        "open_fds",
     ]);
     let out = Outcome::parse(output(&mut cmd));
     // fdrun connected before exec; every copy of that socket is closed once it has exited,
@@ -63,6 +65,9 @@ fn inherited_fds_closed_under_run() {
         ("socket_fd", "EBADF"),
     ])
     .never_printed(&secret);
+    // Nothing above stderr at all: not the leaked fds, not nono's own (seccomp listener,
+    // socketpair, pidfd).
+    assert_eq!(out.data("open_fds"), Some(""), "{}", out.run);
     assert_eq!(
         got, "",
         "data went out on the inherited socket\n{}",

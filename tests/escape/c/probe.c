@@ -198,6 +198,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(op, "readdir")) { NEED(2); int fd = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
         else if (!strcmp(op, "write")) { NEED(2); op_open(name, a, O_WRONLY | O_APPEND, "PWNED\n"); i += 3; }
         else if (!strcmp(op, "openw")) { NEED(2); op_open(name, a, O_WRONLY | O_APPEND, NULL); i += 3; }
+        else if (!strcmp(op, "creat")) { NEED(2); op_open(name, a, O_WRONLY | O_CREAT | O_TRUNC, "PWNED\n"); i += 3; }
+        else if (!strcmp(op, "rwcreat")) { NEED(2); op_open(name, a, O_RDWR | O_CREAT, "PWNED\n"); i += 3; }
         else if (!strcmp(op, "create")) { NEED(2); op_open(name, a, O_WRONLY | O_CREAT | O_EXCL, "PWNED\n"); i += 3; }
         else if (!strcmp(op, "trunc")) { NEED(2); op_open(name, a, O_WRONLY | O_TRUNC, NULL); i += 3; }
         else if (!strcmp(op, "rdtrunc")) { NEED(2); int fd = open(a, O_RDONLY | O_TRUNC | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
@@ -356,6 +358,31 @@ int main(int argc, char **argv) {
             result(n2, fd);
             if (fd >= 0) close(fd);
             i += 3;
+        }
+        else if (!strcmp(op, "pidfd_getfd")) {
+            /* copy descriptor FD out of process PID (needs ptrace rights over it). */
+            NEED(3);
+            long pfd = syscall(SYS_pidfd_open, pid_arg(a), 0);
+            sub(n2, sizeof n2, name, "pidfd");
+            result(n2, pfd);
+            if (pfd >= 0) {
+                long fd = syscall(SYS_pidfd_getfd, (int)pfd, atoi(b), 0);
+                result(name, fd);
+                if (fd >= 0) close((int)fd);
+                close((int)pfd);
+            }
+            i += 4;
+        }
+        else if (!strcmp(op, "fds")) {
+            /* the descriptors open above 2, e.g. `fds=ok fds.data=5,9` */
+            char list[4096] = "";
+            size_t len = 0;
+            for (int fd = 3; fd < 4096; fd++)
+                if (fcntl(fd, F_GETFD) >= 0 && len < sizeof list - 16)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", len ? "," : "", fd);
+            result(name, 0);
+            data(name, list, (ssize_t)len);
+            i += 2;
         }
         else if (!strcmp(op, "vm_read")) {
             NEED(2);
