@@ -120,3 +120,53 @@ fn eight_threads_trapping_at_once_do_not_deadlock() {
     drop(scratch);
     assert_clean(&base, &[pid]);
 }
+
+/// Eight supervisors append to one `--audit-log` at once, 100 runtime decisions each. Every
+/// line is one whole JSON entry (one `write` on an `O_APPEND` fd: lines never interleave) and
+/// every decision is there: exactly 100 per run.
+#[test]
+fn eight_supervisors_share_one_audit_log_without_torn_lines() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let scratch = Scratch::new("load-audit-shared");
+    let log = scratch.join("audit.jsonl");
+    let script = r#"for f in "$0"/*; do read x < "$f" || exit 1; done"#;
+    let mut procs = Vec::new();
+    for i in 0..8 {
+        let approved = scratch.join(&format!("app{i}"));
+        make_files(&approved, 100);
+        let mut cmd = nono(&scratch.path);
+        cmd.args(["run", "-s", "--approve"])
+            .arg(&approved)
+            .arg("--audit-log")
+            .arg(&log)
+            .args(["--", "sh", "-c", script])
+            .arg(&approved);
+        procs.push(Proc::spawn(&mut cmd));
+    }
+    let mut pids = Vec::new();
+    for (i, p) in procs.into_iter().enumerate() {
+        pids.push(p.pid);
+        let f = p.finish();
+        assert_eq!(f.code, Some(0), "run {i}\n{f}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut per_run = [0usize; 8];
+    for line in text.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("torn or invalid audit line ({e}): {line:?}"));
+        let path = entry["request"]["path"].as_str().unwrap_or_default();
+        for (i, n) in per_run.iter_mut().enumerate() {
+            if path.starts_with(&scratch.s(&format!("app{i}/"))) {
+                assert_eq!(entry["decision"], "Granted", "{line}");
+                *n += 1;
+            }
+        }
+    }
+    assert_eq!(per_run, [100; 8], "decisions per run in the shared log");
+    drop(scratch);
+    assert_clean(&base, &pids);
+}
