@@ -382,8 +382,10 @@ mod tests {
         }
     }
 
-    fn tree() -> PathBuf {
-        let base = std::env::temp_dir().join(format!("nono-cli-learn-{}", std::process::id()));
+    /// A fresh tree per test (tests run in parallel, so each needs its own directory).
+    fn tree(name: &str) -> PathBuf {
+        let base =
+            std::env::temp_dir().join(format!("nono-cli-learn-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(base.join("many")).unwrap();
         std::fs::create_dir_all(base.join("few")).unwrap();
@@ -396,7 +398,7 @@ mod tests {
 
     #[test]
     fn files_past_the_threshold_collapse_into_their_directory() {
-        let base = tree();
+        let base = tree("threshold");
         let mut m = BTreeMap::new();
         for i in 0..5 {
             m.insert(base.join(format!("many/{i}")), seen(AccessMode::Read));
@@ -412,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_directory_holding_a_deny_entry_is_never_collapsed() {
-        let base = tree();
+        let base = tree("deny");
         let mut deny = DenySet::new();
         deny.add(&base.join("many/secret"), "credentials").unwrap();
         let mut m = BTreeMap::new();
@@ -426,7 +428,7 @@ mod tests {
 
     #[test]
     fn created_files_grant_their_directory_and_reads_plus_writes_merge() {
-        let base = tree();
+        let base = tree("created");
         let mut m = BTreeMap::new();
         m.insert(
             base.join("few/new"),
