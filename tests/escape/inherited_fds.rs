@@ -25,7 +25,15 @@ fn leak(b: &Bins, s: &Scratch, mode: Option<Mode>) -> (Outcome, String) {
         "--",
     ]);
     if let Some(mode) = mode {
-        cmd.args([nono_s().as_str(), mode.as_str(), "--read", &b.dir_s(), "--"]);
+        // --block-net: a leaked connection must not be a way around it.
+        cmd.args([
+            nono_s().as_str(),
+            mode.as_str(),
+            "--block-net",
+            "--read",
+            &b.dir_s(),
+            "--",
+        ]);
     }
     cmd.arg(b.probe()).args([
         "readfd",
