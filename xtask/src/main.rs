@@ -16,7 +16,9 @@ commands:
   ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build, bench build
   fuzz [--time S]    run every fuzz target for S seconds each (default 30)
   fuzz --build       only build the fuzz targets (the step `ci` runs)
-  bench [--json]     whole-process benchmarks: medians and ratios to bare execution
+  bench [--json]     start-up, 5000-file read (ratios to bare; bwrap/firejail when installed),
+                     open latency p50/p99, codec/transport throughput (criterion, short);
+                     also --iters N (default 50), --opens N (default 2000), --no-criterion
   tidy               the architecture checks alone (layer arrows, //! headers)
 ";
 
