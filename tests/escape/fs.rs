@@ -527,3 +527,60 @@ fn fs_truncate_read_only_file() {
         assert_eq!(std::fs::read_to_string(copy).unwrap(), "");
     }
 }
+
+/// FINDING (reported): write grants include Landlock's MAKE_CHAR and MAKE_BLOCK, so root in
+/// the sandbox can `mknod` a device node inside any write grant — the default profile's
+/// `/tmp` is enough — and open the device through it: Landlock judges the new path, not the
+/// device. Shown with the kernel log (`/dev/kmsg`, 1:11), which the default profile does not
+/// grant; on a host without a device cgroup the same works for the raw disk (everything).
+/// Records the current behaviour; flip to EACCES when write grants stop carrying
+/// MAKE_CHAR/MAKE_BLOCK (or seccomp refuses mknod of S_IFCHR/S_IFBLK).
+#[test]
+fn fs_mknod_device_node_known_gap() {
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        // Under /tmp on purpose: granted read+write by the default profile, no flag needed.
+        let dir = std::path::PathBuf::from(format!(
+            "/tmp/nono-escape-mknod-{}-{}",
+            std::process::id(),
+            mode.as_str()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let kmsg = dir.join("kmsg").display().to_string();
+        let blk = dir.join("loop").display().to_string();
+        let out = probe_in(
+            mode,
+            &dir,
+            &[],
+            &[
+                "read",
+                "direct",
+                "/dev/kmsg",
+                "mknod",
+                "make_char",
+                &kmsg,
+                "c",
+                "1",
+                "11",
+                "read",
+                "via_node",
+                &kmsg,
+                "mknod",
+                "make_block",
+                &blk,
+                "b",
+                "7",
+                "0",
+            ],
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        out.expect(&[
+            ("direct", "EACCES"),
+            ("make_char", "ok"),
+            ("make_block", "ok"),
+        ]);
+        // EPERM would be a device cgroup's refusal (a container), not nono's.
+        out.expect_one_of("via_node", &["ok", "EPERM"]);
+    }
+}

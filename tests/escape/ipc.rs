@@ -233,3 +233,47 @@ fn ipc_supervisor_proc_mem() {
             .expect(&[("victim.read", "ok"), ("victim.rdwr", "ok")]);
     }
 }
+
+/// FINDING (reported): Landlock's signal scope stops `kill`, but not the other calls that
+/// act on an outside process by pid: `prlimit64` (lower its limits — `RLIMIT_CPU` ends in
+/// SIGKILL, `RLIMIT_NOFILE` starves the supervisor), `setpriority`, `sched_setaffinity`
+/// (also `sched_setscheduler`, `ioprio_set`). As root that is every process; as a user,
+/// the user's own. Records the current behaviour; flip to EPERM when seccomp refuses these
+/// with a pid other than 0 (or the supervisor brokers them for its own descendants).
+#[test]
+fn ipc_outside_process_limits_and_priority_known_gap() {
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("ipc-prlimit-{}", mode.as_str()));
+        let mut victim = Victim::start();
+        let pid = victim.pid();
+        let out = probe_in(
+            mode,
+            &s.path,
+            &[],
+            &[
+                "prlimit",
+                "prlimit",
+                pid.as_str(),
+                "renice",
+                "setpriority",
+                pid.as_str(),
+                "setaffinity",
+                "sched_setaffinity",
+                pid.as_str(),
+            ],
+        );
+        out.expect(&[
+            ("prlimit", "ok"),
+            ("setpriority", "ok"),
+            ("sched_setaffinity", "ok"),
+        ]);
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let nofile = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap();
+        assert!(nofile.split_whitespace().nth(3) == Some("64"), "{nofile}");
+        assert!(victim.alive());
+    }
+}

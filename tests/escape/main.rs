@@ -13,6 +13,7 @@ mod env_injection;
 mod fs;
 mod inherited_fds;
 mod ipc;
+mod kernel;
 mod namespaces;
 mod network;
 mod programs;

@@ -1,12 +1,13 @@
 //! Terminal injection: TIOCSTI (also with bits above 32 set in the request) and TIOCLINUX on
 //! the sandboxed program's terminal, given as a real pseudo-terminal by `c/ptyrun.c`.
 //! Injected input is echoed by the terminal, so "not in what the terminal showed" means
-//! nothing was injected; EPERM (seccomp) is told apart from the kernel's own ENOTTY.
+//! nothing was injected; EPERM (seccomp) is told apart from the kernel's own ENOTTY. Also:
+//! other terminals on the machine, opened by name under /dev/pts.
 
 use std::process::Command;
 
 use crate::harness::{output, Scratch};
-use crate::programs::{bins, nono_s, Outcome, MODES};
+use crate::programs::{bins, nono_s, probe_in, Outcome, MODES};
 
 #[test]
 fn terminal_tiocsti_and_tioclinux_refused() {
@@ -76,5 +77,56 @@ fn terminal_tiocsti_and_tioclinux_refused() {
                 control.run
             );
         }
+    }
+}
+
+/// FINDING (reported): the default profile grants `/dev/pts` as a directory, so the
+/// sandboxed program can open ANY pseudo-terminal by name — the user's other terminal tabs
+/// (their own uid owns those; as root, every one) — and read what is typed there (a
+/// password, a sudo prompt's answer) or write fake output into it. Only its own terminal
+/// needs to be reachable (fds 0-2, `/dev/tty`, new pairs from `/dev/ptmx` with
+/// `TIOCGPTPEER`). This records the current behaviour; flip it to expect EACCES when the
+/// default profile stops granting other terminals (docs/THREAT_MODEL.md, findings).
+#[test]
+fn terminal_other_terminals_known_gap() {
+    use rustix::fs::{Mode as FsMode, OFlags};
+    use rustix::pty::OpenptFlags;
+    use std::io::{Read, Write};
+
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("tty-other-{}", mode.as_str()));
+        // Another terminal: the test holds the master (the terminal emulator) and a slave
+        // (the shell running in it); the user has typed a line that the shell has not read.
+        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        let _shell_side = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY,
+            FsMode::empty(),
+        )
+        .unwrap();
+        let mut master = std::fs::File::from(master);
+        master.write_all(b"hunter2\n").unwrap();
+        let pts = name.to_string_lossy().into_owned();
+
+        let out = probe_in(
+            mode,
+            &s.path,
+            &[],
+            &["read", "steal", &pts, "write", "spoof", &pts],
+        );
+        out.expect(&[("steal", "ok"), ("spoof", "ok")]);
+        assert_eq!(out.data("steal"), Some("hunter2\\n"), "{}", out.run);
+        rustix::fs::fcntl_setfl(&master, OFlags::NONBLOCK).unwrap();
+        let mut shown = Vec::new();
+        let _ = master.read_to_end(&mut shown);
+        assert!(
+            String::from_utf8_lossy(&shown).contains("PWNED"),
+            "{:?}",
+            String::from_utf8_lossy(&shown)
+        );
     }
 }

@@ -18,7 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/bpf.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <sys/timex.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -29,6 +36,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/sched.h>
 
@@ -382,6 +390,83 @@ int main(int argc, char **argv) {
                     len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", len ? "," : "", fd);
             result(name, 0);
             data(name, list, (ssize_t)len);
+            i += 2;
+        }
+        else if (!strcmp(op, "mknod")) {
+            /* mknod PATH c|b MAJOR MINOR: a device node (needs CAP_MKNOD: root). */
+            if (i + 5 >= argc) return usage(op);
+            mode_t type = argv[i + 3][0] == 'b' ? S_IFBLK : S_IFCHR;
+            result(name, mknod(a, type | 0600, makedev(atoi(argv[i + 4]), atoi(argv[i + 5]))));
+            i += 6;
+        }
+        else if (!strcmp(op, "prlimit")) {
+            /* lower another process's open-file limit to 64 */
+            NEED(2);
+            struct rlimit rl = {64, 64};
+            result(name, prlimit(pid_arg(a), RLIMIT_NOFILE, &rl, NULL));
+            i += 3;
+        }
+        else if (!strcmp(op, "renice")) { NEED(2); result(name, setpriority(PRIO_PROCESS, (id_t)pid_arg(a), 19)); i += 3; }
+        else if (!strcmp(op, "setaffinity")) {
+            NEED(2);
+            cpu_set_t cs;
+            CPU_ZERO(&cs);
+            CPU_SET(0, &cs);
+            result(name, sched_setaffinity(pid_arg(a), sizeof cs, &cs));
+            i += 3;
+        }
+        else if (!strcmp(op, "clock_offset0")) {
+            /* clock_adjtime(ADJ_SETOFFSET) by 0 s: permission to step the host clock, no change */
+            NEED(1);
+            struct timex tx;
+            memset(&tx, 0, sizeof tx);
+            tx.modes = ADJ_SETOFFSET | ADJ_NANO;
+            result(name, clock_adjtime(CLOCK_REALTIME, &tx));
+            i += 2;
+        }
+        else if (!strcmp(op, "bpf")) {
+            NEED(1);
+            union bpf_attr attr;
+            memset(&attr, 0, sizeof attr);
+            attr.map_type = BPF_MAP_TYPE_ARRAY;
+            attr.key_size = 4;
+            attr.value_size = 4;
+            attr.max_entries = 1;
+            long fd = syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof attr);
+            result(name, fd);
+            if (fd >= 0) close((int)fd);
+            i += 2;
+        }
+        else if (!strcmp(op, "perf")) {
+            NEED(1);
+            struct perf_event_attr pe;
+            memset(&pe, 0, sizeof pe);
+            pe.type = PERF_TYPE_SOFTWARE;
+            pe.size = sizeof pe;
+            pe.config = PERF_COUNT_SW_TASK_CLOCK;
+            pe.disabled = 1;
+            long fd = syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0);
+            result(name, fd);
+            if (fd >= 0) close((int)fd);
+            i += 2;
+        }
+        else if (!strcmp(op, "keyctl")) {
+            /* read the ID of the user's session keyring (shared with the user's other sessions) */
+            NEED(1);
+            result(name, syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
+            i += 2;
+        }
+        else if (!strcmp(op, "userfaultfd")) {
+            NEED(1);
+            long fd = syscall(SYS_userfaultfd, O_CLOEXEC);
+            result(name, fd);
+            if (fd >= 0) close((int)fd);
+            i += 2;
+        }
+        else if (!strcmp(op, "personality")) {
+            /* READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE: weaken this process's own hardening */
+            NEED(1);
+            result(name, personality(READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE));
             i += 2;
         }
         else if (!strcmp(op, "vm_read")) {
