@@ -43,8 +43,8 @@ fn kernel_escape_syscalls_refused() {
 /// FINDING (reported): `settimeofday` and `clock_settime` are deny-listed ("sets the host
 /// clock"), but `clock_adjtime`/`adjtimex` with `ADJ_SETOFFSET` step the same clock and are
 /// not. The probe steps it by 0 s (no change) to show the permission. Records the current
-/// behaviour; flip to EPERM when the deny-list covers them (modes != 0 → EPERM; a read-only
-/// `adjtimex` has `modes == 0`).
+/// behaviour; flip to EPERM when the deny-list covers them (their `modes` field is in
+/// memory, so seccomp can only refuse the calls as a whole).
 #[test]
 fn kernel_clock_adjtime_known_gap() {
     let Some(_) = bins() else { return };
