@@ -1,6 +1,11 @@
 //! The notify broker: answers every trapped `open`/`openat`/`openat2`/`creat` of the child.
 //!
-//! # Per notification (on the poll loop)
+//! # Per notification (on the notify thread)
+//! On 6.6+ kernels a dedicated thread blocks in `SECCOMP_IOCTL_NOTIF_RECV` with
+//! `SYNC_WAKE_UP` set (see [`Broker::spawn_thread`]); elsewhere the loop polls the listener.
+//! Measured on a 2-core 6.18 VM: about 1 µs less per trapped open than going through the
+//! loop's `poll`, of a round trip of ~8 µs that is mostly the kernel's (two context switches
+//! and reading the path from the child).
 //! 1. Read the path (and, for `openat2`, the `struct open_how`) from the child's memory
 //!    (`process_vm_readv`: one syscall, where `/proc/TID/mem` would cost an open and a close
 //!    per trapped open) and
@@ -45,7 +50,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -106,9 +111,20 @@ impl Context {
 #[derive(Debug)]
 pub(crate) struct StaticGrants {
     caps: CapabilitySet,
-    /// `(path, kind, access)` of grants that have no carve-out beneath them; the fast path
-    /// answers from these alone.
-    simple: Vec<(PathBuf, FsKind, AccessMode)>,
+    /// `(path bytes, kind, access)` of grants that have no carve-out beneath them; the fast
+    /// path answers from these alone.
+    simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
+    /// The deny rules' paths, as bytes.
+    denies: Vec<Vec<u8>>,
+}
+
+/// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
+/// for paths without `.`/`..` components, repeated or trailing slashes (what [`normalize`]
+/// and canonicalisation produce) this is `Path::starts_with`, without parsing components —
+/// it runs for every trapped open.
+fn under(path: &[u8], prefix: &[u8]) -> bool {
+    path.starts_with(prefix)
+        && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
 }
 
 impl StaticGrants {
@@ -117,29 +133,35 @@ impl StaticGrants {
             .grants()
             .iter()
             .filter(|g| !caps.denies().iter().any(|d| d.path.starts_with(&g.path)))
-            .map(|g| (g.path.clone(), g.kind, g.access))
+            .map(|g| (g.path.as_os_str().as_bytes().to_vec(), g.kind, g.access))
+            .collect();
+        let denies = caps
+            .denies()
+            .iter()
+            .map(|d| d.path.as_os_str().as_bytes().to_vec())
             .collect();
         StaticGrants {
             caps: caps.clone(),
             simple,
+            denies,
         }
     }
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
     /// a grant without carve-outs covers it with `access` and no deny rule is a prefix of it.
     fn fast_allows(&self, path: &Path, access: AccessMode) -> bool {
+        let path = path.as_os_str().as_bytes();
         let mut allowed: Option<AccessMode> = None;
         for (g, kind, a) in &self.simple {
             let covers = match kind {
-                FsKind::Dir => path.starts_with(g),
-                FsKind::File => path == g,
+                FsKind::Dir => under(path, g),
+                FsKind::File => path == g.as_slice(),
             };
             if covers {
                 allowed = Some(allowed.map_or(*a, |x| x.union(*a)));
             }
         }
-        allowed.is_some_and(|a| a.contains(access))
-            && !self.caps.denies().iter().any(|d| path.starts_with(&d.path))
+        allowed.is_some_and(|a| a.contains(access)) && !self.denies.iter().any(|d| under(path, d))
     }
 
     /// The capability model's verdict on a canonical path.
@@ -157,6 +179,36 @@ pub(crate) struct Broker {
     shared: Arc<Shared>,
     /// Serves opens under `/proc` (Landlock grants nothing there when opens are trapped).
     procfs: procfs::ProcFs,
+    /// `SYNC_WAKE_UP` was accepted (6.6+): the listener can be served by a blocking thread.
+    sync_wakeup: bool,
+}
+
+/// The thread serving a listener (see [`Broker::spawn_thread`]).
+#[derive(Debug)]
+pub(crate) struct NotifyThread {
+    handle: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    notify: Arc<NotifyFd>,
+}
+
+impl NotifyThread {
+    /// After the child was reaped: stop serving. If no task uses the filter any more the
+    /// thread's receive has returned (or is about to): wait for it. Otherwise a descendant
+    /// outlived the child; the thread answers its next trapped call `ENOSYS` and closes the
+    /// listener (the kernel then answers `ENOSYS` itself), as when the loop dropped it.
+    pub(crate) fn finish(self) {
+        self.stop.store(true, Ordering::Release);
+        if hung_up(&self.notify) {
+            let _ = self.handle.join();
+        }
+    }
+}
+
+/// Whether no task uses the filter any more (the listener polls `POLLHUP`).
+fn hung_up(notify: &NotifyFd) -> bool {
+    let mut fds = [rustix::event::PollFd::new(notify, PollFlags::IN)];
+    rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())).is_ok()
+        && fds[0].revents().contains(PollFlags::HUP)
 }
 
 /// One trapped open, decoded.
@@ -173,13 +225,14 @@ impl Broker {
     pub(crate) fn new(listener: OwnedFd, ctx: &Context) -> Self {
         let notify = NotifyFd::new(listener);
         // Wake the child on our CPU when answered (6.6+): a trapped open is a round trip.
-        let _ = notify.set_sync_wakeup();
+        let sync_wakeup = notify.set_sync_wakeup().unwrap_or(false);
         Broker {
             notify: Arc::new(notify),
             caps: ctx.caps.clone(),
             engine: ctx.engine.clone(),
             shared: ctx.shared.clone(),
             procfs: procfs::ProcFs::new(ctx.child_pid),
+            sync_wakeup,
         }
     }
 
@@ -203,6 +256,71 @@ impl Broker {
         };
         self.handle(n, ctx);
         true
+    }
+
+    /// Serve the listener from a thread of its own that blocks in
+    /// `SECCOMP_IOCTL_NOTIF_RECV` instead of going through the loop's `poll`: one system call
+    /// less per trapped call, and with `SYNC_WAKE_UP` the trapped thread and this one hand the
+    /// CPU straight to each other. Only on kernels with `SYNC_WAKE_UP` (6.6+), where a blocked
+    /// receive also returns once no task uses the filter any more. Otherwise (or if the
+    /// thread cannot be started) the broker comes back for the loop to poll.
+    pub(crate) fn spawn_thread(self, ctx: &Arc<Context>) -> Result<NotifyThread, Option<Broker>> {
+        if !self.sync_wakeup {
+            return Err(Some(self));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let notify = self.notify.clone();
+        let (ctx, flag) = (ctx.clone(), stop.clone());
+        let holder = Arc::new(Mutex::new(Some(self)));
+        let inside = holder.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nono-notify".into())
+            .spawn(move || {
+                let taken = inside.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(broker) = taken {
+                    broker.serve(&ctx, &flag);
+                }
+            });
+        match spawned {
+            Ok(handle) => Ok(NotifyThread {
+                handle,
+                stop,
+                notify,
+            }),
+            Err(e) => {
+                tracing::debug!("starting the notify thread failed ({e}); serving from the loop");
+                // The closure was dropped unrun: the broker is back in `holder`.
+                Err(holder.lock().unwrap_or_else(|e| e.into_inner()).take())
+            }
+        }
+    }
+
+    /// The notify thread's loop: receive (blocking), answer, until no task uses the filter
+    /// or `stop` is set (then the next notification is answered `ENOSYS`, as a closed
+    /// listener would, and the listener is closed).
+    fn serve(self, ctx: &Context, stop: &AtomicBool) {
+        loop {
+            let n = match self.notify.recv() {
+                Ok(n) => n,
+                Err(NotifyError::Gone) => {
+                    // Either a notification vanished (its thread was interrupted) or the
+                    // filter has no task left: then the listener polls as hung up.
+                    if hung_up(&self.notify) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!("seccomp listener: {e}");
+                    return;
+                }
+            };
+            if stop.load(Ordering::Acquire) {
+                let _ = self.notify.respond_errno(n.id, Errno::NOSYS.raw_os_error());
+                return;
+            }
+            self.handle(n, ctx);
+        }
     }
 
     fn handle(&self, n: Notification, ctx: &Context) {
@@ -630,6 +748,43 @@ impl Workers {
         };
         for t in threads {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn under_is_component_prefix() {
+        assert!(under(b"/etc/passwd", b"/etc"));
+        assert!(under(b"/etc", b"/etc"));
+        assert!(under(b"/etc", b"/"));
+        assert!(under(b"/", b"/"));
+        assert!(!under(b"/etcetera", b"/etc"));
+        assert!(!under(b"/et", b"/etc"));
+        assert!(!under(b"/usr/lib", b"/usr/lib64"));
+    }
+
+    fn clean_path() -> impl Strategy<Value = PathBuf> {
+        let name = proptest::sample::select(&["a", "ab", "b", "a.b", "..a", "ab-"][..]);
+        proptest::collection::vec(name, 0..4)
+            .prop_map(|c| PathBuf::from(format!("/{}", c.join("/"))))
+    }
+
+    proptest! {
+        /// On clean paths (all the fast path sees), the byte test agrees with
+        /// `Path::starts_with`.
+        #[test]
+        fn under_agrees_with_path_starts_with(p in clean_path(), q in clean_path()) {
+            prop_assert_eq!(
+                under(p.as_os_str().as_bytes(), q.as_os_str().as_bytes()),
+                p.starts_with(&q)
+            );
+            let n = normalize(&p);
+            prop_assert_eq!(n.as_os_str().as_bytes(), p.as_os_str().as_bytes());
         }
     }
 }

@@ -3,8 +3,10 @@
 //! timer: the loop wakes only when one of them is ready, so the child's exit is seen at once.
 //!
 //! # Threads
-//! - the calling thread runs the loop: signals, child exit, the notify fast path (a trapped
-//!   open inside the static grants is answered CONTINUE right there) and reading SDK frames;
+//! - the calling thread runs the loop: signals, child exit and reading SDK frames;
+//! - one notify thread answers the seccomp listener (the fast path: a trapped open inside
+//!   the static grants is answered CONTINUE right there); on kernels before 6.6 the loop
+//!   polls the listener itself instead (see `Broker::spawn_thread`);
 //! - a small worker pool, started on first use, runs decisions that may block
 //!   (`Engine::decide` may prompt a person) and the supervisor-side `openat2` + `ADDFD`, so a
 //!   slow prompt never holds up the fast path, other threads of the child, or signals;
@@ -263,12 +265,20 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         None => (None, None),
     };
 
-    let ctx = Context::new(
+    let ctx = Arc::new(Context::new(
         &config,
         shared.clone(),
         child_pid.as_raw_nonzero().get().unsigned_abs(),
-    );
-    let mut broker = spawned.listener.take().map(|l| Broker::new(l, &ctx));
+    ));
+    // The notify fd is served by a blocking thread where the kernel allows (see
+    // `Broker::spawn_thread`), else polled by the loop.
+    let (mut broker, notify_thread) = match spawned.listener.take().map(|l| Broker::new(l, &ctx)) {
+        Some(b) => match b.spawn_thread(&ctx) {
+            Ok(t) => (None, Some(t)),
+            Err(b) => (b, None),
+        },
+        None => (None, None),
+    };
     let mut sdk = match sdk_parent.map(SdkServer::new).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -300,6 +310,9 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         s.shutdown();
     }
     drop(broker);
+    if let Some(t) = notify_thread {
+        t.finish();
+    }
     ctx.finish();
     drop(sdk);
     if let Some(stop) = stop_relay {
