@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
 use rustix::pty::OpenptFlags;
@@ -37,6 +37,87 @@ fn wait_for(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) {
     }
 }
 
+/// nono running `command` on a fresh PTY that is its controlling terminal; the test is the
+/// person at that terminal.
+struct AtTerminal {
+    child: std::process::Child,
+    writer: File,
+    rx: mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl AtTerminal {
+    fn start(s: &Scratch, audit: &std::path::Path, command: &[&str]) -> AtTerminal {
+        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        let slave = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .unwrap();
+        let slave = File::from(slave);
+
+        // setsid -c: a new session whose controlling terminal is the PTY, so /dev/tty is ours.
+        let child = Command::new("setsid")
+            .args(["-w", "-c"])
+            .arg(nono_bin())
+            .args([
+                "run",
+                "--capability-elevation",
+                "--audit-log",
+                &audit.display().to_string(),
+                "--",
+            ])
+            .args(command)
+            .current_dir(&s.path)
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .unwrap();
+        let writer = File::from(master);
+        let rx = reader(writer.try_clone().unwrap());
+        AtTerminal {
+            child,
+            writer,
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    fn wait_for(&mut self, needle: &str) {
+        wait_for(&self.rx, &mut self.seen, needle);
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.writer.write_all(keys).unwrap();
+    }
+
+    /// nono's exit code, with no further key typed. A generous guard against a hang only: a
+    /// PTY relay left blocked reading the terminal kept nono from exiting until a key came.
+    fn exit_code(mut self) -> Option<i32> {
+        let guard = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > guard {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "nono did not exit after the command ended (a key typed now would release \
+                     it); terminal so far:\n{}",
+                    self.seen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn elevation_prompt_on_the_terminal_grants_once() {
     if !sandbox_available() {
@@ -45,51 +126,39 @@ fn elevation_prompt_on_the_terminal_grants_once() {
     let s = Scratch::new("prompt");
     let file = s.write("data/asked.txt", "granted-by-a-person");
     let audit = s.join("audit.jsonl");
-
-    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
-    rustix::pty::grantpt(&master).unwrap();
-    rustix::pty::unlockpt(&master).unwrap();
-    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-    let slave = rustix::fs::open(
-        name.as_c_str(),
-        OFlags::RDWR | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .unwrap();
-    let slave = File::from(slave);
-
-    // setsid -c: a new session whose controlling terminal is the PTY, so /dev/tty is ours.
-    let mut child = Command::new("setsid")
-        .args(["-w", "-c"])
-        .arg(nono_bin())
-        .args([
-            "run",
-            "--capability-elevation",
-            "--audit-log",
-            &audit.display().to_string(),
-            "--",
-            "cat",
-            &file.display().to_string(),
-        ])
-        .current_dir(&s.path)
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
-    let mut writer = File::from(master);
-    let rx = reader(writer.try_clone().unwrap());
-    let mut seen = String::new();
-    wait_for(&rx, &mut seen, "Allow?");
-    assert!(seen.contains(&file.display().to_string()), "{seen}");
-    writer.write_all(b"y\r").unwrap();
-    wait_for(&rx, &mut seen, "granted-by-a-person");
-    // The supervisor's PTY relay and the prompt both read this terminal; when the prompt
-    // took the answer, the relay can be left in a blocking read of stdin after the command
-    // ended (reported to the supervisor's owner). One more key releases it.
-    let _ = writer.write_all(b"\r");
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{seen}");
+    let mut t = AtTerminal::start(&s, &audit, &["cat", &file.display().to_string()]);
+    t.wait_for("Allow?");
+    assert!(t.seen.contains(&file.display().to_string()), "{}", t.seen);
+    t.type_keys(b"y\r");
+    t.wait_for("granted-by-a-person");
+    // No key after the answer: nono must end with the command.
+    let seen = t.seen.clone();
+    assert_eq!(t.exit_code(), Some(0), "{seen}");
     let log = std::fs::read_to_string(&audit).unwrap();
     assert!(log.contains("Granted"), "{log}");
+}
+
+/// The answer goes to the prompt, never to the command; what is typed after the prompt
+/// closed goes to the command again.
+#[test]
+fn prompt_answer_is_not_relayed_to_the_command() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("prompt-relay");
+    let file = s.write("data/asked.txt", "granted-by-a-person");
+    let audit = s.join("audit.jsonl");
+    let script = format!(
+        "cat '{}' && IFS= read -r line && printf 'child read [%s]\\n' \"$line\"",
+        file.display()
+    );
+    let mut t = AtTerminal::start(&s, &audit, &["sh", "-c", &script]);
+    t.wait_for("Allow?");
+    t.type_keys(b"y\r");
+    t.wait_for("granted-by-a-person");
+    t.type_keys(b"second\r");
+    // Had the relay forwarded the answer, the command would read `y` here.
+    t.wait_for("child read [second]");
+    let seen = t.seen.clone();
+    assert_eq!(t.exit_code(), Some(0), "{seen}");
 }

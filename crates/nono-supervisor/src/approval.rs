@@ -9,7 +9,8 @@
 //! cursor or fake a line), and reads one line: `y`/`yes` grants once, `a`/`always` grants for
 //! the session, anything else denies. A line may end in `\n` or `\r` (a terminal left in raw
 //! mode sends `\r`). No answer before the timeout → [`Decision::Timeout`]. Prompts are
-//! serialised: concurrent requests wait their turn.
+//! serialised: concurrent requests wait their turn. While a prompt is open, the supervisor's
+//! PTY relays do not read the terminal (`pty.rs`'s gate), so the answer cannot go to the child.
 //!
 //! The prompt logic is [`ask`], generic over a `BufRead`/`Write` pair; the timeout is the
 //! reader's job ([`DeadlineReader`] polls an fd until a deadline and then reports
@@ -151,6 +152,9 @@ impl TerminalPrompt {
 impl ApprovalBackend for TerminalPrompt {
     fn approve(&self, req: &RuntimeRequest) -> Decision {
         let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        // A PTY relay of this process reads the same terminal: it leaves stdin alone until
+        // the answer is in (see pty.rs), so the answer reaches the prompt, not the child.
+        let _terminal = crate::pty::hold_terminal();
         let fd = match rustix::fs::open(
             &self.tty,
             OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
