@@ -3,7 +3,7 @@
 //! /proc/self/root), and symlinks to it — with the home granted read+write, and at runtime.
 
 use crate::harness::{nono_cmd, output, Scratch};
-use crate::programs::{bins, marker, probe_bare, Bins, Outcome};
+use crate::programs::{bins, marker, probe_bare, run_of, Bins, Outcome};
 
 /// `home/.ssh/id_rsa` (the key) and `home/project/`.
 fn fake_home(name: &str, key: &str) -> Scratch {
@@ -233,4 +233,78 @@ fn deny_existing_hardlink_to_key_known_gap() {
     )
     .expect(&[("key", "EACCES")])
     .never_printed(&key);
+}
+
+/// `~/.ssh` is a symlink to a directory elsewhere (a dotfile manager's layout) and that
+/// directory is granted: the deny group follows the link (it is canonicalised) and still
+/// wins, statically and at runtime.
+#[test]
+fn deny_symlinked_credentials_dir() {
+    let Some(b) = bins() else { return };
+    let key = marker("linked-ssh");
+    let s = Scratch::new("deny-linked");
+    s.mkdir("home");
+    s.write("data/ssh/id_rsa", &key);
+    std::os::unix::fs::symlink(s.join("data/ssh"), s.join("home/.ssh")).unwrap();
+    let steps = [
+        "read",
+        "via_target",
+        &s.s("data/ssh/id_rsa"),
+        "read",
+        "via_home",
+        &s.s("home/.ssh/id_rsa"),
+    ];
+    for grants in [
+        vec!["--allow", &s.s("data"), "--allow", &s.s("home")],
+        vec!["--approve", &s.s("data"), "--approve", &s.s("home")],
+    ] {
+        run_with_home(b, &s, &grants, &steps)
+            .expect(&[("via_target", "EACCES"), ("via_home", "EACCES")])
+            .never_printed(&key);
+    }
+    let control = probe_bare(&s.path, &["read", "via_home", &s.s("home/.ssh/id_rsa")]);
+    assert_eq!(control.data("via_home"), Some(key.as_str()));
+}
+
+/// Credentials that appear while the sandbox runs (`aws configure` in another terminal, a new
+/// key) are denied too: a deny entry that did not exist at start still wins over `--allow
+/// HOME`.
+#[test]
+fn deny_credentials_created_after_start() {
+    let Some(b) = bins() else { return };
+    let (aws, key) = (marker("aws-later"), marker("key-later"));
+    let s = fake_home("deny-later", "old");
+    let h = s.s("home");
+    let script = format!(
+        ": > {h}/project/ready; while [ ! -e {h}/project/go ]; do sleep 0.05; done; exec {} read aws {h}/.aws/credentials read key {h}/.ssh/id_ed25519 create plant {h}/.aws/config",
+        b.probe().display()
+    );
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", s.join("home")).args([
+        "run",
+        "--read",
+        &b.dir_s(),
+        "--allow",
+        &h,
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let mut child = cmd.spawn().unwrap();
+    // The sandboxed shell says it runs; only then do the credentials appear.
+    while !s.join("home/project/ready").exists() {
+        if child.try_wait().unwrap().is_some() {
+            panic!("{}", run_of(child.wait_with_output().unwrap()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    s.write("home/.aws/credentials", &aws);
+    s.write("home/.ssh/id_ed25519", &key);
+    s.write("home/project/go", "");
+    let out = Outcome::parse(run_of(child.wait_with_output().unwrap()));
+    out.expect(&[("aws", "EACCES"), ("key", "EACCES"), ("plant", "EACCES")])
+        .never_printed(&aws)
+        .never_printed(&key);
+    assert!(!s.join("home/.aws/config").exists());
 }

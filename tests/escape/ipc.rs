@@ -277,3 +277,64 @@ fn ipc_outside_process_limits_and_priority_known_gap() {
         assert!(victim.alive());
     }
 }
+
+/// FINDING (reported): System V IPC is outside Landlock (no scope for it) and outside the
+/// seccomp deny-list, and the sandbox shares the host's IPC namespace: a segment another
+/// program created (X11 MIT-SHM images, a database's shared buffers) can be attached, read
+/// and overwritten by key (as root any segment; as a user, per its mode bits). Records the
+/// current behaviour; flip to EPERM/EACCES when nono gives the child its own IPC namespace
+/// (CLONE_NEWIPC at spawn) or refuses shmget/shmat/msgget/semget.
+#[test]
+fn ipc_sysv_shared_memory_known_gap() {
+    let Some(_) = bins() else { return };
+    for (n, mode) in MODES.into_iter().enumerate() {
+        let s = Scratch::new(&format!("ipc-sysv-{}", mode.as_str()));
+        // A key unlikely to collide: derived from our pid.
+        let key = (0x6e6f_0000 + (std::process::id() % 0x7fff) * 2 + n as u32).to_string();
+        // "Another program" (unsandboxed) leaves a segment behind.
+        probe_bare(&s.path, &["sysv_create", "create", &key, "SYSVSECRET"])
+            .expect(&[("create", "ok")]);
+        let out = probe_in(
+            mode,
+            &s.path,
+            &["--block-net"],
+            &["sysv_rw", "shm", &key, "OVERWRITTEN"],
+        );
+        let after = probe_bare(
+            &s.path,
+            &["sysv_rw", "after", &key, "x", "sysv_rm", "rm", &key],
+        );
+        after.expect(&[("rm", "ok")]);
+        out.expect(&[("shm.get", "ok"), ("shm", "ok")]);
+        assert_eq!(out.data("shm"), Some("SYSVSECRET"));
+        assert_eq!(after.data("after"), Some("OVERWRITTEN"));
+    }
+}
+
+/// Known gap (a deliberate default, documented): the default profile grants `/dev/shm`
+/// (and `/tmp`) read+write, so POSIX shared memory and files other programs keep there are
+/// readable and writable (as root all of them; as a user, per their modes).
+#[test]
+fn ipc_posix_shm_of_other_programs_known_gap() {
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("ipc-posixshm-{}", mode.as_str()));
+        let seg = format!(
+            "/dev/shm/nono-escape-{}-{}",
+            std::process::id(),
+            mode.as_str()
+        );
+        std::fs::write(&seg, "SHMSECRET").unwrap();
+        let out = probe_in(
+            mode,
+            &s.path,
+            &[],
+            &["read", "read", &seg, "write", "write", &seg],
+        );
+        let after = std::fs::read_to_string(&seg).unwrap();
+        std::fs::remove_file(&seg).unwrap();
+        out.expect(&[("read", "ok"), ("write", "ok")]);
+        assert_eq!(out.data("read"), Some("SHMSECRET"));
+        assert_eq!(after, "SHMSECRETPWNED\n");
+    }
+}

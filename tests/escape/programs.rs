@@ -255,6 +255,17 @@ pub fn probe_bare<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Outcome {
     Outcome::parse(output(&mut cmd))
 }
 
+/// A finished child's output as a harness [`Run`] (for commands spawned by hand).
+pub fn run_of(out: std::process::Output) -> Run {
+    use std::os::unix::process::ExitStatusExt;
+    Run {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// The nono binary as a string (for argv of the helper programs).
 pub fn nono_s() -> String {
     nono_bin().display().to_string()

@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/sysmacros.h>
 #include <sys/timex.h>
 #include <sys/mman.h>
@@ -468,6 +469,40 @@ int main(int argc, char **argv) {
             NEED(1);
             result(name, personality(READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE));
             i += 2;
+        }
+        else if (!strcmp(op, "sysv_create")) {
+            /* a System V shared memory segment KEY holding TEXT, left behind on exit */
+            NEED(3);
+            int id = shmget((key_t)atoi(a), 4096, IPC_CREAT | 0600);
+            result(name, id);
+            if (id >= 0) {
+                char *p = shmat(id, NULL, 0);
+                if (p != (void *)-1) { strncpy(p, b, 4095); shmdt(p); }
+            }
+            i += 4;
+        }
+        else if (!strcmp(op, "sysv_rw")) {
+            /* attach segment KEY, print what it holds, overwrite it with TEXT */
+            NEED(3);
+            int id = shmget((key_t)atoi(a), 0, 0);
+            sub(n2, sizeof n2, name, "get");
+            result(n2, id);
+            if (id >= 0) {
+                char *p = shmat(id, NULL, 0);
+                result(name, p == (void *)-1 ? -1 : 0);
+                if (p != (void *)-1) {
+                    data(name, p, (ssize_t)strnlen(p, 4096));
+                    strncpy(p, b, 4095);
+                    shmdt(p);
+                }
+            }
+            i += 4;
+        }
+        else if (!strcmp(op, "sysv_rm")) {
+            NEED(2);
+            int id = shmget((key_t)atoi(a), 0, 0);
+            result(name, id < 0 ? -1 : shmctl(id, IPC_RMID, NULL));
+            i += 3;
         }
         else if (!strcmp(op, "vm_read")) {
             NEED(2);
