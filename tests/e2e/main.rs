@@ -5,6 +5,7 @@ mod harness;
 mod learn;
 mod prompt;
 mod readme;
+mod report;
 mod run;
 mod setup;
 mod shell;

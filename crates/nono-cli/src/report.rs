@@ -50,6 +50,28 @@ pub struct Denied {
     pub protected: Option<Protected>,
     /// What is on disk there.
     pub on_disk: OnDisk,
+    /// The syscall(s) refused, shown after the path, when they are not opens (`mkdir`,
+    /// `unlink`, `execve`, ...).
+    pub via: Option<String>,
+    /// The access was needed on the path's parent directory (the call created, removed or
+    /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
+    pub on_parent: bool,
+}
+
+impl Denied {
+    /// Note the syscall that was refused (see [`nono_supervisor::Denial`]): opens go
+    /// unnamed, other calls are shown, and entry operations suggest the parent directory.
+    #[must_use]
+    pub fn with_call(mut self, syscall: &str, on_parent: bool) -> Denied {
+        if !matches!(
+            syscall,
+            "open" | "openat" | "openat2" | "creat" | "sdk" | ""
+        ) {
+            self.via = Some(syscall.to_owned());
+        }
+        self.on_parent = on_parent;
+        self
+    }
 }
 
 fn dir_flag(access: AccessMode) -> &'static str {
@@ -96,6 +118,8 @@ pub fn describe(
         access,
         protected,
         on_disk: OnDisk::of(path),
+        via: None,
+        on_parent: false,
     }
 }
 
@@ -111,6 +135,15 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
                 if e.protected.is_none() {
                     e.protected.clone_from(&d.protected);
                 }
+                e.on_parent |= d.on_parent;
+                match (&mut e.via, d.via.clone()) {
+                    (Some(v), Some(new)) if !v.split(", ").any(|x| x == new) => {
+                        v.push_str(", ");
+                        v.push_str(&new);
+                    }
+                    (v @ None, new) => *v = new,
+                    _ => {}
+                }
             })
             .or_insert(d);
     }
@@ -122,7 +155,10 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
 #[must_use]
 pub fn line(d: &Denied) -> String {
     let path = d.path.display();
-    let access = d.access.as_str();
+    let access = match &d.via {
+        Some(via) => format!("{} of {path} ({via})", d.access.as_str()),
+        None => format!("{} of {path}", d.access.as_str()),
+    };
     match &d.protected {
         Some(Protected::Group(group)) => {
             let grant = match d.on_disk {
@@ -130,37 +166,39 @@ pub fn line(d: &Denied) -> String {
                 OnDisk::File | OnDisk::Missing => format!("{} {path}", file_flag(d.access)),
             };
             return format!(
-                "nono: denied {access} of {path}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
+                "nono: denied {access}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
             );
         }
         Some(Protected::Profile(origin)) => {
             return format!(
-                "nono: denied {access} of {path}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
+                "nono: denied {access}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
             );
         }
         None => {}
     }
+    if d.on_parent {
+        let parent = d.path.parent().unwrap_or(Path::new("/"));
+        return format!(
+            "nono: denied {access} → add {} {}",
+            dir_flag(d.access),
+            parent.display()
+        );
+    }
     match d.on_disk {
-        OnDisk::Dir => format!(
-            "nono: denied {access} of {path} → add {} {path}",
-            dir_flag(d.access)
-        ),
+        OnDisk::Dir => format!("nono: denied {access} → add {} {path}", dir_flag(d.access)),
         OnDisk::File => match d.path.parent().filter(|p| *p != Path::new("/")) {
             Some(parent) => format!(
-                "nono: denied {access} of {path} → add {} {} (or {} {path})",
+                "nono: denied {access} → add {} {} (or {} {path})",
                 dir_flag(d.access),
                 parent.display(),
                 file_flag(d.access)
             ),
-            None => format!(
-                "nono: denied {access} of {path} → add {} {path}",
-                file_flag(d.access)
-            ),
+            None => format!("nono: denied {access} → add {} {path}", file_flag(d.access)),
         },
         OnDisk::Missing => {
             let parent = d.path.parent().unwrap_or(Path::new("/"));
             format!(
-                "nono: denied {access} of {path} → add {} {}",
+                "nono: denied {access} → add {} {}",
                 dir_flag(d.access),
                 parent.display()
             )
@@ -188,6 +226,8 @@ mod tests {
             access,
             protected: None,
             on_disk,
+            via: None,
+            on_parent: false,
         }
     }
 
@@ -244,5 +284,35 @@ mod tests {
         assert!(lines[0].starts_with("nono: denied readwrite of /a/x → add --allow /a"));
         assert!(lines[1].starts_with("nono: denied read of /b "));
         assert_eq!(render([]), "");
+    }
+
+    #[test]
+    fn entry_operations_name_the_call_and_suggest_the_parent() {
+        let unlink = d("/usr/x", AccessMode::Write, OnDisk::File).with_call("unlink", true);
+        assert_eq!(
+            line(&unlink),
+            "nono: denied write of /usr/x (unlink) → add --write /usr"
+        );
+        let rmdir = d("/opt/d", AccessMode::Write, OnDisk::Dir).with_call("rmdir", true);
+        assert_eq!(
+            line(&rmdir),
+            "nono: denied write of /opt/d (rmdir) → add --write /opt"
+        );
+        let exec = d("/opt/bin/tool", AccessMode::Read, OnDisk::File).with_call("execve", false);
+        assert_eq!(
+            line(&exec),
+            "nono: denied read of /opt/bin/tool (execve) → add --read /opt/bin (or --read-file /opt/bin/tool)"
+        );
+        let open = d("/opt/f", AccessMode::Read, OnDisk::File).with_call("openat", false);
+        assert_eq!(open.via, None);
+        let out = render([
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("rmdir", true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
+        ]);
+        assert_eq!(
+            out,
+            "nono: denied write of /o/x (mkdir, rmdir) → add --write /o\n"
+        );
     }
 }

@@ -65,6 +65,7 @@ use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
 pub(crate) mod metadata;
+pub(crate) mod path_ops;
 pub(crate) mod procfs;
 pub(crate) mod unix_socket;
 
@@ -328,6 +329,10 @@ impl Broker {
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
                 metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            Some(s) if path_ops::traps(s) => {
+                path_ops::handle(notify, &self.caps, &self.shared, &n, s);
                 return;
             }
             Some(s) if unix_socket::traps(s) => {

@@ -21,7 +21,10 @@
 //! 4. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
 //!    if any, is sent to the parent over the report socket (`SCM_RIGHTS`, stack buffers) and
 //!    then closed in the child;
-//! 5. `execve` (std).
+//! 5. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
+//!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
+//!    before any broker runs: a parent thread receives the listener meanwhile and answers
+//!    that first exec `CONTINUE` (`pass_first_exec`).
 //!
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
@@ -86,7 +89,8 @@ pub(crate) fn prepare_sandbox(
         let mut set = NotifySet::open_family();
         let gaps = crate::broker::metadata::SYSCALLS
             .iter()
-            .chain(crate::broker::unix_socket::SYSCALLS);
+            .chain(crate::broker::unix_socket::SYSCALLS)
+            .chain(crate::broker::path_ops::SYSCALLS);
         for s in gaps {
             set.insert(*s);
         }
@@ -241,10 +245,33 @@ pub(crate) fn spawn(
         child_setup(parent, on_pty, sdk.as_ref(), &report, &*enforce)
     });
 
+    // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
+    // for its outcome: a thread takes the listener and lets that exec through meanwhile.
+    let first_exec = if spec.expect_listener {
+        let report = report_parent
+            .try_clone()
+            .map_err(|e| SupervisorError::Sys {
+                call: "dup (child report)",
+                source: e,
+            })?;
+        Some(
+            std::thread::Builder::new()
+                .name("nono-first-exec".into())
+                .spawn(move || pass_first_exec(&report))
+                .map_err(|e| SupervisorError::Sys {
+                    call: "spawning the first-exec thread",
+                    source: e,
+                })?,
+        )
+    } else {
+        None
+    };
     let spawned = cmd.spawn();
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
+    // It ends once the exec was let through, or at EOF/a step error when the child failed.
+    let listener = first_exec.map(|t| t.join().unwrap_or(Ok(None)));
     let child = match spawned {
         Ok(child) => child,
         Err(err) => {
@@ -261,10 +288,16 @@ pub(crate) fn spawn(
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
         .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-    let listener = if spec.expect_listener {
-        Some(receive_listener(&report_parent)?)
-    } else {
-        None
+    let listener = match listener {
+        Some(Ok(Some(l))) => Some(l),
+        Some(Ok(None)) => {
+            return Err(SupervisorError::sys(
+                "receiving the seccomp listener from the child",
+                Errno::PROTO,
+            ))
+        }
+        Some(Err(e)) => return Err(e),
+        None => None,
     };
     Ok(Spawned {
         child,
@@ -362,7 +395,52 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
     (step != LISTENER).then_some((step, errno))
 }
 
-/// After a successful spawn with trapping on: the seccomp listener the child sent.
+/// On a thread while `Command::spawn` waits: receive the seccomp listener when the child
+/// sends it, then answer the child's first trapped call — the command's own `execve` —
+/// `CONTINUE` (Landlock decides; a failure is reported by `spawn` as 126/127). Until the exec,
+/// only nono's own code runs in the child, so nothing it traps needs the broker.
+///
+/// `Ok(None)`: the child reported a failed step instead (left in the socket for
+/// [`read_step_error`]) or closed the socket without sending anything.
+fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError> {
+    let mut tag = [0u8; 8];
+    // Peek: a step error stays for `read_step_error`.
+    let peeked = rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
+        .map_err(|e| SupervisorError::sys("recv (child report)", e))?;
+    if peeked.0 != 8 || tag[..4] != LISTENER.to_ne_bytes() {
+        return Ok(None);
+    }
+    let listener = receive_listener(report)?;
+    let notify = nono_sandbox::linux::seccomp::NotifyFd::new(listener);
+    loop {
+        // HUP: no task uses the filter any more (the child died before its exec).
+        let mut fds = [rustix::event::PollFd::new(
+            &notify,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(SupervisorError::sys("poll (seccomp listener)", e)),
+        }
+        if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
+            return Ok(Some(notify.into_inner()));
+        }
+        let Ok(n) = notify.recv() else { continue };
+        let _ = notify.respond_continue(n.id);
+        if matches!(
+            n.syscall(),
+            Some(
+                nono_sandbox::linux::seccomp::Syscall::Execve
+                    | nono_sandbox::linux::seccomp::Syscall::ExecveAt
+            )
+        ) {
+            return Ok(Some(notify.into_inner()));
+        }
+    }
+}
+
+/// The seccomp listener the child sent (after its tag was peeked).
 fn receive_listener(report: &OwnedFd) -> Result<OwnedFd, SupervisorError> {
     let mut msg = [0u8; 8];
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];

@@ -381,6 +381,22 @@ pub enum Syscall {
     SendMsg,
     /// `sendmmsg(fd, msgvec, vlen, flags)`.
     SendMmsg,
+    /// `rmdir(path)` (not on aarch64).
+    Rmdir,
+    /// `link(old, new)` (not on aarch64).
+    Link,
+    /// `linkat(olddirfd, old, newdirfd, new, flags)`.
+    LinkAt,
+    /// `symlink(target, linkpath)` (not on aarch64).
+    Symlink,
+    /// `symlinkat(target, newdirfd, linkpath)`.
+    SymlinkAt,
+    /// `mknod(path, mode, dev)` (not on aarch64).
+    Mknod,
+    /// `mknodat(dirfd, path, mode, dev)`.
+    MknodAt,
+    /// `truncate(path, length)`.
+    Truncate,
 }
 
 impl Syscall {
@@ -425,6 +441,14 @@ impl Syscall {
         Syscall::SendTo,
         Syscall::SendMsg,
         Syscall::SendMmsg,
+        Syscall::Rmdir,
+        Syscall::Link,
+        Syscall::LinkAt,
+        Syscall::Symlink,
+        Syscall::SymlinkAt,
+        Syscall::Mknod,
+        Syscall::MknodAt,
+        Syscall::Truncate,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -478,6 +502,14 @@ impl Syscall {
             Syscall::SendTo => "sendto",
             Syscall::SendMsg => "sendmsg",
             Syscall::SendMmsg => "sendmmsg",
+            Syscall::Rmdir => "rmdir",
+            Syscall::Link => "link",
+            Syscall::LinkAt => "linkat",
+            Syscall::Symlink => "symlink",
+            Syscall::SymlinkAt => "symlinkat",
+            Syscall::Mknod => "mknod",
+            Syscall::MknodAt => "mknodat",
+            Syscall::Truncate => "truncate",
         }
     }
 
@@ -557,6 +589,14 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SendTo => libc::SYS_sendto,
         Syscall::SendMsg => libc::SYS_sendmsg,
         Syscall::SendMmsg => libc::SYS_sendmmsg,
+        Syscall::Rmdir => libc::SYS_rmdir,
+        Syscall::Link => libc::SYS_link,
+        Syscall::LinkAt => libc::SYS_linkat,
+        Syscall::Symlink => libc::SYS_symlink,
+        Syscall::SymlinkAt => libc::SYS_symlinkat,
+        Syscall::Mknod => libc::SYS_mknod,
+        Syscall::MknodAt => libc::SYS_mknodat,
+        Syscall::Truncate => libc::SYS_truncate,
     };
     u32::try_from(n).ok()
 }
@@ -574,7 +614,11 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         | Syscall::Lchown
         | Syscall::Utime
         | Syscall::Utimes
-        | Syscall::FutimesAt => return None,
+        | Syscall::FutimesAt
+        | Syscall::Rmdir
+        | Syscall::Link
+        | Syscall::Symlink
+        | Syscall::Mknod => return None,
         Syscall::OpenAt => libc::SYS_openat,
         Syscall::OpenAt2 => libc::SYS_openat2,
         Syscall::Connect => libc::SYS_connect,
@@ -603,6 +647,10 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SendTo => libc::SYS_sendto,
         Syscall::SendMsg => libc::SYS_sendmsg,
         Syscall::SendMmsg => libc::SYS_sendmmsg,
+        Syscall::LinkAt => libc::SYS_linkat,
+        Syscall::SymlinkAt => libc::SYS_symlinkat,
+        Syscall::MknodAt => libc::SYS_mknodat,
+        Syscall::Truncate => libc::SYS_truncate,
     };
     u32::try_from(n).ok()
 }

@@ -1,0 +1,297 @@
+//! The path-operation reporter: `mkdir`, `unlink`, `rmdir`, `rename`, `link`, `symlink`,
+//! `mknod`, `truncate` and `execve` (and their `*at` forms) of a supervised child, trapped only
+//! so that the ones Landlock refuses appear in the denial report.
+//!
+//! # Why and how
+//! Landlock refuses these outside the grants with no trace; only opens were trapped, so a
+//! failed `mkdir /usr/x` or an `exec` of a binary outside the grants was never reported. Every
+//! call here is answered `CONTINUE` — Landlock alone decides, so the answer can never widen
+//! access — and the supervisor decides only whether to *record* a [`Denial`]:
+//! 1. read the path(s) from the child's memory (`NOTIF_ID_VALID` after each read) and make
+//!    them absolute (thread's cwd or dirfd, also before answering: both can change after);
+//! 2. answer `CONTINUE` at once: the checks below are off the child's critical path;
+//! 3. check the grants with the open path's fast matcher (lexical path), then the capability
+//!    model on the canonical path (a symlink may lead inside), and record what is outside:
+//!    - creating or removing a directory entry (`mkdir`, `mknod`, `symlink`, `link`'s new
+//!      name, `unlink`, `rmdir`, both names of a `rename`) needs **write on the parent
+//!      directory** (Landlock's `MAKE_*`/`REMOVE_*`/`REFER` are directory rights: a file
+//!      grant never lets its file be removed); `link` across directories also needs it on the
+//!      source's parent (`REFER`);
+//!    - `truncate` needs write on the file, `execve` read (`EXECUTE` comes with read).
+//!
+//! Not recorded, because the kernel fails them before Landlock is asked: creating a name that
+//! exists (`EEXIST`), removing, truncating or executing one that does not (`ENOENT`).
+//!
+//! # Limits
+//! - `execveat(fd, "", AT_EMPTY_PATH)` (`fexecve`) and paths relative to a deleted directory
+//!   or a non-directory fd are not resolved: answered `CONTINUE`, not recorded.
+//! - The check is the capability model's (the static grants), like the open path's fast path.
+
+use std::path::{Path, PathBuf};
+
+use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::AccessMode;
+
+use super::{StaticGrants, PATH_MAX};
+use crate::supervise::{Denial, Shared};
+
+/// The syscalls this module reports on.
+pub(crate) const SYSCALLS: &[Syscall] = &[
+    Syscall::Mkdir,
+    Syscall::MkdirAt,
+    Syscall::Unlink,
+    Syscall::UnlinkAt,
+    Syscall::Rmdir,
+    Syscall::Rename,
+    Syscall::RenameAt,
+    Syscall::RenameAt2,
+    Syscall::Link,
+    Syscall::LinkAt,
+    Syscall::Symlink,
+    Syscall::SymlinkAt,
+    Syscall::Mknod,
+    Syscall::MknodAt,
+    Syscall::Truncate,
+    Syscall::Execve,
+    Syscall::ExecveAt,
+];
+
+/// Whether `s` is handled here.
+pub(crate) fn traps(s: Syscall) -> bool {
+    SYSCALLS.contains(&s)
+}
+
+impl Denial {
+    /// Whether the access was needed on the path's *parent* directory: the call created,
+    /// removed or renamed a directory entry (`mkdir`, `unlink`, `rename`, `link`, ...), and
+    /// Landlock's rights for that belong to the directory — a grant of the file itself would
+    /// not help; a write grant on the parent would.
+    #[must_use]
+    pub fn on_parent(&self) -> bool {
+        SYSCALLS
+            .iter()
+            .filter(|s| {
+                path_args(**s, &[0; 6])
+                    .iter()
+                    .all(|(_, _, need)| !matches!(need, Need::WriteFile | Need::Exec))
+            })
+            .any(|s| s.name() == self.syscall)
+    }
+}
+
+/// What a named path needs from the grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// A new directory entry: write on the parent; nothing to record if the name exists.
+    Create,
+    /// Removing an entry: write on the parent; nothing to record if it does not exist.
+    Remove,
+    /// A rename's destination: write on the parent, whether or not the name exists.
+    Replace,
+    /// A cross-directory link's source: write (`REFER`) on its parent.
+    LinkSource,
+    /// Write on the file itself (`truncate`).
+    WriteFile,
+    /// Execute — read — on the file itself (`execve`).
+    Exec,
+}
+
+/// One path argument: `(dirfd, pointer to the path, what it needs)`.
+type Arg = (i32, u64, Need);
+
+/// The path arguments of a trapped call (at most two).
+fn path_args(s: Syscall, a: &[u64; 6]) -> Vec<Arg> {
+    let cwd = libc::AT_FDCWD;
+    let fd = |v: u64| v as i32;
+    match s {
+        Syscall::Mkdir | Syscall::Mknod => vec![(cwd, a[0], Need::Create)],
+        Syscall::MkdirAt | Syscall::MknodAt => vec![(fd(a[0]), a[1], Need::Create)],
+        Syscall::Unlink | Syscall::Rmdir => vec![(cwd, a[0], Need::Remove)],
+        Syscall::UnlinkAt => vec![(fd(a[0]), a[1], Need::Remove)],
+        Syscall::Rename => vec![(cwd, a[0], Need::Remove), (cwd, a[1], Need::Replace)],
+        Syscall::RenameAt | Syscall::RenameAt2 => vec![
+            (fd(a[0]), a[1], Need::Remove),
+            (fd(a[2]), a[3], Need::Replace),
+        ],
+        Syscall::Link => vec![(cwd, a[1], Need::Create), (cwd, a[0], Need::LinkSource)],
+        Syscall::LinkAt => vec![
+            (fd(a[2]), a[3], Need::Create),
+            (fd(a[0]), a[1], Need::LinkSource),
+        ],
+        Syscall::Symlink => vec![(cwd, a[1], Need::Create)],
+        Syscall::SymlinkAt => vec![(fd(a[1]), a[2], Need::Create)],
+        Syscall::Truncate => vec![(cwd, a[0], Need::WriteFile)],
+        Syscall::Execve => vec![(cwd, a[0], Need::Exec)],
+        Syscall::ExecveAt => vec![(fd(a[0]), a[1], Need::Exec)],
+        _ => Vec::new(),
+    }
+}
+
+/// Handle one trapped call: resolve its paths, answer `CONTINUE`, then record what Landlock
+/// will have refused.
+pub(crate) fn handle(
+    notify: &NotifyFd,
+    caps: &StaticGrants,
+    shared: &Shared,
+    n: &Notification,
+    syscall: Syscall,
+) {
+    let mut paths: Vec<(PathBuf, Need)> = Vec::with_capacity(2);
+    for (dirfd, ptr, need) in path_args(syscall, &n.args) {
+        match resolve(notify, n, syscall, dirfd, ptr) {
+            Some(p) => paths.push((p, need)),
+            None if notify.id_valid(n.id) => {}
+            // The call is gone (interrupted, thread killed): nothing to answer or record.
+            None => return,
+        }
+    }
+    let _ = notify.respond_continue(n.id);
+    // The link's new name decides whether its source needs REFER.
+    let new_parent = paths
+        .iter()
+        .find(|(_, need)| *need == Need::Create)
+        .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
+    for (path, need) in paths {
+        if need == Need::LinkSource && path.parent() == new_parent.as_deref() {
+            continue;
+        }
+        if let Some((denied, access)) = outside(caps, &path, need) {
+            shared.deny(Denial {
+                path: denied,
+                access,
+                pid: n.pid,
+                syscall: syscall.name().to_owned(),
+                reason: "outside the sandbox".to_owned(),
+            });
+        }
+    }
+}
+
+/// Read one path argument and make it absolute and lexically normal. `None` if it cannot be
+/// (unreadable, empty, relative to something that is not a directory path).
+fn resolve(
+    notify: &NotifyFd,
+    n: &Notification,
+    syscall: Syscall,
+    dirfd: i32,
+    ptr: u64,
+) -> Option<PathBuf> {
+    let path = crate::os::read_child_cstr(n.pid, ptr, PATH_MAX).ok()?;
+    if !notify.id_valid(n.id) {
+        return None;
+    }
+    let call = super::OpenCall {
+        syscall,
+        dirfd,
+        path,
+        flags: 0,
+        mode: 0,
+    };
+    super::absolute(notify, n, &call).map(|p| super::normalize(&p))
+}
+
+/// If `path` (absolute, lexically normal) is outside what `need` requires, the path to
+/// report and the access that was needed.
+fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, AccessMode)> {
+    match need {
+        Need::WriteFile | Need::Exec => {
+            let access = if need == Need::Exec {
+                AccessMode::Read
+            } else {
+                AccessMode::Write
+            };
+            if caps.fast_allows(path, access) {
+                return None;
+            }
+            // Missing: ENOENT before Landlock is asked.
+            let canonical = std::fs::canonicalize(path).ok()?;
+            (!caps.allows_canonical(&canonical, access)).then_some((canonical, access))
+        }
+        Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
+            let (parent, name) = (path.parent()?, path.file_name()?);
+            if caps.fast_allows(parent, AccessMode::Write) {
+                return None;
+            }
+            let exists = std::fs::symlink_metadata(path).is_ok();
+            match need {
+                Need::Create if exists => return None,
+                Need::Remove | Need::LinkSource if !exists => return None,
+                _ => {}
+            }
+            let parent = std::fs::canonicalize(parent).ok()?;
+            (!caps.allows_canonical(&parent, AccessMode::Write))
+                .then(|| (parent.join(name), AccessMode::Write))
+        }
+    }
+}
+
+/// For tests: the path arguments' needs, by syscall.
+#[cfg(test)]
+fn needs(s: Syscall) -> Vec<Need> {
+    path_args(s, &[0; 6])
+        .into_iter()
+        .map(|(_, _, n)| n)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nono_sandbox::CapabilitySet;
+
+    #[test]
+    fn every_trapped_syscall_names_a_path() {
+        for s in SYSCALLS {
+            assert!(!needs(*s).is_empty(), "{s}");
+        }
+        assert_eq!(needs(Syscall::RenameAt2), [Need::Remove, Need::Replace]);
+        assert_eq!(needs(Syscall::LinkAt), [Need::Create, Need::LinkSource]);
+        assert_eq!(needs(Syscall::ExecveAt), [Need::Exec]);
+    }
+
+    #[test]
+    fn directory_entries_need_write_on_the_parent() {
+        let dir = std::env::temp_dir().join(format!("nono-path-ops-{}", std::process::id()));
+        let sub = dir.join("ro");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("f"), b"x").unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let sub = dir.join("ro");
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&dir, AccessMode::Write, "test").unwrap();
+        caps.allow_file(sub.join("f"), AccessMode::ReadWrite, "test")
+            .unwrap();
+        let grants = StaticGrants::new(&caps);
+        // Inside the write grant: nothing to report.
+        assert_eq!(outside(&grants, &dir.join("new"), Need::Create), None);
+        assert_eq!(outside(&grants, &sub.join("f"), Need::Remove), None);
+        // The write grant's own directory sits in a parent that is not granted.
+        assert_eq!(
+            outside(&grants, &dir, Need::Remove),
+            Some((dir.clone(), AccessMode::Write))
+        );
+        // Existing name: EEXIST comes first. Missing file: ENOENT comes first.
+        assert_eq!(outside(&grants, &dir, Need::Create), None);
+        assert_eq!(
+            outside(&grants, Path::new("/nonexistent-nono/x"), Need::Remove),
+            None
+        );
+        // Exec of a file that is only write-granted needs read.
+        let mut wonly = CapabilitySet::new();
+        wonly
+            .allow_file(sub.join("f"), AccessMode::Write, "test")
+            .unwrap();
+        let wonly = StaticGrants::new(&wonly);
+        assert_eq!(
+            outside(&wonly, &sub.join("f"), Need::Exec),
+            Some((sub.join("f"), AccessMode::Read))
+        );
+        assert_eq!(outside(&wonly, &sub.join("f"), Need::WriteFile), None);
+        // A file grant never lets its file be removed: that is the parent's right.
+        assert_eq!(
+            outside(&wonly, &sub.join("f"), Need::Remove),
+            Some((sub.join("f"), AccessMode::Write))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
