@@ -85,11 +85,17 @@ fn fs_hardlink_out_of_granted_dir() {
         let secret = marker("hardlink");
         let s = layout(&format!("fs-hardlink-{}", mode.as_str()), &secret);
         s.write("work/own.txt", "own");
+        s.write("ro/config", "read-only");
         let out = probe_in(
             mode,
             &s.path,
-            &["--allow", &s.s("work")],
+            &["--allow", &s.s("work"), "--read", &s.s("ro")],
             &[
+                // A read-granted file linked into the write grant would be writable there.
+                "link",
+                "link_ro",
+                &s.s("ro/config"),
+                &s.s("work/config"),
                 "link",
                 "link_in",
                 &s.s("out/secret.txt"),
@@ -106,6 +112,7 @@ fn fs_hardlink_out_of_granted_dir() {
         // Landlock refuses a link whose source is outside the grant with EXDEV (the
         // "reparenting" check) and one into an ungranted directory with EACCES.
         out.expect(&[
+            ("link_ro", "EXDEV"),
             ("link_in", "EXDEV"),
             ("read_in", "ENOENT"),
             ("link_out", "EACCES"),
@@ -113,6 +120,11 @@ fn fs_hardlink_out_of_granted_dir() {
         .never_printed(&secret);
         assert!(!s.join("work/hl").exists());
         assert!(!s.join("out/own-hl").exists());
+        assert!(!s.join("work/config").exists());
+        assert_eq!(
+            std::fs::read_to_string(s.join("ro/config")).unwrap(),
+            "read-only"
+        );
 
         // Control: unsandboxed, the same link is made and reads the secret.
         let control = probe_bare(
@@ -500,6 +512,9 @@ fn fs_truncate_read_only_file() {
             "write",
             "append",
             file_s.as_str(),
+            "reopen_write",
+            "reopen_write",
+            file_s.as_str(),
         ];
         // As a single read-granted file, and inside a read-granted directory.
         for grant in [["--read-file", file_s.as_str()], ["--read", &s.s("ro")]] {
@@ -512,6 +527,9 @@ fn fs_truncate_read_only_file() {
                 // ftruncate needs a writable fd: the kernel's own EINVAL.
                 ("ftruncate", "EINVAL"),
                 ("append", "EACCES"),
+                // A read-only fd reopened for writing through /proc/self/fd.
+                ("reopen_write.open", "ok"),
+                ("reopen_write", "EACCES"),
             ]);
             assert_eq!(
                 std::fs::read_to_string(&file).unwrap(),

@@ -239,6 +239,20 @@ int main(int argc, char **argv) {
             }
             i += 3;
         }
+        else if (!strcmp(op, "reopen_write")) {
+            /* open PATH read-only (allowed), then reopen that fd for writing via /proc/self/fd */
+            NEED(2);
+            int fd = open(a, O_RDONLY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "open");
+            result(n2, fd);
+            if (fd >= 0) {
+                char p[64];
+                snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+                op_open(name, p, O_WRONLY | O_APPEND, "PWNED\n");
+                close(fd);
+            }
+            i += 3;
+        }
         else if (!strcmp(op, "opath_at")) {
             /* openat() relative to an O_PATH fd of an outside directory. */
             NEED(3);
