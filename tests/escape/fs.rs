@@ -602,3 +602,55 @@ fn fs_mknod_device_node_known_gap() {
         out.expect_one_of("via_node", &["ok", "EPERM"]);
     }
 }
+
+/// FINDING (reported): root in the sandbox can leave set-user-ID-root programs behind in any
+/// write grant — the default profile's `/tmp` is enough — by `chmod 4755` (under `run` the
+/// supervisor's metadata broker performs it inside the write grants) or by creating the file
+/// with that mode. Any local user who runs one later is root: the sandbox's root outlives
+/// the sandbox. (NO_NEW_PRIVS stops the bit only for processes inside it.) Records the
+/// current behaviour; flip to EPERM/EACCES when seccomp (chmod/fchmod/fchmodat mode
+/// argument) and the broker refuse S_ISUID/S_ISGID, and creation masks them.
+#[test]
+fn fs_setuid_file_planted_known_gap() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let dir = std::path::PathBuf::from(format!(
+            "/tmp/nono-escape-suid-{}-{}",
+            std::process::id(),
+            mode.as_str()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let chmodded = dir.join("chmodded").display().to_string();
+        let created = dir.join("created").display().to_string();
+        let out = probe_in(
+            mode,
+            &dir,
+            &[],
+            &[
+                "create",
+                "create",
+                &chmodded,
+                "chmod",
+                "chmod_setuid",
+                &chmodded,
+                "4755",
+                "create_mode",
+                "create_setuid",
+                &created,
+                "6755",
+            ],
+        );
+        let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
+        let m2 = std::fs::metadata(&created).map(|m| m.permissions().mode());
+        let _ = std::fs::remove_dir_all(&dir);
+        out.expect(&[
+            ("create", "ok"),
+            ("chmod_setuid", "ok"),
+            ("create_setuid", "ok"),
+        ]);
+        assert_eq!(m1.unwrap() & 0o7777, 0o4755);
+        assert_eq!(m2.unwrap() & 0o7777, 0o6755);
+    }
+}

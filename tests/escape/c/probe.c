@@ -214,6 +214,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(op, "rdtrunc")) { NEED(2); int fd = open(a, O_RDONLY | O_TRUNC | O_CLOEXEC); result(name, fd); if (fd >= 0) close(fd); i += 3; }
         else if (!strcmp(op, "truncate")) { NEED(2); result(name, truncate(a, 0)); i += 3; }
         else if (!strcmp(op, "ftruncate")) { NEED(2); int fd = open(a, O_RDONLY | O_CLOEXEC); sub(n2, sizeof n2, name, "open"); result(n2, fd); if (fd >= 0) { result(name, ftruncate(fd, 0)); close(fd); } i += 3; }
+        else if (!strcmp(op, "chmod")) { NEED(3); result(name, chmod(a, (mode_t)strtol(b, NULL, 8))); i += 4; }
+        else if (!strcmp(op, "create_mode")) {
+            /* create PATH with MODE (octal) as given to open(O_CREAT); umask 0 first */
+            NEED(3);
+            umask(0);
+            int fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)strtol(b, NULL, 8));
+            result(name, fd);
+            if (fd >= 0) close(fd);
+            i += 4;
+        }
         else if (!strcmp(op, "symlink")) { NEED(3); result(name, symlink(a, b)); i += 4; }
         else if (!strcmp(op, "link")) { NEED(3); result(name, link(a, b)); i += 4; }
         else if (!strcmp(op, "rename")) { NEED(3); result(name, rename(a, b)); i += 4; }
