@@ -16,6 +16,9 @@ pub enum OnDisk {
     File,
     /// Nothing there (the command tried to create it): suggest a grant on its directory.
     Missing,
+    /// A Unix socket: a directory grant reaches only sockets served inside the sandbox, so
+    /// suggest granting the socket itself.
+    Socket,
 }
 
 impl OnDisk {
@@ -24,6 +27,7 @@ impl OnDisk {
     pub fn of(path: &Path) -> OnDisk {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => OnDisk::Dir,
+            Ok(m) if std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) => OnDisk::Socket,
             Ok(_) => OnDisk::File,
             Err(_) => OnDisk::Missing,
         }
@@ -163,7 +167,9 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::Group(group)) => {
             let grant = match d.on_disk {
                 OnDisk::Dir => format!("{} {path}", dir_flag(d.access)),
-                OnDisk::File | OnDisk::Missing => format!("{} {path}", file_flag(d.access)),
+                OnDisk::File | OnDisk::Missing | OnDisk::Socket => {
+                    format!("{} {path}", file_flag(d.access))
+                }
             };
             return format!(
                 "nono: denied {access}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
@@ -186,6 +192,9 @@ pub fn line(d: &Denied) -> String {
     }
     match d.on_disk {
         OnDisk::Dir => format!("nono: denied {access} → add {} {path}", dir_flag(d.access)),
+        OnDisk::Socket => format!(
+            "nono: denied {access} → add --allow-file {path} (a socket is reached when granted by itself, or when the sandbox serves it)"
+        ),
         OnDisk::File => match d.path.parent().filter(|p| *p != Path::new("/")) {
             Some(parent) => format!(
                 "nono: denied {access} → add {} {} (or {} {path})",
@@ -252,6 +261,10 @@ mod tests {
         assert_eq!(
             line(&d("/f", AccessMode::ReadWrite, OnDisk::File)),
             "nono: denied readwrite of /f → add --allow-file /f"
+        );
+        assert_eq!(
+            line(&d("/tmp/tmux-0/default", AccessMode::Write, OnDisk::Socket)),
+            "nono: denied write of /tmp/tmux-0/default → add --allow-file /tmp/tmux-0/default (a socket is reached when granted by itself, or when the sandbox serves it)"
         );
     }
 

@@ -54,6 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     caps.allow_dir(&work, AccessMode::ReadWrite, "work")?;
+    // Served by this process, outside the sandbox: reachable only when granted by itself.
+    caps.allow_file(&sock, AccessMode::ReadWrite, "socket")?;
 
     let n = iterations.to_string();
     let f = file.display().to_string();

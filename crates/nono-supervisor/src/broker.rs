@@ -336,7 +336,15 @@ impl Broker {
                 return;
             }
             Some(s) if unix_socket::traps(s) => {
-                unix_socket::handle(&self.notify, &self.caps, &self.shared, &ctx.workers, &n, s);
+                unix_socket::handle(
+                    &self.notify,
+                    &self.caps,
+                    &self.shared,
+                    &ctx.workers,
+                    &n,
+                    s,
+                    ctx.child_pid,
+                );
                 return;
             }
             _ => {}

@@ -233,24 +233,35 @@ impl ProcFs {
 
     /// Whether the process pinned with `status` is the sandbox's root or a descendant.
     fn in_sandbox(&self, pid: u32, status: &Status) -> bool {
-        if pid == self.root || status.tgid == self.root {
+        descends(self.root, pid, status)
+    }
+}
+
+/// Whether process `pid` is `root` or a descendant of it (by the `PPid` chain). Unpinned:
+/// the caller makes sure `pid` still names the process it means while this runs (the socket
+/// broker holds a pidfd of it and checks it is alive afterwards).
+pub(crate) fn in_tree(root: u32, pid: u32) -> bool {
+    pid == root || read_status(pid).is_some_and(|s| descends(root, pid, &s))
+}
+
+fn descends(root: u32, pid: u32, status: &Status) -> bool {
+    if pid == root || status.tgid == root {
+        return true;
+    }
+    let mut cur = status.ppid;
+    for _ in 0..MAX_DEPTH {
+        if cur == root {
             return true;
         }
-        let mut cur = status.ppid;
-        for _ in 0..MAX_DEPTH {
-            if cur == self.root {
-                return true;
-            }
-            if cur <= 1 {
-                return false;
-            }
-            match read_status(cur) {
-                Some(s) => cur = s.ppid,
-                None => return false,
-            }
+        if cur <= 1 {
+            return false;
         }
-        false
+        match read_status(cur) {
+            Some(s) => cur = s.ppid,
+            None => return false,
+        }
     }
+    false
 }
 
 /// Answer a trapped open that [`ProcFs::open`] classified: `CONTINUE`, inject the

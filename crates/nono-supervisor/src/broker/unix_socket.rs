@@ -1,6 +1,6 @@
 //! The socket broker: `connect` (and `sendto` with a destination address) of a supervised
-//! child, performed by the supervisor so that pathname Unix sockets are reachable only inside
-//! the write grants.
+//! child, performed by the supervisor so that a pathname Unix socket is reachable only when it
+//! is granted by itself, or lies in a write grant and is served by the sandbox's own processes.
 //!
 //! # Why
 //! Before Landlock ABI 9 (`LANDLOCK_ACCESS_FS_RESOLVE_UNIX`), connecting to a pathname Unix
@@ -18,16 +18,64 @@
 //! address nor the socket the supervisor looked at would be what the kernel uses. Instead:
 //! - a pathname address on an `AF_UNIX` socket: the path is resolved against the calling
 //!   thread's cwd, canonicalised and checked against the **write grants** (connecting to a
-//!   socket needs write permission on it, as in DAC and in Landlock ABI 9); inside, the socket
-//!   file is opened `O_PATH | O_NOFOLLOW` beneath its canonical parent (no symlinks) and the
-//!   supervisor connects/sends **to `/proc/self/fd/N`** — exactly the inode it checked, never a
-//!   path a swap could redirect; outside → `EACCES` and a [`Denial`];
+//!   socket needs write permission on it, as in DAC and in Landlock ABI 9); outside → `EACCES`
+//!   and a [`Denial`], and nothing is connected. Inside, the socket file is opened
+//!   `O_PATH | O_NOFOLLOW` beneath its canonical parent (no symlinks) and the supervisor
+//!   connects/sends **to `/proc/self/fd/N`** — exactly the inode it checked, never a path a
+//!   swap could redirect — under the rule below ("Whose socket");
 //! - an abstract address on an `AF_UNIX` socket: refused with `EPERM` (what the ABI 6 scope
 //!   answers for a socket outside the sandbox): the supervisor cannot tell whether the abstract
 //!   socket belongs to the sandbox, and letting the kernel do it would mean `CONTINUE`;
 //! - any other address (unnamed, `AF_UNSPEC`, or a non-`AF_UNIX` socket): performed on the
 //!   copy with the copied bytes, after the TCP port rules of the capability set for `AF_INET`/
 //!   `AF_INET6` stream sockets (the supervisor is not under Landlock, so it checks them itself).
+//!
+//! # Whose socket: the rule for pathname sockets
+//! A directory write grant is not a grant of every server that happens to keep its socket
+//! there: with `/tmp` writable (the default profile) a tmux server's `/tmp/tmux-UID/default`
+//! (`send-keys` runs commands outside the sandbox), an ssh-agent's `/tmp/ssh-*/agent.*` or
+//! X11's `/tmp/.X11-unix/X0` (keystroke injection) would all be reachable. So a connection is
+//! made only when
+//! - **(a)** the socket is granted *by itself*: a file grant with write access on the socket's
+//!   canonical path (`--allow-file PATH`, `--write-file PATH`, or the socket named in a
+//!   profile's `filesystem.allow`) — the child's own socket is connected, as before. No
+//!   separate flag: a file grant already names one inode, flows through profiles, the CLI,
+//!   `--dry-run` and `nono why`, and is what a Landlock ABI 9 file rule would mean; or
+//! - **(b)** for a stream or seqpacket `connect`, the socket is **served inside the sandbox**:
+//!   the process that called `listen()` on it is the sandbox's root process or a descendant
+//!   (the `PPid` walk of [`super::procfs::in_tree`]). The supervisor cannot ask the kernel who
+//!   serves a socket without connecting to it, so it connects a socket **of its own** (same
+//!   type, the child's `O_NONBLOCK` and `SO_PASSCRED`), reads `SO_PEERCRED` (for a Unix stream
+//!   connection: the creds of the listener's `listen()` caller) and `SO_PEERPIDFD` (pins that
+//!   process: it must still be alive after the walk, or its pid may have been reused), and only
+//!   if it is inside puts that socket in place of the child's (`ADDFD` with `SETFD` at the
+//!   child's fd number, with the child's close-on-exec flag) and answers 0. Otherwise it closes
+//!   it without writing a byte, answers `EACCES` and records a [`Denial`] whose reason names
+//!   the server (`served outside the sandbox by pid N (comm); grant it explicitly with
+//!   --allow-file PATH`).
+//!
+//! Why not connect the child's own socket and check afterwards (then shut it down)? The child's
+//! socket is shared with its other threads (and any process it was dup'ed into): from the
+//! moment it is connected until the shutdown, another thread spinning on `send()` gets bytes
+//! into the outside server's queue, which it reads when it accepts. With a socket of the
+//! supervisor's, the child holds nothing connected until the check has passed.
+//!
+//! What the server outside sees of a refused connect: one connection that ends at once with
+//! no data (an `accept` followed by EOF) — the check cannot be done without it. What the
+//! child loses with (b): its socket object is replaced, so a binding made before the connect
+//! (refused: a bound client must use (a)), socket options other than `O_NONBLOCK` and
+//! `SO_PASSCRED` (buffer sizes, timeouts) and other descriptors of the same unconnected socket
+//! (a `dup` made before the connect stays unconnected) are not carried over. A server inside
+//! the sandbox that daemonised after `listen()` (the listening process exited; the socket lives
+//! on in its child, reparented away from the sandbox's tree) cannot be told from one outside:
+//! refused, grant it by itself. A server outside that holds a listener created inside the
+//! sandbox (passed to it over `SCM_RIGHTS`) counts as inside: the sandbox already talks to it.
+//!
+//! Datagrams (`sendto`, and `connect` of a `SOCK_DGRAM` socket): the kernel has no peer
+//! credentials for a datagram receiver, and finding the receiving socket's owner means a
+//! `sock_diag` dump plus a scan of every sandboxed process's descriptors, so only (a) applies.
+//! `sendto` with an address on a stream or seqpacket socket never connects anywhere (the
+//! kernel rejects or ignores the address) and is performed on the child's socket.
 //!
 //! The connect or send itself runs on a broker worker (a TCP connect can block for a long
 //! time); on a blocking socket it is made non-blocking and waited for in slices that check the
@@ -41,15 +89,15 @@
 #![allow(unsafe_code)]
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
-use nono_sandbox::{AccessMode, NetworkMode};
+use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
+use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketType};
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use super::{StaticGrants, Workers};
@@ -91,8 +139,24 @@ enum Destination {
     Inode(OwnedFd),
 }
 
+/// What the worker does with a call the loop decided to let through.
+#[derive(Debug)]
+enum Plan {
+    /// Perform the call on the child's own socket (granted explicitly, not a pathname, or a
+    /// call that cannot connect anywhere).
+    Child(Destination),
+    /// A stream or seqpacket `connect` to a socket that is inside a directory write grant but
+    /// not granted by itself: connect a socket of the supervisor's own, check that the process
+    /// serving it is inside the sandbox, and only then put that socket in place of the child's.
+    CheckServer {
+        inode: OwnedFd,
+        path: PathBuf,
+        kind: SocketType,
+    },
+}
+
 enum Refusal {
-    Denied(PathBuf, &'static str, Errno),
+    Denied(PathBuf, String, Errno),
     Errno(Errno),
 }
 
@@ -102,22 +166,24 @@ impl From<Errno> for Refusal {
     }
 }
 
-/// Handle one trapped `connect`/`sendto`: decide on the loop, perform on a worker.
+/// Handle one trapped `connect`/`sendto`: decide on the loop, perform on a worker. `root` is
+/// the sandbox's root process (the supervisor's direct child).
 pub(crate) fn handle(
     notify: &Arc<NotifyFd>,
     caps: &StaticGrants,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     workers: &Workers,
     n: &Notification,
     syscall: Syscall,
+    root: u32,
 ) {
     let decided = decode(notify, n, syscall).and_then(|call| {
         let socket = child_socket(notify, n, call.fd)?;
-        let dest = decide(notify, caps, n, &call, &socket)?;
-        Ok((call, socket, dest))
+        let plan = decide(notify, caps, n, &call, &socket)?;
+        Ok((call, socket, plan))
     });
     match decided {
-        Ok((call, socket, dest)) => {
+        Ok((call, socket, Plan::Child(dest))) => {
             let notify = notify.clone();
             let n = *n;
             workers.submit(Box::new(move || {
@@ -132,16 +198,33 @@ pub(crate) fn handle(
                 }
             }));
         }
-        Err(Refusal::Errno(e)) => {
+        Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
+            let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
+            workers.submit(Box::new(move || {
+                let checked =
+                    connect_checked(&notify, &n, &socket, &call, inode, &path, kind, root);
+                if let Err(refusal) = checked {
+                    refuse(&notify, &shared, &n, syscall, refusal);
+                }
+            }));
+        }
+        Err(refusal) => refuse(notify, shared, n, syscall, refusal),
+    }
+}
+
+/// Answer a refused call: its errno, and for a denial also a [`Denial`] for the report.
+fn refuse(notify: &NotifyFd, shared: &Shared, n: &Notification, syscall: Syscall, r: Refusal) {
+    match r {
+        Refusal::Errno(e) => {
             let _ = notify.respond_errno(n.id, e.raw_os_error());
         }
-        Err(Refusal::Denied(path, reason, errno)) => {
+        Refusal::Denied(path, reason, errno) => {
             shared.deny(Denial {
                 path,
                 access: AccessMode::Write,
                 pid: n.pid,
                 syscall: syscall.name().to_owned(),
-                reason: reason.to_owned(),
+                reason,
             });
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
@@ -220,7 +303,7 @@ fn decide(
     n: &Notification,
     call: &Call,
     socket: &OwnedFd,
-) -> Result<Destination, Refusal> {
+) -> Result<Plan, Refusal> {
     let domain = rustix::net::sockopt::socket_domain(socket).map_err(|e| {
         if e == Errno::NOPROTOOPT || e == Errno::NOTSOCK {
             Errno::NOTSOCK
@@ -231,18 +314,18 @@ fn decide(
     let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
     if domain != AddressFamily::UNIX {
         check_tcp(caps, socket, domain, family, &call.addr)?;
-        return Ok(Destination::Raw(call.addr.clone()));
+        return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
     }
     if family != Some(libc::AF_UNIX as u16) || call.addr.len() <= SUN_PATH_OFFSET {
         // Unnamed, AF_UNSPEC or a foreign family: the kernel answers on the copied bytes.
-        return Ok(Destination::Raw(call.addr.clone()));
+        return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
     }
     let sun_path = &call.addr[SUN_PATH_OFFSET..];
     if sun_path[0] == 0 {
         let name = String::from_utf8_lossy(&sun_path[1..]);
         return Err(Refusal::Denied(
             PathBuf::from(format!("@{name}")),
-            "an abstract Unix socket (the supervisor cannot tell whose it is)",
+            "an abstract Unix socket (the supervisor cannot tell whose it is)".to_owned(),
             Errno::PERM,
         ));
     }
@@ -268,7 +351,7 @@ fn decide(
     if lexical.starts_with("/proc") {
         return Err(Refusal::Denied(
             lexical,
-            "a Unix socket reached through /proc",
+            "a Unix socket reached through /proc".to_owned(),
             Errno::ACCESS,
         ));
     }
@@ -277,7 +360,7 @@ fn decide(
     if canonical.starts_with("/proc") || !caps.allows_canonical(&canonical, AccessMode::Write) {
         return Err(Refusal::Denied(
             canonical,
-            "a pathname Unix socket outside the write grants",
+            "a pathname Unix socket outside the write grants".to_owned(),
             Errno::ACCESS,
         ));
     }
@@ -285,7 +368,7 @@ fn decide(
         if e == Errno::LOOP || e == Errno::XDEV {
             Refusal::Denied(
                 canonical.clone(),
-                "the socket path changed into a symlink before the connect",
+                "the socket path changed into a symlink before the connect".to_owned(),
                 Errno::ACCESS,
             )
         } else {
@@ -297,7 +380,251 @@ fn decide(
         // What connecting to a non-socket answers.
         return Err(Refusal::Errno(Errno::CONNREFUSED));
     }
-    Ok(Destination::Inode(inode))
+    if granted_explicitly(caps, &canonical) {
+        return Ok(Plan::Child(Destination::Inode(inode)));
+    }
+    // Inside a directory write grant only: who serves the socket decides.
+    let kind = rustix::net::sockopt::socket_type(socket)?;
+    let grant_hint = |what: &str| {
+        format!(
+            "{what}; grant the socket itself explicitly with --allow-file {} (or name it in a \
+             profile's filesystem.allow)",
+            canonical.display()
+        )
+    };
+    if kind == SocketType::DGRAM {
+        return Err(Refusal::Denied(
+            canonical.clone(),
+            grant_hint(
+                "a datagram Unix socket not granted by itself (the supervisor cannot tell who \
+                 receives datagrams)",
+            ),
+            Errno::ACCESS,
+        ));
+    }
+    if call.syscall != Syscall::Connect {
+        // `sendto` with an address on a stream socket fails (EOPNOTSUPP/EISCONN) and on a
+        // seqpacket socket the address is ignored: the kernel never connects anywhere.
+        return Ok(Plan::Child(Destination::Inode(inode)));
+    }
+    if rustix::net::sockopt::socket_acceptconn(socket).unwrap_or(false) {
+        return Err(Refusal::Errno(Errno::INVAL));
+    }
+    if is_connected(socket) {
+        return Err(Refusal::Errno(Errno::ISCONN));
+    }
+    if local_addr_len(socket)? > SUN_PATH_OFFSET {
+        return Err(Refusal::Denied(
+            canonical.clone(),
+            grant_hint(
+                "a bound client socket connecting to a Unix socket not granted by itself (the \
+                 supervisor checks the server on a socket of its own, which cannot carry the \
+                 binding)",
+            ),
+            Errno::ACCESS,
+        ));
+    }
+    Ok(Plan::CheckServer {
+        inode,
+        path: canonical,
+        kind,
+    })
+}
+
+/// Whether a file grant with write access names exactly this socket (rule (a) above). A
+/// directory grant does not count: it would cover every server's socket under it.
+fn granted_explicitly(caps: &StaticGrants, canonical: &Path) -> bool {
+    caps.caps
+        .grants()
+        .iter()
+        .any(|g| g.kind == FsKind::File && g.path == canonical && g.access.writes())
+}
+
+/// Rule (b): connect a fresh socket of the supervisor's (same type, the child's `O_NONBLOCK`
+/// and `SO_PASSCRED`) to the checked inode, ask the kernel who serves it, and put it in
+/// place of the child's socket (`ADDFD` with `SETFD` at the child's fd number, then answer 0)
+/// only if that process is inside the sandbox. Otherwise the socket is closed without a byte
+/// written and the child's own socket was never connected, so no other thread of the child
+/// can send through it in between.
+#[allow(clippy::too_many_arguments)]
+fn connect_checked(
+    notify: &NotifyFd,
+    n: &Notification,
+    child: &OwnedFd,
+    call: &Call,
+    inode: OwnedFd,
+    path: &Path,
+    kind: SocketType,
+    root: u32,
+) -> Result<(), Refusal> {
+    let nonblocking = rustix::fs::fcntl_getfl(child)?.contains(rustix::fs::OFlags::NONBLOCK);
+    let mut flags = SocketFlags::CLOEXEC;
+    if nonblocking {
+        flags |= SocketFlags::NONBLOCK;
+    }
+    let own = rustix::net::socket_with(AddressFamily::UNIX, kind, flags, None)?;
+    if rustix::net::sockopt::socket_passcred(child).unwrap_or(false) {
+        rustix::net::sockopt::set_socket_passcred(&own, true)?;
+    }
+    perform_interruptible(notify, n, &own, call, &Destination::Inode(inode))?;
+    if let Err(reason) = served_inside(&own, root, path) {
+        // Dropped unused: the server sees a connection that ends at once, with no data.
+        drop(own);
+        return Err(Refusal::Denied(path.to_path_buf(), reason, Errno::ACCESS));
+    }
+    let fd = u32::try_from(call.fd).map_err(|_| Errno::BADF)?;
+    let opts = AddFdOptions {
+        send: false,
+        cloexec: fd_cloexec(n.pid, call.fd),
+        target: Some(fd),
+    };
+    match notify.add_fd(n.id, own.as_fd(), opts) {
+        Ok(_) => {
+            let _ = notify.respond_value(n.id, 0);
+            Ok(())
+        }
+        Err(NotifyError::Ioctl { source, .. }) => Err(Refusal::Errno(source)),
+        Err(_) => Err(Refusal::Errno(Errno::INTR)),
+    }
+}
+
+/// Whether the process that serves the socket `conn` is connected to is the sandbox's root or
+/// a descendant; `Err` carries the denial's reason.
+///
+/// `SO_PEERCRED` of a connected Unix stream socket names the process that called `listen()` on
+/// the other end (measured on 6.18: also after that process exited, when its number may be
+/// reused). `SO_PEERPIDFD` (6.5+) pins that very process: it must still be alive after the
+/// ancestry walk, so the walk read the `status` of the process the kernel named and not of a
+/// newcomer with a reused pid.
+fn served_inside(conn: &OwnedFd, root: u32, path: &Path) -> Result<(), String> {
+    let hint = format!(
+        "grant it explicitly with --allow-file {} (or name it in a profile's filesystem.allow)",
+        path.display()
+    );
+    let pid = peer_pid(conn).unwrap_or(0);
+    if pid == 0 {
+        return Err(format!(
+            "a Unix socket whose server the kernel does not name; {hint}"
+        ));
+    }
+    let pidfd = peer_pidfd(conn);
+    let exited = || pidfd.as_ref().is_some_and(process_exited);
+    let gone = || {
+        format!(
+            "a Unix socket whose listener was created by pid {pid}, which has exited (the \
+             supervisor cannot tell whether what serves it now is inside the sandbox); {hint}"
+        )
+    };
+    if exited() {
+        return Err(gone());
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let inside = super::procfs::in_tree(root, pid);
+    if exited() {
+        return Err(gone());
+    }
+    if inside {
+        Ok(())
+    } else {
+        Err(format!(
+            "a Unix socket served outside the sandbox by pid {pid} ({}); {hint}",
+            comm.trim()
+        ))
+    }
+}
+
+fn peer_pid(conn: &OwnedFd) -> Option<u32> {
+    // SAFETY: an all-zero ucred is a valid value.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `conn` is an open fd; `cred` is a writable buffer of `len` bytes that lives
+    // for the call, and `len` is a valid in/out length.
+    let rc = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(cred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then(|| u32::try_from(cred.pid).unwrap_or(0))
+}
+
+/// A pidfd of the peer (`SO_PEERPIDFD`, 6.5+); `None` where the kernel lacks it.
+fn peer_pidfd(conn: &OwnedFd) -> Option<OwnedFd> {
+    let mut fd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: as in `peer_pid`, with a c_int buffer.
+    let rc = unsafe {
+        libc::getsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERPIDFD,
+            std::ptr::addr_of_mut!(fd).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just created `fd` for us (close-on-exec); nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A pidfd polls readable once its process has exited.
+fn process_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [rustix::event::PollFd::new(
+        pidfd,
+        rustix::event::PollFlags::IN,
+    )];
+    !matches!(
+        rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())),
+        Ok(0)
+    )
+}
+
+/// The child's close-on-exec flag on `fd` (`flags:` of `/proc/TID/fdinfo/FD`, octal).
+fn fd_cloexec(tid: u32, fd: i32) -> bool {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/fdinfo/{fd}")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 8).ok())
+        .is_some_and(|f| f & libc::O_CLOEXEC as u64 != 0)
+}
+
+fn is_connected(socket: &OwnedFd) -> bool {
+    // SAFETY: an all-zero sockaddr_un is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `socket` is open; `addr` is a writable buffer of `len` bytes alive for the call.
+    let rc = unsafe {
+        libc::getpeername(
+            socket.as_raw_fd(),
+            std::ptr::addr_of_mut!(addr).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
+}
+
+/// Length of the socket's own address (`SUN_PATH_OFFSET` when it is unbound).
+fn local_addr_len(socket: &OwnedFd) -> Result<usize, Errno> {
+    // SAFETY: an all-zero sockaddr_un is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: as in `is_connected`.
+    let rc = unsafe {
+        libc::getsockname(
+            socket.as_raw_fd(),
+            std::ptr::addr_of_mut!(addr).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL));
+    }
+    Ok(len as usize)
 }
 
 /// The TCP port rules, which Landlock enforces for the child but not for the supervisor.

@@ -1,7 +1,9 @@
 //! The socket broker with real sandboxed children: `connect` to a pathname Unix socket outside
-//! the write grants is refused and reported (the listener never sees it), to a granted one it
-//! works; `sendto` a datagram socket likewise; abstract addresses are refused; TCP keeps
-//! working under the port rules; a path flipped by a second thread never connects outside.
+//! the write grants is refused and reported (the listener never sees it); inside a directory
+//! write grant only a socket served by the sandbox itself is reached, one served outside it
+//! (the tmux / ssh-agent / X11 case) needs a grant of the socket itself; `sendto` a datagram
+//! socket needs that grant too; abstract addresses are refused; TCP keeps working under the
+//! port rules; a path flipped by a second thread never connects outside.
 
 use std::os::unix::net::{UnixDatagram, UnixListener};
 
@@ -62,6 +64,30 @@ fn connect_outside_the_grants_is_refused_and_inside_works() {
         .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
     assert_eq!(d.syscall, "connect");
 
+    // Inside the write grant but served by this (unsandboxed) process: refused, and the
+    // listener only ever sees the supervisor's check connection, closed at once.
+    let (outcome, text) = run_probe(
+        &probe,
+        &["connect", inner_path.to_str().unwrap()],
+        caps.clone(),
+        &out,
+    );
+    assert_eq!(answer(&text, "connect"), "EACCES", "{text}");
+    assert_eq!(received(&inner).1, b"");
+    let d = outcome
+        .denials
+        .iter()
+        .find(|d| d.path == inner_path)
+        .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
+    assert!(
+        d.reason.contains("served outside the sandbox"),
+        "{}",
+        d.reason
+    );
+
+    // Granted by itself: reached.
+    caps.allow_file(&inner_path, AccessMode::ReadWrite, "test socket")
+        .unwrap();
     let (outcome, text) = run_probe(
         &probe,
         &["connect", inner_path.to_str().unwrap()],
@@ -141,7 +167,23 @@ fn datagrams_and_abstract_addresses() {
         .iter()
         .any(|d| d.path == target && d.syscall == "sendto"));
 
+    // Inside a directory write grant: the supervisor cannot tell who receives a datagram, so
+    // only a grant of the socket itself reaches it.
     let target = inside.join("d.sock");
+    let (outcome, text) = run_probe(
+        &probe,
+        &["sendto", target.to_str().unwrap()],
+        caps.clone(),
+        &out,
+    );
+    assert_eq!(answer(&text, "sendto"), "EACCES", "{text}");
+    assert!(inner.recv(&mut [0u8; 16]).is_err(), "a datagram got out");
+    assert!(outcome
+        .denials
+        .iter()
+        .any(|d| d.path == target && d.reason.contains("datagram")));
+    caps.allow_file(&target, AccessMode::ReadWrite, "test socket")
+        .unwrap();
     let (_, text) = run_probe(
         &probe,
         &["sendto", target.to_str().unwrap()],
@@ -203,6 +245,19 @@ fn tcp_connect_follows_the_port_rules() {
 
 #[test]
 fn a_path_flipped_by_another_thread_never_connects_outside() {
+    flipped_connects(false);
+}
+
+/// The same with the outside socket inside a directory write grant (served by this process,
+/// so refused by the server check): the outside listener sees only the supervisor's check
+/// connections, each closed without a byte (the probe writes one after every connect it
+/// gets).
+#[test]
+fn a_path_flipped_to_a_socket_served_outside_never_carries_a_byte() {
+    flipped_connects(true);
+}
+
+fn flipped_connects(outer_writable: bool) {
     let _g = shared();
     if !notify_supported() {
         return;
@@ -216,6 +271,13 @@ fn a_path_flipped_by_another_thread_never_connects_outside() {
     let mut caps = system_caps();
     caps.allow_dir(&inside, AccessMode::ReadWrite, "test writable")
         .unwrap();
+    // Served by this process: reachable only as a grant of its own.
+    caps.allow_file(&inner_path, AccessMode::ReadWrite, "test socket")
+        .unwrap();
+    if outer_writable {
+        caps.allow_dir(&outside, AccessMode::ReadWrite, "test writable")
+            .unwrap();
+    }
     // Drain the granted listener while the probe runs so its backlog never fills.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let drain = {
@@ -245,11 +307,14 @@ fn a_path_flipped_by_another_thread_never_connects_outside() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let inner_accepted = drain.join().unwrap();
     assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    let (checks, bytes) = received(&outer);
     assert_eq!(
-        accepted(&outer),
-        0,
+        bytes, b"",
         "a flipped connect reached the outside socket: {text}"
     );
+    if !outer_writable {
+        assert_eq!(checks, 0, "{text}");
+    }
     eprintln!(
         "race: {} inside accepted={inner_accepted}, {} denials",
         text.trim(),
@@ -293,6 +358,10 @@ b = socket.socket(socket.AF_UNIX); b.connect(\"{p}\")
     let mut caps = system_caps();
     caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
         .unwrap();
+    // Served outside the sandbox (by this process): granted by itself, so the child's own
+    // socket connects and blocks.
+    caps.allow_file(&path, AccessMode::ReadWrite, "test socket")
+        .unwrap();
     let mut config = sh(&script, caps);
     config.trap_opens = true;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -311,4 +380,258 @@ b = socket.socket(socket.AF_UNIX); b.connect(\"{p}\")
 
 fn libc_sigalrm() -> i32 {
     rustix::process::Signal::ALARM.as_raw()
+}
+
+// --- Sockets served outside the sandbox (the tmux / ssh-agent / X11 case) ---------------
+
+/// Run `script` with `/usr/bin/python3 script.py ARGS` supervised under `caps` (plus a write
+/// grant on `out`, where the script and its output live). Returns the outcome and the
+/// script's output.
+fn run_python(
+    script: &str,
+    args: &[&std::path::Path],
+    caps: nono_sandbox::CapabilitySet,
+    out: &std::path::Path,
+) -> (nono_supervisor::RunOutcome, String) {
+    let file = out.join("t.py");
+    std::fs::write(&file, script).unwrap();
+    let stdout = out.join("stdout");
+    let mut cmd = format!("exec {PYTHON} {}", file.display());
+    for a in args {
+        cmd.push_str(&format!(" '{}'", a.display()));
+    }
+    cmd.push_str(&format!(" > {} 2>&1", stdout.display()));
+    let mut caps = caps;
+    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    let mut config = sh(&cmd, caps);
+    config.trap_opens = true;
+    let outcome = nono_supervisor::run(config).unwrap();
+    let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+    (outcome, text)
+}
+
+/// Everything the connections `l` accepted carried (each read to its end: every peer has
+/// closed by now, the read timeout only guards against a leaked descriptor).
+fn received(l: &UnixListener) -> (usize, Vec<u8>) {
+    use std::io::Read;
+    let (mut n, mut bytes) = (0, Vec::new());
+    while let Ok((mut c, _)) = l.accept() {
+        n += 1;
+        c.set_nonblocking(false).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        c.read_to_end(&mut bytes)
+            .expect("a refused connection was left open");
+    }
+    (n, bytes)
+}
+
+/// `DIR/tmux-0/default`, listening in this (unsandboxed) process, like a tmux server whose
+/// `send-keys` would run commands outside the sandbox.
+fn tmux_like(dir: &std::path::Path) -> (UnixListener, std::path::PathBuf) {
+    let sub = dir.join("tmux-0");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("default");
+    let l = UnixListener::bind(&path).unwrap();
+    l.set_nonblocking(true).unwrap();
+    (l, path)
+}
+
+/// Connects to argv[1]; a second thread keeps sending on the same socket meanwhile (so a
+/// socket that is connected even for a moment before the check would carry its bytes out).
+/// Prints `connected` or the errno name.
+const CONNECT_WITH_SENDER: &str = r#"
+import errno, socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+stop = False
+def spam():
+    while not stop:
+        try:
+            s.send(b"send-keys -t 0 'touch /tmp/escaped' Enter\n")
+        except OSError:
+            pass
+t = threading.Thread(target=spam)
+t.start()
+try:
+    s.connect(sys.argv[1])
+    r = "connected"
+except OSError as e:
+    r = errno.errorcode[e.errno]
+stop = True
+t.join()
+try:
+    s.send(b"after")
+except OSError:
+    pass
+print(r)
+"#;
+
+#[test]
+fn a_socket_served_outside_the_sandbox_is_refused_even_in_a_writable_dir() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("unix-tmux-out");
+    let dir = scratch("unix-tmux");
+    let (server, path) = tmux_like(&dir);
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+        .unwrap();
+    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&path], caps, &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    let (_, bytes) = received(&server);
+    assert_eq!(
+        text.trim(),
+        "EACCES",
+        "the sandbox reached a socket served outside it"
+    );
+    assert!(
+        bytes.is_empty(),
+        "the outside server received {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let d = outcome
+        .denials
+        .iter()
+        .find(|d| d.path == path)
+        .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
+    assert_eq!(d.syscall, "connect");
+    let me = std::process::id();
+    assert!(
+        d.reason
+            .contains(&format!("outside the sandbox by pid {me}")),
+        "{}",
+        d.reason
+    );
+    assert!(d.reason.contains("--allow-file"), "{}", d.reason);
+}
+
+#[test]
+fn a_socket_served_outside_and_granted_by_itself_works() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("unix-tmux-out");
+    let dir = scratch("unix-tmux");
+    let (server, path) = tmux_like(&dir);
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+        .unwrap();
+    caps.allow_file(&path, AccessMode::ReadWrite, "test socket")
+        .unwrap();
+    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&path], caps, &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    assert_eq!(text.trim(), "connected");
+    let (n, bytes) = received(&server);
+    assert_eq!(n, 1);
+    assert!(
+        String::from_utf8_lossy(&bytes).ends_with("after"),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
+}
+
+/// Servers inside the sandbox, in a directory it may write: the process itself listens and a
+/// forked child connects; a forked child listens and the process connects (blocking and
+/// non-blocking). The connected socket keeps the child's close-on-exec and `O_NONBLOCK`, and
+/// talks both ways.
+const SERVED_INSIDE: &str = r#"
+import errno, os, socket, sys
+d = sys.argv[1]
+
+def conn(p, msg, blocking):
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(blocking)
+    try:
+        c.connect(p)
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    c.setblocking(True)
+    c.sendall(msg)
+    reply = c.recv(16).decode()
+    return "%s,inheritable=%s" % (reply, os.get_inheritable(c.fileno()))
+
+def serve_one(l):
+    a, _ = l.accept()
+    got = a.recv(16)
+    a.sendall(b"re-" + got)
+    return got.decode()
+
+p1 = os.path.join(d, "a.sock")
+l = socket.socket(socket.AF_UNIX)
+l.bind(p1)
+l.listen(4)
+pid = os.fork()
+if pid == 0:
+    r = conn(p1, b"one", True)
+    os._exit(0 if r == "re-one,inheritable=False" else 1)
+got1 = serve_one(l)
+_, st = os.waitpid(pid, 0)
+
+p2 = os.path.join(d, "b.sock")
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    l2 = socket.socket(socket.AF_UNIX)
+    l2.bind(p2)
+    l2.listen(4)
+    os.write(w, b"x")
+    ok = serve_one(l2) == "two" and serve_one(l2) == "three"
+    os._exit(0 if ok else 1)
+os.read(r, 1)
+res2 = conn(p2, b"two", True)
+res3 = conn(p2, b"three", False)
+_, st2 = os.waitpid(pid, 0)
+print(got1, os.waitstatus_to_exitcode(st), res2, res3, os.waitstatus_to_exitcode(st2))
+"#;
+
+#[test]
+fn a_socket_served_inside_the_sandbox_works_in_a_writable_dir() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("unix-in-out");
+    let dir = scratch("unix-in");
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+        .unwrap();
+    let (outcome, text) = run_python(SERVED_INSIDE, &[&dir], caps, &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    assert_eq!(
+        text.trim(),
+        "one 0 re-two,inheritable=False re-three,inheritable=False 0"
+    );
+    assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
+}
+
+#[test]
+fn a_symlink_to_a_socket_served_outside_is_refused() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("unix-tmux-out");
+    let dir = scratch("unix-tmux");
+    let (server, path) = tmux_like(&dir);
+    std::os::unix::fs::symlink(&path, dir.join("link.sock")).unwrap();
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+        .unwrap();
+    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&dir.join("link.sock")], caps, &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    assert_eq!(text.trim(), "EACCES");
+    assert_eq!(received(&server).1, b"");
+    assert!(
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.path == path && d.reason.contains("served outside the sandbox")),
+        "{:?}",
+        outcome.denials
+    );
 }
