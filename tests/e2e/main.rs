@@ -9,5 +9,6 @@ mod report;
 mod run;
 mod setup;
 mod shell;
+mod unix_socket;
 mod why;
 mod wrap;
