@@ -28,11 +28,13 @@ pub const GAPS: &[Gap] = &[
     },
     Gap {
         name: "pathname Unix sockets",
-        supervised: "covered: connect/sendto to a pathname socket only inside the write grants, \
-                     performed by the supervisor; abstract sockets refused (datagrams sent with \
-                     sendmsg are not brokered)",
+        supervised: "covered: connect/sendto to a pathname socket only when the socket itself \
+                     is granted (--allow-file) or, under a directory write grant, is served by \
+                     the sandbox's own processes; performed by the supervisor; abstract sockets \
+                     refused (datagrams sent with sendmsg are not brokered)",
         unsupervised: "NOT covered: connect() to any pathname socket the process can name \
-                       (Landlock ABI 9 would cover it); abstract sockets are scoped (ABI 6)",
+                       (Landlock ABI 9 would check its path, not who serves it); abstract \
+                       sockets are scoped (ABI 6)",
     },
     Gap {
         name: "metadata changes",

@@ -79,8 +79,10 @@
 //!
 //! The connect or send itself runs on a broker worker (a TCP connect can block for a long
 //! time); on a blocking socket it is made non-blocking and waited for in slices that check the
-//! child is still waiting, so a killed child never leaves the worker (and `run`) stuck. Sends use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's
-//! `SIGPIPE`); a receiver asking for `SCM_CREDENTIALS` sees the supervisor's pid.
+//! child is still waiting, so a killed child never leaves the worker (and `run`) stuck. Sends
+//! use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's `SIGPIPE`);
+//! a receiver asking for `SCM_CREDENTIALS`, and a server reading `SO_PEERCRED` of a brokered
+//! connection, sees the supervisor's pid.
 //!
 //! Not brokered: `sendmsg`/`sendmmsg` (the address lives in a `msghdr` the filter cannot see;
 //! brokering would mean performing every `sendmsg`, control messages included). Stream and
