@@ -7,6 +7,7 @@ mod prompt;
 mod readme;
 mod report;
 mod run;
+mod sdk;
 mod setup;
 mod shell;
 mod unix_socket;

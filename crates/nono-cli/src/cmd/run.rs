@@ -143,6 +143,8 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     config.trap_opens = true;
     config.engine = engine(plan)?;
     config.allowed_origins = plan.sandbox.profile.allowed_origins().to_vec();
+    // Explicit requests (NONO_SUPERVISOR_FD) are offered whenever runtime grants are on.
+    config.sdk = plan.elevation.enabled();
     config.pty = pty;
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config)
