@@ -202,28 +202,35 @@ fn deny_symlink_to_denied_path() {
     assert_eq!(control.data("old_link"), Some(key.as_str()));
 }
 
-/// A hard link to the key that ALREADY exists in a granted directory (made outside the
-/// sandbox — the sandboxed program cannot make one, see above) is the key under another
-/// name. Landlock is path-based, so a static grant on the directory reads it (known gap);
-/// FINDING (reported): a runtime grant (`--approve`) hands it out as well, because the
-/// deny-group identity check compares the request with the denied entries themselves
-/// (`~/.ssh`, a directory) and their ancestors, not with the files inside them. This test
-/// records the current behaviour; when the supervisor refuses it, flip the runtime half.
+/// A hard link to the key that ALREADY exists in an approved directory (made outside the
+/// sandbox — the sandboxed program cannot make one, see above) is the key under another name.
+/// A runtime grant (`--approve`) refuses it: the supervisor `fstat`s the file it opened for
+/// the grant and compares its identity with the files under the deny entries (an inode set
+/// built at start-up). A plain read and an `O_TRUNC` write are refused, and the key is left
+/// intact. (A *static* grant on the directory still reads it: Landlock is path-based, see
+/// `fs.rs::fs_existing_hardlink_is_a_known_gap`.)
 #[test]
-fn deny_existing_hardlink_to_key_known_gap() {
+fn deny_existing_hardlink_to_key_refused_at_runtime() {
     let Some(b) = bins() else { return };
     let key = marker("prehl");
     let s = fake_home("deny-prehl", &key);
     std::fs::hard_link(s.join("home/.ssh/id_rsa"), s.join("home/project/innocent")).unwrap();
-    let steps = ["read", "read", &s.s("home/project/innocent")];
-    for grants in [
-        ["--allow", &s.s("home/project")],
-        ["--approve", &s.s("home/project")],
-    ] {
-        let out = run_with_home(b, &s, &grants, &steps);
-        out.expect(&[("read", "ok")]);
-        assert_eq!(out.data("read"), Some(key.as_str()), "{grants:?}");
-    }
+    let steps = [
+        "read",
+        "read",
+        &s.s("home/project/innocent"),
+        "trunc",
+        "trunc",
+        &s.s("home/project/innocent"),
+    ];
+    let out = run_with_home(b, &s, &["--approve", &s.s("home/project")], &steps);
+    out.expect(&[("read", "EACCES"), ("trunc", "EACCES")])
+        .never_printed(&key);
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.ssh/id_rsa")).unwrap(),
+        key,
+        "the key was changed"
+    );
     // The key under its own name stays denied even with the whole home approved.
     run_with_home(
         b,
@@ -233,6 +240,9 @@ fn deny_existing_hardlink_to_key_known_gap() {
     )
     .expect(&[("key", "EACCES")])
     .never_printed(&key);
+    // Control: unsandboxed, the link reads the key.
+    let control = probe_bare(&s.path, &["read", "read", &s.s("home/project/innocent")]);
+    assert_eq!(control.data("read"), Some(key.as_str()));
 }
 
 /// `~/.ssh` is a symlink to a directory elsewhere (a dotfile manager's layout) and that

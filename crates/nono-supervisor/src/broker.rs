@@ -34,7 +34,9 @@
 //! refused instead of followed out of the approved directory. The child's flags are honoured
 //! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
 //! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
-//! mode is masked with the child's umask). The fd is injected with `ADDFD | SEND`, so the
+//! mode is masked with the child's umask). Before it is handed out, the opened object is
+//! checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a file under a deny
+//! entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
 //! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
@@ -449,8 +451,22 @@ fn grant_trapped(
             } else {
                 Mode::empty()
             };
-            match open_approved(&path, flags, mode) {
+            // `O_TRUNC` waits until the opened object has been checked (below).
+            match open_approved(&path, flags & !OFlags::TRUNC, mode) {
                 Ok(fd) => {
+                    // The object itself, not its path: another name (a hard link) of a
+                    // file in a deny group is refused here, before anything changed it.
+                    if let Some(reason) = engine.refuse_opened(&req, &fd) {
+                        shared.deny(denial(reason));
+                        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                        return;
+                    }
+                    if flags.contains(OFlags::TRUNC) {
+                        if let Err(errno) = truncate_opened(&fd, flags) {
+                            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                            return;
+                        }
+                    }
                     let opts = AddFdOptions {
                         send: true,
                         cloexec: flags.contains(OFlags::CLOEXEC),
@@ -487,6 +503,30 @@ fn grant_trapped(
             shared.deny(denial("no decision in time".to_owned()));
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
+    }
+}
+
+/// `O_TRUNC` applied after the open, as the kernel would have: regular files only (FIFOs and
+/// terminals ignore it), `EISDIR` for a directory. A read-only fd (`O_RDONLY | O_TRUNC`, which
+/// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
+/// the same inode.
+fn truncate_opened(fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
+    let st = rustix::fs::fstat(fd)?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => {}
+        libc::S_IFDIR => return Err(Errno::ISDIR),
+        _ => return Ok(()),
+    }
+    if (flags & OFlags::RWMODE) == OFlags::RDONLY {
+        let via = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+        let writer = rustix::fs::open(
+            via.as_str(),
+            OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )?;
+        rustix::fs::ftruncate(&writer, 0)
+    } else {
+        rustix::fs::ftruncate(fd, 0)
     }
 }
 

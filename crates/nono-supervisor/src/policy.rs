@@ -15,9 +15,11 @@
 //! supervisor (symlinks resolved), never the spelling the child used, so a symlink inside an
 //! approved tree cannot stretch a rule to a target outside it.
 
+pub mod deny_inodes;
 pub mod glob;
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -28,6 +30,7 @@ use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Tim
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::deny_groups::{canonicalize_lenient, DenySet};
+pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
 
 /// How a runtime request reached the supervisor.
@@ -316,6 +319,8 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
+    /// Identities of the files under the deny entries (hard links to them are refused).
+    inodes: DenyInodes,
     backend: Box<dyn ApprovalBackend>,
     sessions: Mutex<HashMap<PathBuf, AccessMode>>,
     limiter: Option<RateLimiter>,
@@ -330,8 +335,10 @@ impl Engine {
     #[must_use]
     pub fn new(policy: Policy, backend: impl ApprovalBackend + 'static) -> Engine {
         let limiter = policy.rate_limit.map(RateLimiter::new);
+        let inodes = DenyInodes::build(policy.deny.entries());
         Engine {
             policy,
+            inodes,
             backend: Box::new(backend),
             sessions: Mutex::new(HashMap::new()),
             limiter,
@@ -348,6 +355,7 @@ impl Engine {
         if let Ok(path) = std::fs::canonicalize(log.path()) {
             // Only fails for a relative path, which canonicalize never returns.
             let _ = self.policy.deny.add(&path, "nono");
+            self.inodes.add(&path, "nono");
         }
         self.audit = Some(log);
         self
@@ -388,6 +396,19 @@ impl Engine {
     #[must_use]
     pub fn deny_group_of(&self, path: &Path) -> Option<&str> {
         self.policy.deny.group_of(path)
+    }
+
+    /// After a grant, on the fd the supervisor opened for it: refuse (and write a second
+    /// audit entry saying so) when the object is a file under a deny entry reached by another
+    /// name — a hard link made outside the sandbox (see [`DenyInodes`]). Returns the reason.
+    /// May walk a large deny entry once: call it where [`decide`](Engine::decide) is called.
+    pub fn refuse_opened(&self, req: &RuntimeRequest, fd: impl AsFd) -> Option<String> {
+        let start = Instant::now();
+        let refused = self.inodes.check(fd).err()?;
+        let reason = refused.reason(&req.path);
+        let decision = Decision::denied(reason.clone());
+        self.record(req, &decision, "deny-group", start.elapsed());
+        Some(reason)
     }
 
     /// Blocking (may prompt a human): decide `req` and write one audit entry. An audit write

@@ -311,13 +311,14 @@ fn decide_request(
     if canonical.starts_with("/proc") {
         return deny("a /proc path is never granted at runtime (open it: the procfs broker serves the sandbox's own entries)".to_owned());
     }
-    let decision = engine.decide(&RuntimeRequest {
+    let request = RuntimeRequest {
         path: canonical.clone(),
         access: req.access,
         pid: child_pid,
         reason: req.reason.clone(),
         source: RequestSource::Sdk,
-    });
+    };
+    let decision = engine.decide(&request);
     match decision {
         Decision::Granted { .. } => {
             let mut flags = match req.access {
@@ -329,7 +330,11 @@ fn decide_request(
                 flags |= OFlags::DIRECTORY;
             }
             match open_approved(&canonical, flags, Mode::empty()) {
-                Ok(fd) => answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd)),
+                Ok(fd) => match engine.refuse_opened(&request, &fd) {
+                    // A hard link to a file in a deny group: checked on the opened object.
+                    Some(reason) => deny(reason),
+                    None => answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd)),
+                },
                 Err(e) => deny(format!(
                     "granted, but opening {} failed: {e}",
                     canonical.display()

@@ -369,3 +369,66 @@ fn o_excl_on_an_existing_file_fails_with_eexist() {
         "mode honoured (umask 022 applied)"
     );
 }
+
+/// A hard link, made outside the sandbox, from an approved directory to a file in a deny
+/// group is that file under another name: the supervisor checks the object it opened
+/// (`fstat` against the deny entries' files) and refuses it — for a read, and for an
+/// `O_TRUNC` write, which must not truncate the key before the refusal.
+#[test]
+fn a_hard_link_to_a_deny_group_file_is_refused_at_runtime() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let out = scratch("out");
+    let creds = scratch("creds");
+    let project = scratch("project");
+    std::fs::write(creds.join("id_rsa"), "private-key").unwrap();
+    std::fs::create_dir(creds.join("sub")).unwrap();
+    std::fs::write(creds.join("sub/token"), "deep-token").unwrap();
+    std::fs::hard_link(creds.join("id_rsa"), project.join("innocent")).unwrap();
+    std::fs::hard_link(creds.join("sub/token"), project.join("notes")).unwrap();
+    std::fs::write(project.join("plain"), "plain").unwrap();
+    std::fs::hard_link(project.join("plain"), project.join("plain2")).unwrap();
+    let mut policy = Policy::default();
+    policy.deny.add(&creds, "credentials").unwrap();
+    policy.approve.push(ApproveRule::new(
+        &project.display().to_string(),
+        AccessMode::ReadWrite,
+        "test",
+    ));
+    let p = project.display();
+    let script = format!(
+        "cat {p}/innocent > {out}/leak; echo $? > {out}/read; \
+         true > {p}/innocent; echo $? > {out}/trunc; \
+         cat {p}/notes >> {out}/leak; \
+         cat {p}/plain2 > {out}/plain",
+        out = out.display()
+    );
+    let mut config = trapped(&script, &out);
+    config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
+    let outcome = run(config).unwrap();
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    assert_eq!(read("leak"), "");
+    assert_ne!(read("read").trim(), "0");
+    assert_ne!(read("trunc").trim(), "0");
+    assert_eq!(
+        std::fs::read_to_string(creds.join("id_rsa")).unwrap(),
+        "private-key",
+        "the O_TRUNC open truncated the key"
+    );
+    // A multiply-linked file that is not a deny-group file is granted as before.
+    assert_eq!(read("plain"), "plain");
+    for name in ["innocent", "notes"] {
+        let denial = outcome
+            .denials
+            .iter()
+            .find(|d| d.path == project.join(name))
+            .unwrap_or_else(|| panic!("no denial for {name}: {:?}", outcome.denials));
+        assert!(
+            denial.reason.contains("hard link") && denial.reason.contains("`credentials`"),
+            "{denial:?}"
+        );
+    }
+}

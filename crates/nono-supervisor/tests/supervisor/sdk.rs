@@ -215,3 +215,48 @@ assert dropped(), "expected the supervisor to drop the channel"
 "#,
     );
 }
+
+/// An SDK request for a hard link (made outside the sandbox) to a file in a deny group is
+/// refused after the supervisor opened it: no fd is sent.
+#[test]
+fn a_hard_link_to_a_deny_group_file_is_refused_over_the_sdk() {
+    let _g = shared();
+    let out = scratch("out");
+    let creds = scratch("creds");
+    let project = scratch("project");
+    std::fs::write(creds.join("id_rsa"), "private-key").unwrap();
+    std::fs::hard_link(creds.join("id_rsa"), project.join("innocent")).unwrap();
+    let body = format!(
+        r#"
+answer, fd = request("hl", "{p}/innocent")
+assert fd is None, "an fd was sent"
+open("{out}/answer", "w").write(json.dumps(answer))
+"#,
+        p = project.display(),
+        out = out.display()
+    );
+    let mut policy = Policy::default();
+    policy.deny.add(&creds, "credentials").unwrap();
+    let mut config = python(&body, &out);
+    config.engine = Some(approve_all(policy));
+    let outcome = run(config).unwrap();
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(0),
+        "{:?}",
+        outcome.denials
+    );
+    let answer = std::fs::read_to_string(out.join("answer")).unwrap();
+    assert!(
+        answer.contains("Denied") && answer.contains("hard link"),
+        "{answer}"
+    );
+    assert!(
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.syscall == "sdk" && d.reason.contains("credentials")),
+        "{:?}",
+        outcome.denials
+    );
+}
