@@ -5,6 +5,7 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, UdpSocket};
+use std::process::Command;
 
 use crate::harness::{nono_cmd, output, Scratch};
 use crate::programs::{bins, probe_bare, probe_in, MODES};
@@ -261,13 +262,11 @@ fn net_io_uring_refused() {
 }
 
 /// Host network configuration over netlink as root: with `--block-net` the netlink socket
-/// itself is refused. FINDING (reported): when the network is allowed (the default profile),
-/// root in the sandbox keeps CAP_NET_ADMIN and can change the host's interfaces, routes and
-/// firewall. Shown with `ip link set lo mtu <its current mtu>` (a no-op that needs the
-/// capability). Records the current behaviour; flip when nono drops capabilities in the
-/// child (or refuses AF_NETLINK sockets other than what unprivileged tools need).
+/// itself is refused; when the network is allowed (the default profile) the sandbox has no
+/// CAP_NET_ADMIN, so the kernel refuses the change. Shown with `ip link set lo mtu <its
+/// current mtu>` (a no-op that needs the capability); the control, unsandboxed root, may.
 #[test]
-fn net_host_network_config_as_root_known_gap() {
+fn net_host_network_config_as_root_refused() {
     let Some(_) = bins() else { return };
     let Some(ip) = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
         .into_iter()
@@ -289,7 +288,13 @@ fn net_host_network_config_as_root_known_gap() {
         let blocked = run(&["--block-net"]);
         assert_ne!(blocked.code, Some(0), "{blocked}");
         blocked.stderr_has("Address family not supported");
-        // Known gap: with the network allowed, the change goes through.
-        run(&[]).expect_code(0);
+        let allowed = run(&[]);
+        assert_ne!(allowed.code, Some(0), "{allowed}");
+        allowed.stderr_has("Operation not permitted");
     }
+    let control = Command::new(ip)
+        .args(["link", "set", "lo", "mtu", mtu])
+        .status()
+        .unwrap();
+    assert!(control.success(), "the control runs as root");
 }

@@ -217,10 +217,12 @@ pub struct CapabilitySet {
     network: NetworkMode,
     scopes: Scopes,
     compat: Compat,
+    keep_capabilities: bool,
 }
 
 impl CapabilitySet {
-    /// An empty set: nothing on the filesystem, network allowed, IPC scoped, strict.
+    /// An empty set: nothing on the filesystem, network allowed, IPC scoped, strict,
+    /// Linux capabilities dropped.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -365,6 +367,20 @@ impl CapabilitySet {
         self
     }
 
+    /// Keep the process's Linux capabilities (`true`), or drop them all before `exec`
+    /// (`false`, the default): the effective, permitted, inheritable and ambient sets are
+    /// emptied and — when the process may (`CAP_SETPCAP`, i.e. root) — the bounding set too,
+    /// with `SECBIT_NOROOT` locked, so neither the command nor anything it executes can hold
+    /// a capability. A sandboxed root then keeps uid 0 (it owns root's files) but loses
+    /// what capabilities add: reading or writing other users' files regardless of their mode
+    /// (`CAP_DAC_OVERRIDE`), device nodes (`CAP_MKNOD`), the host's network configuration
+    /// (`CAP_NET_ADMIN`), the clock (`CAP_SYS_TIME`), other users' processes and IPC.
+    /// Keep them only for a command that truly needs one.
+    pub fn set_keep_capabilities(&mut self, keep: bool) -> &mut Self {
+        self.keep_capabilities = keep;
+        self
+    }
+
     /// The filesystem grants, in insertion order.
     #[must_use]
     pub fn grants(&self) -> &[FsGrant] {
@@ -394,6 +410,13 @@ impl CapabilitySet {
     pub fn compat(&self) -> Compat {
         self.compat
     }
+
+    /// Whether Linux capabilities are kept (see
+    /// [`set_keep_capabilities`](Self::set_keep_capabilities)); `false` by default.
+    #[must_use]
+    pub fn keep_capabilities(&self) -> bool {
+        self.keep_capabilities
+    }
 }
 
 /// A multi-line, human-readable summary (used by `--dry-run` and `-v`):
@@ -405,6 +428,7 @@ impl CapabilitySet {
 ///   deny           /home/u/.ssh (group credentials)
 /// network: blocked
 /// scopes: signal, abstract-unix-socket
+/// capabilities: dropped
 /// compatibility: strict
 /// ```
 impl std::fmt::Display for CapabilitySet {
@@ -443,6 +467,12 @@ impl std::fmt::Display for CapabilitySet {
             (false, false) => "none",
         };
         writeln!(f, "scopes: {scopes}")?;
+        let capabilities = if self.keep_capabilities {
+            "kept"
+        } else {
+            "dropped"
+        };
+        writeln!(f, "capabilities: {capabilities}")?;
         let compat = match self.compat {
             Compat::Strict => "strict",
             Compat::BestEffort => "best-effort",
@@ -600,7 +630,10 @@ mod tests {
         assert!(text.contains("(group test)"), "{text}");
         assert!(text.contains("network: blocked"), "{text}");
         assert!(text.contains("scopes: none"), "{text}");
+        assert!(text.contains("capabilities: dropped"), "{text}");
         assert!(text.contains("compatibility: strict"), "{text}");
+        caps.set_keep_capabilities(true);
+        assert!(caps.to_string().contains("capabilities: kept"));
     }
 
     #[test]

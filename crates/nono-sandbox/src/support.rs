@@ -43,6 +43,9 @@ pub enum Protection {
     /// Confinement of every thread of the process (an in-process `Sandbox::apply` confines
     /// only the calling thread).
     AllThreads,
+    /// No Linux capabilities in the sandbox: effective, permitted, inheritable and ambient
+    /// sets emptied (and, as root, the bounding set, with `SECBIT_NOROOT` locked).
+    CapabilitiesDropped,
 }
 
 impl Protection {
@@ -63,6 +66,7 @@ impl Protection {
             Protection::SocketFamilyFilter => "socket family filter",
             Protection::OpenNotify => "open notification",
             Protection::AllThreads => "all threads",
+            Protection::CapabilitiesDropped => "capabilities dropped",
         }
     }
 }
@@ -354,6 +358,11 @@ pub fn support() -> Support {
         ProtectionSupport {
             protection: "no privilege gain through exec",
             mechanism: "PR_SET_NO_NEW_PRIVS",
+            available: linux,
+        },
+        ProtectionSupport {
+            protection: "no capabilities (root loses CAP_*)",
+            mechanism: "capset + PR_CAPBSET_DROP + securebits",
             available: linux,
         },
     ];

@@ -3,8 +3,11 @@
 //! The order is fixed: `prepare` builds the Landlock ruleset (opening every rule's path) and
 //! the seccomp programs in the parent; `enforce` runs in the child between `fork` and `exec`
 //! and only makes syscalls: `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)` of the
-//! ruleset fd, `landlock_restrict_self`, then the seccomp filter(s). Landlock goes first so
-//! the seccomp filter cannot get in its way.
+//! ruleset fd, `landlock_restrict_self`, the capability drop (`prctl`, `capset`, see
+//! `linux/capabilities.rs`), then the seccomp filter(s). Landlock goes first so the seccomp
+//! filter cannot get in its way; `PR_SET_NO_NEW_PRIVS` is what lets both install without
+//! `CAP_SYS_ADMIN`, so dropping capabilities before them changes nothing for them, and the
+//! seccomp listener handed to a supervisor travels over a socket, which needs none.
 //!
 //! # References
 //! - [landlock_restrict_self(2)](https://man7.org/linux/man-pages/man2/landlock_restrict_self.2.html)
@@ -18,6 +21,7 @@ use landlock::{RestrictSelfError, RulesetCreated, RulesetError};
 use rustix::io::Errno;
 
 use crate::caps::{CapabilitySet, Compat, NetworkMode};
+use crate::linux::capabilities::CapDrop;
 use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
 use crate::linux::seccomp::{Filter, NotifySet, SeccompError};
 use crate::support::{
@@ -104,7 +108,9 @@ pub enum SandboxError {
         source: std::io::Error,
     },
     /// Enforcing in the current process failed.
-    #[error("enforcing the sandbox (prctl / landlock_restrict_self / seccomp) failed: {source}")]
+    #[error(
+        "enforcing the sandbox (prctl / landlock_restrict_self / capset / seccomp) failed: {source}"
+    )]
     Enforce {
         /// The errno of the failed call.
         #[source]
@@ -121,6 +127,8 @@ pub struct PreparedSandbox {
     deny: Option<Filter>,
     /// User-notification filter, when asked for.
     notify: Option<Filter>,
+    /// Capability drop (`None`: the capability set keeps them).
+    cap_drop: Option<CapDrop>,
     status: EnforcementStatus,
 }
 
@@ -135,11 +143,13 @@ impl PreparedSandbox {
         let mut status = landlock_status(caps, &landlock_support())?;
         let plan = plan_fs_rules(caps)?;
         let built = build_ruleset(caps, &plan, &mut status)?;
+        let cap_drop = prepare_cap_drop(caps, &mut status);
         let (deny, notify) = prepare_seccomp(caps, opts, seccomp_support(), &mut status)?;
         Ok(PreparedSandbox {
             landlock: built.ruleset,
             deny,
             notify,
+            cap_drop,
             status,
         })
     }
@@ -147,8 +157,9 @@ impl PreparedSandbox {
     /// Enforce in the calling thread. Meant for a freshly forked child (see
     /// [`CommandExt::sandboxed`]): async-signal-safe, it allocates nothing and takes no lock;
     /// it only calls `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)`,
-    /// `landlock_restrict_self`, then installs the seccomp filter(s). Returns the seccomp
-    /// user-notification listener when the sandbox was prepared with a notify set.
+    /// `landlock_restrict_self`, drops the capabilities (`prctl`, `capget`/`capset`), then
+    /// installs the seccomp filter(s). Returns the seccomp user-notification listener when
+    /// the sandbox was prepared with a notify set.
     pub fn enforce(&self) -> Result<Option<OwnedFd>, Errno> {
         rustix::thread::set_no_new_privs(true)?;
         // The clone shares the ruleset (a dup of its fd); restrict_self consumes and closes it,
@@ -158,6 +169,9 @@ impl PreparedSandbox {
             .try_clone()
             .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::INVAL))?;
         ruleset.restrict_self().map_err(|e| errno_of(&e))?;
+        if let Some(cap_drop) = self.cap_drop {
+            cap_drop.enforce()?;
+        }
         if let Some(deny) = &self.deny {
             deny.install()?;
         }
@@ -199,6 +213,19 @@ fn landlock_status(
     }
     status.push_enforced(Protection::NoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS, 1)");
     Ok(status)
+}
+
+/// The capability drop, unless the capability set keeps them; recorded in `status`.
+fn prepare_cap_drop(caps: &CapabilitySet, status: &mut EnforcementStatus) -> Option<CapDrop> {
+    if caps.keep_capabilities() {
+        status
+            .notes
+            .push("Linux capabilities are kept (set_keep_capabilities)".to_owned());
+        return None;
+    }
+    let cap_drop = CapDrop::prepare();
+    status.push_enforced(Protection::CapabilitiesDropped, cap_drop.detail());
+    Some(cap_drop)
 }
 
 /// Build the seccomp filters and record what they enforce.
@@ -313,7 +340,7 @@ impl CommandExt for std::process::Command {
         };
         // SAFETY: pre_exec runs `hook` in the child after fork, where only async-signal-safe
         // work is allowed. `enforce` only makes syscalls (prctl, fcntl, landlock_restrict_self,
-        // seccomp) on data prepared before the fork, allocates nothing and takes no lock;
+        // capget/capset, seccomp) on data prepared before the fork, allocates nothing and takes no lock;
         // `io::Error::from_raw_os_error` does not allocate either.
         unsafe { std::os::unix::process::CommandExt::pre_exec(self, hook) }
     }

@@ -4,10 +4,15 @@
 //! | [`AccessMode`] | Landlock filesystem rights |
 //! |---|---|
 //! | `Read`  | `EXECUTE`, `READ_FILE`, `READ_DIR` |
-//! | `Write` | `WRITE_FILE`, `TRUNCATE` (ABI 3), `IOCTL_DEV` (ABI 5), `REMOVE_DIR`, `REMOVE_FILE`, `MAKE_CHAR`, `MAKE_DIR`, `MAKE_REG`, `MAKE_SOCK`, `MAKE_FIFO`, `MAKE_BLOCK`, `MAKE_SYM`, `REFER` (ABI 2) |
+//! | `Write` | `WRITE_FILE`, `TRUNCATE` (ABI 3), `IOCTL_DEV` (ABI 5), `REMOVE_DIR`, `REMOVE_FILE`, `MAKE_DIR`, `MAKE_REG`, `MAKE_SOCK`, `MAKE_FIFO`, `MAKE_SYM`, `REFER` (ABI 2) |
 //! | `ReadWrite` | both |
+//! | (none) | `MAKE_CHAR`, `MAKE_BLOCK` |
 //!
-//! Every right above is *handled* (denied unless a rule grants it), whatever the grants are.
+//! Every right above is *handled* (denied unless a rule grants it), whatever the grants are
+//! ([`HANDLED_RIGHTS`]). No grant carries `MAKE_CHAR`/`MAKE_BLOCK`: Landlock judges a new
+//! device node by its path, not by the device, so root (with `CAP_MKNOD`) could otherwise
+//! make `kmsg` or a raw disk appear inside any write grant and open the device through it.
+//! No sandboxed program needs to create device nodes; FIFOs and sockets stay.
 //! A rule on a non-directory keeps only the rights that apply to files (`EXECUTE`,
 //! `READ_FILE`, `WRITE_FILE`, `TRUNCATE`, `IOCTL_DEV`): a file grant never lets the file be
 //! deleted or replaced, which needs rights on its directory.
@@ -54,11 +59,20 @@ use crate::support::{EnforcementStatus, LandlockSupport, Protection};
 pub const READ_RIGHTS: BitFlags<AccessFs> =
     make_bitflags!(AccessFs::{Execute | ReadFile | ReadDir});
 
-/// Rights a `Write` grant gives.
+/// Rights a `Write` grant gives (no device nodes: see the module docs).
 pub const WRITE_RIGHTS: BitFlags<AccessFs> = make_bitflags!(AccessFs::{
-    WriteFile | Truncate | IoctlDev | RemoveDir | RemoveFile | MakeChar | MakeDir | MakeReg
-        | MakeSock | MakeFifo | MakeBlock | MakeSym | Refer
+    WriteFile | Truncate | IoctlDev | RemoveDir | RemoveFile | MakeDir | MakeReg
+        | MakeSock | MakeFifo | MakeSym | Refer
 });
+
+/// Rights no grant gives: creating character and block device nodes.
+pub const NEVER_GRANTED_RIGHTS: BitFlags<AccessFs> =
+    make_bitflags!(AccessFs::{MakeChar | MakeBlock});
+
+/// Every right the ruleset handles (denies unless a rule grants it).
+pub const HANDLED_RIGHTS: BitFlags<AccessFs> = READ_RIGHTS
+    .union_c(WRITE_RIGHTS)
+    .union_c(NEVER_GRANTED_RIGHTS);
 
 /// Rights that apply to a non-directory (the kernel refuses others on a file rule).
 pub const FILE_RIGHTS: BitFlags<AccessFs> =
@@ -300,7 +314,7 @@ pub fn build_ruleset(
     let err = |step| move |source| LandlockError::Ruleset { step, source };
     let mut ruleset = Ruleset::default()
         .set_compatibility(level)
-        .handle_access(READ_RIGHTS | WRITE_RIGHTS)
+        .handle_access(HANDLED_RIGHTS)
         .map_err(err("handle_access(fs)"))?;
     if *caps.network() != NetworkMode::Allow {
         ruleset = ruleset
@@ -462,6 +476,10 @@ mod tests {
             rights_for(AccessMode::ReadWrite),
             READ_RIGHTS | WRITE_RIGHTS
         );
+        // Device nodes: handled (so denied) but never granted.
+        assert!(!rights_for(AccessMode::ReadWrite).intersects(NEVER_GRANTED_RIGHTS));
+        assert!(HANDLED_RIGHTS.contains(AccessFs::MakeChar | AccessFs::MakeBlock));
+        assert!(HANDLED_RIGHTS.contains(AccessFs::MakeFifo | AccessFs::MakeSock));
     }
 
     #[test]

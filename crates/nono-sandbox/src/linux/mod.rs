@@ -5,5 +5,6 @@
 //! [`apply::Sandbox`].
 
 pub mod apply;
+mod capabilities;
 pub mod landlock;
 pub mod seccomp;

@@ -6,6 +6,8 @@
 #[cfg(target_os = "linux")]
 mod differential;
 #[cfg(target_os = "linux")]
+mod hardening;
+#[cfg(target_os = "linux")]
 mod harness;
 #[cfg(target_os = "linux")]
 mod landlock;
