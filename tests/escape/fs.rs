@@ -604,15 +604,15 @@ fn fs_mknod_device_node_refused() {
     }
 }
 
-/// FINDING (reported): root in the sandbox can leave set-user-ID-root programs behind in any
-/// write grant — the default profile's `/tmp` is enough — by `chmod 4755` (under `run` the
-/// supervisor's metadata broker performs it inside the write grants) or by creating the file
-/// with that mode. Any local user who runs one later is root: the sandbox's root outlives
-/// the sandbox. (NO_NEW_PRIVS stops the bit only for processes inside it.) Records the
-/// current behaviour; flip to EPERM/EACCES when seccomp (chmod/fchmod/fchmodat mode
-/// argument) and the broker refuse S_ISUID/S_ISGID, and creation masks them.
+/// Set-user-ID-root programs planted in a write grant (the default profile's `/tmp` is
+/// enough) would make any local user who runs one later root: the sandbox's root would
+/// outlive the sandbox (NO_NEW_PRIVS stops the bit only inside it). seccomp refuses
+/// `chmod`/`fchmod`/`fchmodat(2)` with `S_ISUID`/`S_ISGID` and creating a file with them
+/// (`open`/`openat`/`creat` with `O_CREAT`/`O_TMPFILE`, `mknod`) — under `run` before the
+/// metadata broker ever sees the call (`ERRNO` beats `USER_NOTIF`). Control: unsandboxed
+/// root plants both.
 #[test]
-fn fs_setuid_file_planted_known_gap() {
+fn fs_setuid_file_planted_refused() {
     use std::os::unix::fs::PermissionsExt;
     let Some(_) = bins() else { return };
     for mode in MODES {
@@ -644,13 +644,31 @@ fn fs_setuid_file_planted_known_gap() {
             ],
         );
         let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
-        let m2 = std::fs::metadata(&created).map(|m| m.permissions().mode());
-        let _ = std::fs::remove_dir_all(&dir);
+        let created_exists = std::path::Path::new(&created).exists();
         out.expect(&[
             ("create", "ok"),
-            ("chmod_setuid", "ok"),
-            ("create_setuid", "ok"),
+            ("chmod_setuid", "EPERM"),
+            ("create_setuid", "EPERM"),
         ]);
+        assert_eq!(m1.unwrap() & 0o7000, 0, "{}", out.run);
+        assert!(!created_exists, "{}", out.run);
+        let control = probe_bare(
+            &dir,
+            &[
+                "chmod",
+                "chmod_setuid",
+                &chmodded,
+                "4755",
+                "create_mode",
+                "create_setuid",
+                &created,
+                "6755",
+            ],
+        );
+        let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
+        let m2 = std::fs::metadata(&created).map(|m| m.permissions().mode());
+        let _ = std::fs::remove_dir_all(&dir);
+        control.expect(&[("chmod_setuid", "ok"), ("create_setuid", "ok")]);
         assert_eq!(m1.unwrap() & 0o7777, 0o4755);
         assert_eq!(m2.unwrap() & 0o7777, 0o6755);
     }

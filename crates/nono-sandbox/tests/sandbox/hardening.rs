@@ -128,3 +128,130 @@ fn device_nodes_are_refused_in_write_grants() {
         assert!(ok.success());
     }
 }
+
+/// A Python program that makes each attempt and prints `name=ok` or `name=<errno>`.
+fn attempts(caps: &CapabilitySet, body: &str) -> std::collections::BTreeMap<String, String> {
+    let code = format!(
+        "import ctypes, os, resource, stat, sys\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         def t(name, f):\n\
+         \x20   try:\n\
+         \x20       r = f()\n\
+         \x20       if isinstance(r, int) and r < 0:\n\
+         \x20           raise OSError(ctypes.get_errno(), 'raw')\n\
+         \x20       print(name + '=ok')\n\
+         \x20   except OSError as e:\n\
+         \x20       print(name + '=' + str(e.errno))\n\
+         {body}"
+    );
+    let out = run(caps, &["/usr/bin/python3", "-c", &code]);
+    out.assert_ok();
+    out.stdout()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Set-user-ID and set-group-ID files cannot be planted in a write grant (they would run as
+/// their owner, root, for anyone later): chmod/fchmod/fchmodat(2), creating with such a mode
+/// through open/openat/creat (incl. O_TMPFILE) and mknod are refused; ordinary modes work.
+#[test]
+fn set_id_files_cannot_be_planted() {
+    use std::os::unix::fs::PermissionsExt;
+    if !harness::landlock_abi_at_least(1) {
+        return;
+    }
+    let t = TempTree::new("setid");
+    let f = t.file("f", "x");
+    let mut caps = base_caps();
+    caps.allow_dir(t.path(), AccessMode::ReadWrite, "test")
+        .unwrap();
+    let dir = t.path().display().to_string();
+    let body = format!(
+        "d = '{dir}'\n\
+         t('chmod_suid', lambda: os.chmod(d + '/f', 0o4755))\n\
+         t('chmod_sgid', lambda: os.chmod(d + '/f', 0o2755))\n\
+         t('chmod_plain', lambda: os.chmod(d + '/f', 0o755))\n\
+         fd = os.open(d + '/f', os.O_RDONLY)\n\
+         t('fchmod_suid', lambda: os.fchmod(fd, 0o4755))\n\
+         t('fchmodat2_suid', lambda: libc.syscall(452, -100, (d + '/f').encode(), 0o4755, 0))\n\
+         t('open_suid', lambda: os.open(d + '/c1', os.O_WRONLY | os.O_CREAT, 0o4755))\n\
+         t('open_sgid', lambda: os.open(d + '/c2', os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o6755))\n\
+         t('tmpfile_suid', lambda: os.open(d, os.O_WRONLY | os.O_TMPFILE, 0o4755))\n\
+         t('open_plain', lambda: os.open(d + '/c3', os.O_WRONLY | os.O_CREAT, 0o755))\n\
+         t('mknod_suid', lambda: os.mknod(d + '/c4', stat.S_IFREG | 0o4755))\n\
+         t('creat_suid', lambda: libc.syscall(85, (d + '/c5').encode(), 0o4755) if os.uname().machine == 'x86_64' else os.open(d + '/c5', os.O_WRONLY | os.O_CREAT, 0o4755))\n"
+    );
+    let r = attempts(&caps, &body);
+    let eperm = "1";
+    for k in [
+        "chmod_suid",
+        "chmod_sgid",
+        "fchmod_suid",
+        "fchmodat2_suid",
+        "open_suid",
+        "open_sgid",
+        "tmpfile_suid",
+        "mknod_suid",
+        "creat_suid",
+    ] {
+        assert_eq!(r.get(k).map(String::as_str), Some(eperm), "{k}: {r:?}");
+    }
+    for k in ["chmod_plain", "open_plain"] {
+        assert_eq!(r.get(k).map(String::as_str), Some("ok"), "{k}: {r:?}");
+    }
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+        0o755
+    );
+    for c in ["c1", "c2", "c4", "c5"] {
+        assert!(!t.join(c).exists(), "{c} was created");
+    }
+}
+
+/// Another process's limits and priority cannot be changed by pid (RLIMIT_CPU would kill
+/// it); the process's own work as before (pid 0, nice()).
+#[test]
+fn other_processes_limits_and_priority_are_refused() {
+    if !harness::landlock_abi_at_least(1) {
+        return;
+    }
+    let mut victim = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = victim.id();
+    let body = format!(
+        "p = {pid}\n\
+         t('prlimit_other', lambda: resource.prlimit(p, resource.RLIMIT_NOFILE, (64, 64)))\n\
+         t('prlimit_read_other', lambda: resource.prlimit(p, resource.RLIMIT_NOFILE))\n\
+         t('setrlimit_self', lambda: resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE)))\n\
+         t('prlimit_self_pid0', lambda: resource.prlimit(0, resource.RLIMIT_CORE, (0, 0)))\n\
+         t('setpriority_other', lambda: os.setpriority(os.PRIO_PROCESS, p, 19))\n\
+         t('setpriority_user', lambda: os.setpriority(os.PRIO_USER, 0, 19))\n\
+         t('setpriority_self', lambda: os.setpriority(os.PRIO_PROCESS, 0, 1))\n\
+         t('nice', lambda: os.nice(1))\n"
+    );
+    let r = attempts(&base_caps(), &body);
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    for (k, want) in [
+        ("prlimit_other", "1"),
+        ("setpriority_other", "1"),
+        ("setpriority_user", "1"),
+        ("prlimit_read_other", "ok"),
+        ("setrlimit_self", "ok"),
+        ("prlimit_self_pid0", "ok"),
+        ("setpriority_self", "ok"),
+        ("nice", "ok"),
+    ] {
+        assert_eq!(r.get(k).map(String::as_str), Some(want), "{k}: {r:?}");
+    }
+    let nofile = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_ne!(nofile.split_whitespace().nth(3), Some("64"), "{nofile}");
+}

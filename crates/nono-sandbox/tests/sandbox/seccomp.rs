@@ -179,6 +179,35 @@ fn seccomp_unsandboxed_the_same_probes_get_other_answers() {
     }
 }
 
+/// Set-ID modes and other processes' limits/priority: the conditional rows refuse only
+/// those arguments; the same calls otherwise reach the kernel (its own errno).
+#[test]
+fn seccomp_set_id_modes_and_other_pids_are_refused_the_rest_passes() {
+    let Some(probe) = probe() else { return };
+    let names = [
+        "openat:tmpfile-setuid",
+        "openat:create-0644",
+        "fchmod:0755",
+        "prlimit64:read-other",
+        "prlimit64:self",
+        "setpriority:self",
+        "prlimit64(pid, new limit)",
+        "setpriority(other)",
+    ];
+    let results = probe_results(&probe, &names, &[&deny_filter(NetworkMode::Allow)]);
+    assert_errno(&results, "openat:tmpfile-setuid", libc::EPERM);
+    assert_errno(&results, "openat:create-0644", libc::ENOENT);
+    assert_errno(&results, "fchmod:0755", libc::EBADF);
+    assert_errno(&results, "prlimit64:read-other", libc::ESRCH);
+    assert_ok(&results, "prlimit64:self");
+    assert_ok(&results, "setpriority:self");
+    // Unsandboxed, the kernel answers (no such process): the filter made the difference.
+    let bare = probe_results(&probe, &names, &[]);
+    assert_errno(&bare, "prlimit64(pid, new limit)", libc::ESRCH);
+    assert_errno(&bare, "setpriority(other)", libc::ESRCH);
+    assert_errno(&bare, "openat:tmpfile-setuid", libc::ENOENT);
+}
+
 #[test]
 fn seccomp_terminal_injection_ioctls_with_high_bits_are_refused() {
     let Some(probe) = probe() else { return };

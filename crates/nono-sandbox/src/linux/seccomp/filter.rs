@@ -82,6 +82,26 @@ pub enum When {
     CloneFlags(u32),
     /// `personality` with an argument (low 32 bits) other than these.
     PersonalityOtherThan(&'static [u32]),
+    /// A file mode argument (`args[mode]`, low 32 bits) with `S_ISUID` or `S_ISGID`
+    /// ([`SETID_BITS`]).
+    SetIdMode {
+        /// Which argument is the mode.
+        mode: u8,
+    },
+    /// Creating a file (`O_CREAT` or `O_TMPFILE` in `args[flags]`) with `S_ISUID` or
+    /// `S_ISGID` in `args[mode]`.
+    CreateSetIdMode {
+        /// Which argument holds the open flags.
+        flags: u8,
+        /// Which argument is the mode.
+        mode: u8,
+    },
+    /// `prlimit64` setting (`new_limit`, `args[2]`, not NULL) the limits of a process named by
+    /// pid (`args[0]` not 0, i.e. not "the caller").
+    SetLimitsOfPid,
+    /// `setpriority` of anything but the calling process (`which` not `PRIO_PROCESS` or `who`
+    /// not 0).
+    PriorityOfOthers,
 }
 
 /// One row of the deny table.
@@ -109,6 +129,10 @@ impl DenyEntry {
             When::IoctlRequest { name, .. } => format!("{}({name})", self.syscall),
             When::CloneFlags(_) => format!("{}(CLONE_NEW*)", self.syscall),
             When::PersonalityOtherThan(_) => format!("{}(other)", self.syscall),
+            When::SetIdMode { .. } => format!("{}(S_ISUID|S_ISGID)", self.syscall),
+            When::CreateSetIdMode { .. } => format!("{}(O_CREAT, S_ISUID|S_ISGID)", self.syscall),
+            When::SetLimitsOfPid => format!("{}(pid, new limit)", self.syscall),
+            When::PriorityOfOthers => format!("{}(other)", self.syscall),
         }
     }
 }
@@ -122,6 +146,14 @@ pub const CLONE_NEW_FLAGS: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWUSER
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET) as u32;
+
+/// `S_ISUID | S_ISGID`: the mode bits that make an executable run with its owner's or
+/// group's identity.
+pub const SETID_BITS: u32 = libc::S_ISUID | libc::S_ISGID;
+
+/// The open flags that create a file (and so apply a mode): `O_CREAT`, and `O_TMPFILE`
+/// without its `O_DIRECTORY` part.
+pub const CREATE_FLAGS: u32 = (libc::O_CREAT | (libc::O_TMPFILE & !libc::O_DIRECTORY)) as u32;
 
 /// `personality(0xffffffff)` (query) and `PER_LINUX` are the only values allowed.
 pub const PERSONALITY_ALLOWED: &[u32] = &[0xffff_ffff, 0];
@@ -157,6 +189,12 @@ mod sysno {
         add_key = SYS_add_key,
         bpf = SYS_bpf,
         chroot = SYS_chroot,
+        fchmod = SYS_fchmod,
+        fchmodat = SYS_fchmodat,
+        mknodat = SYS_mknodat,
+        openat = SYS_openat,
+        prlimit64 = SYS_prlimit64,
+        setpriority = SYS_setpriority,
         clock_settime = SYS_clock_settime,
         clone = SYS_clone,
         clone3 = SYS_clone3,
@@ -208,9 +246,15 @@ mod sysno {
     }
     #[cfg(target_arch = "x86_64")]
     nr! {
+        chmod = SYS_chmod,
+        creat = SYS_creat,
         ioperm = SYS_ioperm,
         iopl = SYS_iopl,
+        mknod = SYS_mknod,
+        open = SYS_open,
     }
+    /// `fchmodat2` (Linux 6.6; the same number on every arch), not in `libc` on every arch.
+    pub const fchmodat2: u32 = 452;
     /// `open_tree_attr` (Linux 6.15; the same number on every arch), not in `libc` yet.
     pub const open_tree_attr: u32 = 467;
 }
@@ -277,6 +321,23 @@ const DENY_TABLE: &[DenyEntry] = &[
     deny!(sethostname, EPERM, "renames the host (as root, outside a UTS namespace)"),
     deny!(setdomainname, EPERM, "renames the host's NIS domain (as root)"),
     deny!(fanotify_init, EPERM, "host-wide filesystem monitoring and permission events (as root)"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(chmod, When::SetIdMode { mode: 1 }, EPERM,
+        "a set-user/group-ID file left in a write grant runs as its owner (root) for anyone later"),
+    deny!(fchmod, When::SetIdMode { mode: 1 }, EPERM, "set-ID bits (see chmod)"),
+    deny!(fchmodat, When::SetIdMode { mode: 2 }, EPERM, "set-ID bits (see chmod)"),
+    deny!(fchmodat2, When::SetIdMode { mode: 2 }, EPERM, "set-ID bits (see chmod)"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(open, When::CreateSetIdMode { flags: 1, mode: 2 }, EPERM, "creates a file with set-ID bits (see chmod)"),
+    deny!(openat, When::CreateSetIdMode { flags: 2, mode: 3 }, EPERM, "creates a file with set-ID bits (see chmod)"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(creat, When::SetIdMode { mode: 1 }, EPERM, "creates a file with set-ID bits (see chmod)"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(mknod, When::SetIdMode { mode: 1 }, EPERM, "creates a regular file with set-ID bits (see chmod)"),
+    deny!(mknodat, When::SetIdMode { mode: 2 }, EPERM, "creates a regular file with set-ID bits (see chmod)"),
+    deny!(prlimit64, When::SetLimitsOfPid, EPERM,
+        "lowers an outside process's limits (RLIMIT_CPU ends in SIGKILL); setrlimit passes pid 0"),
+    deny!(setpriority, When::PriorityOfOthers, EPERM, "renices processes outside the sandbox; nice() passes PRIO_PROCESS, 0"),
 ];
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -908,6 +969,7 @@ const SOCK_STREAM: u32 = libc::SOCK_STREAM as u32;
 /// `SOCK_TYPE_MASK`: the type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
 const SOCK_TYPE_MASK: u32 = 0xf;
 const IPPROTO_TCP: u32 = libc::IPPROTO_TCP as u32;
+const PRIO_PROCESS: u32 = libc::PRIO_PROCESS;
 
 type Built = Result<Result<Vec<Insn>, BpfError>, SeccompError>;
 
@@ -966,6 +1028,35 @@ fn build_deny(network: &NetworkMode) -> Built {
                         asm.jump(Cond::Eq, *v, allow, Target::Next);
                     }
                     asm.goto(deny);
+                }
+                When::SetIdMode { mode } => {
+                    asm.load(Field::ArgLo(mode));
+                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+                }
+                When::CreateSetIdMode { flags, mode } => {
+                    let next = asm.label();
+                    asm.load(Field::ArgLo(flags));
+                    asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
+                    asm.load(Field::ArgLo(mode));
+                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+                    asm.bind(next);
+                }
+                When::SetLimitsOfPid => {
+                    // pid_t is 32 bits; new_limit is a pointer: both halves.
+                    let next = asm.label();
+                    asm.load(Field::ArgLo(0));
+                    asm.jump(Cond::Eq, 0, next, Target::Next);
+                    asm.load(Field::ArgLo(2));
+                    asm.jump(Cond::Eq, 0, Target::Next, deny);
+                    asm.load(Field::ArgHi(2));
+                    asm.jump(Cond::Eq, 0, Target::Next, deny);
+                    asm.bind(next);
+                }
+                When::PriorityOfOthers => {
+                    asm.load(Field::ArgLo(0));
+                    asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
+                    asm.load(Field::ArgLo(1));
+                    asm.jump(Cond::Eq, 0, Target::Next, deny);
                 }
             }
         }
@@ -1298,6 +1389,117 @@ mod tests {
             format!("{:?}", NotifySet::new().with(Syscall::OpenAt)),
             "{OpenAt}"
         );
+    }
+
+    #[test]
+    fn set_id_modes_are_denied_other_modes_pass() {
+        let f = deny();
+        let eperm = action::errno(libc::EPERM);
+        let creat = u64::from(CREATE_FLAGS & libc::O_CREAT as u32);
+        let tmpfile = (libc::O_TMPFILE | libc::O_WRONLY) as u64;
+        let openat = sysno::openat;
+        for (nr, args, want) in [
+            (sysno::fchmod, [3, 0o4755, 0, 0, 0, 0], eperm),
+            (sysno::fchmod, [3, 0o2755, 0, 0, 0, 0], eperm),
+            (sysno::fchmod, [3, 0o1777, 0, 0, 0, 0], action::ALLOW),
+            (sysno::fchmod, [3, 0o755, 0, 0, 0, 0], action::ALLOW),
+            // High bits set: the kernel uses the low 16 (umode_t), the filter the low 32.
+            (
+                sysno::fchmod,
+                [3, 0x1_0000_0000 | 0o4755, 0, 0, 0, 0],
+                eperm,
+            ),
+            (sysno::fchmodat, [0, 0x1000, 0o6755, 0, 0, 0], eperm),
+            (sysno::fchmodat, [0, 0x1000, 0o644, 0, 0, 0], action::ALLOW),
+            (sysno::fchmodat2, [0, 0x1000, 0o4700, 0, 0, 0], eperm),
+            (
+                sysno::mknodat,
+                [0, 0x1000, 0o100_000 | 0o4755, 0, 0, 0],
+                eperm,
+            ),
+            (
+                sysno::mknodat,
+                [0, 0x1000, 0o10_644, 0, 0, 0],
+                action::ALLOW,
+            ),
+            (openat, [0, 0x1000, creat | 1, 0o4755, 0, 0], eperm),
+            (openat, [0, 0x1000, tmpfile, 0o2755, 0, 0], eperm),
+            (openat, [0, 0x1000, creat | 1, 0o644, 0, 0], action::ALLOW),
+            // Without O_CREAT/O_TMPFILE the mode argument is ignored (and may be garbage).
+            (openat, [0, 0x1000, 0, 0o4755, 0, 0], action::ALLOW),
+        ] {
+            assert_eq!(f.evaluate(&call(nr, args)), want, "{nr} {args:?}");
+        }
+        if cfg!(target_arch = "x86_64") {
+            let x86 = |name: &str| {
+                u32::try_from(match name {
+                    "chmod" => libc::SYS_chmod,
+                    "creat" => libc::SYS_creat,
+                    "open" => libc::SYS_open,
+                    _ => libc::SYS_mknod,
+                })
+                .unwrap()
+            };
+            assert_eq!(
+                f.evaluate(&call(x86("chmod"), [0x1000, 0o4755, 0, 0, 0, 0])),
+                eperm
+            );
+            assert_eq!(
+                f.evaluate(&call(x86("creat"), [0x1000, 0o2755, 0, 0, 0, 0])),
+                eperm
+            );
+            assert_eq!(
+                f.evaluate(&call(x86("creat"), [0x1000, 0o755, 0, 0, 0, 0])),
+                action::ALLOW
+            );
+            assert_eq!(
+                f.evaluate(&call(x86("open"), [0x1000, creat, 0o4755, 0, 0, 0])),
+                eperm
+            );
+            assert_eq!(
+                f.evaluate(&call(x86("open"), [0x1000, 0, 0o4755, 0, 0, 0])),
+                action::ALLOW
+            );
+            assert_eq!(
+                f.evaluate(&call(x86("mknod"), [0x1000, 0o104_755, 0, 0, 0, 0])),
+                eperm
+            );
+        }
+    }
+
+    #[test]
+    fn limits_and_priority_of_other_processes_are_denied() {
+        let f = deny();
+        let eperm = action::errno(libc::EPERM);
+        let prlimit = sysno::prlimit64;
+        let nofile = libc::RLIMIT_NOFILE as u64;
+        for (args, want) in [
+            // setrlimit / getrlimit / prlimit on the caller: pid 0.
+            ([0, nofile, 0x7ffd_1000, 0, 0, 0], action::ALLOW),
+            ([0, nofile, 0, 0x7ffd_1000, 0, 0], action::ALLOW),
+            // Reading another process's limits.
+            ([1234, nofile, 0, 0x7ffd_1000, 0, 0], action::ALLOW),
+            // Setting them.
+            ([1234, nofile, 0x7ffd_1000, 0, 0, 0], eperm),
+            ([1234, nofile, 0x7ffd_0000_0000, 0, 0, 0], eperm),
+            ([1234, nofile, 0x1000, 0x2000, 0, 0], eperm),
+        ] {
+            assert_eq!(f.evaluate(&call(prlimit, args)), want, "{args:x?}");
+        }
+        let prio = sysno::setpriority;
+        let (process, pgrp, user) = (
+            libc::PRIO_PROCESS as u64,
+            libc::PRIO_PGRP as u64,
+            libc::PRIO_USER as u64,
+        );
+        for (args, want) in [
+            ([process, 0, 5, 0, 0, 0], action::ALLOW),
+            ([process, 1234, 5, 0, 0, 0], eperm),
+            ([pgrp, 0, 5, 0, 0, 0], eperm),
+            ([user, 0, 5, 0, 0, 0], eperm),
+        ] {
+            assert_eq!(f.evaluate(&call(prio, args)), want, "{args:?}");
+        }
     }
 
     #[test]

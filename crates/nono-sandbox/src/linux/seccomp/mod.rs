@@ -29,12 +29,20 @@
 //!       jeq ioctl     ? ioctl_block : next         one per syscall with conditional rows
 //!       jeq clone     ? clone_block : next
 //!       jeq personality ? personality_block : next
+//!       jeq chmod/fchmod/fchmodat/fchmodat2/creat/mknod/mknodat ? mode_block : next
+//!       jeq open/openat ? create_block : next
+//!       jeq prlimit64 ? prlimit_block : next;  jeq setpriority ? prio_block : next
 //!       jeq socket    ? socket_block : next        only with NetworkMode::Block / Ports
 //!       jeq socketpair ? socketpair_block : next
 //!       ja  ALLOW
 //! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM; ja ALLOW
 //! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; ja ALLOW
 //! personality_block: ld args[0].lo; jeq 0xffffffff ? ALLOW; jeq 0 ? ALLOW; ja EPERM
+//! mode_block:        ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
+//! create_block:      ld args[flags].lo; jset O_CREAT|__O_TMPFILE ? next : ALLOW;
+//!                    ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
+//! prlimit_block:     ld args[0].lo; jeq 0 ? ALLOW; ld args[2].lo/.hi; both 0 ? ALLOW : EPERM
+//! prio_block:        ld args[0].lo; jeq PRIO_PROCESS ? next : EPERM; ld args[1].lo; jeq 0 ? ALLOW : EPERM
 //! socket_block:      ld args[0].lo; jeq AF_UNIX ? ALLOW
 //!                    Block: ja EAFNOSUPPORT
 //!                    Ports: AF_INET/AF_INET6 -> (args[1].lo & 0xf) == SOCK_STREAM
@@ -84,6 +92,16 @@
 //! | `iopl`, `ioperm` (x86_64) | hardware I/O ports |
 //! | `vhangup` | hangs up the terminal the user's shell shares |
 //! | `lookup_dcookie` | profiler-only, removed in 6.9 |
+//! | `chmod`, `fchmod` (mode `args[1]`), `fchmodat`, `fchmodat2` (`args[2]`) with `S_ISUID`/`S_ISGID`; `open` (flags `args[1]`, mode `args[2]`), `openat` (`args[2]`, `args[3]`) with `O_CREAT`/`O_TMPFILE` and such a mode; `creat` (`args[1]`), `mknod` (`args[1]`), `mknodat` (`args[2]`) with such a mode | a set-ID file left in a write grant runs as its owner (root) for any later user: the sandbox's root would outlive it. Also refuses `chmod g+s` of a directory (the mode's target type is not visible) |
+//! | `prlimit64` with a pid other than 0 and a new limit (`args[2]` not NULL) | lowers an outside process's limits (`RLIMIT_CPU` kills it); `setrlimit`/`getrlimit` pass pid 0, reading another's limits passes |
+//! | `setpriority` unless `which == PRIO_PROCESS && who == 0` | renices other processes; `nice()` passes `PRIO_PROCESS, 0` |
+//!
+//! Not covered: `openat2`'s mode is inside `struct open_how` (a pointer), so creating a
+//! set-ID file with `openat2(O_CREAT, 04755)` is not refused; `sched_setaffinity`,
+//! `sched_setscheduler`, `sched_setparam`, `sched_setattr`, `ioprio_set` on other pids are
+//! left alone (pinning a thread passes its nonzero tid): the kernel refuses them against a
+//! process with more capabilities than the (capability-less) sandbox, so what remains is a
+//! denial of service against the same user's unprivileged processes.
 //!
 //! Deliberately *not* denied: `sysfs` (lists filesystem types), `adjtimex`/`clock_adjtime`
 //! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which is a

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -168,6 +170,42 @@ static int attempt(const char *name, long *ret, int *err) {
     else if (IS("sethostname")) r = syscall(SYS_sethostname, NULL, 1000);
     else if (IS("setdomainname")) r = syscall(SYS_setdomainname, NULL, 1000);
     else if (IS("fanotify_init")) r = syscall(SYS_fanotify_init, 0, 0);
+    /* Set-ID modes: nonexistent paths and bad fds (ENOENT / EBADF when allowed). */
+#if defined(__x86_64__)
+    else if (IS("chmod(S_ISUID|S_ISGID)")) r = syscall(SYS_chmod, "/nonexistent-nono", 04755);
+    else if (IS("open(O_CREAT, S_ISUID|S_ISGID)"))
+        r = syscall(SYS_open, "/nonexistent-nono/x", O_CREAT | O_WRONLY, 04755);
+    else if (IS("creat(S_ISUID|S_ISGID)")) r = syscall(SYS_creat, "/nonexistent-nono/x", 02755);
+    else if (IS("mknod(S_ISUID|S_ISGID)")) r = syscall(SYS_mknod, "/nonexistent-nono/x", S_IFREG | 04755, 0);
+#endif
+    else if (IS("fchmod(S_ISUID|S_ISGID)")) r = syscall(SYS_fchmod, -1, 04755);
+    else if (IS("fchmodat(S_ISUID|S_ISGID)")) r = syscall(SYS_fchmodat, AT_FDCWD, "/nonexistent-nono", 02755);
+    else if (IS("fchmodat2(S_ISUID|S_ISGID)")) r = syscall(452, AT_FDCWD, "/nonexistent-nono", 04755, 0);
+    else if (IS("openat(O_CREAT, S_ISUID|S_ISGID)"))
+        r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono/x", O_CREAT | O_WRONLY, 06755);
+    else if (IS("openat:tmpfile-setuid"))
+        r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono", O_TMPFILE | O_WRONLY, 04755);
+    else if (IS("openat:create-0644"))
+        r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono/x", O_CREAT | O_WRONLY, 0644);
+    else if (IS("mknodat(S_ISUID|S_ISGID)"))
+        r = syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-nono/x", S_IFREG | 04755, 0);
+    else if (IS("fchmod:0755")) r = syscall(SYS_fchmod, -1, 0755);
+    /* Other processes by pid: 0x7ffffff0 does not exist (ESRCH when allowed). */
+    else if (IS("prlimit64(pid, new limit)")) {
+        struct rlimit rl = {64, 64};
+        r = syscall(SYS_prlimit64, 0x7ffffff0, RLIMIT_NOFILE, &rl, NULL);
+    }
+    else if (IS("prlimit64:read-other")) {
+        struct rlimit old;
+        r = syscall(SYS_prlimit64, 0x7ffffff0, RLIMIT_NOFILE, NULL, &old);
+    }
+    else if (IS("prlimit64:self")) {
+        struct rlimit old;
+        r = syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &old);
+        if (r == 0) r = syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &old, NULL);
+    }
+    else if (IS("setpriority(other)")) r = syscall(SYS_setpriority, PRIO_PROCESS, 0x7ffffff0, 19);
+    else if (IS("setpriority:self")) r = syscall(SYS_setpriority, PRIO_PROCESS, 0, 1);
     /* Network */
     else if (IS("socket:unix")) r = socket(AF_UNIX, SOCK_STREAM, 0);
     else if (IS("socket:inet-tcp")) r = socket(AF_INET, SOCK_STREAM, 0);
