@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use crate::harness::{output, Scratch};
-use crate::programs::{bins, nono_s, probe_in, Outcome, MODES};
+use crate::programs::{bins, nono_s, probe_bare, probe_in, Outcome, MODES};
 
 #[test]
 fn terminal_tiocsti_and_tioclinux_refused() {
@@ -80,15 +80,13 @@ fn terminal_tiocsti_and_tioclinux_refused() {
     }
 }
 
-/// FINDING (reported): the default profile grants `/dev/pts` as a directory, so the
-/// sandboxed program can open ANY pseudo-terminal by name — the user's other terminal tabs
-/// (their own uid owns those; as root, every one) — and read what is typed there (a
-/// password, a sudo prompt's answer) or write fake output into it. Only its own terminal
-/// needs to be reachable (fds 0-2, `/dev/tty`, new pairs from `/dev/ptmx` with
-/// `TIOCGPTPEER`). This records the current behaviour; flip it to expect EACCES when the
-/// default profile stops granting other terminals (docs/THREAT_MODEL.md, findings).
+/// Other terminals under `/dev/pts` (the user's other tabs; as root, every one) cannot be
+/// opened by name: the default profile does not grant `/dev/pts` (under `run` the supervisor
+/// grants only the PTY it allocated, by name; under `wrap` and piped runs the command uses
+/// the terminal fds it inherited). Before, the sandboxed program read the line typed there
+/// (a password, a prompt's answer) and wrote fake output into it.
 #[test]
-fn terminal_other_terminals_known_gap() {
+fn terminal_other_terminals_refused() {
     use rustix::fs::{Mode as FsMode, OFlags};
     use rustix::pty::OpenptFlags;
     use std::io::{Read, Write};
@@ -102,7 +100,7 @@ fn terminal_other_terminals_known_gap() {
         rustix::pty::grantpt(&master).unwrap();
         rustix::pty::unlockpt(&master).unwrap();
         let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-        let _shell_side = rustix::fs::open(
+        let shell_side = rustix::fs::open(
             name.as_c_str(),
             OFlags::RDWR | OFlags::NOCTTY,
             FsMode::empty(),
@@ -118,15 +116,25 @@ fn terminal_other_terminals_known_gap() {
             &[],
             &["read", "steal", &pts, "write", "spoof", &pts],
         );
-        out.expect(&[("steal", "ok"), ("spoof", "ok")]);
-        assert_eq!(out.data("steal"), Some("hunter2\\n"), "{}", out.run);
+        out.expect(&[("steal", "EACCES"), ("spoof", "EACCES")])
+            .never_printed("hunter2");
         rustix::fs::fcntl_setfl(&master, OFlags::NONBLOCK).unwrap();
         let mut shown = Vec::new();
         let _ = master.read_to_end(&mut shown);
         assert!(
-            String::from_utf8_lossy(&shown).contains("PWNED"),
+            !String::from_utf8_lossy(&shown).contains("PWNED"),
             "{:?}",
             String::from_utf8_lossy(&shown)
         );
+        // The typed line is still there for the other terminal's own reader.
+        let mut shell_side = std::fs::File::from(shell_side);
+        rustix::fs::fcntl_setfl(&shell_side, OFlags::NONBLOCK).unwrap();
+        let mut typed = [0u8; 64];
+        let n = shell_side.read(&mut typed).unwrap();
+        assert_eq!(&typed[..n], b"hunter2\n");
+        // Control: unsandboxed, the same probe steals the line.
+        master.write_all(b"hunter2\n").unwrap();
+        let control = probe_bare(&s.path, &["read", "steal", &pts]);
+        assert_eq!(control.data("steal"), Some("hunter2\\n"), "{}", control.run);
     }
 }

@@ -182,6 +182,13 @@ pub fn line(d: &Denied) -> String {
         }
         None => {}
     }
+    if d.path.starts_with("/dev/pts") && d.path != Path::new("/dev/pts") {
+        // Not the command's own terminal (that one is granted by name under `run`): a pty it
+        // made itself, or another terminal. The directory grant reaches every terminal.
+        return format!(
+            "nono: denied {access} → a pseudo-terminal other than the command's own; programs that make their own (script, tmux, expect) need --allow /dev/pts, which also reaches every other terminal of the user"
+        );
+    }
     if d.on_parent {
         let parent = d.path.parent().unwrap_or(Path::new("/"));
         return format!(
@@ -245,6 +252,17 @@ mod tests {
         assert_eq!(
             line(&d("/home/u/data/x.csv", AccessMode::Read, OnDisk::File)),
             "nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)"
+        );
+    }
+
+    #[test]
+    fn a_pseudo_terminal_suggests_dev_pts_with_its_cost() {
+        let l = line(&d("/dev/pts/7", AccessMode::ReadWrite, OnDisk::File));
+        assert!(
+            l.starts_with("nono: denied readwrite of /dev/pts/7 → ")
+                && l.contains("--allow /dev/pts")
+                && l.contains("every other terminal"),
+            "{l}"
         );
     }
 

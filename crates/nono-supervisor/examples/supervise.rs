@@ -1,20 +1,34 @@
 //! `supervise`: run one command under `nono_supervisor::run` with system directories readable
 //! (used by the integration tests that must SIGKILL a supervisor, and by the benchmarks).
 //!
-//! Usage: `supervise [--trap] [--sdk] [--pty] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
-//! (`--pty`: a PTY when all std streams are terminals; otherwise the streams are inherited).
+//! Usage: `supervise [--no-dev] [--trap] [--sdk] [--pty] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
+//! (`--pty`: a PTY when all std streams are terminals; otherwise the streams are inherited;
+//! `--no-dev`, first if given: of `/dev` only `null` and `tty`, as in the default profile).
 //! Prints each denial to stderr and exits with the child's code (128+N for signal N).
 
 use nono_sandbox::{AccessMode, CapabilitySet};
 use nono_supervisor::{run, PtyMode, SpawnConfig};
 
 fn main() {
-    let mut args = std::env::args_os().skip(1);
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    // `--no-dev` (first): only /dev/null and /dev/tty of /dev, as the default profile.
+    let no_dev = args.first().is_some_and(|a| a == "--no-dev");
+    let mut args = args.into_iter().skip(usize::from(no_dev));
     let mut caps = CapabilitySet::new();
-    for dir in ["/usr", "/bin", "/lib", "/lib64", "/etc", "/proc", "/dev"] {
+    let dev: &[&str] = if no_dev { &[] } else { &["/dev"] };
+    for dir in ["/usr", "/bin", "/lib", "/lib64", "/etc", "/proc"]
+        .iter()
+        .chain(dev)
+    {
         if std::path::Path::new(dir).exists() {
             caps.allow_path(dir, AccessMode::Read, "supervise example")
                 .expect("system directory");
+        }
+    }
+    if no_dev {
+        for file in ["/dev/null", "/dev/tty"] {
+            caps.allow_file(file, AccessMode::ReadWrite, "supervise example")
+                .expect("device");
         }
     }
     let (mut trap, mut sdk, mut pty) = (false, false, PtyMode::Never);

@@ -203,7 +203,7 @@ impl Shared {
 /// The child dies with the supervisor (`PR_SET_PDEATHSIG`); note that the kernel ties this to
 /// the *thread* that forks, so keep the calling thread alive until `run` returns (it is:
 /// `run` blocks).
-pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
+pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if config.argv.is_empty() {
         return Err(SupervisorError::EmptyCommand);
     }
@@ -222,6 +222,7 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
             call: "openpt (child PTY)",
             source: e,
         })?;
+        grant_own_terminal(&mut config.caps, &pty)?;
         (Some(pty), Some(slave))
     } else {
         (None, None)
@@ -339,6 +340,26 @@ pub fn run(config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         url_opens,
         enforcement,
     })
+}
+
+/// Grant the child its own terminal by name: a read-write *file* grant on the PTY's slave,
+/// added before the sandbox is prepared. Profiles do not grant `/dev/pts` as a whole (that
+/// would be every terminal on the machine: the user's other tabs, and as root all of them);
+/// the child still reopens its own one through `/dev/tty`, `/dev/stdin`, `/proc/self/fd/N`
+/// or its `ttyname`. Without a PTY the child inherits already-open terminal fds, which need
+/// no grant.
+fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), SupervisorError> {
+    let name = rustix::pty::ptsname(&pty.master, Vec::new())
+        .map_err(|e| SupervisorError::sys("ptsname (child PTY)", e))?;
+    let path = PathBuf::from(<OsString as std::os::unix::ffi::OsStringExt>::from_vec(
+        name.into_bytes(),
+    ));
+    caps.allow_file(&path, AccessMode::ReadWrite, "the child's terminal")
+        .map_err(|e| SupervisorError::Sys {
+            call: "granting the child's PTY",
+            source: std::io::Error::other(e),
+        })?;
+    Ok(())
 }
 
 fn supervise_loop(

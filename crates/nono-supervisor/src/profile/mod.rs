@@ -33,8 +33,13 @@
 //! it is a per-process symlink and canonicalising it would pin the supervisor's own pid.
 //! Other processes' sensitive entries (`environ`, `mem`, `fd`) need ptrace access, which
 //! Landlock already refuses across sandbox domains. In `/dev` only `null`, `zero`, `full`,
-//! `random`, `urandom`, `tty`, `pts/`, `ptmx` and `shm/` are granted (read-write); `/dev/fd`
+//! `random`, `urandom`, `tty`, `ptmx` and `shm/` are granted (read-write); `/dev/fd`
 //! and `/dev/std*` are symlinks into `/proc/self/fd`, which needs no grant of its own.
+//! `/dev/pts` is *not* granted: it holds every terminal on the machine (the user's other
+//! tabs; as root, everyone's). The supervisor grants the command's own PTY by name when it
+//! allocates one, and a command on an inherited terminal uses its open fds. Programs that
+//! make pseudo-terminals of their own and open the slave by name (`script`, `tmux`,
+//! `expect`) need `--allow /dev/pts` (those that use `TIOCGPTPEER` do not).
 
 mod env_policy;
 #[cfg(test)]

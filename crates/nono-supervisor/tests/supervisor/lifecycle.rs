@@ -239,3 +239,60 @@ fn enforcement_status_is_reported() {
         outcome.enforcement
     );
 }
+
+/// With `/dev/pts` not granted (as in the default profile), the child on its own PTY can
+/// still reopen that terminal by name (`$(tty)`, `/dev/tty`) — the supervisor grants the
+/// slave it allocated — but not another terminal, where the user has typed a line.
+#[test]
+fn on_a_pty_the_child_reaches_its_own_terminal_by_name_and_no_other() {
+    let _g = shared();
+    for trap in [false, true] {
+        let script = format!(
+            r#"
+import os, subprocess, sys
+other_master, other_slave = os.openpty()
+other = os.ttyname(other_slave)
+os.write(other_master, b"hunter2\n")
+master, slave = os.openpty()
+inner = ('t=$(tty); echo own > "$t" && echo OWN-OK; echo x > /dev/tty && echo DEVTTY-OK; '
+         '(head -c 3 < {{o}} && echo STOLE) 2>/dev/null || echo OTHER-REFUSED; '
+         '(echo PWNED > {{o}}) 2>/dev/null || echo SPOOF-REFUSED').format(o=other)
+args = [{sup:?}, "--no-dev"] + ({trap} and ["--trap"] or []) + ["--pty", "--", "sh", "-c", inner]
+p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+os.close(slave)
+out = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+code = p.wait()
+text = out.decode(errors="replace")
+print(text)
+for want in ["OWN-OK", "DEVTTY-OK", "OTHER-REFUSED", "SPOOF-REFUSED"]:
+    assert want in text, (want, text)
+assert "STOLE" not in text and "hun" not in text, text
+os.set_blocking(other_master, False)
+try:
+    shown = os.read(other_master, 4096)
+except BlockingIOError:
+    shown = b""
+assert b"PWNED" not in shown, shown
+# The typed line is still there for the other terminal's own reader.
+os.set_blocking(other_slave, False)
+assert os.read(other_slave, 100) == b"hunter2\n"
+sys.exit(code)
+"#,
+            sup = example("supervise").display().to_string(),
+            trap = if trap { "True" } else { "False" },
+        );
+        let status = Command::new(crate::harness::PYTHON)
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "trap: {trap}");
+    }
+}
