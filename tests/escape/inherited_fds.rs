@@ -88,19 +88,29 @@ fn inherited_fds_closed_under_run() {
     assert_eq!(got, "LEAKED");
 }
 
-/// FINDING (reported): `nono wrap` execs the command with every descriptor it inherited
-/// still open, so an open file or socket that leaked into nono is full access to what it
-/// names (an O_PATH directory is not: Landlock checks what is opened beneath it). This
-/// records the current behaviour and fails once wrap closes them (then assert EBADF as
-/// under run, and update docs/THREAT_MODEL.md).
+/// `nono wrap` marks every descriptor it inherited above stderr close-on-exec right before
+/// it execs the command (`nono_sandbox::linux::cloexec_inherited_fds`), as the supervisor's
+/// child does under `run`: the leaked file and socket are gone (`EBADF`), nothing is sent
+/// on the inherited connection. (A leaked `O_PATH` directory was never a way out: opening
+/// beneath it is checked.)
 #[test]
-fn inherited_fds_survive_wrap_known_gap() {
+fn inherited_fds_closed_under_wrap() {
     let Some(b) = bins() else { return };
     let s = Scratch::new("fds-wrap");
     let secret = marker("fd-wrap");
     s.write("out/secret.txt", &secret);
     let (out, got) = leak(b, &s, Some(Mode::Wrap));
-    out.expect(&[("file_fd", "ok"), ("dir_fd", "EACCES"), ("socket_fd", "ok")]);
-    assert_eq!(out.data("file_fd"), Some(secret.as_str()));
-    assert_eq!(got, "LEAKED");
+    out.expect(&[
+        ("file_fd.fcntl", "EBADF"),
+        ("file_fd", "EBADF"),
+        ("dir_fd", "EBADF"),
+        ("socket_fd", "EBADF"),
+    ])
+    .never_printed(&secret);
+    assert_eq!(out.data("open_fds"), Some(""), "{}", out.run);
+    assert_eq!(
+        got, "",
+        "data went out on the inherited socket\n{}",
+        out.run
+    );
 }

@@ -50,6 +50,13 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
             gap.detail
         ));
     }
+    // Landlock never checks a descriptor opened before the sandbox: whatever nono inherited
+    // above stderr (a leaked file or socket) must not reach the command.
+    nono_sandbox::linux::cloexec_inherited_fds().map_err(|e| {
+        Failure::nono(format!(
+            "marking inherited descriptors close-on-exec (close_range) failed: {e}"
+        ))
+    })?;
     tracing::info!(command = ?plan.command, "sandbox applied; exec");
     let err = cmd.exec();
     Err(Failure::exec(program, &err).into())

@@ -6,5 +6,8 @@
 
 pub mod apply;
 mod capabilities;
+mod fds;
 pub mod landlock;
 pub mod seccomp;
+
+pub use fds::cloexec_inherited_fds;

@@ -255,3 +255,42 @@ fn other_processes_limits_and_priority_are_refused() {
         .unwrap();
     assert_ne!(nofile.split_whitespace().nth(3), Some("64"), "{nofile}");
 }
+
+/// `cloexec_inherited_fds` (what `nono wrap` calls before `exec`): a descriptor inherited
+/// without `FD_CLOEXEC` is closed by the next `exec`; stdin..stderr stay. Runs in a
+/// re-executed child, which then execs a shell that looks for the descriptor.
+#[test]
+fn inherited_fds_are_marked_close_on_exec() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    const NAME: &str = "hardening::inherited_fds_are_marked_close_on_exec";
+    if harness::child_vars(NAME).is_some() {
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        let fd = rustix::io::fcntl_dupfd_cloexec(&file, 100).unwrap();
+        rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::empty()).unwrap();
+        nono_sandbox::linux::cloexec_inherited_fds().unwrap();
+        let flags = rustix::io::fcntl_getfd(&fd).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+        let stderr = rustix::io::fcntl_getfd(std::io::stderr()).unwrap();
+        assert!(!stderr.contains(rustix::io::FdFlags::CLOEXEC));
+        // After exec the descriptor is gone (without the call, sh would see it: LEAKED).
+        let err = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "if test -e /proc/self/fd/{}; then echo LEAKED; else echo CLOSED; fi",
+                    fd.as_raw_fd()
+                ),
+            ])
+            .exec();
+        panic!("exec: {err}");
+    }
+    let out = harness::reexec_command(NAME, &[]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.trim_end().ends_with("CLOSED"), "{stdout}");
+}
