@@ -159,6 +159,36 @@ impl std::fmt::Display for NetworkMode {
     }
 }
 
+/// System V IPC (shared memory, message queues, semaphores), which neither Landlock nor
+/// the filesystem grants cover: objects are found by a numeric key in the IPC namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SysvIpc {
+    /// The sandbox's own: a new IPC namespace when the process may make one
+    /// (`CAP_SYS_ADMIN`, i.e. nono runs as root), so SysV IPC (and POSIX message queues)
+    /// work but reach nothing outside; otherwise the SysV calls are refused as in `Deny`.
+    #[default]
+    Private,
+    /// Refuse the SysV calls (`shmget`, `shmat`, `msgget`, `semop`, ...) with `ENOSYS`, as
+    /// on a kernel without System V IPC.
+    Deny,
+    /// The host's IPC namespace: other programs' segments, queues and semaphores are
+    /// reachable by key (as root, all of them).
+    Host,
+}
+
+impl SysvIpc {
+    /// `private`, `deny` or `host`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SysvIpc::Private => "private",
+            SysvIpc::Deny => "deny",
+            SysvIpc::Host => "host",
+        }
+    }
+}
+
 /// Whether a protection the kernel cannot give is an error or a reported gap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -218,6 +248,7 @@ pub struct CapabilitySet {
     scopes: Scopes,
     compat: Compat,
     keep_capabilities: bool,
+    sysv_ipc: SysvIpc,
 }
 
 impl CapabilitySet {
@@ -411,6 +442,18 @@ impl CapabilitySet {
         self.compat
     }
 
+    /// Choose how System V IPC is confined (default [`SysvIpc::Private`]).
+    pub fn set_sysv_ipc(&mut self, mode: SysvIpc) -> &mut Self {
+        self.sysv_ipc = mode;
+        self
+    }
+
+    /// How System V IPC is confined.
+    #[must_use]
+    pub fn sysv_ipc(&self) -> SysvIpc {
+        self.sysv_ipc
+    }
+
     /// Whether Linux capabilities are kept (see
     /// [`set_keep_capabilities`](Self::set_keep_capabilities)); `false` by default.
     #[must_use]
@@ -429,6 +472,7 @@ impl CapabilitySet {
 /// network: blocked
 /// scopes: signal, abstract-unix-socket
 /// capabilities: dropped
+/// sysv ipc: private
 /// compatibility: strict
 /// ```
 impl std::fmt::Display for CapabilitySet {
@@ -473,6 +517,7 @@ impl std::fmt::Display for CapabilitySet {
             "dropped"
         };
         writeln!(f, "capabilities: {capabilities}")?;
+        writeln!(f, "sysv ipc: {}", self.sysv_ipc.as_str())?;
         let compat = match self.compat {
             Compat::Strict => "strict",
             Compat::BestEffort => "best-effort",
@@ -631,6 +676,7 @@ mod tests {
         assert!(text.contains("network: blocked"), "{text}");
         assert!(text.contains("scopes: none"), "{text}");
         assert!(text.contains("capabilities: dropped"), "{text}");
+        assert!(text.contains("sysv ipc: private"), "{text}");
         assert!(text.contains("compatibility: strict"), "{text}");
         caps.set_keep_capabilities(true);
         assert!(caps.to_string().contains("capabilities: kept"));

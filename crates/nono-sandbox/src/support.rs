@@ -46,6 +46,8 @@ pub enum Protection {
     /// No Linux capabilities in the sandbox: effective, permitted, inheritable and ambient
     /// sets emptied (and, as root, the bounding set, with `SECBIT_NOROOT` locked).
     CapabilitiesDropped,
+    /// System V IPC confined: a private IPC namespace, or the SysV calls refused.
+    SysvIpc,
 }
 
 impl Protection {
@@ -67,6 +69,7 @@ impl Protection {
             Protection::OpenNotify => "open notification",
             Protection::AllThreads => "all threads",
             Protection::CapabilitiesDropped => "capabilities dropped",
+            Protection::SysvIpc => "system v ipc",
         }
     }
 }
@@ -358,6 +361,11 @@ pub fn support() -> Support {
         ProtectionSupport {
             protection: "no privilege gain through exec",
             mechanism: "PR_SET_NO_NEW_PRIVS",
+            available: linux,
+        },
+        ProtectionSupport {
+            protection: "System V IPC of other programs",
+            mechanism: "IPC namespace (root) or seccomp",
             available: linux,
         },
         ProtectionSupport {

@@ -2,7 +2,9 @@
 //!
 //! The order is fixed: `prepare` builds the Landlock ruleset (opening every rule's path) and
 //! the seccomp programs in the parent; `enforce` runs in the child between `fork` and `exec`
-//! and only makes syscalls: `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)` of the
+//! and only makes syscalls: `prctl(PR_SET_NO_NEW_PRIVS)`, `unshare(CLONE_NEWIPC)` when System
+//! V IPC is made private (it needs `CAP_SYS_ADMIN`, so before the capability drop, and the
+//! seccomp filter refuses `unshare`, so before that too), `fcntl(F_DUPFD_CLOEXEC)` of the
 //! ruleset fd, `landlock_restrict_self`, the capability drop (`prctl`, `capset`, see
 //! `linux/capabilities.rs`), then the seccomp filter(s). Landlock goes first so the seccomp
 //! filter cannot get in its way; `PR_SET_NO_NEW_PRIVS` is what lets both install without
@@ -20,7 +22,7 @@ use std::os::fd::OwnedFd;
 use landlock::{RestrictSelfError, RulesetCreated, RulesetError};
 use rustix::io::Errno;
 
-use crate::caps::{CapabilitySet, Compat, NetworkMode};
+use crate::caps::{CapabilitySet, Compat, NetworkMode, SysvIpc};
 use crate::linux::capabilities::CapDrop;
 use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
 use crate::linux::seccomp::{Filter, NotifySet, SeccompError};
@@ -129,6 +131,8 @@ pub struct PreparedSandbox {
     notify: Option<Filter>,
     /// Capability drop (`None`: the capability set keeps them).
     cap_drop: Option<CapDrop>,
+    /// `unshare(CLONE_NEWIPC)` first (System V IPC made private).
+    new_ipc_namespace: bool,
     status: EnforcementStatus,
 }
 
@@ -144,12 +148,14 @@ impl PreparedSandbox {
         let plan = plan_fs_rules(caps)?;
         let built = build_ruleset(caps, &plan, &mut status)?;
         let cap_drop = prepare_cap_drop(caps, &mut status);
-        let (deny, notify) = prepare_seccomp(caps, opts, seccomp_support(), &mut status)?;
+        let sysv = SysvPlan::for_caps(caps, &mut status);
+        let (deny, notify) = prepare_seccomp(caps, opts, sysv, seccomp_support(), &mut status)?;
         Ok(PreparedSandbox {
             landlock: built.ruleset,
             deny,
             notify,
             cap_drop,
+            new_ipc_namespace: sysv == SysvPlan::Namespace,
             status,
         })
     }
@@ -162,6 +168,12 @@ impl PreparedSandbox {
     /// the sandbox was prepared with a notify set.
     pub fn enforce(&self) -> Result<Option<OwnedFd>, Errno> {
         rustix::thread::set_no_new_privs(true)?;
+        if self.new_ipc_namespace {
+            // SAFETY: CLONE_NEWIPC only gives the calling thread a new IPC namespace; the
+            // hazard `unshare_unsafe` documents (CLONE_FILES splitting the fd table under
+            // other threads) does not arise.
+            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWIPC) }?;
+        }
         // The clone shares the ruleset (a dup of its fd); restrict_self consumes and closes it,
         // leaving `self` usable for the next child.
         let ruleset = self
@@ -228,10 +240,56 @@ fn prepare_cap_drop(caps: &CapabilitySet, status: &mut EnforcementStatus) -> Opt
     Some(cap_drop)
 }
 
+/// How System V IPC is confined, resolved for the calling process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SysvPlan {
+    /// A new IPC namespace (`unshare(CLONE_NEWIPC)` in `enforce`).
+    Namespace,
+    /// The SysV calls refused by the deny filter.
+    Seccomp,
+    /// The host's namespace, as asked.
+    Host,
+}
+
+impl SysvPlan {
+    /// `Private` becomes a namespace when the caller may make one (`CAP_SYS_ADMIN`
+    /// effective; the child of a fork has the same), otherwise the seccomp refusal.
+    fn for_caps(caps: &CapabilitySet, status: &mut EnforcementStatus) -> SysvPlan {
+        match caps.sysv_ipc() {
+            SysvIpc::Host => {
+                status.notes.push(
+                    "System V IPC in the host's namespace (set_sysv_ipc(Host)): other programs' \
+                     segments are reachable by key"
+                        .to_owned(),
+                );
+                SysvPlan::Host
+            }
+            SysvIpc::Deny => SysvPlan::Seccomp,
+            SysvIpc::Private => {
+                let admin = rustix::thread::capabilities(None).is_ok_and(|c| {
+                    c.effective
+                        .contains(rustix::thread::CapabilitySet::SYS_ADMIN)
+                });
+                if admin {
+                    status.push_enforced(
+                        Protection::SysvIpc,
+                        "own IPC namespace (unshare(CLONE_NEWIPC)): SysV IPC and POSIX message \
+                         queues work but are private",
+                    );
+                    SysvPlan::Namespace
+                } else {
+                    SysvPlan::Seccomp
+                }
+            }
+        }
+    }
+}
+
 /// Build the seccomp filters and record what they enforce.
 fn prepare_seccomp(
     caps: &CapabilitySet,
     opts: &SandboxOptions,
+    sysv: SysvPlan,
     sc: SeccompSupport,
     status: &mut EnforcementStatus,
 ) -> Result<(Option<Filter>, Option<Filter>), SandboxError> {
@@ -247,10 +305,17 @@ fn prepare_seccomp(
             "seccomp socket() filter: only AF_UNIX (and TCP in port mode)",
         ));
     }
+    if sysv == SysvPlan::Seccomp {
+        wanted.push((
+            Protection::SysvIpc,
+            "seccomp refuses shmget/shmat/msgget/semget/... (ENOSYS); no CAP_SYS_ADMIN for a \
+             private IPC namespace, or set_sysv_ipc(Deny)",
+        ));
+    }
     let deny = if sc.filter == Tristate::No {
         None
     } else {
-        match Filter::for_caps(caps) {
+        match Filter::deny_list(caps.network(), sysv == SysvPlan::Seccomp) {
             Ok(f) => Some(f),
             Err(e) if strict => return Err(e.into()),
             Err(e) => {
@@ -443,7 +508,7 @@ mod tests {
         let opts = SandboxOptions::new().with_notify(NotifySet::open_family());
         let mut st = EnforcementStatus::new(Compat::Strict, 7);
         assert!(matches!(
-            prepare_seccomp(&caps, &opts, none, &mut st),
+            prepare_seccomp(&caps, &opts, SysvPlan::Seccomp, none, &mut st),
             Err(SandboxError::SeccompUnsupported {
                 protection: Protection::SeccompDenyList,
                 ..
@@ -451,7 +516,8 @@ mod tests {
         ));
         caps.set_compat(Compat::BestEffort);
         let mut st = EnforcementStatus::new(Compat::BestEffort, 7);
-        let (deny, notify) = prepare_seccomp(&caps, &opts, none, &mut st).unwrap();
+        let (deny, notify) =
+            prepare_seccomp(&caps, &opts, SysvPlan::Seccomp, none, &mut st).unwrap();
         assert!(deny.is_none() && notify.is_none());
         let gaps: Vec<_> = st.not_enforced.iter().map(|i| i.protection).collect();
         assert_eq!(
@@ -459,6 +525,7 @@ mod tests {
             vec![
                 Protection::SeccompDenyList,
                 Protection::SocketFamilyFilter,
+                Protection::SysvIpc,
                 Protection::OpenNotify
             ]
         );

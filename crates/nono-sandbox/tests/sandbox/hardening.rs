@@ -294,3 +294,106 @@ fn inherited_fds_are_marked_close_on_exec() {
     );
     assert!(stdout.trim_end().ends_with("CLOSED"), "{stdout}");
 }
+
+/// A System V segment (key `key`) and a POSIX message queue (`mq`) made outside the
+/// sandbox by an unsandboxed python3 (ctypes), removed on drop.
+struct OutsideIpc {
+    key: i32,
+    mq: String,
+}
+
+impl OutsideIpc {
+    fn py(code: &str) {
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", &format!("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]\n{code}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn new(key: i32, mq: &str) -> OutsideIpc {
+        OutsideIpc::py(&format!(
+            "assert libc.shmget({key}, 4096, 0o3600) >= 0, ctypes.get_errno()\n\
+             assert libc.mq_open(b'{mq}', os.O_CREAT | os.O_RDWR, 0o600, None) >= 0, ctypes.get_errno()"
+        ));
+        OutsideIpc {
+            key,
+            mq: mq.to_owned(),
+        }
+    }
+}
+
+impl Drop for OutsideIpc {
+    fn drop(&mut self) {
+        OutsideIpc::py(&format!(
+            "libc.shmctl(libc.shmget({}, 0, 0), 0, None)\nlibc.mq_unlink(b'{}')",
+            self.key, self.mq
+        ));
+    }
+}
+
+/// System V IPC of other programs is out of reach: as root the sandbox gets its own IPC
+/// namespace (its own segments work, the outside one and an outside POSIX message queue are
+/// not found); with `SysvIpc::Deny` (or without CAP_SYS_ADMIN) the SysV calls fail with
+/// ENOSYS; `SysvIpc::Host` (the control) reaches the outside segment.
+#[test]
+fn sysv_ipc_of_other_programs_is_out_of_reach() {
+    use nono_sandbox::SysvIpc;
+    if !harness::landlock_abi_at_least(1) {
+        return;
+    }
+    let key = 0x6e6f_4000 + i32::try_from(std::process::id() % 0x3fff).unwrap();
+    let mq = format!("/nono-hardening-{}", std::process::id());
+    let _outside = OutsideIpc::new(key, &mq);
+    let body = format!(
+        "libc.shmat.restype = ctypes.c_void_p\n\
+         libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int]\n\
+         t('outside_shm', lambda: libc.shmget({key}, 0, 0))\n\
+         t('own_shm', lambda: libc.shmget(0, 4096, 0o1600))\n\
+         t('outside_mq', lambda: libc.mq_open(b'{mq}', os.O_RDONLY))\n\
+         def own():\n\
+         \x20   i = libc.shmget(0, 4096, 0o1600)\n\
+         \x20   if i < 0: return i\n\
+         \x20   p = libc.shmat(i, None, 0)\n\
+         \x20   ctypes.memmove(p, b'mine', 4)\n\
+         \x20   return 0 if ctypes.string_at(p, 4) == b'mine' else -1\n\
+         t('own_rw', own)\n"
+    );
+    let enosys = libc::ENOSYS.to_string();
+    let enoent = libc::ENOENT.to_string();
+    let status = |caps: &CapabilitySet| {
+        PreparedSandbox::prepare(caps, &SandboxOptions::default())
+            .unwrap()
+            .status()
+            .clone()
+    };
+
+    let mut caps = base_caps();
+    let st = status(&caps);
+    assert!(st.enforces(Protection::SysvIpc), "{st}");
+    let r = attempts(&caps, &body);
+    if is_root() {
+        assert!(st.to_string().contains("own IPC namespace"), "{st}");
+        assert_eq!(r["outside_shm"], enoent, "{r:?}");
+        assert_eq!(r["outside_mq"], enoent, "{r:?}");
+        assert_eq!(r["own_shm"], "ok", "{r:?}");
+        assert_eq!(r["own_rw"], "ok", "{r:?}");
+    } else {
+        assert_eq!(r["outside_shm"], enosys, "{r:?}");
+    }
+
+    caps.set_sysv_ipc(SysvIpc::Deny);
+    assert!(status(&caps).enforces(Protection::SysvIpc));
+    let r = attempts(&caps, &body);
+    assert_eq!(r["outside_shm"], enosys, "{r:?}");
+    assert_eq!(r["own_shm"], enosys, "{r:?}");
+
+    caps.set_sysv_ipc(SysvIpc::Host);
+    assert!(!status(&caps).enforces(Protection::SysvIpc));
+    let r = attempts(&caps, &body);
+    assert_eq!(r["outside_shm"], "ok", "control: {r:?}");
+}

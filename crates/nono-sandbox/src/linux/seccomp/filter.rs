@@ -9,7 +9,7 @@ use rustix::io::Errno;
 
 use super::bpf::{self, Assembler, BpfError, Cond, Field, Insn, Label, SeccompData, Target};
 use super::sys;
-use crate::caps::{CapabilitySet, NetworkMode};
+use crate::caps::{CapabilitySet, NetworkMode, SysvIpc};
 
 /// `SECCOMP_RET_*` actions, as returned by [`Filter::evaluate`].
 pub mod action {
@@ -192,7 +192,18 @@ mod sysno {
         fchmod = SYS_fchmod,
         fchmodat = SYS_fchmodat,
         mknodat = SYS_mknodat,
+        msgctl = SYS_msgctl,
+        msgget = SYS_msgget,
+        msgrcv = SYS_msgrcv,
+        msgsnd = SYS_msgsnd,
         openat = SYS_openat,
+        semctl = SYS_semctl,
+        semget = SYS_semget,
+        semop = SYS_semop,
+        semtimedop = SYS_semtimedop,
+        shmat = SYS_shmat,
+        shmctl = SYS_shmctl,
+        shmget = SYS_shmget,
         prlimit64 = SYS_prlimit64,
         setpriority = SYS_setpriority,
         clock_settime = SYS_clock_settime,
@@ -340,8 +351,32 @@ const DENY_TABLE: &[DenyEntry] = &[
     deny!(setpriority, When::PriorityOfOthers, EPERM, "renices processes outside the sandbox; nice() passes PRIO_PROCESS, 0"),
 ];
 
+/// System V IPC, refused when the sandbox cannot have its own IPC namespace (see
+/// [`SysvIpc`](crate::caps::SysvIpc)). `ENOSYS`: what a kernel without System V IPC answers,
+/// so programs take their fallback (X11 clients drop MIT-SHM, for instance).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const SYSV_TABLE: &[DenyEntry] = &[
+    deny!(
+        shmget,
+        ENOSYS,
+        "System V shared memory of other programs, found by key (no Landlock scope)"
+    ),
+    deny!(shmat, ENOSYS, "System V IPC (see shmget)"),
+    deny!(shmctl, ENOSYS, "System V IPC (see shmget)"),
+    deny!(msgget, ENOSYS, "System V IPC (see shmget)"),
+    deny!(msgsnd, ENOSYS, "System V IPC (see shmget)"),
+    deny!(msgrcv, ENOSYS, "System V IPC (see shmget)"),
+    deny!(msgctl, ENOSYS, "System V IPC (see shmget)"),
+    deny!(semget, ENOSYS, "System V IPC (see shmget)"),
+    deny!(semop, ENOSYS, "System V IPC (see shmget)"),
+    deny!(semtimedop, ENOSYS, "System V IPC (see shmget)"),
+    deny!(semctl, ENOSYS, "System V IPC (see shmget)"),
+];
+
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const DENY_TABLE: &[DenyEntry] = &[];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const SYSV_TABLE: &[DenyEntry] = &[];
 
 /// Placeholders so the builders compile everywhere; never emitted, because `prologue`
 /// fails with `UnsupportedArch` first on these arches.
@@ -356,6 +391,13 @@ mod sysno {
 #[must_use]
 pub fn deny_table() -> &'static [DenyEntry] {
     DENY_TABLE
+}
+
+/// The System V IPC rows, added to the deny filter when SysV IPC is refused rather than
+/// made private (every row unconditional, `ENOSYS`).
+#[must_use]
+pub fn sysv_ipc_table() -> &'static [DenyEntry] {
+    SYSV_TABLE
 }
 
 /// A syscall the notify filter can trap. The set grows as the supervisor brokers more.
@@ -839,15 +881,26 @@ impl fmt::Debug for Filter {
 const INSTALL_FLAGS: libc::c_ulong = sys::FLAG_TSYNC | sys::FLAG_TSYNC_ESRCH;
 
 impl Filter {
-    /// The deny-list + socket-family filter for these capabilities (arch check first).
+    /// The deny-list + socket-family filter for these capabilities (arch check first). With
+    /// [`SysvIpc::Private`](crate::caps::SysvIpc) or `Deny` the System V IPC calls are
+    /// refused too ([`sysv_ipc_table`]): a filter alone cannot make a private IPC namespace
+    /// (`PreparedSandbox` does, where it can, and then leaves them allowed).
     pub fn for_caps(caps: &CapabilitySet) -> Result<Filter, SeccompError> {
-        Filter::for_network(caps.network())
+        Filter::deny_list(caps.network(), caps.sysv_ipc() != SysvIpc::Host)
     }
 
-    /// The deny-list + socket-family filter for a network mode.
+    /// The deny-list + socket-family filter for a network mode (System V IPC allowed).
     pub fn for_network(network: &NetworkMode) -> Result<Filter, SeccompError> {
+        Filter::deny_list(network, false)
+    }
+
+    /// The deny-list + socket-family filter, plus the System V IPC rows if `deny_sysv`.
+    pub(crate) fn deny_list(
+        network: &NetworkMode,
+        deny_sysv: bool,
+    ) -> Result<Filter, SeccompError> {
         let kind = "deny-list";
-        let prog = build_deny(network)?.map_err(|source| SeccompError::Assemble {
+        let prog = build_deny(network, deny_sysv)?.map_err(|source| SeccompError::Assemble {
             filter: kind,
             source,
         })?;
@@ -973,14 +1026,19 @@ const PRIO_PROCESS: u32 = libc::PRIO_PROCESS;
 
 type Built = Result<Result<Vec<Insn>, BpfError>, SeccompError>;
 
-fn build_deny(network: &NetworkMode) -> Built {
+fn build_deny(network: &NetworkMode, deny_sysv: bool) -> Built {
     let mut asm = Assembler::new();
     let mut rets = Returns::new();
     let allow = rets.get(&mut asm, action::ALLOW);
     prologue(&mut asm, &mut rets)?;
 
     // Unconditional rows: one compare each on `nr`.
-    for e in DENY_TABLE.iter().filter(|e| e.when == When::Always) {
+    let sysv = if deny_sysv { SYSV_TABLE } else { &[] };
+    for e in DENY_TABLE
+        .iter()
+        .chain(sysv)
+        .filter(|e| e.when == When::Always)
+    {
         let to = rets.errno(&mut asm, e.errno);
         asm.jump(Cond::Eq, e.nr, to, Target::Next);
     }
@@ -1503,14 +1561,38 @@ mod tests {
     }
 
     #[test]
+    fn sysv_ipc_is_refused_unless_the_host_namespace_is_chosen() {
+        let mut caps = CapabilitySet::new();
+        let enosys = action::errno(libc::ENOSYS);
+        let default = Filter::for_caps(&caps).unwrap();
+        caps.set_sysv_ipc(SysvIpc::Host);
+        let host = Filter::for_caps(&caps).unwrap();
+        let private = Filter::deny_list(&NetworkMode::Allow, false).unwrap();
+        assert_eq!(sysv_ipc_table().len(), 11);
+        for e in sysv_ipc_table() {
+            let d = call(e.nr, [0; 6]);
+            assert_eq!(default.evaluate(&d), enosys, "{}", e.syscall);
+            assert_eq!(host.evaluate(&d), action::ALLOW, "{}", e.syscall);
+            assert_eq!(private.evaluate(&d), action::ALLOW, "{}", e.syscall);
+        }
+        let shmdt = u32::try_from(libc::SYS_shmdt).unwrap();
+        assert_eq!(default.evaluate(&call(shmdt, [0; 6])), action::ALLOW);
+    }
+
+    #[test]
     fn deny_table_rows_have_distinct_labels_and_reasons() {
-        let mut labels: Vec<String> = deny_table().iter().map(DenyEntry::label).collect();
+        let mut labels: Vec<String> = deny_table()
+            .iter()
+            .chain(sysv_ipc_table())
+            .map(DenyEntry::label)
+            .collect();
         let n = labels.len();
         labels.sort();
         labels.dedup();
         assert_eq!(labels.len(), n);
         assert!(deny_table()
             .iter()
+            .chain(sysv_ipc_table())
             .all(|e| !e.reason.is_empty() && e.reason.len() < 120));
     }
 }

@@ -96,6 +96,8 @@
 //! | `prlimit64` with a pid other than 0 and a new limit (`args[2]` not NULL) | lowers an outside process's limits (`RLIMIT_CPU` kills it); `setrlimit`/`getrlimit` pass pid 0, reading another's limits passes |
 //! | `setpriority` unless `which == PRIO_PROCESS && who == 0` | renices other processes; `nice()` passes `PRIO_PROCESS, 0` |
 //!
+//! | `shmget`, `shmat`, `shmctl`, `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semtimedop`, `semctl` → **`ENOSYS`** ([`sysv_ipc_table`]), only when System V IPC is refused rather than made private (`SysvIpc::Deny`, or `Private` without `CAP_SYS_ADMIN` for an IPC namespace; [`Filter::for_caps`] alone always refuses unless `Host`) | other programs' IPC objects are found by key; `ENOSYS` is what a kernel without SysV IPC answers, so programs fall back |
+//!
 //! Not covered: `openat2`'s mode is inside `struct open_how` (a pointer), so creating a
 //! set-ID file with `openat2(O_CREAT, 04755)` is not refused; `sched_setaffinity`,
 //! `sched_setscheduler`, `sched_setparam`, `sched_setattr`, `ioprio_set` on other pids are
@@ -130,7 +132,7 @@ pub mod procmem;
 mod sys;
 
 pub use filter::{
-    action, deny_table, DenyEntry, Filter, NotifySet, SeccompError, Syscall, When,
+    action, deny_table, sysv_ipc_table, DenyEntry, Filter, NotifySet, SeccompError, Syscall, When,
     AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, CLONE_NEW_FLAGS,
     NATIVE_AUDIT_ARCH, PERSONALITY_ALLOWED, X32_SYSCALL_BIT,
 };
