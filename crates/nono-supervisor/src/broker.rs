@@ -445,9 +445,12 @@ fn grant_trapped(
         Decision::Granted { .. } => {
             let flags = OFlags::from_bits_retain(call.flags as u32);
             // The mode only matters when a file is created; then the child's umask applies,
-            // as it would have to the child's own open.
+            // as it would have to the child's own open. Set-ID bits are never given to a
+            // file the supervisor creates for the sandbox (see broker/metadata.rs).
             let mode = if flags.contains(OFlags::CREATE) {
-                Mode::from_bits_truncate(call.mode as u32) & !child_umask(n.pid)
+                Mode::from_bits_truncate(call.mode as u32)
+                    & !child_umask(n.pid)
+                    & !(Mode::SUID | Mode::SGID)
             } else {
                 Mode::empty()
             };

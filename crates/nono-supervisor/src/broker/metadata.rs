@@ -29,9 +29,33 @@
 //! - `/proc/self/fd/N` and `/dev/fd/N` spellings (glibc's `lchmod` emulation) are the child's
 //!   fd `N`; other `/proc` paths are refused.
 //!
-//! Refusals answer `EACCES` and are recorded as [`Denial`]s. The supervisor acts with its own
-//! credentials, which are the child's (nono does not change uid or drop capabilities in the
-//! child); a future credential change in the child must be mirrored here.
+//! Refusals answer `EACCES` and are recorded as [`Denial`]s.
+//!
+//! # Only what the child could do itself
+//! The supervisor keeps its capabilities; the child does not (`nono-sandbox` drops them all
+//! unless the caller keeps them), and may have changed its ids. So before performing a
+//! change, the supervisor reads the calling thread's credentials (`/proc/TID/status`:
+//! `Uid`/`Gid` — the filesystem ids, the fourth field —, `Groups`, `CapEff`; then
+//! `NOTIF_ID_VALID`, so they are the waiting thread's) and `fstat`s the object it will
+//! change, and applies the kernel's own rules (`chown_ok`, `setattr_prepare`,
+//! `may_setattr`, `xattr_permission`, `cap_inode_setxattr`), refusing with the kernel's
+//! errno and a recorded denial:
+//! - `chown`: a new owner needs `CAP_CHOWN`; a new group needs ownership and membership of
+//!   that group, or `CAP_CHOWN` (`EPERM`);
+//! - `chmod`: ownership or `CAP_FOWNER` (`EPERM`); setting `S_ISUID` or `S_ISGID` is refused
+//!   for everyone (`EPERM`): a set-user-ID file planted by a sandboxed root outlives the
+//!   sandbox (the seccomp filter refuses it too where the mode is a register);
+//! - times: explicit times need ownership or `CAP_FOWNER` (`EPERM`); "now" (NULL, or both
+//!   `UTIME_NOW`) needs that or write permission (`EACCES`);
+//! - xattrs: `trusted.*` and `security.*` need `CAP_SYS_ADMIN` (`security.capability`:
+//!   `CAP_SETFCAP`); `system.*` (ACLs) ownership or `CAP_FOWNER`; `user.*` write permission;
+//! - `file_setattr`: ownership or `CAP_FOWNER`; the immutable and append-only flags
+//!   `CAP_LINUX_IMMUTABLE`.
+//!
+//! Write permission is judged from the mode bits for the thread's fsuid, fsgid and groups,
+//! or `CAP_DAC_OVERRIDE`; a file with an access ACL is treated as not writable by anyone
+//! but its owner (the ACL is not evaluated: refusing is the safe side). Everything else
+//! (read-only mounts, immutable files) the kernel still checks when the supervisor acts.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -119,6 +143,9 @@ enum Op {
 enum Refusal {
     /// Outside the write grants (a denial, `EACCES`).
     Denied(PathBuf, &'static str),
+    /// More than the calling thread's own credentials allow (a denial, with the errno the
+    /// kernel would have given the thread).
+    Forbidden(PathBuf, &'static str, Errno),
     /// What the kernel would have answered (`ENOENT`, `EBADF`, `EFAULT`, ...): no denial.
     Errno(Errno),
 }
@@ -148,6 +175,12 @@ pub(crate) fn handle(
         if fd_call && resolved.opath {
             return Err(Refusal::Errno(Errno::BADF));
         }
+        let creds = Creds::of_thread(notify, n)?;
+        if let Err((errno, why)) = creds.may(&resolved.fd, &op) {
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", resolved.fd.as_raw_fd()))
+                .unwrap_or_default();
+            return Err(Refusal::Forbidden(path, why, errno));
+        }
         perform(&resolved.fd, &op).map_err(Refusal::Errno)
     });
     match result {
@@ -166,6 +199,16 @@ pub(crate) fn handle(
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+        Err(Refusal::Forbidden(path, reason, errno)) => {
+            shared.deny(Denial {
+                path,
+                access: AccessMode::Write,
+                pid: n.pid,
+                syscall: syscall.name().to_owned(),
+                reason: reason.to_owned(),
+            });
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
     }
 }
@@ -681,6 +724,204 @@ pub(super) fn open_object(path: &Path) -> Result<OwnedFd, Errno> {
     )
 }
 
+/// Capability numbers (capabilities(7)).
+const CAP_CHOWN: u32 = 0;
+const CAP_DAC_OVERRIDE: u32 = 1;
+const CAP_FOWNER: u32 = 3;
+const CAP_LINUX_IMMUTABLE: u32 = 9;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SETFCAP: u32 = 31;
+/// `FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND` in `struct file_attr`'s `fa_xflags`.
+const XFLAG_IMMUTABLE_APPEND: u64 = 0x8 | 0x10;
+
+/// The credentials the kernel would check for the trapped thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Creds {
+    fsuid: u32,
+    fsgid: u32,
+    groups: Vec<u32>,
+    cap_eff: u64,
+}
+
+/// Why a change is refused: the kernel's errno and the denial's reason.
+type Forbidden = (Errno, &'static str);
+
+impl Creds {
+    /// Read `/proc/TID/status` of the trapped thread, then check the notification is still
+    /// pending (so the tid was not reused and the ids are the waiting thread's).
+    fn of_thread(notify: &NotifyFd, n: &Notification) -> Result<Creds, Refusal> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", n.pid)).map_err(|_| Errno::SRCH)?;
+        let creds = Creds::parse(&status).ok_or(Errno::SRCH)?;
+        if !notify.id_valid(n.id) {
+            return Err(Refusal::Errno(Errno::SRCH));
+        }
+        Ok(creds)
+    }
+
+    fn parse(status: &str) -> Option<Creds> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        // `Uid:`/`Gid:` list real, effective, saved and filesystem ids.
+        let fs_id =
+            |name: &str| -> Option<u32> { field(name)?.split_whitespace().nth(3)?.parse().ok() };
+        Some(Creds {
+            fsuid: fs_id("Uid:")?,
+            fsgid: fs_id("Gid:")?,
+            groups: field("Groups:")?
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?,
+            cap_eff: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
+        })
+    }
+
+    fn has(&self, cap: u32) -> bool {
+        self.cap_eff & (1u64 << cap) != 0
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.fsgid == gid || self.groups.contains(&gid)
+    }
+
+    /// `inode_owner_or_capable`.
+    fn owns(&self, st: &rustix::fs::Stat) -> bool {
+        self.fsuid == st.st_uid || self.has(CAP_FOWNER)
+    }
+
+    /// `inode_permission(MAY_WRITE)` from the mode bits (see the module docs for ACLs).
+    fn may_write(&self, st: &rustix::fs::Stat, fd: &OwnedFd) -> bool {
+        if self.has(CAP_DAC_OVERRIDE) || self.fsuid == st.st_uid {
+            return self.has(CAP_DAC_OVERRIDE) || st.st_mode & 0o200 != 0;
+        }
+        let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        if rustix::fs::getxattr_query(via.as_str(), c"system.posix_acl_access").is_ok() {
+            return false;
+        }
+        let bit = if self.in_group(st.st_gid) {
+            0o020
+        } else {
+            0o002
+        };
+        st.st_mode & bit != 0
+    }
+
+    /// Whether this thread could make the change `op` on the object behind `fd` itself.
+    fn may(&self, fd: &OwnedFd, op: &Op) -> Result<(), Forbidden> {
+        let st = rustix::fs::fstat(fd).map_err(|e| (e, "the object could not be examined"))?;
+        self.allowed(&st, fd, op)
+    }
+
+    /// [`may`](Creds::may) on the object's `stat`.
+    fn allowed(&self, st: &rustix::fs::Stat, fd: &OwnedFd, op: &Op) -> Result<(), Forbidden> {
+        let st = *st;
+        let not_owner = (
+            Errno::PERM,
+            "a metadata change on a file the sandboxed process does not own (it lacks CAP_FOWNER)",
+        );
+        match op {
+            Op::Chmod(mode) => {
+                if mode.bits() & (libc::S_ISUID | libc::S_ISGID) != 0 {
+                    return Err((
+                        Errno::PERM,
+                        "chmod setting the set-user-ID or set-group-ID bit (never performed for a sandboxed process)",
+                    ));
+                }
+                if !self.owns(&st) {
+                    return Err(not_owner);
+                }
+            }
+            Op::Chown(uid, gid) => {
+                let uid_ok = uid.is_none_or(|u| {
+                    (u.as_raw() == st.st_uid && self.fsuid == st.st_uid) || self.has(CAP_CHOWN)
+                });
+                if !uid_ok {
+                    return Err((
+                        Errno::PERM,
+                        "a chown to another owner without CAP_CHOWN (the sandboxed process lacks it)",
+                    ));
+                }
+                let gid_ok = gid.is_none_or(|g| {
+                    let g = g.as_raw();
+                    (self.fsuid == st.st_uid && (g == st.st_gid || self.in_group(g)))
+                        || self.has(CAP_CHOWN)
+                });
+                if !gid_ok {
+                    return Err((
+                        Errno::PERM,
+                        "a chown to a group the sandboxed process is not in, or of a file it does not own, without CAP_CHOWN",
+                    ));
+                }
+            }
+            Op::Times(t) => {
+                let (a, m) = (t.last_access.tv_nsec, t.last_modification.tv_nsec);
+                let (now, omit) = (rustix::fs::UTIME_NOW, rustix::fs::UTIME_OMIT);
+                if a == omit && m == omit {
+                    return Ok(());
+                }
+                if a == now && m == now {
+                    if !self.owns(&st) && !self.may_write(&st, fd) {
+                        return Err((
+                            Errno::ACCESS,
+                            "setting the times to now on a file the sandboxed process may not write and does not own",
+                        ));
+                    }
+                } else if !self.owns(&st) {
+                    return Err((
+                        Errno::PERM,
+                        "setting explicit times on a file the sandboxed process does not own (it lacks CAP_FOWNER)",
+                    ));
+                }
+            }
+            Op::SetXattr { name, .. } | Op::RemoveXattr(name) => {
+                let name = name.to_bytes();
+                if name.starts_with(b"trusted.") || name.starts_with(b"security.") {
+                    let cap = if name == b"security.capability" {
+                        self.has(CAP_SETFCAP) || self.has(CAP_SYS_ADMIN)
+                    } else {
+                        self.has(CAP_SYS_ADMIN)
+                    };
+                    if !cap {
+                        return Err((
+                            Errno::PERM,
+                            "a trusted.* or security.* extended attribute without CAP_SYS_ADMIN (the sandboxed process lacks it)",
+                        ));
+                    }
+                } else if name.starts_with(b"system.") {
+                    if !self.owns(&st) {
+                        return Err(not_owner);
+                    }
+                } else if name.starts_with(b"user.") && !self.may_write(&st, fd) {
+                    return Err((
+                        Errno::ACCESS,
+                        "a user.* extended attribute on a file the sandboxed process may not write",
+                    ));
+                }
+            }
+            Op::FileSetAttr(attr) => {
+                if !self.owns(&st) {
+                    return Err(not_owner);
+                }
+                let xflags = attr
+                    .get(..8)
+                    .map_or(0, |b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])));
+                if xflags & XFLAG_IMMUTABLE_APPEND != 0 && !self.has(CAP_LINUX_IMMUTABLE) {
+                    return Err((
+                        Errno::PERM,
+                        "the immutable or append-only flag without CAP_LINUX_IMMUTABLE",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Perform `op` on the object behind `fd`.
 fn perform(fd: &OwnedFd, op: &Op) -> Result<(), Errno> {
     let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
@@ -745,6 +986,133 @@ mod tests {
         assert_eq!(m("/proc/1/fd/7"), Some(None));
         assert_eq!(m("/proc/self/environ"), Some(None));
         assert_eq!(m("/proc/sys/kernel/ostype"), Some(None));
+    }
+
+    const STATUS: &str = "Name:\tsh\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1001\nGid:\t100\t100\t100\t101\nGroups:\t4 24 \nCapInh:\t0000000000000000\nCapEff:\t0000000000000009\n";
+
+    #[test]
+    fn credentials_are_the_filesystem_ids_groups_and_effective_caps() {
+        let c = Creds::parse(STATUS).unwrap();
+        assert_eq!(
+            c,
+            Creds {
+                fsuid: 1001,
+                fsgid: 101,
+                groups: vec![4, 24],
+                cap_eff: 9
+            }
+        );
+        assert!(c.has(CAP_CHOWN) && c.has(CAP_FOWNER) && !c.has(CAP_DAC_OVERRIDE));
+        assert!(Creds::parse("Uid:\t1\n").is_none());
+        let empty = STATUS.replace("Groups:\t4 24 ", "Groups:");
+        assert_eq!(Creds::parse(&empty).unwrap().groups, Vec::<u32>::new());
+    }
+
+    /// The kernel's rules, on a real file's `stat` with the owner, group and mode replaced.
+    #[test]
+    fn the_rules_follow_the_kernels() {
+        let dir = std::env::temp_dir().join(format!("nono-meta-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, "x").unwrap();
+        let fd: OwnedFd = std::fs::File::open(&f).unwrap().into();
+        let mut st = rustix::fs::fstat(&fd).unwrap();
+        st.st_uid = 1000;
+        st.st_gid = 100;
+        st.st_mode = libc::S_IFREG | 0o644;
+        let user = |caps: u64| Creds {
+            fsuid: 1000,
+            fsgid: 100,
+            groups: vec![100, 20],
+            cap_eff: caps,
+        };
+        let other = |caps: u64| Creds {
+            fsuid: 2000,
+            fsgid: 200,
+            groups: vec![],
+            cap_eff: caps,
+        };
+        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        let chmod = |m: u32| Op::Chmod(Mode::from_bits_truncate(m));
+        let chown =
+            |u: Option<u32>, g: Option<u32>| Op::Chown(u.map(Uid::from_raw), g.map(Gid::from_raw));
+        let times = |a: i64, m: i64| {
+            Op::Times(Timestamps {
+                last_access: Timespec {
+                    tv_sec: 5,
+                    tv_nsec: a,
+                },
+                last_modification: Timespec {
+                    tv_sec: 5,
+                    tv_nsec: m,
+                },
+            })
+        };
+        let xattr = |name: &std::ffi::CStr| Op::SetXattr {
+            name: name.to_owned(),
+            value: vec![1],
+            flags: 0,
+        };
+        let all = u64::MAX;
+        // chmod: the owner, or CAP_FOWNER; never set-ID bits.
+        assert_eq!(ok(&user(0), chmod(0o600)), Ok(()));
+        assert_eq!(ok(&other(0), chmod(0o600)), Err(Errno::PERM));
+        assert_eq!(ok(&other(1 << CAP_FOWNER), chmod(0o600)), Ok(()));
+        assert_eq!(ok(&user(all), chmod(0o4755)), Err(Errno::PERM));
+        assert_eq!(ok(&user(all), chmod(0o2755)), Err(Errno::PERM));
+        assert_eq!(ok(&user(0), chmod(0o1755)), Ok(()));
+        // chown: a new owner needs CAP_CHOWN; a group the owner is in is fine.
+        assert_eq!(ok(&user(0), chown(Some(1000), None)), Ok(()));
+        assert_eq!(ok(&user(0), chown(Some(0), None)), Err(Errno::PERM));
+        assert_eq!(ok(&user(1 << CAP_CHOWN), chown(Some(0), Some(0))), Ok(()));
+        assert_eq!(ok(&user(0), chown(None, Some(20))), Ok(()));
+        assert_eq!(ok(&user(0), chown(Some(1000), Some(100))), Ok(()));
+        assert_eq!(ok(&user(0), chown(None, Some(0))), Err(Errno::PERM));
+        assert_eq!(ok(&other(0), chown(None, Some(200))), Err(Errno::PERM));
+        assert_eq!(
+            ok(&other(1 << CAP_FOWNER), chown(Some(1000), None)),
+            Err(Errno::PERM)
+        );
+        assert_eq!(ok(&user(0), chown(None, None)), Ok(()));
+        // times: explicit needs ownership; now needs ownership or write permission.
+        let (now, omit) = (rustix::fs::UTIME_NOW, rustix::fs::UTIME_OMIT);
+        assert_eq!(ok(&user(0), times(0, 0)), Ok(()));
+        assert_eq!(ok(&other(0), times(0, 0)), Err(Errno::PERM));
+        assert_eq!(ok(&other(0), times(now, omit)), Err(Errno::PERM));
+        assert_eq!(ok(&other(0), times(omit, omit)), Ok(()));
+        assert_eq!(ok(&other(0), times(now, now)), Err(Errno::ACCESS));
+        assert_eq!(ok(&other(1 << CAP_DAC_OVERRIDE), times(now, now)), Ok(()));
+        st.st_mode = libc::S_IFREG | 0o646;
+        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        assert_eq!(ok(&other(0), times(now, now)), Ok(()));
+        assert_eq!(ok(&other(0), xattr(c"user.x")), Ok(()));
+        st.st_mode = libc::S_IFREG | 0o644;
+        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        // xattrs.
+        assert_eq!(ok(&user(0), xattr(c"user.x")), Ok(()));
+        assert_eq!(ok(&other(0), xattr(c"user.x")), Err(Errno::ACCESS));
+        assert_eq!(ok(&user(0), xattr(c"trusted.x")), Err(Errno::PERM));
+        assert_eq!(ok(&user(0), xattr(c"security.selinux")), Err(Errno::PERM));
+        assert_eq!(ok(&user(1 << CAP_SYS_ADMIN), xattr(c"trusted.x")), Ok(()));
+        assert_eq!(
+            ok(&user(1 << CAP_SETFCAP), xattr(c"security.capability")),
+            Ok(())
+        );
+        assert_eq!(ok(&user(0), xattr(c"system.posix_acl_access")), Ok(()));
+        assert_eq!(
+            ok(
+                &other(0),
+                Op::RemoveXattr(c"system.posix_acl_access".to_owned())
+            ),
+            Err(Errno::PERM)
+        );
+        // file_setattr: ownership; immutable/append need CAP_LINUX_IMMUTABLE.
+        let attr = |x: u64| Op::FileSetAttr([x.to_ne_bytes().as_slice(), &[0; 16]].concat());
+        assert_eq!(ok(&user(0), attr(0)), Ok(()));
+        assert_eq!(ok(&other(0), attr(0)), Err(Errno::PERM));
+        assert_eq!(ok(&user(0), attr(0x8)), Err(Errno::PERM));
+        assert_eq!(ok(&user(1 << CAP_LINUX_IMMUTABLE), attr(0x10)), Ok(()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
