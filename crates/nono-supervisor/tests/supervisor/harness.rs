@@ -47,14 +47,33 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::canonicalize(dir).unwrap()
 }
 
-/// Path of an example binary built next to this test binary.
+/// Path of an example binary built next to this test binary. `cargo test --all-targets`
+/// and `--test supervisor` do not leave plain example binaries there, so the first call
+/// builds them (`cargo build -p nono-supervisor --examples`, same profile).
 pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let mut dir = std::env::current_exe().unwrap();
     dir.pop();
     if dir.ends_with("deps") {
         dir.pop();
     }
-    dir.join("examples").join(name)
+    let path = dir.join("examples").join(name);
+    BUILT.call_once(|| {
+        let mut cargo =
+            std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cargo.args(["build", "--quiet", "-p", "nono-supervisor", "--examples"]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo
+            .status()
+            .expect("cannot run cargo to build the examples");
+        assert!(
+            status.success(),
+            "building the nono-supervisor examples failed: {status}"
+        );
+    });
+    path
 }
 
 /// Every test that calls `run` holds this for reading; the fd-count test holds it for

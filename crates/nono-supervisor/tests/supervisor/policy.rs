@@ -54,6 +54,12 @@ fn default_profile_denies_groups_and_system_secrets_inside_granted_trees() {
         .unwrap();
 
     let shadow = Path::new("/etc/shadow").exists();
+    // The temp dir stays writable. Probe a directory made inside it before the sandbox:
+    // when this checkout itself lives under /tmp, the fake home's carve-outs make /tmp a
+    // spine directory (no new entries directly in it), but its existing entries keep the grant.
+    let tmp_probe = std::env::temp_dir().join(format!("nono-policy-tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp_probe).unwrap();
+    let _cleanup = scopeguard_dir(&tmp_probe);
     let script = format!(
         r#"set -u
 cat /etc/hostname >/dev/null || {{ echo "hostname unreadable"; exit 10; }}
@@ -63,9 +69,10 @@ if cat {h}/.bashrc 2>/dev/null; then echo "read .bashrc"; exit 13; fi
 if echo x 2>/dev/null > {h}/.ssh/planted; then echo "wrote .ssh"; exit 14; fi
 if [ {shadow} = true ] && cat /etc/shadow >/dev/null 2>&1; then echo "read shadow"; exit 15; fi
 echo ok > {h}/proj/out || {{ echo "proj unwritable"; exit 16; }}
-echo ok > /tmp/nono-policy-$$ && rm /tmp/nono-policy-$$ || {{ echo "tmp unwritable"; exit 17; }}
+echo ok > {t}/probe && rm {t}/probe || {{ echo "tmp unwritable"; exit 17; }}
 "#,
-        h = home.display()
+        h = home.display(),
+        t = tmp_probe.display()
     );
     let out = Command::new("/bin/sh")
         .arg("-c")
@@ -107,4 +114,15 @@ echo ok > /tmp/nono-policy-$$ && rm /tmp/nono-policy-$$ || {{ echo "tmp unwritab
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, b"secret");
+}
+
+/// Removes a directory when dropped.
+fn scopeguard_dir(path: &Path) -> impl Drop + '_ {
+    struct Guard<'a>(&'a Path);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0);
+        }
+    }
+    Guard(path)
 }
