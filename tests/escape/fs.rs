@@ -673,3 +673,41 @@ fn fs_setuid_file_planted_refused() {
         assert_eq!(m2.unwrap() & 0o7777, 0o6755);
     }
 }
+
+/// Another user's file in a shared write grant (the default profile's `/tmp`): a sandboxed
+/// root has no `CAP_FOWNER`, so `chmod` is the kernel's `EPERM` under `wrap` — and under
+/// `run`, where the metadata broker performs the call with the supervisor's capabilities, the
+/// broker applies the same rule to the child's own credentials (before, it changed the
+/// mode). Control: unsandboxed root changes it.
+#[test]
+fn fs_chmod_of_another_users_file_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(_) = bins() else { return };
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (a file owned by another user)");
+        return;
+    }
+    for mode in MODES {
+        let dir = std::path::PathBuf::from(format!(
+            "/tmp/nono-escape-owner-{}-{}",
+            std::process::id(),
+            mode.as_str()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let theirs = dir.join("theirs");
+        std::fs::write(&theirs, "x").unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(1234), Some(1234)).unwrap();
+        let t = theirs.display().to_string();
+        let out = probe_in(mode, &dir, &[], &["chmod", "chmod_theirs", &t, "666"]);
+        let m = std::fs::metadata(&theirs).unwrap().permissions().mode();
+        out.expect(&[("chmod_theirs", "EPERM")]);
+        assert_eq!(m & 0o7777, 0o600, "{}", out.run);
+        let control = probe_bare(&dir, &["chmod", "chmod_theirs", &t, "666"]);
+        let m = std::fs::metadata(&theirs).unwrap().permissions().mode();
+        let _ = std::fs::remove_dir_all(&dir);
+        control.expect(&[("chmod_theirs", "ok")]);
+        assert_eq!(m & 0o7777, 0o666);
+    }
+}
