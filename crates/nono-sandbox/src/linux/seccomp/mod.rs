@@ -106,8 +106,8 @@
 //! denial of service against the same user's unprivileged processes.
 //!
 //! Deliberately *not* denied: `sysfs` (lists filesystem types), `adjtimex`/`clock_adjtime`
-//! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which is a
-//! matter for capability dropping, not this list), `kcmp`, `process_madvise`.
+//! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which the
+//! sandbox drops with every other capability), `kcmp`, `process_madvise`.
 //!
 //! # Network
 //!
