@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
 use nono_supervisor::deny_groups::DenySet;
-use nono_supervisor::profile::{self, Profile, Vars};
+use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
 use crate::exit::Failure;
 use crate::flags::{ElevationFlags, SandboxFlags};
@@ -134,11 +134,8 @@ impl SandboxPlan {
             .with_workdir(&workdir);
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
-        let mut caps = profile
-            .to_caps(&vars)
-            .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
-        let deny = profile
-            .deny_set(&vars)
+        let ResolvedProfile { mut caps, deny, .. } = profile
+            .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
 
         add_grants(&mut caps, flags, &workdir)?;

@@ -26,27 +26,42 @@ impl Ui {
     }
 
     /// Install the stderr logger: `RUST_LOG` if set, else warn (-s: error, -v: info,
-    /// -vv: debug, -vvv: trace) for nono's crates.
+    /// -vv: debug, -vvv: trace) for nono's crates. Without `RUST_LOG` the fixed levels need
+    /// no directive parsing: a `Targets` filter is built directly (this runs on every start).
     pub fn init_logging(&self) {
-        let level = match (self.silent, self.verbose) {
-            (true, _) => "error",
-            (false, 0) => "warn",
-            (false, 1) => "info",
-            (false, 2) => "debug",
-            _ => "trace",
-        };
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new(format!(
-                "warn,nono={level},nono_sandbox={level},nono_supervisor={level},nono_transport={level},nono_wire={level}"
-            ))
-        });
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+
+        let builder = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
-            .without_time()
-            .try_init();
+            .without_time();
+        if std::env::var_os("RUST_LOG").is_some() {
+            if let Ok(filter) = EnvFilter::try_from_default_env() {
+                let _ = builder.with_env_filter(filter).try_init();
+                return;
+            }
+        }
+        let level = match (self.silent, self.verbose) {
+            (true, _) => LevelFilter::ERROR,
+            (false, 0) => LevelFilter::WARN,
+            (false, 1) => LevelFilter::INFO,
+            (false, 2) => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        };
+        let filter = Targets::new().with_default(LevelFilter::WARN).with_targets(
+            [
+                "nono",
+                "nono_sandbox",
+                "nono_supervisor",
+                "nono_transport",
+                "nono_wire",
+            ]
+            .map(|t| (t, level)),
+        );
+        let _ = builder.finish().with(filter).try_init();
     }
 
     /// A note for the user (`nono: ...` on stderr), unless `-s`.

@@ -12,7 +12,8 @@
 //!   A deny path need not exist (a credential directory the user does not have); it is then
 //!   stored as its parent's canonical path joined with the remaining components.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 pub use nono_wire::AccessMode;
@@ -347,6 +348,30 @@ impl CapabilitySet {
         Ok(self)
     }
 
+    /// [`deny`](Self::deny) for many paths at once (a profile's deny groups: a hundred
+    /// paths under a few shared directories). Same result as calling `deny` for each in
+    /// order, but each distinct parent directory is resolved once, and the duplicate check
+    /// is a hash lookup rather than a scan. Stops at the first path that cannot be added.
+    pub fn deny_many<P: AsRef<Path>>(
+        &mut self,
+        denies: impl IntoIterator<Item = (P, String)>,
+    ) -> Result<&mut Self, CapsError> {
+        let mut parents: HashMap<OsString, Parent> = HashMap::new();
+        // Canonical paths are clean, so comparing bytes is comparing components.
+        let mut seen: HashSet<OsString> = self
+            .denies
+            .iter()
+            .map(|d| d.path.clone().into_os_string())
+            .collect();
+        for (path, origin) in denies {
+            let path = canonicalize_lenient_with(path.as_ref(), &mut parents)?;
+            if seen.insert(path.clone().into_os_string()) {
+                self.denies.push(DenyRule { path, origin });
+            }
+        }
+        Ok(self)
+    }
+
     /// Block the network entirely (shorthand for `set_network(NetworkMode::Block)`).
     pub fn block_network(&mut self) -> &mut Self {
         self.set_network(NetworkMode::Block)
@@ -588,6 +613,72 @@ pub(crate) fn canonicalize_lenient(path: &Path) -> Result<PathBuf, CapsError> {
     }
 }
 
+/// What a parent directory resolved to, for [`canonicalize_lenient_with`].
+#[derive(Debug, Clone)]
+enum Parent {
+    /// `realpath` gave this existing directory.
+    Dir(PathBuf),
+    /// `realpath` failed with "not found"; this is its lenient form.
+    Missing(PathBuf),
+    /// Anything else: no shortcut.
+    Other,
+}
+
+/// [`canonicalize_lenient`] with parent directories remembered in `parents`. When the parent
+/// is an existing directory, the last component is looked at with one `lstat`: a missing name
+/// or an existing non-symlink gives the answer `realpath` would, without a `readlink` per
+/// component. When the parent is missing, `realpath` of the path fails with "not found" at
+/// the same component, so the answer is the parent's lenient form plus the name. Anything
+/// else (a symlink, another error, a path with `.`/`..`/`//`) goes through
+/// [`canonicalize_lenient`] itself, so the result and the errors are exactly its own.
+fn canonicalize_lenient_with(
+    path: &Path,
+    parents: &mut HashMap<OsString, Parent>,
+) -> Result<PathBuf, CapsError> {
+    let (Some(parent), Some(Component::Normal(name))) =
+        (path.parent(), path.components().next_back())
+    else {
+        return canonicalize_lenient(path);
+    };
+    let clean = path.is_absolute()
+        && path.components().collect::<PathBuf>().as_os_str() == path.as_os_str()
+        && !path
+            .components()
+            .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
+    if !clean || parent.parent().is_none() {
+        return canonicalize_lenient(path);
+    }
+    let known = match parents.get(parent.as_os_str()) {
+        Some(known) => known.clone(),
+        None => {
+            let resolved = match std::fs::canonicalize(parent) {
+                Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match canonicalize_lenient_with(parent, parents) {
+                        Ok(lenient) => Parent::Missing(lenient),
+                        Err(_) => Parent::Other,
+                    }
+                }
+                _ => Parent::Other,
+            };
+            parents.insert(parent.as_os_str().to_owned(), resolved.clone());
+            resolved
+        }
+    };
+    match known {
+        Parent::Dir(base) => {
+            let candidate = base.join(name);
+            match std::fs::symlink_metadata(&candidate) {
+                Ok(m) if !m.file_type().is_symlink() => Ok(candidate),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(candidate),
+                _ => canonicalize_lenient(path),
+            }
+        }
+        Parent::Missing(lenient) => Ok(lenient.join(name)),
+        Parent::Other => canonicalize_lenient(path),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +780,54 @@ mod tests {
         caps.deny(dir.join("sub/../sub/nothere/x"), "test").unwrap();
         assert_eq!(caps.denies()[0].path, dir.join("sub/nothere/x"));
         assert!(caps.deny("relative", "t").is_err());
+    }
+
+    #[test]
+    fn deny_many_is_deny_in_order() {
+        let dir = tmp();
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        std::fs::write(dir.join("real/file"), b"x").unwrap();
+        let _ = std::os::unix::fs::symlink(dir.join("real"), dir.join("link"));
+        let _ = std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling"));
+        let names = [
+            "real",
+            "real/sub",
+            "real/file",
+            "real/missing",
+            "real/missing/x",
+            "link",
+            "link/sub",
+            "link/missing",
+            "dangling",
+            "dangling/x",
+            "real/sub/",
+            "real//sub",
+            "real/./sub",
+            "real/sub/../file",
+            "real/sub",
+            "missing/a",
+            "missing/b",
+            "missing/deeper/c",
+            "missing/deeper/d",
+            "real/missing/y/z",
+            "dangling/q/r",
+            // Last: an error (ENOTDIR) stops both.
+            "real/file/x",
+        ];
+        let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+        let mut one_by_one = CapabilitySet::new();
+        let mut want_err = None;
+        for (i, p) in paths.iter().enumerate() {
+            if let Err(e) = one_by_one.deny(p, format!("t{i}")) {
+                want_err = Some(e.to_string());
+                break;
+            }
+        }
+        let mut batch = CapabilitySet::new();
+        let got = batch.deny_many(paths.iter().enumerate().map(|(i, p)| (p, format!("t{i}"))));
+        assert_eq!(got.err().map(|e| e.to_string()), want_err);
+        assert!(want_err.is_some(), "the last path is refused");
+        assert_eq!(batch, one_by_one);
+        assert_eq!(batch.denies().len(), 13, "aliases merged: {batch}");
     }
 }

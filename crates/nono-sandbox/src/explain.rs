@@ -376,14 +376,25 @@ impl CarveSpine {
     }
 }
 
+/// `path.starts_with(base)` for clean absolute paths (no `.`, `..`, repeated or trailing
+/// `/`), as every path in a [`CapabilitySet`] is: a byte comparison instead of a walk over
+/// components, for the loops over every grant and deny that building a sandbox runs.
+pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
+    let (p, b) = (
+        path.as_os_str().as_encoded_bytes(),
+        base.as_os_str().as_encoded_bytes(),
+    );
+    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
+}
+
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path) -> CarveSpine {
     let mut out = CarveSpine::default();
-    if caps.denies().iter().any(|d| grant.starts_with(&d.path)) {
+    if caps.denies().iter().any(|d| clean_within(grant, &d.path)) {
         return out;
     }
     for d in caps.denies() {
-        if d.path == grant || !d.path.starts_with(grant) {
+        if !clean_within(&d.path, grant) || d.path.as_os_str() == grant.as_os_str() {
             continue;
         }
         // A deny inside another deny adds nothing, and expanding around it would hand out
@@ -391,7 +402,7 @@ pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path) -> CarveSpine {
         if caps
             .denies()
             .iter()
-            .any(|o| o.path != d.path && d.path.starts_with(&o.path))
+            .any(|o| o.path.as_os_str() != d.path.as_os_str() && clean_within(&d.path, &o.path))
         {
             continue;
         }
@@ -549,6 +560,20 @@ fn explain_tcp(caps: &CapabilitySet, host: &str, port: u16, op: NetOp) -> NetExp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_within_is_starts_with_on_clean_paths() {
+        let paths = ["/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/b", "/a/b.c"];
+        for p in paths {
+            for b in paths {
+                assert_eq!(
+                    clean_within(Path::new(p), Path::new(b)),
+                    Path::new(p).starts_with(b),
+                    "{p} within {b}"
+                );
+            }
+        }
+    }
     use crate::caps::AccessMode::{Read, ReadWrite, Write};
 
     fn tree() -> PathBuf {

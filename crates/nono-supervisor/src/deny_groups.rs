@@ -22,8 +22,9 @@
 //! the same inode as the denied entry. On macOS (case-insensitive APFS by default) components
 //! are compared ASCII-case-insensitively as well.
 
-use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -222,6 +223,9 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct DenySet {
     entries: Vec<Entry>,
+    /// `(literal, canonical)` of every entry, to drop duplicates without a linear scan (both
+    /// are clean paths, so their bytes compare like their components).
+    seen: HashSet<(OsString, OsString)>,
     /// `(st_dev, st_ino)` of entries that existed when added → index into `entries`.
     ids: HashMap<(u64, u64), usize>,
 }
@@ -246,6 +250,9 @@ impl DenySet {
         vars: &Vars,
     ) -> Result<DenySet, DenyGroupError> {
         let mut set = DenySet::new();
+        // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
+        // resolve each of those once for the whole set.
+        let mut resolver = Resolver::default();
         for name in names {
             let g = group(name).ok_or_else(|| DenyGroupError::Unknown {
                 name: name.to_owned(),
@@ -260,7 +267,7 @@ impl DenySet {
                 let Ok(path) = vars.expand(template) else {
                     continue;
                 };
-                set.add(&path, g.name)
+                set.add_with(&mut resolver, &path, g.name)
                     .map_err(|source| DenyGroupError::Path {
                         group: g.name.to_owned(),
                         source,
@@ -272,21 +279,29 @@ impl DenySet {
 
     /// Add one absolute path under `group` (a built-in name or a label such as `"profile"`).
     pub fn add(&mut self, path: &Path, group: &str) -> Result<&mut DenySet, CapsError> {
+        self.add_with(&mut Resolver::default(), path, group)
+    }
+
+    fn add_with(
+        &mut self,
+        resolver: &mut Resolver,
+        path: &Path,
+        group: &str,
+    ) -> Result<&mut DenySet, CapsError> {
         if !path.is_absolute() {
             return Err(CapsError::Relative {
                 path: path.to_path_buf(),
             });
         }
         let literal = normalise(path);
-        let canonical = canonicalize_lenient(path);
-        if self
-            .entries
-            .iter()
-            .any(|e| e.literal == literal && e.canonical == canonical)
-        {
+        let (canonical, meta) = resolver.resolve(path);
+        if !self.seen.insert((
+            literal.clone().into_os_string(),
+            canonical.clone().into_os_string(),
+        )) {
             return Ok(self);
         }
-        if let Ok(meta) = std::fs::metadata(&canonical) {
+        if let Some(meta) = meta {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
@@ -355,12 +370,14 @@ impl DenySet {
 
     /// Add every entry to `caps` as a deny carve-out with origin `"group NAME"`.
     pub fn apply_to(&self, caps: &mut CapabilitySet) -> Result<(), CapsError> {
+        let mut denies = Vec::with_capacity(self.entries.len() * 2);
         for e in &self.entries {
-            caps.deny(&e.literal, format!("group {}", e.group))?;
+            denies.push((&e.literal, format!("group {}", e.group)));
             if e.canonical != e.literal {
-                caps.deny(&e.canonical, format!("group {}", e.group))?;
+                denies.push((&e.canonical, format!("group {}", e.group)));
             }
         }
+        caps.deny_many(denies)?;
         Ok(())
     }
 }
@@ -429,6 +446,109 @@ pub(crate) fn canonicalize_lenient(path: &Path) -> PathBuf {
         }
     }
     normalise(path)
+}
+
+/// [`canonicalize_lenient`] for many paths at once, with every resolved prefix remembered:
+/// one `lstat` per component not seen before, where `realpath` costs a `readlink` per
+/// component and the lenient fallback repeats it for every ancestor it tries. The result is
+/// the same (a test compares the two): the longest prefix whose components all resolve is
+/// canonicalised (a symlink through `std::fs::canonicalize`), the rest is appended with `..`
+/// resolved lexically.
+///
+/// Only for building a set at one moment: a remembered prefix is not checked again.
+#[derive(Debug, Default)]
+struct Resolver {
+    /// A prefix of a path as given (`.` dropped) → its resolution.
+    memo: HashMap<OsString, Step>,
+}
+
+/// A prefix, resolved.
+#[derive(Debug, Clone)]
+struct Step {
+    /// Canonical while `exists`; afterwards the canonical part with the rest appended.
+    path: PathBuf,
+    /// Every component so far resolved (once false, the rest is lexical).
+    exists: bool,
+    /// Whether `path` is an existing directory (`..` after a non-directory does not resolve).
+    dir: bool,
+    /// `..` was applied lexically, so the result may exist although `exists` is false.
+    lexical_parent: bool,
+}
+
+impl Resolver {
+    /// The lenient canonical form of the absolute `path`, and its metadata when it exists.
+    fn resolve(&mut self, path: &Path) -> (PathBuf, Option<Metadata>) {
+        let mut cur = Step {
+            path: PathBuf::from("/"),
+            exists: true,
+            dir: true,
+            lexical_parent: false,
+        };
+        let mut key = PathBuf::from("/");
+        let mut meta: Option<Metadata> = None;
+        for c in path.components() {
+            match c {
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+                Component::ParentDir => key.push(".."),
+                Component::Normal(name) => key.push(name),
+            }
+            if let Some(known) = self.memo.get(key.as_os_str()) {
+                cur = known.clone();
+                meta = None;
+                continue;
+            }
+            meta = None;
+            match c {
+                Component::ParentDir => {
+                    if cur.exists && !cur.dir {
+                        cur.exists = false;
+                    }
+                    if !cur.exists {
+                        cur.lexical_parent = true;
+                    }
+                    cur.path.pop();
+                }
+                Component::Normal(name) if cur.exists => {
+                    let next = cur.path.join(name);
+                    match std::fs::symlink_metadata(&next) {
+                        Ok(m) if m.file_type().is_symlink() => {
+                            match std::fs::canonicalize(&next)
+                                .and_then(|p| std::fs::metadata(&p).map(|m| (p, m)))
+                            {
+                                Ok((p, m)) => {
+                                    cur.path = p;
+                                    cur.dir = m.is_dir();
+                                    meta = Some(m);
+                                }
+                                Err(_) => {
+                                    cur.path = next;
+                                    cur.exists = false;
+                                }
+                            }
+                        }
+                        Ok(m) => {
+                            cur.path = next;
+                            cur.dir = m.is_dir();
+                            meta = Some(m);
+                        }
+                        Err(_) => {
+                            cur.path = next;
+                            cur.exists = false;
+                        }
+                    }
+                }
+                Component::Normal(name) => cur.path.push(name),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+            self.memo.insert(key.as_os_str().to_owned(), cur.clone());
+        }
+        let meta = if cur.exists || cur.lexical_parent {
+            meta.or_else(|| std::fs::metadata(&cur.path).ok())
+        } else {
+            None
+        };
+        (cur.path, meta)
+    }
 }
 
 #[cfg(test)]
@@ -508,6 +628,59 @@ mod tests {
             Some("credentials")
         );
         assert_eq!(set.group_of(&alias.join(".sshfoo")), None);
+    }
+
+    #[test]
+    fn resolver_agrees_with_canonicalize_lenient() {
+        let h = home("t5");
+        std::fs::create_dir_all(h.join("real/sub")).unwrap();
+        std::fs::write(h.join("real/file"), b"x").unwrap();
+        std::os::unix::fs::symlink(h.join("real"), h.join("link")).unwrap();
+        std::os::unix::fs::symlink("real/sub", h.join("rel")).unwrap();
+        std::os::unix::fs::symlink(h.join("nowhere"), h.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("loop", h.join("loop")).unwrap();
+        let cases = [
+            "",
+            ".ssh",
+            ".ssh/id_ed25519",
+            ".ssh/missing",
+            "missing",
+            "missing/deeper/x",
+            "link",
+            "link/sub",
+            "link/sub/missing",
+            "link/../proj",
+            "rel",
+            "rel/..",
+            "rel/../file",
+            "real/file",
+            "real/file/x",
+            "real/file/..",
+            "real/file/../sub",
+            "missing/../proj",
+            "missing/../link/sub",
+            "dangling",
+            "dangling/x",
+            "dangling/../proj",
+            "loop",
+            "loop/x",
+            "./proj/./x",
+            "proj//x/",
+            "../..",
+            "proj/../../..",
+            "real/sub/../../.ssh",
+        ];
+        let mut shared = Resolver::default();
+        for case in cases {
+            let p = h.join(case);
+            let want = canonicalize_lenient(&p);
+            let want_id = std::fs::metadata(&want).ok().map(|m| (m.dev(), m.ino()));
+            for resolver in [&mut shared, &mut Resolver::default()] {
+                let (got, meta) = resolver.resolve(&p);
+                assert_eq!(got, want, "{case}");
+                assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{case}");
+            }
+        }
     }
 
     #[test]

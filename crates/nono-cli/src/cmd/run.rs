@@ -107,7 +107,7 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
     }
     let profile = &plan.sandbox.profile;
     let mut policy = profile
-        .policy(&plan.sandbox.vars)
+        .policy_with(&plan.sandbox.vars, plan.sandbox.deny.clone())
         .map_err(|err| Failure::nono(format!("--profile {}: {err}", plan.sandbox.profile_arg)))?;
     policy.approve.extend(e.approve.iter().map(|p| {
         ApproveRule::new(

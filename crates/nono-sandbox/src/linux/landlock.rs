@@ -41,7 +41,8 @@
 //! - <https://docs.kernel.org/userspace-api/landlock.html>
 //! - [landlock_create_ruleset(2)](https://man7.org/linux/man-pages/man2/landlock_create_ruleset.2.html)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,7 @@ use landlock::{
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
-use crate::explain::carve_spine;
+use crate::explain::{carve_spine, clean_within};
 use crate::support::{EnforcementStatus, LandlockSupport, Protection};
 
 /// Rights a `Read` grant gives.
@@ -180,7 +181,7 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
         if caps
             .denies()
             .iter()
-            .any(|d| grant.path.starts_with(&d.path))
+            .any(|d| clean_within(&grant.path, &d.path))
         {
             notes.push(format!(
                 "grant {} ({}) lies inside a carve-out and is not applied",
@@ -198,6 +199,13 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             add(grant.path.clone(), grant.access, false);
             continue;
         }
+        // Canonical paths: byte equality is path equality.
+        let skip: HashSet<&OsStr> = carve
+            .spine
+            .iter()
+            .chain(&carve.denies)
+            .map(|p| p.as_os_str())
+            .collect();
         for dir in &carve.spine {
             let entries = std::fs::read_dir(dir).map_err(|source| LandlockError::CarveOut {
                 grant: grant.path.clone(),
@@ -213,7 +221,7 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
                     source,
                 })?;
                 let child = entry.path();
-                if carve.spine.contains(&child) || carve.denies.contains(&child) {
+                if skip.contains(child.as_os_str()) {
                     continue;
                 }
                 // A rule on a symlink would be attached to its target: skip it.

@@ -198,14 +198,43 @@ fn match_component(toks: &[Tok], name: &[u8]) -> bool {
         One,
         Star,
     }
-    let prog: Vec<P> = toks
+    // On the stack for the usual short pattern: this runs for every environment variable
+    // against every pattern, and for every brokered open against the approve rules.
+    let len: usize = toks
         .iter()
-        .flat_map(|t| match t {
-            Tok::Lit(b) => b.iter().map(|&c| P::Byte(c)).collect::<Vec<_>>(),
-            Tok::Star => vec![P::Star],
-            Tok::One => vec![P::One],
+        .map(|t| match t {
+            Tok::Lit(b) => b.len(),
+            Tok::Star | Tok::One => 1,
         })
-        .collect();
+        .sum();
+    let mut stack = [P::Star; 64];
+    let mut heap = Vec::new();
+    let prog: &mut [P] = if len <= stack.len() {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, P::Star);
+        &mut heap
+    };
+    let mut i = 0;
+    for t in toks {
+        match t {
+            Tok::Lit(b) => {
+                for &c in b {
+                    prog[i] = P::Byte(c);
+                    i += 1;
+                }
+            }
+            Tok::Star => {
+                prog[i] = P::Star;
+                i += 1;
+            }
+            Tok::One => {
+                prog[i] = P::One;
+                i += 1;
+            }
+        }
+    }
+    let prog = &*prog;
     let (mut p, mut n) = (0usize, 0usize);
     let mut back: Option<(usize, usize)> = None;
     while n < name.len() {

@@ -76,28 +76,52 @@ impl Default for EnvPolicy {
     }
 }
 
-fn any_match(patterns: &[String], name: &[u8]) -> bool {
-    patterns.iter().any(|p| Glob::new(p).matches_name(name))
+/// The policy's patterns compiled once (an environment has dozens of variables, and every
+/// one is checked against every pattern).
+struct Compiled {
+    inherit: bool,
+    allow: Vec<Glob>,
+    deny: Vec<Glob>,
+    stripped: Vec<Glob>,
 }
 
-impl EnvPolicy {
-    /// Whether variable `name` passes.
-    #[must_use]
-    pub fn allows(&self, name: &OsStr) -> bool {
-        let n = name.as_bytes();
-        if any_match(&self.deny, n) {
+fn compile(patterns: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Glob> {
+    patterns
+        .into_iter()
+        .map(|p| Glob::new(p.as_ref()))
+        .collect()
+}
+
+impl Compiled {
+    fn allows(&self, name: &[u8]) -> bool {
+        let any = |globs: &[Glob]| globs.iter().any(|g| g.matches_name(name));
+        if any(&self.deny) {
             return false;
         }
-        if any_match(&self.allow, n) {
+        if any(&self.allow) {
             return true;
         }
-        if DEFAULT_STRIPPED
-            .iter()
-            .any(|p| Glob::new(p).matches_name(n))
-        {
+        if any(&self.stripped) {
             return false;
         }
         self.inherit
+    }
+}
+
+impl EnvPolicy {
+    fn compile(&self) -> Compiled {
+        Compiled {
+            inherit: self.inherit,
+            allow: compile(&self.allow),
+            deny: compile(&self.deny),
+            stripped: compile(DEFAULT_STRIPPED),
+        }
+    }
+
+    /// Whether variable `name` passes.
+    #[must_use]
+    pub fn allows(&self, name: &OsStr) -> bool {
+        self.compile().allows(name.as_bytes())
     }
 
     /// Filter `vars` (e.g. `std::env::vars_os()`), keeping order.
@@ -106,7 +130,10 @@ impl EnvPolicy {
         &self,
         vars: impl IntoIterator<Item = (OsString, OsString)>,
     ) -> Vec<(OsString, OsString)> {
-        vars.into_iter().filter(|(k, _)| self.allows(k)).collect()
+        let compiled = self.compile();
+        vars.into_iter()
+            .filter(|(k, _)| compiled.allows(k.as_bytes()))
+            .collect()
     }
 }
 

@@ -67,6 +67,17 @@ const BUILTINS: &[(&str, &str)] = &[
     ("node", include_str!("builtin/node.json")),
 ];
 
+/// A profile resolved for one user and working directory (see [`Profile::resolve`]).
+#[derive(Debug, Clone)]
+pub struct ResolvedProfile {
+    /// The static sandbox, deny carve-outs included.
+    pub caps: CapabilitySet,
+    /// The deny groups and `filesystem.deny` entries the carve-outs came from.
+    pub deny: DenySet,
+    /// Optional paths skipped because they do not exist here.
+    pub skipped: Vec<PathBuf>,
+}
+
 /// The longest `extends` chain followed.
 const MAX_DEPTH: usize = 32;
 
@@ -930,6 +941,16 @@ impl Profile {
         &self,
         vars: &Vars,
     ) -> Result<(CapabilitySet, Vec<PathBuf>), ProfileError> {
+        self.resolve(vars).map(|r| (r.caps, r.skipped))
+    }
+
+    /// Everything a run needs from the profile, resolved once: the static sandbox, the deny
+    /// set it was built with (for runtime checks, [`policy_with`](Profile::policy_with) and
+    /// reports) and the optional paths skipped. Building the deny set touches the
+    /// filesystem for every entry, so a caller that needs both should use this rather than
+    /// [`to_caps`](Profile::to_caps) and [`deny_set`](Profile::deny_set).
+    pub fn resolve(&self, vars: &Vars) -> Result<ResolvedProfile, ProfileError> {
+        let deny = self.deny_set(vars)?;
         let mut caps = CapabilitySet::new();
         let mut skipped = Vec::new();
         let origin = self.origin();
@@ -952,32 +973,35 @@ impl Profile {
                         })
                     }
                 };
-                if !path.exists() {
-                    if e.optional {
+                // `allow_path` resolves the path; one that cannot be resolved is missing.
+                match caps.allow_path(&path, access, origin.clone()) {
+                    Ok(_) => {}
+                    Err(CapsError::NotFound { .. } | CapsError::Resolve { .. }) if e.optional => {
                         tracing::debug!(
                             "profile {}: skipping missing optional {}",
                             self.name,
                             path.display()
                         );
                         skipped.push(path);
-                        continue;
                     }
-                    return Err(ProfileError::MissingPath {
-                        profile: self.name.clone(),
-                        field,
-                        path,
-                    });
+                    Err(CapsError::NotFound { .. } | CapsError::Resolve { .. }) => {
+                        return Err(ProfileError::MissingPath {
+                            profile: self.name.clone(),
+                            field,
+                            path,
+                        });
+                    }
+                    Err(source) => {
+                        return Err(ProfileError::Caps {
+                            profile: self.name.clone(),
+                            field,
+                            source,
+                        })
+                    }
                 }
-                caps.allow_path(&path, access, origin.clone())
-                    .map_err(|source| ProfileError::Caps {
-                        profile: self.name.clone(),
-                        field,
-                        source,
-                    })?;
             }
         }
-        self.deny_set(vars)?
-            .apply_to(&mut caps)
+        deny.apply_to(&mut caps)
             .map_err(|source| ProfileError::Caps {
                 profile: self.name.clone(),
                 field: "filesystem.deny".to_owned(),
@@ -995,11 +1019,21 @@ impl Profile {
             NetworkMode::Allow
         };
         caps.set_network(mode);
-        Ok((caps, skipped))
+        Ok(ResolvedProfile {
+            caps,
+            deny,
+            skipped,
+        })
     }
 
     /// The runtime policy: deny set, approve rules (expanded) and the prompt rate limit.
     pub fn policy(&self, vars: &Vars) -> Result<Policy, ProfileError> {
+        self.policy_with(vars, self.deny_set(vars)?)
+    }
+
+    /// [`policy`](Profile::policy) with a deny set already built for these `vars` (from
+    /// [`resolve`](Profile::resolve)).
+    pub fn policy_with(&self, vars: &Vars, deny: DenySet) -> Result<Policy, ProfileError> {
         let mut approve = Vec::new();
         for (i, a) in self.supervisor.approve.iter().enumerate() {
             let field = format!("supervisor.approve[{i}].path");
@@ -1011,7 +1045,7 @@ impl Profile {
             ));
         }
         Ok(Policy {
-            deny: self.deny_set(vars)?,
+            deny,
             approve,
             rate_limit: Some(self.rate_limit()),
         })
