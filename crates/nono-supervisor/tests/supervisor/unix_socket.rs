@@ -448,7 +448,9 @@ stop = False
 def spam():
     while not stop:
         try:
-            s.send(b"send-keys -t 0 'touch /tmp/escaped' Enter\n")
+            # Never block: once a granted connection's buffer is full the sender must keep
+            # polling `stop`, or the script hangs when the server does not read.
+            s.send(b"send-keys -t 0 'touch /tmp/escaped' Enter\n", socket.MSG_DONTWAIT)
         except OSError:
             pass
 t = threading.Thread(target=spam)
@@ -461,7 +463,7 @@ except OSError as e:
 stop = True
 t.join()
 try:
-    s.send(b"after")
+    s.send(b"after", socket.MSG_DONTWAIT)
 except OSError:
     pass
 print(r)
