@@ -609,8 +609,9 @@ fn fs_mknod_device_node_refused() {
 /// outlive the sandbox (NO_NEW_PRIVS stops the bit only inside it). seccomp refuses
 /// `chmod`/`fchmod`/`fchmodat(2)` with `S_ISUID`/`S_ISGID` and creating a file with them
 /// (`open`/`openat`/`creat` with `O_CREAT`/`O_TMPFILE`, `mknod`) — under `run` before the
-/// metadata broker ever sees the call (`ERRNO` beats `USER_NOTIF`). Control: unsandboxed
-/// root plants both.
+/// metadata broker ever sees the call (`ERRNO` beats `USER_NOTIF`). `openat2`, whose mode
+/// is in memory, fails with `ENOSYS` (under `run` before the open broker would trap it).
+/// Control: unsandboxed root plants all three.
 #[test]
 fn fs_setuid_file_planted_refused() {
     use std::os::unix::fs::PermissionsExt;
@@ -625,6 +626,7 @@ fn fs_setuid_file_planted_refused() {
         std::fs::create_dir_all(&dir).unwrap();
         let chmodded = dir.join("chmodded").display().to_string();
         let created = dir.join("created").display().to_string();
+        let created2 = dir.join("created2").display().to_string();
         let out = probe_in(
             mode,
             &dir,
@@ -641,17 +643,24 @@ fn fs_setuid_file_planted_refused() {
                 "create_setuid",
                 &created,
                 "6755",
+                "create_mode2",
+                "openat2_setuid",
+                &created2,
+                "4755",
             ],
         );
         let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
         let created_exists = std::path::Path::new(&created).exists();
+        let created2_exists = std::path::Path::new(&created2).exists();
         out.expect(&[
             ("create", "ok"),
             ("chmod_setuid", "EPERM"),
             ("create_setuid", "EPERM"),
+            ("openat2_setuid", "ENOSYS"),
         ]);
         assert_eq!(m1.unwrap() & 0o7000, 0, "{}", out.run);
         assert!(!created_exists, "{}", out.run);
+        assert!(!created2_exists, "{}", out.run);
         let control = probe_bare(
             &dir,
             &[
@@ -663,14 +672,24 @@ fn fs_setuid_file_planted_refused() {
                 "create_setuid",
                 &created,
                 "6755",
+                "create_mode2",
+                "openat2_setuid",
+                &created2,
+                "4755",
             ],
         );
         let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
         let m2 = std::fs::metadata(&created).map(|m| m.permissions().mode());
+        let m3 = std::fs::metadata(&created2).map(|m| m.permissions().mode());
         let _ = std::fs::remove_dir_all(&dir);
-        control.expect(&[("chmod_setuid", "ok"), ("create_setuid", "ok")]);
+        control.expect(&[
+            ("chmod_setuid", "ok"),
+            ("create_setuid", "ok"),
+            ("openat2_setuid", "ok"),
+        ]);
         assert_eq!(m1.unwrap() & 0o7777, 0o4755);
         assert_eq!(m2.unwrap() & 0o7777, 0o6755);
+        assert_eq!(m3.unwrap() & 0o7777, 0o4755);
     }
 }
 

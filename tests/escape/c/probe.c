@@ -224,6 +224,17 @@ int main(int argc, char **argv) {
             if (fd >= 0) close(fd);
             i += 4;
         }
+        else if (!strcmp(op, "create_mode2")) {
+            /* the same through openat2: the mode is in struct open_how, in memory */
+            NEED(3);
+            umask(0);
+            struct { uint64_t flags, mode, resolve; } how = {
+                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (uint64_t)strtol(b, NULL, 8), 0};
+            long fd = syscall(437 /* SYS_openat2 */, AT_FDCWD, a, &how, sizeof how);
+            result(name, fd);
+            if (fd >= 0) close((int)fd);
+            i += 4;
+        }
         else if (!strcmp(op, "symlink")) { NEED(3); result(name, symlink(a, b)); i += 4; }
         else if (!strcmp(op, "link")) { NEED(3); result(name, link(a, b)); i += 4; }
         else if (!strcmp(op, "rename")) { NEED(3); result(name, rename(a, b)); i += 4; }

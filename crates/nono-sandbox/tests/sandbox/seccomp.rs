@@ -161,6 +161,7 @@ fn seccomp_unsandboxed_the_same_probes_get_other_answers() {
         "process_vm_readv",
         "ioctl(TIOCSTI)",
         "clone3",
+        "openat2",
         "lookup_dcookie",
         "reboot",
     ];
@@ -206,6 +207,31 @@ fn seccomp_set_id_modes_and_other_pids_are_refused_the_rest_passes() {
     assert_errno(&bare, "prlimit64(pid, new limit)", libc::ESRCH);
     assert_errno(&bare, "setpriority(other)", libc::ESRCH);
     assert_errno(&bare, "openat:tmpfile-setuid", libc::ENOENT);
+}
+
+/// `openat2` keeps its flags and mode in `struct open_how`, out of the filter's reach, so
+/// `openat2(O_CREAT, 04755)` would plant a set-user-ID file: the deny filter fails every
+/// `openat2` with `ENOSYS` (what kernels before 5.6 answer; callers fall back to `openat`,
+/// whose mode is checked). Unsandboxed, the same calls reach the kernel.
+#[test]
+fn seccomp_openat2_fails_with_enosys_so_set_id_creation_falls_back_to_openat() {
+    let Some(probe) = probe() else { return };
+    let names = [
+        "openat2",
+        "openat2:read",
+        "openat(O_CREAT, S_ISUID|S_ISGID)",
+        "openat:create-0644",
+    ];
+    let results = probe_results(&probe, &names, &[&deny_filter(NetworkMode::Allow)]);
+    assert_errno(&results, "openat2", libc::ENOSYS);
+    assert_errno(&results, "openat2:read", libc::ENOSYS);
+    // The fallback: openat is checked, set-ID modes refused, the rest reaches the kernel.
+    assert_errno(&results, "openat(O_CREAT, S_ISUID|S_ISGID)", libc::EPERM);
+    assert_errno(&results, "openat:create-0644", libc::ENOENT);
+    let bare = probe_results(&probe, &names, &[]);
+    assert_errno(&bare, "openat2", libc::ENOENT);
+    assert_ok(&bare, "openat2:read");
+    assert_errno(&bare, "openat(O_CREAT, S_ISUID|S_ISGID)", libc::ENOENT);
 }
 
 #[test]
@@ -391,9 +417,14 @@ fn seccomp_install_sets_no_new_privs() {
     assert!(status.lines().any(|l| l == "Seccomp:\t2"), "{status}");
 }
 
-/// Spawn the probe in `--open` mode under deny + notify filters; the child sends its
-/// listener back over a socketpair before exec. Returns the child and the listener.
-fn spawn_notified(probe: &Path, specs: &[String]) -> (std::process::Child, NotifyFd) {
+/// Spawn the probe in `--open` mode under the notify filter (after the deny filter if
+/// `with_deny`); the child sends its listener back over a socketpair before exec. Returns
+/// the child and the listener.
+fn spawn_notified(
+    probe: &Path,
+    specs: &[String],
+    with_deny: bool,
+) -> (std::process::Child, NotifyFd) {
     let (parent_end, child_end) = socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -401,7 +432,7 @@ fn spawn_notified(probe: &Path, specs: &[String]) -> (std::process::Child, Notif
         None,
     )
     .unwrap();
-    let deny = deny_filter(NetworkMode::Block);
+    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
     let notify = Filter::notify(&NotifySet::open_family()).unwrap();
     let mut cmd = Command::new(probe);
     cmd.arg("--open")
@@ -409,11 +440,13 @@ fn spawn_notified(probe: &Path, specs: &[String]) -> (std::process::Child, Notif
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe work after fork: two prebuilt filter installs and a
+    // SAFETY: only async-signal-safe work after fork: prebuilt filter installs and a
     // sendmsg whose buffers all live on the stack.
     unsafe {
         cmd.pre_exec(move || {
-            deny.install()?;
+            if let Some(deny) = &deny {
+                deny.install()?;
+            }
             let listener: OwnedFd = notify.install_with_listener()?;
             let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
             let mut control = SendAncillaryBuffer::new(&mut space);
@@ -450,40 +483,58 @@ fn spawn_notified(probe: &Path, specs: &[String]) -> (std::process::Child, Notif
     (child, NotifyFd::new(listener))
 }
 
-#[test]
-fn seccomp_supervisor_answers_trapped_opens() {
-    let Some(probe) = probe() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nono-seccomp-notify-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cont = dir.join("continue.txt");
-    let denied = dir.join("denied.txt");
-    let injected = dir.join("injected.txt");
-    let substitute = dir.join("substitute.txt");
-    let missing = dir.join("does-not-exist");
-    std::fs::write(&cont, "continued\n").unwrap();
-    std::fs::write(&denied, "must not be read\n").unwrap();
-    std::fs::write(&injected, "original\n").unwrap();
-    std::fs::write(&substitute, "from the supervisor\n").unwrap();
-    let specs: Vec<String> = [
-        format!("openat:{}", cont.display()),
-        format!("openat:{}", denied.display()),
-        format!("openat:{}", injected.display()),
-        format!("open:{}", denied.display()),
-        format!("openat2:{}", injected.display()),
-        format!("openat:{}", missing.display()),
-    ]
-    .into();
+/// The files of a notify test and what the test supervisor does with each.
+struct NotifyFiles {
+    dir: PathBuf,
+    /// `CONTINUE`: the child reads it.
+    cont: PathBuf,
+    /// Answered `EACCES`.
+    denied: PathBuf,
+    /// `substitute` injected instead: `ADDFD | SEND` for `openat`, `ADDFD` at fd 100 and a
+    /// made-up return value of 100 for the other syscalls.
+    injected: PathBuf,
+    substitute: PathBuf,
+    /// Answered with the value 4242 without running the syscall.
+    missing: PathBuf,
+}
 
-    let (child, listener) = spawn_notified(&probe, &specs);
+impl NotifyFiles {
+    fn new(name: &str) -> NotifyFiles {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("nono-seccomp-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = NotifyFiles {
+            cont: dir.join("continue.txt"),
+            denied: dir.join("denied.txt"),
+            injected: dir.join("injected.txt"),
+            substitute: dir.join("substitute.txt"),
+            missing: dir.join("does-not-exist"),
+            dir,
+        };
+        std::fs::write(&f.cont, "continued\n").unwrap();
+        std::fs::write(&f.denied, "must not be read\n").unwrap();
+        std::fs::write(&f.injected, "original\n").unwrap();
+        std::fs::write(&f.substitute, "from the supervisor\n").unwrap();
+        f
+    }
+}
+
+impl Drop for NotifyFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Act as the supervisor until the child exits: answer every trapped open (the loader's
+/// too) as [`NotifyFiles`] says, `CONTINUE` for everything else. Returns what was trapped.
+fn supervise_opens(listener: &NotifyFd, files: &NotifyFiles) -> Vec<(Syscall, PathBuf)> {
     // Optional kernel feature (6.6); either answer is fine, but the ioctl must not fail.
     listener
         .set_sync_wakeup()
         .expect("SECCOMP_IOCTL_NOTIF_SET_FLAGS");
-
     let mut seen: Vec<(Syscall, PathBuf)> = Vec::new();
     loop {
-        let mut fds = [PollFd::new(&listener, PollFlags::IN)];
+        let mut fds = [PollFd::new(listener, PollFlags::IN)];
         let n = poll(&mut fds, None).expect("poll the listener");
         assert!(n > 0);
         let revents = fds[0].revents();
@@ -510,11 +561,11 @@ fn seccomp_supervisor_answers_trapped_opens() {
             }
             let path = PathBuf::from(std::ffi::OsString::from_vec(path.into_bytes()));
             seen.push((syscall, path.clone()));
-            if path == denied {
+            if path == files.denied {
                 listener.respond_errno(note.id, libc::EACCES).unwrap();
-            } else if path == injected && syscall == Syscall::OpenAt {
+            } else if path == files.injected && syscall == Syscall::OpenAt {
                 // Inject and answer in one step.
-                let file = std::fs::File::open(&substitute).unwrap();
+                let file = std::fs::File::open(&files.substitute).unwrap();
                 let opts = AddFdOptions {
                     send: true,
                     cloexec: true,
@@ -522,9 +573,9 @@ fn seccomp_supervisor_answers_trapped_opens() {
                 };
                 let fd = listener.add_fd(note.id, file.as_fd(), opts).unwrap();
                 assert!(fd >= 0);
-            } else if path == injected {
+            } else if path == files.injected {
                 // Inject at a chosen number, then answer with it.
-                let file = std::fs::File::open(&substitute).unwrap();
+                let file = std::fs::File::open(&files.substitute).unwrap();
                 let opts = AddFdOptions {
                     send: false,
                     cloexec: true,
@@ -532,7 +583,7 @@ fn seccomp_supervisor_answers_trapped_opens() {
                 };
                 assert_eq!(listener.add_fd(note.id, file.as_fd(), opts).unwrap(), 100);
                 listener.respond_value(note.id, 100).unwrap();
-            } else if path == missing {
+            } else if path == files.missing {
                 // A made-up result: the syscall never runs.
                 listener.respond_value(note.id, 4242).unwrap();
             } else {
@@ -546,48 +597,72 @@ fn seccomp_supervisor_answers_trapped_opens() {
             break; // no task uses the filter any more: the child exited
         }
     }
+    seen
+}
+
+/// The probe's line for `spec` (`"KIND:PATH fd=F errno=E data=..."`).
+fn open_line(stdout: &str, spec: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{spec} ")))
+        .unwrap_or_else(|| panic!("no line for {spec}:\n{stdout}"))
+        .to_owned()
+}
+
+/// Deny + notify filters, as `PreparedSandbox` installs them: the supervisor sees and
+/// answers `open` and `openat` (continue, refuse, inject, made-up value); `openat2` fails
+/// with the deny filter's `ENOSYS` and never reaches it (`ERRNO` beats `USER_NOTIF`).
+#[test]
+fn seccomp_supervisor_answers_trapped_opens() {
+    let Some(probe) = probe() else { return };
+    let files = NotifyFiles::new("notify");
+    let specs: Vec<String> = [
+        format!("openat:{}", files.cont.display()),
+        format!("openat:{}", files.denied.display()),
+        format!("openat:{}", files.injected.display()),
+        format!("open:{}", files.denied.display()),
+        format!("open:{}", files.injected.display()),
+        format!("openat:{}", files.missing.display()),
+        format!("openat2:{}", files.cont.display()),
+    ]
+    .into();
+
+    let (child, listener) = spawn_notified(&probe, &specs, true);
+    let seen = supervise_opens(&listener, &files);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
-    let line = |spec: &str| {
-        stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{spec} ")))
-            .unwrap_or_else(|| panic!("no line for {spec}:\n{stdout}"))
-            .to_owned()
-    };
+    let line = |i: usize| open_line(&stdout, &specs[i]);
+    assert!(line(0).ends_with("errno=0 data=continued"), "{stdout}");
     assert!(
-        line(&specs[0]).ends_with("errno=0 data=continued"),
+        line(1).contains(&format!("fd=-1 errno={} data=", libc::EACCES)),
         "{stdout}"
     );
     assert!(
-        line(&specs[1]).contains(&format!("fd=-1 errno={} data=", libc::EACCES)),
+        line(2).ends_with("errno=0 data=from the supervisor"),
         "{stdout}"
     );
     assert!(
-        line(&specs[2]).ends_with("errno=0 data=from the supervisor"),
+        line(3).contains(&format!("errno={}", libc::EACCES)),
         "{stdout}"
     );
     assert!(
-        line(&specs[3]).contains(&format!("errno={}", libc::EACCES)),
+        line(4).ends_with("fd=100 errno=0 data=from the supervisor"),
         "{stdout}"
     );
+    assert!(line(5).ends_with("fd=4242 errno=0 data="), "{stdout}");
     assert!(
-        line(&specs[4]).ends_with("fd=100 errno=0 data=from the supervisor"),
-        "{stdout}"
-    );
-    assert!(
-        line(&specs[5]).ends_with("fd=4242 errno=0 data="),
+        line(6).ends_with(&format!("fd=-1 errno={} data=", libc::ENOSYS)),
         "{stdout}"
     );
 
     for (syscall, path) in [
-        (Syscall::OpenAt, &cont),
-        (Syscall::OpenAt, &denied),
-        (Syscall::OpenAt, &injected),
-        (Syscall::Open, &denied),
-        (Syscall::OpenAt2, &injected),
-        (Syscall::OpenAt, &missing),
+        (Syscall::OpenAt, &files.cont),
+        (Syscall::OpenAt, &files.denied),
+        (Syscall::OpenAt, &files.injected),
+        (Syscall::Open, &files.denied),
+        (Syscall::Open, &files.injected),
+        (Syscall::OpenAt, &files.missing),
     ] {
         assert!(
             seen.iter().any(|(s, p)| *s == syscall && p == path),
@@ -595,5 +670,55 @@ fn seccomp_supervisor_answers_trapped_opens() {
             path.display()
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !seen.iter().any(|(s, _)| *s == Syscall::OpenAt2),
+        "openat2 reached the supervisor past the deny filter: {seen:?}"
+    );
+}
+
+/// The notify filter alone (a library user without the deny-list) still traps `openat2`:
+/// the supervisor reads `struct open_how` and answers it like any other open.
+#[test]
+fn seccomp_notify_filter_alone_traps_openat2() {
+    let Some(probe) = probe() else { return };
+    let files = NotifyFiles::new("notify-openat2");
+    let specs: Vec<String> = [
+        format!("openat2:{}", files.cont.display()),
+        format!("openat2:{}", files.denied.display()),
+        format!("openat2:{}", files.injected.display()),
+        format!("openat:{}", files.injected.display()),
+    ]
+    .into();
+
+    let (child, listener) = spawn_notified(&probe, &specs, false);
+    let seen = supervise_opens(&listener, &files);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let line = |i: usize| open_line(&stdout, &specs[i]);
+    assert!(line(0).ends_with("errno=0 data=continued"), "{stdout}");
+    assert!(
+        line(1).contains(&format!("fd=-1 errno={} data=", libc::EACCES)),
+        "{stdout}"
+    );
+    assert!(
+        line(2).ends_with("fd=100 errno=0 data=from the supervisor"),
+        "{stdout}"
+    );
+    assert!(
+        line(3).ends_with("errno=0 data=from the supervisor"),
+        "{stdout}"
+    );
+    for (syscall, path) in [
+        (Syscall::OpenAt2, &files.cont),
+        (Syscall::OpenAt2, &files.denied),
+        (Syscall::OpenAt2, &files.injected),
+        (Syscall::OpenAt, &files.injected),
+    ] {
+        assert!(
+            seen.iter().any(|(s, p)| *s == syscall && p == path),
+            "{syscall} {} was not trapped; saw {seen:?}",
+            path.display()
+        );
+    }
 }

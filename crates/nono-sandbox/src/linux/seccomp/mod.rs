@@ -84,6 +84,7 @@
 //! | `mount`, `umount2`, `pivot_root`, `move_mount`, `fsopen`, `fsconfig`, `fsmount`, `fspick`, `open_tree`, `open_tree_attr`, `mount_setattr` | the mount table |
 //! | `unshare`, `setns`, `clone` with any `CLONE_NEW*` flag | namespaces |
 //! | `clone3` → **`ENOSYS`** | flags live in memory seccomp cannot read; libc falls back to `clone` |
+//! | `openat2` → **`ENOSYS`** | flags and mode live in `struct open_how`, in memory seccomp cannot read, so `O_CREAT` with a set-ID mode would pass (see below); callers fall back to `openat`, as on kernels before 5.6 |
 //! | `personality` other than `0xffffffff` (query) and `0` (`PER_LINUX`) | ASLR / NX weakening |
 //! | `kexec_load`, `kexec_file_load`, `init_module`, `finit_module`, `delete_module` | kernel code |
 //! | `open_by_handle_at`, `name_to_handle_at` | open by handle bypasses path rules ("shocker") |
@@ -98,12 +99,16 @@
 //!
 //! | `shmget`, `shmat`, `shmctl`, `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semtimedop`, `semctl` → **`ENOSYS`** ([`sysv_ipc_table`]), only when System V IPC is refused rather than made private (`SysvIpc::Deny`, or `Private` without `CAP_SYS_ADMIN` for an IPC namespace; [`Filter::for_caps`] alone always refuses unless `Host`) | other programs' IPC objects are found by key; `ENOSYS` is what a kernel without SysV IPC answers, so programs fall back |
 //!
-//! Not covered: `openat2`'s mode is inside `struct open_how` (a pointer), so creating a
-//! set-ID file with `openat2(O_CREAT, 04755)` is not refused; `sched_setaffinity`,
-//! `sched_setscheduler`, `sched_setparam`, `sched_setattr`, `ioprio_set` on other pids are
-//! left alone (pinning a thread passes its nonzero tid): the kernel refuses them against a
-//! process with more capabilities than the (capability-less) sandbox, so what remains is a
-//! denial of service against the same user's unprivileged processes.
+//! `openat2` is refused whole rather than checked: its mode is behind a pointer, and a
+//! supervisor reading it from memory would race with the child (another thread rewrites
+//! `struct open_how` between the read and `CONTINUE`). Programs that use it (systemd, some
+//! Rust crates) already handle `ENOSYS`, which kernels before 5.6 answer.
+//!
+//! Not covered: `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
+//! `sched_setattr`, `ioprio_set` on other pids are left alone (pinning a thread passes its
+//! nonzero tid): the kernel refuses them against a process with more capabilities than the
+//! (capability-less) sandbox, so what remains is a denial of service against the same
+//! user's unprivileged processes.
 //!
 //! Deliberately *not* denied: `sysfs` (lists filesystem types), `adjtimex`/`clock_adjtime`
 //! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which the
@@ -120,7 +125,8 @@
 //! # Notify
 //!
 //! [`Filter::notify`] traps the syscalls of a [`NotifySet`] (start with
-//! [`NotifySet::open_family`]) with `SECCOMP_RET_USER_NOTIF`; [`NotifyFd`] receives and
+//! [`NotifySet::open_family`]; its `openat2` only reaches the listener when the notify filter
+//! is installed without the deny filter) with `SECCOMP_RET_USER_NOTIF`; [`NotifyFd`] receives and
 //! answers them, [`procmem`] reads their pointer arguments. Reading another process's
 //! memory races with that process: check [`NotifyFd::id_valid`] after every read, and make
 //! decisions on what the supervisor opens itself, not on what it read.

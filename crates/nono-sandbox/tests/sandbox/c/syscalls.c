@@ -183,6 +183,15 @@ static int attempt(const char *name, long *ret, int *err) {
     else if (IS("fchmodat2(S_ISUID|S_ISGID)")) r = syscall(452, AT_FDCWD, "/nonexistent-nono", 04755, 0);
     else if (IS("openat(O_CREAT, S_ISUID|S_ISGID)"))
         r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono/x", O_CREAT | O_WRONLY, 06755);
+    else if (IS("openat2")) {
+        /* The attack the ENOSYS row stops: O_CREAT with a set-ID mode inside open_how. */
+        struct { uint64_t flags, mode, resolve; } how = {O_CREAT | O_WRONLY, 04755, 0};
+        r = syscall(SYS_openat2, AT_FDCWD, "/nonexistent-nono/x", &how, sizeof how);
+    }
+    else if (IS("openat2:read")) {
+        struct { uint64_t flags, mode, resolve; } how = {O_RDONLY | O_CLOEXEC, 0, 0};
+        r = syscall(SYS_openat2, AT_FDCWD, "/dev/null", &how, sizeof how);
+    }
     else if (IS("openat:tmpfile-setuid"))
         r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono", O_TMPFILE | O_WRONLY, 04755);
     else if (IS("openat:create-0644"))
