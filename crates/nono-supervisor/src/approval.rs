@@ -8,13 +8,20 @@
 //! every control character escaped (a path or reason chosen by the child cannot move the
 //! cursor or fake a line), and reads one line: `y`/`yes` grants once, `a`/`always` grants for
 //! the session, anything else denies. A line may end in `\n` or `\r` (a terminal left in raw
-//! mode sends `\r`). No answer before the timeout → [`Decision::Timeout`]. Prompts are
+//! mode sends `\r`). Ctrl-C (a `0x03` byte: the PTY relay keeps our terminal in raw mode)
+//! denies at once, Ctrl-D before any answer is end of input (denied). No answer before the
+//! timeout → [`Decision::Timeout`]. When the run's [`CancelWatch`] fires (the command ended,
+//! or `SIGINT`/`SIGTERM`/... was forwarded to it) the prompt stops waiting, prints
+//! `(cancelled: the command ended)` and denies with [`CancelReason::as_denial`]'s reason
+//! (so the audit log has one `Denied` entry for the abandoned request). Prompts are
 //! serialised: concurrent requests wait their turn. While a prompt is open, the supervisor's
 //! PTY relays do not read the terminal (`pty.rs`'s gate), so the answer cannot go to the child.
 //!
 //! The prompt logic is [`ask`], generic over a `BufRead`/`Write` pair; the timeout is the
 //! reader's job ([`DeadlineReader`] polls an fd until a deadline and then reports
-//! `ErrorKind::TimedOut`).
+//! `ErrorKind::TimedOut`), and its cancellation (it polls the watch's fd too).
+//!
+//! [`CancelReason::as_denial`]: crate::cancel::CancelReason::as_denial
 
 use std::fmt;
 use std::fs::File;
@@ -27,12 +34,25 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 
+use crate::cancel::{CancelWatch, Cancelled};
 use crate::policy::{Decision, GrantScope, RuntimeRequest};
 
 /// Decides runtime requests that no deny group, session grant or approve rule decided.
 pub trait ApprovalBackend: Send + Sync + fmt::Debug {
     /// Decide. May block (a person is asked); the broker calls it off its poll loop.
     fn approve(&self, req: &RuntimeRequest) -> Decision;
+
+    /// Decide, giving up when `cancel` fires (the command ended, or a terminating signal
+    /// was forwarded to it): then return `Decision::denied(reason.as_denial())`. The
+    /// supervisor calls this one. The default ignores `cancel` and calls
+    /// [`approve`](ApprovalBackend::approve) — such a backend (e.g. [`Callback`]) cannot be
+    /// interrupted, and `run` waits for it before it returns; a backend that may block for
+    /// long should poll `cancel` (its fd is readable once cancelled), as [`TerminalPrompt`]
+    /// does.
+    fn approve_until(&self, req: &RuntimeRequest, cancel: &CancelWatch) -> Decision {
+        let _ = cancel;
+        self.approve(req)
+    }
 
     /// Name written to the audit log's `backend` field.
     fn name(&self) -> &str {
@@ -50,6 +70,9 @@ impl<T: ApprovalBackend + ?Sized> ApprovalBackend for Box<T> {
     fn approve(&self, req: &RuntimeRequest) -> Decision {
         (**self).approve(req)
     }
+    fn approve_until(&self, req: &RuntimeRequest, cancel: &CancelWatch) -> Decision {
+        (**self).approve_until(req, cancel)
+    }
     fn name(&self) -> &str {
         (**self).name()
     }
@@ -61,6 +84,9 @@ impl<T: ApprovalBackend + ?Sized> ApprovalBackend for Box<T> {
 impl<T: ApprovalBackend + ?Sized> ApprovalBackend for std::sync::Arc<T> {
     fn approve(&self, req: &RuntimeRequest) -> Decision {
         (**self).approve(req)
+    }
+    fn approve_until(&self, req: &RuntimeRequest, cancel: &CancelWatch) -> Decision {
+        (**self).approve_until(req, cancel)
     }
     fn name(&self) -> &str {
         (**self).name()
@@ -151,7 +177,25 @@ impl TerminalPrompt {
 
 impl ApprovalBackend for TerminalPrompt {
     fn approve(&self, req: &RuntimeRequest) -> Decision {
+        self.prompt(req, None)
+    }
+
+    fn approve_until(&self, req: &RuntimeRequest, cancel: &CancelWatch) -> Decision {
+        self.prompt(req, Some(cancel))
+    }
+
+    fn name(&self) -> &str {
+        "terminal"
+    }
+}
+
+impl TerminalPrompt {
+    fn prompt(&self, req: &RuntimeRequest, cancel: Option<&CancelWatch>) -> Decision {
         let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        // Cancelled while waiting for the turn: nobody needs this answer, do not ask.
+        if let Some(why) = cancel.and_then(CancelWatch::cancelled) {
+            return Decision::denied(why.as_denial());
+        }
         // A PTY relay of this process reads the same terminal: it leaves stdin alone until
         // the answer is in (see pty.rs), so the answer reaches the prompt, not the child.
         let _terminal = crate::pty::hold_terminal();
@@ -182,38 +226,62 @@ impl ApprovalBackend for TerminalPrompt {
             }
         };
         let deadline = Instant::now() + self.timeout;
-        let mut reader = BufReader::new(DeadlineReader::new(fd, deadline));
+        let mut reader = BufReader::new(DeadlineReader::new(fd, deadline).cancelled_by(cancel));
         ask(req, self.timeout, &mut reader, &mut writer)
     }
-
-    fn name(&self) -> &str {
-        "terminal"
-    }
 }
 
-/// Reads from an fd, but gives up with `ErrorKind::TimedOut` once `deadline` has passed.
+/// Reads from an fd, but gives up with `ErrorKind::TimedOut` once `deadline` has passed,
+/// or with a [`Cancelled`] error as soon as its [`CancelWatch`] (if any) fires.
 #[derive(Debug)]
-pub struct DeadlineReader<F: AsFd> {
+pub struct DeadlineReader<'c, F: AsFd> {
     fd: F,
     deadline: Instant,
+    cancel: Option<&'c CancelWatch>,
 }
 
-impl<F: AsFd> DeadlineReader<F> {
+impl<'c, F: AsFd> DeadlineReader<'c, F> {
     /// Wrap `fd`.
-    pub fn new(fd: F, deadline: Instant) -> DeadlineReader<F> {
-        DeadlineReader { fd, deadline }
+    pub fn new(fd: F, deadline: Instant) -> DeadlineReader<'c, F> {
+        DeadlineReader {
+            fd,
+            deadline,
+            cancel: None,
+        }
+    }
+
+    /// Also stop waiting when `cancel` fires: the read fails with an error of kind `Other`
+    /// carrying [`Cancelled`] (see [`Cancelled::of`]).
+    #[must_use]
+    pub fn cancelled_by(mut self, cancel: Option<&'c CancelWatch>) -> DeadlineReader<'c, F> {
+        self.cancel = cancel;
+        self
     }
 }
 
-impl<F: AsFd> Read for DeadlineReader<F> {
+impl<F: AsFd> Read for DeadlineReader<'_, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            if let Some(c) = self.cancel.filter(|c| c.cancelled().is_some()) {
+                return Err(c.error());
+            }
             let left = self.deadline.saturating_duration_since(Instant::now());
             let ts = Timespec::try_from(left).unwrap_or(Timespec {
                 tv_sec: i64::MAX,
                 tv_nsec: 0,
             });
-            let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+            // Without a watch the second entry polls the same fd again (a fixed-size array).
+            let mut fds = [
+                PollFd::new(&self.fd, PollFlags::IN),
+                PollFd::from_borrowed_fd(
+                    self.cancel.map_or(self.fd.as_fd(), AsFd::as_fd),
+                    if self.cancel.is_some() {
+                        PollFlags::IN
+                    } else {
+                        PollFlags::empty()
+                    },
+                ),
+            ];
             match poll(&mut fds, Some(&ts)) {
                 Ok(0) => {
                     return Err(io::Error::new(
@@ -224,6 +292,9 @@ impl<F: AsFd> Read for DeadlineReader<F> {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
+            }
+            if self.cancel.is_some() && !fds[1].revents().is_empty() {
+                continue;
             }
             match rustix::io::read(&self.fd, &mut *buf) {
                 Ok(n) => return Ok(n),
@@ -301,6 +372,19 @@ pub fn ask<R: BufRead, W: Write>(
             let _ = output.write_all(b"\r\n(no answer in time: denied)\r\n");
             return Decision::Timeout;
         }
+        Err(e) if Cancelled::of(&e).is_some() => {
+            let why = Cancelled::of(&e).unwrap_or(crate::cancel::CancelReason::Ended);
+            let _ = output
+                .write_all(format!("\r\n(cancelled: {why})\r\n").as_bytes())
+                .and_then(|()| output.flush());
+            return Decision::denied(why.as_denial());
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            let _ = output
+                .write_all(b"^C\r\n(interrupted: denied)\r\n")
+                .and_then(|()| output.flush());
+            return Decision::denied("interrupted at the terminal prompt (Ctrl-C)");
+        }
         Err(e) => return Decision::denied(format!("reading the answer failed: {e}")),
     };
     let decision = match answer.trim().to_ascii_lowercase().as_str() {
@@ -326,7 +410,13 @@ pub fn ask<R: BufRead, W: Write>(
     decision
 }
 
-/// Read up to `\n` or `\r`; `None` at end of input before any byte.
+/// Ctrl-C and Ctrl-D as a terminal in raw mode sends them (the PTY relay puts ours in raw
+/// mode, so they arrive as bytes instead of `SIGINT` / end of input).
+const CTRL_C: u8 = 0x03;
+const CTRL_D: u8 = 0x04;
+
+/// Read up to `\n` or `\r`; `None` at end of input (or Ctrl-D) before any byte; an error of
+/// kind `Interrupted` at a Ctrl-C byte.
 fn read_answer<R: BufRead>(input: &mut R) -> io::Result<Option<String>> {
     let mut line = Vec::new();
     let mut saw_any = false;
@@ -338,6 +428,14 @@ fn read_answer<R: BufRead>(input: &mut R) -> io::Result<Option<String>> {
         };
         if buf.is_empty() {
             return Ok(saw_any.then(|| String::from_utf8_lossy(&line).into_owned()));
+        }
+        let end = buf.iter().position(|&b| b == b'\n' || b == b'\r');
+        let before_end = &buf[..end.unwrap_or(buf.len())];
+        if before_end.contains(&CTRL_C) {
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        if !saw_any && line.is_empty() && buf.first() == Some(&CTRL_D) {
+            return Ok(None);
         }
         saw_any = true;
         if let Some(i) = buf.iter().position(|&b| b == b'\n' || b == b'\r') {

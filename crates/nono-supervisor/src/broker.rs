@@ -63,6 +63,7 @@ use rustix::event::PollFlags;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
@@ -89,6 +90,9 @@ pub(crate) struct Context {
     pub child_pid: u32,
     /// Allowed origins and the opener for `OpenUrl` requests (see `sdk.rs`).
     pub urls: Arc<crate::sdk::UrlPolicy>,
+    /// Fired when the command ends (or a terminating signal is forwarded): pending
+    /// decisions stop waiting (see `cancel.rs`).
+    pub cancel: CancelToken,
 }
 
 impl Context {
@@ -100,11 +104,14 @@ impl Context {
             workers: Workers::default(),
             child_pid,
             urls: Arc::new(crate::sdk::UrlPolicy::new(config)),
+            cancel: CancelToken::new(),
         }
     }
 
     /// Wait for the workers to finish what they were given (every job ends: a decision
-    /// returns or times out, and answers to a dead child fail at once).
+    /// returns, times out or is cancelled — `run` fires `cancel` first — and answers to a
+    /// dead child fail at once). A backend that cannot be cancelled (a `Callback`) is waited
+    /// for: `run` never returns while one of its threads still decides for it.
     pub(crate) fn finish(&self) {
         self.workers.join();
     }
@@ -407,16 +414,21 @@ impl Broker {
         };
         let notify = self.notify.clone();
         let shared = self.shared.clone();
+        let cancel = ctx.cancel.clone();
         ctx.workers.submit(Box::new(move || {
-            grant_trapped(&notify, &engine, &shared, &n, &call, canonical, access);
+            grant_trapped(
+                &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
+            );
         }));
     }
 }
 
 /// On a worker: ask the engine, then open + inject, or refuse.
+#[allow(clippy::too_many_arguments)]
 fn grant_trapped(
     notify: &NotifyFd,
     engine: &Engine,
+    cancel: &CancelToken,
     shared: &Shared,
     n: &Notification,
     call: &OpenCall,
@@ -441,7 +453,7 @@ fn grant_trapped(
         syscall: call.syscall.name().to_owned(),
         reason,
     };
-    match engine.decide(&req) {
+    match engine.decide_until(&req, cancel) {
         Decision::Granted { .. } => {
             let flags = OFlags::from_bits_retain(call.flags as u32);
             // The mode only matters when a file is created; then the child's umask applies,

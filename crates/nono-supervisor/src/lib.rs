@@ -3,11 +3,13 @@
 pub mod approval;
 pub mod audit;
 mod broker;
+pub mod cancel;
 pub mod client;
 pub mod deny_groups;
 pub mod env;
 mod error;
 pub mod gaps;
+mod leftovers;
 mod os;
 pub mod policy;
 pub mod profile;

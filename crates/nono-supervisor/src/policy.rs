@@ -29,6 +29,7 @@ use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Tim
 
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
+use crate::cancel::CancelToken;
 use crate::deny_groups::{canonicalize_lenient, DenySet};
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
@@ -415,13 +416,21 @@ impl Engine {
     /// failure never changes the decision; it is logged and counted
     /// ([`audit_failures`](Engine::audit_failures)).
     pub fn decide(&self, req: &RuntimeRequest) -> Decision {
+        self.decide_until(req, &CancelToken::new())
+    }
+
+    /// [`decide`](Engine::decide), but a backend that is still asking when `cancel` fires
+    /// gives up (see [`ApprovalBackend::approve_until`]); a request that reaches the backend
+    /// after the command ended is not asked at all. Either way the decision is `Denied` with
+    /// the cancellation as its reason, and is audited like any other.
+    pub fn decide_until(&self, req: &RuntimeRequest, cancel: &CancelToken) -> Decision {
         let start = Instant::now();
-        let (decision, backend) = self.decide_inner(req);
+        let (decision, backend) = self.decide_inner(req, cancel);
         self.record(req, &decision, backend, start.elapsed());
         decision
     }
 
-    fn decide_inner(&self, req: &RuntimeRequest) -> (Decision, &str) {
+    fn decide_inner(&self, req: &RuntimeRequest, cancel: &CancelToken) -> (Decision, &str) {
         if !req.path.is_absolute() {
             return (
                 Decision::denied(format!(
@@ -489,7 +498,16 @@ impl Engine {
             path: canonical.clone(),
             ..req.clone()
         };
-        let decision = self.backend.approve(&asked);
+        if let Some(why) = cancel.ended() {
+            return (Decision::denied(why.as_denial()), self.backend.name());
+        }
+        let decision = match cancel.watch() {
+            Ok(watch) => self.backend.approve_until(&asked, &watch),
+            Err(e) => {
+                tracing::warn!("cannot watch for cancellation ({e}): asking without it");
+                self.backend.approve(&asked)
+            }
+        };
         if let Decision::Granted {
             scope: GrantScope::Session,
             ..

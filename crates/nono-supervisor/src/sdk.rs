@@ -125,8 +125,9 @@ impl SdkServer {
                 let engine = ctx.engine.clone();
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
+                let cancel = ctx.cancel.clone();
                 ctx.workers.submit(Box::new(move || {
-                    decide_request(engine.as_deref(), &shared, &send, req, pid);
+                    decide_request(engine.as_deref(), &cancel, &shared, &send, req, pid);
                 }));
             }
             SupervisorMessage::OpenUrl(req) => {
@@ -275,6 +276,7 @@ fn answer(send: &Mutex<Channel>, id: &str, decision: ApprovalDecision, fd: Optio
 /// On a worker: resolve, decide, open, answer.
 fn decide_request(
     engine: Option<&Engine>,
+    cancel: &crate::cancel::CancelToken,
     shared: &Shared,
     send: &Mutex<Channel>,
     req: CapabilityRequest,
@@ -318,7 +320,7 @@ fn decide_request(
         reason: req.reason.clone(),
         source: RequestSource::Sdk,
     };
-    let decision = engine.decide(&request);
+    let decision = engine.decide_until(&request, cancel);
     match decision {
         Decision::Granted { .. } => {
             let mut flags = match req.access {

@@ -33,6 +33,7 @@ use rustix::process::{Pid, Signal};
 
 use crate::broker::{Broker, Context};
 use crate::error::SupervisorError;
+use crate::leftovers;
 use crate::os;
 use crate::policy::Engine;
 use crate::pty::{Pty, PtyMode};
@@ -203,6 +204,17 @@ impl Shared {
 /// The child dies with the supervisor (`PR_SET_PDEATHSIG`); note that the kernel ties this to
 /// the *thread* that forks, so keep the calling thread alive until `run` returns (it is:
 /// `run` blocks).
+///
+/// # When the command ends
+/// The run ends when the command (the direct child) exits. Then, before `run` returns:
+/// - decisions still pending are cancelled (a terminal prompt stops asking and the request
+///   is denied and audited as cancelled); a backend that cannot be interrupted (a
+///   [`Callback`](crate::approval::Callback) still running) is waited for;
+/// - every process the command left in the sandbox (its session, and their descendants) is
+///   sent `SIGTERM`, given half a second, then `SIGKILL`ed — see the `leftovers` module
+///   docs for the rule and its one gap (a daemon that left the session and was orphaned).
+///
+/// No process-wide state changes for this (no child subreaper).
 pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if config.argv.is_empty() {
         return Err(SupervisorError::EmptyCommand);
@@ -301,6 +313,17 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         // The loop cannot watch the child any more: do not leave it running unsupervised.
         let _ = rustix::process::kill_process_group(child_pid, Signal::KILL);
         let _ = rustix::process::kill_process(child_pid, Signal::KILL);
+    }
+    // The command ended: no pending decision (a prompt) can matter any more, and nothing it
+    // left in the sandbox may outlive this run (see leftovers.rs). Before the child is
+    // reaped, so its pid (the sandbox's session id) cannot be reused meanwhile.
+    ctx.cancel.cancel();
+    let leftovers = leftovers::terminate(child_pid, leftovers::GRACE);
+    if !leftovers.is_empty() {
+        tracing::info!(
+            ?leftovers,
+            "terminated processes the command left in the sandbox"
+        );
     }
     let status = spawned.child.wait().map_err(|e| SupervisorError::Sys {
         call: "waitid (child)",
@@ -413,7 +436,7 @@ fn supervise_loop(
             }
         }
         if let (Some(fd), false) = (signals, ready[1].is_empty()) {
-            forward_pending(fd, child, pty);
+            forward_pending(fd, child, pty, ctx);
         }
         if !ready[0].is_empty() {
             return Ok(());
@@ -421,8 +444,10 @@ fn supervise_loop(
     }
 }
 
-/// Read every pending signal number from the self-pipe and forward it.
-fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>) {
+/// Read every pending signal number from the self-pipe and forward it. A terminating one
+/// also cancels the decisions pending at that moment (a prompt stops asking: the person
+/// pressed Ctrl-C, or the command is being stopped); later requests are asked as usual.
+fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context) {
     let mut buf = [0u8; 64];
     while let Ok(n) = rustix::io::read(pipe, &mut buf) {
         if n == 0 {
@@ -439,6 +464,9 @@ fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>) {
             let Some(sig) = Signal::from_named_raw(raw) else {
                 continue;
             };
+            if matches!(sig, Signal::INT | Signal::TERM | Signal::HUP | Signal::QUIT) {
+                ctx.cancel.cancel_pending();
+            }
             let group = pty
                 .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
                 .unwrap_or(child);
