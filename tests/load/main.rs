@@ -7,6 +7,7 @@ mod concurrency;
 mod faults;
 mod grants;
 mod harness;
+mod lifecycle;
 
 // The end-to-end harness (locating/building `nono`, scratch dirs outside the default
 // profile's grants, the kernel-support check), shared rather than copied.

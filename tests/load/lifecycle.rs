@@ -1,0 +1,350 @@
+//! The end of a run: a pending terminal prompt is cancelled when nono is told to stop (SIGTERM,
+//! Ctrl-C at the prompt) instead of holding nono until it times out; what the command left
+//! running in the sandbox is terminated before `run` returns; and after a SIGKILL of nono
+//! (where no cleanup can run) what is left stays confined.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nono_sandbox::AccessMode;
+use nono_supervisor::{run, ExitStatusKind, PtyMode, SpawnConfig};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Signal;
+use rustix::pty::OpenptFlags;
+
+use crate::harness::{
+    alive, assert_clean, baseline, kill, nono, nono_bin, proc_state, sandbox_available, serial,
+    system_caps, wait_dead, Proc, Scratch, HANG,
+};
+
+/// A profile like the default one whose prompt waits an hour: a nono that only exits when
+/// the prompt times out is caught by the [`HANG`] guard instead of passing late.
+fn patient_profile(s: &Scratch) -> std::path::PathBuf {
+    s.write(
+        "patient.json",
+        r#"{"extends": "default", "supervisor": {"prompt_timeout_secs": 3600}}"#,
+    )
+}
+
+/// nono on a fresh PTY that is its controlling terminal (so the prompt asks there); the test
+/// is the person at that terminal.
+struct AtTerminal {
+    child: std::process::Child,
+    writer: File,
+    rx: mpsc::Receiver<Vec<u8>>,
+    seen: String,
+}
+
+impl AtTerminal {
+    fn start(s: &Scratch, audit: &Path, command: &[&str]) -> AtTerminal {
+        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+        let slave = File::from(
+            rustix::fs::open(
+                name.as_c_str(),
+                OFlags::RDWR | OFlags::NOCTTY,
+                Mode::empty(),
+            )
+            .unwrap(),
+        );
+        // `setsid -c` (no fork: -w is not given, and the test's child is not a group
+        // leader): nono itself runs in a new session on the PTY, so its pid is the child's.
+        let child = Command::new("setsid")
+            .arg("-c")
+            .arg(nono_bin())
+            .args(["run", "--profile"])
+            .arg(patient_profile(s))
+            .args(["--capability-elevation", "--audit-log"])
+            .arg(audit)
+            .arg("--")
+            .args(command)
+            .current_dir(&s.path)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .unwrap();
+        let writer = File::from(master);
+        let mut reader = writer.try_clone().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        AtTerminal {
+            child,
+            writer,
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    fn wait_for(&mut self, needle: &str) {
+        while !self.seen.contains(needle) {
+            match self.rx.recv_timeout(HANG) {
+                Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
+                Err(e) => panic!(
+                    "waiting for {needle:?}: {e}; terminal so far:\n{}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// nono's exit status (code or 128 + signal); fails if nono is still there after
+    /// [`HANG`] — the prompt's own timeout is an hour.
+    fn status(&mut self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        let guard = Instant::now() + HANG;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(chunk) = self.rx.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push_str(&String::from_utf8_lossy(&chunk));
+                }
+                return status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            }
+            if Instant::now() > guard {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "nono kept waiting for the prompt after it was told to stop; terminal:\n{}",
+                    self.seen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for AtTerminal {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `SIGTERM` to nono while its prompt waits: the command dies of the forwarded signal, the
+/// prompt is cancelled at once (not after its timeout), nono exits 143, and the audit log
+/// records the abandoned request as denied (cancelled).
+#[test]
+fn sigterm_at_a_pending_prompt_ends_nono_at_once() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let s = Scratch::new("load-prompt-sigterm");
+    let file = s.write("data/f", "secret-outside\n");
+    let audit = s.join("audit.jsonl");
+    let mut t = AtTerminal::start(&s, &audit, &["cat", &file.display().to_string()]);
+    t.wait_for("Allow?");
+    let nono_pid = t.child.id();
+    kill(nono_pid, Signal::TERM);
+    assert_eq!(t.status(), 143, "terminal:\n{}", t.seen);
+    assert!(t.seen.contains("(cancelled"), "terminal:\n{}", t.seen);
+    assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
+    let log = std::fs::read_to_string(&audit).unwrap_or_default();
+    assert!(
+        log.contains("Denied") && log.contains("cancelled"),
+        "audit log: {log}"
+    );
+    drop(t);
+    drop(s);
+    assert_clean(&base, &[nono_pid]);
+}
+
+/// Ctrl-C at the prompt (a `0x03` byte: nono keeps the terminal in raw mode for the PTY
+/// relay) denies at once: the command's open fails and it ends with its own status.
+#[test]
+fn ctrl_c_at_the_prompt_denies_at_once() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let s = Scratch::new("load-prompt-ctrl-c");
+    let file = s.write("data/f", "secret-outside\n");
+    let audit = s.join("audit.jsonl");
+    let mut t = AtTerminal::start(&s, &audit, &["cat", &file.display().to_string()]);
+    t.wait_for("Allow?");
+    t.writer.write_all(b"\x03").unwrap();
+    t.wait_for("(interrupted: denied)");
+    let nono_pid = t.child.id();
+    assert_eq!(t.status(), 1, "cat's own status; terminal:\n{}", t.seen);
+    assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
+    let log = std::fs::read_to_string(&audit).unwrap_or_default();
+    assert!(log.contains("Ctrl-C"), "audit log: {log}");
+    drop(t);
+    drop(s);
+    assert_clean(&base, &[nono_pid]);
+}
+
+/// Read a pid the sandboxed shell wrote to `path`.
+fn pid_in(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `sh -c 'sleep & ...'` (the LOAD repro) and a process that left the session with
+/// `setsid` while its sandboxed parent was still running: when the command exits, `run`
+/// terminates both before it returns — nothing sandboxed outlives the run unsupervised.
+#[test]
+fn processes_left_in_the_sandbox_are_terminated_before_run_returns() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let s = Scratch::new("load-leftovers");
+    let dir = s.mkdir("w");
+    let mut caps = system_caps();
+    caps.allow_path(&dir, AccessMode::ReadWrite, "load test")
+        .unwrap();
+    // 1: a plain background job. 2: a helper shell in the session whose child calls setsid;
+    // the command waits until both pids are written, then exits with the helper still there.
+    let script = r#"
+        sleep 281 & echo $! > "$0/bg"
+        sh -c 'setsid sleep 282 & echo $! > "$0/escaped"; echo $$ > "$0/helper"
+               exec sleep 283' "$0" &
+        while [ ! -s "$0/escaped" ] || [ ! -s "$0/helper" ]; do sleep 0.01; done
+        # Each has exec'd sleep (its last trapped call) before the command exits.
+        for f in bg escaped helper; do
+            read -r p < "$0/$f"
+            c=; while [ "$c" != sleep ]; do read -r c < "/proc/$p/comm" || exit 9; done
+        done
+    "#;
+    let mut config = SpawnConfig::new(["sh", "-c", script, &dir.display().to_string()], caps);
+    config.pty = PtyMode::Never;
+    config.forward_signals = false;
+    config.trap_opens = true;
+    let outcome = run(config).expect("run");
+    let (bg, escaped, helper) = (
+        pid_in(&dir.join("bg")),
+        pid_in(&dir.join("escaped")),
+        pid_in(&dir.join("helper")),
+    );
+    let left: Vec<(u32, Option<(char, u32)>)> = [bg, escaped, helper]
+        .into_iter()
+        .filter(|&p| alive(p))
+        .map(|p| (p, proc_state(p)))
+        .collect();
+    // Never leave them behind, even when the check fails.
+    for (p, _) in &left {
+        kill(*p, Signal::KILL);
+    }
+    assert!(
+        left.is_empty(),
+        "still running after run returned (pid, state/ppid): {left:?}"
+    );
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{outcome:?}");
+    drop(s);
+    assert_clean(&base, &[bg, escaped, helper]);
+}
+
+/// The same through the binary, with the exact LOAD repro: the background `sleep` is gone
+/// when nono has exited.
+#[test]
+fn nono_run_leaves_no_background_job_behind() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let s = Scratch::new("load-leftovers-cli");
+    let mut cmd = nono(&s.path);
+    cmd.args([
+        "run",
+        "-s",
+        "--",
+        "sh",
+        "-c",
+        r#"sleep 281 >/dev/null 2>&1 & echo "load-child: bg $!"; read -r x; exit 0"#,
+    ]);
+    let mut p = Proc::spawn(&mut cmd);
+    let bg: u32 = p.expect_line("load-child: bg").parse().unwrap();
+    // The job has made its last trapped call (the exec of sleep); then end of input on the
+    // command's `read` ends it.
+    let deadline = Instant::now() + HANG;
+    while std::fs::read_to_string(format!("/proc/{bg}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(Instant::now() < deadline, "the job never became sleep");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let nono_pid = p.pid;
+    let f = p.finish();
+    assert_eq!(f.code, Some(0), "{f}");
+    let still = alive(bg);
+    if still {
+        kill(bg, Signal::KILL);
+    }
+    assert!(!still, "the background job outlived nono");
+    drop(s);
+    assert_clean(&base, &[nono_pid, bg]);
+}
+
+/// SIGKILL to nono: no cleanup can run. The direct child dies (`PR_SET_PDEATHSIG`); a
+/// background process of the command keeps running (only a PID namespace would end it) but
+/// stays confined: it cannot read a file outside its grants, its trapped open failing
+/// (`ENOSYS`: nobody serves the listener any more) instead of being let through.
+///
+/// It waits on the stdin nono gave it (end of input once the test closes it, after nono is
+/// dead) and reports on the stdout it inherited: every open of its own fails now.
+#[test]
+fn after_sigkill_of_nono_what_is_left_stays_confined() {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let s = Scratch::new("load-sigkill-left");
+    let secret = s.write("outside/secret", "secret-outside\n");
+    // A non-interactive shell gives `&` jobs /dev/null as stdin: pass the real one as fd 3.
+    let script = r#"
+        exec 3<&0
+        ( echo "load-child: ready"; read -r go <&3
+          if read -r line < "$0"; then echo "load-child: result READ $line"
+          else echo "load-child: result refused"; fi ) &
+        echo "load-child: left $!"
+        exec sleep 300 < /dev/null
+    "#;
+    let mut cmd = nono(&s.path);
+    cmd.args(["run", "-s", "--", "sh", "-c", script])
+        .arg(&secret);
+    let mut p = Proc::spawn(&mut cmd);
+    let left: u32 = p.expect_line("load-child: left").parse().unwrap();
+    // The job has set up its stdin (a trapped open of /dev/null) and waits.
+    p.expect_line("load-child: ready");
+    let nono_pid = p.pid;
+    kill(nono_pid, Signal::KILL);
+    assert!(wait_dead(nono_pid), "nono survived SIGKILL");
+    assert!(alive(left), "the background job died with nono");
+    // Closing nono's stdin is the leftover's cue; it is confined to what it had.
+    let f = p.finish();
+    assert_eq!(f.signal, Some(9), "{f}");
+    assert!(f.stdout.contains("load-child: result refused"), "{f}");
+    assert!(!f.stdout.contains("secret-outside"), "{f}");
+    assert!(
+        f.stderr.contains("Function not implemented") || f.stderr.contains("Permission denied"),
+        "{f}"
+    );
+    assert!(wait_dead(left), "the leftover did not finish");
+    drop(s);
+    assert_clean(&base, &[nono_pid, left]);
+}
