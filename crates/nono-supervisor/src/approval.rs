@@ -607,6 +607,64 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_watch_stops_the_wait_and_denies() {
+        let (r, _w) = pipe();
+        let token = crate::cancel::CancelToken::new();
+        let watch = token.watch().unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let canceller = {
+            let token = token.clone();
+            std::thread::spawn(move || token.cancel())
+        };
+        let mut input = BufReader::new(DeadlineReader::new(r, far).cancelled_by(Some(&watch)));
+        let mut shown = Vec::new();
+        let d = ask(
+            &req(None),
+            Duration::from_secs(3600),
+            &mut input,
+            &mut shown,
+        );
+        canceller.join().unwrap();
+        assert_eq!(
+            d,
+            Decision::denied(crate::cancel::CancelReason::Ended.as_denial())
+        );
+        assert!(String::from_utf8(shown)
+            .unwrap()
+            .contains("(cancelled: the command ended)"));
+    }
+
+    #[test]
+    fn a_prompt_whose_run_already_ended_does_not_ask() {
+        let token = crate::cancel::CancelToken::new();
+        token.cancel();
+        let watch = token.watch().unwrap();
+        // /dev/null would answer "terminal closed"; a cancelled watch answers first.
+        let p = TerminalPrompt::new(Duration::from_secs(5)).with_tty_path("/dev/null");
+        let d = p.approve_until(&req(None), &watch);
+        assert!(
+            matches!(&d, Decision::Denied { reason } if reason.starts_with("cancelled")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn ctrl_c_denies_and_ctrl_d_is_end_of_input() {
+        let (d, shown) = answer("y\x03");
+        assert!(
+            matches!(&d, Decision::Denied { reason } if reason.contains("Ctrl-C")),
+            "{d:?}"
+        );
+        assert!(shown.contains("(interrupted: denied)"), "{shown}");
+        let (d, shown) = answer("\x04");
+        assert!(
+            matches!(&d, Decision::Denied { reason } if reason.contains("closed")),
+            "{d:?}"
+        );
+        assert!(shown.contains("terminal closed"), "{shown}");
+    }
+
+    #[test]
     fn no_terminal_means_denied_with_a_reason() {
         let p =
             TerminalPrompt::new(Duration::from_secs(1)).with_tty_path("/nonexistent/nono-no-tty");
