@@ -13,7 +13,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build, bench build
+  ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build,
+                     10 s of fuzzing per target (where cargo-fuzz + nightly exist), bench build
   fuzz [--time S]    run every fuzz target for S seconds each (default 30)
   fuzz --build       only build the fuzz targets (the step `ci` runs)
   bench [--json]     start-up, 5000-file read (ratios to bare; bwrap/firejail when installed),
@@ -130,6 +131,7 @@ fn ci() -> Result<()> {
     })?;
     step("deny", deny)?;
     step("fuzz-build", fuzz::build)?;
+    step("fuzz-smoke", fuzz::smoke)?;
     step("bench-build", || {
         run(cargo().args(["bench", "--workspace", "--no-run"]))
     })?;
