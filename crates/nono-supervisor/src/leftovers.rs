@@ -24,6 +24,36 @@
 //! exiting mid-run would stay zombies of the embedding program. Killed leftovers are reaped
 //! by whoever their parent is (init, or a subreaper above us), as before.
 //!
+//! # The common case: nothing left, proven without a scan
+//! [`terminate`] is called after the direct child was reaped, and first asks the kernel
+//! whether the child's pid number — the sandbox's session id — is still in use. The number
+//! stays allocated while *any* task is attached to it as pid, process group id or session
+//! id (the kernel frees it only when the last one detaches), and two calls tell the cases
+//! apart ([`session_id`]):
+//! - `pidfd_open(session)` succeeds: a process *has* that pid, so the number was freed and
+//!   reused after the reap — the session had emptied first; nothing to do.
+//! - otherwise `fcntl(F_SETOWN, -session)`, which looks the number up without asking for a
+//!   process, fails with `ESRCH`: the number is free, so no process is in the session, and
+//!   none can join it again (a session is joined only by inheritance from a member, and a
+//!   new one is created only with its creator's own pid). The members are none — the same
+//!   answer as a scan. This is the common case: two syscalls instead of reading every
+//!   `/proc/*/stat`.
+//! - `F_SETOWN` succeeds: processes are still in the session (or a zombie of one awaits its
+//!   reaper), and only then is `/proc` scanned as below. While the number is held it cannot
+//!   be reused, so every process whose session id is `session` belongs to the sandbox.
+//!   After each scan the check is repeated; once the number is no longer held the session
+//!   is empty and that scan is not acted on (what it could add are processes that left the
+//!   session and whose session ancestors have all exited: the residual gap). The two calls
+//!   are not atomic: the number being freed *and* reused between them would need the whole
+//!   pid space to be allocated in those microseconds.
+//! - any other error: nothing is proven; the scan runs.
+//!
+//! Why not a cheaper heuristic: `kill(-session, 0)` sees only the session's *first*
+//! process group, and the broker sees only processes that make trapped calls — a forked
+//! subshell that calls `setpgid` and never execs or opens would be missed by both.
+//! `pidfd_open` alone is not enough either: whether it reports a number held only as a
+//! group or session id as `EINVAL` or `ESRCH` depends on the kernel version.
+//!
 //! # How
 //! `SIGTERM` (and `SIGCONT`, so a stopped process can act on it) to each, then up to
 //! [`GRACE`] for them to exit — a background job gets the chance to remove its lock files in
@@ -33,8 +63,10 @@
 //! the scan (same start time), so a pid reused between the scan and the signal is never
 //! hit.
 
+#![allow(unsafe_code)]
+
 use std::collections::HashSet;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -118,8 +150,65 @@ fn exited(fd: &OwnedFd) -> bool {
     matches!(rustix::event::poll(&mut fds, Some(&Timespec::default())), Ok(n) if n > 0)
 }
 
-/// Pidfds of the live sandbox processes, each checked to be the process that was scanned.
+/// What the kernel says about the pid number of the reaped session leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionId {
+    /// No task has it as pid, process group or session id: the session is empty.
+    Free,
+    /// A process has it as its pid: it was freed (the session emptied) and reused.
+    Reused,
+    /// Allocated, with no process of that pid: live processes (or zombies) have it as their
+    /// session or process group id, or a thread as its tid (which a scan tells apart).
+    Held,
+    /// A call failed otherwise (out of fds): nothing is proven.
+    Unknown,
+}
+
+/// # References
+/// - [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html)
+/// - [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html), `F_SETOWN`: a
+///   negative argument names a process group; `ESRCH` if no such id exists.
+fn session_id(session: i32) -> SessionId {
+    let Some(pid) = Pid::from_raw(session) else {
+        return SessionId::Unknown;
+    };
+    match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
+        Ok(_) => return SessionId::Reused,
+        Err(rustix::io::Errno::SRCH | rustix::io::Errno::INVAL) => {}
+        Err(_) => return SessionId::Unknown,
+    }
+    let Ok((fd, _w)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) else {
+        return SessionId::Unknown;
+    };
+    // rustix has no F_SETOWN (nor FIOSETOWN), hence libc. The pipe is ours alone and
+    // closed on return, so its owner (used only for SIGIO with O_ASYNC, not set) matters
+    // to no one.
+    // SAFETY: `fd` is an open fd owned by this function for the whole call; F_SETOWN takes
+    // one int argument and reads no memory of ours.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETOWN, -session) };
+    if rc == 0 {
+        SessionId::Held
+    } else if rustix::io::Errno::from_io_error(&std::io::Error::last_os_error())
+        == Some(rustix::io::Errno::SRCH)
+    {
+        SessionId::Free
+    } else {
+        SessionId::Unknown
+    }
+}
+
+/// Pidfds of the live sandbox processes, each checked to be the process that was scanned;
+/// none once the session's id is no longer held (the session emptied during the scan, so a
+/// process now in a session of that number may be unrelated: the number may be reused).
 fn open_live(session: i32) -> Vec<(i32, OwnedFd)> {
+    let out = open_scanned(session);
+    match session_id(session) {
+        SessionId::Free | SessionId::Reused => Vec::new(),
+        SessionId::Held | SessionId::Unknown => out,
+    }
+}
+
+fn open_scanned(session: i32) -> Vec<(i32, OwnedFd)> {
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let mut out = Vec::new();
     for st in sandbox_members(&scan(), session, me) {
@@ -165,11 +254,14 @@ fn wait_exited(fds: &[(i32, OwnedFd)], timeout: Duration) {
 }
 
 /// Terminate every process left in the sandbox whose session is `session` (the direct
-/// child's pid): `SIGTERM`, up to `grace` to exit, then `SIGKILL` until none is left.
-/// Returns the pids that were signalled (for the log and tests).
+/// child's pid, already reaped): `SIGTERM`, up to `grace` to exit, then `SIGKILL` until
+/// none is left. Returns the pids that were signalled (for the log and tests).
 pub(crate) fn terminate(session: Pid, grace: Duration) -> Vec<i32> {
     let session = session.as_raw_nonzero().get();
     let mut signalled = Vec::new();
+    if matches!(session_id(session), SessionId::Free | SessionId::Reused) {
+        return signalled;
+    }
     let mut signal = Signal::TERM;
     for _ in 0..MAX_ROUNDS {
         let live = open_live(session);
@@ -233,6 +325,32 @@ mod tests {
                 .as_raw_nonzero()
                 .get()
         );
+    }
+
+    /// The fast path's premise, against the kernel: a reaped leader's pid number is `Held`
+    /// while another process is in its group, and `Free` once none is; a live pid is
+    /// `Reused` (it names a process, so it cannot be a reaped leader's session).
+    #[test]
+    fn a_reaped_leaders_id_is_held_while_its_group_has_members() {
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let id = i32::try_from(leader.id()).unwrap();
+        let mut member = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(id)
+            .spawn()
+            .unwrap();
+        assert_eq!(session_id(id), SessionId::Reused);
+        leader.kill().unwrap();
+        leader.wait().unwrap();
+        assert_eq!(session_id(id), SessionId::Held);
+        member.kill().unwrap();
+        member.wait().unwrap();
+        assert_eq!(session_id(id), SessionId::Free);
     }
 
     #[test]

@@ -315,9 +315,14 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         let _ = rustix::process::kill_process(child_pid, Signal::KILL);
     }
     // The command ended: no pending decision (a prompt) can matter any more, and nothing it
-    // left in the sandbox may outlive this run (see leftovers.rs). Before the child is
-    // reaped, so its pid (the sandbox's session id) cannot be reused meanwhile.
+    // left in the sandbox may outlive this run (see leftovers.rs). After the child is
+    // reaped: then its pid (the sandbox's session id) stays allocated only while processes
+    // are left in the session, which `terminate` checks before it scans anything.
     ctx.cancel.cancel();
+    let status = spawned.child.wait().map_err(|e| SupervisorError::Sys {
+        call: "waitid (child)",
+        source: e,
+    });
     let leftovers = leftovers::terminate(child_pid, leftovers::GRACE);
     if !leftovers.is_empty() {
         tracing::info!(
@@ -325,10 +330,6 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
             "terminated processes the command left in the sandbox"
         );
     }
-    let status = spawned.child.wait().map_err(|e| SupervisorError::Sys {
-        call: "waitid (child)",
-        source: e,
-    });
     // Unblock workers still sending to an SDK peer that stopped reading, then wait for them.
     if let Some(s) = &sdk {
         s.shutdown();
