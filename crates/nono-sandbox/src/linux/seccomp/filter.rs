@@ -83,7 +83,7 @@ pub enum When {
     /// `personality` with an argument (low 32 bits) other than these.
     PersonalityOtherThan(&'static [u32]),
     /// A file mode argument (`args[mode]`, low 32 bits) with `S_ISUID` or `S_ISGID`
-    /// ([`SETID_BITS`]).
+    /// (`0o6000`).
     SetIdMode {
         /// Which argument is the mode.
         mode: u8,
@@ -355,7 +355,7 @@ const DENY_TABLE: &[DenyEntry] = &[
 ];
 
 /// System V IPC, refused when the sandbox cannot have its own IPC namespace (see
-/// [`SysvIpc`](crate::caps::SysvIpc)). `ENOSYS`: what a kernel without System V IPC answers,
+/// [`crate::caps::SysvIpc`]). `ENOSYS`: what a kernel without System V IPC answers,
 /// so programs take their fallback (X11 clients drop MIT-SHM, for instance).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const SYSV_TABLE: &[DenyEntry] = &[
