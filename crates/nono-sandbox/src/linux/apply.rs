@@ -403,10 +403,10 @@ impl CommandExt for std::process::Command {
             Ok(_listener) => Ok(()),
             Err(e) => Err(std::io::Error::from_raw_os_error(e.raw_os_error())),
         };
+        // `enforce` only makes syscalls (prctl, fcntl, landlock_restrict_self, capget/capset,
+        // seccomp) on data prepared before the fork, allocates nothing and takes no lock.
         // SAFETY: pre_exec runs `hook` in the child after fork, where only async-signal-safe
-        // work is allowed. `enforce` only makes syscalls (prctl, fcntl, landlock_restrict_self,
-        // capget/capset, seccomp) on data prepared before the fork, allocates nothing and takes no lock;
-        // `io::Error::from_raw_os_error` does not allocate either.
+        // work is allowed: see above; `io::Error::from_raw_os_error` does not allocate either.
         unsafe { std::os::unix::process::CommandExt::pre_exec(self, hook) }
     }
 }
