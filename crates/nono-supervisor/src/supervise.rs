@@ -134,7 +134,9 @@ pub struct Denial {
     pub access: AccessMode,
     /// The thread id (in the supervisor's pid namespace) that asked.
     pub pid: u32,
-    /// `"open"`, `"openat"`, `"openat2"`, `"creat"`, or `"sdk"` for an explicit request.
+    /// The trapped syscall's name (`"open"`, `"openat"`, `"creat"`, `"mkdirat"`, `"connect"`,
+    /// ...; never `"openat2"`, which the deny filter fails with `ENOSYS`), or `"sdk"` for an
+    /// explicit request.
     pub syscall: String,
     /// Why it was denied: `"outside the sandbox"`, a deny group, the policy's reason, ...
     pub reason: String,
