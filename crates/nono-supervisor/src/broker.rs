@@ -368,7 +368,7 @@ impl Broker {
             return;
         }
         let access = access_of(flags);
-        let Some(path) = absolute(notify, &n, &call) else {
+        let Some(path) = absolute(notify, &n, call.dirfd, &call.path) else {
             let _ = notify.respond_continue(n.id);
             return;
         };
@@ -664,27 +664,52 @@ fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
 }
 
 /// The absolute path the call names: relative paths joined to the thread's cwd or dirfd.
-fn absolute(notify: &NotifyFd, n: &Notification, call: &OpenCall) -> Option<PathBuf> {
-    let path = Path::new(OsStr::from_bytes(&call.path));
+fn absolute(notify: &NotifyFd, n: &Notification, dirfd: i32, path: &[u8]) -> Option<PathBuf> {
+    let path = Path::new(OsStr::from_bytes(path));
     if path.is_absolute() {
         return Some(path.to_path_buf());
     }
-    if call.path.is_empty() {
+    if path.as_os_str().is_empty() {
         return None;
     }
-    let link = if call.dirfd == libc::AT_FDCWD {
+    match relative_base(notify, n, dirfd) {
+        Base::Dir(base) => Some(base.join(path)),
+        Base::Unreadable | Base::Gone | Base::NotAPath(_) => None,
+    }
+}
+
+/// Where a relative path of a trapped thread starts (see [`relative_base`]).
+pub(crate) enum Base {
+    /// The directory's current absolute path.
+    Dir(PathBuf),
+    /// The link could not be read (no such fd, the thread is gone).
+    Unreadable,
+    /// The notification is no longer valid: what was read means nothing.
+    Gone,
+    /// The link is not a directory path the supervisor can use (a deleted directory, a
+    /// socket, a pipe, an anonymous inode): what was read.
+    NotAPath(PathBuf),
+}
+
+/// The directory a relative path of the trapped thread starts from: `readlink` of
+/// `/proc/TID/cwd` for `AT_FDCWD`, else of `/proc/TID/fd/DIRFD` (the directory's *current*
+/// path string), with `NOTIF_ID_VALID` checked after the read.
+pub(crate) fn relative_base(notify: &NotifyFd, n: &Notification, dirfd: i32) -> Base {
+    let link = if dirfd == libc::AT_FDCWD {
         format!("/proc/{}/cwd", n.pid)
     } else {
-        format!("/proc/{}/fd/{}", n.pid, call.dirfd)
+        format!("/proc/{}/fd/{dirfd}", n.pid)
     };
-    let base = std::fs::read_link(link).ok()?;
-    if !notify.id_valid(n.id)
-        || !base.is_absolute()
-        || base.as_os_str().as_bytes().ends_with(b" (deleted)")
-    {
-        return None;
+    let Ok(base) = std::fs::read_link(link) else {
+        return Base::Unreadable;
+    };
+    if !notify.id_valid(n.id) {
+        return Base::Gone;
     }
-    Some(base.join(path))
+    if !base.is_absolute() || base.as_os_str().as_bytes().ends_with(b" (deleted)") {
+        return Base::NotAPath(base);
+    }
+    Base::Dir(base)
 }
 
 /// Lexical normalisation: drop `.`, apply `..` to the preceding component.

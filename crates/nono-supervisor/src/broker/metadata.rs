@@ -539,22 +539,17 @@ fn resolve_path(
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        let link = if dirfd == libc::AT_FDCWD {
-            format!("/proc/{}/cwd", n.pid)
-        } else {
-            format!("/proc/{}/fd/{dirfd}", n.pid)
-        };
-        let base = std::fs::read_link(link).map_err(|_| Errno::BADF)?;
-        if !notify.id_valid(n.id) {
-            return Err(Refusal::Errno(Errno::SRCH));
+        match super::relative_base(notify, n, dirfd) {
+            super::Base::Dir(base) => base.join(path),
+            super::Base::Unreadable => return Err(Refusal::Errno(Errno::BADF)),
+            super::Base::Gone => return Err(Refusal::Errno(Errno::SRCH)),
+            super::Base::NotAPath(base) => {
+                return Err(Refusal::Denied(
+                    base.join(path),
+                    "a metadata change relative to a directory the supervisor cannot resolve",
+                ))
+            }
         }
-        if !base.is_absolute() || base.as_os_str().as_bytes().ends_with(b" (deleted)") {
-            return Err(Refusal::Denied(
-                base.join(path),
-                "a metadata change relative to a directory the supervisor cannot resolve",
-            ));
-        }
-        base.join(path)
     };
     let lexical = super::normalize(&absolute);
     if let Some(fd) = magic_fd(&lexical, n.pid) {

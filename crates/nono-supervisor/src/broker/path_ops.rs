@@ -138,7 +138,7 @@ pub(crate) fn handle(
 ) {
     let mut paths: Vec<(PathBuf, Need)> = Vec::with_capacity(2);
     for (dirfd, ptr, need) in path_args(syscall, &n.args) {
-        match resolve(notify, n, syscall, dirfd, ptr) {
+        match resolve(notify, n, dirfd, ptr) {
             Some(p) => paths.push((p, need)),
             None if notify.id_valid(n.id) => {}
             // The call is gone (interrupted, thread killed): nothing to answer or record.
@@ -169,25 +169,12 @@ pub(crate) fn handle(
 
 /// Read one path argument and make it absolute and lexically normal. `None` if it cannot be
 /// (unreadable, empty, relative to something that is not a directory path).
-fn resolve(
-    notify: &NotifyFd,
-    n: &Notification,
-    syscall: Syscall,
-    dirfd: i32,
-    ptr: u64,
-) -> Option<PathBuf> {
+fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<PathBuf> {
     let path = crate::os::read_child_cstr(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
     }
-    let call = super::OpenCall {
-        syscall,
-        dirfd,
-        path,
-        flags: 0,
-        mode: 0,
-    };
-    super::absolute(notify, n, &call).map(|p| super::normalize(&p))
+    super::absolute(notify, n, dirfd, &path).map(|p| super::normalize(&p))
 }
 
 /// If `path` (absolute, lexically normal) is outside what `need` requires, the path to
