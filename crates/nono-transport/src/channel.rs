@@ -191,13 +191,8 @@ impl Channel {
     /// [`MAX_FRAME_LEN`]); [`TransportError::Syscall`] (`EPIPE` when the peer is gone —
     /// never a `SIGPIPE`).
     pub fn send<T: WireMessage>(&mut self, msg: &T) -> Result<(), TransportError> {
-        self.send_buf.clear();
-        nono_wire::encode_frame_into(msg, &mut self.send_buf)?;
-        let result = scm::send_all(self.sock.as_fd(), &self.send_buf);
-        if self.send_buf.capacity() > 2 * MAX_FRAME_LEN {
-            self.send_buf = Vec::new();
-        }
-        result
+        self.encode(msg)?;
+        scm::send_all(self.sock.as_fd(), &self.send_buf)
     }
 
     /// Sends `fd` as an fd unit: one data byte with `fd` attached (`SCM_RIGHTS`). The
@@ -217,8 +212,7 @@ impl Channel {
         msg: &T,
     ) -> Result<(), TransportError> {
         // Encode before sending anything, so an unencodable message sends nothing at all.
-        self.send_buf.clear();
-        nono_wire::encode_frame_into(msg, &mut self.send_buf)?;
+        self.encode(msg)?;
         scm::send_fd(self.sock.as_fd(), fd)?;
         scm::send_all(self.sock.as_fd(), &self.send_buf)
     }
@@ -294,6 +288,18 @@ impl Channel {
         };
         let fd = self.pending_fd.take();
         Ok((nono_wire::decode_message(&payload)?, fd))
+    }
+
+    /// Encodes `msg` as one frame into `send_buf`, replacing what was there.
+    fn encode<T: WireMessage>(&mut self, msg: &T) -> Result<(), TransportError> {
+        self.send_buf.clear();
+        let result = nono_wire::encode_frame_into(msg, &mut self.send_buf);
+        // A message over the limit is serialised in full before it is refused (a frame
+        // that fits never grows the buffer past this): don't keep that memory.
+        if self.send_buf.capacity() > 2 * MAX_FRAME_LEN {
+            self.send_buf = Vec::new();
+        }
+        Ok(result?)
     }
 
     fn check_usable(&self) -> Result<(), TransportError> {
