@@ -127,6 +127,17 @@ pub fn describe(
     }
 }
 
+/// [`describe`] for a denial the supervisor recorded, with the call that was refused
+/// ([`Denied::with_call`]): what `run` and `learn` both report.
+#[must_use]
+pub fn describe_denial(
+    caps: &nono_sandbox::CapabilitySet,
+    deny: &nono_supervisor::deny_groups::DenySet,
+    d: &nono_supervisor::Denial,
+) -> Denied {
+    describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
+}
+
 /// Merge duplicates (same path: accesses are united), sort by path.
 #[must_use]
 pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {

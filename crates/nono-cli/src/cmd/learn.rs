@@ -306,7 +306,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     let denied = outcome
         .denials
         .iter()
-        .map(|d| report::describe(&plan.caps, &plan.deny, &d.path, d.access));
+        .map(|d| report::describe_denial(&plan.caps, &plan.deny, d));
     ui.block(&report::render(denied));
 
     let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();

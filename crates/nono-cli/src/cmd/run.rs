@@ -149,10 +149,10 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config)
         .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
-    let denied = outcome.denials.iter().map(|d| {
-        report::describe(&plan.sandbox.caps, &plan.sandbox.deny, &d.path, d.access)
-            .with_call(&d.syscall, d.on_parent())
-    });
+    let denied = outcome
+        .denials
+        .iter()
+        .map(|d| report::describe_denial(&plan.sandbox.caps, &plan.sandbox.deny, d));
     ui.block(&report::render(denied));
     Ok(outcome.exit.code())
 }
