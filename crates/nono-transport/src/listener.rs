@@ -133,7 +133,7 @@ impl Listener {
             path: path.to_path_buf(),
             reason: "it is too long for a Unix socket address",
         })?;
-        let private = PrivateDir::create(&dir, &parent)?;
+        let private = PrivateDir::create(dir.as_fd(), &parent)?;
         let inner_path = private.path.join(INNER_NAME);
         let addr = SocketAddrUnix::new(&inner_path).map_err(|_| TransportError::BadSocketPath {
             path: inner_path.clone(),
@@ -285,16 +285,19 @@ fn rename_noreplace(from_dir: &OwnedFd, to_dir: &OwnedFd, to_name: &OsString) ->
 
 /// A freshly created 0700 directory next to the socket path, removed (with anything left in
 /// it by a failed bind) when dropped.
-struct PrivateDir {
+struct PrivateDir<'a> {
     fd: OwnedFd,
-    /// The parent directory, duplicated so that `PrivateDir` can clean up on its own.
-    parent: OwnedFd,
+    /// The parent directory, which outlives this one.
+    parent: BorrowedFd<'a>,
     name: String,
     path: PathBuf,
 }
 
-impl PrivateDir {
-    fn create(parent: &OwnedFd, parent_path: &Path) -> Result<PrivateDir, TransportError> {
+impl<'a> PrivateDir<'a> {
+    fn create(
+        parent: BorrowedFd<'a>,
+        parent_path: &Path,
+    ) -> Result<PrivateDir<'a>, TransportError> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let pid = rustix::process::getpid().as_raw_pid();
         for _ in 0..16 {
@@ -316,15 +319,6 @@ impl PrivateDir {
                 }
             }
             let path = parent_path.join(&name);
-            let parent_dup = rustix::io::fcntl_dupfd_cloexec(parent, 0)
-                .map_err(TransportError::syscall("fcntl(F_DUPFD_CLOEXEC)"));
-            let parent_dup = match parent_dup {
-                Ok(fd) => fd,
-                Err(e) => {
-                    let _ = rustix::fs::unlinkat(parent, name.as_str(), AtFlags::REMOVEDIR);
-                    return Err(e);
-                }
-            };
             let fd = match rustix::fs::openat(
                 parent,
                 name.as_str(),
@@ -343,7 +337,7 @@ impl PrivateDir {
             };
             let dir = PrivateDir {
                 fd,
-                parent: parent_dup,
+                parent,
                 name,
                 path,
             };
@@ -365,9 +359,9 @@ impl PrivateDir {
     }
 }
 
-impl Drop for PrivateDir {
+impl Drop for PrivateDir<'_> {
     fn drop(&mut self) {
         let _ = rustix::fs::unlinkat(&self.fd, INNER_NAME, AtFlags::empty());
-        let _ = rustix::fs::unlinkat(&self.parent, self.name.as_str(), AtFlags::REMOVEDIR);
+        let _ = rustix::fs::unlinkat(self.parent, self.name.as_str(), AtFlags::REMOVEDIR);
     }
 }
