@@ -146,12 +146,12 @@ impl PreparedSandbox {
     ) -> Result<PreparedSandbox, SandboxError> {
         let mut status = landlock_status(caps, &landlock_support())?;
         let plan = plan_fs_rules(caps)?;
-        let built = build_ruleset(caps, &plan, &mut status)?;
+        let landlock = build_ruleset(caps, &plan, &mut status)?;
         let cap_drop = prepare_cap_drop(caps, &mut status);
         let sysv = SysvPlan::for_caps(caps, &mut status);
         let (deny, notify) = prepare_seccomp(caps, opts, sysv, seccomp_support(), &mut status)?;
         Ok(PreparedSandbox {
-            landlock: built.ruleset,
+            landlock,
             deny,
             notify,
             cap_drop,

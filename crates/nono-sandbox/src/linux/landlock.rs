@@ -297,16 +297,9 @@ fn open_rule_target(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockErro
     }
 }
 
-/// A created (not yet enforced) Landlock ruleset, and what it enforces.
-#[derive(Debug)]
-pub struct BuiltRuleset {
-    /// The ruleset (its fd is close-on-exec; `landlock_restrict_self` can use it many times).
-    pub ruleset: RulesetCreated,
-    /// Number of path rules added.
-    pub fs_rules: usize,
-}
-
-/// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced.
+/// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced
+/// (and the number of path rules added, in `status.fs_rules`). The ruleset is created, not yet
+/// enforced; its fd is close-on-exec, and `landlock_restrict_self` can use it many times.
 /// In strict mode the `landlock` crate is asked for hard requirements (the caller has already
 /// turned a missing feature into an error, see [`requested_protections`]); in best-effort mode
 /// the crate drops what the kernel lacks.
@@ -314,7 +307,7 @@ pub fn build_ruleset(
     caps: &CapabilitySet,
     plan: &RulePlan,
     status: &mut EnforcementStatus,
-) -> Result<BuiltRuleset, LandlockError> {
+) -> Result<RulesetCreated, LandlockError> {
     let level = match caps.compat() {
         Compat::Strict => CompatLevel::HardRequirement,
         Compat::BestEffort => CompatLevel::BestEffort,
@@ -392,10 +385,7 @@ pub fn build_ruleset(
     }
     status.fs_rules = fs_rules;
     status.notes.extend(plan.notes.iter().cloned());
-    Ok(BuiltRuleset {
-        ruleset: created,
-        fs_rules,
-    })
+    Ok(created)
 }
 
 /// The protections `caps` asks of Landlock, each with whether the kernel offers it.
