@@ -62,6 +62,7 @@ use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
 use rustix::event::PollFlags;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
+use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
@@ -710,6 +711,27 @@ pub(crate) fn relative_base(notify: &NotifyFd, n: &Notification, dirfd: i32) -> 
         return Base::NotAPath(base);
     }
     Base::Dir(base)
+}
+
+/// The supervisor's copy of the trapped thread's fd `fd` (`pidfd_getfd`: the same open file,
+/// so a `dup2` by another thread after the check cannot swap it). The pidfd names the
+/// process the notification came from only while the thread still waits in the trapped call,
+/// so `NOTIF_ID_VALID` is checked after `pidfd_open` (`ESRCH` if gone). `EBADF` for a bad fd.
+pub(crate) fn child_fd_copy(
+    notify: &NotifyFd,
+    n: &Notification,
+    fd: i32,
+) -> Result<OwnedFd, Errno> {
+    let tgid = procfs::thread_group(n.pid).ok_or(Errno::SRCH)?;
+    let pid = Pid::from_raw(i32::try_from(tgid).map_err(|_| Errno::SRCH)?).ok_or(Errno::SRCH)?;
+    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
+    if !notify.id_valid(n.id) {
+        return Err(Errno::SRCH);
+    }
+    if fd < 0 {
+        return Err(Errno::BADF);
+    }
+    rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|_| Errno::BADF)
 }
 
 /// Lexical normalisation: drop `.`, apply `..` to the preceding component.

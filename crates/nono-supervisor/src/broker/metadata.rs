@@ -67,7 +67,6 @@ use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use super::StaticGrants;
 use crate::supervise::{Denial, Shared};
@@ -654,24 +653,7 @@ fn child_fd(
     n: &Notification,
     fd: i32,
 ) -> Result<Resolved, Refusal> {
-    let tgid = super::procfs::thread_group(n.pid).ok_or(Errno::SRCH)?;
-    let pid = Pid::from_raw(i32::try_from(tgid).map_err(|_| Errno::SRCH)?).ok_or(Errno::SRCH)?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
-    // The pidfd names the process the notification came from only if the thread is still
-    // waiting in the trapped call (so its process has not exited and its pid not been reused).
-    if !notify.id_valid(n.id) {
-        return Err(Refusal::Errno(Errno::SRCH));
-    }
-    if fd < 0 {
-        return Err(Refusal::Errno(Errno::BADF));
-    }
-    let copy = rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|e| {
-        if e == Errno::BADF {
-            e
-        } else {
-            Errno::BADF
-        }
-    })?;
+    let copy = super::child_fd_copy(notify, n, fd)?;
     let flags = rustix::fs::fcntl_getfl(&copy)?;
     let opath = flags.contains(OFlags::PATH);
     let writable = !opath && (flags & OFlags::RWMODE) != OFlags::RDONLY;

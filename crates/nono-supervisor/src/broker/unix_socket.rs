@@ -100,7 +100,6 @@ use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, Noti
 use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use super::{StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
@@ -180,7 +179,7 @@ pub(crate) fn handle(
     root: u32,
 ) {
     let decided = decode(notify, n, syscall).and_then(|call| {
-        let socket = child_socket(notify, n, call.fd)?;
+        let socket = super::child_fd_copy(notify, n, call.fd)?;
         let plan = decide(notify, caps, n, &call, &socket)?;
         Ok((call, socket, plan))
     });
@@ -279,24 +278,6 @@ fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call,
         }
         _ => Err(Refusal::Errno(Errno::NOSYS)),
     }
-}
-
-/// The supervisor's copy of the child's socket `fd`.
-fn child_socket(notify: &NotifyFd, n: &Notification, fd: i32) -> Result<OwnedFd, Refusal> {
-    let tgid = super::procfs::thread_group(n.pid).ok_or(Errno::SRCH)?;
-    let pid = Pid::from_raw(i32::try_from(tgid).map_err(|_| Errno::SRCH)?).ok_or(Errno::SRCH)?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
-    // Still waiting in the trapped call: the pidfd names the process it came from.
-    if !notify.id_valid(n.id) {
-        return Err(Refusal::Errno(Errno::SRCH));
-    }
-    if fd < 0 {
-        return Err(Refusal::Errno(Errno::BADF));
-    }
-    Ok(
-        rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty())
-            .map_err(|_| Errno::BADF)?,
-    )
 }
 
 fn decide(
