@@ -84,7 +84,8 @@ fn render(cmd: &Command) -> String {
     s
 }
 
-fn cargo() -> Command {
+/// `cargo`: the one that started xtask (`$CARGO`), else the first on `PATH`.
+pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 

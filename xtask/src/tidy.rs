@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
@@ -21,7 +20,7 @@ pub const LAYERS: &[(&str, u8)] = &[
 
 /// All problems found, one line each; empty when the tree is tidy.
 pub fn check(root: &Path) -> Result<Vec<String>> {
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let out = crate::cargo()
         .args([
             "metadata",
             "--format-version",
