@@ -67,10 +67,7 @@ impl Denied {
     /// unnamed, other calls are shown, and entry operations suggest the parent directory.
     #[must_use]
     pub fn with_call(mut self, syscall: &str, on_parent: bool) -> Denied {
-        if !matches!(
-            syscall,
-            "open" | "openat" | "openat2" | "creat" | "sdk" | ""
-        ) {
+        if !matches!(syscall, "open" | "openat" | "creat" | "sdk" | "") {
             self.via = Some(syscall.to_owned());
         }
         self.on_parent = on_parent;

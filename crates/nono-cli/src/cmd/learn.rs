@@ -8,11 +8,12 @@
 //! before the backend is asked, so they are never granted, never recorded, and they show up
 //! in the denial report like in `run`.
 //!
-//! What is learned: paths reached through the open family (`open`, `openat`, `openat2`,
-//! `creat`), which covers reading, writing, creating files and listing directories, plus
-//! the command's own executable. What is not: other operations Landlock refuses without an
-//! open (`mkdir`, `unlink`, `rename` outside the grants) — they fail during learning and
-//! are listed in the report, so the user can add a directory grant.
+//! What is learned: paths reached through the open family (`open`, `openat`, `creat`;
+//! `openat2` fails with `ENOSYS` in the sandbox, so callers fall back to `openat`), which
+//! covers reading, writing, creating files and listing directories, plus the command's own
+//! executable. What is not: other operations Landlock refuses without an open (`mkdir`,
+//! `unlink`, `rename` outside the grants) — they fail during learning and are listed in the
+//! report, so the user can add a directory grant.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
