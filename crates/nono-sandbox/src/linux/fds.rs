@@ -14,10 +14,7 @@
 
 use rustix::io::Errno;
 
-/// The calling thread's `errno`, read without allocating.
-fn last_errno() -> Errno {
-    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
+use crate::linux::last_errno;
 
 /// Mark every file descriptor from 3 up close-on-exec, so the next `exec` closes all but
 /// stdin, stdout and stderr. Async-signal-safe on Linux 5.11+ (one

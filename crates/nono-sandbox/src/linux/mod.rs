@@ -11,3 +11,11 @@ pub mod landlock;
 pub mod seccomp;
 
 pub use fds::cloexec_inherited_fds;
+
+/// The calling thread's `errno` after a failed raw `libc` call, read without allocating
+/// (async-signal-safe: `fds` and the seccomp syscalls run between `fork` and `exec`).
+pub(crate) fn last_errno() -> rustix::io::Errno {
+    rustix::io::Errno::from_raw_os_error(
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    )
+}

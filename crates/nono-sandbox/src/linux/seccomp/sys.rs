@@ -12,6 +12,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use rustix::io::Errno;
 
+use crate::linux::last_errno;
+
 use super::bpf::Insn;
 
 // `Insn` is passed to the kernel as `struct sock_filter`.
@@ -26,11 +28,6 @@ pub(crate) const FLAG_WAIT_KILLABLE_RECV: libc::c_ulong =
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6), not in `libc` yet.
 pub(crate) const USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
-
-/// The calling thread's `errno`, read without allocating.
-fn last_errno() -> Errno {
-    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`; returns the syscall's non-negative
 /// result (0, or the listener fd with `NEW_LISTENER`).
