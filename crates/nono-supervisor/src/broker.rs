@@ -62,7 +62,7 @@ use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
 use rustix::event::PollFlags;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
+use rustix::process::PidfdGetfdFlags;
 
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
@@ -722,9 +722,7 @@ pub(crate) fn child_fd_copy(
     n: &Notification,
     fd: i32,
 ) -> Result<OwnedFd, Errno> {
-    let tgid = procfs::thread_group(n.pid).ok_or(Errno::SRCH)?;
-    let pid = Pid::from_raw(i32::try_from(tgid).map_err(|_| Errno::SRCH)?).ok_or(Errno::SRCH)?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())?;
+    let pidfd = procfs::process_pidfd(n.pid)?;
     if !notify.id_valid(n.id) {
         return Err(Errno::SRCH);
     }

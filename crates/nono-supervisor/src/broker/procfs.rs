@@ -468,6 +468,21 @@ pub(crate) fn thread_group(tid: u32) -> Option<u32> {
     read_status(tid).map(|s| s.tgid)
 }
 
+/// A pidfd of thread `tid`'s process, as [`thread_group`] finds it but without opening the
+/// leader's pidfd twice: for a thread-group leader the first `pidfd_open` is the answer.
+/// `ESRCH` if the thread cannot be found.
+pub(crate) fn process_pidfd(tid: u32) -> Result<OwnedFd, Errno> {
+    let pid = |id: u32| {
+        rustix::process::Pid::from_raw(i32::try_from(id).map_err(|_| Errno::SRCH)?)
+            .ok_or(Errno::SRCH)
+    };
+    if let Ok(fd) = rustix::process::pidfd_open(pid(tid)?, rustix::process::PidfdFlags::empty()) {
+        return Ok(fd);
+    }
+    let tgid = read_status(tid).ok_or(Errno::SRCH)?.tgid;
+    rustix::process::pidfd_open(pid(tgid)?, rustix::process::PidfdFlags::empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
