@@ -548,9 +548,12 @@ fn to_ns(v: f64, unit: &str) -> Option<f64> {
     })
 }
 
+/// The bare case of `group` (its first row), when it ran. When it did not, no ratio is
+/// given rather than one against another case.
 fn baseline<'a>(rows: &'a [Timed], group: &str) -> Option<&'a Timed> {
     rows.iter()
-        .find(|r| r.group == group && r.skipped.is_none())
+        .find(|r| r.group == group)
+        .filter(|r| r.skipped.is_none())
 }
 
 fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) {
@@ -585,7 +588,17 @@ fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) 
                         ms(r.median) - ms(b.median)
                     );
                 }
-                (None, None) => {}
+                (None, None) => {
+                    let _ = writeln!(
+                        s,
+                        "{:<58} {:>8.2}ms {:>8.2}ms {:>8} {:>11}",
+                        r.name,
+                        ms(r.median),
+                        ms(r.p90),
+                        "-",
+                        "-"
+                    );
+                }
             }
         }
         if let Some(b) = base {
@@ -755,5 +768,25 @@ short/name              time:   [2.8468 µs 2.8504 µs 2.8540 µs]
         assert_eq!(rows[1].name, "short/name");
         assert!((rows[1].time_ns - 2850.4).abs() < 1e-6);
         assert!((rows[1].per_sec - 350_830.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn the_baseline_is_the_bare_case_or_none() {
+        let row = |name: &str, skipped: Option<&str>| Timed {
+            group: "startup",
+            name: name.to_owned(),
+            median: Duration::from_millis(1),
+            p90: Duration::from_millis(1),
+            samples: 3,
+            skipped: skipped.map(str::to_owned),
+        };
+        let ran = [row("bare", None), row("nono", None)];
+        assert_eq!(
+            baseline(&ran, "startup").map(|r| r.name.as_str()),
+            Some("bare")
+        );
+        let bare_failed = [row("bare", Some("exit status: 1")), row("nono", None)];
+        assert!(baseline(&bare_failed, "startup").is_none());
+        assert!(baseline(&ran, "read5000").is_none());
     }
 }
