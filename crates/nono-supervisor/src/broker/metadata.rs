@@ -662,13 +662,10 @@ fn child_fd(
             .map_err(|_| Errno::BADF)?;
         let resolvable =
             path.is_absolute() && !path.as_os_str().as_bytes().ends_with(b" (deleted)");
-        if !resolvable || path.starts_with("/proc") {
-            return Err(Refusal::Denied(
-                path,
-                "a metadata change through a read-only fd outside the write grants",
-            ));
-        }
-        if !caps.allows_canonical(&path, AccessMode::Write) {
+        if !resolvable
+            || path.starts_with("/proc")
+            || !caps.allows_canonical(&path, AccessMode::Write)
+        {
             return Err(Refusal::Denied(
                 path,
                 "a metadata change through a read-only fd outside the write grants",
