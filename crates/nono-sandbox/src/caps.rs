@@ -201,6 +201,17 @@ pub enum Compat {
     BestEffort,
 }
 
+impl Compat {
+    /// `strict` or `best-effort`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Compat::Strict => "strict",
+            Compat::BestEffort => "best-effort",
+        }
+    }
+}
+
 /// Errors building a capability set. Each names the path it is about.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -543,11 +554,7 @@ impl std::fmt::Display for CapabilitySet {
         };
         writeln!(f, "capabilities: {capabilities}")?;
         writeln!(f, "sysv ipc: {}", self.sysv_ipc.as_str())?;
-        let compat = match self.compat {
-            Compat::Strict => "strict",
-            Compat::BestEffort => "best-effort",
-        };
-        write!(f, "compatibility: {compat}")
+        write!(f, "compatibility: {}", self.compat.as_str())
     }
 }
 

@@ -152,10 +152,7 @@ impl std::fmt::Display for EnforcementStatus {
             "landlock ABI {}, {} path rules, {}",
             self.landlock_abi,
             self.fs_rules,
-            match self.compat {
-                Compat::Strict => "strict",
-                Compat::BestEffort => "best-effort",
-            }
+            self.compat.as_str()
         )?;
         for i in &self.enforced {
             writeln!(
