@@ -270,11 +270,13 @@ fn apply_bypasses(
                 raw.display()
             ))
         })?;
+        // Origins are `FLAG PATH` (see `origin`), merged with ", " when a path is granted
+        // twice; `--allow-cwd` grants whatever the working directory is, so it never counts.
         let explicit = caps.grants().iter().any(|g| {
             g.path.starts_with(&path)
                 && g.origin
                     .split(", ")
-                    .any(|o| o.starts_with("--") && o != "--allow-cwd")
+                    .any(|o| o.starts_with("--") && !o.starts_with("--allow-cwd "))
         });
         if !explicit {
             return Err(Failure::nono(format!(
@@ -577,6 +579,30 @@ mod tests {
                 base.join("y"),
             ]
         );
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn allow_cwd_is_not_an_explicit_grant_for_a_bypass() {
+        let base = std::env::temp_dir().join(format!("nono-cli-bypass-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let base = std::fs::canonicalize(&base).unwrap();
+        std::fs::write(base.join("key"), "").unwrap();
+        let flags = SandboxFlags {
+            bypass_protection: vec![base.clone()],
+            ..SandboxFlags::default()
+        };
+        let caps_with = |flag: &str| {
+            let mut caps = CapabilitySet::new();
+            caps.allow_dir(&base, AccessMode::ReadWrite, origin(flag, &base))
+                .unwrap();
+            caps.deny(base.join("key"), "group credentials").unwrap();
+            caps
+        };
+        assert!(apply_bypasses(caps_with("--allow-cwd"), &flags).is_err());
+        let (_, bypassed) = apply_bypasses(caps_with("--allow"), &flags).unwrap();
+        assert_eq!(bypassed[0].group, "credentials");
         let _ = std::fs::remove_dir_all(&base);
     }
 
