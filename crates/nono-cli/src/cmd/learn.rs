@@ -335,7 +335,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ))
     })?;
     // The profile must load and expand like `run -p` will do it.
-    let check = nono_supervisor::profile::load(&absolute_spec(&args.output))
+    let check = nono_supervisor::profile::load_file(&args.output)
         .and_then(|p| p.to_caps(&plan.vars).map(|_| ()));
     if let Err(e) = check {
         return Err(Failure::nono(format!(
@@ -360,15 +360,6 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ));
     }
     Ok(outcome.exit.code())
-}
-
-/// A profile spec that `profile::load` reads as a file, never as a built-in name.
-fn absolute_spec(path: &Path) -> String {
-    if path.is_absolute() || path.components().count() > 1 {
-        path.display().to_string()
-    } else {
-        format!("./{}", path.display())
-    }
 }
 
 #[cfg(test)]

@@ -37,13 +37,7 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
 /// Load (resolving `extends`) and check the file; also expand it for this user, so a missing
 /// required path is reported too. Status 1 with the problem on stderr if it is invalid.
 fn validate(file: &Path) -> anyhow::Result<i32> {
-    // A bare name would be looked up as a built-in; a file argument is always a file.
-    let spec = if file.components().count() == 1 {
-        format!("./{}", file.display())
-    } else {
-        file.display().to_string()
-    };
-    let result = profile::load(&spec).and_then(|p| {
+    let result = profile::load_file(file).and_then(|p| {
         if let Some(vars) = profile::Vars::from_env() {
             let vars = match std::env::current_dir() {
                 Ok(d) => vars.with_workdir(d),

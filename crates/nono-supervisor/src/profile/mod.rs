@@ -508,6 +508,16 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
     Ok(profile)
 }
 
+/// [`load`] a file: `path` is always read as a file, never looked up as a built-in or user
+/// profile name (a bare `p.json` or `default` means `./p.json`, `./default`).
+pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
+    if path.components().count() > 1 {
+        load(&path.display().to_string())
+    } else {
+        load(&format!("./{}", path.display()))
+    }
+}
+
 /// Parse one profile's JSON text without resolving `extends` or validating. `file` names
 /// the source in errors.
 pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
