@@ -154,6 +154,14 @@ impl ApproveRule {
         }
     }
 
+    /// A rule for the absolute path `path` and everything beneath it, its name taken
+    /// literally: a `*`, `?` or `\` in it is part of the name, never a wildcard
+    /// (`--approve PATH`).
+    #[must_use]
+    pub fn path(path: &Path, access: AccessMode, origin: impl Into<String>) -> ApproveRule {
+        ApproveRule::new(&escape(path), access, origin)
+    }
+
     /// The pattern as written.
     #[must_use]
     pub fn pattern(&self) -> &str {
@@ -617,6 +625,18 @@ mod tests {
         assert!(engine
             .decide(&req(&d.join("home/.sshfoo"), AccessMode::Read))
             .is_granted());
+    }
+
+    #[test]
+    fn a_path_rule_takes_wildcards_literally() {
+        let d = dir("path-rule");
+        let rule = ApproveRule::path(&d.join("a*"), AccessMode::ReadWrite, "--approve");
+        assert!(rule.grants(&d.join("a*"), AccessMode::Read));
+        assert!(rule.grants(&d.join("a*/x"), AccessMode::Write));
+        assert!(!rule.grants(&d.join("abc"), AccessMode::Read));
+        let rule = ApproveRule::path(&d.join("?"), AccessMode::Read, "--approve");
+        assert!(rule.grants(&d.join("?/y"), AccessMode::Read));
+        assert!(!rule.grants(&d.join("z"), AccessMode::Read));
     }
 
     #[test]

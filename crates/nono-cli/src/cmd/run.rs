@@ -110,8 +110,8 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
         .policy_with(&plan.sandbox.vars, plan.sandbox.deny.clone())
         .map_err(|err| Failure::nono(format!("--profile {}: {err}", plan.sandbox.profile_arg)))?;
     policy.approve.extend(e.approve.iter().map(|p| {
-        ApproveRule::new(
-            &p.to_string_lossy(),
+        ApproveRule::path(
+            p,
             AccessMode::ReadWrite,
             format!("--approve {}", p.display()),
         )
