@@ -22,7 +22,7 @@
 //! the same inode as the denied entry. On macOS (case-insensitive APFS by default) components
 //! are compared ASCII-case-insensitively as well.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
@@ -325,16 +325,6 @@ impl DenySet {
         self.entries
             .iter()
             .map(|e| (e.literal.as_path(), e.group.as_str()))
-    }
-
-    /// Entries grouped by group name (for display).
-    #[must_use]
-    pub fn by_group(&self) -> BTreeMap<&str, Vec<&Path>> {
-        let mut out: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
-        for (p, g) in self.entries() {
-            out.entry(g).or_default().push(p);
-        }
-        out
     }
 
     /// The group that denies `path`, if any. `path` should be absolute (the broker passes
