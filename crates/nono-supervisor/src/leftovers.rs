@@ -319,12 +319,29 @@ mod tests {
         let me = read_stat(rustix::process::getpid().as_raw_nonzero().get()).unwrap();
         assert_eq!(me.pid as u32, std::process::id());
         assert_eq!(
-            me.sid,
-            rustix::process::getsid(None)
-                .unwrap()
-                .as_raw_nonzero()
-                .get()
+            me.ppid,
+            rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get())
         );
+        // Our own session id may be 0 (its leader outside this PID namespace, as in CI),
+        // so the session field is checked on a process that leads a session of its own.
+        let mut leader = std::process::Command::new("setsid")
+            .args(["sleep", "30"])
+            .spawn()
+            .expect("setsid(1) from util-linux");
+        let pid = i32::try_from(leader.id()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut seen = None;
+        while std::time::Instant::now() < deadline {
+            seen = read_stat(pid);
+            if seen.is_some_and(|st| st.sid == pid) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        leader.kill().unwrap();
+        leader.wait().unwrap();
+        let st = seen.expect("the setsid child's stat is readable");
+        assert_eq!((st.pid, st.ppid, st.sid), (pid, me.pid, pid));
     }
 
     /// The fast path's premise, against the kernel: a reaped leader's pid number is `Held`
