@@ -172,6 +172,37 @@ fn net_icmp_raw_and_packet_sockets_blocked() {
     }
 }
 
+/// TCP Fast Open connects from `sendto(MSG_FASTOPEN)` without a `connect(2)` call: the
+/// kernel must still apply Landlock's connect-port rule to it.
+#[test]
+fn net_tcp_fast_open_to_a_port_not_allowed() {
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("net-tfo-{}", mode.as_str()));
+        let t = Targets::on("127.0.0.1").unwrap();
+        let other = Targets::on("127.0.0.1").unwrap();
+        let steps = ["tfo4", "tfo", &t.tcp_port()];
+        let out = probe_in(
+            mode,
+            &s.path,
+            &["--allow-connect-port", &other.tcp_port()],
+            &steps,
+        );
+        out.expect(&[("tfo.socket", "ok"), ("tfo.send", "EACCES")]);
+        t.assert_untouched(&out.run);
+
+        let control = probe_bare(&s.path, &steps);
+        if control.get("tfo.send") != "ok" {
+            eprintln!(
+                "note: TCP Fast Open is off here (net.ipv4.tcp_fastopen); the control got {}",
+                control.get("tfo.send")
+            );
+            continue;
+        }
+        t.assert_reached(true, false);
+    }
+}
+
 /// Landlock's TCP rules are about IPPROTO_TCP; MPTCP is another protocol on a stream
 /// socket, so seccomp has to stop it.
 #[test]

@@ -313,6 +313,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(op, "tcp6")) { NEED(2); net_try(name, AF_INET6, SOCK_STREAM, 0, atoi(a)); i += 3; }
         else if (!strcmp(op, "udp4")) { NEED(2); net_try(name, AF_INET, SOCK_DGRAM, 0, atoi(a)); i += 3; }
         else if (!strcmp(op, "udp6")) { NEED(2); net_try(name, AF_INET6, SOCK_DGRAM, 0, atoi(a)); i += 3; }
+        else if (!strcmp(op, "tfo4")) {
+            /* TCP Fast Open: sendto(MSG_FASTOPEN) connects and sends without connect(2). */
+            NEED(2);
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sub(n2, sizeof n2, name, "socket");
+            result(n2, fd);
+            if (fd >= 0) {
+                struct sockaddr_in sa = loop4(atoi(a));
+                sub(n2, sizeof n2, name, "send");
+                result(n2, sendto(fd, "ATTACK", 6, MSG_FASTOPEN | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof sa));
+                close(fd);
+            }
+            i += 3;
+        }
         else if (!strcmp(op, "mptcp4")) { NEED(2); net_try(name, AF_INET, SOCK_STREAM, IPPROTO_MPTCP, atoi(a)); i += 3; }
         else if (!strcmp(op, "bind4")) {
             NEED(1);
