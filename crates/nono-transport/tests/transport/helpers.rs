@@ -27,13 +27,8 @@ fn count_fds_across_hostile_cases() {
     }
     for case in CASES {
         let before = fd_count();
-        let outcome = (case.run)();
-        assert!(
-            (case.expect)(&outcome.error),
-            "{}: {:?}",
-            case.name,
-            outcome.error
-        );
+        let outcome = case.run();
+        case.assert_expected(&outcome.error);
         drop(outcome);
         let after = fd_count();
         assert_eq!(before, after, "{}: fds leaked", case.name);

@@ -21,230 +21,144 @@ pub struct Outcome {
     pub probe: FdProbe,
 }
 
-/// A case: its name, the attack, whether the error must poison the channel, and the check
-/// of the error.
+/// The receive call the channel is making when the hostile bytes arrive.
+#[derive(Debug, Clone, Copy)]
+pub enum Recv {
+    /// `recv_fd`: one data byte carrying exactly one fd.
+    Fd,
+    /// `recv_with_fd`: an fd, then the frame that goes with it.
+    WithFd,
+    /// `recv`: a frame and no fd.
+    Frame,
+}
+
+/// A case: its name, the attack, the receive it hits, whether the error must poison the
+/// channel, and the check of the error.
 pub struct Case {
     pub name: &'static str,
-    pub run: fn() -> Outcome,
+    /// What the hostile end writes. The probe's write end is the fd it may pass; the probe
+    /// is disarmed after the attack, so any copy still open afterwards is a leak.
+    pub attack: fn(&OwnedFd, &FdProbe),
+    pub recv: Recv,
     pub poisons: bool,
     pub expect: fn(&TransportError) -> bool,
+}
+
+impl Case {
+    /// Runs the attack against a fresh channel and returns the error the receive gave.
+    pub fn run(&self) -> Outcome {
+        let (mut channel, raw) = raw_pair();
+        let mut probe = FdProbe::new();
+        (self.attack)(&raw, &probe);
+        probe.disarm();
+        let error = match self.recv {
+            Recv::Fd => channel.recv_fd().map(drop),
+            Recv::WithFd => channel.recv_with_fd::<SupervisorMessage>().map(drop),
+            Recv::Frame => channel.recv::<SupervisorMessage>().map(drop),
+        }
+        .expect_err(self.name);
+        Outcome {
+            error,
+            channel,
+            raw,
+            probe,
+        }
+    }
+
+    /// Fails, naming the case, unless `error` is the one this case must give.
+    #[track_caller]
+    pub fn assert_expected(&self, error: &TransportError) {
+        assert!((self.expect)(error), "{}: got {error:?}", self.name);
+    }
+}
+
+fn unexpected_fds(e: &TransportError, want_expected: usize, want_received: usize) -> bool {
+    matches!(
+        e,
+        TransportError::UnexpectedFds { expected, received }
+            if (*expected, *received) == (want_expected, want_received)
+    )
+}
+
+/// The hostile end stops writing: the channel reads end-of-file after what was sent.
+fn hang_up(raw: &OwnedFd) {
+    rustix::net::shutdown(raw, rustix::net::Shutdown::Write).unwrap();
 }
 
 pub const CASES: &[Case] = &[
     Case {
         name: "a frame where an fd was expected",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            probe.disarm();
-            send_raw(&raw, &frame_of(&request("no fd")), &[]);
-            let error = channel.recv_fd().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
-        },
+        attack: |raw, _| send_raw(raw, &frame_of(&request("no fd")), &[]),
+        recv: Recv::Fd,
         poisons: true,
         expect: |e| matches!(e, TransportError::MissingFd),
     },
     Case {
         name: "two fds on one data byte",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd(), probe.fd()]);
-            probe.disarm();
-            let error = channel.recv_fd().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
-        },
+        attack: |raw, probe| send_raw(raw, &[0], &[probe.fd(), probe.fd()]),
+        recv: Recv::Fd,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 1,
-                    received: 2
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 1, 2),
     },
     Case {
         name: "two fds ahead of a frame read with recv_with_fd",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd(), probe.fd()]);
-            send_raw(&raw, &frame_of(&request("x")), &[]);
-            probe.disarm();
-            let error = channel.recv_with_fd::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, probe| {
+            send_raw(raw, &[0], &[probe.fd(), probe.fd()]);
+            send_raw(raw, &frame_of(&request("x")), &[]);
         },
+        recv: Recv::WithFd,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 1,
-                    received: 2
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 1, 2),
     },
     Case {
         name: "so many fds that the control data is truncated",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            let fds = vec![probe.fd(); 32];
-            send_raw(&raw, &[0], &fds);
-            drop(fds);
-            probe.disarm();
-            let error = channel.recv_fd().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
-        },
+        attack: |raw, probe| send_raw(raw, &[0], &[probe.fd(); 32]),
+        recv: Recv::Fd,
         poisons: true,
         expect: |e| matches!(e, TransportError::ControlTruncated),
     },
     Case {
         name: "an fd attached to the bytes of a frame",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &frame_of(&request("smuggled")), &[probe.fd()]);
-            probe.disarm();
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
-        },
+        attack: |raw, probe| send_raw(raw, &frame_of(&request("smuggled")), &[probe.fd()]),
+        recv: Recv::Frame,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 0,
-                    received: 1
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 0, 1),
     },
     Case {
         name: "an fd attached to the middle of a frame",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
+        attack: |raw, probe| {
             let frame = frame_of(&request("smuggled"));
-            send_raw(&raw, &frame[..10], &[]);
-            send_raw(&raw, &frame[10..], &[probe.fd()]);
-            probe.disarm();
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+            send_raw(raw, &frame[..10], &[]);
+            send_raw(raw, &frame[10..], &[probe.fd()]);
         },
+        recv: Recv::Frame,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 0,
-                    received: 1
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 0, 1),
     },
     Case {
         name: "an fd unit where recv expects a frame",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd()]);
-            send_raw(&raw, &frame_of(&request("after fd")), &[]);
-            probe.disarm();
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, probe| {
+            send_raw(raw, &[0], &[probe.fd()]);
+            send_raw(raw, &frame_of(&request("after fd")), &[]);
         },
+        recv: Recv::Frame,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 0,
-                    received: 1
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 0, 1),
     },
     Case {
         name: "a second fd unit where the frame after an fd should be",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd()]);
-            send_raw(&raw, &[0], &[probe.fd()]);
-            probe.disarm();
-            let error = channel.recv_with_fd::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, probe| {
+            send_raw(raw, &[0], &[probe.fd()]);
+            send_raw(raw, &[0], &[probe.fd()]);
         },
+        recv: Recv::WithFd,
         poisons: true,
-        expect: |e| {
-            matches!(
-                e,
-                TransportError::UnexpectedFds {
-                    expected: 0,
-                    received: 1
-                }
-            )
-        },
+        expect: |e| unexpected_fds(e, 0, 1),
     },
     Case {
         name: "a huge length header",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            probe.disarm();
-            send_raw(&raw, &[0x7f, 0xff, 0xff, 0xff, b'{'], &[]);
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
-        },
+        attack: |raw, _| send_raw(raw, &[0x7f, 0xff, 0xff, 0xff, b'{'], &[]),
+        recv: Recv::Frame,
         poisons: true,
         expect: |e| {
             matches!(
@@ -258,59 +172,32 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "a frame of bad JSON after a granted fd",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd()]);
-            send_raw(&raw, &[0, 0, 0, 3, b'{', b'{', b'{'], &[]);
-            probe.disarm();
-            let error = channel.recv_with_fd::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, probe| {
+            send_raw(raw, &[0], &[probe.fd()]);
+            send_raw(raw, &[0, 0, 0, 3, b'{', b'{', b'{'], &[]);
         },
+        recv: Recv::WithFd,
         poisons: false,
         expect: |e| matches!(e, TransportError::Wire(WireError::Json { .. })) && e.is_recoverable(),
     },
     Case {
         name: "the peer closes mid-frame",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            probe.disarm();
+        attack: |raw, _| {
             let frame = frame_of(&request("cut short"));
-            send_raw(&raw, &frame[..frame.len() / 2], &[]);
-            rustix::net::shutdown(&raw, rustix::net::Shutdown::Write).unwrap();
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+            send_raw(raw, &frame[..frame.len() / 2], &[]);
+            hang_up(raw);
         },
+        recv: Recv::Frame,
         poisons: true,
         expect: |e| matches!(e, TransportError::TruncatedFrame { .. }),
     },
     Case {
         name: "the peer closes mid-header",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            probe.disarm();
-            send_raw(&raw, &[0, 0], &[]);
-            rustix::net::shutdown(&raw, rustix::net::Shutdown::Write).unwrap();
-            let error = channel.recv::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, _| {
+            send_raw(raw, &[0, 0], &[]);
+            hang_up(raw);
         },
+        recv: Recv::Frame,
         poisons: true,
         expect: |e| {
             matches!(
@@ -324,20 +211,11 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "the peer closes after an fd, before its frame",
-        run: || {
-            let (mut channel, raw) = raw_pair();
-            let mut probe = FdProbe::new();
-            send_raw(&raw, &[0], &[probe.fd()]);
-            probe.disarm();
-            rustix::net::shutdown(&raw, rustix::net::Shutdown::Write).unwrap();
-            let error = channel.recv_with_fd::<SupervisorMessage>().unwrap_err();
-            Outcome {
-                error,
-                channel,
-                raw,
-                probe,
-            }
+        attack: |raw, probe| {
+            send_raw(raw, &[0], &[probe.fd()]);
+            hang_up(raw);
         },
+        recv: Recv::WithFd,
         poisons: false,
         expect: |e| matches!(e, TransportError::Closed),
     },
@@ -346,13 +224,8 @@ pub const CASES: &[Case] = &[
 #[test]
 fn every_hostile_case_gives_its_typed_error_and_closes_every_passed_fd() {
     for case in CASES {
-        let outcome = (case.run)();
-        assert!(
-            (case.expect)(&outcome.error),
-            "{}: got {:?}",
-            case.name,
-            outcome.error
-        );
+        let outcome = case.run();
+        case.assert_expected(&outcome.error);
         assert!(
             outcome.probe.all_copies_closed(),
             "{}: a passed fd is still open while the channel lives",
