@@ -121,9 +121,29 @@ fn build_tree() -> TempTree {
     t
 }
 
+/// The errno of a failed operation (-1 if it has none).
+fn errno(e: std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(-1)
+}
+
+/// In the sandboxed child: print one operation's result on its own line, `ok` or the errno.
+fn report(result: Result<(), i32>) {
+    match result {
+        Ok(()) => println!("RESULT ok"),
+        Err(errno) => println!("RESULT {errno}"),
+    }
+}
+
+/// In the parent: the results the sandboxed child printed with [`report`], in order.
+fn reported(out: &harness::Outcome) -> Vec<String> {
+    out.stdout()
+        .lines()
+        .filter_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_owned()))
+        .collect()
+}
+
 /// Perform one operation; `Ok(())` or the errno.
 fn perform(op: Op, path: &Path) -> Result<(), i32> {
-    let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(-1);
     match op {
         Op::Read => OpenOptions::new().read(true).open(path).map(drop),
         Op::Write => OpenOptions::new().write(true).open(path).map(drop),
@@ -181,10 +201,7 @@ fn explain_agrees_with_the_kernel() {
         // Sandboxed child: do every operation, report each result on its own line.
         for line in vars["OPS"].lines() {
             let (code, path) = line.split_once(' ').expect("op line");
-            match perform(Op::from_code(code), Path::new(path)) {
-                Ok(()) => println!("RESULT ok"),
-                Err(e) => println!("RESULT {e}"),
-            }
+            report(perform(Op::from_code(code), Path::new(path)));
         }
         return;
     }
@@ -244,11 +261,7 @@ fn run_case(draw: &Draw) -> Result<usize, TestCaseError> {
         .collect();
     let out = harness::reexec(NAME, &caps, &[("OPS", &script)]);
     out.assert_child_passed();
-    let results: Vec<String> = out
-        .stdout()
-        .lines()
-        .filter_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_owned()))
-        .collect();
+    let results = reported(&out);
     prop_assert_eq!(results.len(), ops.len(), "child output: {}", out.stdout());
     let mut mismatches = Vec::new();
     for (((op, path), model), kernel) in ops.iter().zip(&expected).zip(&results) {
@@ -287,16 +300,18 @@ const NET_NAME: &str = "differential::explain_net_agrees_with_the_kernel";
 fn explain_net_agrees_with_the_kernel() {
     if let Some(vars) = harness::child_vars(NET_NAME) {
         for p in vars["CONNECT"].split(',') {
-            match TcpStream::connect(("127.0.0.1", p.parse::<u16>().unwrap())) {
-                Ok(_) => println!("RESULT ok"),
-                Err(e) => println!("RESULT {}", e.raw_os_error().unwrap_or(-1)),
-            }
+            report(
+                TcpStream::connect(("127.0.0.1", p.parse::<u16>().unwrap()))
+                    .map(drop)
+                    .map_err(errno),
+            );
         }
         for p in vars["BIND"].split(',') {
-            match TcpListener::bind(("127.0.0.1", p.parse::<u16>().unwrap())) {
-                Ok(_) => println!("RESULT ok"),
-                Err(e) => println!("RESULT {}", e.raw_os_error().unwrap_or(-1)),
-            }
+            report(
+                TcpListener::bind(("127.0.0.1", p.parse::<u16>().unwrap()))
+                    .map(drop)
+                    .map_err(errno),
+            );
         }
         return;
     }
@@ -351,11 +366,7 @@ fn explain_net_agrees_with_the_kernel() {
             &[("CONNECT", &connect_csv), ("BIND", &bind_csv)],
         );
         out.assert_child_passed();
-        let results: Vec<String> = out
-            .stdout()
-            .lines()
-            .filter_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_owned()))
-            .collect();
+        let results = reported(&out);
         prop_assert_eq!(results.len(), expected.len());
         for (model, kernel) in expected.iter().zip(&results) {
             // EACCES from Landlock, EAFNOSUPPORT from the seccomp socket filter (Block).

@@ -10,12 +10,38 @@ use nono_sandbox::{
     Sandbox, SandboxOptions, Scopes,
 };
 
-use crate::harness::{self, base_caps, run, TempTree};
+use crate::harness::{self, base_caps, run, Outcome, TempTree};
 
 const PY: &str = "/usr/bin/python3";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// Runs the Python snippet `script` (`python3 -I -c`) confined by `caps`.
+fn python(caps: &CapabilitySet, script: &str) -> Outcome {
+    run(caps, &[PY, "-I", "-c", script])
+}
+
+/// Fails unless a snippet that prints `errno E` and exits 3 when its call fails (as
+/// [`py_connect`] does) exited 3 after printing exactly `errno <errno>`.
+#[track_caller]
+fn assert_refused_with(r: &Outcome, errno: i32, why: &str) {
+    assert_eq!(r.output.status.code(), Some(3), "{why}: {r:?}");
+    let line = format!("errno {errno}");
+    assert!(
+        r.stdout().lines().any(|l| l == line),
+        "{why}: expected {line}: {r:?}"
+    );
+}
+
+/// `/proc/self/status` as a sandboxed `cat` sees its own (base caps and read on `/proc`).
+fn sandboxed_self_status() -> String {
+    let mut caps = base_caps();
+    caps.allow_dir("/proc", AccessMode::Read, "test").unwrap();
+    let r = run(&caps, &["cat", "/proc/self/status"]);
+    r.assert_ok();
+    r.stdout()
 }
 
 /// A tree with `in/` (granted in most tests) and `out/` (never granted).
@@ -80,13 +106,13 @@ fn device_ioctl_needs_a_write_grant() {
     let mut ro = base_caps();
     ro.allow_file("/dev/zero", AccessMode::Read, "test")
         .unwrap();
-    let r = run(&ro, &[PY, "-I", "-c", py]);
+    let r = python(&ro, py);
     r.assert_ok();
     assert_eq!(r.stdout(), "errno 13\n", "{r:?}");
     let mut rw = base_caps();
     rw.allow_file("/dev/zero", AccessMode::ReadWrite, "test")
         .unwrap();
-    let r = run(&rw, &[PY, "-I", "-c", py]);
+    let r = python(&rw, py);
     r.assert_ok();
     assert_eq!(r.stdout(), "errno 25\n", "{r:?}");
 }
@@ -170,7 +196,7 @@ fn rename_out_of_a_grant_is_refused() {
         s(&t.join("in/a")),
         s(&t.join("out/a"))
     );
-    let r = run(&caps, &[PY, "-I", "-c", &py]);
+    let r = python(&caps, &py);
     assert_eq!(r.output.status.code(), Some(3), "{r:?}");
     // EXDEV (18): Landlock refuses the reparenting (no REFER on out/); EACCES (13) also fine.
     assert!(["18\n", "13\n"].contains(&r.stdout().as_str()), "{r:?}");
@@ -217,9 +243,8 @@ fn tcp_connect_blocked_and_allowed_ports() {
     // would refuse the connect.
     let mut caps = base_caps();
     caps.block_network();
-    let r = run(&caps, &[PY, "-I", "-c", &py_connect(p_allowed)]);
-    assert_eq!(r.output.status.code(), Some(3), "blocked network: {r:?}");
-    assert!(r.stdout().contains("errno 97"), "{r:?}");
+    let r = python(&caps, &py_connect(p_allowed));
+    assert_refused_with(&r, libc::EAFNOSUPPORT, "blocked network");
 
     // Port mode with no port: TCP sockets pass seccomp, and Landlock refuses the connect.
     let mut caps = base_caps();
@@ -227,21 +252,16 @@ fn tcp_connect_blocked_and_allowed_ports() {
         connect: Default::default(),
         bind: Default::default(),
     });
-    let r = run(&caps, &[PY, "-I", "-c", &py_connect(p_allowed)]);
-    assert_eq!(r.output.status.code(), Some(3), "no port allowed: {r:?}");
-    assert!(
-        r.stdout().contains("errno 13"),
-        "EACCES from Landlock: {r:?}"
-    );
+    let r = python(&caps, &py_connect(p_allowed));
+    assert_refused_with(&r, libc::EACCES, "no port allowed: EACCES from Landlock");
 
     let mut caps = base_caps();
     caps.allow_connect_port(p_allowed);
-    let r = run(&caps, &[PY, "-I", "-c", &py_connect(p_allowed)]);
+    let r = python(&caps, &py_connect(p_allowed));
     r.assert_ok();
     assert!(r.stdout().contains("connected"), "{r:?}");
-    let r = run(&caps, &[PY, "-I", "-c", &py_connect(p_other)]);
-    assert_eq!(r.output.status.code(), Some(3), "unlisted port: {r:?}");
-    assert!(r.stdout().contains("errno 13"), "{r:?}");
+    let r = python(&caps, &py_connect(p_other));
+    assert_refused_with(&r, libc::EACCES, "unlisted port");
 
     // Unconfined, both work (the listeners are real).
     let r = Command::new(PY)
@@ -272,10 +292,8 @@ fn tcp_bind_only_on_listed_ports() {
     };
     let mut caps = base_caps();
     caps.allow_bind_port(p1);
-    run(&caps, &[PY, "-I", "-c", &py(p1)]).assert_ok();
-    let r = run(&caps, &[PY, "-I", "-c", &py(p2)]);
-    assert_eq!(r.output.status.code(), Some(3), "{r:?}");
-    assert!(r.stdout().contains("errno 13"), "{r:?}");
+    python(&caps, &py(p1)).assert_ok();
+    assert_refused_with(&python(&caps, &py(p2)), libc::EACCES, "unlisted bind port");
 }
 
 #[test]
@@ -325,16 +343,10 @@ fn abstract_unix_socket_outside_is_refused() {
         "import socket,sys\ns=socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\ntry:\n    s.connect('\\0{name}')\nexcept OSError as e:\n    print('errno', e.errno)\n    sys.exit(3)\nprint('connected')\n"
     );
     let caps = base_caps();
-    let r = run(&caps, &[PY, "-I", "-c", &py]);
-    assert_eq!(r.output.status.code(), Some(3), "{r:?}");
-    assert!(
-        r.stdout().contains("errno 1"),
-        "EPERM from the scope: {r:?}"
-    );
+    assert_refused_with(&python(&caps, &py), libc::EPERM, "EPERM from the scope");
     let mut open = base_caps();
     open.set_scopes(Scopes::none());
-    let r = run(&open, &[PY, "-I", "-c", &py]);
-    r.assert_ok();
+    python(&open, &py).assert_ok();
 }
 
 #[test]
@@ -400,11 +412,8 @@ fn no_new_privs_is_set_in_the_child() {
     if !harness::landlock_abi_at_least(1) {
         return;
     }
-    let mut caps = base_caps();
-    caps.allow_dir("/proc", AccessMode::Read, "test").unwrap();
-    let r = run(&caps, &["cat", "/proc/self/status"]);
-    r.assert_ok();
-    assert!(r.stdout().contains("NoNewPrivs:\t1"), "{}", r.stdout());
+    let status = sandboxed_self_status();
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
     // And the test runner itself is untouched.
     let me = std::fs::read_to_string("/proc/self/status").unwrap();
     assert!(me.contains("NoNewPrivs:\t0"));
@@ -415,11 +424,8 @@ fn seccomp_filters_are_installed_in_the_child() {
     if !harness::landlock_abi_at_least(1) {
         return;
     }
-    let mut caps = base_caps();
-    caps.allow_dir("/proc", AccessMode::Read, "test").unwrap();
-    let r = run(&caps, &["cat", "/proc/self/status"]);
-    r.assert_ok();
-    assert!(r.stdout().contains("Seccomp:\t2"), "{}", r.stdout());
+    let status = sandboxed_self_status();
+    assert!(status.contains("Seccomp:\t2"), "{status}");
 }
 
 /// The meta-test: a failing assertion inside the sandbox fails the child, and the parent
@@ -491,7 +497,7 @@ fn sandbox_apply_confines_the_current_process() {
     )
     .output()
     .unwrap();
-    let o = harness::Outcome {
+    let o = Outcome {
         what: NAME.into(),
         output: out,
     };

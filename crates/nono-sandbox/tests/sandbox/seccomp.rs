@@ -609,6 +609,61 @@ fn open_line(stdout: &str, spec: &str) -> String {
         .to_owned()
 }
 
+/// The probe's `--open` argument: `KIND:PATH`.
+fn open_spec(kind: &str, path: &Path) -> String {
+    format!("{kind}:{}", path.display())
+}
+
+/// How the line of an open that read [`NotifyFiles::cont`] ends.
+const CONTINUED: &str = "errno=0 data=continued";
+/// How the line of an open answered with [`NotifyFiles::substitute`] ends.
+const SUBSTITUTED: &str = "errno=0 data=from the supervisor";
+/// How the line ends when the substitute was injected at fd 100 and answered with 100.
+const SUBSTITUTED_AT_100: &str = "fd=100 errno=0 data=from the supervisor";
+
+/// How the line of an open that failed with `errno` ends (nothing read).
+fn failed_with(errno: i32) -> String {
+    format!("fd=-1 errno={errno} data=")
+}
+
+/// Runs the probe's `--open` mode on each `(spec, line ending)` under the notify filter
+/// (after the deny filter if `with_deny`), with [`supervise_opens`] answering; fails unless
+/// the probe exited 0 and every spec's line ends as expected. Returns what was trapped.
+#[track_caller]
+fn assert_supervised_opens(
+    probe: &Path,
+    files: &NotifyFiles,
+    with_deny: bool,
+    expected: &[(String, String)],
+) -> Vec<(Syscall, PathBuf)> {
+    let specs: Vec<String> = expected.iter().map(|(spec, _)| spec.clone()).collect();
+    let (child, listener) = spawn_notified(probe, &specs, with_deny);
+    let seen = supervise_opens(&listener, files);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for (spec, ending) in expected {
+        let line = open_line(&stdout, spec);
+        assert!(
+            line.ends_with(ending.as_str()),
+            "{spec}: expected ...{ending}\n{stdout}"
+        );
+    }
+    seen
+}
+
+/// Fails unless each `(syscall, path)` is among the opens the supervisor saw.
+#[track_caller]
+fn assert_trapped(seen: &[(Syscall, PathBuf)], expected: &[(Syscall, &PathBuf)]) {
+    for (syscall, path) in expected {
+        assert!(
+            seen.iter().any(|(s, p)| s == syscall && p == *path),
+            "{syscall} {} was not trapped; saw {seen:?}",
+            path.display()
+        );
+    }
+}
+
 /// Deny + notify filters, as `PreparedSandbox` installs them: the supervisor sees and
 /// answers `open` and `openat` (continue, refuse, inject, made-up value); `openat2` fails
 /// with the deny filter's `ENOSYS` and never reaches it (`ERRNO` beats `USER_NOTIF`).
@@ -616,60 +671,40 @@ fn open_line(stdout: &str, spec: &str) -> String {
 fn seccomp_supervisor_answers_trapped_opens() {
     let Some(probe) = probe() else { return };
     let files = NotifyFiles::new("notify");
-    let specs: Vec<String> = [
-        format!("openat:{}", files.cont.display()),
-        format!("openat:{}", files.denied.display()),
-        format!("openat:{}", files.injected.display()),
-        format!("open:{}", files.denied.display()),
-        format!("open:{}", files.injected.display()),
-        format!("openat:{}", files.missing.display()),
-        format!("openat2:{}", files.cont.display()),
-    ]
-    .into();
-
-    let (child, listener) = spawn_notified(&probe, &specs, true);
-    let seen = supervise_opens(&listener, &files);
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    let line = |i: usize| open_line(&stdout, &specs[i]);
-    assert!(line(0).ends_with("errno=0 data=continued"), "{stdout}");
-    assert!(
-        line(1).contains(&format!("fd=-1 errno={} data=", libc::EACCES)),
-        "{stdout}"
+    let seen = assert_supervised_opens(
+        &probe,
+        &files,
+        true,
+        &[
+            (open_spec("openat", &files.cont), CONTINUED.into()),
+            (
+                open_spec("openat", &files.denied),
+                failed_with(libc::EACCES),
+            ),
+            (open_spec("openat", &files.injected), SUBSTITUTED.into()),
+            (open_spec("open", &files.denied), failed_with(libc::EACCES)),
+            (
+                open_spec("open", &files.injected),
+                SUBSTITUTED_AT_100.into(),
+            ),
+            (
+                open_spec("openat", &files.missing),
+                "fd=4242 errno=0 data=".into(),
+            ),
+            (open_spec("openat2", &files.cont), failed_with(libc::ENOSYS)),
+        ],
     );
-    assert!(
-        line(2).ends_with("errno=0 data=from the supervisor"),
-        "{stdout}"
+    assert_trapped(
+        &seen,
+        &[
+            (Syscall::OpenAt, &files.cont),
+            (Syscall::OpenAt, &files.denied),
+            (Syscall::OpenAt, &files.injected),
+            (Syscall::Open, &files.denied),
+            (Syscall::Open, &files.injected),
+            (Syscall::OpenAt, &files.missing),
+        ],
     );
-    assert!(
-        line(3).contains(&format!("errno={}", libc::EACCES)),
-        "{stdout}"
-    );
-    assert!(
-        line(4).ends_with("fd=100 errno=0 data=from the supervisor"),
-        "{stdout}"
-    );
-    assert!(line(5).ends_with("fd=4242 errno=0 data="), "{stdout}");
-    assert!(
-        line(6).ends_with(&format!("fd=-1 errno={} data=", libc::ENOSYS)),
-        "{stdout}"
-    );
-
-    for (syscall, path) in [
-        (Syscall::OpenAt, &files.cont),
-        (Syscall::OpenAt, &files.denied),
-        (Syscall::OpenAt, &files.injected),
-        (Syscall::Open, &files.denied),
-        (Syscall::Open, &files.injected),
-        (Syscall::OpenAt, &files.missing),
-    ] {
-        assert!(
-            seen.iter().any(|(s, p)| *s == syscall && p == path),
-            "{syscall} {} was not trapped; saw {seen:?}",
-            path.display()
-        );
-    }
     assert!(
         !seen.iter().any(|(s, _)| *s == Syscall::OpenAt2),
         "openat2 reached the supervisor past the deny filter: {seen:?}"
@@ -682,43 +717,30 @@ fn seccomp_supervisor_answers_trapped_opens() {
 fn seccomp_notify_filter_alone_traps_openat2() {
     let Some(probe) = probe() else { return };
     let files = NotifyFiles::new("notify-openat2");
-    let specs: Vec<String> = [
-        format!("openat2:{}", files.cont.display()),
-        format!("openat2:{}", files.denied.display()),
-        format!("openat2:{}", files.injected.display()),
-        format!("openat:{}", files.injected.display()),
-    ]
-    .into();
-
-    let (child, listener) = spawn_notified(&probe, &specs, false);
-    let seen = supervise_opens(&listener, &files);
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{out:?}");
-    let line = |i: usize| open_line(&stdout, &specs[i]);
-    assert!(line(0).ends_with("errno=0 data=continued"), "{stdout}");
-    assert!(
-        line(1).contains(&format!("fd=-1 errno={} data=", libc::EACCES)),
-        "{stdout}"
+    let seen = assert_supervised_opens(
+        &probe,
+        &files,
+        false,
+        &[
+            (open_spec("openat2", &files.cont), CONTINUED.into()),
+            (
+                open_spec("openat2", &files.denied),
+                failed_with(libc::EACCES),
+            ),
+            (
+                open_spec("openat2", &files.injected),
+                SUBSTITUTED_AT_100.into(),
+            ),
+            (open_spec("openat", &files.injected), SUBSTITUTED.into()),
+        ],
     );
-    assert!(
-        line(2).ends_with("fd=100 errno=0 data=from the supervisor"),
-        "{stdout}"
+    assert_trapped(
+        &seen,
+        &[
+            (Syscall::OpenAt2, &files.cont),
+            (Syscall::OpenAt2, &files.denied),
+            (Syscall::OpenAt2, &files.injected),
+            (Syscall::OpenAt, &files.injected),
+        ],
     );
-    assert!(
-        line(3).ends_with("errno=0 data=from the supervisor"),
-        "{stdout}"
-    );
-    for (syscall, path) in [
-        (Syscall::OpenAt2, &files.cont),
-        (Syscall::OpenAt2, &files.denied),
-        (Syscall::OpenAt2, &files.injected),
-        (Syscall::OpenAt, &files.injected),
-    ] {
-        assert!(
-            seen.iter().any(|(s, p)| *s == syscall && p == path),
-            "{syscall} {} was not trapped; saw {seen:?}",
-            path.display()
-        );
-    }
 }
