@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use nono_supervisor::approval::Callback;
 use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy, RequestSource};
-use nono_supervisor::{run, ExitStatusKind, PtyMode, RunOutcome, SpawnConfig};
+use nono_supervisor::{run, ExitStatusKind, PtyMode, SpawnConfig};
 use rustix::process::Signal;
 
 use crate::child::MODE;
 use crate::harness::{
-    alive, assert_clean, baseline, child_args, fd_count_self, kill, nono, proc_state,
-    sandbox_available, self_exe, serial, system_caps, wait_dead, Proc, Scratch, HANG,
+    alive, child_args, fd_count_self, kill, leak_checked, nono, proc_state, self_exe, system_caps,
+    wait_dead, wait_for_exec, Proc, Scratch, HANG,
 };
 
 /// An engine whose approval callback reports each request (its source and thread id) and
@@ -54,8 +54,12 @@ fn tgid(tid: u32) -> u32 {
 }
 
 /// Run `config` on its own thread; when the request reaches the callback, SIGKILL the child,
-/// wait until it is dead, then release the decision (which now targets a dead child).
-fn kill_while_pending(config: SpawnConfig, want: RequestSource) -> (RunOutcome, u32) {
+/// wait until it is dead, then release the decision (which now targets a dead child). Fails
+/// unless `run` reports the SIGKILL (status 137) and this process ends with the fds it had.
+/// Returns the child's pid.
+#[track_caller]
+fn kill_while_pending(config: SpawnConfig, want: RequestSource) -> u32 {
+    let before = fd_count_self();
     let (engine, entered, release) = slow_engine();
     let mut config = config;
     config.engine = Some(engine);
@@ -80,7 +84,10 @@ fn kill_while_pending(config: SpawnConfig, want: RequestSource) -> (RunOutcome, 
         .join()
         .expect("run panicked")
         .expect("run failed instead of reporting the child's death");
-    (outcome, pid)
+    assert_eq!(outcome.exit, ExitStatusKind::Signal(9), "{outcome:?}");
+    assert_eq!(outcome.exit.code(), 137);
+    assert_eq!(fd_count_self(), before, "run leaked fds");
+    pid
 }
 
 fn config(argv: Vec<std::ffi::OsString>) -> SpawnConfig {
@@ -96,63 +103,45 @@ fn config(argv: Vec<std::ffi::OsString>) -> SpawnConfig {
 /// fails quietly, and `run` reports signal 9 (exit status 137) with nothing leaked.
 #[test]
 fn child_killed_while_a_trapped_open_awaits_approval() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-kill-trap");
-    let file = scratch.write("outside/file", "outside\n");
-    let before = fd_count_self();
-    let (outcome, pid) = kill_while_pending(
-        config(vec![
-            "sh".into(),
-            "-c".into(),
-            r#"exec cat "$0""#.into(),
-            file.into(),
-        ]),
-        RequestSource::Trap,
-    );
-    assert_eq!(outcome.exit, ExitStatusKind::Signal(9), "{outcome:?}");
-    assert_eq!(outcome.exit.code(), 137);
-    assert_eq!(fd_count_self(), before, "run leaked fds");
-    drop(scratch);
-    assert_clean(&base, &[pid]);
+    leak_checked("load-kill-trap", |scratch| {
+        let file = scratch.write("outside/file", "outside\n");
+        let pid = kill_while_pending(
+            config(vec![
+                "sh".into(),
+                "-c".into(),
+                r#"exec cat "$0""#.into(),
+                file.into(),
+            ]),
+            RequestSource::Trap,
+        );
+        vec![pid]
+    });
 }
 
 /// The same with an explicit SDK request: the supervisor's late answer goes to a closed
 /// socket, which must cost nothing but that answer.
 #[test]
 fn child_killed_while_an_sdk_request_awaits_approval() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-kill-sdk");
-    let file = scratch.write("outside/file", "outside\n");
-    let mut argv: Vec<std::ffi::OsString> = vec![
-        "sh".into(),
-        "-c".into(),
-        r#"exec "$0" "$@" >/dev/null"#.into(),
-        self_exe().into(),
-    ];
-    argv.extend(child_args().iter().map(Into::into));
-    let mut config = config(argv);
-    // Only the SDK request may reach the callback (not some start-up open of the harness).
-    config.trap_opens = false;
-    config.sdk = true;
-    config.env.extend([
-        (MODE.into(), "sdk_one".into()),
-        ("LOAD_PATH".into(), file.into()),
-    ]);
-    let before = fd_count_self();
-    let (outcome, pid) = kill_while_pending(config, RequestSource::Sdk);
-    assert_eq!(outcome.exit, ExitStatusKind::Signal(9), "{outcome:?}");
-    assert_eq!(outcome.exit.code(), 137);
-    assert_eq!(fd_count_self(), before, "run leaked fds");
-    drop(scratch);
-    assert_clean(&base, &[pid]);
+    leak_checked("load-kill-sdk", |scratch| {
+        let file = scratch.write("outside/file", "outside\n");
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "sh".into(),
+            "-c".into(),
+            r#"exec "$0" "$@" >/dev/null"#.into(),
+            self_exe().into(),
+        ];
+        argv.extend(child_args().iter().map(Into::into));
+        let mut config = config(argv);
+        // Only the SDK request may reach the callback (not some start-up open of the harness).
+        config.trap_opens = false;
+        config.sdk = true;
+        config.env.extend([
+            (MODE.into(), "sdk_one".into()),
+            ("LOAD_PATH".into(), file.into()),
+        ]);
+        let pid = kill_while_pending(config, RequestSource::Sdk);
+        vec![pid]
+    });
 }
 
 /// A `nono run` whose child prints its pid and then sleeps.
@@ -169,55 +158,41 @@ fn sleeping_run(scratch: &Scratch) -> (Proc, u32) {
     let mut p = Proc::spawn(&mut cmd);
     let child: u32 = p.expect_line("load-child: pid").parse().unwrap();
     // `exec sleep` has happened once the child's name says so (the pid line comes before it).
-    let deadline = Instant::now() + HANG;
-    while std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default() != "sleep\n" {
-        assert!(Instant::now() < deadline, "the child never became sleep");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_exec(child, "sleep");
     (p, child)
 }
 
 /// SIGTERM to nono is forwarded: the child dies of it and nono exits 143 (128 + 15).
 #[test]
 fn sigterm_to_nono_is_forwarded_and_exits_143() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-sigterm");
-    let (p, child) = sleeping_run(&scratch);
-    let nono_pid = p.pid;
-    kill(nono_pid, Signal::TERM);
-    let f = p.finish();
-    assert_eq!(f.code, Some(143), "{f}");
-    assert!(!alive(child), "the child survived: {:?}", proc_state(child));
-    drop(scratch);
-    assert_clean(&base, &[nono_pid, child]);
+    leak_checked("load-sigterm", |scratch| {
+        let (p, child) = sleeping_run(scratch);
+        let nono_pid = p.pid;
+        kill(nono_pid, Signal::TERM);
+        let f = p.finish();
+        assert_eq!(f.code, Some(143), "{f}");
+        assert!(!alive(child), "the child survived: {:?}", proc_state(child));
+        vec![nono_pid, child]
+    });
 }
 
 /// SIGKILL to nono cannot be forwarded; the child dies anyway (`PR_SET_PDEATHSIG`), checked
 /// by its pid.
 #[test]
 fn sigkill_to_nono_takes_the_child_with_it() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-sigkill");
-    let (p, child) = sleeping_run(&scratch);
-    let nono_pid = p.pid;
-    kill(nono_pid, Signal::KILL);
-    let f = p.finish();
-    assert_eq!(f.signal, Some(9), "{f}");
-    assert!(
-        wait_dead(child),
-        "the child outlived nono: {:?}",
-        proc_state(child)
-    );
-    drop(scratch);
-    assert_clean(&base, &[nono_pid, child]);
+    leak_checked("load-sigkill", |scratch| {
+        let (p, child) = sleeping_run(scratch);
+        let nono_pid = p.pid;
+        kill(nono_pid, Signal::KILL);
+        let f = p.finish();
+        assert_eq!(f.signal, Some(9), "{f}");
+        assert!(
+            wait_dead(child),
+            "the child outlived nono: {:?}",
+            proc_state(child)
+        );
+        vec![nono_pid, child]
+    });
 }
 
 /// `--audit-log /dev/full`: every write fails with ENOSPC. Decisions are still made and
@@ -226,54 +201,49 @@ fn sigkill_to_nono_takes_the_child_with_it() {
 /// the documented rule; an audit failure never changes a decision or the status.
 #[test]
 fn audit_log_on_a_full_disk_still_enforces_and_reports() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-auditfull");
-    scratch.write("approved/id", "granted anyway\n");
-    let secret = scratch.write("secret/key", "secret\n");
-    let mut cmd = nono(&scratch.path);
-    cmd.args(["run", "-s", "--approve"])
-        .arg(scratch.join("approved"))
-        .args(["--audit-log", "/dev/full", "--", "sh", "-c"])
-        .arg(
-            r#"cat "$0/id"; if cat "$1" 2>/dev/null; then echo LEAK; fi; echo x > "$0/new"; exit 7"#,
-        )
-        .arg(scratch.join("approved"))
-        .arg(&secret);
-    let p = Proc::spawn(&mut cmd);
-    let pid = p.pid;
-    let f = p.finish();
-    assert_eq!(f.code, Some(7), "{f}");
-    assert!(f.stdout.contains("granted anyway"), "{f}");
-    assert!(
-        !f.stdout.contains("LEAK") && !f.stdout.contains("secret"),
-        "{f}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(scratch.join("approved/new")).unwrap(),
-        "x\n",
-        "the approved write was not granted"
-    );
-    assert!(
-        f.stderr.contains("/dev/full") && f.stderr.contains("No space left on device"),
-        "the audit failure was not reported\n{f}"
-    );
-    // At least three decisions (read, refused read, write), each failed write reported.
-    assert!(
-        f.stderr.matches("cannot write to audit log").count() >= 3,
-        "{f}"
-    );
-    drop(scratch);
-    assert_clean(&base, &[pid]);
+    leak_checked("load-auditfull", |scratch| {
+        scratch.write("approved/id", "granted anyway\n");
+        let secret = scratch.write("secret/key", "secret\n");
+        let mut cmd = nono(&scratch.path);
+        cmd.args(["run", "-s", "--approve"])
+            .arg(scratch.join("approved"))
+            .args(["--audit-log", "/dev/full", "--", "sh", "-c"])
+            .arg(
+                r#"cat "$0/id"; if cat "$1" 2>/dev/null; then echo LEAK; fi; echo x > "$0/new"; exit 7"#,
+            )
+            .arg(scratch.join("approved"))
+            .arg(&secret);
+        let p = Proc::spawn(&mut cmd);
+        let pid = p.pid;
+        let f = p.finish();
+        assert_eq!(f.code, Some(7), "{f}");
+        assert!(f.stdout.contains("granted anyway"), "{f}");
+        assert!(
+            !f.stdout.contains("LEAK") && !f.stdout.contains("secret"),
+            "{f}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(scratch.join("approved/new")).unwrap(),
+            "x\n",
+            "the approved write was not granted"
+        );
+        assert!(
+            f.stderr.contains("/dev/full") && f.stderr.contains("No space left on device"),
+            "the audit failure was not reported\n{f}"
+        );
+        // At least three decisions (read, refused read, write), each failed write reported.
+        assert!(
+            f.stderr.matches("cannot write to audit log").count() >= 3,
+            "{f}"
+        );
+        vec![pid]
+    });
 }
 
 /// `sh` at its fd limit (fds 0-3 used, limit 4) opens `path` for a redirection (`sh`
-/// itself: no exec, no loader) under `nono run -s EXTRA...`. Returns what nono printed.
-fn open_at_fd_limit(scratch: &Scratch, extra: &[&std::ffi::OsStr], path: &std::path::Path) {
-    let base = baseline();
+/// itself: no exec, no loader) under `nono run -s EXTRA...`, and must be refused with
+/// EMFILE. Returns nono's pid.
+fn open_at_fd_limit(scratch: &Scratch, extra: &[&std::ffi::OsStr], path: &std::path::Path) -> u32 {
     let mut cmd = nono(&scratch.path);
     cmd.args(["run", "-s"])
         .args(extra)
@@ -286,7 +256,7 @@ fn open_at_fd_limit(scratch: &Scratch, extra: &[&std::ffi::OsStr], path: &std::p
     assert_eq!(f.code, Some(0), "{f}");
     assert!(f.stdout.contains("refused"), "{f}");
     assert!(f.stderr.contains("Too many open files"), "{f}");
-    assert_clean(&base, &[pid]);
+    pid
 }
 
 /// A runtime grant for a child that is at its fd limit: the supervisor opens the file, but
@@ -294,27 +264,25 @@ fn open_at_fd_limit(scratch: &Scratch, extra: &[&std::ffi::OsStr], path: &std::p
 /// would see unsupervised — instead of waiting forever for an answer that never comes.
 #[test]
 fn runtime_grant_to_a_child_at_its_fd_limit_fails_with_emfile_instead_of_hanging() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let scratch = Scratch::new("load-emfile");
-    let file = scratch.write("approved/f", "granted\n");
-    let approved = scratch.join("approved");
-    open_at_fd_limit(
-        &scratch,
-        &["--approve".as_ref(), approved.as_os_str()],
-        &file,
-    );
+    leak_checked("load-emfile", |scratch| {
+        let file = scratch.write("approved/f", "granted\n");
+        let approved = scratch.join("approved");
+        vec![open_at_fd_limit(
+            scratch,
+            &["--approve".as_ref(), approved.as_os_str()],
+            &file,
+        )]
+    });
 }
 
 /// The same for a `/proc` entry, which the supervisor also opens and injects itself.
 #[test]
 fn proc_open_by_a_child_at_its_fd_limit_fails_with_emfile_instead_of_hanging() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let scratch = Scratch::new("load-emfile-proc");
-    open_at_fd_limit(&scratch, &[], std::path::Path::new("/proc/self/status"));
+    leak_checked("load-emfile-proc", |scratch| {
+        vec![open_at_fd_limit(
+            scratch,
+            &[],
+            std::path::Path::new("/proc/self/status"),
+        )]
+    });
 }

@@ -12,8 +12,8 @@ use nono_supervisor::{run, ExitStatusKind, PtyMode, SpawnConfig};
 
 use crate::child::MODE;
 use crate::harness::{
-    assert_clean, baseline, child_args, fd_count, fd_count_self, make_files, nono,
-    sandbox_available, self_exe, serial, system_caps, Proc, Scratch,
+    child_args, fd_count, fd_count_self, leak_checked, make_files, nono, self_exe, system_caps,
+    Proc,
 };
 
 /// 2000 opens outside the static grants, each granted by an `--approve` rule (the supervisor
@@ -23,52 +23,47 @@ use crate::harness::{
 /// cannot: Landlock forbids a sandboxed process to inspect its unsandboxed parent.)
 #[test]
 fn two_thousand_runtime_grants_leave_nonos_fd_count_unchanged() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-grants");
-    let approved = scratch.join("approved");
-    make_files(&approved, 50);
-    let exe = self_exe();
-    let mut cmd = nono(&scratch.path);
-    cmd.args(["run", "-s", "--read"])
-        .arg(exe.parent().unwrap())
-        .arg("--approve")
-        .arg(&approved)
-        .arg("--")
-        .arg(&exe)
-        .args(child_args())
-        .env(MODE, "grants")
-        .env("LOAD_APPROVED", &approved)
-        .env("LOAD_OPENS", "2000")
-        .env("LOAD_FILES", "50")
-        .env("LOAD_HANDSHAKE", "1");
-    let mut p = Proc::spawn(&mut cmd);
-    let pid = p.pid;
-    p.expect_line("load-child: ready");
-    let before = steady_fd_count(pid, None);
-    let threads_before = tasks(pid);
-    p.send_line("go");
-    let done = p.expect_line("load-child: done");
-    let after = steady_fd_count(pid, Some(before));
-    let threads_after = tasks(pid);
-    p.send_line("exit");
-    let f = p.finish();
-    assert_eq!(done, "2000", "{f}");
-    assert_eq!(f.code, Some(0), "{f}");
-    assert_eq!(
-        after, before,
-        "nono's fd count changed over 2000 runtime grants\n{f}"
-    );
-    // Workers are a bounded pool: thousands of requests must not mean thousands of threads.
-    assert!(
-        threads_after <= threads_before.max(1) + 8,
-        "nono's threads grew from {threads_before} to {threads_after}"
-    );
-    drop(scratch);
-    assert_clean(&base, &[pid]);
+    leak_checked("load-grants", |scratch| {
+        let approved = scratch.join("approved");
+        make_files(&approved, 50);
+        let exe = self_exe();
+        let mut cmd = nono(&scratch.path);
+        cmd.args(["run", "-s", "--read"])
+            .arg(exe.parent().unwrap())
+            .arg("--approve")
+            .arg(&approved)
+            .arg("--")
+            .arg(&exe)
+            .args(child_args())
+            .env(MODE, "grants")
+            .env("LOAD_APPROVED", &approved)
+            .env("LOAD_OPENS", "2000")
+            .env("LOAD_FILES", "50")
+            .env("LOAD_HANDSHAKE", "1");
+        let mut p = Proc::spawn(&mut cmd);
+        let pid = p.pid;
+        p.expect_line("load-child: ready");
+        let before = steady_fd_count(pid, None);
+        let threads_before = tasks(pid);
+        p.send_line("go");
+        let done = p.expect_line("load-child: done");
+        let after = steady_fd_count(pid, Some(before));
+        let threads_after = tasks(pid);
+        p.send_line("exit");
+        let f = p.finish();
+        assert_eq!(done, "2000", "{f}");
+        assert_eq!(f.code, Some(0), "{f}");
+        assert_eq!(
+            after, before,
+            "nono's fd count changed over 2000 runtime grants\n{f}"
+        );
+        // Workers are a bounded pool: thousands of requests must not mean thousands of threads.
+        assert!(
+            threads_after <= threads_before.max(1) + 8,
+            "nono's threads grew from {threads_before} to {threads_after}"
+        );
+        vec![pid]
+    });
 }
 
 /// nono's fd count with the transient ones gone. A worker drops the granted fd just after
@@ -105,50 +100,45 @@ fn tasks(pid: u32) -> usize {
 /// the fds it had before (notify listener, pidfd, SDK socket, every granted fd: all closed).
 #[test]
 fn in_process_run_with_two_thousand_grants_closes_every_fd() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let scratch = Scratch::new("load-grants-lib");
-    let approved = scratch.join("approved");
-    make_files(&approved, 50);
-    let policy = Policy {
-        approve: vec![ApproveRule::new(
-            &approved.to_string_lossy(),
-            AccessMode::Read,
-            "load test",
-        )],
-        ..Policy::default()
-    };
-    let engine = Arc::new(Engine::new(policy, DenyAll));
-    let exe = self_exe();
-    // The child's stdout (the test harness's chatter) goes to /dev/null; the verdict is the
-    // exit status, and diagnostics go to stderr.
-    let mut argv: Vec<std::ffi::OsString> = vec![
-        "sh".into(),
-        "-c".into(),
-        r#"exec "$0" "$@" >/dev/null"#.into(),
-        exe.clone().into(),
-    ];
-    argv.extend(child_args().iter().map(Into::into));
-    let mut config = SpawnConfig::new(argv, system_caps());
-    config.pty = PtyMode::Never;
-    config.forward_signals = false;
-    config.trap_opens = true;
-    config.sdk = true;
-    config.engine = Some(engine);
-    config.env.extend([
-        (MODE.into(), "grants".into()),
-        ("LOAD_APPROVED".into(), approved.clone().into()),
-        ("LOAD_OPENS".into(), "1000".into()),
-        ("LOAD_FILES".into(), "50".into()),
-    ]);
-    let before = fd_count_self();
-    let outcome = run(config).expect("run");
-    let after = fd_count_self();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{outcome:?}");
-    assert_eq!(after, before, "the in-process supervisor leaked fds");
-    drop(scratch);
-    assert_clean(&base, &[]);
+    leak_checked("load-grants-lib", |scratch| {
+        let approved = scratch.join("approved");
+        make_files(&approved, 50);
+        let policy = Policy {
+            approve: vec![ApproveRule::new(
+                &approved.to_string_lossy(),
+                AccessMode::Read,
+                "load test",
+            )],
+            ..Policy::default()
+        };
+        let engine = Arc::new(Engine::new(policy, DenyAll));
+        let exe = self_exe();
+        // The child's stdout (the test harness's chatter) goes to /dev/null; the verdict is the
+        // exit status, and diagnostics go to stderr.
+        let mut argv: Vec<std::ffi::OsString> = vec![
+            "sh".into(),
+            "-c".into(),
+            r#"exec "$0" "$@" >/dev/null"#.into(),
+            exe.clone().into(),
+        ];
+        argv.extend(child_args().iter().map(Into::into));
+        let mut config = SpawnConfig::new(argv, system_caps());
+        config.pty = PtyMode::Never;
+        config.forward_signals = false;
+        config.trap_opens = true;
+        config.sdk = true;
+        config.engine = Some(engine);
+        config.env.extend([
+            (MODE.into(), "grants".into()),
+            ("LOAD_APPROVED".into(), approved.clone().into()),
+            ("LOAD_OPENS".into(), "1000".into()),
+            ("LOAD_FILES".into(), "50".into()),
+        ]);
+        let before = fd_count_self();
+        let outcome = run(config).expect("run");
+        let after = fd_count_self();
+        assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{outcome:?}");
+        assert_eq!(after, before, "the in-process supervisor leaked fds");
+        vec![]
+    });
 }

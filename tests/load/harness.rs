@@ -122,6 +122,36 @@ pub fn assert_clean(base: &Baseline, pids: &[u32]) {
     assert_eq!(fds, base.fds, "the test process leaked fds: {}", fd_list());
 }
 
+/// One load test, with the checks every one of them makes: it holds [`serial`], is skipped
+/// (or, under `NONO_REQUIRE_SANDBOX=1`, fails) where the kernel cannot sandbox, and runs
+/// `body` on a fresh [`Scratch`] named `tag`. `body` returns the pids (nono supervisors,
+/// sandboxed children) that must not survive it; once the scratch directory is removed,
+/// [`assert_clean`] checks them, and this process's fds and children, against the
+/// [`baseline`] taken before `body` ran.
+#[track_caller]
+pub fn leak_checked(tag: &str, body: impl FnOnce(&Scratch) -> Vec<u32>) {
+    let _serial = serial();
+    if !sandbox_available() {
+        return;
+    }
+    let base = baseline();
+    let scratch = Scratch::new(tag);
+    let pids = body(&scratch);
+    drop(scratch);
+    assert_clean(&base, &pids);
+}
+
+/// Wait (bounded by [`HANG`]) until process `pid` has exec'd `name` (its `comm` says so).
+#[track_caller]
+pub fn wait_for_exec(pid: u32, name: &str) {
+    let comm = format!("{name}\n");
+    let deadline = Instant::now() + HANG;
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != comm {
+        assert!(Instant::now() < deadline, "{pid} never became {name}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn fd_list() -> String {
     let mut out = String::new();
     for e in std::fs::read_dir("/proc/self/fd")

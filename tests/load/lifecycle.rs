@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -17,8 +17,8 @@ use rustix::process::Signal;
 use rustix::pty::OpenptFlags;
 
 use crate::harness::{
-    alive, assert_clean, baseline, kill, nono, nono_bin, proc_state, sandbox_available, serial,
-    system_caps, wait_dead, Proc, Scratch, HANG,
+    alive, kill, leak_checked, nono, nono_bin, proc_state, system_caps, wait_dead, wait_for_exec,
+    Proc, Scratch, HANG,
 };
 
 /// A profile like the default one whose prompt waits an hour: a nono that only exits when
@@ -90,6 +90,16 @@ impl AtTerminal {
         }
     }
 
+    /// nono at its prompt, asking about `cat` of `data/f` ("secret-outside\n"), a file
+    /// outside every grant; its audit log is `audit.jsonl`. Returns the terminal and that log.
+    fn asked_to_read_a_secret(s: &Scratch) -> (AtTerminal, PathBuf) {
+        let file = s.write("data/f", "secret-outside\n");
+        let audit = s.join("audit.jsonl");
+        let mut t = AtTerminal::start(s, &audit, &["cat", &file.display().to_string()]);
+        t.wait_for("Allow?");
+        (t, audit)
+    }
+
     fn wait_for(&mut self, needle: &str) {
         while !self.seen.contains(needle) {
             match self.rx.recv_timeout(HANG) {
@@ -143,55 +153,37 @@ impl Drop for AtTerminal {
 /// records the abandoned request as denied (cancelled).
 #[test]
 fn sigterm_at_a_pending_prompt_ends_nono_at_once() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let s = Scratch::new("load-prompt-sigterm");
-    let file = s.write("data/f", "secret-outside\n");
-    let audit = s.join("audit.jsonl");
-    let mut t = AtTerminal::start(&s, &audit, &["cat", &file.display().to_string()]);
-    t.wait_for("Allow?");
-    let nono_pid = t.child.id();
-    kill(nono_pid, Signal::TERM);
-    assert_eq!(t.status(), 143, "terminal:\n{}", t.seen);
-    assert!(t.seen.contains("(cancelled"), "terminal:\n{}", t.seen);
-    assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
-    let log = std::fs::read_to_string(&audit).unwrap_or_default();
-    assert!(
-        log.contains("Denied") && log.contains("cancelled"),
-        "audit log: {log}"
-    );
-    drop(t);
-    drop(s);
-    assert_clean(&base, &[nono_pid]);
+    leak_checked("load-prompt-sigterm", |s| {
+        let (mut t, audit) = AtTerminal::asked_to_read_a_secret(s);
+        let nono_pid = t.child.id();
+        kill(nono_pid, Signal::TERM);
+        assert_eq!(t.status(), 143, "terminal:\n{}", t.seen);
+        assert!(t.seen.contains("(cancelled"), "terminal:\n{}", t.seen);
+        assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
+        let log = std::fs::read_to_string(&audit).unwrap_or_default();
+        assert!(
+            log.contains("Denied") && log.contains("cancelled"),
+            "audit log: {log}"
+        );
+        vec![nono_pid]
+    });
 }
 
 /// Ctrl-C at the prompt (a `0x03` byte: nono keeps the terminal in raw mode for the PTY
 /// relay) denies at once: the command's open fails and it ends with its own status.
 #[test]
 fn ctrl_c_at_the_prompt_denies_at_once() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let s = Scratch::new("load-prompt-ctrl-c");
-    let file = s.write("data/f", "secret-outside\n");
-    let audit = s.join("audit.jsonl");
-    let mut t = AtTerminal::start(&s, &audit, &["cat", &file.display().to_string()]);
-    t.wait_for("Allow?");
-    t.writer.write_all(b"\x03").unwrap();
-    t.wait_for("(interrupted: denied)");
-    let nono_pid = t.child.id();
-    assert_eq!(t.status(), 1, "cat's own status; terminal:\n{}", t.seen);
-    assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
-    let log = std::fs::read_to_string(&audit).unwrap_or_default();
-    assert!(log.contains("Ctrl-C"), "audit log: {log}");
-    drop(t);
-    drop(s);
-    assert_clean(&base, &[nono_pid]);
+    leak_checked("load-prompt-ctrl-c", |s| {
+        let (mut t, audit) = AtTerminal::asked_to_read_a_secret(s);
+        t.writer.write_all(b"\x03").unwrap();
+        t.wait_for("(interrupted: denied)");
+        let nono_pid = t.child.id();
+        assert_eq!(t.status(), 1, "cat's own status; terminal:\n{}", t.seen);
+        assert!(!t.seen.contains("secret-outside"), "terminal:\n{}", t.seen);
+        let log = std::fs::read_to_string(&audit).unwrap_or_default();
+        assert!(log.contains("Ctrl-C"), "audit log: {log}");
+        vec![nono_pid]
+    });
 }
 
 /// Read a pid the sandboxed shell wrote to `path`.
@@ -208,95 +200,81 @@ fn pid_in(path: &Path) -> u32 {
 /// terminates both before it returns — nothing sandboxed outlives the run unsupervised.
 #[test]
 fn processes_left_in_the_sandbox_are_terminated_before_run_returns() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let s = Scratch::new("load-leftovers");
-    let dir = s.mkdir("w");
-    let mut caps = system_caps();
-    caps.allow_path(&dir, AccessMode::ReadWrite, "load test")
-        .unwrap();
-    // 1: a plain background job. 2: a helper shell in the session whose child calls setsid;
-    // the command waits until both pids are written, then exits with the helper still there.
-    let script = r#"
-        sleep 281 & echo $! > "$0/bg"
-        sh -c 'setsid sleep 282 & echo $! > "$0/escaped"; echo $$ > "$0/helper"
-               exec sleep 283' "$0" &
-        while [ ! -s "$0/escaped" ] || [ ! -s "$0/helper" ]; do sleep 0.01; done
-        # Each has exec'd sleep (its last trapped call) before the command exits.
-        for f in bg escaped helper; do
-            read -r p < "$0/$f"
-            c=; while [ "$c" != sleep ]; do read -r c < "/proc/$p/comm" || exit 9; done
-        done
-    "#;
-    let mut config = SpawnConfig::new(["sh", "-c", script, &dir.display().to_string()], caps);
-    config.pty = PtyMode::Never;
-    config.forward_signals = false;
-    config.trap_opens = true;
-    let outcome = run(config).expect("run");
-    let (bg, escaped, helper) = (
-        pid_in(&dir.join("bg")),
-        pid_in(&dir.join("escaped")),
-        pid_in(&dir.join("helper")),
-    );
-    let left: Vec<(u32, Option<(char, u32)>)> = [bg, escaped, helper]
-        .into_iter()
-        .filter(|&p| alive(p))
-        .map(|p| (p, proc_state(p)))
-        .collect();
-    // Never leave them behind, even when the check fails.
-    for (p, _) in &left {
-        kill(*p, Signal::KILL);
-    }
-    assert!(
-        left.is_empty(),
-        "still running after run returned (pid, state/ppid): {left:?}"
-    );
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{outcome:?}");
-    drop(s);
-    assert_clean(&base, &[bg, escaped, helper]);
+    leak_checked("load-leftovers", |s| {
+        let dir = s.mkdir("w");
+        let mut caps = system_caps();
+        caps.allow_path(&dir, AccessMode::ReadWrite, "load test")
+            .unwrap();
+        // 1: a plain background job. 2: a helper shell in the session whose child calls setsid;
+        // the command waits until both pids are written, then exits with the helper still there.
+        let script = r#"
+            sleep 281 & echo $! > "$0/bg"
+            sh -c 'setsid sleep 282 & echo $! > "$0/escaped"; echo $$ > "$0/helper"
+                   exec sleep 283' "$0" &
+            while [ ! -s "$0/escaped" ] || [ ! -s "$0/helper" ]; do sleep 0.01; done
+            # Each has exec'd sleep (its last trapped call) before the command exits.
+            for f in bg escaped helper; do
+                read -r p < "$0/$f"
+                c=; while [ "$c" != sleep ]; do read -r c < "/proc/$p/comm" || exit 9; done
+            done
+        "#;
+        let mut config = SpawnConfig::new(["sh", "-c", script, &dir.display().to_string()], caps);
+        config.pty = PtyMode::Never;
+        config.forward_signals = false;
+        config.trap_opens = true;
+        let outcome = run(config).expect("run");
+        let (bg, escaped, helper) = (
+            pid_in(&dir.join("bg")),
+            pid_in(&dir.join("escaped")),
+            pid_in(&dir.join("helper")),
+        );
+        let left: Vec<(u32, Option<(char, u32)>)> = [bg, escaped, helper]
+            .into_iter()
+            .filter(|&p| alive(p))
+            .map(|p| (p, proc_state(p)))
+            .collect();
+        // Never leave them behind, even when the check fails.
+        for (p, _) in &left {
+            kill(*p, Signal::KILL);
+        }
+        assert!(
+            left.is_empty(),
+            "still running after run returned (pid, state/ppid): {left:?}"
+        );
+        assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{outcome:?}");
+        vec![bg, escaped, helper]
+    });
 }
 
 /// The same through the binary, with the exact LOAD repro: the background `sleep` is gone
 /// when nono has exited.
 #[test]
 fn nono_run_leaves_no_background_job_behind() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let s = Scratch::new("load-leftovers-cli");
-    let mut cmd = nono(&s.path);
-    cmd.args([
-        "run",
-        "-s",
-        "--",
-        "sh",
-        "-c",
-        r#"sleep 281 >/dev/null 2>&1 & echo "load-child: bg $!"; read -r x; exit 0"#,
-    ]);
-    let mut p = Proc::spawn(&mut cmd);
-    let bg: u32 = p.expect_line("load-child: bg").parse().unwrap();
-    // The job has made its last trapped call (the exec of sleep); then end of input on the
-    // command's `read` ends it.
-    let deadline = Instant::now() + HANG;
-    while std::fs::read_to_string(format!("/proc/{bg}/comm")).unwrap_or_default() != "sleep\n" {
-        assert!(Instant::now() < deadline, "the job never became sleep");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let nono_pid = p.pid;
-    let f = p.finish();
-    assert_eq!(f.code, Some(0), "{f}");
-    let still = alive(bg);
-    if still {
-        kill(bg, Signal::KILL);
-    }
-    assert!(!still, "the background job outlived nono");
-    drop(s);
-    assert_clean(&base, &[nono_pid, bg]);
+    leak_checked("load-leftovers-cli", |s| {
+        let mut cmd = nono(&s.path);
+        cmd.args([
+            "run",
+            "-s",
+            "--",
+            "sh",
+            "-c",
+            r#"sleep 281 >/dev/null 2>&1 & echo "load-child: bg $!"; read -r x; exit 0"#,
+        ]);
+        let mut p = Proc::spawn(&mut cmd);
+        let bg: u32 = p.expect_line("load-child: bg").parse().unwrap();
+        // The job has made its last trapped call (the exec of sleep); then end of input on the
+        // command's `read` ends it.
+        wait_for_exec(bg, "sleep");
+        let nono_pid = p.pid;
+        let f = p.finish();
+        assert_eq!(f.code, Some(0), "{f}");
+        let still = alive(bg);
+        if still {
+            kill(bg, Signal::KILL);
+        }
+        assert!(!still, "the background job outlived nono");
+        vec![nono_pid, bg]
+    });
 }
 
 /// SIGKILL to nono: no cleanup can run. The direct child dies (`PR_SET_PDEATHSIG`); a
@@ -308,43 +286,38 @@ fn nono_run_leaves_no_background_job_behind() {
 /// dead) and reports on the stdout it inherited: every open of its own fails now.
 #[test]
 fn after_sigkill_of_nono_what_is_left_stays_confined() {
-    let _serial = serial();
-    if !sandbox_available() {
-        return;
-    }
-    let base = baseline();
-    let s = Scratch::new("load-sigkill-left");
-    let secret = s.write("outside/secret", "secret-outside\n");
-    // A non-interactive shell gives `&` jobs /dev/null as stdin: pass the real one as fd 3.
-    let script = r#"
-        exec 3<&0
-        ( echo "load-child: ready"; read -r go <&3
-          if read -r line < "$0"; then echo "load-child: result READ $line"
-          else echo "load-child: result refused"; fi ) &
-        echo "load-child: left $!"
-        exec sleep 300 < /dev/null
-    "#;
-    let mut cmd = nono(&s.path);
-    cmd.args(["run", "-s", "--", "sh", "-c", script])
-        .arg(&secret);
-    let mut p = Proc::spawn(&mut cmd);
-    let left: u32 = p.expect_line("load-child: left").parse().unwrap();
-    // The job has set up its stdin (a trapped open of /dev/null) and waits.
-    p.expect_line("load-child: ready");
-    let nono_pid = p.pid;
-    kill(nono_pid, Signal::KILL);
-    assert!(wait_dead(nono_pid), "nono survived SIGKILL");
-    assert!(alive(left), "the background job died with nono");
-    // Closing nono's stdin is the leftover's cue; it is confined to what it had.
-    let f = p.finish();
-    assert_eq!(f.signal, Some(9), "{f}");
-    assert!(f.stdout.contains("load-child: result refused"), "{f}");
-    assert!(!f.stdout.contains("secret-outside"), "{f}");
-    assert!(
-        f.stderr.contains("Function not implemented") || f.stderr.contains("Permission denied"),
-        "{f}"
-    );
-    assert!(wait_dead(left), "the leftover did not finish");
-    drop(s);
-    assert_clean(&base, &[nono_pid, left]);
+    leak_checked("load-sigkill-left", |s| {
+        let secret = s.write("outside/secret", "secret-outside\n");
+        // A non-interactive shell gives `&` jobs /dev/null as stdin: pass the real one as fd 3.
+        let script = r#"
+            exec 3<&0
+            ( echo "load-child: ready"; read -r go <&3
+              if read -r line < "$0"; then echo "load-child: result READ $line"
+              else echo "load-child: result refused"; fi ) &
+            echo "load-child: left $!"
+            exec sleep 300 < /dev/null
+        "#;
+        let mut cmd = nono(&s.path);
+        cmd.args(["run", "-s", "--", "sh", "-c", script])
+            .arg(&secret);
+        let mut p = Proc::spawn(&mut cmd);
+        let left: u32 = p.expect_line("load-child: left").parse().unwrap();
+        // The job has set up its stdin (a trapped open of /dev/null) and waits.
+        p.expect_line("load-child: ready");
+        let nono_pid = p.pid;
+        kill(nono_pid, Signal::KILL);
+        assert!(wait_dead(nono_pid), "nono survived SIGKILL");
+        assert!(alive(left), "the background job died with nono");
+        // Closing nono's stdin is the leftover's cue; it is confined to what it had.
+        let f = p.finish();
+        assert_eq!(f.signal, Some(9), "{f}");
+        assert!(f.stdout.contains("load-child: result refused"), "{f}");
+        assert!(!f.stdout.contains("secret-outside"), "{f}");
+        assert!(
+            f.stderr.contains("Function not implemented") || f.stderr.contains("Permission denied"),
+            "{f}"
+        );
+        assert!(wait_dead(left), "the leftover did not finish");
+        vec![nono_pid, left]
+    });
 }
