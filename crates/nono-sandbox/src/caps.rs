@@ -261,11 +261,12 @@ pub struct CapabilitySet {
     compat: Compat,
     keep_capabilities: bool,
     sysv_ipc: SysvIpc,
+    allow_unix_datagram: bool,
 }
 
 impl CapabilitySet {
     /// An empty set: nothing on the filesystem, network allowed, IPC scoped, strict,
-    /// Linux capabilities dropped.
+    /// Linux capabilities dropped, Unix datagram sockets refused.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
@@ -490,6 +491,30 @@ impl CapabilitySet {
         self.sysv_ipc
     }
 
+    /// Allow (`true`) or refuse (`false`, the default) creating Unix datagram sockets:
+    /// `socket()`/`socketpair()` of `AF_UNIX` with any type but `SOCK_STREAM` and
+    /// `SOCK_SEQPACKET` (the kernel turns `SOCK_RAW` into `SOCK_DGRAM` there) fail with
+    /// `EACCES` when refused, in every network mode.
+    ///
+    /// Why refused by default: a datagram socket can `sendmsg` a datagram to any pathname
+    /// datagram socket on the machine (`/dev/log`, `/run/systemd/notify`) — the address is in
+    /// a `msghdr` in memory, which no filter can check without racing the sandboxed program,
+    /// and Landlock before ABI 9 does not check it either. Allow them only for a program that
+    /// needs them (`syslog(3)` through `/dev/log`, `sd_notify`, a datagram `socketpair` for
+    /// its own IPC), knowing that gap. Combining sets or settings is an OR: once allowed by
+    /// one source (a profile, a flag), it stays allowed.
+    pub fn allow_unix_datagram(&mut self, allow: bool) -> &mut Self {
+        self.allow_unix_datagram |= allow;
+        self
+    }
+
+    /// Whether Unix datagram sockets may be created (see
+    /// [`allow_unix_datagram`](Self::allow_unix_datagram)); `false` by default.
+    #[must_use]
+    pub fn allows_unix_datagram(&self) -> bool {
+        self.allow_unix_datagram
+    }
+
     /// Whether Linux capabilities are kept (see
     /// [`set_keep_capabilities`](Self::set_keep_capabilities)); `false` by default.
     #[must_use]
@@ -509,6 +534,7 @@ impl CapabilitySet {
 /// scopes: signal, abstract-unix-socket
 /// capabilities: dropped
 /// sysv ipc: private
+/// unix datagram sockets: refused
 /// compatibility: strict
 /// ```
 impl std::fmt::Display for CapabilitySet {
@@ -554,6 +580,12 @@ impl std::fmt::Display for CapabilitySet {
         };
         writeln!(f, "capabilities: {capabilities}")?;
         writeln!(f, "sysv ipc: {}", self.sysv_ipc.as_str())?;
+        let dgram = if self.allow_unix_datagram {
+            "allowed (sendmsg reaches any pathname datagram socket)"
+        } else {
+            "refused"
+        };
+        writeln!(f, "unix datagram sockets: {dgram}")?;
         write!(f, "compatibility: {}", self.compat.as_str())
     }
 }
@@ -775,9 +807,22 @@ mod tests {
         assert!(text.contains("scopes: none"), "{text}");
         assert!(text.contains("capabilities: dropped"), "{text}");
         assert!(text.contains("sysv ipc: private"), "{text}");
+        assert!(text.contains("unix datagram sockets: refused"), "{text}");
         assert!(text.contains("compatibility: strict"), "{text}");
         caps.set_keep_capabilities(true);
         assert!(caps.to_string().contains("capabilities: kept"));
+        caps.allow_unix_datagram(true);
+        assert!(caps.to_string().contains("unix datagram sockets: allowed"));
+    }
+
+    #[test]
+    fn unix_datagrams_are_refused_until_allowed_and_allowing_is_sticky() {
+        let mut caps = CapabilitySet::new();
+        assert!(!caps.allows_unix_datagram());
+        caps.allow_unix_datagram(false);
+        assert!(!caps.allows_unix_datagram());
+        caps.allow_unix_datagram(true).allow_unix_datagram(false);
+        assert!(caps.allows_unix_datagram(), "merging is an OR");
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum Protection {
     CapabilitiesDropped,
     /// System V IPC confined: a private IPC namespace, or the SysV calls refused.
     SysvIpc,
+    /// No Unix datagram sockets: `socket()`/`socketpair()` of `AF_UNIX` `SOCK_DGRAM` (or
+    /// `SOCK_RAW`) refused with `EACCES`, so nothing can `sendmsg` a datagram to a pathname
+    /// datagram socket outside the grants (`/dev/log`), which no filter could check.
+    UnixDatagram,
 }
 
 impl Protection {
@@ -70,6 +74,7 @@ impl Protection {
             Protection::AllThreads => "all threads",
             Protection::CapabilitiesDropped => "capabilities dropped",
             Protection::SysvIpc => "system v ipc",
+            Protection::UnixDatagram => "no unix datagram sockets",
         }
     }
 }
@@ -343,6 +348,11 @@ pub fn support() -> Support {
         ProtectionSupport {
             protection: "UDP/ICMP/raw sockets when blocked",
             mechanism: "seccomp socket() family filter",
+            available: filter,
+        },
+        ProtectionSupport {
+            protection: "unix datagrams to outside sockets",
+            mechanism: "seccomp socket() type filter (AF_UNIX)",
             available: filter,
         },
         ProtectionSupport {

@@ -25,7 +25,7 @@ use rustix::io::Errno;
 use crate::caps::{CapabilitySet, Compat, NetworkMode, SysvIpc};
 use crate::linux::capabilities::CapDrop;
 use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
-use crate::linux::seccomp::{Filter, NotifySet, SeccompError};
+use crate::linux::seccomp::{Filter, NotifySet, SeccompError, Syscall};
 use crate::support::{
     landlock_support, seccomp_support, EnforcementStatus, LandlockSupport, Protection,
     SeccompSupport, Tristate,
@@ -295,6 +295,14 @@ fn prepare_seccomp(
 ) -> Result<(Option<Filter>, Option<Filter>), SandboxError> {
     let strict = caps.compat() == Compat::Strict;
     let net_filtered = *caps.network() != NetworkMode::Allow;
+    // Unix datagram sockets: refused by the deny filter, unless the notify filter traps
+    // them (ERRNO would win over USER_NOTIF) so that a supervisor refuses and reports them.
+    let refuse_unix_dgram = !caps.allows_unix_datagram();
+    let dgram_trapped = refuse_unix_dgram
+        && sc.user_notif != Tristate::No
+        && opts
+            .notify
+            .is_some_and(|set| Syscall::UNIX_DATAGRAM.iter().all(|s| set.contains(*s)));
     let mut wanted = vec![(
         Protection::SeccompDenyList,
         "seccomp BPF deny-list (arch checked first)",
@@ -304,6 +312,25 @@ fn prepare_seccomp(
             Protection::SocketFamilyFilter,
             "seccomp socket() filter: only AF_UNIX (and TCP in port mode)",
         ));
+    }
+    if dgram_trapped {
+        wanted.push((
+            Protection::UnixDatagram,
+            "socket()/socketpair() of AF_UNIX SOCK_DGRAM trapped (seccomp user notification) \
+             and refused with EACCES by the supervisor, which reports it",
+        ));
+    } else if refuse_unix_dgram {
+        wanted.push((
+            Protection::UnixDatagram,
+            "seccomp refuses socket()/socketpair() of AF_UNIX SOCK_DGRAM with EACCES",
+        ));
+    } else {
+        status.notes.push(
+            "Unix datagram sockets are allowed (allow_unix_datagram): sendmsg/sendmmsg can send \
+             a datagram to any pathname datagram socket (/dev/log, /run/systemd/notify), which \
+             nothing checks"
+                .to_owned(),
+        );
     }
     if sysv == SysvPlan::Seccomp {
         wanted.push((
@@ -315,7 +342,11 @@ fn prepare_seccomp(
     let deny = if sc.filter == Tristate::No {
         None
     } else {
-        match Filter::deny_list(caps.network(), sysv == SysvPlan::Seccomp) {
+        match Filter::deny_list(
+            caps.network(),
+            sysv == SysvPlan::Seccomp,
+            refuse_unix_dgram && !dgram_trapped,
+        ) {
             Ok(f) => Some(f),
             Err(e) if strict => return Err(e.into()),
             Err(e) => {
@@ -525,9 +556,59 @@ mod tests {
             vec![
                 Protection::SeccompDenyList,
                 Protection::SocketFamilyFilter,
+                Protection::UnixDatagram,
                 Protection::SysvIpc,
                 Protection::OpenNotify
             ]
+        );
+    }
+
+    fn full_seccomp() -> SeccompSupport {
+        SeccompSupport {
+            filter: Tristate::Yes,
+            user_notif: Tristate::Yes,
+        }
+    }
+
+    fn unix_dgram_status(caps: &CapabilitySet, opts: &SandboxOptions) -> EnforcementStatus {
+        let mut st = EnforcementStatus::new(caps.compat(), 7);
+        prepare_seccomp(caps, opts, SysvPlan::Host, full_seccomp(), &mut st).unwrap();
+        st
+    }
+
+    #[test]
+    fn unix_datagram_refusal_is_a_protection_and_the_opt_in_a_note() {
+        let mut caps = CapabilitySet::new();
+        let st = unix_dgram_status(&caps, &SandboxOptions::new());
+        let item = st
+            .enforced
+            .iter()
+            .find(|i| i.protection == Protection::UnixDatagram)
+            .expect("enforced");
+        assert!(item.detail.contains("seccomp refuses"), "{st}");
+        let trapped = NotifySet::open_family()
+            .with(Syscall::Socket)
+            .with(Syscall::SocketPair);
+        let st = unix_dgram_status(&caps, &SandboxOptions::new().with_notify(trapped));
+        assert!(
+            st.to_string()
+                .contains("refused with EACCES by the supervisor"),
+            "{st}"
+        );
+        // A notify set without them: the deny filter refuses.
+        let st = unix_dgram_status(
+            &caps,
+            &SandboxOptions::new().with_notify(NotifySet::open_family()),
+        );
+        assert!(st.to_string().contains("seccomp refuses"), "{st}");
+        caps.allow_unix_datagram(true);
+        let st = unix_dgram_status(&caps, &SandboxOptions::new().with_notify(trapped));
+        assert!(!st.enforces(Protection::UnixDatagram), "{st}");
+        assert!(
+            st.notes
+                .iter()
+                .any(|n| n.contains("sendmsg") && n.contains("nothing checks")),
+            "{st}"
         );
     }
 

@@ -404,6 +404,66 @@ fn seccomp_allowed_network_leaves_sockets_alone() {
     }
 }
 
+const UNIX_DGRAM_PROBES: &[&str] = &[
+    "socket:unix-dgram",
+    "socket:unix-dgram-flags",
+    "socket:unix-raw",
+    "socket:unix-dgram-high-bits",
+    "socketpair:unix-dgram",
+];
+
+const UNIX_STREAM_PROBES: &[&str] = &[
+    "socket:unix",
+    "socket:unix-stream-flags",
+    "socket:unix-seqpacket",
+    "socketpair:unix",
+    "socketpair:unix-seqpacket",
+];
+
+/// A Unix datagram socket can `sendmsg` to any pathname datagram socket (the address is in
+/// memory no filter can check), so creating one is refused with EACCES in every network mode
+/// (flags, `SOCK_RAW` and high register bits included); stream and seqpacket sockets work.
+/// Allowed by the capability set, they are created; unsandboxed (the control) too.
+#[test]
+fn seccomp_unix_datagram_sockets_are_refused_unless_allowed() {
+    let Some(probe) = probe() else { return };
+    let names: Vec<&str> = UNIX_DGRAM_PROBES
+        .iter()
+        .chain(UNIX_STREAM_PROBES)
+        .copied()
+        .collect();
+    let modes = [
+        NetworkMode::Allow,
+        NetworkMode::Block,
+        NetworkMode::Ports {
+            connect: [443].into_iter().collect(),
+            bind: Default::default(),
+        },
+    ];
+    for network in modes {
+        let mut caps = CapabilitySet::new();
+        caps.set_network(network.clone());
+        let refusing = Filter::for_caps(&caps).expect("build deny filter");
+        let r = probe_results(&probe, &names, &[&refusing]);
+        for n in UNIX_DGRAM_PROBES {
+            assert_errno(&r, n, libc::EACCES);
+        }
+        for n in UNIX_STREAM_PROBES {
+            assert_ok(&r, n);
+        }
+        caps.allow_unix_datagram(true);
+        let allowing = Filter::for_caps(&caps).expect("build deny filter");
+        let r = probe_results(&probe, &names, &[&allowing]);
+        for n in &names {
+            assert_ok(&r, n);
+        }
+    }
+    let control = probe_results(&probe, UNIX_DGRAM_PROBES, &[]);
+    for n in UNIX_DGRAM_PROBES {
+        assert_ok(&control, n);
+    }
+}
+
 #[test]
 fn seccomp_install_sets_no_new_privs() {
     if probe().is_none() {

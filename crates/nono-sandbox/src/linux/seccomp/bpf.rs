@@ -477,15 +477,24 @@ impl SeccompData {
 /// malformed. Used by tests and by tools that explain a filter's verdict.
 #[must_use]
 pub fn run(prog: &[Insn], data: &SeccompData) -> Option<u32> {
+    run_counted(prog, data).map(|(action, _)| action)
+}
+
+/// [`run`], also returning how many instructions were executed (the `ret` included): what a
+/// syscall pays for the filter, for tests that keep a hot path short.
+#[must_use]
+pub fn run_counted(prog: &[Insn], data: &SeccompData) -> Option<(u32, usize)> {
     let mut a: u32 = 0;
     let mut pc = 0usize;
+    let mut steps = 0usize;
     loop {
         let insn = prog.get(pc)?;
         pc += 1;
+        steps += 1;
         match insn.code {
             c if c == BPF_LD | BPF_W | BPF_ABS => a = data.word(insn.k)?,
             c if c == BPF_ALU | BPF_AND | BPF_K => a &= insn.k,
-            c if c == BPF_RET | BPF_K => return Some(insn.k),
+            c if c == BPF_RET | BPF_K => return Some((insn.k, steps)),
             c if c == BPF_JMP | BPF_JA => pc = pc.checked_add(usize::try_from(insn.k).ok()?)?,
             c => {
                 if c & 0x0f != BPF_JMP | BPF_K {

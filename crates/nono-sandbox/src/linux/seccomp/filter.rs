@@ -503,6 +503,11 @@ pub enum Syscall {
     MknodAt,
     /// `truncate(path, length)`.
     Truncate,
+    /// `socket(domain, type, protocol)`; the notify filter traps it only for a Unix
+    /// datagram socket (see [`Syscall::UNIX_DATAGRAM`]).
+    Socket,
+    /// `socketpair(domain, type, protocol, sv)`; trapped like [`Syscall::Socket`].
+    SocketPair,
 }
 
 impl Syscall {
@@ -555,6 +560,8 @@ impl Syscall {
         Syscall::Mknod,
         Syscall::MknodAt,
         Syscall::Truncate,
+        Syscall::Socket,
+        Syscall::SocketPair,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -564,6 +571,14 @@ impl Syscall {
         Syscall::OpenAt2,
         Syscall::Creat,
     ];
+
+    /// `socket`, `socketpair`: in a notify set, trapped only when they would create a Unix
+    /// datagram socket — `AF_UNIX` with a type (low 32 bits, `SOCK_NONBLOCK`/`SOCK_CLOEXEC`
+    /// masked off) other than `SOCK_STREAM` and `SOCK_SEQPACKET` (the kernel makes
+    /// `SOCK_RAW` a `SOCK_DGRAM` there); every other call passes this filter. The deny
+    /// filter refuses those calls itself unless a supervisor traps them (see
+    /// `PreparedSandbox::prepare`).
+    pub const UNIX_DATAGRAM: &'static [Syscall] = &[Syscall::Socket, Syscall::SocketPair];
 
     /// The syscall's name.
     #[must_use]
@@ -616,6 +631,8 @@ impl Syscall {
             Syscall::Mknod => "mknod",
             Syscall::MknodAt => "mknodat",
             Syscall::Truncate => "truncate",
+            Syscall::Socket => "socket",
+            Syscall::SocketPair => "socketpair",
         }
     }
 
@@ -703,6 +720,8 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::Mknod => libc::SYS_mknod,
         Syscall::MknodAt => libc::SYS_mknodat,
         Syscall::Truncate => libc::SYS_truncate,
+        Syscall::Socket => libc::SYS_socket,
+        Syscall::SocketPair => libc::SYS_socketpair,
     };
     u32::try_from(n).ok()
 }
@@ -757,6 +776,8 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SymlinkAt => libc::SYS_symlinkat,
         Syscall::MknodAt => libc::SYS_mknodat,
         Syscall::Truncate => libc::SYS_truncate,
+        Syscall::Socket => libc::SYS_socket,
+        Syscall::SocketPair => libc::SYS_socketpair,
     };
     u32::try_from(n).ok()
 }
@@ -888,28 +909,39 @@ impl fmt::Debug for Filter {
 const INSTALL_FLAGS: libc::c_ulong = sys::FLAG_TSYNC | sys::FLAG_TSYNC_ESRCH;
 
 impl Filter {
-    /// The deny-list + socket-family filter for these capabilities (arch check first). With
+    /// The deny-list + socket filter for these capabilities (arch check first). With
     /// [`SysvIpc::Private`](crate::caps::SysvIpc) or `Deny` the System V IPC calls are
     /// refused too ([`sysv_ipc_table`]): a filter alone cannot make a private IPC namespace
-    /// (`PreparedSandbox` does, where it can, and then leaves them allowed).
+    /// (`PreparedSandbox` does, where it can, and then leaves them allowed). Unix datagram
+    /// sockets are refused (`EACCES`) unless
+    /// [`allows_unix_datagram`](CapabilitySet::allows_unix_datagram).
     pub fn for_caps(caps: &CapabilitySet) -> Result<Filter, SeccompError> {
-        Filter::deny_list(caps.network(), caps.sysv_ipc() != SysvIpc::Host)
+        Filter::deny_list(
+            caps.network(),
+            caps.sysv_ipc() != SysvIpc::Host,
+            !caps.allows_unix_datagram(),
+        )
     }
 
-    /// The deny-list + socket-family filter for a network mode (System V IPC allowed).
+    /// The deny-list + socket filter for a network mode (System V IPC allowed, Unix datagram
+    /// sockets refused, as for a default [`CapabilitySet`] with that mode).
     pub fn for_network(network: &NetworkMode) -> Result<Filter, SeccompError> {
-        Filter::deny_list(network, false)
+        Filter::deny_list(network, false, true)
     }
 
-    /// The deny-list + socket-family filter, plus the System V IPC rows if `deny_sysv`.
+    /// The deny-list + socket filter, plus the System V IPC rows if `deny_sysv`, refusing
+    /// Unix datagram sockets with `EACCES` if `refuse_unix_dgram`.
     pub(crate) fn deny_list(
         network: &NetworkMode,
         deny_sysv: bool,
+        refuse_unix_dgram: bool,
     ) -> Result<Filter, SeccompError> {
         let kind = "deny-list";
-        let prog = build_deny(network, deny_sysv)?.map_err(|source| SeccompError::Assemble {
-            filter: kind,
-            source,
+        let prog = build_deny(network, deny_sysv, refuse_unix_dgram)?.map_err(|source| {
+            SeccompError::Assemble {
+                filter: kind,
+                source,
+            }
         })?;
         Ok(Filter { prog, kind })
     }
@@ -938,6 +970,13 @@ impl Filter {
     pub fn evaluate(&self, data: &SeccompData) -> u32 {
         // A Filter is only built from a program the assembler checked, so it always returns.
         bpf::run(&self.prog, data).unwrap_or(action::KILL_PROCESS)
+    }
+
+    /// How many instructions the kernel runs for `data` (the cost of this filter for that
+    /// call), by the reference interpreter.
+    #[must_use]
+    pub fn cost(&self, data: &SeccompData) -> usize {
+        bpf::run_counted(&self.prog, data).map_or(0, |(_, steps)| steps)
     }
 
     /// Set `PR_SET_NO_NEW_PRIVS`, then install the filter on every thread of the process
@@ -1026,6 +1065,7 @@ const AF_UNIX: u32 = libc::AF_UNIX as u32;
 const AF_INET: u32 = libc::AF_INET as u32;
 const AF_INET6: u32 = libc::AF_INET6 as u32;
 const SOCK_STREAM: u32 = libc::SOCK_STREAM as u32;
+const SOCK_SEQPACKET: u32 = libc::SOCK_SEQPACKET as u32;
 /// `SOCK_TYPE_MASK`: the type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
 const SOCK_TYPE_MASK: u32 = 0xf;
 const IPPROTO_TCP: u32 = libc::IPPROTO_TCP as u32;
@@ -1033,7 +1073,18 @@ const PRIO_PROCESS: u32 = libc::PRIO_PROCESS;
 
 type Built = Result<Result<Vec<Insn>, BpfError>, SeccompError>;
 
-fn build_deny(network: &NetworkMode, deny_sysv: bool) -> Built {
+/// `ld args[1].lo; and SOCK_TYPE_MASK; jeq SOCK_STREAM ? ALLOW; jeq SOCK_SEQPACKET ? ALLOW
+/// : unix_dgram` — the type check of an `AF_UNIX` `socket`/`socketpair`: every other type is
+/// a datagram socket (`SOCK_DGRAM`, and `SOCK_RAW`, which `AF_UNIX` turns into `SOCK_DGRAM`)
+/// or one the kernel refuses anyway.
+fn unix_type_check(asm: &mut Assembler, allow: Label, unix_dgram: Label) {
+    asm.load(Field::ArgLo(1));
+    asm.and(SOCK_TYPE_MASK);
+    asm.jump(Cond::Eq, SOCK_STREAM, allow, Target::Next);
+    asm.jump(Cond::Eq, SOCK_SEQPACKET, allow, unix_dgram);
+}
+
+fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -> Built {
     let mut asm = Assembler::new();
     let mut rets = Returns::new();
     let allow = rets.get(&mut asm, action::ALLOW);
@@ -1058,15 +1109,15 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool) -> Built {
             groups.push((e.nr, l));
         }
     }
-    let sockets = match network {
-        NetworkMode::Allow => None,
-        NetworkMode::Block | NetworkMode::Ports { .. } => {
-            let socket = asm.label();
-            let pair = asm.label();
-            asm.jump(Cond::Eq, sysno::socket, socket, Target::Next);
-            asm.jump(Cond::Eq, sysno::socketpair, pair, Target::Next);
-            Some((socket, pair))
-        }
+    let family_filter = *network != NetworkMode::Allow;
+    let sockets = if family_filter || refuse_unix_dgram {
+        let socket = asm.label();
+        let pair = asm.label();
+        asm.jump(Cond::Eq, sysno::socket, socket, Target::Next);
+        asm.jump(Cond::Eq, sysno::socketpair, pair, Target::Next);
+        Some((socket, pair))
+    } else {
+        None
     };
     asm.goto(allow);
 
@@ -1129,28 +1180,50 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool) -> Built {
     }
 
     if let Some((socket, pair)) = sockets {
-        let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
+        // Where an AF_UNIX socket goes: straight to ALLOW, or through the type check.
+        let unix = if refuse_unix_dgram {
+            asm.label()
+        } else {
+            allow
+        };
+        // Where a socketpair of another family goes (the kernel only pairs AF_UNIX).
+        let other_pair = if family_filter {
+            rets.errno(&mut asm, libc::EAFNOSUPPORT)
+        } else {
+            allow
+        };
         asm.bind(socket);
         asm.load(Field::ArgLo(0));
-        asm.jump(Cond::Eq, AF_UNIX, allow, Target::Next);
-        if let NetworkMode::Ports { .. } = network {
-            let no_proto = rets.errno(&mut asm, libc::EPROTONOSUPPORT);
-            let inet = asm.label();
-            asm.jump(Cond::Eq, AF_INET, inet, Target::Next);
-            asm.jump(Cond::Eq, AF_INET6, inet, no_family);
-            asm.bind(inet);
-            asm.load(Field::ArgLo(1));
-            asm.and(SOCK_TYPE_MASK);
-            asm.jump(Cond::Eq, SOCK_STREAM, Target::Next, no_proto);
-            asm.load(Field::ArgLo(2));
-            asm.jump(Cond::Eq, 0, allow, Target::Next);
-            asm.jump(Cond::Eq, IPPROTO_TCP, allow, no_proto);
-        } else {
-            asm.goto(no_family);
+        asm.jump(Cond::Eq, AF_UNIX, unix, Target::Next);
+        match network {
+            NetworkMode::Allow => asm.goto(allow),
+            NetworkMode::Block => {
+                let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
+                asm.goto(no_family);
+            }
+            NetworkMode::Ports { .. } => {
+                let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
+                let no_proto = rets.errno(&mut asm, libc::EPROTONOSUPPORT);
+                let inet = asm.label();
+                asm.jump(Cond::Eq, AF_INET, inet, Target::Next);
+                asm.jump(Cond::Eq, AF_INET6, inet, no_family);
+                asm.bind(inet);
+                asm.load(Field::ArgLo(1));
+                asm.and(SOCK_TYPE_MASK);
+                asm.jump(Cond::Eq, SOCK_STREAM, Target::Next, no_proto);
+                asm.load(Field::ArgLo(2));
+                asm.jump(Cond::Eq, 0, allow, Target::Next);
+                asm.jump(Cond::Eq, IPPROTO_TCP, allow, no_proto);
+            }
         }
         asm.bind(pair);
         asm.load(Field::ArgLo(0));
-        asm.jump(Cond::Eq, AF_UNIX, allow, no_family);
+        asm.jump(Cond::Eq, AF_UNIX, unix, other_pair);
+        if refuse_unix_dgram {
+            let refuse = rets.errno(&mut asm, libc::EACCES);
+            asm.bind(unix);
+            unix_type_check(&mut asm, allow, refuse);
+        }
     }
 
     rets.emit(&mut asm);
@@ -1164,6 +1237,9 @@ fn build_notify(set: &NotifySet) -> Built {
     let notify = rets.get(&mut asm, action::USER_NOTIF);
     prologue(&mut asm, &mut rets)?;
     let mut sendto = None;
+    let mut unix_socket = None;
+    // In declaration order, so the open family is compared first and `socket`/`socketpair`
+    // (declared last) add nothing to the path of a trapped open.
     for s in set.iter() {
         let Some(nr) = s.nr() else { continue };
         if s == Syscall::SendTo {
@@ -1171,6 +1247,10 @@ fn build_notify(set: &NotifySet) -> Built {
             let l = asm.label();
             asm.jump(Cond::Eq, nr, l, Target::Next);
             sendto = Some(l);
+        } else if Syscall::UNIX_DATAGRAM.contains(&s) {
+            // Only a Unix datagram socket (both calls take domain and type in args[0..2]).
+            let l = *unix_socket.get_or_insert_with(|| asm.label());
+            asm.jump(Cond::Eq, nr, l, Target::Next);
         } else {
             asm.jump(Cond::Eq, nr, notify, Target::Next);
         }
@@ -1182,6 +1262,12 @@ fn build_notify(set: &NotifySet) -> Built {
         asm.jump(Cond::Eq, 0, Target::Next, notify);
         asm.load(Field::ArgHi(4));
         asm.jump(Cond::Eq, 0, allow, notify);
+    }
+    if let Some(l) = unix_socket {
+        asm.bind(l);
+        asm.load(Field::ArgLo(0));
+        asm.jump(Cond::Eq, AF_UNIX, Target::Next, allow);
+        unix_type_check(&mut asm, allow, notify);
     }
     rets.emit(&mut asm);
     Ok(asm.finish())
@@ -1407,6 +1493,180 @@ mod tests {
         }
     }
 
+    /// `(socket, socketpair)` data for `domain`/`ty` as raw 64-bit registers.
+    fn socket_calls(domain: u64, ty: u64) -> [SeccompData; 2] {
+        [
+            call(sysno::socket, [domain, ty, 0, 0, 0, 0]),
+            call(sysno::socketpair, [domain, ty, 0, 0x7ffd_0000, 0, 0]),
+        ]
+    }
+
+    fn all_network_modes() -> [NetworkMode; 3] {
+        [
+            NetworkMode::Allow,
+            NetworkMode::Block,
+            NetworkMode::Ports {
+                connect: [443].into_iter().collect(),
+                bind: Default::default(),
+            },
+        ]
+    }
+
+    const UNIX: u64 = libc::AF_UNIX as u64;
+    const DGRAM: u64 = libc::SOCK_DGRAM as u64;
+    const FLAGS: u64 = (libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) as u64;
+
+    /// Unix datagram sockets (what `sendmsg` sends from to any pathname datagram socket) are
+    /// refused with EACCES in every network mode, whatever the SOCK_* flags and the upper 32
+    /// bits of the registers; stream and seqpacket pass; other families are left to the
+    /// network mode.
+    #[test]
+    fn unix_datagram_sockets_are_refused_in_every_network_mode() {
+        let eacces = action::errno(libc::EACCES);
+        let refused: &[(u64, u64)] = &[
+            (UNIX, DGRAM),
+            (UNIX, DGRAM | FLAGS),
+            (UNIX, DGRAM | libc::SOCK_CLOEXEC as u64),
+            (UNIX, DGRAM | libc::SOCK_NONBLOCK as u64),
+            // AF_UNIX turns SOCK_RAW into SOCK_DGRAM.
+            (UNIX, libc::SOCK_RAW as u64 | FLAGS),
+            // Types the kernel refuses anyway (SOCK_RDM, SOCK_PACKET) are refused too.
+            (UNIX, libc::SOCK_RDM as u64),
+            (UNIX, 10),
+            // The kernel reads int registers: the upper halves are ignored, by it and here.
+            ((0xdead_beef << 32) | UNIX, DGRAM),
+            (UNIX, (1 << 32) | DGRAM),
+            (UNIX, (0xffff_ffff << 32) | DGRAM | FLAGS),
+        ];
+        let allowed: &[(u64, u64)] = &[
+            (UNIX, libc::SOCK_STREAM as u64),
+            (UNIX, libc::SOCK_STREAM as u64 | FLAGS),
+            (UNIX, libc::SOCK_SEQPACKET as u64),
+            (UNIX, libc::SOCK_SEQPACKET as u64 | FLAGS),
+            // A stream type with garbage above bit 31 is a stream socket to the kernel.
+            (UNIX, (1 << 32) | libc::SOCK_STREAM as u64),
+            (UNIX, (DGRAM << 32) | libc::SOCK_SEQPACKET as u64),
+        ];
+        for network in all_network_modes() {
+            let f = Filter::for_network(&network).unwrap();
+            for (domain, ty) in refused {
+                for d in socket_calls(*domain, *ty) {
+                    assert_eq!(f.evaluate(&d), eacces, "{network:?} {d:x?}");
+                }
+            }
+            for (domain, ty) in allowed {
+                for d in socket_calls(*domain, *ty) {
+                    assert_eq!(f.evaluate(&d), action::ALLOW, "{network:?} {d:x?}");
+                }
+            }
+        }
+        // Other families are the network mode's business, datagrams included.
+        let udp = call(sysno::socket, [libc::AF_INET as u64, DGRAM, 0, 0, 0, 0]);
+        let allow = Filter::for_network(&NetworkMode::Allow).unwrap();
+        assert_eq!(allow.evaluate(&udp), action::ALLOW);
+        let block = Filter::for_network(&NetworkMode::Block).unwrap();
+        assert_eq!(block.evaluate(&udp), action::errno(libc::EAFNOSUPPORT));
+        let pair = call(sysno::socketpair, [libc::AF_INET as u64, DGRAM, 0, 0, 0, 0]);
+        assert_eq!(allow.evaluate(&pair), action::ALLOW);
+        assert_eq!(block.evaluate(&pair), action::errno(libc::EAFNOSUPPORT));
+    }
+
+    #[test]
+    fn unix_datagram_sockets_pass_when_allowed() {
+        for network in all_network_modes() {
+            let mut caps = CapabilitySet::new();
+            caps.set_network(network.clone());
+            let refusing = Filter::for_caps(&caps).unwrap();
+            caps.allow_unix_datagram(true);
+            let allowing = Filter::for_caps(&caps).unwrap();
+            for ty in [DGRAM, DGRAM | FLAGS, libc::SOCK_RAW as u64] {
+                for d in socket_calls(UNIX, ty) {
+                    assert_eq!(
+                        refusing.evaluate(&d),
+                        action::errno(libc::EACCES),
+                        "{network:?}"
+                    );
+                    assert_eq!(allowing.evaluate(&d), action::ALLOW, "{network:?}");
+                }
+            }
+            // The network mode still filters other families.
+            let udp = call(sysno::socket, [libc::AF_INET as u64, DGRAM, 0, 0, 0, 0]);
+            assert_eq!(allowing.evaluate(&udp), refusing.evaluate(&udp));
+        }
+        // With the network allowed and datagrams too, socket() is not filtered at all.
+        let open = Filter::deny_list(&NetworkMode::Allow, false, false).unwrap();
+        let plain = Filter::for_network(&NetworkMode::Allow).unwrap();
+        assert!(open.instructions().len() < plain.instructions().len());
+    }
+
+    /// Supervised: the deny filter lets Unix datagram sockets through (ERRNO would win over
+    /// USER_NOTIF) and the notify filter traps exactly them, so the supervisor refuses and
+    /// reports them.
+    #[test]
+    fn supervised_unix_datagram_sockets_are_trapped_not_refused_by_the_deny_filter() {
+        let set = NotifySet::open_family()
+            .with(Syscall::Socket)
+            .with(Syscall::SocketPair);
+        let notify = Filter::notify(&set).unwrap();
+        for network in all_network_modes() {
+            let deny = Filter::deny_list(&network, false, false).unwrap();
+            for ty in [
+                DGRAM,
+                DGRAM | FLAGS,
+                (1 << 32) | DGRAM,
+                libc::SOCK_RAW as u64,
+            ] {
+                for d in socket_calls(UNIX, ty) {
+                    assert_eq!(deny.evaluate(&d), action::ALLOW, "{network:?}");
+                    assert_eq!(notify.evaluate(&d), action::USER_NOTIF, "{d:x?}");
+                }
+            }
+        }
+        for (domain, ty) in [
+            (UNIX, libc::SOCK_STREAM as u64 | FLAGS),
+            (UNIX, libc::SOCK_SEQPACKET as u64),
+            (libc::AF_INET as u64, DGRAM),
+            (libc::AF_INET6 as u64, libc::SOCK_STREAM as u64),
+            ((1 << 32) | libc::AF_INET as u64, DGRAM),
+        ] {
+            for d in socket_calls(domain, ty) {
+                assert_eq!(notify.evaluate(&d), action::ALLOW, "{d:x?}");
+            }
+        }
+        // Only one of them in the set: only that one is trapped.
+        let only_pair = Filter::notify(&NotifySet::new().with(Syscall::SocketPair)).unwrap();
+        let [socket, pair] = socket_calls(UNIX, DGRAM);
+        assert_eq!(only_pair.evaluate(&socket), action::ALLOW);
+        assert_eq!(only_pair.evaluate(&pair), action::USER_NOTIF);
+    }
+
+    /// The trapped open is the notify filter's hot path: trapping socket/socketpair (and
+    /// everything else the supervisor brokers) adds no instruction to it.
+    #[test]
+    fn trapping_unix_datagram_sockets_adds_nothing_to_the_open_path() {
+        let opens = NotifySet::open_family();
+        let mut everything = NotifySet::new();
+        for s in Syscall::ALL {
+            everything.insert(*s);
+        }
+        let without = Filter::notify(&{
+            let mut s = everything;
+            s.remove(Syscall::Socket);
+            s.remove(Syscall::SocketPair);
+            s
+        })
+        .unwrap();
+        let with = Filter::notify(&everything).unwrap();
+        let small = Filter::notify(&opens).unwrap();
+        for s in Syscall::OPEN_FAMILY {
+            let Some(nr) = s.nr() else { continue };
+            let d = call(nr, [0, 0x1000, 0, 0, 0, 0]);
+            assert_eq!(with.evaluate(&d), action::USER_NOTIF, "{s}");
+            assert_eq!(with.cost(&d), without.cost(&d), "{s}");
+            assert_eq!(with.cost(&d), small.cost(&d), "{s}");
+        }
+    }
+
     #[test]
     fn notify_filter_traps_exactly_its_set() {
         let f = Filter::notify(&NotifySet::open_family()).unwrap();
@@ -1580,7 +1840,7 @@ mod tests {
         let default = Filter::for_caps(&caps).unwrap();
         caps.set_sysv_ipc(SysvIpc::Host);
         let host = Filter::for_caps(&caps).unwrap();
-        let private = Filter::deny_list(&NetworkMode::Allow, false).unwrap();
+        let private = Filter::deny_list(&NetworkMode::Allow, false, true).unwrap();
         assert_eq!(sysv_ipc_table().len(), 11);
         for e in sysv_ipc_table() {
             let d = call(e.nr, [0; 6]);

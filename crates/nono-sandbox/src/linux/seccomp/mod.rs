@@ -1,6 +1,6 @@
-//! seccomp: classic-BPF filters built in this crate (deny-list, network family filter,
-//! open-family notify), the user-notification primitives, and reading a trapped process's
-//! memory.
+//! seccomp: classic-BPF filters built in this crate (deny-list, socket family/type filter,
+//! the notify filter for what a supervisor brokers), the user-notification primitives, and
+//! reading a trapped process's memory.
 //!
 //! No libseccomp: the programs are small, written with the label-resolving assembler in
 //! [`bpf`], checked by its reference interpreter in unit tests, and by real sandboxed
@@ -32,8 +32,8 @@
 //!       jeq chmod/fchmod/fchmodat/fchmodat2/creat/mknod/mknodat ? mode_block : next
 //!       jeq open/openat ? create_block : next
 //!       jeq prlimit64 ? prlimit_block : next;  jeq setpriority ? prio_block : next
-//!       jeq socket    ? socket_block : next        only with NetworkMode::Block / Ports
-//!       jeq socketpair ? socketpair_block : next
+//!       jeq socket    ? socket_block : next        with NetworkMode::Block / Ports, or when
+//!       jeq socketpair ? socketpair_block : next    Unix datagram sockets are refused here
 //!       ja  ALLOW
 //! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM; ja ALLOW
 //! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; ja ALLOW
@@ -43,12 +43,15 @@
 //!                    ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
 //! prlimit_block:     ld args[0].lo; jeq 0 ? ALLOW; ld args[2].lo/.hi; both 0 ? ALLOW : EPERM
 //! prio_block:        ld args[0].lo; jeq PRIO_PROCESS ? next : EPERM; ld args[1].lo; jeq 0 ? ALLOW : EPERM
-//! socket_block:      ld args[0].lo; jeq AF_UNIX ? ALLOW
+//! socket_block:      ld args[0].lo; jeq AF_UNIX ? unix_block (ALLOW when datagrams pass)
+//!                    Allow: ja ALLOW
 //!                    Block: ja EAFNOSUPPORT
 //!                    Ports: AF_INET/AF_INET6 -> (args[1].lo & 0xf) == SOCK_STREAM
 //!                           && args[2].lo in {0, IPPROTO_TCP} ? ALLOW : EPROTONOSUPPORT;
 //!                           other families EAFNOSUPPORT
-//! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? ALLOW : EAFNOSUPPORT
+//! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? unix_block : EAFNOSUPPORT (Allow: ALLOW)
+//! unix_block:        ld args[1].lo; and 0xf; jeq SOCK_STREAM ? ALLOW;
+//!                    jeq SOCK_SEQPACKET ? ALLOW : EACCES
 //! ALLOW: ret ALLOW;  one `ret ERRNO|e` per distinct errno
 //! ```
 //!
@@ -118,15 +121,32 @@
 //!
 //! | mode | `socket()` / `socketpair()` |
 //! |---|---|
-//! | `Allow` | not filtered |
+//! | `Allow` | other families not filtered |
 //! | `Block` | `AF_UNIX` only; any other family → `EAFNOSUPPORT`. This stops UDP, ICMP, raw and packet sockets, and also `AF_NETLINK`: tools like `ip` fail, and glibc's `getaddrinfo(AI_ADDRCONFIG)` falls back as if no netlink were there |
 //! | `Ports` | `AF_UNIX`; `AF_INET`/`AF_INET6` only as `SOCK_STREAM` with protocol 0 or `IPPROTO_TCP` (Landlock's TCP port rules then apply); UDP, raw and `IPPROTO_MPTCP` (which Landlock's TCP rules may not cover) → `EPROTONOSUPPORT` (what libraries probing for MPTCP expect, so they fall back to TCP); other families → `EAFNOSUPPORT`. DNS over UDP therefore fails |
+//!
+//! In every mode, `AF_UNIX` sockets other than `SOCK_STREAM` and `SOCK_SEQPACKET` (type
+//! masked with `0xf`, so `SOCK_NONBLOCK`/`SOCK_CLOEXEC` do not matter; `SOCK_RAW` is a
+//! `SOCK_DGRAM` for `AF_UNIX`) → **`EACCES`**, unless
+//! [`CapabilitySet::allows_unix_datagram`](crate::CapabilitySet::allows_unix_datagram). A
+//! datagram socket — also one end of a connected `socketpair`, since an explicit address wins
+//! over the peer — can `sendmsg`/`sendmmsg` to any pathname datagram socket (`/dev/log`,
+//! `/run/systemd/notify`); the address is in a `msghdr` in memory, which no filter can read
+//! and a supervisor could only check racily. Refusing the socket is race-free and costs the
+//! hot path nothing. Under a supervisor ([`Syscall::UNIX_DATAGRAM`] in the notify set) the
+//! deny filter lets these calls through and the notify filter traps exactly them, so the
+//! supervisor refuses them with the same `EACCES` and reports them (`ERRNO` would win over
+//! `USER_NOTIF` and they would never be seen).
 //!
 //! # Notify
 //!
 //! [`Filter::notify`] traps the syscalls of a [`NotifySet`] (start with
 //! [`NotifySet::open_family`]; its `openat2` only reaches the listener when the notify filter
-//! is installed without the deny filter) with `SECCOMP_RET_USER_NOTIF`; [`NotifyFd`] receives and
+//! is installed without the deny filter) with `SECCOMP_RET_USER_NOTIF`, in declaration order
+//! of [`Syscall`] (the open family first, so nothing added later lengthens a trapped open:
+//! [`Filter::cost`]). Two are trapped only for some arguments: `sendto` with a destination
+//! address (`args[4]` not NULL), and `socket`/`socketpair` of a Unix datagram socket (the
+//! `unix_block` test above); [`NotifyFd`] receives and
 //! answers them, [`procmem`] reads their pointer arguments. Reading another process's
 //! memory races with that process: check [`NotifyFd::id_valid`] after every read, and make
 //! decisions on what the supervisor opens itself, not on what it read.

@@ -231,6 +231,21 @@ static int attempt(const char *name, long *ret, int *err) {
         int sv[2];
         r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     }
+    /* Unix datagram sockets (refused unless allowed) and the stream kinds (never refused). */
+    else if (IS("socket:unix-dgram")) r = socket(AF_UNIX, SOCK_DGRAM, 0);
+    else if (IS("socket:unix-dgram-flags")) r = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    else if (IS("socket:unix-raw")) r = socket(AF_UNIX, SOCK_RAW, 0);
+    else if (IS("socket:unix-dgram-high-bits")) r = syscall(SYS_socket, (1L << 32) | AF_UNIX, (1L << 32) | SOCK_DGRAM, 0);
+    else if (IS("socket:unix-stream-flags")) r = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    else if (IS("socket:unix-seqpacket")) r = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    else if (IS("socketpair:unix-dgram")) {
+        int sv[2];
+        r = socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv);
+    }
+    else if (IS("socketpair:unix-seqpacket")) {
+        int sv[2];
+        r = socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+    }
     else if (IS("socketpair:inet")) {
         int sv[2];
         r = socketpair(AF_INET, SOCK_STREAM, 0, sv);
