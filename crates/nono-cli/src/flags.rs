@@ -112,6 +112,10 @@ pub struct SandboxFlags {
     /// Allow TCP bind on this port only (repeatable; other network access is blocked).
     #[arg(long, value_name = "PORT")]
     pub allow_bind_port: Vec<u16>,
+    /// Allow Unix datagram sockets (refused by default). The command can then sendmsg a
+    /// datagram to any pathname datagram socket (/dev/log, /run/systemd/notify), unchecked.
+    #[arg(long)]
+    pub allow_unix_datagram: bool,
     /// Lift a deny-group carve-out for PATH; requires a matching explicit grant (repeatable).
     #[arg(long, value_name = "PATH")]
     pub bypass_protection: Vec<PathBuf>,
@@ -306,6 +310,7 @@ mod tests {
         assert_eq!(run.sandbox.read, [PathBuf::from("/r")]);
         assert_eq!(run.sandbox.write, [PathBuf::from("/w")]);
         assert!(run.sandbox.block_net);
+        assert!(!run.sandbox.allow_unix_datagram);
         assert_eq!(run.sandbox.profile, "x.json");
         assert_eq!(run.command, [OsString::from("ls"), OsString::from("-l")]);
     }

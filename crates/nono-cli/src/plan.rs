@@ -149,6 +149,8 @@ impl SandboxPlan {
         for port in &flags.allow_bind_port {
             caps.allow_bind_port(*port);
         }
+        // Added to the profile's choice: the flag can only allow.
+        caps.allow_unix_datagram(flags.allow_unix_datagram);
         if flags.best_effort {
             caps.set_compat(Compat::BestEffort);
         }
@@ -341,6 +343,7 @@ fn apply_bypasses(
     out.set_network(caps.network().clone());
     out.set_scopes(caps.scopes());
     out.set_compat(caps.compat());
+    out.allow_unix_datagram(caps.allows_unix_datagram());
     Ok((out, bypassed))
 }
 
@@ -477,6 +480,18 @@ impl fmt::Display for SandboxPlan {
             }
         };
         writeln!(f, "network:  {net}")?;
+        if self.caps.allows_unix_datagram() {
+            writeln!(
+                f,
+                "datagram: Unix datagram sockets ALLOWED: the command can sendmsg to any pathname \
+                 datagram socket (/dev/log, /run/systemd/notify), unchecked"
+            )?;
+        } else {
+            writeln!(
+                f,
+                "datagram: Unix datagram sockets refused (EACCES; --allow-unix-datagram allows them)"
+            )?;
+        }
         let scopes = self.caps.scopes();
         writeln!(
             f,

@@ -60,6 +60,9 @@ pub struct Denied {
     /// The access was needed on the path's parent directory (the call created, removed or
     /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
     pub on_parent: bool,
+    /// A refused Unix datagram socket (`socket`/`socketpair`; no path): suggest
+    /// `--allow-unix-datagram` and say what it costs.
+    pub unix_datagram: bool,
 }
 
 impl Denied {
@@ -121,6 +124,7 @@ pub fn describe(
         on_disk: OnDisk::of(path),
         via: None,
         on_parent: false,
+        unix_datagram: false,
     }
 }
 
@@ -132,6 +136,18 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
+    if d.is_unix_datagram_socket() {
+        // No path: the socket itself is what was refused.
+        return Denied {
+            path: d.path.clone(),
+            access: d.access,
+            protected: None,
+            on_disk: OnDisk::Missing,
+            via: Some(d.syscall.clone()),
+            on_parent: false,
+            unix_datagram: true,
+        };
+    }
     describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
 }
 
@@ -148,6 +164,7 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
                     e.protected.clone_from(&d.protected);
                 }
                 e.on_parent |= d.on_parent;
+                e.unix_datagram |= d.unix_datagram;
                 match (&mut e.via, d.via.clone()) {
                     (Some(v), Some(new)) if !v.split(", ").any(|x| x == new) => {
                         v.push_str(", ");
@@ -166,6 +183,12 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
 /// `nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)`.
 #[must_use]
 pub fn line(d: &Denied) -> String {
+    if d.unix_datagram {
+        return format!(
+            "nono: denied a Unix datagram socket ({}) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check",
+            d.via.as_deref().unwrap_or("socket")
+        );
+    }
     let path = d.path.display();
     let access = match &d.via {
         Some(via) => format!("{} of {path} ({via})", d.access.as_str()),
@@ -252,6 +275,7 @@ mod tests {
             on_disk,
             via: None,
             on_parent: false,
+            unix_datagram: false,
         }
     }
 
@@ -323,6 +347,27 @@ mod tests {
         assert!(lines[0].starts_with("nono: denied readwrite of /a/x → add --allow /a"));
         assert!(lines[1].starts_with("nono: denied read of /b "));
         assert_eq!(render([]), "");
+    }
+
+    #[test]
+    fn a_unix_datagram_socket_suggests_the_opt_in_and_its_cost() {
+        let dgram = |call: &str| Denied {
+            via: Some(call.to_owned()),
+            unix_datagram: true,
+            ..d("", AccessMode::Write, OnDisk::Missing)
+        };
+        let out = render([
+            d("/b", AccessMode::Read, OnDisk::Dir),
+            dgram("socket"),
+            dgram("socketpair"),
+            dgram("socket"),
+        ]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert_eq!(
+            lines[0],
+            "nono: denied a Unix datagram socket (socket, socketpair) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check"
+        );
     }
 
     #[test]

@@ -343,6 +343,10 @@ impl Broker {
                 path_ops::handle(notify, &self.caps, &self.shared, &n, s);
                 return;
             }
+            Some(s) if unix_socket::refuses_datagram_socket(s) => {
+                unix_socket::refuse_datagram_socket(notify, &self.shared, &n, s);
+                return;
+            }
             Some(s) if unix_socket::traps(s) => {
                 unix_socket::handle(
                     &self.notify,

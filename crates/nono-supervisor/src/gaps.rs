@@ -1,6 +1,7 @@
 //! What the supervisor adds on top of Landlock ABI 7 — other processes' `/proc`, pathname Unix
 //! sockets, metadata changes — and what stays open without a supervisor (`nono wrap`), as text
-//! for `--dry-run` and `nono setup`.
+//! for `--dry-run` and `nono setup`; and the one gap a capability set can open on purpose:
+//! `sendmsg` to pathname datagram sockets once Unix datagram sockets are allowed.
 //!
 //! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs` and `broker/metadata.rs`;
 //! docs/THREAT_MODEL.md has the measurements and the tests.
@@ -31,11 +32,12 @@ pub const GAPS: &[Gap] = &[
         supervised: "covered: connect/sendto to a pathname socket only when the socket itself \
                      is granted (--allow-file) or, under a directory write grant, is served by \
                      the sandbox's own processes; performed by the supervisor; abstract sockets \
-                     refused (datagrams sent with sendmsg are not brokered)",
+                     refused; sendmsg: see unix datagrams",
         unsupervised: "NOT covered: connect() to any pathname socket the process can name \
                        (Landlock ABI 9 would check its path, not who serves it); abstract \
                        sockets are scoped (ABI 6)",
     },
+    UNIX_DATAGRAM_REFUSED,
     Gap {
         name: "metadata changes",
         supervised: "covered: chmod/chown/utimes/xattr only inside the write grants (or on an fd \
@@ -45,10 +47,36 @@ pub const GAPS: &[Gap] = &[
     },
 ];
 
+/// `sendmsg`/`sendmmsg` to a pathname datagram socket (the address is in memory: no filter sees
+/// it, a supervisor could only check it racily), closed by refusing Unix datagram sockets — the
+/// default. In [`GAPS`].
+pub const UNIX_DATAGRAM_REFUSED: Gap = Gap {
+    name: "unix datagrams",
+    supervised: "covered: Unix datagram sockets are refused (socket/socketpair of AF_UNIX \
+                 SOCK_DGRAM fail with EACCES and are reported), so sendmsg cannot send to a \
+                 pathname datagram socket outside the grants (/dev/log); --allow-unix-datagram \
+                 would reopen that",
+    unsupervised: "covered: Unix datagram sockets are refused by seccomp (EACCES), so \
+                   sendmsg/sendto cannot send to a pathname datagram socket (/dev/log); \
+                   --allow-unix-datagram would reopen that",
+};
+
+/// [`UNIX_DATAGRAM_REFUSED`] when the capability set allows Unix datagram sockets
+/// (`--allow-unix-datagram`, a profile's `network.allow_unix_datagram`).
+pub const UNIX_DATAGRAM_ALLOWED: Gap = Gap {
+    name: "unix datagrams",
+    supervised: "NOT covered (--allow-unix-datagram): sendmsg/sendmmsg can send a datagram to \
+                 any pathname datagram socket (/dev/log, /run/systemd/notify), unchecked; only \
+                 sendto and connect are brokered",
+    unsupervised: "NOT covered (--allow-unix-datagram): sendmsg, sendmmsg and sendto can send a \
+                   datagram to any pathname datagram socket (/dev/log, /run/systemd/notify)",
+};
+
 /// The lines `--dry-run` and `nono setup` print: each gap with how it is covered for a run
-/// with (`supervised`) or without a supervisor.
+/// with (`supervised`) or without a supervisor, for a capability set that allows Unix datagram
+/// sockets (`unix_datagram`) or not.
 #[must_use]
-pub fn describe(supervised: bool) -> String {
+pub fn describe(supervised: bool, unix_datagram: bool) -> String {
     let mut out = format!(
         "beyond Landlock ABI 7 ({}):\n",
         if supervised {
@@ -58,6 +86,11 @@ pub fn describe(supervised: bool) -> String {
         }
     );
     for g in GAPS {
+        let g = if unix_datagram && *g == UNIX_DATAGRAM_REFUSED {
+            &UNIX_DATAGRAM_ALLOWED
+        } else {
+            g
+        };
         let how = if supervised {
             g.supervised
         } else {
@@ -74,9 +107,44 @@ mod tests {
 
     #[test]
     fn unsupervised_text_says_what_is_not_covered() {
-        let text = describe(false);
-        assert_eq!(text.matches("NOT covered").count(), GAPS.len(), "{text}");
-        assert!(describe(true).contains("covered:"));
-        assert!(!describe(true).contains("NOT covered"));
+        let text = describe(false, false);
+        // Everything but the datagram refusal, which seccomp gives without a supervisor.
+        assert_eq!(
+            text.matches("NOT covered").count(),
+            GAPS.len() - 1,
+            "{text}"
+        );
+        assert!(describe(true, false).contains("covered:"));
+        assert!(!describe(true, false).contains("NOT covered"));
+    }
+
+    /// Without the opt-in nothing claims a sendmsg gap; with it, both modes say plainly that
+    /// sendmsg reaches any pathname datagram socket.
+    #[test]
+    fn the_sendmsg_gap_is_claimed_exactly_when_unix_datagrams_are_allowed() {
+        for supervised in [true, false] {
+            let refused = describe(supervised, false);
+            assert!(!refused.contains("not brokered"), "{refused}");
+            assert!(!refused.contains("unchecked"), "{refused}");
+            assert!(
+                refused.contains("Unix datagram sockets are refused"),
+                "{refused}"
+            );
+            let allowed = describe(supervised, true);
+            let line = allowed
+                .lines()
+                .find(|l| l.trim_start().starts_with("unix datagrams"))
+                .expect("a datagram line");
+            assert!(
+                line.contains("NOT covered (--allow-unix-datagram): sendmsg"),
+                "{allowed}"
+            );
+            assert!(line.contains("any pathname datagram socket"), "{allowed}");
+        }
+        assert_eq!(
+            describe(true, true).matches("NOT covered").count(),
+            1,
+            "only the datagram line changes"
+        );
     }
 }

@@ -21,4 +21,5 @@ pub mod url;
 
 pub use error::SupervisorError;
 pub use pty::PtyMode;
+pub use spawn::trapped_syscalls;
 pub use supervise::{run, Denial, ExitStatusKind, RunOutcome, SpawnConfig, UrlOpen};

@@ -78,6 +78,30 @@ const LISTENER: u32 = u32::MAX;
 /// opens are trapped.
 pub(crate) type Enforce = dyn Fn() -> Result<Option<OwnedFd>, Errno> + Send + Sync;
 
+/// The syscalls a supervised run with trapped opens (`SpawnConfig::trap_opens`) traps for
+/// `caps`: the open family, and everything the brokers serve. Pass it to
+/// `PreparedSandbox::prepare` (`SandboxOptions::with_notify`) to see the enforcement status a
+/// run would have (`--dry-run`, `nono setup`).
+#[must_use]
+pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
+    let mut set = NotifySet::open_family();
+    let brokered = crate::broker::metadata::SYSCALLS
+        .iter()
+        .chain(crate::broker::unix_socket::SYSCALLS)
+        .chain(crate::broker::path_ops::SYSCALLS);
+    for s in brokered {
+        set.insert(*s);
+    }
+    // Refused Unix datagram sockets are trapped rather than refused by the deny filter, so
+    // that the report shows them (see broker/unix_socket.rs).
+    if !caps.allows_unix_datagram() {
+        for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
+            set.insert(*s);
+        }
+    }
+    set
+}
+
 /// Build the sandbox for `config` before the fork (Landlock ruleset, seccomp programs, and
 /// the open-family notify filter when opens are trapped) and return the async-signal-safe
 /// step the child runs.
@@ -86,15 +110,7 @@ pub(crate) fn prepare_sandbox(
 ) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
-        let mut set = NotifySet::open_family();
-        let gaps = crate::broker::metadata::SYSCALLS
-            .iter()
-            .chain(crate::broker::unix_socket::SYSCALLS)
-            .chain(crate::broker::path_ops::SYSCALLS);
-        for s in gaps {
-            set.insert(*s);
-        }
-        opts = opts.with_notify(set);
+        opts = opts.with_notify(trapped_syscalls(&config.caps));
     }
     // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
     // grants nothing there.

@@ -128,18 +128,32 @@ impl ExitStatusKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Denial {
-    /// The absolute path, as resolved by the supervisor.
+    /// The absolute path, as resolved by the supervisor; `@NAME` for an abstract Unix
+    /// socket; empty for a refused Unix datagram socket (`socket`/`socketpair`, which name
+    /// no path: see [`Denial::is_unix_datagram_socket`]).
     pub path: PathBuf,
     /// The access asked for (from the open flags, or the request).
     pub access: AccessMode,
     /// The thread id (in the supervisor's pid namespace) that asked.
     pub pid: u32,
     /// The trapped syscall's name (`"open"`, `"openat"`, `"creat"`, `"mkdirat"`, `"connect"`,
-    /// ...; never `"openat2"`, which the deny filter fails with `ENOSYS`), or `"sdk"` for an
-    /// explicit request.
+    /// `"socket"`, ...; never `"openat2"`, which the deny filter fails with `ENOSYS`), or
+    /// `"sdk"` for an explicit request.
     pub syscall: String,
     /// Why it was denied: `"outside the sandbox"`, a deny group, the policy's reason, ...
     pub reason: String,
+}
+
+impl Denial {
+    /// Whether this is a refused Unix datagram socket (`socket`/`socketpair` of `AF_UNIX`
+    /// `SOCK_DGRAM`; the path is empty): allowed only by `--allow-unix-datagram` (or a
+    /// profile's `network.allow_unix_datagram`), never by a path grant.
+    #[must_use]
+    pub fn is_unix_datagram_socket(&self) -> bool {
+        crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
+            .iter()
+            .any(|s| s.name() == self.syscall)
+    }
 }
 
 /// A URL the child asked the supervisor to open (`OpenUrl` on the SDK socket), and what

@@ -57,7 +57,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
 /// sandbox — the same preparation `run` does, so strict-mode refusals show up here too.
 pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<EnforcementStatus> {
     let opts = if supervised {
-        SandboxOptions::new().with_notify(nono_sandbox::linux::seccomp::NotifySet::open_family())
+        SandboxOptions::new().with_notify(nono_supervisor::trapped_syscalls(&plan.sandbox.caps))
     } else {
         SandboxOptions::new()
     };
@@ -70,7 +70,10 @@ pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<Enforceme
 pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
     let status = enforcement(plan, supervised)?;
     out!("{}", plan.render(&status.to_string(), true));
-    out!("{}", nono_supervisor::gaps::describe(supervised));
+    out!(
+        "{}",
+        nono_supervisor::gaps::describe(supervised, plan.sandbox.caps.allows_unix_datagram())
+    );
     Ok(0)
 }
 

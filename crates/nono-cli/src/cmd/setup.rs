@@ -32,8 +32,7 @@ fn default_enforcement() -> (Option<EnforcementStatus>, Option<String>) {
             )
         }
     };
-    let opts =
-        SandboxOptions::new().with_notify(nono_sandbox::linux::seccomp::NotifySet::open_family());
+    let opts = SandboxOptions::new().with_notify(nono_supervisor::trapped_syscalls(&plan.caps));
     match PreparedSandbox::prepare(&plan.caps, &opts) {
         Ok(p) => (Some(p.status().clone()), None),
         Err(strict) => {
@@ -106,10 +105,12 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
             }
             None => outln!("  nothing"),
         }
-        // What Landlock ABI 7 leaves open, with `nono run` (supervised) and `nono wrap`.
+        // What Landlock ABI 7 leaves open, with `nono run` (supervised) and `nono wrap`, for
+        // the default profile without flags (Unix datagram sockets refused; the text says what
+        // --allow-unix-datagram would reopen).
         for supervised in [true, false] {
             outln!();
-            out!("{}", nono_supervisor::gaps::describe(supervised));
+            out!("{}", nono_supervisor::gaps::describe(supervised, false));
         }
     }
     Ok(if ok { 0 } else { exit::NEGATIVE })

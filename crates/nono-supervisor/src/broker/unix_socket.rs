@@ -1,6 +1,7 @@
 //! The socket broker: `connect` (and `sendto` with a destination address) of a supervised
 //! child, performed by the supervisor so that a pathname Unix socket is reachable only when it
-//! is granted by itself, or lies in a write grant and is served by the sandbox's own processes.
+//! is granted by itself, or lies in a write grant and is served by the sandbox's own processes;
+//! and the refusal (with a report) of Unix datagram sockets, which could `sendmsg` anywhere.
 //!
 //! # Why
 //! Before Landlock ABI 9 (`LANDLOCK_ACCESS_FS_RESOLVE_UNIX`), connecting to a pathname Unix
@@ -84,10 +85,28 @@
 //! a receiver asking for `SCM_CREDENTIALS`, and a server reading `SO_PEERCRED` of a brokered
 //! connection, sees the supervisor's pid.
 //!
-//! Not brokered: `sendmsg`/`sendmmsg` (the address lives in a `msghdr` the filter cannot see;
-//! brokering would mean performing every `sendmsg`, control messages included). Stream and
-//! seqpacket sockets ignore or reject a `msg_name`, so this leaves datagrams to pathname
-//! `SOCK_DGRAM` sockets; see docs/THREAT_MODEL.md.
+//! # `sendmsg`: no datagram sockets
+//! `sendmsg`/`sendmmsg` are not brokered: the address lives in a `msghdr` in the child's memory,
+//! which the filter cannot see, and a check of it would race with the child (another thread
+//! rewrites the `msghdr`, or `dup2`s another socket onto the fd, after the check and before a
+//! `CONTINUE`); brokering race-free would mean performing every `sendmsg`, control messages
+//! included. Stream and seqpacket sockets reject or ignore a `msg_name` (`EOPNOTSUPP`/`EISCONN`
+//! for stream; seqpacket sends to its peer), so the only way to reach a pathname socket with
+//! `sendmsg` is a **datagram** socket — also one end of a datagram `socketpair`, since an
+//! explicit address wins over the peer.
+//!
+//! So Unix datagram sockets are not created at all unless the capability set allows them
+//! ([`nono_sandbox::CapabilitySet::allow_unix_datagram`], `--allow-unix-datagram`,
+//! `network.allow_unix_datagram`): `socket`/`socketpair` of `AF_UNIX` with a type other than
+//! `SOCK_STREAM`/`SOCK_SEQPACKET` ([`DATAGRAM_SOCKET_SYSCALLS`]) are trapped by the notify
+//! filter (the type and family are registers, so the filter decides exactly and nothing is read
+//! from the child) and answered `EACCES` here, with a [`Denial`] for the report — never
+//! `CONTINUE`. Without a supervisor (`nono wrap`) the deny filter refuses them itself. The cost
+//! is zero for everything else: no `sendmsg` is trapped, and the check comes after every other
+//! compare of the notify filter. With the opt-in the gap is back (and reported as such by
+//! `--dry-run`, `nono setup` and `gaps.rs`): `sendmsg` to any pathname datagram socket
+//! (`/dev/log`, `/run/systemd/notify`) is unchecked, while `sendto` and `connect` of a datagram
+//! socket stay brokered (rule (a) above). See docs/THREAT_MODEL.md.
 #![allow(unsafe_code)]
 
 use std::ffi::OsStr;
@@ -118,6 +137,45 @@ const PATH_MAX: usize = 4096;
 /// Whether `s` is brokered here.
 pub(crate) fn traps(s: Syscall) -> bool {
     SYSCALLS.contains(&s)
+}
+
+/// The syscalls trapped when Unix datagram sockets are refused (the notify filter traps them
+/// only for `AF_UNIX` with a datagram type; see "`sendmsg`: no datagram sockets").
+pub(crate) const DATAGRAM_SOCKET_SYSCALLS: &[Syscall] = Syscall::UNIX_DATAGRAM;
+
+/// Whether `s` is a trapped `socket`/`socketpair` of a Unix datagram socket.
+pub(crate) fn refuses_datagram_socket(s: Syscall) -> bool {
+    DATAGRAM_SOCKET_SYSCALLS.contains(&s)
+}
+
+/// Refuse a trapped `socket`/`socketpair`: `EACCES` (what the deny filter answers without a
+/// supervisor) and a [`Denial`] that says what was refused and how to allow it. The notify
+/// filter traps only `AF_UNIX` with a type other than stream and seqpacket, so every call
+/// that reaches this is refused; the registers are only read to word the reason.
+pub(crate) fn refuse_datagram_socket(
+    notify: &NotifyFd,
+    shared: &Shared,
+    n: &Notification,
+    syscall: Syscall,
+) {
+    // The kernel's own reading of `type`: an int, without SOCK_NONBLOCK/SOCK_CLOEXEC.
+    let kind = match (n.args[1] as u32 & 0xf) as i32 {
+        libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
+        libc::SOCK_RAW => "SOCK_RAW, a datagram socket for AF_UNIX".to_owned(),
+        other => format!("type {other}"),
+    };
+    shared.deny(Denial {
+        path: PathBuf::new(),
+        access: AccessMode::Write,
+        pid: n.pid,
+        syscall: syscall.name().to_owned(),
+        reason: format!(
+            "a Unix datagram socket (AF_UNIX, {kind}): with one, sendmsg reaches any pathname \
+             datagram socket (/dev/log, /run/systemd/notify), which nono cannot check; allow \
+             them with --allow-unix-datagram (or network.allow_unix_datagram in a profile)"
+        ),
+    });
+    let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
 }
 
 /// One decoded call.

@@ -19,7 +19,8 @@
 //! A profile names one parent: a built-in, a profile in `$XDG_CONFIG_HOME/nono/profiles/`,
 //! or a file (relative to the extending file). Chains are followed to the root; a profile
 //! that appears twice in a chain is a cycle and an error. Lists are the parent's followed by
-//! the child's (duplicates dropped); single values (`network.block`, `environment.inherit`,
+//! the child's (duplicates dropped); single values (`network.block`,
+//! `network.allow_unix_datagram`, `environment.inherit`,
 //! `supervisor.*` scalars, `groups` entries) are the child's when it sets them.
 //!
 //! # Missing paths
@@ -312,6 +313,12 @@ pub struct Network {
     /// TCP bind allow-list (TCP only when non-empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bind: Vec<u16>,
+    /// Allow Unix datagram sockets (default false: `socket`/`socketpair` of `AF_UNIX`
+    /// `SOCK_DGRAM` fail with `EACCES`). With them, `sendmsg` reaches any pathname datagram
+    /// socket (`/dev/log`), which nothing checks; see
+    /// [`CapabilitySet::allow_unix_datagram`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_unix_datagram: Option<bool>,
 }
 
 impl Network {
@@ -632,6 +639,7 @@ fn merge(parent: Profile, child: Profile) -> Profile {
             block: cn.block.or(pn.block),
             connect: ports(&pn.connect, &cn.connect),
             bind: ports(&pn.bind, &cn.bind),
+            allow_unix_datagram: cn.allow_unix_datagram.or(pn.allow_unix_datagram),
         },
         environment: Environment {
             inherit: ce.inherit.or(pe.inherit),
@@ -1029,6 +1037,7 @@ impl Profile {
             NetworkMode::Allow
         };
         caps.set_network(mode);
+        caps.allow_unix_datagram(n.allow_unix_datagram == Some(true));
         Ok(ResolvedProfile {
             caps,
             deny,

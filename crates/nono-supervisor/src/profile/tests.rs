@@ -145,6 +145,41 @@ fn extends_chains_merge_lists_and_override_scalars() {
     assert_eq!(q, p);
 }
 
+/// `network.allow_unix_datagram`: off by default (and in every built-in), inherited through
+/// `extends`, and a child that sets it to false turns a parent's opt-in off.
+#[test]
+fn unix_datagrams_are_opt_in_and_a_child_can_turn_them_off() {
+    let d = tmp("dgram");
+    let v = vars().with_workdir(&d);
+    for name in ["default", "rust", "python", "node"] {
+        let p = load(name).unwrap();
+        assert_eq!(p.network.allow_unix_datagram, None, "{name}");
+        assert!(!p.to_caps(&v).unwrap().allows_unix_datagram(), "{name}");
+    }
+    write(
+        &d,
+        "base.json",
+        r#"{"extends": "default", "network": {"allow_unix_datagram": true}}"#,
+    );
+    let inherits = write(&d, "inherits.json", r#"{"extends": "base.json"}"#);
+    let p = load(&inherits).unwrap();
+    assert_eq!(p.network.allow_unix_datagram, Some(true));
+    assert!(p.to_caps(&v).unwrap().allows_unix_datagram());
+    let off = write(
+        &d,
+        "off.json",
+        r#"{"extends": "base.json", "network": {"allow_unix_datagram": false}}"#,
+    );
+    let p = load(&off).unwrap();
+    assert!(!p.to_caps(&v).unwrap().allows_unix_datagram());
+    let bad = write(
+        &d,
+        "bad.json",
+        r#"{"network": {"allow_unix_datagram": "yes"}}"#,
+    );
+    assert!(load(&bad).is_err());
+}
+
 #[test]
 fn extends_cycles_are_errors() {
     let d = tmp("cycle");
@@ -390,6 +425,7 @@ fn schema_is_json_and_matches_the_parser() {
             block: Some(false),
             connect: vec![443],
             bind: vec![8080],
+            allow_unix_datagram: Some(true),
         },
         environment: Environment {
             inherit: Some(true),

@@ -3,7 +3,8 @@
 //! write grant only a socket served by the sandbox itself is reached, one served outside it
 //! (the tmux / ssh-agent / X11 case) needs a grant of the socket itself; `sendto` a datagram
 //! socket needs that grant too; abstract addresses are refused; TCP keeps working under the
-//! port rules; a path flipped by a second thread never connects outside.
+//! port rules; a path flipped by a second thread never connects outside. Unix datagram
+//! sockets (which could `sendmsg` anywhere) are refused and reported unless allowed.
 
 use std::os::unix::net::{UnixDatagram, UnixListener};
 
@@ -152,6 +153,8 @@ fn datagrams_and_abstract_addresses() {
     let mut caps = system_caps();
     caps.allow_dir(&inside, AccessMode::ReadWrite, "test writable")
         .unwrap();
+    // The sendto broker is only reachable with datagram sockets allowed.
+    caps.allow_unix_datagram(true);
 
     let target = outside.join("d.sock");
     let (outcome, text) = run_probe(
@@ -160,6 +163,7 @@ fn datagrams_and_abstract_addresses() {
         caps.clone(),
         &out,
     );
+    assert_eq!(answer(&text, "socket"), "ok", "{text}");
     assert_eq!(answer(&text, "sendto"), "EACCES", "{text}");
     assert!(outer.recv(&mut [0u8; 16]).is_err(), "a datagram got out");
     assert!(outcome
@@ -201,6 +205,84 @@ fn datagrams_and_abstract_addresses() {
         .denials
         .iter()
         .any(|d| d.path.to_str() == Some("@nono-gaps-test")));
+}
+
+/// Without the opt-in, `socket`/`socketpair` of a Unix datagram socket are trapped and
+/// refused with EACCES (the deny filter lets them through so that the supervisor can report
+/// them), so `sendmsg` — which no broker can check race-free — never gets a socket to send
+/// from: the outside receiver gets nothing, and the denial says how to allow it. With the
+/// opt-in the documented gap is back: the same `sendmsg` is delivered.
+#[test]
+fn unix_datagram_sockets_are_refused_and_reported_unless_allowed() {
+    let _g = shared();
+    if !notify_supported() {
+        return;
+    }
+    let Some(probe) = gaps() else { return };
+    let out = scratch("unix-out");
+    let outside = scratch("unix-dgram-refused");
+    let target = outside.join("d.sock");
+    let receiver = UnixDatagram::bind(&target).unwrap();
+    receiver.set_nonblocking(true).unwrap();
+    let caps = system_caps();
+    for (mode, call) in [
+        ("sendmsg", "socket"),
+        ("pair-sendmsg", "socketpair"),
+        ("sendto", "socket"),
+    ] {
+        let (outcome, text) = run_probe(
+            &probe,
+            &[mode, target.to_str().unwrap()],
+            caps.clone(),
+            &out,
+        );
+        assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+        assert_eq!(answer(&text, call), "EACCES", "{mode}: {text}");
+        let sent = if mode == "sendto" {
+            "sendto"
+        } else {
+            "sendmsg"
+        };
+        assert_eq!(answer(&text, sent), "EBADF", "{mode}: {text}");
+        assert!(
+            receiver.recv(&mut [0u8; 16]).is_err(),
+            "{mode}: a datagram got out"
+        );
+        let d = outcome
+            .denials
+            .iter()
+            .find(|d| d.syscall == call)
+            .unwrap_or_else(|| panic!("{mode}: no denial: {:?}", outcome.denials));
+        assert!(d.is_unix_datagram_socket(), "{d:?}");
+        assert_eq!(d.path, std::path::PathBuf::new());
+        assert!(
+            d.reason.contains("SOCK_DGRAM") && d.reason.contains("--allow-unix-datagram"),
+            "{}",
+            d.reason
+        );
+    }
+
+    // Allowed: a datagram socket is created and sendmsg reaches the outside receiver
+    // unchecked — the gap --allow-unix-datagram documents.
+    let mut allowed = caps;
+    allowed.allow_unix_datagram(true);
+    for mode in ["sendmsg", "pair-sendmsg"] {
+        let (outcome, text) = run_probe(
+            &probe,
+            &[mode, target.to_str().unwrap()],
+            allowed.clone(),
+            &out,
+        );
+        assert_eq!(answer(&text, "sendmsg"), "ok", "{mode}: {text}");
+        let mut buf = [0u8; 16];
+        let n = receiver.recv(&mut buf).expect("the known gap: delivered");
+        assert_eq!(&buf[..n], b"hello");
+        assert!(
+            !outcome.denials.iter().any(|d| d.is_unix_datagram_socket()),
+            "{:?}",
+            outcome.denials
+        );
+    }
 }
 
 #[test]

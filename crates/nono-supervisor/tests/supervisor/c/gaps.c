@@ -170,9 +170,30 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(mode, "sendto")) {
         int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+        report("socket", s);
         struct sockaddr_un a = {.sun_family = AF_UNIX};
         strncpy(a.sun_path, p, sizeof a.sun_path - 1);
         report("sendto", (int)sendto(s, "hello", 5, 0, (struct sockaddr *)&a, sizeof a));
+        return 0;
+    }
+    if (!strcmp(mode, "sendmsg") || !strcmp(mode, "pair-sendmsg")) {
+        /* sendmsg PATH: a datagram socket (or one end of a datagram socketpair, where the
+         * explicit address wins over the peer) sends "hello" to PATH with msg_name. */
+        int sv[2] = {-1, -1};
+        int rc;
+        if (!strcmp(mode, "sendmsg")) {
+            rc = sv[0] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            report("socket", rc);
+        } else {
+            rc = socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv);
+            report("socketpair", rc);
+        }
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+        char data[] = "hello";
+        struct iovec iov = {.iov_base = data, .iov_len = 5};
+        struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &iov, .msg_iovlen = 1};
+        report("sendmsg", (int)sendmsg(sv[0], &m, 0));
         return 0;
     }
     if (!strcmp(mode, "meta")) {
