@@ -1,9 +1,17 @@
-//! Locating (and if needed building) the `nono` binary, running it, and scratch directories.
+//! Locating (and if needed building) the `nono` binary, running it, scratch directories, and
+//! a pseudo-terminal to answer nono's prompt from.
 
 use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::sync::{Once, OnceLock};
+use std::time::Duration;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::pty::OpenptFlags;
 
 static BUILD: Once = Once::new();
 
@@ -117,6 +125,17 @@ where
     S: AsRef<OsStr>,
 {
     Run::from(nono_cmd(cwd).args(args).output().expect("spawn nono"))
+}
+
+/// `nono ARGS --allow <scratch>/work -- cat FILE`, with `work` created and `file` outside it:
+/// a read for the sandbox to refuse.
+pub fn cat_outside_work(s: &Scratch, args: &[&str], file: &Path) -> Run {
+    let work = s.mkdir("work").display().to_string();
+    let file = file.display().to_string();
+    nono(
+        &s.path,
+        args.iter().chain(&["--allow", &work, "--", "cat", &file]),
+    )
 }
 
 /// Run a prepared command and collect everything.
@@ -239,6 +258,55 @@ pub fn sandbox_available() -> bool {
             );
             eprintln!("skipping: {reason}");
             false
+        }
+    }
+}
+
+/// A fresh pseudo-terminal, `(master, slave)`: the slave is to become a child's controlling
+/// terminal (`setsid -c`); the test, at the master, is the person at that terminal.
+pub fn open_pty() -> (File, File) {
+    let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    rustix::pty::grantpt(&master).unwrap();
+    rustix::pty::unlockpt(&master).unwrap();
+    let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .unwrap();
+    (File::from(master), File::from(slave))
+}
+
+/// What is written to the terminal of `master`, read on a thread; chunks arrive on the
+/// channel until the terminal is closed.
+pub fn read_on_a_thread(master: &File) -> mpsc::Receiver<Vec<u8>> {
+    let mut master = master.try_clone().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Add what arrives on `rx` to `seen` until `seen` contains `needle`. `timeout` (for each
+/// chunk) is a guard against a hang only; it fails showing the terminal so far.
+#[track_caller]
+pub fn wait_for_output(
+    rx: &mpsc::Receiver<Vec<u8>>,
+    seen: &mut String,
+    needle: &str,
+    timeout: Duration,
+) {
+    while !seen.contains(needle) {
+        match rx.recv_timeout(timeout) {
+            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Err(e) => panic!("waiting for {needle:?}: {e}; terminal so far:\n{seen}"),
         }
     }
 }

@@ -2,40 +2,14 @@
 //! supervisor hands the file to the command. The "person" is this test on a PTY master.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{Mode, OFlags};
-use rustix::pty::OpenptFlags;
-
-use crate::harness::{nono_bin, sandbox_available, Scratch};
-
-/// Read from the PTY master on a thread; chunks arrive on the channel.
-fn reader(master: File) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut master = master;
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Wait until the output so far contains `needle` (a generous guard against a hang only).
-fn wait_for(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) {
-    while !seen.contains(needle) {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(e) => panic!("waiting for {needle:?}: {e}; terminal so far:\n{seen}"),
-        }
-    }
-}
+use crate::harness::{
+    nono_bin, open_pty, read_on_a_thread, sandbox_available, wait_for_output, Scratch,
+};
 
 /// nono running `command` on a fresh PTY that is its controlling terminal; the test is the
 /// person at that terminal.
@@ -48,17 +22,7 @@ struct AtTerminal {
 
 impl AtTerminal {
     fn start(s: &Scratch, audit: &std::path::Path, command: &[&str]) -> AtTerminal {
-        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
-        rustix::pty::grantpt(&master).unwrap();
-        rustix::pty::unlockpt(&master).unwrap();
-        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-        let slave = rustix::fs::open(
-            name.as_c_str(),
-            OFlags::RDWR | OFlags::NOCTTY,
-            Mode::empty(),
-        )
-        .unwrap();
-        let slave = File::from(slave);
+        let (writer, slave) = open_pty();
 
         // setsid -c: a new session whose controlling terminal is the PTY, so /dev/tty is ours.
         let child = Command::new("setsid")
@@ -78,8 +42,7 @@ impl AtTerminal {
             .stderr(Stdio::from(slave))
             .spawn()
             .unwrap();
-        let writer = File::from(master);
-        let rx = reader(writer.try_clone().unwrap());
+        let rx = read_on_a_thread(&writer);
         AtTerminal {
             child,
             writer,
@@ -89,7 +52,7 @@ impl AtTerminal {
     }
 
     fn wait_for(&mut self, needle: &str) {
-        wait_for(&self.rx, &mut self.seen, needle);
+        wait_for_output(&self.rx, &mut self.seen, needle, Duration::from_secs(120));
     }
 
     fn type_keys(&mut self, keys: &[u8]) {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::Stdio;
 
-use crate::harness::{nono, nono_cmd, output, sandbox_available, Scratch};
+use crate::harness::{cat_outside_work, nono, nono_cmd, output, sandbox_available, Scratch};
 
 #[test]
 fn exit_status_is_the_childs() {
@@ -178,19 +178,8 @@ fn read_outside_the_grants_is_refused_by_the_kernel_and_reported() {
         return;
     }
     let s = Scratch::new("run-deny");
-    s.mkdir("work");
     let secret = s.write("private/data/x.csv", "secret");
-    let out = nono(
-        &s.path,
-        [
-            "run",
-            "--allow",
-            &s.s("work"),
-            "--",
-            "cat",
-            &secret.display().to_string(),
-        ],
-    );
+    let out = cat_outside_work(&s, &["run"], &secret);
     out.expect_code(1).stderr_has("Permission denied");
     assert!(!out.stdout.contains("secret"));
     let dir = s.s("private/data");
@@ -201,18 +190,7 @@ fn read_outside_the_grants_is_refused_by_the_kernel_and_reported() {
     ));
 
     // -s: the command's own error only.
-    let out = nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--allow",
-            &s.s("work"),
-            "--",
-            "cat",
-            &secret.display().to_string(),
-        ],
-    );
+    let out = cat_outside_work(&s, &["run", "-s"], &secret);
     out.expect_code(1);
     assert!(!out.stderr.contains("nono:"), "{out}");
 }
@@ -512,48 +490,27 @@ fn network_flags() {
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let other_port = other.local_addr().unwrap().port();
     let p = port.to_string();
-
-    nono(
-        &s.path,
-        ["run", "-s", "--", "bash", "-c", &bash_connect(port)],
-    )
-    .expect_code(0)
-    .stdout_has("connected");
-    for flag in ["--block-net", "--net-block"] {
-        let out = nono(
+    // `nono run -s NONO_FLAGS -- bash -c 'connect to PORT'`.
+    let connect = |nono_flags: &[&str], port: u16| {
+        let script = bash_connect(port);
+        nono(
             &s.path,
-            ["run", "-s", flag, "--", "bash", "-c", &bash_connect(port)],
-        );
+            ["run", "-s"]
+                .iter()
+                .chain(nono_flags)
+                .chain(&["--", "bash", "-c", &script]),
+        )
+    };
+
+    connect(&[], port).expect_code(0).stdout_has("connected");
+    for flag in ["--block-net", "--net-block"] {
+        let out = connect(&[flag], port);
         assert_ne!(out.code, Some(0), "{flag}: {out}");
     }
-    nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--allow-connect-port",
-            &p,
-            "--",
-            "bash",
-            "-c",
-            &bash_connect(port),
-        ],
-    )
-    .expect_code(0)
-    .stdout_has("connected");
-    let out = nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--allow-connect-port",
-            &p,
-            "--",
-            "bash",
-            "-c",
-            &bash_connect(other_port),
-        ],
-    );
+    connect(&["--allow-connect-port", &p], port)
+        .expect_code(0)
+        .stdout_has("connected");
+    let out = connect(&["--allow-connect-port", &p], other_port);
     assert_ne!(out.code, Some(0), "{out}");
 
     // bind: pick a free port, release it, let the child bind it.
@@ -562,38 +519,26 @@ fn network_flags() {
         .local_addr()
         .unwrap()
         .port();
+    // `nono run -s --allow-bind-port FREE -- perl -e 'bind PORT'` (exit 3 if refused).
     let bind = |port: u16| {
-        format!("use IO::Socket::INET; IO::Socket::INET->new(LocalAddr=>'127.0.0.1', LocalPort=>{port}, Listen=>1, ReuseAddr=>1) or exit 3; print qq(bound\\n)")
+        let script = format!("use IO::Socket::INET; IO::Socket::INET->new(LocalAddr=>'127.0.0.1', LocalPort=>{port}, Listen=>1, ReuseAddr=>1) or exit 3; print qq(bound\\n)");
+        let free = free.to_string();
+        nono(
+            &s.path,
+            [
+                "run",
+                "-s",
+                "--allow-bind-port",
+                &free,
+                "--",
+                "perl",
+                "-e",
+                &script,
+            ],
+        )
     };
-    nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--allow-bind-port",
-            &free.to_string(),
-            "--",
-            "perl",
-            "-e",
-            &bind(free),
-        ],
-    )
-    .expect_code(0)
-    .stdout_has("bound");
-    nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--allow-bind-port",
-            &free.to_string(),
-            "--",
-            "perl",
-            "-e",
-            &bind(other_port.wrapping_add(1)),
-        ],
-    )
-    .expect_code(3);
+    bind(free).expect_code(0).stdout_has("bound");
+    bind(other_port.wrapping_add(1)).expect_code(3);
 }
 
 /// A fake home with a credential in it, for deny-group tests.

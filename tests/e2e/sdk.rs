@@ -2,7 +2,9 @@
 //! `NONO_SUPERVISOR_FD`, and a client in another language (Python) gets the fd, then the
 //! `Decision` frame; without runtime grants no channel is offered.
 
-use crate::harness::{nono, sandbox_available, Scratch};
+use std::path::Path;
+
+use crate::harness::{nono, sandbox_available, Run, Scratch};
 
 const CLIENT: &str = r#"
 import json, os, socket, struct, sys
@@ -37,6 +39,22 @@ print(json.dumps(answer))
 print("content:" + (os.read(fd, 100).decode() if fd is not None else "none"))
 "#;
 
+/// `nono run -s NONO_FLAGS -- python3 -c CLIENT TARGET`: the client opens `target`, then asks
+/// for it over the supervisor channel.
+fn run_client(s: &Scratch, nono_flags: &[&str], target: &Path) -> Run {
+    let target = target.display().to_string();
+    nono(
+        &s.path,
+        ["run", "-s"].iter().chain(nono_flags).chain(&[
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            CLIENT,
+            &target,
+        ]),
+    )
+}
+
 #[test]
 fn sdk_request_through_nono_run_gets_the_fd_then_the_decision() {
     if !sandbox_available() {
@@ -45,20 +63,7 @@ fn sdk_request_through_nono_run_gets_the_fd_then_the_decision() {
     let s = Scratch::new("sdk-grant");
     let approved = s.mkdir("approved");
     let secret = s.write("approved/data.txt", "granted-by-supervisor");
-    let out = nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--approve",
-            &approved.display().to_string(),
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            CLIENT,
-            &secret.display().to_string(),
-        ],
-    );
+    let out = run_client(&s, &["--approve", &approved.display().to_string()], &secret);
     // The plain open is trapped and granted by the same --approve rule; the SDK request
     // then gets its own fd.
     out.expect_code(0)
@@ -75,20 +80,7 @@ fn sdk_request_outside_the_rules_is_denied_without_an_fd() {
     let s = Scratch::new("sdk-deny");
     let approved = s.mkdir("approved");
     let other = s.write("other.txt", "must-not-leak");
-    let out = nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--approve",
-            &approved.display().to_string(),
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            CLIENT,
-            &other.display().to_string(),
-        ],
-    );
+    let out = run_client(&s, &["--approve", &approved.display().to_string()], &other);
     out.expect_code(0)
         .stdout_has("content:none")
         .stdout_has("Denied");
@@ -102,18 +94,7 @@ fn no_channel_without_runtime_grants() {
     }
     let s = Scratch::new("sdk-none");
     let f = s.write("f.txt", "x");
-    nono(
-        &s.path,
-        [
-            "run",
-            "-s",
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            CLIENT,
-            &f.display().to_string(),
-        ],
-    )
-    .expect_code(0)
-    .stdout_has("no-channel");
+    run_client(&s, &[], &f)
+        .expect_code(0)
+        .stdout_has("no-channel");
 }

@@ -1,6 +1,6 @@
 //! `nono why`: the verdict and the deciding rule for a path or a TCP connection, text and JSON.
 
-use crate::harness::{nono, nono_cmd, output, Scratch};
+use crate::harness::{nono, nono_cmd, output, Run, Scratch};
 
 #[test]
 fn path_verdicts_name_the_rule() {
@@ -97,45 +97,30 @@ fn json_output() {
     assert_eq!(v["verdict"], "denied", "{v}");
 }
 
+/// `nono why NONO_FLAGS --host 127.0.0.1 --port PORT`.
+fn why_connect(s: &Scratch, nono_flags: &[&str], port: &str) -> Run {
+    nono(
+        &s.path,
+        ["why"]
+            .iter()
+            .chain(nono_flags)
+            .chain(&["--host", "127.0.0.1", "--port", port]),
+    )
+}
+
 #[test]
 fn network_verdicts() {
     let s = Scratch::new("why-net");
-    nono(&s.path, ["why", "--host", "127.0.0.1", "--port", "443"])
+    why_connect(&s, &[], "443")
         .expect_code(0)
         .stdout_has("allowed");
-    nono(
-        &s.path,
-        ["why", "--block-net", "--host", "127.0.0.1", "--port", "443"],
-    )
-    .expect_code(1)
-    .stdout_has("blocked");
-    nono(
-        &s.path,
-        [
-            "why",
-            "--allow-connect-port",
-            "443",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "443",
-        ],
-    )
-    .expect_code(0);
-    nono(
-        &s.path,
-        [
-            "why",
-            "--allow-connect-port",
-            "443",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "80",
-        ],
-    )
-    .expect_code(1)
-    .stdout_has("443");
+    why_connect(&s, &["--block-net"], "443")
+        .expect_code(1)
+        .stdout_has("blocked");
+    why_connect(&s, &["--allow-connect-port", "443"], "443").expect_code(0);
+    why_connect(&s, &["--allow-connect-port", "443"], "80")
+        .expect_code(1)
+        .stdout_has("443");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `nono wrap`: the same flags, the sandbox applied in-process, then `exec` (no supervisor).
 
-use crate::harness::{nono, nono_cmd, sandbox_available, Scratch};
+use crate::harness::{cat_outside_work, nono, nono_cmd, sandbox_available, Scratch};
 
 #[test]
 fn exit_status_and_exec_failures() {
@@ -51,19 +51,8 @@ fn denials_come_from_the_kernel() {
         return;
     }
     let s = Scratch::new("wrap-deny");
-    s.mkdir("work");
     let secret = s.write("private/x.txt", "secret");
-    let out = nono(
-        &s.path,
-        [
-            "wrap",
-            "--allow",
-            &s.s("work"),
-            "--",
-            "cat",
-            &secret.display().to_string(),
-        ],
-    );
+    let out = cat_outside_work(&s, &["wrap"], &secret);
     out.expect_code(1).stderr_has("Permission denied");
     assert!(!out.stdout.contains("secret"));
     nono(

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use nono_sandbox::{AccessMode, CapabilitySet};
 use rustix::process::{Pid, Signal};
 
-pub use crate::e2e_harness::{nono_bin, sandbox_available, Scratch};
+pub use crate::e2e_harness::{
+    nono_bin, open_pty, read_on_a_thread, sandbox_available, wait_for_output, Scratch,
+};
 
 /// Generous bound for anything that should take a second: a run that needs longer is hung
 /// (deadlock), and is killed and reported instead of hanging the suite.

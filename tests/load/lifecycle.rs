@@ -4,7 +4,7 @@
 //! (where no cleanup can run) what is left stays confined.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 
 use nono_sandbox::AccessMode;
 use nono_supervisor::{run, ExitStatusKind, PtyMode, SpawnConfig};
-use rustix::fs::{Mode, OFlags};
 use rustix::process::Signal;
-use rustix::pty::OpenptFlags;
 
 use crate::harness::{
-    alive, kill, leak_checked, nono, nono_bin, proc_state, system_caps, wait_dead, wait_for_exec,
-    Proc, Scratch, HANG,
+    alive, kill, leak_checked, nono, nono_bin, open_pty, proc_state, read_on_a_thread, system_caps,
+    wait_dead, wait_for_exec, wait_for_output, Proc, Scratch, HANG,
 };
 
 /// A profile like the default one whose prompt waits an hour: a nono that only exits when
@@ -41,18 +39,7 @@ struct AtTerminal {
 
 impl AtTerminal {
     fn start(s: &Scratch, audit: &Path, command: &[&str]) -> AtTerminal {
-        let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
-        rustix::pty::grantpt(&master).unwrap();
-        rustix::pty::unlockpt(&master).unwrap();
-        let name = rustix::pty::ptsname(&master, Vec::new()).unwrap();
-        let slave = File::from(
-            rustix::fs::open(
-                name.as_c_str(),
-                OFlags::RDWR | OFlags::NOCTTY,
-                Mode::empty(),
-            )
-            .unwrap(),
-        );
+        let (writer, slave) = open_pty();
         // `setsid -c` (no fork: -w is not given, and the test's child is not a group
         // leader): nono itself runs in a new session on the PTY, so its pid is the child's.
         let child = Command::new("setsid")
@@ -71,17 +58,7 @@ impl AtTerminal {
             .stderr(Stdio::from(slave))
             .spawn()
             .unwrap();
-        let writer = File::from(master);
-        let mut reader = writer.try_clone().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = read_on_a_thread(&writer);
         AtTerminal {
             child,
             writer,
@@ -101,15 +78,7 @@ impl AtTerminal {
     }
 
     fn wait_for(&mut self, needle: &str) {
-        while !self.seen.contains(needle) {
-            match self.rx.recv_timeout(HANG) {
-                Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(e) => panic!(
-                    "waiting for {needle:?}: {e}; terminal so far:\n{}",
-                    self.seen
-                ),
-            }
-        }
+        wait_for_output(&self.rx, &mut self.seen, needle, HANG);
     }
 
     /// nono's exit status (code or 128 + signal); fails if nono is still there after
