@@ -161,6 +161,40 @@ static void send_on(const char *name, long fd, int port) {
     close((int)fd);
 }
 
+/* A Unix datagram to the pathname socket PATH, the ways a sandboxed program could send one:
+ * HOW 0: socket(SOCK_DGRAM) + sendmsg with msg_name; 1: socketpair(SOCK_DGRAM) + sendmsg with
+ * msg_name from one end (an explicit address wins over the peer); 2: socket + sendto;
+ * 3: socket(SOCK_RAW), which AF_UNIX makes a datagram socket, + sendmsg. Prints NAME.socket
+ * (or NAME.socketpair) and NAME for the send; the payload is "ATTACK-NAME". */
+static int dgram_try(const char *name, const char *path, int how) {
+    char n2[256], payload[256];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) > sizeof sa.sun_path - 1) return -1;
+    strcpy(sa.sun_path, path);
+    snprintf(payload, sizeof payload, "ATTACK-%s", name);
+    int sv[2] = {-1, -1};
+    int r;
+    if (how == 1) {
+        r = socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv);
+        sub(n2, sizeof n2, name, "socketpair");
+    } else {
+        r = sv[0] = socket(AF_UNIX, (how == 3 ? SOCK_RAW : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+        sub(n2, sizeof n2, name, "socket");
+    }
+    result(n2, r);
+    if (r < 0) return 0;
+    if (how == 2) {
+        result(name, sendto(sv[0], payload, strlen(payload), 0, (struct sockaddr *)&sa, sizeof sa));
+    } else {
+        struct iovec iov = {.iov_base = payload, .iov_len = strlen(payload)};
+        struct msghdr m = {.msg_name = &sa, .msg_namelen = sizeof sa, .msg_iov = &iov, .msg_iovlen = 1};
+        result(name, sendmsg(sv[0], &m, 0));
+    }
+    close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    return 0;
+}
+
 static int ns_flags(const char *s) {
     int f = 0;
     if (strstr(s, "user")) f |= CLONE_NEWUSER;
@@ -399,6 +433,12 @@ int main(int argc, char **argv) {
             result(name, r);
             if (r == 0) send(fd, "ATTACK", 6, MSG_NOSIGNAL);
             close(fd);
+            i += 3;
+        }
+        else if (!strcmp(op, "dgram_sendmsg") || !strcmp(op, "dgram_pair") || !strcmp(op, "dgram_sendto") || !strcmp(op, "dgram_raw")) {
+            NEED(2);
+            int how = !strcmp(op, "dgram_sendmsg") ? 0 : !strcmp(op, "dgram_pair") ? 1 : !strcmp(op, "dgram_sendto") ? 2 : 3;
+            if (dgram_try(name, a, how) < 0) return usage(op);
             i += 3;
         }
         else if (!strcmp(op, "ptrace_attach")) { NEED(2); result(name, ptrace(PTRACE_ATTACH, pid_arg(a), 0, 0)); i += 3; }
