@@ -33,6 +33,8 @@ impl Mode {
 #[derive(Debug)]
 pub struct Bins {
     pub dir: PathBuf,
+    /// `dir/lock`, flock'd for the life of this test binary (see [`remove_finished`]).
+    _lock: std::fs::File,
 }
 
 impl Bins {
@@ -88,19 +90,13 @@ fn build() -> Result<Bins, String> {
         .parent()
         .expect("scratch dirs have a parent")
         .to_path_buf();
-    // Programs of earlier, finished runs are removed; this run's go into its own directory.
-    if let Ok(entries) = std::fs::read_dir(&root) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("nono-escape-bin-") {
-                if !Path::new("/proc").join(pid).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
+    remove_finished(&root);
     let dir = root.join(format!("nono-escape-bin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let lock = std::fs::File::create(dir.join("lock"))
+        .map_err(|e| format!("cannot create {}/lock: {e}", dir.display()))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| format!("cannot lock {}/lock: {e}", dir.display()))?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("escape/c");
     let jobs: [(&str, &[&str], &str); 5] = [
         ("probe.c", &["-pthread"], "probe"),
@@ -127,7 +123,42 @@ fn build() -> Result<Bins, String> {
         let status = child.wait().map_err(|e| format!("gcc: {e}"))?;
         assert!(status.success(), "gcc failed on c/{file}: {status}");
     }
-    Ok(Bins { dir })
+    Ok(Bins { dir, _lock: lock })
+}
+
+/// Remove the programs of earlier runs that have finished: a run holds an exclusive `flock`
+/// on its directory's `lock` file while it lives, so a directory whose lock can be taken is
+/// done with. Process ids are no guide (a run in another PID namespace has a pid that names
+/// nothing, or something else, here). A directory without a lock file is another run between
+/// `mkdir` and locking, or one of an older layout: removed only once it is an hour old.
+fn remove_finished(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .starts_with("nono-escape-bin-")
+        {
+            continue;
+        }
+        let finished = match std::fs::File::open(e.path().join("lock")) {
+            Ok(lock) => {
+                rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                    .is_ok()
+            }
+            Err(_) => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600)),
+        };
+        if finished {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// One program run: its `NAME=RESULT` lines, and everything it printed.
