@@ -42,11 +42,15 @@ fn learn_then_run_round_trip() {
         .map(|x| x.as_str().unwrap())
         .collect();
     // 10 files in data/ (past the default threshold of 8) → one directory grant; one file in
-    // single/ → a file grant; out/new.txt was created → a write grant on out/.
-    assert!(read.contains(&s.s("data").as_str()), "{text}");
-    assert!(read.contains(&s.s("single/one.txt").as_str()), "{text}");
-    assert!(!read.iter().any(|r| r.starts_with(&s.s("data/"))), "{text}");
-    assert_eq!(v["filesystem"]["write"][0], s.s("out"), "{text}");
+    // single/ → a file grant; out/new.txt was created → a write grant on out/. All of them
+    // lie in the working directory, so they are written relative to it.
+    assert!(read.contains(&"$WORKDIR/data"), "{text}");
+    assert!(read.contains(&"$WORKDIR/single/one.txt"), "{text}");
+    assert!(
+        !read.iter().any(|r| r.starts_with("$WORKDIR/data/")),
+        "{text}"
+    );
+    assert_eq!(v["filesystem"]["write"][0], "$WORKDIR/out", "{text}");
     nono(&s.path, ["profile", "validate", &p]).expect_code(0);
 
     std::fs::remove_file(s.join("out/new.txt")).unwrap();
@@ -61,6 +65,16 @@ fn learn_then_run_round_trip() {
         ["run", "-s", "-p", &p, "--", "cat", &s.s("other/x.txt")],
     );
     assert_ne!(out.code, Some(0), "{out}");
+
+    // The same project in another directory: the profile still fits it.
+    let moved = Scratch::new("learn-roundtrip-moved");
+    let script = workload(&moved);
+    let out = nono(
+        &moved.path,
+        ["run", "-s", "-p", &p, "--", "sh", "-c", &script],
+    );
+    out.expect_code(0);
+    assert!(moved.join("out/new.txt").exists());
 }
 
 #[test]
@@ -92,7 +106,7 @@ fn collapse_threshold_flag() {
     .expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     let read = v["filesystem"]["read"].as_array().unwrap();
-    assert!(read.iter().any(|r| r == &s.s("data/f3.txt")), "{v}");
+    assert!(read.iter().any(|r| r == "$WORKDIR/data/f3.txt"), "{v}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ use nono_sandbox::{explain, AccessMode};
 use nono_supervisor::approval::Callback;
 use nono_supervisor::deny_groups::DenySet;
 use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
+use nono_supervisor::profile::Vars;
 use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
@@ -161,14 +162,34 @@ struct LearnedFs {
     allow: Vec<String>,
 }
 
+/// How a learned path is written in the profile: `$WORKDIR/...` inside the working directory
+/// and `~/...` inside the home directory (so the profile still fits when the project or the
+/// user moves), absolute elsewhere; a `$` in a name is written `$$` (see `Vars::expand`).
+fn portable(path: &Path, vars: &Vars) -> String {
+    let escape = |p: &Path| p.to_string_lossy().replace('$', "$$");
+    let under = |base: Option<&Path>, var: &str| {
+        let base = base.filter(|b| b.parent().is_some())?;
+        let rest = path.strip_prefix(base).ok()?;
+        Some(if rest.as_os_str().is_empty() {
+            var.to_owned()
+        } else {
+            format!("{var}/{}", escape(rest))
+        })
+    };
+    under(vars.workdir.as_deref(), "$WORKDIR")
+        .or_else(|| under(Some(&vars.home), "~"))
+        .unwrap_or_else(|| escape(path))
+}
+
 fn profile_json(
     name: &str,
     base: &str,
     command: &[std::ffi::OsString],
     learned: &Learned,
+    vars: &Vars,
 ) -> anyhow::Result<String> {
     let list = |set: &BTreeSet<PathBuf>| -> Vec<String> {
-        set.iter().map(|p| p.display().to_string()).collect()
+        set.iter().map(|p| portable(p, vars)).collect()
     };
     let cmd: Vec<String> = command
         .iter()
@@ -327,7 +348,13 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         || "learned".to_owned(),
         |s| s.to_string_lossy().into_owned(),
     );
-    let text = profile_json(&name, &plan.profile.name, &args.command, &learned)?;
+    let text = profile_json(
+        &name,
+        &plan.profile.name,
+        &args.command,
+        &learned,
+        &plan.vars,
+    )?;
     std::fs::write(&args.output, text).map_err(|e| {
         Failure::nono(format!(
             "-o {}: cannot write the profile: {e}",
@@ -445,11 +472,34 @@ mod tests {
     fn profile_json_extends_the_base() {
         let mut l = Learned::default();
         l.read.insert("/data".into());
-        let text = profile_json("p", "default", &["cat".into()], &l).unwrap();
+        let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
+        let text = profile_json("p", "default", &["cat".into()], &l, &vars).unwrap();
         assert!(text.starts_with("{\n  \"name\": \"p\""), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["extends"], "default");
         assert_eq!(v["filesystem"]["read"][0], "/data");
         assert!(v["filesystem"].get("write").is_none());
+    }
+
+    /// Learned paths are written relative to the working directory and home where they lie
+    /// in them, and every spelling expands back to the path that was learned.
+    #[test]
+    fn learned_paths_are_portable_and_expand_back() {
+        let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
+        for (path, written) in [
+            ("/home/u/proj", "$WORKDIR"),
+            ("/home/u/proj/src/a.rs", "$WORKDIR/src/a.rs"),
+            ("/home/u/.cargo/registry", "~/.cargo/registry"),
+            ("/home/u", "~"),
+            ("/home/user2/x", "/home/user2/x"),
+            ("/opt/a$b/$HOME", "/opt/a$$b/$$HOME"),
+            ("/home/u/proj/$x", "$WORKDIR/$$x"),
+        ] {
+            assert_eq!(portable(Path::new(path), &vars), written, "{path}");
+            assert_eq!(vars.expand(written).unwrap(), Path::new(path), "{written}");
+        }
+        // A home or working directory of `/` is never a prefix worth writing.
+        let root = Vars::for_home("/").with_workdir("/");
+        assert_eq!(portable(Path::new("/etc/x"), &root), "/etc/x");
     }
 }

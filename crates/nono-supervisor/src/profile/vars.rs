@@ -146,9 +146,9 @@ impl Vars {
         })
     }
 
-    /// Expand `~` (at the start, alone or before `/`), `$NAME` and `${NAME}`. The result must
-    /// be absolute. Only the variables listed on [`Vars`] exist; anything else is an error, so
-    /// a typo never turns into a literal path.
+    /// Expand `~` (at the start, alone or before `/`), `$NAME` and `${NAME}`; `$$` is one
+    /// literal `$`. The result must be absolute. Only the variables listed on [`Vars`] exist;
+    /// anything else is an error, so a typo never turns into a literal path.
     pub fn expand(&self, raw: &str) -> Result<PathBuf, VarError> {
         let mut out = String::new();
         let mut rest = raw;
@@ -159,6 +159,11 @@ impl Vars {
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                out.push('$');
+                rest = tail;
+                continue;
+            }
             let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
                 let end = braced.find('}').ok_or_else(|| VarError::Unterminated {
                     path: raw.to_owned(),
@@ -196,6 +201,8 @@ mod tests {
         assert_eq!(v.expand("~/.ssh").unwrap(), Path::new("/home/u/.ssh"));
         assert_eq!(v.expand("$HOME/x").unwrap(), Path::new("/home/u/x"));
         assert_eq!(v.expand("${HOME}x").unwrap(), Path::new("/home/ux"));
+        assert_eq!(v.expand("~/a$$b$$").unwrap(), Path::new("/home/u/a$b$"));
+        assert_eq!(v.expand("/$$$HOME").unwrap(), Path::new("/$/home/u"));
         assert_eq!(
             v.expand("$XDG_CONFIG_HOME/nono").unwrap(),
             Path::new("/home/u/.config/nono")
