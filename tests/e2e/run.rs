@@ -454,6 +454,23 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     assert!(!marker.exists(), "dry run must not run the command");
     let out = nono(&s.path, ["run", "--dry-run", "--best-effort", "--", "true"]);
     out.expect_code(0).stdout_has("best-effort");
+
+    // An optional profile path missing here is named as skipped, never silently dropped.
+    let missing = s.s("not-here");
+    s.write(
+        "p.json",
+        &format!(
+            r#"{{"name": "p", "extends": "default",
+                "filesystem": {{"read": [{{"path": "{missing}", "optional": true}}]}}}}"#
+        ),
+    );
+    let out = nono(
+        &s.path,
+        ["run", "--dry-run", "-p", &s.s("p.json"), "--", "true"],
+    );
+    out.expect_code(0)
+        .stdout_has("skipped (optional in the profile, missing here):")
+        .stdout_has(&format!("  {missing}\n"));
 }
 
 #[test]

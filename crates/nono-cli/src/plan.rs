@@ -47,6 +47,8 @@ pub struct SandboxPlan {
     pub bypassed: Vec<Bypass>,
     /// The profile path variables used (home, tmpdir, workdir).
     pub vars: Vars,
+    /// Optional profile paths skipped because they do not exist on this machine.
+    pub skipped: Vec<PathBuf>,
 }
 
 /// Runtime grants (`--capability-elevation`, `--approve`, `--audit-log`).
@@ -134,7 +136,12 @@ impl SandboxPlan {
             .with_workdir(&workdir);
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
-        let ResolvedProfile { mut caps, deny, .. } = profile
+        let ResolvedProfile {
+            mut caps,
+            deny,
+            skipped,
+            ..
+        } = profile
             .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
 
@@ -168,6 +175,7 @@ impl SandboxPlan {
             workdir_readable,
             bypassed,
             vars,
+            skipped,
         })
     }
 
@@ -444,6 +452,12 @@ impl fmt::Display for SandboxPlan {
                 g.path.display(),
                 g.origin
             )?;
+        }
+        if !self.skipped.is_empty() {
+            writeln!(f, "skipped (optional in the profile, missing here):")?;
+            for p in &self.skipped {
+                writeln!(f, "  {}", p.display())?;
+            }
         }
         writeln!(f, "denied (wins over every grant):")?;
         let mut denies: Vec<_> = self.caps.denies().iter().collect();
