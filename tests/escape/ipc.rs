@@ -101,6 +101,13 @@ fn ipc_abstract_unix_socket_out() {
         listener.set_nonblocking(true).unwrap();
         let out = probe_in(mode, &s.path, &[], &["abstract", "connect", &name]);
         out.expect(&[("connect", "EPERM")]);
+        if mode == Mode::Run {
+            // The report names the socket and offers no flag (no path can grant it).
+            let want = format!(
+                "nono: denied connect to the abstract Unix socket @{name} → no flag grants it"
+            );
+            assert!(out.run.stderr.contains(&want), "{}", out.run);
+        }
         match listener.accept() {
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             other => panic!("the abstract listener accepted: {other:?}\n{}", out.run),

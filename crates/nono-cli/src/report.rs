@@ -148,7 +148,26 @@ pub fn describe_denial(
             unix_datagram: true,
         };
     }
+    if is_abstract(&d.path) {
+        // `@NAME` is not a path: nothing to look up on disk or in the model.
+        return Denied {
+            path: d.path.clone(),
+            access: d.access,
+            protected: None,
+            on_disk: OnDisk::Missing,
+            via: Some(d.syscall.clone()),
+            on_parent: false,
+            unix_datagram: false,
+        };
+    }
     describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
+}
+
+/// An abstract Unix socket address, which the supervisor records as `@NAME` (a path is
+/// always absolute, so it never starts with `@`).
+fn is_abstract(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().first() == Some(&b'@')
 }
 
 /// Merge duplicates (same path: accesses are united), sort by path.
@@ -187,6 +206,13 @@ pub fn line(d: &Denied) -> String {
         return format!(
             "nono: denied a Unix datagram socket ({}) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check",
             d.via.as_deref().unwrap_or("socket")
+        );
+    }
+    if is_abstract(&d.path) {
+        return format!(
+            "nono: denied {} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
+            d.via.as_deref().unwrap_or("connect"),
+            d.path.display()
         );
     }
     let path = d.path.display();
@@ -347,6 +373,20 @@ mod tests {
         assert!(lines[0].starts_with("nono: denied readwrite of /a/x → add --allow /a"));
         assert!(lines[1].starts_with("nono: denied read of /b "));
         assert_eq!(render([]), "");
+    }
+
+    #[test]
+    fn an_abstract_socket_names_no_flag() {
+        let l = line(&Denied {
+            via: Some("connect".into()),
+            ..d("@/tmp/.X11-unix/X0", AccessMode::Write, OnDisk::Missing)
+        });
+        assert!(
+            l.starts_with("nono: denied connect to the abstract Unix socket @/tmp/.X11-unix/X0 → no flag grants it"),
+            "{l}"
+        );
+        assert!(!l.contains("add --"), "{l}");
+        assert!(is_abstract(Path::new("@x")) && !is_abstract(Path::new("/@x")));
     }
 
     #[test]
