@@ -323,23 +323,11 @@ fn apply_bypasses(
         };
         bypassed.push(Bypass { path, group });
     }
-    // Rebuild the set without the lifted carve-outs.
-    let mut out = CapabilitySet::new();
-    for g in caps.grants() {
-        let r = match g.kind {
-            FsKind::Dir => out.allow_dir(&g.path, g.access, g.origin.clone()),
-            FsKind::File => out.allow_file(&g.path, g.access, g.origin.clone()),
-        };
-        r.with_context(|| format!("re-adding grant {}", g.path.display()))?;
-    }
+    // The same set without the lifted carve-outs (every other setting kept as it is), and
+    // the narrowed ones replaced by their siblings along the way to the bypassed path.
     let narrowed_paths: Vec<&PathBuf> = narrowed.iter().map(|(d, _, _)| d).collect();
-    for d in caps.denies() {
-        if lifted.contains(&d.path) || narrowed_paths.contains(&&d.path) {
-            continue;
-        }
-        out.deny(&d.path, d.origin.clone())
-            .with_context(|| format!("re-adding carve-out {}", d.path.display()))?;
-    }
+    let mut out = caps;
+    out.retain_denies(|d| !lifted.contains(&d.path) && !narrowed_paths.contains(&&d.path));
     for (carve, keep, origin) in &narrowed {
         for sibling in siblings_along(carve, keep) {
             if !bypassed.iter().any(|b| sibling.starts_with(&b.path)) {
@@ -348,10 +336,6 @@ fn apply_bypasses(
             }
         }
     }
-    out.set_network(caps.network().clone());
-    out.set_scopes(caps.scopes());
-    out.set_compat(caps.compat());
-    out.allow_unix_datagram(caps.allows_unix_datagram());
     Ok((out, bypassed))
 }
 
@@ -630,8 +614,18 @@ mod tests {
             caps
         };
         assert!(apply_bypasses(caps_with("--allow-cwd"), &flags).is_err());
-        let (_, bypassed) = apply_bypasses(caps_with("--allow"), &flags).unwrap();
+        let mut caps = caps_with("--allow");
+        caps.deny(base.join("other"), "group profile p").unwrap();
+        caps.set_keep_capabilities(true)
+            .set_sysv_ipc(nono_sandbox::SysvIpc::Host)
+            .allow_unix_datagram(true)
+            .block_network();
+        let mut want = caps.clone();
+        let (got, bypassed) = apply_bypasses(caps, &flags).unwrap();
         assert_eq!(bypassed[0].group, "credentials");
+        // Only the lifted carve-out is gone: every other rule and setting is kept.
+        want.retain_denies(|d| d.path != base.join("key"));
+        assert_eq!(got, want);
         let _ = std::fs::remove_dir_all(&base);
     }
 

@@ -384,6 +384,14 @@ impl CapabilitySet {
         Ok(self)
     }
 
+    /// Keep only the deny carve-outs for which `keep` returns true; grants and every other
+    /// setting are untouched. For a caller that lifts carve-outs it added itself (the CLI's
+    /// `--bypass-protection`); a carve-out removed here no longer constrains anything.
+    pub fn retain_denies(&mut self, keep: impl FnMut(&DenyRule) -> bool) -> &mut Self {
+        self.denies.retain(keep);
+        self
+    }
+
     /// Block the network entirely (shorthand for `set_network(NetworkMode::Block)`).
     pub fn block_network(&mut self) -> &mut Self {
         self.set_network(NetworkMode::Block)
