@@ -7,7 +7,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener};
 use std::process::{Child, Command, Stdio};
 
-use crate::harness::Scratch;
+use crate::harness::{nono_bin, Scratch};
 use crate::programs::{bins, probe_bare, probe_in, Mode, MODES};
 
 /// A `sleep` the test owns (outside any sandbox), killed on drop.
@@ -420,11 +420,11 @@ fn ipc_supervisor_proc_mem() {
 /// Outside processes changed by pid without a signal (Landlock's signal scope covers only
 /// `kill`): `prlimit64` setting another process's limits (`RLIMIT_CPU` ends in SIGKILL,
 /// `RLIMIT_NOFILE` starves the supervisor) and `setpriority` of anything but the caller are
-/// refused by seccomp (glibc's `setrlimit` and `nice` pass 0). `sched_setaffinity` is not
-/// filtered (thread pinning uses nonzero tids); here it is refused by the kernel because the
-/// root victim holds capabilities the sandbox dropped (`cap_safe_nice`) — against a process
-/// with no more capabilities than the sandbox it stays open (DoS only, THREAT_MODEL). The
-/// control, unsandboxed, changes the victim.
+/// refused by seccomp (glibc's `setrlimit` and `nice` pass 0). `sched_setaffinity` cannot be
+/// filtered (thread pinning uses nonzero tids); here the kernel refuses it in both modes
+/// because the root victim holds capabilities the sandbox dropped (`cap_safe_nice`) — for a
+/// victim without them see `ipc_scheduling_of_outside_processes_refused`. The control,
+/// unsandboxed, changes the victim.
 #[test]
 fn ipc_outside_process_limits_and_priority_refused() {
     let Some(_) = bins() else { return };
@@ -472,6 +472,121 @@ fn ipc_outside_process_limits_and_priority_refused() {
         // Control: unsandboxed, the same steps change the victim.
         probe_bare(&s.path, &steps[..6]).expect(&[("prlimit", "ok"), ("setpriority", "ok")]);
         assert_eq!(nofile(&pid), "64");
+    }
+}
+
+/// A process of the user's with no capabilities the sandbox lacks (a shell, an editor): the
+/// kernel lets any process of the same user change its scheduling. Here: `sleep` under
+/// `nono wrap`, which drops every capability, as the test's user (root).
+struct CaplessVictim(Child);
+
+impl CaplessVictim {
+    fn start() -> CaplessVictim {
+        let child = Command::new(nono_bin())
+            .args(["wrap", "-s", "--", "sleep", "600"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn nono wrap sleep");
+        let v = CaplessVictim(child);
+        // `wrap` execs into `sleep` once the sandbox is applied (same pid).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while v.field("Name:") != "sleep" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the victim never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(v.field("CapEff:"), "0000000000000000");
+        v
+    }
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+    fn field(&self, name: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+    /// `(scheduling policy, allowed CPUs)`: field 41 of `/proc/PID/stat` (0 = SCHED_OTHER,
+    /// 5 = SCHED_IDLE) and `Cpus_allowed_list`.
+    fn scheduling(&self) -> (String, String) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
+        let policy = after_comm.split_whitespace().nth(38).unwrap().to_owned();
+        (policy, self.field("Cpus_allowed_list:"))
+    }
+}
+
+impl Drop for CaplessVictim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Scheduling and I/O priority of processes outside the sandbox: pinning them to one CPU,
+/// `SCHED_IDLE`, the idle I/O class — a denial of service Landlock has no rule for. Under
+/// `run` the supervisor refuses each call on another process (`EPERM`) and reports it, while
+/// the command's own threads (by tid, as `pthread_setaffinity_np` does), its own pid and its
+/// children stay its to schedule. A whole user's I/O priority is refused by seccomp in both
+/// modes. Under `wrap` (no supervisor) the per-process calls are a documented gap (gaps.rs,
+/// docs/THREAT_MODEL.md): shown here by the victim changing.
+#[test]
+fn ipc_scheduling_of_outside_processes_refused() {
+    let Some(_) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("ipc-sched-{}", mode.as_str()));
+        let victim = CaplessVictim::start();
+        let pid = victim.pid();
+        let before = victim.scheduling();
+        assert_eq!(before.0, "0", "the victim starts as SCHED_OTHER");
+        let steps = [
+            "ioprio_user",
+            "ioprio_user",
+            "sched_own",
+            "own",
+            "ioprio_idle",
+            "ioprio",
+            &pid,
+            "setaffinity",
+            "affinity",
+            &pid,
+            "sched_idle",
+            "idle",
+            &pid,
+        ];
+        let out = probe_in(mode, &s.path, &[], &steps);
+        out.expect(&[("ioprio_user", "EPERM"), ("own", "ok")]);
+        match mode {
+            Mode::Run => {
+                out.expect(&[
+                    ("ioprio", "EPERM"),
+                    ("affinity", "EPERM"),
+                    ("idle", "EPERM"),
+                ]);
+                assert_eq!(victim.scheduling(), before, "{}", out.run);
+                // One line for the victim, naming every refused call.
+                let want = format!(
+                    "nono: denied ioprio_set, sched_setaffinity, sched_setscheduler of pid {pid}, \
+                     which is outside the sandbox → no flag grants it"
+                );
+                assert!(out.run.stderr.contains(&want), "{want}\n{}", out.run);
+            }
+            Mode::Wrap => {
+                out.expect(&[("ioprio", "ok"), ("affinity", "ok"), ("idle", "ok")]);
+                assert_eq!(
+                    victim.scheduling().0,
+                    "5",
+                    "the documented gap: {}",
+                    out.run
+                );
+            }
+        }
     }
 }
 

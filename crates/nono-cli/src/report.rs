@@ -148,8 +148,8 @@ pub fn describe_denial(
             unix_datagram: true,
         };
     }
-    if is_abstract(&d.path) {
-        // `@NAME` is not a path: nothing to look up on disk or in the model.
+    if is_abstract(&d.path) || d.is_other_process() {
+        // `@NAME` and `pid N` are not paths: nothing to look up on disk or in the model.
         return Denied {
             path: d.path.clone(),
             access: d.access,
@@ -161,6 +161,13 @@ pub fn describe_denial(
         };
     }
     describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
+}
+
+/// A process outside the sandbox, which the supervisor records as `pid N` (a path is always
+/// absolute, so it never starts with `p`).
+fn is_process(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().starts_with(b"pid ")
 }
 
 /// An abstract Unix socket address, which the supervisor records as `@NAME` (a path is
@@ -206,6 +213,13 @@ pub fn line(d: &Denied) -> String {
         return format!(
             "nono: denied a Unix datagram socket ({}) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check",
             d.via.as_deref().unwrap_or("socket")
+        );
+    }
+    if is_process(&d.path) {
+        return format!(
+            "nono: denied {} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
+            d.via.as_deref().unwrap_or("a scheduling change"),
+            d.path.display()
         );
     }
     if is_abstract(&d.path) {
@@ -373,6 +387,19 @@ mod tests {
         assert!(lines[0].starts_with("nono: denied readwrite of /a/x → add --allow /a"));
         assert!(lines[1].starts_with("nono: denied read of /b "));
         assert_eq!(render([]), "");
+    }
+
+    #[test]
+    fn a_process_outside_the_sandbox_names_no_flag() {
+        let l = line(&Denied {
+            via: Some("sched_setaffinity".into()),
+            ..d("pid 4242", AccessMode::Write, OnDisk::Missing)
+        });
+        assert_eq!(
+            l,
+            "nono: denied sched_setaffinity of pid 4242, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only"
+        );
+        assert!(is_process(Path::new("pid 1")) && !is_process(Path::new("/pid 1")));
     }
 
     #[test]

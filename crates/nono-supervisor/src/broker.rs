@@ -71,6 +71,7 @@ use crate::supervise::{Denial, Shared, SpawnConfig};
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
+pub(crate) mod sched;
 pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
@@ -341,6 +342,10 @@ impl Broker {
             }
             Some(s) if path_ops::traps(s) => {
                 path_ops::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            Some(s) if sched::traps(s) => {
+                sched::handle(notify, &self.shared, &n, s, ctx.child_pid);
                 return;
             }
             Some(s) if unix_socket::refuses_datagram_socket(s) => {

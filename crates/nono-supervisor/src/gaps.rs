@@ -1,10 +1,11 @@
 //! What the supervisor adds on top of Landlock ABI 7 — other processes' `/proc`, pathname Unix
-//! sockets, metadata changes — and what stays open without a supervisor (`nono wrap`), as text
-//! for `--dry-run` and `nono setup`; and the one gap a capability set can open on purpose:
-//! `sendmsg` to pathname datagram sockets once Unix datagram sockets are allowed.
+//! sockets, metadata changes, other processes' scheduling — and what stays open without a
+//! supervisor (`nono wrap`), as text for `--dry-run` and `nono setup`; and the one gap a
+//! capability set can open on purpose: `sendmsg` to pathname datagram sockets once Unix datagram
+//! sockets are allowed.
 //!
-//! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs` and `broker/metadata.rs`;
-//! docs/THREAT_MODEL.md has the measurements and the tests.
+//! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs`, `broker/metadata.rs` and
+//! `broker/sched.rs`; docs/THREAT_MODEL.md has the measurements and the tests.
 
 /// One gap Landlock ABI 7 leaves, and how it is covered with and without a supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,17 @@ pub const GAPS: &[Gap] = &[
                      opened for writing), performed by the supervisor",
         unsupervised: "NOT covered: chmod/chown/utimes/setxattr succeed on any file the process \
                        can name, subject only to file ownership",
+    },
+    Gap {
+        name: "other processes' scheduling",
+        supervised: "covered: sched_setaffinity/sched_setscheduler/sched_setparam/sched_setattr/\
+                     ioprio_set of a process outside the sandbox are refused (EPERM) and \
+                     reported; setpriority, prlimit and a whole user's I/O priority are refused \
+                     by seccomp",
+        unsupervised: "NOT covered: sched_setaffinity/sched_setscheduler/sched_setparam/\
+                       sched_setattr/ioprio_set reach the user's other processes (a denial of \
+                       service: pinning, SCHED_IDLE); setpriority, prlimit and a whole user's \
+                       I/O priority are refused by seccomp",
     },
 ];
 

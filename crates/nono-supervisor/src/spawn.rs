@@ -88,7 +88,8 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
     let brokered = crate::broker::metadata::SYSCALLS
         .iter()
         .chain(crate::broker::unix_socket::SYSCALLS)
-        .chain(crate::broker::path_ops::SYSCALLS);
+        .chain(crate::broker::path_ops::SYSCALLS)
+        .chain(crate::broker::sched::SYSCALLS);
     for s in brokered {
         set.insert(*s);
     }

@@ -130,7 +130,9 @@ impl ExitStatusKind {
 pub struct Denial {
     /// The absolute path, as resolved by the supervisor; `@NAME` for an abstract Unix
     /// socket; empty for a refused Unix datagram socket (`socket`/`socketpair`, which name
-    /// no path: see [`Denial::is_unix_datagram_socket`]).
+    /// no path: see [`Denial::is_unix_datagram_socket`]); `pid N` for a process outside the
+    /// sandbox whose scheduling or I/O priority was to be changed (see
+    /// [`Denial::is_other_process`]).
     pub path: PathBuf,
     /// The access asked for (from the open flags, or the request).
     pub access: AccessMode,
@@ -151,6 +153,16 @@ impl Denial {
     #[must_use]
     pub fn is_unix_datagram_socket(&self) -> bool {
         crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
+            .iter()
+            .any(|s| s.name() == self.syscall)
+    }
+
+    /// Whether this is a refused change to the scheduling or I/O priority of a process
+    /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
+    /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.
+    #[must_use]
+    pub fn is_other_process(&self) -> bool {
+        crate::broker::sched::SYSCALLS
             .iter()
             .any(|s| s.name() == self.syscall)
     }

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -124,6 +125,24 @@ static struct sockaddr_in6 loop6(int port) {
 }
 
 /* socket(); connect() (stream) or sendto() (datagram) "ATTACK" to the loopback port. */
+/* A thread that publishes its tid, then waits to be told to finish (for `sched_own`). */
+struct tid_box {
+    pid_t tid;
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int done;
+};
+
+static void *report_tid(void *arg) {
+    struct tid_box *b = arg;
+    pthread_mutex_lock(&b->m);
+    b->tid = (pid_t)syscall(SYS_gettid);
+    pthread_cond_broadcast(&b->c);
+    while (!b->done) pthread_cond_wait(&b->c, &b->m);
+    pthread_mutex_unlock(&b->m);
+    return NULL;
+}
+
 static void net_try(const char *name, int family, int type, int proto, int port) {
     char n2[256];
     int fd = socket(family, type | SOCK_CLOEXEC, proto);
@@ -504,6 +523,54 @@ int main(int argc, char **argv) {
             CPU_SET(0, &cs);
             result(name, sched_setaffinity(pid_arg(a), sizeof cs, &cs));
             i += 3;
+        }
+        else if (!strcmp(op, "sched_idle")) {
+            /* SCHED_IDLE: the target only runs when nothing else wants the CPU. */
+            NEED(2);
+            struct sched_param sp = {0};
+            result(name, sched_setscheduler(pid_arg(a), SCHED_IDLE, &sp));
+            i += 3;
+        }
+        else if (!strcmp(op, "ioprio_idle")) {
+            /* ioprio_set(IOPRIO_WHO_PROCESS, pid, IOPRIO_CLASS_IDLE) */
+            NEED(2);
+            result(name, syscall(SYS_ioprio_set, 1, pid_arg(a), 3 << 13));
+            i += 3;
+        }
+        else if (!strcmp(op, "ioprio_user")) {
+            /* ioprio_set(IOPRIO_WHO_USER, 0 = this uid, IOPRIO_CLASS_IDLE): every process of the user */
+            NEED(1);
+            result(name, syscall(SYS_ioprio_set, 3, 0, 3 << 13));
+            i += 2;
+        }
+        else if (!strcmp(op, "sched_own")) {
+            /* The command's own threads and children stay its to schedule: pin a second thread
+               by tid (as pthread_setaffinity_np does), the process by its pid, a forked child. */
+            NEED(1);
+            cpu_set_t cs;
+            CPU_ZERO(&cs);
+            CPU_SET(0, &cs);
+            int ok = 1;
+            pthread_t t;
+            struct tid_box box = {0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+            if (pthread_create(&t, NULL, report_tid, &box) == 0) {
+                pthread_mutex_lock(&box.m);
+                while (!box.tid) pthread_cond_wait(&box.c, &box.m);
+                pthread_mutex_unlock(&box.m);
+                if (sched_setaffinity(box.tid, sizeof cs, &cs) != 0) ok = 0;
+                pthread_mutex_lock(&box.m);
+                box.done = 1;
+                pthread_cond_signal(&box.c);
+                pthread_mutex_unlock(&box.m);
+                pthread_join(t, NULL);
+            } else ok = 0;
+            if (sched_setaffinity(getpid(), sizeof cs, &cs) != 0) ok = 0;
+            pid_t c = fork();
+            if (c == 0) { pause(); _exit(0); }
+            if (c < 0 || sched_setaffinity(c, sizeof cs, &cs) != 0) ok = 0;
+            if (c > 0) { kill(c, SIGKILL); waitpid(c, NULL, 0); }
+            if (ok) result(name, 0); else result(name, -1);
+            i += 2;
         }
         else if (!strcmp(op, "clock_offset0")) {
             /* clock_adjtime(ADJ_SETOFFSET) by 0 s: permission to step the host clock, no change */

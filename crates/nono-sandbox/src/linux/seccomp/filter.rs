@@ -102,6 +102,8 @@ pub enum When {
     /// `setpriority` of anything but the calling process (`which` not `PRIO_PROCESS` or `who`
     /// not 0).
     PriorityOfOthers,
+    /// `ioprio_set` of every process of a user (`which` is `IOPRIO_WHO_USER`).
+    IoprioOfUser,
 }
 
 /// One row of the deny table.
@@ -133,6 +135,7 @@ impl DenyEntry {
             When::CreateSetIdMode { .. } => format!("{}(O_CREAT, S_ISUID|S_ISGID)", self.syscall),
             When::SetLimitsOfPid => format!("{}(pid, new limit)", self.syscall),
             When::PriorityOfOthers => format!("{}(other)", self.syscall),
+            When::IoprioOfUser => format!("{}(IOPRIO_WHO_USER)", self.syscall),
         }
     }
 }
@@ -207,6 +210,7 @@ mod sysno {
         shmget = SYS_shmget,
         prlimit64 = SYS_prlimit64,
         setpriority = SYS_setpriority,
+        ioprio_set = SYS_ioprio_set,
         clock_settime = SYS_clock_settime,
         clone = SYS_clone,
         clone3 = SYS_clone3,
@@ -352,6 +356,8 @@ const DENY_TABLE: &[DenyEntry] = &[
     deny!(prlimit64, When::SetLimitsOfPid, EPERM,
         "lowers an outside process's limits (RLIMIT_CPU ends in SIGKILL); setrlimit passes pid 0"),
     deny!(setpriority, When::PriorityOfOthers, EPERM, "renices processes outside the sandbox; nice() passes PRIO_PROCESS, 0"),
+    deny!(ioprio_set, When::IoprioOfUser, EPERM,
+        "sets the I/O priority of every process of the user, outside the sandbox too; ionice passes a pid"),
 ];
 
 /// System V IPC, refused when the sandbox cannot have its own IPC namespace (see
@@ -508,6 +514,17 @@ pub enum Syscall {
     Socket,
     /// `socketpair(domain, type, protocol, sv)`; trapped like [`Syscall::Socket`].
     SocketPair,
+    /// `sched_setaffinity(pid, len, mask)`; the notify filter traps it only for another
+    /// process (see [`Syscall::OTHER_PROCESS`]).
+    SchedSetAffinity,
+    /// `sched_setscheduler(pid, policy, param)`; like [`Syscall::SchedSetAffinity`].
+    SchedSetScheduler,
+    /// `sched_setparam(pid, param)`; like [`Syscall::SchedSetAffinity`].
+    SchedSetParam,
+    /// `sched_setattr(pid, attr, flags)`; like [`Syscall::SchedSetAffinity`].
+    SchedSetAttr,
+    /// `ioprio_set(which, who, ioprio)`; trapped only when `who` is not 0.
+    IoprioSet,
 }
 
 impl Syscall {
@@ -562,6 +579,11 @@ impl Syscall {
         Syscall::Truncate,
         Syscall::Socket,
         Syscall::SocketPair,
+        Syscall::SchedSetAffinity,
+        Syscall::SchedSetScheduler,
+        Syscall::SchedSetParam,
+        Syscall::SchedSetAttr,
+        Syscall::IoprioSet,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -579,6 +601,20 @@ impl Syscall {
     /// filter refuses those calls itself unless a supervisor traps them (see
     /// `PreparedSandbox::prepare`).
     pub const UNIX_DATAGRAM: &'static [Syscall] = &[Syscall::Socket, Syscall::SocketPair];
+
+    /// Scheduling and I/O priority of a process named by pid: in a notify set, trapped only
+    /// when they name a process other than the caller — `pid` (`args[0]`, low 32 bits: a
+    /// `pid_t`) not 0; for `ioprio_set`, `who` (`args[1]`) not 0. Landlock has no rule for
+    /// them and the kernel lets a process change others of the same user, so a supervisor
+    /// decides whether the target belongs to the sandbox. (`ioprio_set` of a whole user is
+    /// refused by the deny filter.)
+    pub const OTHER_PROCESS: &'static [Syscall] = &[
+        Syscall::SchedSetAffinity,
+        Syscall::SchedSetScheduler,
+        Syscall::SchedSetParam,
+        Syscall::SchedSetAttr,
+        Syscall::IoprioSet,
+    ];
 
     /// The syscall's name.
     #[must_use]
@@ -633,6 +669,11 @@ impl Syscall {
             Syscall::Truncate => "truncate",
             Syscall::Socket => "socket",
             Syscall::SocketPair => "socketpair",
+            Syscall::SchedSetAffinity => "sched_setaffinity",
+            Syscall::SchedSetScheduler => "sched_setscheduler",
+            Syscall::SchedSetParam => "sched_setparam",
+            Syscall::SchedSetAttr => "sched_setattr",
+            Syscall::IoprioSet => "ioprio_set",
         }
     }
 
@@ -722,6 +763,11 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::Truncate => libc::SYS_truncate,
         Syscall::Socket => libc::SYS_socket,
         Syscall::SocketPair => libc::SYS_socketpair,
+        Syscall::SchedSetAffinity => libc::SYS_sched_setaffinity,
+        Syscall::SchedSetScheduler => libc::SYS_sched_setscheduler,
+        Syscall::SchedSetParam => libc::SYS_sched_setparam,
+        Syscall::SchedSetAttr => libc::SYS_sched_setattr,
+        Syscall::IoprioSet => libc::SYS_ioprio_set,
     };
     u32::try_from(n).ok()
 }
@@ -778,6 +824,11 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::Truncate => libc::SYS_truncate,
         Syscall::Socket => libc::SYS_socket,
         Syscall::SocketPair => libc::SYS_socketpair,
+        Syscall::SchedSetAffinity => libc::SYS_sched_setaffinity,
+        Syscall::SchedSetScheduler => libc::SYS_sched_setscheduler,
+        Syscall::SchedSetParam => libc::SYS_sched_setparam,
+        Syscall::SchedSetAttr => libc::SYS_sched_setattr,
+        Syscall::IoprioSet => libc::SYS_ioprio_set,
     };
     u32::try_from(n).ok()
 }
@@ -1070,6 +1121,8 @@ const SOCK_SEQPACKET: u32 = libc::SOCK_SEQPACKET as u32;
 const SOCK_TYPE_MASK: u32 = 0xf;
 const IPPROTO_TCP: u32 = libc::IPPROTO_TCP as u32;
 const PRIO_PROCESS: u32 = libc::PRIO_PROCESS;
+/// `IOPRIO_WHO_USER` (`linux/ioprio.h`; not in `libc`).
+const IOPRIO_WHO_USER: u32 = 3;
 
 type Built = Result<Result<Vec<Insn>, BpfError>, SeccompError>;
 
@@ -1174,6 +1227,10 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -
                     asm.load(Field::ArgLo(1));
                     asm.jump(Cond::Eq, 0, Target::Next, deny);
                 }
+                When::IoprioOfUser => {
+                    asm.load(Field::ArgLo(0));
+                    asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
+                }
             }
         }
         asm.goto(allow);
@@ -1238,6 +1295,8 @@ fn build_notify(set: &NotifySet) -> Built {
     prologue(&mut asm, &mut rets)?;
     let mut sendto = None;
     let mut unix_socket = None;
+    let mut other_pid = None;
+    let mut other_who = None;
     // In declaration order, so the open family is compared first and `socket`/`socketpair`
     // (declared last) add nothing to the path of a trapped open.
     for s in set.iter() {
@@ -1250,6 +1309,12 @@ fn build_notify(set: &NotifySet) -> Built {
         } else if Syscall::UNIX_DATAGRAM.contains(&s) {
             // Only a Unix datagram socket (both calls take domain and type in args[0..2]).
             let l = *unix_socket.get_or_insert_with(|| asm.label());
+            asm.jump(Cond::Eq, nr, l, Target::Next);
+        } else if s == Syscall::IoprioSet {
+            let l = *other_who.get_or_insert_with(|| asm.label());
+            asm.jump(Cond::Eq, nr, l, Target::Next);
+        } else if Syscall::OTHER_PROCESS.contains(&s) {
+            let l = *other_pid.get_or_insert_with(|| asm.label());
             asm.jump(Cond::Eq, nr, l, Target::Next);
         } else {
             asm.jump(Cond::Eq, nr, notify, Target::Next);
@@ -1268,6 +1333,14 @@ fn build_notify(set: &NotifySet) -> Built {
         asm.load(Field::ArgLo(0));
         asm.jump(Cond::Eq, AF_UNIX, Target::Next, allow);
         unix_type_check(&mut asm, allow, notify);
+    }
+    // Another process: a pid_t argument that is not 0 ("the caller").
+    for (label, arg) in [(other_pid, 0), (other_who, 1)] {
+        if let Some(l) = label {
+            asm.bind(l);
+            asm.load(Field::ArgLo(arg));
+            asm.jump(Cond::Eq, 0, allow, notify);
+        }
     }
     rets.emit(&mut asm);
     Ok(asm.finish())
@@ -1831,6 +1904,53 @@ mod tests {
         ] {
             assert_eq!(f.evaluate(&call(prio, args)), want, "{args:?}");
         }
+        // ioprio_set: a whole user's processes never; one process (or the caller's group)
+        // reaches the notify filter's check.
+        let ioprio = sysno::ioprio_set;
+        for (args, want) in [
+            ([1, 0, 0x4004, 0, 0, 0], action::ALLOW),
+            ([1, 1234, 0x4004, 0, 0, 0], action::ALLOW),
+            ([2, 0, 0x4004, 0, 0, 0], action::ALLOW),
+            ([3, 0, 0x4004, 0, 0, 0], eperm),
+            ([3, 1000, 0x4004, 0, 0, 0], eperm),
+            ([(1 << 32) | 3, 0, 0x4004, 0, 0, 0], eperm),
+        ] {
+            assert_eq!(f.evaluate(&call(ioprio, args)), want, "{args:x?}");
+        }
+    }
+
+    /// Scheduling and I/O priority calls reach the supervisor only when they name another
+    /// process: pid (or `who`) 0 is the caller and passes; high bits of the register do not
+    /// count (the kernel reads a 32-bit `pid_t`).
+    #[test]
+    fn other_process_calls_are_trapped_only_with_a_pid() {
+        let mut set = NotifySet::open_family();
+        for s in Syscall::OTHER_PROCESS {
+            set.insert(*s);
+        }
+        let f = Filter::notify(&set).unwrap();
+        let without = Filter::notify(&NotifySet::open_family()).unwrap();
+        for s in Syscall::OTHER_PROCESS {
+            let nr = s.nr().unwrap();
+            let arg = usize::from(*s == Syscall::IoprioSet);
+            let with = |v: u64| {
+                let mut args = [1, 0, 0, 0, 0, 0];
+                args[arg] = v;
+                call(nr, args)
+            };
+            for (v, want) in [
+                (0, action::ALLOW),
+                (1 << 32, action::ALLOW),
+                (1234, action::USER_NOTIF),
+                ((1 << 32) | 1234, action::USER_NOTIF),
+            ] {
+                assert_eq!(f.evaluate(&with(v)), want, "{} {v:x}", s.name());
+                assert_eq!(without.evaluate(&with(v)), action::ALLOW, "{}", s.name());
+            }
+        }
+        // The open path is as short as before.
+        let open = call(Syscall::OpenAt.nr().unwrap(), [0; 6]);
+        assert_eq!(f.cost(&open), without.cost(&open));
     }
 
     #[test]

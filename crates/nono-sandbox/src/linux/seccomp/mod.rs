@@ -99,6 +99,7 @@
 //! | `chmod`, `fchmod` (mode `args[1]`), `fchmodat`, `fchmodat2` (`args[2]`) with `S_ISUID`/`S_ISGID`; `open` (flags `args[1]`, mode `args[2]`), `openat` (`args[2]`, `args[3]`) with `O_CREAT`/`O_TMPFILE` and such a mode; `creat` (`args[1]`), `mknod` (`args[1]`), `mknodat` (`args[2]`) with such a mode | a set-ID file left in a write grant runs as its owner (root) for any later user: the sandbox's root would outlive it. Also refuses `chmod g+s` of a directory (the mode's target type is not visible) |
 //! | `prlimit64` with a pid other than 0 and a new limit (`args[2]` not NULL) | lowers an outside process's limits (`RLIMIT_CPU` kills it); `setrlimit`/`getrlimit` pass pid 0, reading another's limits passes |
 //! | `setpriority` unless `which == PRIO_PROCESS && who == 0` | renices other processes; `nice()` passes `PRIO_PROCESS, 0` |
+//! | `ioprio_set` with `which == IOPRIO_WHO_USER` | sets the I/O priority of every process of the user; `ionice -p` names one process |
 //!
 //! | `shmget`, `shmat`, `shmctl`, `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semtimedop`, `semctl` → **`ENOSYS`** ([`sysv_ipc_table`]), only when System V IPC is refused rather than made private (`SysvIpc::Deny`, or `Private` without `CAP_SYS_ADMIN` for an IPC namespace; [`Filter::for_caps`] alone always refuses unless `Host`) | other programs' IPC objects are found by key; `ENOSYS` is what a kernel without SysV IPC answers, so programs fall back |
 //!
@@ -107,11 +108,14 @@
 //! `struct open_how` between the read and `CONTINUE`). Programs that use it (systemd, some
 //! Rust crates) already handle `ENOSYS`, which kernels before 5.6 answer.
 //!
-//! Not covered: `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
-//! `sched_setattr`, `ioprio_set` on other pids are left alone (pinning a thread passes its
-//! nonzero tid): the kernel refuses them against a process with more capabilities than the
-//! (capability-less) sandbox, so what remains is a denial of service against the same
-//! user's unprivileged processes.
+//! Not refused here: `sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
+//! `sched_setattr` and `ioprio_set` of one process by pid (pinning a thread passes its
+//! nonzero tid, so "another pid" cannot mean "another process" in a filter). The kernel
+//! refuses them against a process with more capabilities than the (capability-less)
+//! sandbox; against the same user's unprivileged processes a supervisor decides: the notify
+//! filter traps them when the pid is not 0 ([`Syscall::OTHER_PROCESS`]) and the supervisor
+//! lets through only the sandbox's own processes. Without a supervisor that denial of
+//! service stays open.
 //!
 //! Deliberately *not* denied: `sysfs` (lists filesystem types), `adjtimex`/`clock_adjtime`
 //! (glibc's `ntp_gettime` queries through them; setting needs `CAP_SYS_TIME`, which the
