@@ -47,7 +47,7 @@ pub const GAPS: &[Gap] = &[
                        can name, subject only to file ownership",
     },
     Gap {
-        name: "other processes' scheduling",
+        name: "process scheduling",
         supervised: "covered: sched_setaffinity/sched_setscheduler/sched_setparam/sched_setattr/\
                      ioprio_set of a process outside the sandbox are refused (EPERM) and \
                      reported; setpriority, prlimit and a whole user's I/O priority are refused \
