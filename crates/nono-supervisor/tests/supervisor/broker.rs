@@ -2,33 +2,19 @@
 //! are recorded, granted at runtime as fds the supervisor opens, or refused (deny groups win,
 //! symlinks out of the approved tree do not work).
 
-use std::path::Path;
-
 use nono_sandbox::AccessMode;
 use nono_supervisor::approval::DenyAll;
 use nono_supervisor::policy::{ApproveRule, Engine, Policy};
 use nono_supervisor::{run, ExitStatusKind};
 
 use crate::harness::{
-    approve_all, exclusive, fd_count, notify_supported, scratch, sh, shared, system_caps,
+    approve_all, denial_of, exclusive, fd_count, notify_supported, run_ok, sandbox_ready, scratch,
+    trapped,
 };
-
-/// Caps with the system readable and `out` writable; opens trapped.
-fn trapped(script: &str, out: &Path) -> nono_supervisor::SpawnConfig {
-    let mut caps = system_caps();
-    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
-        .unwrap();
-    let mut config = sh(script, caps);
-    config.trap_opens = true;
-    config
-}
 
 #[test]
 fn opens_inside_the_grants_run_and_outside_are_recorded() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let outside = scratch("outside");
     std::fs::write(outside.join("secret"), "s3cret").unwrap();
@@ -37,14 +23,9 @@ fn opens_inside_the_grants_run_and_outside_are_recorded() {
         o = outside.display(),
         out = out.display()
     );
-    let outcome = run(trapped(&script, &out)).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    let outcome = run_ok(trapped(&script, &out));
     assert_eq!(std::fs::read_to_string(out.join("result")).unwrap(), "ok\n");
-    let denial = outcome
-        .denials
-        .iter()
-        .find(|d| d.path == outside.join("secret"))
-        .unwrap_or_else(|| panic!("no denial for the secret: {:?}", outcome.denials));
+    let denial = denial_of(&outcome, outside.join("secret"));
     assert_eq!(denial.access, AccessMode::Read);
     assert!(denial.syscall.starts_with("open"), "{denial:?}");
     assert!(denial.pid > 0);
@@ -58,10 +39,7 @@ fn opens_inside_the_grants_run_and_outside_are_recorded() {
 
 #[test]
 fn runtime_grant_reads_an_outside_file() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let outside = scratch("outside");
     std::fs::write(outside.join("data"), "granted-content").unwrap();
@@ -72,13 +50,7 @@ fn runtime_grant_reads_an_outside_file() {
     );
     let mut config = trapped(&script, &out);
     config.engine = Some(approve_all(Policy::default()));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(config);
     assert_eq!(
         std::fs::read_to_string(out.join("copy")).unwrap(),
         "granted-content"
@@ -88,10 +60,7 @@ fn runtime_grant_reads_an_outside_file() {
 
 #[test]
 fn runtime_grant_creates_a_new_file_in_an_approved_dir() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let approved = scratch("approved");
     let mut policy = Policy::default();
@@ -103,13 +72,7 @@ fn runtime_grant_creates_a_new_file_in_an_approved_dir() {
     let script = format!("echo created > {a}/new.txt", a = approved.display());
     let mut config = trapped(&script, &out);
     config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    run_ok(config);
     assert_eq!(
         std::fs::read_to_string(approved.join("new.txt")).unwrap(),
         "created\n"
@@ -118,10 +81,7 @@ fn runtime_grant_creates_a_new_file_in_an_approved_dir() {
 
 #[test]
 fn deny_group_wins_over_an_approving_backend() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let creds = scratch("creds");
     std::fs::write(creds.join("token"), "do-not-leak").unwrap();
@@ -134,27 +94,19 @@ fn deny_group_wins_over_an_approving_backend() {
     );
     let mut config = trapped(&script, &out);
     config.engine = Some(approve_all(policy));
-    let outcome = run(config).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    let outcome = run_ok(config);
     assert_eq!(std::fs::read_to_string(out.join("leak")).unwrap(), "");
     assert_ne!(
         std::fs::read_to_string(out.join("status")).unwrap().trim(),
         "0"
     );
-    let denial = outcome
-        .denials
-        .iter()
-        .find(|d| d.path == creds.join("token"))
-        .unwrap_or_else(|| panic!("{:?}", outcome.denials));
+    let denial = denial_of(&outcome, creds.join("token"));
     assert!(denial.reason.contains("credentials"), "{denial:?}");
 }
 
 #[test]
 fn symlink_out_of_the_approved_tree_is_refused() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let approved = scratch("approved");
     let outside = scratch("outside");
@@ -174,8 +126,7 @@ fn symlink_out_of_the_approved_tree_is_refused() {
     );
     let mut config = trapped(&script, &out);
     config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
-    let outcome = run(config).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    let outcome = run_ok(config);
     assert_eq!(std::fs::read_to_string(out.join("fine")).unwrap(), "inside");
     assert_eq!(std::fs::read_to_string(out.join("link")).unwrap(), "");
     assert_ne!(
@@ -227,10 +178,7 @@ fn five_hundred_grants_leak_no_fds() {
 
 #[test]
 fn multithreaded_child_with_a_slow_decision_does_not_deadlock() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let outside = scratch("outside");
     std::fs::write(outside.join("slow"), "slow").unwrap();
@@ -258,22 +206,13 @@ fn multithreaded_child_with_a_slow_decision_does_not_deadlock() {
             }
         }),
     )));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    run_ok(config);
     assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "ok");
 }
 
 #[test]
 fn cwd_and_dirfd_relative_opens_are_resolved() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let outside = scratch("outside");
     std::fs::write(outside.join("a"), "by-cwd").unwrap();
@@ -304,13 +243,7 @@ fn cwd_and_dirfd_relative_opens_are_resolved() {
             }
         }),
     )));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    run_ok(config);
     assert_eq!(
         std::fs::read_to_string(out.join("result")).unwrap(),
         "by-cwd by-dirfd"
@@ -322,10 +255,7 @@ fn cwd_and_dirfd_relative_opens_are_resolved() {
 
 #[test]
 fn o_excl_on_an_existing_file_fails_with_eexist() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let outside = scratch("outside");
     std::fs::write(outside.join("exists"), "old").unwrap();
@@ -342,13 +272,7 @@ fn o_excl_on_an_existing_file_fails_with_eexist() {
     let mut config = trapped("", &out);
     config.argv = vec![crate::harness::PYTHON.into(), "-c".into(), script.into()];
     config.engine = Some(approve_all(Policy::default()));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    run_ok(config);
     assert_eq!(
         std::fs::read_to_string(out.join("result")).unwrap(),
         "EEXIST"
@@ -376,10 +300,7 @@ fn o_excl_on_an_existing_file_fails_with_eexist() {
 /// `O_TRUNC` write, which must not truncate the key before the refusal.
 #[test]
 fn a_hard_link_to_a_deny_group_file_is_refused_at_runtime() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("out");
     let creds = scratch("creds");
     let project = scratch("project");
@@ -407,8 +328,7 @@ fn a_hard_link_to_a_deny_group_file_is_refused_at_runtime() {
     );
     let mut config = trapped(&script, &out);
     config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
-    let outcome = run(config).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    let outcome = run_ok(config);
     let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
     assert_eq!(read("leak"), "");
     assert_ne!(read("read").trim(), "0");
@@ -421,11 +341,7 @@ fn a_hard_link_to_a_deny_group_file_is_refused_at_runtime() {
     // A multiply-linked file that is not a deny-group file is granted as before.
     assert_eq!(read("plain"), "plain");
     for name in ["innocent", "notes"] {
-        let denial = outcome
-            .denials
-            .iter()
-            .find(|d| d.path == project.join(name))
-            .unwrap_or_else(|| panic!("no denial for {name}: {:?}", outcome.denials));
+        let denial = denial_of(&outcome, project.join(name));
         assert!(
             denial.reason.contains("hard link") && denial.reason.contains("`credentials`"),
             "{denial:?}"

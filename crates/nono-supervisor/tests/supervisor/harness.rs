@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nono_sandbox::{AccessMode, CapabilitySet};
-use nono_supervisor::{PtyMode, SpawnConfig};
+use nono_supervisor::{Denial, ExitStatusKind, PtyMode, RunOutcome, SpawnConfig};
 
 /// Read access to what a shell and coreutils need to start.
 pub fn system_caps() -> CapabilitySet {
@@ -31,6 +31,47 @@ pub fn sh(script: &str, caps: CapabilitySet) -> SpawnConfig {
     config.pty = PtyMode::Never;
     config.forward_signals = false;
     config
+}
+
+/// [`sh`] with `out` writable as well and opens trapped (the broker answers every open).
+pub fn trapped(script: &str, out: &Path) -> SpawnConfig {
+    let mut caps = system_caps();
+    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
+        .unwrap();
+    let mut config = sh(script, caps);
+    config.trap_opens = true;
+    config
+}
+
+/// Run `config` and panic (showing the denials and URL opens) unless the child exited 0.
+#[track_caller]
+pub fn run_ok(config: SpawnConfig) -> RunOutcome {
+    let outcome = nono_supervisor::run(config).unwrap();
+    assert_exit(&outcome, 0);
+    outcome
+}
+
+/// Panic (showing the denials and URL opens) unless the child exited with `code`.
+#[track_caller]
+pub fn assert_exit(outcome: &RunOutcome, code: i32) {
+    assert_eq!(
+        outcome.exit,
+        ExitStatusKind::Code(code),
+        "denials: {:?}\nURL opens: {:?}",
+        outcome.denials,
+        outcome.url_opens
+    );
+}
+
+/// The first denial of `path`; panics showing every denial if there is none.
+#[track_caller]
+pub fn denial_of(outcome: &RunOutcome, path: impl AsRef<Path>) -> &Denial {
+    let path = path.as_ref();
+    // A `match`, not `unwrap_or_else`: a closure would not report the caller's line.
+    match outcome.denials.iter().find(|d| d.path == path) {
+        Some(d) => d,
+        None => panic!("no denial of {}: {:?}", path.display(), outcome.denials),
+    }
 }
 
 /// A fresh, empty, canonical scratch directory (outside every grant unless granted).
@@ -83,6 +124,13 @@ pub static RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 /// Shared access for an ordinary test.
 pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
     RUNS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The start of an ordinary test that needs the kernel's support: shared access, or `None`
+/// (the test returns) when [`notify_supported`] says no.
+pub fn sandbox_ready() -> Option<std::sync::RwLockReadGuard<'static, ()>> {
+    let guard = shared();
+    notify_supported().then_some(guard)
 }
 
 /// Exclusive access (fd counting).

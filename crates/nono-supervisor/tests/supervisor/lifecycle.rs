@@ -170,6 +170,21 @@ fn sigterm_to_the_supervisor_is_forwarded() {
     assert!(wait_gone(pid));
 }
 
+/// Python (for the PTY tests' scripts): read `master` until the terminal is gone, wait for
+/// the supervisor `p`, and print what it showed as `text` (its exit code in `code`).
+const PY_READ_TERMINAL: &str = r#"out = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+code = p.wait()
+text = out.decode(errors="replace")
+print(text)"#;
+
 #[test]
 fn on_a_terminal_the_child_gets_its_own_pty() {
     let _g = shared();
@@ -183,24 +198,14 @@ outer = os.ttyname(slave)
 p = subprocess.Popen([{sup:?}, "--pty", "--", "sh", "-c", "tty; test -t 0 && test -t 1 && echo TTY-OK; exit 4"],
                      stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
 os.close(slave)
-out = b""
-while True:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-code = p.wait()
-text = out.decode(errors="replace")
-print(text)
+{read_terminal}
 assert "TTY-OK" in text, text
 inner = [l.strip() for l in text.splitlines() if l.strip().startswith("/dev/pts/")]
 assert inner and inner[0] != outer, (inner, outer)
 sys.exit(code)
 "#,
-        sup = example("supervise").display().to_string()
+        sup = example("supervise").display().to_string(),
+        read_terminal = PY_READ_TERMINAL,
     );
     let status = Command::new(crate::harness::PYTHON)
         .args(["-c", &script])
@@ -260,18 +265,7 @@ inner = ('t=$(tty); echo own > "$t" && echo OWN-OK; echo x > /dev/tty && echo DE
 args = [{sup:?}, "--no-dev"] + ({trap} and ["--trap"] or []) + ["--pty", "--", "sh", "-c", inner]
 p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
 os.close(slave)
-out = b""
-while True:
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-code = p.wait()
-text = out.decode(errors="replace")
-print(text)
+{read_terminal}
 for want in ["OWN-OK", "DEVTTY-OK", "OTHER-REFUSED", "SPOOF-REFUSED"]:
     assert want in text, (want, text)
 assert "STOLE" not in text and "hun" not in text, text
@@ -288,6 +282,7 @@ sys.exit(code)
 "#,
             sup = example("supervise").display().to_string(),
             trap = if trap { "True" } else { "False" },
+            read_terminal = PY_READ_TERMINAL,
         );
         let status = Command::new(crate::harness::PYTHON)
             .args(["-c", &script])

@@ -10,7 +10,7 @@ use nono_sandbox::AccessMode;
 use nono_supervisor::ExitStatusKind;
 
 use crate::cprog::{answer, gaps, run_probe};
-use crate::harness::{notify_supported, scratch, shared, system_caps};
+use crate::harness::{sandbox_ready, scratch, system_caps};
 
 /// Every call the probe's `meta` mode makes, in order.
 const OPS: &[&str] = &[
@@ -52,10 +52,7 @@ fn fresh_file(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn metadata_changes_outside_the_write_grants_are_refused_and_reported() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("meta-out");
     // Readable (so the probe can open it read-only and O_PATH), not writable.
@@ -100,10 +97,7 @@ fn metadata_changes_outside_the_write_grants_are_refused_and_reported() {
 
 #[test]
 fn a_file_the_sandbox_cannot_even_read_is_refused_too() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("meta-out");
     let hidden = scratch("meta-hidden");
@@ -140,10 +134,7 @@ fn a_file_the_sandbox_cannot_even_read_is_refused_too() {
 /// and recorded (no `CAP_CHOWN`), the rest (the child, uid 0, owns the file) performed.
 #[test]
 fn metadata_changes_inside_the_write_grants_are_performed() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let me = rustix::process::getuid().as_raw();
     for keep in [true, false] {
@@ -198,10 +189,7 @@ fn metadata_changes_inside_the_write_grants_are_performed() {
 /// child (its fsuid and `CapEff` change: the supervisor follows).
 #[test]
 fn metadata_changes_are_bounded_by_the_childs_own_credentials() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipping: needs root (files owned by another user)");
         return;
@@ -345,10 +333,7 @@ open({result:?}, "w").write(json.dumps(r))
 
 #[test]
 fn a_path_flipped_by_another_thread_never_changes_the_outside_file() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("meta-out");
     let rw = scratch("meta-race-in");

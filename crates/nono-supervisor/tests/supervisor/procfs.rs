@@ -9,7 +9,9 @@ use nono_sandbox::AccessMode;
 use nono_supervisor::ExitStatusKind;
 
 use crate::cprog::{answer, gaps, run_probe};
-use crate::harness::{notify_supported, scratch, sh, shared, system_caps};
+use crate::harness::{
+    assert_exit, denial_of, run_ok, sandbox_ready, scratch, system_caps, trapped,
+};
 
 const SECRET: &str = "NONO_GAPS_SECRET=hunter2-procfs";
 
@@ -50,10 +52,7 @@ impl Drop for Outsider {
 
 #[test]
 fn another_processs_environ_is_refused_and_reported() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let outsider = Outsider::start();
     // The premise: unsandboxed, the secret is readable.
@@ -64,11 +63,7 @@ fn another_processs_environ_is_refused_and_reported() {
     assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
     assert_eq!(answer(&text, "open"), "EACCES", "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    let d = outcome
-        .denials
-        .iter()
-        .find(|d| d.path.to_str() == Some(environ.as_str()))
-        .unwrap_or_else(|| panic!("no denial for {environ}: {:?}", outcome.denials));
+    let d = denial_of(&outcome, &environ);
     assert_eq!(d.access, AccessMode::Read);
     assert!(d.syscall.starts_with("open"), "{d:?}");
     // cmdline and status are refused as well (the kernel's ptrace check does not cover them).
@@ -81,10 +76,7 @@ fn another_processs_environ_is_refused_and_reported() {
 
 #[test]
 fn the_supervisors_environ_is_refused() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-supervisor");
     let me = std::process::id();
     // $PPID of the sandboxed shell is this process: the supervisor.
@@ -95,15 +87,7 @@ fn the_supervisors_environ_is_refused() {
          cd /proc && if cat ./$PPID/environ > {o}/env2; then exit 6; fi; exit 0",
         o = out.display()
     );
-    let mut config = sh(&script, system_caps_with(&out));
-    config.trap_opens = true;
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(trapped(&script, &out));
     for f in ["env", "cmd", "env2"] {
         assert_eq!(std::fs::read(out.join(f)).unwrap_or_default(), b"", "{f}");
     }
@@ -120,19 +104,9 @@ fn the_supervisors_environ_is_refused() {
     );
 }
 
-fn system_caps_with(out: &std::path::Path) -> nono_sandbox::CapabilitySet {
-    let mut caps = system_caps();
-    caps.allow_dir(out, AccessMode::ReadWrite, "test output")
-        .unwrap();
-    caps
-}
-
 #[test]
 fn own_and_descendant_entries_and_system_files_work() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-own");
     let o = out.display();
     let script = format!(
@@ -152,15 +126,7 @@ fn own_and_descendant_entries_and_system_files_work() {
          ls /proc | grep -qx self; \
          echo done > {o}/done"
     );
-    let mut config = sh(&script, system_caps_with(&out));
-    config.trap_opens = true;
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(trapped(&script, &out));
     let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap_or_default();
     assert_eq!(read("done"), "done\n");
     assert_eq!(read("ostype"), "Linux\n");
@@ -173,10 +139,7 @@ fn own_and_descendant_entries_and_system_files_work() {
 
 #[test]
 fn sensitive_system_entries_and_writes_are_refused() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-system");
     let o = out.display();
     // As root, a /proc read grant alone would let these through.
@@ -188,15 +151,7 @@ fn sensitive_system_entries_and_writes_are_refused() {
          echo nono-test > /proc/self/comm; \
          exit 0"
     );
-    let mut config = sh(&script, system_caps_with(&out));
-    config.trap_opens = true;
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(trapped(&script, &out));
     for p in [
         "/proc/kcore",
         "/proc/kallsyms",
@@ -213,10 +168,7 @@ fn sensitive_system_entries_and_writes_are_refused() {
 
 #[test]
 fn a_path_flipped_by_another_thread_never_reads_another_processs_environ() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let outsider = Outsider::start();
     let out = scratch("procfs-race");
@@ -253,10 +205,7 @@ fn a_path_flipped_by_another_thread_never_reads_another_processs_environ() {
 
 #[test]
 fn a_second_thread_sees_its_own_process() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-thread");
     let script = format!(
         "{py} -c '
@@ -274,49 +223,34 @@ open(\"{o}/ok\", \"w\").write(\"ok\")
         py = crate::harness::PYTHON,
         o = out.display()
     );
-    let mut config = sh(&script, system_caps_with(&out));
-    config.trap_opens = true;
+    let mut config = trapped(&script, &out);
     config.workdir = Some(out.clone());
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(config);
     assert_eq!(std::fs::read_to_string(out.join("ok")).unwrap(), "ok");
     assert!(outcome.denials.is_empty(), "{:?}", outcome.denials);
 }
 
 #[test]
 fn an_sdk_request_for_another_processs_proc_entry_is_never_granted() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let outsider = Outsider::start();
     let out = scratch("procfs-sdk");
     let bin = crate::harness::example("sdk_request");
-    let mut caps = system_caps_with(&out);
-    caps.allow_file(&bin, AccessMode::Read, "example").unwrap();
-    let mut config = sh("", caps);
+    let mut config = trapped("", &out);
+    config
+        .caps
+        .allow_file(&bin, AccessMode::Read, "example")
+        .unwrap();
     config.argv = vec![
         bin.into(),
         format!("/proc/{}/environ", outsider.pid()).into(),
         out.join("copy").into(),
     ];
     config.sdk = true;
-    config.trap_opens = true;
     // Even an engine that approves everything.
     config.engine = Some(crate::harness::approve_all(
         nono_supervisor::policy::Policy::default(),
     ));
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(3),
-        "{:?}",
-        outcome.denials
-    );
+    assert_exit(&nono_supervisor::run(config).unwrap(), 3);
     assert!(!out.join("copy").exists());
 }

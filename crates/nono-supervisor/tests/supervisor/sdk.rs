@@ -8,7 +8,7 @@ use nono_sandbox::AccessMode;
 use nono_supervisor::policy::Policy;
 use nono_supervisor::{run, ExitStatusKind, SpawnConfig};
 
-use crate::harness::{approve_all, example, scratch, sh, shared, system_caps, PYTHON};
+use crate::harness::{approve_all, example, run_ok, scratch, sh, shared, system_caps, PYTHON};
 
 /// A framing helper shared by the Python scripts below.
 const PY_PRELUDE: &str = r#"
@@ -83,13 +83,7 @@ open("{out}/replay", "w").write(answer["Decision"]["decision"]["Denied"]["reason
     );
     let mut config = python(&body, &out);
     config.engine = Some(approve_all(Policy::default()));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(config);
     assert_eq!(
         std::fs::read_to_string(out.join("copy")).unwrap(),
         "via-sdk"
@@ -116,8 +110,7 @@ open("{out}/answer", "w").write(json.dumps(answer))
 "#,
         out = out.display()
     );
-    let outcome = run(python(&body, &out)).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    run_ok(python(&body, &out));
     let answer = std::fs::read_to_string(out.join("answer")).unwrap();
     assert!(
         answer.contains("Denied") && answer.contains("runtime elevation is off"),
@@ -144,8 +137,7 @@ fn rust_client_from_env() {
     ];
     config.sdk = true;
     config.engine = Some(approve_all(Policy::default()));
-    let outcome = run(config).unwrap();
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0));
+    run_ok(config);
     assert_eq!(
         std::fs::read_to_string(out.join("copy")).unwrap(),
         "rust-client"
@@ -239,13 +231,7 @@ open("{out}/answer", "w").write(json.dumps(answer))
     policy.deny.add(&creds, "credentials").unwrap();
     let mut config = python(&body, &out);
     config.engine = Some(approve_all(policy));
-    let outcome = run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(config);
     let answer = std::fs::read_to_string(out.join("answer")).unwrap();
     assert!(
         answer.contains("Denied") && answer.contains("hard link"),

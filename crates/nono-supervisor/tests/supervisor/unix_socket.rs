@@ -7,12 +7,13 @@
 //! sockets (which could `sendmsg` anywhere) are refused and reported unless allowed.
 
 use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::path::{Path, PathBuf};
 
-use nono_sandbox::AccessMode;
-use nono_supervisor::ExitStatusKind;
+use nono_sandbox::{AccessMode, CapabilitySet};
+use nono_supervisor::{ExitStatusKind, RunOutcome};
 
 use crate::cprog::{answer, gaps, run_probe};
-use crate::harness::{notify_supported, scratch, sh, shared, system_caps, PYTHON};
+use crate::harness::{denial_of, run_ok, sandbox_ready, scratch, sh, system_caps, trapped, PYTHON};
 
 /// A listener that must never see a connection.
 fn listener(dir: &std::path::Path) -> (UnixListener, std::path::PathBuf) {
@@ -32,10 +33,7 @@ fn accepted(l: &UnixListener) -> usize {
 
 #[test]
 fn connect_outside_the_grants_is_refused_and_inside_works() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("unix-out");
     let outside = scratch("unix-outside");
@@ -58,11 +56,7 @@ fn connect_outside_the_grants_is_refused_and_inside_works() {
     assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
     assert_eq!(answer(&text, "connect"), "EACCES", "{text}");
     assert_eq!(accepted(&outer), 0);
-    let d = outcome
-        .denials
-        .iter()
-        .find(|d| d.path == outer_path)
-        .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
+    let d = denial_of(&outcome, &outer_path);
     assert_eq!(d.syscall, "connect");
 
     // Inside the write grant but served by this (unsandboxed) process: refused, and the
@@ -75,11 +69,7 @@ fn connect_outside_the_grants_is_refused_and_inside_works() {
     );
     assert_eq!(answer(&text, "connect"), "EACCES", "{text}");
     assert_eq!(received(&inner).1, b"");
-    let d = outcome
-        .denials
-        .iter()
-        .find(|d| d.path == inner_path)
-        .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
+    let d = denial_of(&outcome, &inner_path);
     assert!(
         d.reason.contains("served outside the sandbox"),
         "{}",
@@ -102,10 +92,7 @@ fn connect_outside_the_grants_is_refused_and_inside_works() {
 
 #[test]
 fn a_relative_path_and_a_symlink_resolve_to_what_they_name() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("unix-out");
     let outside = scratch("unix-outside");
     let (outer, outer_path) = listener(&outside);
@@ -116,18 +103,7 @@ fn a_relative_path_and_a_symlink_resolve_to_what_they_name() {
         o = out.display(),
         py = PYTHON
     );
-    let mut caps = system_caps();
-    caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
-        .unwrap();
-    let mut config = sh(&script, caps);
-    config.trap_opens = true;
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let outcome = run_ok(trapped(&script, &out));
     assert_eq!(accepted(&outer), 0);
     assert!(
         outcome.denials.iter().any(|d| d.path == outer_path),
@@ -138,10 +114,7 @@ fn a_relative_path_and_a_symlink_resolve_to_what_they_name() {
 
 #[test]
 fn datagrams_and_abstract_addresses() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("unix-out");
     let outside = scratch("unix-dgram-outside");
@@ -214,10 +187,7 @@ fn datagrams_and_abstract_addresses() {
 /// opt-in the documented gap is back: the same `sendmsg` is delivered.
 #[test]
 fn unix_datagram_sockets_are_refused_and_reported_unless_allowed() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("unix-out");
     let outside = scratch("unix-dgram-refused");
@@ -287,10 +257,7 @@ fn unix_datagram_sockets_are_refused_and_reported_unless_allowed() {
 
 #[test]
 fn tcp_connect_follows_the_port_rules() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("unix-tcp");
     let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -306,19 +273,9 @@ fn tcp_connect_follows_the_port_rules() {
         ok = connect(pa),
         bad = connect(po)
     );
-    let mut caps = system_caps();
-    caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
-        .unwrap();
-    caps.allow_connect_port(pa);
-    let mut config = sh(&script, caps);
-    config.trap_opens = true;
-    let outcome = nono_supervisor::run(config).unwrap();
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?}",
-        outcome.denials
-    );
+    let mut config = trapped(&script, &out);
+    config.caps.allow_connect_port(pa);
+    run_ok(config);
     allowed.set_nonblocking(true).unwrap();
     other.set_nonblocking(true).unwrap();
     assert!(allowed.accept().is_ok());
@@ -340,10 +297,7 @@ fn a_path_flipped_to_a_socket_served_outside_never_carries_a_byte() {
 }
 
 fn flipped_connects(outer_writable: bool) {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let Some(probe) = gaps() else { return };
     let out = scratch("unix-out");
     let outside = scratch("unix-race-outside");
@@ -411,10 +365,7 @@ fn flipped_connects(outer_writable: bool) {
 
 #[test]
 fn a_connect_that_never_completes_does_not_outlive_the_child() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("unix-stuck");
     // A listener (outside the sandbox, inside its write grants) that never accepts, with the
     // smallest backlog: the first connect is queued, the second blocks.
@@ -437,15 +388,13 @@ b = socket.socket(socket.AF_UNIX); b.connect(\"{p}\")
 '",
         p = path.display()
     );
-    let mut caps = system_caps();
-    caps.allow_dir(&out, AccessMode::ReadWrite, "test output")
-        .unwrap();
+    let mut config = trapped(&script, &out);
     // Served outside the sandbox (by this process): granted by itself, so the child's own
     // socket connects and blocks.
-    caps.allow_file(&path, AccessMode::ReadWrite, "test socket")
+    config
+        .caps
+        .allow_file(&path, AccessMode::ReadWrite, "test socket")
         .unwrap();
-    let mut config = sh(&script, caps);
-    config.trap_opens = true;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(nono_supervisor::run(config));
@@ -510,14 +459,46 @@ fn received(l: &UnixListener) -> (usize, Vec<u8>) {
 }
 
 /// `DIR/tmux-0/default`, listening in this (unsandboxed) process, like a tmux server whose
-/// `send-keys` would run commands outside the sandbox.
-fn tmux_like(dir: &std::path::Path) -> (UnixListener, std::path::PathBuf) {
-    let sub = dir.join("tmux-0");
-    std::fs::create_dir(&sub).unwrap();
-    let path = sub.join("default");
-    let l = UnixListener::bind(&path).unwrap();
-    l.set_nonblocking(true).unwrap();
-    (l, path)
+/// `send-keys` would run commands outside the sandbox, in a fresh `dir` that `caps` (the
+/// system readable) lets the sandbox write.
+struct TmuxLike {
+    out: PathBuf,
+    dir: PathBuf,
+    server: UnixListener,
+    path: PathBuf,
+    caps: CapabilitySet,
+}
+
+impl TmuxLike {
+    fn new() -> TmuxLike {
+        let out = scratch("unix-tmux-out");
+        let dir = scratch("unix-tmux");
+        let sub = dir.join("tmux-0");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("default");
+        let server = UnixListener::bind(&path).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut caps = system_caps();
+        caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+            .unwrap();
+        TmuxLike {
+            out,
+            dir,
+            server,
+            path,
+            caps,
+        }
+    }
+
+    /// [`CONNECT_WITH_SENDER`] on `target` under `caps`, which must exit 0: the outcome and
+    /// what it printed.
+    #[track_caller]
+    fn connect(&self, target: &Path) -> (RunOutcome, String) {
+        let (outcome, text) =
+            run_python(CONNECT_WITH_SENDER, &[target], self.caps.clone(), &self.out);
+        assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+        (outcome, text)
+    }
 }
 
 /// Connects to argv[1]; a second thread keeps sending on the same socket meanwhile (so a
@@ -555,19 +536,10 @@ print(r)
 
 #[test]
 fn a_socket_served_outside_the_sandbox_is_refused_even_in_a_writable_dir() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
-    let out = scratch("unix-tmux-out");
-    let dir = scratch("unix-tmux");
-    let (server, path) = tmux_like(&dir);
-    let mut caps = system_caps();
-    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
-        .unwrap();
-    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&path], caps, &out);
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
-    let (_, bytes) = received(&server);
+    let Some(_g) = sandbox_ready() else { return };
+    let t = TmuxLike::new();
+    let (outcome, text) = t.connect(&t.path);
+    let (_, bytes) = received(&t.server);
     assert_eq!(
         text.trim(),
         "EACCES",
@@ -578,11 +550,7 @@ fn a_socket_served_outside_the_sandbox_is_refused_even_in_a_writable_dir() {
         "the outside server received {:?}",
         String::from_utf8_lossy(&bytes)
     );
-    let d = outcome
-        .denials
-        .iter()
-        .find(|d| d.path == path)
-        .unwrap_or_else(|| panic!("no denial: {:?}", outcome.denials));
+    let d = denial_of(&outcome, &t.path);
     assert_eq!(d.syscall, "connect");
     let me = std::process::id();
     assert!(
@@ -596,22 +564,14 @@ fn a_socket_served_outside_the_sandbox_is_refused_even_in_a_writable_dir() {
 
 #[test]
 fn a_socket_served_outside_and_granted_by_itself_works() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
-    let out = scratch("unix-tmux-out");
-    let dir = scratch("unix-tmux");
-    let (server, path) = tmux_like(&dir);
-    let mut caps = system_caps();
-    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+    let Some(_g) = sandbox_ready() else { return };
+    let mut t = TmuxLike::new();
+    t.caps
+        .allow_file(&t.path, AccessMode::ReadWrite, "test socket")
         .unwrap();
-    caps.allow_file(&path, AccessMode::ReadWrite, "test socket")
-        .unwrap();
-    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&path], caps, &out);
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    let (outcome, text) = t.connect(&t.path);
     assert_eq!(text.trim(), "connected");
-    let (n, bytes) = received(&server);
+    let (n, bytes) = received(&t.server);
     assert_eq!(n, 1);
     assert!(
         String::from_utf8_lossy(&bytes).ends_with("after"),
@@ -677,10 +637,7 @@ print(got1, os.waitstatus_to_exitcode(st), res2, res3, os.waitstatus_to_exitcode
 
 #[test]
 fn a_socket_served_inside_the_sandbox_works_in_a_writable_dir() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
+    let Some(_g) = sandbox_ready() else { return };
     let out = scratch("unix-in-out");
     let dir = scratch("unix-in");
     let mut caps = system_caps();
@@ -697,26 +654,18 @@ fn a_socket_served_inside_the_sandbox_works_in_a_writable_dir() {
 
 #[test]
 fn a_symlink_to_a_socket_served_outside_is_refused() {
-    let _g = shared();
-    if !notify_supported() {
-        return;
-    }
-    let out = scratch("unix-tmux-out");
-    let dir = scratch("unix-tmux");
-    let (server, path) = tmux_like(&dir);
-    std::os::unix::fs::symlink(&path, dir.join("link.sock")).unwrap();
-    let mut caps = system_caps();
-    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
-        .unwrap();
-    let (outcome, text) = run_python(CONNECT_WITH_SENDER, &[&dir.join("link.sock")], caps, &out);
-    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    let Some(_g) = sandbox_ready() else { return };
+    let t = TmuxLike::new();
+    let link = t.dir.join("link.sock");
+    std::os::unix::fs::symlink(&t.path, &link).unwrap();
+    let (outcome, text) = t.connect(&link);
     assert_eq!(text.trim(), "EACCES");
-    assert_eq!(received(&server).1, b"");
+    assert_eq!(received(&t.server).1, b"");
     assert!(
         outcome
             .denials
             .iter()
-            .any(|d| d.path == path && d.reason.contains("served outside the sandbox")),
+            .any(|d| d.path == t.path && d.reason.contains("served outside the sandbox")),
         "{:?}",
         outcome.denials
     );

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use nono_sandbox::AccessMode;
 use nono_supervisor::audit::AuditLog;
 use nono_supervisor::policy::{Engine, Policy};
-use nono_supervisor::{run, ExitStatusKind, RunOutcome, SpawnConfig, SupervisorError};
+use nono_supervisor::{run, RunOutcome, SpawnConfig, SupervisorError};
 
-use crate::harness::{example, scratch, sh, shared, system_caps, PYTHON};
+use crate::harness::{example, run_ok, scratch, sh, shared, system_caps, PYTHON};
 
 /// Frames over the inherited SDK socket; `open_url` returns the `UrlOpened` body.
 const PY_PRELUDE: &str = r#"
@@ -85,14 +85,27 @@ fn python(body: &str, out: &Path, rec: &Recorder, allowed: &[&str]) -> SpawnConf
     config
 }
 
-fn ok(outcome: &RunOutcome) {
-    assert_eq!(
-        outcome.exit,
-        ExitStatusKind::Code(0),
-        "{:?} {:?}",
-        outcome.denials,
-        outcome.url_opens
+/// A child that asks to open `https://github.com/` once, expects a refusal and writes its
+/// error to `out/error`: the config (with `allowed` origins) and `out`.
+fn python_opening_one(rec: &Recorder, allowed: &[&str]) -> (SpawnConfig, PathBuf) {
+    let out = scratch("out");
+    let body = format!(
+        r#"
+answer = open_url("a", "https://github.com/")
+assert answer["success"] is False, answer
+open("{out}/error", "w").write(answer["error"])
+"#,
+        out = out.display()
     );
+    (python(&body, &out, rec, allowed), out)
+}
+
+/// Run [`python_opening_one`]'s child (it must exit 0): the outcome and the refusal's error.
+#[track_caller]
+fn refused_open((config, out): (SpawnConfig, PathBuf)) -> (RunOutcome, String) {
+    let outcome = run_ok(config);
+    let error = std::fs::read_to_string(out.join("error")).unwrap();
+    (outcome, error)
 }
 
 #[test]
@@ -117,8 +130,7 @@ open("{out}/done", "w").write("yes")
         rec = rec.dir.display(),
         out = out.display()
     );
-    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
-    ok(&outcome);
+    let outcome = run_ok(python(&body, &out, &rec, &["https://github.com"]));
     assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
     assert_eq!(rec.opened(), [url]);
     assert_eq!(outcome.url_opens.len(), 1, "{:?}", outcome.url_opens);
@@ -149,8 +161,7 @@ open("{out}/errors", "w").write(json.dumps(errors))
 "#,
         out = out.display()
     );
-    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
-    ok(&outcome);
+    let outcome = run_ok(python(&body, &out, &rec, &["https://github.com"]));
     assert!(rec.opened().is_empty(), "opened: {:?}", rec.opened());
     let errors: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("errors")).unwrap()).unwrap();
@@ -173,20 +184,9 @@ open("{out}/errors", "w").write(json.dumps(errors))
 #[test]
 fn without_allowed_origins_every_url_is_refused() {
     let _g = shared();
-    let out = scratch("out");
     let rec = Recorder::new();
-    let body = format!(
-        r#"
-answer = open_url("a", "https://github.com/")
-assert answer["success"] is False, answer
-open("{out}/error", "w").write(answer["error"])
-"#,
-        out = out.display()
-    );
-    let outcome = run(python(&body, &out, &rec, &[])).unwrap();
-    ok(&outcome);
+    let (_, error) = refused_open(python_opening_one(&rec, &[]));
     assert!(rec.opened().is_empty());
-    let error = std::fs::read_to_string(out.join("error")).unwrap();
     assert!(
         error.contains("allows no URL origins") && error.contains("allowed_origins"),
         "{error}"
@@ -207,8 +207,7 @@ open("{out}/error", "w").write(again["error"])
 "#,
         out = out.display()
     );
-    let outcome = run(python(&body, &out, &rec, &["https://github.com"])).unwrap();
-    ok(&outcome);
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
     assert_eq!(rec.opened(), ["https://github.com/a"]);
     assert!(std::fs::read_to_string(out.join("error"))
         .unwrap()
@@ -218,21 +217,10 @@ open("{out}/error", "w").write(again["error"])
 #[test]
 fn a_failing_opener_is_reported() {
     let _g = shared();
-    let out = scratch("out");
     let rec = Recorder::new();
-    let body = format!(
-        r#"
-answer = open_url("a", "https://github.com/")
-assert answer["success"] is False, answer
-open("{out}/error", "w").write(answer["error"])
-"#,
-        out = out.display()
-    );
-    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    let (mut config, out) = python_opening_one(&rec, &["https://github.com"]);
     config.url_opener = Some("/bin/false".into());
-    let outcome = run(config).unwrap();
-    ok(&outcome);
-    let error = std::fs::read_to_string(out.join("error")).unwrap();
+    let (outcome, error) = refused_open((config, out));
     assert!(error.contains("/bin/false"), "{error}");
     assert!(!outcome.url_opens[0].opened);
 }
@@ -253,8 +241,7 @@ assert open_url("no", "https://evil.net/x")["success"] is False
         Engine::new(Policy::default(), nono_supervisor::approval::DenyAll)
             .with_audit(AuditLog::open(&log).unwrap()),
     ));
-    let outcome = run(config).unwrap();
-    ok(&outcome);
+    run_ok(config);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
@@ -300,8 +287,7 @@ fn rust_client_open_url() {
     config.sdk = true;
     config.allowed_origins = vec!["https://*.example.com".into()];
     config.url_opener = Some(rec.program.clone());
-    let outcome = run(config).unwrap();
-    ok(&outcome);
+    run_ok(config);
     let result = std::fs::read_to_string(out.join("result")).unwrap();
     let lines: Vec<&str> = result.lines().collect();
     assert_eq!(lines.len(), 3, "{result}");
