@@ -546,6 +546,37 @@ fn fs_truncate_read_only_file() {
     }
 }
 
+/// A fresh directory under `/tmp`, on purpose: granted read+write by the default profile, no
+/// flag needed. Removed on drop, so also when an assertion fails.
+#[derive(Debug)]
+struct TmpDir(std::path::PathBuf);
+
+impl TmpDir {
+    fn new(what: &str, mode: Mode) -> TmpDir {
+        let dir = std::path::PathBuf::from(format!(
+            "/tmp/nono-escape-{what}-{}-{}",
+            std::process::id(),
+            mode.as_str()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TmpDir(dir)
+    }
+}
+
+impl std::ops::Deref for TmpDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Device nodes in a write grant: root in the sandbox tries to `mknod` the kernel log
 /// (`/dev/kmsg`, 1:11) and a loop device inside the default profile's writable `/tmp` and to
 /// open the device through the new node (Landlock judges a node's path, not its device).
@@ -555,14 +586,7 @@ fn fs_truncate_read_only_file() {
 fn fs_mknod_device_node_refused() {
     let Some(_) = bins() else { return };
     for mode in MODES {
-        // Under /tmp on purpose: granted read+write by the default profile, no flag needed.
-        let dir = std::path::PathBuf::from(format!(
-            "/tmp/nono-escape-mknod-{}-{}",
-            std::process::id(),
-            mode.as_str()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TmpDir::new("mknod", mode);
         let kmsg = dir.join("kmsg").display().to_string();
         let blk = dir.join("loop").display().to_string();
         let steps = [
@@ -599,7 +623,6 @@ fn fs_mknod_device_node_refused() {
         assert_eq!(left, (false, false), "{}", out.run);
         // Control: unsandboxed root makes both nodes.
         let control = probe_bare(&dir, &steps[3..9]);
-        let _ = std::fs::remove_dir_all(&dir);
         control.expect(&[("make_char", "ok")]);
     }
 }
@@ -617,13 +640,7 @@ fn fs_setuid_file_planted_refused() {
     use std::os::unix::fs::PermissionsExt;
     let Some(_) = bins() else { return };
     for mode in MODES {
-        let dir = std::path::PathBuf::from(format!(
-            "/tmp/nono-escape-suid-{}-{}",
-            std::process::id(),
-            mode.as_str()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TmpDir::new("suid", mode);
         let chmodded = dir.join("chmodded").display().to_string();
         let created = dir.join("created").display().to_string();
         let created2 = dir.join("created2").display().to_string();
@@ -681,7 +698,6 @@ fn fs_setuid_file_planted_refused() {
         let m1 = std::fs::metadata(&chmodded).map(|m| m.permissions().mode());
         let m2 = std::fs::metadata(&created).map(|m| m.permissions().mode());
         let m3 = std::fs::metadata(&created2).map(|m| m.permissions().mode());
-        let _ = std::fs::remove_dir_all(&dir);
         control.expect(&[
             ("chmod_setuid", "ok"),
             ("create_setuid", "ok"),
@@ -707,13 +723,7 @@ fn fs_chmod_of_another_users_file_refused() {
         return;
     }
     for mode in MODES {
-        let dir = std::path::PathBuf::from(format!(
-            "/tmp/nono-escape-owner-{}-{}",
-            std::process::id(),
-            mode.as_str()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TmpDir::new("owner", mode);
         let theirs = dir.join("theirs");
         std::fs::write(&theirs, "x").unwrap();
         std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -725,7 +735,6 @@ fn fs_chmod_of_another_users_file_refused() {
         assert_eq!(m & 0o7777, 0o600, "{}", out.run);
         let control = probe_bare(&dir, &["chmod", "chmod_theirs", &t, "666"]);
         let m = std::fs::metadata(&theirs).unwrap().permissions().mode();
-        let _ = std::fs::remove_dir_all(&dir);
         control.expect(&[("chmod_theirs", "ok")]);
         assert_eq!(m & 0o7777, 0o666);
     }

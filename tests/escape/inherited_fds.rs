@@ -59,28 +59,34 @@ fn leak(b: &Bins, s: &Scratch, mode: Option<Mode>) -> (Outcome, String) {
     (out, got)
 }
 
-#[test]
-fn inherited_fds_closed_under_run() {
-    let Some(b) = bins() else { return };
-    let s = Scratch::new("fds-run");
-    let secret = marker("fd");
-    s.write("out/secret.txt", &secret);
-    let (out, got) = leak(b, &s, Some(Mode::Run));
+/// Under `mode` every leaked descriptor is gone (`EBADF`), the secret never printed and
+/// nothing sent on the inherited connection; nothing is open above stderr at all: not the
+/// leaked fds, not nono's own (seccomp listener, socketpair, pidfd).
+#[track_caller]
+fn assert_all_closed(b: &Bins, s: &Scratch, mode: Mode, secret: &str) {
+    let (out, got) = leak(b, s, Some(mode));
     out.expect(&[
         ("file_fd.fcntl", "EBADF"),
         ("file_fd", "EBADF"),
         ("dir_fd", "EBADF"),
         ("socket_fd", "EBADF"),
     ])
-    .never_printed(&secret);
-    // Nothing above stderr at all: not the leaked fds, not nono's own (seccomp listener,
-    // socketpair, pidfd).
+    .never_printed(secret);
     assert_eq!(out.data("open_fds"), Some(""), "{}", out.run);
     assert_eq!(
         got, "",
         "data went out on the inherited socket\n{}",
         out.run
     );
+}
+
+#[test]
+fn inherited_fds_closed_under_run() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("fds-run");
+    let secret = marker("fd");
+    s.write("out/secret.txt", &secret);
+    assert_all_closed(b, &s, Mode::Run, &secret);
 
     let (control, got) = leak(b, &s, None);
     control.expect(&[("file_fd", "ok"), ("dir_fd", "ok"), ("socket_fd", "ok")]);
@@ -99,18 +105,5 @@ fn inherited_fds_closed_under_wrap() {
     let s = Scratch::new("fds-wrap");
     let secret = marker("fd-wrap");
     s.write("out/secret.txt", &secret);
-    let (out, got) = leak(b, &s, Some(Mode::Wrap));
-    out.expect(&[
-        ("file_fd.fcntl", "EBADF"),
-        ("file_fd", "EBADF"),
-        ("dir_fd", "EBADF"),
-        ("socket_fd", "EBADF"),
-    ])
-    .never_printed(&secret);
-    assert_eq!(out.data("open_fds"), Some(""), "{}", out.run);
-    assert_eq!(
-        got, "",
-        "data went out on the inherited socket\n{}",
-        out.run
-    );
+    assert_all_closed(b, &s, Mode::Wrap, &secret);
 }
