@@ -136,8 +136,10 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    if d.is_unix_datagram_socket() {
-        // No path: the socket itself is what was refused.
+    let unix_datagram = d.is_unix_datagram_socket();
+    if unix_datagram || is_abstract(&d.path) || d.is_other_process() {
+        // No path (a refused datagram socket), `@NAME` or `pid N`: nothing to look up on disk
+        // or in the model; the call itself is what was refused.
         return Denied {
             path: d.path.clone(),
             access: d.access,
@@ -145,19 +147,7 @@ pub fn describe_denial(
             on_disk: OnDisk::Missing,
             via: Some(d.syscall.clone()),
             on_parent: false,
-            unix_datagram: true,
-        };
-    }
-    if is_abstract(&d.path) || d.is_other_process() {
-        // `@NAME` and `pid N` are not paths: nothing to look up on disk or in the model.
-        return Denied {
-            path: d.path.clone(),
-            access: d.access,
-            protected: None,
-            on_disk: OnDisk::Missing,
-            via: Some(d.syscall.clone()),
-            on_parent: false,
-            unix_datagram: false,
+            unix_datagram,
         };
     }
     describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
