@@ -60,9 +60,21 @@ pub struct Denied {
     /// The access was needed on the path's parent directory (the call created, removed or
     /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
     pub on_parent: bool,
-    /// A refused Unix datagram socket (`socket`/`socketpair`; no path): suggest
+    /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path.
+    pub not_a_path: Option<NotAPath>,
+}
+
+/// A refusal that names no file: no grant applies, so the report line says what would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAPath {
+    /// A Unix datagram socket (`socket`/`socketpair`; the path is empty): suggest
     /// `--allow-unix-datagram` and say what it costs.
-    pub unix_datagram: bool,
+    UnixDatagram,
+    /// An abstract Unix socket (the path is `@NAME`): nothing grants it.
+    AbstractSocket,
+    /// The scheduling or I/O priority of a process outside the sandbox (the path is
+    /// `pid N`): nothing grants it.
+    OtherProcess,
 }
 
 impl Denied {
@@ -124,7 +136,7 @@ pub fn describe(
         on_disk: OnDisk::of(path),
         via: None,
         on_parent: false,
-        unix_datagram: false,
+        not_a_path: None,
     }
 }
 
@@ -136,10 +148,18 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    let unix_datagram = d.is_unix_datagram_socket();
-    if unix_datagram || is_abstract(&d.path) || d.is_other_process() {
-        // No path (a refused datagram socket), `@NAME` or `pid N`: nothing to look up on disk
-        // or in the model; the call itself is what was refused.
+    let not_a_path = if d.is_unix_datagram_socket() {
+        Some(NotAPath::UnixDatagram)
+    } else if d.is_other_process() {
+        Some(NotAPath::OtherProcess)
+    } else if std::os::unix::ffi::OsStrExt::as_bytes(d.path.as_os_str()).first() == Some(&b'@') {
+        // A path is always absolute, so it never starts with `@`.
+        Some(NotAPath::AbstractSocket)
+    } else {
+        None
+    };
+    if not_a_path.is_some() {
+        // Nothing to look up on disk or in the model: the call itself is what was refused.
         return Denied {
             path: d.path.clone(),
             access: d.access,
@@ -147,24 +167,10 @@ pub fn describe_denial(
             on_disk: OnDisk::Missing,
             via: Some(d.syscall.clone()),
             on_parent: false,
-            unix_datagram,
+            not_a_path,
         };
     }
     describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
-}
-
-/// A process outside the sandbox, which the supervisor records as `pid N` (a path is always
-/// absolute, so it never starts with `p`).
-fn is_process(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str().as_bytes().starts_with(b"pid ")
-}
-
-/// An abstract Unix socket address, which the supervisor records as `@NAME` (a path is
-/// always absolute, so it never starts with `@`).
-fn is_abstract(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str().as_bytes().first() == Some(&b'@')
 }
 
 /// Merge duplicates (same path: accesses are united), sort by path.
@@ -180,7 +186,7 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
                     e.protected.clone_from(&d.protected);
                 }
                 e.on_parent |= d.on_parent;
-                e.unix_datagram |= d.unix_datagram;
+                e.not_a_path = e.not_a_path.or(d.not_a_path);
                 match (&mut e.via, d.via.clone()) {
                     (Some(v), Some(new)) if !v.split(", ").any(|x| x == new) => {
                         v.push_str(", ");
@@ -199,25 +205,27 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
 /// `nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)`.
 #[must_use]
 pub fn line(d: &Denied) -> String {
-    if d.unix_datagram {
-        return format!(
-            "nono: denied a Unix datagram socket ({}) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check",
-            d.via.as_deref().unwrap_or("socket")
-        );
-    }
-    if is_process(&d.path) {
-        return format!(
-            "nono: denied {} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
-            d.via.as_deref().unwrap_or("a scheduling change"),
-            d.path.display()
-        );
-    }
-    if is_abstract(&d.path) {
-        return format!(
-            "nono: denied {} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
-            d.via.as_deref().unwrap_or("connect"),
-            d.path.display()
-        );
+    let call = d.via.as_deref().unwrap_or("a call");
+    match d.not_a_path {
+        Some(NotAPath::UnixDatagram) => {
+            return format!(
+                "nono: denied a Unix datagram socket ({}) → add --allow-unix-datagram if the command needs one (or network.allow_unix_datagram in a profile); it can then send datagrams with sendmsg to any pathname datagram socket (/dev/log, /run/systemd/notify), which nono cannot check",
+                d.via.as_deref().unwrap_or("socket")
+            );
+        }
+        Some(NotAPath::OtherProcess) => {
+            return format!(
+                "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
+                d.path.display()
+            );
+        }
+        Some(NotAPath::AbstractSocket) => {
+            return format!(
+                "nono: denied {call} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
+                d.path.display()
+            );
+        }
+        None => {}
     }
     let path = d.path.display();
     let access = match &d.via {
@@ -305,7 +313,7 @@ mod tests {
             on_disk,
             via: None,
             on_parent: false,
-            unix_datagram: false,
+            not_a_path: None,
         }
     }
 
@@ -383,19 +391,20 @@ mod tests {
     fn a_process_outside_the_sandbox_names_no_flag() {
         let l = line(&Denied {
             via: Some("sched_setaffinity".into()),
+            not_a_path: Some(NotAPath::OtherProcess),
             ..d("pid 4242", AccessMode::Write, OnDisk::Missing)
         });
         assert_eq!(
             l,
             "nono: denied sched_setaffinity of pid 4242, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only"
         );
-        assert!(is_process(Path::new("pid 1")) && !is_process(Path::new("/pid 1")));
     }
 
     #[test]
     fn an_abstract_socket_names_no_flag() {
         let l = line(&Denied {
             via: Some("connect".into()),
+            not_a_path: Some(NotAPath::AbstractSocket),
             ..d("@/tmp/.X11-unix/X0", AccessMode::Write, OnDisk::Missing)
         });
         assert!(
@@ -403,14 +412,13 @@ mod tests {
             "{l}"
         );
         assert!(!l.contains("add --"), "{l}");
-        assert!(is_abstract(Path::new("@x")) && !is_abstract(Path::new("/@x")));
     }
 
     #[test]
     fn a_unix_datagram_socket_suggests_the_opt_in_and_its_cost() {
         let dgram = |call: &str| Denied {
             via: Some(call.to_owned()),
-            unix_datagram: true,
+            not_a_path: Some(NotAPath::UnixDatagram),
             ..d("", AccessMode::Write, OnDisk::Missing)
         };
         let out = render([
