@@ -139,16 +139,20 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 
 impl StaticGrants {
     fn new(caps: &CapabilitySet) -> Self {
-        let simple = caps
-            .grants()
-            .iter()
-            .filter(|g| !caps.denies().iter().any(|d| d.path.starts_with(&g.path)))
-            .map(|g| (g.path.as_os_str().as_bytes().to_vec(), g.kind, g.access))
-            .collect();
-        let denies = caps
+        // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
+        // fraction of the cost: grants × denies comparisons run at every start-up (the
+        // default profile: ~20 × ~90, ~0.1 ms with `Path::starts_with`).
+        let denies: Vec<Vec<u8>> = caps
             .denies()
             .iter()
             .map(|d| d.path.as_os_str().as_bytes().to_vec())
+            .collect();
+        let simple = caps
+            .grants()
+            .iter()
+            .map(|g| (g.path.as_os_str().as_bytes(), g))
+            .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
+            .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
         StaticGrants {
             caps: caps.clone(),
