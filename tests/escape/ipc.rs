@@ -23,21 +23,56 @@ impl Victim {
                 .expect("spawn sleep"),
         )
     }
+    /// A process of the user's with no capabilities the sandbox lacks (a shell, an editor):
+    /// the kernel lets any process of the same user change its scheduling. Here: `sleep`
+    /// under `nono wrap`, which drops every capability, as the test's user (root).
+    fn capless() -> Victim {
+        let v = Victim(
+            Command::new(nono_bin())
+                .args(["wrap", "-s", "--", "sleep", "600"])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn nono wrap sleep"),
+        );
+        // `wrap` execs into `sleep` once the sandbox is applied (same pid).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while v.status("Name:") != "sleep" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the victim never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(v.status("CapEff:"), "0000000000000000");
+        v
+    }
     fn pid(&self) -> String {
         self.0.id().to_string()
     }
     fn alive(&mut self) -> bool {
         self.0.try_wait().unwrap().is_none()
     }
-    /// `TracerPid:` from /proc/PID/status (0 = not traced).
-    fn tracer(&self) -> String {
+    /// A field of /proc/PID/status (empty while the process cannot be read).
+    fn status(&self, name: &str) -> String {
         std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .unwrap()
+            .unwrap_or_default()
             .lines()
-            .find_map(|l| l.strip_prefix("TracerPid:"))
-            .unwrap()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_default()
             .trim()
             .to_owned()
+    }
+    /// `TracerPid:` from /proc/PID/status (0 = not traced).
+    fn tracer(&self) -> String {
+        self.status("TracerPid:")
+    }
+    /// `(scheduling policy, allowed CPUs)`: field 41 of `/proc/PID/stat` (0 = SCHED_OTHER,
+    /// 5 = SCHED_IDLE) and `Cpus_allowed_list`.
+    fn scheduling(&self) -> (String, String) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
+        let policy = after_comm.split_whitespace().nth(38).unwrap().to_owned();
+        (policy, self.status("Cpus_allowed_list:"))
     }
 }
 
@@ -475,60 +510,6 @@ fn ipc_outside_process_limits_and_priority_refused() {
     }
 }
 
-/// A process of the user's with no capabilities the sandbox lacks (a shell, an editor): the
-/// kernel lets any process of the same user change its scheduling. Here: `sleep` under
-/// `nono wrap`, which drops every capability, as the test's user (root).
-struct CaplessVictim(Child);
-
-impl CaplessVictim {
-    fn start() -> CaplessVictim {
-        let child = Command::new(nono_bin())
-            .args(["wrap", "-s", "--", "sleep", "600"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn nono wrap sleep");
-        let v = CaplessVictim(child);
-        // `wrap` execs into `sleep` once the sandbox is applied (same pid).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while v.field("Name:") != "sleep" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the victim never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(v.field("CapEff:"), "0000000000000000");
-        v
-    }
-    fn pid(&self) -> String {
-        self.0.id().to_string()
-    }
-    fn field(&self, name: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    }
-    /// `(scheduling policy, allowed CPUs)`: field 41 of `/proc/PID/stat` (0 = SCHED_OTHER,
-    /// 5 = SCHED_IDLE) and `Cpus_allowed_list`.
-    fn scheduling(&self) -> (String, String) {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap();
-        let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
-        let policy = after_comm.split_whitespace().nth(38).unwrap().to_owned();
-        (policy, self.field("Cpus_allowed_list:"))
-    }
-}
-
-impl Drop for CaplessVictim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Scheduling and I/O priority of processes outside the sandbox: pinning them to one CPU,
 /// `SCHED_IDLE`, the idle I/O class — a denial of service Landlock has no rule for. Under
 /// `run` the supervisor refuses each call on another process (`EPERM`) and reports it, while
@@ -541,7 +522,7 @@ fn ipc_scheduling_of_outside_processes_refused() {
     let Some(_) = bins() else { return };
     for mode in MODES {
         let s = Scratch::new(&format!("ipc-sched-{}", mode.as_str()));
-        let victim = CaplessVictim::start();
+        let victim = Victim::capless();
         let pid = victim.pid();
         let before = victim.scheduling();
         assert_eq!(before.0, "0", "the victim starts as SCHED_OTHER");
