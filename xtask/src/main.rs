@@ -30,6 +30,12 @@ fn main() -> Result<()> {
         std::process::exit(2);
     };
     let rest = &args[1..];
+    // `cargo xtask bench --help` (any subcommand) prints the usage instead of treating
+    // `--help` as an option of that subcommand.
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
     match cmd.as_str() {
         "ci" => ci(),
         "fuzz" => fuzz::run_targets(rest),
