@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
 use nono_supervisor::deny_groups::DenySet;
+use nono_supervisor::planted::{self, GrantLink, RequestedGrant};
 use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
 use crate::exit::Failure;
@@ -49,6 +50,31 @@ pub struct SandboxPlan {
     pub vars: Vars,
     /// Optional profile paths skipped because they do not exist on this machine.
     pub skipped: Vec<PathBuf>,
+    /// The symlinks on the way to the grants (all trusted or accepted by
+    /// `--allow-symlinked-grant`; an untrusted one is refused before a plan exists).
+    pub links: Vec<GrantLink>,
+    /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
+    /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
+    pub tmpdir_fallback: Option<TmpdirFallback>,
+}
+
+/// A fresh private directory standing in for an unsafe `$TMPDIR` (see
+/// [`nono_supervisor::planted::tmpdir_problem`]). Removed on drop.
+#[derive(Debug)]
+pub struct TmpdirFallback {
+    /// The `$TMPDIR` that was refused.
+    pub refused: PathBuf,
+    /// Why.
+    pub problem: String,
+    /// The directory used instead.
+    pub dir: PathBuf,
+}
+
+impl Drop for TmpdirFallback {
+    fn drop(&mut self) {
+        // `remove_dir_all` never follows a symlink the command left inside.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Runtime grants (`--capability-elevation`, `--approve`, `--audit-log`).
@@ -127,25 +153,44 @@ impl SandboxPlan {
             ))
             .into());
         }
-        let vars = Vars::from_env()
+        let mut vars = Vars::from_env()
             .ok_or_else(|| {
                 Failure::nono(
                     "$HOME is not set to an absolute path (profiles expand `~` from it; set HOME)",
                 )
             })?
             .with_workdir(&workdir);
+        let uid = planted::user_id();
+        let tmpdir_fallback = match planted::tmpdir_problem(&vars.tmpdir, uid) {
+            None => None,
+            Some(problem) => {
+                let dir = planted::fresh_private_dir(Path::new("/tmp"), uid).map_err(|e| {
+                    Failure::nono(format!(
+                        "$TMPDIR {}: {problem}, and a private directory in /tmp could not be made instead: {e} (point TMPDIR at a directory of yours)",
+                        nono_supervisor::escape::path(&vars.tmpdir)
+                    ))
+                })?;
+                let refused = std::mem::replace(&mut vars.tmpdir, dir.clone());
+                Some(TmpdirFallback {
+                    refused,
+                    problem,
+                    dir,
+                })
+            }
+        };
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
         let ResolvedProfile {
             mut caps,
             deny,
             skipped,
+            mut requested,
             ..
         } = profile
             .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
 
-        add_grants(&mut caps, flags, &workdir)?;
+        add_grants(&mut caps, flags, &workdir, &mut requested)?;
 
         if flags.block_net {
             caps.block_network();
@@ -163,6 +208,7 @@ impl SandboxPlan {
         }
 
         let (caps, bypassed) = apply_bypasses(caps, flags)?;
+        let links = check_grant_links(&requested, &caps, uid, &flags.allow_symlinked_grant)?;
         let workdir_readable = nono_sandbox::explain(&caps, &workdir, AccessMode::Read)
             .map(|e| e.is_allowed())
             .unwrap_or(false);
@@ -176,6 +222,8 @@ impl SandboxPlan {
             bypassed,
             vars,
             skipped,
+            links,
+            tmpdir_fallback,
         })
     }
 
@@ -189,6 +237,84 @@ impl SandboxPlan {
             )
         })
     }
+
+    /// Every note a run prints before it starts: the working directory, a `$TMPDIR` replaced
+    /// by a private directory, and each symlink on the way to a command-line grant (the user
+    /// named the link; the sandbox gets its target).
+    #[must_use]
+    pub fn notes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.workdir_note().into_iter().collect();
+        if let Some(t) = &self.tmpdir_fallback {
+            out.push(format!(
+                "$TMPDIR {} is not granted: {}; the command gets a fresh private directory {} as $TMPDIR instead (fix or remove that $TMPDIR)",
+                nono_supervisor::escape::path(&t.refused),
+                t.problem,
+                t.dir.display()
+            ));
+        }
+        for l in self.links.iter().filter(|l| l.origin.starts_with("--")) {
+            out.push(format!(
+                "{} goes through the symlink {} -> {}: the sandbox is granted the target",
+                l.origin,
+                nono_supervisor::escape::path(&l.link),
+                nono_supervisor::escape::path(&l.target)
+            ));
+        }
+        out
+    }
+
+    /// The command's environment: the profile's environment policy applied to nono's, with
+    /// `$TMPDIR` pointing at the private directory when the user's was refused.
+    #[must_use]
+    pub fn child_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env = self.profile.env_policy().apply(std::env::vars_os());
+        if let Some(t) = &self.tmpdir_fallback {
+            env.retain(|(k, _)| k != "TMPDIR");
+            env.push(("TMPDIR".into(), t.dir.clone().into_os_string()));
+        }
+        env
+    }
+}
+
+/// The symlinks on the way to every grant; an untrusted one (inside a write grant of this
+/// run, or owned by someone other than the user or root) is refused unless the user named it
+/// with `--allow-symlinked-grant`.
+fn check_grant_links(
+    requested: &[RequestedGrant],
+    caps: &CapabilitySet,
+    uid: u32,
+    accepted: &[PathBuf],
+) -> anyhow::Result<Vec<GrantLink>> {
+    let links = planted::grant_links(requested, caps, uid)
+        .map_err(|e| Failure::nono(format!("resolving the symlinks on the grant paths: {e}")))?;
+    // The accepted links as the walk names them: canonical parent + last component.
+    let accepted: Vec<PathBuf> = accepted
+        .iter()
+        .map(|p| {
+            let p = absolute(p)?;
+            Ok(match (p.parent(), p.file_name()) {
+                (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+                    .map(|d| d.join(name))
+                    .unwrap_or(p.clone()),
+                _ => p,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for l in &links {
+        let Some(why) = &l.untrusted else { continue };
+        if accepted.contains(&l.link) {
+            continue;
+        }
+        let link = nono_supervisor::escape::path(&l.link);
+        return Err(Failure::nono(format!(
+            "{} ({}): refusing the symlink {link} -> {} on the way: {why}. Remove or fix the link; if you trust it, add --allow-symlinked-grant {link}",
+            nono_supervisor::escape::path(&l.grant),
+            l.origin,
+            nono_supervisor::escape::path(&l.target),
+        ))
+        .into());
+    }
+    Ok(links)
 }
 
 /// The command-line grants, in a fixed order, each with an origin naming its flag.
@@ -196,6 +322,7 @@ fn add_grants(
     caps: &mut CapabilitySet,
     flags: &SandboxFlags,
     workdir: &Path,
+    requested: &mut Vec<RequestedGrant>,
 ) -> anyhow::Result<()> {
     let dirs: [(&str, &[PathBuf], AccessMode); 3] = [
         ("--allow", &flags.allow, AccessMode::ReadWrite),
@@ -207,6 +334,10 @@ fn add_grants(
             caps.allow_dir(p, access, origin(flag, p)).map_err(|e| {
                 Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
             })?;
+            requested.push(RequestedGrant {
+                path: absolute(p)?,
+                origin: origin(flag, p),
+            });
         }
     }
     let files: [(&str, &[PathBuf], AccessMode); 3] = [
@@ -219,6 +350,10 @@ fn add_grants(
             caps.allow_file(p, access, origin(flag, p)).map_err(|e| {
                 Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
             })?;
+            requested.push(RequestedGrant {
+                path: absolute(p)?,
+                origin: origin(flag, p),
+            });
         }
     }
     if flags.allow_cwd {
@@ -373,23 +508,77 @@ fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
 }
 
 impl ElevationPlan {
-    /// From the runtime-grant flags and the profile's supervisor settings.
+    /// From the runtime-grant flags and the profile's supervisor settings. The audit log must
+    /// lie outside the sandbox's write grants and `--approve` directories.
     pub fn from_flags(
         flags: &ElevationFlags,
-        profile_prompts: bool,
+        sandbox: &SandboxPlan,
     ) -> anyhow::Result<ElevationPlan> {
+        let profile_prompts = sandbox.profile.capability_elevation();
         let approve = flags
             .approve
             .iter()
             .map(|p| absolute(p))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
+        if let Some(log) = &audit_log {
+            check_own_output("--audit-log", log, &sandbox.caps, &approve)?;
+        }
         Ok(ElevationPlan {
             prompt: flags.capability_elevation || profile_prompts,
             approve,
             audit_log,
         })
     }
+}
+
+/// A file nono itself writes outside the sandbox (`--audit-log`, `learn -o`) must not lie
+/// where the sandboxed command may create or replace it — inside a write grant (`caps`) or an
+/// `--approve` directory: the command could turn it into a link to `~/.bashrc` for the next
+/// run, or write its own lines into it. (The file is also opened `O_NOFOLLOW`.)
+pub fn check_own_output(
+    flag: &str,
+    path: &Path,
+    caps: &CapabilitySet,
+    approve: &[PathBuf],
+) -> anyhow::Result<()> {
+    let shown = nono_supervisor::escape::path(path);
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = std::fs::canonicalize(dir).map_err(|e| {
+        Failure::nono(format!(
+            "{flag} {shown}: its directory cannot be resolved: {e} (give a file in an existing directory)"
+        ))
+    })?;
+    let canonical = path
+        .file_name()
+        .map_or_else(|| dir.clone(), |n| dir.join(n));
+    let hint = "put it outside every write grant of the run, e.g. under ~/.local/state/nono (which no run can write)";
+    // The lexical spelling too: a directory on the way may be a link into a write grant.
+    for p in [path, canonical.as_path()] {
+        let on_dir = p.parent().and_then(|d| planted::write_grant_over(caps, d));
+        let on_file = nono_sandbox::explain_canonical(caps, p, AccessMode::Write).is_allowed();
+        if let Some((grant, origin)) = on_dir {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: lies inside the write grant {} ({origin}), where the sandboxed command can replace it (with a link to ~/.bashrc, say); {hint}",
+                grant.display()
+            ))
+            .into());
+        }
+        if on_file {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: the sandboxed command may write this file itself (it is granted for writing); {hint}"
+            ))
+            .into());
+        }
+        if let Some(a) = approve.iter().find(|a| p.starts_with(a)) {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: lies under --approve {}, where the sandboxed command is granted writes at runtime; {hint}",
+                a.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn access_word(a: AccessMode) -> &'static str {
@@ -435,6 +624,35 @@ impl fmt::Display for SandboxPlan {
                 },
                 g.path.display(),
                 g.origin
+            )?;
+        }
+        if !self.links.is_empty() {
+            writeln!(
+                f,
+                "symlinks on the way to the grants (the target is what is granted):"
+            )?;
+            for l in &self.links {
+                writeln!(
+                    f,
+                    "  {} -> {}  ({}{})",
+                    nono_supervisor::escape::path(&l.link),
+                    nono_supervisor::escape::path(&l.target),
+                    l.origin,
+                    if l.untrusted.is_some() {
+                        ", accepted by --allow-symlinked-grant"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
+        if let Some(t) = &self.tmpdir_fallback {
+            writeln!(
+                f,
+                "tmpdir:   $TMPDIR {} refused ({}); a fresh private {} is used instead",
+                nono_supervisor::escape::path(&t.refused),
+                t.problem,
+                t.dir.display()
             )?;
         }
         if !self.skipped.is_empty() {

@@ -19,8 +19,7 @@ use crate::ui::Ui;
 /// `nono run`.
 pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let elevation =
-        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let plan = RunPlan {
         mode: "run",
         sandbox,
@@ -39,8 +38,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let elevation =
-        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let plan = RunPlan {
         mode: "shell",
         sandbox,
@@ -126,8 +124,7 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
     };
     let engine = match &e.audit_log {
         Some(path) => engine.with_audit(
-            AuditLog::open(path)
-                .map_err(|err| Failure::nono(format!("--audit-log {}: {err}", path.display())))?,
+            AuditLog::open(path).map_err(|err| Failure::nono(format!("--audit-log: {err}")))?,
         ),
         None => engine,
     };
@@ -136,12 +133,12 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
 pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
-    if let Some(note) = plan.sandbox.workdir_note() {
+    for note in plan.sandbox.notes() {
         ui.note(&note);
     }
     announce(plan, ui, true)?;
     let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
-    config.env = plan.sandbox.profile.env_policy().apply(std::env::vars_os());
+    config.env = plan.sandbox.child_env();
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
     config.engine = engine(plan)?;
