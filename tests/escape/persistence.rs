@@ -116,10 +116,7 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                     .is_symlink(),
                 "run 1 did not plant the link"
             );
-            // Run 2: the plan must not grant `/`, and a write outside the grants must fail.
-            let plan = nono_as(uid, &s.path, &env, &[mode, "--dry-run", "--", "true"]);
-            plan.expect_code(0);
-            assert!(!grants_root_rw(&plan.stdout), "{mode} grants /:\n{plan}");
+            // Run 2: a write outside the grants must fail, and the plan must not grant `/`.
             let attack = nono_as(
                 uid,
                 &s.path,
@@ -139,6 +136,9 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                 "original\n",
                 "{mode} as uid {uid:?} wrote outside its grants through $TMPDIR:\n{attack}"
             );
+            let plan = nono_as(uid, &s.path, &env, &[mode, "--dry-run", "--", "true"]);
+            plan.expect_code(0);
+            assert!(!grants_root_rw(&plan.stdout), "{mode} grants /:\n{plan}");
             attack.stderr_has("is not granted: it is a symlink");
             assert!(
                 attack.stdout.contains("TMPDIR=/tmp/nono-tmp-"),
