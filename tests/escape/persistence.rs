@@ -226,6 +226,28 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
         assert!(outside.join("planted").exists(), "the opt-in did not work");
         std::fs::remove_file(outside.join("planted")).unwrap();
     }
+    // A runtime grant through the link (`--approve`) is refused the same way.
+    let r = nono_as(
+        None,
+        &s.path,
+        &[],
+        &[
+            "run",
+            "--allow",
+            &proj_s,
+            "--approve",
+            &out_s,
+            "--",
+            "sh",
+            "-c",
+            plant,
+            "sh",
+            &out_s,
+        ],
+    );
+    assert!(!outside.join("planted").exists(), "{r}");
+    r.expect_code(125)
+        .stderr_has(&format!("(--approve {out_s}): refusing the symlink"));
     // A link outside every write grant is trusted, but shown.
     let plan = nono_as(
         None,

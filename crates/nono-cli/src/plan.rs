@@ -53,6 +53,8 @@ pub struct SandboxPlan {
     /// The symlinks on the way to the grants (all trusted or accepted by
     /// `--allow-symlinked-grant`; an untrusted one is refused before a plan exists).
     pub links: Vec<GrantLink>,
+    /// The links the user accepted with `--allow-symlinked-grant` (as given).
+    pub accepted_links: Vec<PathBuf>,
     /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
     /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
     pub tmpdir_fallback: Option<TmpdirFallback>,
@@ -223,6 +225,7 @@ impl SandboxPlan {
             vars,
             skipped,
             links,
+            accepted_links: flags.allow_symlinked_grant.clone(),
             tmpdir_fallback,
         })
     }
@@ -520,6 +523,20 @@ impl ElevationPlan {
             .iter()
             .map(|p| absolute(p))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // An approved directory reached through a planted link would approve its target.
+        let requested: Vec<RequestedGrant> = approve
+            .iter()
+            .map(|p| RequestedGrant {
+                path: p.clone(),
+                origin: origin("--approve", p),
+            })
+            .collect();
+        check_grant_links(
+            &requested,
+            &sandbox.caps,
+            planted::user_id(),
+            &sandbox.accepted_links,
+        )?;
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
         if let Some(log) = &audit_log {
             check_own_output("--audit-log", log, &sandbox.caps, &approve)?;
