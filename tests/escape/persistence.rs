@@ -171,11 +171,14 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
     let outside = s.mkdir("outside");
     s.write("outside/secret", "secret\n");
     let (proj_s, out_s, outside_s) = (s.s("proj"), s.s("proj/out"), s.s("outside"));
+    // nono keeps its record of earlier write grants under $HOME/.local/state/nono.
+    let home = s.mkdir("home");
+    let env = [("HOME", home.as_path())];
     // Run 1: plant.
     nono_as(
         None,
         &s.path,
-        &[],
+        &env,
         &[
             "run", "--allow", &proj_s, "--", "ln", "-s", &outside_s, &out_s,
         ],
@@ -205,7 +208,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
         nono_as(
             None,
             &s.path,
-            &[],
+            &env,
             &[
                 mode,
                 "--allow",
@@ -230,7 +233,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
     let r = nono_as(
         None,
         &s.path,
-        &[],
+        &env,
         &[
             "run",
             "--allow",
@@ -248,39 +251,65 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
     assert!(!outside.join("planted").exists(), "{r}");
     r.expect_code(125)
         .stderr_has(&format!("(--approve {out_s}): refusing the symlink"));
-    // A link outside every write grant is trusted, but shown.
-    let plan = nono_as(
-        None,
-        &s.path,
-        &[],
-        &["run", "--dry-run", "--allow", &out_s, "--", "true"],
-    );
-    plan.expect_code(0)
-        .stdout_has(&format!("{out_s} -> {outside_s}  (--allow {out_s})"));
-    nono_as(
-        None,
-        &s.path,
-        &[],
-        &["run", "--allow", &out_s, "--", "true"],
-    )
-    .expect_code(0)
-    .stderr_has(&format!(
-        "--allow {out_s} goes through the symlink {out_s} -> {outside_s}"
-    ));
-    // ... unless someone other than the user or root owns it.
-    chown(&proj.join("out"), 4242);
+    // Run 2 with only the link granted (the case): the link's directory was in run 1's
+    // write grant when the link was made, which nono recorded before run 1 started.
     let r = nono_as(
         None,
         &s.path,
-        &[],
+        &env,
         &[
             "run", "--allow", &out_s, "--", "sh", "-c", plant, "sh", &out_s,
         ],
     );
     assert!(!outside.join("planted").exists(), "{r}");
     r.expect_code(125)
-        .stderr_has("belongs to uid 4242")
+        .stderr_has(&format!(
+            "made after an earlier run was granted writes in {proj_s}"
+        ))
         .stderr_has(&format!("--allow-symlinked-grant {out_s}"));
+    assert!(
+        std::fs::read_to_string(home.join(".local/state/nono/write-grants.jsonl"))
+            .unwrap()
+            .contains(&proj_s)
+    );
+    // A link no run could have made (in a directory never granted for writing) is trusted,
+    // but shown.
+    let link = s.join("elsewhere/out");
+    std::fs::create_dir(s.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let link_s = link.display().to_string();
+    let plan = nono_as(
+        None,
+        &s.path,
+        &env,
+        &["run", "--dry-run", "--allow", &link_s, "--", "true"],
+    );
+    plan.expect_code(0)
+        .stdout_has(&format!("{link_s} -> {outside_s}  (--allow {link_s})"));
+    nono_as(
+        None,
+        &s.path,
+        &env,
+        &["run", "--allow", &link_s, "--", "true"],
+    )
+    .expect_code(0)
+    .stderr_has(&format!(
+        "--allow {link_s} goes through the symlink {link_s} -> {outside_s}"
+    ));
+    // ... unless someone other than the user or root owns it.
+    chown(&link, 4242);
+    let r = nono_as(
+        None,
+        &s.path,
+        &env,
+        &[
+            "run", "--allow", &link_s, "--", "sh", "-c", plant, "sh", &link_s,
+        ],
+    );
+    assert!(!outside.join("planted").exists(), "{r}");
+    r.expect_code(125)
+        .stderr_has("belongs to uid 4242")
+        .stderr_has(&format!("--allow-symlinked-grant {link_s}"));
 }
 
 /// Finding 2: run 1 (`--allow-cwd`) replaces `audit.jsonl` with a link to `~/.bashrc`; run 2

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
 use nono_supervisor::deny_groups::DenySet;
-use nono_supervisor::planted::{self, GrantLink, RequestedGrant};
+use nono_supervisor::planted::{self, GrantLink, RequestedGrant, WriteHistory};
 use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
 use crate::exit::Failure;
@@ -55,6 +55,10 @@ pub struct SandboxPlan {
     pub links: Vec<GrantLink>,
     /// The links the user accepted with `--allow-symlinked-grant` (as given).
     pub accepted_links: Vec<PathBuf>,
+    /// The directories earlier runs could write, and where that record is kept.
+    pub history: WriteHistory,
+    /// `$XDG_STATE_HOME/nono/write-grants.jsonl`.
+    pub history_file: PathBuf,
     /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
     /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
     pub tmpdir_fallback: Option<TmpdirFallback>,
@@ -210,7 +214,20 @@ impl SandboxPlan {
         }
 
         let (caps, bypassed) = apply_bypasses(caps, flags)?;
-        let links = check_grant_links(&requested, &caps, uid, &flags.allow_symlinked_grant)?;
+        let history_file = WriteHistory::file(&vars.xdg_state_home);
+        let history = WriteHistory::load(&history_file).map_err(|e| {
+            Failure::nono(format!(
+                "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
+                history_file.display()
+            ))
+        })?;
+        let links = check_grant_links(
+            &requested,
+            &caps,
+            uid,
+            &history,
+            &flags.allow_symlinked_grant,
+        )?;
         let workdir_readable = nono_sandbox::explain(&caps, &workdir, AccessMode::Read)
             .map(|e| e.is_allowed())
             .unwrap_or(false);
@@ -226,6 +243,8 @@ impl SandboxPlan {
             skipped,
             links,
             accepted_links: flags.allow_symlinked_grant.clone(),
+            history,
+            history_file,
             tmpdir_fallback,
         })
     }
@@ -266,6 +285,30 @@ impl SandboxPlan {
         out
     }
 
+    /// Record the directories this run may write (its directory write grants and `approve`
+    /// directories) before it starts, so a symlink it plants there is recognised by later
+    /// runs ([`WriteHistory`]). A failure is returned as a note: the run goes on, and says
+    /// that its links will not be recognised.
+    pub fn record_write_grants(&mut self, approve: &[PathBuf]) -> Option<String> {
+        let dirs: Vec<PathBuf> = self
+            .caps
+            .grants()
+            .iter()
+            .filter(|g| g.kind == FsKind::Dir && g.access.writes())
+            .map(|g| g.path.clone())
+            .chain(approve.iter().cloned())
+            .collect();
+        self.history
+            .record(&self.history_file, &dirs, planted::now_secs())
+            .err()
+            .map(|e| {
+                format!(
+                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them will not be recognised by later runs",
+                    self.history_file.display()
+                )
+            })
+    }
+
     /// The command's environment: the profile's environment policy applied to nono's, with
     /// `$TMPDIR` pointing at the private directory when the user's was refused.
     #[must_use]
@@ -286,9 +329,10 @@ fn check_grant_links(
     requested: &[RequestedGrant],
     caps: &CapabilitySet,
     uid: u32,
+    history: &WriteHistory,
     accepted: &[PathBuf],
 ) -> anyhow::Result<Vec<GrantLink>> {
-    let links = planted::grant_links(requested, caps, uid)
+    let links = planted::grant_links(requested, caps, uid, history)
         .map_err(|e| Failure::nono(format!("resolving the symlinks on the grant paths: {e}")))?;
     // The accepted links as the walk names them: canonical parent + last component.
     let accepted: Vec<PathBuf> = accepted
@@ -535,6 +579,7 @@ impl ElevationPlan {
             &requested,
             &sandbox.caps,
             planted::user_id(),
+            &sandbox.history,
             &sandbox.accepted_links,
         )?;
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;

@@ -2,8 +2,9 @@
 //! trusts it: symlinks on the way to a grant (a `$TMPDIR` turned into a link to `/`, a
 //! `~/proj/out` turned into a link outward), an unsafe `$TMPDIR`, and nono's own output files
 //! (audit log, `learn`'s profile) inside a write grant. Nothing a sandboxed run can write is
-//! trusted later: a link that lies where the run may write, or that someone other than the
-//! user or root owns, is refused unless the user names it (`--allow-symlinked-grant LINK`).
+//! trusted later: a link that lies where this run may write, where an earlier run could write
+//! when the link was made ([`WriteHistory`]), or that someone other than the user or root
+//! owns, is refused unless the user names it (`--allow-symlinked-grant LINK`).
 //!
 //! Pure decisions plus `lstat`/`readlink`; the CLI prints and refuses.
 
@@ -61,6 +62,14 @@ pub enum Untrusted {
         /// The write grant's origin.
         origin: String,
     },
+    /// The link's directory was inside a write grant of an earlier run, and the link was made
+    /// (its ctime, which no unprivileged process can set back) after that grant was recorded.
+    EarlierWriteGrant {
+        /// The recorded write grant.
+        grant: PathBuf,
+        /// When it was first recorded (seconds since the epoch).
+        since: i64,
+    },
     /// Owned by neither the user nor root.
     ForeignOwner {
         /// The owner.
@@ -74,6 +83,11 @@ impl std::fmt::Display for Untrusted {
             Untrusted::InsideWriteGrant { grant, origin } => write!(
                 f,
                 "it lies inside the write grant {} ({origin}), so a sandboxed run can have planted it",
+                crate::escape::path(grant)
+            ),
+            Untrusted::EarlierWriteGrant { grant, since } => write!(
+                f,
+                "it was made after an earlier run was granted writes in {} (recorded at {since} s since the epoch), so that run can have planted it",
                 crate::escape::path(grant)
             ),
             Untrusted::ForeignOwner { uid } => {
@@ -145,22 +159,31 @@ pub fn write_grant_over(caps: &CapabilitySet, dir: &Path) -> Option<(PathBuf, St
     }
 }
 
-/// The symlinks on the way to each requested grant, each judged: untrusted when its directory
-/// lies inside a write grant of `caps` or when its owner is neither `uid` nor root.
+/// The symlinks on the way to each requested grant, each judged: untrusted when its owner is
+/// neither `uid` nor root, when its directory lies inside a write grant of `caps`, or when it
+/// was made after its directory came inside the write grant of an earlier run (`history`).
 pub fn grant_links(
     requested: &[RequestedGrant],
     caps: &CapabilitySet,
     uid: u32,
+    history: &WriteHistory,
 ) -> io::Result<Vec<GrantLink>> {
     let mut out: Vec<GrantLink> = Vec::new();
     for r in requested {
         for (link, target, owner) in links_on(&r.path)? {
+            let dir = link.parent().unwrap_or(Path::new("/"));
             let untrusted = if owner != uid && owner != 0 {
                 Some(Untrusted::ForeignOwner { uid: owner })
+            } else if let Some((grant, origin)) = write_grant_over(caps, dir) {
+                Some(Untrusted::InsideWriteGrant { grant, origin })
             } else {
-                link.parent()
-                    .and_then(|dir| write_grant_over(caps, dir))
-                    .map(|(grant, origin)| Untrusted::InsideWriteGrant { grant, origin })
+                let ctime = std::fs::symlink_metadata(&link)?.ctime();
+                history
+                    .covering(dir, ctime)
+                    .map(|(grant, since)| Untrusted::EarlierWriteGrant {
+                        grant: grant.to_path_buf(),
+                        since,
+                    })
             };
             out.push(GrantLink {
                 grant: r.path.clone(),
@@ -173,6 +196,114 @@ pub fn grant_links(
         }
     }
     Ok(out)
+}
+
+/// The directories earlier runs could write (their write grants and `--approve` directories),
+/// each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
+/// object `{"since": SECONDS, "path": "..."}` per line, appended before each run starts. It lies
+/// in nono's own state, which the `nono` deny group keeps out of every run's reach.
+///
+/// A symlink in such a directory whose ctime is not older than the record can have been
+/// planted by a run; an older one was there before any run could write the directory. ctime
+/// is set by the kernel on every change of the link (creation, rename) and cannot be set back
+/// without `CAP_SYS_TIME`, which no sandbox has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHistory {
+    entries: Vec<(PathBuf, i64)>,
+}
+
+/// Slack for file systems with coarse timestamps: a link made up to this many seconds before a
+/// record counts as made after it.
+const CTIME_SLACK_SECS: i64 = 2;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HistoryLine {
+    since: i64,
+    path: PathBuf,
+}
+
+impl WriteHistory {
+    /// The history file under `state_home` (`$XDG_STATE_HOME`).
+    #[must_use]
+    pub fn file(state_home: &Path) -> PathBuf {
+        state_home.join("nono/write-grants.jsonl")
+    }
+
+    /// Read the history; a missing file is an empty history. Lines that do not parse are
+    /// skipped (nono writes every line whole, with one `write`).
+    pub fn load(file: &Path) -> io::Result<WriteHistory> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(WriteHistory::default()),
+            Err(e) => return Err(e),
+        };
+        let entries = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<HistoryLine>(l).ok())
+            .filter(|l| l.path.is_absolute())
+            .map(|l| (l.path, l.since))
+            .collect();
+        Ok(WriteHistory { entries })
+    }
+
+    /// The earliest recorded write grant over `dir` that a link made at `ctime` postdates.
+    #[must_use]
+    pub fn covering(&self, dir: &Path, ctime: i64) -> Option<(&Path, i64)> {
+        self.entries
+            .iter()
+            .filter(|(p, since)| dir.starts_with(p) && ctime >= since - CTIME_SLACK_SECS)
+            .min_by_key(|(_, since)| *since)
+            .map(|(p, since)| (p.as_path(), *since))
+    }
+
+    /// Append the directories of `dirs` that no record covers yet, stamped `now`, to `file`
+    /// (created 0600 in a 0700 directory; never through a symlink). Returns how many were new.
+    pub fn record(&mut self, file: &Path, dirs: &[PathBuf], now: i64) -> io::Result<usize> {
+        let mut lines = String::new();
+        let mut added = 0;
+        for dir in dirs {
+            // A path that is not UTF-8 is recorded as its nearest UTF-8 ancestor: broader.
+            let mut dir = dir.as_path();
+            while dir.to_str().is_none() {
+                dir = dir.parent().unwrap_or(Path::new("/"));
+            }
+            if self.entries.iter().any(|(p, _)| dir.starts_with(p)) {
+                continue;
+            }
+            let line = HistoryLine {
+                since: now,
+                path: dir.to_path_buf(),
+            };
+            lines.push_str(&serde_json::to_string(&line).map_err(io::Error::other)?);
+            lines.push('\n');
+            self.entries.push((dir.to_path_buf(), now));
+            added += 1;
+        }
+        if added == 0 {
+            return Ok(0);
+        }
+        if let Some(parent) = file.parent() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+        }
+        let mut f = crate::audit::open_own_output(file, false).map_err(|e| match e {
+            crate::audit::OwnOutputError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?;
+        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        Ok(added)
+    }
+}
+
+/// Seconds since the epoch, now.
+#[must_use]
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Why the directory `$TMPDIR` names must not be granted as it is, if it must not: it is a
@@ -277,16 +408,78 @@ mod tests {
         let mut caps = CapabilitySet::new();
         caps.allow_dir(d.join("proj/out"), AccessMode::ReadWrite, "--allow")
             .unwrap();
-        let links = grant_links(&req, &caps, 0).unwrap();
+        let none = WriteHistory::default();
+        let links = grant_links(&req, &caps, 0, &none).unwrap();
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].untrusted, None);
+        // An earlier run could write `proj` since before the link was made.
+        let file = d.join("state/nono/write-grants.jsonl");
+        let mut history = WriteHistory::load(&file).unwrap();
+        let ctime = std::fs::symlink_metadata(d.join("proj/out"))
+            .unwrap()
+            .ctime();
+        history
+            .record(&file, &[d.join("proj")], ctime - 60)
+            .unwrap();
+        let history = WriteHistory::load(&file).unwrap();
+        let links = grant_links(&req, &caps, 0, &history).unwrap();
+        assert!(
+            matches!(&links[0].untrusted, Some(Untrusted::EarlierWriteGrant { grant, .. }) if *grant == d.join("proj")),
+            "{links:?}"
+        );
+        // A grant recorded after the link was made does not make it suspect.
+        let mut later = WriteHistory::default();
+        later
+            .record(&d.join("later.jsonl"), &[d.join("proj")], ctime + 60)
+            .unwrap();
+        assert_eq!(
+            grant_links(&req, &caps, 0, &later).unwrap()[0].untrusted,
+            None
+        );
         caps.allow_dir(d.join("proj"), AccessMode::ReadWrite, "--allow proj")
             .unwrap();
-        let links = grant_links(&req, &caps, 0).unwrap();
+        let links = grant_links(&req, &caps, 0, &none).unwrap();
         assert!(
             matches!(&links[0].untrusted, Some(Untrusted::InsideWriteGrant { grant, .. }) if *grant == d.join("proj")),
             "{links:?}"
         );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_history_records_only_what_it_does_not_cover_and_never_through_a_link() {
+        let d = tmp("history");
+        let file = d.join("state/nono/write-grants.jsonl");
+        let mut h = WriteHistory::default();
+        assert_eq!(
+            h.record(&file, &[d.join("a"), d.join("a/b")], 100).unwrap(),
+            1
+        );
+        assert_eq!(
+            h.record(&file, &[d.join("a/c"), d.join("x")], 200).unwrap(),
+            1
+        );
+        let loaded = WriteHistory::load(&file).unwrap();
+        assert_eq!(loaded, h);
+        assert_eq!(
+            loaded.covering(&d.join("a/b"), 150),
+            Some((d.join("a").as_path(), 100))
+        );
+        assert_eq!(loaded.covering(&d.join("x"), 150), None);
+        assert_eq!(
+            std::fs::metadata(d.join("state/nono"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+        std::fs::remove_file(&file).unwrap();
+        symlink(d.join("elsewhere"), &file).unwrap();
+        assert!(WriteHistory::default()
+            .record(&file, &[d.join("y")], 1)
+            .is_err());
+        assert!(!d.join("elsewhere").exists());
         let _ = std::fs::remove_dir_all(&d);
     }
 

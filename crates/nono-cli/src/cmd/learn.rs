@@ -268,7 +268,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let plan = SandboxPlan::from_flags(&args.sandbox)?;
+    let mut plan = SandboxPlan::from_flags(&args.sandbox)?;
     let output = if args.output.is_absolute() {
         args.output.clone()
     } else {
@@ -278,6 +278,11 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // access outside the deny groups granted, so no place is out of its reach; the file is
     // opened O_NOFOLLOW and must be a regular file with one link.
     for note in plan.notes() {
+        ui.note(&note);
+    }
+    // Only the static write grants: learn grants every other path at runtime too, which the
+    // record cannot express (it would make every later link suspect).
+    if let Some(note) = plan.record_write_grants(&[]) {
         ui.note(&note);
     }
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();

@@ -20,7 +20,7 @@ use crate::ui::Ui;
 pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
-    let plan = RunPlan {
+    let mut plan = RunPlan {
         mode: "run",
         sandbox,
         elevation,
@@ -29,7 +29,7 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     if args.dry_run {
         return dry_run(&plan, true);
     }
-    execute(&plan, ui, PtyMode::Auto)
+    execute(&mut plan, ui, PtyMode::Auto)
 }
 
 /// `nono shell`: `$SHELL` (fallback `/bin/sh`) on its own PTY.
@@ -39,7 +39,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
         .unwrap_or_else(|| "/bin/sh".into());
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
-    let plan = RunPlan {
+    let mut plan = RunPlan {
         mode: "shell",
         sandbox,
         elevation,
@@ -48,7 +48,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     if args.dry_run {
         return dry_run(&plan, true);
     }
-    execute(&plan, ui, PtyMode::Auto)
+    execute(&mut plan, ui, PtyMode::Auto)
 }
 
 /// What the kernel will and will not enforce for this plan, from a prepared (never applied)
@@ -132,8 +132,12 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
 }
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
-pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
+pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     for note in plan.sandbox.notes() {
+        ui.note(&note);
+    }
+    let approve = plan.elevation.approve.clone();
+    if let Some(note) = plan.sandbox.record_write_grants(&approve) {
         ui.note(&note);
     }
     announce(plan, ui, true)?;

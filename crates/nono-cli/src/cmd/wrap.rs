@@ -40,7 +40,7 @@ fn refuse_home_wide_grant(plan: &RunPlan) -> anyhow::Result<()> {
 /// `nono wrap`. Returns only on failure (the command replaces nono).
 pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let plan = RunPlan {
+    let mut plan = RunPlan {
         mode: "wrap",
         sandbox,
         elevation: ElevationPlan::default(),
@@ -53,6 +53,9 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         refuse_home_wide_grant(&plan)?;
     }
     for note in plan.sandbox.notes() {
+        ui.note(&note);
+    }
+    if let Some(note) = plan.sandbox.record_write_grants(&[]) {
         ui.note(&note);
     }
     if ui.verbose() > 0 {
