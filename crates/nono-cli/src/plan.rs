@@ -605,6 +605,13 @@ pub fn check_own_output(
     approve: &[PathBuf],
 ) -> anyhow::Result<()> {
     let shown = nono_supervisor::escape::path(path);
+    // A character device (`/dev/null`, a terminal): no sandbox can make one, so it cannot
+    // have been planted, and it keeps nothing a later shell would read.
+    if std::fs::symlink_metadata(path)
+        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+    {
+        return Ok(());
+    }
     let dir = path.parent().unwrap_or(Path::new("/"));
     let dir = std::fs::canonicalize(dir).map_err(|e| {
         Failure::nono(format!(
