@@ -9,6 +9,11 @@ use std::process::{Command, Stdio};
 
 use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
 
+/// The shell the attacks run in: bash, not `/bin/sh` (dash) — `fs.rs` opens `/bin/sh` for
+/// writing and expects Landlock's `EACCES`, which a concurrent `exec` of it turns into
+/// `ETXTBSY`.
+const SHELL: &str = "bash";
+
 /// The unprivileged user the tests also run as (`nobody`): no account is created, `setpriv`
 /// switches to the ids alone.
 const NOBODY: u32 = 65534;
@@ -103,7 +108,7 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                 &[
                     mode,
                     "--",
-                    "sh",
+                    SHELL,
                     "-c",
                     r#"rm -rf "$TMPDIR" && ln -s / "$TMPDIR""#,
                 ],
@@ -124,7 +129,7 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                 &[
                     mode,
                     "--",
-                    "sh",
+                    SHELL,
                     "-c",
                     r#"echo pwned > "$1"; echo "TMPDIR=$TMPDIR""#,
                     "sh",
@@ -145,7 +150,7 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                 "the command did not get the private directory:\n{attack}"
             );
             // Control: the same write without nono works.
-            let control = Command::new("sh")
+            let control = Command::new(SHELL)
                 .args(["-c", r#"echo pwned > "$1""#, "sh"])
                 .arg(&victim)
                 .status()
@@ -193,7 +198,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
             &s.path,
             &[],
             &[
-                mode, "--allow", &proj_s, "--allow", &out_s, "--", "sh", "-c", plant, "sh", &out_s,
+                mode, "--allow", &proj_s, "--allow", &out_s, "--", SHELL, "-c", plant, "sh", &out_s,
             ],
         );
         assert!(
@@ -218,7 +223,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
                 "--allow-symlinked-grant",
                 &out_s,
                 "--",
-                "sh",
+                SHELL,
                 "-c",
                 plant,
                 "sh",
@@ -241,7 +246,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
             "--approve",
             &out_s,
             "--",
-            "sh",
+            SHELL,
             "-c",
             plant,
             "sh",
@@ -258,7 +263,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
         &s.path,
         &env,
         &[
-            "run", "--allow", &out_s, "--", "sh", "-c", plant, "sh", &out_s,
+            "run", "--allow", &out_s, "--", SHELL, "-c", plant, "sh", &out_s,
         ],
     );
     assert!(!outside.join("planted").exists(), "{r}");
@@ -303,7 +308,7 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
         &s.path,
         &env,
         &[
-            "run", "--allow", &link_s, "--", "sh", "-c", plant, "sh", &link_s,
+            "run", "--allow", &link_s, "--", SHELL, "-c", plant, "sh", &link_s,
         ],
     );
     assert!(!outside.join("planted").exists(), "{r}");
@@ -451,7 +456,7 @@ fn persist_hostile_path_cannot_forge_the_report() {
         &[
             "run",
             "--",
-            "sh",
+            SHELL,
             "-c",
             r#"cat "$1" 2>/dev/null"#,
             "sh",

@@ -255,7 +255,7 @@ impl SandboxPlan {
         (!self.workdir_readable).then(|| {
             format!(
                 "the working directory {} is not granted (nono never grants it implicitly); add --allow-cwd to grant it",
-                self.workdir.display()
+                nono_supervisor::escape::path(&self.workdir)
             )
         })
     }
@@ -673,7 +673,11 @@ fn quote(arg: &OsString) -> String {
 impl fmt::Display for SandboxPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "profile:  {} ({})", self.profile.name, self.profile_arg)?;
-        write!(f, "workdir:  {}", self.workdir.display())?;
+        write!(
+            f,
+            "workdir:  {}",
+            nono_supervisor::escape::path(&self.workdir)
+        )?;
         if self.workdir_readable {
             writeln!(f)?;
         } else {
@@ -691,7 +695,7 @@ impl fmt::Display for SandboxPlan {
                     FsKind::Dir => "dir",
                     FsKind::File => "file",
                 },
-                g.path.display(),
+                nono_supervisor::escape::path(&g.path),
                 g.origin
             )?;
         }
@@ -727,14 +731,19 @@ impl fmt::Display for SandboxPlan {
         if !self.skipped.is_empty() {
             writeln!(f, "skipped (optional in the profile, missing here):")?;
             for p in &self.skipped {
-                writeln!(f, "  {}", p.display())?;
+                writeln!(f, "  {}", nono_supervisor::escape::path(p))?;
             }
         }
         writeln!(f, "denied (wins over every grant):")?;
         let mut denies: Vec<_> = self.caps.denies().iter().collect();
         denies.sort_by(|a, b| a.path.cmp(&b.path));
         for d in denies {
-            writeln!(f, "  {:<56} {}", d.path.display(), d.origin)?;
+            writeln!(
+                f,
+                "  {:<56} {}",
+                nono_supervisor::escape::path(&d.path),
+                d.origin
+            )?;
         }
         for b in &self.bypassed {
             writeln!(
