@@ -639,7 +639,10 @@ pub fn check_own_output(
             ))
             .into());
         }
-        if let Some(a) = approve.iter().find(|a| p.starts_with(a)) {
+        if let Some(a) = approve
+            .iter()
+            .find(|a| p.starts_with(a) || std::fs::canonicalize(a).is_ok_and(|c| p.starts_with(c)))
+        {
             return Err(Failure::nono(format!(
                 "{flag} {shown}: lies under --approve {}, where the sandboxed command is granted writes at runtime; {hint}",
                 a.display()
