@@ -16,5 +16,6 @@ mod ipc;
 mod kernel;
 mod namespaces;
 mod network;
+mod persistence;
 mod programs;
 mod terminal;

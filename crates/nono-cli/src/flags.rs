@@ -53,6 +53,12 @@ pub enum Command {
     /// Run a command in the sandbox, under a supervisor that reports denials and can grant more.
     Run(RunArgs),
     /// Apply the sandbox to nono itself and exec the command (no supervisor left behind).
+    ///
+    /// Without a supervisor the deny groups stop reads and writes only: chmod/utime/setxattr
+    /// of ~/.ssh/id_rsa, ~/.aws/credentials and other deny-group files succeed, and the
+    /// ssh-agent, D-Bus and X11 sockets connect (`nono run` refuses all of these). So wrap
+    /// refuses a grant on your home directory (or a parent of it) unless you pass
+    /// --accept-wrap-gaps.
     Wrap(WrapArgs),
     /// Start your $SHELL (fallback /bin/sh) in the sandbox, on a pseudo-terminal.
     Shell(ShellArgs),
@@ -119,6 +125,10 @@ pub struct SandboxFlags {
     /// Lift a deny-group carve-out for PATH; requires a matching explicit grant (repeatable).
     #[arg(long, value_name = "PATH")]
     pub bypass_protection: Vec<PathBuf>,
+    /// Trust the symlink LINK on the way to a grant although a sandboxed run could have
+    /// planted it (it lies inside a write grant, or belongs to another user) (repeatable).
+    #[arg(long, value_name = "LINK")]
+    pub allow_symlinked_grant: Vec<PathBuf>,
     /// Enforce what the kernel offers and report the gaps, instead of failing (default: strict).
     #[arg(long)]
     pub best_effort: bool,
@@ -161,6 +171,11 @@ pub struct WrapArgs {
     /// Print the plan and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start although a grant covers your home directory (or a parent of it): you accept that
+    /// without a supervisor the command can chmod/utime/setxattr deny-group files
+    /// (~/.ssh/id_rsa) and connect to the ssh-agent, D-Bus and X11 sockets.
+    #[arg(long)]
+    pub accept_wrap_gaps: bool,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,

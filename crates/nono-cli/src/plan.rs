@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
 use nono_supervisor::deny_groups::DenySet;
+use nono_supervisor::planted::{self, GrantLink, RequestedGrant, WriteHistory};
 use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
 use crate::exit::Failure;
@@ -49,6 +50,37 @@ pub struct SandboxPlan {
     pub vars: Vars,
     /// Optional profile paths skipped because they do not exist on this machine.
     pub skipped: Vec<PathBuf>,
+    /// The symlinks on the way to the grants (all trusted or accepted by
+    /// `--allow-symlinked-grant`; an untrusted one is refused before a plan exists).
+    pub links: Vec<GrantLink>,
+    /// The links the user accepted with `--allow-symlinked-grant` (as given).
+    pub accepted_links: Vec<PathBuf>,
+    /// The directories earlier runs could write, and where that record is kept.
+    pub history: WriteHistory,
+    /// `$XDG_STATE_HOME/nono/write-grants.jsonl`.
+    pub history_file: PathBuf,
+    /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
+    /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
+    pub tmpdir_fallback: Option<TmpdirFallback>,
+}
+
+/// A fresh private directory standing in for an unsafe `$TMPDIR` (see
+/// [`nono_supervisor::planted::tmpdir_problem`]). Removed on drop.
+#[derive(Debug)]
+pub struct TmpdirFallback {
+    /// The `$TMPDIR` that was refused.
+    pub refused: PathBuf,
+    /// Why.
+    pub problem: String,
+    /// The directory used instead.
+    pub dir: PathBuf,
+}
+
+impl Drop for TmpdirFallback {
+    fn drop(&mut self) {
+        // `remove_dir_all` never follows a symlink the command left inside.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Runtime grants (`--capability-elevation`, `--approve`, `--audit-log`).
@@ -127,25 +159,44 @@ impl SandboxPlan {
             ))
             .into());
         }
-        let vars = Vars::from_env()
+        let mut vars = Vars::from_env()
             .ok_or_else(|| {
                 Failure::nono(
                     "$HOME is not set to an absolute path (profiles expand `~` from it; set HOME)",
                 )
             })?
             .with_workdir(&workdir);
+        let uid = planted::user_id();
+        let tmpdir_fallback = match planted::tmpdir_problem(&vars.tmpdir, uid) {
+            None => None,
+            Some(problem) => {
+                let dir = planted::fresh_private_dir(Path::new("/tmp"), uid).map_err(|e| {
+                    Failure::nono(format!(
+                        "$TMPDIR {}: {problem}, and a private directory in /tmp could not be made instead: {e} (point TMPDIR at a directory of yours)",
+                        nono_supervisor::escape::path(&vars.tmpdir)
+                    ))
+                })?;
+                let refused = std::mem::replace(&mut vars.tmpdir, dir.clone());
+                Some(TmpdirFallback {
+                    refused,
+                    problem,
+                    dir,
+                })
+            }
+        };
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
         let ResolvedProfile {
             mut caps,
             deny,
             skipped,
+            mut requested,
             ..
         } = profile
             .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
 
-        add_grants(&mut caps, flags, &workdir)?;
+        add_grants(&mut caps, flags, &workdir, &mut requested)?;
 
         if flags.block_net {
             caps.block_network();
@@ -163,6 +214,20 @@ impl SandboxPlan {
         }
 
         let (caps, bypassed) = apply_bypasses(caps, flags)?;
+        let history_file = WriteHistory::file(&vars.xdg_state_home);
+        let history = WriteHistory::load(&history_file).map_err(|e| {
+            Failure::nono(format!(
+                "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
+                history_file.display()
+            ))
+        })?;
+        let links = check_grant_links(
+            &requested,
+            &caps,
+            uid,
+            &history,
+            &flags.allow_symlinked_grant,
+        )?;
         let workdir_readable = nono_sandbox::explain(&caps, &workdir, AccessMode::Read)
             .map(|e| e.is_allowed())
             .unwrap_or(false);
@@ -176,6 +241,11 @@ impl SandboxPlan {
             bypassed,
             vars,
             skipped,
+            links,
+            accepted_links: flags.allow_symlinked_grant.clone(),
+            history,
+            history_file,
+            tmpdir_fallback,
         })
     }
 
@@ -185,10 +255,113 @@ impl SandboxPlan {
         (!self.workdir_readable).then(|| {
             format!(
                 "the working directory {} is not granted (nono never grants it implicitly); add --allow-cwd to grant it",
-                self.workdir.display()
+                nono_supervisor::escape::path(&self.workdir)
             )
         })
     }
+
+    /// Every note a run prints before it starts: the working directory, a `$TMPDIR` replaced
+    /// by a private directory, and each symlink on the way to a command-line grant (the user
+    /// named the link; the sandbox gets its target).
+    #[must_use]
+    pub fn notes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.workdir_note().into_iter().collect();
+        if let Some(t) = &self.tmpdir_fallback {
+            out.push(format!(
+                "$TMPDIR {} is not granted: {}; the command gets a fresh private directory {} as $TMPDIR instead (fix or remove that $TMPDIR)",
+                nono_supervisor::escape::path(&t.refused),
+                t.problem,
+                t.dir.display()
+            ));
+        }
+        for l in self.links.iter().filter(|l| l.origin.starts_with("--")) {
+            out.push(format!(
+                "{} goes through the symlink {} -> {}: the sandbox is granted the target",
+                l.origin,
+                nono_supervisor::escape::path(&l.link),
+                nono_supervisor::escape::path(&l.target)
+            ));
+        }
+        out
+    }
+
+    /// Record the directories this run may write (its directory write grants and `approve`
+    /// directories) before it starts, so a symlink it plants there is recognised by later
+    /// runs ([`WriteHistory`]). A failure is returned as a note: the run goes on, and says
+    /// that its links will not be recognised.
+    pub fn record_write_grants(&mut self, approve: &[PathBuf]) -> Option<String> {
+        let dirs: Vec<PathBuf> = self
+            .caps
+            .grants()
+            .iter()
+            .filter(|g| g.kind == FsKind::Dir && g.access.writes())
+            .map(|g| g.path.clone())
+            .chain(approve.iter().cloned())
+            .collect();
+        self.history
+            .record(&self.history_file, &dirs, planted::now_secs())
+            .err()
+            .map(|e| {
+                format!(
+                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them will not be recognised by later runs",
+                    self.history_file.display()
+                )
+            })
+    }
+
+    /// The command's environment: the profile's environment policy applied to nono's, with
+    /// `$TMPDIR` pointing at the private directory when the user's was refused.
+    #[must_use]
+    pub fn child_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env = self.profile.env_policy().apply(std::env::vars_os());
+        if let Some(t) = &self.tmpdir_fallback {
+            env.retain(|(k, _)| k != "TMPDIR");
+            env.push(("TMPDIR".into(), t.dir.clone().into_os_string()));
+        }
+        env
+    }
+}
+
+/// The symlinks on the way to every grant; an untrusted one (inside a write grant of this
+/// run, or owned by someone other than the user or root) is refused unless the user named it
+/// with `--allow-symlinked-grant`.
+fn check_grant_links(
+    requested: &[RequestedGrant],
+    caps: &CapabilitySet,
+    uid: u32,
+    history: &WriteHistory,
+    accepted: &[PathBuf],
+) -> anyhow::Result<Vec<GrantLink>> {
+    let links = planted::grant_links(requested, caps, uid, history)
+        .map_err(|e| Failure::nono(format!("resolving the symlinks on the grant paths: {e}")))?;
+    // The accepted links as the walk names them: canonical parent + last component.
+    let accepted: Vec<PathBuf> = accepted
+        .iter()
+        .map(|p| {
+            let p = absolute(p)?;
+            Ok(match (p.parent(), p.file_name()) {
+                (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+                    .map(|d| d.join(name))
+                    .unwrap_or(p.clone()),
+                _ => p,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for l in &links {
+        let Some(why) = &l.untrusted else { continue };
+        if accepted.contains(&l.link) {
+            continue;
+        }
+        let link = nono_supervisor::escape::path(&l.link);
+        return Err(Failure::nono(format!(
+            "{} ({}): refusing the symlink {link} -> {} on the way: {why}. Remove or fix the link; if you trust it, add --allow-symlinked-grant {link}",
+            nono_supervisor::escape::path(&l.grant),
+            l.origin,
+            nono_supervisor::escape::path(&l.target),
+        ))
+        .into());
+    }
+    Ok(links)
 }
 
 /// The command-line grants, in a fixed order, each with an origin naming its flag.
@@ -196,6 +369,7 @@ fn add_grants(
     caps: &mut CapabilitySet,
     flags: &SandboxFlags,
     workdir: &Path,
+    requested: &mut Vec<RequestedGrant>,
 ) -> anyhow::Result<()> {
     let dirs: [(&str, &[PathBuf], AccessMode); 3] = [
         ("--allow", &flags.allow, AccessMode::ReadWrite),
@@ -207,6 +381,10 @@ fn add_grants(
             caps.allow_dir(p, access, origin(flag, p)).map_err(|e| {
                 Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
             })?;
+            requested.push(RequestedGrant {
+                path: absolute(p)?,
+                origin: origin(flag, p),
+            });
         }
     }
     let files: [(&str, &[PathBuf], AccessMode); 3] = [
@@ -219,6 +397,10 @@ fn add_grants(
             caps.allow_file(p, access, origin(flag, p)).map_err(|e| {
                 Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
             })?;
+            requested.push(RequestedGrant {
+                path: absolute(p)?,
+                origin: origin(flag, p),
+            });
         }
     }
     if flags.allow_cwd {
@@ -373,23 +555,102 @@ fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
 }
 
 impl ElevationPlan {
-    /// From the runtime-grant flags and the profile's supervisor settings.
+    /// From the runtime-grant flags and the profile's supervisor settings. The audit log must
+    /// lie outside the sandbox's write grants and `--approve` directories.
     pub fn from_flags(
         flags: &ElevationFlags,
-        profile_prompts: bool,
+        sandbox: &SandboxPlan,
     ) -> anyhow::Result<ElevationPlan> {
+        let profile_prompts = sandbox.profile.capability_elevation();
         let approve = flags
             .approve
             .iter()
             .map(|p| absolute(p))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // An approved directory reached through a planted link would approve its target.
+        let requested: Vec<RequestedGrant> = approve
+            .iter()
+            .map(|p| RequestedGrant {
+                path: p.clone(),
+                origin: origin("--approve", p),
+            })
+            .collect();
+        check_grant_links(
+            &requested,
+            &sandbox.caps,
+            planted::user_id(),
+            &sandbox.history,
+            &sandbox.accepted_links,
+        )?;
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
+        if let Some(log) = &audit_log {
+            check_own_output("--audit-log", log, &sandbox.caps, &approve)?;
+        }
         Ok(ElevationPlan {
             prompt: flags.capability_elevation || profile_prompts,
             approve,
             audit_log,
         })
     }
+}
+
+/// A file nono itself writes outside the sandbox (`--audit-log`, `learn -o`) must not lie
+/// where the sandboxed command may create or replace it — inside a write grant (`caps`) or an
+/// `--approve` directory: the command could turn it into a link to `~/.bashrc` for the next
+/// run, or write its own lines into it. (The file is also opened `O_NOFOLLOW`.)
+pub fn check_own_output(
+    flag: &str,
+    path: &Path,
+    caps: &CapabilitySet,
+    approve: &[PathBuf],
+) -> anyhow::Result<()> {
+    let shown = nono_supervisor::escape::path(path);
+    // A character device (`/dev/null`, a terminal): no sandbox can make one, so it cannot
+    // have been planted, and it keeps nothing a later shell would read.
+    if std::fs::symlink_metadata(path)
+        .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+    {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = std::fs::canonicalize(dir).map_err(|e| {
+        Failure::nono(format!(
+            "{flag} {shown}: its directory cannot be resolved: {e} (give a file in an existing directory)"
+        ))
+    })?;
+    let canonical = path
+        .file_name()
+        .map_or_else(|| dir.clone(), |n| dir.join(n));
+    let hint = "put it outside every write grant of the run, e.g. under ~/.local/state/nono (which no run can write)";
+    // The lexical spelling too: a directory on the way may be a link into a write grant.
+    for p in [path, canonical.as_path()] {
+        let on_dir = p.parent().and_then(|d| planted::write_grant_over(caps, d));
+        let on_file = nono_sandbox::explain_canonical(caps, p, AccessMode::Write).is_allowed();
+        if let Some((grant, origin)) = on_dir {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: lies inside the write grant {} ({origin}), where the sandboxed command can replace it (with a link to ~/.bashrc, say); {hint}",
+                grant.display()
+            ))
+            .into());
+        }
+        if on_file {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: the sandboxed command may write this file itself (it is granted for writing); {hint}"
+            ))
+            .into());
+        }
+        if let Some(a) = approve
+            .iter()
+            .find(|a| p.starts_with(a) || std::fs::canonicalize(a).is_ok_and(|c| p.starts_with(c)))
+        {
+            return Err(Failure::nono(format!(
+                "{flag} {shown}: lies under --approve {}, where the sandboxed command is granted writes at runtime; {hint}",
+                a.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn access_word(a: AccessMode) -> &'static str {
@@ -415,7 +676,11 @@ fn quote(arg: &OsString) -> String {
 impl fmt::Display for SandboxPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "profile:  {} ({})", self.profile.name, self.profile_arg)?;
-        write!(f, "workdir:  {}", self.workdir.display())?;
+        write!(
+            f,
+            "workdir:  {}",
+            nono_supervisor::escape::path(&self.workdir)
+        )?;
         if self.workdir_readable {
             writeln!(f)?;
         } else {
@@ -433,21 +698,55 @@ impl fmt::Display for SandboxPlan {
                     FsKind::Dir => "dir",
                     FsKind::File => "file",
                 },
-                g.path.display(),
+                nono_supervisor::escape::path(&g.path),
                 g.origin
+            )?;
+        }
+        if !self.links.is_empty() {
+            writeln!(
+                f,
+                "symlinks on the way to the grants (the target is what is granted):"
+            )?;
+            for l in &self.links {
+                writeln!(
+                    f,
+                    "  {} -> {}  ({}{})",
+                    nono_supervisor::escape::path(&l.link),
+                    nono_supervisor::escape::path(&l.target),
+                    l.origin,
+                    if l.untrusted.is_some() {
+                        ", accepted by --allow-symlinked-grant"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
+        if let Some(t) = &self.tmpdir_fallback {
+            writeln!(
+                f,
+                "tmpdir:   $TMPDIR {} refused ({}); a fresh private {} is used instead",
+                nono_supervisor::escape::path(&t.refused),
+                t.problem,
+                t.dir.display()
             )?;
         }
         if !self.skipped.is_empty() {
             writeln!(f, "skipped (optional in the profile, missing here):")?;
             for p in &self.skipped {
-                writeln!(f, "  {}", p.display())?;
+                writeln!(f, "  {}", nono_supervisor::escape::path(p))?;
             }
         }
         writeln!(f, "denied (wins over every grant):")?;
         let mut denies: Vec<_> = self.caps.denies().iter().collect();
         denies.sort_by(|a, b| a.path.cmp(&b.path));
         for d in denies {
-            writeln!(f, "  {:<56} {}", d.path.display(), d.origin)?;
+            writeln!(
+                f,
+                "  {:<56} {}",
+                nono_supervisor::escape::path(&d.path),
+                d.origin
+            )?;
         }
         for b in &self.bypassed {
             writeln!(

@@ -1,10 +1,15 @@
 //! The denial report printed after a run: each denied path, the access refused, and the flag
 //! that would grant it (or the deny group that protects it). Deduplicated and sorted.
+//!
+//! Every path here was chosen by the sandboxed command: it is shown through
+//! `nono_supervisor::escape` (no ESC, CR, LF, OSC or bidi override reaches the terminal as
+//! itself), so a file name cannot erase or forge the report's lines.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use nono_supervisor::escape;
 use nono_wire::AccessMode;
 
 /// What is on disk at a denied path, which decides the flag to suggest.
@@ -216,18 +221,18 @@ pub fn line(d: &Denied) -> String {
         Some(NotAPath::OtherProcess) => {
             return format!(
                 "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
-                d.path.display()
+                escape::path(&d.path)
             );
         }
         Some(NotAPath::AbstractSocket) => {
             return format!(
                 "nono: denied {call} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
-                d.path.display()
+                escape::path(&d.path)
             );
         }
         None => {}
     }
-    let path = d.path.display();
+    let path = escape::path(&d.path);
     let access = match &d.via {
         Some(via) => format!("{} of {path} ({via})", d.access.as_str()),
         None => format!("{} of {path}", d.access.as_str()),
@@ -263,7 +268,7 @@ pub fn line(d: &Denied) -> String {
         return format!(
             "nono: denied {access} → add {} {}",
             dir_flag(d.access),
-            parent.display()
+            escape::path(parent)
         );
     }
     match d.on_disk {
@@ -275,7 +280,7 @@ pub fn line(d: &Denied) -> String {
             Some(parent) => format!(
                 "nono: denied {access} → add {} {} (or {} {path})",
                 dir_flag(d.access),
-                parent.display(),
+                escape::path(parent),
                 file_flag(d.access)
             ),
             None => format!("nono: denied {access} → add {} {path}", file_flag(d.access)),
@@ -285,7 +290,7 @@ pub fn line(d: &Denied) -> String {
             format!(
                 "nono: denied {access} → add {} {}",
                 dir_flag(d.access),
-                parent.display()
+                escape::path(parent)
             )
         }
     }
@@ -314,6 +319,25 @@ mod tests {
             via: None,
             on_parent: false,
             not_a_path: None,
+        }
+    }
+
+    #[test]
+    fn a_hostile_path_cannot_forge_or_erase_report_lines() {
+        let hostile = "/tmp/x\r\x1b[2K\x1b]0;t\x07\nnono: all clear\u{9b}1A\u{202e}/f";
+        for on_disk in [OnDisk::File, OnDisk::Missing, OnDisk::Dir, OnDisk::Socket] {
+            let mut x = d(hostile, AccessMode::Read, on_disk);
+            let out = render([x.clone()]);
+            x.on_parent = true;
+            let out2 = render([x]);
+            for out in [out, out2] {
+                assert_eq!(out.lines().count(), 1, "{out:?}");
+                assert!(
+                    !out.trim_end_matches('\n').chars().any(escape::is_hostile),
+                    "{out:?}"
+                );
+                assert!(out.contains("\\u{1b}[2K"), "{out:?}");
+            }
         }
     }
 

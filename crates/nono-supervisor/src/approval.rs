@@ -310,25 +310,6 @@ const MAX_ANSWER: usize = 64;
 /// The longest reason shown.
 const MAX_REASON: usize = 200;
 
-/// Escape control characters (and cap the length) in text chosen by the child.
-fn sanitize(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max_chars {
-            out.push('…');
-            break;
-        }
-        if c.is_control()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Print the question for `req` to `output` and read the answer from `input`.
 ///
 /// `y`/`yes` → granted once; `a`/`always` → granted for the session; anything else (empty,
@@ -339,7 +320,7 @@ pub fn ask<R: BufRead, W: Write>(
     input: &mut R,
     output: &mut W,
 ) -> Decision {
-    let path = sanitize(&req.path.to_string_lossy(), 4096);
+    let path = crate::escape::capped(&req.path.to_string_lossy(), 4096);
     let mut text = format!(
         "\r\nnono: the sandboxed program (pid {}) asks for {} access to\r\n  {path}\r\n",
         req.pid, req.access
@@ -347,7 +328,7 @@ pub fn ask<R: BufRead, W: Write>(
     if let Some(reason) = &req.reason {
         text.push_str(&format!(
             "  reason given by the program: \"{}\"\r\n",
-            sanitize(reason, MAX_REASON)
+            crate::escape::capped(reason, MAX_REASON)
         ));
     }
     text.push_str(&format!(

@@ -6,6 +6,13 @@
 //! the file) do not interleave. Nothing is buffered in user space: a line is in the kernel
 //! when [`AuditLog::write`] returns. A failed write never changes a decision; it is returned,
 //! counted ([`AuditLog::failures`]) and kept as [`AuditLog::last_error`].
+//!
+//! The log is written outside the sandbox by the supervisor, so a sandboxed command must not
+//! be able to point it elsewhere: the file is opened `O_NOFOLLOW` (a symlink planted at its
+//! path by an earlier run — to `~/.bashrc` — is refused, also a dangling one: no `O_CREAT`
+//! through a link) and must be a regular file with one link; every line has the command's
+//! strings escaped ([`crate::escape::json`]). The caller keeps the log outside the run's write
+//! grants (`nono run` refuses it there).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -38,6 +45,15 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is a symlink, or not a regular file with exactly one link (nor a character
+    /// device).
+    #[error("refusing audit log {}: {what} (an earlier sandboxed run may have planted it; remove it, or log to a path outside every write grant)", path.display())]
+    NotAPlainFile {
+        /// The log file.
+        path: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
     /// The entry could not be serialised.
     #[error("cannot serialise an audit entry: {source}")]
     Serialize {
@@ -58,18 +74,20 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Open (creating with mode 0600 if needed) `path` for appending. The parent directory
-    /// must exist.
+    /// must exist. `path` must not be a symlink (`O_NOFOLLOW`, also when it dangles) and must be
+    /// a regular file with one link.
     pub fn open(path: impl AsRef<Path>) -> Result<AuditLog, AuditError> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| AuditError::Open {
+        let file = open_own_output(&path, false).map_err(|e| match e {
+            OwnOutputError::Io(source) => AuditError::Open {
                 path: path.clone(),
                 source,
-            })?;
+            },
+            OwnOutputError::NotAPlainFile(what) => AuditError::NotAPlainFile {
+                path: path.clone(),
+                what,
+            },
+        })?;
         Ok(AuditLog {
             path,
             file: Mutex::new(file),
@@ -95,8 +113,9 @@ impl AuditLog {
     }
 
     fn write_inner(&self, entry: &AuditEntry) -> Result<(), AuditError> {
-        let mut line =
-            serde_json::to_vec(entry).map_err(|source| AuditError::Serialize { source })?;
+        let line =
+            serde_json::to_string(entry).map_err(|source| AuditError::Serialize { source })?;
+        let mut line = crate::escape::json(&line).into_bytes();
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&line)
@@ -121,6 +140,81 @@ impl AuditLog {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+}
+
+/// Why [`open_own_output`] refused a path.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OwnOutputError {
+    /// `open`/`fstat` failed.
+    Io(std::io::Error),
+    /// A symlink, or not a regular file with one link (what it is instead).
+    NotAPlainFile(String),
+}
+
+impl std::fmt::Display for OwnOutputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OwnOutputError::Io(e) => write!(f, "{e}"),
+            OwnOutputError::NotAPlainFile(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Open a file nono itself writes outside the sandbox (the audit log, `learn`'s profile):
+/// `O_NOFOLLOW | O_CLOEXEC`, created 0600 if missing (`O_CREAT` never goes through a link:
+/// with `O_NOFOLLOW` a dangling symlink is `ELOOP`), appended to or (`truncate`) truncated —
+/// after checking it is a regular file with exactly one link (or a character device, which no
+/// sandbox can make), so a hard link or a FIFO planted by an earlier run is refused before
+/// anything is written.
+pub fn open_own_output(path: &Path, truncate: bool) -> Result<File, OwnOutputError> {
+    let mut opts = OpenOptions::new();
+    if truncate {
+        opts.write(true);
+    } else {
+        opts.append(true);
+    }
+    // O_NONBLOCK: opening a planted FIFO must not block; std adds O_CLOEXEC.
+    let file = opts
+        .create(true)
+        .mode(0o600)
+        .custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC
+                | rustix::fs::OFlags::NONBLOCK)
+                .bits() as i32,
+        )
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                OwnOutputError::NotAPlainFile(
+                    "it is a symlink (nono never writes its own files through a link)".to_owned(),
+                )
+            } else {
+                OwnOutputError::Io(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(OwnOutputError::Io)?;
+    // A character device (/dev/null, a terminal) cannot have been planted: no sandbox may
+    // make device nodes. Anything else must be a plain file of its own.
+    if std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()) {
+        return Ok(file);
+    }
+    if !meta.file_type().is_file() {
+        return Err(OwnOutputError::NotAPlainFile(
+            "it is neither a regular file nor a character device".to_owned(),
+        ));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) != 1 {
+        return Err(OwnOutputError::NotAPlainFile(format!(
+            "it has {} hard links (another name for the same file could be anything)",
+            std::os::unix::fs::MetadataExt::nlink(&meta)
+        )));
+    }
+    if truncate {
+        file.set_len(0).map_err(OwnOutputError::Io)?;
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -223,6 +317,60 @@ mod tests {
         assert_eq!(engine.audit_failures(), 2);
         let err = engine.audit_log().unwrap().last_error().unwrap();
         assert!(err.contains("/dev/full"), "{err}");
+    }
+
+    #[test]
+    fn links_fifos_and_hard_links_planted_at_the_log_path_are_refused() {
+        let d = tmp("planted");
+        let target = d.join("bashrc");
+        std::fs::write(&target, "# rc\n").unwrap();
+        std::os::unix::fs::symlink(&target, d.join("link.jsonl")).unwrap();
+        std::os::unix::fs::symlink(d.join("nothing"), d.join("dangling.jsonl")).unwrap();
+        std::fs::hard_link(&target, d.join("hard.jsonl")).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            d.join("fifo.jsonl"),
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        for name in ["link.jsonl", "dangling.jsonl", "hard.jsonl", "fifo.jsonl"] {
+            let e = AuditLog::open(d.join(name)).unwrap_err();
+            // A FIFO without a reader is ENXIO already (O_NONBLOCK), one with a reader is
+            // refused as not a regular file.
+            assert!(
+                matches!(e, AuditError::NotAPlainFile { .. }) || name == "fifo.jsonl",
+                "{name}: {e}"
+            );
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "# rc\n");
+        assert!(
+            !d.join("nothing").exists(),
+            "O_CREAT went through the dangling link"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn hostile_characters_are_escaped_in_the_log() {
+        let d = tmp("escape");
+        let log = d.join("audit.jsonl");
+        let engine =
+            Engine::new(Policy::default(), DenyAll).with_audit(AuditLog::open(&log).unwrap());
+        let hostile = "/tmp/x\u{1b}]0;t\u{7}\u{9b}[2K\u{202e}\nnono: all clear\r";
+        engine.decide(&req(hostile, AccessMode::Read));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            !text
+                .trim_end_matches('\n')
+                .chars()
+                .any(crate::escape::is_hostile),
+            "{text:?}"
+        );
+        let entry: nono_wire::AuditEntry = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(entry.request.path, std::path::Path::new(hostile));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

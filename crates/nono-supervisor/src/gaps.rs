@@ -84,6 +84,14 @@ pub const UNIX_DATAGRAM_ALLOWED: Gap = Gap {
                    datagram to any pathname datagram socket (/dev/log, /run/systemd/notify)",
 };
 
+/// What the unsupervised gaps mean for the files nono protects, in one line: printed by
+/// `nono wrap --dry-run` and `nono setup`, and said by `nono wrap --help`.
+pub const WRAP_DENY_GROUP_GAPS: &str = "so under wrap the deny groups stop reads and writes \
+     only: chmod/utime/setxattr of ~/.ssh/id_rsa, ~/.aws/credentials and other deny-group files \
+     succeed, and the ssh-agent, D-Bus and X11 sockets connect; wrap refuses a grant on your \
+     home directory (or a parent of it) unless you pass --accept-wrap-gaps; use nono run for \
+     untrusted code";
+
 /// The lines `--dry-run` and `nono setup` print: each gap with how it is covered for a run
 /// with (`supervised`) or without a supervisor, for a capability set that allows Unix datagram
 /// sockets (`unix_datagram`) or not.
@@ -110,6 +118,9 @@ pub fn describe(supervised: bool, unix_datagram: bool) -> String {
         };
         out.push_str(&format!("  {:<24} {how}\n", g.name));
     }
+    if !supervised {
+        out.push_str(&format!("  {WRAP_DENY_GROUP_GAPS}\n"));
+    }
     out
 }
 
@@ -126,6 +137,8 @@ mod tests {
             GAPS.len() - 1,
             "{text}"
         );
+        assert!(text.contains(WRAP_DENY_GROUP_GAPS), "{text}");
+        assert!(!describe(true, false).contains("--accept-wrap-gaps"));
         assert!(describe(true, false).contains("covered:"));
         assert!(!describe(true, false).contains("NOT covered"));
     }

@@ -207,7 +207,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn deny(&self, d: Denial) {
-        tracing::debug!(path = %d.path.display(), syscall = %d.syscall, reason = %d.reason, "denied");
+        tracing::debug!(path = %crate::escape::path(&d.path), syscall = %d.syscall, reason = %crate::escape::text(&d.reason), "denied");
         self.denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -215,7 +215,7 @@ impl Shared {
     }
 
     pub(crate) fn url_open(&self, u: UrlOpen) {
-        tracing::info!(url = %u.url, opened = u.opened, error = ?u.error, "URL open request");
+        tracing::info!(url = %crate::escape::text(&u.url), opened = u.opened, error = ?u.error, "URL open request");
         self.url_opens
             .lock()
             .unwrap_or_else(|e| e.into_inner())

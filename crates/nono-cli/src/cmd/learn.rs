@@ -268,8 +268,21 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let plan = SandboxPlan::from_flags(&args.sandbox)?;
-    if let Some(note) = plan.workdir_note() {
+    let mut plan = SandboxPlan::from_flags(&args.sandbox)?;
+    let output = if args.output.is_absolute() {
+        args.output.clone()
+    } else {
+        std::env::current_dir()?.join(&args.output)
+    };
+    // Not refused inside a write grant, unlike the audit log: the command runs with every
+    // access outside the deny groups granted, so no place is out of its reach; the file is
+    // opened O_NOFOLLOW and must be a regular file with one link.
+    for note in plan.notes() {
+        ui.note(&note);
+    }
+    // Only the static write grants: learn grants every other path at runtime too, which the
+    // record cannot express (it would make every later link suspect).
+    if let Some(note) = plan.record_write_grants(&[]) {
         ui.note(&note);
     }
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
@@ -299,7 +312,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
 
     // The executable itself is reached by execve, which is not trapped: grant and record it
     // up front when the base sandbox does not already allow it.
-    let env = plan.profile.env_policy().apply(std::env::vars_os());
+    let env = plan.child_env();
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -355,12 +368,23 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         &learned,
         &plan.vars,
     )?;
-    std::fs::write(&args.output, text).map_err(|e| {
+    // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
+    // (to ~/.bashrc) at the output path.
+    let mut file = nono_supervisor::audit::open_own_output(&output, true).map_err(|e| {
         Failure::nono(format!(
             "-o {}: cannot write the profile: {e}",
             args.output.display()
         ))
     })?;
+    std::io::Write::write_all(&mut file, nono_supervisor::escape::json(&text).as_bytes()).map_err(
+        |e| {
+            Failure::nono(format!(
+                "-o {}: cannot write the profile: {e}",
+                args.output.display()
+            ))
+        },
+    )?;
+    drop(file);
     // The profile must load and expand like `run -p` will do it.
     let check = nono_supervisor::profile::load_file(&args.output)
         .and_then(|p| p.to_caps(&plan.vars).map(|_| ()));

@@ -19,9 +19,8 @@ use crate::ui::Ui;
 /// `nono run`.
 pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let elevation =
-        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
-    let plan = RunPlan {
+    let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
+    let mut plan = RunPlan {
         mode: "run",
         sandbox,
         elevation,
@@ -30,7 +29,7 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     if args.dry_run {
         return dry_run(&plan, true);
     }
-    execute(&plan, ui, PtyMode::Auto)
+    execute(&mut plan, ui, PtyMode::Auto)
 }
 
 /// `nono shell`: `$SHELL` (fallback `/bin/sh`) on its own PTY.
@@ -39,9 +38,8 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let elevation =
-        ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
-    let plan = RunPlan {
+    let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
+    let mut plan = RunPlan {
         mode: "shell",
         sandbox,
         elevation,
@@ -50,7 +48,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     if args.dry_run {
         return dry_run(&plan, true);
     }
-    execute(&plan, ui, PtyMode::Auto)
+    execute(&mut plan, ui, PtyMode::Auto)
 }
 
 /// What the kernel will and will not enforce for this plan, from a prepared (never applied)
@@ -126,8 +124,7 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
     };
     let engine = match &e.audit_log {
         Some(path) => engine.with_audit(
-            AuditLog::open(path)
-                .map_err(|err| Failure::nono(format!("--audit-log {}: {err}", path.display())))?,
+            AuditLog::open(path).map_err(|err| Failure::nono(format!("--audit-log: {err}")))?,
         ),
         None => engine,
     };
@@ -135,13 +132,17 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
 }
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
-pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
-    if let Some(note) = plan.sandbox.workdir_note() {
+pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
+    for note in plan.sandbox.notes() {
+        ui.note(&note);
+    }
+    let approve = plan.elevation.approve.clone();
+    if let Some(note) = plan.sandbox.record_write_grants(&approve) {
         ui.note(&note);
     }
     announce(plan, ui, true)?;
     let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
-    config.env = plan.sandbox.profile.env_policy().apply(std::env::vars_os());
+    config.env = plan.sandbox.child_env();
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
     config.engine = engine(plan)?;

@@ -23,8 +23,12 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
         } else {
             std::env::current_dir()?.join(path)
         };
-        let e = explain(&plan.caps, &path, access)
-            .map_err(|err| Failure::nono(format!("--path {}: {err}", path.display())))?;
+        let e = explain(&plan.caps, &path, access).map_err(|err| {
+            Failure::nono(nono_supervisor::escape::text(&format!(
+                "--path {}: {err}",
+                path.display()
+            )))
+        })?;
         let group = plan.deny.group_of(&path).map(str::to_owned);
         let mut json = serde_json::to_value(&e)?;
         json["deny_group"] = serde_json::json!(group);
@@ -35,10 +39,14 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
     } else {
         return Err(Failure::with_code(2, "give --path P --op OP, or --host H --port N").into());
     };
+    // The path may be one a sandboxed command chose (from a report or a log): escaped.
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&json)?);
+        outln!(
+            "{}",
+            nono_supervisor::escape::json(&serde_json::to_string_pretty(&json)?)
+        );
     } else {
-        outln!("{text}");
+        outln!("{}", nono_supervisor::escape::text(&text));
     }
     Ok(if verdict == Verdict::Allowed {
         0

@@ -4,7 +4,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
-use nono_sandbox::Sandbox;
+use nono_sandbox::{FsKind, Sandbox};
 
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
@@ -12,10 +12,35 @@ use crate::flags::WrapArgs;
 use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
 use crate::ui::Ui;
 
+/// Without a supervisor nothing stops metadata changes of deny-group files or connects to the
+/// user's agent sockets (`nono_supervisor::gaps`); a grant on the home directory (or above it)
+/// says the user means to confine a command that can reach all of them, so wrap asks for the
+/// acknowledgement `--accept-wrap-gaps` first.
+fn refuse_home_wide_grant(plan: &RunPlan) -> anyhow::Result<()> {
+    let home = std::fs::canonicalize(&plan.sandbox.vars.home)
+        .unwrap_or_else(|_| plan.sandbox.vars.home.clone());
+    let Some(g) = plan
+        .sandbox
+        .caps
+        .grants()
+        .iter()
+        .find(|g| g.kind == FsKind::Dir && home.starts_with(&g.path))
+    else {
+        return Ok(());
+    };
+    Err(Failure::nono(format!(
+        "wrap: the grant {} ({}) covers your home directory {}, and without a supervisor the command can chmod/utime/setxattr deny-group files there (~/.ssh/id_rsa) and connect to the ssh-agent, D-Bus and X11 sockets; use nono run instead, or add --accept-wrap-gaps to start anyway",
+        g.path.display(),
+        g.origin,
+        home.display()
+    ))
+    .into())
+}
+
 /// `nono wrap`. Returns only on failure (the command replaces nono).
 pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
-    let plan = RunPlan {
+    let mut plan = RunPlan {
         mode: "wrap",
         sandbox,
         elevation: ElevationPlan::default(),
@@ -24,15 +49,19 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     if args.dry_run {
         return dry_run(&plan, false);
     }
-    if let Some(note) = plan.sandbox.workdir_note() {
+    if !args.accept_wrap_gaps {
+        refuse_home_wide_grant(&plan)?;
+    }
+    for note in plan.sandbox.notes() {
+        ui.note(&note);
+    }
+    if let Some(note) = plan.sandbox.record_write_grants(&[]) {
         ui.note(&note);
     }
     if ui.verbose() > 0 {
         announce(&plan, ui, false)?;
     }
-    let env = nono_supervisor::env::sanitize(
-        plan.sandbox.profile.env_policy().apply(std::env::vars_os()),
-    );
+    let env = nono_supervisor::env::sanitize(plan.sandbox.child_env());
     let (program, rest) = plan
         .command
         .split_first()

@@ -77,6 +77,9 @@ pub struct ResolvedProfile {
     pub deny: DenySet,
     /// Optional paths skipped because they do not exist here.
     pub skipped: Vec<PathBuf>,
+    /// Every filesystem grant as the profile asked for it (expanded, symlinks not resolved),
+    /// so the caller can check the symlinks on the way (`crate::planted`).
+    pub requested: Vec<crate::planted::RequestedGrant>,
 }
 
 /// The longest `extends` chain followed.
@@ -971,6 +974,7 @@ impl Profile {
         let deny = self.deny_set(vars)?;
         let mut caps = CapabilitySet::new();
         let mut skipped = Vec::new();
+        let mut requested = Vec::new();
         let origin = self.origin();
         let fs = &self.filesystem;
         for (name, list, access) in [
@@ -993,7 +997,10 @@ impl Profile {
                 };
                 // `allow_path` resolves the path; one that cannot be resolved is missing.
                 match caps.allow_path(&path, access, origin.clone()) {
-                    Ok(_) => {}
+                    Ok(_) => requested.push(crate::planted::RequestedGrant {
+                        path,
+                        origin: origin.clone(),
+                    }),
                     Err(CapsError::NotFound { .. } | CapsError::Resolve { .. }) if e.optional => {
                         tracing::debug!(
                             "profile {}: skipping missing optional {}",
@@ -1042,6 +1049,7 @@ impl Profile {
             caps,
             deny,
             skipped,
+            requested,
         })
     }
 

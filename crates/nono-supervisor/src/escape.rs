@@ -1,0 +1,97 @@
+//! Escaping of text the sandboxed command chose (a path, a reason, a URL) wherever nono shows
+//! or writes it: the prompt, the denial report, `nono why`, logs and audit records. One
+//! definition, so a name with ESC, CR, LF, an OSC sequence or a bidi override can neither
+//! move the cursor, erase or forge nono's own lines on the user's terminal, nor start a new
+//! line in a file nono writes.
+//!
+//! Escaped: every control character (C0, DEL, C1), the zero-width and bidirectional
+//! formatting characters (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069) and the Unicode line
+//! and paragraph separators (U+2028, U+2029). Bytes that are not UTF-8 are shown as U+FFFD.
+
+use std::path::Path;
+
+/// Whether `c` must not reach a terminal or a line-oriented file as itself.
+#[must_use]
+pub fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// `text` with every hostile character written as `\u{XX}`.
+#[must_use]
+pub fn text(text: &str) -> String {
+    capped(text, usize::MAX)
+}
+
+/// [`text`], cut after `max_chars` characters (then `…` is appended).
+#[must_use]
+pub fn capped(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        if is_hostile(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A path for display: [`text`] of its lossy UTF-8 form.
+#[must_use]
+pub fn path(path: &Path) -> String {
+    text(&path.to_string_lossy())
+}
+
+/// JSON text (as `serde_json` writes it) with every hostile character written as a JSON
+/// `\uXXXX` escape — still the same JSON value. `serde_json` escapes C0 controls inside strings
+/// but writes DEL, C1 controls and bidi overrides as themselves; a raw newline outside a string
+/// (pretty-printed JSON) is structure and is kept.
+#[must_use]
+pub fn json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c != '\n' && is_hostile(c) {
+            // Every hostile character is in the Basic Multilingual Plane: one \uXXXX.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_are_escaped_and_plain_text_is_kept() {
+        assert_eq!(text("/home/u/ä b.txt"), "/home/u/ä b.txt");
+        let hostile = "/tmp/x\r\nnono: all clear\x1b]0;t\x07\x1b[2K\u{9b}\u{202e}\u{2028}";
+        let got = text(hostile);
+        assert!(!got.chars().any(is_hostile), "{got:?}");
+        assert_eq!(
+            got,
+            "/tmp/x\\u{d}\\u{a}nono: all clear\\u{1b}]0;t\\u{7}\\u{1b}[2K\\u{9b}\\u{202e}\\u{2028}"
+        );
+        assert_eq!(capped("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn json_stays_the_same_value_without_hostile_characters() {
+        let value = serde_json::json!({ "path": "/a\u{7f}\u{9b}[31m\u{202e}\n\u{1b}" });
+        let raw = serde_json::to_string_pretty(&value).unwrap();
+        let got = json(&raw);
+        assert!(!got.chars().any(|c| c != '\n' && is_hostile(c)), "{got:?}");
+        let back: serde_json::Value = serde_json::from_str(&got).unwrap();
+        assert_eq!(back, value);
+    }
+}

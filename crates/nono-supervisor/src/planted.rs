@@ -1,0 +1,511 @@
+//! What an earlier sandboxed run may have left behind for the next one, checked before a run
+//! trusts it: symlinks on the way to a grant (a `$TMPDIR` turned into a link to `/`, a
+//! `~/proj/out` turned into a link outward), an unsafe `$TMPDIR`, and nono's own output files
+//! (audit log, `learn`'s profile) inside a write grant. Nothing a sandboxed run can write is
+//! trusted later: a link that lies where this run may write, where an earlier run could write
+//! when the link was made ([`WriteHistory`]), or that someone other than the user or root
+//! owns, is refused unless the user names it (`--allow-symlinked-grant LINK`).
+//!
+//! Pure decisions plus `lstat`/`readlink`; the CLI prints and refuses.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use nono_sandbox::{explain_canonical, AccessMode, CapabilitySet, Rule, Verdict};
+
+/// The user nono runs as (the effective uid): the owner a trusted link or `$TMPDIR` may have
+/// besides root.
+#[must_use]
+pub fn user_id() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// A grant path as it was asked for (expanded, before symlinks were resolved), with the
+/// origin of the grant (`"--allow /p/out"`, `"profile default"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedGrant {
+    /// The path as given (absolute, symlinks not resolved).
+    pub path: PathBuf,
+    /// Where the grant came from.
+    pub origin: String,
+}
+
+/// One symlink on the way to a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantLink {
+    /// The grant path as asked for.
+    pub grant: PathBuf,
+    /// The grant's origin.
+    pub origin: String,
+    /// The link itself (its canonical parent joined with its name).
+    pub link: PathBuf,
+    /// What the link says (`readlink`).
+    pub target: PathBuf,
+    /// The link's owner.
+    pub owner: u32,
+    /// Why the link is not trusted, if it is not.
+    pub untrusted: Option<Untrusted>,
+}
+
+/// Why a symlink on the way to a grant is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Untrusted {
+    /// The link's directory is writable under this run's grants: a sandboxed run (this one's
+    /// or an earlier one with the same grants) can have made it.
+    InsideWriteGrant {
+        /// The write grant's canonical path.
+        grant: PathBuf,
+        /// The write grant's origin.
+        origin: String,
+    },
+    /// The link's directory was inside a write grant of an earlier run, and the link was made
+    /// (its ctime, which no unprivileged process can set back) after that grant was recorded.
+    EarlierWriteGrant {
+        /// The recorded write grant.
+        grant: PathBuf,
+        /// When it was first recorded (seconds since the epoch).
+        since: i64,
+    },
+    /// Owned by neither the user nor root.
+    ForeignOwner {
+        /// The owner.
+        uid: u32,
+    },
+}
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Untrusted::InsideWriteGrant { grant, origin } => write!(
+                f,
+                "it lies inside the write grant {} ({origin}), so a sandboxed run can have planted it",
+                crate::escape::path(grant)
+            ),
+            Untrusted::EarlierWriteGrant { grant, since } => write!(
+                f,
+                "it was made after an earlier run was granted writes in {} (recorded at {since} s since the epoch), so that run can have planted it",
+                crate::escape::path(grant)
+            ),
+            Untrusted::ForeignOwner { uid } => {
+                write!(f, "it belongs to uid {uid}, neither you nor root")
+            }
+        }
+    }
+}
+
+/// Every symlink met while resolving `path` (absolute), in order: a link's target is walked
+/// too (a chain, or a link in the target's directories). Stops at the first missing
+/// component. At most 40 links, as the kernel.
+pub fn links_on(path: &Path) -> io::Result<Vec<(PathBuf, PathBuf, u32)>> {
+    fn parts(p: &Path) -> VecDeque<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    }
+    let mut out = Vec::new();
+    let mut done = PathBuf::from("/");
+    let mut rest = parts(path);
+    while let Some(part) = rest.pop_front() {
+        if part == ".." {
+            done.pop();
+            continue;
+        }
+        let candidate = done.join(&part);
+        let meta = match std::fs::symlink_metadata(&candidate) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        };
+        if !meta.file_type().is_symlink() {
+            done = candidate;
+            continue;
+        }
+        if out.len() == 40 {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::LOOP.raw_os_error(),
+            ));
+        }
+        let target = std::fs::read_link(&candidate)?;
+        if target.is_absolute() {
+            done = PathBuf::from("/");
+        }
+        let mut next = parts(&target);
+        next.extend(rest);
+        rest = next;
+        out.push((candidate, target, meta.uid()));
+    }
+    Ok(out)
+}
+
+/// The write grant of `caps` under which the sandbox may create or replace entries of `dir`
+/// (canonical), if any.
+#[must_use]
+pub fn write_grant_over(caps: &CapabilitySet, dir: &Path) -> Option<(PathBuf, String)> {
+    let e = explain_canonical(caps, dir, AccessMode::Write);
+    match (e.verdict, e.rule) {
+        (Verdict::Allowed | Verdict::Partial, Rule::Granted { grants }) => grants
+            .into_iter()
+            .find(|g| g.access.writes())
+            .map(|g| (g.path, g.origin)),
+        _ => None,
+    }
+}
+
+/// The symlinks on the way to each requested grant, each judged: untrusted when its owner is
+/// neither `uid` nor root, when its directory lies inside a write grant of `caps`, or when it
+/// was made after its directory came inside the write grant of an earlier run (`history`).
+pub fn grant_links(
+    requested: &[RequestedGrant],
+    caps: &CapabilitySet,
+    uid: u32,
+    history: &WriteHistory,
+) -> io::Result<Vec<GrantLink>> {
+    let mut out: Vec<GrantLink> = Vec::new();
+    for r in requested {
+        for (link, target, owner) in links_on(&r.path)? {
+            let dir = link.parent().unwrap_or(Path::new("/"));
+            let untrusted = if owner != uid && owner != 0 {
+                Some(Untrusted::ForeignOwner { uid: owner })
+            } else if let Some((grant, origin)) = write_grant_over(caps, dir) {
+                Some(Untrusted::InsideWriteGrant { grant, origin })
+            } else {
+                let ctime = std::fs::symlink_metadata(&link)?.ctime();
+                history
+                    .covering(dir, ctime)
+                    .map(|(grant, since)| Untrusted::EarlierWriteGrant {
+                        grant: grant.to_path_buf(),
+                        since,
+                    })
+            };
+            out.push(GrantLink {
+                grant: r.path.clone(),
+                origin: r.origin.clone(),
+                link,
+                target,
+                owner,
+                untrusted,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The directories earlier runs could write (their write grants and `--approve` directories),
+/// each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
+/// object `{"since": SECONDS, "path": "..."}` per line, appended before each run starts. It lies
+/// in nono's own state, which the `nono` deny group keeps out of every run's reach.
+///
+/// A symlink in such a directory whose ctime is not older than the record can have been
+/// planted by a run; an older one was there before any run could write the directory. ctime
+/// is set by the kernel on every change of the link (creation, rename) and cannot be set back
+/// without `CAP_SYS_TIME`, which no sandbox has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHistory {
+    entries: Vec<(PathBuf, i64)>,
+}
+
+/// Slack for file systems with coarse timestamps: a link made up to this many seconds before a
+/// record counts as made after it.
+const CTIME_SLACK_SECS: i64 = 2;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HistoryLine {
+    since: i64,
+    path: PathBuf,
+}
+
+impl WriteHistory {
+    /// The history file under `state_home` (`$XDG_STATE_HOME`).
+    #[must_use]
+    pub fn file(state_home: &Path) -> PathBuf {
+        state_home.join("nono/write-grants.jsonl")
+    }
+
+    /// Read the history; a missing file is an empty history. Lines that do not parse are
+    /// skipped (nono writes every line whole, with one `write`).
+    pub fn load(file: &Path) -> io::Result<WriteHistory> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(WriteHistory::default()),
+            Err(e) => return Err(e),
+        };
+        let entries = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<HistoryLine>(l).ok())
+            .filter(|l| l.path.is_absolute())
+            .map(|l| (l.path, l.since))
+            .collect();
+        Ok(WriteHistory { entries })
+    }
+
+    /// The earliest recorded write grant over `dir` that a link made at `ctime` postdates.
+    #[must_use]
+    pub fn covering(&self, dir: &Path, ctime: i64) -> Option<(&Path, i64)> {
+        self.entries
+            .iter()
+            .filter(|(p, since)| dir.starts_with(p) && ctime >= since - CTIME_SLACK_SECS)
+            .min_by_key(|(_, since)| *since)
+            .map(|(p, since)| (p.as_path(), *since))
+    }
+
+    /// Append the directories of `dirs` that no record covers yet, stamped `now`, to `file`
+    /// (created 0600 in a 0700 directory; never through a symlink). Returns how many were new.
+    pub fn record(&mut self, file: &Path, dirs: &[PathBuf], now: i64) -> io::Result<usize> {
+        let mut lines = String::new();
+        let mut added = 0;
+        for dir in dirs {
+            // A path that is not UTF-8 is recorded as its nearest UTF-8 ancestor: broader.
+            let mut dir = dir.as_path();
+            while dir.to_str().is_none() {
+                dir = dir.parent().unwrap_or(Path::new("/"));
+            }
+            if self.entries.iter().any(|(p, _)| dir.starts_with(p)) {
+                continue;
+            }
+            let line = HistoryLine {
+                since: now,
+                path: dir.to_path_buf(),
+            };
+            lines.push_str(&serde_json::to_string(&line).map_err(io::Error::other)?);
+            lines.push('\n');
+            self.entries.push((dir.to_path_buf(), now));
+            added += 1;
+        }
+        if added == 0 {
+            return Ok(0);
+        }
+        if let Some(parent) = file.parent() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+        }
+        let mut f = crate::audit::open_own_output(file, false).map_err(|e| match e {
+            crate::audit::OwnOutputError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?;
+        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        Ok(added)
+    }
+}
+
+/// Seconds since the epoch, now.
+#[must_use]
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Why the directory `$TMPDIR` names must not be granted as it is, if it must not: it is a
+/// symlink, not a directory, not owned by `uid`, or writable by group or others without the
+/// sticky bit. `None` when it is fine or missing (a missing optional grant is skipped).
+#[must_use]
+pub fn tmpdir_problem(path: &Path, uid: u32) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(format!("it cannot be examined: {e}")),
+    };
+    let mode = meta.permissions().mode();
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path).unwrap_or_default();
+        Some(format!(
+            "it is a symlink (to {}), which a sandboxed run may have planted",
+            crate::escape::path(&target)
+        ))
+    } else if !meta.is_dir() {
+        Some("it is not a directory".to_owned())
+    } else if meta.uid() != uid {
+        Some(format!(
+            "it belongs to uid {}, not to you ({uid})",
+            meta.uid()
+        ))
+    } else if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        Some(format!(
+            "it is writable by group or others (mode {:o}) without the sticky bit",
+            mode & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
+/// A fresh private directory (mode 0700) under `base`, created with `mkdir` (which never
+/// follows a symlink, so nothing planted can stand in for it).
+pub fn fresh_private_dir(base: &Path, uid: u32) -> io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for i in 0..64u32 {
+        let name = format!(
+            "nono-tmp-{uid}-{}-{:08x}",
+            std::process::id(),
+            seed.wrapping_add(i.wrapping_mul(0x9e37_79b9))
+        );
+        let dir = base.join(name);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from(io::ErrorKind::AlreadyExists))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nono-planted-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::canonicalize(&d).unwrap()
+    }
+
+    #[test]
+    fn links_on_follows_chains_and_links_in_targets() {
+        let d = tmp("chain");
+        std::fs::create_dir_all(d.join("real/sub")).unwrap();
+        symlink(d.join("real"), d.join("a")).unwrap();
+        symlink("a", d.join("b")).unwrap();
+        let got = links_on(&d.join("b/sub")).unwrap();
+        let names: Vec<_> = got.iter().map(|(l, t, _)| (l.clone(), t.clone())).collect();
+        assert_eq!(
+            names,
+            [
+                (d.join("b"), PathBuf::from("a")),
+                (d.join("a"), d.join("real"))
+            ]
+        );
+        assert!(links_on(&d.join("real/sub")).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_link_inside_a_write_grant_is_untrusted_and_one_outside_is_not() {
+        let d = tmp("grant");
+        std::fs::create_dir_all(d.join("proj")).unwrap();
+        std::fs::create_dir_all(d.join("outside")).unwrap();
+        symlink(d.join("outside"), d.join("proj/out")).unwrap();
+        let req = [RequestedGrant {
+            path: d.join("proj/out"),
+            origin: "--allow".into(),
+        }];
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(d.join("proj/out"), AccessMode::ReadWrite, "--allow")
+            .unwrap();
+        let none = WriteHistory::default();
+        let links = grant_links(&req, &caps, 0, &none).unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].untrusted, None);
+        // An earlier run could write `proj` since before the link was made.
+        let file = d.join("state/nono/write-grants.jsonl");
+        let mut history = WriteHistory::load(&file).unwrap();
+        let ctime = std::fs::symlink_metadata(d.join("proj/out"))
+            .unwrap()
+            .ctime();
+        history
+            .record(&file, &[d.join("proj")], ctime - 60)
+            .unwrap();
+        let history = WriteHistory::load(&file).unwrap();
+        let links = grant_links(&req, &caps, 0, &history).unwrap();
+        assert!(
+            matches!(&links[0].untrusted, Some(Untrusted::EarlierWriteGrant { grant, .. }) if *grant == d.join("proj")),
+            "{links:?}"
+        );
+        // A grant recorded after the link was made does not make it suspect.
+        let mut later = WriteHistory::default();
+        later
+            .record(&d.join("later.jsonl"), &[d.join("proj")], ctime + 60)
+            .unwrap();
+        assert_eq!(
+            grant_links(&req, &caps, 0, &later).unwrap()[0].untrusted,
+            None
+        );
+        caps.allow_dir(d.join("proj"), AccessMode::ReadWrite, "--allow proj")
+            .unwrap();
+        let links = grant_links(&req, &caps, 0, &none).unwrap();
+        assert!(
+            matches!(&links[0].untrusted, Some(Untrusted::InsideWriteGrant { grant, .. }) if *grant == d.join("proj")),
+            "{links:?}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_history_records_only_what_it_does_not_cover_and_never_through_a_link() {
+        let d = tmp("history");
+        let file = d.join("state/nono/write-grants.jsonl");
+        let mut h = WriteHistory::default();
+        assert_eq!(
+            h.record(&file, &[d.join("a"), d.join("a/b")], 100).unwrap(),
+            1
+        );
+        assert_eq!(
+            h.record(&file, &[d.join("a/c"), d.join("x")], 200).unwrap(),
+            1
+        );
+        let loaded = WriteHistory::load(&file).unwrap();
+        assert_eq!(loaded, h);
+        assert_eq!(
+            loaded.covering(&d.join("a/b"), 150),
+            Some((d.join("a").as_path(), 100))
+        );
+        assert_eq!(loaded.covering(&d.join("x"), 150), None);
+        assert_eq!(
+            std::fs::metadata(d.join("state/nono"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+        std::fs::remove_file(&file).unwrap();
+        symlink(d.join("elsewhere"), &file).unwrap();
+        assert!(WriteHistory::default()
+            .record(&file, &[d.join("y")], 1)
+            .is_err());
+        assert!(!d.join("elsewhere").exists());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn tmpdir_must_be_a_private_directory_of_the_user() {
+        let d = tmp("tmpdir");
+        let mine = d.join("mine");
+        std::fs::create_dir(&mine).unwrap();
+        std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let uid = std::fs::metadata(&mine).unwrap().uid();
+        assert_eq!(tmpdir_problem(&mine, uid), None);
+        assert_eq!(tmpdir_problem(&d.join("missing"), uid), None);
+        assert!(tmpdir_problem(&mine, uid + 1).is_some());
+        std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(tmpdir_problem(&mine, uid).is_some());
+        std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(tmpdir_problem(&mine, uid), None);
+        symlink("/", d.join("link")).unwrap();
+        assert!(tmpdir_problem(&d.join("link"), uid)
+            .unwrap()
+            .contains("symlink"));
+        let fresh = fresh_private_dir(&d, uid).unwrap();
+        assert_eq!(
+            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
