@@ -307,8 +307,10 @@ pub fn now_secs() -> i64 {
 }
 
 /// Why the directory `$TMPDIR` names must not be granted as it is, if it must not: it is a
-/// symlink, not a directory, not owned by `uid`, or writable by group or others without the
-/// sticky bit. `None` when it is fine or missing (a missing optional grant is skipped).
+/// symlink, not a directory, owned by neither `uid` nor root, or writable by group or others
+/// without the sticky bit. `None` when it is fine or missing (a missing optional grant is
+/// skipped). A root-owned sticky directory (`/tmp` itself) is fine: no unprivileged run can
+/// replace or rename it.
 #[must_use]
 pub fn tmpdir_problem(path: &Path, uid: u32) -> Option<String> {
     let meta = match std::fs::symlink_metadata(path) {
@@ -325,9 +327,9 @@ pub fn tmpdir_problem(path: &Path, uid: u32) -> Option<String> {
         ))
     } else if !meta.is_dir() {
         Some("it is not a directory".to_owned())
-    } else if meta.uid() != uid {
+    } else if meta.uid() != uid && meta.uid() != 0 {
         Some(format!(
-            "it belongs to uid {}, not to you ({uid})",
+            "it belongs to uid {}, neither to you ({uid}) nor to root",
             meta.uid()
         ))
     } else if mode & 0o022 != 0 && mode & 0o1000 == 0 {
@@ -492,7 +494,15 @@ mod tests {
         let uid = std::fs::metadata(&mine).unwrap().uid();
         assert_eq!(tmpdir_problem(&mine, uid), None);
         assert_eq!(tmpdir_problem(&d.join("missing"), uid), None);
-        assert!(tmpdir_problem(&mine, uid + 1).is_some());
+        // Root's sticky `/tmp` is fine for anyone; another user's directory is not.
+        assert_eq!(tmpdir_problem(Path::new("/tmp"), 65534), None);
+        if uid == 0 {
+            std::os::unix::fs::chown(&mine, Some(54321), None).unwrap();
+            assert!(tmpdir_problem(&mine, 65534).unwrap().contains("54321"));
+            std::os::unix::fs::chown(&mine, Some(0), None).unwrap();
+        } else {
+            assert!(tmpdir_problem(&mine, uid + 1).is_some());
+        }
         std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(tmpdir_problem(&mine, uid).is_some());
         std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o1777)).unwrap();
