@@ -431,9 +431,11 @@ fn fs_system_dirs_not_writable_as_root() {
                 "mkdir",
                 "mkdir_usr_bin",
                 &new_dir,
+                // A system binary that nothing here runs: opening one that some process is
+                // executing (`/bin/sh`) fails with the kernel's ETXTBSY before any LSM check.
                 "openw",
                 "open_bin_sh",
-                "/bin/sh",
+                "/usr/bin/yes",
             ],
         );
         let leftovers: Vec<&String> = [&new_etc, &new_link, &new_bin, &new_dir]
