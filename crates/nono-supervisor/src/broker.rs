@@ -96,9 +96,15 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub(crate) fn new(config: &SpawnConfig, shared: Arc<Shared>, child_pid: u32) -> Self {
+    /// `caps` is built from `config.caps` before the child is spawned ([`StaticGrants::new`]).
+    pub(crate) fn new(
+        config: &SpawnConfig,
+        caps: StaticGrants,
+        shared: Arc<Shared>,
+        child_pid: u32,
+    ) -> Self {
         Context {
-            caps: Arc::new(StaticGrants::new(&config.caps)),
+            caps: Arc::new(caps),
             engine: config.engine.clone(),
             shared,
             workers: Workers::default(),
@@ -126,6 +132,8 @@ pub(crate) struct StaticGrants {
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
     /// The deny rules' paths, as bytes.
     denies: Vec<Vec<u8>>,
+    /// The sockets file grants name, pinned at start (rule (a) of the socket broker).
+    sockets: unix_socket::GrantedSockets,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -138,7 +146,9 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 impl StaticGrants {
-    fn new(caps: &CapabilitySet) -> Self {
+    /// Made before the child is spawned: the socket identities it pins must be the ones the
+    /// grants named before anything of the sandbox ran.
+    pub(crate) fn new(caps: &CapabilitySet) -> Self {
         // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
         // fraction of the cost: grants × denies comparisons run at every start-up (the
         // default profile: ~20 × ~90, ~0.1 ms with `Path::starts_with`).
@@ -158,6 +168,7 @@ impl StaticGrants {
             caps: caps.clone(),
             simple,
             denies,
+            sockets: unix_socket::GrantedSockets::pin(caps),
         }
     }
 
