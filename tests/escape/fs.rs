@@ -627,6 +627,36 @@ fn fs_mknod_device_node_refused() {
     }
 }
 
+/// Issue 16 finding 9: `renameat2(RENAME_WHITEOUT)` moves a file and leaves a 0:0 character
+/// device (an overlayfs whiteout) in its place — since Linux 5.8 without `CAP_MKNOD`, and
+/// Landlock does not ask for `MAKE_CHAR` — so a write grant would get a device node although
+/// `mknod` of devices is refused there. seccomp refuses the flag (`EPERM`, run and wrap):
+/// nothing moves, no node appears. The control (unsandboxed) leaves the device.
+#[test]
+fn fs_rename_whiteout_device_refused() {
+    use std::os::unix::fs::FileTypeExt;
+    let Some(_) = bins() else { return };
+    let steps = |s: &Scratch| -> [String; 4] {
+        ["whiteout".into(), "whiteout".into(), s.s("work/a"), s.s("work/b")]
+    };
+    for mode in MODES {
+        let s = Scratch::new(&format!("fs-whiteout-{}", mode.as_str()));
+        s.write("work/a", "data");
+        let out = probe_in(mode, &s.path, &["--allow", &s.s("work")], &steps(&s));
+        out.expect(&[("whiteout", "EPERM")]);
+        let a = std::fs::symlink_metadata(s.join("work/a")).unwrap();
+        assert!(a.file_type().is_file(), "{:?}\n{}", a.file_type(), out.run);
+        assert!(!s.join("work/b").exists(), "{}", out.run);
+    }
+    // Control: unsandboxed, the file moves and a 0:0 character device is left in its place.
+    let s = Scratch::new("fs-whiteout-bare");
+    s.write("work/a", "data");
+    probe_bare(&s.path, &steps(&s)).expect(&[("whiteout", "ok")]);
+    let a = std::fs::symlink_metadata(s.join("work/a")).unwrap();
+    assert!(a.file_type().is_char_device());
+    assert_eq!(std::os::unix::fs::MetadataExt::rdev(&a), 0);
+}
+
 /// Set-user-ID-root programs planted in a write grant (the default profile's `/tmp` is
 /// enough) would make any local user who runs one later root: the sandbox's root would
 /// outlive the sandbox (NO_NEW_PRIVS stops the bit only inside it). seccomp refuses
