@@ -68,6 +68,7 @@ use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod inotify;
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
@@ -353,6 +354,10 @@ impl Broker {
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
                 metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            Some(s) if inotify::traps(s) => {
+                inotify::handle(notify, &self.caps, &self.shared, &n);
                 return;
             }
             Some(s) if path_ops::traps(s) => {

@@ -559,6 +559,9 @@ pub enum Syscall {
     SchedSetAttr,
     /// `ioprio_set(which, who, ioprio)`; trapped only when `who` is not 0.
     IoprioSet,
+    /// `inotify_add_watch(fd, path, mask)`: Landlock does not check it, so a watch anywhere
+    /// reports the names of files created, opened and read there.
+    InotifyAddWatch,
 }
 
 impl Syscall {
@@ -618,6 +621,7 @@ impl Syscall {
         Syscall::SchedSetParam,
         Syscall::SchedSetAttr,
         Syscall::IoprioSet,
+        Syscall::InotifyAddWatch,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -708,6 +712,7 @@ impl Syscall {
             Syscall::SchedSetParam => "sched_setparam",
             Syscall::SchedSetAttr => "sched_setattr",
             Syscall::IoprioSet => "ioprio_set",
+            Syscall::InotifyAddWatch => "inotify_add_watch",
         }
     }
 
@@ -802,6 +807,7 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SchedSetParam => libc::SYS_sched_setparam,
         Syscall::SchedSetAttr => libc::SYS_sched_setattr,
         Syscall::IoprioSet => libc::SYS_ioprio_set,
+        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
     };
     u32::try_from(n).ok()
 }
@@ -863,6 +869,7 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SchedSetParam => libc::SYS_sched_setparam,
         Syscall::SchedSetAttr => libc::SYS_sched_setattr,
         Syscall::IoprioSet => libc::SYS_ioprio_set,
+        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
     };
     u32::try_from(n).ok()
 }
