@@ -637,7 +637,12 @@ fn fs_rename_whiteout_device_refused() {
     use std::os::unix::fs::FileTypeExt;
     let Some(_) = bins() else { return };
     let steps = |s: &Scratch| -> [String; 4] {
-        ["whiteout".into(), "whiteout".into(), s.s("work/a"), s.s("work/b")]
+        [
+            "whiteout".into(),
+            "whiteout".into(),
+            s.s("work/a"),
+            s.s("work/b"),
+        ]
     };
     for mode in MODES {
         let s = Scratch::new(&format!("fs-whiteout-{}", mode.as_str()));
@@ -660,7 +665,12 @@ fn fs_rename_whiteout_device_refused() {
 /// `probe inotify watch DIR 3000` — in nono (`mode`) or bare — and, once it has printed the
 /// result of `inotify_add_watch`, what a user outside the sandbox does in `DIR` meanwhile:
 /// create `new_name` and read `id_rsa`. The probe prints the names its watch reported.
-fn inotify_while_the_user_works(mode: Option<Mode>, s: &Scratch, dir: &str, new_name: &str) -> Outcome {
+fn inotify_while_the_user_works(
+    mode: Option<Mode>,
+    s: &Scratch,
+    dir: &str,
+    new_name: &str,
+) -> Outcome {
     use std::io::{BufRead, BufReader, Read};
     let b = bins().expect("checked by the test");
     let mut cmd = match mode {
@@ -679,12 +689,19 @@ fn inotify_while_the_user_works(mode: Option<Mode>, s: &Scratch, dir: &str, new_
             c
         }
     };
-    let mut child = cmd.args(["inotify", "watch", dir, "3000"]).spawn().expect("spawn");
+    let mut child = cmd
+        .args(["inotify", "watch", dir, "3000"])
+        .spawn()
+        .expect("spawn");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
     let mut printed = String::new();
     loop {
         let mut line = String::new();
-        if stdout.read_line(&mut line).expect("read the probe's output") == 0 {
+        if stdout
+            .read_line(&mut line)
+            .expect("read the probe's output")
+            == 0
+        {
             break;
         }
         printed.push_str(&line);
@@ -735,7 +752,8 @@ fn fs_inotify_watch_outside_the_grants() {
             Mode::Wrap => {
                 out.expect(&[("watch", "ok")]);
                 assert!(
-                    out.data("watch").is_some_and(|d| d.contains("secret-plan.txt")),
+                    out.data("watch")
+                        .is_some_and(|d| d.contains("secret-plan.txt")),
                     "{}",
                     out.run
                 );
@@ -746,7 +764,9 @@ fn fs_inotify_watch_outside_the_grants() {
         let inside = inotify_while_the_user_works(Some(mode), &s, &s.s("work"), "made-by-user");
         inside.expect(&[("watch", "ok")]);
         assert!(
-            inside.data("watch").is_some_and(|d| d.contains("made-by-user")),
+            inside
+                .data("watch")
+                .is_some_and(|d| d.contains("made-by-user")),
             "{}",
             inside.run
         );
@@ -772,7 +792,11 @@ fn fs_inotify_watch_outside_the_grants() {
     let bare = inotify_while_the_user_works(None, &s, &s.s("out"), "secret-plan.txt");
     bare.expect(&[("watch", "ok")]);
     let seen = bare.data("watch").unwrap_or_default();
-    assert!(seen.contains("secret-plan.txt") && seen.contains("id_rsa"), "{}", bare.run);
+    assert!(
+        seen.contains("secret-plan.txt") && seen.contains("id_rsa"),
+        "{}",
+        bare.run
+    );
 }
 
 /// Set-user-ID-root programs planted in a write grant (the default profile's `/tmp` is

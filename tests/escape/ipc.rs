@@ -485,7 +485,14 @@ fn ipc_pidfd_info_of_outside_process_refused() {
     let Some(_) = bins() else { return };
     let victim = Victim::start();
     let pid = victim.pid();
-    let steps = ["pidfd_info", "init", "1", "pidfd_info", "victim", pid.as_str()];
+    let steps = [
+        "pidfd_info",
+        "init",
+        "1",
+        "pidfd_info",
+        "victim",
+        pid.as_str(),
+    ];
     for mode in MODES {
         let s = Scratch::new(&format!("ipc-pidfd-info-{}", mode.as_str()));
         let out = probe_in(mode, &s.path, &[], &steps);
@@ -498,8 +505,13 @@ fn ipc_pidfd_info_of_outside_process_refused() {
         assert_eq!(out.data("victim"), None, "{}", out.run);
         if mode == Mode::Run {
             // What the ioctl would have told: refused through /proc too.
-            probe_in(mode, &s.path, &[], &["read", "status", &format!("/proc/{pid}/status")])
-                .expect(&[("status", "EACCES")]);
+            probe_in(
+                mode,
+                &s.path,
+                &[],
+                &["read", "status", &format!("/proc/{pid}/status")],
+            )
+            .expect(&[("status", "EACCES")]);
         }
     }
     // Control: unsandboxed, both answer with the process's parent and uid.

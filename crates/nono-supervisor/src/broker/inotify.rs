@@ -173,7 +173,11 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
     // IN_DONT_FOLLOW must not stop the kernel from following the magic link.
     let flags = WatchFlags::from_bits_retain(mask & !IN_DONT_FOLLOW);
     let via = format!("/proc/self/fd/{}", object.as_raw_fd());
-    Ok(rustix::fs::inotify::add_watch(&inotify, via.as_str(), flags)?)
+    Ok(rustix::fs::inotify::add_watch(
+        &inotify,
+        via.as_str(),
+        flags,
+    )?)
 }
 
 /// The supervisor's canonical path: symlinks resolved, except in the last component when the
@@ -181,9 +185,9 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
 fn canonical(lexical: &Path, follow: bool) -> Result<PathBuf, Errno> {
     let errno = |e: std::io::Error| Errno::from_io_error(&e).unwrap_or(Errno::NOENT);
     match (follow, lexical.parent(), lexical.file_name()) {
-        (false, Some(parent), Some(name)) => Ok(std::fs::canonicalize(parent)
-            .map_err(errno)?
-            .join(name)),
+        (false, Some(parent), Some(name)) => {
+            Ok(std::fs::canonicalize(parent).map_err(errno)?.join(name))
+        }
         _ => std::fs::canonicalize(lexical).map_err(errno),
     }
 }
@@ -244,8 +248,9 @@ impl Reader {
     }
 
     /// `generic_permission` for `want` (`MAY_READ` or `MAY_EXEC`) from the mode bits;
-    /// `acl`: the inode has an access ACL (then only its owner's bits count).
-    fn permits(&self, st: &rustix::fs::Stat, want: u32, acl: bool) -> bool {
+    /// `acl`: whether the inode has an access ACL (then only its owner's bits count), asked
+    /// only when it matters.
+    fn permits(&self, st: &rustix::fs::Stat, want: u32, acl: impl FnOnce() -> bool) -> bool {
         let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
         if self.has(CAP_DAC_OVERRIDE) && (want == MAY_READ || dir || st.st_mode & 0o111 != 0) {
             return true;
@@ -255,7 +260,7 @@ impl Reader {
         }
         let shift = if self.fsuid == st.st_uid {
             6
-        } else if acl {
+        } else if acl() {
             return false;
         } else if self.fsgid == st.st_gid || self.groups.contains(&st.st_gid) {
             3
@@ -268,13 +273,13 @@ impl Reader {
     /// Read permission on the object behind `fd`.
     fn may_read(&self, st: &rustix::fs::Stat, fd: &OwnedFd) -> bool {
         let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        self.permits(st, MAY_READ, has_acl(&via))
+        self.permits(st, MAY_READ, || has_acl(via.as_str()))
     }
 
     /// Search permission on every directory above the canonical `path`.
     fn may_reach(&self, path: &Path) -> bool {
         path.ancestors().skip(1).all(|dir| {
-            rustix::fs::stat(dir).is_ok_and(|st| self.permits(&st, MAY_EXEC, has_acl(dir)))
+            rustix::fs::stat(dir).is_ok_and(|st| self.permits(&st, MAY_EXEC, || has_acl(dir)))
         })
     }
 }
@@ -309,7 +314,15 @@ mod tests {
     fn credentials_come_from_the_filesystem_ids_groups_and_effective_caps() {
         let status = "Name:\tx\nUid:\t0\t0\t0\t1234\nGid:\t0\t0\t0\t99\nGroups:\t4 27 \nCapEff:\t0000000000000006\n";
         let r = Reader::parse(status).unwrap();
-        assert_eq!(r, Reader { fsuid: 1234, fsgid: 99, groups: vec![4, 27], cap_eff: 6 });
+        assert_eq!(
+            r,
+            Reader {
+                fsuid: 1234,
+                fsgid: 99,
+                groups: vec![4, 27],
+                cap_eff: 6
+            }
+        );
         assert!(r.has(CAP_DAC_OVERRIDE) && r.has(CAP_DAC_READ_SEARCH));
     }
 
@@ -326,30 +339,42 @@ mod tests {
         let root = reader(0, &[0], 1 << CAP_DAC_OVERRIDE);
         let read_search = reader(0, &[0], 1 << CAP_DAC_READ_SEARCH);
         let secret = stat(file | 0o600, 1000, 50);
-        assert!(none.permits(&secret, MAY_READ, false));
-        assert!(!member.permits(&secret, MAY_READ, false));
-        assert!(!root_capless.permits(&secret, MAY_READ, false));
-        assert!(root.permits(&secret, MAY_READ, false));
-        assert!(read_search.permits(&secret, MAY_READ, false));
+        assert!(none.permits(&secret, MAY_READ, || false));
+        assert!(!member.permits(&secret, MAY_READ, || false));
+        assert!(!root_capless.permits(&secret, MAY_READ, || false));
+        assert!(root.permits(&secret, MAY_READ, || false));
+        assert!(read_search.permits(&secret, MAY_READ, || false));
         let group_only = stat(file | 0o040, 1000, 50);
-        assert!(!none.permits(&group_only, MAY_READ, false), "owner bits win");
-        assert!(member.permits(&group_only, MAY_READ, false));
-        assert!(!member.permits(&group_only, MAY_READ, true), "ACL: owner only");
+        assert!(
+            !none.permits(&group_only, MAY_READ, || false),
+            "owner bits win"
+        );
+        assert!(member.permits(&group_only, MAY_READ, || false));
+        assert!(
+            !member.permits(&group_only, MAY_READ, || true),
+            "ACL: owner only"
+        );
         let private_dir = stat(dir | 0o700, 1000, 50);
-        assert!(none.permits(&private_dir, MAY_EXEC, false));
-        assert!(!member.permits(&private_dir, MAY_EXEC, false));
-        assert!(!root_capless.permits(&private_dir, MAY_EXEC, false));
-        assert!(root.permits(&private_dir, MAY_EXEC, false));
-        assert!(read_search.permits(&private_dir, MAY_EXEC, false));
+        assert!(none.permits(&private_dir, MAY_EXEC, || false));
+        assert!(!member.permits(&private_dir, MAY_EXEC, || false));
+        assert!(!root_capless.permits(&private_dir, MAY_EXEC, || false));
+        assert!(root.permits(&private_dir, MAY_EXEC, || false));
+        assert!(read_search.permits(&private_dir, MAY_EXEC, || false));
         let world = stat(dir | 0o755, 1000, 50);
-        assert!(member.permits(&world, MAY_EXEC, false) && root_capless.permits(&world, MAY_READ, false));
+        assert!(
+            member.permits(&world, MAY_EXEC, || false)
+                && root_capless.permits(&world, MAY_READ, || false)
+        );
     }
 
     #[test]
     fn the_trapped_syscall_is_known_to_the_filter() {
         for s in SYSCALLS {
             assert!(s.nr().is_some(), "{s}");
-            assert_eq!(Syscall::from_nr(i32::try_from(s.nr().unwrap()).unwrap()), Some(*s));
+            assert_eq!(
+                Syscall::from_nr(i32::try_from(s.nr().unwrap()).unwrap()),
+                Some(*s)
+            );
         }
     }
 }

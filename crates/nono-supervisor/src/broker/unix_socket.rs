@@ -352,9 +352,8 @@ pub(crate) fn handle(
         )) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
             workers.submit(Box::new(move || {
-                let checked = connect_checked(
-                    &notify, &n, &socket, &call, inode, &path, &hint, kind, root,
-                );
+                let checked =
+                    connect_checked(&notify, &n, &socket, &call, inode, &path, &hint, kind, root);
                 if let Err(refusal) = checked {
                     refuse(&notify, &shared, &n, syscall, refusal);
                 }
