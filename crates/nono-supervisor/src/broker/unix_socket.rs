@@ -953,3 +953,40 @@ fn perform(socket: &OwnedFd, call: &Call, dest: &Destination) -> Result<i64, Err
         Ok(rc)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identity a file grant pins at start decides, not the name: the same inode is the
+    /// granted socket, another inode at the name (linked over it) is not, a path no file
+    /// grant names has no verdict, and a grant that is not a socket pins nothing.
+    #[test]
+    fn a_socket_file_grant_pins_the_inode_it_named_at_start() {
+        let dir = std::env::temp_dir().join(format!("nono-pin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let (app, other, plain) = (dir.join("app.sock"), dir.join("o.sock"), dir.join("f"));
+        let _app = std::os::unix::net::UnixListener::bind(&app).unwrap();
+        let _other = std::os::unix::net::UnixListener::bind(&other).unwrap();
+        std::fs::write(&plain, "x").unwrap();
+        let mut caps = nono_sandbox::CapabilitySet::new();
+        caps.allow_file(&app, AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_file(&plain, AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_file(&other, AccessMode::Read, "test read-only")
+            .unwrap();
+        let pinned = GrantedSockets::pin(&caps);
+        // Only the written socket: the plain file and the read-only grant pin nothing.
+        assert_eq!(pinned.0.len(), 1, "{pinned:?}");
+        let st = |p: &Path| rustix::fs::stat(p).unwrap();
+        assert_eq!(pinned.verdict(&app, &st(&app)), FileGrant::ThisSocket);
+        assert_eq!(pinned.verdict(&other, &st(&other)), FileGrant::None);
+        std::fs::remove_file(&app).unwrap();
+        std::fs::hard_link(&other, &app).unwrap();
+        assert_eq!(pinned.verdict(&app, &st(&app)), FileGrant::Replaced);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -728,12 +728,7 @@ fn a_socket_granted_by_itself_is_that_inode_not_its_name() {
         .unwrap();
     caps.allow_file(&app_path, AccessMode::ReadWrite, "test socket")
         .unwrap();
-    let (outcome, text) = run_python(
-        GRANTED_THEN_REPLACED,
-        &[&app_path, &other_path],
-        caps,
-        &out,
-    );
+    let (outcome, text) = run_python(GRANTED_THEN_REPLACED, &[&app_path, &other_path], caps, &out);
     assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
     assert_eq!(text.trim(), "ok EACCES re-own");
     assert_eq!(received(&app), (1, b"genuine".to_vec()));
@@ -742,7 +737,8 @@ fn a_socket_granted_by_itself_is_that_inode_not_its_name() {
     let d = denial_of(&outcome, &app_path);
     assert_eq!(d.syscall, "connect");
     assert!(
-        d.reason.contains("no longer names the socket it named when nono started"),
+        d.reason
+            .contains("no longer names the socket it named when nono started"),
         "{}",
         d.reason
     );
