@@ -14,12 +14,12 @@
 //! calling thread's cwd, canonicalises it (the last component kept as is with
 //! `IN_DONT_FOLLOW`) and asks the capability model whether the **read** grants cover it —
 //! reading a directory lists it, and a watch on a directory reports no more than what a
-//! listing and the entries' own read grants would. Anything under `/proc` is refused (the
-//! procfs broker serves `/proc` files; watching them is not needed). Outside: `EACCES` and a
-//! [`Denial`] (the report suggests `--read PATH`). Inside, the object is opened `O_PATH |
-//! O_NOFOLLOW` beneath its canonical parent without following symlinks (as the metadata
-//! broker does: a path swapped for a symlink after the check is refused) and the supervisor
-//! adds the watch **itself**, on its `pidfd_getfd` copy of the child's inotify descriptor (the
+//! listing and the entries' own read grants would. Anything under `/proc` (also through
+//! `/dev/fd/N`, `/dev/std*`) is refused (the procfs broker serves `/proc` files; watching them
+//! is not needed). Outside: `EACCES` and a [`Denial`] (the report suggests `--read PATH`).
+//! Inside, the object is opened `O_PATH | O_NOFOLLOW` beneath its canonical parent without
+//! following symlinks (as the metadata broker does: a path swapped for a symlink after the
+//! check is refused) and the supervisor adds the watch **itself**, on its `pidfd_getfd` copy of the child's inotify descriptor (the
 //! same inotify instance, so the watch descriptor it returns is the child's), on
 //! `/proc/self/fd/N` of that `O_PATH` fd — the inode it checked, never a name a rename could
 //! redirect. The call's value (the watch descriptor) is the child's answer. Never `CONTINUE`:
@@ -131,7 +131,16 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
     };
     let lexical = super::normalize(&absolute);
     const PROC: &str = "an inotify watch under /proc";
-    if lexical.starts_with("/proc") {
+    // `/dev/fd/N` and `/dev/std*` name the caller's descriptors, which the supervisor's own
+    // resolution would take for its own (`/proc/self`).
+    let magic = [
+        "/proc",
+        "/dev/fd",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ];
+    if magic.iter().any(|m| lexical.starts_with(m)) {
         return Err(Refusal::Denied(lexical, PROC));
     }
     let follow = mask & IN_DONT_FOLLOW == 0;
