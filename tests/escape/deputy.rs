@@ -246,3 +246,53 @@ fn deputy_dotdot_and_magic_links_in_requests() {
         .expect(&[("creat_dangling", "ok")]);
     assert!(s.join("out/created.txt").exists());
 }
+
+/// The inotify broker (issue 10 finding 10) as a deputy: the supervisor adds watches for the
+/// child inside the read grants only. A second thread swaps the granted directory's name with
+/// a symlink to an outside directory (`RENAME_EXCHANGE`), or flips the path buffer between
+/// the two, while the main thread adds watches: the supervisor decides on the bytes it read
+/// once and watches the inode it opened without following symlinks, so no watch ever lands
+/// on the outside directory (`/proc/self/fdinfo` of the inotify fd lists the watched inodes).
+/// The control (unsandboxed) watches the outside directory.
+#[test]
+fn deputy_inotify_watch_races_never_watch_outside() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("deputy-inotify");
+    s.mkdir("work/dir");
+    s.mkdir("out");
+    std::os::unix::fs::symlink(s.join("out"), s.join("work/link")).unwrap();
+    let (dir, link, out) = (s.s("work/dir"), s.s("work/link"), s.s("out"));
+    let grants = ["--allow", &s.s("work")];
+    let check = |o: &Outcome| {
+        // How many watches land inside depends on the scheduling (a swap or a flip between
+        // the supervisor's resolution and its open refuses the call); none may land outside.
+        assert_eq!(o.count("leaks"), 0, "a watch landed outside\n{}", o.run);
+        for (k, _) in o.results.iter().filter(|(k, _)| k.starts_with("err.")) {
+            assert!(k == "err.EACCES" || k == "err.ENOENT", "{}", o.run);
+        }
+    };
+    let exchange = in_nono(
+        Mode::Run,
+        &s.path,
+        &[],
+        &grants,
+        &b.race(),
+        &["watch-exchange", &dir, &link, ITER, &out],
+    );
+    check(&exchange);
+    let flip = in_nono(
+        Mode::Run,
+        &s.path,
+        &[],
+        &grants,
+        &b.race(),
+        &["watch-flip", &dir, &out, ITER, &out],
+    );
+    check(&flip);
+
+    // Control: unsandboxed, the flip watches the outside directory.
+    let mut cmd = std::process::Command::new(b.race());
+    cmd.args(["watch-flip", &dir, &out, "200", &out]);
+    let bare = Outcome::parse(crate::programs::run_of(cmd.output().unwrap()));
+    assert!(bare.count("leaks") > 0, "{}", bare.run);
+}

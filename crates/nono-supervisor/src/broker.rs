@@ -68,6 +68,7 @@ use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod inotify;
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
@@ -96,9 +97,15 @@ pub(crate) struct Context {
 }
 
 impl Context {
-    pub(crate) fn new(config: &SpawnConfig, shared: Arc<Shared>, child_pid: u32) -> Self {
+    /// `caps` is built from `config.caps` before the child is spawned ([`StaticGrants::new`]).
+    pub(crate) fn new(
+        config: &SpawnConfig,
+        caps: StaticGrants,
+        shared: Arc<Shared>,
+        child_pid: u32,
+    ) -> Self {
         Context {
-            caps: Arc::new(StaticGrants::new(&config.caps)),
+            caps: Arc::new(caps),
             engine: config.engine.clone(),
             shared,
             workers: Workers::default(),
@@ -126,6 +133,8 @@ pub(crate) struct StaticGrants {
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
     /// The deny rules' paths, as bytes.
     denies: Vec<Vec<u8>>,
+    /// The sockets file grants name, pinned at start (rule (a) of the socket broker).
+    sockets: unix_socket::GrantedSockets,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -138,7 +147,9 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 impl StaticGrants {
-    fn new(caps: &CapabilitySet) -> Self {
+    /// Made before the child is spawned: the socket identities it pins must be the ones the
+    /// grants named before anything of the sandbox ran.
+    pub(crate) fn new(caps: &CapabilitySet) -> Self {
         // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
         // fraction of the cost: grants × denies comparisons run at every start-up (the
         // default profile: ~20 × ~90, ~0.1 ms with `Path::starts_with`).
@@ -158,6 +169,7 @@ impl StaticGrants {
             caps: caps.clone(),
             simple,
             denies,
+            sockets: unix_socket::GrantedSockets::pin(caps),
         }
     }
 
@@ -342,6 +354,10 @@ impl Broker {
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
                 metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                return;
+            }
+            Some(s) if inotify::traps(s) => {
+                inotify::handle(notify, &self.caps, &self.shared, &n);
                 return;
             }
             Some(s) if path_ops::traps(s) => {

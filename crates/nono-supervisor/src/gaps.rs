@@ -1,11 +1,12 @@
 //! What the supervisor adds on top of Landlock ABI 7 — other processes' `/proc`, pathname Unix
-//! sockets, metadata changes, other processes' scheduling — and what stays open without a
-//! supervisor (`nono wrap`), as text for `--dry-run` and `nono setup`; and the one gap a
-//! capability set can open on purpose: `sendmsg` to pathname datagram sockets once Unix datagram
-//! sockets are allowed.
+//! sockets, metadata changes, other processes' scheduling, inotify watches — and what stays
+//! open without a supervisor (`nono wrap`), as text for `--dry-run` and `nono setup`; and the
+//! one gap a capability set can open on purpose: `sendmsg` to pathname datagram sockets once
+//! Unix datagram sockets are allowed.
 //!
-//! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs`, `broker/metadata.rs` and
-//! `broker/sched.rs`; docs/THREAT_MODEL.md has the measurements and the tests.
+//! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs`, `broker/metadata.rs`,
+//! `broker/sched.rs` and `broker/inotify.rs`; docs/THREAT_MODEL.md has the measurements and
+//! the tests.
 
 /// One gap Landlock ABI 7 leaves, and how it is covered with and without a supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,15 @@ pub const GAPS: &[Gap] = &[
                        sched_setattr/ioprio_set reach the user's other processes (a denial of \
                        service: pinning, SCHED_IDLE); setpriority, prlimit and a whole user's \
                        I/O priority are refused by seccomp",
+    },
+    Gap {
+        name: "inotify watches",
+        supervised: "covered: inotify_add_watch only inside the read grants and where the \
+                     command's own file permissions allow it, performed by the supervisor; \
+                     elsewhere refused (EACCES) and reported",
+        unsupervised: "NOT covered: inotify_add_watch on any directory the process can read \
+                       (subject only to file permissions) reports the names of files created \
+                       there and when files are opened or read (~/.ssh/id_rsa)",
     },
 ];
 

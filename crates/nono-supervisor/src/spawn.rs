@@ -89,7 +89,8 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
         .iter()
         .chain(crate::broker::unix_socket::SYSCALLS)
         .chain(crate::broker::path_ops::SYSCALLS)
-        .chain(crate::broker::sched::SYSCALLS);
+        .chain(crate::broker::sched::SYSCALLS)
+        .chain(crate::broker::inotify::SYSCALLS);
     for s in brokered {
         set.insert(*s);
     }

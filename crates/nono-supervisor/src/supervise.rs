@@ -289,6 +289,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         pty_slave: slave,
         expect_listener: config.trap_opens,
     };
+    // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
+    let grants = crate::broker::StaticGrants::new(&config.caps);
     let mut spawned = spawn::spawn(spec, enforce)?;
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
@@ -308,6 +310,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 
     let ctx = Arc::new(Context::new(
         &config,
+        grants,
         shared.clone(),
         child_pid.as_raw_nonzero().get().unsigned_abs(),
     ));

@@ -22,6 +22,7 @@
 #include <linux/bpf.h>
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -41,6 +42,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/sched.h>
+#include <poll.h>
+
+/* struct pidfd_info as of Linux 6.13 (PIDFD_INFO_SIZE_VER0: 64 bytes); linux/pidfd.h of older
+ * headers lacks it. */
+struct pidfd_info_v0 {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t spare0;
+};
+#define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -744,6 +755,67 @@ int main(int argc, char **argv) {
             result(n2, pfd);
             if (pfd >= 0) { result(name, setns((int)pfd, CLONE_NEWNS)); close((int)pfd); }
             i += 3;
+        }
+        else if (!strcmp(op, "whiteout")) {
+            /* renameat2(SRC, DST, RENAME_WHITEOUT): moves SRC and leaves a 0:0 char device */
+            NEED(3);
+            result(name, renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_WHITEOUT));
+            i += 4;
+        }
+        else if (!strcmp(op, "pidfd_info")) {
+            /* PIDFD_GET_INFO on PID: its parent and uid, what /proc/PID/status would show */
+            NEED(2);
+            long pfd = syscall(SYS_pidfd_open, pid_arg(a), 0);
+            sub(n2, sizeof n2, name, "pidfd");
+            result(n2, pfd);
+            if (pfd >= 0) {
+                struct pidfd_info_v0 info;
+                memset(&info, 0, sizeof info);
+                info.mask = 3; /* PIDFD_INFO_PID | PIDFD_INFO_CREDS */
+                int r = ioctl((int)pfd, PIDFD_GET_INFO_V0, &info);
+                result(name, r);
+                if (r == 0) {
+                    char d[128];
+                    int n = snprintf(d, sizeof d, "pid=%u,ppid=%u,uid=%u", info.pid, info.ppid, info.ruid);
+                    data(name, d, n);
+                }
+                close((int)pfd);
+            }
+            i += 3;
+        }
+        else if (!strcmp(op, "inotify")) {
+            /* inotify_add_watch(PATH) for creations, opens and reads; then wait up to MS ms
+               for events and print the names they carry (NAME.data=a,b,...) */
+            NEED(3);
+            int in = inotify_init1(IN_CLOEXEC);
+            sub(n2, sizeof n2, name, "init");
+            result(n2, in);
+            if (in >= 0) {
+                int wd = inotify_add_watch(in, a, IN_CREATE | IN_OPEN | IN_ACCESS | IN_MOVED_TO);
+                result(name, wd);
+                if (wd >= 0) {
+                    char names[4096] = "";
+                    size_t len = 0;
+                    struct pollfd p = {.fd = in, .events = POLLIN};
+                    int ms = atoi(b);
+                    /* after the first event, collect what follows for 200 ms more */
+                    while (poll(&p, 1, ms) > 0) {
+                        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                        ssize_t n = read(in, buf, sizeof buf);
+                        if (n <= 0) break;
+                        for (char *q = buf; q < buf + n;) {
+                            struct inotify_event *ev = (struct inotify_event *)q;
+                            if (ev->len && len + ev->len + 2 < sizeof names)
+                                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? "," : "", ev->name);
+                            q += sizeof *ev + ev->len;
+                        }
+                        ms = 200;
+                    }
+                    data(name, names, (ssize_t)len);
+                }
+                close(in);
+            }
+            i += 4;
         }
         else if (!strcmp(op, "env")) {
             for (char **e = environ; *e; e++) printf("%s.var=%s\n", name, *e);

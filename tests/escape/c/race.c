@@ -9,7 +9,12 @@
  *                                 directory) while opening A (or A/NAME with `exchange-in`)
  *   race exchange-in A B NAME ITER MARK
  *   race flip GOOD BAD ITER MARK  flip one path buffer between GOOD and BAD while opening
- *                                 it: the kernel and the supervisor each read it once */
+ *                                 it: the kernel and the supervisor each read it once
+ *   race watch-exchange A B ITER OUTSIDE, race watch-flip GOOD BAD ITER OUTSIDE
+ *                                 the same races around inotify_add_watch instead of open;
+ *                                 a leak is a watch on the directory OUTSIDE (its inode, as
+ *                                 /proc/self/fdinfo of the inotify fd lists it). Prints
+ *                                 `watches=N ok=N leaks=N` */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static atomic_int stop;
@@ -79,6 +86,48 @@ static void attack(const char *target, int iter, const char *mark) {
     fflush(stdout);
 }
 
+/* inotify_add_watch(target) ITER times while the other thread races; then count the watches
+ * whose inode is OUTSIDE's. */
+static void attack_watch(const char *target, int iter, const char *outside) {
+    struct stat st;
+    if (stat(outside, &st) < 0) {
+        perror("stat OUTSIDE");
+        exit(2);
+    }
+    int in = inotify_init1(IN_CLOEXEC);
+    if (in < 0) {
+        perror("inotify_init1");
+        exit(2);
+    }
+    int ok = 0, leaks = 0;
+    while (atomic_load(&changes) == 0) sched_yield();
+    for (int i = 0; i < iter; i++) {
+        if (inotify_add_watch(in, target, IN_CREATE | IN_OPEN) < 0) {
+            if (errno > 0 && errno < 4096) errs[errno]++;
+            continue;
+        }
+        ok++;
+    }
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", in);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        perror("fdinfo");
+        exit(2);
+    }
+    while (fgets(line, sizeof line, f)) {
+        const char *ino = strstr(line, " ino:");
+        if (strncmp(line, "inotify ", 8) == 0 && ino &&
+            strtoull(ino + 5, NULL, 16) == (unsigned long long)st.st_ino)
+            leaks++;
+    }
+    fclose(f);
+    printf("watches=%d ok=%d leaks=%d\n", iter, ok, leaks);
+    for (int e = 1; e < 4096; e++)
+        if (errs[e]) printf("err.%s=%d\n", strerrorname_np(e) ? strerrorname_np(e) : "E?", errs[e]);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     pthread_t t;
     if (argc == 6 && !strcmp(argv[1], "exchange")) {
@@ -99,6 +148,17 @@ int main(int argc, char **argv) {
         memcpy(buf_path, good, sizeof good);
         pthread_create(&t, NULL, flipper, NULL);
         attack(buf_path, atoi(argv[4]), argv[5]);
+    } else if (argc == 6 && !strcmp(argv[1], "watch-exchange")) {
+        path_a = argv[2];
+        path_b = argv[3];
+        pthread_create(&t, NULL, exchanger, NULL);
+        attack_watch(path_a, atoi(argv[4]), argv[5]);
+    } else if (argc == 6 && !strcmp(argv[1], "watch-flip")) {
+        strncpy(good, argv[2], sizeof good - 1);
+        strncpy(bad, argv[3], sizeof bad - 1);
+        memcpy(buf_path, good, sizeof good);
+        pthread_create(&t, NULL, flipper, NULL);
+        attack_watch(buf_path, atoi(argv[4]), argv[5]);
     } else {
         fprintf(stderr, "usage: see the comment at the top of race.c\n");
         return 2;

@@ -164,6 +164,8 @@ fn seccomp_unsandboxed_the_same_probes_get_other_answers() {
         "openat2",
         "lookup_dcookie",
         "reboot",
+        "ioctl(PIDFD_GET_INFO)",
+        "renameat2(RENAME_WHITEOUT)",
     ];
     let results = probe_results(&probe, &names, &[]);
     let table: HashMap<String, i32> = deny_table().iter().map(|e| (e.label(), e.errno)).collect();

@@ -41,7 +41,17 @@
 //!   canonical path (`--allow-file PATH`, `--write-file PATH`, or the socket named in a
 //!   profile's `filesystem.allow`) — the child's own socket is connected, as before. No
 //!   separate flag: a file grant already names one inode, flows through profiles, the CLI,
-//!   `--dry-run` and `nono why`, and is what a Landlock ABI 9 file rule would mean; or
+//!   `--dry-run` and `nono why`, and is what a Landlock ABI 9 file rule would mean. The grant
+//!   is of the socket **inode** the path named when the run started ([`GrantedSockets`]:
+//!   `(st_dev, st_ino)` recorded, and the inode pinned with an `O_PATH` fd, before the child
+//!   is spawned), compared with `fstat` of the very `O_PATH` fd the supervisor connects
+//!   through — so no rename or link between the check and the connect matters. A command
+//!   that can write the socket's directory could otherwise remove the granted name and
+//!   hard-link (or rename) another socket there — a tmux server's — and be connected to it
+//!   (issue 10 finding 2). When the name leads to another inode, the file grant does not
+//!   apply and the socket is judged like any other socket in a write grant, by (b): one the
+//!   sandbox itself re-bound there still works, one served outside is refused with a reason
+//!   saying the granted socket was replaced; or
 //! - **(b)** for a stream or seqpacket `connect`, the socket is **served inside the sandbox**:
 //!   the process that called `listen()` on it is the sandbox's root process or a descendant
 //!   (the `PPid` walk of [`super::procfs::in_tree`]). The supervisor cannot ask the kernel who
@@ -117,6 +127,7 @@ use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
 use nono_sandbox::{AccessMode, FsKind, NetworkMode};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
@@ -146,6 +157,76 @@ pub(crate) const DATAGRAM_SOCKET_SYSCALLS: &[Syscall] = Syscall::UNIX_DATAGRAM;
 /// Whether `s` is a trapped `socket`/`socketpair` of a Unix datagram socket.
 pub(crate) fn refuses_datagram_socket(s: Syscall) -> bool {
     DATAGRAM_SOCKET_SYSCALLS.contains(&s)
+}
+
+/// The sockets that file grants name, pinned when the run starts (before the child exists):
+/// rule (a) grants the socket *inode* a file grant named then, not whatever a name later
+/// points to (see "Whose socket" above: a command with write access to the socket's
+/// directory could otherwise unlink the granted name and hard-link or rename another socket
+/// there — a tmux server's — and have it connected).
+#[derive(Debug, Default)]
+pub(crate) struct GrantedSockets(Vec<GrantedSocket>);
+
+#[derive(Debug)]
+struct GrantedSocket {
+    /// The grant's canonical path.
+    path: PathBuf,
+    /// `(st_dev, st_ino)` when the run started.
+    id: (u64, u64),
+    /// An `O_PATH` descriptor of it, held for the run so that its inode number cannot be
+    /// reused by another socket on the same filesystem while the identity is compared.
+    _pin: OwnedFd,
+}
+
+impl GrantedSockets {
+    /// Pin every socket named by a file grant with write access (what rule (a) considers).
+    /// Called before the child is spawned: nothing of the sandbox can have changed the
+    /// names yet. A grant that is not a socket, or no longer exists, pins nothing (a socket
+    /// that appears there later is judged like any other: rule (b)).
+    pub(crate) fn pin(caps: &nono_sandbox::CapabilitySet) -> Self {
+        let sockets = caps
+            .grants()
+            .iter()
+            .filter(|g| g.kind == FsKind::File && g.access.writes())
+            .filter_map(|g| {
+                let fd = rustix::fs::open(
+                    &g.path,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ok()?;
+                let st = rustix::fs::fstat(&fd).ok()?;
+                (st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then(|| GrantedSocket {
+                    path: g.path.clone(),
+                    id: (st.st_dev, st.st_ino),
+                    _pin: fd,
+                })
+            })
+            .collect();
+        GrantedSockets(sockets)
+    }
+
+    /// What a file grant says about the socket at `canonical` whose `fstat` is `st` (the
+    /// inode the supervisor connects to).
+    fn verdict(&self, canonical: &Path, st: &rustix::fs::Stat) -> FileGrant {
+        match self.0.iter().find(|s| s.path == canonical) {
+            None => FileGrant::None,
+            Some(s) if s.id == (st.st_dev, st.st_ino) => FileGrant::ThisSocket,
+            Some(_) => FileGrant::Replaced,
+        }
+    }
+}
+
+/// Whether a file grant names the socket being connected to (rule (a)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileGrant {
+    /// No socket file grant on this path.
+    None,
+    /// The path is granted by itself and still names the inode it named at start.
+    ThisSocket,
+    /// The path is granted by itself, but the name now leads to another inode (unlinked and
+    /// re-created, or another socket linked or renamed there).
+    Replaced,
 }
 
 /// Refuse a trapped `socket`/`socketpair`: `EACCES` (what the deny filter answers without a
@@ -211,6 +292,8 @@ enum Plan {
         inode: OwnedFd,
         path: PathBuf,
         kind: SocketType,
+        /// What the denial tells the user if the server is outside.
+        hint: String,
     },
 }
 
@@ -257,11 +340,20 @@ pub(crate) fn handle(
                 }
             }));
         }
-        Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
+        Ok((
+            call,
+            socket,
+            Plan::CheckServer {
+                inode,
+                path,
+                kind,
+                hint,
+            },
+        )) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
             workers.submit(Box::new(move || {
                 let checked =
-                    connect_checked(&notify, &n, &socket, &call, inode, &path, kind, root);
+                    connect_checked(&notify, &n, &socket, &call, inode, &path, &hint, kind, root);
                 if let Err(refusal) = checked {
                     refuse(&notify, &shared, &n, syscall, refusal);
                 }
@@ -421,18 +513,27 @@ fn decide(
         // What connecting to a non-socket answers.
         return Err(Refusal::Errno(Errno::CONNREFUSED));
     }
-    if granted_explicitly(caps, &canonical) {
+    let file_grant = caps.sockets.verdict(&canonical, &st);
+    if file_grant == FileGrant::ThisSocket {
         return Ok(Plan::Child(Destination::Inode(inode)));
     }
-    // Inside a directory write grant only: who serves the socket decides.
+    // Not granted by itself (inside a directory write grant only), or granted but the name
+    // now leads to another inode: who serves the socket decides, as for any socket.
     let kind = rustix::net::sockopt::socket_type(socket)?;
-    let grant_hint = |what: &str| {
-        format!(
-            "{what}; grant the socket itself explicitly with --allow-file {} (or name it in a \
+    let advice = match file_grant {
+        FileGrant::Replaced => format!(
+            "{} is granted by itself, but no longer names the socket it named when nono started \
+             (removed and re-created, or another socket linked or renamed over it): a file \
+             grant covers that socket only; if its server re-created it, run nono again",
+            canonical.display()
+        ),
+        FileGrant::None | FileGrant::ThisSocket => format!(
+            "grant the socket itself explicitly with --allow-file {} (or name it in a \
              profile's filesystem.allow)",
             canonical.display()
-        )
+        ),
     };
+    let grant_hint = |what: &str| format!("{what}; {advice}");
     if kind == SocketType::DGRAM {
         return Err(Refusal::Denied(
             canonical.clone(),
@@ -469,16 +570,8 @@ fn decide(
         inode,
         path: canonical,
         kind,
+        hint: advice,
     })
-}
-
-/// Whether a file grant with write access names exactly this socket (rule (a) above). A
-/// directory grant does not count: it would cover every server's socket under it.
-fn granted_explicitly(caps: &StaticGrants, canonical: &Path) -> bool {
-    caps.caps
-        .grants()
-        .iter()
-        .any(|g| g.kind == FsKind::File && g.path == canonical && g.access.writes())
 }
 
 /// Rule (b): connect a fresh socket of the supervisor's (same type, the child's `O_NONBLOCK`
@@ -495,6 +588,7 @@ fn connect_checked(
     call: &Call,
     inode: OwnedFd,
     path: &Path,
+    hint: &str,
     kind: SocketType,
     root: u32,
 ) -> Result<(), Refusal> {
@@ -508,7 +602,7 @@ fn connect_checked(
         rustix::net::sockopt::set_socket_passcred(&own, true)?;
     }
     perform_interruptible(notify, n, &own, call, &Destination::Inode(inode))?;
-    if let Err(reason) = served_inside(&own, root, path) {
+    if let Err(reason) = served_inside(&own, root, hint) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
         return Err(Refusal::Denied(path.to_path_buf(), reason, Errno::ACCESS));
@@ -537,11 +631,7 @@ fn connect_checked(
 /// reused). `SO_PEERPIDFD` (6.5+) pins that very process: it must still be alive after the
 /// ancestry walk, so the walk read the `status` of the process the kernel named and not of a
 /// newcomer with a reused pid.
-fn served_inside(conn: &OwnedFd, root: u32, path: &Path) -> Result<(), String> {
-    let hint = format!(
-        "grant it explicitly with --allow-file {} (or name it in a profile's filesystem.allow)",
-        path.display()
-    );
+fn served_inside(conn: &OwnedFd, root: u32, hint: &str) -> Result<(), String> {
     let pid = peer_pid(conn).unwrap_or(0);
     if pid == 0 {
         return Err(format!(
@@ -861,5 +951,42 @@ fn perform(socket: &OwnedFd, call: &Call, dest: &Destination) -> Result<i64, Err
         Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
     } else {
         Ok(rc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identity a file grant pins at start decides, not the name: the same inode is the
+    /// granted socket, another inode at the name (linked over it) is not, a path no file
+    /// grant names has no verdict, and a grant that is not a socket pins nothing.
+    #[test]
+    fn a_socket_file_grant_pins_the_inode_it_named_at_start() {
+        let dir = std::env::temp_dir().join(format!("nono-pin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let (app, other, plain) = (dir.join("app.sock"), dir.join("o.sock"), dir.join("f"));
+        let _app = std::os::unix::net::UnixListener::bind(&app).unwrap();
+        let _other = std::os::unix::net::UnixListener::bind(&other).unwrap();
+        std::fs::write(&plain, "x").unwrap();
+        let mut caps = nono_sandbox::CapabilitySet::new();
+        caps.allow_file(&app, AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_file(&plain, AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_file(&other, AccessMode::Read, "test read-only")
+            .unwrap();
+        let pinned = GrantedSockets::pin(&caps);
+        // Only the written socket: the plain file and the read-only grant pin nothing.
+        assert_eq!(pinned.0.len(), 1, "{pinned:?}");
+        let st = |p: &Path| rustix::fs::stat(p).unwrap();
+        assert_eq!(pinned.verdict(&app, &st(&app)), FileGrant::ThisSocket);
+        assert_eq!(pinned.verdict(&other, &st(&other)), FileGrant::None);
+        std::fs::remove_file(&app).unwrap();
+        std::fs::hard_link(&other, &app).unwrap();
+        assert_eq!(pinned.verdict(&app, &st(&app)), FileGrant::Replaced);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -670,3 +670,77 @@ fn a_symlink_to_a_socket_served_outside_is_refused() {
         outcome.denials
     );
 }
+
+/// Issue 10 finding 2, at the library level: a file grant of a socket is a grant of the inode
+/// it named when the run started. The child connects to the granted socket (served outside,
+/// reached: rule (a)); removes the name and hard-links another outside socket there (refused:
+/// the inode differs, and its server is outside — the denial says the granted socket was
+/// replaced); removes it again and binds its own listener at the granted path (reached: a
+/// socket the sandbox serves itself, rule (b)).
+const GRANTED_THEN_REPLACED: &str = r#"
+import errno, os, socket, sys
+app, other = sys.argv[1], sys.argv[2]
+
+def connect(p, msg):
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(p)
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    c.sendall(msg)
+    return c
+
+out = []
+c = connect(app, b"genuine")
+out.append("ok" if not isinstance(c, str) else c)
+os.unlink(app)
+os.link(other, app)
+c2 = connect(app, b"stolen")
+out.append("ok" if not isinstance(c2, str) else c2)
+os.unlink(app)
+l = socket.socket(socket.AF_UNIX)
+l.bind(app)
+l.listen(1)
+pid = os.fork()
+if pid == 0:
+    a, _ = l.accept()
+    a.sendall(b"re-" + a.recv(16))
+    os._exit(0)
+c3 = connect(app, b"own")
+out.append(c3 if isinstance(c3, str) else c3.recv(16).decode())
+os.waitpid(pid, 0)
+print(" ".join(out))
+"#;
+
+#[test]
+fn a_socket_granted_by_itself_is_that_inode_not_its_name() {
+    let Some(_g) = sandbox_ready() else { return };
+    let out = scratch("unix-granted-out");
+    let dir = scratch("unix-granted");
+    let app_path = dir.join("app.sock");
+    let other_path = dir.join("other.sock");
+    let app = UnixListener::bind(&app_path).unwrap();
+    let other = UnixListener::bind(&other_path).unwrap();
+    app.set_nonblocking(true).unwrap();
+    other.set_nonblocking(true).unwrap();
+    let mut caps = system_caps();
+    caps.allow_dir(&dir, AccessMode::ReadWrite, "test writable")
+        .unwrap();
+    caps.allow_file(&app_path, AccessMode::ReadWrite, "test socket")
+        .unwrap();
+    let (outcome, text) = run_python(GRANTED_THEN_REPLACED, &[&app_path, &other_path], caps, &out);
+    assert_eq!(outcome.exit, ExitStatusKind::Code(0), "{text}");
+    assert_eq!(text.trim(), "ok EACCES re-own");
+    assert_eq!(received(&app), (1, b"genuine".to_vec()));
+    // The outside server behind the link only ever saw the supervisor's check connection.
+    assert_eq!(received(&other).1, b"");
+    let d = denial_of(&outcome, &app_path);
+    assert_eq!(d.syscall, "connect");
+    assert!(
+        d.reason
+            .contains("no longer names the socket it named when nono started"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(outcome.denials.len(), 1, "{:?}", outcome.denials);
+}

@@ -104,6 +104,24 @@ pub enum When {
     PriorityOfOthers,
     /// `ioprio_set` of every process of a user (`which` is `IOPRIO_WHO_USER`).
     IoprioOfUser,
+    /// A flags argument (`args[arg]`, low 32 bits: an `unsigned int`) with any of `mask` set.
+    FlagsSet {
+        /// The flag's name, e.g. `"RENAME_WHITEOUT"`.
+        name: &'static str,
+        /// Which argument holds the flags.
+        arg: u8,
+        /// The refused bits.
+        mask: u32,
+    },
+    /// `ioctl` whose request has this type and number (its low 16 bits, `_IOC_TYPE << 8 |
+    /// _IOC_NR`), whatever its direction and size bits: for extensible ioctls the kernel
+    /// dispatches on type and number alone and takes the size from the request.
+    IoctlTypeNr {
+        /// The request's name, e.g. `"PIDFD_GET_INFO"`.
+        name: &'static str,
+        /// `_IOC_TYPE << 8 | _IOC_NR`.
+        type_nr: u16,
+    },
 }
 
 /// One row of the deny table.
@@ -136,6 +154,9 @@ impl DenyEntry {
             When::SetLimitsOfPid => format!("{}(pid, new limit)", self.syscall),
             When::PriorityOfOthers => format!("{}(other)", self.syscall),
             When::IoprioOfUser => format!("{}(IOPRIO_WHO_USER)", self.syscall),
+            When::FlagsSet { name, .. } | When::IoctlTypeNr { name, .. } => {
+                format!("{}({name})", self.syscall)
+            }
         }
     }
 }
@@ -157,6 +178,14 @@ pub const SETID_BITS: u32 = libc::S_ISUID | libc::S_ISGID;
 /// The open flags that create a file (and so apply a mode): `O_CREAT`, and `O_TMPFILE`
 /// without its `O_DIRECTORY` part.
 pub const CREATE_FLAGS: u32 = (libc::O_CREAT | (libc::O_TMPFILE & !libc::O_DIRECTORY)) as u32;
+
+/// `RENAME_WHITEOUT` (`renameat2` flags): leaves a 0:0 character device (an overlayfs
+/// whiteout) where the source was.
+pub const RENAME_WHITEOUT: u32 = 1 << 2;
+
+/// `PIDFD_GET_INFO` (`_IOWR(PIDFS_IOCTL_MAGIC = 0xFF, 11, struct pidfd_info)`, Linux 6.13), by
+/// type and number (`0xFF << 8 | 11`): the kernel accepts every size of the extensible struct.
+pub const PIDFD_GET_INFO_TYPE_NR: u16 = 0xff0b;
 
 /// `personality(0xffffffff)` (query) and `PER_LINUX` are the only values allowed.
 pub const PERSONALITY_ALLOWED: &[u32] = &[0xffff_ffff, 0];
@@ -240,6 +269,7 @@ mod sysno {
         personality = SYS_personality,
         pidfd_getfd = SYS_pidfd_getfd,
         pivot_root = SYS_pivot_root,
+        renameat2 = SYS_renameat2,
         process_vm_readv = SYS_process_vm_readv,
         process_vm_writev = SYS_process_vm_writev,
         ptrace = SYS_ptrace,
@@ -358,6 +388,10 @@ const DENY_TABLE: &[DenyEntry] = &[
     deny!(setpriority, When::PriorityOfOthers, EPERM, "renices processes outside the sandbox; nice() passes PRIO_PROCESS, 0"),
     deny!(ioprio_set, When::IoprioOfUser, EPERM,
         "sets the I/O priority of every process of the user, outside the sandbox too; ionice passes a pid"),
+    deny!(renameat2, When::FlagsSet { name: "RENAME_WHITEOUT", arg: 4, mask: RENAME_WHITEOUT }, EPERM,
+        "leaves a 0:0 character device in a write grant, where mknod of devices is refused"),
+    deny!(ioctl, When::IoctlTypeNr { name: "PIDFD_GET_INFO", type_nr: PIDFD_GET_INFO_TYPE_NR }, ENOTTY,
+        "ids, parent, cgroup of any process (/proc/PID is refused); ENOTTY as before 6.13, callers fall back"),
 ];
 
 /// System V IPC, refused when the sandbox cannot have its own IPC namespace (see
@@ -525,6 +559,9 @@ pub enum Syscall {
     SchedSetAttr,
     /// `ioprio_set(which, who, ioprio)`; trapped only when `who` is not 0.
     IoprioSet,
+    /// `inotify_add_watch(fd, path, mask)`: Landlock does not check it, so a watch anywhere
+    /// reports the names of files created, opened and read there.
+    InotifyAddWatch,
 }
 
 impl Syscall {
@@ -584,6 +621,7 @@ impl Syscall {
         Syscall::SchedSetParam,
         Syscall::SchedSetAttr,
         Syscall::IoprioSet,
+        Syscall::InotifyAddWatch,
     ];
 
     /// The open family: `open`, `openat`, `openat2`, `creat`.
@@ -674,6 +712,7 @@ impl Syscall {
             Syscall::SchedSetParam => "sched_setparam",
             Syscall::SchedSetAttr => "sched_setattr",
             Syscall::IoprioSet => "ioprio_set",
+            Syscall::InotifyAddWatch => "inotify_add_watch",
         }
     }
 
@@ -768,6 +807,7 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SchedSetParam => libc::SYS_sched_setparam,
         Syscall::SchedSetAttr => libc::SYS_sched_setattr,
         Syscall::IoprioSet => libc::SYS_ioprio_set,
+        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
     };
     u32::try_from(n).ok()
 }
@@ -829,6 +869,7 @@ fn syscall_nr(s: Syscall) -> Option<u32> {
         Syscall::SchedSetParam => libc::SYS_sched_setparam,
         Syscall::SchedSetAttr => libc::SYS_sched_setattr,
         Syscall::IoprioSet => libc::SYS_ioprio_set,
+        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
     };
     u32::try_from(n).ok()
 }
@@ -1230,6 +1271,15 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -
                 When::IoprioOfUser => {
                     asm.load(Field::ArgLo(0));
                     asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
+                }
+                When::FlagsSet { arg, mask, .. } => {
+                    asm.load(Field::ArgLo(arg));
+                    asm.jump(Cond::Set, mask, deny, Target::Next);
+                }
+                When::IoctlTypeNr { type_nr, .. } => {
+                    asm.load(Field::ArgLo(1));
+                    asm.and(0xffff);
+                    asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
                 }
             }
         }
@@ -1917,6 +1967,77 @@ mod tests {
         ] {
             assert_eq!(f.evaluate(&call(ioprio, args)), want, "{args:x?}");
         }
+    }
+
+    /// `renameat2(RENAME_WHITEOUT)` makes a 0:0 character device (issue 16 finding 9): the
+    /// flag is refused wherever it is in the flags register, other renames pass.
+    #[test]
+    fn rename_whiteout_is_denied_other_renames_pass() {
+        let f = deny();
+        let r = sysno::renameat2;
+        let at = libc::AT_FDCWD as u64;
+        let (noreplace, exchange) = (
+            u64::from(libc::RENAME_NOREPLACE),
+            u64::from(libc::RENAME_EXCHANGE),
+        );
+        let whiteout = u64::from(RENAME_WHITEOUT);
+        assert_eq!(u64::from(libc::RENAME_WHITEOUT), whiteout);
+        for (flags, want) in [
+            (0, action::ALLOW),
+            (noreplace, action::ALLOW),
+            (exchange, action::ALLOW),
+            // High bits are not flags (an unsigned int); the kernel rejects unknown low bits.
+            (1 << 32, action::ALLOW),
+            (whiteout, action::errno(libc::EPERM)),
+            (whiteout | noreplace, action::errno(libc::EPERM)),
+            ((1 << 32) | whiteout, action::errno(libc::EPERM)),
+        ] {
+            assert_eq!(
+                f.evaluate(&call(r, [at, 0x1000, at, 0x2000, flags, 0])),
+                want,
+                "{flags:#x}"
+            );
+        }
+    }
+
+    /// `PIDFD_GET_INFO` is refused by type and number, whatever the size and direction bits
+    /// (the kernel takes the struct size from the request) and high register bits; the
+    /// other pidfd ioctls (namespaces: the kernel's ptrace check and Landlock's scope refuse
+    /// other processes) and unrelated ioctls pass.
+    #[test]
+    fn pidfd_get_info_is_denied_at_every_size() {
+        let f = deny();
+        let ioctl = sysno::ioctl;
+        let enotty = action::errno(libc::ENOTTY);
+        // _IOWR(0xFF, 11, size): dir 3 << 30, size << 16, type << 8, nr.
+        let iowr = |size: u64| (3u64 << 30) | (size << 16) | 0xff0b;
+        for req in [
+            iowr(64),
+            iowr(72),
+            iowr(0x3fff),
+            0xff0b,
+            (1 << 30) | (64 << 16) | 0xff0b,
+            (1 << 32) | iowr(64),
+        ] {
+            assert_eq!(
+                f.evaluate(&call(ioctl, [3, req, 0x1000, 0, 0, 0])),
+                enotty,
+                "{req:#x}"
+            );
+        }
+        // PIDFD_GET_MNT_NAMESPACE (_IO(0xFF, 3)), FIONREAD, TCGETS, type 0xFE nr 11.
+        for req in [0xff03u64, 0x541b, 0x5401, iowr(64) - 0x100] {
+            assert_eq!(
+                f.evaluate(&call(ioctl, [3, req, 0x1000, 0, 0, 0])),
+                action::ALLOW,
+                "{req:#x}"
+            );
+        }
+        // TIOCSTI is still refused with its own errno after the new row.
+        assert_eq!(
+            f.evaluate(&call(ioctl, [0, 0x5412, 0, 0, 0, 0])),
+            action::errno(libc::EPERM)
+        );
     }
 
     /// Scheduling and I/O priority calls reach the supervisor only when they name another

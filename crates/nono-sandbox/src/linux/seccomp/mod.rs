@@ -35,7 +35,9 @@
 //!       jeq socket    ? socket_block : next        with NetworkMode::Block / Ports, or when
 //!       jeq socketpair ? socketpair_block : next    Unix datagram sockets are refused here
 //!       ja  ALLOW
-//! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM; ja ALLOW
+//! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM;
+//!                    ld args[1].lo; and 0xffff; jeq 0xff0b (PIDFD_GET_INFO) ? ENOTTY; ja ALLOW
+//! renameat2_block:   ld args[4].lo; jset RENAME_WHITEOUT ? EPERM; ja ALLOW
 //! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; ja ALLOW
 //! personality_block: ld args[0].lo; jeq 0xffffffff ? ALLOW; jeq 0 ? ALLOW; ja EPERM
 //! mode_block:        ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
@@ -100,6 +102,8 @@
 //! | `prlimit64` with a pid other than 0 and a new limit (`args[2]` not NULL) | lowers an outside process's limits (`RLIMIT_CPU` kills it); `setrlimit`/`getrlimit` pass pid 0, reading another's limits passes |
 //! | `setpriority` unless `which == PRIO_PROCESS && who == 0` | renices other processes; `nice()` passes `PRIO_PROCESS, 0` |
 //! | `ioprio_set` with `which == IOPRIO_WHO_USER` | sets the I/O priority of every process of the user; `ionice -p` names one process |
+//! | `renameat2` with `RENAME_WHITEOUT` (flags `args[4]`) | leaves a 0:0 character device (an overlayfs whiteout) where the source was: a device node in a write grant although Landlock refuses `mknod` of devices there (Linux 5.8+ lets anyone make whiteouts). Nothing but overlay implementations in user space uses the flag |
+//! | `ioctl(PIDFD_GET_INFO)` → **`ENOTTY`** (request's type and number, `(req & 0xffff) == 0xff0b`: the kernel takes the struct's size from the request, so every size must match) | uid/gids, parent pid and cgroup of any process a pidfd names — `pidfd_open` works on every pid — while the supervisor refuses its `/proc/PID/status`. `ENOTTY` is what kernels before 6.13 answer, so callers fall back (to `/proc`, served for the sandbox's own processes). The namespace ioctls (`PIDFD_GET_*_NAMESPACE`) pass: the kernel's ptrace check, under Landlock's scope, refuses them for processes outside the sandbox (measured: `EACCES`). Another driver's ioctl with type `0xFF`, number 11 would be refused too |
 //!
 //! | `shmget`, `shmat`, `shmctl`, `msgget`, `msgsnd`, `msgrcv`, `msgctl`, `semget`, `semop`, `semtimedop`, `semctl` → **`ENOSYS`** ([`sysv_ipc_table`]), only when System V IPC is refused rather than made private (`SysvIpc::Deny`, or `Private` without `CAP_SYS_ADMIN` for an IPC namespace; [`Filter::for_caps`] alone always refuses unless `Host`) | other programs' IPC objects are found by key; `ENOSYS` is what a kernel without SysV IPC answers, so programs fall back |
 //!

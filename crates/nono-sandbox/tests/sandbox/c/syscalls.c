@@ -95,6 +95,11 @@ static int attempt(const char *name, long *ret, int *err) {
     else if (IS("io_uring_register")) r = syscall(SYS_io_uring_register, -1, 0, NULL, 0);
     else if (IS("ioctl(TIOCSTI)")) r = ioctl(devnull(), TIOCSTI, &c);
     else if (IS("ioctl(TIOCLINUX)")) r = ioctl(devnull(), TIOCLINUX, &c);
+    /* PIDFD_GET_INFO (_IOWR(0xFF, 11, 64 bytes)) on fd -1: EBADF when allowed. */
+    else if (IS("ioctl(PIDFD_GET_INFO)")) r = syscall(SYS_ioctl, -1, (3UL << 30) | (64UL << 16) | 0xff0b, NULL);
+    /* RENAME_WHITEOUT (4) on paths that do not exist: ENOENT when allowed. */
+    else if (IS("renameat2(RENAME_WHITEOUT)"))
+        r = syscall(SYS_renameat2, AT_FDCWD, "/nonexistent-nono/a", AT_FDCWD, "/nonexistent-nono/b", 4);
     else if (IS("ioctl(TIOCSTI):high-bits"))
         r = syscall(SYS_ioctl, devnull(), (unsigned long)TIOCSTI | (1UL << 32), &c);
     else if (IS("ioctl(TIOCLINUX):high-bits"))
