@@ -64,10 +64,12 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::process::PidfdGetfdFlags;
 
+use self::as_child::{ActingAsChild, ChildCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod as_child;
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
@@ -126,6 +128,10 @@ pub(crate) struct StaticGrants {
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
     /// The deny rules' paths, as bytes.
     denies: Vec<Vec<u8>>,
+    /// `(st_dev, st_ino)` of every directory grant's root (`/tmp`, the project, `/dev/shm`):
+    /// the metadata broker never changes their mode, owner or attributes (see
+    /// `broker/metadata.rs`).
+    roots: Vec<(u64, u64)>,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -154,10 +160,18 @@ impl StaticGrants {
             .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
             .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
+        let roots = caps
+            .grants()
+            .iter()
+            .filter(|g| g.kind == FsKind::Dir)
+            .filter_map(|g| rustix::fs::stat(&g.path).ok())
+            .map(|st| (st.st_dev, st.st_ino))
+            .collect();
         StaticGrants {
             caps: caps.clone(),
             simple,
             denies,
+            roots,
         }
     }
 
@@ -387,7 +401,8 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
-        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags) {
+        let creds = || ChildCreds::of_thread(notify, &n);
+        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags, creds) {
             procfs::answer(
                 notify,
                 &self.shared,
@@ -478,8 +493,19 @@ fn grant_trapped(
             } else {
                 Mode::empty()
             };
+            // As the child: its fs ids, groups and capabilities, never the supervisor's.
+            let creds = match ChildCreds::of_thread(notify, n) {
+                Ok(c) => c,
+                Err(errno) => {
+                    let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                    return;
+                }
+            };
             // `O_TRUNC` waits until the opened object has been checked (below).
-            match open_approved(&path, flags & !OFlags::TRUNC, mode) {
+            let opened = creds
+                .act()
+                .and_then(|as_child| open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode));
+            match opened {
                 Ok(fd) => {
                     // The object itself, not its path: another name (a hard link) of a
                     // file in a deny group is refused here, before anything changed it.
@@ -489,7 +515,10 @@ fn grant_trapped(
                         return;
                     }
                     if flags.contains(OFlags::TRUNC) {
-                        if let Err(errno) = truncate_opened(&fd, flags) {
+                        let truncated = creds
+                            .act()
+                            .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
+                        if let Err(errno) = truncated {
                             let _ = notify.respond_errno(n.id, errno.raw_os_error());
                             return;
                         }
@@ -536,8 +565,8 @@ fn grant_trapped(
 /// `O_TRUNC` applied after the open, as the kernel would have: regular files only (FIFOs and
 /// terminals ignore it), `EISDIR` for a directory. A read-only fd (`O_RDONLY | O_TRUNC`, which
 /// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
-/// the same inode.
-fn truncate_opened(fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
+/// the same inode, as the child (the reopen checks its write permission).
+fn truncate_opened(_as_child: &ActingAsChild, fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
     let st = rustix::fs::fstat(fd)?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => {}
@@ -574,10 +603,17 @@ fn honoured(flags: OFlags) -> OFlags {
             | OFlags::LARGEFILE)
 }
 
-/// Open the canonical `path` as the supervisor, refusing any symlink on the way: the parent
+/// Open the canonical `path` for the child, refusing any symlink on the way: the parent
 /// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
-/// The fd is close-on-exec in the supervisor (the child's own flag is applied on injection).
-pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+/// Runs as the child (`as_child`): the kernel checks the child's search, read, write and
+/// create permissions, and the open file carries the child's credentials. The fd is
+/// close-on-exec in the supervisor (the child's own flag is applied on injection).
+pub(crate) fn open_approved(
+    as_child: &ActingAsChild,
+    path: &Path,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
@@ -598,13 +634,14 @@ pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<Ow
         Mode::empty(),
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )?;
-    open_beneath(&dir, Path::new(name), flags, mode)
+    open_beneath(as_child, &dir, Path::new(name), flags, mode)
 }
 
 /// `openat2(root, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`).
+/// `ELOOP`). As the child (see [`open_approved`]).
 pub(crate) fn open_beneath(
+    _as_child: &ActingAsChild,
     root: &OwnedFd,
     relative: &Path,
     flags: OFlags,

@@ -42,6 +42,7 @@ use nono_wire::{
 };
 use rustix::fs::{Mode, OFlags};
 
+use crate::broker::as_child::ChildCreds;
 use crate::broker::{open_approved, Context};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
@@ -331,7 +332,12 @@ fn decide_request(
             if canonical.is_dir() && req.access == AccessMode::Read {
                 flags |= OFlags::DIRECTORY;
             }
-            match open_approved(&canonical, flags, Mode::empty()) {
+            // As the child (the peer, the direct child: its credentials, not the supervisor's).
+            let opened = ChildCreds::of_tid(child_pid).and_then(|creds| {
+                let as_child = creds.act()?;
+                open_approved(&as_child, &canonical, flags, Mode::empty())
+            });
+            match opened {
                 Ok(fd) => match engine.refuse_opened(&request, &fd) {
                     // A hard link to a file in a deny group: checked on the opened object.
                     Some(reason) => deny(reason),

@@ -120,6 +120,7 @@ use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
+use super::as_child::{ActingAsChild, ChildCreds};
 use super::{StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
 
@@ -246,7 +247,11 @@ pub(crate) fn handle(
             let notify = notify.clone();
             let n = *n;
             workers.submit(Box::new(move || {
-                let result = perform_interruptible(&notify, &n, &socket, &call, &dest);
+                // As the child: netlink and the socket's DAC check judge the caller.
+                let result = ChildCreds::of_thread(&notify, &n).and_then(|creds| {
+                    let as_child = creds.act()?;
+                    perform_interruptible(&as_child, &notify, &n, &socket, &call, &dest)
+                });
                 match result {
                     Ok(v) => {
                         let _ = notify.respond_value(n.id, v);
@@ -260,8 +265,14 @@ pub(crate) fn handle(
         Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
             workers.submit(Box::new(move || {
-                let checked =
-                    connect_checked(&notify, &n, &socket, &call, inode, &path, kind, root);
+                let checked = ChildCreds::of_thread(&notify, &n)
+                    .map_err(Refusal::Errno)
+                    .and_then(|creds| {
+                        let as_child = creds.act()?;
+                        connect_checked(
+                            &as_child, &notify, &n, &socket, &call, inode, &path, kind, root,
+                        )
+                    });
                 if let Err(refusal) = checked {
                     refuse(&notify, &shared, &n, syscall, refusal);
                 }
@@ -489,6 +500,7 @@ fn granted_explicitly(caps: &StaticGrants, canonical: &Path) -> bool {
 /// can send through it in between.
 #[allow(clippy::too_many_arguments)]
 fn connect_checked(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     child: &OwnedFd,
@@ -507,7 +519,7 @@ fn connect_checked(
     if rustix::net::sockopt::socket_passcred(child).unwrap_or(false) {
         rustix::net::sockopt::set_socket_passcred(&own, true)?;
     }
-    perform_interruptible(notify, n, &own, call, &Destination::Inode(inode))?;
+    perform_interruptible(as_child, notify, n, &own, call, &Destination::Inode(inode))?;
     if let Err(reason) = served_inside(&own, root, path) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
@@ -709,6 +721,7 @@ const WAIT_SLICE_MS: i32 = 50;
 /// frees the worker at once instead of after the kernel's own timeout. The socket's
 /// `O_NONBLOCK` (shared with the child's fd) is restored afterwards.
 fn perform_interruptible(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     socket: &OwnedFd,
@@ -717,12 +730,12 @@ fn perform_interruptible(
 ) -> Result<i64, Errno> {
     let flags = rustix::fs::fcntl_getfl(socket)?;
     if flags.contains(rustix::fs::OFlags::NONBLOCK) {
-        return perform(socket, call, dest);
+        return perform(as_child, socket, call, dest);
     }
     match call.syscall {
         Syscall::SendTo => {
             if call.flags & libc::MSG_DONTWAIT != 0 {
-                return perform(socket, call, dest);
+                return perform(as_child, socket, call, dest);
             }
             let nonblocking = Call {
                 syscall: call.syscall,
@@ -732,7 +745,7 @@ fn perform_interruptible(
                 flags: call.flags | libc::MSG_DONTWAIT,
             };
             loop {
-                match perform(socket, &nonblocking, dest) {
+                match perform(as_child, socket, &nonblocking, dest) {
                     Err(Errno::AGAIN) => {
                         if !wait_writable(notify, n, socket) {
                             return Err(Errno::INTR);
@@ -744,7 +757,7 @@ fn perform_interruptible(
         }
         _ => {
             rustix::fs::fcntl_setfl(socket, flags | rustix::fs::OFlags::NONBLOCK)?;
-            let result = connect_waiting(notify, n, socket, call, dest);
+            let result = connect_waiting(as_child, notify, n, socket, call, dest);
             let _ = rustix::fs::fcntl_setfl(socket, flags);
             result
         }
@@ -752,6 +765,7 @@ fn perform_interruptible(
 }
 
 fn connect_waiting(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     socket: &OwnedFd,
@@ -759,7 +773,7 @@ fn connect_waiting(
     dest: &Destination,
 ) -> Result<i64, Errno> {
     loop {
-        match perform(socket, call, dest) {
+        match perform(as_child, socket, call, dest) {
             // TCP: the handshake runs; wait for it.
             Err(Errno::INPROGRESS) => loop {
                 if !wait_writable(notify, n, socket) {
@@ -806,9 +820,15 @@ fn slice(ms: i32) -> rustix::event::Timespec {
     }
 }
 
-/// `connect`/`sendto` on the supervisor's copy of the child's socket. Returns the syscall's
-/// value.
-fn perform(socket: &OwnedFd, call: &Call, dest: &Destination) -> Result<i64, Errno> {
+/// `connect`/`sendto` on the supervisor's copy of the child's socket, as the child (netlink
+/// checks the sender's `CAP_NET_ADMIN`; a pathname socket its owner's write permission).
+/// Returns the syscall's value.
+fn perform(
+    _as_child: &ActingAsChild,
+    socket: &OwnedFd,
+    call: &Call,
+    dest: &Destination,
+) -> Result<i64, Errno> {
     // SAFETY: an all-zero sockaddr_un is a valid value.
     let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let (addr_ptr, addr_len): (*const u8, usize) = match dest {
