@@ -64,7 +64,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::process::PidfdGetfdFlags;
 
-use self::as_child::{ActingAsChild, ChildCreds};
+use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
@@ -132,6 +132,8 @@ pub(crate) struct StaticGrants {
     /// the metadata broker never changes their mode, owner or attributes (see
     /// `broker/metadata.rs`).
     roots: Vec<(u64, u64)>,
+    /// Where the sandboxed threads' credentials come from (see `broker/as_child.rs`).
+    pub creds: SandboxCreds,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -144,6 +146,7 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 impl StaticGrants {
+    /// Call on the thread that spawns the sandbox (its credentials are the sandbox's).
     fn new(caps: &CapabilitySet) -> Self {
         // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
         // fraction of the cost: grants × denies comparisons run at every start-up (the
@@ -172,6 +175,7 @@ impl StaticGrants {
             simple,
             denies,
             roots,
+            creds: SandboxCreds::for_sandbox(caps.keep_capabilities()),
         }
     }
 
@@ -401,7 +405,7 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
-        let creds = || ChildCreds::of_thread(notify, &n);
+        let creds = || self.caps.creds.of_thread(notify, &n);
         if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags, creds) {
             procfs::answer(
                 notify,
@@ -442,9 +446,18 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
+        let caps = self.caps.clone();
         ctx.workers.submit(Box::new(move || {
             grant_trapped(
-                &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
+                &notify,
+                &engine,
+                &cancel,
+                &shared,
+                &caps.creds,
+                &n,
+                &call,
+                canonical,
+                access,
             );
         }));
     }
@@ -457,6 +470,7 @@ fn grant_trapped(
     engine: &Engine,
     cancel: &CancelToken,
     shared: &Shared,
+    sandbox: &SandboxCreds,
     n: &Notification,
     call: &OpenCall,
     path: PathBuf,
@@ -494,7 +508,7 @@ fn grant_trapped(
                 Mode::empty()
             };
             // As the child: its fs ids, groups and capabilities, never the supervisor's.
-            let creds = match ChildCreds::of_thread(notify, n) {
+            let creds = match sandbox.of_thread(notify, n) {
                 Ok(c) => c,
                 Err(errno) => {
                     let _ = notify.respond_errno(n.id, errno.raw_os_error());

@@ -42,7 +42,7 @@ use nono_wire::{
 };
 use rustix::fs::{Mode, OFlags};
 
-use crate::broker::as_child::ChildCreds;
+use crate::broker::as_child::SandboxCreds;
 use crate::broker::{open_approved, Context};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
@@ -127,8 +127,10 @@ impl SdkServer {
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
                 let cancel = ctx.cancel.clone();
+                let caps = ctx.caps.clone();
                 ctx.workers.submit(Box::new(move || {
-                    decide_request(engine.as_deref(), &cancel, &shared, &send, req, pid);
+                    let sandbox = &caps.creds;
+                    decide_request(engine.as_deref(), &cancel, &shared, sandbox, &send, req, pid);
                 }));
             }
             SupervisorMessage::OpenUrl(req) => {
@@ -279,6 +281,7 @@ fn decide_request(
     engine: Option<&Engine>,
     cancel: &crate::cancel::CancelToken,
     shared: &Shared,
+    sandbox: &SandboxCreds,
     send: &Mutex<Channel>,
     req: CapabilityRequest,
     child_pid: u32,
@@ -333,7 +336,7 @@ fn decide_request(
                 flags |= OFlags::DIRECTORY;
             }
             // As the child (the peer, the direct child: its credentials, not the supervisor's).
-            let opened = ChildCreds::of_tid(child_pid).and_then(|creds| {
+            let opened = sandbox.of_tid(child_pid).and_then(|creds| {
                 let as_child = creds.act()?;
                 open_approved(&as_child, &canonical, flags, Mode::empty())
             });

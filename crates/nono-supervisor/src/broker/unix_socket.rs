@@ -120,7 +120,7 @@ use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use super::as_child::{ActingAsChild, ChildCreds};
+use super::as_child::ActingAsChild;
 use super::{StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
 
@@ -245,10 +245,11 @@ pub(crate) fn handle(
     match decided {
         Ok((call, socket, Plan::Child(dest))) => {
             let notify = notify.clone();
+            let sandbox = caps.creds.clone();
             let n = *n;
             workers.submit(Box::new(move || {
                 // As the child: netlink and the socket's DAC check judge the caller.
-                let result = ChildCreds::of_thread(&notify, &n).and_then(|creds| {
+                let result = sandbox.of_thread(&notify, &n).and_then(|creds| {
                     let as_child = creds.act()?;
                     perform_interruptible(&as_child, &notify, &n, &socket, &call, &dest)
                 });
@@ -264,8 +265,10 @@ pub(crate) fn handle(
         }
         Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
+            let sandbox = caps.creds.clone();
             workers.submit(Box::new(move || {
-                let checked = ChildCreds::of_thread(&notify, &n)
+                let checked = sandbox
+                    .of_thread(&notify, &n)
                     .map_err(Refusal::Errno)
                     .and_then(|creds| {
                         let as_child = creds.act()?;
