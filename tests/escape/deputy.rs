@@ -330,7 +330,11 @@ fn deputy_brokered_operations_run_with_the_childs_credentials() {
             want.extend([("read_theirs", "EACCES"), ("create_in_theirs", "EACCES")]);
         }
         out.expect(&want).never_printed(&secret);
-        assert!(!new.exists(), "{mode:?}: a file was created in another user's directory\n{}", out.run);
+        assert!(
+            !new.exists(),
+            "{mode:?}: a file was created in another user's directory\n{}",
+            out.run
+        );
         assert_eq!(mode_of(&mine), 0o644, "{mode:?}\n{}", out.run);
     }
     // Control: root with its capabilities reaches every one (the netlink request changes
@@ -365,7 +369,10 @@ fn deputy_metadata_of_device_nodes_and_grant_roots_refused() {
     let s = Scratch::new("deputy-roots");
     let project = s.mkdir("project");
     let same = |p: &std::path::Path| format!("{:o}", mode_of(p));
-    let (full, tmp) = (std::path::Path::new("/dev/full"), std::path::Path::new("/tmp"));
+    let (full, tmp) = (
+        std::path::Path::new("/dev/full"),
+        std::path::Path::new("/tmp"),
+    );
     let args = [
         "chmod",
         "dev_full",
@@ -433,7 +440,13 @@ fn deputy_open_with_access_mode_three_refused() {
                 &args,
             );
             out.expect(&[("m3.open", "EACCES"), ("m3", "EACCES")]);
-            assert_eq!(mode_of(&key), 0o600, "{mode:?} as {}\n{}", user.name, out.run);
+            assert_eq!(
+                mode_of(&key),
+                0o600,
+                "{mode:?} as {}\n{}",
+                user.name,
+                out.run
+            );
         }
     } else {
         eprintln!("no test user could be created: the unprivileged case is not run");

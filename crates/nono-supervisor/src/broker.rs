@@ -28,7 +28,9 @@
 //!
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
-//! itself: the canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
+//! itself — as the child (`as_child.rs`: its fs ids, groups and effective capabilities, so the
+//! kernel checks the child's own permissions and the open file carries its credentials): the
+//! canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
 //! component beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //! RESOLVE_NO_MAGICLINKS)`, so a path that was swapped for a symlink after the decision is
 //! refused instead of followed out of the approved directory. The child's flags are honoured

@@ -130,7 +130,15 @@ impl SdkServer {
                 let caps = ctx.caps.clone();
                 ctx.workers.submit(Box::new(move || {
                     let sandbox = &caps.creds;
-                    decide_request(engine.as_deref(), &cancel, &shared, sandbox, &send, req, pid);
+                    decide_request(
+                        engine.as_deref(),
+                        &cancel,
+                        &shared,
+                        sandbox,
+                        &send,
+                        req,
+                        pid,
+                    );
                 }));
             }
             SupervisorMessage::OpenUrl(req) => {

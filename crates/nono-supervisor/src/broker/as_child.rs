@@ -210,7 +210,11 @@ impl SandboxCreds {
     }
 
     /// The credentials of the thread waiting in notification `n`.
-    pub(crate) fn of_thread(&self, notify: &NotifyFd, n: &Notification) -> Result<ChildCreds, Errno> {
+    pub(crate) fn of_thread(
+        &self,
+        notify: &NotifyFd,
+        n: &Notification,
+    ) -> Result<ChildCreds, Errno> {
         match self {
             SandboxCreds::Fixed(c) => Ok(c.clone()),
             SandboxCreds::PerThread => ChildCreds::of_thread(notify, n),
@@ -408,7 +412,10 @@ mod tests {
                 assert_eq!(e.raw_os_error(), Some(libc::EACCES));
                 let e = std::fs::write(d.join("new"), "x").unwrap_err();
                 assert_eq!(e.raw_os_error(), Some(libc::EACCES));
-                assert_eq!(rustix::thread::capabilities(None).unwrap().effective.bits(), 0);
+                assert_eq!(
+                    rustix::thread::capabilities(None).unwrap().effective.bits(),
+                    0
+                );
             }
             assert_eq!(rustix::thread::capabilities(None).unwrap(), before);
             assert_eq!((setfsuid(u32::MAX), setfsgid(u32::MAX)), (uid, gid));

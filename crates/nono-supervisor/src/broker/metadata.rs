@@ -33,11 +33,11 @@
 //!
 //! # Only what the child could do itself
 //! The supervisor keeps its capabilities; the child does not (`nono-sandbox` drops them all
-//! unless the caller keeps them), and may have changed its ids. So before performing a
-//! change, the supervisor reads the calling thread's credentials (`/proc/TID/status`:
-//! `Uid`/`Gid` — the filesystem ids, the fourth field —, `Groups`, `CapEff`; then
-//! `NOTIF_ID_VALID`, so they are the waiting thread's) and `fstat`s the object it will
-//! change, and applies the kernel's own rules (`chown_ok`, `setattr_prepare`,
+//! unless the caller keeps them), and may have changed its ids. So the path is opened and the
+//! change made **as the child** (`as_child.rs`: the calling thread's fs ids, groups and
+//! effective capabilities — the kernel enforces everything below, search permission on the
+//! path included). To refuse with a reason, the supervisor first `fstat`s the object it will
+//! change and applies the kernel's own rules to those credentials (`chown_ok`, `setattr_prepare`,
 //! `may_setattr`, `xattr_permission`, `cap_inode_setxattr`), refusing with the kernel's
 //! errno and a recorded denial:
 //! - `chown`: a new owner needs `CAP_CHOWN`; a new group needs ownership and membership of
@@ -56,6 +56,10 @@
 //! or `CAP_DAC_OVERRIDE`; a file with an access ACL is treated as not writable by anyone
 //! but its owner (the ACL is not evaluated: refusing is the safe side). Everything else
 //! (read-only mounts, immutable files) the kernel still checks when the supervisor acts.
+//!
+//! Whoever asks, a device node and the root of a directory grant keep their mode, owner,
+//! xattrs and attributes (`chmod 0600 /dev/full`, `chmod 0777 /tmp` as a sandboxed root):
+//! refused with `EACCES` and recorded; times may change.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};

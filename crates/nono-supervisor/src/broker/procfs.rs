@@ -39,6 +39,10 @@
 //! reused meanwhile belongs to a process whose own chain would have to lead to the sandbox's
 //! root to be accepted, i.e. to a descendant.
 //!
+//! Every open the supervisor makes for the child is made **as the child** (`as_child.rs`):
+//! `pagemap` shows page frame numbers and `stack` a kernel stack only to an opener with
+//! `CAP_SYS_ADMIN`, judged on the open file's credentials.
+//!
 //! All opens use `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`
 //! beneath the pinned directory, so a magic link this module failed to classify is refused
 //! (`ELOOP`) instead of being followed by the unsandboxed supervisor.
@@ -613,7 +617,12 @@ mod tests {
         assert!(matches!(out, Some(Outcome::Opened(_))), "{out:?}");
         let out = fs.open(me, Path::new("/proc/kcore"), OFlags::RDONLY, creds);
         assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
-        let out = fs.open(me, Path::new("/proc/sys/kernel/ostype"), OFlags::WRONLY, creds);
+        let out = fs.open(
+            me,
+            Path::new("/proc/sys/kernel/ostype"),
+            OFlags::WRONLY,
+            creds,
+        );
         assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
     }
 }

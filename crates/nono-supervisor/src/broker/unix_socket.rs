@@ -78,9 +78,12 @@
 //! `sendto` with an address on a stream or seqpacket socket never connects anywhere (the
 //! kernel rejects or ignores the address) and is performed on the child's socket.
 //!
-//! The connect or send itself runs on a broker worker (a TCP connect can block for a long
-//! time); on a blocking socket it is made non-blocking and waited for in slices that check the
-//! child is still waiting, so a killed child never leaves the worker (and `run`) stuck. Sends
+//! The connect or send itself runs on a broker worker, as the child (`as_child.rs`: netlink
+//! checks the sender's `CAP_NET_ADMIN`, a pathname socket its write permission — a sandboxed
+//! root without capabilities must not regain them through the supervisor). A TCP connect can
+//! block for a long time: on a blocking socket it is made non-blocking and waited for in
+//! slices that check the child is still waiting, so a killed child never leaves the worker
+//! (and `run`) stuck. Sends
 //! use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's `SIGPIPE`);
 //! a receiver asking for `SCM_CREDENTIALS`, and a server reading `SO_PEERCRED` of a brokered
 //! connection, sees the supervisor's pid.

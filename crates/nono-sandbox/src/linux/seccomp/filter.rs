@@ -1922,7 +1922,10 @@ mod tests {
         if cfg!(target_arch = "x86_64") {
             let open = u32::try_from(libc::SYS_open).unwrap();
             assert_eq!(f.evaluate(&call(open, [0x1000, 3, 0, 0, 0, 0])), eacces);
-            assert_eq!(f.evaluate(&call(open, [0x1000, 2, 0, 0, 0, 0])), action::ALLOW);
+            assert_eq!(
+                f.evaluate(&call(open, [0x1000, 2, 0, 0, 0, 0])),
+                action::ALLOW
+            );
         }
     }
 
