@@ -130,9 +130,9 @@ pub(crate) struct StaticGrants {
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
     /// The deny rules' paths, as bytes.
     denies: Vec<Vec<u8>>,
-    /// `(st_dev, st_ino)` of every directory grant's root (`/tmp`, the project, `/dev/shm`):
-    /// the metadata broker never changes their mode, owner or attributes (see
-    /// `broker/metadata.rs`).
+    /// `(st_dev, st_ino)` of the root of every directory grant that no command-line flag
+    /// names (`/tmp`, `/dev/shm`, a profile's directories): the metadata broker never changes
+    /// their mode, owner or attributes (see `broker/metadata.rs`).
     roots: Vec<(u64, u64)>,
     /// Where the sandboxed threads' credentials come from (see `broker/as_child.rs`).
     pub creds: SandboxCreds,
@@ -165,10 +165,15 @@ impl StaticGrants {
             .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
             .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
+        // Origins are `FLAG PATH` for command-line grants and `profile NAME` for a profile's,
+        // merged with ", " (nono-cli's plan.rs reads them the same way for
+        // --bypass-protection): a directory the user named on the command line (the project,
+        // --allow-cwd) is the user's to chmod; one that only a profile grants is not.
         let roots = caps
             .grants()
             .iter()
             .filter(|g| g.kind == FsKind::Dir)
+            .filter(|g| !g.origin.split(", ").any(|o| o.starts_with("--")))
             .filter_map(|g| rustix::fs::stat(&g.path).ok())
             .map(|st| (st.st_dev, st.st_ino))
             .collect();

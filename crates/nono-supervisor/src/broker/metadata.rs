@@ -57,9 +57,10 @@
 //! but its owner (the ACL is not evaluated: refusing is the safe side). Everything else
 //! (read-only mounts, immutable files) the kernel still checks when the supervisor acts.
 //!
-//! Whoever asks, a device node and the root of a directory grant keep their mode, owner,
-//! xattrs and attributes (`chmod 0600 /dev/full`, `chmod 0777 /tmp` as a sandboxed root):
-//! refused with `EACCES` and recorded; times may change.
+//! Whoever asks, a device node and the root of a directory grant that only a profile makes
+//! (not a command-line flag) keep their mode, owner, xattrs and attributes (`chmod 0600
+//! /dev/full`, `chmod 0777 /tmp` as a sandboxed root): refused with `EACCES` and recorded;
+//! times may change.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -738,9 +739,9 @@ pub(super) fn open_object(path: &Path) -> Result<OwnedFd, Errno> {
 impl StaticGrants {
     /// Why a change `op` of the object behind `fd` is refused whoever asks, or `None`: the
     /// mode, owner, xattrs and attributes of a device node (`chmod 0600 /dev/full` as a
-    /// sandboxed root would break it for the whole host) and of a directory grant's root
-    /// (`chmod 0777 /tmp`, `chown` of the project) are not the sandbox's to change. Times are
-    /// (`touch`).
+    /// sandboxed root would break it for the whole host) and of the root of a directory grant
+    /// no command-line flag names (`chmod 0777 /tmp`, a profile's directories) are not the
+    /// sandbox's to change. Times are (`touch`).
     fn protected_object(&self, fd: &OwnedFd, op: &Op) -> Option<&'static str> {
         if matches!(op, Op::Times(_)) {
             return None;
@@ -752,8 +753,9 @@ impl StaticGrants {
         }
         let id = (st.st_dev, st.st_ino);
         self.roots.contains(&id).then_some(
-            "a metadata change on the root of a directory grant (never performed for a sandbox: \
-             /tmp, the project directory and other granted directories keep their mode and owner)",
+            "a metadata change on the root of a directory granted by a profile (never performed \
+             for a sandbox: /tmp, /dev/shm and other shared directories keep their mode and \
+             owner; grant the directory with --allow to let the command change it)",
         )
     }
 }
