@@ -133,8 +133,8 @@ impl ChildCreds {
         // return below), and aborts if it cannot.
         if self.groups != guard.own.groups {
             let groups: Vec<Gid> = self.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-            rustix::thread::set_thread_groups(&groups).map_err(|_| Errno::ACCESS)?;
             guard.groups = true;
+            rustix::thread::set_thread_groups(&groups).map_err(|_| Errno::ACCESS)?;
         }
         if self.fsgid != guard.own.fsgid {
             guard.fsgid = true;
