@@ -5,7 +5,9 @@
 //! (/proc/self/root, /proc/self/cwd, /proc/self/fd/N) in the requested path.
 
 use crate::harness::Scratch;
-use crate::programs::{bins, in_nono, marker, probe_bare, probe_in, Mode, Outcome};
+use crate::programs::{
+    bins, in_nono, marker, probe_bare, probe_in, Mode, Outcome, TestUser, MODES,
+};
 
 /// Opens per race; each is one trapped open answered by the supervisor.
 const ITER: &str = "1500";
@@ -245,6 +247,214 @@ fn deputy_dotdot_and_magic_links_in_requests() {
     probe_bare(&s.path, &["creat", "creat_dangling", &s.s("appr/dangling")])
         .expect(&[("creat_dangling", "ok")]);
     assert!(s.join("out/created.txt").exists());
+}
+
+/// `path`'s owner and mode set as given.
+fn own(path: &std::path::Path, uid: u32, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// The supervisor never lends its authority: a sandboxed root (no capabilities) makes every
+/// class of brokered operation target an object only root's capabilities reach — a runtime
+/// grant of another user's 0600 file (`CAP_DAC_OVERRIDE`), a file created in another user's
+/// 0755 directory, a netlink request by `sendto` with an address and a netlink `connect`
+/// (`CAP_NET_ADMIN`), a `chmod` of its own file behind another user's 0700 directory
+/// (`CAP_DAC_READ_SEARCH`), `/proc/self/pagemap` page frame numbers and `/proc/self/stack`
+/// (`CAP_SYS_ADMIN` of the opener). Under `run` the supervisor performs these for the child
+/// (before: with its own credentials, and each of them worked); under `wrap` the kernel
+/// answers the child itself. Control: unsandboxed root reaches every one.
+#[test]
+fn deputy_brokered_operations_run_with_the_childs_credentials() {
+    let Some(_) = bins() else { return };
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (objects owned by another user, capabilities)");
+        return;
+    }
+    let secret = marker("creds");
+    let s = Scratch::new("deputy-creds");
+    let theirs = s.write("appr/theirs", &secret);
+    own(&theirs, 1234, 0o600);
+    let their_dir = s.mkdir("appr/their-dir");
+    own(&their_dir, 1234, 0o755);
+    let mine = s.write("rw/locked/mine", "x");
+    own(&mine, 0, 0o644);
+    own(&s.join("rw/locked"), 1234, 0o700);
+    let new = s.join("appr/their-dir/new");
+    let common = [
+        "nl_setlink",
+        "nl_send",
+        "nl_connect",
+        "nl_connect",
+        "chmod",
+        "chmod_locked",
+        &s.s("rw/locked/mine"),
+        "600",
+        "pagemap",
+        "pagemap",
+        "kstack",
+        "kstack",
+    ];
+    let refused = [
+        ("nl_send", "EPERM"),
+        ("nl_connect", "EPERM"),
+        ("chmod_locked", "EACCES"),
+        ("pagemap", "nopfn"),
+        ("kstack", "EACCES"),
+    ];
+    let (rw, appr) = (s.s("rw"), s.s("appr"));
+    let (theirs_s, new_s) = (s.s("appr/theirs"), s.s("appr/their-dir/new"));
+    let approved_steps = [
+        "read",
+        "read_theirs",
+        theirs_s.as_str(),
+        "create",
+        "create_in_theirs",
+        new_s.as_str(),
+    ];
+    for mode in MODES {
+        let (grants, approved): (Vec<&str>, &[&str]) = match mode {
+            Mode::Run => (vec!["--write", &rw, "--approve", &appr], &approved_steps),
+            Mode::Wrap => (vec!["--write", &rw], &[]),
+        };
+        let args: Vec<&str> = approved.iter().chain(common.iter()).copied().collect();
+        let out = probe_in(mode, &s.path, &grants, &args);
+        let mut want = refused.to_vec();
+        if mode == Mode::Run {
+            want.extend([("read_theirs", "EACCES"), ("create_in_theirs", "EACCES")]);
+        }
+        out.expect(&want).never_printed(&secret);
+        assert!(
+            !new.exists(),
+            "{mode:?}: a file was created in another user's directory\n{}",
+            out.run
+        );
+        assert_eq!(mode_of(&mine), 0o644, "{mode:?}\n{}", out.run);
+    }
+    // Control: root with its capabilities reaches every one (the netlink request changes
+    // nothing; the chmod and the file are undone).
+    let control = probe_bare(&s.path, &[&approved_steps[..], &common[..]].concat());
+    control.expect(&[
+        ("read_theirs", "ok"),
+        ("create_in_theirs", "ok"),
+        ("nl_send", "ok"),
+        ("nl_connect", "ok"),
+        ("chmod_locked", "ok"),
+        ("pagemap", "pfn"),
+        ("kstack", "ok"),
+    ]);
+    assert_eq!(control.data("read_theirs"), Some(secret.as_str()));
+    assert!(new.exists());
+    assert_eq!(mode_of(&mine), 0o600);
+}
+
+/// A sandboxed root changes the mode of a device node it may write (`/dev/full`, granted by
+/// the default profile) or of the root of a profile's directory grant (`/tmp`): refused under
+/// `run` (each `chmod` asks for the mode the object already has, so nothing changes even where
+/// it succeeds). A directory the user granted by flag (the project) stays the command's to
+/// change. Under `wrap` there is no broker: the kernel lets root own them — a documented gap.
+/// Control: unsandboxed root.
+#[test]
+fn deputy_metadata_of_device_nodes_and_grant_roots_refused() {
+    let Some(_) = bins() else { return };
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (owns /dev/full and /tmp)");
+        return;
+    }
+    let s = Scratch::new("deputy-roots");
+    let project = s.mkdir("project");
+    let same = |p: &std::path::Path| format!("{:o}", mode_of(p));
+    let (full, tmp) = (
+        std::path::Path::new("/dev/full"),
+        std::path::Path::new("/tmp"),
+    );
+    let args = [
+        "chmod",
+        "dev_full",
+        "/dev/full",
+        &same(full),
+        "chmod",
+        "tmp",
+        "/tmp",
+        &same(tmp),
+        "chmod",
+        "project",
+        &s.s("project"),
+        &same(&project),
+        "create",
+        "inside",
+        &s.s("project/f"),
+        "chmod",
+        "inside_file",
+        &s.s("project/f"),
+        "600",
+    ];
+    let out = probe_in(Mode::Run, &s.path, &["--allow", &s.s("project")], &args);
+    out.expect(&[
+        ("dev_full", "EACCES"),
+        ("tmp", "EACCES"),
+        ("project", "ok"),
+        ("inside", "ok"),
+        ("inside_file", "ok"),
+    ]);
+    let _ = std::fs::remove_file(s.join("project/f"));
+    let control = probe_bare(&s.path, &args);
+    control.expect(&[("dev_full", "ok"), ("tmp", "ok"), ("project", "ok")]);
+}
+
+/// `open(path, 3)`: access mode 3 (neither read nor write) asks Landlock for no right, and
+/// the metadata broker used to count the fd as opened for writing: `fchmod` of a file
+/// outside every grant. Refused by the seccomp filter under `run` and `wrap`, as root and as
+/// an unprivileged user (whose own files — `~/.ssh/id_rsa` — were the target). Control: the
+/// same steps unsandboxed.
+#[test]
+fn deputy_open_with_access_mode_three_refused() {
+    let Some(_) = bins() else { return };
+    let s = Scratch::new("deputy-mode3");
+    let key = s.write("home/.ssh/id_rsa", "KEY");
+    own(&key, rustix::process::geteuid().as_raw(), 0o600);
+    s.mkdir("home/work");
+    let args = ["mode3_chmod", "m3", &s.s("home/.ssh/id_rsa"), "606"];
+    for mode in MODES {
+        let out = probe_in(mode, &s.path, &["--allow", &s.s("home/work")], &args);
+        out.expect(&[("m3.open", "EACCES"), ("m3", "EACCES")]);
+        assert_eq!(mode_of(&key), 0o600, "{mode:?}\n{}", out.run);
+    }
+    // An unprivileged user, its own key, nono run by that user.
+    if let Some(user) = TestUser::create("mode3") {
+        own(&s.join("home"), user.uid, 0o755);
+        own(&s.join("home/.ssh"), user.uid, 0o700);
+        own(&key, user.uid, 0o600);
+        own(&s.join("home/work"), user.uid, 0o755);
+        for mode in MODES {
+            let out = user.probe_in(
+                mode,
+                &s.join("home/work"),
+                &s.join("home"),
+                &["--allow", &s.s("home/work")],
+                &args,
+            );
+            out.expect(&[("m3.open", "EACCES"), ("m3", "EACCES")]);
+            assert_eq!(
+                mode_of(&key),
+                0o600,
+                "{mode:?} as {}\n{}",
+                user.name,
+                out.run
+            );
+        }
+    } else {
+        eprintln!("no test user could be created: the unprivileged case is not run");
+    }
+    let control = probe_bare(&s.path, &args);
+    control.expect(&[("m3.open", "ok"), ("m3", "ok")]);
+    assert_eq!(mode_of(&key), 0o606);
 }
 
 /// The inotify broker (issue 10 finding 10) as a deputy: the supervisor adds watches for the

@@ -306,3 +306,75 @@ pub fn nono_s() -> String {
 pub fn marker(what: &str) -> String {
     format!("TOPSECRET-{what}-{}", std::process::id())
 }
+
+/// A system user created for one test and removed on drop, for the
+/// cases where nono run by an unprivileged user behaves differently. `None` when the machine
+/// cannot create one (not root, no `useradd`).
+#[derive(Debug)]
+pub struct TestUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl TestUser {
+    pub fn create(tag: &str) -> Option<TestUser> {
+        if !rustix::process::geteuid().is_root() {
+            return None;
+        }
+        let name = format!("nono-{tag}-{}", std::process::id() % 100_000);
+        let _ = Command::new("userdel").arg(&name).output();
+        let made = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--user-group"])
+            .args(["--shell", "/usr/sbin/nologin", &name])
+            .output()
+            .ok()?;
+        if !made.status.success() {
+            eprintln!(
+                "useradd {name} failed: {}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            return None;
+        }
+        let id = |flag: &str| -> Option<u32> {
+            let out = Command::new("id").args([flag, &name]).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        let (uid, gid) = (id("-u")?, id("-g")?);
+        Some(TestUser { name, uid, gid })
+    }
+
+    /// `nono MODE --read BINS NONO_ARGS... -- probe ARGS...` run as this user, with `home` as
+    /// its `HOME`.
+    pub fn probe_in<S: AsRef<OsStr>>(
+        &self,
+        mode: Mode,
+        cwd: &Path,
+        home: &Path,
+        nono_args: &[&str],
+        args: &[S],
+    ) -> Outcome {
+        use std::os::unix::process::CommandExt;
+        let b = bins().expect("bins() was checked by the test");
+        let mut cmd = nono_cmd(cwd);
+        cmd.uid(self.uid)
+            .gid(self.gid)
+            .env("HOME", home)
+            .env("USER", &self.name)
+            .env_remove("XDG_RUNTIME_DIR")
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(nono_args)
+            .arg("--")
+            .arg(b.probe())
+            .args(args);
+        Outcome::parse(output(&mut cmd))
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        // Its processes were the test's nono runs, all waited for.
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}

@@ -28,7 +28,9 @@
 //!
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
-//! itself: the canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
+//! itself — as the child (`as_child.rs`: its fs ids, groups and effective capabilities, so the
+//! kernel checks the child's own permissions and the open file carries its credentials): the
+//! canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
 //! component beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 //! RESOLVE_NO_MAGICLINKS)`, so a path that was swapped for a symlink after the decision is
 //! refused instead of followed out of the approved directory. The child's flags are honoured
@@ -64,10 +66,12 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use rustix::process::PidfdGetfdFlags;
 
+use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
+pub(crate) mod as_child;
 pub(crate) mod inotify;
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
@@ -135,6 +139,12 @@ pub(crate) struct StaticGrants {
     denies: Vec<Vec<u8>>,
     /// The sockets file grants name, pinned at start (rule (a) of the socket broker).
     sockets: unix_socket::GrantedSockets,
+    /// `(st_dev, st_ino)` of the root of every directory grant that no command-line flag
+    /// names (`/tmp`, `/dev/shm`, a profile's directories): the metadata broker never changes
+    /// their mode, owner or attributes (see `broker/metadata.rs`).
+    roots: Vec<(u64, u64)>,
+    /// Where the sandboxed threads' credentials come from (see `broker/as_child.rs`).
+    pub creds: SandboxCreds,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -147,8 +157,9 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 }
 
 impl StaticGrants {
-    /// Made before the child is spawned: the socket identities it pins must be the ones the
-    /// grants named before anything of the sandbox ran.
+    /// Made before the child is spawned, on the thread that spawns it: the socket
+    /// identities it pins must be the ones the grants named before anything of the sandbox
+    /// ran, and that thread's credentials are the sandbox's.
     pub(crate) fn new(caps: &CapabilitySet) -> Self {
         // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
         // fraction of the cost: grants × denies comparisons run at every start-up (the
@@ -165,11 +176,25 @@ impl StaticGrants {
             .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
             .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
+        // Origins are `FLAG PATH` for command-line grants and `profile NAME` for a profile's,
+        // merged with ", " (nono-cli's plan.rs reads them the same way for
+        // --bypass-protection): a directory the user named on the command line (the project,
+        // --allow-cwd) is the user's to chmod; one that only a profile grants is not.
+        let roots = caps
+            .grants()
+            .iter()
+            .filter(|g| g.kind == FsKind::Dir)
+            .filter(|g| !g.origin.split(", ").any(|o| o.starts_with("--")))
+            .filter_map(|g| rustix::fs::stat(&g.path).ok())
+            .map(|st| (st.st_dev, st.st_ino))
+            .collect();
         StaticGrants {
             caps: caps.clone(),
             simple,
             denies,
             sockets: unix_socket::GrantedSockets::pin(caps),
+            roots,
+            creds: SandboxCreds::for_sandbox(caps.keep_capabilities()),
         }
     }
 
@@ -403,7 +428,8 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
-        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags) {
+        let creds = || self.caps.creds.of_thread(notify, &n);
+        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags, creds) {
             procfs::answer(
                 notify,
                 &self.shared,
@@ -443,9 +469,18 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
+        let caps = self.caps.clone();
         ctx.workers.submit(Box::new(move || {
             grant_trapped(
-                &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
+                &notify,
+                &engine,
+                &cancel,
+                &shared,
+                &caps.creds,
+                &n,
+                &call,
+                canonical,
+                access,
             );
         }));
     }
@@ -458,6 +493,7 @@ fn grant_trapped(
     engine: &Engine,
     cancel: &CancelToken,
     shared: &Shared,
+    sandbox: &SandboxCreds,
     n: &Notification,
     call: &OpenCall,
     path: PathBuf,
@@ -494,8 +530,19 @@ fn grant_trapped(
             } else {
                 Mode::empty()
             };
+            // As the child: its fs ids, groups and capabilities, never the supervisor's.
+            let creds = match sandbox.of_thread(notify, n) {
+                Ok(c) => c,
+                Err(errno) => {
+                    let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                    return;
+                }
+            };
             // `O_TRUNC` waits until the opened object has been checked (below).
-            match open_approved(&path, flags & !OFlags::TRUNC, mode) {
+            let opened = creds
+                .act()
+                .and_then(|as_child| open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode));
+            match opened {
                 Ok(fd) => {
                     // The object itself, not its path: another name (a hard link) of a
                     // file in a deny group is refused here, before anything changed it.
@@ -505,7 +552,10 @@ fn grant_trapped(
                         return;
                     }
                     if flags.contains(OFlags::TRUNC) {
-                        if let Err(errno) = truncate_opened(&fd, flags) {
+                        let truncated = creds
+                            .act()
+                            .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
+                        if let Err(errno) = truncated {
                             let _ = notify.respond_errno(n.id, errno.raw_os_error());
                             return;
                         }
@@ -552,8 +602,8 @@ fn grant_trapped(
 /// `O_TRUNC` applied after the open, as the kernel would have: regular files only (FIFOs and
 /// terminals ignore it), `EISDIR` for a directory. A read-only fd (`O_RDONLY | O_TRUNC`, which
 /// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
-/// the same inode.
-fn truncate_opened(fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
+/// the same inode, as the child (the reopen checks its write permission).
+fn truncate_opened(_as_child: &ActingAsChild, fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
     let st = rustix::fs::fstat(fd)?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => {}
@@ -590,10 +640,17 @@ fn honoured(flags: OFlags) -> OFlags {
             | OFlags::LARGEFILE)
 }
 
-/// Open the canonical `path` as the supervisor, refusing any symlink on the way: the parent
+/// Open the canonical `path` for the child, refusing any symlink on the way: the parent
 /// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
-/// The fd is close-on-exec in the supervisor (the child's own flag is applied on injection).
-pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+/// Runs as the child (`as_child`): the kernel checks the child's search, read, write and
+/// create permissions, and the open file carries the child's credentials. The fd is
+/// close-on-exec in the supervisor (the child's own flag is applied on injection).
+pub(crate) fn open_approved(
+    as_child: &ActingAsChild,
+    path: &Path,
+    flags: OFlags,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
@@ -614,13 +671,14 @@ pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<Ow
         Mode::empty(),
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )?;
-    open_beneath(&dir, Path::new(name), flags, mode)
+    open_beneath(as_child, &dir, Path::new(name), flags, mode)
 }
 
 /// `openat2(root, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`).
+/// `ELOOP`). As the child (see [`open_approved`]).
 pub(crate) fn open_beneath(
+    _as_child: &ActingAsChild,
     root: &OwnedFd,
     relative: &Path,
     flags: OFlags,

@@ -42,6 +42,7 @@ use nono_wire::{
 };
 use rustix::fs::{Mode, OFlags};
 
+use crate::broker::as_child::SandboxCreds;
 use crate::broker::{open_approved, Context};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
@@ -126,8 +127,18 @@ impl SdkServer {
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
                 let cancel = ctx.cancel.clone();
+                let caps = ctx.caps.clone();
                 ctx.workers.submit(Box::new(move || {
-                    decide_request(engine.as_deref(), &cancel, &shared, &send, req, pid);
+                    let sandbox = &caps.creds;
+                    decide_request(
+                        engine.as_deref(),
+                        &cancel,
+                        &shared,
+                        sandbox,
+                        &send,
+                        req,
+                        pid,
+                    );
                 }));
             }
             SupervisorMessage::OpenUrl(req) => {
@@ -278,6 +289,7 @@ fn decide_request(
     engine: Option<&Engine>,
     cancel: &crate::cancel::CancelToken,
     shared: &Shared,
+    sandbox: &SandboxCreds,
     send: &Mutex<Channel>,
     req: CapabilityRequest,
     child_pid: u32,
@@ -331,7 +343,12 @@ fn decide_request(
             if canonical.is_dir() && req.access == AccessMode::Read {
                 flags |= OFlags::DIRECTORY;
             }
-            match open_approved(&canonical, flags, Mode::empty()) {
+            // As the child (the peer, the direct child: its credentials, not the supervisor's).
+            let opened = sandbox.of_tid(child_pid).and_then(|creds| {
+                let as_child = creds.act()?;
+                open_approved(&as_child, &canonical, flags, Mode::empty())
+            });
+            match opened {
                 Ok(fd) => match engine.refuse_opened(&request, &fd) {
                     // A hard link to a file in a deny group: checked on the opened object.
                     Some(reason) => deny(reason),

@@ -52,6 +52,8 @@ struct pidfd_info_v0 {
     int32_t spare0;
 };
 #define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -105,6 +107,75 @@ static void op_open(const char *name, const char *path, int flags, const char *p
     if (fd < 0) return;
     if ((flags & O_ACCMODE) == O_RDONLY) dump_fd(name, fd);
     else if (payload && write(fd, payload, strlen(payload)) < 0) perror("write");
+    close(fd);
+}
+
+/* A netlink request only CAP_NET_ADMIN may make, with no effect if it is made:
+ * RTM_NEWLINK on lo (ifindex 1) changing nothing. Sent with sendto and an address (the
+ * call the supervisor brokers); the kernel's answer comes back as an NLMSG_ERROR ack. */
+static void nl_setlink(const char *name) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) { result(name, fd); return; }
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req;
+    memset(&req, 0, sizeof req);
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = RTM_NEWLINK;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.h.nlmsg_seq = 1;
+    req.i.ifi_family = AF_UNSPEC;
+    req.i.ifi_index = 1;
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+        result(name, -1);
+        close(fd);
+        return;
+    }
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < (ssize_t)(sizeof(struct nlmsghdr) + sizeof(struct nlmsgerr))) {
+        result(name, -1);
+        close(fd);
+        return;
+    }
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    int err = h->nlmsg_type == NLMSG_ERROR ? ((struct nlmsgerr *)NLMSG_DATA(h))->error : -EPROTO;
+    result_errno(name, -err);
+    close(fd);
+}
+
+/* connect() of a NETLINK_ROUTE socket to a unicast peer: CAP_NET_ADMIN only. */
+static void nl_connect(const char *name) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) { result(name, fd); return; }
+    struct sockaddr_nl peer = {.nl_family = AF_NETLINK, .nl_pid = 0x7fff1234};
+    result(name, connect(fd, (struct sockaddr *)&peer, sizeof peer));
+    close(fd);
+}
+
+/* /proc/self/pagemap: the entry of a page this program touched. NAME=pfn if it shows a page
+ * frame number (only to an opener with CAP_SYS_ADMIN), NAME=nopfn if not, or the errno. */
+static void pagemap(const char *name) {
+    static volatile char page[8192];
+    page[4096] = 1;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { result(name, fd); return; }
+    uint64_t entry = 0;
+    long ps = sysconf(_SC_PAGESIZE);
+    off_t at = (off_t)(((uintptr_t)&page[4096]) / (uintptr_t)ps) * 8;
+    if (pread(fd, &entry, sizeof entry, at) != (ssize_t)sizeof entry) { result(name, -1); close(fd); return; }
+    close(fd);
+    printf("%s=%s\n", name, (entry & ((1ULL << 55) - 1)) ? "pfn" : "nopfn");
+    fflush(stdout);
+}
+
+/* open(path, 3): access mode 3, neither read nor write; then fchmod through it. */
+static void mode3_chmod(const char *name, const char *path, const char *mode) {
+    char n2[256];
+    int fd = open(path, 3 | O_CLOEXEC);
+    sub(n2, sizeof n2, name, "open");
+    result(n2, fd);
+    if (fd < 0) { result(name, -1); return; }
+    result(name, fchmod(fd, (mode_t)strtol(mode, NULL, 8)));
     close(fd);
 }
 
@@ -453,6 +524,11 @@ int main(int argc, char **argv) {
             close(fd);
             i += 3;
         }
+        else if (!strcmp(op, "nl_setlink")) { NEED(1); nl_setlink(name); i += 2; }
+        else if (!strcmp(op, "nl_connect")) { NEED(1); nl_connect(name); i += 2; }
+        else if (!strcmp(op, "pagemap")) { NEED(1); pagemap(name); i += 2; }
+        else if (!strcmp(op, "kstack")) { NEED(1); int fd = open("/proc/self/stack", O_RDONLY | O_CLOEXEC); if (fd < 0) result(name, fd); else { char b[4096]; result(name, read(fd, b, sizeof b)); close(fd); } i += 2; }
+        else if (!strcmp(op, "mode3_chmod")) { NEED(3); mode3_chmod(name, a, b); i += 4; }
         else if (!strcmp(op, "unixpath")) {
             NEED(2);
             int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

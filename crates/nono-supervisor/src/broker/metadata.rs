@@ -33,11 +33,11 @@
 //!
 //! # Only what the child could do itself
 //! The supervisor keeps its capabilities; the child does not (`nono-sandbox` drops them all
-//! unless the caller keeps them), and may have changed its ids. So before performing a
-//! change, the supervisor reads the calling thread's credentials (`/proc/TID/status`:
-//! `Uid`/`Gid` — the filesystem ids, the fourth field —, `Groups`, `CapEff`; then
-//! `NOTIF_ID_VALID`, so they are the waiting thread's) and `fstat`s the object it will
-//! change, and applies the kernel's own rules (`chown_ok`, `setattr_prepare`,
+//! unless the caller keeps them), and may have changed its ids. So the path is opened and the
+//! change made **as the child** (`as_child.rs`: the calling thread's fs ids, groups and
+//! effective capabilities — the kernel enforces everything below, search permission on the
+//! path included). To refuse with a reason, the supervisor first `fstat`s the object it will
+//! change and applies the kernel's own rules to those credentials (`chown_ok`, `setattr_prepare`,
 //! `may_setattr`, `xattr_permission`, `cap_inode_setxattr`), refusing with the kernel's
 //! errno and a recorded denial:
 //! - `chown`: a new owner needs `CAP_CHOWN`; a new group needs ownership and membership of
@@ -56,6 +56,11 @@
 //! or `CAP_DAC_OVERRIDE`; a file with an access ACL is treated as not writable by anyone
 //! but its owner (the ACL is not evaluated: refusing is the safe side). Everything else
 //! (read-only mounts, immutable files) the kernel still checks when the supervisor acts.
+//!
+//! Whoever asks, a device node and the root of a directory grant that only a profile makes
+//! (not a command-line flag) keep their mode, owner, xattrs and attributes (`chmod 0600
+//! /dev/full`, `chmod 0777 /tmp` as a sandboxed root): refused with `EACCES` and recorded;
+//! times may change.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, OsStr};
@@ -68,6 +73,7 @@ use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
+use super::as_child::{ActingAsChild, ChildCreds};
 use super::StaticGrants;
 use crate::supervise::{Denial, Shared};
 
@@ -170,17 +176,30 @@ pub(crate) fn handle(
 ) {
     let result = decode(notify, n, syscall).and_then(|(target, op)| {
         let fd_call = matches!(target, Target::Fd(_));
-        let resolved = resolve(notify, caps, n, target)?;
+        let object = resolve(notify, caps, n, target)?;
+        let creds = caps.creds.of_thread(notify, n)?;
+        // From here on, as the child: the path is looked up with its search permissions and
+        // the change is made with its fs ids and capabilities (the rules below only give the
+        // refusal its reason; the kernel decides either way).
+        let as_child = creds.act()?;
+        let resolved = match object {
+            Object::Open(resolved) => resolved,
+            Object::Path { canonical, follow } => open_path(&as_child, canonical, follow)?,
+        };
         if fd_call && resolved.opath {
             return Err(Refusal::Errno(Errno::BADF));
         }
-        let creds = Creds::of_thread(notify, n)?;
-        if let Err((errno, why)) = creds.may(&resolved.fd, &op) {
-            let path = std::fs::read_link(format!("/proc/self/fd/{}", resolved.fd.as_raw_fd()))
-                .unwrap_or_default();
-            return Err(Refusal::Forbidden(path, why, errno));
+        let fd_path = || {
+            std::fs::read_link(format!("/proc/self/fd/{}", resolved.fd.as_raw_fd()))
+                .unwrap_or_default()
+        };
+        if let Some(why) = caps.protected_object(&resolved.fd, &op) {
+            return Err(Refusal::Denied(fd_path(), why));
         }
-        perform(&resolved.fd, &op).map_err(Refusal::Errno)
+        if let Err((errno, why)) = creds.may(&resolved.fd, &op) {
+            return Err(Refusal::Forbidden(fd_path(), why, errno));
+        }
+        perform(&as_child, &resolved.fd, &op).map_err(Refusal::Errno)
     });
     match result {
         Ok(()) => {
@@ -490,6 +509,13 @@ fn decode(notify: &NotifyFd, n: &Notification, s: Syscall) -> Result<(Target, Op
     })
 }
 
+/// What a call names, once checked against the grants: an object already open (a copy of the
+/// child's fd), or a canonical path to open as the child.
+enum Object {
+    Open(Resolved),
+    Path { canonical: PathBuf, follow: bool },
+}
+
 /// The object the supervisor will change.
 struct Resolved {
     /// The supervisor's own fd of the object (`O_PATH`, or a copy of the child's fd).
@@ -503,9 +529,9 @@ fn resolve(
     caps: &StaticGrants,
     n: &Notification,
     target: Target,
-) -> Result<Resolved, Refusal> {
+) -> Result<Object, Refusal> {
     match target {
-        Target::Fd(fd) => child_fd(notify, caps, n, fd),
+        Target::Fd(fd) => child_fd(notify, caps, n, fd).map(Object::Open),
         Target::Path {
             dirfd,
             path,
@@ -517,7 +543,7 @@ fn resolve(
                     return Err(Refusal::Errno(Errno::NOENT));
                 }
                 if dirfd != libc::AT_FDCWD {
-                    return child_fd(notify, caps, n, dirfd);
+                    return child_fd(notify, caps, n, dirfd).map(Object::Open);
                 }
                 return resolve_path(notify, caps, n, dirfd, b".", follow);
             }
@@ -533,7 +559,7 @@ fn resolve_path(
     dirfd: i32,
     path: &[u8],
     follow: bool,
-) -> Result<Resolved, Refusal> {
+) -> Result<Object, Refusal> {
     let path = Path::new(OsStr::from_bytes(path));
     let absolute = if path.is_absolute() {
         path.to_path_buf()
@@ -553,7 +579,7 @@ fn resolve_path(
     let lexical = super::normalize(&absolute);
     if let Some(fd) = magic_fd(&lexical, n.pid) {
         return match fd {
-            Some(fd) => child_fd(notify, caps, n, fd),
+            Some(fd) => child_fd(notify, caps, n, fd).map(Object::Open),
             None => Err(Refusal::Denied(
                 lexical,
                 "a metadata change on a /proc entry",
@@ -582,6 +608,15 @@ fn resolve_path(
             "a metadata change outside the write grants",
         ));
     }
+    Ok(Object::Path { canonical, follow })
+}
+
+/// Open the checked canonical path `O_PATH` as the child (its search permissions apply).
+fn open_path(
+    _as_child: &ActingAsChild,
+    canonical: PathBuf,
+    follow: bool,
+) -> Result<Resolved, Refusal> {
     let fd = open_object(&canonical).map_err(|e| {
         if e == Errno::LOOP || e == Errno::XDEV {
             Refusal::Denied(
@@ -656,7 +691,10 @@ fn child_fd(
     let copy = super::child_fd_copy(notify, n, fd)?;
     let flags = rustix::fs::fcntl_getfl(&copy)?;
     let opath = flags.contains(OFlags::PATH);
-    let writable = !opath && (flags & OFlags::RWMODE) != OFlags::RDONLY;
+    // Only O_WRONLY and O_RDWR: access mode 3 asks Landlock for no right at all (refused by
+    // the seccomp filter too; an fd received from outside may still carry it).
+    let mode = flags & OFlags::RWMODE;
+    let writable = !opath && (mode == OFlags::WRONLY || mode == OFlags::RDWR);
     if !writable {
         let path = std::fs::read_link(format!("/proc/self/fd/{}", copy.as_raw_fd()))
             .map_err(|_| Errno::BADF)?;
@@ -698,6 +736,30 @@ pub(super) fn open_object(path: &Path) -> Result<OwnedFd, Errno> {
     )
 }
 
+impl StaticGrants {
+    /// Why a change `op` of the object behind `fd` is refused whoever asks, or `None`: the
+    /// mode, owner, xattrs and attributes of a device node (`chmod 0600 /dev/full` as a
+    /// sandboxed root would break it for the whole host) and of the root of a directory grant
+    /// no command-line flag names (`chmod 0777 /tmp`, a profile's directories) are not the
+    /// sandbox's to change. Times are (`touch`).
+    fn protected_object(&self, fd: &OwnedFd, op: &Op) -> Option<&'static str> {
+        if matches!(op, Op::Times(_)) {
+            return None;
+        }
+        let st = rustix::fs::fstat(fd).ok()?;
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFCHR || kind == libc::S_IFBLK {
+            return Some("a metadata change on a device node (never performed for a sandbox)");
+        }
+        let id = (st.st_dev, st.st_ino);
+        self.roots.contains(&id).then_some(
+            "a metadata change on the root of a directory granted by a profile (never performed \
+             for a sandbox: /tmp, /dev/shm and other shared directories keep their mode and \
+             owner; grant the directory with --allow to let the command change it)",
+        )
+    }
+}
+
 /// Capability numbers (capabilities(7)).
 const CAP_CHOWN: u32 = 0;
 const CAP_DAC_OVERRIDE: u32 = 1;
@@ -708,57 +770,12 @@ const CAP_SETFCAP: u32 = 31;
 /// `FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND` in `struct file_attr`'s `fa_xflags`.
 const XFLAG_IMMUTABLE_APPEND: u64 = 0x8 | 0x10;
 
-/// The credentials the kernel would check for the trapped thread.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Creds {
-    fsuid: u32,
-    fsgid: u32,
-    groups: Vec<u32>,
-    cap_eff: u64,
-}
-
 /// Why a change is refused: the kernel's errno and the denial's reason.
 type Forbidden = (Errno, &'static str);
 
-impl Creds {
-    /// Read `/proc/TID/status` of the trapped thread, then check the notification is still
-    /// pending (so the tid was not reused and the ids are the waiting thread's).
-    fn of_thread(notify: &NotifyFd, n: &Notification) -> Result<Creds, Refusal> {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", n.pid)).map_err(|_| Errno::SRCH)?;
-        let creds = Creds::parse(&status).ok_or(Errno::SRCH)?;
-        if !notify.id_valid(n.id) {
-            return Err(Refusal::Errno(Errno::SRCH));
-        }
-        Ok(creds)
-    }
-
-    fn parse(status: &str) -> Option<Creds> {
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(str::trim)
-        };
-        // `Uid:`/`Gid:` list real, effective, saved and filesystem ids.
-        let fs_id =
-            |name: &str| -> Option<u32> { field(name)?.split_whitespace().nth(3)?.parse().ok() };
-        Some(Creds {
-            fsuid: fs_id("Uid:")?,
-            fsgid: fs_id("Gid:")?,
-            groups: field("Groups:")?
-                .split_whitespace()
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()?,
-            cap_eff: u64::from_str_radix(field("CapEff:")?, 16).ok()?,
-        })
-    }
-
-    fn has(&self, cap: u32) -> bool {
-        self.cap_eff & (1u64 << cap) != 0
-    }
-
+/// The kernel's rules for metadata changes, applied to the trapped thread's credentials to
+/// word a refusal (the kernel enforces them anyway: the change is made as the child).
+impl ChildCreds {
     fn in_group(&self, gid: u32) -> bool {
         self.fsgid == gid || self.groups.contains(&gid)
     }
@@ -791,7 +808,7 @@ impl Creds {
         self.allowed(&st, fd, op)
     }
 
-    /// [`may`](Creds::may) on the object's `stat`.
+    /// [`may`](ChildCreds::may) on the object's `stat`.
     fn allowed(&self, st: &rustix::fs::Stat, fd: &OwnedFd, op: &Op) -> Result<(), Forbidden> {
         let st = *st;
         let not_owner = (
@@ -896,8 +913,8 @@ impl Creds {
     }
 }
 
-/// Perform `op` on the object behind `fd`.
-fn perform(fd: &OwnedFd, op: &Op) -> Result<(), Errno> {
+/// Perform `op` on the object behind `fd`, as the child.
+fn perform(_as_child: &ActingAsChild, fd: &OwnedFd, op: &Op) -> Result<(), Errno> {
     let via = format!("/proc/self/fd/{}", fd.as_raw_fd());
     match op {
         Op::Chmod(mode) => {
@@ -962,26 +979,6 @@ mod tests {
         assert_eq!(m("/proc/sys/kernel/ostype"), Some(None));
     }
 
-    const STATUS: &str = "Name:\tsh\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1001\nGid:\t100\t100\t100\t101\nGroups:\t4 24 \nCapInh:\t0000000000000000\nCapEff:\t0000000000000009\n";
-
-    #[test]
-    fn credentials_are_the_filesystem_ids_groups_and_effective_caps() {
-        let c = Creds::parse(STATUS).unwrap();
-        assert_eq!(
-            c,
-            Creds {
-                fsuid: 1001,
-                fsgid: 101,
-                groups: vec![4, 24],
-                cap_eff: 9
-            }
-        );
-        assert!(c.has(CAP_CHOWN) && c.has(CAP_FOWNER) && !c.has(CAP_DAC_OVERRIDE));
-        assert!(Creds::parse("Uid:\t1\n").is_none());
-        let empty = STATUS.replace("Groups:\t4 24 ", "Groups:");
-        assert_eq!(Creds::parse(&empty).unwrap().groups, Vec::<u32>::new());
-    }
-
     /// The kernel's rules, on a real file's `stat` with the owner, group and mode replaced.
     #[test]
     fn the_rules_follow_the_kernels() {
@@ -994,19 +991,19 @@ mod tests {
         st.st_uid = 1000;
         st.st_gid = 100;
         st.st_mode = libc::S_IFREG | 0o644;
-        let user = |caps: u64| Creds {
+        let user = |caps: u64| ChildCreds {
             fsuid: 1000,
             fsgid: 100,
             groups: vec![100, 20],
             cap_eff: caps,
         };
-        let other = |caps: u64| Creds {
+        let other = |caps: u64| ChildCreds {
             fsuid: 2000,
             fsgid: 200,
             groups: vec![],
             cap_eff: caps,
         };
-        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        let ok = |c: &ChildCreds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
         let chmod = |m: u32| Op::Chmod(Mode::from_bits_truncate(m));
         let chown =
             |u: Option<u32>, g: Option<u32>| Op::Chown(u.map(Uid::from_raw), g.map(Gid::from_raw));
@@ -1057,11 +1054,11 @@ mod tests {
         assert_eq!(ok(&other(0), times(now, now)), Err(Errno::ACCESS));
         assert_eq!(ok(&other(1 << CAP_DAC_OVERRIDE), times(now, now)), Ok(()));
         st.st_mode = libc::S_IFREG | 0o646;
-        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        let ok = |c: &ChildCreds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
         assert_eq!(ok(&other(0), times(now, now)), Ok(()));
         assert_eq!(ok(&other(0), xattr(c"user.x")), Ok(()));
         st.st_mode = libc::S_IFREG | 0o644;
-        let ok = |c: &Creds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
+        let ok = |c: &ChildCreds, op: Op| c.allowed(&st, &fd, &op).map_err(|(e, _)| e);
         // xattrs.
         assert_eq!(ok(&user(0), xattr(c"user.x")), Ok(()));
         assert_eq!(ok(&other(0), xattr(c"user.x")), Err(Errno::ACCESS));

@@ -39,6 +39,10 @@
 //! reused meanwhile belongs to a process whose own chain would have to lead to the sandbox's
 //! root to be accepted, i.e. to a descendant.
 //!
+//! Every open the supervisor makes for the child is made **as the child** (`as_child.rs`):
+//! `pagemap` shows page frame numbers and `stack` a kernel stack only to an opener with
+//! `CAP_SYS_ADMIN`, judged on the open file's credentials.
+//!
 //! All opens use `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)`
 //! beneath the pinned directory, so a magic link this module failed to classify is refused
 //! (`ELOOP`) instead of being followed by the unsandboxed supervisor.
@@ -55,6 +59,7 @@ use nono_sandbox::CapabilitySet;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+use super::as_child::{ActingAsChild, ChildCreds};
 use crate::supervise::{Denial, Shared};
 
 /// How far up the `PPid` chain the ancestry check walks before giving up.
@@ -156,13 +161,34 @@ impl ProcFs {
     }
 
     /// Classify (and, where the supervisor serves it, open) the trapped open of `path` (absolute,
-    /// lexically normalised) by thread `tid` with `flags`. `None`: not a `/proc` path.
-    pub(crate) fn open(&self, tid: u32, path: &Path, flags: OFlags) -> Option<Outcome> {
+    /// lexically normalised) by thread `tid` with `flags`. `None`: not a `/proc` path. What is
+    /// opened is opened as the child, with the credentials `creds` returns (asked only then):
+    /// files such as `pagemap` and `stack` check their opener's capabilities.
+    pub(crate) fn open(
+        &self,
+        tid: u32,
+        path: &Path,
+        flags: OFlags,
+        creds: impl FnOnce() -> Result<ChildCreds, Errno>,
+    ) -> Option<Outcome> {
         let target = parse(path, tid)?;
-        Some(self.serve(tid, target, flags))
+        Some(self.serve(tid, target, flags, creds))
     }
 
-    fn serve(&self, tid: u32, target: Target, flags: OFlags) -> Outcome {
+    fn serve(
+        &self,
+        tid: u32,
+        target: Target,
+        flags: OFlags,
+        creds: impl FnOnce() -> Result<ChildCreds, Errno>,
+    ) -> Outcome {
+        let open_as_child = |dir: &OwnedFd, rest: &[OsString]| {
+            let opened = creds().and_then(|c| open_beneath(&c.act()?, dir, rest, flags));
+            match opened {
+                Ok(fd) => Outcome::Opened(fd),
+                Err(e) => Outcome::Failed(e),
+            }
+        };
         let Some(proc_dir) = &self.proc_dir else {
             return Outcome::Refused("/proc could not be opened by the supervisor");
         };
@@ -180,10 +206,7 @@ impl ProcFs {
                 if writes {
                     return Outcome::Refused("system-wide /proc entries are read-only");
                 }
-                match open_beneath(proc_dir, &rest, flags) {
-                    Ok(fd) => Outcome::Opened(fd),
-                    Err(e) => Outcome::Failed(e),
-                }
+                open_as_child(proc_dir, &rest)
             }
             Target::Process(pid, rest) => {
                 let pin = match rustix::fs::openat2(
@@ -223,10 +246,7 @@ impl ProcFs {
                         );
                     }
                 }
-                match open_beneath(&pin, &rest, flags) {
-                    Ok(fd) => Outcome::Opened(fd),
-                    Err(e) => Outcome::Failed(e),
-                }
+                open_as_child(&pin, &rest)
             }
         }
     }
@@ -385,8 +405,15 @@ fn own_writable(rest: &[OsString]) -> bool {
 }
 
 /// Open `rest` beneath `dir` with the child's flags (reduced to the ones that make sense for
-/// procfs), refusing any symlink or magic link on the way.
-fn open_beneath(dir: &OwnedFd, rest: &[OsString], flags: OFlags) -> Result<OwnedFd, Errno> {
+/// procfs), refusing any symlink or magic link on the way. As the child: the kernel checks
+/// its access to the entry, and the file carries its credentials (`pagemap` shows page frame
+/// numbers, `stack` a kernel stack, only to an opener with `CAP_SYS_ADMIN`).
+fn open_beneath(
+    _as_child: &ActingAsChild,
+    dir: &OwnedFd,
+    rest: &[OsString],
+    flags: OFlags,
+) -> Result<OwnedFd, Errno> {
     let mut rel = PathBuf::new();
     for c in rest {
         rel.push(c);
@@ -572,23 +599,30 @@ mod tests {
         // Root = a pid that is not an ancestor of this process: our entries are outside.
         let fs = ProcFs::new(u32::MAX - 1);
         let me = std::process::id();
+        let creds = || ChildCreds::of_tid(me);
         let out = fs.open(
             me,
             Path::new(&format!("/proc/{me}/environ")),
             OFlags::RDONLY,
+            creds,
         );
         assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
         // With this process as the root, its own entries are served.
         let fs = ProcFs::new(me);
-        let out = fs.open(me, Path::new("/proc/self/status"), OFlags::RDONLY);
+        let out = fs.open(me, Path::new("/proc/self/status"), OFlags::RDONLY, creds);
         assert!(matches!(out, Some(Outcome::Opened(_))), "{out:?}");
-        let out = fs.open(me, Path::new("/proc/self/fd/0"), OFlags::RDONLY);
+        let out = fs.open(me, Path::new("/proc/self/fd/0"), OFlags::RDONLY, creds);
         assert!(matches!(out, Some(Outcome::Continue)), "{out:?}");
-        let out = fs.open(me, Path::new("/proc/cpuinfo"), OFlags::RDONLY);
+        let out = fs.open(me, Path::new("/proc/cpuinfo"), OFlags::RDONLY, creds);
         assert!(matches!(out, Some(Outcome::Opened(_))), "{out:?}");
-        let out = fs.open(me, Path::new("/proc/kcore"), OFlags::RDONLY);
+        let out = fs.open(me, Path::new("/proc/kcore"), OFlags::RDONLY, creds);
         assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
-        let out = fs.open(me, Path::new("/proc/sys/kernel/ostype"), OFlags::WRONLY);
+        let out = fs.open(
+            me,
+            Path::new("/proc/sys/kernel/ostype"),
+            OFlags::WRONLY,
+            creds,
+        );
         assert!(matches!(out, Some(Outcome::Refused(_))), "{out:?}");
     }
 }

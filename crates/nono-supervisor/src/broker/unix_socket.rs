@@ -88,9 +88,12 @@
 //! `sendto` with an address on a stream or seqpacket socket never connects anywhere (the
 //! kernel rejects or ignores the address) and is performed on the child's socket.
 //!
-//! The connect or send itself runs on a broker worker (a TCP connect can block for a long
-//! time); on a blocking socket it is made non-blocking and waited for in slices that check the
-//! child is still waiting, so a killed child never leaves the worker (and `run`) stuck. Sends
+//! The connect or send itself runs on a broker worker, as the child (`as_child.rs`: netlink
+//! checks the sender's `CAP_NET_ADMIN`, a pathname socket its write permission — a sandboxed
+//! root without capabilities must not regain them through the supervisor). A TCP connect can
+//! block for a long time: on a blocking socket it is made non-blocking and waited for in
+//! slices that check the child is still waiting, so a killed child never leaves the worker
+//! (and `run`) stuck. Sends
 //! use `MSG_NOSIGNAL` (a broken pipe is the child's `EPIPE`, not the supervisor's `SIGPIPE`);
 //! a receiver asking for `SCM_CREDENTIALS`, and a server reading `SO_PEERCRED` of a brokered
 //! connection, sees the supervisor's pid.
@@ -131,6 +134,7 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
+use super::as_child::ActingAsChild;
 use super::{StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
 
@@ -327,9 +331,14 @@ pub(crate) fn handle(
     match decided {
         Ok((call, socket, Plan::Child(dest))) => {
             let notify = notify.clone();
+            let sandbox = caps.creds.clone();
             let n = *n;
             workers.submit(Box::new(move || {
-                let result = perform_interruptible(&notify, &n, &socket, &call, &dest);
+                // As the child: netlink and the socket's DAC check judge the caller.
+                let result = sandbox.of_thread(&notify, &n).and_then(|creds| {
+                    let as_child = creds.act()?;
+                    perform_interruptible(&as_child, &notify, &n, &socket, &call, &dest)
+                });
                 match result {
                     Ok(v) => {
                         let _ = notify.respond_value(n.id, v);
@@ -351,9 +360,17 @@ pub(crate) fn handle(
             },
         )) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
+            let sandbox = caps.creds.clone();
             workers.submit(Box::new(move || {
-                let checked =
-                    connect_checked(&notify, &n, &socket, &call, inode, &path, &hint, kind, root);
+                let checked = sandbox
+                    .of_thread(&notify, &n)
+                    .map_err(Refusal::Errno)
+                    .and_then(|creds| {
+                        let as_child = creds.act()?;
+                        connect_checked(
+                            &as_child, &notify, &n, &socket, &call, inode, &path, &hint, kind, root,
+                        )
+                    });
                 if let Err(refusal) = checked {
                     refuse(&notify, &shared, &n, syscall, refusal);
                 }
@@ -582,6 +599,7 @@ fn decide(
 /// can send through it in between.
 #[allow(clippy::too_many_arguments)]
 fn connect_checked(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     child: &OwnedFd,
@@ -601,7 +619,7 @@ fn connect_checked(
     if rustix::net::sockopt::socket_passcred(child).unwrap_or(false) {
         rustix::net::sockopt::set_socket_passcred(&own, true)?;
     }
-    perform_interruptible(notify, n, &own, call, &Destination::Inode(inode))?;
+    perform_interruptible(as_child, notify, n, &own, call, &Destination::Inode(inode))?;
     if let Err(reason) = served_inside(&own, root, hint) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
@@ -799,6 +817,7 @@ const WAIT_SLICE_MS: i32 = 50;
 /// frees the worker at once instead of after the kernel's own timeout. The socket's
 /// `O_NONBLOCK` (shared with the child's fd) is restored afterwards.
 fn perform_interruptible(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     socket: &OwnedFd,
@@ -807,12 +826,12 @@ fn perform_interruptible(
 ) -> Result<i64, Errno> {
     let flags = rustix::fs::fcntl_getfl(socket)?;
     if flags.contains(rustix::fs::OFlags::NONBLOCK) {
-        return perform(socket, call, dest);
+        return perform(as_child, socket, call, dest);
     }
     match call.syscall {
         Syscall::SendTo => {
             if call.flags & libc::MSG_DONTWAIT != 0 {
-                return perform(socket, call, dest);
+                return perform(as_child, socket, call, dest);
             }
             let nonblocking = Call {
                 syscall: call.syscall,
@@ -822,7 +841,7 @@ fn perform_interruptible(
                 flags: call.flags | libc::MSG_DONTWAIT,
             };
             loop {
-                match perform(socket, &nonblocking, dest) {
+                match perform(as_child, socket, &nonblocking, dest) {
                     Err(Errno::AGAIN) => {
                         if !wait_writable(notify, n, socket) {
                             return Err(Errno::INTR);
@@ -834,7 +853,7 @@ fn perform_interruptible(
         }
         _ => {
             rustix::fs::fcntl_setfl(socket, flags | rustix::fs::OFlags::NONBLOCK)?;
-            let result = connect_waiting(notify, n, socket, call, dest);
+            let result = connect_waiting(as_child, notify, n, socket, call, dest);
             let _ = rustix::fs::fcntl_setfl(socket, flags);
             result
         }
@@ -842,6 +861,7 @@ fn perform_interruptible(
 }
 
 fn connect_waiting(
+    as_child: &ActingAsChild,
     notify: &NotifyFd,
     n: &Notification,
     socket: &OwnedFd,
@@ -849,7 +869,7 @@ fn connect_waiting(
     dest: &Destination,
 ) -> Result<i64, Errno> {
     loop {
-        match perform(socket, call, dest) {
+        match perform(as_child, socket, call, dest) {
             // TCP: the handshake runs; wait for it.
             Err(Errno::INPROGRESS) => loop {
                 if !wait_writable(notify, n, socket) {
@@ -896,9 +916,15 @@ fn slice(ms: i32) -> rustix::event::Timespec {
     }
 }
 
-/// `connect`/`sendto` on the supervisor's copy of the child's socket. Returns the syscall's
-/// value.
-fn perform(socket: &OwnedFd, call: &Call, dest: &Destination) -> Result<i64, Errno> {
+/// `connect`/`sendto` on the supervisor's copy of the child's socket, as the child (netlink
+/// checks the sender's `CAP_NET_ADMIN`; a pathname socket its owner's write permission).
+/// Returns the syscall's value.
+fn perform(
+    _as_child: &ActingAsChild,
+    socket: &OwnedFd,
+    call: &Call,
+    dest: &Destination,
+) -> Result<i64, Errno> {
     // SAFETY: an all-zero sockaddr_un is a valid value.
     let mut un: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let (addr_ptr, addr_len): (*const u8, usize) = match dest {

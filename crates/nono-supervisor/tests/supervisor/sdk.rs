@@ -98,6 +98,46 @@ open("{out}/replay", "w").write(answer["Decision"]["decision"]["Denied"]["reason
     );
 }
 
+/// A granted SDK request is opened with the child's credentials, never the supervisor's: as
+/// root without capabilities the child gets no fd for another user's 0600 file (the
+/// supervisor's `CAP_DAC_OVERRIDE` used to open it), while its own file is served.
+#[test]
+fn an_sdk_grant_is_opened_with_the_childs_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let _g = shared();
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (a file owned by another user)");
+        return;
+    }
+    let out = scratch("out");
+    let outside = scratch("outside");
+    let theirs = outside.join("theirs");
+    std::fs::write(&theirs, "not-yours").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(1234), Some(1234)).unwrap();
+    std::fs::write(outside.join("mine"), "yours").unwrap();
+    let body = format!(
+        r#"
+answer, fd = request("theirs", "{o}/theirs")
+assert fd is None, answer
+open("{out}/theirs", "w").write(json.dumps(answer))
+answer, fd = request("mine", "{o}/mine")
+open("{out}/mine", "w").write(os.read(fd, 100).decode())
+"#,
+        o = outside.display(),
+        out = out.display()
+    );
+    let mut config = python(&body, &out);
+    config.engine = Some(approve_all(Policy::default()));
+    run_ok(config);
+    let answer = std::fs::read_to_string(out.join("theirs")).unwrap();
+    assert!(
+        answer.contains("Denied") && answer.contains("Permission denied"),
+        "{answer}"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("mine")).unwrap(), "yours");
+}
+
 #[test]
 fn without_an_engine_sdk_requests_are_denied() {
     let _g = shared();

@@ -96,6 +96,13 @@ pub enum When {
         /// Which argument is the mode.
         mode: u8,
     },
+    /// An open whose access mode (`args[flags] & O_ACCMODE`) is 3: Linux's "neither read nor
+    /// write" mode, for which Landlock asks for no right at all, yet the fd counts as opened
+    /// (ioctls, and in the metadata broker's eyes once, "for writing").
+    AccessModeThree {
+        /// Which argument holds the open flags.
+        flags: u8,
+    },
     /// `prlimit64` setting (`new_limit`, `args[2]`, not NULL) the limits of a process named by
     /// pid (`args[0]` not 0, i.e. not "the caller").
     SetLimitsOfPid,
@@ -151,6 +158,7 @@ impl DenyEntry {
             When::PersonalityOtherThan(_) => format!("{}(other)", self.syscall),
             When::SetIdMode { .. } => format!("{}(S_ISUID|S_ISGID)", self.syscall),
             When::CreateSetIdMode { .. } => format!("{}(O_CREAT, S_ISUID|S_ISGID)", self.syscall),
+            When::AccessModeThree { .. } => format!("{}(O_ACCMODE == 3)", self.syscall),
             When::SetLimitsOfPid => format!("{}(pid, new limit)", self.syscall),
             When::PriorityOfOthers => format!("{}(other)", self.syscall),
             When::IoprioOfUser => format!("{}(IOPRIO_WHO_USER)", self.syscall),
@@ -376,6 +384,10 @@ const DENY_TABLE: &[DenyEntry] = &[
     #[cfg(target_arch = "x86_64")]
     deny!(open, When::CreateSetIdMode { flags: 1, mode: 2 }, EPERM, "creates a file with set-ID bits (see chmod)"),
     deny!(openat, When::CreateSetIdMode { flags: 2, mode: 3 }, EPERM, "creates a file with set-ID bits (see chmod)"),
+    #[cfg(target_arch = "x86_64")]
+    deny!(open, When::AccessModeThree { flags: 1 }, EACCES,
+        "mode 3 (no read, no write): Landlock checks no right, yet the fd takes ioctls and f* metadata calls"),
+    deny!(openat, When::AccessModeThree { flags: 2 }, EACCES, "access mode 3 (see open)"),
     deny!(openat2, ENOSYS,
         "its mode is in memory seccomp cannot read (set-ID creation); ENOSYS makes callers fall back to openat, which is checked"),
     #[cfg(target_arch = "x86_64")]
@@ -1251,6 +1263,14 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -
                     asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
                     asm.bind(next);
                 }
+                When::AccessModeThree { flags } => {
+                    // Both bits of O_ACCMODE set.
+                    let next = asm.label();
+                    asm.load(Field::ArgLo(flags));
+                    asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
+                    asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
+                    asm.bind(next);
+                }
                 When::SetLimitsOfPid => {
                     // pid_t is 32 bits; new_limit is a pointer: both halves.
                     let next = asm.label();
@@ -1917,6 +1937,44 @@ mod tests {
             assert_eq!(
                 f.evaluate(&call(x86("mknod"), [0x1000, 0o104_755, 0, 0, 0, 0])),
                 eperm
+            );
+        }
+    }
+
+    #[test]
+    fn access_mode_three_is_refused_other_modes_pass() {
+        let f = deny();
+        let eacces = action::errno(libc::EACCES);
+        let openat = sysno::openat;
+        let creat = libc::O_CREAT as u64;
+        for (flags, want) in [
+            (3, eacces),
+            (3 | creat | libc::O_CLOEXEC as u64, eacces),
+            (0x1_0000_0000 | 3, eacces),
+            (libc::O_RDONLY as u64, action::ALLOW),
+            (libc::O_WRONLY as u64, action::ALLOW),
+            (libc::O_RDWR as u64 | creat, action::ALLOW),
+            (libc::O_PATH as u64, action::ALLOW),
+            // The kernel reads the low 32 bits only: high bits do not make a mode 3.
+            (0x3_0000_0000, action::ALLOW),
+        ] {
+            assert_eq!(
+                f.evaluate(&call(openat, [0, 0x1000, flags, 0o644, 0, 0])),
+                want,
+                "{flags:#x}"
+            );
+        }
+        // Both rows of openat apply: a set-ID create with mode 3 is refused either way.
+        assert_ne!(
+            f.evaluate(&call(openat, [0, 0x1000, 3 | creat, 0o4755, 0, 0])),
+            action::ALLOW
+        );
+        if cfg!(target_arch = "x86_64") {
+            let open = u32::try_from(libc::SYS_open).unwrap();
+            assert_eq!(f.evaluate(&call(open, [0x1000, 3, 0, 0, 0, 0])), eacces);
+            assert_eq!(
+                f.evaluate(&call(open, [0x1000, 2, 0, 0, 0, 0])),
+                action::ALLOW
             );
         }
     }

@@ -182,7 +182,10 @@ static int attempt(const char *name, long *ret, int *err) {
         r = syscall(SYS_open, "/nonexistent-nono/x", O_CREAT | O_WRONLY, 04755);
     else if (IS("creat(S_ISUID|S_ISGID)")) r = syscall(SYS_creat, "/nonexistent-nono/x", 02755);
     else if (IS("mknod(S_ISUID|S_ISGID)")) r = syscall(SYS_mknod, "/nonexistent-nono/x", S_IFREG | 04755, 0);
+    else if (IS("open(O_ACCMODE == 3)")) r = syscall(SYS_open, "/nonexistent-nono", 3);
 #endif
+    /* Access mode 3 (neither read nor write): ENOENT when allowed. */
+    else if (IS("openat(O_ACCMODE == 3)")) r = syscall(SYS_openat, AT_FDCWD, "/nonexistent-nono", 3 | O_CLOEXEC);
     else if (IS("fchmod(S_ISUID|S_ISGID)")) r = syscall(SYS_fchmod, -1, 04755);
     else if (IS("fchmodat(S_ISUID|S_ISGID)")) r = syscall(SYS_fchmodat, AT_FDCWD, "/nonexistent-nono", 02755);
     else if (IS("fchmodat2(S_ISUID|S_ISGID)")) r = syscall(452, AT_FDCWD, "/nonexistent-nono", 04755, 0);
