@@ -45,6 +45,7 @@
 mod env_policy;
 #[cfg(test)]
 mod tests;
+mod unique_keys;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -528,7 +529,7 @@ pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
 /// Parse one profile's JSON text without resolving `extends` or validating. `file` names
 /// the source in errors.
 pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-    serde_json::from_str::<Profile>(text).map_err(|e| {
+    let located = |e: serde_json::Error| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
         let suffix = format!(" at line {line} column {column}");
@@ -540,7 +541,11 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
             field: json_path_at(text, line, column),
             message,
         }
-    })
+    };
+    // First every object's keys, then the types: a repeated key is an error even where the
+    // typed parse would keep the last value (maps such as `groups`).
+    serde_json::from_str::<unique_keys::UniqueKeys>(text).map_err(located)?;
+    serde_json::from_str::<Profile>(text).map_err(located)
 }
 
 fn resolve(

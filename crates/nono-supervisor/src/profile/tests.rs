@@ -540,3 +540,63 @@ fn check_against_schema(
         serde_json::Value::Null => panic!("{at}: null is never written"),
     }
 }
+
+/// A key repeated in one object is an error naming the key, the file and the line, in every
+/// object of a profile (`groups`, `filesystem`, the top level, approve rules), not only where
+/// serde would notice (a map such as `groups` keeps the last value silently).
+#[test]
+fn duplicate_keys_are_an_error_everywhere() {
+    for (text, key, line) in [
+        (
+            "{\n  \"groups\": {\n    \"credentials\": true,\n    \"credentials\": false\n  }\n}\n",
+            "credentials",
+            4,
+        ),
+        ("{\"name\": \"a\",\n\"name\": \"b\"}", "name", 2),
+        (
+            "{\"filesystem\": {\"read\": [\"/usr\"],\n \"read\": [\"/\"]}}",
+            "read",
+            2,
+        ),
+        (
+            "{\"supervisor\": {\"approve\": [{\"path\": \"/x\",\n\n \"path\": \"/\"}]}}",
+            "path",
+            3,
+        ),
+        (
+            "{\"network\": {\"block\": true, \"block\": false}}",
+            "block",
+            1,
+        ),
+    ] {
+        let e = parse(text, "dup.json").unwrap_err();
+        let ProfileError::Parse {
+            file,
+            line: got_line,
+            message,
+            ..
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        assert_eq!(file, "dup.json");
+        assert_eq!(*got_line, line, "{e}");
+        assert!(message.contains(&format!("duplicate key `{key}`")), "{e}");
+        assert!(e.to_string().starts_with(&format!("dup.json:{line}:")), "{e}");
+    }
+    // The same key in two different objects is fine.
+    parse(
+        "{\"filesystem\": {\"read\": [\"/usr\"]}, \"supervisor\": {\"approve\": [{\"path\": \"/x\", \"access\": \"read\"}, {\"path\": \"/y\", \"access\": \"read\"}]}}",
+        "ok.json",
+    )
+    .unwrap();
+}
+
+/// Every built-in profile is free of duplicate keys (they go through the same parser).
+#[test]
+fn builtins_have_no_duplicate_keys() {
+    for name in crate::profile::list() {
+        let text = crate::profile::builtin_source(name).unwrap();
+        parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
