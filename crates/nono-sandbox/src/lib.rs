@@ -23,7 +23,7 @@ pub mod seatbelt;
 pub mod support;
 
 pub use caps::{
-    AccessMode, CapabilitySet, CapsError, Compat, DenyRule, FsGrant, FsKind, NetworkMode, Scopes,
+    AccessMode, CapabilitySet, CapsError, Compat, DenyKind, DenyRule, FsGrant, FsKind, NetworkMode, Scopes,
     SysvIpc,
 };
 pub use explain::{
