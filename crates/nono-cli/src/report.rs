@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use nono_sandbox::DenyKind;
 use nono_wire::AccessMode;
 
 /// What is on disk at a denied path, which decides the flag to suggest.
@@ -37,8 +38,16 @@ impl OnDisk {
 /// A carve-out that protects a denied path (so a plain grant would not help).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Protected {
-    /// A deny group: only an explicit grant plus `--bypass-protection` lifts it.
-    Group(String),
+    /// A deny group: only an explicit grant plus `--bypass-protection` lifts it (never for
+    /// the `nono` group). `why` is the entry's own reason, or empty.
+    Group {
+        /// The group.
+        group: String,
+        /// Why the path is protected (empty: the group's description says it).
+        why: String,
+        /// Whether the group only refuses writing.
+        read_only: bool,
+    },
     /// The profile's own deny list (origin as the profile names it): only another profile helps.
     Profile(String),
 }
@@ -117,15 +126,23 @@ pub fn describe(
 ) -> Denied {
     // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
     // the capability set the same carve-outs carry the origin `group LABEL`.
-    let classify = |label: &str| match label.strip_prefix("group ").unwrap_or(label) {
+    let classify = |label: &str, why: &str, read_only: bool| match label
+        .strip_prefix("group ")
+        .unwrap_or(label)
+    {
         l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
-        l => Protected::Group(l.to_owned()),
+        l => Protected::Group {
+            group: l.to_owned(),
+            why: why.to_owned(),
+            read_only,
+        },
     };
-    let protected = if let Some(g) = deny.group_of(path) {
-        Some(classify(g))
+    let protected = if let Some(m) = deny.deny_for(path, access) {
+        Some(classify(m.group, m.why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
-            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin)),
+            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
+            Ok(nono_sandbox::Rule::ReadOnlyBy { origin, .. }) => Some(classify(&origin, "", true)),
             _ => None,
         }
     };
@@ -233,7 +250,22 @@ pub fn line(d: &Denied) -> String {
         None => format!("{} of {path}", d.access.as_str()),
     };
     match &d.protected {
-        Some(Protected::Group(group)) => {
+        Some(Protected::Group { group, .. }) if group == "nono" => {
+            return format!(
+                "nono: denied {access}: nono's own configuration and state (deny group `nono`) → no flag lifts it: a run that could change them could widen every later run"
+            );
+        }
+        Some(Protected::Group {
+            group,
+            why,
+            read_only,
+        }) => {
+            let what = match (read_only, why.is_empty()) {
+                (false, true) => format!("protected by deny group `{group}`"),
+                (false, false) => format!("protected by deny group `{group}` ({why})"),
+                (true, true) => format!("read-only in deny group `{group}`"),
+                (true, false) => format!("read-only in deny group `{group}` ({why})"),
+            };
             let grant = match d.on_disk {
                 OnDisk::Dir => format!("{} {path}", dir_flag(d.access)),
                 OnDisk::File | OnDisk::Missing | OnDisk::Socket => {
@@ -241,7 +273,7 @@ pub fn line(d: &Denied) -> String {
                 }
             };
             return format!(
-                "nono: denied {access}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
+                "nono: denied {access}: {what} → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
             );
         }
         Some(Protected::Profile(origin)) => {
@@ -359,7 +391,11 @@ mod tests {
     #[test]
     fn deny_group_paths_name_the_group_and_bypass() {
         let mut x = d("/root/.ssh/id_rsa", AccessMode::Read, OnDisk::File);
-        x.protected = Some(Protected::Group("credentials".into()));
+        x.protected = Some(Protected::Group {
+            group: "credentials".into(),
+            why: String::new(),
+            read_only: false,
+        });
         let l = line(&x);
         assert!(l.contains("deny group `credentials`"), "{l}");
         assert!(

@@ -758,7 +758,8 @@ mod tests {
         let mut caps = CapabilitySet::new();
         caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
         caps.deny_write(t.join("g/a"), "group tools").unwrap();
-        caps.deny(t.join("g/a/secret"), "group credentials").unwrap();
+        caps.deny(t.join("g/a/secret"), "group credentials")
+            .unwrap();
         let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
         assert_eq!(e.verdict, Verdict::Allowed, "{e}");
         let e = explain(&caps, t.join("g/a/ok"), ReadWrite).unwrap();
@@ -859,7 +860,9 @@ mod tests {
         caps.deny(t.join("g"), "group test").unwrap();
         let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
         assert!(matches!(e.rule, Rule::DeniedBy { .. }));
-        assert!(carve_spine(&caps, &t.join("g/a"), ReadWrite).spine.is_empty());
+        assert!(carve_spine(&caps, &t.join("g/a"), ReadWrite)
+            .spine
+            .is_empty());
     }
 
     #[test]

@@ -147,7 +147,9 @@ pub fn profile(caps: &CapabilitySet) -> Result<String, SeatbeltError> {
         for deny in read_only.chain(full) {
             let _ = writeln!(out, "; {}", comment_text(&deny.origin));
             let what = match deny.kind {
-                DenyKind::All => "file-read* file-write* file-ioctl file-map-executable process-exec",
+                DenyKind::All => {
+                    "file-read* file-write* file-ioctl file-map-executable process-exec"
+                }
                 DenyKind::Write => "file-write*",
             };
             let _ = writeln!(

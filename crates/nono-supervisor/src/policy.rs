@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use nono_sandbox::DenyKind;
 use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
 
 pub use crate::approval::ApprovalBackend;
@@ -328,8 +329,10 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
-    /// Identities of the files under the deny entries (hard links to them are refused).
+    /// Identities of the files under the full deny entries (hard links to them are refused).
     inodes: DenyInodes,
+    /// The same for the read-only entries (hard links to them are refused for writing).
+    read_only_inodes: DenyInodes,
     backend: Box<dyn ApprovalBackend>,
     sessions: Mutex<HashMap<PathBuf, AccessMode>>,
     limiter: Option<RateLimiter>,
@@ -344,10 +347,19 @@ impl Engine {
     #[must_use]
     pub fn new(policy: Policy, backend: impl ApprovalBackend + 'static) -> Engine {
         let limiter = policy.rate_limit.map(RateLimiter::new);
-        let inodes = DenyInodes::build(policy.deny.entries());
+        let kind_of = |want: DenyKind| {
+            policy
+                .deny
+                .entries_with_kind()
+                .filter(move |(_, _, k)| *k == want)
+                .map(|(p, g, _)| (p, g))
+        };
+        let inodes = DenyInodes::build(kind_of(DenyKind::All));
+        let read_only_inodes = DenyInodes::build(kind_of(DenyKind::Write));
         Engine {
             policy,
             inodes,
+            read_only_inodes,
             backend: Box::new(backend),
             sessions: Mutex::new(HashMap::new()),
             limiter,
@@ -413,7 +425,11 @@ impl Engine {
     /// May walk a large deny entry once: call it where [`decide`](Engine::decide) is called.
     pub fn refuse_opened(&self, req: &RuntimeRequest, fd: impl AsFd) -> Option<String> {
         let start = Instant::now();
-        let refused = self.inodes.check(fd).err()?;
+        let refused = match self.inodes.check(fd.as_fd()) {
+            Err(r) => r,
+            Ok(()) if req.access.writes() => self.read_only_inodes.check(fd).err()?,
+            Ok(()) => return None,
+        };
         let reason = refused.reason(&req.path);
         let decision = Decision::denied(reason.clone());
         self.record(req, &decision, "deny-group", start.elapsed());
@@ -448,11 +464,16 @@ impl Engine {
                 "policy",
             );
         }
-        if let Some(group) = self.deny_group_of(&req.path) {
+        if let Some(m) = self.policy.deny.deny_for(&req.path, req.access) {
+            let what = match m.kind {
+                DenyKind::All => "is in deny group",
+                DenyKind::Write => "is read-only in deny group",
+            };
             return (
                 Decision::denied(format!(
-                    "{} is in deny group `{group}`, which no rule or approval can override",
-                    req.path.display()
+                    "{} {what} `{}`, which no rule or approval can override",
+                    req.path.display(),
+                    m.group
                 )),
                 "deny-group",
             );

@@ -360,7 +360,8 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     }
     flag_grants(&args.sandbox, &plan.workdir, &mut seen)?;
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
-    seen.retain(|p, _| plan.deny.group_of(p).is_none());
+    // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
+    seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
     let learned = collapse(&seen, &plan.deny, args.collapse_threshold);
     for p in &learned.optional {
         ui.note(&format!(

@@ -780,15 +780,27 @@ impl Profile {
             field,
             message,
         };
-        for name in self.deny_groups.keys() {
-            if deny_groups::group(name).is_none() {
-                return Err(invalid(
-                    format!("groups.{name}"),
-                    format!(
-                        "unknown deny group (known: {})",
-                        deny_groups::group_names().join(", ")
-                    ),
-                ));
+        for (name, on) in &self.deny_groups {
+            match deny_groups::group(name) {
+                None => {
+                    return Err(invalid(
+                        format!("groups.{name}"),
+                        format!(
+                            "unknown deny group (known: {})",
+                            deny_groups::group_names().join(", ")
+                        ),
+                    ))
+                }
+                Some(g) if !g.optional && !on => {
+                    return Err(invalid(
+                        format!("groups.{name}"),
+                        format!(
+                            "the `{name}` group cannot be switched off: {} (remove the entry)",
+                            g.description
+                        ),
+                    ))
+                }
+                Some(_) => {}
             }
         }
         let path_ok = |p: &str| p.starts_with(['/', '~', '$']);
@@ -892,12 +904,15 @@ impl Profile {
         Ok(())
     }
 
-    /// The enabled deny groups: every built-in group not switched off.
+    /// The enabled deny groups: every built-in group not switched off (a group that is not
+    /// `optional` is on whatever the profile says; [`validate`](Profile::validate) refuses
+    /// a profile that tries).
     #[must_use]
     pub fn enabled_groups(&self) -> Vec<&'static str> {
-        deny_groups::group_names()
-            .into_iter()
-            .filter(|g| self.deny_groups.get(*g).copied().unwrap_or(true))
+        deny_groups::GROUPS
+            .iter()
+            .filter(|g| !g.optional || self.deny_groups.get(g.name).copied().unwrap_or(true))
+            .map(|g| g.name)
             .collect()
     }
 
