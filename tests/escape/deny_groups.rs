@@ -331,7 +331,12 @@ fn in_home<S: AsRef<std::ffi::OsStr>>(
 ) -> Outcome {
     let home = s.join("home");
     let mut cmd = nono_cmd(&s.path);
-    for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"] {
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("HOME", &home)
@@ -389,7 +394,10 @@ fn autorun_paths_are_read_only_under_a_home_grant() {
     for (i, p) in paths.iter().enumerate() {
         std::fs::create_dir_all(p).unwrap();
         std::fs::write(p.join("x"), "original\n").unwrap();
-        let (x, new) = (p.join("x").display().to_string(), p.join("new").display().to_string());
+        let (x, new) = (
+            p.join("x").display().to_string(),
+            p.join("new").display().to_string(),
+        );
         for (op, name, arg, want) in [
             ("read", format!("read{i}"), &x, "ok"),
             ("write", format!("write{i}"), &x, "EACCES"),
@@ -401,7 +409,11 @@ fn autorun_paths_are_read_only_under_a_home_grant() {
         }
     }
     std::fs::write(&aliases, "original\n").unwrap();
-    steps.extend(["write".into(), "aliases".into(), aliases.display().to_string()]);
+    steps.extend([
+        "write".into(),
+        "aliases".into(),
+        aliases.display().to_string(),
+    ]);
     expect.push(("aliases".into(), "EACCES"));
     let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
 
@@ -465,7 +477,10 @@ fn git_config_fsmonitor_plant_is_refused() {
     };
     let s = Scratch::new("deny-git-fsmonitor");
     let home = s.mkdir("home");
-    s.write("home/.gitconfig", "[user]\n\tname = Real User\n\temail = u@example.invalid\n");
+    s.write(
+        "home/.gitconfig",
+        "[user]\n\tname = Real User\n\temail = u@example.invalid\n",
+    );
     s.write("home/.config/git/config", "[core]\n\tautocrlf = false\n");
     let repo = s.mkdir("home/project");
     let marker = s.join("FSMONITOR-RAN");
@@ -501,11 +516,22 @@ fn git_config_fsmonitor_plant_is_refused() {
             &["-c", &plant],
         );
         // git read its configuration inside the sandbox.
-        assert!(out.run.stdout.contains("Real User"), "{mode:?}: {}", out.run);
-        assert!(out.run.stderr.contains("ermission denied"), "{mode:?}: {}", out.run);
+        assert!(
+            out.run.stdout.contains("Real User"),
+            "{mode:?}: {}",
+            out.run
+        );
+        assert!(
+            out.run.stderr.contains("ermission denied"),
+            "{mode:?}: {}",
+            out.run
+        );
         let status = git_outside(&["status", "--short"]);
         assert_eq!(status.code, Some(0), "{status}");
-        assert!(!marker.exists(), "{mode:?}: git outside ran the planted command");
+        assert!(
+            !marker.exists(),
+            "{mode:?}: git outside ran the planted command"
+        );
     }
     assert!(!std::fs::read_to_string(home.join(".config/git/config"))
         .unwrap()
@@ -519,7 +545,10 @@ fn git_config_fsmonitor_plant_is_refused() {
         .unwrap();
     assert!(out.status.success(), "{}", crate::programs::run_of(out));
     git_outside(&["status", "--short"]);
-    assert!(marker.exists(), "control: the planted fsmonitor did not run");
+    assert!(
+        marker.exists(),
+        "control: the planted fsmonitor did not run"
+    );
 }
 
 /// Issue 16 finding 4: `~/.ssh/config` and `~/.config/nono/profiles/work.json` as symlinks
@@ -538,18 +567,30 @@ fn symlink_targets_inside_deny_entries_are_denied() {
     s.write("home/dotfiles/work.json", work);
     s.mkdir("home/.ssh");
     s.mkdir("home/.config/nono/profiles");
-    std::os::unix::fs::symlink(home.join("dotfiles/ssh_config"), home.join(".ssh/config"))
-        .unwrap();
+    std::os::unix::fs::symlink(home.join("dotfiles/ssh_config"), home.join(".ssh/config")).unwrap();
     std::os::unix::fs::symlink(
         home.join("dotfiles/work.json"),
         home.join(".config/nono/profiles/work.json"),
     )
     .unwrap();
-    let (ssh_t, work_t) = (s.s("home/dotfiles/ssh_config"), s.s("home/dotfiles/work.json"));
+    let (ssh_t, work_t) = (
+        s.s("home/dotfiles/ssh_config"),
+        s.s("home/dotfiles/work.json"),
+    );
     let evil_profile = "{\"groups\": {\"credentials\": false, \"shell\": false}, \"filesystem\": {\"allow\": [\"/\"]}}";
     let probe = [
-        "write", "ssh_target", &ssh_t, "read", "ssh_read", &ssh_t, "trunc", "work_trunc",
-        &work_t, "write", "work_target", &work_t,
+        "write",
+        "ssh_target",
+        &ssh_t,
+        "read",
+        "ssh_read",
+        &ssh_t,
+        "trunc",
+        "work_trunc",
+        &work_t,
+        "write",
+        "work_target",
+        &work_t,
     ];
     for mode in crate::programs::MODES {
         for _run in 0..2 {
@@ -592,7 +633,9 @@ fn symlink_targets_inside_deny_entries_are_denied() {
     let control = probe_bare(&s.path, &["write", "w", &work_t]);
     assert_eq!(control.get("w"), "ok");
     std::fs::write(&work_t, evil_profile).unwrap();
-    assert!(std::fs::read_to_string(home.join(".config/nono/profiles/work.json"))
-        .unwrap()
-        .contains("\"/\""));
+    assert!(
+        std::fs::read_to_string(home.join(".config/nono/profiles/work.json"))
+            .unwrap()
+            .contains("\"/\"")
+    );
 }

@@ -469,6 +469,15 @@ impl fmt::Display for SandboxPlan {
                 d.origin
             )?;
         }
+        for root in self.deny.unwalked() {
+            writeln!(
+                f,
+                "  note: {} holds too many entries to look for every symlink in it; the \
+                 targets of links past the first {} entries are not denied",
+                root.display(),
+                deny_groups::LINK_WALK_ENTRIES
+            )?;
+        }
         for b in &self.bypassed {
             writeln!(
                 f,

@@ -434,9 +434,9 @@ pub(crate) struct EffectiveGrant {
 
 /// What the grants of `caps` amount to once carve-outs are taken into account (see the
 /// module docs): grants inside a full carve-out are dropped, grants inside a read-only one
-/// keep only reading, and each existing read-only carve-out strictly inside a directory
-/// grant that reads and writes gets a read grant of its own. Grants inside a full carve-out
-/// are returned in the second list (for notes).
+/// keep only reading, and each read-only carve-out strictly inside a directory grant that
+/// reads and writes gets a read grant of its own (a directory grant, which covers a file
+/// exactly too; it may name nothing on disk).
 pub(crate) fn effective_grants(caps: &CapabilitySet) -> Vec<EffectiveGrant> {
     effective_grants_with_dropped(caps).0
 }
@@ -488,20 +488,12 @@ pub(crate) fn effective_grants_with_dropped(
             }) {
                 continue;
             }
-            let Ok(meta) = std::fs::symlink_metadata(&d.path) else {
-                continue;
-            };
-            if meta.file_type().is_symlink() {
-                continue;
-            }
+            // A directory grant also covers exactly a file; the carve-out need not exist
+            // (the Landlock plan skips it then), so nothing here touches the disk.
             out.push(EffectiveGrant {
                 grant: FsGrant {
                     path: d.path.clone(),
-                    kind: if meta.is_dir() {
-                        FsKind::Dir
-                    } else {
-                        FsKind::File
-                    },
+                    kind: FsKind::Dir,
                     access: AccessMode::Read,
                     origin: g.origin.clone(),
                 },

@@ -474,6 +474,15 @@ impl DenySet {
                 let Ok(target) = std::fs::canonicalize(&link) else {
                     continue;
                 };
+                // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in
+                // the same directory): nothing to add.
+                let covered = match kind {
+                    DenyKind::All => self.deny_for(&target, AccessMode::Read).is_some(),
+                    DenyKind::Write => self.group_of(&target).is_some(),
+                };
+                if covered {
+                    continue;
+                }
                 let why = format!("the target of {}, inside a protected path", link.display());
                 let before = self.entries.len();
                 if self.add_with(resolver, &target, &group, kind, &why).is_ok()

@@ -190,6 +190,11 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
         // The read grant of a read-only carve-out is attached to whatever is there when the
         // ruleset is built: like an expanded entry, it is skipped if it became a symlink.
         let derived = eff.read_only_of.is_some();
+        if derived
+            && !std::fs::symlink_metadata(&grant.path).is_ok_and(|m| !m.file_type().is_symlink())
+        {
+            continue;
+        }
         if grant.kind == FsKind::File {
             add(grant.path.clone(), grant.access, derived);
             continue;
