@@ -648,6 +648,43 @@ mod tests {
             .is_granted());
     }
 
+    /// A read-only deny entry (`autorun`) may be read at runtime but never written, also
+    /// through a hard link the supervisor opened (issue 16 finding 3).
+    #[test]
+    fn a_read_only_deny_entry_is_readable_not_writable_at_runtime() {
+        let d = dir("deny-read-only");
+        std::fs::create_dir_all(d.join("home/proj")).unwrap();
+        std::fs::write(d.join("home/.gitconfig"), b"[user]").unwrap();
+        std::fs::hard_link(d.join("home/.gitconfig"), d.join("home/proj/alias")).unwrap();
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: vec![ApproveRule::new(
+                &format!("{}/**", d.display()),
+                AccessMode::ReadWrite,
+                "test",
+            )],
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Once);
+        let engine = Engine::new(policy, cb);
+        let cfg = d.join("home/.gitconfig");
+        assert!(engine.decide(&req(&cfg, AccessMode::Read)).is_granted());
+        let got = engine.decide(&req(&cfg, AccessMode::Write));
+        assert!(
+            matches!(&got, Decision::Denied { reason } if reason.contains("read-only") && reason.contains("autorun")),
+            "{got:?}"
+        );
+        let alias = d.join("home/proj/alias");
+        let file = std::fs::File::open(&alias).unwrap();
+        assert_eq!(
+            engine.refuse_opened(&req(&alias, AccessMode::Read), &file),
+            None
+        );
+        assert!(engine
+            .refuse_opened(&req(&alias, AccessMode::ReadWrite), &file)
+            .is_some_and(|r| r.contains("autorun")));
+    }
+
     #[test]
     fn a_path_rule_takes_wildcards_literally() {
         let d = dir("path-rule");
