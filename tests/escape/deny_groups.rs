@@ -431,6 +431,41 @@ fn autorun_paths_are_read_only_under_a_home_grant() {
         }
         assert_eq!(std::fs::read_to_string(&aliases).unwrap(), "original\n");
     }
+    // The report names the group, its reason and flags that work, also for a new file.
+    let bin = home.join(".local/bin");
+    let new = bin.join("newtool").display().to_string();
+    let out = in_home(
+        crate::programs::Mode::Run,
+        b,
+        &s,
+        &[],
+        &b.probe(),
+        &["create", "c", &new],
+    );
+    out.expect(&[("c", "EACCES")]);
+    let fix = format!(
+        "--write {} --bypass-protection {}",
+        bin.display(),
+        bin.display()
+    );
+    assert!(
+        out.run.stderr.contains("read-only in deny group `autorun`")
+            && out.run.stderr.contains("on PATH")
+            && out.run.stderr.contains(&fix),
+        "{}",
+        out.run
+    );
+    let bin_s = bin.display().to_string();
+    let out = in_home(
+        crate::programs::Mode::Run,
+        b,
+        &s,
+        &["--write", &bin_s, "--bypass-protection", &bin_s],
+        &b.probe(),
+        &["create", "c", &new],
+    );
+    out.expect(&[("c", "ok")]);
+    std::fs::remove_file(&new).unwrap();
     // `nono why` names the group and the reason.
     let mut cmd = nono_cmd(&s.path);
     cmd.env("HOME", &home).env_remove("XDG_CONFIG_HOME").args([

@@ -47,6 +47,9 @@ pub enum Protected {
         why: String,
         /// Whether the group only refuses writing.
         read_only: bool,
+        /// For a path that does not exist: the nearest existing directory above it that the
+        /// same group protects (what `--bypass-protection` can name), if any.
+        holder: Option<PathBuf>,
     },
     /// The profile's own deny list (origin as the profile names it): only another profile helps.
     Profile(String),
@@ -126,6 +129,13 @@ pub fn describe(
 ) -> Denied {
     // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
     // the capability set the same carve-outs carry the origin `group LABEL`.
+    let holder = |group: &str| {
+        path.ancestors()
+            .skip(1)
+            .find(|a| a.is_dir())
+            .filter(|a| !path.exists() && deny.group_of(a) == Some(group))
+            .map(Path::to_path_buf)
+    };
     let classify = |label: &str, why: &str, read_only: bool| match label
         .strip_prefix("group ")
         .unwrap_or(label)
@@ -135,6 +145,7 @@ pub fn describe(
             group: l.to_owned(),
             why: why.to_owned(),
             read_only,
+            holder: holder(l),
         },
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
@@ -259,6 +270,7 @@ pub fn line(d: &Denied) -> String {
             group,
             why,
             read_only,
+            holder,
         }) => {
             let what = match (read_only, why.is_empty()) {
                 (false, true) => format!("protected by deny group `{group}`"),
@@ -266,14 +278,26 @@ pub fn line(d: &Denied) -> String {
                 (true, true) => format!("read-only in deny group `{group}`"),
                 (true, false) => format!("read-only in deny group `{group}` ({why})"),
             };
-            let grant = match d.on_disk {
-                OnDisk::Dir => format!("{} {path}", dir_flag(d.access)),
-                OnDisk::File | OnDisk::Missing | OnDisk::Socket => {
-                    format!("{} {path}", file_flag(d.access))
+            // Both flags need an existing path: for a name that does not exist yet (a new
+            // file in `~/.local/bin`), the directory that would hold it.
+            let (grant, bypass) = match d.on_disk {
+                OnDisk::Dir => (format!("{} {path}", dir_flag(d.access)), path.to_string()),
+                OnDisk::File | OnDisk::Socket => {
+                    (format!("{} {path}", file_flag(d.access)), path.to_string())
                 }
+                OnDisk::Missing => match holder {
+                    Some(dir) => {
+                        let dir = dir.display().to_string();
+                        (format!("{} {dir}", dir_flag(d.access)), dir)
+                    }
+                    None => (
+                        format!("{} {path}", file_flag(d.access)),
+                        format!("{path} (create it outside the sandbox first)"),
+                    ),
+                },
             };
             return format!(
-                "nono: denied {access}: {what} → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
+                "nono: denied {access}: {what} → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {bypass}"
             );
         }
         Some(Protected::Profile(origin)) => {
@@ -395,6 +419,7 @@ mod tests {
             group: "credentials".into(),
             why: String::new(),
             read_only: false,
+            holder: None,
         });
         let l = line(&x);
         assert!(l.contains("deny group `credentials`"), "{l}");
