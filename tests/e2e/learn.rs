@@ -171,3 +171,54 @@ fn learn_grants_the_executable_itself() {
         .expect_code(0)
         .stdout_has("tool-ran");
 }
+
+/// A file created directly in a directory that holds deny-group entries (the home directory
+/// holds `~/.ssh`) is learned as that file, never widened to the directory: `echo x > ~/f`
+/// must not learn `"write": ["~"]` (issue 16 finding 7). The learned profile still lets the
+/// command rewrite the file, and does not fail to load once the file is gone.
+#[test]
+fn a_created_file_next_to_deny_entries_is_not_widened_to_its_directory() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-created-in-home");
+    s.write("home/.ssh/id_rsa", "PRIVATE KEY");
+    let home = s.join("home");
+    let p = s.s("p.json");
+    let script = format!("echo x > {h}/f", h = home.display());
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home)
+        .args(["learn", "-s", "-o", &p, "--", "sh", "-c", &script]);
+    output(&mut cmd).expect_code(0);
+    assert_eq!(std::fs::read_to_string(home.join("f")).unwrap(), "x\n");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let fs = &v["filesystem"];
+    for kind in ["read", "write", "allow"] {
+        for g in fs[kind].as_array().into_iter().flatten() {
+            let path = g.as_str().or_else(|| g["path"].as_str()).unwrap_or("");
+            assert!(
+                !["~", "$WORKDIR/home", home.to_str().unwrap()].contains(&path),
+                "{kind}: {text}"
+            );
+        }
+    }
+    assert!(fs.to_string().contains("home/f"), "{text}");
+
+    // The learned profile is enough to rewrite the file, and nothing else in the home.
+    let other = format!("echo y > {h}/g", h = home.display());
+    for (script, ok) in [(&script, true), (&other, false)] {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", &home)
+            .args(["run", "-s", "-p", &p, "--", "sh", "-c", script]);
+        let out = output(&mut cmd);
+        assert_eq!(out.code == Some(0), ok, "{script}: {out}");
+    }
+    assert!(!home.join("g").exists());
+    // With the file gone the profile still loads.
+    std::fs::remove_file(home.join("f")).unwrap();
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home)
+        .args(["run", "-s", "-p", &p, "--", "true"]);
+    output(&mut cmd).expect_code(0);
+}

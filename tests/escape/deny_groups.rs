@@ -318,3 +318,359 @@ fn deny_credentials_created_after_start() {
         .never_printed(&key);
     assert!(!s.join("home/.aws/config").exists());
 }
+
+/// `nono MODE --read BINS --allow HOME NONO_ARGS -- PROGRAM ARGS` with HOME set to the fake
+/// home (XDG variables removed, so they default beneath it).
+fn in_home<S: AsRef<std::ffi::OsStr>>(
+    mode: crate::programs::Mode,
+    b: &Bins,
+    s: &Scratch,
+    nono_args: &[&str],
+    program: &std::path::Path,
+    args: &[S],
+) -> Outcome {
+    let home = s.join("home");
+    let mut cmd = nono_cmd(&s.path);
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", &home)
+        .arg(mode.as_str())
+        .args(["--read", &b.dir_s()])
+        .args(["--allow", &home.display().to_string()])
+        .args(nono_args)
+        .arg("--")
+        .arg(program)
+        .args(args);
+    Outcome::parse(output(&mut cmd))
+}
+
+/// The path templates of the `autorun` deny group.
+fn autorun_templates() -> Vec<&'static str> {
+    let group = nono_supervisor::deny_groups::group("autorun").expect("the autorun group");
+    group.paths.iter().map(|p| p.path).collect()
+}
+
+/// Issue 16 finding 3: under `--allow ~`, every path of the `autorun` group (files that make
+/// code run outside the sandbox later: git configuration, directories on PATH, autostart,
+/// systemd user units, environment.d, ...) is read-only — reading works (tools need their
+/// configuration), writing, creating and removing do not — in `run` and `wrap`. Each path is
+/// made a directory holding one file, so one list of steps fits them all. The control shows
+/// every step works without the sandbox.
+#[test]
+fn autorun_paths_are_read_only_under_a_home_grant() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("deny-autorun");
+    let home = s.mkdir("home");
+    let vars = nono_supervisor::profile::Vars::for_home(&home);
+    // The paths the finding named, then every path of the group.
+    let named = [
+        "~/.gitconfig",
+        "~/.config/git/config",
+        "~/.local/bin/tool",
+        "~/.config/autostart/x.desktop",
+        "~/.config/systemd/user/x.service",
+        "~/.config/environment.d/x.conf",
+        "~/.cargo/bin/cargo",
+    ];
+    let group = autorun_templates();
+    let mut paths: Vec<std::path::PathBuf> = named
+        .iter()
+        .chain(&group)
+        .filter_map(|p| vars.expand(p).ok())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert!(paths.len() >= 20, "{paths:?}");
+    // Also the finding's shell file, which the `shell` group denies outright.
+    let aliases = home.join(".bash_aliases");
+    let mut steps: Vec<String> = Vec::new();
+    let mut expect: Vec<(String, &str)> = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        std::fs::create_dir_all(p).unwrap();
+        std::fs::write(p.join("x"), "original\n").unwrap();
+        let (x, new) = (
+            p.join("x").display().to_string(),
+            p.join("new").display().to_string(),
+        );
+        for (op, name, arg, want) in [
+            ("read", format!("read{i}"), &x, "ok"),
+            ("write", format!("write{i}"), &x, "EACCES"),
+            ("create", format!("create{i}"), &new, "EACCES"),
+            ("unlink", format!("unlink{i}"), &x, "EACCES"),
+        ] {
+            steps.extend([op.to_owned(), name.clone(), arg.clone()]);
+            expect.push((name, want));
+        }
+    }
+    std::fs::write(&aliases, "original\n").unwrap();
+    steps.extend([
+        "write".into(),
+        "aliases".into(),
+        aliases.display().to_string(),
+    ]);
+    expect.push(("aliases".into(), "EACCES"));
+    let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+
+    for mode in crate::programs::MODES {
+        let out = in_home(mode, b, &s, &[], &b.probe(), &steps);
+        out.expect(&pairs);
+        for p in &paths {
+            assert_eq!(
+                std::fs::read_to_string(p.join("x")).unwrap(),
+                "original\n",
+                "{mode:?}: {} changed",
+                p.display()
+            );
+            assert!(!p.join("new").exists(), "{mode:?}: {}", p.display());
+        }
+        assert_eq!(std::fs::read_to_string(&aliases).unwrap(), "original\n");
+    }
+    // The report names the group, its reason and flags that work, also for a new file.
+    let bin = home.join(".local/bin");
+    let new = bin.join("newtool").display().to_string();
+    let out = in_home(
+        crate::programs::Mode::Run,
+        b,
+        &s,
+        &[],
+        &b.probe(),
+        &["create", "c", &new],
+    );
+    out.expect(&[("c", "EACCES")]);
+    let fix = format!(
+        "--write {} --bypass-protection {}",
+        bin.display(),
+        bin.display()
+    );
+    assert!(
+        out.run.stderr.contains("read-only in deny group `autorun`")
+            && out.run.stderr.contains("on PATH")
+            && out.run.stderr.contains(&fix),
+        "{}",
+        out.run
+    );
+    let bin_s = bin.display().to_string();
+    let out = in_home(
+        crate::programs::Mode::Run,
+        b,
+        &s,
+        &["--write", &bin_s, "--bypass-protection", &bin_s],
+        &b.probe(),
+        &["create", "c", &new],
+    );
+    out.expect(&[("c", "ok")]);
+    std::fs::remove_file(&new).unwrap();
+    // `nono why` names the group and the reason.
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home).env_remove("XDG_CONFIG_HOME").args([
+        "why",
+        "--allow",
+        &home.display().to_string(),
+        "--path",
+        &home.join(".local/bin/x").display().to_string(),
+        "--op",
+        "write",
+    ]);
+    let why = output(&mut cmd);
+    assert!(
+        why.stdout.contains("read-only carve-out") && why.stdout.contains("PATH"),
+        "{why}"
+    );
+
+    // Control: unsandboxed, every write works.
+    let control = probe_bare(&s.path, &steps);
+    for (name, _) in &expect {
+        if name.starts_with("write") || name.starts_with("create") || name == "aliases" {
+            assert_eq!(control.get(name), "ok", "control {name}");
+        }
+    }
+}
+
+/// Issue 16 finding 3, end to end with git: a `core.fsmonitor` planted in
+/// `~/.config/git/config` (or `~/.gitconfig`) is run by the next `git status` outside the
+/// sandbox. Inside `nono run/wrap --allow ~`, git still reads its configuration, and the
+/// plant is refused. The control plants it without nono and shows git running it.
+#[test]
+fn git_config_fsmonitor_plant_is_refused() {
+    let Some(b) = bins() else { return };
+    let Some(git) = ["/usr/bin/git", "/usr/local/bin/git"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var_os("NONO_REQUIRE_SANDBOX").is_none_or(|v| v != "1"),
+            "NONO_REQUIRE_SANDBOX=1 but git is not installed"
+        );
+        return;
+    };
+    let s = Scratch::new("deny-git-fsmonitor");
+    let home = s.mkdir("home");
+    s.write(
+        "home/.gitconfig",
+        "[user]\n\tname = Real User\n\temail = u@example.invalid\n",
+    );
+    s.write("home/.config/git/config", "[core]\n\tautocrlf = false\n");
+    let repo = s.mkdir("home/project");
+    let marker = s.join("FSMONITOR-RAN");
+    let git_outside = |args: &[&str]| {
+        let out = std::process::Command::new(&git)
+            .current_dir(&repo)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        crate::programs::run_of(out)
+    };
+    assert_eq!(git_outside(&["init", "-q"]).code, Some(0));
+    let plant = format!(
+        "printf '[core]\\n\\tfsmonitor = \"touch {m}; false\"\\n' >> {h}/.config/git/config; \
+         printf '[core]\\n\\tpager = \"touch {m}; cat\"\\n' >> {h}/.gitconfig; \
+         {git} -C {r} config user.name",
+        m = marker.display(),
+        h = home.display(),
+        r = repo.display(),
+        git = git.display(),
+    );
+    let gitdir = git.parent().unwrap().display().to_string();
+    for mode in crate::programs::MODES {
+        let out = in_home(
+            mode,
+            b,
+            &s,
+            &["--read", &gitdir],
+            std::path::Path::new("/bin/sh"),
+            &["-c", &plant],
+        );
+        // git read its configuration inside the sandbox.
+        assert!(
+            out.run.stdout.contains("Real User"),
+            "{mode:?}: {}",
+            out.run
+        );
+        assert!(
+            out.run.stderr.contains("ermission denied"),
+            "{mode:?}: {}",
+            out.run
+        );
+        let status = git_outside(&["status", "--short"]);
+        assert_eq!(status.code, Some(0), "{status}");
+        assert!(
+            !marker.exists(),
+            "{mode:?}: git outside ran the planted command"
+        );
+    }
+    assert!(!std::fs::read_to_string(home.join(".config/git/config"))
+        .unwrap()
+        .contains("fsmonitor"));
+
+    // Control: the same plant without nono, and git outside runs it.
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &plant])
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::programs::run_of(out));
+    git_outside(&["status", "--short"]);
+    assert!(
+        marker.exists(),
+        "control: the planted fsmonitor did not run"
+    );
+}
+
+/// Issue 16 finding 4: `~/.ssh/config` and `~/.config/nono/profiles/work.json` as symlinks
+/// into `~/dotfiles` (stow-style). Under `-p work --allow ~` the command must not rewrite
+/// the link *targets* (an ssh ProxyCommand; a profile that switches the deny groups off and
+/// grants `/` to the next `-p work` run), in `run` and `wrap`. Two runs: the second must
+/// still be confined. nono's own group cannot be switched off or bypassed either. The
+/// control shows the targets are writable without nono.
+#[test]
+fn symlink_targets_inside_deny_entries_are_denied() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("deny-stow");
+    let home = s.mkdir("home");
+    let work = "{\"extends\": \"default\"}\n";
+    s.write("home/dotfiles/ssh_config", "Host *\n");
+    s.write("home/dotfiles/work.json", work);
+    s.mkdir("home/.ssh");
+    s.mkdir("home/.config/nono/profiles");
+    std::os::unix::fs::symlink(home.join("dotfiles/ssh_config"), home.join(".ssh/config")).unwrap();
+    std::os::unix::fs::symlink(
+        home.join("dotfiles/work.json"),
+        home.join(".config/nono/profiles/work.json"),
+    )
+    .unwrap();
+    let (ssh_t, work_t) = (
+        s.s("home/dotfiles/ssh_config"),
+        s.s("home/dotfiles/work.json"),
+    );
+    let evil_profile = "{\"groups\": {\"credentials\": false, \"shell\": false}, \"filesystem\": {\"allow\": [\"/\"]}}";
+    let probe = [
+        "write",
+        "ssh_target",
+        &ssh_t,
+        "read",
+        "ssh_read",
+        &ssh_t,
+        "trunc",
+        "work_trunc",
+        &work_t,
+        "write",
+        "work_target",
+        &work_t,
+    ];
+    for mode in crate::programs::MODES {
+        for _run in 0..2 {
+            let out = in_home(mode, b, &s, &["-p", "work"], &b.probe(), &probe);
+            out.expect(&[
+                ("ssh_target", "EACCES"),
+                ("ssh_read", "EACCES"),
+                ("work_trunc", "EACCES"),
+                ("work_target", "EACCES"),
+            ]);
+            assert_eq!(std::fs::read_to_string(&ssh_t).unwrap(), "Host *\n");
+            assert_eq!(std::fs::read_to_string(&work_t).unwrap(), work);
+        }
+    }
+    // A profile cannot switch the `nono` group off, and --bypass-protection cannot lift it.
+    let off = s.write("off.json", "{\"groups\": {\"nono\": false}}");
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home)
+        .args(["run", "-p", &off.display().to_string(), "--", "true"]);
+    let run = output(&mut cmd);
+    assert_eq!(run.code, Some(125), "{run}");
+    assert!(run.stderr.contains("groups.nono"), "{run}");
+    let nono_dir = s.s("home/.config/nono");
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", &home).args([
+        "run",
+        "--allow",
+        &nono_dir,
+        "--bypass-protection",
+        &nono_dir,
+        "--",
+        "true",
+    ]);
+    let run = output(&mut cmd);
+    assert_eq!(run.code, Some(125), "{run}");
+    assert!(run.stderr.contains("`nono`"), "{run}");
+
+    // Control: without nono the targets are written (and the next `-p work` would load the
+    // planted profile).
+    let control = probe_bare(&s.path, &["write", "w", &work_t]);
+    assert_eq!(control.get("w"), "ok");
+    std::fs::write(&work_t, evil_profile).unwrap();
+    assert!(
+        std::fs::read_to_string(home.join(".config/nono/profiles/work.json"))
+            .unwrap()
+            .contains("\"/\"")
+    );
+}

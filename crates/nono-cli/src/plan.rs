@@ -12,8 +12,8 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
-use nono_supervisor::deny_groups::DenySet;
+use nono_sandbox::{AccessMode, CapabilitySet, Compat, DenyKind, FsKind, NetworkMode};
+use nono_supervisor::deny_groups::{self, DenySet};
 use nono_supervisor::planted::{self, GrantLink, RequestedGrant, WriteHistory};
 use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
@@ -453,7 +453,8 @@ fn apply_bypasses(
         return Ok((caps, Vec::new()));
     }
     let mut lifted: Vec<PathBuf> = Vec::new();
-    let mut narrowed: Vec<(PathBuf, PathBuf, String)> = Vec::new(); // (carve-out, keep, origin)
+    // (carve-out, keep, origin, kind)
+    let mut narrowed: Vec<(PathBuf, PathBuf, String, DenyKind)> = Vec::new();
     let mut bypassed = Vec::new();
     for raw in &flags.bypass_protection {
         let path = std::fs::canonicalize(raw).map_err(|e| {
@@ -488,11 +489,24 @@ fn apply_bypasses(
             if group.starts_with("profile ") {
                 continue;
             }
+            // A group that cannot be switched off (`nono`) cannot be bypassed either: a
+            // bypass of a directory above it leaves it in place, one at or inside it fails.
+            if deny_groups::group(group).is_some_and(|g| !g.optional) {
+                if !path.starts_with(&d.path) {
+                    continue;
+                }
+                return Err(Failure::nono(format!(
+                    "--bypass-protection {}: protected by deny group `{group}`, which nothing lifts: {}",
+                    raw.display(),
+                    deny_groups::group(group).map_or("", |g| g.description)
+                ))
+                .into());
+            }
             if d.path.starts_with(&path) {
                 lifted.push(d.path.clone());
                 found.get_or_insert_with(|| group.to_owned());
             } else if path.starts_with(&d.path) {
-                narrowed.push((d.path.clone(), path.clone(), d.origin.clone()));
+                narrowed.push((d.path.clone(), path.clone(), d.origin.clone(), d.kind));
                 found.get_or_insert_with(|| group.to_owned());
             }
         }
@@ -507,13 +521,13 @@ fn apply_bypasses(
     }
     // The same set without the lifted carve-outs (every other setting kept as it is), and
     // the narrowed ones replaced by their siblings along the way to the bypassed path.
-    let narrowed_paths: Vec<&PathBuf> = narrowed.iter().map(|(d, _, _)| d).collect();
+    let narrowed_paths: Vec<&PathBuf> = narrowed.iter().map(|(d, _, _, _)| d).collect();
     let mut out = caps;
     out.retain_denies(|d| !lifted.contains(&d.path) && !narrowed_paths.contains(&&d.path));
-    for (carve, keep, origin) in &narrowed {
+    for (carve, keep, origin, kind) in &narrowed {
         for sibling in siblings_along(carve, keep) {
             if !bypassed.iter().any(|b| sibling.starts_with(&b.path)) {
-                out.deny(&sibling, origin.clone())
+                out.deny_kind(&sibling, origin.clone(), *kind)
                     .with_context(|| format!("narrowing carve-out {}", carve.display()))?;
             }
         }
@@ -743,9 +757,19 @@ impl fmt::Display for SandboxPlan {
         for d in denies {
             writeln!(
                 f,
-                "  {:<56} {}",
+                "  {:<9} {:<46} {}",
+                d.kind.as_str(),
                 nono_supervisor::escape::path(&d.path),
                 d.origin
+            )?;
+        }
+        for root in self.deny.unwalked() {
+            writeln!(
+                f,
+                "  note: {} holds too many entries to look for every symlink in it; the \
+                 targets of links past the first {} entries are not denied",
+                nono_supervisor::escape::path(root),
+                deny_groups::LINK_WALK_ENTRIES
             )?;
         }
         for b in &self.bypassed {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use nono_sandbox::DenyKind;
 use nono_supervisor::escape;
 use nono_wire::AccessMode;
 
@@ -42,8 +43,19 @@ impl OnDisk {
 /// A carve-out that protects a denied path (so a plain grant would not help).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Protected {
-    /// A deny group: only an explicit grant plus `--bypass-protection` lifts it.
-    Group(String),
+    /// A deny group: only an explicit grant plus `--bypass-protection` lifts it (never for
+    /// the `nono` group). `why` is the entry's own reason, or empty.
+    Group {
+        /// The group.
+        group: String,
+        /// Why the path is protected (empty: the group's description says it).
+        why: String,
+        /// Whether the group only refuses writing.
+        read_only: bool,
+        /// For a path that does not exist: the nearest existing directory above it that the
+        /// same group protects (what `--bypass-protection` can name), if any.
+        holder: Option<PathBuf>,
+    },
     /// The profile's own deny list (origin as the profile names it): only another profile helps.
     Profile(String),
 }
@@ -122,15 +134,31 @@ pub fn describe(
 ) -> Denied {
     // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
     // the capability set the same carve-outs carry the origin `group LABEL`.
-    let classify = |label: &str| match label.strip_prefix("group ").unwrap_or(label) {
-        l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
-        l => Protected::Group(l.to_owned()),
+    let holder = |group: &str| {
+        path.ancestors()
+            .skip(1)
+            .find(|a| a.is_dir())
+            .filter(|a| !path.exists() && deny.group_of(a) == Some(group))
+            .map(Path::to_path_buf)
     };
-    let protected = if let Some(g) = deny.group_of(path) {
-        Some(classify(g))
+    let classify = |label: &str, why: &str, read_only: bool| match label
+        .strip_prefix("group ")
+        .unwrap_or(label)
+    {
+        l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
+        l => Protected::Group {
+            group: l.to_owned(),
+            why: why.to_owned(),
+            read_only,
+            holder: holder(l),
+        },
+    };
+    let protected = if let Some(m) = deny.deny_for(path, access) {
+        Some(classify(m.group, m.why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
-            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin)),
+            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
+            Ok(nono_sandbox::Rule::ReadOnlyBy { origin, .. }) => Some(classify(&origin, "", true)),
             _ => None,
         }
     };
@@ -238,15 +266,43 @@ pub fn line(d: &Denied) -> String {
         None => format!("{} of {path}", d.access.as_str()),
     };
     match &d.protected {
-        Some(Protected::Group(group)) => {
-            let grant = match d.on_disk {
-                OnDisk::Dir => format!("{} {path}", dir_flag(d.access)),
-                OnDisk::File | OnDisk::Missing | OnDisk::Socket => {
-                    format!("{} {path}", file_flag(d.access))
+        Some(Protected::Group { group, .. }) if group == "nono" => {
+            return format!(
+                "nono: denied {access}: nono's own configuration and state (deny group `nono`) → no flag lifts it: a run that could change them could widen every later run"
+            );
+        }
+        Some(Protected::Group {
+            group,
+            why,
+            read_only,
+            holder,
+        }) => {
+            let what = match (read_only, why.is_empty()) {
+                (false, true) => format!("protected by deny group `{group}`"),
+                (false, false) => format!("protected by deny group `{group}` ({why})"),
+                (true, true) => format!("read-only in deny group `{group}`"),
+                (true, false) => format!("read-only in deny group `{group}` ({why})"),
+            };
+            // Both flags need an existing path: for a name that does not exist yet (a new
+            // file in `~/.local/bin`), the directory that would hold it.
+            let (grant, bypass) = match d.on_disk {
+                OnDisk::Dir => (format!("{} {path}", dir_flag(d.access)), path.to_string()),
+                OnDisk::File | OnDisk::Socket => {
+                    (format!("{} {path}", file_flag(d.access)), path.to_string())
                 }
+                OnDisk::Missing => match holder {
+                    Some(dir) => {
+                        let dir = escape::path(dir).to_string();
+                        (format!("{} {dir}", dir_flag(d.access)), dir)
+                    }
+                    None => (
+                        format!("{} {path}", file_flag(d.access)),
+                        format!("{path} (create it outside the sandbox first)"),
+                    ),
+                },
             };
             return format!(
-                "nono: denied {access}: protected by deny group `{group}` → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {path}"
+                "nono: denied {access}: {what} → needs an explicit grant and --bypass-protection: {grant} --bypass-protection {bypass}"
             );
         }
         Some(Protected::Profile(origin)) => {
@@ -383,7 +439,12 @@ mod tests {
     #[test]
     fn deny_group_paths_name_the_group_and_bypass() {
         let mut x = d("/root/.ssh/id_rsa", AccessMode::Read, OnDisk::File);
-        x.protected = Some(Protected::Group("credentials".into()));
+        x.protected = Some(Protected::Group {
+            group: "credentials".into(),
+            why: String::new(),
+            read_only: false,
+            holder: None,
+        });
         let l = line(&x);
         assert!(l.contains("deny group `credentials`"), "{l}");
         assert!(

@@ -9,7 +9,10 @@
 //!   `allow_dir` on a file or `allow_file` on a directory is an error that says which flag to
 //!   use instead.
 //! - Deny carve-outs are kept apart from grants and always win over them (see `explain`).
-//!   A deny path need not exist (a credential directory the user does not have); it is then
+//!   A carve-out takes away every access ([`DenyKind::All`]) or only writing
+//!   ([`DenyKind::Write`]: what the grants allow to read stays readable — a tool's own
+//!   configuration such as `~/.gitconfig`, which code outside the sandbox runs). The same path
+//!   denied both ways keeps the stronger carve-out. A deny path need not exist (a credential directory the user does not have); it is then
 //!   stored as its parent's canonical path joined with the remaining components.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -41,6 +44,47 @@ pub struct FsGrant {
     pub origin: String,
 }
 
+/// What a deny carve-out takes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DenyKind {
+    /// Every access: nothing beneath the path can be read, written, listed or executed.
+    #[default]
+    All,
+    /// Writing only: nothing beneath the path can be written, created, removed, renamed or
+    /// linked, but what the grants allow to read stays readable (read-only carve-out).
+    Write,
+}
+
+impl DenyKind {
+    /// `deny` or `read-only`, as `--dry-run` and `why` print it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyKind::All => "deny",
+            DenyKind::Write => "read-only",
+        }
+    }
+
+    /// Whether the carve-out takes away (part of) `access`.
+    #[must_use]
+    pub fn removes(self, access: AccessMode) -> bool {
+        match self {
+            DenyKind::All => true,
+            DenyKind::Write => access.writes(),
+        }
+    }
+
+    /// What remains of `access` beneath the carve-out (`None`: nothing).
+    #[must_use]
+    pub fn remaining(self, access: AccessMode) -> Option<AccessMode> {
+        match self {
+            DenyKind::All => None,
+            DenyKind::Write => access.reads().then_some(AccessMode::Read),
+        }
+    }
+}
+
 /// A path that stays denied even inside a granted directory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DenyRule {
@@ -48,6 +92,8 @@ pub struct DenyRule {
     pub path: PathBuf,
     /// Where the carve-out came from: a deny group name (`"group credentials"`) or a flag.
     pub origin: String,
+    /// Every access, or writing only.
+    pub kind: DenyKind,
 }
 
 /// Network policy.
@@ -350,14 +396,42 @@ impl CapabilitySet {
         path: impl AsRef<Path>,
         origin: impl Into<String>,
     ) -> Result<&mut Self, CapsError> {
+        self.deny_kind(path, origin, DenyKind::All)
+    }
+
+    /// Deny writing beneath a path (a read-only carve-out), even inside a granted directory;
+    /// reading stays as the grants allow. The path need not exist; it must be absolute.
+    pub fn deny_write(
+        &mut self,
+        path: impl AsRef<Path>,
+        origin: impl Into<String>,
+    ) -> Result<&mut Self, CapsError> {
+        self.deny_kind(path, origin, DenyKind::Write)
+    }
+
+    /// [`deny`](Self::deny) or [`deny_write`](Self::deny_write) by `kind`.
+    pub fn deny_kind(
+        &mut self,
+        path: impl AsRef<Path>,
+        origin: impl Into<String>,
+        kind: DenyKind,
+    ) -> Result<&mut Self, CapsError> {
         let path = canonicalize_lenient(path.as_ref())?;
-        if !self.denies.iter().any(|d| d.path == path) {
-            self.denies.push(DenyRule {
-                path,
-                origin: origin.into(),
-            });
-        }
+        self.push_deny(path, origin.into(), kind);
         Ok(self)
+    }
+
+    /// Add a canonical carve-out, or strengthen the one already on `path` (`All` wins).
+    fn push_deny(&mut self, path: PathBuf, origin: String, kind: DenyKind) -> bool {
+        if let Some(existing) = self.denies.iter_mut().find(|d| d.path == path) {
+            if kind == DenyKind::All && existing.kind == DenyKind::Write {
+                existing.kind = DenyKind::All;
+                existing.origin = origin;
+            }
+            return false;
+        }
+        self.denies.push(DenyRule { path, origin, kind });
+        true
     }
 
     /// [`deny`](Self::deny) for many paths at once (a profile's deny groups: a hundred
@@ -368,6 +442,14 @@ impl CapabilitySet {
         &mut self,
         denies: impl IntoIterator<Item = (P, String)>,
     ) -> Result<&mut Self, CapsError> {
+        self.deny_many_kind(denies.into_iter().map(|(p, o)| (p, o, DenyKind::All)))
+    }
+
+    /// [`deny_many`](Self::deny_many) with a [`DenyKind`] per path.
+    pub fn deny_many_kind<P: AsRef<Path>>(
+        &mut self,
+        denies: impl IntoIterator<Item = (P, String, DenyKind)>,
+    ) -> Result<&mut Self, CapsError> {
         let mut parents: HashMap<OsString, Parent> = HashMap::new();
         // Canonical paths are clean, so comparing bytes is comparing components.
         let mut seen: HashSet<OsString> = self
@@ -375,10 +457,12 @@ impl CapabilitySet {
             .iter()
             .map(|d| d.path.clone().into_os_string())
             .collect();
-        for (path, origin) in denies {
+        for (path, origin, kind) in denies {
             let path = canonicalize_lenient_with(path.as_ref(), &mut parents)?;
             if seen.insert(path.clone().into_os_string()) {
-                self.denies.push(DenyRule { path, origin });
+                self.denies.push(DenyRule { path, origin, kind });
+            } else if kind == DenyKind::All {
+                self.push_deny(path, origin, kind);
             }
         }
         Ok(self)
@@ -568,7 +652,7 @@ impl std::fmt::Display for CapabilitySet {
             writeln!(
                 f,
                 "  {:<9}      {}  ({})",
-                "deny",
+                d.kind.as_str(),
                 d.path.display(),
                 d.origin
             )?;

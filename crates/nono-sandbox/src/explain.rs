@@ -35,6 +35,15 @@
 //!   means nothing new can be created directly in the home directory; subdirectories that
 //!   exist keep the grant). That is the price of never letting the denied path appear.
 //!
+//! # Read-only carve-outs
+//! A [`DenyKind::Write`] carve-out takes away writing only. It matters to grants that write:
+//! such a grant is expanded around it exactly like around a full carve-out, and the carve-out
+//! itself then gets what remains of the grant (read) as a grant of its own — which is
+//! expanded in turn around any full carve-out beneath it (`~/.config/git` read-only,
+//! `~/.config/git/credentials` denied). A grant that only reads passes through a read-only
+//! carve-out untouched, and a grant at or beneath one keeps only its reading.
+//! [`effective_grants`] is that list; the model and the Landlock rules are both built from it.
+//!
 //! What the carve-out cannot cover: a hard link to the denied file from elsewhere in the grant
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
 //! to it opened before the sandbox was applied.
@@ -45,7 +54,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::caps::{canonicalize_lenient, AccessMode, CapabilitySet, CapsError, FsGrant, FsKind};
+use crate::caps::{
+    canonicalize_lenient, AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind,
+};
 
 /// How much of the requested access the model allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +109,14 @@ pub enum Rule {
         /// The carve-out's canonical path.
         deny: PathBuf,
         /// Its origin: a deny group (`"group credentials"`) or a flag.
+        origin: String,
+    },
+    /// The path lies beneath a read-only carve-out and the request writes: writing is
+    /// denied whatever the grants say; reading stays as they allow.
+    ReadOnlyBy {
+        /// The carve-out's canonical path.
+        deny: PathBuf,
+        /// Its origin: a deny group (`"group tools"`) or a flag.
         origin: String,
     },
     /// The path is a directory on the way from a grant down to a carve-out: its entries keep
@@ -189,6 +208,11 @@ impl fmt::Display for Explanation {
             Rule::DeniedBy { deny, origin } => {
                 write!(f, " — denied by carve-out {} ({origin})", deny.display())
             }
+            Rule::ReadOnlyBy { deny, origin } => write!(
+                f,
+                " — read-only carve-out {} ({origin}): writing is denied whatever the grants say",
+                deny.display()
+            ),
             Rule::CarveOutSpine {
                 grant,
                 deny,
@@ -235,7 +259,11 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
         _ => Verdict::Denied,
     };
 
-    if let Some(d) = caps.denies().iter().find(|d| path.starts_with(&d.path)) {
+    if let Some(d) = caps
+        .denies()
+        .iter()
+        .find(|d| d.kind == DenyKind::All && path.starts_with(&d.path))
+    {
         return Explanation {
             path: path.to_path_buf(),
             requested: op,
@@ -251,7 +279,8 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
     let mut allowed: Option<AccessMode> = None;
     let mut contributing: Vec<&FsGrant> = Vec::new();
     let mut blocked: Option<Rule> = None;
-    for grant in caps.grants() {
+    let grants = effective_grants(caps);
+    for grant in grants.iter().map(|e| &e.grant) {
         match coverage(caps, grant, path) {
             Coverage::Covers => {
                 allowed = Some(allowed.map_or(grant.access, |a| a.union(grant.access)));
@@ -265,7 +294,16 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
     }
     // Most specific (longest path) first.
     contributing.sort_by_key(|g| std::cmp::Reverse(g.path.components().count()));
-    let rule = if contributing.is_empty() {
+    let read_only = caps
+        .denies()
+        .iter()
+        .find(|d| d.kind == DenyKind::Write && path.starts_with(&d.path));
+    let rule = if let (Some(d), true) = (read_only, op.writes()) {
+        Rule::ReadOnlyBy {
+            deny: d.path.clone(),
+            origin: d.origin.clone(),
+        }
+    } else if contributing.is_empty() {
         blocked.unwrap_or(Rule::NotGranted)
     } else {
         Rule::Granted {
@@ -301,7 +339,7 @@ fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
             if !path.starts_with(&grant.path) {
                 return Coverage::No;
             }
-            let carve = carve_spine(caps, &grant.path);
+            let carve = carve_spine(caps, &grant.path, grant.access);
             if carve.spine.is_empty() {
                 return Coverage::Covers;
             }
@@ -326,6 +364,11 @@ fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
                     cur = next;
                     continue;
                 }
+                // The carve-out itself gets no rule from this grant (a read-only one gets a
+                // grant of its own, see `effective_grants`).
+                if carve.denies.contains(&next) {
+                    return Coverage::No;
+                }
                 return match std::fs::symlink_metadata(&next) {
                     Ok(m) if !m.file_type().is_symlink() => Coverage::Covers,
                     _ => {
@@ -345,9 +388,11 @@ fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
 }
 
 /// The directories a directory grant is expanded around: for each deny strictly beneath
-/// `grant`, every existing directory from `grant` down to the deny's parent (or, for a deny
-/// that does not exist, down to its deepest existing ancestor). Empty when no deny lies
-/// beneath the grant. Grants at or beneath a deny are not expanded (the deny covers them).
+/// `grant` that takes away part of the grant's access (a read-only carve-out does nothing
+/// to a grant that only reads), every existing directory from `grant` down to the deny's
+/// parent (or, for a deny that does not exist, down to its deepest existing ancestor). Empty
+/// when no such deny lies beneath the grant. Grants at or beneath one are not expanded (the
+/// deny covers them: see [`effective_grants`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CarveSpine {
     /// Spine directories (canonical).
@@ -376,6 +421,89 @@ impl CarveSpine {
     }
 }
 
+/// A grant as the rules see it: its access reduced by the read-only carve-outs it lies in,
+/// or a grant of its own for a read-only carve-out inside a writing grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EffectiveGrant {
+    /// The grant (origin: the grant it comes from).
+    pub grant: FsGrant,
+    /// `Some(carve-out)` for the read grant of a read-only carve-out: its path may have
+    /// vanished or become a symlink by the time the rules are built (then it is skipped).
+    pub read_only_of: Option<PathBuf>,
+}
+
+/// What the grants of `caps` amount to once carve-outs are taken into account (see the
+/// module docs): grants inside a full carve-out are dropped, grants inside a read-only one
+/// keep only reading, and each read-only carve-out strictly inside a directory grant that
+/// reads and writes gets a read grant of its own (a directory grant, which covers a file
+/// exactly too; it may name nothing on disk).
+pub(crate) fn effective_grants(caps: &CapabilitySet) -> Vec<EffectiveGrant> {
+    effective_grants_with_dropped(caps).0
+}
+
+/// [`effective_grants`], plus the grants dropped because a carve-out takes all their access.
+pub(crate) fn effective_grants_with_dropped(
+    caps: &CapabilitySet,
+) -> (Vec<EffectiveGrant>, Vec<&FsGrant>) {
+    let mut out = Vec::with_capacity(caps.grants().len());
+    let mut dropped = Vec::new();
+    let has_read_only = caps.denies().iter().any(|d| d.kind == DenyKind::Write);
+    for g in caps.grants() {
+        let mut access = Some(g.access);
+        for d in caps.denies() {
+            if let Some(a) = access {
+                if clean_within(&g.path, &d.path) {
+                    access = d.kind.remaining(a);
+                }
+            }
+        }
+        let Some(access) = access else {
+            dropped.push(g);
+            continue;
+        };
+        let grant = FsGrant {
+            access,
+            ..g.clone()
+        };
+        let derives = has_read_only && g.kind == FsKind::Dir && access == AccessMode::ReadWrite;
+        out.push(EffectiveGrant {
+            grant,
+            read_only_of: None,
+        });
+        if !derives {
+            continue;
+        }
+        for d in caps.denies() {
+            if d.kind != DenyKind::Write
+                || d.path.as_os_str() == g.path.as_os_str()
+                || !clean_within(&d.path, &g.path)
+            {
+                continue;
+            }
+            // Inside another carve-out beneath the grant: that one decides.
+            if caps.denies().iter().any(|o| {
+                o.path.as_os_str() != d.path.as_os_str()
+                    && clean_within(&d.path, &o.path)
+                    && clean_within(&o.path, &g.path)
+            }) {
+                continue;
+            }
+            // A directory grant also covers exactly a file; the carve-out need not exist
+            // (the Landlock plan skips it then), so nothing here touches the disk.
+            out.push(EffectiveGrant {
+                grant: FsGrant {
+                    path: d.path.clone(),
+                    kind: FsKind::Dir,
+                    access: AccessMode::Read,
+                    origin: g.origin.clone(),
+                },
+                read_only_of: Some(d.path.clone()),
+            });
+        }
+    }
+    (out, dropped)
+}
+
 /// `path.starts_with(base)` for clean absolute paths (no `.`, `..`, repeated or trailing
 /// `/`), as every path in a [`CapabilitySet`] is: a byte comparison instead of a walk over
 /// components, for the loops over every grant and deny that building a sandbox runs.
@@ -388,20 +516,20 @@ pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
 }
 
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
-pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path) -> CarveSpine {
+pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
     let mut out = CarveSpine::default();
-    if caps.denies().iter().any(|d| clean_within(grant, &d.path)) {
+    let relevant = || caps.denies().iter().filter(|d| d.kind.removes(access));
+    if relevant().any(|d| clean_within(grant, &d.path)) {
         return out;
     }
-    for d in caps.denies() {
+    for d in relevant() {
         if !clean_within(&d.path, grant) || d.path.as_os_str() == grant.as_os_str() {
             continue;
         }
         // A deny inside another deny adds nothing, and expanding around it would hand out
-        // rules inside the outer one.
-        if caps
-            .denies()
-            .iter()
+        // rules inside the outer one (a full carve-out inside a read-only one is carved out
+        // of the read-only one's own grant, see `effective_grants`).
+        if relevant()
             .any(|o| o.path.as_os_str() != d.path.as_os_str() && clean_within(&d.path, &o.path))
         {
             continue;
@@ -617,6 +745,40 @@ mod tests {
     }
 
     #[test]
+    fn read_only_carve_out_keeps_reading_and_a_full_one_inside_it_wins() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
+        caps.deny_write(t.join("g/a"), "group tools").unwrap();
+        caps.deny(t.join("g/a/secret"), "group credentials")
+            .unwrap();
+        let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
+        assert_eq!(e.verdict, Verdict::Allowed, "{e}");
+        let e = explain(&caps, t.join("g/a/ok"), ReadWrite).unwrap();
+        assert_eq!(e.verdict, Verdict::Partial, "{e}");
+        assert!(
+            matches!(&e.rule, Rule::ReadOnlyBy { origin, .. } if origin == "group tools"),
+            "{e}"
+        );
+        let e = explain(&caps, t.join("g/a/new"), Write).unwrap();
+        assert_eq!(e.verdict, Verdict::Denied, "{e}");
+        let e = explain(&caps, t.join("g/a/secret"), Read).unwrap();
+        assert!(matches!(e.rule, Rule::DeniedBy { .. }), "{e}");
+        // Beside the carve-out the grant is whole.
+        let e = explain(&caps, t.join("g/c"), ReadWrite).unwrap();
+        assert_eq!(e.verdict, Verdict::Allowed, "{e}");
+        // A grant that only reads passes through a read-only carve-out.
+        let mut ro = CapabilitySet::new();
+        ro.allow_dir(t.join("g"), Read, "--read g").unwrap();
+        ro.deny_write(t.join("g/a"), "group tools").unwrap();
+        assert!(carve_spine(&ro, &t.join("g"), Read).spine.is_empty());
+        // The same path denied both ways keeps the full carve-out.
+        caps.deny(t.join("g/a"), "group x").unwrap();
+        let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
+        assert!(matches!(e.rule, Rule::DeniedBy { .. }), "{e}");
+    }
+
+    #[test]
     fn carve_out_spine_and_new_entries() {
         let t = tree();
         let mut caps = CapabilitySet::new();
@@ -652,7 +814,7 @@ mod tests {
         caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
         caps.deny(t.join("g/c/nothere/deeper"), "group test")
             .unwrap();
-        let spine = carve_spine(&caps, &t.join("g"));
+        let spine = carve_spine(&caps, &t.join("g"), ReadWrite);
         assert_eq!(
             spine.spine,
             [t.join("g"), t.join("g/c")].into_iter().collect()
@@ -675,7 +837,7 @@ mod tests {
         caps.allow_dir(&t, Read, "--read t").unwrap();
         caps.deny(t.join("g/a/b"), "inner").unwrap();
         caps.deny(t.join("g"), "outer").unwrap();
-        let spine = carve_spine(&caps, &t);
+        let spine = carve_spine(&caps, &t, ReadWrite);
         assert_eq!(spine.spine, [t.clone()].into_iter().collect());
         assert!(!explain(&caps, t.join("g/f"), Read).unwrap().is_allowed());
         assert!(explain(&caps, t.join("out"), Read).unwrap().is_allowed());
@@ -690,7 +852,9 @@ mod tests {
         caps.deny(t.join("g"), "group test").unwrap();
         let e = explain(&caps, t.join("g/a/ok"), Read).unwrap();
         assert!(matches!(e.rule, Rule::DeniedBy { .. }));
-        assert!(carve_spine(&caps, &t.join("g/a")).spine.is_empty());
+        assert!(carve_spine(&caps, &t.join("g/a"), ReadWrite)
+            .spine
+            .is_empty());
     }
 
     #[test]

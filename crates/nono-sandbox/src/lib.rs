@@ -23,8 +23,8 @@ pub mod seatbelt;
 pub mod support;
 
 pub use caps::{
-    AccessMode, CapabilitySet, CapsError, Compat, DenyRule, FsGrant, FsKind, NetworkMode, Scopes,
-    SysvIpc,
+    AccessMode, CapabilitySet, CapsError, Compat, DenyKind, DenyRule, FsGrant, FsKind, NetworkMode,
+    Scopes, SysvIpc,
 };
 pub use explain::{
     explain, explain_bind, explain_canonical, explain_net, Explanation, GrantRef, NetExplanation,

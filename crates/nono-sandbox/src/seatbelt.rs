@@ -53,7 +53,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::caps::{AccessMode, CapabilitySet, FsGrant, FsKind, NetworkMode};
+use crate::caps::{AccessMode, CapabilitySet, DenyKind, FsGrant, FsKind, NetworkMode};
 
 #[cfg(target_os = "macos")]
 mod apply;
@@ -140,11 +140,21 @@ pub fn profile(caps: &CapabilitySet) -> Result<String, SeatbeltError> {
         out.push_str(
             "\n; deny carve-outs: after every allow, because the last matching rule wins\n",
         );
-        for deny in caps.denies() {
+        // Read-only carve-outs first, so that a full one inside a read-only one (matched
+        // later) wins.
+        let read_only = caps.denies().iter().filter(|d| d.kind == DenyKind::Write);
+        let full = caps.denies().iter().filter(|d| d.kind == DenyKind::All);
+        for deny in read_only.chain(full) {
             let _ = writeln!(out, "; {}", comment_text(&deny.origin));
+            let what = match deny.kind {
+                DenyKind::All => {
+                    "file-read* file-write* file-ioctl file-map-executable process-exec"
+                }
+                DenyKind::Write => "file-write*",
+            };
             let _ = writeln!(
                 out,
-                "(deny file-read* file-write* file-ioctl file-map-executable process-exec (subpath {}))",
+                "(deny {what} (subpath {}))",
                 string_literal(&deny.path)?
             );
         }

@@ -28,9 +28,28 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use nono_sandbox::{CapabilitySet, CapsError};
+use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind};
 
 use crate::profile::Vars;
+
+/// One path of a deny group, with why it is there when the group's description does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenyPath {
+    /// A template: `~`, `$XDG_*` (see [`Vars`]).
+    pub path: &'static str,
+    /// Why this path is protected (empty: the group's description says it).
+    pub why: &'static str,
+}
+
+/// A path whose group description says why.
+const fn p(path: &'static str) -> DenyPath {
+    DenyPath { path, why: "" }
+}
+
+/// A path with its own reason.
+const fn why(path: &'static str, why: &'static str) -> DenyPath {
+    DenyPath { path, why }
+}
 
 /// One built-in deny group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,139 +58,269 @@ pub struct DenyGroup {
     pub name: &'static str,
     /// One line for `nono profile show` and docs.
     pub description: &'static str,
-    /// Paths on every platform (templates: `~`, `$XDG_*`, see [`Vars`]).
-    pub paths: &'static [&'static str],
+    /// Every access denied, or writing only (the paths stay readable as the grants allow).
+    pub kind: DenyKind,
+    /// Whether a profile may switch the group off (`"groups": {NAME: false}`).
+    pub optional: bool,
+    /// Paths on every platform.
+    pub paths: &'static [DenyPath],
     /// Additional paths on macOS only.
-    pub macos_paths: &'static [&'static str],
+    pub macos_paths: &'static [DenyPath],
 }
 
-/// The built-in groups. Every one is on by default; a profile may switch one off.
+/// Reason shared by the paths on `PATH`.
+const ON_PATH: &str = "a directory on PATH: a program placed or replaced here runs outside the \
+                       sandbox the next time you type its name";
+/// Reason shared by git's configuration.
+const GIT_CONFIG: &str = "git configuration: git outside the sandbox runs the commands it names \
+                          (core.fsmonitor, core.pager, core.hooksPath, `!` aliases, filters)";
+/// Reason shared by the login-session files.
+const SESSION: &str = "read by the desktop or login session: the programs and environment \
+                       (LD_PRELOAD, PATH) named here start with your next login";
+/// Reason shared by toolchain and version-manager installs.
+const TOOLCHAINS: &str = "installed interpreters, compilers and their shims on PATH: a binary \
+                          or library changed here runs the next time you build or run \
+                          outside the sandbox";
+/// Reason shared by editors' configuration.
+const EDITOR: &str = "editor configuration and plugins: code in them runs when you next open \
+                      the editor outside the sandbox";
+
+/// The built-in groups. Every one is on by default; a profile may switch off those that are
+/// `optional`.
 pub const GROUPS: &[DenyGroup] = &[
     DenyGroup {
         name: "credentials",
+        kind: DenyKind::All,
+        optional: true,
         description: "SSH/GPG keys, cloud and cluster credentials, registry and VCS tokens",
         paths: &[
-            "~/.ssh",
-            "~/.gnupg",
-            "~/.aws",
-            "~/.kube",
-            "~/.docker",
-            "~/.netrc",
-            "~/.config/gcloud",
-            "$XDG_CONFIG_HOME/gcloud",
-            "~/.azure",
-            "~/.npmrc",
-            "~/.yarnrc",
-            "~/.pypirc",
-            "~/.git-credentials",
-            "~/.config/git/credentials",
-            "~/.config/gh",
-            "$XDG_CONFIG_HOME/gh",
-            "~/.config/hub",
-            "~/.cargo/credentials",
-            "~/.cargo/credentials.toml",
-            "~/.gem/credentials",
-            "~/.terraform.d/credentials.tfrc.json",
-            "~/.vault-token",
-            "~/.config/op",
-            "~/.oci",
-            "~/.boto",
-            "~/.s3cfg",
-            "~/.pgpass",
-            "~/.my.cnf",
-            "~/.config/rclone",
-            "~/.config/containers/auth.json",
-            "$XDG_RUNTIME_DIR/containers/auth.json",
-            "~/.m2/settings-security.xml",
+            p("~/.ssh"),
+            p("~/.gnupg"),
+            p("~/.aws"),
+            p("~/.kube"),
+            p("~/.docker"),
+            p("~/.netrc"),
+            p("~/.config/gcloud"),
+            p("$XDG_CONFIG_HOME/gcloud"),
+            p("~/.azure"),
+            p("~/.npmrc"),
+            p("~/.yarnrc"),
+            p("~/.pypirc"),
+            p("~/.git-credentials"),
+            p("~/.config/git/credentials"),
+            p("~/.config/gh"),
+            p("$XDG_CONFIG_HOME/gh"),
+            p("~/.config/hub"),
+            p("~/.cargo/credentials"),
+            p("~/.cargo/credentials.toml"),
+            p("~/.gem/credentials"),
+            p("~/.terraform.d/credentials.tfrc.json"),
+            p("~/.vault-token"),
+            p("~/.config/op"),
+            p("~/.oci"),
+            p("~/.boto"),
+            p("~/.s3cfg"),
+            p("~/.pgpass"),
+            p("~/.my.cnf"),
+            p("~/.config/rclone"),
+            p("~/.config/containers/auth.json"),
+            p("$XDG_RUNTIME_DIR/containers/auth.json"),
+            p("~/.m2/settings-security.xml"),
         ],
         macos_paths: &[],
     },
     DenyGroup {
         name: "keyrings",
+        kind: DenyKind::All,
+        optional: true,
         description: "desktop keyrings, password stores and certificate databases",
         paths: &[
-            "~/.local/share/keyrings",
-            "$XDG_DATA_HOME/keyrings",
-            "~/.password-store",
-            "~/.pki",
-            "~/.gnome2/keyrings",
-            "~/.local/share/kwalletd",
-            "$XDG_DATA_HOME/kwalletd",
-            "~/.kde/share/apps/kwallet",
+            p("~/.local/share/keyrings"),
+            p("$XDG_DATA_HOME/keyrings"),
+            p("~/.password-store"),
+            p("~/.pki"),
+            p("~/.gnome2/keyrings"),
+            p("~/.local/share/kwalletd"),
+            p("$XDG_DATA_HOME/kwalletd"),
+            p("~/.kde/share/apps/kwallet"),
         ],
-        macos_paths: &["~/Library/Keychains", "/Library/Keychains"],
+        macos_paths: &[p("~/Library/Keychains"), p("/Library/Keychains")],
     },
     DenyGroup {
         name: "browsers",
+        kind: DenyKind::All,
+        optional: true,
         description: "browser profiles: cookies, saved passwords, sessions",
         paths: &[
-            "~/.mozilla",
-            "~/.config/google-chrome",
-            "~/.config/chromium",
-            "~/.config/BraveSoftware",
-            "~/.config/microsoft-edge",
-            "~/.config/vivaldi",
-            "~/.config/opera",
-            "~/snap/firefox",
-            "~/snap/chromium",
-            "~/.var/app/org.mozilla.firefox",
-            "~/.var/app/com.google.Chrome",
-            "~/.var/app/org.chromium.Chromium",
+            p("~/.mozilla"),
+            p("~/.config/google-chrome"),
+            p("~/.config/chromium"),
+            p("~/.config/BraveSoftware"),
+            p("~/.config/microsoft-edge"),
+            p("~/.config/vivaldi"),
+            p("~/.config/opera"),
+            p("~/snap/firefox"),
+            p("~/snap/chromium"),
+            p("~/.var/app/org.mozilla.firefox"),
+            p("~/.var/app/com.google.Chrome"),
+            p("~/.var/app/org.chromium.Chromium"),
         ],
         macos_paths: &[
-            "~/Library/Application Support/Google/Chrome",
-            "~/Library/Application Support/Chromium",
-            "~/Library/Application Support/Firefox",
-            "~/Library/Application Support/BraveSoftware",
-            "~/Library/Application Support/Microsoft Edge",
-            "~/Library/Safari",
-            "~/Library/Cookies",
+            p("~/Library/Application Support/Google/Chrome"),
+            p("~/Library/Application Support/Chromium"),
+            p("~/Library/Application Support/Firefox"),
+            p("~/Library/Application Support/BraveSoftware"),
+            p("~/Library/Application Support/Microsoft Edge"),
+            p("~/Library/Safari"),
+            p("~/Library/Cookies"),
         ],
     },
     DenyGroup {
         name: "shell",
+        kind: DenyKind::All,
+        optional: true,
         description: "shell start-up files (code run in every new shell) and history files",
         paths: &[
-            "~/.bashrc",
-            "~/.bash_profile",
-            "~/.bash_login",
-            "~/.bash_logout",
-            "~/.profile",
-            "~/.zshrc",
-            "~/.zshenv",
-            "~/.zprofile",
-            "~/.zlogin",
-            "~/.zlogout",
-            "~/.config/fish",
-            "~/.bash_history",
-            "~/.zsh_history",
-            "~/.zhistory",
-            "~/.sh_history",
-            "~/.history",
-            "~/.local/share/fish",
-            "~/.python_history",
-            "~/.node_repl_history",
-            "~/.psql_history",
-            "~/.mysql_history",
-            "~/.sqlite_history",
-            "~/.rediscli_history",
-            "~/.lesshst",
+            p("~/.bashrc"),
+            p("~/.bash_aliases"),
+            p("~/.bash_profile"),
+            p("~/.bash_login"),
+            p("~/.bash_logout"),
+            p("~/.profile"),
+            p("~/.zshrc"),
+            p("~/.zshenv"),
+            p("~/.zprofile"),
+            p("~/.zlogin"),
+            p("~/.zlogout"),
+            p("~/.config/fish"),
+            p("~/.bash_history"),
+            p("~/.zsh_history"),
+            p("~/.zhistory"),
+            p("~/.sh_history"),
+            p("~/.history"),
+            p("~/.local/share/fish"),
+            p("~/.python_history"),
+            p("~/.node_repl_history"),
+            p("~/.psql_history"),
+            p("~/.mysql_history"),
+            p("~/.sqlite_history"),
+            p("~/.rediscli_history"),
+            p("~/.lesshst"),
         ],
-        macos_paths: &["~/.zsh_sessions", "~/.bash_sessions"],
+        macos_paths: &[p("~/.zsh_sessions"), p("~/.bash_sessions")],
     },
     DenyGroup {
         name: "nono",
-        description: "nono's own configuration, profiles, audit logs and state",
+        description: "nono's own configuration, profiles, audit logs and state (always on: a \
+                      run that could change them could widen every later run)",
+        kind: DenyKind::All,
+        optional: false,
         paths: &[
-            "~/.config/nono",
-            "$XDG_CONFIG_HOME/nono",
-            "~/.local/state/nono",
-            "$XDG_STATE_HOME/nono",
-            "~/.local/share/nono",
-            "$XDG_DATA_HOME/nono",
-            "$XDG_RUNTIME_DIR/nono",
+            p("~/.config/nono"),
+            p("$XDG_CONFIG_HOME/nono"),
+            p("~/.local/state/nono"),
+            p("$XDG_STATE_HOME/nono"),
+            p("~/.local/share/nono"),
+            p("$XDG_DATA_HOME/nono"),
+            p("$XDG_RUNTIME_DIR/nono"),
         ],
-        macos_paths: &["~/Library/Application Support/nono"],
+        macos_paths: &[p("~/Library/Application Support/nono")],
+    },
+    DenyGroup {
+        name: "autorun",
+        description: "files that make code run outside the sandbox later: programs on PATH, \
+                      tools' configuration that names commands, login and autostart entries \
+                      (read-only: tools in the sandbox can still read them)",
+        kind: DenyKind::Write,
+        optional: true,
+        paths: &[
+            why("~/.gitconfig", GIT_CONFIG),
+            why("~/.config/git", GIT_CONFIG),
+            why("$XDG_CONFIG_HOME/git", GIT_CONFIG),
+            why("~/.local/bin", ON_PATH),
+            why("~/bin", ON_PATH),
+            why("~/.cargo/bin", ON_PATH),
+            why("~/go/bin", ON_PATH),
+            why("~/.npm-global/bin", ON_PATH),
+            why("~/.rustup", TOOLCHAINS),
+            why("~/.pyenv", TOOLCHAINS),
+            why("~/.nvm", TOOLCHAINS),
+            why("~/.volta", TOOLCHAINS),
+            why("$XDG_DATA_HOME/fnm", TOOLCHAINS),
+            why("$XDG_DATA_HOME/mise", TOOLCHAINS),
+            why("~/.asdf", TOOLCHAINS),
+            why("~/.sdkman", TOOLCHAINS),
+            why("~/.bun/bin", ON_PATH),
+            why("~/.deno/bin", ON_PATH),
+            why("~/miniconda3", TOOLCHAINS),
+            why("~/anaconda3", TOOLCHAINS),
+            why("~/.conda", TOOLCHAINS),
+            why(
+                "~/.local/lib",
+                "user site-packages: a .pth file or usercustomize.py here runs in every \
+                 python started outside the sandbox",
+            ),
+            why(
+                "~/.config/autostart",
+                "desktop autostart entries: started with your next graphical login",
+            ),
+            why(
+                "$XDG_CONFIG_HOME/autostart",
+                "desktop autostart entries: started with your next graphical login",
+            ),
+            why(
+                "~/.config/systemd/user",
+                "systemd user units: started by your user manager (at login, on a timer)",
+            ),
+            why(
+                "$XDG_CONFIG_HOME/systemd/user",
+                "systemd user units: started by your user manager (at login, on a timer)",
+            ),
+            why("~/.config/environment.d", SESSION),
+            why("$XDG_CONFIG_HOME/environment.d", SESSION),
+            why("~/.pam_environment", SESSION),
+            why("~/.xprofile", SESSION),
+            why("~/.xsession", SESSION),
+            why("~/.xsessionrc", SESSION),
+            why("~/.xinitrc", SESSION),
+            why(
+                "~/.local/share/applications",
+                "desktop entries: their Exec= line runs when a file is opened with them or \
+                 they are picked from a menu",
+            ),
+            why(
+                "$XDG_DATA_HOME/applications",
+                "desktop entries: their Exec= line runs when a file is opened with them or \
+                 they are picked from a menu",
+            ),
+            why(
+                "~/.local/share/direnv/allow",
+                "direnv's allow list: an allowed .envrc runs in your shell on `cd`",
+            ),
+            why(
+                "~/.config/direnv",
+                "direnv's configuration: direnvrc runs in your shell on `cd`",
+            ),
+            why(
+                "~/.tmux.conf",
+                "tmux configuration: run-shell and hooks run when tmux starts",
+            ),
+            why(
+                "~/.config/tmux",
+                "tmux configuration: run-shell and hooks run when tmux starts",
+            ),
+            why("~/.vimrc", EDITOR),
+            why("~/.vim", EDITOR),
+            why("~/.config/nvim", EDITOR),
+            why("~/.emacs", EDITOR),
+            why("~/.emacs.d", EDITOR),
+            why("~/.config/Code/User", EDITOR),
+            why("~/.vscode/extensions", EDITOR),
+        ],
+        macos_paths: &[why(
+            "~/Library/LaunchAgents",
+            "launchd agents: started at your next login",
+        )],
     },
 ];
 
@@ -217,7 +366,29 @@ struct Entry {
     /// Canonical (lenient: the missing tail appended).
     canonical: PathBuf,
     group: String,
+    kind: DenyKind,
+    /// Why the path is protected (empty: the group's description).
+    why: String,
 }
+
+/// The deny entry that covers a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenyMatch<'a> {
+    /// The group (or label such as `profile NAME`).
+    pub group: &'a str,
+    /// Every access or writing only.
+    pub kind: DenyKind,
+    /// Why the entry is protected (empty: the group's description says it).
+    pub why: &'a str,
+}
+
+/// Entries looked at per deny entry when resolving the symlinks inside it (see
+/// [`DenySet::from_groups`]).
+pub const LINK_WALK_ENTRIES: usize = 1024;
+/// Entries looked at over all deny entries for symlinks.
+pub const LINK_WALK_TOTAL: usize = 16 * 1024;
+/// Directory levels walked below a deny entry for symlinks.
+pub const LINK_WALK_DEPTH: usize = 16;
 
 /// A set of denied paths, each tagged with its group. Cheap to query from many threads.
 #[derive(Debug, Clone, Default)]
@@ -228,6 +399,8 @@ pub struct DenySet {
     seen: HashSet<(OsString, OsString)>,
     /// `(st_dev, st_ino)` of entries that existed when added → index into `entries`.
     ids: HashMap<(u64, u64), usize>,
+    /// Deny entries whose symlinks were not all resolved (walk cut at the bounds).
+    unwalked: Vec<PathBuf>,
 }
 
 impl DenySet {
@@ -245,6 +418,19 @@ impl DenySet {
     /// The named built-in groups. Entries whose variables are unset here (for example
     /// `$XDG_RUNTIME_DIR`) are skipped; entries that do not exist are still denied (they may
     /// be created later).
+    ///
+    /// # Symlinks inside deny entries
+    /// A symlink inside a denied directory (`~/.ssh/config` → `~/dotfiles/ssh_config`, as
+    /// stow makes them) would let a grant on its *target* change what the denied path
+    /// means. Every existing entry is walked (not following symlinks, at most
+    /// [`LINK_WALK_ENTRIES`] entries each, [`LINK_WALK_TOTAL`] in all, [`LINK_WALK_DEPTH`]
+    /// levels; the `nono` group first, then in group order) and the target of every symlink
+    /// found is denied too, with the same group and kind (targets that are directories are
+    /// walked in turn; links that stay inside the walked entry are skipped). Entries cut at
+    /// the bounds are listed by [`unwalked`](Self::unwalked). Measured (release, warm cache,
+    /// 2-core VM): every group for a home holding `~/.rustup` and `~/.pyenv` (120 000
+    /// files, both cut at the bound) 1.8 ms, of which the walk is 1.3 ms; without the
+    /// `autorun` group 0.2 ms.
     pub fn from_groups<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
@@ -258,28 +444,91 @@ impl DenySet {
                 name: name.to_owned(),
                 known: group_names().join(", "),
             })?;
-            let platform: &[&str] = if cfg!(target_os = "macos") {
+            let platform: &[DenyPath] = if cfg!(target_os = "macos") {
                 g.macos_paths
             } else {
                 &[]
             };
-            for template in g.paths.iter().chain(platform) {
-                let Ok(path) = vars.expand(template) else {
+            for entry in g.paths.iter().chain(platform) {
+                let Ok(path) = vars.expand(entry.path) else {
                     continue;
                 };
-                set.add_with(&mut resolver, &path, g.name)
+                set.add_with(&mut resolver, &path, g.name, g.kind, entry.why)
                     .map_err(|source| DenyGroupError::Path {
                         group: g.name.to_owned(),
                         source,
                     })?;
             }
         }
+        set.add_link_targets(&mut resolver);
         Ok(set)
     }
 
-    /// Add one absolute path under `group` (a built-in name or a label such as `"profile"`).
+    /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
+    fn add_link_targets(&mut self, resolver: &mut Resolver) {
+        let mut order: Vec<usize> = (0..self.entries.len()).collect();
+        // nono's own state first: it must never be cut for a large browser profile.
+        order.sort_by_key(|&i| self.entries[i].group != "nono");
+        let mut total_left = LINK_WALK_TOTAL;
+        let mut walked: HashSet<OsString> = HashSet::new();
+        let mut queue: std::collections::VecDeque<usize> = order.into();
+        while let Some(i) = queue.pop_front() {
+            let root = self.entries[i].canonical.clone();
+            if !walked.insert(root.clone().into_os_string()) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&root) else {
+                continue;
+            };
+            if !meta.is_dir() {
+                continue;
+            }
+            let mut links = Vec::new();
+            let budget = LINK_WALK_ENTRIES.min(total_left);
+            let (complete, used) = walk_links(&root, budget, &mut links);
+            total_left -= used;
+            if !complete {
+                self.unwalked.push(root.clone());
+            }
+            let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
+            for link in links {
+                let Ok(target) = std::fs::canonicalize(&link) else {
+                    continue;
+                };
+                // Most links in a tool's tree point within it (`python3` → `python3.12`).
+                if target.starts_with(&root) {
+                    continue;
+                }
+                // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in
+                // the same directory): nothing to add.
+                let covered = match kind {
+                    DenyKind::All => self.deny_for(&target, AccessMode::Read).is_some(),
+                    DenyKind::Write => self.group_of(&target).is_some(),
+                };
+                if covered {
+                    continue;
+                }
+                let why = format!("the target of {}, inside a protected path", link.display());
+                let before = self.entries.len();
+                if self.add_with(resolver, &target, &group, kind, &why).is_ok()
+                    && self.entries.len() > before
+                {
+                    queue.push_back(before);
+                }
+            }
+        }
+    }
+
+    /// Deny entries whose symlinks were not all resolved (the walk stopped at its bounds).
+    #[must_use]
+    pub fn unwalked(&self) -> &[PathBuf] {
+        &self.unwalked
+    }
+
+    /// Add one absolute path under `group` (a built-in name or a label such as `"profile"`),
+    /// denying every access.
     pub fn add(&mut self, path: &Path, group: &str) -> Result<&mut DenySet, CapsError> {
-        self.add_with(&mut Resolver::default(), path, group)
+        self.add_with(&mut Resolver::default(), path, group, DenyKind::All, "")
     }
 
     fn add_with(
@@ -287,6 +536,8 @@ impl DenySet {
         resolver: &mut Resolver,
         path: &Path,
         group: &str,
+        kind: DenyKind,
+        why: &str,
     ) -> Result<&mut DenySet, CapsError> {
         if !path.is_absolute() {
             return Err(CapsError::Relative {
@@ -299,6 +550,20 @@ impl DenySet {
             literal.clone().into_os_string(),
             canonical.clone().into_os_string(),
         )) {
+            // The same path again: a full deny wins over a read-only one.
+            if kind == DenyKind::All {
+                if let Some(e) = self
+                    .entries
+                    .iter_mut()
+                    .find(|e| e.literal == literal && e.canonical == canonical)
+                {
+                    if e.kind == DenyKind::Write {
+                        e.kind = DenyKind::All;
+                        group.clone_into(&mut e.group);
+                        why.clone_into(&mut e.why);
+                    }
+                }
+            }
             return Ok(self);
         }
         if let Some(meta) = meta {
@@ -310,6 +575,8 @@ impl DenySet {
             literal,
             canonical,
             group: group.to_owned(),
+            kind,
+            why: why.to_owned(),
         });
         Ok(self)
     }
@@ -327,29 +594,68 @@ impl DenySet {
             .map(|e| (e.literal.as_path(), e.group.as_str()))
     }
 
-    /// The group that denies `path`, if any. `path` should be absolute (the broker passes
-    /// resolved absolute paths); a relative path is never matched here, so callers must
-    /// refuse relative paths themselves (the policy engine does).
+    /// `(path as expanded, group, kind)` for every entry, in insertion order.
+    pub fn entries_with_kind(&self) -> impl Iterator<Item = (&Path, &str, DenyKind)> {
+        self.entries
+            .iter()
+            .map(|e| (e.literal.as_path(), e.group.as_str(), e.kind))
+    }
+
+    /// The group that protects `path` in any way (every access, or writing), if any.
+    /// `path` should be absolute (the broker passes resolved absolute paths); a relative
+    /// path is never matched here, so callers must refuse relative paths themselves (the
+    /// policy engine does).
     #[must_use]
     pub fn group_of(&self, path: &Path) -> Option<&str> {
+        self.matching(path, None).map(|m| m.group)
+    }
+
+    /// The entry that refuses `access` to `path`, if any: a full deny entry, or a read-only
+    /// one when `access` writes. Full entries are preferred when several cover the path.
+    #[must_use]
+    pub fn deny_for(&self, path: &Path, access: AccessMode) -> Option<DenyMatch<'_>> {
+        self.matching(path, Some(access))
+    }
+
+    /// The first entry covering `path` that refuses `access` (`None`: any entry), full ones
+    /// first.
+    fn matching(&self, path: &Path, access: Option<AccessMode>) -> Option<DenyMatch<'_>> {
         if !path.is_absolute() || self.entries.is_empty() {
             return None;
         }
+        let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
+        fn as_match(e: &Entry) -> DenyMatch<'_> {
+            DenyMatch {
+                group: &e.group,
+                kind: e.kind,
+                why: &e.why,
+            }
+        }
         let literal = normalise(path);
         let canonical = canonicalize_lenient(path);
-        for e in &self.entries {
-            for candidate in [&literal, &canonical] {
-                if starts_with(candidate, &e.literal) || starts_with(candidate, &e.canonical) {
-                    return Some(&e.group);
+        let mut found: Option<&Entry> = None;
+        for e in self.entries.iter().filter(|e| refuses(e)) {
+            let covers = [&literal, &canonical].iter().any(|candidate| {
+                starts_with(candidate, &e.literal) || starts_with(candidate, &e.canonical)
+            });
+            if covers {
+                if e.kind == DenyKind::All {
+                    return Some(as_match(e));
                 }
+                found.get_or_insert(e);
             }
+        }
+        if let Some(e) = found {
+            return Some(as_match(e));
         }
         if !self.ids.is_empty() {
             let mut cursor = Some(canonical.as_path());
             while let Some(p) = cursor {
                 if let Ok(meta) = std::fs::metadata(p) {
                     if let Some(&i) = self.ids.get(&(meta.dev(), meta.ino())) {
-                        return Some(&self.entries[i].group);
+                        if refuses(&self.entries[i]) {
+                            return Some(as_match(&self.entries[i]));
+                        }
                     }
                 }
                 cursor = p.parent();
@@ -362,14 +668,46 @@ impl DenySet {
     pub fn apply_to(&self, caps: &mut CapabilitySet) -> Result<(), CapsError> {
         let mut denies = Vec::with_capacity(self.entries.len() * 2);
         for e in &self.entries {
-            denies.push((&e.literal, format!("group {}", e.group)));
+            denies.push((&e.literal, format!("group {}", e.group), e.kind));
             if e.canonical != e.literal {
-                denies.push((&e.canonical, format!("group {}", e.group)));
+                denies.push((&e.canonical, format!("group {}", e.group), e.kind));
             }
         }
-        caps.deny_many(denies)?;
+        caps.deny_many_kind(denies)?;
         Ok(())
     }
+}
+
+/// Collect the symlinks beneath the directory `root` (not following any), breadth first (a
+/// dotfile manager's links sit near the top), looking at no more than `budget` entries and
+/// [`LINK_WALK_DEPTH`] levels. Returns whether the walk was complete and how many entries it
+/// looked at.
+fn walk_links(root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, usize) {
+    let mut used = 0;
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    while let Some((dir, depth)) = queue.pop_front() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if used == budget {
+                return (false, used);
+            }
+            used += 1;
+            let Ok(ft) = entry.file_type() else {
+                continue;
+            };
+            if ft.is_symlink() {
+                links.push(entry.path());
+            } else if ft.is_dir() {
+                if depth + 1 >= LINK_WALK_DEPTH {
+                    return (false, used);
+                }
+                queue.push_back((entry.path(), depth + 1));
+            }
+        }
+    }
+    (true, used)
 }
 
 /// Component-wise prefix test (ASCII-case-insensitive on macOS, see the module docs).
@@ -693,6 +1031,87 @@ mod tests {
             .denies()
             .iter()
             .any(|d| d.path == h.join(".ssh") && d.origin == "group credentials"));
+    }
+
+    /// Every `autorun` path is protected read-only: writing refused, reading not, with a
+    /// reason (issue 16 finding 3).
+    #[test]
+    fn autorun_paths_are_read_only_with_a_reason() {
+        let h = home("autorun");
+        let vars = Vars::for_home(&h);
+        let set = DenySet::all(&vars).unwrap();
+        let g = group("autorun").unwrap();
+        assert_eq!(g.kind, DenyKind::Write);
+        for entry in g.paths {
+            let Ok(path) = vars.expand(entry.path) else {
+                continue;
+            };
+            assert!(!entry.why.is_empty(), "{}", entry.path);
+            for p in [path.clone(), path.join("x")] {
+                let w = set.deny_for(&p, AccessMode::Write);
+                assert_eq!(w.map(|m| m.group), Some("autorun"), "{}", p.display());
+                assert_eq!(w.map(|m| m.kind), Some(DenyKind::Write));
+                assert_eq!(w.map(|m| m.why), Some(entry.why));
+                assert_eq!(set.deny_for(&p, AccessMode::Read), None, "{}", p.display());
+                assert_eq!(set.group_of(&p), Some("autorun"));
+            }
+        }
+        // A credential inside a read-only path stays fully denied.
+        let cred = h.join(".config/git/credentials");
+        assert_eq!(
+            set.deny_for(&cred, AccessMode::Read).map(|m| m.group),
+            Some("credentials")
+        );
+        let mut caps = CapabilitySet::new();
+        set.apply_to(&mut caps).unwrap();
+        assert!(caps
+            .denies()
+            .iter()
+            .any(|d| d.path == h.join(".gitconfig") && d.kind == DenyKind::Write));
+        assert!(caps
+            .denies()
+            .iter()
+            .any(|d| d.path == h.join(".ssh") && d.kind == DenyKind::All));
+    }
+
+    /// A symlink inside a denied directory denies its target too, with the same group and
+    /// kind, also inside a directory that is itself reached through a symlink (stow-style
+    /// dotfiles; issue 16 finding 4).
+    #[test]
+    fn symlink_targets_inside_deny_entries_are_denied() {
+        let h = home("links");
+        let dot = h.join("dotfiles");
+        std::fs::create_dir_all(dot.join("nono/profiles")).unwrap();
+        std::fs::create_dir_all(h.join(".config")).unwrap();
+        std::fs::create_dir_all(h.join(".local/bin")).unwrap();
+        std::fs::write(dot.join("ssh_config"), b"Host *").unwrap();
+        std::fs::write(dot.join("work.json"), b"{}").unwrap();
+        std::fs::write(dot.join("tool"), b"#!/bin/sh").unwrap();
+        std::os::unix::fs::symlink(dot.join("ssh_config"), h.join(".ssh/config")).unwrap();
+        std::os::unix::fs::symlink(dot.join("nono"), h.join(".config/nono")).unwrap();
+        std::os::unix::fs::symlink("../../work.json", dot.join("nono/profiles/work.json")).unwrap();
+        std::os::unix::fs::symlink(dot.join("tool"), h.join(".local/bin/tool")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        let m = |p: &Path, a| set.deny_for(p, a).map(|m| (m.group.to_owned(), m.kind));
+        assert_eq!(
+            m(&dot.join("ssh_config"), AccessMode::Read),
+            Some(("credentials".to_owned(), DenyKind::All))
+        );
+        assert_eq!(
+            m(&dot.join("work.json"), AccessMode::Write),
+            Some(("nono".to_owned(), DenyKind::All))
+        );
+        assert_eq!(
+            m(&dot.join("tool"), AccessMode::Write),
+            Some(("autorun".to_owned(), DenyKind::Write))
+        );
+        assert_eq!(m(&dot.join("tool"), AccessMode::Read), None);
+        assert!(set
+            .deny_for(&dot.join("ssh_config"), AccessMode::Read)
+            .is_some_and(|m| m.why.contains(".ssh/config")));
+        // Nothing else in the dotfiles directory is affected.
+        assert_eq!(set.group_of(&dot.join("other")), None);
+        assert!(set.unwalked().is_empty());
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use nono_sandbox::DenyKind;
 use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
 
 pub use crate::approval::ApprovalBackend;
@@ -328,8 +329,10 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
-    /// Identities of the files under the deny entries (hard links to them are refused).
+    /// Identities of the files under the full deny entries (hard links to them are refused).
     inodes: DenyInodes,
+    /// The same for the read-only entries (hard links to them are refused for writing).
+    read_only_inodes: DenyInodes,
     backend: Box<dyn ApprovalBackend>,
     sessions: Mutex<HashMap<PathBuf, AccessMode>>,
     limiter: Option<RateLimiter>,
@@ -344,10 +347,19 @@ impl Engine {
     #[must_use]
     pub fn new(policy: Policy, backend: impl ApprovalBackend + 'static) -> Engine {
         let limiter = policy.rate_limit.map(RateLimiter::new);
-        let inodes = DenyInodes::build(policy.deny.entries());
+        let kind_of = |want: DenyKind| {
+            policy
+                .deny
+                .entries_with_kind()
+                .filter(move |(_, _, k)| *k == want)
+                .map(|(p, g, _)| (p, g))
+        };
+        let inodes = DenyInodes::build(kind_of(DenyKind::All));
+        let read_only_inodes = DenyInodes::build(kind_of(DenyKind::Write));
         Engine {
             policy,
             inodes,
+            read_only_inodes,
             backend: Box::new(backend),
             sessions: Mutex::new(HashMap::new()),
             limiter,
@@ -413,7 +425,11 @@ impl Engine {
     /// May walk a large deny entry once: call it where [`decide`](Engine::decide) is called.
     pub fn refuse_opened(&self, req: &RuntimeRequest, fd: impl AsFd) -> Option<String> {
         let start = Instant::now();
-        let refused = self.inodes.check(fd).err()?;
+        let refused = match self.inodes.check(fd.as_fd()) {
+            Err(r) => r,
+            Ok(()) if req.access.writes() => self.read_only_inodes.check(fd).err()?,
+            Ok(()) => return None,
+        };
         let reason = refused.reason(&req.path);
         let decision = Decision::denied(reason.clone());
         self.record(req, &decision, "deny-group", start.elapsed());
@@ -448,11 +464,16 @@ impl Engine {
                 "policy",
             );
         }
-        if let Some(group) = self.deny_group_of(&req.path) {
+        if let Some(m) = self.policy.deny.deny_for(&req.path, req.access) {
+            let what = match m.kind {
+                DenyKind::All => "is in deny group",
+                DenyKind::Write => "is read-only in deny group",
+            };
             return (
                 Decision::denied(format!(
-                    "{} is in deny group `{group}`, which no rule or approval can override",
-                    req.path.display()
+                    "{} {what} `{}`, which no rule or approval can override",
+                    req.path.display(),
+                    m.group
                 )),
                 "deny-group",
             );
@@ -625,6 +646,43 @@ mod tests {
         assert!(engine
             .decide(&req(&d.join("home/.sshfoo"), AccessMode::Read))
             .is_granted());
+    }
+
+    /// A read-only deny entry (`autorun`) may be read at runtime but never written, also
+    /// through a hard link the supervisor opened (issue 16 finding 3).
+    #[test]
+    fn a_read_only_deny_entry_is_readable_not_writable_at_runtime() {
+        let d = dir("deny-read-only");
+        std::fs::create_dir_all(d.join("home/proj")).unwrap();
+        std::fs::write(d.join("home/.gitconfig"), b"[user]").unwrap();
+        std::fs::hard_link(d.join("home/.gitconfig"), d.join("home/proj/alias")).unwrap();
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: vec![ApproveRule::new(
+                &format!("{}/**", d.display()),
+                AccessMode::ReadWrite,
+                "test",
+            )],
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Once);
+        let engine = Engine::new(policy, cb);
+        let cfg = d.join("home/.gitconfig");
+        assert!(engine.decide(&req(&cfg, AccessMode::Read)).is_granted());
+        let got = engine.decide(&req(&cfg, AccessMode::Write));
+        assert!(
+            matches!(&got, Decision::Denied { reason } if reason.contains("read-only") && reason.contains("autorun")),
+            "{got:?}"
+        );
+        let alias = d.join("home/proj/alias");
+        let file = std::fs::File::open(&alias).unwrap();
+        assert_eq!(
+            engine.refuse_opened(&req(&alias, AccessMode::Read), &file),
+            None
+        );
+        assert!(engine
+            .refuse_opened(&req(&alias, AccessMode::ReadWrite), &file)
+            .is_some_and(|r| r.contains("autorun")));
     }
 
     #[test]

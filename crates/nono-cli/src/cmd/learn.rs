@@ -24,7 +24,7 @@ use nono_sandbox::{explain, AccessMode};
 use nono_supervisor::approval::Callback;
 use nono_supervisor::deny_groups::DenySet;
 use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
-use nono_supervisor::profile::Vars;
+use nono_supervisor::profile::{PathEntry, Vars};
 use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
@@ -50,6 +50,9 @@ pub struct Learned {
     pub write: BTreeSet<PathBuf>,
     /// `filesystem.allow` (read + write).
     pub allow: BTreeSet<PathBuf>,
+    /// Entries written `{"path": ..., "optional": true}`: files the command created next to
+    /// deny entries, granted as files (not their directory) and skipped when they are gone.
+    pub optional: BTreeSet<PathBuf>,
 }
 
 impl Learned {
@@ -82,7 +85,10 @@ impl Learned {
             .filter(|(p, _)| p.is_dir())
             .map(|(p, a)| (p.clone(), *a))
             .collect();
-        let mut out = Learned::default();
+        let mut out = Learned {
+            optional: self.optional,
+            ..Learned::default()
+        };
         for (p, a) in by_path {
             let covered = dirs
                 .iter()
@@ -102,7 +108,10 @@ impl Learned {
 /// Turn what was seen into grants: a directory read as a directory grant; a file as a file
 /// grant, or, past `threshold` files in one directory, one grant on that directory; a file
 /// that did not exist yet (created) as a grant on its directory. Nothing that contains or
-/// lies in a deny-set entry is ever widened to a directory grant.
+/// lies in a deny-set entry is ever widened to a directory grant: a file created in such a
+/// directory (`echo x > ~/f`, the home holding `~/.ssh`) is learned as that file, marked
+/// optional (a later run can rewrite it, and the profile still loads once it is gone; to
+/// create it anew the user grants a directory that holds no deny entry).
 fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) -> Learned {
     let protected = |dir: &Path| {
         deny.group_of(dir).is_some() || deny.entries().any(|(p, _)| p.starts_with(dir))
@@ -116,8 +125,13 @@ fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) ->
         }
         let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         if !s.existed {
-            // Created: the file grant would name a path that does not exist next time.
-            learned.add(parent, s.access.union(AccessMode::Write));
+            if protected(&parent) {
+                learned.add(path.clone(), s.access.union(AccessMode::Write));
+                learned.optional.insert(path.clone());
+            } else {
+                // Created: the file grant would name a path that does not exist next time.
+                learned.add(parent, s.access.union(AccessMode::Write));
+            }
             continue;
         }
         per_dir
@@ -155,11 +169,11 @@ struct LearnedProfile {
 #[derive(Debug, serde::Serialize)]
 struct LearnedFs {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    read: Vec<String>,
+    read: Vec<PathEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    write: Vec<String>,
+    write: Vec<PathEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    allow: Vec<String>,
+    allow: Vec<PathEntry>,
 }
 
 /// How a learned path is written in the profile: `$WORKDIR/...` inside the working directory
@@ -188,8 +202,13 @@ fn profile_json(
     learned: &Learned,
     vars: &Vars,
 ) -> anyhow::Result<String> {
-    let list = |set: &BTreeSet<PathBuf>| -> Vec<String> {
-        set.iter().map(|p| portable(p, vars)).collect()
+    let list = |set: &BTreeSet<PathBuf>| -> Vec<PathEntry> {
+        set.iter()
+            .map(|p| PathEntry {
+                path: portable(p, vars),
+                optional: learned.optional.contains(p),
+            })
+            .collect()
     };
     let cmd: Vec<String> = command
         .iter()
@@ -354,8 +373,17 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     }
     flag_grants(&args.sandbox, &plan.workdir, &mut seen)?;
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
-    seen.retain(|p, _| plan.deny.group_of(p).is_none());
+    // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
+    seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
     let learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    for p in &learned.optional {
+        ui.note(&format!(
+            "learned {} as a file, not its directory: {} holds paths a deny group protects; \
+             the profile lets a later run rewrite the file, not create it once it is gone",
+            p.display(),
+            p.parent().unwrap_or(Path::new("/")).display()
+        ));
+    }
 
     let name = args.output.file_stem().map_or_else(
         || "learned".to_owned(),
@@ -489,6 +517,30 @@ mod tests {
         let l = collapse(&m, &DenySet::new(), 8);
         // few/a (read+write) is not covered by `few` (write only).
         assert_eq!(l.allow, BTreeSet::from([base.join("few/a")]));
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn a_file_created_next_to_a_deny_entry_is_learned_as_the_file() {
+        let base = tree("created-protected");
+        let mut deny = DenySet::new();
+        deny.add(&base.join("few/.ssh"), "credentials").unwrap();
+        let mut m = BTreeMap::new();
+        m.insert(
+            base.join("few/new"),
+            Seen {
+                access: AccessMode::Write,
+                existed: false,
+                is_dir: false,
+            },
+        );
+        let l = collapse(&m, &deny, 8);
+        assert_eq!(l.write, BTreeSet::from([base.join("few/new")]));
+        assert_eq!(l.optional, BTreeSet::from([base.join("few/new")]));
+        let vars = Vars::for_home("/home/u");
+        let text = profile_json("p", "default", &["sh".into()], &l, &vars).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["filesystem"]["write"][0]["optional"], true, "{text}");
         let _ = std::fs::remove_dir_all(&base);
     }
 

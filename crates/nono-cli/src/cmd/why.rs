@@ -29,10 +29,16 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
                 path.display()
             )))
         })?;
-        let group = plan.deny.group_of(&path).map(str::to_owned);
+        let rule = plan.deny.deny_for(&path, access);
+        let group = rule.map(|m| m.group.to_owned());
         let mut json = serde_json::to_value(&e)?;
         json["deny_group"] = serde_json::json!(group);
-        (e.verdict, e.to_string(), json)
+        let mut text = e.to_string();
+        if let Some(m) = rule.filter(|m| !m.why.is_empty()) {
+            json["deny_reason"] = serde_json::json!(m.why);
+            text.push_str(&format!("\n  why `{}` protects it: {}", m.group, m.why));
+        }
+        (e.verdict, text, json)
     } else if let (Some(host), Some(port)) = (&args.host, args.port) {
         let e = explain_net(&plan.caps, host, port);
         (e.verdict, e.to_string(), serde_json::to_value(&e)?)

@@ -53,7 +53,7 @@ use landlock::{
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
-use crate::explain::{carve_spine, clean_within};
+use crate::explain::{carve_spine, effective_grants_with_dropped};
 use crate::support::{EnforcementStatus, LandlockSupport, Protection};
 
 /// Rights a `Read` grant gives.
@@ -177,26 +177,31 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             })
             .or_insert((access, expanded));
     };
-    for grant in caps.grants() {
-        if caps
-            .denies()
-            .iter()
-            .any(|d| clean_within(&grant.path, &d.path))
+    let (effective, dropped) = effective_grants_with_dropped(caps);
+    for grant in dropped {
+        notes.push(format!(
+            "grant {} ({}) lies inside a carve-out and is not applied",
+            grant.path.display(),
+            grant.origin
+        ));
+    }
+    for eff in &effective {
+        let grant = &eff.grant;
+        // The read grant of a read-only carve-out is attached to whatever is there when the
+        // ruleset is built: like an expanded entry, it is skipped if it became a symlink.
+        let derived = eff.read_only_of.is_some();
+        if derived
+            && !std::fs::symlink_metadata(&grant.path).is_ok_and(|m| !m.file_type().is_symlink())
         {
-            notes.push(format!(
-                "grant {} ({}) lies inside a carve-out and is not applied",
-                grant.path.display(),
-                grant.origin
-            ));
             continue;
         }
         if grant.kind == FsKind::File {
-            add(grant.path.clone(), grant.access, false);
+            add(grant.path.clone(), grant.access, derived);
             continue;
         }
-        let carve = carve_spine(caps, &grant.path);
+        let carve = carve_spine(caps, &grant.path, grant.access);
         if carve.spine.is_empty() {
-            add(grant.path.clone(), grant.access, false);
+            add(grant.path.clone(), grant.access, derived);
             continue;
         }
         // Canonical paths: byte equality is path equality.

@@ -1,8 +1,8 @@
 //! Differential test: the `explain()` model against the real kernel, over random capability sets (proptest).
 //!
 //! Each case builds a fresh small tree (directories three deep, files, a relative symlink),
-//! draws 1–4 grants (any node, any access mode) and 0–2 deny carve-outs (existing nodes or
-//! names that do not exist), asks `explain()` about every operation below, then re-executes
+//! draws 1–4 grants (any node, any access mode) and 0–3 deny carve-outs, full or read-only
+//! (existing nodes or names that do not exist), asks `explain()` about every operation below, then re-executes
 //! this test binary inside the sandbox to *do* them and compares. Any disagreement fails the
 //! test with the capability set, the operation, the model's explanation and the errno.
 //!
@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 
-use nono_sandbox::{explain, explain_bind, explain_net, AccessMode, CapabilitySet, NetworkMode};
+use nono_sandbox::{
+    explain, explain_bind, explain_net, AccessMode, CapabilitySet, DenyKind, NetworkMode,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -166,7 +168,7 @@ fn perform(op: Op, path: &Path) -> Result<(), i32> {
 #[derive(Debug, Clone)]
 struct Draw {
     grants: Vec<(usize, AccessMode)>,
-    denies: Vec<usize>,
+    denies: Vec<(usize, bool)>,
 }
 
 fn grantable() -> Vec<&'static str> {
@@ -190,7 +192,7 @@ fn strategy() -> impl Strategy<Value = Draw> {
     ];
     (
         prop::collection::vec((0..grantable().len(), access), 1..=4),
-        prop::collection::vec(0..deniable().len(), 0..=2),
+        prop::collection::vec((0..deniable().len(), any::<bool>()), 0..=3),
     )
         .prop_map(|(grants, denies)| Draw { grants, denies })
 }
@@ -245,9 +247,18 @@ fn run_case(draw: &Draw) -> Result<usize, TestCaseError> {
         )
         .unwrap();
     }
-    for &i in &draw.denies {
-        caps.deny(root.join(deniable[i]), format!("deny {}", deniable[i]))
-            .unwrap();
+    for &(i, read_only) in &draw.denies {
+        let kind = if read_only {
+            DenyKind::Write
+        } else {
+            DenyKind::All
+        };
+        caps.deny_kind(
+            root.join(deniable[i]),
+            format!("{} {}", kind.as_str(), deniable[i]),
+            kind,
+        )
+        .unwrap();
     }
     let ops = ops(root);
     // The model's answers, computed against the tree as the sandbox is built from it.

@@ -45,6 +45,7 @@
 mod env_policy;
 #[cfg(test)]
 mod tests;
+mod unique_keys;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -531,7 +532,7 @@ pub fn load_file(path: &Path) -> Result<Profile, ProfileError> {
 /// Parse one profile's JSON text without resolving `extends` or validating. `file` names
 /// the source in errors.
 pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-    serde_json::from_str::<Profile>(text).map_err(|e| {
+    let located = |e: serde_json::Error| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
         let suffix = format!(" at line {line} column {column}");
@@ -543,7 +544,11 @@ pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
             field: json_path_at(text, line, column),
             message,
         }
-    })
+    };
+    // First every object's keys, then the types: a repeated key is an error even where the
+    // typed parse would keep the last value (maps such as `groups`).
+    serde_json::from_str::<unique_keys::UniqueKeys>(text).map_err(located)?;
+    serde_json::from_str::<Profile>(text).map_err(located)
 }
 
 fn resolve(
@@ -778,15 +783,27 @@ impl Profile {
             field,
             message,
         };
-        for name in self.deny_groups.keys() {
-            if deny_groups::group(name).is_none() {
-                return Err(invalid(
-                    format!("groups.{name}"),
-                    format!(
-                        "unknown deny group (known: {})",
-                        deny_groups::group_names().join(", ")
-                    ),
-                ));
+        for (name, on) in &self.deny_groups {
+            match deny_groups::group(name) {
+                None => {
+                    return Err(invalid(
+                        format!("groups.{name}"),
+                        format!(
+                            "unknown deny group (known: {})",
+                            deny_groups::group_names().join(", ")
+                        ),
+                    ))
+                }
+                Some(g) if !g.optional && !on => {
+                    return Err(invalid(
+                        format!("groups.{name}"),
+                        format!(
+                            "the `{name}` group cannot be switched off: {} (remove the entry)",
+                            g.description
+                        ),
+                    ))
+                }
+                Some(_) => {}
             }
         }
         let path_ok = |p: &str| p.starts_with(['/', '~', '$']);
@@ -890,12 +907,15 @@ impl Profile {
         Ok(())
     }
 
-    /// The enabled deny groups: every built-in group not switched off.
+    /// The enabled deny groups: every built-in group not switched off (a group that is not
+    /// `optional` is on whatever the profile says; [`validate`](Profile::validate) refuses
+    /// a profile that tries).
     #[must_use]
     pub fn enabled_groups(&self) -> Vec<&'static str> {
-        deny_groups::group_names()
-            .into_iter()
-            .filter(|g| self.deny_groups.get(*g).copied().unwrap_or(true))
+        deny_groups::GROUPS
+            .iter()
+            .filter(|g| !g.optional || self.deny_groups.get(g.name).copied().unwrap_or(true))
+            .map(|g| g.name)
             .collect()
     }
 

@@ -378,14 +378,20 @@ fn deny_patterns_expand_within_a_component() {
         std::fs::write(d.join("ssh").join(f), b"x").unwrap();
     }
     let p = parse(
-        r#"{"name": "g", "groups": {"credentials": false, "keyrings": false, "browsers": false, "shell": false, "nono": false},
+        r#"{"name": "g", "groups": {"credentials": false, "keyrings": false, "browsers": false, "shell": false, "autorun": false},
             "filesystem": {"read": ["$WORKDIR"], "deny": ["$WORKDIR/ssh/ssh_host_*_key", "$WORKDIR/none/*"]}}"#,
         "g.json",
     )
     .unwrap();
     let v = vars().with_workdir(&d);
     let caps = p.to_caps(&v).unwrap();
-    let denied: Vec<_> = caps.denies().iter().map(|x| x.path.clone()).collect();
+    // The `nono` group cannot be switched off; everything else here is the profile's list.
+    let denied: Vec<_> = caps
+        .denies()
+        .iter()
+        .filter(|x| !x.origin.starts_with("group nono"))
+        .map(|x| x.path.clone())
+        .collect();
     assert_eq!(
         denied,
         [
@@ -539,4 +545,94 @@ fn check_against_schema(
         serde_json::Value::Number(_) => assert_eq!(s["type"], "integer", "{at}"),
         serde_json::Value::Null => panic!("{at}: null is never written"),
     }
+}
+
+/// A key repeated in one object is an error naming the key, the file and the line, in every
+/// object of a profile (`groups`, `filesystem`, the top level, approve rules), not only where
+/// serde would notice (a map such as `groups` keeps the last value silently).
+#[test]
+fn duplicate_keys_are_an_error_everywhere() {
+    for (text, key, line) in [
+        (
+            "{\n  \"groups\": {\n    \"credentials\": true,\n    \"credentials\": false\n  }\n}\n",
+            "credentials",
+            4,
+        ),
+        ("{\"name\": \"a\",\n\"name\": \"b\"}", "name", 2),
+        (
+            "{\"filesystem\": {\"read\": [\"/usr\"],\n \"read\": [\"/\"]}}",
+            "read",
+            2,
+        ),
+        (
+            "{\"supervisor\": {\"approve\": [{\"path\": \"/x\",\n\n \"path\": \"/\"}]}}",
+            "path",
+            3,
+        ),
+        (
+            "{\"network\": {\"block\": true, \"block\": false}}",
+            "block",
+            1,
+        ),
+    ] {
+        let e = parse(text, "dup.json").unwrap_err();
+        let ProfileError::Parse {
+            file,
+            line: got_line,
+            message,
+            ..
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        assert_eq!(file, "dup.json");
+        assert_eq!(*got_line, line, "{e}");
+        assert!(message.contains(&format!("duplicate key `{key}`")), "{e}");
+        assert!(
+            e.to_string().starts_with(&format!("dup.json:{line}:")),
+            "{e}"
+        );
+    }
+    // The same key in two different objects is fine.
+    parse(
+        "{\"filesystem\": {\"read\": [\"/usr\"]}, \"supervisor\": {\"approve\": [{\"path\": \"/x\", \"access\": \"read\"}, {\"path\": \"/y\", \"access\": \"read\"}]}}",
+        "ok.json",
+    )
+    .unwrap();
+}
+
+/// Every built-in profile is free of duplicate keys (they go through the same parser).
+#[test]
+fn builtins_have_no_duplicate_keys() {
+    for name in crate::profile::list() {
+        let text = crate::profile::builtin_source(name).unwrap();
+        parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+/// nono's own configuration and state cannot be switched off by a profile (issue 16
+/// finding 4): `"nono": false` is refused by validation, and is on even when not validated.
+#[test]
+fn the_nono_group_cannot_be_switched_off() {
+    let p = parse(r#"{"name": "off", "groups": {"nono": false}}"#, "off.json").unwrap();
+    let e = p.validate().unwrap_err();
+    assert!(
+        e.to_string().contains("groups.nono") && e.to_string().contains("cannot be switched off"),
+        "{e}"
+    );
+    assert!(p.enabled_groups().contains(&"nono"));
+    let v = vars();
+    let set = p.deny_set(&v).unwrap();
+    assert_eq!(
+        set.group_of(&v.home.join(".config/nono/profiles/work.json")),
+        Some("nono")
+    );
+    // Other groups can still be switched off.
+    let p = parse(
+        r#"{"name": "ok", "groups": {"autorun": false, "nono": true}}"#,
+        "ok.json",
+    )
+    .unwrap();
+    p.validate().unwrap();
+    assert!(!p.enabled_groups().contains(&"autorun"));
 }
