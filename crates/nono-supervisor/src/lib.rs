@@ -11,6 +11,7 @@ mod error;
 pub mod gaps;
 mod leftovers;
 mod os;
+pub mod private_tmp;
 pub mod policy;
 pub mod profile;
 mod pty;

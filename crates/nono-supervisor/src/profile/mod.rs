@@ -57,7 +57,10 @@ use serde::{Deserialize, Serialize};
 use crate::deny_groups::{self, DenyGroupError, DenySet};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
-pub use env_policy::{EnvPolicy, DEFAULT_STRIPPED};
+pub use env_policy::{
+    is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest, Removed, RemovedVar, SetOrigin,
+    SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS, DEFAULT_STRIPPED,
+};
 pub use vars::{VarError, Vars};
 
 /// The built-in profiles: name and JSON text.
@@ -340,6 +343,9 @@ pub struct Environment {
     /// Never passed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<String>,
+    /// Set to these values (after the filters; `--setenv` wins).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -645,6 +651,12 @@ fn merge(parent: Profile, child: Profile) -> Profile {
             inherit: ce.inherit.or(pe.inherit),
             allow: concat(&pe.allow, &ce.allow),
             deny: concat(&pe.deny, &ce.deny),
+            set: pe
+                .set
+                .iter()
+                .chain(&ce.set)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         },
         supervisor: SupervisorSettings {
             capability_elevation: cs.capability_elevation.or(ps.capability_elevation),
@@ -846,6 +858,19 @@ impl Profile {
                         format!("`{p}` is not a variable name or pattern"),
                     ));
                 }
+            }
+        }
+        for (name, value) in &self.environment.set {
+            let bad = env_policy::check_name(std::ffi::OsStr::new(name))
+                .err()
+                .map(|e| e.to_string())
+                .or_else(|| {
+                    value
+                        .contains('\0')
+                        .then(|| "the value contains a NUL byte".to_owned())
+                });
+            if let Some(message) = bad {
+                return Err(invalid(format!("environment.set.{name}"), message));
             }
         }
         let s = &self.supervisor;
