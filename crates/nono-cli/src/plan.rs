@@ -12,15 +12,19 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use nono_sandbox::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
+use nono_sandbox::{AccessMode, CapabilitySet, Compat, EnforcementStatus, FsKind, NetworkMode};
 use nono_supervisor::deny_groups::DenySet;
-use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
+use nono_supervisor::private_tmp::PrivateTmp;
+use nono_supervisor::profile::{
+    self, ChildEnv, EnvRequest, Profile, Removed, ResolvedProfile, SetOrigin, SetValue, Vars,
+};
+use serde::Serialize;
 
 use crate::exit::Failure;
-use crate::flags::{ElevationFlags, SandboxFlags};
+use crate::flags::{ElevationFlags, EnvFlags, SandboxFlags};
 
 /// A `--bypass-protection` that was accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bypass {
     /// The path whose carve-out is lifted.
     pub path: PathBuf,
@@ -49,6 +53,10 @@ pub struct SandboxPlan {
     pub vars: Vars,
     /// Optional profile paths skipped because they do not exist on this machine.
     pub skipped: Vec<PathBuf>,
+    /// `--private-tmp`: the fresh directory (removed when the plan is dropped).
+    pub private_tmp: Option<PrivateTmp>,
+    /// `--private-tmp`: the profile's grants on the host's temporary directories, dropped.
+    pub tmp_dropped: Vec<PathBuf>,
 }
 
 /// Runtime grants (`--capability-elevation`, `--approve`, `--audit-log`).
@@ -82,6 +90,99 @@ pub struct RunPlan {
     pub elevation: ElevationPlan,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+    /// The command's environment.
+    pub env: EnvPlan,
+}
+
+/// The command's environment: nono's, filtered by the profile and the credential group, then
+/// changed by `--clearenv`, `--unsetenv`, `environment.set`, `--private-tmp` and `--setenv`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPlan {
+    /// `--clearenv`.
+    pub clear: bool,
+    /// The profile's `environment.inherit`.
+    pub inherit: bool,
+    /// The variables and what changed.
+    pub child: ChildEnv,
+}
+
+impl EnvPlan {
+    /// Resolve the environment flags against the profile and nono's own environment.
+    pub fn from_flags(
+        profile: &Profile,
+        flags: &EnvFlags,
+        private_tmp: Option<&Path>,
+    ) -> anyhow::Result<EnvPlan> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut set: Vec<(OsString, SetValue, SetOrigin)> = profile
+            .environment
+            .set
+            .iter()
+            .map(|(k, v)| (k.into(), SetValue::Value(v.into()), SetOrigin::ProfileSet))
+            .collect();
+        if let Some(dir) = private_tmp {
+            set.push((
+                "TMPDIR".into(),
+                SetValue::Value(dir.as_os_str().to_owned()),
+                SetOrigin::PrivateTmp,
+            ));
+        }
+        for raw in &flags.setenv {
+            let bytes = raw.as_bytes();
+            let (name, value) = match bytes.iter().position(|&b| b == b'=') {
+                Some(i) => (
+                    OsString::from(std::ffi::OsStr::from_bytes(&bytes[..i])),
+                    SetValue::Value(std::ffi::OsStr::from_bytes(&bytes[i + 1..]).to_owned()),
+                ),
+                None => (raw.clone(), SetValue::Inherit),
+            };
+            profile::check_env_name(&name).map_err(|e| {
+                Failure::nono(format!("--setenv {}: {e}", name.to_string_lossy()))
+            })?;
+            if private_tmp.is_some() && name == "TMPDIR" {
+                return Err(Failure::nono(
+                    "--setenv TMPDIR: --private-tmp sets TMPDIR to the private directory; drop one of the two",
+                )
+                .into());
+            }
+            set.push((name, value, SetOrigin::Setenv));
+        }
+        for name in &flags.unsetenv {
+            if name.is_empty() || name.as_bytes().contains(&b'=') {
+                return Err(Failure::nono(format!(
+                    "--unsetenv {}: not a variable name (give NAME, without =VALUE)",
+                    name.to_string_lossy()
+                ))
+                .into());
+            }
+        }
+        let req = EnvRequest {
+            clear: flags.clearenv,
+            set,
+            unset: flags.unsetenv.clone(),
+        };
+        let child = profile
+            .env_policy()
+            .child_env(std::env::vars_os(), &req)
+            .map_err(|e| Failure::nono(format!("environment: {e}")))?;
+        Ok(EnvPlan {
+            clear: flags.clearenv,
+            inherit: profile.env_policy().inherit,
+            child,
+        })
+    }
+
+    /// The one note printed when credential variables were dropped (names only).
+    #[must_use]
+    pub fn credentials_note(&self) -> Option<String> {
+        let names = self.child.dropped_credentials();
+        (!names.is_empty()).then(|| {
+            format!(
+                "credential variables not passed to the command: {} (--setenv NAME passes one)",
+                names.join(", ")
+            )
+        })
+    }
 }
 
 fn origin(flag: &str, path: &Path) -> String {
@@ -111,6 +212,12 @@ impl SandboxPlan {
     /// Resolve the sandbox flags: load the profile, expand it for this user and working
     /// directory, add the command-line grants, network and compatibility, then the bypasses.
     pub fn from_flags(flags: &SandboxFlags) -> anyhow::Result<SandboxPlan> {
+        SandboxPlan::from_flags_with(flags, false)
+    }
+
+    /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
+    /// directory replaces the host's temporary directories (see `--private-tmp`).
+    pub fn from_flags_with(flags: &SandboxFlags, private_tmp: bool) -> anyhow::Result<SandboxPlan> {
         let workdir = match &flags.workdir {
             Some(dir) => std::fs::canonicalize(dir).map_err(|e| {
                 Failure::nono(format!(
@@ -127,7 +234,7 @@ impl SandboxPlan {
             ))
             .into());
         }
-        let vars = Vars::from_env()
+        let mut vars = Vars::from_env()
             .ok_or_else(|| {
                 Failure::nono(
                     "$HOME is not set to an absolute path (profiles expand `~` from it; set HOME)",
@@ -136,14 +243,42 @@ impl SandboxPlan {
             .with_workdir(&workdir);
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        // --private-tmp: a fresh directory under the host's $TMPDIR (or /tmp) becomes
+        // $TMPDIR, and the profile's grants on the host's temporary directories are dropped.
+        let (private_tmp, tmp_dropped, for_caps) = if private_tmp {
+            let base = std::fs::canonicalize(&vars.tmpdir).map_err(|e| {
+                Failure::nono(format!(
+                    "--private-tmp: the base directory {} (from $TMPDIR, else /tmp): {e} (set TMPDIR to an existing directory)",
+                    vars.tmpdir.display()
+                ))
+            })?;
+            let dir = PrivateTmp::create(&base)
+                .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
+            let (without, dropped) =
+                profile.without_grants_under(&vars, &profile::host_tmp_dirs(&vars));
+            vars.tmpdir = dir.path().to_path_buf();
+            (Some(dir), dropped, Some(without))
+        } else {
+            (None, Vec::new(), None)
+        };
         let ResolvedProfile {
             mut caps,
             deny,
             skipped,
             ..
-        } = profile
+        } = for_caps
+            .as_ref()
+            .unwrap_or(&profile)
             .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        if let Some(dir) = &private_tmp {
+            caps.allow_dir(
+                dir.path(),
+                AccessMode::ReadWrite,
+                origin("--private-tmp", dir.path()),
+            )
+            .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
+        }
 
         add_grants(&mut caps, flags, &workdir)?;
 
@@ -176,6 +311,8 @@ impl SandboxPlan {
             bypassed,
             vars,
             skipped,
+            private_tmp,
+            tmp_dropped,
         })
     }
 
@@ -400,39 +537,309 @@ fn access_word(a: AccessMode) -> &'static str {
     }
 }
 
-fn quote(arg: &OsString) -> String {
-    let s = arg.to_string_lossy();
+fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
     {
-        s.into_owned()
+        s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
-impl fmt::Display for SandboxPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "profile:  {} ({})", self.profile.name, self.profile_arg)?;
-        write!(f, "workdir:  {}", self.workdir.display())?;
-        if self.workdir_readable {
+/// The plan as data: `--dry-run` renders it as text ([`PlanView::text`]), `--dry-run
+/// --json` as JSON, `-v` logs the text. Built once from a [`RunPlan`], so the two renderings
+/// cannot disagree. A new part of the plan (resource limits, ...) adds a field here and its
+/// lines in `text`.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    /// `run`, `wrap`, `shell`.
+    pub mode: &'static str,
+    /// Whether this is a dry run (nothing executed).
+    pub dry_run: bool,
+    /// The command and its arguments (lossy UTF-8).
+    pub command: Vec<String>,
+    /// The profile.
+    pub profile: ProfileView,
+    /// The working directory.
+    pub workdir: WorkdirView,
+    /// Filesystem grants, by path.
+    pub grants: Vec<GrantView>,
+    /// Optional profile paths missing on this machine.
+    pub skipped: Vec<PathBuf>,
+    /// Deny carve-outs, by path.
+    pub denies: Vec<DenyView>,
+    /// Accepted `--bypass-protection`s.
+    pub bypassed: Vec<Bypass>,
+    /// Network.
+    pub network: NetworkView,
+    /// Unix datagram sockets allowed.
+    pub unix_datagram: bool,
+    /// Signal and abstract-socket scoping.
+    pub ipc: IpcView,
+    /// `strict` or `best-effort`.
+    pub compat: &'static str,
+    /// The command's environment (names only, never values).
+    pub environment: EnvView,
+    /// The temporary directory.
+    pub tmp: TmpView,
+    /// Runtime grants.
+    pub runtime_grants: RuntimeView,
+    /// What the kernel will and will not enforce.
+    pub enforcement: EnforcementStatus,
+}
+
+/// The profile in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    /// Its name.
+    pub name: String,
+    /// As given on the command line.
+    pub arg: String,
+}
+
+/// The working directory in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct WorkdirView {
+    /// The directory.
+    pub path: PathBuf,
+    /// Whether it is readable under the grants.
+    pub granted: bool,
+}
+
+/// One grant in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    /// The path.
+    pub path: PathBuf,
+    /// `read`, `write`, `read+write`.
+    pub access: &'static str,
+    /// `dir` or `file`.
+    pub kind: &'static str,
+    /// Where it came from (`--allow DIR`, `profile default`).
+    pub origin: String,
+}
+
+/// One deny carve-out in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct DenyView {
+    /// The path.
+    pub path: PathBuf,
+    /// Where it came from (`group credentials`).
+    pub origin: String,
+}
+
+/// The network in a [`PlanView`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum NetworkView {
+    /// Everything allowed.
+    Allowed,
+    /// Nothing allowed.
+    Blocked,
+    /// TCP to and on these ports only.
+    Ports {
+        /// connect ports.
+        connect: Vec<u16>,
+        /// bind ports.
+        bind: Vec<u16>,
+    },
+}
+
+/// Scoping in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct IpcView {
+    /// Signals scoped to the sandbox.
+    pub signals_scoped: bool,
+    /// Abstract Unix sockets scoped to the sandbox.
+    pub abstract_unix_sockets_scoped: bool,
+}
+
+/// The environment in a [`PlanView`]: names and reasons, never values.
+#[derive(Debug, Serialize)]
+pub struct EnvView {
+    /// `--clearenv`.
+    pub clearenv: bool,
+    /// The profile's `environment.inherit`.
+    pub inherit: bool,
+    /// Set or passed.
+    pub set: Vec<nono_supervisor::profile::SetVar>,
+    /// Removed, in nono's order.
+    pub removed: Vec<nono_supervisor::profile::RemovedVar>,
+}
+
+/// The temporary directory in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct TmpView {
+    /// `host` (the shared /tmp, /var/tmp and $TMPDIR) or `private` (`--private-tmp`).
+    pub mode: &'static str,
+    /// What `$TMPDIR` means for the command (the private directory, or the host's).
+    pub tmpdir: PathBuf,
+    /// Whether nono removes it at exit.
+    pub removed_at_exit: bool,
+    /// With `private`: the profile's grants on the host's temporary directories, dropped.
+    pub not_granted: Vec<PathBuf>,
+}
+
+/// Runtime grants in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct RuntimeView {
+    /// `none` (wrap: no supervisor), `off`, `prompt`, `approve`.
+    pub mode: &'static str,
+    /// `--approve` paths.
+    pub approve: Vec<PathBuf>,
+    /// `--audit-log`.
+    pub audit_log: Option<PathBuf>,
+}
+
+impl RunPlan {
+    /// The plan as data, with the enforcement status from a prepared sandbox.
+    #[must_use]
+    pub fn view(&self, status: &EnforcementStatus, dry_run: bool) -> PlanView {
+        let sb = &self.sandbox;
+        let mut grants: Vec<GrantView> = sb
+            .caps
+            .grants()
+            .iter()
+            .map(|g| GrantView {
+                path: g.path.clone(),
+                access: access_word(g.access),
+                kind: match g.kind {
+                    FsKind::Dir => "dir",
+                    FsKind::File => "file",
+                },
+                origin: g.origin.clone(),
+            })
+            .collect();
+        grants.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut denies: Vec<DenyView> = sb
+            .caps
+            .denies()
+            .iter()
+            .map(|d| DenyView {
+                path: d.path.clone(),
+                origin: d.origin.clone(),
+            })
+            .collect();
+        denies.sort_by(|a, b| a.path.cmp(&b.path));
+        let network = match sb.caps.network() {
+            NetworkMode::Allow => NetworkView::Allowed,
+            NetworkMode::Block => NetworkView::Blocked,
+            NetworkMode::Ports { connect, bind } => NetworkView::Ports {
+                connect: connect.iter().copied().collect(),
+                bind: bind.iter().copied().collect(),
+            },
+        };
+        let scopes = sb.caps.scopes();
+        let e = &self.elevation;
+        let runtime = if self.mode == "wrap" {
+            "none"
+        } else if !e.enabled() {
+            "off"
+        } else if e.prompt {
+            "prompt"
+        } else {
+            "approve"
+        };
+        PlanView {
+            mode: self.mode,
+            dry_run,
+            command: self
+                .command
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            profile: ProfileView {
+                name: sb.profile.name.clone(),
+                arg: sb.profile_arg.clone(),
+            },
+            workdir: WorkdirView {
+                path: sb.workdir.clone(),
+                granted: sb.workdir_readable,
+            },
+            grants,
+            skipped: sb.skipped.clone(),
+            denies,
+            bypassed: sb.bypassed.clone(),
+            network,
+            unix_datagram: sb.caps.allows_unix_datagram(),
+            ipc: IpcView {
+                signals_scoped: scopes.signal,
+                abstract_unix_sockets_scoped: scopes.abstract_unix_socket,
+            },
+            compat: match sb.caps.compat() {
+                Compat::Strict => "strict",
+                Compat::BestEffort => "best-effort",
+            },
+            environment: EnvView {
+                clearenv: self.env.clear,
+                inherit: self.env.inherit,
+                set: self.env.child.set.clone(),
+                removed: self.env.child.removed.clone(),
+            },
+            tmp: TmpView {
+                mode: if sb.private_tmp.is_some() {
+                    "private"
+                } else {
+                    "host"
+                },
+                tmpdir: sb.vars.tmpdir.clone(),
+                removed_at_exit: sb.private_tmp.is_some(),
+                not_granted: sb.tmp_dropped.clone(),
+            },
+            runtime_grants: RuntimeView {
+                mode: runtime,
+                approve: e.approve.clone(),
+                audit_log: e.audit_log.clone(),
+            },
+            enforcement: status.clone(),
+        }
+    }
+
+    /// The plan as text (the `--dry-run` output, also logged by `-v`), then what the kernel
+    /// will and will not enforce.
+    pub fn render(&self, status: &EnforcementStatus, dry_run: bool) -> String {
+        self.view(status, dry_run).text()
+    }
+}
+
+impl PlanView {
+    /// The plan as text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_text(&mut out);
+        out
+    }
+
+    fn write_text(&self, f: &mut String) -> fmt::Result {
+        writeln!(
+            f,
+            "nono {} plan{}",
+            self.mode,
+            if self.dry_run {
+                " (dry run: nothing was executed)"
+            } else {
+                ""
+            }
+        )?;
+        let cmd: Vec<String> = self.command.iter().map(|a| quote(a)).collect();
+        writeln!(f, "command:  {}", cmd.join(" "))?;
+        writeln!(f, "profile:  {} ({})", self.profile.name, self.profile.arg)?;
+        write!(f, "workdir:  {}", self.workdir.path.display())?;
+        if self.workdir.granted {
             writeln!(f)?;
         } else {
             writeln!(f, " (not granted; --allow-cwd grants it)")?;
         }
         writeln!(f, "filesystem grants:")?;
-        let mut grants: Vec<_> = self.caps.grants().iter().collect();
-        grants.sort_by(|a, b| a.path.cmp(&b.path));
-        for g in grants {
+        for g in &self.grants {
             writeln!(
                 f,
                 "  {:<10} {:<4} {:<40} {}",
-                access_word(g.access),
-                match g.kind {
-                    FsKind::Dir => "dir",
-                    FsKind::File => "file",
-                },
+                g.access,
+                g.kind,
                 g.path.display(),
                 g.origin
             )?;
@@ -444,9 +851,7 @@ impl fmt::Display for SandboxPlan {
             }
         }
         writeln!(f, "denied (wins over every grant):")?;
-        let mut denies: Vec<_> = self.caps.denies().iter().collect();
-        denies.sort_by(|a, b| a.path.cmp(&b.path));
-        for d in denies {
+        for d in &self.denies {
             writeln!(f, "  {:<56} {}", d.path.display(), d.origin)?;
         }
         for b in &self.bypassed {
@@ -457,13 +862,13 @@ impl fmt::Display for SandboxPlan {
                 b.group
             )?;
         }
-        let net = match self.caps.network() {
-            NetworkMode::Allow => "allowed".to_owned(),
-            NetworkMode::Block => {
+        let net = match &self.network {
+            NetworkView::Allowed => "allowed".to_owned(),
+            NetworkView::Blocked => {
                 "blocked (TCP by Landlock, other socket families by seccomp)".to_owned()
             }
-            NetworkMode::Ports { connect, bind } => {
-                let list = |s: &std::collections::BTreeSet<u16>| {
+            NetworkView::Ports { connect, bind } => {
+                let list = |s: &[u16]| {
                     if s.is_empty() {
                         "none".to_owned()
                     } else {
@@ -478,7 +883,7 @@ impl fmt::Display for SandboxPlan {
             }
         };
         writeln!(f, "network:  {net}")?;
-        if self.caps.allows_unix_datagram() {
+        if self.unix_datagram {
             writeln!(
                 f,
                 "datagram: Unix datagram sockets ALLOWED: the command can sendmsg to any pathname \
@@ -490,80 +895,132 @@ impl fmt::Display for SandboxPlan {
                 "datagram: Unix datagram sockets refused (EACCES; --allow-unix-datagram allows them)"
             )?;
         }
-        let scopes = self.caps.scopes();
+        let scoped = |on: bool| {
+            if on {
+                "scoped to the sandbox"
+            } else {
+                "unrestricted"
+            }
+        };
         writeln!(
             f,
             "ipc:      signals {}, abstract unix sockets {}",
-            if scopes.signal {
-                "scoped to the sandbox"
-            } else {
-                "unrestricted"
-            },
-            if scopes.abstract_unix_socket {
-                "scoped to the sandbox"
-            } else {
-                "unrestricted"
-            },
+            scoped(self.ipc.signals_scoped),
+            scoped(self.ipc.abstract_unix_sockets_scoped),
         )?;
         writeln!(
             f,
             "compat:   {}",
-            match self.caps.compat() {
-                Compat::Strict => "strict (a protection the kernel cannot give is an error)",
-                Compat::BestEffort => "best-effort (gaps are reported, not errors)",
+            match self.compat {
+                "strict" => "strict (a protection the kernel cannot give is an error)",
+                _ => "best-effort (gaps are reported, not errors)",
             }
-        )
+        )?;
+        self.write_env(f)?;
+        self.write_tmp(f)?;
+        self.write_runtime(f)?;
+        writeln!(f, "enforcement:")?;
+        for line in self.enforcement.to_string().lines() {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
     }
-}
 
-impl RunPlan {
-    /// The plan as text (the `--dry-run` output, also logged by `-v`), then what the kernel
-    /// will and will not enforce.
-    pub fn render(&self, status: &str, dry_run: bool) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "nono {} plan{}",
-            self.mode,
-            if dry_run {
-                " (dry run: nothing was executed)"
-            } else {
-                ""
-            }
-        );
-        let cmd: Vec<String> = self.command.iter().map(quote).collect();
-        let _ = writeln!(out, "command:  {}", cmd.join(" "));
-        let _ = write!(out, "{}", self.sandbox);
-        let e = &self.elevation;
-        if self.mode == "wrap" {
-            let _ = writeln!(out, "runtime grants: none (wrap leaves no supervisor)");
-        } else if e.enabled() {
-            let _ = writeln!(
-                out,
-                "runtime grants: {}",
-                if e.prompt {
-                    "ask on /dev/tty when no rule matches"
-                } else {
-                    "only by --approve rules"
-                }
-            );
-            for a in &e.approve {
-                let _ = writeln!(out, "  approve under {}", a.display());
-            }
+    fn write_env(&self, f: &mut String) -> fmt::Result {
+        let env = &self.environment;
+        let base = if env.clearenv {
+            format!(
+                "cleared (--clearenv): only {}, environment.allow, environment.set and --setenv",
+                profile::CLEARENV_KEEP.join(", ")
+            )
+        } else if env.inherit {
+            "inherited from nono, filtered".to_owned()
         } else {
-            let _ = writeln!(
-                out,
+            "not inherited (environment.inherit: false): only environment.allow".to_owned()
+        };
+        writeln!(f, "environment: {base} (values never shown)")?;
+        for s in &env.set {
+            writeln!(
+                f,
+                "  {:<6} {} ({}{})",
+                if s.inherited_value { "pass" } else { "set" },
+                s.name,
+                s.origin.as_str(),
+                if s.inherited_value {
+                    ", nono's own value"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        let mut reasons: Vec<Removed> = env.removed.iter().map(|r| r.reason).collect();
+        reasons.sort();
+        reasons.dedup();
+        for reason in reasons {
+            let names: Vec<&str> = env
+                .removed
+                .iter()
+                .filter(|r| r.reason == reason)
+                .map(|r| r.name.as_str())
+                .collect();
+            writeln!(f, "  {:<6} {}: {}", "drop", names.join(", "), reason.as_str())?;
+        }
+        Ok(())
+    }
+
+    fn write_tmp(&self, f: &mut String) -> fmt::Result {
+        let t = &self.tmp;
+        if t.mode == "private" {
+            writeln!(
+                f,
+                "tmp:      private {} (fresh, 0700, TMPDIR; removed at exit)",
+                t.tmpdir.display()
+            )?;
+            if !t.not_granted.is_empty() {
+                let list: Vec<String> = t
+                    .not_granted
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                writeln!(f, "          not granted: {}", list.join(", "))?;
+            }
+            Ok(())
+        } else {
+            writeln!(
+                f,
+                "tmp:      host (TMPDIR {}; /tmp is shared with the host; --private-tmp gives a fresh one)",
+                t.tmpdir.display()
+            )
+        }
+    }
+
+    fn write_runtime(&self, f: &mut String) -> fmt::Result {
+        let r = &self.runtime_grants;
+        match r.mode {
+            "none" => writeln!(f, "runtime grants: none (wrap leaves no supervisor)")?,
+            "off" => writeln!(
+                f,
                 "runtime grants: off (opens outside the grants are denied and reported)"
-            );
+            )?,
+            mode => {
+                writeln!(
+                    f,
+                    "runtime grants: {}",
+                    if mode == "prompt" {
+                        "ask on /dev/tty when no rule matches"
+                    } else {
+                        "only by --approve rules"
+                    }
+                )?;
+                for a in &r.approve {
+                    writeln!(f, "  approve under {}", a.display())?;
+                }
+            }
         }
-        if let Some(log) = &e.audit_log {
-            let _ = writeln!(out, "audit log: {}", log.display());
+        if let Some(log) = &r.audit_log {
+            writeln!(f, "audit log: {}", log.display())?;
         }
-        let _ = writeln!(out, "enforcement:");
-        for line in status.lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-        out
+        Ok(())
     }
 }
 
@@ -631,9 +1088,9 @@ mod tests {
 
     #[test]
     fn shell_quoting_for_the_plan() {
-        assert_eq!(quote(&"ls".into()), "ls");
-        assert_eq!(quote(&"a b".into()), "'a b'");
-        assert_eq!(quote(&"it's".into()), "'it'\\''s'");
-        assert_eq!(quote(&"".into()), "''");
+        assert_eq!(quote("ls"), "ls");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
     }
 }

@@ -2,7 +2,7 @@
 //! removed when the guard is dropped.
 //!
 //! Created like `mkdtemp(3)`, without its predictable names: `mkdirat` of
-//! `nono-tmp-<128 random bits>` in the base directory (never follows a symlink at the final
+//! `nono-private-tmp-<128 random bits>` in the base directory (never follows a symlink at the final
 //! component, fails with `EEXIST` on any existing entry, retried with a new name), then
 //! opened with `O_NOFOLLOW | O_DIRECTORY` and checked with `fstat` on that descriptor: a
 //! directory, owned by our effective uid, mode exactly `0700` (set with `fchmod` on the fd, so
@@ -61,13 +61,13 @@ fn random_name() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(format!(
-        "nono-tmp-{}",
+        "nono-private-tmp-{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ))
 }
 
 impl PrivateTmp {
-    /// Create `base/nono-tmp-<random>` (mode 0700, owned by the effective uid). `base`
+    /// Create `base/nono-private-tmp-<random>` (mode 0700, owned by the effective uid). `base`
     /// should be canonical: the returned path is `base` joined with the new name.
     pub fn create(base: &Path) -> Result<PrivateTmp, PrivateTmpError> {
         let sys = |call, source: Errno| PrivateTmpError::Sys {
@@ -131,8 +131,9 @@ impl PrivateTmp {
         &self.path
     }
 
-    /// Remove the directory and everything in it now; the error names what is left.
-    pub fn remove(mut self) -> std::io::Result<()> {
+    /// Remove the directory and everything in it now (idempotent); on error something is
+    /// left at [`path`](PrivateTmp::path) and the caller should say so.
+    pub fn remove(&mut self) -> std::io::Result<()> {
         self.removed = true;
         remove(&self.path)
     }
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn fresh_owner_only_and_removed() {
         let base = std::fs::canonicalize(std::env::temp_dir()).unwrap();
-        let a = PrivateTmp::create(&base).unwrap();
+        let mut a = PrivateTmp::create(&base).unwrap();
         let b = PrivateTmp::create(&base).unwrap();
         assert_ne!(a.path(), b.path());
         let md = std::fs::symlink_metadata(a.path()).unwrap();

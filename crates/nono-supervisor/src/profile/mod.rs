@@ -58,7 +58,7 @@ use crate::deny_groups::{self, DenyGroupError, DenySet};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
 pub use env_policy::{
-    is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest, Removed, RemovedVar, SetOrigin,
+    check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest, Removed, RemovedVar, SetOrigin,
     SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS, DEFAULT_STRIPPED,
 };
 pub use vars::{VarError, Vars};
@@ -80,6 +80,20 @@ pub struct ResolvedProfile {
     pub deny: DenySet,
     /// Optional paths skipped because they do not exist here.
     pub skipped: Vec<PathBuf>,
+}
+
+/// The host's shared temporary directories: `/tmp`, `/var/tmp` and `$TMPDIR`, canonical
+/// where they exist (what `--private-tmp` replaces).
+#[must_use]
+pub fn host_tmp_dirs(vars: &Vars) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in [Path::new("/tmp"), Path::new("/var/tmp"), vars.tmpdir.as_path()] {
+        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The longest `extends` chain followed.
@@ -985,6 +999,32 @@ impl Profile {
         vars: &Vars,
     ) -> Result<(CapabilitySet, Vec<PathBuf>), ProfileError> {
         self.resolve(vars).map(|r| (r.caps, r.skipped))
+    }
+
+    /// This profile without its filesystem grants at or beneath `roots` (expanded with
+    /// `vars`, symlinks resolved where the path exists), and the paths dropped. For
+    /// `--private-tmp`: the host's shared temporary directories ([`host_tmp_dirs`]) are not
+    /// granted, the private directory is. An entry that cannot be expanded is kept (its
+    /// error belongs to [`resolve`](Profile::resolve)).
+    #[must_use]
+    pub fn without_grants_under(&self, vars: &Vars, roots: &[PathBuf]) -> (Profile, Vec<PathBuf>) {
+        let mut out = self.clone();
+        let mut dropped = Vec::new();
+        let fs = &mut out.filesystem;
+        for list in [&mut fs.allow, &mut fs.read, &mut fs.write] {
+            list.retain(|e| {
+                let Ok(p) = vars.expand(&e.path) else {
+                    return true;
+                };
+                let p = std::fs::canonicalize(&p).unwrap_or(p);
+                let under = roots.iter().any(|r| p.starts_with(r));
+                if under && !dropped.contains(&p) {
+                    dropped.push(p);
+                }
+                !under
+            });
+        }
+        (out, dropped)
     }
 
     /// Everything a run needs from the profile, resolved once: the static sandbox, the deny
