@@ -85,7 +85,16 @@ fn clearenv_keeps_only_the_base_list() {
         let names: Vec<&str> = vars.iter().filter_map(|v| v.split('=').next()).collect();
         for n in &names {
             assert!(
-                ["PATH", "HOME", "TERM", "LANG", "USER", "TMPDIR", "NONO_E2E_KEPT"].contains(n),
+                [
+                    "PATH",
+                    "HOME",
+                    "TERM",
+                    "LANG",
+                    "USER",
+                    "TMPDIR",
+                    "NONO_E2E_KEPT"
+                ]
+                .contains(n),
                 "{mode}: {n} passed --clearenv\n{run}"
             );
         }
@@ -104,9 +113,12 @@ fn bad_environment_flags_are_errors_with_the_fix() {
     )
     .expect_code(125)
     .stderr_has("--setenv NONO_E2E_NOT_SET_ANYWHERE=VALUE");
-    nono(&s.path, ["run", "--setenv", "LD_PRELOAD=/x.so", "--", "true"])
-        .expect_code(125)
-        .stderr_has("--setenv LD_PRELOAD");
+    nono(
+        &s.path,
+        ["run", "--setenv", "LD_PRELOAD=/x.so", "--", "true"],
+    )
+    .expect_code(125)
+    .stderr_has("--setenv LD_PRELOAD");
     nono(
         &s.path,
         ["run", "--setenv", "A=1", "--unsetenv", "A", "--", "true"],
@@ -118,7 +130,14 @@ fn bad_environment_flags_are_errors_with_the_fix() {
         .stderr_has("nono run --private-tmp");
     nono(
         &s.path,
-        ["run", "--private-tmp", "--setenv", "TMPDIR=/x", "--", "true"],
+        [
+            "run",
+            "--private-tmp",
+            "--setenv",
+            "TMPDIR=/x",
+            "--",
+            "true",
+        ],
     )
     .expect_code(125)
     .stderr_has("--private-tmp");
@@ -157,7 +176,10 @@ fn credential_variables_are_dropped_with_one_note() {
         let (run, vars) = child_env(mode, &s.path, &env, &[]);
         run.expect_code(0);
         for (k, _) in SECRETS {
-            assert!(!has_name(&vars, k), "{mode}: {k} reached the command\n{run}");
+            assert!(
+                !has_name(&vars, k),
+                "{mode}: {k} reached the command\n{run}"
+            );
         }
         assert!(
             has(&vars, "ANTHROPIC_API_KEY=agent-key-kept"),
@@ -178,7 +200,10 @@ fn credential_variables_are_dropped_with_one_note() {
         // --setenv NAME passes nono's own value; the note names only the others.
         let (run, vars) = child_env(mode, &s.path, &env, &["--setenv", "GITHUB_TOKEN"]);
         run.expect_code(0);
-        assert!(has(&vars, "GITHUB_TOKEN=ghp_nonoE2eSecretValue1"), "{mode}: {run}");
+        assert!(
+            has(&vars, "GITHUB_TOKEN=ghp_nonoE2eSecretValue1"),
+            "{mode}: {run}"
+        );
         assert!(!has_name(&vars, "NPM_TOKEN"), "{mode}: {run}");
         assert!(!run.stderr.contains("GITHUB_TOKEN"), "{mode}: {run}");
         assert!(run.stderr.contains("NPM_TOKEN"), "{mode}: {run}");
@@ -254,7 +279,10 @@ fn private_tmp_is_fresh_private_removed_and_hides_host_tmp() {
     let uid = rustix::process::geteuid().as_raw();
     assert_eq!(lines.next(), Some(format!("700 {uid}").as_str()), "{run}");
     assert_eq!(lines.next(), Some("made"), "{run}");
-    assert!(!run.stdout.contains("host-tmp-file"), "host /tmp reached\n{run}");
+    assert!(
+        !run.stdout.contains("host-tmp-file"),
+        "host /tmp reached\n{run}"
+    );
     assert!(!dir.exists(), "{} left behind", dir.display());
 }
 
@@ -334,7 +362,9 @@ fn dry_run_json_parses_and_matches_the_text() {
     assert_eq!(v["tmp"]["mode"], "private");
     assert_eq!(v["tmp"]["removed_at_exit"], true);
     assert_eq!(v["compat"], "strict");
-    assert!(v["enforcement"]["enforced"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(v["enforcement"]["enforced"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
     // Every grant and deny of the JSON is in the text with the same origin, and the text
     // has no grant line the JSON lacks.
     let grants = v["grants"].as_array().unwrap();
@@ -346,7 +376,10 @@ fn dry_run_json_parses_and_matches_the_text() {
             g["path"].as_str().unwrap()
         );
         let found = text.stdout.lines().any(|l| {
-            l.split_whitespace().collect::<Vec<_>>().join(" ").starts_with(&line)
+            l.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .starts_with(&line)
                 && l.trim_end().ends_with(g["origin"].as_str().unwrap())
         });
         // The private directory's name is fresh per invocation.
@@ -369,8 +402,9 @@ fn dry_run_json_parses_and_matches_the_text() {
         assert!(text.stdout.contains(d["path"].as_str().unwrap()), "{text}");
     }
     let work = s.s("work");
-    assert!(grants.iter().any(|g| g["path"] == work.as_str()
-        && g["origin"] == format!("--allow {work}").as_str()));
+    assert!(grants
+        .iter()
+        .any(|g| g["path"] == work.as_str() && g["origin"] == format!("--allow {work}").as_str()));
     // Environment changes by name, with their origin and reason.
     let set = v["environment"]["set"].as_array().unwrap();
     assert!(set

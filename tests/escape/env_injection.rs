@@ -93,7 +93,11 @@ fn credential_variables_do_not_reach_the_command() {
                 "{k} is named in the note\n{}",
                 out.run
             );
-            assert!(!out.run.stderr.contains(v), "a value was printed\n{}", out.run);
+            assert!(
+                !out.run.stderr.contains(v),
+                "a value was printed\n{}",
+                out.run
+            );
         }
 
         // Control: the same environment, no nono: the probe sees every token.

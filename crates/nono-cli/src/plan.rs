@@ -136,9 +136,8 @@ impl EnvPlan {
                 ),
                 None => (raw.clone(), SetValue::Inherit),
             };
-            profile::check_env_name(&name).map_err(|e| {
-                Failure::nono(format!("--setenv {}: {e}", name.to_string_lossy()))
-            })?;
+            profile::check_env_name(&name)
+                .map_err(|e| Failure::nono(format!("--setenv {}: {e}", name.to_string_lossy())))?;
             if private_tmp.is_some() && name == "TMPDIR" {
                 return Err(Failure::nono(
                     "--setenv TMPDIR: --private-tmp sets TMPDIR to the private directory; drop one of the two",
@@ -963,7 +962,13 @@ impl PlanView {
                 .filter(|r| r.reason == reason)
                 .map(|r| r.name.as_str())
                 .collect();
-            writeln!(f, "  {:<6} {}: {}", "drop", names.join(", "), reason.as_str())?;
+            writeln!(
+                f,
+                "  {:<6} {}: {}",
+                "drop",
+                names.join(", "),
+                reason.as_str()
+            )?;
         }
         Ok(())
     }

@@ -112,8 +112,8 @@ impl PrivateTmp {
             rustix::fs::fchmod(&fd, Mode::RWXU).map_err(|e| sys("fchmod", e))?;
             let st = rustix::fs::fstat(&fd).map_err(|e| sys("fstat", e))?;
             let uid = rustix::process::geteuid().as_raw();
-            let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode)
-                == rustix::fs::FileType::Directory;
+            let is_dir =
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
             if !is_dir || st.st_uid != uid || st.st_mode & 0o7777 != 0o700 {
                 return Err(PrivateTmpError::NotPrivate {
                     path: guard.path.clone(),
@@ -177,7 +177,10 @@ mod tests {
         std::fs::write(path.join("f"), "x").unwrap();
         a.remove().unwrap();
         assert!(!path.exists());
-        assert!(Path::new("/etc/passwd").exists(), "symlinks inside are not followed");
+        assert!(
+            Path::new("/etc/passwd").exists(),
+            "symlinks inside are not followed"
+        );
         let p2 = b.path().to_path_buf();
         drop(b);
         assert!(!p2.exists());

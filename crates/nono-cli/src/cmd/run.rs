@@ -117,10 +117,7 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
     }
     let status = enforcement(plan, supervised)?;
     if ui.verbose() > 0 {
-        tracing::info!(
-            "plan:\n{}",
-            plan.render(&status, false).trim_end()
-        );
+        tracing::info!("plan:\n{}", plan.render(&status, false).trim_end());
     }
     for gap in &status.not_enforced {
         ui.note(&format!(

@@ -651,8 +651,16 @@ mod tests {
         let req = EnvRequest {
             clear: false,
             set: vec![
-                ("FOO".into(), SetValue::Value("profile".into()), SetOrigin::ProfileSet),
-                ("FOO".into(), SetValue::Value("flag".into()), SetOrigin::Setenv),
+                (
+                    "FOO".into(),
+                    SetValue::Value("profile".into()),
+                    SetOrigin::ProfileSet,
+                ),
+                (
+                    "FOO".into(),
+                    SetValue::Value("flag".into()),
+                    SetOrigin::Setenv,
+                ),
                 ("GITHUB_TOKEN".into(), SetValue::Inherit, SetOrigin::Setenv),
             ],
             unset: vec!["HOME".into()],
@@ -688,17 +696,36 @@ mod tests {
         };
         let out = p
             .child_env(
-                env(&["PATH", "HOME", "TERM", "LANG", "USER", "TMPDIR", "LC_ALL", "EDITOR", "LD_PRELOAD"]),
+                env(&[
+                    "PATH",
+                    "HOME",
+                    "TERM",
+                    "LANG",
+                    "USER",
+                    "TMPDIR",
+                    "LC_ALL",
+                    "EDITOR",
+                    "LD_PRELOAD",
+                ]),
                 &req,
             )
             .unwrap();
         let kept: Vec<_> = out.vars.iter().map(|(k, _)| k.to_str().unwrap()).collect();
-        assert_eq!(kept, ["PATH", "HOME", "TERM", "LANG", "USER", "TMPDIR", "LC_ALL"]);
+        assert_eq!(
+            kept,
+            ["PATH", "HOME", "TERM", "LANG", "USER", "TMPDIR", "LC_ALL"]
+        );
         assert_eq!(
             out.removed,
             [
-                RemovedVar { name: "EDITOR".into(), reason: Removed::NotInherited },
-                RemovedVar { name: "LD_PRELOAD".into(), reason: Removed::AlwaysRemoved },
+                RemovedVar {
+                    name: "EDITOR".into(),
+                    reason: Removed::NotInherited
+                },
+                RemovedVar {
+                    name: "LD_PRELOAD".into(),
+                    reason: Removed::AlwaysRemoved
+                },
             ]
         );
     }
@@ -711,12 +738,18 @@ mod tests {
             ..EnvRequest::default()
         };
         let err = |req: EnvRequest| p.child_env(env(&["A"]), &req).unwrap_err();
-        assert!(matches!(err(one("MISSING", SetValue::Inherit)), EnvError::NotSet { .. }));
+        assert!(matches!(
+            err(one("MISSING", SetValue::Inherit)),
+            EnvError::NotSet { .. }
+        ));
         assert!(matches!(
             err(one("LD_PRELOAD", SetValue::Value("x".into()))),
             EnvError::AlwaysRemoved { .. }
         ));
-        assert!(matches!(err(one("A=B", SetValue::Inherit)), EnvError::BadName { .. }));
+        assert!(matches!(
+            err(one("A=B", SetValue::Inherit)),
+            EnvError::BadName { .. }
+        ));
         let mut both = one("A", SetValue::Inherit);
         both.unset.push("A".into());
         assert!(matches!(err(both), EnvError::SetAndUnset { .. }));

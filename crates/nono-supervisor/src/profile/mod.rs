@@ -58,8 +58,9 @@ use crate::deny_groups::{self, DenyGroupError, DenySet};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
 pub use env_policy::{
-    check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest, Removed, RemovedVar, SetOrigin,
-    SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS, DEFAULT_STRIPPED,
+    check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest,
+    Removed, RemovedVar, SetOrigin, SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS,
+    DEFAULT_STRIPPED,
 };
 pub use vars::{VarError, Vars};
 
@@ -87,7 +88,11 @@ pub struct ResolvedProfile {
 #[must_use]
 pub fn host_tmp_dirs(vars: &Vars) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
-    for p in [Path::new("/tmp"), Path::new("/var/tmp"), vars.tmpdir.as_path()] {
+    for p in [
+        Path::new("/tmp"),
+        Path::new("/var/tmp"),
+        vars.tmpdir.as_path(),
+    ] {
         let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         if !out.contains(&p) {
             out.push(p);
