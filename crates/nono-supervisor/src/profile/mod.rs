@@ -9,7 +9,7 @@
 //!   "filesystem": { "allow": ["$WORKDIR"], "read": [{"path": "/lib64", "optional": true}],
 //!                   "deny": ["$WORKDIR/.env"] },
 //!   "network": { "connect": [443] },
-//!   "environment": { "deny": ["AWS_*"] },
+//!   "environment": { "deny": ["AWS_*"], "set": { "CI": "1" } },
 //!   "supervisor": { "capability_elevation": true,
 //!                   "approve": [{"path": "~/datasets/**", "access": "read"}],
 //!                   "allowed_origins": ["https://github.com"] } }
