@@ -229,7 +229,7 @@ fn credential_variables_are_dropped_with_one_note() {
     }
 }
 
-/// `nono run --private-tmp ... -- sh -c SCRIPT`, first stdout line = the private directory.
+/// The `--private-tmp` directories currently under /tmp (of any run on this machine).
 fn private_tmp_dirs() -> Vec<PathBuf> {
     std::fs::read_dir("/tmp")
         .unwrap()
@@ -436,4 +436,45 @@ fn dry_run_json_parses_and_matches_the_text() {
     assert_eq!(sh["mode"], "shell");
     // --json without --dry-run is a usage error.
     nono(&s.path, ["run", "--json", "--", "true"]).expect_code(2);
+}
+
+#[test]
+fn shell_gets_the_same_environment_controls() {
+    if !sandbox_available() {
+        return;
+    }
+    use std::io::Write as _;
+    let s = Scratch::new("env-shell");
+    let mut child = nono_cmd(&s.path)
+        .env("SHELL", "/bin/sh")
+        .env("GITHUB_TOKEN", "ghp_nonoE2eShellSecret")
+        .env("NONO_E2E_GONE", "x")
+        .args([
+            "shell",
+            "--setenv",
+            "NONO_E2E_SET=1",
+            "--unsetenv",
+            "NONO_E2E_GONE",
+            "--private-tmp",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"echo \"set=$NONO_E2E_SET gone=$NONO_E2E_GONE gh=$GITHUB_TOKEN tmp=$TMPDIR\"\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("set=1 gone= gh= tmp=/tmp/nono-private-tmp-"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("GITHUB_TOKEN") && !stderr.contains("ghp_nonoE2eShellSecret"));
+    let dir = stdout.trim_end().rsplit("tmp=").next().unwrap();
+    assert!(!Path::new(dir).exists(), "{dir} left behind");
 }
