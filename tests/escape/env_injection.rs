@@ -65,3 +65,51 @@ fn env_injection_variables_stripped() {
         );
     }
 }
+
+/// A credential token exported in the user's shell (cloud keys, VCS and registry tokens) must
+/// not reach the sandboxed program by default: the program could use it to act as the user
+/// on GitHub, AWS, a package registry. The note names the variables, never their values.
+#[test]
+fn credential_variables_do_not_reach_the_command() {
+    let Some(b) = bins() else { return };
+    let secrets = [
+        ("GITHUB_TOKEN", "ghp_nonoEscapeSecret1"),
+        ("AWS_SECRET_ACCESS_KEY", "nonoEscapeSecret2"),
+        ("AWS_SESSION_TOKEN", "nonoEscapeSecret3"),
+        ("CARGO_REGISTRY_TOKEN", "nonoEscapeSecret4"),
+        ("NPM_TOKEN", "nonoEscapeSecret5"),
+    ];
+    for mode in MODES {
+        let s = Scratch::new(&format!("env-creds-{}", mode.as_str()));
+        let out = in_nono(mode, &s.path, &secrets, &[], &b.probe(), &["env", "e"]);
+        for (k, v) in &secrets {
+            assert!(
+                !out.run.stdout.contains(&format!("e.var={k}=")),
+                "{k} reached the child\n{}",
+                out.run
+            );
+            assert!(
+                out.run.stderr.contains(k),
+                "{k} is named in the note\n{}",
+                out.run
+            );
+            assert!(
+                !out.run.stderr.contains(v),
+                "a value was printed\n{}",
+                out.run
+            );
+        }
+
+        // Control: the same environment, no nono: the probe sees every token.
+        let mut cmd = Command::new(b.probe());
+        cmd.current_dir(&s.path).envs(secrets).args(["env", "e"]);
+        let control = Outcome::parse(output(&mut cmd));
+        for (k, v) in &secrets {
+            assert!(
+                control.run.stdout.contains(&format!("e.var={k}={v}")),
+                "{}",
+                control.run
+            );
+        }
+    }
+}

@@ -150,17 +150,45 @@ pub struct ElevationFlags {
     pub audit_log: Option<PathBuf>,
 }
 
+/// The command's environment and temporary directory (run, shell, wrap).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Environment")]
+pub struct EnvFlags {
+    /// Set NAME=VALUE in the command's environment; `--setenv NAME` passes nono's own value,
+    /// also of a credential variable that is dropped by default (repeatable). A value on the
+    /// command line is visible in `ps`: for a secret, export it and use `--setenv NAME`.
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    pub setenv: Vec<OsString>,
+    /// Remove NAME from the command's environment (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub unsetenv: Vec<OsString>,
+    /// Start from an empty environment: pass only PATH, HOME, TERM, LANG, USER, TMPDIR, the
+    /// profile's `environment.allow` and `environment.set`, and --setenv.
+    #[arg(long)]
+    pub clearenv: bool,
+    /// Give the command a fresh owner-only directory as TMPDIR (removed at exit) instead of
+    /// the host's /tmp, /var/tmp and $TMPDIR, which are then not granted (run and shell).
+    #[arg(long)]
+    pub private_tmp: bool,
+}
+
 /// `nono run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Print the plan (grants, denies, network, what the kernel will and will not enforce) and exit.
+    /// Print the plan (grants, denies, network, environment, tmp, what the kernel will and
+    /// will not enforce) and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the plan as one JSON object.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
     #[command(flatten)]
     pub sandbox: SandboxFlags,
+    #[command(flatten)]
+    pub env: EnvFlags,
     #[command(flatten)]
     pub elevation: ElevationFlags,
 }
@@ -176,11 +204,16 @@ pub struct WrapArgs {
     /// (~/.ssh/id_rsa) and connect to the ssh-agent, D-Bus and X11 sockets.
     #[arg(long)]
     pub accept_wrap_gaps: bool,
+    /// With --dry-run: print the plan as one JSON object.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
     #[command(flatten)]
     pub sandbox: SandboxFlags,
+    #[command(flatten)]
+    pub env: EnvFlags,
 }
 
 /// `nono shell`.
@@ -189,8 +222,13 @@ pub struct ShellArgs {
     /// Print the plan and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the plan as one JSON object.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     #[command(flatten)]
     pub sandbox: SandboxFlags,
+    #[command(flatten)]
+    pub env: EnvFlags,
     #[command(flatten)]
     pub elevation: ElevationFlags,
 }

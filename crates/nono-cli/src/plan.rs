@@ -12,16 +12,23 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use nono_sandbox::{AccessMode, CapabilitySet, Compat, DenyKind, FsKind, NetworkMode};
+use nono_sandbox::{
+    AccessMode, CapabilitySet, Compat, DenyKind, EnforcementStatus, FsKind, NetworkMode,
+};
 use nono_supervisor::deny_groups::{self, DenySet};
+use nono_supervisor::escape;
 use nono_supervisor::planted::{self, GrantLink, RequestedGrant, WriteHistory};
-use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
+use nono_supervisor::private_tmp::PrivateTmp;
+use nono_supervisor::profile::{
+    self, ChildEnv, EnvRequest, Profile, Removed, ResolvedProfile, SetOrigin, SetValue, Vars,
+};
+use serde::Serialize;
 
 use crate::exit::Failure;
-use crate::flags::{ElevationFlags, SandboxFlags};
+use crate::flags::{ElevationFlags, EnvFlags, SandboxFlags};
 
 /// A `--bypass-protection` that was accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Bypass {
     /// The path whose carve-out is lifted.
     pub path: PathBuf,
@@ -59,6 +66,10 @@ pub struct SandboxPlan {
     pub history: WriteHistory,
     /// `$XDG_STATE_HOME/nono/write-grants.jsonl`.
     pub history_file: PathBuf,
+    /// `--private-tmp`: the fresh directory (removed when the plan is dropped).
+    pub private_tmp: Option<PrivateTmp>,
+    /// `--private-tmp`: the profile's grants on the host's temporary directories, dropped.
+    pub tmp_dropped: Vec<PathBuf>,
     /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
     /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
     pub tmpdir_fallback: Option<TmpdirFallback>,
@@ -72,15 +83,8 @@ pub struct TmpdirFallback {
     pub refused: PathBuf,
     /// Why.
     pub problem: String,
-    /// The directory used instead.
-    pub dir: PathBuf,
-}
-
-impl Drop for TmpdirFallback {
-    fn drop(&mut self) {
-        // `remove_dir_all` never follows a symlink the command left inside.
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    /// The directory used instead (removed when dropped).
+    pub dir: PrivateTmp,
 }
 
 /// Runtime grants (`--capability-elevation`, `--approve`, `--audit-log`).
@@ -114,6 +118,99 @@ pub struct RunPlan {
     pub elevation: ElevationPlan,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+    /// The command's environment.
+    pub env: EnvPlan,
+}
+
+/// The command's environment: nono's, filtered by the profile and the credential group, then
+/// changed by `--clearenv`, `--unsetenv`, `environment.set`, `--private-tmp` and `--setenv`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvPlan {
+    /// `--clearenv`.
+    pub clear: bool,
+    /// The profile's `environment.inherit`.
+    pub inherit: bool,
+    /// The variables and what changed.
+    pub child: ChildEnv,
+}
+
+impl EnvPlan {
+    /// Resolve the environment flags against the profile and nono's own environment.
+    pub fn from_flags(
+        profile: &Profile,
+        flags: &EnvFlags,
+        tmpdir: Option<(&Path, SetOrigin)>,
+    ) -> anyhow::Result<EnvPlan> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut set: Vec<(OsString, SetValue, SetOrigin)> = profile
+            .environment
+            .set
+            .iter()
+            .map(|(k, v)| (k.into(), SetValue::Value(v.into()), SetOrigin::ProfileSet))
+            .collect();
+        if let Some((dir, origin)) = tmpdir {
+            set.push((
+                "TMPDIR".into(),
+                SetValue::Value(dir.as_os_str().to_owned()),
+                origin,
+            ));
+        }
+        let private_tmp = tmpdir.filter(|(_, o)| *o == SetOrigin::PrivateTmp);
+        for raw in &flags.setenv {
+            let bytes = raw.as_bytes();
+            let (name, value) = match bytes.iter().position(|&b| b == b'=') {
+                Some(i) => (
+                    OsString::from(std::ffi::OsStr::from_bytes(&bytes[..i])),
+                    SetValue::Value(std::ffi::OsStr::from_bytes(&bytes[i + 1..]).to_owned()),
+                ),
+                None => (raw.clone(), SetValue::Inherit),
+            };
+            profile::check_env_name(&name)
+                .map_err(|e| Failure::nono(format!("--setenv {}: {e}", name.to_string_lossy())))?;
+            if private_tmp.is_some() && name == "TMPDIR" {
+                return Err(Failure::nono(
+                    "--setenv TMPDIR: --private-tmp sets TMPDIR to the private directory; drop one of the two",
+                )
+                .into());
+            }
+            set.push((name, value, SetOrigin::Setenv));
+        }
+        for name in &flags.unsetenv {
+            if name.is_empty() || name.as_bytes().contains(&b'=') {
+                return Err(Failure::nono(format!(
+                    "--unsetenv {}: not a variable name (give NAME, without =VALUE)",
+                    name.to_string_lossy()
+                ))
+                .into());
+            }
+        }
+        let req = EnvRequest {
+            clear: flags.clearenv,
+            set,
+            unset: flags.unsetenv.clone(),
+        };
+        let child = profile
+            .env_policy()
+            .child_env(std::env::vars_os(), &req)
+            .map_err(|e| Failure::nono(format!("environment: {e}")))?;
+        Ok(EnvPlan {
+            clear: flags.clearenv,
+            inherit: profile.env_policy().inherit,
+            child,
+        })
+    }
+
+    /// The one note printed when credential variables were dropped (names only).
+    #[must_use]
+    pub fn credentials_note(&self) -> Option<String> {
+        let names = self.child.dropped_credentials();
+        (!names.is_empty()).then(|| {
+            format!(
+                "credential variables not passed to the command: {} (--setenv NAME passes one)",
+                names.join(", ")
+            )
+        })
+    }
 }
 
 fn origin(flag: &str, path: &Path) -> String {
@@ -143,6 +240,12 @@ impl SandboxPlan {
     /// Resolve the sandbox flags: load the profile, expand it for this user and working
     /// directory, add the command-line grants, network and compatibility, then the bypasses.
     pub fn from_flags(flags: &SandboxFlags) -> anyhow::Result<SandboxPlan> {
+        SandboxPlan::from_flags_with(flags, false)
+    }
+
+    /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
+    /// directory replaces the host's temporary directories (see `--private-tmp`).
+    pub fn from_flags_with(flags: &SandboxFlags, private_tmp: bool) -> anyhow::Result<SandboxPlan> {
         let workdir = match &flags.workdir {
             Some(dir) => std::fs::canonicalize(dir).map_err(|e| {
                 Failure::nono(format!(
@@ -170,13 +273,13 @@ impl SandboxPlan {
         let tmpdir_fallback = match planted::tmpdir_problem(&vars.tmpdir, uid) {
             None => None,
             Some(problem) => {
-                let dir = planted::fresh_private_dir(Path::new("/tmp"), uid).map_err(|e| {
+                let dir = PrivateTmp::create(Path::new("/tmp")).map_err(|e| {
                     Failure::nono(format!(
                         "$TMPDIR {}: {problem}, and a private directory in /tmp could not be made instead: {e} (point TMPDIR at a directory of yours)",
                         nono_supervisor::escape::path(&vars.tmpdir)
                     ))
                 })?;
-                let refused = std::mem::replace(&mut vars.tmpdir, dir.clone());
+                let refused = std::mem::replace(&mut vars.tmpdir, dir.path().to_path_buf());
                 Some(TmpdirFallback {
                     refused,
                     problem,
@@ -186,15 +289,43 @@ impl SandboxPlan {
         };
         let profile = profile::load(&flags.profile)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        // --private-tmp: a fresh directory under the host's $TMPDIR (or /tmp) becomes
+        // $TMPDIR, and the profile's grants on the host's temporary directories are dropped.
+        let (private_tmp, tmp_dropped, for_caps) = if private_tmp {
+            let base = std::fs::canonicalize(&vars.tmpdir).map_err(|e| {
+                Failure::nono(format!(
+                    "--private-tmp: the base directory {} (from $TMPDIR, else /tmp): {e} (set TMPDIR to an existing directory)",
+                    vars.tmpdir.display()
+                ))
+            })?;
+            let dir = PrivateTmp::create(&base)
+                .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
+            let (without, dropped) =
+                profile.without_grants_under(&vars, &profile::host_tmp_dirs(&vars));
+            vars.tmpdir = dir.path().to_path_buf();
+            (Some(dir), dropped, Some(without))
+        } else {
+            (None, Vec::new(), None)
+        };
         let ResolvedProfile {
             mut caps,
             deny,
             skipped,
             mut requested,
             ..
-        } = profile
+        } = for_caps
+            .as_ref()
+            .unwrap_or(&profile)
             .resolve(&vars)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        if let Some(dir) = &private_tmp {
+            caps.allow_dir(
+                dir.path(),
+                AccessMode::ReadWrite,
+                origin("--private-tmp", dir.path()),
+            )
+            .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
+        }
 
         add_grants(&mut caps, flags, &workdir, &mut requested)?;
 
@@ -246,6 +377,8 @@ impl SandboxPlan {
             history,
             history_file,
             tmpdir_fallback,
+            private_tmp,
+            tmp_dropped,
         })
     }
 
@@ -271,7 +404,7 @@ impl SandboxPlan {
                 "$TMPDIR {} is not granted: {}; the command gets a fresh private directory {} as $TMPDIR instead (fix or remove that $TMPDIR)",
                 nono_supervisor::escape::path(&t.refused),
                 t.problem,
-                t.dir.display()
+                t.dir.path().display()
             ));
         }
         for l in self.links.iter().filter(|l| l.origin.starts_with("--")) {
@@ -309,16 +442,17 @@ impl SandboxPlan {
             })
     }
 
-    /// The command's environment: the profile's environment policy applied to nono's, with
-    /// `$TMPDIR` pointing at the private directory when the user's was refused.
+    /// The directory the command gets as `$TMPDIR` when nono made one: `--private-tmp`'s, or
+    /// the one standing in for a refused `$TMPDIR`, with how the plan names its origin.
     #[must_use]
-    pub fn child_env(&self) -> Vec<(OsString, OsString)> {
-        let mut env = self.profile.env_policy().apply(std::env::vars_os());
-        if let Some(t) = &self.tmpdir_fallback {
-            env.retain(|(k, _)| k != "TMPDIR");
-            env.push(("TMPDIR".into(), t.dir.clone().into_os_string()));
+    pub fn own_tmpdir(&self) -> Option<(&Path, SetOrigin)> {
+        if let Some(t) = &self.private_tmp {
+            Some((t.path(), SetOrigin::PrivateTmp))
+        } else {
+            self.tmpdir_fallback
+                .as_ref()
+                .map(|t| (t.dir.path(), SetOrigin::TmpdirRefused))
         }
-        env
     }
 }
 
@@ -675,44 +809,350 @@ fn access_word(a: AccessMode) -> &'static str {
     }
 }
 
-fn quote(arg: &OsString) -> String {
-    let s = arg.to_string_lossy();
+fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
     {
-        s.into_owned()
+        s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
-impl fmt::Display for SandboxPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "profile:  {} ({})", self.profile.name, self.profile_arg)?;
-        write!(
+/// The plan as data: `--dry-run` renders it as text ([`PlanView::text`]), `--dry-run
+/// --json` as JSON, `-v` logs the text. Built once from a [`RunPlan`], so the two renderings
+/// cannot disagree. A new part of the plan (resource limits, ...) adds a field here and its
+/// lines in `text`.
+#[derive(Debug, Serialize)]
+pub struct PlanView {
+    /// `run`, `wrap`, `shell`.
+    pub mode: &'static str,
+    /// Whether this is a dry run (nothing executed).
+    pub dry_run: bool,
+    /// The command and its arguments (lossy UTF-8).
+    pub command: Vec<String>,
+    /// The profile.
+    pub profile: ProfileView,
+    /// The working directory.
+    pub workdir: WorkdirView,
+    /// Filesystem grants, by path.
+    pub grants: Vec<GrantView>,
+    /// Optional profile paths missing on this machine.
+    pub skipped: Vec<PathBuf>,
+    /// The symlinks on the way to the grants (the target is what is granted).
+    pub links: Vec<LinkView>,
+    /// Deny carve-outs, by path.
+    pub denies: Vec<DenyView>,
+    /// Deny entries too large to look for every symlink in them.
+    pub unwalked: Vec<PathBuf>,
+    /// Accepted `--bypass-protection`s.
+    pub bypassed: Vec<Bypass>,
+    /// Network.
+    pub network: NetworkView,
+    /// Unix datagram sockets allowed.
+    pub unix_datagram: bool,
+    /// Signal and abstract-socket scoping.
+    pub ipc: IpcView,
+    /// `strict` or `best-effort`.
+    pub compat: &'static str,
+    /// The command's environment (names only, never values).
+    pub environment: EnvView,
+    /// The temporary directory.
+    pub tmp: TmpView,
+    /// Runtime grants.
+    pub runtime_grants: RuntimeView,
+    /// What the kernel will and will not enforce.
+    pub enforcement: EnforcementStatus,
+}
+
+/// The profile in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    /// Its name.
+    pub name: String,
+    /// As given on the command line.
+    pub arg: String,
+}
+
+/// The working directory in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct WorkdirView {
+    /// The directory.
+    pub path: PathBuf,
+    /// Whether it is readable under the grants.
+    pub granted: bool,
+}
+
+/// One grant in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    /// The path.
+    pub path: PathBuf,
+    /// `read`, `write`, `read+write`.
+    pub access: &'static str,
+    /// `dir` or `file`.
+    pub kind: &'static str,
+    /// Where it came from (`--allow DIR`, `profile default`).
+    pub origin: String,
+}
+
+/// A symlink on the way to a grant in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct LinkView {
+    /// The link.
+    pub link: PathBuf,
+    /// Where it leads (what is granted).
+    pub target: PathBuf,
+    /// The grant it is on the way to.
+    pub origin: String,
+    /// Untrusted, and accepted by `--allow-symlinked-grant`.
+    pub accepted: bool,
+}
+
+/// One deny carve-out in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct DenyView {
+    /// The path.
+    pub path: PathBuf,
+    /// `denied` (no access) or `read-only`.
+    pub kind: &'static str,
+    /// Where it came from (`group credentials`).
+    pub origin: String,
+}
+
+/// The network in a [`PlanView`].
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum NetworkView {
+    /// Everything allowed.
+    Allowed,
+    /// Nothing allowed.
+    Blocked,
+    /// TCP to and on these ports only.
+    Ports {
+        /// connect ports.
+        connect: Vec<u16>,
+        /// bind ports.
+        bind: Vec<u16>,
+    },
+}
+
+/// Scoping in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct IpcView {
+    /// Signals scoped to the sandbox.
+    pub signals_scoped: bool,
+    /// Abstract Unix sockets scoped to the sandbox.
+    pub abstract_unix_sockets_scoped: bool,
+}
+
+/// The environment in a [`PlanView`]: names and reasons, never values.
+#[derive(Debug, Serialize)]
+pub struct EnvView {
+    /// `--clearenv`.
+    pub clearenv: bool,
+    /// The profile's `environment.inherit`.
+    pub inherit: bool,
+    /// Set or passed.
+    pub set: Vec<nono_supervisor::profile::SetVar>,
+    /// Removed, in nono's order.
+    pub removed: Vec<nono_supervisor::profile::RemovedVar>,
+}
+
+/// The temporary directory in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct TmpView {
+    /// `host` (the shared /tmp, /var/tmp and $TMPDIR), `private` (`--private-tmp`) or
+    /// `replaced` (the user's `$TMPDIR` was refused; a fresh private directory stands in).
+    pub mode: &'static str,
+    /// With `replaced`: the refused `$TMPDIR` and why.
+    pub refused: Option<(PathBuf, String)>,
+    /// What `$TMPDIR` means for the command (the private directory, or the host's).
+    pub tmpdir: PathBuf,
+    /// Whether nono removes it at exit.
+    pub removed_at_exit: bool,
+    /// With `private`: the profile's grants on the host's temporary directories, dropped.
+    pub not_granted: Vec<PathBuf>,
+}
+
+/// Runtime grants in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct RuntimeView {
+    /// `none` (wrap: no supervisor), `off`, `prompt`, `approve`.
+    pub mode: &'static str,
+    /// `--approve` paths.
+    pub approve: Vec<PathBuf>,
+    /// `--audit-log`.
+    pub audit_log: Option<PathBuf>,
+}
+
+impl RunPlan {
+    /// The plan as data, with the enforcement status from a prepared sandbox.
+    #[must_use]
+    pub fn view(&self, status: &EnforcementStatus, dry_run: bool) -> PlanView {
+        let sb = &self.sandbox;
+        let mut grants: Vec<GrantView> = sb
+            .caps
+            .grants()
+            .iter()
+            .map(|g| GrantView {
+                path: g.path.clone(),
+                access: access_word(g.access),
+                kind: match g.kind {
+                    FsKind::Dir => "dir",
+                    FsKind::File => "file",
+                },
+                origin: g.origin.clone(),
+            })
+            .collect();
+        grants.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut denies: Vec<DenyView> = sb
+            .caps
+            .denies()
+            .iter()
+            .map(|d| DenyView {
+                path: d.path.clone(),
+                kind: d.kind.as_str(),
+                origin: d.origin.clone(),
+            })
+            .collect();
+        denies.sort_by(|a, b| a.path.cmp(&b.path));
+        let network = match sb.caps.network() {
+            NetworkMode::Allow => NetworkView::Allowed,
+            NetworkMode::Block => NetworkView::Blocked,
+            NetworkMode::Ports { connect, bind } => NetworkView::Ports {
+                connect: connect.iter().copied().collect(),
+                bind: bind.iter().copied().collect(),
+            },
+        };
+        let scopes = sb.caps.scopes();
+        let e = &self.elevation;
+        let runtime = if self.mode == "wrap" {
+            "none"
+        } else if !e.enabled() {
+            "off"
+        } else if e.prompt {
+            "prompt"
+        } else {
+            "approve"
+        };
+        PlanView {
+            mode: self.mode,
+            dry_run,
+            command: self
+                .command
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            profile: ProfileView {
+                name: sb.profile.name.clone(),
+                arg: sb.profile_arg.clone(),
+            },
+            workdir: WorkdirView {
+                path: sb.workdir.clone(),
+                granted: sb.workdir_readable,
+            },
+            grants,
+            skipped: sb.skipped.clone(),
+            links: sb
+                .links
+                .iter()
+                .map(|l| LinkView {
+                    link: l.link.clone(),
+                    target: l.target.clone(),
+                    origin: l.origin.clone(),
+                    accepted: l.untrusted.is_some(),
+                })
+                .collect(),
+            denies,
+            unwalked: sb.deny.unwalked().to_vec(),
+            bypassed: sb.bypassed.clone(),
+            network,
+            unix_datagram: sb.caps.allows_unix_datagram(),
+            ipc: IpcView {
+                signals_scoped: scopes.signal,
+                abstract_unix_sockets_scoped: scopes.abstract_unix_socket,
+            },
+            compat: match sb.caps.compat() {
+                Compat::Strict => "strict",
+                Compat::BestEffort => "best-effort",
+            },
+            environment: EnvView {
+                clearenv: self.env.clear,
+                inherit: self.env.inherit,
+                set: self.env.child.set.clone(),
+                removed: self.env.child.removed.clone(),
+            },
+            tmp: TmpView {
+                mode: if sb.private_tmp.is_some() {
+                    "private"
+                } else if sb.tmpdir_fallback.is_some() {
+                    "replaced"
+                } else {
+                    "host"
+                },
+                refused: sb
+                    .tmpdir_fallback
+                    .as_ref()
+                    .map(|t| (t.refused.clone(), t.problem.clone())),
+                tmpdir: sb.vars.tmpdir.clone(),
+                removed_at_exit: sb.private_tmp.is_some() || sb.tmpdir_fallback.is_some(),
+                not_granted: sb.tmp_dropped.clone(),
+            },
+            runtime_grants: RuntimeView {
+                mode: runtime,
+                approve: e.approve.clone(),
+                audit_log: e.audit_log.clone(),
+            },
+            enforcement: status.clone(),
+        }
+    }
+
+    /// The plan as text (the `--dry-run` output, also logged by `-v`), then what the kernel
+    /// will and will not enforce.
+    pub fn render(&self, status: &EnforcementStatus, dry_run: bool) -> String {
+        self.view(status, dry_run).text()
+    }
+}
+
+impl PlanView {
+    /// The plan as text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_text(&mut out);
+        out
+    }
+
+    fn write_text(&self, f: &mut String) -> fmt::Result {
+        writeln!(
             f,
-            "workdir:  {}",
-            nono_supervisor::escape::path(&self.workdir)
+            "nono {} plan{}",
+            self.mode,
+            if self.dry_run {
+                " (dry run: nothing was executed)"
+            } else {
+                ""
+            }
         )?;
-        if self.workdir_readable {
+        let cmd: Vec<String> = self.command.iter().map(|a| quote(a)).collect();
+        writeln!(f, "command:  {}", cmd.join(" "))?;
+        writeln!(f, "profile:  {} ({})", self.profile.name, self.profile.arg)?;
+        write!(f, "workdir:  {}", escape::path(&self.workdir.path))?;
+        if self.workdir.granted {
             writeln!(f)?;
         } else {
             writeln!(f, " (not granted; --allow-cwd grants it)")?;
         }
         writeln!(f, "filesystem grants:")?;
-        let mut grants: Vec<_> = self.caps.grants().iter().collect();
-        grants.sort_by(|a, b| a.path.cmp(&b.path));
-        for g in grants {
+        for g in &self.grants {
             writeln!(
                 f,
                 "  {:<10} {:<4} {:<40} {}",
-                access_word(g.access),
-                match g.kind {
-                    FsKind::Dir => "dir",
-                    FsKind::File => "file",
-                },
-                nono_supervisor::escape::path(&g.path),
+                g.access,
+                g.kind,
+                escape::path(&g.path),
                 g.origin
             )?;
         }
@@ -725,25 +1165,16 @@ impl fmt::Display for SandboxPlan {
                 writeln!(
                     f,
                     "  {} -> {}  ({}{})",
-                    nono_supervisor::escape::path(&l.link),
-                    nono_supervisor::escape::path(&l.target),
+                    escape::path(&l.link),
+                    escape::path(&l.target),
                     l.origin,
-                    if l.untrusted.is_some() {
+                    if l.accepted {
                         ", accepted by --allow-symlinked-grant"
                     } else {
                         ""
                     }
                 )?;
             }
-        }
-        if let Some(t) = &self.tmpdir_fallback {
-            writeln!(
-                f,
-                "tmpdir:   $TMPDIR {} refused ({}); a fresh private {} is used instead",
-                nono_supervisor::escape::path(&t.refused),
-                t.problem,
-                t.dir.display()
-            )?;
         }
         if !self.skipped.is_empty() {
             writeln!(f, "skipped (optional in the profile, missing here):")?;
@@ -752,23 +1183,21 @@ impl fmt::Display for SandboxPlan {
             }
         }
         writeln!(f, "denied (wins over every grant):")?;
-        let mut denies: Vec<_> = self.caps.denies().iter().collect();
-        denies.sort_by(|a, b| a.path.cmp(&b.path));
-        for d in denies {
+        for d in &self.denies {
             writeln!(
                 f,
                 "  {:<9} {:<46} {}",
-                d.kind.as_str(),
-                nono_supervisor::escape::path(&d.path),
+                d.kind,
+                escape::path(&d.path),
                 d.origin
             )?;
         }
-        for root in self.deny.unwalked() {
+        for root in &self.unwalked {
             writeln!(
                 f,
                 "  note: {} holds too many entries to look for every symlink in it; the \
                  targets of links past the first {} entries are not denied",
-                nono_supervisor::escape::path(root),
+                escape::path(root),
                 deny_groups::LINK_WALK_ENTRIES
             )?;
         }
@@ -780,13 +1209,13 @@ impl fmt::Display for SandboxPlan {
                 b.group
             )?;
         }
-        let net = match self.caps.network() {
-            NetworkMode::Allow => "allowed".to_owned(),
-            NetworkMode::Block => {
+        let net = match &self.network {
+            NetworkView::Allowed => "allowed".to_owned(),
+            NetworkView::Blocked => {
                 "blocked (TCP by Landlock, other socket families by seccomp)".to_owned()
             }
-            NetworkMode::Ports { connect, bind } => {
-                let list = |s: &std::collections::BTreeSet<u16>| {
+            NetworkView::Ports { connect, bind } => {
+                let list = |s: &[u16]| {
                     if s.is_empty() {
                         "none".to_owned()
                     } else {
@@ -801,7 +1230,7 @@ impl fmt::Display for SandboxPlan {
             }
         };
         writeln!(f, "network:  {net}")?;
-        if self.caps.allows_unix_datagram() {
+        if self.unix_datagram {
             writeln!(
                 f,
                 "datagram: Unix datagram sockets ALLOWED: the command can sendmsg to any pathname \
@@ -813,80 +1242,145 @@ impl fmt::Display for SandboxPlan {
                 "datagram: Unix datagram sockets refused (EACCES; --allow-unix-datagram allows them)"
             )?;
         }
-        let scopes = self.caps.scopes();
+        let scoped = |on: bool| {
+            if on {
+                "scoped to the sandbox"
+            } else {
+                "unrestricted"
+            }
+        };
         writeln!(
             f,
             "ipc:      signals {}, abstract unix sockets {}",
-            if scopes.signal {
-                "scoped to the sandbox"
-            } else {
-                "unrestricted"
-            },
-            if scopes.abstract_unix_socket {
-                "scoped to the sandbox"
-            } else {
-                "unrestricted"
-            },
+            scoped(self.ipc.signals_scoped),
+            scoped(self.ipc.abstract_unix_sockets_scoped),
         )?;
         writeln!(
             f,
             "compat:   {}",
-            match self.caps.compat() {
-                Compat::Strict => "strict (a protection the kernel cannot give is an error)",
-                Compat::BestEffort => "best-effort (gaps are reported, not errors)",
+            match self.compat {
+                "strict" => "strict (a protection the kernel cannot give is an error)",
+                _ => "best-effort (gaps are reported, not errors)",
             }
-        )
+        )?;
+        self.write_env(f)?;
+        self.write_tmp(f)?;
+        self.write_runtime(f)?;
+        writeln!(f, "enforcement:")?;
+        for line in self.enforcement.to_string().lines() {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
     }
-}
 
-impl RunPlan {
-    /// The plan as text (the `--dry-run` output, also logged by `-v`), then what the kernel
-    /// will and will not enforce.
-    pub fn render(&self, status: &str, dry_run: bool) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "nono {} plan{}",
-            self.mode,
-            if dry_run {
-                " (dry run: nothing was executed)"
-            } else {
-                ""
-            }
-        );
-        let cmd: Vec<String> = self.command.iter().map(quote).collect();
-        let _ = writeln!(out, "command:  {}", cmd.join(" "));
-        let _ = write!(out, "{}", self.sandbox);
-        let e = &self.elevation;
-        if self.mode == "wrap" {
-            let _ = writeln!(out, "runtime grants: none (wrap leaves no supervisor)");
-        } else if e.enabled() {
-            let _ = writeln!(
-                out,
-                "runtime grants: {}",
-                if e.prompt {
-                    "ask on /dev/tty when no rule matches"
-                } else {
-                    "only by --approve rules"
-                }
-            );
-            for a in &e.approve {
-                let _ = writeln!(out, "  approve under {}", a.display());
-            }
+    fn write_env(&self, f: &mut String) -> fmt::Result {
+        let env = &self.environment;
+        let base = if env.clearenv {
+            format!(
+                "cleared (--clearenv): only {}, environment.allow, environment.set and --setenv",
+                profile::CLEARENV_KEEP.join(", ")
+            )
+        } else if env.inherit {
+            "inherited from nono, filtered".to_owned()
         } else {
-            let _ = writeln!(
-                out,
+            "not inherited (environment.inherit: false): only environment.allow".to_owned()
+        };
+        writeln!(f, "environment: {base} (values never shown)")?;
+        for s in &env.set {
+            writeln!(
+                f,
+                "  {:<6} {} ({}{})",
+                if s.inherited_value { "pass" } else { "set" },
+                s.name,
+                s.origin.as_str(),
+                if s.inherited_value {
+                    ", nono's own value"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        let mut reasons: Vec<Removed> = env.removed.iter().map(|r| r.reason).collect();
+        reasons.sort();
+        reasons.dedup();
+        for reason in reasons {
+            let names: Vec<&str> = env
+                .removed
+                .iter()
+                .filter(|r| r.reason == reason)
+                .map(|r| r.name.as_str())
+                .collect();
+            writeln!(
+                f,
+                "  {:<6} {}: {}",
+                "drop",
+                names.join(", "),
+                reason.as_str()
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_tmp(&self, f: &mut String) -> fmt::Result {
+        let t = &self.tmp;
+        if let Some((refused, problem)) = &t.refused {
+            writeln!(
+                f,
+                "tmp:      $TMPDIR {} refused ({problem}); a fresh private {} is used instead (removed at exit)",
+                escape::path(refused),
+                escape::path(&t.tmpdir)
+            )
+        } else if t.mode == "private" {
+            writeln!(
+                f,
+                "tmp:      private {} (fresh, 0700, TMPDIR; removed at exit)",
+                t.tmpdir.display()
+            )?;
+            if !t.not_granted.is_empty() {
+                let list: Vec<String> = t
+                    .not_granted
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                writeln!(f, "          not granted: {}", list.join(", "))?;
+            }
+            Ok(())
+        } else {
+            writeln!(
+                f,
+                "tmp:      host (TMPDIR {}; /tmp is shared with the host; --private-tmp gives a fresh one)",
+                t.tmpdir.display()
+            )
+        }
+    }
+
+    fn write_runtime(&self, f: &mut String) -> fmt::Result {
+        let r = &self.runtime_grants;
+        match r.mode {
+            "none" => writeln!(f, "runtime grants: none (wrap leaves no supervisor)")?,
+            "off" => writeln!(
+                f,
                 "runtime grants: off (opens outside the grants are denied and reported)"
-            );
+            )?,
+            mode => {
+                writeln!(
+                    f,
+                    "runtime grants: {}",
+                    if mode == "prompt" {
+                        "ask on /dev/tty when no rule matches"
+                    } else {
+                        "only by --approve rules"
+                    }
+                )?;
+                for a in &r.approve {
+                    writeln!(f, "  approve under {}", a.display())?;
+                }
+            }
         }
-        if let Some(log) = &e.audit_log {
-            let _ = writeln!(out, "audit log: {}", log.display());
+        if let Some(log) = &r.audit_log {
+            writeln!(f, "audit log: {}", log.display())?;
         }
-        let _ = writeln!(out, "enforcement:");
-        for line in status.lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-        out
+        Ok(())
     }
 }
 
@@ -954,9 +1448,9 @@ mod tests {
 
     #[test]
     fn shell_quoting_for_the_plan() {
-        assert_eq!(quote(&"ls".into()), "ls");
-        assert_eq!(quote(&"a b".into()), "'a b'");
-        assert_eq!(quote(&"it's".into()), "'it'\\''s'");
-        assert_eq!(quote(&"".into()), "''");
+        assert_eq!(quote("ls"), "ls");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
     }
 }

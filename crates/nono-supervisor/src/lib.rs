@@ -14,6 +14,7 @@ mod leftovers;
 mod os;
 pub mod planted;
 pub mod policy;
+pub mod private_tmp;
 pub mod profile;
 mod pty;
 mod sdk;

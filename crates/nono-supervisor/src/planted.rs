@@ -342,30 +342,6 @@ pub fn tmpdir_problem(path: &Path, uid: u32) -> Option<String> {
     }
 }
 
-/// A fresh private directory (mode 0700) under `base`, created with `mkdir` (which never
-/// follows a symlink, so nothing planted can stand in for it).
-pub fn fresh_private_dir(base: &Path, uid: u32) -> io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    for i in 0..64u32 {
-        let name = format!(
-            "nono-tmp-{uid}-{}-{:08x}",
-            std::process::id(),
-            seed.wrapping_add(i.wrapping_mul(0x9e37_79b9))
-        );
-        let dir = base.join(name);
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::from(io::ErrorKind::AlreadyExists))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,11 +487,6 @@ mod tests {
         assert!(tmpdir_problem(&d.join("link"), uid)
             .unwrap()
             .contains("symlink"));
-        let fresh = fresh_private_dir(&d, uid).unwrap();
-        assert_eq!(
-            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

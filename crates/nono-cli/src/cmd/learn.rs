@@ -331,7 +331,15 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
 
     // The executable itself is reached by execve, which is not trapped: grant and record it
     // up front when the base sandbox does not already allow it.
-    let env = plan.child_env();
+    // The same environment `run` would give (credential variables dropped, `$TMPDIR`
+    // replaced when the user's was refused); learn has no environment flags.
+    let env = crate::plan::EnvPlan::from_flags(
+        &plan.profile,
+        &crate::flags::EnvFlags::default(),
+        plan.own_tmpdir(),
+    )?
+    .child
+    .vars;
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")

@@ -11,25 +11,42 @@ use nono_wire::AccessMode;
 
 use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
-use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, RunPlan, SandboxPlan};
 use crate::report;
 use crate::ui::out;
 use crate::ui::Ui;
 
 /// `nono run`.
 pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
-    let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
+    let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "run",
         sandbox,
         elevation,
         command: args.command,
+        env,
     };
     if args.dry_run {
-        return dry_run(&plan, true);
+        return dry_run(&plan, true, args.json);
     }
-    execute(&mut plan, ui, PtyMode::Auto)
+    let result = execute(&mut plan, ui, PtyMode::Auto);
+    finish(&mut plan, ui, result)
+}
+
+/// After the command: remove the private tmp (the command and what it left running have
+/// ended: `execute` returns after the leftovers are killed), naming it if that fails.
+fn finish(plan: &mut RunPlan, ui: &Ui, result: anyhow::Result<i32>) -> anyhow::Result<i32> {
+    if let Some(dir) = &mut plan.sandbox.private_tmp {
+        if let Err(e) = dir.remove() {
+            ui.note(&format!(
+                "could not remove the private tmp {}: {e} (remove it by hand)",
+                dir.path().display()
+            ));
+        }
+    }
+    result
 }
 
 /// `nono shell`: `$SHELL` (fallback `/bin/sh`) on its own PTY.
@@ -37,18 +54,21 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
-    let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
+    let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "shell",
         sandbox,
         elevation,
         command: vec![shell],
+        env,
     };
     if args.dry_run {
-        return dry_run(&plan, true);
+        return dry_run(&plan, true, args.json);
     }
-    execute(&mut plan, ui, PtyMode::Auto)
+    let result = execute(&mut plan, ui, PtyMode::Auto);
+    finish(&mut plan, ui, result)
 }
 
 /// What the kernel will and will not enforce for this plan, from a prepared (never applied)
@@ -64,10 +84,16 @@ pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<Enforceme
     Ok(prepared.status().clone())
 }
 
-/// Print the plan and what the kernel will enforce.
-pub fn dry_run(plan: &RunPlan, supervised: bool) -> anyhow::Result<i32> {
+/// Print the plan and what the kernel will enforce (as text, or as one JSON object).
+pub fn dry_run(plan: &RunPlan, supervised: bool, json: bool) -> anyhow::Result<i32> {
     let status = enforcement(plan, supervised)?;
-    out!("{}", plan.render(&status.to_string(), true));
+    if json {
+        let text = serde_json::to_string_pretty(&plan.view(&status, true))
+            .map_err(|e| Failure::nono(format!("the plan cannot be printed as JSON: {e}")))?;
+        out!("{text}");
+        return Ok(0);
+    }
+    out!("{}", plan.render(&status, true));
     out!(
         "{}",
         nono_supervisor::gaps::describe(supervised, plan.sandbox.caps.allows_unix_datagram())
@@ -84,10 +110,7 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
     }
     let status = enforcement(plan, supervised)?;
     if ui.verbose() > 0 {
-        tracing::info!(
-            "plan:\n{}",
-            plan.render(&status.to_string(), false).trim_end()
-        );
+        tracing::info!("plan:\n{}", plan.render(&status, false).trim_end());
     }
     for gap in &status.not_enforced {
         ui.note(&format!(
@@ -141,8 +164,11 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
         ui.note(&note);
     }
     announce(plan, ui, true)?;
+    if let Some(note) = plan.env.credentials_note() {
+        ui.note(&note);
+    }
     let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
-    config.env = plan.sandbox.child_env();
+    config.env = plan.env.child.vars.clone();
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
     config.engine = engine(plan)?;

@@ -9,7 +9,7 @@ use nono_sandbox::{FsKind, Sandbox};
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
 use crate::flags::WrapArgs;
-use crate::plan::{ElevationPlan, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, RunPlan, SandboxPlan};
 use crate::ui::Ui;
 
 /// Without a supervisor nothing stops metadata changes of deny-group files or connects to the
@@ -39,15 +39,25 @@ fn refuse_home_wide_grant(plan: &RunPlan) -> anyhow::Result<()> {
 
 /// `nono wrap`. Returns only on failure (the command replaces nono).
 pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
+    if args.env.private_tmp {
+        // wrap execs: no process of nono's is left to remove the directory at exit, and a
+        // leftover per run would pile up in /tmp.
+        return Err(Failure::nono(
+            "--private-tmp is not available with wrap: wrap execs the command and leaves no process to remove the directory at exit (use nono run --private-tmp, or nono shell --private-tmp)",
+        )
+        .into());
+    }
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "wrap",
         sandbox,
         elevation: ElevationPlan::default(),
         command: args.command,
+        env,
     };
     if args.dry_run {
-        return dry_run(&plan, false);
+        return dry_run(&plan, false, args.json);
     }
     if !args.accept_wrap_gaps {
         refuse_home_wide_grant(&plan)?;
@@ -61,7 +71,10 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     if ui.verbose() > 0 {
         announce(&plan, ui, false)?;
     }
-    let env = nono_supervisor::env::sanitize(plan.sandbox.child_env());
+    if let Some(note) = plan.env.credentials_note() {
+        ui.note(&note);
+    }
+    let env = nono_supervisor::env::sanitize(plan.env.child.vars.clone());
     let (program, rest) = plan
         .command
         .split_first()

@@ -9,7 +9,7 @@
 //!   "filesystem": { "allow": ["$WORKDIR"], "read": [{"path": "/lib64", "optional": true}],
 //!                   "deny": ["$WORKDIR/.env"] },
 //!   "network": { "connect": [443] },
-//!   "environment": { "deny": ["AWS_*"] },
+//!   "environment": { "deny": ["AWS_*"], "set": { "CI": "1" } },
 //!   "supervisor": { "capability_elevation": true,
 //!                   "approve": [{"path": "~/datasets/**", "access": "read"}],
 //!                   "allowed_origins": ["https://github.com"] } }
@@ -58,7 +58,11 @@ use serde::{Deserialize, Serialize};
 use crate::deny_groups::{self, DenyGroupError, DenySet};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
-pub use env_policy::{EnvPolicy, DEFAULT_STRIPPED};
+pub use env_policy::{
+    check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest,
+    Removed, RemovedVar, SetOrigin, SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS,
+    DEFAULT_STRIPPED,
+};
 pub use vars::{VarError, Vars};
 
 /// The built-in profiles: name and JSON text.
@@ -81,6 +85,24 @@ pub struct ResolvedProfile {
     /// Every filesystem grant as the profile asked for it (expanded, symlinks not resolved),
     /// so the caller can check the symlinks on the way (`crate::planted`).
     pub requested: Vec<crate::planted::RequestedGrant>,
+}
+
+/// The host's shared temporary directories: `/tmp`, `/var/tmp` and `$TMPDIR`, canonical
+/// where they exist (what `--private-tmp` replaces).
+#[must_use]
+pub fn host_tmp_dirs(vars: &Vars) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in [
+        Path::new("/tmp"),
+        Path::new("/var/tmp"),
+        vars.tmpdir.as_path(),
+    ] {
+        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The longest `extends` chain followed.
@@ -344,6 +366,9 @@ pub struct Environment {
     /// Never passed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<String>,
+    /// Set to these values (after the filters; `--setenv` wins).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -653,6 +678,12 @@ fn merge(parent: Profile, child: Profile) -> Profile {
             inherit: ce.inherit.or(pe.inherit),
             allow: concat(&pe.allow, &ce.allow),
             deny: concat(&pe.deny, &ce.deny),
+            set: pe
+                .set
+                .iter()
+                .chain(&ce.set)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         },
         supervisor: SupervisorSettings {
             capability_elevation: cs.capability_elevation.or(ps.capability_elevation),
@@ -868,6 +899,19 @@ impl Profile {
                 }
             }
         }
+        for (name, value) in &self.environment.set {
+            let bad = env_policy::check_name(std::ffi::OsStr::new(name))
+                .err()
+                .map(|e| e.to_string())
+                .or_else(|| {
+                    value
+                        .contains('\0')
+                        .then(|| "the value contains a NUL byte".to_owned())
+                });
+            if let Some(message) = bad {
+                return Err(invalid(format!("environment.set.{name}"), message));
+            }
+        }
         let s = &self.supervisor;
         for (i, a) in s.approve.iter().enumerate() {
             if !path_ok(&a.path) {
@@ -983,6 +1027,32 @@ impl Profile {
         vars: &Vars,
     ) -> Result<(CapabilitySet, Vec<PathBuf>), ProfileError> {
         self.resolve(vars).map(|r| (r.caps, r.skipped))
+    }
+
+    /// This profile without its filesystem grants at or beneath `roots` (expanded with
+    /// `vars`, symlinks resolved where the path exists), and the paths dropped. For
+    /// `--private-tmp`: the host's shared temporary directories ([`host_tmp_dirs`]) are not
+    /// granted, the private directory is. An entry that cannot be expanded is kept (its
+    /// error belongs to [`resolve`](Profile::resolve)).
+    #[must_use]
+    pub fn without_grants_under(&self, vars: &Vars, roots: &[PathBuf]) -> (Profile, Vec<PathBuf>) {
+        let mut out = self.clone();
+        let mut dropped = Vec::new();
+        let fs = &mut out.filesystem;
+        for list in [&mut fs.allow, &mut fs.read, &mut fs.write] {
+            list.retain(|e| {
+                let Ok(p) = vars.expand(&e.path) else {
+                    return true;
+                };
+                let p = std::fs::canonicalize(&p).unwrap_or(p);
+                let under = roots.iter().any(|r| p.starts_with(r));
+                if under && !dropped.contains(&p) {
+                    dropped.push(p);
+                }
+                !under
+            });
+        }
+        (out, dropped)
     }
 
     /// Everything a run needs from the profile, resolved once: the static sandbox, the deny

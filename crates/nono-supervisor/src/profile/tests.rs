@@ -437,6 +437,7 @@ fn schema_is_json_and_matches_the_parser() {
             inherit: Some(true),
             allow: vec!["A".into()],
             deny: vec!["B_*".into()],
+            set: [("C".to_owned(), "v".to_owned())].into(),
         },
         supervisor: SupervisorSettings {
             capability_elevation: Some(true),
