@@ -146,7 +146,7 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
             assert!(!grants_root_rw(&plan.stdout), "{mode} grants /:\n{plan}");
             attack.stderr_has("is not granted: it is a symlink");
             assert!(
-                attack.stdout.contains("TMPDIR=/tmp/nono-tmp-"),
+                attack.stdout.contains("TMPDIR=/tmp/nono-private-tmp-"),
                 "the command did not get the private directory:\n{attack}"
             );
             // Control: the same write without nono works.
