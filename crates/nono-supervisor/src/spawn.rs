@@ -12,7 +12,8 @@
 //!
 //! Order in the child (std runs our hook after `dup2` of stdio and `chdir`):
 //! 1. `setsid` (always: the child gets no controlling terminal of ours, so it cannot
-//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode;
+//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode (the slave
+//!    stands in for each std stream that is a terminal of ours, see `pty.rs`);
 //! 2. `PR_SET_PDEATHSIG(SIGKILL)`, then `getppid()` compared with the supervisor's pid to
 //!    close the race where the supervisor died before the prctl;
 //! 3. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
@@ -133,8 +134,8 @@ pub(crate) struct ChildSpec<'a> {
     pub workdir: Option<&'a Path>,
     /// The child's end of the SDK socketpair (inherited at its own number).
     pub sdk: Option<OwnedFd>,
-    /// The PTY slave, when the child runs on a PTY.
-    pub pty_slave: Option<OwnedFd>,
+    /// The PTY slave, when the child runs on a PTY, and the std streams it replaces.
+    pub pty_slave: Option<(OwnedFd, crate::pty::Terminals)>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
 }
@@ -239,27 +240,38 @@ pub(crate) fn spawn(
     if let Some(w) = spec.workdir {
         cmd.current_dir(w);
     }
-    let on_pty = spec.pty_slave.is_some();
-    if let Some(slave) = &spec.pty_slave {
-        let dup = |f: &OwnedFd| {
-            f.try_clone()
-                .map(Stdio::from)
-                .map_err(|e| SupervisorError::Sys {
-                    call: "dup (PTY slave)",
-                    source: e,
-                })
-        };
-        cmd.stdin(dup(slave)?)
-            .stdout(dup(slave)?)
-            .stderr(dup(slave)?);
-    }
-    drop(spec.pty_slave);
+    // The slave replaces each std stream that is a terminal of ours; the others (a pipe, a
+    // file) are inherited. The child's copy of `slave` itself (close-on-exec) is what the
+    // hook makes its controlling terminal: stdin may be a pipe.
+    let slave = match spec.pty_slave {
+        Some((slave, streams)) => {
+            let dup = |f: &OwnedFd| {
+                f.try_clone()
+                    .map(Stdio::from)
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "dup (PTY slave)",
+                        source: e,
+                    })
+            };
+            if streams.stdin {
+                cmd.stdin(dup(&slave)?);
+            }
+            if streams.stdout {
+                cmd.stdout(dup(&slave)?);
+            }
+            if streams.stderr {
+                cmd.stderr(dup(&slave)?);
+            }
+            Some(slave)
+        }
+        None => None,
+    };
 
     let parent = rustix::process::getpid();
     let sdk = spec.sdk;
     let report = report_child;
     os::set_child_hook(&mut cmd, move || {
-        child_setup(parent, on_pty, sdk.as_ref(), &report, &*enforce)
+        child_setup(parent, slave.as_ref(), sdk.as_ref(), &report, &*enforce)
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
@@ -342,7 +354,7 @@ fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> Superviso
 /// values allocated before the fork, stack buffers only.
 fn child_setup(
     parent: Pid,
-    on_pty: bool,
+    pty_slave: Option<&OwnedFd>,
     sdk: Option<&OwnedFd>,
     report: &OwnedFd,
     enforce: &Enforce,
@@ -352,8 +364,8 @@ fn child_setup(
         errno.into()
     };
     rustix::process::setsid().map_err(|e| fail(STEP_SETSID, e))?;
-    if on_pty {
-        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
+    if let Some(slave) = pty_slave {
+        rustix::process::ioctl_tiocsctty(slave).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
     }
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|e| fail(STEP_PDEATHSIG, e))?;

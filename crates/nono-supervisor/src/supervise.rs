@@ -73,7 +73,8 @@ pub struct SpawnConfig {
     /// argument (default `None`: `xdg-open`, or `open` on macOS; see
     /// [`crate::url::open_outside_with`]).
     pub url_opener: Option<PathBuf>,
-    /// Run the child on its own PTY (default: when all std streams are terminals).
+    /// Run the child on its own PTY (default: when any std stream is a terminal; the child
+    /// then never gets a descriptor of the user's terminal, see [`PtyMode`]).
     pub pty: PtyMode,
     /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
     /// handlers are process-wide and installed only while a run with this flag is in
@@ -257,13 +258,14 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     } else {
         None
     };
-    let (pty, slave) = if config.pty.wanted() {
-        let (pty, slave) = Pty::open().map_err(|e| SupervisorError::Sys {
+    let (pty, slave) = if let Some(streams) = config.pty.wanted() {
+        let (pty, slave) = Pty::open(streams).map_err(|e| SupervisorError::Sys {
             call: "openpt (child PTY)",
             source: e,
         })?;
         grant_own_terminal(&mut config.caps, &pty)?;
-        (Some(pty), Some(slave))
+        let streams = pty.streams();
+        (Some(pty), Some((slave, streams)))
     } else {
         (None, None)
     };
