@@ -1,6 +1,7 @@
 //! What the supervisor adds on top of Landlock ABI 7 — other processes' `/proc`, pathname Unix
-//! sockets, metadata changes, other processes' scheduling — and what stays open without a
-//! supervisor (`nono wrap`), as text for `--dry-run` and `nono setup`; and the one gap a
+//! sockets, metadata changes, other processes' scheduling, the user's terminal after the run —
+//! and what stays open without a supervisor (`nono wrap`), as text for `--dry-run` and
+//! `nono setup`; and the one gap a
 //! capability set can open on purpose: `sendmsg` to pathname datagram sockets once Unix datagram
 //! sockets are allowed.
 //!
@@ -56,6 +57,14 @@ pub const GAPS: &[Gap] = &[
                        sched_setattr/ioprio_set reach the user's other processes (a denial of \
                        service: pinning, SCHED_IDLE); setpriority, prlimit and a whole user's \
                        I/O priority are refused by seccomp",
+    },
+    Gap {
+        name: "the terminal afterwards",
+        supervised: "covered: the command gets a PTY of its own in place of every std stream \
+                     that is a terminal, never the user's terminal itself; what it leaves behind \
+                     is ended, and the PTY goes with nono",
+        unsupervised: "NOT covered: the command holds the user's terminal; a process it leaves \
+                       behind can read what is typed after nono returns (use nono run)",
     },
 ];
 
