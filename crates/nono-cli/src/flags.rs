@@ -53,6 +53,11 @@ pub enum Command {
     /// Run a command in the sandbox, under a supervisor that reports denials and can grant more.
     Run(RunArgs),
     /// Apply the sandbox to nono itself and exec the command (no supervisor left behind).
+    ///
+    /// Without a supervisor, what `nono run` adds is not there (`nono wrap --dry-run` lists
+    /// it). In particular the command holds your terminal itself: a process it leaves behind
+    /// keeps it and can read what you type after nono returns. Run untrusted commands at a
+    /// terminal with `nono run`, which gives them a terminal of their own.
     Wrap(WrapArgs),
     /// Start your $SHELL (fallback /bin/sh) in the sandbox, on a pseudo-terminal.
     Shell(ShellArgs),
