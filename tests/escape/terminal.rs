@@ -85,7 +85,7 @@ fn terminal_tiocsti_and_tioclinux_refused() {
 
 /// Other terminals under `/dev/pts` (the user's other tabs; as root, every one) cannot be
 /// opened by name: the default profile does not grant `/dev/pts` (under `run` the supervisor
-/// grants only the PTY it allocated, by name; under `wrap` and piped runs the command uses
+/// grants only the PTY it allocated, by name; under `wrap` the command uses
 /// the terminal fds it inherited). Before, the sandboxed program read the line typed there
 /// (a password, a prompt's answer) and wrote fake output into it.
 #[test]

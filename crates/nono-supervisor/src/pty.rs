@@ -392,24 +392,23 @@ fn relay_loop(
         // While a prompt holds the terminal (or output is still held) the PTY is not read:
         // the kernel keeps the child's output, and the child blocks once its buffer is full.
         let read_master = !paused && out.held.is_empty();
+        let read_stdin = stdin_open && !paused;
+        // An fd not read now is replaced by the wake pipe with no events: `poll` reports
+        // `POLLHUP` whatever the events asked, and a hung-up master or terminal that is not
+        // read would make this loop spin until the prompt is answered.
+        let idle = waker.read.as_fd();
         let mut fds = [
-            PollFd::new(
-                &master,
-                if read_master {
-                    PollFlags::IN
-                } else {
-                    PollFlags::empty()
-                },
-            ),
+            if read_master {
+                PollFd::new(&master, PollFlags::IN)
+            } else {
+                PollFd::from_borrowed_fd(idle, PollFlags::empty())
+            },
             PollFd::new(&stop, PollFlags::IN),
-            PollFd::new(
-                &stdin,
-                if stdin_open && !paused {
-                    PollFlags::IN
-                } else {
-                    PollFlags::empty()
-                },
-            ),
+            if read_stdin {
+                PollFd::new(&stdin, PollFlags::IN)
+            } else {
+                PollFd::from_borrowed_fd(idle, PollFlags::empty())
+            },
             PollFd::new(&waker.read, PollFlags::IN),
         ];
         if rustix::event::poll(&mut fds, None).is_err() {
@@ -435,7 +434,7 @@ fn relay_loop(
                 }
             }
         }
-        if stdin_open && !paused && !i.is_empty() {
+        if read_stdin && !i.is_empty() {
             match forward_stdin(stdin, master, i, &mut buf) {
                 StdinRead::Ok | StdinRead::Paused => {}
                 StdinRead::Closed => stdin_open = false,

@@ -400,8 +400,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 /// added before the sandbox is prepared. Profiles do not grant `/dev/pts` as a whole (that
 /// would be every terminal on the machine: the user's other tabs, and as root all of them);
 /// the child still reopens its own one through `/dev/tty`, `/dev/stdin`, `/proc/self/fd/N`
-/// or its `ttyname`. Without a PTY the child inherits already-open terminal fds, which need
-/// no grant.
+/// or its `ttyname`. Without a PTY (no std stream is a terminal, or `PtyMode::Never`) there is
+/// no terminal to grant.
 fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), SupervisorError> {
     let name = rustix::pty::ptsname(&pty.master, Vec::new())
         .map_err(|e| SupervisorError::sys("ptsname (child PTY)", e))?;
