@@ -634,7 +634,10 @@ mod tests {
         for keep in ["\x1bc", "?1049", "?47", "\x1b7", "\x1b8", "[2J", "[3J"] {
             assert!(!reset.contains(keep), "{keep:?} in {reset:?}");
         }
-        assert!(reset.starts_with('\x18'), "aborts an unfinished sequence first");
+        assert!(
+            reset.starts_with('\x18'),
+            "aborts an unfinished sequence first"
+        );
     }
 
     #[test]

@@ -313,26 +313,52 @@ pub(crate) fn spawn(
             return Err(exec_error(command, &program, err));
         }
     };
-    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
-        .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
-        .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-    let listener = match listener {
-        Some(Ok(Some(l))) => Some(l),
-        Some(Ok(None)) => {
-            return Err(SupervisorError::sys(
-                "receiving the seccomp listener from the child",
-                Errno::PROTO,
-            ))
+    let mut child = child;
+    let supervised = (|| {
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
+            .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
+            .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
+        let listener = match listener {
+            Some(Ok(Some(l))) => Some(l),
+            Some(Ok(None)) => {
+                return Err(SupervisorError::sys(
+                    "receiving the seccomp listener from the child",
+                    Errno::PROTO,
+                ))
+            }
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        Ok((pidfd, listener))
+    })();
+    match supervised {
+        Ok((pidfd, listener)) => Ok(Spawned {
+            child,
+            pidfd,
+            listener,
+        }),
+        Err(e) => {
+            end_unsupervised(&mut child);
+            Err(e)
         }
-        Some(Err(e)) => return Err(e),
-        None => None,
-    };
-    Ok(Spawned {
-        child,
-        pidfd,
-        listener,
-    })
+    }
+}
+
+/// A child that cannot be supervised (a step after the fork failed): kill it and everything
+/// in its session before the error is returned, so that nothing of the sandbox runs on
+/// unsupervised — or keeps the terminal — after `run` returned.
+pub(crate) fn end_unsupervised(child: &mut Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    if let Some(pid) = pid {
+        // The child is a session and process group leader (setsid): its group is its pid.
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(pid) = pid {
+        let _ = crate::leftovers::terminate(pid, std::time::Duration::ZERO);
+    }
 }
 
 fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> SupervisorError {

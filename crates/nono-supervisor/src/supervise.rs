@@ -292,20 +292,30 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         expect_listener: config.trap_opens,
     };
     let mut spawned = spawn::spawn(spec, enforce)?;
+    // `spawn` returns a child with a pid (a session leader); from here on an error ends it
+    // and its session before returning (`spawn::end_unsupervised`).
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
 
-    let (relay, stop_relay) = match &pty {
-        Some(p) => {
-            let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))?;
-            let handle = p.relay(stop_r).map_err(|e| SupervisorError::Sys {
-                call: "spawning the PTY relay thread",
-                source: e,
-            })?;
-            (Some(handle), Some(stop_w))
+    let relay = match &pty {
+        Some(p) => rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))
+            .and_then(|(stop_r, stop_w)| {
+                p.relay(stop_r)
+                    .map(|handle| (Some(handle), Some(stop_w)))
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "spawning the PTY relay thread",
+                        source: e,
+                    })
+            }),
+        None => Ok((None, None)),
+    };
+    let (relay, stop_relay) = match relay {
+        Ok(r) => r,
+        Err(e) => {
+            spawn::end_unsupervised(&mut spawned.child);
+            return Err(e);
         }
-        None => (None, None),
     };
 
     let ctx = Arc::new(Context::new(

@@ -249,7 +249,11 @@ sys.exit(code)
         .args(["-c", &script])
         .status()
         .unwrap();
-    assert_eq!(status.code(), Some(5), "exit code through the PTY supervisor");
+    assert_eq!(
+        status.code(),
+        Some(5),
+        "exit code through the PTY supervisor"
+    );
 }
 
 #[test]
