@@ -160,22 +160,34 @@ impl std::fmt::Display for AfterJob {
     }
 }
 
-/// `ttyjob shell [-o OUT] -- [nono MODE ... --] ttyjob ATTACK LOOT`: the attack as a job at
-/// a shell, under `nono` (or bare, `mode` = `None`), with its stdout on the terminal or, with
-/// `piped`, in a file (as in `nono run … | cat`).
-fn after_job(mode: Option<Mode>, attack: &str, piped: bool) -> AfterJob {
+/// Where the job's stdout goes: the terminal, a file (`> FILE`) or a pipe (`| cat > FILE`).
+#[derive(Debug, Clone, Copy)]
+enum Stdout {
+    Terminal,
+    File,
+    Pipe,
+}
+
+/// `ttyjob shell [-o|-p OUT] -- [nono MODE ... --] ttyjob ATTACK LOOT`: the attack as a job
+/// at a shell, under `nono` (or bare, `mode` = `None`).
+fn after_job(mode: Option<Mode>, attack: &str, stdout: Stdout) -> AfterJob {
     let b = bins().expect("bins() was checked by the test");
     let name = format!(
-        "tty-after-{}-{attack}-{}",
+        "tty-after-{}-{attack}-{stdout:?}",
         mode.map_or("bare", Mode::as_str),
-        if piped { "piped" } else { "tty" }
     );
     let s = Scratch::new(&name);
     let loot = s.join("loot");
     let mut cmd = Command::new(b.ttyjob());
     cmd.current_dir(&s.path).arg("shell");
-    if piped {
-        cmd.arg("-o").arg(s.join("stdout"));
+    match stdout {
+        Stdout::Terminal => {}
+        Stdout::File => {
+            cmd.arg("-o").arg(s.join("stdout"));
+        }
+        Stdout::Pipe => {
+            cmd.arg("-p").arg(s.join("stdout"));
+        }
     }
     cmd.arg("--");
     if let Some(mode) = mode {
@@ -214,28 +226,28 @@ const TYPED: [&str; 2] = ["typed-secret-1", "typed-secret-2"];
 /// (1) a background child that ignores `SIGTTOU` and makes itself the terminal's foreground
 /// group again once the shell has taken it back; (2) a double-forked `setsid` daemon that
 /// kept the terminal open (which `leftovers.rs` cannot attribute) — with the command's
-/// stdout on the terminal and piped (`nono run … | cat`, where the command used to inherit
-/// the user's terminal as stdin and stderr and the daemon read the next lines typed into the
-/// shell). The command now gets a PTY of its own in place of every std stream that is a
-/// terminal, which ends with nono. Control: the same jobs without nono read the typed lines.
+/// stdout on the terminal, in a file, and piped (`nono run … | cat`, where the command used
+/// to inherit the user's terminal as stdin and stderr and the daemon read the next lines
+/// typed into the shell). The command now gets a PTY of its own in place of every std stream
+/// that is a terminal, which ends with nono. Control: the same jobs without nono read the
+/// typed lines.
 #[test]
 fn terminal_keys_typed_after_run_are_not_read() {
     let Some(_) = bins() else { return };
     for attack in ["steal-fg", "daemon"] {
-        for piped in [false, true] {
-            let r = after_job(Some(Mode::Run), attack, piped);
+        for stdout in [Stdout::Terminal, Stdout::File, Stdout::Pipe] {
+            let r = after_job(Some(Mode::Run), attack, stdout);
             assert!(
                 !r.loot.contains("stolen"),
-                "{attack} (piped: {piped}) read the user's keys after nono run returned\n{r}"
+                "{attack} (stdout: {stdout:?}) read the user's keys after nono run returned\n{r}"
             );
-            assert_eq!(r.shell_read, TYPED, "{attack} (piped: {piped})\n{r}");
-
-            let control = after_job(None, attack, piped);
-            assert!(
-                control.loot.contains("stolen: typed-secret-1"),
-                "control: {attack} (piped: {piped}) did not read the typed line\n{control}"
-            );
+            assert_eq!(r.shell_read, TYPED, "{attack} (stdout: {stdout:?})\n{r}");
         }
+        let control = after_job(None, attack, Stdout::Pipe);
+        assert!(
+            control.loot.contains("stolen: typed-secret-1"),
+            "control: {attack} did not read the typed line\n{control}"
+        );
     }
 }
 
@@ -265,7 +277,7 @@ fn terminal_keys_typed_after_wrap_are_a_stated_gap() {
     assert!(gap_line("run").contains("covered: "), "run --dry-run");
     assert!(!gap_line("run").contains("NOT covered"), "run --dry-run");
     for attack in ["steal-fg", "daemon"] {
-        let r = after_job(Some(Mode::Wrap), attack, false);
+        let r = after_job(Some(Mode::Wrap), attack, Stdout::Pipe);
         assert!(
             r.loot.contains("stolen: typed-secret-1"),
             "{attack} under wrap no longer reads the typed keys: update the gap (gaps.rs, \

@@ -1,8 +1,16 @@
 //! The child's pseudo-terminal: opened in the parent before fork when any of the three std
 //! streams is a terminal. The child gets the PTY's slave in place of each std stream that is a
 //! terminal (the others — a pipe, a file — it inherits as they are); the parent relays bytes
-//! both ways on a thread (our stdin → the PTY when stdin is a terminal, in raw mode; the PTY
-//! → our terminal), and copies the window size on `SIGWINCH`.
+//! on a thread (the PTY → our terminal; our stdin → the PTY, in raw mode, when stdin is a
+//! terminal and stdout is not a pipe), and copies the window size on `SIGWINCH`.
+//!
+//! Why no input when stdout is a pipe: the other end (`nono run … | less`) may read the same
+//! terminal — a pager, `fzf` — and a relay reading it too would take keys meant for the
+//! pager, and switch the terminal back from raw mode under it when the command ends first.
+//! Then nono leaves our terminal alone: the command's stdin is the PTY (still a terminal to
+//! it) with nothing typed into it — to give a piped command input, redirect its stdin
+//! (`nono run … < answers | cat`). With stdout a file (`nono run … > log`) nothing else reads
+//! the terminal, and input is relayed (a password prompt on `/dev/tty` works).
 //!
 //! Why a PTY: a child on the user's real terminal could inject input into it (`TIOCSTI`, also
 //! blocked by seccomp) or keep it after the supervisor exits: a process it left behind (a
@@ -51,7 +59,8 @@ use rustix::termios::{OptionalActions, Termios};
 pub enum PtyMode {
     /// A PTY when any of stdin, stdout and stderr is a terminal: the child gets the PTY in
     /// place of each one that is, and never a descriptor of the user's terminal; otherwise
-    /// plain inheritance.
+    /// plain inheritance. What is typed is relayed to it unless stdout is a pipe (whose
+    /// reader may read the terminal itself: a pager; see the module docs).
     #[default]
     Auto,
     /// Never: the child inherits the std streams as they are (in a new session) — with a
@@ -77,6 +86,8 @@ pub(crate) struct Terminals {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    /// Our stdout is a pipe or a socket (not a terminal, not a file).
+    stdout_piped: bool,
 }
 
 impl Terminals {
@@ -85,11 +96,23 @@ impl Terminals {
             stdin: std::io::stdin().is_terminal(),
             stdout: std::io::stdout().is_terminal(),
             stderr: std::io::stderr().is_terminal(),
+            stdout_piped: rustix::fs::fstat(rustix::stdio::stdout()).is_ok_and(|st| {
+                matches!(
+                    rustix::fs::FileType::from_raw_mode(st.st_mode),
+                    rustix::fs::FileType::Fifo | rustix::fs::FileType::Socket
+                )
+            }),
         }
     }
 
     fn any(self) -> bool {
         self.stdin || self.stdout || self.stderr
+    }
+
+    /// Whether our stdin is relayed to the PTY (and put in raw mode): when it is a terminal
+    /// and stdout is not a pipe, whose reader may read the terminal too.
+    fn relays_input(self) -> bool {
+        self.stdin && !self.stdout_piped
     }
 
     /// Our terminal: the first std stream that is one (its settings and size are copied to
@@ -106,7 +129,8 @@ impl Terminals {
 
     /// Where the relay writes what the PTY shows: our stdout or stderr when one is the
     /// terminal; with only stdin on the terminal (`nono run … >out 2>err`), the terminal
-    /// through stdin's descriptor (the echo of what is typed; nothing if it is read-only).
+    /// through stdin's descriptor (what the command writes to `/dev/tty`, the echo of what
+    /// is typed; nothing if that descriptor is read-only).
     fn output(self) -> BorrowedFd<'static> {
         if self.stdout {
             rustix::stdio::stdout()
@@ -123,15 +147,16 @@ impl Terminals {
 pub(crate) struct Pty {
     pub master: OwnedFd,
     streams: Terminals,
-    /// Our stdin's settings before raw mode (only when stdin is a terminal we relay).
+    /// Our stdin's settings before raw mode (only when its input is relayed).
     saved: Option<Termios>,
 }
 
 impl Pty {
     /// Open a PTY pair sized and configured like our terminal; returns the master side and
     /// the slave for the child (for the streams in `streams`). Our stdin goes to raw mode
-    /// when it is a terminal: its keys are relayed to the child's terminal, whose own line
-    /// discipline turns Ctrl-C into `SIGINT` for the child's foreground job.
+    /// when its input is relayed: its keys go to the child's terminal, whose own line
+    /// discipline turns Ctrl-C into `SIGINT` for the child's foreground job (otherwise our
+    /// terminal keeps its mode, and Ctrl-C reaches nono, which forwards it).
     pub(crate) fn open(streams: Terminals) -> std::io::Result<(Pty, OwnedFd)> {
         let master =
             rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
@@ -151,7 +176,7 @@ impl Pty {
         if let Ok(ws) = rustix::termios::tcgetwinsize(terminal) {
             rustix::termios::tcsetwinsize(&slave, ws)?;
         }
-        let saved = settings.filter(|_| streams.stdin);
+        let saved = settings.filter(|_| streams.relays_input());
         if let Some(t) = &saved {
             let mut raw = t.clone();
             raw.make_raw();
@@ -179,7 +204,7 @@ impl Pty {
         }
     }
 
-    /// Start relaying: stdin → master (when stdin is a terminal) and master → our terminal,
+    /// Start relaying: stdin → master (when input is relayed) and master → our terminal,
     /// until the master reports EOF/EIO (every slave closed) or `stop` becomes readable.
     pub(crate) fn relay(&self, stop: OwnedFd) -> std::io::Result<JoinHandle<()>> {
         let master = self.master.try_clone()?;
@@ -383,7 +408,7 @@ fn relay_loop(
         broken: false,
     };
     let mut buf = [0u8; 8192];
-    let mut stdin_open = streams.stdin;
+    let mut stdin_open = streams.relays_input();
     loop {
         let paused = gate().prompts > 0;
         if !paused && !out.held.is_empty() {

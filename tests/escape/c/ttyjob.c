@@ -1,10 +1,11 @@
 /* ttyjob: what happens on the user's terminal after a job ends.
  *
- * ttyjob shell [-o FILE] -- CMD ARGS...
+ * ttyjob shell [-o FILE | -p FILE] -- CMD ARGS...
  *   A terminal (a fresh pseudo-terminal; this process is the terminal emulator and the
  *   person typing) with a small job-control shell as its session leader. The shell runs CMD
  *   as a foreground job (own process group, made the terminal's foreground group), with its
- *   stdout sent to FILE if given (as in `CMD | cat`: stdout not the terminal), waits for it,
+ *   stdout sent to FILE if given (-o: `CMD > FILE`; -p: through a pipe to a second process of
+ *   the job that copies it to FILE, as in `CMD | cat > FILE`), waits for it,
  *   takes the terminal back as a shell does, and then reads what the person types next. Once
  *   the shell has the terminal back (and half a second more), the person types two lines,
  *   "typed-secret-1" and "typed-secret-2". The shell prints "[shell] read: LINE" for each
@@ -91,6 +92,10 @@ static int steal_fg(const char *path) {
         return 0;
     }
     alarm(8);
+    /* Like a daemon, let go of stdout/stderr (a pipe's reader waits for their end); stdin,
+     * the terminal, is what it keeps. */
+    close(1);
+    close(2);
     while (getppid() == parent) usleep(10 * 1000);
     /* The shell takes the terminal back after the job ended; then take it again. */
     long long until = now_ms() + 5000;
@@ -134,6 +139,8 @@ static int daemon_attack(const char *path) {
     signal(SIGHUP, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
     alarm(8);
+    close(1);
+    close(2);
     read_into(out);
     return 0;
 }
@@ -142,10 +149,12 @@ static void on_alarm(int sig) { (void)sig; }
 
 /* The shell: session leader on the terminal `slave`; reports on `ready` once it has taken
  * the terminal back from the job. */
-static int shell(int ready, const char *outfile, char **cmd) {
+static int shell(int ready, const char *outfile, int piped, char **cmd) {
     signal(SIGTTOU, SIG_IGN);
     signal(SIGTTIN, SIG_IGN);
     signal(SIGTSTP, SIG_IGN);
+    int pipefd[2] = {-1, -1};
+    if (piped && pipe(pipefd) < 0) { perror("shell: pipe"); return 125; }
     pid_t job = fork();
     if (job < 0) { perror("shell: fork"); return 125; }
     if (job == 0) {
@@ -154,7 +163,11 @@ static int shell(int ready, const char *outfile, char **cmd) {
         signal(SIGTTOU, SIG_DFL);
         signal(SIGTTIN, SIG_DFL);
         signal(SIGTSTP, SIG_DFL);
-        if (outfile) {
+        if (piped) {
+            if (dup2(pipefd[1], 1) < 0) _exit(125);
+            close(pipefd[0]);
+            close(pipefd[1]);
+        } else if (outfile) {
             int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
             if (fd < 0 || dup2(fd, 1) < 0) _exit(125);
             close(fd);
@@ -164,9 +177,29 @@ static int shell(int ready, const char *outfile, char **cmd) {
         _exit(127);
     }
     setpgid(job, job);
+    pid_t reader = -1;
+    if (piped) {
+        reader = fork();
+        if (reader == 0) {
+            setpgid(0, job);
+            close(pipefd[1]);
+            int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(pipefd[0], buf, sizeof buf)) > 0)
+                if (fd >= 0 && write(fd, buf, (size_t)n) < 0) break;
+            _exit(0);
+        }
+        close(pipefd[0]);
+        close(pipefd[1]);
+    }
     tcsetpgrp(0, job);
     int status = 0;
     while (waitpid(job, &status, 0) < 0 && errno == EINTR) {}
+    if (reader > 0) {
+        int ignored;
+        while (waitpid(reader, &ignored, 0) < 0 && errno == EINTR) {}
+    }
     tcsetpgrp(0, getpgrp());
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     printf("[shell] job exited %d\n", code);
@@ -210,9 +243,11 @@ static int shell(int ready, const char *outfile, char **cmd) {
 
 static int terminal(int argc, char **argv) {
     const char *outfile = NULL;
+    int piped = 0;
     int i = 2;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "-o") && i + 1 < argc) outfile = argv[++i];
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc) { outfile = argv[++i]; piped = 1; }
         else if (!strcmp(argv[i], "--")) { i++; break; }
         else { fprintf(stderr, "ttyjob shell: bad argument %s\n", argv[i]); return 2; }
     }
@@ -237,7 +272,7 @@ static int terminal(int argc, char **argv) {
         dup2(slave, 2);
         if (slave > 2) close(slave);
         setvbuf(stdout, NULL, _IOLBF, 0);
-        _exit(shell(ready[1], outfile, argv + i));
+        _exit(shell(ready[1], outfile, piped, argv + i));
     }
     close(ready[1]);
     const char *typed[] = {"typed-secret-1\n", "typed-secret-2\n"};
@@ -285,6 +320,6 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "steal-fg")) return steal_fg(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "daemon")) return daemon_attack(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "shell")) return terminal(argc, argv);
-    fprintf(stderr, "usage: ttyjob shell [-o FILE] -- CMD... | steal-fg LOOT | daemon LOOT\n");
+    fprintf(stderr, "usage: ttyjob shell [-o FILE | -p FILE] -- CMD... | steal-fg LOOT | daemon LOOT\n");
     return 2;
 }
