@@ -61,8 +61,8 @@ pub const GAPS: &[Gap] = &[
     Gap {
         name: "the terminal afterwards",
         supervised: "covered: the command gets a PTY of its own in place of every std stream \
-                     that is a terminal, never the user's terminal itself; what it leaves behind \
-                     is ended, and the PTY goes with nono",
+                     that is a terminal, never the user's terminal itself; the PTY ends with \
+                     nono, also for whatever the command left holding it",
         unsupervised: "NOT covered: the command holds the user's terminal; a process it leaves \
                        behind can read what is typed after nono returns (use nono run)",
     },
