@@ -28,7 +28,7 @@
 //! a terminal the prompt first writes [`TERMINAL_RESET`], which undoes exactly those and
 //! nothing the command may still want (the screen's contents, the alternate screen, the
 //! cursor position it saved: not a reset of the whole terminal, which would also clear the
-//! user's scroll-back), and asks on the bottom line of the cleared rest of the screen. The
+//! user's scroll-back), and asks on fresh lines at the bottom of the screen. The
 //! line written with the answer repeats the access and the path (escaped), so the decision
 //! shown is the one made. The output held meanwhile is shown after that line.
 //!
@@ -326,7 +326,7 @@ impl<F: AsFd> Read for DeadlineReader<'_, F> {
 }
 
 /// Written to the terminal before a prompt: undoes what the command may have left that hides
-/// or fakes text, and moves to the bottom line with the rest of the screen cleared.
+/// or fakes text, and moves to the bottom line.
 ///
 /// | bytes | undoes |
 /// |---|---|
@@ -338,14 +338,15 @@ impl<F: AsFd> Read for DeadlineReader<'_, F> {
 /// | `ESC [r` | the scroll region (a one-line region keeps only the last line of the prompt in sight) |
 /// | `ESC [?7h` | auto-wrap off (a long path cut at the right margin) |
 /// | `ESC [?25h` | a hidden cursor |
-/// | `ESC [9999;1H`, `ESC [J` | the position: the prompt starts on the bottom line, with nothing after the cursor (no stale text at the end of the prompt's lines) |
+/// | `ESC [9999;1H` | the position: the bottom line, so nothing the command drew is below the prompt |
 ///
-/// Left alone: the alternate screen (a full-screen program keeps its screen; the prompt is
-/// legible on either), the screen's contents and the scroll-back, and the command's saved
-/// cursor (`ESC 7`). The prompt then writes `CR LF` before its first line, so the bottom line
-/// scrolls up: nothing the command drew shares a line with the prompt.
+/// The prompt then writes `CR LF` before its first line: the screen scrolls, and every line
+/// of the prompt is a fresh, blank line (nothing the command drew shares one with it, or
+/// shows after its end). Left alone: the alternate screen (a full-screen program keeps its
+/// screen; the prompt is legible on either), the screen's contents and the scroll-back, and
+/// the command's saved cursor (`ESC 7`).
 pub const TERMINAL_RESET: &[u8] =
-    b"\x18\x1b[0m\x0f\x1b(B\x1b[4l\x1b[?6l\x1b[r\x1b[?7h\x1b[?25h\x1b[9999;1H\x1b[J";
+    b"\x18\x1b[0m\x0f\x1b(B\x1b[4l\x1b[?6l\x1b[r\x1b[?7h\x1b[?25h\x1b[9999;1H";
 
 /// The longest answer line read; the rest is ignored.
 const MAX_ANSWER: usize = 64;
