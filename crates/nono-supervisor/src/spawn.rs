@@ -12,7 +12,8 @@
 //!
 //! Order in the child (std runs our hook after `dup2` of stdio and `chdir`):
 //! 1. `setsid` (always: the child gets no controlling terminal of ours, so it cannot
-//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode;
+//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode (the slave
+//!    stands in for each std stream that is a terminal of ours, see `pty.rs`);
 //! 2. `PR_SET_PDEATHSIG(SIGKILL)`, then `getppid()` compared with the supervisor's pid to
 //!    close the race where the supervisor died before the prctl;
 //! 3. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
@@ -134,8 +135,8 @@ pub(crate) struct ChildSpec<'a> {
     pub workdir: Option<&'a Path>,
     /// The child's end of the SDK socketpair (inherited at its own number).
     pub sdk: Option<OwnedFd>,
-    /// The PTY slave, when the child runs on a PTY.
-    pub pty_slave: Option<OwnedFd>,
+    /// The PTY slave, when the child runs on a PTY, and the std streams it replaces.
+    pub pty_slave: Option<(OwnedFd, crate::pty::Terminals)>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
 }
@@ -240,27 +241,38 @@ pub(crate) fn spawn(
     if let Some(w) = spec.workdir {
         cmd.current_dir(w);
     }
-    let on_pty = spec.pty_slave.is_some();
-    if let Some(slave) = &spec.pty_slave {
-        let dup = |f: &OwnedFd| {
-            f.try_clone()
-                .map(Stdio::from)
-                .map_err(|e| SupervisorError::Sys {
-                    call: "dup (PTY slave)",
-                    source: e,
-                })
-        };
-        cmd.stdin(dup(slave)?)
-            .stdout(dup(slave)?)
-            .stderr(dup(slave)?);
-    }
-    drop(spec.pty_slave);
+    // The slave replaces each std stream that is a terminal of ours; the others (a pipe, a
+    // file) are inherited. The child's copy of `slave` itself (close-on-exec) is what the
+    // hook makes its controlling terminal: stdin may be a pipe.
+    let slave = match spec.pty_slave {
+        Some((slave, streams)) => {
+            let dup = |f: &OwnedFd| {
+                f.try_clone()
+                    .map(Stdio::from)
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "dup (PTY slave)",
+                        source: e,
+                    })
+            };
+            if streams.stdin {
+                cmd.stdin(dup(&slave)?);
+            }
+            if streams.stdout {
+                cmd.stdout(dup(&slave)?);
+            }
+            if streams.stderr {
+                cmd.stderr(dup(&slave)?);
+            }
+            Some(slave)
+        }
+        None => None,
+    };
 
     let parent = rustix::process::getpid();
     let sdk = spec.sdk;
     let report = report_child;
     os::set_child_hook(&mut cmd, move || {
-        child_setup(parent, on_pty, sdk.as_ref(), &report, &*enforce)
+        child_setup(parent, slave.as_ref(), sdk.as_ref(), &report, &*enforce)
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
@@ -302,26 +314,52 @@ pub(crate) fn spawn(
             return Err(exec_error(command, &program, err));
         }
     };
-    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
-        .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
-        .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-    let listener = match listener {
-        Some(Ok(Some(l))) => Some(l),
-        Some(Ok(None)) => {
-            return Err(SupervisorError::sys(
-                "receiving the seccomp listener from the child",
-                Errno::PROTO,
-            ))
+    let mut child = child;
+    let supervised = (|| {
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
+            .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
+            .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
+        let listener = match listener {
+            Some(Ok(Some(l))) => Some(l),
+            Some(Ok(None)) => {
+                return Err(SupervisorError::sys(
+                    "receiving the seccomp listener from the child",
+                    Errno::PROTO,
+                ))
+            }
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        Ok((pidfd, listener))
+    })();
+    match supervised {
+        Ok((pidfd, listener)) => Ok(Spawned {
+            child,
+            pidfd,
+            listener,
+        }),
+        Err(e) => {
+            end_unsupervised(&mut child);
+            Err(e)
         }
-        Some(Err(e)) => return Err(e),
-        None => None,
-    };
-    Ok(Spawned {
-        child,
-        pidfd,
-        listener,
-    })
+    }
+}
+
+/// A child that cannot be supervised (a step after the fork failed): kill it and everything
+/// in its session before the error is returned, so that nothing of the sandbox runs on
+/// unsupervised — or keeps the terminal — after `run` returned.
+pub(crate) fn end_unsupervised(child: &mut Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    if let Some(pid) = pid {
+        // The child is a session and process group leader (setsid): its group is its pid.
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(pid) = pid {
+        let _ = crate::leftovers::terminate(pid, std::time::Duration::ZERO);
+    }
 }
 
 fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> SupervisorError {
@@ -343,7 +381,7 @@ fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> Superviso
 /// values allocated before the fork, stack buffers only.
 fn child_setup(
     parent: Pid,
-    on_pty: bool,
+    pty_slave: Option<&OwnedFd>,
     sdk: Option<&OwnedFd>,
     report: &OwnedFd,
     enforce: &Enforce,
@@ -353,8 +391,8 @@ fn child_setup(
         errno.into()
     };
     rustix::process::setsid().map_err(|e| fail(STEP_SETSID, e))?;
-    if on_pty {
-        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
+    if let Some(slave) = pty_slave {
+        rustix::process::ioctl_tiocsctty(slave).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
     }
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|e| fail(STEP_PDEATHSIG, e))?;

@@ -73,7 +73,8 @@ pub struct SpawnConfig {
     /// argument (default `None`: `xdg-open`, or `open` on macOS; see
     /// [`crate::url::open_outside_with`]).
     pub url_opener: Option<PathBuf>,
-    /// Run the child on its own PTY (default: when all std streams are terminals).
+    /// Run the child on its own PTY (default: when any std stream is a terminal; the child
+    /// then never gets a descriptor of the user's terminal, see [`PtyMode`]).
     pub pty: PtyMode,
     /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
     /// handlers are process-wide and installed only while a run with this flag is in
@@ -257,13 +258,14 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     } else {
         None
     };
-    let (pty, slave) = if config.pty.wanted() {
-        let (pty, slave) = Pty::open().map_err(|e| SupervisorError::Sys {
+    let (pty, slave) = if let Some(streams) = config.pty.wanted() {
+        let (pty, slave) = Pty::open(streams).map_err(|e| SupervisorError::Sys {
             call: "openpt (child PTY)",
             source: e,
         })?;
         grant_own_terminal(&mut config.caps, &pty)?;
-        (Some(pty), Some(slave))
+        let streams = pty.streams();
+        (Some(pty), Some((slave, streams)))
     } else {
         (None, None)
     };
@@ -292,20 +294,30 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
     let grants = crate::broker::StaticGrants::new(&config.caps);
     let mut spawned = spawn::spawn(spec, enforce)?;
+    // `spawn` returns a child with a pid (a session leader); from here on an error ends it
+    // and its session before returning (`spawn::end_unsupervised`).
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
 
-    let (relay, stop_relay) = match &pty {
-        Some(p) => {
-            let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))?;
-            let handle = p.relay(stop_r).map_err(|e| SupervisorError::Sys {
-                call: "spawning the PTY relay thread",
-                source: e,
-            })?;
-            (Some(handle), Some(stop_w))
+    let relay = match &pty {
+        Some(p) => rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))
+            .and_then(|(stop_r, stop_w)| {
+                p.relay(stop_r)
+                    .map(|handle| (Some(handle), Some(stop_w)))
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "spawning the PTY relay thread",
+                        source: e,
+                    })
+            }),
+        None => Ok((None, None)),
+    };
+    let (relay, stop_relay) = match relay {
+        Ok(r) => r,
+        Err(e) => {
+            spawn::end_unsupervised(&mut spawned.child);
+            return Err(e);
         }
-        None => (None, None),
     };
 
     let ctx = Arc::new(Context::new(
@@ -401,8 +413,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 /// added before the sandbox is prepared. Profiles do not grant `/dev/pts` as a whole (that
 /// would be every terminal on the machine: the user's other tabs, and as root all of them);
 /// the child still reopens its own one through `/dev/tty`, `/dev/stdin`, `/proc/self/fd/N`
-/// or its `ttyname`. Without a PTY the child inherits already-open terminal fds, which need
-/// no grant.
+/// or its `ttyname`. Without a PTY (no std stream is a terminal, or `PtyMode::Never`) there is
+/// no terminal to grant.
 fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), SupervisorError> {
     let name = rustix::pty::ptsname(&pty.master, Vec::new())
         .map_err(|e| SupervisorError::sys("ptsname (child PTY)", e))?;
