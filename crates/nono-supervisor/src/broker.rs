@@ -195,6 +195,9 @@ pub(crate) struct Broker {
     procfs: procfs::ProcFs,
     /// `SYNC_WAKE_UP` was accepted (6.6+): the listener can be served by a blocking thread.
     sync_wakeup: bool,
+    /// A notification received before the broker existed (see `spawn::Spawned::pending`):
+    /// answered first.
+    pending: Option<Notification>,
 }
 
 /// The thread serving a listener (see [`Broker::spawn_thread`]).
@@ -236,7 +239,7 @@ struct OpenCall {
 }
 
 impl Broker {
-    pub(crate) fn new(listener: OwnedFd, ctx: &Context) -> Self {
+    pub(crate) fn new(listener: OwnedFd, pending: Option<Notification>, ctx: &Context) -> Self {
         let notify = NotifyFd::new(listener);
         // Wake the child on our CPU when answered (6.6+): a trapped open is a round trip.
         let sync_wakeup = notify.set_sync_wakeup().unwrap_or(false);
@@ -247,6 +250,14 @@ impl Broker {
             shared: ctx.shared.clone(),
             procfs: procfs::ProcFs::new(ctx.child_pid),
             sync_wakeup,
+            pending,
+        }
+    }
+
+    /// Answer the notification that arrived before the broker existed, if any.
+    pub(crate) fn answer_pending(&mut self, ctx: &Context) {
+        if let Some(n) = self.pending.take() {
+            self.handle(n, ctx);
         }
     }
 
@@ -312,7 +323,8 @@ impl Broker {
     /// The notify thread's loop: receive (blocking), answer, until no task uses the filter
     /// or `stop` is set (then the next notification is answered `ENOSYS`, as a closed
     /// listener would, and the listener is closed).
-    fn serve(self, ctx: &Context, stop: &AtomicBool) {
+    fn serve(mut self, ctx: &Context, stop: &AtomicBool) {
+        self.answer_pending(ctx);
         loop {
             let n = match self.notify.recv() {
                 Ok(n) => n,

@@ -313,10 +313,20 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     ));
     // The notify fd is served by a blocking thread where the kernel allows (see
     // `Broker::spawn_thread`), else polled by the loop.
-    let (mut broker, notify_thread) = match spawned.listener.take().map(|l| Broker::new(l, &ctx)) {
+    let pending = spawned.pending.take();
+    let (mut broker, notify_thread) = match spawned
+        .listener
+        .take()
+        .map(|l| Broker::new(l, pending, &ctx))
+    {
         Some(b) => match b.spawn_thread(&ctx) {
             Ok(t) => (None, Some(t)),
-            Err(b) => (b, None),
+            Err(mut b) => {
+                if let Some(b) = b.as_mut() {
+                    b.answer_pending(&ctx);
+                }
+                (b, None)
+            }
         },
         None => (None, None),
     };
