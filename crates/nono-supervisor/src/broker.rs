@@ -493,6 +493,21 @@ fn grant_trapped(
             // `O_TRUNC` waits until the opened object has been checked (below).
             match open_approved(&path, flags & !OFlags::TRUNC, mode) {
                 Ok(fd) => {
+                    // A FIFO or a device node only when a rule names it (see `settle_opened`).
+                    match settle_opened(&fd, flags, engine.rule_names(&path, access)) {
+                        Ok(()) => {}
+                        Err(Unsettled::Special(kind)) => {
+                            let reason = special_refusal(&path, kind);
+                            engine.refuse_granted(&req, &reason);
+                            shared.deny(denial(reason));
+                            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                            return;
+                        }
+                        Err(Unsettled::Failed(errno)) => {
+                            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                            return;
+                        }
+                    }
                     // The object itself, not its path: another name (a hard link) of a
                     // file in a deny group is refused here, before anything changed it.
                     if let Some(reason) = engine.refuse_opened(&req, &fd) {
@@ -586,9 +601,93 @@ fn honoured(flags: OFlags) -> OFlags {
             | OFlags::LARGEFILE)
 }
 
+/// What an approved open reached that is neither a regular file nor a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Special {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Other,
+}
+
+impl Special {
+    fn of(st_mode: u32) -> Option<Special> {
+        match st_mode & libc::S_IFMT {
+            libc::S_IFREG | libc::S_IFDIR => None,
+            libc::S_IFIFO => Some(Special::Fifo),
+            libc::S_IFCHR => Some(Special::CharDevice),
+            libc::S_IFBLK => Some(Special::BlockDevice),
+            libc::S_IFSOCK => Some(Special::Socket),
+            _ => Some(Special::Other),
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Special::Fifo => "a FIFO",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Socket => "a socket",
+            Special::Other => "not a regular file or directory",
+        }
+    }
+}
+
+/// Why [`settle_opened`] did not hand out an fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unsettled {
+    /// The object is special and no rule names it: refuse (`EACCES`, a denial).
+    Special(Special),
+    /// `fstat`/`fcntl` failed: answer this errno.
+    Failed(Errno),
+}
+
+/// The denial reason for a special object reached by a grant that does not name it.
+pub(crate) fn special_refusal(path: &Path, kind: Special) -> String {
+    format!(
+        "{} is {}, not a regular file or directory: a runtime grant opens it only when a rule          names it itself (--approve {}), or grant it statically (--read-file/--write-file)",
+        path.display(),
+        kind.as_str(),
+        path.display()
+    )
+}
+
+/// After an approved open (always made with `O_NONBLOCK`, see [`open_approved`]): refuse an
+/// object that is not a regular file or a directory unless `named` (a rule names the object
+/// itself: [`crate::policy::Engine::rule_names`]), then give the fd the blocking mode the
+/// child asked for. Call it on every fd [`open_approved`] returns, before handing it out.
+///
+/// Why: a FIFO or a device node in an approved *directory* is not what a person approved when
+/// they approved the directory, and opening one without `O_NONBLOCK` blocks (a FIFO until the
+/// other end opens it, a serial line until carrier): a worker of the supervisor would wait for
+/// as long as the sandbox (or nobody) pleases. With the object named by a rule it is opened —
+/// but never waited for: a FIFO opened for reading is handed out at once (a read before any
+/// writer opened it returns end-of-file, where a blocking open would have waited), and one
+/// opened for writing with no reader fails `ENXIO` (what `O_NONBLOCK` gives; the child may
+/// retry), where a blocking open would have waited for a reader.
+pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<(), Unsettled> {
+    let st = rustix::fs::fstat(fd).map_err(Unsettled::Failed)?;
+    if let Some(kind) = Special::of(st.st_mode) {
+        if !named {
+            return Err(Unsettled::Special(kind));
+        }
+    }
+    if !flags.contains(OFlags::NONBLOCK) {
+        let now = rustix::fs::fcntl_getfl(fd).map_err(Unsettled::Failed)?;
+        rustix::fs::fcntl_setfl(fd, now & !OFlags::NONBLOCK).map_err(Unsettled::Failed)?;
+    }
+    Ok(())
+}
+
 /// Open the canonical `path` as the supervisor, refusing any symlink on the way: the parent
 /// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
 /// The fd is close-on-exec in the supervisor (the child's own flag is applied on injection).
+///
+/// Always opened `O_NONBLOCK`, whatever the child asked for: an open never waits (a FIFO
+/// without its other end, a terminal line without carrier would block the worker for as long
+/// as the sandbox pleases). [`settle_opened`] then refuses such objects unless a rule names
+/// them and clears `O_NONBLOCK` again where the child did not ask for it.
 pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
@@ -598,7 +697,7 @@ pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<Ow
         return rustix::fs::openat2(
             rustix::fs::CWD,
             path,
-            honoured(flags) | OFlags::CLOEXEC,
+            honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
             mode,
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         );
@@ -613,9 +712,9 @@ pub(crate) fn open_approved(path: &Path, flags: OFlags, mode: Mode) -> Result<Ow
     open_beneath(&dir, Path::new(name), flags, mode)
 }
 
-/// `openat2(root, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// `openat2(root, relative, flags | O_NONBLOCK, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`).
+/// `ELOOP`). Never waits (see [`open_approved`]; pass the fd to [`settle_opened`]).
 pub(crate) fn open_beneath(
     root: &OwnedFd,
     relative: &Path,
@@ -625,7 +724,7 @@ pub(crate) fn open_beneath(
     rustix::fs::openat2(
         root,
         relative,
-        honoured(flags) | OFlags::CLOEXEC,
+        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
         mode,
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )

@@ -189,6 +189,18 @@ impl ApproveRule {
         })
     }
 
+    /// Whether the rule names the canonical path `path` itself — a pattern without
+    /// wildcards equal to it, e.g. `--approve PATH` for that very path — with `access`. A
+    /// runtime grant opens an object that is not a regular file or a directory (a FIFO, a
+    /// device node) only when a rule names it like this (see `broker::settle_opened`).
+    #[must_use]
+    pub fn names(&self, path: &Path, access: AccessMode) -> bool {
+        self.access.contains(access)
+            && [&self.canonical, &self.glob]
+                .iter()
+                .any(|g| !g.has_wildcards() && g.literal_prefix() == path)
+    }
+
     fn describe(&self) -> String {
         format!(
             "approve {} ({}, {})",
@@ -418,6 +430,19 @@ impl Engine {
         let decision = Decision::denied(reason.clone());
         self.record(req, &decision, "deny-group", start.elapsed());
         Some(reason)
+    }
+
+    /// Whether an approve rule names the canonical `path` itself with `access` (see
+    /// [`ApproveRule::names`]): what a runtime grant of a FIFO or a device node needs.
+    #[must_use]
+    pub fn rule_names(&self, path: &Path, access: AccessMode) -> bool {
+        self.policy.approve.iter().any(|r| r.names(path, access))
+    }
+
+    /// After a grant: the supervisor refused the opened object anyway (`reason`, e.g. it is a
+    /// FIFO no rule names). Writes a second audit entry saying so.
+    pub fn refuse_granted(&self, req: &RuntimeRequest, reason: &str) {
+        self.record(req, &Decision::denied(reason), "policy", Duration::ZERO);
     }
 
     /// Blocking (may prompt a human): decide `req` and write one audit entry. An audit write

@@ -42,7 +42,7 @@ use nono_wire::{
 };
 use rustix::fs::{Mode, OFlags};
 
-use crate::broker::{open_approved, Context};
+use crate::broker::{open_approved, settle_opened, special_refusal, Context, Unsettled};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
 use crate::url;
@@ -332,10 +332,23 @@ fn decide_request(
                 flags |= OFlags::DIRECTORY;
             }
             match open_approved(&canonical, flags, Mode::empty()) {
-                Ok(fd) => match engine.refuse_opened(&request, &fd) {
-                    // A hard link to a file in a deny group: checked on the opened object.
-                    Some(reason) => deny(reason),
-                    None => answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd)),
+                Ok(fd) => match settle_opened(&fd, flags, engine.rule_names(&canonical, req.access)) {
+                    Err(Unsettled::Special(kind)) => {
+                        let reason = special_refusal(&canonical, kind);
+                        engine.refuse_granted(&request, &reason);
+                        deny(reason);
+                    }
+                    Err(Unsettled::Failed(e)) => deny(format!(
+                        "granted, but opening {} failed: {e}",
+                        canonical.display()
+                    )),
+                    Ok(()) => match engine.refuse_opened(&request, &fd) {
+                        // A hard link to a file in a deny group: checked on the opened object.
+                        Some(reason) => deny(reason),
+                        None => {
+                            answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd));
+                        }
+                    },
                 },
                 Err(e) => deny(format!(
                     "granted, but opening {} failed: {e}",
