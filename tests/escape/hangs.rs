@@ -67,8 +67,9 @@ fn script_without_shebang_runs_and_returns() {
     executable(&script);
     let work = s.s("work");
 
-    // Control: without nono the script runs (std's execvp falls back to /bin/sh).
-    let control = output(Command::new(&script).current_dir(s.join("work")));
+    // Control: without nono the script runs through `execvp` (`env` uses it, as does the
+    // fork path of std's `Command`, which nono takes), which falls back to /bin/sh.
+    let control = output(Command::new("env").arg(&script).current_dir(s.join("work")));
     control.expect_code(0).stdout_has("plain-script-ran");
 
     // Directly (the fallback exec happens in nono's own spawn), by relative and absolute
@@ -84,4 +85,136 @@ fn script_without_shebang_runs_and_returns() {
         };
         run.expect_code(0).stdout_has("plain-script-ran");
     }
+}
+
+/// `DIR/p` (a FIFO nobody writes to) and `DIR/ok` (a file) in `appr/`, outside every grant.
+fn fifo_layout(name: &str) -> Scratch {
+    let s = Scratch::new(name);
+    s.write("appr/ok", "approved-file\n");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        s.join("appr/p"),
+        rustix::fs::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    s
+}
+
+/// Issue 10 finding 9: a FIFO in an approved directory. The supervisor opened it for the
+/// child without `O_NONBLOCK`, so each open waited for a writer that never came: six
+/// readers took every broker worker, the next approved open (`ok`) never got one, and after
+/// the command was killed `nono` waited for its workers forever (ignoring `SIGTERM`).
+#[test]
+fn fifo_in_approved_dir_neither_blocks_workers_nor_the_run() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = fifo_layout("hang-fifo");
+    let appr = s.s("appr");
+    let (p, ok) = (s.s("appr/p"), s.s("appr/ok"));
+
+    // Control: without nono, opening the FIFO for reading blocks (no writer).
+    let reader = Command::new("cat")
+        .arg(&p)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn cat");
+    assert!(
+        wait_bounded(reader, Duration::from_millis(500)).is_none(),
+        "control: opening a FIFO without a writer should block"
+    );
+
+    // Six readers at once, then another approved open: it must still be served, the FIFO
+    // refused (a grant of the directory does not name it), and the run must end.
+    let readers = format!(
+        "for i in 1 2 3 4 5 6; do cat {p} 2>/dev/null & done; sleep 0.3; cat {ok}; wait; echo done"
+    );
+    let Some(run) = bounded(
+        &s.path,
+        &["run", "--approve", &appr, "--", "sh", "-c", &readers],
+        LIMIT,
+    ) else {
+        panic!("nono hung on a FIFO in an approved directory");
+    };
+    run.expect_code(0)
+        .stdout_has("approved-file")
+        .stdout_has("done")
+        .stderr_has(&format!("denied read of {p}"));
+
+    // The command killed while its readers (would) wait: nono returns at once.
+    let killed = format!(
+        "for i in 1 2 3 4 5 6; do cat {p} 2>/dev/null & done; sleep 0.3; kill -9 $$"
+    );
+    let Some(run) = bounded(
+        &s.path,
+        &["run", "--approve", &appr, "--", "sh", "-c", &killed],
+        LIMIT,
+    ) else {
+        panic!("nono hung after the command was killed");
+    };
+    run.expect_code(137);
+
+    // Named by a rule, the FIFO is opened — without waiting: a reader gets it at once (and
+    // end-of-file, nobody writes), a writer without a reader gets ENXIO.
+    let named = format!(
+        "cat {p} && echo reader-returned; (echo x > {p}) 2>/dev/null || echo writer-refused"
+    );
+    let Some(run) = bounded(
+        &s.path,
+        &["run", "--approve", &p, "--", "sh", "-c", &named],
+        LIMIT,
+    ) else {
+        panic!("nono hung on a FIFO named by --approve");
+    };
+    run.expect_code(0)
+        .stdout_has("reader-returned")
+        .stdout_has("writer-refused");
+}
+
+/// `SIGTERM` always stops nono: it is forwarded to the command, and a command that ignores
+/// it is killed after `TERM_GRACE` (5 s) — at once on a second `SIGTERM`. Before, nono
+/// waited for such a command for as long as it ran.
+#[test]
+fn sigterm_stops_nono_when_the_command_ignores_it() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("hang-sigterm");
+    let ignore = "trap '' TERM; sleep 60";
+
+    // Control: without nono the command survives SIGTERM.
+    let bare = Command::new("sh")
+        .args(["-c", ignore])
+        .spawn()
+        .expect("spawn sh");
+    std::thread::sleep(Duration::from_millis(300));
+    send(bare.id(), Signal::TERM);
+    assert!(
+        wait_bounded(bare, Duration::from_millis(700)).is_none(),
+        "control: the command should ignore SIGTERM"
+    );
+
+    for terms in [1, 2] {
+        let child = nono_cmd(&s.path)
+            .args(["run", "--", "sh", "-c", ignore])
+            .spawn()
+            .expect("spawn nono");
+        std::thread::sleep(Duration::from_millis(700));
+        for _ in 0..terms {
+            send(child.id(), Signal::TERM);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let Some((run, took)) = wait_bounded(child, LIMIT) else {
+            panic!("nono did not stop on {terms} SIGTERM(s)");
+        };
+        run.expect_code(137);
+        if terms == 2 {
+            assert!(took < Duration::from_secs(4), "a second SIGTERM kills at once: {took:?}");
+        }
+    }
+}
+
+fn send(pid: u32, sig: Signal) {
+    let pid = Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
+    kill_process(pid, sig).expect("kill");
 }

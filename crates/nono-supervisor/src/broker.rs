@@ -109,11 +109,17 @@ impl Context {
     }
 
     /// Wait for the workers to finish what they were given (every job ends: a decision
-    /// returns, times out or is cancelled — `run` fires `cancel` first — and answers to a
-    /// dead child fail at once). A backend that cannot be cancelled (a `Callback`) is waited
-    /// for: `run` never returns while one of its threads still decides for it.
-    pub(crate) fn finish(&self) {
-        self.workers.join();
+    /// returns, times out or is cancelled — `run` fires `cancel` first —, an open never
+    /// waits, a socket wait stops, and answers to a dead child fail at once). A backend that
+    /// cannot be cancelled (a `Callback`) is waited for — unless `interrupt` becomes readable
+    /// and `interrupted()` says so (a terminating signal to nono): then `run` returns and
+    /// leaves the busy workers to end on their own.
+    pub(crate) fn finish(
+        &self,
+        interrupt: Option<BorrowedFd<'_>>,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) {
+        self.workers.join_until(interrupt, interrupted);
     }
 }
 
@@ -439,7 +445,7 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
-        ctx.workers.submit(Box::new(move || {
+        ctx.workers.submit(Lane::Open, Box::new(move || {
             grant_trapped(
                 &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
             );
@@ -888,12 +894,52 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
 /// A boxed job for a worker.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// A small pool for decisions that may block, started on first use so that a run without
-/// runtime requests starts no thread. A new worker starts whenever a job is queued and none
-/// is idle, up to [`MAX_WORKERS`]: one person-facing prompt never holds up other requests
-/// while workers remain.
+/// The kind of a job for the [`Workers`]: each kind has workers of its own, so that one kind
+/// that waits (prompts nobody answers, connects to servers that never accept, an SDK peer
+/// that stops reading) never holds up another — approved opens go on while every socket
+/// worker waits for a full backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// A trapped open outside the static grants: decide (may prompt), open, inject.
+    Open,
+    /// A brokered `connect`/`sendto`: waits as long as the child's call would.
+    Socket,
+    /// An SDK request: decide, open, answer on the socket; or open a URL.
+    Sdk,
+}
+
+impl Lane {
+    const ALL: [Lane; 3] = [Lane::Open, Lane::Socket, Lane::Sdk];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Small pools for jobs that may block, one per [`Lane`], each started on first use (a run
+/// without runtime requests starts no thread). In a lane a new worker starts whenever a job
+/// is queued and none is idle, up to [`MAX_WORKERS`]: one person-facing prompt never holds up
+/// other requests while workers remain, and no lane can take another's workers. If not even
+/// the first worker of a lane can be started (the thread limit), the job runs on the
+/// submitting thread rather than waiting in a queue nobody serves.
+///
+/// Every job ends on its own once the command has ended (a decision is cancelled, an open
+/// never waits, a socket wait checks [`Workers::closing`] and that the child still waits, an
+/// SDK answer fails on the shut-down socket); [`Workers::join_until`] waits for them, unless
+/// interrupted (a terminating signal to nono), so not even a backend that cannot be cancelled
+/// keeps nono from stopping.
 #[derive(Debug, Default)]
 pub(crate) struct Workers {
+    lanes: [Pool; 3],
+    /// Set when the run is closing: jobs that wait stop waiting.
+    closing: Arc<AtomicBool>,
+    /// A pipe whose write end every worker holds a copy of: the read end polls `POLLHUP` once
+    /// all workers have ended (created with the first worker).
+    ended: Mutex<Option<(OwnedFd, OwnedFd)>>,
+}
+
+#[derive(Debug, Default)]
+struct Pool {
     inner: Mutex<WorkersInner>,
     idle: Arc<AtomicUsize>,
 }
@@ -912,37 +958,73 @@ impl WorkersInner {
 }
 
 impl Workers {
-    /// Queue `job`.
-    pub(crate) fn submit(&self, job: Job) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    /// Queue `job` in `lane`.
+    pub(crate) fn submit(&self, lane: Lane, job: Job) {
+        if self.closing.load(Ordering::Acquire) {
+            // After `join_until`: the job ends at once (its decision is cancelled, a wait
+            // stops), and no new worker outlives the run.
+            job();
+            return;
+        }
+        let pool = &self.lanes[lane.index()];
+        let mut inner = pool.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.tx.is_none() {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             inner.tx = Some(tx);
             inner.threads.clear();
             let rx = Arc::new(Mutex::new(rx));
-            self.spawn_worker(&mut inner, rx);
-        } else if self.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < MAX_WORKERS {
+            self.spawn_worker(pool, &mut inner, rx);
+        } else if pool.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < MAX_WORKERS {
             if let Some(rx) = inner.rx_clone() {
-                self.spawn_worker(&mut inner, rx);
+                self.spawn_worker(pool, &mut inner, rx);
             }
+        }
+        if inner.threads.is_empty() {
+            // No worker could be started: a queued job would never be answered.
+            drop(inner);
+            job();
+            return;
         }
         if let Some(tx) = &inner.tx {
             let _ = tx.send(job);
         }
     }
 
-    fn spawn_worker(&self, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
-        let idle = self.idle.clone();
+    /// Set once the run is closing (the command ended): a job that waits for something (a
+    /// socket) stops waiting and answers.
+    pub(crate) fn closing(&self) -> Arc<AtomicBool> {
+        self.closing.clone()
+    }
+
+    /// A copy of the "all workers ended" pipe's write end for a new worker.
+    fn ended_writer(&self) -> Option<OwnedFd> {
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if ended.is_none() {
+            match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+                Ok(pair) => *ended = Some(pair),
+                Err(e) => tracing::warn!("pipe (broker workers) failed: {e}"),
+            }
+        }
+        ended.as_ref().and_then(|(_, w)| w.try_clone().ok())
+    }
+
+    fn spawn_worker(&self, pool: &Pool, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
+        let idle = pool.idle.clone();
         let keep = rx.clone();
+        let alive = self.ended_writer();
         let spawned = std::thread::Builder::new()
             .name("nono-broker".into())
-            .spawn(move || loop {
-                idle.fetch_add(1, Ordering::SeqCst);
-                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                idle.fetch_sub(1, Ordering::SeqCst);
-                match job {
-                    Ok(job) => job(),
-                    Err(_) => return,
+            .spawn(move || {
+                // Dropped when the thread ends, whichever way.
+                let _alive = alive;
+                loop {
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    idle.fetch_sub(1, Ordering::SeqCst);
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
                 }
             });
         match spawned {
@@ -954,17 +1036,65 @@ impl Workers {
         }
     }
 
-    /// Close the queue and wait for the workers to drain it.
+    /// Close the queues and wait for the workers to drain them.
+    #[cfg(test)]
     pub(crate) fn join(&self) {
-        let threads = {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.join_until(None, &mut || false);
+    }
+
+    /// Close the queues, tell waiting jobs to stop ([`Workers::closing`]) and wait for the
+    /// workers to drain the queues — until `interrupt` is readable and `interrupted()` (which
+    /// may read it) says to stop waiting: then the workers still busy are left to end on
+    /// their own (detached) and `false` is returned.
+    pub(crate) fn join_until(
+        &self,
+        interrupt: Option<BorrowedFd<'_>>,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        self.closing.store(true, Ordering::Release);
+        let mut threads = Vec::new();
+        for lane in Lane::ALL {
+            let mut inner = self.lanes[lane.index()]
+                .inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             inner.tx = None;
             inner.rx = None;
-            std::mem::take(&mut inner.threads)
-        };
+            threads.append(&mut inner.threads);
+        }
+        let ended = self
+            .ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|(r, _w)| r);
+        if let (Some(ended), Some(interrupt)) = (&ended, interrupt) {
+            loop {
+                let mut fds = [
+                    rustix::event::PollFd::new(ended, PollFlags::IN),
+                    rustix::event::PollFd::from_borrowed_fd(interrupt, PollFlags::IN),
+                ];
+                match rustix::event::poll(&mut fds, None) {
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::warn!("poll (broker workers) failed: {e}");
+                        break;
+                    }
+                }
+                if !fds[0].revents().is_empty() {
+                    break;
+                }
+                if !fds[1].revents().is_empty() && interrupted() {
+                    let busy = threads.iter().filter(|t| !t.is_finished()).count();
+                    tracing::warn!("interrupted: not waiting for {busy} busy broker worker(s)");
+                    return false;
+                }
+            }
+        }
         for t in threads {
             let _ = t.join();
         }
+        true
     }
 }
 

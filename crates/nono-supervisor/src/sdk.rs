@@ -42,7 +42,9 @@ use nono_wire::{
 };
 use rustix::fs::{Mode, OFlags};
 
-use crate::broker::{open_approved, settle_opened, special_refusal, Context, Unsettled};
+use crate::broker::{
+    open_approved, settle_opened, special_refusal, Context, Lane, Unsettled,
+};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
 use crate::url;
@@ -117,7 +119,7 @@ impl SdkServer {
                 if replayed {
                     let reason = format!("request_id {id:?} was already used; use a fresh id");
                     record(&ctx.shared, &req, ctx.child_pid, &reason);
-                    ctx.workers.submit(Box::new(move || {
+                    ctx.workers.submit(Lane::Sdk, Box::new(move || {
                         answer(&send, &id, ApprovalDecision::Denied { reason }, None);
                     }));
                     return true;
@@ -126,7 +128,7 @@ impl SdkServer {
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
                 let cancel = ctx.cancel.clone();
-                ctx.workers.submit(Box::new(move || {
+                ctx.workers.submit(Lane::Sdk, Box::new(move || {
                     decide_request(engine.as_deref(), &cancel, &shared, &send, req, pid);
                 }));
             }
@@ -135,7 +137,7 @@ impl SdkServer {
                 let engine = ctx.engine.clone();
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
-                ctx.workers.submit(Box::new(move || {
+                ctx.workers.submit(Lane::Sdk, Box::new(move || {
                     let start = Instant::now();
                     let result = if replayed {
                         Err(format!(

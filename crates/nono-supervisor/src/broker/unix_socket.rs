@@ -113,6 +113,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
@@ -120,7 +121,7 @@ use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use super::{StaticGrants, Workers};
+use super::{Lane, StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module brokers.
@@ -245,8 +246,10 @@ pub(crate) fn handle(
         Ok((call, socket, Plan::Child(dest))) => {
             let notify = notify.clone();
             let n = *n;
-            workers.submit(Box::new(move || {
-                let result = perform_interruptible(&notify, &n, &socket, &call, &dest);
+            let closing = workers.closing();
+            workers.submit(Lane::Socket, Box::new(move || {
+                let waiting = Waiting { notify: &notify, n: &n, closing: &closing };
+                let result = perform_interruptible(&waiting, &socket, &call, &dest);
                 match result {
                     Ok(v) => {
                         let _ = notify.respond_value(n.id, v);
@@ -259,9 +262,10 @@ pub(crate) fn handle(
         }
         Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
-            workers.submit(Box::new(move || {
-                let checked =
-                    connect_checked(&notify, &n, &socket, &call, inode, &path, kind, root);
+            let closing = workers.closing();
+            workers.submit(Lane::Socket, Box::new(move || {
+                let waiting = Waiting { notify: &notify, n: &n, closing: &closing };
+                let checked = connect_checked(&waiting, &socket, &call, inode, &path, kind, root);
                 if let Err(refusal) = checked {
                     refuse(&notify, &shared, &n, syscall, refusal);
                 }
@@ -487,10 +491,8 @@ fn granted_explicitly(caps: &StaticGrants, canonical: &Path) -> bool {
 /// only if that process is inside the sandbox. Otherwise the socket is closed without a byte
 /// written and the child's own socket was never connected, so no other thread of the child
 /// can send through it in between.
-#[allow(clippy::too_many_arguments)]
 fn connect_checked(
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     child: &OwnedFd,
     call: &Call,
     inode: OwnedFd,
@@ -507,7 +509,8 @@ fn connect_checked(
     if rustix::net::sockopt::socket_passcred(child).unwrap_or(false) {
         rustix::net::sockopt::set_socket_passcred(&own, true)?;
     }
-    perform_interruptible(notify, n, &own, call, &Destination::Inode(inode))?;
+    perform_interruptible(waiting, &own, call, &Destination::Inode(inode))?;
+    let (notify, n) = (waiting.notify, waiting.n);
     if let Err(reason) = served_inside(&own, root, path) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
@@ -703,14 +706,28 @@ fn check_tcp(
 /// How often a waiting connect/send checks that the child is still waiting for it.
 const WAIT_SLICE_MS: i32 = 50;
 
+/// What a worker waiting for a socket on the child's behalf checks between slices: that the
+/// child still waits (`NOTIF_ID_VALID`) and that the run is not closing (the command ended:
+/// a process that outlived it must not keep a worker, and with it `run`, waiting).
+struct Waiting<'a> {
+    notify: &'a NotifyFd,
+    n: &'a Notification,
+    closing: &'a AtomicBool,
+}
+
+impl Waiting<'_> {
+    fn still(&self) -> bool {
+        !self.closing.load(Ordering::Acquire) && self.notify.id_valid(self.n.id)
+    }
+}
+
 /// [`perform`] without ever blocking longer than the child waits: on a blocking socket the
 /// call is made non-blocking and waited for in slices, checking `NOTIF_ID_VALID` between them,
 /// so a child that is interrupted or killed (Ctrl-C during a connect to an unreachable host)
 /// frees the worker at once instead of after the kernel's own timeout. The socket's
 /// `O_NONBLOCK` (shared with the child's fd) is restored afterwards.
 fn perform_interruptible(
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     socket: &OwnedFd,
     call: &Call,
     dest: &Destination,
@@ -734,7 +751,7 @@ fn perform_interruptible(
             loop {
                 match perform(socket, &nonblocking, dest) {
                     Err(Errno::AGAIN) => {
-                        if !wait_writable(notify, n, socket) {
+                        if !wait_writable(waiting, socket) {
                             return Err(Errno::INTR);
                         }
                     }
@@ -744,7 +761,7 @@ fn perform_interruptible(
         }
         _ => {
             rustix::fs::fcntl_setfl(socket, flags | rustix::fs::OFlags::NONBLOCK)?;
-            let result = connect_waiting(notify, n, socket, call, dest);
+            let result = connect_waiting(waiting, socket, call, dest);
             let _ = rustix::fs::fcntl_setfl(socket, flags);
             result
         }
@@ -752,8 +769,7 @@ fn perform_interruptible(
 }
 
 fn connect_waiting(
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     socket: &OwnedFd,
     call: &Call,
     dest: &Destination,
@@ -762,7 +778,7 @@ fn connect_waiting(
         match perform(socket, call, dest) {
             // TCP: the handshake runs; wait for it.
             Err(Errno::INPROGRESS) => loop {
-                if !wait_writable(notify, n, socket) {
+                if !wait_writable(waiting, socket) {
                     return Err(Errno::INTR);
                 }
                 if poll_out(socket, 0) {
@@ -775,7 +791,7 @@ fn connect_waiting(
             // A Unix listener's backlog is full: try again while the child still waits.
             Err(Errno::AGAIN) => {
                 let _ = rustix::event::poll(&mut [], Some(&slice(WAIT_SLICE_MS)));
-                if !notify.id_valid(n.id) {
+                if !waiting.still() {
                     return Err(Errno::INTR);
                 }
             }
@@ -786,9 +802,9 @@ fn connect_waiting(
 
 /// Wait up to one slice for `socket` to become writable; `false` if the child no longer
 /// waits for this call.
-fn wait_writable(notify: &NotifyFd, n: &Notification, socket: &OwnedFd) -> bool {
+fn wait_writable(waiting: &Waiting<'_>, socket: &OwnedFd) -> bool {
     poll_out(socket, WAIT_SLICE_MS);
-    notify.id_valid(n.id)
+    waiting.still()
 }
 
 fn poll_out(socket: &OwnedFd, timeout_ms: i32) -> bool {
