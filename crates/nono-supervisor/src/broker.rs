@@ -76,8 +76,6 @@ pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
 const PATH_MAX: usize = 4096;
-/// Most worker threads for blocking decisions.
-const MAX_WORKERS: usize = 4;
 
 /// Everything the loop, the broker, the SDK server and the workers share for one run.
 #[derive(Debug)]
@@ -263,7 +261,7 @@ impl Broker {
     /// Answer the notification that arrived before the broker existed, if any.
     pub(crate) fn answer_pending(&mut self, ctx: &Context) {
         if let Some(n) = self.pending.take() {
-            self.handle(n, ctx);
+            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         }
     }
 
@@ -285,7 +283,7 @@ impl Broker {
                 return false;
             }
         };
-        self.handle(n, ctx);
+        answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         true
     }
 
@@ -351,7 +349,7 @@ impl Broker {
                 let _ = self.notify.respond_errno(n.id, Errno::NOSYS.raw_os_error());
                 return;
             }
-            self.handle(n, ctx);
+            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         }
     }
 
@@ -445,11 +443,25 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
-        ctx.workers.submit(Lane::Open, Box::new(move || {
-            grant_trapped(
-                &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
-            );
-        }));
+        // Requests that may wait for a person get workers of their own.
+        let asks = engine.asks(&RuntimeRequest {
+            path: canonical.clone(),
+            access,
+            pid: n.pid,
+            reason: None,
+            source: RequestSource::Trap,
+        });
+        let lane = if asks { Lane::Ask } else { Lane::Open };
+        ctx.workers.submit(
+            lane,
+            Box::new(move || {
+                answer_on_panic(&notify, n.id, || {
+                    grant_trapped(
+                        &notify, &engine, &cancel, &shared, &n, &call, canonical, access,
+                    );
+                });
+            }),
+        );
     }
 }
 
@@ -900,8 +912,11 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 /// worker waits for a full backlog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lane {
-    /// A trapped open outside the static grants: decide (may prompt), open, inject.
+    /// A trapped open outside the static grants that a rule (or a deny group, or a session
+    /// grant) decides at once: decide, open, inject.
     Open,
+    /// A trapped open that goes to the approval backend (may wait for a person).
+    Ask,
     /// A brokered `connect`/`sendto`: waits as long as the child's call would.
     Socket,
     /// An SDK request: decide, open, answer on the socket; or open a URL.
@@ -909,16 +924,36 @@ pub(crate) enum Lane {
 }
 
 impl Lane {
-    const ALL: [Lane; 3] = [Lane::Open, Lane::Socket, Lane::Sdk];
+    const ALL: [Lane; 4] = [Lane::Open, Lane::Ask, Lane::Socket, Lane::Sdk];
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// Most worker threads of the lane. Socket waits last as long as the child's calls
+    /// would (a connect to a listener whose backlog is full waits until it accepts), so that
+    /// lane has more; a prompt is one at a time anyway.
+    fn max_workers(self) -> usize {
+        match self {
+            Lane::Open | Lane::Ask | Lane::Sdk => 4,
+            Lane::Socket => 16,
+        }
+    }
+}
+
+/// Run `f`, which answers notification `id`; if it panics, answer `id` with `EACCES` (if
+/// it was answered already, that answer fails harmlessly: ids are never reused), so that a
+/// bug never leaves a thread of the child waiting for ever.
+pub(crate) fn answer_on_panic(notify: &NotifyFd, id: u64, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        tracing::error!("answering a trapped call panicked; answered EACCES");
+        let _ = notify.respond_errno(id, Errno::ACCESS.raw_os_error());
     }
 }
 
 /// Small pools for jobs that may block, one per [`Lane`], each started on first use (a run
 /// without runtime requests starts no thread). In a lane a new worker starts whenever a job
-/// is queued and none is idle, up to [`MAX_WORKERS`]: one person-facing prompt never holds up
+/// is queued and none is idle, up to the lane's [`Lane::max_workers`]: one person-facing prompt never holds up
 /// other requests while workers remain, and no lane can take another's workers. If not even
 /// the first worker of a lane can be started (the thread limit), the job runs on the
 /// submitting thread rather than waiting in a queue nobody serves.
@@ -930,7 +965,7 @@ impl Lane {
 /// keeps nono from stopping.
 #[derive(Debug, Default)]
 pub(crate) struct Workers {
-    lanes: [Pool; 3],
+    lanes: [Pool; 4],
     /// Set when the run is closing: jobs that wait stop waiting.
     closing: Arc<AtomicBool>,
     /// A pipe whose write end every worker holds a copy of: the read end polls `POLLHUP` once
@@ -974,7 +1009,8 @@ impl Workers {
             inner.threads.clear();
             let rx = Arc::new(Mutex::new(rx));
             self.spawn_worker(pool, &mut inner, rx);
-        } else if pool.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < MAX_WORKERS {
+        } else if pool.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < lane.max_workers()
+        {
             if let Some(rx) = inner.rx_clone() {
                 self.spawn_worker(pool, &mut inner, rx);
             }
@@ -1022,7 +1058,14 @@ impl Workers {
                     let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     idle.fetch_sub(1, Ordering::SeqCst);
                     match job {
-                        Ok(job) => job(),
+                        // A panicking job does not take its worker with it (the lane would
+                        // count a dead thread and queue jobs nobody runs).
+                        Ok(job) => {
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err()
+                            {
+                                tracing::error!("a broker job panicked");
+                            }
+                        }
                         Err(_) => return,
                     }
                 }

@@ -432,6 +432,30 @@ impl Engine {
         Some(reason)
     }
 
+    /// Non-blocking: whether [`decide`](Engine::decide) would reach the approval backend for
+    /// `req` (no deny group refuses it, no session grant or approve rule grants it) — i.e.
+    /// whether deciding it may wait for a person. The broker runs such requests on workers
+    /// of their own, so that decisions a rule makes at once never queue behind prompts.
+    #[must_use]
+    pub fn asks(&self, req: &RuntimeRequest) -> bool {
+        if !req.path.is_absolute() || self.deny_group_of(&req.path).is_some() {
+            return false;
+        }
+        let canonical = canonicalize_lenient(&req.path);
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&canonical)
+            .is_some_and(|a| a.contains(req.access));
+        !session
+            && !self
+                .policy
+                .approve
+                .iter()
+                .any(|r| r.grants(&canonical, req.access))
+    }
+
     /// Whether an approve rule names the canonical `path` itself with `access` (see
     /// [`ApproveRule::names`]): what a runtime grant of a FIFO or a device node needs.
     #[must_use]
