@@ -24,9 +24,12 @@ fn waiting_prompts_never_hold_up_rule_approved_opens() {
         let out = scratch.join("out");
         std::fs::create_dir_all(&out).expect("mkdir out");
 
-        // Every request the rule does not cover waits in the callback until released.
+        // Every request the rule does not cover reports itself, then waits in the callback
+        // until released.
         let (release, release_rx) = channel::<()>();
         let release_rx = Mutex::new(release_rx);
+        let (entered_tx, entered) = channel::<()>();
+        let entered_tx = Mutex::new(entered_tx);
         let policy = Policy {
             approve: vec![ApproveRule::path(
                 &scratch.join("ruled"),
@@ -38,6 +41,10 @@ fn waiting_prompts_never_hold_up_rule_approved_opens() {
         let engine = Engine::new(
             policy,
             Callback::new(move |_req| {
+                let _ = entered_tx
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(());
                 let _ = release_rx
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -49,8 +56,10 @@ fn waiting_prompts_never_hold_up_rule_approved_opens() {
         let mut caps = system_caps();
         caps.allow_path(&out, AccessMode::ReadWrite, "load test output")
             .expect("grant out");
+        // The rule-approved open comes once the prompts hold every worker they can get.
         let script = format!(
             "for i in 1 2 3 4 5 6; do cat {asked} >/dev/null 2>&1 & done; \
+             while [ ! -e {out}/go ]; do sleep 0.05; done; \
              cat {ruled} > {out}/ruled; wait",
             asked = scratch.join("asked/f").display(),
             ruled = scratch.join("ruled/f").display(),
@@ -63,6 +72,12 @@ fn waiting_prompts_never_hold_up_rule_approved_opens() {
         config.engine = Some(std::sync::Arc::new(engine));
         let runner = std::thread::spawn(move || run(config));
 
+        for _ in 0..4 {
+            entered
+                .recv_timeout(HANG)
+                .expect("the requests never reached the approval callback");
+        }
+        std::fs::write(out.join("go"), "").expect("write go");
         let start = Instant::now();
         let served = loop {
             if std::fs::read_to_string(out.join("ruled")).is_ok_and(|s| s == "ruled\n") {
