@@ -24,7 +24,9 @@
 //!      would have seen unsupervised (`EACCES`); a missing file opened without `O_CREAT` is
 //!      not recorded (it is `ENOENT` either way);
 //!    - with an engine, the request goes to a worker thread (`Engine::decide` may prompt),
-//!      so the loop keeps serving other threads of the child.
+//!      so the loop keeps serving other threads of the child; requests that will reach the
+//!      approval backend (may wait for a person) and those a rule decides at once use
+//!      separate workers ([`Lane`]), as do sockets and SDK requests.
 //!
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
@@ -34,9 +36,12 @@
 //! refused instead of followed out of the approved directory. The child's flags are honoured
 //! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
 //! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
-//! mode is masked with the child's umask). Before it is handed out, the opened object is
-//! checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a file under a deny
-//! entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
+//! mode is masked with the child's umask). The open itself is always `O_NONBLOCK`, so it
+//! never waits (a FIFO without a writer); then the object must be a regular file or a
+//! directory unless a rule names it itself (a FIFO, a device node: [`settle_opened`]), and
+//! `O_NONBLOCK` is cleared again unless the child asked for it. Before it is handed out, the
+//! opened object is checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a
+//! file under a deny entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
 //! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
@@ -968,9 +973,27 @@ pub(crate) struct Workers {
     lanes: [Pool; 4],
     /// Set when the run is closing: jobs that wait stop waiting.
     closing: Arc<AtomicBool>,
-    /// A pipe whose write end every worker holds a copy of: the read end polls `POLLHUP` once
-    /// all workers have ended (created with the first worker).
-    ended: Mutex<Option<(OwnedFd, OwnedFd)>>,
+    /// Workers started and not yet ended, and an eventfd (created with the first worker)
+    /// that the last one to end makes readable.
+    live: Arc<AtomicUsize>,
+    ended: Mutex<Option<Arc<OwnedFd>>>,
+}
+
+/// Held by a worker thread (dropped when it ends, whichever way): counts it in
+/// [`Workers::live`]; the last one to go signals [`Workers::ended`].
+struct Alive {
+    live: Arc<AtomicUsize>,
+    ended: Option<Arc<OwnedFd>>,
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(fd) = &self.ended {
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -1032,22 +1055,29 @@ impl Workers {
         self.closing.clone()
     }
 
-    /// A copy of the "all workers ended" pipe's write end for a new worker.
-    fn ended_writer(&self) -> Option<OwnedFd> {
+    /// The "all workers ended" eventfd, created on first use.
+    fn ended_fd(&self) -> Option<Arc<OwnedFd>> {
         let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
         if ended.is_none() {
-            match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
-                Ok(pair) => *ended = Some(pair),
-                Err(e) => tracing::warn!("pipe (broker workers) failed: {e}"),
+            match rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            ) {
+                Ok(fd) => *ended = Some(Arc::new(fd)),
+                Err(e) => tracing::warn!("eventfd (broker workers) failed: {e}"),
             }
         }
-        ended.as_ref().and_then(|(_, w)| w.try_clone().ok())
+        ended.clone()
     }
 
     fn spawn_worker(&self, pool: &Pool, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
         let idle = pool.idle.clone();
         let keep = rx.clone();
-        let alive = self.ended_writer();
+        self.live.fetch_add(1, Ordering::AcqRel);
+        let alive = Alive {
+            live: self.live.clone(),
+            ended: self.ended_fd(),
+        };
         let spawned = std::thread::Builder::new()
             .name("nono-broker".into())
             .spawn(move || {
@@ -1105,16 +1135,11 @@ impl Workers {
             inner.rx = None;
             threads.append(&mut inner.threads);
         }
-        let ended = self
-            .ended
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .map(|(r, _w)| r);
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let (Some(ended), Some(interrupt)) = (&ended, interrupt) {
-            loop {
+            while self.live.load(Ordering::Acquire) > 0 {
                 let mut fds = [
-                    rustix::event::PollFd::new(ended, PollFlags::IN),
+                    rustix::event::PollFd::new(&**ended, PollFlags::IN),
                     rustix::event::PollFd::from_borrowed_fd(interrupt, PollFlags::IN),
                 ];
                 match rustix::event::poll(&mut fds, None) {
@@ -1125,7 +1150,9 @@ impl Workers {
                     }
                 }
                 if !fds[0].revents().is_empty() {
-                    break;
+                    let mut buf = [0u8; 8];
+                    let _ = rustix::io::read(&**ended, &mut buf);
+                    continue;
                 }
                 if !fds[1].revents().is_empty() && interrupted() {
                     let busy = threads.iter().filter(|t| !t.is_finished()).count();

@@ -7,9 +7,10 @@
 //! - one notify thread answers the seccomp listener (the fast path: a trapped open inside
 //!   the static grants is answered CONTINUE right there); on kernels before 6.6 the loop
 //!   polls the listener itself instead (see `Broker::spawn_thread`);
-//! - a small worker pool, started on first use, runs decisions that may block
-//!   (`Engine::decide` may prompt a person) and the supervisor-side `openat2` + `ADDFD`, so a
-//!   slow prompt never holds up the fast path, other threads of the child, or signals;
+//! - small worker pools, one per kind of job (`broker::Lane`), started on first use, run
+//!   decisions that may block (`Engine::decide` may prompt a person), the supervisor-side
+//!   `openat2` + `ADDFD` and socket calls that wait, so a slow prompt never holds up the fast
+//!   path, other threads of the child, another kind of request, or signals;
 //! - in PTY mode, one relay thread copies bytes between our terminal and the child's PTY.
 //!
 //! # Signals
@@ -18,6 +19,10 @@
 //! the PTY's foreground group is used, which is where a shell's job is). `SIGWINCH` resizes
 //! the PTY (or is forwarded when there is none). The handler writes the signal number to a
 //! self-pipe; see `os.rs` for why not `signalfd`.
+//!
+//! nono always stops on `SIGTERM`: a command that has not ended [`TERM_GRACE`] after a
+//! forwarded `SIGTERM` is killed (`SIGKILL` to its process group), at once on a second one;
+//! and once the command has ended, a terminating signal stops the wait for busy workers.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
