@@ -218,3 +218,54 @@ fn send(pid: u32, sig: Signal) {
     let pid = Pid::from_raw(i32::try_from(pid).expect("pid")).expect("pid");
     kill_process(pid, sig).expect("kill");
 }
+
+/// A blocking `connect` to a Unix socket whose listener never accepts (backlog full) waits —
+/// on a supervisor worker, since the supervisor performs the connect. Five of them used to
+/// take every worker of the run's single pool, so an approved open waited behind them for
+/// as long as the server pleased. Sockets now have workers of their own, and the waits end
+/// with the command.
+#[test]
+fn connects_to_a_full_backlog_never_hold_up_approved_opens() {
+    if !sandbox_available() || !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    let s = Scratch::new("hang-backlog");
+    s.write("appr/ok", "approved-file\n");
+    let sock = s.join("srv.sock");
+    // A listener with backlog 0 that never accepts: one connection fills it, the next block.
+    let listener = rustix::net::socket(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .expect("socket");
+    rustix::net::bind(
+        &listener,
+        &rustix::net::SocketAddrUnix::new(&sock).expect("sockaddr"),
+    )
+    .expect("bind");
+    rustix::net::listen(&listener, 0).expect("listen");
+
+    let connect = format!(
+        "import socket, time; s = socket.socket(socket.AF_UNIX); s.connect({:?}); time.sleep(60)",
+        sock.display().to_string()
+    );
+    let script = format!(
+        "for i in 1 2 3 4 5 6; do /usr/bin/python3 -c '{connect}' & done; sleep 1.5; cat {ok}; echo done",
+        ok = s.s("appr/ok"),
+    );
+    let (sock_s, appr) = (sock.display().to_string(), s.s("appr"));
+    let Some(run) = bounded(
+        &s.path,
+        &[
+            "run", "--allow-file", &sock_s, "--approve", &appr, "--", "sh", "-c", &script,
+        ],
+        LIMIT,
+    ) else {
+        panic!("nono hung: connects to a full backlog held up an approved open");
+    };
+    run.expect_code(0)
+        .stdout_has("approved-file")
+        .stdout_has("done");
+    drop(listener);
+}
