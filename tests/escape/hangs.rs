@@ -142,9 +142,8 @@ fn fifo_in_approved_dir_neither_blocks_workers_nor_the_run() {
         .stderr_has(&format!("denied read of {p}"));
 
     // The command killed while its readers (would) wait: nono returns at once.
-    let killed = format!(
-        "for i in 1 2 3 4 5 6; do cat {p} 2>/dev/null & done; sleep 0.3; kill -9 $$"
-    );
+    let killed =
+        format!("for i in 1 2 3 4 5 6; do cat {p} 2>/dev/null & done; sleep 0.3; kill -9 $$");
     let Some(run) = bounded(
         &s.path,
         &["run", "--approve", &appr, "--", "sh", "-c", &killed],
@@ -209,7 +208,10 @@ fn sigterm_stops_nono_when_the_command_ignores_it() {
         };
         run.expect_code(137);
         if terms == 2 {
-            assert!(took < Duration::from_secs(4), "a second SIGTERM kills at once: {took:?}");
+            assert!(
+                took < Duration::from_secs(4),
+                "a second SIGTERM kills at once: {took:?}"
+            );
         }
     }
 }
@@ -258,7 +260,15 @@ fn connects_to_a_full_backlog_never_hold_up_approved_opens() {
     let Some(run) = bounded(
         &s.path,
         &[
-            "run", "--allow-file", &sock_s, "--approve", &appr, "--", "sh", "-c", &script,
+            "run",
+            "--allow-file",
+            &sock_s,
+            "--approve",
+            &appr,
+            "--",
+            "sh",
+            "-c",
+            &script,
         ],
         LIMIT,
     ) else {

@@ -1174,6 +1174,80 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn settle_opened_refuses_unnamed_special_objects_and_restores_blocking() {
+        let dir = std::env::temp_dir().join(format!("nono-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            dir.join("p"),
+            Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+
+        // A FIFO without a writer: the open returns at once (it would block without
+        // O_NONBLOCK), and is refused unless named.
+        let fifo = open_approved(&dir.join("p"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(
+            settle_opened(&fifo, OFlags::RDONLY, false),
+            Err(Unsettled::Special(Special::Fifo))
+        );
+        assert_eq!(settle_opened(&fifo, OFlags::RDONLY, true), Ok(()));
+        let fl = rustix::fs::fcntl_getfl(&fifo).unwrap();
+        assert!(
+            !fl.contains(OFlags::NONBLOCK),
+            "the child did not ask for O_NONBLOCK"
+        );
+        // For writing, with no reader: ENXIO instead of waiting.
+        drop(fifo);
+        assert_eq!(
+            open_approved(&dir.join("p"), OFlags::WRONLY, Mode::empty()).unwrap_err(),
+            Errno::NXIO
+        );
+
+        // A regular file keeps O_NONBLOCK only if asked for.
+        let f = open_approved(&dir.join("f"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(
+            settle_opened(&f, OFlags::RDONLY | OFlags::NONBLOCK, false),
+            Ok(())
+        );
+        assert!(rustix::fs::fcntl_getfl(&f)
+            .unwrap()
+            .contains(OFlags::NONBLOCK));
+        let f = open_approved(&dir.join("f"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(settle_opened(&f, OFlags::RDONLY, false), Ok(()));
+        assert!(!rustix::fs::fcntl_getfl(&f)
+            .unwrap()
+            .contains(OFlags::NONBLOCK));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_panicking_job_keeps_its_worker_and_every_lane_drains() {
+        let workers = Workers::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        workers.submit(
+            Lane::Open,
+            Box::new(|| panic!("job panics (expected in this test)")),
+        );
+        for lane in Lane::ALL {
+            let tx = tx.clone();
+            workers.submit(lane, Box::new(move || tx.send(lane).unwrap()));
+        }
+        drop(tx);
+        workers.join();
+        let mut got: Vec<Lane> = rx.iter().collect();
+        got.sort_by_key(|l| l.index());
+        assert_eq!(got, Lane::ALL);
+        // After closing, a job runs on the submitting thread.
+        let (tx, rx) = std::sync::mpsc::channel();
+        workers.submit(Lane::Socket, Box::new(move || tx.send(()).unwrap()));
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[test]
     fn under_is_component_prefix() {
         assert!(under(b"/etc/passwd", b"/etc"));
         assert!(under(b"/etc", b"/etc"));

@@ -643,6 +643,34 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_names_only_its_own_literal_path() {
+        let d = dir("names");
+        let fifo = d.join("proj/src/p");
+        let by_dir = ApproveRule::path(&d.join("proj"), AccessMode::Read, "test");
+        let by_path = ApproveRule::path(&fifo, AccessMode::Read, "test");
+        let by_glob = ApproveRule::new(&format!("{}/proj/**", d.display()), AccessMode::Read, "t");
+        assert!(by_dir.grants(&fifo, AccessMode::Read) && !by_dir.names(&fifo, AccessMode::Read));
+        assert!(by_path.names(&fifo, AccessMode::Read));
+        assert!(
+            !by_path.names(&fifo, AccessMode::Write),
+            "access counts too"
+        );
+        assert!(!by_glob.names(&fifo, AccessMode::Read));
+        let engine = Engine::new(
+            Policy {
+                approve: vec![by_dir, by_path],
+                ..Policy::default()
+            },
+            DenyAll,
+        );
+        assert!(engine.rule_names(&fifo, AccessMode::Read));
+        assert!(!engine.rule_names(&d.join("proj/src"), AccessMode::Read));
+        // A rule decides these at once; anything else would reach the backend.
+        assert!(!engine.asks(&req(&fifo, AccessMode::Read)));
+        assert!(engine.asks(&req(&d.join("elsewhere"), AccessMode::Read)));
+    }
+
+    #[test]
     fn engine_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<Engine>();

@@ -51,8 +51,8 @@ use rustix::net::{
 use rustix::process::{Pid, PidfdFlags, Signal};
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd, NotifySet, Syscall};
-use rustix::event::{PollFd, PollFlags};
 use nono_sandbox::{PreparedSandbox, SandboxOptions};
+use rustix::event::{PollFd, PollFlags};
 
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;

@@ -247,34 +247,48 @@ pub(crate) fn handle(
             let notify = notify.clone();
             let n = *n;
             let closing = workers.closing();
-            workers.submit(Lane::Socket, Box::new(move || {
-                super::answer_on_panic(&notify, n.id, || {
-                    let waiting = Waiting { notify: &notify, n: &n, closing: &closing };
-                    let result = perform_interruptible(&waiting, &socket, &call, &dest);
-                    match result {
-                        Ok(v) => {
-                            let _ = notify.respond_value(n.id, v);
+            workers.submit(
+                Lane::Socket,
+                Box::new(move || {
+                    super::answer_on_panic(&notify, n.id, || {
+                        let waiting = Waiting {
+                            notify: &notify,
+                            n: &n,
+                            closing: &closing,
+                        };
+                        let result = perform_interruptible(&waiting, &socket, &call, &dest);
+                        match result {
+                            Ok(v) => {
+                                let _ = notify.respond_value(n.id, v);
+                            }
+                            Err(e) => {
+                                let _ = notify.respond_errno(n.id, e.raw_os_error());
+                            }
                         }
-                        Err(e) => {
-                            let _ = notify.respond_errno(n.id, e.raw_os_error());
-                        }
-                    }
-                });
-            }));
+                    });
+                }),
+            );
         }
         Ok((call, socket, Plan::CheckServer { inode, path, kind })) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
             let closing = workers.closing();
-            workers.submit(Lane::Socket, Box::new(move || {
-                super::answer_on_panic(&notify, n.id, || {
-                    let waiting = Waiting { notify: &notify, n: &n, closing: &closing };
-                    let checked =
-                        connect_checked(&waiting, &socket, &call, inode, &path, kind, root);
-                    if let Err(refusal) = checked {
-                        refuse(&notify, &shared, &n, syscall, refusal);
-                    }
-                });
-            }));
+            workers.submit(
+                Lane::Socket,
+                Box::new(move || {
+                    super::answer_on_panic(&notify, n.id, || {
+                        let waiting = Waiting {
+                            notify: &notify,
+                            n: &n,
+                            closing: &closing,
+                        };
+                        let checked =
+                            connect_checked(&waiting, &socket, &call, inode, &path, kind, root);
+                        if let Err(refusal) = checked {
+                            refuse(&notify, &shared, &n, syscall, refusal);
+                        }
+                    });
+                }),
+            );
         }
         Err(refusal) => refuse(notify, shared, n, syscall, refusal),
     }
