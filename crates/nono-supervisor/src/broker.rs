@@ -205,8 +205,8 @@ pub(crate) struct Broker {
     /// `SYNC_WAKE_UP` was accepted (6.6+): the listener can be served by a blocking thread.
     sync_wakeup: bool,
     /// A notification received before the broker existed (see `spawn::Spawned::pending`):
-    /// answered first.
-    pending: Option<Notification>,
+    /// answered first (boxed: it is rare, and the broker travels by value).
+    pending: Option<Box<Notification>>,
 }
 
 /// The thread serving a listener (see [`Broker::spawn_thread`]).
@@ -259,13 +259,14 @@ impl Broker {
             shared: ctx.shared.clone(),
             procfs: procfs::ProcFs::new(ctx.child_pid),
             sync_wakeup,
-            pending,
+            pending: pending.map(Box::new),
         }
     }
 
     /// Answer the notification that arrived before the broker existed, if any.
     pub(crate) fn answer_pending(&mut self, ctx: &Context) {
         if let Some(n) = self.pending.take() {
+            let n = *n;
             answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         }
     }
