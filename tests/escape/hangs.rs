@@ -73,11 +73,13 @@ fn script_without_shebang_runs_and_returns() {
     control.expect_code(0).stdout_has("plain-script-ran");
 
     // Directly (the fallback exec happens in nono's own spawn), by relative and absolute
-    // path, and through a shell (which handles ENOEXEC itself, without a second exec).
-    let cases: [&[&str]; 3] = [
+    // path, and through a shell (which handles ENOEXEC itself, without a second exec); and
+    // under `wrap` (no supervisor: nothing is trapped), for comparison.
+    let cases: [&[&str]; 4] = [
         &["run", "--allow", &work, "--", "./plain"],
         &["run", "--allow", &work, "--", &s.s("work/plain")],
         &["run", "--allow", &work, "--", "sh", "-c", "./plain"],
+        &["wrap", "--allow", &work, "--", "./plain"],
     ];
     for args in cases {
         let Some(run) = bounded(&s.join("work"), args, LIMIT) else {
