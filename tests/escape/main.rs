@@ -11,6 +11,7 @@ mod deny_groups;
 mod deputy;
 mod env_injection;
 mod fs;
+mod hangs;
 mod inherited_fds;
 mod ipc;
 mod kernel;

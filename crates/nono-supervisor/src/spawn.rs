@@ -25,7 +25,11 @@
 //! 5. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
 //!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
 //!    before any broker runs: a parent thread receives the listener meanwhile and answers
-//!    that first exec `CONTINUE` (`pass_first_exec`).
+//!    the command's execs `CONTINUE` (`pass_first_exec`) until `Command::spawn` has returned.
+//!    There may be more than one: std execs with `execvp`, and glibc's `execvp` retries a
+//!    file that fails with `ENOEXEC` (a script without `#!`) as `execve("/bin/sh", ...)` —
+//!    a second trapped exec that nobody would answer if the thread stopped after the first
+//!    (`Command::spawn`, and with it the whole supervisor, then waited forever).
 //!
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
@@ -47,8 +51,9 @@ use rustix::net::{
 };
 use rustix::process::{Pid, PidfdFlags, Signal};
 
-use nono_sandbox::linux::seccomp::NotifySet;
+use nono_sandbox::linux::seccomp::{Notification, NotifyFd, NotifySet, Syscall};
 use nono_sandbox::{PreparedSandbox, SandboxOptions};
+use rustix::event::{PollFd, PollFlags};
 
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;
@@ -147,6 +152,10 @@ pub(crate) struct Spawned {
     pub child: Child,
     pub pidfd: OwnedFd,
     pub listener: Option<OwnedFd>,
+    /// A notification of the started command that arrived before the broker existed (the
+    /// first trapped call after a successful exec that is not itself an exec): pending, to
+    /// be answered by the broker before anything else.
+    pub pending: Option<Notification>,
 }
 
 /// Resolve `command` the way `execvp` would, against `path_var` (the child's `PATH`), before
@@ -276,31 +285,35 @@ pub(crate) fn spawn(
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
-    // for its outcome: a thread takes the listener and lets that exec through meanwhile.
-    let first_exec = if spec.expect_listener {
+    // for its outcome: a thread takes the listener and lets the command's execs through
+    // meanwhile, until `spawned` (below) closes `stop`.
+    let (first_exec, stop) = if spec.expect_listener {
         let report = report_parent
             .try_clone()
             .map_err(|e| SupervisorError::Sys {
                 call: "dup (child report)",
                 source: e,
             })?;
-        Some(
-            std::thread::Builder::new()
-                .name("nono-first-exec".into())
-                .spawn(move || pass_first_exec(&report))
-                .map_err(|e| SupervisorError::Sys {
-                    call: "spawning the first-exec thread",
-                    source: e,
-                })?,
-        )
+        let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SupervisorError::sys("pipe (first exec)", e))?;
+        let thread = std::thread::Builder::new()
+            .name("nono-first-exec".into())
+            .spawn(move || pass_first_exec(&report, &stop_r))
+            .map_err(|e| SupervisorError::Sys {
+                call: "spawning the first-exec thread",
+                source: e,
+            })?;
+        (Some(thread), Some(stop_w))
     } else {
-        None
+        (None, None)
     };
     let spawned = cmd.spawn();
+    // The exec succeeded or failed for good: the thread stops serving (it has either handed
+    // over a pending notification already or has none).
+    drop(stop);
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
-    // It ends once the exec was let through, or at EOF/a step error when the child failed.
     let listener = first_exec.map(|t| t.join().unwrap_or(Ok(None)));
     let child = match spawned {
         Ok(child) => child,
@@ -320,8 +333,8 @@ pub(crate) fn spawn(
             .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
         let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
             .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-        let listener = match listener {
-            Some(Ok(Some(l))) => Some(l),
+        let (listener, pending) = match listener {
+            Some(Ok(Some((l, pending)))) => (Some(l), pending),
             Some(Ok(None)) => {
                 return Err(SupervisorError::sys(
                     "receiving the seccomp listener from the child",
@@ -329,15 +342,16 @@ pub(crate) fn spawn(
                 ))
             }
             Some(Err(e)) => return Err(e),
-            None => None,
+            None => (None, None),
         };
-        Ok((pidfd, listener))
+        Ok((pidfd, listener, pending))
     })();
     match supervised {
-        Ok((pidfd, listener)) => Ok(Spawned {
+        Ok((pidfd, listener, pending)) => Ok(Spawned {
             child,
             pidfd,
             listener,
+            pending,
         }),
         Err(e) => {
             end_unsupervised(&mut child);
@@ -452,13 +466,22 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
 }
 
 /// On a thread while `Command::spawn` waits: receive the seccomp listener when the child
-/// sends it, then answer the child's first trapped call — the command's own `execve` —
-/// `CONTINUE` (Landlock decides; a failure is reported by `spawn` as 126/127). Until the exec,
-/// only nono's own code runs in the child, so nothing it traps needs the broker.
+/// sends it, then answer the command's trapped `execve`/`execveat` calls `CONTINUE` (Landlock
+/// decides; a failure is reported by `spawn` as 126/127) until `stop` is closed (after
+/// `Command::spawn` returned), the child is gone, or a trapped call that is not an exec
+/// arrives. Until the exec succeeds only nono's own code and libc's `execvp` run in the
+/// child, and they trap nothing but execs: `execvp` retries a file that fails with
+/// `ENOEXEC` through `/bin/sh`, so there can be two. A call that is not an exec comes from the
+/// started command: it is left pending and returned with the listener, for the broker. (An
+/// exec of the started command that arrives before `stop` is let through unrecorded: Landlock
+/// still decides it; only its denial would be missing from the report.)
 ///
 /// `Ok(None)`: the child reported a failed step instead (left in the socket for
 /// [`read_step_error`]) or closed the socket without sending anything.
-fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError> {
+fn pass_first_exec(
+    report: &OwnedFd,
+    stop: &OwnedFd,
+) -> Result<Option<(OwnedFd, Option<Notification>)>, SupervisorError> {
     let mut tag = [0u8; 8];
     // Peek: a step error stays for `read_step_error`.
     let peeked = rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
@@ -467,32 +490,32 @@ fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError>
         return Ok(None);
     }
     let listener = receive_listener(report)?;
-    let notify = nono_sandbox::linux::seccomp::NotifyFd::new(listener);
+    let notify = NotifyFd::new(listener);
     loop {
-        // HUP: no task uses the filter any more (the child died before its exec).
-        let mut fds = [rustix::event::PollFd::new(
-            &notify,
-            rustix::event::PollFlags::IN,
-        )];
+        // HUP on the listener: no task uses the filter any more (the child died before its
+        // exec). `stop` readable (HUP): `Command::spawn` returned.
+        let mut fds = [
+            PollFd::new(&notify, PollFlags::IN),
+            PollFd::new(stop, PollFlags::IN),
+        ];
         match rustix::event::poll(&mut fds, None) {
             Ok(_) => {}
             Err(Errno::INTR) => continue,
             Err(e) => return Err(SupervisorError::sys("poll (seccomp listener)", e)),
         }
-        if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
-            return Ok(Some(notify.into_inner()));
+        let (listener_ready, stopped) = (fds[0].revents(), !fds[1].revents().is_empty());
+        if !listener_ready.contains(PollFlags::IN) {
+            if stopped || !listener_ready.is_empty() {
+                return Ok(Some((notify.into_inner(), None)));
+            }
+            continue;
         }
         let Ok(n) = notify.recv() else { continue };
-        let _ = notify.respond_continue(n.id);
-        if matches!(
-            n.syscall(),
-            Some(
-                nono_sandbox::linux::seccomp::Syscall::Execve
-                    | nono_sandbox::linux::seccomp::Syscall::ExecveAt
-            )
-        ) {
-            return Ok(Some(notify.into_inner()));
+        if matches!(n.syscall(), Some(Syscall::Execve | Syscall::ExecveAt)) {
+            let _ = notify.respond_continue(n.id);
+            continue;
         }
+        return Ok(Some((notify.into_inner(), Some(n))));
     }
 }
 
