@@ -621,6 +621,7 @@ fn decide(
 /// only if that process is inside the sandbox. Otherwise the socket is closed without a byte
 /// written and the child's own socket was never connected, so no other thread of the child
 /// can send through it in between.
+#[allow(clippy::too_many_arguments)]
 fn connect_checked(
     as_child: &ActingAsChild,
     waiting: &Waiting<'_>,
