@@ -18,4 +18,5 @@ mod namespaces;
 mod network;
 mod persistence;
 mod programs;
+mod redteam;
 mod terminal;

@@ -1,0 +1,106 @@
+//! RED TEAM (branch h/attack): escapes found by the adversarial pass over the issue 10 / 16
+//! fixes. Each test here FAILS on the code it was written against — it is the reproducer of an
+//! open finding, not a regression test of a fix. Names start with `redteam_`.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
+
+/// `nono ARGS` in `cwd` with `XDG_STATE_HOME=state` (a fresh history of write grants, so the
+/// result does not depend on what other tests recorded in root's own).
+fn nono_with_state(cwd: &Path, state: &Path, args: &[&str]) -> Run {
+    let mut cmd = nono_cmd(cwd);
+    cmd.env("XDG_STATE_HOME", state).stdin(Stdio::null());
+    output(cmd.args(args))
+}
+
+/// RED TEAM finding A (issue 16 finding 2 class, not closed): nono's own output files
+/// (`--audit-log`, `learn -o`) are opened `O_NOFOLLOW`, but only the *last* component is
+/// protected, and `check_own_output` judges the path against the write grants of the
+/// *current* run only — it does not consult the history of earlier runs' write grants
+/// (`write-grants.jsonl`) that the grant-link check uses. Run 1 (`--allow proj`) replaces
+/// `proj/logs` with a symlink to any directory the user can write; run 2, which grants
+/// nothing there, writes its audit log into that directory (created 0600 or appended), and
+/// `nono learn -o proj/logs/profile.json` truncates and rewrites a `profile.json` there.
+///
+/// Reproducer (root or any user):
+/// ```text
+/// mkdir -p proj victim; echo '{"mine":1}' > victim/profile.json
+/// nono run --allow proj -- ln -s "$PWD/victim" proj/logs        # run 1 plants
+/// nono run --audit-log proj/logs/audit.jsonl -- cat /etc/hostname # run 2: victim/audit.jsonl
+/// nono learn -o proj/logs/profile.json -- true                    # victim/profile.json rewritten
+/// ```
+/// Expected: refused like a planted link on the way to a grant ("it was made after an earlier
+/// run was granted writes in …"), or opened beneath a trusted directory with
+/// `RESOLVE_NO_SYMLINKS`.
+#[test]
+fn redteam_own_output_through_a_planted_parent_link() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("redteam-own-output");
+    let (proj, victim, state) = (s.mkdir("proj"), s.mkdir("victim"), s.mkdir("state"));
+    let profile = s.write("victim/profile.json", "{\"mine\":1}\n");
+    let proj_s = proj.display().to_string();
+    let victim_s = victim.display().to_string();
+    let logs = proj.join("logs");
+    // Run 1: plant the parent link (the project is granted).
+    nono_with_state(
+        &s.path,
+        &state,
+        &[
+            "run",
+            "-s",
+            "--allow",
+            &proj_s,
+            "--",
+            "ln",
+            "-s",
+            &victim_s,
+            &logs.display().to_string(),
+        ],
+    )
+    .expect_code(0);
+    assert!(logs.is_symlink(), "run 1 did not plant the link");
+    // Run 2: the audit log is named under the planted link; nothing of proj is granted.
+    let audit = logs.join("audit.jsonl").display().to_string();
+    let outside = s.write("outside/f", "x");
+    let r = nono_with_state(
+        &s.path,
+        &state,
+        &[
+            "run",
+            "--approve",
+            &outside.parent().unwrap().display().to_string(),
+            "--audit-log",
+            &audit,
+            "--",
+            "cat",
+            &outside.display().to_string(),
+        ],
+    );
+    let planted_log = victim.join("audit.jsonl");
+    assert!(
+        !planted_log.exists(),
+        "run 2 wrote its audit log through the link run 1 planted, into {}:\n{r}",
+        planted_log.display()
+    );
+    // `learn -o`: truncates and rewrites a file of the same name in the link's target.
+    let r = nono_with_state(
+        &s.path,
+        &state,
+        &[
+            "learn",
+            "-o",
+            &logs.join("profile.json").display().to_string(),
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&profile).unwrap(),
+        "{\"mine\":1}\n",
+        "learn -o rewrote a file through the link run 1 planted:\n{r}"
+    );
+}
