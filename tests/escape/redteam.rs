@@ -104,3 +104,72 @@ fn redteam_own_output_through_a_planted_parent_link() {
         "learn -o rewrote a file through the link run 1 planted:\n{r}"
     );
 }
+
+/// RED TEAM finding B (issue 16 finding 3, same class as the listed entries, not covered):
+/// under `--allow ~`, directories from which the user's session manager starts programs
+/// later are writable because they are not in the `autorun` group:
+/// - `~/.local/share/systemd/user/` (`$XDG_DATA_HOME/systemd/user`): systemd's user manager
+///   loads units from it *before* `/usr/lib/systemd/user`, so a unit named like a vendor unit
+///   that is enabled by default (`pipewire.service`, `dbus.service`, …) — or a drop-in
+///   `NAME.service.d/x.conf` with `ExecStartPre=` — runs at the next login, outside the
+///   sandbox; the group lists `~/.config/systemd/user` only;
+/// - `~/.local/share/dbus-1/services/` (`$XDG_DATA_HOME/dbus-1/services`): the session bus
+///   starts the `Exec=` of a `.service` file here when a client asks for its name (it wins
+///   over `/usr/share/dbus-1/services`);
+/// - `~/.config/plasma-workspace/env/*.sh`: sourced by the Plasma session at login (the
+///   group has `~/.config/environment.d`, `~/.xprofile`).
+///
+/// Reproducer (any user; the directories exist, as on a desktop):
+/// ```text
+/// mkdir -p ~/.local/share/systemd/user ~/.local/share/dbus-1/services
+/// nono run --allow ~ -- sh -c 'printf "[Service]\nExecStartPre=/bin/sh -c id>/tmp/p\n" \
+///   > ~/.local/share/systemd/user/pipewire.service'     # succeeds
+/// ```
+/// (The other tool configurations that run commands — `~/.hgrc` hooks, `~/.gdbinit`,
+/// `~/.pdbrc`, `~/.Rprofile`, `~/.irbrc`, `~/.gradle/init.d/*`, `~/.ipython/…/startup/*`,
+/// `~/.mailcap`, `~/.config/i3/config` `exec` — are writable too; THREAT_MODEL's "the
+/// `autorun` list is a list" covers those.)
+#[test]
+fn redteam_session_autostart_dirs_outside_autorun_group() {
+    use crate::programs::{bins, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-autorun");
+    let home = s.mkdir("home");
+    let dirs = [
+        ".local/share/systemd/user",
+        ".local/share/dbus-1/services",
+        ".config/plasma-workspace/env",
+    ];
+    let mut steps: Vec<String> = Vec::new();
+    let mut expect: Vec<(String, &str)> = Vec::new();
+    for (i, d) in dirs.iter().enumerate() {
+        let dir = home.join(d);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x"), "original\n").unwrap();
+        for (op, arg) in [("write", "x"), ("create", "new")] {
+            let name = format!("{op}{i}");
+            steps.extend([
+                op.to_owned(),
+                name.clone(),
+                dir.join(arg).display().to_string(),
+            ]);
+            expect.push((name, "EACCES"));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == crate::programs::Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(&steps);
+        Outcome::parse(output(&mut cmd)).expect(&pairs);
+    }
+}
