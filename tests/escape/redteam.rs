@@ -173,3 +173,105 @@ fn redteam_session_autostart_dirs_outside_autorun_group() {
         Outcome::parse(output(&mut cmd)).expect(&pairs);
     }
 }
+
+/// RED TEAM finding C (issue 16 finding 4, incomplete): the start-up walk denies the targets
+/// of symlinks found in deny entries only when the target *exists*. A dangling link —
+/// `~/.bashrc -> ~/dots/bashrc` while the dotfiles checkout is being redone, or
+/// `~/.local/bin/tool -> ~/proj/build/tool` before the first build — leaves its target
+/// creatable by a run that may write where the target will be. The run creates it, and the
+/// next interactive shell (or `tool` typed outside) runs what the sandbox wrote.
+///
+/// Reproducer (any user):
+/// ```text
+/// mkdir ~/dots; mv ~/.bashrc ~/bashrc.bak; ln -s ~/dots/bashrc ~/.bashrc
+/// nono run --allow ~/dots -- sh -c 'echo "echo PWNED" > ~/dots/bashrc'   # succeeds
+/// bash -i                                                                 # prints PWNED
+/// ```
+/// Expected: a missing link target is denied like a missing deny entry (its canonical path,
+/// the missing tail appended), so creating it is refused.
+#[test]
+fn redteam_dangling_symlink_in_deny_entry_target_created() {
+    use crate::programs::{bins, probe_bare, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-dangling");
+    let home = s.mkdir("home");
+    let dots = s.mkdir("home/dots");
+    std::fs::create_dir_all(home.join(".local/bin")).unwrap();
+    std::os::unix::fs::symlink(dots.join("bashrc"), home.join(".bashrc")).unwrap();
+    std::os::unix::fs::symlink(dots.join("tool"), home.join(".local/bin/tool")).unwrap();
+    let rc = dots.join("bashrc").display().to_string();
+    let tool = dots.join("tool").display().to_string();
+    let steps = ["create", "bashrc", rc.as_str(), "create", "tool", tool.as_str()];
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &dots.display().to_string()]);
+        cmd.arg("--").arg(b.probe()).args(steps);
+        let out = Outcome::parse(output(&mut cmd));
+        let planted = dots.join("bashrc").exists() || dots.join("tool").exists();
+        let _ = std::fs::remove_file(dots.join("bashrc"));
+        let _ = std::fs::remove_file(dots.join("tool"));
+        assert!(
+            !planted,
+            "{}: the target of a dangling link in a deny entry (~/.bashrc, ~/.local/bin/tool) was created by the sandbox",
+            mode.as_str()
+        );
+        out.expect(&[("bashrc", "EACCES"), ("tool", "EACCES")]);
+    }
+    // Control: unsandboxed, the same steps create both targets.
+    probe_bare(&s.path, &steps).expect(&[("bashrc", "ok"), ("tool", "ok")]);
+    assert!(std::fs::read_to_string(home.join(".bashrc")).is_ok());
+}
+
+/// RED TEAM finding D (issue 16 finding 3, `shell` group gap): the default `~/.bashrc` of
+/// Fedora and RHEL (`/etc/skel/.bashrc`) sources every file in `~/.bashrc.d/`; the `shell`
+/// group denies `~/.bashrc` but not the directory it sources. Under `--allow ~` a run adds
+/// `~/.bashrc.d/x.sh` and the next interactive shell outside runs it. (`~/.oh-my-zsh/custom`
+/// is the same, and named in THREAT_MODEL's "the `autorun` list is a list"; `~/.bashrc.d` is
+/// sourced by a distribution's stock file, not a framework the user installed.)
+///
+/// Reproducer (any user on Fedora, or with the skel `.bashrc`):
+/// ```text
+/// mkdir -p ~/.bashrc.d
+/// nono run --allow ~ -- sh -c 'echo "echo PWNED" > ~/.bashrc.d/x.sh'   # succeeds
+/// bash -i                                                               # prints PWNED
+/// ```
+#[test]
+fn redteam_bashrc_d_is_writable_under_a_home_grant() {
+    use crate::programs::{bins, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-bashrc-d");
+    let home = s.mkdir("home");
+    s.write(
+        "home/.bashrc",
+        "for rc in ~/.bashrc.d/*; do [ -f \"$rc\" ] && . \"$rc\"; done\n",
+    );
+    let dir = s.mkdir("home/.bashrc.d");
+    std::fs::write(dir.join("existing.sh"), "# mine\n").unwrap();
+    let new = dir.join("x.sh").display().to_string();
+    let existing = dir.join("existing.sh").display().to_string();
+    let steps = ["create", "new", new.as_str(), "write", "existing", existing.as_str()];
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == crate::programs::Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(steps);
+        let out = Outcome::parse(output(&mut cmd));
+        let _ = std::fs::remove_file(dir.join("x.sh"));
+        std::fs::write(dir.join("existing.sh"), "# mine\n").unwrap();
+        out.expect(&[("new", "EACCES"), ("existing", "EACCES")]);
+    }
+}
