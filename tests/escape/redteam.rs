@@ -275,3 +275,77 @@ fn redteam_bashrc_d_is_writable_under_a_home_grant() {
         out.expect(&[("new", "EACCES"), ("existing", "EACCES")]);
     }
 }
+
+/// RED TEAM finding E (issue 16 finding 4, incomplete): the start-up walk denies the *final*
+/// target of a symlink found in a deny entry, not the symlinks met on the way to it. When one
+/// of those lies inside a write grant — `~/.ssh/config -> ~/src/dotfiles/ssh_config` with
+/// `~/src/dotfiles -> ~/src/dotfiles-v1`, the run granted `~/src` — the run retargets that
+/// intermediate link to a directory it wrote, and `~/.ssh/config` (a `credentials` entry) now
+/// reads the sandbox's file: a `ProxyCommand` runs at the next `ssh` outside. The same for the
+/// `shell` group (`~/.bashrc`) and nono's own profiles (`~/.config/nono/profiles/*.json`).
+///
+/// Reproducer (any user):
+/// ```text
+/// mkdir -p ~/proj/v1 ~/proj/links; echo 'Host *' > ~/proj/v1/ssh_config
+/// ln -s ~/proj/v1 ~/proj/links/cur; ln -s ~/proj/links/cur/ssh_config ~/.ssh/config
+/// nono run --allow ~/proj -- sh -c 'mkdir ~/proj/links/evil &&
+///   echo "Host * ProxyCommand PWNED" > ~/proj/links/evil/ssh_config &&
+///   ln -s ~/proj/links/evil ~/proj/links/new && mv -T ~/proj/links/new ~/proj/links/cur'
+/// cat ~/.ssh/config                                   # Host * ProxyCommand PWNED
+/// ```
+/// Expected: every symlink on the way from a deny entry to its target is protected like the
+/// target (read-only at least), or the run is refused when one lies inside a write grant.
+#[test]
+fn redteam_deny_link_chain_through_a_writable_link() {
+    use crate::programs::{bins, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    for mode in MODES {
+        let s = Scratch::new(&format!("redteam-chain-{}", mode.as_str()));
+        let home = s.mkdir("home");
+        let proj = s.mkdir("home/proj");
+        s.write("home/proj/v1/ssh_config", "Host *\n");
+        s.mkdir("home/proj/links");
+        s.mkdir("home/.ssh");
+        std::os::unix::fs::symlink(proj.join("v1"), proj.join("links/cur")).unwrap();
+        std::os::unix::fs::symlink(
+            proj.join("links/cur/ssh_config"),
+            home.join(".ssh/config"),
+        )
+        .unwrap();
+        let p = |x: &str| proj.join(x).display().to_string();
+        let steps = [
+            "mkdir".to_owned(),
+            "mkdir".to_owned(),
+            p("links/evil"),
+            "create".to_owned(),
+            "plant".to_owned(),
+            p("links/evil/ssh_config"),
+            "symlink".to_owned(),
+            "newlink".to_owned(),
+            p("links/evil"),
+            p("links/new"),
+            "rename".to_owned(),
+            "swap".to_owned(),
+            p("links/new"),
+            p("links/cur"),
+        ];
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &proj.display().to_string()]);
+        cmd.arg("--").arg(b.probe()).args(&steps);
+        let out = Outcome::parse(output(&mut cmd));
+        let now = std::fs::read_to_string(home.join(".ssh/config")).unwrap_or_default();
+        assert_eq!(
+            now,
+            "Host *\n",
+            "{}: ~/.ssh/config now reads a file the sandbox wrote (an intermediate link was retargeted):\n{}",
+            mode.as_str(),
+            out.run
+        );
+    }
+}
