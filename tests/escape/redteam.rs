@@ -349,3 +349,61 @@ fn redteam_deny_link_chain_through_a_writable_link() {
         );
     }
 }
+
+/// RED TEAM finding F (issue 16 finding 3, same class as `~/.local/bin`): only a fixed list
+/// of directories on `PATH` is read-only under a home grant (`~/.local/bin`, `~/bin`,
+/// `~/.cargo/bin`, `~/go/bin`, `~/.npm-global/bin`, `~/.bun/bin`, `~/.deno/bin`). The
+/// user's own `$PATH` — which nono has at start — names the others: `~/.yarn/bin`,
+/// `$PNPM_HOME` (`~/.local/share/pnpm`), `~/.dotnet/tools`, `~/.ghcup/bin`, `~/.krew/bin`,
+/// `~/.foundry/bin`, … A program placed there under `--allow ~` runs outside the next time
+/// the user types its name. Every `PATH` entry under the home could be made read-only.
+///
+/// Reproducer (any user):
+/// ```text
+/// mkdir -p ~/.yarn/bin; export PATH=~/.yarn/bin:$PATH
+/// nono run --allow ~ -- sh -c 'printf "#!/bin/sh\necho PWNED\n" > ~/.yarn/bin/ls; chmod +x ~/.yarn/bin/ls'
+/// ls                                                          # PWNED
+/// ```
+#[test]
+fn redteam_path_directories_in_home_are_writable() {
+    use crate::programs::{bins, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-path");
+    let home = s.mkdir("home");
+    let dirs = [".yarn/bin", ".local/share/pnpm", ".dotnet/tools"];
+    let mut path = String::new();
+    let mut steps: Vec<String> = Vec::new();
+    let mut expect: Vec<(String, &str)> = Vec::new();
+    for (i, d) in dirs.iter().enumerate() {
+        let dir = s.mkdir(&format!("home/{d}"));
+        path.push_str(&format!("{}:", dir.display()));
+        steps.extend([
+            "create".to_owned(),
+            format!("plant{i}"),
+            dir.join("ls").display().to_string(),
+        ]);
+        expect.push((format!("plant{i}"), "EACCES"));
+    }
+    path.push_str(&std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
+    let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .env("PATH", &path)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == crate::programs::Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(&steps);
+        let out = Outcome::parse(output(&mut cmd));
+        for d in dirs {
+            let _ = std::fs::remove_file(home.join(d).join("ls"));
+        }
+        out.expect(&pairs);
+    }
+}
