@@ -407,3 +407,75 @@ fn redteam_path_directories_in_home_are_writable() {
         out.expect(&pairs);
     }
 }
+
+/// RED TEAM finding G (issue 16 finding 1, race): the grant-link check (`planted::links_on`)
+/// reads the grant's path by name when the plan is made, and Landlock opens the same name
+/// again later (`open_rule_target`: `O_PATH | O_NOFOLLOW`, which protects the *last*
+/// component only). A sandboxed process that can write a directory on the way to another
+/// run's grant — a concurrent run (two agent sessions on one project), or a daemon a `nono
+/// wrap` run left behind (wrap cannot end leftovers) — swaps that directory with a symlink
+/// (`renameat2(RENAME_EXCHANGE)` in a loop): the check sees the directory, Landlock's open
+/// follows the link, and the grant lands on the link's target. Here run B grants
+/// `proj/sub/.config` and gets `HOME/.config` read+write — nono's own profiles directory
+/// included (the `nono` deny group is only an absence of rules, so a rule on an ancestor
+/// opens it): B writes `HOME/.config/nono/profiles/pwned.json`. Hit on the 2nd attempt here.
+///
+/// Reproducer (root or any user):
+/// ```text
+/// mkdir -p proj/sub/.config ~/.config/nono/profiles; ln -s ~ proj/sublink
+/// nono run --allow proj -- race spin proj/sub proj/sublink 30 &        # run A
+/// until nono run --allow proj/sub/.config -- \
+///     sh -c 'echo x > ~/.config/nono/profiles/pwned.json' 2>/dev/null; do :; done   # run B
+/// ```
+/// Expected: the plan opens each grant once, without following any symlink
+/// (`openat2(RESOLVE_NO_SYMLINKS)` from a trusted root, or walking component by component
+/// with `O_NOFOLLOW`), checks the links on *that* walk, and hands Landlock the opened fd.
+#[test]
+fn redteam_grant_path_swapped_between_link_check_and_landlock_open() {
+    use crate::programs::bins;
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-grant-race");
+    let (home, state) = (s.mkdir("home"), s.mkdir("state"));
+    let profiles = s.mkdir("home/.config/nono/profiles");
+    let proj = s.mkdir("proj");
+    s.mkdir("proj/sub/.config");
+    std::os::unix::fs::symlink(&home, proj.join("sublink")).unwrap();
+    let race = b.race();
+    let mut a = nono_cmd(&s.path);
+    a.env("XDG_STATE_HOME", &state)
+        .env("HOME", &home)
+        .args(["run", "-s", "--read", &b.dir_s(), "--allow"])
+        .arg(&proj)
+        .arg("--")
+        .arg(&race)
+        .arg("spin")
+        .arg(proj.join("sub"))
+        .arg(proj.join("sublink"))
+        .arg("40");
+    let mut a = a.spawn().expect("spawn run A");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pwned = profiles.join("pwned.json");
+    let grant = proj.join("sub/.config").display().to_string();
+    let script = format!("echo pwned > {}", pwned.display());
+    let mut hit = None;
+    for i in 0..300 {
+        let mut bcmd = nono_cmd(&s.path);
+        bcmd.env("XDG_STATE_HOME", &state)
+            .env("HOME", &home)
+            .args(["run", "-s", "--allow", &grant, "--", "sh", "-c", &script]);
+        let _ = output(&mut bcmd);
+        if pwned.exists() {
+            hit = Some(i + 1);
+            break;
+        }
+    }
+    let _ = a.kill();
+    let _ = a.wait();
+    assert!(
+        hit.is_none(),
+        "run B wrote {} (inside nono's own profiles, outside its grant) on attempt {}: its grant \
+         was opened through the symlink run A swapped in after the check",
+        pwned.display(),
+        hit.unwrap_or(0)
+    );
+}
