@@ -536,3 +536,49 @@ fn redteam_report_advice_for_the_home_spine_does_not_work() {
         "the report advised `{advised}`, which does not fix the denial:\nfirst:\n{first}\nwith the advice:\n{second}"
     );
 }
+
+/// RED TEAM finding I (issue 16 finding 6, audit records): a runtime decision on a path that
+/// is not UTF-8 is left out of the audit log — `serde_json` cannot serialise the `PathBuf`,
+/// nono prints `ERROR audit log: cannot serialise an audit entry: path contains invalid UTF-8
+/// characters (the decision stands: Granted)` and the line is never written. A command with
+/// `--approve DIR` (write) creates and writes files named `\xff…` there, or reads such a file,
+/// and the audit trail the user keeps to review what was granted at runtime does not show it.
+/// Sandbox-chosen bytes should be escaped into the record, never drop it.
+///
+/// Reproducer (root or any user):
+/// ```text
+/// mkdir appr; printf secret > "appr/$(printf '\xff')evil"
+/// nono run --approve appr --audit-log audit.jsonl -- sh -c "cat appr/$(printf '\xff')evil"
+/// # prints "secret"; audit.jsonl has no line for it
+/// ```
+#[test]
+fn redteam_audit_log_drops_decisions_on_non_utf8_paths() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("redteam-audit-utf8");
+    let appr = s.mkdir("appr");
+    let secret = appr.join(OsStr::from_bytes(b"\xff\xfeevil"));
+    std::fs::write(&secret, "secret").unwrap();
+    let log = s.join("audit.jsonl");
+    let mut cmd = nono_cmd(&s.path);
+    cmd.args(["run", "-s", "--approve"])
+        .arg(&appr)
+        .arg("--audit-log")
+        .arg(&log)
+        .arg("--")
+        .arg("cat")
+        .arg(&secret);
+    let r = output(&mut cmd);
+    assert!(
+        r.stdout.contains("secret"),
+        "the approved read failed:\n{r}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("evil"),
+        "the granted read of a non-UTF-8 path is missing from the audit log:\n--- log ---\n{text}\n{r}"
+    );
+}
