@@ -582,3 +582,62 @@ fn redteam_audit_log_drops_decisions_on_non_utf8_paths() {
         "the granted read of a non-UTF-8 path is missing from the audit log:\n--- log ---\n{text}\n{r}"
     );
 }
+
+/// RED TEAM finding J (issue 16 finding 3, same class as `~/.cargo/bin`): rustup's installer
+/// adds `. "$HOME/.cargo/env"` to `~/.profile`, `~/.bashrc` and `~/.zshenv`; deno's adds
+/// `. "$HOME/.deno/env"`, ghcup's `. "$HOME/.ghcup/env"`. The `autorun` group protects
+/// `~/.cargo/bin`, `~/.deno/bin` and (not) `~/.ghcup/bin`, but not these env scripts: under
+/// `--allow ~` each is an existing file in a spine directory and gets a read+write rule of its
+/// own. A line appended to `~/.cargo/env` runs in every login and interactive shell of every
+/// Rust user, outside the sandbox.
+///
+/// Reproducer (any user with rustup):
+/// ```text
+/// nono run --allow ~ -- sh -c 'echo "echo PWNED" >> ~/.cargo/env'   # succeeds
+/// bash -l                                                          # prints PWNED
+/// ```
+#[test]
+fn redteam_toolchain_env_scripts_sourced_by_shell_rc_are_writable() {
+    use crate::programs::{bins, Outcome, MODES};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("redteam-cargo-env");
+    let home = s.mkdir("home");
+    s.write(
+        "home/.profile",
+        ". \"$HOME/.cargo/env\"\n. \"$HOME/.deno/env\"\n. \"$HOME/.ghcup/env\"\n",
+    );
+    let files = [".cargo/env", ".deno/env", ".ghcup/env"];
+    let mut steps: Vec<String> = Vec::new();
+    let mut expect: Vec<(String, &str)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let dir = Path::new(f).parent().unwrap().join("bin");
+        s.mkdir(&format!("home/{}", dir.display()));
+        let p = s.write(&format!("home/{f}"), "# env\n");
+        steps.extend([
+            "write".to_owned(),
+            format!("env{i}"),
+            p.display().to_string(),
+        ]);
+        expect.push((format!("env{i}"), "EACCES"));
+    }
+    let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == crate::programs::Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(&steps);
+        let out = Outcome::parse(output(&mut cmd));
+        for f in files {
+            std::fs::write(home.join(f), "# env\n").unwrap();
+        }
+        out.expect(&pairs);
+    }
+}
