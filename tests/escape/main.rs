@@ -19,4 +19,5 @@ mod namespaces;
 mod network;
 mod persistence;
 mod programs;
+mod redteam;
 mod terminal;
