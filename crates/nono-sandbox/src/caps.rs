@@ -421,6 +421,30 @@ impl CapabilitySet {
         Ok(self)
     }
 
+    /// A carve-out on a symlink itself, not on what it points to: its directory is resolved,
+    /// its last component is kept. Under a grant on the link's directory, the link then
+    /// cannot be removed, renamed or replaced (the directory becomes a carve-out spine), so
+    /// what it points to stays what it pointed to when the sandbox was built. For a link on
+    /// the way from a deny entry to its target (`~/.ssh/config` → `~/proj/cur/ssh_config`,
+    /// `cur` → `v1`): deny the target alone, and a grant on `~/proj` could point `cur`
+    /// elsewhere. The path must be absolute.
+    pub fn deny_link_kind(
+        &mut self,
+        path: impl AsRef<Path>,
+        origin: impl Into<String>,
+        kind: DenyKind,
+    ) -> Result<&mut Self, CapsError> {
+        let path = path.as_ref();
+        let (Some(parent), Some(Component::Normal(name))) =
+            (path.parent(), path.components().next_back())
+        else {
+            return self.deny_kind(path, origin, kind);
+        };
+        let path = canonicalize_lenient(parent)?.join(name);
+        self.push_deny(path, origin.into(), kind);
+        Ok(self)
+    }
+
     /// Add a canonical carve-out, or strengthen the one already on `path` (`All` wins).
     fn push_deny(&mut self, path: PathBuf, origin: String, kind: DenyKind) -> bool {
         if let Some(existing) = self.denies.iter_mut().find(|d| d.path == path) {

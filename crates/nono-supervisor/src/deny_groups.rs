@@ -401,6 +401,10 @@ pub struct DenySet {
     ids: HashMap<(u64, u64), usize>,
     /// Deny entries whose symlinks were not all resolved (walk cut at the bounds).
     unwalked: Vec<PathBuf>,
+    /// Symlinks on the way from a deny entry to what it means (the entry itself when it is a
+    /// link, links in a chain), protected as links: their own location, not followed (see
+    /// [`CapabilitySet::deny_link_kind`]). `(link, group, kind)`.
+    links: Vec<(PathBuf, String, DenyKind)>,
 }
 
 impl DenySet {
@@ -477,6 +481,12 @@ impl DenySet {
             if !walked.insert(root.clone().into_os_string()) {
                 continue;
             }
+            // An entry that is itself a symlink (`~/.bashrc` → `~/dots/bashrc`): its chain.
+            let literal = self.entries[i].literal.clone();
+            if std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink()) {
+                let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
+                self.add_link_chain(resolver, &literal, None, &group, kind, &mut queue);
+            }
             let Ok(meta) = std::fs::symlink_metadata(&root) else {
                 continue;
             };
@@ -492,30 +502,60 @@ impl DenySet {
             }
             let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
             for link in links {
-                let Ok(target) = std::fs::canonicalize(&link) else {
-                    continue;
-                };
-                // Most links in a tool's tree point within it (`python3` → `python3.12`).
-                if target.starts_with(&root) {
-                    continue;
-                }
-                // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in
-                // the same directory): nothing to add.
-                let covered = match kind {
-                    DenyKind::All => self.deny_for(&target, AccessMode::Read).is_some(),
-                    DenyKind::Write => self.group_of(&target).is_some(),
-                };
-                if covered {
-                    continue;
-                }
-                let why = format!("the target of {}, inside a protected path", link.display());
-                let before = self.entries.len();
-                if self.add_with(resolver, &target, &group, kind, &why).is_ok()
-                    && self.entries.len() > before
-                {
-                    queue.push_back(before);
-                }
+                self.add_link_chain(resolver, &link, Some(&root), &group, kind, &mut queue);
             }
+        }
+    }
+
+    /// Deny what the symlink `link` (inside the entry `root`, or an entry itself) leads to:
+    /// every link on the way, as a link (a chain through a link in a granted directory could
+    /// otherwise be re-pointed: `~/.ssh/config` → `~/proj/cur/ssh_config`, `cur` → `v1`), and
+    /// where the chain ends — also when that does not exist yet (`~/.bashrc` → a missing
+    /// `~/dots/bashrc` that a grant on `~/dots` could create).
+    fn add_link_chain(
+        &mut self,
+        resolver: &mut Resolver,
+        link: &Path,
+        root: Option<&Path>,
+        group: &str,
+        kind: DenyKind,
+        queue: &mut std::collections::VecDeque<usize>,
+    ) {
+        let Ok(walk) = crate::planted::walk(link) else {
+            return;
+        };
+        for (l, _, _) in &walk.links {
+            // A link inside the walked entry is protected by the entry itself.
+            if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
+                continue;
+            }
+            if !self.links.iter().any(|(p, _, _)| p == l) {
+                self.links.push((l.clone(), group.to_owned(), kind));
+            }
+        }
+        let target = walk.end;
+        // Most links in a tool's tree point within it (`python3` → `python3.12`).
+        if root.is_some_and(|r| target.starts_with(r)) {
+            return;
+        }
+        // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in the same
+        // directory): nothing to add.
+        let covered = match kind {
+            DenyKind::All => self.deny_for(&target, AccessMode::Read).is_some(),
+            DenyKind::Write => self.group_of(&target).is_some(),
+        };
+        if covered {
+            return;
+        }
+        let why = format!(
+            "the target of {}, inside a protected path",
+            crate::escape::path(link)
+        );
+        let before = self.entries.len();
+        if self.add_with(resolver, &target, group, kind, &why).is_ok()
+            && self.entries.len() > before
+        {
+            queue.push_back(before);
         }
     }
 
@@ -674,6 +714,9 @@ impl DenySet {
             }
         }
         caps.deny_many_kind(denies)?;
+        for (link, group, kind) in &self.links {
+            caps.deny_link_kind(link, format!("group {group}"), *kind)?;
+        }
         Ok(())
     }
 }

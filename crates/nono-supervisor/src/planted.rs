@@ -112,6 +112,9 @@ pub struct Walk {
     /// The path every component resolved to, symlink-free — `None` when a component was
     /// missing.
     pub resolved: Option<PathBuf>,
+    /// Where the path would lead once its missing part is created: the resolved part with the
+    /// rest appended (`..` applied lexically). Equal to `resolved` when nothing was missing.
+    pub end: PathBuf,
 }
 
 /// Resolve `path` (absolute) one component at a time with `lstat`/`readlink`, recording every
@@ -138,10 +141,19 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
         let meta = match std::fs::symlink_metadata(&candidate) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut end = candidate;
+                for p in rest {
+                    if p == ".." {
+                        end.pop();
+                    } else {
+                        end.push(p);
+                    }
+                }
                 return Ok(Walk {
                     links: out,
                     resolved: None,
-                })
+                    end,
+                });
             }
             Err(e) => return Err(e),
         };
@@ -165,7 +177,8 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
     }
     Ok(Walk {
         links: out,
-        resolved: Some(done),
+        resolved: Some(done.clone()),
+        end: done,
     })
 }
 
