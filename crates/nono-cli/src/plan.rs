@@ -742,6 +742,7 @@ impl ElevationPlan {
             .collect();
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
         if let Some(log) = &audit_log {
+            check_output_links("--audit-log", log, &sandbox.caps, &sandbox.history)?;
             check_own_output("--audit-log", log, &sandbox.caps, &approve)?;
         }
         Ok(ElevationPlan {
@@ -807,6 +808,44 @@ pub fn check_own_output(
             ))
             .into());
         }
+    }
+    Ok(())
+}
+
+/// A file nono writes outside the sandbox must not be reached through a symlink that a
+/// sandboxed run could have planted on the way to its directory (`proj/logs` turned into a
+/// link to a directory of the user's by an earlier run with `--allow proj`): the same rules as
+/// for grant paths (inside a write grant of this run, made after an earlier run could write
+/// there, or owned by someone else), checked against `history`. `O_NOFOLLOW` protects only the
+/// last component.
+pub fn check_output_links(
+    flag: &str,
+    path: &Path,
+    caps: &CapabilitySet,
+    history: &WriteHistory,
+) -> anyhow::Result<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let request = [RequestedGrant {
+        path: dir.to_path_buf(),
+        origin: format!("{flag} {}", path.display()),
+    }];
+    let links = planted::grant_links(&request, caps, planted::user_id(), history)
+        .map_err(|e| Failure::nono(format!("{flag}: resolving the symlinks on its path: {e}")))?;
+    if let Some(l) = links.iter().find(|l| l.untrusted.is_some()) {
+        let why = l
+            .untrusted
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Err(Failure::nono(format!(
+            "{flag} {}: refusing the symlink {} -> {} on the way: {why}. Remove or fix the link, or write the file elsewhere (e.g. under ~/.local/state/nono)",
+            nono_supervisor::escape::path(path),
+            nono_supervisor::escape::path(&l.link),
+            nono_supervisor::escape::path(&l.target),
+        ))
+        .into());
     }
     Ok(())
 }

@@ -295,7 +295,9 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     };
     // Not refused inside a write grant, unlike the audit log: the command runs with every
     // access outside the deny groups granted, so no place is out of its reach; the file is
-    // opened O_NOFOLLOW and must be a regular file with one link.
+    // opened O_NOFOLLOW and must be a regular file with one link, and no symlink an earlier
+    // run could have planted may lie on the way to it.
+    crate::plan::check_output_links("-o", &output, &plan.caps, &plan.history)?;
     for note in plan.notes() {
         ui.note(&note);
     }
