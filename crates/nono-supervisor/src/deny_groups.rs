@@ -71,6 +71,9 @@ pub struct DenyGroup {
 /// Reason shared by the paths on `PATH`.
 const ON_PATH: &str = "a directory on PATH: a program placed or replaced here runs outside the \
                        sandbox the next time you type its name";
+/// Reason for the directories of the user's `$PATH` inside the home directory.
+const PATH_ENV: &str = "a directory on your PATH: a program placed or replaced here runs \
+                        outside the sandbox the next time you type its name";
 /// Reason shared by git's configuration.
 const GIT_CONFIG: &str = "git configuration: git outside the sandbox runs the commands it names \
                           (core.fsmonitor, core.pager, core.hooksPath, `!` aliases, filters)";
@@ -183,6 +186,8 @@ pub const GROUPS: &[DenyGroup] = &[
         paths: &[
             p("~/.bashrc"),
             p("~/.bash_aliases"),
+            // Sourced by the stock ~/.bashrc of Fedora and RHEL.
+            p("~/.bashrc.d"),
             p("~/.bash_profile"),
             p("~/.bash_login"),
             p("~/.bash_logout"),
@@ -309,6 +314,63 @@ pub const GROUPS: &[DenyGroup] = &[
                 "~/.config/tmux",
                 "tmux configuration: run-shell and hooks run when tmux starts",
             ),
+            why(
+                "~/.local/share/systemd/user",
+                "systemd user units: they take precedence over the vendor's, so a unit named \
+                 like an enabled one starts at your next login",
+            ),
+            why(
+                "$XDG_DATA_HOME/systemd/user",
+                "systemd user units: they take precedence over the vendor's, so a unit named \
+                 like an enabled one starts at your next login",
+            ),
+            why(
+                "~/.local/share/dbus-1/services",
+                "D-Bus session services: started on demand when a program asks for the name",
+            ),
+            why("~/.config/plasma-workspace/env", SESSION),
+            why("~/.config/plasma-workspace/shutdown", SESSION),
+            why(
+                "~/.cargo/env",
+                "rustup's environment script, sourced by your shell's rc files",
+            ),
+            why(
+                "~/.deno/env",
+                "deno's environment script, sourced by your shell's rc files",
+            ),
+            why(
+                "~/.ghcup/env",
+                "ghcup's environment script, sourced by your shell's rc files",
+            ),
+            why("~/.ghcup/bin", ON_PATH),
+            why("~/.yarn/bin", ON_PATH),
+            why("~/.local/share/pnpm", ON_PATH),
+            why("~/.dotnet/tools", ON_PATH),
+            why(
+                "~/.hgrc",
+                "Mercurial configuration: hooks and aliases run commands",
+            ),
+            why("~/.gdbinit", "gdb runs its commands when it starts"),
+            why("~/.pdbrc", "pdb runs its commands when it starts"),
+            why("~/.Rprofile", "R runs it when it starts"),
+            why("~/.irbrc", "irb runs it when it starts"),
+            why(
+                "~/.inputrc",
+                "readline configuration: a macro types commands into your shell",
+            ),
+            why(
+                "~/.mailcap",
+                "the commands that open attachments and files by type",
+            ),
+            why(
+                "~/.gradle/init.d",
+                "Gradle runs these scripts in every build",
+            ),
+            why(
+                "~/.ipython/profile_default/startup",
+                "IPython runs these scripts when it starts",
+            ),
+            why("~/.config/i3", SESSION),
             why("~/.vimrc", EDITOR),
             why("~/.vim", EDITOR),
             why("~/.config/nvim", EDITOR),
@@ -462,6 +524,17 @@ impl DenySet {
                         group: g.name.to_owned(),
                         source,
                     })?;
+            }
+            if g.name == "autorun" {
+                // Every directory of the user's own $PATH inside the home directory, beyond
+                // the well-known ones above (~/.yarn/bin, a project's bin/ on PATH).
+                let home = std::fs::canonicalize(&vars.home).unwrap_or_else(|_| vars.home.clone());
+                for dir in &vars.path_dirs {
+                    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+                    if real.starts_with(&home) && real != home {
+                        let _ = set.add_with(&mut resolver, dir, g.name, g.kind, PATH_ENV);
+                    }
+                }
             }
         }
         set.add_link_targets(&mut resolver);

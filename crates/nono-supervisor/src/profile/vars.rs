@@ -27,6 +27,10 @@ pub struct Vars {
     pub xdg_state_home: PathBuf,
     /// `$XDG_RUNTIME_DIR` (no default).
     pub xdg_runtime_dir: Option<PathBuf>,
+    /// The absolute directories of `$PATH`, in order (empty when unset). The `autorun` deny
+    /// group protects those inside the home directory: a program planted there runs outside
+    /// the sandbox the next time its name is typed.
+    pub path_dirs: Vec<PathBuf>,
 }
 
 /// Why a variable in a path could not be expanded.
@@ -87,6 +91,7 @@ impl Vars {
             xdg_runtime_dir: None,
             tmpdir: PathBuf::from("/tmp"),
             workdir: None,
+            path_dirs: Vec::new(),
             home,
         }
     }
@@ -113,6 +118,11 @@ impl Vars {
             v.xdg_state_home = p;
         }
         v.xdg_runtime_dir = env_abs("XDG_RUNTIME_DIR");
+        if let Some(path) = std::env::var_os("PATH") {
+            v.path_dirs = std::env::split_paths(&path)
+                .filter(|p| p.is_absolute())
+                .collect();
+        }
         Some(v)
     }
 
