@@ -13,15 +13,26 @@
 //! Order in the child (std runs our hook after `dup2` of stdio and `chdir`):
 //! 1. `setsid` (always: the child gets no controlling terminal of ours, so it cannot
 //!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode;
-//! 2. `PR_SET_PDEATHSIG(SIGKILL)`, then `getppid()` compared with the supervisor's pid to
-//!    close the race where the supervisor died before the prctl;
-//! 3. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
+//! 2. `PR_SET_PDEATHSIG` (the init's catchable [`init::DEATH_SIGNAL`]), then `getppid()`
+//!    compared with the supervisor's pid to close the race where the supervisor died before
+//!    the prctl;
+//! 3. with resource limits, the run's cgroup is joined (`0` written to its `cgroup.procs`,
+//!    opened before the fork), so the command is born in it. (`clone3(CLONE_INTO_CGROUP)`
+//!    would save that one write, but std's `Command` does not expose it, and this is just as
+//!    early: before the command exists);
+//! 4. the child becomes the run's init (see `init.rs`): a child subreaper that forks the
+//!    command and stays; everything below happens in the command, the init never returns
+//!    to std. The command sets `PR_SET_PDEATHSIG(SIGKILL)` towards the init, checks its
+//!    parent, and sends its pid to the supervisor over the report socket (signals are
+//!    forwarded to the process group as before; the SDK and the brokers know the command);
+//! 5. best-effort `setrlimit` fallbacks for limits no cgroup could enforce;
+//! 6. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
 //!    SDK socket, whose number is in `NONO_SUPERVISOR_FD`; marking rather than closing keeps
 //!    std's exec-error pipe and our report socket alive until `execve`;
-//! 4. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
+//! 7. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
 //!    if any, is sent to the parent over the report socket (`SCM_RIGHTS`, stack buffers) and
 //!    then closed in the child;
-//! 5. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
+//! 8. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
 //!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
 //!    before any broker runs: a parent thread receives the listener meanwhile and answers
 //!    that first exec `CONTINUE` (`pass_first_exec`).
@@ -29,7 +40,7 @@
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
@@ -44,26 +55,29 @@ use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::{Pid, PidfdFlags, Resource, Signal};
 
 use nono_sandbox::linux::seccomp::NotifySet;
 use nono_sandbox::{PreparedSandbox, SandboxOptions};
 
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;
-use crate::os;
+use crate::{init, os};
 
 /// `PATH` used when the child's environment has none (glibc's default for `execvp`).
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Steps in the child that can fail, as reported over the report socket.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 9] = [
     "setsid",
     "ioctl(TIOCSCTTY) on the PTY",
     "prctl(PR_SET_PDEATHSIG)",
     "the supervisor check (the supervisor died while the child started)",
     "close_range(CLOSE_RANGE_CLOEXEC)",
     "sandbox enforcement (Landlock/seccomp)",
+    "joining the run's cgroup (write to cgroup.procs)",
+    "starting the init (PR_SET_CHILD_SUBREAPER, fork)",
+    "setrlimit (best-effort limits)",
 ];
 const STEP_SETSID: u32 = 0;
 const STEP_TIOCSCTTY: u32 = 1;
@@ -71,8 +85,13 @@ const STEP_PDEATHSIG: u32 = 2;
 const STEP_PARENT: u32 = 3;
 const STEP_FDS: u32 = 4;
 const STEP_SANDBOX: u32 = 5;
+const STEP_CGROUP: u32 = 6;
+const STEP_INIT: u32 = 7;
+const STEP_RLIMIT: u32 = 8;
 /// Report tag: "here is the listener fd".
 const LISTENER: u32 = u32::MAX;
+/// Report tag: "the command's pid is" (sent by the command, before anything else).
+const COMMAND_PID: u32 = u32::MAX - 1;
 
 /// The async-signal-safe sandbox step run in the child: returns the seccomp listener when
 /// opens are trapped.
@@ -137,13 +156,20 @@ pub(crate) struct ChildSpec<'a> {
     pub pty_slave: Option<OwnedFd>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
+    /// The run's cgroup (`cgroup.procs` to join, `cgroup.kill` for the init), if any.
+    pub cgroup: Option<(OwnedFd, CString)>,
+    /// Best-effort `setrlimit` fallbacks, applied in the command.
+    pub rlimits: Vec<(Resource, u64)>,
 }
 
 /// A running child.
 #[derive(Debug)]
 pub(crate) struct Spawned {
+    /// The init (see `init.rs`): the direct child, whose status is the command's.
     pub child: Child,
     pub pidfd: OwnedFd,
+    /// The command (the init's child).
+    pub command: Pid,
     pub listener: Option<OwnedFd>,
 }
 
@@ -258,8 +284,20 @@ pub(crate) fn spawn(
     let parent = rustix::process::getpid();
     let sdk = spec.sdk;
     let report = report_child;
+    let cgroup = spec.cgroup;
+    let rlimits = spec.rlimits;
     os::set_child_hook(&mut cmd, move || {
-        child_setup(parent, on_pty, sdk.as_ref(), &report, &*enforce)
+        child_setup(
+            &ChildSetup {
+                parent,
+                on_pty,
+                sdk: sdk.as_ref(),
+                report: &report,
+                cgroup: cgroup.as_ref(),
+                rlimits: &rlimits,
+            },
+            &*enforce,
+        )
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
@@ -288,7 +326,7 @@ pub(crate) fn spawn(
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
     // It ends once the exec was let through, or at EOF/a step error when the child failed.
-    let listener = first_exec.map(|t| t.join().unwrap_or(Ok(None)));
+    let first = first_exec.map(|t| t.join().unwrap_or(Ok((None, None))));
     let child = match spawned {
         Ok(child) => child,
         Err(err) => {
@@ -305,20 +343,27 @@ pub(crate) fn spawn(
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
     let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
         .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-    let listener = match listener {
-        Some(Ok(Some(l))) => Some(l),
-        Some(Ok(None)) => {
+    let (command, listener) = match first {
+        Some(Ok((command, Some(l)))) => (command, Some(l)),
+        Some(Ok((_, None))) => {
             return Err(SupervisorError::sys(
                 "receiving the seccomp listener from the child",
                 Errno::PROTO,
             ))
         }
         Some(Err(e)) => return Err(e),
-        None => None,
+        None => (None, None),
+    };
+    // Without a listener, the command's pid is still in the socket (sent before its exec).
+    let command = match command {
+        Some(c) => c,
+        None => read_command_pid(&report_parent)
+            .ok_or_else(|| SupervisorError::sys("receiving the command's pid", Errno::PROTO))?,
     };
     Ok(Spawned {
         child,
         pidfd,
+        command,
         listener,
     })
 }
@@ -338,31 +383,62 @@ fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> Superviso
     }
 }
 
-/// The hook run in the child between fork and exec. Async-signal-safe: raw system calls on
-/// values allocated before the fork, stack buffers only.
-fn child_setup(
+/// What the hook in the child works with (all allocated before the fork).
+struct ChildSetup<'a> {
     parent: Pid,
     on_pty: bool,
-    sdk: Option<&OwnedFd>,
-    report: &OwnedFd,
-    enforce: &Enforce,
-) -> std::io::Result<()> {
+    sdk: Option<&'a OwnedFd>,
+    report: &'a OwnedFd,
+    cgroup: Option<&'a (OwnedFd, CString)>,
+    rlimits: &'a [(Resource, u64)],
+}
+
+/// The hook run in the child between fork and exec. Async-signal-safe: raw system calls on
+/// values allocated before the fork, stack buffers only. The child becomes the init, which
+/// never returns from here; the command (its child) goes on to `execve`.
+fn child_setup(c: &ChildSetup<'_>, enforce: &Enforce) -> std::io::Result<()> {
+    let report = c.report;
     let fail = |step: u32, errno: Errno| -> std::io::Error {
         report_step(report, step, errno.raw_os_error());
         errno.into()
     };
+    let io_errno = |e: &std::io::Error| Errno::from_io_error(e).unwrap_or(Errno::INVAL);
     rustix::process::setsid().map_err(|e| fail(STEP_SETSID, e))?;
-    if on_pty {
+    if c.on_pty {
         rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
     }
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+    rustix::process::set_parent_process_death_signal(Signal::from_named_raw(init::DEATH_SIGNAL))
         .map_err(|e| fail(STEP_PDEATHSIG, e))?;
-    if rustix::process::getppid() != Some(parent) {
+    if rustix::process::getppid() != Some(c.parent) {
         return Err(fail(STEP_PARENT, Errno::SRCH));
     }
-    os::cloexec_from(3)
-        .map_err(|e| fail(STEP_FDS, Errno::from_io_error(&e).unwrap_or(Errno::INVAL)))?;
-    if let Some(sdk) = sdk {
+    if let Some((procs, _)) = c.cgroup {
+        rustix::io::write(procs, b"0").map_err(|e| fail(STEP_CGROUP, e))?;
+    }
+    let init_pid = rustix::process::getpid();
+    if let Some(command) = init::fork_command().map_err(|e| fail(STEP_INIT, io_errno(&e)))? {
+        init::run(
+            command,
+            c.parent.as_raw_nonzero().get(),
+            c.cgroup.map(|(_, kill)| kill.as_c_str()),
+        );
+    }
+    // The command, from here on.
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+        .map_err(|e| fail(STEP_PDEATHSIG, e))?;
+    if rustix::process::getppid() != Some(init_pid) {
+        return Err(fail(STEP_PARENT, Errno::SRCH));
+    }
+    report_command_pid(report);
+    for (resource, value) in c.rlimits {
+        let limit = rustix::process::Rlimit {
+            current: Some(*value),
+            maximum: Some(*value),
+        };
+        rustix::process::setrlimit(*resource, limit).map_err(|e| fail(STEP_RLIMIT, e))?;
+    }
+    os::cloexec_from(3).map_err(|e| fail(STEP_FDS, io_errno(&e)))?;
+    if let Some(sdk) = c.sdk {
         rustix::io::ioctl_fionclex(sdk).map_err(|e| fail(STEP_FDS, e))?;
     }
     match enforce() {
@@ -374,6 +450,26 @@ fn child_setup(
         Err(e) => return Err(fail(STEP_SANDBOX, e)),
     }
     Ok(())
+}
+
+fn report_command_pid(report: &OwnedFd) {
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&COMMAND_PID.to_ne_bytes());
+    msg[4..].copy_from_slice(&rustix::process::getpid().as_raw_nonzero().get().to_ne_bytes());
+    let _ = rustix::net::send(report, &msg, SendFlags::NOSIGNAL);
+}
+
+/// The command's pid, from the message it sent before its exec (consumed).
+fn read_command_pid(report: &OwnedFd) -> Option<Pid> {
+    let mut msg = [0u8; 8];
+    let n = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT | RecvFlags::PEEK)
+        .ok()?
+        .0;
+    if n != 8 || msg[..4] != COMMAND_PID.to_ne_bytes() {
+        return None;
+    }
+    let _ = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT).ok()?;
+    Pid::from_raw(i32::from_ne_bytes(msg[4..].try_into().ok()?))
 }
 
 fn report_step(report: &OwnedFd, step: u32, errno: i32) {
@@ -400,6 +496,7 @@ fn send_listener(report: &OwnedFd, listener: &OwnedFd) {
 
 /// After a failed spawn: the step that failed in the child, if it got to report one.
 fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
+    let _ = read_command_pid(report);
     let mut msg = [0u8; 8];
     let n = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT)
         .ok()?
@@ -412,20 +509,32 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
     (step != LISTENER).then_some((step, errno))
 }
 
+/// What the first-exec thread learnt: the command's pid and the seccomp listener.
+type FirstExec = (Option<Pid>, Option<OwnedFd>);
+
 /// On a thread while `Command::spawn` waits: receive the seccomp listener when the child
 /// sends it, then answer the child's first trapped call — the command's own `execve` —
 /// `CONTINUE` (Landlock decides; a failure is reported by `spawn` as 126/127). Until the exec,
 /// only nono's own code runs in the child, so nothing it traps needs the broker.
 ///
-/// `Ok(None)`: the child reported a failed step instead (left in the socket for
+/// No listener: the child reported a failed step instead (left in the socket for
 /// [`read_step_error`]) or closed the socket without sending anything.
-fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError> {
+fn pass_first_exec(report: &OwnedFd) -> Result<FirstExec, SupervisorError> {
     let mut tag = [0u8; 8];
-    // Peek: a step error stays for `read_step_error`.
-    let peeked = rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
-        .map_err(|e| SupervisorError::sys("recv (child report)", e))?;
-    if peeked.0 != 8 || tag[..4] != LISTENER.to_ne_bytes() {
-        return Ok(None);
+    let mut command = None;
+    loop {
+        // Peek: a step error stays for `read_step_error`.
+        let peeked =
+            rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
+                .map_err(|e| SupervisorError::sys("recv (child report)", e))?;
+        if peeked.0 == 8 && tag[..4] == COMMAND_PID.to_ne_bytes() {
+            command = read_command_pid(report);
+            continue;
+        }
+        if peeked.0 != 8 || tag[..4] != LISTENER.to_ne_bytes() {
+            return Ok((command, None));
+        }
+        break;
     }
     let listener = receive_listener(report)?;
     let notify = nono_sandbox::linux::seccomp::NotifyFd::new(listener);
@@ -441,7 +550,7 @@ fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError>
             Err(e) => return Err(SupervisorError::sys("poll (seccomp listener)", e)),
         }
         if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
-            return Ok(Some(notify.into_inner()));
+            return Ok((command, Some(notify.into_inner())));
         }
         let Ok(n) = notify.recv() else { continue };
         let _ = notify.respond_continue(n.id);
@@ -452,7 +561,7 @@ fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError>
                     | nono_sandbox::linux::seccomp::Syscall::ExecveAt
             )
         ) {
-            return Ok(Some(notify.into_inner()));
+            return Ok((command, Some(notify.into_inner())));
         }
     }
 }

@@ -80,6 +80,9 @@ pub struct SpawnConfig {
     /// progress (the previous dispositions are restored after the last one); with several
     /// concurrent runs, each signal goes to every child.
     pub forward_signals: bool,
+    /// Resource limits for the whole tree (default: none). See [`crate::limits`]: with
+    /// strict compatibility (`caps`) a limit that cannot be enforced is an error.
+    pub limits: crate::limits::Limits,
 }
 
 impl SpawnConfig {
@@ -99,6 +102,7 @@ impl SpawnConfig {
             url_opener: None,
             pty: PtyMode::Auto,
             forward_signals: true,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -196,6 +200,8 @@ pub struct RunOutcome {
     pub url_opens: Vec<UrlOpen>,
     /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
     pub enforcement: EnforcementStatus,
+    /// What the run hit of its resource limits (all zero without a run cgroup).
+    pub limits: crate::limits::LimitsReport,
 }
 
 /// State shared by the loop, the broker, the SDK server and the workers.
@@ -242,7 +248,13 @@ impl Shared {
 ///   sent `SIGTERM`, given half a second, then `SIGKILL`ed — see the `leftovers` module
 ///   docs for the rule and its one gap (a daemon that left the session and was orphaned).
 ///
-/// No process-wide state changes for this (no child subreaper).
+/// No process-wide state changes for this: the child subreaper is the run's init, a child
+/// process (see the `init` module), never the calling process.
+///
+/// # When nono is killed
+/// The init (the direct child, between the supervisor and the command) gets a parent-death
+/// signal and ends the whole tree: the run cgroup's `cgroup.kill` when there is one, else
+/// every descendant (it is their subreaper, so daemons and `setsid` children are among them).
 pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if config.argv.is_empty() {
         return Err(SupervisorError::EmptyCommand);
@@ -269,6 +281,24 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     };
     let shared = Arc::new(Shared::default());
     let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
+    let limits = crate::limits::prepare(
+        &config.limits,
+        config.caps.compat() == nono_sandbox::Compat::BestEffort,
+    )
+    .map_err(|source| SupervisorError::Limits { source })?;
+    for line in &limits.not_enforced {
+        tracing::warn!("{line}");
+    }
+    let cgroup = match &limits.cgroup {
+        Some(cg) => Some((
+            cg.procs.try_clone().map_err(|e| SupervisorError::Sys {
+                call: "dup (cgroup.procs)",
+                source: e,
+            })?,
+            cg.kill_path.clone(),
+        )),
+        None => None,
+    };
     let (sdk_parent, sdk_child) = if config.sdk {
         let (a, b) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
@@ -288,10 +318,22 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         sdk: sdk_child,
         pty_slave: slave,
         expect_listener: config.trap_opens,
+        cgroup,
+        rlimits: limits.rlimits.clone(),
     };
-    let mut spawned = spawn::spawn(spec, enforce)?;
+    let mut spawned = match spawn::spawn(spec, enforce) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(cg) = &limits.cgroup {
+                cg.remove();
+            }
+            return Err(e);
+        }
+    };
+    // The init (see init.rs): the session leader, whose status is the command's.
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+    let command_pid = spawned.command;
 
     let (relay, stop_relay) = match &pty {
         Some(p) => {
@@ -309,7 +351,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     let ctx = Arc::new(Context::new(
         &config,
         shared.clone(),
-        child_pid.as_raw_nonzero().get().unsigned_abs(),
+        command_pid.as_raw_nonzero().get().unsigned_abs(),
     ));
     // The notify fd is served by a blocking thread where the kernel allows (see
     // `Broker::spawn_thread`), else polled by the loop.
@@ -330,7 +372,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 
     let result = supervise_loop(
         &spawned.pidfd,
-        child_pid,
+        (child_pid, command_pid),
         signals.as_ref().map(|s| &s.read_end),
         pty.as_ref(),
         &mut broker,
@@ -340,6 +382,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if result.is_err() {
         // The loop cannot watch the child any more: do not leave it running unsupervised.
         let _ = rustix::process::kill_process_group(child_pid, Signal::KILL);
+        let _ = rustix::process::kill_process(command_pid, Signal::KILL);
         let _ = rustix::process::kill_process(child_pid, Signal::KILL);
     }
     // The command ended: no pending decision (a prompt) can matter any more, and nothing it
@@ -357,6 +400,16 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
             ?leftovers,
             "terminated processes the command left in the sandbox"
         );
+    }
+    // What the limits caught, then whatever is still in the run's cgroup (a daemon that left
+    // the session) is killed with it and the cgroup removed.
+    let limits_report = limits
+        .cgroup
+        .as_ref()
+        .map(crate::limits::RunCgroup::report)
+        .unwrap_or_default();
+    if let Some(cg) = &limits.cgroup {
+        cg.remove();
     }
     // Unblock workers still sending to an SDK peer that stopped reading, then wait for them.
     if let Some(s) = &sdk {
@@ -391,6 +444,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         denials,
         url_opens,
         enforcement,
+        limits: limits_report,
     })
 }
 
@@ -414,9 +468,10 @@ fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), Supervi
     Ok(())
 }
 
+/// `child`: (the init, whose process group is the command's; the command).
 fn supervise_loop(
     pidfd: &OwnedFd,
-    child: Pid,
+    child: (Pid, Pid),
     signals: Option<&OwnedFd>,
     pty: Option<&Pty>,
     broker: &mut Option<Broker>,
@@ -476,7 +531,8 @@ fn supervise_loop(
 /// Read every pending signal number from the self-pipe and forward it. A terminating one
 /// also cancels the decisions pending at that moment (a prompt stops asking: the person
 /// pressed Ctrl-C, or the command is being stopped); later requests are asked as usual.
-fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context) {
+fn forward_pending(pipe: &OwnedFd, child: (Pid, Pid), pty: Option<&Pty>, ctx: &Context) {
+    let (init, command) = child;
     let mut buf = [0u8; 64];
     while let Ok(n) = rustix::io::read(pipe, &mut buf) {
         if n == 0 {
@@ -498,14 +554,14 @@ fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context)
             }
             let group = pty
                 .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
-                .unwrap_or(child);
+                .unwrap_or(init);
             tracing::debug!(
                 signal = raw,
                 group = group.as_raw_nonzero().get(),
                 "forwarding signal"
             );
             if rustix::process::kill_process_group(group, sig).is_err() {
-                let _ = rustix::process::kill_process(child, sig);
+                let _ = rustix::process::kill_process(command, sig);
             }
         }
     }
