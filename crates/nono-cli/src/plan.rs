@@ -17,7 +17,8 @@ use nono_supervisor::deny_groups::DenySet;
 use nono_supervisor::profile::{self, Profile, ResolvedProfile, Vars};
 
 use crate::exit::Failure;
-use crate::flags::{ElevationFlags, SandboxFlags};
+use crate::flags::{ElevationFlags, LimitFlags, SandboxFlags};
+use nono_supervisor::limits::Limits;
 
 /// A `--bypass-protection` that was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +83,20 @@ pub struct RunPlan {
     pub elevation: ElevationPlan,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+    /// Resource limits (`--memory`, `--max-processes`, `--cpus` over the profile's
+    /// `limits`); none for `wrap`.
+    pub limits: Limits,
+}
+
+/// The limits: each flag given wins over the profile's value.
+#[must_use]
+pub fn limits_from(flags: &LimitFlags, profile: &Profile) -> Limits {
+    let p = profile.limits();
+    Limits {
+        memory: flags.memory.or(p.memory),
+        max_processes: flags.max_processes.or(p.max_processes),
+        cpus: flags.cpus.or(p.cpus),
+    }
 }
 
 fn origin(flag: &str, path: &Path) -> String {
@@ -558,6 +573,12 @@ impl RunPlan {
         }
         if let Some(log) = &e.audit_log {
             let _ = writeln!(out, "audit log: {}", log.display());
+        }
+        if self.mode != "wrap" {
+            let _ = writeln!(out, "limits:   {}", self.limits);
+            for gap in nono_supervisor::limits::not_enforceable(&self.limits) {
+                let _ = writeln!(out, "  {gap}");
+            }
         }
         let _ = writeln!(out, "enforcement:");
         for line in status.lines() {

@@ -286,6 +286,37 @@ impl fmt::Display for LimitsSupport {
     }
 }
 
+/// One line per requested limit this machine cannot enforce: why, what strict mode does, and
+/// the best-effort fallback (for `--dry-run` and the best-effort notes of `run`).
+#[must_use]
+pub fn not_enforceable(limits: &Limits) -> Vec<String> {
+    let requested = limits.requested();
+    if requested.is_empty() {
+        return Vec::new();
+    }
+    let support = support();
+    requested
+        .into_iter()
+        .filter(|l| !support.can(*l))
+        .map(|l| {
+            let why = support
+                .unavailable
+                .iter()
+                .find(|u| u.limit == Some(l) || u.limit.is_none())
+                .map_or("unavailable", |u| u.reason.as_str());
+            let fallback = match l {
+                Limit::Memory => "RLIMIT_AS per process (allocations fail, nothing is killed)",
+                Limit::Processes => "RLIMIT_NPROC, which counts all of this user's processes and does not bind root",
+                Limit::Cpus => "nothing (setrlimit has no equivalent)",
+            };
+            format!(
+                "{} is NOT enforceable here: {why} (strict: the run fails; --best-effort: {fallback})",
+                l.flag()
+            )
+        })
+        .collect()
+}
+
 const HOW_TO_DELEGATE: &str = "run nono in a cgroup of its own that you may write \
     (cgroup v2 delegation), e.g. `systemd-run --user --scope -p Delegate=yes nono run ...`, \
     or pass --best-effort to fall back to setrlimit (per process, weaker)";
@@ -552,7 +583,7 @@ pub(crate) struct Prepared {
 
 /// Why the limits could not be set up in strict mode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{flag}: cannot be enforced: {reason}")]
+#[error("{flag}: cannot be enforced: {reason}{}", if reason.contains("--best-effort") { "" } else { "; or pass --best-effort to run with setrlimit where it has an equivalent and the gap printed" })]
 pub struct LimitsError {
     /// The first flag that cannot be enforced.
     pub flag: &'static str,

@@ -287,7 +287,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     )
     .map_err(|source| SupervisorError::Limits { source })?;
     for line in &limits.not_enforced {
-        tracing::warn!("{line}");
+        tracing::info!("{line}");
     }
     let cgroup = match &limits.cgroup {
         Some(cg) => Some((

@@ -21,11 +21,13 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
     let elevation =
         ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
     let plan = RunPlan {
         mode: "run",
         sandbox,
         elevation,
         command: args.command,
+        limits,
     };
     if args.dry_run {
         return dry_run(&plan, true);
@@ -41,11 +43,13 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
     let elevation =
         ElevationPlan::from_flags(&args.elevation, sandbox.profile.capability_elevation())?;
+    let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
     let plan = RunPlan {
         mode: "shell",
         sandbox,
         elevation,
         command: vec![shell],
+        limits,
     };
     if args.dry_run {
         return dry_run(&plan, true);
@@ -98,6 +102,11 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
             gap.detail
         ));
     }
+    if best_effort && plan.mode != "wrap" {
+        for gap in nono_supervisor::limits::not_enforceable(&plan.limits) {
+            ui.note(&format!("best-effort: {gap}"));
+        }
+    }
     Ok(())
 }
 
@@ -149,6 +158,7 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
     // Explicit requests (NONO_SUPERVISOR_FD) are offered whenever runtime grants are on.
     config.sdk = plan.elevation.enabled();
     config.pty = pty;
+    config.limits = plan.limits;
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config)
         .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
@@ -157,5 +167,8 @@ pub fn execute(plan: &RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
         .iter()
         .map(|d| report::describe_denial(&plan.sandbox.caps, &plan.sandbox.deny, d));
     ui.block(&report::render(denied));
+    for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
+        ui.note(&line);
+    }
     Ok(outcome.exit.code())
 }

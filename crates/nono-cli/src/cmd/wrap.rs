@@ -20,6 +20,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         sandbox,
         elevation: ElevationPlan::default(),
         command: args.command,
+        limits: nono_supervisor::limits::Limits::default(),
     };
     if args.dry_run {
         return dry_run(&plan, false);
