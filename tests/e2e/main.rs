@@ -3,6 +3,7 @@
 mod cli;
 mod harness;
 mod learn;
+mod limits;
 mod prompt;
 mod readme;
 mod report;
@@ -11,5 +12,6 @@ mod sdk;
 mod setup;
 mod shell;
 mod unix_socket;
+mod users;
 mod why;
 mod wrap;

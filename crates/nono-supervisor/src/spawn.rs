@@ -431,9 +431,12 @@ fn child_setup(c: &ChildSetup<'_>, enforce: &Enforce) -> std::io::Result<()> {
     }
     report_command_pid(report);
     for (resource, value) in c.rlimits {
+        // Only ever lowered: a limit already below the value stays as it is.
+        let now = rustix::process::getrlimit(*resource);
+        let value = now.maximum.map_or(*value, |max| max.min(*value));
         let limit = rustix::process::Rlimit {
-            current: Some(*value),
-            maximum: Some(*value),
+            current: Some(now.current.map_or(value, |cur| cur.min(value))),
+            maximum: Some(value),
         };
         rustix::process::setrlimit(*resource, limit).map_err(|e| fail(STEP_RLIMIT, e))?;
     }

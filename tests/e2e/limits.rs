@@ -1,0 +1,224 @@
+//! Resource limits (`--memory`, `--max-processes`, `--cpus`, profile `limits.*`): enforced
+//! for the whole tree by a cgroup v2 per run where this machine has the controllers; where it
+//! has not (cgroup v1 or hybrid hosts, no delegation), a clear error (125) in strict mode and
+//! the gap printed with `--best-effort`. Each test checks whichever this machine gives —
+//! asked independently of nono, from the cgroup v2 root's `cgroup.controllers` — and with
+//! `NONO_REQUIRE_CGROUP_LIMITS=1` a missing controller is a failure, not the error path.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::harness::{nono, nono_bin, output, sandbox_available, Run, Scratch};
+use crate::users::TestUser;
+
+/// Whether the cgroup v2 root offers `controller` (so a run cgroup beneath it can get it).
+fn v2_controller(controller: &str) -> bool {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let Some(mount) = mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next()? == "cgroup2").then(|| pre.split_whitespace().nth(4))?
+    }) else {
+        return false;
+    };
+    let have = std::fs::read_to_string(format!("{mount}/cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|c| c == controller);
+    assert!(
+        have || std::env::var_os("NONO_REQUIRE_CGROUP_LIMITS").is_none_or(|v| v != "1"),
+        "NONO_REQUIRE_CGROUP_LIMITS=1 but the cgroup v2 `{controller}` controller is missing"
+    );
+    have
+}
+
+/// The strict-mode refusal where the controller is missing: 125, naming the flag, the
+/// controller and the way out.
+fn expect_unenforceable(r: &Run, flag: &str, controller: &str) {
+    r.expect_code(125)
+        .stderr_has(&format!("{flag}: cannot be enforced"))
+        .stderr_has(&format!("`{controller}` controller"))
+        .stderr_has("--best-effort");
+}
+
+/// A memory hog (`tail` buffering an endless line) under `--memory 64M`: the tree is killed,
+/// nono says so, exit 137.
+#[test]
+fn limits_memory_hog_is_killed_at_the_limit() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("limits-memory");
+    let r = nono(&s.path, ["run", "--memory", "64M", "--", "tail", "/dev/zero"]);
+    if !v2_controller("memory") {
+        expect_unenforceable(&r, "--memory", "memory");
+        return;
+    }
+    r.expect_code(137)
+        .stderr_has("killed: memory limit 64 MiB reached (peak ");
+    assert!(r.stderr.contains("oom kills "), "{r}");
+}
+
+/// A (bounded) fork bomb under `--max-processes 50`: forks fail, the run ends with the
+/// count of refused forks, and the host still forks.
+#[test]
+fn limits_fork_bomb_is_stopped_at_max_processes() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("limits-forkbomb");
+    // 2^9 processes at most even if nothing stopped it: bounded harm if the limit failed.
+    let bomb = "b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & sleep 2; wait; fi; }; \
+                b 8 2>/dev/null; exit 1";
+    let r = nono(
+        &s.path,
+        ["run", "--max-processes", "50", "--", "sh", "-c", bomb],
+    );
+    if !v2_controller("pids") {
+        expect_unenforceable(&r, "--max-processes", "pids");
+        return;
+    }
+    r.expect_code(1)
+        .stderr_has("forks refused at --max-processes 50");
+    assert!(
+        Command::new("true").status().unwrap().success(),
+        "the host can still fork"
+    );
+}
+
+/// CPU seconds a `sh` busy loop used in about `secs` of wall time, per wall second, under
+/// `extra` flags (the loop's own `times`: shell and children).
+fn busy_ratio(s: &Scratch, extra: &[&str], secs: u32) -> (f64, Run) {
+    let script = format!(
+        "end=$(( $(date +%s) + {secs} )); \
+         while :; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; \
+         [ $(date +%s) -ge $end ] && break; done; times"
+    );
+    let start = Instant::now();
+    let mut cmd = Command::new(nono_bin());
+    cmd.current_dir(&s.path)
+        .env_remove("RUST_LOG")
+        .arg("run")
+        .args(extra)
+        .args(["--", "sh", "-c", &script]);
+    let r = output(&mut cmd);
+    let wall = start.elapsed().as_secs_f64();
+    // `0m1.23s 0m0.01s` lines: user and system time of the shell, then of its children.
+    let cpu: f64 = r
+        .stdout
+        .split_whitespace()
+        .filter_map(|t| {
+            let (m, sec) = t.strip_suffix('s')?.split_once('m')?;
+            Some(m.parse::<f64>().ok()? * 60.0 + sec.parse::<f64>().ok()?)
+        })
+        .sum();
+    (cpu / wall, r)
+}
+
+/// `--cpus 0.5` halves a busy loop's CPU time per wall second (within 20 %: at most 0.6).
+/// The lower bound is checked only when the unlimited control got a whole CPU (a busy
+/// machine gives less to both).
+#[test]
+fn limits_cpus_halve_a_busy_loop() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("limits-cpus");
+    if !v2_controller("cpu") {
+        let r = nono(&s.path, ["run", "--cpus", "0.5", "--", "true"]);
+        expect_unenforceable(&r, "--cpus", "cpu");
+        return;
+    }
+    let (control, rc) = busy_ratio(&s, &[], 3);
+    rc.expect_code(0);
+    let (limited, rl) = busy_ratio(&s, &["--cpus", "0.5"], 3);
+    rl.expect_code(0);
+    assert!(
+        limited <= 0.6,
+        "--cpus 0.5 gave {limited:.2} CPU per second (control {control:.2})\n{rl}"
+    );
+    if control >= 0.9 {
+        assert!(
+            limited >= 0.4,
+            "--cpus 0.5 gave only {limited:.2} CPU per second (control {control:.2})"
+        );
+    }
+}
+
+/// With `--best-effort`, what no cgroup could enforce is printed and the command runs
+/// (with the `setrlimit` fallback where there is one).
+#[test]
+fn limits_best_effort_prints_what_is_not_enforced() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("limits-best-effort");
+    let r = nono(
+        &s.path,
+        ["run", "--best-effort", "--cpus", "0.5", "--", "echo", "ran"],
+    );
+    r.expect_code(0).stdout_has("ran");
+    if !v2_controller("cpu") {
+        r.stderr_has("best-effort: --cpus is NOT enforceable here");
+    }
+    // The plan shows the limits and, here, what cannot be enforced.
+    let d = nono(
+        &s.path,
+        ["run", "--dry-run", "--memory", "1.5G", "--max-processes", "64", "--", "true"],
+    );
+    d.expect_code(0)
+        .stdout_has("limits:   memory 1.5 GiB, 64 processes/threads");
+    if !v2_controller("memory") {
+        d.stdout_has("--memory is NOT enforceable here");
+    }
+}
+
+/// The profile's `limits` apply, and a flag overrides them.
+#[test]
+fn limits_from_the_profile_and_flags_override() {
+    let s = Scratch::new("limits-profile");
+    let p = s.write(
+        "p.json",
+        r#"{"extends": "default", "limits": {"memory": "256M", "cpus": 1.5}}"#,
+    );
+    let p = p.display().to_string();
+    let d = nono(
+        &s.path,
+        ["run", "--dry-run", "-p", &p, "--memory", "1G", "--", "true"],
+    );
+    d.expect_code(0)
+        .stdout_has("limits:   memory 1 GiB, 1.5 CPUs");
+    let bad = s.write("bad.json", r#"{"limits": {"memory": "lots"}}"#);
+    let r = nono(
+        &s.path,
+        ["run", "-p", &bad.display().to_string(), "--", "true"],
+    );
+    r.expect_code(125).stderr_has("limits.memory");
+    let r = nono(&s.path, ["run", "--memory", "12Q", "--", "true"]);
+    r.expect_code(2).stderr_has("is not a size");
+}
+
+/// An unprivileged user without cgroup delegation gets the clear error: why, and how to get
+/// delegation (`systemd-run --user --scope -p Delegate=yes`).
+#[test]
+fn limits_unprivileged_user_without_delegation_gets_the_clear_error() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(user) = TestUser::create("limits") else {
+        eprintln!("skipping: needs root to create an unprivileged user");
+        return;
+    };
+    let s = Scratch::new("limits-unpriv");
+    let mut cmd = user.command(nono_bin());
+    cmd.current_dir(&s.path)
+        .args(["run", "--memory", "64M", "--", "true"]);
+    let r = output(&mut cmd);
+    r.expect_code(125)
+        .stderr_has("--memory: cannot be enforced")
+        .stderr_has("systemd-run --user --scope -p Delegate=yes");
+    // And setup tells the same before any run.
+    let mut cmd = user.command(nono_bin());
+    cmd.current_dir(&s.path).arg("setup");
+    let setup = output(&mut cmd);
+    setup.stdout_has("--memory         no: ");
+}

@@ -1,0 +1,142 @@
+//! Containment: nothing the command starts outlives nono — also after `kill -9` of nono,
+//! when no code of the supervisor runs — as root and as an unprivileged user, without
+//! namespaces. The attack: a double-forked daemon (re-parented away, in a session of its own)
+//! and a `setsid` child, the classic ways to survive the end of a job. The control runs the
+//! same script bare and kills its shell the same way: both survive there.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{nono_bin, sandbox_available, Scratch};
+use crate::users::TestUser;
+
+/// Prints the pids of a double-forked daemon and a `setsid` child, then waits.
+const SCRIPT: &str = r#"
+daemon=$( (setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo $!) )
+setsid sleep 300 < /dev/null > /dev/null 2>&1 &
+echo "pids $daemon $!"
+exec sleep 300 < /dev/null
+"#;
+
+/// `Some(state)` of a live or zombie process.
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+fn alive(pid: u32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn sigkill(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+}
+
+/// Start `cmd` (which runs [`SCRIPT`] somehow), wait until both leftovers run `sleep`, then
+/// SIGKILL the top process and return the leftovers' pids and which of them are still alive
+/// one second later.
+fn kill_top_and_look(mut cmd: Command) -> (Vec<u32>, Vec<u32>, String) {
+    let mut child: Child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(listed) = line.strip_prefix("pids ") else {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "no pids line: {line:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let pids: Vec<u32> = listed
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|p| comm(*p) != "sleep") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    sigkill(child.id());
+    let killed = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    while pids.iter().any(|p| alive(*p)) && killed.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    // Whatever failed, leave nothing running.
+    for p in &left {
+        sigkill(*p);
+    }
+    (pids, left, stderr)
+}
+
+fn nono_run(s: &Scratch, user: Option<&TestUser>, extra: &[&str]) -> Command {
+    let mut cmd = match user {
+        Some(u) => u.command(nono_bin()),
+        None => {
+            let mut c = Command::new(nono_bin());
+            c.env_remove("RUST_LOG");
+            c
+        }
+    };
+    cmd.current_dir(&s.path)
+        .args(["run", "-s"])
+        .args(extra)
+        .args(["--", "sh", "-c", SCRIPT]);
+    cmd
+}
+
+fn bare(s: &Scratch) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(&s.path).args(["-c", SCRIPT]);
+    cmd
+}
+
+/// As root (the init kills its descendants; with a run cgroup, `cgroup.kill`), and as an
+/// unprivileged user created for the test (no cgroup: the init's walk). Control: the same
+/// script bare, its shell killed the same way: both leftovers survive.
+#[test]
+fn containment_daemon_and_setsid_child_die_with_nono_after_sigkill() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("containment-sigkill");
+    let (pids, left, _) = kill_top_and_look(bare(&s));
+    assert_eq!(
+        left, pids,
+        "control: without nono the daemon and the setsid child survive their parent's SIGKILL"
+    );
+    let user = TestUser::create("sigkill");
+    let mut cases: Vec<(&str, Option<&TestUser>, &[&str])> = vec![
+        ("as this user", None, &[]),
+        // A run cgroup where one can be made: the init ends the tree with cgroup.kill.
+        ("as this user, with a run cgroup", None, &["--best-effort", "--max-processes", "100000"]),
+    ];
+    if let Some(u) = &user {
+        cases.push(("as an unprivileged user", Some(u), &[]));
+    }
+    for (what, u, extra) in cases {
+        let (pids, left, stderr) = kill_top_and_look(nono_run(&s, u, extra));
+        assert_eq!(pids.len(), 2, "{what}");
+        assert!(
+            left.is_empty(),
+            "{what}: {left:?} of {pids:?} outlived nono's SIGKILL by more than a second; nono said: {stderr}"
+        );
+    }
+}
