@@ -7,6 +7,9 @@
 //! Always beneath the cgroup nono runs in, so the sandbox never escapes a limit nono itself is
 //! under — except for root, see (3). cgroup v2's "no internal processes" rule says a cgroup
 //! that holds processes cannot enable controllers for its children, so:
+//! The init stays in nono's own cgroup and forks the command into the run's
+//! (`clone3(CLONE_INTO_CGROUP)`), so the limits count only the command's tree.
+//!
 //! 1. nono's cgroup is the hierarchy's root (no `cgroup.type` file: the root is exempt from
 //!    the rule): runs go in `<root>/nono/run-PID-N`;
 //! 2. nono is alone in its cgroup (a delegated scope: `systemd-run --user --scope -p
@@ -550,8 +553,8 @@ static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
 #[derive(Debug)]
 pub(crate) struct RunCgroup {
     pub dir: PathBuf,
-    /// `cgroup.procs`, opened before the fork: the init writes `0` to it (async-signal-safe).
-    pub procs: OwnedFd,
+    /// The directory, opened before the fork: the init forks the command into it.
+    pub dir_fd: OwnedFd,
     /// `cgroup.kill`, for the init when the supervisor dies (NUL-terminated, built before
     /// the fork).
     pub kill_path: CString,
@@ -667,15 +670,15 @@ fn create(parent: &Path, limits: &Limits, missing: &[(Limit, String)]) -> Result
     let dir = parent.join(format!("run-{}-{n}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let cg = RunCgroup {
-        procs: match rustix::fs::open(
-            dir.join("cgroup.procs"),
-            OFlags::WRONLY | OFlags::CLOEXEC,
+        dir_fd: match rustix::fs::open(
+            &dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) {
             Ok(fd) => fd,
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
-                return Err(format!("cannot open {}/cgroup.procs: {e}", dir.display()));
+                return Err(format!("cannot open {}: {e}", dir.display()));
             }
         },
         kill_path: CString::new(dir.join("cgroup.kill").as_os_str().as_bytes())
@@ -697,8 +700,8 @@ fn create(parent: &Path, limits: &Limits, missing: &[(Limit, String)]) -> Result
             let _ = set("memory.oom.group", "1".to_owned());
         }
         if let (Some(p), false) = (limits.max_processes, skip(Limit::Processes)) {
-            // + 1: the init (see init.rs) is a task of the cgroup too.
-            set("pids.max", p.saturating_add(1).to_string())?;
+            // The init (see init.rs) stays in nono's cgroup: only the command's tree counts.
+            set("pids.max", p.to_string())?;
         }
         if let (Some(c), false) = (limits.cpus, skip(Limit::Cpus)) {
             const PERIOD: u64 = 100_000;

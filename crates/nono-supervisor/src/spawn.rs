@@ -16,23 +16,21 @@
 //! 2. `PR_SET_PDEATHSIG` (the init's catchable [`init::DEATH_SIGNAL`]), then `getppid()`
 //!    compared with the supervisor's pid to close the race where the supervisor died before
 //!    the prctl;
-//! 3. with resource limits, the run's cgroup is joined (`0` written to its `cgroup.procs`,
-//!    opened before the fork), so the command is born in it. (`clone3(CLONE_INTO_CGROUP)`
-//!    would save that one write, but std's `Command` does not expose it, and this is just as
-//!    early: before the command exists);
-//! 4. the child becomes the run's init (see `init.rs`): a child subreaper that forks the
-//!    command and stays; everything below happens in the command, the init never returns
+//! 3. the child becomes the run's init (see `init.rs`): a child subreaper that forks the
+//!    command — with a run cgroup, straight into it (`clone3(CLONE_INTO_CGROUP)` on the
+//!    cgroup's directory fd, opened before the fork; or a fork and a write to its
+//!    `cgroup.procs` in the command on kernels before 5.7) — and stays; everything below happens in the command, the init never returns
 //!    to std. The command sets `PR_SET_PDEATHSIG(SIGKILL)` towards the init, checks its
 //!    parent, and sends its pid to the supervisor over the report socket (signals are
 //!    forwarded to the process group as before; the SDK and the brokers know the command);
-//! 5. best-effort `setrlimit` fallbacks for limits no cgroup could enforce;
-//! 6. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
+//! 4. best-effort `setrlimit` fallbacks for limits no cgroup could enforce;
+//! 5. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
 //!    SDK socket, whose number is in `NONO_SUPERVISOR_FD`; marking rather than closing keeps
 //!    std's exec-error pipe and our report socket alive until `execve`;
-//! 7. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
+//! 6. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
 //!    if any, is sent to the parent over the report socket (`SCM_RIGHTS`, stack buffers) and
 //!    then closed in the child;
-//! 8. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
+//! 7. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
 //!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
 //!    before any broker runs: a parent thread receives the listener meanwhile and answers
 //!    that first exec `CONTINUE` (`pass_first_exec`).
@@ -76,7 +74,7 @@ const STEPS: [&str; 9] = [
     "close_range(CLOSE_RANGE_CLOEXEC)",
     "sandbox enforcement (Landlock/seccomp)",
     "joining the run's cgroup (write to cgroup.procs)",
-    "starting the init (PR_SET_CHILD_SUBREAPER, fork)",
+    "starting the init (PR_SET_CHILD_SUBREAPER, clone3 into the run's cgroup or fork)",
     "setrlimit (best-effort limits)",
 ];
 const STEP_SETSID: u32 = 0;
@@ -156,7 +154,7 @@ pub(crate) struct ChildSpec<'a> {
     pub pty_slave: Option<OwnedFd>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
-    /// The run's cgroup (`cgroup.procs` to join, `cgroup.kill` for the init), if any.
+    /// The run's cgroup (its directory, `cgroup.kill` for the init), if any.
     pub cgroup: Option<(OwnedFd, CString)>,
     /// Best-effort `setrlimit` fallbacks, applied in the command.
     pub rlimits: Vec<(Resource, u64)>,
@@ -412,11 +410,18 @@ fn child_setup(c: &ChildSetup<'_>, enforce: &Enforce) -> std::io::Result<()> {
     if rustix::process::getppid() != Some(c.parent) {
         return Err(fail(STEP_PARENT, Errno::SRCH));
     }
-    if let Some((procs, _)) = c.cgroup {
-        rustix::io::write(procs, b"0").map_err(|e| fail(STEP_CGROUP, e))?;
-    }
     let init_pid = rustix::process::getpid();
-    if let Some(command) = init::fork_command().map_err(|e| fail(STEP_INIT, io_errno(&e)))? {
+    let cgroup = c.cgroup.map(|(dir, _)| dir.as_fd());
+    let forked = init::fork_command(cgroup).map_err(|e| {
+        // In the command, only joining the cgroup can fail (see `fork_command`).
+        let step = if rustix::process::getpid() == init_pid {
+            STEP_INIT
+        } else {
+            STEP_CGROUP
+        };
+        fail(step, io_errno(&e))
+    })?;
+    if let Some(command) = forked {
         init::run(
             command,
             c.parent.as_raw_nonzero().get(),

@@ -291,8 +291,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     }
     let cgroup = match &limits.cgroup {
         Some(cg) => Some((
-            cg.procs.try_clone().map_err(|e| SupervisorError::Sys {
-                call: "dup (cgroup.procs)",
+            cg.dir_fd.try_clone().map_err(|e| SupervisorError::Sys {
+                call: "dup (the run's cgroup)",
                 source: e,
             })?,
             cg.kill_path.clone(),
