@@ -48,7 +48,10 @@ fn limits_memory_hog_is_killed_at_the_limit() {
         return;
     }
     let s = Scratch::new("limits-memory");
-    let r = nono(&s.path, ["run", "--memory", "64M", "--", "tail", "/dev/zero"]);
+    let r = nono(
+        &s.path,
+        ["run", "--memory", "64M", "--", "tail", "/dev/zero"],
+    );
     if !v2_controller("memory") {
         expect_unenforceable(&r, "--memory", "memory");
         return;
@@ -163,7 +166,16 @@ fn limits_best_effort_prints_what_is_not_enforced() {
     // The plan shows the limits and, here, what cannot be enforced.
     let d = nono(
         &s.path,
-        ["run", "--dry-run", "--memory", "1.5G", "--max-processes", "64", "--", "true"],
+        [
+            "run",
+            "--dry-run",
+            "--memory",
+            "1.5G",
+            "--max-processes",
+            "64",
+            "--",
+            "true",
+        ],
     );
     d.expect_code(0)
         .stdout_has("limits:   memory 1.5 GiB, 64 processes/threads");

@@ -27,7 +27,12 @@ impl TestUser {
         let mut last = String::new();
         for _ in 0..50 {
             let out = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                ])
                 .arg(&name)
                 .output()
                 .expect("useradd (shadow-utils) is needed for the unprivileged tests");

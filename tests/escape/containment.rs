@@ -126,7 +126,11 @@ fn containment_daemon_and_setsid_child_die_with_nono_after_sigkill() {
     let mut cases: Vec<(&str, Option<&TestUser>, &[&str])> = vec![
         ("as this user", None, &[]),
         // A run cgroup where one can be made: the init ends the tree with cgroup.kill.
-        ("as this user, with a run cgroup", None, &["--best-effort", "--max-processes", "100000"]),
+        (
+            "as this user, with a run cgroup",
+            None,
+            &["--best-effort", "--max-processes", "100000"],
+        ),
     ];
     if let Some(u) = &user {
         cases.push(("as an unprivileged user", Some(u), &[]));

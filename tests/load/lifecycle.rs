@@ -288,7 +288,11 @@ fn after_sigkill_of_nono_nothing_is_left() {
         kill(nono_pid, Signal::KILL);
         let killed = Instant::now();
         assert!(wait_dead(nono_pid), "nono survived SIGKILL");
-        for (what, pid) in [("background job", left), ("daemon", daemon), ("setsid child", setsid)] {
+        for (what, pid) in [
+            ("background job", left),
+            ("daemon", daemon),
+            ("setsid child", setsid),
+        ] {
             assert!(wait_dead(pid), "the {what} ({pid}) outlived nono");
         }
         let took = killed.elapsed();

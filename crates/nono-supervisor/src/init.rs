@@ -56,15 +56,19 @@ const IGNORED: [i32; 10] = [
 
 fn sigset(signals: &[i32]) -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set it is given; sigaddset only writes into it;
-    // every number is a valid signal.
+    // SAFETY: sigemptyset initialises the set it is given (a valid pointer to our local).
     unsafe {
         libc::sigemptyset(set.as_mut_ptr());
-        for s in signals {
+    }
+    for s in signals {
+        // SAFETY: the set was initialised above; sigaddset only writes into it, and every
+        // number passed is a valid signal.
+        unsafe {
             libc::sigaddset(set.as_mut_ptr(), *s);
         }
-        set.assume_init()
     }
+    // SAFETY: initialised by sigemptyset.
+    unsafe { set.assume_init() }
 }
 
 fn set_mask(how: i32, signals: &[i32]) -> std::io::Result<()> {
@@ -236,11 +240,14 @@ fn exit_like(status: i32) -> ! {
                 maximum: Some(0),
             },
         );
-        // SAFETY: default disposition for `sig`, then a signal to ourselves, delivered when
-        // it is unblocked (if it is fatal, the process ends there).
+        // SAFETY: the default disposition for `sig`; no handler code is installed.
         unsafe {
             libc::signal(sig, libc::SIG_DFL);
-            libc::kill(libc::getpid(), sig);
+        }
+        // A signal to ourselves, delivered when it is unblocked (if it is fatal, the
+        // process ends there).
+        if let Some(s) = rustix::process::Signal::from_named_raw(sig) {
+            let _ = rustix::process::kill_process(rustix::process::getpid(), s);
         }
         let _ = set_mask(libc::SIG_UNBLOCK, &[sig]);
         // SAFETY: _exit is async-signal-safe and ends the process.
@@ -360,9 +367,9 @@ fn for_each_child(me: i32, mut f: impl FnMut(i32)) {
                 })
             });
         if ppid == Some(me) {
-            let pid = name
-                .iter()
-                .fold(0i32, |a, &d| a.saturating_mul(10).saturating_add(i32::from(d - b'0')));
+            let pid = name.iter().fold(0i32, |a, &d| {
+                a.saturating_mul(10).saturating_add(i32::from(d - b'0'))
+            });
             f(pid);
         }
     }

@@ -604,7 +604,10 @@ pub(crate) fn prepare(limits: &Limits, best_effort: bool) -> Result<Prepared, Li
     }
     let controllers: Vec<&str> = requested.iter().map(|l| l.controller()).collect();
     let (cgroup, missing) = match find_parent(&controllers, true) {
-        Err(reason) => (None, requested.iter().map(|l| (*l, reason.clone())).collect()),
+        Err(reason) => (
+            None,
+            requested.iter().map(|l| (*l, reason.clone())).collect(),
+        ),
         Ok(parent) => {
             let enabled = words(&parent.join("cgroup.subtree_control"));
             let missing: Vec<(Limit, String)> = requested
@@ -620,7 +623,10 @@ pub(crate) fn prepare(limits: &Limits, best_effort: bool) -> Result<Prepared, Li
             } else {
                 match create(&parent, limits, &missing) {
                     Ok(cg) => (Some(cg), missing),
-                    Err(reason) => (None, requested.iter().map(|l| (*l, reason.clone())).collect()),
+                    Err(reason) => (
+                        None,
+                        requested.iter().map(|l| (*l, reason.clone())).collect(),
+                    ),
                 }
             }
         }
@@ -664,7 +670,11 @@ pub(crate) fn prepare(limits: &Limits, best_effort: bool) -> Result<Prepared, Li
     Ok(out)
 }
 
-fn create(parent: &Path, limits: &Limits, missing: &[(Limit, String)]) -> Result<RunCgroup, String> {
+fn create(
+    parent: &Path,
+    limits: &Limits,
+    missing: &[(Limit, String)],
+) -> Result<RunCgroup, String> {
     sweep_stale(parent);
     let n = RUN_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = parent.join(format!("run-{}-{n}", std::process::id()));
@@ -705,7 +715,11 @@ fn create(parent: &Path, limits: &Limits, missing: &[(Limit, String)]) -> Result
         }
         if let (Some(c), false) = (limits.cpus, skip(Limit::Cpus)) {
             const PERIOD: u64 = 100_000;
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             let quota = ((c * PERIOD as f64).round() as u64).max(1000);
             set("cpu.max", format!("{quota} {PERIOD}"))?;
         }
@@ -752,7 +766,11 @@ impl RunCgroup {
             memory_hit: self
                 .limits
                 .memory
-                .filter(|_| oom_kills > 0 || (max_events > 0 && keyed(&d.join("memory.events"), "oom").unwrap_or(0) > 0))
+                .filter(|_| {
+                    oom_kills > 0
+                        || (max_events > 0
+                            && keyed(&d.join("memory.events"), "oom").unwrap_or(0) > 0)
+                })
                 .map(|m| (m, peak, oom_kills)),
             forks_refused: keyed(&d.join("pids.events"), "max").unwrap_or(0),
             cpu_usage_usec: keyed(&d.join("cpu.stat"), "usage_usec"),

@@ -463,7 +463,12 @@ fn child_setup(c: &ChildSetup<'_>, enforce: &Enforce) -> std::io::Result<()> {
 fn report_command_pid(report: &OwnedFd) {
     let mut msg = [0u8; 8];
     msg[..4].copy_from_slice(&COMMAND_PID.to_ne_bytes());
-    msg[4..].copy_from_slice(&rustix::process::getpid().as_raw_nonzero().get().to_ne_bytes());
+    msg[4..].copy_from_slice(
+        &rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .to_ne_bytes(),
+    );
     let _ = rustix::net::send(report, &msg, SendFlags::NOSIGNAL);
 }
 

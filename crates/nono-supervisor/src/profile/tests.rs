@@ -483,7 +483,10 @@ fn limits_parse_merge_and_refuse_bad_values() {
     assert_eq!(p.limits().cpus, Some(2.0));
     for (bad, field) in [
         (r#"{"limits": {"memory": "lots"}}"#, "limits.memory"),
-        (r#"{"limits": {"max_processes": 0}}"#, "limits.max_processes"),
+        (
+            r#"{"limits": {"max_processes": 0}}"#,
+            "limits.max_processes",
+        ),
         (r#"{"limits": {"cpus": 0}}"#, "limits.cpus"),
     ] {
         let err = parse(bad).unwrap_err().to_string();
