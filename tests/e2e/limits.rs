@@ -234,3 +234,83 @@ fn limits_unprivileged_user_without_delegation_gets_the_clear_error() {
     let setup = output(&mut cmd);
     setup.stdout_has("--memory         no: ");
 }
+
+/// cgroup v2 delegation, as `systemd-run --user --scope -p Delegate=yes` gives it: a cgroup
+/// owned by the user (the directory, `cgroup.procs`, `cgroup.subtree_control`,
+/// `cgroup.threads`) with nono alone in it. nono moves itself into a `nono-supervisor` leaf
+/// and the command runs in a run cgroup beneath the delegated one. (The controllers are
+/// whatever the host has in cgroup v2: `--best-effort` so that the placement is checked on
+/// a hybrid host too.)
+#[test]
+fn limits_a_delegated_cgroup_is_used_by_an_unprivileged_user() {
+    use std::os::unix::fs::chown;
+    if !sandbox_available() {
+        return;
+    }
+    let Some(user) = TestUser::create("deleg") else {
+        eprintln!("skipping: needs root to delegate a cgroup to an unprivileged user");
+        return;
+    };
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let Some(mount) = mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next()? == "cgroup2").then(|| pre.split_whitespace().nth(4))?
+    }) else {
+        eprintln!("skipping: no cgroup v2 mounted");
+        return;
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let rel = format!(
+        "{}/nono-e2e-deleg-{}",
+        own.trim_end_matches('/'),
+        std::process::id()
+    );
+    let dir = std::path::PathBuf::from(format!("{mount}{rel}"));
+    if std::fs::create_dir(&dir).is_err() {
+        eprintln!("skipping: cannot create {}", dir.display());
+        return;
+    }
+    for f in [
+        "",
+        "cgroup.procs",
+        "cgroup.subtree_control",
+        "cgroup.threads",
+    ] {
+        chown(dir.join(f), Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let s = Scratch::new("limits-deleg");
+    // Root moves the shell into the delegated cgroup, then it becomes nono as the user.
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(&s.path)
+        .env_remove("RUST_LOG")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$@\"",
+            dir.display()
+        ))
+        .arg("sh");
+    let inner = user.command(nono_bin());
+    cmd.arg(inner.get_program()).args(inner.get_args());
+    cmd.envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    cmd.args([
+        "run",
+        "-s",
+        "--best-effort",
+        "--max-processes",
+        "100",
+        "--",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    let r = output(&mut cmd);
+    for sub in ["nono-supervisor", ""] {
+        for _ in 0..100 {
+            if std::fs::remove_dir(dir.join(sub)).is_ok() || !dir.join(sub).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    r.expect_code(0).stdout_has(&format!("0::{rel}/run-"));
+}
