@@ -314,3 +314,42 @@ fn limits_a_delegated_cgroup_is_used_by_an_unprivileged_user() {
     }
     r.expect_code(0).stdout_has(&format!("0::{rel}/run-"));
 }
+
+/// The run's init is the session leader now, so the command may move to a process group of
+/// its own (it could not as a session leader): a signal sent to nono still reaches it.
+#[test]
+fn init_forwards_signals_to_a_command_in_its_own_process_group() {
+    if !sandbox_available() {
+        return;
+    }
+    let python = std::path::Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipping: needs /usr/bin/python3");
+        return;
+    }
+    let s = Scratch::new("init-signal-pgrp");
+    let script = "import os, signal, time\n\
+                  os.setpgid(0, 0)\n\
+                  signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), os._exit(7)))\n\
+                  print('ready', flush=True)\n\
+                  time.sleep(60)\n";
+    let mut child = Command::new(nono_bin())
+        .current_dir(&s.path)
+        .env_remove("RUST_LOG")
+        .args(["run", "-s", "--", "/usr/bin/python3", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "got TERM");
+    assert_eq!(status.code(), Some(7));
+}

@@ -560,7 +560,10 @@ fn forward_pending(pipe: &OwnedFd, child: (Pid, Pid), pty: Option<&Pty>, ctx: &C
                 group = group.as_raw_nonzero().get(),
                 "forwarding signal"
             );
-            if rustix::process::kill_process_group(group, sig).is_err() {
+            let grouped = rustix::process::kill_process_group(group, sig).is_ok();
+            // The command is no session leader (the init is), so it may have moved to a
+            // process group of its own: the signal is still its.
+            if !grouped || rustix::process::getpgid(Some(command)).is_ok_and(|g| g != group) {
                 let _ = rustix::process::kill_process(command, sig);
             }
         }
