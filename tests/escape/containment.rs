@@ -86,6 +86,17 @@ fn kill_top_and_look(mut cmd: Command) -> (Vec<u32>, Vec<u32>, String) {
     (pids, left, stderr)
 }
 
+/// The shell that runs [`SCRIPT`]: bash where there is one, so that this test does not keep
+/// `/bin/sh` (dash) busy while `fs::fs_system_dirs_not_writable_as_root`, running in
+/// parallel, opens it for writing (`ETXTBSY` would answer before Landlock's `EACCES`).
+fn shell() -> &'static str {
+    if std::path::Path::new("/bin/bash").exists() {
+        "/bin/bash"
+    } else {
+        "sh"
+    }
+}
+
 fn nono_run(s: &Scratch, user: Option<&TestUser>, extra: &[&str]) -> Command {
     let mut cmd = match user {
         Some(u) => u.command(nono_bin()),
@@ -98,12 +109,12 @@ fn nono_run(s: &Scratch, user: Option<&TestUser>, extra: &[&str]) -> Command {
     cmd.current_dir(&s.path)
         .args(["run", "-s"])
         .args(extra)
-        .args(["--", "sh", "-c", SCRIPT]);
+        .args(["--", shell(), "-c", SCRIPT]);
     cmd
 }
 
 fn bare(s: &Scratch) -> Command {
-    let mut cmd = Command::new("sh");
+    let mut cmd = Command::new(shell());
     cmd.current_dir(&s.path).args(["-c", SCRIPT]);
     cmd
 }
