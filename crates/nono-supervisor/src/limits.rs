@@ -832,6 +832,49 @@ mod tests {
         assert!(parse_processes("-3").is_err());
     }
 
+    /// The files a run cgroup gets and how the report reads them back, on a plain directory
+    /// standing in for cgroupfs (the hosts these tests run on may have no cgroup v2
+    /// controllers; the e2e tests check the kernel's side where they exist).
+    #[test]
+    fn limit_files_and_the_report() {
+        let parent = std::env::temp_dir().join(format!("nono-limits-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&parent);
+        std::fs::create_dir_all(&parent).unwrap();
+        let limits = Limits {
+            memory: Some(64 << 20),
+            max_processes: Some(50),
+            cpus: Some(0.5),
+        };
+        let cg = create(&parent, &limits, &[]).unwrap();
+        let read = |f: &str| std::fs::read_to_string(cg.dir.join(f)).unwrap();
+        assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.swap.max"), "0");
+        assert_eq!(read("memory.oom.group"), "1");
+        assert_eq!(read("pids.max"), "50");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert!(cg.kill_path.to_bytes().ends_with(b"/cgroup.kill"));
+        std::fs::write(
+            cg.dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 1\n",
+        )
+        .unwrap();
+        std::fs::write(cg.dir.join("memory.peak"), "67108864\n").unwrap();
+        std::fs::write(cg.dir.join("pids.events"), "max 7\n").unwrap();
+        std::fs::write(cg.dir.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").unwrap();
+        let r = cg.report();
+        assert_eq!(r.memory_hit, Some((64 << 20, Some(64 << 20), 1)));
+        assert_eq!(r.forks_refused, 7);
+        assert_eq!(r.cpu_usage_usec, Some(1500));
+        // A limit left to the fallback (best-effort) writes no file.
+        let missing = [(Limit::Cpus, "no cpu controller".to_owned())];
+        let cg2 = create(&parent, &limits, &missing).unwrap();
+        assert!(!cg2.dir.join("cpu.max").exists());
+        // Nothing hit: nothing to report.
+        std::fs::write(cg2.dir.join("memory.events"), "max 0\noom 0\noom_kill 0\n").unwrap();
+        assert_eq!(cg2.report(), LimitsReport::default());
+        let _ = std::fs::remove_dir_all(&parent);
+    }
+
     #[test]
     fn mountinfo_escapes() {
         assert_eq!(unescape(r"/sys/fs/a\040b"), "/sys/fs/a b");
