@@ -155,3 +155,51 @@ fn containment_daemon_and_setsid_child_die_with_nono_after_sigkill() {
         );
     }
 }
+
+/// Normal exit: the command double-forks a daemon (in a session of its own, ignoring
+/// `SIGTERM`) and exits. The daemon is the init's child then, and the init ends it
+/// (`SIGTERM`, the grace period, `SIGKILL`) before it exits with the command's status — so
+/// nono returns with nothing left, without a run cgroup too. Control: run bare, it survives.
+#[test]
+fn containment_a_double_forked_daemon_ends_with_the_run() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("containment-daemon");
+    let script = r#"
+        daemon=$( (setsid sh -c 'trap "" TERM; exec sleep 300' < /dev/null > /dev/null 2>&1 & echo $!) )
+        echo "pid $daemon"
+        exit 4
+    "#;
+    let pid_of = |stdout: &[u8]| -> u32 {
+        let text = String::from_utf8_lossy(stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("pid "))
+            .unwrap_or_else(|| panic!("no pid line: {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let bare = Command::new(shell())
+        .current_dir(&s.path)
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let daemon = pid_of(&bare.stdout);
+    std::thread::sleep(Duration::from_millis(200));
+    let survived = alive(daemon);
+    sigkill(daemon);
+    assert!(survived, "control: a double-forked daemon outlives its shell");
+    let run = Command::new(nono_bin())
+        .current_dir(&s.path)
+        .env_remove("RUST_LOG")
+        .args(["run", "-s", "--", shell(), "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let daemon = pid_of(&run.stdout);
+    let left = alive(daemon);
+    sigkill(daemon);
+    assert_eq!(run.status.code(), Some(4), "the command's status is kept");
+    assert!(!left, "the daemon {daemon} outlived `nono run`");
+}

@@ -206,7 +206,7 @@ pub(crate) fn run(command: i32, supervisor: i32, cgroup_kill: Option<&CStr>) -> 
         if rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()) != supervisor {
             kill_tree(cgroup_kill);
         }
-        reap(command);
+        reap(command, supervisor, cgroup_kill);
         // SAFETY: `wait` is an initialised sigset of blocked signals; no siginfo is asked for.
         unsafe {
             libc::sigwaitinfo(&wait, std::ptr::null_mut());
@@ -214,8 +214,9 @@ pub(crate) fn run(command: i32, supervisor: i32, cgroup_kill: Option<&CStr>) -> 
     }
 }
 
-/// Reap every exited child; when the command is among them, exit like it.
-fn reap(command: i32) {
+/// Reap every exited child; when the command is among them, end its detached orphans and
+/// exit like it (or, if the supervisor died meanwhile, end the whole tree).
+fn reap(command: i32, supervisor: i32, cgroup_kill: Option<&CStr>) {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes the status into our local.
@@ -224,8 +225,84 @@ fn reap(command: i32) {
             return;
         }
         if pid == command {
+            end_detached();
+            if rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()) != supervisor {
+                kill_tree(cgroup_kill);
+            }
             exit_like(status);
         }
+    }
+}
+
+/// Reap whatever has exited, not looking at who.
+fn reap_quiet() {
+    // SAFETY: waitpid with no status pointer.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+}
+
+/// Signal (with `Some`) or just count the init's children that left its session.
+fn detached_children(me: i32, signal: Option<rustix::process::Signal>) -> bool {
+    let mut any = false;
+    for_each_child(me, |pid| {
+        let Some(p) = rustix::process::Pid::from_raw(pid) else {
+            return;
+        };
+        if rustix::process::getsid(Some(p)).is_ok_and(|sid| sid.as_raw_nonzero().get() != me) {
+            any = true;
+            if let Some(sig) = signal {
+                let _ = rustix::process::kill_process(p, sig);
+                if sig == rustix::process::Signal::TERM {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::CONT);
+                }
+            }
+        }
+    });
+    any
+}
+
+/// Wait up to `ms` for a child to change state (or the supervisor to die).
+fn wait_child(ms: u64) {
+    let set = sigset(&[libc::SIGCHLD, DEATH_SIGNAL]);
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::c_long::try_from(ms.min(999) * 1_000_000).unwrap_or(0),
+    };
+    // SAFETY: `set` is an initialised sigset of blocked signals, `ts` a valid timespec; no
+    // siginfo is asked for.
+    unsafe {
+        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
+    }
+}
+
+/// The command exited. Its orphans that left the init's session (double-forked daemons) are
+/// the init's children now; once the init exits, nothing could tell them from unrelated
+/// processes (the supervisor's leftover scan finds the session's members and their
+/// descendants, see `leftovers.rs`). So they are ended here, the way the supervisor ends
+/// the rest: `SIGTERM` (+ `SIGCONT`), up to [`crate::leftovers::GRACE`], then `SIGKILL` in
+/// bounded rounds. Session members are left to the supervisor, which reports them. The
+/// common case (no such child) costs one read of the children list.
+fn end_detached() {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    reap_quiet();
+    if !detached_children(me, Some(rustix::process::Signal::TERM)) {
+        return;
+    }
+    let grace_ms = u64::try_from(crate::leftovers::GRACE.as_millis()).unwrap_or(500);
+    let mut waited = 0;
+    while waited < grace_ms {
+        wait_child(10);
+        waited += 10;
+        reap_quiet();
+        if !detached_children(me, None) {
+            return;
+        }
+    }
+    for _ in 0..64 {
+        reap_quiet();
+        if !detached_children(me, Some(rustix::process::Signal::KILL)) {
+            return;
+        }
+        wait_child(50);
     }
 }
 
