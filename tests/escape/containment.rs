@@ -189,7 +189,10 @@ fn containment_a_double_forked_daemon_ends_with_the_run() {
     std::thread::sleep(Duration::from_millis(200));
     let survived = alive(daemon);
     sigkill(daemon);
-    assert!(survived, "control: a double-forked daemon outlives its shell");
+    assert!(
+        survived,
+        "control: a double-forked daemon outlives its shell"
+    );
     let run = Command::new(nono_bin())
         .current_dir(&s.path)
         .env_remove("RUST_LOG")

@@ -246,7 +246,8 @@ impl Shared {
 ///   [`Callback`](crate::approval::Callback) still running) is waited for;
 /// - every process the command left in the sandbox (its session, and their descendants) is
 ///   sent `SIGTERM`, given half a second, then `SIGKILL`ed — see the `leftovers` module
-///   docs for the rule and its one gap (a daemon that left the session and was orphaned).
+///   docs for the rule. A daemon that left the session and was orphaned is the run's
+///   init's child by then: the init ends it the same way before it exits (see `init.rs`).
 ///
 /// No process-wide state changes for this: the child subreaper is the run's init, a child
 /// process (see the `init` module), never the calling process.
