@@ -206,3 +206,81 @@ fn containment_a_double_forked_daemon_ends_with_the_run() {
     assert_eq!(run.status.code(), Some(4), "the command's status is kept");
     assert!(!left, "the daemon {daemon} outlived `nono run`");
 }
+
+/// The cgroup v2 mount point, if any.
+fn cgroup2_mount() -> Option<String> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next()? == "cgroup2")
+            .then(|| pre.split_whitespace().nth(4).map(str::to_owned))?
+    })
+}
+
+/// The command cannot leave its run cgroup (and with it the limits and `cgroup.kill`): as
+/// root, it writes its pid to the hierarchy root's `cgroup.procs` and to its own cgroup's
+/// `pids.max`. Landlock refuses both writes (the default profile grants `/sys/fs/cgroup`
+/// read-only) and it stays in `run-*`. Control: bare, the same move works.
+#[test]
+fn containment_the_command_cannot_leave_its_run_cgroup() {
+    if !sandbox_available() {
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (a run cgroup and cgroup files writable by DAC)");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        eprintln!("skipping: no cgroup v2");
+        return;
+    };
+    let s = Scratch::new("containment-cgroup");
+    let script = format!(
+        "cg=$(sed -n 's/^0:://p' /proc/self/cgroup); \
+         echo $$ > {mount}/cgroup.procs 2>/dev/null && echo moved; \
+         echo max > {mount}$cg/pids.max 2>/dev/null && echo raised; \
+         sed -n 's/^0::/now /p' /proc/self/cgroup"
+    );
+    let run = Command::new(nono_bin())
+        .current_dir(&s.path)
+        .env_remove("RUST_LOG")
+        .args([
+            "run",
+            "-s",
+            "--best-effort",
+            "--max-processes",
+            "1000",
+            "--",
+        ])
+        .args([shell(), "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains("now /") && out.contains("/run-"),
+        "the command runs in a run cgroup: {out}"
+    );
+    assert!(!out.contains("moved") && !out.contains("raised"), "{out}");
+    // Control: a bare shell moves itself into a scratch cgroup.
+    let scratch = format!("{mount}/nono-e2e-ctl-{}", std::process::id());
+    if std::fs::create_dir(&scratch).is_ok() {
+        let bare = Command::new(shell())
+            .args([
+                "-c",
+                &format!("echo $$ > {scratch}/cgroup.procs && echo moved"),
+            ])
+            .output()
+            .unwrap();
+        for _ in 0..100 {
+            if std::fs::remove_dir(&scratch).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            String::from_utf8_lossy(&bare.stdout).contains("moved"),
+            "control: the move works bare"
+        );
+    }
+}
