@@ -733,16 +733,28 @@ fn create(
     Ok(cg)
 }
 
-/// Remove empty `run-*` cgroups left by runs whose nono was killed.
+/// Remove empty `run-PID-N` cgroups left by runs whose nono was killed: only those whose
+/// nono (PID) is gone — a live nono's run cgroup is empty between its creation and the
+/// fork of the command.
 fn sweep_stale(parent: &Path) {
     let Ok(dir) = std::fs::read_dir(parent) else {
         return;
     };
     for e in dir.flatten() {
-        if e.file_name().as_bytes().starts_with(b"run-") {
-            // Fails (EBUSY) while it holds processes: only empty ones go.
-            let _ = std::fs::remove_dir(e.path());
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("run-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
         }
+        // Fails (EBUSY) while it holds processes: only empty ones go.
+        let _ = std::fs::remove_dir(e.path());
     }
 }
 
