@@ -156,8 +156,9 @@ fn containment_daemon_and_setsid_child_die_with_nono_after_sigkill() {
     }
 }
 
-/// Normal exit: the command double-forks a daemon (in a session of its own, ignoring
-/// `SIGTERM`) and exits. The daemon is the init's child then, and the init ends it
+/// Normal exit: the command double-forks a daemon (in a session of its own — it prints its
+/// pid after `setsid`, so the command exits only once it has left — ignoring `SIGTERM`) and
+/// exits. The daemon is the init's child then, and the init ends it
 /// (`SIGTERM`, the grace period, `SIGKILL`) before it exits with the command's status — so
 /// nono returns with nothing left, without a run cgroup too. Control: run bare, it survives.
 #[test]
@@ -167,7 +168,7 @@ fn containment_a_double_forked_daemon_ends_with_the_run() {
     }
     let s = Scratch::new("containment-daemon");
     let script = r#"
-        daemon=$( (setsid sh -c 'trap "" TERM; exec sleep 300' < /dev/null > /dev/null 2>&1 & echo $!) )
+        daemon=$( (setsid sh -c 'trap "" TERM; echo $$; exec sleep 300 >&-' < /dev/null 2>/dev/null &) )
         echo "pid $daemon"
         exit 4
     "#;
