@@ -6,7 +6,10 @@
 #[allow(dead_code)]
 #[path = "../e2e/harness.rs"]
 mod harness;
+#[path = "../e2e/users.rs"]
+mod users;
 
+mod containment;
 mod deny_groups;
 mod deputy;
 mod env_injection;

@@ -1,7 +1,7 @@
 //! The end of a run: a pending terminal prompt is cancelled when nono is told to stop (SIGTERM,
 //! Ctrl-C at the prompt) instead of holding nono until it times out; what the command left
 //! running in the sandbox is terminated before `run` returns; and after a SIGKILL of nono
-//! (where no cleanup can run) what is left stays confined.
+//! (where no cleanup of the supervisor can run) the run's init ends everything that is left.
 
 use std::fs::File;
 use std::io::Write;
@@ -246,47 +246,64 @@ fn nono_run_leaves_no_background_job_behind() {
     });
 }
 
-/// SIGKILL to nono: no cleanup can run. The direct child dies (`PR_SET_PDEATHSIG`); a
-/// background process of the command keeps running (only a PID namespace would end it) but
-/// stays confined: it cannot read a file outside its grants, its trapped open failing
-/// (`ENOSYS`: nobody serves the listener any more) instead of being let through.
+/// SIGKILL to nono: no code of the supervisor runs. The run's init (the supervisor's direct
+/// child, a child subreaper with a parent-death signal) ends the whole tree within a second:
+/// a background job of the command, a double-forked daemon in a session of its own, and a
+/// `setsid` child that is still the command's — none of them outlives nono. (Before the
+/// init, the background job and the daemon kept running, confined but unsupervised.)
 ///
-/// It waits on the stdin nono gave it (end of input once the test closes it, after nono is
-/// dead) and reports on the stdout it inherited: every open of its own fails now.
+/// The background job waits on the stdin nono gave it; a leftover would print its result
+/// once the test closes it.
 #[test]
-fn after_sigkill_of_nono_what_is_left_stays_confined() {
+fn after_sigkill_of_nono_nothing_is_left() {
     leak_checked("load-sigkill-left", |s| {
         let secret = s.write("outside/secret", "secret-outside\n");
         // A non-interactive shell gives `&` jobs /dev/null as stdin: pass the real one as fd 3.
         let script = r#"
             exec 3<&0
-            ( echo "load-child: ready"; read -r go <&3
+            ( read -r go <&3
               if read -r line < "$0"; then echo "load-child: result READ $line"
               else echo "load-child: result refused"; fi ) &
-            echo "load-child: left $!"
+            job=$!
+            daemon=$( (setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo $!) )
+            setsid sleep 300 < /dev/null &
+            echo "load-child: pids $job $daemon $!"
             exec sleep 300 < /dev/null
         "#;
         let mut cmd = nono(&s.path);
         cmd.args(["run", "-s", "--", "sh", "-c", script])
             .arg(&secret);
         let mut p = Proc::spawn(&mut cmd);
-        let left: u32 = p.expect_line("load-child: left").parse().unwrap();
-        // The job has set up its stdin (a trapped open of /dev/null) and waits.
-        p.expect_line("load-child: ready");
+        let pids: Vec<u32> = p
+            .expect_line("load-child: pids")
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        let [left, daemon, setsid] = pids[..] else {
+            panic!("three pids expected: {pids:?}")
+        };
+        wait_for_exec(daemon, "sleep");
+        wait_for_exec(setsid, "sleep");
         let nono_pid = p.pid;
         kill(nono_pid, Signal::KILL);
+        let killed = Instant::now();
         assert!(wait_dead(nono_pid), "nono survived SIGKILL");
-        assert!(alive(left), "the background job died with nono");
-        // Closing nono's stdin is the leftover's cue; it is confined to what it had.
+        for (what, pid) in [
+            ("background job", left),
+            ("daemon", daemon),
+            ("setsid child", setsid),
+        ] {
+            assert!(wait_dead(pid), "the {what} ({pid}) outlived nono");
+        }
+        let took = killed.elapsed();
         let f = p.finish();
         assert_eq!(f.signal, Some(9), "{f}");
-        assert!(f.stdout.contains("load-child: result refused"), "{f}");
+        assert!(!f.stdout.contains("load-child: result"), "{f}");
         assert!(!f.stdout.contains("secret-outside"), "{f}");
         assert!(
-            f.stderr.contains("Function not implemented") || f.stderr.contains("Permission denied"),
-            "{f}"
+            took <= Duration::from_secs(1),
+            "the tree took {took:?} to end after nono's SIGKILL"
         );
-        assert!(wait_dead(left), "the leftover did not finish");
-        vec![nono_pid, left]
+        vec![nono_pid, left, daemon, setsid]
     });
 }

@@ -177,6 +177,24 @@ pub struct EnvFlags {
     pub private_tmp: bool,
 }
 
+/// Resource limits for the whole process tree (cgroup v2), `run` and `shell` only.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Resource limits")]
+pub struct LimitFlags {
+    /// Memory (RAM + swap) of the whole tree: bytes or K/M/G/T (512M, 1.5GiB); the tree is
+    /// killed when it is reached (exit 137). Overrides the profile's limits.memory.
+    #[arg(long, value_name = "SIZE", value_parser = nono_supervisor::limits::parse_size)]
+    pub memory: Option<u64>,
+    /// Processes and threads of the whole tree at once; further forks fail. Overrides the
+    /// profile's limits.max_processes.
+    #[arg(long, value_name = "N", value_parser = nono_supervisor::limits::parse_processes)]
+    pub max_processes: Option<u64>,
+    /// CPU time as a number of CPUs (0.5 = half of one CPU, 2 = two). Overrides the
+    /// profile's limits.cpus.
+    #[arg(long, value_name = "X", value_parser = nono_supervisor::limits::parse_cpus)]
+    pub cpus: Option<f64>,
+}
+
 /// `nono run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -196,6 +214,8 @@ pub struct RunArgs {
     pub env: EnvFlags,
     #[command(flatten)]
     pub elevation: ElevationFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
 /// `nono wrap`.
@@ -236,6 +256,8 @@ pub struct ShellArgs {
     pub env: EnvFlags,
     #[command(flatten)]
     pub elevation: ElevationFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
 }
 
 /// Filesystem operation for `nono why --op`.

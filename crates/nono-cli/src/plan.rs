@@ -25,7 +25,8 @@ use nono_supervisor::profile::{
 use serde::Serialize;
 
 use crate::exit::Failure;
-use crate::flags::{ElevationFlags, EnvFlags, SandboxFlags};
+use crate::flags::{ElevationFlags, EnvFlags, LimitFlags, SandboxFlags};
+use nono_supervisor::limits::Limits;
 
 /// A `--bypass-protection` that was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,6 +121,9 @@ pub struct RunPlan {
     pub command: Vec<OsString>,
     /// The command's environment.
     pub env: EnvPlan,
+    /// Resource limits (`--memory`, `--max-processes`, `--cpus` over the profile's
+    /// `limits`); none for `wrap`.
+    pub limits: Limits,
 }
 
 /// The command's environment: nono's, filtered by the profile and the credential group, then
@@ -210,6 +214,17 @@ impl EnvPlan {
                 names.join(", ")
             )
         })
+    }
+}
+
+/// The limits: each flag given wins over the profile's value.
+#[must_use]
+pub fn limits_from(flags: &LimitFlags, profile: &Profile) -> Limits {
+    let p = profile.limits();
+    Limits {
+        memory: flags.memory.or(p.memory),
+        max_processes: flags.max_processes.or(p.max_processes),
+        cpus: flags.cpus.or(p.cpus),
     }
 }
 
@@ -911,6 +926,8 @@ pub struct PlanView {
     pub tmp: TmpView,
     /// Runtime grants.
     pub runtime_grants: RuntimeView,
+    /// Resource limits (`None` for wrap, which has none).
+    pub limits: Option<LimitsView>,
     /// What the kernel will and will not enforce.
     pub enforcement: EnforcementStatus,
 }
@@ -1023,6 +1040,21 @@ pub struct TmpView {
     pub removed_at_exit: bool,
     /// With `private`: the profile's grants on the host's temporary directories, dropped.
     pub not_granted: Vec<PathBuf>,
+}
+
+/// Resource limits in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct LimitsView {
+    /// `--memory` in bytes.
+    pub memory: Option<u64>,
+    /// `--max-processes`.
+    pub max_processes: Option<u64>,
+    /// `--cpus`.
+    pub cpus: Option<f64>,
+    /// As the text plan shows them.
+    pub summary: String,
+    /// What this machine cannot enforce of them, and why.
+    pub not_enforceable: Vec<String>,
 }
 
 /// Runtime grants in a [`PlanView`].
@@ -1154,6 +1186,13 @@ impl RunPlan {
                 approve: e.approve.clone(),
                 audit_log: e.audit_log.clone(),
             },
+            limits: (self.mode != "wrap").then(|| LimitsView {
+                memory: self.limits.memory,
+                max_processes: self.limits.max_processes,
+                cpus: self.limits.cpus,
+                summary: self.limits.to_string(),
+                not_enforceable: nono_supervisor::limits::not_enforceable(&self.limits),
+            }),
             enforcement: status.clone(),
         }
     }
@@ -1315,6 +1354,12 @@ impl PlanView {
         self.write_env(f)?;
         self.write_tmp(f)?;
         self.write_runtime(f)?;
+        if let Some(l) = &self.limits {
+            writeln!(f, "limits:   {}", l.summary)?;
+            for gap in &l.not_enforceable {
+                writeln!(f, "  {gap}")?;
+            }
+        }
         writeln!(f, "enforcement:")?;
         for line in self.enforcement.to_string().lines() {
             writeln!(f, "  {line}")?;

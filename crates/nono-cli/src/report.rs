@@ -362,6 +362,34 @@ pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
     out
 }
 
+/// What the run's resource limits caught, for the lines after the run: a memory kill always,
+/// refused forks only when the run failed (a build that retried and succeeded needs no
+/// note).
+#[must_use]
+pub fn limits(
+    report: &nono_supervisor::limits::LimitsReport,
+    limits: &nono_supervisor::limits::Limits,
+    exit: i32,
+) -> Vec<String> {
+    use nono_supervisor::limits::human_bytes;
+    let mut out = Vec::new();
+    if let Some((limit, peak, kills)) = report.memory_hit {
+        out.push(format!(
+            "killed: memory limit {} reached (peak {}, oom kills {kills}); raise --memory to give it more",
+            human_bytes(limit),
+            peak.map_or_else(|| "unknown".to_owned(), human_bytes),
+        ));
+    }
+    if report.forks_refused > 0 && exit != 0 {
+        out.push(format!(
+            "{} forks refused at --max-processes {}; raise --max-processes to allow more",
+            report.forks_refused,
+            limits.max_processes.unwrap_or(0)
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

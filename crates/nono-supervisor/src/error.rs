@@ -65,6 +65,13 @@ pub enum SupervisorError {
         #[source]
         source: crate::url::UrlError,
     },
+    /// A resource limit cannot be enforced (strict compatibility).
+    #[error("{source}")]
+    Limits {
+        /// Which limit, why, and how to get it.
+        #[source]
+        source: crate::limits::LimitsError,
+    },
     /// A system call in the supervisor failed.
     #[error("{call} failed: {source}")]
     Sys {

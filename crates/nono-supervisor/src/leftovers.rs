@@ -12,10 +12,11 @@
 //! there). Nothing outside the sandbox matches either rule, so an embedding program's own
 //! children are never touched.
 //!
-//! **Residual gap**: a process that called `setsid()` *and* whose sandboxed ancestors all
+//! **Detached orphans**: a process that called `setsid()` *and* whose sandboxed ancestors all
 //! exited before the scan (a double-forked daemon) cannot be told from an unrelated process
-//! and is left running — still confined by Landlock and seccomp, with every trapped call
-//! failing (`ENOSYS`); see docs/THREAT_MODEL.md.
+//! here. It is the run's init's child, though (the init is a child subreaper, see `init.rs`),
+//! and the init ends it — `SIGTERM`, [`GRACE`], `SIGKILL` — before it exits with the
+//! command's status, so by the time this runs such processes are gone.
 //!
 //! Why not `PR_SET_CHILD_SUBREAPER`: it would make such orphans *our* children, but being
 //! their parent does not prove where they came from (the embedding program's own children
@@ -43,7 +44,7 @@
 //!   be reused, so every process whose session id is `session` belongs to the sandbox.
 //!   After each scan the check is repeated; once the number is no longer held the session
 //!   is empty and that scan is not acted on (what it could add are processes that left the
-//!   session and whose session ancestors have all exited: the residual gap). The two calls
+//!   session and whose session ancestors have all exited: the init's to end). The two calls
 //!   are not atomic: the number being freed *and* reused between them would need the whole
 //!   pid space to be allocated in those microseconds.
 //! - any other error: nothing is proven; the scan runs.
@@ -385,7 +386,7 @@ mod tests {
             p(51, 1, 50),  // orphaned into init, still in the session
             p(52, 51, 52), // left the session, parent still there
             p(53, 52, 52), // its child
-            p(60, 1, 60),  // left the session, orphaned: the documented gap
+            p(60, 1, 60),  // left the session, orphaned: the init's to end
             p(70, 10, 10), // the embedding program's own child
             p(71, 10, 71), // the embedding program's child in a session of its own
         ];

@@ -55,6 +55,23 @@ pub(crate) fn cloexec_from(first: u32) -> std::io::Result<()> {
     }
 }
 
+/// Close every fd from `first` upwards (`close_range(first, ~0, 0)`). Async-signal-safe.
+/// For the init (see `init.rs`), which owns none of them as Rust values: they are copies
+/// inherited across `fork`, whose owners live in the supervisor.
+///
+/// # References
+/// - close_range(2)
+pub(crate) fn close_from(first: u32) -> std::io::Result<()> {
+    // SAFETY: called only in the forked init, which never returns into code holding an
+    // `OwnedFd` for these numbers (it ends with `_exit`); the arguments are plain integers.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Signals `run` forwards to the child.
 pub(crate) const FORWARDED: [i32; 5] = [
     libc::SIGINT,

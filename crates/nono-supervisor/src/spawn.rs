@@ -14,15 +14,24 @@
 //! 1. `setsid` (always: the child gets no controlling terminal of ours, so it cannot
 //!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode (the slave
 //!    stands in for each std stream that is a terminal of ours, see `pty.rs`);
-//! 2. `PR_SET_PDEATHSIG(SIGKILL)`, then `getppid()` compared with the supervisor's pid to
-//!    close the race where the supervisor died before the prctl;
-//! 3. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
+//! 2. `PR_SET_PDEATHSIG` (the init's catchable [`init::DEATH_SIGNAL`]), then `getppid()`
+//!    compared with the supervisor's pid to close the race where the supervisor died before
+//!    the prctl;
+//! 3. the child becomes the run's init (see `init.rs`): a child subreaper that forks the
+//!    command — with a run cgroup, straight into it (`clone3(CLONE_INTO_CGROUP)` on the
+//!    cgroup's directory fd, opened before the fork; or a fork and a write to its
+//!    `cgroup.procs` in the command on kernels before 5.7) — and stays; everything below happens in the command, the init never returns
+//!    to std. The command sets `PR_SET_PDEATHSIG(SIGKILL)` towards the init, checks its
+//!    parent, and sends its pid to the supervisor over the report socket (signals are
+//!    forwarded to the process group as before; the SDK and the brokers know the command);
+//! 4. best-effort `setrlimit` fallbacks for limits no cgroup could enforce;
+//! 5. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
 //!    SDK socket, whose number is in `NONO_SUPERVISOR_FD`; marking rather than closing keeps
 //!    std's exec-error pipe and our report socket alive until `execve`;
-//! 4. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
+//! 6. the sandbox (`PreparedSandbox::enforce`: Landlock, then seccomp), whose notify listener,
 //!    if any, is sent to the parent over the report socket (`SCM_RIGHTS`, stack buffers) and
 //!    then closed in the child;
-//! 5. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
+//! 7. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
 //!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
 //!    before any broker runs: a parent thread receives the listener meanwhile and answers
 //!    the command's execs `CONTINUE` (`pass_first_exec`) until `Command::spawn` has returned.
@@ -34,7 +43,7 @@
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
@@ -49,7 +58,7 @@ use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
-use rustix::process::{Pid, PidfdFlags, Signal};
+use rustix::process::{Pid, PidfdFlags, Resource, Signal};
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd, NotifySet, Syscall};
 use nono_sandbox::{PreparedSandbox, SandboxOptions};
@@ -57,19 +66,22 @@ use rustix::event::{PollFd, PollFlags};
 
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;
-use crate::os;
+use crate::{init, os};
 
 /// `PATH` used when the child's environment has none (glibc's default for `execvp`).
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Steps in the child that can fail, as reported over the report socket.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 9] = [
     "setsid",
     "ioctl(TIOCSCTTY) on the PTY",
     "prctl(PR_SET_PDEATHSIG)",
     "the supervisor check (the supervisor died while the child started)",
     "close_range(CLOSE_RANGE_CLOEXEC)",
     "sandbox enforcement (Landlock/seccomp)",
+    "joining the run's cgroup (write to cgroup.procs)",
+    "starting the init (PR_SET_CHILD_SUBREAPER, clone3 into the run's cgroup or fork)",
+    "setrlimit (best-effort limits)",
 ];
 const STEP_SETSID: u32 = 0;
 const STEP_TIOCSCTTY: u32 = 1;
@@ -77,8 +89,13 @@ const STEP_PDEATHSIG: u32 = 2;
 const STEP_PARENT: u32 = 3;
 const STEP_FDS: u32 = 4;
 const STEP_SANDBOX: u32 = 5;
+const STEP_CGROUP: u32 = 6;
+const STEP_INIT: u32 = 7;
+const STEP_RLIMIT: u32 = 8;
 /// Report tag: "here is the listener fd".
 const LISTENER: u32 = u32::MAX;
+/// Report tag: "the command's pid is" (sent by the command, before anything else).
+const COMMAND_PID: u32 = u32::MAX - 1;
 
 /// The async-signal-safe sandbox step run in the child: returns the seccomp listener when
 /// opens are trapped.
@@ -144,13 +161,20 @@ pub(crate) struct ChildSpec<'a> {
     pub pty_slave: Option<(OwnedFd, crate::pty::Terminals)>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
+    /// The run's cgroup (its directory, `cgroup.kill` for the init), if any.
+    pub cgroup: Option<(OwnedFd, CString)>,
+    /// Best-effort `setrlimit` fallbacks, applied in the command.
+    pub rlimits: Vec<(Resource, u64)>,
 }
 
 /// A running child.
 #[derive(Debug)]
 pub(crate) struct Spawned {
+    /// The init (see `init.rs`): the direct child, whose status is the command's.
     pub child: Child,
     pub pidfd: OwnedFd,
+    /// The command (the init's child).
+    pub command: Pid,
     pub listener: Option<OwnedFd>,
     /// A notification of the started command that arrived before the broker existed (the
     /// first trapped call after a successful exec that is not itself an exec): pending, to
@@ -280,8 +304,20 @@ pub(crate) fn spawn(
     let parent = rustix::process::getpid();
     let sdk = spec.sdk;
     let report = report_child;
+    let cgroup = spec.cgroup;
+    let rlimits = spec.rlimits;
     os::set_child_hook(&mut cmd, move || {
-        child_setup(parent, slave.as_ref(), sdk.as_ref(), &report, &*enforce)
+        child_setup(
+            &ChildSetup {
+                parent,
+                pty_slave: slave.as_ref(),
+                sdk: sdk.as_ref(),
+                report: &report,
+                cgroup: cgroup.as_ref(),
+                rlimits: &rlimits,
+            },
+            &*enforce,
+        )
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
@@ -314,7 +350,8 @@ pub(crate) fn spawn(
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
-    let listener = first_exec.map(|t| t.join().unwrap_or(Ok(None)));
+    // It ends once the exec was let through, or at EOF/a step error when the child failed.
+    let first = first_exec.map(|t| t.join().unwrap_or(Ok((None, None))));
     let child = match spawned {
         Ok(child) => child,
         Err(err) => {
@@ -333,23 +370,30 @@ pub(crate) fn spawn(
             .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
         let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
             .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-        let (listener, pending) = match listener {
-            Some(Ok(Some((l, pending)))) => (Some(l), pending),
-            Some(Ok(None)) => {
+        let (command, listener, pending) = match first {
+            Some(Ok((command, Some((l, pending))))) => (command, Some(l), pending),
+            Some(Ok((_, None))) => {
                 return Err(SupervisorError::sys(
                     "receiving the seccomp listener from the child",
                     Errno::PROTO,
                 ))
             }
             Some(Err(e)) => return Err(e),
-            None => (None, None),
+            None => (None, None, None),
         };
-        Ok((pidfd, listener, pending))
+        // Without a listener, the command's pid is still in the socket (sent before its exec).
+        let command = match command {
+            Some(c) => c,
+            None => read_command_pid(&report_parent)
+                .ok_or_else(|| SupervisorError::sys("receiving the command's pid", Errno::PROTO))?,
+        };
+        Ok((pidfd, command, listener, pending))
     })();
     match supervised {
-        Ok((pidfd, listener, pending)) => Ok(Spawned {
+        Ok((pidfd, command, listener, pending)) => Ok(Spawned {
             child,
             pidfd,
+            command,
             listener,
             pending,
         }),
@@ -391,31 +435,72 @@ fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> Superviso
     }
 }
 
-/// The hook run in the child between fork and exec. Async-signal-safe: raw system calls on
-/// values allocated before the fork, stack buffers only.
-fn child_setup(
+/// What the hook in the child works with (all allocated before the fork).
+struct ChildSetup<'a> {
     parent: Pid,
-    pty_slave: Option<&OwnedFd>,
-    sdk: Option<&OwnedFd>,
-    report: &OwnedFd,
-    enforce: &Enforce,
-) -> std::io::Result<()> {
+    pty_slave: Option<&'a OwnedFd>,
+    sdk: Option<&'a OwnedFd>,
+    report: &'a OwnedFd,
+    cgroup: Option<&'a (OwnedFd, CString)>,
+    rlimits: &'a [(Resource, u64)],
+}
+
+/// The hook run in the child between fork and exec. Async-signal-safe: raw system calls on
+/// values allocated before the fork, stack buffers only. The child becomes the init, which
+/// never returns from here; the command (its child) goes on to `execve`.
+fn child_setup(c: &ChildSetup<'_>, enforce: &Enforce) -> std::io::Result<()> {
+    let report = c.report;
     let fail = |step: u32, errno: Errno| -> std::io::Error {
         report_step(report, step, errno.raw_os_error());
         errno.into()
     };
+    let io_errno = |e: &std::io::Error| Errno::from_io_error(e).unwrap_or(Errno::INVAL);
     rustix::process::setsid().map_err(|e| fail(STEP_SETSID, e))?;
-    if let Some(slave) = pty_slave {
+    if let Some(slave) = c.pty_slave {
         rustix::process::ioctl_tiocsctty(slave).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
     }
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+    rustix::process::set_parent_process_death_signal(Signal::from_named_raw(init::DEATH_SIGNAL))
         .map_err(|e| fail(STEP_PDEATHSIG, e))?;
-    if rustix::process::getppid() != Some(parent) {
+    if rustix::process::getppid() != Some(c.parent) {
         return Err(fail(STEP_PARENT, Errno::SRCH));
     }
-    os::cloexec_from(3)
-        .map_err(|e| fail(STEP_FDS, Errno::from_io_error(&e).unwrap_or(Errno::INVAL)))?;
-    if let Some(sdk) = sdk {
+    let init_pid = rustix::process::getpid();
+    let cgroup = c.cgroup.map(|(dir, _)| dir.as_fd());
+    let forked = init::fork_command(cgroup).map_err(|e| {
+        // In the command, only joining the cgroup can fail (see `fork_command`).
+        let step = if rustix::process::getpid() == init_pid {
+            STEP_INIT
+        } else {
+            STEP_CGROUP
+        };
+        fail(step, io_errno(&e))
+    })?;
+    if let Some(command) = forked {
+        init::run(
+            command,
+            c.parent.as_raw_nonzero().get(),
+            c.cgroup.map(|(_, kill)| kill.as_c_str()),
+        );
+    }
+    // The command, from here on.
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+        .map_err(|e| fail(STEP_PDEATHSIG, e))?;
+    if rustix::process::getppid() != Some(init_pid) {
+        return Err(fail(STEP_PARENT, Errno::SRCH));
+    }
+    report_command_pid(report);
+    for (resource, value) in c.rlimits {
+        // Only ever lowered: a limit already below the value stays as it is.
+        let now = rustix::process::getrlimit(*resource);
+        let value = now.maximum.map_or(*value, |max| max.min(*value));
+        let limit = rustix::process::Rlimit {
+            current: Some(now.current.map_or(value, |cur| cur.min(value))),
+            maximum: Some(value),
+        };
+        rustix::process::setrlimit(*resource, limit).map_err(|e| fail(STEP_RLIMIT, e))?;
+    }
+    os::cloexec_from(3).map_err(|e| fail(STEP_FDS, io_errno(&e)))?;
+    if let Some(sdk) = c.sdk {
         rustix::io::ioctl_fionclex(sdk).map_err(|e| fail(STEP_FDS, e))?;
     }
     match enforce() {
@@ -427,6 +512,31 @@ fn child_setup(
         Err(e) => return Err(fail(STEP_SANDBOX, e)),
     }
     Ok(())
+}
+
+fn report_command_pid(report: &OwnedFd) {
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&COMMAND_PID.to_ne_bytes());
+    msg[4..].copy_from_slice(
+        &rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .to_ne_bytes(),
+    );
+    let _ = rustix::net::send(report, &msg, SendFlags::NOSIGNAL);
+}
+
+/// The command's pid, from the message it sent before its exec (consumed).
+fn read_command_pid(report: &OwnedFd) -> Option<Pid> {
+    let mut msg = [0u8; 8];
+    let n = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT | RecvFlags::PEEK)
+        .ok()?
+        .0;
+    if n != 8 || msg[..4] != COMMAND_PID.to_ne_bytes() {
+        return None;
+    }
+    let _ = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT).ok()?;
+    Pid::from_raw(i32::from_ne_bytes(msg[4..].try_into().ok()?))
 }
 
 fn report_step(report: &OwnedFd, step: u32, errno: i32) {
@@ -453,6 +563,7 @@ fn send_listener(report: &OwnedFd, listener: &OwnedFd) {
 
 /// After a failed spawn: the step that failed in the child, if it got to report one.
 fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
+    let _ = read_command_pid(report);
     let mut msg = [0u8; 8];
     let n = rustix::net::recv(report, &mut msg, RecvFlags::DONTWAIT)
         .ok()?
@@ -465,6 +576,10 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
     (step != LISTENER).then_some((step, errno))
 }
 
+/// What the first-exec thread learnt: the command's pid, and the seccomp listener with the
+/// started command's first trapped call that is not an exec, if one came (left pending).
+type FirstExec = (Option<Pid>, Option<(OwnedFd, Option<Notification>)>);
+
 /// On a thread while `Command::spawn` waits: receive the seccomp listener when the child
 /// sends it, then answer the command's trapped `execve`/`execveat` calls `CONTINUE` (Landlock
 /// decides; a failure is reported by `spawn` as 126/127) until `stop` is closed (after
@@ -476,18 +591,24 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
 /// exec of the started command that arrives before `stop` is let through unrecorded: Landlock
 /// still decides it; only its denial would be missing from the report.)
 ///
-/// `Ok(None)`: the child reported a failed step instead (left in the socket for
+/// No listener: the child reported a failed step instead (left in the socket for
 /// [`read_step_error`]) or closed the socket without sending anything.
-fn pass_first_exec(
-    report: &OwnedFd,
-    stop: &OwnedFd,
-) -> Result<Option<(OwnedFd, Option<Notification>)>, SupervisorError> {
+fn pass_first_exec(report: &OwnedFd, stop: &OwnedFd) -> Result<FirstExec, SupervisorError> {
     let mut tag = [0u8; 8];
-    // Peek: a step error stays for `read_step_error`.
-    let peeked = rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
-        .map_err(|e| SupervisorError::sys("recv (child report)", e))?;
-    if peeked.0 != 8 || tag[..4] != LISTENER.to_ne_bytes() {
-        return Ok(None);
+    let mut command = None;
+    loop {
+        // Peek: a step error stays for `read_step_error`.
+        let peeked =
+            rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
+                .map_err(|e| SupervisorError::sys("recv (child report)", e))?;
+        if peeked.0 == 8 && tag[..4] == COMMAND_PID.to_ne_bytes() {
+            command = read_command_pid(report);
+            continue;
+        }
+        if peeked.0 != 8 || tag[..4] != LISTENER.to_ne_bytes() {
+            return Ok((command, None));
+        }
+        break;
     }
     let listener = receive_listener(report)?;
     let notify = NotifyFd::new(listener);
@@ -506,7 +627,7 @@ fn pass_first_exec(
         let (listener_ready, stopped) = (fds[0].revents(), !fds[1].revents().is_empty());
         if !listener_ready.contains(PollFlags::IN) {
             if stopped || !listener_ready.is_empty() {
-                return Ok(Some((notify.into_inner(), None)));
+                return Ok((command, Some((notify.into_inner(), None))));
             }
             continue;
         }
@@ -515,7 +636,7 @@ fn pass_first_exec(
             let _ = notify.respond_continue(n.id);
             continue;
         }
-        return Ok(Some((notify.into_inner(), Some(n))));
+        return Ok((command, Some((notify.into_inner(), Some(n)))));
     }
 }
 

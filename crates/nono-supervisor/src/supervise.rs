@@ -86,6 +86,9 @@ pub struct SpawnConfig {
     /// progress (the previous dispositions are restored after the last one); with several
     /// concurrent runs, each signal goes to every child.
     pub forward_signals: bool,
+    /// Resource limits for the whole tree (default: none). See [`crate::limits`]: with
+    /// strict compatibility (`caps`) a limit that cannot be enforced is an error.
+    pub limits: crate::limits::Limits,
 }
 
 impl SpawnConfig {
@@ -105,6 +108,7 @@ impl SpawnConfig {
             url_opener: None,
             pty: PtyMode::Auto,
             forward_signals: true,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -202,6 +206,8 @@ pub struct RunOutcome {
     pub url_opens: Vec<UrlOpen>,
     /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
     pub enforcement: EnforcementStatus,
+    /// What the run hit of its resource limits (all zero without a run cgroup).
+    pub limits: crate::limits::LimitsReport,
 }
 
 /// State shared by the loop, the broker, the SDK server and the workers.
@@ -246,9 +252,16 @@ impl Shared {
 ///   [`Callback`](crate::approval::Callback) still running) is waited for;
 /// - every process the command left in the sandbox (its session, and their descendants) is
 ///   sent `SIGTERM`, given half a second, then `SIGKILL`ed — see the `leftovers` module
-///   docs for the rule and its one gap (a daemon that left the session and was orphaned).
+///   docs for the rule. A daemon that left the session and was orphaned is the run's
+///   init's child by then: the init ends it the same way before it exits (see `init.rs`).
 ///
-/// No process-wide state changes for this (no child subreaper).
+/// No process-wide state changes for this: the child subreaper is the run's init, a child
+/// process (see the `init` module), never the calling process.
+///
+/// # When nono is killed
+/// The init (the direct child, between the supervisor and the command) gets a parent-death
+/// signal and ends the whole tree: the run cgroup's `cgroup.kill` when there is one, else
+/// every descendant (it is their subreaper, so daemons and `setsid` children are among them).
 pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if config.argv.is_empty() {
         return Err(SupervisorError::EmptyCommand);
@@ -276,6 +289,24 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     };
     let shared = Arc::new(Shared::default());
     let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
+    let limits = crate::limits::prepare(
+        &config.limits,
+        config.caps.compat() == nono_sandbox::Compat::BestEffort,
+    )
+    .map_err(|source| SupervisorError::Limits { source })?;
+    for line in &limits.not_enforced {
+        tracing::info!("{line}");
+    }
+    let cgroup = match &limits.cgroup {
+        Some(cg) => Some((
+            cg.dir_fd.try_clone().map_err(|e| SupervisorError::Sys {
+                call: "dup (the run's cgroup)",
+                source: e,
+            })?,
+            cg.kill_path.clone(),
+        )),
+        None => None,
+    };
     let (sdk_parent, sdk_child) = if config.sdk {
         let (a, b) = rustix::net::socketpair(
             rustix::net::AddressFamily::UNIX,
@@ -295,14 +326,25 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         sdk: sdk_child,
         pty_slave: slave,
         expect_listener: config.trap_opens,
+        cgroup,
+        rlimits: limits.rlimits.clone(),
     };
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
     let grants = crate::broker::StaticGrants::new(&config.caps);
-    let mut spawned = spawn::spawn(spec, enforce)?;
-    // `spawn` returns a child with a pid (a session leader); from here on an error ends it
-    // and its session before returning (`spawn::end_unsupervised`).
+    let mut spawned = match spawn::spawn(spec, enforce) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(cg) = &limits.cgroup {
+                cg.remove();
+            }
+            return Err(e);
+        }
+    };
+    // The init (see init.rs): the session leader, whose status is the command's. From here on
+    // an error ends it and its session before returning (`spawn::end_unsupervised`).
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+    let command_pid = spawned.command;
 
     let relay = match &pty {
         Some(p) => rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -321,6 +363,9 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         Ok(r) => r,
         Err(e) => {
             spawn::end_unsupervised(&mut spawned.child);
+            if let Some(cg) = &limits.cgroup {
+                cg.remove();
+            }
             return Err(e);
         }
     };
@@ -329,7 +374,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         &config,
         grants,
         shared.clone(),
-        child_pid.as_raw_nonzero().get().unsigned_abs(),
+        command_pid.as_raw_nonzero().get().unsigned_abs(),
     ));
     // The notify fd is served by a blocking thread where the kernel allows (see
     // `Broker::spawn_thread`), else polled by the loop.
@@ -360,7 +405,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 
     let result = supervise_loop(
         &spawned.pidfd,
-        child_pid,
+        (child_pid, command_pid),
         signals.as_ref().map(|s| &s.read_end),
         pty.as_ref(),
         &mut broker,
@@ -370,6 +415,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if result.is_err() {
         // The loop cannot watch the child any more: do not leave it running unsupervised.
         let _ = rustix::process::kill_process_group(child_pid, Signal::KILL);
+        let _ = rustix::process::kill_process(command_pid, Signal::KILL);
         let _ = rustix::process::kill_process(child_pid, Signal::KILL);
     }
     // The command ended: no pending decision (a prompt) can matter any more, and nothing it
@@ -387,6 +433,16 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
             ?leftovers,
             "terminated processes the command left in the sandbox"
         );
+    }
+    // What the limits caught, then whatever is still in the run's cgroup (a daemon that left
+    // the session) is killed with it and the cgroup removed.
+    let limits_report = limits
+        .cgroup
+        .as_ref()
+        .map(crate::limits::RunCgroup::report)
+        .unwrap_or_default();
+    if let Some(cg) = &limits.cgroup {
+        cg.remove();
     }
     // Unblock workers still sending to an SDK peer that stopped reading, then wait for them.
     if let Some(s) = &sdk {
@@ -428,6 +484,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         denials,
         url_opens,
         enforcement,
+        limits: limits_report,
     })
 }
 
@@ -456,9 +513,10 @@ fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), Supervi
 /// command that ignores `SIGTERM` (an interactive shell does) would keep nono from stopping.
 pub const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// `child`: (the init, whose process group is the command's; the command).
 fn supervise_loop(
     pidfd: &OwnedFd,
-    child: Pid,
+    child: (Pid, Pid),
     signals: Option<&OwnedFd>,
     pty: Option<&Pty>,
     broker: &mut Option<Broker>,
@@ -541,13 +599,19 @@ fn supervise_loop(
     }
 }
 
-/// `SIGKILL` to the command: its process group, the PTY's foreground group and the process.
-fn kill_command(child: Pid, pty: Option<&Pty>) {
+/// `SIGKILL` to the command: the PTY's foreground group, the init's process group (the
+/// command's unless it moved), the command's own group and the command. The init then ends
+/// with the command's status (killed) and the run ends as usual, leftovers included.
+fn kill_command(child: (Pid, Pid), pty: Option<&Pty>) {
+    let (init, command) = child;
     if let Some(group) = pty.and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok()) {
         let _ = rustix::process::kill_process_group(group, Signal::KILL);
     }
-    let _ = rustix::process::kill_process_group(child, Signal::KILL);
-    let _ = rustix::process::kill_process(child, Signal::KILL);
+    if let Ok(group) = rustix::process::getpgid(Some(command)) {
+        let _ = rustix::process::kill_process_group(group, Signal::KILL);
+    }
+    let _ = rustix::process::kill_process(command, Signal::KILL);
+    let _ = rustix::process::kill_process_group(init, Signal::KILL);
 }
 
 /// Signal numbers read from the self-pipe.
@@ -587,7 +651,8 @@ fn drain_signals(pipe: &OwnedFd) -> Drained {
 /// also cancels the decisions pending at that moment (a prompt stops asking: the person
 /// pressed Ctrl-C, or the command is being stopped); later requests are asked as usual.
 /// Returns how many `SIGTERM`s were forwarded.
-fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context) -> usize {
+fn forward_pending(pipe: &OwnedFd, child: (Pid, Pid), pty: Option<&Pty>, ctx: &Context) -> usize {
+    let (init, command) = child;
     let mut terms = 0;
     for raw in drain_signals(pipe).raw {
         if raw == Signal::TERM.as_raw() {
@@ -607,14 +672,17 @@ fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context)
         }
         let group = pty
             .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
-            .unwrap_or(child);
+            .unwrap_or(init);
         tracing::debug!(
             signal = raw,
             group = group.as_raw_nonzero().get(),
             "forwarding signal"
         );
-        if rustix::process::kill_process_group(group, sig).is_err() {
-            let _ = rustix::process::kill_process(child, sig);
+        let grouped = rustix::process::kill_process_group(group, sig).is_ok();
+        // The command is no session leader (the init is), so it may have moved to a
+        // process group of its own: the signal is still its.
+        if !grouped || rustix::process::getpgid(Some(command)).is_ok_and(|g| g != group) {
+            let _ = rustix::process::kill_process(command, sig);
         }
     }
     terms

@@ -21,12 +21,14 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
+    let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
     let mut plan = RunPlan {
         mode: "run",
         sandbox,
         elevation,
         command: args.command,
         env,
+        limits,
     };
     if args.dry_run {
         return dry_run(&plan, true, args.json);
@@ -57,12 +59,14 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
+    let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
     let mut plan = RunPlan {
         mode: "shell",
         sandbox,
         elevation,
         command: vec![shell],
         env,
+        limits,
     };
     if args.dry_run {
         return dry_run(&plan, true, args.json);
@@ -118,6 +122,11 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
             gap.protection.as_str(),
             gap.detail
         ));
+    }
+    if best_effort && plan.mode != "wrap" {
+        for gap in nono_supervisor::limits::not_enforceable(&plan.limits) {
+            ui.note(&format!("best-effort: {gap}"));
+        }
     }
     Ok(())
 }
@@ -176,6 +185,7 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     // Explicit requests (NONO_SUPERVISOR_FD) are offered whenever runtime grants are on.
     config.sdk = plan.elevation.enabled();
     config.pty = pty;
+    config.limits = plan.limits;
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config)
         .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
@@ -184,5 +194,8 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
         .iter()
         .map(|d| report::describe_denial(&plan.sandbox.caps, &plan.sandbox.deny, d));
     ui.block(&report::render(denied));
+    for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
+        ui.note(&line);
+    }
     Ok(outcome.exit.code())
 }

@@ -62,12 +62,25 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
         .map(|p| p.protection)
         .collect();
     let (status, problem) = default_enforcement();
+    let limits = nono_supervisor::limits::support();
     if args.json {
         let out = serde_json::json!({
             "support": &s,
             "enforceable": ok,
             "strict_mode_fails_for": &missing,
             "default_profile": { "enforcement": &status, "problem": &problem },
+            "limits": nono_supervisor::limits::Limit::ALL.iter().map(|l| {
+                let why = limits.unavailable.iter()
+                    .find(|u| u.limit == Some(*l) || u.limit.is_none())
+                    .map(|u| u.reason.clone());
+                serde_json::json!({
+                    "flag": l.flag(),
+                    "controller": l.controller(),
+                    "enforceable": limits.can(*l),
+                    "cgroup_parent": limits.parent.as_ref().map(|p| p.display().to_string()),
+                    "reason": if limits.can(*l) { None } else { why },
+                })
+            }).collect::<Vec<_>>(),
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -104,6 +117,11 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<i32> {
                 }
             }
             None => outln!("  nothing"),
+        }
+        outln!();
+        outln!("Resource limits (`nono run`/`nono shell`, one cgroup v2 per run):");
+        for line in limits.to_string().lines() {
+            outln!("  {line}");
         }
         // What Landlock ABI 7 leaves open, with `nono run` (supervised) and `nono wrap`, for
         // the default profile without flags (Unix datagram sockets refused; the text says what

@@ -55,6 +55,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         elevation: ElevationPlan::default(),
         command: args.command,
         env,
+        limits: nono_supervisor::limits::Limits::default(),
     };
     if args.dry_run {
         return dry_run(&plan, false, args.json);

@@ -131,8 +131,11 @@ pub(crate) enum Outcome {
 /// Serves `/proc` for one run.
 #[derive(Debug)]
 pub(crate) struct ProcFs {
-    /// The sandbox's root process (the direct child).
+    /// The sandbox's root process (the command: the run's init forked it).
     root: u32,
+    /// A pidfd of `root`, taken while it runs: its pid is the command's only while this
+    /// does not report an exit (the init, not the supervisor, reaps the command).
+    root_pidfd: Option<OwnedFd>,
     /// `/proc`, `O_PATH`.
     proc_dir: Option<OwnedFd>,
 }
@@ -157,7 +160,29 @@ impl ProcFs {
         )
         .map_err(|e| tracing::warn!("opening /proc failed: {e}"))
         .ok();
-        ProcFs { root, proc_dir }
+        let root_pidfd = i32::try_from(root)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .and_then(|p| {
+                rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+            });
+        ProcFs {
+            root,
+            root_pidfd,
+            proc_dir,
+        }
+    }
+
+    /// Whether the root process has not exited yet (so its pid, pinned before this check,
+    /// named it).
+    fn root_running(&self) -> bool {
+        self.root_pidfd.as_ref().is_some_and(|fd| {
+            let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+            matches!(
+                rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())),
+                Ok(0)
+            )
+        })
     }
 
     /// Classify (and, where the supervisor serves it, open) the trapped open of `path` (absolute,
@@ -219,9 +244,15 @@ impl ProcFs {
                     Ok(fd) => fd,
                     Err(e) => return Outcome::Failed(e),
                 };
-                // The sandbox's root process needs no ancestry walk (its pid cannot be
-                // reused while the supervisor has not reaped it).
+                // The sandbox's root process needs no ancestry walk while it runs (its pid
+                // cannot be reused before it exits, and the directory is pinned first).
                 let status = if pid == self.root {
+                    if !self.root_running() {
+                        // Exited: whatever process has that pid now is not the root.
+                        return Outcome::Refused(
+                            "another process's /proc entry (outside the sandbox)",
+                        );
+                    }
                     None
                 } else {
                     let Some(status) = read_status_at(&pin) else {

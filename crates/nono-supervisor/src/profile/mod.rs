@@ -12,7 +12,8 @@
 //!   "environment": { "deny": ["AWS_*"], "set": { "CI": "1" } },
 //!   "supervisor": { "capability_elevation": true,
 //!                   "approve": [{"path": "~/datasets/**", "access": "read"}],
-//!                   "allowed_origins": ["https://github.com"] } }
+//!                   "allowed_origins": ["https://github.com"] },
+//!   "limits": { "memory": "2G", "max_processes": 512, "cpus": 1.5 } }
 //! ```
 //!
 //! # `extends`
@@ -21,7 +22,7 @@
 //! that appears twice in a chain is a cycle and an error. Lists are the parent's followed by
 //! the child's (duplicates dropped); single values (`network.block`,
 //! `network.allow_unix_datagram`, `environment.inherit`,
-//! `supervisor.*` scalars, `groups` entries) are the child's when it sets them.
+//! `supervisor.*` scalars, `limits.*`, `groups` entries) are the child's when it sets them.
 //!
 //! # Missing paths
 //! An entry marked `"optional": true` is skipped when its path does not exist (system paths
@@ -446,6 +447,68 @@ impl SupervisorSettings {
     }
 }
 
+/// `limits`: resource limits for `run` and `shell` (see [`crate::limits`]); the command-line
+/// flags (`--memory`, `--max-processes`, `--cpus`) override each one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Memory of the whole tree: `"512M"`, `"1.5GiB"`, or bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<SizeSetting>,
+    /// Tasks (processes and threads) of the whole tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_processes: Option<u64>,
+    /// CPUs (a fraction of one CPU's time, e.g. 0.5, or several, e.g. 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<serde_json::Number>,
+}
+
+/// A size in a profile: bytes, or text with a unit (`"512M"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SizeSetting {
+    /// Bytes.
+    Bytes(u64),
+    /// `"512M"`, `"1.5GiB"`.
+    Text(String),
+}
+
+impl LimitsSettings {
+    fn is_empty(&self) -> bool {
+        self == &LimitsSettings::default()
+    }
+
+    /// The limits, parsed; the first bad field and why.
+    fn parse(&self) -> Result<crate::limits::Limits, (&'static str, String)> {
+        use crate::limits::{parse_cpus, parse_processes, parse_size};
+        let memory = match &self.memory {
+            None => None,
+            Some(SizeSetting::Bytes(b)) => {
+                Some(parse_size(&b.to_string()).map_err(|e| ("limits.memory", e.to_string()))?)
+            }
+            Some(SizeSetting::Text(t)) => {
+                Some(parse_size(t).map_err(|e| ("limits.memory", e.to_string()))?)
+            }
+        };
+        let max_processes = self
+            .max_processes
+            .map(|n| parse_processes(&n.to_string()))
+            .transpose()
+            .map_err(|e| ("limits.max_processes", e.to_string()))?;
+        let cpus = self
+            .cpus
+            .as_ref()
+            .map(|n| parse_cpus(&n.to_string()))
+            .transpose()
+            .map_err(|e| ("limits.cpus", e.to_string()))?;
+        Ok(crate::limits::Limits {
+            memory,
+            max_processes,
+            cpus,
+        })
+    }
+}
+
 /// A profile. [`load`] returns it with `extends` resolved (merged, `extends` = `None`,
 /// [`chain`](Profile::chain) listing what was merged).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -478,6 +541,9 @@ pub struct Profile {
     /// Runtime elevation.
     #[serde(default, skip_serializing_if = "SupervisorSettings::is_empty")]
     pub supervisor: SupervisorSettings,
+    /// Resource limits.
+    #[serde(default, skip_serializing_if = "LimitsSettings::is_empty")]
+    pub limits: LimitsSettings,
     /// Profiles merged into this one, root first (`["default", "rust"]`). Not serialised.
     #[serde(skip)]
     pub chain: Vec<String>,
@@ -691,6 +757,11 @@ fn merge(parent: Profile, child: Profile) -> Profile {
             allowed_origins: concat(&ps.allowed_origins, &cs.allowed_origins),
             prompt_timeout_secs: cs.prompt_timeout_secs.or(ps.prompt_timeout_secs),
             rate_limit: cs.rate_limit.or(ps.rate_limit),
+        },
+        limits: LimitsSettings {
+            memory: child.limits.memory.clone().or(parent.limits.memory.clone()),
+            max_processes: child.limits.max_processes.or(parent.limits.max_processes),
+            cpus: child.limits.cpus.clone().or(parent.limits.cpus.clone()),
         },
         chain,
     }
@@ -939,6 +1010,9 @@ impl Profile {
                     "must be between 1 and 86400 seconds".to_owned(),
                 ));
             }
+        }
+        if let Err((field, message)) = self.limits.parse() {
+            return Err(invalid(field.to_owned(), message));
         }
         if let Some(r) = s.rate_limit {
             if r.prompts == 0 || r.per_secs == 0 {
@@ -1201,6 +1275,13 @@ impl Profile {
                 prompts: r.prompts,
                 per: Duration::from_secs(r.per_secs),
             })
+    }
+
+    /// The profile's resource limits (`limits.*`; validated when loaded, so a bad value
+    /// here is none).
+    #[must_use]
+    pub fn limits(&self) -> crate::limits::Limits {
+        self.limits.parse().unwrap_or_default()
     }
 
     /// Origins the program may ask to open.

@@ -79,16 +79,18 @@ fn the_supervisors_environ_is_refused() {
     let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-supervisor");
     let me = std::process::id();
-    // $PPID of the sandboxed shell is this process: the supervisor.
+    // This process is the supervisor; $PPID of the sandboxed shell is the run's init (a
+    // copy of the supervisor, outside the sandbox): both are refused.
     let script = format!(
-        "test \"$PPID\" = {me} || exit 3; \
-         if cat /proc/$PPID/environ > {o}/env; then exit 4; fi; \
-         if cat /proc/self/../$PPID/cmdline > {o}/cmd; then exit 5; fi; \
-         cd /proc && if cat ./$PPID/environ > {o}/env2; then exit 6; fi; exit 0",
+        "test \"$PPID\" != {me} || exit 3; \
+         if cat /proc/{me}/environ > {o}/env; then exit 4; fi; \
+         if cat /proc/self/../{me}/cmdline > {o}/cmd; then exit 5; fi; \
+         cd /proc && if cat ./{me}/environ > {o}/env2; then exit 6; fi; \
+         if cat /proc/$PPID/environ > {o}/init-env; then exit 7; fi; exit 0",
         o = out.display()
     );
     let outcome = run_ok(trapped(&script, &out));
-    for f in ["env", "cmd", "env2"] {
+    for f in ["env", "cmd", "env2", "init-env"] {
         assert_eq!(std::fs::read(out.join(f)).unwrap_or_default(), b"", "{f}");
     }
     let environ = format!("/proc/{me}/environ");
