@@ -723,7 +723,10 @@ fn canonicalize_existing(path: &Path) -> Result<PathBuf, CapsError> {
 }
 
 /// Canonicalise the longest existing ancestor of an absolute path and append the rest
-/// lexically (with `.` dropped and `..` refused past the existing part).
+/// lexically (with `.` dropped and `..` refused past the existing part). A part that cannot be
+/// searched (`EACCES`: another user's 0700 home) is treated like a missing one: nothing
+/// running as this user — the sandbox included — can reach beneath it either, so the lexical
+/// rest names what a carve-out must cover.
 pub(crate) fn canonicalize_lenient(path: &Path) -> Result<PathBuf, CapsError> {
     if !path.is_absolute() {
         return Err(CapsError::Relative {
@@ -732,7 +735,10 @@ pub(crate) fn canonicalize_lenient(path: &Path) -> Result<PathBuf, CapsError> {
     }
     match std::fs::canonicalize(path) {
         Ok(p) => return Ok(p),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+        Err(e)
+            if e.kind() != std::io::ErrorKind::NotFound
+                && e.kind() != std::io::ErrorKind::PermissionDenied =>
+        {
             return Err(CapsError::Resolve {
                 path: path.to_path_buf(),
                 source: e,
