@@ -113,8 +113,16 @@ impl AuditLog {
     }
 
     fn write_inner(&self, entry: &AuditEntry) -> Result<(), AuditError> {
-        let line =
-            serde_json::to_string(entry).map_err(|source| AuditError::Serialize { source })?;
+        let line = match serde_json::to_string(entry) {
+            Ok(line) => line,
+            // JSON strings are UTF-8: a path that is not (a name the command chose) is
+            // recorded in its escaped form (`\xNN` per byte) rather than not at all.
+            Err(_) => {
+                let mut shown = entry.clone();
+                shown.request.path = crate::escape::path(&entry.request.path).into();
+                serde_json::to_string(&shown).map_err(|source| AuditError::Serialize { source })?
+            }
+        };
         let mut line = crate::escape::json(&line).into_bytes();
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());

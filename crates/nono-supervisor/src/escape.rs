@@ -6,7 +6,8 @@
 //!
 //! Escaped: every control character (C0, DEL, C1), the zero-width and bidirectional
 //! formatting characters (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069) and the Unicode line
-//! and paragraph separators (U+2028, U+2029). Bytes that are not UTF-8 are shown as U+FFFD.
+//! and paragraph separators (U+2028, U+2029). In paths, bytes that are not UTF-8 are shown as
+//! `\xNN` (each byte, so two different names never look alike).
 
 use std::path::Path;
 
@@ -44,10 +45,18 @@ pub fn capped(text: &str, max_chars: usize) -> String {
     out
 }
 
-/// A path for display: [`text`] of its lossy UTF-8 form.
+/// A path for display: [`text`] of its UTF-8 parts, each byte that is not UTF-8 as `\xNN`.
 #[must_use]
 pub fn path(path: &Path) -> String {
-    text(&path.to_string_lossy())
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        out.push_str(&text(chunk.valid()));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// JSON text (as `serde_json` writes it) with every hostile character written as a JSON
@@ -93,5 +102,12 @@ mod tests {
         assert!(!got.chars().any(|c| c != '\n' && is_hostile(c)), "{got:?}");
         let back: serde_json::Value = serde_json::from_str(&got).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_shown_each() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = Path::new(std::ffi::OsStr::from_bytes(b"/tmp/a\xff\xfeb\x1b"));
+        assert_eq!(path(p), "/tmp/a\\xff\\xfeb\\u{1b}");
     }
 }
