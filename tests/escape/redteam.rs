@@ -1,6 +1,7 @@
-//! RED TEAM (branch h/attack): escapes found by the adversarial pass over the issue 10 / 16
-//! fixes. Each test here FAILS on the code it was written against — it is the reproducer of an
-//! open finding, not a regression test of a fix. Names start with `redteam_`.
+//! Escapes found by the adversarial (red-team) pass over the issue 10 / 16 fixes, kept as
+//! regression tests. Each test failed on the code it was written against (the reproducer of
+//! the finding) and passes since the fix; the finding's text below says what was wrong.
+//! Names start with `redteam_`.
 
 use std::path::Path;
 use std::process::Stdio;
