@@ -10,6 +10,7 @@ pub mod env;
 mod error;
 pub mod escape;
 pub mod gaps;
+pub mod learn;
 mod leftovers;
 mod os;
 pub mod planted;

@@ -112,7 +112,12 @@ pub(crate) fn prepare_sandbox(
 ) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
-        opts = opts.with_notify(trapped_syscalls(&config.caps));
+        let mut set = trapped_syscalls(&config.caps);
+        // Learning records the ports bound (answered CONTINUE: the broad domain allows them).
+        if config.learn.is_some() {
+            set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
+        }
+        opts = opts.with_notify(set);
     }
     // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
     // grants nothing there.

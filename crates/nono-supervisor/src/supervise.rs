@@ -34,6 +34,7 @@ use rustix::process::{Pid, Signal};
 use crate::broker::{Broker, Context};
 use crate::error::SupervisorError;
 use crate::leftovers;
+use crate::learn::{Learner, Learning};
 use crate::os;
 use crate::policy::Engine;
 use crate::pty::{Pty, PtyMode};
@@ -80,6 +81,9 @@ pub struct SpawnConfig {
     /// progress (the previous dispositions are restored after the last one); with several
     /// concurrent runs, each signal goes to every child.
     pub forward_signals: bool,
+    /// `nono learn`: report what the child touches outside [`Learning::reference`] (see
+    /// [`crate::learn`]). The caller gives `caps` the broad domain learning runs in.
+    pub learn: Option<Learning>,
 }
 
 impl SpawnConfig {
@@ -99,6 +103,7 @@ impl SpawnConfig {
             url_opener: None,
             pty: PtyMode::Auto,
             forward_signals: true,
+            learn: None,
         }
     }
 }
@@ -203,6 +208,8 @@ pub struct RunOutcome {
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
     pub url_opens: Mutex<Vec<UrlOpen>>,
+    /// Set for a learning run (see `learn.rs`).
+    pub learner: Option<Learner>,
 }
 
 impl Shared {
@@ -267,7 +274,11 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     } else {
         (None, None)
     };
-    let shared = Arc::new(Shared::default());
+    // Before the child runs: the reference grants pin the sockets they name.
+    let shared = Arc::new(Shared {
+        learner: config.learn.as_ref().map(Learner::new),
+        ..Shared::default()
+    });
     let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
     let (sdk_parent, sdk_child) = if config.sdk {
         let (a, b) = rustix::net::socketpair(

@@ -20,9 +20,10 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nono_sandbox::{explain, AccessMode};
+use nono_sandbox::{explain, AccessMode, CapabilitySet, NetworkMode};
 use nono_supervisor::approval::Callback;
 use nono_supervisor::deny_groups::DenySet;
+use nono_supervisor::learn::{Learning, Touched};
 use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
 use nono_supervisor::profile::{PathEntry, Vars};
 use nono_supervisor::{PtyMode, SpawnConfig};
@@ -39,6 +40,40 @@ struct Seen {
     access: AccessMode,
     existed: bool,
     is_dir: bool,
+}
+
+/// Network use outside the base profile.
+#[derive(Debug, Default)]
+struct LearnedNet {
+    /// TCP ports connected to.
+    connect: BTreeSet<u16>,
+    /// TCP ports bound.
+    bind: BTreeSet<u16>,
+    /// Pathname Unix sockets connected to (written as optional file grants).
+    sockets: BTreeSet<PathBuf>,
+}
+
+/// Merge one observation into the record.
+fn note_seen(map: &Mutex<BTreeMap<PathBuf, Seen>>, path: PathBuf, seen: Seen) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(path)
+        .and_modify(|s| {
+            s.access = s.access.union(seen.access);
+            s.existed &= seen.existed;
+            s.is_dir |= seen.is_dir;
+        })
+        .or_insert(seen);
+}
+
+/// The broad domain learning runs in: the plan's grants (and its deny carve-outs, which stay
+/// refused) plus read and write on `/` and any port, so that whatever the workload does
+/// outside the profile succeeds and is recorded (see `nono_supervisor::learn`).
+fn learning_caps(base: &CapabilitySet) -> anyhow::Result<CapabilitySet> {
+    let mut caps = base.clone();
+    caps.allow_dir("/", AccessMode::ReadWrite, "nono learn")
+        .map_err(|e| Failure::nono(format!("learn: cannot grant / for learning: {e}")))?;
+    caps.set_network(NetworkMode::Allow);
+    Ok(caps)
 }
 
 /// The grants of the learned profile, by kind.
@@ -99,10 +134,6 @@ impl Learned {
         }
         out
     }
-
-    fn is_empty(&self) -> bool {
-        self.read.is_empty() && self.write.is_empty() && self.allow.is_empty()
-    }
 }
 
 /// Turn what was seen into grants: a directory read as a directory grant; a file as a file
@@ -119,18 +150,24 @@ fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) ->
     let mut learned = Learned::default();
     let mut per_dir: BTreeMap<PathBuf, Vec<(PathBuf, AccessMode)>> = BTreeMap::new();
     for (path, s) in seen {
-        if s.is_dir {
+        // Gone by the end of the run (made and removed, renamed away): a grant naming it
+        // would not load; what made it needed write on the nearest directory that is left.
+        let now = std::fs::symlink_metadata(path).is_ok();
+        if s.is_dir && now {
             learned.add(path.clone(), s.access);
             continue;
         }
         let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !s.existed {
-            if protected(&parent) {
-                learned.add(path.clone(), s.access.union(AccessMode::Write));
-                learned.optional.insert(path.clone());
+        if s.is_dir || !s.existed || !now {
+            let dir = existing_ancestor(&parent);
+            if protected(&dir) {
+                if !s.is_dir {
+                    learned.add(path.clone(), s.access.union(AccessMode::Write));
+                    learned.optional.insert(path.clone());
+                }
             } else {
                 // Created: the file grant would name a path that does not exist next time.
-                learned.add(parent, s.access.union(AccessMode::Write));
+                learned.add(dir, s.access.union(AccessMode::Write));
             }
             continue;
         }
@@ -156,6 +193,14 @@ fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) ->
     learned.normalise()
 }
 
+/// `dir` or its nearest ancestor that exists.
+fn existing_ancestor(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
 /// The learned profile file: extends the base profile and adds the learned grants (the
 /// format of `nono_supervisor::profile`, fields in the order a person reads them).
 #[derive(Debug, serde::Serialize)]
@@ -164,6 +209,75 @@ struct LearnedProfile {
     description: String,
     extends: String,
     filesystem: LearnedFs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<LearnedNetwork>,
+}
+
+/// `network` of the learned profile: the ports the command used that the base blocks.
+#[derive(Debug, serde::Serialize)]
+struct LearnedNetwork {
+    /// `false` when the base blocks the network (ports and `block: true` cannot be combined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    connect: BTreeSet<u16>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    bind: BTreeSet<u16>,
+}
+
+impl LearnedNetwork {
+    /// `None` when nothing outside the base was used.
+    fn new(net: &LearnedNet, base: &NetworkMode) -> Option<LearnedNetwork> {
+        if net.connect.is_empty() && net.bind.is_empty() {
+            return None;
+        }
+        Some(LearnedNetwork {
+            block: matches!(base, NetworkMode::Block).then_some(false),
+            connect: net.connect.clone(),
+            bind: net.bind.clone(),
+        })
+    }
+}
+
+/// How the learned profile names its base: a built-in or user profile by name; a profile
+/// file by its path relative to the learned profile's directory (`extends` paths are read
+/// relative to the extending file), so `learn -p ../other.json -o new.json` loads.
+fn extends_spec(profile_arg: &str, output: &Path) -> anyhow::Result<String> {
+    let path_like =
+        profile_arg.contains('/') || profile_arg.ends_with(".json") || profile_arg.starts_with('.');
+    if !path_like {
+        return Ok(profile_arg.to_owned());
+    }
+    let base = std::fs::canonicalize(profile_arg)
+        .map_err(|e| Failure::nono(format!("--profile {profile_arg}: {e}")))?;
+    let out_dir = output
+        .parent()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .ok_or_else(|| {
+            Failure::nono(format!(
+                "-o {}: its directory does not exist",
+                output.display()
+            ))
+        })?;
+    Ok(relative_to(&base, &out_dir))
+}
+
+/// `path` relative to the directory `dir` (both canonical), starting with `./` or `../`.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let p: Vec<_> = path.components().collect();
+    let d: Vec<_> = dir.components().collect();
+    let common = p.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    if common == d.len() {
+        out.push(".");
+    }
+    for _ in common..d.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out.to_string_lossy().into_owned()
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -200,6 +314,7 @@ fn profile_json(
     base: &str,
     command: &[std::ffi::OsString],
     learned: &Learned,
+    network: Option<LearnedNetwork>,
     vars: &Vars,
 ) -> anyhow::Result<String> {
     let list = |set: &BTreeSet<PathBuf>| -> Vec<PathEntry> {
@@ -223,6 +338,7 @@ fn profile_json(
             write: list(&learned.write),
             allow: list(&learned.allow),
         },
+        network,
     };
     Ok(serde_json::to_string_pretty(&profile)? + "\n")
 }
@@ -305,6 +421,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ui.note(&note);
     }
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
+    let net: Arc<Mutex<LearnedNet>> = Arc::default();
     let recorder = Arc::clone(&seen);
     let backend = Callback::new(move |req| {
         let meta = std::fs::metadata(&req.path);
@@ -313,10 +430,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             existed: meta.is_ok(),
             is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
         };
-        let mut map = recorder.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(req.path.clone())
-            .and_modify(|s| s.access = s.access.union(seen_now.access))
-            .or_insert(seen_now);
+        note_seen(&recorder, req.path.clone(), seen_now);
         Decision::Granted {
             scope: GrantScope::Once,
             rule: "nono learn".to_owned(),
@@ -329,8 +443,6 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     };
     let engine = Arc::new(Engine::new(policy, backend));
 
-    // The executable itself is reached by execve, which is not trapped: grant and record it
-    // up front when the base sandbox does not already allow it.
     // The same environment `run` would give (credential variables dropped, `$TMPDIR`
     // replaced when the user's was refused); learn has no environment flags.
     let env = crate::plan::EnvPlan::from_flags(
@@ -344,25 +456,53 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
-    let mut caps = plan.caps.clone();
-    let mut exe_grant = None;
-    if let Some(exe) = resolve_program(&args.command[0], path_var) {
-        let allowed = explain(&caps, &exe, AccessMode::Read)
-            .map(|e| e.is_allowed())
-            .unwrap_or(true);
-        if !allowed && plan.deny.group_of(&exe).is_none() {
-            caps.allow_file(&exe, AccessMode::Read, "nono learn: the command")
-                .map_err(|e| Failure::nono(e.to_string()))?;
-            exe_grant = Some(exe);
-        }
-    }
+    // The command's own executable: recorded up front (its `execve` happens before the
+    // supervisor serves the child's traps).
+    let exe_grant = resolve_program(&args.command[0], path_var).filter(|exe| {
+        !explain(&plan.caps, exe, AccessMode::Read).map_or(true, |e| e.is_allowed())
+            && plan.deny.group_of(exe).is_none()
+    });
 
-    let mut config = SpawnConfig::new(args.command.clone(), caps);
+    let mut config = SpawnConfig::new(args.command.clone(), learning_caps(&plan.caps)?);
     config.env = env;
     config.workdir = Some(plan.workdir.clone());
     config.trap_opens = true;
     config.engine = Some(engine);
     config.pty = PtyMode::Never;
+    let (paths, ports) = (Arc::clone(&seen), Arc::clone(&net));
+    config.learn = Some(Learning {
+        reference: plan.caps.clone(),
+        record: Arc::new(move |t| match t {
+            Touched::Path {
+                path,
+                access,
+                existed,
+                is_dir,
+            } => note_seen(
+                &paths,
+                path,
+                Seen {
+                    access,
+                    existed,
+                    is_dir,
+                },
+            ),
+            Touched::Socket(path) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.sockets.insert(path);
+            }
+            Touched::Connect(port) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.connect.insert(port);
+            }
+            Touched::Bind(port) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.bind.insert(port);
+            }
+            // A kind this version does not write into profiles.
+            _ => {}
+        }),
+    });
     let outcome = nono_supervisor::run(config)
         .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
     let denied = outcome
@@ -383,7 +523,16 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
     // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
     seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
-    let learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    let mut learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    let net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
+    // Sockets: file grants (a socket is granted by itself, see broker/unix_socket.rs),
+    // optional since a server re-creates its socket and may not be running next time.
+    for sock in &net.sockets {
+        if plan.deny.deny_for(sock, AccessMode::ReadWrite).is_none() {
+            learned.allow.insert(sock.clone());
+            learned.optional.insert(sock.clone());
+        }
+    }
     for p in &learned.optional {
         ui.note(&format!(
             "learned {} as a file, not its directory: {} holds paths a deny group protects; \
@@ -399,9 +548,10 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     );
     let text = profile_json(
         &name,
-        &plan.profile.name,
+        &extends_spec(&plan.profile_arg, &output)?,
         &args.command,
         &learned,
+        LearnedNetwork::new(&net, plan.caps.network()),
         &plan.vars,
     )?;
     // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
@@ -431,8 +581,12 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ))
         .into());
     }
-    let count = learned.read.len() + learned.write.len() + learned.allow.len();
-    if learned.is_empty() {
+    let count = learned.read.len()
+        + learned.write.len()
+        + learned.allow.len()
+        + net.connect.len()
+        + net.bind.len();
+    if count == 0 {
         ui.note(&format!(
             "wrote {} (the base profile was enough: nothing to add)",
             args.output.display()
@@ -546,7 +700,7 @@ mod tests {
         assert_eq!(l.write, BTreeSet::from([base.join("few/new")]));
         assert_eq!(l.optional, BTreeSet::from([base.join("few/new")]));
         let vars = Vars::for_home("/home/u");
-        let text = profile_json("p", "default", &["sh".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["sh".into()], &l, None, &vars).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["filesystem"]["write"][0]["optional"], true, "{text}");
         let _ = std::fs::remove_dir_all(&base);
@@ -557,7 +711,7 @@ mod tests {
         let mut l = Learned::default();
         l.read.insert("/data".into());
         let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
-        let text = profile_json("p", "default", &["cat".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["cat".into()], &l, None, &vars).unwrap();
         assert!(text.starts_with("{\n  \"name\": \"p\""), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["extends"], "default");

@@ -145,13 +145,23 @@ pub(crate) fn handle(
             None => return,
         }
     }
+    // Learning: whether each name exists must be known before the call runs (after it, a
+    // `mkdir` that succeeded and one that failed with `EEXIST` look alike).
+    let existed: Vec<bool> = if shared.learner.is_some() {
+        paths
+            .iter()
+            .map(|(p, _)| std::fs::symlink_metadata(p).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let _ = notify.respond_continue(n.id);
     // The link's new name decides whether its source needs REFER.
     let new_parent = paths
         .iter()
         .find(|(_, need)| *need == Need::Create)
         .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
-    for (path, need) in paths {
+    for (i, (path, need)) in paths.into_iter().enumerate() {
         if need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
         }
@@ -163,6 +173,25 @@ pub(crate) fn handle(
                 syscall: syscall.name().to_owned(),
                 reason: "outside the sandbox".to_owned(),
             });
+        } else if let Some(learner) = &shared.learner {
+            learn(learner, &path, need, existed.get(i).copied().unwrap_or(true));
+        }
+    }
+}
+
+/// Learning: record what `need` needed of `path`, unless the kernel fails the call before
+/// any permission check (`EEXIST` for a name that existed, `ENOENT` for one that did not).
+fn learn(learner: &crate::learn::Learner, path: &Path, need: Need, existed: bool) {
+    match need {
+        Need::Create if existed => {}
+        Need::Remove | Need::LinkSource if !existed => {}
+        Need::Exec | Need::WriteFile if !existed => {}
+        Need::Exec => learner.path(path, AccessMode::Read, false),
+        Need::WriteFile => learner.path(path, AccessMode::Write, false),
+        Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
+            if let Some(parent) = path.parent() {
+                learner.path(parent, AccessMode::Write, true);
+            }
         }
     }
 }

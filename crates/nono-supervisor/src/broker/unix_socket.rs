@@ -325,7 +325,7 @@ pub(crate) fn handle(
 ) {
     let decided = decode(notify, n, syscall).and_then(|call| {
         let socket = super::child_fd_copy(notify, n, call.fd)?;
-        let plan = decide(notify, caps, n, &call, &socket)?;
+        let plan = decide(notify, caps, shared.learner.as_ref(), n, &call, &socket)?;
         Ok((call, socket, plan))
     });
     match decided {
@@ -450,6 +450,7 @@ fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call,
 fn decide(
     notify: &NotifyFd,
     caps: &StaticGrants,
+    learner: Option<&crate::learn::Learner>,
     n: &Notification,
     call: &Call,
     socket: &OwnedFd,
@@ -464,6 +465,14 @@ fn decide(
     let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
     if domain != AddressFamily::UNIX {
         check_tcp(caps, socket, domain, family, &call.addr)?;
+        if let Some(learner) = learner {
+            let inet = family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
+            let stream = rustix::net::sockopt::socket_type(socket)
+                .is_ok_and(|t| t == SocketType::STREAM);
+            if inet && stream && call.syscall == Syscall::Connect && call.addr.len() >= 4 {
+                learner.port(false, u16::from_be_bytes([call.addr[2], call.addr[3]]));
+            }
+        }
         return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
     }
     if family != Some(libc::AF_UNIX as u16) || call.addr.len() <= SUN_PATH_OFFSET {
@@ -532,6 +541,12 @@ fn decide(
     }
     let file_grant = caps.sockets.verdict(&canonical, &st);
     if file_grant == FileGrant::ThisSocket {
+        return Ok(Plan::Child(Destination::Inode(inode)));
+    }
+    // Learning: every socket outside the deny groups (refused above) is connected, and
+    // recorded as the file grant `run` needs for it.
+    if let Some(learner) = learner {
+        learner.socket(&canonical);
         return Ok(Plan::Child(Destination::Inode(inode)));
     }
     // Not granted by itself (inside a directory write grant only), or granted but the name
