@@ -55,7 +55,7 @@ pub enum Touched {
     Socket(PathBuf),
     /// A TCP `connect` to this port.
     Connect(u16),
-    /// A TCP `bind` to this port (0, an ephemeral port, is not recorded).
+    /// A TCP `bind` to this port (0: an ephemeral port, which no port rule can allow).
     Bind(u16),
 }
 
@@ -149,7 +149,7 @@ impl Learner {
     pub(crate) fn port(&self, bind: bool, port: u16) {
         let net = self.reference.network();
         if bind {
-            if port != 0 && !net.allows_bind(port) {
+            if !net.allows_bind(port) {
                 (self.record)(Touched::Bind(port));
             }
         } else if !net.allows_connect(port) {

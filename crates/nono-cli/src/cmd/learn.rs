@@ -524,7 +524,13 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
     seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
     let mut learned = collapse(&seen, &plan.deny, args.collapse_threshold);
-    let net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
+    if net.bind.remove(&0) {
+        ui.note(
+            "the command bound an ephemeral TCP port (port 0), which no port rule can allow: \
+             run it with the network allowed (a profile without `network.block` or ports)",
+        );
+    }
     // Sockets: file grants (a socket is granted by itself, see broker/unix_socket.rs),
     // optional since a server re-creates its socket and may not be running next time.
     for sock in &net.sockets {
