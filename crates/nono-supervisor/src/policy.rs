@@ -169,6 +169,12 @@ impl ApproveRule {
         self.glob.as_str()
     }
 
+    /// Where the rule came from (`--approve PATH`, `profile NAME`).
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// The access the rule grants.
     #[must_use]
     pub fn access(&self) -> AccessMode {
