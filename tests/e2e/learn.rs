@@ -253,8 +253,13 @@ fn one_learn_run_learns_exec_mkdir_and_rename() {
     clean();
     let p = s.s("learned.json");
     let out = nono(&s.path, ["learn", "-o", &p, "--", "sh", "-c", &script]);
-    out.expect_code(0).stdout_has("tool-ran").stdout_has("all-done");
-    assert!(!out.stderr.contains("denied"), "nothing refused while learning: {out}");
+    out.expect_code(0)
+        .stdout_has("tool-ran")
+        .stdout_has("all-done");
+    assert!(
+        !out.stderr.contains("denied"),
+        "nothing refused while learning: {out}"
+    );
     let text = std::fs::read_to_string(&p).unwrap();
     assert!(text.contains("tools/bin/tool.sh"), "{text}");
     clean();
@@ -285,7 +290,11 @@ fn a_file_base_profile_is_extended_by_relative_path() {
     let script = format!("cat {} {}", s.s("data/a.txt"), s.s("more/b.txt"));
     let base = s.s("profiles/base.json");
     let p = s.s("out/new.json");
-    nono(&s.path, ["learn", "-p", &base, "-o", &p, "--", "sh", "-c", &script]).expect_code(0);
+    nono(
+        &s.path,
+        ["learn", "-p", &base, "-o", &p, "--", "sh", "-c", &script],
+    )
+    .expect_code(0);
     let text = std::fs::read_to_string(&p).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["extends"], "../profiles/base.json", "{text}");
@@ -321,8 +330,11 @@ fn ports_are_learned_as_network_rules() {
         "import socket\nc = socket.create_connection(('127.0.0.1', {port}))\nc.close()\n\
          b = socket.socket()\nb.bind(('127.0.0.1', {bind_port}))\nb.close()\nprint('connected')\n"
     );
-    nono(&s.path, ["run", "-s", "--block-net", "--", py, "-c", &script])
-        .expect_code(1);
+    nono(
+        &s.path,
+        ["run", "-s", "--block-net", "--", py, "-c", &script],
+    )
+    .expect_code(1);
     let p = s.s("net.json");
     nono(
         &s.path,
@@ -339,4 +351,3 @@ fn ports_are_learned_as_network_rules() {
         .expect_code(0)
         .stdout_has("connected");
 }
-

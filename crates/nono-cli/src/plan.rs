@@ -748,6 +748,15 @@ impl ElevationPlan {
         // grant nothing, so say so now instead of accepting the flag without a word.
         for (raw, p) in flags.approve.iter().zip(&approve) {
             let canonical = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            // Lifted by --bypass-protection (which needs a static grant there, which is
+            // what gives the access).
+            if sandbox
+                .bypassed
+                .iter()
+                .any(|b| canonical.starts_with(&b.path))
+            {
+                continue;
+            }
             if let Some(m) = sandbox.deny.deny_for(&canonical, AccessMode::Read) {
                 let shown = nono_supervisor::escape::path(raw);
                 return Err(Failure::nono(format!(

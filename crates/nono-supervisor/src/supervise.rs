@@ -33,8 +33,8 @@ use rustix::process::{Pid, Signal};
 
 use crate::broker::{Broker, Context};
 use crate::error::SupervisorError;
-use crate::leftovers;
 use crate::learn::{Learner, Learning};
+use crate::leftovers;
 use crate::os;
 use crate::policy::Engine;
 use crate::pty::{Pty, PtyMode};

@@ -174,7 +174,12 @@ pub(crate) fn handle(
                 reason: "outside the sandbox".to_owned(),
             });
         } else if let Some(learner) = &shared.learner {
-            learn(learner, &path, need, existed.get(i).copied().unwrap_or(true));
+            learn(
+                learner,
+                &path,
+                need,
+                existed.get(i).copied().unwrap_or(true),
+            );
         }
     }
 }

@@ -466,9 +466,10 @@ fn decide(
     if domain != AddressFamily::UNIX {
         check_tcp(caps, socket, domain, family, &call.addr)?;
         if let Some(learner) = learner {
-            let inet = family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
-            let stream = rustix::net::sockopt::socket_type(socket)
-                .is_ok_and(|t| t == SocketType::STREAM);
+            let inet =
+                family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
+            let stream =
+                rustix::net::sockopt::socket_type(socket).is_ok_and(|t| t == SocketType::STREAM);
             if inet && stream && call.syscall == Syscall::Connect && call.addr.len() >= 4 {
                 learner.port(false, u16::from_be_bytes([call.addr[2], call.addr[3]]));
             }
