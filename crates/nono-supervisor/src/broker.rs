@@ -391,7 +391,7 @@ impl Broker {
                 return;
             }
             Some(s) if path_ops::traps(s) => {
-                path_ops::handle(notify, &self.caps, &self.shared, &n, s);
+                path_ops::handle(&self.notify, &self.caps, &self.shared, ctx, &n, s);
                 return;
             }
             Some(Syscall::Bind) => {
@@ -733,7 +733,7 @@ pub(crate) fn open_beneath(
 }
 
 /// The child thread's umask (`Umask:` in `/proc/TID/status`); 022 if unreadable.
-fn child_umask(pid: u32) -> Mode {
+pub(crate) fn child_umask(pid: u32) -> Mode {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let umask = status
         .lines()
