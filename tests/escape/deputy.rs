@@ -523,16 +523,42 @@ fn deputy_path_operations_under_approve() {
     s.write("out/secret.txt", &secret);
     s.write("home/.ssh/id_rsa", &secret);
     let steps = [
-        "mkdir", "mk", &s.s("appr/d"),
-        "rename", "mv", &s.s("appr/d"), &s.s("appr/e"),
-        "symlink", "sym", &s.s("out/secret.txt"), &s.s("appr/sym"),
-        "read", "via_sym", &s.s("appr/sym"),
-        "rename", "out_of", &s.s("appr/x"), &s.s("out/x"),
-        "rename", "into_ssh", &s.s("appr/x"), &s.s("home/.ssh/authorized_keys"),
-        "link", "link_key", &s.s("home/.ssh/id_rsa"), &s.s("appr/key"),
-        "link", "link_out", &s.s("out/secret.txt"), &s.s("appr/s2"),
-        "unlink", "rm_out", &s.s("out/secret.txt"),
-        "unlink", "rm_in", &s.s("appr/x"),
+        "mkdir",
+        "mk",
+        &s.s("appr/d"),
+        "rename",
+        "mv",
+        &s.s("appr/d"),
+        &s.s("appr/e"),
+        "symlink",
+        "sym",
+        &s.s("out/secret.txt"),
+        &s.s("appr/sym"),
+        "read",
+        "via_sym",
+        &s.s("appr/sym"),
+        "rename",
+        "out_of",
+        &s.s("appr/x"),
+        &s.s("out/x"),
+        "rename",
+        "into_ssh",
+        &s.s("appr/x"),
+        &s.s("home/.ssh/authorized_keys"),
+        "link",
+        "link_key",
+        &s.s("home/.ssh/id_rsa"),
+        &s.s("appr/key"),
+        "link",
+        "link_out",
+        &s.s("out/secret.txt"),
+        &s.s("appr/s2"),
+        "unlink",
+        "rm_out",
+        &s.s("out/secret.txt"),
+        "unlink",
+        "rm_in",
+        &s.s("appr/x"),
     ];
     let run = |cmd: &mut std::process::Command| {
         cmd.env("HOME", s.join("home"))
@@ -582,6 +608,17 @@ fn deputy_path_operations_under_approve() {
 
     // Control: without nono, root does every step.
     s.write("appr/x", "approved");
-    let control = probe_bare(&s.path, &["rename", "out_of", &s.s("appr/x"), &s.s("out/x"), "unlink", "rm_out", &s.s("out/secret.txt")]);
+    let control = probe_bare(
+        &s.path,
+        &[
+            "rename",
+            "out_of",
+            &s.s("appr/x"),
+            &s.s("out/x"),
+            "unlink",
+            "rm_out",
+            &s.s("out/secret.txt"),
+        ],
+    );
     control.expect(&[("out_of", "ok"), ("rm_out", "ok")]);
 }

@@ -173,7 +173,9 @@ pub(crate) fn handle(
                 let (notify, shared, engine) = (notify.clone(), shared.clone(), engine.clone());
                 let (cancel, sandbox, n) = (ctx.cancel.clone(), caps.creds.clone(), *n);
                 ctx.workers.submit(Box::new(move || {
-                    grant(&notify, &engine, &cancel, &shared, &sandbox, &n, syscall, &op);
+                    grant(
+                        &notify, &engine, &cancel, &shared, &sandbox, &n, syscall, &op,
+                    );
                 }));
                 return;
             }
@@ -358,7 +360,11 @@ fn grant(
         // A link makes a second name for its source: never for a file under a deny entry
         // (checked on the object, so another hard link to it is caught too).
         if let OpKind::Link = op.kind {
-            if let Some((src, _, _)) = op.names.iter().find(|(_, need, _)| *need == Need::LinkSource) {
+            if let Some((src, _, _)) = op
+                .names
+                .iter()
+                .find(|(_, need, _)| *need == Need::LinkSource)
+            {
                 let (dir, name) = open_parent(&as_child, src)?;
                 let fd = rustix::fs::openat2(
                     &dir,
@@ -380,7 +386,11 @@ fn grant(
         }
         Ok(Err((path, reason))) => deny(&path, reason),
         Err(errno) if errno == Errno::XDEV || errno == Errno::LOOP => {
-            let path = op.names.first().map(|(p, _, _)| p.clone()).unwrap_or_default();
+            let path = op
+                .names
+                .first()
+                .map(|(p, _, _)| p.clone())
+                .unwrap_or_default();
             deny(
                 &path,
                 "the approved directory changed into a symlink before the call".to_owned(),
@@ -394,7 +404,10 @@ fn grant(
 
 /// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
 /// last component. As the child.
-fn open_parent<'p>(_as_child: &ActingAsChild, path: &'p Path) -> Result<(OwnedFd, &'p Path), Errno> {
+fn open_parent<'p>(
+    _as_child: &ActingAsChild,
+    path: &'p Path,
+) -> Result<(OwnedFd, &'p Path), Errno> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(Errno::INVAL);
     };
@@ -411,7 +424,12 @@ fn open_parent<'p>(_as_child: &ActingAsChild, path: &'p Path) -> Result<(OwnedFd
 /// Perform `op` as the child, on its canonical parents. The mode of a new directory is the
 /// child's, masked with its umask (the kernel also applies the supervisor's).
 fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> {
-    let name = |i: usize| op.names.get(i).map(|(p, _, _)| p.as_path()).ok_or(Errno::INVAL);
+    let name = |i: usize| {
+        op.names
+            .get(i)
+            .map(|(p, _, _)| p.as_path())
+            .ok_or(Errno::INVAL)
+    };
     match &op.kind {
         OpKind::Mkdir(mode) => {
             let (dir, n) = open_parent(as_child, name(0)?)?;
