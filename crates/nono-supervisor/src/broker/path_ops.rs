@@ -197,11 +197,14 @@ pub(crate) fn handle(
         .iter()
         .find(|(_, need)| *need == Need::Create)
         .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
+    let mut refused = false;
+    let mut allowed = Vec::with_capacity(2);
     for (i, (path, need)) in paths.into_iter().enumerate() {
         if need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
         }
         if let Some((denied, access)) = outside(caps, &path, need) {
+            refused = true;
             shared.deny(Denial {
                 path: denied,
                 access,
@@ -209,7 +212,13 @@ pub(crate) fn handle(
                 syscall: syscall.name().to_owned(),
                 reason: "outside the sandbox".to_owned(),
             });
-        } else if let Some(learner) = &shared.learner {
+        } else {
+            allowed.push((i, path, need));
+        }
+    }
+    // Learning: only a call the kernel let through (one refused name fails the whole call).
+    if let (Some(learner), false) = (&shared.learner, refused) {
+        for (i, path, need) in allowed {
             learn(
                 learner,
                 &path,
