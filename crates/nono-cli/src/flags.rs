@@ -64,7 +64,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Would the sandbox allow this path or connection? Prints the verdict and the deciding rule.
     Why(WhyArgs),
-    /// Run a command with every access allowed and recorded, then write a minimal profile for it.
+    /// Run a command once with everything outside the deny groups allowed (files, exec, mkdir,
+    /// rename, ports, sockets) and recorded, then write the profile that lets `run -p` do it.
     Learn(LearnArgs),
     /// Show what this machine supports and what nono will enforce.
     Setup(SetupArgs),

@@ -1,19 +1,26 @@
-//! `nono learn -o FILE -- CMD`: run CMD under the supervisor with every trapped open outside
-//! the grants allowed and recorded (deny groups still denied and reported), then write the
-//! smallest profile, extending the base profile, that lets `nono run -p FILE -- CMD` succeed.
+//! `nono learn -o FILE -- CMD`: run CMD once with everything outside the deny groups
+//! allowed and recorded, then write the smallest profile, extending the base profile, that
+//! lets `nono run -p FILE -- CMD` succeed.
 //!
-//! Learning uses the supervisor's runtime-grant path, not a weaker sandbox: the policy
-//! engine is built with the deny groups and no approve rules, and its approval backend is a
-//! callback that grants each request and records it. The engine refuses deny-group paths
-//! before the backend is asked, so they are never granted, never recorded, and they show up
-//! in the denial report like in `run`.
+//! The command runs in a broad Landlock domain: the plan's grants plus read and write on `/`
+//! and any port, with the deny groups carved out exactly as in `run` (they are refused and
+//! reported). So `execve`, `mkdir`, `unlink`, `rename`, `link`, `symlink`, `chmod`, `connect`
+//! and `bind` outside the base profile all succeed and the workload completes in one run. The
+//! supervisor's traps report what was touched outside the *reference* — the plan's own grants
+//! (base profile + flags) — through `nono_supervisor::learn` (see that module): a path with
+//! its access (an opened or executed file, a directory whose entries were made or removed), a
+//! Unix socket connected to, a TCP port connected to or bound. What the reference already
+//! covers is never recorded, so never repeated in the profile.
 //!
-//! What is learned: paths reached through the open family (`open`, `openat`, `creat`;
-//! `openat2` fails with `ENOSYS` in the sandbox, so callers fall back to `openat`), which
-//! covers reading, writing, creating files and listing directories, plus the command's own
-//! executable. What is not: other operations Landlock refuses without an open (`mkdir`,
-//! `unlink`, `rename` outside the grants) — they fail during learning and are listed in the
-//! report, so the user can add a directory grant.
+//! What Landlock can only grant *around* (a new file directly in a directory that holds a
+//! deny entry: the home next to `~/.ssh`) still reaches the runtime-grant path: the policy
+//! engine here has the deny groups and a callback that grants and records the rest, and the
+//! supervisor creates the file for the child. A new *directory* there (`mkdir ~/x`) cannot be
+//! made that way and is reported.
+//!
+//! The base profile is written as `extends`: by name for a built-in or user profile, as a
+//! path relative to the learned file for `-p FILE` (relative `extends` paths are read from
+//! the extending file's directory).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
