@@ -17,9 +17,10 @@
 //! runtime-grant path of the broker, where `nono learn`'s engine grants and records them.
 //!
 //! Why not trap and grant each operation instead: an `execve` cannot be performed by the
-//! supervisor for the child (there is no fd to inject), and `mkdir`/`rename` done by the
-//! supervisor would race the child's own view of its cwd; measured on a pyenv `python3 -m
-//! venv`, the broad domain finishes in one run where per-operation trapping needed eight.
+//! supervisor for the child (there is no fd to inject, and Landlock checks the exec against
+//! the child's own domain), so a narrow domain can never let a workload run a program outside
+//! it; the broad domain lets the kernel do every operation itself. (Issue 11 counted eight
+//! `learn` runs for a pyenv `python3 -m venv` with per-open grants; it now takes one.)
 //!
 //! What is recorded is what the child *asked*, read from its memory: a lying child can only
 //! change what the learned profile proposes, which the user reads before using it (and which
