@@ -364,15 +364,20 @@ fn resolve_program(program: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf>
 }
 
 /// The command-line grants of `flags`, which the learned profile must carry too (the profile
-/// alone must be enough for `nono run -p FILE -- CMD`).
+/// alone must be enough for `nono run -p FILE -- CMD`), except what the base profile
+/// (`base`: its grants alone) already gives.
 fn flag_grants(
     flags: &SandboxFlags,
     workdir: &Path,
+    base: &CapabilitySet,
     learned: &mut BTreeMap<PathBuf, Seen>,
 ) -> anyhow::Result<()> {
     let mut add = |p: &Path, access: AccessMode| -> anyhow::Result<()> {
         let canon =
             std::fs::canonicalize(p).map_err(|e| Failure::nono(format!("{}: {e}", p.display())))?;
+        if explain(base, &canon, access).is_ok_and(|e| e.is_allowed()) {
+            return Ok(());
+        }
         let is_dir = canon.is_dir();
         learned
             .entry(canon)
@@ -526,12 +531,19 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             is_dir: false,
         });
     }
-    flag_grants(&args.sandbox, &plan.workdir, &mut seen)?;
+    let base = plan
+        .profile
+        .to_caps(&plan.vars)
+        .map_err(|e| Failure::nono(format!("--profile {}: {e}", plan.profile_arg)))?;
+    flag_grants(&args.sandbox, &plan.workdir, &base, &mut seen)?;
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
     // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
     seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
     let mut learned = collapse(&seen, &plan.deny, args.collapse_threshold);
     let mut net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
+    // The command-line ports, which the profile must carry like the flag grants.
+    net.connect.extend(&args.sandbox.allow_connect_port);
+    net.bind.extend(&args.sandbox.allow_bind_port);
     if net.bind.remove(&0) {
         ui.note(
             "the command bound an ephemeral TCP port (port 0), which no port rule can allow: \
@@ -730,6 +742,63 @@ mod tests {
         assert_eq!(v["extends"], "default");
         assert_eq!(v["filesystem"]["read"][0], "/data");
         assert!(v["filesystem"].get("write").is_none());
+    }
+
+    #[test]
+    fn relative_paths_for_extends() {
+        for (path, dir, want) in [
+            ("/a/other.json", "/a/b", "../other.json"),
+            ("/a/b/p.json", "/a/b", "./p.json"),
+            ("/a/b/c/p.json", "/a/b", "./c/p.json"),
+            ("/x/p.json", "/a/b", "../../x/p.json"),
+        ] {
+            assert_eq!(relative_to(Path::new(path), Path::new(dir)), want);
+        }
+        assert_eq!(
+            extends_spec("default", Path::new("/tmp/x.json")).unwrap(),
+            "default"
+        );
+    }
+
+    /// Names made and removed during the run (or renamed away) are covered by the nearest
+    /// directory that is left, so the profile loads.
+    #[test]
+    fn what_is_gone_is_granted_on_its_nearest_remaining_directory() {
+        let base = tree("gone");
+        let mut m = BTreeMap::new();
+        m.insert(
+            base.join("few/made/deeper"),
+            Seen {
+                access: AccessMode::Write,
+                existed: true,
+                is_dir: true,
+            },
+        );
+        m.insert(
+            base.join("many/tmpfile"),
+            Seen {
+                access: AccessMode::ReadWrite,
+                existed: false,
+                is_dir: false,
+            },
+        );
+        let l = collapse(&m, &DenySet::new(), 8);
+        assert_eq!(l.write, BTreeSet::from([base.join("few")]));
+        assert_eq!(l.allow, BTreeSet::from([base.join("many")]));
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn ports_under_a_blocked_base_unblock_with_a_list() {
+        let net = LearnedNet {
+            connect: BTreeSet::from([443]),
+            ..LearnedNet::default()
+        };
+        let n = LearnedNetwork::new(&net, &NetworkMode::Block).unwrap();
+        assert_eq!(n.block, Some(false));
+        let n = LearnedNetwork::new(&net, &NetworkMode::Allow).unwrap();
+        assert_eq!(n.block, None);
+        assert!(LearnedNetwork::new(&LearnedNet::default(), &NetworkMode::Block).is_none());
     }
 
     /// Learned paths are written relative to the working directory and home where they lie
