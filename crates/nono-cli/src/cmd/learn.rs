@@ -427,9 +427,10 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     for note in plan.notes() {
         ui.note(&note);
     }
-    // Only the static write grants: learn grants every other path at runtime too, which the
-    // record cannot express (it would make every later link suspect).
-    if let Some(note) = plan.record_write_grants(&[]) {
+    // The learning domain writes everywhere outside the deny groups (it can make a symlink
+    // anywhere), so `/` is recorded: a symlink on the way to a later grant that is newer than
+    // this run is not trusted without --allow-symlinked-grant (see planted.rs).
+    if let Some(note) = plan.record_write_grants(&[PathBuf::from("/")]) {
         ui.note(&note);
     }
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
