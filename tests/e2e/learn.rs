@@ -351,3 +351,42 @@ fn ports_are_learned_as_network_rules() {
         .expect_code(0)
         .stdout_has("connected");
 }
+
+/// A Unix socket served outside the sandbox (a database, an agent) is connected while
+/// learning and written as the file grant `run` needs for it (optional: its server may not
+/// be running next time).
+#[test]
+fn unix_sockets_are_learned_as_file_grants() {
+    let py = "/usr/bin/python3";
+    if !sandbox_available() || !std::path::Path::new(py).exists() {
+        return;
+    }
+    let s = Scratch::new("learn-unix");
+    s.mkdir("sock");
+    let path = s.join("sock/server.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            drop(c);
+        }
+    });
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{}')\nprint('connected')\n",
+        path.display()
+    );
+    let p = s.s("unix.json");
+    nono(&s.path, ["run", "-s", "--", py, "-c", &script]).expect_code(1);
+    nono(&s.path, ["learn", "-o", &p, "--", py, "-c", &script])
+        .expect_code(0)
+        .stdout_has("connected");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let allow = v["filesystem"]["allow"].to_string();
+    assert!(
+        allow.contains("sock/server.sock") && allow.contains("optional"),
+        "{text}"
+    );
+    nono(&s.path, ["run", "-s", "-p", &p, "--", py, "-c", &script])
+        .expect_code(0)
+        .stdout_has("connected");
+}

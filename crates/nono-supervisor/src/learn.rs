@@ -135,12 +135,11 @@ impl Learner {
         });
     }
 
-    /// Record a socket connected outside the reference's file grants.
-    pub(crate) fn socket(&self, canonical: &Path) {
-        if self
-            .reference
-            .allows_canonical(canonical, AccessMode::ReadWrite)
-        {
+    /// Record a socket connected that the reference does not grant by itself (in `run`, a
+    /// socket that only a directory grant covers is connected only when the sandbox serves
+    /// it; see `broker/unix_socket.rs`).
+    pub(crate) fn socket(&self, canonical: &Path, st: &rustix::fs::Stat) {
+        if crate::broker::unix_socket::granted_by_itself(&self.reference, canonical, st) {
             return;
         }
         (self.record)(Touched::Socket(canonical.to_path_buf()));

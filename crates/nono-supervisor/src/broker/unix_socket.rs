@@ -221,6 +221,15 @@ impl GrantedSockets {
     }
 }
 
+/// Whether `caps` grants the socket at `canonical` (inode `st`) by itself (rule (a)).
+pub(crate) fn granted_by_itself(
+    caps: &StaticGrants,
+    canonical: &Path,
+    st: &rustix::fs::Stat,
+) -> bool {
+    caps.sockets.verdict(canonical, st) == FileGrant::ThisSocket
+}
+
 /// Whether a file grant names the socket being connected to (rule (a)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileGrant {
@@ -547,7 +556,7 @@ fn decide(
     // Learning: every socket outside the deny groups (refused above) is connected, and
     // recorded as the file grant `run` needs for it.
     if let Some(learner) = learner {
-        learner.socket(&canonical);
+        learner.socket(&canonical, &st);
         return Ok(Plan::Child(Destination::Inode(inode)));
     }
     // Not granted by itself (inside a directory write grant only), or granted but the name
