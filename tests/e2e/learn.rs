@@ -390,3 +390,26 @@ fn unix_sockets_are_learned_as_file_grants() {
         .expect_code(0)
         .stdout_has("connected");
 }
+
+/// A Unix datagram socket (refused by default) is allowed while learning and written as
+/// `network.allow_unix_datagram`.
+#[test]
+fn unix_datagram_sockets_are_learned() {
+    let py = "/usr/bin/python3";
+    if !sandbox_available() || !std::path::Path::new(py).exists() {
+        return;
+    }
+    let s = Scratch::new("learn-dgram");
+    let script =
+        "import socket\nsocket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nprint('dgram')\n";
+    nono(&s.path, ["run", "-s", "--", py, "-c", script]).expect_code(1);
+    let p = s.s("dgram.json");
+    nono(&s.path, ["learn", "-o", &p, "--", py, "-c", script])
+        .expect_code(0)
+        .stdout_has("dgram");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["network"]["allow_unix_datagram"], true, "{v}");
+    nono(&s.path, ["run", "-s", "-p", &p, "--", py, "-c", script])
+        .expect_code(0)
+        .stdout_has("dgram");
+}

@@ -220,6 +220,11 @@ impl StaticGrants {
         self.caps.network()
     }
 
+    /// Whether Unix datagram sockets are allowed.
+    pub(crate) fn allows_unix_datagram(&self) -> bool {
+        self.caps.allows_unix_datagram()
+    }
+
     /// The capability model's verdict on a canonical path.
     pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
         nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()

@@ -58,6 +58,8 @@ pub enum Touched {
     Connect(u16),
     /// A TCP `bind` to this port (0: an ephemeral port, which no port rule can allow).
     Bind(u16),
+    /// A Unix datagram socket was created (refused in `run` unless allowed).
+    UnixDatagram,
 }
 
 /// The recorder: called on the supervisor's threads, possibly concurrently.
@@ -143,6 +145,20 @@ impl Learner {
             return;
         }
         (self.record)(Touched::Socket(canonical.to_path_buf()));
+    }
+
+    /// Record a Unix datagram socket, unless the reference allows them.
+    pub(crate) fn unix_datagram(&self) {
+        if !self.reference.allows_unix_datagram() {
+            (self.record)(Touched::UnixDatagram);
+        }
+    }
+
+    /// Whether the reference allows Unix datagram sockets (else their creation is trapped
+    /// while learning, to be recorded).
+    #[must_use]
+    pub(crate) fn reference_allows_unix_datagram(l: &Learning) -> bool {
+        l.reference.allows_unix_datagram()
     }
 
     /// Record a TCP port connected to or bound, unless the reference allows it.

@@ -114,8 +114,15 @@ pub(crate) fn prepare_sandbox(
     if config.trap_opens {
         let mut set = trapped_syscalls(&config.caps);
         // Learning records the ports bound (answered CONTINUE: the broad domain allows them).
-        if config.learn.is_some() {
+        // ... and the Unix datagram sockets the reference refuses (allowed by the learning
+        // domain, trapped to be recorded, then answered CONTINUE).
+        if let Some(learn) = &config.learn {
             set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
+            if !crate::learn::Learner::reference_allows_unix_datagram(learn) {
+                for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
+                    set.insert(*s);
+                }
+            }
         }
         opts = opts.with_notify(set);
     }

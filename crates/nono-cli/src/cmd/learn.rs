@@ -58,6 +58,8 @@ struct LearnedNet {
     bind: BTreeSet<u16>,
     /// Pathname Unix sockets connected to (written as optional file grants).
     sockets: BTreeSet<PathBuf>,
+    /// A Unix datagram socket was made.
+    unix_datagram: bool,
 }
 
 /// Merge one observation into the record.
@@ -80,6 +82,7 @@ fn learning_caps(base: &CapabilitySet) -> anyhow::Result<CapabilitySet> {
     caps.allow_dir("/", AccessMode::ReadWrite, "nono learn")
         .map_err(|e| Failure::nono(format!("learn: cannot grant / for learning: {e}")))?;
     caps.set_network(NetworkMode::Allow);
+    caps.allow_unix_datagram(true);
     Ok(caps)
 }
 
@@ -230,18 +233,22 @@ struct LearnedNetwork {
     connect: BTreeSet<u16>,
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     bind: BTreeSet<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_unix_datagram: Option<bool>,
 }
 
 impl LearnedNetwork {
     /// `None` when nothing outside the base was used.
     fn new(net: &LearnedNet, base: &NetworkMode) -> Option<LearnedNetwork> {
-        if net.connect.is_empty() && net.bind.is_empty() {
+        let ports = !net.connect.is_empty() || !net.bind.is_empty();
+        if !ports && !net.unix_datagram {
             return None;
         }
         Some(LearnedNetwork {
-            block: matches!(base, NetworkMode::Block).then_some(false),
+            block: (ports && matches!(base, NetworkMode::Block)).then_some(false),
             connect: net.connect.clone(),
             bind: net.bind.clone(),
+            allow_unix_datagram: net.unix_datagram.then_some(true),
         })
     }
 }
@@ -512,6 +519,12 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
                 let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
                 n.bind.insert(port);
             }
+            Touched::UnixDatagram => {
+                ports
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unix_datagram = true;
+            }
             // A kind this version does not write into profiles.
             _ => {}
         }),
@@ -611,7 +624,8 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         + learned.write.len()
         + learned.allow.len()
         + net.connect.len()
-        + net.bind.len();
+        + net.bind.len()
+        + usize::from(net.unix_datagram);
     if count == 0 {
         ui.note(&format!(
             "wrote {} (the base profile was enough: nothing to add)",

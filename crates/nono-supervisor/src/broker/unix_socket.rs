@@ -252,6 +252,12 @@ pub(crate) fn refuse_datagram_socket(
     n: &Notification,
     syscall: Syscall,
 ) {
+    // Learning: the learning domain allows them; record it and let the kernel create it.
+    if let Some(learner) = &shared.learner {
+        learner.unix_datagram();
+        let _ = notify.respond_continue(n.id);
+        return;
+    }
     // The kernel's own reading of `type`: an int, without SOCK_NONBLOCK/SOCK_CLOEXEC.
     let kind = match (n.args[1] as u32 & 0xf) as i32 {
         libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
