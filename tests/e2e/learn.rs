@@ -222,3 +222,194 @@ fn a_created_file_next_to_deny_entries_is_not_widened_to_its_directory() {
         .args(["run", "-s", "-p", &p, "--", "true"]);
     output(&mut cmd).expect_code(0);
 }
+
+/// Issue 11 point 5: one `learn` run is enough for a workload that executes a program outside
+/// the grants and creates, renames and removes directories outside them (before, `execve`,
+/// `mkdir` and `rename` were refused while learning and each run found one more denial), and
+/// the learned profile makes `nono run -p` succeed on it.
+#[test]
+fn one_learn_run_learns_exec_mkdir_and_rename() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-one-run");
+    let tool = s.write("tools/bin/tool.sh", "#!/bin/sh\necho tool-ran\n");
+    let mut perms = std::fs::metadata(&tool).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&tool, perms).unwrap();
+    s.mkdir("work");
+    let script = format!(
+        "{t} && mkdir {w}/a {w}/a/b && mv {w}/a {w}/c && mkdir {w}/d && rmdir {w}/d && \
+         ln -s c {w}/link && touch {w}/c/f && chmod 600 {w}/c/f && echo all-done",
+        t = tool.display(),
+        w = s.join("work").display()
+    );
+    let clean = || {
+        let _ = std::fs::remove_dir_all(s.join("work"));
+        s.mkdir("work");
+    };
+    // Without a profile the very first step is refused.
+    nono(&s.path, ["run", "-s", "--", "sh", "-c", &script]).expect_code(126);
+    clean();
+    let p = s.s("learned.json");
+    let out = nono(&s.path, ["learn", "-o", &p, "--", "sh", "-c", &script]);
+    out.expect_code(0)
+        .stdout_has("tool-ran")
+        .stdout_has("all-done");
+    assert!(
+        !out.stderr.contains("denied"),
+        "nothing refused while learning: {out}"
+    );
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains("tools/bin/tool.sh"), "{text}");
+    clean();
+    nono(&s.path, ["run", "-s", "-p", &p, "--", "sh", "-c", &script])
+        .expect_code(0)
+        .stdout_has("all-done");
+}
+
+/// `learn -p FILE` writes `extends` as a path relative to the learned profile (a bare name
+/// would be looked up as a built-in and fail to load), and entries the base already grants
+/// are not repeated.
+#[test]
+fn a_file_base_profile_is_extended_by_relative_path() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("learn-extends-file");
+    s.write("data/a.txt", "a\n");
+    s.write("more/b.txt", "b\n");
+    s.write(
+        "profiles/base.json",
+        &format!(
+            r#"{{"extends": "default", "filesystem": {{"read": ["{}"]}}}}"#,
+            s.join("data").display()
+        ),
+    );
+    s.mkdir("out");
+    let script = format!("cat {} {}", s.s("data/a.txt"), s.s("more/b.txt"));
+    let base = s.s("profiles/base.json");
+    let p = s.s("out/new.json");
+    nono(
+        &s.path,
+        ["learn", "-p", &base, "-o", &p, "--", "sh", "-c", &script],
+    )
+    .expect_code(0);
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["extends"], "../profiles/base.json", "{text}");
+    let fs = v["filesystem"].to_string();
+    assert!(!fs.contains("data"), "covered by the base: {text}");
+    assert!(text.contains("more/b.txt"), "{text}");
+    nono(&s.path, ["run", "-s", "-p", &p, "--", "sh", "-c", &script])
+        .expect_code(0)
+        .stdout_has("b");
+}
+
+/// Ports are learned: a TCP connect (and bind) under a base that blocks the network is
+/// recorded as `network.connect`/`bind`, and the learned profile lets `run` do it.
+#[test]
+fn ports_are_learned_as_network_rules() {
+    // The system's python (a pyenv shim in $HOME would need its own grants).
+    let py = "/usr/bin/python3";
+    if !sandbox_available() || !std::path::Path::new(py).exists() {
+        return;
+    }
+    let s = Scratch::new("learn-ports");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind_port = free.local_addr().unwrap().port();
+    drop(free);
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            drop(c);
+        }
+    });
+    let script = format!(
+        "import socket\nc = socket.create_connection(('127.0.0.1', {port}))\nc.close()\n\
+         b = socket.socket()\nb.bind(('127.0.0.1', {bind_port}))\nb.close()\nprint('connected')\n"
+    );
+    nono(
+        &s.path,
+        ["run", "-s", "--block-net", "--", py, "-c", &script],
+    )
+    .expect_code(1);
+    let p = s.s("net.json");
+    nono(
+        &s.path,
+        ["learn", "--block-net", "-o", &p, "--", py, "-c", &script],
+    )
+    .expect_code(0)
+    .stdout_has("connected");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["network"]["connect"][0], port, "{text}");
+    assert_eq!(v["network"]["bind"][0], bind_port, "{text}");
+    assert_eq!(v["network"]["block"], false, "{text}");
+    nono(&s.path, ["run", "-s", "-p", &p, "--", py, "-c", &script])
+        .expect_code(0)
+        .stdout_has("connected");
+}
+
+/// A Unix socket served outside the sandbox (a database, an agent) is connected while
+/// learning and written as the file grant `run` needs for it (optional: its server may not
+/// be running next time).
+#[test]
+fn unix_sockets_are_learned_as_file_grants() {
+    let py = "/usr/bin/python3";
+    if !sandbox_available() || !std::path::Path::new(py).exists() {
+        return;
+    }
+    let s = Scratch::new("learn-unix");
+    s.mkdir("sock");
+    let path = s.join("sock/server.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            drop(c);
+        }
+    });
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{}')\nprint('connected')\n",
+        path.display()
+    );
+    let p = s.s("unix.json");
+    nono(&s.path, ["run", "-s", "--", py, "-c", &script]).expect_code(1);
+    nono(&s.path, ["learn", "-o", &p, "--", py, "-c", &script])
+        .expect_code(0)
+        .stdout_has("connected");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let allow = v["filesystem"]["allow"].to_string();
+    assert!(
+        allow.contains("sock/server.sock") && allow.contains("optional"),
+        "{text}"
+    );
+    nono(&s.path, ["run", "-s", "-p", &p, "--", py, "-c", &script])
+        .expect_code(0)
+        .stdout_has("connected");
+}
+
+/// A Unix datagram socket (refused by default) is allowed while learning and written as
+/// `network.allow_unix_datagram`.
+#[test]
+fn unix_datagram_sockets_are_learned() {
+    let py = "/usr/bin/python3";
+    if !sandbox_available() || !std::path::Path::new(py).exists() {
+        return;
+    }
+    let s = Scratch::new("learn-dgram");
+    let script =
+        "import socket\nsocket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\nprint('dgram')\n";
+    nono(&s.path, ["run", "-s", "--", py, "-c", script]).expect_code(1);
+    let p = s.s("dgram.json");
+    nono(&s.path, ["learn", "-o", &p, "--", py, "-c", script])
+        .expect_code(0)
+        .stdout_has("dgram");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert_eq!(v["network"]["allow_unix_datagram"], true, "{v}");
+    nono(&s.path, ["run", "-s", "-p", &p, "--", py, "-c", script])
+        .expect_code(0)
+        .stdout_has("dgram");
+}

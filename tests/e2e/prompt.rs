@@ -181,3 +181,49 @@ fn prompt_cannot_be_redrawn_by_the_command() {
     let seen = t.seen.clone();
     assert_eq!(t.exit_code(), Some(0), "{seen}");
 }
+
+/// The prompt names the program (its executable and pid), and `d` grants the file's directory
+/// for the rest of the run with that access: the second file there is not asked about; a
+/// `mkdir` in it (write) is, and granted, the supervisor makes the directory.
+#[test]
+fn prompt_names_the_program_and_grants_a_directory() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("prompt-dir");
+    let first = s.write("data/one.txt", "first-file");
+    s.write("data/two.txt", "second-file");
+    let audit = s.join("audit.jsonl");
+    let script = format!(
+        "cat '{f}' && cat '{d}/two.txt' && mkdir '{d}/made' && echo made-it",
+        f = first.display(),
+        d = s.join("data").display()
+    );
+    let mut t = AtTerminal::start(&s, &audit, &["sh", "-c", &script]);
+    t.wait_for("Allow?");
+    // `cat` asks: its executable, as the kernel names it.
+    let cat = std::fs::canonicalize(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join("cat"))
+            .find(|p| p.is_file())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        t.seen.contains(&format!("{} (pid ", cat.display())),
+        "{}",
+        t.seen
+    );
+    assert!(t.seen.contains("[d]irectory"), "{}", t.seen);
+    t.type_keys(b"d\r");
+    t.wait_for("second-file");
+    // The directory was granted for reading only: the mkdir (a write) is asked about.
+    t.wait_for("asks for write access");
+    t.wait_for("Allow?");
+    t.type_keys(b"y\r");
+    t.wait_for("made-it");
+    let seen = t.seen.clone();
+    assert_eq!(seen.matches("Allow?").count(), 2, "{seen}");
+    assert_eq!(t.exit_code(), Some(0), "{seen}");
+    assert!(s.join("data/made").is_dir());
+}

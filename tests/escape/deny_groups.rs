@@ -179,17 +179,11 @@ fn deny_symlink_to_denied_path() {
         &s.s("home/project/old-dir-link/id_rsa"),
     ];
     // Static grant on the whole home, and a runtime grant on the project (the supervisor
-    // canonicalises, sees the deny group, and refuses).
+    // canonicalises, sees the deny group, and refuses). Both let the link be made (an
+    // approved directory covers symlink, as a write grant does); reading through it fails.
     for grants in [["--allow", h.as_str()], ["--approve", &s.s("home/project")]] {
         let out = run_with_home(b, &s, &grants, &steps);
-        out.expect(&[(
-            "new_link",
-            if grants[0] == "--allow" {
-                "EACCES"
-            } else {
-                "ENOENT"
-            },
-        )]);
+        out.expect(&[("make_link", "ok"), ("new_link", "EACCES")]);
         out.expect(&[("old_link", "EACCES"), ("old_dir_link", "EACCES")])
             .never_printed(&key);
         let _ = std::fs::remove_file(s.join("home/project/new-link"));
@@ -675,4 +669,91 @@ fn symlink_targets_inside_deny_entries_are_denied() {
             .unwrap()
             .contains("\"/\"")
     );
+}
+
+/// Issue 11 point 5: `nono learn` runs in a broad domain (read and write on `/`) so that a
+/// workload finishes in one run — the deny groups must still be carved out of it, for every
+/// operation the learn run now allows elsewhere: read, create, mkdir, rename into and out
+/// of, hard-link out of, chmod and remove. None of it may succeed or be learned. The control
+/// (unsandboxed) does all of it.
+#[test]
+fn learn_broad_domain_keeps_deny_groups_out() {
+    let Some(b) = bins() else { return };
+    let key = marker("learn");
+    let s = fake_home("deny-learn", &key);
+    let (ssh, proj) = (s.s("home/.ssh"), s.s("home/project"));
+    let steps: Vec<String> = [
+        "read",
+        "read_key",
+        &format!("{ssh}/id_rsa"),
+        "creat",
+        "plant",
+        &format!("{ssh}/authorized_keys"),
+        "mkdir",
+        "mk",
+        &format!("{ssh}/d"),
+        "rename",
+        "in",
+        &format!("{proj}/readme"),
+        &format!("{ssh}/rc"),
+        "rename",
+        "out",
+        &format!("{ssh}/id_rsa"),
+        &format!("{proj}/stolen"),
+        "link",
+        "hard",
+        &format!("{ssh}/id_rsa"),
+        &format!("{proj}/hard"),
+        "chmod",
+        "chmod",
+        &format!("{ssh}/id_rsa"),
+        "644",
+        "unlink",
+        "rm",
+        &format!("{ssh}/id_rsa"),
+        "read",
+        "ok",
+        &format!("{proj}/readme"),
+    ]
+    .iter()
+    .map(|x| (*x).to_owned())
+    .collect();
+    let profile = s.join("learned.json");
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", s.join("home"))
+        .args(["learn", "-o", &profile.display().to_string(), "--"])
+        .arg(b.probe())
+        .args(&steps);
+    let out = Outcome::parse(output(&mut cmd));
+    for step in [
+        "read_key", "plant", "mk", "in", "out", "hard", "chmod", "rm",
+    ] {
+        out.expect_one_of(step, &["EACCES", "EPERM", "EXDEV"]);
+    }
+    out.expect(&[("ok", "ok")]).never_printed(&key);
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.ssh/id_rsa")).unwrap(),
+        key
+    );
+    for gone in [
+        ".ssh/authorized_keys",
+        ".ssh/d",
+        ".ssh/rc",
+        "project/stolen",
+        "project/hard",
+    ] {
+        assert!(!s.join("home").join(gone).exists(), "{gone}\n{}", out.run);
+    }
+    let learned = std::fs::read_to_string(&profile).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&learned).unwrap();
+    let fs = v["filesystem"].to_string();
+    assert!(!fs.contains(".ssh"), "{learned}");
+    // A refused call learns nothing, not even its other name (the project).
+    assert!(
+        !fs.contains("stolen") && v["filesystem"]["write"].is_null(),
+        "{learned}"
+    );
+
+    let control = probe_bare(&s.path, &["mkdir", "mk", &format!("{ssh}/d")]);
+    control.expect(&[("mk", "ok")]);
 }

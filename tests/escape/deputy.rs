@@ -507,3 +507,119 @@ fn deputy_inotify_watch_races_never_watch_outside() {
     let bare = Outcome::parse(crate::programs::run_of(cmd.output().unwrap()));
     assert!(bare.count("leaks") > 0, "{}", bare.run);
 }
+
+/// Issue 11 point 6: an approved directory covers mkdir, rename, symlink, link and unlink —
+/// performed by the supervisor, as the child, on the canonical parents. The deputy attacks on
+/// that: moving an approved file out of the approval or into `~/.ssh`, hard-linking a key or
+/// an outside file into the approval, removing an outside file, a symlink planted in the
+/// approval to read through; and an unprivileged user making a directory in a root-owned
+/// approved directory (the supervisor, root, must not lend its DAC override). The control
+/// (unsandboxed, root) can do all of it.
+#[test]
+fn deputy_path_operations_under_approve() {
+    let Some(b) = bins() else { return };
+    let secret = marker("pathops");
+    let s = Scratch::new("deputy-pathops");
+    s.write("appr/x", "approved");
+    s.write("out/secret.txt", &secret);
+    s.write("home/.ssh/id_rsa", &secret);
+    let steps = [
+        "mkdir",
+        "mk",
+        &s.s("appr/d"),
+        "rename",
+        "mv",
+        &s.s("appr/d"),
+        &s.s("appr/e"),
+        "symlink",
+        "sym",
+        &s.s("out/secret.txt"),
+        &s.s("appr/sym"),
+        "read",
+        "via_sym",
+        &s.s("appr/sym"),
+        "rename",
+        "out_of",
+        &s.s("appr/x"),
+        &s.s("out/x"),
+        "rename",
+        "into_ssh",
+        &s.s("appr/x"),
+        &s.s("home/.ssh/authorized_keys"),
+        "link",
+        "link_key",
+        &s.s("home/.ssh/id_rsa"),
+        &s.s("appr/key"),
+        "link",
+        "link_out",
+        &s.s("out/secret.txt"),
+        &s.s("appr/s2"),
+        "unlink",
+        "rm_out",
+        &s.s("out/secret.txt"),
+        "unlink",
+        "rm_in",
+        &s.s("appr/x"),
+    ];
+    let run = |cmd: &mut std::process::Command| {
+        cmd.env("HOME", s.join("home"))
+            .args(["run", "--read", &b.dir_s(), "--approve", &s.s("appr"), "--"])
+            .arg(b.probe())
+            .args(steps);
+        Outcome::parse(crate::harness::output(cmd))
+    };
+    let out = run(&mut crate::harness::nono_cmd(&s.path));
+    out.expect(&[
+        ("mk", "ok"),
+        ("mv", "ok"),
+        ("sym", "ok"),
+        ("via_sym", "EACCES"),
+        ("out_of", "EACCES"),
+        ("into_ssh", "EACCES"),
+        ("link_key", "EACCES"),
+        ("link_out", "EACCES"),
+        ("rm_out", "EACCES"),
+        ("rm_in", "ok"),
+    ])
+    .never_printed(&secret);
+    assert!(s.join("appr/e").is_dir() && s.join("out/secret.txt").is_file());
+    for gone in ["out/x", "home/.ssh/authorized_keys", "appr/key", "appr/s2"] {
+        assert!(!s.join(gone).exists(), "{gone}\n{}", out.run);
+    }
+
+    // An unprivileged user: the approved directory is root's (0755), so its mkdir fails on
+    // DAC although the approval covers it — the supervisor acted with the user's ids.
+    if let Some(user) = TestUser::create("pathops") {
+        s.mkdir("rootdir");
+        own(&s.join("rootdir"), 0, 0o755);
+        s.mkdir("uhome");
+        own(&s.join("uhome"), user.uid, 0o755);
+        let out = user.probe_in(
+            Mode::Run,
+            &s.join("uhome"),
+            &s.join("uhome"),
+            &["--approve", &s.s("rootdir")],
+            &["mkdir", "user_mk", &s.s("rootdir/d")],
+        );
+        out.expect(&[("user_mk", "EACCES")]);
+        assert!(!s.join("rootdir/d").exists());
+    } else {
+        eprintln!("no test user could be created: the unprivileged case is not run");
+    }
+
+    // Control: without nono, root does every step.
+    s.write("appr/x", "approved");
+    let control = probe_bare(
+        &s.path,
+        &[
+            "rename",
+            "out_of",
+            &s.s("appr/x"),
+            &s.s("out/x"),
+            "unlink",
+            "rm_out",
+            &s.s("out/secret.txt"),
+        ],
+    );
+    control.expect(&[("out_of", "ok"), ("rm_out", "ok")]);
+}

@@ -551,3 +551,55 @@ fn persist_wrap_with_a_home_wide_grant_needs_acknowledgement() {
     let help = nono_as(None, &s.path, &env, &["wrap", "--help"]);
     assert!(help.stdout.contains("--accept-wrap-gaps"), "{help}");
 }
+
+/// Issue 11 point 5: `nono learn` now runs with write access everywhere outside the deny
+/// groups, so a learn run can plant a symlink where a later run's grant will be. nono records
+/// `/` as the learn run's write grant, so the later run refuses the link (naming
+/// `--allow-symlinked-grant`) instead of granting — and writing through — its target.
+#[test]
+fn persist_learn_run_planting_a_grant_link_is_refused_later() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("persist-learn-link");
+    let proj = s.mkdir("proj");
+    let outside = s.mkdir("outside");
+    let (out_s, outside_s) = (s.s("proj/out"), s.s("outside"));
+    let home = s.mkdir("home");
+    let env = [("HOME", home.as_path())];
+    // Run 1: learn plants the link (nothing in the base grants covers proj/).
+    nono_as(
+        None,
+        &s.path,
+        &env,
+        &[
+            "learn",
+            "-o",
+            &s.s("learned.json"),
+            "--",
+            "ln",
+            "-s",
+            &outside_s,
+            &out_s,
+        ],
+    )
+    .expect_code(0);
+    assert!(proj.join("out").is_symlink());
+    // Run 2: only the link is granted.
+    let plant = "echo x > \"$1/planted\"";
+    let r = nono_as(
+        None,
+        &s.path,
+        &env,
+        &[
+            "run", "--allow", &out_s, "--", SHELL, "-c", plant, "sh", &out_s,
+        ],
+    );
+    assert!(
+        !outside.join("planted").exists(),
+        "wrote outside through the link learn planted:\n{r}"
+    );
+    r.expect_code(125)
+        .stderr_has(&format!("refusing the symlink {out_s} -> {outside_s}"))
+        .stderr_has(&format!("--allow-symlinked-grant {out_s}"));
+}

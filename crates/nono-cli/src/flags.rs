@@ -69,7 +69,8 @@ pub enum Command {
     Shell(ShellArgs),
     /// Would the sandbox allow this path or connection? Prints the verdict and the deciding rule.
     Why(WhyArgs),
-    /// Run a command with every access allowed and recorded, then write a minimal profile for it.
+    /// Run a command once with everything outside the deny groups allowed (files, exec, mkdir,
+    /// rename, ports, sockets) and recorded, then write the profile that lets `run -p` do it.
     Learn(LearnArgs),
     /// Show what this machine supports and what nono will enforce.
     Setup(SetupArgs),
@@ -143,11 +144,15 @@ pub struct SandboxFlags {
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Runtime grants")]
 pub struct ElevationFlags {
-    /// Ask on /dev/tty when the command opens something outside its grants and no rule matches.
+    /// Ask on /dev/tty when the command opens, creates, removes or renames something outside
+    /// its grants and no approve rule covers it. With no terminal to ask, such requests are
+    /// denied and reported as "no terminal to ask".
     #[arg(long)]
     pub capability_elevation: bool,
-    /// Grant runtime requests under PATH without asking (repeatable; implies
-    /// --capability-elevation; deny groups still win).
+    /// Grant runtime requests under PATH without asking: opens, and creating, removing and
+    /// renaming entries (mkdir, rm, mv, ln), as --write would; executing a program there
+    /// needs --read. Does not turn on the prompt (add --capability-elevation for that). A path
+    /// a deny group protects is refused (repeatable).
     #[arg(long, value_name = "PATH")]
     pub approve: Vec<PathBuf>,
     /// Append one JSON line per runtime decision to FILE.

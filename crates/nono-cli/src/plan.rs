@@ -96,6 +96,9 @@ pub struct ElevationPlan {
     pub prompt: bool,
     /// Absolute paths under which runtime requests are granted without asking.
     pub approve: Vec<PathBuf>,
+    /// The profile's `supervisor.approve` rules (expanded): they take effect on their own,
+    /// like `--approve` (without `capability_elevation` nobody is asked about the rest).
+    pub profile_rules: Vec<RuleView>,
     /// Where each runtime decision is appended as one JSON line.
     pub audit_log: Option<PathBuf>,
 }
@@ -104,8 +107,19 @@ impl ElevationPlan {
     /// Whether the supervisor should consult a policy engine at all.
     #[must_use]
     pub fn enabled(&self) -> bool {
-        self.prompt || !self.approve.is_empty()
+        self.prompt || !self.approve.is_empty() || !self.profile_rules.is_empty()
     }
+}
+
+/// One approve rule in a [`PlanView`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleView {
+    /// The path or glob (variables expanded).
+    pub pattern: String,
+    /// `read`, `write` or `read+write`.
+    pub access: &'static str,
+    /// `--approve PATH` or `profile NAME`.
+    pub origin: String,
 }
 
 /// Everything `run`/`shell`/`wrap` will do.
@@ -755,6 +769,40 @@ impl ElevationPlan {
             .zip(&walks)
             .map(|(p, w)| w.resolved.clone().unwrap_or(p))
             .collect();
+        // A deny group wins over every runtime grant: approving a path it protects would
+        // grant nothing, so say so now instead of accepting the flag without a word.
+        for (raw, p) in flags.approve.iter().zip(&approve) {
+            let canonical = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            // Lifted by --bypass-protection (which needs a static grant there, which is
+            // what gives the access).
+            if sandbox
+                .bypassed
+                .iter()
+                .any(|b| canonical.starts_with(&b.path))
+            {
+                continue;
+            }
+            if let Some(m) = sandbox.deny.deny_for(&canonical, AccessMode::Read) {
+                let shown = nono_supervisor::escape::path(raw);
+                return Err(Failure::nono(format!(
+                    "--approve {shown}: protected by deny group `{}`, which wins over every runtime grant, so this would grant nothing; to lift it, grant the path explicitly and name it: --read {shown} --bypass-protection {shown}",
+                    m.group
+                ))
+                .into());
+            }
+        }
+        let profile_rules = sandbox
+            .profile
+            .policy_with(&sandbox.vars, sandbox.deny.clone())
+            .map_err(|e| Failure::nono(format!("--profile {}: {e}", sandbox.profile_arg)))?
+            .approve
+            .iter()
+            .map(|r| RuleView {
+                pattern: r.pattern().to_owned(),
+                access: access_word(r.access()),
+                origin: r.origin().to_owned(),
+            })
+            .collect();
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
         if let Some(log) = &audit_log {
             check_output_links("--audit-log", log, &sandbox.caps, &sandbox.history)?;
@@ -763,6 +811,7 @@ impl ElevationPlan {
         Ok(ElevationPlan {
             prompt: flags.capability_elevation || profile_prompts,
             approve,
+            profile_rules,
             audit_log,
         })
     }
@@ -1064,6 +1113,8 @@ pub struct RuntimeView {
     pub mode: &'static str,
     /// `--approve` paths.
     pub approve: Vec<PathBuf>,
+    /// Every approve rule in force: `--approve` paths and the profile's `supervisor.approve`.
+    pub rules: Vec<RuleView>,
     /// `--audit-log`.
     pub audit_log: Option<PathBuf>,
 }
@@ -1184,6 +1235,16 @@ impl RunPlan {
             runtime_grants: RuntimeView {
                 mode: runtime,
                 approve: e.approve.clone(),
+                rules: e
+                    .approve
+                    .iter()
+                    .map(|p| RuleView {
+                        pattern: p.display().to_string(),
+                        access: access_word(AccessMode::ReadWrite),
+                        origin: format!("--approve {}", p.display()),
+                    })
+                    .chain(e.profile_rules.iter().cloned())
+                    .collect(),
                 audit_log: e.audit_log.clone(),
             },
             limits: (self.mode != "wrap").then(|| LimitsView {
@@ -1461,13 +1522,17 @@ impl PlanView {
                     f,
                     "runtime grants: {}",
                     if mode == "prompt" {
-                        "ask on /dev/tty when no rule matches"
+                        "approve rules, then ask on /dev/tty when no rule matches"
                     } else {
-                        "only by --approve rules"
+                        "only by approve rules (nobody is asked: add --capability-elevation to be)"
                     }
                 )?;
-                for a in &r.approve {
-                    writeln!(f, "  approve under {}", a.display())?;
+                for rule in &r.rules {
+                    writeln!(
+                        f,
+                        "  approve {} ({}, {})",
+                        rule.pattern, rule.access, rule.origin
+                    )?;
                 }
             }
         }

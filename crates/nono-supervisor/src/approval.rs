@@ -6,8 +6,10 @@
 //! The prompt opens `/dev/tty` itself (never the child's stdin/stdout), discards pending
 //! input first (so keys typed before the question cannot answer it), prints the request with
 //! every control character escaped (a path or reason chosen by the child cannot move the
-//! cursor or fake a line), and reads one line: `y`/`yes` grants once, `a`/`always` grants for
-//! the session, anything else denies. A line may end in `\n` or `\r` (a terminal left in raw
+//! cursor or fake a line) with the program asking (its executable, `/proc/PID/exe`, and pid),
+//! and reads one line: `y`/`yes` grants once, `a`/`always` grants that file for the session,
+//! `d`/`directory` its directory and everything beneath it for the session (deny groups
+//! still win inside), anything else denies. A line may end in `\n` or `\r` (a terminal left in raw
 //! mode sends `\r`). Ctrl-C (a `0x03` byte: the PTY relay keeps our terminal in raw mode)
 //! denies at once, Ctrl-D before any answer is end of input (denied). No answer before the
 //! timeout → [`Decision::Timeout`]. When the run's [`CancelWatch`] fires (the command ended,
@@ -42,8 +44,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -163,6 +165,32 @@ pub struct TerminalPrompt {
     timeout: Duration,
     tty: PathBuf,
     turn: Mutex<()>,
+    no_terminal: NoTerminal,
+}
+
+/// The requests a [`TerminalPrompt`] denied because it had no terminal to ask (no
+/// controlling terminal: a pipe, a service, CI), so the caller can say so after the run.
+#[derive(Debug, Clone, Default)]
+pub struct NoTerminal(Arc<Mutex<(u64, Option<String>)>>);
+
+impl NoTerminal {
+    fn note(&self, why: &str) {
+        let mut st = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 += 1;
+        st.1.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// How many requests were denied that way.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// Why the first one could not be asked (`open /dev/tty failed: ...`).
+    #[must_use]
+    pub fn why(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).1.clone()
+    }
 }
 
 impl TerminalPrompt {
@@ -173,7 +201,25 @@ impl TerminalPrompt {
             timeout,
             tty: PathBuf::from("/dev/tty"),
             turn: Mutex::new(()),
+            no_terminal: NoTerminal::default(),
         }
+    }
+
+    /// A handle on the count of requests denied for want of a terminal.
+    #[must_use]
+    pub fn no_terminal(&self) -> NoTerminal {
+        self.no_terminal.clone()
+    }
+
+    /// Whether the terminal can be opened now (for a warning before the run).
+    pub fn check_terminal(&self) -> Result<(), String> {
+        rustix::fs::open(
+            &self.tty,
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map(drop)
+        .map_err(|e| format!("open {} failed: {e}", self.tty.display()))
     }
 
     /// Ask on another terminal device (tests, or a supervisor that owns a specific tty).
@@ -221,10 +267,9 @@ impl TerminalPrompt {
         ) {
             Ok(fd) => fd,
             Err(e) => {
-                return Decision::denied(format!(
-                    "no terminal to ask (open {} failed: {e})",
-                    self.tty.display()
-                ))
+                let why = format!("open {} failed: {e}", self.tty.display());
+                self.no_terminal.note(&why);
+                return Decision::denied(format!("no terminal to ask ({why})"));
             }
         };
         let is_tty = rustix::termios::isatty(&fd);
@@ -364,8 +409,22 @@ pub fn ask<R: BufRead, W: Write>(
     output: &mut W,
 ) -> Decision {
     let path = crate::escape::capped(&req.path.to_string_lossy(), 4096);
+    // The program, as the kernel names its executable (display only: the name is the
+    // program's choice as much as the path is, so it is escaped like it).
+    let program = std::fs::read_link(format!("/proc/{}/exe", req.pid)).map_or_else(
+        |_| "the sandboxed program".to_owned(),
+        |exe| crate::escape::capped(&exe.to_string_lossy(), 4096),
+    );
+    let dir = if req.path.is_dir() {
+        req.path.clone()
+    } else {
+        req.path
+            .parent()
+            .map_or_else(|| req.path.clone(), Path::to_path_buf)
+    };
+    let dir_shown = crate::escape::capped(&dir.to_string_lossy(), 4096);
     let mut text = format!(
-        "\r\nnono: the sandboxed program (pid {}) asks for {} access to\r\n  {path}\r\n",
+        "\r\nnono: {program} (pid {}) asks for {} access to\r\n  {path}\r\n",
         req.pid, req.access
     );
     if let Some(reason) = &req.reason {
@@ -375,7 +434,7 @@ pub fn ask<R: BufRead, W: Write>(
         ));
     }
     text.push_str(&format!(
-        "Allow? [y]es once / [a]lways this session / [N]o  (denied in {}s): ",
+        "Allow? [y]es once / [a]lways this file / [d]irectory {dir_shown} and below, this session / [N]o  (denied in {}s): ",
         timeout.as_secs()
     ));
     if let Err(e) = output
@@ -420,6 +479,10 @@ pub fn ask<R: BufRead, W: Write>(
             scope: GrantScope::Session,
             rule: "terminal prompt (always this session)".to_owned(),
         },
+        "d" | "dir" | "directory" => Decision::Granted {
+            scope: GrantScope::SessionDirectory,
+            rule: format!("terminal prompt (the directory {dir_shown}, this session)"),
+        },
         _ => Decision::denied("denied at the terminal prompt"),
     };
     // The answer line repeats what was decided, so a prompt redrawn by anything else would
@@ -429,6 +492,10 @@ pub fn ask<R: BufRead, W: Write>(
             scope: GrantScope::Session,
             ..
         } => "granted for this session",
+        Decision::Granted {
+            scope: GrantScope::SessionDirectory,
+            ..
+        } => "granted for the directory, this session",
         Decision::Granted { .. } => "granted once",
         _ => "denied",
     };
@@ -540,6 +607,13 @@ mod tests {
         assert!(once(&answer(" y \r").0), "raw-mode terminals send \\r");
         assert!(session(&answer("a\n").0));
         assert!(session(&answer("always\n").0));
+        assert!(matches!(
+            answer("d\n").0,
+            Decision::Granted {
+                scope: GrantScope::SessionDirectory,
+                ..
+            }
+        ));
         for no in ["n\n", "\n", "no\n", "yy\n", "maybe\n", "y"] {
             let d = answer(no).0;
             // "y" without a line end at EOF is still an answer line.

@@ -1,5 +1,5 @@
 //! `AuditLog`: the append-only JSONL file of runtime decisions, one `nono_wire::AuditEntry`
-//! per line.
+//! per line, with an RFC 3339 `time` beside the 0.58 `timestamp` object.
 //!
 //! Each entry is serialised in full and written with a single `write` on an `O_APPEND` file
 //! descriptor, so lines from concurrent writers (threads here, or another supervisor sharing
@@ -21,7 +21,33 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use nono_wire::AuditEntry;
+use nono_wire::{ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
+
+/// One line of the log: the 0.58 `AuditEntry` fields in their order, plus `time`, the same
+/// instant as `timestamp` in RFC 3339 (UTC), for people and log tools. Readers of the 0.58
+/// shape ignore the extra field (see docs/PROTOCOL.md).
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    timestamp: Timestamp,
+    time: String,
+    request: &'a CapabilityRequest,
+    decision: &'a ApprovalDecision,
+    backend: &'a str,
+    duration_ms: u64,
+}
+
+impl<'a> Line<'a> {
+    fn of(e: &'a AuditEntry) -> Line<'a> {
+        Line {
+            timestamp: e.timestamp,
+            time: e.timestamp.rfc3339(),
+            request: &e.request,
+            decision: &e.decision,
+            backend: &e.backend,
+            duration_ms: e.duration_ms,
+        }
+    }
+}
 
 /// Errors opening or writing the audit log. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -113,14 +139,15 @@ impl AuditLog {
     }
 
     fn write_inner(&self, entry: &AuditEntry) -> Result<(), AuditError> {
-        let line = match serde_json::to_string(entry) {
+        let line = match serde_json::to_string(&Line::of(entry)) {
             Ok(line) => line,
             // JSON strings are UTF-8: a path that is not (a name the command chose) is
             // recorded in its escaped form (`\xNN` per byte) rather than not at all.
             Err(_) => {
                 let mut shown = entry.clone();
                 shown.request.path = crate::escape::path(&entry.request.path).into();
-                serde_json::to_string(&shown).map_err(|source| AuditError::Serialize { source })?
+                serde_json::to_string(&Line::of(&shown))
+                    .map_err(|source| AuditError::Serialize { source })?
             }
         };
         let mut line = crate::escape::json(&line).into_bytes();

@@ -209,7 +209,7 @@ impl StaticGrants {
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
     /// a grant without carve-outs covers it with `access` and no deny rule is a prefix of it.
-    fn fast_allows(&self, path: &Path, access: AccessMode) -> bool {
+    pub(crate) fn fast_allows(&self, path: &Path, access: AccessMode) -> bool {
         let path = path.as_os_str().as_bytes();
         let mut allowed: Option<AccessMode> = None;
         for (g, kind, a) in &self.simple {
@@ -222,6 +222,16 @@ impl StaticGrants {
             }
         }
         allowed.is_some_and(|a| a.contains(access)) && !self.denies.iter().any(|d| under(path, d))
+    }
+
+    /// The network rules.
+    pub(crate) fn network(&self) -> &nono_sandbox::NetworkMode {
+        self.caps.network()
+    }
+
+    /// Whether Unix datagram sockets are allowed.
+    pub(crate) fn allows_unix_datagram(&self) -> bool {
+        self.caps.allows_unix_datagram()
     }
 
     /// The capability model's verdict on a canonical path.
@@ -408,7 +418,11 @@ impl Broker {
                 return;
             }
             Some(s) if path_ops::traps(s) => {
-                path_ops::handle(notify, &self.caps, &self.shared, &n, s);
+                path_ops::handle(&self.notify, &self.caps, &self.shared, ctx, &n, s);
+                return;
+            }
+            Some(Syscall::Bind) => {
+                learn_bind(notify, &self.shared, &n);
                 return;
             }
             Some(s) if sched::traps(s) => {
@@ -463,11 +477,24 @@ impl Broker {
             );
             return;
         }
+        let creating = flags.contains(OFlags::CREATE);
+        if let Some(learner) = &self.shared.learner {
+            // The broad learning domain allows it: record it (outside the reference) and let
+            // the kernel do it. Otherwise (a deny group, a directory Landlock can only grant
+            // around) the engine below decides, as in `run`.
+            if self.caps.fast_allows(&lexical, access)
+                || canonicalize(&lexical, creating)
+                    .is_some_and(|c| self.caps.allows_canonical(&c, access))
+            {
+                learner.path(&lexical, access, flags.contains(OFlags::DIRECTORY));
+                let _ = notify.respond_continue(n.id);
+                return;
+            }
+        }
         if self.caps.fast_allows(&lexical, access) {
             let _ = notify.respond_continue(n.id);
             return;
         }
-        let creating = flags.contains(OFlags::CREATE);
         let Some(canonical) = canonicalize(&lexical, creating) else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
             let _ = notify.respond_continue(n.id);
@@ -519,6 +546,23 @@ impl Broker {
                 });
             }),
         );
+    }
+}
+
+/// A trapped `bind` (only under learning): record an `AF_INET`/`AF_INET6` port, answer
+/// `CONTINUE` (the learning domain allows any port; the kernel re-reads the address, which
+/// only matters for what is recorded).
+fn learn_bind(notify: &NotifyFd, shared: &Shared, n: &Notification) {
+    let mut addr = [0u8; 4];
+    let read = n.args[2] >= 4
+        && crate::os::read_child_bytes(n.pid, n.args[1], &mut addr).is_ok()
+        && notify.id_valid(n.id);
+    let _ = notify.respond_continue(n.id);
+    let family = u16::from_ne_bytes([addr[0], addr[1]]);
+    if read && (family == libc::AF_INET as u16 || family == libc::AF_INET6 as u16) {
+        if let Some(learner) = &shared.learner {
+            learner.port(true, u16::from_be_bytes([addr[2], addr[3]]));
+        }
     }
 }
 
@@ -831,7 +875,7 @@ pub(crate) fn open_beneath(
 }
 
 /// The child thread's umask (`Umask:` in `/proc/TID/status`); 022 if unreadable.
-fn child_umask(pid: u32) -> Mode {
+pub(crate) fn child_umask(pid: u32) -> Mode {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let umask = status
         .lines()

@@ -11,6 +11,7 @@ mod error;
 pub mod escape;
 pub mod gaps;
 mod init;
+pub mod learn;
 mod leftovers;
 pub mod limits;
 mod os;

@@ -77,6 +77,9 @@ pub enum GrantScope {
     Once,
     /// This path with this access (or less) for the rest of the session.
     Session,
+    /// Everything beneath the path's directory (the path itself when it is a directory) with
+    /// this access (or less) for the rest of the session. Deny groups still win inside it.
+    SessionDirectory,
 }
 
 /// The verdict on a [`RuntimeRequest`].
@@ -167,6 +170,12 @@ impl ApproveRule {
     #[must_use]
     pub fn pattern(&self) -> &str {
         self.glob.as_str()
+    }
+
+    /// Where the rule came from (`--approve PATH`, `profile NAME`).
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The access the rule grants.
@@ -347,6 +356,8 @@ pub struct Engine {
     read_only_inodes: DenyInodes,
     backend: Box<dyn ApprovalBackend>,
     sessions: Mutex<HashMap<PathBuf, AccessMode>>,
+    /// Directories granted for the session ([`GrantScope::SessionDirectory`]).
+    session_dirs: Mutex<Vec<(PathBuf, AccessMode)>>,
     limiter: Option<RateLimiter>,
     audit: Option<AuditLog>,
     session_id: String,
@@ -374,6 +385,7 @@ impl Engine {
             read_only_inodes,
             backend: Box::new(backend),
             sessions: Mutex::new(HashMap::new()),
+            session_dirs: Mutex::new(Vec::new()),
             limiter,
             audit: None,
             session_id: format!("nono-{}", std::process::id()),
@@ -543,6 +555,21 @@ impl Engine {
                 );
             }
         }
+        {
+            let dirs = self.session_dirs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((d, _)) = dirs
+                .iter()
+                .find(|(d, a)| canonical.starts_with(d) && a.contains(req.access))
+            {
+                return (
+                    Decision::Granted {
+                        scope: GrantScope::SessionDirectory,
+                        rule: format!("session grant of the directory {}", d.display()),
+                    },
+                    "session",
+                );
+            }
+        }
         if let Some(rule) = self
             .policy
             .approve
@@ -592,8 +619,23 @@ impl Engine {
         } = decision
         {
             let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = sessions.entry(canonical).or_insert(req.access);
+            let entry = sessions.entry(canonical.clone()).or_insert(req.access);
             *entry = entry.union(req.access);
+        }
+        if let Decision::Granted {
+            scope: GrantScope::SessionDirectory,
+            ..
+        } = decision
+        {
+            let dir = if canonical.is_dir() {
+                canonical
+            } else {
+                canonical
+                    .parent()
+                    .map_or_else(|| canonical.clone(), Path::to_path_buf)
+            };
+            let mut dirs = self.session_dirs.lock().unwrap_or_else(|p| p.into_inner());
+            dirs.push((dir, req.access));
         }
         (decision, self.backend.name())
     }

@@ -135,7 +135,19 @@ pub(crate) fn prepare_sandbox(
 ) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
-        opts = opts.with_notify(trapped_syscalls(&config.caps));
+        let mut set = trapped_syscalls(&config.caps);
+        // Learning records the ports bound (answered CONTINUE: the broad domain allows them).
+        // ... and the Unix datagram sockets the reference refuses (allowed by the learning
+        // domain, trapped to be recorded, then answered CONTINUE).
+        if let Some(learn) = &config.learn {
+            set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
+            if !crate::learn::Learner::reference_allows_unix_datagram(learn) {
+                for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
+                    set.insert(*s);
+                }
+            }
+        }
+        opts = opts.with_notify(set);
     }
     // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
     // grants nothing there.

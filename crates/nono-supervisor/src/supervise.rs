@@ -38,6 +38,7 @@ use rustix::process::{Pid, Signal};
 
 use crate::broker::{Broker, Context};
 use crate::error::SupervisorError;
+use crate::learn::{Learner, Learning};
 use crate::leftovers;
 use crate::os;
 use crate::policy::Engine;
@@ -89,6 +90,9 @@ pub struct SpawnConfig {
     /// Resource limits for the whole tree (default: none). See [`crate::limits`]: with
     /// strict compatibility (`caps`) a limit that cannot be enforced is an error.
     pub limits: crate::limits::Limits,
+    /// `nono learn`: report what the child touches outside [`Learning::reference`] (see
+    /// [`crate::learn`]). The caller gives `caps` the broad domain learning runs in.
+    pub learn: Option<Learning>,
 }
 
 impl SpawnConfig {
@@ -109,6 +113,7 @@ impl SpawnConfig {
             pty: PtyMode::Auto,
             forward_signals: true,
             limits: crate::limits::Limits::default(),
+            learn: None,
         }
     }
 }
@@ -215,6 +220,8 @@ pub struct RunOutcome {
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
     pub url_opens: Mutex<Vec<UrlOpen>>,
+    /// Set for a learning run (see `learn.rs`).
+    pub learner: Option<Learner>,
 }
 
 impl Shared {
@@ -287,7 +294,11 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     } else {
         (None, None)
     };
-    let shared = Arc::new(Shared::default());
+    // Before the child runs: the reference grants pin the sockets they name.
+    let shared = Arc::new(Shared {
+        learner: config.learn.as_ref().map(Learner::new),
+        ..Shared::default()
+    });
     let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
     let limits = crate::limits::prepare(
         &config.limits,

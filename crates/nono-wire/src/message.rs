@@ -238,6 +238,38 @@ impl Timestamp {
     pub const fn since_epoch(self) -> Duration {
         Duration::new(self.secs_since_epoch, self.nanos_since_epoch)
     }
+
+    /// The time in RFC 3339, UTC, with microseconds: `2026-12-04T21:20:39.123456Z` (the
+    /// audit log writes it beside the 0.58 shape, see docs/PROTOCOL.md). Years past 9999
+    /// are written with more digits (RFC 3339 has no form for them).
+    #[must_use]
+    pub fn rfc3339(self) -> String {
+        let days = self.secs_since_epoch / 86_400;
+        let rem = self.secs_since_epoch % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            self.nanos_since_epoch / 1000
+        )
+    }
+}
+
+/// The proleptic Gregorian date `days` days after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
 }
 
 impl TryFrom<SystemTime> for Timestamp {
@@ -292,6 +324,19 @@ mod tests {
         );
         let back: SystemTime = ours.try_into().unwrap();
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn timestamp_in_rfc3339() {
+        for (secs, nanos, text) in [
+            (0, 0, "1970-01-01T00:00:00.000000Z"),
+            (951_782_400, 5_000, "2000-02-29T00:00:00.000005Z"),
+            (1_764_356_400, 123_000_000, "2025-11-28T19:00:00.123000Z"),
+            (4_107_542_399, 999_999_999, "2100-02-28T23:59:59.999999Z"),
+            (253_402_300_799, 0, "9999-12-31T23:59:59.000000Z"),
+        ] {
+            assert_eq!(Timestamp::new(secs, nanos).unwrap().rfc3339(), text);
+        }
     }
 
     #[test]

@@ -1,28 +1,36 @@
-//! `nono learn -o FILE -- CMD`: run CMD under the supervisor with every trapped open outside
-//! the grants allowed and recorded (deny groups still denied and reported), then write the
-//! smallest profile, extending the base profile, that lets `nono run -p FILE -- CMD` succeed.
+//! `nono learn -o FILE -- CMD`: run CMD once with everything outside the deny groups
+//! allowed and recorded, then write the smallest profile, extending the base profile, that
+//! lets `nono run -p FILE -- CMD` succeed.
 //!
-//! Learning uses the supervisor's runtime-grant path, not a weaker sandbox: the policy
-//! engine is built with the deny groups and no approve rules, and its approval backend is a
-//! callback that grants each request and records it. The engine refuses deny-group paths
-//! before the backend is asked, so they are never granted, never recorded, and they show up
-//! in the denial report like in `run`.
+//! The command runs in a broad Landlock domain: the plan's grants plus read and write on `/`
+//! and any port, with the deny groups carved out exactly as in `run` (they are refused and
+//! reported). So `execve`, `mkdir`, `unlink`, `rename`, `link`, `symlink`, `chmod`, `connect`
+//! and `bind` outside the base profile all succeed and the workload completes in one run. The
+//! supervisor's traps report what was touched outside the *reference* — the plan's own grants
+//! (base profile + flags) — through `nono_supervisor::learn` (see that module): a path with
+//! its access (an opened or executed file, a directory whose entries were made or removed), a
+//! Unix socket connected to, a TCP port connected to or bound. What the reference already
+//! covers is never recorded, so never repeated in the profile.
 //!
-//! What is learned: paths reached through the open family (`open`, `openat`, `creat`;
-//! `openat2` fails with `ENOSYS` in the sandbox, so callers fall back to `openat`), which
-//! covers reading, writing, creating files and listing directories, plus the command's own
-//! executable. What is not: other operations Landlock refuses without an open (`mkdir`,
-//! `unlink`, `rename` outside the grants) — they fail during learning and are listed in the
-//! report, so the user can add a directory grant.
+//! What Landlock can only grant *around* (a new file directly in a directory that holds a
+//! deny entry: the home next to `~/.ssh`) still reaches the runtime-grant path: the policy
+//! engine here has the deny groups and a callback that grants and records the rest, and the
+//! supervisor creates the file for the child. A new *directory* there (`mkdir ~/x`) cannot be
+//! made that way and is reported.
+//!
+//! The base profile is written as `extends`: by name for a built-in or user profile, as a
+//! path relative to the learned file for `-p FILE` (relative `extends` paths are read from
+//! the extending file's directory).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nono_sandbox::{explain, AccessMode};
+use nono_sandbox::{explain, AccessMode, CapabilitySet, NetworkMode};
 use nono_supervisor::approval::Callback;
 use nono_supervisor::deny_groups::DenySet;
+use nono_supervisor::learn::{Learning, Touched};
 use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
 use nono_supervisor::profile::{PathEntry, Vars};
 use nono_supervisor::{PtyMode, SpawnConfig};
@@ -39,6 +47,43 @@ struct Seen {
     access: AccessMode,
     existed: bool,
     is_dir: bool,
+}
+
+/// Network use outside the base profile.
+#[derive(Debug, Default)]
+struct LearnedNet {
+    /// TCP ports connected to.
+    connect: BTreeSet<u16>,
+    /// TCP ports bound.
+    bind: BTreeSet<u16>,
+    /// Pathname Unix sockets connected to (written as optional file grants).
+    sockets: BTreeSet<PathBuf>,
+    /// A Unix datagram socket was made.
+    unix_datagram: bool,
+}
+
+/// Merge one observation into the record.
+fn note_seen(map: &Mutex<BTreeMap<PathBuf, Seen>>, path: PathBuf, seen: Seen) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(path)
+        .and_modify(|s| {
+            s.access = s.access.union(seen.access);
+            s.existed &= seen.existed;
+            s.is_dir |= seen.is_dir;
+        })
+        .or_insert(seen);
+}
+
+/// The broad domain learning runs in: the plan's grants (and its deny carve-outs, which stay
+/// refused) plus read and write on `/` and any port, so that whatever the workload does
+/// outside the profile succeeds and is recorded (see `nono_supervisor::learn`).
+fn learning_caps(base: &CapabilitySet) -> anyhow::Result<CapabilitySet> {
+    let mut caps = base.clone();
+    caps.allow_dir("/", AccessMode::ReadWrite, "nono learn")
+        .map_err(|e| Failure::nono(format!("learn: cannot grant / for learning: {e}")))?;
+    caps.set_network(NetworkMode::Allow);
+    caps.allow_unix_datagram(true);
+    Ok(caps)
 }
 
 /// The grants of the learned profile, by kind.
@@ -99,10 +144,6 @@ impl Learned {
         }
         out
     }
-
-    fn is_empty(&self) -> bool {
-        self.read.is_empty() && self.write.is_empty() && self.allow.is_empty()
-    }
 }
 
 /// Turn what was seen into grants: a directory read as a directory grant; a file as a file
@@ -119,18 +160,24 @@ fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) ->
     let mut learned = Learned::default();
     let mut per_dir: BTreeMap<PathBuf, Vec<(PathBuf, AccessMode)>> = BTreeMap::new();
     for (path, s) in seen {
-        if s.is_dir {
+        // Gone by the end of the run (made and removed, renamed away): a grant naming it
+        // would not load; what made it needed write on the nearest directory that is left.
+        let now = std::fs::symlink_metadata(path).is_ok();
+        if s.is_dir && now {
             learned.add(path.clone(), s.access);
             continue;
         }
         let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !s.existed {
-            if protected(&parent) {
-                learned.add(path.clone(), s.access.union(AccessMode::Write));
-                learned.optional.insert(path.clone());
+        if s.is_dir || !s.existed || !now {
+            let dir = existing_ancestor(&parent);
+            if protected(&dir) {
+                if !s.is_dir {
+                    learned.add(path.clone(), s.access.union(AccessMode::Write));
+                    learned.optional.insert(path.clone());
+                }
             } else {
                 // Created: the file grant would name a path that does not exist next time.
-                learned.add(parent, s.access.union(AccessMode::Write));
+                learned.add(dir, s.access.union(AccessMode::Write));
             }
             continue;
         }
@@ -156,6 +203,14 @@ fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) ->
     learned.normalise()
 }
 
+/// `dir` or its nearest ancestor that exists.
+fn existing_ancestor(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
 /// The learned profile file: extends the base profile and adds the learned grants (the
 /// format of `nono_supervisor::profile`, fields in the order a person reads them).
 #[derive(Debug, serde::Serialize)]
@@ -164,6 +219,79 @@ struct LearnedProfile {
     description: String,
     extends: String,
     filesystem: LearnedFs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<LearnedNetwork>,
+}
+
+/// `network` of the learned profile: the ports the command used that the base blocks.
+#[derive(Debug, serde::Serialize)]
+struct LearnedNetwork {
+    /// `false` when the base blocks the network (ports and `block: true` cannot be combined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    connect: BTreeSet<u16>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    bind: BTreeSet<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_unix_datagram: Option<bool>,
+}
+
+impl LearnedNetwork {
+    /// `None` when nothing outside the base was used.
+    fn new(net: &LearnedNet, base: &NetworkMode) -> Option<LearnedNetwork> {
+        let ports = !net.connect.is_empty() || !net.bind.is_empty();
+        if !ports && !net.unix_datagram {
+            return None;
+        }
+        Some(LearnedNetwork {
+            block: (ports && matches!(base, NetworkMode::Block)).then_some(false),
+            connect: net.connect.clone(),
+            bind: net.bind.clone(),
+            allow_unix_datagram: net.unix_datagram.then_some(true),
+        })
+    }
+}
+
+/// How the learned profile names its base: a built-in or user profile by name; a profile
+/// file by its path relative to the learned profile's directory (`extends` paths are read
+/// relative to the extending file), so `learn -p ../other.json -o new.json` loads.
+fn extends_spec(profile_arg: &str, output: &Path) -> anyhow::Result<String> {
+    let path_like =
+        profile_arg.contains('/') || profile_arg.ends_with(".json") || profile_arg.starts_with('.');
+    if !path_like {
+        return Ok(profile_arg.to_owned());
+    }
+    let base = std::fs::canonicalize(profile_arg)
+        .map_err(|e| Failure::nono(format!("--profile {profile_arg}: {e}")))?;
+    let out_dir = output
+        .parent()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .ok_or_else(|| {
+            Failure::nono(format!(
+                "-o {}: its directory does not exist",
+                output.display()
+            ))
+        })?;
+    Ok(relative_to(&base, &out_dir))
+}
+
+/// `path` relative to the directory `dir` (both canonical), starting with `./` or `../`.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let p: Vec<_> = path.components().collect();
+    let d: Vec<_> = dir.components().collect();
+    let common = p.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    if common == d.len() {
+        out.push(".");
+    }
+    for _ in common..d.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out.to_string_lossy().into_owned()
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -200,6 +328,7 @@ fn profile_json(
     base: &str,
     command: &[std::ffi::OsString],
     learned: &Learned,
+    network: Option<LearnedNetwork>,
     vars: &Vars,
 ) -> anyhow::Result<String> {
     let list = |set: &BTreeSet<PathBuf>| -> Vec<PathEntry> {
@@ -223,6 +352,7 @@ fn profile_json(
             write: list(&learned.write),
             allow: list(&learned.allow),
         },
+        network,
     };
     Ok(serde_json::to_string_pretty(&profile)? + "\n")
 }
@@ -241,15 +371,20 @@ fn resolve_program(program: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf>
 }
 
 /// The command-line grants of `flags`, which the learned profile must carry too (the profile
-/// alone must be enough for `nono run -p FILE -- CMD`).
+/// alone must be enough for `nono run -p FILE -- CMD`), except what the base profile
+/// (`base`: its grants alone) already gives.
 fn flag_grants(
     flags: &SandboxFlags,
     workdir: &Path,
+    base: &CapabilitySet,
     learned: &mut BTreeMap<PathBuf, Seen>,
 ) -> anyhow::Result<()> {
     let mut add = |p: &Path, access: AccessMode| -> anyhow::Result<()> {
         let canon =
             std::fs::canonicalize(p).map_err(|e| Failure::nono(format!("{}: {e}", p.display())))?;
+        if explain(base, &canon, access).is_ok_and(|e| e.is_allowed()) {
+            return Ok(());
+        }
         let is_dir = canon.is_dir();
         learned
             .entry(canon)
@@ -301,12 +436,14 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     for note in plan.notes() {
         ui.note(&note);
     }
-    // Only the static write grants: learn grants every other path at runtime too, which the
-    // record cannot express (it would make every later link suspect).
-    if let Some(note) = plan.record_write_grants(&[]) {
+    // The learning domain writes everywhere outside the deny groups (it can make a symlink
+    // anywhere), so `/` is recorded: a symlink on the way to a later grant that is newer than
+    // this run is not trusted without --allow-symlinked-grant (see planted.rs).
+    if let Some(note) = plan.record_write_grants(&[PathBuf::from("/")]) {
         ui.note(&note);
     }
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
+    let net: Arc<Mutex<LearnedNet>> = Arc::default();
     let recorder = Arc::clone(&seen);
     let backend = Callback::new(move |req| {
         let meta = std::fs::metadata(&req.path);
@@ -315,10 +452,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             existed: meta.is_ok(),
             is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
         };
-        let mut map = recorder.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(req.path.clone())
-            .and_modify(|s| s.access = s.access.union(seen_now.access))
-            .or_insert(seen_now);
+        note_seen(&recorder, req.path.clone(), seen_now);
         Decision::Granted {
             scope: GrantScope::Once,
             rule: "nono learn".to_owned(),
@@ -331,8 +465,6 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     };
     let engine = Arc::new(Engine::new(policy, backend));
 
-    // The executable itself is reached by execve, which is not trapped: grant and record it
-    // up front when the base sandbox does not already allow it.
     // The same environment `run` would give (credential variables dropped, `$TMPDIR`
     // replaced when the user's was refused); learn has no environment flags.
     let env = crate::plan::EnvPlan::from_flags(
@@ -346,20 +478,14 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         .iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.as_os_str());
-    let mut caps = plan.caps.clone();
-    let mut exe_grant = None;
-    if let Some(exe) = resolve_program(&args.command[0], path_var) {
-        let allowed = explain(&caps, &exe, AccessMode::Read)
-            .map(|e| e.is_allowed())
-            .unwrap_or(true);
-        if !allowed && plan.deny.group_of(&exe).is_none() {
-            caps.allow_file(&exe, AccessMode::Read, "nono learn: the command")
-                .map_err(|e| Failure::nono(e.to_string()))?;
-            exe_grant = Some(exe);
-        }
-    }
+    // The command's own executable: recorded up front (its `execve` happens before the
+    // supervisor serves the child's traps).
+    let exe_grant = resolve_program(&args.command[0], path_var).filter(|exe| {
+        !explain(&plan.caps, exe, AccessMode::Read).map_or(true, |e| e.is_allowed())
+            && plan.deny.group_of(exe).is_none()
+    });
 
-    let mut config = SpawnConfig::new(args.command.clone(), caps);
+    let mut config = SpawnConfig::new(args.command.clone(), learning_caps(&plan.caps)?);
     config.env = env;
     config.workdir = Some(plan.workdir.clone());
     config.trap_opens = true;
@@ -367,6 +493,46 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // A PTY whenever a std stream is a terminal (the default): the learned command never
     // holds the user's terminal, like under `run`.
     config.pty = PtyMode::Auto;
+    let (paths, ports) = (Arc::clone(&seen), Arc::clone(&net));
+    config.learn = Some(Learning {
+        reference: plan.caps.clone(),
+        record: Arc::new(move |t| match t {
+            Touched::Path {
+                path,
+                access,
+                existed,
+                is_dir,
+            } => note_seen(
+                &paths,
+                path,
+                Seen {
+                    access,
+                    existed,
+                    is_dir,
+                },
+            ),
+            Touched::Socket(path) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.sockets.insert(path);
+            }
+            Touched::Connect(port) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.connect.insert(port);
+            }
+            Touched::Bind(port) => {
+                let mut n = ports.lock().unwrap_or_else(|p| p.into_inner());
+                n.bind.insert(port);
+            }
+            Touched::UnixDatagram => {
+                ports
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unix_datagram = true;
+            }
+            // A kind this version does not write into profiles.
+            _ => {}
+        }),
+    });
     let outcome = nono_supervisor::run(config)
         .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
     let denied = outcome
@@ -383,11 +549,33 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             is_dir: false,
         });
     }
-    flag_grants(&args.sandbox, &plan.workdir, &mut seen)?;
+    let base = plan
+        .profile
+        .to_caps(&plan.vars)
+        .map_err(|e| Failure::nono(format!("--profile {}: {e}", plan.profile_arg)))?;
+    flag_grants(&args.sandbox, &plan.workdir, &base, &mut seen)?;
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
     // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
     seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
-    let learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    let mut learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    let mut net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
+    // The command-line ports, which the profile must carry like the flag grants.
+    net.connect.extend(&args.sandbox.allow_connect_port);
+    net.bind.extend(&args.sandbox.allow_bind_port);
+    if net.bind.remove(&0) {
+        ui.note(
+            "the command bound an ephemeral TCP port (port 0), which no port rule can allow: \
+             run it with the network allowed (a profile without `network.block` or ports)",
+        );
+    }
+    // Sockets: file grants (a socket is granted by itself, see broker/unix_socket.rs),
+    // optional since a server re-creates its socket and may not be running next time.
+    for sock in &net.sockets {
+        if plan.deny.deny_for(sock, AccessMode::ReadWrite).is_none() {
+            learned.allow.insert(sock.clone());
+            learned.optional.insert(sock.clone());
+        }
+    }
     for p in &learned.optional {
         ui.note(&format!(
             "learned {} as a file, not its directory: {} holds paths a deny group protects; \
@@ -403,9 +591,10 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     );
     let text = profile_json(
         &name,
-        &plan.profile.name,
+        &extends_spec(&plan.profile_arg, &output)?,
         &args.command,
         &learned,
+        LearnedNetwork::new(&net, plan.caps.network()),
         &plan.vars,
     )?;
     // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
@@ -435,8 +624,13 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ))
         .into());
     }
-    let count = learned.read.len() + learned.write.len() + learned.allow.len();
-    if learned.is_empty() {
+    let count = learned.read.len()
+        + learned.write.len()
+        + learned.allow.len()
+        + net.connect.len()
+        + net.bind.len()
+        + usize::from(net.unix_datagram);
+    if count == 0 {
         ui.note(&format!(
             "wrote {} (the base profile was enough: nothing to add)",
             args.output.display()
@@ -550,7 +744,7 @@ mod tests {
         assert_eq!(l.write, BTreeSet::from([base.join("few/new")]));
         assert_eq!(l.optional, BTreeSet::from([base.join("few/new")]));
         let vars = Vars::for_home("/home/u");
-        let text = profile_json("p", "default", &["sh".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["sh".into()], &l, None, &vars).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["filesystem"]["write"][0]["optional"], true, "{text}");
         let _ = std::fs::remove_dir_all(&base);
@@ -561,12 +755,69 @@ mod tests {
         let mut l = Learned::default();
         l.read.insert("/data".into());
         let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
-        let text = profile_json("p", "default", &["cat".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["cat".into()], &l, None, &vars).unwrap();
         assert!(text.starts_with("{\n  \"name\": \"p\""), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["extends"], "default");
         assert_eq!(v["filesystem"]["read"][0], "/data");
         assert!(v["filesystem"].get("write").is_none());
+    }
+
+    #[test]
+    fn relative_paths_for_extends() {
+        for (path, dir, want) in [
+            ("/a/other.json", "/a/b", "../other.json"),
+            ("/a/b/p.json", "/a/b", "./p.json"),
+            ("/a/b/c/p.json", "/a/b", "./c/p.json"),
+            ("/x/p.json", "/a/b", "../../x/p.json"),
+        ] {
+            assert_eq!(relative_to(Path::new(path), Path::new(dir)), want);
+        }
+        assert_eq!(
+            extends_spec("default", Path::new("/tmp/x.json")).unwrap(),
+            "default"
+        );
+    }
+
+    /// Names made and removed during the run (or renamed away) are covered by the nearest
+    /// directory that is left, so the profile loads.
+    #[test]
+    fn what_is_gone_is_granted_on_its_nearest_remaining_directory() {
+        let base = tree("gone");
+        let mut m = BTreeMap::new();
+        m.insert(
+            base.join("few/made/deeper"),
+            Seen {
+                access: AccessMode::Write,
+                existed: true,
+                is_dir: true,
+            },
+        );
+        m.insert(
+            base.join("many/tmpfile"),
+            Seen {
+                access: AccessMode::ReadWrite,
+                existed: false,
+                is_dir: false,
+            },
+        );
+        let l = collapse(&m, &DenySet::new(), 8);
+        assert_eq!(l.write, BTreeSet::from([base.join("few")]));
+        assert_eq!(l.allow, BTreeSet::from([base.join("many")]));
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn ports_under_a_blocked_base_unblock_with_a_list() {
+        let net = LearnedNet {
+            connect: BTreeSet::from([443]),
+            ..LearnedNet::default()
+        };
+        let n = LearnedNetwork::new(&net, &NetworkMode::Block).unwrap();
+        assert_eq!(n.block, Some(false));
+        let n = LearnedNetwork::new(&net, &NetworkMode::Allow).unwrap();
+        assert_eq!(n.block, None);
+        assert!(LearnedNetwork::new(&LearnedNet::default(), &NetworkMode::Block).is_none());
     }
 
     /// Learned paths are written relative to the working directory and home where they lie

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use nono_sandbox::{Compat, EnforcementStatus, PreparedSandbox, SandboxOptions};
-use nono_supervisor::approval::{DenyAll, TerminalPrompt};
+use nono_supervisor::approval::{DenyAll, NoTerminal, TerminalPrompt};
 use nono_supervisor::audit::AuditLog;
 use nono_supervisor::policy::{ApproveRule, Engine};
 use nono_supervisor::{PtyMode, SpawnConfig};
@@ -133,10 +133,10 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
 
 /// The policy engine for runtime decisions, when the plan asks for one (elevation, or an
 /// audit log: then every outside-grant open is decided — denied — and logged).
-fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
+fn engine(plan: &RunPlan, ui: &Ui) -> anyhow::Result<(Option<Arc<Engine>>, Option<NoTerminal>)> {
     let e = &plan.elevation;
     if !e.enabled() && e.audit_log.is_none() {
-        return Ok(None);
+        return Ok((None, None));
     }
     let profile = &plan.sandbox.profile;
     let mut policy = profile
@@ -149,8 +149,16 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
             format!("--approve {}", p.display()),
         )
     }));
+    let mut no_terminal = None;
     let engine = if e.prompt {
-        Engine::new(policy, TerminalPrompt::new(profile.prompt_timeout()))
+        let prompt = TerminalPrompt::new(profile.prompt_timeout());
+        if let Err(why) = prompt.check_terminal() {
+            ui.note(&format!(
+                "no terminal to ask ({why}): runtime requests that no approve rule covers will be denied and reported"
+            ));
+        }
+        no_terminal = Some(prompt.no_terminal());
+        Engine::new(policy, prompt)
     } else {
         Engine::new(policy, DenyAll)
     };
@@ -160,7 +168,7 @@ fn engine(plan: &RunPlan) -> anyhow::Result<Option<Arc<Engine>>> {
         ),
         None => engine,
     };
-    Ok(Some(Arc::new(engine)))
+    Ok((Some(Arc::new(engine)), no_terminal))
 }
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
@@ -180,7 +188,8 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     config.env = plan.env.child.vars.clone();
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
-    config.engine = engine(plan)?;
+    let (engine, no_terminal) = engine(plan, ui)?;
+    config.engine = engine;
     config.allowed_origins = plan.sandbox.profile.allowed_origins().to_vec();
     // Explicit requests (NONO_SUPERVISOR_FD) are offered whenever runtime grants are on.
     config.sdk = plan.elevation.enabled();
@@ -196,6 +205,14 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     ui.block(&report::render(denied));
     for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
         ui.note(&line);
+    }
+    if let Some(nt) = no_terminal.filter(|nt| nt.count() > 0) {
+        let n = nt.count();
+        ui.note(&format!(
+            "{n} runtime request{} denied: no terminal to ask ({}); run nono on a terminal, or grant them without asking with --approve PATH or a profile's supervisor.approve",
+            if n == 1 { " was" } else { "s were" },
+            nt.why().unwrap_or_default()
+        ));
     }
     Ok(outcome.exit.code())
 }

@@ -199,7 +199,13 @@ pub(crate) fn handle(
         if let Err((errno, why)) = creds.may(&resolved.fd, &op) {
             return Err(Refusal::Forbidden(fd_path(), why, errno));
         }
-        perform(&as_child, &resolved.fd, &op).map_err(Refusal::Errno)
+        perform(&as_child, &resolved.fd, &op).map_err(Refusal::Errno)?;
+        // Learning: a change made through a path (an fd the child opened for writing was
+        // recorded at its open).
+        if let (Some(learner), false) = (&shared.learner, fd_call) {
+            learner.canonical(&fd_path(), AccessMode::Write, true);
+        }
+        Ok(())
     });
     match result {
         Ok(()) => {

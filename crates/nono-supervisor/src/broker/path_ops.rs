@@ -26,13 +26,34 @@
 //! - `execveat(fd, "", AT_EMPTY_PATH)` (`fexecve`) and paths relative to a deleted directory
 //!   or a non-directory fd are not resolved: answered `CONTINUE`, not recorded.
 //! - The check is the capability model's (the static grants), like the open path's fast path.
+//!
+//! # Runtime grants of path operations
+//! With a policy engine (`--approve`, a profile's `supervisor.approve`, the prompt), a
+//! `mkdir`, `unlink`/`rmdir`, `rename`, `symlink` or `link` outside the static grants is not
+//! left to Landlock: each name outside them is a [`RuntimeRequest`] for write access (the
+//! same decision as an open for writing there: deny groups first, session grants, approve
+//! rules, then the backend), decided on a worker. Granted, the supervisor performs the call
+//! itself **as the child** (`as_child.rs`) on the canonical parent directories, opened
+//! `O_PATH` with `RESOLVE_NO_SYMLINKS` (a parent swapped for a symlink after the decision is
+//! refused, not followed), and answers the call's result; a link's source is also checked
+//! by inode against the deny entries (`Engine::refuse_opened`). Refused, the call fails with
+//! `EACCES` and a [`Denial`] carrying the engine's reason. So an approved directory covers
+//! what a `--write` grant would, except `execve` (the kernel execs only what Landlock allows,
+//! and the supervisor cannot exec for the child) and `truncate`/`mknod`, which stay reported.
+//! `linkat` with `AT_EMPTY_PATH` or `AT_SYMLINK_FOLLOW` is not performed (Landlock decides).
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::io::Errno;
 
-use super::{StaticGrants, PATH_MAX};
+use super::as_child::ActingAsChild;
+use super::{Context, StaticGrants, PATH_MAX};
+use crate::policy::{Decision, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module reports on.
@@ -130,9 +151,10 @@ fn path_args(s: Syscall, a: &[u64; 6]) -> Vec<Arg> {
 /// Handle one trapped call: resolve its paths, answer `CONTINUE`, then record what Landlock
 /// will have refused.
 pub(crate) fn handle(
-    notify: &NotifyFd,
-    caps: &StaticGrants,
-    shared: &Shared,
+    notify: &Arc<NotifyFd>,
+    caps: &Arc<StaticGrants>,
+    shared: &Arc<Shared>,
+    ctx: &Context,
     n: &Notification,
     syscall: Syscall,
 ) {
@@ -145,17 +167,50 @@ pub(crate) fn handle(
             None => return,
         }
     }
+    if shared.learner.is_none() {
+        if let Some(engine) = &ctx.engine {
+            if let Some(op) = brokerable(notify, caps, n, syscall, &paths) {
+                let (notify, shared, engine) = (notify.clone(), shared.clone(), engine.clone());
+                let (cancel, sandbox, n) = (ctx.cancel.clone(), caps.creds.clone(), *n);
+                // The engine may ask a person: the lane of requests that may wait.
+                ctx.workers.submit(
+                    super::Lane::Ask,
+                    Box::new(move || {
+                        super::answer_on_panic(&notify, n.id, || {
+                            grant(
+                                &notify, &engine, &cancel, &shared, &sandbox, &n, syscall, &op,
+                            );
+                        });
+                    }),
+                );
+                return;
+            }
+        }
+    }
+    // Learning: whether each name exists must be known before the call runs (after it, a
+    // `mkdir` that succeeded and one that failed with `EEXIST` look alike).
+    let existed: Vec<bool> = if shared.learner.is_some() {
+        paths
+            .iter()
+            .map(|(p, _)| std::fs::symlink_metadata(p).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let _ = notify.respond_continue(n.id);
     // The link's new name decides whether its source needs REFER.
     let new_parent = paths
         .iter()
         .find(|(_, need)| *need == Need::Create)
         .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
-    for (path, need) in paths {
+    let mut refused = false;
+    let mut allowed = Vec::with_capacity(2);
+    for (i, (path, need)) in paths.into_iter().enumerate() {
         if need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
         }
         if let Some((denied, access)) = outside(caps, &path, need) {
+            refused = true;
             shared.deny(Denial {
                 path: denied,
                 access,
@@ -163,6 +218,257 @@ pub(crate) fn handle(
                 syscall: syscall.name().to_owned(),
                 reason: "outside the sandbox".to_owned(),
             });
+        } else {
+            allowed.push((i, path, need));
+        }
+    }
+    // Learning: only a call the kernel let through (one refused name fails the whole call).
+    if let (Some(learner), false) = (&shared.learner, refused) {
+        for (i, path, need) in allowed {
+            learn(
+                learner,
+                &path,
+                need,
+                existed.get(i).copied().unwrap_or(true),
+            );
+        }
+    }
+}
+
+/// Learning: record what `need` needed of `path`, unless the kernel fails the call before
+/// any permission check (`EEXIST` for a name that existed, `ENOENT` for one that did not).
+fn learn(learner: &crate::learn::Learner, path: &Path, need: Need, existed: bool) {
+    match need {
+        Need::Create if existed => {}
+        Need::Remove | Need::LinkSource if !existed => {}
+        Need::Exec | Need::WriteFile if !existed => {}
+        Need::Exec => learner.path(path, AccessMode::Read, false),
+        Need::WriteFile => learner.path(path, AccessMode::Write, false),
+        Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
+            if let Some(parent) = path.parent() {
+                learner.path(parent, AccessMode::Write, true);
+            }
+        }
+    }
+}
+
+/// A path operation the supervisor may perform for the child.
+#[derive(Debug)]
+struct Op {
+    /// Every name the call touches: its canonical spelling (canonical parent + name), what
+    /// it needs, and whether the static grants lack it (then the engine is asked).
+    names: Vec<(PathBuf, Need, bool)>,
+    kind: OpKind,
+}
+
+#[derive(Debug)]
+enum OpKind {
+    Mkdir(Mode),
+    Unlink(AtFlags),
+    Rename(RenameFlags),
+    Symlink(Vec<u8>),
+    Link,
+}
+
+/// The operation, when the call is one the supervisor can perform and at least one of its
+/// names lies outside the static grants. Read everything from the child now (the symlink's
+/// target), before the call could change.
+fn brokerable(
+    notify: &NotifyFd,
+    caps: &StaticGrants,
+    n: &Notification,
+    syscall: Syscall,
+    paths: &[(PathBuf, Need)],
+) -> Option<Op> {
+    let a = &n.args;
+    let kind = match syscall {
+        Syscall::Mkdir => OpKind::Mkdir(Mode::from_bits_truncate(a[1] as u32)),
+        Syscall::MkdirAt => OpKind::Mkdir(Mode::from_bits_truncate(a[2] as u32)),
+        Syscall::Unlink => OpKind::Unlink(AtFlags::empty()),
+        Syscall::Rmdir => OpKind::Unlink(AtFlags::REMOVEDIR),
+        // Unknown flags: the kernel's EINVAL, after Landlock.
+        Syscall::UnlinkAt if a[2] as u32 & !AtFlags::REMOVEDIR.bits() == 0 => {
+            OpKind::Unlink(AtFlags::from_bits_retain(a[2] as u32))
+        }
+        Syscall::Rename => OpKind::Rename(RenameFlags::empty()),
+        Syscall::RenameAt => OpKind::Rename(RenameFlags::empty()),
+        Syscall::RenameAt2 => OpKind::Rename(RenameFlags::from_bits(a[4] as u32)?),
+        Syscall::Symlink | Syscall::SymlinkAt => {
+            let target = crate::os::read_child_cstr(n.pid, a[0], PATH_MAX).ok()?;
+            if !notify.id_valid(n.id) {
+                return None;
+            }
+            OpKind::Symlink(target)
+        }
+        Syscall::Link => OpKind::Link,
+        Syscall::LinkAt if a[4] == 0 => OpKind::Link,
+        _ => return None,
+    };
+    // Both names must have been resolved.
+    if paths.len() != path_args(syscall, a).len() {
+        return None;
+    }
+    let mut names = Vec::with_capacity(paths.len());
+    let mut any_outside = false;
+    for (path, need) in paths {
+        let (parent, name) = (path.parent()?, path.file_name()?);
+        let canonical = std::fs::canonicalize(parent).ok()?.join(name);
+        let outside = outside(caps, path, *need).is_some();
+        any_outside |= outside;
+        names.push((canonical, *need, outside));
+    }
+    any_outside.then_some(Op { names, kind })
+}
+
+/// On a worker: ask the engine for every name outside the static grants; all granted →
+/// perform the call as the child and answer its result; otherwise `EACCES` and a denial.
+#[allow(clippy::too_many_arguments)]
+fn grant(
+    notify: &NotifyFd,
+    engine: &crate::policy::Engine,
+    cancel: &crate::cancel::CancelToken,
+    shared: &Shared,
+    sandbox: &super::as_child::SandboxCreds,
+    n: &Notification,
+    syscall: Syscall,
+    op: &Op,
+) {
+    if !notify.id_valid(n.id) {
+        return;
+    }
+    let deny = |path: &Path, reason: String| {
+        shared.deny(Denial {
+            path: path.to_path_buf(),
+            access: AccessMode::Write,
+            pid: n.pid,
+            syscall: syscall.name().to_owned(),
+            reason,
+        });
+        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+    };
+    let request = |path: &Path| RuntimeRequest {
+        path: path.to_path_buf(),
+        access: AccessMode::Write,
+        pid: n.pid,
+        reason: None,
+        source: RequestSource::Trap,
+    };
+    for (path, _, outside) in &op.names {
+        if !outside {
+            continue;
+        }
+        match engine.decide_until(&request(path), cancel) {
+            Decision::Granted { .. } => {}
+            Decision::Denied { reason } => return deny(path, reason),
+            Decision::Timeout => return deny(path, "no decision in time".to_owned()),
+        }
+    }
+    let creds = match sandbox.of_thread(notify, n) {
+        Ok(c) => c,
+        Err(errno) => {
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+            return;
+        }
+    };
+    let umask = super::child_umask(n.pid);
+    let result = creds.act().and_then(|as_child| {
+        // A link makes a second name for its source: never for a file under a deny entry
+        // (checked on the object, so another hard link to it is caught too).
+        if let OpKind::Link = op.kind {
+            if let Some((src, _, _)) = op
+                .names
+                .iter()
+                .find(|(_, need, _)| *need == Need::LinkSource)
+            {
+                let (dir, name) = open_parent(&as_child, src)?;
+                let fd = rustix::fs::openat2(
+                    &dir,
+                    name,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+                )?;
+                if let Some(reason) = engine.refuse_opened(&request(src), &fd) {
+                    return Ok(Err((src.clone(), reason)));
+                }
+            }
+        }
+        perform(&as_child, op, umask).map(Ok)
+    });
+    match result {
+        Ok(Ok(())) => {
+            let _ = notify.respond_value(n.id, 0);
+        }
+        Ok(Err((path, reason))) => deny(&path, reason),
+        Err(errno) if errno == Errno::XDEV || errno == Errno::LOOP => {
+            let path = op
+                .names
+                .first()
+                .map(|(p, _, _)| p.clone())
+                .unwrap_or_default();
+            deny(
+                &path,
+                "the approved directory changed into a symlink before the call".to_owned(),
+            );
+        }
+        Err(errno) => {
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+        }
+    }
+}
+
+/// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
+/// last component. As the child.
+fn open_parent<'p>(
+    _as_child: &ActingAsChild,
+    path: &'p Path,
+) -> Result<(OwnedFd, &'p Path), Errno> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::INVAL);
+    };
+    let dir = rustix::fs::openat2(
+        rustix::fs::CWD,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )?;
+    Ok((dir, Path::new(name)))
+}
+
+/// Perform `op` as the child, on its canonical parents. The mode of a new directory is the
+/// child's, masked with its umask (the kernel also applies the supervisor's).
+fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> {
+    let name = |i: usize| {
+        op.names
+            .get(i)
+            .map(|(p, _, _)| p.as_path())
+            .ok_or(Errno::INVAL)
+    };
+    match &op.kind {
+        OpKind::Mkdir(mode) => {
+            let (dir, n) = open_parent(as_child, name(0)?)?;
+            rustix::fs::mkdirat(&dir, n, *mode & !umask)
+        }
+        OpKind::Unlink(flags) => {
+            let (dir, n) = open_parent(as_child, name(0)?)?;
+            rustix::fs::unlinkat(&dir, n, *flags)
+        }
+        OpKind::Symlink(target) => {
+            let (dir, n) = open_parent(as_child, name(0)?)?;
+            rustix::fs::symlinkat(target.as_slice(), &dir, n)
+        }
+        // path_args order: the old name first, then the new one.
+        OpKind::Rename(flags) => {
+            let (old_dir, old) = open_parent(as_child, name(0)?)?;
+            let (new_dir, new) = open_parent(as_child, name(1)?)?;
+            rustix::fs::renameat_with(&old_dir, old, &new_dir, new, *flags)
+        }
+        // path_args order: the new name first, then the source.
+        OpKind::Link => {
+            let (new_dir, new) = open_parent(as_child, name(0)?)?;
+            let (old_dir, old) = open_parent(as_child, name(1)?)?;
+            rustix::fs::linkat(&old_dir, old, &new_dir, new, AtFlags::empty())
         }
     }
 }

@@ -222,6 +222,15 @@ impl GrantedSockets {
     }
 }
 
+/// Whether `caps` grants the socket at `canonical` (inode `st`) by itself (rule (a)).
+pub(crate) fn granted_by_itself(
+    caps: &StaticGrants,
+    canonical: &Path,
+    st: &rustix::fs::Stat,
+) -> bool {
+    caps.sockets.verdict(canonical, st) == FileGrant::ThisSocket
+}
+
 /// Whether a file grant names the socket being connected to (rule (a)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileGrant {
@@ -244,6 +253,12 @@ pub(crate) fn refuse_datagram_socket(
     n: &Notification,
     syscall: Syscall,
 ) {
+    // Learning: the learning domain allows them; record it and let the kernel create it.
+    if let Some(learner) = &shared.learner {
+        learner.unix_datagram();
+        let _ = notify.respond_continue(n.id);
+        return;
+    }
     // The kernel's own reading of `type`: an int, without SOCK_NONBLOCK/SOCK_CLOEXEC.
     let kind = match (n.args[1] as u32 & 0xf) as i32 {
         libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
@@ -326,7 +341,7 @@ pub(crate) fn handle(
 ) {
     let decided = decode(notify, n, syscall).and_then(|call| {
         let socket = super::child_fd_copy(notify, n, call.fd)?;
-        let plan = decide(notify, caps, n, &call, &socket)?;
+        let plan = decide(notify, caps, shared.learner.as_ref(), n, &call, &socket)?;
         Ok((call, socket, plan))
     });
     match decided {
@@ -474,6 +489,7 @@ fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call,
 fn decide(
     notify: &NotifyFd,
     caps: &StaticGrants,
+    learner: Option<&crate::learn::Learner>,
     n: &Notification,
     call: &Call,
     socket: &OwnedFd,
@@ -488,6 +504,15 @@ fn decide(
     let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
     if domain != AddressFamily::UNIX {
         check_tcp(caps, socket, domain, family, &call.addr)?;
+        if let Some(learner) = learner {
+            let inet =
+                family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
+            let stream =
+                rustix::net::sockopt::socket_type(socket).is_ok_and(|t| t == SocketType::STREAM);
+            if inet && stream && call.syscall == Syscall::Connect && call.addr.len() >= 4 {
+                learner.port(false, u16::from_be_bytes([call.addr[2], call.addr[3]]));
+            }
+        }
         return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
     }
     if family != Some(libc::AF_UNIX as u16) || call.addr.len() <= SUN_PATH_OFFSET {
@@ -556,6 +581,12 @@ fn decide(
     }
     let file_grant = caps.sockets.verdict(&canonical, &st);
     if file_grant == FileGrant::ThisSocket {
+        return Ok(Plan::Child(Destination::Inode(inode)));
+    }
+    // Learning: every socket outside the deny groups (refused above) is connected, and
+    // recorded as the file grant `run` needs for it.
+    if let Some(learner) = learner {
+        learner.socket(&canonical, &st);
         return Ok(Plan::Child(Destination::Inode(inode)));
     }
     // Not granted by itself (inside a directory write grant only), or granted but the name

@@ -424,10 +424,10 @@ pub struct RateLimitSettings {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SupervisorSettings {
-    /// Allow runtime requests at all (default false).
+    /// Ask at the terminal about runtime requests no approve rule covers (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability_elevation: Option<bool>,
-    /// Granted without asking.
+    /// Granted without asking (on their own: `capability_elevation` is not needed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approve: Vec<ApproveEntry>,
     /// URL origins the program may ask to open.
@@ -1252,7 +1252,7 @@ impl Profile {
         }
     }
 
-    /// Whether runtime elevation is on (default off).
+    /// Whether the terminal prompt is on (default off; approve rules apply either way).
     #[must_use]
     pub fn capability_elevation(&self) -> bool {
         self.supervisor.capability_elevation.unwrap_or(false)
