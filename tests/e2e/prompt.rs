@@ -156,7 +156,9 @@ fn prompt_cannot_be_redrawn_by_the_command() {
             t.seen.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
-    let asked = t.seen.rfind("nono: the sandboxed program").unwrap();
+    // The question: `nono: PROGRAM (pid N) asks for ... access to`.
+    let asks = t.seen.rfind(" asks for ").unwrap();
+    let asked = t.seen[..asks].rfind("nono: ").unwrap();
     let question = &t.seen[asked..];
     assert!(
         !question.contains("FORGED") && !question.contains("\x1b[1A"),
