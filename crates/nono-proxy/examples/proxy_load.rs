@@ -37,7 +37,10 @@ fn serve() {
     let rules = Rules::parse(ports.iter().map(|p| format!("127.0.0.1:{p}")), [""; 0]).unwrap();
     let mut cfg = ProxyConfig::new(rules);
     cfg.token = ProxyToken::new(TOKEN);
-    cfg.limits = Limits { max_connections: 4096, ..Limits::default() };
+    cfg.limits = Limits {
+        max_connections: 4096,
+        ..Limits::default()
+    };
     let p = Proxy::start(cfg).unwrap();
     println!("{}", p.addr());
     std::io::stdout().flush().unwrap();
@@ -65,7 +68,10 @@ fn cpu_secs(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     // rest starts at field 3 (state, not a number), so utime (14) is index 10 of the numbers.
     (f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) as f64 / 100.0
 }
@@ -125,11 +131,19 @@ fn open_tunnel(proxy: &str, port: u16) -> TcpStream {
     let mut s = TcpStream::connect(proxy).unwrap();
     s.set_nodelay(true).unwrap();
     let auth = ProxyToken::new(TOKEN).unwrap().header_value();
-    write!(s, "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nProxy-Authorization: {auth}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nProxy-Authorization: {auth}\r\n\r\n"
+    )
+    .unwrap();
     // "HTTP/1.1 200 Connection established\r\n\r\n" is 39 bytes.
     let mut resp = [0u8; 39];
     s.read_exact(&mut resp).unwrap();
-    assert!(resp.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&resp));
+    assert!(
+        resp.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
     s
 }
 
@@ -177,7 +191,9 @@ fn main() {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let proxy = line.trim().to_owned();
     let idle_rss = rss_kib(pid);
 
