@@ -443,11 +443,33 @@ fn host_header_agrees(
 }
 
 struct Decided {
+    /// The allowed address connected to (after `connect_decided`, the one that answered).
     addr: IpAddr,
+    /// Further allowed addresses of the same lookup, tried in order if `addr` fails.
+    alternates: Vec<IpAddr>,
     rule: String,
 }
 
-/// Decide by name, resolve once, decide by address; the first allowed address wins.
+/// Connect to the first allowed address that answers — only addresses the rules judged,
+/// all from the one lookup.
+fn connect_decided(shared: &Shared, d: &mut Decided, port: u16) -> io::Result<TcpStream> {
+    let mut last = match connect(shared, d.addr, port) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    for addr in std::mem::take(&mut d.alternates) {
+        match connect(shared, addr, port) {
+            Ok(s) => {
+                d.addr = addr;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Decide by name, resolve once, decide by address; allowed addresses in resolver order.
 fn decide_and_resolve(
     shared: &Shared,
     host: &Host,
@@ -475,15 +497,28 @@ fn decide_and_resolve(
         },
     };
     let mut first_refusal = None;
+    let mut allowed: Option<Decided> = None;
     for addr in addrs {
         match rules.decide(host, port, addr, access) {
-            Verdict::Allow { rule } => return Ok(Decided { addr, rule }),
+            Verdict::Allow { rule } => match &mut allowed {
+                None => {
+                    allowed = Some(Decided {
+                        addr,
+                        alternates: Vec::new(),
+                        rule,
+                    })
+                }
+                Some(d) => d.alternates.push(addr),
+            },
             v => {
                 if first_refusal.is_none() {
                     first_refusal = Some((v, Some(addr)));
                 }
             }
         }
+    }
+    if let Some(d) = allowed {
+        return Ok(d);
     }
     Err(first_refusal.unwrap_or((
         Verdict::Deny {
@@ -565,7 +600,7 @@ fn serve_connect(
             return;
         }
     }
-    let decided = match decide_and_resolve(shared, &host, port, Access::Tunnel) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Tunnel) {
         Ok(d) => d,
         Err((verdict, addr)) => {
             respond(
@@ -594,7 +629,7 @@ fn serve_connect(
     let verdict = Verdict::Allow {
         rule: decided.rule.clone(),
     };
-    let mut upstream = match connect(shared, decided.addr, port) {
+    let mut upstream = match connect_decided(shared, &mut decided, port) {
         Ok(u) => u,
         Err(e) => {
             respond(
@@ -846,7 +881,7 @@ fn serve_http(
             return;
         }
     };
-    let decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
         Ok(d) => d,
         Err((verdict, addr)) => {
             respond(
@@ -865,7 +900,7 @@ fn serve_http(
     let verdict = Verdict::Allow {
         rule: decided.rule.clone(),
     };
-    let upstream = match connect(shared, decided.addr, port) {
+    let upstream = match connect_decided(shared, &mut decided, port) {
         Ok(u) => u,
         Err(e) => {
             respond(

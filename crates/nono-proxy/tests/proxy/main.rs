@@ -20,6 +20,19 @@ fn resolver() -> Resolver {
     m.insert("allowed.test".into(), vec!["127.0.0.1".parse().unwrap()]);
     m.insert("other.test".into(), vec!["127.0.0.2".parse().unwrap()]);
     m.insert("rebind.test".into(), vec!["127.0.0.1".parse().unwrap()]);
+    // Nothing listens on 127.0.0.3; the second address answers.
+    m.insert(
+        "multi.test".into(),
+        vec!["127.0.0.3".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+    );
+    // The metadata address first: it must be skipped, never connected to.
+    m.insert(
+        "mixed.test".into(),
+        vec![
+            "169.254.169.254".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+        ],
+    );
     Resolver::Static(m)
 }
 
@@ -190,6 +203,24 @@ fn connect_to_refused_address_through_allowed_name() {
         err.contains(&format!("add --allow-domain other.test:{port}")),
         "{err}"
     );
+}
+
+#[test]
+fn only_judged_addresses_of_the_one_lookup_are_connected() {
+    let port = echo_server();
+    let p = start(
+        &[
+            format!("multi.test:{port}"),
+            format!("mixed.test:{port}"),
+            "127.0.0.0/8".into(),
+        ],
+        &[],
+        Limits::default(),
+    );
+    roundtrip(connect(&p, &format!("multi.test:{port}"), true).unwrap());
+    assert_eq!(next_event(&p).addr, Some("127.0.0.1".parse().unwrap()));
+    roundtrip(connect(&p, &format!("mixed.test:{port}"), true).unwrap());
+    assert_eq!(next_event(&p).addr, Some("127.0.0.1".parse().unwrap()));
 }
 
 #[test]
