@@ -1077,15 +1077,16 @@ fn serve_credential(
     rest: Vec<u8>,
     start: Instant,
 ) {
-    let mut segs = target.trim_start_matches('/').splitn(2, ['/', '?']);
-    let name = segs.next().unwrap_or("");
+    // Exactly one leading '/': `//svc/...` names no route.
+    let after_slash = target.strip_prefix('/').unwrap_or(target);
+    let name_end = after_slash.find(['/', '?']).unwrap_or(after_slash.len());
+    let (name, below) = after_slash.split_at(name_end);
     let Some(route) = shared.config.credentials.iter().find(|r| r.name == name) else {
         respond(&mut stream, "404 Not Found", "", "nono: no credential route here; proxy requests need an absolute http:// URL or CONNECT\n");
         emit(shared, rejected(RejectReason::UnknownRoute, start));
         return;
     };
     // What follows /NAME: "" | "/..." | "?...".
-    let below = &target[1 + name.len()..];
     let below = if below.is_empty() || below.starts_with('?') {
         format!("/{below}")
     } else {
