@@ -62,7 +62,18 @@ pub(crate) fn pump(
         Err(SpliceFail::Io(e)) => Err(e),
         Ok(n) => Ok(n),
     };
-    let _ = dst.shutdown(Shutdown::Write);
+    match &result {
+        // Half-close: the other direction may still be talking.
+        Ok(_) => {
+            let _ = dst.shutdown(Shutdown::Write);
+        }
+        // Reset, idle timeout, write failure: end both directions now, so the other pump
+        // (blocked on the same sockets) wakes instead of waiting for its own timeout.
+        Err(_) => {
+            let _ = src.shutdown(Shutdown::Both);
+            let _ = dst.shutdown(Shutdown::Both);
+        }
+    }
     result
 }
 
