@@ -179,6 +179,8 @@ fn main() {
         serve();
         return;
     }
+    // The client and echo sides hold 2 descriptors per tunnel too.
+    nono_proxy::raise_nofile_limit();
     let gib = arg("--gib", 1);
     let tunnels = arg("--tunnels", 1000) as usize;
     let samples = arg("--samples", 500) as usize;

@@ -22,7 +22,7 @@
 //! BUILTIN_CREDENTIALS, builtin_credential(name)            openai, anthropic, github
 //! ProxyConfig { rules, token, listen, limits, credentials, resolver }  ProxyConfig::new(rules)
 //! Resolver::{System, Static(map)}   Limits { .. }   ProxyToken::{random, new}
-//! Proxy::start(config) -> Result<ProxyHandle, ProxyError>
+//! Proxy::start(config) -> Result<ProxyHandle, ProxyError>   (raises RLIMIT_NOFILE soft → hard)
 //! ProxyHandle::{addr(), url(), token(), events(), dropped_events(), active(), shutdown()}
 //! ProxyEvent { time, kind, host, port, addr, verdict, bytes_up, bytes_down, duration, error }
 //! ```
@@ -89,7 +89,7 @@ pub use rule::{
     RuleError, DEFAULT_PORTS,
 };
 pub use rules::{allow_hint, Access, DenyReason, Rules, SpecialRange, Verdict};
-pub use server::{Proxy, ProxyError, ProxyHandle};
+pub use server::{raise_nofile_limit, Proxy, ProxyError, ProxyHandle};
 
 /// `n` random bytes from getrandom(2), hex-encoded.
 pub(crate) fn random_hex(n: usize) -> String {

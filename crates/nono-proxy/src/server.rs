@@ -75,9 +75,34 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Raise this process's soft `RLIMIT_NOFILE` to its hard limit; returns the new soft limit.
+///
+/// A tunnel holds 6 descriptors (two sockets, two splice pipes), so the common soft limit of
+/// 1024 would cap a proxy at ~170 tunnels. [`Proxy::start`] calls this. The limit is
+/// process-wide and inherited by children started afterwards; a spawner that wants the
+/// original limit for its child sets it back there (as Go's `os/exec` does).
+pub fn raise_nofile_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    let (Some(cur), hard) = (lim.current, lim.maximum) else {
+        return u64::MAX; // unlimited already
+    };
+    let target = hard.unwrap_or(u64::MAX);
+    if cur >= target {
+        return cur;
+    }
+    lim.current = Some(target);
+    match setrlimit(Resource::Nofile, lim) {
+        Ok(()) => target,
+        Err(_) => cur,
+    }
+}
+
 impl Proxy {
-    /// Bind, then serve on background threads until [`ProxyHandle::shutdown`].
+    /// Bind, then serve on background threads until [`ProxyHandle::shutdown`]. Raises the
+    /// soft descriptor limit first ([`raise_nofile_limit`]).
     pub fn start(config: ProxyConfig) -> Result<ProxyHandle, ProxyError> {
+        raise_nofile_limit();
         let listener = TcpListener::bind(config.listen).map_err(|source| ProxyError::Bind {
             addr: config.listen,
             source,
@@ -672,32 +697,30 @@ fn serve_connect(
         up += rest.len() as u64;
     }
     let idle = shared.config.limits.idle_timeout;
-    let activity = Arc::new(Activity::new());
-    let (down, up_more, error) = match (stream.try_clone(), upstream.try_clone()) {
-        (Ok(client2), Ok(upstream2)) => {
-            let act2 = Arc::clone(&activity);
-            let back = std::thread::Builder::new()
-                .name("nono-proxy-pump".into())
-                .stack_size(PUMP_STACK)
-                .spawn(move || pump(&upstream2, &client2, &act2, idle));
-            match back {
-                Ok(back) => {
-                    let r_up = pump(&stream, &upstream, &activity, idle);
-                    let r_down = back
-                        .join()
-                        .unwrap_or_else(|_| Err(io::Error::other("pump panicked")));
-                    let err = r_up
-                        .as_ref()
-                        .err()
-                        .or(r_down.as_ref().err())
-                        .map(ToString::to_string);
-                    (r_down.unwrap_or(0), r_up.unwrap_or(0), err)
-                }
-                Err(e) => (0, 0, Some(format!("cannot start tunnel thread: {e}"))),
+    let activity = Activity::new();
+    // A scoped thread borrows the sockets: no dup'd descriptors (6 fds per tunnel with the
+    // two splice pipes).
+    let (down, up_more, error) = std::thread::scope(|scope| {
+        let back = std::thread::Builder::new()
+            .name("nono-proxy-pump".into())
+            .stack_size(PUMP_STACK)
+            .spawn_scoped(scope, || pump(&upstream, &stream, &activity, idle));
+        match back {
+            Ok(back) => {
+                let r_up = pump(&stream, &upstream, &activity, idle);
+                let r_down = back
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("pump panicked")));
+                let err = r_up
+                    .as_ref()
+                    .err()
+                    .or(r_down.as_ref().err())
+                    .map(ToString::to_string);
+                (r_down.unwrap_or(0), r_up.unwrap_or(0), err)
             }
+            Err(e) => (0, 0, Some(format!("cannot start tunnel thread: {e}"))),
         }
-        _ => (0, 0, Some("cannot duplicate socket".into())),
-    };
+    });
     let _ = stream.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
     emit(
