@@ -80,6 +80,11 @@ pub struct SpawnConfig {
     /// progress (the previous dispositions are restored after the last one); with several
     /// concurrent runs, each signal goes to every child.
     pub forward_signals: bool,
+    /// The egress proxy's listening address, when the child's network is confined to it
+    /// (`caps` must then allow TCP connect to its port): the socket broker lets connects to
+    /// that port reach this address alone, and other allowed ports loopback alone (see
+    /// [`crate::egress`]). Default `None`: allowed ports reach loopback alone.
+    pub egress_proxy: Option<std::net::SocketAddr>,
 }
 
 impl SpawnConfig {
@@ -99,6 +104,7 @@ impl SpawnConfig {
             url_opener: None,
             pty: PtyMode::Auto,
             forward_signals: true,
+            egress_proxy: None,
         }
     }
 }
@@ -194,6 +200,9 @@ pub struct RunOutcome {
     pub denials: Vec<Denial>,
     /// Every URL open request, allowed or refused, in the order they were decided.
     pub url_opens: Vec<UrlOpen>,
+    /// Every TCP connection the supervisor refused to make (a port not allowed, a port
+    /// exception to a non-loopback address, the proxy's port elsewhere than the proxy).
+    pub connect_denials: Vec<crate::egress::ConnectDenial>,
     /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
     pub enforcement: EnforcementStatus,
 }
@@ -203,12 +212,21 @@ pub struct RunOutcome {
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
     pub url_opens: Mutex<Vec<UrlOpen>>,
+    pub connect_denials: Mutex<Vec<crate::egress::ConnectDenial>>,
 }
 
 impl Shared {
     pub(crate) fn deny(&self, d: Denial) {
         tracing::debug!(path = %crate::escape::path(&d.path), syscall = %d.syscall, reason = %crate::escape::text(&d.reason), "denied");
         self.denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d);
+    }
+
+    pub(crate) fn deny_connect(&self, d: crate::egress::ConnectDenial) {
+        tracing::debug!(addr = %d.addr, syscall = %d.syscall, refusal = ?d.refusal, "connect denied");
+        self.connect_denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(d);
@@ -290,7 +308,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         expect_listener: config.trap_opens,
     };
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
-    let grants = crate::broker::StaticGrants::new(&config.caps);
+    let mut grants = crate::broker::StaticGrants::new(&config.caps);
+    grants.egress_proxy = config.egress_proxy;
     let mut spawned = spawn::spawn(spec, enforce)?;
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
@@ -389,10 +408,17 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     let denials = std::mem::take(&mut *shared.denials.lock().unwrap_or_else(|e| e.into_inner()));
     let url_opens =
         std::mem::take(&mut *shared.url_opens.lock().unwrap_or_else(|e| e.into_inner()));
+    let connect_denials = std::mem::take(
+        &mut *shared
+            .connect_denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
     Ok(RunOutcome {
         exit,
         denials,
         url_opens,
+        connect_denials,
         enforcement,
     })
 }
