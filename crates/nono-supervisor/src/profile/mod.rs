@@ -43,7 +43,6 @@
 //! `expect`) need `--allow /dev/pts` (those that use `TIOCGPTPEER` do not).
 
 mod env_policy;
-pub mod network_profiles;
 #[cfg(test)]
 mod tests;
 mod unique_keys;
@@ -354,7 +353,8 @@ pub struct Network {
     /// Hosts refused even when an allow rule matches (`--deny-domain`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny_domain: Vec<String>,
-    /// Named, embedded domain sets (`--network-profile`; see [`network_profiles`]).
+    /// Named, embedded domain sets (`--network-profile`; the names are `nono_proxy`'s,
+    /// checked when the plan is made).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_profile: Vec<String>,
     /// Credential services the proxy can inject for `--credential NAME` (adds to or replaces
@@ -948,17 +948,6 @@ impl Profile {
                 "network".to_owned(),
                 "`block: true` cannot be combined with domain rules (allow_domain, deny_domain, network_profile): drop `block` to confine the command to nono's proxy".to_owned(),
             ));
-        }
-        for (i, name) in n.network_profile.iter().enumerate() {
-            if network_profiles::lookup(name).is_none() {
-                return Err(invalid(
-                    format!("network.network_profile[{i}]"),
-                    format!(
-                        "unknown network profile `{name}` (known: {})",
-                        network_profiles::names().join(", ")
-                    ),
-                ));
-            }
         }
         for (field, list) in [("connect", &n.connect), ("bind", &n.bind)] {
             if let Some(i) = list.iter().position(|&p| p == 0) {
