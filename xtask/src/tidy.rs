@@ -12,6 +12,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("nono-wire", 0),
     ("nono-transport", 1),
     ("nono-sandbox", 1),
+    ("nono-proxy", 1),
     ("nono-supervisor", 2),
     ("nono-cli", 3),
     ("nono-e2e", 9),
