@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 
-use nono_proxy::{CredentialRoute, EndpointRule, HostRule, ProxyConfig, ProxyToken, Resolver, Rules, Secret};
+use nono_proxy::{
+    CredentialRoute, EndpointRule, HostRule, ProxyConfig, ProxyToken, Resolver, Rules, Secret,
+};
 use nono_supervisor::profile::{CredentialSource, Profile};
 use serde::Serialize;
 
@@ -102,14 +104,22 @@ fn bad(flag: &str, value: &str, e: impl std::fmt::Display) -> anyhow::Error {
 
 impl EgressPlan {
     /// Collect the rules of the profile and the flags, checking each.
-    pub fn from_flags(flags: &EgressFlags, profile: &Profile, profile_arg: &str) -> anyhow::Result<EgressPlan> {
+    pub fn from_flags(
+        flags: &EgressFlags,
+        profile: &Profile,
+        profile_arg: &str,
+    ) -> anyhow::Result<EgressPlan> {
         let net = &profile.network;
         let mut plan = EgressPlan {
             proxy_port: flags.proxy_port,
             ..EgressPlan::default()
         };
         let from_profile = format!("profile {profile_arg}");
-        let mut push = |list: &mut Vec<RuleView>, flag: &str, rule: &str, origin: &str| -> anyhow::Result<()> {
+        let push = |list: &mut Vec<RuleView>,
+                    flag: &str,
+                    rule: &str,
+                    origin: &str|
+         -> anyhow::Result<()> {
             HostRule::parse(rule).map_err(|e| bad(flag, rule, e))?;
             if !list.iter().any(|r| r.rule == rule) {
                 list.push(RuleView {
@@ -135,7 +145,12 @@ impl EgressPlan {
             .network_profile
             .iter()
             .map(|n| ("network.network_profile", n))
-            .chain(flags.network_profile.iter().map(|n| ("--network-profile", n)));
+            .chain(
+                flags
+                    .network_profile
+                    .iter()
+                    .map(|n| ("--network-profile", n)),
+            );
         for (flag, name) in profiles {
             let hosts = nono_proxy::profile_hosts(name).ok_or_else(|| {
                 bad(
@@ -170,7 +185,11 @@ impl EgressPlan {
         }
         if let Some(port) = flags.proxy_port {
             if port == 0 {
-                return Err(bad("--proxy-port", "0", "not a port (use 1-65535, or leave it out for an ephemeral port)"));
+                return Err(bad(
+                    "--proxy-port",
+                    "0",
+                    "not a port (use 1-65535, or leave it out for an ephemeral port)",
+                ));
             }
         }
         plan.test_resolve = test_resolve()?;
@@ -198,7 +217,11 @@ impl EgressPlan {
 
     /// The proxy's configuration: rules, a fresh token, `listen`, credential routes (secrets
     /// read here, in nono, never given to the command), the resolver.
-    pub fn config(&self, listen: SocketAddr, token: Option<ProxyToken>) -> anyhow::Result<ProxyConfig> {
+    pub fn config(
+        &self,
+        listen: SocketAddr,
+        token: Option<ProxyToken>,
+    ) -> anyhow::Result<ProxyConfig> {
         let mut config = ProxyConfig::new(self.rules()?);
         config.listen = listen;
         config.token = token;
@@ -207,8 +230,9 @@ impl EgressPlan {
         }
         for c in &self.credentials {
             let secret = read_secret(&c.name, &c.def.source)?;
-            let mut route = CredentialRoute::new(&c.name, &c.upstream, &c.def.header, &c.def.format, secret)
-                .map_err(|e| Failure::nono(format!("--credential {}: {e}", c.name)))?;
+            let mut route =
+                CredentialRoute::new(&c.name, &c.upstream, &c.def.header, &c.def.format, secret)
+                    .map_err(|e| Failure::nono(format!("--credential {}: {e}", c.name)))?;
             for e in &c.endpoints {
                 route.allow_endpoints.push(
                     EndpointRule::parse(e.split_once(':').map_or("", |(_, rest)| rest))
@@ -224,32 +248,41 @@ impl EgressPlan {
 /// A running proxy for one `nono run`, and what the command gets from it.
 #[derive(Debug)]
 pub struct RunningProxy {
-    /// The proxy.
-    pub proxy: nono_proxy::Proxy,
     /// Where it listens.
     pub addr: SocketAddr,
     /// The command's variables: `*_PROXY` with the token, `NO_PROXY`, `NODE_USE_ENV_PROXY`,
     /// each credential's base URL and phantom key.
     pub env: Vec<(OsString, OsString)>,
+    /// Set to stop the collector (which then shuts the proxy down).
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Owns the proxy and reads its events as they come (the proxy's queue is bounded: a
+    /// reader that waited until the end would lose them).
+    collector: std::thread::JoinHandle<Vec<nono_proxy::ProxyEvent>>,
 }
+
+/// At most this many events are kept for the report and the audit log (a flood of refused
+/// requests costs memory otherwise); refusals are kept first.
+const MAX_EVENTS: usize = 100_000;
 
 impl EgressPlan {
     /// Start the proxy on 127.0.0.1 (the `--proxy-port`, else an ephemeral port) with a fresh
     /// token.
     pub fn start(&self) -> anyhow::Result<RunningProxy> {
-        self.start_on(SocketAddr::from(([127, 0, 0, 1], self.proxy_port.unwrap_or(0))))
+        self.start_on(SocketAddr::from((
+            [127, 0, 0, 1],
+            self.proxy_port.unwrap_or(0),
+        )))
     }
 
     /// Start the proxy on `listen` with a fresh token.
     pub fn start_on(&self, listen: SocketAddr) -> anyhow::Result<RunningProxy> {
-        let token = ProxyToken::random();
-        let config = self.config(listen, Some(token.clone()))?;
+        let config = self.config(listen, Some(ProxyToken::random()))?;
         let phantoms: Vec<(String, String)> = config
             .credentials
             .iter()
             .map(|r| (r.name.clone(), r.phantom.clone()))
             .collect();
-        let proxy = nono_proxy::Proxy::start(config).map_err(|e| {
+        let handle = nono_proxy::Proxy::start(config).map_err(|e| {
             Failure::nono(format!(
                 "the egress proxy cannot listen on {listen}: {e}{}",
                 if self.proxy_port.is_some() {
@@ -259,8 +292,8 @@ impl EgressPlan {
                 }
             ))
         })?;
-        let addr = proxy.local_addr();
-        let url = format!("http://{}:{}@{addr}", ProxyToken::USER, token.as_str());
+        let addr = handle.addr();
+        let url = handle.url();
         let mut env: Vec<(OsString, OsString)> = PROXY_VARS
             .iter()
             .map(|v| (OsString::from(v), OsString::from(&url)))
@@ -275,15 +308,80 @@ impl EgressPlan {
                 .find(|(n, _)| *n == c.name)
                 .map(|(_, p)| p.clone())
                 .unwrap_or_default();
-            env.push((c.base_url_env.clone().into(), format!("http://{addr}/{}", c.name).into()));
+            env.push((
+                c.base_url_env.clone().into(),
+                handle.route_url(&c.name).into(),
+            ));
             env.push((c.key_env.clone().into(), phantom.into()));
         }
-        Ok(RunningProxy { proxy, addr, env })
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let collector = std::thread::Builder::new()
+            .name("nono-proxy-events".into())
+            .spawn(move || collect(handle, &stop2))
+            .map_err(|e| {
+                Failure::nono(format!("cannot start the egress proxy's event thread: {e}"))
+            })?;
+        Ok(RunningProxy {
+            addr,
+            env,
+            stop,
+            collector,
+        })
+    }
+}
+
+fn keep(events: &mut Vec<nono_proxy::ProxyEvent>, e: nono_proxy::ProxyEvent) {
+    if events.len() < MAX_EVENTS || (e.is_denial() && events.len() < 2 * MAX_EVENTS) {
+        events.push(e);
+    }
+}
+
+fn collect(
+    handle: nono_proxy::ProxyHandle,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<nono_proxy::ProxyEvent> {
+    use std::sync::atomic::Ordering;
+    let mut events = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        match handle
+            .events()
+            .recv_timeout(std::time::Duration::from_millis(100))
+        {
+            Ok(e) => keep(&mut events, e),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    while let Ok(e) = handle.events().try_recv() {
+        keep(&mut events, e);
+    }
+    let dropped = handle.dropped_events();
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "the egress proxy dropped audit events (queue full)"
+        );
+    }
+    handle.shutdown();
+    events
+}
+
+impl RunningProxy {
+    /// Stop the proxy (the command has ended) and return every decision it made.
+    #[must_use]
+    pub fn finish(self) -> Vec<nono_proxy::ProxyEvent> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.collector.join().unwrap_or_default()
     }
 }
 
 /// `--credential NAME`: the profile's `network.credentials.NAME`, else a built-in.
-fn credential(name: &str, profile: &Profile, flags: &EgressFlags) -> anyhow::Result<CredentialView> {
+fn credential(
+    name: &str,
+    profile: &Profile,
+    flags: &EgressFlags,
+) -> anyhow::Result<CredentialView> {
     let endpoints: Vec<String> = flags
         .allow_endpoint
         .iter()
@@ -303,14 +401,20 @@ fn credential(name: &str, profile: &Profile, flags: &EgressFlags) -> anyhow::Res
             source: source_name(&def.source),
             endpoints,
             def: ServiceDef {
-                header: def.header.clone().unwrap_or_else(|| "Authorization".to_owned()),
+                header: def
+                    .header
+                    .clone()
+                    .unwrap_or_else(|| "Authorization".to_owned()),
                 format: def.format.clone().unwrap_or_else(|| "Bearer {}".to_owned()),
                 source: def.source.clone(),
             },
         });
     }
     let Some(b) = nono_proxy::builtin_credential(name) else {
-        let mut known: Vec<&str> = nono_proxy::BUILTIN_CREDENTIALS.iter().map(|c| c.name).collect();
+        let mut known: Vec<&str> = nono_proxy::BUILTIN_CREDENTIALS
+            .iter()
+            .map(|c| c.name)
+            .collect();
         known.extend(profile.network.credentials.keys().map(String::as_str));
         return Err(bad(
             "--credential",
@@ -365,7 +469,11 @@ fn read_secret(name: &str, source: &CredentialSource) -> anyhow::Result<Secret> 
     };
     let value = value.trim();
     if value.is_empty() {
-        return Err(Failure::nono(format!("--credential {name}: the key ({}) is empty", source_name(source))).into());
+        return Err(Failure::nono(format!(
+            "--credential {name}: the key ({}) is empty",
+            source_name(source)
+        ))
+        .into());
     }
     Ok(Secret::new(value))
 }
@@ -379,7 +487,9 @@ fn test_resolve() -> anyhow::Result<Option<HashMap<String, Vec<IpAddr>>>> {
     let mut map = HashMap::new();
     for entry in raw.split(';').filter(|e| !e.is_empty()) {
         let (name, addrs) = entry.split_once('=').ok_or_else(|| {
-            Failure::nono(format!("{TEST_RESOLVE_ENV}: `{entry}` is not NAME=ADDR[,ADDR]"))
+            Failure::nono(format!(
+                "{TEST_RESOLVE_ENV}: `{entry}` is not NAME=ADDR[,ADDR]"
+            ))
         })?;
         let addrs = addrs
             .split(',')
@@ -391,14 +501,6 @@ fn test_resolve() -> anyhow::Result<Option<HashMap<String, Vec<IpAddr>>>> {
     Ok(Some(map))
 }
 
-impl RunningProxy {
-    /// Stop the proxy (the command has ended) and return every decision it made.
-    #[must_use]
-    pub fn finish(self) -> Vec<nono_proxy::ProxyEvent> {
-        self.proxy.stop()
-    }
-}
-
 /// The command's environment: the plan's, without [`TEST_RESOLVE_ENV`], with the proxy's
 /// variables (replacing any of the same name) when a proxy runs.
 #[must_use]
@@ -406,7 +508,9 @@ pub fn child_env(
     vars: &[(OsString, OsString)],
     proxy: Option<&RunningProxy>,
 ) -> Vec<(OsString, OsString)> {
-    let ours: Vec<&OsString> = proxy.map(|p| p.env.iter().map(|(k, _)| k).collect()).unwrap_or_default();
+    let ours: Vec<&OsString> = proxy
+        .map(|p| p.env.iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
     let mut env: Vec<(OsString, OsString)> = vars
         .iter()
         .filter(|(k, _)| k != TEST_RESOLVE_ENV && !ours.contains(&k))
@@ -445,8 +549,14 @@ pub fn event_json(e: &nono_proxy::ProxyEvent) -> serde_json::Value {
         .map_or(0, |d| d.as_secs());
     let (kind, method, path, service) = match &e.kind {
         EventKind::Tunnel => ("connect", None, None, None),
-        EventKind::Http { method, path } => ("http", Some(method.clone()), Some(path.clone()), None),
-        EventKind::Credential { service, method, path } => (
+        EventKind::Http { method, path } => {
+            ("http", Some(method.clone()), Some(path.clone()), None)
+        }
+        EventKind::Credential {
+            service,
+            method,
+            path,
+        } => (
             "credential",
             Some(method.clone()),
             Some(path.clone()),
@@ -525,7 +635,10 @@ impl EgressPlan {
             "  the command gets HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (and lowercase) with a per-run token, NO_PROXY=localhost,127.0.0.1,::1, NODE_USE_ENV_PROXY=1"
         )?;
         if self.test_resolve.is_some() {
-            writeln!(f, "  names resolved from ${TEST_RESOLVE_ENV} only (test mapping)")?;
+            writeln!(
+                f,
+                "  names resolved from ${TEST_RESOLVE_ENV} only (test mapping)"
+            )?;
         }
         Ok(())
     }

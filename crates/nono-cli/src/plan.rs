@@ -342,7 +342,8 @@ impl SandboxPlan {
         }
         // Domain rules: the proxy becomes the only way out (its port is added when it
         // listens; `run` does that, `wrap` refuses).
-        let egress = crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
+        let egress =
+            crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
         if egress.enabled() {
             if *caps.network() == NetworkMode::Allow {
                 caps.block_network();

@@ -496,8 +496,7 @@ pub fn net_line(d: &NetDenied) -> String {
             proxied: true,
             ..
         } => format!(
-            "nono: denied direct connect to {addr}, bypassing the egress proxy → the command must use HTTP_PROXY/HTTPS_PROXY (set for it); add --allow-domain {} for that destination",
-            nono_proxy::allow_hint(&nono_proxy::Host::Ip(addr.ip()), addr.port())
+            "nono: denied direct connect to {addr}, bypassing the egress proxy → the proxy is the only way out: the command must use HTTP_PROXY/HTTPS_PROXY (set for it), and the proxy allows what --allow-domain names"
         ),
         NetDenied::Direct {
             addr,

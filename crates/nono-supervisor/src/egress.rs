@@ -103,7 +103,10 @@ pub fn decode_inet(addr: &[u8]) -> Option<SocketAddr> {
     } else if family == libc::AF_INET6 as u16 && addr.len() >= 24 {
         let mut b = [0u8; 16];
         b.copy_from_slice(&addr[8..24]);
-        Some(SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::from(b)), port))
+        Some(SocketAddr::new(
+            IpAddr::V6(std::net::Ipv6Addr::from(b)),
+            port,
+        ))
     } else {
         None
     }
@@ -131,8 +134,16 @@ mod tests {
         assert_eq!(judge_connect(&n, None, sa("127.0.0.1:5432")), Ok(()));
         assert_eq!(judge_connect(&n, None, sa("127.3.2.1:5432")), Ok(()));
         assert_eq!(judge_connect(&n, None, sa("[::1]:5432")), Ok(()));
-        assert_eq!(judge_connect(&n, None, sa("[::ffff:127.0.0.1]:5432")), Ok(()));
-        for far in ["93.184.216.34:5432", "[2001:db8::1]:5432", "[::ffff:10.0.0.1]:5432", "0.0.0.0:5432"] {
+        assert_eq!(
+            judge_connect(&n, None, sa("[::ffff:127.0.0.1]:5432")),
+            Ok(())
+        );
+        for far in [
+            "93.184.216.34:5432",
+            "[2001:db8::1]:5432",
+            "[::ffff:10.0.0.1]:5432",
+            "0.0.0.0:5432",
+        ] {
             assert_eq!(
                 judge_connect(&n, None, sa(far)),
                 Err(ConnectRefusal::NotLoopback),

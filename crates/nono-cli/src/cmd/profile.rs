@@ -22,7 +22,12 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
             outln!();
             outln!("network profiles (--network-profile NAME, network.network_profile):");
             for p in nono_proxy::NETWORK_PROFILES {
-                outln!("  {:<20} {} (groups: {})", p.name, p.description, p.groups.join(", "));
+                outln!(
+                    "  {:<20} {} (groups: {})",
+                    p.name,
+                    p.description,
+                    p.groups.join(", ")
+                );
             }
             for g in nono_proxy::NETWORK_GROUPS {
                 outln!("  {:<20} {}", g.name, g.description);

@@ -25,7 +25,11 @@ pub fn proxy(args: ProxyArgs, ui: &Ui) -> anyhow::Result<i32> {
     }
     let listen = match (args.listen, args.egress.proxy_port) {
         (Some(_), Some(_)) => {
-            return Err(Failure::with_code(2, "give --listen ADDR:PORT or --proxy-port PORT, not both").into())
+            return Err(Failure::with_code(
+                2,
+                "give --listen ADDR:PORT or --proxy-port PORT, not both",
+            )
+            .into())
         }
         (Some(a), None) => a,
         (None, p) => std::net::SocketAddr::from(([127, 0, 0, 1], p.unwrap_or(0))),

@@ -192,11 +192,16 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     tracing::info!(command = ?plan.command, "starting the supervised command");
     let outcome = nono_supervisor::run(config);
     // The command and everything it left have ended: nothing can use the proxy any more.
-    let events = proxy.map(crate::egress::RunningProxy::finish).unwrap_or_default();
+    let events = proxy
+        .map(crate::egress::RunningProxy::finish)
+        .unwrap_or_default();
     let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
     if let Some(log) = &plan.elevation.audit_log {
         if let Err(e) = crate::egress::audit(log, &events) {
-            ui.note(&format!("could not append the egress records to {}: {e}", log.display()));
+            ui.note(&format!(
+                "could not append the egress records to {}: {e}",
+                log.display()
+            ));
         }
     }
     let denied = outcome

@@ -50,7 +50,11 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
         let mut verdict = e.verdict;
         // Under run a port exception reaches loopback only (the supervisor checks the address).
         if let (NetworkMode::Ports { .. }, Verdict::Allowed) = (plan.caps.network(), verdict) {
-            let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+            let ip = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .ok();
             let loopback = match ip {
                 Some(ip) => nono_supervisor::egress::is_loopback(ip),
                 None => host.eq_ignore_ascii_case("localhost"),
@@ -90,8 +94,12 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
 fn egress_why(plan: &SandboxPlan, host: &str, port: u16, json: bool) -> anyhow::Result<i32> {
     use nono_proxy::{Access, Host, Verdict as ProxyVerdict};
     let rules = plan.egress.rules()?;
-    let h = Host::parse(host)
-        .map_err(|e| Failure::with_code(2, format!("--host {}: {e}", nono_supervisor::escape::text(host))))?;
+    let h = Host::parse(host).map_err(|e| {
+        Failure::with_code(
+            2,
+            format!("--host {}: {e}", nono_supervisor::escape::text(host)),
+        )
+    })?;
     let verdict = match h.ip() {
         Some(ip) => rules.decide(&h, port, ip, Access::Tunnel),
         None => rules.decide_name(&h, port, Access::Tunnel),
@@ -130,7 +138,10 @@ fn egress_why(plan: &SandboxPlan, host: &str, port: u16, json: bool) -> anyhow::
         ),
     };
     if json {
-        outln!("{}", nono_supervisor::escape::json(&serde_json::to_string_pretty(&value)?));
+        outln!(
+            "{}",
+            nono_supervisor::escape::json(&serde_json::to_string_pretty(&value)?)
+        );
     } else {
         outln!("{}", nono_supervisor::escape::text(&text));
     }
