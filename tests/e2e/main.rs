@@ -1,6 +1,7 @@
 //! End-to-end tests: drive the built `nono` binary as a user would.
 
 mod cli;
+mod egress;
 mod env;
 mod harness;
 mod learn;

@@ -351,17 +351,42 @@ fn net_egress_proxy_is_the_only_way_out() {
     let other = Targets::on("127.0.0.1").expect("bind 127.0.0.1");
     let (port, op, up) = (decoy.tcp_port(), other.tcp_port(), other.udp_port());
     let steps = [
-        "tcpat", "decoy", "127.0.0.2", &port, //
-        "tfoat", "decoy_tfo", "127.0.0.2", &port, //
-        "tfomsgat", "decoy_tfomsg", "127.0.0.2", &port, //
-        "tfomsgat", "proxy_tfomsg", "127.0.0.1", &port, //
-        "tcpat", "v6", "::1", &port, //
-        "tcp4", "direct", &op, //
-        "udp4", "dns", &up, //
-        "raw", "raw", //
-        "packet", "packet", //
-        "i386_socket", "i386", &up, //
-        "i386_socketcall", "i386sc", &up,
+        "tcpat",
+        "decoy",
+        "127.0.0.2",
+        &port, //
+        "tfoat",
+        "decoy_tfo",
+        "127.0.0.2",
+        &port, //
+        "tfomsgat",
+        "decoy_tfomsg",
+        "127.0.0.2",
+        &port, //
+        "tfomsgat",
+        "proxy_tfomsg",
+        "127.0.0.1",
+        &port, //
+        "tcpat",
+        "v6",
+        "::1",
+        &port, //
+        "tcp4",
+        "direct",
+        &op, //
+        "udp4",
+        "dns",
+        &up, //
+        "raw",
+        "raw", //
+        "packet",
+        "packet", //
+        "i386_socket",
+        "i386",
+        &up, //
+        "i386_socketcall",
+        "i386sc",
+        &up,
     ];
     let out = probe_in(
         Mode::Run,
@@ -399,7 +424,8 @@ fn net_egress_proxy_is_the_only_way_out() {
         cmd.args(["wrap", "--allow-domain", "example.test", "--", "true"]);
         output(&mut cmd)
     };
-    wrap.expect_code(2).stderr_has("use nono run --allow-domain");
+    wrap.expect_code(2)
+        .stderr_has("use nono run --allow-domain");
 
     // Control: unsandboxed, the decoy takes the connection and the datagram arrives.
     let control = probe_bare(
@@ -465,7 +491,13 @@ fn net_egress_proxy_token_and_rules() {
         "NONO_TEST_PROXY_RESOLVE",
         "allowed.test=127.0.0.3;refused.test=127.0.0.3",
     )
-    .args(["run", "--read", &b.dir_s(), "--proxy-port", &pport.to_string()])
+    .args([
+        "run",
+        "--read",
+        &b.dir_s(),
+        "--proxy-port",
+        &pport.to_string(),
+    ])
     .args(["--allow-domain", &format!("allowed.test:{sport}")])
     .args(["--allow-domain", "127.0.0.3"])
     .args(["--", "sh", "-c", &script]);
@@ -499,7 +531,11 @@ fn net_egress_proxy_token_and_rules() {
         "GET http://allowed.test:{sport}/ HTTP/1.1\r\nHost: allowed.test:{sport}\r\nProxy-Authorization: Basic bm9ubzp3cm9uZw==\r\n\r\n"
     ));
     let run = crate::programs::run_of(child.wait_with_output().unwrap());
-    for (what, got) in [("CONNECT", &connect), ("GET", &plain), ("wrong token", &bad_token)] {
+    for (what, got) in [
+        ("CONNECT", &connect),
+        ("GET", &plain),
+        ("wrong token", &bad_token),
+    ] {
         assert!(
             got.starts_with("HTTP/1.1 407"),
             "{what} without the token: {got:?}\n{run}"

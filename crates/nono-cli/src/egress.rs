@@ -253,6 +253,8 @@ pub struct RunningProxy {
     /// The command's variables: `*_PROXY` with the token, `NO_PROXY`, `NODE_USE_ENV_PROXY`,
     /// each credential's base URL and phantom key.
     pub env: Vec<(OsString, OsString)>,
+    /// The variables of nono's environment that credential secrets were read from.
+    pub secret_vars: Vec<String>,
     /// Set to stop the collector (which then shuts the proxy down).
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Owns the proxy and reads its events as they come (the proxy's queue is bounded: a
@@ -322,9 +324,18 @@ impl EgressPlan {
             .map_err(|e| {
                 Failure::nono(format!("cannot start the egress proxy's event thread: {e}"))
             })?;
+        let secret_vars = self
+            .credentials
+            .iter()
+            .filter_map(|c| match &c.def.source {
+                CredentialSource::Env(v) => Some(v.clone()),
+                CredentialSource::File(_) => None,
+            })
+            .collect();
         Ok(RunningProxy {
             addr,
             env,
+            secret_vars,
             stop,
             collector,
         })
@@ -511,9 +522,16 @@ pub fn child_env(
     let ours: Vec<&OsString> = proxy
         .map(|p| p.env.iter().map(|(k, _)| k).collect())
         .unwrap_or_default();
+    // A credential's secret is read from nono's environment: the variable it came from never
+    // reaches the command (the built-ins' key variable is replaced by the phantom).
+    let secrets: Vec<&str> = proxy
+        .map(|p| p.secret_vars.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     let mut env: Vec<(OsString, OsString)> = vars
         .iter()
-        .filter(|(k, _)| k != TEST_RESOLVE_ENV && !ours.contains(&k))
+        .filter(|(k, _)| {
+            k != TEST_RESOLVE_ENV && !ours.contains(&k) && !secrets.iter().any(|s| k == s)
+        })
         .cloned()
         .collect();
     if let Some(p) = proxy {

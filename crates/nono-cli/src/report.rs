@@ -404,13 +404,25 @@ impl NetDenied {
     pub fn from_event(e: &nono_proxy::ProxyEvent) -> Option<NetDenied> {
         use nono_proxy::{DenyReason, EventKind, Verdict};
         if let EventKind::Rejected(r) = &e.kind {
+            use nono_proxy::RejectReason as R;
+            let reason = match r {
+                R::Unauthenticated => "without the run's proxy token (or, on a credential route, without its phantom key) → no rule was consulted; only the command, with the URL in HTTP_PROXY/HTTPS_PROXY, can use the proxy",
+                R::EndpointNotAllowed => "a credential-service call outside its --allow-endpoint rules → add --allow-endpoint SERVICE:METHOD:/path for the call",
+                R::UnknownRoute => "a request to no credential service → the command reaches services at their $BASE_URL variable, other hosts through HTTP_PROXY",
+                R::HostMismatch => "its Host header disagrees with the request target → refused (a server could be told another host than the one the rules judged)",
+                R::HeaderTooLarge | R::TooManyHeaders => "its request head was too large → refused (bounded against memory exhaustion)",
+                R::HeaderTimeout => "its request head did not arrive in time → refused (bounded against slow clients)",
+                R::TooManyConnections => "too many connections at once → refused (bounded; the proxy keeps serving the others)",
+                R::BadRequest => "a malformed request → refused",
+                _ => "refused before any rule was consulted",
+            };
             return Some(NetDenied::Rejected {
                 host: if e.host.is_empty() {
                     String::new()
                 } else {
                     format!("{}:{}", e.host, e.port)
                 },
-                reason: format!("{r:?}"),
+                reason: reason.to_owned(),
             });
         }
         let Some(Verdict::Deny { reason, rule_hint }) = &e.verdict else {
@@ -476,13 +488,12 @@ pub fn net_line(d: &NetDenied) -> String {
             ),
         },
         NetDenied::Rejected { host, reason } => format!(
-            "nono: the egress proxy rejected a request{} ({}) → no rule was consulted; the command must use the proxy from HTTP_PROXY/HTTPS_PROXY as given",
+            "nono: the egress proxy rejected a request{}: {reason}",
             if host.is_empty() {
                 String::new()
             } else {
                 format!(" for {}", escape::text(host))
             },
-            escape::text(reason)
         ),
         NetDenied::Direct {
             addr,

@@ -1615,7 +1615,10 @@ mod tests {
         let eacces = action::errno(libc::EACCES);
         assert_eq!(ports.evaluate(&msg(fo)), eacces);
         assert_eq!(ports.evaluate(&mmsg(fo)), eacces);
-        assert_eq!(ports.evaluate(&msg(libc::MSG_NOSIGNAL as u64)), action::ALLOW);
+        assert_eq!(
+            ports.evaluate(&msg(libc::MSG_NOSIGNAL as u64)),
+            action::ALLOW
+        );
         assert_eq!(ports.evaluate(&mmsg(0)), action::ALLOW);
         // sendmmsg's vlen (args[2]) is not its flags.
         assert_eq!(

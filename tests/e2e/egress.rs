@@ -1,0 +1,396 @@
+//! Egress by domain: `--allow-domain` and friends under `run` (the proxy, its variables, the
+//! report), `--dry-run`, `why --host`, the usage errors of `wrap`, profiles, and credential
+//! injection against a loopback upstream. Names are mapped to 127.0.0.0/8 by the test
+//! (`NONO_TEST_PROXY_RESOLVE`, read by nono itself); every server is the test's own.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use crate::harness::{nono, nono_cmd, output, sandbox_available, Scratch};
+
+const RESOLVE: &str = "NONO_TEST_PROXY_RESOLVE";
+
+fn curl() -> Option<&'static str> {
+    ["/usr/bin/curl", "/bin/curl"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// An HTTP server on `addr` answering `hello`; every request head it received is kept.
+fn server(addr: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind((addr, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let h = heads.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = vec![0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            h.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    (port, heads)
+}
+
+#[test]
+fn run_reaches_allowed_domains_through_the_proxy_and_reports_the_rest() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(curl) = curl() else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("egress-run");
+    let (port, heads) = server("127.0.0.5");
+    let script = format!(
+        "env | grep -E '^(HTTP_PROXY|HTTPS_PROXY|ALL_PROXY|http_proxy|https_proxy|all_proxy|NO_PROXY|no_proxy|NODE_USE_ENV_PROXY|{RESOLVE})=' | sed 's/=.*//' | sort | tr '\\n' ' '; echo; \
+         echo \"$HTTP_PROXY\" | grep -q '^http://nono:[0-9a-f]*@127.0.0.1:' && echo token-in-url; \
+         {curl} -sS -m 5 http://pkg.test:{port}/a; echo; \
+         {curl} -sS -m 5 -o /dev/null -w 'other=%{{http_code}}\\n' http://other.test:{port}/; \
+         {curl} -sS -m 5 -o /dev/null -w 'denied=%{{http_code}}\\n' http://bad.pkg.test:{port}/"
+    );
+    let out = output(
+        nono_cmd(&s.path)
+            .env(
+                RESOLVE,
+                "pkg.test=127.0.0.5;other.test=127.0.0.5;bad.pkg.test=127.0.0.5",
+            )
+            .args(["run", "--allow-domain", &format!("pkg.test:{port}")])
+            .args(["--allow-domain", &format!("*.pkg.test:{port}")])
+            .args(["--deny-domain", "bad.pkg.test"])
+            .args(["--allow-domain", "127.0.0.5"])
+            .args(["--", "sh", "-c", &script]),
+    );
+    out.expect_code(0)
+        .stdout_has("token-in-url")
+        .stdout_has("hello")
+        .stdout_has("other=403")
+        .stdout_has("denied=403")
+        .stderr_has(&format!(
+            "nono: denied connect to other.test:{port} → add --allow-domain other.test:{port}"
+        ))
+        .stderr_has(&format!(
+            "nono: denied connect to bad.pkg.test:{port}: refused by --deny-domain bad.pkg.test"
+        ));
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    for v in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "NODE_USE_ENV_PROXY",
+    ] {
+        assert!(names.contains(&v), "{v} not set for the command\n{out}");
+    }
+    assert!(
+        !names.contains(&RESOLVE),
+        "the test mapping reached the command\n{out}"
+    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}\n{out}");
+    assert!(heads[0].starts_with("GET /a HTTP/1.1"), "{heads:?}");
+    assert!(!heads[0].contains("Proxy-Authorization"), "{heads:?}");
+}
+
+#[test]
+fn dry_run_shows_the_rules_the_proxy_and_the_confinement() {
+    let s = Scratch::new("egress-dry");
+    let out = nono(
+        &s.path,
+        [
+            "run",
+            "--dry-run",
+            "--allow-domain",
+            "pypi.org",
+            "--deny-domain",
+            "*.evil.test",
+            "--network-profile",
+            "github",
+            "--proxy-port",
+            "40123",
+            "--allow-connect-port",
+            "5432",
+            "--",
+            "true",
+        ],
+    );
+    out.expect_code(0)
+        .stdout_has("confined to nono's egress proxy on 127.0.0.1:40123")
+        .stdout_has("and to ports 5432 on loopback")
+        .stdout_has("allow  pypi.org")
+        .stdout_has("--allow-domain")
+        .stdout_has("network profile github")
+        .stdout_has("deny   *.evil.test")
+        .stdout_has("HTTP_PROXY, HTTPS_PROXY, ALL_PROXY");
+    let json = nono(
+        &s.path,
+        [
+            "run",
+            "--dry-run",
+            "--json",
+            "--allow-domain",
+            "pypi.org",
+            "--",
+            "true",
+        ],
+    );
+    json.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["egress"]["allow"][0]["rule"], "pypi.org", "{json}");
+    assert_eq!(v["network"]["mode"], "blocked", "{json}");
+    // Port exceptions without domain rules: loopback only under run, any host under wrap.
+    nono(
+        &s.path,
+        [
+            "run",
+            "--dry-run",
+            "--allow-connect-port",
+            "5432",
+            "--",
+            "true",
+        ],
+    )
+    .expect_code(0)
+    .stdout_has("(loopback only: the supervisor checks the address)");
+}
+
+#[test]
+fn https_path_rules_and_bad_rules_are_refused_at_start() {
+    let s = Scratch::new("egress-bad");
+    nono(
+        &s.path,
+        [
+            "run",
+            "--allow-domain",
+            "https://api.example.com/v1/**",
+            "--",
+            "true",
+        ],
+    )
+    .expect_code(125)
+    .stderr_has("TLS interception");
+    nono(
+        &s.path,
+        ["run", "--allow-domain", "exa mple.com", "--", "true"],
+    )
+    .expect_code(125)
+    .stderr_has("--allow-domain exa mple.com");
+    nono(&s.path, ["run", "--network-profile", "nope", "--", "true"])
+        .expect_code(125)
+        .stderr_has("developer");
+    nono(&s.path, ["run", "--credential", "nope", "--", "true"])
+        .expect_code(125)
+        .stderr_has("openai");
+}
+
+#[test]
+fn wrap_refuses_domain_rules_and_unchecked_port_exceptions() {
+    let s = Scratch::new("egress-wrap");
+    for flags in [
+        &["--allow-domain", "x.test"][..],
+        &["--network-profile", "minimal"][..],
+        &["--credential", "openai"][..],
+        &["--proxy-port", "4000"][..],
+    ] {
+        let out = nono(&s.path, ["wrap"].iter().chain(flags).chain(&["--", "true"]));
+        out.expect_code(2).stderr_has("use nono run");
+    }
+    let out = nono(
+        &s.path,
+        [
+            "wrap",
+            "--block-net",
+            "--allow-connect-port",
+            "443",
+            "--",
+            "true",
+        ],
+    );
+    out.expect_code(125)
+        .stderr_has("ANY host")
+        .stderr_has("--accept-wrap-gaps");
+    nono(
+        &s.path,
+        [
+            "wrap",
+            "--allow-connect-port",
+            "443",
+            "--accept-wrap-gaps",
+            "--",
+            "true",
+        ],
+    )
+    .expect_code(0)
+    .stderr_has("ANY host");
+}
+
+#[test]
+fn why_answers_for_domain_rules() {
+    let s = Scratch::new("egress-why");
+    let out = nono(
+        &s.path,
+        [
+            "why",
+            "--allow-domain",
+            "*.example.com",
+            "--host",
+            "api.example.com",
+        ],
+    );
+    out.expect_code(0)
+        .stdout_has("allowed")
+        .stdout_has("--allow-domain *.example.com");
+    let out = nono(
+        &s.path,
+        [
+            "why",
+            "--allow-domain",
+            "*.example.com",
+            "--host",
+            "example.com",
+            "--port",
+            "443",
+            "--json",
+        ],
+    );
+    out.expect_code(1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "denied", "{out}");
+    assert_eq!(v["hint"], "example.com", "{out}");
+    nono(
+        &s.path,
+        [
+            "why",
+            "--allow-domain",
+            "x.test",
+            "--deny-domain",
+            "x.test",
+            "--host",
+            "x.test",
+        ],
+    )
+    .expect_code(1)
+    .stdout_has("--deny-domain x.test");
+    // Without domain rules, a port exception reaches loopback only.
+    nono(
+        &s.path,
+        [
+            "why",
+            "--allow-connect-port",
+            "5432",
+            "--host",
+            "10.1.2.3",
+            "--port",
+            "5432",
+        ],
+    )
+    .expect_code(1)
+    .stdout_has("loopback");
+}
+
+#[test]
+fn profiles_list_network_profiles_and_carry_domain_keys() {
+    let s = Scratch::new("egress-profile");
+    nono(&s.path, ["profile", "list"])
+        .expect_code(0)
+        .stdout_has("developer")
+        .stdout_has("llm-apis")
+        .stdout_has("package-registries");
+    nono(&s.path, ["profile", "show", "github"])
+        .expect_code(0)
+        .stdout_has("github.com");
+    let p = s.write(
+        "p.json",
+        r#"{"name": "p", "extends": "default",
+            "network": {"allow_domain": ["pypi.org"], "deny_domain": ["evil.test"],
+                        "network_profile": ["docs"]}}"#,
+    );
+    let ps = p.display().to_string();
+    nono(&s.path, ["profile", "validate", &ps]).expect_code(0);
+    nono(&s.path, ["run", "--dry-run", "-p", &ps, "--", "true"])
+        .expect_code(0)
+        .stdout_has("allow  pypi.org")
+        .stdout_has("network profile docs")
+        .stdout_has("deny   evil.test");
+    nono(&s.path, ["wrap", "-p", &ps, "--", "true"])
+        .expect_code(2)
+        .stderr_has("nono run");
+    let bad = s.write(
+        "bad.json",
+        r#"{"name": "bad", "network": {"network_profile": ["nope"]}}"#,
+    );
+    nono(&s.path, ["profile", "validate", &bad.display().to_string()])
+        .expect_code(1)
+        .stderr_has("nope");
+}
+
+/// The key stays in nono: the command gets the service's base URL and a phantom key; the
+/// upstream (the test's loopback server) receives the real key in the service's header.
+#[test]
+fn credential_injection_keeps_the_key_out_of_the_sandbox() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(curl) = curl() else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("egress-cred");
+    let (port, heads) = server("127.0.0.6");
+    let secret = format!("sk-real-{}", std::process::id());
+    let p = s.write(
+        "p.json",
+        &format!(
+            r#"{{"name": "p", "extends": "default", "network": {{"credentials": {{"example": {{
+                "upstream": "http://127.0.0.6:{port}/base", "header": "Authorization",
+                "format": "Bearer {{}}", "source": {{"env": "E2E_EXAMPLE_SECRET"}},
+                "base_url_env": "EXAMPLE_BASE_URL", "key_env": "EXAMPLE_KEY"}}}}}}}}"#
+        ),
+    );
+    let script = format!(
+        "env | grep -c {secret}; echo base=$EXAMPLE_BASE_URL; \
+         {curl} -sS -m 5 -H \"Authorization: Bearer $EXAMPLE_KEY\" \"$EXAMPLE_BASE_URL/v1/models\"; echo; \
+         {curl} -sS -m 5 -o /dev/null -w 'post=%{{http_code}}\\n' -X POST -H \"Authorization: Bearer $EXAMPLE_KEY\" \"$EXAMPLE_BASE_URL/v1/other\""
+    );
+    let out = output(
+        nono_cmd(&s.path)
+            .env("E2E_EXAMPLE_SECRET", &secret)
+            .args(["run", "-p", &p.display().to_string()])
+            .args(["--credential", "example"])
+            .args(["--allow-endpoint", "example:GET:/v1/**"])
+            .args(["--", "sh", "-c", &script]),
+    );
+    out.expect_code(0)
+        .stdout_has("0\n")
+        .stdout_has("base=http://127.0.0.1:")
+        .stdout_has("hello")
+        .stdout_has("post=403")
+        .stderr_has("outside its --allow-endpoint rules");
+    assert!(!out.stdout.contains(&secret), "{out}");
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}\n{out}");
+    assert!(heads[0].starts_with("GET /base/v1/models"), "{heads:?}");
+    assert!(
+        heads[0].contains(&format!("Bearer {secret}")),
+        "the upstream did not get the real key: {heads:?}"
+    );
+}
