@@ -220,7 +220,7 @@ mod tests {
         let (h, n) = parse("CONNECT Example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nXX")
             .unwrap()
             .unwrap();
-        assert_eq!(n, 60);
+        assert_eq!(n, 59);
         assert_eq!(
             h.target,
             Target::Authority { host: Host::Name("example.com".into()), port: 443 }

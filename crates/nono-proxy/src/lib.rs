@@ -57,6 +57,8 @@ mod config;
 mod credential;
 mod event;
 mod head;
+#[cfg(test)]
+mod matcher_proptests;
 mod host;
 mod profiles;
 mod rule;
