@@ -394,3 +394,60 @@ fn credential_injection_keeps_the_key_out_of_the_sandbox() {
         "the upstream did not get the real key: {heads:?}"
     );
 }
+
+/// `learn` with domain rules as an upper bound writes the destinations the command used as
+/// `network.allow_domain` (the address too when a name resolved into a special range).
+#[test]
+fn learn_records_the_domains_used() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(curl) = curl() else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("egress-learn");
+    let (port, _heads) = server("127.0.0.7");
+    let out_file = s.join("learned.json");
+    let out = output(
+        nono_cmd(&s.path)
+            .env(RESOLVE, "used.test=127.0.0.7;unused.test=127.0.0.7")
+            .args(["learn", "-o", &out_file.display().to_string()])
+            .args(["--allow-domain", &format!("used.test:{port}")])
+            .args(["--allow-domain", &format!("unused.test:{port}")])
+            .args(["--allow-domain", "127.0.0.0/8"])
+            .args([
+                "--",
+                "sh",
+                "-c",
+                &format!("{curl} -sS -m 5 http://used.test:{port}/"),
+            ]),
+    );
+    out.expect_code(0).stdout_has("hello");
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let domains: Vec<&str> = v["network"]["allow_domain"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no network.allow_domain in {text}\n{out}"))
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        domains,
+        ["127.0.0.7".to_owned(), format!("used.test:{port}")],
+        "{text}"
+    );
+    nono(
+        &s.path,
+        [
+            "run",
+            "--dry-run",
+            "-p",
+            &out_file.display().to_string(),
+            "--",
+            "true",
+        ],
+    )
+    .expect_code(0)
+    .stdout_has(&format!("allow  used.test:{port}"));
+}

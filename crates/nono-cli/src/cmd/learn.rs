@@ -164,6 +164,50 @@ struct LearnedProfile {
     description: String,
     extends: String,
     filesystem: LearnedFs,
+    #[serde(skip_serializing_if = "LearnedNet::is_empty")]
+    network: LearnedNet,
+}
+
+/// `network.allow_domain`: the destinations the command reached through the proxy.
+#[derive(Debug, Default, serde::Serialize)]
+struct LearnedNet {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow_domain: Vec<String>,
+}
+
+impl LearnedNet {
+    fn is_empty(&self) -> bool {
+        self.allow_domain.is_empty()
+    }
+}
+
+/// The `--allow-domain` values that cover what the proxy allowed: the host (with its port
+/// unless 80/443), and the address too when it lies in a range a name rule alone never
+/// reaches. Credential routes are not domains (they need `--credential`).
+fn learned_domains(events: &[nono_proxy::ProxyEvent]) -> Vec<String> {
+    use nono_proxy::{EventKind, Host, Verdict};
+    let mut out = BTreeSet::new();
+    for e in events {
+        if !matches!(e.kind, EventKind::Tunnel | EventKind::Http { .. }) {
+            continue;
+        }
+        if !matches!(e.verdict, Some(Verdict::Allow { .. })) {
+            continue;
+        }
+        let Ok(host) = Host::parse(&e.host) else {
+            continue;
+        };
+        out.insert(nono_proxy::allow_hint(&host, e.port));
+        if let Some(a) = e
+            .addr
+            .filter(|a| nono_proxy::SpecialRange::of(*a).is_some())
+        {
+            if host.ip().is_none() {
+                out.insert(a.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -200,6 +244,7 @@ fn profile_json(
     base: &str,
     command: &[std::ffi::OsString],
     learned: &Learned,
+    domains: &[String],
     vars: &Vars,
 ) -> anyhow::Result<String> {
     let list = |set: &BTreeSet<PathBuf>| -> Vec<PathEntry> {
@@ -222,6 +267,9 @@ fn profile_json(
             read: list(&learned.read),
             write: list(&learned.write),
             allow: list(&learned.allow),
+        },
+        network: LearnedNet {
+            allow_domain: domains.to_vec(),
         },
     };
     Ok(serde_json::to_string_pretty(&profile)? + "\n")
@@ -357,19 +405,41 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         }
     }
 
+    // Domain rules: the command runs confined to the proxy as under `run`, and the
+    // destinations it reached are learned (the subset of the rules it used).
+    let proxy = if plan.egress.enabled() {
+        Some(plan.egress.start()?)
+    } else {
+        ui.note("the network is not learned: with --network-profile NAME or --allow-domain HOST as an upper bound, learn records the domains the command used and writes them as network.allow_domain");
+        None
+    };
+    if let Some(p) = &proxy {
+        caps.allow_connect_port(p.addr.port());
+    }
     let mut config = SpawnConfig::new(args.command.clone(), caps);
-    config.env = env;
+    config.env = crate::egress::child_env(&env, proxy.as_ref());
+    config.egress_proxy = proxy.as_ref().map(|p| p.addr);
     config.workdir = Some(plan.workdir.clone());
     config.trap_opens = true;
     config.engine = Some(engine);
     config.pty = PtyMode::Never;
-    let outcome = nono_supervisor::run(config)
-        .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let outcome = nono_supervisor::run(config);
+    let events = proxy
+        .map(crate::egress::RunningProxy::finish)
+        .unwrap_or_default();
+    let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
     let denied = outcome
         .denials
         .iter()
         .map(|d| report::describe_denial(&plan.caps, &plan.deny, d));
-    ui.block(&report::render(denied));
+    let proxied = plan.egress.enabled();
+    let net = outcome
+        .connect_denials
+        .iter()
+        .map(|d| report::NetDenied::direct(d, proxied))
+        .chain(events.iter().filter_map(report::NetDenied::from_event));
+    ui.block(&report::render_all(denied, net));
+    let domains = learned_domains(&events);
 
     let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(exe) = exe_grant {
@@ -402,6 +472,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         &plan.profile.name,
         &args.command,
         &learned,
+        &domains,
         &plan.vars,
     )?;
     // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
@@ -431,8 +502,8 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         ))
         .into());
     }
-    let count = learned.read.len() + learned.write.len() + learned.allow.len();
-    if learned.is_empty() {
+    let count = learned.read.len() + learned.write.len() + learned.allow.len() + domains.len();
+    if learned.is_empty() && domains.is_empty() {
         ui.note(&format!(
             "wrote {} (the base profile was enough: nothing to add)",
             args.output.display()
@@ -546,7 +617,7 @@ mod tests {
         assert_eq!(l.write, BTreeSet::from([base.join("few/new")]));
         assert_eq!(l.optional, BTreeSet::from([base.join("few/new")]));
         let vars = Vars::for_home("/home/u");
-        let text = profile_json("p", "default", &["sh".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["sh".into()], &l, &[], &vars).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["filesystem"]["write"][0]["optional"], true, "{text}");
         let _ = std::fs::remove_dir_all(&base);
@@ -557,7 +628,7 @@ mod tests {
         let mut l = Learned::default();
         l.read.insert("/data".into());
         let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
-        let text = profile_json("p", "default", &["cat".into()], &l, &vars).unwrap();
+        let text = profile_json("p", "default", &["cat".into()], &l, &[], &vars).unwrap();
         assert!(text.starts_with("{\n  \"name\": \"p\""), "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["extends"], "default");
