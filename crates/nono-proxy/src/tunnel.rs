@@ -11,8 +11,9 @@ use rustix::pipe::{pipe_with, splice, PipeFlags, SpliceFlags};
 
 /// How long a blocking read waits before the idle check looks at both directions.
 const POLL_SLICE: Duration = Duration::from_secs(5);
-/// Bytes moved per splice call (the pipe's default capacity).
-const SPLICE_CHUNK: usize = 64 * 1024;
+/// Pipe capacity asked for (fewer splice calls per byte; the pages are kernel memory, used
+/// only while data is in flight). The default 64 KiB is kept if the kernel refuses.
+const PIPE_SIZE: usize = 256 * 1024;
 
 /// Activity shared by both directions of a tunnel.
 #[derive(Debug)]
@@ -74,9 +75,10 @@ fn splice_pump(
     idle: Duration,
 ) -> Result<u64, SpliceFail> {
     let (pr, pw) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpliceFail::Io(e.into()))?;
+    let chunk = rustix::pipe::fcntl_setpipe_size(&pw, PIPE_SIZE).unwrap_or(64 * 1024);
     let mut total: u64 = 0;
     loop {
-        let n = match splice(src, None, &pw, None, SPLICE_CHUNK, SpliceFlags::MOVE) {
+        let n = match splice(src, None, &pw, None, chunk, SpliceFlags::MOVE) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
