@@ -64,7 +64,8 @@ fn run_reaches_allowed_domains_through_the_proxy_and_reports_the_rest() {
                 RESOLVE,
                 "pkg.test=127.0.0.5;other.test=127.0.0.5;bad.pkg.test=127.0.0.5",
             )
-            .args(["run", "--allow-domain", &format!("pkg.test:{port}")])
+            .args(["run", "--audit-log", &s.s("audit.jsonl")])
+            .args(["--allow-domain", &format!("pkg.test:{port}")])
             .args(["--allow-domain", &format!("*.pkg.test:{port}")])
             .args(["--deny-domain", "bad.pkg.test"])
             .args(["--allow-domain", "127.0.0.5"])
@@ -109,6 +110,95 @@ fn run_reaches_allowed_domains_through_the_proxy_and_reports_the_rest() {
     assert_eq!(heads.len(), 1, "{heads:?}\n{out}");
     assert!(heads[0].starts_with("GET /a HTTP/1.1"), "{heads:?}");
     assert!(!heads[0].contains("Proxy-Authorization"), "{heads:?}");
+    // Every decision is an audit record: host, port, address, decision, rule, bytes.
+    let audit = std::fs::read_to_string(s.join("audit.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["egress"].clone())
+        .filter(|v| !v.is_null())
+        .collect();
+    let allowed = records
+        .iter()
+        .find(|r| r["host"] == "pkg.test")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(allowed["decision"], "allow", "{audit}");
+    assert_eq!(allowed["rule"], format!("pkg.test:{port}"), "{audit}");
+    assert_eq!(allowed["address"], "127.0.0.5", "{audit}");
+    assert!(allowed["bytes_down"].as_u64().unwrap() > 0, "{audit}");
+    let denied = records
+        .iter()
+        .find(|r| r["host"] == "other.test")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(denied["decision"], "deny", "{audit}");
+}
+
+/// `nono proxy`: the same proxy alone in the foreground; it prints the variables a client
+/// needs (token included) and refuses requests without the token.
+#[test]
+fn proxy_subcommand_serves_in_the_foreground() {
+    use std::io::BufRead as _;
+    let s = Scratch::new("egress-proxy-cmd");
+    let (port, heads) = server("127.0.0.8");
+    let mut child = nono_cmd(&s.path)
+        .env(RESOLVE, "fg.test=127.0.0.8")
+        .args(["proxy", "--allow-domain", &format!("fg.test:{port}")])
+        .args(["--allow-domain", "127.0.0.8"])
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("nono proxy printed nothing").unwrap();
+        if let Some(v) = line.strip_prefix("HTTP_PROXY=") {
+            break v.to_owned();
+        }
+    };
+    let rest = url.strip_prefix("http://nono:").expect(&url);
+    let (token, addr) = rest.split_once('@').unwrap();
+    let ask = |auth: Option<&str>| {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let auth = auth.map_or_else(String::new, |a| {
+            format!("Proxy-Authorization: Basic {a}\r\n")
+        });
+        write!(
+            c,
+            "GET http://fg.test:{port}/x HTTP/1.1\r\nHost: fg.test:{port}\r\n{auth}\r\n"
+        )
+        .unwrap();
+        let mut got = String::new();
+        let _ = c.read_to_string(&mut got);
+        got
+    };
+    let without = ask(None);
+    let with = ask(Some(&base64(&format!("nono:{token}"))));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(without.starts_with("HTTP/1.1 407"), "{without}");
+    assert!(
+        with.starts_with("HTTP/1.1 200") && with.ends_with("hello"),
+        "{with}"
+    );
+    assert_eq!(heads.lock().unwrap().len(), 1);
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[test]
