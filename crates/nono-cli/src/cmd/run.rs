@@ -176,6 +176,15 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     };
     let mut caps = plan.sandbox.caps.clone();
     if let Some(p) = &proxy {
+        if caps.network().allows_connect(p.addr.port()) {
+            // The proxy's port reaches the proxy alone (nono_supervisor::egress): an
+            // exception on the same number would be lost. Only an ephemeral port can get here.
+            return Err(Failure::nono(format!(
+                "the egress proxy's ephemeral port {} is also a --allow-connect-port exception; run again, or fix the port with --proxy-port",
+                p.addr.port()
+            ))
+            .into());
+        }
         caps.allow_connect_port(p.addr.port());
         tracing::info!(addr = %p.addr, "egress proxy listening");
     }
