@@ -125,3 +125,59 @@ fn prompt_answer_is_not_relayed_to_the_command() {
     let seen = t.seen.clone();
     assert_eq!(t.exit_code(), Some(0), "{seen}");
 }
+
+/// The command cannot redraw the prompt while it is shown: it writes, over and over, the
+/// sequence that moves up to the line with the path and rewrites it
+/// (`ESC 7 ESC [1A CR ESC [2K  /harmless/path ESC 8`). Nothing of it reaches the terminal
+/// between the question and the answer (the relay holds the command's output), the terminal
+/// is reset before the question, and the answer line repeats the true path. Before, the
+/// forged line was on screen while the person answered.
+#[test]
+fn prompt_cannot_be_redrawn_by_the_command() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("prompt-forge");
+    let file = s.write("data/secret.txt", "the-real-file");
+    let audit = s.join("audit.jsonl");
+    let script = format!(
+        "cat '{}' & c=$!; \
+         while kill -0 $c 2>/dev/null; do \
+           printf '\\0337\\033[1A\\r\\033[2K  /harmless/path FORGED\\0338'; sleep 0.1; \
+         done; wait $c",
+        file.display()
+    );
+    let mut t = AtTerminal::start(&s, &audit, &["sh", "-c", &script]);
+    t.wait_for("Allow?");
+    // The command keeps writing while the person reads the question.
+    let until = Instant::now() + Duration::from_millis(1500);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Ok(chunk) = t.rx.recv_timeout(left) {
+            t.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    let asked = t.seen.rfind("nono: the sandboxed program").unwrap();
+    let question = &t.seen[asked..];
+    assert!(
+        !question.contains("FORGED") && !question.contains("\x1b[1A"),
+        "the command's output reached the terminal during the prompt: {question:?}"
+    );
+    let reset = String::from_utf8(nono_supervisor::approval::TERMINAL_RESET.to_vec()).unwrap();
+    assert!(
+        t.seen[..asked].ends_with(&format!("{reset}\r\n")),
+        "no terminal reset right before the question: {:?}",
+        &t.seen[asked.saturating_sub(80)..asked]
+    );
+    t.type_keys(b"y\r");
+    let answer = format!("granted once: read access to {}\r\n", file.display());
+    t.wait_for(&answer);
+    t.wait_for("the-real-file");
+    let answered = t.seen.find(&answer).unwrap();
+    assert!(
+        !t.seen[asked..answered].contains("FORGED"),
+        "{:?}",
+        &t.seen[asked..]
+    );
+    let seen = t.seen.clone();
+    assert_eq!(t.exit_code(), Some(0), "{seen}");
+}

@@ -50,6 +50,11 @@ impl Bins {
     pub fn ptyrun(&self) -> PathBuf {
         self.dir.join("ptyrun")
     }
+    /// `ttyjob shell [-o FILE] -- CMD...`: CMD as a job of a shell on a fresh terminal, then
+    /// two lines typed at that shell; `ttyjob steal-fg|daemon LOOT`: the attacks on them.
+    pub fn ttyjob(&self) -> PathBuf {
+        self.dir.join("ttyjob")
+    }
     /// `fdrun N SPEC ... -- CMD...`: CMD with leaked descriptors.
     pub fn fdrun(&self) -> PathBuf {
         self.dir.join("fdrun")
@@ -98,10 +103,11 @@ fn build() -> Result<Bins, String> {
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| format!("cannot lock {}/lock: {e}", dir.display()))?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("escape/c");
-    let jobs: [(&str, &[&str], &str); 5] = [
+    let jobs: [(&str, &[&str], &str); 6] = [
         ("probe.c", &["-pthread"], "probe"),
         ("race.c", &["-pthread"], "race"),
         ("ptyrun.c", &[], "ptyrun"),
+        ("ttyjob.c", &[], "ttyjob"),
         ("fdrun.c", &[], "fdrun"),
         ("evil.c", &["-shared", "-fPIC"], "libevil.so"),
     ];

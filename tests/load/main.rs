@@ -7,6 +7,7 @@ mod concurrency;
 mod faults;
 mod grants;
 mod harness;
+mod lanes;
 mod lifecycle;
 
 // The end-to-end harness (locating/building `nono`, scratch dirs outside the default

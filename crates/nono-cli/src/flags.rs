@@ -59,6 +59,11 @@ pub enum Command {
     /// ssh-agent, D-Bus and X11 sockets connect (`nono run` refuses all of these). So wrap
     /// refuses a grant on your home directory (or a parent of it) unless you pass
     /// --accept-wrap-gaps.
+    ///
+    /// Without a supervisor, what `nono run` adds is not there (`nono wrap --dry-run` lists
+    /// it). In particular the command holds your terminal itself: a process it leaves behind
+    /// keeps it and can read what you type after nono returns. Run untrusted commands at a
+    /// terminal with `nono run`, which gives them a terminal of their own.
     Wrap(WrapArgs),
     /// Start your $SHELL (fallback /bin/sh) in the sandbox, on a pseudo-terminal.
     Shell(ShellArgs),

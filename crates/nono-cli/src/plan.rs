@@ -371,13 +371,16 @@ impl SandboxPlan {
                 history_file.display()
             ))
         })?;
-        let links = check_grant_links(
+        let (links, walks) = check_grant_links(
             &requested,
             &caps,
             uid,
             &history,
             &flags.allow_symlinked_grant,
         )?;
+        // What was granted is where the checked resolution ended, not a path swapped since.
+        planted::grants_match_checks(&requested, &walks, &caps)
+            .map_err(|e| Failure::nono(e.to_string()))?;
         let workdir_readable = nono_sandbox::explain(&caps, &workdir, AccessMode::Read)
             .map(|e| e.is_allowed())
             .unwrap_or(false);
@@ -485,8 +488,8 @@ fn check_grant_links(
     uid: u32,
     history: &WriteHistory,
     accepted: &[PathBuf],
-) -> anyhow::Result<Vec<GrantLink>> {
-    let links = planted::grant_links(requested, caps, uid, history)
+) -> anyhow::Result<(Vec<GrantLink>, Vec<planted::Walk>)> {
+    let (links, walks) = planted::grant_links_walked(requested, caps, uid, history)
         .map_err(|e| Failure::nono(format!("resolving the symlinks on the grant paths: {e}")))?;
     // The accepted links as the walk names them: canonical parent + last component.
     let accepted: Vec<PathBuf> = accepted
@@ -515,7 +518,7 @@ fn check_grant_links(
         ))
         .into());
     }
-    Ok(links)
+    Ok((links, walks))
 }
 
 /// The command-line grants, in a fixed order, each with an origin naming its flag.
@@ -743,13 +746,20 @@ impl ElevationPlan {
                 origin: origin("--approve", p),
             })
             .collect();
-        check_grant_links(
+        let (_, walks) = check_grant_links(
             &requested,
             &sandbox.caps,
             planted::user_id(),
             &sandbox.history,
             &sandbox.accepted_links,
         )?;
+        // Approve exactly where the checked resolution ended (symlink-free), so that nothing
+        // swapped in since then is what the rule names.
+        let approve: Vec<PathBuf> = approve
+            .into_iter()
+            .zip(&walks)
+            .map(|(p, w)| w.resolved.clone().unwrap_or(p))
+            .collect();
         let audit_log = flags.audit_log.as_deref().map(absolute).transpose()?;
         if let Some(log) = &audit_log {
             check_own_output("--audit-log", log, &sandbox.caps, &approve)?;

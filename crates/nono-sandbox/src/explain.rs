@@ -42,7 +42,7 @@
 //! expanded in turn around any full carve-out beneath it (`~/.config/git` read-only,
 //! `~/.config/git/credentials` denied). A grant that only reads passes through a read-only
 //! carve-out untouched, and a grant at or beneath one keeps only its reading.
-//! [`effective_grants`] is that list; the model and the Landlock rules are both built from it.
+//! `effective_grants` is that list; the model and the Landlock rules are both built from it.
 //!
 //! What the carve-out cannot cover: a hard link to the denied file from elsewhere in the grant
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor

@@ -2,7 +2,7 @@
 //! (used by the integration tests that must SIGKILL a supervisor, and by the benchmarks).
 //!
 //! Usage: `supervise [--no-dev] [--trap] [--sdk] [--pty] [--read DIR]... [--write DIR]... -- COMMAND [ARG...]`
-//! (`--pty`: a PTY when all std streams are terminals; otherwise the streams are inherited;
+//! (`--pty`: a PTY in place of each std stream that is a terminal; the others are inherited;
 //! `--no-dev`, first if given: of `/dev` only `null` and `tty`, as in the default profile).
 //! Prints each denial to stderr and exits with the child's code (128+N for signal N).
 

@@ -15,7 +15,22 @@
 //! `(cancelled: the command ended)` and denies with [`CancelReason::as_denial`]'s reason
 //! (so the audit log has one `Denied` entry for the abandoned request). Prompts are
 //! serialised: concurrent requests wait their turn. While a prompt is open, the supervisor's
-//! PTY relays do not read the terminal (`pty.rs`'s gate), so the answer cannot go to the child.
+//! PTY relays do not read the terminal (`pty.rs`'s gate), so the answer cannot go to the child,
+//! and they hold the child's output, so the child cannot redraw the prompt while it is shown.
+//!
+//! # What the person sees is what is asked
+//! The command drew on the terminal before the prompt and may have left it in a state that
+//! hides or fakes text: an unfinished escape or control string (everything after
+//! `ESC ]` is swallowed as a window title until its terminator), invisible or
+//! same-colour-as-background attributes, a hidden cursor, a one-line scroll region (the lines
+//! with the path would scroll out of sight under a fake one drawn above), no auto-wrap (a long
+//! path cut at the margin), insert mode, the DEC line-drawing character set, origin mode. On
+//! a terminal the prompt first writes [`TERMINAL_RESET`], which undoes exactly those and
+//! nothing the command may still want (the screen's contents, the alternate screen, the
+//! cursor position it saved: not a reset of the whole terminal, which would also clear the
+//! user's scroll-back), and asks on fresh lines at the bottom of the screen. The
+//! line written with the answer repeats the access and the path (escaped), so the decision
+//! shown is the one made. The output held meanwhile is shown after that line.
 //!
 //! The prompt logic is [`ask`], generic over a `BufRead`/`Write` pair; the timeout is the
 //! reader's job ([`DeadlineReader`] polls an fd until a deadline and then reports
@@ -212,7 +227,8 @@ impl TerminalPrompt {
                 ))
             }
         };
-        if rustix::termios::isatty(&fd) {
+        let is_tty = rustix::termios::isatty(&fd);
+        if is_tty {
             // Keys typed before the question must not answer it.
             let _ = rustix::termios::tcflush(&fd, rustix::termios::QueueSelector::IFlush);
         }
@@ -225,6 +241,10 @@ impl TerminalPrompt {
                 ))
             }
         };
+        if is_tty {
+            // Whatever the command left the terminal in must not hide or fake the question.
+            let _ = writer.write_all(TERMINAL_RESET);
+        }
         let deadline = Instant::now() + self.timeout;
         let mut reader = BufReader::new(DeadlineReader::new(fd, deadline).cancelled_by(cancel));
         ask(req, self.timeout, &mut reader, &mut writer)
@@ -305,6 +325,29 @@ impl<F: AsFd> Read for DeadlineReader<'_, F> {
     }
 }
 
+/// Written to the terminal before a prompt: undoes what the command may have left that hides
+/// or fakes text, and moves to the bottom line.
+///
+/// | bytes | undoes |
+/// |---|---|
+/// | `CAN` | an unfinished escape sequence, or an unterminated `OSC`/`DCS`/`APC` string that would swallow the prompt (`CAN` aborts either; outside one it does nothing) |
+/// | `ESC [0m` | attributes: invisible (`8`), foreground = background colours, reverse, blink |
+/// | `SI`, `ESC (B` | the line-drawing or another character set in G0, or G1 shifted in |
+/// | `ESC [4l` | insert mode |
+/// | `ESC [?6l` | origin mode (cursor addressing relative to a scroll region) |
+/// | `ESC [r` | the scroll region (a one-line region keeps only the last line of the prompt in sight) |
+/// | `ESC [?7h` | auto-wrap off (a long path cut at the right margin) |
+/// | `ESC [?25h` | a hidden cursor |
+/// | `ESC [9999;1H` | the position: the bottom line, so nothing the command drew is below the prompt |
+///
+/// The prompt then writes `CR LF` before its first line: the screen scrolls, and every line
+/// of the prompt is a fresh, blank line (nothing the command drew shares one with it, or
+/// shows after its end). Left alone: the alternate screen (a full-screen program keeps its
+/// screen; the prompt is legible on either), the screen's contents and the scroll-back, and
+/// the command's saved cursor (`ESC 7`).
+pub const TERMINAL_RESET: &[u8] =
+    b"\x18\x1b[0m\x0f\x1b(B\x1b[4l\x1b[?6l\x1b[r\x1b[?7h\x1b[?25h\x1b[9999;1H";
+
 /// The longest answer line read; the rest is ignored.
 const MAX_ANSWER: usize = 64;
 /// The longest reason shown.
@@ -379,15 +422,20 @@ pub fn ask<R: BufRead, W: Write>(
         },
         _ => Decision::denied("denied at the terminal prompt"),
     };
-    let note: &[u8] = match &decision {
+    // The answer line repeats what was decided, so a prompt redrawn by anything else would
+    // still end in the truth.
+    let verdict = match &decision {
         Decision::Granted {
             scope: GrantScope::Session,
             ..
-        } => b"granted for this session\r\n",
-        Decision::Granted { .. } => b"granted once\r\n",
-        _ => b"denied\r\n",
+        } => "granted for this session",
+        Decision::Granted { .. } => "granted once",
+        _ => "denied",
     };
-    let _ = output.write_all(note).and_then(|()| output.flush());
+    let note = format!("{verdict}: {} access to {path}\r\n", req.access);
+    let _ = output
+        .write_all(note.as_bytes())
+        .and_then(|()| output.flush());
     decision
 }
 
@@ -529,6 +577,49 @@ mod tests {
             "{shown:?}"
         );
         assert!(shown.contains("\\u{1b}"), "{shown}");
+    }
+
+    /// The answer line names the decision, the access and the path again (escaped).
+    #[test]
+    fn the_answer_line_repeats_the_path() {
+        let (_, shown) = answer("y\n");
+        assert!(
+            shown.ends_with("granted once: read access to /home/u/data/report.csv\r\n"),
+            "{shown:?}"
+        );
+        let (_, shown) = answer("a\n");
+        assert!(
+            shown.ends_with("granted for this session: read access to /home/u/data/report.csv\r\n"),
+            "{shown:?}"
+        );
+        let mut evil = req(None);
+        evil.path = PathBuf::from("/tmp/x\x1b[2K\ry");
+        let mut out = Vec::new();
+        ask(
+            &evil,
+            Duration::from_secs(1),
+            &mut Cursor::new(b"n\n".to_vec()),
+            &mut out,
+        );
+        let shown = String::from_utf8(out).unwrap();
+        assert!(
+            shown.ends_with(": denied: read access to /tmp/x\\u{1b}[2K\\u{d}y\r\n"),
+            "{shown:?}"
+        );
+    }
+
+    /// The reset written before a prompt on a terminal is control sequences only (nothing
+    /// printable besides their parameters) and does not switch screens or reset the terminal.
+    #[test]
+    fn the_terminal_reset_leaves_the_screen_alone() {
+        let reset = String::from_utf8(TERMINAL_RESET.to_vec()).unwrap();
+        for keep in ["\x1bc", "?1049", "?47", "\x1b7", "\x1b8", "[2J", "[3J"] {
+            assert!(!reset.contains(keep), "{keep:?} in {reset:?}");
+        }
+        assert!(
+            reset.starts_with('\x18'),
+            "aborts an unfinished sequence first"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@
 //!      would have seen unsupervised (`EACCES`); a missing file opened without `O_CREAT` is
 //!      not recorded (it is `ENOENT` either way);
 //!    - with an engine, the request goes to a worker thread (`Engine::decide` may prompt),
-//!      so the loop keeps serving other threads of the child.
+//!      so the loop keeps serving other threads of the child; requests that will reach the
+//!      approval backend (may wait for a person) and those a rule decides at once use
+//!      separate workers ([`Lane`]), as do sockets and SDK requests.
 //!
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
@@ -36,9 +38,12 @@
 //! refused instead of followed out of the approved directory. The child's flags are honoured
 //! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
 //! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
-//! mode is masked with the child's umask). Before it is handed out, the opened object is
-//! checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a file under a deny
-//! entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
+//! mode is masked with the child's umask). The open itself is always `O_NONBLOCK`, so it
+//! never waits (a FIFO without a writer); then the object must be a regular file or a
+//! directory unless a rule names it itself (a FIFO, a device node: [`settle_opened`]), and
+//! `O_NONBLOCK` is cleared again unless the child asked for it. Before it is handed out, the
+//! opened object is checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a
+//! file under a deny entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
 //! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
@@ -81,8 +86,6 @@ pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
 const PATH_MAX: usize = 4096;
-/// Most worker threads for blocking decisions.
-const MAX_WORKERS: usize = 4;
 
 /// Everything the loop, the broker, the SDK server and the workers share for one run.
 #[derive(Debug)]
@@ -120,11 +123,17 @@ impl Context {
     }
 
     /// Wait for the workers to finish what they were given (every job ends: a decision
-    /// returns, times out or is cancelled — `run` fires `cancel` first — and answers to a
-    /// dead child fail at once). A backend that cannot be cancelled (a `Callback`) is waited
-    /// for: `run` never returns while one of its threads still decides for it.
-    pub(crate) fn finish(&self) {
-        self.workers.join();
+    /// returns, times out or is cancelled — `run` fires `cancel` first —, an open never
+    /// waits, a socket wait stops, and answers to a dead child fail at once). A backend that
+    /// cannot be cancelled (a `Callback`) is waited for — unless `interrupt` becomes readable
+    /// and `interrupted()` says so (a terminating signal to nono): then `run` returns and
+    /// leaves the busy workers to end on their own.
+    pub(crate) fn finish(
+        &self,
+        interrupt: Option<BorrowedFd<'_>>,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) {
+        self.workers.join_until(interrupt, interrupted);
     }
 }
 
@@ -235,6 +244,9 @@ pub(crate) struct Broker {
     procfs: procfs::ProcFs,
     /// `SYNC_WAKE_UP` was accepted (6.6+): the listener can be served by a blocking thread.
     sync_wakeup: bool,
+    /// A notification received before the broker existed (see `spawn::Spawned::pending`):
+    /// answered first (boxed: it is rare, and the broker travels by value).
+    pending: Option<Box<Notification>>,
 }
 
 /// The thread serving a listener (see [`Broker::spawn_thread`]).
@@ -276,7 +288,7 @@ struct OpenCall {
 }
 
 impl Broker {
-    pub(crate) fn new(listener: OwnedFd, ctx: &Context) -> Self {
+    pub(crate) fn new(listener: OwnedFd, pending: Option<Notification>, ctx: &Context) -> Self {
         let notify = NotifyFd::new(listener);
         // Wake the child on our CPU when answered (6.6+): a trapped open is a round trip.
         let sync_wakeup = notify.set_sync_wakeup().unwrap_or(false);
@@ -287,6 +299,15 @@ impl Broker {
             shared: ctx.shared.clone(),
             procfs: procfs::ProcFs::new(ctx.child_pid),
             sync_wakeup,
+            pending: pending.map(Box::new),
+        }
+    }
+
+    /// Answer the notification that arrived before the broker existed, if any.
+    pub(crate) fn answer_pending(&mut self, ctx: &Context) {
+        if let Some(n) = self.pending.take() {
+            let n = *n;
+            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         }
     }
 
@@ -308,7 +329,7 @@ impl Broker {
                 return false;
             }
         };
-        self.handle(n, ctx);
+        answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         true
     }
 
@@ -352,7 +373,8 @@ impl Broker {
     /// The notify thread's loop: receive (blocking), answer, until no task uses the filter
     /// or `stop` is set (then the next notification is answered `ENOSYS`, as a closed
     /// listener would, and the listener is closed).
-    fn serve(self, ctx: &Context, stop: &AtomicBool) {
+    fn serve(mut self, ctx: &Context, stop: &AtomicBool) {
+        self.answer_pending(ctx);
         loop {
             let n = match self.notify.recv() {
                 Ok(n) => n,
@@ -373,7 +395,7 @@ impl Broker {
                 let _ = self.notify.respond_errno(n.id, Errno::NOSYS.raw_os_error());
                 return;
             }
-            self.handle(n, ctx);
+            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
         }
     }
 
@@ -472,20 +494,34 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
+        // Requests that may wait for a person get workers of their own.
+        let asks = engine.asks(&RuntimeRequest {
+            path: canonical.clone(),
+            access,
+            pid: n.pid,
+            reason: None,
+            source: RequestSource::Trap,
+        });
+        let lane = if asks { Lane::Ask } else { Lane::Open };
         let caps = self.caps.clone();
-        ctx.workers.submit(Box::new(move || {
-            grant_trapped(
-                &notify,
-                &engine,
-                &cancel,
-                &shared,
-                &caps.creds,
-                &n,
-                &call,
-                canonical,
-                access,
-            );
-        }));
+        ctx.workers.submit(
+            lane,
+            Box::new(move || {
+                answer_on_panic(&notify, n.id, || {
+                    grant_trapped(
+                        &notify,
+                        &engine,
+                        &cancel,
+                        &shared,
+                        &caps.creds,
+                        &n,
+                        &call,
+                        canonical,
+                        access,
+                    );
+                });
+            }),
+        );
     }
 }
 
@@ -547,6 +583,21 @@ fn grant_trapped(
                 .and_then(|as_child| open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode));
             match opened {
                 Ok(fd) => {
+                    // A FIFO or a device node only when a rule names it (see `settle_opened`).
+                    match settle_opened(&fd, flags, engine.rule_names(&path, access)) {
+                        Ok(()) => {}
+                        Err(Unsettled::Special(kind)) => {
+                            let reason = special_refusal(&path, kind);
+                            engine.refuse_granted(&req, &reason);
+                            shared.deny(denial(reason));
+                            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                            return;
+                        }
+                        Err(Unsettled::Failed(errno)) => {
+                            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                            return;
+                        }
+                    }
                     // The object itself, not its path: another name (a hard link) of a
                     // file in a deny group is refused here, before anything changed it.
                     if let Some(reason) = engine.refuse_opened(&req, &fd) {
@@ -643,11 +694,96 @@ fn honoured(flags: OFlags) -> OFlags {
             | OFlags::LARGEFILE)
 }
 
+/// What an approved open reached that is neither a regular file nor a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Special {
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Other,
+}
+
+impl Special {
+    fn of(st_mode: u32) -> Option<Special> {
+        match st_mode & libc::S_IFMT {
+            libc::S_IFREG | libc::S_IFDIR => None,
+            libc::S_IFIFO => Some(Special::Fifo),
+            libc::S_IFCHR => Some(Special::CharDevice),
+            libc::S_IFBLK => Some(Special::BlockDevice),
+            libc::S_IFSOCK => Some(Special::Socket),
+            _ => Some(Special::Other),
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Special::Fifo => "a FIFO",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Socket => "a socket",
+            Special::Other => "not a regular file or directory",
+        }
+    }
+}
+
+/// Why [`settle_opened`] did not hand out an fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unsettled {
+    /// The object is special and no rule names it: refuse (`EACCES`, a denial).
+    Special(Special),
+    /// `fstat`/`fcntl` failed: answer this errno.
+    Failed(Errno),
+}
+
+/// The denial reason for a special object reached by a grant that does not name it.
+pub(crate) fn special_refusal(path: &Path, kind: Special) -> String {
+    format!(
+        "{} is {}, not a regular file or directory: a runtime grant opens it only when a rule \
+         names it itself (--approve {}), or grant it statically (--read-file/--write-file)",
+        crate::escape::path(path),
+        kind.as_str(),
+        crate::escape::path(path)
+    )
+}
+
+/// After an approved open (always made with `O_NONBLOCK`, see [`open_approved`]): refuse an
+/// object that is not a regular file or a directory unless `named` (a rule names the object
+/// itself: [`crate::policy::Engine::rule_names`]), then give the fd the blocking mode the
+/// child asked for. Call it on every fd [`open_approved`] returns, before handing it out.
+///
+/// Why: a FIFO or a device node in an approved *directory* is not what a person approved when
+/// they approved the directory, and opening one without `O_NONBLOCK` blocks (a FIFO until the
+/// other end opens it, a serial line until carrier): a worker of the supervisor would wait for
+/// as long as the sandbox (or nobody) pleases. With the object named by a rule it is opened —
+/// but never waited for: a FIFO opened for reading is handed out at once (a read before any
+/// writer opened it returns end-of-file, where a blocking open would have waited), and one
+/// opened for writing with no reader fails `ENXIO` (what `O_NONBLOCK` gives; the child may
+/// retry), where a blocking open would have waited for a reader.
+pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<(), Unsettled> {
+    let st = rustix::fs::fstat(fd).map_err(Unsettled::Failed)?;
+    if let Some(kind) = Special::of(st.st_mode) {
+        if !named {
+            return Err(Unsettled::Special(kind));
+        }
+    }
+    if !flags.contains(OFlags::NONBLOCK) {
+        let now = rustix::fs::fcntl_getfl(fd).map_err(Unsettled::Failed)?;
+        rustix::fs::fcntl_setfl(fd, now & !OFlags::NONBLOCK).map_err(Unsettled::Failed)?;
+    }
+    Ok(())
+}
+
 /// Open the canonical `path` for the child, refusing any symlink on the way: the parent
 /// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
 /// Runs as the child (`as_child`): the kernel checks the child's search, read, write and
 /// create permissions, and the open file carries the child's credentials. The fd is
 /// close-on-exec in the supervisor (the child's own flag is applied on injection).
+///
+/// Always opened `O_NONBLOCK`, whatever the child asked for: an open never waits (a FIFO
+/// without its other end, a terminal line without carrier would block the worker for as long
+/// as the sandbox pleases). [`settle_opened`] then refuses such objects unless a rule names
+/// them and clears `O_NONBLOCK` again where the child did not ask for it.
 pub(crate) fn open_approved(
     as_child: &ActingAsChild,
     path: &Path,
@@ -662,7 +798,7 @@ pub(crate) fn open_approved(
         return rustix::fs::openat2(
             rustix::fs::CWD,
             path,
-            honoured(flags) | OFlags::CLOEXEC,
+            honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
             mode,
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         );
@@ -677,9 +813,10 @@ pub(crate) fn open_approved(
     open_beneath(as_child, &dir, Path::new(name), flags, mode)
 }
 
-/// `openat2(root, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// `openat2(root, relative, flags | O_NONBLOCK, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 /// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`). As the child (see [`open_approved`]).
+/// `ELOOP`). As the child (see [`open_approved`]); never waits (pass the fd to
+/// [`settle_opened`]).
 pub(crate) fn open_beneath(
     _as_child: &ActingAsChild,
     root: &OwnedFd,
@@ -690,7 +827,7 @@ pub(crate) fn open_beneath(
     rustix::fs::openat2(
         root,
         relative,
-        honoured(flags) | OFlags::CLOEXEC,
+        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
         mode,
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
@@ -854,12 +991,93 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
 /// A boxed job for a worker.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// A small pool for decisions that may block, started on first use so that a run without
-/// runtime requests starts no thread. A new worker starts whenever a job is queued and none
-/// is idle, up to [`MAX_WORKERS`]: one person-facing prompt never holds up other requests
-/// while workers remain.
+/// The kind of a job for the [`Workers`]: each kind has workers of its own, so that one kind
+/// that waits (prompts nobody answers, connects to servers that never accept, an SDK peer
+/// that stops reading) never holds up another — approved opens go on while every socket
+/// worker waits for a full backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// A trapped open outside the static grants that a rule (or a deny group, or a session
+    /// grant) decides at once: decide, open, inject.
+    Open,
+    /// A trapped open that goes to the approval backend (may wait for a person).
+    Ask,
+    /// A brokered `connect`/`sendto`: waits as long as the child's call would.
+    Socket,
+    /// An SDK request: decide, open, answer on the socket; or open a URL.
+    Sdk,
+}
+
+impl Lane {
+    const ALL: [Lane; 4] = [Lane::Open, Lane::Ask, Lane::Socket, Lane::Sdk];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Most worker threads of the lane. Socket waits last as long as the child's calls
+    /// would (a connect to a listener whose backlog is full waits until it accepts), so that
+    /// lane has more; a prompt is one at a time anyway.
+    fn max_workers(self) -> usize {
+        match self {
+            Lane::Open | Lane::Ask | Lane::Sdk => 4,
+            Lane::Socket => 16,
+        }
+    }
+}
+
+/// Run `f`, which answers notification `id`; if it panics, answer `id` with `EACCES` (if
+/// it was answered already, that answer fails harmlessly: ids are never reused), so that a
+/// bug never leaves a thread of the child waiting for ever.
+pub(crate) fn answer_on_panic(notify: &NotifyFd, id: u64, f: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+        tracing::error!("answering a trapped call panicked; answered EACCES");
+        let _ = notify.respond_errno(id, Errno::ACCESS.raw_os_error());
+    }
+}
+
+/// Small pools for jobs that may block, one per [`Lane`], each started on first use (a run
+/// without runtime requests starts no thread). In a lane a new worker starts whenever a job
+/// is queued and none is idle, up to the lane's [`Lane::max_workers`]: one person-facing prompt never holds up
+/// other requests while workers remain, and no lane can take another's workers. If not even
+/// the first worker of a lane can be started (the thread limit), the job runs on the
+/// submitting thread rather than waiting in a queue nobody serves.
+///
+/// Every job ends on its own once the command has ended (a decision is cancelled, an open
+/// never waits, a socket wait checks [`Workers::closing`] and that the child still waits, an
+/// SDK answer fails on the shut-down socket); [`Workers::join_until`] waits for them, unless
+/// interrupted (a terminating signal to nono), so not even a backend that cannot be cancelled
+/// keeps nono from stopping.
 #[derive(Debug, Default)]
 pub(crate) struct Workers {
+    lanes: [Pool; 4],
+    /// Set when the run is closing: jobs that wait stop waiting.
+    closing: Arc<AtomicBool>,
+    /// Workers started and not yet ended, and an eventfd (created with the first worker)
+    /// that the last one to end makes readable.
+    live: Arc<AtomicUsize>,
+    ended: Mutex<Option<Arc<OwnedFd>>>,
+}
+
+/// Held by a worker thread (dropped when it ends, whichever way): counts it in
+/// [`Workers::live`]; the last one to go signals [`Workers::ended`].
+struct Alive {
+    live: Arc<AtomicUsize>,
+    ended: Option<Arc<OwnedFd>>,
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(fd) = &self.ended {
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pool {
     inner: Mutex<WorkersInner>,
     idle: Arc<AtomicUsize>,
 }
@@ -878,37 +1096,88 @@ impl WorkersInner {
 }
 
 impl Workers {
-    /// Queue `job`.
-    pub(crate) fn submit(&self, job: Job) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    /// Queue `job` in `lane`.
+    pub(crate) fn submit(&self, lane: Lane, job: Job) {
+        if self.closing.load(Ordering::Acquire) {
+            // After `join_until`: the job ends at once (its decision is cancelled, a wait
+            // stops), and no new worker outlives the run.
+            job();
+            return;
+        }
+        let pool = &self.lanes[lane.index()];
+        let mut inner = pool.inner.lock().unwrap_or_else(|e| e.into_inner());
         if inner.tx.is_none() {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             inner.tx = Some(tx);
             inner.threads.clear();
             let rx = Arc::new(Mutex::new(rx));
-            self.spawn_worker(&mut inner, rx);
-        } else if self.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < MAX_WORKERS {
+            self.spawn_worker(pool, &mut inner, rx);
+        } else if pool.idle.load(Ordering::SeqCst) == 0 && inner.threads.len() < lane.max_workers()
+        {
             if let Some(rx) = inner.rx_clone() {
-                self.spawn_worker(&mut inner, rx);
+                self.spawn_worker(pool, &mut inner, rx);
             }
+        }
+        if inner.threads.is_empty() {
+            // No worker could be started: a queued job would never be answered.
+            drop(inner);
+            job();
+            return;
         }
         if let Some(tx) = &inner.tx {
             let _ = tx.send(job);
         }
     }
 
-    fn spawn_worker(&self, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
-        let idle = self.idle.clone();
+    /// Set once the run is closing (the command ended): a job that waits for something (a
+    /// socket) stops waiting and answers.
+    pub(crate) fn closing(&self) -> Arc<AtomicBool> {
+        self.closing.clone()
+    }
+
+    /// The "all workers ended" eventfd, created on first use.
+    fn ended_fd(&self) -> Option<Arc<OwnedFd>> {
+        let mut ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        if ended.is_none() {
+            match rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            ) {
+                Ok(fd) => *ended = Some(Arc::new(fd)),
+                Err(e) => tracing::warn!("eventfd (broker workers) failed: {e}"),
+            }
+        }
+        ended.clone()
+    }
+
+    fn spawn_worker(&self, pool: &Pool, inner: &mut WorkersInner, rx: Arc<Mutex<Receiver<Job>>>) {
+        let idle = pool.idle.clone();
         let keep = rx.clone();
+        self.live.fetch_add(1, Ordering::AcqRel);
+        let alive = Alive {
+            live: self.live.clone(),
+            ended: self.ended_fd(),
+        };
         let spawned = std::thread::Builder::new()
             .name("nono-broker".into())
-            .spawn(move || loop {
-                idle.fetch_add(1, Ordering::SeqCst);
-                let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                idle.fetch_sub(1, Ordering::SeqCst);
-                match job {
-                    Ok(job) => job(),
-                    Err(_) => return,
+            .spawn(move || {
+                // Dropped when the thread ends, whichever way.
+                let _alive = alive;
+                loop {
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    idle.fetch_sub(1, Ordering::SeqCst);
+                    match job {
+                        // A panicking job does not take its worker with it (the lane would
+                        // count a dead thread and queue jobs nobody runs).
+                        Ok(job) => {
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err()
+                            {
+                                tracing::error!("a broker job panicked");
+                            }
+                        }
+                        Err(_) => return,
+                    }
                 }
             });
         match spawned {
@@ -920,17 +1189,62 @@ impl Workers {
         }
     }
 
-    /// Close the queue and wait for the workers to drain it.
+    /// Close the queues and wait for the workers to drain them.
+    #[cfg(test)]
     pub(crate) fn join(&self) {
-        let threads = {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.join_until(None, &mut || false);
+    }
+
+    /// Close the queues, tell waiting jobs to stop ([`Workers::closing`]) and wait for the
+    /// workers to drain the queues — until `interrupt` is readable and `interrupted()` (which
+    /// may read it) says to stop waiting: then the workers still busy are left to end on
+    /// their own (detached) and `false` is returned.
+    pub(crate) fn join_until(
+        &self,
+        interrupt: Option<BorrowedFd<'_>>,
+        interrupted: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        self.closing.store(true, Ordering::Release);
+        let mut threads = Vec::new();
+        for lane in Lane::ALL {
+            let mut inner = self.lanes[lane.index()]
+                .inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             inner.tx = None;
             inner.rx = None;
-            std::mem::take(&mut inner.threads)
-        };
+            threads.append(&mut inner.threads);
+        }
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let (Some(ended), Some(interrupt)) = (&ended, interrupt) {
+            while self.live.load(Ordering::Acquire) > 0 {
+                let mut fds = [
+                    rustix::event::PollFd::new(&**ended, PollFlags::IN),
+                    rustix::event::PollFd::from_borrowed_fd(interrupt, PollFlags::IN),
+                ];
+                match rustix::event::poll(&mut fds, None) {
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::warn!("poll (broker workers) failed: {e}");
+                        break;
+                    }
+                }
+                if !fds[0].revents().is_empty() {
+                    let mut buf = [0u8; 8];
+                    let _ = rustix::io::read(&**ended, &mut buf);
+                    continue;
+                }
+                if !fds[1].revents().is_empty() && interrupted() {
+                    let busy = threads.iter().filter(|t| !t.is_finished()).count();
+                    tracing::warn!("interrupted: not waiting for {busy} busy broker worker(s)");
+                    return false;
+                }
+            }
+        }
         for t in threads {
             let _ = t.join();
         }
+        true
     }
 }
 
@@ -938,6 +1252,85 @@ impl Workers {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn settle_opened_refuses_unnamed_special_objects_and_restores_blocking() {
+        let dir = std::env::temp_dir().join(format!("nono-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            dir.join("p"),
+            Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+
+        // Acting as this very thread: nothing switches, but the open needs the token.
+        let me =
+            as_child::ChildCreds::of_tid(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+                .unwrap();
+        let as_me = me.act().unwrap();
+        // A FIFO without a writer: the open returns at once (it would block without
+        // O_NONBLOCK), and is refused unless named.
+        let fifo = open_approved(&as_me, &dir.join("p"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(
+            settle_opened(&fifo, OFlags::RDONLY, false),
+            Err(Unsettled::Special(Special::Fifo))
+        );
+        assert_eq!(settle_opened(&fifo, OFlags::RDONLY, true), Ok(()));
+        let fl = rustix::fs::fcntl_getfl(&fifo).unwrap();
+        assert!(
+            !fl.contains(OFlags::NONBLOCK),
+            "the child did not ask for O_NONBLOCK"
+        );
+        // For writing, with no reader: ENXIO instead of waiting.
+        drop(fifo);
+        assert_eq!(
+            open_approved(&as_me, &dir.join("p"), OFlags::WRONLY, Mode::empty()).unwrap_err(),
+            Errno::NXIO
+        );
+
+        // A regular file keeps O_NONBLOCK only if asked for.
+        let f = open_approved(&as_me, &dir.join("f"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(
+            settle_opened(&f, OFlags::RDONLY | OFlags::NONBLOCK, false),
+            Ok(())
+        );
+        assert!(rustix::fs::fcntl_getfl(&f)
+            .unwrap()
+            .contains(OFlags::NONBLOCK));
+        let f = open_approved(&as_me, &dir.join("f"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(settle_opened(&f, OFlags::RDONLY, false), Ok(()));
+        assert!(!rustix::fs::fcntl_getfl(&f)
+            .unwrap()
+            .contains(OFlags::NONBLOCK));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_panicking_job_keeps_its_worker_and_every_lane_drains() {
+        let workers = Workers::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        workers.submit(
+            Lane::Open,
+            Box::new(|| panic!("job panics (expected in this test)")),
+        );
+        for lane in Lane::ALL {
+            let tx = tx.clone();
+            workers.submit(lane, Box::new(move || tx.send(lane).unwrap()));
+        }
+        drop(tx);
+        workers.join();
+        let mut got: Vec<Lane> = rx.iter().collect();
+        got.sort_by_key(|l| l.index());
+        assert_eq!(got, Lane::ALL);
+        // After closing, a job runs on the submitting thread.
+        let (tx, rx) = std::sync::mpsc::channel();
+        workers.submit(Lane::Socket, Box::new(move || tx.send(()).unwrap()));
+        assert!(rx.try_recv().is_ok());
+    }
 
     #[test]
     fn under_is_component_prefix() {

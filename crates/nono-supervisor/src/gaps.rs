@@ -1,8 +1,8 @@
 //! What the supervisor adds on top of Landlock ABI 7 — other processes' `/proc`, pathname Unix
-//! sockets, metadata changes, other processes' scheduling, inotify watches — and what stays
-//! open without a supervisor (`nono wrap`), as text for `--dry-run` and `nono setup`; and the
-//! one gap a capability set can open on purpose: `sendmsg` to pathname datagram sockets once
-//! Unix datagram sockets are allowed.
+//! sockets, metadata changes, other processes' scheduling, inotify watches, the user's
+//! terminal after the run — and what stays open without a supervisor (`nono wrap`), as text
+//! for `--dry-run` and `nono setup`; and the one gap a capability set can open on purpose:
+//! `sendmsg` to pathname datagram sockets once Unix datagram sockets are allowed.
 //!
 //! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs`, `broker/metadata.rs`,
 //! `broker/sched.rs` and `broker/inotify.rs`; docs/THREAT_MODEL.md has the measurements and
@@ -66,6 +66,14 @@ pub const GAPS: &[Gap] = &[
         unsupervised: "NOT covered: inotify_add_watch on any directory the process can read \
                        (subject only to file permissions) reports the names of files created \
                        there and when files are opened or read (~/.ssh/id_rsa)",
+    },
+    Gap {
+        name: "the terminal afterwards",
+        supervised: "covered: the command gets a PTY of its own in place of every std stream \
+                     that is a terminal, never the user's terminal itself; the PTY ends with \
+                     nono, also for whatever the command left holding it",
+        unsupervised: "NOT covered: the command holds the user's terminal; a process it leaves \
+                       behind can read what is typed after nono returns (use nono run)",
     },
 ];
 

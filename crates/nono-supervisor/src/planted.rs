@@ -101,6 +101,22 @@ impl std::fmt::Display for Untrusted {
 /// too (a chain, or a link in the target's directories). Stops at the first missing
 /// component. At most 40 links, as the kernel.
 pub fn links_on(path: &Path) -> io::Result<Vec<(PathBuf, PathBuf, u32)>> {
+    Ok(walk(path)?.links)
+}
+
+/// What resolving a path met: its symlinks, and where it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    /// Every symlink met, in order: (the link, what it says, its owner).
+    pub links: Vec<(PathBuf, PathBuf, u32)>,
+    /// The path every component resolved to, symlink-free — `None` when a component was
+    /// missing.
+    pub resolved: Option<PathBuf>,
+}
+
+/// Resolve `path` (absolute) one component at a time with `lstat`/`readlink`, recording every
+/// symlink (see [`links_on`]) and the symlink-free path it ends at.
+pub fn walk(path: &Path) -> io::Result<Walk> {
     fn parts(p: &Path) -> VecDeque<OsString> {
         p.components()
             .filter_map(|c| match c {
@@ -121,7 +137,12 @@ pub fn links_on(path: &Path) -> io::Result<Vec<(PathBuf, PathBuf, u32)>> {
         let candidate = done.join(&part);
         let meta = match std::fs::symlink_metadata(&candidate) {
             Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Walk {
+                    links: out,
+                    resolved: None,
+                })
+            }
             Err(e) => return Err(e),
         };
         if !meta.file_type().is_symlink() {
@@ -142,7 +163,81 @@ pub fn links_on(path: &Path) -> io::Result<Vec<(PathBuf, PathBuf, u32)>> {
         rest = next;
         out.push((candidate, target, meta.uid()));
     }
-    Ok(out)
+    Ok(Walk {
+        links: out,
+        resolved: Some(done),
+    })
+}
+
+/// A grant whose path resolved to one place when nono checked its symlinks and to another
+/// when it was granted: something changed the path while nono was starting (a sandboxed
+/// process of another run swapping a directory for a symlink in a loop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantChanged {
+    /// The grant's origin.
+    pub origin: String,
+    /// What the grant resolved to when it was granted.
+    pub granted: PathBuf,
+    /// What its path resolved to when its symlinks were checked (`None`: missing then).
+    pub checked: Vec<PathBuf>,
+}
+
+impl std::fmt::Display for GrantChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let checked: Vec<String> = self
+            .checked
+            .iter()
+            .map(|p| crate::escape::path(p).to_string())
+            .collect();
+        write!(
+            f,
+            "{} was granted as {}, but its path resolved to {} when its symlinks were checked: \
+             it changed while nono was starting (is another sandboxed run replacing directories \
+             on the way with symlinks?); nothing was started, run again once it is stable",
+            self.origin,
+            crate::escape::path(&self.granted),
+            if checked.is_empty() {
+                "nothing".to_owned()
+            } else {
+                checked.join(", ")
+            }
+        )
+    }
+}
+
+/// Every grant of `caps` that came from one of `requested` must lie exactly where the symlink
+/// check's own resolution of that request ended ([`walk`]). The check and the grant resolve
+/// the same path at different moments; without this a path swapped in between would be
+/// granted where no check looked. (The sandbox then opens each grant's symlink-free path
+/// with `RESOLVE_NO_SYMLINKS`, so the object granted is the one at the checked path.)
+pub fn grants_match_checks(
+    requested: &[RequestedGrant],
+    walks: &[Walk],
+    caps: &CapabilitySet,
+) -> Result<(), GrantChanged> {
+    for r in requested {
+        let checked: Vec<PathBuf> = requested
+            .iter()
+            .zip(walks)
+            .filter(|(q, _)| q.origin == r.origin)
+            .filter_map(|(_, w)| w.resolved.clone())
+            .collect();
+        // Origins are joined with ", " when one path is granted twice.
+        for g in caps
+            .grants()
+            .iter()
+            .filter(|g| g.origin.split(", ").any(|o| o == r.origin))
+        {
+            if !checked.contains(&g.path) {
+                return Err(GrantChanged {
+                    origin: r.origin.clone(),
+                    granted: g.path.clone(),
+                    checked,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The write grant of `caps` under which the sandbox may create or replace entries of `dir`
@@ -168,9 +263,22 @@ pub fn grant_links(
     uid: u32,
     history: &WriteHistory,
 ) -> io::Result<Vec<GrantLink>> {
+    Ok(grant_links_walked(requested, caps, uid, history)?.0)
+}
+
+/// [`grant_links`], with each request's [`Walk`] (in `requested`'s order), for
+/// [`grants_match_checks`]: the links judged and the resolution matched are the same walk.
+pub fn grant_links_walked(
+    requested: &[RequestedGrant],
+    caps: &CapabilitySet,
+    uid: u32,
+    history: &WriteHistory,
+) -> io::Result<(Vec<GrantLink>, Vec<Walk>)> {
+    let mut walks = Vec::with_capacity(requested.len());
     let mut out: Vec<GrantLink> = Vec::new();
     for r in requested {
-        for (link, target, owner) in links_on(&r.path)? {
+        let w = walk(&r.path)?;
+        for (link, target, owner) in w.links.iter().cloned() {
             let dir = link.parent().unwrap_or(Path::new("/"));
             let untrusted = if owner != uid && owner != 0 {
                 Some(Untrusted::ForeignOwner { uid: owner })
@@ -194,8 +302,9 @@ pub fn grant_links(
                 untrusted,
             });
         }
+        walks.push(w);
     }
-    Ok(out)
+    Ok((out, walks))
 }
 
 /// The directories earlier runs could write (their write grants and `--approve` directories),

@@ -190,6 +190,18 @@ impl ApproveRule {
         })
     }
 
+    /// Whether the rule names the canonical path `path` itself — a pattern without
+    /// wildcards equal to it, e.g. `--approve PATH` for that very path — with `access`. A
+    /// runtime grant opens an object that is not a regular file or a directory (a FIFO, a
+    /// device node) only when a rule names it like this (see `broker::settle_opened`).
+    #[must_use]
+    pub fn names(&self, path: &Path, access: AccessMode) -> bool {
+        self.access.contains(access)
+            && [&self.canonical, &self.glob]
+                .iter()
+                .any(|g| !g.has_wildcards() && g.literal_prefix() == path)
+    }
+
     fn describe(&self) -> String {
         format!(
             "approve {} ({}, {})",
@@ -436,6 +448,43 @@ impl Engine {
         Some(reason)
     }
 
+    /// Non-blocking: whether [`decide`](Engine::decide) would reach the approval backend for
+    /// `req` (no deny group refuses it, no session grant or approve rule grants it) — i.e.
+    /// whether deciding it may wait for a person. The broker runs such requests on workers
+    /// of their own, so that decisions a rule makes at once never queue behind prompts.
+    #[must_use]
+    pub fn asks(&self, req: &RuntimeRequest) -> bool {
+        if !req.path.is_absolute() || self.deny_group_of(&req.path).is_some() {
+            return false;
+        }
+        let canonical = canonicalize_lenient(&req.path);
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&canonical)
+            .is_some_and(|a| a.contains(req.access));
+        !session
+            && !self
+                .policy
+                .approve
+                .iter()
+                .any(|r| r.grants(&canonical, req.access))
+    }
+
+    /// Whether an approve rule names the canonical `path` itself with `access` (see
+    /// [`ApproveRule::names`]): what a runtime grant of a FIFO or a device node needs.
+    #[must_use]
+    pub fn rule_names(&self, path: &Path, access: AccessMode) -> bool {
+        self.policy.approve.iter().any(|r| r.names(path, access))
+    }
+
+    /// After a grant: the supervisor refused the opened object anyway (`reason`, e.g. it is a
+    /// FIFO no rule names). Writes a second audit entry saying so.
+    pub fn refuse_granted(&self, req: &RuntimeRequest, reason: &str) {
+        self.record(req, &Decision::denied(reason), "policy", Duration::ZERO);
+    }
+
     /// Blocking (may prompt a human): decide `req` and write one audit entry. An audit write
     /// failure never changes the decision; it is logged and counted
     /// ([`audit_failures`](Engine::audit_failures)).
@@ -612,6 +661,34 @@ mod tests {
             }
         });
         (cb, n)
+    }
+
+    #[test]
+    fn a_rule_names_only_its_own_literal_path() {
+        let d = dir("names");
+        let fifo = d.join("proj/src/p");
+        let by_dir = ApproveRule::path(&d.join("proj"), AccessMode::Read, "test");
+        let by_path = ApproveRule::path(&fifo, AccessMode::Read, "test");
+        let by_glob = ApproveRule::new(&format!("{}/proj/**", d.display()), AccessMode::Read, "t");
+        assert!(by_dir.grants(&fifo, AccessMode::Read) && !by_dir.names(&fifo, AccessMode::Read));
+        assert!(by_path.names(&fifo, AccessMode::Read));
+        assert!(
+            !by_path.names(&fifo, AccessMode::Write),
+            "access counts too"
+        );
+        assert!(!by_glob.names(&fifo, AccessMode::Read));
+        let engine = Engine::new(
+            Policy {
+                approve: vec![by_dir, by_path],
+                ..Policy::default()
+            },
+            DenyAll,
+        );
+        assert!(engine.rule_names(&fifo, AccessMode::Read));
+        assert!(!engine.rule_names(&d.join("proj/src"), AccessMode::Read));
+        // A rule decides these at once; anything else would reach the backend.
+        assert!(!engine.asks(&req(&fifo, AccessMode::Read)));
+        assert!(engine.asks(&req(&d.join("elsewhere"), AccessMode::Read)));
     }
 
     #[test]

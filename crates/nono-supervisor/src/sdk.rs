@@ -43,7 +43,7 @@ use nono_wire::{
 use rustix::fs::{Mode, OFlags};
 
 use crate::broker::as_child::SandboxCreds;
-use crate::broker::{open_approved, Context};
+use crate::broker::{open_approved, settle_opened, special_refusal, Context, Lane, Unsettled};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
 use crate::url;
@@ -118,9 +118,12 @@ impl SdkServer {
                 if replayed {
                     let reason = format!("request_id {id:?} was already used; use a fresh id");
                     record(&ctx.shared, &req, ctx.child_pid, &reason);
-                    ctx.workers.submit(Box::new(move || {
-                        answer(&send, &id, ApprovalDecision::Denied { reason }, None);
-                    }));
+                    ctx.workers.submit(
+                        Lane::Sdk,
+                        Box::new(move || {
+                            answer(&send, &id, ApprovalDecision::Denied { reason }, None);
+                        }),
+                    );
                     return true;
                 }
                 let engine = ctx.engine.clone();
@@ -128,47 +131,52 @@ impl SdkServer {
                 let pid = ctx.child_pid;
                 let cancel = ctx.cancel.clone();
                 let caps = ctx.caps.clone();
-                ctx.workers.submit(Box::new(move || {
-                    let sandbox = &caps.creds;
-                    decide_request(
-                        engine.as_deref(),
-                        &cancel,
-                        &shared,
-                        sandbox,
-                        &send,
-                        req,
-                        pid,
-                    );
-                }));
+                ctx.workers.submit(
+                    Lane::Sdk,
+                    Box::new(move || {
+                        decide_request(
+                            engine.as_deref(),
+                            &cancel,
+                            &shared,
+                            &caps.creds,
+                            &send,
+                            req,
+                            pid,
+                        );
+                    }),
+                );
             }
             SupervisorMessage::OpenUrl(req) => {
                 let urls = ctx.urls.clone();
                 let engine = ctx.engine.clone();
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
-                ctx.workers.submit(Box::new(move || {
-                    let start = Instant::now();
-                    let result = if replayed {
-                        Err(format!(
-                            "request_id {id:?} was already used; use a fresh id"
-                        ))
-                    } else {
-                        urls.open(&req.url)
-                    };
-                    record_url(&shared, engine.as_deref(), &req, pid, &result, start);
-                    let response = SupervisorResponse::UrlOpened {
-                        request_id: req.request_id,
-                        success: result.is_ok(),
-                        error: result.err(),
-                    };
-                    if let Err(e) = send
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .send(&response)
-                    {
-                        tracing::debug!("answering an OpenUrl request failed: {e}");
-                    }
-                }));
+                ctx.workers.submit(
+                    Lane::Sdk,
+                    Box::new(move || {
+                        let start = Instant::now();
+                        let result = if replayed {
+                            Err(format!(
+                                "request_id {id:?} was already used; use a fresh id"
+                            ))
+                        } else {
+                            urls.open(&req.url)
+                        };
+                        record_url(&shared, engine.as_deref(), &req, pid, &result, start);
+                        let response = SupervisorResponse::UrlOpened {
+                            request_id: req.request_id,
+                            success: result.is_ok(),
+                            error: result.err(),
+                        };
+                        if let Err(e) = send
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .send(&response)
+                        {
+                            tracing::debug!("answering an OpenUrl request failed: {e}");
+                        }
+                    }),
+                );
             }
             _ => {
                 tracing::warn!("SDK channel dropped: unsupported message kind");
@@ -349,11 +357,26 @@ fn decide_request(
                 open_approved(&as_child, &canonical, flags, Mode::empty())
             });
             match opened {
-                Ok(fd) => match engine.refuse_opened(&request, &fd) {
-                    // A hard link to a file in a deny group: checked on the opened object.
-                    Some(reason) => deny(reason),
-                    None => answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd)),
-                },
+                Ok(fd) => {
+                    match settle_opened(&fd, flags, engine.rule_names(&canonical, req.access)) {
+                        Err(Unsettled::Special(kind)) => {
+                            let reason = special_refusal(&canonical, kind);
+                            engine.refuse_granted(&request, &reason);
+                            deny(reason);
+                        }
+                        Err(Unsettled::Failed(e)) => deny(format!(
+                            "granted, but opening {} failed: {e}",
+                            canonical.display()
+                        )),
+                        Ok(()) => match engine.refuse_opened(&request, &fd) {
+                            // A hard link to a file in a deny group: checked on the opened object.
+                            Some(reason) => deny(reason),
+                            None => {
+                                answer(send, &req.request_id, ApprovalDecision::Granted, Some(&fd));
+                            }
+                        },
+                    }
+                }
                 Err(e) => deny(format!(
                     "granted, but opening {} failed: {e}",
                     canonical.display()

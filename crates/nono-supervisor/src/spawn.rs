@@ -12,7 +12,8 @@
 //!
 //! Order in the child (std runs our hook after `dup2` of stdio and `chdir`):
 //! 1. `setsid` (always: the child gets no controlling terminal of ours, so it cannot
-//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode;
+//!    `TIOCSTI` into it), or `setsid` + `TIOCSCTTY` on the PTY slave in PTY mode (the slave
+//!    stands in for each std stream that is a terminal of ours, see `pty.rs`);
 //! 2. `PR_SET_PDEATHSIG(SIGKILL)`, then `getppid()` compared with the supervisor's pid to
 //!    close the race where the supervisor died before the prctl;
 //! 3. every fd from 3 up marked close-on-exec (`close_range(CLOSE_RANGE_CLOEXEC)`) except the
@@ -24,7 +25,11 @@
 //! 5. `execve` (std). With trapping on, this `execve` is itself trapped (exec denials are
 //!    reported, see `broker/path_ops.rs`) while `Command::spawn` still waits for its outcome,
 //!    before any broker runs: a parent thread receives the listener meanwhile and answers
-//!    that first exec `CONTINUE` (`pass_first_exec`).
+//!    the command's execs `CONTINUE` (`pass_first_exec`) until `Command::spawn` has returned.
+//!    There may be more than one: std execs with `execvp`, and glibc's `execvp` retries a
+//!    file that fails with `ENOEXEC` (a script without `#!`) as `execve("/bin/sh", ...)` —
+//!    a second trapped exec that nobody would answer if the thread stopped after the first
+//!    (`Command::spawn`, and with it the whole supervisor, then waited forever).
 //!
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
@@ -46,8 +51,9 @@ use rustix::net::{
 };
 use rustix::process::{Pid, PidfdFlags, Signal};
 
-use nono_sandbox::linux::seccomp::NotifySet;
+use nono_sandbox::linux::seccomp::{Notification, NotifyFd, NotifySet, Syscall};
 use nono_sandbox::{PreparedSandbox, SandboxOptions};
+use rustix::event::{PollFd, PollFlags};
 
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;
@@ -134,8 +140,8 @@ pub(crate) struct ChildSpec<'a> {
     pub workdir: Option<&'a Path>,
     /// The child's end of the SDK socketpair (inherited at its own number).
     pub sdk: Option<OwnedFd>,
-    /// The PTY slave, when the child runs on a PTY.
-    pub pty_slave: Option<OwnedFd>,
+    /// The PTY slave, when the child runs on a PTY, and the std streams it replaces.
+    pub pty_slave: Option<(OwnedFd, crate::pty::Terminals)>,
     /// Whether `enforce` returns a listener that the parent must receive.
     pub expect_listener: bool,
 }
@@ -146,6 +152,10 @@ pub(crate) struct Spawned {
     pub child: Child,
     pub pidfd: OwnedFd,
     pub listener: Option<OwnedFd>,
+    /// A notification of the started command that arrived before the broker existed (the
+    /// first trapped call after a successful exec that is not itself an exec): pending, to
+    /// be answered by the broker before anything else.
+    pub pending: Option<Notification>,
 }
 
 /// Resolve `command` the way `execvp` would, against `path_var` (the child's `PATH`), before
@@ -240,55 +250,70 @@ pub(crate) fn spawn(
     if let Some(w) = spec.workdir {
         cmd.current_dir(w);
     }
-    let on_pty = spec.pty_slave.is_some();
-    if let Some(slave) = &spec.pty_slave {
-        let dup = |f: &OwnedFd| {
-            f.try_clone()
-                .map(Stdio::from)
-                .map_err(|e| SupervisorError::Sys {
-                    call: "dup (PTY slave)",
-                    source: e,
-                })
-        };
-        cmd.stdin(dup(slave)?)
-            .stdout(dup(slave)?)
-            .stderr(dup(slave)?);
-    }
-    drop(spec.pty_slave);
+    // The slave replaces each std stream that is a terminal of ours; the others (a pipe, a
+    // file) are inherited. The child's copy of `slave` itself (close-on-exec) is what the
+    // hook makes its controlling terminal: stdin may be a pipe.
+    let slave = match spec.pty_slave {
+        Some((slave, streams)) => {
+            let dup = |f: &OwnedFd| {
+                f.try_clone()
+                    .map(Stdio::from)
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "dup (PTY slave)",
+                        source: e,
+                    })
+            };
+            if streams.stdin {
+                cmd.stdin(dup(&slave)?);
+            }
+            if streams.stdout {
+                cmd.stdout(dup(&slave)?);
+            }
+            if streams.stderr {
+                cmd.stderr(dup(&slave)?);
+            }
+            Some(slave)
+        }
+        None => None,
+    };
 
     let parent = rustix::process::getpid();
     let sdk = spec.sdk;
     let report = report_child;
     os::set_child_hook(&mut cmd, move || {
-        child_setup(parent, on_pty, sdk.as_ref(), &report, &*enforce)
+        child_setup(parent, slave.as_ref(), sdk.as_ref(), &report, &*enforce)
     });
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
-    // for its outcome: a thread takes the listener and lets that exec through meanwhile.
-    let first_exec = if spec.expect_listener {
+    // for its outcome: a thread takes the listener and lets the command's execs through
+    // meanwhile, until `spawned` (below) closes `stop`.
+    let (first_exec, stop) = if spec.expect_listener {
         let report = report_parent
             .try_clone()
             .map_err(|e| SupervisorError::Sys {
                 call: "dup (child report)",
                 source: e,
             })?;
-        Some(
-            std::thread::Builder::new()
-                .name("nono-first-exec".into())
-                .spawn(move || pass_first_exec(&report))
-                .map_err(|e| SupervisorError::Sys {
-                    call: "spawning the first-exec thread",
-                    source: e,
-                })?,
-        )
+        let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SupervisorError::sys("pipe (first exec)", e))?;
+        let thread = std::thread::Builder::new()
+            .name("nono-first-exec".into())
+            .spawn(move || pass_first_exec(&report, &stop_r))
+            .map_err(|e| SupervisorError::Sys {
+                call: "spawning the first-exec thread",
+                source: e,
+            })?;
+        (Some(thread), Some(stop_w))
     } else {
-        None
+        (None, None)
     };
     let spawned = cmd.spawn();
+    // The exec succeeded or failed for good: the thread stops serving (it has either handed
+    // over a pending notification already or has none).
+    drop(stop);
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
-    // It ends once the exec was let through, or at EOF/a step error when the child failed.
     let listener = first_exec.map(|t| t.join().unwrap_or(Ok(None)));
     let child = match spawned {
         Ok(child) => child,
@@ -302,26 +327,53 @@ pub(crate) fn spawn(
             return Err(exec_error(command, &program, err));
         }
     };
-    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
-        .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
-    let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
-        .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
-    let listener = match listener {
-        Some(Ok(Some(l))) => Some(l),
-        Some(Ok(None)) => {
-            return Err(SupervisorError::sys(
-                "receiving the seccomp listener from the child",
-                Errno::PROTO,
-            ))
+    let mut child = child;
+    let supervised = (|| {
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))
+            .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty())
+            .map_err(|e| SupervisorError::sys("pidfd_open", e))?;
+        let (listener, pending) = match listener {
+            Some(Ok(Some((l, pending)))) => (Some(l), pending),
+            Some(Ok(None)) => {
+                return Err(SupervisorError::sys(
+                    "receiving the seccomp listener from the child",
+                    Errno::PROTO,
+                ))
+            }
+            Some(Err(e)) => return Err(e),
+            None => (None, None),
+        };
+        Ok((pidfd, listener, pending))
+    })();
+    match supervised {
+        Ok((pidfd, listener, pending)) => Ok(Spawned {
+            child,
+            pidfd,
+            listener,
+            pending,
+        }),
+        Err(e) => {
+            end_unsupervised(&mut child);
+            Err(e)
         }
-        Some(Err(e)) => return Err(e),
-        None => None,
-    };
-    Ok(Spawned {
-        child,
-        pidfd,
-        listener,
-    })
+    }
+}
+
+/// A child that cannot be supervised (a step after the fork failed): kill it and everything
+/// in its session before the error is returned, so that nothing of the sandbox runs on
+/// unsupervised — or keeps the terminal — after `run` returned.
+pub(crate) fn end_unsupervised(child: &mut Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    if let Some(pid) = pid {
+        // The child is a session and process group leader (setsid): its group is its pid.
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(pid) = pid {
+        let _ = crate::leftovers::terminate(pid, std::time::Duration::ZERO);
+    }
 }
 
 fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> SupervisorError {
@@ -343,7 +395,7 @@ fn exec_error(command: &OsStr, program: &Path, err: std::io::Error) -> Superviso
 /// values allocated before the fork, stack buffers only.
 fn child_setup(
     parent: Pid,
-    on_pty: bool,
+    pty_slave: Option<&OwnedFd>,
     sdk: Option<&OwnedFd>,
     report: &OwnedFd,
     enforce: &Enforce,
@@ -353,8 +405,8 @@ fn child_setup(
         errno.into()
     };
     rustix::process::setsid().map_err(|e| fail(STEP_SETSID, e))?;
-    if on_pty {
-        rustix::process::ioctl_tiocsctty(std::io::stdin()).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
+    if let Some(slave) = pty_slave {
+        rustix::process::ioctl_tiocsctty(slave).map_err(|e| fail(STEP_TIOCSCTTY, e))?;
     }
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|e| fail(STEP_PDEATHSIG, e))?;
@@ -414,13 +466,22 @@ fn read_step_error(report: &OwnedFd) -> Option<(u32, i32)> {
 }
 
 /// On a thread while `Command::spawn` waits: receive the seccomp listener when the child
-/// sends it, then answer the child's first trapped call — the command's own `execve` —
-/// `CONTINUE` (Landlock decides; a failure is reported by `spawn` as 126/127). Until the exec,
-/// only nono's own code runs in the child, so nothing it traps needs the broker.
+/// sends it, then answer the command's trapped `execve`/`execveat` calls `CONTINUE` (Landlock
+/// decides; a failure is reported by `spawn` as 126/127) until `stop` is closed (after
+/// `Command::spawn` returned), the child is gone, or a trapped call that is not an exec
+/// arrives. Until the exec succeeds only nono's own code and libc's `execvp` run in the
+/// child, and they trap nothing but execs: `execvp` retries a file that fails with
+/// `ENOEXEC` through `/bin/sh`, so there can be two. A call that is not an exec comes from the
+/// started command: it is left pending and returned with the listener, for the broker. (An
+/// exec of the started command that arrives before `stop` is let through unrecorded: Landlock
+/// still decides it; only its denial would be missing from the report.)
 ///
 /// `Ok(None)`: the child reported a failed step instead (left in the socket for
 /// [`read_step_error`]) or closed the socket without sending anything.
-fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError> {
+fn pass_first_exec(
+    report: &OwnedFd,
+    stop: &OwnedFd,
+) -> Result<Option<(OwnedFd, Option<Notification>)>, SupervisorError> {
     let mut tag = [0u8; 8];
     // Peek: a step error stays for `read_step_error`.
     let peeked = rustix::io::retry_on_intr(|| rustix::net::recv(report, &mut tag, RecvFlags::PEEK))
@@ -429,32 +490,32 @@ fn pass_first_exec(report: &OwnedFd) -> Result<Option<OwnedFd>, SupervisorError>
         return Ok(None);
     }
     let listener = receive_listener(report)?;
-    let notify = nono_sandbox::linux::seccomp::NotifyFd::new(listener);
+    let notify = NotifyFd::new(listener);
     loop {
-        // HUP: no task uses the filter any more (the child died before its exec).
-        let mut fds = [rustix::event::PollFd::new(
-            &notify,
-            rustix::event::PollFlags::IN,
-        )];
+        // HUP on the listener: no task uses the filter any more (the child died before its
+        // exec). `stop` readable (HUP): `Command::spawn` returned.
+        let mut fds = [
+            PollFd::new(&notify, PollFlags::IN),
+            PollFd::new(stop, PollFlags::IN),
+        ];
         match rustix::event::poll(&mut fds, None) {
             Ok(_) => {}
             Err(Errno::INTR) => continue,
             Err(e) => return Err(SupervisorError::sys("poll (seccomp listener)", e)),
         }
-        if !fds[0].revents().contains(rustix::event::PollFlags::IN) {
-            return Ok(Some(notify.into_inner()));
+        let (listener_ready, stopped) = (fds[0].revents(), !fds[1].revents().is_empty());
+        if !listener_ready.contains(PollFlags::IN) {
+            if stopped || !listener_ready.is_empty() {
+                return Ok(Some((notify.into_inner(), None)));
+            }
+            continue;
         }
         let Ok(n) = notify.recv() else { continue };
-        let _ = notify.respond_continue(n.id);
-        if matches!(
-            n.syscall(),
-            Some(
-                nono_sandbox::linux::seccomp::Syscall::Execve
-                    | nono_sandbox::linux::seccomp::Syscall::ExecveAt
-            )
-        ) {
-            return Ok(Some(notify.into_inner()));
+        if matches!(n.syscall(), Some(Syscall::Execve | Syscall::ExecveAt)) {
+            let _ = notify.respond_continue(n.id);
+            continue;
         }
+        return Ok(Some((notify.into_inner(), Some(n))));
     }
 }
 

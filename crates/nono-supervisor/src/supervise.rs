@@ -7,9 +7,10 @@
 //! - one notify thread answers the seccomp listener (the fast path: a trapped open inside
 //!   the static grants is answered CONTINUE right there); on kernels before 6.6 the loop
 //!   polls the listener itself instead (see `Broker::spawn_thread`);
-//! - a small worker pool, started on first use, runs decisions that may block
-//!   (`Engine::decide` may prompt a person) and the supervisor-side `openat2` + `ADDFD`, so a
-//!   slow prompt never holds up the fast path, other threads of the child, or signals;
+//! - small worker pools, one per kind of job (`broker::Lane`), started on first use, run
+//!   decisions that may block (`Engine::decide` may prompt a person), the supervisor-side
+//!   `openat2` + `ADDFD` and socket calls that wait, so a slow prompt never holds up the fast
+//!   path, other threads of the child, another kind of request, or signals;
 //! - in PTY mode, one relay thread copies bytes between our terminal and the child's PTY.
 //!
 //! # Signals
@@ -18,6 +19,10 @@
 //! the PTY's foreground group is used, which is where a shell's job is). `SIGWINCH` resizes
 //! the PTY (or is forwarded when there is none). The handler writes the signal number to a
 //! self-pipe; see `os.rs` for why not `signalfd`.
+//!
+//! nono always stops on `SIGTERM`: a command that has not ended [`TERM_GRACE`] after a
+//! forwarded `SIGTERM` is killed (`SIGKILL` to its process group), at once on a second one;
+//! and once the command has ended, a terminating signal stops the wait for busy workers.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -73,7 +78,8 @@ pub struct SpawnConfig {
     /// argument (default `None`: `xdg-open`, or `open` on macOS; see
     /// [`crate::url::open_outside_with`]).
     pub url_opener: Option<PathBuf>,
-    /// Run the child on its own PTY (default: when all std streams are terminals).
+    /// Run the child on its own PTY (default: when any std stream is a terminal; the child
+    /// then never gets a descriptor of the user's terminal, see [`PtyMode`]).
     pub pty: PtyMode,
     /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
     /// handlers are process-wide and installed only while a run with this flag is in
@@ -275,13 +281,14 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     } else {
         None
     };
-    let (pty, slave) = if config.pty.wanted() {
-        let (pty, slave) = Pty::open().map_err(|e| SupervisorError::Sys {
+    let (pty, slave) = if let Some(streams) = config.pty.wanted() {
+        let (pty, slave) = Pty::open(streams).map_err(|e| SupervisorError::Sys {
             call: "openpt (child PTY)",
             source: e,
         })?;
         grant_own_terminal(&mut config.caps, &pty)?;
-        (Some(pty), Some(slave))
+        let streams = pty.streams();
+        (Some(pty), Some((slave, streams)))
     } else {
         (None, None)
     };
@@ -311,20 +318,30 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     let mut grants = crate::broker::StaticGrants::new(&config.caps);
     grants.egress_proxy = config.egress_proxy;
     let mut spawned = spawn::spawn(spec, enforce)?;
+    // `spawn` returns a child with a pid (a session leader); from here on an error ends it
+    // and its session before returning (`spawn::end_unsupervised`).
     let child_pid = Pid::from_raw(i32::try_from(spawned.child.id()).unwrap_or(i32::MAX))
         .ok_or_else(|| SupervisorError::sys("fork", Errno::SRCH))?;
 
-    let (relay, stop_relay) = match &pty {
-        Some(p) => {
-            let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))?;
-            let handle = p.relay(stop_r).map_err(|e| SupervisorError::Sys {
-                call: "spawning the PTY relay thread",
-                source: e,
-            })?;
-            (Some(handle), Some(stop_w))
+    let relay = match &pty {
+        Some(p) => rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SupervisorError::sys("pipe (PTY relay)", e))
+            .and_then(|(stop_r, stop_w)| {
+                p.relay(stop_r)
+                    .map(|handle| (Some(handle), Some(stop_w)))
+                    .map_err(|e| SupervisorError::Sys {
+                        call: "spawning the PTY relay thread",
+                        source: e,
+                    })
+            }),
+        None => Ok((None, None)),
+    };
+    let (relay, stop_relay) = match relay {
+        Ok(r) => r,
+        Err(e) => {
+            spawn::end_unsupervised(&mut spawned.child);
+            return Err(e);
         }
-        None => (None, None),
     };
 
     let ctx = Arc::new(Context::new(
@@ -335,10 +352,20 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     ));
     // The notify fd is served by a blocking thread where the kernel allows (see
     // `Broker::spawn_thread`), else polled by the loop.
-    let (mut broker, notify_thread) = match spawned.listener.take().map(|l| Broker::new(l, &ctx)) {
+    let pending = spawned.pending.take();
+    let (mut broker, notify_thread) = match spawned
+        .listener
+        .take()
+        .map(|l| Broker::new(l, pending, &ctx))
+    {
         Some(b) => match b.spawn_thread(&ctx) {
             Ok(t) => (None, Some(t)),
-            Err(b) => (b, None),
+            Err(mut b) => {
+                if let Some(b) = b.as_mut() {
+                    b.answer_pending(&ctx);
+                }
+                (b, None)
+            }
         },
         None => (None, None),
     };
@@ -388,7 +415,14 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     if let Some(t) = notify_thread {
         t.finish();
     }
-    ctx.finish();
+    // A terminating signal to nono while it waits here (for a `Callback` that cannot be
+    // cancelled, say) makes it stop waiting: nono always stops on SIGTERM.
+    let interrupt = signals.as_ref().map(|s| s.read_end.as_fd());
+    ctx.finish(interrupt, &mut || {
+        signals
+            .as_ref()
+            .is_some_and(|s| drain_signals(&s.read_end).terminating > 0)
+    });
     drop(sdk);
     if let Some(stop) = stop_relay {
         let _ = rustix::io::write(&stop, b"x");
@@ -427,8 +461,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
 /// added before the sandbox is prepared. Profiles do not grant `/dev/pts` as a whole (that
 /// would be every terminal on the machine: the user's other tabs, and as root all of them);
 /// the child still reopens its own one through `/dev/tty`, `/dev/stdin`, `/proc/self/fd/N`
-/// or its `ttyname`. Without a PTY the child inherits already-open terminal fds, which need
-/// no grant.
+/// or its `ttyname`. Without a PTY (no std stream is a terminal, or `PtyMode::Never`) there is
+/// no terminal to grant.
 fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), SupervisorError> {
     let name = rustix::pty::ptsname(&pty.master, Vec::new())
         .map_err(|e| SupervisorError::sys("ptsname (child PTY)", e))?;
@@ -443,6 +477,11 @@ fn grant_own_terminal(caps: &mut CapabilitySet, pty: &Pty) -> Result<(), Supervi
     Ok(())
 }
 
+/// How long the command has to end after a forwarded `SIGTERM` before nono kills it
+/// (`SIGKILL` to its process group); a second `SIGTERM` kills it at once. Without this, a
+/// command that ignores `SIGTERM` (an interactive shell does) would keep nono from stopping.
+pub const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn supervise_loop(
     pidfd: &OwnedFd,
     child: Pid,
@@ -453,6 +492,8 @@ fn supervise_loop(
     ctx: &Context,
 ) -> Result<(), SupervisorError> {
     let off = PollFlags::empty();
+    // Set by a forwarded SIGTERM: when the command must have ended.
+    let mut kill_at: Option<std::time::Instant> = None;
     loop {
         // Absent sources are polled as the pidfd with no events (a fixed-size array).
         let placeholder = pidfd.as_fd();
@@ -475,7 +516,14 @@ fn supervise_loop(
                 if sdk.is_some() { PollFlags::IN } else { off },
             ),
         ];
-        match rustix::event::poll(&mut fds, None) {
+        let timeout = kill_at.map(|at| {
+            let left = at.saturating_duration_since(std::time::Instant::now());
+            rustix::event::Timespec {
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) => {}
             Err(Errno::INTR) => continue,
             Err(e) => return Err(SupervisorError::sys("poll", e)),
@@ -494,48 +542,106 @@ fn supervise_loop(
             }
         }
         if let (Some(fd), false) = (signals, ready[1].is_empty()) {
-            forward_pending(fd, child, pty, ctx);
+            let terms = forward_pending(fd, child, pty, ctx);
+            if terms > 0 {
+                let now = std::time::Instant::now();
+                kill_at = Some(if kill_at.is_some() || terms > 1 {
+                    now
+                } else {
+                    now + TERM_GRACE
+                });
+            }
         }
         if !ready[0].is_empty() {
             return Ok(());
         }
+        if kill_at.is_some_and(|at| std::time::Instant::now() >= at) {
+            tracing::info!(
+                "the command did not end within {}s of SIGTERM: killing it",
+                TERM_GRACE.as_secs()
+            );
+            kill_command(child, pty);
+            // Its exit (the pidfd) ends the loop; nothing is left to wait for.
+            kill_at = None;
+        }
     }
+}
+
+/// `SIGKILL` to the command: its process group, the PTY's foreground group and the process.
+fn kill_command(child: Pid, pty: Option<&Pty>) {
+    if let Some(group) = pty.and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok()) {
+        let _ = rustix::process::kill_process_group(group, Signal::KILL);
+    }
+    let _ = rustix::process::kill_process_group(child, Signal::KILL);
+    let _ = rustix::process::kill_process(child, Signal::KILL);
+}
+
+/// Signal numbers read from the self-pipe.
+struct Drained {
+    /// Every number read, in order.
+    raw: Vec<i32>,
+    /// How many were terminating (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`).
+    terminating: usize,
+}
+
+/// Read every pending signal number from the self-pipe.
+fn drain_signals(pipe: &OwnedFd) -> Drained {
+    let mut out = Drained {
+        raw: Vec::new(),
+        terminating: 0,
+    };
+    let mut buf = [0u8; 64];
+    while let Ok(n) = rustix::io::read(pipe, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        for &raw in &buf[..n] {
+            let raw = i32::from(raw);
+            if [Signal::INT, Signal::TERM, Signal::HUP, Signal::QUIT]
+                .iter()
+                .any(|s| s.as_raw() == raw)
+            {
+                out.terminating += 1;
+            }
+            out.raw.push(raw);
+        }
+    }
+    out
 }
 
 /// Read every pending signal number from the self-pipe and forward it. A terminating one
 /// also cancels the decisions pending at that moment (a prompt stops asking: the person
 /// pressed Ctrl-C, or the command is being stopped); later requests are asked as usual.
-fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context) {
-    let mut buf = [0u8; 64];
-    while let Ok(n) = rustix::io::read(pipe, &mut buf) {
-        if n == 0 {
-            return;
+/// Returns how many `SIGTERM`s were forwarded.
+fn forward_pending(pipe: &OwnedFd, child: Pid, pty: Option<&Pty>, ctx: &Context) -> usize {
+    let mut terms = 0;
+    for raw in drain_signals(pipe).raw {
+        if raw == Signal::TERM.as_raw() {
+            terms += 1;
         }
-        for &raw in &buf[..n] {
-            let raw = i32::from(raw);
-            if raw == Signal::WINCH.as_raw() {
-                if let Some(p) = pty {
-                    p.resize();
-                    continue;
-                }
-            }
-            let Some(sig) = Signal::from_named_raw(raw) else {
+        if raw == Signal::WINCH.as_raw() {
+            if let Some(p) = pty {
+                p.resize();
                 continue;
-            };
-            if matches!(sig, Signal::INT | Signal::TERM | Signal::HUP | Signal::QUIT) {
-                ctx.cancel.cancel_pending();
             }
-            let group = pty
-                .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
-                .unwrap_or(child);
-            tracing::debug!(
-                signal = raw,
-                group = group.as_raw_nonzero().get(),
-                "forwarding signal"
-            );
-            if rustix::process::kill_process_group(group, sig).is_err() {
-                let _ = rustix::process::kill_process(child, sig);
-            }
+        }
+        let Some(sig) = Signal::from_named_raw(raw) else {
+            continue;
+        };
+        if matches!(sig, Signal::INT | Signal::TERM | Signal::HUP | Signal::QUIT) {
+            ctx.cancel.cancel_pending();
+        }
+        let group = pty
+            .and_then(|p| rustix::termios::tcgetpgrp(&p.master).ok())
+            .unwrap_or(child);
+        tracing::debug!(
+            signal = raw,
+            group = group.as_raw_nonzero().get(),
+            "forwarding signal"
+        );
+        if rustix::process::kill_process_group(group, sig).is_err() {
+            let _ = rustix::process::kill_process(child, sig);
         }
     }
+    terms
 }

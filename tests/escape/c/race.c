@@ -14,7 +14,9 @@
  *                                 the same races around inotify_add_watch instead of open;
  *                                 a leak is a watch on the directory OUTSIDE (its inode, as
  *                                 /proc/self/fdinfo of the inotify fd lists it). Prints
- *                                 `watches=N ok=N leaks=N` */
+ *                                 `watches=N ok=N leaks=N`
+ *   race spin A B SECONDS         (redteam) only swap A and B for SECONDS, pausing 50 µs
+ *                                 between swaps; prints `swaps=N` */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int stop;
@@ -159,6 +162,19 @@ int main(int argc, char **argv) {
         memcpy(buf_path, good, sizeof good);
         pthread_create(&t, NULL, flipper, NULL);
         attack_watch(buf_path, atoi(argv[4]), argv[5]);
+    } else if (argc == 5 && !strcmp(argv[1], "spin")) {
+        time_t end = time(NULL) + atoi(argv[4]);
+        long n = 0;
+        while (time(NULL) < end) {
+            if (renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_EXCHANGE) < 0) {
+                perror("renameat2");
+                return 1;
+            }
+            n++;
+            usleep(50);
+        }
+        printf("swaps=%ld\n", n);
+        return 0;
     } else {
         fprintf(stderr, "usage: see the comment at the top of race.c\n");
         return 2;

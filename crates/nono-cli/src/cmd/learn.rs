@@ -422,7 +422,9 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     config.workdir = Some(plan.workdir.clone());
     config.trap_opens = true;
     config.engine = Some(engine);
-    config.pty = PtyMode::Never;
+    // A PTY whenever a std stream is a terminal (the default): the learned command never
+    // holds the user's terminal, like under `run`.
+    config.pty = PtyMode::Auto;
     let outcome = nono_supervisor::run(config);
     let events = proxy
         .map(crate::egress::RunningProxy::finish)

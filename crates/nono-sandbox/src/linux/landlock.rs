@@ -50,7 +50,7 @@ use landlock::{
     make_bitflags, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
 use crate::explain::{carve_spine, effective_grants_with_dropped};
@@ -146,8 +146,9 @@ pub enum LandlockError {
         #[source]
         source: rustix::io::Errno,
     },
-    /// A granted path was replaced by a symlink after it was canonicalised.
-    #[error("{}: is now a symlink; grants are resolved when added, re-create the capability set", path.display())]
+    /// A granted path, or a directory on its way, was replaced by a symlink after it was
+    /// canonicalised.
+    #[error("{}: it or a directory on its way is now a symlink (it changed after the grant was resolved: is a sandboxed process replacing it?); nothing was started — run again once it is stable", path.display())]
     BecameSymlink {
         /// The path.
         path: PathBuf,
@@ -280,12 +281,20 @@ fn join_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// Open `path` as an `O_PATH` fd without following a final symlink; `None` for a symlink.
+/// Open `path` as an `O_PATH` fd without following any symlink; `None` for a symlink in the
+/// last component.
+///
+/// The capability set's paths are canonical: resolved when they were added, so symlink-free.
+/// `RESOLVE_NO_SYMLINKS` keeps them so: a directory on the way that became a symlink since
+/// (swapped by a sandboxed process of another run) fails with `ELOOP` instead of leading the
+/// rule somewhere nobody checked.
 fn open_rule_target(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
-    let fd = rustix::fs::open(
+    let fd = rustix::fs::openat2(
+        rustix::fs::CWD,
         path,
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
     )
     .map_err(|source| LandlockError::Open {
         path: path.to_path_buf(),
@@ -343,14 +352,18 @@ pub fn build_ruleset(
     for rule in &plan.rules {
         let target = match open_rule_target(&rule.path) {
             Ok(Some(t)) => Some(t),
-            Ok(None) if !rule.expanded => {
+            Ok(None)
+            | Err(LandlockError::Open {
+                source: rustix::io::Errno::LOOP,
+                ..
+            }) if !rule.expanded => {
                 return Err(LandlockError::BecameSymlink {
                     path: rule.path.clone(),
                 })
             }
             Ok(None) => None,
             Err(LandlockError::Open {
-                source: rustix::io::Errno::NOENT,
+                source: rustix::io::Errno::NOENT | rustix::io::Errno::LOOP,
                 ..
             }) if rule.expanded => None,
             Err(e) => return Err(e),

@@ -133,8 +133,10 @@ impl ChildCreds {
         // return below), and aborts if it cannot.
         if self.groups != guard.own.groups {
             let groups: Vec<Gid> = self.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-            guard.groups = true;
+            // Marked for restoring only once changed: a supervisor without `CAP_SETGID` fails
+            // here, and could not "restore" its unchanged groups either (that would abort).
             rustix::thread::set_thread_groups(&groups).map_err(|_| Errno::ACCESS)?;
+            guard.groups = true;
         }
         if self.fsgid != guard.own.fsgid {
             guard.fsgid = true;
@@ -446,5 +448,46 @@ mod tests {
         .join()
         .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An unprivileged supervisor thread (ids 65534, no capabilities) asked to act for a child
+    /// with other groups: the switch is refused (`EACCES`) and nothing aborts — the groups were
+    /// never changed, so there is nothing to restore. Its own child's credentials work.
+    #[test]
+    fn an_unprivileged_supervisor_refuses_groups_it_cannot_take() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipping: needs root to become another user on one thread");
+            return;
+        }
+        std::thread::spawn(|| {
+            let nobody = 65534;
+            rustix::thread::set_thread_groups(&[]).unwrap();
+            rustix::thread::set_thread_res_gid(
+                Gid::from_raw(nobody),
+                Gid::from_raw(nobody),
+                Gid::from_raw(nobody),
+            )
+            .unwrap();
+            let uid = rustix::process::Uid::from_raw(nobody);
+            rustix::thread::set_thread_res_uid(uid, uid, uid).unwrap();
+            assert_eq!(
+                rustix::thread::capabilities(None).unwrap().effective.bits(),
+                0
+            );
+            let other_groups = ChildCreds {
+                fsuid: nobody,
+                fsgid: nobody,
+                groups: vec![4, 27],
+                cap_eff: 0,
+            };
+            assert_eq!(other_groups.act().err(), Some(Errno::ACCESS));
+            let same = ChildCreds {
+                groups: vec![],
+                ..other_groups
+            };
+            drop(same.act().unwrap());
+        })
+        .join()
+        .unwrap();
     }
 }

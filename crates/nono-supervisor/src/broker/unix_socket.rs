@@ -129,6 +129,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
@@ -138,7 +139,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::as_child::ActingAsChild;
-use super::{StaticGrants, Workers};
+use super::{Lane, StaticGrants, Workers};
 use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module brokers.
@@ -338,21 +339,32 @@ pub(crate) fn handle(
             let notify = notify.clone();
             let sandbox = caps.creds.clone();
             let n = *n;
-            workers.submit(Box::new(move || {
-                // As the child: netlink and the socket's DAC check judge the caller.
-                let result = sandbox.of_thread(&notify, &n).and_then(|creds| {
-                    let as_child = creds.act()?;
-                    perform_interruptible(&as_child, &notify, &n, &socket, &call, &dest)
-                });
-                match result {
-                    Ok(v) => {
-                        let _ = notify.respond_value(n.id, v);
-                    }
-                    Err(e) => {
-                        let _ = notify.respond_errno(n.id, e.raw_os_error());
-                    }
-                }
-            }));
+            let closing = workers.closing();
+            workers.submit(
+                Lane::Socket,
+                Box::new(move || {
+                    super::answer_on_panic(&notify, n.id, || {
+                        let waiting = Waiting {
+                            notify: &notify,
+                            n: &n,
+                            closing: &closing,
+                        };
+                        // As the child: netlink and the socket's DAC check judge the caller.
+                        let result = sandbox.of_thread(&notify, &n).and_then(|creds| {
+                            let as_child = creds.act()?;
+                            perform_interruptible(&as_child, &waiting, &socket, &call, &dest)
+                        });
+                        match result {
+                            Ok(v) => {
+                                let _ = notify.respond_value(n.id, v);
+                            }
+                            Err(e) => {
+                                let _ = notify.respond_errno(n.id, e.raw_os_error());
+                            }
+                        }
+                    });
+                }),
+            );
         }
         Ok((
             call,
@@ -366,20 +378,32 @@ pub(crate) fn handle(
         )) => {
             let (notify, shared, n) = (notify.clone(), shared.clone(), *n);
             let sandbox = caps.creds.clone();
-            workers.submit(Box::new(move || {
-                let checked = sandbox
-                    .of_thread(&notify, &n)
-                    .map_err(Refusal::Errno)
-                    .and_then(|creds| {
-                        let as_child = creds.act()?;
-                        connect_checked(
-                            &as_child, &notify, &n, &socket, &call, inode, &path, &hint, kind, root,
-                        )
+            let closing = workers.closing();
+            workers.submit(
+                Lane::Socket,
+                Box::new(move || {
+                    super::answer_on_panic(&notify, n.id, || {
+                        let waiting = Waiting {
+                            notify: &notify,
+                            n: &n,
+                            closing: &closing,
+                        };
+                        let checked = sandbox
+                            .of_thread(&notify, &n)
+                            .map_err(Refusal::Errno)
+                            .and_then(|creds| {
+                                let as_child = creds.act()?;
+                                connect_checked(
+                                    &as_child, &waiting, &socket, &call, inode, &path, &hint, kind,
+                                    root,
+                                )
+                            });
+                        if let Err(refusal) = checked {
+                            refuse(&notify, &shared, &n, syscall, refusal);
+                        }
                     });
-                if let Err(refusal) = checked {
-                    refuse(&notify, &shared, &n, syscall, refusal);
-                }
-            }));
+                }),
+            );
         }
         Err(refusal) => refuse(notify, shared, n, syscall, refusal),
     }
@@ -614,8 +638,7 @@ fn decide(
 #[allow(clippy::too_many_arguments)]
 fn connect_checked(
     as_child: &ActingAsChild,
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     child: &OwnedFd,
     call: &Call,
     inode: OwnedFd,
@@ -633,7 +656,8 @@ fn connect_checked(
     if rustix::net::sockopt::socket_passcred(child).unwrap_or(false) {
         rustix::net::sockopt::set_socket_passcred(&own, true)?;
     }
-    perform_interruptible(as_child, notify, n, &own, call, &Destination::Inode(inode))?;
+    perform_interruptible(as_child, waiting, &own, call, &Destination::Inode(inode))?;
+    let (notify, n) = (waiting.notify, waiting.n);
     if let Err(reason) = served_inside(&own, root, hint) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
@@ -821,6 +845,21 @@ fn check_tcp(
 /// How often a waiting connect/send checks that the child is still waiting for it.
 const WAIT_SLICE_MS: i32 = 50;
 
+/// What a worker waiting for a socket on the child's behalf checks between slices: that the
+/// child still waits (`NOTIF_ID_VALID`) and that the run is not closing (the command ended:
+/// a process that outlived it must not keep a worker, and with it `run`, waiting).
+struct Waiting<'a> {
+    notify: &'a NotifyFd,
+    n: &'a Notification,
+    closing: &'a AtomicBool,
+}
+
+impl Waiting<'_> {
+    fn still(&self) -> bool {
+        !self.closing.load(Ordering::Acquire) && self.notify.id_valid(self.n.id)
+    }
+}
+
 /// [`perform`] without ever blocking longer than the child waits: on a blocking socket the
 /// call is made non-blocking and waited for in slices, checking `NOTIF_ID_VALID` between them,
 /// so a child that is interrupted or killed (Ctrl-C during a connect to an unreachable host)
@@ -828,8 +867,7 @@ const WAIT_SLICE_MS: i32 = 50;
 /// `O_NONBLOCK` (shared with the child's fd) is restored afterwards.
 fn perform_interruptible(
     as_child: &ActingAsChild,
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     socket: &OwnedFd,
     call: &Call,
     dest: &Destination,
@@ -853,7 +891,7 @@ fn perform_interruptible(
             loop {
                 match perform(as_child, socket, &nonblocking, dest) {
                     Err(Errno::AGAIN) => {
-                        if !wait_writable(notify, n, socket) {
+                        if !wait_writable(waiting, socket) {
                             return Err(Errno::INTR);
                         }
                     }
@@ -863,7 +901,7 @@ fn perform_interruptible(
         }
         _ => {
             rustix::fs::fcntl_setfl(socket, flags | rustix::fs::OFlags::NONBLOCK)?;
-            let result = connect_waiting(as_child, notify, n, socket, call, dest);
+            let result = connect_waiting(as_child, waiting, socket, call, dest);
             let _ = rustix::fs::fcntl_setfl(socket, flags);
             result
         }
@@ -872,8 +910,7 @@ fn perform_interruptible(
 
 fn connect_waiting(
     as_child: &ActingAsChild,
-    notify: &NotifyFd,
-    n: &Notification,
+    waiting: &Waiting<'_>,
     socket: &OwnedFd,
     call: &Call,
     dest: &Destination,
@@ -882,7 +919,7 @@ fn connect_waiting(
         match perform(as_child, socket, call, dest) {
             // TCP: the handshake runs; wait for it.
             Err(Errno::INPROGRESS) => loop {
-                if !wait_writable(notify, n, socket) {
+                if !wait_writable(waiting, socket) {
                     return Err(Errno::INTR);
                 }
                 if poll_out(socket, 0) {
@@ -895,7 +932,7 @@ fn connect_waiting(
             // A Unix listener's backlog is full: try again while the child still waits.
             Err(Errno::AGAIN) => {
                 let _ = rustix::event::poll(&mut [], Some(&slice(WAIT_SLICE_MS)));
-                if !notify.id_valid(n.id) {
+                if !waiting.still() {
                     return Err(Errno::INTR);
                 }
             }
@@ -906,9 +943,9 @@ fn connect_waiting(
 
 /// Wait up to one slice for `socket` to become writable; `false` if the child no longer
 /// waits for this call.
-fn wait_writable(notify: &NotifyFd, n: &Notification, socket: &OwnedFd) -> bool {
+fn wait_writable(waiting: &Waiting<'_>, socket: &OwnedFd) -> bool {
     poll_out(socket, WAIT_SLICE_MS);
-    notify.id_valid(n.id)
+    waiting.still()
 }
 
 fn poll_out(socket: &OwnedFd, timeout_ms: i32) -> bool {

@@ -218,6 +218,55 @@ sys.exit(code)
     );
 }
 
+/// Only some std streams on the terminal (`nono run … | less`): the child gets the PTY for
+/// those (and its controlling terminal), the pipe for the rest — never the user's terminal,
+/// which a process it left behind could read after the run. With stdout a pipe the
+/// supervisor leaves the terminal alone (the pipe's reader, a pager, may read it): no raw
+/// mode, and a line typed during the run is still there for that reader afterwards.
+#[test]
+fn with_stdout_piped_the_child_gets_its_own_pty_for_the_other_streams() {
+    let _g = shared();
+    let script = format!(
+        r#"
+import os, subprocess, sys, termios, time
+master, slave = os.openpty()
+outer = os.ttyname(slave)
+pager = os.dup(slave)
+inner = ('sleep 1; test -t 1 || echo OUT-IS-A-PIPE; test -t 0 && test -t 2 && echo IN-ERR-TTY >&2; '
+         'tty >&2; exit 5')
+p = subprocess.Popen([{sup:?}, "--pty", "--", "sh", "-c", inner],
+                     stdin=slave, stdout=subprocess.PIPE, stderr=slave, start_new_session=True)
+os.close(slave)
+time.sleep(0.5)
+assert termios.tcgetattr(master)[3] & termios.ICANON, "the terminal was put in raw mode"
+os.write(master, b"for-the-pager\n")
+piped = p.stdout.read().decode()
+p.wait()
+# nono has returned: the typed line was left for the pager.
+os.set_blocking(pager, False)
+assert os.read(pager, 100) == b"for-the-pager\n"
+os.close(pager)
+{read_terminal}
+assert piped.strip() == "OUT-IS-A-PIPE", piped
+assert "IN-ERR-TTY" in text, text
+inner = [l.strip() for l in text.splitlines() if l.strip().startswith("/dev/pts/")]
+assert inner and inner[0] != outer, (inner, outer)
+sys.exit(code)
+"#,
+        sup = example("supervise").display().to_string(),
+        read_terminal = PY_READ_TERMINAL,
+    );
+    let status = Command::new(crate::harness::PYTHON)
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(5),
+        "exit code through the PTY supervisor"
+    );
+}
+
 #[test]
 fn workdir_is_the_childs_cwd() {
     let _g = shared();
