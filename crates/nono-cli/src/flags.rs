@@ -133,6 +133,8 @@ pub struct SandboxFlags {
     #[arg(long = "block-net", visible_alias = "net-block")]
     pub block_net: bool,
     /// Allow TCP connect to this port only (repeatable; other network access is blocked).
+    /// Under run on loopback addresses only (the supervisor checks the address); wrap cannot
+    /// check it and refuses the flag unless --accept-wrap-gaps. For other hosts: --allow-domain.
     #[arg(long, value_name = "PORT")]
     pub allow_connect_port: Vec<u16>,
     /// Allow TCP bind on this port only (repeatable; other network access is blocked).
