@@ -573,6 +573,87 @@ mod tests {
     }
 
     #[test]
+    fn network_refusals_name_the_flag() {
+        use nono_supervisor::egress::ConnectRefusal;
+        let proxy = |reason: &str, hint: Option<&str>, deny: Option<&str>| NetDenied::Proxy {
+            host: "pypi.org".into(),
+            port: 443,
+            reason: reason.into(),
+            hint: hint.map(str::to_owned),
+            by_deny_rule: deny.map(str::to_owned),
+        };
+        assert_eq!(
+            net_line(&proxy(
+                "no --allow-domain rule covers it",
+                Some("pypi.org"),
+                None
+            )),
+            "nono: denied connect to pypi.org:443 → add --allow-domain pypi.org"
+        );
+        let l = net_line(&proxy(
+            "denied by --deny-domain pypi.org",
+            None,
+            Some("pypi.org"),
+        ));
+        assert!(l.contains("refused by --deny-domain pypi.org"), "{l}");
+        let l = net_line(&proxy(
+            "it resolved to 10.0.0.1, a private address",
+            Some("10.0.0.1"),
+            None,
+        ));
+        assert!(
+            l.contains("10.0.0.1, a private") && l.ends_with("--allow-domain 10.0.0.1"),
+            "{l}"
+        );
+        let direct = |addr: &str, refusal, proxied| NetDenied::Direct {
+            addr: addr.parse().unwrap(),
+            refusal,
+            proxied,
+        };
+        let l = net_line(&direct(
+            "127.0.0.2:4000",
+            ConnectRefusal::NotTheProxy {
+                proxy: "127.0.0.1:4000".parse().unwrap(),
+            },
+            true,
+        ));
+        assert!(l.contains("not the egress proxy (127.0.0.1:4000)"), "{l}");
+        let l = net_line(&direct("1.2.3.4:443", ConnectRefusal::PortNotAllowed, true));
+        assert!(l.contains("bypassing the egress proxy"), "{l}");
+        assert_eq!(
+            net_line(&direct("10.0.0.5:5432", ConnectRefusal::NotLoopback, false)),
+            "nono: denied connect to 10.0.0.5:5432: --allow-connect-port 5432 reaches loopback only under nono run → to reach another host, use --allow-domain 10.0.0.5:5432 (through nono's proxy)"
+        );
+        assert_eq!(
+            net_line(&direct(
+                "127.0.0.1:80",
+                ConnectRefusal::PortNotAllowed,
+                false
+            )),
+            "nono: denied connect to 127.0.0.1:80 → add --allow-connect-port 80"
+        );
+        // A hostile host name cannot forge report lines.
+        let l = net_line(&NetDenied::Proxy {
+            host: "x\nnono: all clear\x1b[2K".into(),
+            port: 443,
+            reason: "no rule".into(),
+            hint: Some("x\r".into()),
+            by_deny_rule: None,
+        });
+        assert_eq!(l.lines().count(), 1, "{l}");
+        assert!(!l.chars().any(escape::is_hostile), "{l}");
+        // Each line once.
+        let twice = render_all(
+            [],
+            [
+                proxy("no rule", Some("a"), None),
+                proxy("no rule", Some("a"), None),
+            ],
+        );
+        assert_eq!(twice.lines().count(), 1, "{twice}");
+    }
+
+    #[test]
     fn a_hostile_path_cannot_forge_or_erase_report_lines() {
         let hostile = "/tmp/x\r\x1b[2K\x1b]0;t\x07\nnono: all clear\u{9b}1A\u{202e}/f";
         for on_disk in [OnDisk::File, OnDisk::Missing, OnDisk::Dir, OnDisk::Socket] {
