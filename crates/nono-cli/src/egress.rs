@@ -661,3 +661,109 @@ impl EgressPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> EgressFlags {
+        EgressFlags::default()
+    }
+
+    #[test]
+    fn rules_keep_their_origin_once_and_profiles_expand() {
+        let mut profile = Profile::default();
+        profile.network.allow_domain = vec!["pypi.org".into()];
+        profile.network.deny_domain = vec!["evil.test".into()];
+        let f = EgressFlags {
+            allow_domain: vec!["pypi.org".into(), "*.example.com:8443".into()],
+            network_profile: vec!["github".into()],
+            ..flags()
+        };
+        let plan = EgressPlan::from_flags(&f, &profile, "p.json").unwrap();
+        assert!(plan.enabled());
+        assert_eq!(plan.allow[0].rule, "pypi.org");
+        assert_eq!(plan.allow[0].origin, "profile p.json");
+        assert_eq!(
+            plan.allow.iter().filter(|r| r.rule == "pypi.org").count(),
+            1
+        );
+        assert!(plan
+            .allow
+            .iter()
+            .any(|r| r.rule == "github.com" && r.origin == "network profile github"));
+        assert_eq!(plan.deny[0].rule, "evil.test");
+        assert_eq!(plan.network_profiles, ["github"]);
+        plan.rules().unwrap();
+        assert!(!EgressPlan::from_flags(&flags(), &Profile::default(), "d")
+            .unwrap()
+            .enabled());
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let err = |f: EgressFlags| {
+            let e = EgressPlan::from_flags(&f, &Profile::default(), "d").unwrap_err();
+            e.downcast_ref::<Failure>().unwrap().message.clone()
+        };
+        let m = err(EgressFlags {
+            allow_domain: vec!["https://x.test/a/**".into()],
+            ..flags()
+        });
+        assert!(
+            m.starts_with("--allow-domain https://x.test/a/**:") && m.contains("TLS"),
+            "{m}"
+        );
+        let m = err(EgressFlags {
+            allow_endpoint: vec!["openai:GET:/v1/**".into()],
+            ..flags()
+        });
+        assert!(m.contains("--credential openai"), "{m}");
+        let m = err(EgressFlags {
+            network_profile: vec!["nope".into()],
+            ..flags()
+        });
+        assert!(m.contains("developer"), "{m}");
+        let m = err(EgressFlags {
+            proxy_port: Some(0),
+            ..flags()
+        });
+        assert!(m.contains("--proxy-port"), "{m}");
+    }
+
+    #[test]
+    fn the_schema_lists_every_network_profile() {
+        let schema: serde_json::Value =
+            serde_json::from_str(nono_supervisor::profile::schema()).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["network"]["properties"]["network_profile"]
+            ["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut want = network_profile_names();
+        let mut got = listed.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_command_never_gets_the_test_mapping() {
+        let vars = vec![
+            (OsString::from("PATH"), OsString::from("/bin")),
+            (
+                OsString::from(TEST_RESOLVE_ENV),
+                OsString::from("a=127.0.0.1"),
+            ),
+            (
+                OsString::from("HTTP_PROXY"),
+                OsString::from("http://elsewhere"),
+            ),
+        ];
+        let env = child_env(&vars, None);
+        assert_eq!(env.len(), 2);
+        assert!(env.iter().all(|(k, _)| k != TEST_RESOLVE_ENV));
+    }
+}
