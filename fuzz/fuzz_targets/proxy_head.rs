@@ -26,13 +26,21 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again, (head.clone(), n));
     for cut in [n / 2, n.saturating_sub(1), n.saturating_sub(2)] {
         if let Ok(Some(h)) = parse_request_head(&data[..cut], MAX_BYTES, MAX_HEADERS) {
-            assert_eq!(h, (head.clone(), n), "a prefix of {cut} bytes parsed differently");
+            assert_eq!(
+                h,
+                (head.clone(), n),
+                "a prefix of {cut} bytes parsed differently"
+            );
         }
     }
     assert!(head.headers.len() <= MAX_HEADERS);
     match &head.target {
         Target::Authority { port, .. } => assert_ne!(*port, 0),
-        Target::Absolute { path_and_query, port, .. } => {
+        Target::Absolute {
+            path_and_query,
+            port,
+            ..
+        } => {
             assert!(path_and_query.starts_with('/'));
             assert_ne!(*port, 0);
         }

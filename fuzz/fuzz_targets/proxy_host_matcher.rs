@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let host = Host::parse(host_text);
     if let Ok(h) = &host {
         let printed = h.to_string();
-        assert_eq!(Host::parse(&printed).as_ref(), Ok(h), "{printed:?} does not reparse");
+        assert_eq!(
+            Host::parse(&printed).as_ref(),
+            Ok(h),
+            "{printed:?} does not reparse"
+        );
     }
     let Ok(rule) = HostRule::parse(rule_text) else {
         return;
@@ -60,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
     if rule.host.is_address() {
         return;
     }
-    let rules = Rules { allow: vec![rule], deny: vec![] };
+    let rules = Rules {
+        allow: vec![rule],
+        deny: vec![],
+    };
     if let Host::Name(_) = host {
         let v = rules.decide(&host, 443, addr, Access::Tunnel);
         if SpecialRange::of(addr).is_some() {

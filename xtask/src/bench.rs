@@ -1,7 +1,10 @@
 //! `cargo xtask bench`: one run, one table — whole-process timings (start-up of `true`, a
 //! 5000-file read workload) under nono and its peers as medians and ratios against bare
 //! execution measured in the same run; runtime-grant latency p50/p99 measured inside a child;
-//! and codec/transport throughput from the criterion benches run with short times.
+//! codec/transport throughput from the criterion benches run with short times; and the
+//! egress proxy's load numbers (`nono-proxy`'s `proxy_load` example: 1 GiB CONNECT throughput
+//! as a ratio to direct loopback, added latency of a new proxied connection, 1000 held
+//! tunnels and the proxy's RSS with them), skipped with `--no-proxy`.
 //!
 //! Cases of one group run round-robin (one sample of each, then the next round), so a slow
 //! phase of a noisy machine hits every case alike and the ratios stay meaningful. Peers
@@ -59,6 +62,7 @@ struct Opts {
     iters: usize,
     opens: usize,
     criterion: bool,
+    proxy: bool,
 }
 
 /// One whole-process case.
@@ -101,6 +105,7 @@ pub fn run_bench(args: &[String]) -> Result<()> {
         iters: 50,
         opens: 2000,
         criterion: true,
+        proxy: true,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -115,8 +120,9 @@ pub fn run_bench(args: &[String]) -> Result<()> {
             "--iters" => o.iters = num("--iters")?.max(3),
             "--opens" => o.opens = num("--opens")?.max(10),
             "--no-criterion" => o.criterion = false,
+            "--no-proxy" => o.proxy = false,
             other => bail!(
-                "unknown bench option `{other}` (expected --json, --iters N, --opens N, --no-criterion)"
+                "unknown bench option `{other}` (expected --json, --iters N, --opens N, --no-criterion, --no-proxy)"
             ),
         }
     }
@@ -128,10 +134,14 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     let result = measure_all(&o, &nono, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let (timed, latency, throughput) = result?;
+    let proxy = if o.proxy { Some(proxy_load()?) } else { None };
     if o.json {
-        print_json(&timed, &latency, &throughput);
+        print_json(&timed, &latency, &throughput, proxy.as_ref());
     } else {
         print_table(&timed, &latency, &throughput);
+        if let Some(p) = &proxy {
+            print_proxy(p);
+        }
     }
     let left = children_left();
     if !left.is_empty() {
@@ -264,7 +274,11 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
 
     let mut throughput = Vec::new();
     if o.criterion {
-        for (pkg, bench) in [("nono-wire", "codec"), ("nono-transport", "transport")] {
+        for (pkg, bench) in [
+            ("nono-wire", "codec"),
+            ("nono-transport", "transport"),
+            ("nono-proxy", "proxy"),
+        ] {
             eprintln!("xtask bench: criterion {pkg} --bench {bench} (short times)");
             throughput.extend(criterion(pkg, bench)?);
         }
@@ -646,7 +660,81 @@ fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) 
     print!("{s}");
 }
 
-fn print_json(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) {
+/// The proxy's load example, in a release build, as JSON (one object).
+fn proxy_load() -> Result<serde_json::Value> {
+    eprintln!("xtask bench: egress proxy load (1 GiB CONNECT, connect latency, 1000 tunnels)");
+    let out = Command::new("cargo")
+        .current_dir(workspace_root())
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "nono-proxy",
+            "--example",
+            "proxy_load",
+            "--",
+            "--json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run the nono-proxy proxy_load example")?;
+    if !out.status.success() {
+        bail!("nono-proxy proxy_load failed: {}", out.status);
+    }
+    serde_json::from_slice(&out.stdout).context("proxy_load printed no JSON object")
+}
+
+fn print_proxy(p: &serde_json::Value) {
+    let f = |k: &str| {
+        p.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## egress proxy (nono-proxy, proxy in its own process)"
+    );
+    let _ = writeln!(
+        s,
+        "CONNECT 1 GiB: direct {:.2} Gbit/s, proxied {:.2} Gbit/s, ratio {:.3} — {} target 0.8 \
+         (CPU s/GiB: endpoints {:.2}, proxy {:.2}; {} CPUs, load {})",
+        f("direct_gbit_s"),
+        f("proxied_gbit_s"),
+        f("throughput_ratio"),
+        verdict(f("throughput_ratio") >= 0.8),
+        f("cpu_s_per_gib_proxied_endpoints"),
+        f("cpu_s_per_gib_proxy"),
+        f("cpus"),
+        f("load")
+    );
+    let _ = writeln!(
+        s,
+        "new connection added latency: p50 {:.3} ms, p99 {:.3} ms — {} target p50 0.5 ms",
+        f("added_latency_p50_ms"),
+        f("added_latency_p99_ms"),
+        verdict(f("added_latency_p50_ms") <= 0.5)
+    );
+    let _ = writeln!(
+        s,
+        "{} concurrent tunnels: {} completed — {}; proxy RSS {:.1} MiB with them — {} target 64 MiB",
+        f("tunnels"),
+        f("tunnels_completed"),
+        verdict(f("tunnels") == f("tunnels_completed")),
+        f("proxy_rss_mib"),
+        verdict(f("proxy_rss_mib") <= 64.0)
+    );
+    print!("{s}");
+}
+
+fn print_json(
+    timed: &[Timed],
+    latency: &[Latency],
+    throughput: &[Throughput],
+    proxy: Option<&serde_json::Value>,
+) {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let whole: Vec<_> = timed
         .iter()
@@ -687,6 +775,7 @@ fn print_json(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) {
         "whole_process": whole,
         "open_latency": lat,
         "criterion": thr,
+        "proxy": proxy,
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
 }

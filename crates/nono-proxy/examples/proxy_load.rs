@@ -10,7 +10,8 @@
 //! The proxy runs in a child process (this binary re-executed with `serve`), like the
 //! supervisor, so its RSS is measured alone. Loopback only.
 //!
-//! `cargo run --release -p nono-proxy --example proxy_load [-- --gib N --tunnels N --samples N]`
+//! `cargo run --release -p nono-proxy --example proxy_load [-- --gib N --tunnels N --samples N --json]`
+//! (`cargo xtask bench` runs it with `--json`.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -37,7 +38,10 @@ fn serve() {
     let rules = Rules::parse(ports.iter().map(|p| format!("127.0.0.1:{p}")), [""; 0]).unwrap();
     let mut cfg = ProxyConfig::new(rules);
     cfg.token = ProxyToken::new(TOKEN);
-    cfg.limits = Limits { max_connections: 4096, ..Limits::default() };
+    cfg.limits = Limits {
+        max_connections: 4096,
+        ..Limits::default()
+    };
     let p = Proxy::start(cfg).unwrap();
     println!("{}", p.addr());
     std::io::stdout().flush().unwrap();
@@ -65,7 +69,10 @@ fn cpu_secs(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     // rest starts at field 3 (state, not a number), so utime (14) is index 10 of the numbers.
     (f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) as f64 / 100.0
 }
@@ -125,11 +132,19 @@ fn open_tunnel(proxy: &str, port: u16) -> TcpStream {
     let mut s = TcpStream::connect(proxy).unwrap();
     s.set_nodelay(true).unwrap();
     let auth = ProxyToken::new(TOKEN).unwrap().header_value();
-    write!(s, "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nProxy-Authorization: {auth}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nProxy-Authorization: {auth}\r\n\r\n"
+    )
+    .unwrap();
     // "HTTP/1.1 200 Connection established\r\n\r\n" is 39 bytes.
     let mut resp = [0u8; 39];
     s.read_exact(&mut resp).unwrap();
-    assert!(resp.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&resp));
+    assert!(
+        resp.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
     s
 }
 
@@ -177,7 +192,9 @@ fn main() {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let proxy = line.trim().to_owned();
     let idle_rss = rss_kib(pid);
 
@@ -197,19 +214,18 @@ fn main() {
         proxy_cpu += cpu_secs(&pid_s) - p0;
     }
     let gbps = |d: Duration| bytes as f64 * 8.0 / d.as_secs_f64() / 1e9;
-    println!(
-        "throughput {gib} GiB: direct {:.2} Gbit/s, via proxy {:.2} Gbit/s, ratio {:.3} (target >= 0.8)",
-        gbps(direct),
-        gbps(proxied),
-        direct.as_secs_f64() / proxied.as_secs_f64()
-    );
-    println!(
-        "  CPU per GiB: client+server {:.2} s direct, {:.2} s proxied; proxy {:.2} s ({} CPUs online, load {})",
+    let ratio = direct.as_secs_f64() / proxied.as_secs_f64();
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let load: f64 = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0.0);
+    let (cpu_direct, cpu_proxied, cpu_proxy) = (
         self_cpu_direct / 3.0 / gib as f64,
         self_cpu_proxied / 3.0 / gib as f64,
         proxy_cpu / 3.0 / gib as f64,
-        thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().next().unwrap_or("?")
     );
 
     // Latency of a new connection + first round trip, interleaved.
@@ -229,13 +245,8 @@ fn main() {
         ps.push(prox);
         added.push(prox - direct);
     }
-    println!(
-        "new connection + round trip: direct p50 {:.3} ms, proxied p50 {:.3} ms; added p50 {:.3} ms, p99 {:.3} ms (target p50 <= 0.5)",
-        pct(&mut ds, 0.5),
-        pct(&mut ps, 0.5),
-        pct(&mut added, 0.5),
-        pct(&mut added, 0.99)
-    );
+    let (direct_p50, proxied_p50) = (pct(&mut ds, 0.5), pct(&mut ps, 0.5));
+    let (added_p50, added_p99) = (pct(&mut added, 0.5), pct(&mut added, 0.99));
 
     // Concurrent tunnels held open.
     thread::sleep(Duration::from_millis(300));
@@ -250,14 +261,40 @@ fn main() {
         ok += 1;
     }
     thread::sleep(Duration::from_millis(200));
-    let rss = rss_kib(pid);
-    println!(
-        "{tunnels} concurrent tunnels: {ok} completed a round trip in {:.2} s; proxy RSS {:.1} MiB with them ({} threads), {:.1} MiB idle (target <= 64 MiB)",
-        t0.elapsed().as_secs_f64(),
-        rss as f64 / 1024.0,
-        threads(pid),
-        idle_rss as f64 / 1024.0
-    );
+    let held_secs = t0.elapsed().as_secs_f64();
+    let rss = rss_kib(pid) as f64 / 1024.0;
+    let nthreads = threads(pid);
+    let idle_rss = idle_rss as f64 / 1024.0;
+    if std::env::args().any(|a| a == "--json") {
+        println!(
+            "{{\"gib\":{gib},\"direct_gbit_s\":{:.3},\"proxied_gbit_s\":{:.3},\"throughput_ratio\":{ratio:.3},\
+             \"cpu_s_per_gib_direct\":{cpu_direct:.3},\"cpu_s_per_gib_proxied_endpoints\":{cpu_proxied:.3},\
+             \"cpu_s_per_gib_proxy\":{cpu_proxy:.3},\"cpus\":{cpus},\"load\":{load},\
+             \"connect_direct_p50_ms\":{direct_p50:.3},\"connect_proxied_p50_ms\":{proxied_p50:.3},\
+             \"added_latency_p50_ms\":{added_p50:.3},\"added_latency_p99_ms\":{added_p99:.3},\
+             \"tunnels\":{tunnels},\"tunnels_completed\":{ok},\"tunnels_secs\":{held_secs:.3},\
+             \"proxy_rss_mib\":{rss:.1},\"proxy_threads\":{nthreads},\"proxy_idle_rss_mib\":{idle_rss:.1}}}",
+            gbps(direct),
+            gbps(proxied)
+        );
+    } else {
+        println!(
+            "CONNECT {gib} GiB: direct {:.2} Gbit/s, proxied {:.2} Gbit/s, ratio {ratio:.3} (target >= 0.8)",
+            gbps(direct),
+            gbps(proxied)
+        );
+        println!(
+            "  CPU s/GiB: endpoints {cpu_direct:.2} direct, {cpu_proxied:.2} proxied; proxy {cpu_proxy:.2} ({cpus} CPUs, load {load})"
+        );
+        println!(
+            "new connection + round trip: direct p50 {direct_p50:.3} ms, proxied p50 {proxied_p50:.3} ms; \
+             added p50 {added_p50:.3} ms, p99 {added_p99:.3} ms (target p50 <= 0.5)"
+        );
+        println!(
+            "{tunnels} concurrent tunnels: {ok} completed a round trip in {held_secs:.2} s; proxy RSS \
+             {rss:.1} MiB with them ({nthreads} threads), {idle_rss:.1} MiB idle (target <= 64 MiB)"
+        );
+    }
     drop(held);
     drop(child.stdin.take());
     let _ = child.wait();

@@ -104,7 +104,9 @@ impl Upstream {
         } else if lower.starts_with("http://") {
             (false, &url[7..])
         } else {
-            return Err(bad("it must start with https:// (or http:// on a loopback address)"));
+            return Err(bad(
+                "it must start with https:// (or http:// on a loopback address)",
+            ));
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -323,12 +325,21 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let r = CredentialRoute::new("svc", "https://a.example", "Authorization", "Bearer {}", Secret::new("sk-123\n")).unwrap();
+        let r = CredentialRoute::new(
+            "svc",
+            "https://a.example",
+            "Authorization",
+            "Bearer {}",
+            Secret::new("sk-123\n"),
+        )
+        .unwrap();
         assert!(!format!("{r:?}").contains("sk-123"));
         assert_eq!(r.real_header_value(), "Bearer sk-123");
         assert!(r.carries_phantom(format!("Bearer {}", r.phantom).as_bytes()));
         assert!(!r.carries_phantom(b"Bearer sk-123"));
-        assert!(CredentialRoute::new("Bad Name", "https://a", "h", "{}", Secret::new("k")).is_err());
+        assert!(
+            CredentialRoute::new("Bad Name", "https://a", "h", "{}", Secret::new("k")).is_err()
+        );
         assert!(CredentialRoute::new("a", "https://a", "h", "Bearer", Secret::new("k")).is_err());
         assert!(CredentialRoute::new("a", "https://a", "h", "{}", Secret::new("")).is_err());
     }

@@ -62,7 +62,9 @@ impl RequestHead {
         let mut it = self.header_values(name);
         let first = it.next();
         if it.next().is_some() {
-            return Err(HeadError::Malformed("a header that must be single is repeated"));
+            return Err(HeadError::Malformed(
+                "a header that must be single is repeated",
+            ));
         }
         Ok(first)
     }
@@ -113,7 +115,10 @@ pub fn parse_request_head(
     if n > max_bytes {
         return Err(HeadError::TooLarge(max_bytes));
     }
-    let method = req.method.ok_or(HeadError::Malformed("no method"))?.to_owned();
+    let method = req
+        .method
+        .ok_or(HeadError::Malformed("no method"))?
+        .to_owned();
     let raw_target = req.path.ok_or(HeadError::Malformed("no target"))?;
     let version = req.version.ok_or(HeadError::Malformed("no version"))?;
     let target = classify_target(&method, raw_target)?;
@@ -134,12 +139,17 @@ pub fn parse_request_head(
 }
 
 /// `host:port` with a required or default port; `[v6]` bracketed.
-pub(crate) fn parse_authority(s: &str, default_port: Option<u16>) -> Result<(Host, u16), HeadError> {
+pub(crate) fn parse_authority(
+    s: &str,
+    default_port: Option<u16>,
+) -> Result<(Host, u16), HeadError> {
     if s.contains(['@', '/', '?', '#', ' ']) || s.is_empty() {
         return Err(HeadError::BadTarget("authority with user info or path"));
     }
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or(HeadError::BadTarget("unterminated '['"))?;
+        let end = s
+            .find(']')
+            .ok_or(HeadError::BadTarget("unterminated '['"))?;
         let rest = &s[end + 1..];
         let port = match rest.strip_prefix(':') {
             Some(p) => Some(p),
@@ -223,9 +233,14 @@ mod tests {
         assert_eq!(n, 59);
         assert_eq!(
             h.target,
-            Target::Authority { host: Host::Name("example.com".into()), port: 443 }
+            Target::Authority {
+                host: Host::Name("example.com".into()),
+                port: 443
+            }
         );
-        let (h, _) = parse("GET http://2130706433:8080?x HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        let (h, _) = parse("GET http://2130706433:8080?x HTTP/1.1\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             h.target,
             Target::Absolute {
@@ -237,18 +252,45 @@ mod tests {
         let (h, _) = parse("GET /openai/v1/x HTTP/1.1\r\n\r\n").unwrap().unwrap();
         assert_eq!(h.target, Target::Origin("/openai/v1/x".into()));
         let (h, _) = parse("CONNECT [::1]:22 HTTP/1.1\r\n\r\n").unwrap().unwrap();
-        assert_eq!(h.target, Target::Authority { host: Host::Ip("::1".parse().unwrap()), port: 22 });
+        assert_eq!(
+            h.target,
+            Target::Authority {
+                host: Host::Ip("::1".parse().unwrap()),
+                port: 22
+            }
+        );
     }
 
     #[test]
     fn refusals_and_partials() {
-        assert_eq!(parse("GET http://a.example/ HTTP/1.1\r\nHost: a").unwrap(), None);
-        assert!(matches!(parse("CONNECT example.com HTTP/1.1\r\n\r\n"), Err(HeadError::BadTarget(_))));
-        assert!(matches!(parse("GET https://x/ HTTP/1.1\r\n\r\n"), Err(HeadError::BadTarget(_))));
-        assert!(matches!(parse("GET http://u@x/ HTTP/1.1\r\n\r\n"), Err(HeadError::BadTarget(_))));
-        assert!(matches!(parse("GET ftp://x/ HTTP/1.1\r\n\r\n"), Err(HeadError::BadTarget(_))));
-        assert!(matches!(parse("CONNECT x:0 HTTP/1.1\r\n\r\n"), Err(HeadError::BadTarget(_))));
-        assert!(matches!(parse("garbage\r\n\r\n"), Err(HeadError::Malformed(_))));
+        assert_eq!(
+            parse("GET http://a.example/ HTTP/1.1\r\nHost: a").unwrap(),
+            None
+        );
+        assert!(matches!(
+            parse("CONNECT example.com HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadTarget(_))
+        ));
+        assert!(matches!(
+            parse("GET https://x/ HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadTarget(_))
+        ));
+        assert!(matches!(
+            parse("GET http://u@x/ HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadTarget(_))
+        ));
+        assert!(matches!(
+            parse("GET ftp://x/ HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadTarget(_))
+        ));
+        assert!(matches!(
+            parse("CONNECT x:0 HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadTarget(_))
+        ));
+        assert!(matches!(
+            parse("garbage\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "a: b\r\n".repeat(9));
         assert!(matches!(parse(&many), Err(HeadError::TooManyHeaders(8))));
         let big = format!("GET / HTTP/1.1\r\nx: {}", "a".repeat(2000));

@@ -65,7 +65,10 @@ impl Host {
             let ascii = if lower.is_ascii() {
                 lower
             } else {
-                format!("xn--{}", punycode_encode(&lower).ok_or_else(|| bad("IDN label"))?)
+                format!(
+                    "xn--{}",
+                    punycode_encode(&lower).ok_or_else(|| bad("IDN label"))?
+                )
             };
             if ascii.len() > 63 {
                 return Err(bad("label longer than 63 bytes"));
@@ -201,7 +204,11 @@ pub fn punycode_encode(input: &str) -> Option<String> {
         k + (((BASE - TMIN + 1) * delta) / (delta + SKEW))
     }
     fn digit(d: u32) -> char {
-        let b = if d < 26 { b'a' + d as u8 } else { b'0' + (d - 26) as u8 };
+        let b = if d < 26 {
+            b'a' + d as u8
+        } else {
+            b'0' + (d - 26) as u8
+        };
         b as char
     }
 
@@ -325,7 +332,10 @@ mod tests {
             punycode_encode("\u{0644}\u{064A}\u{0647}\u{0645}\u{0627}\u{0628}\u{062A}\u{0643}\u{0644}\u{0645}\u{0648}\u{0634}\u{0639}\u{0631}\u{0628}\u{064A}\u{061F}").unwrap(),
             "egbpdaj6bu4bxfgehfvwxn"
         );
-        assert_eq!(punycode_encode("3年B組金八先生").unwrap(), "3B-ww4c5e180e575a65lsy2b");
+        assert_eq!(
+            punycode_encode("3年B組金八先生").unwrap(),
+            "3B-ww4c5e180e575a65lsy2b"
+        );
         assert_eq!(punycode_encode("bücher").unwrap(), "bcher-kva");
     }
 }

@@ -47,19 +47,25 @@
 //!
 //! # I/O model
 //!
-//! Blocking threads, one per connection plus one per tunnel direction, with `splice(2)`
-//! through a pipe for tunnel bytes (no user-space copy, no buffer in RSS). See
-//! `benches/proxy.rs` and the numbers in docs/ARCHITECTURE.md for why this beat an async
-//! runtime here: the same throughput as direct loopback, a small RSS per tunnel (a touched
-//! thread stack, no buffers), and no runtime dependency.
+//! Blocking threads, one per connection plus one per tunnel direction (small stacks), with
+//! `splice(2)` through a pipe for tunnel bytes (no user-space copy, no buffer in RSS).
+//! Measured with `examples/proxy_load.rs` (the proxy in its own process, 2 CPUs shared with
+//! other builds): 1000 concurrent tunnels all complete with the proxy at ~34 MiB RSS and
+//! 2003 threads (6.5 MiB idle); a new proxied connection adds ~0.1 ms at p50. A copy loop
+//! (16 or 128 KiB buffers) cost the same CPU per GiB as splice (~0.3 s) but puts buffers in
+//! RSS. CONNECT throughput is bounded by the second loopback TCP hop, which costs about as
+//! much CPU as both endpoints together whatever the I/O model: on 2 CPUs it reached
+//! 0.3–0.5× direct loopback (target 0.8). An async runtime would not remove that hop and
+//! would add a dependency, so threads it is; an in-kernel socket redirect (BPF sockmap) is
+//! the only way to approach 1.0 and is not done.
 
 mod config;
 mod credential;
 mod event;
 mod head;
+mod host;
 #[cfg(test)]
 mod matcher_proptests;
-mod host;
 mod profiles;
 mod rule;
 mod rules;
@@ -111,7 +117,11 @@ pub(crate) fn base64_encode(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -34,7 +34,13 @@ fn model_special(ip: IpAddr) -> bool {
         ("0.0.0.0", 8),
         ("224.0.0.0", 3),
     ];
-    const V6: &[(&str, u8)] = &[("::1", 128), ("::", 128), ("fe80::", 10), ("fc00::", 7), ("ff00::", 8)];
+    const V6: &[(&str, u8)] = &[
+        ("::1", 128),
+        ("::", 128),
+        ("fe80::", 10),
+        ("fc00::", 7),
+        ("ff00::", 8),
+    ];
     let table: &[(&str, u8)] = if ip.is_ipv4() { V4 } else { V6 };
     table
         .iter()
@@ -44,7 +50,8 @@ fn model_special(ip: IpAddr) -> bool {
 /// Reference match of a rule text's host part (the universe below only has these forms).
 fn model_host_match(rule_host: &str, host: &str, addr_host: Option<IpAddr>) -> bool {
     if let Some((net, len)) = rule_host.split_once('/') {
-        return addr_host.is_some_and(|a| model_cidr(net.parse().unwrap(), len.parse().unwrap(), a));
+        return addr_host
+            .is_some_and(|a| model_cidr(net.parse().unwrap(), len.parse().unwrap(), a));
     }
     if let Ok(ip) = rule_host.parse::<IpAddr>() {
         return addr_host == Some(ip);
@@ -72,7 +79,9 @@ fn model_decide(allow: &[String], deny: &[String], host: &str, port: u16, addr: 
     let deny_hit = deny.iter().any(|r| {
         let (h, p) = split_rule(r);
         p.is_none_or(|p| p == port)
-            && (model_host_match(h, host, host_ip) || model_host_match(h, "", Some(addr)) && (h.contains('/') || h.parse::<IpAddr>().is_ok()))
+            && (model_host_match(h, host, host_ip)
+                || model_host_match(h, "", Some(addr))
+                    && (h.contains('/') || h.parse::<IpAddr>().is_ok()))
     });
     if deny_hit {
         return false;
@@ -107,12 +116,14 @@ fn rule_text() -> impl Strategy<Value = String> {
         Just("93.184.0.0/16".to_owned()),
         Just("0.0.0.0/0".to_owned()),
     ];
-    (host, prop::option::of(prop_oneof![Just(80u16), Just(443u16), Just(8443u16)])).prop_map(
-        |(h, p)| match p {
+    (
+        host,
+        prop::option::of(prop_oneof![Just(80u16), Just(443u16), Just(8443u16)]),
+    )
+        .prop_map(|(h, p)| match p {
             Some(p) => format!("{h}:{p}"),
             None => h,
-        },
-    )
+        })
 }
 
 fn query_host() -> impl Strategy<Value = String> {

@@ -136,11 +136,19 @@ impl HostPattern {
 pub fn cidr_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
             u32::from(n) & mask == u32::from(a) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
             u128::from(n) & mask == u128::from(a) & mask
         }
         _ => false,
@@ -150,11 +158,19 @@ pub fn cidr_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
 fn mask_ip(ip: IpAddr, len: u8) -> IpAddr {
     match ip {
         IpAddr::V4(a) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
             IpAddr::V4((u32::from(a) & mask).into())
         }
         IpAddr::V6(a) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
             IpAddr::V6((u128::from(a) & mask).into())
         }
     }
@@ -175,7 +191,9 @@ impl PathPattern {
             pattern: s.to_owned(),
             why,
         };
-        let rest = s.strip_prefix('/').ok_or_else(|| bad("must start with '/'"))?;
+        let rest = s
+            .strip_prefix('/')
+            .ok_or_else(|| bad("must start with '/'"))?;
         let mut segments = Vec::new();
         if !rest.is_empty() {
             for seg in rest.split('/') {
@@ -236,7 +254,11 @@ pub fn normalize_request_path(target: &str) -> Option<&str> {
         return None;
     }
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+    {
         return None;
     }
     if path.split('/').any(|s| s == "." || s == "..") {
@@ -363,11 +385,15 @@ fn parse_host_pattern(host: &str, rule: &str) -> Result<HostPattern, RuleError> 
             why,
         };
         let addr = addr.trim_start_matches('[').trim_end_matches(']');
-        let ip: IpAddr = addr.parse().map_err(|_| bad("not an IP address before '/'"))?;
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| bad("not an IP address before '/'"))?;
         if !len.bytes().all(|b| b.is_ascii_digit()) || len.is_empty() || len.len() > 3 {
             return Err(bad("prefix length is not a number"));
         }
-        let len: u8 = len.parse().map_err(|_| bad("prefix length is not a number"))?;
+        let len: u8 = len
+            .parse()
+            .map_err(|_| bad("prefix length is not a number"))?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
         if len > max {
             return Err(bad("prefix length too long for the address family"));
@@ -452,20 +478,38 @@ mod tests {
 
     #[test]
     fn forms() {
-        assert_eq!(p("Example.COM.").host, HostPattern::Exact("example.com".into()));
-        assert_eq!(p("*.example.com").host, HostPattern::Subdomains("example.com".into()));
+        assert_eq!(
+            p("Example.COM.").host,
+            HostPattern::Exact("example.com".into())
+        );
+        assert_eq!(
+            p("*.example.com").host,
+            HostPattern::Subdomains("example.com".into())
+        );
         assert_eq!(p("example.com:8443").port, Some(8443));
         assert_eq!(p("example.com").port, None);
-        assert_eq!(p("127.0.0.1").host, HostPattern::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            p("127.0.0.1").host,
+            HostPattern::Ip("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(p("::1").host, HostPattern::Ip("::1".parse().unwrap()));
         assert_eq!(p("[::1]:8080").port, Some(8080));
-        assert_eq!(p("10.1.2.3/8").host, HostPattern::Cidr("10.0.0.0".parse().unwrap(), 8));
-        assert_eq!(p("fc00::/7").host, HostPattern::Cidr("fc00::".parse().unwrap(), 7));
+        assert_eq!(
+            p("10.1.2.3/8").host,
+            HostPattern::Cidr("10.0.0.0".parse().unwrap(), 8)
+        );
+        assert_eq!(
+            p("fc00::/7").host,
+            HostPattern::Cidr("fc00::".parse().unwrap(), 7)
+        );
         assert_eq!(
             p("::ffff:10.0.0.0/104").host,
             HostPattern::Cidr("10.0.0.0".parse().unwrap(), 8)
         );
-        assert_eq!(p("2130706433").host, HostPattern::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            p("2130706433").host,
+            HostPattern::Ip("127.0.0.1".parse().unwrap())
+        );
         let r = p("http://example.com/api/**");
         assert_eq!(r.port, Some(80));
         assert!(r.path.as_ref().unwrap().matches("/api/x/y"));
@@ -520,7 +564,9 @@ mod tests {
         let e = EndpointRule::parse("post:/v1/messages/**").unwrap();
         assert!(e.matches("POST", "/v1/messages"));
         assert!(!e.matches("GET", "/v1/messages"));
-        assert!(EndpointRule::parse("*:/**").unwrap().matches("DELETE", "/x"));
+        assert!(EndpointRule::parse("*:/**")
+            .unwrap()
+            .matches("DELETE", "/x"));
         assert!(EndpointRule::parse("/v1").is_err());
     }
 }

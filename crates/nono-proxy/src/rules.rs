@@ -271,9 +271,15 @@ impl Rules {
                 continue;
             }
             match (&r.path, access) {
-                (None, _) => return Verdict::Allow { rule: r.text.clone() },
+                (None, _) => {
+                    return Verdict::Allow {
+                        rule: r.text.clone(),
+                    }
+                }
                 (Some(p), Access::Http { path }) if p.matches(path) => {
-                    return Verdict::Allow { rule: r.text.clone() }
+                    return Verdict::Allow {
+                        rule: r.text.clone(),
+                    }
                 }
                 _ => host_port_matched = true,
             }
@@ -298,9 +304,11 @@ impl Rules {
         };
         let addr = canonical_ip(addr);
         let addr_host = Host::Ip(addr);
-        if let Some(r) = self.deny.iter().find(|r| {
-            r.host.is_address() && Self::deny_matches(r, &addr_host, port, access)
-        }) {
+        if let Some(r) = self
+            .deny
+            .iter()
+            .find(|r| r.host.is_address() && Self::deny_matches(r, &addr_host, port, access))
+        {
             return Verdict::Deny {
                 reason: DenyReason::DeniedBy(r.text.clone()),
                 rule_hint: None,
@@ -340,15 +348,35 @@ mod tests {
     #[test]
     fn deny_wins_and_ports() {
         let r = rules(&["*.example.com", "example.com:8443"], &["bad.example.com"]);
-        assert!(r.decide(&h("a.example.com"), 443, ip(PUBLIC), Access::Tunnel).is_allow());
-        assert!(!r.decide(&h("a.example.com"), 22, ip(PUBLIC), Access::Tunnel).is_allow());
-        assert!(r.decide(&h("example.com"), 8443, ip(PUBLIC), Access::Tunnel).is_allow());
-        assert!(!r.decide(&h("example.com"), 443, ip(PUBLIC), Access::Tunnel).is_allow());
+        assert!(r
+            .decide(&h("a.example.com"), 443, ip(PUBLIC), Access::Tunnel)
+            .is_allow());
+        assert!(!r
+            .decide(&h("a.example.com"), 22, ip(PUBLIC), Access::Tunnel)
+            .is_allow());
+        assert!(r
+            .decide(&h("example.com"), 8443, ip(PUBLIC), Access::Tunnel)
+            .is_allow());
+        assert!(!r
+            .decide(&h("example.com"), 443, ip(PUBLIC), Access::Tunnel)
+            .is_allow());
         let v = r.decide(&h("bad.example.com"), 443, ip(PUBLIC), Access::Tunnel);
-        assert!(matches!(v, Verdict::Deny { reason: DenyReason::DeniedBy(_), .. }));
+        assert!(matches!(
+            v,
+            Verdict::Deny {
+                reason: DenyReason::DeniedBy(_),
+                ..
+            }
+        ));
         // A port-less deny covers every port.
         let v = r.decide_name(&h("bad.example.com"), 9999, Access::Tunnel);
-        assert!(matches!(v, Verdict::Deny { reason: DenyReason::DeniedBy(_), .. }));
+        assert!(matches!(
+            v,
+            Verdict::Deny {
+                reason: DenyReason::DeniedBy(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -377,32 +405,59 @@ mod tests {
             "::ffff:169.254.169.254",
         ] {
             assert!(
-                !r.decide(&h("metadata.example"), 443, ip(a), Access::Tunnel).is_allow(),
+                !r.decide(&h("metadata.example"), 443, ip(a), Access::Tunnel)
+                    .is_allow(),
                 "{a}"
             );
         }
         let r = rules(&["api.corp:8443", "10.0.0.0/8"], &[]);
-        assert!(r.decide(&h("api.corp"), 8443, ip("10.1.2.3"), Access::Tunnel).is_allow());
+        assert!(r
+            .decide(&h("api.corp"), 8443, ip("10.1.2.3"), Access::Tunnel)
+            .is_allow());
         // The CIDR unlocks the address, not the port.
-        assert!(!r.decide(&h("api.corp"), 443, ip("10.1.2.3"), Access::Tunnel).is_allow());
+        assert!(!r
+            .decide(&h("api.corp"), 443, ip("10.1.2.3"), Access::Tunnel)
+            .is_allow());
         // IP hosts: the address rule decides.
-        assert!(r.decide(&h("10.9.9.9"), 443, ip("10.9.9.9"), Access::Tunnel).is_allow());
-        assert!(!r.decide(&h("11.9.9.9"), 443, ip("11.9.9.9"), Access::Tunnel).is_allow());
+        assert!(r
+            .decide(&h("10.9.9.9"), 443, ip("10.9.9.9"), Access::Tunnel)
+            .is_allow());
+        assert!(!r
+            .decide(&h("11.9.9.9"), 443, ip("11.9.9.9"), Access::Tunnel)
+            .is_allow());
         // Deny by CIDR applies to names resolving there.
         let r = rules(&["*.corp", "10.0.0.0/8"], &["10.66.0.0/16"]);
-        assert!(!r.decide(&h("x.corp"), 443, ip("10.66.1.1"), Access::Tunnel).is_allow());
+        assert!(!r
+            .decide(&h("x.corp"), 443, ip("10.66.1.1"), Access::Tunnel)
+            .is_allow());
     }
 
     #[test]
     fn path_rules_are_plain_http_only() {
         let r = rules(&["http://example.com/api/**"], &[]);
         let a = ip(PUBLIC);
-        assert!(r.decide(&h("example.com"), 80, a, Access::Http { path: "/api/v1" }).is_allow());
+        assert!(r
+            .decide(&h("example.com"), 80, a, Access::Http { path: "/api/v1" })
+            .is_allow());
         let v = r.decide(&h("example.com"), 80, a, Access::Http { path: "/other" });
-        assert!(matches!(v, Verdict::Deny { reason: DenyReason::PathNotAllowed, .. }));
+        assert!(matches!(
+            v,
+            Verdict::Deny {
+                reason: DenyReason::PathNotAllowed,
+                ..
+            }
+        ));
         let v = r.decide(&h("example.com"), 80, a, Access::Tunnel);
-        assert!(matches!(v, Verdict::Deny { reason: DenyReason::PathNotAllowed, .. }));
-        assert!(!r.decide(&h("example.com"), 443, a, Access::Tunnel).is_allow());
+        assert!(matches!(
+            v,
+            Verdict::Deny {
+                reason: DenyReason::PathNotAllowed,
+                ..
+            }
+        ));
+        assert!(!r
+            .decide(&h("example.com"), 443, a, Access::Tunnel)
+            .is_allow());
     }
 
     #[test]
@@ -411,7 +466,10 @@ mod tests {
         let v = r.decide_name(&h("pypi.org"), 443, Access::Tunnel);
         assert_eq!(
             v,
-            Verdict::Deny { reason: DenyReason::NoRule, rule_hint: Some("pypi.org".into()) }
+            Verdict::Deny {
+                reason: DenyReason::NoRule,
+                rule_hint: Some("pypi.org".into())
+            }
         );
         let v = r.decide_name(&h("pypi.org"), 8080, Access::Tunnel);
         assert!(matches!(v, Verdict::Deny { rule_hint: Some(ref s), .. } if s == "pypi.org:8080"));

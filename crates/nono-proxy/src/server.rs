@@ -194,7 +194,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 if shared.stopping.load(Ordering::SeqCst) {
                     return;
                 }
-                if matches!(e.raw_os_error(), Some(libc_emfile) if libc_emfile == 24 || libc_emfile == 23)
+                let errno = rustix::io::Errno::from_io_error(&e);
+                if errno == Some(rustix::io::Errno::MFILE)
+                    || errno == Some(rustix::io::Errno::NFILE)
                 {
                     // Out of fds: back off instead of spinning.
                     std::thread::sleep(Duration::from_millis(50));
@@ -220,10 +222,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 let _guard = guard;
                 handle_connection(stream, &s2);
             });
-        if spawned.is_err() {
-            // The stream moved into the closure and is closed with it.
-            shared.dropped.fetch_add(0, Ordering::Relaxed);
-        }
+        // If the thread cannot start, the closure is dropped: the stream closes and the guard
+        // gives the slot back.
+        drop(spawned);
     }
 }
 
@@ -304,7 +305,12 @@ fn read_head(stream: &mut TcpStream, shared: &Shared) -> HeadRead {
             Ok(0) => return HeadRead::Closed,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 continue
             }
             Err(_) => return HeadRead::Closed,
@@ -353,7 +359,12 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         }
     };
     if shared.stopping.load(Ordering::SeqCst) {
-        respond(&mut stream, "503 Service Unavailable", "", "nono: proxy is stopping\n");
+        respond(
+            &mut stream,
+            "503 Service Unavailable",
+            "",
+            "nono: proxy is stopping\n",
+        );
         return;
     }
     if let Target::Origin(path) = &head.target {
@@ -372,12 +383,23 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) {
         return;
     }
     match head.target.clone() {
-        Target::Authority { host, port } => serve_connect(stream, shared, &head, host, port, rest, start),
+        Target::Authority { host, port } => {
+            serve_connect(stream, shared, &head, host, port, rest, start)
+        }
         Target::Absolute {
             host,
             port,
             path_and_query,
-        } => serve_http(stream, shared, &head, host, port, &path_and_query, rest, start),
+        } => serve_http(
+            stream,
+            shared,
+            &head,
+            host,
+            port,
+            &path_and_query,
+            rest,
+            start,
+        ),
         Target::Origin(_) => {}
     }
 }
@@ -400,7 +422,12 @@ fn authenticated(head: &RequestHead, shared: &Shared) -> bool {
 }
 
 /// The `Host` header, when present, must name the target (host and, if given, port).
-fn host_header_agrees(head: &RequestHead, host: &Host, port: u16, default_port: u16) -> Result<bool, ()> {
+fn host_header_agrees(
+    head: &RequestHead,
+    host: &Host,
+    port: u16,
+    default_port: u16,
+) -> Result<bool, ()> {
     let value = match head.header("host") {
         Err(_) => return Err(()),
         Ok(None) => return Ok(true),
@@ -416,12 +443,39 @@ fn host_header_agrees(head: &RequestHead, host: &Host, port: u16, default_port: 
 }
 
 struct Decided {
+    /// The allowed address connected to (after `connect_decided`, the one that answered).
     addr: IpAddr,
+    /// Further allowed addresses of the same lookup, tried in order if `addr` fails.
+    alternates: Vec<IpAddr>,
     rule: String,
 }
 
-/// Decide by name, resolve once, decide by address; the first allowed address wins.
-fn decide_and_resolve(shared: &Shared, host: &Host, port: u16, access: Access<'_>) -> Result<Decided, (Verdict, Option<IpAddr>)> {
+/// Connect to the first allowed address that answers — only addresses the rules judged,
+/// all from the one lookup.
+fn connect_decided(shared: &Shared, d: &mut Decided, port: u16) -> io::Result<TcpStream> {
+    let mut last = match connect(shared, d.addr, port) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    for addr in std::mem::take(&mut d.alternates) {
+        match connect(shared, addr, port) {
+            Ok(s) => {
+                d.addr = addr;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Decide by name, resolve once, decide by address; allowed addresses in resolver order.
+fn decide_and_resolve(
+    shared: &Shared,
+    host: &Host,
+    port: u16,
+    access: Access<'_>,
+) -> Result<Decided, (Verdict, Option<IpAddr>)> {
     let rules = &shared.config.rules;
     let verdict = rules.decide_name(host, port, access);
     if !verdict.is_allow() {
@@ -443,15 +497,28 @@ fn decide_and_resolve(shared: &Shared, host: &Host, port: u16, access: Access<'_
         },
     };
     let mut first_refusal = None;
+    let mut allowed: Option<Decided> = None;
     for addr in addrs {
         match rules.decide(host, port, addr, access) {
-            Verdict::Allow { rule } => return Ok(Decided { addr, rule }),
+            Verdict::Allow { rule } => match &mut allowed {
+                None => {
+                    allowed = Some(Decided {
+                        addr,
+                        alternates: Vec::new(),
+                        rule,
+                    })
+                }
+                Some(d) => d.alternates.push(addr),
+            },
             v => {
                 if first_refusal.is_none() {
                     first_refusal = Some((v, Some(addr)));
                 }
             }
         }
+    }
+    if let Some(d) = allowed {
+        return Ok(d);
     }
     Err(first_refusal.unwrap_or((
         Verdict::Deny {
@@ -474,7 +541,17 @@ fn deny_body(what: &str, host: &Host, port: u16, verdict: &Verdict) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn event(kind: EventKind, host: &Host, port: u16, addr: Option<IpAddr>, verdict: Verdict, up: u64, down: u64, start: Instant, error: Option<String>) -> ProxyEvent {
+fn event(
+    kind: EventKind,
+    host: &Host,
+    port: u16,
+    addr: Option<IpAddr>,
+    verdict: Verdict,
+    up: u64,
+    down: u64,
+    start: Instant,
+    error: Option<String>,
+) -> ProxyEvent {
     ProxyEvent {
         time: SystemTime::now() - start.elapsed(),
         kind,
@@ -490,16 +567,32 @@ fn event(kind: EventKind, host: &Host, port: u16, addr: Option<IpAddr>, verdict:
 }
 
 fn connect(shared: &Shared, addr: IpAddr, port: u16) -> io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&SocketAddr::new(addr, port), shared.config.limits.connect_timeout)?;
+    let s = TcpStream::connect_timeout(
+        &SocketAddr::new(addr, port),
+        shared.config.limits.connect_timeout,
+    )?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
 
-fn serve_connect(mut stream: TcpStream, shared: &Shared, head: &RequestHead, host: Host, port: u16, rest: Vec<u8>, start: Instant) {
+fn serve_connect(
+    mut stream: TcpStream,
+    shared: &Shared,
+    head: &RequestHead,
+    host: Host,
+    port: u16,
+    rest: Vec<u8>,
+    start: Instant,
+) {
     match host_header_agrees(head, &host, port, port) {
         Ok(true) => {}
         _ => {
-            respond(&mut stream, "400 Bad Request", "", "nono: the Host header does not match the CONNECT target\n");
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "",
+                "nono: the Host header does not match the CONNECT target\n",
+            );
             let mut ev = rejected(RejectReason::HostMismatch, start);
             ev.host = host.to_string();
             ev.port = port;
@@ -507,24 +600,68 @@ fn serve_connect(mut stream: TcpStream, shared: &Shared, head: &RequestHead, hos
             return;
         }
     }
-    let decided = match decide_and_resolve(shared, &host, port, Access::Tunnel) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Tunnel) {
         Ok(d) => d,
         Err((verdict, addr)) => {
-            respond(&mut stream, "403 Forbidden", "", &deny_body("CONNECT to", &host, port, &verdict));
-            emit(shared, event(EventKind::Tunnel, &host, port, addr, verdict, 0, 0, start, None));
+            respond(
+                &mut stream,
+                "403 Forbidden",
+                "",
+                &deny_body("CONNECT to", &host, port, &verdict),
+            );
+            emit(
+                shared,
+                event(
+                    EventKind::Tunnel,
+                    &host,
+                    port,
+                    addr,
+                    verdict,
+                    0,
+                    0,
+                    start,
+                    None,
+                ),
+            );
             return;
         }
     };
-    let verdict = Verdict::Allow { rule: decided.rule.clone() };
-    let mut upstream = match connect(shared, decided.addr, port) {
+    let verdict = Verdict::Allow {
+        rule: decided.rule.clone(),
+    };
+    let mut upstream = match connect_decided(shared, &mut decided, port) {
         Ok(u) => u,
         Err(e) => {
-            respond(&mut stream, "502 Bad Gateway", "", &format!("nono: cannot connect to {host}:{port} ({}): {e}\n", decided.addr));
-            emit(shared, event(EventKind::Tunnel, &host, port, Some(decided.addr), verdict, 0, 0, start, Some(e.to_string())));
+            respond(
+                &mut stream,
+                "502 Bad Gateway",
+                "",
+                &format!(
+                    "nono: cannot connect to {host}:{port} ({}): {e}\n",
+                    decided.addr
+                ),
+            );
+            emit(
+                shared,
+                event(
+                    EventKind::Tunnel,
+                    &host,
+                    port,
+                    Some(decided.addr),
+                    verdict,
+                    0,
+                    0,
+                    start,
+                    Some(e.to_string()),
+                ),
+            );
             return;
         }
     };
-    if stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
         return;
     }
     let mut up = 0u64;
@@ -546,8 +683,14 @@ fn serve_connect(mut stream: TcpStream, shared: &Shared, head: &RequestHead, hos
             match back {
                 Ok(back) => {
                     let r_up = pump(&stream, &upstream, &activity, idle);
-                    let r_down = back.join().unwrap_or_else(|_| Err(io::Error::other("pump panicked")));
-                    let err = r_up.as_ref().err().or(r_down.as_ref().err()).map(ToString::to_string);
+                    let r_down = back
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("pump panicked")));
+                    let err = r_up
+                        .as_ref()
+                        .err()
+                        .or(r_down.as_ref().err())
+                        .map(ToString::to_string);
                     (r_down.unwrap_or(0), r_up.unwrap_or(0), err)
                 }
                 Err(e) => (0, 0, Some(format!("cannot start tunnel thread: {e}"))),
@@ -557,7 +700,20 @@ fn serve_connect(mut stream: TcpStream, shared: &Shared, head: &RequestHead, hos
     };
     let _ = stream.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
-    emit(shared, event(EventKind::Tunnel, &host, port, Some(decided.addr), verdict, up + up_more, down, start, error));
+    emit(
+        shared,
+        event(
+            EventKind::Tunnel,
+            &host,
+            port,
+            Some(decided.addr),
+            verdict,
+            up + up_more,
+            down,
+            start,
+            error,
+        ),
+    );
 }
 
 /// Content-Length / Transfer-Encoding → framing; refuses ambiguous combinations (smuggling).
@@ -580,8 +736,15 @@ fn body_kind(head: &RequestHead) -> Result<BodyKind, &'static str> {
             if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
                 return Err("bad Content-Length");
             }
-            let n: u64 = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()).ok_or("bad Content-Length")?;
-            Ok(if n == 0 { BodyKind::None } else { BodyKind::Length(n) })
+            let n: u64 = std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or("bad Content-Length")?;
+            Ok(if n == 0 {
+                BodyKind::None
+            } else {
+                BodyKind::Length(n)
+            })
         }
         _ => Err("more than one Content-Length"),
     }
@@ -600,7 +763,7 @@ fn is_hop_by_hop(name: &str, connection_tokens: &[String]) -> bool {
         "upgrade",
     ];
     let lower = name.to_ascii_lowercase();
-    HOP.contains(&lower.as_str()) || connection_tokens.iter().any(|t| *t == lower)
+    HOP.contains(&lower.as_str()) || connection_tokens.contains(&lower)
 }
 
 fn connection_tokens(head: &RequestHead) -> Vec<String> {
@@ -613,10 +776,21 @@ fn connection_tokens(head: &RequestHead) -> Vec<String> {
 }
 
 /// The forwarded head: origin-form target, `Host`, end-to-end headers, `Connection: close`.
-fn forward_head(head: &RequestHead, target: &str, host_value: &str, replace: Option<(&str, &str)>) -> Vec<u8> {
+fn forward_head(
+    head: &RequestHead,
+    target: &str,
+    host_value: &str,
+    replace: Option<(&str, &str)>,
+) -> Vec<u8> {
     let tokens = connection_tokens(head);
     let mut out = Vec::with_capacity(1024);
-    out.extend_from_slice(format!("{} {} HTTP/1.1\r\nHost: {}\r\n", head.method, target, host_value).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\n",
+            head.method, target, host_value
+        )
+        .as_bytes(),
+    );
     for (name, value) in &head.headers {
         if name.eq_ignore_ascii_case("host") || is_hop_by_hop(name, &tokens) {
             continue;
@@ -642,8 +816,21 @@ fn forward_head(head: &RequestHead, target: &str, host_value: &str, replace: Opt
 }
 
 #[allow(clippy::too_many_arguments)]
-fn serve_http(mut stream: TcpStream, shared: &Shared, head: &RequestHead, host: Host, port: u16, path_and_query: &str, rest: Vec<u8>, start: Instant) {
-    let path_only = path_and_query.split(['?', '#']).next().unwrap_or("/").to_owned();
+fn serve_http(
+    mut stream: TcpStream,
+    shared: &Shared,
+    head: &RequestHead,
+    host: Host,
+    port: u16,
+    path_and_query: &str,
+    rest: Vec<u8>,
+    start: Instant,
+) {
+    let path_only = path_and_query
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .to_owned();
     let kind = EventKind::Http {
         method: head.method.clone(),
         path: path_only.clone(),
@@ -651,7 +838,12 @@ fn serve_http(mut stream: TcpStream, shared: &Shared, head: &RequestHead, host: 
     match host_header_agrees(head, &host, port, 80) {
         Ok(true) => {}
         _ => {
-            respond(&mut stream, "400 Bad Request", "", "nono: the Host header does not match the request URL\n");
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "",
+                "nono: the Host header does not match the request URL\n",
+            );
             let mut ev = rejected(RejectReason::HostMismatch, start);
             ev.host = host.to_string();
             ev.port = port;
@@ -664,36 +856,84 @@ fn serve_http(mut stream: TcpStream, shared: &Shared, head: &RequestHead, host: 
             reason: DenyReason::AmbiguousPath,
             rule_hint: None,
         };
-        respond(&mut stream, "403 Forbidden", "", &deny_body("request to", &host, port, &verdict));
-        emit(shared, event(kind, &host, port, None, verdict, 0, 0, start, None));
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            &deny_body("request to", &host, port, &verdict),
+        );
+        emit(
+            shared,
+            event(kind, &host, port, None, verdict, 0, 0, start, None),
+        );
         return;
     };
     let body = match body_kind(head) {
         Ok(b) => b,
         Err(why) => {
-            respond(&mut stream, "400 Bad Request", "", &format!("nono: {why}\n"));
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "",
+                &format!("nono: {why}\n"),
+            );
             emit(shared, rejected(RejectReason::BadRequest, start));
             return;
         }
     };
-    let decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
         Ok(d) => d,
         Err((verdict, addr)) => {
-            respond(&mut stream, "403 Forbidden", "", &deny_body("request to", &host, port, &verdict));
-            emit(shared, event(kind, &host, port, addr, verdict, 0, 0, start, None));
+            respond(
+                &mut stream,
+                "403 Forbidden",
+                "",
+                &deny_body("request to", &host, port, &verdict),
+            );
+            emit(
+                shared,
+                event(kind, &host, port, addr, verdict, 0, 0, start, None),
+            );
             return;
         }
     };
-    let verdict = Verdict::Allow { rule: decided.rule.clone() };
-    let upstream = match connect(shared, decided.addr, port) {
+    let verdict = Verdict::Allow {
+        rule: decided.rule.clone(),
+    };
+    let upstream = match connect_decided(shared, &mut decided, port) {
         Ok(u) => u,
         Err(e) => {
-            respond(&mut stream, "502 Bad Gateway", "", &format!("nono: cannot connect to {host}:{port} ({}): {e}\n", decided.addr));
-            emit(shared, event(kind, &host, port, Some(decided.addr), verdict, 0, 0, start, Some(e.to_string())));
+            respond(
+                &mut stream,
+                "502 Bad Gateway",
+                "",
+                &format!(
+                    "nono: cannot connect to {host}:{port} ({}): {e}\n",
+                    decided.addr
+                ),
+            );
+            emit(
+                shared,
+                event(
+                    kind,
+                    &host,
+                    port,
+                    Some(decided.addr),
+                    verdict,
+                    0,
+                    0,
+                    start,
+                    Some(e.to_string()),
+                ),
+            );
             return;
         }
     };
-    let host_value = if port == 80 { host.to_string() } else { format!("{host}:{port}") };
+    let host_value = if port == 80 {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    };
     let idle = shared.config.limits.idle_timeout;
     let _ = stream.set_read_timeout(Some(idle));
     let _ = upstream.set_read_timeout(Some(idle));
@@ -706,14 +946,35 @@ fn serve_http(mut stream: TcpStream, shared: &Shared, head: &RequestHead, host: 
         let resp = scope.spawn(move || copy_streaming(&mut up_w, &mut client_w));
         let mut client_r = &stream;
         let mut up_w2 = &upstream;
-        let sent = up_w2.write_all(&fwd).and_then(|()| copy_body(body, &rest, &mut client_r, &mut up_w2));
+        let sent = up_w2
+            .write_all(&fwd)
+            .and_then(|()| copy_body(body, &rest, &mut client_r, &mut up_w2));
         let _ = upstream.shutdown(Shutdown::Write);
-        let got = resp.join().unwrap_or_else(|_| Err(io::Error::other("response copy panicked")));
-        let err = sent.as_ref().err().or(got.as_ref().err()).map(ToString::to_string);
+        let got = resp
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("response copy panicked")));
+        let err = sent
+            .as_ref()
+            .err()
+            .or(got.as_ref().err())
+            .map(ToString::to_string);
         (sent.unwrap_or(0), got.unwrap_or(0), err)
     });
     let _ = stream.shutdown(Shutdown::Both);
-    emit(shared, event(kind, &host, port, Some(decided.addr), verdict, up, down, start, error));
+    emit(
+        shared,
+        event(
+            kind,
+            &host,
+            port,
+            Some(decided.addr),
+            verdict,
+            up,
+            down,
+            start,
+            error,
+        ),
+    );
 }
 
 /// Upstream of a credential route: plain TCP or rustls over it.
@@ -770,7 +1031,10 @@ fn tls_config(shared: &Shared) -> Result<Arc<rustls::ClientConfig>, String> {
         .clone()
 }
 
-fn open_upstream(shared: &Shared, route: &CredentialRoute) -> Result<(UpstreamConn, IpAddr), String> {
+fn open_upstream(
+    shared: &Shared,
+    route: &CredentialRoute,
+) -> Result<(UpstreamConn, IpAddr), String> {
     let up = &route.upstream;
     let addr = match &up.host {
         Host::Ip(ip) => *ip,
@@ -783,7 +1047,8 @@ fn open_upstream(shared: &Shared, route: &CredentialRoute) -> Result<(UpstreamCo
             .ok_or_else(|| format!("{n} has no address"))?,
     };
     let idle = shared.config.limits.idle_timeout;
-    let tcp = connect(shared, addr, up.port).map_err(|e| format!("cannot connect to {}: {e}", up.url))?;
+    let tcp =
+        connect(shared, addr, up.port).map_err(|e| format!("cannot connect to {}: {e}", up.url))?;
     let _ = tcp.set_read_timeout(Some(idle));
     let _ = tcp.set_write_timeout(Some(idle));
     if !up.tls {
@@ -791,24 +1056,42 @@ fn open_upstream(shared: &Shared, route: &CredentialRoute) -> Result<(UpstreamCo
     }
     let config = tls_config(shared)?;
     let name = match &up.host {
-        Host::Name(n) => rustls::pki_types::ServerName::try_from(n.clone()).map_err(|e| e.to_string())?,
+        Host::Name(n) => {
+            rustls::pki_types::ServerName::try_from(n.clone()).map_err(|e| e.to_string())?
+        }
         Host::Ip(ip) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
     };
-    let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS to {}: {e}", up.url))?;
-    Ok((UpstreamConn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))), addr))
+    let conn = rustls::ClientConnection::new(config, name)
+        .map_err(|e| format!("TLS to {}: {e}", up.url))?;
+    Ok((
+        UpstreamConn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))),
+        addr,
+    ))
 }
 
-fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, target: &str, rest: Vec<u8>, start: Instant) {
-    let mut segs = target.trim_start_matches('/').splitn(2, ['/', '?']);
-    let name = segs.next().unwrap_or("");
+fn serve_credential(
+    mut stream: TcpStream,
+    shared: &Shared,
+    head: &RequestHead,
+    target: &str,
+    rest: Vec<u8>,
+    start: Instant,
+) {
+    // Exactly one leading '/': `//svc/...` names no route.
+    let after_slash = target.strip_prefix('/').unwrap_or(target);
+    let name_end = after_slash.find(['/', '?']).unwrap_or(after_slash.len());
+    let (name, below) = after_slash.split_at(name_end);
     let Some(route) = shared.config.credentials.iter().find(|r| r.name == name) else {
         respond(&mut stream, "404 Not Found", "", "nono: no credential route here; proxy requests need an absolute http:// URL or CONNECT\n");
         emit(shared, rejected(RejectReason::UnknownRoute, start));
         return;
     };
     // What follows /NAME: "" | "/..." | "?...".
-    let below = &target[1 + name.len()..];
-    let below = if below.is_empty() || below.starts_with('?') { format!("/{below}") } else { below.to_owned() };
+    let below = if below.is_empty() || below.starts_with('?') {
+        format!("/{below}")
+    } else {
+        below.to_owned()
+    };
     let path_only = below.split(['?', '#']).next().unwrap_or("/").to_owned();
     let kind = EventKind::Credential {
         service: route.name.clone(),
@@ -817,9 +1100,19 @@ fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, 
     };
     let host = route.upstream.host.clone();
     let port = route.upstream.port;
-    let carries = head.header_values(&route.header).any(|v| route.carries_phantom(v));
+    let carries = head
+        .header_values(&route.header)
+        .any(|v| route.carries_phantom(v));
     if !carries {
-        respond(&mut stream, "401 Unauthorized", "", &format!("nono: requests to /{} must carry the key nono gave the sandbox in the {} header\n", route.name, route.header));
+        respond(
+            &mut stream,
+            "401 Unauthorized",
+            "",
+            &format!(
+                "nono: requests to /{} must carry the key nono gave the sandbox in the {} header\n",
+                route.name, route.header
+            ),
+        );
         let mut ev = rejected(RejectReason::Unauthenticated, start);
         ev.host = host.to_string();
         ev.port = port;
@@ -827,11 +1120,21 @@ fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, 
         return;
     }
     let Some(path) = normalize_request_path(&below) else {
-        respond(&mut stream, "403 Forbidden", "", "nono: the path has dot segments or encoded slashes\n");
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            "nono: the path has dot segments or encoded slashes\n",
+        );
         emit(shared, rejected(RejectReason::BadRequest, start));
         return;
     };
-    if !route.allow_endpoints.is_empty() && !route.allow_endpoints.iter().any(|e| e.matches(&head.method, path)) {
+    if !route.allow_endpoints.is_empty()
+        && !route
+            .allow_endpoints
+            .iter()
+            .any(|e| e.matches(&head.method, path))
+    {
         respond(&mut stream, "403 Forbidden", "", &format!("nono: {} {} is not an allowed endpoint of credential {}; add --allow-endpoint {}:{}:{}\n", head.method, path, route.name, route.name, head.method, path));
         let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
         ev.host = host.to_string();
@@ -842,17 +1145,32 @@ fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, 
     let body = match body_kind(head) {
         Ok(b) => b,
         Err(why) => {
-            respond(&mut stream, "400 Bad Request", "", &format!("nono: {why}\n"));
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "",
+                &format!("nono: {why}\n"),
+            );
             emit(shared, rejected(RejectReason::BadRequest, start));
             return;
         }
     };
-    let verdict = Verdict::Allow { rule: format!("--credential {}", route.name) };
+    let verdict = Verdict::Allow {
+        rule: format!("--credential {}", route.name),
+    };
     let (mut upstream, addr) = match open_upstream(shared, route) {
         Ok(u) => u,
         Err(e) => {
-            respond(&mut stream, "502 Bad Gateway", "", &format!("nono: credential {}: {e}\n", route.name));
-            emit(shared, event(kind, &host, port, None, verdict, 0, 0, start, Some(e)));
+            respond(
+                &mut stream,
+                "502 Bad Gateway",
+                "",
+                &format!("nono: credential {}: {e}\n", route.name),
+            );
+            emit(
+                shared,
+                event(kind, &host, port, None, verdict, 0, 0, start, Some(e)),
+            );
             return;
         }
     };
@@ -862,12 +1180,20 @@ fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, 
     let expects_continue = head
         .header_values("expect")
         .any(|v| v.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue && body != BodyKind::None && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+    if expects_continue
+        && body != BodyKind::None
+        && stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
+    {
         return;
     }
     let upstream_target = format!("{}{}", route.upstream.base_path, below);
     let real = route.real_header_value();
-    let fwd = forward_head(head, &upstream_target, &route.upstream.authority(), Some((&route.header, &real)));
+    let fwd = forward_head(
+        head,
+        &upstream_target,
+        &route.upstream.authority(),
+        Some((&route.header, &real)),
+    );
     drop(real);
     let sent = upstream
         .write_all(&fwd)
@@ -882,5 +1208,18 @@ fn serve_credential(mut stream: TcpStream, shared: &Shared, head: &RequestHead, 
         }
     };
     let _ = stream.shutdown(Shutdown::Both);
-    emit(shared, event(kind, &host, port, Some(addr), verdict, up, down, start, error));
+    emit(
+        shared,
+        event(
+            kind,
+            &host,
+            port,
+            Some(addr),
+            verdict,
+            up,
+            down,
+            start,
+            error,
+        ),
+    );
 }

@@ -40,7 +40,10 @@ impl Activity {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Copy `src` → `dst` until EOF, then half-close `dst`. Returns the bytes moved. Stops with
@@ -59,7 +62,18 @@ pub(crate) fn pump(
         Err(SpliceFail::Io(e)) => Err(e),
         Ok(n) => Ok(n),
     };
-    let _ = dst.shutdown(Shutdown::Write);
+    match &result {
+        // Half-close: the other direction may still be talking.
+        Ok(_) => {
+            let _ = dst.shutdown(Shutdown::Write);
+        }
+        // Reset, idle timeout, write failure: end both directions now, so the other pump
+        // (blocked on the same sockets) wakes instead of waiting for its own timeout.
+        Err(_) => {
+            let _ = src.shutdown(Shutdown::Both);
+            let _ = dst.shutdown(Shutdown::Both);
+        }
+    }
     result
 }
 
@@ -131,7 +145,10 @@ fn copy_pump(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if is_timeout(&e) => {
                 if activity.idle_for() >= idle {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "tunnel idle timeout"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "tunnel idle timeout",
+                    ));
                 }
                 continue;
             }
@@ -199,14 +216,16 @@ impl ChunkScanner {
     /// Consume bytes; returns how many belong to the body (all of `buf` unless the end is
     /// inside it).
     pub(crate) fn feed(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("chunked body: {why}"));
+        let bad =
+            |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("chunked body: {why}"));
         let mut i = 0;
         while i < buf.len() {
             let b = buf[i];
             match self.state {
                 ChunkState::Done => return Ok(i),
                 ChunkState::Data => {
-                    let take = (buf.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
+                    let take =
+                        (buf.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
                     self.size -= take as u64;
                     i += take;
                     if self.size == 0 {
@@ -315,7 +334,9 @@ pub(crate) fn copy_body(
     match kind {
         BodyKind::None => Ok(0),
         BodyKind::Length(mut left) => {
-            let take = prefix.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let take = prefix
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
             dst.write_all(&prefix[..take])?;
             left -= take as u64;
             total += take as u64;
@@ -324,7 +345,10 @@ pub(crate) fn copy_body(
                 let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 let n = src.read(&mut buf[..want])?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "body cut short"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "body cut short",
+                    ));
                 }
                 dst.write_all(&buf[..n])?;
                 left -= n as u64;
@@ -342,7 +366,10 @@ pub(crate) fn copy_body(
             while !scanner.done() {
                 let r = src.read(&mut buf)?;
                 if r == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "body cut short"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "body cut short",
+                    ));
                 }
                 let n = scanner.feed(&buf[..r])?;
                 dst.write_all(&buf[..n])?;
@@ -385,11 +412,20 @@ mod tests {
         for split in 0..with_next.len() {
             let mut s = ChunkScanner::new();
             let a = s.feed(&with_next[..split]).unwrap();
-            let total = if s.done() { a } else { a + s.feed(&with_next[split..]).unwrap() };
+            let total = if s.done() {
+                a
+            } else {
+                a + s.feed(&with_next[split..]).unwrap()
+            };
             assert_eq!(total, body.len(), "split at {split}");
             assert!(s.done());
         }
-        for bad in [&b"x\r\n"[..], b"ffffffffffffffffff\r\n", b"4\r\nWikiXX", b"4\nWiki"] {
+        for bad in [
+            &b"x\r\n"[..],
+            b"ffffffffffffffffff\r\n",
+            b"4\r\nWikiXX",
+            b"4\nWiki",
+        ] {
             assert!(ChunkScanner::new().feed(bad).is_err(), "{bad:?}");
         }
     }

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nono_proxy::{
-    CredentialRoute, DenyReason, EndpointRule, EventKind, Limits, Proxy, ProxyConfig,
-    ProxyEvent, ProxyHandle, RejectReason, Resolver, Rules, Secret, Verdict,
+    CredentialRoute, DenyReason, EndpointRule, EventKind, Limits, Proxy, ProxyConfig, ProxyEvent,
+    ProxyHandle, RejectReason, Resolver, Rules, Secret, Verdict,
 };
 
 const T: Duration = Duration::from_secs(10);
@@ -20,6 +20,19 @@ fn resolver() -> Resolver {
     m.insert("allowed.test".into(), vec!["127.0.0.1".parse().unwrap()]);
     m.insert("other.test".into(), vec!["127.0.0.2".parse().unwrap()]);
     m.insert("rebind.test".into(), vec!["127.0.0.1".parse().unwrap()]);
+    // Nothing listens on 127.0.0.3; the second address answers.
+    m.insert(
+        "multi.test".into(),
+        vec!["127.0.0.3".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+    );
+    // The metadata address first: it must be skipped, never connected to.
+    m.insert(
+        "mixed.test".into(),
+        vec![
+            "169.254.169.254".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+        ],
+    );
     Resolver::Static(m)
 }
 
@@ -31,7 +44,10 @@ fn start(allow: &[String], deny: &[String], limits: Limits) -> ProxyHandle {
 }
 
 fn auth(p: &ProxyHandle) -> String {
-    format!("Proxy-Authorization: {}\r\n", p.token().unwrap().header_value())
+    format!(
+        "Proxy-Authorization: {}\r\n",
+        p.token().unwrap().header_value()
+    )
 }
 
 /// An echo server on 127.0.0.1; returns its port.
@@ -68,7 +84,11 @@ fn http_server() -> (u16, mpsc::Receiver<String>) {
                 let text = String::from_utf8_lossy(&all).into_owned();
                 let path = text.split(' ').nth(1).unwrap_or("").to_owned();
                 let body = format!("ok:{path}");
-                let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = tx.send(text);
             });
         }
@@ -140,14 +160,23 @@ fn tokenless_or_wrong_token_gets_407() {
 #[test]
 fn connect_tunnel_carries_bytes_and_is_audited() {
     let port = echo_server();
-    let p = start(&[format!("allowed.test:{port}"), "127.0.0.0/8".into()], &[], Limits::default());
+    let p = start(
+        &[format!("allowed.test:{port}"), "127.0.0.0/8".into()],
+        &[],
+        Limits::default(),
+    );
     let s = connect(&p, &format!("ALLOWED.test.:{port}"), true).unwrap();
     roundtrip(s);
     let ev = next_event(&p);
     assert_eq!(ev.kind, EventKind::Tunnel);
     assert_eq!(ev.host, "allowed.test");
     assert_eq!(ev.addr, Some("127.0.0.1".parse().unwrap()));
-    assert_eq!(ev.verdict, Some(Verdict::Allow { rule: format!("allowed.test:{port}") }));
+    assert_eq!(
+        ev.verdict,
+        Some(Verdict::Allow {
+            rule: format!("allowed.test:{port}")
+        })
+    );
     assert_eq!((ev.bytes_up, ev.bytes_down), (4, 4));
 }
 
@@ -163,22 +192,59 @@ fn connect_to_refused_address_through_allowed_name() {
     let ev = next_event(&p);
     assert!(matches!(
         ev.verdict,
-        Some(Verdict::Deny { reason: DenyReason::SpecialAddress { .. }, .. })
+        Some(Verdict::Deny {
+            reason: DenyReason::SpecialAddress { .. },
+            ..
+        })
     ));
     // A name with no rule is never resolved, and is refused naming the flag.
     let err = connect(&p, &format!("other.test:{port}"), true).unwrap_err();
-    assert!(err.contains(&format!("add --allow-domain other.test:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("add --allow-domain other.test:{port}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn only_judged_addresses_of_the_one_lookup_are_connected() {
+    let port = echo_server();
+    let p = start(
+        &[
+            format!("multi.test:{port}"),
+            format!("mixed.test:{port}"),
+            "127.0.0.0/8".into(),
+        ],
+        &[],
+        Limits::default(),
+    );
+    roundtrip(connect(&p, &format!("multi.test:{port}"), true).unwrap());
+    assert_eq!(next_event(&p).addr, Some("127.0.0.1".parse().unwrap()));
+    roundtrip(connect(&p, &format!("mixed.test:{port}"), true).unwrap());
+    assert_eq!(next_event(&p).addr, Some("127.0.0.1".parse().unwrap()));
 }
 
 #[test]
 fn odd_ip_spellings_are_judged_by_address() {
     let port = echo_server();
     let p = start(&[format!("127.0.0.1:{port}")], &[], Limits::default());
-    for spelled in ["2130706433", "0x7f.1", "127.1", "0177.0.0.1", "[::ffff:127.0.0.1]"] {
-        roundtrip(connect(&p, &format!("{spelled}:{port}"), true).unwrap_or_else(|e| panic!("{spelled}: {e}")));
+    for spelled in [
+        "2130706433",
+        "0x7f.1",
+        "127.1",
+        "0177.0.0.1",
+        "[::ffff:127.0.0.1]",
+    ] {
+        roundtrip(
+            connect(&p, &format!("{spelled}:{port}"), true)
+                .unwrap_or_else(|e| panic!("{spelled}: {e}")),
+        );
     }
     // And a deny by address catches every spelling.
-    let p = start(&["127.0.0.0/8".into()], &[format!("127.0.0.1:{port}")], Limits::default());
+    let p = start(
+        &["127.0.0.0/8".into()],
+        &[format!("127.0.0.1:{port}")],
+        Limits::default(),
+    );
     for spelled in ["2130706433", "0x7f.1", "127.1", "[::ffff:7f00:1]"] {
         let err = connect(&p, &format!("{spelled}:{port}"), true).unwrap_err();
         assert!(err.starts_with("HTTP/1.1 403"), "{spelled}: {err}");
@@ -191,7 +257,10 @@ fn host_header_mismatch_is_refused() {
     let p = start(&[format!("127.0.0.1:{port}")], &[], Limits::default());
     let r = send(
         &p,
-        &format!("GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: evil.test\r\n{}\r\n", auth(&p)),
+        &format!(
+            "GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: evil.test\r\n{}\r\n",
+            auth(&p)
+        ),
     );
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert!(r.contains("Host header does not match"), "{r}");
@@ -207,7 +276,10 @@ fn host_header_mismatch_is_refused() {
     // Control: a matching Host is forwarded.
     let r = send(
         &p,
-        &format!("GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: 2130706433:{port}\r\n{}\r\n", auth(&p)),
+        &format!(
+            "GET http://127.0.0.1:{port}/x HTTP/1.1\r\nHost: 2130706433:{port}\r\n{}\r\n",
+            auth(&p)
+        ),
     );
     assert!(r.ends_with("ok:/x"), "{r}");
 }
@@ -216,7 +288,10 @@ fn host_header_mismatch_is_refused() {
 fn plain_http_forwarding_and_path_rules() {
     let (port, rx) = http_server();
     let p = start(
-        &[format!("http://allowed.test:{port}/api/**"), "127.0.0.1".into()],
+        &[
+            format!("http://allowed.test:{port}/api/**"),
+            "127.0.0.1".into(),
+        ],
         &[],
         Limits::default(),
     );
@@ -230,7 +305,10 @@ fn plain_http_forwarding_and_path_rules() {
     assert!(seen.starts_with("POST /api/v1?q=1 HTTP/1.1\r\n"), "{seen}");
     assert!(!seen.contains("Proxy-Authorization"), "{seen}");
     assert!(seen.contains("Connection: close"), "{seen}");
-    assert!(seen.ends_with("3\r\nabc\r\n0\r\n\r\n"), "pipelined request not forwarded: {seen}");
+    assert!(
+        seen.ends_with("3\r\nabc\r\n0\r\n\r\n"),
+        "pipelined request not forwarded: {seen}"
+    );
     for path in ["/admin", "/api/../admin", "/api/%2e%2e/admin"] {
         let r = send(
             &p,
@@ -250,8 +328,22 @@ fn plain_http_forwarding_and_path_rules() {
 
 #[test]
 fn oversize_header_gets_431() {
-    let p = start(&[], &[], Limits { max_header_bytes: 4096, max_headers: 16, ..Limits::default() });
-    let r = send(&p, &format!("GET http://a.test/ HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(8000)));
+    let p = start(
+        &[],
+        &[],
+        Limits {
+            max_header_bytes: 4096,
+            max_headers: 16,
+            ..Limits::default()
+        },
+    );
+    let r = send(
+        &p,
+        &format!(
+            "GET http://a.test/ HTTP/1.1\r\nX: {}\r\n\r\n",
+            "a".repeat(8000)
+        ),
+    );
     assert!(r.starts_with("HTTP/1.1 431"), "{r}");
     let many: String = (0..20).map(|i| format!("X{i}: y\r\n")).collect();
     let r = send(&p, &format!("GET http://a.test/ HTTP/1.1\r\n{many}\r\n"));
@@ -260,7 +352,14 @@ fn oversize_header_gets_431() {
 
 #[test]
 fn slow_client_is_cut_off() {
-    let p = start(&[], &[], Limits { header_timeout: Duration::from_millis(500), ..Limits::default() });
+    let p = start(
+        &[],
+        &[],
+        Limits {
+            header_timeout: Duration::from_millis(500),
+            ..Limits::default()
+        },
+    );
     let mut s = TcpStream::connect(p.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     let t0 = Instant::now();
@@ -283,7 +382,11 @@ fn flood_is_bounded_and_the_proxy_keeps_serving() {
     let p = start(
         &[format!("127.0.0.1:{port}")],
         &[],
-        Limits { max_connections: 32, header_timeout: Duration::from_secs(2), ..Limits::default() },
+        Limits {
+            max_connections: 32,
+            header_timeout: Duration::from_secs(2),
+            ..Limits::default()
+        },
     );
     let mut held = Vec::new();
     for _ in 0..32 {
@@ -320,7 +423,10 @@ fn tunnel_idle_timeout() {
     let p = start(
         &[format!("127.0.0.1:{port}")],
         &[],
-        Limits { idle_timeout: Duration::from_millis(300), ..Limits::default() },
+        Limits {
+            idle_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
     );
     let mut s = connect(&p, &format!("127.0.0.1:{port}"), true).unwrap();
     let mut buf = [0u8; 1];
@@ -407,9 +513,15 @@ fn credential_route_injects_the_key_and_streams() {
     assert!(all.starts_with("HTTP/1.1 200"), "{all}");
     assert!(all.contains("data: 2"), "{all}");
     // Streamed: the first event arrived well before the upstream finished (~900 ms).
-    assert!(first_event_at.unwrap() < Duration::from_millis(600), "{first_event_at:?}");
+    assert!(
+        first_event_at.unwrap() < Duration::from_millis(600),
+        "{first_event_at:?}"
+    );
     let head = seen.recv_timeout(T).unwrap();
-    assert!(head.starts_with("POST /v1/chat/completions?stream=1 HTTP/1.1"), "{head}");
+    assert!(
+        head.starts_with("POST /v1/chat/completions?stream=1 HTTP/1.1"),
+        "{head}"
+    );
     assert!(head.contains(&format!("Host: 127.0.0.1:{uport}")), "{head}");
     assert!(!head.contains(&phantom), "{head}");
     let ev = next_event(&p);
@@ -417,15 +529,27 @@ fn credential_route_injects_the_key_and_streams() {
     assert!(!format!("{ev:?}").contains("sk-real-key"));
 
     // Without the phantom: 401, nothing forwarded.
-    let r = send(&p, "POST /svc/chat/x HTTP/1.1\r\nAuthorization: Bearer sk-guess\r\nContent-Length: 0\r\n\r\n");
+    let r = send(
+        &p,
+        "POST /svc/chat/x HTTP/1.1\r\nAuthorization: Bearer sk-guess\r\nContent-Length: 0\r\n\r\n",
+    );
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
     // Outside the allowed endpoints: 403 naming the flag.
-    let r = send(&p, &format!("GET /svc/models HTTP/1.1\r\nAuthorization: Bearer {phantom}\r\n\r\n"));
+    let r = send(
+        &p,
+        &format!("GET /svc/models HTTP/1.1\r\nAuthorization: Bearer {phantom}\r\n\r\n"),
+    );
     assert!(r.starts_with("HTTP/1.1 403"), "{r}");
     assert!(r.contains("--allow-endpoint svc:GET:/models"), "{r}");
-    let r = send(&p, &format!("POST /svc/chat/../admin HTTP/1.1\r\nAuthorization: Bearer {phantom}\r\n\r\n"));
+    let r = send(
+        &p,
+        &format!("POST /svc/chat/../admin HTTP/1.1\r\nAuthorization: Bearer {phantom}\r\n\r\n"),
+    );
     assert!(r.starts_with("HTTP/1.1 403"), "{r}");
-    assert!(seen.try_recv().is_err(), "refused requests never reach the upstream");
+    assert!(
+        seen.try_recv().is_err(),
+        "refused requests never reach the upstream"
+    );
     let r = send(&p, "GET /nope/x HTTP/1.1\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
 }
