@@ -550,3 +550,88 @@ fn net_egress_proxy_token_and_rules() {
         "nono: denied connect to refused.test:{sport} → add --allow-domain refused.test:{sport}"
     ));
 }
+
+/// Through `nono run`, the ways around the rules the proxy must refuse: odd spellings of a
+/// loopback address (decimal, hex, short, IPv4-mapped) are judged as that address — allowed
+/// by its IP rule, refused by a deny rule on it; a `Host` header that disagrees with the
+/// target; an allowed name that resolves to a loopback address no IP rule covers (the report
+/// names the address and the rule). Nothing refused reaches the server; the allowed requests
+/// are the control.
+#[test]
+fn net_egress_proxy_refuses_names_and_forms_that_reach_loopback() {
+    let Some(b) = bins() else { return };
+    let Some(curl) = ["/usr/bin/curl", "/bin/curl"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("net-egress-forms");
+    let (sport, hits) = http_server("127.0.0.3");
+    let served = || hits.load(std::sync::atomic::Ordering::SeqCst);
+    let code = |name: &str, url: &str, extra: &str| {
+        format!("{curl} -sS -m 5 -o /dev/null {extra} -w '{name}=%{{http_code}}\\n' '{url}';")
+    };
+    let forms = [
+        ("decimal", format!("http://2130706435:{sport}/")),
+        ("hex", format!("http://0x7f.0.0.3:{sport}/")),
+        ("short", format!("http://127.3:{sport}/")),
+        ("mapped", format!("http://[::ffff:127.0.0.3]:{sport}/")),
+    ];
+    let mut script: String = forms.iter().map(|(n, u)| code(n, u, "")).collect();
+    script.push_str(&code(
+        "mismatch",
+        &format!("http://ok.test:{sport}/"),
+        "-H 'Host: other.test'",
+    ));
+    script.push_str(&code("ok", &format!("http://ok.test:{sport}/"), ""));
+    let run_with = |extra: &[&str], script: &str| {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("NONO_TEST_PROXY_RESOLVE", "ok.test=127.0.0.3")
+            .args(["run", "--read", &b.dir_s()])
+            .args(["--allow-domain", &format!("ok.test:{sport}")])
+            .args(extra)
+            .args(["--", "sh", "-c", script]);
+        output(&mut cmd)
+    };
+    let ip_rule = format!("127.0.0.3:{sport}");
+
+    // The IP rule allows the address however it is spelled (the control).
+    let run = run_with(&["--allow-domain", &ip_rule], &script);
+    for (name, _) in &forms {
+        assert!(
+            run.stdout.contains(&format!("{name}=200\n")),
+            "{name}\n{run}"
+        );
+    }
+    assert!(run.stdout.contains("mismatch=400\n"), "{run}");
+    assert!(run.stdout.contains("ok=200\n"), "{run}");
+    assert_eq!(served(), forms.len() + 1, "{run}");
+    run.stderr_has("Host header disagrees");
+
+    // A deny rule on the address refuses every spelling, and the name that resolves there.
+    let before = served();
+    let run = run_with(
+        &["--allow-domain", &ip_rule, "--deny-domain", "127.0.0.3"],
+        &script,
+    );
+    for (name, _) in &forms {
+        assert!(
+            run.stdout.contains(&format!("{name}=403\n")),
+            "{name}\n{run}"
+        );
+    }
+    assert!(run.stdout.contains("ok=403\n"), "{run}");
+    assert_eq!(served(), before, "{run}");
+    run.stderr_has("refused by --deny-domain 127.0.0.3");
+
+    // Without an IP rule the name never reaches the loopback address it resolves to.
+    let run = run_with(&[], &code("ok", &format!("http://ok.test:{sport}/"), ""));
+    assert!(run.stdout.contains("ok=403\n"), "{run}");
+    assert_eq!(served(), before, "{run}");
+    run.stderr_has(&format!(
+        "nono: denied connect to ok.test:{sport}: it resolved to 127.0.0.3"
+    ))
+    .stderr_has("→ add --allow-domain 127.0.0.3");
+}
