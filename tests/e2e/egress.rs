@@ -246,7 +246,7 @@ fn dry_run_shows_the_rules_the_proxy_and_the_confinement() {
     json.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["egress"]["allow"][0]["rule"], "pypi.org", "{json}");
-    assert_eq!(v["network"]["mode"], "blocked", "{json}");
+    assert_eq!(v["network"]["mode"], "proxy", "{json}");
     // Port exceptions without domain rules: loopback only under run, any host under wrap.
     nono(
         &s.path,

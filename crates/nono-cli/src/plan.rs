@@ -968,6 +968,15 @@ pub enum NetworkView {
         /// bind ports.
         bind: Vec<u16>,
     },
+    /// Confined to the egress proxy (its rules are the plan's `egress`).
+    Proxy {
+        /// `--proxy-port` (`None`: ephemeral, chosen when the run starts).
+        proxy_port: Option<u16>,
+        /// Loopback connect exceptions beside the proxy.
+        connect: Vec<u16>,
+        /// bind ports.
+        bind: Vec<u16>,
+    },
 }
 
 /// Scoping in a [`PlanView`].
@@ -1051,6 +1060,20 @@ impl RunPlan {
             .collect();
         denies.sort_by(|a, b| a.path.cmp(&b.path));
         let network = match sb.caps.network() {
+            _ if sb.egress.enabled() => {
+                let (connect, bind) = match sb.caps.network() {
+                    NetworkMode::Ports { connect, bind } => (
+                        connect.iter().copied().collect(),
+                        bind.iter().copied().collect(),
+                    ),
+                    _ => (Vec::new(), Vec::new()),
+                };
+                NetworkView::Proxy {
+                    proxy_port: sb.egress.proxy_port,
+                    connect,
+                    bind,
+                }
+            }
             NetworkMode::Allow => NetworkView::Allowed,
             NetworkMode::Block => NetworkView::Blocked,
             NetworkMode::Ports { connect, bind } => NetworkView::Ports {
@@ -1243,7 +1266,7 @@ impl PlanView {
             )?;
         }
         let net = match &self.network {
-            NetworkView::Allowed => "allowed".to_owned(),
+            NetworkView::Allowed | NetworkView::Proxy { .. } => "allowed".to_owned(),
             NetworkView::Blocked => {
                 "blocked (TCP by Landlock, other socket families by seccomp)".to_owned()
             }
@@ -1277,7 +1300,7 @@ impl PlanView {
                     .proxy_port
                     .map_or_else(|| "(ephemeral port)".to_owned(), |p| p.to_string()),
                 match &self.network {
-                    NetworkView::Ports { connect, .. } if !connect.is_empty() => format!(
+                    NetworkView::Proxy { connect, .. } if !connect.is_empty() => format!(
                         ", and to ports {} on loopback",
                         connect
                             .iter()
