@@ -2,6 +2,7 @@
 
 mod approve;
 mod cli;
+mod egress;
 mod env;
 mod harness;
 mod learn;

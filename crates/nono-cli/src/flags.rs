@@ -78,9 +78,24 @@ pub enum Command {
     Profile(ProfileArgs),
     /// Print a shell completion script to stdout.
     Completion(CompletionArgs),
+    /// Run the egress proxy alone, in the foreground (for containers or VMs beside it).
+    Proxy(ProxyArgs),
     /// Print the man page (roff) to stdout.
     #[command(hide = true)]
     Man,
+}
+
+/// `nono proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Where to listen (default 127.0.0.1 and an ephemeral port, printed at start).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Profile whose network.* keys to use (a built-in name or a JSON file).
+    #[arg(short = 'p', long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub egress: EgressFlags,
 }
 
 /// The sandbox definition shared by run, wrap, shell, why and learn (nono 0.58 compatible).
@@ -119,6 +134,8 @@ pub struct SandboxFlags {
     #[arg(long = "block-net", visible_alias = "net-block")]
     pub block_net: bool,
     /// Allow TCP connect to this port only (repeatable; other network access is blocked).
+    /// Under run on loopback addresses only (the supervisor checks the address); wrap cannot
+    /// check it and refuses the flag unless --accept-wrap-gaps. For other hosts: --allow-domain.
     #[arg(long, value_name = "PORT")]
     pub allow_connect_port: Vec<u16>,
     /// Allow TCP bind on this port only (repeatable; other network access is blocked).
@@ -138,6 +155,60 @@ pub struct SandboxFlags {
     /// Enforce what the kernel offers and report the gaps, instead of failing (default: strict).
     #[arg(long)]
     pub best_effort: bool,
+    #[command(flatten)]
+    pub egress: EgressFlags,
+}
+
+/// Egress by domain: with any of these, `nono run` starts a filtering proxy in the supervisor
+/// and confines the command so that the proxy is its only way out (not available with wrap).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Network egress (run, shell)")]
+pub struct EgressFlags {
+    /// Allow HOST through the proxy (repeatable): `example.com` exactly, `*.example.com` any
+    /// subdomain, an IP or CIDR (`10.0.0.0/8`), `HOST:PORT` for one port (default 80 and 443),
+    /// `http://HOST/path/**` for plain-HTTP requests to that path only.
+    #[arg(long, value_name = "HOST")]
+    pub allow_domain: Vec<String>,
+    /// Refuse HOST even when an allow rule matches (repeatable; same forms).
+    #[arg(long, value_name = "HOST")]
+    pub deny_domain: Vec<String>,
+    /// Allow a named set of domains (repeatable; see `nono profile list`): minimal, developer,
+    /// llm-apis, package-registries, github, docs.
+    #[arg(long, value_name = "NAME")]
+    pub network_profile: Vec<String>,
+    /// The proxy's port on 127.0.0.1 (default: an ephemeral port).
+    #[arg(long, value_name = "PORT")]
+    pub proxy_port: Option<u16>,
+    /// Inject SERVICE's API key in the proxy (repeatable): the command gets the service's base
+    /// URL and a phantom key; the real key never enters the sandbox. Built-ins: openai,
+    /// anthropic, github; more in a profile's network.credentials.
+    #[arg(long, value_name = "SERVICE")]
+    pub credential: Vec<String>,
+    /// Restrict a --credential service to these calls (repeatable): SERVICE:METHOD:/path/**
+    /// (`*` one path segment, `**` any; METHOD `*` for any).
+    #[arg(long, value_name = "SERVICE:METHOD:PATH")]
+    pub allow_endpoint: Vec<String>,
+}
+
+impl EgressFlags {
+    /// The flags given, as typed (for the usage error where a proxy cannot run).
+    #[must_use]
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (name, set) in [
+            ("--allow-domain", !self.allow_domain.is_empty()),
+            ("--deny-domain", !self.deny_domain.is_empty()),
+            ("--network-profile", !self.network_profile.is_empty()),
+            ("--proxy-port", self.proxy_port.is_some()),
+            ("--credential", !self.credential.is_empty()),
+            ("--allow-endpoint", !self.allow_endpoint.is_empty()),
+        ] {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
 }
 
 /// Runtime grants: what the supervisor may add while the command runs.
@@ -231,7 +302,8 @@ pub struct WrapArgs {
     pub dry_run: bool,
     /// Start although a grant covers your home directory (or a parent of it): you accept that
     /// without a supervisor the command can chmod/utime/setxattr deny-group files
-    /// (~/.ssh/id_rsa) and connect to the ssh-agent, D-Bus and X11 sockets.
+    /// (~/.ssh/id_rsa) and connect to the ssh-agent, D-Bus and X11 sockets; and although a
+    /// connect port (--allow-connect-port) is then open to every host, not loopback only.
     #[arg(long)]
     pub accept_wrap_gaps: bool,
     /// With --dry-run: print the plan as one JSON object.
@@ -286,10 +358,10 @@ pub struct WhyArgs {
     /// The access to ask about (with --path).
     #[arg(long, value_enum, requires = "path")]
     pub op: Option<Op>,
-    /// The host to ask about (with --port).
-    #[arg(long, value_name = "HOST", requires = "port", conflicts_with = "path")]
+    /// The host to ask about (a name under domain rules, else an address).
+    #[arg(long, value_name = "HOST", conflicts_with = "path")]
     pub host: Option<String>,
-    /// The TCP port to ask about (with --host).
+    /// The TCP port to ask about (with --host; default 443).
     #[arg(long, value_name = "N", requires = "host")]
     pub port: Option<u16>,
     /// Print the verdict as JSON.

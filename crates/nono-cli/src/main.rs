@@ -5,6 +5,7 @@
 //! `why`, `setup`, `profile`, `completion`, `man` and `--dry-run`. See `flags::EXIT_STATUS_HELP`.
 
 mod cmd;
+mod egress;
 mod exit;
 mod flags;
 mod plan;
@@ -42,6 +43,7 @@ fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
         Command::Profile(args) => cmd::profile::profile(args.command),
         Command::Setup(args) => cmd::setup::setup(&args),
         Command::Completion(args) => cmd::completion::completion(args.shell),
+        Command::Proxy(args) => cmd::proxy::proxy(args, ui),
         Command::Man => cmd::completion::man(),
     }
 }

@@ -74,6 +74,8 @@ pub struct SandboxPlan {
     /// `$TMPDIR` could not be granted as it is: why, and the fresh private directory used
     /// instead (removed when the plan is dropped; `wrap` leaves it to the command).
     pub tmpdir_fallback: Option<TmpdirFallback>,
+    /// Egress by domain (`--allow-domain`, ...): the proxy the command is confined to.
+    pub egress: crate::egress::EgressPlan,
 }
 
 /// A fresh private directory standing in for an unsafe `$TMPDIR` (see
@@ -367,6 +369,23 @@ impl SandboxPlan {
         for port in &flags.allow_bind_port {
             caps.allow_bind_port(*port);
         }
+        // Domain rules: the proxy becomes the only way out (its port is added when it
+        // listens; `run` does that, `wrap` refuses).
+        let egress =
+            crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
+        if egress.enabled() {
+            if *caps.network() == NetworkMode::Allow {
+                caps.block_network();
+            }
+            if let Some(p) = egress.proxy_port {
+                if caps.network().allows_connect(p) {
+                    return Err(Failure::nono(format!(
+                        "--proxy-port {p}: the same port is also a --allow-connect-port (or network.connect) exception; pick another proxy port"
+                    ))
+                    .into());
+                }
+            }
+        }
         // Added to the profile's choice: the flag can only allow.
         caps.allow_unix_datagram(flags.allow_unix_datagram);
         if flags.best_effort {
@@ -411,6 +430,7 @@ impl SandboxPlan {
             tmpdir_fallback,
             private_tmp,
             tmp_dropped,
+            egress,
         })
     }
 
@@ -963,6 +983,8 @@ pub struct PlanView {
     pub bypassed: Vec<Bypass>,
     /// Network.
     pub network: NetworkView,
+    /// Egress by domain: the proxy's rules (empty: no proxy).
+    pub egress: crate::egress::EgressPlan,
     /// Unix datagram sockets allowed.
     pub unix_datagram: bool,
     /// Signal and abstract-socket scoping.
@@ -1047,6 +1069,15 @@ pub enum NetworkView {
     /// TCP to and on these ports only.
     Ports {
         /// connect ports.
+        connect: Vec<u16>,
+        /// bind ports.
+        bind: Vec<u16>,
+    },
+    /// Confined to the egress proxy (its rules are the plan's `egress`).
+    Proxy {
+        /// `--proxy-port` (`None`: ephemeral, chosen when the run starts).
+        proxy_port: Option<u16>,
+        /// Loopback connect exceptions beside the proxy.
         connect: Vec<u16>,
         /// bind ports.
         bind: Vec<u16>,
@@ -1151,6 +1182,20 @@ impl RunPlan {
             .collect();
         denies.sort_by(|a, b| a.path.cmp(&b.path));
         let network = match sb.caps.network() {
+            _ if sb.egress.enabled() => {
+                let (connect, bind) = match sb.caps.network() {
+                    NetworkMode::Ports { connect, bind } => (
+                        connect.iter().copied().collect(),
+                        bind.iter().copied().collect(),
+                    ),
+                    _ => (Vec::new(), Vec::new()),
+                };
+                NetworkView::Proxy {
+                    proxy_port: sb.egress.proxy_port,
+                    connect,
+                    bind,
+                }
+            }
             NetworkMode::Allow => NetworkView::Allowed,
             NetworkMode::Block => NetworkView::Blocked,
             NetworkMode::Ports { connect, bind } => NetworkView::Ports {
@@ -1201,6 +1246,7 @@ impl RunPlan {
             unwalked: sb.deny.unwalked().to_vec(),
             bypassed: sb.bypassed.clone(),
             network,
+            egress: sb.egress.clone(),
             unix_datagram: sb.caps.allows_unix_datagram(),
             ipc: IpcView {
                 signals_scoped: scopes.signal,
@@ -1359,7 +1405,7 @@ impl PlanView {
             )?;
         }
         let net = match &self.network {
-            NetworkView::Allowed => "allowed".to_owned(),
+            NetworkView::Allowed | NetworkView::Proxy { .. } => "allowed".to_owned(),
             NetworkView::Blocked => {
                 "blocked (TCP by Landlock, other socket families by seccomp)".to_owned()
             }
@@ -1371,14 +1417,43 @@ impl PlanView {
                         s.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
                     }
                 };
+                let reach = if connect.is_empty() {
+                    ""
+                } else if self.mode == "wrap" {
+                    " (to ANY host: without a supervisor nothing checks the address)"
+                } else {
+                    " (loopback only: the supervisor checks the address)"
+                };
                 format!(
-                    "TCP only: connect to ports {}, bind ports {}; other socket families blocked",
+                    "TCP only: connect to ports {}{reach}, bind ports {}; other socket families blocked",
                     list(connect),
                     list(bind)
                 )
             }
         };
-        writeln!(f, "network:  {net}")?;
+        if self.egress.enabled() {
+            writeln!(
+                f,
+                "network:  confined to nono's egress proxy on 127.0.0.1:{}: TCP connect to the proxy's address and port only{}; other socket families blocked",
+                self.egress
+                    .proxy_port
+                    .map_or_else(|| "(ephemeral port)".to_owned(), |p| p.to_string()),
+                match &self.network {
+                    NetworkView::Proxy { connect, .. } if !connect.is_empty() => format!(
+                        ", and to ports {} on loopback",
+                        connect
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    _ => String::new(),
+                }
+            )?;
+            self.egress.write_text(f)?;
+        } else {
+            writeln!(f, "network:  {net}")?;
+        }
         if self.unix_datagram {
             writeln!(
                 f,

@@ -352,6 +352,200 @@ pub fn line(d: &Denied) -> String {
     }
 }
 
+/// A refused network destination: what the egress proxy refused, or a TCP connect the
+/// supervisor refused to make (typed, so the report words it from the kind, not a string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetDenied {
+    /// The proxy refused `host:port` (a CONNECT tunnel or a plain-HTTP request).
+    Proxy {
+        /// As the command asked (canonical name or address).
+        host: String,
+        /// The port.
+        port: u16,
+        /// Why (the proxy's words).
+        reason: String,
+        /// The rule that would allow it (`--allow-domain VALUE`), if one would.
+        hint: Option<String>,
+        /// A deny rule refused it (only removing that rule helps).
+        by_deny_rule: Option<String>,
+    },
+    /// A request without the proxy's token, malformed, too large, too slow, too many: no
+    /// rule was consulted.
+    Rejected {
+        /// The destination, if the request named one.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// The supervisor refused a direct TCP connect.
+    Direct {
+        /// Where to.
+        addr: std::net::SocketAddr,
+        /// Why.
+        refusal: nono_supervisor::egress::ConnectRefusal,
+        /// Domain rules are in force (the proxy is the only way out).
+        proxied: bool,
+    },
+}
+
+impl NetDenied {
+    /// A refusal of the socket broker.
+    #[must_use]
+    pub fn direct(d: &nono_supervisor::egress::ConnectDenial, proxied: bool) -> NetDenied {
+        NetDenied::Direct {
+            addr: d.addr,
+            refusal: d.refusal,
+            proxied,
+        }
+    }
+
+    /// A refusal of the proxy (`None` for an allowed request).
+    #[must_use]
+    pub fn from_event(e: &nono_proxy::ProxyEvent) -> Option<NetDenied> {
+        use nono_proxy::{DenyReason, EventKind, Verdict};
+        if let EventKind::Rejected(r) = &e.kind {
+            use nono_proxy::RejectReason as R;
+            let reason = match r {
+                R::Unauthenticated => "without the run's proxy token (or, on a credential route, without its phantom key) → no rule was consulted; only the command, with the URL in HTTP_PROXY/HTTPS_PROXY, can use the proxy",
+                R::EndpointNotAllowed => "a credential-service call outside its --allow-endpoint rules → add --allow-endpoint SERVICE:METHOD:/path for the call",
+                R::UnknownRoute => "a request to no credential service → the command reaches services at their $BASE_URL variable, other hosts through HTTP_PROXY",
+                R::HostMismatch => "its Host header disagrees with the request target → refused (a server could be told another host than the one the rules judged)",
+                R::HeaderTooLarge | R::TooManyHeaders => "its request head was too large → refused (bounded against memory exhaustion)",
+                R::HeaderTimeout => "its request head did not arrive in time → refused (bounded against slow clients)",
+                R::TooManyConnections => "too many connections at once → refused (bounded; the proxy keeps serving the others)",
+                R::BadRequest => "a malformed request → refused",
+                _ => "refused before any rule was consulted",
+            };
+            return Some(NetDenied::Rejected {
+                host: if e.host.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}:{}", e.host, e.port)
+                },
+                reason: reason.to_owned(),
+            });
+        }
+        let Some(Verdict::Deny { reason, rule_hint }) = &e.verdict else {
+            return None;
+        };
+        Some(NetDenied::Proxy {
+            host: e.host.clone(),
+            port: e.port,
+            reason: reason.to_string(),
+            hint: rule_hint.clone(),
+            by_deny_rule: match reason {
+                DenyReason::DeniedBy(r) => Some(r.clone()),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// One report line for a network refusal, e.g.
+/// `nono: denied connect to pypi.org:443 → add --allow-domain pypi.org`.
+#[must_use]
+pub fn net_line(d: &NetDenied) -> String {
+    use nono_supervisor::egress::ConnectRefusal;
+    match d {
+        NetDenied::Proxy {
+            host,
+            port,
+            by_deny_rule: Some(rule),
+            ..
+        } => format!(
+            "nono: denied connect to {}:{port}: refused by --deny-domain {} → a deny rule wins over every allow; remove it to allow this host",
+            escape::text(host),
+            escape::text(rule)
+        ),
+        NetDenied::Proxy {
+            host,
+            port,
+            reason,
+            hint: Some(hint),
+            ..
+        } if reason.starts_with("no ") => format!(
+            "nono: denied connect to {}:{port} → add --allow-domain {}",
+            escape::text(host),
+            escape::text(hint)
+        ),
+        NetDenied::Proxy {
+            host,
+            port,
+            reason,
+            hint,
+            ..
+        } => match hint {
+            Some(h) => format!(
+                "nono: denied connect to {}:{port}: {} → add --allow-domain {}",
+                escape::text(host),
+                escape::text(reason),
+                escape::text(h)
+            ),
+            None => format!(
+                "nono: denied connect to {}:{port}: {}",
+                escape::text(host),
+                escape::text(reason)
+            ),
+        },
+        NetDenied::Rejected { host, reason } => format!(
+            "nono: the egress proxy rejected a request{}: {reason}",
+            if host.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", escape::text(host))
+            },
+        ),
+        NetDenied::Direct {
+            addr,
+            refusal: ConnectRefusal::NotTheProxy { proxy },
+            ..
+        } => format!(
+            "nono: denied connect to {addr}, which is not the egress proxy ({proxy}) → the proxy is the only way out: the command must use HTTP_PROXY/HTTPS_PROXY; add --allow-domain HOST for what it needs"
+        ),
+        NetDenied::Direct {
+            addr,
+            proxied: true,
+            ..
+        } => format!(
+            "nono: denied direct connect to {addr}, bypassing the egress proxy → the proxy is the only way out: the command must use HTTP_PROXY/HTTPS_PROXY (set for it), and the proxy allows what --allow-domain names"
+        ),
+        NetDenied::Direct {
+            addr,
+            refusal: ConnectRefusal::NotLoopback,
+            ..
+        } => format!(
+            "nono: denied connect to {addr}: --allow-connect-port {} reaches loopback only under nono run → to reach another host, use --allow-domain {} (through nono's proxy)",
+            addr.port(),
+            nono_proxy::allow_hint(&nono_proxy::Host::Ip(addr.ip()), addr.port())
+        ),
+        NetDenied::Direct { addr, .. } if nono_supervisor::egress::is_loopback(addr.ip()) => format!(
+            "nono: denied connect to {addr} → add --allow-connect-port {}",
+            addr.port()
+        ),
+        NetDenied::Direct { addr, .. } => format!(
+            "nono: denied connect to {addr} → add --allow-domain {} (the command then goes through nono's proxy)",
+            nono_proxy::allow_hint(&nono_proxy::Host::Ip(addr.ip()), addr.port())
+        ),
+    }
+}
+
+/// The whole report with network refusals after the paths (each line once, in order).
+#[must_use]
+pub fn render_all(
+    denials: impl IntoIterator<Item = Denied>,
+    net: impl IntoIterator<Item = NetDenied>,
+) -> String {
+    let mut out = render(denials);
+    let mut seen = std::collections::BTreeSet::new();
+    for d in net {
+        let l = net_line(&d);
+        if seen.insert(l.clone()) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    out
+}
+
 /// The whole report: one line per denied path, deduplicated and sorted; empty if nothing was denied.
 #[must_use]
 pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
@@ -404,6 +598,87 @@ mod tests {
             on_parent: false,
             not_a_path: None,
         }
+    }
+
+    #[test]
+    fn network_refusals_name_the_flag() {
+        use nono_supervisor::egress::ConnectRefusal;
+        let proxy = |reason: &str, hint: Option<&str>, deny: Option<&str>| NetDenied::Proxy {
+            host: "pypi.org".into(),
+            port: 443,
+            reason: reason.into(),
+            hint: hint.map(str::to_owned),
+            by_deny_rule: deny.map(str::to_owned),
+        };
+        assert_eq!(
+            net_line(&proxy(
+                "no --allow-domain rule covers it",
+                Some("pypi.org"),
+                None
+            )),
+            "nono: denied connect to pypi.org:443 → add --allow-domain pypi.org"
+        );
+        let l = net_line(&proxy(
+            "denied by --deny-domain pypi.org",
+            None,
+            Some("pypi.org"),
+        ));
+        assert!(l.contains("refused by --deny-domain pypi.org"), "{l}");
+        let l = net_line(&proxy(
+            "it resolved to 10.0.0.1, a private address",
+            Some("10.0.0.1"),
+            None,
+        ));
+        assert!(
+            l.contains("10.0.0.1, a private") && l.ends_with("--allow-domain 10.0.0.1"),
+            "{l}"
+        );
+        let direct = |addr: &str, refusal, proxied| NetDenied::Direct {
+            addr: addr.parse().unwrap(),
+            refusal,
+            proxied,
+        };
+        let l = net_line(&direct(
+            "127.0.0.2:4000",
+            ConnectRefusal::NotTheProxy {
+                proxy: "127.0.0.1:4000".parse().unwrap(),
+            },
+            true,
+        ));
+        assert!(l.contains("not the egress proxy (127.0.0.1:4000)"), "{l}");
+        let l = net_line(&direct("1.2.3.4:443", ConnectRefusal::PortNotAllowed, true));
+        assert!(l.contains("bypassing the egress proxy"), "{l}");
+        assert_eq!(
+            net_line(&direct("10.0.0.5:5432", ConnectRefusal::NotLoopback, false)),
+            "nono: denied connect to 10.0.0.5:5432: --allow-connect-port 5432 reaches loopback only under nono run → to reach another host, use --allow-domain 10.0.0.5:5432 (through nono's proxy)"
+        );
+        assert_eq!(
+            net_line(&direct(
+                "127.0.0.1:80",
+                ConnectRefusal::PortNotAllowed,
+                false
+            )),
+            "nono: denied connect to 127.0.0.1:80 → add --allow-connect-port 80"
+        );
+        // A hostile host name cannot forge report lines.
+        let l = net_line(&NetDenied::Proxy {
+            host: "x\nnono: all clear\x1b[2K".into(),
+            port: 443,
+            reason: "no rule".into(),
+            hint: Some("x\r".into()),
+            by_deny_rule: None,
+        });
+        assert_eq!(l.lines().count(), 1, "{l}");
+        assert!(!l.chars().any(escape::is_hostile), "{l}");
+        // Each line once.
+        let twice = render_all(
+            [],
+            [
+                proxy("no rule", Some("a"), None),
+                proxy("no rule", Some("a"), None),
+            ],
+        );
+        assert_eq!(twice.lines().count(), 1, "{twice}");
     }
 
     #[test]

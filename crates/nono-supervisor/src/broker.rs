@@ -154,6 +154,8 @@ pub(crate) struct StaticGrants {
     roots: Vec<(u64, u64)>,
     /// Where the sandboxed threads' credentials come from (see `broker/as_child.rs`).
     pub creds: SandboxCreds,
+    /// The egress proxy's address: TCP connects to its port reach it alone (see `egress.rs`).
+    pub egress_proxy: Option<std::net::SocketAddr>,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -204,6 +206,7 @@ impl StaticGrants {
             sockets: unix_socket::GrantedSockets::pin(caps),
             roots,
             creds: SandboxCreds::for_sandbox(caps.keep_capabilities()),
+            egress_proxy: None,
         }
     }
 

@@ -6,6 +6,7 @@ mod broker;
 pub mod cancel;
 pub mod client;
 pub mod deny_groups;
+pub mod egress;
 pub mod env;
 mod error;
 pub mod escape;

@@ -93,6 +93,11 @@ pub struct SpawnConfig {
     /// `nono learn`: report what the child touches outside [`Learning::reference`] (see
     /// [`crate::learn`]). The caller gives `caps` the broad domain learning runs in.
     pub learn: Option<Learning>,
+    /// The egress proxy's listening address, when the child's network is confined to it
+    /// (`caps` must then allow TCP connect to its port): the socket broker lets connects to
+    /// that port reach this address alone, and other allowed ports loopback alone (see
+    /// [`crate::egress`]). Default `None`: allowed ports reach loopback alone.
+    pub egress_proxy: Option<std::net::SocketAddr>,
 }
 
 impl SpawnConfig {
@@ -114,6 +119,7 @@ impl SpawnConfig {
             forward_signals: true,
             limits: crate::limits::Limits::default(),
             learn: None,
+            egress_proxy: None,
         }
     }
 }
@@ -209,6 +215,9 @@ pub struct RunOutcome {
     pub denials: Vec<Denial>,
     /// Every URL open request, allowed or refused, in the order they were decided.
     pub url_opens: Vec<UrlOpen>,
+    /// Every TCP connection the supervisor refused to make (a port not allowed, a port
+    /// exception to a non-loopback address, the proxy's port elsewhere than the proxy).
+    pub connect_denials: Vec<crate::egress::ConnectDenial>,
     /// What the sandbox enforced (and, with best-effort compatibility, what it could not).
     pub enforcement: EnforcementStatus,
     /// What the run hit of its resource limits (all zero without a run cgroup).
@@ -222,12 +231,21 @@ pub(crate) struct Shared {
     pub url_opens: Mutex<Vec<UrlOpen>>,
     /// Set for a learning run (see `learn.rs`).
     pub learner: Option<Learner>,
+    pub connect_denials: Mutex<Vec<crate::egress::ConnectDenial>>,
 }
 
 impl Shared {
     pub(crate) fn deny(&self, d: Denial) {
         tracing::debug!(path = %crate::escape::path(&d.path), syscall = %d.syscall, reason = %crate::escape::text(&d.reason), "denied");
         self.denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d);
+    }
+
+    pub(crate) fn deny_connect(&self, d: crate::egress::ConnectDenial) {
+        tracing::debug!(addr = %d.addr, syscall = %d.syscall, refusal = ?d.refusal, "connect denied");
+        self.connect_denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(d);
@@ -341,7 +359,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         rlimits: limits.rlimits.clone(),
     };
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
-    let grants = crate::broker::StaticGrants::new(&config.caps);
+    let mut grants = crate::broker::StaticGrants::new(&config.caps);
+    grants.egress_proxy = config.egress_proxy;
     let mut spawned = match spawn::spawn(spec, enforce) {
         Ok(s) => s,
         Err(e) => {
@@ -490,10 +509,17 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     let denials = std::mem::take(&mut *shared.denials.lock().unwrap_or_else(|e| e.into_inner()));
     let url_opens =
         std::mem::take(&mut *shared.url_opens.lock().unwrap_or_else(|e| e.into_inner()));
+    let connect_denials = std::mem::take(
+        &mut *shared
+            .connect_denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
     Ok(RunOutcome {
         exit,
         denials,
         url_opens,
+        connect_denials,
         enforcement,
         limits: limits_report,
     })

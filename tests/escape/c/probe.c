@@ -462,6 +462,44 @@ int main(int argc, char **argv) {
             }
             i += 3;
         }
+        else if (!strcmp(op, "tcpat") || !strcmp(op, "tfoat") || !strcmp(op, "tfomsgat")) {
+            /* TCP to ADDR:PORT (an IPv4 or IPv6 literal): connect + send, sendto(MSG_FASTOPEN),
+             * or sendmsg(MSG_FASTOPEN) with msg_name (connects without connect(2) or sendto). */
+            NEED(3);
+            struct sockaddr_storage ss;
+            memset(&ss, 0, sizeof ss);
+            socklen_t sl;
+            int fam;
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
+                fam = AF_INET; s4->sin_family = AF_INET; s4->sin_port = htons(atoi(b)); sl = sizeof *s4;
+            } else {
+                inet_pton(AF_INET6, a, &s6->sin6_addr);
+                fam = AF_INET6; s6->sin6_family = AF_INET6; s6->sin6_port = htons(atoi(b)); sl = sizeof *s6;
+            }
+            int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sub(n2, sizeof n2, name, "socket");
+            result(n2, fd);
+            if (fd >= 0) {
+                sub(n2, sizeof n2, name, "send");
+                if (!strcmp(op, "tcpat")) {
+                    int r = connect(fd, (struct sockaddr *)&ss, sl);
+                    sub(n2, sizeof n2, name, "connect");
+                    result(n2, r);
+                    sub(n2, sizeof n2, name, "send");
+                    if (r == 0) result(n2, send(fd, "ATTACK", 6, MSG_NOSIGNAL));
+                } else if (!strcmp(op, "tfoat")) {
+                    result(n2, sendto(fd, "ATTACK", 6, MSG_FASTOPEN | MSG_NOSIGNAL, (struct sockaddr *)&ss, sl));
+                } else {
+                    struct iovec iov = {.iov_base = "ATTACK", .iov_len = 6};
+                    struct msghdr m = {.msg_name = &ss, .msg_namelen = sl, .msg_iov = &iov, .msg_iovlen = 1};
+                    result(n2, sendmsg(fd, &m, MSG_FASTOPEN | MSG_NOSIGNAL));
+                }
+                close(fd);
+            }
+            i += 4;
+        }
         else if (!strcmp(op, "mptcp4")) { NEED(2); net_try(name, AF_INET, SOCK_STREAM, IPPROTO_MPTCP, atoi(a)); i += 3; }
         else if (!strcmp(op, "bind4")) {
             NEED(1);

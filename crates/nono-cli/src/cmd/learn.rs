@@ -235,13 +235,16 @@ struct LearnedNetwork {
     bind: BTreeSet<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allow_unix_datagram: Option<bool>,
+    /// The destinations the command reached through the proxy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow_domain: Vec<String>,
 }
 
 impl LearnedNetwork {
     /// `None` when nothing outside the base was used.
-    fn new(net: &LearnedNet, base: &NetworkMode) -> Option<LearnedNetwork> {
+    fn new(net: &LearnedNet, base: &NetworkMode, domains: &[String]) -> Option<LearnedNetwork> {
         let ports = !net.connect.is_empty() || !net.bind.is_empty();
-        if !ports && !net.unix_datagram {
+        if !ports && !net.unix_datagram && domains.is_empty() {
             return None;
         }
         Some(LearnedNetwork {
@@ -249,6 +252,7 @@ impl LearnedNetwork {
             connect: net.connect.clone(),
             bind: net.bind.clone(),
             allow_unix_datagram: net.unix_datagram.then_some(true),
+            allow_domain: domains.to_vec(),
         })
     }
 }
@@ -292,6 +296,35 @@ fn relative_to(path: &Path, dir: &Path) -> String {
         out.push(c);
     }
     out.to_string_lossy().into_owned()
+}
+
+/// The `--allow-domain` values that cover what the proxy allowed: the host (with its port
+/// unless 80/443), and the address too when it lies in a range a name rule alone never
+/// reaches. Credential routes are not domains (they need `--credential`).
+fn learned_domains(events: &[nono_proxy::ProxyEvent]) -> Vec<String> {
+    use nono_proxy::{EventKind, Host, Verdict};
+    let mut out = BTreeSet::new();
+    for e in events {
+        if !matches!(e.kind, EventKind::Tunnel | EventKind::Http { .. }) {
+            continue;
+        }
+        if !matches!(e.verdict, Some(Verdict::Allow { .. })) {
+            continue;
+        }
+        let Ok(host) = Host::parse(&e.host) else {
+            continue;
+        };
+        out.insert(nono_proxy::allow_hint(&host, e.port));
+        if let Some(a) = e
+            .addr
+            .filter(|a| nono_proxy::SpecialRange::of(*a).is_some())
+        {
+            if host.ip().is_none() {
+                out.insert(a.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -485,8 +518,23 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             && plan.deny.group_of(exe).is_none()
     });
 
-    let mut config = SpawnConfig::new(args.command.clone(), learning_caps(&plan.caps)?);
-    config.env = env;
+    // Domain rules: the command's network is confined to the proxy as under `run` (the
+    // plan's network mode, plus the proxy's port), and the destinations it reached are
+    // learned (the subset of the rules it used). Without them every port is allowed and the
+    // ports used are learned.
+    let proxy = if plan.egress.enabled() {
+        Some(plan.egress.start()?)
+    } else {
+        None
+    };
+    let mut caps = learning_caps(&plan.caps)?;
+    if let Some(p) = &proxy {
+        caps.set_network(plan.caps.network().clone());
+        caps.allow_connect_port(p.addr.port());
+    }
+    let mut config = SpawnConfig::new(args.command.clone(), caps);
+    config.env = crate::egress::child_env(&env, proxy.as_ref());
+    config.egress_proxy = proxy.as_ref().map(|p| p.addr);
     config.workdir = Some(plan.workdir.clone());
     config.trap_opens = true;
     config.engine = Some(engine);
@@ -533,13 +581,23 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             _ => {}
         }),
     });
-    let outcome = nono_supervisor::run(config)
-        .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let outcome = nono_supervisor::run(config);
+    let events = proxy
+        .map(crate::egress::RunningProxy::finish)
+        .unwrap_or_default();
+    let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
     let denied = outcome
         .denials
         .iter()
         .map(|d| report::describe_denial(&plan.caps, &plan.deny, d));
-    ui.block(&report::render(denied));
+    let proxied = plan.egress.enabled();
+    let net_denied = outcome
+        .connect_denials
+        .iter()
+        .map(|d| report::NetDenied::direct(d, proxied))
+        .chain(events.iter().filter_map(report::NetDenied::from_event));
+    ui.block(&report::render_all(denied, net_denied));
+    let domains = learned_domains(&events);
 
     let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(exe) = exe_grant {
@@ -594,7 +652,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         &extends_spec(&plan.profile_arg, &output)?,
         &args.command,
         &learned,
-        LearnedNetwork::new(&net, plan.caps.network()),
+        LearnedNetwork::new(&net, plan.caps.network(), &domains),
         &plan.vars,
     )?;
     // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
@@ -629,7 +687,8 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         + learned.allow.len()
         + net.connect.len()
         + net.bind.len()
-        + usize::from(net.unix_datagram);
+        + usize::from(net.unix_datagram)
+        + domains.len();
     if count == 0 {
         ui.note(&format!(
             "wrote {} (the base profile was enough: nothing to add)",
@@ -813,11 +872,11 @@ mod tests {
             connect: BTreeSet::from([443]),
             ..LearnedNet::default()
         };
-        let n = LearnedNetwork::new(&net, &NetworkMode::Block).unwrap();
+        let n = LearnedNetwork::new(&net, &NetworkMode::Block, &[]).unwrap();
         assert_eq!(n.block, Some(false));
-        let n = LearnedNetwork::new(&net, &NetworkMode::Allow).unwrap();
+        let n = LearnedNetwork::new(&net, &NetworkMode::Allow, &[]).unwrap();
         assert_eq!(n.block, None);
-        assert!(LearnedNetwork::new(&LearnedNet::default(), &NetworkMode::Block).is_none());
+        assert!(LearnedNetwork::new(&LearnedNet::default(), &NetworkMode::Block, &[]).is_none());
     }
 
     /// Learned paths are written relative to the working directory and home where they lie

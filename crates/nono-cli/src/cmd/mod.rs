@@ -3,6 +3,7 @@
 pub mod completion;
 pub mod learn;
 pub mod profile;
+pub mod proxy;
 pub mod run;
 pub mod setup;
 pub mod why;

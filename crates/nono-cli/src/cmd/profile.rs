@@ -19,9 +19,32 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
                     .unwrap_or_default();
                 outln!("{name:<10} {description}");
             }
+            outln!();
+            outln!("network profiles (--network-profile NAME, network.network_profile):");
+            for p in nono_proxy::NETWORK_PROFILES {
+                outln!(
+                    "  {:<20} {} (groups: {})",
+                    p.name,
+                    p.description,
+                    p.groups.join(", ")
+                );
+            }
+            for g in nono_proxy::NETWORK_GROUPS {
+                outln!("  {:<20} {}", g.name, g.description);
+            }
             Ok(0)
         }
         ProfileCommand::Show { name } => {
+            if profile::load(&name).is_err() {
+                if let Some(hosts) = nono_proxy::profile_hosts(&name) {
+                    // A network profile: its --allow-domain values.
+                    outln!("network profile {name}: --allow-domain for each of");
+                    for h in hosts {
+                        outln!("  {h}");
+                    }
+                    return Ok(0);
+                }
+            }
             let p = profile::load(&name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
             outln!("{}", p.to_json_pretty());
             Ok(0)
@@ -46,6 +69,19 @@ fn validate(file: &Path) -> anyhow::Result<i32> {
             p.to_caps(&vars)?;
         }
         Ok(p)
+    });
+    // The network.* domain rules and network profile names are the proxy's to check.
+    let result = result.map_err(|e| e.to_string()).and_then(|p| {
+        crate::egress::EgressPlan::from_flags(
+            &crate::flags::EgressFlags::default(),
+            &p,
+            &file.display().to_string(),
+        )
+        .map(|_| p)
+        .map_err(|e| match e.downcast_ref::<Failure>() {
+            Some(f) => f.message.clone(),
+            None => e.to_string(),
+        })
     });
     match result {
         Ok(p) => {

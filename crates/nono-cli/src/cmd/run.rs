@@ -184,8 +184,30 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     if let Some(note) = plan.env.credentials_note() {
         ui.note(&note);
     }
-    let mut config = SpawnConfig::new(plan.command.clone(), plan.sandbox.caps.clone());
-    config.env = plan.env.child.vars.clone();
+    // Domain rules: the proxy listens before the command exists, and its port is the one
+    // TCP port the command may connect to (beside explicit loopback exceptions).
+    let proxy = if plan.sandbox.egress.enabled() {
+        Some(plan.sandbox.egress.start()?)
+    } else {
+        None
+    };
+    let mut caps = plan.sandbox.caps.clone();
+    if let Some(p) = &proxy {
+        if caps.network().allows_connect(p.addr.port()) {
+            // The proxy's port reaches the proxy alone (nono_supervisor::egress): an
+            // exception on the same number would be lost. Only an ephemeral port can get here.
+            return Err(Failure::nono(format!(
+                "the egress proxy's ephemeral port {} is also a --allow-connect-port exception; run again, or fix the port with --proxy-port",
+                p.addr.port()
+            ))
+            .into());
+        }
+        caps.allow_connect_port(p.addr.port());
+        tracing::info!(addr = %p.addr, "egress proxy listening");
+    }
+    let mut config = SpawnConfig::new(plan.command.clone(), caps);
+    config.env = crate::egress::child_env(&plan.env.child.vars, proxy.as_ref());
+    config.egress_proxy = proxy.as_ref().map(|p| p.addr);
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
     let (engine, no_terminal) = engine(plan, ui)?;
@@ -196,13 +218,31 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     config.pty = pty;
     config.limits = plan.limits;
     tracing::info!(command = ?plan.command, "starting the supervised command");
-    let outcome = nono_supervisor::run(config)
-        .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let outcome = nono_supervisor::run(config);
+    // The command and everything it left have ended: nothing can use the proxy any more.
+    let events = proxy
+        .map(crate::egress::RunningProxy::finish)
+        .unwrap_or_default();
+    let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    if let Some(log) = &plan.elevation.audit_log {
+        if let Err(e) = crate::egress::audit(log, &events) {
+            ui.note(&format!(
+                "could not append the egress records to {}: {e}",
+                log.display()
+            ));
+        }
+    }
     let denied = outcome
         .denials
         .iter()
         .map(|d| report::describe_denial(&plan.sandbox.caps, &plan.sandbox.deny, d));
-    ui.block(&report::render(denied));
+    let proxied = plan.sandbox.egress.enabled();
+    let net = outcome
+        .connect_denials
+        .iter()
+        .map(|d| report::NetDenied::direct(d, proxied))
+        .chain(events.iter().filter_map(report::NetDenied::from_event));
+    ui.block(&report::render_all(denied, net));
     for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
         ui.note(&line);
     }

@@ -2,7 +2,7 @@
 //! under the same flags and profile as `run`, with the rule that decided it. Status 0 when
 //! allowed, 1 when denied (or only partially allowed).
 
-use nono_sandbox::{explain, explain_net, AccessMode, Verdict};
+use nono_sandbox::{explain, explain_net, AccessMode, NetworkMode, Verdict};
 
 use crate::exit::{Failure, NEGATIVE};
 use crate::flags::{Op, WhyArgs};
@@ -39,9 +39,37 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
             text.push_str(&format!("\n  why `{}` protects it: {}", m.group, m.why));
         }
         (e.verdict, text, json)
-    } else if let (Some(host), Some(port)) = (&args.host, args.port) {
+    } else if let Some(host) = &args.host {
+        let port = args.port.unwrap_or(443);
+        if plan.egress.enabled() {
+            return egress_why(&plan, host, port, args.json);
+        }
         let e = explain_net(&plan.caps, host, port);
-        (e.verdict, e.to_string(), serde_json::to_value(&e)?)
+        let mut json = serde_json::to_value(&e)?;
+        let mut text = e.to_string();
+        let mut verdict = e.verdict;
+        // Under run a port exception reaches loopback only (the supervisor checks the address).
+        if let (NetworkMode::Ports { .. }, Verdict::Allowed) = (plan.caps.network(), verdict) {
+            let ip = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .ok();
+            let loopback = match ip {
+                Some(ip) => nono_supervisor::egress::is_loopback(ip),
+                None => host.eq_ignore_ascii_case("localhost"),
+            };
+            if !loopback {
+                verdict = Verdict::Denied;
+                text = format!(
+                    "denied: TCP connect to {host}:{port}: --allow-connect-port {port} reaches loopback addresses only under nono run (the supervisor checks the address; wrap refuses the exception); to reach {host}, use --allow-domain {}",
+                    if port == 443 || port == 80 { host.clone() } else { format!("{host}:{port}") }
+                );
+                json["verdict"] = serde_json::json!("denied");
+                json["loopback_only"] = serde_json::json!(true);
+            }
+        }
+        (verdict, text, json)
     } else {
         return Err(Failure::with_code(2, "give --path P --op OP, or --host H --port N").into());
     };
@@ -59,4 +87,63 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
     } else {
         NEGATIVE
     })
+}
+
+/// `why --host` under domain rules: the proxy's own decision (before resolution: a name that
+/// resolves to a private, loopback or link-local address also needs an IP/CIDR rule).
+fn egress_why(plan: &SandboxPlan, host: &str, port: u16, json: bool) -> anyhow::Result<i32> {
+    use nono_proxy::{Access, Host, Verdict as ProxyVerdict};
+    let rules = plan.egress.rules()?;
+    let h = Host::parse(host).map_err(|e| {
+        Failure::with_code(
+            2,
+            format!("--host {}: {e}", nono_supervisor::escape::text(host)),
+        )
+    })?;
+    let verdict = match h.ip() {
+        Some(ip) => rules.decide(&h, port, ip, Access::Tunnel),
+        None => rules.decide_name(&h, port, Access::Tunnel),
+    };
+    let origin_of = |rule: &str| {
+        plan.egress
+            .allow
+            .iter()
+            .chain(&plan.egress.deny)
+            .find(|r| r.rule == rule)
+            .map_or_else(String::new, |r| r.origin.clone())
+    };
+    let (allowed, text, value) = match &verdict {
+        ProxyVerdict::Allow { rule } => (
+            true,
+            format!(
+                "allowed: {h}:{port} through nono's egress proxy, by --allow-domain {rule} ({}){}",
+                origin_of(rule),
+                if h.ip().is_none() {
+                    "; if the name resolves to a private, loopback or link-local address, an IP/CIDR rule must cover that address too"
+                } else {
+                    ""
+                }
+            ),
+            serde_json::json!({"verdict": "allowed", "via": "egress proxy", "host": h.to_string(), "port": port, "rule": rule, "origin": origin_of(rule)}),
+        ),
+        ProxyVerdict::Deny { reason, rule_hint } => (
+            false,
+            format!(
+                "denied: {h}:{port} by nono's egress proxy: {reason}{}",
+                rule_hint
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(" → add --allow-domain {r}"))
+            ),
+            serde_json::json!({"verdict": "denied", "via": "egress proxy", "host": h.to_string(), "port": port, "reason": reason.to_string(), "hint": rule_hint}),
+        ),
+    };
+    if json {
+        outln!(
+            "{}",
+            nono_supervisor::escape::json(&serde_json::to_string_pretty(&value)?)
+        );
+    } else {
+        outln!("{}", nono_supervisor::escape::text(&text));
+    }
+    Ok(if allowed { 0 } else { NEGATIVE })
 }

@@ -4,7 +4,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
-use nono_sandbox::{FsKind, Sandbox};
+use nono_sandbox::{FsKind, NetworkMode, Sandbox};
 
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
@@ -37,8 +37,63 @@ fn refuse_home_wide_grant(plan: &RunPlan) -> anyhow::Result<()> {
     .into())
 }
 
+/// Domain rules need the proxy, which lives in the supervisor: a usage error (status 2) that
+/// names `nono run`.
+fn refuse_egress(args: &WrapArgs) -> anyhow::Result<()> {
+    let given = args.sandbox.egress.given();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::with_code(
+        2,
+        format!(
+            "{}: wrap cannot host the egress proxy (it execs the command and leaves no supervisor); use nono run {} ... instead",
+            given.join(", "),
+            given[0]
+        ),
+    )
+    .into())
+}
+
+/// Landlock's TCP rules name a port on *any* host; only `run`'s supervisor can hold a port
+/// exception to loopback (`nono_supervisor::egress`). So wrap refuses connect ports (from
+/// `--allow-connect-port` or the profile's `network.connect`) unless the user accepts that
+/// the port is open to every host, and the profile's domain rules always.
+fn refuse_connect_ports(plan: &RunPlan, accept: bool, ui: &Ui) -> anyhow::Result<()> {
+    if plan.sandbox.profile.network.has_egress_rules() {
+        return Err(Failure::with_code(
+            2,
+            format!(
+                "--profile {}: its network.allow_domain/deny_domain/network_profile need the egress proxy, which wrap cannot host; use nono run instead",
+                plan.sandbox.profile_arg
+            ),
+        )
+        .into());
+    }
+    let NetworkMode::Ports { connect, .. } = plan.sandbox.caps.network() else {
+        return Ok(());
+    };
+    if connect.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = connect.iter().map(u16::to_string).collect();
+    if accept {
+        ui.note(&format!(
+            "wrap: TCP connect to port {} is allowed to ANY host (without a supervisor nothing checks the address; nono run allows loopback only)",
+            list.join(",")
+        ));
+        return Ok(());
+    }
+    Err(Failure::nono(format!(
+        "wrap: --allow-connect-port {} (or the profile's network.connect) would allow TCP connect to that port on ANY host: without a supervisor nothing checks the address. Use nono run, where a port exception reaches loopback only, or add --accept-wrap-gaps to allow it to every host",
+        list.join(",")
+    ))
+    .into())
+}
+
 /// `nono wrap`. Returns only on failure (the command replaces nono).
 pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
+    refuse_egress(&args)?;
     if args.env.private_tmp {
         // wrap execs: no process of nono's is left to remove the directory at exit, and a
         // leftover per run would pile up in /tmp.
@@ -57,6 +112,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         env,
         limits: nono_supervisor::limits::Limits::default(),
     };
+    refuse_connect_ports(&plan, args.accept_wrap_gaps, ui)?;
     if args.dry_run {
         return dry_run(&plan, false, args.json);
     }

@@ -28,8 +28,11 @@
 //!   answers for a socket outside the sandbox): the supervisor cannot tell whether the abstract
 //!   socket belongs to the sandbox, and letting the kernel do it would mean `CONTINUE`;
 //! - any other address (unnamed, `AF_UNSPEC`, or a non-`AF_UNIX` socket): performed on the
-//!   copy with the copied bytes, after the TCP port rules of the capability set for `AF_INET`/
-//!   `AF_INET6` stream sockets (the supervisor is not under Landlock, so it checks them itself).
+//!   copy with the copied bytes, after the TCP rules of the capability set for `AF_INET`/
+//!   `AF_INET6` stream sockets (the supervisor is not under Landlock, so it checks the port
+//!   itself) and the address rules of `egress.rs` that Landlock cannot express (an allowed
+//!   port reaches loopback only; the egress proxy's port reaches the proxy only). A refusal
+//!   is `EACCES` and a [`crate::egress::ConnectDenial`] for the report.
 //!
 //! # Whose socket: the rule for pathname sockets
 //! A directory write grant is not a grant of every server that happens to keep its socket
@@ -319,6 +322,8 @@ enum Plan {
 
 enum Refusal {
     Denied(PathBuf, String, Errno),
+    /// A TCP destination the rules do not allow (`EACCES`, what Landlock answers).
+    Connect(std::net::SocketAddr, crate::egress::ConnectRefusal),
     Errno(Errno),
 }
 
@@ -435,6 +440,15 @@ fn refuse(notify: &NotifyFd, shared: &Shared, n: &Notification, syscall: Syscall
             });
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
+        Refusal::Connect(addr, refusal) => {
+            shared.deny_connect(crate::egress::ConnectDenial {
+                addr,
+                pid: n.pid,
+                syscall: syscall.name().to_owned(),
+                refusal,
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
     }
 }
 
@@ -503,7 +517,7 @@ fn decide(
     })?;
     let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
     if domain != AddressFamily::UNIX {
-        check_tcp(caps, socket, domain, family, &call.addr)?;
+        check_tcp(caps, socket, domain, &call.addr)?;
         if let Some(learner) = learner {
             let inet =
                 family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
@@ -831,12 +845,13 @@ fn local_addr_len(socket: &OwnedFd) -> Result<usize, Errno> {
     Ok(len as usize)
 }
 
-/// The TCP port rules, which Landlock enforces for the child but not for the supervisor.
+/// The TCP rules, which Landlock enforces for the child (by port) but not for the
+/// supervisor, plus what only the supervisor can check: the address (see `egress.rs`: the
+/// proxy's port reaches the proxy alone, other allowed ports loopback alone).
 fn check_tcp(
     caps: &StaticGrants,
     socket: &OwnedFd,
     domain: AddressFamily,
-    family: Option<u16>,
     addr: &[u8],
 ) -> Result<(), Refusal> {
     let network = caps.caps.network();
@@ -850,17 +865,12 @@ fn check_tcp(
         // outside is the sender's business.
         return Ok(());
     }
-    let is_inet_addr =
-        family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
-    if !is_inet_addr || addr.len() < 4 {
+    // AF_UNSPEC (disconnect) or a short address: the kernel answers on the copied bytes.
+    let Some(dest) = crate::egress::decode_inet(addr) else {
         return Ok(());
-    }
-    let port = u16::from_be_bytes([addr[2], addr[3]]);
-    if network.allows_connect(port) {
-        Ok(())
-    } else {
-        Err(Refusal::Errno(Errno::ACCESS))
-    }
+    };
+    crate::egress::judge_connect(network, caps.egress_proxy, dest)
+        .map_err(|refusal| Refusal::Connect(dest, refusal))
 }
 
 /// How often a waiting connect/send checks that the child is still waiting for it.

@@ -346,9 +346,65 @@ pub struct Network {
     /// [`CapabilitySet::allow_unix_datagram`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_unix_datagram: Option<bool>,
+    /// Egress by domain: hosts the command may reach through nono's proxy (`--allow-domain`
+    /// forms: `example.com`, `*.example.com`, an IP or CIDR, `HOST:PORT`, `http://HOST/path/**`).
+    /// Any egress key confines the command to the proxy under `nono run`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_domain: Vec<String>,
+    /// Hosts refused even when an allow rule matches (`--deny-domain`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_domain: Vec<String>,
+    /// Named, embedded domain sets (`--network-profile`; the names are `nono_proxy`'s,
+    /// checked when the plan is made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_profile: Vec<String>,
+    /// Credential services the proxy can inject for `--credential NAME` (adds to or replaces
+    /// the built-ins of the same name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credentials: BTreeMap<String, CredentialDef>,
+}
+
+/// One credential service of `network.credentials`: the proxy serves
+/// `http://127.0.0.1:PORT/NAME/...` to the command and forwards to `upstream` with the secret
+/// in `header`; the command sees only `base_url_env` and a phantom `key_env`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialDef {
+    /// `https://api.example.com` (an `http://` upstream only on loopback).
+    pub upstream: String,
+    /// The header that carries the secret (default `Authorization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// How the header value is made from the secret, `{}` standing for it (default `Bearer {}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Where the supervisor reads the secret (never passed to the command).
+    pub source: CredentialSource,
+    /// The variable the command gets the proxy's URL for this service in.
+    pub base_url_env: String,
+    /// The variable the command gets a phantom key in (the proxy swaps it for the secret).
+    pub key_env: String,
+}
+
+/// Where a credential's secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum CredentialSource {
+    /// nono's own environment variable.
+    Env(String),
+    /// A file (`~` expanded), its content trimmed.
+    File(String),
 }
 
 impl Network {
+    /// Whether any egress key is set (the command is then confined to the proxy).
+    #[must_use]
+    pub fn has_egress_rules(&self) -> bool {
+        !self.allow_domain.is_empty()
+            || !self.deny_domain.is_empty()
+            || !self.network_profile.is_empty()
+    }
+
     fn is_empty(&self) -> bool {
         self == &Network::default()
     }
@@ -739,6 +795,15 @@ fn merge(parent: Profile, child: Profile) -> Profile {
             connect: ports(&pn.connect, &cn.connect),
             bind: ports(&pn.bind, &cn.bind),
             allow_unix_datagram: cn.allow_unix_datagram.or(pn.allow_unix_datagram),
+            allow_domain: concat(&pn.allow_domain, &cn.allow_domain),
+            deny_domain: concat(&pn.deny_domain, &cn.deny_domain),
+            network_profile: concat(&pn.network_profile, &cn.network_profile),
+            credentials: pn
+                .credentials
+                .iter()
+                .chain(&cn.credentials)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         },
         environment: Environment {
             inherit: ce.inherit.or(pe.inherit),
@@ -947,6 +1012,12 @@ impl Profile {
             return Err(invalid(
                 "network".to_owned(),
                 "`block: true` cannot be combined with `connect`/`bind` ports (set block to false to allow only those ports)".to_owned(),
+            ));
+        }
+        if n.block == Some(true) && n.has_egress_rules() {
+            return Err(invalid(
+                "network".to_owned(),
+                "`block: true` cannot be combined with domain rules (allow_domain, deny_domain, network_profile): drop `block` to confine the command to nono's proxy".to_owned(),
             ));
         }
         for (field, list) in [("connect", &n.connect), ("bind", &n.bind)] {

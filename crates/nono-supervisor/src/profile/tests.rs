@@ -432,6 +432,21 @@ fn schema_is_json_and_matches_the_parser() {
             connect: vec![443],
             bind: vec![8080],
             allow_unix_datagram: Some(true),
+            allow_domain: vec!["example.com".into()],
+            deny_domain: vec!["*.bad.example".into()],
+            network_profile: vec!["developer".into()],
+            credentials: [(
+                "svc".to_owned(),
+                CredentialDef {
+                    upstream: "https://api.example.com".into(),
+                    header: Some("Authorization".into()),
+                    format: Some("Bearer {}".into()),
+                    source: CredentialSource::Env("EXAMPLE_KEY".into()),
+                    base_url_env: "EXAMPLE_BASE_URL".into(),
+                    key_env: "EXAMPLE_KEY".into(),
+                },
+            )]
+            .into(),
         },
         environment: Environment {
             inherit: Some(true),

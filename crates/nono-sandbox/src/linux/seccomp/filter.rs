@@ -291,6 +291,8 @@ mod sysno {
         settimeofday = SYS_settimeofday,
         socket = SYS_socket,
         socketpair = SYS_socketpair,
+        sendmsg = SYS_sendmsg,
+        sendmmsg = SYS_sendmmsg,
         swapoff = SYS_swapoff,
         swapon = SYS_swapon,
         umount2 = SYS_umount2,
@@ -440,6 +442,8 @@ const SYSV_TABLE: &[DenyEntry] = &[];
 mod sysno {
     pub const socket: u32 = u32::MAX;
     pub const socketpair: u32 = u32::MAX;
+    pub const sendmsg: u32 = u32::MAX;
+    pub const sendmmsg: u32 = u32::MAX;
 }
 
 /// The deny table for this machine (empty where seccomp filters are unsupported).
@@ -1190,6 +1194,9 @@ fn unix_type_check(asm: &mut Assembler, allow: Label, unix_dgram: Label) {
     asm.jump(Cond::Eq, SOCK_SEQPACKET, allow, unix_dgram);
 }
 
+/// `MSG_FASTOPEN` (`include/linux/socket.h`).
+const MSG_FASTOPEN: u32 = 0x2000_0000;
+
 fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -> Built {
     let mut asm = Assembler::new();
     let mut rets = Returns::new();
@@ -1225,7 +1232,30 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -
     } else {
         None
     };
+    // TCP ports only: TCP Fast Open through `sendmsg`/`sendmmsg(MSG_FASTOPEN)` connects to the
+    // `msg_name` in the child's memory, which no filter can see and the supervisor does not
+    // broker (it checks the address of `connect` and `sendto`: an allowed port reaches
+    // loopback, the proxy's port the proxy). Refused (`EACCES`) — `connect` then `send`, or
+    // `sendto(MSG_FASTOPEN)`, still work.
+    let fastopen = if matches!(network, NetworkMode::Ports { .. }) {
+        let msg = asm.label();
+        let mmsg = asm.label();
+        asm.jump(Cond::Eq, sysno::sendmsg, msg, Target::Next);
+        asm.jump(Cond::Eq, sysno::sendmmsg, mmsg, Target::Next);
+        Some((msg, mmsg))
+    } else {
+        None
+    };
     asm.goto(allow);
+    if let Some((msg, mmsg)) = fastopen {
+        let refuse = rets.errno(&mut asm, libc::EACCES);
+        asm.bind(msg);
+        asm.load(Field::ArgLo(2));
+        asm.jump(Cond::Set, MSG_FASTOPEN, refuse, allow);
+        asm.bind(mmsg);
+        asm.load(Field::ArgLo(3));
+        asm.jump(Cond::Set, MSG_FASTOPEN, refuse, allow);
+    }
 
     for (nr, label) in groups {
         asm.bind(label);
@@ -1566,6 +1596,36 @@ mod tests {
             let d = call(X32_SYSCALL_BIT | 39, [0; 6]);
             assert_eq!(f.evaluate(&d), action::errno(libc::EPERM));
         }
+    }
+
+    /// TCP Fast Open through sendmsg/sendmmsg connects to an address the supervisor never
+    /// sees: refused in TCP-ports mode only (nothing to refuse with the network open; no
+    /// inet socket exists when it is blocked).
+    #[test]
+    fn ports_mode_refuses_sendmsg_fast_open() {
+        let ports = Filter::for_network(&NetworkMode::Ports {
+            connect: [443].into_iter().collect(),
+            bind: Default::default(),
+        })
+        .unwrap();
+        let allow = Filter::for_network(&NetworkMode::Allow).unwrap();
+        let fo = u64::from(MSG_FASTOPEN) | libc::MSG_NOSIGNAL as u64;
+        let msg = |flags: u64| call(sysno::sendmsg, [3, 0x1000, flags, 0, 0, 0]);
+        let mmsg = |flags: u64| call(sysno::sendmmsg, [3, 0x1000, 1, flags, 0, 0]);
+        let eacces = action::errno(libc::EACCES);
+        assert_eq!(ports.evaluate(&msg(fo)), eacces);
+        assert_eq!(ports.evaluate(&mmsg(fo)), eacces);
+        assert_eq!(
+            ports.evaluate(&msg(libc::MSG_NOSIGNAL as u64)),
+            action::ALLOW
+        );
+        assert_eq!(ports.evaluate(&mmsg(0)), action::ALLOW);
+        // sendmmsg's vlen (args[2]) is not its flags.
+        assert_eq!(
+            ports.evaluate(&call(sysno::sendmmsg, [3, 0x1000, fo, 0, 0, 0])),
+            action::ALLOW
+        );
+        assert_eq!(allow.evaluate(&msg(fo)), action::ALLOW);
     }
 
     #[test]

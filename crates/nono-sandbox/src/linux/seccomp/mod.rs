@@ -34,6 +34,8 @@
 //!       jeq prlimit64 ? prlimit_block : next;  jeq setpriority ? prio_block : next
 //!       jeq socket    ? socket_block : next        with NetworkMode::Block / Ports, or when
 //!       jeq socketpair ? socketpair_block : next    Unix datagram sockets are refused here
+//!       jeq sendmsg   ? fastopen_block(2) : next   with NetworkMode::Ports only: TCP Fast
+//!       jeq sendmmsg  ? fastopen_block(3) : next    Open to a msg_name nobody can check
 //!       ja  ALLOW
 //! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM;
 //!                    ld args[1].lo; and 0xffff; jeq 0xff0b (PIDFD_GET_INFO) ? ENOTTY; ja ALLOW
@@ -52,6 +54,7 @@
 //!                           && args[2].lo in {0, IPPROTO_TCP} ? ALLOW : EPROTONOSUPPORT;
 //!                           other families EAFNOSUPPORT
 //! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? unix_block : EAFNOSUPPORT (Allow: ALLOW)
+//! fastopen_block(i): ld args[i].lo; jset MSG_FASTOPEN ? EACCES : ALLOW
 //! unix_block:        ld args[1].lo; and 0xf; jeq SOCK_STREAM ? ALLOW;
 //!                    jeq SOCK_SEQPACKET ? ALLOW : EACCES
 //! ALLOW: ret ALLOW;  one `ret ERRNO|e` per distinct errno
