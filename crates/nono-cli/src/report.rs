@@ -58,6 +58,20 @@ pub enum Protected {
     },
     /// The profile's own deny list (origin as the profile names it): only another profile helps.
     Profile(String),
+    /// The path is a directory on the way from a grant down to a carve-out, or a new entry
+    /// directly in one (see `nono_sandbox::explain`): even the grant the report would
+    /// suggest is expanded around the carve-out, so no flag grants it.
+    Spine {
+        /// The spine directory.
+        dir: PathBuf,
+        /// The carve-out beneath it.
+        deny: PathBuf,
+        /// The carve-out's origin (`group credentials`, `profile default`).
+        origin: String,
+    },
+    /// A `/proc` entry the procfs broker refuses (another process's, or outside its
+    /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
+    Procfs(String),
 }
 
 /// One denied access, as the report needs it.
@@ -203,7 +217,48 @@ pub fn describe_denial(
             not_a_path,
         };
     }
-    describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
+    let mut out = describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent());
+    if let Some(reason) = d.procfs_refusal() {
+        out.protected = Some(Protected::Procfs(reason.to_owned()));
+    } else if out.protected.is_none() {
+        out.protected = blocked_suggestion(caps, &out);
+    }
+    out
+}
+
+/// Apply the grant the report would suggest for `d` to a copy of `caps` and ask the model
+/// again: when a carve-out spine still blocks it, the suggestion would not fix the access,
+/// and the report says so instead of printing it.
+fn blocked_suggestion(caps: &nono_sandbox::CapabilitySet, d: &Denied) -> Option<Protected> {
+    let mut with = caps.clone();
+    let parent = d.path.parent().unwrap_or(Path::new("/"));
+    let granted = match (d.on_parent, d.on_disk) {
+        (false, OnDisk::Dir) => with.allow_dir(&d.path, d.access, "suggested").is_ok(),
+        (false, OnDisk::File | OnDisk::Socket) => {
+            with.allow_file(&d.path, d.access, "suggested").is_ok()
+        }
+        _ => with.allow_dir(parent, d.access, "suggested").is_ok(),
+    };
+    if !granted {
+        return None;
+    }
+    match nono_sandbox::explain(&with, &d.path, d.access).ok()?.rule {
+        nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } => Some(Protected::Spine {
+            dir: d.path.clone(),
+            deny,
+            origin,
+        }),
+        nono_sandbox::Rule::NewEntryInSpine { dir, deny, .. } => {
+            let origin = caps
+                .denies()
+                .iter()
+                .find(|r| r.path == deny)
+                .map(|r| r.origin.clone())
+                .unwrap_or_default();
+            Some(Protected::Spine { dir, deny, origin })
+        }
+        _ => None,
+    }
 }
 
 /// Merge duplicates (same path: accesses are united), sort by path.
@@ -310,6 +365,19 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied {access}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
             );
         }
+        Some(Protected::Spine { dir, deny, origin }) => {
+            let origin = origin.strip_prefix("group ").unwrap_or(origin);
+            return format!(
+                "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
+                escape::path(dir),
+                escape::path(deny)
+            );
+        }
+        Some(Protected::Procfs(reason)) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: {reason}; under run the command sees its own processes' /proc entries and a fixed list of system-wide ones"
+            );
+        }
         None => {}
     }
     if d.path.starts_with("/dev/pts") && d.path != Path::new("/dev/pts") {
@@ -352,12 +420,45 @@ pub fn line(d: &Denied) -> String {
     }
 }
 
-/// The whole report: one line per denied path, deduplicated and sorted; empty if nothing was denied.
+/// From this many denials with the same advice on, they are folded into one line.
+const FOLD_AT: usize = 3;
+
+/// The whole report: one line per denied path, deduplicated and sorted; denials whose advice
+/// is the same (`ps` reading the `/proc` of 80 processes outside the sandbox) folded into one
+/// line with a count; empty if nothing was denied.
 #[must_use]
 pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
-    let mut out = String::new();
+    // Grouped by the advice after the arrow, in the order of their first line.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for d in dedup(denials) {
-        let _ = writeln!(out, "{}", line(&d));
+        let l = line(&d);
+        let (head, advice) = match l.split_once(" → ") {
+            Some((h, a)) => (h.to_owned(), a.to_owned()),
+            None => (l.clone(), String::new()),
+        };
+        match groups.iter_mut().find(|(a, _)| *a == advice && !a.is_empty()) {
+            Some((_, heads)) => heads.push(head),
+            None => groups.push((advice, vec![head])),
+        }
+    }
+    let mut out = String::new();
+    for (advice, heads) in groups {
+        if heads.len() >= FOLD_AT {
+            let _ = writeln!(
+                out,
+                "{} (and {} more like it) → {advice}",
+                heads[0],
+                heads.len() - 1
+            );
+        } else {
+            for h in heads {
+                if advice.is_empty() {
+                    let _ = writeln!(out, "{h}");
+                } else {
+                    let _ = writeln!(out, "{h} → {advice}");
+                }
+            }
+        }
     }
     out
 }

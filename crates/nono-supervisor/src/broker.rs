@@ -224,6 +224,16 @@ impl StaticGrants {
         allowed.is_some_and(|a| a.contains(access)) && !self.denies.iter().any(|d| under(path, d))
     }
 
+    /// Whether `path` (canonical) is a directory on the way from a grant down to a carve-out
+    /// (see `nono_sandbox::explain`): Landlock cannot let it be listed without letting the
+    /// carve-out beneath it be listed too, so [`list_spine`] opens it for the child.
+    pub(crate) fn is_spine(&self, path: &Path) -> bool {
+        matches!(
+            nono_sandbox::explain_canonical(&self.caps, path, AccessMode::Read).rule,
+            nono_sandbox::Rule::CarveOutSpine { .. }
+        )
+    }
+
     /// The capability model's verdict on a canonical path.
     pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
         nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()
@@ -477,6 +487,19 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
+        if access == AccessMode::Read && !creating && self.caps.is_spine(&canonical) {
+            let notify = self.notify.clone();
+            let caps = self.caps.clone();
+            ctx.workers.submit(
+                Lane::Open,
+                Box::new(move || {
+                    answer_on_panic(&notify, n.id, || {
+                        list_spine(&notify, &caps.creds, &n, flags, &canonical);
+                    });
+                }),
+            );
+            return;
+        }
         let Some(engine) = self.engine.clone() else {
             self.shared.deny(Denial {
                 path: canonical,
@@ -519,6 +542,50 @@ impl Broker {
                 });
             }),
         );
+    }
+}
+
+/// On a worker: a read-only open of a carve-out spine directory (`ls /etc` when
+/// `/etc/ssl/private` is carved out of the `/etc` grant). Landlock gives the spine no rule
+/// (a `READ_DIR` rule on it would reach every directory beneath it, the carve-out included),
+/// so the supervisor opens the directory itself — as the child, read-only, `O_DIRECTORY`,
+/// never through a symlink — and injects it: the child can read its entries' *names*. Every
+/// open through that fd (`openat(fd, "private/key")`) is still judged by Landlock on the
+/// path it resolves to, and nothing can be created or removed in it (no write right on it).
+fn list_spine(
+    notify: &NotifyFd,
+    sandbox: &SandboxCreds,
+    n: &Notification,
+    flags: OFlags,
+    path: &Path,
+) {
+    if !notify.id_valid(n.id) {
+        return;
+    }
+    let wanted = OFlags::RDONLY | OFlags::DIRECTORY | (flags & OFlags::CLOEXEC);
+    let opened = sandbox
+        .of_thread(notify, n)
+        .and_then(|creds| open_approved(&creds.act()?, path, wanted, Mode::empty()));
+    let fd = match opened.and_then(|fd| {
+        settle_opened(&fd, wanted, false).map_err(|u| match u {
+            Unsettled::Special(_) => Errno::ACCESS,
+            Unsettled::Failed(e) => e,
+        })?;
+        Ok(fd)
+    }) {
+        Ok(fd) => fd,
+        Err(errno) => {
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+            return;
+        }
+    };
+    let opts = AddFdOptions {
+        send: true,
+        cloexec: flags.contains(OFlags::CLOEXEC),
+        target: None,
+    };
+    if let Err(NotifyError::Ioctl { source, .. }) = notify.add_fd(n.id, fd.as_fd(), opts) {
+        let _ = notify.respond_errno(n.id, source.raw_os_error());
     }
 }
 

@@ -163,6 +163,18 @@ impl Denial {
             .any(|s| s.name() == self.syscall)
     }
 
+    /// The procfs broker's reason when this is a `/proc` entry it refused (another process's
+    /// entry, one outside its allow-list, a write to a read-only one): no path grant reaches
+    /// `/proc` under `run`, so no flag allows it.
+    #[must_use]
+    pub fn procfs_refusal(&self) -> Option<&str> {
+        crate::broker::procfs::REFUSALS
+            .iter()
+            .find(|r| **r == self.reason)
+            .copied()
+            .filter(|_| self.path.starts_with("/proc"))
+    }
+
     /// Whether this is a refused change to the scheduling or I/O priority of a process
     /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
     /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.

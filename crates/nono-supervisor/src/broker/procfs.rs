@@ -114,6 +114,21 @@ pub(crate) fn landlock_caps(caps: &CapabilitySet) -> CapabilitySet {
     out
 }
 
+const NO_PROC: &str = "/proc could not be opened by the supervisor";
+const NOT_LISTED: &str = "a /proc entry outside the allow-list for sandboxes";
+const SYSTEM_READ_ONLY: &str = "system-wide /proc entries are read-only";
+const OTHER_PROCESS: &str = "another process's /proc entry (outside the sandbox)";
+const OWN_READ_ONLY: &str = "a /proc entry of a sandboxed process that is read-only for it";
+
+/// Every reason [`Outcome::Refused`] gives (the report recognises them: no flag grants any).
+pub(crate) const REFUSALS: &[&str] = &[
+    NO_PROC,
+    NOT_LISTED,
+    SYSTEM_READ_ONLY,
+    OTHER_PROCESS,
+    OWN_READ_ONLY,
+];
+
 /// What to do with a trapped open under `/proc`.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -190,7 +205,7 @@ impl ProcFs {
             }
         };
         let Some(proc_dir) = &self.proc_dir else {
-            return Outcome::Refused("/proc could not be opened by the supervisor");
+            return Outcome::Refused(NO_PROC);
         };
         let writes = super::access_of(flags).writes();
         match target {
@@ -201,10 +216,10 @@ impl ProcFs {
                     Some(first) => SYSTEM.iter().any(|s| OsStr::new(s) == first),
                 };
                 if !allowed {
-                    return Outcome::Refused("a /proc entry outside the allow-list for sandboxes");
+                    return Outcome::Refused(NOT_LISTED);
                 }
                 if writes {
-                    return Outcome::Refused("system-wide /proc entries are read-only");
+                    return Outcome::Refused(SYSTEM_READ_ONLY);
                 }
                 open_as_child(proc_dir, &rest)
             }
@@ -229,7 +244,7 @@ impl ProcFs {
                     };
                     if !self.in_sandbox(pid, &status) {
                         return Outcome::Refused(
-                            "another process's /proc entry (outside the sandbox)",
+                            OTHER_PROCESS,
                         );
                     }
                     Some(status)
@@ -242,7 +257,7 @@ impl ProcFs {
                     let own = thread_group(tid) == Some(tgid);
                     if !own || !own_writable(&rest) {
                         return Outcome::Refused(
-                            "a /proc entry of a sandboxed process that is read-only for it",
+                            OWN_READ_ONLY,
                         );
                     }
                 }
