@@ -5,6 +5,7 @@
 //! `why`, `setup`, `profile`, `completion`, `man` and `--dry-run`. See `flags::EXIT_STATUS_HELP`.
 
 mod cmd;
+mod exec_advice;
 mod exit;
 mod flags;
 mod plan;

@@ -177,8 +177,15 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     config.sdk = plan.elevation.enabled();
     config.pty = pty;
     tracing::info!(command = ?plan.command, "starting the supervised command");
-    let outcome = nono_supervisor::run(config)
-        .map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let outcome = nono_supervisor::run(config).map_err(|e| {
+        let mut message = e.to_string();
+        if let nono_supervisor::SupervisorError::NotExecutable { path, .. } = &e {
+            if let Some(advice) = crate::exec_advice::advice(&plan.sandbox.caps, path) {
+                message = format!("{message}\n  {advice}");
+            }
+        }
+        Failure::with_code(e.exit_code(), message)
+    })?;
     let denied = outcome
         .denials
         .iter()
