@@ -410,6 +410,78 @@ fn is_magic(rest: &[OsString]) -> bool {
     }
 }
 
+/// How `run` answers an open under `/proc` (see [`explain_proc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcVerdict {
+    /// Whether the open is served.
+    pub allowed: bool,
+    /// Why, in words.
+    pub reason: &'static str,
+}
+
+/// The procfs broker's answer to an open of `path` (absolute, lexically normalised) with
+/// `access`, as far as it can be told before any process runs: what `nono why` shows for
+/// `/proc`, where under `run` the supervisor decides and no path grant counts. A numeric pid
+/// is taken to be a process outside the sandbox (the sandbox's own pids are not known yet;
+/// the command reaches its own entries as `/proc/self`). `None`: not a `/proc` path.
+#[must_use]
+pub fn explain_proc(path: &Path, access: nono_wire::AccessMode) -> Option<ProcVerdict> {
+    let mut comps = path.components();
+    if comps.next() != Some(Component::RootDir) {
+        return None;
+    }
+    let names: Vec<OsString> = comps
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            _ => None,
+        })
+        .collect();
+    if names.first().map(OsString::as_os_str) != Some(OsStr::new("proc")) {
+        return None;
+    }
+    let rest = &names[1..];
+    let writes = access.writes();
+    let served = |reason| ProcVerdict {
+        allowed: true,
+        reason,
+    };
+    let refused = |reason| ProcVerdict {
+        allowed: false,
+        reason,
+    };
+    let Some(first) = rest.first() else {
+        return Some(if writes {
+            refused(SYSTEM_READ_ONLY)
+        } else {
+            served("/proc itself is served for listing")
+        });
+    };
+    let own = match first.to_str() {
+        Some("self" | "net" | "mounts") => Some(if first == "self" { &rest[1..] } else { rest }),
+        Some("thread-self") => Some(&rest[1..]),
+        _ => None,
+    };
+    if let Some(own) = own {
+        return Some(if is_magic(own) {
+            served("a magic link of the command's own process: the object it leads to is judged by its own grants")
+        } else if writes && !own_writable(own) {
+            refused(OWN_READ_ONLY)
+        } else {
+            served("an entry of the command's own process, served by the supervisor")
+        });
+    }
+    if first.as_bytes().iter().all(u8::is_ascii_digit) {
+        return Some(refused(OTHER_PROCESS));
+    }
+    Some(if !SYSTEM.iter().any(|s| first == *s) {
+        refused(NOT_LISTED)
+    } else if writes {
+        refused(SYSTEM_READ_ONLY)
+    } else {
+        served("a system-wide /proc entry on the allow-list, served read-only by the supervisor")
+    })
+}
+
 /// Whether `rest` names an entry of the caller's own process it may write.
 fn own_writable(rest: &[OsString]) -> bool {
     let rest = match rest {
