@@ -106,6 +106,8 @@ pub enum NotAPath {
     /// The scheduling or I/O priority of a process outside the sandbox (the path is
     /// `pid N`): nothing grants it.
     OtherProcess,
+    /// A TCP `connect` to a port the network rules do not list (the path is `tcp port N`).
+    TcpPort(u16),
 }
 
 impl Denied {
@@ -195,7 +197,9 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    let not_a_path = if d.is_unix_datagram_socket() {
+    let not_a_path = if let Some(port) = d.tcp_port() {
+        Some(NotAPath::TcpPort(port))
+    } else if d.is_unix_datagram_socket() {
         Some(NotAPath::UnixDatagram)
     } else if d.is_other_process() {
         Some(NotAPath::OtherProcess)
@@ -305,6 +309,11 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
                 escape::path(&d.path)
+            );
+        }
+        Some(NotAPath::TcpPort(port)) => {
+            return format!(
+                "nono: denied a TCP connect to port {port} → add --allow-connect-port {port} (or network.connect in a profile)"
             );
         }
         Some(NotAPath::AbstractSocket) => {

@@ -175,6 +175,16 @@ impl Denial {
             .filter(|_| self.path.starts_with("/proc"))
     }
 
+    /// The port of a refused TCP `connect` (the network rules list other ports; the path is
+    /// `tcp port N`): `--allow-connect-port N` allows it.
+    #[must_use]
+    pub fn tcp_port(&self) -> Option<u16> {
+        if self.reason != crate::broker::unix_socket::TCP_PORT_REFUSED {
+            return None;
+        }
+        self.path.to_str()?.strip_prefix("tcp port ")?.parse().ok()
+    }
+
     /// Whether this is a refused change to the scheduling or I/O priority of a process
     /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
     /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.
