@@ -287,8 +287,15 @@ impl SandboxPlan {
                 })
             }
         };
-        let profile = profile::load(&flags.profile)
-            .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        let profile = profile::load(&flags.profile).map_err(|e| {
+            let mut message = format!("--profile {}: {e}", flags.profile);
+            if !flags.profile.contains('/') {
+                if let Some(best) = crate::suggest::closest(&flags.profile, profile::list()) {
+                    message.push_str(&format!(" — did you mean `-p {best}`?"));
+                }
+            }
+            Failure::nono(message)
+        })?;
         // --private-tmp: a fresh directory under the host's $TMPDIR (or /tmp) becomes
         // $TMPDIR, and the profile's grants on the host's temporary directories are dropped.
         let (private_tmp, tmp_dropped, for_caps) = if private_tmp {
