@@ -13,4 +13,5 @@ mod setup;
 mod shell;
 mod unix_socket;
 mod why;
+mod workloads;
 mod wrap;
