@@ -1,5 +1,6 @@
 //! End-to-end tests: drive the built `nono` binary as a user would.
 
+mod advice;
 mod cli;
 mod env;
 mod harness;
