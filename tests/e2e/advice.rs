@@ -250,7 +250,7 @@ fn repeated_denials_of_one_kind_are_folded_with_a_count() {
             "--",
             "sh",
             "-c",
-            "cat /proc/1/stat /proc/2/stat /proc/1/environ /proc/2/cmdline >/dev/null 2>&1; true",
+            "cat /proc/1/stat /proc/2/stat /proc/1/environ /proc/2/cmdline /proc/1/status /proc/2/status >/dev/null 2>&1; true",
         ],
     );
     run.expect_code(0);
@@ -260,5 +260,39 @@ fn repeated_denials_of_one_kind_are_folded_with_a_count() {
         .filter(|l| l.starts_with("nono: denied"))
         .collect();
     assert_eq!(lines.len(), 1, "{run}");
-    assert!(lines[0].contains("and 3 more like it"), "{run}");
+    assert!(lines[0].contains("and 5 more like it"), "{run}");
+}
+
+#[test]
+fn listing_a_home_with_credentials_is_fixed_by_read_home() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("advice-home");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/id_rsa", "k");
+    s.write("home/notes.txt", "n");
+    let work = s.mkdir("work").display().to_string();
+    let h = home.display().to_string();
+    let run = |extra: &[String]| {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", &home)
+            .args(["run", "--allow", &work])
+            .args(extra)
+            .args(["--", "ls", "-a", &h]);
+        output(&mut cmd)
+    };
+    let first = run(&[]);
+    assert_ne!(first.code, Some(0), "{first}");
+    let line = line_for(&first, &h).to_owned();
+    // `--read HOME` is expanded around ~/.ssh: HOME becomes a spine directory, which `run`
+    // lists for the command — so the advice holds.
+    let second = run(&suggested(&line));
+    second.expect_code(0).stdout_has("notes.txt").stdout_has(".ssh");
+    let third = {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", &home).args(["run", "--allow", &work, "--read", &h, "--", "cat"]).arg(home.join(".ssh/id_rsa"));
+        output(&mut cmd)
+    };
+    assert_ne!(third.code, Some(0), "the carve-out stays closed\n{third}");
 }

@@ -247,6 +247,9 @@ fn blocked_suggestion(caps: &nono_sandbox::CapabilitySet, d: &Denied) -> Option<
         return None;
     }
     match nono_sandbox::explain(&with, &d.path, d.access).ok()?.rule {
+        // Reading a spine directory is listing it, which the supervisor serves under `run`
+        // (the only command that prints this report): the suggestion works.
+        nono_sandbox::Rule::CarveOutSpine { .. } if d.access == AccessMode::Read => None,
         nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } => Some(Protected::Spine {
             dir: d.path.clone(),
             deny,
@@ -429,8 +432,9 @@ pub fn line(d: &Denied) -> String {
     }
 }
 
-/// From this many denials with the same advice on, they are folded into one line.
-const FOLD_AT: usize = 3;
+/// From this many denials with the same advice on, they are folded into one line (fewer are
+/// shown one by one: a handful of paths is worth reading, eighty are not).
+const FOLD_AT: usize = 5;
 
 /// The whole report: one line per denied path, deduplicated and sorted; denials whose advice
 /// is the same (`ps` reading the `/proc` of 80 processes outside the sandbox) folded into one
