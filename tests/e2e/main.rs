@@ -3,6 +3,7 @@
 mod advice;
 mod cli;
 mod env;
+mod guide;
 mod harness;
 mod learn;
 mod prompt;
