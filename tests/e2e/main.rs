@@ -12,6 +12,7 @@ mod report;
 mod run;
 mod sdk;
 mod setup;
+mod terminal_input;
 mod shell;
 mod unix_socket;
 mod why;
