@@ -47,7 +47,11 @@ fn apply_and_rerun(s: &Scratch, extra: &[&str], cmd: &[&str], needle: &str) {
     args.push("--".into());
     args.extend(cmd.iter().map(|x| (*x).to_owned()));
     let first = nono(&s.path, &args);
-    assert_ne!(first.code, Some(0), "the first run must be refused\n{first}");
+    assert_ne!(
+        first.code,
+        Some(0),
+        "the first run must be refused\n{first}"
+    );
     let line = line_for(&first, needle).to_owned();
     let mut args = base;
     args.extend(suggested(&line));
@@ -83,7 +87,12 @@ fn a_new_file_and_a_mkdir_outside_the_grants_are_fixed_by_their_suggestions() {
     let s = Scratch::new("advice-write");
     s.mkdir("out");
     let f = s.join("out/new.txt").display().to_string();
-    apply_and_rerun(&s, &[], &["sh", "-c", &format!("echo x > {f}")], "out/new.txt");
+    apply_and_rerun(
+        &s,
+        &[],
+        &["sh", "-c", &format!("echo x > {f}")],
+        "out/new.txt",
+    );
     let d = s.join("out/newdir").display().to_string();
     apply_and_rerun(&s, &[], &["mkdir", &d], "out/newdir");
 }
@@ -114,9 +123,7 @@ fn an_executable_outside_the_grants_names_the_read_flag_that_fixes_it() {
     let mut args = vec!["run".to_owned(), "--allow".into(), work];
     args.extend(flag.split_whitespace().map(str::to_owned));
     args.extend(["--".into(), tool]);
-    nono(&s.path, &args)
-        .expect_code(0)
-        .stdout_has("tool ran");
+    nono(&s.path, &args).expect_code(0).stdout_has("tool ran");
 }
 
 #[test]
@@ -160,11 +167,7 @@ fn a_tcp_port_the_rules_do_not_list_is_fixed_by_allow_connect_port() {
     apply_and_rerun(
         &s,
         &["--allow-connect-port", &other],
-        &[
-            "bash",
-            "-c",
-            &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
-        ],
+        &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")],
         &format!("port {port}"),
     );
 }
@@ -178,7 +181,10 @@ fn other_processes_proc_and_carve_out_spines_say_no_flag_grants_them() {
     let work = s.mkdir("work").display().to_string();
     // Another process's /proc entry: the advice `--read /proc/1` used to be printed, and
     // did not work.
-    let run = nono(&s.path, ["run", "--allow", &work, "--", "cat", "/proc/1/environ"]);
+    let run = nono(
+        &s.path,
+        ["run", "--allow", &work, "--", "cat", "/proc/1/environ"],
+    );
     assert_ne!(run.code, Some(0), "{run}");
     let line = line_for(&run, "/proc/1/environ");
     assert!(line.contains("no flag grants it"), "{line}");
@@ -186,13 +192,24 @@ fn other_processes_proc_and_carve_out_spines_say_no_flag_grants_them() {
     // `why` agrees: denied under run, whatever --read says.
     nono(
         &s.path,
-        ["why", "--path", "/proc/1/environ", "--op", "read", "--read", "/proc/1"],
+        [
+            "why",
+            "--path",
+            "/proc/1/environ",
+            "--op",
+            "read",
+            "--read",
+            "/proc/1",
+        ],
     )
     .expect_code(1)
     .stdout_has("denied under run");
     // Creating a file in a directory that holds a carve-out: `--write /etc/ssl` would be
     // expanded around /etc/ssl/private again.
-    let run = nono(&s.path, ["run", "--allow", &work, "--", "touch", "/etc/ssl/nono-x"]);
+    let run = nono(
+        &s.path,
+        ["run", "--allow", &work, "--", "touch", "/etc/ssl/nono-x"],
+    );
     assert_ne!(run.code, Some(0), "{run}");
     let line = line_for(&run, "/etc/ssl/nono-x");
     assert!(line.contains("no flag grants it"), "{line}");
@@ -207,7 +224,10 @@ fn listing_a_carve_outs_parent_shows_names_not_the_carve_out() {
     let s = Scratch::new("advice-spine");
     let work = s.mkdir("work").display().to_string();
     // Control: the names are there.
-    assert!(std::path::Path::new("/etc/ssl/private").exists() || !std::path::Path::new("/etc/ssl").exists());
+    assert!(
+        std::path::Path::new("/etc/ssl/private").exists()
+            || !std::path::Path::new("/etc/ssl").exists()
+    );
     let run = nono(&s.path, ["run", "--allow", &work, "--", "ls", "/etc/ssl"]);
     run.expect_code(0);
     assert!(!run.stderr.contains("nono: denied"), "{run}");
@@ -288,10 +308,15 @@ fn listing_a_home_with_credentials_is_fixed_by_read_home() {
     // `--read HOME` is expanded around ~/.ssh: HOME becomes a spine directory, which `run`
     // lists for the command — so the advice holds.
     let second = run(&suggested(&line));
-    second.expect_code(0).stdout_has("notes.txt").stdout_has(".ssh");
+    second
+        .expect_code(0)
+        .stdout_has("notes.txt")
+        .stdout_has(".ssh");
     let third = {
         let mut cmd = nono_cmd(&s.path);
-        cmd.env("HOME", &home).args(["run", "--allow", &work, "--read", &h, "--", "cat"]).arg(home.join(".ssh/id_rsa"));
+        cmd.env("HOME", &home)
+            .args(["run", "--allow", &work, "--read", &h, "--", "cat"])
+            .arg(home.join(".ssh/id_rsa"));
         output(&mut cmd)
     };
     assert_ne!(third.code, Some(0), "the carve-out stays closed\n{third}");

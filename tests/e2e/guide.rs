@@ -88,7 +88,16 @@ fn every_flag_in_help_is_documented_in_the_guide() {
 #[test]
 fn every_subcommand_has_a_section() {
     let text = guide_text();
-    for sub in ["run", "wrap", "why", "learn", "setup", "profile", "completion", "man"] {
+    for sub in [
+        "run",
+        "wrap",
+        "why",
+        "learn",
+        "setup",
+        "profile",
+        "completion",
+        "man",
+    ] {
         assert!(
             text.contains(&format!("## `nono {sub}")),
             "docs/guide/flags.md has no section for `nono {sub}`"
@@ -98,7 +107,11 @@ fn every_subcommand_has_a_section() {
 
 #[test]
 fn the_readme_links_the_guide_and_shows_cargo_install() {
-    let root = guide_dir().parent().and_then(Path::parent).expect("root").to_path_buf();
+    let root = guide_dir()
+        .parent()
+        .and_then(Path::parent)
+        .expect("root")
+        .to_path_buf();
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
     assert!(readme.contains("docs/guide"), "README links the guide");
     assert!(

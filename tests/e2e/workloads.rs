@@ -82,7 +82,8 @@ const WORKLOADS: &[Workload] = &[
         name: "cargo",
         needs: &["cargo"],
         profile: "rust",
-        script: "cargo new -q hello && cd hello && cargo build --offline -q && ./target/debug/hello",
+        script:
+            "cargo new -q hello && cd hello && cargo build --offline -q && ./target/debug/hello",
         expected_denial: &[],
         root_only_if_home_tool: true,
     },
@@ -119,7 +120,12 @@ fn denials(run: &Run) -> Vec<&str> {
 /// Exit 0, and at most one denial line, which must be an expected one.
 #[track_caller]
 fn check(w: &Workload, who: &str, run: &Run) {
-    assert_eq!(run.code, Some(0), "workload `{}` as {who} failed\n{run}", w.name);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "workload `{}` as {who} failed\n{run}",
+        w.name
+    );
     let lines = denials(run);
     assert!(
         lines.len() <= 1,
@@ -271,11 +277,18 @@ fn workloads_run_as_an_unprivileged_user() {
         // nothing about nono (rustup in /root, a pyenv shim in root's home).
         let mut control = Command::new("sh");
         control
-            .args(["-c", &format!("cd {} && {}", project.dir().display(), w.needs
-                .iter()
-                .map(|t| format!("command -v {t} >/dev/null && {t} --version >/dev/null"))
-                .collect::<Vec<_>>()
-                .join(" && "))])
+            .args([
+                "-c",
+                &format!(
+                    "cd {} && {}",
+                    project.dir().display(),
+                    w.needs
+                        .iter()
+                        .map(|t| format!("command -v {t} >/dev/null && {t} --version >/dev/null"))
+                        .collect::<Vec<_>>()
+                        .join(" && ")
+                ),
+            ])
             .uid(user.uid)
             .gid(user.gid)
             .env_clear()

@@ -693,7 +693,15 @@ fn deny_spine_listing_fd_reaches_no_more_than_landlock() {
         b,
         &s,
         &["--allow", &h],
-        &["spine_at", "home", &h, ".ssh/id_rsa", "readdir", "ssh", &s.s("home/.ssh")],
+        &[
+            "spine_at",
+            "home",
+            &h,
+            ".ssh/id_rsa",
+            "readdir",
+            "ssh",
+            &s.s("home/.ssh"),
+        ],
     );
     out.expect(&[
         ("home.open", "ok"),
@@ -709,7 +717,14 @@ fn deny_spine_listing_fd_reaches_no_more_than_landlock() {
     // Under wrap there is no supervisor: the spine cannot even be opened.
     let mut cmd = nono_cmd(&s.path);
     cmd.env("HOME", s.join("home"))
-        .args(["wrap", "--accept-wrap-gaps", "--read", &b.dir_s(), "--allow", &h])
+        .args([
+            "wrap",
+            "--accept-wrap-gaps",
+            "--read",
+            &b.dir_s(),
+            "--allow",
+            &h,
+        ])
         .arg("--")
         .arg(b.probe())
         .args(["spine_at", "home", &h, ".ssh/id_rsa"]);
@@ -717,6 +732,11 @@ fn deny_spine_listing_fd_reaches_no_more_than_landlock() {
 
     // Control: unsandboxed, the key is read and entries are created through the fd.
     let control = probe_bare(&s.path, &["spine_at", "home", &h, ".ssh/id_rsa"]);
-    control.expect(&[("home.open", "ok"), ("home.read", "ok"), ("home.mkdir", "ok"), ("home.create", "ok")]);
+    control.expect(&[
+        ("home.open", "ok"),
+        ("home.read", "ok"),
+        ("home.mkdir", "ok"),
+        ("home.create", "ok"),
+    ]);
     assert_eq!(control.data("home.read"), Some(key.as_str()));
 }

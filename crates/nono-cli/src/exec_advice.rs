@@ -29,9 +29,8 @@ pub fn locate(program: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
 #[must_use]
 pub fn advice(caps: &CapabilitySet, exe: &Path) -> Option<String> {
     let real = std::fs::canonicalize(exe).ok()?;
-    let readable = |c: &CapabilitySet, p: &Path| {
-        explain(c, p, AccessMode::Read).is_ok_and(|e| e.is_allowed())
-    };
+    let readable =
+        |c: &CapabilitySet, p: &Path| explain(c, p, AccessMode::Read).is_ok_and(|e| e.is_allowed());
     if readable(caps, exe) && readable(caps, &real) {
         return None;
     }

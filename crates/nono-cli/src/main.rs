@@ -52,7 +52,9 @@ fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
 /// unknown subcommand clap found nothing close to (`nono rn`), add our own suggestion.
 fn exit_with_suggestion(err: &clap::Error) -> ! {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if err.kind() == ErrorKind::InvalidSubcommand && err.get(ContextKind::SuggestedSubcommand).is_none() {
+    if err.kind() == ErrorKind::InvalidSubcommand
+        && err.get(ContextKind::SuggestedSubcommand).is_none()
+    {
         if let Some(ContextValue::String(word)) = err.get(ContextKind::InvalidSubcommand) {
             let cmd = <Cli as clap::CommandFactory>::command();
             let names: Vec<String> = cmd

@@ -449,7 +449,10 @@ pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
             Some((h, a)) => (h.to_owned(), a.to_owned()),
             None => (l.clone(), String::new()),
         };
-        match groups.iter_mut().find(|(a, _)| *a == advice && !a.is_empty()) {
+        match groups
+            .iter_mut()
+            .find(|(a, _)| *a == advice && !a.is_empty())
+        {
             Some((_, heads)) => heads.push(head),
             None => groups.push((advice, vec![head])),
         }
@@ -662,5 +665,86 @@ mod tests {
             out,
             "nono: denied write of /o/x (mkdir, rmdir) → add --write /o\n"
         );
+    }
+
+    #[test]
+    fn spine_procfs_and_tcp_lines_say_what_grants_them() {
+        let mut x = d("/etc/ssl/new", AccessMode::Write, OnDisk::Missing);
+        x.protected = Some(Protected::Spine {
+            dir: "/etc/ssl".into(),
+            deny: "/etc/ssl/private".into(),
+            origin: "group profile default".into(),
+        });
+        let l = line(&x);
+        assert!(
+            l.contains("no flag grants it") && l.contains("/etc/ssl/private"),
+            "{l}"
+        );
+        assert!(!l.contains("add --"), "{l}");
+        let mut p = d("/proc/1/environ", AccessMode::Read, OnDisk::File);
+        p.protected = Some(Protected::Procfs("another process's /proc entry".into()));
+        let l = line(&p);
+        assert!(
+            l.contains("no flag grants it") && !l.contains("add --"),
+            "{l}"
+        );
+        let t = line(&Denied {
+            via: Some("connect".into()),
+            not_a_path: Some(NotAPath::TcpPort(5432)),
+            ..d("tcp port 5432", AccessMode::Write, OnDisk::Missing)
+        });
+        assert!(t.contains("--allow-connect-port 5432"), "{t}");
+    }
+
+    #[test]
+    fn same_advice_folds_from_five_lines_with_a_count() {
+        let proc_line = |pid: u32| {
+            let mut p = d(&format!("/proc/{pid}/stat"), AccessMode::Read, OnDisk::File);
+            p.protected = Some(Protected::Procfs("another process's /proc entry".into()));
+            p
+        };
+        let four = render((1..=4).map(proc_line));
+        assert_eq!(four.lines().count(), 4, "{four}");
+        let many = render(
+            (1..=85)
+                .map(proc_line)
+                .chain([d("/b", AccessMode::Read, OnDisk::Dir)]),
+        );
+        let lines: Vec<&str> = many.lines().collect();
+        assert_eq!(lines.len(), 2, "{many}");
+        assert_eq!(lines[0], "nono: denied read of /b → add --read /b");
+        assert!(
+            lines[1].contains("/proc/1/stat (and 84 more like it) → no flag grants it"),
+            "{many}"
+        );
+    }
+
+    #[test]
+    fn a_suggestion_a_carve_out_would_block_is_not_printed() {
+        let t = std::env::temp_dir().join(format!("nono-report-spine-{}", std::process::id()));
+        std::fs::create_dir_all(t.join("g/secret")).unwrap();
+        let mut caps = nono_sandbox::CapabilitySet::new();
+        caps.deny(t.join("g/secret"), "group credentials").unwrap();
+        // Creating g/new: `--write g` would be expanded around g/secret, so no flag helps.
+        let new = Denied {
+            on_parent: true,
+            ..d(
+                &t.join("g/new").display().to_string(),
+                AccessMode::Write,
+                OnDisk::Missing,
+            )
+        };
+        assert!(matches!(
+            blocked_suggestion(&caps, &new),
+            Some(Protected::Spine { .. })
+        ));
+        // Listing g: `--read g` works under run (the supervisor lists spines).
+        let list = d(
+            &t.join("g").display().to_string(),
+            AccessMode::Read,
+            OnDisk::Dir,
+        );
+        assert_eq!(blocked_suggestion(&caps, &list), None);
+        let _ = std::fs::remove_dir_all(&t);
     }
 }

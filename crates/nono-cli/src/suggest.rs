@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(closest("rn", subs), Some("run"));
         assert_eq!(closest("wrp", subs), Some("wrap"));
         assert_eq!(closest("leran", subs), Some("learn"));
-        assert_eq!(closest("pyhton", ["default", "python", "rust", "node"]), Some("python"));
+        assert_eq!(
+            closest("pyhton", ["default", "python", "rust", "node"]),
+            Some("python")
+        );
         assert_eq!(closest("zzzzzz", subs), None);
         assert_eq!(closest("x", subs), None);
     }

@@ -29,7 +29,10 @@ pub fn man(args: crate::flags::ManArgs) -> anyhow::Result<i32> {
     // clap_mangen writes nono.1 and, recursively, nono-SUB.1 for every visible subcommand:
     // the pages the top-level SUBCOMMANDS section refers to.
     clap_mangen::generate_to(cmd, &dir).map_err(|e| {
-        crate::exit::Failure::nono(format!("--dir {}: writing the pages failed: {e}", dir.display()))
+        crate::exit::Failure::nono(format!(
+            "--dir {}: writing the pages failed: {e}",
+            dir.display()
+        ))
     })?;
     Ok(0)
 }
@@ -163,7 +166,10 @@ mod tests {
         }
         assert!(page.contains("\\-\\-bypass\\-protection"));
         assert!(page.contains(".SH \"NONO MAN\""));
-        assert!(!page.contains("nono\\-run(1)"), "refers to a page it is not");
+        assert!(
+            !page.contains("nono\\-run(1)"),
+            "refers to a page it is not"
+        );
     }
 
     #[test]

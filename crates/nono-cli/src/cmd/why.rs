@@ -77,7 +77,8 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
                     "read {}: allowed under run — a directory on the way to a carve-out: the supervisor opens it read-only so its entries can be listed; nothing in it can be created, removed or renamed{LINE}under wrap (Landlock alone): {text}",
                     path.display()
                 );
-                json["under_run"] = serde_json::json!({"verdict": "allowed", "rule": "spine_listing"});
+                json["under_run"] =
+                    serde_json::json!({"verdict": "allowed", "rule": "spine_listing"});
                 (Verdict::Allowed, text, json)
             }
             None => (e.verdict, text, json),

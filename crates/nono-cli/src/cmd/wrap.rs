@@ -103,7 +103,10 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     let err = cmd.exec();
     let mut failure = Failure::exec(program, &err);
     if err.kind() == std::io::ErrorKind::PermissionDenied {
-        let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+        let path_var = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str());
         if let Some(advice) = crate::exec_advice::locate(program.as_ref(), path_var)
             .and_then(|exe| crate::exec_advice::advice(&plan.sandbox.caps, &exe))
         {

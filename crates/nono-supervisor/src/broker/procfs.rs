@@ -243,9 +243,7 @@ impl ProcFs {
                         return Outcome::Failed(Errno::NOENT);
                     };
                     if !self.in_sandbox(pid, &status) {
-                        return Outcome::Refused(
-                            OTHER_PROCESS,
-                        );
+                        return Outcome::Refused(OTHER_PROCESS);
                     }
                     Some(status)
                 };
@@ -256,9 +254,7 @@ impl ProcFs {
                     let tgid = status.map_or(pid, |s| s.tgid);
                     let own = thread_group(tid) == Some(tgid);
                     if !own || !own_writable(&rest) {
-                        return Outcome::Refused(
-                            OWN_READ_ONLY,
-                        );
+                        return Outcome::Refused(OWN_READ_ONLY);
                     }
                 }
                 open_as_child(&pin, &rest)
