@@ -64,9 +64,9 @@ const WORKLOADS: &[Workload] = &[
         needs: &["python3"],
         profile: "python",
         script: "python3 -m venv .venv && .venv/bin/pip --version",
-        // pip may probe for a Rust toolchain or list a directory outside the grants; none
-        // of those may be more than one line.
-        expected_denial: &["/etc", "execve"],
+        // pip runs `rustc --version` for its user agent: with rustup on PATH (root's
+        // ~/.cargo/bin, outside -p python) that exec is refused, and reported once.
+        expected_denial: &["rustup (execve)", "rustc (execve)"],
         root_only_if_home_tool: false,
     },
     Workload {
