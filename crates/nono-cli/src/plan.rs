@@ -289,10 +289,8 @@ impl SandboxPlan {
         };
         let profile = profile::load(&flags.profile).map_err(|e| {
             let mut message = format!("--profile {}: {e}", flags.profile);
-            if !flags.profile.contains('/') {
-                if let Some(best) = crate::suggest::closest(&flags.profile, profile::list()) {
-                    message.push_str(&format!(" — did you mean `-p {best}`?"));
-                }
+            if let Some(best) = crate::suggest::profile(&flags.profile) {
+                message.push_str(&format!(" — did you mean `-p {best}`?"));
             }
             Failure::nono(message)
         })?;

@@ -17,6 +17,15 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The built-in profile a mistyped `-p NAME` probably meant (never for a path).
+#[must_use]
+pub fn profile(name: &str) -> Option<&'static str> {
+    if name.contains('/') || name.ends_with(".json") {
+        return None;
+    }
+    closest(name, nono_supervisor::profile::list())
+}
+
 /// Optimal string alignment distance between `a` and `b` (by characters).
 fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
