@@ -170,7 +170,14 @@ pub fn describe(
         },
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
-        Some(classify(m.group, m.why, m.kind == DenyKind::Write))
+        // A path without a reason of its own is explained by its group's description, so
+        // the line says why the access is refused ("shell start-up files ...").
+        let why = if m.why.is_empty() {
+            nono_supervisor::deny_groups::group(m.group).map_or("", |g| g.description)
+        } else {
+            m.why
+        };
+        Some(classify(m.group, why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
             Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
