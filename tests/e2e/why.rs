@@ -252,6 +252,31 @@ fn why_agrees_with_run_for_supervised_paths() {
             "read",
             format!("cat {}", s.s("data/x.txt")),
         ),
+        // Metadata (the supervisor's metadata broker under run): a change needs write.
+        (
+            vec!["--read", &data],
+            s.s("data/x.txt"),
+            "write",
+            format!("chmod 600 {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--allow", &data],
+            s.s("data/x.txt"),
+            "write",
+            format!("chmod 644 {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--allow", &h],
+            format!("{h}/.ssh/id_rsa"),
+            "write",
+            format!("chmod 600 {h}/.ssh/id_rsa"),
+        ),
+        (
+            vec!["--allow", &h],
+            format!("{h}/notes.txt"),
+            "write",
+            format!("touch -m {h}/notes.txt"),
+        ),
     ];
     let mut disagree = Vec::new();
     for (flags, path, op, sh) in &cases {
