@@ -321,3 +321,27 @@ fn listing_a_home_with_credentials_is_fixed_by_read_home() {
     };
     assert_ne!(third.code, Some(0), "the carve-out stays closed\n{third}");
 }
+
+#[test]
+fn a_tcp_bind_the_rules_do_not_list_is_fixed_by_allow_bind_port() {
+    if !sandbox_available() {
+        return;
+    }
+    // A free port: bound and released by the test (a race with another process taking it
+    // meanwhile would fail the second run with EADDRINUSE, not pass it wrongly).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let other = if port == 1 { 2 } else { port - 1 }.to_string();
+    let s = Scratch::new("advice-bind");
+    let script =
+        format!("import socket; s=socket.socket(); s.bind(('127.0.0.1', {port})); print('bound')");
+    apply_and_rerun(
+        &s,
+        &["--allow-bind-port", &other],
+        &["/usr/bin/python3", "-c", &script],
+        &format!("bind to port {port}"),
+    );
+}

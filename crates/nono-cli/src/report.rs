@@ -108,6 +108,8 @@ pub enum NotAPath {
     OtherProcess,
     /// A TCP `connect` to a port the network rules do not list (the path is `tcp port N`).
     TcpPort(u16),
+    /// A TCP `bind` to a port the network rules do not list (the path is `tcp bind port N`).
+    TcpBindPort(u16),
 }
 
 impl Denied {
@@ -206,6 +208,8 @@ pub fn describe_denial(
 ) -> Denied {
     let not_a_path = if let Some(port) = d.tcp_port() {
         Some(NotAPath::TcpPort(port))
+    } else if let Some(port) = d.tcp_bind_port() {
+        Some(NotAPath::TcpBindPort(port))
     } else if d.is_unix_datagram_socket() {
         Some(NotAPath::UnixDatagram)
     } else if d.is_other_process() {
@@ -324,6 +328,11 @@ pub fn line(d: &Denied) -> String {
         Some(NotAPath::TcpPort(port)) => {
             return format!(
                 "nono: denied a TCP connect to port {port} → add --allow-connect-port {port} (or network.connect in a profile)"
+            );
+        }
+        Some(NotAPath::TcpBindPort(port)) => {
+            return format!(
+                "nono: denied a TCP bind to port {port} → add --allow-bind-port {port} (or network.bind in a profile)"
             );
         }
         Some(NotAPath::AbstractSocket) => {
@@ -701,6 +710,12 @@ mod tests {
             ..d("tcp port 5432", AccessMode::Write, OnDisk::Missing)
         });
         assert!(t.contains("--allow-connect-port 5432"), "{t}");
+        let b = line(&Denied {
+            via: Some("bind".into()),
+            not_a_path: Some(NotAPath::TcpBindPort(8080)),
+            ..d("tcp bind port 8080", AccessMode::Write, OnDisk::Missing)
+        });
+        assert!(b.contains("--allow-bind-port 8080"), "{b}");
     }
 
     #[test]

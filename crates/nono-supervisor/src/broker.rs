@@ -82,6 +82,7 @@ pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
 pub(crate) mod sched;
+pub(crate) mod tcp_bind;
 pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
@@ -423,6 +424,10 @@ impl Broker {
             }
             Some(s) if sched::traps(s) => {
                 sched::handle(notify, &self.shared, &n, s, ctx.child_pid);
+                return;
+            }
+            Some(s) if tcp_bind::traps(s) => {
+                tcp_bind::handle(notify, &self.caps, &self.shared, &n);
                 return;
             }
             Some(s) if unix_socket::refuses_datagram_socket(s) => {

@@ -185,6 +185,20 @@ impl Denial {
         self.path.to_str()?.strip_prefix("tcp port ")?.parse().ok()
     }
 
+    /// The port of a refused TCP `bind` (the network rules list other ports; the path is
+    /// `tcp bind port N`): `--allow-bind-port N` allows it.
+    #[must_use]
+    pub fn tcp_bind_port(&self) -> Option<u16> {
+        if self.reason != crate::broker::tcp_bind::TCP_BIND_REFUSED {
+            return None;
+        }
+        self.path
+            .to_str()?
+            .strip_prefix("tcp bind port ")?
+            .parse()
+            .ok()
+    }
+
     /// Whether this is a refused change to the scheduling or I/O priority of a process
     /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
     /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.
