@@ -131,3 +131,38 @@ fn man_page_is_roff_and_covers_subcommands() {
         assert!(rendered.status.success());
     }
 }
+
+/// "Did you mean" for a mistyped subcommand (clap's own similarity misses `rn`) and profile.
+#[test]
+fn mistyped_subcommands_and_profiles_get_a_suggestion() {
+    let s = Scratch::new("did-you-mean");
+    let out = nono(&s.path, ["rn", "--", "true"]);
+    out.expect_code(2).stderr_has("did you mean `nono run`?");
+    let out = nono(&s.path, ["run", "-p", "pyhton", "--", "true"]);
+    out.expect_code(125).stderr_has("did you mean `-p python`?");
+    let out = nono(&s.path, ["profile", "show", "rsut"]);
+    out.expect_code(125).stderr_has("did you mean `rust`?");
+}
+
+/// `nono man` is listed in --help, and `--dir` writes one page per subcommand.
+#[test]
+fn man_is_listed_and_writes_a_page_per_subcommand() {
+    let s = Scratch::new("man-dir");
+    nono(&s.path, ["--help"])
+        .expect_code(0)
+        .stdout_has("  man ");
+    let dir = s.join("man1");
+    nono(&s.path, ["man", "--dir", &dir.display().to_string()]).expect_code(0);
+    for page in [
+        "nono.1",
+        "nono-run.1",
+        "nono-wrap.1",
+        "nono-why.1",
+        "nono-learn.1",
+        "nono-profile-show.1",
+        "nono-man.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page} missing");
+    }
+    assert!(!dir.join("nono-help.1").exists());
+}

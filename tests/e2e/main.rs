@@ -1,9 +1,11 @@
 //! End-to-end tests: drive the built `nono` binary as a user would.
 
+mod advice;
 mod approve;
 mod cli;
 mod egress;
 mod env;
+mod guide;
 mod harness;
 mod learn;
 mod limits;
@@ -14,7 +16,9 @@ mod run;
 mod sdk;
 mod setup;
 mod shell;
+mod terminal_input;
 mod unix_socket;
 mod users;
 mod why;
+mod workloads;
 mod wrap;

@@ -145,3 +145,202 @@ fn why_errors_and_relative_paths() {
     .expect_code(125)
     .stderr_has("/nonexistent.json");
 }
+
+/// `why` agrees with `run` for what the supervisor decides (issue 11, point 4): `/proc`
+/// (served by the procfs broker whatever the grants), the listing of carve-out spines, a
+/// new entry in a spine, deny groups, plain grants, and TCP ports. Each case is asked of
+/// `why` and then tried under `run` with the same flags; the two verdicts must match.
+#[test]
+fn why_agrees_with_run_for_supervised_paths() {
+    use crate::harness::sandbox_available;
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("why-differential");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/id_rsa", "k");
+    s.write("home/notes.txt", "n");
+    s.write("data/x.txt", "x");
+    let work = s.mkdir("work");
+    let (h, w) = (home.display().to_string(), work.display().to_string());
+    let data = s.s("data");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let port_s = port.to_string();
+    let other = if port == 1 { 2 } else { port - 1 }.to_string();
+    // (flags, path, op, shell command that performs the access)
+    let cases: Vec<(Vec<&str>, String, &str, String)> = vec![
+        (
+            vec!["--read", "/proc/1"],
+            "/proc/1/environ".into(),
+            "read",
+            "cat /proc/1/environ".into(),
+        ),
+        (
+            vec![],
+            "/proc/1/stat".into(),
+            "read",
+            "cat /proc/1/stat".into(),
+        ),
+        (
+            vec![],
+            "/proc/self/status".into(),
+            "read",
+            "cat /proc/self/status".into(),
+        ),
+        (
+            vec![],
+            "/proc/cpuinfo".into(),
+            "read",
+            "cat /proc/cpuinfo".into(),
+        ),
+        (
+            vec![],
+            "/proc/kcore".into(),
+            "read",
+            "head -c1 /proc/kcore".into(),
+        ),
+        (
+            vec![],
+            "/proc/self/comm".into(),
+            "write",
+            "printf x > /proc/self/comm".into(),
+        ),
+        (
+            vec![],
+            "/proc/self/environ".into(),
+            "write",
+            "printf x > /proc/self/environ".into(),
+        ),
+        (vec![], "/etc".into(), "read", "ls /etc".into()),
+        (vec![], "/etc/ssl".into(), "read", "ls /etc/ssl".into()),
+        (
+            vec![],
+            "/etc/ssl/private".into(),
+            "read",
+            "ls /etc/ssl/private".into(),
+        ),
+        (
+            vec![],
+            "/etc/ssl/nono-new".into(),
+            "write",
+            "touch /etc/ssl/nono-new".into(),
+        ),
+        (vec!["--read", &h], h.clone(), "read", format!("ls {h}")),
+        (
+            vec!["--read", &h],
+            format!("{h}/notes.txt"),
+            "read",
+            format!("cat {h}/notes.txt"),
+        ),
+        (
+            vec!["--read", &h],
+            format!("{h}/.ssh/id_rsa"),
+            "read",
+            format!("cat {h}/.ssh/id_rsa"),
+        ),
+        (
+            vec![],
+            s.s("data/x.txt"),
+            "read",
+            format!("cat {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--read", &data],
+            s.s("data/x.txt"),
+            "read",
+            format!("cat {}", s.s("data/x.txt")),
+        ),
+        // Metadata (the supervisor's metadata broker under run): a change needs write.
+        (
+            vec!["--read", &data],
+            s.s("data/x.txt"),
+            "write",
+            format!("chmod 600 {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--allow", &data],
+            s.s("data/x.txt"),
+            "write",
+            format!("chmod 644 {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--allow", &h],
+            format!("{h}/.ssh/id_rsa"),
+            "write",
+            format!("chmod 600 {h}/.ssh/id_rsa"),
+        ),
+        (
+            vec!["--allow", &h],
+            format!("{h}/notes.txt"),
+            "write",
+            format!("touch -m {h}/notes.txt"),
+        ),
+    ];
+    let mut disagree = Vec::new();
+    for (flags, path, op, sh) in &cases {
+        let mut why = nono_cmd(&s.path);
+        why.env("HOME", &home)
+            .args(["why", "--allow", &w])
+            .args(flags)
+            .args(["--path", path, "--op", op]);
+        let why = output(&mut why);
+        let mut run = nono_cmd(&s.path);
+        run.env("HOME", &home)
+            .args(["run", "--allow", &w])
+            .args(flags)
+            .args(["--", "sh", "-c", &format!("{sh} >/dev/null")]);
+        let run: Run = output(&mut run);
+        let (said, did) = (why.code == Some(0), run.code == Some(0));
+        if said != did {
+            disagree.push(format!(
+                "{flags:?} {op} {path}: why {} / run {}\n  why: {}\n  run: {}",
+                if said { "allowed" } else { "denied" },
+                if did { "allowed" } else { "denied" },
+                why.stdout.trim(),
+                run.stderr.trim()
+            ));
+        }
+    }
+    // TCP: `why --host --port` against a connect under `run`.
+    for (allowed, want) in [(&port_s, true), (&other, false)] {
+        let why = nono(
+            &s.path,
+            [
+                "why",
+                "--allow-connect-port",
+                allowed,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port_s,
+            ],
+        );
+        let run = nono(
+            &s.path,
+            [
+                "run",
+                "--allow",
+                &w,
+                "--allow-connect-port",
+                allowed,
+                "--",
+                "bash",
+                "-c",
+                &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
+            ],
+        );
+        assert_eq!(why.code == Some(0), want, "{why}");
+        if (run.code == Some(0)) != want {
+            disagree.push(format!(
+                "tcp {port} with --allow-connect-port {allowed}: {run}"
+            ));
+        }
+    }
+    assert!(
+        disagree.is_empty(),
+        "why and run disagree:\n{}",
+        disagree.join("\n")
+    );
+}

@@ -757,3 +757,67 @@ fn learn_broad_domain_keeps_deny_groups_out() {
     let control = probe_bare(&s.path, &["mkdir", "mk", &format!("{ssh}/d")]);
     control.expect(&[("mk", "ok")]);
 }
+
+/// Listing a carve-out's parent (issue 11): under `run` the supervisor opens a directory on
+/// the way from a grant to a carve-out read-only for the command, so `ls ~` works with
+/// `--allow ~` while `~/.ssh` is denied. Through that descriptor the command must reach no
+/// more than Landlock lets it: not the key (`openat(fd, ".ssh/id_rsa")`), and no new entry in
+/// the spine directory (`mkdirat`/`openat(O_CREAT)`), which would let it plant `~/.ssh`-like
+/// names or files the expanded grant does not cover. Control: unsandboxed all of it works.
+#[test]
+fn deny_spine_listing_fd_reaches_no_more_than_landlock() {
+    let Some(b) = bins() else { return };
+    let key = marker("spine");
+    let s = fake_home("deny-spine", &key);
+    let h = s.s("home");
+    let out = run_with_home(
+        b,
+        &s,
+        &["--allow", &h],
+        &[
+            "spine_at",
+            "home",
+            &h,
+            ".ssh/id_rsa",
+            "readdir",
+            "ssh",
+            &s.s("home/.ssh"),
+        ],
+    );
+    out.expect(&[
+        ("home.open", "ok"),
+        ("home.read", "EACCES"),
+        ("home.mkdir", "EACCES"),
+        ("home.create", "EACCES"),
+        ("ssh", "EACCES"),
+    ])
+    .never_printed(&key);
+    assert!(!s.join("home/nono-planted-dir").exists());
+    assert!(!s.join("home/nono-planted-file").exists());
+
+    // Under wrap there is no supervisor: the spine cannot even be opened.
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", s.join("home"))
+        .args([
+            "wrap",
+            "--accept-wrap-gaps",
+            "--read",
+            &b.dir_s(),
+            "--allow",
+            &h,
+        ])
+        .arg("--")
+        .arg(b.probe())
+        .args(["spine_at", "home", &h, ".ssh/id_rsa"]);
+    Outcome::parse(output(&mut cmd)).expect(&[("home.open", "EACCES")]);
+
+    // Control: unsandboxed, the key is read and entries are created through the fd.
+    let control = probe_bare(&s.path, &["spine_at", "home", &h, ".ssh/id_rsa"]);
+    control.expect(&[
+        ("home.open", "ok"),
+        ("home.read", "ok"),
+        ("home.mkdir", "ok"),
+        ("home.create", "ok"),
+    ]);
+    assert_eq!(control.data("home.read"), Some(key.as_str()));
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod fuzz;
+mod guide;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ commands:
                      open latency p50/p99, codec/transport throughput (criterion, short);
                      also --iters N (default 50), --opens N (default 2000), --no-criterion
   tidy               the architecture checks alone (layer arrows, //! headers)
+  guide [--check]    write docs/guide/profiles-reference.md from the embedded profiles and
+                     deny groups (--check: fail if it is out of date)
 ";
 
 fn main() -> Result<()> {
@@ -40,6 +43,7 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "fuzz" => fuzz::run_targets(rest),
         "bench" => bench::run_bench(rest),
+        "guide" => guide::run(rest),
         "tidy" => {
             let problems = tidy::check(&workspace_root())?;
             if problems.is_empty() {

@@ -80,9 +80,18 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Run the egress proxy alone, in the foreground (for containers or VMs beside it).
     Proxy(ProxyArgs),
-    /// Print the man page (roff) to stdout.
-    #[command(hide = true)]
-    Man,
+    /// Print the man page (roff, every subcommand in one page) to stdout, or write one page per
+    /// command to a directory (--dir): nono.1, nono-run.1, nono-profile-list.1, ...
+    Man(ManArgs),
+}
+
+/// `nono man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write nono.1 and one page per subcommand (nono-run.1, ...) into DIR instead of printing
+    /// one page with every subcommand.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `nono proxy`.

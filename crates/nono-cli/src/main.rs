@@ -6,10 +6,12 @@
 
 mod cmd;
 mod egress;
+mod exec_advice;
 mod exit;
 mod flags;
 mod plan;
 mod report;
+mod suggest;
 mod ui;
 
 use clap::Parser;
@@ -18,7 +20,7 @@ use crate::flags::{Cli, Command};
 use crate::ui::Ui;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|err| exit_with_suggestion(&err));
     let ui = Ui::new(cli.verbose, cli.silent);
     ui.init_logging();
     let result = dispatch(cli.command, &ui);
@@ -44,6 +46,30 @@ fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
         Command::Setup(args) => cmd::setup::setup(&args),
         Command::Completion(args) => cmd::completion::completion(args.shell),
         Command::Proxy(args) => cmd::proxy::proxy(args, ui),
-        Command::Man => cmd::completion::man(),
+        Command::Man(args) => cmd::completion::man(args),
     }
+}
+
+/// Print clap's error and exit as clap would (status 2, or 0 for --help/--version); for an
+/// unknown subcommand clap found nothing close to (`nono rn`), add our own suggestion.
+fn exit_with_suggestion(err: &clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::InvalidSubcommand
+        && err.get(ContextKind::SuggestedSubcommand).is_none()
+    {
+        if let Some(ContextValue::String(word)) = err.get(ContextKind::InvalidSubcommand) {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(|s| s.get_name().to_owned())
+                .collect();
+            if let Some(best) = suggest::closest(word, names.iter().map(String::as_str)) {
+                let _ = err.print();
+                eprintln!("nono: did you mean `nono {best}`?");
+                std::process::exit(2);
+            }
+        }
+    }
+    err.exit()
 }

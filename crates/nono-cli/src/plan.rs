@@ -318,8 +318,13 @@ impl SandboxPlan {
                 })
             }
         };
-        let profile = profile::load(&flags.profile)
-            .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        let profile = profile::load(&flags.profile).map_err(|e| {
+            let mut message = format!("--profile {}: {e}", flags.profile);
+            if let Some(best) = crate::suggest::profile(&flags.profile) {
+                message.push_str(&format!(" — did you mean `-p {best}`?"));
+            }
+            Failure::nono(message)
+        })?;
         // --private-tmp: a fresh directory under the host's $TMPDIR (or /tmp) becomes
         // $TMPDIR, and the profile's grants on the host's temporary directories are dropped.
         let (private_tmp, tmp_dropped, for_caps) = if private_tmp {

@@ -58,6 +58,20 @@ pub enum Protected {
     },
     /// The profile's own deny list (origin as the profile names it): only another profile helps.
     Profile(String),
+    /// The path is a directory on the way from a grant down to a carve-out, or a new entry
+    /// directly in one (see `nono_sandbox::explain`): even the grant the report would
+    /// suggest is expanded around the carve-out, so no flag grants it.
+    Spine {
+        /// The spine directory.
+        dir: PathBuf,
+        /// The carve-out beneath it.
+        deny: PathBuf,
+        /// The carve-out's origin (`group credentials`, `profile default`).
+        origin: String,
+    },
+    /// A `/proc` entry the procfs broker refuses (another process's, or outside its
+    /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
+    Procfs(String),
 }
 
 /// One denied access, as the report needs it.
@@ -92,6 +106,10 @@ pub enum NotAPath {
     /// The scheduling or I/O priority of a process outside the sandbox (the path is
     /// `pid N`): nothing grants it.
     OtherProcess,
+    /// A TCP `connect` to a port the network rules do not list (the path is `tcp port N`).
+    TcpPort(u16),
+    /// A TCP `bind` to a port the network rules do not list (the path is `tcp bind port N`).
+    TcpBindPort(u16),
 }
 
 impl Denied {
@@ -154,7 +172,14 @@ pub fn describe(
         },
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
-        Some(classify(m.group, m.why, m.kind == DenyKind::Write))
+        // A path without a reason of its own is explained by its group's description, so
+        // the line says why the access is refused ("shell start-up files ...").
+        let why = if m.why.is_empty() {
+            nono_supervisor::deny_groups::group(m.group).map_or("", |g| g.description)
+        } else {
+            m.why
+        };
+        Some(classify(m.group, why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
             Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
@@ -181,7 +206,11 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    let not_a_path = if d.is_unix_datagram_socket() {
+    let not_a_path = if let Some(port) = d.tcp_port() {
+        Some(NotAPath::TcpPort(port))
+    } else if let Some(port) = d.tcp_bind_port() {
+        Some(NotAPath::TcpBindPort(port))
+    } else if d.is_unix_datagram_socket() {
         Some(NotAPath::UnixDatagram)
     } else if d.is_other_process() {
         Some(NotAPath::OtherProcess)
@@ -203,7 +232,51 @@ pub fn describe_denial(
             not_a_path,
         };
     }
-    describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent())
+    let mut out = describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent());
+    if let Some(reason) = d.procfs_refusal() {
+        out.protected = Some(Protected::Procfs(reason.to_owned()));
+    } else if out.protected.is_none() {
+        out.protected = blocked_suggestion(caps, &out);
+    }
+    out
+}
+
+/// Apply the grant the report would suggest for `d` to a copy of `caps` and ask the model
+/// again: when a carve-out spine still blocks it, the suggestion would not fix the access,
+/// and the report says so instead of printing it.
+fn blocked_suggestion(caps: &nono_sandbox::CapabilitySet, d: &Denied) -> Option<Protected> {
+    let mut with = caps.clone();
+    let parent = d.path.parent().unwrap_or(Path::new("/"));
+    let granted = match (d.on_parent, d.on_disk) {
+        (false, OnDisk::Dir) => with.allow_dir(&d.path, d.access, "suggested").is_ok(),
+        (false, OnDisk::File | OnDisk::Socket) => {
+            with.allow_file(&d.path, d.access, "suggested").is_ok()
+        }
+        _ => with.allow_dir(parent, d.access, "suggested").is_ok(),
+    };
+    if !granted {
+        return None;
+    }
+    match nono_sandbox::explain(&with, &d.path, d.access).ok()?.rule {
+        // Reading a spine directory is listing it, which the supervisor serves under `run`
+        // (the only command that prints this report): the suggestion works.
+        nono_sandbox::Rule::CarveOutSpine { .. } if d.access == AccessMode::Read => None,
+        nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } => Some(Protected::Spine {
+            dir: d.path.clone(),
+            deny,
+            origin,
+        }),
+        nono_sandbox::Rule::NewEntryInSpine { dir, deny, .. } => {
+            let origin = caps
+                .denies()
+                .iter()
+                .find(|r| r.path == deny)
+                .map(|r| r.origin.clone())
+                .unwrap_or_default();
+            Some(Protected::Spine { dir, deny, origin })
+        }
+        _ => None,
+    }
 }
 
 /// Merge duplicates (same path: accesses are united), sort by path.
@@ -250,6 +323,16 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
                 escape::path(&d.path)
+            );
+        }
+        Some(NotAPath::TcpPort(port)) => {
+            return format!(
+                "nono: denied a TCP connect to port {port} → add --allow-connect-port {port} (or network.connect in a profile)"
+            );
+        }
+        Some(NotAPath::TcpBindPort(port)) => {
+            return format!(
+                "nono: denied a TCP bind to port {port} → add --allow-bind-port {port} (or network.bind in a profile)"
             );
         }
         Some(NotAPath::AbstractSocket) => {
@@ -308,6 +391,19 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::Profile(origin)) => {
             return format!(
                 "nono: denied {access}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
+            );
+        }
+        Some(Protected::Spine { dir, deny, origin }) => {
+            let origin = origin.strip_prefix("group ").unwrap_or(origin);
+            return format!(
+                "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
+                escape::path(dir),
+                escape::path(deny)
+            );
+        }
+        Some(Protected::Procfs(reason)) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: {reason}; under run the command sees its own processes' /proc entries and a fixed list of system-wide ones"
             );
         }
         None => {}
@@ -546,12 +642,49 @@ pub fn render_all(
     out
 }
 
-/// The whole report: one line per denied path, deduplicated and sorted; empty if nothing was denied.
+/// From this many denials with the same advice on, they are folded into one line (fewer are
+/// shown one by one: a handful of paths is worth reading, eighty are not).
+const FOLD_AT: usize = 5;
+
+/// The whole report: one line per denied path, deduplicated and sorted; denials whose advice
+/// is the same (`ps` reading the `/proc` of 80 processes outside the sandbox) folded into one
+/// line with a count; empty if nothing was denied.
 #[must_use]
 pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
-    let mut out = String::new();
+    // Grouped by the advice after the arrow, in the order of their first line.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for d in dedup(denials) {
-        let _ = writeln!(out, "{}", line(&d));
+        let l = line(&d);
+        let (head, advice) = match l.split_once(" → ") {
+            Some((h, a)) => (h.to_owned(), a.to_owned()),
+            None => (l.clone(), String::new()),
+        };
+        match groups
+            .iter_mut()
+            .find(|(a, _)| *a == advice && !a.is_empty())
+        {
+            Some((_, heads)) => heads.push(head),
+            None => groups.push((advice, vec![head])),
+        }
+    }
+    let mut out = String::new();
+    for (advice, heads) in groups {
+        if heads.len() >= FOLD_AT {
+            let _ = writeln!(
+                out,
+                "{} (and {} more like it) → {advice}",
+                heads[0],
+                heads.len() - 1
+            );
+        } else {
+            for h in heads {
+                if advice.is_empty() {
+                    let _ = writeln!(out, "{h}");
+                } else {
+                    let _ = writeln!(out, "{h} → {advice}");
+                }
+            }
+        }
     }
     out
 }
@@ -851,5 +984,92 @@ mod tests {
             out,
             "nono: denied write of /o/x (mkdir, rmdir) → add --write /o\n"
         );
+    }
+
+    #[test]
+    fn spine_procfs_and_tcp_lines_say_what_grants_them() {
+        let mut x = d("/etc/ssl/new", AccessMode::Write, OnDisk::Missing);
+        x.protected = Some(Protected::Spine {
+            dir: "/etc/ssl".into(),
+            deny: "/etc/ssl/private".into(),
+            origin: "group profile default".into(),
+        });
+        let l = line(&x);
+        assert!(
+            l.contains("no flag grants it") && l.contains("/etc/ssl/private"),
+            "{l}"
+        );
+        assert!(!l.contains("add --"), "{l}");
+        let mut p = d("/proc/1/environ", AccessMode::Read, OnDisk::File);
+        p.protected = Some(Protected::Procfs("another process's /proc entry".into()));
+        let l = line(&p);
+        assert!(
+            l.contains("no flag grants it") && !l.contains("add --"),
+            "{l}"
+        );
+        let t = line(&Denied {
+            via: Some("connect".into()),
+            not_a_path: Some(NotAPath::TcpPort(5432)),
+            ..d("tcp port 5432", AccessMode::Write, OnDisk::Missing)
+        });
+        assert!(t.contains("--allow-connect-port 5432"), "{t}");
+        let b = line(&Denied {
+            via: Some("bind".into()),
+            not_a_path: Some(NotAPath::TcpBindPort(8080)),
+            ..d("tcp bind port 8080", AccessMode::Write, OnDisk::Missing)
+        });
+        assert!(b.contains("--allow-bind-port 8080"), "{b}");
+    }
+
+    #[test]
+    fn same_advice_folds_from_five_lines_with_a_count() {
+        let proc_line = |pid: u32| {
+            let mut p = d(&format!("/proc/{pid}/stat"), AccessMode::Read, OnDisk::File);
+            p.protected = Some(Protected::Procfs("another process's /proc entry".into()));
+            p
+        };
+        let four = render((1..=4).map(proc_line));
+        assert_eq!(four.lines().count(), 4, "{four}");
+        let many = render(
+            (1..=85)
+                .map(proc_line)
+                .chain([d("/b", AccessMode::Read, OnDisk::Dir)]),
+        );
+        let lines: Vec<&str> = many.lines().collect();
+        assert_eq!(lines.len(), 2, "{many}");
+        assert_eq!(lines[0], "nono: denied read of /b → add --read /b");
+        assert!(
+            lines[1].contains("/proc/1/stat (and 84 more like it) → no flag grants it"),
+            "{many}"
+        );
+    }
+
+    #[test]
+    fn a_suggestion_a_carve_out_would_block_is_not_printed() {
+        let t = std::env::temp_dir().join(format!("nono-report-spine-{}", std::process::id()));
+        std::fs::create_dir_all(t.join("g/secret")).unwrap();
+        let mut caps = nono_sandbox::CapabilitySet::new();
+        caps.deny(t.join("g/secret"), "group credentials").unwrap();
+        // Creating g/new: `--write g` would be expanded around g/secret, so no flag helps.
+        let new = Denied {
+            on_parent: true,
+            ..d(
+                &t.join("g/new").display().to_string(),
+                AccessMode::Write,
+                OnDisk::Missing,
+            )
+        };
+        assert!(matches!(
+            blocked_suggestion(&caps, &new),
+            Some(Protected::Spine { .. })
+        ));
+        // Listing g: `--read g` works under run (the supervisor lists spines).
+        let list = d(
+            &t.join("g").display().to_string(),
+            AccessMode::Read,
+            OnDisk::Dir,
+        );
+        assert_eq!(blocked_suggestion(&caps, &list), None);
+        let _ = std::fs::remove_dir_all(&t);
     }
 }

@@ -82,6 +82,7 @@ pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
 pub(crate) mod sched;
+pub(crate) mod tcp_bind;
 pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
@@ -235,6 +236,16 @@ impl StaticGrants {
     /// Whether Unix datagram sockets are allowed.
     pub(crate) fn allows_unix_datagram(&self) -> bool {
         self.caps.allows_unix_datagram()
+    }
+
+    /// Whether `path` (canonical) is a directory on the way from a grant down to a carve-out
+    /// (see `nono_sandbox::explain`): Landlock cannot let it be listed without letting the
+    /// carve-out beneath it be listed too, so [`list_spine`] opens it for the child.
+    pub(crate) fn is_spine(&self, path: &Path) -> bool {
+        matches!(
+            nono_sandbox::explain_canonical(&self.caps, path, AccessMode::Read).rule,
+            nono_sandbox::Rule::CarveOutSpine { .. }
+        )
     }
 
     /// The capability model's verdict on a canonical path.
@@ -432,6 +443,10 @@ impl Broker {
                 sched::handle(notify, &self.shared, &n, s, ctx.child_pid);
                 return;
             }
+            Some(s) if tcp_bind::traps(s) => {
+                tcp_bind::handle(notify, &self.caps, &self.shared, &n);
+                return;
+            }
             Some(s) if unix_socket::refuses_datagram_socket(s) => {
                 unix_socket::refuse_datagram_socket(notify, &self.shared, &n, s);
                 return;
@@ -507,6 +522,19 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
+        if access == AccessMode::Read && !creating && self.caps.is_spine(&canonical) {
+            let notify = self.notify.clone();
+            let caps = self.caps.clone();
+            ctx.workers.submit(
+                Lane::Open,
+                Box::new(move || {
+                    answer_on_panic(&notify, n.id, || {
+                        list_spine(&notify, &caps.creds, &n, flags, &canonical);
+                    });
+                }),
+            );
+            return;
+        }
         let Some(engine) = self.engine.clone() else {
             self.shared.deny(Denial {
                 path: canonical,
@@ -566,6 +594,50 @@ fn learn_bind(notify: &NotifyFd, shared: &Shared, n: &Notification) {
         if let Some(learner) = &shared.learner {
             learner.port(true, u16::from_be_bytes([addr[2], addr[3]]));
         }
+    }
+}
+
+/// On a worker: a read-only open of a carve-out spine directory (`ls /etc` when
+/// `/etc/ssl/private` is carved out of the `/etc` grant). Landlock gives the spine no rule
+/// (a `READ_DIR` rule on it would reach every directory beneath it, the carve-out included),
+/// so the supervisor opens the directory itself — as the child, read-only, `O_DIRECTORY`,
+/// never through a symlink — and injects it: the child can read its entries' *names*. Every
+/// open through that fd (`openat(fd, "private/key")`) is still judged by Landlock on the
+/// path it resolves to, and nothing can be created or removed in it (no write right on it).
+fn list_spine(
+    notify: &NotifyFd,
+    sandbox: &SandboxCreds,
+    n: &Notification,
+    flags: OFlags,
+    path: &Path,
+) {
+    if !notify.id_valid(n.id) {
+        return;
+    }
+    let wanted = OFlags::RDONLY | OFlags::DIRECTORY | (flags & OFlags::CLOEXEC);
+    let opened = sandbox
+        .of_thread(notify, n)
+        .and_then(|creds| open_approved(&creds.act()?, path, wanted, Mode::empty()));
+    let fd = match opened.and_then(|fd| {
+        settle_opened(&fd, wanted, false).map_err(|u| match u {
+            Unsettled::Special(_) => Errno::ACCESS,
+            Unsettled::Failed(e) => e,
+        })?;
+        Ok(fd)
+    }) {
+        Ok(fd) => fd,
+        Err(errno) => {
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
+            return;
+        }
+    };
+    let opts = AddFdOptions {
+        send: true,
+        cloexec: flags.contains(OFlags::CLOEXEC),
+        target: None,
+    };
+    if let Err(NotifyError::Ioctl { source, .. }) = notify.add_fd(n.id, fd.as_fd(), opts) {
+        let _ = notify.respond_errno(n.id, source.raw_os_error());
     }
 }
 

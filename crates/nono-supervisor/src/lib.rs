@@ -26,6 +26,7 @@ mod spawn;
 mod supervise;
 pub mod url;
 
+pub use broker::procfs::{explain_proc, ProcVerdict};
 pub use error::SupervisorError;
 pub use pty::PtyMode;
 pub use spawn::trapped_syscalls;

@@ -178,6 +178,7 @@ impl Pty {
         }
         let saved = settings.filter(|_| streams.relays_input());
         if let Some(t) = &saved {
+            move_canonical_input(rustix::stdio::stdin(), &master, t);
             let mut raw = t.clone();
             raw.make_raw();
             rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &raw)?;
@@ -220,6 +221,48 @@ impl Drop for Pty {
     fn drop(&mut self) {
         if let Some(t) = &self.saved {
             let _ = rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, t);
+        }
+    }
+}
+
+/// Before our terminal goes to raw mode: move the complete lines and end-of-file marks already
+/// typed into it (canonical mode) to the child's PTY, as what they are.
+///
+/// Why: in canonical mode the kernel stores an end-of-file key (`^D`, or the EOF a driver
+/// sends when its own input ends — script(1) does) as a NUL byte marking the end of a line.
+/// Switched to raw mode, that mark becomes a plain NUL byte in the input, which the relay
+/// forwarded and the child's PTY echoed as `^@` before the command's output (7 of 30 runs of
+/// `script -c 'nono run -- echo a' </dev/null`: whenever the EOF arrived before the switch).
+/// Read in canonical mode, an EOF mark is a `read` of 0 bytes: it is passed on as the child
+/// terminal's own EOF character, which its line discipline turns into an EOF again. A line
+/// still being typed is not complete, so `poll` does not report it and it is relayed in raw
+/// mode as before. Never blocks: only what `poll` reports as ready now is read.
+fn move_canonical_input(stdin: BorrowedFd<'_>, master: &OwnedFd, settings: &Termios) {
+    if !settings
+        .local_modes
+        .contains(rustix::termios::LocalModes::ICANON)
+    {
+        return;
+    }
+    let eof = settings.special_codes[rustix::termios::SpecialCodeIndex::VEOF];
+    let mut buf = [0u8; 4096];
+    // A bound, so a flood of typed lines cannot keep nono from starting the command.
+    for _ in 0..64 {
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())) {
+            Ok(n) if n > 0 && fds[0].revents().contains(PollFlags::IN) => {}
+            _ => return,
+        }
+        match rustix::io::read(stdin, &mut buf) {
+            Ok(0) => {
+                if eof != 0 {
+                    let _ = write_all(master.as_fd(), &[eof]);
+                }
+            }
+            Ok(n) => {
+                let _ = write_all(master.as_fd(), &buf[..n]);
+            }
+            Err(_) => return,
         }
     }
 }

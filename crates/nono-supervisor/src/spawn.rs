@@ -117,6 +117,12 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
     for s in brokered {
         set.insert(*s);
     }
+    // In port mode a refused TCP bind is reported (Landlock still decides; broker/tcp_bind.rs).
+    if matches!(caps.network(), nono_sandbox::NetworkMode::Ports { .. }) {
+        for s in crate::broker::tcp_bind::SYSCALLS {
+            set.insert(*s);
+        }
+    }
     // Refused Unix datagram sockets are trapped rather than refused by the deny filter, so
     // that the report shows them (see broker/unix_socket.rs).
     if !caps.allows_unix_datagram() {

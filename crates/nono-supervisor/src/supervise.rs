@@ -178,6 +178,42 @@ impl Denial {
             .any(|s| s.name() == self.syscall)
     }
 
+    /// The procfs broker's reason when this is a `/proc` entry it refused (another process's
+    /// entry, one outside its allow-list, a write to a read-only one): no path grant reaches
+    /// `/proc` under `run`, so no flag allows it.
+    #[must_use]
+    pub fn procfs_refusal(&self) -> Option<&str> {
+        crate::broker::procfs::REFUSALS
+            .iter()
+            .find(|r| **r == self.reason)
+            .copied()
+            .filter(|_| self.path.starts_with("/proc"))
+    }
+
+    /// The port of a refused TCP `connect` (the network rules list other ports; the path is
+    /// `tcp port N`): `--allow-connect-port N` allows it.
+    #[must_use]
+    pub fn tcp_port(&self) -> Option<u16> {
+        if self.reason != crate::broker::unix_socket::TCP_PORT_REFUSED {
+            return None;
+        }
+        self.path.to_str()?.strip_prefix("tcp port ")?.parse().ok()
+    }
+
+    /// The port of a refused TCP `bind` (the network rules list other ports; the path is
+    /// `tcp bind port N`): `--allow-bind-port N` allows it.
+    #[must_use]
+    pub fn tcp_bind_port(&self) -> Option<u16> {
+        if self.reason != crate::broker::tcp_bind::TCP_BIND_REFUSED {
+            return None;
+        }
+        self.path
+            .to_str()?
+            .strip_prefix("tcp bind port ")?
+            .parse()
+            .ok()
+    }
+
     /// Whether this is a refused change to the scheduling or I/O priority of a process
     /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
     /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.

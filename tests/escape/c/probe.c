@@ -409,6 +409,27 @@ int main(int argc, char **argv) {
             }
             i += 3;
         }
+        else if (!strcmp(op, "spine_at")) {
+            /* A readable directory fd of DIR (under run: a carve-out spine the supervisor
+             * opens for listing), then through it: read REL, mkdirat and create beside it. */
+            NEED(3);
+            int dfd = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "open");
+            result(n2, dfd);
+            if (dfd >= 0) {
+                int fd = openat(dfd, b, O_RDONLY | O_CLOEXEC);
+                sub(n2, sizeof n2, name, "read");
+                result(n2, fd);
+                if (fd >= 0) { dump_fd(n2, fd); close(fd); }
+                sub(n2, sizeof n2, name, "mkdir");
+                result(n2, mkdirat(dfd, "nono-planted-dir", 0755));
+                fd = openat(dfd, "nono-planted-file", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+                sub(n2, sizeof n2, name, "create");
+                result(n2, fd);
+                if (fd >= 0) close(fd);
+            }
+            i += 4;
+        }
         else if (!strcmp(op, "opath_at")) {
             /* openat() relative to an O_PATH fd of an outside directory. */
             NEED(3);

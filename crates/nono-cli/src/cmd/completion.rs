@@ -1,4 +1,4 @@
-//! `nono completion SHELL` and the hidden `nono man`: generated from the same clap definitions.
+//! `nono completion SHELL` and `nono man`: generated from the same clap definitions.
 
 use std::io::Write;
 
@@ -15,10 +15,32 @@ pub fn completion(shell: clap_complete::Shell) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Write the man page (roff) for `nono` to stdout.
-pub fn man() -> anyhow::Result<i32> {
-    crate::ui::stdout(&man_page()?);
+/// Write the man page (roff) for `nono` to stdout, or every page into `--dir`.
+pub fn man(args: crate::flags::ManArgs) -> anyhow::Result<i32> {
+    let Some(dir) = args.dir else {
+        crate::ui::stdout(&man_page()?);
+        return Ok(0);
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        crate::exit::Failure::nono(format!("--dir {}: cannot create it: {e}", dir.display()))
+    })?;
+    let mut cmd = without_help(Cli::command());
+    cmd.build();
+    // clap_mangen writes nono.1 and, recursively, nono-SUB.1 for every visible subcommand:
+    // the pages the top-level SUBCOMMANDS section refers to.
+    clap_mangen::generate_to(cmd, &dir).map_err(|e| {
+        crate::exit::Failure::nono(format!(
+            "--dir {}: writing the pages failed: {e}",
+            dir.display()
+        ))
+    })?;
     Ok(0)
+}
+
+/// `cmd` without the generated `help` subcommands (no `nono-help-run.1` pages).
+fn without_help(cmd: clap::Command) -> clap::Command {
+    cmd.disable_help_subcommand(true)
+        .mut_subcommands(without_help)
 }
 
 /// The man page for `nono`: the top-level page from clap_mangen, then one section per
@@ -26,8 +48,13 @@ pub fn man() -> anyhow::Result<i32> {
 pub fn man_page() -> anyhow::Result<Vec<u8>> {
     let mut cmd = Cli::command();
     cmd.build();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    let mut top = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut top)?;
+    // The top-level page lists the subcommands as `nono-run(1)`; in this one page they are
+    // sections below (the separate pages come from `nono man --dir`).
+    let mut buf = String::from_utf8_lossy(&top)
+        .replace("(1)\n", " (section below)\n")
+        .into_bytes();
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         render_subcommand(&mut buf, &[], sub)?;
     }
@@ -138,7 +165,11 @@ mod tests {
             );
         }
         assert!(page.contains("\\-\\-bypass\\-protection"));
-        assert!(!page.contains("NONO MAN\""));
+        assert!(page.contains(".SH \"NONO MAN\""));
+        assert!(
+            !page.contains("nono\\-run(1)"),
+            "refers to a page it is not"
+        );
     }
 
     #[test]

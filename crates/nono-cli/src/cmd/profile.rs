@@ -45,7 +45,12 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
                     return Ok(0);
                 }
             }
-            let p = profile::load(&name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
+            let p = profile::load(&name).map_err(|e| {
+                let hint = crate::suggest::profile(&name)
+                    .map(|b| format!(" — did you mean `{b}`?"))
+                    .unwrap_or_default();
+                Failure::nono(format!("{name}: {e}{hint}"))
+            })?;
             outln!("{}", p.to_json_pretty());
             Ok(0)
         }

@@ -223,7 +223,15 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     let events = proxy
         .map(crate::egress::RunningProxy::finish)
         .unwrap_or_default();
-    let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
+    let outcome = outcome.map_err(|e| {
+        let mut message = e.to_string();
+        if let nono_supervisor::SupervisorError::NotExecutable { path, .. } = &e {
+            if let Some(advice) = crate::exec_advice::advice(&plan.sandbox.caps, path) {
+                message = format!("{message}\n  {advice}");
+            }
+        }
+        Failure::with_code(e.exit_code(), message)
+    })?;
     if let Some(log) = &plan.elevation.audit_log {
         if let Err(e) = crate::egress::audit(log, &events) {
             ui.note(&format!(

@@ -9,6 +9,9 @@ use crate::flags::{Op, WhyArgs};
 use crate::plan::SandboxPlan;
 use crate::ui::outln;
 
+/// Between the lines of the text output (split before escaping: see [`why`]).
+const LINE: char = '\0';
+
 /// `nono why`; prints to stdout (the verdict is this command's product).
 pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
     let plan = SandboxPlan::from_flags(&args.sandbox)?;
@@ -36,9 +39,50 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
         let mut text = e.to_string();
         if let Some(m) = rule.filter(|m| !m.why.is_empty()) {
             json["deny_reason"] = serde_json::json!(m.why);
-            text.push_str(&format!("\n  why `{}` protects it: {}", m.group, m.why));
+            text.push_str(&format!("{LINE}why `{}` protects it: {}", m.group, m.why));
         }
-        (e.verdict, text, json)
+        // Under `run` the supervisor serves /proc itself and no path grant reaches it: its
+        // answer is the verdict (the model's, which `wrap` follows, is shown beside it).
+        let proc = nono_supervisor::explain_proc(&lexical(&path), access)
+            .filter(|_| rule.is_none() || !access.writes());
+        match proc {
+            Some(p) => {
+                let verdict = if p.allowed {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Denied
+                };
+                let word = if p.allowed { "allowed" } else { "denied" };
+                let text = format!(
+                    "{} {}: {word} under run — {}; the supervisor serves /proc, so no flag changes this{LINE}under wrap (Landlock alone): {text}",
+                    access.as_str(),
+                    path.display(),
+                    p.reason
+                );
+                let mut json = serde_json::json!({
+                    "path": path,
+                    "requested": access,
+                    "verdict": verdict,
+                    "rule": {"rule": "procfs", "reason": p.reason},
+                });
+                json["wrap"] = serde_json::to_value(&e)?;
+                (verdict, text, json)
+            }
+            None if access == AccessMode::Read
+                && matches!(e.rule, nono_sandbox::Rule::CarveOutSpine { .. }) =>
+            {
+                // `run` opens a spine directory for the command (names only; see the
+                // supervisor's `list_spine`); `wrap` has no supervisor to do it.
+                let text = format!(
+                    "read {}: allowed under run — a directory on the way to a carve-out: the supervisor opens it read-only so its entries can be listed; nothing in it can be created, removed or renamed{LINE}under wrap (Landlock alone): {text}",
+                    path.display()
+                );
+                json["under_run"] =
+                    serde_json::json!({"verdict": "allowed", "rule": "spine_listing"});
+                (Verdict::Allowed, text, json)
+            }
+            None => (e.verdict, text, json),
+        }
     } else if let Some(host) = &args.host {
         let port = args.port.unwrap_or(443);
         if plan.egress.enabled() {
@@ -80,7 +124,12 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
             nono_supervisor::escape::json(&serde_json::to_string_pretty(&json)?)
         );
     } else {
-        outln!("{}", nono_supervisor::escape::text(&text));
+        // Escaped part by part: the separator is ours, never the command's (no path holds NUL).
+        let parts: Vec<String> = text
+            .split(LINE)
+            .map(|p| nono_supervisor::escape::text(p).to_string())
+            .collect();
+        outln!("{}", parts.join("\n  "));
     }
     Ok(if verdict == Verdict::Allowed {
         0
@@ -146,4 +195,20 @@ fn egress_why(plan: &SandboxPlan, host: &str, port: u16, json: bool) -> anyhow::
         outln!("{}", nono_supervisor::escape::text(&text));
     }
     Ok(if allowed { 0 } else { NEGATIVE })
+}
+
+/// `path` without `.`, `..` and repeated separators (lexically, as the supervisor sees a
+/// trapped open's path before it resolves anything).
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -139,7 +139,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     let mut cmd = Command::new(program);
     cmd.args(rest)
         .env_clear()
-        .envs(env)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&plan.sandbox.workdir);
     let status = Sandbox::apply(&plan.sandbox.caps).map_err(|e| Failure::nono(e.to_string()))?;
     for gap in &status.not_enforced {
@@ -158,5 +158,17 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     })?;
     tracing::info!(command = ?plan.command, "sandbox applied; exec");
     let err = cmd.exec();
-    Err(Failure::exec(program, &err).into())
+    let mut failure = Failure::exec(program, &err);
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        let path_var = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str());
+        if let Some(advice) = crate::exec_advice::locate(program.as_ref(), path_var)
+            .and_then(|exe| crate::exec_advice::advice(&plan.sandbox.caps, &exe))
+        {
+            failure = Failure::with_code(failure.code, format!("{failure}\n  {advice}"));
+        }
+    }
+    Err(failure.into())
 }

@@ -114,6 +114,21 @@ pub(crate) fn landlock_caps(caps: &CapabilitySet) -> CapabilitySet {
     out
 }
 
+const NO_PROC: &str = "/proc could not be opened by the supervisor";
+const NOT_LISTED: &str = "a /proc entry outside the allow-list for sandboxes";
+const SYSTEM_READ_ONLY: &str = "system-wide /proc entries are read-only";
+const OTHER_PROCESS: &str = "another process's /proc entry (outside the sandbox)";
+const OWN_READ_ONLY: &str = "a /proc entry of a sandboxed process that is read-only for it";
+
+/// Every reason [`Outcome::Refused`] gives (the report recognises them: no flag grants any).
+pub(crate) const REFUSALS: &[&str] = &[
+    NO_PROC,
+    NOT_LISTED,
+    SYSTEM_READ_ONLY,
+    OTHER_PROCESS,
+    OWN_READ_ONLY,
+];
+
 /// What to do with a trapped open under `/proc`.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -215,7 +230,7 @@ impl ProcFs {
             }
         };
         let Some(proc_dir) = &self.proc_dir else {
-            return Outcome::Refused("/proc could not be opened by the supervisor");
+            return Outcome::Refused(NO_PROC);
         };
         let writes = super::access_of(flags).writes();
         match target {
@@ -226,10 +241,10 @@ impl ProcFs {
                     Some(first) => SYSTEM.iter().any(|s| OsStr::new(s) == first),
                 };
                 if !allowed {
-                    return Outcome::Refused("a /proc entry outside the allow-list for sandboxes");
+                    return Outcome::Refused(NOT_LISTED);
                 }
                 if writes {
-                    return Outcome::Refused("system-wide /proc entries are read-only");
+                    return Outcome::Refused(SYSTEM_READ_ONLY);
                 }
                 open_as_child(proc_dir, &rest)
             }
@@ -259,9 +274,7 @@ impl ProcFs {
                         return Outcome::Failed(Errno::NOENT);
                     };
                     if !self.in_sandbox(pid, &status) {
-                        return Outcome::Refused(
-                            "another process's /proc entry (outside the sandbox)",
-                        );
+                        return Outcome::Refused(OTHER_PROCESS);
                     }
                     Some(status)
                 };
@@ -272,9 +285,7 @@ impl ProcFs {
                     let tgid = status.map_or(pid, |s| s.tgid);
                     let own = thread_group(tid) == Some(tgid);
                     if !own || !own_writable(&rest) {
-                        return Outcome::Refused(
-                            "a /proc entry of a sandboxed process that is read-only for it",
-                        );
+                        return Outcome::Refused(OWN_READ_ONLY);
                     }
                 }
                 open_as_child(&pin, &rest)
@@ -424,6 +435,78 @@ fn is_magic(rest: &[OsString]) -> bool {
         [first, ..] => MAGIC.iter().any(|m| *first == *m),
         [] => false,
     }
+}
+
+/// How `run` answers an open under `/proc` (see [`explain_proc`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcVerdict {
+    /// Whether the open is served.
+    pub allowed: bool,
+    /// Why, in words.
+    pub reason: &'static str,
+}
+
+/// The procfs broker's answer to an open of `path` (absolute, lexically normalised) with
+/// `access`, as far as it can be told before any process runs: what `nono why` shows for
+/// `/proc`, where under `run` the supervisor decides and no path grant counts. A numeric pid
+/// is taken to be a process outside the sandbox (the sandbox's own pids are not known yet;
+/// the command reaches its own entries as `/proc/self`). `None`: not a `/proc` path.
+#[must_use]
+pub fn explain_proc(path: &Path, access: nono_wire::AccessMode) -> Option<ProcVerdict> {
+    let mut comps = path.components();
+    if comps.next() != Some(Component::RootDir) {
+        return None;
+    }
+    let names: Vec<OsString> = comps
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            _ => None,
+        })
+        .collect();
+    if names.first().map(OsString::as_os_str) != Some(OsStr::new("proc")) {
+        return None;
+    }
+    let rest = &names[1..];
+    let writes = access.writes();
+    let served = |reason| ProcVerdict {
+        allowed: true,
+        reason,
+    };
+    let refused = |reason| ProcVerdict {
+        allowed: false,
+        reason,
+    };
+    let Some(first) = rest.first() else {
+        return Some(if writes {
+            refused(SYSTEM_READ_ONLY)
+        } else {
+            served("/proc itself is served for listing")
+        });
+    };
+    let own = match first.to_str() {
+        Some("self" | "net" | "mounts") => Some(if first == "self" { &rest[1..] } else { rest }),
+        Some("thread-self") => Some(&rest[1..]),
+        _ => None,
+    };
+    if let Some(own) = own {
+        return Some(if is_magic(own) {
+            served("a magic link of the command's own process: the object it leads to is judged by its own grants")
+        } else if writes && !own_writable(own) {
+            refused(OWN_READ_ONLY)
+        } else {
+            served("an entry of the command's own process, served by the supervisor")
+        });
+    }
+    if first.as_bytes().iter().all(u8::is_ascii_digit) {
+        return Some(refused(OTHER_PROCESS));
+    }
+    Some(if !SYSTEM.iter().any(|s| first == *s) {
+        refused(NOT_LISTED)
+    } else if writes {
+        refused(SYSTEM_READ_ONLY)
+    } else {
+        served("a system-wide /proc entry on the allow-list, served read-only by the supervisor")
+    })
 }
 
 /// Whether `rest` names an entry of the caller's own process it may write.

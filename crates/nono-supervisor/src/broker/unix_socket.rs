@@ -873,6 +873,10 @@ fn check_tcp(
         .map_err(|refusal| Refusal::Connect(dest, refusal))
 }
 
+/// The reason of a refused TCP connect ([`crate::Denial::tcp_port`]); the denial's path is
+/// `tcp port N`.
+pub(crate) const TCP_PORT_REFUSED: &str = "TCP connect to a port the network rules do not list";
+
 /// How often a waiting connect/send checks that the child is still waiting for it.
 const WAIT_SLICE_MS: i32 = 50;
 

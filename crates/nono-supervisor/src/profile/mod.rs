@@ -259,6 +259,7 @@ impl Serialize for PathEntry {
             PathEntryObject {
                 path: self.path.clone(),
                 optional: true,
+                why: None,
             }
             .serialize(s)
         } else {
@@ -273,6 +274,10 @@ struct PathEntryObject {
     path: String,
     #[serde(default)]
     optional: bool,
+    /// Why the entry is there: for readers and the generated guide (`cargo xtask guide`);
+    /// nono itself ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for PathEntry {

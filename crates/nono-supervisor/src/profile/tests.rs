@@ -563,7 +563,8 @@ fn check_against_schema(
             if let Some(props) = s.get("properties").and_then(|p| p.as_object()) {
                 assert_eq!(s["additionalProperties"], false, "{at}: closed object");
                 let mut have: Vec<&String> = map.keys().collect();
-                let mut want: Vec<&String> = props.keys().collect();
+                // `why` on a path entry is documentation: read, checked for type, and dropped.
+                let mut want: Vec<&String> = props.keys().filter(|k| *k != "why").collect();
                 have.sort();
                 want.sort();
                 assert_eq!(have, want, "{at}: fields in code vs schema");
@@ -691,4 +692,21 @@ fn the_nono_group_cannot_be_switched_off() {
     .unwrap();
     p.validate().unwrap();
     assert!(!p.enabled_groups().contains(&"autorun"));
+}
+
+/// A path entry may carry a `why` (for readers and the generated guide); a non-string one is
+/// an error, like any other field of the wrong type.
+#[test]
+fn a_path_entry_may_say_why() {
+    let p = parse(
+        r#"{"name": "w", "filesystem": {"read": [{"path": "/usr", "optional": true, "why": "system"}]}}"#,
+        "w.json",
+    )
+    .unwrap();
+    assert_eq!(p.filesystem.read[0].path, "/usr");
+    assert!(parse(
+        r#"{"name": "w", "filesystem": {"read": [{"path": "/usr", "why": 3}]}}"#,
+        "w.json"
+    )
+    .is_err());
 }
