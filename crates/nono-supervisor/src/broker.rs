@@ -435,7 +435,9 @@ impl Broker {
                 path_ops::handle(&self.notify, &self.caps, &self.shared, ctx, &n, s);
                 return;
             }
-            Some(Syscall::Bind) => {
+            // Learning allows every port and records the ones bound; otherwise a bind in port
+            // mode is judged (and a refusal reported) by `tcp_bind`.
+            Some(Syscall::Bind) if self.shared.learner.is_some() => {
                 learn_bind(notify, &self.shared, &n);
                 return;
             }
