@@ -487,6 +487,19 @@ fn spawn_notified(
     specs: &[String],
     with_deny: bool,
 ) -> (std::process::Child, NotifyFd) {
+    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
+    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
+    spawn_notified_with(probe, specs, deny, notify)
+}
+
+/// [`spawn_notified`] with the programs given: `deny` (if any) installed first, then
+/// `notify` with the listener.
+fn spawn_notified_with(
+    probe: &Path,
+    specs: &[String],
+    deny: Option<Filter>,
+    notify: Filter,
+) -> (std::process::Child, NotifyFd) {
     let (parent_end, child_end) = socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -494,8 +507,6 @@ fn spawn_notified(
         None,
     )
     .unwrap();
-    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
-    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
     let mut cmd = Command::new(probe);
     cmd.arg("--open")
         .args(specs)
@@ -699,7 +710,21 @@ fn assert_supervised_opens(
     expected: &[(String, String)],
 ) -> Vec<(Syscall, PathBuf)> {
     let specs: Vec<String> = expected.iter().map(|(spec, _)| spec.clone()).collect();
-    let (child, listener) = spawn_notified(probe, &specs, with_deny);
+    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
+    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
+    assert_supervised_opens_with(probe, files, (deny, notify), expected)
+}
+
+/// [`assert_supervised_opens`] with the programs given (see [`spawn_notified_with`]).
+#[track_caller]
+fn assert_supervised_opens_with(
+    probe: &Path,
+    files: &NotifyFiles,
+    (deny, notify): (Option<Filter>, Filter),
+    expected: &[(String, String)],
+) -> Vec<(Syscall, PathBuf)> {
+    let specs: Vec<String> = expected.iter().map(|(spec, _)| spec.clone()).collect();
+    let (child, listener) = spawn_notified_with(probe, &specs, deny, notify);
     let seen = supervise_opens(&listener, files);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -770,6 +795,57 @@ fn seccomp_supervisor_answers_trapped_opens() {
     assert!(
         !seen.iter().any(|(s, _)| *s == Syscall::OpenAt2),
         "openat2 reached the supervisor past the deny filter: {seen:?}"
+    );
+}
+
+/// The deny-list and the notify filter merged into one program, installed once with the
+/// listener (as `PreparedSandbox` does under a supervisor): the same answers as the two
+/// programs above: `open`/`openat` reach the supervisor, `openat2` fails with `ENOSYS`
+/// without reaching it.
+#[test]
+fn seccomp_merged_program_answers_like_the_two() {
+    let Some(probe) = probe() else { return };
+    let files = NotifyFiles::new("notify-merged");
+    let mut caps = CapabilitySet::new();
+    caps.set_network(NetworkMode::Block);
+    let merged = Filter::for_caps_with_notify(&caps, &NotifySet::open_family()).unwrap();
+    let seen = assert_supervised_opens_with(
+        &probe,
+        &files,
+        (None, merged),
+        &[
+            (open_spec("openat", &files.cont), CONTINUED.into()),
+            (
+                open_spec("openat", &files.denied),
+                failed_with(libc::EACCES),
+            ),
+            (open_spec("openat", &files.injected), SUBSTITUTED.into()),
+            (open_spec("open", &files.denied), failed_with(libc::EACCES)),
+            (
+                open_spec("open", &files.injected),
+                SUBSTITUTED_AT_100.into(),
+            ),
+            (
+                open_spec("openat", &files.missing),
+                "fd=4242 errno=0 data=".into(),
+            ),
+            (open_spec("openat2", &files.cont), failed_with(libc::ENOSYS)),
+        ],
+    );
+    assert_trapped(
+        &seen,
+        &[
+            (Syscall::OpenAt, &files.cont),
+            (Syscall::OpenAt, &files.denied),
+            (Syscall::OpenAt, &files.injected),
+            (Syscall::Open, &files.denied),
+            (Syscall::Open, &files.injected),
+            (Syscall::OpenAt, &files.missing),
+        ],
+    );
+    assert!(
+        !seen.iter().any(|(s, _)| *s == Syscall::OpenAt2),
+        "openat2 reached the supervisor past the merged program's deny rows: {seen:?}"
     );
 }
 
