@@ -479,21 +479,8 @@ fn seccomp_install_sets_no_new_privs() {
     assert!(status.lines().any(|l| l == "Seccomp:\t2"), "{status}");
 }
 
-/// Spawn the probe in `--open` mode under the notify filter (after the deny filter if
-/// `with_deny`); the child sends its listener back over a socketpair before exec. Returns
-/// the child and the listener.
-fn spawn_notified(
-    probe: &Path,
-    specs: &[String],
-    with_deny: bool,
-) -> (std::process::Child, NotifyFd) {
-    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
-    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
-    spawn_notified_with(probe, specs, deny, notify)
-}
-
-/// [`spawn_notified`] with the programs given: `deny` (if any) installed first, then
-/// `notify` with the listener.
+/// Spawn the probe in `--open` mode under `notify` (after `deny` if given); the child sends
+/// its listener back over a socketpair before exec. Returns the child and the listener.
 fn spawn_notified_with(
     probe: &Path,
     specs: &[String],
@@ -709,7 +696,6 @@ fn assert_supervised_opens(
     with_deny: bool,
     expected: &[(String, String)],
 ) -> Vec<(Syscall, PathBuf)> {
-    let specs: Vec<String> = expected.iter().map(|(spec, _)| spec.clone()).collect();
     let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
     let notify = Filter::notify(&NotifySet::open_family()).unwrap();
     assert_supervised_opens_with(probe, files, (deny, notify), expected)

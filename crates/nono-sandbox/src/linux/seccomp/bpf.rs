@@ -534,8 +534,7 @@ pub fn is_const_allow(prog: &[Insn], arch: u32, nr: u32) -> bool {
             c if c == BPF_ALU | BPF_AND | BPF_K => a &= insn.k,
             c if c == BPF_RET | BPF_K => return insn.k == 0x7fff_0000,
             c if c == BPF_JMP | BPF_JA => {
-                let Some(to) = usize::try_from(insn.k).ok().and_then(|k| pc.checked_add(k))
-                else {
+                let Some(to) = usize::try_from(insn.k).ok().and_then(|k| pc.checked_add(k)) else {
                     return false;
                 };
                 pc = to;

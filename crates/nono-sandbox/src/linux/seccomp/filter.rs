@@ -1501,7 +1501,9 @@ fn emit_deny_rows(
     pass: Pass,
     falls_through: bool,
 ) {
-    let Pass { label: pass_label, .. } = pass;
+    let Pass {
+        label: pass_label, ..
+    } = pass;
     for e in DENY_TABLE
         .iter()
         .filter(|e| e.nr == nr && e.when != When::Always)
@@ -1583,13 +1585,7 @@ fn emit_deny_rows(
 
 /// The family and Unix-datagram check of `socket` or `socketpair` (`nr`); a call it lets
 /// through goes to `pass`. Every path ends in a jump.
-fn emit_socket(
-    asm: &mut Assembler,
-    rets: &mut Returns,
-    nr: u32,
-    deny: &DenySpec<'_>,
-    pass: Pass,
-) {
+fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec<'_>, pass: Pass) {
     let (exit, pass) = (pass, pass.label);
     let family_filter = deny.family_filter();
     // Where an AF_UNIX socket goes: straight through, or through the type check.
@@ -1673,9 +1669,7 @@ fn build(spec: &Spec<'_>) -> Built {
     let mut asm = Assembler::new();
     let mut rets = Returns::new();
     let allow = rets.get(&mut asm, action::ALLOW);
-    let trap = spec
-        .notify
-        .map(|_| rets.get(&mut asm, action::USER_NOTIF));
+    let trap = spec.notify.map(|_| rets.get(&mut asm, action::USER_NOTIF));
     prologue(&mut asm, &mut rets)?;
 
     let mut segments = Vec::new();
@@ -2750,7 +2744,14 @@ mod tests {
         let old_deny = legacy_deny(&NetworkMode::Allow, true, true);
         let old_notify = legacy_notify(&all);
         let read = [3, 0x1000, 4096, 0, 0, 0];
-        let open_rd = [libc::AT_FDCWD as u64, 0x1000, libc::O_RDONLY as u64, 0, 0, 0];
+        let open_rd = [
+            libc::AT_FDCWD as u64,
+            0x1000,
+            libc::O_RDONLY as u64,
+            0,
+            0,
+            0,
+        ];
         // (name, nr, args, wrap cost, run cost) pinned on x86_64.
         let cases: &[(&str, libc::c_long, [u64; 6], usize, usize)] = &[
             ("read", libc::SYS_read, read, 9, 9),
@@ -2775,7 +2776,11 @@ mod tests {
                 + bpf::run_counted(&old_notify, &d).unwrap().1;
             assert!(got.2 * 4 < old, "{name}: {got:?}, linear programs {old}");
             if cfg!(target_arch = "x86_64") {
-                assert_eq!((got.1, got.2), (*wrap_cost, *run_cost), "{name}; all: {costs:?}");
+                assert_eq!(
+                    (got.1, got.2),
+                    (*wrap_cost, *run_cost),
+                    "{name}; all: {costs:?}"
+                );
             } else {
                 assert!(got.1 <= 16 && got.2 <= 16, "{name}; all: {costs:?}");
             }
@@ -2825,7 +2830,10 @@ mod tests {
             // Denied, trapped or argument-dependent: never cached.
             assert!(!f.kernel_cache_allows(nr_of(libc::SYS_openat)), "{f:?}");
         }
-        for f in [Filter::for_caps(&CapabilitySet::new()).unwrap(), run_filter()] {
+        for f in [
+            Filter::for_caps(&CapabilitySet::new()).unwrap(),
+            run_filter(),
+        ] {
             for nr in [libc::SYS_ptrace, libc::SYS_ioctl, libc::SYS_clone] {
                 assert!(!f.kernel_cache_allows(nr_of(nr)), "{f:?} {nr}");
             }
