@@ -369,6 +369,9 @@ struct Entry {
     kind: DenyKind,
     /// Why the path is protected (empty: the group's description).
     why: String,
+    /// Whether `canonical` was an existing directory when the entry was added (the only
+    /// entries the link walk looks into; known from resolving it, so not looked up again).
+    dir: bool,
 }
 
 /// The deny entry that covers a path.
@@ -477,10 +480,7 @@ impl DenySet {
             if !walked.insert(root.clone().into_os_string()) {
                 continue;
             }
-            let Ok(meta) = std::fs::symlink_metadata(&root) else {
-                continue;
-            };
-            if !meta.is_dir() {
+            if !self.entries[i].dir {
                 continue;
             }
             let mut links = Vec::new();
@@ -569,7 +569,7 @@ impl DenySet {
             }
             return Ok(self);
         }
-        if let Some(meta) = meta {
+        if let Some(meta) = &meta {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
@@ -580,6 +580,7 @@ impl DenySet {
             group: group.to_owned(),
             kind,
             why: why.to_owned(),
+            dir: meta.is_some_and(|m| m.is_dir()),
         });
         Ok(self)
     }
