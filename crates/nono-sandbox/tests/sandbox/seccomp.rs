@@ -868,3 +868,38 @@ fn seccomp_notify_filter_alone_traps_openat2() {
         ],
     );
 }
+
+/// `Seccomp_filters` of a process confined by a sandbox prepared with `opts`, read by the
+/// process itself.
+fn seccomp_filters_of_confined(opts: &nono_sandbox::SandboxOptions) -> String {
+    let mut caps = crate::harness::base_caps();
+    caps.allow_dir("/proc", nono_sandbox::AccessMode::Read, "test")
+        .unwrap();
+    let prepared = nono_sandbox::PreparedSandbox::prepare(&caps, opts).unwrap();
+    let mut cmd = Command::new("cat");
+    cmd.arg("/proc/self/status").stdin(Stdio::null());
+    nono_sandbox::CommandExt::sandboxed_with(&mut cmd, prepared);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A supervised sandbox installs one seccomp program (the deny-list and the notify filter
+/// merged), not two: every syscall runs one program. (`connect` trapped, not the open
+/// family: the child here has no supervisor answering.)
+#[test]
+fn a_supervised_sandbox_installs_one_program() {
+    if !crate::harness::landlock_abi_at_least(1) {
+        return;
+    }
+    let plain = seccomp_filters_of_confined(&nono_sandbox::SandboxOptions::new());
+    let supervised = seccomp_filters_of_confined(
+        &nono_sandbox::SandboxOptions::new().with_notify(NotifySet::new().with(Syscall::Connect)),
+    );
+    assert_eq!(plain, "1");
+    assert_eq!(supervised, "1");
+}
