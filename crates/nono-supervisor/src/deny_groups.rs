@@ -431,6 +431,9 @@ struct Entry {
     kind: DenyKind,
     /// Why the path is protected (empty: the group's description).
     why: String,
+    /// Whether `canonical` was an existing directory when the entry was added (the only
+    /// entries the link walk looks into; known from resolving it, so not looked up again).
+    dir: bool,
 }
 
 /// The deny entry that covers a path.
@@ -560,10 +563,7 @@ impl DenySet {
                 let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
                 self.add_link_chain(resolver, &literal, None, &group, kind, &mut queue);
             }
-            let Ok(meta) = std::fs::symlink_metadata(&root) else {
-                continue;
-            };
-            if !meta.is_dir() {
+            if !self.entries[i].dir {
                 continue;
             }
             let mut links = Vec::new();
@@ -575,6 +575,10 @@ impl DenySet {
             }
             let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
             for link in links {
+                // `python3` → `python3.12` beside it: within the entry, nothing to add.
+                if names_a_plain_sibling(&link) {
+                    continue;
+                }
                 self.add_link_chain(resolver, &link, Some(&root), &group, kind, &mut queue);
             }
         }
@@ -679,7 +683,7 @@ impl DenySet {
             }
             return Ok(self);
         }
-        if let Some(meta) = meta {
+        if let Some(meta) = &meta {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
@@ -690,6 +694,7 @@ impl DenySet {
             group: group.to_owned(),
             kind,
             why: why.to_owned(),
+            dir: meta.is_some_and(|m| m.is_dir()),
         });
         Ok(self)
     }
@@ -791,6 +796,30 @@ impl DenySet {
             caps.deny_link_kind(link, format!("group {group}"), *kind)?;
         }
         Ok(())
+    }
+}
+
+/// Whether the symlink `link`, found by [`walk_links`] (so its directory is canonical and
+/// inside the walked entry), names a sibling that is not a symlink itself (`python3` →
+/// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
+/// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
+/// where `realpath` costs a `readlink` per component of the path. A missing sibling is a
+/// dangling link, which `canonicalize` skips too. Anything else (`..`, an absolute target,
+/// several components, a sibling that is a link) goes through `canonicalize`.
+fn names_a_plain_sibling(link: &Path) -> bool {
+    let Ok(target) = std::fs::read_link(link) else {
+        return false;
+    };
+    let mut comps = target.components();
+    let (Some(Component::Normal(name)), None) = (comps.next(), comps.next()) else {
+        return false;
+    };
+    let Some(dir) = link.parent() else {
+        return false;
+    };
+    match std::fs::symlink_metadata(dir.join(name)) {
+        Ok(m) => !m.file_type().is_symlink(),
+        Err(_) => true,
     }
 }
 
@@ -1228,6 +1257,35 @@ mod tests {
         // Nothing else in the dotfiles directory is affected.
         assert_eq!(set.group_of(&dot.join("other")), None);
         assert!(set.unwalked().is_empty());
+    }
+
+    /// The sibling shortcut (`python3` → `python3.12`) skips only what `canonicalize` would
+    /// skip: a sibling that is itself a link out of the entry still has its target denied.
+    #[test]
+    fn sibling_links_are_skipped_but_a_sibling_link_out_is_followed() {
+        let h = home("siblings");
+        let tool = h.join(".pyenv/versions/3.12/bin");
+        let outside = h.join("elsewhere");
+        std::fs::create_dir_all(&tool).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(tool.join("python3.12"), b"elf").unwrap();
+        std::fs::write(outside.join("real-pip"), b"#!/bin/sh").unwrap();
+        std::os::unix::fs::symlink("python3.12", tool.join("python3")).unwrap();
+        std::os::unix::fs::symlink("python3", tool.join("python")).unwrap();
+        std::os::unix::fs::symlink(outside.join("real-pip"), tool.join("pip3")).unwrap();
+        std::os::unix::fs::symlink("pip3", tool.join("pip")).unwrap();
+        std::os::unix::fs::symlink("missing", tool.join("dangling")).unwrap();
+        assert!(names_a_plain_sibling(&tool.join("python3")));
+        assert!(names_a_plain_sibling(&tool.join("dangling")));
+        assert!(!names_a_plain_sibling(&tool.join("python")));
+        assert!(!names_a_plain_sibling(&tool.join("pip")));
+        assert!(!names_a_plain_sibling(&tool.join("pip3")));
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert!(set
+            .deny_for(&outside.join("real-pip"), AccessMode::Write)
+            .is_some());
+        assert_eq!(set.group_of(&outside.join("other")), None);
+        assert_eq!(set.group_of(&tool.join("missing")), Some("autorun"));
     }
 
     #[test]

@@ -125,9 +125,13 @@ pub enum SandboxError {
 #[derive(Debug)]
 pub struct PreparedSandbox {
     landlock: RulesetCreated,
-    /// Deny-list + socket-family filter (`None` only in best-effort without seccomp).
+    /// Deny-list + socket-family filter, installed without a listener: `None` when the
+    /// sandbox has a notify set (then `notify` holds both, merged) and in best-effort
+    /// without seccomp.
     deny: Option<Filter>,
-    /// User-notification filter, when asked for.
+    /// User-notification filter, when asked for: the deny-list and the notify filter merged
+    /// into one program (`Filter::deny_list_with_notify`), or the notify filter alone where
+    /// there is no deny-list.
     notify: Option<Filter>,
     /// Capability drop (`None`: the capability set keeps them).
     cap_drop: Option<CapDrop>,
@@ -339,7 +343,7 @@ fn prepare_seccomp(
              private IPC namespace, or set_sysv_ipc(Deny)",
         ));
     }
-    let deny = if sc.filter == Tristate::No {
+    let mut deny = if sc.filter == Tristate::No {
         None
     } else {
         match Filter::deny_list(
@@ -373,7 +377,17 @@ fn prepare_seccomp(
     let notify = match opts.notify {
         None => None,
         Some(set) if sc.user_notif != Tristate::No => {
-            let f = Filter::notify(&set)?;
+            // One program rather than two when there is a deny-list: it answers what the
+            // kernel would take from both (the strictest action), and a syscall runs one.
+            let f = match deny.take() {
+                Some(_) => Filter::deny_list_with_notify(
+                    caps.network(),
+                    sysv == SysvPlan::Seccomp,
+                    refuse_unix_dgram && !dgram_trapped,
+                    &set,
+                )?,
+                None => Filter::notify(&set)?,
+            };
             status.push_enforced(
                 Protection::OpenNotify,
                 "seccomp user notification (SECCOMP_RET_USER_NOTIF)",

@@ -479,13 +479,13 @@ fn seccomp_install_sets_no_new_privs() {
     assert!(status.lines().any(|l| l == "Seccomp:\t2"), "{status}");
 }
 
-/// Spawn the probe in `--open` mode under the notify filter (after the deny filter if
-/// `with_deny`); the child sends its listener back over a socketpair before exec. Returns
-/// the child and the listener.
-fn spawn_notified(
+/// Spawn the probe in `--open` mode under `notify` (after `deny` if given); the child sends
+/// its listener back over a socketpair before exec. Returns the child and the listener.
+fn spawn_notified_with(
     probe: &Path,
     specs: &[String],
-    with_deny: bool,
+    deny: Option<Filter>,
+    notify: Filter,
 ) -> (std::process::Child, NotifyFd) {
     let (parent_end, child_end) = socketpair(
         AddressFamily::UNIX,
@@ -494,8 +494,6 @@ fn spawn_notified(
         None,
     )
     .unwrap();
-    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
-    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
     let mut cmd = Command::new(probe);
     cmd.arg("--open")
         .args(specs)
@@ -698,8 +696,21 @@ fn assert_supervised_opens(
     with_deny: bool,
     expected: &[(String, String)],
 ) -> Vec<(Syscall, PathBuf)> {
+    let deny = with_deny.then(|| deny_filter(NetworkMode::Block));
+    let notify = Filter::notify(&NotifySet::open_family()).unwrap();
+    assert_supervised_opens_with(probe, files, (deny, notify), expected)
+}
+
+/// [`assert_supervised_opens`] with the programs given (see [`spawn_notified_with`]).
+#[track_caller]
+fn assert_supervised_opens_with(
+    probe: &Path,
+    files: &NotifyFiles,
+    (deny, notify): (Option<Filter>, Filter),
+    expected: &[(String, String)],
+) -> Vec<(Syscall, PathBuf)> {
     let specs: Vec<String> = expected.iter().map(|(spec, _)| spec.clone()).collect();
-    let (child, listener) = spawn_notified(probe, &specs, with_deny);
+    let (child, listener) = spawn_notified_with(probe, &specs, deny, notify);
     let seen = supervise_opens(&listener, files);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -773,6 +784,57 @@ fn seccomp_supervisor_answers_trapped_opens() {
     );
 }
 
+/// The deny-list and the notify filter merged into one program, installed once with the
+/// listener (as `PreparedSandbox` does under a supervisor): the same answers as the two
+/// programs above: `open`/`openat` reach the supervisor, `openat2` fails with `ENOSYS`
+/// without reaching it.
+#[test]
+fn seccomp_merged_program_answers_like_the_two() {
+    let Some(probe) = probe() else { return };
+    let files = NotifyFiles::new("notify-merged");
+    let mut caps = CapabilitySet::new();
+    caps.set_network(NetworkMode::Block);
+    let merged = Filter::for_caps_with_notify(&caps, &NotifySet::open_family()).unwrap();
+    let seen = assert_supervised_opens_with(
+        &probe,
+        &files,
+        (None, merged),
+        &[
+            (open_spec("openat", &files.cont), CONTINUED.into()),
+            (
+                open_spec("openat", &files.denied),
+                failed_with(libc::EACCES),
+            ),
+            (open_spec("openat", &files.injected), SUBSTITUTED.into()),
+            (open_spec("open", &files.denied), failed_with(libc::EACCES)),
+            (
+                open_spec("open", &files.injected),
+                SUBSTITUTED_AT_100.into(),
+            ),
+            (
+                open_spec("openat", &files.missing),
+                "fd=4242 errno=0 data=".into(),
+            ),
+            (open_spec("openat2", &files.cont), failed_with(libc::ENOSYS)),
+        ],
+    );
+    assert_trapped(
+        &seen,
+        &[
+            (Syscall::OpenAt, &files.cont),
+            (Syscall::OpenAt, &files.denied),
+            (Syscall::OpenAt, &files.injected),
+            (Syscall::Open, &files.denied),
+            (Syscall::Open, &files.injected),
+            (Syscall::OpenAt, &files.missing),
+        ],
+    );
+    assert!(
+        !seen.iter().any(|(s, _)| *s == Syscall::OpenAt2),
+        "openat2 reached the supervisor past the merged program's deny rows: {seen:?}"
+    );
+}
+
 /// The notify filter alone (a library user without the deny-list) still traps `openat2`:
 /// the supervisor reads `struct open_how` and answers it like any other open.
 #[test]
@@ -805,4 +867,39 @@ fn seccomp_notify_filter_alone_traps_openat2() {
             (Syscall::OpenAt, &files.injected),
         ],
     );
+}
+
+/// `Seccomp_filters` of a process confined by a sandbox prepared with `opts`, read by the
+/// process itself.
+fn seccomp_filters_of_confined(opts: &nono_sandbox::SandboxOptions) -> String {
+    let mut caps = crate::harness::base_caps();
+    caps.allow_dir("/proc", nono_sandbox::AccessMode::Read, "test")
+        .unwrap();
+    let prepared = nono_sandbox::PreparedSandbox::prepare(&caps, opts).unwrap();
+    let mut cmd = Command::new("cat");
+    cmd.arg("/proc/self/status").stdin(Stdio::null());
+    nono_sandbox::CommandExt::sandboxed_with(&mut cmd, prepared);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A supervised sandbox installs one seccomp program (the deny-list and the notify filter
+/// merged), not two: every syscall runs one program. (`connect` trapped, not the open
+/// family: the child here has no supervisor answering.)
+#[test]
+fn a_supervised_sandbox_installs_one_program() {
+    if !crate::harness::landlock_abi_at_least(1) {
+        return;
+    }
+    let plain = seccomp_filters_of_confined(&nono_sandbox::SandboxOptions::new());
+    let supervised = seccomp_filters_of_confined(
+        &nono_sandbox::SandboxOptions::new().with_notify(NotifySet::new().with(Syscall::Connect)),
+    );
+    assert_eq!(plain, "1");
+    assert_eq!(supervised, "1");
 }

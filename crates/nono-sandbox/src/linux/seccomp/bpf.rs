@@ -513,6 +513,50 @@ pub fn run_counted(prog: &[Insn], data: &SeccompData) -> Option<(u32, usize)> {
     }
 }
 
+/// Whether the kernel's seccomp action cache (Linux 5.11, `seccomp_is_const_allow` in
+/// `kernel/seccomp.c`) would mark syscall `nr` of `arch` as always allowed: it emulates the
+/// program with only `nr` and `arch` known and gives up at the first load of anything else
+/// (an argument, the instruction pointer). A cached syscall skips the program entirely.
+#[must_use]
+pub fn is_const_allow(prog: &[Insn], arch: u32, nr: u32) -> bool {
+    let mut a: u32 = 0;
+    let mut pc = 0usize;
+    while let Some(insn) = prog.get(pc) {
+        pc += 1;
+        match insn.code {
+            c if c == BPF_LD | BPF_W | BPF_ABS => {
+                a = match insn.k {
+                    0 => nr,
+                    4 => arch,
+                    _ => return false,
+                }
+            }
+            c if c == BPF_ALU | BPF_AND | BPF_K => a &= insn.k,
+            c if c == BPF_RET | BPF_K => return insn.k == 0x7fff_0000,
+            c if c == BPF_JMP | BPF_JA => {
+                let Some(to) = usize::try_from(insn.k).ok().and_then(|k| pc.checked_add(k)) else {
+                    return false;
+                };
+                pc = to;
+            }
+            c => {
+                if c & 0x0f != BPF_JMP | BPF_K {
+                    return false;
+                }
+                let holds = match c & 0xf0 {
+                    BPF_JEQ => a == insn.k,
+                    BPF_JGT => a > insn.k,
+                    BPF_JGE => a >= insn.k,
+                    BPF_JSET => a & insn.k != 0,
+                    _ => return false,
+                };
+                pc += usize::from(if holds { insn.jt } else { insn.jf });
+            }
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1044,26 +1044,86 @@ impl Filter {
         deny_sysv: bool,
         refuse_unix_dgram: bool,
     ) -> Result<Filter, SeccompError> {
-        let kind = "deny-list";
-        let prog = build_deny(network, deny_sysv, refuse_unix_dgram)?.map_err(|source| {
-            SeccompError::Assemble {
-                filter: kind,
-                source,
-            }
-        })?;
-        Ok(Filter { prog, kind })
+        Filter::build(
+            "deny-list",
+            &Spec {
+                deny: Some(DenySpec {
+                    network,
+                    deny_sysv,
+                    refuse_unix_dgram,
+                }),
+                notify: None,
+            },
+        )
     }
 
     /// The user-notification filter: every syscall in `syscalls` is reported to the
     /// listener ([`install_with_listener`](Filter::install_with_listener)) and waits for its
     /// answer. Arch check first, like the deny filter.
     pub fn notify(syscalls: &NotifySet) -> Result<Filter, SeccompError> {
-        let kind = "notify";
-        let prog = build_notify(syscalls)?.map_err(|source| SeccompError::Assemble {
+        Filter::build(
+            "notify",
+            &Spec {
+                deny: None,
+                notify: Some(syscalls),
+            },
+        )
+    }
+
+    /// The deny-list and the user-notification filter as one program, to install with
+    /// [`install_with_listener`](Filter::install_with_listener): for every input it answers
+    /// what the kernel takes from [`deny_list`](Filter::deny_list) and
+    /// [`notify`](Filter::notify) installed together (the strictest action), and a syscall
+    /// pays for one program instead of two.
+    pub(crate) fn deny_list_with_notify(
+        network: &NetworkMode,
+        deny_sysv: bool,
+        refuse_unix_dgram: bool,
+        syscalls: &NotifySet,
+    ) -> Result<Filter, SeccompError> {
+        Filter::build(
+            "deny-list+notify",
+            &Spec {
+                deny: Some(DenySpec {
+                    network,
+                    deny_sysv,
+                    refuse_unix_dgram,
+                }),
+                notify: Some(syscalls),
+            },
+        )
+    }
+
+    /// [`for_caps`](Filter::for_caps) and [`notify`](Filter::notify) merged into one program
+    /// (see `deny_list_with_notify`), as a supervised sandbox installs it: Unix datagram
+    /// sockets are left to the notify part when it traps both `socket` and `socketpair`.
+    pub fn for_caps_with_notify(
+        caps: &CapabilitySet,
+        syscalls: &NotifySet,
+    ) -> Result<Filter, SeccompError> {
+        let trapped = Syscall::UNIX_DATAGRAM.iter().all(|s| syscalls.contains(*s));
+        Filter::deny_list_with_notify(
+            caps.network(),
+            caps.sysv_ipc() != SysvIpc::Host,
+            !caps.allows_unix_datagram() && !trapped,
+            syscalls,
+        )
+    }
+
+    fn build(kind: &'static str, spec: &Spec<'_>) -> Result<Filter, SeccompError> {
+        let prog = build(spec)?.map_err(|source| SeccompError::Assemble {
             filter: kind,
             source,
         })?;
         Ok(Filter { prog, kind })
+    }
+
+    /// Whether the kernel's seccomp action cache (Linux 5.11+) allows syscall `nr` of the
+    /// native arch without running the program: true when the program allows it after
+    /// looking at nothing but the arch and the number (see [`bpf::is_const_allow`]).
+    #[must_use]
+    pub fn kernel_cache_allows(&self, nr: u32) -> bool {
+        NATIVE_AUDIT_ARCH.is_some_and(|arch| bpf::is_const_allow(&self.prog, arch, nr))
     }
 
     /// The program.
@@ -1197,170 +1257,381 @@ fn unix_type_check(asm: &mut Assembler, allow: Label, unix_dgram: Label) {
 /// `MSG_FASTOPEN` (`include/linux/socket.h`).
 const MSG_FASTOPEN: u32 = 0x2000_0000;
 
-fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -> Built {
-    let mut asm = Assembler::new();
-    let mut rets = Returns::new();
-    let allow = rets.get(&mut asm, action::ALLOW);
-    prologue(&mut asm, &mut rets)?;
+/// The deny-list part of a program (see [`Filter::deny_list`]).
+#[derive(Debug, Clone, Copy)]
+struct DenySpec<'a> {
+    network: &'a NetworkMode,
+    deny_sysv: bool,
+    refuse_unix_dgram: bool,
+}
 
-    // Unconditional rows: one compare each on `nr`.
-    let sysv = if deny_sysv { SYSV_TABLE } else { &[] };
-    for e in DENY_TABLE
-        .iter()
-        .chain(sysv)
-        .filter(|e| e.when == When::Always)
-    {
-        let to = rets.errno(&mut asm, e.errno);
-        asm.jump(Cond::Eq, e.nr, to, Target::Next);
-    }
-    // Conditional rows: one branch per syscall to a block that inspects its arguments.
-    let mut groups: Vec<(u32, Label)> = Vec::new();
-    for e in DENY_TABLE.iter().filter(|e| e.when != When::Always) {
-        if !groups.iter().any(|(nr, _)| *nr == e.nr) {
-            let l = asm.label();
-            asm.jump(Cond::Eq, e.nr, l, Target::Next);
-            groups.push((e.nr, l));
-        }
-    }
-    let family_filter = *network != NetworkMode::Allow;
-    let sockets = if family_filter || refuse_unix_dgram {
-        let socket = asm.label();
-        let pair = asm.label();
-        asm.jump(Cond::Eq, sysno::socket, socket, Target::Next);
-        asm.jump(Cond::Eq, sysno::socketpair, pair, Target::Next);
-        Some((socket, pair))
-    } else {
-        None
-    };
-    // TCP ports only: TCP Fast Open through `sendmsg`/`sendmmsg(MSG_FASTOPEN)` connects to the
-    // `msg_name` in the child's memory, which no filter can see and the supervisor does not
-    // broker (it checks the address of `connect` and `sendto`: an allowed port reaches
-    // loopback, the proxy's port the proxy). Refused (`EACCES`) — `connect` then `send`, or
-    // `sendto(MSG_FASTOPEN)`, still work.
-    let fastopen = if matches!(network, NetworkMode::Ports { .. }) {
-        let msg = asm.label();
-        let mmsg = asm.label();
-        asm.jump(Cond::Eq, sysno::sendmsg, msg, Target::Next);
-        asm.jump(Cond::Eq, sysno::sendmmsg, mmsg, Target::Next);
-        Some((msg, mmsg))
-    } else {
-        None
-    };
-    asm.goto(allow);
-    if let Some((msg, mmsg)) = fastopen {
-        let refuse = rets.errno(&mut asm, libc::EACCES);
-        asm.bind(msg);
-        asm.load(Field::ArgLo(2));
-        asm.jump(Cond::Set, MSG_FASTOPEN, refuse, allow);
-        asm.bind(mmsg);
-        asm.load(Field::ArgLo(3));
-        asm.jump(Cond::Set, MSG_FASTOPEN, refuse, allow);
+/// What a program is made of: the deny-list, the notify part, or both (merged).
+#[derive(Debug, Clone, Copy)]
+struct Spec<'a> {
+    deny: Option<DenySpec<'a>>,
+    notify: Option<&'a NotifySet>,
+}
+
+/// What the deny-list does with one syscall number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DenyStage {
+    /// Nothing: the call goes on to the notify part, or is allowed.
+    Pass,
+    /// An unconditional row: the call fails with this errno.
+    Errno(i32),
+    /// Conditional rows of the deny table: a block inspects the arguments.
+    Rows,
+    /// `socket`/`socketpair` with the family or Unix-datagram check.
+    Socket,
+    /// `sendmsg`/`sendmmsg` in TCP-ports mode: `MSG_FASTOPEN` in the flags argument
+    /// `args[i]` is refused (`EACCES`). TCP Fast Open connects to the `msg_name` in the child's
+    /// memory, which no filter sees and the supervisor does not broker (it checks the address
+    /// of `connect` and `sendto`: an allowed port reaches loopback, the proxy's port the proxy);
+    /// `connect` then `send`, or `sendto(MSG_FASTOPEN)`, still work.
+    FastOpen(u8),
+}
+
+/// What the notify part does with one syscall number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotifyStage {
+    /// Not trapped.
+    Pass,
+    /// Every call trapped.
+    Trap,
+    /// `sendto`, trapped with a destination address.
+    SendTo,
+    /// `socket`/`socketpair`, trapped for a Unix datagram socket.
+    UnixDatagram,
+    /// Trapped when the pid argument `args[i]` is not 0.
+    OtherProcess(u8),
+}
+
+impl DenySpec<'_> {
+    fn family_filter(&self) -> bool {
+        *self.network != NetworkMode::Allow
     }
 
-    for (nr, label) in groups {
-        asm.bind(label);
-        for e in DENY_TABLE
+    fn stage(&self, nr: u32) -> DenyStage {
+        let sysv = if self.deny_sysv { SYSV_TABLE } else { &[] };
+        // Unconditional rows first (the first row of a number decides), as the table says.
+        if let Some(e) = DENY_TABLE
             .iter()
-            .filter(|e| e.nr == nr && e.when != When::Always)
+            .chain(sysv)
+            .find(|e| e.nr == nr && e.when == When::Always)
         {
-            let deny = rets.errno(&mut asm, e.errno);
-            match e.when {
-                When::Always => {}
-                When::IoctlRequest { request, .. } => {
-                    asm.load(Field::ArgLo(1));
-                    asm.jump(Cond::Eq, request, deny, Target::Next);
-                }
-                When::CloneFlags(mask) => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Set, mask, deny, Target::Next);
-                }
-                When::PersonalityOtherThan(allowed) => {
-                    asm.load(Field::ArgLo(0));
-                    for v in allowed {
-                        asm.jump(Cond::Eq, *v, allow, Target::Next);
-                    }
-                    asm.goto(deny);
-                }
-                When::SetIdMode { mode } => {
-                    asm.load(Field::ArgLo(mode));
-                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-                }
-                When::CreateSetIdMode { flags, mode } => {
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(flags));
-                    asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
-                    asm.load(Field::ArgLo(mode));
-                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-                    asm.bind(next);
-                }
-                When::AccessModeThree { flags } => {
-                    // Both bits of O_ACCMODE set.
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(flags));
-                    asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
-                    asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
-                    asm.bind(next);
-                }
-                When::SetLimitsOfPid => {
-                    // pid_t is 32 bits; new_limit is a pointer: both halves.
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, 0, next, Target::Next);
-                    asm.load(Field::ArgLo(2));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                    asm.load(Field::ArgHi(2));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                    asm.bind(next);
-                }
-                When::PriorityOfOthers => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
-                    asm.load(Field::ArgLo(1));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                }
-                When::IoprioOfUser => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
-                }
-                When::FlagsSet { arg, mask, .. } => {
-                    asm.load(Field::ArgLo(arg));
-                    asm.jump(Cond::Set, mask, deny, Target::Next);
-                }
-                When::IoctlTypeNr { type_nr, .. } => {
-                    asm.load(Field::ArgLo(1));
-                    asm.and(0xffff);
-                    asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
-                }
+            return DenyStage::Errno(e.errno);
+        }
+        if DENY_TABLE.iter().any(|e| e.nr == nr) {
+            return DenyStage::Rows;
+        }
+        if (nr == sysno::socket || nr == sysno::socketpair)
+            && (self.family_filter() || self.refuse_unix_dgram)
+        {
+            return DenyStage::Socket;
+        }
+        if matches!(self.network, NetworkMode::Ports { .. }) {
+            if nr == sysno::sendmsg {
+                return DenyStage::FastOpen(2);
+            }
+            if nr == sysno::sendmmsg {
+                return DenyStage::FastOpen(3);
             }
         }
-        asm.goto(allow);
+        DenyStage::Pass
     }
+}
 
-    if let Some((socket, pair)) = sockets {
-        // Where an AF_UNIX socket goes: straight to ALLOW, or through the type check.
-        let unix = if refuse_unix_dgram {
-            asm.label()
-        } else {
-            allow
-        };
-        // Where a socketpair of another family goes (the kernel only pairs AF_UNIX).
-        let other_pair = if family_filter {
-            rets.errno(&mut asm, libc::EAFNOSUPPORT)
-        } else {
-            allow
-        };
-        asm.bind(socket);
-        asm.load(Field::ArgLo(0));
+fn notify_stage(set: &NotifySet, nr: u32) -> NotifyStage {
+    let Some(s) = set.iter().find(|s| s.nr() == Some(nr)) else {
+        return NotifyStage::Pass;
+    };
+    if s == Syscall::SendTo {
+        NotifyStage::SendTo
+    } else if Syscall::UNIX_DATAGRAM.contains(&s) {
+        NotifyStage::UnixDatagram
+    } else if s == Syscall::IoprioSet {
+        NotifyStage::OtherProcess(1)
+    } else if Syscall::OTHER_PROCESS.contains(&s) {
+        NotifyStage::OtherProcess(0)
+    } else {
+        NotifyStage::Trap
+    }
+}
+
+/// Every number the parts of `spec` may single out, whatever their options: the decision
+/// tree is built over these, so its shape (and the cost of a syscall) does not depend on
+/// which calls a given set traps.
+fn universe(spec: &Spec<'_>) -> Vec<u32> {
+    let mut v = Vec::new();
+    if spec.deny.is_some() {
+        v.extend(DENY_TABLE.iter().chain(SYSV_TABLE).map(|e| e.nr));
+        v.extend([
+            sysno::socket,
+            sysno::socketpair,
+            sysno::sendmsg,
+            sysno::sendmmsg,
+        ]);
+    }
+    if spec.notify.is_some() {
+        v.extend(Syscall::ALL.iter().filter_map(|s| s.nr()));
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Syscalls every program makes all the time: the decision tree gives the ranges holding
+/// them more weight, so they are decided in fewer comparisons (see [`Filter::cost`]).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const HOT: &[libc::c_long] = &[
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_close,
+    libc::SYS_fstat,
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_lseek,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_madvise,
+    libc::SYS_brk,
+    libc::SYS_futex,
+    libc::SYS_openat,
+    libc::SYS_getdents64,
+    libc::SYS_fcntl,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigaction,
+    libc::SYS_getpid,
+    libc::SYS_getppid,
+    libc::SYS_gettid,
+    libc::SYS_clock_gettime,
+    libc::SYS_ppoll,
+    libc::SYS_epoll_pwait,
+    libc::SYS_recvfrom,
+    libc::SYS_recvmsg,
+];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const HOT: &[libc::c_long] = &[];
+
+/// Extra weight of a hot syscall in the tree (a plain range weighs 1).
+const HOT_WEIGHT: u32 = 16;
+
+/// How one range of syscall numbers ends.
+#[derive(Debug, Clone, Copy)]
+enum Leaf {
+    /// A `ret` placed right in the tree.
+    Ret(u32),
+    /// A block after the tree that inspects the arguments.
+    Block(Label),
+}
+
+/// `[lo, next segment's lo)` of syscall numbers, decided alike.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    lo: u32,
+    leaf: Leaf,
+    weight: u32,
+}
+
+/// The number of hot syscalls in `[lo, hi]`.
+fn hot_in(lo: u32, hi: u32) -> u32 {
+    let n = HOT
+        .iter()
+        .filter_map(|&h| u32::try_from(h).ok())
+        .filter(|h| (lo..=hi).contains(h))
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Binary search on `nr` (in `A`) over `segs`, emitted in pre-order: each node is one
+/// `jge`, a leaf is a `ret` (or the jump to its block goes straight there). Splits where the
+/// weights on both sides balance, so hot syscalls sit near the root.
+fn emit_tree(asm: &mut Assembler, segs: &[Segment]) {
+    if let [only] = segs {
+        match only.leaf {
+            Leaf::Ret(a) => asm.ret(a),
+            Leaf::Block(l) => asm.goto(l),
+        }
+        return;
+    }
+    let total: u64 = segs.iter().map(|s| u64::from(s.weight)).sum();
+    let mut best = (u64::MAX, 1);
+    let mut left = 0u64;
+    for (k, s) in segs.iter().enumerate().take(segs.len() - 1) {
+        left += u64::from(s.weight);
+        let imbalance = (2 * left).abs_diff(total);
+        if imbalance < best.0 {
+            best = (imbalance, k + 1);
+        }
+    }
+    let (lo, hi) = segs.split_at(best.1);
+    let block_of = |s: &[Segment]| match s {
+        [Segment {
+            leaf: Leaf::Block(l),
+            ..
+        }] => Some(*l),
+        _ => None,
+    };
+    let (t, hi_label) = match block_of(hi) {
+        Some(l) => (l, None),
+        None => {
+            let l = asm.label();
+            (l, Some(l))
+        }
+    };
+    asm.jump(
+        Cond::Ge,
+        hi[0].lo,
+        t,
+        block_of(lo).map_or(Target::Next, Target::Label),
+    );
+    if block_of(lo).is_none() {
+        emit_tree(asm, lo);
+    }
+    if let Some(l) = hi_label {
+        asm.bind(l);
+        emit_tree(asm, hi);
+    }
+}
+
+/// Where a call a deny block lets through goes: a label, and the action `ret` there if it
+/// is a plain return (emitted in place of a final jump to it, one instruction less), or
+/// `None` when the notify check follows right after the block.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    label: Label,
+    ret: Option<u32>,
+}
+
+impl Pass {
+    /// Leave the block for `pass` as its last instruction.
+    fn leave(self, asm: &mut Assembler) {
+        match self.ret {
+            Some(action) => asm.ret(action),
+            None => asm.goto(self.label),
+        }
+    }
+}
+
+/// The conditional deny rows of `nr`, in table order; a call no row refuses goes to `pass`
+/// (by falling off the end when `falls_through`).
+fn emit_deny_rows(
+    asm: &mut Assembler,
+    rets: &mut Returns,
+    nr: u32,
+    pass: Pass,
+    falls_through: bool,
+) {
+    let Pass {
+        label: pass_label, ..
+    } = pass;
+    for e in DENY_TABLE
+        .iter()
+        .filter(|e| e.nr == nr && e.when != When::Always)
+    {
+        let deny = rets.errno(asm, e.errno);
+        match e.when {
+            When::Always => {}
+            When::IoctlRequest { request, .. } => {
+                asm.load(Field::ArgLo(1));
+                asm.jump(Cond::Eq, request, deny, Target::Next);
+            }
+            When::CloneFlags(mask) => {
+                asm.load(Field::ArgLo(0));
+                asm.jump(Cond::Set, mask, deny, Target::Next);
+            }
+            When::PersonalityOtherThan(allowed) => {
+                asm.load(Field::ArgLo(0));
+                for v in allowed {
+                    asm.jump(Cond::Eq, *v, pass_label, Target::Next);
+                }
+                asm.goto(deny);
+            }
+            When::SetIdMode { mode } => {
+                asm.load(Field::ArgLo(mode));
+                asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+            }
+            When::CreateSetIdMode { flags, mode } => {
+                let next = asm.label();
+                asm.load(Field::ArgLo(flags));
+                asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
+                asm.load(Field::ArgLo(mode));
+                asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+                asm.bind(next);
+            }
+            When::AccessModeThree { flags } => {
+                // Both bits of O_ACCMODE set.
+                let next = asm.label();
+                asm.load(Field::ArgLo(flags));
+                asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
+                asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
+                asm.bind(next);
+            }
+            When::SetLimitsOfPid => {
+                // pid_t is 32 bits; new_limit is a pointer: both halves.
+                let next = asm.label();
+                asm.load(Field::ArgLo(0));
+                asm.jump(Cond::Eq, 0, next, Target::Next);
+                asm.load(Field::ArgLo(2));
+                asm.jump(Cond::Eq, 0, Target::Next, deny);
+                asm.load(Field::ArgHi(2));
+                asm.jump(Cond::Eq, 0, Target::Next, deny);
+                asm.bind(next);
+            }
+            When::PriorityOfOthers => {
+                asm.load(Field::ArgLo(0));
+                asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
+                asm.load(Field::ArgLo(1));
+                asm.jump(Cond::Eq, 0, Target::Next, deny);
+            }
+            When::IoprioOfUser => {
+                asm.load(Field::ArgLo(0));
+                asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
+            }
+            When::FlagsSet { arg, mask, .. } => {
+                asm.load(Field::ArgLo(arg));
+                asm.jump(Cond::Set, mask, deny, Target::Next);
+            }
+            When::IoctlTypeNr { type_nr, .. } => {
+                asm.load(Field::ArgLo(1));
+                asm.and(0xffff);
+                asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
+            }
+        }
+    }
+    if !falls_through {
+        pass.leave(asm);
+    }
+}
+
+/// The family and Unix-datagram check of `socket` or `socketpair` (`nr`); a call it lets
+/// through goes to `pass`. Every path ends in a jump.
+fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec<'_>, pass: Pass) {
+    let (exit, pass) = (pass, pass.label);
+    let family_filter = deny.family_filter();
+    // Where an AF_UNIX socket goes: straight through, or through the type check.
+    let unix = if deny.refuse_unix_dgram {
+        asm.label()
+    } else {
+        pass
+    };
+    asm.load(Field::ArgLo(0));
+    if nr == sysno::socket {
         asm.jump(Cond::Eq, AF_UNIX, unix, Target::Next);
-        match network {
-            NetworkMode::Allow => asm.goto(allow),
+        match deny.network {
+            NetworkMode::Allow => exit.leave(asm),
             NetworkMode::Block => {
-                let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
+                let no_family = rets.errno(asm, libc::EAFNOSUPPORT);
                 asm.goto(no_family);
             }
             NetworkMode::Ports { .. } => {
-                let no_family = rets.errno(&mut asm, libc::EAFNOSUPPORT);
-                let no_proto = rets.errno(&mut asm, libc::EPROTONOSUPPORT);
+                let no_family = rets.errno(asm, libc::EAFNOSUPPORT);
+                let no_proto = rets.errno(asm, libc::EPROTONOSUPPORT);
                 let inet = asm.label();
                 asm.jump(Cond::Eq, AF_INET, inet, Target::Next);
                 asm.jump(Cond::Eq, AF_INET6, inet, no_family);
@@ -1369,82 +1640,147 @@ fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgram: bool) -
                 asm.and(SOCK_TYPE_MASK);
                 asm.jump(Cond::Eq, SOCK_STREAM, Target::Next, no_proto);
                 asm.load(Field::ArgLo(2));
-                asm.jump(Cond::Eq, 0, allow, Target::Next);
-                asm.jump(Cond::Eq, IPPROTO_TCP, allow, no_proto);
+                asm.jump(Cond::Eq, 0, pass, Target::Next);
+                asm.jump(Cond::Eq, IPPROTO_TCP, pass, no_proto);
             }
         }
-        asm.bind(pair);
-        asm.load(Field::ArgLo(0));
+    } else {
+        // The kernel only pairs AF_UNIX; another family is the network mode's business.
+        let other_pair = if family_filter {
+            rets.errno(asm, libc::EAFNOSUPPORT)
+        } else {
+            pass
+        };
         asm.jump(Cond::Eq, AF_UNIX, unix, other_pair);
-        if refuse_unix_dgram {
-            let refuse = rets.errno(&mut asm, libc::EACCES);
-            asm.bind(unix);
-            unix_type_check(&mut asm, allow, refuse);
-        }
     }
-
-    rets.emit(&mut asm);
-    Ok(asm.finish())
+    if deny.refuse_unix_dgram {
+        let refuse = rets.errno(asm, libc::EACCES);
+        asm.bind(unix);
+        unix_type_check(asm, pass, refuse);
+    }
 }
 
-fn build_notify(set: &NotifySet) -> Built {
+/// The argument check of a conditionally trapped syscall. Every path ends in a jump.
+fn emit_notify_block(asm: &mut Assembler, stage: NotifyStage, allow: Label, trap: Label) {
+    match stage {
+        NotifyStage::Pass | NotifyStage::Trap => {}
+        NotifyStage::SendTo => {
+            // Only with a destination address (args[4] != NULL): `send` is `sendto(.., NULL, 0)`.
+            asm.load(Field::ArgLo(4));
+            asm.jump(Cond::Eq, 0, Target::Next, trap);
+            asm.load(Field::ArgHi(4));
+            asm.jump(Cond::Eq, 0, allow, trap);
+        }
+        NotifyStage::UnixDatagram => {
+            // Both calls take domain and type in args[0..2].
+            asm.load(Field::ArgLo(0));
+            asm.jump(Cond::Eq, AF_UNIX, Target::Next, allow);
+            unix_type_check(asm, allow, trap);
+        }
+        NotifyStage::OtherProcess(arg) => {
+            // Another process: a pid_t argument that is not 0 ("the caller").
+            asm.load(Field::ArgLo(arg));
+            asm.jump(Cond::Eq, 0, allow, trap);
+        }
+    }
+}
+
+/// Build the program for `spec`: the prologue (arch, x32), a binary search on the syscall
+/// number, then one block per number whose verdict depends on its arguments. With both
+/// parts, a number's deny rows run first and send what they let through to its notify
+/// check: the program answers exactly what the kernel would take from the two programs
+/// installed one after the other (the strictest action: `ERRNO` before `USER_NOTIF` before
+/// `ALLOW`).
+fn build(spec: &Spec<'_>) -> Built {
     let mut asm = Assembler::new();
     let mut rets = Returns::new();
     let allow = rets.get(&mut asm, action::ALLOW);
-    let notify = rets.get(&mut asm, action::USER_NOTIF);
+    let trap = spec.notify.map(|_| rets.get(&mut asm, action::USER_NOTIF));
     prologue(&mut asm, &mut rets)?;
-    let mut sendto = None;
-    let mut unix_socket = None;
-    let mut other_pid = None;
-    let mut other_who = None;
-    // In declaration order, so the open family is compared first and `socket`/`socketpair`
-    // (declared last) add nothing to the path of a trapped open.
-    for s in set.iter() {
-        let Some(nr) = s.nr() else { continue };
-        if s == Syscall::SendTo {
-            // Only with a destination address (args[4] != NULL): `send` is `sendto(.., NULL, 0)`.
-            let l = asm.label();
-            asm.jump(Cond::Eq, nr, l, Target::Next);
-            sendto = Some(l);
-        } else if Syscall::UNIX_DATAGRAM.contains(&s) {
-            // Only a Unix datagram socket (both calls take domain and type in args[0..2]).
-            let l = *unix_socket.get_or_insert_with(|| asm.label());
-            asm.jump(Cond::Eq, nr, l, Target::Next);
-        } else if s == Syscall::IoprioSet {
-            let l = *other_who.get_or_insert_with(|| asm.label());
-            asm.jump(Cond::Eq, nr, l, Target::Next);
-        } else if Syscall::OTHER_PROCESS.contains(&s) {
-            let l = *other_pid.get_or_insert_with(|| asm.label());
-            asm.jump(Cond::Eq, nr, l, Target::Next);
-        } else {
-            asm.jump(Cond::Eq, nr, notify, Target::Next);
+
+    let mut segments = Vec::new();
+    let mut blocks = Vec::new();
+    let mut next = 0u32;
+    for nr in universe(spec) {
+        if nr > next {
+            segments.push(Segment {
+                lo: next,
+                leaf: Leaf::Ret(action::ALLOW),
+                weight: 1 + HOT_WEIGHT * hot_in(next, nr - 1),
+            });
+        }
+        let deny = spec.deny.map_or(DenyStage::Pass, |d| d.stage(nr));
+        let notify = spec
+            .notify
+            .map_or(NotifyStage::Pass, |set| notify_stage(set, nr));
+        let leaf = match (deny, notify) {
+            (DenyStage::Errno(e), _) => Leaf::Ret(action::errno(e)),
+            (DenyStage::Pass, NotifyStage::Pass) => Leaf::Ret(action::ALLOW),
+            (DenyStage::Pass, NotifyStage::Trap) => Leaf::Ret(action::USER_NOTIF),
+            _ => {
+                let l = asm.label();
+                blocks.push((l, nr, deny, notify));
+                Leaf::Block(l)
+            }
+        };
+        segments.push(Segment {
+            lo: nr,
+            leaf,
+            weight: 1 + HOT_WEIGHT * hot_in(nr, nr),
+        });
+        next = nr.saturating_add(1);
+    }
+    if segments.last().is_none_or(|s| s.lo < next) {
+        segments.push(Segment {
+            lo: next,
+            leaf: Leaf::Ret(action::ALLOW),
+            weight: 1 + HOT_WEIGHT * hot_in(next, u32::MAX),
+        });
+    }
+    emit_tree(&mut asm, &segments);
+
+    for (label, nr, deny, notify) in blocks {
+        asm.bind(label);
+        // Where the deny part sends a call it lets through.
+        let notify_block = !matches!(notify, NotifyStage::Pass | NotifyStage::Trap);
+        let pass = match notify {
+            NotifyStage::Pass => Pass {
+                label: allow,
+                ret: Some(action::ALLOW),
+            },
+            NotifyStage::Trap => Pass {
+                label: trap.unwrap_or(allow),
+                ret: Some(action::USER_NOTIF),
+            },
+            _ => Pass {
+                label: asm.label(),
+                ret: None,
+            },
+        };
+        match (deny, spec.deny) {
+            (DenyStage::Rows, _) => emit_deny_rows(&mut asm, &mut rets, nr, pass, notify_block),
+            (DenyStage::Socket, Some(d)) => emit_socket(&mut asm, &mut rets, nr, &d, pass),
+            (DenyStage::FastOpen(i), _) => {
+                let refuse = rets.errno(&mut asm, libc::EACCES);
+                asm.load(Field::ArgLo(i));
+                asm.jump(Cond::Set, MSG_FASTOPEN, refuse, Target::Next);
+                pass.leave(&mut asm);
+            }
+            _ => {}
+        }
+        if notify_block {
+            asm.bind(pass.label);
+            emit_notify_block(&mut asm, notify, allow, trap.unwrap_or(allow));
         }
     }
-    asm.goto(allow);
-    if let Some(l) = sendto {
-        asm.bind(l);
-        asm.load(Field::ArgLo(4));
-        asm.jump(Cond::Eq, 0, Target::Next, notify);
-        asm.load(Field::ArgHi(4));
-        asm.jump(Cond::Eq, 0, allow, notify);
-    }
-    if let Some(l) = unix_socket {
-        asm.bind(l);
-        asm.load(Field::ArgLo(0));
-        asm.jump(Cond::Eq, AF_UNIX, Target::Next, allow);
-        unix_type_check(&mut asm, allow, notify);
-    }
-    // Another process: a pid_t argument that is not 0 ("the caller").
-    for (label, arg) in [(other_pid, 0), (other_who, 1)] {
-        if let Some(l) = label {
-            asm.bind(l);
-            asm.load(Field::ArgLo(arg));
-            asm.jump(Cond::Eq, 0, allow, notify);
-        }
-    }
+
     rets.emit(&mut asm);
     Ok(asm.finish())
 }
+
+#[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[path = "legacy_filter.rs"]
+mod legacy;
 
 #[cfg(all(test, any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod tests {
@@ -2226,5 +2562,363 @@ mod tests {
             .iter()
             .chain(sysv_ipc_table())
             .all(|e| !e.reason.is_empty() && e.reason.len() < 120));
+    }
+
+    /// The action the kernel takes from two programs run newest first (`ACTION_ONLY` compared
+    /// as signed, the lowest wins, the first on a tie): `seccomp_run_filters`.
+    fn strictest(newest: u32, older: u32) -> u32 {
+        let action_only = |r: u32| (r & 0xffff_0000) as i32;
+        if action_only(older) < action_only(newest) {
+            older
+        } else {
+            newest
+        }
+    }
+
+    fn legacy_deny(network: &NetworkMode, sysv: bool, refuse: bool) -> Vec<Insn> {
+        legacy::build_deny(network, sysv, refuse).unwrap().unwrap()
+    }
+
+    fn legacy_notify(set: &NotifySet) -> Vec<Insn> {
+        legacy::build_notify(set).unwrap().unwrap()
+    }
+
+    fn set_from_bits(bits: u64) -> NotifySet {
+        Syscall::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+
+    /// Argument values that reach every branch of the blocks: families, types, flags, modes,
+    /// ioctl requests, pids, with and without high bits.
+    const INTERESTING: &[u64] = &[
+        0,
+        1,
+        2,
+        3,
+        5,
+        6,
+        10,
+        0xf,
+        0x10,
+        0x40,
+        0x80,
+        0x802,
+        0x4_0000,
+        0x41_0000,
+        0o644,
+        0o2755,
+        0o4755,
+        0o10_644,
+        0o104_755,
+        0x5401,
+        0x5412,
+        0x541c,
+        0xff03,
+        0xff0b,
+        0xc048_ff0b,
+        0x7e00_0000,
+        0xffff_ffff,
+        1 << 32,
+        (1 << 32) | 3,
+        (1 << 32) | 0x5412,
+        0x7ffd_0000_1000,
+        u64::MAX,
+    ];
+
+    fn all_configs() -> Vec<(NetworkMode, bool, bool)> {
+        let mut v = Vec::new();
+        for network in all_network_modes() {
+            for sysv in [false, true] {
+                for refuse in [false, true] {
+                    v.push((network.clone(), sysv, refuse));
+                }
+            }
+        }
+        v
+    }
+
+    /// Checks one input against the two-program reference.
+    fn check_equivalent(
+        (network, sysv, refuse): &(NetworkMode, bool, bool),
+        set: &NotifySet,
+        progs: (&[Insn], &[Insn], &Filter, &Filter, &Filter),
+        d: &SeccompData,
+    ) -> Result<(), String> {
+        let (old_deny, old_notify, deny, notify, merged) = progs;
+        let want_deny = bpf::run(old_deny, d).unwrap();
+        let want_notify = bpf::run(old_notify, d).unwrap();
+        let want = strictest(want_notify, want_deny);
+        let got = (deny.evaluate(d), notify.evaluate(d), merged.evaluate(d));
+        if got != (want_deny, want_notify, want) {
+            return Err(format!(
+                "{network:?} sysv={sysv} refuse={refuse} {set:?} {d:x?}: got {got:x?}, want \
+                 {:x?}",
+                (want_deny, want_notify, want)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every configuration, every syscall number up to 600 (and x32, foreign arch), with
+    /// argument vectors built from [`INTERESTING`]: the decision-tree deny and notify
+    /// programs answer exactly what the old linear ones did, and the merged program what
+    /// the kernel took from the old two.
+    #[test]
+    fn equivalence_sweep_against_the_two_linear_programs() {
+        let sets = [
+            NotifySet::new(),
+            NotifySet::open_family(),
+            set_from_bits(u64::MAX),
+            NotifySet::open_family()
+                .with(Syscall::Socket)
+                .with(Syscall::SocketPair)
+                .with(Syscall::SendTo)
+                .with(Syscall::IoprioSet)
+                .with(Syscall::SchedSetAffinity),
+        ];
+        let natives = NATIVE_AUDIT_ARCH.unwrap();
+        for cfg in all_configs() {
+            let (network, sysv, refuse) = &cfg;
+            let old_deny = legacy_deny(network, *sysv, *refuse);
+            let deny = Filter::deny_list(network, *sysv, *refuse).unwrap();
+            for set in &sets {
+                let old_notify = legacy_notify(set);
+                let notify = Filter::notify(set).unwrap();
+                let merged = Filter::deny_list_with_notify(network, *sysv, *refuse, set).unwrap();
+                let progs = (&old_deny[..], &old_notify[..], &deny, &notify, &merged);
+                for nr in (0..600u32).chain([X32_SYSCALL_BIT | 1, u32::MAX, 0x8000_0000]) {
+                    for (i, a) in INTERESTING.iter().enumerate() {
+                        let b = INTERESTING[(i * 7 + 3) % INTERESTING.len()];
+                        let c = INTERESTING[(i * 11 + 5) % INTERESTING.len()];
+                        for args in [[*a, b, c, b, a.wrapping_mul(3), c], [b, *a, *a, c, 0, 0]] {
+                            for arch in [natives, AUDIT_ARCH_I386, AUDIT_ARCH_ARM] {
+                                let d = SeccompData {
+                                    nr: nr as i32,
+                                    arch,
+                                    instruction_pointer: 0x1000,
+                                    args,
+                                };
+                                check_equivalent(&cfg, set, progs, &d).unwrap();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    mod equivalence {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arg() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                prop::sample::select(INTERESTING),
+                any::<u64>(),
+                (prop::sample::select(INTERESTING), any::<u32>())
+                    .prop_map(|(v, hi)| v | (u64::from(hi) << 32)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            /// Random configurations, notify sets and `(arch, nr, args)`: the merged program
+            /// returns what the kernel takes from the old deny and notify programs
+            /// installed together, and the new single programs what the old ones did.
+            #[test]
+            fn merged_program_matches_the_two_program_composition(
+                net in 0usize..3,
+                sysv in any::<bool>(),
+                refuse in any::<bool>(),
+                bits in any::<u64>(),
+                inputs in prop::collection::vec(
+                    (
+                        prop_oneof![
+                            3 => Just(NATIVE_AUDIT_ARCH.unwrap()),
+                            1 => Just(AUDIT_ARCH_I386),
+                            1 => Just(AUDIT_ARCH_ARM),
+                            1 => any::<u32>(),
+                        ],
+                        prop_oneof![
+                            6 => 0u32..600,
+                            1 => any::<u32>(),
+                            1 => (0u32..600).prop_map(|n| n | X32_SYSCALL_BIT),
+                        ],
+                        prop::array::uniform6(arg()),
+                    ),
+                    64,
+                ),
+            ) {
+                let network = all_network_modes()[net].clone();
+                let set = set_from_bits(bits);
+                let cfg = (network.clone(), sysv, refuse);
+                let old_deny = legacy_deny(&network, sysv, refuse);
+                let old_notify = legacy_notify(&set);
+                let deny = Filter::deny_list(&network, sysv, refuse).unwrap();
+                let notify = Filter::notify(&set).unwrap();
+                let merged = Filter::deny_list_with_notify(&network, sysv, refuse, &set).unwrap();
+                let progs = (&old_deny[..], &old_notify[..], &deny, &notify, &merged);
+                for (arch, nr, args) in inputs {
+                    let d = SeccompData {
+                        nr: nr as i32,
+                        arch,
+                        instruction_pointer: 0x1000,
+                        args,
+                    };
+                    prop_assert!(check_equivalent(&cfg, &set, progs, &d).is_ok(),
+                        "{}", check_equivalent(&cfg, &set, progs, &d).unwrap_err());
+                }
+            }
+        }
+    }
+
+    fn nr_of(n: libc::c_long) -> u32 {
+        u32::try_from(n).unwrap()
+    }
+
+    /// The supervised program as `nono run` installs it.
+    fn run_filter() -> Filter {
+        let mut set = NotifySet::new();
+        for s in Syscall::ALL {
+            set.insert(*s);
+        }
+        Filter::for_caps_with_notify(&CapabilitySet::new(), &set).unwrap()
+    }
+
+    /// The hot syscalls are decided in a handful of instructions: the arch check (2), the
+    /// x32 check (2 on x86_64), three to six comparisons of the decision tree, the `ret` —
+    /// in the deny-list alone (`nono wrap`) and in the merged program (`nono run`) alike.
+    /// The linear programs took 86 for `read` in the deny-list plus 61 in the notify
+    /// program. `openat` is trapped under a supervisor; alone, the deny-list checks its
+    /// flags (set-ID creation, access mode 3).
+    #[test]
+    fn hot_syscalls_cost_a_handful_of_instructions() {
+        let wrap = Filter::for_caps(&CapabilitySet::new()).unwrap();
+        let run = run_filter();
+        let mut all = NotifySet::new();
+        for s in Syscall::ALL {
+            all.insert(*s);
+        }
+        let old_deny = legacy_deny(&NetworkMode::Allow, true, true);
+        let old_notify = legacy_notify(&all);
+        let read = [3, 0x1000, 4096, 0, 0, 0];
+        let open_rd = [
+            libc::AT_FDCWD as u64,
+            0x1000,
+            libc::O_RDONLY as u64,
+            0,
+            0,
+            0,
+        ];
+        // (name, nr, args, wrap cost, run cost) pinned on x86_64.
+        let cases: &[(&str, libc::c_long, [u64; 6], usize, usize)] = &[
+            ("read", libc::SYS_read, read, 9, 9),
+            ("write", libc::SYS_write, read, 9, 9),
+            ("pread64", libc::SYS_pread64, read, 9, 9),
+            ("close", libc::SYS_close, read, 8, 8),
+            ("fstat", libc::SYS_fstat, read, 8, 8),
+            ("mmap", libc::SYS_mmap, read, 8, 8),
+            ("futex", libc::SYS_futex, read, 10, 11),
+            ("openat", libc::SYS_openat, open_rd, 15, 15),
+        ];
+        let costs: Vec<_> = cases
+            .iter()
+            .map(|(name, nr, args, _, _)| {
+                let d = call(nr_of(*nr), *args);
+                (*name, wrap.cost(&d), run.cost(&d))
+            })
+            .collect();
+        for ((name, nr, args, wrap_cost, run_cost), got) in cases.iter().zip(&costs) {
+            let d = call(nr_of(*nr), *args);
+            let old = bpf::run_counted(&old_deny, &d).unwrap().1
+                + bpf::run_counted(&old_notify, &d).unwrap().1;
+            assert!(got.2 * 4 < old, "{name}: {got:?}, linear programs {old}");
+            if cfg!(target_arch = "x86_64") {
+                assert_eq!(
+                    (got.1, got.2),
+                    (*wrap_cost, *run_cost),
+                    "{name}; all: {costs:?}"
+                );
+            } else {
+                assert!(got.1 <= 16 && got.2 <= 16, "{name}; all: {costs:?}");
+            }
+        }
+        let openat = call(nr_of(libc::SYS_openat), open_rd);
+        assert_eq!(run.evaluate(&openat), action::USER_NOTIF);
+        assert_eq!(wrap.evaluate(&openat), action::ALLOW);
+    }
+
+    /// No syscall pays more than the prologue, the tree's depth and its own block.
+    #[test]
+    fn every_syscall_is_decided_in_few_instructions() {
+        let wrap = Filter::for_caps(&CapabilitySet::new()).unwrap();
+        let run = run_filter();
+        for nr in 0..600u32 {
+            for args in [[0; 6], [1, 2, 3, 4, 5, 6]] {
+                let d = call(nr, args);
+                assert!(wrap.cost(&d) <= 32, "{nr}: {}", wrap.cost(&d));
+                assert!(run.cost(&d) <= 40, "{nr}: {}", run.cost(&d));
+            }
+        }
+    }
+
+    /// Syscalls whose verdict does not depend on their arguments stay cacheable by the
+    /// kernel's seccomp action cache (5.11+): the program looks at nothing but the arch and
+    /// the number on their path, so the kernel skips it for them altogether.
+    #[test]
+    fn argument_free_syscalls_stay_in_the_kernel_action_cache() {
+        for f in [
+            Filter::for_caps(&CapabilitySet::new()).unwrap(),
+            run_filter(),
+            Filter::notify(&NotifySet::open_family()).unwrap(),
+        ] {
+            for nr in [
+                libc::SYS_read,
+                libc::SYS_write,
+                libc::SYS_pread64,
+                libc::SYS_close,
+                libc::SYS_fstat,
+                libc::SYS_mmap,
+                libc::SYS_futex,
+                libc::SYS_getppid,
+                libc::SYS_exit_group,
+            ] {
+                assert!(f.kernel_cache_allows(nr_of(nr)), "{f:?} {nr}");
+            }
+            // Denied, trapped or argument-dependent: never cached.
+            assert!(!f.kernel_cache_allows(nr_of(libc::SYS_openat)), "{f:?}");
+        }
+        for f in [
+            Filter::for_caps(&CapabilitySet::new()).unwrap(),
+            run_filter(),
+        ] {
+            for nr in [libc::SYS_ptrace, libc::SYS_ioctl, libc::SYS_clone] {
+                assert!(!f.kernel_cache_allows(nr_of(nr)), "{f:?} {nr}");
+            }
+        }
+        // Whatever the cache allows, the program allows for every argument.
+        let run = run_filter();
+        for nr in 0..600u32 {
+            if run.kernel_cache_allows(nr) {
+                for a in INTERESTING {
+                    assert_eq!(run.evaluate(&call(nr, [*a; 6])), action::ALLOW, "{nr}");
+                }
+            }
+        }
+    }
+
+    /// A supervised sandbox installs one program, not two.
+    #[test]
+    fn merged_program_is_one_program_shorter_than_the_two() {
+        let caps = CapabilitySet::new();
+        let set = NotifySet::open_family();
+        let merged = Filter::for_caps_with_notify(&caps, &set).unwrap();
+        let two = Filter::for_caps(&caps).unwrap().instructions().len()
+            + Filter::notify(&set).unwrap().instructions().len();
+        assert!(merged.instructions().len() < two);
     }
 }

@@ -9,66 +9,94 @@
 //! # Filters and how they combine
 //!
 //! [`Filter::for_caps`] builds the deny-list + socket filter; [`Filter::notify`] the
-//! user-notification filter. Installed together (deny first), the kernel runs every filter
-//! on every syscall and takes the strictest answer (`KILL` > `ERRNO` > `USER_NOTIF` >
-//! `ALLOW`), so a denied syscall is never even reported to the supervisor.
+//! user-notification filter. Installed together, the kernel runs every filter on every
+//! syscall and takes the strictest answer (`KILL` > `ERRNO` > `USER_NOTIF` > `ALLOW`), so a
+//! denied syscall is never even reported to the supervisor. `PreparedSandbox` does not
+//! install two: with a notify set it installs one program, [`Filter::for_caps_with_notify`]
+//! (`deny_list_with_notify`), which answers for every `(arch, nr, args)` exactly what the
+//! kernel takes from the two (a property test compares it with the old two-program
+//! composition on random inputs, and a sweep over every syscall number and configuration),
+//! so a syscall runs one program instead of two. `nono wrap` installs the deny-list alone.
 //!
 //! Both are installed with `SECCOMP_FILTER_FLAG_TSYNC` (all threads of a process that
 //! sandboxes itself get them; `TSYNC_ESRCH` makes a failure an errno), after
 //! `PR_SET_NO_NEW_PRIVS`. The notify filter adds `NEW_LISTENER` and, where the kernel has it
 //! (5.19), `WAIT_KILLABLE_RECV`.
 //!
-//! # Program layout (deny filter)
+//! # Program layout
+//!
+//! Every program (deny-list, notify, merged) has the same shape: the prologue, a binary
+//! search on the syscall number, and one block per number whose verdict depends on its
+//! arguments.
 //!
 //! ```text
 //!       ld  arch
 //!       jeq AUDIT_ARCH_NATIVE ? next : EPERM      foreign arch (i386 int 0x80, arm32): denied
 //!       ld  nr
 //!       jge __X32_SYSCALL_BIT ? EPERM : next       x86_64 only: every x32 syscall denied
-//!       jeq <row nr>  ? ret_errno : next           one per unconditional deny row
-//!       jeq ioctl     ? ioctl_block : next         one per syscall with conditional rows
-//!       jeq clone     ? clone_block : next
-//!       jeq personality ? personality_block : next
-//!       jeq chmod/fchmod/fchmodat/fchmodat2/creat/mknod/mknodat ? mode_block : next
-//!       jeq open/openat ? create_block : next
-//!       jeq prlimit64 ? prlimit_block : next;  jeq setpriority ? prio_block : next
-//!       jeq socket    ? socket_block : next        with NetworkMode::Block / Ports, or when
-//!       jeq socketpair ? socketpair_block : next    Unix datagram sockets are refused here
-//!       jeq sendmsg   ? fastopen_block(2) : next   with NetworkMode::Ports only: TCP Fast
-//!       jeq sendmmsg  ? fastopen_block(3) : next    Open to a msg_name nobody can check
-//!       ja  ALLOW
+//!       jge 85 ? R1 : next                         the decision tree: one jge per node
+//!       jge 3 ? ... : next                         (pre-order, the lower half falls through)
+//!       ret ALLOW                                  a leaf: a range of numbers decided alike
+//!       ret ERRNO|EPERM                            (an unconditional deny row)
+//!       ret USER_NOTIF                             (a trapped syscall)
+//!       ja  openat_block                           (or the node jumps to the block directly)
+//!       ...
+//! openat_block: the deny rows of openat (below), what they let through goes on to the
+//!               notify check of openat (here: ret USER_NOTIF) or to ret ALLOW
+//! ...
+//! ret ALLOW; ret USER_NOTIF; one `ret ERRNO|e` per distinct errno (shared by the blocks)
+//! ```
+//!
+//! The tree is built over every number the filter's parts may single out (the deny and
+//! System V tables, `socket`/`socketpair`, every [`Syscall`]), whatever the options, so its
+//! shape — and the cost of a syscall — does not depend on which calls a notify set traps.
+//! Ranges holding hot syscalls (`read`, `write`, `pread64`, `close`, `fstat`, `mmap`,
+//! `futex`, `openat`, …) weigh more, so they sit near the root: 8 to 11 instructions for
+//! those on x86_64 and 15 for a trapped or checked `openat` ([`Filter::cost`], pinned by
+//! unit tests), where the linear chains took 86 for `read` in the deny-list plus 61 in the
+//! notify program. On the path of a syscall whose verdict does not depend on its arguments
+//! the program loads nothing but the arch and the number, so the kernel's seccomp action
+//! cache (5.11+) keeps skipping it for them ([`Filter::kernel_cache_allows`]).
+//!
+//! The blocks (`socket_block` is `socket`'s, `socketpair_block` `socketpair`'s, and so on):
+//!
+//! ```text
 //! ioctl_block:       ld args[1].lo; jeq TIOCSTI ? EPERM; jeq TIOCLINUX ? EPERM;
-//!                    ld args[1].lo; and 0xffff; jeq 0xff0b (PIDFD_GET_INFO) ? ENOTTY; ja ALLOW
-//! renameat2_block:   ld args[4].lo; jset RENAME_WHITEOUT ? EPERM; ja ALLOW
-//! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; ja ALLOW
-//! personality_block: ld args[0].lo; jeq 0xffffffff ? ALLOW; jeq 0 ? ALLOW; ja EPERM
-//! mode_block:        ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
-//! create_block:      ld args[flags].lo; jset O_CREAT|__O_TMPFILE ? next : ALLOW;
-//!                    ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; ja ALLOW
-//! prlimit_block:     ld args[0].lo; jeq 0 ? ALLOW; ld args[2].lo/.hi; both 0 ? ALLOW : EPERM
-//! prio_block:        ld args[0].lo; jeq PRIO_PROCESS ? next : EPERM; ld args[1].lo; jeq 0 ? ALLOW : EPERM
-//! socket_block:      ld args[0].lo; jeq AF_UNIX ? unix_block (ALLOW when datagrams pass)
-//!                    Allow: ja ALLOW
+//!                    ld args[1].lo; and 0xffff; jeq 0xff0b (PIDFD_GET_INFO) ? ENOTTY; pass
+//! renameat2_block:   ld args[4].lo; jset RENAME_WHITEOUT ? EPERM; pass
+//! clone_block:       ld args[0].lo; jset CLONE_NEW* ? EPERM; pass
+//! personality_block: ld args[0].lo; jeq 0xffffffff ? pass; jeq 0 ? pass; ja EPERM
+//! mode_block:        ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM; pass
+//! create_block:      ld args[flags].lo; jset O_CREAT|__O_TMPFILE ? next : mode3;
+//!                    ld args[mode].lo; jset S_ISUID|S_ISGID ? EPERM;
+//!              mode3: ld args[flags].lo; O_ACCMODE == 3 ? EACCES; pass
+//! prlimit_block:     ld args[0].lo; jeq 0 ? pass; ld args[2].lo/.hi; both 0 ? pass : EPERM
+//! prio_block:        ld args[0].lo; jeq PRIO_PROCESS ? next : EPERM; ld args[1].lo; jeq 0 ? pass : EPERM
+//! socket_block:      ld args[0].lo; jeq AF_UNIX ? unix_block (pass when datagrams pass)
+//!                    Allow: pass
 //!                    Block: ja EAFNOSUPPORT
 //!                    Ports: AF_INET/AF_INET6 -> (args[1].lo & 0xf) == SOCK_STREAM
-//!                           && args[2].lo in {0, IPPROTO_TCP} ? ALLOW : EPROTONOSUPPORT;
+//!                           && args[2].lo in {0, IPPROTO_TCP} ? pass : EPROTONOSUPPORT;
 //!                           other families EAFNOSUPPORT
-//! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? unix_block : EAFNOSUPPORT (Allow: ALLOW)
-//! fastopen_block(i): ld args[i].lo; jset MSG_FASTOPEN ? EACCES : ALLOW
-//! unix_block:        ld args[1].lo; and 0xf; jeq SOCK_STREAM ? ALLOW;
-//!                    jeq SOCK_SEQPACKET ? ALLOW : EACCES
-//! ALLOW: ret ALLOW;  one `ret ERRNO|e` per distinct errno
+//! socketpair_block:  ld args[0].lo; jeq AF_UNIX ? unix_block : EAFNOSUPPORT (Allow: pass)
+//! unix_block:        ld args[1].lo; and 0xf; jeq SOCK_STREAM ? pass;
+//!                    jeq SOCK_SEQPACKET ? pass : EACCES
 //! ```
+//!
+//! `pass` is `ret ALLOW` in the deny-list alone; in the merged program it is the number's
+//! notify check (`ret USER_NOTIF` for a trapped syscall, or the argument check of `sendto`,
+//! `socket`/`socketpair`, the scheduling calls — see Notify below): a deny row's `ERRNO`
+//! wins over `USER_NOTIF`, as it does across two programs.
 //!
 //! Arguments are compared on their low 32 bits only, exactly the bits the kernel uses for
 //! these `int`/`unsigned int` parameters (`ioctl`'s `cmd` is truncated to 32 bits by the
 //! kernel, so `TIOCSTI | 1 << 32` is still `TIOCSTI` — and still denied). Syscalls whose
 //! verdict does not depend on arguments let the kernel's seccomp action cache (5.11+)
-//! skip the filter entirely, so the linear chain costs nothing for them.
+//! skip the filter entirely.
 //!
 //! # Arch handling
 //!
-//! The arch is checked first in both filters: anything but the native `AUDIT_ARCH` fails
+//! The arch is checked first in every program: anything but the native `AUDIT_ARCH` fails
 //! with `EPERM` — on x86_64 every i386 syscall made with `int 0x80` (including
 //! `socketcall` and the i386 `socket`, which would otherwise get around the socket
 //! filter), on aarch64 every arm32 compat syscall — and so does every x32 syscall (native
@@ -153,9 +181,9 @@
 //!
 //! [`Filter::notify`] traps the syscalls of a [`NotifySet`] (start with
 //! [`NotifySet::open_family`]; its `openat2` only reaches the listener when the notify filter
-//! is installed without the deny filter) with `SECCOMP_RET_USER_NOTIF`, in declaration order
-//! of [`Syscall`] (the open family first, so nothing added later lengthens a trapped open:
-//! [`Filter::cost`]). Two are trapped only for some arguments: `sendto` with a destination
+//! is installed without the deny filter) with `SECCOMP_RET_USER_NOTIF` (the decision tree
+//! does not change shape with the set, so nothing added later lengthens a trapped open:
+//! [`Filter::cost`]). Some are trapped only for some arguments: `sendto` with a destination
 //! address (`args[4]` not NULL), and `socket`/`socketpair` of a Unix datagram socket (the
 //! `unix_block` test above); [`NotifyFd`] receives and
 //! answers them, [`procmem`] reads their pointer arguments. Reading another process's
