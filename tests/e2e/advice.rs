@@ -261,18 +261,22 @@ fn repeated_denials_of_one_kind_are_folded_with_a_count() {
     }
     let s = Scratch::new("advice-fold");
     let work = s.mkdir("work").display().to_string();
+    // Two processes outside the sandbox: pid 1 and one of the test's own (in a fresh PID
+    // namespace, as in CI, pid 2 need not exist).
+    let mut outside = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawn sleep");
+    let p = outside.id();
+    let script = format!(
+        "cat /proc/1/stat /proc/{p}/stat /proc/1/environ /proc/{p}/cmdline /proc/1/status /proc/{p}/status >/dev/null 2>&1; true"
+    );
     let run = nono(
         &s.path,
-        [
-            "run",
-            "--allow",
-            &work,
-            "--",
-            "sh",
-            "-c",
-            "cat /proc/1/stat /proc/2/stat /proc/1/environ /proc/2/cmdline /proc/1/status /proc/2/status >/dev/null 2>&1; true",
-        ],
+        ["run", "--allow", &work, "--", "sh", "-c", &script],
     );
+    let _ = outside.kill();
+    let _ = outside.wait();
     run.expect_code(0);
     let lines: Vec<&str> = run
         .stderr
