@@ -433,7 +433,7 @@ impl Broker {
             }
             _ => {}
         }
-        let Some(call) = decode(notify, &n) else {
+        let Some(call) = decode(&n) else {
             // Unknown syscall, unreadable memory or a vanished notification: CONTINUE is
             // always safe (Landlock decides); on a vanished id it simply fails.
             let _ = notify.respond_continue(n.id);
@@ -450,8 +450,23 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
+        let procfs = procfs::may_claim(&lexical);
+        if !procfs && self.caps.fast_allows(&lexical, access) {
+            // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
+            // itself and Landlock checks it, so whatever the bytes meant, nothing is widened
+            // (and an answer to a vanished notification just fails: ids are never reused).
+            // Everything below acts on, or reports, what was read: it checks first.
+            let _ = notify.respond_continue(n.id);
+            return;
+        }
+        if !notify.id_valid(n.id) {
+            return;
+        }
         let creds = || self.caps.creds.of_thread(notify, &n);
-        if let Some(outcome) = self.procfs.open(n.pid, &lexical, flags, creds) {
+        if let Some(outcome) = procfs
+            .then(|| self.procfs.open(n.pid, &lexical, flags, creds))
+            .flatten()
+        {
             procfs::answer(
                 notify,
                 &self.shared,
@@ -463,7 +478,7 @@ impl Broker {
             );
             return;
         }
-        if self.caps.fast_allows(&lexical, access) {
+        if procfs && self.caps.fast_allows(&lexical, access) {
             let _ = notify.respond_continue(n.id);
             return;
         }
@@ -855,14 +870,15 @@ pub(crate) fn access_of(flags: OFlags) -> AccessMode {
     }
 }
 
-/// Decode the syscall's arguments and read its path from the child's memory, checking the
-/// notification is still valid after the read.
+/// Decode the syscall's arguments and read its path from the child's memory. The caller
+/// checks the notification is still valid after the read before it does anything with the
+/// bytes but answer `CONTINUE` (see [`Broker::handle`]).
 ///
 /// `openat2` is not decoded: the deny filter, which `PreparedSandbox` always installs before
 /// the notify filter, fails it with `ENOSYS` (its flags and mode are in `struct open_how`,
 /// which a supervisor could only read racily), so it is never trapped here; if it were,
 /// `None` means `CONTINUE` and Landlock decides alone.
-fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
+fn decode(n: &Notification) -> Option<OpenCall> {
     let syscall = n.syscall()?;
     let (dirfd, path_ptr, flags, mode) = match syscall {
         Syscall::Open => (libc::AT_FDCWD, n.args[0], n.args[1], n.args[2]),
@@ -876,9 +892,6 @@ fn decode(notify: &NotifyFd, n: &Notification) -> Option<OpenCall> {
         _ => return None,
     };
     let path = crate::os::read_child_cstr(n.pid, path_ptr, PATH_MAX).ok()?;
-    if !notify.id_valid(n.id) {
-        return None;
-    }
     Some(OpenCall {
         syscall,
         dirfd,
@@ -958,6 +971,10 @@ pub(crate) fn child_fd_copy(
 
 /// Lexical normalisation: drop `.`, apply `..` to the preceding component.
 pub(crate) fn normalize(path: &Path) -> PathBuf {
+    if is_clean(path.as_os_str().as_bytes()) {
+        // What nearly every trapped open names: nothing to normalise.
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -971,15 +988,27 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `normalize` would return `path` unchanged: absolute, no empty, `.` or `..`
+/// component, no trailing slash (but `/` itself).
+fn is_clean(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    path.first() == Some(&b'/')
+        && path[1..]
+            .split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
 /// created).
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    match std::fs::canonicalize(path) {
+    match crate::os::canonicalize(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
             let name = path.file_name()?;
-            Some(std::fs::canonicalize(path.parent()?).ok()?.join(name))
+            Some(crate::os::canonicalize(path.parent()?).ok()?.join(name))
         }
         Err(_) => None,
     }

@@ -454,10 +454,19 @@ impl Engine {
     /// of their own, so that decisions a rule makes at once never queue behind prompts.
     #[must_use]
     pub fn asks(&self, req: &RuntimeRequest) -> bool {
-        if !req.path.is_absolute() || self.deny_group_of(&req.path).is_some() {
+        if !req.path.is_absolute() {
             return false;
         }
+        // Canonicalised once for the deny check and the rules.
         let canonical = canonicalize_lenient(&req.path);
+        if self
+            .policy
+            .deny
+            .group_of_with(&req.path, &canonical)
+            .is_some()
+        {
+            return false;
+        }
         let session = self
             .sessions
             .lock()
@@ -513,7 +522,13 @@ impl Engine {
                 "policy",
             );
         }
-        if let Some(m) = self.policy.deny.deny_for(&req.path, req.access) {
+        // Canonicalised once for the deny check, the session grants and the rules.
+        let canonical = canonicalize_lenient(&req.path);
+        if let Some(m) = self
+            .policy
+            .deny
+            .deny_for_with(&req.path, &canonical, req.access)
+        {
             let what = match m.kind {
                 DenyKind::All => "is in deny group",
                 DenyKind::Write => "is read-only in deny group",
@@ -527,7 +542,6 @@ impl Engine {
                 "deny-group",
             );
         }
-        let canonical = canonicalize_lenient(&req.path);
         {
             let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             if sessions
