@@ -73,7 +73,7 @@ use rustix::process::PidfdGetfdFlags;
 
 use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
-use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
+use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
 use crate::supervise::{Denial, Shared, SpawnConfig};
 
 pub(crate) mod as_child;
@@ -146,6 +146,9 @@ pub(crate) struct StaticGrants {
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
     /// The deny rules' paths, as bytes.
     denies: Vec<Vec<u8>>,
+    /// `(path bytes, kind)` of every grant: a path none of them covers is outside the
+    /// sandbox without asking the capability model (see [`StaticGrants::allows_canonical`]).
+    all: Vec<(Vec<u8>, FsKind)>,
     /// The sockets file grants name, pinned at start (rule (a) of the socket broker).
     sockets: unix_socket::GrantedSockets,
     /// `(st_dev, st_ino)` of the root of every directory grant that no command-line flag
@@ -197,10 +200,16 @@ impl StaticGrants {
             .filter_map(|g| rustix::fs::stat(&g.path).ok())
             .map(|st| (st.st_dev, st.st_ino))
             .collect();
+        let all = caps
+            .grants()
+            .iter()
+            .map(|g| (g.path.as_os_str().as_bytes().to_vec(), g.kind))
+            .collect();
         StaticGrants {
             caps: caps.clone(),
             simple,
             denies,
+            all,
             sockets: unix_socket::GrantedSockets::pin(caps),
             roots,
             creds: SandboxCreds::for_sandbox(caps.keep_capabilities()),
@@ -226,7 +235,17 @@ impl StaticGrants {
 
     /// The capability model's verdict on a canonical path.
     pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
-        nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()
+        // Every grant the model derives (a read-only carve-out's own grant) lies beneath a
+        // grant of the set, so a path no grant covers is refused by the model too — the
+        // common case of a runtime request, answered without computing the effective grants.
+        // (`under` is exact on clean paths, which canonical ones are; others go to the model.)
+        let bytes = path.as_os_str().as_bytes();
+        let covered = !is_clean(bytes)
+            || self.all.iter().any(|(g, kind)| match kind {
+                FsKind::Dir => under(bytes, g),
+                FsKind::File => bytes == g.as_slice(),
+            });
+        covered && nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()
     }
 }
 
@@ -506,15 +525,27 @@ impl Broker {
         let notify = self.notify.clone();
         let shared = self.shared.clone();
         let cancel = ctx.cancel.clone();
-        // Requests that may wait for a person get workers of their own.
-        let asks = engine.asks(&RuntimeRequest {
+        // Requests that may wait for a person get workers of their own. The triage (the
+        // deny groups' walk over the path) is done once: a request a rule decides at once
+        // is decided on it a moment later; one that waits for a person is looked at afresh
+        // when its turn comes.
+        let req = RuntimeRequest {
             path: canonical.clone(),
             access,
             pid: n.pid,
             reason: None,
             source: RequestSource::Trap,
-        });
-        let lane = if asks { Lane::Ask } else { Lane::Open };
+        };
+        // `canonical` was resolved just above: not again.
+        let triage = engine.triage_canonical(&req);
+        let asks = triage
+            .as_ref()
+            .is_some_and(|t| engine.asks_triaged(&req, t));
+        let (lane, triage) = if asks {
+            (Lane::Ask, None)
+        } else {
+            (Lane::Open, triage)
+        };
         let caps = self.caps.clone();
         ctx.workers.submit(
             lane,
@@ -530,6 +561,7 @@ impl Broker {
                         &call,
                         canonical,
                         access,
+                        triage,
                     );
                 });
             }),
@@ -549,6 +581,7 @@ fn grant_trapped(
     call: &OpenCall,
     path: PathBuf,
     access: AccessMode,
+    triage: Option<Triage>,
 ) {
     // The thread may have been interrupted or killed while it waited for a worker.
     if !notify.id_valid(n.id) {
@@ -568,7 +601,11 @@ fn grant_trapped(
         syscall: call.syscall.name().to_owned(),
         reason,
     };
-    match engine.decide_until(&req, cancel) {
+    let decision = match triage {
+        Some(t) => engine.decide_triaged(&req, t, cancel),
+        None => engine.decide_until(&req, cancel),
+    };
+    match decision {
         Decision::Granted { .. } => {
             let flags = OFlags::from_bits_retain(call.flags as u32);
             // The mode only matters when a file is created; then the child's umask applies,
