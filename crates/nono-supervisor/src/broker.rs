@@ -1395,6 +1395,86 @@ mod tests {
         assert!(rx.try_recv().is_ok());
     }
 
+    /// `normalize` as it was before its clean-path shortcut: the reference.
+    fn normalize_by_components(path: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in path.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn normalize_shortcut_agrees_with_components() {
+        for p in [
+            "/", "//", "/a", "/a/", "/a//b", "/a/./b", "/a/../b", "/a/b/..", "/a/b/.", "/.", "/..",
+            "/a/.b", "/a/..b", "/a/b.", "a/b", "", "/a/b/c",
+        ] {
+            let p = Path::new(p);
+            assert_eq!(normalize(p), normalize_by_components(p), "{}", p.display());
+        }
+    }
+
+    /// The capability model's verdict is never changed by the broker's "no grant covers it"
+    /// shortcut, also with carve-outs and a read-only carve-out's derived grant.
+    #[test]
+    fn allows_canonical_agrees_with_the_model() {
+        let dir = std::env::temp_dir().join(format!("nono-allows-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("rw/ro/deep")).unwrap();
+        std::fs::create_dir_all(dir.join("rw/none")).unwrap();
+        std::fs::create_dir_all(dir.join("other")).unwrap();
+        std::fs::write(dir.join("file"), "x").unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(dir.join("rw"), AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_file(dir.join("file"), AccessMode::Read, "test")
+            .unwrap();
+        caps.deny_write(dir.join("rw/ro"), "test").unwrap();
+        caps.deny(dir.join("rw/none"), "test").unwrap();
+        let grants = StaticGrants::new(&caps);
+        for p in [
+            "",
+            "rw",
+            "rw/x",
+            "rw/ro",
+            "rw/ro/deep",
+            "rw/ro/deep/f",
+            "rw/none",
+            "rw/none/f",
+            "file",
+            "file2",
+            "other",
+            "other/f",
+            "rwx",
+        ] {
+            let path = if p.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(p)
+            };
+            for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+                assert_eq!(
+                    grants.allows_canonical(&path, access),
+                    nono_sandbox::explain_canonical(&caps, &path, access).is_allowed(),
+                    "{} {access:?}",
+                    path.display()
+                );
+            }
+        }
+        for p in ["/", "/usr", "/nonexistent-nono"] {
+            assert!(!grants.allows_canonical(Path::new(p), AccessMode::Read));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn under_is_component_prefix() {
         assert!(under(b"/etc/passwd", b"/etc"));

@@ -967,6 +967,20 @@ impl Resolver {
 mod tests {
     use super::*;
 
+    #[test]
+    fn under_clean_is_starts_with_on_clean_paths() {
+        let paths = ["/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/b", "/a.b"];
+        for p in paths {
+            for q in paths {
+                assert_eq!(
+                    under_clean(Path::new(p), Path::new(q)),
+                    starts_with(Path::new(p), Path::new(q)),
+                    "{p} under {q}"
+                );
+            }
+        }
+    }
+
     fn home(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nono-deny-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

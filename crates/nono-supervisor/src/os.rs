@@ -320,3 +320,94 @@ pub(crate) fn canonicalize(path: &std::path::Path) -> std::io::Result<std::path:
         None => std::fs::canonicalize(path),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The O_PATH + /proc/self/fd shortcut answers exactly what `realpath` answers.
+    #[test]
+    fn canonicalize_agrees_with_realpath() {
+        let dir = std::env::temp_dir().join(format!("nono-canon-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::write(dir.join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink("a/b", dir.join("rel")).unwrap();
+        std::os::unix::fs::symlink(dir.join("a"), dir.join("abs")).unwrap();
+        std::os::unix::fs::symlink("rel/f", dir.join("chain")).unwrap();
+        std::os::unix::fs::symlink("missing", dir.join("dangling")).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            dir.join("fifo"),
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        for p in [
+            "",
+            "a",
+            "a/b/f",
+            "rel",
+            "rel/f",
+            "abs/b",
+            "abs/b/../b/f",
+            "rel/../b",
+            "chain",
+            "dangling",
+            "missing",
+            "a/b/f/",
+            "fifo",
+            "a//b/./f",
+        ] {
+            let path = if p.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(p)
+            };
+            let want = std::fs::canonicalize(&path).map_err(|e| e.raw_os_error());
+            let got = canonicalize(&path).map_err(|e| e.raw_os_error());
+            assert_eq!(got, want, "{}", path.display());
+        }
+        for p in [
+            "/",
+            "/proc/self",
+            "/proc/self/fd/0",
+            "/dev/stdin",
+            "/nonexistent-nono",
+        ] {
+            let path = Path::new(p);
+            let want = std::fs::canonicalize(path).map_err(|e| e.raw_os_error());
+            let got = canonicalize(path).map_err(|e| e.raw_os_error());
+            // /proc/self resolves to the calling process either way.
+            assert_eq!(got, want, "{p}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Strings shorter and longer than the first read, across a page boundary, and too long.
+    #[test]
+    fn read_child_cstr_reads_any_length() {
+        let me = std::process::id();
+        let page = vec![b'x'; 3 * 4096];
+        for (start, len) in [
+            (0usize, 0usize),
+            (0, 10),
+            (0, 255),
+            (0, 256),
+            (0, 300),
+            (4090, 20),
+            (4000, 600),
+            (100, 4095),
+        ] {
+            let mut buf = page.clone();
+            buf[start + len] = 0;
+            let addr = buf[start..].as_ptr() as u64;
+            let got = read_child_cstr(me, addr, 4096).unwrap();
+            assert_eq!(got.len(), len, "start {start} len {len}");
+            assert!(got.iter().all(|b| *b == b'x'));
+        }
+        let buf = page.clone();
+        let err = read_child_cstr(me, buf.as_ptr() as u64, 4096).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG));
+    }
+}
