@@ -9,8 +9,12 @@
 //! 1. Read the path from the child's memory
 //!    (`process_vm_readv`: one syscall, where `/proc/TID/mem` would cost an open and a close
 //!    per trapped open) and
-//!    check `NOTIF_ID_VALID` after *every* read: the thread may have died and its tid been
-//!    reused, or the syscall been interrupted, and the bytes then mean nothing.
+//!    check `NOTIF_ID_VALID` after the read before anything acts on the bytes or reports
+//!    them: the thread may have died and its tid been reused, or the syscall been
+//!    interrupted, and the bytes then mean nothing. The one exception is the fast path's
+//!    `CONTINUE` (step 3): it widens nothing whatever the bytes meant (the kernel runs the
+//!    open and Landlock checks it), and an answer to a vanished notification simply fails —
+//!    one ioctl less on the hottest path.
 //! 2. Make it absolute: a relative path is joined to the calling thread's cwd
 //!    (`readlink /proc/TID/cwd`) or to its `dirfd` (`readlink /proc/TID/fd/N`).
 //! 3. Fast path: if the static grants cover the path with the access the flags ask for,
