@@ -30,7 +30,11 @@
 //!    - with an engine, the request goes to a worker thread (`Engine::decide` may prompt),
 //!      so the loop keeps serving other threads of the child; requests that will reach the
 //!      approval backend (may wait for a person) and those a rule decides at once use
-//!      separate workers ([`Lane`]), as do sockets and SDK requests.
+//!      separate workers ([`Lane`]), as do sockets and SDK requests. A request a rule, a
+//!      session grant or a deny group decides at once, with nothing after the open that can
+//!      wait (no audit log to write, no cut deny entry left to walk:
+//!      `Engine::decides_at_once`), is answered on the notify thread itself: the hand-off
+//!      to a worker was a quarter of a runtime grant's round trip.
 //!
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
@@ -544,50 +548,85 @@ impl Broker {
         let asks = triage
             .as_ref()
             .is_some_and(|t| engine.asks_triaged(&req, t));
+        // Decided by a rule (or a deny group, or a session grant) at once, with nothing after
+        // the open that can wait: answered right here — the open itself never waits
+        // (`O_NONBLOCK`), and a hung filesystem would already have held this thread in the
+        // canonicalisation above.
+        let inline = !asks
+            && triage
+                .as_ref()
+                .is_some_and(|t| engine.decides_at_once(&req, t));
         let (lane, triage) = if asks {
             (Lane::Ask, None)
         } else {
             (Lane::Open, triage)
         };
         let caps = self.caps.clone();
-        ctx.workers.submit(
-            lane,
-            Box::new(move || {
-                answer_on_panic(&notify, n.id, || {
-                    grant_trapped(
-                        &notify,
-                        &engine,
-                        &cancel,
-                        &shared,
-                        &caps.creds,
-                        &n,
-                        &call,
-                        canonical,
-                        access,
-                        triage,
-                    );
-                });
-            }),
-        );
+        if inline {
+            // Should the check of the opened file have to walk a deny entry, that part goes
+            // to the lane's workers (see `Engine::refuse_opened_may_wait`).
+            let defer = |job: Job| ctx.workers.submit(Lane::Open, job);
+            answer_on_panic(&notify.clone(), n.id, || {
+                grant_trapped(
+                    &notify,
+                    &engine,
+                    &cancel,
+                    &shared,
+                    &caps.creds,
+                    &n,
+                    &call,
+                    canonical,
+                    access,
+                    triage,
+                    Some(&defer),
+                );
+            });
+        } else {
+            ctx.workers.submit(
+                lane,
+                Box::new(move || {
+                    answer_on_panic(&notify, n.id, || {
+                        grant_trapped(
+                            &notify,
+                            &engine,
+                            &cancel,
+                            &shared,
+                            &caps.creds,
+                            &n,
+                            &call,
+                            canonical,
+                            access,
+                            triage,
+                            None,
+                        );
+                    });
+                }),
+            );
+        }
     }
 }
 
-/// On a worker: ask the engine, then open + inject, or refuse.
+/// On a worker (or on the notify thread when `Engine::decides_at_once`): ask the engine,
+/// then open + inject, or refuse.
+///
+/// `defer` (on the notify thread): where the rest goes if checking the opened file may wait.
 #[allow(clippy::too_many_arguments)]
 fn grant_trapped(
-    notify: &NotifyFd,
-    engine: &Engine,
+    notify: &Arc<NotifyFd>,
+    engine: &Arc<Engine>,
     cancel: &CancelToken,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     sandbox: &SandboxCreds,
     n: &Notification,
     call: &OpenCall,
     path: PathBuf,
     access: AccessMode,
     triage: Option<Triage>,
+    defer: Option<&dyn Fn(Job)>,
 ) {
-    // The thread may have been interrupted or killed while it waited for a worker.
-    if !notify.id_valid(n.id) {
+    // The thread may have been interrupted or killed while it waited for a worker (on the
+    // notify thread it was checked just before).
+    if defer.is_none() && !notify.id_valid(n.id) {
         return;
     }
     let req = RuntimeRequest {
@@ -650,35 +689,26 @@ fn grant_trapped(
                             return;
                         }
                     }
-                    // The object itself, not its path: another name (a hard link) of a
-                    // file in a deny group is refused here, before anything changed it.
-                    if let Some(reason) = engine.refuse_opened(&req, &fd) {
-                        shared.deny(denial(reason));
-                        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
-                        return;
-                    }
-                    if flags.contains(OFlags::TRUNC) {
-                        let truncated = creds
-                            .act()
-                            .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
-                        if let Err(errno) = truncated {
-                            let _ = notify.respond_errno(n.id, errno.raw_os_error());
-                            return;
-                        }
-                    }
-                    let opts = AddFdOptions {
-                        send: true,
-                        cloexec: flags.contains(OFlags::CLOEXEC),
-                        target: None,
+                    let finish = Finish {
+                        req,
+                        syscall: call.syscall.name(),
+                        creds,
+                        fd,
+                        flags,
+                        id: n.id,
                     };
-                    if let Err(e) = notify.add_fd(n.id, fd.as_fd(), opts) {
-                        tracing::debug!("injecting the granted fd failed: {e}");
-                        // With ADDFD_FLAG_SEND a failed install (EMFILE: the child is at
-                        // its fd limit) leaves the notification pending: answer it with
-                        // that errno, or the child's open never returns.
-                        if let NotifyError::Ioctl { source, .. } = e {
-                            let _ = notify.respond_errno(n.id, source.raw_os_error());
+                    match defer {
+                        Some(defer) if engine.refuse_opened_may_wait(&finish.fd) => {
+                            let (notify, engine, shared) =
+                                (notify.clone(), engine.clone(), shared.clone());
+                            defer(Box::new(move || {
+                                let id = finish.id;
+                                answer_on_panic(&notify, id, || {
+                                    finish.run(&notify, &engine, &shared);
+                                });
+                            }));
                         }
+                        _ => finish.run(notify, engine, shared),
                     }
                 }
                 Err(errno) => {
@@ -701,6 +731,65 @@ fn grant_trapped(
         Decision::Timeout => {
             shared.deny(denial("no decision in time".to_owned()));
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+    }
+}
+
+/// The end of a runtime grant, after the open: check the opened object, truncate, inject.
+struct Finish {
+    req: RuntimeRequest,
+    syscall: &'static str,
+    creds: as_child::ChildCreds,
+    fd: OwnedFd,
+    flags: OFlags,
+    id: u64,
+}
+
+impl Finish {
+    fn run(self, notify: &NotifyFd, engine: &Engine, shared: &Shared) {
+        let Finish {
+            req,
+            syscall,
+            creds,
+            fd,
+            flags,
+            id,
+        } = self;
+        // The object itself, not its path: another name (a hard link) of a file in a deny
+        // group is refused here, before anything changed it.
+        if let Some(reason) = engine.refuse_opened(&req, &fd) {
+            shared.deny(Denial {
+                path: req.path.clone(),
+                access: req.access,
+                pid: req.pid,
+                syscall: syscall.to_owned(),
+                reason,
+            });
+            let _ = notify.respond_errno(id, Errno::ACCESS.raw_os_error());
+            return;
+        }
+        if flags.contains(OFlags::TRUNC) {
+            let truncated = creds
+                .act()
+                .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
+            if let Err(errno) = truncated {
+                let _ = notify.respond_errno(id, errno.raw_os_error());
+                return;
+            }
+        }
+        let opts = AddFdOptions {
+            send: true,
+            cloexec: flags.contains(OFlags::CLOEXEC),
+            target: None,
+        };
+        if let Err(e) = notify.add_fd(id, fd.as_fd(), opts) {
+            tracing::debug!("injecting the granted fd failed: {e}");
+            // With ADDFD_FLAG_SEND a failed install (EMFILE: the child is at its fd limit)
+            // leaves the notification pending: answer it with that errno, or the child's
+            // open never returns.
+            if let NotifyError::Ioctl { source, .. } = e {
+                let _ = notify.respond_errno(id, source.raw_os_error());
+            }
         }
     }
 }
