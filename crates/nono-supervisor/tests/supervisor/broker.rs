@@ -364,7 +364,11 @@ fn a_grant_that_must_walk_a_cut_deny_entry_still_ends_right() {
         std::fs::write(creds.join(format!("f{i:05}")), "secret").unwrap();
     }
     // Whichever files the start-up walk reached, the last of each name order is linked.
-    std::fs::hard_link(creds.join(format!("f{:05}", over - 1)), project.join("late")).unwrap();
+    std::fs::hard_link(
+        creds.join(format!("f{:05}", over - 1)),
+        project.join("late"),
+    )
+    .unwrap();
     std::fs::write(project.join("plain"), "plain").unwrap();
     std::fs::hard_link(project.join("plain"), project.join("plain2")).unwrap();
     let mut policy = Policy::default();
