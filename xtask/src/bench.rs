@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: one run, one table — whole-process timings (start-up of `true`, a
 //! 5000-file read workload) under nono and its peers as medians and ratios against bare
 //! execution measured in the same run; runtime-grant latency p50/p99 measured inside a child;
-//! codec/transport throughput from the criterion benches run with short times; and the
+//! codec/transport/proxy throughput from the criterion benches run with short times; and the
 //! egress proxy's load numbers (`nono-proxy`'s `proxy_load` example: 1 GiB CONNECT throughput
 //! as a ratio to direct loopback, added latency of a new proxied connection, 1000 held
 //! tunnels and the proxy's RSS with them), skipped with `--no-proxy`.
@@ -23,36 +23,181 @@ use crate::{run, workspace_root};
 /// Files in the read workload.
 const FILES: usize = 5000;
 
-/// The C child for the latency measurement: `opens PATH N` opens and closes PATH N times,
-/// timing each open+close with `clock_gettime(CLOCK_MONOTONIC)`, and prints `p50 p99` in ns.
+/// The C child for the measurements inside a sandbox:
+/// - `opens PATH N` opens and closes PATH N times, timing each open+close with
+///   `clock_gettime(CLOCK_MONOTONIC)`, and prints `p50 p99` in ns;
+/// - `opens -s PATH N` times `getppid` and `pread(fd of PATH, 1 byte)` in 51 batches of N
+///   calls each and prints the median time per call of each in ps: `getppid pread`.
 const OPENS_C: &str = r#"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 static int cmp(const void *a, const void *b) {
     long x = *(const long *)a, y = *(const long *)b;
     return (x > y) - (x < y);
 }
+static long now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+#define BATCHES 51
+static int syscalls(const char *path, long n) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { perror(path); return 1; }
+    long pp[BATCHES], pr[BATCHES];
+    char c;
+    for (int b = 0; b < BATCHES; b++) {
+        long t = now();
+        for (long i = 0; i < n; i++) getppid();
+        pp[b] = (now() - t) * 1000 / n;
+        t = now();
+        for (long i = 0; i < n; i++)
+            if (pread(fd, &c, 1, 0) != 1) { perror("pread"); return 1; }
+        pr[b] = (now() - t) * 1000 / n;
+    }
+    qsort(pp, BATCHES, sizeof(long), cmp);
+    qsort(pr, BATCHES, sizeof(long), cmp);
+    /* In picoseconds, so that a few ns of difference are visible. */
+    printf("%ld %ld\n", pp[BATCHES / 2], pr[BATCHES / 2]);
+    return 0;
+}
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "-s") == 0) {
+        long n = atol(argv[3]);
+        return n > 0 ? syscalls(argv[2], n) : 2;
+    }
     if (argc != 3) return 2;
     long n = atol(argv[2]);
     if (n <= 0) return 2;
     long *ns = malloc(sizeof(long) * n);
     if (!ns) return 2;
     for (long i = 0; i < n; i++) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        long a = now();
         int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
         if (fd < 0) { perror(argv[1]); return 1; }
         close(fd);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        ns[i] = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+        ns[i] = now() - a;
     }
     qsort(ns, n, sizeof(long), cmp);
     printf("%ld %ld\n", ns[n / 2], ns[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
     return 0;
+}
+"#;
+
+/// The floor for a trapped open: the least a supervisor can do. `floor [-r] PROG ARGS...`
+/// runs PROG under a seccomp filter that traps `open`/`openat` (nothing else: no Landlock,
+/// no deny list) and answers every notification `CONTINUE` from a single thread blocked in
+/// `SECCOMP_IOCTL_NOTIF_RECV` with `SYNC_WAKE_UP` (as nono's notify thread). With `-r` it
+/// also reads the path from the child (`process_vm_readv`) and checks `NOTIF_ID_VALID`
+/// first, the least a broker that looks at the path must add.
+const FLOOR_C: &str = r#"#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+#if defined(__x86_64__)
+#define ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ARCH AUDIT_ARCH_AARCH64
+#endif
+int main(int argc, char **argv) {
+    int read_path = 0, a = 1;
+    if (argc > 1 && strcmp(argv[1], "-r") == 0) { read_path = 1; a = 2; }
+    if (argc <= a) return 2;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return 2;
+    pid_t pid = fork();
+    if (pid < 0) return 2;
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 2, 0),
+#ifdef __NR_open
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 1, 0),
+#else
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 1, 0),
+#endif
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        };
+        struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) _exit(3);
+        int l = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (l < 0) _exit(3);
+        char c = 'L';
+        struct iovec io = {&c, 1};
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        memset(cbuf, 0, sizeof cbuf);
+        struct msghdr m = {0};
+        m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = cbuf; m.msg_controllen = sizeof cbuf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &l, sizeof(int));
+        if (sendmsg(sv[1], &m, 0) != 1) _exit(3);
+        close(l);
+        execvp(argv[a], argv + a);
+        _exit(127);
+    }
+    close(sv[1]);
+    char c;
+    struct iovec io = {&c, 1};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr m = {0};
+    m.msg_iov = &io; m.msg_iovlen = 1; m.msg_control = cbuf; m.msg_controllen = sizeof cbuf;
+    if (recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC) != 1) return 2;
+    int l;
+    memcpy(&l, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+    ioctl(l, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+    char path[4096];
+    for (;;) {
+        struct seccomp_notif n;
+        memset(&n, 0, sizeof n);
+        if (ioctl(l, SECCOMP_IOCTL_NOTIF_RECV, &n)) {
+            if (errno == EINTR) continue;
+            struct pollfd p = {l, POLLIN, 0};
+            if (errno == ENOENT && poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) continue;
+            break;
+        }
+        if (read_path) {
+            unsigned long ptr = n.data.nr == __NR_openat ? n.data.args[1] : n.data.args[0];
+            struct iovec lo = {path, sizeof path}, re = {(void *)ptr, sizeof path - ((ptr) & 4095)};
+            lo.iov_len = re.iov_len;
+            process_vm_readv(n.pid, &lo, 1, &re, 1, 0);
+            __u64 id = n.id;
+            ioctl(l, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+        }
+        struct seccomp_notif_resp r = {n.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        ioctl(l, SECCOMP_IOCTL_NOTIF_SEND, &r);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) return 2;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 "#;
 
@@ -65,8 +210,9 @@ struct Opts {
     proxy: bool,
 }
 
-/// One whole-process case.
+/// One whole-process case; `key` names it for the targets (empty: not used by one).
 struct Case {
+    key: &'static str,
     name: String,
     argv: Vec<String>,
 }
@@ -75,6 +221,7 @@ struct Case {
 #[derive(Debug)]
 struct Timed {
     group: &'static str,
+    key: &'static str,
     name: String,
     median: Duration,
     p90: Duration,
@@ -82,12 +229,25 @@ struct Timed {
     skipped: Option<String>,
 }
 
-/// A latency result (ns, measured inside the child).
+/// A measurement made inside the child, two numbers per run (`open`: open+close p50 and
+/// p99 in ns; `syscall`: getppid and pread in ns per call), each the median over rounds.
 #[derive(Debug)]
-struct Latency {
+struct Inside {
+    group: &'static str,
+    key: &'static str,
     name: String,
-    p50_ns: u64,
-    p99_ns: u64,
+    a: f64,
+    b: f64,
+    rounds: usize,
+    skipped: Option<String>,
+}
+
+/// The supervisor's memory for a plain `run` (KiB, medians over runs).
+#[derive(Debug)]
+struct Memory {
+    rss_kib: u64,
+    hwm_kib: u64,
+    runs: usize,
     skipped: Option<String>,
 }
 
@@ -97,6 +257,24 @@ struct Throughput {
     name: String,
     time_ns: f64,
     per_sec: f64,
+}
+
+/// One target of issue 14, checked against this run's numbers.
+#[derive(Debug)]
+struct Target {
+    id: &'static str,
+    goal: &'static str,
+    measured: String,
+    /// `None`: a case it needs did not run.
+    met: Option<bool>,
+}
+
+/// Everything one run measured.
+struct All {
+    timed: Vec<Timed>,
+    inside: Vec<Inside>,
+    memory: Memory,
+    throughput: Vec<Throughput>,
 }
 
 pub fn run_bench(args: &[String]) -> Result<()> {
@@ -133,12 +311,13 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     let scratch = workspace_root().join(format!("target/nono-bench-{}", std::process::id()));
     let result = measure_all(&o, &nono, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
-    let (timed, latency, throughput) = result?;
+    let all = result?;
+    let targets = targets(&all);
     let proxy = if o.proxy { Some(proxy_load()?) } else { None };
     if o.json {
-        print_json(&timed, &latency, &throughput, proxy.as_ref());
+        print_json(&all, &targets, proxy.as_ref());
     } else {
-        print_table(&timed, &latency, &throughput);
+        print_table(&all, &targets);
         if let Some(p) = &proxy {
             print_proxy(p);
         }
@@ -150,7 +329,36 @@ pub fn run_bench(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-type All = (Vec<Timed>, Vec<Latency>, Vec<Throughput>);
+/// bwrap as issue 14 measured it: everything read-only but DIR, fresh /dev and /proc, every
+/// namespace unshared.
+fn bwrap_args(dir: &str) -> Vec<String> {
+    [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--bind",
+        dir,
+        dir,
+        "--unshare-all",
+        "--die-with-parent",
+        "--",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+fn firejail_args(dir: &str) -> Vec<String> {
+    vec![
+        "--quiet".to_owned(),
+        "--noprofile".to_owned(),
+        format!("--whitelist={dir}"),
+    ]
+}
 
 fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
     let _ = std::fs::remove_dir_all(scratch);
@@ -166,52 +374,56 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
     let argv = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
     let bwrap = which("bwrap");
     let firejail = which("firejail");
-
-    // Start-up of `true`.
-    let mut startup = vec![
-        Case {
-            name: "true (bare)".into(),
-            argv: argv(&["true"]),
-        },
-        Case {
-            name: "nono run -s --allow DIR -- true".into(),
-            argv: argv(&[&n, "run", "-s", "--allow", &d, "--", "true"]),
-        },
-        Case {
-            name: "nono wrap -s --allow DIR -- true".into(),
-            argv: argv(&[&n, "wrap", "-s", "--allow", &d, "--", "true"]),
-        },
-    ];
-    let peer = |tool: &Option<String>, name: &str, args: &[&str]| -> Case {
+    let tools = compile_tools(&bin);
+    let floor = tools.as_ref().ok().map(|(_, f)| f.display().to_string());
+    // A case that needs a tool that is not there has an empty argv: reported as skipped.
+    let with = |tool: &Option<String>, key: &'static str, name: &str, args: Vec<String>| -> Case {
         match tool {
             Some(t) => {
                 let mut v = vec![t.clone()];
-                v.extend(args.iter().map(|s| (*s).to_owned()));
+                v.extend(args);
                 Case {
+                    key,
                     name: name.into(),
                     argv: v,
                 }
             }
             None => Case {
+                key,
                 name: name.into(),
                 argv: Vec::new(),
             },
         }
     };
-    startup.push(peer(
-        &bwrap,
-        "bwrap --ro-bind / / --bind DIR DIR -- true",
-        &["--ro-bind", "/", "/", "--bind", &d, &d, "--", "true"],
-    ));
-    startup.push(peer(
+
+    // Start-up of `true`.
+    let mut startup = vec![
+        Case {
+            key: "bare",
+            name: "true (bare)".into(),
+            argv: argv(&["true"]),
+        },
+        Case {
+            key: "run",
+            name: "nono run -s --allow DIR -- true".into(),
+            argv: argv(&[&n, "run", "-s", "--allow", &d, "--", "true"]),
+        },
+        Case {
+            key: "wrap",
+            name: "nono wrap -s --allow DIR -- true".into(),
+            argv: argv(&[&n, "wrap", "-s", "--allow", &d, "--", "true"]),
+        },
+    ];
+    let mut b = bwrap_args(&d);
+    b.push("true".into());
+    startup.push(with(&bwrap, "bwrap", "bwrap (issue 14's flags) -- true", b));
+    let mut f = firejail_args(&d);
+    f.push("true".into());
+    startup.push(with(
         &firejail,
+        "firejail",
         "firejail --quiet --noprofile --whitelist=DIR true",
-        &[
-            "--quiet",
-            "--noprofile",
-            &format!("--whitelist={d}"),
-            "true",
-        ],
+        f,
     ));
 
     // The 5000-file read workload: one `cat` of every file, the list expanded by `sh` (a
@@ -222,38 +434,52 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
     };
     let mut read = vec![
         Case {
+            key: "bare",
             name: format!("cat {FILES} files (bare)"),
             argv: cat(Vec::new()),
         },
         Case {
+            key: "run",
             name: "nono run -s --read DIR (trapped, CONTINUE)".into(),
             argv: cat(argv(&[&n, "run", "-s", "--read", &d, "--"])),
         },
         Case {
+            key: "wrap",
             name: "nono wrap -s --read DIR (no supervisor)".into(),
             argv: cat(argv(&[&n, "wrap", "-s", "--read", &d, "--"])),
         },
         Case {
+            key: "approve",
             name: "nono run -s --approve DIR (runtime grants)".into(),
             argv: cat(argv(&[&n, "run", "-s", "--approve", &d, "--"])),
         },
-    ];
-    for mut c in [
-        peer(
+        with(
+            &floor,
+            "floor",
+            "floor: minimal notify loop answering CONTINUE",
+            Vec::new(),
+        ),
+        with(
             &bwrap,
-            "bwrap --ro-bind / / -- cat ...",
-            &["--ro-bind", "/", "/", "--"],
+            "bwrap",
+            "bwrap (issue 14's flags) -- cat ...",
+            bwrap_args(&d),
         ),
-        peer(
+        with(
             &firejail,
+            "firejail",
             "firejail --quiet --noprofile --whitelist=DIR -- cat ...",
-            &["--quiet", "--noprofile", &format!("--whitelist={d}"), "--"],
+            {
+                let mut f = firejail_args(&d);
+                f.push("--".into());
+                f
+            },
         ),
-    ] {
+    ];
+    for c in read.iter_mut().skip(4) {
         if !c.argv.is_empty() {
-            c.argv = cat(c.argv);
+            c.argv = cat(std::mem::take(&mut c.argv));
         }
-        read.push(c);
     }
 
     eprintln!(
@@ -269,8 +495,46 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
     );
     timed.extend(measure_group("read5000", &read, read_iters));
 
-    eprintln!("xtask bench: open latency, {} opens per case", o.opens);
-    let latency = latencies(nono, &bin, &data, &first, o.opens);
+    let mut inside = Vec::new();
+    match &tools {
+        Ok((opens, floor)) => {
+            let paths = ToolPaths {
+                nono,
+                opens,
+                floor,
+                bin: &bin,
+                data: &data,
+                file: &first,
+                bwrap: bwrap.as_deref(),
+            };
+            eprintln!(
+                "xtask bench: open latency, 5 rounds of {} opens per case",
+                o.opens
+            );
+            inside.extend(measure_inside("open", &open_cases(&paths, o.opens), 5));
+            eprintln!("xtask bench: syscall cost, 3 rounds per case");
+            inside.extend(measure_inside("syscall", &syscall_cases(&paths), 3));
+        }
+        Err(e) => {
+            for (group, key, name) in [
+                ("open", "bare", "open+close, bare"),
+                ("syscall", "bare", "getppid / pread, bare"),
+            ] {
+                inside.push(Inside {
+                    group,
+                    key,
+                    name: name.to_owned(),
+                    a: 0.0,
+                    b: 0.0,
+                    rounds: 0,
+                    skipped: Some(format!("{e:#}")),
+                });
+            }
+        }
+    }
+
+    eprintln!("xtask bench: supervisor memory, 5 runs");
+    let memory = supervisor_memory(nono, &data, 5);
 
     let mut throughput = Vec::new();
     if o.criterion {
@@ -283,7 +547,12 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
             throughput.extend(criterion(pkg, bench)?);
         }
     }
-    Ok((timed, latency, throughput))
+    Ok(All {
+        timed,
+        inside,
+        memory,
+        throughput,
+    })
 }
 
 /// `nono why` must say the bench directory is outside the default profile's grants.
@@ -334,6 +603,7 @@ fn measure_group(group: &'static str, cases: &[Case], rounds: usize) -> Vec<Time
                 v.sort();
                 Timed {
                     group,
+                    key: c.key,
                     name: c.name.clone(),
                     median: v[v.len() / 2],
                     p90: v[(v.len() * 9 / 10).min(v.len() - 1)],
@@ -343,6 +613,7 @@ fn measure_group(group: &'static str, cases: &[Case], rounds: usize) -> Vec<Time
             }
             Err(e) => Timed {
                 group,
+                key: c.key,
                 name: c.name.clone(),
                 median: Duration::ZERO,
                 p90: Duration::ZERO,
@@ -374,109 +645,296 @@ fn once(argv: &[String]) -> Result<Duration, String> {
     Ok(elapsed)
 }
 
-/// Per-open latency inside a child: bare, trapped inside the static grants (CONTINUE), and
-/// outside them with an approve rule (policy + supervisor `openat2` + `ADDFD|SEND`).
-fn latencies(nono: &Path, bin: &Path, data: &Path, file: &Path, opens: usize) -> Vec<Latency> {
-    let names = [
-        "open+close, bare",
-        "open+close, nono run --read DIR (CONTINUE)",
-        "open+close, nono run --approve DIR (runtime grant)",
-    ];
-    let skipped = |why: String| -> Vec<Latency> {
-        names
-            .iter()
-            .map(|n| Latency {
-                name: (*n).to_owned(),
-                p50_ns: 0,
-                p99_ns: 0,
-                skipped: Some(why.clone()),
-            })
-            .collect()
-    };
-    let exe = match compile_opens(bin) {
-        Ok(exe) => exe,
-        Err(e) => return skipped(format!("{e:#}")),
-    };
+/// Where the measuring tools and the data are.
+struct ToolPaths<'a> {
+    nono: &'a Path,
+    opens: &'a Path,
+    floor: &'a Path,
+    bin: &'a Path,
+    data: &'a Path,
+    file: &'a Path,
+    bwrap: Option<&'a str>,
+}
+
+/// Per-open latency inside a child: bare; the floor (a minimal notify loop answering
+/// CONTINUE, and the same reading the path); trapped inside the static grants (CONTINUE);
+/// outside them with an approve rule (policy + supervisor `openat2` + `ADDFD|SEND`: the
+/// grant round trip); under `wrap` (no supervisor).
+fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
+    let s = |p: &Path| p.display().to_string();
+    let (n, e, fl, b, d, f) = (
+        s(t.nono),
+        s(t.opens),
+        s(t.floor),
+        s(t.bin),
+        s(t.data),
+        s(t.file),
+    );
     let count = opens.to_string();
-    let (b, d) = (bin.display().to_string(), data.display().to_string());
-    let (e, f) = (exe.display().to_string(), file.display().to_string());
-    let n = nono.display().to_string();
-    let runs: [Vec<&str>; 3] = [
-        vec![&e, &f, &count],
-        vec![
-            &n, "run", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
-        ],
-        vec![
-            &n,
-            "run",
-            "-s",
-            "--read",
-            &b,
-            "--approve",
-            &d,
-            "--",
-            &e,
-            &f,
-            &count,
-        ],
+    let v = |a: &[&str]| a.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    vec![
+        Case {
+            key: "bare",
+            name: "open+close, bare".into(),
+            argv: v(&[&e, &f, &count]),
+        },
+        Case {
+            key: "floor",
+            name: "floor: minimal notify loop, CONTINUE".into(),
+            argv: v(&[&fl, &e, &f, &count]),
+        },
+        Case {
+            key: "floor-read",
+            name: "floor reading the path (+ NOTIF_ID_VALID)".into(),
+            argv: v(&[&fl, "-r", &e, &f, &count]),
+        },
+        Case {
+            key: "floor-wrap",
+            name: "floor around nono wrap (same Landlock + deny list)".into(),
+            argv: v(&[
+                &fl, &n, "wrap", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
+            ]),
+        },
+        Case {
+            key: "run",
+            name: "nono run --read DIR (trapped, CONTINUE)".into(),
+            argv: v(&[
+                &n, "run", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
+            ]),
+        },
+        Case {
+            key: "approve",
+            name: "nono run --approve DIR (runtime grant round trip)".into(),
+            argv: v(&[
+                &n,
+                "run",
+                "-s",
+                "--read",
+                &b,
+                "--approve",
+                &d,
+                "--",
+                &e,
+                &f,
+                &count,
+            ]),
+        },
+        Case {
+            key: "wrap",
+            name: "nono wrap --read DIR (no supervisor)".into(),
+            argv: v(&[
+                &n, "wrap", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
+            ]),
+        },
+    ]
+}
+
+/// The cost of syscalls that are allowed outright (`getppid`, `pread`) inside each sandbox.
+fn syscall_cases(t: &ToolPaths<'_>) -> Vec<Case> {
+    let s = |p: &Path| p.display().to_string();
+    let (n, e, b, d, f) = (s(t.nono), s(t.opens), s(t.bin), s(t.data), s(t.file));
+    let calls = "20000";
+    let v = |a: &[&str]| a.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    let mut cases = vec![
+        Case {
+            key: "bare",
+            name: "getppid / pread, bare".into(),
+            argv: v(&[&e, "-s", &f, calls]),
+        },
+        Case {
+            key: "wrap",
+            name: "getppid / pread, nono wrap".into(),
+            argv: v(&[
+                &n, "wrap", "-s", "--read", &b, "--read", &d, "--", &e, "-s", &f, calls,
+            ]),
+        },
+        Case {
+            key: "run",
+            name: "getppid / pread, nono run".into(),
+            argv: v(&[
+                &n, "run", "-s", "--read", &b, "--read", &d, "--", &e, "-s", &f, calls,
+            ]),
+        },
     ];
-    names
+    let mut bw = vec![];
+    if let Some(bwrap) = t.bwrap {
+        bw.push(bwrap.to_owned());
+        bw.extend(bwrap_args(&d));
+        bw.extend(v(&[&e, "-s", &f, calls]));
+    }
+    cases.push(Case {
+        key: "bwrap",
+        name: "getppid / pread, bwrap".into(),
+        argv: bw,
+    });
+    cases
+}
+
+/// Run every case once per round (round-robin, as [`measure_group`]); each run prints two
+/// numbers; the median of each over the rounds. `syscall` runs print picoseconds.
+fn measure_inside(group: &'static str, cases: &[Case], rounds: usize) -> Vec<Inside> {
+    let mut got: Vec<Result<Vec<(f64, f64)>, String>> = cases
         .iter()
-        .zip(runs)
-        .map(|(name, argv)| {
-            let parsed = Command::new(argv[0])
-                .args(&argv[1..])
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot start {}: {e}", argv[0]))
-                .and_then(|out| {
-                    let s = String::from_utf8_lossy(&out.stdout);
-                    let v: Vec<u64> = s
-                        .split_whitespace()
-                        .filter_map(|w| w.parse().ok())
-                        .collect();
-                    match (out.status.success(), v.as_slice()) {
-                        (true, [p50, p99]) => Ok((*p50, *p99)),
-                        _ => Err(format!(
-                            "{}: {}",
-                            out.status,
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        )),
-                    }
-                });
-            match parsed {
-                Ok((p50, p99)) => Latency {
-                    name: (*name).to_owned(),
-                    p50_ns: p50,
-                    p99_ns: p99,
-                    skipped: None,
-                },
-                Err(why) => Latency {
-                    name: (*name).to_owned(),
-                    p50_ns: 0,
-                    p99_ns: 0,
-                    skipped: Some(why),
-                },
+        .map(|c| {
+            if c.argv.is_empty() {
+                Err("not installed".to_owned())
+            } else {
+                Ok(Vec::new())
+            }
+        })
+        .collect();
+    for _ in 0..rounds {
+        for (c, g) in cases.iter().zip(got.iter_mut()) {
+            if let Ok(v) = g {
+                match two_numbers(&c.argv) {
+                    Ok(x) => v.push(x),
+                    Err(e) => *g = Err(e),
+                }
+            }
+        }
+    }
+    let scale = if group == "syscall" { 1e-3 } else { 1.0 };
+    cases
+        .iter()
+        .zip(got)
+        .map(|(c, g)| {
+            let (a, b, rounds, skipped) = match g {
+                Ok(v) if !v.is_empty() => {
+                    let med = |f: fn(&(f64, f64)) -> f64| {
+                        let mut x: Vec<f64> = v.iter().map(f).collect();
+                        x.sort_by(f64::total_cmp);
+                        x[x.len() / 2] * scale
+                    };
+                    (med(|p| p.0), med(|p| p.1), v.len(), None)
+                }
+                Ok(_) => (0.0, 0.0, 0, Some("no rounds".to_owned())),
+                Err(e) => (0.0, 0.0, 0, Some(e)),
+            };
+            Inside {
+                group,
+                key: c.key,
+                name: c.name.clone(),
+                a,
+                b,
+                rounds,
+                skipped,
             }
         })
         .collect()
 }
 
-fn compile_opens(bin: &Path) -> Result<PathBuf> {
+fn two_numbers(argv: &[String]) -> Result<(f64, f64), String> {
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", argv[0]))?;
+    let s = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = s
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match (out.status.success(), v.as_slice()) {
+        (true, [a, b]) => Ok((*a, *b)),
+        _ => Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+/// The supervisor's resident memory during a plain `run` (`nono run -s --allow DIR -- sh`
+/// waiting on its stdin): `VmRSS` and `VmHWM` of the nono process, read once the command
+/// has started (it says so on stdout), medians over `runs`.
+fn supervisor_memory(nono: &Path, dir: &Path, runs: usize) -> Memory {
+    use std::io::{BufRead, BufReader};
+    let one = || -> Result<(u64, u64), String> {
+        let mut child = Command::new(nono)
+            .args(["run", "-s", "--allow"])
+            .arg(dir)
+            .args(["--", "sh", "-c", "echo started; read x"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start nono: {e}"))?;
+        let mut line = String::new();
+        let started = child
+            .stdout
+            .take()
+            .map(BufReader::new)
+            .map(|mut r| r.read_line(&mut line));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        drop(child.stdin.take());
+        let _ = child.wait();
+        if !matches!(started, Some(Ok(n)) if n > 0) {
+            return Err("the command did not start".to_owned());
+        }
+        let status = status.map_err(|e| format!("/proc/PID/status: {e}"))?;
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        match (kib("VmRSS:"), kib("VmHWM:")) {
+            (Some(r), Some(h)) => Ok((r, h)),
+            _ => Err("no VmRSS/VmHWM in /proc/PID/status".to_owned()),
+        }
+    };
+    let mut rss = Vec::new();
+    let mut hwm = Vec::new();
+    for _ in 0..runs {
+        match one() {
+            Ok((r, h)) => {
+                rss.push(r);
+                hwm.push(h);
+            }
+            Err(e) => {
+                return Memory {
+                    rss_kib: 0,
+                    hwm_kib: 0,
+                    runs: 0,
+                    skipped: Some(e),
+                }
+            }
+        }
+    }
+    rss.sort_unstable();
+    hwm.sort_unstable();
+    Memory {
+        rss_kib: rss[rss.len() / 2],
+        hwm_kib: hwm[hwm.len() / 2],
+        runs,
+        skipped: None,
+    }
+}
+
+/// Compile the in-child measuring program and the floor supervisor.
+fn compile_tools(bin: &Path) -> Result<(PathBuf, PathBuf)> {
+    Ok((
+        compile_c(bin, "opens", OPENS_C)?,
+        compile_c(bin, "floor", FLOOR_C)?,
+    ))
+}
+
+fn compile_c(bin: &Path, name: &str, source: &str) -> Result<PathBuf> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
-    let src = bin.join("opens.c");
-    let exe = bin.join("opens");
-    std::fs::write(&src, OPENS_C)?;
+    let src = bin.join(format!("{name}.c"));
+    let exe = bin.join(name);
+    std::fs::write(&src, source)?;
     let out = Command::new(&cc)
         .arg("-O2")
         .arg("-o")
         .arg(&exe)
         .arg(&src)
         .output()
-        .with_context(|| format!("no C compiler ({cc}) for the latency child"))?;
+        .with_context(|| format!("no C compiler ({cc}) for the in-child measurements"))?;
     if !out.status.success() {
         bail!(
-            "{cc} failed: {}",
+            "{cc} failed on {name}.c: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -570,8 +1028,177 @@ fn baseline<'a>(rows: &'a [Timed], group: &str) -> Option<&'a Timed> {
         .filter(|r| r.skipped.is_none())
 }
 
-fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) {
+/// The case `key` of `group`, when it ran.
+fn timed<'a>(rows: &'a [Timed], group: &str, key: &str) -> Option<&'a Timed> {
+    rows.iter()
+        .find(|r| r.group == group && r.key == key)
+        .filter(|r| r.skipped.is_none())
+}
+
+fn inside<'a>(rows: &'a [Inside], group: &str, key: &str) -> Option<&'a Inside> {
+    rows.iter()
+        .find(|r| r.group == group && r.key == key)
+        .filter(|r| r.skipped.is_none())
+}
+
+/// Issue 14's targets, each checked on this run's numbers (ratios and differences within
+/// the run, as the issue asks).
+fn targets(all: &All) -> Vec<Target> {
+    let t = &all.timed;
+    let ratio = |group: &str, key: &str| -> Option<f64> {
+        Some(timed(t, group, key)?.median.as_secs_f64() / baseline(t, group)?.median.as_secs_f64())
+    };
+    let over_ms = |group: &str, key: &str| -> Option<f64> {
+        Some(ms(timed(t, group, key)?.median) - ms(baseline(t, group)?.median))
+    };
+    let mut out = Vec::new();
+    let mut push = |id, goal, measured: Option<(String, bool)>| {
+        let (measured, met) = match measured {
+            Some((m, ok)) => (m, Some(ok)),
+            None => ("a case it needs did not run".to_owned(), None),
+        };
+        out.push(Target {
+            id,
+            goal,
+            measured,
+            met,
+        });
+    };
+
+    // 1: allowed syscalls cost ≤ 20 ns more than bare, under wrap and run.
+    let sys = |key: &str| inside(&all.inside, "syscall", key);
+    push(
+        "1",
+        "getppid/pread ≤ +20 ns over bare (wrap and run)",
+        (|| {
+            let (b, w, r) = (sys("bare")?, sys("wrap")?, sys("run")?);
+            let worst = [w.a - b.a, w.b - b.b, r.a - b.a, r.b - b.b]
+                .into_iter()
+                .fold(f64::MIN, f64::max);
+            Some((
+                format!(
+                    "wrap +{:.0}/+{:.0} ns, run +{:.0}/+{:.0} ns",
+                    w.a - b.a,
+                    w.b - b.b,
+                    r.a - b.a,
+                    r.b - b.b
+                ),
+                worst <= 20.0,
+            ))
+        })(),
+    );
+    // 2: wrap on the file-heavy workload.
+    push(
+        "2",
+        "5000-file read under wrap ≤ 1.05× bare and ≤ bwrap's ratio",
+        (|| {
+            let w = ratio("read5000", "wrap")?;
+            let bw = ratio("read5000", "bwrap");
+            Some((
+                match bw {
+                    Some(b) => format!("wrap {w:.2}×, bwrap {b:.2}×"),
+                    None => format!("wrap {w:.2}× (no bwrap)"),
+                },
+                w <= 1.05 && bw.is_none_or(|b| w <= b),
+            ))
+        })(),
+    );
+    // 3: start-up.
+    push(
+        "3a",
+        "start-up: wrap ≤ +1.0 ms over bare and below bwrap",
+        (|| {
+            let w = over_ms("startup", "wrap")?;
+            let bw = over_ms("startup", "bwrap");
+            Some((
+                match bw {
+                    Some(b) => format!("wrap {w:+.2} ms, bwrap {b:+.2} ms"),
+                    None => format!("wrap {w:+.2} ms (no bwrap)"),
+                },
+                w <= 1.0 && bw.is_none_or(|b| w < b),
+            ))
+        })(),
+    );
+    push(
+        "3b",
+        "start-up: run ≤ +1.5 ms over bare",
+        over_ms("startup", "run").map(|r| (format!("run {r:+.2} ms"), r <= 1.5)),
+    );
+    // 4: trapped opens.
+    push(
+        "4a",
+        "5000-file read under run (every open trapped) ≤ 1.5× bare",
+        ratio("read5000", "run").map(|r| {
+            let floor =
+                ratio("read5000", "floor").map_or(String::new(), |f| format!(" (floor {f:.2}×)"));
+            (format!("run {r:.2}×{floor}"), r <= 1.5)
+        }),
+    );
+    let open = |key: &str| inside(&all.inside, "open", key);
+    push(
+        "4b",
+        "per trapped open (p50 open+close) ≤ 1.2× the minimal notify floor",
+        (|| {
+            let (r, f) = (open("run")?, open("floor")?);
+            let same = open("floor-wrap").map_or(String::new(), |w| {
+                format!("; {:.2}× the floor around wrap", r.a / w.a)
+            });
+            Some((
+                format!(
+                    "run {:.1} µs, floor {:.1} µs: {:.2}×{same}",
+                    r.a / 1e3,
+                    f.a / 1e3,
+                    r.a / f.a
+                ),
+                r.a / f.a <= 1.2,
+            ))
+        })(),
+    );
+    // 5: runtime grants.
+    push(
+        "5a",
+        "5000-file read with every file granted at runtime ≤ 3× bare",
+        ratio("read5000", "approve").map(|r| (format!("approve {r:.2}×"), r <= 3.0)),
+    );
+    push(
+        "5b",
+        "grant round trip p50 ≤ 30 µs",
+        open("approve").map(|a| (format!("{:.1} µs", a.a / 1e3), a.a <= 30_000.0)),
+    );
+    // 6: memory.
+    push(
+        "6",
+        "supervisor RSS ≤ 8 MiB for a plain run",
+        all.memory.skipped.is_none().then(|| {
+            (
+                format!(
+                    "VmRSS {:.1} MiB (peak {:.1} MiB)",
+                    all.memory.rss_kib as f64 / 1024.0,
+                    all.memory.hwm_kib as f64 / 1024.0
+                ),
+                all.memory.rss_kib <= 8 * 1024,
+            )
+        }),
+    );
+    out
+}
+
+fn print_table(all: &All, targets: &[Target]) {
+    let timed = &all.timed;
     let mut s = String::new();
+    let _ = writeln!(s, "\n## issue 14 targets (this run)");
+    for t in targets {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "n/a",
+        };
+        let _ = writeln!(
+            s,
+            "{:<3} {:<6} {:<66} {}",
+            t.id, verdict, t.goal, t.measured
+        );
+    }
     for (group, title) in [
         ("startup", "start-up of `true`"),
         (
@@ -619,35 +1246,88 @@ fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) 
             let _ = writeln!(s, "({} samples per case, round-robin)", b.samples);
         }
     }
-    let _ = writeln!(s, "\n## per-open latency inside the child (open+close)");
     let _ = writeln!(
         s,
-        "{:<58} {:>10} {:>10} {:>8}",
-        "case", "p50", "p99", "p50 ratio"
+        "\n## per-open latency inside the child (open+close; medians of rounds)"
     );
-    let bare = latency.first().filter(|l| l.skipped.is_none());
-    for l in latency {
+    let _ = writeln!(
+        s,
+        "{:<58} {:>10} {:>10} {:>8} {:>8}",
+        "case", "p50", "p99", "x bare", "x floor"
+    );
+    let bare = inside(&all.inside, "open", "bare");
+    let floor = inside(&all.inside, "open", "floor");
+    for l in all.inside.iter().filter(|l| l.group == "open") {
         match &l.skipped {
             Some(why) => {
                 let _ = writeln!(s, "{:<58} skipped: {why}", l.name);
             }
             None => {
-                let ratio = bare.map_or(1.0, |b| l.p50_ns as f64 / b.p50_ns.max(1) as f64);
+                let x = |b: Option<&Inside>| {
+                    b.map_or("-".to_owned(), |b| format!("{:.2}x", l.a / b.a.max(1.0)))
+                };
                 let _ = writeln!(
                     s,
-                    "{:<58} {:>8.1}µs {:>8.1}µs {:>7.1}x",
+                    "{:<58} {:>8.1}µs {:>8.1}µs {:>8} {:>8}",
                     l.name,
-                    l.p50_ns as f64 / 1e3,
-                    l.p99_ns as f64 / 1e3,
-                    ratio
+                    l.a / 1e3,
+                    l.b / 1e3,
+                    x(bare),
+                    x(floor)
                 );
             }
         }
     }
-    if !throughput.is_empty() {
+    let _ = writeln!(
+        s,
+        "\n## allowed syscalls inside the sandbox (ns per call; medians of batches)"
+    );
+    let _ = writeln!(
+        s,
+        "{:<58} {:>10} {:>10} {:>11} {:>11}",
+        "case", "getppid", "pread", "Δ getppid", "Δ pread"
+    );
+    let bare = inside(&all.inside, "syscall", "bare");
+    for l in all.inside.iter().filter(|l| l.group == "syscall") {
+        match (&l.skipped, bare) {
+            (Some(why), _) => {
+                let _ = writeln!(s, "{:<58} skipped: {why}", l.name);
+            }
+            (None, b) => {
+                let d =
+                    |x: f64, y: Option<f64>| y.map_or("-".to_owned(), |y| format!("{:+.1}", x - y));
+                let _ = writeln!(
+                    s,
+                    "{:<58} {:>10.1} {:>10.1} {:>11} {:>11}",
+                    l.name,
+                    l.a,
+                    l.b,
+                    d(l.a, b.map(|b| b.a)),
+                    d(l.b, b.map(|b| b.b))
+                );
+            }
+        }
+    }
+    let m = &all.memory;
+    let _ = writeln!(s, "\n## supervisor memory (nono run -s --allow DIR -- sh)");
+    match &m.skipped {
+        Some(why) => {
+            let _ = writeln!(s, "skipped: {why}");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "VmRSS {:.1} MiB, VmHWM {:.1} MiB (medians of {} runs)",
+                m.rss_kib as f64 / 1024.0,
+                m.hwm_kib as f64 / 1024.0,
+                m.runs
+            );
+        }
+    }
+    if !all.throughput.is_empty() {
         let _ = writeln!(s, "\n## codec and transport (criterion, short run)");
         let _ = writeln!(s, "{:<58} {:>10} {:>14}", "bench", "time", "throughput");
-        for t in throughput {
+        for t in &all.throughput {
             let _ = writeln!(
                 s,
                 "{:<58} {:>8.0}ns {:>10.0} k/s",
@@ -660,81 +1340,8 @@ fn print_table(timed: &[Timed], latency: &[Latency], throughput: &[Throughput]) 
     print!("{s}");
 }
 
-/// The proxy's load example, in a release build, as JSON (one object).
-fn proxy_load() -> Result<serde_json::Value> {
-    eprintln!("xtask bench: egress proxy load (1 GiB CONNECT, connect latency, 1000 tunnels)");
-    let out = Command::new("cargo")
-        .current_dir(workspace_root())
-        .args([
-            "run",
-            "-q",
-            "--release",
-            "-p",
-            "nono-proxy",
-            "--example",
-            "proxy_load",
-            "--",
-            "--json",
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run the nono-proxy proxy_load example")?;
-    if !out.status.success() {
-        bail!("nono-proxy proxy_load failed: {}", out.status);
-    }
-    serde_json::from_slice(&out.stdout).context("proxy_load printed no JSON object")
-}
-
-fn print_proxy(p: &serde_json::Value) {
-    let f = |k: &str| {
-        p.get(k)
-            .and_then(serde_json::Value::as_f64)
-            .unwrap_or(f64::NAN)
-    };
-    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\n## egress proxy (nono-proxy, proxy in its own process)"
-    );
-    let _ = writeln!(
-        s,
-        "CONNECT 1 GiB: direct {:.2} Gbit/s, proxied {:.2} Gbit/s, ratio {:.3} — {} target 0.8 \
-         (CPU s/GiB: endpoints {:.2}, proxy {:.2}; {} CPUs, load {})",
-        f("direct_gbit_s"),
-        f("proxied_gbit_s"),
-        f("throughput_ratio"),
-        verdict(f("throughput_ratio") >= 0.8),
-        f("cpu_s_per_gib_proxied_endpoints"),
-        f("cpu_s_per_gib_proxy"),
-        f("cpus"),
-        f("load")
-    );
-    let _ = writeln!(
-        s,
-        "new connection added latency: p50 {:.3} ms, p99 {:.3} ms — {} target p50 0.5 ms",
-        f("added_latency_p50_ms"),
-        f("added_latency_p99_ms"),
-        verdict(f("added_latency_p50_ms") <= 0.5)
-    );
-    let _ = writeln!(
-        s,
-        "{} concurrent tunnels: {} completed — {}; proxy RSS {:.1} MiB with them — {} target 64 MiB",
-        f("tunnels"),
-        f("tunnels_completed"),
-        verdict(f("tunnels") == f("tunnels_completed")),
-        f("proxy_rss_mib"),
-        verdict(f("proxy_rss_mib") <= 64.0)
-    );
-    print!("{s}");
-}
-
-fn print_json(
-    timed: &[Timed],
-    latency: &[Latency],
-    throughput: &[Throughput],
-    proxy: Option<&serde_json::Value>,
-) {
+fn print_json(all: &All, targets: &[Target], proxy: Option<&serde_json::Value>) {
+    let timed = &all.timed;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let whole: Vec<_> = timed
         .iter()
@@ -743,6 +1350,7 @@ fn print_json(
             let base = baseline(timed, r.group).filter(|_| ok);
             serde_json::json!({
                 "group": r.group,
+                "key": r.key,
                 "name": r.name,
                 "median_us": ok.then(|| us(r.median)),
                 "p90_us": ok.then(|| us(r.p90)),
@@ -753,27 +1361,48 @@ fn print_json(
             })
         })
         .collect();
-    let bare = latency.first().filter(|l| l.skipped.is_none());
-    let lat: Vec<_> = latency
-        .iter()
-        .map(|l| {
-            let ok = l.skipped.is_none();
-            serde_json::json!({
-                "name": l.name,
-                "p50_ns": ok.then_some(l.p50_ns),
-                "p99_ns": ok.then_some(l.p99_ns),
-                "p50_ratio_to_bare": bare.filter(|_| ok).map(|b| l.p50_ns as f64 / b.p50_ns.max(1) as f64),
-                "skipped": l.skipped,
+    let rows = |group: &str, a: &str, b: &str| -> Vec<serde_json::Value> {
+        let bare = inside(&all.inside, group, "bare");
+        let floor = inside(&all.inside, group, "floor");
+        all.inside
+            .iter()
+            .filter(|l| l.group == group)
+            .map(|l| {
+                let ok = l.skipped.is_none();
+                serde_json::json!({
+                    "key": l.key,
+                    "name": l.name,
+                    a: ok.then_some(l.a),
+                    b: ok.then_some(l.b),
+                    "rounds": l.rounds,
+                    "ratio_to_bare": bare.filter(|_| ok).map(|x| l.a / x.a.max(1.0)),
+                    "ratio_to_floor": floor.filter(|_| ok).map(|x| l.a / x.a.max(1.0)),
+                    "skipped": l.skipped,
+                })
             })
-        })
-        .collect();
-    let thr: Vec<_> = throughput
+            .collect()
+    };
+    let thr: Vec<_> = all
+        .throughput
         .iter()
         .map(|t| serde_json::json!({"name": t.name, "time_ns": t.time_ns, "per_sec": t.per_sec}))
         .collect();
+    let tg: Vec<_> = targets
+        .iter()
+        .map(|t| serde_json::json!({"id": t.id, "goal": t.goal, "measured": t.measured, "met": t.met}))
+        .collect();
+    let m = &all.memory;
     let out = serde_json::json!({
+        "targets": tg,
         "whole_process": whole,
-        "open_latency": lat,
+        "open_latency": rows("open", "p50_ns", "p99_ns"),
+        "syscalls": rows("syscall", "getppid_ns", "pread_ns"),
+        "supervisor_memory": {
+            "vm_rss_kib": m.skipped.is_none().then_some(m.rss_kib),
+            "vm_hwm_kib": m.skipped.is_none().then_some(m.hwm_kib),
+            "runs": m.runs,
+            "skipped": m.skipped,
+        },
         "criterion": thr,
         "proxy": proxy,
     });
@@ -863,6 +1492,7 @@ short/name              time:   [2.8468 µs 2.8504 µs 2.8540 µs]
     fn the_baseline_is_the_bare_case_or_none() {
         let row = |name: &str, skipped: Option<&str>| Timed {
             group: "startup",
+            key: "",
             name: name.to_owned(),
             median: Duration::from_millis(1),
             p90: Duration::from_millis(1),
@@ -878,4 +1508,73 @@ short/name              time:   [2.8468 µs 2.8504 µs 2.8540 µs]
         assert!(baseline(&bare_failed, "startup").is_none());
         assert!(baseline(&ran, "read5000").is_none());
     }
+}
+
+/// The proxy's load example, in a release build, as JSON (one object).
+fn proxy_load() -> Result<serde_json::Value> {
+    eprintln!("xtask bench: egress proxy load (1 GiB CONNECT, connect latency, 1000 tunnels)");
+    let out = Command::new("cargo")
+        .current_dir(workspace_root())
+        .args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "nono-proxy",
+            "--example",
+            "proxy_load",
+            "--",
+            "--json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run the nono-proxy proxy_load example")?;
+    if !out.status.success() {
+        bail!("nono-proxy proxy_load failed: {}", out.status);
+    }
+    serde_json::from_slice(&out.stdout).context("proxy_load printed no JSON object")
+}
+
+fn print_proxy(p: &serde_json::Value) {
+    let f = |k: &str| {
+        p.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n## egress proxy (nono-proxy, proxy in its own process)"
+    );
+    let _ = writeln!(
+        s,
+        "CONNECT 1 GiB: direct {:.2} Gbit/s, proxied {:.2} Gbit/s, ratio {:.3} — {} target 0.8 \
+         (CPU s/GiB: endpoints {:.2}, proxy {:.2}; {} CPUs, load {})",
+        f("direct_gbit_s"),
+        f("proxied_gbit_s"),
+        f("throughput_ratio"),
+        verdict(f("throughput_ratio") >= 0.8),
+        f("cpu_s_per_gib_proxied_endpoints"),
+        f("cpu_s_per_gib_proxy"),
+        f("cpus"),
+        f("load")
+    );
+    let _ = writeln!(
+        s,
+        "new connection added latency: p50 {:.3} ms, p99 {:.3} ms — {} target p50 0.5 ms",
+        f("added_latency_p50_ms"),
+        f("added_latency_p99_ms"),
+        verdict(f("added_latency_p50_ms") <= 0.5)
+    );
+    let _ = writeln!(
+        s,
+        "{} concurrent tunnels: {} completed — {}; proxy RSS {:.1} MiB with them — {} target 64 MiB",
+        f("tunnels"),
+        f("tunnels_completed"),
+        verdict(f("tunnels") == f("tunnels_completed")),
+        f("proxy_rss_mib"),
+        verdict(f("proxy_rss_mib") <= 64.0)
+    );
+    print!("{s}");
 }

@@ -18,9 +18,13 @@ commands:
                      10 s of fuzzing per target (where cargo-fuzz + nightly exist), bench build
   fuzz [--time S]    run every fuzz target for S seconds each (default 30)
   fuzz --build       only build the fuzz targets (the step `ci` runs)
-  bench [--json]     start-up, 5000-file read (ratios to bare; bwrap/firejail when installed),
-                     open latency p50/p99, codec/transport throughput (criterion, short);
-                     also --iters N (default 50), --opens N (default 2000), --no-criterion
+  bench [--json]     issue 14's targets checked on one run, then the details: start-up,
+                     5000-file read (ratios to bare; bwrap/firejail when installed), open
+                     latency p50/p99 against a minimal notify loop (the floor), allowed-syscall
+                     cost, supervisor RSS, codec/transport/proxy throughput (criterion,
+                     short), the egress proxy's load (1 GiB CONNECT, latency, 1000 tunnels);
+                     also --iters N (default 50), --opens N (default 2000), --no-criterion,
+                     --no-proxy
   tidy               the architecture checks alone (layer arrows, //! headers)
   guide [--check]    write docs/guide/profiles-reference.md from the embedded profiles and
                      deny groups (--check: fail if it is out of date)

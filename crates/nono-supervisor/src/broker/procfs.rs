@@ -376,6 +376,13 @@ pub(crate) fn answer(
 /// `/proc/...` (or `/dev/fd/...`) → which directory it names, with `self`/`thread-self`
 /// rewritten for thread `tid`, and the two top-level symlinks (`net`, `mounts`) rewritten to
 /// the process directory they point into.
+/// Whether [`ProcFs::open`] may serve the clean absolute `path` (`/proc`, `/dev/fd`,
+/// `/dev/std*`): a byte test, so that the broker's fast path skips parsing every other path.
+pub(crate) fn may_claim(path: &Path) -> bool {
+    let b = path.as_os_str().as_bytes();
+    b == b"/proc" || b.starts_with(b"/proc/") || b.starts_with(b"/dev/")
+}
+
 fn parse(path: &Path, tid: u32) -> Option<Target> {
     let mut comps = path.components();
     if comps.next() != Some(Component::RootDir) {

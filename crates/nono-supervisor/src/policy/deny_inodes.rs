@@ -155,6 +155,25 @@ impl DenyInodes {
         self.ids.is_empty()
     }
 
+    /// Whether [`check`](DenyInodes::check) of the file `st` describes may walk a cut deny entry (or wait for
+    /// another thread walking one): only a multiply-linked non-directory that is not a known
+    /// member, while an entry is not yet walked in full. Then the check can take
+    /// long and must not run where a wait holds up other work. Never blocks.
+    pub fn may_walk(&self, st: &rustix::fs::Stat) -> bool {
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        if is_dir || st.st_nlink <= 1 || self.ids.contains_key(&(st.st_dev, st.st_ino)) {
+            return false;
+        }
+        // Any entry still to walk, not only one on this device: `check` takes the lock a walk
+        // holds for every such file.
+        let pending_here = |cut: &CutState| !cut.pending.is_empty();
+        match self.cut.try_lock() {
+            Ok(cut) => pending_here(&cut),
+            Err(std::sync::TryLockError::Poisoned(p)) => pending_here(&p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        }
+    }
+
     /// Whether the object behind `fd` (opened by the supervisor for a runtime grant) may be
     /// handed out: `Err` if it is a file under a deny entry, or a multiply-linked file that
     /// cannot be told apart from one (see the module docs). May walk a large deny entry once

@@ -348,3 +348,48 @@ fn a_hard_link_to_a_deny_group_file_is_refused_at_runtime() {
         );
     }
 }
+
+/// With a deny entry too large to walk at start-up (cut at `START_ENTRIES`), checking a
+/// granted multiply-linked file on its device means walking that entry: that part of the
+/// grant is handed from the notify thread to a worker, and it still ends right — a hard link
+/// to a file of the entry refused, one to an unrelated file granted.
+#[test]
+fn a_grant_that_must_walk_a_cut_deny_entry_still_ends_right() {
+    let Some(_g) = sandbox_ready() else { return };
+    let out = scratch("out");
+    let creds = scratch("creds");
+    let project = scratch("project");
+    let over = nono_supervisor::policy::deny_inodes::START_ENTRIES + 50;
+    for i in 0..over {
+        std::fs::write(creds.join(format!("f{i:05}")), "secret").unwrap();
+    }
+    // Whichever files the start-up walk reached, the last of each name order is linked.
+    std::fs::hard_link(
+        creds.join(format!("f{:05}", over - 1)),
+        project.join("late"),
+    )
+    .unwrap();
+    std::fs::write(project.join("plain"), "plain").unwrap();
+    std::fs::hard_link(project.join("plain"), project.join("plain2")).unwrap();
+    let mut policy = Policy::default();
+    policy.deny.add(&creds, "credentials").unwrap();
+    policy.approve.push(ApproveRule::new(
+        &project.display().to_string(),
+        AccessMode::Read,
+        "test",
+    ));
+    let p = project.display();
+    let script = format!(
+        "cat {p}/plain2 > {out}/plain; cat {p}/late > {out}/leak; echo $? > {out}/read",
+        out = out.display()
+    );
+    let mut config = trapped(&script, &out);
+    config.engine = Some(std::sync::Arc::new(Engine::new(policy, DenyAll)));
+    let outcome = run_ok(config);
+    let read = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+    assert_eq!(read("plain"), "plain");
+    assert_eq!(read("leak"), "");
+    assert_ne!(read("read").trim(), "0");
+    let denial = denial_of(&outcome, project.join("late"));
+    assert!(denial.reason.contains("`credentials`"), "{denial:?}");
+}
