@@ -1464,52 +1464,6 @@ fn children_left() -> Vec<(u32, char)> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_criterion_reports_on_one_or_two_lines() {
-        let text = "\
-codec/encode CapabilityRequest frame
-                        time:   [455.10 ns 456.20 ns 457.30 ns]
-                        thrpt:  [2.1867 Melem/s 2.1920 Melem/s 2.1973 Melem/s]
-Found 2 outliers among 100 measurements (2.00%)
-short/name              time:   [2.8468 µs 2.8504 µs 2.8540 µs]
-                        thrpt:  [350.38 Kelem/s 350.83 Kelem/s 351.27 Kelem/s]
-";
-        let rows = parse_criterion(text);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].name, "codec/encode CapabilityRequest frame");
-        assert!((rows[0].time_ns - 456.2).abs() < 1e-9);
-        assert!((rows[0].per_sec - 2.192e6).abs() < 1.0);
-        assert_eq!(rows[1].name, "short/name");
-        assert!((rows[1].time_ns - 2850.4).abs() < 1e-6);
-        assert!((rows[1].per_sec - 350_830.0).abs() < 1.0);
-    }
-
-    #[test]
-    fn the_baseline_is_the_bare_case_or_none() {
-        let row = |name: &str, skipped: Option<&str>| Timed {
-            group: "startup",
-            key: "",
-            name: name.to_owned(),
-            median: Duration::from_millis(1),
-            p90: Duration::from_millis(1),
-            samples: 3,
-            skipped: skipped.map(str::to_owned),
-        };
-        let ran = [row("bare", None), row("nono", None)];
-        assert_eq!(
-            baseline(&ran, "startup").map(|r| r.name.as_str()),
-            Some("bare")
-        );
-        let bare_failed = [row("bare", Some("exit status: 1")), row("nono", None)];
-        assert!(baseline(&bare_failed, "startup").is_none());
-        assert!(baseline(&ran, "read5000").is_none());
-    }
-}
-
 /// The proxy's load example, in a release build, as JSON (one object).
 fn proxy_load() -> Result<serde_json::Value> {
     eprintln!("xtask bench: egress proxy load (1 GiB CONNECT, connect latency, 1000 tunnels)");
@@ -1577,4 +1531,50 @@ fn print_proxy(p: &serde_json::Value) {
         verdict(f("proxy_rss_mib") <= 64.0)
     );
     print!("{s}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_criterion_reports_on_one_or_two_lines() {
+        let text = "\
+codec/encode CapabilityRequest frame
+                        time:   [455.10 ns 456.20 ns 457.30 ns]
+                        thrpt:  [2.1867 Melem/s 2.1920 Melem/s 2.1973 Melem/s]
+Found 2 outliers among 100 measurements (2.00%)
+short/name              time:   [2.8468 µs 2.8504 µs 2.8540 µs]
+                        thrpt:  [350.38 Kelem/s 350.83 Kelem/s 351.27 Kelem/s]
+";
+        let rows = parse_criterion(text);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name, "codec/encode CapabilityRequest frame");
+        assert!((rows[0].time_ns - 456.2).abs() < 1e-9);
+        assert!((rows[0].per_sec - 2.192e6).abs() < 1.0);
+        assert_eq!(rows[1].name, "short/name");
+        assert!((rows[1].time_ns - 2850.4).abs() < 1e-6);
+        assert!((rows[1].per_sec - 350_830.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn the_baseline_is_the_bare_case_or_none() {
+        let row = |name: &str, skipped: Option<&str>| Timed {
+            group: "startup",
+            key: "",
+            name: name.to_owned(),
+            median: Duration::from_millis(1),
+            p90: Duration::from_millis(1),
+            samples: 3,
+            skipped: skipped.map(str::to_owned),
+        };
+        let ran = [row("bare", None), row("nono", None)];
+        assert_eq!(
+            baseline(&ran, "startup").map(|r| r.name.as_str()),
+            Some("bare")
+        );
+        let bare_failed = [row("bare", Some("exit status: 1")), row("nono", None)];
+        assert!(baseline(&bare_failed, "startup").is_none());
+        assert!(baseline(&ran, "read5000").is_none());
+    }
 }
