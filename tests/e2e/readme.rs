@@ -13,9 +13,9 @@ fn readme_first_command_shows_a_denial() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let block = readme
-        .split("## Two commands")
+        .split("## First commands")
         .nth(1)
-        .expect("README has a 'Two commands' section");
+        .expect("README has a 'First commands' section");
     let prefix = "cargo run -q -p nono-cli -- ";
     let line = block
         .lines()
