@@ -5,111 +5,134 @@
 //! `redteam2_`.
 
 use crate::harness::Scratch;
-use crate::programs::{bins, marker, probe_bare, probe_in, Mode};
+use crate::programs::{bins, in_nono, marker, probe_bare, Mode};
 
-/// RED TEAM 2 finding 1: `--approve DIR` brokers `rename(2)`, and each name is asked of the
-/// policy engine only when it lies *outside the static grants*, judged by
-/// `path_ops::outside` with the **lexical** path (`StaticGrants::fast_allows(parent)`). A
-/// name whose lexical parent is inside a `--write` grant but *is a symlink* to a directory
-/// outside every grant is therefore "inside", never asked; the supervisor then canonicalises
-/// the parent (following the symlink) and performs the rename there, as the child. So with
-/// `--write proj --approve appr`:
-/// - `ln -s /anywhere proj/l; mv proj/l/FILE appr/x` moves any file the user can rename
-///   (root: any file) out of a directory no grant covers, into the approval, where it is
-///   then read: **read anything**, and the original is gone;
-/// - `mv appr/evil proj/l/FILE` replaces any file in any directory the user can write
-///   (root: `/etc/passwd`, `/etc/ld.so.preload`, another user's `~/.bashrc`): **write
-///   anything**.
+/// RED TEAM 2 finding 1: `--approve DIR` brokers `rename(2)` and `link(2)`, and each name
+/// is asked of the policy engine only when it lies *outside the static grants*, judged by
+/// `path_ops::outside` on the **lexical** path (`StaticGrants::fast_allows(parent)`). A name
+/// whose lexical parent is inside a write grant but *is a symlink* to a directory
+/// outside every grant is therefore "inside" and never asked — not even of the deny groups;
+/// the supervisor then canonicalises the parent (following the symlink) and performs the
+/// call there, as the child. Landlock would have refused every one of these. With
+/// `--allow proj --approve appr` (root, or any user on what it owns):
+/// - `ln -s ~/.ssh proj/s; mv proj/s/id_rsa appr/k; mv appr/k proj/k; cat proj/k`: **the
+///   deny-group key is read** (moved out of the carve-out into the approval, then into the
+///   static grant: an open in the approval checks deny entries by inode, Landlock does not);
+/// - `ln -s $HOME/.. proj/top; mv proj/top/$USER appr/h; mv appr/h proj/h;
+///   cat proj/h/.ssh/id_*; mv proj/h appr/h; mv appr/h proj/top/$USER`: the whole home,
+///   carve-outs and all, is moved out, every key read, and moved back — no trace;
+/// - `ln -s /anywhere proj/l; ln proj/l/FILE appr/x; cat appr/x`: **read anything** (a hard
+///   link: the original stays);
+/// - `mv appr/evil proj/l/FILE` or `ln appr/evil proj/l/NEW`: **write anything** the user
+///   can write (root: `/etc/passwd`, `/etc/cron.d/x`, `/etc/ld.so.preload`).
 ///
-/// Landlock refuses both (the parent outside the grants has no `REFER`/`MAKE_REG`); the
-/// broker performs them with the supervisor's (unconfined) view. (A source or destination in
-/// a deny group was refused in this pass: a separate check catches those.)
+/// (`link` of a deny-group file is caught by `Engine::refuse_opened`'s inode check; `rename`
+/// has no such check, and the directory holding the carve-out has none either.)
 ///
-/// Reproducer (root):
+/// Reproducer (root; `target/tmp` stands for any directory no grant covers):
 /// ```text
-/// mkdir -p proj appr outside; echo secret > outside/f; echo orig > outside/g
-/// ln -s $PWD/outside proj/l; echo evil > appr/evil-src   # (made before the run)
-/// nono run --write proj --approve appr -- sh -c \
-///   'mv proj/l/f appr/stolen; cat appr/stolen; mv appr/evil-src proj/l/g'
-/// cat outside/g        # evil; outside/f is gone
+/// D=$PWD; mkdir -p home/.ssh proj appr out; echo KEY > home/.ssh/id_rsa
+/// echo secret > out/f; echo evil > appr/evil
+/// ln -s $D/home/.ssh proj/s; ln -s $D proj/top; ln -s $D/out proj/l
+/// cd /; HOME=$D/home nono run --allow $D/proj --approve $D/appr -- sh -c "
+///   mv $D/proj/s/id_rsa $D/appr/k; mv $D/appr/k $D/proj/k; cat $D/proj/k   # KEY
+///   ln $D/proj/l/f $D/appr/x; cat $D/appr/x                    # secret
+///   mv $D/appr/evil $D/proj/l/g"                               # out/g planted
 /// ```
-/// Fix direction: decide every name of a brokered operation on its canonical parent (or
-/// ask the engine for each name that is not inside the static grants *canonically*), and
-/// perform on what was decided.
+/// Fix direction: decide every name of a brokered operation on its canonical parent (a
+/// name is "inside the static grants" only if the canonical parent is), check the deny
+/// groups for every name and for what lies beneath a moved directory, and perform on the
+/// objects that were decided.
 #[test]
 fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
-    let Some(_b) = bins() else { return };
+    let Some(b) = bins() else { return };
     let secret = marker("rt2-rename");
+    let key = marker("rt2-key");
+    let setup = |s: &Scratch| {
+        s.mkdir("proj");
+        s.mkdir("appr");
+        s.write("home/.ssh/id_rsa", &key);
+        s.write("home/.ssh/id_ed25519", &key);
+        s.write("outside/f", &secret);
+        s.write("outside/g", "orig\n");
+        s.write("appr/evil", "evil\n");
+        std::os::unix::fs::symlink(s.join("home/.ssh"), s.join("proj/s")).unwrap();
+        std::os::unix::fs::symlink(&s.path, s.join("proj/top")).unwrap();
+        std::os::unix::fs::symlink(s.join("outside"), s.join("proj/l")).unwrap();
+    };
+    let steps = |s: &Scratch| -> Vec<String> {
+        [
+            ["read", "direct_read", &s.s("outside/f"), ""],
+            ["read", "direct_key", &s.s("home/.ssh/id_rsa"), ""],
+            ["rename", "steal_key", &s.s("proj/s/id_rsa"), &s.s("appr/k")],
+            // Opens in the approval check the deny entries by inode; one more brokered
+            // rename puts the key where a static grant reads it (Landlock, no such check).
+            ["rename", "key_to_proj", &s.s("appr/k"), &s.s("proj/k")],
+            ["read", "stolen_key", &s.s("proj/k"), ""],
+            ["rename", "move_home", &s.s("proj/top/home"), &s.s("appr/h")],
+            ["rename", "home_to_proj", &s.s("appr/h"), &s.s("proj/h")],
+            ["read", "moved_home_key", &s.s("proj/h/.ssh/id_ed25519"), ""],
+            ["rename", "home_back1", &s.s("proj/h"), &s.s("appr/h")],
+            [
+                "rename",
+                "home_back2",
+                &s.s("appr/h"),
+                &s.s("proj/top/home"),
+            ],
+            ["link", "link_out", &s.s("proj/l/f"), &s.s("appr/x")],
+            ["read", "linked_read", &s.s("appr/x"), ""],
+            ["rename", "plant", &s.s("appr/evil"), &s.s("proj/l/g")],
+        ]
+        .iter()
+        .flat_map(|st| st.iter().filter(|a| !a.is_empty()).map(|a| a.to_string()))
+        .collect()
+    };
+
     let s = Scratch::new("redteam2-rename");
-    s.mkdir("proj");
-    s.mkdir("appr");
-    s.write("outside/f", &secret);
-    s.write("outside/g", "orig\n");
-    s.write("appr/evil", "evil\n");
-    std::os::unix::fs::symlink(s.join("outside"), s.join("proj/l")).unwrap();
-    let steps = [
-        "read",
-        "direct_read",
-        &s.s("outside/f"),
-        "rename",
-        "steal",
-        &s.s("proj/l/f"),
-        &s.s("appr/stolen"),
-        "read",
-        "stolen_read",
-        &s.s("appr/stolen"),
-        "rename",
-        "plant",
-        &s.s("appr/evil"),
-        &s.s("proj/l/g"),
-    ];
-    let out = probe_in(
+    setup(&s);
+    let out = in_nono(
         Mode::Run,
         &s.join("proj"),
-        &["--write", &s.s("proj"), "--approve", &s.s("appr")],
-        &steps,
+        &[("HOME", &s.s("home"))],
+        &["--allow", &s.s("proj"), "--approve", &s.s("appr")],
+        &b.probe(),
+        &steps(&s),
     );
-    // The file outside every grant is not readable directly: the sandbox is in force.
-    out.expect(&[("direct_read", "EACCES")]);
-    let moved_out = !s.join("outside/f").exists();
+    // The sandbox is in force: neither file is readable directly.
+    out.expect(&[("direct_read", "EACCES"), ("direct_key", "EACCES")]);
+    let key_moved = !s.join("home/.ssh/id_rsa").exists();
     let planted = std::fs::read_to_string(s.join("outside/g")).unwrap_or_default() != "orig\n";
-    // Put things back so a failure leaves nothing surprising behind.
-    if s.join("appr/stolen").exists() {
-        let _ = std::fs::rename(s.join("appr/stolen"), s.join("outside/f"));
-    }
-    out.expect(&[("steal", "EACCES"), ("plant", "EACCES")])
-        .never_printed(&secret);
-    assert!(
-        !moved_out,
-        "a file outside every grant was moved out\n{}",
-        out.run
-    );
+    let linked = s.join("appr/x").exists();
+    out.expect(&[
+        ("steal_key", "EACCES"),
+        ("move_home", "EACCES"),
+        ("link_out", "EACCES"),
+        ("plant", "EACCES"),
+    ])
+    .never_printed(&key)
+    .never_printed(&secret);
+    assert!(!key_moved, "the deny-group key was moved out\n{}", out.run);
     assert!(
         !planted,
         "a file outside every grant was replaced\n{}",
         out.run
     );
-
-    // The control: unsandboxed, the same steps move and plant.
-    let s = Scratch::new("redteam2-rename-bare");
-    s.mkdir("proj");
-    s.mkdir("appr");
-    s.write("outside/f", &secret);
-    s.write("outside/g", "orig\n");
-    s.write("appr/evil", "evil\n");
-    std::os::unix::fs::symlink(s.join("outside"), s.join("proj/l")).unwrap();
-    let bare = probe_bare(
-        &s.join("proj"),
-        &[
-            "rename",
-            "steal",
-            &s.s("proj/l/f"),
-            &s.s("appr/stolen"),
-            "rename",
-            "plant",
-            &s.s("appr/evil"),
-            &s.s("proj/l/g"),
-        ],
+    assert!(
+        !linked,
+        "a file outside every grant was linked in\n{}",
+        out.run
     );
-    bare.expect(&[("steal", "ok"), ("plant", "ok")]);
+
+    // The control: unsandboxed, the same steps read the key and the file and plant.
+    let s = Scratch::new("redteam2-rename-bare");
+    setup(&s);
+    let bare = probe_bare(&s.join("proj"), &steps(&s));
+    bare.expect(&[
+        ("steal_key", "ok"),
+        ("key_to_proj", "ok"),
+        ("stolen_key", "ok"),
+        ("link_out", "ok"),
+        ("linked_read", "ok"),
+        ("plant", "ok"),
+    ]);
 }
