@@ -5,7 +5,7 @@
 //! `redteam2_`.
 
 use crate::harness::Scratch;
-use crate::programs::{bins, in_nono, marker, probe_bare, Mode};
+use crate::programs::{bins, in_nono, marker, probe_bare, Mode, TestUser};
 
 /// RED TEAM 2 finding 1: `--approve DIR` brokers `rename(2)` and `link(2)`, and each name
 /// is asked of the policy engine only when it lies *outside the static grants*, judged by
@@ -137,6 +137,31 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
         out.run
     );
 
+    // An unprivileged user, on its own files: the same escape (the supervisor acts with the
+    // user's ids, so DAC still holds; the grants and the deny groups do not).
+    if let Some(user) = TestUser::create("rt2") {
+        let s = Scratch::new("redteam2-rename-user");
+        setup(&s);
+        chown_tree(&s.path, user.uid, user.gid);
+        let out = user.probe_in(
+            Mode::Run,
+            &s.join("proj"),
+            &s.join("home"),
+            &["--allow", &s.s("proj"), "--approve", &s.s("appr")],
+            &steps(&s),
+        );
+        out.expect(&[("direct_read", "EACCES"), ("direct_key", "EACCES")]);
+        out.expect(&[
+            ("steal_key", "EACCES"),
+            ("link_out", "EACCES"),
+            ("plant_bashrc", "EACCES"),
+        ])
+        .never_printed(&key)
+        .never_printed(&secret);
+    } else {
+        eprintln!("no test user could be created: the unprivileged case is not run");
+    }
+
     // The control: unsandboxed, the same steps read the key and the file and plant.
     let s = Scratch::new("redteam2-rename-bare");
     setup(&s);
@@ -150,4 +175,14 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
         ("plant", "ok"),
         ("plant_bashrc", "ok"),
     ]);
+}
+
+/// `chown -R uid:gid path` (symlinks themselves, not their targets).
+fn chown_tree(path: &std::path::Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
 }
