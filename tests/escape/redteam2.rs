@@ -186,3 +186,112 @@ fn chown_tree(path: &std::path::Path, uid: u32, gid: u32) {
         }
     }
 }
+
+/// RED TEAM 2 finding 2: a write the user grants **at the prompt** (`--capability-elevation`,
+/// `[y]es once`, `[a]lways`, `[d]irectory`) is not recorded in nono's history of write grants
+/// (`write-grants.jsonl`, `plan.rs::record_write_grants` records the static write grants and
+/// `--approve` directories at start only). A symlink the command makes through such a grant
+/// is therefore trusted by a later run whose grant goes through it: the later run only
+/// prints "goes through the symlink ... the sandbox is granted the target" and grants the
+/// target, instead of refusing it unless named with `--allow-symlinked-grant` (what it does
+/// for a link made under a static grant, `--approve` or `learn`). "Nothing a sandboxed run
+/// can write is trusted later" does not hold for prompt grants.
+///
+/// Reproducer (root or any user, on a terminal):
+/// ```text
+/// mkdir -p other tgt
+/// nono run --capability-elevation -- ln -s $PWD/tgt other/out     # answer y
+/// nono run --allow other/out -- sh -c 'echo x > other/out/x'       # writes tgt/x
+/// ```
+/// Fix direction: record a directory (or file) write grant made at runtime in the history
+/// when it is made (the supervisor's session grants), as `--approve` directories are.
+#[test]
+fn redteam2_prompt_granted_write_is_not_in_the_write_history() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use crate::harness::{nono_bin, open_pty, output, read_on_a_thread, wait_for_output};
+
+    let Some(_b) = bins() else { return };
+    let s = Scratch::new("redteam2-prompt-history");
+    s.mkdir("other");
+    s.mkdir("tgt");
+    s.mkdir("state");
+    let (out, tgt) = (s.join("other/out"), s.join("tgt"));
+
+    // The control: the same link made through a static grant (`--allow other`) is in the
+    // history, and the later run refuses it.
+    let with_state = |args: &[&str]| {
+        let mut cmd = crate::harness::nono_cmd(&s.path);
+        cmd.env("XDG_STATE_HOME", s.join("state"))
+            .stdin(Stdio::null())
+            .args(args);
+        output(&mut cmd)
+    };
+    let ctl = s.join("other/ctl");
+    with_state(&[
+        "run",
+        "--allow",
+        &s.s("other"),
+        "--",
+        "ln",
+        "-s",
+        &s.s("tgt"),
+        &s.s("other/ctl"),
+    ])
+    .expect_code(0);
+    with_state(&["run", "--allow", &s.s("other/ctl"), "--", "true"])
+        .expect_code(125)
+        .stderr_has(&format!("--allow-symlinked-grant {}", ctl.display()));
+    // A fresh history for the attack itself.
+    std::fs::remove_dir_all(s.join("state")).unwrap();
+    s.mkdir("state");
+
+    // Run 1: the command makes other/out -> tgt; the user answers `y` at the prompt.
+    let (mut writer, slave) = open_pty();
+    let mut child = Command::new("setsid")
+        .args(["-w", "-c"])
+        .arg(nono_bin())
+        .args(["run", "--capability-elevation", "--", "ln", "-s"])
+        .arg(&tgt)
+        .arg(&out)
+        .current_dir(&s.path)
+        .env("XDG_STATE_HOME", s.join("state"))
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let rx = read_on_a_thread(&writer);
+    let mut seen = String::new();
+    wait_for_output(&rx, &mut seen, "Allow?", Duration::from_secs(120));
+    writer.write_all(b"y\r").unwrap();
+    let guard = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < guard, "run 1 did not exit\n{seen}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "run 1 failed: {status}\n{seen}");
+    assert_eq!(
+        std::fs::read_link(&out).ok().as_deref(),
+        Some(tgt.as_path())
+    );
+
+    // Run 2: a grant through the link the sandbox made must be refused unless named.
+    let run2 = {
+        let mut cmd = crate::harness::nono_cmd(&s.path);
+        cmd.env("XDG_STATE_HOME", s.join("state"))
+            .stdin(Stdio::null())
+            .args(["run", "--allow", &s.s("other/out"), "--", "sh", "-c"])
+            .arg(format!("echo planted > '{}/x'", out.display()));
+        output(&mut cmd)
+    };
+    let wrote = tgt.join("x").exists();
+    run2.expect_code(125)
+        .stderr_has(&format!("--allow-symlinked-grant {}", out.display()));
+    assert!(!wrote, "run 2 wrote through the link run 1 made\n{run2}");
+}
