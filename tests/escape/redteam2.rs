@@ -295,3 +295,53 @@ fn redteam2_prompt_granted_write_is_not_in_the_write_history() {
         .stderr_has(&format!("--allow-symlinked-grant {}", out.display()));
     assert!(!wrote, "run 2 wrote through the link run 1 made\n{run2}");
 }
+
+/// RED TEAM 2 finding 1, with nothing but `--approve DIR`: the default profile's own write
+/// grant (`/tmp`) is the "inside" name. `ln -s ~/.ssh /tmp/X/s; mv /tmp/X/s/id_rsa DIR/k;
+/// mv DIR/k /tmp/X/k; cat /tmp/X/k; mv /tmp/X/k DIR/k2; mv DIR/k2 /tmp/X/s/id_rsa` reads the
+/// key and puts it back.
+#[test]
+fn redteam2_approve_alone_reads_the_key_through_default_tmp() {
+    let Some(b) = bins() else { return };
+    let key = marker("rt2-tmp-key");
+    let s = Scratch::new("redteam2-approve-tmp");
+    s.mkdir("appr");
+    s.write("home/.ssh/id_rsa", &key);
+    let tmp = std::path::PathBuf::from(format!("/tmp/nono-rt2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp).unwrap();
+    std::os::unix::fs::symlink(s.join("home/.ssh"), tmp.join("s")).unwrap();
+    let t = |p: &str| tmp.join(p).display().to_string();
+    let out = in_nono(
+        Mode::Run,
+        &s.path,
+        &[("HOME", &s.s("home"))],
+        &["--approve", &s.s("appr")],
+        &b.probe(),
+        &[
+            "read",
+            "direct_key",
+            &s.s("home/.ssh/id_rsa"), //
+            "rename",
+            "steal_key",
+            &t("s/id_rsa"),
+            &s.s("appr/k"), //
+            "rename",
+            "key_to_tmp",
+            &s.s("appr/k"),
+            &t("k"), //
+            "read",
+            "stolen_key",
+            &t("k"), //
+        ],
+    );
+    // Put the key back whatever happened.
+    for p in [tmp.join("k"), s.join("appr/k")] {
+        if p.exists() {
+            let _ = std::fs::rename(&p, s.join("home/.ssh/id_rsa"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    out.expect(&[("direct_key", "EACCES"), ("steal_key", "EACCES")])
+        .never_printed(&key);
+}
