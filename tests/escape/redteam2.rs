@@ -136,6 +136,11 @@ fn redteam2_approve_rename_through_symlinked_granted_parent_reaches_outside() {
         "a file outside every grant was linked in\n{}",
         out.run
     );
+    assert!(
+        !bashrc,
+        "~/.bashrc (deny group `shell`) was replaced\n{}",
+        out.run
+    );
 
     // An unprivileged user, on its own files: the same escape (the supervisor acts with the
     // user's ids, so DAC still holds; the grants and the deny groups do not).
