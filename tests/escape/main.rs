@@ -23,4 +23,5 @@ mod network;
 mod persistence;
 mod programs;
 mod redteam;
+mod redteam2;
 mod terminal;
