@@ -1,8 +1,8 @@
 //! Escapes found by the second adversarial (red-team) pass, over the features merged for
 //! issue 11 and the egress proxy (runtime grants of path operations, learn's broad domain,
-//! spine listing, the proxy). Each test is the reproducer of a finding and FAILS on the code
-//! it was written against; it is meant to pass once the finding is fixed. Names start with
-//! `redteam2_`.
+//! spine listing, the proxy), kept as regression tests: each failed on the code it was
+//! written against and passes since the fix (see docs/THREAT_MODEL.md, "Red team 2"). Names
+//! start with `redteam2_`.
 
 use crate::harness::Scratch;
 use crate::programs::{bins, in_nono, marker, probe_bare, Mode, TestUser};

@@ -176,7 +176,13 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     for note in plan.sandbox.notes() {
         ui.note(&note);
     }
-    let approve = plan.elevation.approve.clone();
+    let mut approve = plan.elevation.approve.clone();
+    // A prompt or a profile's approve rule can grant writes anywhere outside the deny groups
+    // while the run goes on, and a symlink made through such a grant must not be trusted by a
+    // later run either: recorded as `/` (as for `learn`), stamped before the command starts.
+    if plan.elevation.prompt || !plan.elevation.profile_rules.is_empty() {
+        approve.push(std::path::PathBuf::from("/"));
+    }
     if let Some(note) = plan.sandbox.record_write_grants(&approve) {
         ui.note(&note);
     }

@@ -312,8 +312,16 @@ fn brokerable(
     let mut any_outside = false;
     for (path, need) in paths {
         let (parent, name) = (path.parent()?, path.file_name()?);
-        let canonical = std::fs::canonicalize(parent).ok()?.join(name);
-        let outside = outside(caps, path, *need).is_some();
+        let canonical_parent = std::fs::canonicalize(parent).ok()?;
+        let canonical = canonical_parent.join(name);
+        // Judged where the call would really act: the parent with its symlinks followed (the
+        // supervisor performs the call there). The spelling is not enough: a name written
+        // under a granted directory through a symlink (`proj/s/id_rsa` with `proj/s` →
+        // `~/.ssh`) lies wherever the link leads, and must go to the engine (deny groups
+        // first) like any name outside the grants. The model's verdict includes the deny
+        // carve-outs, so a protected parent is outside too.
+        let outside = !caps.allows_canonical(&canonical_parent, AccessMode::Write);
+        let _ = need;
         any_outside |= outside;
         names.push((canonical, *need, outside));
     }
