@@ -235,7 +235,7 @@ pub(crate) fn take_inherited_fd(raw: i32) -> std::io::Result<OwnedFd> {
 /// Read the NUL-terminated string at `addr` in thread `tid`'s address space with
 /// `process_vm_readv` (one syscall per page-bounded chunk, no `/proc/TID/mem` open/close per
 /// trapped open, which is the broker's hottest path). At most `max` bytes including the NUL.
-/// The first read asks for [`FIRST_READ`] bytes (most paths are shorter): the kernel copies
+/// The first read asks for `FIRST_READ` (256) bytes (most paths are shorter): the kernel copies
 /// what is asked for, and a page's worth per trapped open showed in profiles. The caller
 /// must check `NOTIF_ID_VALID` afterwards, as for any read of the child's memory.
 ///
