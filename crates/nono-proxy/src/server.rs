@@ -477,6 +477,50 @@ struct Decided {
 
 /// Connect to the first allowed address that answers — only addresses the rules judged,
 /// all from the one lookup.
+/// Connect to the address the request was decided for ([`connect_decided`]); when that
+/// fails, answer `502` naming the address and record the event. `None`: answered already.
+#[allow(clippy::too_many_arguments)]
+fn connect_or_502(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    decided: &mut Decided,
+    host: &Host,
+    port: u16,
+    kind: EventKind,
+    verdict: &Verdict,
+    start: Instant,
+) -> Option<TcpStream> {
+    match connect_decided(shared, decided, port) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            respond(
+                stream,
+                "502 Bad Gateway",
+                "",
+                &format!(
+                    "nono: cannot connect to {host}:{port} ({}): {e}\n",
+                    decided.addr
+                ),
+            );
+            emit(
+                shared,
+                event(
+                    kind,
+                    host,
+                    port,
+                    Some(decided.addr),
+                    verdict.clone(),
+                    0,
+                    0,
+                    start,
+                    Some(e.to_string()),
+                ),
+            );
+            None
+        }
+    }
+}
+
 fn connect_decided(shared: &Shared, d: &mut Decided, port: u16) -> io::Result<TcpStream> {
     let mut last = match connect(shared, d.addr, port) {
         Ok(s) => return Ok(s),
@@ -654,34 +698,17 @@ fn serve_connect(
     let verdict = Verdict::Allow {
         rule: decided.rule.clone(),
     };
-    let mut upstream = match connect_decided(shared, &mut decided, port) {
-        Ok(u) => u,
-        Err(e) => {
-            respond(
-                &mut stream,
-                "502 Bad Gateway",
-                "",
-                &format!(
-                    "nono: cannot connect to {host}:{port} ({}): {e}\n",
-                    decided.addr
-                ),
-            );
-            emit(
-                shared,
-                event(
-                    EventKind::Tunnel,
-                    &host,
-                    port,
-                    Some(decided.addr),
-                    verdict,
-                    0,
-                    0,
-                    start,
-                    Some(e.to_string()),
-                ),
-            );
-            return;
-        }
+    let Some(mut upstream) = connect_or_502(
+        shared,
+        &mut stream,
+        &mut decided,
+        &host,
+        port,
+        EventKind::Tunnel,
+        &verdict,
+        start,
+    ) else {
+        return;
     };
     if stream
         .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -923,34 +950,17 @@ fn serve_http(
     let verdict = Verdict::Allow {
         rule: decided.rule.clone(),
     };
-    let upstream = match connect_decided(shared, &mut decided, port) {
-        Ok(u) => u,
-        Err(e) => {
-            respond(
-                &mut stream,
-                "502 Bad Gateway",
-                "",
-                &format!(
-                    "nono: cannot connect to {host}:{port} ({}): {e}\n",
-                    decided.addr
-                ),
-            );
-            emit(
-                shared,
-                event(
-                    kind,
-                    &host,
-                    port,
-                    Some(decided.addr),
-                    verdict,
-                    0,
-                    0,
-                    start,
-                    Some(e.to_string()),
-                ),
-            );
-            return;
-        }
+    let Some(upstream) = connect_or_502(
+        shared,
+        &mut stream,
+        &mut decided,
+        &host,
+        port,
+        kind.clone(),
+        &verdict,
+        start,
+    ) else {
+        return;
     };
     let host_value = if port == 80 {
         host.to_string()

@@ -321,7 +321,6 @@ fn brokerable(
         // first) like any name outside the grants. The model's verdict includes the deny
         // carve-outs, so a protected parent is outside too.
         let outside = !caps.allows_canonical(&canonical_parent, AccessMode::Write);
-        let _ = need;
         any_outside |= outside;
         names.push((canonical, *need, outside));
     }
