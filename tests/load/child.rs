@@ -92,13 +92,13 @@ fn grants() -> i32 {
     let (opens, files) = (num("LOAD_OPENS"), num("LOAD_FILES"));
     let handshake = std::env::var("LOAD_HANDSHAKE").is_ok_and(|v| v == "1");
     let mut sdk = std::env::var_os("NONO_SUPERVISOR_FD")
-        .map(|_| nono_supervisor::client::Client::from_env().expect("SDK client"));
+        .map(|_| nono_client::Client::from_env().expect("SDK client"));
     let mut one = |k: usize| -> Result<(), String> {
         read_checked(&approved, k % files)?;
         if let Some(client) = sdk.as_mut() {
             let path = approved.join(format!("f{}", k % files));
             let fd = client
-                .request(&path, nono_sandbox::AccessMode::Read, Some("load test"))
+                .request(&path, nono_client::AccessMode::Read, Some("load test"))
                 .map_err(|e| format!("SDK request for {}: {e}", path.display()))?;
             let mut s = String::new();
             std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut s)
@@ -137,8 +137,8 @@ fn grants() -> i32 {
 /// One SDK request for `LOAD_PATH` (the test kills us while it is pending).
 fn sdk_one() -> i32 {
     let path = var("LOAD_PATH");
-    let mut client = nono_supervisor::client::Client::from_env().expect("SDK client");
-    match client.request(&path, nono_sandbox::AccessMode::Read, Some("load test")) {
+    let mut client = nono_client::Client::from_env().expect("SDK client");
+    match client.request(&path, nono_client::AccessMode::Read, Some("load test")) {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("load-child: {e}");

@@ -13,6 +13,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("nono-transport", 1),
     ("nono-sandbox", 1),
     ("nono-proxy", 1),
+    ("nono-client", 2),
     ("nono-supervisor", 2),
     ("nono-cli", 3),
     ("nono-e2e", 9),

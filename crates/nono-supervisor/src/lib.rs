@@ -4,7 +4,6 @@ pub mod approval;
 pub mod audit;
 mod broker;
 pub mod cancel;
-pub mod client;
 pub mod deny_groups;
 pub mod egress;
 pub mod env;

@@ -213,25 +213,6 @@ impl Drop for SignalPipe {
     }
 }
 
-/// Take ownership of fd number `raw`, inherited across `exec` (the SDK socket named by
-/// `NONO_SUPERVISOR_FD`). Fails with `EBADF` if no such fd is open. The caller guarantees
-/// nothing else in the process owns it (see `client::Client::from_env`, which allows this
-/// once per process).
-pub(crate) fn take_inherited_fd(raw: i32) -> std::io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
-    if raw < 0 {
-        return Err(std::io::Error::from_raw_os_error(libc::EBADF));
-    }
-    // SAFETY: F_GETFD on an arbitrary integer only queries the fd table; it has no effect
-    // and fails with EBADF when the number is not open.
-    if unsafe { libc::fcntl(raw, libc::F_GETFD) } == -1 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is open (checked just above) and, by the caller's guarantee, owned by
-    // nothing else in this process: it was inherited for exactly this purpose.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
 /// Read the NUL-terminated string at `addr` in thread `tid`'s address space with
 /// `process_vm_readv` (one syscall per page-bounded chunk, no `/proc/TID/mem` open/close per
 /// trapped open, which is the broker's hottest path). At most `max` bytes including the NUL.

@@ -90,7 +90,9 @@ pub fn scratch(tag: &str) -> PathBuf {
 
 /// Path of an example binary built next to this test binary. `cargo test --all-targets`
 /// and `--test supervisor` do not leave plain example binaries there, so the first call
-/// builds them (`cargo build -p nono-supervisor --examples`, same profile).
+/// builds them (`cargo build -p nono-supervisor -p nono-client --examples`, same profile).
+/// The SDK clients (`sdk_request`, `sdk_open_url`) are nono-client's examples: the
+/// supervisor's tests run them as real children, without a Cargo dependency on that crate.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     let mut dir = std::env::current_exe().unwrap();
@@ -102,7 +104,15 @@ pub fn example(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let mut cargo =
             std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cargo.args(["build", "--quiet", "-p", "nono-supervisor", "--examples"]);
+        cargo.args([
+            "build",
+            "--quiet",
+            "-p",
+            "nono-supervisor",
+            "-p",
+            "nono-client",
+            "--examples",
+        ]);
         if dir.file_name().is_some_and(|p| p == "release") {
             cargo.arg("--release");
         }
@@ -111,7 +121,7 @@ pub fn example(name: &str) -> PathBuf {
             .expect("cannot run cargo to build the examples");
         assert!(
             status.success(),
-            "building the nono-supervisor examples failed: {status}"
+            "building the nono-supervisor and nono-client examples failed: {status}"
         );
     });
     path

@@ -1,13 +1,20 @@
-//! The child-side client for explicit capability requests: `Client::from_env()?.request(path,
-//! access, reason)` returns an fd the supervisor opened, or why it would not.
+//! nono-client: what a sandboxed program needs to talk to its nono supervisor.
+//! `Client::from_env()?.request(path, access, reason)` returns an fd the supervisor opened,
+//! or why it would not; `Client::open_url(url)` asks it to open a URL in the user's browser
+//! (outside the sandbox), which succeeds only for the origins the session allows.
 //!
 //! The SDK socket is the socketpair end the child inherited at the fd number in
-//! `NONO_SUPERVISOR_FD`; requests and answers are nono-wire frames over a nono-transport
-//! [`Channel`]. On a grant the fd arrives first, then the `Decision` frame (nono 0.58's
-//! order), which [`Channel::recv_with_fd`] reads as one answer.
+//! `NONO_SUPERVISOR_FD` ([`nono_wire::SUPERVISOR_FD_ENV`]); `nono run` offers it when runtime
+//! grants are on (`--approve`, `--capability-elevation`, approve rules). Requests and answers
+//! are nono-wire frames over a nono-transport [`Channel`]. On a grant the fd arrives first,
+//! then the `Decision` frame (nono 0.58's order), which [`Channel::recv_with_fd`] reads as
+//! one answer. docs/PROTOCOL.md describes the bytes; `clients/python/nono_client.py` speaks
+//! the same protocol without dependencies.
 //!
-//! `Client::open_url(url)` asks the supervisor to open a URL in the user's browser (outside
-//! the sandbox); it succeeds only for the origins the session allows.
+//! This crate depends only on nono-wire and nono-transport: a program that asks for files
+//! does not link the supervisor (spawn, policy, profiles) or the sandbox.
+
+mod inherited;
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -15,11 +22,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nono_transport::{Channel, TransportError};
 use nono_wire::{
-    AccessMode, ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse,
+    ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse,
     UrlOpenRequest,
 };
 
-use crate::env::SUPERVISOR_FD_VAR;
+/// The protocol's access modes, re-exported so a client needs no direct nono-wire dependency.
+pub use nono_wire::AccessMode;
+pub use nono_wire::SUPERVISOR_FD_ENV;
 
 /// Errors from [`Client`].
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +36,7 @@ use crate::env::SUPERVISOR_FD_VAR;
 pub enum ClientError {
     /// `NONO_SUPERVISOR_FD` is not set: this process is not running under a supervisor
     /// with the SDK socket enabled.
-    #[error("NONO_SUPERVISOR_FD is not set: not running under a nono supervisor with the SDK socket enabled")]
+    #[error("NONO_SUPERVISOR_FD is not set: not running under a nono supervisor with the SDK socket enabled (`nono run` offers it with runtime grants on: --approve DIR or --capability-elevation)")]
     NotSupervised,
     /// `NONO_SUPERVISOR_FD` does not name an open socket.
     #[error("NONO_SUPERVISOR_FD={value:?} does not name an inherited socket: {detail}")]
@@ -78,7 +87,7 @@ impl Client {
     /// The client for the socket named by `NONO_SUPERVISOR_FD`. Takes ownership of that fd,
     /// so it succeeds at most once per process.
     pub fn from_env() -> Result<Client, ClientError> {
-        let value = std::env::var(SUPERVISOR_FD_VAR).map_err(|_| ClientError::NotSupervised)?;
+        let value = std::env::var(SUPERVISOR_FD_ENV).map_err(|_| ClientError::NotSupervised)?;
         let bad = |detail: String| ClientError::BadFd {
             value: value.clone(),
             detail,
@@ -90,7 +99,7 @@ impl Client {
         if TAKEN.swap(true, Ordering::SeqCst) {
             return Err(ClientError::AlreadyTaken);
         }
-        let fd = crate::os::take_inherited_fd(raw).map_err(|e| bad(e.to_string()))?;
+        let fd = inherited::take_inherited_fd(raw).map_err(|e| bad(e.to_string()))?;
         Ok(Client::from_channel(Channel::from_fd(fd)?))
     }
 

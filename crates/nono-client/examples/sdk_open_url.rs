@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use nono_supervisor::client::{Client, ClientError};
+use nono_client::{Client, ClientError};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

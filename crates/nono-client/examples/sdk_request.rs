@@ -4,8 +4,7 @@
 
 use std::io::{Read, Write};
 
-use nono_supervisor::client::{Client, ClientError};
-use nono_wire::AccessMode;
+use nono_client::{AccessMode, Client, ClientError};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
