@@ -3,6 +3,7 @@
 mod advice;
 mod approve;
 mod cli;
+mod clients;
 mod egress;
 mod env;
 mod guide;
