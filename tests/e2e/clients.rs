@@ -65,9 +65,18 @@ fn python_client_module_gets_a_granted_fd_and_a_clear_denial() {
     let approve = approved.display().to_string();
     let out = nono(
         &s.path,
-        ["run", "-s", "--approve", &approve, "--read", &dir, "--", "/usr/bin/python3"]
-            .iter()
-            .chain(&args),
+        [
+            "run",
+            "-s",
+            "--approve",
+            &approve,
+            "--read",
+            &dir,
+            "--",
+            "/usr/bin/python3",
+        ]
+        .iter()
+        .chain(&args),
     );
     out.expect_code(0)
         .stdout_has("granted: through-the-passed-fd")
@@ -90,8 +99,17 @@ fn python_client_as_a_script_cats_a_granted_file_and_exits_3_when_denied() {
         nono(
             &s.path,
             [
-                "run", "-s", "--approve", &approve, "--read", &dir, "--",
-                "/usr/bin/python3", &module, "cat", &path,
+                "run",
+                "-s",
+                "--approve",
+                &approve,
+                "--read",
+                &dir,
+                "--",
+                "/usr/bin/python3",
+                &module,
+                "cat",
+                &path,
             ],
         )
     };
@@ -111,8 +129,15 @@ fn sdk_request_example() -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "nono-client", "--example", "sdk_request"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "nono-client",
+            "--example",
+            "sdk_request",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             cmd.arg("--release");
         }
@@ -120,7 +145,10 @@ fn sdk_request_example() -> PathBuf {
             cmd.env("CARGO_TARGET_DIR", target_dir);
         }
         let status = cmd.status().expect("run cargo build -p nono-client");
-        assert!(status.success(), "cargo build -p nono-client --example sdk_request failed");
+        assert!(
+            status.success(),
+            "cargo build -p nono-client --example sdk_request failed"
+        );
     });
     profile_dir.join("examples/sdk_request")
 }
@@ -139,7 +167,9 @@ fn rust_client_crate_gets_a_granted_fd_and_a_clear_denial() {
 
     // Control: without nono there is no supervisor socket (exit 4, NotSupervised).
     let mut bare = Command::new(&bin);
-    bare.arg(&data).arg(&out_file).env_remove("NONO_SUPERVISOR_FD");
+    bare.arg(&data)
+        .arg(&out_file)
+        .env_remove("NONO_SUPERVISOR_FD");
     output(&mut bare)
         .expect_code(4)
         .stderr_has("NONO_SUPERVISOR_FD is not set");
@@ -151,8 +181,18 @@ fn rust_client_crate_gets_a_granted_fd_and_a_clear_denial() {
         nono(
             &s.path,
             [
-                "run", "-s", "--approve", &approve, "--read-file", &bin_s, "--allow",
-                &allow_out, "--", &bin_s, &target, &out_file,
+                "run",
+                "-s",
+                "--approve",
+                &approve,
+                "--read-file",
+                &bin_s,
+                "--allow",
+                &allow_out,
+                "--",
+                &bin_s,
+                &target,
+                &out_file,
             ],
         )
     };
@@ -164,4 +204,153 @@ fn rust_client_crate_gets_a_granted_fd_and_a_clear_denial() {
     std::fs::remove_file(&out_file).unwrap();
     run(&other).expect_code(3).stderr_has("denied: ");
     assert!(!Path::new(&out_file).exists());
+}
+
+/// `NAME → (json, hex)` for every `<!-- vector: NAME -->` in docs/PROTOCOL.md.
+fn protocol_md_vectors() -> serde_json::Map<String, serde_json::Value> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/PROTOCOL.md"))
+            .expect("read docs/PROTOCOL.md");
+    let mut out = serde_json::Map::new();
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line
+            .strip_prefix("<!-- vector:")
+            .and_then(|r| r.strip_suffix("-->"))
+        else {
+            continue;
+        };
+        let mut block = |fence: &str| -> String {
+            let mut text = Vec::new();
+            let mut inside = false;
+            for l in lines.by_ref() {
+                if inside && l == "```" {
+                    break;
+                }
+                if inside {
+                    text.push(l);
+                } else if l == fence {
+                    inside = true;
+                }
+            }
+            text.join("\n")
+        };
+        let json = block("```json");
+        let hex = block("```hex").split_whitespace().collect::<String>();
+        out.insert(name.trim().to_owned(), serde_json::json!([json, hex]));
+    }
+    out
+}
+
+/// The module checked against the document's vectors, over a socketpair (no sandbox): each
+/// child → supervisor vector is what `encode_frame` writes and what the client sends for
+/// the same request; each supervisor → child vector, fed to the client, gives the documented
+/// outcome — a granted fd (sent first, as the supervisor does), a `Denied` with its reason, a
+/// `Timeout`, an opened or refused URL.
+const VECTOR_CHECK: &str = r#"
+import json, os, socket, sys
+sys.path.insert(0, sys.argv[1])
+import nono_client as nc
+v = {k: (j, bytes.fromhex(h)) for k, (j, h) in json.load(sys.stdin).items()}
+for name in ["request-read", "request-write-no-reason", "request-readwrite", "open-url"]:
+    j, frame = v[name]
+    assert nc.encode_frame(json.loads(j)) == frame, name
+
+def client(rid, pid=4242):
+    a, b = socket.socketpair()
+    c = nc.Client(a)
+    c._pid = pid
+    c._request_id = lambda: rid
+    return c, b
+
+def sent(b):
+    (n,) = nc._HEADER.unpack(b.recv(4))
+    return json.loads(b.recv(n))
+
+# What request_fd / open_url send, with the vector's ids.
+for name, call in [
+    ("request-read", lambda c: c.request_fd("/home/alice/.config/app/settings.json", "Read", "read the app settings")),
+    ("request-write-no-reason", lambda c: c.request_fd("/tmp/build/out.log", "w")),
+    ("request-readwrite", lambda c: c.request_fd("/home/alice/project/.git/index", "ReadWrite", "git add")),
+    ("open-url", lambda c: c.open_url("https://login.example.com/oauth/authorize?client_id=nono")),
+]:
+    expected = json.loads(v[name][0])
+    kind = next(iter(expected))
+    c, b = client(expected[kind]["request_id"], expected[kind]["child_pid"])
+    b.shutdown(socket.SHUT_WR)  # no answer: the call ends with a ProtocolError
+    try:
+        call(c)
+        raise AssertionError(name + ": no error without an answer")
+    except nc.ProtocolError:
+        pass
+    got = sent(b)
+    got[kind]["session_id"] = expected[kind]["session_id"]
+    assert got == expected, (name, got, expected)
+    assert list(got[kind]) == list(expected[kind]), (name, "field order")
+
+# Answers.
+c, b = client("1")
+r, w = os.pipe()
+os.write(w, b"granted-bytes"); os.close(w)
+socket.send_fds(b, [b"\0"], [r]); os.close(r)
+b.sendall(v["decision-granted"][1])
+fd = c.request_fd("/x")
+assert os.read(fd, 100) == b"granted-bytes"
+for name, rid, exc, attr, value in [
+    ("decision-denied", "2", nc.Denied, "reason", "denied by the user"),
+    ("decision-timeout", "3", nc.Timeout, None, None),
+]:
+    c, b = client(rid)
+    b.sendall(v[name][1])
+    try:
+        c.request_fd("/x")
+        raise AssertionError(name + ": no exception")
+    except exc as e:
+        assert attr is None or getattr(e, attr) == value, (name, e)
+c, b = client("4")
+b.sendall(v["url-opened"][1])
+assert c.open_url("https://login.example.com/") is None
+c, b = client("5")
+b.sendall(v["url-open-failed"][1])
+try:
+    c.open_url("https://evil.example/")
+    raise AssertionError("url-open-failed: no exception")
+except nc.UrlNotOpened as e:
+    assert e.error == "origin https://evil.example is not allowed", e
+# An fd attached to a frame's bytes is a protocol error, and the fd is closed.
+c, b = client("1")
+r, w = os.pipe()
+frame = v["decision-granted"][1]
+b.sendall(frame[:1])
+socket.send_fds(b, [frame[1:2]], [r])
+b.sendall(frame[2:])
+try:
+    c.request_fd("/x")
+    raise AssertionError("fd on frame bytes: no exception")
+except nc.ProtocolError:
+    pass
+print("vectors: ok")
+"#;
+
+#[test]
+fn python_client_matches_the_protocol_md_vectors() {
+    let vectors = protocol_md_vectors();
+    assert!(vectors.len() >= 9, "found only {vectors:?} in PROTOCOL.md");
+    let dir = python_dir().display().to_string();
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", VECTOR_CHECK, &dir])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let input = serde_json::to_vec(&vectors).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("vectors: ok"),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -22,8 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nono_transport::{Channel, TransportError};
 use nono_wire::{
-    ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse,
-    UrlOpenRequest,
+    ApprovalDecision, CapabilityRequest, SupervisorMessage, SupervisorResponse, UrlOpenRequest,
 };
 
 /// The protocol's access modes, re-exported so a client needs no direct nono-wire dependency.
