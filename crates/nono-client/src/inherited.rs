@@ -50,6 +50,15 @@ mod tests {
         let raw = OwnedFd::from(a).into_raw_fd();
         let owned = take_inherited_fd(raw).unwrap();
         assert_ne!(owned.as_raw_fd(), raw);
+        // fdinfo's `flags:` is octal; O_CLOEXEC is 0o2000000.
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", owned.as_raw_fd())).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        assert_ne!(flags & 0o2_000_000, 0, "not close-on-exec: {info}");
         // (Whether `raw` is closed now cannot be checked here without racing the other
         // tests' threads for the number; the peer sees the same socket through the dup.)
         let mut taken = std::os::unix::net::UnixStream::from(owned);
