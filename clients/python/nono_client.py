@@ -65,6 +65,7 @@ PROTOCOL_VERSION = 1
 #: The largest frame payload either side may send (64 KiB).
 MAX_FRAME_LEN = 65536
 _HEADER = struct.Struct(">I")
+_default_lock = threading.Lock()
 _ACCESS = {
     "read": "Read",
     "r": "Read",
@@ -124,18 +125,25 @@ def _access_name(access):
 
 
 def _path_text(path):
-    """The path as the protocol's UTF-8 string (relative paths are resolved by the
-    supervisor against this process's working directory)."""
+    """The path as the protocol's UTF-8 string. A relative path is joined to this process's
+    working directory here (not normalised: the supervisor resolves ``..`` and symlinks),
+    because the supervisor would resolve it against the working directory of the command
+    nono started, which need not be this process."""
     path = os.fspath(path)
     if isinstance(path, bytes):
         try:
-            return path.decode("utf-8")
+            path = path.decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError("a path that is not UTF-8 cannot be sent: %r" % (path,))
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("a path that is not UTF-8 cannot be sent: %r" % (path,))
+    if not path.startswith("/"):
+        try:
+            path = os.path.join(os.getcwd(), path)
+        except OSError:
+            pass  # no working directory: the supervisor decides what a relative path means
     return path
 
 
@@ -191,6 +199,7 @@ class Client:
         """The client for the socket named by ``NONO_SUPERVISOR_FD``. Takes ownership of that
         fd (it is made close-on-exec), so call it once per process and keep the client (the
         module-level functions do that for you through :func:`client`)."""
+        global _taken
         value = os.environ.get(SUPERVISOR_FD_ENV)
         if value is None:
             raise NotSupervised(
@@ -204,6 +213,13 @@ class Client:
                 raise ValueError
         except ValueError:
             raise NotSupervised("%s=%r is not an fd number" % (SUPERVISOR_FD_ENV, value))
+        with _default_lock:
+            if _taken:
+                raise NonoError(
+                    "Client.from_env was already called in this process; keep and reuse that "
+                    "client (nono_client.client() does)"
+                )
+            _taken = True
         try:
             sock = socket.socket(fileno=fd)
         except OSError as e:
@@ -399,13 +415,14 @@ def _field(answer, kind, rid):
 
 
 _default = None
-_default_lock = threading.Lock()
+_taken = False
+_client_lock = threading.Lock()
 
 
 def client():
     """This process's client (made by :meth:`Client.from_env` on first use, then reused)."""
     global _default
-    with _default_lock:
+    with _client_lock:
         if _default is None:
             _default = Client.from_env()
         return _default

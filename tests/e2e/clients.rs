@@ -119,6 +119,31 @@ fn python_client_as_a_script_cats_a_granted_file_and_exits_3_when_denied() {
     let denied = cat(&other);
     denied.expect_code(3).stderr_has("denied the request");
     assert!(!denied.stdout.contains("must-not-leak"), "{denied}");
+
+    // A relative path from a process whose working directory differs from the command's
+    // (a subshell that changed directory): the module sends it joined to its own working
+    // directory, which the supervisor, resolving against the command's, could not know.
+    let script = format!(
+        "(cd '{}' && exec /usr/bin/python3 '{module}' cat data.txt); true",
+        approved.display()
+    );
+    let relative = nono(
+        &s.path,
+        [
+            "run",
+            "-s",
+            "--approve",
+            &approve,
+            "--read",
+            &dir,
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ],
+    );
+    relative.expect_code(0);
+    assert_eq!(relative.stdout, "through-the-passed-fd", "{relative}");
 }
 
 /// `target/<profile>/examples/sdk_request`, built once (same profile as this test binary).
@@ -204,6 +229,32 @@ fn rust_client_crate_gets_a_granted_fd_and_a_clear_denial() {
     std::fs::remove_file(&out_file).unwrap();
     run(&other).expect_code(3).stderr_has("denied: ");
     assert!(!Path::new(&out_file).exists());
+
+    // A relative path from a subshell that changed directory is sent joined to the client's
+    // own working directory (see the Python test above).
+    let script = format!("(cd '{approve}' && exec '{bin_s}' data.txt '{out_file}'); true");
+    nono(
+        &s.path,
+        [
+            "run",
+            "-s",
+            "--approve",
+            &approve,
+            "--read-file",
+            &bin_s,
+            "--allow",
+            &allow_out,
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap_or_default(),
+        "through-the-passed-fd"
+    );
 }
 
 /// `NAME → (json, hex)` for every `<!-- vector: NAME -->` in docs/PROTOCOL.md.

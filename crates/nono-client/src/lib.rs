@@ -17,7 +17,7 @@
 mod inherited;
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use nono_transport::{Channel, TransportError};
@@ -149,6 +149,11 @@ impl Client {
 
     /// Ask for `access` to `path` (absolute, or relative to this process's working directory).
     /// Blocks until the supervisor answers (it may be asking a person).
+    ///
+    /// A relative path is joined to this process's working directory before it is sent (not
+    /// normalised: the supervisor resolves `..` and symlinks), because the supervisor would
+    /// resolve it against the working directory of the command nono started, which need not
+    /// be this process.
     pub fn request(
         &mut self,
         path: impl AsRef<Path>,
@@ -158,7 +163,7 @@ impl Client {
         let request_id = self.next_id();
         let msg = SupervisorMessage::Request(CapabilityRequest {
             request_id: request_id.clone(),
-            path: path.as_ref().to_path_buf(),
+            path: absolute(path.as_ref()),
             access,
             reason: reason.map(str::to_owned),
             child_pid: self.pid,
@@ -185,4 +190,12 @@ impl Client {
             (ApprovalDecision::Timeout, _) => Err(ClientError::Timeout),
         }
     }
+}
+
+/// `path` joined to the working directory when it is relative (unchanged when there is none).
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
 }
