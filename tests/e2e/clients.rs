@@ -17,8 +17,8 @@ fn python_dir() -> PathBuf {
         .join("clients/python")
 }
 
-/// A script that imports nono_client, reads argv[1] through a granted fd, and asks for
-/// argv[2], which must be denied.
+/// A script that imports nono_client (from argv[1]), reads argv[2] through a granted fd, asks
+/// for argv[3], which must be denied, and for a URL, which must be refused.
 const SCRIPT: &str = r#"
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -36,6 +36,11 @@ try:
     print("second granted: " + os.read(fd, 100).decode())
 except nono_client.Denied as e:
     print("second denied: " + e.reason)
+try:
+    nono_client.open_url("https://example.com/")
+    print("url opened")
+except nono_client.UrlNotOpened as e:
+    print("url refused: " + e.error)
 "#;
 
 fn approved_and_other(s: &Scratch) -> (PathBuf, PathBuf, PathBuf) {
@@ -80,7 +85,9 @@ fn python_client_module_gets_a_granted_fd_and_a_clear_denial() {
     );
     out.expect_code(0)
         .stdout_has("granted: through-the-passed-fd")
-        .stdout_has("second denied: ");
+        .stdout_has("second denied: ")
+        // The default profile allows no URL origins.
+        .stdout_has("url refused: ");
     assert!(!out.stdout.contains("must-not-leak"), "{out}");
 }
 
