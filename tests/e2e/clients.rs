@@ -63,7 +63,9 @@ fn python_client_module_gets_a_granted_fd_and_a_clear_denial() {
 
     // Control: without nono there is no supervisor socket.
     let mut bare = Command::new("/usr/bin/python3");
-    bare.args(args).env_remove("NONO_SUPERVISOR_FD");
+    bare.args(args)
+        .env_remove("NONO_SUPERVISOR_FD")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
     let bare = output(&mut bare);
     assert!(bare.stdout.contains("not-supervised: "), "{bare}");
 
@@ -397,6 +399,8 @@ fn python_client_matches_the_protocol_md_vectors() {
     let dir = python_dir().display().to_string();
     let mut child = Command::new("/usr/bin/python3")
         .args(["-c", VECTOR_CHECK, &dir])
+        // No __pycache__ in the checkout.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
