@@ -111,8 +111,6 @@ const XATTR_SIZE_MAX: usize = 65536;
 const XATTR_ARGS_LEN: usize = 16;
 /// Largest `struct file_attr` copied (the kernel's is 24 bytes today).
 const FILE_ATTR_MAX: usize = 64;
-/// `file_setattr` (Linux 6.17).
-const SYS_FILE_SETATTR: libc::c_long = 469;
 
 /// What a trapped call names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -945,12 +943,16 @@ fn perform(_as_child: &ActingAsChild, fd: &OwnedFd, op: &Op) -> Result<(), Errno
 
 /// `file_setattr(fd, "", attr, size, AT_EMPTY_PATH)` (Linux 6.17; rustix has no wrapper).
 fn file_setattr(fd: &OwnedFd, attr: &[u8]) -> Result<(), Errno> {
+    // Only trapped where the table has a number, so `None` is not reached in practice.
+    let Some(nr) = Syscall::FileSetAttr.nr() else {
+        return Err(Errno::NOSYS);
+    };
     let empty = c"";
     // SAFETY: `fd` is an open fd borrowed for the call; `empty` is a valid NUL-terminated
     // string; `attr` is a valid buffer of `attr.len()` bytes that the kernel only reads.
     let rc = unsafe {
         libc::syscall(
-            SYS_FILE_SETATTR,
+            libc::c_long::from(nr),
             fd.as_fd().as_raw_fd(),
             empty.as_ptr(),
             attr.as_ptr(),
