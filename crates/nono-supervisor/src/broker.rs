@@ -71,7 +71,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{
+    procmem, AddFdOptions, Notification, NotifyError, NotifyFd, Syscall,
+};
 use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
 use rustix::event::PollFlags;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -674,7 +676,7 @@ impl Broker {
 fn learn_bind(notify: &NotifyFd, shared: &Shared, n: &Notification) {
     let mut addr = [0u8; 4];
     let read = n.args[2] >= 4
-        && crate::os::read_child_bytes(n.pid, n.args[1], &mut addr).is_ok()
+        && procmem::read_into(n.pid, n.args[1], &mut addr).is_ok()
         && notify.id_valid(n.id);
     let _ = notify.respond_continue(n.id);
     let family = u16::from_ne_bytes([addr[0], addr[1]]);
@@ -1143,7 +1145,7 @@ fn decode(n: &Notification) -> Option<OpenCall> {
         ),
         _ => return None,
     };
-    let path = crate::os::read_child_cstr(n.pid, path_ptr, PATH_MAX).ok()?;
+    let path = procmem::read_cstr_bytes(n.pid, path_ptr, PATH_MAX).ok()?;
     Some(OpenCall {
         syscall,
         dirfd,

@@ -1,5 +1,8 @@
-//! The supervisor's raw OS calls that rustix does not offer — the `pre_exec` hook, `close_range`
-//! and `sigaction` for the signal self-pipe — and the only module of this crate with `unsafe`.
+//! The supervisor's raw OS calls that rustix does not offer — the `pre_exec` hook, `close_range`,
+//! `sigaction` for the signal self-pipe, taking an inherited fd. One of the few modules of this
+//! crate allowed `unsafe`, each for calls without a safe wrapper; the full list is
+//! `UNSAFE_ALLOWED` in `xtask/src/tidy.rs`, which `cargo xtask tidy` enforces. (The child's
+//! memory is read with `nono_sandbox`'s `procmem`.)
 //!
 //! Why `libc` here: rustix (1.1) has no `sigaction`, no `signalfd` and no `close_range`.
 //! `signalfd` would also need the forwarded signals blocked in *every* thread of the process,
@@ -232,81 +235,6 @@ pub(crate) fn take_inherited_fd(raw: i32) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-/// Read the NUL-terminated string at `addr` in thread `tid`'s address space with
-/// `process_vm_readv` (one syscall per page-bounded chunk, no `/proc/TID/mem` open/close per
-/// trapped open, which is the broker's hottest path). At most `max` bytes including the NUL.
-/// The first read asks for `FIRST_READ` (256) bytes (most paths are shorter): the kernel copies
-/// what is asked for, and a page's worth per trapped open showed in profiles. The caller
-/// must check `NOTIF_ID_VALID` afterwards, as for any read of the child's memory.
-///
-/// # References
-/// - process_vm_readv(2)
-pub(crate) fn read_child_cstr(tid: u32, addr: u64, max: usize) -> std::io::Result<Vec<u8>> {
-    const PAGE: u64 = 4096;
-    const FIRST_READ: usize = 256;
-    let pid =
-        libc::pid_t::try_from(tid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
-    let mut out: Vec<u8> = Vec::with_capacity(FIRST_READ);
-    while out.len() < max {
-        let have = out.len();
-        let at = addr
-            .checked_add(have as u64)
-            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EFAULT))?;
-        let mut want = usize::try_from(PAGE - at % PAGE)
-            .unwrap_or(PAGE as usize)
-            .min(max - have);
-        if have == 0 {
-            want = want.min(FIRST_READ);
-        }
-        out.resize(have + want, 0);
-        let local = libc::iovec {
-            iov_base: out[have..].as_mut_ptr().cast(),
-            iov_len: want,
-        };
-        let remote = libc::iovec {
-            iov_base: at as *mut libc::c_void,
-            iov_len: want,
-        };
-        // SAFETY: `local` describes the `want` initialised, writable bytes of `out` after
-        // `have`; `remote` is only dereferenced by the kernel, in the other process, and a
-        // bad address there is an EFAULT, not undefined behaviour here.
-        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-        let n = usize::try_from(n).map_err(|_| std::io::Error::last_os_error())?;
-        if n == 0 {
-            return Err(std::io::Error::from_raw_os_error(libc::EFAULT));
-        }
-        if let Some(nul) = out[have..have + n].iter().position(|b| *b == 0) {
-            out.truncate(have + nul);
-            return Ok(out);
-        }
-        out.truncate(have + n);
-    }
-    Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG))
-}
-
-/// Read exactly `buf.len()` bytes at `addr` in thread `tid` (`process_vm_readv`), e.g. a
-/// `struct open_how`. Check `NOTIF_ID_VALID` afterwards.
-pub(crate) fn read_child_bytes(tid: u32, addr: u64, buf: &mut [u8]) -> std::io::Result<()> {
-    let pid =
-        libc::pid_t::try_from(tid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    // SAFETY: `local` describes exactly `buf`, writable; `remote` is dereferenced only by
-    // the kernel in the other process (a bad address is EFAULT).
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    match usize::try_from(n) {
-        Ok(n) if n == buf.len() => Ok(()),
-        Ok(_) => Err(std::io::Error::from_raw_os_error(libc::EFAULT)),
-        Err(_) => Err(std::io::Error::last_os_error()),
-    }
-}
-
 /// `std::fs::canonicalize` (the absolute path with every symlink resolved) in three system
 /// calls whatever the depth: the kernel resolves `path` once (`open(O_PATH)`, which neither
 /// opens a FIFO or device nor needs read permission) and `readlink` of `/proc/self/fd/N`
@@ -399,32 +327,5 @@ mod tests {
             assert_eq!(got, want, "{p}");
         }
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Strings shorter and longer than the first read, across a page boundary, and too long.
-    #[test]
-    fn read_child_cstr_reads_any_length() {
-        let me = std::process::id();
-        let page = vec![b'x'; 3 * 4096];
-        for (start, len) in [
-            (0usize, 0usize),
-            (0, 10),
-            (0, 255),
-            (0, 256),
-            (0, 300),
-            (4090, 20),
-            (4000, 600),
-            (100, 4095),
-        ] {
-            let mut buf = page.clone();
-            buf[start + len] = 0;
-            let addr = buf[start..].as_ptr() as u64;
-            let got = read_child_cstr(me, addr, 4096).unwrap();
-            assert_eq!(got.len(), len, "start {start} len {len}");
-            assert!(got.iter().all(|b| *b == b'x'));
-        }
-        let buf = page.clone();
-        let err = read_child_cstr(me, buf.as_ptr() as u64, 4096).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG));
     }
 }

@@ -68,7 +68,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
@@ -244,8 +244,8 @@ fn cstr(notify: &NotifyFd, n: &Notification, addr: u64, max: usize) -> Result<Ve
     if addr == 0 {
         return Err(Refusal::Errno(Errno::FAULT));
     }
-    let bytes = crate::os::read_child_cstr(n.pid, addr, max)
-        .map_err(|e| Refusal::Errno(Errno::from_io_error(&e).unwrap_or(Errno::FAULT)))?;
+    let bytes =
+        procmem::read_cstr_bytes(n.pid, addr, max).map_err(|e| Refusal::Errno(e.errno()))?;
     if !notify.id_valid(n.id) {
         return Err(Refusal::Errno(Errno::SRCH));
     }
@@ -255,7 +255,7 @@ fn cstr(notify: &NotifyFd, n: &Notification, addr: u64, max: usize) -> Result<Ve
 fn bytes(notify: &NotifyFd, n: &Notification, addr: u64, len: usize) -> Result<Vec<u8>, Refusal> {
     let mut buf = vec![0u8; len];
     if len > 0 {
-        crate::os::read_child_bytes(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
+        procmem::read_into(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
         if !notify.id_valid(n.id) {
             return Err(Refusal::Errno(Errno::SRCH));
         }
