@@ -31,7 +31,8 @@ use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Tim
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
-use crate::deny_groups::{canonicalize_lenient, DenySet};
+use crate::deny_groups::DenySet;
+use nono_sandbox::paths::canonicalize_for_deny;
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
 
@@ -238,7 +239,7 @@ fn canonical_variant(glob: &Glob) -> Glob {
     if !prefix.is_absolute() {
         return glob.clone();
     }
-    let canon = canonicalize_lenient(&prefix);
+    let canon = canonicalize_for_deny(&prefix);
     if canon == prefix {
         return glob.clone();
     }
