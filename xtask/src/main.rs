@@ -105,7 +105,10 @@ fn usage() -> String {
 
 /// A subcommand's own `--help` text.
 fn help_of(cmd: &str) -> Option<&'static str> {
-    COMMANDS.iter().find(|(n, _, _)| *n == cmd).map(|(_, _, h)| *h)
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == cmd)
+        .map(|(_, _, h)| *h)
 }
 
 /// Fails on any argument: for subcommands that take none, so a typo does not start CI.

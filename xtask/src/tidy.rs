@@ -167,7 +167,10 @@ pub fn unsafe_violations(root: &Path, allowed: &[(&str, &[&str])]) -> Result<Vec
     }
     crates.sort();
     for (listed, _) in allowed {
-        if !crates.iter().any(|c| c.strip_prefix(root).is_ok_and(|p| p == Path::new(listed))) {
+        if !crates
+            .iter()
+            .any(|c| c.strip_prefix(root).is_ok_and(|p| p == Path::new(listed)))
+        {
             problems.push(format!(
                 "UNSAFE_ALLOWED in xtask/src/tidy.rs names `{listed}`, which is not a crate"
             ));
@@ -182,7 +185,9 @@ pub fn unsafe_violations(root: &Path, allowed: &[(&str, &[&str])]) -> Result<Vec
         let mut seen = Vec::new();
         walk(krate, &mut |path| {
             if path.extension().is_none_or(|e| e != "rs")
-                || path.strip_prefix(krate).is_ok_and(|p| p.starts_with("fuzz"))
+                || path
+                    .strip_prefix(krate)
+                    .is_ok_and(|p| p.starts_with("fuzz"))
                     && krate.as_path() != root.join("fuzz")
             {
                 return Ok(());
@@ -255,8 +260,8 @@ fn crate_unsafe_level(krate: &Path, workspace_forbids: bool) -> Result<Option<St
     if let Some(l) = read_lints(&manifest, "lints.rust")? {
         levels.push(l);
     }
-    let uses_workspace = section_lines(&text, "lints")
-        .any(|(k, v)| k == "workspace" && v == "true");
+    let uses_workspace =
+        section_lines(&text, "lints").any(|(k, v)| k == "workspace" && v == "true");
     if uses_workspace && workspace_forbids {
         levels.push("forbid".into());
     }
@@ -320,8 +325,14 @@ pub fn first_unsafe_line(src: &str) -> Option<usize> {
         let allowance = before_ok
             && after.starts_with("_code")
             && code[..at].trim_end().ends_with('(')
-            && code[..at].trim_end().trim_end_matches('(').ends_with("allow")
-            && after["_code".len()..].bytes().next().is_none_or(|b| !is_ident(b));
+            && code[..at]
+                .trim_end()
+                .trim_end_matches('(')
+                .ends_with("allow")
+            && after["_code".len()..]
+                .bytes()
+                .next()
+                .is_none_or(|b| !is_ident(b));
         if keyword || allowance {
             return Some(code[..at].matches('\n').count() + 1);
         }
@@ -365,7 +376,9 @@ fn strip_comments_and_literals(src: &str) -> String {
             }
             blank(&mut out, &rest[..j]);
             i += j;
-        } else if !prev_ident && (rest.starts_with(b"r#") || rest.starts_with(b"r\"") || rest.starts_with(b"br")) {
+        } else if !prev_ident
+            && (rest.starts_with(b"r#") || rest.starts_with(b"r\"") || rest.starts_with(b"br"))
+        {
             // Raw string: r"..", r#".."#, br#".."#.
             let start = usize::from(rest[0] == b'b') + 1;
             let hashes = rest[start..].iter().take_while(|c| **c == b'#').count();
@@ -561,10 +574,16 @@ mod tests {
         let allowed: &[(&str, &[&str])] = &[("crates/y", &["src/ok.rs"])];
         let problems = unsafe_violations(&dir, allowed).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].starts_with("crates/y/src/planted.rs:6: `unsafe` outside"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("crates/y/src/planted.rs:6: `unsafe` outside"),
+            "{problems:?}"
+        );
         // The same tree with the file listed is clean.
         let allowed: &[(&str, &[&str])] = &[("crates/y", &["src/ok.rs", "src/planted.rs"])];
-        assert_eq!(unsafe_violations(&dir, allowed).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            unsafe_violations(&dir, allowed).unwrap(),
+            Vec::<String>::new()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -581,8 +600,14 @@ mod tests {
         let allowed: &[(&str, &[&str])] = &[("crates/y", &["src/clean.rs"])];
         let problems = unsafe_violations(&dir, allowed).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("crates/y/src/lib.rs:2:"), "{problems:?}");
-        assert!(problems[1].contains("src/clean.rs is in UNSAFE_ALLOWED"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("crates/y/src/lib.rs:2:"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("src/clean.rs is in UNSAFE_ALLOWED"),
+            "{problems:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -605,8 +630,14 @@ mod tests {
         let allowed: &[(&str, &[&str])] = &[("crates/z", &["src/lib.rs"])];
         let problems = unsafe_violations(&dir, allowed).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("crates/y: unsafe_code is `deny` but must be `forbid`"), "{problems:?}");
-        assert!(problems[1].starts_with("crates/z: unsafe_code is not restricted but must be `deny`"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("crates/y: unsafe_code is `deny` but must be `forbid`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("crates/z: unsafe_code is not restricted but must be `deny`"),
+            "{problems:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -614,7 +645,10 @@ mod tests {
     fn the_lexer_skips_comments_strings_chars_and_raw_strings() {
         let src = "//! h\n/* unsafe /* nested */ unsafe */\nlet a = 'u'; let l: &'static str = r#\"unsafe \"# ;\nlet c = '\\''; let s = \"\\\"unsafe\";\nfn unsafe_thing() {}\nlet x = 1;\nunsafe fn f() {}\n";
         assert_eq!(first_unsafe_line(src), Some(7));
-        assert_eq!(first_unsafe_line("//! h\nfn f<'a>(x: &'a u8) -> &'a u8 { x }\n"), None);
+        assert_eq!(
+            first_unsafe_line("//! h\nfn f<'a>(x: &'a u8) -> &'a u8 { x }\n"),
+            None
+        );
         assert_eq!(first_unsafe_line("#[allow( unsafe_code )]\n"), Some(1));
         assert_eq!(first_unsafe_line("#![deny(unsafe_code)]\n"), None);
     }

@@ -35,7 +35,10 @@ fn the_overview_lists_every_subcommand() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{args:?}");
         for cmd in ["ci", "bench", "fuzz", "guide", "tidy"] {
-            assert!(stdout.contains(&format!("\n  {cmd} ")), "{cmd} missing: {stdout}");
+            assert!(
+                stdout.contains(&format!("\n  {cmd} ")),
+                "{cmd} missing: {stdout}"
+            );
         }
     }
 }

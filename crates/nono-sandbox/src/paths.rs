@@ -205,16 +205,35 @@ mod tests {
         .unwrap();
         std::os::unix::fs::symlink("rel/../file", dir.join("chain")).unwrap();
         for p in [
-            "", "real", "real/file", "rel", "abs/sub", "abs/sub/../sub", "rel/../sub",
-            "rel/../file", "chain", "dangling", "loop", "fifo", "real/file/x", "missing",
-            "real/file/", "real//sub/./",
+            "",
+            "real",
+            "real/file",
+            "rel",
+            "abs/sub",
+            "abs/sub/../sub",
+            "rel/../sub",
+            "rel/../file",
+            "chain",
+            "dangling",
+            "loop",
+            "fifo",
+            "real/file/x",
+            "missing",
+            "real/file/",
+            "real//sub/./",
         ] {
             let path = dir.join(p);
             let want = std::fs::canonicalize(&path).map_err(|e| e.raw_os_error());
             let got = realpath(&path).map_err(|e| e.raw_os_error());
             assert_eq!(got, want, "{p}");
         }
-        for p in ["/", "/proc/self", "/proc/self/fd/0", "/dev/stdin", "/nonexistent-nono"] {
+        for p in [
+            "/",
+            "/proc/self",
+            "/proc/self/fd/0",
+            "/dev/stdin",
+            "/nonexistent-nono",
+        ] {
             let path = Path::new(p);
             let want = std::fs::canonicalize(path).map_err(|e| e.raw_os_error());
             let got = realpath(path).map_err(|e| e.raw_os_error());
@@ -263,7 +282,11 @@ mod tests {
             ("rel", Some(j("real/sub")), j("real/sub")),
             ("abs/sub/../file", Some(j("real/file")), j("real/file")),
             // A missing tail is appended; a missing name under a symlink lands in its target.
-            ("real/new/deeper", Some(j("real/new/deeper")), j("real/new/deeper")),
+            (
+                "real/new/deeper",
+                Some(j("real/new/deeper")),
+                j("real/new/deeper"),
+            ),
             ("rel/new", Some(j("real/sub/new")), j("real/sub/new")),
             ("./real/./new", Some(j("real/new")), j("real/new")),
             // A dangling symlink is missing: its parent plus its own name.
@@ -303,7 +326,10 @@ mod tests {
             canonicalize_for_grant(Path::new("a/../b")),
             Err(CapsError::Relative { .. })
         ));
-        assert_eq!(canonicalize_for_deny(Path::new("nono-no-such/../b")), Path::new("b"));
+        assert_eq!(
+            canonicalize_for_deny(Path::new("nono-no-such/../b")),
+            Path::new("b")
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

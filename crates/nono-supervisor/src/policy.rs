@@ -32,9 +32,9 @@ pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
-use nono_sandbox::paths::canonicalize_for_deny;
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
+use nono_sandbox::paths::canonicalize_for_deny;
 
 /// How a runtime request reached the supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

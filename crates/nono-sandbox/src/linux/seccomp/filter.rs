@@ -9,8 +9,8 @@ use rustix::io::Errno;
 
 use super::bpf::{self, Assembler, BpfError, Cond, Field, Insn, Label, SeccompData, Target};
 use super::sys;
-pub use super::syscalls::Syscall;
 use super::syscalls::sysno;
+pub use super::syscalls::Syscall;
 use crate::caps::{CapabilitySet, NetworkMode, SysvIpc};
 
 /// `SECCOMP_RET_*` actions, as returned by [`Filter::evaluate`].
@@ -891,8 +891,7 @@ struct Segment {
 
 /// The number of hot syscalls in `[lo, hi]`.
 fn hot_in(lo: u32, hi: u32) -> u32 {
-    let n = HOT.iter().filter(|h| (lo..=hi).contains(*h))
-        .count();
+    let n = HOT.iter().filter(|h| (lo..=hi).contains(*h)).count();
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

@@ -104,7 +104,8 @@ fn vm_read(pid: u32, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     // `remote` is only dereferenced by the kernel, in the other process, where a bad address
     // is an EFAULT, not undefined behaviour here.
     let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    usize::try_from(n).map_err(|_| Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::FAULT))
+    usize::try_from(n)
+        .map_err(|_| Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::FAULT))
 }
 
 /// Fill `buf` from `addr` in `pid`, or fail; short reads continue where they stopped, so a
@@ -123,7 +124,13 @@ fn read_exact(pid: u32, addr: u64, buf: &mut [u8]) -> Result<(), ProcMemError> {
             Err(source @ (Errno::SRCH | Errno::PERM)) => {
                 return Err(ProcMemError::Process { pid, source })
             }
-            Err(source) => return Err(ProcMemError::Read { pid, addr: at, source }),
+            Err(source) => {
+                return Err(ProcMemError::Read {
+                    pid,
+                    addr: at,
+                    source,
+                })
+            }
         }
     }
     Ok(())

@@ -433,7 +433,11 @@ mod tests {
         raw.iter()
             .filter_map(|(k, v)| {
                 let name = k.strip_prefix("__NR_")?;
-                let v = if v.starts_with("__NR3264_") { raw.get(v)? } else { v };
+                let v = if v.starts_with("__NR3264_") {
+                    raw.get(v)?
+                } else {
+                    v
+                };
                 Some((name.to_owned(), v.parse().ok()?))
             })
             .collect()
@@ -458,20 +462,25 @@ mod tests {
             .filter(|v| *v < 1000)
             .max()
             .unwrap();
-        assert!(kernel.len() > 250, "{header}: parsed only {} names", kernel.len());
+        assert!(
+            kernel.len() > 250,
+            "{header}: parsed only {} names",
+            kernel.len()
+        );
         let mut errors = Vec::new();
         for row in TABLE {
             match (kernel.get(row.name), pick(row)) {
                 (Some(k), Some(ours)) if *k == ours => {}
                 (None, None) => {}
                 (None, Some(ours))
-                    if ours > newest
-                        && ours >= UNIFIED_FROM
-                        && row.x86_64 == row.aarch64 => {}
+                    if ours > newest && ours >= UNIFIED_FROM && row.x86_64 == row.aarch64 => {}
                 (k, ours) => errors.push(format!("{}: kernel {k:?}, table {ours:?}", row.name)),
             }
         }
-        assert!(errors.is_empty(), "{arch} numbers differ from {header}: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "{arch} numbers differ from {header}: {errors:#?}"
+        );
     }
 
     #[test]
