@@ -1223,22 +1223,18 @@ pub(crate) fn child_fd_copy(
     rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|_| Errno::BADF)
 }
 
-use nono_sandbox::paths::is_clean;
 pub(crate) use nono_sandbox::paths::normalize;
+use nono_sandbox::paths::{is_clean, realpath};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
 /// created).
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    match nono_sandbox::paths::realpath(path) {
+    match realpath(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
             let name = path.file_name()?;
-            Some(
-                nono_sandbox::paths::realpath(path.parent()?)
-                    .ok()?
-                    .join(name),
-            )
+            Some(realpath(path.parent()?).ok()?.join(name))
         }
         Err(_) => None,
     }

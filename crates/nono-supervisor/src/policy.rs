@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use nono_sandbox::paths::canonicalize_for_deny;
 use nono_sandbox::DenyKind;
 use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
 
@@ -34,7 +35,6 @@ use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
-use nono_sandbox::paths::canonicalize_for_deny;
 
 /// How a runtime request reached the supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
