@@ -13,7 +13,7 @@
 //! from, and treat what was read as a claim, not a fact: decide on the file the
 //! supervisor opens itself.
 //!
-//! `unsafe`: rustix has no `process_vm_readv`; [`vm_read`] is this crate's one call of it.
+//! `unsafe`: rustix has no `process_vm_readv`; `vm_read` is this crate's one call of it.
 //!
 //! # References
 //! [`process_vm_readv(2)`](https://man7.org/linux/man-pages/man2/process_vm_readv.2.html)
@@ -153,7 +153,7 @@ pub fn read_bytes(pid: u32, addr: u64, len: usize) -> Result<Vec<u8>, ProcMemErr
 /// `max_len` counts the NUL, like `PATH_MAX` (pass 4096 for a path: the kernel refuses
 /// longer ones with `ENAMETOOLONG`). Check `id_valid` afterwards.
 ///
-/// Reads chunk by chunk up to page boundaries (the first at most [`FIRST_READ`] bytes), so a
+/// Reads chunk by chunk up to page boundaries (the first at most `FIRST_READ`, 256, bytes), so a
 /// string that ends just before an unmapped page is read fine, and one that runs into it is
 /// a [`ProcMemError::Fault`].
 pub fn read_cstr_bytes(pid: u32, addr: u64, max_len: usize) -> Result<Vec<u8>, ProcMemError> {

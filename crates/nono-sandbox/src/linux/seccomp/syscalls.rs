@@ -541,7 +541,7 @@ mod tests {
             (sysno::sched_setattr, libc::SYS_sched_setattr),
         ];
         for (ours, theirs) in pairs {
-            assert_eq!(i64::from(*ours), i64::from(*theirs));
+            assert_eq!(Some(*ours), u32::try_from(*theirs).ok());
         }
     }
 }
