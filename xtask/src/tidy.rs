@@ -114,8 +114,9 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
             "src/linux/seccomp/sys.rs",
             // process_vm_readv(2): no rustix wrapper.
             "src/linux/seccomp/procmem.rs",
-            // pre_exec, close_range, prctl/landlock calls between fork and exec.
+            // pre_exec, and rustix's unshare (unsafe: it can split the fd table).
             "src/linux/apply.rs",
+            // close_range, fcntl on fds nothing owns (the inherited ones `nono wrap` marks).
             "src/linux/fds.rs",
             // sandbox_init(3) on macOS.
             "src/seatbelt/apply.rs",
@@ -127,17 +128,18 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
     (
         "crates/nono-supervisor",
         &[
-            // pre_exec, close_range, sigaction, inherited fds.
+            // pre_exec, close_range, sigaction, taking an inherited fd.
             "src/os.rs",
-            // the pid-1 init between fork and exec.
+            // the run's init: fork, prctl, signal, waitpid, _exit.
             "src/init.rs",
-            // setfsuid/setfsgid, capset for acting as the child.
+            // setfsuid/setfsgid for acting as the child: no rustix wrapper.
             "src/broker/as_child.rs",
             // file_setattr(2): no rustix wrapper.
             "src/broker/metadata.rs",
-            // connect/bind/sendmsg on the child's socket with its address bytes.
+            // connect/sendto with the child's raw address bytes, SO_PEERCRED (rustix's Pid
+            // cannot hold the kernel's 0), SO_PEERPIDFD (no rustix wrapper).
             "src/broker/unix_socket.rs",
-            // kill/waitpid of leftovers by pidfd.
+            // fcntl(F_SETOWN) with a process group: no rustix wrapper.
             "src/leftovers.rs",
         ],
     ),
