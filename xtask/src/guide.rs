@@ -15,6 +15,9 @@ pub const PATH: &str = "docs/guide/profiles-reference.md";
 
 /// `cargo xtask guide [--check]`.
 pub fn run(args: &[String]) -> Result<()> {
+    if let Some(a) = args.iter().find(|a| *a != "--check") {
+        bail!("unknown guide option `{a}` (expected --check; see `cargo xtask guide --help`)");
+    }
     let path = target();
     let want = render()?;
     if args.iter().any(|a| a == "--check") {

@@ -10,45 +10,146 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
-
-commands:
-  ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build,
+/// Every subcommand: its name, its synopsis lines for the overview, and its own `--help`.
+const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "ci",
+        "  ci                 fmt check, clippy -D warnings, tests, docs, cargo-deny, fuzz build,
                      10 s of fuzzing per target (where cargo-fuzz + nightly exist), bench build
-  fuzz [--time S]    run every fuzz target for S seconds each (default 30)
+",
+        "\
+usage: cargo xtask ci
+
+Runs every CI step in order and stops at the first failure: cargo fmt --check, clippy
+-D warnings (all targets), the workspace tests, doc tests, cargo doc -D warnings, cargo-deny
+(licenses, bans, sources; installed from crates.io when missing), the fuzz targets' build and
+10 s of fuzzing per target (where cargo-fuzz and a nightly toolchain exist), the benches' build.
+Takes no options.
+",
+    ),
+    (
+        "fuzz",
+        "  fuzz [--time S]    run every fuzz target for S seconds each (default 30)
   fuzz --build       only build the fuzz targets (the step `ci` runs)
-  bench [--json]     issue 14's targets checked on one run, then the details: start-up,
+",
+        "\
+usage: cargo xtask fuzz [--time S]
+       cargo xtask fuzz --build
+
+Runs every fuzz target (cargo-fuzz, nightly toolchain) for S seconds each (default 30, at
+least 1) with its seed corpus and dictionary, and reports executions and new coverage.
+  --time S    seconds per target
+  --build     only build the fuzz targets (what `cargo xtask ci` runs)
+",
+    ),
+    (
+        "bench",
+        "  bench [--json]     issue 14's targets checked on one run, then the details: start-up,
                      5000-file read (ratios to bare; bwrap/firejail when installed), open
                      latency p50/p99 against a minimal notify loop (the floor), allowed-syscall
                      cost, supervisor RSS, codec/transport/proxy throughput (criterion,
                      short), the egress proxy's load (1 GiB CONNECT, latency, 1000 tunnels);
                      also --iters N (default 50), --opens N (default 2000), --no-criterion,
                      --no-proxy
-  tidy               the architecture checks alone (layer arrows, //! headers)
-  guide [--check]    write docs/guide/profiles-reference.md from the embedded profiles and
+",
+        "\
+usage: cargo xtask bench [--json] [--iters N] [--opens N] [--no-criterion] [--no-proxy]
+
+Builds nono in release mode and measures, in one run: start-up, a 5000-file read (ratios to
+bare; bwrap/firejail when installed), open latency p50/p99 against a minimal notify loop
+(the floor), allowed-syscall cost, supervisor RSS, codec/transport/proxy throughput
+(criterion, short) and the egress proxy's load (1 GiB CONNECT, latency, 1000 tunnels); then
+checks issue 14's targets.
+  --json           print the results as JSON
+  --iters N        runs per start-up/read measurement (default 50, at least 3)
+  --opens N        opens per latency measurement (default 2000, at least 10)
+  --no-criterion   skip the criterion throughput benches
+  --no-proxy       skip the egress proxy's load test
+",
+    ),
+    (
+        "tidy",
+        "  tidy               the architecture checks alone (layer arrows, //! headers, unsafe
+                     allow-list)
+",
+        "\
+usage: cargo xtask tidy
+
+The architecture checks alone (also part of the tests): the crates' dependency arrows, a //!
+header on every source file, and the unsafe allow-list (`unsafe` only in the files listed in
+xtask/src/tidy.rs; every other crate root forbids it). Takes no options.
+",
+    ),
+    (
+        "guide",
+        "  guide [--check]    write docs/guide/profiles-reference.md from the embedded profiles and
                      deny groups (--check: fail if it is out of date)
-";
+",
+        "\
+usage: cargo xtask guide [--check]
+
+Writes docs/guide/profiles-reference.md from the embedded profiles and deny groups.
+  --check   write nothing; fail if the file is out of date
+",
+    ),
+];
+
+/// The overview: every subcommand's synopsis.
+fn usage() -> String {
+    let mut s = String::from("usage: cargo xtask <command> [--help]\n\ncommands:\n");
+    for (_, synopsis, _) in COMMANDS {
+        s.push_str(synopsis);
+    }
+    s
+}
+
+/// A subcommand's own `--help` text.
+fn help_of(cmd: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == cmd)
+        .map(|(_, _, h)| *h)
+}
+
+/// Fails on any argument: for subcommands that take none, so a typo does not start CI.
+fn no_options(cmd: &str, rest: &[String]) -> Result<()> {
+    if let Some(a) = rest.first() {
+        bail!("`cargo xtask {cmd}` takes no options, got `{a}` (see `cargo xtask {cmd} --help`)");
+    }
+    Ok(())
+}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        eprint!("{USAGE}");
+        eprint!("{}", usage());
         std::process::exit(2);
     };
     let rest = &args[1..];
-    // `cargo xtask bench --help` (any subcommand) prints the usage instead of treating
-    // `--help` as an option of that subcommand.
+    if matches!(cmd.as_str(), "-h" | "--help" | "help") {
+        print!("{}", usage());
+        return Ok(());
+    }
+    let Some(help) = help_of(cmd) else {
+        eprint!("unknown command `{cmd}`\n{}", usage());
+        std::process::exit(2);
+    };
+    // `cargo xtask bench --help` (any subcommand) prints that subcommand's usage instead of
+    // treating `--help` as one of its options.
     if rest.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}");
+        print!("{help}");
         return Ok(());
     }
     match cmd.as_str() {
-        "ci" => ci(),
+        "ci" => {
+            no_options(cmd, rest)?;
+            ci()
+        }
         "fuzz" => fuzz::run_targets(rest),
         "bench" => bench::run_bench(rest),
         "guide" => guide::run(rest),
         "tidy" => {
+            no_options(cmd, rest)?;
             let problems = tidy::check(&workspace_root())?;
             if problems.is_empty() {
                 println!("tidy: ok");
@@ -57,14 +158,7 @@ fn main() -> Result<()> {
                 bail!("tidy found problems:\n  {}", problems.join("\n  "))
             }
         }
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => {
-            eprint!("unknown command `{other}`\n{USAGE}");
-            std::process::exit(2);
-        }
+        other => unreachable!("`{other}` is in COMMANDS but not dispatched"),
     }
 }
 

@@ -19,6 +19,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
+use crate::paths::canonicalize_for_grant;
+
 pub use nono_wire::AccessMode;
 
 /// Whether a grant covers one file or a whole directory tree.
@@ -416,7 +418,7 @@ impl CapabilitySet {
         origin: impl Into<String>,
         kind: DenyKind,
     ) -> Result<&mut Self, CapsError> {
-        let path = canonicalize_lenient(path.as_ref())?;
+        let path = canonicalize_for_grant(path.as_ref())?;
         self.push_deny(path, origin.into(), kind);
         Ok(self)
     }
@@ -440,7 +442,7 @@ impl CapabilitySet {
         else {
             return self.deny_kind(path, origin, kind);
         };
-        let path = canonicalize_lenient(parent)?.join(name);
+        let path = canonicalize_for_grant(parent)?.join(name);
         self.push_deny(path, origin.into(), kind);
         Ok(self)
     }
@@ -482,7 +484,7 @@ impl CapabilitySet {
             .map(|d| d.path.clone().into_os_string())
             .collect();
         for (path, origin, kind) in denies {
-            let path = canonicalize_lenient_with(path.as_ref(), &mut parents)?;
+            let path = canonicalize_for_grant_with(path.as_ref(), &mut parents)?;
             if seen.insert(path.clone().into_os_string()) {
                 self.denies.push(DenyRule { path, origin, kind });
             } else if kind == DenyKind::All {
@@ -722,59 +724,7 @@ fn canonicalize_existing(path: &Path) -> Result<PathBuf, CapsError> {
     })
 }
 
-/// Canonicalise the longest existing ancestor of an absolute path and append the rest
-/// lexically (with `.` dropped and `..` refused past the existing part). A part that cannot be
-/// searched (`EACCES`: another user's 0700 home) is treated like a missing one: nothing
-/// running as this user — the sandbox included — can reach beneath it either, so the lexical
-/// rest names what a carve-out must cover.
-pub(crate) fn canonicalize_lenient(path: &Path) -> Result<PathBuf, CapsError> {
-    if !path.is_absolute() {
-        return Err(CapsError::Relative {
-            path: path.to_path_buf(),
-        });
-    }
-    match std::fs::canonicalize(path) {
-        Ok(p) => return Ok(p),
-        Err(e)
-            if e.kind() != std::io::ErrorKind::NotFound
-                && e.kind() != std::io::ErrorKind::PermissionDenied =>
-        {
-            return Err(CapsError::Resolve {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        }
-        Err(_) => {}
-    }
-    let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
-    let mut cursor = path;
-    loop {
-        let Some(parent) = cursor.parent() else {
-            return Err(CapsError::NotFound {
-                path: path.to_path_buf(),
-            });
-        };
-        match cursor.components().next_back() {
-            Some(Component::Normal(name)) => missing.push(name),
-            Some(Component::CurDir) => {}
-            _ => {
-                return Err(CapsError::NotFound {
-                    path: path.to_path_buf(),
-                })
-            }
-        }
-        cursor = parent;
-        if let Ok(base) = std::fs::canonicalize(cursor) {
-            let mut out = base;
-            for name in missing.iter().rev() {
-                out.push(name);
-            }
-            return Ok(out);
-        }
-    }
-}
-
-/// What a parent directory resolved to, for [`canonicalize_lenient_with`].
+/// What a parent directory resolved to, for [`canonicalize_for_grant_with`].
 #[derive(Debug, Clone)]
 enum Parent {
     /// `realpath` gave this existing directory.
@@ -785,21 +735,21 @@ enum Parent {
     Other,
 }
 
-/// [`canonicalize_lenient`] with parent directories remembered in `parents`. When the parent
+/// [`canonicalize_for_grant`] with parent directories remembered in `parents`. When the parent
 /// is an existing directory, the last component is looked at with one `lstat`: a missing name
 /// or an existing non-symlink gives the answer `realpath` would, without a `readlink` per
 /// component. When the parent is missing, `realpath` of the path fails with "not found" at
 /// the same component, so the answer is the parent's lenient form plus the name. Anything
 /// else (a symlink, another error, a path with `.`/`..`/`//`) goes through
-/// [`canonicalize_lenient`] itself, so the result and the errors are exactly its own.
-fn canonicalize_lenient_with(
+/// [`canonicalize_for_grant`] itself, so the result and the errors are exactly its own.
+fn canonicalize_for_grant_with(
     path: &Path,
     parents: &mut HashMap<OsString, Parent>,
 ) -> Result<PathBuf, CapsError> {
     let (Some(parent), Some(Component::Normal(name))) =
         (path.parent(), path.components().next_back())
     else {
-        return canonicalize_lenient(path);
+        return canonicalize_for_grant(path);
     };
     let clean = path.is_absolute()
         && path.components().collect::<PathBuf>().as_os_str() == path.as_os_str()
@@ -807,7 +757,7 @@ fn canonicalize_lenient_with(
             .components()
             .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
     if !clean || parent.parent().is_none() {
-        return canonicalize_lenient(path);
+        return canonicalize_for_grant(path);
     }
     let known = match parents.get(parent.as_os_str()) {
         Some(known) => known.clone(),
@@ -815,7 +765,7 @@ fn canonicalize_lenient_with(
             let resolved = match std::fs::canonicalize(parent) {
                 Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    match canonicalize_lenient_with(parent, parents) {
+                    match canonicalize_for_grant_with(parent, parents) {
                         Ok(lenient) => Parent::Missing(lenient),
                         Err(_) => Parent::Other,
                     }
@@ -832,11 +782,11 @@ fn canonicalize_lenient_with(
             match std::fs::symlink_metadata(&candidate) {
                 Ok(m) if !m.file_type().is_symlink() => Ok(candidate),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(candidate),
-                _ => canonicalize_lenient(path),
+                _ => canonicalize_for_grant(path),
             }
         }
         Parent::Missing(lenient) => Ok(lenient.join(name)),
-        Parent::Other => canonicalize_lenient(path),
+        Parent::Other => canonicalize_for_grant(path),
     }
 }
 

@@ -54,9 +54,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::caps::{
-    canonicalize_lenient, AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind,
-};
+use crate::caps::{AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind};
+use crate::paths::canonicalize_for_grant;
 
 /// How much of the requested access the model allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -246,7 +245,7 @@ pub fn explain(
     path: impl AsRef<Path>,
     op: AccessMode,
 ) -> Result<Explanation, CapsError> {
-    let path = canonicalize_lenient(path.as_ref())?;
+    let path = canonicalize_for_grant(path.as_ref())?;
     Ok(explain_canonical(caps, &path, op))
 }
 

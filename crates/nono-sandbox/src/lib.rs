@@ -19,6 +19,7 @@ pub mod caps;
 pub mod explain;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod paths;
 pub mod seatbelt;
 pub mod support;
 

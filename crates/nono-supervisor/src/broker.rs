@@ -66,12 +66,14 @@
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{
+    procmem, AddFdOptions, Notification, NotifyError, NotifyFd, Syscall,
+};
 use nono_sandbox::{AccessMode, CapabilitySet, FsKind};
 use rustix::event::PollFlags;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -674,7 +676,7 @@ impl Broker {
 fn learn_bind(notify: &NotifyFd, shared: &Shared, n: &Notification) {
     let mut addr = [0u8; 4];
     let read = n.args[2] >= 4
-        && crate::os::read_child_bytes(n.pid, n.args[1], &mut addr).is_ok()
+        && procmem::read_into(n.pid, n.args[1], &mut addr).is_ok()
         && notify.id_valid(n.id);
     let _ = notify.respond_continue(n.id);
     let family = u16::from_ne_bytes([addr[0], addr[1]]);
@@ -1143,7 +1145,7 @@ fn decode(n: &Notification) -> Option<OpenCall> {
         ),
         _ => return None,
     };
-    let path = crate::os::read_child_cstr(n.pid, path_ptr, PATH_MAX).ok()?;
+    let path = procmem::read_cstr_bytes(n.pid, path_ptr, PATH_MAX).ok()?;
     Some(OpenCall {
         syscall,
         dirfd,
@@ -1221,46 +1223,18 @@ pub(crate) fn child_fd_copy(
     rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|_| Errno::BADF)
 }
 
-/// Lexical normalisation: drop `.`, apply `..` to the preceding component.
-pub(crate) fn normalize(path: &Path) -> PathBuf {
-    if is_clean(path.as_os_str().as_bytes()) {
-        // What nearly every trapped open names: nothing to normalise.
-        return path.to_path_buf();
-    }
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// Whether `normalize` would return `path` unchanged: absolute, no empty, `.` or `..`
-/// component, no trailing slash (but `/` itself).
-fn is_clean(path: &[u8]) -> bool {
-    if path == b"/" {
-        return true;
-    }
-    path.first() == Some(&b'/')
-        && path[1..]
-            .split(|b| *b == b'/')
-            .all(|c| !c.is_empty() && c != b"." && c != b"..")
-}
+pub(crate) use nono_sandbox::paths::normalize;
+use nono_sandbox::paths::{is_clean, realpath};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
 /// created).
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    match crate::os::canonicalize(path) {
+    match realpath(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
             let name = path.file_name()?;
-            Some(crate::os::canonicalize(path.parent()?).ok()?.join(name))
+            Some(realpath(path.parent()?).ok()?.join(name))
         }
         Err(_) => None,
     }
@@ -1655,32 +1629,6 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         workers.submit(Lane::Socket, Box::new(move || tx.send(()).unwrap()));
         assert!(rx.try_recv().is_ok());
-    }
-
-    /// `normalize` as it was before its clean-path shortcut: the reference.
-    fn normalize_by_components(path: &Path) -> PathBuf {
-        let mut out = PathBuf::new();
-        for c in path.components() {
-            match c {
-                Component::ParentDir => {
-                    out.pop();
-                }
-                Component::CurDir => {}
-                other => out.push(other.as_os_str()),
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn normalize_shortcut_agrees_with_components() {
-        for p in [
-            "/", "//", "/a", "/a/", "/a//b", "/a/./b", "/a/../b", "/a/b/..", "/a/b/.", "/.", "/..",
-            "/a/.b", "/a/..b", "/a/b.", "a/b", "", "/a/b/c",
-        ] {
-            let p = Path::new(p);
-            assert_eq!(normalize(p), normalize_by_components(p), "{}", p.display());
-        }
     }
 
     /// The capability model's verdict is never changed by the broker's "no grant covers it"

@@ -29,6 +29,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use nono_sandbox::paths::{canonicalize_for_deny, normalize};
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind};
 
 use crate::profile::Vars;
@@ -662,7 +663,7 @@ impl DenySet {
                 path: path.to_path_buf(),
             });
         }
-        let literal = normalise(path);
+        let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
         if !self.seen.insert((
             literal.clone().into_os_string(),
@@ -741,14 +742,14 @@ impl DenySet {
     /// many checks a decision makes.
     pub(crate) fn probe(&self, path: &Path) -> Probe<'_> {
         let canonical = if path.is_absolute() {
-            canonicalize_lenient(path)
+            canonicalize_for_deny(path)
         } else {
             path.to_path_buf()
         };
         self.probe_resolved(path, canonical)
     }
 
-    /// [`probe`](DenySet::probe) of `path` whose [`canonicalize_lenient`] form the caller
+    /// [`probe`](DenySet::probe) of `path` whose [`canonicalize_for_deny`] form the caller
     /// has just computed (the broker's canonical path is its own canonical form).
     pub(crate) fn probe_resolved(&self, path: &Path, canonical: PathBuf) -> Probe<'_> {
         let active = path.is_absolute() && !self.entries.is_empty();
@@ -756,7 +757,7 @@ impl DenySet {
             set: self,
             active,
             literal: if active {
-                normalise(path)
+                normalize(path)
             } else {
                 PathBuf::new()
             },
@@ -779,7 +780,7 @@ pub(crate) struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    /// The path's [`canonicalize_lenient`] form.
+    /// The path's [`canonicalize_for_deny`] form.
     pub(crate) fn canonical(&self) -> &Path {
         &self.canonical
     }
@@ -940,7 +941,7 @@ fn starts_with(path: &Path, prefix: &Path) -> bool {
 }
 
 /// `starts_with` for clean paths (no `.`, `..`, repeated or trailing slashes: what
-/// [`normalise`] and canonicalisation produce), comparing bytes on Linux instead of parsing
+/// [`normalize`] and canonicalisation produce), comparing bytes on Linux instead of parsing
 /// components; component by component where names compare case-insensitively (macOS).
 fn under_clean(path: &Path, prefix: &Path) -> bool {
     if cfg!(target_os = "macos") {
@@ -960,52 +961,7 @@ fn component_eq(a: &OsStr, b: &OsStr) -> bool {
     }
 }
 
-/// Drop `.` components, repeated and trailing slashes; `..` is resolved lexically (only used
-/// for the lexical form; the canonical form resolves it on disk).
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// Canonicalise the longest existing ancestor and append the rest, resolving `..` in the
-/// missing tail lexically (the kernel would fail such a lookup anyway, so erring towards the
-/// parent only ever makes a match more likely).
-pub(crate) fn canonicalize_lenient(path: &Path) -> PathBuf {
-    if let Ok(p) = crate::os::canonicalize(path) {
-        return p;
-    }
-    let comps: Vec<Component<'_>> = path.components().collect();
-    for split in (0..comps.len()).rev() {
-        let head: PathBuf = comps[..split].iter().collect();
-        if head.as_os_str().is_empty() {
-            continue;
-        }
-        if let Ok(mut base) = std::fs::canonicalize(&head) {
-            for c in &comps[split..] {
-                match c {
-                    Component::CurDir => {}
-                    Component::ParentDir => {
-                        base.pop();
-                    }
-                    other => base.push(other.as_os_str()),
-                }
-            }
-            return base;
-        }
-    }
-    normalise(path)
-}
-
-/// [`canonicalize_lenient`] for many paths at once, with every resolved prefix remembered:
+/// [`canonicalize_for_deny`] for many paths at once, with every resolved prefix remembered:
 /// one `lstat` per component not seen before, where `realpath` costs a `readlink` per
 /// component and the lenient fallback repeats it for every ancestor it tries. The result is
 /// the same (a test compares the two): the longest prefix whose components all resolve is
@@ -1202,7 +1158,7 @@ mod tests {
     }
 
     #[test]
-    fn resolver_agrees_with_canonicalize_lenient() {
+    fn resolver_agrees_with_canonicalize_for_deny() {
         let h = home("t5");
         std::fs::create_dir_all(h.join("real/sub")).unwrap();
         std::fs::write(h.join("real/file"), b"x").unwrap();
@@ -1244,7 +1200,7 @@ mod tests {
         let mut shared = Resolver::default();
         for case in cases {
             let p = h.join(case);
-            let want = canonicalize_lenient(&p);
+            let want = canonicalize_for_deny(&p);
             let want_id = std::fs::metadata(&want).ok().map(|m| (m.dev(), m.ino()));
             for resolver in [&mut shared, &mut Resolver::default()] {
                 let (got, meta) = resolver.resolve(&p);

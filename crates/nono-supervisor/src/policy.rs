@@ -25,13 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use nono_sandbox::paths::canonicalize_for_deny;
 use nono_sandbox::DenyKind;
 use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
 
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
-use crate::deny_groups::{canonicalize_lenient, DenySet};
+use crate::deny_groups::DenySet;
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
 
@@ -238,7 +239,7 @@ fn canonical_variant(glob: &Glob) -> Glob {
     if !prefix.is_absolute() {
         return glob.clone();
     }
-    let canon = canonicalize_lenient(&prefix);
+    let canon = canonicalize_for_deny(&prefix);
     if canon == prefix {
         return glob.clone();
     }

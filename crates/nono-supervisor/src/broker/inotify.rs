@@ -45,7 +45,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::fs::inotify::WatchFlags;
 use rustix::io::Errno;
@@ -102,8 +102,8 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
     // inotify_add_watch(int fd, const char *pathname, uint32_t mask)
     let fd = n.args[0] as i32;
     let mask = n.args[2] as u32;
-    let raw = crate::os::read_child_cstr(n.pid, n.args[1], PATH_MAX).map_err(|e| {
-        Errno::from_io_error(&e)
+    let raw = procmem::read_cstr_bytes(n.pid, n.args[1], PATH_MAX).map_err(|e| {
+        Some(e.errno())
             .filter(|e| *e == Errno::NAMETOOLONG)
             .unwrap_or(Errno::FAULT)
     })?;

@@ -68,7 +68,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
@@ -111,8 +111,6 @@ const XATTR_SIZE_MAX: usize = 65536;
 const XATTR_ARGS_LEN: usize = 16;
 /// Largest `struct file_attr` copied (the kernel's is 24 bytes today).
 const FILE_ATTR_MAX: usize = 64;
-/// `file_setattr` (Linux 6.17).
-const SYS_FILE_SETATTR: libc::c_long = 469;
 
 /// What a trapped call names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,8 +244,8 @@ fn cstr(notify: &NotifyFd, n: &Notification, addr: u64, max: usize) -> Result<Ve
     if addr == 0 {
         return Err(Refusal::Errno(Errno::FAULT));
     }
-    let bytes = crate::os::read_child_cstr(n.pid, addr, max)
-        .map_err(|e| Refusal::Errno(Errno::from_io_error(&e).unwrap_or(Errno::FAULT)))?;
+    let bytes =
+        procmem::read_cstr_bytes(n.pid, addr, max).map_err(|e| Refusal::Errno(e.errno()))?;
     if !notify.id_valid(n.id) {
         return Err(Refusal::Errno(Errno::SRCH));
     }
@@ -257,7 +255,7 @@ fn cstr(notify: &NotifyFd, n: &Notification, addr: u64, max: usize) -> Result<Ve
 fn bytes(notify: &NotifyFd, n: &Notification, addr: u64, len: usize) -> Result<Vec<u8>, Refusal> {
     let mut buf = vec![0u8; len];
     if len > 0 {
-        crate::os::read_child_bytes(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
+        procmem::read_into(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
         if !notify.id_valid(n.id) {
             return Err(Refusal::Errno(Errno::SRCH));
         }
@@ -945,12 +943,16 @@ fn perform(_as_child: &ActingAsChild, fd: &OwnedFd, op: &Op) -> Result<(), Errno
 
 /// `file_setattr(fd, "", attr, size, AT_EMPTY_PATH)` (Linux 6.17; rustix has no wrapper).
 fn file_setattr(fd: &OwnedFd, attr: &[u8]) -> Result<(), Errno> {
+    // Only trapped where the table has a number, so `None` is not reached in practice.
+    let Some(nr) = Syscall::FileSetAttr.nr() else {
+        return Err(Errno::NOSYS);
+    };
     let empty = c"";
     // SAFETY: `fd` is an open fd borrowed for the call; `empty` is a valid NUL-terminated
     // string; `attr` is a valid buffer of `attr.len()` bytes that the kernel only reads.
     let rc = unsafe {
         libc::syscall(
-            SYS_FILE_SETATTR,
+            libc::c_long::from(nr),
             fd.as_fd().as_raw_fd(),
             empty.as_ptr(),
             attr.as_ptr(),

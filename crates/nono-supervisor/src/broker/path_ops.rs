@@ -46,7 +46,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
+use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -294,7 +294,7 @@ fn brokerable(
         Syscall::RenameAt => OpKind::Rename(RenameFlags::empty()),
         Syscall::RenameAt2 => OpKind::Rename(RenameFlags::from_bits(a[4] as u32)?),
         Syscall::Symlink | Syscall::SymlinkAt => {
-            let target = crate::os::read_child_cstr(n.pid, a[0], PATH_MAX).ok()?;
+            let target = procmem::read_cstr_bytes(n.pid, a[0], PATH_MAX).ok()?;
             if !notify.id_valid(n.id) {
                 return None;
             }
@@ -483,7 +483,7 @@ fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> 
 /// Read one path argument and make it absolute and lexically normal. `None` if it cannot be
 /// (unreadable, empty, relative to something that is not a directory path).
 fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<PathBuf> {
-    let path = crate::os::read_child_cstr(n.pid, ptr, PATH_MAX).ok()?;
+    let path = procmem::read_cstr_bytes(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
     }

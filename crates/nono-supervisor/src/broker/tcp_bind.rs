@@ -43,7 +43,7 @@ fn refused_port(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Opt
         return None;
     }
     let mut head = [0u8; 4];
-    crate::os::read_child_bytes(n.pid, addr, &mut head).ok()?;
+    nono_sandbox::linux::seccomp::procmem::read_into(n.pid, addr, &mut head).ok()?;
     if !notify.id_valid(n.id) {
         return None;
     }

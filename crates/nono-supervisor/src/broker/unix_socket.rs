@@ -458,7 +458,8 @@ fn read(notify: &NotifyFd, n: &Notification, addr: u64, len: usize) -> Result<Ve
         if addr == 0 {
             return Err(Refusal::Errno(Errno::FAULT));
         }
-        crate::os::read_child_bytes(n.pid, addr, &mut buf).map_err(|_| Errno::FAULT)?;
+        nono_sandbox::linux::seccomp::procmem::read_into(n.pid, addr, &mut buf)
+            .map_err(|_| Errno::FAULT)?;
         if !notify.id_valid(n.id) {
             return Err(Refusal::Errno(Errno::SRCH));
         }
@@ -751,6 +752,9 @@ fn served_inside(conn: &OwnedFd, root: u32, hint: &str) -> Result<(), String> {
     }
 }
 
+/// The pid in `SO_PEERCRED`; 0 when the kernel does not name the peer (a process outside our
+/// pid namespace). Raw `getsockopt` because rustix's `socket_peercred` returns a non-zero
+/// `Pid` and cannot represent that 0.
 fn peer_pid(conn: &OwnedFd) -> Option<u32> {
     // SAFETY: an all-zero ucred is a valid value.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
@@ -812,37 +816,13 @@ fn fd_cloexec(tid: u32, fd: i32) -> bool {
 }
 
 fn is_connected(socket: &OwnedFd) -> bool {
-    // SAFETY: an all-zero sockaddr_un is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `socket` is open; `addr` is a writable buffer of `len` bytes alive for the call.
-    let rc = unsafe {
-        libc::getpeername(
-            socket.as_raw_fd(),
-            std::ptr::addr_of_mut!(addr).cast(),
-            &mut len,
-        )
-    };
-    rc == 0
+    rustix::net::getpeername(socket).is_ok()
 }
 
 /// Length of the socket's own address (`SUN_PATH_OFFSET` when it is unbound).
 fn local_addr_len(socket: &OwnedFd) -> Result<usize, Errno> {
-    // SAFETY: an all-zero sockaddr_un is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: as in `is_connected`.
-    let rc = unsafe {
-        libc::getsockname(
-            socket.as_raw_fd(),
-            std::ptr::addr_of_mut!(addr).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL));
-    }
-    Ok(len as usize)
+    let addr = rustix::net::getsockname(socket)?;
+    Ok(addr.addr_len() as usize)
 }
 
 /// The TCP rules, which Landlock enforces for the child (by port) but not for the

@@ -9,6 +9,8 @@ use rustix::io::Errno;
 
 use super::bpf::{self, Assembler, BpfError, Cond, Field, Insn, Label, SeccompData, Target};
 use super::sys;
+use super::syscalls::sysno;
+pub use super::syscalls::Syscall;
 use crate::caps::{CapabilitySet, NetworkMode, SysvIpc};
 
 /// `SECCOMP_RET_*` actions, as returned by [`Filter::evaluate`].
@@ -214,107 +216,6 @@ macro_rules! deny {
     };
 }
 
-/// Syscall numbers of this machine, from `libc` (plus the few it lacks).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-#[allow(non_upper_case_globals)]
-mod sysno {
-    macro_rules! nr {
-        ($($name:ident = $sys:ident,)*) => {
-            // Syscall numbers are small and non-negative.
-            $(pub const $name: u32 = libc::$sys as u32;)*
-        };
-    }
-    nr! {
-        acct = SYS_acct,
-        add_key = SYS_add_key,
-        bpf = SYS_bpf,
-        chroot = SYS_chroot,
-        fchmod = SYS_fchmod,
-        fchmodat = SYS_fchmodat,
-        mknodat = SYS_mknodat,
-        msgctl = SYS_msgctl,
-        msgget = SYS_msgget,
-        msgrcv = SYS_msgrcv,
-        msgsnd = SYS_msgsnd,
-        openat = SYS_openat,
-        openat2 = SYS_openat2,
-        semctl = SYS_semctl,
-        semget = SYS_semget,
-        semop = SYS_semop,
-        semtimedop = SYS_semtimedop,
-        shmat = SYS_shmat,
-        shmctl = SYS_shmctl,
-        shmget = SYS_shmget,
-        prlimit64 = SYS_prlimit64,
-        setpriority = SYS_setpriority,
-        ioprio_set = SYS_ioprio_set,
-        clock_settime = SYS_clock_settime,
-        clone = SYS_clone,
-        clone3 = SYS_clone3,
-        delete_module = SYS_delete_module,
-        fanotify_init = SYS_fanotify_init,
-        finit_module = SYS_finit_module,
-        fsconfig = SYS_fsconfig,
-        fsmount = SYS_fsmount,
-        fsopen = SYS_fsopen,
-        fspick = SYS_fspick,
-        init_module = SYS_init_module,
-        io_uring_enter = SYS_io_uring_enter,
-        io_uring_register = SYS_io_uring_register,
-        io_uring_setup = SYS_io_uring_setup,
-        ioctl = SYS_ioctl,
-        kexec_file_load = SYS_kexec_file_load,
-        kexec_load = SYS_kexec_load,
-        keyctl = SYS_keyctl,
-        lookup_dcookie = SYS_lookup_dcookie,
-        mount = SYS_mount,
-        mount_setattr = SYS_mount_setattr,
-        move_mount = SYS_move_mount,
-        name_to_handle_at = SYS_name_to_handle_at,
-        open_by_handle_at = SYS_open_by_handle_at,
-        open_tree = SYS_open_tree,
-        perf_event_open = SYS_perf_event_open,
-        personality = SYS_personality,
-        pidfd_getfd = SYS_pidfd_getfd,
-        pivot_root = SYS_pivot_root,
-        renameat2 = SYS_renameat2,
-        process_vm_readv = SYS_process_vm_readv,
-        process_vm_writev = SYS_process_vm_writev,
-        ptrace = SYS_ptrace,
-        quotactl = SYS_quotactl,
-        quotactl_fd = SYS_quotactl_fd,
-        reboot = SYS_reboot,
-        request_key = SYS_request_key,
-        setdomainname = SYS_setdomainname,
-        sethostname = SYS_sethostname,
-        setns = SYS_setns,
-        settimeofday = SYS_settimeofday,
-        socket = SYS_socket,
-        socketpair = SYS_socketpair,
-        sendmsg = SYS_sendmsg,
-        sendmmsg = SYS_sendmmsg,
-        swapoff = SYS_swapoff,
-        swapon = SYS_swapon,
-        umount2 = SYS_umount2,
-        unshare = SYS_unshare,
-        userfaultfd = SYS_userfaultfd,
-        vhangup = SYS_vhangup,
-    }
-    #[cfg(target_arch = "x86_64")]
-    nr! {
-        chmod = SYS_chmod,
-        creat = SYS_creat,
-        ioperm = SYS_ioperm,
-        iopl = SYS_iopl,
-        mknod = SYS_mknod,
-        open = SYS_open,
-    }
-    /// `fchmodat2` (Linux 6.6; the same number on every arch), not in `libc` on every arch.
-    pub const fchmodat2: u32 = 452;
-    /// `open_tree_attr` (Linux 6.15; the same number on every arch), not in `libc` yet.
-    pub const open_tree_attr: u32 = 467;
-}
-
 /// The deny table (see the module docs). Rows with the same syscall are checked in order.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 const DENY_TABLE: &[DenyEntry] = &[
@@ -435,17 +336,6 @@ const DENY_TABLE: &[DenyEntry] = &[];
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const SYSV_TABLE: &[DenyEntry] = &[];
 
-/// Placeholders so the builders compile everywhere; never emitted, because `prologue`
-/// fails with `UnsupportedArch` first on these arches.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-#[allow(non_upper_case_globals)]
-mod sysno {
-    pub const socket: u32 = u32::MAX;
-    pub const socketpair: u32 = u32::MAX;
-    pub const sendmsg: u32 = u32::MAX;
-    pub const sendmmsg: u32 = u32::MAX;
-}
-
 /// The deny table for this machine (empty where seccomp filters are unsupported).
 #[must_use]
 pub fn deny_table() -> &'static [DenyEntry] {
@@ -457,442 +347,6 @@ pub fn deny_table() -> &'static [DenyEntry] {
 #[must_use]
 pub fn sysv_ipc_table() -> &'static [DenyEntry] {
     SYSV_TABLE
-}
-
-/// A syscall the notify filter can trap. The set grows as the supervisor brokers more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-#[repr(u8)]
-pub enum Syscall {
-    /// `open(path, flags, mode)` (not on aarch64).
-    Open,
-    /// `openat(dirfd, path, flags, mode)`.
-    OpenAt,
-    /// `openat2(dirfd, path, &open_how, size)`.
-    OpenAt2,
-    /// `creat(path, mode)` (not on aarch64).
-    Creat,
-    /// `connect(fd, addr, len)`.
-    Connect,
-    /// `bind(fd, addr, len)`.
-    Bind,
-    /// `execve(path, argv, envp)`.
-    Execve,
-    /// `execveat(dirfd, path, argv, envp, flags)`.
-    ExecveAt,
-    /// `chmod(path, mode)` (not on aarch64).
-    Chmod,
-    /// `fchmodat(dirfd, path, mode)`.
-    FchmodAt,
-    /// `fchmodat2(dirfd, path, mode, flags)`.
-    FchmodAt2,
-    /// `mkdir(path, mode)` (not on aarch64).
-    Mkdir,
-    /// `mkdirat(dirfd, path, mode)`.
-    MkdirAt,
-    /// `unlink(path)` (not on aarch64).
-    Unlink,
-    /// `unlinkat(dirfd, path, flags)`.
-    UnlinkAt,
-    /// `rename(old, new)` (not on aarch64).
-    Rename,
-    /// `renameat(olddirfd, old, newdirfd, new)`.
-    RenameAt,
-    /// `renameat2(olddirfd, old, newdirfd, new, flags)`.
-    RenameAt2,
-    /// `fchmod(fd, mode)`.
-    Fchmod,
-    /// `chown(path, uid, gid) (not on aarch64)`.
-    Chown,
-    /// `lchown(path, uid, gid) (not on aarch64)`.
-    Lchown,
-    /// `fchown(fd, uid, gid)`.
-    Fchown,
-    /// `fchownat(dirfd, path, uid, gid, flags)`.
-    FchownAt,
-    /// `utime(path, times) (not on aarch64)`.
-    Utime,
-    /// `utimes(path, times) (not on aarch64)`.
-    Utimes,
-    /// `utimensat(dirfd, path, times, flags)`.
-    UtimensAt,
-    /// `futimesat(dirfd, path, times) (not on aarch64)`.
-    FutimesAt,
-    /// `setxattr(path, name, value, size, flags)`.
-    SetXattr,
-    /// `lsetxattr(path, name, value, size, flags)`.
-    LsetXattr,
-    /// `fsetxattr(fd, name, value, size, flags)`.
-    FsetXattr,
-    /// `removexattr(path, name)`.
-    RemoveXattr,
-    /// `lremovexattr(path, name)`.
-    LremoveXattr,
-    /// `fremovexattr(fd, name)`.
-    FremoveXattr,
-    /// `setxattrat(dirfd, path, at_flags, name, &args, size) (Linux 6.13)`.
-    SetXattrAt,
-    /// `removexattrat(dirfd, path, at_flags, name) (Linux 6.13)`.
-    RemoveXattrAt,
-    /// `file_setattr(dirfd, path, &attr, size, at_flags) (Linux 6.17)`.
-    FileSetAttr,
-    /// `sendto(fd, buf, len, flags, addr, addrlen)`; the notify filter traps it only when
-    /// `addr` is not NULL (a plain `send` is never trapped).
-    SendTo,
-    /// `sendmsg(fd, &msghdr, flags)`.
-    SendMsg,
-    /// `sendmmsg(fd, msgvec, vlen, flags)`.
-    SendMmsg,
-    /// `rmdir(path)` (not on aarch64).
-    Rmdir,
-    /// `link(old, new)` (not on aarch64).
-    Link,
-    /// `linkat(olddirfd, old, newdirfd, new, flags)`.
-    LinkAt,
-    /// `symlink(target, linkpath)` (not on aarch64).
-    Symlink,
-    /// `symlinkat(target, newdirfd, linkpath)`.
-    SymlinkAt,
-    /// `mknod(path, mode, dev)` (not on aarch64).
-    Mknod,
-    /// `mknodat(dirfd, path, mode, dev)`.
-    MknodAt,
-    /// `truncate(path, length)`.
-    Truncate,
-    /// `socket(domain, type, protocol)`; the notify filter traps it only for a Unix
-    /// datagram socket (see [`Syscall::UNIX_DATAGRAM`]).
-    Socket,
-    /// `socketpair(domain, type, protocol, sv)`; trapped like [`Syscall::Socket`].
-    SocketPair,
-    /// `sched_setaffinity(pid, len, mask)`; the notify filter traps it only for another
-    /// process (see [`Syscall::OTHER_PROCESS`]).
-    SchedSetAffinity,
-    /// `sched_setscheduler(pid, policy, param)`; like [`Syscall::SchedSetAffinity`].
-    SchedSetScheduler,
-    /// `sched_setparam(pid, param)`; like [`Syscall::SchedSetAffinity`].
-    SchedSetParam,
-    /// `sched_setattr(pid, attr, flags)`; like [`Syscall::SchedSetAffinity`].
-    SchedSetAttr,
-    /// `ioprio_set(which, who, ioprio)`; trapped only when `who` is not 0.
-    IoprioSet,
-    /// `inotify_add_watch(fd, path, mask)`: Landlock does not check it, so a watch anywhere
-    /// reports the names of files created, opened and read there.
-    InotifyAddWatch,
-}
-
-impl Syscall {
-    /// Every variant.
-    pub const ALL: &'static [Syscall] = &[
-        Syscall::Open,
-        Syscall::OpenAt,
-        Syscall::OpenAt2,
-        Syscall::Creat,
-        Syscall::Connect,
-        Syscall::Bind,
-        Syscall::Execve,
-        Syscall::ExecveAt,
-        Syscall::Chmod,
-        Syscall::FchmodAt,
-        Syscall::FchmodAt2,
-        Syscall::Mkdir,
-        Syscall::MkdirAt,
-        Syscall::Unlink,
-        Syscall::UnlinkAt,
-        Syscall::Rename,
-        Syscall::RenameAt,
-        Syscall::RenameAt2,
-        Syscall::Fchmod,
-        Syscall::Chown,
-        Syscall::Lchown,
-        Syscall::Fchown,
-        Syscall::FchownAt,
-        Syscall::Utime,
-        Syscall::Utimes,
-        Syscall::UtimensAt,
-        Syscall::FutimesAt,
-        Syscall::SetXattr,
-        Syscall::LsetXattr,
-        Syscall::FsetXattr,
-        Syscall::RemoveXattr,
-        Syscall::LremoveXattr,
-        Syscall::FremoveXattr,
-        Syscall::SetXattrAt,
-        Syscall::RemoveXattrAt,
-        Syscall::FileSetAttr,
-        Syscall::SendTo,
-        Syscall::SendMsg,
-        Syscall::SendMmsg,
-        Syscall::Rmdir,
-        Syscall::Link,
-        Syscall::LinkAt,
-        Syscall::Symlink,
-        Syscall::SymlinkAt,
-        Syscall::Mknod,
-        Syscall::MknodAt,
-        Syscall::Truncate,
-        Syscall::Socket,
-        Syscall::SocketPair,
-        Syscall::SchedSetAffinity,
-        Syscall::SchedSetScheduler,
-        Syscall::SchedSetParam,
-        Syscall::SchedSetAttr,
-        Syscall::IoprioSet,
-        Syscall::InotifyAddWatch,
-    ];
-
-    /// The open family: `open`, `openat`, `openat2`, `creat`.
-    pub const OPEN_FAMILY: &'static [Syscall] = &[
-        Syscall::Open,
-        Syscall::OpenAt,
-        Syscall::OpenAt2,
-        Syscall::Creat,
-    ];
-
-    /// `socket`, `socketpair`: in a notify set, trapped only when they would create a Unix
-    /// datagram socket — `AF_UNIX` with a type (low 32 bits, `SOCK_NONBLOCK`/`SOCK_CLOEXEC`
-    /// masked off) other than `SOCK_STREAM` and `SOCK_SEQPACKET` (the kernel makes
-    /// `SOCK_RAW` a `SOCK_DGRAM` there); every other call passes this filter. The deny
-    /// filter refuses those calls itself unless a supervisor traps them (see
-    /// `PreparedSandbox::prepare`).
-    pub const UNIX_DATAGRAM: &'static [Syscall] = &[Syscall::Socket, Syscall::SocketPair];
-
-    /// Scheduling and I/O priority of a process named by pid: in a notify set, trapped only
-    /// when they name a process other than the caller — `pid` (`args[0]`, low 32 bits: a
-    /// `pid_t`) not 0; for `ioprio_set`, `who` (`args[1]`) not 0. Landlock has no rule for
-    /// them and the kernel lets a process change others of the same user, so a supervisor
-    /// decides whether the target belongs to the sandbox. (`ioprio_set` of a whole user is
-    /// refused by the deny filter.)
-    pub const OTHER_PROCESS: &'static [Syscall] = &[
-        Syscall::SchedSetAffinity,
-        Syscall::SchedSetScheduler,
-        Syscall::SchedSetParam,
-        Syscall::SchedSetAttr,
-        Syscall::IoprioSet,
-    ];
-
-    /// The syscall's name.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Syscall::Open => "open",
-            Syscall::OpenAt => "openat",
-            Syscall::OpenAt2 => "openat2",
-            Syscall::Creat => "creat",
-            Syscall::Connect => "connect",
-            Syscall::Bind => "bind",
-            Syscall::Execve => "execve",
-            Syscall::ExecveAt => "execveat",
-            Syscall::Chmod => "chmod",
-            Syscall::FchmodAt => "fchmodat",
-            Syscall::FchmodAt2 => "fchmodat2",
-            Syscall::Mkdir => "mkdir",
-            Syscall::MkdirAt => "mkdirat",
-            Syscall::Unlink => "unlink",
-            Syscall::UnlinkAt => "unlinkat",
-            Syscall::Rename => "rename",
-            Syscall::RenameAt => "renameat",
-            Syscall::RenameAt2 => "renameat2",
-            Syscall::Fchmod => "fchmod",
-            Syscall::Chown => "chown",
-            Syscall::Lchown => "lchown",
-            Syscall::Fchown => "fchown",
-            Syscall::FchownAt => "fchownat",
-            Syscall::Utime => "utime",
-            Syscall::Utimes => "utimes",
-            Syscall::UtimensAt => "utimensat",
-            Syscall::FutimesAt => "futimesat",
-            Syscall::SetXattr => "setxattr",
-            Syscall::LsetXattr => "lsetxattr",
-            Syscall::FsetXattr => "fsetxattr",
-            Syscall::RemoveXattr => "removexattr",
-            Syscall::LremoveXattr => "lremovexattr",
-            Syscall::FremoveXattr => "fremovexattr",
-            Syscall::SetXattrAt => "setxattrat",
-            Syscall::RemoveXattrAt => "removexattrat",
-            Syscall::FileSetAttr => "file_setattr",
-            Syscall::SendTo => "sendto",
-            Syscall::SendMsg => "sendmsg",
-            Syscall::SendMmsg => "sendmmsg",
-            Syscall::Rmdir => "rmdir",
-            Syscall::Link => "link",
-            Syscall::LinkAt => "linkat",
-            Syscall::Symlink => "symlink",
-            Syscall::SymlinkAt => "symlinkat",
-            Syscall::Mknod => "mknod",
-            Syscall::MknodAt => "mknodat",
-            Syscall::Truncate => "truncate",
-            Syscall::Socket => "socket",
-            Syscall::SocketPair => "socketpair",
-            Syscall::SchedSetAffinity => "sched_setaffinity",
-            Syscall::SchedSetScheduler => "sched_setscheduler",
-            Syscall::SchedSetParam => "sched_setparam",
-            Syscall::SchedSetAttr => "sched_setattr",
-            Syscall::IoprioSet => "ioprio_set",
-            Syscall::InotifyAddWatch => "inotify_add_watch",
-        }
-    }
-
-    /// Its number on this machine; `None` if this arch does not have it (aarch64 only has
-    /// the `*at` forms) or seccomp filters are unsupported here.
-    #[must_use]
-    pub fn nr(self) -> Option<u32> {
-        syscall_nr(self)
-    }
-
-    /// The syscall with this number (as in [`Notification::nr`](super::Notification)).
-    #[must_use]
-    pub fn from_nr(nr: i32) -> Option<Syscall> {
-        let nr = u32::try_from(nr).ok()?;
-        Syscall::ALL.iter().copied().find(|s| s.nr() == Some(nr))
-    }
-}
-
-impl fmt::Display for Syscall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// `fchmodat2` (Linux 6.6; same number on every arch), not in `libc` on every arch.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const SYS_FCHMODAT2: u32 = 452;
-/// `setxattrat` (Linux 6.13; same number on every arch).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const SYS_SETXATTRAT: u32 = 463;
-/// `removexattrat` (Linux 6.13; same number on every arch).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const SYS_REMOVEXATTRAT: u32 = 466;
-/// `file_setattr` (Linux 6.17; same number on every arch).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const SYS_FILE_SETATTR: u32 = 469;
-
-#[cfg(target_arch = "x86_64")]
-fn syscall_nr(s: Syscall) -> Option<u32> {
-    let n = match s {
-        Syscall::Open => libc::SYS_open,
-        Syscall::OpenAt => libc::SYS_openat,
-        Syscall::OpenAt2 => libc::SYS_openat2,
-        Syscall::Creat => libc::SYS_creat,
-        Syscall::Connect => libc::SYS_connect,
-        Syscall::Bind => libc::SYS_bind,
-        Syscall::Execve => libc::SYS_execve,
-        Syscall::ExecveAt => libc::SYS_execveat,
-        Syscall::Chmod => libc::SYS_chmod,
-        Syscall::FchmodAt => libc::SYS_fchmodat,
-        Syscall::FchmodAt2 => return Some(SYS_FCHMODAT2),
-        Syscall::Mkdir => libc::SYS_mkdir,
-        Syscall::MkdirAt => libc::SYS_mkdirat,
-        Syscall::Unlink => libc::SYS_unlink,
-        Syscall::UnlinkAt => libc::SYS_unlinkat,
-        Syscall::Rename => libc::SYS_rename,
-        Syscall::RenameAt => libc::SYS_renameat,
-        Syscall::RenameAt2 => libc::SYS_renameat2,
-        Syscall::Fchmod => libc::SYS_fchmod,
-        Syscall::Chown => libc::SYS_chown,
-        Syscall::Lchown => libc::SYS_lchown,
-        Syscall::Fchown => libc::SYS_fchown,
-        Syscall::FchownAt => libc::SYS_fchownat,
-        Syscall::Utime => libc::SYS_utime,
-        Syscall::Utimes => libc::SYS_utimes,
-        Syscall::UtimensAt => libc::SYS_utimensat,
-        Syscall::FutimesAt => libc::SYS_futimesat,
-        Syscall::SetXattr => libc::SYS_setxattr,
-        Syscall::LsetXattr => libc::SYS_lsetxattr,
-        Syscall::FsetXattr => libc::SYS_fsetxattr,
-        Syscall::RemoveXattr => libc::SYS_removexattr,
-        Syscall::LremoveXattr => libc::SYS_lremovexattr,
-        Syscall::FremoveXattr => libc::SYS_fremovexattr,
-        Syscall::SetXattrAt => return Some(SYS_SETXATTRAT),
-        Syscall::RemoveXattrAt => return Some(SYS_REMOVEXATTRAT),
-        Syscall::FileSetAttr => return Some(SYS_FILE_SETATTR),
-        Syscall::SendTo => libc::SYS_sendto,
-        Syscall::SendMsg => libc::SYS_sendmsg,
-        Syscall::SendMmsg => libc::SYS_sendmmsg,
-        Syscall::Rmdir => libc::SYS_rmdir,
-        Syscall::Link => libc::SYS_link,
-        Syscall::LinkAt => libc::SYS_linkat,
-        Syscall::Symlink => libc::SYS_symlink,
-        Syscall::SymlinkAt => libc::SYS_symlinkat,
-        Syscall::Mknod => libc::SYS_mknod,
-        Syscall::MknodAt => libc::SYS_mknodat,
-        Syscall::Truncate => libc::SYS_truncate,
-        Syscall::Socket => libc::SYS_socket,
-        Syscall::SocketPair => libc::SYS_socketpair,
-        Syscall::SchedSetAffinity => libc::SYS_sched_setaffinity,
-        Syscall::SchedSetScheduler => libc::SYS_sched_setscheduler,
-        Syscall::SchedSetParam => libc::SYS_sched_setparam,
-        Syscall::SchedSetAttr => libc::SYS_sched_setattr,
-        Syscall::IoprioSet => libc::SYS_ioprio_set,
-        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
-    };
-    u32::try_from(n).ok()
-}
-
-#[cfg(target_arch = "aarch64")]
-fn syscall_nr(s: Syscall) -> Option<u32> {
-    let n = match s {
-        Syscall::Open
-        | Syscall::Creat
-        | Syscall::Chmod
-        | Syscall::Mkdir
-        | Syscall::Unlink
-        | Syscall::Rename
-        | Syscall::Chown
-        | Syscall::Lchown
-        | Syscall::Utime
-        | Syscall::Utimes
-        | Syscall::FutimesAt
-        | Syscall::Rmdir
-        | Syscall::Link
-        | Syscall::Symlink
-        | Syscall::Mknod => return None,
-        Syscall::OpenAt => libc::SYS_openat,
-        Syscall::OpenAt2 => libc::SYS_openat2,
-        Syscall::Connect => libc::SYS_connect,
-        Syscall::Bind => libc::SYS_bind,
-        Syscall::Execve => libc::SYS_execve,
-        Syscall::ExecveAt => libc::SYS_execveat,
-        Syscall::FchmodAt => libc::SYS_fchmodat,
-        Syscall::FchmodAt2 => return Some(SYS_FCHMODAT2),
-        Syscall::MkdirAt => libc::SYS_mkdirat,
-        Syscall::UnlinkAt => libc::SYS_unlinkat,
-        Syscall::RenameAt => libc::SYS_renameat,
-        Syscall::RenameAt2 => libc::SYS_renameat2,
-        Syscall::Fchmod => libc::SYS_fchmod,
-        Syscall::Fchown => libc::SYS_fchown,
-        Syscall::FchownAt => libc::SYS_fchownat,
-        Syscall::UtimensAt => libc::SYS_utimensat,
-        Syscall::SetXattr => libc::SYS_setxattr,
-        Syscall::LsetXattr => libc::SYS_lsetxattr,
-        Syscall::FsetXattr => libc::SYS_fsetxattr,
-        Syscall::RemoveXattr => libc::SYS_removexattr,
-        Syscall::LremoveXattr => libc::SYS_lremovexattr,
-        Syscall::FremoveXattr => libc::SYS_fremovexattr,
-        Syscall::SetXattrAt => return Some(SYS_SETXATTRAT),
-        Syscall::RemoveXattrAt => return Some(SYS_REMOVEXATTRAT),
-        Syscall::FileSetAttr => return Some(SYS_FILE_SETATTR),
-        Syscall::SendTo => libc::SYS_sendto,
-        Syscall::SendMsg => libc::SYS_sendmsg,
-        Syscall::SendMmsg => libc::SYS_sendmmsg,
-        Syscall::LinkAt => libc::SYS_linkat,
-        Syscall::SymlinkAt => libc::SYS_symlinkat,
-        Syscall::MknodAt => libc::SYS_mknodat,
-        Syscall::Truncate => libc::SYS_truncate,
-        Syscall::Socket => libc::SYS_socket,
-        Syscall::SocketPair => libc::SYS_socketpair,
-        Syscall::SchedSetAffinity => libc::SYS_sched_setaffinity,
-        Syscall::SchedSetScheduler => libc::SYS_sched_setscheduler,
-        Syscall::SchedSetParam => libc::SYS_sched_setparam,
-        Syscall::SchedSetAttr => libc::SYS_sched_setattr,
-        Syscall::IoprioSet => libc::SYS_ioprio_set,
-        Syscall::InotifyAddWatch => libc::SYS_inotify_add_watch,
-    };
-    u32::try_from(n).ok()
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn syscall_nr(_: Syscall) -> Option<u32> {
-    None
 }
 
 /// Which syscalls the notify filter traps. A small `Copy` bit set over [`Syscall`].
@@ -1382,41 +836,38 @@ fn universe(spec: &Spec<'_>) -> Vec<u32> {
 
 /// Syscalls every program makes all the time: the decision tree gives the ranges holding
 /// them more weight, so they are decided in fewer comparisons (see [`Filter::cost`]).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-const HOT: &[libc::c_long] = &[
-    libc::SYS_read,
-    libc::SYS_write,
-    libc::SYS_pread64,
-    libc::SYS_pwrite64,
-    libc::SYS_readv,
-    libc::SYS_writev,
-    libc::SYS_close,
-    libc::SYS_fstat,
-    libc::SYS_newfstatat,
-    libc::SYS_statx,
-    libc::SYS_lseek,
-    libc::SYS_mmap,
-    libc::SYS_munmap,
-    libc::SYS_mprotect,
-    libc::SYS_madvise,
-    libc::SYS_brk,
-    libc::SYS_futex,
-    libc::SYS_openat,
-    libc::SYS_getdents64,
-    libc::SYS_fcntl,
-    libc::SYS_rt_sigprocmask,
-    libc::SYS_rt_sigaction,
-    libc::SYS_getpid,
-    libc::SYS_getppid,
-    libc::SYS_gettid,
-    libc::SYS_clock_gettime,
-    libc::SYS_ppoll,
-    libc::SYS_epoll_pwait,
-    libc::SYS_recvfrom,
-    libc::SYS_recvmsg,
+const HOT: &[u32] = &[
+    sysno::read,
+    sysno::write,
+    sysno::pread64,
+    sysno::pwrite64,
+    sysno::readv,
+    sysno::writev,
+    sysno::close,
+    sysno::fstat,
+    sysno::newfstatat,
+    sysno::statx,
+    sysno::lseek,
+    sysno::mmap,
+    sysno::munmap,
+    sysno::mprotect,
+    sysno::madvise,
+    sysno::brk,
+    sysno::futex,
+    sysno::openat,
+    sysno::getdents64,
+    sysno::fcntl,
+    sysno::rt_sigprocmask,
+    sysno::rt_sigaction,
+    sysno::getpid,
+    sysno::getppid,
+    sysno::gettid,
+    sysno::clock_gettime,
+    sysno::ppoll,
+    sysno::epoll_pwait,
+    sysno::recvfrom,
+    sysno::recvmsg,
 ];
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const HOT: &[libc::c_long] = &[];
 
 /// Extra weight of a hot syscall in the tree (a plain range weighs 1).
 const HOT_WEIGHT: u32 = 16;
@@ -1440,11 +891,7 @@ struct Segment {
 
 /// The number of hot syscalls in `[lo, hi]`.
 fn hot_in(lo: u32, hi: u32) -> u32 {
-    let n = HOT
-        .iter()
-        .filter_map(|&h| u32::try_from(h).ok())
-        .filter(|h| (lo..=hi).contains(h))
-        .count();
+    let n = HOT.iter().filter(|h| (lo..=hi).contains(*h)).count();
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

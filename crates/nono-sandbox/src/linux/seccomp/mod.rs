@@ -195,6 +195,7 @@ mod filter;
 pub mod notify;
 pub mod procmem;
 mod sys;
+mod syscalls;
 
 pub use filter::{
     action, deny_table, sysv_ipc_table, DenyEntry, Filter, NotifySet, SeccompError, Syscall, When,

@@ -1,0 +1,335 @@
+//! Path canonicalisation, written once for the whole workspace: [`realpath`] (every symlink
+//! resolved, the path must exist), [`normalize`] (lexical), and the two lenient forms for
+//! paths that may not exist yet — [`canonicalize_for_grant`] and [`canonicalize_for_deny`].
+//!
+//! The lenient forms both canonicalise the longest existing ancestor and append the missing
+//! rest. They differ only in a `..` inside that missing rest (`/home/u/new/../x` where `new`
+//! does not exist), which the kernel refuses to resolve (`ENOENT`), so no object is named:
+//!
+//! - a **grant** must never reach more than was asked for, so [`canonicalize_for_grant`]
+//!   refuses such a path (`CapsError::NotFound`) rather than guess;
+//! - a **deny** must never cover less, and must always have an answer (a deny group of a
+//!   path that does not exist still protects what may be created there), so
+//!   [`canonicalize_for_deny`] resolves the `..` lexically: it errs towards the parent, which
+//!   only ever makes a deny match more often.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::caps::CapsError;
+
+/// `std::fs::canonicalize` (the absolute path with every symlink resolved; the path must
+/// exist), in three system calls whatever the depth on Linux: the kernel resolves `path` once
+/// (`open(O_PATH)`, which neither opens a FIFO or device nor needs read permission) and
+/// `readlink` of `/proc/self/fd/N` gives the path it reached. `realpath(3)` instead
+/// `readlink`s every component, each a walk from the root (~30 syscalls for a path six deep) —
+/// and the supervisor canonicalises on every runtime request. Anything that is not a plain
+/// absolute path (no `/proc`, a deleted file, an object that is not a path, a path
+/// unreachable from our root) falls back to `std::fs::canonicalize`, so the answer and the
+/// errors are always realpath's.
+///
+/// # Errors
+/// realpath's: the path or a component does not exist, cannot be searched, is not a
+/// directory, or loops.
+pub fn realpath(path: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::ffi::OsStrExt as _;
+        let fast = || -> Option<PathBuf> {
+            let fd = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ok()?;
+            let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let target = rustix::fs::readlink(link.as_str(), Vec::new()).ok()?;
+            let bytes = target.as_bytes();
+            if !bytes.starts_with(b"/") || bytes.ends_with(b" (deleted)") {
+                return None;
+            }
+            Some(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+        };
+        if let Some(p) = fast() {
+            return Ok(p);
+        }
+    }
+    std::fs::canonicalize(path)
+}
+
+/// Lexical normalisation: drop `.`, repeated and trailing slashes, and apply `..` to the
+/// preceding component (`/..` stays `/`). Touches no file system, so it does not see
+/// symlinks: `/a/link/..` becomes `/a` whatever `link` points to.
+#[must_use]
+pub fn normalize(path: &Path) -> PathBuf {
+    if is_clean(path.as_os_str().as_encoded_bytes()) {
+        // What nearly every trapped open names: nothing to normalise.
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Whether [`normalize`] would return `path` (its bytes) unchanged: absolute, no empty, `.`
+/// or `..` component, no trailing slash (but `/` itself). Canonical paths are clean.
+#[must_use]
+pub fn is_clean(path: &[u8]) -> bool {
+    if path == b"/" {
+        return true;
+    }
+    path.first() == Some(&b'/')
+        && path[1..]
+            .split(|b| *b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+}
+
+/// The longest proper ancestor of `path` that [`realpath`] resolves, canonical, and the
+/// components after it; `None` if none resolves.
+fn existing_ancestor(path: &Path) -> Option<(PathBuf, Vec<Component<'_>>)> {
+    let comps: Vec<Component<'_>> = path.components().collect();
+    (1..comps.len()).rev().find_map(|split| {
+        let head: PathBuf = comps[..split].iter().collect();
+        let base = realpath(&head).ok()?;
+        Some((base, comps[split..].to_vec()))
+    })
+}
+
+/// The canonical form of an absolute path that may not exist yet, for a **grant**: the path
+/// itself through [`realpath`] if it exists; else its longest existing ancestor, canonical,
+/// with the missing names appended (`.` dropped). A component that cannot be searched
+/// (`EACCES`: another user's 0700 home) counts as missing: nothing running as this user — the
+/// sandbox included — can reach beneath it either, so the lexical rest names what a
+/// carve-out must cover.
+///
+/// # Errors
+/// - [`CapsError::Relative`] for a relative path;
+/// - [`CapsError::NotFound`] when the missing part holds a `..` (the kernel would not
+///   resolve it, and guessing could grant the parent) or no ancestor exists;
+/// - [`CapsError::Resolve`] when the path exists but cannot be resolved (a loop, a
+///   non-directory in the middle).
+pub fn canonicalize_for_grant(path: &Path) -> Result<PathBuf, CapsError> {
+    if !path.is_absolute() {
+        return Err(CapsError::Relative {
+            path: path.to_path_buf(),
+        });
+    }
+    match realpath(path) {
+        Ok(p) => return Ok(p),
+        Err(e)
+            if e.kind() != std::io::ErrorKind::NotFound
+                && e.kind() != std::io::ErrorKind::PermissionDenied =>
+        {
+            return Err(CapsError::Resolve {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+        Err(_) => {}
+    }
+    let not_found = || CapsError::NotFound {
+        path: path.to_path_buf(),
+    };
+    let (mut out, rest) = existing_ancestor(path).ok_or_else(not_found)?;
+    for c in rest {
+        match c {
+            Component::Normal(name) => out.push(name),
+            Component::CurDir => {}
+            _ => return Err(not_found()),
+        }
+    }
+    Ok(out)
+}
+
+/// The canonical form of a path for a **deny** check: never fails, and errs towards
+/// covering more. The path through [`realpath`] if it resolves (whatever the error, not only
+/// "not found"); else its longest resolving ancestor, canonical, with the rest appended and
+/// `..` in it applied lexically (the kernel would fail such a lookup anyway, so erring
+/// towards the parent only ever makes a match more likely); a path of which nothing
+/// resolves (a relative one) is only [`normalize`]d.
+#[must_use]
+pub fn canonicalize_for_deny(path: &Path) -> PathBuf {
+    if let Ok(p) = realpath(path) {
+        return p;
+    }
+    let Some((mut out, rest)) = existing_ancestor(path) else {
+        return normalize(path);
+    };
+    for c in rest {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory with `real/sub`, `real/file`, a relative and an absolute symlink, a
+    /// dangling one and a loop.
+    fn tree(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nono-paths-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        std::fs::write(dir.join("real/file"), "x").unwrap();
+        std::os::unix::fs::symlink("real/sub", dir.join("rel")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("abs")).unwrap();
+        std::os::unix::fs::symlink("missing", dir.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+        std::fs::canonicalize(dir).unwrap()
+    }
+
+    /// The O_PATH + /proc/self/fd shortcut answers exactly what `realpath` answers.
+    #[test]
+    fn realpath_agrees_with_std_canonicalize() {
+        let dir = tree("realpath");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            dir.join("fifo"),
+            rustix::fs::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("rel/../file", dir.join("chain")).unwrap();
+        for p in [
+            "",
+            "real",
+            "real/file",
+            "rel",
+            "abs/sub",
+            "abs/sub/../sub",
+            "rel/../sub",
+            "rel/../file",
+            "chain",
+            "dangling",
+            "loop",
+            "fifo",
+            "real/file/x",
+            "missing",
+            "real/file/",
+            "real//sub/./",
+        ] {
+            let path = dir.join(p);
+            let want = std::fs::canonicalize(&path).map_err(|e| e.raw_os_error());
+            let got = realpath(&path).map_err(|e| e.raw_os_error());
+            assert_eq!(got, want, "{p}");
+        }
+        for p in [
+            "/",
+            "/proc/self",
+            "/proc/self/fd/0",
+            "/dev/stdin",
+            "/nonexistent-nono",
+        ] {
+            let path = Path::new(p);
+            let want = std::fs::canonicalize(path).map_err(|e| e.raw_os_error());
+            let got = realpath(path).map_err(|e| e.raw_os_error());
+            assert_eq!(got, want, "{p}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `normalize` as it was before its clean-path shortcut: the reference.
+    fn normalize_by_components(path: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in path.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn normalize_is_lexical_and_its_shortcut_agrees_with_components() {
+        for p in [
+            "/", "//", "/a", "/a/", "/a//b", "/a/./b", "/a/../b", "/a/b/..", "/a/b/.", "/.", "/..",
+            "/a/.b", "/a/..b", "/a/b.", "a/b", "", "/a/b/c",
+        ] {
+            let p = Path::new(p);
+            assert_eq!(normalize(p), normalize_by_components(p), "{}", p.display());
+        }
+        assert_eq!(normalize(Path::new("/a/./b//../c/")), Path::new("/a/c"));
+        assert_eq!(normalize(Path::new("/../x")), Path::new("/x"));
+    }
+
+    /// Existing paths, symlinks and missing components: both lenient forms agree; they part
+    /// only on `..` inside the missing part.
+    #[test]
+    fn grant_and_deny_forms_on_symlinks_missing_parts_and_dotdot() {
+        let d = tree("lenient");
+        let j = |p: &str| d.join(p);
+        // (path, grant form (None: refused), deny form)
+        let cases: &[(&str, Option<PathBuf>, PathBuf)] = &[
+            ("real/file", Some(j("real/file")), j("real/file")),
+            ("rel", Some(j("real/sub")), j("real/sub")),
+            ("abs/sub/../file", Some(j("real/file")), j("real/file")),
+            // A missing tail is appended; a missing name under a symlink lands in its target.
+            (
+                "real/new/deeper",
+                Some(j("real/new/deeper")),
+                j("real/new/deeper"),
+            ),
+            ("rel/new", Some(j("real/sub/new")), j("real/sub/new")),
+            ("./real/./new", Some(j("real/new")), j("real/new")),
+            // A dangling symlink is missing: its parent plus its own name.
+            ("dangling", Some(j("dangling")), j("dangling")),
+            ("dangling/x", Some(j("dangling/x")), j("dangling/x")),
+            // `..` inside the missing part: refused for a grant, towards the parent for a deny.
+            ("new/../real/file", None, j("real/file")),
+            ("real/new/../../abs", None, j("abs")),
+            ("rel/new/..", None, j("real/sub")),
+        ];
+        for (p, grant, deny) in cases {
+            let path = j(p);
+            let got = canonicalize_for_grant(&path);
+            match grant {
+                Some(want) => assert_eq!(got.as_ref().ok(), Some(want), "grant {p}: {got:?}"),
+                None => assert!(
+                    matches!(got, Err(CapsError::NotFound { .. })),
+                    "grant {p}: {got:?}"
+                ),
+            }
+            assert_eq!(&canonicalize_for_deny(&path), deny, "deny {p}");
+        }
+        // A loop exists but does not resolve: a grant says so, a deny still has an answer.
+        assert!(matches!(
+            canonicalize_for_grant(&j("loop/x")),
+            Err(CapsError::Resolve { .. })
+        ));
+        assert_eq!(canonicalize_for_deny(&j("loop/x")), j("loop/x"));
+        // A file in the middle (ENOTDIR) likewise.
+        assert!(matches!(
+            canonicalize_for_grant(&j("real/file/x")),
+            Err(CapsError::Resolve { .. })
+        ));
+        assert_eq!(canonicalize_for_deny(&j("real/file/x")), j("real/file/x"));
+        // Relative: refused for a grant, only normalised for a deny.
+        assert!(matches!(
+            canonicalize_for_grant(Path::new("a/../b")),
+            Err(CapsError::Relative { .. })
+        ));
+        assert_eq!(
+            canonicalize_for_deny(Path::new("nono-no-such/../b")),
+            Path::new("b")
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
