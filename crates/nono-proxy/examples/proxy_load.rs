@@ -97,13 +97,39 @@ fn ctxt_switches(pid: u32) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Context switches between two snapshots (threads that ended in between are not counted,
-/// threads that started are counted from zero).
-fn switches_between(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> u64 {
-    after
-        .iter()
-        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
-        .sum()
+/// Samples [`ctxt_switches`] every 50 ms until stopped, keeping each thread's last count (a
+/// tunnel's threads may end before the transfer's end is seen).
+struct SwitchSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: thread::JoinHandle<HashMap<String, u64>>,
+}
+
+impl SwitchSampler {
+    fn start(pid: u32) -> SwitchSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = std::sync::Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut seen = HashMap::new();
+            loop {
+                seen.extend(ctxt_switches(pid));
+                if s2.load(std::sync::atomic::Ordering::Relaxed) {
+                    return seen;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        SwitchSampler { stop, thread }
+    }
+
+    /// Switches since `before` (threads that started since count from zero).
+    fn since(self, before: &HashMap<String, u64>) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let after = self.thread.join().unwrap_or_default();
+        after
+            .iter()
+            .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+            .sum()
+    }
 }
 
 fn threads(pid: u32) -> u64 {
@@ -246,10 +272,11 @@ fn main() {
         self_cpu_direct += cpu_secs("self") - c0;
         let tunnel = open_tunnel(&proxy, sink);
         let (c0, p0, s0) = (cpu_secs("self"), cpu_secs(&pid_s), ctxt_switches(pid));
+        let sampler = SwitchSampler::start(pid);
         proxied = proxied.min(transfer(tunnel, bytes));
         self_cpu_proxied += cpu_secs("self") - c0;
         proxy_cpu += cpu_secs(&pid_s) - p0;
-        proxy_switches += switches_between(&s0, &ctxt_switches(pid));
+        proxy_switches += sampler.since(&s0);
     }
     let gbps = |d: Duration| bytes as f64 * 8.0 / d.as_secs_f64() / 1e9;
     let ratio = direct.as_secs_f64() / proxied.as_secs_f64();
