@@ -1128,9 +1128,15 @@ fn open_upstream(
         .map_err(|e| format!("TLS to {}: {e}", up.url))?;
     // Handshake now, before anything is sent: a certificate that does not verify is refused
     // here with its reason, answered as a 502, and the request (with the key) is never written.
+    // Bounded like the connect (a silent upstream does not hold the request for the idle time).
+    let _ = tcp.set_read_timeout(Some(shared.config.limits.connect_timeout));
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut tcp) {
-            let hint = if e.to_string().contains("certificate") {
+            let bad_cert = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+            let hint = if bad_cert {
                 " (the upstream's certificate is not valid for it or does not chain to a trusted CA)"
             } else {
                 ""
@@ -1138,6 +1144,7 @@ fn open_upstream(
             return Err(format!("TLS handshake with {} failed: {e}{hint}", up.url));
         }
     }
+    let _ = tcp.set_read_timeout(Some(idle));
     Ok((
         UpstreamConn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))),
         addr,
