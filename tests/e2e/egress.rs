@@ -579,7 +579,7 @@ fn credential_injection_over_tls_trusts_the_test_ca_only_when_told() {
         ),
     );
     let script = format!(
-        "env | grep -c -e {secret} -e NONO_TEST_PROXY; echo key=$EXAMPLE_KEY; \
+        "echo leaks=$(env | grep -c -e {secret} -e NONO_TEST_PROXY); echo key=$EXAMPLE_KEY; \
          {curl} -sS -m 10 -w '\\ncode=%{{http_code}}\\n' -H \"Authorization: Bearer $EXAMPLE_KEY\" \"$EXAMPLE_BASE_URL/v1/models\""
     );
     let run = |with_ca: bool| {
@@ -600,7 +600,7 @@ fn credential_injection_over_tls_trusts_the_test_ca_only_when_told() {
 
     let out = run(true);
     out.expect_code(0)
-        .stdout_has("0\n")
+        .stdout_has("leaks=0\n")
         .stdout_has("key=nono-phantom-")
         .stdout_has("hello")
         .stdout_has("code=200");
