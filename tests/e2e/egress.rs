@@ -40,6 +40,73 @@ fn server(addr: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, heads)
 }
 
+/// A TLS server on `addr` for `name`, with a certificate from a fresh test CA, answering
+/// `hello`; returns its port, the request heads it received after a completed handshake,
+/// and the CA certificate (PEM) to trust.
+fn tls_server(addr: &str, name: &str) -> (u16, Arc<Mutex<Vec<String>>>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "nono e2e test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec![name.to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    #[allow(deprecated)] // ring, as nono's proxy
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap(),
+    );
+    let l = TcpListener::bind((addr, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let h = heads.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut tcp) = c else { continue };
+            let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let Ok(mut conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+                continue;
+            };
+            let mut ok = true;
+            while ok && conn.is_handshaking() {
+                ok = conn.complete_io(&mut tcp).is_ok();
+            }
+            if !ok {
+                continue;
+            }
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && tls.read(&mut b).unwrap_or(0) == 1 {
+                head.push(b[0]);
+            }
+            h.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = tls.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (port, heads, ca.pem())
+}
+
 #[test]
 fn run_reaches_allowed_domains_through_the_proxy_and_reports_the_rest() {
     if !sandbox_available() {
@@ -483,6 +550,99 @@ fn credential_injection_keeps_the_key_out_of_the_sandbox() {
         heads[0].contains(&format!("Bearer {secret}")),
         "the upstream did not get the real key: {heads:?}"
     );
+}
+
+/// `--credential` to a real TLS upstream (the test's loopback server, certificate from a test
+/// CA trusted through `NONO_TEST_PROXY_CA`): the upstream gets the real key over verified
+/// TLS, the command only ever sees the phantom and neither test hook; without the CA the
+/// upstream's certificate is refused with the reason and no request reaches it.
+#[test]
+fn credential_injection_over_tls_trusts_the_test_ca_only_when_told() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(curl) = curl() else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("egress-cred-tls");
+    let (port, heads, ca_pem) = tls_server("127.0.0.7", "api.example.test");
+    let ca = s.write("ca.pem", &ca_pem);
+    let secret = format!("sk-tls-{}", std::process::id());
+    let p = s.write(
+        "p.json",
+        &format!(
+            r#"{{"name": "p", "extends": "default", "network": {{"credentials": {{"example": {{
+                "upstream": "https://api.example.test:{port}/base", "header": "Authorization",
+                "format": "Bearer {{}}", "source": {{"env": "E2E_TLS_SECRET"}},
+                "base_url_env": "EXAMPLE_BASE_URL", "key_env": "EXAMPLE_KEY"}}}}}}}}"#
+        ),
+    );
+    let script = format!(
+        "echo leaks=$(env | grep -c -e {secret} -e NONO_TEST_PROXY); echo key=$EXAMPLE_KEY; \
+         {curl} -sS -m 10 -w '\\ncode=%{{http_code}}\\n' -H \"Authorization: Bearer $EXAMPLE_KEY\" \"$EXAMPLE_BASE_URL/v1/models\""
+    );
+    let run = |with_ca: bool| {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("E2E_TLS_SECRET", &secret)
+            .env(RESOLVE, "api.example.test=127.0.0.7");
+        if with_ca {
+            cmd.env("NONO_TEST_PROXY_CA", &ca);
+        } else {
+            cmd.env_remove("NONO_TEST_PROXY_CA");
+        }
+        output(
+            cmd.args(["run", "-p", &p.display().to_string()])
+                .args(["--credential", "example"])
+                .args(["--", "sh", "-c", &script]),
+        )
+    };
+
+    let out = run(true);
+    out.expect_code(0)
+        .stdout_has("leaks=0\n")
+        .stdout_has("key=nono-phantom-")
+        .stdout_has("hello")
+        .stdout_has("code=200");
+    assert!(!out.stdout.contains(&secret), "{out}");
+    {
+        let heads = heads.lock().unwrap();
+        assert_eq!(heads.len(), 1, "{heads:?}\n{out}");
+        assert!(heads[0].starts_with("GET /base/v1/models"), "{heads:?}");
+        assert!(
+            heads[0].contains(&format!("Authorization: Bearer {secret}")),
+            "the upstream did not get the real key: {heads:?}"
+        );
+        assert!(!heads[0].contains("nono-phantom-"), "{heads:?}");
+    }
+
+    // The same run without the hook: the system's CAs do not know the test CA.
+    let out = run(false);
+    out.expect_code(0)
+        .stdout_has("code=502")
+        .stdout_has("nono: credential example:");
+    assert!(
+        out.stdout.contains("invalid peer certificate")
+            || out.stdout.contains("no system CA certificates"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains(&secret), "{out}");
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        1,
+        "a request reached the upstream"
+    );
+
+    // A hook naming a file without a certificate is an error at start, not a fallback.
+    let bad = s.write("bad.pem", "not a certificate\n");
+    let out = output(
+        nono_cmd(&s.path)
+            .env("E2E_TLS_SECRET", &secret)
+            .env("NONO_TEST_PROXY_CA", &bad)
+            .args(["run", "-p", &p.display().to_string()])
+            .args(["--credential", "example", "--", "true"]),
+    );
+    out.expect_code(125).stderr_has("NONO_TEST_PROXY_CA");
 }
 
 /// `learn` with domain rules as an upper bound writes the destinations the command used as

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use nono_proxy::{
     CredentialRoute, EndpointRule, HostRule, ProxyConfig, ProxyToken, Resolver, Rules, Secret,
+    UpstreamRoots,
 };
 use nono_supervisor::profile::{CredentialSource, Profile};
 use serde::Serialize;
@@ -23,6 +24,13 @@ use crate::flags::EgressFlags;
 /// others) to those addresses — for tests, which map names to 127.0.0.0/8. Read by nono itself
 /// (the supervisor), never passed to the command.
 pub const TEST_RESOLVE_ENV: &str = "NONO_TEST_PROXY_RESOLVE";
+
+/// Hidden: `PATH` of a PEM file whose certificates become the *only* CAs a credential route's
+/// `https://` upstream may chain to (instead of the system's) — for tests, which serve a
+/// loopback TLS upstream with a certificate of their own test CA. Like [`TEST_RESOLVE_ENV`]
+/// it is read by nono itself (the supervisor) once, when the plan is made, before the command
+/// starts; never passed to the command; shown in `--dry-run`.
+pub const TEST_CA_ENV: &str = "NONO_TEST_PROXY_CA";
 
 /// The variables the command gets to reach the proxy (with the token in the URL).
 pub const PROXY_VARS: [&str; 6] = [
@@ -96,6 +104,9 @@ pub struct EgressPlan {
     /// Names the proxy resolves statically (tests; see [`TEST_RESOLVE_ENV`]).
     #[serde(skip)]
     pub test_resolve: Option<HashMap<String, Vec<IpAddr>>>,
+    /// The file named by [`TEST_CA_ENV`] and its PEM text (tests).
+    #[serde(skip)]
+    pub test_ca: Option<(String, Vec<u8>)>,
 }
 
 fn bad(flag: &str, value: &str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -193,6 +204,7 @@ impl EgressPlan {
             }
         }
         plan.test_resolve = test_resolve()?;
+        plan.test_ca = test_ca()?;
         Ok(plan)
     }
 
@@ -227,6 +239,9 @@ impl EgressPlan {
         config.token = token;
         if let Some(map) = &self.test_resolve {
             config.resolver = Resolver::Static(map.clone());
+        }
+        if let Some((_, pem)) = &self.test_ca {
+            config.upstream_roots = UpstreamRoots::OnlyPem(pem.clone());
         }
         for c in &self.credentials {
             let secret = read_secret(&c.name, &c.def.source)?;
@@ -285,6 +300,12 @@ impl EgressPlan {
             .map(|r| (r.name.clone(), r.phantom.clone()))
             .collect();
         let handle = nono_proxy::Proxy::start(config).map_err(|e| {
+            if let nono_proxy::ProxyError::Roots(why) = &e {
+                let file = self.test_ca.as_ref().map_or("", |(f, _)| f.as_str());
+                return Failure::nono(format!(
+                    "${TEST_CA_ENV} ({file}): {why} (it must name a PEM file of CA certificates, or be unset)"
+                ));
+            }
             Failure::nono(format!(
                 "the egress proxy cannot listen on {listen}: {e}{}",
                 if self.proxy_port.is_some() {
@@ -512,7 +533,22 @@ fn test_resolve() -> anyhow::Result<Option<HashMap<String, Vec<IpAddr>>>> {
     Ok(Some(map))
 }
 
-/// The command's environment: the plan's, without [`TEST_RESOLVE_ENV`], with the proxy's
+/// [`TEST_CA_ENV`]: the file's name and its PEM text, read now (once, before the command
+/// starts). Whether it holds a certificate is checked when the proxy starts.
+fn test_ca() -> anyhow::Result<Option<(String, Vec<u8>)>> {
+    let Some(path) = std::env::var_os(TEST_CA_ENV) else {
+        return Ok(None);
+    };
+    let name = path.to_string_lossy().into_owned();
+    let pem = std::fs::read(&path).map_err(|e| {
+        Failure::nono(format!(
+            "${TEST_CA_ENV}: cannot read {name}: {e} (it must name a PEM file of CA certificates, or be unset)"
+        ))
+    })?;
+    Ok(Some((name, pem)))
+}
+
+/// The command's environment: the plan's, without [`TEST_RESOLVE_ENV`] and [`TEST_CA_ENV`], with the proxy's
 /// variables (replacing any of the same name) when a proxy runs.
 #[must_use]
 pub fn child_env(
@@ -530,7 +566,10 @@ pub fn child_env(
     let mut env: Vec<(OsString, OsString)> = vars
         .iter()
         .filter(|(k, _)| {
-            k != TEST_RESOLVE_ENV && !ours.contains(&k) && !secrets.iter().any(|s| k == s)
+            k != TEST_RESOLVE_ENV
+                && k != TEST_CA_ENV
+                && !ours.contains(&k)
+                && !secrets.iter().any(|s| k == s)
         })
         .cloned()
         .collect();
@@ -658,6 +697,12 @@ impl EgressPlan {
                 "  names resolved from ${TEST_RESOLVE_ENV} only (test mapping)"
             )?;
         }
+        if let Some((file, _)) = &self.test_ca {
+            writeln!(
+                f,
+                "  credential upstreams must chain to the CA certificates in ${TEST_CA_ENV} ({file}) only (test hook)"
+            )?;
+        }
         Ok(())
     }
 }
@@ -750,13 +795,14 @@ mod tests {
     }
 
     #[test]
-    fn the_command_never_gets_the_test_mapping() {
+    fn the_command_never_gets_the_test_hooks() {
         let vars = vec![
             (OsString::from("PATH"), OsString::from("/bin")),
             (
                 OsString::from(TEST_RESOLVE_ENV),
                 OsString::from("a=127.0.0.1"),
             ),
+            (OsString::from(TEST_CA_ENV), OsString::from("/tmp/ca.pem")),
             (
                 OsString::from("HTTP_PROXY"),
                 OsString::from("http://elsewhere"),
@@ -764,6 +810,8 @@ mod tests {
         ];
         let env = child_env(&vars, None);
         assert_eq!(env.len(), 2);
-        assert!(env.iter().all(|(k, _)| k != TEST_RESOLVE_ENV));
+        assert!(env
+            .iter()
+            .all(|(k, _)| k != TEST_RESOLVE_ENV && k != TEST_CA_ENV));
     }
 }

@@ -10,9 +10,10 @@
 //! The proxy runs in a child process (this binary re-executed with `serve`), like the
 //! supervisor, so its RSS is measured alone. Loopback only.
 //!
-//! `cargo run --release -p nono-proxy --example proxy_load [-- --gib N --tunnels N --samples N --json]`
+//! `cargo run --release -p nono-proxy --example proxy_load [-- --gib N --rounds N --tunnels N --samples N --json]`
 //! (`cargo xtask bench` runs it with `--json`.)
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -75,6 +76,60 @@ fn cpu_secs(pid: &str) -> f64 {
         .collect();
     // rest starts at field 3 (state, not a number), so utime (14) is index 10 of the numbers.
     (f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+/// Context switches (voluntary + involuntary) of each thread of a process so far.
+fn ctxt_switches(pid: u32) -> HashMap<String, u64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
+    };
+    tasks
+        .flatten()
+        .map(|t| {
+            let n = std::fs::read_to_string(t.path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+            (t.file_name().to_string_lossy().into_owned(), n)
+        })
+        .collect()
+}
+
+/// Samples [`ctxt_switches`] every 50 ms until stopped, keeping each thread's last count (a
+/// tunnel's threads may end before the transfer's end is seen).
+struct SwitchSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: thread::JoinHandle<HashMap<String, u64>>,
+}
+
+impl SwitchSampler {
+    fn start(pid: u32) -> SwitchSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = std::sync::Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut seen = HashMap::new();
+            loop {
+                seen.extend(ctxt_switches(pid));
+                if s2.load(std::sync::atomic::Ordering::Relaxed) {
+                    return seen;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        SwitchSampler { stop, thread }
+    }
+
+    /// Switches since `before` (threads that started since count from zero).
+    fn since(self, before: &HashMap<String, u64>) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let after = self.thread.join().unwrap_or_default();
+        after
+            .iter()
+            .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+            .sum()
+    }
 }
 
 fn threads(pid: u32) -> u64 {
@@ -200,20 +255,28 @@ fn main() {
     let proxy = line.trim().to_owned();
     let idle_rss = rss_kib(pid);
 
-    // Throughput: best of 3 each, interleaved.
+    let rounds = arg("--rounds", 3);
+    // Throughput: best of `rounds` each, interleaved.
     let bytes = gib << 30;
     let (mut direct, mut proxied) = (Duration::MAX, Duration::MAX);
     let (mut proxy_cpu, mut self_cpu_direct, mut self_cpu_proxied) = (0.0, 0.0, 0.0);
     let pid_s = pid.to_string();
-    for _ in 0..3 {
+    let mut proxy_switches = 0u64;
+    for _ in 0..rounds {
+        // Like for like: the same client and sink code, buffers and socket options on both
+        // paths (the tunnel's client socket has TCP_NODELAY, so the direct one has it too).
         let d = TcpStream::connect(("127.0.0.1", sink)).unwrap();
+        d.set_nodelay(true).unwrap();
         let c0 = cpu_secs("self");
         direct = direct.min(transfer(d, bytes));
         self_cpu_direct += cpu_secs("self") - c0;
-        let (c0, p0) = (cpu_secs("self"), cpu_secs(&pid_s));
-        proxied = proxied.min(transfer(open_tunnel(&proxy, sink), bytes));
+        let tunnel = open_tunnel(&proxy, sink);
+        let (c0, p0, s0) = (cpu_secs("self"), cpu_secs(&pid_s), ctxt_switches(pid));
+        let sampler = SwitchSampler::start(pid);
+        proxied = proxied.min(transfer(tunnel, bytes));
         self_cpu_proxied += cpu_secs("self") - c0;
         proxy_cpu += cpu_secs(&pid_s) - p0;
+        proxy_switches += sampler.since(&s0);
     }
     let gbps = |d: Duration| bytes as f64 * 8.0 / d.as_secs_f64() / 1e9;
     let ratio = direct.as_secs_f64() / proxied.as_secs_f64();
@@ -225,10 +288,15 @@ fn main() {
         .and_then(|l| l.parse().ok())
         .unwrap_or(0.0);
     let (cpu_direct, cpu_proxied, cpu_proxy) = (
-        self_cpu_direct / 3.0 / gib as f64,
-        self_cpu_proxied / 3.0 / gib as f64,
-        proxy_cpu / 3.0 / gib as f64,
+        self_cpu_direct / rounds as f64 / gib as f64,
+        self_cpu_proxied / rounds as f64 / gib as f64,
+        proxy_cpu / rounds as f64 / gib as f64,
     );
+    // Wall-clock ratios swing with the machine's other load; CPU per byte does not. The
+    // direct path's CPU over the proxied path's (endpoints + proxy) is the ratio an otherwise
+    // idle machine approaches when every path is CPU-bound on all its cores.
+    let cpu_ratio = cpu_direct / (cpu_proxied + cpu_proxy);
+    let switches_per_gib = proxy_switches / rounds / gib;
 
     // Latency of a new connection + first round trip, interleaved.
     let mut added = Vec::with_capacity(samples);
@@ -271,7 +339,7 @@ fn main() {
         println!(
             "{{\"gib\":{gib},\"direct_gbit_s\":{:.3},\"proxied_gbit_s\":{:.3},\"throughput_ratio\":{ratio:.3},\
              \"cpu_s_per_gib_direct\":{cpu_direct:.3},\"cpu_s_per_gib_proxied_endpoints\":{cpu_proxied:.3},\
-             \"cpu_s_per_gib_proxy\":{cpu_proxy:.3},\"cpus\":{cpus},\"load\":{load},\
+             \"cpu_s_per_gib_proxy\":{cpu_proxy:.3},\"cpu_ratio\":{cpu_ratio:.3},\"proxy_ctxt_switches_per_gib\":{switches_per_gib},\"cpus\":{cpus},\"load\":{load},\
              \"connect_direct_p50_ms\":{direct_p50:.3},\"connect_proxied_p50_ms\":{proxied_p50:.3},\
              \"added_latency_p50_ms\":{added_p50:.3},\"added_latency_p99_ms\":{added_p99:.3},\
              \"tunnels\":{tunnels},\"tunnels_completed\":{ok},\"tunnels_secs\":{held_secs:.3},\
@@ -286,7 +354,8 @@ fn main() {
             gbps(proxied)
         );
         println!(
-            "  CPU s/GiB: endpoints {cpu_direct:.2} direct, {cpu_proxied:.2} proxied; proxy {cpu_proxy:.2} ({cpus} CPUs, load {load})"
+            "  CPU s/GiB: endpoints {cpu_direct:.2} direct, {cpu_proxied:.2} proxied; proxy {cpu_proxy:.2} \
+             (CPU ratio direct/proxied {cpu_ratio:.3}; proxy {switches_per_gib} context switches/GiB; {cpus} CPUs, load {load})"
         );
         println!(
             "new connection + round trip: direct p50 {direct_p50:.3} ms, proxied p50 {proxied_p50:.3} ms; \

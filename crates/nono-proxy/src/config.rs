@@ -116,6 +116,19 @@ impl Resolver {
     }
 }
 
+/// Which certificate authorities a credential route's `https://` upstream must chain to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UpstreamRoots {
+    /// The system's CA certificates (rustls-native-certs).
+    #[default]
+    System,
+    /// Only the certificates in this PEM text, instead of the system's: for tests, which
+    /// serve a loopback TLS upstream with a certificate of their own test CA. The CLI sets it
+    /// only from `NONO_TEST_PROXY_CA` in nono's own environment, read once at start.
+    /// [`crate::Proxy::start`] refuses PEM text without a certificate.
+    OnlyPem(Vec<u8>),
+}
+
 /// Everything [`crate::Proxy::start`] needs.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -132,10 +145,13 @@ pub struct ProxyConfig {
     pub credentials: Vec<CredentialRoute>,
     /// Name resolution.
     pub resolver: Resolver,
+    /// Trust anchors for the TLS of credential upstreams.
+    pub upstream_roots: UpstreamRoots,
 }
 
 impl ProxyConfig {
-    /// Rules, a fresh random token, `127.0.0.1:0`, default limits, no routes, system resolver.
+    /// Rules, a fresh random token, `127.0.0.1:0`, default limits, no routes, system resolver
+    /// and system CA certificates.
     pub fn new(rules: Rules) -> ProxyConfig {
         ProxyConfig {
             rules,
@@ -144,6 +160,7 @@ impl ProxyConfig {
             limits: Limits::default(),
             credentials: Vec::new(),
             resolver: Resolver::System,
+            upstream_roots: UpstreamRoots::System,
         }
     }
 }

@@ -20,8 +20,8 @@
 //! NETWORK_PROFILES, NETWORK_GROUPS                          embedded data
 //! CredentialRoute::{new, builtin}, Secret, Upstream, EndpointRule::parse("POST:/v1/**")
 //! BUILTIN_CREDENTIALS, builtin_credential(name)            openai, anthropic, github
-//! ProxyConfig { rules, token, listen, limits, credentials, resolver }  ProxyConfig::new(rules)
-//! Resolver::{System, Static(map)}   Limits { .. }   ProxyToken::{random, new}
+//! ProxyConfig { rules, token, listen, limits, credentials, resolver, upstream_roots }  ProxyConfig::new(rules)
+//! Resolver::{System, Static(map)}   UpstreamRoots::{System, OnlyPem(pem)}   Limits { .. }   ProxyToken::{random, new}
 //! Proxy::start(config) -> Result<ProxyHandle, ProxyError>   (raises RLIMIT_NOFILE soft → hard)
 //! ProxyHandle::{addr(), url(), token(), events(), dropped_events(), active(), shutdown()}
 //! ProxyEvent { time, kind, host, port, addr, verdict, bytes_up, bytes_down, duration, error }
@@ -72,7 +72,7 @@ mod rules;
 mod server;
 mod tunnel;
 
-pub use config::{Limits, ProxyConfig, ProxyToken, Resolver};
+pub use config::{Limits, ProxyConfig, ProxyToken, Resolver, UpstreamRoots};
 pub use credential::{
     builtin_credential, CredentialError, CredentialRoute, CredentialService, Secret, Upstream,
     BUILTIN_CREDENTIALS,

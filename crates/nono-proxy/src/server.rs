@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{ProxyConfig, ProxyToken};
+use crate::config::{ProxyConfig, ProxyToken, UpstreamRoots};
 use crate::credential::CredentialRoute;
 use crate::event::{EventKind, ProxyEvent, RejectReason};
 use crate::head::{parse_authority, parse_request_head, HeadError, RequestHead, Target};
@@ -40,6 +40,9 @@ pub enum ProxyError {
     /// The accept thread could not be started.
     #[error("cannot start the proxy thread: {0}")]
     Spawn(io::Error),
+    /// [`crate::UpstreamRoots::OnlyPem`] holds no usable certificate.
+    #[error("upstream CA certificates: {0}")]
+    Roots(String),
 }
 
 /// Starts proxies.
@@ -102,6 +105,9 @@ impl Proxy {
     /// Bind, then serve on background threads until [`ProxyHandle::shutdown`]. Raises the
     /// soft descriptor limit first ([`raise_nofile_limit`]).
     pub fn start(config: ProxyConfig) -> Result<ProxyHandle, ProxyError> {
+        if let UpstreamRoots::OnlyPem(pem) = &config.upstream_roots {
+            pem_roots(pem).map_err(ProxyError::Roots)?;
+        }
         raise_nofile_limit();
         let listener = TcpListener::bind(config.listen).map_err(|source| ProxyError::Bind {
             addr: config.listen,
@@ -1040,18 +1046,42 @@ impl Write for UpstreamConn {
     }
 }
 
+/// The certificates of PEM text as trust anchors (at least one, all valid).
+fn pem_roots(pem: &[u8]) -> Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("bad PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("no CERTIFICATE block in the PEM text".into());
+    }
+    Ok(roots)
+}
+
 fn tls_config(shared: &Shared) -> Result<Arc<rustls::ClientConfig>, String> {
     shared
         .tls
         .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let loaded = rustls_native_certs::load_native_certs();
-            for cert in loaded.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err("no system CA certificates found (install ca-certificates)".into());
-            }
+            let roots = match &shared.config.upstream_roots {
+                UpstreamRoots::OnlyPem(pem) => pem_roots(pem)?,
+                UpstreamRoots::System => {
+                    let mut roots = rustls::RootCertStore::empty();
+                    let loaded = rustls_native_certs::load_native_certs();
+                    for cert in loaded.certs {
+                        let _ = roots.add(cert);
+                    }
+                    if roots.is_empty() {
+                        return Err(
+                            "no system CA certificates found (install ca-certificates)".into()
+                        );
+                    }
+                    roots
+                }
+            };
             // ring rather than aws-lc-rs: no cmake/C toolchain in the build. rustls marks it
             // deprecated for lacking post-quantum key exchange, which these API calls do not need.
             #[allow(deprecated)]
@@ -1080,7 +1110,7 @@ fn open_upstream(
             .ok_or_else(|| format!("{n} has no address"))?,
     };
     let idle = shared.config.limits.idle_timeout;
-    let tcp =
+    let mut tcp =
         connect(shared, addr, up.port).map_err(|e| format!("cannot connect to {}: {e}", up.url))?;
     let _ = tcp.set_read_timeout(Some(idle));
     let _ = tcp.set_write_timeout(Some(idle));
@@ -1094,8 +1124,27 @@ fn open_upstream(
         }
         Host::Ip(ip) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
     };
-    let conn = rustls::ClientConnection::new(config, name)
+    let mut conn = rustls::ClientConnection::new(config, name)
         .map_err(|e| format!("TLS to {}: {e}", up.url))?;
+    // Handshake now, before anything is sent: a certificate that does not verify is refused
+    // here with its reason, answered as a 502, and the request (with the key) is never written.
+    // Bounded like the connect (a silent upstream does not hold the request for the idle time).
+    let _ = tcp.set_read_timeout(Some(shared.config.limits.connect_timeout));
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            let bad_cert = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+            let hint = if bad_cert {
+                " (the upstream's certificate is not valid for it or does not chain to a trusted CA)"
+            } else {
+                ""
+            };
+            return Err(format!("TLS handshake with {} failed: {e}{hint}", up.url));
+        }
+    }
+    let _ = tcp.set_read_timeout(Some(idle));
     Ok((
         UpstreamConn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))),
         addr,

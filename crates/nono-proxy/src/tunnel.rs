@@ -11,9 +11,14 @@ use rustix::pipe::{pipe_with, splice, PipeFlags, SpliceFlags};
 
 /// How long a blocking read waits before the idle check looks at both directions.
 const POLL_SLICE: Duration = Duration::from_secs(5);
-/// Pipe capacity asked for (fewer splice calls per byte; the pages are kernel memory, used
-/// only while data is in flight). The default 64 KiB is kept if the kernel refuses.
-const PIPE_SIZE: usize = 256 * 1024;
+/// Pipe capacities tried, largest first, once a direction carries bulk data (a splice filled
+/// the pipe). Measured on loopback (`proxy_load`, CPU per GiB of the proxy): 64 KiB 0.33 s,
+/// 256 KiB 0.29 s, 1 MiB 0.23 s — fewer splices, wakeups and ACK rounds per byte. A tunnel
+/// starts with the kernel's default pipe, so idle and small tunnels (most of them) do not
+/// count against the per-user pipe budget (`fs.pipe-user-pages-soft`, 64 MiB by default for
+/// unprivileged users); a size the kernel refuses (`fs.pipe-max-size`, the budget) is
+/// skipped, and the pipe as it is still works.
+const BULK_PIPE_SIZES: [usize; 3] = [1024 * 1024, 512 * 1024, 256 * 1024];
 
 /// Activity shared by both directions of a tunnel.
 #[derive(Debug)]
@@ -89,7 +94,8 @@ fn splice_pump(
     idle: Duration,
 ) -> Result<u64, SpliceFail> {
     let (pr, pw) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpliceFail::Io(e.into()))?;
-    let chunk = rustix::pipe::fcntl_setpipe_size(&pw, PIPE_SIZE).unwrap_or(64 * 1024);
+    let mut chunk = rustix::pipe::fcntl_getpipe_size(&pw).unwrap_or(64 * 1024);
+    let mut grown = false;
     let mut total: u64 = 0;
     loop {
         let n = match splice(src, None, &pw, None, chunk, SpliceFlags::MOVE) {
@@ -125,6 +131,16 @@ fn splice_pump(
                 }
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(SpliceFail::Io(e.into())),
+            }
+        }
+        // The pipe is empty again; a full one means bulk data: grow it once.
+        if n >= chunk && !grown {
+            grown = true;
+            if let Some(size) = BULK_PIPE_SIZES
+                .iter()
+                .find_map(|&want| rustix::pipe::fcntl_setpipe_size(&pw, want).ok())
+            {
+                chunk = size;
             }
         }
     }

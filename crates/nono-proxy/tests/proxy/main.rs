@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,9 @@ use nono_proxy::{
     ProxyHandle, RejectReason, Resolver, Rules, Secret, Verdict,
 };
 
-const T: Duration = Duration::from_secs(10);
+pub(crate) const T: Duration = Duration::from_secs(10);
+
+mod tls;
 
 fn resolver() -> Resolver {
     let mut m: HashMap<String, Vec<IpAddr>> = HashMap::new();
@@ -96,7 +98,7 @@ fn http_server() -> (u16, mpsc::Receiver<String>) {
     (port, rx)
 }
 
-fn send(p: &ProxyHandle, req: &str) -> String {
+pub(crate) fn send(p: &ProxyHandle, req: &str) -> String {
     let mut s = TcpStream::connect(p.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.write_all(req.as_bytes()).unwrap();
@@ -105,7 +107,7 @@ fn send(p: &ProxyHandle, req: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn next_event(p: &ProxyHandle) -> ProxyEvent {
+pub(crate) fn next_event(p: &ProxyHandle) -> ProxyEvent {
     p.events().recv_timeout(T).expect("an audit event")
 }
 
@@ -435,45 +437,88 @@ fn tunnel_idle_timeout() {
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
 
-/// An upstream that checks the real key, then streams three events with pauses.
-fn sse_upstream(expect_header: &'static str) -> (u16, mpsc::Receiver<String>) {
+/// How long an SSE upstream waits for the test to acknowledge an event before it gives up
+/// and marks the response as not streamed (a bound for a failing test, not a measurement).
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// Serve one request on `s`: send its head to `heads`; without `expect_header` answer 401;
+/// else stream three server-sent events, each after the test acknowledged the one before on
+/// `acks`. A proxy that buffered the response would hold event 0 back, the acknowledgement
+/// would never come, and the stream then carries `data: not-streamed`.
+pub(crate) fn serve_sse(
+    s: &mut (impl Read + Write),
+    expect_header: &str,
+    heads: &mpsc::Sender<String>,
+    acks: &Mutex<mpsc::Receiver<()>>,
+) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let ok = head.lines().any(|l| l.eq_ignore_ascii_case(expect_header));
+    let _ = heads.send(head);
+    if !ok {
+        let _ = s.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+        let _ = s.flush();
+        return;
+    }
+    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
+    let acks = acks.lock().unwrap();
+    for i in 0..3 {
+        let _ = write!(s, "data: {i}\n\n");
+        let _ = s.flush();
+        if i < 2 && acks.recv_timeout(ACK_WAIT).is_err() {
+            let _ = write!(s, "data: not-streamed\n\n");
+        }
+    }
+    let _ = s.flush();
+}
+
+/// Read an SSE response to the end, acknowledging each event as it arrives (see
+/// [`serve_sse`]); returns everything read.
+pub(crate) fn read_sse(s: impl Read, ack: &mpsc::Sender<()>) -> String {
+    let mut r = BufReader::new(s);
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if line.starts_with("data: ") {
+            let _ = ack.send(());
+        }
+        all.push_str(&line);
+    }
+    all
+}
+
+/// A plain-HTTP upstream on 127.0.0.1 that checks the real key, then streams events in
+/// lockstep with the test ([`serve_sse`]). Returns its port, the request heads it saw, and
+/// the sender of acknowledgements.
+fn sse_upstream(expect_header: &'static str) -> (u16, mpsc::Receiver<String>, mpsc::Sender<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let acks = Arc::new(Mutex::new(ack_rx));
     thread::spawn(move || {
         for s in l.incoming() {
             let Ok(mut s) = s else { continue };
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
-                let ok = head.lines().any(|l| l.eq_ignore_ascii_case(expect_header));
-                let _ = tx.send(head);
-                if !ok {
-                    let _ = s.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
-                    return;
-                }
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n");
-                for i in 0..3 {
-                    let _ = write!(s, "data: {i}\n\n");
-                    thread::sleep(Duration::from_millis(300));
-                }
-            });
+            let (tx, acks) = (tx.clone(), Arc::clone(&acks));
+            thread::spawn(move || serve_sse(&mut s, expect_header, &tx, &acks));
         }
     });
-    (port, rx)
+    (port, rx, ack_tx)
 }
 
 #[test]
 fn credential_route_injects_the_key_and_streams() {
-    let (uport, seen) = sse_upstream("authorization: Bearer sk-real-key");
+    let (uport, seen, ack) = sse_upstream("authorization: Bearer sk-real-key");
     let mut route = CredentialRoute::new(
         "svc",
         &format!("http://127.0.0.1:{uport}/v1"),
@@ -496,27 +541,11 @@ fn credential_route_injects_the_key_and_streams() {
         p.addr()
     )
     .unwrap();
-    let t0 = Instant::now();
-    let mut r = BufReader::new(s);
-    let mut first_event_at = None;
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if line.starts_with("data: 0") {
-            first_event_at = Some(t0.elapsed());
-        }
-        all.push_str(&line);
-    }
+    let all = read_sse(s, &ack);
     assert!(all.starts_with("HTTP/1.1 200"), "{all}");
     assert!(all.contains("data: 2"), "{all}");
-    // Streamed: the first event arrived well before the upstream finished (~900 ms).
-    assert!(
-        first_event_at.unwrap() < Duration::from_millis(600),
-        "{first_event_at:?}"
-    );
+    // Streamed: each event reached the client before the upstream sent the next one.
+    assert!(!all.contains("not-streamed"), "{all}");
     let head = seen.recv_timeout(T).unwrap();
     assert!(
         head.starts_with("POST /v1/chat/completions?stream=1 HTTP/1.1"),
