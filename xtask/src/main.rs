@@ -25,7 +25,7 @@ commands:
                      short), the egress proxy's load (1 GiB CONNECT, latency, 1000 tunnels);
                      also --iters N (default 50), --opens N (default 2000), --no-criterion,
                      --no-proxy
-  tidy               the architecture checks alone (layer arrows, //! headers)
+  tidy               the architecture checks alone (layer arrows, module cycles, //! headers)
   guide [--check]    write docs/guide/profiles-reference.md from the embedded profiles and
                      deny groups (--check: fail if it is out of date)
 ";

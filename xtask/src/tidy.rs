@@ -1,5 +1,7 @@
-//! Architecture checks run as ordinary tests: layer arrows (from `cargo metadata`) and the
-//! `//!` header every `.rs` file must start with.
+//! Architecture checks run as ordinary tests: layer arrows (from `cargo metadata`), no module
+//! cycles inside a crate (`module_cycles`) and the `//!` header every `.rs` file must start with.
+
+mod module_cycles;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,6 +44,7 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         serde_json::from_slice(&out.stdout).context("cargo metadata output")?;
     let mut problems = layer_violations(&meta);
     problems.extend(missing_headers(root)?);
+    problems.extend(module_cycles::module_cycles(root)?);
     Ok(problems)
 }
 

@@ -52,7 +52,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 
 use crate::cancel::{CancelWatch, Cancelled};
-use crate::policy::{Decision, GrantScope, RuntimeRequest};
+use crate::request::{Decision, GrantScope, RuntimeRequest};
 
 /// Decides runtime requests that no deny group, session grant or approve rule decided.
 pub trait ApprovalBackend: Send + Sync + fmt::Debug {

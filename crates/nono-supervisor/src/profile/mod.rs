@@ -47,7 +47,6 @@ mod env_policy;
 #[cfg(test)]
 mod tests;
 mod unique_keys;
-mod vars;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,12 +58,12 @@ use serde::{Deserialize, Serialize};
 use crate::deny_groups::{self, DenyGroupError, DenySet};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
+pub use crate::vars::{VarError, Vars};
 pub use env_policy::{
     check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest,
     Removed, RemovedVar, SetOrigin, SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS,
     DEFAULT_STRIPPED,
 };
-pub use vars::{VarError, Vars};
 
 /// The built-in profiles: name and JSON text.
 const BUILTINS: &[(&str, &str)] = &[
