@@ -15,8 +15,9 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("nono-transport", 1),
     ("nono-sandbox", 1),
     ("nono-proxy", 1),
-    ("nono-supervisor", 2),
-    ("nono-cli", 3),
+    ("nono-policy", 2),
+    ("nono-supervisor", 3),
+    ("nono-cli", 4),
     ("nono-e2e", 9),
     ("xtask", 9),
 ];

@@ -10,6 +10,8 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt as _;
+
+pub(crate) use nono_policy::canonical::canonicalize;
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -304,37 +306,6 @@ pub(crate) fn read_child_bytes(tid: u32, addr: u64, buf: &mut [u8]) -> std::io::
         Ok(n) if n == buf.len() => Ok(()),
         Ok(_) => Err(std::io::Error::from_raw_os_error(libc::EFAULT)),
         Err(_) => Err(std::io::Error::last_os_error()),
-    }
-}
-
-/// `std::fs::canonicalize` (the absolute path with every symlink resolved) in three system
-/// calls whatever the depth: the kernel resolves `path` once (`open(O_PATH)`, which neither
-/// opens a FIFO or device nor needs read permission) and `readlink` of `/proc/self/fd/N`
-/// gives the path it reached. `realpath(3)` instead `readlink`s every component, each a walk
-/// from the root (~30 syscalls for a path six deep) — and the broker canonicalises on every
-/// runtime request. Anything that is not a plain absolute path (no `/proc`, a deleted file,
-/// an object that is not a path, a path unreachable from our root) falls back to
-/// `std::fs::canonicalize`, so the answer is always realpath's.
-pub(crate) fn canonicalize(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let fast = || -> Option<std::path::PathBuf> {
-        let fd = rustix::fs::open(
-            path,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .ok()?;
-        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let target = rustix::fs::readlink(link.as_str(), Vec::new()).ok()?;
-        let bytes = target.as_bytes();
-        if !bytes.starts_with(b"/") || bytes.ends_with(b" (deleted)") {
-            return None;
-        }
-        Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
-    };
-    match fast() {
-        Some(p) => Ok(p),
-        None => std::fs::canonicalize(path),
     }
 }
 

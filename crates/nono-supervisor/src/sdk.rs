@@ -17,7 +17,7 @@
 //! `OpenUrl` asks the supervisor to open a URL in the user's browser (an OAuth login from a
 //! sandboxed tool that cannot start a browser itself). On a worker, the URL is checked with
 //! [`url::validate`] against [`SpawnConfig::allowed_origins`] (empty = every URL refused) and,
-//! if allowed, opened *outside* the sandbox by the supervisor with [`url::open_outside_with`]
+//! if allowed, opened *outside* the sandbox by the supervisor with [`crate::url_open::open_outside_with`]
 //! (`xdg-open`/`open`, or [`SpawnConfig::url_opener`]); the answer is `UrlOpened {request_id,
 //! success, error}`. A replayed `request_id` (shared with `Request`s) is refused unopened.
 //!

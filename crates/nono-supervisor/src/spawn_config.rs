@@ -42,7 +42,7 @@ pub struct SpawnConfig {
     pub allowed_origins: Vec<String>,
     /// The program that opens an allowed URL outside the sandbox, with the URL as its only
     /// argument (default `None`: `xdg-open`, or `open` on macOS; see
-    /// [`crate::url::open_outside_with`]).
+    /// [`crate::url_open::open_outside_with`]).
     pub url_opener: Option<PathBuf>,
     /// Run the child on its own PTY (default: when any std stream is a terminal; the child
     /// then never gets a descriptor of the user's terminal, see [`PtyMode`]).

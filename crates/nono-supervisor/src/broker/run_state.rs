@@ -224,8 +224,8 @@ impl UrlPolicy {
         }
         url::validate(target, &self.allowed).map_err(|e| e.to_string())?;
         let opened = match &self.opener {
-            Some(program) => url::open_outside_with(program, target),
-            None => url::open_outside(target),
+            Some(program) => crate::url_open::open_outside_with(program, target),
+            None => crate::url_open::open_outside(target),
         };
         opened.map_err(|e| e.to_string())
     }

@@ -38,7 +38,7 @@ pub use glob::Glob;
 
 /// A request looked at before it is decided (see [`Engine::triage`]).
 #[derive(Debug, Clone)]
-pub(crate) struct Triage {
+pub struct Triage {
     /// The request path, canonicalised (leniently: a missing tail appended).
     canonical: PathBuf,
     /// The deny entry that refuses the access: its kind and group.
@@ -391,14 +391,14 @@ impl Engine {
     /// and [`decide_triaged`](Engine::decide_triaged): the canonical path and the deny groups'
     /// verdicts (a canonicalisation and a walk over the path's ancestors, the bulk of a
     /// decision). `None` for a relative path.
-    pub(crate) fn triage(&self, req: &RuntimeRequest) -> Option<Triage> {
+    pub fn triage(&self, req: &RuntimeRequest) -> Option<Triage> {
         self.triage_with(req, None)
     }
 
     /// [`triage`](Engine::triage) of a request whose path the caller has just canonicalised
     /// (`req.path` is its own canonical form, as the broker's trapped opens are), so it is
     /// not resolved a second time.
-    pub(crate) fn triage_canonical(&self, req: &RuntimeRequest) -> Option<Triage> {
+    pub fn triage_canonical(&self, req: &RuntimeRequest) -> Option<Triage> {
         self.triage_with(req, Some(req.path.clone()))
     }
 
@@ -427,7 +427,7 @@ impl Engine {
     /// notify thread itself instead of handing it to a worker (a wake-up on another CPU,
     /// ~10 µs a grant on 2 cores) — except the check of the opened file when
     /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait).
-    pub(crate) fn decides_at_once(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+    pub fn decides_at_once(&self, req: &RuntimeRequest, t: &Triage) -> bool {
         let immediate = t.denied.is_some() || {
             let session = self
                 .sessions
@@ -447,14 +447,14 @@ impl Engine {
 
     /// Whether [`refuse_opened`](Engine::refuse_opened) of `fd` may take long (walk a deny
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
-    pub(crate) fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
+    pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
         // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
         rustix::fs::fstat(fd)
             .is_ok_and(|st| self.inodes.may_walk(&st) || self.read_only_inodes.may_walk(&st))
     }
 
     /// [`asks`](Engine::asks) on a [`triage`](Engine::triage) of `req`.
-    pub(crate) fn asks_triaged(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+    pub fn asks_triaged(&self, req: &RuntimeRequest, t: &Triage) -> bool {
         if t.grouped {
             return false;
         }
@@ -515,7 +515,7 @@ impl Engine {
     /// [`decide_until`](Engine::decide_until) with `t` the [`triage`](Engine::triage) of
     /// `req` made just before (for the broker's lane choice): the deny groups are not walked
     /// twice for one request.
-    pub(crate) fn decide_triaged(
+    pub fn decide_triaged(
         &self,
         req: &RuntimeRequest,
         t: Triage,

@@ -980,7 +980,7 @@ fn normalise(path: &Path) -> PathBuf {
 /// missing tail lexically (the kernel would fail such a lookup anyway, so erring towards the
 /// parent only ever makes a match more likely).
 pub(crate) fn canonicalize_lenient(path: &Path) -> PathBuf {
-    if let Ok(p) = crate::os::canonicalize(path) {
+    if let Ok(p) = crate::canonical::canonicalize(path) {
         return p;
     }
     let comps: Vec<Component<'_>> = path.components().collect();

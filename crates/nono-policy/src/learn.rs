@@ -63,7 +63,7 @@ pub enum Touched {
 /// The recorder: called on the supervisor's threads, possibly concurrently.
 pub type Recorder = Arc<dyn Fn(Touched) + Send + Sync>;
 
-/// Learning for one run (see [`crate::SpawnConfig::learn`]).
+/// Learning for one run (see `nono_supervisor::SpawnConfig::learn`).
 #[derive(Clone)]
 pub struct Learning {
     /// What the learned profile will already have (base profile + flags): anything these
