@@ -306,7 +306,7 @@ fn strip(text: &str) -> String {
         } else if c == '\'' {
             // A char literal ('x', '\n', '\u{..}') or a lifetime ('a).
             let end = if next == Some('\\') {
-                (i + 2..b.len().min(i + 12)).find(|&k| b[k] == '\'')
+                (i + 3..b.len().min(i + 12)).find(|&k| b[k] == '\'')
             } else if b.get(i + 2) == Some(&'\'') {
                 Some(i + 2)
             } else {
@@ -680,18 +680,26 @@ mod tests {
                 "x.rs",
                 "//! x\nmod y;\n#[cfg(test)]\nmod tests {\n    use crate::z::Zed;\n}\n#[cfg(test)]\nmod more;\nlet s = \"crate::z\";\n",
             ),
-            ("x/y.rs", "//! y\nuse super::super::x;\nuse super::Q;\n"),
+            (
+                "x/y.rs",
+                "//! y\nuse super::super::x;\nuse super::Q;\n",
+            ),
             ("x/more.rs", "//! test file\nuse crate::z;\n"),
-            ("z.rs", "//! z\npub struct Zed;\n"),
+            // z uses x: any x → z edge counted above would close a cycle.
+            ("z.rs", "//! z\nuse crate::x;\npub struct Zed;\n"),
         ]);
         assert!(problems.is_empty(), "{problems:?}");
         let (_, problems) = planted(&[
             ("lib.rs", "//! root\nmod x;\nmod z;\npub use z::Zed;\n"),
             ("x.rs", "//! x\nmod y;\n"),
-            ("x/y.rs", "//! y\nfn f(_: crate::Zed) {}\n"),
+            // Char literals and lifetimes do not hide what follows them.
+            (
+                "x/y.rs",
+                "//! y\nconst C: [char; 3] = ['\\'', '\"', '{'];\nfn f<'a>(_: &'a crate::Zed) {}\n",
+            ),
             ("z.rs", "//! z\nuse crate::x;\n"),
         ]);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("x → z (") && problems[0].contains("src/x/y.rs:2"));
+        assert!(problems[0].contains("x → z (") && problems[0].contains("src/x/y.rs:3"));
     }
 }
