@@ -22,10 +22,7 @@ use anyhow::{bail, Context, Result};
 use crate::{has_cargo_subcommand, run, workspace_root};
 
 /// Read-only seed corpora per target, relative to the workspace root.
-const SEEDS: &[(&str, &str)] = &[(
-    "profile_parser",
-    "crates/nono-supervisor/src/profile/builtin",
-)];
+const SEEDS: &[(&str, &str)] = &[("profile_parser", "crates/nono-policy/src/profile/builtin")];
 
 /// Set this to compile the targets uninstrumented even when cargo-fuzz and nightly exist
 /// (to check the fallback that machines without them take).

@@ -69,14 +69,14 @@ checks issue 14's targets.
     ),
     (
         "tidy",
-        "  tidy               the architecture checks alone (layer arrows, //! headers, unsafe
-                     allow-list)
+        "  tidy               the architecture checks alone (layer arrows, module cycles, //!
+                     headers, unsafe allow-list)
 ",
         "\
 usage: cargo xtask tidy
 
-The architecture checks alone (also part of the tests): the crates' dependency arrows, a //!
-header on every source file, and the unsafe allow-list (`unsafe` only in the files listed in
+The architecture checks alone (also part of the tests): the crates' dependency arrows, no module
+cycle inside a crate, a //! header on every source file, and the unsafe allow-list (`unsafe` only in the files listed in
 xtask/src/tidy.rs; every other crate root forbids it). Takes no options.
 ",
     ),

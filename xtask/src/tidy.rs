@@ -1,5 +1,8 @@
-//! Architecture checks run as ordinary tests: layer arrows (from `cargo metadata`), the
-//! `//!` header every `.rs` file must start with, and the unsafe allow-list.
+//! Architecture checks run as ordinary tests: layer arrows (from `cargo metadata`), no module
+//! cycles inside a crate (`module_cycles`), the `//!` header every `.rs` file must start
+//! with, and the unsafe allow-list.
+
+mod module_cycles;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,8 +17,9 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("nono-sandbox", 1),
     ("nono-proxy", 1),
     ("nono-client", 2),
-    ("nono-supervisor", 2),
-    ("nono-cli", 3),
+    ("nono-policy", 2),
+    ("nono-supervisor", 3),
+    ("nono-cli", 4),
     ("nono-e2e", 9),
     ("xtask", 9),
 ];
@@ -44,6 +48,7 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
     let mut problems = layer_violations(&meta);
     problems.extend(missing_headers(root)?);
     problems.extend(unsafe_violations(root, UNSAFE_ALLOWED)?);
+    problems.extend(module_cycles::module_cycles(root)?);
     Ok(problems)
 }
 

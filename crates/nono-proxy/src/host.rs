@@ -10,7 +10,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::rule::RuleError;
+use crate::rule_error::RuleError;
 
 /// A canonical destination host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -68,6 +68,7 @@ mod host;
 mod matcher_proptests;
 mod profiles;
 mod rule;
+mod rule_error;
 mod rules;
 mod server;
 mod tunnel;

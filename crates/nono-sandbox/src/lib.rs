@@ -16,6 +16,7 @@
 //! ```
 
 pub mod caps;
+mod caps_error;
 pub mod explain;
 #[cfg(target_os = "linux")]
 pub mod linux;

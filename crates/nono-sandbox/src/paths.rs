@@ -15,7 +15,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::caps::CapsError;
+use crate::caps_error::CapsError;
 
 /// `std::fs::canonicalize` (the absolute path with every symlink resolved; the path must
 /// exist), in three system calls whatever the depth on Linux: the kernel resolves `path` once

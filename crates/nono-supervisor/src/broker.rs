@@ -83,69 +83,22 @@ use rustix::process::PidfdGetfdFlags;
 use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
-use crate::supervise::{Denial, Shared, SpawnConfig};
+
+pub(crate) use run_state::{Context, Denial, Shared};
 
 pub(crate) mod as_child;
 pub(crate) mod inotify;
+pub(crate) mod learner;
 pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
+pub(crate) mod run_state;
 pub(crate) mod sched;
 pub(crate) mod tcp_bind;
 pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
 const PATH_MAX: usize = 4096;
-
-/// Everything the loop, the broker, the SDK server and the workers share for one run.
-#[derive(Debug)]
-pub(crate) struct Context {
-    pub caps: Arc<StaticGrants>,
-    pub engine: Option<Arc<Engine>>,
-    pub shared: Arc<Shared>,
-    pub workers: Workers,
-    /// The direct child (the SDK peer; its cwd resolves relative SDK paths).
-    pub child_pid: u32,
-    /// Allowed origins and the opener for `OpenUrl` requests (see `sdk.rs`).
-    pub urls: Arc<crate::sdk::UrlPolicy>,
-    /// Fired when the command ends (or a terminating signal is forwarded): pending
-    /// decisions stop waiting (see `cancel.rs`).
-    pub cancel: CancelToken,
-}
-
-impl Context {
-    /// `caps` is built from `config.caps` before the child is spawned ([`StaticGrants::new`]).
-    pub(crate) fn new(
-        config: &SpawnConfig,
-        caps: StaticGrants,
-        shared: Arc<Shared>,
-        child_pid: u32,
-    ) -> Self {
-        Context {
-            caps: Arc::new(caps),
-            engine: config.engine.clone(),
-            shared,
-            workers: Workers::default(),
-            child_pid,
-            urls: Arc::new(crate::sdk::UrlPolicy::new(config)),
-            cancel: CancelToken::new(),
-        }
-    }
-
-    /// Wait for the workers to finish what they were given (every job ends: a decision
-    /// returns, times out or is cancelled — `run` fires `cancel` first —, an open never
-    /// waits, a socket wait stops, and answers to a dead child fail at once). A backend that
-    /// cannot be cancelled (a `Callback`) is waited for — unless `interrupt` becomes readable
-    /// and `interrupted()` says so (a terminating signal to nono): then `run` returns and
-    /// leaves the busy workers to end on their own.
-    pub(crate) fn finish(
-        &self,
-        interrupt: Option<BorrowedFd<'_>>,
-        interrupted: &mut dyn FnMut() -> bool,
-    ) {
-        self.workers.join_until(interrupt, interrupted);
-    }
-}
 
 /// The static grants, with a quick matcher for the fast path.
 #[derive(Debug)]

@@ -13,6 +13,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt as _;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -215,4 +216,3 @@ impl Drop for SignalPipe {
         // `write_end` (and `read_end`) close when the fields drop, after this body.
     }
 }
-

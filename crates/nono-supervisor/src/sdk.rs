@@ -17,7 +17,7 @@
 //! `OpenUrl` asks the supervisor to open a URL in the user's browser (an OAuth login from a
 //! sandboxed tool that cannot start a browser itself). On a worker, the URL is checked with
 //! [`url::validate`] against [`SpawnConfig::allowed_origins`] (empty = every URL refused) and,
-//! if allowed, opened *outside* the sandbox by the supervisor with [`url::open_outside_with`]
+//! if allowed, opened *outside* the sandbox by the supervisor with [`crate::url_open::open_outside_with`]
 //! (`xdg-open`/`open`, or [`SpawnConfig::url_opener`]); the answer is `UrlOpened {request_id,
 //! success, error}`. A replayed `request_id` (shared with `Request`s) is refused unopened.
 //!
@@ -43,10 +43,9 @@ use nono_wire::{
 use rustix::fs::{Mode, OFlags};
 
 use crate::broker::as_child::SandboxCreds;
-use crate::broker::{open_approved, settle_opened, special_refusal, Context, Lane, Unsettled};
+use crate::broker::run_state::{Context, Denial, Shared, UrlOpen};
+use crate::broker::{open_approved, settle_opened, special_refusal, Lane, Unsettled};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
-use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
-use crate::url;
 
 /// Most distinct request ids remembered per channel (replay protection); a child that goes
 /// past this loses its channel rather than the supervisor growing without bound.
@@ -184,39 +183,6 @@ impl SdkServer {
             }
         }
         true
-    }
-}
-
-/// What `OpenUrl` requests may open, and with which program.
-#[derive(Debug)]
-pub(crate) struct UrlPolicy {
-    allowed: Vec<String>,
-    opener: Option<PathBuf>,
-}
-
-impl UrlPolicy {
-    pub(crate) fn new(config: &SpawnConfig) -> Self {
-        UrlPolicy {
-            allowed: config.allowed_origins.clone(),
-            opener: config.url_opener.clone(),
-        }
-    }
-
-    /// Validate, then open outside the sandbox. Blocking (waits for the opener): workers only.
-    fn open(&self, target: &str) -> Result<(), String> {
-        let origin = url::origin_of(target).map_err(|e| e.to_string())?;
-        if self.allowed.is_empty() {
-            return Err(format!(
-                "origin {origin} is not allowed: this session allows no URL origins (add it \
-                 to supervisor.allowed_origins in the profile)"
-            ));
-        }
-        url::validate(target, &self.allowed).map_err(|e| e.to_string())?;
-        let opened = match &self.opener {
-            Some(program) => url::open_outside_with(program, target),
-            None => url::open_outside(target),
-        };
-        opened.map_err(|e| e.to_string())
     }
 }
 

@@ -137,7 +137,7 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
 /// the open-family notify filter when opens are trapped) and return the async-signal-safe
 /// step the child runs.
 pub(crate) fn prepare_sandbox(
-    config: &crate::supervise::SpawnConfig,
+    config: &crate::spawn_config::SpawnConfig,
 ) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
@@ -147,7 +147,7 @@ pub(crate) fn prepare_sandbox(
         // domain, trapped to be recorded, then answered CONTINUE).
         if let Some(learn) = &config.learn {
             set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
-            if !crate::learn::Learner::reference_allows_unix_datagram(learn) {
+            if !crate::broker::learner::Learner::reference_allows_unix_datagram(learn) {
                 for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
                     set.insert(*s);
                 }

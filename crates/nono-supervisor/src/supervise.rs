@@ -28,7 +28,7 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use nono_sandbox::{CapabilitySet, EnforcementStatus};
 use nono_wire::AccessMode;
@@ -36,93 +36,16 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal};
 
-use crate::broker::{Broker, Context};
+use crate::broker::learner::Learner;
+use crate::broker::run_state::{Context, Denial, Shared, UrlOpen};
+use crate::broker::Broker;
 use crate::error::SupervisorError;
-use crate::learn::{Learner, Learning};
 use crate::leftovers;
 use crate::os;
-use crate::policy::Engine;
-use crate::pty::{Pty, PtyMode};
+use crate::pty::Pty;
 use crate::sdk::SdkServer;
 use crate::spawn::{self, ChildSpec};
-
-/// What to run and how to supervise it.
-///
-/// Build with [`SpawnConfig::new`] and set the public fields; new fields get defaults.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct SpawnConfig {
-    /// The program and its arguments. A program without `/` is searched in the child's `PATH`.
-    pub argv: Vec<OsString>,
-    /// What the child may touch (enforced by Landlock + seccomp before `execve`).
-    pub caps: CapabilitySet,
-    /// The child's environment, before sanitising (default: the supervisor's own). Loader
-    /// injection variables (`LD_*`, ...) are always removed (see [`crate::env::sanitize`]).
-    pub env: Vec<(OsString, OsString)>,
-    /// The child's working directory (default: the supervisor's).
-    pub workdir: Option<PathBuf>,
-    /// Runtime elevation: with an engine, opens outside the static grants (trapped) and SDK
-    /// requests are decided by it (and granted as fds the supervisor opens); without one
-    /// they are only recorded as denials.
-    pub engine: Option<Arc<Engine>>,
-    /// Trap the open family with seccomp user notification: opens outside the static grants
-    /// are recorded as [`Denial`]s and, with an engine, may be granted at runtime.
-    pub trap_opens: bool,
-    /// Give the child an SDK socket (fd number in `NONO_SUPERVISOR_FD`) for explicit requests.
-    pub sdk: bool,
-    /// Origins the child may ask the supervisor to open in the user's browser over the SDK
-    /// socket (`OpenUrl`), e.g. `https://github.com` or `https://*.example.com:8443`; see
-    /// [`crate::url::validate`]. Empty (the default): every URL is refused, with a reason
-    /// that says how to allow it. A malformed entry makes [`run`] fail before spawning.
-    pub allowed_origins: Vec<String>,
-    /// The program that opens an allowed URL outside the sandbox, with the URL as its only
-    /// argument (default `None`: `xdg-open`, or `open` on macOS; see
-    /// [`crate::url::open_outside_with`]).
-    pub url_opener: Option<PathBuf>,
-    /// Run the child on its own PTY (default: when any std stream is a terminal; the child
-    /// then never gets a descriptor of the user's terminal, see [`PtyMode`]).
-    pub pty: PtyMode,
-    /// Forward SIGINT/TERM/HUP/QUIT (and SIGWINCH) to the child (default: true). The
-    /// handlers are process-wide and installed only while a run with this flag is in
-    /// progress (the previous dispositions are restored after the last one); with several
-    /// concurrent runs, each signal goes to every child.
-    pub forward_signals: bool,
-    /// Resource limits for the whole tree (default: none). See [`crate::limits`]: with
-    /// strict compatibility (`caps`) a limit that cannot be enforced is an error.
-    pub limits: crate::limits::Limits,
-    /// `nono learn`: report what the child touches outside [`Learning::reference`] (see
-    /// [`crate::learn`]). The caller gives `caps` the broad domain learning runs in.
-    pub learn: Option<Learning>,
-    /// The egress proxy's listening address, when the child's network is confined to it
-    /// (`caps` must then allow TCP connect to its port): the socket broker lets connects to
-    /// that port reach this address alone, and other allowed ports loopback alone (see
-    /// [`crate::egress`]). Default `None`: allowed ports reach loopback alone.
-    pub egress_proxy: Option<std::net::SocketAddr>,
-}
-
-impl SpawnConfig {
-    /// A config for `argv` under `caps`: the supervisor's environment, no trapping, no SDK,
-    /// PTY when on a terminal, signals forwarded.
-    #[must_use]
-    pub fn new(argv: impl IntoIterator<Item = impl Into<OsString>>, caps: CapabilitySet) -> Self {
-        SpawnConfig {
-            argv: argv.into_iter().map(Into::into).collect(),
-            caps,
-            env: std::env::vars_os().collect(),
-            workdir: None,
-            engine: None,
-            trap_opens: false,
-            sdk: false,
-            allowed_origins: Vec::new(),
-            url_opener: None,
-            pty: PtyMode::Auto,
-            forward_signals: true,
-            limits: crate::limits::Limits::default(),
-            learn: None,
-            egress_proxy: None,
-        }
-    }
-}
+use crate::spawn_config::SpawnConfig;
 
 /// How the child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,103 +67,6 @@ impl ExitStatusKind {
     }
 }
 
-/// An access the child attempted that the static grants did not cover (a trapped open or an
-/// SDK request that was not granted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Denial {
-    /// The absolute path, as resolved by the supervisor; `@NAME` for an abstract Unix
-    /// socket; empty for a refused Unix datagram socket (`socket`/`socketpair`, which name
-    /// no path: see [`Denial::is_unix_datagram_socket`]); `pid N` for a process outside the
-    /// sandbox whose scheduling or I/O priority was to be changed (see
-    /// [`Denial::is_other_process`]).
-    pub path: PathBuf,
-    /// The access asked for (from the open flags, or the request).
-    pub access: AccessMode,
-    /// The thread id (in the supervisor's pid namespace) that asked.
-    pub pid: u32,
-    /// The trapped syscall's name (`"open"`, `"openat"`, `"creat"`, `"mkdirat"`, `"connect"`,
-    /// `"socket"`, ...; never `"openat2"`, which the deny filter fails with `ENOSYS`), or
-    /// `"sdk"` for an explicit request.
-    pub syscall: String,
-    /// Why it was denied: `"outside the sandbox"`, a deny group, the policy's reason, ...
-    pub reason: String,
-}
-
-impl Denial {
-    /// Whether this is a refused Unix datagram socket (`socket`/`socketpair` of `AF_UNIX`
-    /// `SOCK_DGRAM`; the path is empty): allowed only by `--allow-unix-datagram` (or a
-    /// profile's `network.allow_unix_datagram`), never by a path grant.
-    #[must_use]
-    pub fn is_unix_datagram_socket(&self) -> bool {
-        crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
-            .iter()
-            .any(|s| s.name() == self.syscall)
-    }
-
-    /// The procfs broker's reason when this is a `/proc` entry it refused (another process's
-    /// entry, one outside its allow-list, a write to a read-only one): no path grant reaches
-    /// `/proc` under `run`, so no flag allows it.
-    #[must_use]
-    pub fn procfs_refusal(&self) -> Option<&str> {
-        crate::broker::procfs::REFUSALS
-            .iter()
-            .find(|r| **r == self.reason)
-            .copied()
-            .filter(|_| self.path.starts_with("/proc"))
-    }
-
-    /// The port of a refused TCP `connect` (the network rules list other ports; the path is
-    /// `tcp port N`): `--allow-connect-port N` allows it.
-    #[must_use]
-    pub fn tcp_port(&self) -> Option<u16> {
-        if self.reason != crate::broker::unix_socket::TCP_PORT_REFUSED {
-            return None;
-        }
-        self.path.to_str()?.strip_prefix("tcp port ")?.parse().ok()
-    }
-
-    /// The port of a refused TCP `bind` (the network rules list other ports; the path is
-    /// `tcp bind port N`): `--allow-bind-port N` allows it.
-    #[must_use]
-    pub fn tcp_bind_port(&self) -> Option<u16> {
-        if self.reason != crate::broker::tcp_bind::TCP_BIND_REFUSED {
-            return None;
-        }
-        self.path
-            .to_str()?
-            .strip_prefix("tcp bind port ")?
-            .parse()
-            .ok()
-    }
-
-    /// Whether this is a refused change to the scheduling or I/O priority of a process
-    /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
-    /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.
-    #[must_use]
-    pub fn is_other_process(&self) -> bool {
-        crate::broker::sched::SYSCALLS
-            .iter()
-            .any(|s| s.name() == self.syscall)
-    }
-}
-
-/// A URL the child asked the supervisor to open (`OpenUrl` on the SDK socket), and what
-/// became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UrlOpen {
-    /// The URL exactly as the child sent it.
-    pub url: String,
-    /// The direct child (the SDK peer; the message's own `child_pid` is not trusted).
-    pub pid: u32,
-    /// Whether it was opened (allowed, and the opener succeeded).
-    pub opened: bool,
-    /// Why not: the refusal (origin not allowed, bad shape, replayed id) or the opener's
-    /// failure.
-    pub error: Option<String>,
-}
-
 /// The result of a supervised run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -258,42 +84,6 @@ pub struct RunOutcome {
     pub enforcement: EnforcementStatus,
     /// What the run hit of its resource limits (all zero without a run cgroup).
     pub limits: crate::limits::LimitsReport,
-}
-
-/// State shared by the loop, the broker, the SDK server and the workers.
-#[derive(Debug, Default)]
-pub(crate) struct Shared {
-    pub denials: Mutex<Vec<Denial>>,
-    pub url_opens: Mutex<Vec<UrlOpen>>,
-    /// Set for a learning run (see `learn.rs`).
-    pub learner: Option<Learner>,
-    pub connect_denials: Mutex<Vec<crate::egress::ConnectDenial>>,
-}
-
-impl Shared {
-    pub(crate) fn deny(&self, d: Denial) {
-        tracing::debug!(path = %crate::escape::path(&d.path), syscall = %d.syscall, reason = %crate::escape::text(&d.reason), "denied");
-        self.denials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(d);
-    }
-
-    pub(crate) fn deny_connect(&self, d: crate::egress::ConnectDenial) {
-        tracing::debug!(addr = %d.addr, syscall = %d.syscall, refusal = ?d.refusal, "connect denied");
-        self.connect_denials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(d);
-    }
-
-    pub(crate) fn url_open(&self, u: UrlOpen) {
-        tracing::info!(url = %crate::escape::text(&u.url), opened = u.opened, error = ?u.error, "URL open request");
-        self.url_opens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(u);
-    }
 }
 
 /// Spawn `config.argv` in the sandbox and supervise it until it exits.

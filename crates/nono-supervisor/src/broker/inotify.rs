@@ -50,8 +50,8 @@ use nono_sandbox::AccessMode;
 use rustix::fs::inotify::WatchFlags;
 use rustix::io::Errno;
 
+use super::run_state::{Denial, Shared};
 use super::{metadata, StaticGrants, PATH_MAX};
-use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[Syscall::InotifyAddWatch];

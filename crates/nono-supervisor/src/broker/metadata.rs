@@ -74,8 +74,8 @@ use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps,
 use rustix::io::Errno;
 
 use super::as_child::{ActingAsChild, ChildCreds};
+use super::run_state::{Denial, Shared};
 use super::StaticGrants;
-use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[

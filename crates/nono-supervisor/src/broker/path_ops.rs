@@ -52,9 +52,9 @@ use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
+use super::run_state::{Denial, Shared};
 use super::{Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, RequestSource, RuntimeRequest};
-use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -237,7 +237,7 @@ pub(crate) fn handle(
 
 /// Learning: record what `need` needed of `path`, unless the kernel fails the call before
 /// any permission check (`EEXIST` for a name that existed, `ENOENT` for one that did not).
-fn learn(learner: &crate::learn::Learner, path: &Path, need: Need, existed: bool) {
+fn learn(learner: &super::learner::Learner, path: &Path, need: Need, existed: bool) {
     match need {
         Need::Create if existed => {}
         Need::Remove | Need::LinkSource if !existed => {}

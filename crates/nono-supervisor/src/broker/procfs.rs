@@ -60,7 +60,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::as_child::{ActingAsChild, ChildCreds};
-use crate::supervise::{Denial, Shared};
+use super::run_state::{Denial, Shared};
 
 /// How far up the `PPid` chain the ancestry check walks before giving up.
 const MAX_DEPTH: usize = 1024;

@@ -28,7 +28,7 @@ use nono_sandbox::AccessMode;
 use rustix::io::Errno;
 
 use super::procfs;
-use crate::supervise::{Denial, Shared};
+use super::run_state::{Denial, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = Syscall::OTHER_PROCESS;

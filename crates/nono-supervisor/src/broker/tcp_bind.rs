@@ -18,8 +18,8 @@ use nono_sandbox::{AccessMode, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::SocketType;
 
+use super::run_state::{Denial, Shared};
 use super::StaticGrants;
-use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module answers (trapped in port mode only).
 pub(crate) const SYSCALLS: &[Syscall] = &[Syscall::Bind];

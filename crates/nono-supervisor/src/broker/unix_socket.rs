@@ -139,8 +139,8 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::as_child::ActingAsChild;
+use super::run_state::{Denial, Shared};
 use super::{Lane, StaticGrants, Workers};
-use crate::supervise::{Denial, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[Syscall::Connect, Syscall::SendTo];
@@ -504,7 +504,7 @@ fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call,
 fn decide(
     notify: &NotifyFd,
     caps: &StaticGrants,
-    learner: Option<&crate::learn::Learner>,
+    learner: Option<&super::learner::Learner>,
     n: &Notification,
     call: &Call,
     socket: &OwnedFd,

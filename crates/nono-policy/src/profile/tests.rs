@@ -1,6 +1,11 @@
 //! Tests for profile loading, `extends`, errors, the schema and `to_caps`.
 
+use super::extends::merge;
+use super::json_locator::json_path_at;
 use super::*;
+use crate::deny_groups;
+use crate::policy::RateLimit;
+use nono_sandbox::{AccessMode, NetworkMode};
 use std::path::Path;
 
 fn tmp(tag: &str) -> PathBuf {

@@ -27,118 +27,25 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nono_sandbox::paths::canonicalize_for_deny;
 use nono_sandbox::DenyKind;
-use nono_wire::{AccessMode, ApprovalDecision, AuditEntry, CapabilityRequest, Timestamp};
+use nono_wire::{AccessMode, AuditEntry, CapabilityRequest, Timestamp};
 
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
+pub use crate::request::{Decision, GrantScope, RequestSource, RuntimeRequest};
 pub use deny_inodes::DenyInodes;
 pub use glob::Glob;
 
-/// How a runtime request reached the supervisor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestSource {
-    /// A trapped `open`-family syscall (seccomp user notification).
-    Trap,
-    /// An explicit request over the SDK socket.
-    Sdk,
-}
-
-impl RequestSource {
-    /// `"trap"` or `"sdk"`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RequestSource::Trap => "trap",
-            RequestSource::Sdk => "sdk",
-        }
-    }
-}
-
-/// One request for access beyond the static sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeRequest {
-    /// Absolute path, as resolved by the broker.
-    pub path: PathBuf,
-    /// The access asked for.
-    pub access: AccessMode,
-    /// The requesting process.
-    pub pid: u32,
-    /// Why, in the child's words (SDK requests only; untrusted text).
-    pub reason: Option<String>,
-    /// Trap or SDK.
-    pub source: RequestSource,
-}
-
 /// A request looked at before it is decided (see [`Engine::triage`]).
 #[derive(Debug, Clone)]
-pub(crate) struct Triage {
+pub struct Triage {
     /// The request path, canonicalised (leniently: a missing tail appended).
     canonical: PathBuf,
     /// The deny entry that refuses the access: its kind and group.
     denied: Option<(DenyKind, String)>,
     /// A deny group covers the path in any way (no prompt is ever asked for it).
     grouped: bool,
-}
-
-/// How long a grant lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GrantScope {
-    /// This request only.
-    Once,
-    /// This path with this access (or less) for the rest of the session.
-    Session,
-    /// Everything beneath the path's directory (the path itself when it is a directory) with
-    /// this access (or less) for the rest of the session. Deny groups still win inside it.
-    SessionDirectory,
-}
-
-/// The verdict on a [`RuntimeRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Allowed. `rule` says what allowed it (`"approve /src/** (read)"`, `"terminal prompt"`).
-    Granted {
-        /// Once or for the session.
-        scope: GrantScope,
-        /// What granted it.
-        rule: String,
-    },
-    /// Refused, with a reason for the child and the audit log.
-    Denied {
-        /// Why.
-        reason: String,
-    },
-    /// Nobody answered in time; treated as denied.
-    Timeout,
-}
-
-impl Decision {
-    /// Shorthand for `Denied { reason }`.
-    #[must_use]
-    pub fn denied(reason: impl Into<String>) -> Decision {
-        Decision::Denied {
-            reason: reason.into(),
-        }
-    }
-
-    /// Whether access was granted.
-    #[must_use]
-    pub fn is_granted(&self) -> bool {
-        matches!(self, Decision::Granted { .. })
-    }
-
-    /// The wire form sent to an SDK client.
-    #[must_use]
-    pub fn to_wire(&self) -> ApprovalDecision {
-        match self {
-            Decision::Granted { .. } => ApprovalDecision::Granted,
-            Decision::Denied { reason } => ApprovalDecision::Denied {
-                reason: reason.clone(),
-            },
-            Decision::Timeout => ApprovalDecision::Timeout,
-        }
-    }
 }
 
 /// A rule that grants matching requests without asking.
@@ -485,14 +392,14 @@ impl Engine {
     /// and [`decide_triaged`](Engine::decide_triaged): the canonical path and the deny groups'
     /// verdicts (a canonicalisation and a walk over the path's ancestors, the bulk of a
     /// decision). `None` for a relative path.
-    pub(crate) fn triage(&self, req: &RuntimeRequest) -> Option<Triage> {
+    pub fn triage(&self, req: &RuntimeRequest) -> Option<Triage> {
         self.triage_with(req, None)
     }
 
     /// [`triage`](Engine::triage) of a request whose path the caller has just canonicalised
     /// (`req.path` is its own canonical form, as the broker's trapped opens are), so it is
     /// not resolved a second time.
-    pub(crate) fn triage_canonical(&self, req: &RuntimeRequest) -> Option<Triage> {
+    pub fn triage_canonical(&self, req: &RuntimeRequest) -> Option<Triage> {
         self.triage_with(req, Some(req.path.clone()))
     }
 
@@ -521,7 +428,7 @@ impl Engine {
     /// notify thread itself instead of handing it to a worker (a wake-up on another CPU,
     /// ~10 µs a grant on 2 cores) — except the check of the opened file when
     /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait).
-    pub(crate) fn decides_at_once(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+    pub fn decides_at_once(&self, req: &RuntimeRequest, t: &Triage) -> bool {
         let immediate = t.denied.is_some() || {
             let session = self
                 .sessions
@@ -541,14 +448,14 @@ impl Engine {
 
     /// Whether [`refuse_opened`](Engine::refuse_opened) of `fd` may take long (walk a deny
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
-    pub(crate) fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
+    pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
         // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
         rustix::fs::fstat(fd)
             .is_ok_and(|st| self.inodes.may_walk(&st) || self.read_only_inodes.may_walk(&st))
     }
 
     /// [`asks`](Engine::asks) on a [`triage`](Engine::triage) of `req`.
-    pub(crate) fn asks_triaged(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+    pub fn asks_triaged(&self, req: &RuntimeRequest, t: &Triage) -> bool {
         if t.grouped {
             return false;
         }
@@ -609,7 +516,7 @@ impl Engine {
     /// [`decide_until`](Engine::decide_until) with `t` the [`triage`](Engine::triage) of
     /// `req` made just before (for the broker's lane choice): the deny groups are not walked
     /// twice for one request.
-    pub(crate) fn decide_triaged(
+    pub fn decide_triaged(
         &self,
         req: &RuntimeRequest,
         t: Triage,
@@ -771,6 +678,7 @@ mod tests {
     use super::*;
     use crate::approval::{Callback, DenyAll};
     use crate::profile::Vars;
+    use nono_wire::ApprovalDecision;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 

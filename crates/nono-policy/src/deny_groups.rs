@@ -32,7 +32,7 @@ use std::path::{Component, Path, PathBuf};
 use nono_sandbox::paths::{canonicalize_for_deny, normalize};
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind};
 
-use crate::profile::Vars;
+use crate::vars::Vars;
 
 /// One path of a deny group, with why it is there when the group's description does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

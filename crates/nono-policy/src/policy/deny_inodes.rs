@@ -160,7 +160,7 @@ impl DenyInodes {
     /// member, while an entry is not yet walked in full. Then the check can take
     /// long and must not run where a wait holds up other work. Never blocks.
     pub fn may_walk(&self, st: &rustix::fs::Stat) -> bool {
-        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir();
         if is_dir || st.st_nlink <= 1 || self.ids.contains_key(&(st.st_dev, st.st_ino)) {
             return false;
         }
@@ -190,7 +190,7 @@ impl DenyInodes {
         if let Some(g) = self.ids.get(&id) {
             return Err(Refused::Member { group: g.clone() });
         }
-        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir();
         if is_dir || st.st_nlink <= 1 {
             return Ok(());
         }

@@ -1,0 +1,21 @@
+//! nono-policy: what nono decides, without acting — profiles and their schema, deny groups,
+//! the runtime decision engine ([`policy::Engine::decide`]), approve rules and approval
+//! backends, audit records, URL validation, the types of a learning run. No processes, no
+//! sockets: nono-supervisor acts on these decisions.
+
+#![forbid(unsafe_code)]
+
+pub mod approval;
+pub mod audit;
+pub mod cancel;
+pub mod deny_groups;
+pub mod env;
+pub mod escape;
+pub mod learn;
+pub mod limits;
+pub mod planted;
+pub mod policy;
+pub mod profile;
+pub mod request;
+pub mod url;
+mod vars;

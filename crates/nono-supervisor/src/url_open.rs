@@ -1,0 +1,104 @@
+//! Opening an allowed URL outside the sandbox (`xdg-open`/`open` or a chosen program), for
+//! the SDK's `OpenUrl`; the validation is `nono_policy::url`.
+
+use std::ffi::OsStr;
+use std::process::{Command, Stdio};
+
+use crate::url::{origin_of, validate, UrlError};
+
+/// The program that opens a URL in the user's browser on this OS.
+#[must_use]
+pub fn opener() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    }
+}
+
+/// Open an already validated URL with `xdg-open` (Linux) or `open` (macOS), outside the
+/// sandbox, with a minimal environment (only the variables a desktop opener needs to find
+/// the session: `PATH`, `HOME`, `DISPLAY`, `WAYLAND_DISPLAY`, `XDG_RUNTIME_DIR`,
+/// `DBUS_SESSION_BUS_ADDRESS`, `XDG_CURRENT_DESKTOP`, `BROWSER`, `LANG`), stdin/stdout/stderr
+/// on `/dev/null`, and waits for the opener to exit (they return once the browser has it).
+///
+/// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
+/// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
+pub fn open_outside(url: &str) -> Result<(), UrlError> {
+    open_outside_with(opener(), url)
+}
+
+/// [`open_outside`] with a chosen opener program instead of the OS default (an embedding
+/// program's own browser launcher, or a test's recording script). The program gets the URL
+/// as its only argument, the same minimal environment and `/dev/null` streams.
+pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), UrlError> {
+    origin_of(url)?;
+    let program = program.as_ref();
+    let name = || program.to_string_lossy().into_owned();
+    let mut cmd = Command::new(program);
+    cmd.arg(url)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for key in [
+        "PATH",
+        "HOME",
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "XDG_RUNTIME_DIR",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "XDG_CURRENT_DESKTOP",
+        "BROWSER",
+        "LANG",
+    ] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    let status = cmd.status().map_err(|e| UrlError::Spawn {
+        program: name(),
+        source: e,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(UrlError::OpenerFailed {
+            program: name(),
+            status: status.to_string(),
+        })
+    }
+}
+
+/// [`validate`] then [`open_outside`]: what a supervisor does with an `OpenUrl` request.
+pub fn validate_and_open<S: AsRef<str>>(url: &str, allowed_origins: &[S]) -> Result<(), UrlError> {
+    validate(url, allowed_origins)?;
+    open_outside(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOWED: &[&str] = &["https://github.com"];
+
+    #[test]
+    fn validate_and_open_checks_before_opening() {
+        assert!(matches!(
+            validate_and_open("https://evil.net/x", ALLOWED),
+            Err(UrlError::NotAllowed { .. })
+        ));
+    }
+
+    #[test]
+    fn open_outside_refuses_an_unvalidated_shape() {
+        assert!(matches!(
+            open_outside("file:///etc/passwd"),
+            Err(UrlError::Scheme { .. })
+        ));
+        assert!(matches!(
+            open_outside("--help"),
+            Err(UrlError::Scheme { .. })
+        ));
+    }
+}
