@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use nono_sandbox::DenyKind;
+use nono_sandbox::{DenyKind, Origin};
 use nono_supervisor::escape;
 use nono_wire::AccessMode;
 
@@ -66,8 +66,8 @@ pub enum Protected {
         dir: PathBuf,
         /// The carve-out beneath it.
         deny: PathBuf,
-        /// The carve-out's origin (`group credentials`, `profile default`).
-        origin: String,
+        /// The carve-out's origin (`group credentials`, `group profile default`).
+        origin: Origin,
     },
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
@@ -150,8 +150,8 @@ pub fn describe(
     path: &Path,
     access: AccessMode,
 ) -> Denied {
-    // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
-    // the capability set the same carve-outs carry the origin `group LABEL`.
+    // Deny-set entries and the capability set's carve-outs carry the same typed origin: a
+    // built-in group, or the profile's own deny list.
     let holder = |group: &str| {
         path.ancestors()
             .skip(1)
@@ -159,17 +159,19 @@ pub fn describe(
             .filter(|a| !path.exists() && deny.group_of(a) == Some(group))
             .map(Path::to_path_buf)
     };
-    let classify = |label: &str, why: &str, read_only: bool| match label
-        .strip_prefix("group ")
-        .unwrap_or(label)
-    {
-        l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
-        l => Protected::Group {
-            group: l.to_owned(),
+    let classify = |origin: &Origin, why: &str, read_only: bool| {
+        let group = match origin {
+            Origin::ProfileDeny(name) => return Protected::Profile(format!("profile {name}")),
+            Origin::Group(name) => name.clone(),
+            // A carve-out of another origin (a library caller's): named as it is.
+            other => other.to_string(),
+        };
+        Protected::Group {
+            holder: holder(&group),
+            group,
             why: why.to_owned(),
             read_only,
-            holder: holder(l),
-        },
+        }
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
         // A path without a reason of its own is explained by its group's description, so
@@ -179,7 +181,7 @@ pub fn describe(
         } else {
             m.why
         };
-        Some(classify(m.group, why, m.kind == DenyKind::Write))
+        Some(classify(m.origin, why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
             Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
@@ -271,8 +273,7 @@ fn blocked_suggestion(caps: &nono_sandbox::CapabilitySet, d: &Denied) -> Option<
                 .denies()
                 .iter()
                 .find(|r| r.path == deny)
-                .map(|r| r.origin.clone())
-                .unwrap_or_default();
+                .map_or_else(|| Origin::Label(String::new()), |r| r.origin.clone());
             Some(Protected::Spine { dir, deny, origin })
         }
         _ => None,
@@ -394,7 +395,11 @@ pub fn line(d: &Denied) -> String {
             );
         }
         Some(Protected::Spine { dir, deny, origin }) => {
-            let origin = origin.strip_prefix("group ").unwrap_or(origin);
+            let origin = match origin {
+                Origin::Group(name) => name.clone(),
+                Origin::ProfileDeny(name) => format!("profile {name}"),
+                other => other.to_string(),
+            };
             return format!(
                 "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
                 escape::path(dir),
@@ -992,11 +997,13 @@ mod tests {
         x.protected = Some(Protected::Spine {
             dir: "/etc/ssl".into(),
             deny: "/etc/ssl/private".into(),
-            origin: "group profile default".into(),
+            origin: Origin::ProfileDeny("default".into()),
         });
         let l = line(&x);
         assert!(
-            l.contains("no flag grants it") && l.contains("/etc/ssl/private"),
+            l.contains("no flag grants it")
+                && l.contains("/etc/ssl/private")
+                && l.contains("(profile default)"),
             "{l}"
         );
         assert!(!l.contains("add --"), "{l}");
@@ -1049,7 +1056,8 @@ mod tests {
         let t = std::env::temp_dir().join(format!("nono-report-spine-{}", std::process::id()));
         std::fs::create_dir_all(t.join("g/secret")).unwrap();
         let mut caps = nono_sandbox::CapabilitySet::new();
-        caps.deny(t.join("g/secret"), "group credentials").unwrap();
+        caps.deny(t.join("g/secret"), Origin::Group("credentials".into()))
+            .unwrap();
         // Creating g/new: `--write g` would be expanded around g/secret, so no flag helps.
         let new = Denied {
             on_parent: true,

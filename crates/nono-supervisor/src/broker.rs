@@ -198,15 +198,14 @@ impl StaticGrants {
             .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
             .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
-        // Origins are `FLAG PATH` for command-line grants and `profile NAME` for a profile's,
-        // merged with ", " (nono-cli's plan.rs reads them the same way for
-        // --bypass-protection): a directory the user named on the command line (the project,
+        // A grant's origins are typed (`Origin::Flag` for a command-line flag, never read
+        // back from text): a directory the user named on the command line (the project,
         // --allow-cwd) is the user's to chmod; one that only a profile grants is not.
         let roots = caps
             .grants()
             .iter()
             .filter(|g| g.kind == FsKind::Dir)
-            .filter(|g| !g.origin.split(", ").any(|o| o.starts_with("--")))
+            .filter(|g| !g.origin.any_flag())
             .filter_map(|g| rustix::fs::stat(&g.path).ok())
             .map(|st| (st.st_dev, st.st_ino))
             .collect();

@@ -53,7 +53,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode};
+use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode, Origin};
 use serde::{Deserialize, Serialize};
 
 use crate::deny_groups::{self, DenyGroupError, DenySet};
@@ -1113,8 +1113,8 @@ impl Profile {
             .collect()
     }
 
-    fn origin(&self) -> String {
-        format!("profile {}", self.name)
+    fn origin(&self) -> Origin {
+        Origin::Profile(self.name.clone())
     }
 
     fn expand(&self, vars: &Vars, field: &str, raw: &str) -> Result<PathBuf, ProfileError> {
@@ -1153,13 +1153,13 @@ impl Profile {
                 source,
             }
         })?;
-        let label = self.origin();
         for (field, p) in self.deny_paths(vars)? {
-            set.add(&p, &label).map_err(|source| ProfileError::Caps {
-                profile: self.name.clone(),
-                field,
-                source,
-            })?;
+            set.add_profile(&p, &self.name)
+                .map_err(|source| ProfileError::Caps {
+                    profile: self.name.clone(),
+                    field,
+                    source,
+                })?;
         }
         Ok(set)
     }
@@ -1308,7 +1308,7 @@ impl Profile {
             approve.push(ApproveRule::new(
                 &path.to_string_lossy(),
                 a.access.into(),
-                self.origin(),
+                self.origin().to_string(),
             ));
         }
         Ok(Policy {
