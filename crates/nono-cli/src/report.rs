@@ -91,34 +91,35 @@ pub struct Denied {
     /// The access was needed on the path's parent directory (the call created, removed or
     /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
     pub on_parent: bool,
-    /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path.
+    /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path. `path`
+    /// then only names it for sorting and showing (`@NAME`, `pid N`), built from the
+    /// supervisor's typed [`nono_supervisor::Refused`], never read back.
     pub not_a_path: Option<NotAPath>,
 }
 
 /// A refusal that names no file: no grant applies, so the report line says what would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotAPath {
-    /// A Unix datagram socket (`socket`/`socketpair`; the path is empty): suggest
-    /// `--allow-unix-datagram` and say what it costs.
+    /// A Unix datagram socket (`socket`/`socketpair`): suggest `--allow-unix-datagram` and
+    /// say what it costs.
     UnixDatagram,
-    /// An abstract Unix socket (the path is `@NAME`): nothing grants it.
+    /// An abstract Unix socket (shown as `@NAME`): nothing grants it.
     AbstractSocket,
-    /// The scheduling or I/O priority of a process outside the sandbox (the path is
-    /// `pid N`): nothing grants it.
+    /// The scheduling or I/O priority of a process outside the sandbox (shown as `pid N`):
+    /// nothing grants it.
     OtherProcess,
-    /// A TCP `connect` to a port the network rules do not list (the path is `tcp port N`).
-    TcpPort(u16),
-    /// A TCP `bind` to a port the network rules do not list (the path is `tcp bind port N`).
+    /// A TCP `bind` to a port the network rules do not list (shown as `tcp bind port N`).
     TcpBindPort(u16),
 }
 
 impl Denied {
-    /// Note the syscall that was refused (see [`nono_supervisor::Denial`]): opens go
-    /// unnamed, other calls are shown, and entry operations suggest the parent directory.
+    /// Note the call that was refused (see [`nono_supervisor::Denial`]): opens (and SDK
+    /// requests) go unnamed, other calls are shown, and entry operations suggest the parent
+    /// directory.
     #[must_use]
-    pub fn with_call(mut self, syscall: &str, on_parent: bool) -> Denied {
-        if !matches!(syscall, "open" | "openat" | "creat" | "sdk" | "") {
-            self.via = Some(syscall.to_owned());
+    pub fn with_call(mut self, call: nono_supervisor::Call, on_parent: bool) -> Denied {
+        if !call.is_open() {
+            self.via = Some(call.name().to_owned());
         }
         self.on_parent = on_parent;
         self
@@ -208,33 +209,43 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    let not_a_path = if let Some(port) = d.tcp_port() {
-        Some(NotAPath::TcpPort(port))
-    } else if let Some(port) = d.tcp_bind_port() {
-        Some(NotAPath::TcpBindPort(port))
-    } else if d.is_unix_datagram_socket() {
-        Some(NotAPath::UnixDatagram)
-    } else if d.is_other_process() {
-        Some(NotAPath::OtherProcess)
-    } else if std::os::unix::ffi::OsStrExt::as_bytes(d.path.as_os_str()).first() == Some(&b'@') {
-        // A path is always absolute, so it never starts with `@`.
-        Some(NotAPath::AbstractSocket)
-    } else {
-        None
+    use nono_supervisor::Refused;
+    // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
+    // get its report line here before it compiles.
+    let kind = match &d.what {
+        Refused::Path(p) | Refused::Socket(p) => Err(p),
+        Refused::TcpBind { port } => Ok(NotAPath::TcpBindPort(*port)),
+        Refused::UnixDatagramSocket => Ok(NotAPath::UnixDatagram),
+        Refused::OtherProcess { .. } => Ok(NotAPath::OtherProcess),
+        Refused::AbstractSocket(_) => Ok(NotAPath::AbstractSocket),
     };
-    if not_a_path.is_some() {
-        // Nothing to look up on disk or in the model: the call itself is what was refused.
-        return Denied {
-            path: d.path.clone(),
-            access: d.access,
-            protected: None,
-            on_disk: OnDisk::Missing,
-            via: Some(d.syscall.clone()),
-            on_parent: false,
-            not_a_path,
-        };
-    }
-    let mut out = describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent());
+    let path = match kind {
+        Err(p) => p,
+        Ok(kind) => {
+            // Nothing to look up on disk or in the model: the call itself is what was
+            // refused. The name (`@NAME` with the socket's own bytes, `pid N`) only shows it.
+            let name = match &d.what {
+                Refused::AbstractSocket(name) => {
+                    let mut b = b"@".to_vec();
+                    b.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()));
+                    PathBuf::from(
+                        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(b),
+                    )
+                }
+                other => PathBuf::from(other.to_string()),
+            };
+            return Denied {
+                path: name,
+                access: d.access,
+                protected: None,
+                on_disk: OnDisk::Missing,
+                via: Some(d.call.name().to_owned()),
+                on_parent: false,
+                not_a_path: Some(kind),
+            };
+        }
+    };
+    let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
     if let Some(reason) = d.procfs_refusal() {
         out.protected = Some(Protected::Procfs(reason.to_owned()));
     } else if out.protected.is_none() {
@@ -324,11 +335,6 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
                 escape::path(&d.path)
-            );
-        }
-        Some(NotAPath::TcpPort(port)) => {
-            return format!(
-                "nono: denied a TCP connect to port {port} → add --allow-connect-port {port} (or network.connect in a profile)"
             );
         }
         Some(NotAPath::TcpBindPort(port)) => {
@@ -725,6 +731,11 @@ pub fn limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nono_sandbox::linux::seccomp::Syscall;
+
+    fn sc(s: Syscall) -> nono_supervisor::Call {
+        nono_supervisor::Call::Syscall(s)
+    }
 
     fn d(path: &str, access: AccessMode, on_disk: OnDisk) -> Denied {
         Denied {
@@ -963,27 +974,30 @@ mod tests {
 
     #[test]
     fn entry_operations_name_the_call_and_suggest_the_parent() {
-        let unlink = d("/usr/x", AccessMode::Write, OnDisk::File).with_call("unlink", true);
+        let unlink =
+            d("/usr/x", AccessMode::Write, OnDisk::File).with_call(sc(Syscall::Unlink), true);
         assert_eq!(
             line(&unlink),
             "nono: denied write of /usr/x (unlink) → add --write /usr"
         );
-        let rmdir = d("/opt/d", AccessMode::Write, OnDisk::Dir).with_call("rmdir", true);
+        let rmdir = d("/opt/d", AccessMode::Write, OnDisk::Dir).with_call(sc(Syscall::Rmdir), true);
         assert_eq!(
             line(&rmdir),
             "nono: denied write of /opt/d (rmdir) → add --write /opt"
         );
-        let exec = d("/opt/bin/tool", AccessMode::Read, OnDisk::File).with_call("execve", false);
+        let exec = d("/opt/bin/tool", AccessMode::Read, OnDisk::File)
+            .with_call(sc(Syscall::Execve), false);
         assert_eq!(
             line(&exec),
             "nono: denied read of /opt/bin/tool (execve) → add --read /opt/bin (or --read-file /opt/bin/tool)"
         );
-        let open = d("/opt/f", AccessMode::Read, OnDisk::File).with_call("openat", false);
+        let open =
+            d("/opt/f", AccessMode::Read, OnDisk::File).with_call(sc(Syscall::OpenAt), false);
         assert_eq!(open.via, None);
         let out = render([
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("rmdir", true),
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Mkdir), true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Rmdir), true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Mkdir), true),
         ]);
         assert_eq!(
             out,
@@ -1014,12 +1028,6 @@ mod tests {
             l.contains("no flag grants it") && !l.contains("add --"),
             "{l}"
         );
-        let t = line(&Denied {
-            via: Some("connect".into()),
-            not_a_path: Some(NotAPath::TcpPort(5432)),
-            ..d("tcp port 5432", AccessMode::Write, OnDisk::Missing)
-        });
-        assert!(t.contains("--allow-connect-port 5432"), "{t}");
         let b = line(&Denied {
             via: Some("bind".into()),
             not_a_path: Some(NotAPath::TcpBindPort(8080)),

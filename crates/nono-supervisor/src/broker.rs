@@ -81,7 +81,7 @@ use rustix::process::PidfdGetfdFlags;
 use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
-use crate::supervise::{Denial, Shared, SpawnConfig};
+use crate::supervise::{Call, Denial, Refused, Shared, SpawnConfig};
 
 pub(crate) mod as_child;
 pub(crate) mod inotify;
@@ -581,10 +581,10 @@ impl Broker {
         }
         let Some(engine) = self.engine.clone() else {
             self.shared.deny(Denial {
-                path: canonical,
+                what: Refused::Path(canonical),
                 access,
                 pid: n.pid,
-                syscall: call.syscall.name().to_owned(),
+                call: Call::Syscall(call.syscall),
                 reason: "outside the sandbox (runtime elevation is off)".to_owned(),
             });
             let _ = notify.respond_continue(n.id);
@@ -759,10 +759,10 @@ fn grant_trapped(
         source: RequestSource::Trap,
     };
     let denial = |reason: String| Denial {
-        path: path.clone(),
+        what: Refused::Path(path.clone()),
         access,
         pid: n.pid,
-        syscall: call.syscall.name().to_owned(),
+        call: Call::Syscall(call.syscall),
         reason,
     };
     let decision = match triage {
@@ -813,7 +813,7 @@ fn grant_trapped(
                     }
                     let finish = Finish {
                         req,
-                        syscall: call.syscall.name(),
+                        syscall: call.syscall,
                         creds,
                         fd,
                         flags,
@@ -860,7 +860,7 @@ fn grant_trapped(
 /// The end of a runtime grant, after the open: check the opened object, truncate, inject.
 struct Finish {
     req: RuntimeRequest,
-    syscall: &'static str,
+    syscall: Syscall,
     creds: as_child::ChildCreds,
     fd: OwnedFd,
     flags: OFlags,
@@ -881,10 +881,10 @@ impl Finish {
         // group is refused here, before anything changed it.
         if let Some(reason) = engine.refuse_opened(&req, &fd) {
             shared.deny(Denial {
-                path: req.path.clone(),
+                what: Refused::Path(req.path.clone()),
                 access: req.access,
                 pid: req.pid,
-                syscall: syscall.to_owned(),
+                call: Call::Syscall(syscall),
                 reason,
             });
             let _ = notify.respond_errno(id, Errno::ACCESS.raw_os_error());

@@ -30,4 +30,4 @@ pub use broker::procfs::{explain_proc, ProcVerdict};
 pub use error::SupervisorError;
 pub use pty::PtyMode;
 pub use spawn::trapped_syscalls;
-pub use supervise::{run, Denial, ExitStatusKind, RunOutcome, SpawnConfig, UrlOpen};
+pub use supervise::{run, Call, Denial, ExitStatusKind, Refused, RunOutcome, SpawnConfig, UrlOpen};

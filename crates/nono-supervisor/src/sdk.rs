@@ -45,7 +45,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::broker::as_child::SandboxCreds;
 use crate::broker::{open_approved, settle_opened, special_refusal, Context, Lane, Unsettled};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
-use crate::supervise::{Denial, Shared, SpawnConfig, UrlOpen};
+use crate::supervise::{Call, Denial, Refused, Shared, SpawnConfig, UrlOpen};
 use crate::url;
 
 /// Most distinct request ids remembered per channel (replay protection); a child that goes
@@ -268,10 +268,10 @@ fn record_url(
 
 fn record(shared: &Shared, req: &CapabilityRequest, pid: u32, reason: &str) {
     shared.deny(Denial {
-        path: req.path.clone(),
+        what: Refused::Path(req.path.clone()),
         access: req.access,
         pid,
-        syscall: "sdk".to_owned(),
+        call: Call::Sdk,
         reason: reason.to_owned(),
     });
 }

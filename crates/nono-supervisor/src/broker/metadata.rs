@@ -75,7 +75,7 @@ use rustix::io::Errno;
 
 use super::as_child::{ActingAsChild, ChildCreds};
 use super::StaticGrants;
-use crate::supervise::{Denial, Shared};
+use crate::supervise::{Call, Denial, Refused, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -216,20 +216,20 @@ pub(crate) fn handle(
         }
         Err(Refusal::Denied(path, reason)) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: AccessMode::Write,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
         Err(Refusal::Forbidden(path, reason, errno)) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: AccessMode::Write,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
