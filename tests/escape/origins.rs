@@ -92,7 +92,7 @@ fn working_directory_named_like_a_flag_does_not_make_allow_cwd_explicit() {
 /// sandboxed chmod is performed, and unsandboxed it works.
 #[test]
 fn profile_named_like_a_flag_does_not_make_its_roots_the_users() {
-    let Some(b) = bins() else { return };
+    let Some(_) = bins() else { return };
     let s = Scratch::new("origin-profilename");
     let shared = s.join("shared");
     std::fs::create_dir_all(&shared).unwrap();

@@ -210,48 +210,43 @@ pub fn describe_denial(
     d: &nono_supervisor::Denial,
 ) -> Denied {
     use nono_supervisor::Refused;
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
     // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
     // get its report line here before it compiles.
-    let kind = match &d.what {
-        Refused::Path(p) | Refused::Socket(p) => Err(p),
-        Refused::TcpBind { port } => Ok(NotAPath::TcpBindPort(*port)),
-        Refused::UnixDatagramSocket => Ok(NotAPath::UnixDatagram),
-        Refused::OtherProcess { .. } => Ok(NotAPath::OtherProcess),
-        Refused::AbstractSocket(_) => Ok(NotAPath::AbstractSocket),
-    };
-    let path = match kind {
-        Err(p) => p,
-        Ok(kind) => {
-            // Nothing to look up on disk or in the model: the call itself is what was
-            // refused. The name (`@NAME` with the socket's own bytes, `pid N`) only shows it.
-            let name = match &d.what {
-                Refused::AbstractSocket(name) => {
-                    let mut b = b"@".to_vec();
-                    b.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()));
-                    PathBuf::from(
-                        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(b),
-                    )
-                }
-                other => PathBuf::from(other.to_string()),
-            };
-            return Denied {
-                path: name,
-                access: d.access,
-                protected: None,
-                on_disk: OnDisk::Missing,
-                via: Some(d.call.name().to_owned()),
-                on_parent: false,
-                not_a_path: Some(kind),
-            };
+    let not_a_path = match &d.what {
+        Refused::Path(path) | Refused::Socket(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
+            if let Some(reason) = d.procfs_refusal() {
+                out.protected = Some(Protected::Procfs(reason.to_owned()));
+            } else if out.protected.is_none() {
+                out.protected = blocked_suggestion(caps, &out);
+            }
+            return out;
         }
+        Refused::TcpBind { port } => NotAPath::TcpBindPort(*port),
+        Refused::UnixDatagramSocket => NotAPath::UnixDatagram,
+        Refused::OtherProcess { .. } => NotAPath::OtherProcess,
+        Refused::AbstractSocket(_) => NotAPath::AbstractSocket,
     };
-    let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
-    if let Some(reason) = d.procfs_refusal() {
-        out.protected = Some(Protected::Procfs(reason.to_owned()));
-    } else if out.protected.is_none() {
-        out.protected = blocked_suggestion(caps, &out);
+    // Nothing to look up on disk or in the model: the call itself is what was refused. The
+    // name (`@NAME` with the socket's own bytes, `pid N`) only sorts and shows it.
+    let name = match &d.what {
+        Refused::AbstractSocket(name) => {
+            let mut bytes = b"@".to_vec();
+            bytes.extend_from_slice(name.as_bytes());
+            PathBuf::from(std::ffi::OsString::from_vec(bytes))
+        }
+        other => PathBuf::from(other.to_string()),
+    };
+    Denied {
+        path: name,
+        access: d.access,
+        protected: None,
+        on_disk: OnDisk::Missing,
+        via: Some(d.call.name().to_owned()),
+        on_parent: false,
+        not_a_path: Some(not_a_path),
     }
-    out
 }
 
 /// Apply the grant the report would suggest for `d` to a copy of `caps` and ask the model
