@@ -20,6 +20,7 @@ mod ipc;
 mod kernel;
 mod namespaces;
 mod network;
+mod origins;
 mod persistence;
 mod programs;
 mod redteam;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use nono_sandbox::{
-    AccessMode, CapabilitySet, Compat, DenyKind, EnforcementStatus, FsKind, NetworkMode,
+    AccessMode, CapabilitySet, Compat, DenyKind, EnforcementStatus, FsKind, NetworkMode, Origin,
 };
 use nono_supervisor::deny_groups::{self, DenySet};
 use nono_supervisor::escape;
@@ -244,8 +244,8 @@ pub fn limits_from(flags: &LimitFlags, profile: &Profile) -> Limits {
     }
 }
 
-fn origin(flag: &str, path: &Path) -> String {
-    format!("{flag} {}", path.display())
+fn origin(flag: &'static str, path: &Path) -> Origin {
+    Origin::flag(flag, path)
 }
 
 /// The current directory, canonical.
@@ -464,7 +464,7 @@ impl SandboxPlan {
                 t.dir.path().display()
             ));
         }
-        for l in self.links.iter().filter(|l| l.origin.starts_with("--")) {
+        for l in self.links.iter().filter(|l| l.origin.is_flag()) {
             out.push(format!(
                 "{} goes through the symlink {} -> {}: the sandbox is granted the target",
                 l.origin,
@@ -645,7 +645,7 @@ fn apply_bypasses(
     }
     let mut lifted: Vec<PathBuf> = Vec::new();
     // (carve-out, keep, origin, kind)
-    let mut narrowed: Vec<(PathBuf, PathBuf, String, DenyKind)> = Vec::new();
+    let mut narrowed: Vec<(PathBuf, PathBuf, Origin, DenyKind)> = Vec::new();
     let mut bypassed = Vec::new();
     for raw in &flags.bypass_protection {
         let path = std::fs::canonicalize(raw).map_err(|e| {
@@ -654,13 +654,21 @@ fn apply_bypasses(
                 raw.display()
             ))
         })?;
-        // Origins are `FLAG PATH` (see `origin`), merged with ", " when a path is granted
-        // twice; `--allow-cwd` grants whatever the working directory is, so it never counts.
+        // A grant's origins are typed (`Origin::Flag`, one per flag that asked for the path),
+        // never read back from text, so a directory whose name looks like a flag is just a
+        // name; `--allow-cwd` grants whatever the working directory is, so it never counts.
         let explicit = caps.grants().iter().any(|g| {
             g.path.starts_with(&path)
-                && g.origin
-                    .split(", ")
-                    .any(|o| o.starts_with("--") && !o.starts_with("--allow-cwd "))
+                && g.origin.iter().any(|o| {
+                    o.is_flag()
+                        && !matches!(
+                            o,
+                            Origin::Flag {
+                                flag: "--allow-cwd",
+                                ..
+                            }
+                        )
+                })
         });
         if !explicit {
             return Err(Failure::nono(format!(
@@ -672,14 +680,12 @@ fn apply_bypasses(
         }
         let mut found = None;
         for d in caps.denies() {
-            // Deny groups only: the profile's own deny list (`group profile NAME`) is not
+            // Deny groups only: the profile's own deny list (`Origin::ProfileDeny`) is not
             // bypassable from the command line.
-            let Some(group) = d.origin.strip_prefix("group ") else {
+            let Origin::Group(group) = &d.origin else {
                 continue;
             };
-            if group.starts_with("profile ") {
-                continue;
-            }
+            let group = group.as_str();
             // A group that cannot be switched off (`nono`) cannot be bypassed either: a
             // bypass of a directory above it leaves it in place, one at or inside it fails.
             if deny_groups::group(group).is_some_and(|g| !g.optional) {
@@ -908,7 +914,7 @@ pub fn check_own_output(
 /// there, or owned by someone else), checked against `history`. `O_NOFOLLOW` protects only the
 /// last component.
 pub fn check_output_links(
-    flag: &str,
+    flag: &'static str,
     path: &Path,
     caps: &CapabilitySet,
     history: &WriteHistory,
@@ -918,7 +924,7 @@ pub fn check_output_links(
     };
     let request = [RequestedGrant {
         path: dir.to_path_buf(),
-        origin: format!("{flag} {}", path.display()),
+        origin: Origin::flag(flag, path),
     }];
     let links = planted::grant_links(&request, caps, planted::user_id(), history)
         .map_err(|e| Failure::nono(format!("{flag}: resolving the symlinks on its path: {e}")))?;
@@ -1171,7 +1177,7 @@ impl RunPlan {
                     FsKind::Dir => "dir",
                     FsKind::File => "file",
                 },
-                origin: g.origin.clone(),
+                origin: g.origin.to_string(),
             })
             .collect();
         grants.sort_by(|a, b| a.path.cmp(&b.path));
@@ -1182,7 +1188,7 @@ impl RunPlan {
             .map(|d| DenyView {
                 path: d.path.clone(),
                 kind: d.kind.as_str(),
-                origin: d.origin.clone(),
+                origin: d.origin.to_string(),
             })
             .collect();
         denies.sort_by(|a, b| a.path.cmp(&b.path));
@@ -1243,7 +1249,7 @@ impl RunPlan {
                 .map(|l| LinkView {
                     link: l.link.clone(),
                     target: l.target.clone(),
-                    origin: l.origin.clone(),
+                    origin: l.origin.to_string(),
                     accepted: l.untrusted.is_some(),
                 })
                 .collect(),
@@ -1662,16 +1668,18 @@ mod tests {
             bypass_protection: vec![base.clone()],
             ..SandboxFlags::default()
         };
-        let caps_with = |flag: &str| {
+        let caps_with = |flag: &'static str| {
             let mut caps = CapabilitySet::new();
             caps.allow_dir(&base, AccessMode::ReadWrite, origin(flag, &base))
                 .unwrap();
-            caps.deny(base.join("key"), "group credentials").unwrap();
+            caps.deny(base.join("key"), Origin::Group("credentials".into()))
+                .unwrap();
             caps
         };
         assert!(apply_bypasses(caps_with("--allow-cwd"), &flags).is_err());
         let mut caps = caps_with("--allow");
-        caps.deny(base.join("other"), "group profile p").unwrap();
+        caps.deny(base.join("other"), Origin::ProfileDeny("p".into()))
+            .unwrap();
         caps.set_keep_capabilities(true)
             .set_sysv_ipc(nono_sandbox::SysvIpc::Host)
             .allow_unix_datagram(true)
@@ -1683,6 +1691,60 @@ mod tests {
         want.retain_denies(|d| d.path != base.join("key"));
         assert_eq!(got, want);
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// Issue 15: a working directory whose name reads like a flag (`x, --allow /y`) is a
+    /// name inside an `--allow-cwd` origin, not a second, explicit origin: the bypass is
+    /// still refused, and the profile's own deny list is never taken for a group.
+    #[test]
+    fn a_working_directory_named_like_a_flag_is_not_an_explicit_grant() {
+        let root = std::env::temp_dir().join(format!("nono-cli-flagname-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for name in [
+            "x, --allow ",
+            "x, --read /tmp",
+            "x, group credentials",
+            "--allow",
+        ] {
+            let base = root.join(name);
+            std::fs::create_dir_all(&base).unwrap();
+            let base = std::fs::canonicalize(&base).unwrap();
+            std::fs::write(base.join("key"), "").unwrap();
+            let flags = SandboxFlags {
+                bypass_protection: vec![base.clone()],
+                ..SandboxFlags::default()
+            };
+            let mut caps = CapabilitySet::new();
+            caps.allow_dir(&base, AccessMode::ReadWrite, origin("--allow-cwd", &base))
+                .unwrap();
+            caps.deny(base.join("key"), Origin::Group("credentials".into()))
+                .unwrap();
+            // The text still shows the name as it is.
+            assert_eq!(
+                caps.grants()[0].origin.to_string(),
+                format!("--allow-cwd {}", base.display())
+            );
+            assert!(!caps.grants()[0].origin.iter().any(|o| matches!(
+                o,
+                Origin::Flag { flag, .. } if *flag != "--allow-cwd"
+            )));
+            let err = apply_bypasses(caps, &flags).unwrap_err().to_string();
+            assert!(err.contains("needs an explicit grant"), "{name:?}: {err}");
+        }
+        // A profile deny entry is not bypassable, whatever its label reads like.
+        let base = std::fs::canonicalize(root.join("--allow")).unwrap();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&base, AccessMode::ReadWrite, origin("--allow", &base))
+            .unwrap();
+        caps.deny(base.join("key"), Origin::ProfileDeny("credentials".into()))
+            .unwrap();
+        let flags = SandboxFlags {
+            bypass_protection: vec![base.clone()],
+            ..SandboxFlags::default()
+        };
+        let err = apply_bypasses(caps, &flags).unwrap_err().to_string();
+        assert!(err.contains("no deny group protects"), "{err}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use nono_sandbox::DenyKind;
+use nono_sandbox::{DenyKind, Origin};
 use nono_supervisor::escape;
 use nono_wire::AccessMode;
 
@@ -66,8 +66,8 @@ pub enum Protected {
         dir: PathBuf,
         /// The carve-out beneath it.
         deny: PathBuf,
-        /// The carve-out's origin (`group credentials`, `profile default`).
-        origin: String,
+        /// The carve-out's origin (`group credentials`, `group profile default`).
+        origin: Origin,
     },
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
@@ -91,34 +91,35 @@ pub struct Denied {
     /// The access was needed on the path's parent directory (the call created, removed or
     /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
     pub on_parent: bool,
-    /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path.
+    /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path. `path`
+    /// then only names it for sorting and showing (`@NAME`, `pid N`), built from the
+    /// supervisor's typed [`nono_supervisor::Refused`], never read back.
     pub not_a_path: Option<NotAPath>,
 }
 
 /// A refusal that names no file: no grant applies, so the report line says what would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotAPath {
-    /// A Unix datagram socket (`socket`/`socketpair`; the path is empty): suggest
-    /// `--allow-unix-datagram` and say what it costs.
+    /// A Unix datagram socket (`socket`/`socketpair`): suggest `--allow-unix-datagram` and
+    /// say what it costs.
     UnixDatagram,
-    /// An abstract Unix socket (the path is `@NAME`): nothing grants it.
+    /// An abstract Unix socket (shown as `@NAME`): nothing grants it.
     AbstractSocket,
-    /// The scheduling or I/O priority of a process outside the sandbox (the path is
-    /// `pid N`): nothing grants it.
+    /// The scheduling or I/O priority of a process outside the sandbox (shown as `pid N`):
+    /// nothing grants it.
     OtherProcess,
-    /// A TCP `connect` to a port the network rules do not list (the path is `tcp port N`).
-    TcpPort(u16),
-    /// A TCP `bind` to a port the network rules do not list (the path is `tcp bind port N`).
+    /// A TCP `bind` to a port the network rules do not list (shown as `tcp bind port N`).
     TcpBindPort(u16),
 }
 
 impl Denied {
-    /// Note the syscall that was refused (see [`nono_supervisor::Denial`]): opens go
-    /// unnamed, other calls are shown, and entry operations suggest the parent directory.
+    /// Note the call that was refused (see [`nono_supervisor::Denial`]): opens (and SDK
+    /// requests) go unnamed, other calls are shown, and entry operations suggest the parent
+    /// directory.
     #[must_use]
-    pub fn with_call(mut self, syscall: &str, on_parent: bool) -> Denied {
-        if !matches!(syscall, "open" | "openat" | "creat" | "sdk" | "") {
-            self.via = Some(syscall.to_owned());
+    pub fn with_call(mut self, call: nono_supervisor::Call, on_parent: bool) -> Denied {
+        if !call.is_open() {
+            self.via = Some(call.name().to_owned());
         }
         self.on_parent = on_parent;
         self
@@ -150,8 +151,8 @@ pub fn describe(
     path: &Path,
     access: AccessMode,
 ) -> Denied {
-    // Deny-set labels are a group name or `profile NAME` (the profile's own deny list); in
-    // the capability set the same carve-outs carry the origin `group LABEL`.
+    // Deny-set entries and the capability set's carve-outs carry the same typed origin: a
+    // built-in group, or the profile's own deny list.
     let holder = |group: &str| {
         path.ancestors()
             .skip(1)
@@ -159,17 +160,19 @@ pub fn describe(
             .filter(|a| !path.exists() && deny.group_of(a) == Some(group))
             .map(Path::to_path_buf)
     };
-    let classify = |label: &str, why: &str, read_only: bool| match label
-        .strip_prefix("group ")
-        .unwrap_or(label)
-    {
-        l if l.starts_with("profile ") => Protected::Profile(l.to_owned()),
-        l => Protected::Group {
-            group: l.to_owned(),
+    let classify = |origin: &Origin, why: &str, read_only: bool| {
+        let group = match origin {
+            Origin::ProfileDeny(name) => return Protected::Profile(format!("profile {name}")),
+            Origin::Group(name) => name.clone(),
+            // A carve-out of another origin (a library caller's): named as it is.
+            other => other.to_string(),
+        };
+        Protected::Group {
+            holder: holder(&group),
+            group,
             why: why.to_owned(),
             read_only,
-            holder: holder(l),
-        },
+        }
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
         // A path without a reason of its own is explained by its group's description, so
@@ -179,7 +182,7 @@ pub fn describe(
         } else {
             m.why
         };
-        Some(classify(m.group, why, m.kind == DenyKind::Write))
+        Some(classify(m.origin, why, m.kind == DenyKind::Write))
     } else {
         match nono_sandbox::explain(caps, path, access).map(|e| e.rule) {
             Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
@@ -206,39 +209,44 @@ pub fn describe_denial(
     deny: &nono_supervisor::deny_groups::DenySet,
     d: &nono_supervisor::Denial,
 ) -> Denied {
-    let not_a_path = if let Some(port) = d.tcp_port() {
-        Some(NotAPath::TcpPort(port))
-    } else if let Some(port) = d.tcp_bind_port() {
-        Some(NotAPath::TcpBindPort(port))
-    } else if d.is_unix_datagram_socket() {
-        Some(NotAPath::UnixDatagram)
-    } else if d.is_other_process() {
-        Some(NotAPath::OtherProcess)
-    } else if std::os::unix::ffi::OsStrExt::as_bytes(d.path.as_os_str()).first() == Some(&b'@') {
-        // A path is always absolute, so it never starts with `@`.
-        Some(NotAPath::AbstractSocket)
-    } else {
-        None
+    use nono_supervisor::Refused;
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
+    // get its report line here before it compiles.
+    let not_a_path = match &d.what {
+        Refused::Path(path) | Refused::Socket(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
+            if let Some(reason) = d.procfs_refusal() {
+                out.protected = Some(Protected::Procfs(reason.to_owned()));
+            } else if out.protected.is_none() {
+                out.protected = blocked_suggestion(caps, &out);
+            }
+            return out;
+        }
+        Refused::TcpBind { port } => NotAPath::TcpBindPort(*port),
+        Refused::UnixDatagramSocket => NotAPath::UnixDatagram,
+        Refused::OtherProcess { .. } => NotAPath::OtherProcess,
+        Refused::AbstractSocket(_) => NotAPath::AbstractSocket,
     };
-    if not_a_path.is_some() {
-        // Nothing to look up on disk or in the model: the call itself is what was refused.
-        return Denied {
-            path: d.path.clone(),
-            access: d.access,
-            protected: None,
-            on_disk: OnDisk::Missing,
-            via: Some(d.syscall.clone()),
-            on_parent: false,
-            not_a_path,
-        };
+    // Nothing to look up on disk or in the model: the call itself is what was refused. The
+    // name (`@NAME` with the socket's own bytes, `pid N`) only sorts and shows it.
+    let name = match &d.what {
+        Refused::AbstractSocket(name) => {
+            let mut bytes = b"@".to_vec();
+            bytes.extend_from_slice(name.as_bytes());
+            PathBuf::from(std::ffi::OsString::from_vec(bytes))
+        }
+        other => PathBuf::from(other.to_string()),
+    };
+    Denied {
+        path: name,
+        access: d.access,
+        protected: None,
+        on_disk: OnDisk::Missing,
+        via: Some(d.call.name().to_owned()),
+        on_parent: false,
+        not_a_path: Some(not_a_path),
     }
-    let mut out = describe(caps, deny, &d.path, d.access).with_call(&d.syscall, d.on_parent());
-    if let Some(reason) = d.procfs_refusal() {
-        out.protected = Some(Protected::Procfs(reason.to_owned()));
-    } else if out.protected.is_none() {
-        out.protected = blocked_suggestion(caps, &out);
-    }
-    out
 }
 
 /// Apply the grant the report would suggest for `d` to a copy of `caps` and ask the model
@@ -271,8 +279,7 @@ fn blocked_suggestion(caps: &nono_sandbox::CapabilitySet, d: &Denied) -> Option<
                 .denies()
                 .iter()
                 .find(|r| r.path == deny)
-                .map(|r| r.origin.clone())
-                .unwrap_or_default();
+                .map_or_else(|| Origin::Label(String::new()), |r| r.origin.clone());
             Some(Protected::Spine { dir, deny, origin })
         }
         _ => None,
@@ -323,11 +330,6 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied {call} of {}, which is outside the sandbox → no flag grants it: the command may change the scheduling and I/O priority of its own processes only",
                 escape::path(&d.path)
-            );
-        }
-        Some(NotAPath::TcpPort(port)) => {
-            return format!(
-                "nono: denied a TCP connect to port {port} → add --allow-connect-port {port} (or network.connect in a profile)"
             );
         }
         Some(NotAPath::TcpBindPort(port)) => {
@@ -394,7 +396,11 @@ pub fn line(d: &Denied) -> String {
             );
         }
         Some(Protected::Spine { dir, deny, origin }) => {
-            let origin = origin.strip_prefix("group ").unwrap_or(origin);
+            let origin = match origin {
+                Origin::Group(name) => name.clone(),
+                Origin::ProfileDeny(name) => format!("profile {name}"),
+                other => other.to_string(),
+            };
             return format!(
                 "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
                 escape::path(dir),
@@ -720,6 +726,11 @@ pub fn limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nono_sandbox::linux::seccomp::Syscall;
+
+    fn sc(s: Syscall) -> nono_supervisor::Call {
+        nono_supervisor::Call::Syscall(s)
+    }
 
     fn d(path: &str, access: AccessMode, on_disk: OnDisk) -> Denied {
         Denied {
@@ -958,27 +969,30 @@ mod tests {
 
     #[test]
     fn entry_operations_name_the_call_and_suggest_the_parent() {
-        let unlink = d("/usr/x", AccessMode::Write, OnDisk::File).with_call("unlink", true);
+        let unlink =
+            d("/usr/x", AccessMode::Write, OnDisk::File).with_call(sc(Syscall::Unlink), true);
         assert_eq!(
             line(&unlink),
             "nono: denied write of /usr/x (unlink) → add --write /usr"
         );
-        let rmdir = d("/opt/d", AccessMode::Write, OnDisk::Dir).with_call("rmdir", true);
+        let rmdir = d("/opt/d", AccessMode::Write, OnDisk::Dir).with_call(sc(Syscall::Rmdir), true);
         assert_eq!(
             line(&rmdir),
             "nono: denied write of /opt/d (rmdir) → add --write /opt"
         );
-        let exec = d("/opt/bin/tool", AccessMode::Read, OnDisk::File).with_call("execve", false);
+        let exec = d("/opt/bin/tool", AccessMode::Read, OnDisk::File)
+            .with_call(sc(Syscall::Execve), false);
         assert_eq!(
             line(&exec),
             "nono: denied read of /opt/bin/tool (execve) → add --read /opt/bin (or --read-file /opt/bin/tool)"
         );
-        let open = d("/opt/f", AccessMode::Read, OnDisk::File).with_call("openat", false);
+        let open =
+            d("/opt/f", AccessMode::Read, OnDisk::File).with_call(sc(Syscall::OpenAt), false);
         assert_eq!(open.via, None);
         let out = render([
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("rmdir", true),
-            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call("mkdir", true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Mkdir), true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Rmdir), true),
+            d("/o/x", AccessMode::Write, OnDisk::Missing).with_call(sc(Syscall::Mkdir), true),
         ]);
         assert_eq!(
             out,
@@ -992,11 +1006,13 @@ mod tests {
         x.protected = Some(Protected::Spine {
             dir: "/etc/ssl".into(),
             deny: "/etc/ssl/private".into(),
-            origin: "group profile default".into(),
+            origin: Origin::ProfileDeny("default".into()),
         });
         let l = line(&x);
         assert!(
-            l.contains("no flag grants it") && l.contains("/etc/ssl/private"),
+            l.contains("no flag grants it")
+                && l.contains("/etc/ssl/private")
+                && l.contains("(profile default)"),
             "{l}"
         );
         assert!(!l.contains("add --"), "{l}");
@@ -1007,12 +1023,6 @@ mod tests {
             l.contains("no flag grants it") && !l.contains("add --"),
             "{l}"
         );
-        let t = line(&Denied {
-            via: Some("connect".into()),
-            not_a_path: Some(NotAPath::TcpPort(5432)),
-            ..d("tcp port 5432", AccessMode::Write, OnDisk::Missing)
-        });
-        assert!(t.contains("--allow-connect-port 5432"), "{t}");
         let b = line(&Denied {
             via: Some("bind".into()),
             not_a_path: Some(NotAPath::TcpBindPort(8080)),
@@ -1049,7 +1059,8 @@ mod tests {
         let t = std::env::temp_dir().join(format!("nono-report-spine-{}", std::process::id()));
         std::fs::create_dir_all(t.join("g/secret")).unwrap();
         let mut caps = nono_sandbox::CapabilitySet::new();
-        caps.deny(t.join("g/secret"), "group credentials").unwrap();
+        caps.deny(t.join("g/secret"), Origin::Group("credentials".into()))
+            .unwrap();
         // Creating g/new: `--write g` would be expanded around g/secret, so no flag helps.
         let new = Denied {
             on_parent: true,

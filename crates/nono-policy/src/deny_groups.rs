@@ -30,7 +30,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::paths::{canonicalize_for_deny, normalize};
-use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind};
+use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin};
 
 use crate::vars::Vars;
 
@@ -429,7 +429,10 @@ struct Entry {
     literal: PathBuf,
     /// Canonical (lenient: the missing tail appended).
     canonical: PathBuf,
+    /// The label shown and audited: the group's name, or `profile NAME`.
     group: String,
+    /// Where the entry came from, typed (what `group` is the text of).
+    origin: Origin,
     kind: DenyKind,
     /// Why the path is protected (empty: the group's description).
     why: String,
@@ -441,8 +444,11 @@ struct Entry {
 /// The deny entry that covers a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenyMatch<'a> {
-    /// The group (or label such as `profile NAME`).
+    /// The group (or label such as `profile NAME`), as shown and audited.
     pub group: &'a str,
+    /// Where the entry came from: a built-in group ([`Origin::Group`]) or a profile's own
+    /// deny list ([`Origin::ProfileDeny`]). Decide on this, never on `group`'s text.
+    pub origin: &'a Origin,
     /// Every access or writing only.
     pub kind: DenyKind,
     /// Why the entry is protected (empty: the group's description says it).
@@ -471,7 +477,7 @@ pub struct DenySet {
     /// Symlinks on the way from a deny entry to what it means (the entry itself when it is a
     /// link, links in a chain), protected as links: their own location, not followed (see
     /// [`CapabilitySet::deny_link_kind`]). `(link, group, kind)`.
-    links: Vec<(PathBuf, String, DenyKind)>,
+    links: Vec<(PathBuf, Origin, DenyKind)>,
 }
 
 impl DenySet {
@@ -520,11 +526,12 @@ impl DenySet {
             } else {
                 &[]
             };
+            let origin = Origin::Group(g.name.to_owned());
             for entry in g.paths.iter().chain(platform) {
                 let Ok(path) = vars.expand(entry.path) else {
                     continue;
                 };
-                set.add_with(&mut resolver, &path, g.name, g.kind, entry.why)
+                set.add_with(&mut resolver, &path, &origin, g.kind, entry.why)
                     .map_err(|source| DenyGroupError::Path {
                         group: g.name.to_owned(),
                         source,
@@ -537,7 +544,7 @@ impl DenySet {
                 for dir in &vars.path_dirs {
                     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
                     if real.starts_with(&home) && real != home {
-                        let _ = set.add_with(&mut resolver, dir, g.name, g.kind, PATH_ENV);
+                        let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
                     }
                 }
             }
@@ -562,8 +569,8 @@ impl DenySet {
             // An entry that is itself a symlink (`~/.bashrc` → `~/dots/bashrc`): its chain.
             let literal = self.entries[i].literal.clone();
             if std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink()) {
-                let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
-                self.add_link_chain(resolver, &literal, None, &group, kind, &mut queue);
+                let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
+                self.add_link_chain(resolver, &literal, None, &origin, kind, &mut queue);
             }
             if !self.entries[i].dir {
                 continue;
@@ -575,13 +582,13 @@ impl DenySet {
             if !complete {
                 self.unwalked.push(root.clone());
             }
-            let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
+            let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
             for link in links {
                 // `python3` → `python3.12` beside it: within the entry, nothing to add.
                 if names_a_plain_sibling(&link) {
                     continue;
                 }
-                self.add_link_chain(resolver, &link, Some(&root), &group, kind, &mut queue);
+                self.add_link_chain(resolver, &link, Some(&root), &origin, kind, &mut queue);
             }
         }
     }
@@ -596,7 +603,7 @@ impl DenySet {
         resolver: &mut Resolver,
         link: &Path,
         root: Option<&Path>,
-        group: &str,
+        origin: &Origin,
         kind: DenyKind,
         queue: &mut std::collections::VecDeque<usize>,
     ) {
@@ -609,7 +616,7 @@ impl DenySet {
                 continue;
             }
             if !self.links.iter().any(|(p, _, _)| p == l) {
-                self.links.push((l.clone(), group.to_owned(), kind));
+                self.links.push((l.clone(), origin.clone(), kind));
             }
         }
         let target = walk.end;
@@ -631,7 +638,7 @@ impl DenySet {
             crate::escape::path(link)
         );
         let before = self.entries.len();
-        if self.add_with(resolver, &target, group, kind, &why).is_ok()
+        if self.add_with(resolver, &target, origin, kind, &why).is_ok()
             && self.entries.len() > before
         {
             queue.push_back(before);
@@ -647,17 +654,31 @@ impl DenySet {
     /// Add one absolute path under `group` (a built-in name or a label such as `"profile"`),
     /// denying every access.
     pub fn add(&mut self, path: &Path, group: &str) -> Result<&mut DenySet, CapsError> {
-        self.add_with(&mut Resolver::default(), path, group, DenyKind::All, "")
+        let origin = Origin::Group(group.to_owned());
+        self.add_with(&mut Resolver::default(), path, &origin, DenyKind::All, "")
+    }
+
+    /// Add one absolute path from the deny list of the profile `profile`, denying every
+    /// access: labelled `profile NAME`, with the origin [`Origin::ProfileDeny`].
+    pub fn add_profile(&mut self, path: &Path, profile: &str) -> Result<&mut DenySet, CapsError> {
+        let origin = Origin::ProfileDeny(profile.to_owned());
+        self.add_with(&mut Resolver::default(), path, &origin, DenyKind::All, "")
     }
 
     fn add_with(
         &mut self,
         resolver: &mut Resolver,
         path: &Path,
-        group: &str,
+        origin: &Origin,
         kind: DenyKind,
         why: &str,
     ) -> Result<&mut DenySet, CapsError> {
+        // The label is written from the typed origin, never read back.
+        let group = match origin {
+            Origin::Group(name) => name.clone(),
+            Origin::ProfileDeny(name) => format!("profile {name}"),
+            other => other.to_string(),
+        };
         if !path.is_absolute() {
             return Err(CapsError::Relative {
                 path: path.to_path_buf(),
@@ -678,7 +699,8 @@ impl DenySet {
                 {
                     if e.kind == DenyKind::Write {
                         e.kind = DenyKind::All;
-                        group.clone_into(&mut e.group);
+                        e.group = group;
+                        e.origin = origin.clone();
                         why.clone_into(&mut e.why);
                     }
                 }
@@ -693,7 +715,8 @@ impl DenySet {
         self.entries.push(Entry {
             literal,
             canonical,
-            group: group.to_owned(),
+            group,
+            origin: origin.clone(),
             kind,
             why: why.to_owned(),
             dir: meta.is_some_and(|m| m.is_dir()),
@@ -806,6 +829,7 @@ impl<'a> Probe<'a> {
         fn as_match(e: &Entry) -> DenyMatch<'_> {
             DenyMatch {
                 group: &e.group,
+                origin: &e.origin,
                 kind: e.kind,
                 why: &e.why,
             }
@@ -855,18 +879,19 @@ impl<'a> Probe<'a> {
 }
 
 impl DenySet {
-    /// Add every entry to `caps` as a deny carve-out with origin `"group NAME"`.
+    /// Add every entry to `caps` as a deny carve-out with its origin ([`Origin::Group`], or
+    /// [`Origin::ProfileDeny`] for a profile's own deny list).
     pub fn apply_to(&self, caps: &mut CapabilitySet) -> Result<(), CapsError> {
         let mut denies = Vec::with_capacity(self.entries.len() * 2);
         for e in &self.entries {
-            denies.push((&e.literal, format!("group {}", e.group), e.kind));
+            denies.push((&e.literal, e.origin.clone(), e.kind));
             if e.canonical != e.literal {
-                denies.push((&e.canonical, format!("group {}", e.group), e.kind));
+                denies.push((&e.canonical, e.origin.clone(), e.kind));
             }
         }
         caps.deny_many_kind(denies)?;
-        for (link, group, kind) in &self.links {
-            caps.deny_link_kind(link, format!("group {group}"), *kind)?;
+        for (link, origin, kind) in &self.links {
+            caps.deny_link_kind(link, origin, *kind)?;
         }
         Ok(())
     }
@@ -1229,7 +1254,7 @@ mod tests {
         assert!(caps
             .denies()
             .iter()
-            .any(|d| d.path == h.join(".ssh") && d.origin == "group credentials"));
+            .any(|d| d.path == h.join(".ssh") && d.origin == Origin::Group("credentials".into())));
     }
 
     /// Every `autorun` path is protected read-only: writing refused, reading not, with a

@@ -14,7 +14,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use nono_sandbox::{explain_canonical, AccessMode, CapabilitySet, Rule, Verdict};
+use nono_sandbox::{explain_canonical, AccessMode, CapabilitySet, Origin, Origins, Rule, Verdict};
 
 /// The user nono runs as (the effective uid): the owner a trusted link or `$TMPDIR` may have
 /// besides root.
@@ -30,7 +30,7 @@ pub struct RequestedGrant {
     /// The path as given (absolute, symlinks not resolved).
     pub path: PathBuf,
     /// Where the grant came from.
-    pub origin: String,
+    pub origin: Origin,
 }
 
 /// One symlink on the way to a grant.
@@ -39,7 +39,7 @@ pub struct GrantLink {
     /// The grant path as asked for.
     pub grant: PathBuf,
     /// The grant's origin.
-    pub origin: String,
+    pub origin: Origin,
     /// The link itself (its canonical parent joined with its name).
     pub link: PathBuf,
     /// What the link says (`readlink`).
@@ -59,8 +59,8 @@ pub enum Untrusted {
     InsideWriteGrant {
         /// The write grant's canonical path.
         grant: PathBuf,
-        /// The write grant's origin.
-        origin: String,
+        /// The write grant's origins.
+        origin: Origins,
     },
     /// The link's directory was inside a write grant of an earlier run, and the link was made
     /// (its ctime, which no unprivileged process can set back) after that grant was recorded.
@@ -188,7 +188,7 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantChanged {
     /// The grant's origin.
-    pub origin: String,
+    pub origin: Origin,
     /// What the grant resolved to when it was granted.
     pub granted: PathBuf,
     /// What its path resolved to when its symlinks were checked (`None`: missing then).
@@ -235,11 +235,11 @@ pub fn grants_match_checks(
             .filter(|(q, _)| q.origin == r.origin)
             .filter_map(|(_, w)| w.resolved.clone())
             .collect();
-        // Origins are joined with ", " when one path is granted twice.
+        // A path granted twice keeps every origin.
         for g in caps
             .grants()
             .iter()
-            .filter(|g| g.origin.split(", ").any(|o| o == r.origin))
+            .filter(|g| g.origin.contains(&r.origin))
         {
             if !checked.contains(&g.path) {
                 return Err(GrantChanged {
@@ -256,7 +256,7 @@ pub fn grants_match_checks(
 /// The write grant of `caps` under which the sandbox may create or replace entries of `dir`
 /// (canonical), if any.
 #[must_use]
-pub fn write_grant_over(caps: &CapabilitySet, dir: &Path) -> Option<(PathBuf, String)> {
+pub fn write_grant_over(caps: &CapabilitySet, dir: &Path) -> Option<(PathBuf, Origins)> {
     let e = explain_canonical(caps, dir, AccessMode::Write);
     match (e.verdict, e.rule) {
         (Verdict::Allowed | Verdict::Partial, Rule::Granted { grants }) => grants
@@ -503,10 +503,10 @@ mod tests {
         symlink(d.join("outside"), d.join("proj/out")).unwrap();
         let req = [RequestedGrant {
             path: d.join("proj/out"),
-            origin: "--allow".into(),
+            origin: Origin::flag("--allow", d.join("proj/out")),
         }];
         let mut caps = CapabilitySet::new();
-        caps.allow_dir(d.join("proj/out"), AccessMode::ReadWrite, "--allow")
+        caps.allow_dir(d.join("proj/out"), AccessMode::ReadWrite, &req[0].origin)
             .unwrap();
         let none = WriteHistory::default();
         let links = grant_links(&req, &caps, 0, &none).unwrap();

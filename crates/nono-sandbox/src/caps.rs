@@ -4,7 +4,7 @@
 //! # Merging rules
 //! - Two grants on the same canonical path merge into one with the union of their access
 //!   (`Read` + `Write` = `ReadWrite`); the first grant's origin is kept and the second's is
-//!   appended (`"--read /x, --write /x"`).
+//!   added to its list ([`Origins`], shown as `"--read /x, --write /x"`).
 //! - A path is a directory grant or a file grant, decided by what it is on disk:
 //!   `allow_dir` on a file or `allow_file` on a directory is an error that says which flag to
 //!   use instead.
@@ -34,6 +34,169 @@ pub enum FsKind {
     File,
 }
 
+/// Where a grant or a deny carve-out came from. Built by the code that adds the rule and
+/// never read back from text: what a flag named (a working directory called `x, --allow y`)
+/// stays data inside [`Origin::Flag`], so it cannot make a grant look as if a flag asked for
+/// it. [`Display`](std::fmt::Display) gives the text users see (`--allow /src`,
+/// `profile default`, `group credentials`); decisions look at the variant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A command-line flag (its spelling, `--allow`), with the path it named, if any.
+    Flag {
+        /// The flag as spelled on the command line (`--allow-cwd`).
+        flag: &'static str,
+        /// The path it named (`None`: a flag without one).
+        path: Option<PathBuf>,
+    },
+    /// A profile's own grant or rule (`profile NAME`).
+    Profile(String),
+    /// A built-in deny group (`group NAME`).
+    Group(String),
+    /// A profile's own deny list (`group profile NAME`).
+    ProfileDeny(String),
+    /// Anything else nono itself adds (`built-in`, `suggested`), or a library caller's own
+    /// label: shown as given, never taken for a flag, a profile or a group.
+    Label(String),
+}
+
+impl Origin {
+    /// A flag with the path it named (`--allow /src`).
+    #[must_use]
+    pub fn flag(flag: &'static str, path: impl Into<PathBuf>) -> Origin {
+        Origin::Flag {
+            flag,
+            path: Some(path.into()),
+        }
+    }
+
+    /// Whether a command-line flag asked for it (an explicit grant, which
+    /// `--bypass-protection` and the profile-root check accept).
+    #[must_use]
+    pub fn is_flag(&self) -> bool {
+        matches!(self, Origin::Flag { .. })
+    }
+
+    /// The flag's spelling and the path it named, for a flag that named one.
+    #[must_use]
+    pub fn flag_path(&self) -> Option<(&'static str, &Path)> {
+        match self {
+            Origin::Flag {
+                flag,
+                path: Some(p),
+            } => Some((flag, p)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag { flag, path: None } => f.write_str(flag),
+            Origin::Flag {
+                flag,
+                path: Some(p),
+            } => write!(f, "{flag} {}", p.display()),
+            Origin::Profile(name) => write!(f, "profile {name}"),
+            Origin::Group(name) => write!(f, "group {name}"),
+            Origin::ProfileDeny(name) => write!(f, "group profile {name}"),
+            Origin::Label(label) => f.write_str(label),
+        }
+    }
+}
+
+/// A caller's own label ([`Origin::Label`]): free text is never parsed into a flag.
+impl From<&str> for Origin {
+    fn from(label: &str) -> Origin {
+        Origin::Label(label.to_owned())
+    }
+}
+
+/// A caller's own label ([`Origin::Label`]): free text is never parsed into a flag.
+impl From<String> for Origin {
+    fn from(label: String) -> Origin {
+        Origin::Label(label)
+    }
+}
+
+impl From<&Origin> for Origin {
+    fn from(o: &Origin) -> Origin {
+        o.clone()
+    }
+}
+
+/// Serialised as its text (the JSON of `--dry-run` and `why` shows what users read).
+impl serde::Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The origins of one grant: every flag or profile that asked for the same path, in the
+/// order they were added, without duplicates. Shown joined with `", "`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origins(Vec<Origin>);
+
+impl Origins {
+    /// Add `origin` unless it is already there.
+    pub fn push(&mut self, origin: Origin) {
+        if !self.0.contains(&origin) {
+            self.0.push(origin);
+        }
+    }
+
+    /// Each origin, in the order added.
+    pub fn iter(&self) -> std::slice::Iter<'_, Origin> {
+        self.0.iter()
+    }
+
+    /// Whether `origin` is one of them.
+    #[must_use]
+    pub fn contains(&self, origin: &Origin) -> bool {
+        self.0.contains(origin)
+    }
+
+    /// Whether a command-line flag asked for the grant ([`Origin::is_flag`]).
+    #[must_use]
+    pub fn any_flag(&self) -> bool {
+        self.0.iter().any(Origin::is_flag)
+    }
+}
+
+impl From<Origin> for Origins {
+    fn from(o: Origin) -> Origins {
+        Origins(vec![o])
+    }
+}
+
+impl<'a> IntoIterator for &'a Origins {
+    type Item = &'a Origin;
+    type IntoIter = std::slice::Iter<'a, Origin>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Display for Origins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, o) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{o}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Serialised as its text, joined with `", "` (as before origins were typed).
+impl serde::Serialize for Origins {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One filesystem grant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FsGrant {
@@ -43,8 +206,9 @@ pub struct FsGrant {
     pub kind: FsKind,
     /// What the grant allows.
     pub access: AccessMode,
-    /// Where the grant came from, for explanations: `"--allow /src"`, `"profile default"`.
-    pub origin: String,
+    /// Where the grant came from (one entry per flag or profile that asked for it), for
+    /// explanations and decisions: shown as `"--allow /src"`, `"profile default"`.
+    pub origin: Origins,
 }
 
 /// What a deny carve-out takes away.
@@ -93,8 +257,9 @@ impl DenyKind {
 pub struct DenyRule {
     /// Canonical absolute path (or canonical parent + remaining components if it does not exist).
     pub path: PathBuf,
-    /// Where the carve-out came from: a deny group name (`"group credentials"`) or a flag.
-    pub origin: String,
+    /// Where the carve-out came from: a deny group (`"group credentials"`), a profile's deny
+    /// list, or a flag.
+    pub origin: Origin,
     /// Every access, or writing only.
     pub kind: DenyKind,
 }
@@ -287,7 +452,7 @@ impl CapabilitySet {
         &mut self,
         path: impl AsRef<Path>,
         access: AccessMode,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
         self.allow(path.as_ref(), FsKind::Dir, access, origin.into())
     }
@@ -297,7 +462,7 @@ impl CapabilitySet {
         &mut self,
         path: impl AsRef<Path>,
         access: AccessMode,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
         self.allow(path.as_ref(), FsKind::File, access, origin.into())
     }
@@ -307,7 +472,7 @@ impl CapabilitySet {
         &mut self,
         path: impl AsRef<Path>,
         access: AccessMode,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
         let canonical = canonicalize_existing(path.as_ref())?;
         let kind = if canonical.is_dir() {
@@ -324,7 +489,7 @@ impl CapabilitySet {
         path: &Path,
         kind: FsKind,
         access: AccessMode,
-        origin: String,
+        origin: Origin,
     ) -> Result<&mut Self, CapsError> {
         let canonical = canonicalize_existing(path)?;
         match (kind, canonical.is_dir()) {
@@ -336,20 +501,17 @@ impl CapabilitySet {
         Ok(self)
     }
 
-    fn insert(&mut self, path: PathBuf, kind: FsKind, access: AccessMode, origin: String) {
+    fn insert(&mut self, path: PathBuf, kind: FsKind, access: AccessMode, origin: Origin) {
         if let Some(existing) = self.grants.iter_mut().find(|g| g.path == path) {
             existing.access = existing.access.union(access);
-            if !existing.origin.split(", ").any(|o| o == origin) {
-                existing.origin.push_str(", ");
-                existing.origin.push_str(&origin);
-            }
+            existing.origin.push(origin);
             return;
         }
         self.grants.push(FsGrant {
             path,
             kind,
             access,
-            origin,
+            origin: origin.into(),
         });
     }
 
@@ -358,7 +520,7 @@ impl CapabilitySet {
     pub fn deny(
         &mut self,
         path: impl AsRef<Path>,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
         self.deny_kind(path, origin, DenyKind::All)
     }
@@ -368,7 +530,7 @@ impl CapabilitySet {
     pub fn deny_write(
         &mut self,
         path: impl AsRef<Path>,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
         self.deny_kind(path, origin, DenyKind::Write)
     }
@@ -377,7 +539,7 @@ impl CapabilitySet {
     pub fn deny_kind(
         &mut self,
         path: impl AsRef<Path>,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
         kind: DenyKind,
     ) -> Result<&mut Self, CapsError> {
         let path = canonicalize_for_grant(path.as_ref())?;
@@ -395,7 +557,7 @@ impl CapabilitySet {
     pub fn deny_link_kind(
         &mut self,
         path: impl AsRef<Path>,
-        origin: impl Into<String>,
+        origin: impl Into<Origin>,
         kind: DenyKind,
     ) -> Result<&mut Self, CapsError> {
         let path = path.as_ref();
@@ -410,7 +572,7 @@ impl CapabilitySet {
     }
 
     /// Add a canonical carve-out, or strengthen the one already on `path` (`All` wins).
-    fn push_deny(&mut self, path: PathBuf, origin: String, kind: DenyKind) -> bool {
+    fn push_deny(&mut self, path: PathBuf, origin: Origin, kind: DenyKind) -> bool {
         if let Some(existing) = self.denies.iter_mut().find(|d| d.path == path) {
             if kind == DenyKind::All && existing.kind == DenyKind::Write {
                 existing.kind = DenyKind::All;
@@ -428,7 +590,7 @@ impl CapabilitySet {
     /// is a hash lookup rather than a scan. Stops at the first path that cannot be added.
     pub fn deny_many<P: AsRef<Path>>(
         &mut self,
-        denies: impl IntoIterator<Item = (P, String)>,
+        denies: impl IntoIterator<Item = (P, Origin)>,
     ) -> Result<&mut Self, CapsError> {
         self.deny_many_kind(denies.into_iter().map(|(p, o)| (p, o, DenyKind::All)))
     }
@@ -436,7 +598,7 @@ impl CapabilitySet {
     /// [`deny_many`](Self::deny_many) with a [`DenyKind`] per path.
     pub fn deny_many_kind<P: AsRef<Path>>(
         &mut self,
-        denies: impl IntoIterator<Item = (P, String, DenyKind)>,
+        denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
     ) -> Result<&mut Self, CapsError> {
         let mut parents: HashMap<OsString, Parent> = HashMap::new();
         // Canonical paths are clean, so comparing bytes is comparing components.
@@ -776,7 +938,55 @@ mod tests {
             .unwrap();
         assert_eq!(caps.grants().len(), 1);
         assert_eq!(caps.grants()[0].access, AccessMode::ReadWrite);
-        assert_eq!(caps.grants()[0].origin, "--read, --write");
+        assert_eq!(caps.grants()[0].origin.to_string(), "--read, --write");
+    }
+
+    /// Issue 15: origins are typed and kept as a list; a path that reads like a flag or a
+    /// list of origins stays one path in one `Origin::Flag`, whatever `Display` shows.
+    #[test]
+    fn origins_are_typed_and_never_split_from_text() {
+        let dir = tmp();
+        let odd = dir.join("x, --allow ");
+        std::fs::create_dir_all(&odd).unwrap();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(&odd, AccessMode::Read, Origin::flag("--allow-cwd", &odd))
+            .unwrap();
+        caps.allow_dir(&odd, AccessMode::Read, Origin::flag("--allow-cwd", &odd))
+            .unwrap();
+        caps.allow_dir(
+            &odd,
+            AccessMode::Write,
+            Origin::Profile("p, --read /".into()),
+        )
+        .unwrap();
+        let g = &caps.grants()[0];
+        let all: Vec<&Origin> = g.origin.iter().collect();
+        assert_eq!(
+            all,
+            [
+                &Origin::flag("--allow-cwd", &odd),
+                &Origin::Profile("p, --read /".into())
+            ],
+            "one entry per origin, duplicates dropped"
+        );
+        assert_eq!(
+            g.origin.to_string(),
+            format!("--allow-cwd {}, profile p, --read /", odd.display())
+        );
+        // Free text is a label, never a flag.
+        assert!(!Origin::from("--allow /").is_flag());
+        assert_eq!(
+            Origin::flag("--read", &odd).flag_path(),
+            Some(("--read", odd.as_path()))
+        );
+        assert_eq!(
+            Origin::ProfileDeny("d".into()).to_string(),
+            "group profile d"
+        );
+        assert_eq!(
+            serde_json::to_value(&g.origin).unwrap(),
+            serde_json::Value::String(g.origin.to_string())
+        );
     }
 
     #[test]
@@ -910,7 +1120,12 @@ mod tests {
             }
         }
         let mut batch = CapabilitySet::new();
-        let got = batch.deny_many(paths.iter().enumerate().map(|(i, p)| (p, format!("t{i}"))));
+        let got = batch.deny_many(
+            paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p, format!("t{i}").into())),
+        );
         assert_eq!(got.err().map(|e| e.to_string()), want_err);
         assert!(want_err.is_some(), "the last path is refused");
         assert_eq!(batch, one_by_one);

@@ -54,7 +54,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::caps::{AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind};
+use crate::caps::{
+    AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind, Origin, Origins,
+};
 use crate::paths::canonicalize_for_grant;
 
 /// How much of the requested access the model allows.
@@ -79,7 +81,7 @@ pub struct GrantRef {
     /// The access this grant gives.
     pub access: AccessMode,
     /// Where the grant came from (`"--allow /src"`, `"profile default"`).
-    pub origin: String,
+    pub origin: Origins,
 }
 
 impl From<&FsGrant> for GrantRef {
@@ -108,7 +110,7 @@ pub enum Rule {
         /// The carve-out's canonical path.
         deny: PathBuf,
         /// Its origin: a deny group (`"group credentials"`) or a flag.
-        origin: String,
+        origin: Origin,
     },
     /// The path lies beneath a read-only carve-out and the request writes: writing is
     /// denied whatever the grants say; reading stays as they allow.
@@ -116,7 +118,7 @@ pub enum Rule {
         /// The carve-out's canonical path.
         deny: PathBuf,
         /// Its origin: a deny group (`"group tools"`) or a flag.
-        origin: String,
+        origin: Origin,
     },
     /// The path is a directory on the way from a grant down to a carve-out: its entries keep
     /// the grant but the directory itself cannot be listed or changed.
@@ -126,7 +128,7 @@ pub enum Rule {
         /// The carve-out that caused the expansion.
         deny: PathBuf,
         /// The carve-out's origin.
-        origin: String,
+        origin: Origin,
     },
     /// The path is a new entry (it does not exist) directly inside a spine directory: such
     /// entries are not covered by the expanded grant.
@@ -402,7 +404,7 @@ pub(crate) struct CarveSpine {
 
 impl CarveSpine {
     /// The first deny whose spine contains `dir`, with its origin.
-    fn deny_for(&self, caps: &CapabilitySet, dir: &Path) -> (PathBuf, String) {
+    fn deny_for(&self, caps: &CapabilitySet, dir: &Path) -> (PathBuf, Origin) {
         let deny = self
             .denies
             .iter()
@@ -414,8 +416,7 @@ impl CarveSpine {
             .denies()
             .iter()
             .find(|d| d.path == deny)
-            .map(|d| d.origin.clone())
-            .unwrap_or_default();
+            .map_or_else(|| Origin::Label(String::new()), |d| d.origin.clone());
         (deny, origin)
     }
 }
@@ -730,7 +731,11 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(grants.len(), 2);
-        assert_eq!(grants[0].origin, "--write-file f", "most specific first");
+        assert_eq!(
+            grants[0].origin.to_string(),
+            "--write-file f",
+            "most specific first"
+        );
         let e = explain(&caps, t.join("g/a/ok"), ReadWrite).unwrap();
         assert_eq!(e.verdict, Verdict::Partial);
         assert_eq!(e.allowed, Some(Read));
@@ -756,7 +761,7 @@ mod tests {
         let e = explain(&caps, t.join("g/a/ok"), ReadWrite).unwrap();
         assert_eq!(e.verdict, Verdict::Partial, "{e}");
         assert!(
-            matches!(&e.rule, Rule::ReadOnlyBy { origin, .. } if origin == "group tools"),
+            matches!(&e.rule, Rule::ReadOnlyBy { origin, .. } if origin.to_string() == "group tools"),
             "{e}"
         );
         let e = explain(&caps, t.join("g/a/new"), Write).unwrap();
@@ -785,7 +790,7 @@ mod tests {
         caps.deny(t.join("g/a/secret"), "group test").unwrap();
         let e = explain(&caps, t.join("g/a/secret"), Read).unwrap();
         assert!(
-            matches!(&e.rule, Rule::DeniedBy { origin, .. } if origin == "group test"),
+            matches!(&e.rule, Rule::DeniedBy { origin, .. } if origin.to_string() == "group test"),
             "{e:?}"
         );
         for spine in ["g", "g/a"] {

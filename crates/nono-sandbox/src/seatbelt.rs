@@ -145,7 +145,7 @@ pub fn profile(caps: &CapabilitySet) -> Result<String, SeatbeltError> {
         let read_only = caps.denies().iter().filter(|d| d.kind == DenyKind::Write);
         let full = caps.denies().iter().filter(|d| d.kind == DenyKind::All);
         for deny in read_only.chain(full) {
-            let _ = writeln!(out, "; {}", comment_text(&deny.origin));
+            let _ = writeln!(out, "; {}", comment_text(&deny.origin.to_string()));
             let what = match deny.kind {
                 DenyKind::All => {
                     "file-read* file-write* file-ioctl file-map-executable process-exec"
@@ -205,7 +205,7 @@ fn fs_grant(out: &mut String, grant: &FsGrant) -> Result<(), SeatbeltError> {
             FsKind::Dir => "directory",
             FsKind::File => "file",
         },
-        comment_text(&grant.origin)
+        comment_text(&grant.origin.to_string())
     );
     let ops = match grant.access {
         AccessMode::Read => "file-read* process-exec file-map-executable",

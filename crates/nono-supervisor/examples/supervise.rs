@@ -61,13 +61,7 @@ fn main() {
     match run(config) {
         Ok(outcome) => {
             for d in &outcome.denials {
-                eprintln!(
-                    "denied: {} {} ({}; {})",
-                    d.access,
-                    d.path.display(),
-                    d.syscall,
-                    d.reason
-                );
+                eprintln!("denied: {} {} ({}; {})", d.access, d.what, d.call, d.reason);
             }
             std::process::exit(outcome.exit.code());
         }

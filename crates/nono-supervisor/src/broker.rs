@@ -84,7 +84,7 @@ use self::as_child::{ActingAsChild, SandboxCreds};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
 
-pub(crate) use run_state::{Context, Denial, Shared};
+pub(crate) use run_state::{Call, Context, Denial, Refused, Shared};
 
 pub(crate) mod as_child;
 pub(crate) mod inotify;
@@ -153,15 +153,14 @@ impl StaticGrants {
             .filter(|(grant, _)| !denies.iter().any(|d| under(d, grant)))
             .map(|(grant, g)| (grant.to_vec(), g.kind, g.access))
             .collect();
-        // Origins are `FLAG PATH` for command-line grants and `profile NAME` for a profile's,
-        // merged with ", " (nono-cli's plan.rs reads them the same way for
-        // --bypass-protection): a directory the user named on the command line (the project,
+        // A grant's origins are typed (`Origin::Flag` for a command-line flag, never read
+        // back from text): a directory the user named on the command line (the project,
         // --allow-cwd) is the user's to chmod; one that only a profile grants is not.
         let roots = caps
             .grants()
             .iter()
             .filter(|g| g.kind == FsKind::Dir)
-            .filter(|g| !g.origin.split(", ").any(|o| o.starts_with("--")))
+            .filter(|g| !g.origin.any_flag())
             .filter_map(|g| rustix::fs::stat(&g.path).ok())
             .map(|st| (st.st_dev, st.st_ino))
             .collect();
@@ -537,10 +536,10 @@ impl Broker {
         }
         let Some(engine) = self.engine.clone() else {
             self.shared.deny(Denial {
-                path: canonical,
+                what: Refused::Path(canonical),
                 access,
                 pid: n.pid,
-                syscall: call.syscall.name().to_owned(),
+                call: Call::Syscall(call.syscall),
                 reason: "outside the sandbox (runtime elevation is off)".to_owned(),
             });
             let _ = notify.respond_continue(n.id);
@@ -715,10 +714,10 @@ fn grant_trapped(
         source: RequestSource::Trap,
     };
     let denial = |reason: String| Denial {
-        path: path.clone(),
+        what: Refused::Path(path.clone()),
         access,
         pid: n.pid,
-        syscall: call.syscall.name().to_owned(),
+        call: Call::Syscall(call.syscall),
         reason,
     };
     let decision = match triage {
@@ -769,7 +768,7 @@ fn grant_trapped(
                     }
                     let finish = Finish {
                         req,
-                        syscall: call.syscall.name(),
+                        syscall: call.syscall,
                         creds,
                         fd,
                         flags,
@@ -816,7 +815,7 @@ fn grant_trapped(
 /// The end of a runtime grant, after the open: check the opened object, truncate, inject.
 struct Finish {
     req: RuntimeRequest,
-    syscall: &'static str,
+    syscall: Syscall,
     creds: as_child::ChildCreds,
     fd: OwnedFd,
     flags: OFlags,
@@ -837,10 +836,10 @@ impl Finish {
         // group is refused here, before anything changed it.
         if let Some(reason) = engine.refuse_opened(&req, &fd) {
             shared.deny(Denial {
-                path: req.path.clone(),
+                what: Refused::Path(req.path.clone()),
                 access: req.access,
                 pid: req.pid,
-                syscall: syscall.to_owned(),
+                call: Call::Syscall(syscall),
                 reason,
             });
             let _ = notify.respond_errno(id, Errno::ACCESS.raw_os_error());

@@ -25,6 +25,7 @@ pub use nono_policy::{
 };
 
 pub use broker::procfs::{explain_proc, ProcVerdict};
+pub use broker::run_state::{Call, Refused};
 pub use broker::run_state::{Denial, UrlOpen};
 pub use error::SupervisorError;
 pub use pty::PtyMode;

@@ -43,7 +43,7 @@ use nono_wire::{
 use rustix::fs::{Mode, OFlags};
 
 use crate::broker::as_child::SandboxCreds;
-use crate::broker::run_state::{Context, Denial, Shared, UrlOpen};
+use crate::broker::run_state::{Call, Context, Denial, Refused, Shared, UrlOpen};
 use crate::broker::{open_approved, settle_opened, special_refusal, Lane, Unsettled};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
 
@@ -234,10 +234,10 @@ fn record_url(
 
 fn record(shared: &Shared, req: &CapabilityRequest, pid: u32, reason: &str) {
     shared.deny(Denial {
-        path: req.path.clone(),
+        what: Refused::Path(req.path.clone()),
         access: req.access,
         pid,
-        syscall: "sdk".to_owned(),
+        call: Call::Sdk,
         reason: reason.to_owned(),
     });
 }

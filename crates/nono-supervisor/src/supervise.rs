@@ -550,3 +550,45 @@ fn forward_pending(pipe: &OwnedFd, child: (Pid, Pid), pty: Option<&Pty>, ctx: &C
     }
     terms
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::run_state::{Call, Refused};
+    use nono_sandbox::linux::seccomp::Syscall;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    /// Issue 15: what was refused is typed; its text only shows it. A file whose name reads
+    /// like another kind (`@x`, `pid 1`) is still a path, and only a path has one.
+    #[test]
+    fn refused_is_typed_and_only_shown_as_text() {
+        let odd = Refused::Path(PathBuf::from("/w/@x, pid 1"));
+        assert_eq!(odd.path(), Some(Path::new("/w/@x, pid 1")));
+        let abs = Refused::AbstractSocket(std::ffi::OsStr::from_bytes(b"x\x1b[2J").to_owned());
+        assert_eq!(abs.path(), None);
+        assert!(abs.to_string().starts_with('@'));
+        for (r, shown) in [
+            (Refused::UnixDatagramSocket, "a Unix datagram socket"),
+            (
+                Refused::OtherProcess {
+                    id: 7,
+                    group: false,
+                },
+                "pid 7",
+            ),
+            (
+                Refused::OtherProcess { id: 7, group: true },
+                "process group 7",
+            ),
+            (Refused::TcpBind { port: 80 }, "tcp bind port 80"),
+        ] {
+            assert_eq!(r.path(), None);
+            assert_eq!(r.to_string(), shown);
+        }
+        assert_eq!(Call::Sdk.name(), "sdk");
+        assert!(Call::Sdk.is_open() && Call::Syscall(Syscall::OpenAt).is_open());
+        assert!(!Call::Syscall(Syscall::Mkdir).is_open());
+        assert_eq!(Call::Syscall(Syscall::Connect).to_string(), "connect");
+    }
+}

@@ -5,7 +5,7 @@ use super::json_locator::json_path_at;
 use super::*;
 use crate::deny_groups;
 use crate::policy::RateLimit;
-use nono_sandbox::{AccessMode, NetworkMode};
+use nono_sandbox::{AccessMode, NetworkMode, Origin};
 use std::path::Path;
 
 fn tmp(tag: &str) -> PathBuf {
@@ -64,7 +64,7 @@ fn default_profile_shape() {
     assert!(caps
         .denies()
         .iter()
-        .any(|d| d.path == v.home.join(".ssh") && d.origin == "group credentials"));
+        .any(|d| d.path == v.home.join(".ssh") && d.origin == Origin::Group("credentials".into())));
     assert_eq!(caps.network(), &NetworkMode::Allow);
     assert!(!p.capability_elevation());
     assert_eq!(p.prompt_timeout(), Duration::from_secs(60));
@@ -132,10 +132,9 @@ fn extends_chains_merge_lists_and_override_scalars() {
 
     let v = vars().with_workdir(&d);
     let caps = p.to_caps(&v).unwrap();
-    assert!(caps
-        .grants()
-        .iter()
-        .any(|g| g.path == d && g.access == AccessMode::ReadWrite && g.origin == "profile top"));
+    assert!(caps.grants().iter().any(|g| g.path == d
+        && g.access == AccessMode::ReadWrite
+        && g.origin.contains(&Origin::Profile("top".into()))));
     assert!(matches!(caps.network(), NetworkMode::Ports { connect, .. } if connect.contains(&443)));
     let policy = p.policy(&v).unwrap();
     assert!(policy.approve[0].grants(&d.join("data/x/y"), AccessMode::Read));
@@ -394,7 +393,7 @@ fn deny_patterns_expand_within_a_component() {
     let denied: Vec<_> = caps
         .denies()
         .iter()
-        .filter(|x| !x.origin.starts_with("group nono"))
+        .filter(|x| x.origin != Origin::Group("nono".into()))
         .map(|x| x.path.clone())
         .collect();
     assert_eq!(

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode};
+use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode, Origin};
 
 use super::deny_glob::expand_deny_glob;
 use super::{EnvPolicy, Profile, ProfileError, VarError, Vars, DEFAULT_PROMPT_TIMEOUT};
@@ -39,8 +39,8 @@ impl Profile {
             .collect()
     }
 
-    fn origin(&self) -> String {
-        format!("profile {}", self.name)
+    fn origin(&self) -> Origin {
+        Origin::Profile(self.name.clone())
     }
 
     fn expand(&self, vars: &Vars, field: &str, raw: &str) -> Result<PathBuf, ProfileError> {
@@ -79,13 +79,13 @@ impl Profile {
                 source,
             }
         })?;
-        let label = self.origin();
         for (field, p) in self.deny_paths(vars)? {
-            set.add(&p, &label).map_err(|source| ProfileError::Caps {
-                profile: self.name.clone(),
-                field,
-                source,
-            })?;
+            set.add_profile(&p, &self.name)
+                .map_err(|source| ProfileError::Caps {
+                    profile: self.name.clone(),
+                    field,
+                    source,
+                })?;
         }
         Ok(set)
     }
@@ -234,7 +234,7 @@ impl Profile {
             approve.push(ApproveRule::new(
                 &path.to_string_lossy(),
                 a.access.into(),
-                self.origin(),
+                self.origin().to_string(),
             ));
         }
         Ok(Policy {

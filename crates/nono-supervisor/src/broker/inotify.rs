@@ -50,7 +50,7 @@ use nono_sandbox::AccessMode;
 use rustix::fs::inotify::WatchFlags;
 use rustix::io::Errno;
 
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 use super::{metadata, StaticGrants, PATH_MAX};
 
 /// The syscalls this module brokers.
@@ -87,10 +87,10 @@ pub(crate) fn handle(notify: &NotifyFd, caps: &StaticGrants, shared: &Shared, n:
         }
         Err(Refusal::Denied(path, reason)) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: AccessMode::Read,
                 pid: n.pid,
-                syscall: Syscall::InotifyAddWatch.name().to_owned(),
+                call: Call::Syscall(Syscall::InotifyAddWatch),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

@@ -74,7 +74,7 @@ use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps,
 use rustix::io::Errno;
 
 use super::as_child::{ActingAsChild, ChildCreds};
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 use super::StaticGrants;
 
 /// The syscalls this module brokers.
@@ -214,20 +214,20 @@ pub(crate) fn handle(
         }
         Err(Refusal::Denied(path, reason)) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: AccessMode::Write,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
         Err(Refusal::Forbidden(path, reason, errno)) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: AccessMode::Write,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, errno.raw_os_error());

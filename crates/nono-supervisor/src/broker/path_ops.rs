@@ -52,7 +52,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 use super::{Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, RequestSource, RuntimeRequest};
 
@@ -96,7 +96,7 @@ impl Denial {
                     .iter()
                     .all(|(_, _, need)| !matches!(need, Need::WriteFile | Need::Exec))
             })
-            .any(|s| s.name() == self.syscall)
+            .any(|s| Call::Syscall(*s) == self.call)
     }
 }
 
@@ -212,10 +212,10 @@ pub(crate) fn handle(
         if let Some((denied, access)) = outside(caps, &path, need) {
             refused = true;
             shared.deny(Denial {
-                path: denied,
+                what: Refused::Path(denied),
                 access,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: "outside the sandbox".to_owned(),
             });
         } else {
@@ -345,10 +345,10 @@ fn grant(
     }
     let deny = |path: &Path, reason: String| {
         shared.deny(Denial {
-            path: path.to_path_buf(),
+            what: Refused::Path(path.to_path_buf()),
             access: AccessMode::Write,
             pid: n.pid,
-            syscall: syscall.name().to_owned(),
+            call: Call::Syscall(syscall),
             reason,
         });
         let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

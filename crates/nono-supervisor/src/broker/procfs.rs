@@ -60,7 +60,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::as_child::{ActingAsChild, ChildCreds};
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 
 /// How far up the `PPid` chain the ancestry check walks before giving up.
 const MAX_DEPTH: usize = 1024;
@@ -362,10 +362,10 @@ pub(crate) fn answer(
         }
         Outcome::Refused(reason) => {
             shared.deny(Denial {
-                path,
+                what: Refused::Path(path),
                 access: super::access_of(flags),
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

@@ -2,10 +2,12 @@
 //! the [`Context`] (static grants, engine, workers, URL policy, cancel token) and [`Shared`]
 //! (what the run recorded: [`Denial`]s, [`UrlOpen`]s, refused connects, the learner).
 
+use std::ffi::OsString;
 use std::os::fd::BorrowedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use nono_sandbox::linux::seccomp::Syscall;
 use nono_wire::AccessMode;
 
 use super::learner::Learner;
@@ -15,38 +17,122 @@ use crate::policy::Engine;
 use crate::spawn_config::SpawnConfig;
 use crate::url;
 
-/// An access the child attempted that the static grants did not cover (a trapped open or an
+/// An access the child attempted that the static grants did not cover (a trapped call or an
 /// SDK request that was not granted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Denial {
-    /// The absolute path, as resolved by the supervisor; `@NAME` for an abstract Unix
-    /// socket; empty for a refused Unix datagram socket (`socket`/`socketpair`, which name
-    /// no path: see [`Denial::is_unix_datagram_socket`]); `pid N` for a process outside the
-    /// sandbox whose scheduling or I/O priority was to be changed (see
-    /// [`Denial::is_other_process`]).
-    pub path: PathBuf,
+    /// What was refused: a path, a socket, another process, a port (see [`Refused`]).
+    pub what: Refused,
     /// The access asked for (from the open flags, or the request).
     pub access: AccessMode,
     /// The thread id (in the supervisor's pid namespace) that asked.
     pub pid: u32,
-    /// The trapped syscall's name (`"open"`, `"openat"`, `"creat"`, `"mkdirat"`, `"connect"`,
-    /// `"socket"`, ...; never `"openat2"`, which the deny filter fails with `ENOSYS`), or
-    /// `"sdk"` for an explicit request.
-    pub syscall: String,
+    /// The call that was refused: a trapped syscall (never `openat2`, which the deny filter
+    /// fails with `ENOSYS`), or an explicit SDK request.
+    pub call: Call,
     /// Why it was denied: `"outside the sandbox"`, a deny group, the policy's reason, ...
     pub reason: String,
 }
 
-impl Denial {
-    /// Whether this is a refused Unix datagram socket (`socket`/`socketpair` of `AF_UNIX`
-    /// `SOCK_DGRAM`; the path is empty): allowed only by `--allow-unix-datagram` (or a
-    /// profile's `network.allow_unix_datagram`), never by a path grant.
+/// What a [`Denial`] refused. Typed so that a caller formats it without reading meaning back
+/// out of a path (a file may be called `@x` or `pid 1`). Not `non_exhaustive`: a caller that
+/// reports denials handles every kind, so a new one cannot reach users unexplained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A file or directory, by absolute path as the supervisor resolved it.
+    Path(PathBuf),
+    /// A pathname Unix socket (`connect`/`sendto`), by absolute path.
+    Socket(PathBuf),
+    /// An abstract Unix socket, by name (without the leading NUL): nothing grants it.
+    AbstractSocket(OsString),
+    /// A Unix datagram socket (`socket`/`socketpair` of `AF_UNIX` `SOCK_DGRAM`), which names
+    /// no path: allowed only by `--allow-unix-datagram` (or a profile's
+    /// `network.allow_unix_datagram`), never by a path grant.
+    UnixDatagramSocket,
+    /// A process (or, `group`, a process group) outside the sandbox whose scheduling or I/O
+    /// priority was to be changed: no grant allows it.
+    OtherProcess {
+        /// The process id, or the group's leader.
+        id: u32,
+        /// Whether `id` names a process group.
+        group: bool,
+    },
+    /// A TCP `bind` to a port the network rules do not list: `--allow-bind-port N` allows it.
+    TcpBind {
+        /// The port.
+        port: u16,
+    },
+}
+
+impl Refused {
+    /// The path, for a file, directory or pathname socket.
     #[must_use]
-    pub fn is_unix_datagram_socket(&self) -> bool {
-        crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
-            .iter()
-            .any(|s| s.name() == self.syscall)
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Refused::Path(p) | Refused::Socket(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// The path, `@NAME`, `pid N` / `process group N`, `tcp bind port N`, or `a Unix datagram
+/// socket`: what a log line shows (not escaped: a path may hold control characters, so a
+/// terminal wants `escape::path` on [`Refused::path`]).
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Path(p) | Refused::Socket(p) => write!(f, "{}", p.display()),
+            Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
+            Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
+            Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
+            Refused::OtherProcess { id, group: true } => write!(f, "process group {id}"),
+            Refused::TcpBind { port } => write!(f, "tcp bind port {port}"),
+        }
+    }
+}
+
+/// The call a [`Denial`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// A trapped syscall.
+    Syscall(Syscall),
+    /// An explicit request on the SDK socket.
+    Sdk,
+}
+
+impl Call {
+    /// The syscall's name (`"openat"`, `"mkdirat"`, `"connect"`), or `"sdk"`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Syscall(s) => s.name(),
+            Call::Sdk => "sdk",
+        }
+    }
+
+    /// Whether the call is an open (or an SDK request for an open file): what a report
+    /// leaves unnamed.
+    #[must_use]
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Call::Sdk | Call::Syscall(Syscall::Open | Syscall::OpenAt | Syscall::Creat)
+        )
+    }
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Denial {
+    /// The path refused, for a file, directory or pathname socket ([`Refused::path`]).
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        self.what.path()
     }
 
     /// The procfs broker's reason when this is a `/proc` entry it refused (another process's
@@ -58,41 +144,7 @@ impl Denial {
             .iter()
             .find(|r| **r == self.reason)
             .copied()
-            .filter(|_| self.path.starts_with("/proc"))
-    }
-
-    /// The port of a refused TCP `connect` (the network rules list other ports; the path is
-    /// `tcp port N`): `--allow-connect-port N` allows it.
-    #[must_use]
-    pub fn tcp_port(&self) -> Option<u16> {
-        if self.reason != crate::broker::unix_socket::TCP_PORT_REFUSED {
-            return None;
-        }
-        self.path.to_str()?.strip_prefix("tcp port ")?.parse().ok()
-    }
-
-    /// The port of a refused TCP `bind` (the network rules list other ports; the path is
-    /// `tcp bind port N`): `--allow-bind-port N` allows it.
-    #[must_use]
-    pub fn tcp_bind_port(&self) -> Option<u16> {
-        if self.reason != crate::broker::tcp_bind::TCP_BIND_REFUSED {
-            return None;
-        }
-        self.path
-            .to_str()?
-            .strip_prefix("tcp bind port ")?
-            .parse()
-            .ok()
-    }
-
-    /// Whether this is a refused change to the scheduling or I/O priority of a process
-    /// outside the sandbox (`sched_setaffinity`, `sched_setscheduler`, `sched_setparam`,
-    /// `sched_setattr`, `ioprio_set`; the path is `pid N`): no grant allows it.
-    #[must_use]
-    pub fn is_other_process(&self) -> bool {
-        crate::broker::sched::SYSCALLS
-            .iter()
-            .any(|s| s.name() == self.syscall)
+            .filter(|_| matches!(&self.what, Refused::Path(p) if p.starts_with("/proc")))
     }
 }
 
@@ -124,7 +176,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn deny(&self, d: Denial) {
-        tracing::debug!(path = %crate::escape::path(&d.path), syscall = %d.syscall, reason = %crate::escape::text(&d.reason), "denied");
+        let what = d.path().map_or_else(
+            || crate::escape::text(&d.what.to_string()),
+            crate::escape::path,
+        );
+        tracing::debug!(what = %what, syscall = %d.call, reason = %crate::escape::text(&d.reason), "denied");
         self.denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -21,14 +21,12 @@
 //! window of microseconds against a full cycle of the pid space, for a denial of service at
 //! most. Without a supervisor (`nono wrap`) these calls are not checked (see `gaps.rs`).
 
-use std::path::PathBuf;
-
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
 use nono_sandbox::AccessMode;
 use rustix::io::Errno;
 
 use super::procfs;
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = Syscall::OTHER_PROCESS;
@@ -87,10 +85,13 @@ pub(crate) fn handle(
         Target::Group(_) => format!("process group {id}"),
     };
     shared.deny(Denial {
-        path: PathBuf::from(format!("pid {id}")),
+        what: Refused::OtherProcess {
+            id,
+            group: matches!(target, Target::Group(_)),
+        },
         access: AccessMode::Write,
         pid: n.pid,
-        syscall: syscall.name().to_owned(),
+        call: Call::Syscall(syscall),
         reason: format!(
             "{what} is not part of the sandbox: its scheduling and I/O priority are not the \
              sandbox's to change"

@@ -9,22 +9,20 @@
 //! kernel decides — Landlock still enforces the port rule, so `CONTINUE` never widens
 //! anything, and an address the child rewrites after the check is judged by Landlock again.
 //! Not allowed: `EACCES`, what Landlock answers, and a [`Denial`] whose path is
-//! `tcp bind port N` ([`Denial::tcp_bind_port`]).
-
-use std::path::PathBuf;
+//! [`Refused::TcpBind`].
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd, Syscall};
 use nono_sandbox::{AccessMode, NetworkMode};
 use rustix::io::Errno;
 use rustix::net::SocketType;
 
-use super::run_state::{Denial, Shared};
+use super::run_state::{Call, Denial, Refused, Shared};
 use super::StaticGrants;
 
 /// The syscalls this module answers (trapped in port mode only).
 pub(crate) const SYSCALLS: &[Syscall] = &[Syscall::Bind];
 
-/// The reason of a refused bind ([`Denial::tcp_bind_port`]).
+/// The reason of a refused bind ([`Refused::TcpBind`]).
 pub(crate) const TCP_BIND_REFUSED: &str = "TCP bind to a port the network rules do not list";
 
 /// Whether `s` is answered here.
@@ -66,10 +64,10 @@ pub(crate) fn handle(notify: &NotifyFd, caps: &StaticGrants, shared: &Shared, n:
         return;
     };
     shared.deny(Denial {
-        path: PathBuf::from(format!("tcp bind port {port}")),
+        what: Refused::TcpBind { port },
         access: AccessMode::Write,
         pid: n.pid,
-        syscall: Syscall::Bind.name().to_owned(),
+        call: Call::Syscall(Syscall::Bind),
         reason: TCP_BIND_REFUSED.to_owned(),
     });
     let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

@@ -139,7 +139,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::as_child::ActingAsChild;
-use super::run_state::{Denial, Shared};
+use super::run_state::{Denial, Refused, Shared};
 use super::{Lane, StaticGrants, Workers};
 
 /// The syscalls this module brokers.
@@ -269,10 +269,10 @@ pub(crate) fn refuse_datagram_socket(
         other => format!("type {other}"),
     };
     shared.deny(Denial {
-        path: PathBuf::new(),
+        what: Refused::UnixDatagramSocket,
         access: AccessMode::Write,
         pid: n.pid,
-        syscall: syscall.name().to_owned(),
+        call: super::run_state::Call::Syscall(syscall),
         reason: format!(
             "a Unix datagram socket (AF_UNIX, {kind}): with one, sendmsg reaches any pathname \
              datagram socket (/dev/log, /run/systemd/notify), which nono cannot check; allow \
@@ -321,7 +321,7 @@ enum Plan {
 }
 
 enum Refusal {
-    Denied(PathBuf, String, Errno),
+    Denied(Refused, String, Errno),
     /// A TCP destination the rules do not allow (`EACCES`, what Landlock answers).
     Connect(std::net::SocketAddr, crate::egress::ConnectRefusal),
     Errno(Errno),
@@ -430,12 +430,12 @@ fn refuse(notify: &NotifyFd, shared: &Shared, n: &Notification, syscall: Syscall
         Refusal::Errno(e) => {
             let _ = notify.respond_errno(n.id, e.raw_os_error());
         }
-        Refusal::Denied(path, reason, errno) => {
+        Refusal::Denied(what, reason, errno) => {
             shared.deny(Denial {
-                path,
+                what,
                 access: AccessMode::Write,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                call: super::run_state::Call::Syscall(syscall),
                 reason,
             });
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
@@ -536,9 +536,8 @@ fn decide(
     }
     let sun_path = &call.addr[SUN_PATH_OFFSET..];
     if sun_path[0] == 0 {
-        let name = String::from_utf8_lossy(&sun_path[1..]);
         return Err(Refusal::Denied(
-            PathBuf::from(format!("@{name}")),
+            Refused::AbstractSocket(OsStr::from_bytes(&sun_path[1..]).to_owned()),
             "an abstract Unix socket (the supervisor cannot tell whose it is)".to_owned(),
             Errno::PERM,
         ));
@@ -564,7 +563,7 @@ fn decide(
     let lexical = super::normalize(&absolute);
     if lexical.starts_with("/proc") {
         return Err(Refusal::Denied(
-            lexical,
+            Refused::Socket(lexical),
             "a Unix socket reached through /proc".to_owned(),
             Errno::ACCESS,
         ));
@@ -573,7 +572,7 @@ fn decide(
         .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::NOENT))?;
     if canonical.starts_with("/proc") || !caps.allows_canonical(&canonical, AccessMode::Write) {
         return Err(Refusal::Denied(
-            canonical,
+            Refused::Socket(canonical),
             "a pathname Unix socket outside the write grants".to_owned(),
             Errno::ACCESS,
         ));
@@ -581,7 +580,7 @@ fn decide(
     let inode = super::metadata::open_object(&canonical).map_err(|e| {
         if e == Errno::LOOP || e == Errno::XDEV {
             Refusal::Denied(
-                canonical.clone(),
+                Refused::Socket(canonical.clone()),
                 "the socket path changed into a symlink before the connect".to_owned(),
                 Errno::ACCESS,
             )
@@ -623,7 +622,7 @@ fn decide(
     let grant_hint = |what: &str| format!("{what}; {advice}");
     if kind == SocketType::DGRAM {
         return Err(Refusal::Denied(
-            canonical.clone(),
+            Refused::Socket(canonical.clone()),
             grant_hint(
                 "a datagram Unix socket not granted by itself (the supervisor cannot tell who \
                  receives datagrams)",
@@ -644,7 +643,7 @@ fn decide(
     }
     if local_addr_len(socket)? > SUN_PATH_OFFSET {
         return Err(Refusal::Denied(
-            canonical.clone(),
+            Refused::Socket(canonical.clone()),
             grant_hint(
                 "a bound client socket connecting to a Unix socket not granted by itself (the \
                  supervisor checks the server on a socket of its own, which cannot carry the \
@@ -693,7 +692,11 @@ fn connect_checked(
     if let Err(reason) = served_inside(&own, root, hint) {
         // Dropped unused: the server sees a connection that ends at once, with no data.
         drop(own);
-        return Err(Refusal::Denied(path.to_path_buf(), reason, Errno::ACCESS));
+        return Err(Refusal::Denied(
+            Refused::Socket(path.to_path_buf()),
+            reason,
+            Errno::ACCESS,
+        ));
     }
     let fd = u32::try_from(call.fd).map_err(|_| Errno::BADF)?;
     let opts = AddFdOptions {
@@ -852,10 +855,6 @@ fn check_tcp(
     crate::egress::judge_connect(network, caps.egress_proxy, dest)
         .map_err(|refusal| Refusal::Connect(dest, refusal))
 }
-
-/// The reason of a refused TCP connect ([`crate::Denial::tcp_port`]); the denial's path is
-/// `tcp port N`.
-pub(crate) const TCP_PORT_REFUSED: &str = "TCP connect to a port the network rules do not list";
 
 /// How often a waiting connect/send checks that the child is still waiting for it.
 const WAIT_SLICE_MS: i32 = 50;

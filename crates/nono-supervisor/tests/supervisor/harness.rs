@@ -68,7 +68,7 @@ pub fn assert_exit(outcome: &RunOutcome, code: i32) {
 pub fn denial_of(outcome: &RunOutcome, path: impl AsRef<Path>) -> &Denial {
     let path = path.as_ref();
     // A `match`, not `unwrap_or_else`: a closure would not report the caller's line.
-    match outcome.denials.iter().find(|d| d.path == path) {
+    match outcome.denials.iter().find(|d| d.path() == Some(path)) {
         Some(d) => d,
         None => panic!("no denial of {}: {:?}", path.display(), outcome.denials),
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nono_sandbox::AccessMode;
 use nono_supervisor::policy::Policy;
-use nono_supervisor::{run, ExitStatusKind, SpawnConfig};
+use nono_supervisor::{run, Call, ExitStatusKind, SpawnConfig};
 
 use crate::harness::{approve_all, example, run_ok, scratch, sh, shared, system_caps, PYTHON};
 
@@ -92,7 +92,7 @@ open("{out}/replay", "w").write(answer["Decision"]["decision"]["Denied"]["reason
         .unwrap()
         .contains("already used"));
     assert!(
-        outcome.denials.iter().any(|d| d.syscall == "sdk"),
+        outcome.denials.iter().any(|d| d.call == Call::Sdk),
         "{:?}",
         outcome.denials
     );
@@ -281,7 +281,7 @@ open("{out}/answer", "w").write(json.dumps(answer))
         outcome
             .denials
             .iter()
-            .any(|d| d.syscall == "sdk" && d.reason.contains("credentials")),
+            .any(|d| d.call == Call::Sdk && d.reason.contains("credentials")),
         "{:?}",
         outcome.denials
     );

@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
 
 use nono_sandbox::{AccessMode, CapabilitySet};
-use nono_supervisor::{ExitStatusKind, RunOutcome};
+use nono_supervisor::{ExitStatusKind, Refused, RunOutcome};
 
 use crate::cprog::{answer, gaps, run_probe};
 use crate::harness::{denial_of, run_ok, sandbox_ready, scratch, sh, system_caps, trapped, PYTHON};
@@ -57,7 +57,7 @@ fn connect_outside_the_grants_is_refused_and_inside_works() {
     assert_eq!(answer(&text, "connect"), "EACCES", "{text}");
     assert_eq!(accepted(&outer), 0);
     let d = denial_of(&outcome, &outer_path);
-    assert_eq!(d.syscall, "connect");
+    assert_eq!(d.call.name(), "connect");
 
     // Inside the write grant but served by this (unsandboxed) process: refused, and the
     // listener only ever sees the supervisor's check connection, closed at once.
@@ -106,7 +106,10 @@ fn a_relative_path_and_a_symlink_resolve_to_what_they_name() {
     let outcome = run_ok(trapped(&script, &out));
     assert_eq!(accepted(&outer), 0);
     assert!(
-        outcome.denials.iter().any(|d| d.path == outer_path),
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.path() == Some(Path::new(&outer_path))),
         "{:?}",
         outcome.denials
     );
@@ -142,7 +145,7 @@ fn datagrams_and_abstract_addresses() {
     assert!(outcome
         .denials
         .iter()
-        .any(|d| d.path == target && d.syscall == "sendto"));
+        .any(|d| d.path() == Some(Path::new(&target)) && d.call.name() == "sendto"));
 
     // Inside a directory write grant: the supervisor cannot tell who receives a datagram, so
     // only a grant of the socket itself reaches it.
@@ -158,7 +161,7 @@ fn datagrams_and_abstract_addresses() {
     assert!(outcome
         .denials
         .iter()
-        .any(|d| d.path == target && d.reason.contains("datagram")));
+        .any(|d| d.path() == Some(Path::new(&target)) && d.reason.contains("datagram")));
     caps.allow_file(&target, AccessMode::ReadWrite, "test socket")
         .unwrap();
     let (_, text) = run_probe(
@@ -177,7 +180,7 @@ fn datagrams_and_abstract_addresses() {
     assert!(outcome
         .denials
         .iter()
-        .any(|d| d.path.to_str() == Some("@nono-gaps-test")));
+        .any(|d| d.what == Refused::AbstractSocket("nono-gaps-test".into())));
 }
 
 /// Without the opt-in, `socket`/`socketpair` of a Unix datagram socket are trapped and
@@ -221,10 +224,10 @@ fn unix_datagram_sockets_are_refused_and_reported_unless_allowed() {
         let d = outcome
             .denials
             .iter()
-            .find(|d| d.syscall == call)
+            .find(|d| d.call.name() == call)
             .unwrap_or_else(|| panic!("{mode}: no denial: {:?}", outcome.denials));
-        assert!(d.is_unix_datagram_socket(), "{d:?}");
-        assert_eq!(d.path, std::path::PathBuf::new());
+        assert!(d.what == Refused::UnixDatagramSocket, "{d:?}");
+        assert_eq!(d.path(), None);
         assert!(
             d.reason.contains("SOCK_DGRAM") && d.reason.contains("--allow-unix-datagram"),
             "{}",
@@ -248,7 +251,10 @@ fn unix_datagram_sockets_are_refused_and_reported_unless_allowed() {
         let n = receiver.recv(&mut buf).expect("the known gap: delivered");
         assert_eq!(&buf[..n], b"hello");
         assert!(
-            !outcome.denials.iter().any(|d| d.is_unix_datagram_socket()),
+            !outcome
+                .denials
+                .iter()
+                .any(|d| d.what == Refused::UnixDatagramSocket),
             "{:?}",
             outcome.denials
         );
@@ -358,7 +364,10 @@ fn flipped_connects(outer_writable: bool) {
     );
     assert!(inner_accepted > 0, "{text}");
     assert!(
-        outcome.denials.iter().any(|d| d.path == outer_path),
+        outcome
+            .denials
+            .iter()
+            .any(|d| d.path() == Some(Path::new(&outer_path))),
         "the flipped path was never even seen: {text}"
     );
 }
@@ -551,7 +560,7 @@ fn a_socket_served_outside_the_sandbox_is_refused_even_in_a_writable_dir() {
         String::from_utf8_lossy(&bytes)
     );
     let d = denial_of(&outcome, &t.path);
-    assert_eq!(d.syscall, "connect");
+    assert_eq!(d.call.name(), "connect");
     let me = std::process::id();
     assert!(
         d.reason
@@ -665,7 +674,8 @@ fn a_symlink_to_a_socket_served_outside_is_refused() {
         outcome
             .denials
             .iter()
-            .any(|d| d.path == t.path && d.reason.contains("served outside the sandbox")),
+            .any(|d| d.path() == Some(Path::new(&t.path))
+                && d.reason.contains("served outside the sandbox")),
         "{:?}",
         outcome.denials
     );
@@ -735,7 +745,7 @@ fn a_socket_granted_by_itself_is_that_inode_not_its_name() {
     // The outside server behind the link only ever saw the supervisor's check connection.
     assert_eq!(received(&other).1, b"");
     let d = denial_of(&outcome, &app_path);
-    assert_eq!(d.syscall, "connect");
+    assert_eq!(d.call.name(), "connect");
     assert!(
         d.reason
             .contains("no longer names the socket it named when nono started"),
