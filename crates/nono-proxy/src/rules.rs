@@ -248,7 +248,8 @@ impl Rules {
             (None, _) => true,
             // A tunnel could reach the denied path: refuse the tunnel.
             (Some(_), Access::Tunnel) => true,
-            (Some(p), Access::Http { path }) => p.matches(path),
+            // Deny loosely: a spelling a server resolves to the denied path is denied too.
+            (Some(p), Access::Http { path }) => p.matches_loose(path),
         };
         port_ok && path_ok && rule.host.matches(host)
     }

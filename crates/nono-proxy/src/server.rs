@@ -16,7 +16,7 @@ use crate::head::{parse_authority, parse_request_head, HeadError, RequestHead, T
 use crate::host::Host;
 use crate::rule::normalize_request_path;
 use crate::rules::{Access, DenyReason, Verdict};
-use crate::tunnel::{copy_body, copy_streaming, pump, Activity, BodyKind};
+use crate::tunnel::{copy_body, copy_scrubbed, copy_streaming, pump, Activity, BodyKind};
 
 /// Audit events kept when nobody reads them; more are counted in `dropped_events`.
 const EVENT_QUEUE: usize = 16 * 1024;
@@ -931,7 +931,7 @@ fn serve_http(
             return;
         }
     };
-    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path: &path }) {
         Ok(d) => d,
         Err((verdict, addr)) => {
             respond(
@@ -1152,6 +1152,23 @@ fn serve_credential(
         emit(shared, ev);
         return;
     }
+    if head.method.eq_ignore_ascii_case("TRACE") || head.method.eq_ignore_ascii_case("TRACK") {
+        // TRACE echoes the request — with the real key in it — back to the sandbox.
+        respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "",
+            &format!(
+                "nono: {} is refused on credential routes (it echoes the injected key)\n",
+                head.method
+            ),
+        );
+        let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
+        ev.host = host.to_string();
+        ev.port = port;
+        emit(shared, ev);
+        return;
+    }
     let Some(path) = normalize_request_path(&below) else {
         respond(
             &mut stream,
@@ -1166,7 +1183,7 @@ fn serve_credential(
         && !route
             .allow_endpoints
             .iter()
-            .any(|e| e.matches(&head.method, path))
+            .any(|e| e.matches(&head.method, &path))
     {
         respond(&mut stream, "403 Forbidden", "", &format!("nono: {} {} is not an allowed endpoint of credential {}; add --allow-endpoint {}:{}:{}\n", head.method, path, route.name, route.name, head.method, path));
         let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
@@ -1235,7 +1252,13 @@ fn serve_credential(
     let (up, down, error) = match sent {
         Err(e) => (0, 0, Some(e.to_string())),
         Ok(up) => {
-            let got = copy_streaming(&mut upstream, &mut stream);
+            // An upstream that echoes the request (TRACE, a debug endpoint, an error page
+            // quoting the header) must not hand the key to the sandbox.
+            let got = copy_scrubbed(
+                &mut upstream,
+                &mut stream,
+                route.secret.expose().as_bytes(),
+            );
             let err = got.as_ref().err().map(ToString::to_string);
             (up, got.unwrap_or(0), err)
         }

@@ -400,6 +400,66 @@ pub(crate) fn copy_streaming(src: &mut impl Read, dst: &mut impl Write) -> io::R
     }
 }
 
+/// [`copy_streaming`] that never lets `secret` through: every occurrence is replaced by as
+/// many `*` (same length, so `Content-Length` and chunk sizes stay right), also when it is
+/// split across reads. Only a tail that could be the start of the secret is held back until
+/// the next read (a response's last bytes — `\n\n` of a server-sent event — never are: a
+/// secret has no line break).
+pub(crate) fn copy_scrubbed(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    secret: &[u8],
+) -> io::Result<u64> {
+    if secret.is_empty() {
+        return copy_streaming(src, dst);
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::with_capacity(16 * 1024 + secret.len());
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => 0,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(e),
+        };
+        pending.extend_from_slice(&buf[..n]);
+        mask_all(&mut pending, secret);
+        // Hold back the longest tail that is a proper prefix of the secret (at EOF: nothing).
+        let keep = if n == 0 {
+            0
+        } else {
+            (1..secret.len().min(pending.len() + 1))
+                .rev()
+                .find(|&k| pending[pending.len() - k..] == secret[..k])
+                .unwrap_or(0)
+        };
+        let send = pending.len() - keep;
+        if send > 0 {
+            dst.write_all(&pending[..send])?;
+            dst.flush()?;
+            total += send as u64;
+            pending.drain(..send);
+        }
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+fn mask_all(buf: &mut [u8], secret: &[u8]) {
+    let mut i = 0;
+    while i + secret.len() <= buf.len() {
+        if buf[i..i + secret.len()] == *secret {
+            buf[i..i + secret.len()].fill(b'*');
+            i += secret.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +487,34 @@ mod tests {
             b"4\nWiki",
         ] {
             assert!(ChunkScanner::new().feed(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn secret_is_scrubbed_across_any_split() {
+        let secret = b"sk-abcabd";
+        let resp = b"HTTP/1.1 200 OK\r\n\r\nkey=sk-abcabd;again=sk-abcabd;half=sk-abc".to_vec();
+        let want: Vec<u8> = String::from_utf8(resp.clone())
+            .unwrap()
+            .replace("sk-abcabd", "*********")
+            .into_bytes();
+        for split in 0..resp.len() {
+            struct Two<'a>(Vec<&'a [u8]>);
+            impl Read for Two<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                    if self.0.is_empty() {
+                        return Ok(0);
+                    }
+                    let part = self.0.remove(0);
+                    buf[..part.len()].copy_from_slice(part);
+                    Ok(part.len())
+                }
+            }
+            let (a, b) = resp.split_at(split);
+            let mut out = Vec::new();
+            let parts = [a, b].into_iter().filter(|p| !p.is_empty()).collect();
+            copy_scrubbed(&mut Two(parts), &mut out, secret).unwrap();
+            assert_eq!(out, want, "split at {split}");
         }
     }
 
