@@ -172,6 +172,7 @@ fn redteam3_credential_key_echoed_by_the_upstream_stays_out() {
     );
     let script = format!(
         "{curl} -sS -m 5 -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/anything\"; echo; \
+         {curl} -sS -m 5 --compressed -o /dev/null -w 'gz=%{{http_code}}\\n' -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/gz\"; \
          {curl} -sS -m 5 -X TRACE -w 'trace=%{{http_code}}\\n' -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/\"; echo"
     );
     let run = output(
@@ -193,8 +194,98 @@ fn redteam3_credential_key_echoed_by_the_upstream_stays_out() {
         "the real key reached the sandboxed command:\n{run}"
     );
     assert!(run.stdout.contains("trace=405"), "{run}");
+    // The scrubber needs the response uncompressed: whatever the command asks for, the
+    // upstream is asked for `identity`.
+    assert!(run.stdout.contains("gz=200"), "{run}");
+    let gz = seen
+        .iter()
+        .find(|h| h.starts_with("GET /gz"))
+        .unwrap_or_else(|| panic!("no /gz request: {seen:?}"));
+    assert!(
+        gz.contains("Accept-Encoding: identity") && !gz.contains("gzip"),
+        "{gz}"
+    );
     assert!(
         !seen.iter().any(|h| h.starts_with("TRACE")),
         "TRACE was forwarded: {seen:?}"
+    );
+}
+
+/// RED TEAM 3 finding 3: a path rule (`--allow-domain http://api.test/api/**`) or an
+/// endpoint rule (`--allow-endpoint SERVICE:GET:/v1/**`) judged the request line, but the
+/// proxy forwarded headers that many servers obey *instead of* the request line:
+/// `X-Original-URL` / `X-Rewrite-URL` (IIS, Symfony: the path) and `X-HTTP-Method-Override`
+/// / `X-HTTP-Method` / `X-Method-Override` (Google APIs, many frameworks: the method). A
+/// `GET /api/x` with `X-Original-URL: /admin`, or an allowed `GET` with
+/// `X-HTTP-Method-Override: DELETE` and the injected key, reached the server.
+///
+/// Fix: where a path rule exists (plain HTTP) or the credential route has endpoint rules,
+/// a request carrying one of these headers is refused (403).
+#[test]
+fn redteam3_rewriting_headers_cannot_change_the_judged_request() {
+    if !sandbox_available() {
+        return;
+    }
+    let Some(curl) = curl() else {
+        eprintln!("skipping: no curl");
+        return;
+    };
+    let s = Scratch::new("rt3-rewrite");
+    let (port, heads) = echo_server("127.0.0.11");
+    let secret = format!("sk-rt3-rw-{}", std::process::id());
+    let p = s.write(
+        "p.json",
+        &format!(
+            r#"{{"name": "p", "extends": "default", "network": {{"credentials": {{"echo": {{
+                "upstream": "http://127.0.0.11:{port}", "header": "Authorization",
+                "format": "Bearer {{}}", "source": {{"env": "RT3_RW_SECRET"}},
+                "base_url_env": "ECHO_BASE_URL", "key_env": "ECHO_KEY"}}}}}}}}"#
+        ),
+    );
+    let c = |name: &str, args: &str| {
+        format!("{curl} -sS -m 5 -o /dev/null -w '{name}=%{{http_code}}\\n' {args};")
+    };
+    let auth = "-H \"Authorization: Bearer $ECHO_KEY\"";
+    let script = [
+        c("path_ok", &format!("http://api.test:{port}/api/ok")),
+        c(
+            "path_rewrite",
+            &format!("-H 'X-Original-URL: /admin' http://api.test:{port}/api/x"),
+        ),
+        c("ep_ok", &format!("{auth} \"$ECHO_BASE_URL/v1/ok\"")),
+        c(
+            "ep_override",
+            &format!("{auth} -H 'X-HTTP-Method-Override: DELETE' \"$ECHO_BASE_URL/v1/x\""),
+        ),
+    ]
+    .concat();
+    let run = output(
+        nono_cmd(&s.path)
+            .env("RT3_RW_SECRET", &secret)
+            .env("NONO_TEST_PROXY_RESOLVE", "api.test=127.0.0.11")
+            .args(["run", "-p", &p.display().to_string()])
+            .args(["--allow-domain", &format!("http://api.test:{port}/api/**")])
+            .args(["--allow-domain", "127.0.0.11"])
+            .args(["--credential", "echo"])
+            .args(["--allow-endpoint", "echo:GET:/v1/**"])
+            .args(["--", "sh", "-c", &script]),
+    );
+    let served = first_lines(&heads);
+    // Controls: the same requests without the header are served.
+    assert!(run.stdout.contains("path_ok=200\n"), "{served:?}\n{run}");
+    assert!(run.stdout.contains("ep_ok=200\n"), "{served:?}\n{run}");
+    assert!(
+        run.stdout.contains("path_rewrite=403\n"),
+        "{served:?}\n{run}"
+    );
+    assert!(
+        run.stdout.contains("ep_override=403\n"),
+        "{served:?}\n{run}"
+    );
+    assert_eq!(served.len(), 2, "{served:?}\n{run}");
+    let all = heads.lock().unwrap().concat().to_ascii_lowercase();
+    assert!(
+        !all.contains("x-original-url") && !all.contains("method-override"),
+        "{all}"
     );
 }

@@ -244,6 +244,8 @@ impl PathPattern {
         let segs: Vec<&str> = lowered
             .split('/')
             .map(|s| s.split(';').next().unwrap_or(s))
+            // `admin.` is `admin` to Windows servers.
+            .map(|s| s.trim_end_matches('.'))
             .filter(|s| !s.is_empty())
             .collect();
         let pat: Vec<String> = self
@@ -637,7 +639,14 @@ mod tests {
             assert_eq!(normalize_request_path(bad), None, "{bad}");
         }
         let deny = PathPattern::parse("/admin/**").unwrap();
-        for spelled in ["/admin/x", "/ADMIN/x", "//admin/x", "/admin;jsessionid=1/x", "/Admin"] {
+        for spelled in [
+            "/admin/x",
+            "/ADMIN/x",
+            "//admin/x",
+            "/admin;jsessionid=1/x",
+            "/Admin",
+            "/admin./x",
+        ] {
             assert!(deny.matches_loose(spelled), "{spelled}");
         }
         assert!(!deny.matches("/ADMIN/x"));

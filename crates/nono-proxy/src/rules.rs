@@ -167,7 +167,7 @@ impl fmt::Display for DenyReason {
                 f.write_str("the host is allowed only for other plain-HTTP paths")
             }
             DenyReason::AmbiguousPath => {
-                f.write_str("the path has dot segments or encoded slashes")
+                f.write_str("the path has dot segments, encoded slashes or a header that rewrites the path or method (X-Original-URL, X-HTTP-Method-Override)")
             }
             DenyReason::SpecialAddress { addr, range } => write!(
                 f,

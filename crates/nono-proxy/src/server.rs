@@ -800,6 +800,26 @@ fn body_kind(head: &RequestHead) -> Result<BodyKind, &'static str> {
     }
 }
 
+/// Request headers some servers and frameworks obey to replace the request's path
+/// (`X-Original-URL`, `X-Rewrite-URL`: IIS, Symfony) or method (`X-HTTP-Method-Override` and
+/// friends: Google APIs, many frameworks). Where a path or endpoint rule decided the request,
+/// such a header would make the server answer another request than the one the rule allowed.
+const REWRITING_HEADERS: &[&str] = &[
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The first header of [`REWRITING_HEADERS`] the request carries.
+fn rewriting_header(head: &RequestHead) -> Option<&str> {
+    head.headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .find(|n| REWRITING_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)))
+}
+
 /// Headers that never cross the proxy.
 fn is_hop_by_hop(name: &str, connection_tokens: &[String]) -> bool {
     const HOP: &[&str] = &[
@@ -850,7 +870,11 @@ fn forward_head(
                 continue;
             }
         }
-        if name.eq_ignore_ascii_case("expect") && replace.is_some() {
+        // On a credential route the response is scrubbed of the key (`copy_scrubbed`), which
+        // needs it uncompressed: the command's Accept-Encoding is replaced by `identity`.
+        if replace.is_some()
+            && (name.eq_ignore_ascii_case("expect") || name.eq_ignore_ascii_case("accept-encoding"))
+        {
             continue;
         }
         out.extend_from_slice(name.as_bytes());
@@ -859,7 +883,7 @@ fn forward_head(
         out.extend_from_slice(b"\r\n");
     }
     if let Some((rname, rvalue)) = replace {
-        out.extend_from_slice(format!("{rname}: {rvalue}\r\n").as_bytes());
+        out.extend_from_slice(format!("{rname}: {rvalue}\r\nAccept-Encoding: identity\r\n").as_bytes());
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out
@@ -918,6 +942,25 @@ fn serve_http(
         );
         return;
     };
+    let rules = &shared.config.rules;
+    let path_rules = rules.allow.iter().chain(&rules.deny).any(|r| r.path.is_some());
+    if path_rules && rewriting_header(head).is_some() {
+        let verdict = Verdict::Deny {
+            reason: DenyReason::AmbiguousPath,
+            rule_hint: None,
+        };
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            &deny_body("request to", &host, port, &verdict),
+        );
+        emit(
+            shared,
+            event(kind, &host, port, None, verdict, 0, 0, start, None),
+        );
+        return;
+    }
     let body = match body_kind(head) {
         Ok(b) => b,
         Err(why) => {
@@ -1179,6 +1222,19 @@ fn serve_credential(
         emit(shared, rejected(RejectReason::BadRequest, start));
         return;
     };
+    if let Some(h) = rewriting_header(head).filter(|_| !route.allow_endpoints.is_empty()) {
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            &format!("nono: the {h} header would make {} answer another call than the one --allow-endpoint allowed\n", route.name),
+        );
+        let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
+        ev.host = host.to_string();
+        ev.port = port;
+        emit(shared, ev);
+        return;
+    }
     if !route.allow_endpoints.is_empty()
         && !route
             .allow_endpoints
