@@ -39,6 +39,20 @@ fn echo_server(addr: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
                 }
                 let head = String::from_utf8_lossy(&got).into_owned();
                 h.lock().unwrap().push(head.clone());
+                if head.starts_with("GET /chunked") {
+                    // Chunked, cut in the middle of the key (as a server's write buffer may).
+                    let cut = head.find("Bearer ").map_or(head.len() / 2, |i| i + 12);
+                    let (a, b) = head.split_at(cut);
+                    let _ = c.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                            a.len(),
+                            b.len()
+                        )
+                        .as_bytes(),
+                    );
+                    return;
+                }
                 let _ = c.write_all(
                     format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
@@ -146,9 +160,11 @@ fn redteam3_path_rules_hold_against_equivalent_spellings() {
 /// quoting the header — handed the **real key** to the sandboxed command, which only ever
 /// should see the phantom. (Without `--allow-endpoint` every method and path is forwarded.)
 ///
-/// Fix: `TRACE`/`TRACK` are refused on credential routes (405), and the response is copied
-/// through `copy_scrubbed`, which replaces every occurrence of the secret — also split across
-/// reads — by as many `*` (lengths and framing unchanged).
+/// Fix: `TRACE`/`TRACK` are refused on credential routes (405); the upstream is asked for
+/// `Accept-Encoding: identity` (a gzip'd echo would hide the key from any scrubber); the
+/// response is copied through `copy_scrubbed`, which replaces every occurrence of the secret
+/// — also split across reads, and across two chunks of a chunked body (decoded, scrubbed and
+/// chunked again) — by as many `*`.
 #[test]
 fn redteam3_credential_key_echoed_by_the_upstream_stays_out() {
     if !sandbox_available() {
@@ -172,6 +188,7 @@ fn redteam3_credential_key_echoed_by_the_upstream_stays_out() {
     );
     let script = format!(
         "{curl} -sS -m 5 -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/anything\"; echo; \
+         {curl} -sS -m 5 -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/chunked\"; echo; \
          {curl} -sS -m 5 --compressed -o /dev/null -w 'gz=%{{http_code}}\\n' -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/gz\"; \
          {curl} -sS -m 5 -X TRACE -w 'trace=%{{http_code}}\\n' -H \"Authorization: Bearer $ECHO_KEY\" \"$ECHO_BASE_URL/\"; echo"
     );
@@ -189,6 +206,7 @@ fn redteam3_credential_key_echoed_by_the_upstream_stays_out() {
         "the upstream never got the key: {seen:?}\n{run}"
     );
     assert!(run.stdout.contains("GET /anything HTTP/1.1"), "{run}");
+    assert!(run.stdout.contains("GET /chunked HTTP/1.1"), "{run}");
     assert!(
         !run.stdout.contains(&secret) && !run.stderr.contains(&secret),
         "the real key reached the sandboxed command:\n{run}"
