@@ -191,7 +191,10 @@ impl PathPattern {
             pattern: s.to_owned(),
             why,
         };
-        let rest = s
+        // Requests are matched with escaped unreserved characters decoded
+        // (`normalize_request_path`); so are patterns.
+        let decoded = decode_unreserved(s);
+        let rest = decoded
             .strip_prefix('/')
             .ok_or_else(|| bad("must start with '/'"))?;
         let mut segments = Vec::new();
@@ -652,6 +655,7 @@ mod tests {
         assert!(!deny.matches("/ADMIN/x"));
         assert!(!deny.matches_loose("/administrator/x"));
         assert!(!deny.matches_loose("/x/admin"));
+        assert!(PathPattern::parse("/%7Eu/**").unwrap().matches("/~u/x"));
         let e = EndpointRule::parse("post:/v1/messages/**").unwrap();
         assert!(e.matches("POST", "/v1/messages"));
         assert!(!e.matches("GET", "/v1/messages"));
