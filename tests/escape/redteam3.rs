@@ -104,9 +104,7 @@ fn redteam3_path_rules_hold_against_equivalent_spellings() {
     let s = Scratch::new("rt3-paths");
     let (port, heads) = echo_server("127.0.0.9");
     let code = |name: &str, url: String| {
-        format!(
-            "{curl} -sS -m 5 --path-as-is -o /dev/null -w '{name}=%{{http_code}}\\n' '{url}';"
-        )
+        format!("{curl} -sS -m 5 --path-as-is -o /dev/null -w '{name}=%{{http_code}}\\n' '{url}';")
     };
     let svc = |p: &str| format!("http://svc.test:{port}{p}");
     let api = |p: &str| format!("http://api.test:{port}{p}");
@@ -131,10 +129,7 @@ fn redteam3_path_rules_hold_against_equivalent_spellings() {
             .args(["run", "--allow-domain", &format!("svc.test:{port}")])
             .args(["--allow-domain", &format!("http://api.test:{port}/api/**")])
             .args(["--allow-domain", "127.0.0.9"])
-            .args([
-                "--deny-domain",
-                &format!("http://svc.test:{port}/admin/**"),
-            ])
+            .args(["--deny-domain", &format!("http://svc.test:{port}/admin/**")])
             .args(["--", "sh", "-c", &script]),
     );
     assert!(run.stdout.contains("public=200\n"), "{run}");
@@ -149,7 +144,9 @@ fn redteam3_path_rules_hold_against_equivalent_spellings() {
     // The server saw the two controls and nothing under /admin, however spelled.
     assert_eq!(served.len(), 2, "{served:?}\n{run}");
     assert!(
-        served.iter().all(|l| !l.to_ascii_lowercase().contains("dmin")),
+        served
+            .iter()
+            .all(|l| !l.to_ascii_lowercase().contains("dmin")),
         "{served:?}"
     );
 }

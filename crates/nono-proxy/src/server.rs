@@ -883,7 +883,9 @@ fn forward_head(
         out.extend_from_slice(b"\r\n");
     }
     if let Some((rname, rvalue)) = replace {
-        out.extend_from_slice(format!("{rname}: {rvalue}\r\nAccept-Encoding: identity\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("{rname}: {rvalue}\r\nAccept-Encoding: identity\r\n").as_bytes(),
+        );
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out
@@ -943,7 +945,11 @@ fn serve_http(
         return;
     };
     let rules = &shared.config.rules;
-    let path_rules = rules.allow.iter().chain(&rules.deny).any(|r| r.path.is_some());
+    let path_rules = rules
+        .allow
+        .iter()
+        .chain(&rules.deny)
+        .any(|r| r.path.is_some());
     if path_rules && rewriting_header(head).is_some() {
         let verdict = Verdict::Deny {
             reason: DenyReason::AmbiguousPath,
@@ -1310,11 +1316,7 @@ fn serve_credential(
         Ok(up) => {
             // An upstream that echoes the request (TRACE, a debug endpoint, an error page
             // quoting the header) must not hand the key to the sandbox.
-            let got = copy_scrubbed(
-                &mut upstream,
-                &mut stream,
-                route.secret.expose().as_bytes(),
-            );
+            let got = copy_scrubbed(&mut upstream, &mut stream, route.secret.expose().as_bytes());
             let err = got.as_ref().err().map(ToString::to_string);
             (up, got.unwrap_or(0), err)
         }

@@ -548,14 +548,21 @@ pub(crate) fn copy_scrubbed(
         *total += framed.len() as u64;
         Ok(())
     };
-    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("chunked response: {why}"));
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("chunked response: {why}"),
+        )
+    };
     loop {
         loop {
             if remaining > 0 {
                 if raw.is_empty() {
                     break;
                 }
-                let take = raw.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let take = raw
+                    .len()
+                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 let out = content.push(&raw[..take]);
                 raw.drain(..take);
                 remaining -= take as u64;
@@ -706,7 +713,10 @@ mod tests {
             let text = String::from_utf8(out).unwrap();
             assert!(!text.contains("sk-abcabd"), "split at {split}: {text}");
             // De-chunk what the client gets: the content is the masked key.
-            let body = text.splitn(3, "\r\n\r\n").nth(2).unwrap_or_else(|| panic!("{text}"));
+            let body = text
+                .splitn(3, "\r\n\r\n")
+                .nth(2)
+                .unwrap_or_else(|| panic!("{text}"));
             let mut content = String::new();
             let mut rest = body;
             loop {
