@@ -304,3 +304,87 @@ fn redteam3_rewriting_headers_cannot_change_the_judged_request() {
         "{all}"
     );
 }
+
+/// RED TEAM 3 finding 4 (open): with domain rules (or `--allow-connect-port`), TCP sockets
+/// are allowed so the command can reach the proxy, and Landlock's TCP rules cover `bind` and
+/// `connect` only. `listen(2)` on a socket that was never bound **auto-binds it to an
+/// ephemeral port on every address** (`0.0.0.0`), which no Landlock rule, seccomp rule or
+/// supervisor check sees. Anyone who can reach the machine (another host on the network,
+/// the internet for a host with a public address) can then connect *in* and read what the
+/// command serves, or drive it: a channel in both directions that never touches the proxy.
+/// (`--block-net` refuses `AF_INET` sockets outright, so it is not affected.)
+///
+/// Reproducer:
+/// ```text
+/// nono run --allow-domain example.com -- python3 -c \
+///   'import socket; s=socket.socket(); s.listen(); print(s.getsockname()); \
+///    c,_=s.accept(); c.send(b"EXFIL")'
+/// # prints ('0.0.0.0', PORT); from any host: nc HOST PORT → EXFIL
+/// ```
+/// Fix direction: trap `listen` in TCP-ports mode (seccomp user notification, like `connect`)
+/// and have the supervisor perform it on the fetched socket only when the socket is already
+/// bound (explicitly, under Landlock's bind rule): refuse (`EACCES`, a report line) an
+/// `AF_INET`/`AF_INET6` stream socket whose local port is 0. That touches the seccomp
+/// filter (`nono-sandbox`) and the socket broker, outside this pass's scope.
+#[test]
+#[ignore = "finding 4: listen() auto-binds an unbound TCP socket to 0.0.0.0:ephemeral under domain rules (inbound channel around the proxy); fix needs a trapped listen"]
+fn redteam3_listen_autobind_opens_an_inbound_channel_around_the_proxy() {
+    use std::io::BufRead;
+    if !sandbox_available() {
+        return;
+    }
+    let python = "/usr/bin/python3";
+    if !std::path::Path::new(python).exists() {
+        eprintln!("skipping: no {python}");
+        return;
+    }
+    let s = Scratch::new("rt3-listen");
+    let prog = "import socket,sys\n\
+        s=socket.socket()\n\
+        try:\n    s.listen(1)\nexcept OSError as e:\n    print('refused', e.errno, flush=True); sys.exit(0)\n\
+        print('listening', s.getsockname()[0], s.getsockname()[1], flush=True)\n\
+        s.settimeout(10)\n\
+        c,_=s.accept(); c.sendall(b'EXFIL-RT3'); c.close(); print('served', flush=True)\n";
+    let attempt = |flags: &[&str]| -> (String, Option<String>) {
+        let mut child = nono_cmd(&s.path)
+            .env("NONO_TEST_PROXY_RESOLVE", "example.test=127.0.0.12")
+            .arg("run")
+            .args(flags)
+            .args(["--", python, "-c", prog])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn nono");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let mut got = None;
+        if let Some(port) = first
+            .strip_prefix("listening ")
+            .and_then(|r| r.split_whitespace().nth(1))
+        {
+            // The test stands in for a remote host: the socket listens on every address.
+            if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap())) {
+                let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut buf = String::new();
+                let _ = c.read_to_string(&mut buf);
+                got = Some(buf);
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        (first, got)
+    };
+    // Control: `--block-net` cannot even create the socket.
+    let (first, got) = attempt(&["--block-net"]);
+    assert!(got.is_none() && !first.starts_with("listening"), "{first}");
+    for flags in [
+        &["--allow-domain", "example.test"][..],
+        &["--block-net", "--allow-connect-port", "5432"][..],
+    ] {
+        let (first, got) = attempt(flags);
+        assert!(
+            got.is_none() && !first.starts_with("listening"),
+            "{flags:?}: the command listened ({first}) and served {got:?} to an inbound connection"
+        );
+    }
+}
