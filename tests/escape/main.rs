@@ -25,4 +25,5 @@ mod persistence;
 mod programs;
 mod redteam;
 mod redteam2;
+mod redteam3;
 mod terminal;

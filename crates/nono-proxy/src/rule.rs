@@ -132,7 +132,10 @@ impl PathPattern {
             pattern: s.to_owned(),
             why,
         };
-        let rest = s
+        // Requests are matched with escaped unreserved characters decoded
+        // (`normalize_request_path`); so are patterns.
+        let decoded = decode_unreserved(s);
+        let rest = decoded
             .strip_prefix('/')
             .ok_or_else(|| bad("must start with '/'"))?;
         let mut segments = Vec::new();
@@ -169,6 +172,35 @@ impl PathPattern {
         match_segments(&self.segments, &segs)
     }
 
+    /// The looser match a *deny* rule uses, so that a spelling some server resolves to the
+    /// denied path is denied too: besides [`PathPattern::matches`], compare without case
+    /// (IIS, case-insensitive file systems), with empty segments removed (`//admin`: nginx
+    /// `merge_slashes`) and with path parameters cut from each segment (`/admin;x/`: Tomcat,
+    /// Spring). An allow rule never matches loosely (a refusal is the safe side there).
+    pub fn matches_loose(&self, path: &str) -> bool {
+        if self.matches(path) {
+            return true;
+        }
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
+        let lowered = rest.to_lowercase();
+        let segs: Vec<&str> = lowered
+            .split('/')
+            .map(|s| s.split(';').next().unwrap_or(s))
+            // `admin.` is `admin` to Windows servers.
+            .map(|s| s.trim_end_matches('.'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let pat: Vec<String> = self
+            .segments
+            .iter()
+            .map(|s| s.to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        match_segments(&pat, &segs)
+    }
+
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -186,26 +218,59 @@ fn match_segments(pat: &[String], path: &[&str]) -> bool {
     }
 }
 
-/// The path of a request target as the proxy matches it: the part before `?`, refused (`None`)
-/// when it contains a dot segment, an encoded dot, slash or backslash, or a backslash — forms
-/// a server may resolve to another path than the one matched.
-pub fn normalize_request_path(target: &str) -> Option<&str> {
+/// The path of a request target as the proxy matches it: the part before `?`, with
+/// percent-encoded unreserved characters decoded (`%61dmin` is `admin` to every RFC 3986
+/// server, so it is `admin` to the rules too). Refused (`None`) when it contains a dot segment
+/// (also with path parameters: `..;`, `.;x`, which Tomcat-style servers resolve as `..`), an
+/// encoded dot, slash, backslash or NUL, a backslash, an overlong UTF-8 lead byte (`%c0`,
+/// `%c1`) or an IIS `%u` escape — forms a server may resolve to another path than the one
+/// matched.
+pub fn normalize_request_path(target: &str) -> Option<String> {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if !path.starts_with('/') || path.contains('\\') {
         return None;
     }
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e")
-        || lower.contains("%2f")
-        || lower.contains("%5c")
-        || lower.contains("%00")
+    if ["%2e", "%2f", "%5c", "%00", "%c0", "%c1", "%u"]
+        .iter()
+        .any(|bad| lower.contains(bad))
     {
         return None;
     }
-    if path.split('/').any(|s| s == "." || s == "..") {
+    let decoded = decode_unreserved(path);
+    if decoded.split('/').any(|s| {
+        let before_params = s.split(';').next().unwrap_or(s);
+        before_params == "." || before_params == ".."
+    }) {
         return None;
     }
-    Some(path)
+    Some(decoded)
+}
+
+/// Decode `%XX` where XX is an unreserved character (ALPHA / DIGIT / `-` `.` `_` `~`);
+/// every other escape is kept as written.
+fn decode_unreserved(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                let c = (h * 16 + l) as u8;
+                if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+                    out.push(c as char);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        // Copy one whole UTF-8 character.
+        let ch_len = path[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&path[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
 }
 
 /// A parsed `--allow-domain` / `--deny-domain` value.
@@ -498,10 +563,40 @@ mod tests {
         let pp = PathPattern::parse("/v1/*/x").unwrap();
         assert!(pp.matches("/v1/a/x"));
         assert!(!pp.matches("/v1/a/b/x"));
-        assert_eq!(normalize_request_path("/a/b?x=1"), Some("/a/b"));
-        for bad in ["/a/../b", "/a/%2e%2e/b", "/a%2fb", "a", "/a\\b", "/./a"] {
+        assert_eq!(normalize_request_path("/a/b?x=1").as_deref(), Some("/a/b"));
+        assert_eq!(
+            normalize_request_path("/%61dmin/%7Eu%25x").as_deref(),
+            Some("/admin/~u%25x")
+        );
+        for bad in [
+            "/a/../b",
+            "/a/%2e%2e/b",
+            "/a%2fb",
+            "a",
+            "/a\\b",
+            "/./a",
+            "/a/..;/b",
+            "/a/.;x/b",
+            "/a/%c0%ae%c0%ae/b",
+            "/a/%u002e%u002e/b",
+        ] {
             assert_eq!(normalize_request_path(bad), None, "{bad}");
         }
+        let deny = PathPattern::parse("/admin/**").unwrap();
+        for spelled in [
+            "/admin/x",
+            "/ADMIN/x",
+            "//admin/x",
+            "/admin;jsessionid=1/x",
+            "/Admin",
+            "/admin./x",
+        ] {
+            assert!(deny.matches_loose(spelled), "{spelled}");
+        }
+        assert!(!deny.matches("/ADMIN/x"));
+        assert!(!deny.matches_loose("/administrator/x"));
+        assert!(!deny.matches_loose("/x/admin"));
+        assert!(PathPattern::parse("/%7Eu/**").unwrap().matches("/~u/x"));
         let e = EndpointRule::parse("post:/v1/messages/**").unwrap();
         assert!(e.matches("POST", "/v1/messages"));
         assert!(!e.matches("GET", "/v1/messages"));

@@ -167,7 +167,7 @@ impl fmt::Display for DenyReason {
                 f.write_str("the host is allowed only for other plain-HTTP paths")
             }
             DenyReason::AmbiguousPath => {
-                f.write_str("the path has dot segments or encoded slashes")
+                f.write_str("the path has dot segments, encoded slashes or a header that rewrites the path or method (X-Original-URL, X-HTTP-Method-Override)")
             }
             DenyReason::SpecialAddress { addr, range } => write!(
                 f,
@@ -248,7 +248,8 @@ impl Rules {
             (None, _) => true,
             // A tunnel could reach the denied path: refuse the tunnel.
             (Some(_), Access::Tunnel) => true,
-            (Some(p), Access::Http { path }) => p.matches(path),
+            // Deny loosely: a spelling a server resolves to the denied path is denied too.
+            (Some(p), Access::Http { path }) => p.matches_loose(path),
         };
         port_ok && path_ok && rule.host.matches(host)
     }

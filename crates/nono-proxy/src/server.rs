@@ -16,7 +16,7 @@ use crate::head::{parse_authority, parse_request_head, HeadError, RequestHead, T
 use crate::host::Host;
 use crate::rule::normalize_request_path;
 use crate::rules::{Access, DenyReason, Verdict};
-use crate::tunnel::{copy_body, copy_streaming, pump, Activity, BodyKind};
+use crate::tunnel::{copy_body, copy_scrubbed, copy_streaming, pump, Activity, BodyKind};
 
 /// Audit events kept when nobody reads them; more are counted in `dropped_events`.
 const EVENT_QUEUE: usize = 16 * 1024;
@@ -806,6 +806,26 @@ fn body_kind(head: &RequestHead) -> Result<BodyKind, &'static str> {
     }
 }
 
+/// Request headers some servers and frameworks obey to replace the request's path
+/// (`X-Original-URL`, `X-Rewrite-URL`: IIS, Symfony) or method (`X-HTTP-Method-Override` and
+/// friends: Google APIs, many frameworks). Where a path or endpoint rule decided the request,
+/// such a header would make the server answer another request than the one the rule allowed.
+const REWRITING_HEADERS: &[&str] = &[
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The first header of [`REWRITING_HEADERS`] the request carries.
+fn rewriting_header(head: &RequestHead) -> Option<&str> {
+    head.headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .find(|n| REWRITING_HEADERS.iter().any(|r| n.eq_ignore_ascii_case(r)))
+}
+
 /// Headers that never cross the proxy.
 fn is_hop_by_hop(name: &str, connection_tokens: &[String]) -> bool {
     const HOP: &[&str] = &[
@@ -856,7 +876,11 @@ fn forward_head(
                 continue;
             }
         }
-        if name.eq_ignore_ascii_case("expect") && replace.is_some() {
+        // On a credential route the response is scrubbed of the key (`copy_scrubbed`), which
+        // needs it uncompressed: the command's Accept-Encoding is replaced by `identity`.
+        if replace.is_some()
+            && (name.eq_ignore_ascii_case("expect") || name.eq_ignore_ascii_case("accept-encoding"))
+        {
             continue;
         }
         out.extend_from_slice(name.as_bytes());
@@ -865,7 +889,9 @@ fn forward_head(
         out.extend_from_slice(b"\r\n");
     }
     if let Some((rname, rvalue)) = replace {
-        out.extend_from_slice(format!("{rname}: {rvalue}\r\n").as_bytes());
+        out.extend_from_slice(
+            format!("{rname}: {rvalue}\r\nAccept-Encoding: identity\r\n").as_bytes(),
+        );
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out
@@ -924,6 +950,29 @@ fn serve_http(
         );
         return;
     };
+    let rules = &shared.config.rules;
+    let path_rules = rules
+        .allow
+        .iter()
+        .chain(&rules.deny)
+        .any(|r| r.path.is_some());
+    if path_rules && rewriting_header(head).is_some() {
+        let verdict = Verdict::Deny {
+            reason: DenyReason::AmbiguousPath,
+            rule_hint: None,
+        };
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            &deny_body("request to", &host, port, &verdict),
+        );
+        emit(
+            shared,
+            event(kind, &host, port, None, verdict, 0, 0, start, None),
+        );
+        return;
+    }
     let body = match body_kind(head) {
         Ok(b) => b,
         Err(why) => {
@@ -937,7 +986,7 @@ fn serve_http(
             return;
         }
     };
-    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path }) {
+    let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path: &path }) {
         Ok(d) => d,
         Err((verdict, addr)) => {
             respond(
@@ -1201,6 +1250,23 @@ fn serve_credential(
         emit(shared, ev);
         return;
     }
+    if head.method.eq_ignore_ascii_case("TRACE") || head.method.eq_ignore_ascii_case("TRACK") {
+        // TRACE echoes the request — with the real key in it — back to the sandbox.
+        respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "",
+            &format!(
+                "nono: {} is refused on credential routes (it echoes the injected key)\n",
+                head.method
+            ),
+        );
+        let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
+        ev.host = host.to_string();
+        ev.port = port;
+        emit(shared, ev);
+        return;
+    }
     let Some(path) = normalize_request_path(&below) else {
         respond(
             &mut stream,
@@ -1211,11 +1277,24 @@ fn serve_credential(
         emit(shared, rejected(RejectReason::BadRequest, start));
         return;
     };
+    if let Some(h) = rewriting_header(head).filter(|_| !route.allow_endpoints.is_empty()) {
+        respond(
+            &mut stream,
+            "403 Forbidden",
+            "",
+            &format!("nono: the {h} header would make {} answer another call than the one --allow-endpoint allowed\n", route.name),
+        );
+        let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
+        ev.host = host.to_string();
+        ev.port = port;
+        emit(shared, ev);
+        return;
+    }
     if !route.allow_endpoints.is_empty()
         && !route
             .allow_endpoints
             .iter()
-            .any(|e| e.matches(&head.method, path))
+            .any(|e| e.matches(&head.method, &path))
     {
         respond(&mut stream, "403 Forbidden", "", &format!("nono: {} {} is not an allowed endpoint of credential {}; add --allow-endpoint {}:{}:{}\n", head.method, path, route.name, route.name, head.method, path));
         let mut ev = rejected(RejectReason::EndpointNotAllowed, start);
@@ -1284,7 +1363,9 @@ fn serve_credential(
     let (up, down, error) = match sent {
         Err(e) => (0, 0, Some(e.to_string())),
         Ok(up) => {
-            let got = copy_streaming(&mut upstream, &mut stream);
+            // An upstream that echoes the request (TRACE, a debug endpoint, an error page
+            // quoting the header) must not hand the key to the sandbox.
+            let got = copy_scrubbed(&mut upstream, &mut stream, route.secret.expose().as_bytes());
             let err = got.as_ref().err().map(ToString::to_string);
             (up, got.unwrap_or(0), err)
         }

@@ -416,6 +416,244 @@ pub(crate) fn copy_streaming(src: &mut impl Read, dst: &mut impl Write) -> io::R
     }
 }
 
+/// Replaces every occurrence of a secret in a byte stream by as many `*` (same length, so
+/// lengths stay right), also when it is split across pushes. Only a tail that could be the
+/// start of the secret is held back until the next push (a response's last bytes — `\n\n`
+/// of a server-sent event — never are: a secret has no line break).
+struct Scrubber<'a> {
+    secret: &'a [u8],
+    pending: Vec<u8>,
+}
+
+impl<'a> Scrubber<'a> {
+    fn new(secret: &'a [u8]) -> Scrubber<'a> {
+        Scrubber {
+            secret,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Bytes that are safe to send now.
+    fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(data);
+        mask_all(&mut self.pending, self.secret);
+        let len = self.pending.len();
+        let keep = (1..self.secret.len().min(len + 1))
+            .rev()
+            .find(|&k| self.pending[len - k..] == self.secret[..k])
+            .unwrap_or(0);
+        self.pending.drain(..len - keep).collect()
+    }
+
+    /// The end of the stream: everything held back.
+    fn finish(&mut self) -> Vec<u8> {
+        mask_all(&mut self.pending, self.secret);
+        std::mem::take(&mut self.pending)
+    }
+}
+
+fn mask_all(buf: &mut [u8], secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    while i + secret.len() <= buf.len() {
+        if buf[i..i + secret.len()] == *secret {
+            buf[i..i + secret.len()].fill(b'*');
+            i += secret.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Longest response head (status line and headers) the scrubber parses; a longer one is
+/// scrubbed as raw bytes.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Read from `src` into `buf`; `Ok(0)` at the end (a TLS peer that closes without
+/// close_notify included).
+fn read_more(src: &mut impl Read, buf: &mut Vec<u8>, chunk: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match src.read(chunk) {
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn send(dst: &mut impl Write, data: &[u8], total: &mut u64) -> io::Result<()> {
+    if !data.is_empty() {
+        dst.write_all(data)?;
+        dst.flush()?;
+        *total += data.len() as u64;
+    }
+    Ok(())
+}
+
+/// [`copy_streaming`] of an HTTP response that never lets `secret` through to `dst`: the
+/// response heads and a `Content-Length` or close-delimited body are scrubbed as bytes
+/// ([`Scrubber`]); a chunked body is decoded, scrubbed as content and chunked again, so a
+/// secret the server split across two chunks (`...sk-ab\r\n5\r\ncdef...`) is caught too.
+pub(crate) fn copy_scrubbed(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    secret: &[u8],
+) -> io::Result<u64> {
+    if secret.is_empty() {
+        return copy_streaming(src, dst);
+    }
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut raw: Vec<u8> = Vec::new();
+    let mut total = 0u64;
+    // Heads: interim 1xx responses, then the final one.
+    let chunked = loop {
+        let end = loop {
+            if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break Some(i + 4);
+            }
+            if raw.len() > MAX_RESPONSE_HEAD || read_more(src, &mut raw, &mut chunk)? == 0 {
+                break None;
+            }
+        };
+        let Some(end) = end else {
+            // No parsable head: scrub everything as bytes.
+            return scrub_raw(raw, src, dst, secret, total);
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut resp = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(_)) = resp.parse(&raw[..end]) else {
+            return scrub_raw(raw, src, dst, secret, total);
+        };
+        let code = resp.code.unwrap_or(0);
+        let chunked = resp.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("transfer-encoding")
+                && h.value
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+        });
+        let mut head: Vec<u8> = raw.drain(..end).collect();
+        mask_all(&mut head, secret);
+        send(dst, &head, &mut total)?;
+        if (100..200).contains(&code) && code != 101 {
+            continue;
+        }
+        break chunked;
+    };
+    if !chunked {
+        return scrub_raw(raw, src, dst, secret, total);
+    }
+    let mut content = Scrubber::new(secret);
+    let mut remaining: u64 = 0;
+    let mut need_crlf = false;
+    let write_chunk = |dst: &mut dyn Write, data: Vec<u8>, total: &mut u64| -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+        framed.extend_from_slice(&data);
+        framed.extend_from_slice(b"\r\n");
+        dst.write_all(&framed)?;
+        dst.flush()?;
+        *total += framed.len() as u64;
+        Ok(())
+    };
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("chunked response: {why}"),
+        )
+    };
+    loop {
+        loop {
+            if remaining > 0 {
+                if raw.is_empty() {
+                    break;
+                }
+                let take = raw
+                    .len()
+                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let out = content.push(&raw[..take]);
+                raw.drain(..take);
+                remaining -= take as u64;
+                need_crlf = remaining == 0;
+                write_chunk(dst, out, &mut total)?;
+                continue;
+            }
+            if need_crlf {
+                if raw.len() < 2 {
+                    break;
+                }
+                if &raw[..2] != b"\r\n" {
+                    return Err(bad("no CRLF after chunk data"));
+                }
+                raw.drain(..2);
+                need_crlf = false;
+                continue;
+            }
+            let Some(i) = raw.windows(2).position(|w| w == b"\r\n") else {
+                if raw.len() > MAX_CHUNK_LINE {
+                    return Err(bad("chunk size line too long"));
+                }
+                break;
+            };
+            let digits: Vec<u8> = raw[..i]
+                .iter()
+                .copied()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .collect();
+            let size = std::str::from_utf8(&digits)
+                .ok()
+                .filter(|d| !d.is_empty() && d.len() <= 15)
+                .and_then(|d| u64::from_str_radix(d, 16).ok())
+                .ok_or_else(|| bad("bad chunk size"))?;
+            raw.drain(..i + 2);
+            if size == 0 {
+                write_chunk(dst, content.finish(), &mut total)?;
+                send(dst, b"0\r\n", &mut total)?;
+                // Trailers and the final CRLF, as bytes.
+                return scrub_raw(raw, src, dst, secret, total);
+            }
+            remaining = size;
+        }
+        if read_more(src, &mut raw, &mut chunk)? == 0 {
+            write_chunk(dst, content.finish(), &mut total)?;
+            return Ok(total);
+        }
+    }
+}
+
+/// Scrub `prefix`, then everything `src` sends, as bytes.
+fn scrub_raw(
+    prefix: Vec<u8>,
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    secret: &[u8],
+    mut total: u64,
+) -> io::Result<u64> {
+    let mut sc = Scrubber::new(secret);
+    let out = sc.push(&prefix);
+    send(dst, &out, &mut total)?;
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut buf = Vec::with_capacity(16 * 1024);
+    loop {
+        buf.clear();
+        if read_more(src, &mut buf, &mut chunk)? == 0 {
+            let out = sc.finish();
+            send(dst, &out, &mut total)?;
+            return Ok(total);
+        }
+        let out = sc.push(&buf);
+        send(dst, &out, &mut total)?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +681,71 @@ mod tests {
             b"4\nWiki",
         ] {
             assert!(ChunkScanner::new().feed(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A reader that returns its parts one per read.
+    struct Parts<'a>(Vec<&'a [u8]>);
+    impl Read for Parts<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let part = self.0.remove(0);
+            buf[..part.len()].copy_from_slice(part);
+            Ok(part.len())
+        }
+    }
+
+    fn scrub_split(resp: &[u8], split: usize, secret: &[u8]) -> Vec<u8> {
+        let (a, b) = resp.split_at(split);
+        let parts = [a, b].into_iter().filter(|p| !p.is_empty()).collect();
+        let mut out = Vec::new();
+        copy_scrubbed(&mut Parts(parts), &mut out, secret).unwrap();
+        out
+    }
+
+    #[test]
+    fn secret_is_scrubbed_across_any_split() {
+        let secret = b"sk-abcabd";
+        let resp =
+            b"HTTP/1.1 200 OK\r\nX-Echo: sk-abcabd\r\n\r\nkey=sk-abcabd;again=sk-abcabd;half=sk-abc";
+        let want: Vec<u8> = String::from_utf8(resp.to_vec())
+            .unwrap()
+            .replace("sk-abcabd", "*********")
+            .into_bytes();
+        for split in 0..resp.len() {
+            assert_eq!(scrub_split(resp, split, secret), want, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn secret_split_across_chunks_is_scrubbed() {
+        let secret = b"sk-abcabd";
+        // The server cut the key in two chunks (a 4 KiB write buffer, say).
+        let resp = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6;x=y\r\nk=sk-a\r\n7\r\nbcabd;h\r\n0\r\nT: sk-abcabd\r\n\r\n";
+        for split in 0..resp.len() {
+            let out = scrub_split(resp, split, secret);
+            let text = String::from_utf8(out).unwrap();
+            assert!(!text.contains("sk-abcabd"), "split at {split}: {text}");
+            // De-chunk what the client gets: the content is the masked key.
+            let body = text
+                .splitn(3, "\r\n\r\n")
+                .nth(2)
+                .unwrap_or_else(|| panic!("{text}"));
+            let mut content = String::new();
+            let mut rest = body;
+            loop {
+                let (size, after) = rest.split_once("\r\n").unwrap();
+                let n = usize::from_str_radix(size, 16).unwrap();
+                if n == 0 {
+                    assert_eq!(after, "T: *********\r\n\r\n", "split at {split}");
+                    break;
+                }
+                content.push_str(&after[..n]);
+                rest = &after[n + 2..];
+            }
+            assert_eq!(content, "k=*********;h", "split at {split}: {text}");
         }
     }
 
