@@ -24,6 +24,12 @@ use nono_supervisor::profile::{
 };
 use serde::Serialize;
 
+pub mod engine;
+
+pub mod json;
+
+pub use engine::{Backend, EnginePlan};
+
 use crate::exit::Failure;
 use crate::flags::{ElevationFlags, EnvFlags, LimitFlags, SandboxFlags};
 use nono_supervisor::limits::Limits;
@@ -103,6 +109,9 @@ pub struct ElevationPlan {
     pub profile_rules: Vec<RuleView>,
     /// Where each runtime decision is appended as one JSON line.
     pub audit_log: Option<PathBuf>,
+    /// The approval engine the supervisor consults (`None`: no runtime grants and no audit
+    /// log, so nothing is decided at runtime). `run` builds it from this alone.
+    pub engine: Option<EnginePlan>,
 }
 
 impl ElevationPlan {
@@ -816,10 +825,11 @@ impl ElevationPlan {
                 .into());
             }
         }
-        let profile_rules = sandbox
+        let policy = sandbox
             .profile
             .policy_with(&sandbox.vars, sandbox.deny.clone())
-            .map_err(|e| Failure::nono(format!("--profile {}: {e}", sandbox.profile_arg)))?
+            .map_err(|e| Failure::nono(format!("--profile {}: {e}", sandbox.profile_arg)))?;
+        let profile_rules: Vec<RuleView> = policy
             .approve
             .iter()
             .map(|r| RuleView {
@@ -833,11 +843,24 @@ impl ElevationPlan {
             check_output_links("--audit-log", log, &sandbox.caps, &sandbox.history)?;
             check_own_output("--audit-log", log, &sandbox.caps, &approve)?;
         }
+        let prompt = flags.capability_elevation || profile_prompts;
+        // The engine (see `engine.rs`): whenever runtime grants are on, and for an audit log
+        // alone (then every outside-grant open is decided — denied — and logged).
+        let enabled = prompt || !approve.is_empty() || !profile_rules.is_empty();
+        let engine = (enabled || audit_log.is_some()).then(|| {
+            EnginePlan::for_run(
+                policy,
+                &approve,
+                prompt.then(|| sandbox.profile.prompt_timeout()),
+                audit_log.clone(),
+            )
+        });
         Ok(ElevationPlan {
-            prompt: flags.capability_elevation || profile_prompts,
+            prompt,
             approve,
             profile_rules,
             audit_log,
+            engine,
         })
     }
 }
@@ -977,15 +1000,17 @@ pub struct PlanView {
     /// Filesystem grants, by path.
     pub grants: Vec<GrantView>,
     /// Optional profile paths missing on this machine.
+    #[serde(serialize_with = "json::paths")]
     pub skipped: Vec<PathBuf>,
     /// The symlinks on the way to the grants (the target is what is granted).
     pub links: Vec<LinkView>,
     /// Deny carve-outs, by path.
     pub denies: Vec<DenyView>,
     /// Deny entries too large to look for every symlink in them.
+    #[serde(serialize_with = "json::paths")]
     pub unwalked: Vec<PathBuf>,
     /// Accepted `--bypass-protection`s.
-    pub bypassed: Vec<Bypass>,
+    pub bypassed: Vec<BypassView>,
     /// Network.
     pub network: NetworkView,
     /// Egress by domain: the proxy's rules (empty: no proxy).
@@ -1021,6 +1046,7 @@ pub struct ProfileView {
 #[derive(Debug, Serialize)]
 pub struct WorkdirView {
     /// The directory.
+    #[serde(serialize_with = "json::path")]
     pub path: PathBuf,
     /// Whether it is readable under the grants.
     pub granted: bool,
@@ -1030,6 +1056,7 @@ pub struct WorkdirView {
 #[derive(Debug, Serialize)]
 pub struct GrantView {
     /// The path.
+    #[serde(serialize_with = "json::path")]
     pub path: PathBuf,
     /// `read`, `write`, `read+write`.
     pub access: &'static str,
@@ -1043,8 +1070,10 @@ pub struct GrantView {
 #[derive(Debug, Serialize)]
 pub struct LinkView {
     /// The link.
+    #[serde(serialize_with = "json::path")]
     pub link: PathBuf,
     /// Where it leads (what is granted).
+    #[serde(serialize_with = "json::path")]
     pub target: PathBuf,
     /// The grant it is on the way to.
     pub origin: String,
@@ -1056,6 +1085,7 @@ pub struct LinkView {
 #[derive(Debug, Serialize)]
 pub struct DenyView {
     /// The path.
+    #[serde(serialize_with = "json::path")]
     pub path: PathBuf,
     /// `denied` (no access) or `read-only`.
     pub kind: &'static str,
@@ -1118,12 +1148,15 @@ pub struct TmpView {
     /// `replaced` (the user's `$TMPDIR` was refused; a fresh private directory stands in).
     pub mode: &'static str,
     /// With `replaced`: the refused `$TMPDIR` and why.
+    #[serde(serialize_with = "json::opt_path_and")]
     pub refused: Option<(PathBuf, String)>,
     /// What `$TMPDIR` means for the command (the private directory, or the host's).
+    #[serde(serialize_with = "json::path")]
     pub tmpdir: PathBuf,
     /// Whether nono removes it at exit.
     pub removed_at_exit: bool,
     /// With `private`: the profile's grants on the host's temporary directories, dropped.
+    #[serde(serialize_with = "json::paths")]
     pub not_granted: Vec<PathBuf>,
 }
 
@@ -1142,17 +1175,92 @@ pub struct LimitsView {
     pub not_enforceable: Vec<String>,
 }
 
-/// Runtime grants in a [`PlanView`].
+/// Runtime grants in a [`PlanView`]: the approval engine the supervisor consults.
 #[derive(Debug, Serialize)]
 pub struct RuntimeView {
     /// `none` (wrap: no supervisor), `off`, `prompt`, `approve`.
     pub mode: &'static str,
+    /// Who decides a request no rule covers: `none` (no engine: nothing is decided at
+    /// runtime), `deny` (nobody is asked: denied and reported), `prompt` (the person at
+    /// /dev/tty) or `learn`.
+    pub backend: &'static str,
     /// `--approve` paths.
+    #[serde(serialize_with = "json::paths")]
     pub approve: Vec<PathBuf>,
-    /// Every approve rule in force: `--approve` paths and the profile's `supervisor.approve`.
+    /// Every approve rule in force, in the order the engine tries them: the profile's
+    /// `supervisor.approve`, then `--approve` paths.
     pub rules: Vec<RuleView>,
+    /// With `prompt`: seconds without an answer after which a request is denied.
+    pub prompt_timeout_secs: Option<u64>,
+    /// With `prompt`: at most this many prompts per window; past it requests are denied.
+    pub rate_limit: Option<RateLimitView>,
+    /// With `prompt`: why /dev/tty cannot be opened now (`None`: it can). Without a terminal,
+    /// every request no rule covers is denied and reported.
+    pub no_terminal: Option<String>,
+    /// Deny groups win over every rule and prompt (`--bypass-protection` lifts one path).
+    pub deny_groups_win: bool,
     /// `--audit-log`.
+    #[serde(serialize_with = "json::opt_path")]
     pub audit_log: Option<PathBuf>,
+}
+
+/// The prompt rate limit in a [`RuntimeView`].
+#[derive(Debug, Serialize)]
+pub struct RateLimitView {
+    /// Prompts per window.
+    pub prompts: u32,
+    /// The window, in seconds.
+    pub per_secs: u64,
+}
+
+/// An accepted `--bypass-protection` in a [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct BypassView {
+    /// The path whose carve-out is lifted.
+    #[serde(serialize_with = "json::path")]
+    pub path: PathBuf,
+    /// The deny group whose carve-out it was.
+    pub group: String,
+}
+
+/// The engine of `e` as the plan shows it.
+fn runtime_view(mode: &'static str, e: &ElevationPlan) -> RuntimeView {
+    let engine = e.engine.as_ref();
+    let (timeout, no_terminal) = match engine.map(|g| &g.backend) {
+        Some(Backend::Prompt {
+            timeout,
+            no_terminal,
+        }) => (Some(timeout.as_secs()), no_terminal.clone()),
+        _ => (None, None),
+    };
+    RuntimeView {
+        mode,
+        backend: engine.map_or("none", |g| g.backend.as_str()),
+        approve: e.approve.clone(),
+        rules: engine
+            .map(|g| {
+                g.policy
+                    .approve
+                    .iter()
+                    .map(|r| RuleView {
+                        pattern: r.pattern().to_owned(),
+                        access: access_word(r.access()),
+                        origin: r.origin().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        prompt_timeout_secs: timeout,
+        rate_limit: engine
+            .and_then(EnginePlan::rate_limit)
+            .map(|r| RateLimitView {
+                prompts: r.prompts,
+                per_secs: r.per.as_secs(),
+            }),
+        no_terminal,
+        deny_groups_win: engine.is_some(),
+        audit_log: e.audit_log.clone(),
+    }
 }
 
 impl RunPlan {
@@ -1249,7 +1357,14 @@ impl RunPlan {
                 .collect(),
             denies,
             unwalked: sb.deny.unwalked().to_vec(),
-            bypassed: sb.bypassed.clone(),
+            bypassed: sb
+                .bypassed
+                .iter()
+                .map(|b| BypassView {
+                    path: b.path.clone(),
+                    group: b.group.clone(),
+                })
+                .collect(),
             network,
             egress: sb.egress.clone(),
             unix_datagram: sb.caps.allows_unix_datagram(),
@@ -1283,21 +1398,7 @@ impl RunPlan {
                 removed_at_exit: sb.private_tmp.is_some() || sb.tmpdir_fallback.is_some(),
                 not_granted: sb.tmp_dropped.clone(),
             },
-            runtime_grants: RuntimeView {
-                mode: runtime,
-                approve: e.approve.clone(),
-                rules: e
-                    .approve
-                    .iter()
-                    .map(|p| RuleView {
-                        pattern: p.display().to_string(),
-                        access: access_word(AccessMode::ReadWrite),
-                        origin: format!("--approve {}", p.display()),
-                    })
-                    .chain(e.profile_rules.iter().cloned())
-                    .collect(),
-                audit_log: e.audit_log.clone(),
-            },
+            runtime_grants: runtime_view(runtime, e),
             limits: (self.mode != "wrap").then(|| LimitsView {
                 memory: self.limits.memory,
                 max_processes: self.limits.max_processes,
@@ -1611,13 +1712,38 @@ impl PlanView {
                     writeln!(
                         f,
                         "  approve {} ({}, {})",
-                        rule.pattern, rule.access, rule.origin
+                        escape::text(&rule.pattern),
+                        rule.access,
+                        rule.origin
+                    )?;
+                }
+                if let Some(secs) = r.prompt_timeout_secs {
+                    write!(f, "  prompt: denied after {secs}s without an answer")?;
+                    if let Some(l) = &r.rate_limit {
+                        write!(
+                            f,
+                            "; at most {} prompts per {}s, then denied",
+                            l.prompts, l.per_secs
+                        )?;
+                    }
+                    writeln!(f)?;
+                }
+                if let Some(why) = &r.no_terminal {
+                    writeln!(
+                        f,
+                        "  no terminal to ask now ({why}): requests no rule covers will be denied and reported"
+                    )?;
+                }
+                if r.deny_groups_win {
+                    writeln!(
+                        f,
+                        "  deny groups win over every rule and prompt (--bypass-protection lifts one path)"
                     )?;
                 }
             }
         }
         if let Some(log) = &r.audit_log {
-            writeln!(f, "audit log: {}", log.display())?;
+            writeln!(f, "audit log: {}", escape::path(log))?;
         }
         Ok(())
     }

@@ -28,10 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use nono_sandbox::{explain, AccessMode, CapabilitySet, NetworkMode};
-use nono_supervisor::approval::Callback;
 use nono_supervisor::deny_groups::DenySet;
 use nono_supervisor::learn::{Learning, Touched};
-use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
 use nono_supervisor::profile::{PathEntry, Vars};
 use nono_supervisor::{PtyMode, SpawnConfig};
 
@@ -478,25 +476,20 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
     let net: Arc<Mutex<LearnedNet>> = Arc::default();
     let recorder = Arc::clone(&seen);
-    let backend = Callback::new(move |req| {
-        let meta = std::fs::metadata(&req.path);
-        let seen_now = Seen {
-            access: req.access,
-            existed: meta.is_ok(),
-            is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
-        };
-        note_seen(&recorder, req.path.clone(), seen_now);
-        Decision::Granted {
-            scope: GrantScope::Once,
-            rule: "nono learn".to_owned(),
-        }
-    });
-    let policy = Policy {
-        deny: plan.deny.clone(),
-        approve: Vec::new(),
-        rate_limit: None,
-    };
-    let engine = Arc::new(Engine::new(policy, backend));
+    // The engine as planned for learning: the deny groups, and every other runtime request
+    // granted once and recorded.
+    let engine = crate::plan::EnginePlan::for_learn(plan.deny.clone()).build(Some(Arc::new(
+        move |req: &nono_supervisor::policy::RuntimeRequest| {
+            let meta = std::fs::metadata(&req.path);
+            let seen_now = Seen {
+                access: req.access,
+                existed: meta.is_ok(),
+                is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
+            };
+            note_seen(&recorder, req.path.clone(), seen_now);
+        },
+    )))?;
+    let engine = Arc::new(engine.engine);
 
     // The same environment `run` would give (credential variables dropped, `$TMPDIR`
     // replaced when the user's was refused); learn has no environment flags.
