@@ -3,6 +3,7 @@
 pub mod approval;
 pub mod audit;
 mod broker;
+pub mod bypass;
 pub mod cancel;
 pub mod client;
 pub mod deny_groups;
