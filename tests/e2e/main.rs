@@ -10,6 +10,7 @@ mod guide;
 mod harness;
 mod learn;
 mod limits;
+mod plan;
 mod prompt;
 mod readme;
 mod report;

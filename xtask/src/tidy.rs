@@ -148,7 +148,7 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
             // setfsuid/setfsgid for acting as the child: no rustix wrapper.
             "src/broker/as_child.rs",
             // file_setattr(2): no rustix wrapper.
-            "src/broker/metadata.rs",
+            "src/broker/metadata/change.rs",
             // connect/sendto with the child's raw address bytes, SO_PEERCRED (rustix's Pid
             // cannot hold the kernel's 0), SO_PEERPIDFD (no rustix wrapper).
             "src/broker/unix_socket.rs",

@@ -6,23 +6,10 @@
 //! conda install) read access nobody asked for. The error names the profile instead, and
 //! applying it is one flag.
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nono_sandbox::{explain, AccessMode, CapabilitySet};
 use nono_supervisor::profile::{self, Vars};
-
-/// Where `program` is found: itself when it has a `/`, else the first executable on `path_var`.
-#[must_use]
-pub fn locate(program: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
-    let p = Path::new(program);
-    if p.components().count() > 1 || p.is_absolute() {
-        return Some(p.to_path_buf());
-    }
-    std::env::split_paths(path_var?)
-        .map(|d| d.join(p))
-        .find(|c| c.is_file())
-}
 
 /// The advice for an executable at `exe` that the sandbox `caps` cannot execute, or `None` when
 /// the grants do allow reading it (then the failure is something else: permissions, format).

@@ -7,11 +7,13 @@
 
 pub mod approval;
 pub mod audit;
+pub mod bypass;
 pub mod cancel;
 pub mod deny_groups;
 pub mod env;
 pub mod escape;
 pub mod learn;
+pub mod learn_profile;
 pub mod limits;
 pub mod planted;
 pub mod policy;

@@ -3,6 +3,7 @@
 
 pub mod approval;
 mod broker;
+pub mod command_path;
 pub mod egress;
 mod error;
 pub mod gaps;
@@ -21,7 +22,8 @@ pub mod url_open;
 // The policy modules, under the paths they had before they moved to nono-policy.
 use nono_policy::request;
 pub use nono_policy::{
-    audit, cancel, deny_groups, env, escape, learn, planted, policy, profile, url,
+    audit, bypass, cancel, deny_groups, env, escape, learn, learn_profile, planted, policy,
+    profile, url,
 };
 
 pub use broker::procfs::{explain_proc, ProcVerdict};

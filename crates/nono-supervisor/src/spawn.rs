@@ -47,8 +47,6 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -67,9 +65,6 @@ use rustix::event::{PollFd, PollFlags};
 use crate::env::SUPERVISOR_FD_VAR;
 use crate::error::SupervisorError;
 use crate::{init, os};
-
-/// `PATH` used when the child's environment has none (glibc's default for `execvp`).
-const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Steps in the child that can fail, as reported over the report socket.
 const STEPS: [&str; 9] = [
@@ -201,52 +196,18 @@ pub(crate) struct Spawned {
 }
 
 /// Resolve `command` the way `execvp` would, against `path_var` (the child's `PATH`), before
-/// the fork. A name with a `/` is used as given (relative to `workdir`, as `execve` in the
-/// child would see it). The first executable regular file wins; failing that, the first
-/// existing candidate is returned so that `execve` reports why it cannot run (→ 126).
+/// the fork: [`crate::command_path::resolve`] (the one `PATH` search), or
+/// [`SupervisorError::CommandNotFound`] (→ 127).
 pub(crate) fn resolve_command(
     command: &OsStr,
     path_var: Option<&OsStr>,
     workdir: Option<&Path>,
 ) -> Result<PathBuf, SupervisorError> {
-    let not_found = || SupervisorError::CommandNotFound {
-        command: command.to_owned(),
-    };
-    if command.is_empty() {
-        return Err(not_found());
-    }
-    let in_workdir = |p: &Path| match workdir {
-        Some(w) if p.is_relative() => w.join(p),
-        _ => p.to_path_buf(),
-    };
-    if command.as_bytes().contains(&b'/') {
-        let path = PathBuf::from(command);
-        return if in_workdir(&path).symlink_metadata().is_ok() {
-            Ok(path)
-        } else {
-            Err(not_found())
-        };
-    }
-    let path_var = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
-    let mut fallback = None;
-    for dir in path_var.as_bytes().split(|&b| b == b':') {
-        let dir = if dir.is_empty() {
-            Path::new(".")
-        } else {
-            Path::new(OsStr::from_bytes(dir))
-        };
-        let candidate = dir.join(command);
-        let Ok(meta) = std::fs::metadata(in_workdir(&candidate)) else {
-            continue;
-        };
-        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-            return Ok(candidate);
+    crate::command_path::resolve(command, path_var, workdir).ok_or_else(|| {
+        SupervisorError::CommandNotFound {
+            command: command.to_owned(),
         }
-        if fallback.is_none() && !meta.is_dir() {
-            fallback = Some(candidate);
-        }
-    }
-    fallback.ok_or_else(not_found)
+    })
 }
 
 /// Fork and exec the child described by `spec`, running `enforce` in it before `execve`.

@@ -23,16 +23,12 @@
 //! the extending file's directory).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use nono_sandbox::{explain, AccessMode, CapabilitySet, NetworkMode};
-use nono_supervisor::approval::Callback;
-use nono_supervisor::deny_groups::DenySet;
 use nono_supervisor::learn::{Learning, Touched};
-use nono_supervisor::policy::{Decision, Engine, GrantScope, Policy};
-use nono_supervisor::profile::{PathEntry, Vars};
+use nono_supervisor::learn_profile::{self, LearnedNet, Seen};
 use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
@@ -41,36 +37,11 @@ use crate::plan::SandboxPlan;
 use crate::report;
 use crate::ui::Ui;
 
-/// One learned access: the path, what was done, and whether it existed when it was asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Seen {
-    access: AccessMode,
-    existed: bool,
-    is_dir: bool,
-}
-
-/// Network use outside the base profile.
-#[derive(Debug, Default)]
-struct LearnedNet {
-    /// TCP ports connected to.
-    connect: BTreeSet<u16>,
-    /// TCP ports bound.
-    bind: BTreeSet<u16>,
-    /// Pathname Unix sockets connected to (written as optional file grants).
-    sockets: BTreeSet<PathBuf>,
-    /// A Unix datagram socket was made.
-    unix_datagram: bool,
-}
-
 /// Merge one observation into the record.
 fn note_seen(map: &Mutex<BTreeMap<PathBuf, Seen>>, path: PathBuf, seen: Seen) {
     let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
     map.entry(path)
-        .and_modify(|s| {
-            s.access = s.access.union(seen.access);
-            s.existed &= seen.existed;
-            s.is_dir |= seen.is_dir;
-        })
+        .and_modify(|s| s.merge(&seen))
         .or_insert(seen);
 }
 
@@ -84,177 +55,6 @@ fn learning_caps(base: &CapabilitySet) -> anyhow::Result<CapabilitySet> {
     caps.set_network(NetworkMode::Allow);
     caps.allow_unix_datagram(true);
     Ok(caps)
-}
-
-/// The grants of the learned profile, by kind.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Learned {
-    /// `filesystem.read`.
-    pub read: BTreeSet<PathBuf>,
-    /// `filesystem.write`.
-    pub write: BTreeSet<PathBuf>,
-    /// `filesystem.allow` (read + write).
-    pub allow: BTreeSet<PathBuf>,
-    /// Entries written `{"path": ..., "optional": true}`: files the command created next to
-    /// deny entries, granted as files (not their directory) and skipped when they are gone.
-    pub optional: BTreeSet<PathBuf>,
-}
-
-impl Learned {
-    fn add(&mut self, path: PathBuf, access: AccessMode) {
-        match access {
-            AccessMode::Read => self.read.insert(path),
-            AccessMode::Write => self.write.insert(path),
-            AccessMode::ReadWrite => self.allow.insert(path),
-        };
-    }
-
-    /// Merge entries that name the same path (read + write → allow).
-    fn normalise(self) -> Learned {
-        let mut by_path: BTreeMap<PathBuf, AccessMode> = BTreeMap::new();
-        for (set, access) in [
-            (self.read, AccessMode::Read),
-            (self.write, AccessMode::Write),
-            (self.allow, AccessMode::ReadWrite),
-        ] {
-            for p in set {
-                by_path
-                    .entry(p)
-                    .and_modify(|a| *a = a.union(access))
-                    .or_insert(access);
-            }
-        }
-        // Drop entries already covered by a directory entry above them with enough access.
-        let dirs: Vec<(PathBuf, AccessMode)> = by_path
-            .iter()
-            .filter(|(p, _)| p.is_dir())
-            .map(|(p, a)| (p.clone(), *a))
-            .collect();
-        let mut out = Learned {
-            optional: self.optional,
-            ..Learned::default()
-        };
-        for (p, a) in by_path {
-            let covered = dirs
-                .iter()
-                .any(|(d, da)| *d != p && p.starts_with(d) && da.contains(a));
-            if !covered {
-                out.add(p, a);
-            }
-        }
-        out
-    }
-}
-
-/// Turn what was seen into grants: a directory read as a directory grant; a file as a file
-/// grant, or, past `threshold` files in one directory, one grant on that directory; a file
-/// that did not exist yet (created) as a grant on its directory. Nothing that contains or
-/// lies in a deny-set entry is ever widened to a directory grant: a file created in such a
-/// directory (`echo x > ~/f`, the home holding `~/.ssh`) is learned as that file, marked
-/// optional (a later run can rewrite it, and the profile still loads once it is gone; to
-/// create it anew the user grants a directory that holds no deny entry).
-fn collapse(seen: &BTreeMap<PathBuf, Seen>, deny: &DenySet, threshold: usize) -> Learned {
-    let protected = |dir: &Path| {
-        deny.group_of(dir).is_some() || deny.entries().any(|(p, _)| p.starts_with(dir))
-    };
-    let mut learned = Learned::default();
-    let mut per_dir: BTreeMap<PathBuf, Vec<(PathBuf, AccessMode)>> = BTreeMap::new();
-    for (path, s) in seen {
-        // Gone by the end of the run (made and removed, renamed away): a grant naming it
-        // would not load; what made it needed write on the nearest directory that is left.
-        let now = std::fs::symlink_metadata(path).is_ok();
-        if s.is_dir && now {
-            learned.add(path.clone(), s.access);
-            continue;
-        }
-        let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if s.is_dir || !s.existed || !now {
-            let dir = existing_ancestor(&parent);
-            if protected(&dir) {
-                if !s.is_dir {
-                    learned.add(path.clone(), s.access.union(AccessMode::Write));
-                    learned.optional.insert(path.clone());
-                }
-            } else {
-                // Created: the file grant would name a path that does not exist next time.
-                learned.add(dir, s.access.union(AccessMode::Write));
-            }
-            continue;
-        }
-        per_dir
-            .entry(parent)
-            .or_default()
-            .push((path.clone(), s.access));
-    }
-    for (dir, files) in per_dir {
-        if files.len() > threshold && !protected(&dir) {
-            let access = files
-                .iter()
-                .map(|(_, a)| *a)
-                .reduce(AccessMode::union)
-                .unwrap_or(AccessMode::Read);
-            learned.add(dir, access);
-        } else {
-            for (p, a) in files {
-                learned.add(p, a);
-            }
-        }
-    }
-    learned.normalise()
-}
-
-/// `dir` or its nearest ancestor that exists.
-fn existing_ancestor(dir: &Path) -> PathBuf {
-    dir.ancestors()
-        .find(|a| a.is_dir())
-        .unwrap_or(Path::new("/"))
-        .to_path_buf()
-}
-
-/// The learned profile file: extends the base profile and adds the learned grants (the
-/// format of `nono_supervisor::profile`, fields in the order a person reads them).
-#[derive(Debug, serde::Serialize)]
-struct LearnedProfile {
-    name: String,
-    description: String,
-    extends: String,
-    filesystem: LearnedFs,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<LearnedNetwork>,
-}
-
-/// `network` of the learned profile: the ports the command used that the base blocks.
-#[derive(Debug, serde::Serialize)]
-struct LearnedNetwork {
-    /// `false` when the base blocks the network (ports and `block: true` cannot be combined).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    block: Option<bool>,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    connect: BTreeSet<u16>,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    bind: BTreeSet<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allow_unix_datagram: Option<bool>,
-    /// The destinations the command reached through the proxy.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    allow_domain: Vec<String>,
-}
-
-impl LearnedNetwork {
-    /// `None` when nothing outside the base was used.
-    fn new(net: &LearnedNet, base: &NetworkMode, domains: &[String]) -> Option<LearnedNetwork> {
-        let ports = !net.connect.is_empty() || !net.bind.is_empty();
-        if !ports && !net.unix_datagram && domains.is_empty() {
-            return None;
-        }
-        Some(LearnedNetwork {
-            block: (ports && matches!(base, NetworkMode::Block)).then_some(false),
-            connect: net.connect.clone(),
-            bind: net.bind.clone(),
-            allow_unix_datagram: net.unix_datagram.then_some(true),
-            allow_domain: domains.to_vec(),
-        })
-    }
 }
 
 /// How the learned profile names its base: a built-in or user profile by name; a profile
@@ -325,82 +125,6 @@ fn learned_domains(events: &[nono_proxy::ProxyEvent]) -> Vec<String> {
         }
     }
     out.into_iter().collect()
-}
-
-#[derive(Debug, serde::Serialize)]
-struct LearnedFs {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    read: Vec<PathEntry>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    write: Vec<PathEntry>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    allow: Vec<PathEntry>,
-}
-
-/// How a learned path is written in the profile: `$WORKDIR/...` inside the working directory
-/// and `~/...` inside the home directory (so the profile still fits when the project or the
-/// user moves), absolute elsewhere; a `$` in a name is written `$$` (see `Vars::expand`).
-fn portable(path: &Path, vars: &Vars) -> String {
-    let escape = |p: &Path| p.to_string_lossy().replace('$', "$$");
-    let under = |base: Option<&Path>, var: &str| {
-        let base = base.filter(|b| b.parent().is_some())?;
-        let rest = path.strip_prefix(base).ok()?;
-        Some(if rest.as_os_str().is_empty() {
-            var.to_owned()
-        } else {
-            format!("{var}/{}", escape(rest))
-        })
-    };
-    under(vars.workdir.as_deref(), "$WORKDIR")
-        .or_else(|| under(Some(&vars.home), "~"))
-        .unwrap_or_else(|| escape(path))
-}
-
-fn profile_json(
-    name: &str,
-    base: &str,
-    command: &[std::ffi::OsString],
-    learned: &Learned,
-    network: Option<LearnedNetwork>,
-    vars: &Vars,
-) -> anyhow::Result<String> {
-    let list = |set: &BTreeSet<PathBuf>| -> Vec<PathEntry> {
-        set.iter()
-            .map(|p| PathEntry {
-                path: portable(p, vars),
-                optional: learned.optional.contains(p),
-            })
-            .collect()
-    };
-    let cmd: Vec<String> = command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let profile = LearnedProfile {
-        name: name.to_owned(),
-        description: format!("Learned by `nono learn` from: {}", cmd.join(" ")),
-        extends: base.to_owned(),
-        filesystem: LearnedFs {
-            read: list(&learned.read),
-            write: list(&learned.write),
-            allow: list(&learned.allow),
-        },
-        network,
-    };
-    Ok(serde_json::to_string_pretty(&profile)? + "\n")
-}
-
-/// The executable `argv[0]` resolves to (as `execvp` would find it), canonical.
-fn resolve_program(program: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
-    let p = Path::new(program);
-    if p.components().count() > 1 {
-        return std::fs::canonicalize(p).ok();
-    }
-    let path_var = path_var?;
-    std::env::split_paths(path_var)
-        .map(|dir| dir.join(p))
-        .find(|c| c.is_file())
-        .and_then(|c| std::fs::canonicalize(c).ok())
 }
 
 /// The command-line grants of `flags`, which the learned profile must carry too (the profile
@@ -478,25 +202,20 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     let seen: Arc<Mutex<BTreeMap<PathBuf, Seen>>> = Arc::default();
     let net: Arc<Mutex<LearnedNet>> = Arc::default();
     let recorder = Arc::clone(&seen);
-    let backend = Callback::new(move |req| {
-        let meta = std::fs::metadata(&req.path);
-        let seen_now = Seen {
-            access: req.access,
-            existed: meta.is_ok(),
-            is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
-        };
-        note_seen(&recorder, req.path.clone(), seen_now);
-        Decision::Granted {
-            scope: GrantScope::Once,
-            rule: "nono learn".to_owned(),
-        }
-    });
-    let policy = Policy {
-        deny: plan.deny.clone(),
-        approve: Vec::new(),
-        rate_limit: None,
-    };
-    let engine = Arc::new(Engine::new(policy, backend));
+    // The engine as planned for learning: the deny groups, and every other runtime request
+    // granted once and recorded.
+    let engine = crate::plan::EnginePlan::for_learn(plan.deny.clone()).build(Some(Arc::new(
+        move |req: &nono_supervisor::policy::RuntimeRequest| {
+            let meta = std::fs::metadata(&req.path);
+            let seen_now = Seen {
+                access: req.access,
+                existed: meta.is_ok(),
+                is_dir: meta.map(|m| m.is_dir()).unwrap_or(false),
+            };
+            note_seen(&recorder, req.path.clone(), seen_now);
+        },
+    )))?;
+    let engine = Arc::new(engine.engine);
 
     // The same environment `run` would give (credential variables dropped, `$TMPDIR`
     // replaced when the user's was refused); learn has no environment flags.
@@ -513,10 +232,14 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         .map(|(_, v)| v.as_os_str());
     // The command's own executable: recorded up front (its `execve` happens before the
     // supervisor serves the child's traps).
-    let exe_grant = resolve_program(&args.command[0], path_var).filter(|exe| {
-        !explain(&plan.caps, exe, AccessMode::Read).map_or(true, |e| e.is_allowed())
-            && plan.deny.group_of(exe).is_none()
-    });
+    // The one PATH search, as `run` spawns it (nono_supervisor::command_path), canonical.
+    let exe_grant =
+        nono_supervisor::command_path::resolve_in(&args.command[0], path_var, &plan.workdir)
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .filter(|exe| {
+                !explain(&plan.caps, exe, AccessMode::Read).map_or(true, |e| e.is_allowed())
+                    && plan.deny.group_of(exe).is_none()
+            });
 
     // Domain rules: the command's network is confined to the proxy as under `run` (the
     // plan's network mode, plus the proxy's port), and the destinations it reached are
@@ -615,7 +338,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // Never a deny-set path (the engine refused them already; this also covers flag grants).
     // Read-only deny entries (`autorun`) stay readable, so reading them may be learned.
     seen.retain(|p, s| plan.deny.deny_for(p, s.access).is_none());
-    let mut learned = collapse(&seen, &plan.deny, args.collapse_threshold);
+    let mut learned = learn_profile::collapse(&seen, &plan.deny, args.collapse_threshold);
     let mut net = std::mem::take(&mut *net.lock().unwrap_or_else(|p| p.into_inner()));
     // The command-line ports, which the profile must carry like the flag grants.
     net.connect.extend(&args.sandbox.allow_connect_port);
@@ -647,14 +370,26 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         || "learned".to_owned(),
         |s| s.to_string_lossy().into_owned(),
     );
-    let text = profile_json(
+    let cmd: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let text = learn_profile::learned_profile(
         &name,
+        &format!("Learned by `nono learn` from: {}", cmd.join(" ")),
         &extends_spec(&plan.profile_arg, &output)?,
-        &args.command,
         &learned,
-        LearnedNetwork::new(&net, plan.caps.network(), &domains),
+        net.network(plan.caps.network(), &domains),
         &plan.vars,
-    )?;
+    )
+    .to_json()
+    .map_err(|e| {
+        Failure::nono(format!(
+            "-o {}: cannot write the profile: {e}",
+            args.output.display()
+        ))
+    })?;
     // O_NOFOLLOW: the command ran with every access granted, so it may have left a link
     // (to ~/.bashrc) at the output path.
     let mut file = nono_supervisor::audit::open_own_output(&output, true).map_err(|e| {
@@ -710,118 +445,6 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
 
-    fn seen(access: AccessMode) -> Seen {
-        Seen {
-            access,
-            existed: true,
-            is_dir: false,
-        }
-    }
-
-    /// A fresh tree per test (tests run in parallel, so each needs its own directory).
-    fn tree(name: &str) -> PathBuf {
-        let base =
-            std::env::temp_dir().join(format!("nono-cli-learn-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(base.join("many")).unwrap();
-        std::fs::create_dir_all(base.join("few")).unwrap();
-        for i in 0..5 {
-            std::fs::write(base.join(format!("many/{i}")), "").unwrap();
-        }
-        std::fs::write(base.join("few/a"), "").unwrap();
-        base
-    }
-
-    #[test]
-    fn files_past_the_threshold_collapse_into_their_directory() {
-        let base = tree("threshold");
-        let mut m = BTreeMap::new();
-        for i in 0..5 {
-            m.insert(base.join(format!("many/{i}")), seen(AccessMode::Read));
-        }
-        m.insert(base.join("few/a"), seen(AccessMode::Write));
-        let l = collapse(&m, &DenySet::new(), 3);
-        assert_eq!(l.read, BTreeSet::from([base.join("many")]));
-        assert_eq!(l.write, BTreeSet::from([base.join("few/a")]));
-        let l = collapse(&m, &DenySet::new(), 8);
-        assert_eq!(l.read.len(), 5);
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
-    fn a_directory_holding_a_deny_entry_is_never_collapsed() {
-        let base = tree("deny");
-        let mut deny = DenySet::new();
-        deny.add(&base.join("many/secret"), "credentials").unwrap();
-        let mut m = BTreeMap::new();
-        for i in 0..5 {
-            m.insert(base.join(format!("many/{i}")), seen(AccessMode::Read));
-        }
-        let l = collapse(&m, &deny, 3);
-        assert_eq!(l.read.len(), 5);
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
-    fn created_files_grant_their_directory_and_reads_plus_writes_merge() {
-        let base = tree("created");
-        let mut m = BTreeMap::new();
-        m.insert(
-            base.join("few/new"),
-            Seen {
-                access: AccessMode::Write,
-                existed: false,
-                is_dir: false,
-            },
-        );
-        m.insert(base.join("few/a"), seen(AccessMode::Read));
-        let l = collapse(&m, &DenySet::new(), 8);
-        assert_eq!(l.write, BTreeSet::from([base.join("few")]));
-        assert_eq!(l.read, BTreeSet::from([base.join("few/a")]));
-        m.insert(base.join("few/a"), seen(AccessMode::ReadWrite));
-        let l = collapse(&m, &DenySet::new(), 8);
-        // few/a (read+write) is not covered by `few` (write only).
-        assert_eq!(l.allow, BTreeSet::from([base.join("few/a")]));
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
-    fn a_file_created_next_to_a_deny_entry_is_learned_as_the_file() {
-        let base = tree("created-protected");
-        let mut deny = DenySet::new();
-        deny.add(&base.join("few/.ssh"), "credentials").unwrap();
-        let mut m = BTreeMap::new();
-        m.insert(
-            base.join("few/new"),
-            Seen {
-                access: AccessMode::Write,
-                existed: false,
-                is_dir: false,
-            },
-        );
-        let l = collapse(&m, &deny, 8);
-        assert_eq!(l.write, BTreeSet::from([base.join("few/new")]));
-        assert_eq!(l.optional, BTreeSet::from([base.join("few/new")]));
-        let vars = Vars::for_home("/home/u");
-        let text = profile_json("p", "default", &["sh".into()], &l, None, &vars).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["filesystem"]["write"][0]["optional"], true, "{text}");
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
-    fn profile_json_extends_the_base() {
-        let mut l = Learned::default();
-        l.read.insert("/data".into());
-        let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
-        let text = profile_json("p", "default", &["cat".into()], &l, None, &vars).unwrap();
-        assert!(text.starts_with("{\n  \"name\": \"p\""), "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["extends"], "default");
-        assert_eq!(v["filesystem"]["read"][0], "/data");
-        assert!(v["filesystem"].get("write").is_none());
-    }
-
     #[test]
     fn relative_paths_for_extends() {
         for (path, dir, want) in [
@@ -836,68 +459,5 @@ mod tests {
             extends_spec("default", Path::new("/tmp/x.json")).unwrap(),
             "default"
         );
-    }
-
-    /// Names made and removed during the run (or renamed away) are covered by the nearest
-    /// directory that is left, so the profile loads.
-    #[test]
-    fn what_is_gone_is_granted_on_its_nearest_remaining_directory() {
-        let base = tree("gone");
-        let mut m = BTreeMap::new();
-        m.insert(
-            base.join("few/made/deeper"),
-            Seen {
-                access: AccessMode::Write,
-                existed: true,
-                is_dir: true,
-            },
-        );
-        m.insert(
-            base.join("many/tmpfile"),
-            Seen {
-                access: AccessMode::ReadWrite,
-                existed: false,
-                is_dir: false,
-            },
-        );
-        let l = collapse(&m, &DenySet::new(), 8);
-        assert_eq!(l.write, BTreeSet::from([base.join("few")]));
-        assert_eq!(l.allow, BTreeSet::from([base.join("many")]));
-        let _ = std::fs::remove_dir_all(&base);
-    }
-
-    #[test]
-    fn ports_under_a_blocked_base_unblock_with_a_list() {
-        let net = LearnedNet {
-            connect: BTreeSet::from([443]),
-            ..LearnedNet::default()
-        };
-        let n = LearnedNetwork::new(&net, &NetworkMode::Block, &[]).unwrap();
-        assert_eq!(n.block, Some(false));
-        let n = LearnedNetwork::new(&net, &NetworkMode::Allow, &[]).unwrap();
-        assert_eq!(n.block, None);
-        assert!(LearnedNetwork::new(&LearnedNet::default(), &NetworkMode::Block, &[]).is_none());
-    }
-
-    /// Learned paths are written relative to the working directory and home where they lie
-    /// in them, and every spelling expands back to the path that was learned.
-    #[test]
-    fn learned_paths_are_portable_and_expand_back() {
-        let vars = Vars::for_home("/home/u").with_workdir("/home/u/proj");
-        for (path, written) in [
-            ("/home/u/proj", "$WORKDIR"),
-            ("/home/u/proj/src/a.rs", "$WORKDIR/src/a.rs"),
-            ("/home/u/.cargo/registry", "~/.cargo/registry"),
-            ("/home/u", "~"),
-            ("/home/user2/x", "/home/user2/x"),
-            ("/opt/a$b/$HOME", "/opt/a$$b/$$HOME"),
-            ("/home/u/proj/$x", "$WORKDIR/$$x"),
-        ] {
-            assert_eq!(portable(Path::new(path), &vars), written, "{path}");
-            assert_eq!(vars.expand(written).unwrap(), Path::new(path), "{written}");
-        }
-        // A home or working directory of `/` is never a prefix worth writing.
-        let root = Vars::for_home("/").with_workdir("/");
-        assert_eq!(portable(Path::new("/etc/x"), &root), "/etc/x");
     }
 }

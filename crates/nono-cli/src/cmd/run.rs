@@ -3,11 +3,7 @@
 use std::sync::Arc;
 
 use nono_sandbox::{Compat, EnforcementStatus, PreparedSandbox, SandboxOptions};
-use nono_supervisor::approval::{DenyAll, NoTerminal, TerminalPrompt};
-use nono_supervisor::audit::AuditLog;
-use nono_supervisor::policy::{ApproveRule, Engine};
 use nono_supervisor::{PtyMode, SpawnConfig};
-use nono_wire::AccessMode;
 
 use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
@@ -94,7 +90,9 @@ pub fn dry_run(plan: &RunPlan, supervised: bool, json: bool) -> anyhow::Result<i
     if json {
         let text = serde_json::to_string_pretty(&plan.view(&status, true))
             .map_err(|e| Failure::nono(format!("the plan cannot be printed as JSON: {e}")))?;
-        out!("{text}");
+        // A name in the plan may carry DEL, C1 controls or bidi overrides, which serde_json
+        // writes as themselves: the same JSON value, escaped for the terminal.
+        out!("{}", nono_supervisor::escape::json(&text));
         return Ok(0);
     }
     out!("{}", plan.render(&status, true));
@@ -129,46 +127,6 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-/// The policy engine for runtime decisions, when the plan asks for one (elevation, or an
-/// audit log: then every outside-grant open is decided — denied — and logged).
-fn engine(plan: &RunPlan, ui: &Ui) -> anyhow::Result<(Option<Arc<Engine>>, Option<NoTerminal>)> {
-    let e = &plan.elevation;
-    if !e.enabled() && e.audit_log.is_none() {
-        return Ok((None, None));
-    }
-    let profile = &plan.sandbox.profile;
-    let mut policy = profile
-        .policy_with(&plan.sandbox.vars, plan.sandbox.deny.clone())
-        .map_err(|err| Failure::nono(format!("--profile {}: {err}", plan.sandbox.profile_arg)))?;
-    policy.approve.extend(e.approve.iter().map(|p| {
-        ApproveRule::path(
-            p,
-            AccessMode::ReadWrite,
-            format!("--approve {}", p.display()),
-        )
-    }));
-    let mut no_terminal = None;
-    let engine = if e.prompt {
-        let prompt = TerminalPrompt::new(profile.prompt_timeout());
-        if let Err(why) = prompt.check_terminal() {
-            ui.note(&format!(
-                "no terminal to ask ({why}): runtime requests that no approve rule covers will be denied and reported"
-            ));
-        }
-        no_terminal = Some(prompt.no_terminal());
-        Engine::new(policy, prompt)
-    } else {
-        Engine::new(policy, DenyAll)
-    };
-    let engine = match &e.audit_log {
-        Some(path) => engine.with_audit(
-            AuditLog::open(path).map_err(|err| Failure::nono(format!("--audit-log: {err}")))?,
-        ),
-        None => engine,
-    };
-    Ok((Some(Arc::new(engine)), no_terminal))
 }
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
@@ -216,7 +174,17 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     config.egress_proxy = proxy.as_ref().map(|p| p.addr);
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
-    let (engine, no_terminal) = engine(plan, ui)?;
+    // The engine exactly as planned (`--dry-run` shows the same plan).
+    let (engine, no_terminal) = match &plan.elevation.engine {
+        Some(e) => {
+            if let Some(note) = e.no_terminal_note() {
+                ui.note(&note);
+            }
+            let built = e.build(None)?;
+            (Some(Arc::new(built.engine)), built.no_terminal)
+        }
+        None => (None, None),
+    };
     config.engine = engine;
     config.allowed_origins = plan.sandbox.profile.allowed_origins().to_vec();
     // Explicit requests (NONO_SUPERVISOR_FD) are offered whenever runtime grants are on.

@@ -164,8 +164,12 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_os_str());
-        if let Some(advice) = crate::exec_advice::locate(program.as_ref(), path_var)
-            .and_then(|exe| crate::exec_advice::advice(&plan.sandbox.caps, &exe))
+        if let Some(advice) = nono_supervisor::command_path::resolve_in(
+            program.as_ref(),
+            path_var,
+            &plan.sandbox.workdir,
+        )
+        .and_then(|exe| crate::exec_advice::advice(&plan.sandbox.caps, &exe))
         {
             failure = Failure::with_code(failure.code, format!("{failure}\n  {advice}"));
         }

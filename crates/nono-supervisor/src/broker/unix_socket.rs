@@ -262,12 +262,7 @@ pub(crate) fn refuse_datagram_socket(
         let _ = notify.respond_continue(n.id);
         return;
     }
-    // The kernel's own reading of `type`: an int, without SOCK_NONBLOCK/SOCK_CLOEXEC.
-    let kind = match (n.args[1] as u32 & 0xf) as i32 {
-        libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
-        libc::SOCK_RAW => "SOCK_RAW, a datagram socket for AF_UNIX".to_owned(),
-        other => format!("type {other}"),
-    };
+    let kind = datagram_kind(n.args[1]);
     shared.deny(Denial {
         what: Refused::UnixDatagramSocket,
         access: AccessMode::Write,
@@ -280,6 +275,81 @@ pub(crate) fn refuse_datagram_socket(
         ),
     });
     let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+}
+
+/// The `type` argument of a refused `socket`/`socketpair`, in words: the kernel's own reading
+/// (an int, without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`).
+fn datagram_kind(ty: u64) -> String {
+    match (ty as u32 & 0xf) as i32 {
+        libc::SOCK_DGRAM => "SOCK_DGRAM".to_owned(),
+        libc::SOCK_RAW => "SOCK_RAW, a datagram socket for AF_UNIX".to_owned(),
+        other => format!("type {other}"),
+    }
+}
+
+/// An address length argument: the kernel refuses one longer than a `sockaddr_storage`
+/// (`EINVAL`); it reads it as an int.
+fn addr_len(v: u64) -> Result<usize, Errno> {
+    let len = usize::try_from(v as u32).map_err(|_| Errno::INVAL)?;
+    if len > SOCKADDR_MAX {
+        return Err(Errno::INVAL);
+    }
+    Ok(len)
+}
+
+/// The address family of a copied `sockaddr` (`None`: too short to hold one).
+fn sockaddr_family(addr: &[u8]) -> Option<u16> {
+    (addr.len() >= 2).then(|| u16::from_ne_bytes([addr[0], addr[1]]))
+}
+
+/// The port of an `AF_INET`/`AF_INET6` address (network byte order in the copied bytes).
+fn inet_port(addr: &[u8]) -> Option<u16> {
+    let family = sockaddr_family(addr)?;
+    let inet = family == libc::AF_INET as u16 || family == libc::AF_INET6 as u16;
+    (inet && addr.len() >= 4).then(|| u16::from_be_bytes([addr[2], addr[3]]))
+}
+
+/// What a `sockaddr` copied from the child names, for an `AF_UNIX` socket.
+#[derive(Debug, PartialEq, Eq)]
+enum UnixAddress<'a> {
+    /// Unnamed, `AF_UNSPEC` or a foreign family: the kernel answers on the copied bytes.
+    Other,
+    /// An abstract name (the bytes after the leading NUL).
+    Abstract(&'a [u8]),
+    /// A pathname (the bytes before the first NUL, or all of `sun_path`).
+    Path(&'a [u8]),
+}
+
+fn unix_address(addr: &[u8]) -> UnixAddress<'_> {
+    if sockaddr_family(addr) != Some(libc::AF_UNIX as u16) || addr.len() <= SUN_PATH_OFFSET {
+        return UnixAddress::Other;
+    }
+    let sun_path = &addr[SUN_PATH_OFFSET..];
+    if sun_path[0] == 0 {
+        return UnixAddress::Abstract(&sun_path[1..]);
+    }
+    let end = sun_path
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(sun_path.len());
+    UnixAddress::Path(&sun_path[..end])
+}
+
+/// What a denial of a socket not granted by itself tells the user to do.
+fn grant_advice(file_grant: FileGrant, canonical: &Path) -> String {
+    match file_grant {
+        FileGrant::Replaced => format!(
+            "{} is granted by itself, but no longer names the socket it named when nono started \
+             (removed and re-created, or another socket linked or renamed over it): a file \
+             grant covers that socket only; if its server re-created it, run nono again",
+            canonical.display()
+        ),
+        FileGrant::None | FileGrant::ThisSocket => format!(
+            "grant the socket itself explicitly with --allow-file {} (or name it in a \
+             profile's filesystem.allow)",
+            canonical.display()
+        ),
+    }
 }
 
 /// One decoded call.
@@ -469,13 +539,6 @@ fn read(notify: &NotifyFd, n: &Notification, addr: u64, len: usize) -> Result<Ve
 
 fn decode(notify: &NotifyFd, n: &Notification, syscall: Syscall) -> Result<Call, Refusal> {
     let a = n.args;
-    let addr_len = |v: u64| -> Result<usize, Refusal> {
-        let len = usize::try_from(v as u32).map_err(|_| Errno::INVAL)?;
-        if len > SOCKADDR_MAX {
-            return Err(Refusal::Errno(Errno::INVAL));
-        }
-        Ok(len)
-    };
     match syscall {
         Syscall::Connect => Ok(Call {
             syscall,
@@ -516,37 +579,30 @@ fn decide(
             e
         }
     })?;
-    let family = (call.addr.len() >= 2).then(|| u16::from_ne_bytes([call.addr[0], call.addr[1]]));
     if domain != AddressFamily::UNIX {
         check_tcp(caps, socket, domain, &call.addr)?;
         if let Some(learner) = learner {
-            let inet =
-                family == Some(libc::AF_INET as u16) || family == Some(libc::AF_INET6 as u16);
             let stream =
                 rustix::net::sockopt::socket_type(socket).is_ok_and(|t| t == SocketType::STREAM);
-            if inet && stream && call.syscall == Syscall::Connect && call.addr.len() >= 4 {
-                learner.port(false, u16::from_be_bytes([call.addr[2], call.addr[3]]));
+            if let (true, Syscall::Connect, Some(port)) =
+                (stream, call.syscall, inet_port(&call.addr))
+            {
+                learner.port(false, port);
             }
         }
         return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
     }
-    if family != Some(libc::AF_UNIX as u16) || call.addr.len() <= SUN_PATH_OFFSET {
-        // Unnamed, AF_UNSPEC or a foreign family: the kernel answers on the copied bytes.
-        return Ok(Plan::Child(Destination::Raw(call.addr.clone())));
-    }
-    let sun_path = &call.addr[SUN_PATH_OFFSET..];
-    if sun_path[0] == 0 {
-        return Err(Refusal::Denied(
-            Refused::AbstractSocket(OsStr::from_bytes(&sun_path[1..]).to_owned()),
-            "an abstract Unix socket (the supervisor cannot tell whose it is)".to_owned(),
-            Errno::PERM,
-        ));
-    }
-    let end = sun_path
-        .iter()
-        .position(|b| *b == 0)
-        .unwrap_or(sun_path.len());
-    let raw = &sun_path[..end];
+    let raw = match unix_address(&call.addr) {
+        UnixAddress::Other => return Ok(Plan::Child(Destination::Raw(call.addr.clone()))),
+        UnixAddress::Abstract(name) => {
+            return Err(Refusal::Denied(
+                Refused::AbstractSocket(OsStr::from_bytes(name).to_owned()),
+                "an abstract Unix socket (the supervisor cannot tell whose it is)".to_owned(),
+                Errno::PERM,
+            ));
+        }
+        UnixAddress::Path(raw) => raw,
+    };
     if raw.len() >= PATH_MAX {
         return Err(Refusal::Errno(Errno::NAMETOOLONG));
     }
@@ -606,19 +662,7 @@ fn decide(
     // Not granted by itself (inside a directory write grant only), or granted but the name
     // now leads to another inode: who serves the socket decides, as for any socket.
     let kind = rustix::net::sockopt::socket_type(socket)?;
-    let advice = match file_grant {
-        FileGrant::Replaced => format!(
-            "{} is granted by itself, but no longer names the socket it named when nono started \
-             (removed and re-created, or another socket linked or renamed over it): a file \
-             grant covers that socket only; if its server re-created it, run nono again",
-            canonical.display()
-        ),
-        FileGrant::None | FileGrant::ThisSocket => format!(
-            "grant the socket itself explicitly with --allow-file {} (or name it in a \
-             profile's filesystem.allow)",
-            canonical.display()
-        ),
-    };
+    let advice = grant_advice(file_grant, &canonical);
     let grant_hint = |what: &str| format!("{what}; {advice}");
     if kind == SocketType::DGRAM {
         return Err(Refusal::Denied(
@@ -1075,5 +1119,141 @@ mod tests {
         std::fs::hard_link(&other, &app).unwrap();
         assert_eq!(pinned.verdict(&app, &st(&app)), FileGrant::Replaced);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A `sockaddr_un` as the child would pass it: the family, then `sun_path` bytes.
+    fn sun(path: &[u8]) -> Vec<u8> {
+        let mut a = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        a.extend_from_slice(path);
+        a
+    }
+
+    /// A `sockaddr_in` for `ip:port` (port in network byte order, as the kernel reads it).
+    fn sin(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut a = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+        a.extend_from_slice(&port.to_be_bytes());
+        a.extend_from_slice(&ip);
+        a.extend_from_slice(&[0; 8]);
+        a
+    }
+
+    #[test]
+    fn unix_addresses_are_read_as_the_kernel_reads_them() {
+        // A pathname: up to the first NUL (the kernel allows a terminating NUL or none).
+        assert_eq!(
+            unix_address(&sun(b"/run/x.sock\0")),
+            UnixAddress::Path(b"/run/x.sock")
+        );
+        assert_eq!(
+            unix_address(&sun(b"/run/x.sock")),
+            UnixAddress::Path(b"/run/x.sock")
+        );
+        assert_eq!(
+            unix_address(&sun(b"rel\0garbage")),
+            UnixAddress::Path(b"rel")
+        );
+        // Abstract: a leading NUL; the rest (NULs included) is the name.
+        assert_eq!(
+            unix_address(&sun(b"\0name\0x")),
+            UnixAddress::Abstract(b"name\0x")
+        );
+        assert_eq!(unix_address(&sun(b"\0")), UnixAddress::Abstract(b""));
+        // Unnamed (only the family: autobind/disconnect), AF_UNSPEC, another family, or
+        // too short to hold a family: the kernel answers on the copied bytes.
+        assert_eq!(unix_address(&sun(b"")), UnixAddress::Other);
+        assert_eq!(unix_address(&[0, 0, b'/', b'x']), UnixAddress::Other);
+        assert_eq!(unix_address(&sin([127, 0, 0, 1], 80)), UnixAddress::Other);
+        assert_eq!(unix_address(&[1]), UnixAddress::Other);
+        assert_eq!(unix_address(&[]), UnixAddress::Other);
+    }
+
+    #[test]
+    fn inet_ports_and_address_lengths() {
+        assert_eq!(inet_port(&sin([127, 0, 0, 1], 8080)), Some(8080));
+        let mut six = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        six.extend_from_slice(&443u16.to_be_bytes());
+        six.extend_from_slice(&[0; 24]);
+        assert_eq!(inet_port(&six), Some(443));
+        // Too short for a port, or not an inet family: no port to learn.
+        assert_eq!(inet_port(&sin([127, 0, 0, 1], 8080)[..3]), None);
+        assert_eq!(inet_port(&sun(b"/x")), None);
+        assert_eq!(sockaddr_family(&[1]), None);
+        // The length is an int: longer than a sockaddr_storage is EINVAL; the high half of
+        // the register is not part of it.
+        assert_eq!(addr_len(16), Ok(16));
+        assert_eq!(addr_len(SOCKADDR_MAX as u64), Ok(SOCKADDR_MAX));
+        assert_eq!(addr_len(SOCKADDR_MAX as u64 + 1), Err(Errno::INVAL));
+        assert_eq!(addr_len((1 << 32) | 16), Ok(16));
+        assert_eq!(addr_len(u64::from(u32::MAX)), Err(Errno::INVAL));
+    }
+
+    #[test]
+    fn a_refused_datagram_socket_names_its_type() {
+        let dgram = libc::SOCK_DGRAM as u64;
+        assert_eq!(datagram_kind(dgram), "SOCK_DGRAM");
+        // SOCK_NONBLOCK and SOCK_CLOEXEC are not part of the type.
+        let flags = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64;
+        assert_eq!(datagram_kind(dgram | flags), "SOCK_DGRAM");
+        assert!(datagram_kind(libc::SOCK_RAW as u64).starts_with("SOCK_RAW"));
+        assert_eq!(datagram_kind(10), "type 10");
+        assert!(refuses_datagram_socket(DATAGRAM_SOCKET_SYSCALLS[0]));
+        assert!(traps(Syscall::Connect) && traps(Syscall::SendTo));
+        assert!(!traps(Syscall::OpenAt));
+    }
+
+    /// The advice of a denial names the flag that fixes it, or says the granted socket was
+    /// replaced (then no flag helps but a new run).
+    #[test]
+    fn the_advice_names_the_flag_or_the_replacement() {
+        let p = Path::new("/run/app.sock");
+        let fix = grant_advice(FileGrant::None, p);
+        assert!(fix.contains("--allow-file /run/app.sock"), "{fix}");
+        let replaced = grant_advice(FileGrant::Replaced, p);
+        assert!(
+            replaced.contains("no longer names the socket"),
+            "{replaced}"
+        );
+        assert!(!replaced.contains("--allow-file"), "{replaced}");
+    }
+
+    /// The TCP rules the supervisor applies itself (it is not under Landlock): everything
+    /// with the network allowed; an unlisted port refused; a listed port on loopback only;
+    /// other socket kinds left to seccomp. Nothing is connected here.
+    #[test]
+    fn tcp_destinations_follow_the_network_rules() {
+        use rustix::net::{socket, AddressFamily, SocketType};
+        let tcp = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        let udp = socket(AddressFamily::INET, SocketType::DGRAM, None).unwrap();
+        let judge = |caps: &nono_sandbox::CapabilitySet, sock: &OwnedFd, addr: &[u8]| {
+            check_tcp(&StaticGrants::new(caps), sock, AddressFamily::INET, addr)
+        };
+        let allow = nono_sandbox::CapabilitySet::new();
+        assert!(judge(&allow, &tcp, &sin([10, 0, 0, 1], 22)).is_ok());
+        let mut ports = nono_sandbox::CapabilitySet::new();
+        ports.allow_connect_port(8080);
+        assert!(judge(&ports, &tcp, &sin([127, 0, 0, 1], 8080)).is_ok());
+        assert!(matches!(
+            judge(&ports, &tcp, &sin([127, 0, 0, 1], 22)),
+            Err(Refusal::Connect(
+                _,
+                crate::egress::ConnectRefusal::PortNotAllowed
+            ))
+        ));
+        assert!(matches!(
+            judge(&ports, &tcp, &sin([10, 0, 0, 1], 8080)),
+            Err(Refusal::Connect(
+                _,
+                crate::egress::ConnectRefusal::NotLoopback
+            ))
+        ));
+        // A datagram socket, and AF_UNSPEC (disconnect), are not TCP connects.
+        assert!(judge(&ports, &udp, &sin([10, 0, 0, 1], 22)).is_ok());
+        assert!(judge(&ports, &tcp, &[0, 0]).is_ok());
+        let mut blocked = nono_sandbox::CapabilitySet::new();
+        blocked.block_network();
+        assert!(matches!(
+            judge(&blocked, &tcp, &sin([127, 0, 0, 1], 80)),
+            Err(Refusal::Connect(..))
+        ));
     }
 }
