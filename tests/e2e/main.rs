@@ -9,6 +9,7 @@ mod guide;
 mod harness;
 mod learn;
 mod limits;
+mod net_report;
 mod prompt;
 mod readme;
 mod report;

@@ -110,6 +110,9 @@ pub enum NotAPath {
     TcpPort(u16),
     /// A TCP `bind` to a port the network rules do not list (the path is `tcp bind port N`).
     TcpBindPort(u16),
+    /// A socket the network rules refuse (UDP, ICMP, raw, packet, ...; the path is the call,
+    /// `socket(AF_INET, SOCK_DGRAM, 0)`): says what lifts the rule, or that nothing does.
+    Socket(nono_supervisor::SocketRefusal),
 }
 
 impl Denied {
@@ -210,6 +213,8 @@ pub fn describe_denial(
         Some(NotAPath::TcpPort(port))
     } else if let Some(port) = d.tcp_bind_port() {
         Some(NotAPath::TcpBindPort(port))
+    } else if let Some(r) = d.socket_refusal() {
+        Some(NotAPath::Socket(r))
     } else if d.is_unix_datagram_socket() {
         Some(NotAPath::UnixDatagram)
     } else if d.is_other_process() {
@@ -307,6 +312,28 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
     by_path.into_values().collect()
 }
 
+/// The line for a socket the network rules refused (`call` is the denial's path,
+/// `socket(AF_INET, SOCK_DGRAM, 0)`).
+fn socket_line(r: nono_supervisor::SocketRefusal, call: &Path) -> String {
+    use nono_supervisor::SocketRefusal as R;
+    let call = escape::path(call);
+    match r {
+        R::NetworkBlocked => format!(
+            "nono: denied {call}: the network is blocked → run without --block-net (or without network.block in the profile) if the command needs it; no flag allows one socket family beside the block"
+        ),
+        R::TcpPortsOnly => format!(
+            "nono: denied {call}: the port rules allow TCP only → no flag allows other sockets beside them; run without --allow-connect-port/--allow-bind-port (and network.connect/network.bind in the profile) to leave the network unconfined"
+        ),
+        R::EgressProxyOnly => format!(
+            "nono: denied {call}: the egress proxy is the only way out (TCP to the proxy) → no flag allows other sockets beside it; run without --allow-domain/--network-profile/--credential (and the profile's domain rules) to leave the network unconfined"
+        ),
+        R::NeedsCapNetRaw => format!(
+            "nono: denied {call} → no flag allows it: raw and packet sockets need CAP_NET_RAW, which nono drops in every sandbox (with or without network rules)"
+        ),
+        _ => format!("nono: denied {call}: refused by the network rules"),
+    }
+}
+
 /// One report line (without trailing newline), e.g.
 /// `nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)`.
 #[must_use]
@@ -335,6 +362,7 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied a TCP bind to port {port} → add --allow-bind-port {port} (or network.bind in a profile)"
             );
         }
+        Some(NotAPath::Socket(r)) => return socket_line(r, &d.path),
         Some(NotAPath::AbstractSocket) => {
             return format!(
                 "nono: denied {call} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",

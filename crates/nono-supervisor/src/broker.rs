@@ -89,6 +89,7 @@ pub(crate) mod metadata;
 pub(crate) mod path_ops;
 pub(crate) mod procfs;
 pub(crate) mod sched;
+pub(crate) mod socket_family;
 pub(crate) mod tcp_bind;
 pub(crate) mod unix_socket;
 
@@ -473,6 +474,11 @@ impl Broker {
             }
             Some(s) if tcp_bind::traps(s) => {
                 tcp_bind::handle(notify, &self.caps, &self.shared, &n);
+                return;
+            }
+            // Before the Unix datagram check: both are socket/socketpair, told by the family.
+            Some(s) if socket_family::traps(s, &n.args) => {
+                socket_family::handle(notify, &self.caps, &self.shared, &n, s);
                 return;
             }
             Some(s) if unix_socket::refuses_datagram_socket(s) => {

@@ -41,6 +41,15 @@ pub const GAPS: &[Gap] = &[
     },
     UNIX_DATAGRAM_REFUSED,
     Gap {
+        name: "refused sockets",
+        supervised: "reported: a socket() the network rules refuse (UDP, ICMP, raw, packet, \
+                     netlink under --block-net, port rules or the egress proxy) is trapped, \
+                     refused by the supervisor with the errno seccomp gives, and reported with \
+                     what allows it",
+        unsupervised: "refused by seccomp (EAFNOSUPPORT/EPROTONOSUPPORT) but NOT reported: the \
+                       command sees the errno and nono prints nothing (use nono run to see them)",
+    },
+    Gap {
         name: "metadata changes",
         supervised: "covered: chmod/chown/utimes/xattr only inside the write grants (or on an fd \
                      opened for writing), performed by the supervisor",

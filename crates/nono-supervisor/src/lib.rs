@@ -27,6 +27,7 @@ mod supervise;
 pub mod url;
 
 pub use broker::procfs::{explain_proc, ProcVerdict};
+pub use broker::socket_family::SocketRefusal;
 pub use error::SupervisorError;
 pub use pty::PtyMode;
 pub use spawn::trapped_syscalls;

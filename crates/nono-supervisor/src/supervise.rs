@@ -173,9 +173,22 @@ impl Denial {
     /// profile's `network.allow_unix_datagram`), never by a path grant.
     #[must_use]
     pub fn is_unix_datagram_socket(&self) -> bool {
-        crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
+        self.path.as_os_str().is_empty()
+            && crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS
+                .iter()
+                .any(|s| s.name() == self.syscall)
+    }
+
+    /// Why a `socket`/`socketpair` of another family than `AF_UNIX` was refused by the
+    /// network rules (UDP, ICMP, raw, packet, ... under `--block-net`, port rules or the
+    /// egress proxy; the path is the call, `socket(AF_INET, SOCK_DGRAM, 0)`): what allows it,
+    /// if anything does (see [`crate::SocketRefusal`]).
+    #[must_use]
+    pub fn socket_refusal(&self) -> Option<crate::SocketRefusal> {
+        crate::SocketRefusal::ALL
             .iter()
-            .any(|s| s.name() == self.syscall)
+            .find(|r| r.reason() == self.reason)
+            .copied()
     }
 
     /// The procfs broker's reason when this is a `/proc` entry it refused (another process's
