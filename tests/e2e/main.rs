@@ -2,6 +2,7 @@
 
 mod advice;
 mod approve;
+mod approve_exec;
 mod cli;
 mod egress;
 mod env;
