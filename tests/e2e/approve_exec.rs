@@ -87,7 +87,5 @@ fn an_approved_command_itself_gets_advice_that_works() {
         .collect();
     args.extend(flags);
     args.extend(["--".into(), bin]);
-    nono(&s.path, &args)
-        .expect_code(0)
-        .stdout_has("tool ran");
+    nono(&s.path, &args).expect_code(0).stdout_has("tool ran");
 }

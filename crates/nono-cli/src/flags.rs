@@ -376,6 +376,10 @@ pub struct WhyArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Count what `run --approve PATH` would grant at runtime under PATH (repeatable); a
+    /// profile's supervisor.approve rules always count.
+    #[arg(long, value_name = "PATH")]
+    pub approve: Vec<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxFlags,
 }

@@ -451,7 +451,12 @@ impl Broker {
         let notify = &*self.notify;
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
-                metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                // Learning decides nothing at runtime (its domain is broad).
+                let engine = self
+                    .engine
+                    .as_deref()
+                    .filter(|_| self.shared.learner.is_none());
+                metadata::handle(notify, &self.caps, engine, &self.shared, &n, s);
                 return;
             }
             Some(s) if inotify::traps(s) => {

@@ -28,6 +28,7 @@ pub mod url;
 
 pub use broker::procfs::{explain_proc, ProcVerdict};
 pub use broker::socket_family::SocketRefusal;
+pub use broker::unix_socket::{explain_socket, SocketVerdict};
 pub use error::SupervisorError;
 pub use pty::PtyMode;
 pub use spawn::trapped_syscalls;
