@@ -29,6 +29,11 @@
 //! - `/proc/self/fd/N` and `/dev/fd/N` spellings (glibc's `lchmod` emulation) are the child's
 //!   fd `N`; other `/proc` paths are refused.
 //!
+//! Outside the write grants, a path-based change is also made when a runtime grant covers it
+//! without asking anyone (an approve rule, a session grant: `approved`), decided and audited
+//! by the policy engine with the deny groups first — so an `--approve DIR` covers metadata
+//! changes as a `--write DIR` grant would. The prompt is never offered for them.
+//!
 //! Refusals answer `EACCES` and are recorded as [`Denial`]s.
 //!
 //! # Only what the child could do itself
