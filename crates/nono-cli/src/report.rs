@@ -1047,6 +1047,32 @@ mod tests {
             ..d("tcp bind port 8080", AccessMode::Write, OnDisk::Missing)
         });
         assert!(b.contains("--allow-bind-port 8080"), "{b}");
+        use nono_supervisor::SocketRefusal as R;
+        let sock = |r| {
+            line(&Denied {
+                via: Some("socket".into()),
+                not_a_path: Some(NotAPath::Socket(r)),
+                ..d(
+                    "socket(AF_INET, SOCK_DGRAM, 0)",
+                    AccessMode::ReadWrite,
+                    OnDisk::Missing,
+                )
+            })
+        };
+        let l = sock(R::NetworkBlocked);
+        assert!(
+            l.contains("socket(AF_INET, SOCK_DGRAM, 0)") && l.contains("run without --block-net"),
+            "{l}"
+        );
+        let l = sock(R::TcpPortsOnly);
+        assert!(l.contains("run without --allow-connect-port"), "{l}");
+        let l = sock(R::EgressProxyOnly);
+        assert!(l.contains("run without --allow-domain"), "{l}");
+        let l = sock(R::NeedsCapNetRaw);
+        assert!(
+            l.contains("no flag allows it") && !l.contains("run without"),
+            "{l}"
+        );
     }
 
     #[test]
