@@ -153,7 +153,8 @@ pub struct Denial {
     /// socket; empty for a refused Unix datagram socket (`socket`/`socketpair`, which name
     /// no path: see [`Denial::is_unix_datagram_socket`]); `pid N` for a process outside the
     /// sandbox whose scheduling or I/O priority was to be changed (see
-    /// [`Denial::is_other_process`]).
+    /// [`Denial::is_other_process`]); the call for a socket the network rules refuse
+    /// (`socket(AF_INET, SOCK_DGRAM, 0)`: see [`Denial::socket_refusal`]).
     pub path: PathBuf,
     /// The access asked for (from the open flags, or the request).
     pub access: AccessMode,
