@@ -1690,8 +1690,8 @@ fn emit_socket(
 /// `args`) of a family other than `AF_UNIX` under `network`: `EAFNOSUPPORT` for a family the
 /// mode refuses, `EPROTONOSUPPORT` in port mode for an `AF_INET`/`AF_INET6` socket that is not
 /// a TCP stream; `None` when the network mode lets it through (or it is `AF_UNIX`, or not a
-/// socket call). The same decision as [`emit_socket`], as data: a supervisor that has the
-/// call trapped ([`Filter::deny_list_with_notify`] with `trap_refused_sockets`) answers it
+/// socket call). The same decision as `emit_socket`, as data: a supervisor that has the
+/// call trapped (`Filter::deny_list_with_notify` with `trap_refused_sockets`) answers it
 /// with this errno, so the program sees what it would have seen without a supervisor.
 #[must_use]
 pub fn socket_refusal(network: &NetworkMode, syscall: Syscall, args: &[u64; 6]) -> Option<i32> {
