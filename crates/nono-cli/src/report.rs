@@ -330,6 +330,9 @@ fn socket_line(r: nono_supervisor::SocketRefusal, call: &Path) -> String {
         R::NeedsCapNetRaw => format!(
             "nono: denied {call} → no flag allows it: raw and packet sockets need CAP_NET_RAW, which nono drops in every sandbox (with or without network rules)"
         ),
+        R::PairNotUnix => format!(
+            "nono: denied {call} → no flag allows it: the kernel pairs AF_UNIX sockets only (EOPNOTSUPP without any network rule)"
+        ),
         _ => format!("nono: denied {call}: refused by the network rules"),
     }
 }

@@ -39,6 +39,9 @@ pub enum SocketRefusal {
     /// A raw or packet socket (`SOCK_RAW` of `AF_INET`/`AF_INET6`, any `AF_PACKET`): the kernel
     /// asks for `CAP_NET_RAW`, which nono drops in every sandbox, so no flag allows it.
     NeedsCapNetRaw,
+    /// `socketpair` of a family other than `AF_UNIX`: the kernel pairs `AF_UNIX` only
+    /// (`EOPNOTSUPP` without any rule), so no flag makes it work.
+    PairNotUnix,
 }
 
 impl SocketRefusal {
@@ -54,6 +57,9 @@ impl SocketRefusal {
             SocketRefusal::NeedsCapNetRaw => {
                 "raw socket refused: it needs CAP_NET_RAW, which the sandbox never has"
             }
+            SocketRefusal::PairNotUnix => {
+                "socketpair refused: the kernel pairs AF_UNIX sockets only"
+            }
         }
     }
 
@@ -63,13 +69,16 @@ impl SocketRefusal {
         SocketRefusal::TcpPortsOnly,
         SocketRefusal::EgressProxyOnly,
         SocketRefusal::NeedsCapNetRaw,
+        SocketRefusal::PairNotUnix,
     ];
 
-    /// The kind for a call `(family, type)` refused under `network`, with the egress proxy on
-    /// or not.
-    fn of(network: &NetworkMode, proxied: bool, family: u32, ty: u32) -> SocketRefusal {
+    /// The kind for a call `s` of `(family, type)` refused under `network`, with the egress
+    /// proxy on or not.
+    fn of(network: &NetworkMode, proxied: bool, s: Syscall, family: u32, ty: u32) -> SocketRefusal {
         let inet = family == libc::AF_INET as u32 || family == libc::AF_INET6 as u32;
-        if family == libc::AF_PACKET as u32 || (inet && ty == libc::SOCK_RAW as u32) {
+        if s == Syscall::SocketPair {
+            SocketRefusal::PairNotUnix
+        } else if family == libc::AF_PACKET as u32 || (inet && ty == libc::SOCK_RAW as u32) {
             SocketRefusal::NeedsCapNetRaw
         } else if *network == NetworkMode::Block {
             SocketRefusal::NetworkBlocked
@@ -139,7 +148,7 @@ pub(crate) fn handle(
             0
         },
     );
-    let refusal = SocketRefusal::of(network, caps.egress_proxy.is_some(), family, ty);
+    let refusal = SocketRefusal::of(network, caps.egress_proxy.is_some(), s, family, ty);
     shared.deny(Denial {
         path: PathBuf::from(describe(s, family, ty, proto)),
         access: AccessMode::ReadWrite,
@@ -167,20 +176,29 @@ mod tests {
         );
         use SocketRefusal as R;
         assert_eq!(
-            R::of(&NetworkMode::Block, false, inet, dgram),
+            R::of(&NetworkMode::Block, false, Syscall::Socket, inet, dgram),
             R::NetworkBlocked
         );
-        assert_eq!(R::of(&ports, false, inet, dgram), R::TcpPortsOnly);
-        assert_eq!(R::of(&ports, true, inet, dgram), R::EgressProxyOnly);
         assert_eq!(
-            R::of(&NetworkMode::Block, false, inet, raw),
+            R::of(&ports, false, Syscall::Socket, inet, dgram),
+            R::TcpPortsOnly
+        );
+        assert_eq!(
+            R::of(&ports, true, Syscall::Socket, inet, dgram),
+            R::EgressProxyOnly
+        );
+        assert_eq!(
+            R::of(&NetworkMode::Block, false, Syscall::Socket, inet, raw),
             R::NeedsCapNetRaw
         );
         let packet = libc::AF_PACKET as u32;
-        assert_eq!(R::of(&ports, true, packet, dgram), R::NeedsCapNetRaw);
+        assert_eq!(
+            R::of(&ports, true, Syscall::Socket, packet, dgram),
+            R::NeedsCapNetRaw
+        );
         let netlink = libc::AF_NETLINK as u32;
         assert_eq!(
-            R::of(&NetworkMode::Block, false, netlink, raw),
+            R::of(&NetworkMode::Block, false, Syscall::Socket, netlink, raw),
             R::NetworkBlocked
         );
         assert_eq!(
@@ -190,6 +208,10 @@ mod tests {
         assert_eq!(
             describe(Syscall::SocketPair, 99, 9, 0),
             "socketpair(family 99, type 9, 0)"
+        );
+        assert_eq!(
+            R::of(&NetworkMode::Block, false, Syscall::SocketPair, inet, dgram),
+            R::PairNotUnix
         );
         let reasons: std::collections::BTreeSet<_> = R::ALL.iter().map(|r| r.reason()).collect();
         assert_eq!(reasons.len(), R::ALL.len());
