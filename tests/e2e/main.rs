@@ -2,6 +2,7 @@
 
 mod advice;
 mod approve;
+mod approve_exec;
 mod cli;
 mod clients;
 mod egress;
@@ -10,6 +11,7 @@ mod guide;
 mod harness;
 mod learn;
 mod limits;
+mod net_report;
 mod plan;
 mod prompt;
 mod readme;

@@ -147,9 +147,12 @@ fn why_errors_and_relative_paths() {
 }
 
 /// `why` agrees with `run` for what the supervisor decides (issue 11, point 4): `/proc`
-/// (served by the procfs broker whatever the grants), the listing of carve-out spines, a
-/// new entry in a spine, deny groups, plain grants, and TCP ports. Each case is asked of
-/// `why` and then tried under `run` with the same flags; the two verdicts must match.
+/// (served by the procfs broker whatever the grants; also a live process outside the
+/// sandbox), the listing of carve-out spines, a new entry in a spine, deny groups, plain
+/// grants, metadata changes, pathname Unix sockets (granted by themselves, or in a write
+/// grant but served outside), abstract sockets, approve rules (deny groups under an approved
+/// directory included), and TCP ports. Each case is asked of `why --json` and then tried under
+/// `run` with the same flags; the JSON verdict must be what `run` did.
 #[test]
 fn why_agrees_with_run_for_supervised_paths() {
     use crate::harness::sandbox_available;
@@ -169,6 +172,39 @@ fn why_agrees_with_run_for_supervised_paths() {
     std::thread::spawn(move || for _ in listener.incoming() {});
     let port_s = port.to_string();
     let other = if port == 1 { 2 } else { port - 1 }.to_string();
+    // A process outside the sandbox, alive for the whole test.
+    let mut outsider = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .expect("sleep");
+    let op = format!("/proc/{}", outsider.id());
+    // Unix sockets served outside the sandbox (by this test): one in a directory the cases
+    // grant for writing, one granted by itself, one abstract.
+    let sock_dir = s.mkdir("socks");
+    let sd = sock_dir.display().to_string();
+    let served = sock_dir.join("served.sock");
+    let own = sock_dir.join("own.sock");
+    let abstract_name = format!("nono-why-diff-{}", std::process::id());
+    let mut listeners = vec![
+        std::os::unix::net::UnixListener::bind(&served).expect("bind"),
+        std::os::unix::net::UnixListener::bind(&own).expect("bind"),
+    ];
+    {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .expect("abstract name");
+        listeners.push(std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind"));
+    }
+    for l in listeners {
+        std::thread::spawn(move || for _ in l.incoming() {});
+    }
+    let (served, own) = (served.display().to_string(), own.display().to_string());
+    let connect = |addr: &str| {
+        format!(
+            "/usr/bin/python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect({addr})\""
+        )
+    };
+    let python = std::path::Path::new("/usr/bin/python3").exists();
     // (flags, path, op, shell command that performs the access)
     let cases: Vec<(Vec<&str>, String, &str, String)> = vec![
         (
@@ -277,22 +313,120 @@ fn why_agrees_with_run_for_supervised_paths() {
             "write",
             format!("touch -m {h}/notes.txt"),
         ),
+        // Another process outside the sandbox: no grant reaches its /proc under run.
+        (
+            vec![],
+            format!("{op}/stat"),
+            "read",
+            format!("cat {op}/stat"),
+        ),
+        (
+            vec!["--read", &op],
+            format!("{op}/environ"),
+            "read",
+            format!("cat {op}/environ"),
+        ),
+        (
+            vec!["--read", "/proc"],
+            format!("{op}/cmdline"),
+            "read",
+            format!("cat {op}/cmdline"),
+        ),
+        // Approve rules: what they grant, and the deny group inside an approved directory.
+        (
+            vec!["--approve", &h],
+            format!("{h}/notes.txt"),
+            "read",
+            format!("cat {h}/notes.txt"),
+        ),
+        (
+            vec!["--approve", &h],
+            format!("{h}/new.txt"),
+            "write",
+            format!("echo x > {h}/new.txt"),
+        ),
+        (
+            vec!["--approve", &h],
+            format!("{h}/.ssh/id_rsa"),
+            "read",
+            format!("cat {h}/.ssh/id_rsa"),
+        ),
+        (
+            vec!["--approve", &h],
+            format!("{h}/.ssh/new_key"),
+            "write",
+            format!("echo x > {h}/.ssh/new_key"),
+        ),
+        (
+            vec!["--approve", &data],
+            s.s("data/x.txt"),
+            "write",
+            format!("chmod 600 {}", s.s("data/x.txt")),
+        ),
+        (
+            vec!["--approve", &h],
+            format!("{h}/.ssh/id_rsa"),
+            "write",
+            format!("chmod 644 {h}/.ssh/id_rsa"),
+        ),
+        (
+            vec!["--approve", &h],
+            format!("{h}/notes.txt"),
+            "write",
+            format!("touch -m {h}/notes.txt"),
+        ),
     ];
+    let mut cases = cases;
+    if python {
+        // Pathname sockets: in a write grant but served outside → refused; granted by
+        // themselves → connected; not granted at all → refused. Abstract: always refused.
+        cases.extend([
+            (
+                vec!["--allow", sd.as_str()],
+                served.clone(),
+                "write",
+                connect(&format!("'{served}'")),
+            ),
+            (
+                vec!["--allow-file", own.as_str()],
+                own.clone(),
+                "write",
+                connect(&format!("'{own}'")),
+            ),
+            (vec![], own.clone(), "write", connect(&format!("'{own}'"))),
+            (
+                vec![],
+                format!("@{abstract_name}"),
+                "write",
+                connect(&format!("'\\0{abstract_name}'")),
+            ),
+        ]);
+    } else {
+        eprintln!("skipping the socket cases: no /usr/bin/python3");
+    }
     let mut disagree = Vec::new();
     for (flags, path, op, sh) in &cases {
         let mut why = nono_cmd(&s.path);
         why.env("HOME", &home)
-            .args(["why", "--allow", &w])
+            .args(["why", "--json", "--allow", &w])
             .args(flags)
             .args(["--path", path, "--op", op]);
         let why = output(&mut why);
+        let v: serde_json::Value = serde_json::from_str(&why.stdout)
+            .unwrap_or_else(|e| panic!("why --json for {path}: {e}\n{why}"));
+        // The exit status and the JSON verdict say the same.
+        assert_eq!(
+            v["verdict"] == "allowed",
+            why.code == Some(0),
+            "{flags:?} {op} {path}: {v}"
+        );
         let mut run = nono_cmd(&s.path);
         run.env("HOME", &home)
             .args(["run", "--allow", &w])
             .args(flags)
             .args(["--", "sh", "-c", &format!("{sh} >/dev/null")]);
         let run: Run = output(&mut run);
-        let (said, did) = (why.code == Some(0), run.code == Some(0));
+        let (said, did) = (v["verdict"] == "allowed", run.code == Some(0));
         if said != did {
             disagree.push(format!(
                 "{flags:?} {op} {path}: why {} / run {}\n  why: {}\n  run: {}",
@@ -332,12 +466,29 @@ fn why_agrees_with_run_for_supervised_paths() {
             ],
         );
         assert_eq!(why.code == Some(0), want, "{why}");
+        let j = nono(
+            &s.path,
+            [
+                "why",
+                "--json",
+                "--allow-connect-port",
+                allowed,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port_s,
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&j.stdout).expect("JSON");
+        assert_eq!(v["verdict"] == "allowed", want, "{v}");
         if (run.code == Some(0)) != want {
             disagree.push(format!(
                 "tcp {port} with --allow-connect-port {allowed}: {run}"
             ));
         }
     }
+    let _ = outsider.kill();
+    let _ = outsider.wait();
     assert!(
         disagree.is_empty(),
         "why and run disagree:\n{}",

@@ -635,3 +635,49 @@ fn net_egress_proxy_refuses_names_and_forms_that_reach_loopback() {
     ))
     .stderr_has("→ add --allow-domain 127.0.0.3");
 }
+
+/// Under `run` the sockets the network rules refuse are trapped by the supervisor (so that they
+/// are reported) instead of failed by the filter: a burst of them through the trap must all
+/// fail with the errno the filter gives — none created, nothing reaching a listener — in every
+/// network mode, under run (reported, one folded line) and wrap (not reported). The control
+/// reaches the listener.
+#[test]
+fn net_refused_sockets_through_the_supervisor_stay_refused() {
+    let Some(_) = bins() else { return };
+    let t = Targets::on("127.0.0.1").expect("bind 127.0.0.1");
+    let up = t.udp_port();
+    let names: Vec<String> = (0..60).map(|i| format!("u{i}")).collect();
+    let mut steps: Vec<&str> = Vec::new();
+    for n in &names {
+        steps.extend(["udp4", n.as_str(), up.as_str()]);
+    }
+    steps.extend(["raw", "raw", "packet", "packet"]);
+    for mode in MODES {
+        let s = Scratch::new(&format!("net-trap-{}", mode.as_str()));
+        for (flags, errno) in [
+            (vec!["--block-net"], "EAFNOSUPPORT"),
+            (connect_port(mode, "9"), "EPROTONOSUPPORT"),
+        ] {
+            let out = probe_in(mode, &s.path, &flags, &steps);
+            for n in &names {
+                out.expect(&[(&format!("{n}.socket"), errno)]);
+            }
+            out.expect(&[("packet", "EAFNOSUPPORT")]);
+            t.assert_untouched(&out.run);
+            let lines = out
+                .run
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("nono: denied socket(AF_INET, SOCK_DGRAM"))
+                .count();
+            match mode {
+                Mode::Run => assert_eq!(lines, 1, "one folded report line\n{}", out.run),
+                Mode::Wrap => assert_eq!(lines, 0, "wrap reports nothing\n{}", out.run),
+            }
+        }
+    }
+    let s = Scratch::new("net-trap-control");
+    let control = probe_bare(&s.path, &["udp4", "udp", up.as_str()]);
+    control.expect(&[("udp.send", "ok")]);
+    t.assert_reached(false, true);
+}

@@ -229,10 +229,11 @@ pub struct ElevationFlags {
     /// denied and reported as "no terminal to ask".
     #[arg(long)]
     pub capability_elevation: bool,
-    /// Grant runtime requests under PATH without asking: opens, and creating, removing and
-    /// renaming entries (mkdir, rm, mv, ln), as --write would; executing a program there
-    /// needs --read. Does not turn on the prompt (add --capability-elevation for that). A path
-    /// a deny group protects is refused (repeatable).
+    /// Grant runtime requests under PATH without asking: opens, creating, removing and
+    /// renaming entries (mkdir, rm, mv, ln) and metadata changes (chmod, chown, touch), as
+    /// --write would; executing a program there needs --read (the kernel decides exec).
+    /// Does not turn on the prompt (add --capability-elevation for that). A path a deny group
+    /// protects is refused (repeatable).
     #[arg(long, value_name = "PATH")]
     pub approve: Vec<PathBuf>,
     /// Append one JSON line per runtime decision to FILE.
@@ -376,6 +377,10 @@ pub struct WhyArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Count what `run --approve PATH` would grant at runtime under PATH (repeatable); a
+    /// profile's supervisor.approve rules always count.
+    #[arg(long, value_name = "PATH")]
+    pub approve: Vec<PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxFlags,
 }

@@ -110,6 +110,9 @@ pub enum NotAPath {
     OtherProcess,
     /// A TCP `bind` to a port the network rules do not list (shown as `tcp bind port N`).
     TcpBindPort(u16),
+    /// A socket the network rules refuse (UDP, ICMP, raw, packet, ...; the path is the call,
+    /// `socket(AF_INET, SOCK_DGRAM, 0)`): says what lifts the rule, or that nothing does.
+    Socket(nono_supervisor::SocketRefusal),
 }
 
 impl Denied {
@@ -227,6 +230,7 @@ pub fn describe_denial(
         Refused::UnixDatagramSocket => NotAPath::UnixDatagram,
         Refused::OtherProcess { .. } => NotAPath::OtherProcess,
         Refused::AbstractSocket(_) => NotAPath::AbstractSocket,
+        Refused::NetworkSocket { refusal, .. } => NotAPath::Socket(*refusal),
     };
     // Nothing to look up on disk or in the model: the call itself is what was refused. The
     // name (`@NAME` with the socket's own bytes, `pid N`) only sorts and shows it.
@@ -314,6 +318,31 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
     by_path.into_values().collect()
 }
 
+/// The line for a socket the network rules refused (`call` is the denial's path,
+/// `socket(AF_INET, SOCK_DGRAM, 0)`).
+fn socket_line(r: nono_supervisor::SocketRefusal, call: &Path) -> String {
+    use nono_supervisor::SocketRefusal as R;
+    let call = escape::path(call);
+    match r {
+        R::NetworkBlocked => format!(
+            "nono: denied {call}: the network is blocked → run without --block-net (or without network.block in the profile) if the command needs it; no flag allows one socket family beside the block"
+        ),
+        R::TcpPortsOnly => format!(
+            "nono: denied {call}: the port rules allow TCP only → no flag allows other sockets beside them; run without --allow-connect-port/--allow-bind-port (and network.connect/network.bind in the profile) to leave the network unconfined"
+        ),
+        R::EgressProxyOnly => format!(
+            "nono: denied {call}: the egress proxy is the only way out (TCP to the proxy) → no flag allows other sockets beside it; run without --allow-domain/--network-profile/--credential (and the profile's domain rules) to leave the network unconfined"
+        ),
+        R::NeedsCapNetRaw => format!(
+            "nono: denied {call} → no flag allows it: raw and packet sockets need CAP_NET_RAW, which nono drops in every sandbox (with or without network rules)"
+        ),
+        R::PairNotUnix => format!(
+            "nono: denied {call} → no flag allows it: the kernel pairs AF_UNIX sockets only (EOPNOTSUPP without any network rule)"
+        ),
+        _ => format!("nono: denied {call}: refused by the network rules"),
+    }
+}
+
 /// One report line (without trailing newline), e.g.
 /// `nono: denied read of /home/u/data/x.csv → add --read /home/u/data (or --read-file /home/u/data/x.csv)`.
 #[must_use]
@@ -337,6 +366,7 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied a TCP bind to port {port} → add --allow-bind-port {port} (or network.bind in a profile)"
             );
         }
+        Some(NotAPath::Socket(r)) => return socket_line(r, &d.path),
         Some(NotAPath::AbstractSocket) => {
             return format!(
                 "nono: denied {call} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
@@ -1029,6 +1059,32 @@ mod tests {
             ..d("tcp bind port 8080", AccessMode::Write, OnDisk::Missing)
         });
         assert!(b.contains("--allow-bind-port 8080"), "{b}");
+        use nono_supervisor::SocketRefusal as R;
+        let sock = |r| {
+            line(&Denied {
+                via: Some("socket".into()),
+                not_a_path: Some(NotAPath::Socket(r)),
+                ..d(
+                    "socket(AF_INET, SOCK_DGRAM, 0)",
+                    AccessMode::ReadWrite,
+                    OnDisk::Missing,
+                )
+            })
+        };
+        let l = sock(R::NetworkBlocked);
+        assert!(
+            l.contains("socket(AF_INET, SOCK_DGRAM, 0)") && l.contains("run without --block-net"),
+            "{l}"
+        );
+        let l = sock(R::TcpPortsOnly);
+        assert!(l.contains("run without --allow-connect-port"), "{l}");
+        let l = sock(R::EgressProxyOnly);
+        assert!(l.contains("run without --allow-domain"), "{l}");
+        let l = sock(R::NeedsCapNetRaw);
+        assert!(
+            l.contains("no flag allows it") && !l.contains("run without"),
+            "{l}"
+        );
     }
 
     #[test]

@@ -446,6 +446,26 @@ impl Engine {
         immediate && self.audit.is_none()
     }
 
+    /// Whether a session grant or an approve rule grants `req` (triaged as `t`) and no deny
+    /// group refuses it: [`decide_triaged`](Engine::decide_triaged) then grants without asking
+    /// the backend (it may still write an audit entry).
+    pub fn grants_without_asking(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+        t.denied.is_none() && {
+            let session = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&t.canonical)
+                .is_some_and(|a| a.contains(req.access));
+            session
+                || self
+                    .policy
+                    .approve
+                    .iter()
+                    .any(|r| r.grants(&t.canonical, req.access))
+        }
+    }
+
     /// Whether [`refuse_opened`](Engine::refuse_opened) of `fd` may take long (walk a deny
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
     pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {

@@ -94,6 +94,7 @@ pub(crate) mod path_ops;
 pub(crate) mod procfs;
 pub(crate) mod run_state;
 pub(crate) mod sched;
+pub(crate) mod socket_family;
 pub(crate) mod tcp_bind;
 pub(crate) mod unix_socket;
 
@@ -404,7 +405,12 @@ impl Broker {
         let notify = &*self.notify;
         match n.syscall() {
             Some(s) if metadata::traps(s) => {
-                metadata::handle(notify, &self.caps, &self.shared, &n, s);
+                // Learning decides nothing at runtime (its domain is broad).
+                let engine = self
+                    .engine
+                    .as_deref()
+                    .filter(|_| self.shared.learner.is_none());
+                metadata::handle(notify, &self.caps, engine, &self.shared, &n, s);
                 return;
             }
             Some(s) if inotify::traps(s) => {
@@ -427,6 +433,11 @@ impl Broker {
             }
             Some(s) if tcp_bind::traps(s) => {
                 tcp_bind::handle(notify, &self.caps, &self.shared, &n);
+                return;
+            }
+            // Before the Unix datagram check: both are socket/socketpair, told by the family.
+            Some(s) if socket_family::traps(s, &n.args) => {
+                socket_family::handle(notify, &self.caps, &self.shared, &n, s);
                 return;
             }
             Some(s) if unix_socket::refuses_datagram_socket(s) => {

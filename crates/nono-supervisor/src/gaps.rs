@@ -41,9 +41,20 @@ pub const GAPS: &[Gap] = &[
     },
     UNIX_DATAGRAM_REFUSED,
     Gap {
+        name: "refused sockets",
+        supervised:
+            "covered and reported: a socket() the network rules refuse (UDP, ICMP, raw, packet, \
+                     netlink under --block-net, port rules or the egress proxy) is trapped, \
+                     refused by the supervisor with the errno seccomp gives, and reported with \
+                     what allows it",
+        unsupervised: "covered, not reported: refused by seccomp (EAFNOSUPPORT/EPROTONOSUPPORT); \
+                       the command sees the errno and nono prints nothing (use nono run to see \
+                       them)",
+    },
+    Gap {
         name: "metadata changes",
-        supervised: "covered: chmod/chown/utimes/xattr only inside the write grants (or on an fd \
-                     opened for writing), performed by the supervisor",
+        supervised: "covered: chmod/chown/utimes/xattr only inside the write grants or an \
+                     approve rule (or on an fd opened for writing), performed by the supervisor",
         unsupervised: "NOT covered: chmod/chown/utimes/setxattr succeed on any file the process \
                        can name, subject only to file ownership",
     },
@@ -149,10 +160,11 @@ mod tests {
     #[test]
     fn unsupervised_text_says_what_is_not_covered() {
         let text = describe(false, false);
-        // Everything but the datagram refusal, which seccomp gives without a supervisor.
+        // Everything but the datagram and socket-family refusals, which seccomp gives without
+        // a supervisor.
         assert_eq!(
             text.matches("NOT covered").count(),
-            GAPS.len() - 1,
+            GAPS.len() - 2,
             "{text}"
         );
         assert!(text.contains(WRAP_DENY_GROUP_GAPS), "{text}");

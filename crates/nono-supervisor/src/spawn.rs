@@ -148,7 +148,9 @@ pub(crate) fn prepare_sandbox(
                 }
             }
         }
-        opts = opts.with_notify(set);
+        // Sockets the network rules refuse are trapped too, refused with the same errno and
+        // reported (broker/socket_family.rs).
+        opts = opts.with_notify(set).with_refused_sockets_trapped();
     }
     // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
     // grants nothing there.

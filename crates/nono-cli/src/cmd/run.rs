@@ -75,7 +75,9 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
 /// sandbox — the same preparation `run` does, so strict-mode refusals show up here too.
 pub fn enforcement(plan: &RunPlan, supervised: bool) -> anyhow::Result<EnforcementStatus> {
     let opts = if supervised {
-        SandboxOptions::new().with_notify(nono_supervisor::trapped_syscalls(&plan.sandbox.caps))
+        SandboxOptions::new()
+            .with_notify(nono_supervisor::trapped_syscalls(&plan.sandbox.caps))
+            .with_refused_sockets_trapped()
     } else {
         SandboxOptions::new()
     };

@@ -32,7 +32,9 @@ fn default_enforcement() -> (Option<EnforcementStatus>, Option<String>) {
             )
         }
     };
-    let opts = SandboxOptions::new().with_notify(nono_supervisor::trapped_syscalls(&plan.caps));
+    let opts = SandboxOptions::new()
+        .with_notify(nono_supervisor::trapped_syscalls(&plan.caps))
+        .with_refused_sockets_trapped();
     match PreparedSandbox::prepare(&plan.caps, &opts) {
         Ok(p) => (Some(p.status().clone()), None),
         Err(strict) => {

@@ -21,6 +21,22 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
             Op::Write => AccessMode::Write,
             Op::Readwrite => AccessMode::ReadWrite,
         };
+        // An abstract Unix socket (`@NAME`) has no path: the socket broker refuses every one.
+        if let Some(name) = path.to_str().and_then(|p| p.strip_prefix('@')) {
+            return print_verdict(
+                Verdict::Denied,
+                format!(
+                    "connect to the abstract Unix socket @{name}: denied under run — the supervisor refuses every abstract socket (EPERM): it cannot tell whose one it is, so no flag grants it (a pathname socket can be granted with --allow-file){LINE}under wrap: Landlock's scope (ABI 6) refuses abstract sockets outside the sandbox"
+                ),
+                serde_json::json!({
+                    "path": path,
+                    "requested": access,
+                    "verdict": Verdict::Denied,
+                    "rule": {"rule": "abstract_socket"},
+                }),
+                args.json,
+            );
+        }
         let path = if path.is_absolute() {
             path.clone()
         } else {
@@ -79,7 +95,12 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
                 );
                 json["under_run"] =
                     serde_json::json!({"verdict": "allowed", "rule": "spine_listing"});
+                json["wrap"] = serde_json::to_value(&e)?;
+                json["verdict"] = serde_json::json!(Verdict::Allowed);
                 (Verdict::Allowed, text, json)
+            }
+            None if rule.is_none() => {
+                under_run(&plan, &args.approve, &path, access, e, text, json)?
             }
             None => (e.verdict, text, json),
         }
@@ -117,8 +138,113 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
     } else {
         return Err(Failure::with_code(2, "give --path P --op OP, or --host H --port N").into());
     };
+    print_verdict(verdict, text, json, args.json)
+}
+
+/// What the supervisor changes in the model's verdict `e` for a path outside `/proc` that no
+/// deny group protects: a pathname socket is connected only when it is granted by itself
+/// (`nono_supervisor::explain_socket`), and an approve rule (`--approve`, a profile's
+/// `supervisor.approve`) grants what the static grants lack. The JSON's `verdict` is what
+/// `run` does; the model's own, which `wrap` follows, is under `wrap`.
+fn under_run(
+    plan: &SandboxPlan,
+    approve: &[std::path::PathBuf],
+    path: &std::path::Path,
+    access: AccessMode,
+    e: nono_sandbox::Explanation,
+    text: String,
+    mut json: serde_json::Value,
+) -> anyhow::Result<(Verdict, String, serde_json::Value)> {
+    let overlay = |json: &mut serde_json::Value, verdict: Verdict, rule: serde_json::Value| {
+        let model = json.clone();
+        json["wrap"] = model;
+        json["verdict"] = serde_json::json!(verdict);
+        json["rule"] = rule;
+    };
+    if e.verdict == Verdict::Allowed && access.writes() {
+        if let Some(sv) = nono_supervisor::explain_socket(&plan.caps, path) {
+            if !sv.allowed {
+                let text = format!(
+                    "connect to the Unix socket {}: denied under run — {}{LINE}under wrap (Landlock alone): {text}",
+                    path.display(),
+                    sv.reason
+                );
+                overlay(
+                    &mut json,
+                    Verdict::Denied,
+                    serde_json::json!({"rule": "unix_socket", "reason": sv.reason}),
+                );
+                return Ok((Verdict::Denied, text, json));
+            }
+        }
+        return Ok((e.verdict, text, json));
+    }
+    if e.verdict == Verdict::Allowed {
+        return Ok((e.verdict, text, json));
+    }
+    // The rules `run` gives its policy engine: the profile's, then `--approve PATH`.
+    let mut rules = plan
+        .profile
+        .policy_with(&plan.vars, plan.deny.clone())
+        .map_err(|err| Failure::nono(format!("--profile {}: {err}", plan.profile_arg)))?
+        .approve;
+    rules.extend(approve.iter().map(|p| {
+        let p = canonical_lenient(p);
+        nono_supervisor::policy::ApproveRule::path(
+            &p,
+            AccessMode::ReadWrite,
+            format!("--approve {}", p.display()),
+        )
+    }));
+    let canonical = canonical_lenient(path);
+    let Some(r) = rules.iter().find(|r| r.grants(&canonical, access)) else {
+        return Ok((e.verdict, text, json));
+    };
+    let text = format!(
+        "{} {}: allowed under run — approved at runtime by {} (the supervisor opens it for the command, and performs mkdir/rm/mv/ln there; executing a program there needs --read){LINE}under wrap (Landlock alone): {text}",
+        access.as_str(),
+        path.display(),
+        r.origin()
+    );
+    overlay(
+        &mut json,
+        Verdict::Allowed,
+        serde_json::json!({"rule": "approve", "origin": r.origin(), "pattern": r.pattern()}),
+    );
+    Ok((Verdict::Allowed, text, json))
+}
+
+/// `path` canonicalised; for a path that does not exist (yet), its nearest existing ancestor
+/// canonicalised and the rest appended (what the supervisor decides a creation on).
+fn canonical_lenient(path: &std::path::Path) -> std::path::PathBuf {
+    let mut rest = Vec::new();
+    let mut p = path;
+    loop {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return rest
+                .iter()
+                .rev()
+                .fold(c, |acc: std::path::PathBuf, n| acc.join(n));
+        }
+        match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                p = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Print the verdict (text or JSON) and return the exit status: 0 allowed, 1 otherwise.
+fn print_verdict(
+    verdict: Verdict,
+    text: String,
+    json: serde_json::Value,
+    as_json: bool,
+) -> anyhow::Result<i32> {
     // The path may be one a sandboxed command chose (from a report or a log): escaped.
-    if args.json {
+    if as_json {
         outln!(
             "{}",
             nono_supervisor::escape::json(&serde_json::to_string_pretty(&json)?)

@@ -38,6 +38,11 @@ pub struct SandboxOptions {
     /// Syscalls to trap with seccomp user notification (e.g.
     /// [`NotifySet::open_family`]); [`PreparedSandbox::enforce`] then returns the listener.
     pub notify: Option<NotifySet>,
+    /// With a notify set: trap the sockets the network mode refuses (UDP, ICMP, raw,
+    /// packet, ...) instead of failing them in the filter, so that the listener refuses them
+    /// with the same errno ([`socket_refusal`](super::seccomp::socket_refusal)) and can report
+    /// them. Without a notify set (no listener) they stay refused by the filter.
+    pub trap_refused_sockets: bool,
 }
 
 impl SandboxOptions {
@@ -51,6 +56,15 @@ impl SandboxOptions {
     #[must_use]
     pub fn with_notify(mut self, syscalls: NotifySet) -> Self {
         self.notify = Some(syscalls);
+        self
+    }
+
+    /// Trap the sockets the network mode refuses for the listener (see
+    /// [`trap_refused_sockets`](Self::trap_refused_sockets)); the listener must answer each
+    /// with [`socket_refusal`](super::seccomp::socket_refusal)'s errno, never `CONTINUE`.
+    #[must_use]
+    pub fn with_refused_sockets_trapped(mut self) -> Self {
+        self.trap_refused_sockets = true;
         self
     }
 }
@@ -312,9 +326,17 @@ fn prepare_seccomp(
         "seccomp BPF deny-list (arch checked first)",
     )];
     if net_filtered {
+        let reported =
+            opts.trap_refused_sockets && opts.notify.is_some() && sc.user_notif != Tristate::No;
         wanted.push((
             Protection::SocketFamilyFilter,
-            "seccomp socket() filter: only AF_UNIX (and TCP in port mode)",
+            if reported {
+                "seccomp socket() filter: only AF_UNIX (and TCP in port mode); the others are \
+                 trapped, refused by the supervisor with the same errno, and reported"
+            } else {
+                "seccomp socket() filter: only AF_UNIX (and TCP in port mode); the others fail \
+                 (EAFNOSUPPORT/EPROTONOSUPPORT) without a report"
+            },
         ));
     }
     if dgram_trapped {
@@ -384,6 +406,7 @@ fn prepare_seccomp(
                     caps.network(),
                     sysv == SysvPlan::Seccomp,
                     refuse_unix_dgram && !dgram_trapped,
+                    opts.trap_refused_sockets,
                     &set,
                 )?,
                 None => Filter::notify(&set)?,

@@ -38,8 +38,9 @@
 //! refused, not followed), and answers the call's result; a link's source is also checked
 //! by inode against the deny entries (`Engine::refuse_opened`). Refused, the call fails with
 //! `EACCES` and a [`Denial`] carrying the engine's reason. So an approved directory covers
-//! what a `--write` grant would, except `execve` (the kernel execs only what Landlock allows,
-//! and the supervisor cannot exec for the child) and `truncate`/`mknod`, which stay reported.
+//! what a `--write` grant would (metadata changes too: `metadata.rs`), except `execve` (the
+//! kernel execs only what Landlock allows, and the supervisor cannot exec for the child: the
+//! refusal is reported with `--read DIR`) and `truncate`/`mknod`, which stay reported.
 //! `linkat` with `AT_EMPTY_PATH` or `AT_SYMLINK_FOLLOW` is not performed (Landlock decides).
 
 use std::os::fd::OwnedFd;

@@ -63,6 +63,15 @@ pub enum Refused {
         /// The port.
         port: u16,
     },
+    /// A `socket`/`socketpair` of a family or type the network rules refuse (UDP, ICMP, raw,
+    /// packet, netlink, ... under `--block-net`, port rules or the egress proxy).
+    NetworkSocket {
+        /// The call as the report shows it, made from its registers:
+        /// `socket(AF_INET, SOCK_DGRAM, 17)` (shown, never parsed).
+        call: String,
+        /// Why it was refused, and so what would allow it.
+        refusal: super::socket_family::SocketRefusal,
+    },
 }
 
 impl Refused {
@@ -88,6 +97,7 @@ impl std::fmt::Display for Refused {
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
             Refused::OtherProcess { id, group: true } => write!(f, "process group {id}"),
             Refused::TcpBind { port } => write!(f, "tcp bind port {port}"),
+            Refused::NetworkSocket { call, .. } => f.write_str(call),
         }
     }
 }

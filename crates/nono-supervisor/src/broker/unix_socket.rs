@@ -195,7 +195,7 @@ impl GrantedSockets {
         let sockets = caps
             .grants()
             .iter()
-            .filter(|g| g.kind == FsKind::File && g.access.writes())
+            .filter(|g| names_a_socket(g))
             .filter_map(|g| {
                 let fd = rustix::fs::open(
                     &g.path,
@@ -223,6 +223,56 @@ impl GrantedSockets {
             Some(_) => FileGrant::Replaced,
         }
     }
+}
+
+/// Whether grant `g` may name a socket by itself (rule (a)): a file grant with write access.
+fn names_a_socket(g: &nono_sandbox::FsGrant) -> bool {
+    g.kind == FsKind::File && g.access.writes()
+}
+
+/// What the socket broker answers a `connect` to the pathname socket at `path` (absolute),
+/// as far as it can be told before any process of the sandbox runs: what `nono why` shows.
+/// `None`: no socket there. Rule (a): a file grant with write access names it → allowed.
+/// Otherwise rule (b) — served by the sandbox's own processes — cannot hold for a socket
+/// that exists before the run (whoever serves it now is outside), so → refused, even inside
+/// a directory write grant (which Landlock alone, under `wrap`, would allow).
+#[must_use]
+pub fn explain_socket(caps: &nono_sandbox::CapabilitySet, path: &Path) -> Option<SocketVerdict> {
+    use std::os::unix::fs::FileTypeExt;
+    let canonical = std::fs::canonicalize(path).ok()?;
+    if !std::fs::metadata(&canonical).ok()?.file_type().is_socket() {
+        return None;
+    }
+    let by_itself = caps
+        .grants()
+        .iter()
+        .any(|g| names_a_socket(g) && g.path == canonical);
+    Some(if by_itself {
+        SocketVerdict {
+            allowed: true,
+            reason: "the socket is granted by itself (a file grant with write access)".into(),
+        }
+    } else {
+        SocketVerdict {
+            allowed: false,
+            reason: format!(
+                "a Unix socket is reached only when it is granted by itself, or served by the \
+                 sandbox's own processes (this one exists before the run, so it is served \
+                 outside); grant it with --allow-file {}",
+                canonical.display()
+            ),
+        }
+    })
+}
+
+/// [`explain_socket`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SocketVerdict {
+    /// Whether `connect` would be performed.
+    pub allowed: bool,
+    /// Why, in words.
+    pub reason: String,
 }
 
 /// Whether `caps` grants the socket at `canonical` (inode `st`) by itself (rule (a)).

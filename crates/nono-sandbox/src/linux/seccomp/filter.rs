@@ -505,6 +505,7 @@ impl Filter {
                     network,
                     deny_sysv,
                     refuse_unix_dgram,
+                    trap_refused_sockets: false,
                 }),
                 notify: None,
             },
@@ -529,10 +530,17 @@ impl Filter {
     /// what the kernel takes from [`deny_list`](Filter::deny_list) and
     /// [`notify`](Filter::notify) installed together (the strictest action), and a syscall
     /// pays for one program instead of two.
+    ///
+    /// With `trap_refused_sockets`, a `socket`/`socketpair` the network mode refuses (a
+    /// family other than `AF_UNIX`, or in port mode anything but a TCP stream) is trapped
+    /// (`USER_NOTIF`) instead of failed, so that a supervisor refuses it — with the errno
+    /// [`socket_refusal`] names, the one the program would have seen — and reports it. Only
+    /// the merged program can do that: a deny-list alone has no listener to ask.
     pub(crate) fn deny_list_with_notify(
         network: &NetworkMode,
         deny_sysv: bool,
         refuse_unix_dgram: bool,
+        trap_refused_sockets: bool,
         syscalls: &NotifySet,
     ) -> Result<Filter, SeccompError> {
         Filter::build(
@@ -542,6 +550,7 @@ impl Filter {
                     network,
                     deny_sysv,
                     refuse_unix_dgram,
+                    trap_refused_sockets,
                 }),
                 notify: Some(syscalls),
             },
@@ -560,6 +569,7 @@ impl Filter {
             caps.network(),
             caps.sysv_ipc() != SysvIpc::Host,
             !caps.allows_unix_datagram() && !trapped,
+            false,
             syscalls,
         )
     }
@@ -717,6 +727,9 @@ struct DenySpec<'a> {
     network: &'a NetworkMode,
     deny_sysv: bool,
     refuse_unix_dgram: bool,
+    /// Trap (`USER_NOTIF`) the sockets the network mode refuses instead of failing them;
+    /// only with a notify part (see [`Filter::deny_list_with_notify`]).
+    trap_refused_sockets: bool,
 }
 
 /// What a program is made of: the deny-list, the notify part, or both (merged).
@@ -1058,9 +1071,22 @@ fn emit_deny_rows(
 
 /// The family and Unix-datagram check of `socket` or `socketpair` (`nr`); a call it lets
 /// through goes to `pass`. Every path ends in a jump.
-fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec<'_>, pass: Pass) {
+fn emit_socket(
+    asm: &mut Assembler,
+    rets: &mut Returns,
+    nr: u32,
+    deny: &DenySpec<'_>,
+    pass: Pass,
+    trap: Option<Label>,
+) {
     let (exit, pass) = (pass, pass.label);
     let family_filter = deny.family_filter();
+    // Where a socket the network mode refuses goes: its errno, or the supervisor.
+    let trap = trap.filter(|_| deny.trap_refused_sockets);
+    let refused = |asm: &mut Assembler, rets: &mut Returns, errno: i32| match trap {
+        Some(t) => t,
+        None => rets.errno(asm, errno),
+    };
     // Where an AF_UNIX socket goes: straight through, or through the type check.
     let unix = if deny.refuse_unix_dgram {
         asm.label()
@@ -1073,12 +1099,12 @@ fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec
         match deny.network {
             NetworkMode::Allow => exit.leave(asm),
             NetworkMode::Block => {
-                let no_family = rets.errno(asm, libc::EAFNOSUPPORT);
+                let no_family = refused(asm, rets, libc::EAFNOSUPPORT);
                 asm.goto(no_family);
             }
             NetworkMode::Ports { .. } => {
-                let no_family = rets.errno(asm, libc::EAFNOSUPPORT);
-                let no_proto = rets.errno(asm, libc::EPROTONOSUPPORT);
+                let no_family = refused(asm, rets, libc::EAFNOSUPPORT);
+                let no_proto = refused(asm, rets, libc::EPROTONOSUPPORT);
                 let inet = asm.label();
                 asm.jump(Cond::Eq, AF_INET, inet, Target::Next);
                 asm.jump(Cond::Eq, AF_INET6, inet, no_family);
@@ -1094,7 +1120,7 @@ fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec
     } else {
         // The kernel only pairs AF_UNIX; another family is the network mode's business.
         let other_pair = if family_filter {
-            rets.errno(asm, libc::EAFNOSUPPORT)
+            refused(asm, rets, libc::EAFNOSUPPORT)
         } else {
             pass
         };
@@ -1104,6 +1130,39 @@ fn emit_socket(asm: &mut Assembler, rets: &mut Returns, nr: u32, deny: &DenySpec
         let refuse = rets.errno(asm, libc::EACCES);
         asm.bind(unix);
         unix_type_check(asm, pass, refuse);
+    }
+}
+
+/// The errno the deny filter answers for `socket`/`socketpair` (`syscall`, with its registers
+/// `args`) of a family other than `AF_UNIX` under `network`: `EAFNOSUPPORT` for a family the
+/// mode refuses, `EPROTONOSUPPORT` in port mode for an `AF_INET`/`AF_INET6` socket that is not
+/// a TCP stream; `None` when the network mode lets it through (or it is `AF_UNIX`, or not a
+/// socket call). The same decision as `emit_socket`, as data: a supervisor that has the
+/// call trapped (`Filter::deny_list_with_notify` with `trap_refused_sockets`) answers it
+/// with this errno, so the program sees what it would have seen without a supervisor.
+#[must_use]
+pub fn socket_refusal(network: &NetworkMode, syscall: Syscall, args: &[u64; 6]) -> Option<i32> {
+    // The kernel reads `int` arguments: the low 32 bits, as the filter does.
+    let lo = |i: usize| args[i] as u32;
+    let family = lo(0);
+    if family == AF_UNIX {
+        return None;
+    }
+    match (syscall, network) {
+        (Syscall::Socket | Syscall::SocketPair, NetworkMode::Allow) => None,
+        (Syscall::SocketPair, _) | (Syscall::Socket, NetworkMode::Block) => {
+            Some(libc::EAFNOSUPPORT)
+        }
+        (Syscall::Socket, NetworkMode::Ports { .. }) => {
+            if family != AF_INET && family != AF_INET6 {
+                Some(libc::EAFNOSUPPORT)
+            } else if lo(1) & SOCK_TYPE_MASK == SOCK_STREAM && matches!(lo(2), 0 | IPPROTO_TCP) {
+                None
+            } else {
+                Some(libc::EPROTONOSUPPORT)
+            }
+        }
+        _ => None,
     }
 }
 
@@ -1206,7 +1265,7 @@ fn build(spec: &Spec<'_>) -> Built {
         };
         match (deny, spec.deny) {
             (DenyStage::Rows, _) => emit_deny_rows(&mut asm, &mut rets, nr, pass, notify_block),
-            (DenyStage::Socket, Some(d)) => emit_socket(&mut asm, &mut rets, nr, &d, pass),
+            (DenyStage::Socket, Some(d)) => emit_socket(&mut asm, &mut rets, nr, &d, pass, trap),
             (DenyStage::FastOpen(i), _) => {
                 let refuse = rets.errno(&mut asm, libc::EACCES);
                 asm.load(Field::ArgLo(i));
@@ -1624,6 +1683,117 @@ mod tests {
         let [socket, pair] = socket_calls(UNIX, DGRAM);
         assert_eq!(only_pair.evaluate(&socket), action::ALLOW);
         assert_eq!(only_pair.evaluate(&pair), action::USER_NOTIF);
+    }
+
+    /// Supervised with `trap_refused_sockets`: every `socket`/`socketpair` the filter without it
+    /// fails with `EAFNOSUPPORT`/`EPROTONOSUPPORT` is trapped instead, and nothing else changes
+    /// (any other syscall, `AF_UNIX`, an allowed TCP stream, the foreign-arch and x32 entry
+    /// points, whose `socketcall`/`socket` stay refused); `socket_refusal` names exactly the
+    /// errno the untrapped filter answers, so the supervisor's answer is what the program saw.
+    #[test]
+    fn refused_sockets_are_trapped_with_the_errno_socket_refusal_names() {
+        let sets = [
+            NotifySet::open_family(),
+            NotifySet::open_family()
+                .with(Syscall::Socket)
+                .with(Syscall::SocketPair),
+        ];
+        let families = [
+            UNIX,
+            libc::AF_INET as u64,
+            libc::AF_INET6 as u64,
+            libc::AF_PACKET as u64,
+            libc::AF_NETLINK as u64,
+            libc::AF_VSOCK as u64,
+            (1 << 32) | libc::AF_INET as u64,
+            (1 << 32) | UNIX,
+            0,
+            u64::MAX,
+        ];
+        let types = [
+            libc::SOCK_STREAM as u64,
+            libc::SOCK_STREAM as u64 | FLAGS,
+            DGRAM,
+            DGRAM | FLAGS,
+            libc::SOCK_RAW as u64,
+            libc::SOCK_SEQPACKET as u64,
+            (1 << 32) | libc::SOCK_STREAM as u64,
+        ];
+        let protos: &[u64] = &[
+            0,
+            libc::IPPROTO_TCP as u64,
+            libc::IPPROTO_UDP as u64,
+            libc::IPPROTO_ICMP as u64,
+            262,
+            (1 << 32) | libc::IPPROTO_TCP as u64,
+        ];
+        for network in all_network_modes() {
+            for set in &sets {
+                for refuse in [false, true] {
+                    let plain =
+                        Filter::deny_list_with_notify(&network, false, refuse, false, set).unwrap();
+                    let trapping =
+                        Filter::deny_list_with_notify(&network, false, refuse, true, set).unwrap();
+                    let combos = families.iter().flat_map(|&f| {
+                        types
+                            .iter()
+                            .flat_map(move |&t| protos.iter().map(move |&p| (f, t, p)))
+                    });
+                    for (f, t, p) in combos {
+                        for (s, nr) in [
+                            (Syscall::Socket, sysno::socket),
+                            (Syscall::SocketPair, sysno::socketpair),
+                        ] {
+                            let args = [f, t, p, 0x7ffd_0000, 0, 0];
+                            let d = call(nr, args);
+                            let before = plain.evaluate(&d);
+                            let want = socket_refusal(&network, s, &args);
+                            let ctx = format!("{network:?} refuse={refuse} {s} {args:x?}");
+                            if f as u32 != libc::AF_UNIX as u32 {
+                                // The notify part traps AF_UNIX only: ALLOW unless refused.
+                                let untrapped = want.map_or(action::ALLOW, action::errno);
+                                assert_eq!(before, untrapped, "socket_refusal: {ctx}");
+                            }
+                            let after = trapping.evaluate(&d);
+                            if want.is_some() {
+                                assert_eq!(after, action::USER_NOTIF, "{ctx}");
+                            } else {
+                                assert_eq!(after, before, "{ctx}");
+                            }
+                        }
+                    }
+                    // Nothing else moves: every other syscall, and the other entry points.
+                    for nr in 0..600 {
+                        if nr == sysno::socket || nr == sysno::socketpair {
+                            continue;
+                        }
+                        for a in [0, 2, 10, 17] {
+                            let d = call(nr, [a, 2, 0, 0, 0, 0]);
+                            assert_eq!(plain.evaluate(&d), trapping.evaluate(&d), "{nr}");
+                        }
+                    }
+                    let i386 = SeccompData {
+                        nr: 102, // socketcall
+                        arch: AUDIT_ARCH_I386,
+                        instruction_pointer: 0,
+                        args: [1, 0x1000, 0, 0, 0, 0],
+                    };
+                    let mut foreign = vec![i386];
+                    if cfg!(target_arch = "x86_64") {
+                        foreign.push(call(
+                            sysno::socket | X32_SYSCALL_BIT,
+                            [libc::AF_INET as u64, DGRAM, 0, 0, 0, 0],
+                        ));
+                    }
+                    for d in foreign {
+                        let a = trapping.evaluate(&d);
+                        assert_eq!(a, plain.evaluate(&d));
+                        assert_ne!(a, action::USER_NOTIF);
+                        assert_ne!(a, action::ALLOW);
+                    }
+                }
+            }
+        }
     }
 
     /// The trapped open is the notify filter's hot path: trapping socket/socketpair (and
@@ -2135,7 +2305,8 @@ mod tests {
             for set in &sets {
                 let old_notify = legacy_notify(set);
                 let notify = Filter::notify(set).unwrap();
-                let merged = Filter::deny_list_with_notify(network, *sysv, *refuse, set).unwrap();
+                let merged =
+                    Filter::deny_list_with_notify(network, *sysv, *refuse, false, set).unwrap();
                 let progs = (&old_deny[..], &old_notify[..], &deny, &notify, &merged);
                 for nr in (0..600u32).chain([X32_SYSCALL_BIT | 1, u32::MAX, 0x8000_0000]) {
                     for (i, a) in INTERESTING.iter().enumerate() {
@@ -2207,7 +2378,7 @@ mod tests {
                 let old_notify = legacy_notify(&set);
                 let deny = Filter::deny_list(&network, sysv, refuse).unwrap();
                 let notify = Filter::notify(&set).unwrap();
-                let merged = Filter::deny_list_with_notify(&network, sysv, refuse, &set).unwrap();
+                let merged = Filter::deny_list_with_notify(&network, sysv, refuse, false, &set).unwrap();
                 let progs = (&old_deny[..], &old_notify[..], &deny, &notify, &merged);
                 for (arch, nr, args) in inputs {
                     let d = SeccompData {

@@ -198,8 +198,8 @@ mod sys;
 mod syscalls;
 
 pub use filter::{
-    action, deny_table, sysv_ipc_table, DenyEntry, Filter, NotifySet, SeccompError, Syscall, When,
-    AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, CLONE_NEW_FLAGS,
-    NATIVE_AUDIT_ARCH, PERSONALITY_ALLOWED, X32_SYSCALL_BIT,
+    action, deny_table, socket_refusal, sysv_ipc_table, DenyEntry, Filter, NotifySet, SeccompError,
+    Syscall, When, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64,
+    CLONE_NEW_FLAGS, NATIVE_AUDIT_ARCH, PERSONALITY_ALLOWED, X32_SYSCALL_BIT,
 };
 pub use notify::{AddFdOptions, Notification, NotifyError, NotifyFd};

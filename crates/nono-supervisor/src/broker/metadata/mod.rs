@@ -29,6 +29,11 @@
 //! - `/proc/self/fd/N` and `/dev/fd/N` spellings (glibc's `lchmod` emulation) are the child's
 //!   fd `N`; other `/proc` paths are refused.
 //!
+//! Outside the write grants, a path-based change is also made when a runtime grant covers it
+//! without asking anyone (an approve rule, a session grant: `approved`), decided and audited
+//! by the policy engine with the deny groups first — so an `--approve DIR` covers metadata
+//! changes as a `--write DIR` grant would. The prompt is never offered for them.
+//!
 //! Refusals answer `EACCES` and are recorded as [`Denial`]s.
 //!
 //! # Only what the child could do itself
@@ -80,6 +85,7 @@ use rustix::io::Errno;
 
 use super::run_state::{Call, Denial, Refused, Shared};
 use super::StaticGrants;
+use crate::policy::Engine;
 
 mod change;
 mod decode;
@@ -182,13 +188,14 @@ pub(crate) fn traps(s: Syscall) -> bool {
 pub(crate) fn handle(
     notify: &NotifyFd,
     caps: &StaticGrants,
+    engine: Option<&Engine>,
     shared: &Shared,
     n: &Notification,
     syscall: Syscall,
 ) {
     let result = decode(notify, n, syscall).and_then(|(target, op)| {
         let fd_call = matches!(target, Target::Fd(_));
-        let object = resolve(notify, caps, n, target)?;
+        let object = resolve(notify, caps, engine, n, target)?;
         let creds = caps.creds.of_thread(notify, n)?;
         // From here on, as the child: the path is looked up with its search permissions and
         // the change is made with its fs ids and capabilities (the rules below only give the

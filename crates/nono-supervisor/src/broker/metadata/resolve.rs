@@ -14,6 +14,7 @@ use rustix::io::Errno;
 use super::{Refusal, Target};
 use crate::broker::as_child::ActingAsChild;
 use crate::broker::StaticGrants;
+use crate::policy::{Engine, RequestSource, RuntimeRequest};
 
 /// What a call names, once checked against the grants: an object already open (a copy of the
 /// child's fd), or a canonical path to open as the child.
@@ -33,6 +34,7 @@ pub(super) struct Resolved {
 pub(super) fn resolve(
     notify: &NotifyFd,
     caps: &StaticGrants,
+    engine: Option<&Engine>,
     n: &Notification,
     target: Target,
 ) -> Result<Object, Refusal> {
@@ -51,9 +53,9 @@ pub(super) fn resolve(
                 if dirfd != libc::AT_FDCWD {
                     return child_fd(notify, caps, n, dirfd).map(Object::Open);
                 }
-                return resolve_path(notify, caps, n, dirfd, b".", follow);
+                return resolve_path(notify, caps, engine, n, dirfd, b".", follow);
             }
-            resolve_path(notify, caps, n, dirfd, &path, follow)
+            resolve_path(notify, caps, engine, n, dirfd, &path, follow)
         }
     }
 }
@@ -61,6 +63,7 @@ pub(super) fn resolve(
 fn resolve_path(
     notify: &NotifyFd,
     caps: &StaticGrants,
+    engine: Option<&Engine>,
     n: &Notification,
     dirfd: i32,
     path: &[u8],
@@ -108,13 +111,41 @@ fn resolve_path(
             "a metadata change on a /proc entry",
         ));
     }
-    if !caps.allows_canonical(&canonical, AccessMode::Write) {
+    if !caps.allows_canonical(&canonical, AccessMode::Write) && !approved(engine, &canonical, n) {
         return Err(Refusal::Denied(
             canonical,
             "a metadata change outside the write grants",
         ));
     }
     Ok(Object::Path { canonical, follow })
+}
+
+/// Whether a runtime grant covers a change of `canonical` outside the write grants: an approve
+/// rule (`--approve DIR`, a profile's `supervisor.approve`) or a session grant for writing, as
+/// for an open for writing there — so an approved directory covers `chmod`/`chown`/`utime`/
+/// xattrs like a `--write` grant. Decided (and audited) by the policy engine, deny groups
+/// first; only when a rule or session grant decides without asking anyone: the notify thread
+/// never waits for a person, and the prompt is not offered for metadata changes.
+fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool {
+    let Some(engine) = engine else {
+        return false;
+    };
+    let req = RuntimeRequest {
+        path: canonical.to_path_buf(),
+        access: AccessMode::Write,
+        pid: n.pid,
+        reason: None,
+        source: RequestSource::Trap,
+    };
+    let Some(t) = engine.triage_canonical(&req) else {
+        return false;
+    };
+    if !engine.grants_without_asking(&req, &t) {
+        return false;
+    }
+    engine
+        .decide_triaged(&req, t, &crate::cancel::CancelToken::new())
+        .is_granted()
 }
 
 /// Open the checked canonical path `O_PATH` as the child (its search permissions apply).
