@@ -500,7 +500,8 @@ impl DenySet {
     /// the bounds are listed by [`unwalked`](Self::unwalked). Measured (release, warm cache,
     /// 2-core VM): every group for a home holding `~/.rustup` and `~/.pyenv` (120 000
     /// files, both cut at the bound) 1.8 ms, of which the walk is 1.3 ms; without the
-    /// `autorun` group 0.2 ms.
+    /// `autorun` group 0.2 ms. A walk is reused from the start-up cache while every
+    /// directory it read is unchanged (see `link_walk_cache`).
     pub fn from_groups<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
@@ -541,12 +542,18 @@ impl DenySet {
                 }
             }
         }
-        set.add_link_targets(&mut resolver);
+        let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
+        set.add_link_targets(&mut resolver, &mut cache);
+        cache.store();
         Ok(set)
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
-    fn add_link_targets(&mut self, resolver: &mut Resolver) {
+    fn add_link_targets(
+        &mut self,
+        resolver: &mut Resolver,
+        cache: &mut crate::link_walk_cache::LinkWalkCache,
+    ) {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         // nono's own state first: it must never be cut for a large browser profile.
         order.sort_by_key(|&i| self.entries[i].group != "nono");
@@ -569,7 +576,7 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) = walk_links(&root, budget, &mut links);
+            let (complete, used) = cache.walk(&root, budget, &mut links);
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -871,7 +878,7 @@ impl DenySet {
     }
 }
 
-/// Whether the symlink `link`, found by [`walk_links`] (so its directory is canonical and
+/// Whether the symlink `link`, found by the link walk (`link_walk_cache`, so its directory is canonical and
 /// inside the walked entry), names a sibling that is not a symlink itself (`python3` →
 /// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
 /// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
@@ -893,38 +900,6 @@ fn names_a_plain_sibling(link: &Path) -> bool {
         Ok(m) => !m.file_type().is_symlink(),
         Err(_) => true,
     }
-}
-
-/// Collect the symlinks beneath the directory `root` (not following any), breadth first (a
-/// dotfile manager's links sit near the top), looking at no more than `budget` entries and
-/// [`LINK_WALK_DEPTH`] levels. Returns whether the walk was complete and how many entries it
-/// looked at.
-fn walk_links(root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, usize) {
-    let mut used = 0;
-    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
-    while let Some((dir, depth)) = queue.pop_front() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if used == budget {
-                return (false, used);
-            }
-            used += 1;
-            let Ok(ft) = entry.file_type() else {
-                continue;
-            };
-            if ft.is_symlink() {
-                links.push(entry.path());
-            } else if ft.is_dir() {
-                if depth + 1 >= LINK_WALK_DEPTH {
-                    return (false, used);
-                }
-                queue.push_back((entry.path(), depth + 1));
-            }
-        }
-    }
-    (true, used)
 }
 
 /// Component-wise prefix test (ASCII-case-insensitive on macOS, see the module docs).

@@ -13,6 +13,7 @@ pub mod escape;
 pub mod gaps;
 mod init;
 pub mod learn;
+mod link_walk_cache;
 mod leftovers;
 pub mod limits;
 mod os;
