@@ -94,7 +94,9 @@ struct Record {
 
 impl Record {
     fn still_valid(&self) -> bool {
-        self.dirs.iter().all(|(dir, stamp)| Stamp::of(dir) == *stamp)
+        self.dirs
+            .iter()
+            .all(|(dir, stamp)| Stamp::of(dir) == *stamp)
     }
 }
 
@@ -162,9 +164,9 @@ impl LinkWalkCache {
         let mut dirs = Vec::new();
         let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
         let now = crate::planted::now_secs();
-        let settled = dirs.iter().all(|(_, s)| {
-            s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS))
-        });
+        let settled = dirs
+            .iter()
+            .all(|(_, s)| s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS)));
         let utf8 = dirs.iter().all(|(d, _)| d.to_str().is_some())
             && links[start..].iter().all(|l| l.to_str().is_some())
             && root.to_str().is_some();
@@ -260,9 +262,7 @@ fn read_trusted(file: &Path) -> Option<CacheFile> {
     }
     let mut f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(
-            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-        )
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(file)
         .ok()?;
     let meta = f.metadata().ok()?;
@@ -300,7 +300,9 @@ fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
         .mode(0o600)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&tmp)?;
-    let written = f.write_all(&text).and_then(|()| std::fs::rename(&tmp, file));
+    let written = f
+        .write_all(&text)
+        .and_then(|()| std::fs::rename(&tmp, file));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -363,7 +365,10 @@ mod tests {
         let mut links = Vec::new();
         cache.walk(&root, 100, &mut links);
         assert_eq!(links, vec![link.clone()]);
-        assert!(cache.records.is_empty(), "a fresh tree must not be recorded");
+        assert!(
+            cache.records.is_empty(),
+            "a fresh tree must not be recorded"
+        );
         record_settled(&mut cache, &root, 100);
         cache.store();
         let file = LinkWalkCache::file(&state);
@@ -402,11 +407,17 @@ mod tests {
         assert!(LinkWalkCache::load(&state).records.is_empty());
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         // A state directory others can write: ignored.
-        std::fs::set_permissions(file.parent().unwrap(), std::fs::Permissions::from_mode(0o777))
-            .unwrap();
+        std::fs::set_permissions(
+            file.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
         assert!(LinkWalkCache::load(&state).records.is_empty());
-        std::fs::set_permissions(file.parent().unwrap(), std::fs::Permissions::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            file.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         // Through a symlink: ignored.
         let real = d.join("real.json");
         std::fs::rename(&file, &real).unwrap();
