@@ -435,6 +435,9 @@ struct Entry {
     /// Whether `canonical` was an existing directory when the entry was added (the only
     /// entries the link walk looks into; known from resolving it, so not looked up again).
     dir: bool,
+    /// Whether the path as expanded was a symlink when the entry was added (`None`: not
+    /// known from resolving it, looked up by the link walk).
+    link: Option<bool>,
 }
 
 /// The deny entry that covers a path.
@@ -567,7 +570,10 @@ impl DenySet {
             }
             // An entry that is itself a symlink (`~/.bashrc` → `~/dots/bashrc`): its chain.
             let literal = self.entries[i].literal.clone();
-            if std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink()) {
+            let is_link = self.entries[i].link.unwrap_or_else(|| {
+                std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink())
+            });
+            if is_link {
                 let (group, kind) = (self.entries[i].group.clone(), self.entries[i].kind);
                 self.add_link_chain(resolver, &literal, None, &group, kind, &mut queue);
             }
@@ -576,7 +582,7 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) = cache.walk(&root, budget, &mut links);
+            let (complete, used) = cache.walk(&root, budget, &mut links, names_a_plain_sibling);
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -671,6 +677,7 @@ impl DenySet {
         }
         let literal = normalise(path);
         let (canonical, meta) = resolver.resolve(path);
+        let link = resolver.last_link;
         if !self.seen.insert((
             literal.clone().into_os_string(),
             canonical.clone().into_os_string(),
@@ -703,6 +710,7 @@ impl DenySet {
             kind,
             why: why.to_owned(),
             dir: meta.is_some_and(|m| m.is_dir()),
+            link,
         });
         Ok(self)
     }
@@ -992,6 +1000,9 @@ pub(crate) fn canonicalize_lenient(path: &Path) -> PathBuf {
 struct Resolver {
     /// A prefix of a path as given (`.` dropped) → its resolution.
     memo: HashMap<OsString, Step>,
+    /// Whether the last path resolved is itself a symlink (its last component was `lstat`ed
+    /// as one); `None` when that is not known (it ended in `..`).
+    last_link: Option<bool>,
 }
 
 /// A prefix, resolved.
@@ -1005,6 +1016,8 @@ struct Step {
     dir: bool,
     /// `..` was applied lexically, so the result may exist although `exists` is false.
     lexical_parent: bool,
+    /// The prefix's last component is a symlink (`lstat`).
+    link: bool,
 }
 
 impl Resolver {
@@ -1015,7 +1028,9 @@ impl Resolver {
             exists: true,
             dir: true,
             lexical_parent: false,
+            link: false,
         };
+        self.last_link = Some(false);
         let mut key = PathBuf::from("/");
         let mut meta: Option<Metadata> = None;
         for c in path.components() {
@@ -1027,9 +1042,11 @@ impl Resolver {
             if let Some(known) = self.memo.get(key.as_os_str()) {
                 cur = known.clone();
                 meta = None;
+                self.last_link = (c != Component::ParentDir).then_some(cur.link);
                 continue;
             }
             meta = None;
+            cur.link = false;
             match c {
                 Component::ParentDir => {
                     if cur.exists && !cur.dir {
@@ -1044,6 +1061,7 @@ impl Resolver {
                     let next = cur.path.join(name);
                     match std::fs::symlink_metadata(&next) {
                         Ok(m) if m.file_type().is_symlink() => {
+                            cur.link = true;
                             match std::fs::canonicalize(&next)
                                 .and_then(|p| std::fs::metadata(&p).map(|m| (p, m)))
                             {
@@ -1072,6 +1090,7 @@ impl Resolver {
                 Component::Normal(name) => cur.path.push(name),
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             }
+            self.last_link = (c != Component::ParentDir).then_some(cur.link);
             self.memo.insert(key.as_os_str().to_owned(), cur.clone());
         }
         let meta = if cur.exists || cur.lexical_parent {
@@ -1225,6 +1244,12 @@ mod tests {
                 let (got, meta) = resolver.resolve(&p);
                 assert_eq!(got, want, "{case}");
                 assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{case}");
+                // What the link walk takes instead of an `lstat` of the entry.
+                if let Some(link) = resolver.last_link {
+                    let lstat = std::fs::symlink_metadata(normalise(&p))
+                        .is_ok_and(|m| m.file_type().is_symlink());
+                    assert_eq!(link, lstat, "{case}: is it a symlink");
+                }
             }
         }
     }

@@ -48,7 +48,7 @@ const MAX_RECORDS: usize = 256;
 /// The file is not read beyond this size.
 const MAX_FILE_BYTES: u64 = 8 << 20;
 /// Format and walk semantics: a file written by another version of nono is ignored.
-const VERSION: &str = concat!("link-walk/1 nono ", env!("CARGO_PKG_VERSION"));
+const VERSION: &str = concat!("link-walk/2 nono ", env!("CARGO_PKG_VERSION"));
 
 /// The `lstat` identity of a directory the walk read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -144,10 +144,18 @@ impl LinkWalkCache {
 
     /// The symlinks beneath the directory `root` (not following any), breadth first, looking
     /// at no more than `budget` entries and [`LINK_WALK_DEPTH`] levels, appended to `links`.
-    /// Returns whether the walk was complete and how many entries it looked at. From a
-    /// recorded walk when every directory it read is unchanged; otherwise walked (and
-    /// recorded when it qualifies).
-    pub fn walk(&mut self, root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, usize) {
+    /// Links for which `skip` says so are left out (`skip` must depend only on the link and
+    /// the directory it lies in, as `names_a_plain_sibling` does: a recorded walk keeps only
+    /// what was not skipped). Returns whether the walk was complete and how many entries it
+    /// looked at. From a recorded walk when every directory it read is unchanged; otherwise
+    /// walked (and recorded when it qualifies).
+    pub fn walk(
+        &mut self,
+        root: &Path,
+        budget: usize,
+        links: &mut Vec<PathBuf>,
+        skip: fn(&Path) -> bool,
+    ) -> (bool, usize) {
         if self.file.is_none() {
             return walk_links(root, budget, links, None);
         }
@@ -163,6 +171,14 @@ impl LinkWalkCache {
         let start = links.len();
         let mut dirs = Vec::new();
         let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
+        let mut kept = start;
+        for i in start..links.len() {
+            if !skip(&links[i]) {
+                links.swap(kept, i);
+                kept += 1;
+            }
+        }
+        links.truncate(kept);
         let now = crate::planted::now_secs();
         let settled = dirs
             .iter()
@@ -363,7 +379,7 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         // Just made: too fresh to be recorded.
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links);
+        cache.walk(&root, 100, &mut links, |_| false);
         assert_eq!(links, vec![link.clone()]);
         assert!(
             cache.records.is_empty(),
@@ -379,14 +395,14 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         assert_eq!(cache.records.len(), 1);
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links);
+        cache.walk(&root, 100, &mut links, |_| false);
         assert_eq!(links, vec![link.clone()]);
         assert!(!cache.dirty, "an unchanged walk must come from the record");
         // ...and a new link in a walked directory invalidates it.
         let added = root.join("d5/new-link");
         std::os::unix::fs::symlink("/elsewhere", &added).unwrap();
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links);
+        cache.walk(&root, 100, &mut links, |_| false);
         assert!(links.contains(&added) && links.contains(&link), "{links:?}");
         let _ = std::fs::remove_dir_all(&d);
     }
