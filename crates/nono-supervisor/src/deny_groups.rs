@@ -886,8 +886,8 @@ impl DenySet {
     }
 }
 
-/// Whether the symlink `link`, found by the link walk (`link_walk_cache`, so its directory is canonical and
-/// inside the walked entry), names a sibling that is not a symlink itself (`python3` →
+/// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
+/// is canonical and inside the walked entry), names a sibling that is not a symlink itself (`python3` →
 /// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
 /// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
 /// where `realpath` costs a `readlink` per component of the path. A missing sibling is a
