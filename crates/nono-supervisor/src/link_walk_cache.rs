@@ -24,7 +24,7 @@
 //!   every start, as before.
 //! - Trust: the file lives in nono's state directory (`$XDG_STATE_HOME/nono`), inside the
 //!   `nono` deny group, which is always on and cannot be bypassed, so no sandboxed run can
-//!   write it (like the write history, [`crate::planted::WriteHistory`]). It is read only when
+//!   write it (like the write history, `planted::WriteHistory`). It is read only when
 //!   it is a regular file of the user's (not through a symlink), mode 0600, in a directory of
 //!   the user's that nobody else can write, and only when it was written by this version of
 //!   nono; anything else is ignored and rewritten. A cache can only skip work: a record that
@@ -179,7 +179,7 @@ impl LinkWalkCache {
             }
         }
         links.truncate(kept);
-        let now = crate::planted::now_secs();
+        let now = now_secs();
         let settled = dirs
             .iter()
             .all(|(_, s)| s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS)));
@@ -262,9 +262,17 @@ fn walk_links(
     (true, used)
 }
 
+/// Seconds since the epoch, now. (This module uses nothing of the supervisor's beyond the
+/// deny groups' walk bounds, so it can move with them.)
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Whether `meta` belongs to the user and nobody else can write it (`private`: nor read it).
 fn owned_safely(meta: &std::fs::Metadata, private: bool) -> bool {
-    let uid = crate::planted::user_id();
+    let uid = rustix::process::geteuid().as_raw();
     let forbidden = if private { 0o077 } else { 0o022 };
     meta.uid() == uid && meta.mode() & forbidden == 0
 }
