@@ -821,3 +821,102 @@ fn deny_spine_listing_fd_reaches_no_more_than_landlock() {
     ]);
     assert_eq!(control.data("home.read"), Some(key.as_str()));
 }
+
+/// Issue 14: the deny groups' symlink walk is reused from a cache in nono's state directory
+/// (`~/.local/state/nono/link-walk.json`) while every directory it read is unchanged. A link
+/// added inside a cached entry (`~/.rustup`, read-only through the `autorun` group) after the
+/// cache was written still has its target protected, and a cache file that is not a private
+/// file of the user's (made group-readable, or another user's) after its record was edited to
+/// drop that link is rejected and rebuilt: the target stays read-only, in `run` and `wrap`.
+/// The control shows every write works without the sandbox.
+#[test]
+fn the_link_walk_cache_follows_changes_and_rejects_a_tampered_file() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("deny-walk-cache");
+    let home = s.mkdir("home");
+    // Enough directories for the walk to be recorded.
+    for i in 0..12 {
+        std::fs::create_dir_all(home.join(format!(".rustup/toolchains/t/d{i}"))).unwrap();
+    }
+    s.write("home/dotfiles/one", "1\n");
+    s.write("home/dotfiles/two", "2\n");
+    std::os::unix::fs::symlink(
+        home.join("dotfiles/one"),
+        home.join(".rustup/toolchains/t/d3/one"),
+    )
+    .unwrap();
+    let cache = home.join(".local/state/nono/link-walk.json");
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(3200));
+    let writes = |names: &[&str]| -> Vec<String> {
+        names
+            .iter()
+            .flat_map(|n| {
+                [
+                    "write".to_owned(),
+                    format!("w_{n}"),
+                    s.s(&format!("home/dotfiles/{n}")),
+                ]
+            })
+            .collect()
+    };
+    let check = |names: &[&str]| {
+        let steps = writes(names);
+        let want: Vec<(String, &str)> =
+            names.iter().map(|n| (format!("w_{n}"), "EACCES")).collect();
+        let want: Vec<(&str, &str)> = want.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        for mode in crate::programs::MODES {
+            in_home(mode, b, &s, &[], &b.probe(), &steps).expect(&want);
+        }
+    };
+
+    // Settled, walked once: recorded.
+    settle();
+    check(&["one"]);
+    let text = std::fs::read_to_string(&cache).expect("the walk was recorded");
+    assert!(text.contains("d3/one"), "{text}");
+
+    // A link added since: the record no longer matches, the entry is walked again.
+    std::os::unix::fs::symlink(
+        home.join("dotfiles/two"),
+        home.join(".rustup/toolchains/t/d5/two"),
+    )
+    .unwrap();
+    check(&["one", "two"]);
+
+    // Recorded with the new link, then edited to drop it and left readable by others, or
+    // handed to another user: rejected and rebuilt each time.
+    settle();
+    check(&["one", "two"]);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(text.contains("d5/two"), "{text}");
+    let two = serde_json::to_string(&home.join(".rustup/toolchains/t/d5/two")).unwrap();
+    let edited = text
+        .replace(&format!("{two},"), "")
+        .replace(&format!(",{two}"), "");
+    assert!(!edited.contains("d5/two"), "{edited}");
+    for tamper in ["mode", "owner"] {
+        std::fs::write(&cache, &edited).unwrap();
+        match tamper {
+            "mode" => {
+                std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap()
+            }
+            _ => std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap(),
+        }
+        check(&["one", "two"]);
+        let meta = std::fs::symlink_metadata(&cache).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o777, meta.uid()),
+            (0o600, nono_supervisor::planted::user_id()),
+            "{tamper}: the cache was not rewritten"
+        );
+        assert!(
+            std::fs::read_to_string(&cache).unwrap().contains("d5/two"),
+            "{tamper}: the rebuilt cache lacks the link"
+        );
+    }
+
+    // Control: unsandboxed, both targets can be written.
+    let control = probe_bare(&s.path, &writes(&["one", "two"]));
+    control.expect(&[("w_one", "ok"), ("w_two", "ok")]);
+}

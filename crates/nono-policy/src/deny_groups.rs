@@ -439,6 +439,9 @@ struct Entry {
     /// Whether `canonical` was an existing directory when the entry was added (the only
     /// entries the link walk looks into; known from resolving it, so not looked up again).
     dir: bool,
+    /// Whether the path as expanded was a symlink when the entry was added (`None`: not
+    /// known from resolving it, looked up by the link walk).
+    link: Option<bool>,
 }
 
 /// The deny entry that covers a path.
@@ -507,7 +510,8 @@ impl DenySet {
     /// the bounds are listed by [`unwalked`](Self::unwalked). Measured (release, warm cache,
     /// 2-core VM): every group for a home holding `~/.rustup` and `~/.pyenv` (120 000
     /// files, both cut at the bound) 1.8 ms, of which the walk is 1.3 ms; without the
-    /// `autorun` group 0.2 ms.
+    /// `autorun` group 0.2 ms. A walk is reused from the start-up cache while every
+    /// directory it read is unchanged (see `link_walk_cache`).
     pub fn from_groups<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
@@ -549,12 +553,18 @@ impl DenySet {
                 }
             }
         }
-        set.add_link_targets(&mut resolver);
+        let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
+        set.add_link_targets(&mut resolver, &mut cache);
+        cache.store();
         Ok(set)
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
-    fn add_link_targets(&mut self, resolver: &mut Resolver) {
+    fn add_link_targets(
+        &mut self,
+        resolver: &mut Resolver,
+        cache: &mut crate::link_walk_cache::LinkWalkCache,
+    ) {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         // nono's own state first: it must never be cut for a large browser profile.
         order.sort_by_key(|&i| self.entries[i].group != "nono");
@@ -568,7 +578,10 @@ impl DenySet {
             }
             // An entry that is itself a symlink (`~/.bashrc` → `~/dots/bashrc`): its chain.
             let literal = self.entries[i].literal.clone();
-            if std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink()) {
+            let is_link = self.entries[i].link.unwrap_or_else(|| {
+                std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink())
+            });
+            if is_link {
                 let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
                 self.add_link_chain(resolver, &literal, None, &origin, kind, &mut queue);
             }
@@ -577,7 +590,7 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) = walk_links(&root, budget, &mut links);
+            let (complete, used) = cache.walk(&root, budget, &mut links, names_a_plain_sibling);
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -686,6 +699,7 @@ impl DenySet {
         }
         let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
+        let link = resolver.last_link;
         if !self.seen.insert((
             literal.clone().into_os_string(),
             canonical.clone().into_os_string(),
@@ -720,6 +734,7 @@ impl DenySet {
             kind,
             why: why.to_owned(),
             dir: meta.is_some_and(|m| m.is_dir()),
+            link,
         });
         Ok(self)
     }
@@ -897,8 +912,8 @@ impl DenySet {
     }
 }
 
-/// Whether the symlink `link`, found by [`walk_links`] (so its directory is canonical and
-/// inside the walked entry), names a sibling that is not a symlink itself (`python3` →
+/// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
+/// is canonical and inside the walked entry), names a sibling that is not a symlink itself (`python3` →
 /// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
 /// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
 /// where `realpath` costs a `readlink` per component of the path. A missing sibling is a
@@ -919,38 +934,6 @@ fn names_a_plain_sibling(link: &Path) -> bool {
         Ok(m) => !m.file_type().is_symlink(),
         Err(_) => true,
     }
-}
-
-/// Collect the symlinks beneath the directory `root` (not following any), breadth first (a
-/// dotfile manager's links sit near the top), looking at no more than `budget` entries and
-/// [`LINK_WALK_DEPTH`] levels. Returns whether the walk was complete and how many entries it
-/// looked at.
-fn walk_links(root: &Path, budget: usize, links: &mut Vec<PathBuf>) -> (bool, usize) {
-    let mut used = 0;
-    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
-    while let Some((dir, depth)) = queue.pop_front() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if used == budget {
-                return (false, used);
-            }
-            used += 1;
-            let Ok(ft) = entry.file_type() else {
-                continue;
-            };
-            if ft.is_symlink() {
-                links.push(entry.path());
-            } else if ft.is_dir() {
-                if depth + 1 >= LINK_WALK_DEPTH {
-                    return (false, used);
-                }
-                queue.push_back((entry.path(), depth + 1));
-            }
-        }
-    }
-    (true, used)
 }
 
 /// Component-wise prefix test (ASCII-case-insensitive on macOS, see the module docs).
@@ -998,6 +981,9 @@ fn component_eq(a: &OsStr, b: &OsStr) -> bool {
 struct Resolver {
     /// A prefix of a path as given (`.` dropped) → its resolution.
     memo: HashMap<OsString, Step>,
+    /// Whether the last path resolved is itself a symlink (its last component was `lstat`ed
+    /// as one); `None` when that is not known (it ended in `..`).
+    last_link: Option<bool>,
 }
 
 /// A prefix, resolved.
@@ -1011,6 +997,8 @@ struct Step {
     dir: bool,
     /// `..` was applied lexically, so the result may exist although `exists` is false.
     lexical_parent: bool,
+    /// The prefix's last component is a symlink (`lstat`).
+    link: bool,
 }
 
 impl Resolver {
@@ -1021,7 +1009,9 @@ impl Resolver {
             exists: true,
             dir: true,
             lexical_parent: false,
+            link: false,
         };
+        self.last_link = Some(false);
         let mut key = PathBuf::from("/");
         let mut meta: Option<Metadata> = None;
         for c in path.components() {
@@ -1033,9 +1023,11 @@ impl Resolver {
             if let Some(known) = self.memo.get(key.as_os_str()) {
                 cur = known.clone();
                 meta = None;
+                self.last_link = (c != Component::ParentDir).then_some(cur.link);
                 continue;
             }
             meta = None;
+            cur.link = false;
             match c {
                 Component::ParentDir => {
                     if cur.exists && !cur.dir {
@@ -1050,6 +1042,7 @@ impl Resolver {
                     let next = cur.path.join(name);
                     match std::fs::symlink_metadata(&next) {
                         Ok(m) if m.file_type().is_symlink() => {
+                            cur.link = true;
                             match std::fs::canonicalize(&next)
                                 .and_then(|p| std::fs::metadata(&p).map(|m| (p, m)))
                             {
@@ -1078,6 +1071,7 @@ impl Resolver {
                 Component::Normal(name) => cur.path.push(name),
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             }
+            self.last_link = (c != Component::ParentDir).then_some(cur.link);
             self.memo.insert(key.as_os_str().to_owned(), cur.clone());
         }
         let meta = if cur.exists || cur.lexical_parent {
@@ -1221,6 +1215,10 @@ mod tests {
             "../..",
             "proj/../../..",
             "real/sub/../../.ssh",
+            // Again: the shared resolver answers these from its memo.
+            "link",
+            "dangling",
+            ".ssh",
         ];
         let mut shared = Resolver::default();
         for case in cases {
@@ -1231,6 +1229,12 @@ mod tests {
                 let (got, meta) = resolver.resolve(&p);
                 assert_eq!(got, want, "{case}");
                 assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{case}");
+                // What the link walk takes instead of an `lstat` of the entry.
+                if let Some(link) = resolver.last_link {
+                    let lstat = std::fs::symlink_metadata(normalize(&p))
+                        .is_ok_and(|m| m.file_type().is_symlink());
+                    assert_eq!(link, lstat, "{case}: is it a symlink");
+                }
             }
         }
     }

@@ -15,6 +15,7 @@ pub mod escape;
 pub mod learn;
 pub mod learn_profile;
 pub mod limits;
+mod link_walk_cache;
 pub mod planted;
 pub mod policy;
 pub mod profile;

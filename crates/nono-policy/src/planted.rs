@@ -8,7 +8,7 @@
 //!
 //! Pure decisions plus `lstat`/`readlink`; the CLI prints and refuses.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -228,24 +228,37 @@ pub fn grants_match_checks(
     walks: &[Walk],
     caps: &CapabilitySet,
 ) -> Result<(), GrantChanged> {
+    // Indexed once by origin (a profile brings dozens of grants: comparing every request
+    // with every grant was a measurable part of start-up, issue 14).
+    let mut checked: HashMap<&Origin, Vec<&Path>> = HashMap::new();
+    for (q, w) in requested.iter().zip(walks) {
+        let paths = checked.entry(&q.origin).or_default();
+        if let Some(p) = &w.resolved {
+            paths.push(p);
+        }
+    }
+    // A path granted twice keeps every origin.
+    let mut granted: HashMap<&Origin, Vec<&Path>> = HashMap::new();
+    for g in caps.grants() {
+        for o in g.origin.iter() {
+            if checked.contains_key(o) {
+                granted.entry(o).or_default().push(&g.path);
+            }
+        }
+    }
+    let mut done: HashSet<&Origin> = HashSet::new();
     for r in requested {
-        let checked: Vec<PathBuf> = requested
-            .iter()
-            .zip(walks)
-            .filter(|(q, _)| q.origin == r.origin)
-            .filter_map(|(_, w)| w.resolved.clone())
-            .collect();
-        // A path granted twice keeps every origin.
-        for g in caps
-            .grants()
-            .iter()
-            .filter(|g| g.origin.contains(&r.origin))
-        {
-            if !checked.contains(&g.path) {
+        let origin = &r.origin;
+        if !done.insert(origin) {
+            continue;
+        }
+        let ok = checked.get(origin).map_or(&[][..], Vec::as_slice);
+        for g in granted.get(origin).map_or(&[][..], Vec::as_slice) {
+            if !ok.contains(g) {
                 return Err(GrantChanged {
                     origin: r.origin.clone(),
-                    granted: g.path.clone(),
-                    checked,
+                    granted: g.to_path_buf(),
+                    checked: ok.iter().map(|p| p.to_path_buf()).collect(),
                 });
             }
         }
@@ -493,6 +506,60 @@ mod tests {
         );
         assert!(links_on(&d.join("real/sub")).unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn every_grant_of_a_request_must_lie_where_its_check_ended() {
+        let d = tmp("match");
+        for sub in ["a", "b", "c"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(d.join("a"), AccessMode::Read, "--read A")
+            .unwrap();
+        // The same path twice: one grant whose origin names both.
+        caps.allow_dir(d.join("a"), AccessMode::ReadWrite, "--allow A")
+            .unwrap();
+        caps.allow_dir(d.join("b"), AccessMode::Read, "--read B")
+            .unwrap();
+        caps.allow_dir(d.join("c"), AccessMode::Read, "profile p")
+            .unwrap();
+        let req = |path: &str, origin: &str| RequestedGrant {
+            path: d.join(path),
+            origin: origin.into(),
+        };
+        let walked = |to: Option<&str>| Walk {
+            links: Vec::new(),
+            resolved: to.map(|t| d.join(t)),
+            end: d.join(to.unwrap_or("gone")),
+        };
+        let requested = [
+            req("a", "--read A"),
+            req("a", "--allow A"),
+            req("b", "--read B"),
+        ];
+        let ok = [walked(Some("a")), walked(Some("a")), walked(Some("b"))];
+        assert_eq!(grants_match_checks(&requested, &ok, &caps), Ok(()));
+        // `--read B` was checked at c but granted at b.
+        let moved = [walked(Some("a")), walked(Some("a")), walked(Some("c"))];
+        assert_eq!(
+            grants_match_checks(&requested, &moved, &caps),
+            Err(GrantChanged {
+                origin: "--read B".into(),
+                granted: d.join("b"),
+                checked: vec![d.join("c")],
+            })
+        );
+        // `--allow A` was missing when checked.
+        let missing = [walked(Some("a")), walked(None), walked(Some("b"))];
+        assert_eq!(
+            grants_match_checks(&requested, &missing, &caps),
+            Err(GrantChanged {
+                origin: "--allow A".into(),
+                granted: d.join("a"),
+                checked: Vec::new(),
+            })
+        );
     }
 
     #[test]

@@ -1,0 +1,460 @@
+//! The start-up cache of the deny groups' symlink walk (issue 14).
+//!
+//! [`DenySet::from_groups`](crate::deny_groups::DenySet::from_groups) looks through every
+//! existing deny entry for symlinks (a `~/.ssh/config` → `~/dotfiles/ssh_config` would let a
+//! grant on the target change what the denied path means). For a home holding toolchain
+//! trees (`~/.rustup`, `~/.pyenv`, in the read-only `autorun` group) that is a hundred or more
+//! directories opened and read on every start, most of nono's start-up system time.
+//!
+//! What the walk of one entry finds is a function of the directories it read: their entries
+//! (names and types) and, for the symlinks, their contents. No entry of a directory can be
+//! added, removed, renamed or replaced without the kernel setting the directory's `mtime` and
+//! `ctime`, and a symlink's content never changes in place. So a walk is recorded with the
+//! `lstat` identity of every directory it read — `(st_dev, st_ino, st_mode, mtime, ctime)`,
+//! taken *before* the directory was read — and reused only while every one of them is
+//! unchanged: one `lstat` per directory instead of `open` + `getdents` + `close`. `ctime`
+//! cannot be set back without changing the system clock (`CAP_SYS_TIME`), so `touch -d` does
+//! not hide a change; a directory replaced or mounted over shows another `(st_dev, st_ino)`.
+//!
+//! - Racy timestamps: file systems stamp with a coarse clock, so a change in the same tick
+//!   as the read could leave the stamps equal. A walk is recorded only when every directory
+//!   it read was last changed more than [`RACY_SECS`] before the walk.
+//! - Only the raw walk is cached (which symlinks lie in the entry, whether the walk was
+//!   complete, how many entries it looked at); where each link leads is resolved afresh on
+//!   every start, as before.
+//! - Trust: the file lives in nono's state directory (`$XDG_STATE_HOME/nono`), inside the
+//!   `nono` deny group, which is always on and cannot be bypassed, so no sandboxed run can
+//!   write it (like the write history, `planted::WriteHistory`). It is read only when
+//!   it is a regular file of the user's (not through a symlink), mode 0600, in a directory of
+//!   the user's that nobody else can write, and only when it was written by this version of
+//!   nono; anything else is ignored and rewritten. A cache can only skip work: a record that
+//!   fails any check is walked again, never trusted.
+//! - Small walks are not recorded (an `lstat` per directory saves little there, and nono's
+//!   own state directory, which changes on most runs, would be rewritten on every start).
+
+use std::collections::HashMap;
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+use crate::deny_groups::LINK_WALK_DEPTH;
+
+/// Seconds a directory must have been unchanged before a walk that read it is recorded.
+pub const RACY_SECS: i64 = 2;
+/// Walks that read fewer directories than this are not recorded.
+pub const MIN_CACHED_DIRS: usize = 8;
+/// Records kept in the file at most (the least recently written are dropped).
+const MAX_RECORDS: usize = 256;
+/// The file is not read beyond this size.
+const MAX_FILE_BYTES: u64 = 8 << 20;
+/// Format and walk semantics: a file written by another version of nono is ignored.
+const VERSION: &str = concat!("link-walk/2 nono ", env!("CARGO_PKG_VERSION"));
+
+/// The `lstat` identity of a directory the walk read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    mtime: i64,
+    mtime_ns: i64,
+    ctime: i64,
+    ctime_ns: i64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            mode: m.mode(),
+            mtime: m.mtime(),
+            mtime_ns: m.mtime_nsec(),
+            ctime: m.ctime(),
+            ctime_ns: m.ctime_nsec(),
+        })
+    }
+}
+
+/// One recorded walk of a deny entry.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Record {
+    root: PathBuf,
+    budget: usize,
+    complete: bool,
+    used: usize,
+    /// The symlinks found, in the order the walk found them.
+    links: Vec<PathBuf>,
+    /// Every directory read, with its stamp (`None`: it could not be `lstat`ed).
+    dirs: Vec<(PathBuf, Option<Stamp>)>,
+    /// When it was recorded (seconds since the epoch), to keep the newest.
+    at: i64,
+}
+
+impl Record {
+    fn still_valid(&self) -> bool {
+        self.dirs
+            .iter()
+            .all(|(dir, stamp)| Stamp::of(dir) == *stamp)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheFile {
+    version: String,
+    records: Vec<Record>,
+}
+
+/// The symlink walks of one start (see the module docs).
+#[derive(Debug, Default)]
+pub struct LinkWalkCache {
+    /// `None`: no cache (nothing read or written).
+    file: Option<PathBuf>,
+    records: HashMap<(PathBuf, usize), Record>,
+    dirty: bool,
+}
+
+impl LinkWalkCache {
+    /// The cache file under `state_home` (`$XDG_STATE_HOME`).
+    #[must_use]
+    pub fn file(state_home: &Path) -> PathBuf {
+        state_home.join("nono/link-walk.json")
+    }
+
+    /// Load the cache of `state_home`; a missing, foreign, unsafe or unreadable file is an
+    /// empty cache (it is rewritten when this start records a walk).
+    #[must_use]
+    pub fn load(state_home: &Path) -> LinkWalkCache {
+        let file = LinkWalkCache::file(state_home);
+        let records = read_trusted(&file)
+            .map(|c| {
+                c.records
+                    .into_iter()
+                    .map(|r| ((r.root.clone(), r.budget), r))
+                    .collect()
+            })
+            .unwrap_or_default();
+        LinkWalkCache {
+            file: Some(file),
+            records,
+            dirty: false,
+        }
+    }
+
+    /// The symlinks beneath the directory `root` (not following any), breadth first, looking
+    /// at no more than `budget` entries and [`LINK_WALK_DEPTH`] levels, appended to `links`.
+    /// Links for which `skip` says so are left out (`skip` must depend only on the link and
+    /// the directory it lies in, as `names_a_plain_sibling` does: a recorded walk keeps only
+    /// what was not skipped). Returns whether the walk was complete and how many entries it
+    /// looked at. From a recorded walk when every directory it read is unchanged; otherwise
+    /// walked (and recorded when it qualifies).
+    pub fn walk(
+        &mut self,
+        root: &Path,
+        budget: usize,
+        links: &mut Vec<PathBuf>,
+        skip: fn(&Path) -> bool,
+    ) -> (bool, usize) {
+        if self.file.is_none() {
+            return walk_links(root, budget, links, None);
+        }
+        let key = (root.to_path_buf(), budget);
+        if let Some(r) = self.records.get(&key) {
+            if r.still_valid() {
+                links.extend(r.links.iter().cloned());
+                return (r.complete, r.used);
+            }
+            self.records.remove(&key);
+            self.dirty = true;
+        }
+        let start = links.len();
+        let mut dirs = Vec::new();
+        let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
+        let mut kept = start;
+        for i in start..links.len() {
+            if !skip(&links[i]) {
+                links.swap(kept, i);
+                kept += 1;
+            }
+        }
+        links.truncate(kept);
+        let now = now_secs();
+        let settled = dirs
+            .iter()
+            .all(|(_, s)| s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS)));
+        let utf8 = dirs.iter().all(|(d, _)| d.to_str().is_some())
+            && links[start..].iter().all(|l| l.to_str().is_some())
+            && root.to_str().is_some();
+        if dirs.len() >= MIN_CACHED_DIRS && settled && utf8 {
+            self.records.insert(
+                key,
+                Record {
+                    root: root.to_path_buf(),
+                    budget,
+                    complete,
+                    used,
+                    links: links[start..].to_vec(),
+                    dirs,
+                    at: now,
+                },
+            );
+            self.dirty = true;
+        }
+        (complete, used)
+    }
+
+    /// Write the records back when this start changed them. Failures are ignored: the next
+    /// start walks again.
+    pub fn store(self) {
+        let Some(file) = self.file else { return };
+        if !self.dirty {
+            return;
+        }
+        let mut records: Vec<Record> = self.records.into_values().collect();
+        records.sort_by_key(|r| std::cmp::Reverse(r.at));
+        records.truncate(MAX_RECORDS);
+        let _ = write_private(
+            &file,
+            &CacheFile {
+                version: VERSION.to_owned(),
+                records,
+            },
+        );
+    }
+}
+
+/// The walk itself; with `dirs`, every directory read is recorded with its stamp, taken
+/// before it is read.
+fn walk_links(
+    root: &Path,
+    budget: usize,
+    links: &mut Vec<PathBuf>,
+    mut dirs: Option<&mut Vec<(PathBuf, Option<Stamp>)>>,
+) -> (bool, usize) {
+    let mut used = 0;
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    while let Some((dir, depth)) = queue.pop_front() {
+        if let Some(dirs) = dirs.as_deref_mut() {
+            dirs.push((dir.clone(), Stamp::of(&dir)));
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if used == budget {
+                return (false, used);
+            }
+            used += 1;
+            let Ok(ft) = entry.file_type() else {
+                continue;
+            };
+            if ft.is_symlink() {
+                links.push(entry.path());
+            } else if ft.is_dir() {
+                if depth + 1 >= LINK_WALK_DEPTH {
+                    return (false, used);
+                }
+                queue.push_back((entry.path(), depth + 1));
+            }
+        }
+    }
+    (true, used)
+}
+
+/// Seconds since the epoch, now. (This module uses nothing of the supervisor's beyond the
+/// deny groups' walk bounds, so it can move with them.)
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Whether `meta` belongs to the user and nobody else can write it (`private`: nor read it).
+fn owned_safely(meta: &std::fs::Metadata, private: bool) -> bool {
+    let uid = rustix::process::geteuid().as_raw();
+    let forbidden = if private { 0o077 } else { 0o022 };
+    meta.uid() == uid && meta.mode() & forbidden == 0
+}
+
+/// The cache file, if it can be trusted (see the module docs).
+fn read_trusted(file: &Path) -> Option<CacheFile> {
+    let dir = file.parent()?;
+    let dmeta = std::fs::symlink_metadata(dir).ok()?;
+    if !dmeta.is_dir() || !owned_safely(&dmeta, false) {
+        return None;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(file)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() || !owned_safely(&meta, true) || meta.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text).ok()?;
+    let cache: CacheFile = serde_json::from_str(&text).ok()?;
+    (cache.version == VERSION).then_some(cache)
+}
+
+/// Replace `file` with `content`: written 0600 to a fresh name beside it, then renamed over
+/// it, in a 0700 directory of the user's.
+fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
+    let dir = file
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent directory"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let dmeta = std::fs::symlink_metadata(dir)?;
+    if !dmeta.is_dir() || !owned_safely(&dmeta, false) {
+        return Err(io::Error::other(
+            "the state directory is not a directory of the user's that only they can write",
+        ));
+    }
+    let text = serde_json::to_vec(content).map_err(io::Error::other)?;
+    let tmp = dir.join(format!(".link-walk.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&tmp)?;
+    let written = f
+        .write_all(&text)
+        .and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nono-lwc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A tree of `MIN_CACHED_DIRS` directories holding one symlink, every directory stamped
+    /// with an old mtime but (necessarily) a current ctime: recorded only with the clock
+    /// moved on, which the test does by rewriting the stamps in the record.
+    fn tree(root: &Path) -> PathBuf {
+        for i in 0..MIN_CACHED_DIRS {
+            std::fs::create_dir_all(root.join(format!("d{i}"))).unwrap();
+        }
+        let link = root.join("d3/link");
+        std::os::unix::fs::symlink("/outside/target", &link).unwrap();
+        link
+    }
+
+    /// Record `root` as if its directories had settled (their ctimes are seconds old, so
+    /// the racy guard refuses to record them as they are).
+    fn record_settled(cache: &mut LinkWalkCache, root: &Path, budget: usize) {
+        let mut links = Vec::new();
+        let mut dirs = Vec::new();
+        let (complete, used) = walk_links(root, budget, &mut links, Some(&mut dirs));
+        cache.records.insert(
+            (root.to_path_buf(), budget),
+            Record {
+                root: root.to_path_buf(),
+                budget,
+                complete,
+                used,
+                links,
+                dirs,
+                at: 0,
+            },
+        );
+        cache.dirty = true;
+    }
+
+    #[test]
+    fn a_recorded_walk_is_reused_until_a_directory_changes() {
+        let d = tmp("reuse");
+        let state = d.join("state");
+        let root = d.join("root");
+        let link = tree(&root);
+        let mut cache = LinkWalkCache::load(&state);
+        // Just made: too fresh to be recorded.
+        let mut links = Vec::new();
+        cache.walk(&root, 100, &mut links, |_| false);
+        assert_eq!(links, vec![link.clone()]);
+        assert!(
+            cache.records.is_empty(),
+            "a fresh tree must not be recorded"
+        );
+        record_settled(&mut cache, &root, 100);
+        cache.store();
+        let file = LinkWalkCache::file(&state);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // Loaded again, the record is reused while nothing changed...
+        let mut cache = LinkWalkCache::load(&state);
+        assert_eq!(cache.records.len(), 1);
+        let mut links = Vec::new();
+        cache.walk(&root, 100, &mut links, |_| false);
+        assert_eq!(links, vec![link.clone()]);
+        assert!(!cache.dirty, "an unchanged walk must come from the record");
+        // ...and a new link in a walked directory invalidates it.
+        let added = root.join("d5/new-link");
+        std::os::unix::fs::symlink("/elsewhere", &added).unwrap();
+        let mut links = Vec::new();
+        cache.walk(&root, 100, &mut links, |_| false);
+        assert!(links.contains(&added) && links.contains(&link), "{links:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_unsafe_cache_file_is_ignored() {
+        let d = tmp("unsafe");
+        let state = d.join("state");
+        let root = d.join("root");
+        tree(&root);
+        let mut cache = LinkWalkCache::load(&state);
+        record_settled(&mut cache, &root, 100);
+        cache.store();
+        let file = LinkWalkCache::file(&state);
+        assert_eq!(LinkWalkCache::load(&state).records.len(), 1);
+        // Readable or writable by others: ignored.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(LinkWalkCache::load(&state).records.is_empty());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A state directory others can write: ignored.
+        std::fs::set_permissions(
+            file.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        assert!(LinkWalkCache::load(&state).records.is_empty());
+        std::fs::set_permissions(
+            file.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        // Through a symlink: ignored.
+        let real = d.join("real.json");
+        std::fs::rename(&file, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &file).unwrap();
+        assert!(LinkWalkCache::load(&state).records.is_empty());
+        std::fs::remove_file(&file).unwrap();
+        // Another version's file, or garbage: ignored.
+        std::fs::rename(&real, &file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, text.replace(VERSION, "link-walk/0")).unwrap();
+        assert!(LinkWalkCache::load(&state).records.is_empty());
+        std::fs::write(&file, "{not json").unwrap();
+        assert!(LinkWalkCache::load(&state).records.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
