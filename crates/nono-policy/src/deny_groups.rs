@@ -463,8 +463,7 @@ pub struct DenyMatch<'a> {
 pub const LINK_WALK_ENTRIES: usize = 1024;
 /// Entries looked at over all deny entries for symlinks.
 pub const LINK_WALK_TOTAL: usize = 16 * 1024;
-/// Directory levels walked below a deny entry for symlinks.
-pub const LINK_WALK_DEPTH: usize = 16;
+pub use crate::link_walk_cache::LINK_WALK_DEPTH;
 
 /// A set of denied paths, each tagged with its group. Cheap to query from many threads.
 #[derive(Debug, Clone, Default)]

@@ -37,7 +37,8 @@ use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
-use crate::deny_groups::LINK_WALK_DEPTH;
+/// Directory levels walked below a deny entry for symlinks.
+pub const LINK_WALK_DEPTH: usize = 16;
 
 /// Seconds a directory must have been unchanged before a walk that read it is recorded.
 pub const RACY_SECS: i64 = 2;
