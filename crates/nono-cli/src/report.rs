@@ -110,6 +110,9 @@ pub enum NotAPath {
     OtherProcess,
     /// A TCP `bind` to a port the network rules do not list (shown as `tcp bind port N`).
     TcpBindPort(u16),
+    /// A `listen` on a TCP socket that was never bound (it would listen on a random port on
+    /// every address): the command must bind first, to a port `--allow-bind-port` lists.
+    TcpListenUnbound,
 }
 
 impl Denied {
@@ -224,6 +227,7 @@ pub fn describe_denial(
             return out;
         }
         Refused::TcpBind { port } => NotAPath::TcpBindPort(*port),
+        Refused::TcpListenUnbound => NotAPath::TcpListenUnbound,
         Refused::UnixDatagramSocket => NotAPath::UnixDatagram,
         Refused::OtherProcess { .. } => NotAPath::OtherProcess,
         Refused::AbstractSocket(_) => NotAPath::AbstractSocket,
@@ -336,6 +340,9 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied a TCP bind to port {port} → add --allow-bind-port {port} (or network.bind in a profile)"
             );
+        }
+        Some(NotAPath::TcpListenUnbound) => {
+            return "nono: denied listen on a TCP socket not bound to a port (the kernel would bind it to a random port on every address, reachable from outside) → have the command bind the socket to a port first, and add --allow-bind-port PORT for that port (or network.bind in a profile)".to_owned();
         }
         Some(NotAPath::AbstractSocket) => {
             return format!(
@@ -1029,6 +1036,20 @@ mod tests {
             ..d("tcp bind port 8080", AccessMode::Write, OnDisk::Missing)
         });
         assert!(b.contains("--allow-bind-port 8080"), "{b}");
+        let l = line(&Denied {
+            via: Some("listen".into()),
+            not_a_path: Some(NotAPath::TcpListenUnbound),
+            ..d(
+                "tcp listen on an unbound socket",
+                AccessMode::Write,
+                OnDisk::Missing,
+            )
+        });
+        assert!(
+            l.contains("denied listen") && l.contains("bind the socket to a port first"),
+            "{l}"
+        );
+        assert!(l.contains("--allow-bind-port PORT"), "{l}");
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub enum Refused {
         /// The port.
         port: u16,
     },
+    /// A `listen` on a TCP socket not bound to a port, which the kernel would bind to a random
+    /// port on every address: the command must `bind` first (`--allow-bind-port N`).
+    TcpListenUnbound,
 }
 
 impl Refused {
@@ -88,6 +91,7 @@ impl std::fmt::Display for Refused {
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
             Refused::OtherProcess { id, group: true } => write!(f, "process group {id}"),
             Refused::TcpBind { port } => write!(f, "tcp bind port {port}"),
+            Refused::TcpListenUnbound => f.write_str("tcp listen on an unbound socket"),
         }
     }
 }
