@@ -129,7 +129,10 @@ fn listen_after_bind_to_an_allowed_port_serves_in_ports_and_proxy_mode() {
         c,_=s.accept(); c.sendall(b'SERVED'); c.close(); print('served', flush=True)\n";
     let dir = s.path.display().to_string();
     for (mode, flags) in [
-        ("ports", &["--block-net", "--allow-connect-port", "5432"][..]),
+        (
+            "ports",
+            &["--block-net", "--allow-connect-port", "5432"][..],
+        ),
         ("bind-only", &["--block-net"][..]),
         ("proxy", &["--allow-domain", "example.test"][..]),
     ] {
@@ -248,7 +251,10 @@ fn listen_racing_dup2_never_leaves_an_unbound_socket_listening() {
     ]));
     assert_eq!(run.code, Some(0), "{run}");
     let out = run.stdout.trim();
-    assert!(out.ends_with("leaks []"), "an unbound socket listened: {run}");
+    assert!(
+        out.ends_with("leaks []"),
+        "an unbound socket listened: {run}"
+    );
     assert!(out.contains("bound-listening 1"), "{run}");
     // Both sides of the race were exercised.
     let count = |key: &str| -> u64 {
