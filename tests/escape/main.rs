@@ -18,6 +18,7 @@ mod hangs;
 mod inherited_fds;
 mod ipc;
 mod kernel;
+mod listen;
 mod namespaces;
 mod network;
 mod origins;

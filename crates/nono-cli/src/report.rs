@@ -113,6 +113,9 @@ pub enum NotAPath {
     /// A socket the network rules refuse (UDP, ICMP, raw, packet, ...; the path is the call,
     /// `socket(AF_INET, SOCK_DGRAM, 0)`): says what lifts the rule, or that nothing does.
     Socket(nono_supervisor::SocketRefusal),
+    /// A `listen` on a TCP socket that was never bound (it would listen on a random port on
+    /// every address): the command must bind first, to a port `--allow-bind-port` lists.
+    TcpListenUnbound,
 }
 
 impl Denied {
@@ -227,6 +230,7 @@ pub fn describe_denial(
             return out;
         }
         Refused::TcpBind { port } => NotAPath::TcpBindPort(*port),
+        Refused::TcpListenUnbound => NotAPath::TcpListenUnbound,
         Refused::UnixDatagramSocket => NotAPath::UnixDatagram,
         Refused::OtherProcess { .. } => NotAPath::OtherProcess,
         Refused::AbstractSocket(_) => NotAPath::AbstractSocket,
@@ -367,6 +371,9 @@ pub fn line(d: &Denied) -> String {
             );
         }
         Some(NotAPath::Socket(r)) => return socket_line(r, &d.path),
+        Some(NotAPath::TcpListenUnbound) => {
+            return "nono: denied listen on a TCP socket not bound to a port (the kernel would bind it to a random port on every address, reachable from outside) → have the command bind the socket to a port first, and add --allow-bind-port PORT for that port (or network.bind in a profile)".to_owned();
+        }
         Some(NotAPath::AbstractSocket) => {
             return format!(
                 "nono: denied {call} to the abstract Unix socket {} → no flag grants it: abstract sockets have no path to grant and the supervisor cannot tell whose one is (a pathname socket can be granted with --allow-file)",
@@ -1085,6 +1092,20 @@ mod tests {
             l.contains("no flag allows it") && !l.contains("run without"),
             "{l}"
         );
+        let l = line(&Denied {
+            via: Some("listen".into()),
+            not_a_path: Some(NotAPath::TcpListenUnbound),
+            ..d(
+                "tcp listen on an unbound socket",
+                AccessMode::Write,
+                OnDisk::Missing,
+            )
+        });
+        assert!(
+            l.contains("denied listen") && l.contains("bind the socket to a port first"),
+            "{l}"
+        );
+        assert!(l.contains("--allow-bind-port PORT"), "{l}");
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub(crate) mod run_state;
 pub(crate) mod sched;
 pub(crate) mod socket_family;
 pub(crate) mod tcp_bind;
+pub(crate) mod tcp_listen;
 pub(crate) mod unix_socket;
 
 /// Longest path read from the child (`PATH_MAX`, counting the NUL).
@@ -433,6 +434,10 @@ impl Broker {
             }
             Some(s) if tcp_bind::traps(s) => {
                 tcp_bind::handle(notify, &self.caps, &self.shared, &n);
+                return;
+            }
+            Some(s) if tcp_listen::traps(s) => {
+                tcp_listen::handle(notify, &self.caps, &self.shared, &n);
                 return;
             }
             // Before the Unix datagram check: both are socket/socketpair, told by the family.

@@ -3,6 +3,7 @@
 //! terminal after the run — and what stays open without a supervisor (`nono wrap`), as text
 //! for `--dry-run` and `nono setup`; and the one gap a capability set can open on purpose:
 //! `sendmsg` to pathname datagram sockets once Unix datagram sockets are allowed.
+//! (Also `listen()` on an unbound TCP socket under port rules: `broker/tcp_listen.rs`.)
 //!
 //! The mechanisms live in `broker/procfs.rs`, `broker/unix_socket.rs`, `broker/metadata.rs`,
 //! `broker/sched.rs` and `broker/inotify.rs`; docs/THREAT_MODEL.md has the measurements and
@@ -86,7 +87,21 @@ pub const GAPS: &[Gap] = &[
         unsupervised: "NOT covered: the command holds the user's terminal; a process it leaves \
                        behind can read what is typed after nono returns (use nono run)",
     },
+    LISTEN_AUTOBIND,
 ];
+
+/// `listen()` on a TCP socket never bound: the kernel binds it to a random port on every
+/// address, and Landlock's bind rule is not asked (`broker/tcp_listen.rs`). In [`GAPS`].
+pub const LISTEN_AUTOBIND: Gap = Gap {
+    name: "unbound TCP listen",
+    supervised: "covered: with port rules (--allow-connect-port, --allow-bind-port, domain \
+                 rules) the supervisor performs listen() itself and refuses (EACCES, reported) \
+                 a TCP socket not bound to a port; --block-net refuses internet sockets",
+    unsupervised: "NOT covered with port rules (--allow-connect-port, --allow-bind-port): \
+                   listen() on a TCP socket never bound binds it to a random port on every \
+                   address, reachable from other hosts (use nono run); --block-net refuses \
+                   internet sockets",
+};
 
 /// `sendmsg`/`sendmmsg` to a pathname datagram socket (the address is in memory: no filter sees
 /// it, a supervisor could only check it racily), closed by refusing Unix datagram sockets — the

@@ -118,6 +118,13 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
             set.insert(*s);
         }
     }
+    // In port mode `listen` is performed by the supervisor, which refuses to auto-bind an
+    // unbound TCP socket (broker/tcp_listen.rs).
+    if crate::broker::tcp_listen::trapped_in(caps.network()) {
+        for s in crate::broker::tcp_listen::SYSCALLS {
+            set.insert(*s);
+        }
+    }
     // Refused Unix datagram sockets are trapped rather than refused by the deny filter, so
     // that the report shows them (see broker/unix_socket.rs).
     if !caps.allows_unix_datagram() {

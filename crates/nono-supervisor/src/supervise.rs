@@ -582,6 +582,7 @@ mod tests {
                 "process group 7",
             ),
             (Refused::TcpBind { port: 80 }, "tcp bind port 80"),
+            (Refused::TcpListenUnbound, "tcp listen on an unbound socket"),
         ] {
             assert_eq!(r.path(), None);
             assert_eq!(r.to_string(), shown);

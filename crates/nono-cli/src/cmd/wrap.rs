@@ -91,6 +91,17 @@ fn refuse_connect_ports(plan: &RunPlan, accept: bool, ui: &Ui) -> anyhow::Result
     .into())
 }
 
+/// With port rules internet stream sockets exist, and `listen()` on one never bound binds it
+/// to a random port on every address: only `run`'s supervisor refuses that
+/// (`nono_supervisor::gaps::LISTEN_AUTOBIND`), so wrap says so.
+fn note_listen_gap(plan: &RunPlan, ui: &Ui) {
+    if matches!(plan.sandbox.caps.network(), NetworkMode::Ports { .. }) {
+        ui.note(
+            "wrap: listen() on a TCP socket the command never bound listens on a random port on every address (without a supervisor nothing refuses it; nono run does)",
+        );
+    }
+}
+
 /// `nono wrap`. Returns only on failure (the command replaces nono).
 pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     refuse_egress(&args)?;
@@ -113,6 +124,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         limits: nono_supervisor::limits::Limits::default(),
     };
     refuse_connect_ports(&plan, args.accept_wrap_gaps, ui)?;
+    note_listen_gap(&plan, ui);
     if args.dry_run {
         return dry_run(&plan, false, args.json);
     }

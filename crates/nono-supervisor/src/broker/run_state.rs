@@ -72,6 +72,9 @@ pub enum Refused {
         /// Why it was refused, and so what would allow it.
         refusal: super::socket_family::SocketRefusal,
     },
+    /// A `listen` on a TCP socket not bound to a port, which the kernel would bind to a random
+    /// port on every address: the command must `bind` first (`--allow-bind-port N`).
+    TcpListenUnbound,
 }
 
 impl Refused {
@@ -98,6 +101,7 @@ impl std::fmt::Display for Refused {
             Refused::OtherProcess { id, group: true } => write!(f, "process group {id}"),
             Refused::TcpBind { port } => write!(f, "tcp bind port {port}"),
             Refused::NetworkSocket { call, .. } => f.write_str(call),
+            Refused::TcpListenUnbound => f.write_str("tcp listen on an unbound socket"),
         }
     }
 }

@@ -145,6 +145,9 @@ syscall_table! {
         Connect = connect: 42, 203;
         /// `bind(fd, addr, len)`.
         Bind = bind: 49, 200;
+        /// `listen(fd, backlog)`: trapped in TCP port mode only, where an unbound TCP socket
+        /// would be auto-bound to a random port on every address.
+        Listen = listen: 50, 201;
         /// `execve(path, argv, envp)`.
         Execve = execve: 59, 221;
         /// `execveat(dirfd, path, argv, envp, flags)`.
