@@ -178,6 +178,19 @@ impl Pty {
         }
         let saved = settings.filter(|_| streams.relays_input());
         if let Some(t) = &saved {
+            // First make `^D` an ordinary character (`_POSIX_VDISABLE`, 0 on Linux, for
+            // VEOF): an end-of-file key arriving from here on is stored as the byte itself,
+            // which raw mode then relays and the child's PTY (with our original settings)
+            // turns into its end-of-file. Only EOF marks queued before this point remain, and
+            // `move_canonical_input` passes those on; without this step an EOF arriving
+            // between that move and the switch to raw mode still became a NUL.
+            let mut literal_eof = t.clone();
+            literal_eof.special_codes[rustix::termios::SpecialCodeIndex::VEOF] = 0;
+            let _ = rustix::termios::tcsetattr(
+                rustix::stdio::stdin(),
+                OptionalActions::Now,
+                &literal_eof,
+            );
             move_canonical_input(rustix::stdio::stdin(), &master, t);
             let mut raw = t.clone();
             raw.make_raw();
