@@ -253,7 +253,7 @@ impl DenyKind {
 }
 
 /// A path that stays denied even inside a granted directory.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DenyRule {
     /// Canonical absolute path (or canonical parent + remaining components if it does not exist).
     pub path: PathBuf,
@@ -262,6 +262,31 @@ pub struct DenyRule {
     pub origin: Origin,
     /// Every access, or writing only.
     pub kind: DenyKind,
+    /// What resolving the path saw of it, so that the rule planner's hard-link note needs no
+    /// second `lstat` (a deny group adds ~150 rules at every start-up). Information only:
+    /// nothing is allowed or denied on it, and it is no part of the rule's identity.
+    #[serde(skip)]
+    pub(crate) seen: Seen,
+}
+
+impl PartialEq for DenyRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.origin == other.origin && self.kind == other.kind
+    }
+}
+
+impl Eq for DenyRule {}
+
+/// What the `lstat` made while resolving a deny rule's path saw of its last component.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Not looked at (the path was resolved another way): look again when needed.
+    #[default]
+    Unknown,
+    /// Nothing there.
+    Missing,
+    /// An existing object that is not a symlink: whether it is a directory, and its link count.
+    Object { dir: bool, nlink: u64 },
 }
 
 /// Network policy.
@@ -580,7 +605,12 @@ impl CapabilitySet {
             }
             return false;
         }
-        self.denies.push(DenyRule { path, origin, kind });
+        self.denies.push(DenyRule {
+            path,
+            origin,
+            kind,
+            seen: Seen::Unknown,
+        });
         true
     }
 
@@ -608,9 +638,14 @@ impl CapabilitySet {
             .map(|d| d.path.clone().into_os_string())
             .collect();
         for (path, origin, kind) in denies {
-            let path = canonicalize_for_grant_with(path.as_ref(), &mut parents)?;
+            let (path, what) = canonicalize_for_grant_with(path.as_ref(), &mut parents)?;
             if seen.insert(path.clone().into_os_string()) {
-                self.denies.push(DenyRule { path, origin, kind });
+                self.denies.push(DenyRule {
+                    path,
+                    origin,
+                    kind,
+                    seen: what,
+                });
             } else if kind == DenyKind::All {
                 self.push_deny(path, origin, kind);
             }
@@ -866,14 +901,16 @@ enum Parent {
 /// the same component, so the answer is the parent's lenient form plus the name. Anything
 /// else (a symlink, another error, a path with `.`/`..`/`//`) goes through
 /// [`canonicalize_for_grant`] itself, so the result and the errors are exactly its own.
+/// Also returns what that `lstat` saw ([`Seen::Unknown`] where it made none).
 fn canonicalize_for_grant_with(
     path: &Path,
     parents: &mut HashMap<OsString, Parent>,
-) -> Result<PathBuf, CapsError> {
+) -> Result<(PathBuf, Seen), CapsError> {
+    let unknown = |p: PathBuf| (p, Seen::Unknown);
     let (Some(parent), Some(Component::Normal(name))) =
         (path.parent(), path.components().next_back())
     else {
-        return canonicalize_for_grant(path);
+        return canonicalize_for_grant(path).map(unknown);
     };
     let clean = path.is_absolute()
         && path.components().collect::<PathBuf>().as_os_str() == path.as_os_str()
@@ -881,7 +918,7 @@ fn canonicalize_for_grant_with(
             .components()
             .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
     if !clean || parent.parent().is_none() {
-        return canonicalize_for_grant(path);
+        return canonicalize_for_grant(path).map(unknown);
     }
     let known = match parents.get(parent.as_os_str()) {
         Some(known) => known.clone(),
@@ -890,7 +927,7 @@ fn canonicalize_for_grant_with(
                 Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     match canonicalize_for_grant_with(parent, parents) {
-                        Ok(lenient) => Parent::Missing(lenient),
+                        Ok((lenient, _)) => Parent::Missing(lenient),
                         Err(_) => Parent::Other,
                     }
                 }
@@ -904,13 +941,23 @@ fn canonicalize_for_grant_with(
         Parent::Dir(base) => {
             let candidate = base.join(name);
             match std::fs::symlink_metadata(&candidate) {
-                Ok(m) if !m.file_type().is_symlink() => Ok(candidate),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(candidate),
-                _ => canonicalize_for_grant(path),
+                Ok(m) if !m.file_type().is_symlink() => {
+                    use std::os::unix::fs::MetadataExt;
+                    let seen = Seen::Object {
+                        dir: m.is_dir(),
+                        nlink: m.nlink(),
+                    };
+                    Ok((candidate, seen))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok((candidate, Seen::Missing))
+                }
+                _ => canonicalize_for_grant(path).map(unknown),
             }
         }
-        Parent::Missing(lenient) => Ok(lenient.join(name)),
-        Parent::Other => canonicalize_for_grant(path),
+        // `realpath` of the path fails at the missing parent: nothing is there.
+        Parent::Missing(lenient) => Ok((lenient.join(name), Seen::Missing)),
+        Parent::Other => canonicalize_for_grant(path).map(unknown),
     }
 }
 
