@@ -277,16 +277,24 @@ impl PartialEq for DenyRule {
 
 impl Eq for DenyRule {}
 
-/// What the `lstat` made while resolving a deny rule's path saw of its last component.
+/// What an `lstat` of a path saw: kept on a deny rule by the resolution that made it, and
+/// what a caller that already made one may pass to
+/// [`deny_many_kind_known`](CapabilitySet::deny_many_kind_known).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Seen {
+#[non_exhaustive]
+pub enum Seen {
     /// Not looked at (the path was resolved another way): look again when needed.
     #[default]
     Unknown,
     /// Nothing there.
     Missing,
     /// An existing object that is not a symlink: whether it is a directory, and its link count.
-    Object { dir: bool, nlink: u64 },
+    Object {
+        /// A directory.
+        dir: bool,
+        /// `st_nlink`.
+        nlink: u64,
+    },
 }
 
 /// Network policy.
@@ -630,6 +638,21 @@ impl CapabilitySet {
         &mut self,
         denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
     ) -> Result<&mut Self, CapsError> {
+        self.deny_many_kind_known(denies, |_| None)
+    }
+
+    /// [`deny_many_kind`](Self::deny_many_kind) for a caller that has just `lstat`ed many of
+    /// the canonical paths on the way (a deny set resolving the same entries a moment
+    /// before): `known(path)` answers for a clean canonical `path` what such an `lstat`
+    /// saw — [`Seen::Missing`] only for "not found", [`Seen::Object`] only for something
+    /// that is not a symlink — or `None`, and then the path is looked at here. The
+    /// resolution is this crate's own either way; only the `lstat` is shared, so the answer
+    /// is the one `deny_many_kind` would have given at the moment of the caller's `lstat`.
+    pub fn deny_many_kind_known<P: AsRef<Path>>(
+        &mut self,
+        denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
+        known: impl Fn(&Path) -> Option<Seen>,
+    ) -> Result<&mut Self, CapsError> {
         let mut parents: HashMap<OsString, Parent> = HashMap::new();
         // Canonical paths are clean, so comparing bytes is comparing components.
         let mut seen: HashSet<OsString> = self
@@ -638,7 +661,7 @@ impl CapabilitySet {
             .map(|d| d.path.clone().into_os_string())
             .collect();
         for (path, origin, kind) in denies {
-            let (path, what) = canonicalize_for_grant_with(path.as_ref(), &mut parents)?;
+            let (path, what) = canonicalize_for_grant_with(path.as_ref(), &mut parents, &known)?;
             if seen.insert(path.clone().into_os_string()) {
                 self.denies.push(DenyRule {
                     path,
@@ -901,10 +924,12 @@ enum Parent {
 /// the same component, so the answer is the parent's lenient form plus the name. Anything
 /// else (a symlink, another error, a path with `.`/`..`/`//`) goes through
 /// [`canonicalize_for_grant`] itself, so the result and the errors are exactly its own.
-/// Also returns what that `lstat` saw ([`Seen::Unknown`] where it made none).
+/// Also returns what that `lstat` saw ([`Seen::Unknown`] where it made none); `seen_before`
+/// may answer for it (see [`CapabilitySet::deny_many_kind_known`]).
 fn canonicalize_for_grant_with(
     path: &Path,
     parents: &mut HashMap<OsString, Parent>,
+    seen_before: &dyn Fn(&Path) -> Option<Seen>,
 ) -> Result<(PathBuf, Seen), CapsError> {
     let unknown = |p: PathBuf| (p, Seen::Unknown);
     let (Some(parent), Some(Component::Normal(name))) =
@@ -930,7 +955,7 @@ fn canonicalize_for_grant_with(
             // `realpath` too, and then of the lenient form. Only a parent resolved another
             // way (a symlink on the way) asks `realpath`, which costs a `readlink` per
             // component: ~90 at every start-up for the deny groups' few dozen parents.
-            let resolved = match canonicalize_for_grant_with(parent, parents) {
+            let resolved = match canonicalize_for_grant_with(parent, parents, seen_before) {
                 Ok((p, Seen::Object { dir: true, .. })) => Parent::Dir(p),
                 Ok((_, Seen::Object { dir: false, .. })) | Err(_) => Parent::Other,
                 Ok((lenient, Seen::Missing)) => Parent::Missing(lenient),
@@ -947,6 +972,9 @@ fn canonicalize_for_grant_with(
     match known {
         Parent::Dir(base) => {
             let candidate = base.join(name);
+            if let Some(seen @ (Seen::Object { .. } | Seen::Missing)) = seen_before(&candidate) {
+                return Ok((candidate, seen));
+            }
             match std::fs::symlink_metadata(&candidate) {
                 Ok(m) if !m.file_type().is_symlink() => {
                     use std::os::unix::fs::MetadataExt;
