@@ -657,7 +657,7 @@ struct ToolPaths<'a> {
 }
 
 /// Per-open latency inside a child: bare; the floor (a minimal notify loop answering
-/// CONTINUE, and the same reading the path); trapped inside the static grants (CONTINUE);
+/// CONTINUE, the same reading the path, and both around `nono wrap`); trapped inside the static grants (CONTINUE);
 /// outside them with an approve rule (policy + supervisor `openat2` + `ADDFD|SEND`: the
 /// grant round trip); under `wrap` (no supervisor).
 fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
@@ -693,6 +693,15 @@ fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
             name: "floor around nono wrap (same Landlock + deny list)".into(),
             argv: v(&[
                 &fl, &n, "wrap", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
+            ]),
+        },
+        // What `run` must do at least: the same kernel enforcement as `floor-wrap`, and the
+        // path read that its decision (and the denial report) needs.
+        Case {
+            key: "floor-read-wrap",
+            name: "floor reading the path, around nono wrap".into(),
+            argv: v(&[
+                &fl, "-r", &n, "wrap", "-s", "--read", &b, "--read", &d, "--", &e, &f, &count,
             ]),
         },
         Case {
@@ -1143,6 +1152,12 @@ fn targets(all: &All) -> Vec<Target> {
             let same = open("floor-wrap").map_or(String::new(), |w| {
                 format!("; {:.2}× the floor around wrap", r.a / w.a)
             });
+            // The part of the gap that is nono's own: the floor that also reads the path
+            // under the same Landlock ruleset and deny list.
+            let own = open("floor-read-wrap").map_or(String::new(), |w| {
+                format!("; {:.2}× the floor reading the path around wrap", r.a / w.a)
+            });
+            let same = format!("{same}{own}");
             Some((
                 format!(
                     "run {:.1} µs, floor {:.1} µs: {:.2}×{same}",

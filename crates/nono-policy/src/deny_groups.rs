@@ -30,7 +30,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::paths::{canonicalize_for_deny, normalize};
-use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin};
+use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen};
 
 use crate::vars::Vars;
 
@@ -515,6 +515,15 @@ impl DenySet {
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
     ) -> Result<DenySet, DenyGroupError> {
+        DenySet::from_groups_seen(names, vars).map(|(set, _)| set)
+    }
+
+    /// [`from_groups`](Self::from_groups), with what the resolution's `lstat`s saw (see
+    /// [`Lstats`]), for [`apply_to_seen`](Self::apply_to_seen) a moment later.
+    pub(crate) fn from_groups_seen<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        vars: &Vars,
+    ) -> Result<(DenySet, Lstats), DenyGroupError> {
         let mut set = DenySet::new();
         // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
         // resolve each of those once for the whole set.
@@ -555,7 +564,7 @@ impl DenySet {
         let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
         set.add_link_targets(&mut resolver, &mut cache);
         cache.store();
-        Ok(set)
+        Ok((set, Lstats(resolver.seen)))
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
@@ -896,6 +905,18 @@ impl DenySet {
     /// Add every entry to `caps` as a deny carve-out with its origin ([`Origin::Group`], or
     /// [`Origin::ProfileDeny`] for a profile's own deny list).
     pub fn apply_to(&self, caps: &mut CapabilitySet) -> Result<(), CapsError> {
+        self.apply_to_seen(caps, &Lstats::default())
+    }
+
+    /// [`apply_to`](Self::apply_to), the set's resolution having just `lstat`ed the same
+    /// paths: `seen` spares `caps` a second `lstat` of each (it resolves the entries by its
+    /// own rules, with the answers of those `lstat`s). Only for the set just built, in the
+    /// same breath (`Profile::resolve`): what `seen` holds is not looked at again.
+    pub(crate) fn apply_to_seen(
+        &self,
+        caps: &mut CapabilitySet,
+        seen: &Lstats,
+    ) -> Result<(), CapsError> {
         let mut denies = Vec::with_capacity(self.entries.len() * 2);
         for e in &self.entries {
             denies.push((&e.literal, e.origin.clone(), e.kind));
@@ -903,7 +924,7 @@ impl DenySet {
                 denies.push((&e.canonical, e.origin.clone(), e.kind));
             }
         }
-        caps.deny_many_kind(denies)?;
+        caps.deny_many_kind_known(denies, |p| seen.0.get(p).copied())?;
         for (link, origin, kind) in &self.links {
             caps.deny_link_kind(link, origin, *kind)?;
         }
@@ -959,6 +980,14 @@ fn under_clean(path: &Path, prefix: &Path) -> bool {
         && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
 }
 
+/// An existing non-symlink's [`Seen`].
+fn seen_object(m: &Metadata) -> Seen {
+    Seen::Object {
+        dir: m.is_dir(),
+        nlink: m.nlink(),
+    }
+}
+
 fn component_eq(a: &OsStr, b: &OsStr) -> bool {
     if cfg!(target_os = "macos") {
         a.as_encoded_bytes()
@@ -983,7 +1012,16 @@ struct Resolver {
     /// Whether the last path resolved is itself a symlink (its last component was `lstat`ed
     /// as one); `None` when that is not known (it ended in `..`).
     last_link: Option<bool>,
+    /// What each `lstat` of a canonical path saw (see [`Lstats`]).
+    seen: HashMap<PathBuf, Seen>,
 }
+
+/// What the `lstat`s made while resolving a deny set saw, by the canonical path looked at:
+/// "not found", or an object that is not a symlink (symlinks and other errors are not kept).
+/// Handed to the capability set that the deny set is applied to right after, so that each
+/// entry is `lstat`ed once at start-up, not twice.
+#[derive(Debug, Default)]
+pub(crate) struct Lstats(HashMap<PathBuf, Seen>);
 
 /// A prefix, resolved.
 #[derive(Debug, Clone)]
@@ -1039,13 +1077,26 @@ impl Resolver {
                 }
                 Component::Normal(name) if cur.exists => {
                     let next = cur.path.join(name);
-                    match std::fs::symlink_metadata(&next) {
+                    let lstat = std::fs::symlink_metadata(&next);
+                    match &lstat {
+                        Ok(m) if !m.file_type().is_symlink() => {
+                            self.seen.insert(next.clone(), seen_object(m));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            self.seen.insert(next.clone(), Seen::Missing);
+                        }
+                        _ => {}
+                    }
+                    match lstat {
                         Ok(m) if m.file_type().is_symlink() => {
                             cur.link = true;
                             match std::fs::canonicalize(&next)
                                 .and_then(|p| std::fs::metadata(&p).map(|m| (p, m)))
                             {
                                 Ok((p, m)) => {
+                                    // `p` is canonical: its last component is no symlink,
+                                    // so `stat` of it is its `lstat`.
+                                    self.seen.insert(p.clone(), seen_object(&m));
                                     cur.path = p;
                                     cur.dir = m.is_dir();
                                     meta = Some(m);
@@ -1258,6 +1309,46 @@ mod tests {
             .denies()
             .iter()
             .any(|d| d.path == h.join(".ssh") && d.origin == Origin::Group("credentials".into())));
+    }
+
+    /// Applying a set with what resolving it saw gives the capability set applying it
+    /// without does (existing entries, missing ones, a symlinked one, a hard-linked file),
+    /// and the set's `lstat`s are shared: each existing or missing entry is answered.
+    #[test]
+    fn apply_to_seen_is_apply_to() {
+        let h = home("t-seen");
+        std::fs::create_dir_all(h.join(".config/real-gh")).unwrap();
+        std::os::unix::fs::symlink(h.join(".config/real-gh"), h.join(".config/gh")).unwrap();
+        std::fs::write(h.join(".netrc"), b"x").unwrap();
+        std::fs::hard_link(h.join(".netrc"), h.join("proj/netrc-link")).unwrap();
+        let vars = Vars::for_home(&h);
+        let (set, seen) = DenySet::from_groups_seen(group_names(), &vars).unwrap();
+        assert_eq!(
+            seen.0.get(&h.join(".ssh")),
+            Some(&Seen::Object {
+                dir: true,
+                nlink: 2
+            })
+        );
+        assert_eq!(seen.0.get(&h.join(".aws")), Some(&Seen::Missing));
+        assert!(
+            !seen.0.contains_key(&h.join(".config/gh")),
+            "symlinks are not kept"
+        );
+        let (mut with, mut without) = (CapabilitySet::new(), CapabilitySet::new());
+        set.apply_to_seen(&mut with, &seen).unwrap();
+        set.apply_to(&mut without).unwrap();
+        assert_eq!(with, without);
+        // The hard-link note's input agrees too.
+        let netrc = |c: &CapabilitySet| {
+            c.denies()
+                .iter()
+                .find(|d| d.path == h.join(".netrc"))
+                .map(|d| (d.path.clone(), d.kind))
+        };
+        assert!(netrc(&with).is_some());
+        assert_eq!(netrc(&with), netrc(&without));
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     /// Every `autorun` path is protected read-only: writing refused, reading not, with a

@@ -253,7 +253,7 @@ impl DenyKind {
 }
 
 /// A path that stays denied even inside a granted directory.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DenyRule {
     /// Canonical absolute path (or canonical parent + remaining components if it does not exist).
     pub path: PathBuf,
@@ -262,6 +262,39 @@ pub struct DenyRule {
     pub origin: Origin,
     /// Every access, or writing only.
     pub kind: DenyKind,
+    /// What resolving the path saw of it, so that the rule planner's hard-link note needs no
+    /// second `lstat` (a deny group adds ~150 rules at every start-up). Information only:
+    /// nothing is allowed or denied on it, and it is no part of the rule's identity.
+    #[serde(skip)]
+    pub(crate) seen: Seen,
+}
+
+impl PartialEq for DenyRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.origin == other.origin && self.kind == other.kind
+    }
+}
+
+impl Eq for DenyRule {}
+
+/// What an `lstat` of a path saw: kept on a deny rule by the resolution that made it, and
+/// what a caller that already made one may pass to
+/// [`deny_many_kind_known`](CapabilitySet::deny_many_kind_known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Seen {
+    /// Not looked at (the path was resolved another way): look again when needed.
+    #[default]
+    Unknown,
+    /// Nothing there.
+    Missing,
+    /// An existing object that is not a symlink: whether it is a directory, and its link count.
+    Object {
+        /// A directory.
+        dir: bool,
+        /// `st_nlink`.
+        nlink: u64,
+    },
 }
 
 /// Network policy.
@@ -580,7 +613,12 @@ impl CapabilitySet {
             }
             return false;
         }
-        self.denies.push(DenyRule { path, origin, kind });
+        self.denies.push(DenyRule {
+            path,
+            origin,
+            kind,
+            seen: Seen::Unknown,
+        });
         true
     }
 
@@ -600,6 +638,21 @@ impl CapabilitySet {
         &mut self,
         denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
     ) -> Result<&mut Self, CapsError> {
+        self.deny_many_kind_known(denies, |_| None)
+    }
+
+    /// [`deny_many_kind`](Self::deny_many_kind) for a caller that has just `lstat`ed many of
+    /// the canonical paths on the way (a deny set resolving the same entries a moment
+    /// before): `known(path)` answers for a clean canonical `path` what such an `lstat`
+    /// saw — [`Seen::Missing`] only for "not found", [`Seen::Object`] only for something
+    /// that is not a symlink — or `None`, and then the path is looked at here. The
+    /// resolution is this crate's own either way; only the `lstat` is shared, so the answer
+    /// is the one `deny_many_kind` would have given at the moment of the caller's `lstat`.
+    pub fn deny_many_kind_known<P: AsRef<Path>>(
+        &mut self,
+        denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
+        known: impl Fn(&Path) -> Option<Seen>,
+    ) -> Result<&mut Self, CapsError> {
         let mut parents: HashMap<OsString, Parent> = HashMap::new();
         // Canonical paths are clean, so comparing bytes is comparing components.
         let mut seen: HashSet<OsString> = self
@@ -608,9 +661,14 @@ impl CapabilitySet {
             .map(|d| d.path.clone().into_os_string())
             .collect();
         for (path, origin, kind) in denies {
-            let path = canonicalize_for_grant_with(path.as_ref(), &mut parents)?;
+            let (path, what) = canonicalize_for_grant_with(path.as_ref(), &mut parents, &known)?;
             if seen.insert(path.clone().into_os_string()) {
-                self.denies.push(DenyRule { path, origin, kind });
+                self.denies.push(DenyRule {
+                    path,
+                    origin,
+                    kind,
+                    seen: what,
+                });
             } else if kind == DenyKind::All {
                 self.push_deny(path, origin, kind);
             }
@@ -866,14 +924,18 @@ enum Parent {
 /// the same component, so the answer is the parent's lenient form plus the name. Anything
 /// else (a symlink, another error, a path with `.`/`..`/`//`) goes through
 /// [`canonicalize_for_grant`] itself, so the result and the errors are exactly its own.
+/// Also returns what that `lstat` saw ([`Seen::Unknown`] where it made none); `seen_before`
+/// may answer for it (see [`CapabilitySet::deny_many_kind_known`]).
 fn canonicalize_for_grant_with(
     path: &Path,
     parents: &mut HashMap<OsString, Parent>,
-) -> Result<PathBuf, CapsError> {
+    seen_before: &dyn Fn(&Path) -> Option<Seen>,
+) -> Result<(PathBuf, Seen), CapsError> {
+    let unknown = |p: PathBuf| (p, Seen::Unknown);
     let (Some(parent), Some(Component::Normal(name))) =
         (path.parent(), path.components().next_back())
     else {
-        return canonicalize_for_grant(path);
+        return canonicalize_for_grant(path).map(unknown);
     };
     let clean = path.is_absolute()
         && path.components().collect::<PathBuf>().as_os_str() == path.as_os_str()
@@ -881,20 +943,27 @@ fn canonicalize_for_grant_with(
             .components()
             .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
     if !clean || parent.parent().is_none() {
-        return canonicalize_for_grant(path);
+        return canonicalize_for_grant(path).map(unknown);
     }
     let known = match parents.get(parent.as_os_str()) {
         Some(known) => known.clone(),
         None => {
-            let resolved = match std::fs::canonicalize(parent) {
-                Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    match canonicalize_for_grant_with(parent, parents) {
-                        Ok(lenient) => Parent::Missing(lenient),
-                        Err(_) => Parent::Other,
-                    }
-                }
-                _ => Parent::Other,
+            // The parent resolved the same way (its own parent remembered): an answer from
+            // an `lstat` beneath a resolved directory is what `realpath` would give — a
+            // directory, something else, or nothing there (then `realpath` fails with "not
+            // found" and the lenient form is the one computed). An error is an error of
+            // `realpath` too, and then of the lenient form. Only a parent resolved another
+            // way (a symlink on the way) asks `realpath`, which costs a `readlink` per
+            // component: ~90 at every start-up for the deny groups' few dozen parents.
+            let resolved = match canonicalize_for_grant_with(parent, parents, seen_before) {
+                Ok((p, Seen::Object { dir: true, .. })) => Parent::Dir(p),
+                Ok((_, Seen::Object { dir: false, .. })) | Err(_) => Parent::Other,
+                Ok((lenient, Seen::Missing)) => Parent::Missing(lenient),
+                Ok((lenient, Seen::Unknown)) => match std::fs::canonicalize(parent) {
+                    Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Parent::Missing(lenient),
+                    _ => Parent::Other,
+                },
             };
             parents.insert(parent.as_os_str().to_owned(), resolved.clone());
             resolved
@@ -903,14 +972,27 @@ fn canonicalize_for_grant_with(
     match known {
         Parent::Dir(base) => {
             let candidate = base.join(name);
+            if let Some(seen @ (Seen::Object { .. } | Seen::Missing)) = seen_before(&candidate) {
+                return Ok((candidate, seen));
+            }
             match std::fs::symlink_metadata(&candidate) {
-                Ok(m) if !m.file_type().is_symlink() => Ok(candidate),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(candidate),
-                _ => canonicalize_for_grant(path),
+                Ok(m) if !m.file_type().is_symlink() => {
+                    use std::os::unix::fs::MetadataExt;
+                    let seen = Seen::Object {
+                        dir: m.is_dir(),
+                        nlink: m.nlink(),
+                    };
+                    Ok((candidate, seen))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Ok((candidate, Seen::Missing))
+                }
+                _ => canonicalize_for_grant(path).map(unknown),
             }
         }
-        Parent::Missing(lenient) => Ok(lenient.join(name)),
-        Parent::Other => canonicalize_for_grant(path),
+        // `realpath` of the path fails at the missing parent: nothing is there.
+        Parent::Missing(lenient) => Ok((lenient.join(name), Seen::Missing)),
+        Parent::Other => canonicalize_for_grant(path).map(unknown),
     }
 }
 
@@ -1081,7 +1163,7 @@ mod tests {
     #[test]
     fn deny_many_is_deny_in_order() {
         let dir = tmp();
-        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("real/sub/deep/er")).unwrap();
         std::fs::write(dir.join("real/file"), b"x").unwrap();
         let _ = std::os::unix::fs::symlink(dir.join("real"), dir.join("link"));
         let _ = std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling"));
@@ -1107,6 +1189,13 @@ mod tests {
             "missing/deeper/d",
             "real/missing/y/z",
             "dangling/q/r",
+            // Parents resolved from their own parent, several levels down, beside ones
+            // that go through a symlink.
+            "real/sub/deep/er/x",
+            "real/sub/deep/er/y",
+            "real/sub/deep/gone/z",
+            "link/sub/deep/er/x",
+            "link/sub/deep/w",
             // Last: an error (ENOTDIR) stops both.
             "real/file/x",
         ];
@@ -1129,6 +1218,6 @@ mod tests {
         assert_eq!(got.err().map(|e| e.to_string()), want_err);
         assert!(want_err.is_some(), "the last path is refused");
         assert_eq!(batch, one_by_one);
-        assert_eq!(batch.denies().len(), 13, "aliases merged: {batch}");
+        assert_eq!(batch.denies().len(), 17, "aliases merged: {batch}");
     }
 }

@@ -26,7 +26,7 @@ pub mod support;
 
 pub use caps::{
     AccessMode, CapabilitySet, CapsError, Compat, DenyKind, DenyRule, FsGrant, FsKind, NetworkMode,
-    Origin, Origins, Scopes, SysvIpc,
+    Origin, Origins, Scopes, Seen, SysvIpc,
 };
 pub use explain::{
     explain, explain_bind, explain_canonical, explain_net, Explanation, GrantRef, NetExplanation,

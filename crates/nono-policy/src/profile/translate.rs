@@ -9,7 +9,7 @@ use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode, Origin};
 
 use super::deny_glob::expand_deny_glob;
 use super::{EnvPolicy, Profile, ProfileError, VarError, Vars, DEFAULT_PROMPT_TIMEOUT};
-use crate::deny_groups::{self, DenySet};
+use crate::deny_groups::{self, DenySet, Lstats};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
 /// A profile resolved for one user and working directory (see [`Profile::resolve`]).
@@ -73,12 +73,18 @@ impl Profile {
     /// Every path denied at runtime: the enabled deny groups plus `filesystem.deny`
     /// (under the label `profile NAME`).
     pub fn deny_set(&self, vars: &Vars) -> Result<DenySet, ProfileError> {
-        let mut set = DenySet::from_groups(self.enabled_groups(), vars).map_err(|source| {
-            ProfileError::DenyGroup {
-                profile: self.name.clone(),
-                source,
-            }
-        })?;
+        self.deny_set_seen(vars).map(|(set, _)| set)
+    }
+
+    /// [`deny_set`](Profile::deny_set), with what resolving its groups' entries saw.
+    fn deny_set_seen(&self, vars: &Vars) -> Result<(DenySet, Lstats), ProfileError> {
+        let (mut set, seen) =
+            DenySet::from_groups_seen(self.enabled_groups(), vars).map_err(|source| {
+                ProfileError::DenyGroup {
+                    profile: self.name.clone(),
+                    source,
+                }
+            })?;
         for (field, p) in self.deny_paths(vars)? {
             set.add_profile(&p, &self.name)
                 .map_err(|source| ProfileError::Caps {
@@ -87,7 +93,7 @@ impl Profile {
                     source,
                 })?;
         }
-        Ok(set)
+        Ok((set, seen))
     }
 
     /// The static sandbox this profile describes. Optional entries whose path is missing are
@@ -137,7 +143,7 @@ impl Profile {
     /// filesystem for every entry, so a caller that needs both should use this rather than
     /// [`to_caps`](Profile::to_caps) and [`deny_set`](Profile::deny_set).
     pub fn resolve(&self, vars: &Vars) -> Result<ResolvedProfile, ProfileError> {
-        let deny = self.deny_set(vars)?;
+        let (deny, seen) = self.deny_set_seen(vars)?;
         let mut caps = CapabilitySet::new();
         let mut skipped = Vec::new();
         let mut requested = Vec::new();
@@ -192,7 +198,7 @@ impl Profile {
                 }
             }
         }
-        deny.apply_to(&mut caps)
+        deny.apply_to_seen(&mut caps, &seen)
             .map_err(|source| ProfileError::Caps {
                 profile: self.name.clone(),
                 field: "filesystem.deny".to_owned(),

@@ -52,7 +52,7 @@ use landlock::{
 };
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
-use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode};
+use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode, Seen};
 use crate::explain::{carve_spine, effective_grants_with_dropped};
 use crate::support::{EnforcementStatus, LandlockSupport, Protection};
 
@@ -247,15 +247,29 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
         ));
     }
     for d in caps.denies() {
-        if let Ok(m) = std::fs::symlink_metadata(&d.path) {
-            use std::os::unix::fs::MetadataExt;
-            if !m.is_dir() && m.nlink() > 1 {
+        // What resolving the rule saw (one `lstat` per rule at start-up, not two); looked at
+        // here only when it was resolved another way.
+        let seen = match d.seen {
+            Seen::Unknown => match std::fs::symlink_metadata(&d.path) {
+                Ok(m) => {
+                    use std::os::unix::fs::MetadataExt;
+                    Seen::Object {
+                        dir: m.is_dir(),
+                        nlink: m.nlink(),
+                    }
+                }
+                Err(_) => Seen::Missing,
+            },
+            known => known,
+        };
+        if let Seen::Object { dir: false, nlink } = seen {
+            if nlink > 1 {
                 notes.push(format!(
                     "carve-out {} ({}) has {} hard links: a link elsewhere inside a grant is \
                      not covered by the carve-out",
                     d.path.display(),
                     d.origin,
-                    m.nlink()
+                    nlink
                 ));
             }
         }
@@ -468,6 +482,7 @@ pub fn requested_protections(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Origin;
 
     fn tree() -> PathBuf {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -480,6 +495,50 @@ mod tests {
         std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
         std::os::unix::fs::symlink("/etc", dir.join("g/a/link")).unwrap();
         std::fs::canonicalize(dir).unwrap()
+    }
+
+    /// The hard-link note is the same whether the deny rule was resolved by `deny_many`
+    /// (which remembers what its `lstat` saw) or by `deny` (the planner looks itself): a
+    /// file with two links gets it; a missing path, a directory, a single link do not.
+    #[test]
+    fn hard_link_notes_do_not_depend_on_how_the_deny_was_resolved() {
+        let dir = tree();
+        std::fs::hard_link(dir.join("g/a/secret"), dir.join("g/secret2")).unwrap();
+        let denies = [
+            "g/a/secret",
+            "g/a/ok",
+            "g/a/b",
+            "g/a/missing",
+            "g/nope/deeper",
+        ];
+        let notes = |many: bool| {
+            let mut caps = CapabilitySet::new();
+            caps.allow_dir(dir.join("g"), AccessMode::Read, "test")
+                .unwrap();
+            if many {
+                caps.deny_many(denies.iter().map(|d| (dir.join(d), Origin::from("test"))))
+                    .unwrap();
+                assert!(caps.denies().iter().all(|d| d.seen != Seen::Unknown));
+            } else {
+                for d in denies {
+                    caps.deny(dir.join(d), "test").unwrap();
+                }
+                assert!(caps.denies().iter().all(|d| d.seen == Seen::Unknown));
+            }
+            let mut notes: Vec<String> = plan_fs_rules(&caps)
+                .unwrap()
+                .notes
+                .into_iter()
+                .filter(|n| n.contains("hard links"))
+                .collect();
+            notes.sort();
+            notes
+        };
+        let (many, one_by_one) = (notes(true), notes(false));
+        assert_eq!(many, one_by_one);
+        assert_eq!(many.len(), 1, "{many:?}");
+        assert!(many[0].contains("g/a/secret") && many[0].contains("has 2 hard links"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
