@@ -95,7 +95,7 @@ mod resolve;
 use change::perform;
 use decode::decode;
 pub(in crate::broker) use resolve::open_object;
-use resolve::{open_path, resolve, Object};
+use resolve::{open_path, refuse_approved_object, resolve, Object};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -203,7 +203,17 @@ pub(crate) fn handle(
         let as_child = creds.act()?;
         let resolved = match object {
             Object::Open(resolved) => resolved,
-            Object::Path { canonical, follow } => open_path(&as_child, canonical, follow)?,
+            Object::Path {
+                canonical,
+                follow,
+                approved,
+            } => {
+                let resolved = open_path(&as_child, canonical.clone(), follow)?;
+                if approved {
+                    refuse_approved_object(engine, &canonical, n, &resolved)?;
+                }
+                resolved
+            }
         };
         if fd_call && resolved.opath {
             return Err(Refusal::Errno(Errno::BADF));

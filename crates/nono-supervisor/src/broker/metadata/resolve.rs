@@ -20,7 +20,13 @@ use crate::policy::{Engine, RequestSource, RuntimeRequest};
 /// child's fd), or a canonical path to open as the child.
 pub(super) enum Object {
     Open(Resolved),
-    Path { canonical: PathBuf, follow: bool },
+    /// `approved`: allowed by a runtime grant (not the static write grants), so the object
+    /// opened must still be checked against the deny entries by inode (a hard link).
+    Path {
+        canonical: PathBuf,
+        follow: bool,
+        approved: bool,
+    },
 }
 
 /// The object the supervisor will change.
@@ -111,13 +117,21 @@ fn resolve_path(
             "a metadata change on a /proc entry",
         ));
     }
-    if !caps.allows_canonical(&canonical, AccessMode::Write) && !approved(engine, &canonical, n) {
+    let approved = if caps.allows_canonical(&canonical, AccessMode::Write) {
+        false
+    } else if approved(engine, &canonical, n) {
+        true
+    } else {
         return Err(Refusal::Denied(
             canonical,
             "a metadata change outside the write grants",
         ));
-    }
-    Ok(Object::Path { canonical, follow })
+    };
+    Ok(Object::Path {
+        canonical,
+        follow,
+        approved,
+    })
 }
 
 /// Whether a runtime grant covers a change of `canonical` outside the write grants: an approve
@@ -130,13 +144,7 @@ fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool
     let Some(engine) = engine else {
         return false;
     };
-    let req = RuntimeRequest {
-        path: canonical.to_path_buf(),
-        access: AccessMode::Write,
-        pid: n.pid,
-        reason: None,
-        source: RequestSource::Trap,
-    };
+    let req = write_request(canonical, n);
     let Some(t) = engine.triage_canonical(&req) else {
         return false;
     };
@@ -146,6 +154,44 @@ fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool
     engine
         .decide_triaged(&req, t, &crate::cancel::CancelToken::new())
         .is_granted()
+}
+
+/// The policy engine's request for a metadata change of `canonical` (a write).
+pub(super) fn write_request(canonical: &Path, n: &Notification) -> RuntimeRequest {
+    RuntimeRequest {
+        path: canonical.to_path_buf(),
+        access: AccessMode::Write,
+        pid: n.pid,
+        reason: None,
+        source: RequestSource::Trap,
+    }
+}
+
+/// After a runtime grant, on the object opened for it: refused when it is a file under a deny
+/// entry (or a read-only one) reached by another name — a hard link made outside the sandbox
+/// into the approved directory — as for an approved open (`Engine::refuse_opened`; it may walk
+/// a deny entry cut at start-up once, as `path_ops` does on this thread for `link`).
+pub(super) fn refuse_approved_object(
+    engine: Option<&Engine>,
+    canonical: &Path,
+    n: &Notification,
+    resolved: &Resolved,
+) -> Result<(), Refusal> {
+    let Some(engine) = engine else {
+        // Approved without an engine cannot happen; refuse rather than assume.
+        return Err(Refusal::Denied(
+            canonical.to_path_buf(),
+            "a metadata change outside the write grants",
+        ));
+    };
+    match engine.refuse_opened(&write_request(canonical, n), &resolved.fd) {
+        None => Ok(()),
+        Some(_) => Err(Refusal::Denied(
+            canonical.to_path_buf(),
+            "a metadata change of a file under a deny entry reached through another name (a \
+             hard link in the approved directory)",
+        )),
+    }
 }
 
 /// Open the checked canonical path `O_PATH` as the child (its search permissions apply).

@@ -1,0 +1,76 @@
+//! Fourth red-team pass (docs/THREAT_MODEL.md, "Fourth red-team pass: today's merged
+//! changes"): the link-walk cache, refused sockets trapped under `run`, `listen` performed by
+//! the supervisor, metadata changes under `--approve`, typed origins and `--bypass-protection`,
+//! the SDK's relative paths. One test per finding, each driving the built `nono` binary with an
+//! unsandboxed control.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+use crate::harness::{nono_cmd, output, Scratch};
+use crate::programs::{bins, marker, probe_bare, Outcome};
+
+/// Finding 1: `chmod` (and `utime`, xattrs) under `--approve DIR` of a hard link that already
+/// exists in DIR to a file under a deny entry (`~/.ssh/id_rsa`, made outside the sandbox).
+/// Approved opens check the opened object against the deny entries by inode and refuse it
+/// (`deny_groups::deny_existing_hardlink_to_key_refused_at_runtime`); the metadata broker's
+/// approve path (`metadata::approved`, new today) decided on the path alone, so the
+/// supervisor changed the key's mode — `chmod 644` left it readable by every local user.
+#[test]
+fn redteam4_metadata_change_under_approve_through_a_hard_link_to_a_denied_file() {
+    let Some(b) = bins() else { return };
+    let key = marker("rt4-hardlink-chmod");
+    let s = Scratch::new("rt4-approve-hardlink");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/id_rsa", &key);
+    s.write("home/project/plain", "plain\n");
+    let id_rsa = home.join(".ssh/id_rsa");
+    std::fs::set_permissions(&id_rsa, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::hard_link(&id_rsa, home.join("project/innocent")).unwrap();
+    // A read-only (`autorun`) file reached the same way: its mode must not change either.
+    s.write("home/.local/bin/tool", "#!/bin/sh\n");
+    let tool = home.join(".local/bin/tool");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::hard_link(&tool, home.join("project/tool-link")).unwrap();
+    let cwd = s.mkdir("cwd");
+    let mode = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+
+    let mut cmd = nono_cmd(&cwd);
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CACHE_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", &home)
+        .args(["run", "--read", &b.dir_s(), "--approve", &s.s("home/project")])
+        .arg("--")
+        .arg(b.probe())
+        .args([
+            "chmod",
+            "key",
+            &s.s("home/project/innocent"),
+            "644",
+            "chmod",
+            "tool",
+            &s.s("home/project/tool-link"),
+            "777",
+            "chmod",
+            "plain",
+            &s.s("home/project/plain"),
+            "600",
+        ]);
+    let out = Outcome::parse(output(&mut cmd));
+    // The approved directory still covers metadata changes of its own files.
+    out.expect(&[("key", "EACCES"), ("tool", "EACCES"), ("plain", "ok")])
+        .never_printed(&key);
+    assert_eq!(mode(&id_rsa), 0o600, "the key's mode was changed: {out:?}");
+    assert_eq!(mode(&tool), 0o755, "the read-only file's mode was changed");
+    assert_eq!(mode(&home.join("project/plain")), 0o600);
+
+    // Control: unsandboxed, the same chmod through the link changes the key's mode.
+    probe_bare(&cwd, &["chmod", "key", &s.s("home/project/innocent"), "644"])
+        .expect(&[("key", "ok")]);
+    assert_eq!(mode(&id_rsa), 0o644, "the control did not reach the key");
+}
