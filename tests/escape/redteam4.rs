@@ -74,3 +74,42 @@ fn redteam4_metadata_change_under_approve_through_a_hard_link_to_a_denied_file()
         .expect(&[("key", "ok")]);
     assert_eq!(mode(&id_rsa), 0o644, "the control did not reach the key");
 }
+
+/// Finding 2: the metadata broker resolved the path (`canonicalize`) with the supervisor's own
+/// credentials before deciding anything. Under a root supervisor, a sandboxed root (which has
+/// no capabilities: no `CAP_DAC_READ_SEARCH`) could tell which names exist in a directory it
+/// cannot search — `chmod` of a missing name answered `ENOENT`, of an existing one `EACCES` —
+/// where the kernel answers `EACCES` for both. Now the path is resolved as the child.
+#[test]
+fn redteam4_metadata_broker_resolves_paths_with_the_childs_search_permission() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt4-metadata-oracle");
+    let secret = s.mkdir("private");
+    s.write("private/exists", "x\n");
+    // Another user's directory that only they can search.
+    std::os::unix::fs::chown(&secret, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cwd = s.mkdir("cwd");
+    let steps = [
+        "readdir",
+        "list",
+        &s.s("private"),
+        "chmod",
+        "exists",
+        &s.s("private/exists"),
+        "600",
+        "chmod",
+        "missing",
+        &s.s("private/missing"),
+        "600",
+    ];
+    let mut cmd = nono_cmd(&cwd);
+    cmd.args(["run", "--read", &b.dir_s(), "--"])
+        .arg(b.probe())
+        .args(steps);
+    let out = Outcome::parse(output(&mut cmd));
+    // The sandbox cannot search the directory; both names must look the same.
+    out.expect(&[("list", "EACCES"), ("exists", "EACCES"), ("missing", "EACCES")]);
+    // Control: with the supervisor's credentials (root, every capability) the two differ.
+    probe_bare(&cwd, &steps).expect(&[("list", "ok"), ("exists", "ok"), ("missing", "ENOENT")]);
+}

@@ -195,8 +195,8 @@ pub(crate) fn handle(
 ) {
     let result = decode(notify, n, syscall).and_then(|(target, op)| {
         let fd_call = matches!(target, Target::Fd(_));
-        let object = resolve(notify, caps, engine, n, target)?;
         let creds = caps.creds.of_thread(notify, n)?;
+        let object = resolve(notify, caps, engine, &creds, n, target)?;
         // From here on, as the child: the path is looked up with its search permissions and
         // the change is made with its fs ids and capabilities (the rules below only give the
         // refusal its reason; the kernel decides either way).

@@ -12,7 +12,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::{Refusal, Target};
-use crate::broker::as_child::ActingAsChild;
+use crate::broker::as_child::{ActingAsChild, ChildCreds};
 use crate::broker::StaticGrants;
 use crate::policy::{Engine, RequestSource, RuntimeRequest};
 
@@ -41,6 +41,7 @@ pub(super) fn resolve(
     notify: &NotifyFd,
     caps: &StaticGrants,
     engine: Option<&Engine>,
+    creds: &ChildCreds,
     n: &Notification,
     target: Target,
 ) -> Result<Object, Refusal> {
@@ -59,17 +60,19 @@ pub(super) fn resolve(
                 if dirfd != libc::AT_FDCWD {
                     return child_fd(notify, caps, n, dirfd).map(Object::Open);
                 }
-                return resolve_path(notify, caps, engine, n, dirfd, b".", follow);
+                return resolve_path(notify, caps, engine, creds, n, dirfd, b".", follow);
             }
-            resolve_path(notify, caps, engine, n, dirfd, &path, follow)
+            resolve_path(notify, caps, engine, creds, n, dirfd, &path, follow)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_path(
     notify: &NotifyFd,
     caps: &StaticGrants,
     engine: Option<&Engine>,
+    creds: &ChildCreds,
     n: &Notification,
     dirfd: i32,
     path: &[u8],
@@ -101,14 +104,20 @@ fn resolve_path(
             )),
         };
     }
-    let canonical = if follow {
-        std::fs::canonicalize(&lexical).map_err(io_errno)?
-    } else {
-        match (lexical.parent(), lexical.file_name()) {
-            (Some(parent), Some(name)) => {
-                std::fs::canonicalize(parent).map_err(io_errno)?.join(name)
+    // Resolved as the child (its search permissions): the supervisor's own would tell a
+    // sandboxed root without CAP_DAC_READ_SEARCH which names exist in a directory it cannot
+    // search (ENOENT here, EACCES from the kernel).
+    let canonical = {
+        let _as_child = creds.act()?;
+        if follow {
+            std::fs::canonicalize(&lexical).map_err(io_errno)?
+        } else {
+            match (lexical.parent(), lexical.file_name()) {
+                (Some(parent), Some(name)) => {
+                    std::fs::canonicalize(parent).map_err(io_errno)?.join(name)
+                }
+                _ => std::fs::canonicalize(&lexical).map_err(io_errno)?,
             }
-            _ => std::fs::canonicalize(&lexical).map_err(io_errno)?,
         }
     };
     if canonical.starts_with("/proc") {
