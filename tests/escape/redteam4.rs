@@ -113,3 +113,68 @@ fn redteam4_metadata_broker_resolves_paths_with_the_childs_search_permission() {
     // Control: with the supervisor's credentials (root, every capability) the two differ.
     probe_bare(&cwd, &steps).expect(&[("list", "ok"), ("exists", "ok"), ("missing", "ENOENT")]);
 }
+
+/// Finding 3: `--bypass-protection PATH` needs an explicit command-line grant at or beneath
+/// PATH; `--allow-cwd` does not count (typed origins), but `--private-tmp`'s grant — a fresh
+/// directory under `$TMPDIR`, which may lie in the home — did. With `TMPDIR=~/tmp` and a
+/// profile that reads the home, `--private-tmp --bypass-protection ~` lifted every deny group
+/// under the home without the user naming any grant, and the profile's grant read the key.
+#[test]
+fn redteam4_private_tmp_is_not_an_explicit_grant_for_a_bypass() {
+    let Some(b) = bins() else { return };
+    let key = marker("rt4-private-tmp-bypass");
+    let s = Scratch::new("rt4-private-tmp-bypass");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/id_rsa", &key);
+    s.mkdir("home/tmp");
+    let cwd = s.mkdir("cwd");
+    let profile = s.write(
+        "profile.json",
+        &serde_json::json!({
+            "name": "reads-home",
+            "extends": "default",
+            "filesystem": {"read": [home.display().to_string()]}
+        })
+        .to_string(),
+    );
+    let attempt = |mode: crate::programs::Mode, flags: &[&str]| {
+        let mut cmd = nono_cmd(&cwd);
+        for var in [
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "XDG_CACHE_HOME",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .env("TMPDIR", home.join("tmp"))
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s(), "-p", &profile.display().to_string()])
+            .args(flags)
+            .arg("--")
+            .arg(b.probe())
+            .args(["read", "key", &s.s("home/.ssh/id_rsa")]);
+        Outcome::parse(output(&mut cmd))
+    };
+    // `wrap` refuses `--private-tmp` (nothing is left to remove the directory at exit).
+    for mode in [crate::programs::Mode::Run] {
+        let out = attempt(
+            mode,
+            &["--private-tmp", "--bypass-protection", &s.s("home")],
+        );
+        out.never_printed(&key);
+        assert!(
+            out.run.stderr.contains("needs an explicit grant"),
+            "{}: {out:?}",
+            mode.as_str()
+        );
+        // Control: with a grant the user names, the same bypass reads the key.
+        let named = s.s("home/.ssh");
+        let out = attempt(
+            mode,
+            &["--private-tmp", "--read", &named, "--bypass-protection", &named],
+        );
+        assert_eq!(out.data("key"), Some(key.as_str()), "{}: {out:?}", mode.as_str());
+    }
+}
