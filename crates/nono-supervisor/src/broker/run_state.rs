@@ -178,10 +178,22 @@ pub struct UrlOpen {
     pub error: Option<String>,
 }
 
+/// Distinct denials kept for the report; beyond, they are only counted
+/// ([`Shared::denials_dropped`]). A command can make refused calls as fast as the supervisor
+/// answers them (a refused socket, a `chmod` outside the grants: ~10 µs each), and every kept
+/// denial costs the supervisor — which no limit of the sandbox bounds — memory until the end
+/// of the run (red-team 4, finding 4: 2 million refused sockets held 350 MB).
+pub const MAX_DENIALS: usize = 1 << 14;
+
 /// State shared by the loop, the broker, the SDK server and the workers.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
+    /// What each kept denial refused (`what`, access, call), hashed: a repeat of one already
+    /// kept is not kept again (the report shows each once anyway).
+    pub denial_keys: Mutex<std::collections::HashSet<u64>>,
+    /// Distinct denials not kept because [`MAX_DENIALS`] were.
+    pub denials_dropped: std::sync::atomic::AtomicU64,
     pub url_opens: Mutex<Vec<UrlOpen>>,
     /// Set for a learning run (see `learn.rs`).
     pub learner: Option<Learner>,
@@ -195,6 +207,28 @@ impl Shared {
             crate::escape::path,
         );
         tracing::debug!(what = %what, syscall = %d.call, reason = %crate::escape::text(&d.reason), "denied");
+        let key = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            format!("{:?}|{:?}|{:?}", d.what, d.access, d.call).hash(&mut h);
+            h.finish()
+        };
+        let mut keys = self.denial_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.contains(&key) {
+            return;
+        }
+        if keys.len() >= MAX_DENIALS {
+            if self
+                .denials_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                tracing::warn!("more than {MAX_DENIALS} distinct denials: the rest are only counted");
+            }
+            return;
+        }
+        keys.insert(key);
+        drop(keys);
         self.denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())
