@@ -223,7 +223,9 @@ impl Shared {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                 == 0
             {
-                tracing::warn!("more than {MAX_DENIALS} distinct denials: the rest are only counted");
+                tracing::warn!(
+                    "more than {MAX_DENIALS} distinct denials: the rest are only counted"
+                );
             }
             return;
         }
