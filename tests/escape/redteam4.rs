@@ -300,15 +300,13 @@ fn redteam4_a_flood_of_refused_sockets_does_not_grow_the_supervisor() {
     assert!(String::from_utf8_lossy(&bare.stdout).contains("got=10"));
 }
 
-/// Finding 5 (open): a metadata change the child's own credentials do not allow (`chown` to
+/// Finding 5: a metadata change the child's own credentials do not allow (`chown` to
 /// another owner without `CAP_CHOWN`, as a sandboxed root) is refused with the kernel's
-/// `EPERM` and recorded as a path denial, so the report advises `--write DIR` — for a
-/// directory the run already grants with `--allow DIR` (or approves). Following it changes
-/// nothing: no flag gives the sandbox `CAP_CHOWN`. The report should say that the command's
-/// credentials refuse it (the denial needs a kind of its own, `Refused` is matched
-/// exhaustively by the report).
+/// `EPERM` and was recorded as a path denial, so the report advised `--write DIR` — for a
+/// directory the run already grants with `--allow DIR` (or approves). Following it changed
+/// nothing: no flag gives the sandbox `CAP_CHOWN`. Now such a refusal has a denial kind of its
+/// own (`Refused::Credentials`) and the report says no flag grants it, and why.
 #[test]
-#[ignore = "finding 5: a credentials refusal of the metadata broker is reported with a --write flag that does not help"]
 fn redteam4_a_chown_refused_by_the_childs_credentials_is_not_advised_a_grant() {
     let Some(b) = bins() else { return };
     let s = Scratch::new("rt4-chown-advice");

@@ -69,6 +69,9 @@ pub enum Protected {
         /// The carve-out's origin (`group credentials`, `group profile default`).
         origin: Origin,
     },
+    /// A metadata change the command's own credentials refuse (the kernel's answer; the
+    /// supervisor's reason): no flag grants it.
+    Credentials(String),
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
     Procfs(String),
@@ -220,6 +223,14 @@ pub fn describe_denial(
     // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
     // get its report line here before it compiles.
     let not_a_path = match &d.what {
+        Refused::Credentials(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
+            // A deny group (or the profile's list) still explains it first, as for any path.
+            if out.protected.is_none() {
+                out.protected = Some(Protected::Credentials(d.reason.clone()));
+            }
+            return out;
+        }
         Refused::Path(path) | Refused::Socket(path) => {
             let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
             if let Some(reason) = d.procfs_refusal() {
@@ -442,6 +453,12 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
                 escape::path(dir),
                 escape::path(deny)
+            );
+        }
+        Some(Protected::Credentials(reason)) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: {}; the sandboxed command's own user and capabilities do not allow it",
+                escape::text(reason)
             );
         }
         Some(Protected::Procfs(reason)) => {
@@ -1058,6 +1075,18 @@ mod tests {
         let l = line(&p);
         assert!(
             l.contains("no flag grants it") && !l.contains("add --"),
+            "{l}"
+        );
+        let mut c = d("/w/f", AccessMode::Write, OnDisk::File);
+        c.via = Some("fchownat".into());
+        c.protected = Some(Protected::Credentials(
+            "a chown to another owner without CAP_CHOWN\u{1b}[2J".into(),
+        ));
+        let l = line(&c);
+        assert!(
+            l.contains("no flag grants it: a chown to another owner without CAP_CHOWN")
+                && !l.contains("add --")
+                && !l.contains('\u{1b}'),
             "{l}"
         );
         let b = line(&Denied {

@@ -75,6 +75,11 @@ pub enum Refused {
     /// A `listen` on a TCP socket not bound to a port, which the kernel would bind to a random
     /// port on every address: the command must `bind` first (`--allow-bind-port N`).
     TcpListenUnbound,
+    /// A metadata change (`chown`, `chmod`, times, xattrs) of a path inside the grants that the
+    /// calling thread's own credentials do not allow (the kernel's `EPERM`/`EACCES`: a `chown`
+    /// without `CAP_CHOWN`, a file it does not own, a set-user-ID bit): no flag changes that.
+    /// The denial's reason says which rule refused it.
+    Credentials(PathBuf),
 }
 
 impl Refused {
@@ -82,7 +87,7 @@ impl Refused {
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Refused::Path(p) | Refused::Socket(p) => Some(p),
+            Refused::Path(p) | Refused::Socket(p) | Refused::Credentials(p) => Some(p),
             _ => None,
         }
     }
@@ -94,7 +99,9 @@ impl Refused {
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refused::Path(p) | Refused::Socket(p) => write!(f, "{}", p.display()),
+            Refused::Path(p) | Refused::Socket(p) | Refused::Credentials(p) => {
+                write!(f, "{}", p.display())
+            }
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
@@ -185,13 +192,17 @@ pub struct UrlOpen {
 /// of the run (red-team 4, finding 4: 2 million refused sockets held 350 MB).
 pub const MAX_DENIALS: usize = 1 << 14;
 
+/// Denials kept as they come, repeats included (a caller counting them sees each call);
+/// past this many, a repeat of a kept denial is dropped.
+const KEEP_REPEATS: usize = 1 << 12;
+
 /// State shared by the loop, the broker, the SDK server and the workers.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
     /// What each kept denial refused (`what`, access, call), hashed: a repeat of one already
     /// kept is not kept again (the report shows each once anyway).
-    pub denial_keys: Mutex<std::collections::HashSet<u64>>,
+    pub(crate) denial_keys: Mutex<std::collections::HashSet<u64>>,
     /// Distinct denials not kept because [`MAX_DENIALS`] were.
     pub denials_dropped: std::sync::atomic::AtomicU64,
     pub url_opens: Mutex<Vec<UrlOpen>>,
@@ -214,10 +225,11 @@ impl Shared {
             h.finish()
         };
         let mut keys = self.denial_keys.lock().unwrap_or_else(|e| e.into_inner());
-        if keys.contains(&key) {
+        let kept = self.denials.lock().unwrap_or_else(|e| e.into_inner()).len();
+        if keys.contains(&key) && kept >= KEEP_REPEATS {
             return;
         }
-        if keys.len() >= MAX_DENIALS {
+        if !keys.contains(&key) && keys.len() >= MAX_DENIALS {
             if self
                 .denials_dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)

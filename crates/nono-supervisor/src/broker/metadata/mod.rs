@@ -255,7 +255,7 @@ pub(crate) fn handle(
         }
         Err(Refusal::Forbidden(path, reason, errno)) => {
             shared.deny(Denial {
-                what: Refused::Path(path),
+                what: Refused::Credentials(path),
                 access: AccessMode::Write,
                 pid: n.pid,
                 call: Call::Syscall(syscall),
