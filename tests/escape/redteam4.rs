@@ -332,3 +332,56 @@ fn redteam4_a_chown_refused_by_the_childs_credentials_is_not_advised_a_grant() {
         .unwrap();
     assert!(bare.success());
 }
+
+/// Finding 6 (open, report): a runtime grant refused because the object is a hard link to a
+/// deny-group file (finding 1's `chmod`, and approved opens before it) is recorded as a plain
+/// path denial, so the report advises `--allow DIR` / `--read DIR` / `--write DIR` for the
+/// approved directory. Followed, that static grant reaches the key through the link (Landlock
+/// is path-based: `fs.rs::fs_existing_hardlink_is_a_known_gap`) — the advice undoes the deny
+/// group. The line should say the file is another name of a protected file and that no flag
+/// grants it (a denial kind of its own, in `broker.rs`, `path_ops.rs`, `sdk.rs`, `metadata`).
+#[test]
+#[ignore = "finding 6: a hard-link refusal under --approve is advised a static grant that reaches the deny-group file"]
+fn redteam4_a_hard_link_refusal_is_not_advised_a_grant_that_reaches_the_key() {
+    let Some(b) = bins() else { return };
+    let key = marker("rt4-hardlink-advice");
+    let s = Scratch::new("rt4-hardlink-advice");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/id_rsa", &key);
+    s.mkdir("home/project");
+    std::fs::hard_link(home.join(".ssh/id_rsa"), home.join("project/innocent")).unwrap();
+    let cwd = s.mkdir("cwd");
+    let mut cmd = nono_cmd(&cwd);
+    cmd.env("HOME", &home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .args([
+            "run",
+            "--read",
+            &b.dir_s(),
+            "--approve",
+            &s.s("home/project"),
+        ])
+        .arg("--")
+        .arg(b.probe())
+        .args(["read", "key", &s.s("home/project/innocent")]);
+    let out = Outcome::parse(output(&mut cmd));
+    out.expect(&[("key", "EACCES")]).never_printed(&key);
+    let project = s.s("home/project");
+    for flag in ["--allow", "--read", "--write"] {
+        assert!(
+            !out.run.stderr.contains(&format!("add {flag} {project}")),
+            "advice that reaches the key: {}",
+            out.run.stderr
+        );
+    }
+    // Control: the advised static grant does read the key through the link.
+    let mut cmd = nono_cmd(&cwd);
+    cmd.env("HOME", &home)
+        .args(["run", "--read", &b.dir_s(), "--read", &project, "--"])
+        .arg(b.probe())
+        .args(["read", "key", &s.s("home/project/innocent")]);
+    let out = Outcome::parse(output(&mut cmd));
+    assert_eq!(out.data("key"), Some(key.as_str()), "{out:?}");
+}
