@@ -333,15 +333,14 @@ fn redteam4_a_chown_refused_by_the_childs_credentials_is_not_advised_a_grant() {
     assert!(bare.success());
 }
 
-/// Finding 6 (open, report): a runtime grant refused because the object is a hard link to a
-/// deny-group file (finding 1's `chmod`, and approved opens before it) is recorded as a plain
-/// path denial, so the report advises `--allow DIR` / `--read DIR` / `--write DIR` for the
+/// Finding 6 (report): a runtime grant refused because the object is a hard link to a
+/// deny-group file (finding 1's `chmod`, and approved opens before it) was recorded as a plain
+/// path denial, so the report advised `--allow DIR` / `--read DIR` / `--write DIR` for the
 /// approved directory. Followed, that static grant reaches the key through the link (Landlock
-/// is path-based: `fs.rs::fs_existing_hardlink_is_a_known_gap`) — the advice undoes the deny
-/// group. The line should say the file is another name of a protected file and that no flag
-/// grants it (a denial kind of its own, in `broker.rs`, `path_ops.rs`, `sdk.rs`, `metadata`).
+/// is path-based: `fs.rs::fs_existing_hardlink_is_a_known_gap`) — the advice undid the deny
+/// group. Now such a refusal has a denial kind of its own (`Refused::HardLinkToProtected`)
+/// and the line says no flag grants it.
 #[test]
-#[ignore = "finding 6: a hard-link refusal under --approve is advised a static grant that reaches the deny-group file"]
 fn redteam4_a_hard_link_refusal_is_not_advised_a_grant_that_reaches_the_key() {
     let Some(b) = bins() else { return };
     let key = marker("rt4-hardlink-advice");
@@ -368,6 +367,13 @@ fn redteam4_a_hard_link_refusal_is_not_advised_a_grant_that_reaches_the_key() {
         .args(["read", "key", &s.s("home/project/innocent")]);
     let out = Outcome::parse(output(&mut cmd));
     out.expect(&[("key", "EACCES")]).never_printed(&key);
+    assert!(
+        out.run
+            .stderr
+            .contains("no flag grants it: it is another name (a hard link)"),
+        "{}",
+        out.run.stderr
+    );
     let project = s.s("home/project");
     for flag in ["--allow", "--read", "--write"] {
         assert!(

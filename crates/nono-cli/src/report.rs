@@ -69,6 +69,10 @@ pub enum Protected {
         /// The carve-out's origin (`group credentials`, `group profile default`).
         origin: Origin,
     },
+    /// Another name (a hard link made outside the sandbox) for a file under a deny entry,
+    /// refused on the object a runtime grant opened: no flag grants it, and a static grant of
+    /// its directory would reach the protected file through the link.
+    HardLinkToProtected,
     /// A metadata change the command's own credentials refuse (the kernel's answer; the
     /// supervisor's reason): no flag grants it.
     Credentials(String),
@@ -223,6 +227,13 @@ pub fn describe_denial(
     // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
     // get its report line here before it compiles.
     let not_a_path = match &d.what {
+        Refused::HardLinkToProtected(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
+            if out.protected.is_none() {
+                out.protected = Some(Protected::HardLinkToProtected);
+            }
+            return out;
+        }
         Refused::Credentials(path) => {
             let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
             // A deny group (or the profile's list) still explains it first, as for any path.
@@ -453,6 +464,11 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
                 escape::path(dir),
                 escape::path(deny)
+            );
+        }
+        Some(Protected::HardLinkToProtected) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: it is another name (a hard link) for a file a deny group protects; use the file under its own name (an explicit grant and --bypass-protection), or remove the link"
             );
         }
         Some(Protected::Credentials(reason)) => {
@@ -1075,6 +1091,13 @@ mod tests {
         let l = line(&p);
         assert!(
             l.contains("no flag grants it") && !l.contains("add --"),
+            "{l}"
+        );
+        let mut h = d("/w/innocent", AccessMode::Read, OnDisk::File);
+        h.protected = Some(Protected::HardLinkToProtected);
+        let l = line(&h);
+        assert!(
+            l.contains("no flag grants it") && l.contains("hard link") && !l.contains("add --"),
             "{l}"
         );
         let mut c = d("/w/f", AccessMode::Write, OnDisk::File);

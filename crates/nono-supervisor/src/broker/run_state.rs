@@ -80,6 +80,11 @@ pub enum Refused {
     /// without `CAP_CHOWN`, a file it does not own, a set-user-ID bit): no flag changes that.
     /// The denial's reason says which rule refused it.
     Credentials(PathBuf),
+    /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
+    /// object it opened: another name — a hard link made outside the sandbox — for a file
+    /// under a deny entry. No flag grants it (a static grant of the directory would reach the
+    /// file through the link: Landlock is path-based).
+    HardLinkToProtected(PathBuf),
 }
 
 impl Refused {
@@ -87,7 +92,10 @@ impl Refused {
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Refused::Path(p) | Refused::Socket(p) | Refused::Credentials(p) => Some(p),
+            Refused::Path(p)
+            | Refused::Socket(p)
+            | Refused::Credentials(p)
+            | Refused::HardLinkToProtected(p) => Some(p),
             _ => None,
         }
     }
@@ -99,9 +107,10 @@ impl Refused {
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refused::Path(p) | Refused::Socket(p) | Refused::Credentials(p) => {
-                write!(f, "{}", p.display())
-            }
+            Refused::Path(p)
+            | Refused::Socket(p)
+            | Refused::Credentials(p)
+            | Refused::HardLinkToProtected(p) => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),

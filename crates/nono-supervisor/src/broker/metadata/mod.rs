@@ -171,6 +171,9 @@ pub(super) enum Refusal {
     Forbidden(PathBuf, &'static str, Errno),
     /// What the kernel would have answered (`ENOENT`, `EBADF`, `EFAULT`, ...): no denial.
     Errno(Errno),
+    /// Allowed by a runtime grant, but the object is another name (a hard link) for a file
+    /// under a deny entry (a denial, `EACCES`; the engine's reason).
+    HardLinkToProtected(PathBuf, String),
 }
 
 impl From<Errno> for Refusal {
@@ -250,6 +253,16 @@ pub(crate) fn handle(
                 pid: n.pid,
                 call: Call::Syscall(syscall),
                 reason: reason.to_owned(),
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+        Err(Refusal::HardLinkToProtected(path, reason)) => {
+            shared.deny(Denial {
+                what: Refused::HardLinkToProtected(path),
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }

@@ -195,10 +195,9 @@ pub(super) fn refuse_approved_object(
     };
     match engine.refuse_opened(&write_request(canonical, n), &resolved.fd) {
         None => Ok(()),
-        Some(_) => Err(Refusal::Denied(
+        Some(reason) => Err(Refusal::HardLinkToProtected(
             canonical.to_path_buf(),
-            "a metadata change of a file under a deny entry reached through another name (a \
-             hard link in the approved directory)",
+            reason,
         )),
     }
 }
