@@ -72,7 +72,7 @@ pub enum Protected {
     /// Another name (a hard link made outside the sandbox) for a file under a deny entry,
     /// refused on the object a runtime grant opened: no flag grants it, and a static grant of
     /// its directory would reach the protected file through the link.
-    HardLinkToProtected,
+    HardLink,
     /// A metadata change the command's own credentials refuse (the kernel's answer; the
     /// supervisor's reason): no flag grants it.
     Credentials(String),
@@ -230,7 +230,7 @@ pub fn describe_denial(
         Refused::HardLinkToProtected(path) => {
             let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
             if out.protected.is_none() {
-                out.protected = Some(Protected::HardLinkToProtected);
+                out.protected = Some(Protected::HardLink);
             }
             return out;
         }
@@ -466,7 +466,7 @@ pub fn line(d: &Denied) -> String {
                 escape::path(deny)
             );
         }
-        Some(Protected::HardLinkToProtected) => {
+        Some(Protected::HardLink) => {
             return format!(
                 "nono: denied {access} → no flag grants it: it is another name (a hard link) for a file a deny group protects; use the file under its own name (an explicit grant and --bypass-protection), or remove the link"
             );
@@ -1094,7 +1094,7 @@ mod tests {
             "{l}"
         );
         let mut h = d("/w/innocent", AccessMode::Read, OnDisk::File);
-        h.protected = Some(Protected::HardLinkToProtected);
+        h.protected = Some(Protected::HardLink);
         let l = line(&h);
         assert!(
             l.contains("no flag grants it") && l.contains("hard link") && !l.contains("add --"),
