@@ -195,7 +195,7 @@ pub struct UrlOpen {
 }
 
 /// Distinct denials kept for the report; beyond, they are only counted
-/// ([`Shared::denials_dropped`]). A command can make refused calls as fast as the supervisor
+/// (`RunOutcome::denials_dropped`). A command can make refused calls as fast as the supervisor
 /// answers them (a refused socket, a `chmod` outside the grants: ~10 µs each), and every kept
 /// denial costs the supervisor — which no limit of the sandbox bounds — memory until the end
 /// of the run (red-team 4, finding 4: 2 million refused sockets held 350 MB).

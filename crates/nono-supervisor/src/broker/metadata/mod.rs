@@ -13,8 +13,10 @@
 //! Every call of [`SYSCALLS`] is trapped. The supervisor reads the arguments once (path, mode,
 //! owner, times, xattr name and value) and never answers `CONTINUE`: it **performs the
 //! operation itself** on an object it resolved and opened on its own, and returns the result.
-//! - Path-based calls: the path is made absolute (thread's cwd or dirfd), canonicalised
-//!   (the last component kept for the no-follow variants), checked against the write grants
+//! - Path-based calls: the path is made absolute (thread's cwd or dirfd), canonicalised as
+//!   the child (its search permissions: the supervisor's own would tell a capability-less
+//!   root which names exist in a directory it cannot search; the last component kept for the
+//!   no-follow variants), checked against the write grants
 //!   (`explain_canonical(.., Write)`), then opened `O_PATH | O_NOFOLLOW` beneath its canonical
 //!   parent with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: a path that
 //!   was swapped for a symlink after the check is refused, never followed. The operation runs
@@ -32,7 +34,13 @@
 //! Outside the write grants, a path-based change is also made when a runtime grant covers it
 //! without asking anyone (an approve rule, a session grant: `approved`), decided and audited
 //! by the policy engine with the deny groups first — so an `--approve DIR` covers metadata
-//! changes as a `--write DIR` grant would. The prompt is never offered for them.
+//! changes as a `--write DIR` grant would. The prompt is never offered for them. As for an
+//! approved open, the object opened is then checked by inode against the deny entries
+//! (`Engine::refuse_opened`): a hard link in DIR to `~/.ssh/id_rsa` keeps the key's mode
+//! (red-team 4, finding 1).
+//!
+//! A change the child's own credentials refuse is recorded as [`Refused::Credentials`] (no
+//! flag grants it), a hard link to a protected file as [`Refused::HardLinkToProtected`].
 //!
 //! Refusals answer `EACCES` and are recorded as [`Denial`]s.
 //!
