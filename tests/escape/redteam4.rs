@@ -391,3 +391,72 @@ fn redteam4_a_hard_link_refusal_is_not_advised_a_grant_that_reaches_the_key() {
     let out = Outcome::parse(output(&mut cmd));
     assert_eq!(out.data("key"), Some(key.as_str()), "{out:?}");
 }
+
+/// Held (no finding): under `--approve DIR`, an unprivileged user's command changes the
+/// metadata of what the user could change anyway and nothing else — the supervisor (root here
+/// only when nono runs as root; the user's own otherwise) acts with the command's credentials.
+/// A root-owned file in the user's approved directory (`EPERM`), a file in a root-only
+/// subdirectory (`EACCES`: no search permission), a set-user-ID bit on the user's own file
+/// (`EPERM`: never for a sandbox); the user's own file changes.
+#[test]
+fn redteam4_approved_metadata_changes_keep_dac_for_an_unprivileged_user() {
+    use std::os::unix::fs::chown;
+    let Some(b) = bins() else { return };
+    let Some(user) = crate::users::TestUser::create("rt4meta") else {
+        return;
+    };
+    let s = Scratch::new("rt4-approve-dac");
+    let dir = s.mkdir("appr");
+    s.write("appr/rootfile", "r\n");
+    s.write("appr/mine", "m\n");
+    s.write("appr/rootdir/hidden", "h\n");
+    chown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+    chown(dir.join("mine"), Some(user.uid), Some(user.gid)).unwrap();
+    chown(dir.join("rootdir/hidden"), Some(user.uid), Some(user.gid)).unwrap();
+    let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().mode() & 0o7777;
+    std::fs::set_permissions(dir.join("rootfile"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir.join("mine"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(dir.join("rootdir"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let steps = [
+        "chmod",
+        "rootfile",
+        &s.s("appr/rootfile"),
+        "666",
+        "chmod",
+        "hidden",
+        &s.s("appr/rootdir/hidden"),
+        "666",
+        "chmod",
+        "setuid",
+        &s.s("appr/mine"),
+        "4755",
+        "chmod",
+        "mine",
+        &s.s("appr/mine"),
+        "600",
+    ];
+    let mut cmd = user.command(crate::harness::nono_bin());
+    cmd.current_dir(&s.path)
+        .stdin(std::process::Stdio::null())
+        .args(["run", "--read", &b.dir_s(), "--approve", &s.s("appr"), "--"])
+        .arg(b.probe())
+        .args(steps);
+    let out = Outcome::parse(output(&mut cmd));
+    out.expect(&[
+        ("rootfile", "EPERM"),
+        ("hidden", "EACCES"),
+        ("setuid", "EPERM"),
+        ("mine", "ok"),
+    ]);
+    assert_eq!(
+        (
+            mode("rootfile"),
+            mode("rootdir/hidden") & 0o777,
+            mode("mine")
+        ),
+        (0o644, 0o644, 0o600)
+    );
+    // Control: with root's credentials the same changes are made.
+    probe_bare(&s.path, &steps[..8]).expect(&[("rootfile", "ok"), ("hidden", "ok")]);
+    assert_eq!(mode("rootfile"), 0o666);
+}
