@@ -27,4 +27,5 @@ mod programs;
 mod redteam;
 mod redteam2;
 mod redteam3;
+mod redteam4;
 mod terminal;

@@ -69,6 +69,13 @@ pub enum Protected {
         /// The carve-out's origin (`group credentials`, `group profile default`).
         origin: Origin,
     },
+    /// Another name (a hard link made outside the sandbox) for a file under a deny entry,
+    /// refused on the object a runtime grant opened: no flag grants it, and a static grant of
+    /// its directory would reach the protected file through the link.
+    HardLink,
+    /// A metadata change the command's own credentials refuse (the kernel's answer; the
+    /// supervisor's reason): no flag grants it.
+    Credentials(String),
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
     Procfs(String),
@@ -220,6 +227,21 @@ pub fn describe_denial(
     // Exhaustive on purpose (`Refused` is not `non_exhaustive`): a new kind of refusal must
     // get its report line here before it compiles.
     let not_a_path = match &d.what {
+        Refused::HardLinkToProtected(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
+            if out.protected.is_none() {
+                out.protected = Some(Protected::HardLink);
+            }
+            return out;
+        }
+        Refused::Credentials(path) => {
+            let mut out = describe(caps, deny, path, d.access).with_call(d.call, false);
+            // A deny group (or the profile's list) still explains it first, as for any path.
+            if out.protected.is_none() {
+                out.protected = Some(Protected::Credentials(d.reason.clone()));
+            }
+            return out;
+        }
         Refused::Path(path) | Refused::Socket(path) => {
             let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
             if let Some(reason) = d.procfs_refusal() {
@@ -442,6 +464,17 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
                 escape::path(dir),
                 escape::path(deny)
+            );
+        }
+        Some(Protected::HardLink) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: it is another name (a hard link) for a file a deny group protects; use the file under its own name (an explicit grant and --bypass-protection), or remove the link"
+            );
+        }
+        Some(Protected::Credentials(reason)) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: {}; the sandboxed command's own user and capabilities do not allow it",
+                escape::text(reason)
             );
         }
         Some(Protected::Procfs(reason)) => {
@@ -1058,6 +1091,25 @@ mod tests {
         let l = line(&p);
         assert!(
             l.contains("no flag grants it") && !l.contains("add --"),
+            "{l}"
+        );
+        let mut h = d("/w/innocent", AccessMode::Read, OnDisk::File);
+        h.protected = Some(Protected::HardLink);
+        let l = line(&h);
+        assert!(
+            l.contains("no flag grants it") && l.contains("hard link") && !l.contains("add --"),
+            "{l}"
+        );
+        let mut c = d("/w/f", AccessMode::Write, OnDisk::File);
+        c.via = Some("fchownat".into());
+        c.protected = Some(Protected::Credentials(
+            "a chown to another owner without CAP_CHOWN\u{1b}[2J".into(),
+        ));
+        let l = line(&c);
+        assert!(
+            l.contains("no flag grants it: a chown to another owner without CAP_CHOWN")
+                && !l.contains("add --")
+                && !l.contains('\u{1b}'),
             "{l}"
         );
         let b = line(&Denied {

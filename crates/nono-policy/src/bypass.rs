@@ -103,7 +103,9 @@ pub fn apply(
         })?;
         // A grant's origins are typed (`Origin::Flag`, one per flag that asked for the path),
         // never read back from text, so a directory whose name looks like a flag is just a
-        // name; `--allow-cwd` grants whatever the working directory is, so it never counts.
+        // name; `--allow-cwd` grants whatever the working directory is and `--private-tmp` a
+        // fresh directory under `$TMPDIR` (which may lie in the home), so neither counts: the
+        // user named no path with them.
         let explicit = caps.grants().iter().any(|g| {
             g.path.starts_with(&path)
                 && g.origin.iter().any(|o| {
@@ -111,7 +113,7 @@ pub fn apply(
                         && !matches!(
                             o,
                             Origin::Flag {
-                                flag: "--allow-cwd",
+                                flag: "--allow-cwd" | "--private-tmp",
                                 ..
                             }
                         )
@@ -254,6 +256,7 @@ mod tests {
             caps
         };
         assert!(apply(caps_with("--allow-cwd"), &requested).is_err());
+        assert!(apply(caps_with("--private-tmp"), &requested).is_err());
         let mut caps = caps_with("--allow");
         caps.deny(base.join("other"), Origin::ProfileDeny("p".into()))
             .unwrap();

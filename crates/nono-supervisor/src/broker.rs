@@ -852,7 +852,7 @@ impl Finish {
         // group is refused here, before anything changed it.
         if let Some(reason) = engine.refuse_opened(&req, &fd) {
             shared.deny(Denial {
-                what: Refused::Path(req.path.clone()),
+                what: Refused::HardLinkToProtected(req.path.clone()),
                 access: req.access,
                 pid: req.pid,
                 call: Call::Syscall(syscall),

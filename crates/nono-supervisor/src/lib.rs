@@ -28,7 +28,7 @@ pub use nono_policy::{
 
 pub use broker::procfs::{explain_proc, ProcVerdict};
 pub use broker::run_state::{Call, Refused};
-pub use broker::run_state::{Denial, UrlOpen};
+pub use broker::run_state::{Denial, UrlOpen, MAX_DENIALS};
 pub use broker::socket_family::SocketRefusal;
 pub use broker::unix_socket::{explain_socket, SocketVerdict};
 pub use error::SupervisorError;

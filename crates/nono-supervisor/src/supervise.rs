@@ -73,8 +73,11 @@ impl ExitStatusKind {
 pub struct RunOutcome {
     /// How the child ended.
     pub exit: ExitStatusKind,
-    /// Every denied access, in order.
+    /// Every denied access, in order (each distinct one once, at most
+    /// `MAX_DENIALS`; see [`denials_dropped`](Self::denials_dropped)).
     pub denials: Vec<Denial>,
+    /// Distinct denials beyond the ones kept in [`denials`](Self::denials): only counted.
+    pub denials_dropped: u64,
     /// Every URL open request, allowed or refused, in the order they were decided.
     pub url_opens: Vec<UrlOpen>,
     /// Every TCP connection the supervisor refused to make (a port not allowed, a port
@@ -341,9 +344,13 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
             .lock()
             .unwrap_or_else(|e| e.into_inner()),
     );
+    let denials_dropped = shared
+        .denials_dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
     Ok(RunOutcome {
         exit,
         denials,
+        denials_dropped,
         url_opens,
         connect_denials,
         enforcement,

@@ -227,6 +227,13 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
         .map(|d| report::NetDenied::direct(d, proxied))
         .chain(events.iter().filter_map(report::NetDenied::from_event));
     ui.block(&report::render_all(denied, net));
+    if outcome.denials_dropped > 0 {
+        ui.note(&format!(
+            "{} more distinct refusals are not listed (nono keeps the first {} of a run)",
+            outcome.denials_dropped,
+            nono_supervisor::MAX_DENIALS
+        ));
+    }
     for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
         ui.note(&line);
     }

@@ -397,7 +397,7 @@ fn grant(
                     ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
                 )?;
                 if let Some(reason) = engine.refuse_opened(&request(src), &fd) {
-                    return Ok(Err((src.clone(), reason)));
+                    return Ok(Err((Refused::HardLinkToProtected(src.clone()), reason)));
                 }
             }
         }
@@ -407,7 +407,16 @@ fn grant(
         Ok(Ok(())) => {
             let _ = notify.respond_value(n.id, 0);
         }
-        Ok(Err((path, reason))) => deny(&path, reason),
+        Ok(Err((what, reason))) => {
+            shared.deny(Denial {
+                what,
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
         Err(errno) if errno == Errno::XDEV || errno == Errno::LOOP => {
             let path = op
                 .names

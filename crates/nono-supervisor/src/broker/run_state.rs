@@ -75,6 +75,16 @@ pub enum Refused {
     /// A `listen` on a TCP socket not bound to a port, which the kernel would bind to a random
     /// port on every address: the command must `bind` first (`--allow-bind-port N`).
     TcpListenUnbound,
+    /// A metadata change (`chown`, `chmod`, times, xattrs) of a path inside the grants that the
+    /// calling thread's own credentials do not allow (the kernel's `EPERM`/`EACCES`: a `chown`
+    /// without `CAP_CHOWN`, a file it does not own, a set-user-ID bit): no flag changes that.
+    /// The denial's reason says which rule refused it.
+    Credentials(PathBuf),
+    /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
+    /// object it opened: another name — a hard link made outside the sandbox — for a file
+    /// under a deny entry. No flag grants it (a static grant of the directory would reach the
+    /// file through the link: Landlock is path-based).
+    HardLinkToProtected(PathBuf),
 }
 
 impl Refused {
@@ -82,7 +92,10 @@ impl Refused {
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Refused::Path(p) | Refused::Socket(p) => Some(p),
+            Refused::Path(p)
+            | Refused::Socket(p)
+            | Refused::Credentials(p)
+            | Refused::HardLinkToProtected(p) => Some(p),
             _ => None,
         }
     }
@@ -94,7 +107,10 @@ impl Refused {
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refused::Path(p) | Refused::Socket(p) => write!(f, "{}", p.display()),
+            Refused::Path(p)
+            | Refused::Socket(p)
+            | Refused::Credentials(p)
+            | Refused::HardLinkToProtected(p) => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
@@ -178,10 +194,26 @@ pub struct UrlOpen {
     pub error: Option<String>,
 }
 
+/// Distinct denials kept for the report; beyond, they are only counted
+/// (`RunOutcome::denials_dropped`). A command can make refused calls as fast as the supervisor
+/// answers them (a refused socket, a `chmod` outside the grants: ~10 µs each), and every kept
+/// denial costs the supervisor — which no limit of the sandbox bounds — memory until the end
+/// of the run (red-team 4, finding 4: 2 million refused sockets held 350 MB).
+pub const MAX_DENIALS: usize = 1 << 14;
+
+/// Denials kept as they come, repeats included (a caller counting them sees each call);
+/// past this many, a repeat of a kept denial is dropped.
+const KEEP_REPEATS: usize = 1 << 12;
+
 /// State shared by the loop, the broker, the SDK server and the workers.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
+    /// What each kept denial refused (`what`, access, call), hashed: a repeat of one already
+    /// kept is not kept again (the report shows each once anyway).
+    pub(crate) denial_keys: Mutex<std::collections::HashSet<u64>>,
+    /// Distinct denials not kept because [`MAX_DENIALS`] were.
+    pub denials_dropped: std::sync::atomic::AtomicU64,
     pub url_opens: Mutex<Vec<UrlOpen>>,
     /// Set for a learning run (see `learn.rs`).
     pub learner: Option<Learner>,
@@ -195,6 +227,31 @@ impl Shared {
             crate::escape::path,
         );
         tracing::debug!(what = %what, syscall = %d.call, reason = %crate::escape::text(&d.reason), "denied");
+        let key = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            format!("{:?}|{:?}|{:?}", d.what, d.access, d.call).hash(&mut h);
+            h.finish()
+        };
+        let mut keys = self.denial_keys.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self.denials.lock().unwrap_or_else(|e| e.into_inner()).len();
+        if keys.contains(&key) && kept >= KEEP_REPEATS {
+            return;
+        }
+        if !keys.contains(&key) && keys.len() >= MAX_DENIALS {
+            if self
+                .denials_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                tracing::warn!(
+                    "more than {MAX_DENIALS} distinct denials: the rest are only counted"
+                );
+            }
+            return;
+        }
+        keys.insert(key);
+        drop(keys);
         self.denials
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -13,8 +13,10 @@
 //! Every call of [`SYSCALLS`] is trapped. The supervisor reads the arguments once (path, mode,
 //! owner, times, xattr name and value) and never answers `CONTINUE`: it **performs the
 //! operation itself** on an object it resolved and opened on its own, and returns the result.
-//! - Path-based calls: the path is made absolute (thread's cwd or dirfd), canonicalised
-//!   (the last component kept for the no-follow variants), checked against the write grants
+//! - Path-based calls: the path is made absolute (thread's cwd or dirfd), canonicalised as
+//!   the child (its search permissions: the supervisor's own would tell a capability-less
+//!   root which names exist in a directory it cannot search; the last component kept for the
+//!   no-follow variants), checked against the write grants
 //!   (`explain_canonical(.., Write)`), then opened `O_PATH | O_NOFOLLOW` beneath its canonical
 //!   parent with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: a path that
 //!   was swapped for a symlink after the check is refused, never followed. The operation runs
@@ -32,7 +34,13 @@
 //! Outside the write grants, a path-based change is also made when a runtime grant covers it
 //! without asking anyone (an approve rule, a session grant: `approved`), decided and audited
 //! by the policy engine with the deny groups first — so an `--approve DIR` covers metadata
-//! changes as a `--write DIR` grant would. The prompt is never offered for them.
+//! changes as a `--write DIR` grant would. The prompt is never offered for them. As for an
+//! approved open, the object opened is then checked by inode against the deny entries
+//! (`Engine::refuse_opened`): a hard link in DIR to `~/.ssh/id_rsa` keeps the key's mode
+//! (red-team 4, finding 1).
+//!
+//! A change the child's own credentials refuse is recorded as [`Refused::Credentials`] (no
+//! flag grants it), a hard link to a protected file as [`Refused::HardLinkToProtected`].
 //!
 //! Refusals answer `EACCES` and are recorded as [`Denial`]s.
 //!
@@ -95,7 +103,7 @@ mod resolve;
 use change::perform;
 use decode::decode;
 pub(in crate::broker) use resolve::open_object;
-use resolve::{open_path, resolve, Object};
+use resolve::{open_path, refuse_approved_object, resolve, Object};
 
 /// The syscalls this module brokers.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -171,6 +179,9 @@ pub(super) enum Refusal {
     Forbidden(PathBuf, &'static str, Errno),
     /// What the kernel would have answered (`ENOENT`, `EBADF`, `EFAULT`, ...): no denial.
     Errno(Errno),
+    /// Allowed by a runtime grant, but the object is another name (a hard link) for a file
+    /// under a deny entry (a denial, `EACCES`; the engine's reason).
+    HardLinkToProtected(PathBuf, String),
 }
 
 impl From<Errno> for Refusal {
@@ -195,15 +206,25 @@ pub(crate) fn handle(
 ) {
     let result = decode(notify, n, syscall).and_then(|(target, op)| {
         let fd_call = matches!(target, Target::Fd(_));
-        let object = resolve(notify, caps, engine, n, target)?;
         let creds = caps.creds.of_thread(notify, n)?;
+        let object = resolve(notify, caps, engine, &creds, n, target)?;
         // From here on, as the child: the path is looked up with its search permissions and
         // the change is made with its fs ids and capabilities (the rules below only give the
         // refusal its reason; the kernel decides either way).
         let as_child = creds.act()?;
         let resolved = match object {
             Object::Open(resolved) => resolved,
-            Object::Path { canonical, follow } => open_path(&as_child, canonical, follow)?,
+            Object::Path {
+                canonical,
+                follow,
+                approved,
+            } => {
+                let resolved = open_path(&as_child, canonical.clone(), follow)?;
+                if approved {
+                    refuse_approved_object(engine, &canonical, n, &resolved)?;
+                }
+                resolved
+            }
         };
         if fd_call && resolved.opath {
             return Err(Refusal::Errno(Errno::BADF));
@@ -243,9 +264,19 @@ pub(crate) fn handle(
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
+        Err(Refusal::HardLinkToProtected(path, reason)) => {
+            shared.deny(Denial {
+                what: Refused::HardLinkToProtected(path),
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
         Err(Refusal::Forbidden(path, reason, errno)) => {
             shared.deny(Denial {
-                what: Refused::Path(path),
+                what: Refused::Credentials(path),
                 access: AccessMode::Write,
                 pid: n.pid,
                 call: Call::Syscall(syscall),

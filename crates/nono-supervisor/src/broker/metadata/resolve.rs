@@ -12,7 +12,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::{Refusal, Target};
-use crate::broker::as_child::ActingAsChild;
+use crate::broker::as_child::{ActingAsChild, ChildCreds};
 use crate::broker::StaticGrants;
 use crate::policy::{Engine, RequestSource, RuntimeRequest};
 
@@ -20,7 +20,13 @@ use crate::policy::{Engine, RequestSource, RuntimeRequest};
 /// child's fd), or a canonical path to open as the child.
 pub(super) enum Object {
     Open(Resolved),
-    Path { canonical: PathBuf, follow: bool },
+    /// `approved`: allowed by a runtime grant (not the static write grants), so the object
+    /// opened must still be checked against the deny entries by inode (a hard link).
+    Path {
+        canonical: PathBuf,
+        follow: bool,
+        approved: bool,
+    },
 }
 
 /// The object the supervisor will change.
@@ -35,6 +41,7 @@ pub(super) fn resolve(
     notify: &NotifyFd,
     caps: &StaticGrants,
     engine: Option<&Engine>,
+    creds: &ChildCreds,
     n: &Notification,
     target: Target,
 ) -> Result<Object, Refusal> {
@@ -53,17 +60,19 @@ pub(super) fn resolve(
                 if dirfd != libc::AT_FDCWD {
                     return child_fd(notify, caps, n, dirfd).map(Object::Open);
                 }
-                return resolve_path(notify, caps, engine, n, dirfd, b".", follow);
+                return resolve_path(notify, caps, engine, creds, n, dirfd, b".", follow);
             }
-            resolve_path(notify, caps, engine, n, dirfd, &path, follow)
+            resolve_path(notify, caps, engine, creds, n, dirfd, &path, follow)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_path(
     notify: &NotifyFd,
     caps: &StaticGrants,
     engine: Option<&Engine>,
+    creds: &ChildCreds,
     n: &Notification,
     dirfd: i32,
     path: &[u8],
@@ -95,14 +104,20 @@ fn resolve_path(
             )),
         };
     }
-    let canonical = if follow {
-        std::fs::canonicalize(&lexical).map_err(io_errno)?
-    } else {
-        match (lexical.parent(), lexical.file_name()) {
-            (Some(parent), Some(name)) => {
-                std::fs::canonicalize(parent).map_err(io_errno)?.join(name)
+    // Resolved as the child (its search permissions): the supervisor's own would tell a
+    // sandboxed root without CAP_DAC_READ_SEARCH which names exist in a directory it cannot
+    // search (ENOENT here, EACCES from the kernel).
+    let canonical = {
+        let _as_child = creds.act()?;
+        if follow {
+            std::fs::canonicalize(&lexical).map_err(io_errno)?
+        } else {
+            match (lexical.parent(), lexical.file_name()) {
+                (Some(parent), Some(name)) => {
+                    std::fs::canonicalize(parent).map_err(io_errno)?.join(name)
+                }
+                _ => std::fs::canonicalize(&lexical).map_err(io_errno)?,
             }
-            _ => std::fs::canonicalize(&lexical).map_err(io_errno)?,
         }
     };
     if canonical.starts_with("/proc") {
@@ -111,13 +126,21 @@ fn resolve_path(
             "a metadata change on a /proc entry",
         ));
     }
-    if !caps.allows_canonical(&canonical, AccessMode::Write) && !approved(engine, &canonical, n) {
+    let approved = if caps.allows_canonical(&canonical, AccessMode::Write) {
+        false
+    } else if approved(engine, &canonical, n) {
+        true
+    } else {
         return Err(Refusal::Denied(
             canonical,
             "a metadata change outside the write grants",
         ));
-    }
-    Ok(Object::Path { canonical, follow })
+    };
+    Ok(Object::Path {
+        canonical,
+        follow,
+        approved,
+    })
 }
 
 /// Whether a runtime grant covers a change of `canonical` outside the write grants: an approve
@@ -130,13 +153,7 @@ fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool
     let Some(engine) = engine else {
         return false;
     };
-    let req = RuntimeRequest {
-        path: canonical.to_path_buf(),
-        access: AccessMode::Write,
-        pid: n.pid,
-        reason: None,
-        source: RequestSource::Trap,
-    };
+    let req = write_request(canonical, n);
     let Some(t) = engine.triage_canonical(&req) else {
         return false;
     };
@@ -146,6 +163,43 @@ fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool
     engine
         .decide_triaged(&req, t, &crate::cancel::CancelToken::new())
         .is_granted()
+}
+
+/// The policy engine's request for a metadata change of `canonical` (a write).
+pub(super) fn write_request(canonical: &Path, n: &Notification) -> RuntimeRequest {
+    RuntimeRequest {
+        path: canonical.to_path_buf(),
+        access: AccessMode::Write,
+        pid: n.pid,
+        reason: None,
+        source: RequestSource::Trap,
+    }
+}
+
+/// After a runtime grant, on the object opened for it: refused when it is a file under a deny
+/// entry (or a read-only one) reached by another name — a hard link made outside the sandbox
+/// into the approved directory — as for an approved open (`Engine::refuse_opened`; it may walk
+/// a deny entry cut at start-up once, as `path_ops` does on this thread for `link`).
+pub(super) fn refuse_approved_object(
+    engine: Option<&Engine>,
+    canonical: &Path,
+    n: &Notification,
+    resolved: &Resolved,
+) -> Result<(), Refusal> {
+    let Some(engine) = engine else {
+        // Approved without an engine cannot happen; refuse rather than assume.
+        return Err(Refusal::Denied(
+            canonical.to_path_buf(),
+            "a metadata change outside the write grants",
+        ));
+    };
+    match engine.refuse_opened(&write_request(canonical, n), &resolved.fd) {
+        None => Ok(()),
+        Some(reason) => Err(Refusal::HardLinkToProtected(
+            canonical.to_path_buf(),
+            reason,
+        )),
+    }
 }
 
 /// Open the checked canonical path `O_PATH` as the child (its search permissions apply).
