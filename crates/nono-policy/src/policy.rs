@@ -429,20 +429,7 @@ impl Engine {
     /// ~10 µs a grant on 2 cores) — except the check of the opened file when
     /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait).
     pub fn decides_at_once(&self, req: &RuntimeRequest, t: &Triage) -> bool {
-        let immediate = t.denied.is_some() || {
-            let session = self
-                .sessions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&t.canonical)
-                .is_some_and(|a| a.contains(req.access));
-            session
-                || self
-                    .policy
-                    .approve
-                    .iter()
-                    .any(|r| r.grants(&t.canonical, req.access))
-        };
+        let immediate = t.denied.is_some() || self.session_or_rule_grants(req, t);
         immediate && self.audit.is_none()
     }
 
@@ -450,20 +437,24 @@ impl Engine {
     /// group refuses it: [`decide_triaged`](Engine::decide_triaged) then grants without asking
     /// the backend (it may still write an audit entry).
     pub fn grants_without_asking(&self, req: &RuntimeRequest, t: &Triage) -> bool {
-        t.denied.is_none() && {
-            let session = self
-                .sessions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&t.canonical)
-                .is_some_and(|a| a.contains(req.access));
-            session
-                || self
-                    .policy
-                    .approve
-                    .iter()
-                    .any(|r| r.grants(&t.canonical, req.access))
-        }
+        t.denied.is_none() && self.session_or_rule_grants(req, t)
+    }
+
+    /// Whether a session grant or an approve rule covers `req` on `t`'s canonical path (deny
+    /// groups not considered: the callers check `t.denied` first).
+    fn session_or_rule_grants(&self, req: &RuntimeRequest, t: &Triage) -> bool {
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&t.canonical)
+            .is_some_and(|a| a.contains(req.access));
+        session
+            || self
+                .policy
+                .approve
+                .iter()
+                .any(|r| r.grants(&t.canonical, req.access))
     }
 
     /// Whether [`refuse_opened`](Engine::refuse_opened) of `fd` may take long (walk a deny

@@ -933,21 +933,26 @@ fn serve_http(
             return;
         }
     }
-    let Some(path) = normalize_request_path(path_and_query) else {
+    // A path the rules cannot judge unambiguously (an odd spelling, or a header that asks the
+    // server to use another path or method): 403, audited.
+    let refuse_ambiguous = |stream: &mut _| {
         let verdict = Verdict::Deny {
             reason: DenyReason::AmbiguousPath,
             rule_hint: None,
         };
         respond(
-            &mut stream,
+            stream,
             "403 Forbidden",
             "",
             &deny_body("request to", &host, port, &verdict),
         );
         emit(
             shared,
-            event(kind, &host, port, None, verdict, 0, 0, start, None),
+            event(kind.clone(), &host, port, None, verdict, 0, 0, start, None),
         );
+    };
+    let Some(path) = normalize_request_path(path_and_query) else {
+        refuse_ambiguous(&mut stream);
         return;
     };
     let rules = &shared.config.rules;
@@ -957,20 +962,7 @@ fn serve_http(
         .chain(&rules.deny)
         .any(|r| r.path.is_some());
     if path_rules && rewriting_header(head).is_some() {
-        let verdict = Verdict::Deny {
-            reason: DenyReason::AmbiguousPath,
-            rule_hint: None,
-        };
-        respond(
-            &mut stream,
-            "403 Forbidden",
-            "",
-            &deny_body("request to", &host, port, &verdict),
-        );
-        emit(
-            shared,
-            event(kind, &host, port, None, verdict, 0, 0, start, None),
-        );
+        refuse_ambiguous(&mut stream);
         return;
     }
     let body = match body_kind(head) {
