@@ -242,7 +242,7 @@ pub fn describe_denial(
             }
             return out;
         }
-        Refused::Path(path) | Refused::Socket(path) => {
+        Refused::Path(path) | Refused::Socket(path) | Refused::Proc { path, .. } => {
             let mut out = describe(caps, deny, path, d.access).with_call(d.call, d.on_parent());
             if let Some(reason) = d.procfs_refusal() {
                 out.protected = Some(Protected::Procfs(reason.to_owned()));

@@ -26,7 +26,7 @@ pub use nono_policy::{
     profile, url,
 };
 
-pub use broker::procfs::{explain_proc, ProcVerdict};
+pub use broker::procfs::{explain_proc, ProcRefusal, ProcVerdict};
 pub use broker::run_state::{Call, Refused};
 pub use broker::run_state::{Denial, UrlOpen, MAX_DENIALS};
 pub use broker::socket_family::SocketRefusal;

@@ -114,20 +114,37 @@ pub(crate) fn landlock_caps(caps: &CapabilitySet) -> CapabilitySet {
     out
 }
 
-const NO_PROC: &str = "/proc could not be opened by the supervisor";
-const NOT_LISTED: &str = "a /proc entry outside the allow-list for sandboxes";
-const SYSTEM_READ_ONLY: &str = "system-wide /proc entries are read-only";
-const OTHER_PROCESS: &str = "another process's /proc entry (outside the sandbox)";
-const OWN_READ_ONLY: &str = "a /proc entry of a sandboxed process that is read-only for it";
+/// Why the procfs broker refused a `/proc` entry. No flag grants any of these: no path grant
+/// reaches `/proc` under `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcRefusal {
+    /// `/proc` itself could not be opened by the supervisor.
+    NoProc,
+    /// A system-wide entry outside the allow-list for sandboxes.
+    NotListed,
+    /// A write to a system-wide entry.
+    SystemReadOnly,
+    /// An entry of a process outside the sandbox.
+    OtherProcess,
+    /// A write to an entry of a sandboxed process that is read-only for it.
+    OwnReadOnly,
+}
 
-/// Every reason [`Outcome::Refused`] gives (the report recognises them: no flag grants any).
-pub(crate) const REFUSALS: &[&str] = &[
-    NO_PROC,
-    NOT_LISTED,
-    SYSTEM_READ_ONLY,
-    OTHER_PROCESS,
-    OWN_READ_ONLY,
-];
+impl ProcRefusal {
+    /// The reason as users read it (report, audit, `why`).
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            ProcRefusal::NoProc => "/proc could not be opened by the supervisor",
+            ProcRefusal::NotListed => "a /proc entry outside the allow-list for sandboxes",
+            ProcRefusal::SystemReadOnly => "system-wide /proc entries are read-only",
+            ProcRefusal::OtherProcess => "another process's /proc entry (outside the sandbox)",
+            ProcRefusal::OwnReadOnly => {
+                "a /proc entry of a sandboxed process that is read-only for it"
+            }
+        }
+    }
+}
 
 /// What to do with a trapped open under `/proc`.
 #[derive(Debug)]
@@ -138,7 +155,7 @@ pub(crate) enum Outcome {
     /// Opened by the supervisor: inject it.
     Opened(OwnedFd),
     /// Refused (record a denial, answer `EACCES`).
-    Refused(&'static str),
+    Refused(ProcRefusal),
     /// The supervisor's own open failed (`ENOENT`, `ESRCH`, ...): answer this errno.
     Failed(Errno),
 }
@@ -230,7 +247,7 @@ impl ProcFs {
             }
         };
         let Some(proc_dir) = &self.proc_dir else {
-            return Outcome::Refused(NO_PROC);
+            return Outcome::Refused(ProcRefusal::NoProc);
         };
         let writes = super::access_of(flags).writes();
         match target {
@@ -241,10 +258,10 @@ impl ProcFs {
                     Some(first) => SYSTEM.iter().any(|s| OsStr::new(s) == first),
                 };
                 if !allowed {
-                    return Outcome::Refused(NOT_LISTED);
+                    return Outcome::Refused(ProcRefusal::NotListed);
                 }
                 if writes {
-                    return Outcome::Refused(SYSTEM_READ_ONLY);
+                    return Outcome::Refused(ProcRefusal::SystemReadOnly);
                 }
                 open_as_child(proc_dir, &rest)
             }
@@ -264,9 +281,7 @@ impl ProcFs {
                 let status = if pid == self.root {
                     if !self.root_running() {
                         // Exited: whatever process has that pid now is not the root.
-                        return Outcome::Refused(
-                            "another process's /proc entry (outside the sandbox)",
-                        );
+                        return Outcome::Refused(ProcRefusal::OtherProcess);
                     }
                     None
                 } else {
@@ -274,7 +289,7 @@ impl ProcFs {
                         return Outcome::Failed(Errno::NOENT);
                     };
                     if !self.in_sandbox(pid, &status) {
-                        return Outcome::Refused(OTHER_PROCESS);
+                        return Outcome::Refused(ProcRefusal::OtherProcess);
                     }
                     Some(status)
                 };
@@ -285,7 +300,7 @@ impl ProcFs {
                     let tgid = status.map_or(pid, |s| s.tgid);
                     let own = thread_group(tid) == Some(tgid);
                     if !own || !own_writable(&rest) {
-                        return Outcome::Refused(OWN_READ_ONLY);
+                        return Outcome::Refused(ProcRefusal::OwnReadOnly);
                     }
                 }
                 open_as_child(&pin, &rest)
@@ -360,13 +375,13 @@ pub(crate) fn answer(
         Outcome::Failed(errno) => {
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
-        Outcome::Refused(reason) => {
+        Outcome::Refused(refusal) => {
             shared.deny(Denial {
-                what: Refused::Path(path),
+                what: Refused::Proc { path, refusal },
                 access: super::access_of(flags),
                 pid: n.pid,
                 call: Call::Syscall(syscall),
-                reason: reason.to_owned(),
+                reason: refusal.reason().to_owned(),
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
@@ -485,7 +500,7 @@ pub fn explain_proc(path: &Path, access: nono_wire::AccessMode) -> Option<ProcVe
     };
     let Some(first) = rest.first() else {
         return Some(if writes {
-            refused(SYSTEM_READ_ONLY)
+            refused(ProcRefusal::SystemReadOnly.reason())
         } else {
             served("/proc itself is served for listing")
         });
@@ -499,18 +514,18 @@ pub fn explain_proc(path: &Path, access: nono_wire::AccessMode) -> Option<ProcVe
         return Some(if is_magic(own) {
             served("a magic link of the command's own process: the object it leads to is judged by its own grants")
         } else if writes && !own_writable(own) {
-            refused(OWN_READ_ONLY)
+            refused(ProcRefusal::OwnReadOnly.reason())
         } else {
             served("an entry of the command's own process, served by the supervisor")
         });
     }
     if first.as_bytes().iter().all(u8::is_ascii_digit) {
-        return Some(refused(OTHER_PROCESS));
+        return Some(refused(ProcRefusal::OtherProcess.reason()));
     }
     Some(if !SYSTEM.iter().any(|s| first == *s) {
-        refused(NOT_LISTED)
+        refused(ProcRefusal::NotListed.reason())
     } else if writes {
-        refused(SYSTEM_READ_ONLY)
+        refused(ProcRefusal::SystemReadOnly.reason())
     } else {
         served("a system-wide /proc entry on the allow-list, served read-only by the supervisor")
     })

@@ -85,6 +85,14 @@ pub enum Refused {
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
     /// file through the link: Landlock is path-based).
     HardLinkToProtected(PathBuf),
+    /// A `/proc` entry the procfs broker refused (another process's, one outside its
+    /// allow-list, a write to a read-only one): no flag grants it.
+    Proc {
+        /// The entry, by absolute path.
+        path: PathBuf,
+        /// Why.
+        refusal: super::procfs::ProcRefusal,
+    },
 }
 
 impl Refused {
@@ -95,7 +103,8 @@ impl Refused {
             Refused::Path(p)
             | Refused::Socket(p)
             | Refused::Credentials(p)
-            | Refused::HardLinkToProtected(p) => Some(p),
+            | Refused::HardLinkToProtected(p)
+            | Refused::Proc { path: p, .. } => Some(p),
             _ => None,
         }
     }
@@ -110,7 +119,8 @@ impl std::fmt::Display for Refused {
             Refused::Path(p)
             | Refused::Socket(p)
             | Refused::Credentials(p)
-            | Refused::HardLinkToProtected(p) => write!(f, "{}", p.display()),
+            | Refused::HardLinkToProtected(p)
+            | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
@@ -169,12 +179,11 @@ impl Denial {
     /// entry, one outside its allow-list, a write to a read-only one): no path grant reaches
     /// `/proc` under `run`, so no flag allows it.
     #[must_use]
-    pub fn procfs_refusal(&self) -> Option<&str> {
-        crate::broker::procfs::REFUSALS
-            .iter()
-            .find(|r| **r == self.reason)
-            .copied()
-            .filter(|_| matches!(&self.what, Refused::Path(p) if p.starts_with("/proc")))
+    pub fn procfs_refusal(&self) -> Option<&'static str> {
+        match &self.what {
+            Refused::Proc { refusal, .. } => Some(refusal.reason()),
+            _ => None,
+        }
     }
 }
 
