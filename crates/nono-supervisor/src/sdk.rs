@@ -16,9 +16,9 @@
 //! # URL open requests
 //! `OpenUrl` asks the supervisor to open a URL in the user's browser (an OAuth login from a
 //! sandboxed tool that cannot start a browser itself). On a worker, the URL is checked with
-//! [`url::validate`] against [`SpawnConfig::allowed_origins`] (empty = every URL refused) and,
+//! [`crate::url::validate`] against [`crate::SpawnConfig::allowed_origins`] (empty = every URL refused) and,
 //! if allowed, opened *outside* the sandbox by the supervisor with [`crate::url_open::open_outside_with`]
-//! (`xdg-open`/`open`, or [`SpawnConfig::url_opener`]); the answer is `UrlOpened {request_id,
+//! (`xdg-open`/`open`, or [`crate::SpawnConfig::url_opener`]); the answer is `UrlOpened {request_id,
 //! success, error}`. A replayed `request_id` (shared with `Request`s) is refused unopened.
 //!
 //! Every URL decision is recorded: as a [`UrlOpen`] in `RunOutcome::url_opens`, in a

@@ -2,7 +2,7 @@
 //! and their translation into a `CapabilitySet`, an `EnvPolicy` and a runtime `Policy`.
 //!
 //! # Format
-//! See `schema.json` (served by [`schema`]) for every field. In short:
+//! See `schema.json` (served by [`schema()`](schema())) for every field. In short:
 //! ```json
 //! { "name": "mine", "extends": "rust",
 //!   "groups": { "browsers": false },

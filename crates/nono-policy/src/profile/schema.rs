@@ -343,7 +343,7 @@ impl LimitsSettings {
     }
 }
 
-/// A profile. [`load`](super::load) returns it with `extends` resolved (merged, `extends` = `None`,
+/// A profile. [`load`](super::load()) returns it with `extends` resolved (merged, `extends` = `None`,
 /// [`chain`](Profile::chain) listing what was merged).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@ use super::{env_policy, Profile, ProfileError};
 use crate::deny_groups;
 
 impl Profile {
-    /// Check values that parse but make no sense. [`load`](super::load) calls this.
+    /// Check values that parse but make no sense. [`load`](super::load()) calls this.
     pub fn validate(&self) -> Result<(), ProfileError> {
         let invalid = |field: String, message: String| ProfileError::Invalid {
             profile: self.name.clone(),
