@@ -8,7 +8,7 @@
 //! components; the literal prefix of a pattern is a prefix of every path it matches.
 #![no_main]
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
 use nono_policy::policy::Glob;
@@ -86,8 +86,14 @@ fuzz_target!(|data: &[u8]| {
     }
     if got {
         let prefix = glob.literal_prefix();
+        // `.` components are ignored by the matcher (documented), so compare without them:
+        // `./a/x` matches `a/*` and starts with `a` once its leading `.` is dropped.
+        let without_dots: PathBuf = Path::new(path)
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
         assert!(
-            Path::new(path).starts_with(&prefix),
+            without_dots.starts_with(&prefix),
             "{path:?} matched {pattern:?} but does not start with its literal prefix {prefix:?}"
         );
     }
