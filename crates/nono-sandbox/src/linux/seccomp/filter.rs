@@ -995,77 +995,85 @@ fn emit_deny_rows(
         .filter(|e| e.nr == nr && e.when != When::Always)
     {
         let deny = rets.errno(asm, e.errno);
-        match e.when {
-            When::Always => {}
-            When::IoctlRequest { request, .. } => {
-                asm.load(Field::ArgLo(1));
-                asm.jump(Cond::Eq, request, deny, Target::Next);
-            }
-            When::CloneFlags(mask) => {
-                asm.load(Field::ArgLo(0));
-                asm.jump(Cond::Set, mask, deny, Target::Next);
-            }
-            When::PersonalityOtherThan(allowed) => {
-                asm.load(Field::ArgLo(0));
-                for v in allowed {
-                    asm.jump(Cond::Eq, *v, pass_label, Target::Next);
-                }
-                asm.goto(deny);
-            }
-            When::SetIdMode { mode } => {
-                asm.load(Field::ArgLo(mode));
-                asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-            }
-            When::CreateSetIdMode { flags, mode } => {
-                let next = asm.label();
-                asm.load(Field::ArgLo(flags));
-                asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
-                asm.load(Field::ArgLo(mode));
-                asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-                asm.bind(next);
-            }
-            When::AccessModeThree { flags } => {
-                // Both bits of O_ACCMODE set.
-                let next = asm.label();
-                asm.load(Field::ArgLo(flags));
-                asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
-                asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
-                asm.bind(next);
-            }
-            When::SetLimitsOfPid => {
-                // pid_t is 32 bits; new_limit is a pointer: both halves.
-                let next = asm.label();
-                asm.load(Field::ArgLo(0));
-                asm.jump(Cond::Eq, 0, next, Target::Next);
-                asm.load(Field::ArgLo(2));
-                asm.jump(Cond::Eq, 0, Target::Next, deny);
-                asm.load(Field::ArgHi(2));
-                asm.jump(Cond::Eq, 0, Target::Next, deny);
-                asm.bind(next);
-            }
-            When::PriorityOfOthers => {
-                asm.load(Field::ArgLo(0));
-                asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
-                asm.load(Field::ArgLo(1));
-                asm.jump(Cond::Eq, 0, Target::Next, deny);
-            }
-            When::IoprioOfUser => {
-                asm.load(Field::ArgLo(0));
-                asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
-            }
-            When::FlagsSet { arg, mask, .. } => {
-                asm.load(Field::ArgLo(arg));
-                asm.jump(Cond::Set, mask, deny, Target::Next);
-            }
-            When::IoctlTypeNr { type_nr, .. } => {
-                asm.load(Field::ArgLo(1));
-                asm.and(0xffff);
-                asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
-            }
-        }
+        emit_condition(asm, e.when, deny, pass_label);
     }
     if !falls_through {
         pass.leave(asm);
+    }
+}
+
+/// The argument test of one conditional deny row: a call it matches jumps to `deny`; one it
+/// does not falls through to the next instruction (or, for the allow-listing rows such as
+/// [`When::PersonalityOtherThan`], jumps to `pass`). Shared with the legacy reference filter,
+/// which differs only in how it reaches the rows.
+pub(super) fn emit_condition(asm: &mut Assembler, when: When, deny: Label, pass: Label) {
+    match when {
+        When::Always => {}
+        When::IoctlRequest { request, .. } => {
+            asm.load(Field::ArgLo(1));
+            asm.jump(Cond::Eq, request, deny, Target::Next);
+        }
+        When::CloneFlags(mask) => {
+            asm.load(Field::ArgLo(0));
+            asm.jump(Cond::Set, mask, deny, Target::Next);
+        }
+        When::PersonalityOtherThan(allowed) => {
+            asm.load(Field::ArgLo(0));
+            for v in allowed {
+                asm.jump(Cond::Eq, *v, pass, Target::Next);
+            }
+            asm.goto(deny);
+        }
+        When::SetIdMode { mode } => {
+            asm.load(Field::ArgLo(mode));
+            asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+        }
+        When::CreateSetIdMode { flags, mode } => {
+            let next = asm.label();
+            asm.load(Field::ArgLo(flags));
+            asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
+            asm.load(Field::ArgLo(mode));
+            asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
+            asm.bind(next);
+        }
+        When::AccessModeThree { flags } => {
+            // Both bits of O_ACCMODE set.
+            let next = asm.label();
+            asm.load(Field::ArgLo(flags));
+            asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
+            asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
+            asm.bind(next);
+        }
+        When::SetLimitsOfPid => {
+            // pid_t is 32 bits; new_limit is a pointer: both halves.
+            let next = asm.label();
+            asm.load(Field::ArgLo(0));
+            asm.jump(Cond::Eq, 0, next, Target::Next);
+            asm.load(Field::ArgLo(2));
+            asm.jump(Cond::Eq, 0, Target::Next, deny);
+            asm.load(Field::ArgHi(2));
+            asm.jump(Cond::Eq, 0, Target::Next, deny);
+            asm.bind(next);
+        }
+        When::PriorityOfOthers => {
+            asm.load(Field::ArgLo(0));
+            asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
+            asm.load(Field::ArgLo(1));
+            asm.jump(Cond::Eq, 0, Target::Next, deny);
+        }
+        When::IoprioOfUser => {
+            asm.load(Field::ArgLo(0));
+            asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
+        }
+        When::FlagsSet { arg, mask, .. } => {
+            asm.load(Field::ArgLo(arg));
+            asm.jump(Cond::Set, mask, deny, Target::Next);
+        }
+        When::IoctlTypeNr { type_nr, .. } => {
+            asm.load(Field::ArgLo(1));
+            asm.and(0xffff);
+            asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
+        }
     }
 }
 

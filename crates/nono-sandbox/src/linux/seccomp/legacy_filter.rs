@@ -67,74 +67,7 @@ pub(super) fn build_deny(network: &NetworkMode, deny_sysv: bool, refuse_unix_dgr
             .filter(|e| e.nr == nr && e.when != When::Always)
         {
             let deny = rets.errno(&mut asm, e.errno);
-            match e.when {
-                When::Always => {}
-                When::IoctlRequest { request, .. } => {
-                    asm.load(Field::ArgLo(1));
-                    asm.jump(Cond::Eq, request, deny, Target::Next);
-                }
-                When::CloneFlags(mask) => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Set, mask, deny, Target::Next);
-                }
-                When::PersonalityOtherThan(allowed) => {
-                    asm.load(Field::ArgLo(0));
-                    for v in allowed {
-                        asm.jump(Cond::Eq, *v, allow, Target::Next);
-                    }
-                    asm.goto(deny);
-                }
-                When::SetIdMode { mode } => {
-                    asm.load(Field::ArgLo(mode));
-                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-                }
-                When::CreateSetIdMode { flags, mode } => {
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(flags));
-                    asm.jump(Cond::Set, CREATE_FLAGS, Target::Next, next);
-                    asm.load(Field::ArgLo(mode));
-                    asm.jump(Cond::Set, SETID_BITS, deny, Target::Next);
-                    asm.bind(next);
-                }
-                When::AccessModeThree { flags } => {
-                    // Both bits of O_ACCMODE set.
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(flags));
-                    asm.jump(Cond::Set, libc::O_WRONLY as u32, Target::Next, next);
-                    asm.jump(Cond::Set, libc::O_RDWR as u32, deny, Target::Next);
-                    asm.bind(next);
-                }
-                When::SetLimitsOfPid => {
-                    // pid_t is 32 bits; new_limit is a pointer: both halves.
-                    let next = asm.label();
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, 0, next, Target::Next);
-                    asm.load(Field::ArgLo(2));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                    asm.load(Field::ArgHi(2));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                    asm.bind(next);
-                }
-                When::PriorityOfOthers => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, PRIO_PROCESS, Target::Next, deny);
-                    asm.load(Field::ArgLo(1));
-                    asm.jump(Cond::Eq, 0, Target::Next, deny);
-                }
-                When::IoprioOfUser => {
-                    asm.load(Field::ArgLo(0));
-                    asm.jump(Cond::Eq, IOPRIO_WHO_USER, deny, Target::Next);
-                }
-                When::FlagsSet { arg, mask, .. } => {
-                    asm.load(Field::ArgLo(arg));
-                    asm.jump(Cond::Set, mask, deny, Target::Next);
-                }
-                When::IoctlTypeNr { type_nr, .. } => {
-                    asm.load(Field::ArgLo(1));
-                    asm.and(0xffff);
-                    asm.jump(Cond::Eq, u32::from(type_nr), deny, Target::Next);
-                }
-            }
+            emit_condition(&mut asm, e.when, deny, allow);
         }
         asm.goto(allow);
     }
