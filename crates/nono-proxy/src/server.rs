@@ -650,6 +650,27 @@ fn connect(shared: &Shared, addr: IpAddr, port: u16) -> io::Result<TcpStream> {
     Ok(s)
 }
 
+/// 400 for a `Host` header that disagrees with the request's target (`what`), audited.
+fn refuse_host_mismatch(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    host: &Host,
+    port: u16,
+    what: &str,
+    start: Instant,
+) {
+    respond(
+        stream,
+        "400 Bad Request",
+        "",
+        &format!("nono: the Host header does not match the {what}\n"),
+    );
+    let mut ev = rejected(RejectReason::HostMismatch, start);
+    ev.host = host.to_string();
+    ev.port = port;
+    emit(shared, ev);
+}
+
 fn serve_connect(
     mut stream: TcpStream,
     shared: &Shared,
@@ -659,21 +680,9 @@ fn serve_connect(
     rest: Vec<u8>,
     start: Instant,
 ) {
-    match host_header_agrees(head, &host, port, port) {
-        Ok(true) => {}
-        _ => {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "",
-                "nono: the Host header does not match the CONNECT target\n",
-            );
-            let mut ev = rejected(RejectReason::HostMismatch, start);
-            ev.host = host.to_string();
-            ev.port = port;
-            emit(shared, ev);
-            return;
-        }
+    if !matches!(host_header_agrees(head, &host, port, port), Ok(true)) {
+        refuse_host_mismatch(&mut stream, shared, &host, port, "CONNECT target", start);
+        return;
     }
     let mut decided = match decide_and_resolve(shared, &host, port, Access::Tunnel) {
         Ok(d) => d,
@@ -917,21 +926,9 @@ fn serve_http(
         method: head.method.clone(),
         path: path_only.clone(),
     };
-    match host_header_agrees(head, &host, port, 80) {
-        Ok(true) => {}
-        _ => {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "",
-                "nono: the Host header does not match the request URL\n",
-            );
-            let mut ev = rejected(RejectReason::HostMismatch, start);
-            ev.host = host.to_string();
-            ev.port = port;
-            emit(shared, ev);
-            return;
-        }
+    if !matches!(host_header_agrees(head, &host, port, 80), Ok(true)) {
+        refuse_host_mismatch(&mut stream, shared, &host, port, "request URL", start);
+        return;
     }
     // A path the rules cannot judge unambiguously (an odd spelling, or a header that asks the
     // server to use another path or method): 403, audited.
