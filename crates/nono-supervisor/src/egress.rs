@@ -43,8 +43,8 @@ pub struct ConnectDenial {
     pub addr: SocketAddr,
     /// The thread id that asked.
     pub pid: u32,
-    /// `"connect"` or `"sendto"` (TCP Fast Open).
-    pub syscall: String,
+    /// `connect`, or `sendto`/`sendmsg` (TCP Fast Open).
+    pub syscall: nono_sandbox::linux::seccomp::Syscall,
     /// Why.
     pub refusal: ConnectRefusal,
 }

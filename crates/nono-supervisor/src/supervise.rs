@@ -76,7 +76,8 @@ pub struct RunOutcome {
     /// Every denied access, in order (each distinct one once, at most
     /// `MAX_DENIALS`; see [`denials_dropped`](Self::denials_dropped)).
     pub denials: Vec<Denial>,
-    /// Distinct denials beyond the ones kept in [`denials`](Self::denials): only counted.
+    /// Refusals beyond the ones kept (distinct denials past [`denials`](Self::denials), refused
+    /// connects past `connect_denials`): only counted.
     pub denials_dropped: u64,
     /// Every URL open request, allowed or refused, in the order they were decided.
     pub url_opens: Vec<UrlOpen>,

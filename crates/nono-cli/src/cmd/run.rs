@@ -229,7 +229,7 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     ui.block(&report::render_all(denied, net));
     if outcome.denials_dropped > 0 {
         ui.note(&format!(
-            "{} more distinct refusals are not listed (nono keeps the first {} of a run)",
+            "{} more refusals are not listed (nono keeps the first {} distinct ones of each kind in a run)",
             outcome.denials_dropped,
             nono_supervisor::MAX_DENIALS
         ));

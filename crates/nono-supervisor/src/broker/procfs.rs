@@ -116,7 +116,7 @@ pub(crate) fn landlock_caps(caps: &CapabilitySet) -> CapabilitySet {
 
 /// Why the procfs broker refused a `/proc` entry. No flag grants any of these: no path grant
 /// reaches `/proc` under `run`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProcRefusal {
     /// `/proc` itself could not be opened by the supervisor.
     NoProc,

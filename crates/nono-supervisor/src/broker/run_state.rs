@@ -38,7 +38,7 @@ pub struct Denial {
 /// What a [`Denial`] refused. Typed so that a caller formats it without reading meaning back
 /// out of a path (a file may be called `@x` or `pid 1`). Not `non_exhaustive`: a caller that
 /// reports denials handles every kind, so a new one cannot reach users unexplained.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Refused {
     /// A file or directory, by absolute path as the supervisor resolved it.
     Path(PathBuf),
@@ -133,7 +133,7 @@ impl std::fmt::Display for Refused {
 }
 
 /// The call a [`Denial`] refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Call {
     /// A trapped syscall.
     Syscall(Syscall),
@@ -214,14 +214,17 @@ pub const MAX_DENIALS: usize = 1 << 14;
 /// past this many, a repeat of a kept denial is dropped.
 const KEEP_REPEATS: usize = 1 << 12;
 
+/// What makes two denials the same for keeping them: what was refused, the access, the call.
+pub(crate) type DenialKey = (Refused, AccessMode, Call);
+
 /// State shared by the loop, the broker, the SDK server and the workers.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub denials: Mutex<Vec<Denial>>,
-    /// What each kept denial refused (`what`, access, call), hashed: a repeat of one already
-    /// kept is not kept again (the report shows each once anyway).
-    pub(crate) denial_keys: Mutex<std::collections::HashSet<u64>>,
-    /// Distinct denials not kept because [`MAX_DENIALS`] were.
+    /// What each kept denial refused (`what`, access, call): a repeat of one already kept is
+    /// not kept again past [`KEEP_REPEATS`] (the report shows each once anyway).
+    pub(crate) denial_keys: Mutex<std::collections::HashSet<DenialKey>>,
+    /// Distinct denials, and refused connects, not kept because [`MAX_DENIALS`] were.
     pub denials_dropped: std::sync::atomic::AtomicU64,
     pub url_opens: Mutex<Vec<UrlOpen>>,
     /// Set for a learning run (see `learn.rs`).
@@ -231,23 +234,21 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn deny(&self, d: Denial) {
-        let what = d.path().map_or_else(
-            || crate::escape::text(&d.what.to_string()),
-            crate::escape::path,
-        );
-        tracing::debug!(what = %what, syscall = %d.call, reason = %crate::escape::text(&d.reason), "denied");
-        let key = {
-            use std::hash::{Hash as _, Hasher as _};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            format!("{:?}|{:?}|{:?}", d.what, d.access, d.call).hash(&mut h);
-            h.finish()
-        };
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let what = d.path().map_or_else(
+                || crate::escape::text(&d.what.to_string()),
+                crate::escape::path,
+            );
+            tracing::debug!(what = %what, syscall = %d.call, reason = %crate::escape::text(&d.reason), "denied");
+        }
+        let key: DenialKey = (d.what.clone(), d.access, d.call);
         let mut keys = self.denial_keys.lock().unwrap_or_else(|e| e.into_inner());
         let kept = self.denials.lock().unwrap_or_else(|e| e.into_inner()).len();
-        if keys.contains(&key) && kept >= KEEP_REPEATS {
+        let seen = keys.contains(&key);
+        if seen && kept >= KEEP_REPEATS {
             return;
         }
-        if !keys.contains(&key) && keys.len() >= MAX_DENIALS {
+        if !seen && keys.len() >= MAX_DENIALS {
             if self
                 .denials_dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -268,11 +269,18 @@ impl Shared {
     }
 
     pub(crate) fn deny_connect(&self, d: crate::egress::ConnectDenial) {
-        tracing::debug!(addr = %d.addr, syscall = %d.syscall, refusal = ?d.refusal, "connect denied");
-        self.connect_denials
+        tracing::debug!(addr = %d.addr, syscall = %d.syscall.name(), refusal = ?d.refusal, "connect denied");
+        let mut kept = self
+            .connect_denials
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(d);
+            .unwrap_or_else(|e| e.into_inner());
+        // Bounded like the other denials: a connect flood must not grow the supervisor.
+        if kept.len() >= MAX_DENIALS {
+            self.denials_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        kept.push(d);
     }
 
     pub(crate) fn url_open(&self, u: UrlOpen) {

@@ -21,7 +21,7 @@ use super::run_state::{Call, Denial, Refused, Shared};
 use super::StaticGrants;
 
 /// Why a socket was refused, and so what would allow it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SocketRefusal {
     /// The network is blocked (`--block-net`, a profile's `network.block`): without the

@@ -564,7 +564,7 @@ fn refuse(notify: &NotifyFd, shared: &Shared, n: &Notification, syscall: Syscall
             shared.deny_connect(crate::egress::ConnectDenial {
                 addr,
                 pid: n.pid,
-                syscall: syscall.name().to_owned(),
+                syscall,
                 refusal,
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
