@@ -781,6 +781,23 @@ fn serve_connect(
     );
 }
 
+/// [`body_kind`], or a 400 naming why the request's framing is refused (audited).
+fn body_or_refuse(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    head: &RequestHead,
+    start: Instant,
+) -> Option<BodyKind> {
+    match body_kind(head) {
+        Ok(b) => Some(b),
+        Err(why) => {
+            respond(stream, "400 Bad Request", "", &format!("nono: {why}\n"));
+            emit(shared, rejected(RejectReason::BadRequest, start));
+            None
+        }
+    }
+}
+
 /// Content-Length / Transfer-Encoding → framing; refuses ambiguous combinations (smuggling).
 fn body_kind(head: &RequestHead) -> Result<BodyKind, &'static str> {
     let te: Vec<&[u8]> = head.header_values("transfer-encoding").collect();
@@ -962,18 +979,8 @@ fn serve_http(
         refuse_ambiguous(&mut stream);
         return;
     }
-    let body = match body_kind(head) {
-        Ok(b) => b,
-        Err(why) => {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "",
-                &format!("nono: {why}\n"),
-            );
-            emit(shared, rejected(RejectReason::BadRequest, start));
-            return;
-        }
+    let Some(body) = body_or_refuse(&mut stream, shared, head, start) else {
+        return;
     };
     let mut decided = match decide_and_resolve(shared, &host, port, Access::Http { path: &path }) {
         Ok(d) => d,
@@ -1292,18 +1299,8 @@ fn serve_credential(
         emit(shared, ev);
         return;
     }
-    let body = match body_kind(head) {
-        Ok(b) => b,
-        Err(why) => {
-            respond(
-                &mut stream,
-                "400 Bad Request",
-                "",
-                &format!("nono: {why}\n"),
-            );
-            emit(shared, rejected(RejectReason::BadRequest, start));
-            return;
-        }
+    let Some(body) = body_or_refuse(&mut stream, shared, head, start) else {
+        return;
     };
     let verdict = Verdict::Allow {
         rule: format!("--credential {}", route.name),
