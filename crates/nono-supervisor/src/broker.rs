@@ -1027,7 +1027,7 @@ pub(crate) fn open_approved(
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+    if path.parent().is_none() || path.file_name().is_none() {
         // The root directory itself.
         return rustix::fs::openat2(
             rustix::fs::CWD,
@@ -1036,6 +1036,19 @@ pub(crate) fn open_approved(
             mode,
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         );
+    }
+    let (dir, name) = open_parent(as_child, path)?;
+    open_beneath(as_child, &dir, name, flags, mode)
+}
+
+/// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
+/// last component. As the child.
+pub(crate) fn open_parent<'p>(
+    _as_child: &ActingAsChild,
+    path: &'p Path,
+) -> Result<(OwnedFd, &'p Path), Errno> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Errno::INVAL);
     };
     let dir = rustix::fs::openat2(
         rustix::fs::CWD,
@@ -1044,7 +1057,7 @@ pub(crate) fn open_approved(
         Mode::empty(),
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )?;
-    open_beneath(as_child, &dir, Path::new(name), flags, mode)
+    Ok((dir, Path::new(name)))
 }
 
 /// `openat2(root, relative, flags | O_NONBLOCK, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |

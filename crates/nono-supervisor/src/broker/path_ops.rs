@@ -43,7 +43,6 @@
 //! refusal is reported with `--read DIR`) and `truncate`/`mknod`, which stay reported.
 //! `linkat` with `AT_EMPTY_PATH` or `AT_SYMLINK_FOLLOW` is not performed (Landlock decides).
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,7 +53,7 @@ use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
 use super::run_state::{Call, Denial, Refused, Shared};
-use super::{Context, StaticGrants, PATH_MAX};
+use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, RequestSource, RuntimeRequest};
 
 /// The syscalls this module reports on.
@@ -432,25 +431,6 @@ fn grant(
             let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
     }
-}
-
-/// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
-/// last component. As the child.
-fn open_parent<'p>(
-    _as_child: &ActingAsChild,
-    path: &'p Path,
-) -> Result<(OwnedFd, &'p Path), Errno> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(Errno::INVAL);
-    };
-    let dir = rustix::fs::openat2(
-        rustix::fs::CWD,
-        parent,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )?;
-    Ok((dir, Path::new(name)))
 }
 
 /// Perform `op` as the child, on its canonical parents. The mode of a new directory is the
