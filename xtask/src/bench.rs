@@ -93,7 +93,9 @@ int main(int argc, char **argv) {
 /// no deny list) and answers every notification `CONTINUE` from a single thread blocked in
 /// `SECCOMP_IOCTL_NOTIF_RECV` with `SYNC_WAKE_UP` (as nono's notify thread). With `-r` it
 /// also reads the path from the child (`process_vm_readv`) and checks `NOTIF_ID_VALID`
-/// first, the least a broker that looks at the path must add.
+/// first, the least a broker that looks at the path must add. With `-a` it installs a
+/// one-instruction filter that allows everything and execs PROG (no listener): the least
+/// any seccomp sandbox adds to an allowed syscall.
 const FLOOR_C: &str = r#"#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +128,15 @@ const FLOOR_C: &str = r#"#define _GNU_SOURCE
 int main(int argc, char **argv) {
     int read_path = 0, a = 1;
     if (argc > 1 && strcmp(argv[1], "-r") == 0) { read_path = 1; a = 2; }
+    if (argc > 1 && strcmp(argv[1], "-a") == 0) {
+        if (argc <= 2) return 2;
+        struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+        struct sock_fprog all = {1, allow};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) return 3;
+        if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &all)) return 3;
+        execvp(argv[2], argv + 2);
+        return 127;
+    }
     if (argc <= a) return 2;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) return 2;
@@ -765,6 +776,11 @@ fn syscall_cases(t: &ToolPaths<'_>) -> Vec<Case> {
             ]),
         },
     ];
+    cases.push(Case {
+        key: "seccomp-floor",
+        name: "getppid / pread, allow-all seccomp filter (floor)".into(),
+        argv: v(&[&s(t.floor), "-a", &e, "-s", &f, calls]),
+    });
     let mut bw = vec![];
     if let Some(bwrap) = t.bwrap {
         bw.push(bwrap.to_owned());
@@ -1084,9 +1100,17 @@ fn targets(all: &All) -> Vec<Target> {
             let worst = [w.a - b.a, w.b - b.b, r.a - b.a, r.b - b.b]
                 .into_iter()
                 .fold(f64::MIN, f64::max);
+            // What entering seccomp costs at all: a filter that allows everything.
+            let floor = sys("seccomp-floor").map_or(String::new(), |f| {
+                format!(
+                    "; an allow-all filter +{:.0}/+{:.0} ns",
+                    f.a - b.a,
+                    f.b - b.b
+                )
+            });
             Some((
                 format!(
-                    "wrap +{:.0}/+{:.0} ns, run +{:.0}/+{:.0} ns",
+                    "wrap +{:.0}/+{:.0} ns, run +{:.0}/+{:.0} ns{floor}",
                     w.a - b.a,
                     w.b - b.b,
                     r.a - b.a,
