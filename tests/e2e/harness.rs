@@ -110,6 +110,9 @@ impl std::fmt::Display for Run {
 /// A `nono` command with a clean logging environment, stdin from /dev/null, run in `cwd`.
 pub fn nono_cmd(cwd: &Path) -> Command {
     let mut cmd = Command::new(nono_bin());
+    if let Some(state) = state_home_for(cwd) {
+        cmd.env("XDG_STATE_HOME", state);
+    }
     cmd.current_dir(cwd)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -225,7 +228,23 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_dir_all(self.path.with_extension("state"));
     }
+}
+
+/// nono's state directory (`XDG_STATE_HOME`) for runs in `cwd` when `cwd` lies in a
+/// [`Scratch`] directory: `<scratch>.state`, beside it (not in it: the `nono` deny group
+/// would carve it out of grants on the scratch directory). Each test so starts with no
+/// record of earlier runs' write grants or trusted profiles — with the machine's own record,
+/// a profile file a test writes after any earlier run that could write there is refused until
+/// trusted (`nono profile trust`). A test that sets `HOME` or `XDG_STATE_HOME` itself
+/// overrides it (`env_remove("XDG_STATE_HOME")` to use `HOME`'s).
+pub fn state_home_for(cwd: &Path) -> Option<PathBuf> {
+    let rest = cwd.strip_prefix(scratch_root()).ok()?;
+    let first = rest.components().next()?;
+    let name = first.as_os_str().to_str()?;
+    name.starts_with("nono-e2e-")
+        .then(|| scratch_root().join(format!("{name}.state")))
 }
 
 /// Whether the kernel can enforce what these tests check (Landlock filesystem rules and

@@ -45,6 +45,10 @@ fn the_dry_run_shows_the_approval_engine() {
     let setsid = |json: bool| {
         let mut cmd = std::process::Command::new("setsid");
         cmd.current_dir(&s.path)
+            .env(
+                "XDG_STATE_HOME",
+                crate::harness::state_home_for(&s.path).expect("a scratch directory"),
+            )
             .stdin(Stdio::piped())
             .arg("-w")
             .arg(crate::harness::nono_bin())

@@ -39,6 +39,10 @@ fn nono_as(uid: Option<u32>, cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -
             c
         }
     };
+    // A test that gives HOME keeps nono's state there (the harness's scratch state otherwise).
+    if env.iter().any(|(k, _)| *k == "HOME") {
+        cmd.env_remove("XDG_STATE_HOME");
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -602,4 +606,125 @@ fn persist_learn_run_planting_a_grant_link_is_refused_later() {
     r.expect_code(125)
         .stderr_has(&format!("refusing the symlink {out_s} -> {outside_s}"))
         .stderr_has(&format!("--allow-symlinked-grant {out_s}"));
+}
+
+/// A profile given by path (`-p proj/nono.json`) inside a run's write grant: the run rewrites
+/// it to read a secret outside (or plants a symlink to another profile there) for the next
+/// run. nono uses a profile file that changed after its directory became writable by a
+/// sandboxed run only when the user trusted that content (`nono profile trust`, named in the
+/// refusal); an unchanged profile keeps working run after run, and the trust step works.
+/// Run and wrap (both record their write grants).
+#[test]
+fn persist_profile_rewritten_by_a_run_is_refused_until_trusted() {
+    if !sandbox_available() {
+        return;
+    }
+    for mode in ["run", "wrap"] {
+        let s = Scratch::new(&format!("persist-profile-{mode}"));
+        s.mkdir("proj");
+        s.write("outside/secret", "the-secret\n");
+        let home = s.mkdir("home");
+        let env = [("HOME", home.as_path())];
+        let (proj, prof, secret) = (s.s("proj"), s.s("proj/nono.json"), s.s("outside/secret"));
+        s.write("proj/nono.json", r#"{"extends": "default"}"#);
+        let evil = format!(
+            r#"{{"extends": "default", "filesystem": {{"read": ["{}"]}}}}"#,
+            s.s("outside")
+        );
+        let read_secret = |expect_refusal: bool| {
+            let r = nono_as(
+                None,
+                &s.path,
+                &env,
+                &[mode, "-p", &prof, "--", "cat", &secret],
+            );
+            if expect_refusal {
+                assert!(
+                    !r.stdout.contains("the-secret"),
+                    "{mode}: secret read:\n{r}"
+                );
+            }
+            r
+        };
+        // Control: the profile the user wrote does not grant the secret, and using it again
+        // after a run that could write there (but did not) is fine.
+        for _ in 0..2 {
+            nono_as(
+                None,
+                &s.path,
+                &env,
+                &[mode, "-p", &prof, "--allow", &proj, "--", "true"],
+            )
+            .expect_code(0);
+        }
+        assert_ne!(
+            read_secret(true).code,
+            Some(0),
+            "{mode}: the user's profile grants the secret"
+        );
+        // Run 1 rewrites its own profile.
+        nono_as(
+            None,
+            &s.path,
+            &env,
+            &[
+                mode,
+                "-p",
+                &prof,
+                "--allow",
+                &proj,
+                "--",
+                SHELL,
+                "-c",
+                "printf '%s' \"$1\" > \"$2\"",
+                "sh",
+                &evil,
+                &prof,
+            ],
+        )
+        .expect_code(0);
+        assert_eq!(std::fs::read_to_string(&prof).unwrap(), evil);
+        // Run 2: refused, naming the fix.
+        read_secret(true)
+            .expect_code(125)
+            .stderr_has(&format!(
+                "profile {prof} changed after {proj} became writable"
+            ))
+            .stderr_has(&format!("nono profile trust {prof}"));
+        // The fix works: the user read it and trusts it.
+        let t = nono_as(None, &s.path, &env, &["profile", "trust", &prof]);
+        t.expect_code(0).stdout_has(&format!("trusted {prof}"));
+        read_secret(false).expect_code(0).stdout_has("the-secret");
+        // A symlink planted where the profile was, to a profile no run could write (so the
+        // file itself passes): the link is what is refused.
+        let other = s.write("elsewhere/other.json", &evil);
+        s.write("proj/nono.json", r#"{"extends": "default"}"#);
+        nono_as(None, &s.path, &env, &["profile", "trust", &prof]).expect_code(0);
+        assert_ne!(read_secret(true).code, Some(0));
+        nono_as(
+            None,
+            &s.path,
+            &env,
+            &[
+                mode,
+                "-p",
+                &prof,
+                "--allow",
+                &proj,
+                "--",
+                "ln",
+                "-sf",
+                &other.display().to_string(),
+                &prof,
+            ],
+        )
+        .expect_code(0);
+        assert!(Path::new(&prof).is_symlink());
+        read_secret(true)
+            .expect_code(125)
+            .stderr_has(&format!(
+                "profile {prof} is reached through the symlink {prof}"
+            ))
+            .stderr_has(&format!("nono profile trust {prof}"));
+    }
 }

@@ -365,6 +365,7 @@ impl TestUser {
         let mut cmd = nono_cmd(cwd);
         cmd.uid(self.uid)
             .gid(self.gid)
+            .env_remove("XDG_STATE_HOME")
             .env("HOME", home)
             .env("USER", &self.name)
             .env_remove("XDG_RUNTIME_DIR")

@@ -52,6 +52,10 @@ impl AtTerminal {
             .arg("--")
             .args(command)
             .current_dir(&s.path)
+            .env(
+                "XDG_STATE_HOME",
+                crate::e2e_harness::state_home_for(&s.path).expect("a scratch directory"),
+            )
             .env_remove("RUST_LOG")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))

@@ -435,6 +435,14 @@ pub enum ProfileCommand {
     },
     /// Print the profile JSON Schema.
     Schema,
+    /// Trust a profile file's present content (and that of the files it extends) after a
+    /// sandboxed run could have changed it: read it first. nono refuses a profile file that
+    /// changed after its directory became writable by a sandboxed run until it is trusted.
+    Trust {
+        /// The profile: a file, or a profile name in your profile directory.
+        #[arg(value_name = "NAME|FILE")]
+        name: String,
+    },
 }
 
 /// `nono completion`.

@@ -22,6 +22,7 @@ use nono_supervisor::private_tmp::PrivateTmp;
 use nono_supervisor::profile::{
     self, ChildEnv, EnvRequest, Profile, Removed, ResolvedProfile, SetOrigin, SetValue, Vars,
 };
+use nono_supervisor::profile_trust::{self, TrustedProfiles};
 use serde::Serialize;
 
 pub mod engine;
@@ -411,6 +412,29 @@ impl SandboxPlan {
                 history_file.display()
             ))
         })?;
+        // A profile file an earlier run could have rewritten is used only as trusted.
+        let trusted_file = TrustedProfiles::file(&vars.xdg_state_home);
+        let mut trusted = TrustedProfiles::load(&trusted_file).map_err(|e| {
+            Failure::nono(format!(
+                "cannot read nono's record of trusted profiles {}: {e} (fix its permissions, or remove it and trust your profiles again)",
+                trusted_file.display()
+            ))
+        })?;
+        profile_trust::check(
+            &profile.files,
+            &history,
+            &trusted,
+            uid,
+            &vars.xdg_config_home.join("nono"),
+        )
+        .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
+        // What passed is the user's content (no run could have written it since): remembered
+        // as trusted, so a run that may write there cannot have the next run take its
+        // rewrite for the user's. Best effort: without the record the next run judges the
+        // file by the history alone, which is stricter.
+        if let Err(e) = trusted.record(&trusted_file, &profile.files) {
+            tracing::debug!("could not remember the profile files as trusted: {e}");
+        }
         let (links, walks) = check_grant_links(
             &requested,
             &caps,

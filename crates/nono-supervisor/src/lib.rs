@@ -23,7 +23,7 @@ pub mod url_open;
 use nono_policy::request;
 pub use nono_policy::{
     audit, bypass, cancel, deny_groups, env, escape, learn, learn_profile, planted, policy,
-    profile, url,
+    profile, profile_trust, url,
 };
 
 pub use broker::procfs::{explain_proc, ProcRefusal, ProcVerdict};

@@ -398,24 +398,46 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
             args.output.display()
         ))
     })?;
-    std::io::Write::write_all(&mut file, nono_supervisor::escape::json(&text).as_bytes()).map_err(
-        |e| {
-            Failure::nono(format!(
-                "-o {}: cannot write the profile: {e}",
-                args.output.display()
-            ))
-        },
-    )?;
+    let written = nono_supervisor::escape::json(&text);
+    std::io::Write::write_all(&mut file, written.as_bytes()).map_err(|e| {
+        Failure::nono(format!(
+            "-o {}: cannot write the profile: {e}",
+            args.output.display()
+        ))
+    })?;
     drop(file);
     // The profile must load and expand like `run -p` will do it.
     let check = nono_supervisor::profile::load_file(&args.output)
-        .and_then(|p| p.to_caps(&plan.vars).map(|_| ()));
-    if let Err(e) = check {
-        return Err(Failure::nono(format!(
-            "-o {}: the learned profile does not load: {e}",
+        .and_then(|p| p.to_caps(&plan.vars).map(|_| p));
+    let learned_profile = match check {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(Failure::nono(format!(
+                "-o {}: the learned profile does not load: {e}",
+                args.output.display()
+            ))
+            .into())
+        }
+    };
+    // nono wrote it: its content is trusted for the runs that use it (only exactly what was
+    // written; the files it extends were judged when this run started).
+    let own = nono_supervisor::profile_trust::sha256_hex(written.as_bytes());
+    let mine: Vec<_> = learned_profile
+        .files
+        .iter()
+        .filter(|f| f.sha256 == own && f.canonical == f.at && f.spelled == output)
+        .cloned()
+        .collect();
+    let store = nono_supervisor::profile_trust::TrustedProfiles::file(&plan.vars.xdg_state_home);
+    let recorded = nono_supervisor::profile_trust::TrustedProfiles::load(&store)
+        .and_then(|mut t| t.record(&store, &mine));
+    if let Err(e) = recorded {
+        ui.note(&format!(
+            "could not record {} as trusted in {}: {e} (run `nono profile trust {}` before using it)",
+            args.output.display(),
+            store.display(),
             args.output.display()
-        ))
-        .into());
+        ));
     }
     let count = learned.read.len()
         + learned.write.len()

@@ -1,8 +1,11 @@
-//! `nono profile list|show|validate|schema`: the profiles' own output goes to stdout.
+//! `nono profile list|show|validate|schema|trust`: the profiles' own output goes to stdout.
 
 use std::path::Path;
 
+use nono_supervisor::escape;
+use nono_supervisor::planted::{self, WriteHistory};
 use nono_supervisor::profile;
+use nono_supervisor::profile_trust::{self, TrustedProfiles};
 
 use crate::exit::{Failure, NEGATIVE};
 use crate::flags::ProfileCommand;
@@ -55,11 +58,55 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ProfileCommand::Validate { file } => validate(&file),
+        ProfileCommand::Trust { name } => trust(&name),
         ProfileCommand::Schema => {
             outln!("{}", profile::schema().trim_end());
             Ok(0)
         }
     }
+}
+
+/// Record the present content of every file `name` is read from as trusted (see
+/// [`nono_supervisor::profile_trust`]); owner and mode are still checked.
+fn trust(name: &str) -> anyhow::Result<i32> {
+    let p = profile::load(name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
+    if p.files.is_empty() {
+        outln!("{name} is built into nono: there is nothing to trust");
+        return Ok(0);
+    }
+    let vars = profile::Vars::from_env().ok_or_else(|| {
+        Failure::nono("cannot tell where nono keeps its state: set HOME (or XDG_STATE_HOME)")
+    })?;
+    let store = TrustedProfiles::file(&vars.xdg_state_home);
+    let mut trusted = TrustedProfiles::load(&store)
+        .map_err(|e| Failure::nono(format!("cannot read {}: {e}", store.display())))?;
+    profile_trust::check(
+        &p.files,
+        &WriteHistory::default(),
+        &trusted,
+        planted::user_id(),
+        &vars.xdg_config_home.join("nono"),
+    )
+    .map_err(|e| Failure::nono(format!("{name}: {e}")))?;
+    trusted.record(&store, &p.files).map_err(|e| {
+        Failure::nono(format!(
+            "cannot record the trust in {}: {e}",
+            store.display()
+        ))
+    })?;
+    for f in &p.files {
+        let leads = if f.canonical == f.at {
+            String::new()
+        } else {
+            format!(" -> {}", escape::path(&f.canonical))
+        };
+        outln!(
+            "trusted {}{leads} (sha256 {})",
+            escape::path(&f.at),
+            f.sha256
+        );
+    }
+    Ok(0)
 }
 
 /// Load (resolving `extends`) and check the file; also expand it for this user, so a missing

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::load::{locate, parse, Source};
 use super::{
-    Environment, Filesystem, LimitsSettings, Network, Profile, ProfileError, SupervisorSettings,
+    Environment, Filesystem, LimitsSettings, Network, Profile, ProfileError, ProfileFile,
+    SupervisorSettings,
 };
 
 /// The longest `extends` chain followed.
@@ -37,12 +38,13 @@ pub(super) fn resolve(
             }
             (p, None)
         }
-        Source::File(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
-                path: path.clone(),
-                source,
-            })?;
+        Source::File {
+            spelled,
+            canonical: path,
+        } => {
+            let (text, file) = read_profile_file(&spelled, &path)?;
             let mut p = parse(&text, &id)?;
+            p.files = vec![file];
             if p.name.is_empty() {
                 p.name = path
                     .file_stem()
@@ -63,6 +65,44 @@ pub(super) fn resolve(
     };
     chain.pop();
     Ok(merged)
+}
+
+/// Read the profile file at `canonical` (looked up as `spelled`) and describe what was read.
+fn read_profile_file(
+    spelled: &Path,
+    canonical: &Path,
+) -> Result<(String, ProfileFile), ProfileError> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let err = |source| ProfileError::Read {
+        path: canonical.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(canonical).map_err(err)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).map_err(err)?;
+    // After reading: a change made before or while it was read has moved ctime past it.
+    let meta = f.metadata().map_err(err)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })?;
+    let at = match (spelled.parent(), spelled.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir).map_err(err)?.join(name),
+        _ => canonical.to_path_buf(),
+    };
+    let file = ProfileFile {
+        spelled: spelled.to_path_buf(),
+        at,
+        canonical: canonical.to_path_buf(),
+        sha256: crate::digest::sha256_hex(text.as_bytes()),
+        ctime: meta.ctime(),
+        uid: meta.uid(),
+        mode: meta.mode() & 0o7777,
+    };
+    Ok((text, file))
 }
 
 /// `a` then `b`, without repeating an element already present.
@@ -142,5 +182,6 @@ pub(super) fn merge(parent: Profile, child: Profile) -> Profile {
             cpus: child.limits.cpus.clone().or(parent.limits.cpus.clone()),
         },
         chain,
+        files: parent.files.into_iter().chain(child.files).collect(),
     }
 }

@@ -36,7 +36,11 @@ pub fn builtin_source(name: &str) -> Option<&'static str> {
 /// Where a profile's text comes from.
 pub(super) enum Source {
     Builtin(&'static str, &'static str),
-    File(PathBuf),
+    /// A file: the path as looked up (absolute) and where its symlinks lead.
+    File {
+        spelled: PathBuf,
+        canonical: PathBuf,
+    },
 }
 
 fn user_profile_dir() -> Option<PathBuf> {
@@ -59,7 +63,14 @@ pub(super) fn locate(spec: &str, base: Option<&Path>) -> Result<(String, Source)
             path: p.clone(),
             source,
         })?;
-        return Ok((canon.display().to_string(), Source::File(canon)));
+        let spelled = std::path::absolute(&p).unwrap_or_else(|_| canon.clone());
+        return Ok((
+            canon.display().to_string(),
+            Source::File {
+                spelled,
+                canonical: canon,
+            },
+        ));
     }
     if let Some(text) = builtin_source(spec) {
         let name = BUILTINS
@@ -72,7 +83,13 @@ pub(super) fn locate(spec: &str, base: Option<&Path>) -> Result<(String, Source)
     if let Some(d) = &dir {
         let p = d.join(format!("{spec}.json"));
         if let Ok(canon) = std::fs::canonicalize(&p) {
-            return Ok((canon.display().to_string(), Source::File(canon)));
+            return Ok((
+                canon.display().to_string(),
+                Source::File {
+                    spelled: p,
+                    canonical: canon,
+                },
+            ));
         }
     }
     Err(ProfileError::NotFound {

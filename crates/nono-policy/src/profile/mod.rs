@@ -72,7 +72,7 @@ use extends::MAX_DEPTH;
 pub use load::{builtin_source, list, load, load_file, parse, schema};
 pub use schema::{
     Access, ApproveEntry, CredentialDef, CredentialSource, Environment, Filesystem, LimitsSettings,
-    Network, PathEntry, Profile, RateLimitSettings, SizeSetting, SupervisorSettings,
+    Network, PathEntry, Profile, ProfileFile, RateLimitSettings, SizeSetting, SupervisorSettings,
 };
 pub use translate::ResolvedProfile;
 

@@ -2,6 +2,7 @@
 //! writes them (documented field by field in `schema.json`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use nono_sandbox::AccessMode;
 use serde::{Deserialize, Serialize};
@@ -381,4 +382,30 @@ pub struct Profile {
     /// Profiles merged into this one, root first (`["default", "rust"]`). Not serialised.
     #[serde(skip)]
     pub chain: Vec<String>,
+    /// The files read to build this profile (the chain's files, root first; built-ins are
+    /// not files). Not serialised. See [`crate::profile_trust`].
+    #[serde(skip)]
+    pub files: Vec<ProfileFile>,
+}
+
+/// A profile file as it was read: where, what, and the metadata of the very file read
+/// (`fstat` of the open file after reading it, so a change made while it was read shows in
+/// `ctime`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileFile {
+    /// The path as it was looked up (absolute, not resolved: it may go through symlinks).
+    pub spelled: PathBuf,
+    /// Where it was found: its directory resolved, its own name kept (a symlink there is
+    /// not followed). What trust is recorded for.
+    pub at: PathBuf,
+    /// The path every symlink resolved to.
+    pub canonical: PathBuf,
+    /// SHA-256 of the bytes read, lower-case hex.
+    pub sha256: String,
+    /// Inode change time of the file read, seconds since the epoch.
+    pub ctime: i64,
+    /// Owner.
+    pub uid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
 }

@@ -146,6 +146,10 @@ fn extends_chains_merge_lists_and_override_scalars() {
     let mut q = load(&again).unwrap();
     assert_eq!(q.chain, ["top"]);
     q.chain = p.chain.clone();
+    // The files read differ (one file now, the chain's files before); the rest is the same.
+    assert_eq!(q.files.len(), 1);
+    assert_eq!(p.files.len(), 2, "{:?}", p.files);
+    q.files = p.files.clone();
     assert_eq!(q, p);
 }
 
@@ -477,6 +481,7 @@ fn schema_is_json_and_matches_the_parser() {
             cpus: Some(serde_json::Number::from_f64(0.5).unwrap()),
         },
         chain: vec![],
+        files: vec![],
     };
     let value = serde_json::to_value(&full).unwrap();
     check_against_schema(&schema, &schema, &value, "");
