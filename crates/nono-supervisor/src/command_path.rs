@@ -208,7 +208,10 @@ mod tests {
             execvp_target(OsStr::new("./tool"), Some(OsStr::new(&d("exec")))),
             None
         );
-        assert_eq!(execvp_target(OsStr::new(""), Some(OsStr::new(&d("exec")))), None);
+        assert_eq!(
+            execvp_target(OsStr::new(""), Some(OsStr::new(&d("exec")))),
+            None
+        );
         let _ = std::fs::remove_dir_all(&base);
     }
 }
