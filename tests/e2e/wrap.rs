@@ -1,6 +1,6 @@
 //! `nono wrap`: the same flags, the sandbox applied in-process, then `exec` (no supervisor).
 
-use crate::harness::{cat_outside_work, nono, nono_cmd, sandbox_available, Scratch};
+use crate::harness::{cat_outside_work, nono, nono_cmd, output, sandbox_available, Scratch};
 
 #[test]
 fn exit_status_and_exec_failures() {
@@ -88,4 +88,45 @@ fn denials_come_from_the_kernel() {
     )
     .expect_code(0)
     .stdout_has(&s.s("private"));
+}
+
+/// wrap execs the file `execvp` would run without trying each `PATH` entry first (issue 14):
+/// what runs, `argv[0]`, and the errors stay `execvp`'s. `PATH` here: a plain file of the
+/// command's name, then an executable copy the sandbox does not let run (Landlock refuses
+/// the exec, `execvp` goes on), then the one granted: the granted one runs, with `argv[0]`
+/// as typed. A command found nowhere is still 127 with its name, and one whose only
+/// candidate may not run is still 126.
+#[test]
+fn wrap_runs_what_execvp_would_with_argv0_as_given() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("wrap-path");
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let name = "nono-e2e-sh";
+    s.write(&format!("plain/{name}"), "not a program");
+    for d in ["denied", "granted"] {
+        s.mkdir(d);
+        std::fs::copy(&sh, s.join(d).join(name)).unwrap();
+    }
+    let path = |dirs: &[&str]| {
+        let mut v: Vec<String> = dirs.iter().map(|d| s.s(d)).collect();
+        v.extend(["/usr/bin".to_owned(), "/bin".to_owned()]);
+        v.join(":")
+    };
+    let wrap = |dirs: &[&str], cmd: &str| {
+        output(
+            nono_cmd(&s.path)
+                .env("PATH", path(dirs))
+                .args(["wrap", "-s", "--read", &s.s("granted"), "--", cmd])
+                .args(["-c", "echo \"argv0=$0\""]),
+        )
+    };
+    wrap(&["plain", "denied", "granted"], name)
+        .expect_code(0)
+        .stdout_has(&format!("argv0={name}\n"));
+    wrap(&["plain", "denied"], name).expect_code(126);
+    wrap(&["plain", "granted"], "nono-e2e-no-such-command")
+        .expect_code(127)
+        .stderr_has("nono-e2e-no-such-command");
 }

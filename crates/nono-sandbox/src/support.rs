@@ -400,10 +400,50 @@ fn kernel_release() -> String {
         .into_owned()
 }
 
-/// Probe Landlock, feature by feature.
+/// Probe Landlock.
+///
+/// One ruleset asks for everything nono probes at once (the features of ABI 1 to 7, with a
+/// hard requirement): where the kernel accepts it, every feature is present, and that one
+/// probe (a version query and a `landlock_create_ruleset`) stands for the seven of
+/// [`probe_each_feature`]. Otherwise the features are probed one by one as before, so a
+/// feature the kernel refuses shows up as missing exactly as it always did: nothing is
+/// inferred from the ABI number alone.
 #[cfg(target_os = "linux")]
 #[must_use]
 pub fn landlock_support() -> LandlockSupport {
+    use landlock::{
+        AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        Scope,
+    };
+    let everything = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(
+            AccessFs::Execute | AccessFs::Refer | AccessFs::Truncate | AccessFs::IoctlDev,
+        )
+        .and_then(|r| r.handle_access(AccessNet::ConnectTcp))
+        .and_then(|r| r.scope(Scope::Signal))
+        .and_then(Ruleset::create)
+        .and_then(|r| r.log_new_exec(true))
+        .is_ok();
+    if everything {
+        return LandlockSupport {
+            abi: 7,
+            fs: true,
+            refer: true,
+            truncate: true,
+            tcp: true,
+            ioctl_dev: true,
+            scopes: true,
+            audit_flags: true,
+        };
+    }
+    probe_each_feature()
+}
+
+/// Probe Landlock feature by feature (one ruleset per feature).
+#[cfg(target_os = "linux")]
+#[must_use]
+fn probe_each_feature() -> LandlockSupport {
     use landlock::{
         AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr,
         Scope,
@@ -562,5 +602,12 @@ mod tests {
             );
             assert_eq!(s.seccomp.user_notif, Tristate::Yes);
         }
+    }
+
+    /// The single probe gives what probing feature by feature gives.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_probe_agrees_with_probing_each_feature() {
+        assert_eq!(landlock_support(), probe_each_feature());
     }
 }

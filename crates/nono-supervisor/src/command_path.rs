@@ -59,6 +59,44 @@ pub fn resolve(
     fallback
 }
 
+/// The file glibc's `execvp` would run first for `command` under `path_var` (the
+/// command's `PATH`), found with `stat` instead of one failing `execve` per `PATH` entry; so
+/// that a caller about to `execvp` can `execve` that file directly and fall back to `execvp`
+/// only if that fails (the outcome is then `execvp`'s own, searched again).
+///
+/// Conservative: `Some` only where `execvp` certainly gets to this file: every earlier entry
+/// failed `stat` with `ENOENT`, `ENOTDIR` or `EACCES` (`execve` fails the same way, and
+/// `execvp` goes on), or is not an executable regular file (`execve` fails with `EACCES`, and
+/// `execvp` goes on). `None` — use `execvp` as is — for a name with a `/`, no `PATH`
+/// (glibc's default differs from [`DEFAULT_PATH`]), an empty or relative entry, any other
+/// `stat` error (`execvp` would stop there), or no candidate.
+#[must_use]
+pub fn execvp_target(command: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    if command.is_empty() || command.as_bytes().contains(&b'/') {
+        return None;
+    }
+    for dir in path_var?.as_bytes().split(|&b| b == b':') {
+        let dir = Path::new(OsStr::from_bytes(dir));
+        if !dir.is_absolute() {
+            return None;
+        }
+        let candidate = dir.join(command);
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => {
+                return Some(candidate)
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)
+                ) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// [`resolve`], made absolute against `workdir` (the file that runs, for a caller that is
 /// not in the command's working directory).
 #[must_use]
@@ -128,6 +166,52 @@ mod tests {
         let got = resolve(OsStr::new("sub"), Some(OsStr::new(&only_plain)), None);
         assert_eq!(got, None);
         assert_eq!(resolve(OsStr::new(""), None, None), None);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// `execvp_target` names a file only where `execvp` certainly reaches it: past missing
+    /// entries, a plain file and a directory of that name (each an `execve` failing with
+    /// `ENOENT`/`EACCES` that `execvp` steps over); never past an entry whose `stat` fails
+    /// otherwise (a symlink loop: `execvp` stops there with `ELOOP`), nor with a relative or
+    /// empty entry, a name with a `/`, or no `PATH`.
+    #[test]
+    fn execvp_target_is_where_execvp_certainly_gets() {
+        let base = std::env::temp_dir().join(format!("nono-execvp-target-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        for d in ["plain", "exec", "dirs/tool", "loop"] {
+            std::fs::create_dir_all(base.join(d)).unwrap();
+        }
+        std::fs::write(base.join("plain/tool"), "data").unwrap();
+        std::fs::write(base.join("exec/tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            base.join("exec/tool"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(base.join("loop/tool"), base.join("loop/tool")).unwrap();
+        let d = |n: &str| base.join(n).display().to_string();
+        let target = |path: &str| execvp_target(OsStr::new("tool"), Some(OsStr::new(path)));
+        let path = format!(
+            "/nonexistent:{}:{}:{}/file-not-dir:{}",
+            d("plain"),
+            d("dirs"),
+            d("exec/tool"),
+            d("exec")
+        );
+        assert_eq!(target(&path), Some(base.join("exec/tool")));
+        assert_eq!(target(&d("plain")), None);
+        assert_eq!(target(&format!("{}:{}", d("loop"), d("exec"))), None);
+        assert_eq!(target(&format!("rel:{}", d("exec"))), None);
+        assert_eq!(target(&format!(":{}", d("exec"))), None);
+        assert_eq!(execvp_target(OsStr::new("tool"), None), None);
+        assert_eq!(
+            execvp_target(OsStr::new("./tool"), Some(OsStr::new(&d("exec")))),
+            None
+        );
+        assert_eq!(
+            execvp_target(OsStr::new(""), Some(OsStr::new(&d("exec")))),
+            None
+        );
         let _ = std::fs::remove_dir_all(&base);
     }
 }

@@ -169,13 +169,31 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         ))
     })?;
     tracing::info!(command = ?plan.command, "sandbox applied; exec");
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_os_str());
+    // `cmd.exec()` is glibc's `execvp`: one failing `execve` per `PATH` entry before the
+    // command's. Where `execvp` certainly gets to a file (see `execvp_target`), exec that file
+    // directly (same argv, `argv[0]` as given, same environment and directory); if that fails,
+    // `execvp` below runs as before and its outcome (and error) is the one reported. The
+    // directory is absolute (canonical), so `current_dir` means the same on the second try.
+    if plan.sandbox.workdir.is_absolute() {
+        if let Some(exe) = nono_supervisor::command_path::execvp_target(program.as_ref(), path_var)
+        {
+            let mut direct = Command::new(exe);
+            direct
+                .arg0(program)
+                .args(rest)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir(&plan.sandbox.workdir);
+            let _ = direct.exec();
+        }
+    }
     let err = cmd.exec();
     let mut failure = Failure::exec(program, &err);
     if err.kind() == std::io::ErrorKind::PermissionDenied {
-        let path_var = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.as_os_str());
         if let Some(advice) = nono_supervisor::command_path::resolve_in(
             program.as_ref(),
             path_var,

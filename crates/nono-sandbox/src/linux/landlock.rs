@@ -43,7 +43,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -152,6 +152,22 @@ pub enum LandlockError {
     BecameSymlink {
         /// The path.
         path: PathBuf,
+    },
+    /// The kernel refused a path rule (`landlock_add_rule`).
+    #[error("{}: landlock_add_rule failed: {source}", path.display())]
+    AddRule {
+        /// The rule's path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rustix::io::Errno,
+    },
+    /// The ruleset's descriptor could not be duplicated for adding path rules.
+    #[error("landlock ruleset: duplicating its descriptor (dup) failed: {source}")]
+    RulesetFd {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
     },
     /// The `landlock` crate refused the ruleset (a requested feature is missing in strict
     /// mode, or a syscall failed).
@@ -362,6 +378,19 @@ pub fn build_ruleset(
         ruleset = ruleset.scope(scope_flags).map_err(err("scope"))?;
     }
     let mut created = ruleset.create().map_err(err("create"))?;
+    // With every right of `HANDLED_RIGHTS` known to the kernel (Landlock ABI 5 or newer) the
+    // ruleset handles exactly them, and a path rule goes straight to the kernel
+    // (`landlock_rule`): the `landlock` crate would only look at the fd's file type a second
+    // time. Below ABI 5 (best-effort mode only) the crate trims the rights to what the kernel
+    // knows, so the rules go through it.
+    let direct: Option<OwnedFd> = if status.landlock_abi >= 5 {
+        created
+            .try_clone()
+            .map_err(|source| LandlockError::RulesetFd { source })?
+            .into()
+    } else {
+        None
+    };
     let mut fs_rules = 0;
     for rule in &plan.rules {
         let target = match open_rule_target(&rule.path) {
@@ -393,9 +422,24 @@ pub fn build_ruleset(
         if !is_dir {
             rights &= FILE_RIGHTS;
         }
-        created = created
-            .add_rule(PathBeneath::new(fd, rights))
-            .map_err(err("add_rule(path)"))?;
+        match &direct {
+            Some(ruleset_fd) => {
+                crate::linux::landlock_rule::add_path_beneath(
+                    ruleset_fd.as_fd(),
+                    fd.as_fd(),
+                    rights,
+                )
+                .map_err(|source| LandlockError::AddRule {
+                    path: rule.path.clone(),
+                    source,
+                })?;
+            }
+            None => {
+                created = created
+                    .add_rule(PathBeneath::new(fd, rights))
+                    .map_err(err("add_rule(path)"))?;
+            }
+        }
         fs_rules += 1;
     }
     if let NetworkMode::Ports { connect, bind } = caps.network() {
@@ -495,6 +539,59 @@ mod tests {
         std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
         std::os::unix::fs::symlink("/etc", dir.join("g/a/link")).unwrap();
         std::fs::canonicalize(dir).unwrap()
+    }
+
+    /// What `build_ruleset` does with each kind of rule target, on the direct path (ABI 5 or
+    /// newer: rules straight to the kernel) and through the `landlock` crate (below ABI 5):
+    /// a directory and a file (its rights trimmed) are added; an expanded entry that became a
+    /// symlink or vanished is skipped with a note; a granted path that became a symlink, or
+    /// whose parent did, is refused.
+    #[test]
+    fn build_ruleset_adds_skips_and_refuses_the_same_way_on_both_paths() {
+        let dir = tree();
+        std::fs::create_dir(dir.join("real")).unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("dirlink")).unwrap();
+        let rule = |p: &str, expanded: bool| FsRule {
+            path: dir.join(p),
+            access: AccessMode::ReadWrite,
+            expanded,
+        };
+        let plan = |rules: Vec<FsRule>| RulePlan {
+            rules,
+            notes: Vec::new(),
+        };
+        let mut caps = CapabilitySet::new();
+        caps.set_compat(Compat::BestEffort);
+        let have = crate::support::landlock_support().abi;
+        for abi in [have, have.min(4)] {
+            let mut status = EnforcementStatus::new(Compat::BestEffort, abi);
+            let ok = plan(vec![
+                rule("g", false),
+                rule("g/f", false),
+                rule("g/a/link", true),
+                rule("g/a/gone", true),
+            ]);
+            let built = build_ruleset(&caps, &ok, &mut status);
+            if have == 0 {
+                continue;
+            }
+            built.unwrap();
+            assert_eq!(status.fs_rules, 2, "abi {abi}");
+            let skipped: Vec<_> = status
+                .notes
+                .iter()
+                .filter(|n| n.contains("vanished or became a symlink"))
+                .collect();
+            assert_eq!(skipped.len(), 2, "abi {abi}: {:?}", status.notes);
+            for bad in [rule("g/a/link", false), rule("dirlink/x", false)] {
+                let mut status = EnforcementStatus::new(Compat::BestEffort, abi);
+                let err = build_ruleset(&caps, &plan(vec![bad]), &mut status).unwrap_err();
+                assert!(
+                    matches!(err, LandlockError::BecameSymlink { .. }),
+                    "abi {abi}: {err}"
+                );
+            }
+        }
     }
 
     /// The hard-link note is the same whether the deny rule was resolved by `deny_many`

@@ -8,6 +8,7 @@ pub mod apply;
 mod capabilities;
 mod fds;
 pub mod landlock;
+mod landlock_rule;
 pub mod seccomp;
 
 pub use fds::cloexec_inherited_fds;
