@@ -120,6 +120,8 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
             "src/linux/seccomp/sys.rs",
             // process_vm_readv(2): no rustix wrapper.
             "src/linux/seccomp/procmem.rs",
+            // landlock_add_rule(2) without the crate's second fstat per rule: no rustix wrapper.
+            "src/linux/landlock_rule.rs",
             // pre_exec, and rustix's unshare (unsafe: it can split the fd table).
             "src/linux/apply.rs",
             // close_range, fcntl on fds nothing owns (the inherited ones `nono wrap` marks).
