@@ -214,6 +214,21 @@ impl StaticGrants {
     /// (see `nono_sandbox::explain`): Landlock cannot let it be listed without letting the
     /// carve-out beneath it be listed too, so [`list_spine`] opens it for the child.
     pub(crate) fn is_spine(&self, path: &Path) -> bool {
+        // A spine directory lies strictly above a deny rule of the set (the spine runs from a
+        // grant down to a carve-out's parent, see `nono_sandbox::explain`'s `carve_spine`),
+        // so a clean path above none is not one — the common case of a runtime request,
+        // answered without computing the effective grants (which `stat` the spines) for
+        // every trapped open outside the grants. (`under` is exact on clean paths, which
+        // canonical ones are; others go to the model.)
+        let bytes = path.as_os_str().as_bytes();
+        if is_clean(bytes)
+            && !self
+                .denies
+                .iter()
+                .any(|d| d.len() > bytes.len() && under(d, bytes))
+        {
+            return false;
+        }
         matches!(
             nono_sandbox::explain_canonical(&self.caps, path, AccessMode::Read).rule,
             nono_sandbox::Rule::CarveOutSpine { .. }
@@ -1659,7 +1674,18 @@ mod tests {
                     path.display()
                 );
             }
+            // Nor is the spine test's "above no deny rule" shortcut.
+            assert_eq!(
+                grants.is_spine(&path),
+                matches!(
+                    nono_sandbox::explain_canonical(&caps, &path, AccessMode::Read).rule,
+                    nono_sandbox::Rule::CarveOutSpine { .. }
+                ),
+                "spine: {}",
+                path.display()
+            );
         }
+        assert!(grants.is_spine(&dir.join("rw")), "the grant above a carve-out");
         for p in ["/", "/usr", "/nonexistent-nono"] {
             assert!(!grants.allows_canonical(Path::new(p), AccessMode::Read));
         }
