@@ -35,6 +35,7 @@ use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
 pub use crate::request::{Decision, GrantScope, RequestSource, RuntimeRequest};
 pub use deny_inodes::DenyInodes;
+use deny_inodes::Refused as DenyRefused;
 pub use glob::Glob;
 
 /// A request looked at before it is decided (see [`Engine::triage`]).
@@ -373,10 +374,36 @@ impl Engine {
             Ok(()) if req.access.writes() => self.read_only_inodes.check(fd).err()?,
             Ok(()) => return None,
         };
+        Some(self.refused_opened(req, &refused, start))
+    }
+
+    /// [`refuse_opened`](Engine::refuse_opened) of the fd whose `fstat` is `st` (made by the
+    /// caller just before, on the fd it is about to hand out): one `fstat` per grant where
+    /// each check made its own.
+    pub fn refuse_opened_stat(
+        &self,
+        req: &RuntimeRequest,
+        st: &rustix::fs::Stat,
+    ) -> Option<String> {
+        let start = Instant::now();
+        let refused = match self.inodes.check_stat(st) {
+            Err(r) => r,
+            Ok(()) if req.access.writes() => self.read_only_inodes.check_stat(st).err()?,
+            Ok(()) => return None,
+        };
+        Some(self.refused_opened(req, &refused, start))
+    }
+
+    fn refused_opened(
+        &self,
+        req: &RuntimeRequest,
+        refused: &DenyRefused,
+        start: Instant,
+    ) -> String {
         let reason = refused.reason(&req.path);
         let decision = Decision::denied(reason.clone());
         self.record(req, &decision, "deny-group", start.elapsed());
-        Some(reason)
+        reason
     }
 
     /// Non-blocking: whether [`decide`](Engine::decide) would reach the approval backend for
@@ -461,8 +488,14 @@ impl Engine {
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
     pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
         // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
-        rustix::fs::fstat(fd)
-            .is_ok_and(|st| self.inodes.may_walk(&st) || self.read_only_inodes.may_walk(&st))
+        rustix::fs::fstat(fd).is_ok_and(|st| self.refuse_opened_may_wait_stat(&st))
+    }
+
+    /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait) of the fd whose `fstat` is
+    /// `st`.
+    #[must_use]
+    pub fn refuse_opened_may_wait_stat(&self, st: &rustix::fs::Stat) -> bool {
+        self.inodes.may_walk(st) || self.read_only_inodes.may_walk(st)
     }
 
     /// [`asks`](Engine::asks) on a [`triage`](Engine::triage) of `req`.

@@ -783,8 +783,9 @@ fn grant_trapped(
             match opened {
                 Ok(fd) => {
                     // A FIFO or a device node only when a rule names it (see `settle_opened`).
-                    match settle_opened(&fd, flags, engine.rule_names(&path, access)) {
-                        Ok(()) => {}
+                    let st = match settle_opened_stat(&fd, flags, engine.rule_names(&path, access))
+                    {
+                        Ok(st) => st,
                         Err(Unsettled::Special(kind)) => {
                             let reason = special_refusal(&path, kind);
                             engine.refuse_granted(&req, &reason);
@@ -796,17 +797,18 @@ fn grant_trapped(
                             let _ = notify.respond_errno(n.id, errno.raw_os_error());
                             return;
                         }
-                    }
+                    };
                     let finish = Finish {
                         req,
                         syscall: call.syscall,
                         creds,
                         fd,
+                        st,
                         flags,
                         id: n.id,
                     };
                     match defer {
-                        Some(defer) if engine.refuse_opened_may_wait(&finish.fd) => {
+                        Some(defer) if engine.refuse_opened_may_wait_stat(&finish.st) => {
                             let (notify, engine, shared) =
                                 (notify.clone(), engine.clone(), shared.clone());
                             defer(Box::new(move || {
@@ -849,6 +851,8 @@ struct Finish {
     syscall: Syscall,
     creds: as_child::ChildCreds,
     fd: OwnedFd,
+    /// `fd`'s `fstat` (made by [`settle_opened_stat`] on this very fd).
+    st: rustix::fs::Stat,
     flags: OFlags,
     id: u64,
 }
@@ -860,12 +864,13 @@ impl Finish {
             syscall,
             creds,
             fd,
+            st,
             flags,
             id,
         } = self;
         // The object itself, not its path: another name (a hard link) of a file in a deny
         // group is refused here, before anything changed it.
-        if let Some(reason) = engine.refuse_opened(&req, &fd) {
+        if let Some(reason) = engine.refuse_opened_stat(&req, &st) {
             shared.deny(Denial {
                 what: Refused::HardLinkToProtected(req.path.clone()),
                 access: req.access,
@@ -879,7 +884,7 @@ impl Finish {
         if flags.contains(OFlags::TRUNC) {
             let truncated = creds
                 .act()
-                .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
+                .and_then(|as_child| truncate_opened(&as_child, &fd, &st, flags));
             if let Err(errno) = truncated {
                 let _ = notify.respond_errno(id, errno.raw_os_error());
                 return;
@@ -906,8 +911,14 @@ impl Finish {
 /// terminals ignore it), `EISDIR` for a directory. A read-only fd (`O_RDONLY | O_TRUNC`, which
 /// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
 /// the same inode, as the child (the reopen checks its write permission).
-fn truncate_opened(_as_child: &ActingAsChild, fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
-    let st = rustix::fs::fstat(fd)?;
+///
+/// `st`: `fd`'s `fstat` (its type is all that is looked at).
+fn truncate_opened(
+    _as_child: &ActingAsChild,
+    fd: &OwnedFd,
+    st: &rustix::fs::Stat,
+    flags: OFlags,
+) -> Result<(), Errno> {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => {}
         libc::S_IFDIR => return Err(Errno::ISDIR),
@@ -1010,6 +1021,22 @@ pub(crate) fn special_refusal(path: &Path, kind: Special) -> String {
 /// opened for writing with no reader fails `ENXIO` (what `O_NONBLOCK` gives; the child may
 /// retry), where a blocking open would have waited for a reader.
 pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<(), Unsettled> {
+    settle_opened_stat(fd, flags, named).map(|_| ())
+}
+
+/// [`settle_opened`], returning the `fstat` of the fd it made, for the checks that follow
+/// (`Engine::refuse_opened_stat`): one `fstat` per runtime grant.
+///
+/// The fd's status flags are the ones [`open_approved`] gave it (`honoured(flags)` and
+/// `O_NONBLOCK`; the kernel's own `O_LARGEFILE`), and of them `F_SETFL` changes only
+/// `O_APPEND` and `O_NONBLOCK` (`O_ASYNC`, `O_DIRECT`, `O_NOATIME` are never asked for): so
+/// `O_NONBLOCK` is cleared by setting the child's honoured flags without it, without
+/// reading the flags back first (`F_GETFL`).
+pub(crate) fn settle_opened_stat(
+    fd: &OwnedFd,
+    flags: OFlags,
+    named: bool,
+) -> Result<rustix::fs::Stat, Unsettled> {
     let st = rustix::fs::fstat(fd).map_err(Unsettled::Failed)?;
     if let Some(kind) = Special::of(st.st_mode) {
         if !named {
@@ -1017,10 +1044,10 @@ pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<
         }
     }
     if !flags.contains(OFlags::NONBLOCK) {
-        let now = rustix::fs::fcntl_getfl(fd).map_err(Unsettled::Failed)?;
-        rustix::fs::fcntl_setfl(fd, now & !OFlags::NONBLOCK).map_err(Unsettled::Failed)?;
+        rustix::fs::fcntl_setfl(fd, honoured(flags) & !OFlags::NONBLOCK)
+            .map_err(Unsettled::Failed)?;
     }
-    Ok(())
+    Ok(st)
 }
 
 /// Open the canonical `path` for the child, refusing any symlink on the way: the parent
@@ -1601,6 +1628,14 @@ mod tests {
         assert!(!rustix::fs::fcntl_getfl(&f)
             .unwrap()
             .contains(OFlags::NONBLOCK));
+        // Clearing O_NONBLOCK (without reading the flags back) keeps the child's O_APPEND and
+        // access mode.
+        let append = OFlags::WRONLY | OFlags::APPEND;
+        let f = open_approved(&as_me, &dir.join("f"), append, Mode::empty()).unwrap();
+        assert_eq!(settle_opened(&f, append, false), Ok(()));
+        let fl = rustix::fs::fcntl_getfl(&f).unwrap();
+        assert!(fl.contains(OFlags::APPEND) && !fl.contains(OFlags::NONBLOCK));
+        assert_eq!(fl & OFlags::RWMODE, OFlags::WRONLY);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1685,7 +1720,10 @@ mod tests {
                 path.display()
             );
         }
-        assert!(grants.is_spine(&dir.join("rw")), "the grant above a carve-out");
+        assert!(
+            grants.is_spine(&dir.join("rw")),
+            "the grant above a carve-out"
+        );
         for p in ["/", "/usr", "/nonexistent-nono"] {
             assert!(!grants.allows_canonical(Path::new(p), AccessMode::Read));
         }
