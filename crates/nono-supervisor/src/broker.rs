@@ -39,11 +39,10 @@
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
 //! itself — as the child (`as_child.rs`: its fs ids, groups and effective capabilities, so the
-//! kernel checks the child's own permissions and the open file carries its credentials): the
-//! canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
-//! component beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-//! RESOLVE_NO_MAGICLINKS)`, so a path that was swapped for a symlink after the decision is
-//! refused instead of followed out of the approved directory. The child's flags are honoured
+//! kernel checks the child's own permissions and the open file carries its credentials) with
+//! one `openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` of the canonical path, so a
+//! path one of whose components was swapped for a symlink after the decision is refused
+//! instead of followed out of the approved directory. The child's flags are honoured
 //! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
 //! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
 //! mode is masked with the child's umask). The open itself is always `O_NONBLOCK`, so it
@@ -1050,10 +1049,15 @@ pub(crate) fn settle_opened_stat(
     Ok(st)
 }
 
-/// Open the canonical `path` for the child, refusing any symlink on the way: the parent
-/// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
-/// Runs as the child (`as_child`): the kernel checks the child's search, read, write and
-/// create permissions, and the open file carries the child's credentials. The fd is
+/// Open the canonical `path` for the child, refusing any symlink on the way: one `openat2`
+/// of the whole path with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, so no component —
+/// an ancestor or the last one — may be (or have been swapped for) a symlink (`ELOOP`). That
+/// is what opening the parent without symlinks and the last component beneath it did, in
+/// one lookup instead of two opens and a close: the last component of a canonical path is a
+/// plain name (never `..`), which `RESOLVE_BENEATH` could add nothing to. Runs as the
+/// child (`as_child`): the kernel checks the child's search (on every directory of the
+/// path), read, write and create permissions, and the open file carries the child's
+/// credentials. The fd is
 /// close-on-exec in the supervisor (the child's own flag is applied on injection).
 ///
 /// Always opened `O_NONBLOCK`, whatever the child asked for: an open never waits (a FIFO
@@ -1061,7 +1065,7 @@ pub(crate) fn settle_opened_stat(
 /// as the sandbox pleases). [`settle_opened`] then refuses such objects unless a rule names
 /// them and clears `O_NONBLOCK` again where the child did not ask for it.
 pub(crate) fn open_approved(
-    as_child: &ActingAsChild,
+    _as_child: &ActingAsChild,
     path: &Path,
     flags: OFlags,
     mode: Mode,
@@ -1069,18 +1073,16 @@ pub(crate) fn open_approved(
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
-    if path.parent().is_none() || path.file_name().is_none() {
-        // The root directory itself.
-        return rustix::fs::openat2(
-            rustix::fs::CWD,
-            path,
-            honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            mode,
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        );
+    if !path.is_absolute() {
+        return Err(Errno::INVAL);
     }
-    let (dir, name) = open_parent(as_child, path)?;
-    open_beneath(as_child, &dir, name, flags, mode)
+    rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        mode,
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
 }
 
 /// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
@@ -1100,26 +1102,6 @@ pub(crate) fn open_parent<'p>(
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )?;
     Ok((dir, Path::new(name)))
-}
-
-/// `openat2(root, relative, flags | O_NONBLOCK, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-/// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`). As the child (see [`open_approved`]); never waits (pass the fd to
-/// [`settle_opened`]).
-pub(crate) fn open_beneath(
-    _as_child: &ActingAsChild,
-    root: &OwnedFd,
-    relative: &Path,
-    flags: OFlags,
-    mode: Mode,
-) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat2(
-        root,
-        relative,
-        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        mode,
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
 }
 
 /// The child thread's umask (`Umask:` in `/proc/TID/status`); 022 if unreadable.
