@@ -59,6 +59,10 @@ pub struct ApproveRule {
     /// The pattern with its fixed leading part canonicalised (symlinks resolved), so it
     /// can be compared with canonical request paths.
     canonical: Glob,
+    /// For `canonical` and `glob` (in that order): the literal path of a pattern without
+    /// wildcards (which names that path and everything beneath it), `None` for a pattern
+    /// with wildcards. Computed once: a rule is matched several times per runtime request.
+    literal: [Option<PathBuf>; 2],
     access: AccessMode,
     origin: String,
 }
@@ -70,7 +74,9 @@ impl ApproveRule {
     pub fn new(pattern: &str, access: AccessMode, origin: impl Into<String>) -> ApproveRule {
         let glob = Glob::new(pattern);
         let canonical = canonical_variant(&glob);
+        let literal = |g: &Glob| (!g.has_wildcards()).then(|| g.literal_prefix());
         ApproveRule {
+            literal: [literal(&canonical), literal(&glob)],
             glob,
             canonical,
             access,
@@ -110,13 +116,13 @@ impl ApproveRule {
         if !self.access.contains(access) {
             return false;
         }
-        [&self.canonical, &self.glob].iter().any(|g| {
-            if g.has_wildcards() {
-                g.matches(path)
-            } else {
-                path.starts_with(g.literal_prefix())
-            }
-        })
+        [&self.canonical, &self.glob]
+            .iter()
+            .zip(&self.literal)
+            .any(|(g, literal)| match literal {
+                Some(prefix) => path.starts_with(prefix),
+                None => g.matches(path),
+            })
     }
 
     /// Whether the rule names the canonical path `path` itself — a pattern without
@@ -126,9 +132,10 @@ impl ApproveRule {
     #[must_use]
     pub fn names(&self, path: &Path, access: AccessMode) -> bool {
         self.access.contains(access)
-            && [&self.canonical, &self.glob]
+            && self
+                .literal
                 .iter()
-                .any(|g| !g.has_wildcards() && g.literal_prefix() == path)
+                .any(|literal| literal.as_deref() == Some(path))
     }
 
     fn describe(&self) -> String {
