@@ -1621,6 +1621,76 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// One `openat2` of the whole canonical path: a symlink anywhere on it (an ancestor or
+    /// the last component, also when creating) is refused (`ELOOP`), never followed; and
+    /// the child's search permission is checked on every directory of the path.
+    #[test]
+    fn open_approved_refuses_a_symlink_anywhere_on_the_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("nono-open-approved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        std::fs::write(dir.join("real/sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+        std::os::unix::fs::symlink("sub/f", dir.join("real/flink")).unwrap();
+        std::os::unix::fs::symlink("missing", dir.join("real/dangling")).unwrap();
+        let me =
+            as_child::ChildCreds::of_tid(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+                .unwrap();
+        let as_me = me.act().unwrap();
+        let open = |p: &str, flags: OFlags| {
+            // `openat2` takes a mode only with `O_CREAT` (`EINVAL` otherwise).
+            let mode = if flags.contains(OFlags::CREATE) {
+                Mode::from_bits_truncate(0o600)
+            } else {
+                Mode::empty()
+            };
+            open_approved(&as_me, &dir.join(p), flags, mode)
+        };
+        open("real/sub/f", OFlags::RDONLY).unwrap();
+        assert_eq!(open("link/sub/f", OFlags::RDONLY).unwrap_err(), Errno::LOOP);
+        assert_eq!(open("real/flink", OFlags::RDONLY).unwrap_err(), Errno::LOOP);
+        let create = OFlags::WRONLY | OFlags::CREATE;
+        assert_eq!(open("real/dangling", create).unwrap_err(), Errno::LOOP);
+        assert!(!dir.join("real/missing").exists());
+        assert_eq!(open("link/sub/new", create).unwrap_err(), Errno::LOOP);
+        assert!(!dir.join("real/sub/new").exists());
+        assert_eq!(
+            open_approved(
+                &as_me,
+                Path::new("real/sub/f"),
+                OFlags::RDONLY,
+                Mode::empty()
+            )
+            .unwrap_err(),
+            Errno::INVAL
+        );
+        drop(as_me);
+        if rustix::process::geteuid().is_root() {
+            // A directory the child may not search, on the way to a file it could read.
+            std::fs::set_permissions(dir.join("real"), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+            let path = dir.join("real/sub/f");
+            std::thread::spawn(move || {
+                let child = as_child::ChildCreds {
+                    fsuid: 1234,
+                    fsgid: 1234,
+                    groups: vec![],
+                    cap_eff: 0,
+                };
+                let as_child = child.act().unwrap();
+                assert_eq!(
+                    open_approved(&as_child, &path, OFlags::RDONLY, Mode::empty()).unwrap_err(),
+                    Errno::ACCESS
+                );
+            })
+            .join()
+            .unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_panicking_job_keeps_its_worker_and_every_lane_drains() {
         let workers = Workers::default();
