@@ -35,6 +35,7 @@ use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
 pub use crate::request::{Decision, GrantScope, RequestSource, RuntimeRequest};
 pub use deny_inodes::DenyInodes;
+use deny_inodes::Refused as DenyRefused;
 pub use glob::Glob;
 
 /// A request looked at before it is decided (see [`Engine::triage`]).
@@ -58,6 +59,10 @@ pub struct ApproveRule {
     /// The pattern with its fixed leading part canonicalised (symlinks resolved), so it
     /// can be compared with canonical request paths.
     canonical: Glob,
+    /// For `canonical` and `glob` (in that order): the literal path of a pattern without
+    /// wildcards (which names that path and everything beneath it), `None` for a pattern
+    /// with wildcards. Computed once: a rule is matched several times per runtime request.
+    literal: [Option<PathBuf>; 2],
     access: AccessMode,
     origin: String,
 }
@@ -69,7 +74,9 @@ impl ApproveRule {
     pub fn new(pattern: &str, access: AccessMode, origin: impl Into<String>) -> ApproveRule {
         let glob = Glob::new(pattern);
         let canonical = canonical_variant(&glob);
+        let literal = |g: &Glob| (!g.has_wildcards()).then(|| g.literal_prefix());
         ApproveRule {
+            literal: [literal(&canonical), literal(&glob)],
             glob,
             canonical,
             access,
@@ -109,13 +116,13 @@ impl ApproveRule {
         if !self.access.contains(access) {
             return false;
         }
-        [&self.canonical, &self.glob].iter().any(|g| {
-            if g.has_wildcards() {
-                g.matches(path)
-            } else {
-                path.starts_with(g.literal_prefix())
-            }
-        })
+        [&self.canonical, &self.glob]
+            .iter()
+            .zip(&self.literal)
+            .any(|(g, literal)| match literal {
+                Some(prefix) => path.starts_with(prefix),
+                None => g.matches(path),
+            })
     }
 
     /// Whether the rule names the canonical path `path` itself — a pattern without
@@ -125,9 +132,10 @@ impl ApproveRule {
     #[must_use]
     pub fn names(&self, path: &Path, access: AccessMode) -> bool {
         self.access.contains(access)
-            && [&self.canonical, &self.glob]
+            && self
+                .literal
                 .iter()
-                .any(|g| !g.has_wildcards() && g.literal_prefix() == path)
+                .any(|literal| literal.as_deref() == Some(path))
     }
 
     fn describe(&self) -> String {
@@ -373,10 +381,36 @@ impl Engine {
             Ok(()) if req.access.writes() => self.read_only_inodes.check(fd).err()?,
             Ok(()) => return None,
         };
+        Some(self.refused_opened(req, &refused, start))
+    }
+
+    /// [`refuse_opened`](Engine::refuse_opened) of the fd whose `fstat` is `st` (made by the
+    /// caller just before, on the fd it is about to hand out): one `fstat` per grant where
+    /// each check made its own.
+    pub fn refuse_opened_stat(
+        &self,
+        req: &RuntimeRequest,
+        st: &rustix::fs::Stat,
+    ) -> Option<String> {
+        let start = Instant::now();
+        let refused = match self.inodes.check_stat(st) {
+            Err(r) => r,
+            Ok(()) if req.access.writes() => self.read_only_inodes.check_stat(st).err()?,
+            Ok(()) => return None,
+        };
+        Some(self.refused_opened(req, &refused, start))
+    }
+
+    fn refused_opened(
+        &self,
+        req: &RuntimeRequest,
+        refused: &DenyRefused,
+        start: Instant,
+    ) -> String {
         let reason = refused.reason(&req.path);
         let decision = Decision::denied(reason.clone());
         self.record(req, &decision, "deny-group", start.elapsed());
-        Some(reason)
+        reason
     }
 
     /// Non-blocking: whether [`decide`](Engine::decide) would reach the approval backend for
@@ -461,8 +495,14 @@ impl Engine {
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
     pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
         // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
-        rustix::fs::fstat(fd)
-            .is_ok_and(|st| self.inodes.may_walk(&st) || self.read_only_inodes.may_walk(&st))
+        rustix::fs::fstat(fd).is_ok_and(|st| self.refuse_opened_may_wait_stat(&st))
+    }
+
+    /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait) of the fd whose `fstat` is
+    /// `st`.
+    #[must_use]
+    pub fn refuse_opened_may_wait_stat(&self, st: &rustix::fs::Stat) -> bool {
+        self.inodes.may_walk(st) || self.read_only_inodes.may_walk(st)
     }
 
     /// [`asks`](Engine::asks) on a [`triage`](Engine::triage) of `req`.

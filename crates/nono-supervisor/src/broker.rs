@@ -39,11 +39,10 @@
 //! # A runtime grant (on a worker)
 //! The decision is made on the canonical path, and the supervisor opens exactly that path
 //! itself — as the child (`as_child.rs`: its fs ids, groups and effective capabilities, so the
-//! kernel checks the child's own permissions and the open file carries its credentials): the
-//! canonical parent is opened `O_PATH` with `RESOLVE_NO_SYMLINKS`, then the last
-//! component beneath it with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-//! RESOLVE_NO_MAGICLINKS)`, so a path that was swapped for a symlink after the decision is
-//! refused instead of followed out of the approved directory. The child's flags are honoured
+//! kernel checks the child's own permissions and the open file carries its credentials) with
+//! one `openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` of the canonical path, so a
+//! path one of whose components was swapped for a symlink after the decision is refused
+//! instead of followed out of the approved directory. The child's flags are honoured
 //! (`O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`, `O_DIRECTORY`, `O_NONBLOCK`, `O_NOFOLLOW`,
 //! `O_SYNC`/`O_DSYNC`, the access mode; `O_CLOEXEC` becomes the injected fd's flag; the
 //! mode is masked with the child's umask). The open itself is always `O_NONBLOCK`, so it
@@ -214,6 +213,21 @@ impl StaticGrants {
     /// (see `nono_sandbox::explain`): Landlock cannot let it be listed without letting the
     /// carve-out beneath it be listed too, so [`list_spine`] opens it for the child.
     pub(crate) fn is_spine(&self, path: &Path) -> bool {
+        // A spine directory lies strictly above a deny rule of the set (the spine runs from a
+        // grant down to a carve-out's parent, see `nono_sandbox::explain`'s `carve_spine`),
+        // so a clean path above none is not one — the common case of a runtime request,
+        // answered without computing the effective grants (which `stat` the spines) for
+        // every trapped open outside the grants. (`under` is exact on clean paths, which
+        // canonical ones are; others go to the model.)
+        let bytes = path.as_os_str().as_bytes();
+        if is_clean(bytes)
+            && !self
+                .denies
+                .iter()
+                .any(|d| d.len() > bytes.len() && under(d, bytes))
+        {
+            return false;
+        }
         matches!(
             nono_sandbox::explain_canonical(&self.caps, path, AccessMode::Read).rule,
             nono_sandbox::Rule::CarveOutSpine { .. }
@@ -768,8 +782,9 @@ fn grant_trapped(
             match opened {
                 Ok(fd) => {
                     // A FIFO or a device node only when a rule names it (see `settle_opened`).
-                    match settle_opened(&fd, flags, engine.rule_names(&path, access)) {
-                        Ok(()) => {}
+                    let st = match settle_opened_stat(&fd, flags, engine.rule_names(&path, access))
+                    {
+                        Ok(st) => st,
                         Err(Unsettled::Special(kind)) => {
                             let reason = special_refusal(&path, kind);
                             engine.refuse_granted(&req, &reason);
@@ -781,17 +796,18 @@ fn grant_trapped(
                             let _ = notify.respond_errno(n.id, errno.raw_os_error());
                             return;
                         }
-                    }
+                    };
                     let finish = Finish {
                         req,
                         syscall: call.syscall,
                         creds,
                         fd,
+                        st,
                         flags,
                         id: n.id,
                     };
                     match defer {
-                        Some(defer) if engine.refuse_opened_may_wait(&finish.fd) => {
+                        Some(defer) if engine.refuse_opened_may_wait_stat(&finish.st) => {
                             let (notify, engine, shared) =
                                 (notify.clone(), engine.clone(), shared.clone());
                             defer(Box::new(move || {
@@ -834,6 +850,8 @@ struct Finish {
     syscall: Syscall,
     creds: as_child::ChildCreds,
     fd: OwnedFd,
+    /// `fd`'s `fstat` (made by [`settle_opened_stat`] on this very fd).
+    st: rustix::fs::Stat,
     flags: OFlags,
     id: u64,
 }
@@ -845,12 +863,13 @@ impl Finish {
             syscall,
             creds,
             fd,
+            st,
             flags,
             id,
         } = self;
         // The object itself, not its path: another name (a hard link) of a file in a deny
         // group is refused here, before anything changed it.
-        if let Some(reason) = engine.refuse_opened(&req, &fd) {
+        if let Some(reason) = engine.refuse_opened_stat(&req, &st) {
             shared.deny(Denial {
                 what: Refused::HardLinkToProtected(req.path.clone()),
                 access: req.access,
@@ -864,7 +883,7 @@ impl Finish {
         if flags.contains(OFlags::TRUNC) {
             let truncated = creds
                 .act()
-                .and_then(|as_child| truncate_opened(&as_child, &fd, flags));
+                .and_then(|as_child| truncate_opened(&as_child, &fd, &st, flags));
             if let Err(errno) = truncated {
                 let _ = notify.respond_errno(id, errno.raw_os_error());
                 return;
@@ -891,8 +910,14 @@ impl Finish {
 /// terminals ignore it), `EISDIR` for a directory. A read-only fd (`O_RDONLY | O_TRUNC`, which
 /// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
 /// the same inode, as the child (the reopen checks its write permission).
-fn truncate_opened(_as_child: &ActingAsChild, fd: &OwnedFd, flags: OFlags) -> Result<(), Errno> {
-    let st = rustix::fs::fstat(fd)?;
+///
+/// `st`: `fd`'s `fstat` (its type is all that is looked at).
+fn truncate_opened(
+    _as_child: &ActingAsChild,
+    fd: &OwnedFd,
+    st: &rustix::fs::Stat,
+    flags: OFlags,
+) -> Result<(), Errno> {
     match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => {}
         libc::S_IFDIR => return Err(Errno::ISDIR),
@@ -995,6 +1020,22 @@ pub(crate) fn special_refusal(path: &Path, kind: Special) -> String {
 /// opened for writing with no reader fails `ENXIO` (what `O_NONBLOCK` gives; the child may
 /// retry), where a blocking open would have waited for a reader.
 pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<(), Unsettled> {
+    settle_opened_stat(fd, flags, named).map(|_| ())
+}
+
+/// [`settle_opened`], returning the `fstat` of the fd it made, for the checks that follow
+/// (`Engine::refuse_opened_stat`): one `fstat` per runtime grant.
+///
+/// The fd's status flags are the ones [`open_approved`] gave it (`honoured(flags)` and
+/// `O_NONBLOCK`; the kernel's own `O_LARGEFILE`), and of them `F_SETFL` changes only
+/// `O_APPEND` and `O_NONBLOCK` (`O_ASYNC`, `O_DIRECT`, `O_NOATIME` are never asked for): so
+/// `O_NONBLOCK` is cleared by setting the child's honoured flags without it, without
+/// reading the flags back first (`F_GETFL`).
+pub(crate) fn settle_opened_stat(
+    fd: &OwnedFd,
+    flags: OFlags,
+    named: bool,
+) -> Result<rustix::fs::Stat, Unsettled> {
     let st = rustix::fs::fstat(fd).map_err(Unsettled::Failed)?;
     if let Some(kind) = Special::of(st.st_mode) {
         if !named {
@@ -1002,16 +1043,21 @@ pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<
         }
     }
     if !flags.contains(OFlags::NONBLOCK) {
-        let now = rustix::fs::fcntl_getfl(fd).map_err(Unsettled::Failed)?;
-        rustix::fs::fcntl_setfl(fd, now & !OFlags::NONBLOCK).map_err(Unsettled::Failed)?;
+        rustix::fs::fcntl_setfl(fd, honoured(flags) & !OFlags::NONBLOCK)
+            .map_err(Unsettled::Failed)?;
     }
-    Ok(())
+    Ok(st)
 }
 
-/// Open the canonical `path` for the child, refusing any symlink on the way: the parent
-/// with `RESOLVE_NO_SYMLINKS`, the last component beneath it with `RESOLVE_BENEATH` as well.
-/// Runs as the child (`as_child`): the kernel checks the child's search, read, write and
-/// create permissions, and the open file carries the child's credentials. The fd is
+/// Open the canonical `path` for the child, refusing any symlink on the way: one `openat2`
+/// of the whole path with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, so no component —
+/// an ancestor or the last one — may be (or have been swapped for) a symlink (`ELOOP`). That
+/// is what opening the parent without symlinks and the last component beneath it did, in
+/// one lookup instead of two opens and a close: the last component of a canonical path is a
+/// plain name (never `..`), which `RESOLVE_BENEATH` could add nothing to. Runs as the
+/// child (`as_child`): the kernel checks the child's search (on every directory of the
+/// path), read, write and create permissions, and the open file carries the child's
+/// credentials. The fd is
 /// close-on-exec in the supervisor (the child's own flag is applied on injection).
 ///
 /// Always opened `O_NONBLOCK`, whatever the child asked for: an open never waits (a FIFO
@@ -1019,7 +1065,7 @@ pub(crate) fn settle_opened(fd: &OwnedFd, flags: OFlags, named: bool) -> Result<
 /// as the sandbox pleases). [`settle_opened`] then refuses such objects unless a rule names
 /// them and clears `O_NONBLOCK` again where the child did not ask for it.
 pub(crate) fn open_approved(
-    as_child: &ActingAsChild,
+    _as_child: &ActingAsChild,
     path: &Path,
     flags: OFlags,
     mode: Mode,
@@ -1027,18 +1073,16 @@ pub(crate) fn open_approved(
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
-    if path.parent().is_none() || path.file_name().is_none() {
-        // The root directory itself.
-        return rustix::fs::openat2(
-            rustix::fs::CWD,
-            path,
-            honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            mode,
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        );
+    if !path.is_absolute() {
+        return Err(Errno::INVAL);
     }
-    let (dir, name) = open_parent(as_child, path)?;
-    open_beneath(as_child, &dir, name, flags, mode)
+    rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        mode,
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
 }
 
 /// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the
@@ -1058,26 +1102,6 @@ pub(crate) fn open_parent<'p>(
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )?;
     Ok((dir, Path::new(name)))
-}
-
-/// `openat2(root, relative, flags | O_NONBLOCK, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-/// RESOLVE_NO_MAGICLINKS)`: a symlink (or `..`) leading out of `root` is refused (`EXDEV` /
-/// `ELOOP`). As the child (see [`open_approved`]); never waits (pass the fd to
-/// [`settle_opened`]).
-pub(crate) fn open_beneath(
-    _as_child: &ActingAsChild,
-    root: &OwnedFd,
-    relative: &Path,
-    flags: OFlags,
-    mode: Mode,
-) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat2(
-        root,
-        relative,
-        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        mode,
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
 }
 
 /// The child thread's umask (`Umask:` in `/proc/TID/status`); 022 if unreadable.
@@ -1210,7 +1234,16 @@ use nono_sandbox::paths::{is_clean, realpath};
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
 /// created).
+///
+/// A clean absolute path (what [`normalize`] gives for nearly every trapped open) that
+/// names an existing object with no symlink on the way is its own canonical form: one
+/// `openat2(O_PATH, RESOLVE_NO_SYMLINKS)` tells, where `realpath` reads the object's path
+/// back from `/proc/self/fd` as well (a third of a runtime grant's path work). A path with a
+/// symlink (`ELOOP`), a missing one or any other failure goes to `realpath`.
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
+    if is_clean(path.as_os_str().as_bytes()) && without_symlinks(path) {
+        return Some(path.to_path_buf());
+    }
     match realpath(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
@@ -1219,6 +1252,19 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
         }
         Err(_) => None,
     }
+}
+
+/// Whether the absolute `path` names an existing object with no symlink (or magic link)
+/// on the way, the last component included (see [`canonicalize`]).
+fn without_symlinks(path: &Path) -> bool {
+    rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .is_ok()
 }
 
 /// A boxed job for a worker.
@@ -1586,6 +1632,132 @@ mod tests {
         assert!(!rustix::fs::fcntl_getfl(&f)
             .unwrap()
             .contains(OFlags::NONBLOCK));
+        // Clearing O_NONBLOCK (without reading the flags back) keeps the child's O_APPEND and
+        // access mode.
+        let append = OFlags::WRONLY | OFlags::APPEND;
+        let f = open_approved(&as_me, &dir.join("f"), append, Mode::empty()).unwrap();
+        assert_eq!(settle_opened(&f, append, false), Ok(()));
+        let fl = rustix::fs::fcntl_getfl(&f).unwrap();
+        assert!(fl.contains(OFlags::APPEND) && !fl.contains(OFlags::NONBLOCK));
+        assert_eq!(fl & OFlags::RWMODE, OFlags::WRONLY);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One `openat2` of the whole canonical path: a symlink anywhere on it (an ancestor or
+    /// the last component, also when creating) is refused (`ELOOP`), never followed; and
+    /// the child's search permission is checked on every directory of the path.
+    #[test]
+    fn open_approved_refuses_a_symlink_anywhere_on_the_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("nono-open-approved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        std::fs::write(dir.join("real/sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+        std::os::unix::fs::symlink("sub/f", dir.join("real/flink")).unwrap();
+        std::os::unix::fs::symlink("missing", dir.join("real/dangling")).unwrap();
+        let me =
+            as_child::ChildCreds::of_tid(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+                .unwrap();
+        let as_me = me.act().unwrap();
+        let open = |p: &str, flags: OFlags| {
+            // `openat2` takes a mode only with `O_CREAT` (`EINVAL` otherwise).
+            let mode = if flags.contains(OFlags::CREATE) {
+                Mode::from_bits_truncate(0o600)
+            } else {
+                Mode::empty()
+            };
+            open_approved(&as_me, &dir.join(p), flags, mode)
+        };
+        open("real/sub/f", OFlags::RDONLY).unwrap();
+        assert_eq!(open("link/sub/f", OFlags::RDONLY).unwrap_err(), Errno::LOOP);
+        assert_eq!(open("real/flink", OFlags::RDONLY).unwrap_err(), Errno::LOOP);
+        let create = OFlags::WRONLY | OFlags::CREATE;
+        assert_eq!(open("real/dangling", create).unwrap_err(), Errno::LOOP);
+        assert!(!dir.join("real/missing").exists());
+        assert_eq!(open("link/sub/new", create).unwrap_err(), Errno::LOOP);
+        assert!(!dir.join("real/sub/new").exists());
+        assert_eq!(
+            open_approved(
+                &as_me,
+                Path::new("real/sub/f"),
+                OFlags::RDONLY,
+                Mode::empty()
+            )
+            .unwrap_err(),
+            Errno::INVAL
+        );
+        drop(as_me);
+        if rustix::process::geteuid().is_root() {
+            // A directory the child may not search, on the way to a file it could read.
+            std::fs::set_permissions(dir.join("real"), std::fs::Permissions::from_mode(0o700))
+                .unwrap();
+            let path = dir.join("real/sub/f");
+            std::thread::spawn(move || {
+                let child = as_child::ChildCreds {
+                    fsuid: 1234,
+                    fsgid: 1234,
+                    groups: vec![],
+                    cap_eff: 0,
+                };
+                let as_child = child.act().unwrap();
+                assert_eq!(
+                    open_approved(&as_child, &path, OFlags::RDONLY, Mode::empty()).unwrap_err(),
+                    Errno::ACCESS
+                );
+            })
+            .join()
+            .unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The symlink-free shortcut of `canonicalize` gives what `realpath` gives: the path
+    /// itself without symlinks, the target through a symlinked directory or last component,
+    /// the canonical parent joined with the name of a file being created, `None` for a
+    /// missing one.
+    #[test]
+    fn canonicalize_agrees_with_realpath() {
+        let dir = std::env::temp_dir().join(format!("nono-canon-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        std::fs::write(dir.join("real/sub/f"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+        std::os::unix::fs::symlink("sub/f", dir.join("real/flink")).unwrap();
+        for p in [
+            "real",
+            "real/sub",
+            "real/sub/f",
+            "link",
+            "link/sub/f",
+            "real/flink",
+        ] {
+            let path = dir.join(p);
+            assert_eq!(
+                canonicalize(&path, false),
+                Some(std::fs::canonicalize(&path).unwrap()),
+                "{p}"
+            );
+        }
+        assert_eq!(
+            canonicalize(&dir.join("real/sub/f"), false),
+            Some(dir.join("real/sub/f"))
+        );
+        assert_eq!(
+            canonicalize(&dir.join("link/sub/f"), false),
+            Some(dir.join("real/sub/f"))
+        );
+        assert_eq!(canonicalize(&dir.join("link/new"), false), None);
+        assert_eq!(
+            canonicalize(&dir.join("link/new"), true),
+            Some(dir.join("real/new"))
+        );
+        assert_eq!(
+            canonicalize(Path::new("/"), false),
+            Some(PathBuf::from("/"))
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1659,7 +1831,21 @@ mod tests {
                     path.display()
                 );
             }
+            // Nor is the spine test's "above no deny rule" shortcut.
+            assert_eq!(
+                grants.is_spine(&path),
+                matches!(
+                    nono_sandbox::explain_canonical(&caps, &path, AccessMode::Read).rule,
+                    nono_sandbox::Rule::CarveOutSpine { .. }
+                ),
+                "spine: {}",
+                path.display()
+            );
         }
+        assert!(
+            grants.is_spine(&dir.join("rw")),
+            "the grant above a carve-out"
+        );
         for p in ["/", "/usr", "/nonexistent-nono"] {
             assert!(!grants.allows_canonical(Path::new(p), AccessMode::Read));
         }

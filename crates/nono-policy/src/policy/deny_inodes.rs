@@ -186,6 +186,12 @@ impl DenyInodes {
                 root: PathBuf::new(),
             });
         };
+        self.check_stat(&st)
+    }
+
+    /// [`check`](DenyInodes::check) of an fd whose `fstat` the caller has just made (`st`):
+    /// the broker stats the fd it opened once, for this and for the object-type check.
+    pub fn check_stat(&self, st: &rustix::fs::Stat) -> Result<(), Refused> {
         let id = (st.st_dev, st.st_ino);
         if let Some(g) = self.ids.get(&id) {
             return Err(Refused::Member { group: g.clone() });
