@@ -342,8 +342,18 @@ impl Broker {
     /// CPU straight to each other. Only on kernels with `SYNC_WAKE_UP` (6.6+), where a blocked
     /// receive also returns once no task uses the filter any more. Otherwise (or if the
     /// thread cannot be started) the broker comes back for the loop to poll.
-    pub(crate) fn spawn_thread(self, ctx: &Arc<Context>) -> Result<NotifyThread, Option<Broker>> {
+    ///
+    /// `thread`: the thread that received the listener (`spawn::ListenerThread`), which
+    /// serves it from here on instead of a new one; let go when the loop polls.
+    pub(crate) fn spawn_thread(
+        self,
+        ctx: &Arc<Context>,
+        thread: Option<crate::spawn::ListenerThread>,
+    ) -> Result<NotifyThread, Option<Broker>> {
         if !self.sync_wakeup {
+            if let Some(t) = thread {
+                t.finish();
+            }
             return Err(Some(self));
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -351,14 +361,24 @@ impl Broker {
         let (ctx, flag) = (ctx.clone(), stop.clone());
         let holder = Arc::new(Mutex::new(Some(self)));
         let inside = holder.clone();
-        let spawned = std::thread::Builder::new()
-            .name("nono-notify".into())
-            .spawn(move || {
-                let taken = inside.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(broker) = taken {
-                    broker.serve(&ctx, &flag);
-                }
-            });
+        let job = move || {
+            let taken = inside.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(broker) = taken {
+                broker.serve(&ctx, &flag);
+            }
+        };
+        let spawned = match thread {
+            Some(t) => match t.serve(Box::new(job)) {
+                Ok(handle) => Ok(handle),
+                // The thread is gone (it cannot be, short of a panic): a new one.
+                Err(job) => std::thread::Builder::new()
+                    .name("nono-notify".into())
+                    .spawn(job),
+            },
+            None => std::thread::Builder::new()
+                .name("nono-notify".into())
+                .spawn(job),
+        };
         match spawned {
             Ok(handle) => Ok(NotifyThread {
                 handle,

@@ -38,7 +38,8 @@
 //!    There may be more than one: std execs with `execvp`, and glibc's `execvp` retries a
 //!    file that fails with `ENOEXEC` (a script without `#!`) as `execve("/bin/sh", ...)` —
 //!    a second trapped exec that nobody would answer if the thread stopped after the first
-//!    (`Command::spawn`, and with it the whole supervisor, then waited forever).
+//!    (`Command::spawn`, and with it the whole supervisor, then waited forever). That thread
+//!    then stays and serves the listener for the run (`ListenerThread`, `Broker::spawn_thread`).
 //!
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
@@ -202,6 +203,8 @@ pub(crate) struct Spawned {
     /// first trapped call after a successful exec that is not itself an exec): pending, to
     /// be answered by the broker before anything else.
     pub pending: Option<Notification>,
+    /// The thread that received the listener, waiting to serve it (see [`ListenerThread`]).
+    pub server: Option<ListenerThread>,
 }
 
 /// Resolve `command` the way `execvp` would, against `path_var` (the child's `PATH`), before
@@ -310,7 +313,8 @@ pub(crate) fn spawn(
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
     // for its outcome: a thread takes the listener and lets the command's execs through
-    // meanwhile, until `spawned` (below) closes `stop`.
+    // meanwhile, until `spawned` (below) closes `stop`. The same thread then serves the
+    // listener for the run (see `ListenerThread`): one thread started, not two.
     let (first_exec, stop) = if spec.expect_listener {
         let report = report_parent
             .try_clone()
@@ -320,13 +324,15 @@ pub(crate) fn spawn(
             })?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| SupervisorError::sys("pipe (first exec)", e))?;
-        let thread = std::thread::Builder::new()
-            .name("nono-first-exec".into())
-            .spawn(move || pass_first_exec(&report, &stop_r))
-            .map_err(|e| SupervisorError::Sys {
-                call: "spawning the first-exec thread",
-                source: e,
-            })?;
+        let thread = ListenerThread::start(move || {
+            let first = pass_first_exec(&report, &stop_r);
+            drop((report, stop_r));
+            first
+        })
+        .map_err(|e| SupervisorError::Sys {
+            call: "spawning the first-exec thread",
+            source: e,
+        })?;
         (Some(thread), Some(stop_w))
     } else {
         (None, None)
@@ -338,11 +344,18 @@ pub(crate) fn spawn(
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
-    // It ends once the exec was let through, or at EOF/a step error when the child failed.
-    let first = first_exec.map(|t| t.join().unwrap_or(Ok((None, None))));
+    // Its first part ends once the exec was let through, or at EOF/a step error when the
+    // child failed; the thread then waits for its second job (or is let go).
+    let (first, server) = match first_exec.map(ListenerThread::first) {
+        Some((first, server)) => (Some(first), Some(server)),
+        None => (None, None),
+    };
     let child = match spawned {
         Ok(child) => child,
         Err(err) => {
+            if let Some(s) = server {
+                s.finish();
+            }
             if let Some((step, errno)) = read_step_error(&report_parent) {
                 return Err(SupervisorError::ChildSetup {
                     step: STEPS.get(step as usize).copied().unwrap_or("setup"),
@@ -384,11 +397,83 @@ pub(crate) fn spawn(
             command,
             listener,
             pending,
+            server,
         }),
         Err(e) => {
             end_unsupervised(&mut child);
+            if let Some(s) = server {
+                s.finish();
+            }
             Err(e)
         }
+    }
+}
+
+/// Boxed so that one type carries any job (the broker's loop, see `Broker::spawn_thread`).
+pub(crate) type ListenerJob = Box<dyn FnOnce() + Send>;
+
+/// The thread that receives the seccomp listener and lets the command's execs through while
+/// `Command::spawn` waits (`pass_first_exec`), then — instead of ending, and another thread
+/// being started for the broker — waits for its second job: serving the listener for the
+/// rest of the run (`Broker::spawn_thread`). Starting a thread costs its own clone, stack
+/// faults, signal stack and exit; a run needs one.
+#[derive(Debug)]
+pub(crate) struct ListenerThread {
+    handle: std::thread::JoinHandle<()>,
+    job: std::sync::mpsc::SyncSender<ListenerJob>,
+    first: std::sync::mpsc::Receiver<Result<FirstExec, SupervisorError>>,
+}
+
+impl ListenerThread {
+    /// Start the thread on `first` (its first job).
+    fn start(
+        first: impl FnOnce() -> Result<FirstExec, SupervisorError> + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (first_tx, first_rx) = std::sync::mpsc::sync_channel(1);
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<ListenerJob>(1);
+        let handle = std::thread::Builder::new()
+            .name("nono-notify".into())
+            .spawn(move || {
+                if first_tx.send(first()).is_err() {
+                    return;
+                }
+                drop(first_tx);
+                // No second job (the sender was dropped): the thread ends here.
+                if let Ok(job) = job_rx.recv() {
+                    job();
+                }
+            })?;
+        Ok(ListenerThread {
+            handle,
+            job: job_tx,
+            first: first_rx,
+        })
+    }
+
+    /// Wait for the first job's result (as a join did).
+    fn first(self) -> (Result<FirstExec, SupervisorError>, ListenerThread) {
+        let first = self.first.recv().unwrap_or(Ok((None, None)));
+        (first, self)
+    }
+
+    /// Give the thread its second job. Returns the job if the thread is gone.
+    pub(crate) fn serve(
+        self,
+        job: ListenerJob,
+    ) -> Result<std::thread::JoinHandle<()>, ListenerJob> {
+        match self.job.send(job) {
+            Ok(()) => Ok(self.handle),
+            Err(std::sync::mpsc::SendError(job)) => {
+                let _ = self.handle.join();
+                Err(job)
+            }
+        }
+    }
+
+    /// No second job: the thread ends (waited for).
+    pub(crate) fn finish(self) {
+        drop(self.job);
+        let _ = self.handle.join();
     }
 }
 
