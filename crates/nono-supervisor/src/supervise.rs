@@ -190,7 +190,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         rlimits: limits.rlimits.clone(),
     };
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
-    let mut grants = crate::broker::StaticGrants::new(&config.caps);
+    // The set itself moves into them: nothing below reads `config.caps`.
+    let mut grants = crate::broker::StaticGrants::from_caps(std::mem::take(&mut config.caps));
     grants.egress_proxy = config.egress_proxy;
     let mut spawned = match spawn::spawn(spec, enforce) {
         Ok(s) => s,
