@@ -750,6 +750,35 @@ fn receive_listener(report: &OwnedFd) -> Result<OwnedFd, SupervisorError> {
 mod tests {
     use super::*;
 
+    /// Issue 14: the thread that passed the first exec is the one that serves the listener
+    /// afterwards (no second thread), and without a second job it ends.
+    #[test]
+    fn the_listener_thread_serves_its_second_job_itself() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let first_tx = tx.clone();
+        let t = ListenerThread::start(move || {
+            first_tx.send(std::thread::current().id()).unwrap();
+            Ok((Pid::from_raw(7), None))
+        })
+        .unwrap();
+        let (first, t) = t.first();
+        assert_eq!(first.unwrap().0, Pid::from_raw(7));
+        let Ok(handle) = t.serve(Box::new(move || {
+            tx.send(std::thread::current().id()).unwrap()
+        })) else {
+            panic!("the listener thread is gone");
+        };
+        handle.join().unwrap();
+        let (a, b) = (rx.recv().unwrap(), rx.recv().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, std::thread::current().id());
+
+        let t = ListenerThread::start(|| Ok((None, None))).unwrap();
+        let (first, t) = t.first();
+        assert!(matches!(first, Ok((None, None))));
+        t.finish();
+    }
+
     #[test]
     fn path_search_prefers_executables_and_reports_missing() {
         let p = resolve_command(
