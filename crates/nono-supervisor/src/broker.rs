@@ -139,6 +139,12 @@ impl StaticGrants {
     /// identities it pins must be the ones the grants named before anything of the sandbox
     /// ran, and that thread's credentials are the sandbox's.
     pub(crate) fn new(caps: &CapabilitySet) -> Self {
+        Self::from_caps(caps.clone())
+    }
+
+    /// [`StaticGrants::new`] on a set the caller gives up (one copy of the set less: `run`
+    /// has no use for its own after this).
+    pub(crate) fn from_caps(caps: CapabilitySet) -> Self {
         // The set's paths are canonical (clean), so `under` is `Path::starts_with` here, at a
         // fraction of the cost: grants × denies comparisons run at every start-up (the
         // default profile: ~20 × ~90, ~0.1 ms with `Path::starts_with`).
@@ -170,14 +176,16 @@ impl StaticGrants {
             .iter()
             .map(|g| (g.path.as_os_str().as_bytes().to_vec(), g.kind))
             .collect();
+        let sockets = unix_socket::GrantedSockets::pin(&caps);
+        let creds = SandboxCreds::for_sandbox(caps.keep_capabilities());
         StaticGrants {
-            caps: caps.clone(),
+            caps,
             simple,
             denies,
             all,
-            sockets: unix_socket::GrantedSockets::pin(caps),
+            sockets,
             roots,
-            creds: SandboxCreds::for_sandbox(caps.keep_capabilities()),
+            creds,
             egress_proxy: None,
         }
     }
@@ -356,8 +364,18 @@ impl Broker {
     /// CPU straight to each other. Only on kernels with `SYNC_WAKE_UP` (6.6+), where a blocked
     /// receive also returns once no task uses the filter any more. Otherwise (or if the
     /// thread cannot be started) the broker comes back for the loop to poll.
-    pub(crate) fn spawn_thread(self, ctx: &Arc<Context>) -> Result<NotifyThread, Option<Broker>> {
+    ///
+    /// `thread`: the thread that received the listener (`listener_thread::ListenerThread`), which
+    /// serves it from here on instead of a new one; let go when the loop polls.
+    pub(crate) fn spawn_thread<T>(
+        self,
+        ctx: &Arc<Context>,
+        thread: Option<crate::listener_thread::ListenerThread<T>>,
+    ) -> Result<NotifyThread, Option<Broker>> {
         if !self.sync_wakeup {
+            if let Some(t) = thread {
+                t.finish();
+            }
             return Err(Some(self));
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -365,14 +383,24 @@ impl Broker {
         let (ctx, flag) = (ctx.clone(), stop.clone());
         let holder = Arc::new(Mutex::new(Some(self)));
         let inside = holder.clone();
-        let spawned = std::thread::Builder::new()
-            .name("nono-notify".into())
-            .spawn(move || {
-                let taken = inside.lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(broker) = taken {
-                    broker.serve(&ctx, &flag);
-                }
-            });
+        let job = move || {
+            let taken = inside.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(broker) = taken {
+                broker.serve(&ctx, &flag);
+            }
+        };
+        let spawned = match thread {
+            Some(t) => match t.serve(Box::new(job)) {
+                Ok(handle) => Ok(handle),
+                // The thread is gone (it cannot be, short of a panic): a new one.
+                Err(job) => std::thread::Builder::new()
+                    .name("nono-notify".into())
+                    .spawn(job),
+            },
+            None => std::thread::Builder::new()
+                .name("nono-notify".into())
+                .spawn(job),
+        };
         match spawned {
             Ok(handle) => Ok(NotifyThread {
                 handle,

@@ -234,10 +234,18 @@ fn reap(command: i32, supervisor: i32, cgroup_kill: Option<&CStr>) {
     }
 }
 
-/// Reap whatever has exited, not looking at who.
-fn reap_quiet() {
-    // SAFETY: waitpid with no status pointer.
-    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+/// Reap whatever has exited, not looking at who. Returns `false` when the init has no child
+/// left at all (`ECHILD`): then it has no descendant either, and none can become its child
+/// any more (only a descendant is re-parented to a subreaper).
+fn reap_quiet() -> bool {
+    loop {
+        // SAFETY: waitpid with no status pointer.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid > 0 {
+            continue;
+        }
+        return !(pid < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD));
+    }
 }
 
 /// Signal (with `Some`) or just count the init's children that left its session.
@@ -280,10 +288,13 @@ fn wait_child(ms: u64) {
 /// descendants, see `leftovers.rs`). So they are ended here, the way the supervisor ends
 /// the rest: `SIGTERM` (+ `SIGCONT`), up to [`crate::leftovers::GRACE`], then `SIGKILL` in
 /// bounded rounds. Session members are left to the supervisor, which reports them. The
-/// common case (no such child) costs one read of the children list.
+/// common case (the init has no child left at all) costs one `waitpid`; with children
+/// left, one read of the children list tells whether any of them left the session.
 fn end_detached() {
     let me = rustix::process::getpid().as_raw_nonzero().get();
-    reap_quiet();
+    if !reap_quiet() {
+        return;
+    }
     if !detached_children(me, Some(rustix::process::Signal::TERM)) {
         return;
     }
@@ -292,14 +303,12 @@ fn end_detached() {
     while waited < grace_ms {
         wait_child(10);
         waited += 10;
-        reap_quiet();
-        if !detached_children(me, None) {
+        if !reap_quiet() || !detached_children(me, None) {
             return;
         }
     }
     for _ in 0..64 {
-        reap_quiet();
-        if !detached_children(me, Some(rustix::process::Signal::KILL)) {
+        if !reap_quiet() || !detached_children(me, Some(rustix::process::Signal::KILL)) {
             return;
         }
         wait_child(50);

@@ -9,6 +9,7 @@ mod error;
 pub mod gaps;
 mod init;
 mod leftovers;
+mod listener_thread;
 pub mod limits;
 mod os;
 pub mod private_tmp;

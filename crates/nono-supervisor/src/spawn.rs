@@ -38,7 +38,8 @@
 //!    There may be more than one: std execs with `execvp`, and glibc's `execvp` retries a
 //!    file that fails with `ENOEXEC` (a script without `#!`) as `execve("/bin/sh", ...)` —
 //!    a second trapped exec that nobody would answer if the thread stopped after the first
-//!    (`Command::spawn`, and with it the whole supervisor, then waited forever).
+//!    (`Command::spawn`, and with it the whole supervisor, then waited forever). That thread
+//!    then stays and serves the listener for the run (`ListenerThread`, `Broker::spawn_thread`).
 //!
 //! A failing step writes `(step, errno)` to the report socket before the hook returns the
 //! error, so the parent can tell "the sandbox could not be applied" from "exec failed".
@@ -202,6 +203,8 @@ pub(crate) struct Spawned {
     /// first trapped call after a successful exec that is not itself an exec): pending, to
     /// be answered by the broker before anything else.
     pub pending: Option<Notification>,
+    /// The thread that received the listener, waiting to serve it (see [`ListenerThread`]).
+    pub server: Option<ListenerThread>,
 }
 
 /// Resolve `command` the way `execvp` would, against `path_var` (the child's `PATH`), before
@@ -310,7 +313,8 @@ pub(crate) fn spawn(
 
     // The child's own execve is trapped too (see broker/path_ops.rs), and `cmd.spawn()` waits
     // for its outcome: a thread takes the listener and lets the command's execs through
-    // meanwhile, until `spawned` (below) closes `stop`.
+    // meanwhile, until `spawned` (below) closes `stop`. The same thread then serves the
+    // listener for the run (see `ListenerThread`): one thread started, not two.
     let (first_exec, stop) = if spec.expect_listener {
         let report = report_parent
             .try_clone()
@@ -320,13 +324,15 @@ pub(crate) fn spawn(
             })?;
         let (stop_r, stop_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| SupervisorError::sys("pipe (first exec)", e))?;
-        let thread = std::thread::Builder::new()
-            .name("nono-first-exec".into())
-            .spawn(move || pass_first_exec(&report, &stop_r))
-            .map_err(|e| SupervisorError::Sys {
-                call: "spawning the first-exec thread",
-                source: e,
-            })?;
+        let thread = ListenerThread::start(move || {
+            let first = pass_first_exec(&report, &stop_r);
+            drop((report, stop_r));
+            first
+        })
+        .map_err(|e| SupervisorError::Sys {
+            call: "spawning the first-exec thread",
+            source: e,
+        })?;
         (Some(thread), Some(stop_w))
     } else {
         (None, None)
@@ -338,11 +344,19 @@ pub(crate) fn spawn(
     // Dropping the Command closes the parent's copies of the child's ends (report socket, SDK
     // socket, PTY slave), so the parent sees EOF/EIO when the child is gone.
     drop(cmd);
-    // It ends once the exec was let through, or at EOF/a step error when the child failed.
-    let first = first_exec.map(|t| t.join().unwrap_or(Ok((None, None))));
+    // Its first part ends once the exec was let through, or at EOF/a step error when the
+    // child failed; the thread then waits for its second job (or is let go).
+    let (first, server) = match first_exec.map(ListenerThread::first) {
+        // A thread that ended without a result let nothing through.
+        Some((first, server)) => (Some(first.unwrap_or(Ok((None, None)))), Some(server)),
+        None => (None, None),
+    };
     let child = match spawned {
         Ok(child) => child,
         Err(err) => {
+            if let Some(s) = server {
+                s.finish();
+            }
             if let Some((step, errno)) = read_step_error(&report_parent) {
                 return Err(SupervisorError::ChildSetup {
                     step: STEPS.get(step as usize).copied().unwrap_or("setup"),
@@ -384,13 +398,21 @@ pub(crate) fn spawn(
             command,
             listener,
             pending,
+            server,
         }),
         Err(e) => {
             end_unsupervised(&mut child);
+            if let Some(s) = server {
+                s.finish();
+            }
             Err(e)
         }
     }
 }
+
+/// The listener thread of a run, its first job's result being the first exec's.
+pub(crate) type ListenerThread =
+    crate::listener_thread::ListenerThread<Result<FirstExec, SupervisorError>>;
 
 /// A child that cannot be supervised (a step after the fork failed): kill it and everything
 /// in its session before the error is returned, so that nothing of the sandbox runs on
@@ -664,6 +686,35 @@ fn receive_listener(report: &OwnedFd) -> Result<OwnedFd, SupervisorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14: the thread that passed the first exec is the one that serves the listener
+    /// afterwards (no second thread), and without a second job it ends.
+    #[test]
+    fn the_listener_thread_serves_its_second_job_itself() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let first_tx = tx.clone();
+        let t = ListenerThread::start(move || {
+            first_tx.send(std::thread::current().id()).unwrap();
+            Ok((Pid::from_raw(7), None))
+        })
+        .unwrap();
+        let (first, t) = t.first();
+        assert_eq!(first.unwrap().unwrap().0, Pid::from_raw(7));
+        let Ok(handle) = t.serve(Box::new(move || {
+            tx.send(std::thread::current().id()).unwrap()
+        })) else {
+            panic!("the listener thread is gone");
+        };
+        handle.join().unwrap();
+        let (a, b) = (rx.recv().unwrap(), rx.recv().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, std::thread::current().id());
+
+        let t = ListenerThread::start(|| Ok((None, None))).unwrap();
+        let (first, t) = t.first();
+        assert!(matches!(first, Some(Ok((None, None)))));
+        t.finish();
+    }
 
     #[test]
     fn path_search_prefers_executables_and_reports_missing() {

@@ -5,8 +5,9 @@
 //! # Threads
 //! - the calling thread runs the loop: signals, child exit and reading SDK frames;
 //! - one notify thread answers the seccomp listener (the fast path: a trapped open inside
-//!   the static grants is answered CONTINUE right there); on kernels before 6.6 the loop
-//!   polls the listener itself instead (see `Broker::spawn_thread`);
+//!   the static grants is answered CONTINUE right there): the thread that received the
+//!   listener from the child while it started (`spawn::ListenerThread`); on kernels before
+//!   6.6 the loop polls the listener itself instead (see `Broker::spawn_thread`);
 //! - small worker pools, one per kind of job (`broker::Lane`), started on first use, run
 //!   decisions that may block (`Engine::decide` may prompt a person), the supervisor-side
 //!   `openat2` + `ADDFD` and socket calls that wait, so a slow prompt never holds up the fast
@@ -189,7 +190,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         rlimits: limits.rlimits.clone(),
     };
     // Before the child runs: the grants pin the sockets they name (see `StaticGrants::new`).
-    let mut grants = crate::broker::StaticGrants::new(&config.caps);
+    // The set itself moves into them: nothing below reads `config.caps`.
+    let mut grants = crate::broker::StaticGrants::from_caps(std::mem::take(&mut config.caps));
     grants.egress_proxy = config.egress_proxy;
     let mut spawned = match spawn::spawn(spec, enforce) {
         Ok(s) => s,
@@ -239,12 +241,13 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     // The notify fd is served by a blocking thread where the kernel allows (see
     // `Broker::spawn_thread`), else polled by the loop.
     let pending = spawned.pending.take();
+    let server = spawned.server.take();
     let (mut broker, notify_thread) = match spawned
         .listener
         .take()
         .map(|l| Broker::new(l, pending, &ctx))
     {
-        Some(b) => match b.spawn_thread(&ctx) {
+        Some(b) => match b.spawn_thread(&ctx, server) {
             Ok(t) => (None, Some(t)),
             Err(mut b) => {
                 if let Some(b) = b.as_mut() {

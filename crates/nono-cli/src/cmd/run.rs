@@ -30,12 +30,17 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
         return dry_run(&plan, true, args.json);
     }
     let result = execute(&mut plan, ui, PtyMode::Auto);
-    finish(&mut plan, ui, result)
+    finish(plan, ui, result)
 }
 
 /// After the command: remove the private tmp (the command and what it left running have
 /// ended: `execute` returns after the leftovers are killed), naming it if that fails.
-fn finish(plan: &mut RunPlan, ui: &Ui, result: anyhow::Result<i32>) -> anyhow::Result<i32> {
+///
+/// Then the plan goes without being freed piece by piece: `main` exits as soon as this
+/// returns, and the plan is memory alone (profile, capability set, deny groups, history)
+/// except for the two directories it removes when dropped, which are dropped here. Freeing
+/// it cost ~0.05 ms of every run (issue 14).
+fn finish(mut plan: RunPlan, ui: &Ui, result: anyhow::Result<i32>) -> anyhow::Result<i32> {
     if let Some(dir) = &mut plan.sandbox.private_tmp {
         if let Err(e) = dir.remove() {
             ui.note(&format!(
@@ -44,6 +49,9 @@ fn finish(plan: &mut RunPlan, ui: &Ui, result: anyhow::Result<i32>) -> anyhow::R
             ));
         }
     }
+    drop(plan.sandbox.private_tmp.take());
+    drop(plan.sandbox.tmpdir_fallback.take());
+    std::mem::forget(plan);
     result
 }
 
@@ -68,7 +76,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
         return dry_run(&plan, true, args.json);
     }
     let result = execute(&mut plan, ui, PtyMode::Auto);
-    finish(&mut plan, ui, result)
+    finish(plan, ui, result)
 }
 
 /// What the kernel will and will not enforce for this plan, from a prepared (never applied)
