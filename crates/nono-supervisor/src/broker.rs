@@ -123,6 +123,11 @@ pub(crate) struct StaticGrants {
     pub creds: SandboxCreds,
     /// The egress proxy's address: TCP connects to its port reach it alone (see `egress.rs`).
     pub egress_proxy: Option<std::net::SocketAddr>,
+    /// `(path bytes, access)` of every path rule the child's Landlock ruleset got (after the
+    /// carve-out expansion; see `PreparedSandbox::path_rules`): an open they cover is one
+    /// Landlock lets through, answered CONTINUE without the capability model (which `stat`s
+    /// the spines for a path in an expanded directory such as `/etc`).
+    landlock_rules: Vec<(Vec<u8>, AccessMode)>,
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -187,7 +192,34 @@ impl StaticGrants {
             roots,
             creds,
             egress_proxy: None,
+            landlock_rules: Vec::new(),
         }
+    }
+
+    /// Remember the path rules the child's Landlock ruleset got (see
+    /// [`StaticGrants::landlock_allows`]).
+    pub(crate) fn set_landlock_rules(&mut self, rules: &[nono_sandbox::linux::landlock::FsRule]) {
+        self.landlock_rules = rules
+            .iter()
+            .map(|r| (r.path.as_os_str().as_bytes().to_vec(), r.access))
+            .collect();
+    }
+
+    /// Whether the child's Landlock ruleset lets `path` (canonical) be opened with `access`:
+    /// the union of the rules at or above it contains it. Only ever used to answer CONTINUE,
+    /// where the kernel's own check follows, so it can cost a report, never widen anything.
+    pub(crate) fn landlock_allows(&self, path: &Path, access: AccessMode) -> bool {
+        let bytes = path.as_os_str().as_bytes();
+        if !is_clean(bytes) {
+            return false;
+        }
+        let mut allowed: Option<AccessMode> = None;
+        for (rule, a) in &self.landlock_rules {
+            if under(bytes, rule) {
+                allowed = Some(allowed.map_or(*a, |x| x.union(*a)));
+            }
+        }
+        allowed.is_some_and(|a| a.contains(access))
     }
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
@@ -575,7 +607,9 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         };
-        if self.caps.allows_canonical(&canonical, access) {
+        if self.caps.landlock_allows(&canonical, access)
+            || self.caps.allows_canonical(&canonical, access)
+        {
             let _ = notify.respond_continue(n.id);
             return;
         }
@@ -1820,6 +1854,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("rw/ro/deep")).unwrap();
         std::fs::create_dir_all(dir.join("rw/none")).unwrap();
+        std::fs::create_dir_all(dir.join("rw/sub")).unwrap();
         std::fs::create_dir_all(dir.join("other")).unwrap();
         std::fs::write(dir.join("file"), "x").unwrap();
         let dir = std::fs::canonicalize(&dir).unwrap();
@@ -1830,7 +1865,11 @@ mod tests {
             .unwrap();
         caps.deny_write(dir.join("rw/ro"), "test").unwrap();
         caps.deny(dir.join("rw/none"), "test").unwrap();
-        let grants = StaticGrants::new(&caps);
+        let mut grants = StaticGrants::new(&caps);
+        // The ruleset's own rules (what `PreparedSandbox::path_rules` hands over).
+        let plan = nono_sandbox::linux::landlock::plan_fs_rules(&caps).unwrap();
+        grants.set_landlock_rules(&plan.rules);
+        let mut by_rules = 0;
         for p in [
             "",
             "rw",
@@ -1840,6 +1879,8 @@ mod tests {
             "rw/ro/deep/f",
             "rw/none",
             "rw/none/f",
+            "rw/sub",
+            "rw/sub/f",
             "file",
             "file2",
             "other",
@@ -1852,12 +1893,18 @@ mod tests {
                 dir.join(p)
             };
             for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+                let model = nono_sandbox::explain_canonical(&caps, &path, access).is_allowed();
                 assert_eq!(
                     grants.allows_canonical(&path, access),
-                    nono_sandbox::explain_canonical(&caps, &path, access).is_allowed(),
+                    model,
                     "{} {access:?}",
                     path.display()
                 );
+                // What the ruleset's rules let through, the model allows too.
+                if grants.landlock_allows(&path, access) {
+                    by_rules += 1;
+                    assert!(model, "rules allow {} {access:?}", path.display());
+                }
             }
             // Nor is the spine test's "above no deny rule" shortcut.
             assert_eq!(
@@ -1876,7 +1923,20 @@ mod tests {
         );
         for p in ["/", "/usr", "/nonexistent-nono"] {
             assert!(!grants.allows_canonical(Path::new(p), AccessMode::Read));
+            assert!(!grants.landlock_allows(Path::new(p), AccessMode::Read));
         }
+        // The expanded entries and the read-only carve-out are reached through the rules.
+        assert!(by_rules >= 8, "{by_rules}");
+        assert!(grants.landlock_allows(&dir.join("rw/sub/f"), AccessMode::ReadWrite));
+        // An entry made after the ruleset was built is not covered (the model may differ).
+        assert!(!grants.landlock_allows(&dir.join("rw/x"), AccessMode::Read));
+        assert!(grants.landlock_allows(&dir.join("rw/ro/deep/f"), AccessMode::Read));
+        assert!(!grants.landlock_allows(&dir.join("rw/ro/deep/f"), AccessMode::Write));
+        assert!(!grants.landlock_allows(&dir.join("rw/none/f"), AccessMode::Read));
+        assert!(!grants.landlock_allows(
+            Path::new(&format!("{}/rw/../other", dir.display())),
+            AccessMode::Read
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -141,7 +141,14 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
 /// step the child runs.
 pub(crate) fn prepare_sandbox(
     config: &crate::spawn_config::SpawnConfig,
-) -> Result<(Box<Enforce>, nono_sandbox::EnforcementStatus), SupervisorError> {
+) -> Result<
+    (
+        Box<Enforce>,
+        nono_sandbox::EnforcementStatus,
+        Vec<nono_sandbox::linux::landlock::FsRule>,
+    ),
+    SupervisorError,
+> {
     let mut opts = SandboxOptions::default();
     if config.trap_opens {
         let mut set = trapped_syscalls(&config.caps);
@@ -170,7 +177,8 @@ pub(crate) fn prepare_sandbox(
     let prepared = PreparedSandbox::prepare(&landlock_caps, &opts)
         .map_err(|source| SupervisorError::Sandbox { source })?;
     let status = prepared.status().clone();
-    Ok((Box::new(move || prepared.enforce()), status))
+    let rules = prepared.path_rules().to_vec();
+    Ok((Box::new(move || prepared.enforce()), status, rules))
 }
 
 /// What to spawn: everything is owned here and moved into the child hook where needed.

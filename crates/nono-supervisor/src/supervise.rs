@@ -148,7 +148,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         learner: config.learn.as_ref().map(Learner::new),
         ..Shared::default()
     });
-    let (enforce, enforcement) = spawn::prepare_sandbox(&config)?;
+    let (enforce, enforcement, landlock_rules) = spawn::prepare_sandbox(&config)?;
     let limits = crate::limits::prepare(
         &config.limits,
         config.caps.compat() == nono_sandbox::Compat::BestEffort,
@@ -193,6 +193,8 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     // The set itself moves into them: nothing below reads `config.caps`.
     let mut grants = crate::broker::StaticGrants::from_caps(std::mem::take(&mut config.caps));
     grants.egress_proxy = config.egress_proxy;
+    grants.set_landlock_rules(&landlock_rules);
+    drop(landlock_rules);
     let mut spawned = match spawn::spawn(spec, enforce) {
         Ok(s) => s,
         Err(e) => {

@@ -24,7 +24,9 @@ use rustix::io::Errno;
 
 use crate::caps::{CapabilitySet, Compat, NetworkMode, SysvIpc};
 use crate::linux::capabilities::CapDrop;
-use crate::linux::landlock::{build_ruleset, plan_fs_rules, requested_protections, LandlockError};
+use crate::linux::landlock::{
+    build_ruleset_recording, plan_fs_rules, requested_protections, FsRule, LandlockError,
+};
 use crate::linux::seccomp::{Filter, NotifySet, SeccompError, Syscall};
 use crate::support::{
     landlock_support, seccomp_support, EnforcementStatus, LandlockSupport, Protection,
@@ -152,6 +154,8 @@ pub struct PreparedSandbox {
     /// `unshare(CLONE_NEWIPC)` first (System V IPC made private).
     new_ipc_namespace: bool,
     status: EnforcementStatus,
+    /// The path rules the ruleset got (see [`PreparedSandbox::path_rules`]).
+    path_rules: Vec<FsRule>,
 }
 
 impl PreparedSandbox {
@@ -164,7 +168,8 @@ impl PreparedSandbox {
     ) -> Result<PreparedSandbox, SandboxError> {
         let mut status = landlock_status(caps, &landlock_support())?;
         let plan = plan_fs_rules(caps)?;
-        let landlock = build_ruleset(caps, &plan, &mut status)?;
+        let mut path_rules = Vec::with_capacity(plan.rules.len());
+        let landlock = build_ruleset_recording(caps, &plan, &mut status, &mut path_rules)?;
         let cap_drop = prepare_cap_drop(caps, &mut status);
         let sysv = SysvPlan::for_caps(caps, &mut status);
         let (deny, notify) = prepare_seccomp(caps, opts, sysv, seccomp_support(), &mut status)?;
@@ -175,7 +180,17 @@ impl PreparedSandbox {
             cap_drop,
             new_ipc_namespace: sysv == SysvPlan::Namespace,
             status,
+            path_rules,
         })
+    }
+
+    /// The Landlock path rules this sandbox enforces, after carve-out expansion and less any
+    /// entry that vanished or became a symlink before the ruleset was built: a canonical path
+    /// at or beneath one of them is reachable with the union of their access (Landlock
+    /// attaches each rule to the inode that was there when the sandbox was prepared).
+    #[must_use]
+    pub fn path_rules(&self) -> &[FsRule] {
+        &self.path_rules
     }
 
     /// Enforce in the calling thread. Meant for a freshly forked child (see

@@ -352,6 +352,18 @@ pub fn build_ruleset(
     plan: &RulePlan,
     status: &mut EnforcementStatus,
 ) -> Result<RulesetCreated, LandlockError> {
+    build_ruleset_recording(caps, plan, status, &mut Vec::new())
+}
+
+/// [`build_ruleset`], also appending to `added` every path rule the ruleset got (the plan's
+/// rules less those skipped because they vanished or became symlinks): exactly the paths
+/// Landlock will let the sandbox reach, with their access.
+pub fn build_ruleset_recording(
+    caps: &CapabilitySet,
+    plan: &RulePlan,
+    status: &mut EnforcementStatus,
+    added: &mut Vec<FsRule>,
+) -> Result<RulesetCreated, LandlockError> {
     let level = match caps.compat() {
         Compat::Strict => CompatLevel::HardRequirement,
         Compat::BestEffort => CompatLevel::BestEffort,
@@ -441,6 +453,7 @@ pub fn build_ruleset(
             }
         }
         fs_rules += 1;
+        added.push(rule.clone());
     }
     if let NetworkMode::Ports { connect, bind } = caps.network() {
         for &port in connect {
