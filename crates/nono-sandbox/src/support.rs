@@ -405,7 +405,7 @@ fn kernel_release() -> String {
 /// One ruleset asks for everything nono probes at once (the features of ABI 1 to 7, with a
 /// hard requirement): where the kernel accepts it, every feature is present, and that one
 /// probe (a version query and a `landlock_create_ruleset`) stands for the seven of
-/// [`probe_each_feature`]. Otherwise the features are probed one by one as before, so a
+/// `probe_each_feature`. Otherwise the features are probed one by one as before, so a
 /// feature the kernel refuses shows up as missing exactly as it always did: nothing is
 /// inferred from the ABI number alone.
 #[cfg(target_os = "linux")]
