@@ -37,7 +37,9 @@
 //!   regular file of the user's (not through a symlink), mode 0600, in a directory of the
 //!   user's that nobody else can write. It is rewritten in place (not renamed) so that writing
 //!   it does not change the state directory's own stamp (the link walk reads that directory);
-//!   a torn read is not valid JSON and so a miss.
+//!   a torn read is not valid JSON and so a miss. The first line is a digest of the rest
+//!   keyed with a random secret in `plan-cache.key` beside it (same checks): an edit by
+//!   anything that cannot read the key, a torn or truncated write is a miss.
 //! - A cache can only skip work: the Landlock rules are still opened path by path with
 //!   `RESOLVE_NO_SYMLINKS` by `nono_sandbox::linux::landlock::build_ruleset`, and the
 //!   profile's own grants and deny list, the command-line grants and the planted-link checks
@@ -315,9 +317,59 @@ pub fn file(state_home: &Path) -> PathBuf {
     state_home.join("nono/plan-cache.json")
 }
 
+/// The secret the file's digest is keyed with (`plan-cache.key` beside it; made on first
+/// use; read with the same checks as the cache).
+#[must_use]
+pub fn key_file(state_home: &Path) -> PathBuf {
+    state_home.join("nono/plan-cache.key")
+}
+
+/// The digest of `payload` under `secret`: SipHash-1-3 over the secret and the payload.
+/// It is not what keeps the file safe (the `nono` deny group and the ownership checks are);
+/// it makes an edit by anything that cannot also read the key, a torn write or a truncated
+/// file a miss.
+fn digest(secret: &[u8], payload: &[u8]) -> String {
+    use std::hash::Hasher as _;
+    let mut out = String::new();
+    for lane in [0u8, 1] {
+        let mut h = std::hash::DefaultHasher::new();
+        h.write_u8(lane);
+        h.write(secret);
+        h.write(payload);
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// The key, read when trusted; with `create`, made (32 bytes of `/dev/urandom`, 0600,
+/// `O_EXCL`) when missing.
+fn secret(state_home: &Path, create: bool) -> Option<Vec<u8>> {
+    let file = key_file(state_home);
+    if let Some(key) = read_private(&file, 4096).filter(|k| k.len() == 32) {
+        return Some(key);
+    }
+    if !create {
+        return None;
+    }
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .ok()?;
+    let _ = std::fs::remove_file(&file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&file)
+        .ok()?;
+    f.write_all(&key).ok()?;
+    Some(key)
+}
+
 /// The recorded resolution for `key`, if the file is trusted and every stamp is unchanged.
 pub(crate) fn lookup(state_home: &Path, key: &str) -> Option<CachedSet> {
-    let cache = read_trusted(&file(state_home))?;
+    let cache = read_trusted(&file(state_home), &secret(state_home, false)?)?;
     if cache.version != VERSION || cache.key != key {
         return None;
     }
@@ -343,8 +395,16 @@ pub(crate) fn record(state_home: &Path, key: String, started: i64, witness: &Wit
     else {
         return;
     };
+    let file = file(state_home);
+    if file.parent().is_none_or(|d| private_dir(d).is_err()) {
+        return;
+    }
+    let Some(secret) = secret(state_home, true) else {
+        return;
+    };
     let _ = write_private(
-        &file(state_home),
+        &file,
+        &secret,
         &CacheFile {
             version: VERSION.to_owned(),
             key,
@@ -368,8 +428,21 @@ fn owned_safely(meta: &std::fs::Metadata, private: bool) -> bool {
     meta.uid() == uid && meta.mode() & forbidden == 0
 }
 
-/// The cache file, if it can be trusted (see the module docs).
-fn read_trusted(file: &Path) -> Option<CacheFile> {
+/// The cache file, if it can be trusted (see the module docs) and its digest matches.
+fn read_trusted(file: &Path, secret: &[u8]) -> Option<CacheFile> {
+    let text = read_private(file, MAX_FILE_BYTES)?;
+    let newline = text.iter().position(|&b| b == b'\n')?;
+    let (head, payload) = (&text[..newline], &text[newline + 1..]);
+    if head != digest(secret, payload).as_bytes() {
+        return None;
+    }
+    serde_json::from_slice(payload).ok()
+}
+
+/// The bytes of `file` when it is a private regular file of the user's (not reached through
+/// a symlink, mode 0600, at most `max` bytes) in a directory of the user's that nobody else
+/// can write.
+fn read_private(file: &Path, max: u64) -> Option<Vec<u8>> {
     let dir = file.parent()?;
     let dmeta = std::fs::symlink_metadata(dir).ok()?;
     if !dmeta.is_dir() || !owned_safely(&dmeta, false) {
@@ -381,20 +454,17 @@ fn read_trusted(file: &Path) -> Option<CacheFile> {
         .open(file)
         .ok()?;
     let meta = f.metadata().ok()?;
-    if !meta.is_file() || !owned_safely(&meta, true) || meta.len() > MAX_FILE_BYTES {
+    if !meta.is_file() || !owned_safely(&meta, true) || meta.len() > max {
         return None;
     }
-    let mut text = String::new();
-    f.read_to_string(&mut text).ok()?;
-    serde_json::from_str(&text).ok()
+    let mut text = Vec::new();
+    f.read_to_end(&mut text).ok()?;
+    Some(text)
 }
 
-/// Write `content` to `file` in place (created 0600 in a 0700 directory of the user's, never
-/// through a symlink; an existing file must be the user's own 0600 regular file).
-fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
-    let dir = file
-        .parent()
-        .ok_or_else(|| io::Error::other("no parent directory"))?;
+/// Make nono's state directory `dir` (0700) if missing; an error unless it is a directory of
+/// the user's that nobody else can write.
+fn private_dir(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -405,7 +475,16 @@ fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
             "the state directory is not a directory of the user's that only they can write",
         ));
     }
-    let text = serde_json::to_vec(content).map_err(io::Error::other)?;
+    Ok(())
+}
+
+/// Write `content` to `file` in place (created 0600 in a 0700 directory of the user's, never
+/// through a symlink; an existing file must be the user's own 0600 regular file).
+fn write_private(file: &Path, secret: &[u8], content: &CacheFile) -> io::Result<()> {
+    let payload = serde_json::to_vec(content).map_err(io::Error::other)?;
+    let mut text = digest(secret, &payload).into_bytes();
+    text.push(b'\n');
+    text.extend_from_slice(&payload);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
