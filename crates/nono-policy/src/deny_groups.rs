@@ -1337,6 +1337,47 @@ mod tests {
         std::fs::canonicalize(dir).unwrap()
     }
 
+    /// What the plan cache keeps of a resolution is the resolution: every entry (in order,
+    /// with its kind, origin, why, directory and link flags), identity, unwalked entry, link
+    /// and `lstat` comes back the same.
+    #[test]
+    fn a_cached_resolution_round_trips() {
+        let h = home("cached");
+        let dot = h.join("dotfiles");
+        std::fs::create_dir_all(&dot).unwrap();
+        std::fs::create_dir_all(h.join(".local/bin")).unwrap();
+        std::fs::write(dot.join("ssh_config"), b"Host *").unwrap();
+        std::fs::write(dot.join("tool"), b"#!/bin/sh").unwrap();
+        std::os::unix::fs::symlink(dot.join("ssh_config"), h.join(".ssh/config")).unwrap();
+        std::os::unix::fs::symlink(dot.join("tool"), h.join(".local/bin/tool")).unwrap();
+        std::os::unix::fs::symlink(&dot, h.join(".aws")).unwrap();
+        std::fs::hard_link(h.join(".ssh/id_ed25519"), h.join("proj/alias")).unwrap();
+        let vars = Vars::for_home(&h);
+        let names = group_names();
+        let mut witness = crate::plan_cache::Witness::default();
+        let (set, seen) = DenySet::resolve_groups(&names, &vars, Some(&mut witness)).unwrap();
+        let cached = set.to_cached(&seen, &mut witness).expect("cacheable");
+        let json = serde_json::to_string(&cached).unwrap();
+        let (back, back_seen) =
+            DenySet::from_cached(serde_json::from_str(&json).unwrap()).expect("consistent");
+        assert_eq!(format!("{:?}", set.entries), format!("{:?}", back.entries));
+        assert_eq!(set.seen, back.seen);
+        assert_eq!(set.ids, back.ids);
+        assert_eq!(set.unwalked, back.unwalked);
+        assert_eq!(set.links, back.links);
+        assert_eq!(seen.0, back_seen.0);
+        assert!(!set.links.is_empty() && !set.ids.is_empty());
+        // Every entry, link and `lstat` was stamped, with the way to it.
+        for e in &set.entries {
+            assert!(witness.has(&e.canonical), "{:?}", e.canonical);
+        }
+        // A link found by the walk whose target is already covered (`~/.ssh/config` into
+        // the denied `~/.aws` target) is stamped with its chain although no entry names it.
+        assert!(witness.has(&h.join(".aws")) && witness.has(&h.join(".ssh/config")));
+        assert!(witness.has(&dot.join("ssh_config")));
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     #[test]
     fn prefix_traps_and_path_spellings() {
         let h = home("t1");

@@ -14,7 +14,8 @@
 //!   resolution looked up, walked one component at a time with `lstat`/`readlink` the way the
 //!   kernel resolves it (links followed, each link and each missing name stamped too), and
 //!   every directory the link walk read. A stamp is the `lstat` answer: "missing", an error
-//!   number, or `(st_dev, st_ino, st_mode, st_nlink, st_uid, st_gid)`, plus `ctime` for a
+//!   number, or `(st_dev, st_ino, st_mode, st_uid, st_gid)` and `st_nlink` of a
+//!   non-directory (hard links to a deny entry), plus `ctime` for a
 //!   symlink (its target never changes in place; a new link reusing the inode number has a
 //!   new `ctime`) and `mtime`/`ctime` for a directory whose entries were read (the kernel sets
 //!   both when an entry is added, removed, renamed or replaced). `ctime` cannot be set back
@@ -148,12 +149,18 @@ impl Look {
         }
     }
 
+    fn is_dir(&self) -> bool {
+        matches!(self, Look::Object { mode, .. } if mode & 0o170_000 == 0o040_000)
+    }
+
     fn is_link(&self) -> bool {
         matches!(self, Look::Object { mode, .. } if mode & 0o170_000 == 0o120_000)
     }
 
     /// Whether `now` answers what the resolution depended on in `self` (see the module docs):
-    /// identity always, `ctime` of a symlink, both times of a directory that was read.
+    /// identity always, the link count of anything but a directory (a hard link to a deny
+    /// entry; a directory's counts its subdirectories, which its own stamp or theirs
+    /// already cover), `ctime` of a symlink, both times of a directory that was read.
     fn same(&self, now: &Look, listed: bool) -> bool {
         match (self, now) {
             (
@@ -178,7 +185,8 @@ impl Look {
                     ctime: ct2,
                 },
             ) => {
-                (dev, ino, mode, nlink, uid, gid) == (d2, i2, m2, n2, u2, g2)
+                (dev, ino, mode, uid, gid) == (d2, i2, m2, u2, g2)
+                    && (self.is_dir() || nlink == n2)
                     && (!self.is_link() || ctime == ct2)
                     && (!listed || (mtime == mt2 && ctime == ct2))
             }
@@ -246,6 +254,12 @@ impl Witness {
         self.lookup(dir);
         let look = Look::of(dir);
         self.stamps.insert(dir.to_path_buf(), (look, true));
+    }
+
+    /// Whether `path` is stamped.
+    #[cfg(test)]
+    pub(crate) fn has(&self, path: &Path) -> bool {
+        self.stamps.contains_key(path)
     }
 
     /// Whether nothing stamped changed at or after `since` (see "Consistency").
@@ -512,6 +526,79 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::canonicalize(&d).unwrap()
+    }
+
+    fn empty_set() -> CachedSet {
+        CachedSet {
+            entries: Vec::new(),
+            ids: Vec::new(),
+            unwalked: vec!["/marker".to_owned()],
+            links: Vec::new(),
+            lstats: Vec::new(),
+        }
+    }
+
+    /// A record is reused only from a private file of the user's with the right digest, key
+    /// and version, in a directory nobody else can write, while its stamps hold.
+    #[test]
+    fn a_record_is_reused_only_when_trusted_and_unchanged() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let d = tmp("trust");
+        let state = d.join("state");
+        let watched = d.join("watched");
+        std::fs::create_dir_all(&watched).unwrap();
+        let mut w = Witness::default();
+        w.listed(&watched);
+        // Recorded as if the clock had moved on (what it looked at is seconds old).
+        let later = now_secs() + 1000;
+        let ok = |state: &Path| lookup(state, "k").is_some_and(|c| c.unwalked == ["/marker"]);
+        record(&state, "k".to_owned(), later, &w, empty_set());
+        assert!(ok(&state));
+        assert!(lookup(&state, "other key").is_none());
+        // Too fresh: not recorded.
+        let _ = std::fs::remove_file(file(&state));
+        record(&state, "k".to_owned(), now_secs(), &w, empty_set());
+        assert!(!file(&state).exists());
+        record(&state, "k".to_owned(), later, &w, empty_set());
+        let f = file(&state);
+        let dir = f.parent().unwrap().to_path_buf();
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        // Readable by others, owned by another user, a state directory others can write, a
+        // key others can read: ignored.
+        mode(&f, 0o640);
+        assert!(!ok(&state));
+        mode(&f, 0o600);
+        std::os::unix::fs::chown(&f, Some(65534), None).unwrap();
+        assert!(!ok(&state));
+        std::os::unix::fs::chown(&f, Some(rustix::process::geteuid().as_raw()), None).unwrap();
+        assert!(ok(&state));
+        mode(&dir, 0o770);
+        assert!(!ok(&state));
+        mode(&dir, 0o700);
+        mode(&key_file(&state), 0o644);
+        assert!(!ok(&state));
+        mode(&key_file(&state), 0o600);
+        assert!(ok(&state));
+        // Through a symlink: ignored.
+        let real = d.join("real.json");
+        std::fs::rename(&f, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &f).unwrap();
+        assert!(!ok(&state));
+        std::fs::remove_file(&f).unwrap();
+        std::fs::rename(&real, &f).unwrap();
+        assert!(ok(&state));
+        // Edited without the key: ignored.
+        let text = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(&f, text.replace("/marker", "/marker2")).unwrap();
+        assert!(lookup(&state, "k").is_none());
+        std::fs::write(&f, &text).unwrap();
+        assert!(ok(&state));
+        // A stamped directory changed: not reused.
+        std::fs::write(watched.join("new"), b"x").unwrap();
+        assert!(!ok(&state));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
