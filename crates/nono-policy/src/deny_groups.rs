@@ -533,7 +533,10 @@ impl DenySet {
         }
         // The compiled-plan cache: reused only while every object the result depended on
         // is unchanged (see `plan_cache`).
-        let key = crate::plan_cache::key(&names, vars);
+        let Some(key) = crate::plan_cache::key(&names, vars) else {
+            crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Rebuilt);
+            return DenySet::resolve_groups(&names, vars, None);
+        };
         if let Some(cached) = crate::plan_cache::lookup(&vars.xdg_state_home, &key) {
             if let Some(hit) = DenySet::from_cached(cached) {
                 crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Hit);

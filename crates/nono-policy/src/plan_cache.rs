@@ -7,7 +7,8 @@
 //! function of its inputs (the group names, the path variables, the user) and of the
 //! filesystem objects it looked at. This module keeps that result, with
 //!
-//! - a **key**: nono's version, the effective uid/gid, the group names and every path
+//! - a **key**: nono's version and binary (path, `(st_dev, st_ino)`, size, `mtime`,
+//!   `ctime` of `/proc/self/exe`), the effective uid/gid, the group names and every path
 //!   variable (`~`, `$TMPDIR`, `$WORKDIR`, the XDG directories, `$PATH`'s directories);
 //!   anything else is a miss;
 //! - **stamps** of every object the result depended on: every prefix of every path the
@@ -316,13 +317,31 @@ struct CacheFile {
     set: CachedSet,
 }
 
-/// What the result depends on besides the filesystem.
-pub(crate) fn key(names: &[&str], vars: &Vars) -> String {
-    format!(
-        "uid={} gid={} groups={names:?} vars={vars:?}",
+/// What the result depends on besides the filesystem: the user, the groups, the path
+/// variables, and the running binary (its path and `stat` identity: a rebuilt nono of the
+/// same version may resolve differently).
+pub(crate) fn key(names: &[&str], vars: &Vars) -> Option<String> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| std::fs::metadata(&p).ok().map(|m| (p, m)))
+        .map(|(p, m)| {
+            format!(
+                "{} {}:{} {} {}.{} {}.{}",
+                p.display(),
+                m.dev(),
+                m.ino(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec()
+            )
+        })?;
+    Some(format!(
+        "uid={} gid={} exe={exe} groups={names:?} vars={vars:?}",
         rustix::process::geteuid().as_raw(),
         rustix::process::getegid().as_raw(),
-    )
+    ))
 }
 
 /// The cache file under `state_home` (`$XDG_STATE_HOME`).
