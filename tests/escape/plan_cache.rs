@@ -148,9 +148,19 @@ fn the_plan_cache_sees_changes_on_disk_and_rejects_a_tampered_file() {
     std::fs::rename(home.join(".config"), home.join("config-old")).unwrap();
     symlink(home.join("proj/cfg"), home.join(".config")).unwrap();
     assert!(cache_line(b, &s).contains("afresh"));
-    all_refused(b, &s, &targets.iter().map(|t| t.as_path()).collect::<Vec<_>>(), true);
+    all_refused(
+        b,
+        &s,
+        &targets.iter().map(|t| t.as_path()).collect::<Vec<_>>(),
+        true,
+    );
     // The same without the cache.
-    all_refused(b, &s, &targets.iter().map(|t| t.as_path()).collect::<Vec<_>>(), false);
+    all_refused(
+        b,
+        &s,
+        &targets.iter().map(|t| t.as_path()).collect::<Vec<_>>(),
+        false,
+    );
 
     // 4. Tampering: a record edited to make every deny entry write-only (reads allowed),
     //    written back (a) without the right digest, (b) with it but readable by others, (c)

@@ -533,7 +533,20 @@ impl DenySet {
         }
         // The compiled-plan cache: reused only while every object the result depended on
         // is unchanged (see `plan_cache`).
-        let Some(key) = crate::plan_cache::key(&names, vars) else {
+        let expanded: Vec<Option<PathBuf>> = names
+            .iter()
+            .filter_map(|n| group(n))
+            .flat_map(|g| {
+                let platform: &[DenyPath] = if cfg!(target_os = "macos") {
+                    g.macos_paths
+                } else {
+                    &[]
+                };
+                g.paths.iter().chain(platform)
+            })
+            .map(|e| vars.expand(e.path).ok())
+            .collect();
+        let Some(key) = crate::plan_cache::key(&names, &expanded, vars) else {
             crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Rebuilt);
             return DenySet::resolve_groups(&names, vars, None);
         };

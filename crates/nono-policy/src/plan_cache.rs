@@ -8,9 +8,9 @@
 //! filesystem objects it looked at. This module keeps that result, with
 //!
 //! - a **key**: nono's version and binary (path, `(st_dev, st_ino)`, size, `mtime`,
-//!   `ctime` of `/proc/self/exe`), the effective uid/gid, the group names and every path
-//!   variable (`~`, `$TMPDIR`, `$WORKDIR`, the XDG directories, `$PATH`'s directories);
-//!   anything else is a miss;
+//!   `ctime` of `/proc/self/exe`), the effective uid/gid, the group names, every entry as
+//!   expanded, the home directory, `$PATH`'s directories and the state directory; anything
+//!   else is a miss;
 //! - **stamps** of every object the result depended on: every prefix of every path the
 //!   resolution looked up, walked one component at a time with `lstat`/`readlink` the way the
 //!   kernel resolves it (links followed, each link and each missing name stamped too), and
@@ -317,10 +317,10 @@ struct CacheFile {
     set: CachedSet,
 }
 
-/// What the result depends on besides the filesystem: the user, the groups, the path
-/// variables, and the running binary (its path and `stat` identity: a rebuilt nono of the
+/// What the result depends on besides the filesystem: the user, the groups, their entries
+/// as expanded, the home, `$PATH`, the state directory, and the running binary (its path and `stat` identity: a rebuilt nono of the
 /// same version may resolve differently).
-pub(crate) fn key(names: &[&str], vars: &Vars) -> Option<String> {
+pub(crate) fn key(names: &[&str], expanded: &[Option<PathBuf>], vars: &Vars) -> Option<String> {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| std::fs::metadata(&p).ok().map(|m| (p, m)))
@@ -337,10 +337,16 @@ pub(crate) fn key(names: &[&str], vars: &Vars) -> Option<String> {
                 m.ctime_nsec()
             )
         })?;
+    // Only the variables the resolution reads: the expanded entries (so `$WORKDIR` and
+    // `$TMPDIR`, which no group names, do not split the cache by directory), the home and
+    // `$PATH` (the `autorun` group), and the state directory (the link-walk cache).
     Some(format!(
-        "uid={} gid={} exe={exe} groups={names:?} vars={vars:?}",
+        "uid={} gid={} exe={exe} groups={names:?} entries={expanded:?} home={:?} path={:?} state={:?}",
         rustix::process::geteuid().as_raw(),
         rustix::process::getegid().as_raw(),
+        vars.home,
+        vars.path_dirs,
+        vars.xdg_state_home,
     ))
 }
 
@@ -416,7 +422,13 @@ pub(crate) fn lookup(state_home: &Path, key: &str) -> Option<CachedSet> {
 /// Record `set` for `key` with the stamps of `witness`, when every stamped object was
 /// unchanged since [`RACY_SECS`] before `started` and every path is UTF-8. Failures are
 /// ignored: the next start resolves again.
-pub(crate) fn record(state_home: &Path, key: String, started: i64, witness: &Witness, set: CachedSet) {
+pub(crate) fn record(
+    state_home: &Path,
+    key: String,
+    started: i64,
+    witness: &Witness,
+    set: CachedSet,
+) {
     if !witness.settled(started.saturating_sub(RACY_SECS)) {
         return;
     }
