@@ -408,15 +408,24 @@ fn secret(state_home: &Path, create: bool) -> Option<Vec<u8>> {
 
 /// The recorded resolution for `key`, if the file is trusted and every stamp is unchanged.
 pub(crate) fn lookup(state_home: &Path, key: &str) -> Option<CachedSet> {
-    let cache = read_trusted(&file(state_home), &secret(state_home, false)?)?;
+    let Some(cache) = secret(state_home, false).and_then(|s| read_trusted(&file(state_home), &s))
+    else {
+        tracing::debug!("plan cache: no trusted record");
+        return None;
+    };
     if cache.version != VERSION || cache.key != key {
+        tracing::debug!("plan cache: recorded for another version or input");
         return None;
     }
-    let fresh = cache
+    let changed = cache
         .stamps
         .iter()
-        .all(|(p, look, listed)| look.same(&Look::of(Path::new(p)), *listed));
-    fresh.then_some(cache.set)
+        .find(|(p, look, listed)| !look.same(&Look::of(Path::new(p)), *listed));
+    if let Some((p, _, _)) = changed {
+        tracing::debug!(path = %p, "plan cache: changed since recorded");
+        return None;
+    }
+    Some(cache.set)
 }
 
 /// Record `set` for `key` with the stamps of `witness`, when every stamped object was
