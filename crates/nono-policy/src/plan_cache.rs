@@ -64,7 +64,7 @@ const MAX_FILE_BYTES: u64 = 8 << 20;
 /// Symlinks followed per path looked up (as the kernel's `ELOOP` bound).
 const MAX_LINKS: usize = 40;
 /// Format and resolution semantics: a file written by another build of nono is ignored.
-const VERSION: &str = concat!("plan-cache/1 nono ", env!("CARGO_PKG_VERSION"));
+const VERSION: &str = concat!("plan-cache/2 nono ", env!("CARGO_PKG_VERSION"));
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 static OUTCOME: AtomicU8 = AtomicU8::new(0);
@@ -115,8 +115,10 @@ pub(crate) fn set_outcome(o: Outcome) {
     OUTCOME.store(v, Ordering::Relaxed);
 }
 
-/// The `lstat` answer for one path.
+/// The `lstat` answer for one path (kept in the file as a flat array of numbers,
+/// [`Packed`]: a few hundred of them are parsed on every start).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Packed", from = "Packed")]
 pub(crate) enum Look {
     Missing,
     Error(i32),
@@ -130,6 +132,53 @@ pub(crate) enum Look {
         mtime: (i64, i64),
         ctime: (i64, i64),
     },
+}
+
+/// [`Look`] in the file: `[kind, dev, ino, mode, nlink, uid, gid, mtime s, ns, ctime s, ns]`,
+/// kind 0 missing, 1 an error (its number in `mtime s`), 2 an object; any other kind reads as
+/// an error that no `lstat` gives, so the record never matches.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Packed(u8, u64, u64, u32, u64, u32, u32, i64, i64, i64, i64);
+
+impl From<Look> for Packed {
+    fn from(l: Look) -> Packed {
+        match l {
+            Look::Missing => Packed(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+            Look::Error(e) => Packed(1, 0, 0, 0, 0, 0, 0, i64::from(e), 0, 0, 0),
+            Look::Object {
+                dev,
+                ino,
+                mode,
+                nlink,
+                uid,
+                gid,
+                mtime,
+                ctime,
+            } => Packed(
+                2, dev, ino, mode, nlink, uid, gid, mtime.0, mtime.1, ctime.0, ctime.1,
+            ),
+        }
+    }
+}
+
+impl From<Packed> for Look {
+    fn from(p: Packed) -> Look {
+        match p.0 {
+            0 => Look::Missing,
+            1 => Look::Error(i32::try_from(p.7).unwrap_or(i32::MIN)),
+            2 => Look::Object {
+                dev: p.1,
+                ino: p.2,
+                mode: p.3,
+                nlink: p.4,
+                uid: p.5,
+                gid: p.6,
+                mtime: (p.7, p.8),
+                ctime: (p.9, p.10),
+            },
+            _ => Look::Error(i32::MIN),
+        }
+    }
 }
 
 impl Look {
