@@ -560,6 +560,11 @@ impl DenySet {
         let started = crate::plan_cache::now_secs();
         let mut witness = crate::plan_cache::Witness::default();
         let (set, seen) = DenySet::resolve_groups(&names, vars, Some(&mut witness))?;
+        // Each entry as expanded (a `..` in it is resolved through what precedes it, as the
+        // resolver does, which its normalised form does not show).
+        for p in expanded.iter().flatten() {
+            witness.lookup(p);
+        }
         if let Some(cached) = set.to_cached(&seen, &mut witness) {
             crate::plan_cache::record(&vars.xdg_state_home, key, started, &witness, cached);
         }
