@@ -505,16 +505,16 @@ impl SandboxPlan {
         out
     }
 
-    /// Record the directories this run may write (its directory write grants and `approve`
-    /// directories) before it starts, so a symlink it plants there is recognised by later
-    /// runs ([`WriteHistory`]). A failure is returned as a note: the run goes on, and says
-    /// that its links will not be recognised.
+    /// Record the directories and files this run may write (its write grants and `approve`
+    /// directories) before it starts, so a symlink it plants there, or a profile file it
+    /// rewrites, is recognised by later runs ([`WriteHistory`]). A failure is returned as a
+    /// note: the run goes on, and says that its links will not be recognised.
     pub fn record_write_grants(&mut self, approve: &[PathBuf]) -> Option<String> {
         let dirs: Vec<PathBuf> = self
             .caps
             .grants()
             .iter()
-            .filter(|g| g.kind == FsKind::Dir && g.access.writes())
+            .filter(|g| g.access.writes())
             .map(|g| g.path.clone())
             .chain(approve.iter().cloned())
             .collect();

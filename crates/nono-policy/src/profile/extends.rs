@@ -78,7 +78,34 @@ fn read_profile_file(
         path: canonical.to_path_buf(),
         source,
     };
+    let moved = |what: &str| {
+        err(std::io::Error::other(format!(
+            "{what} while it was read (something is swapping it); try again"
+        )))
+    };
+    // The symlinks on the way, as they lead to the file about to be read: recorded now, so a
+    // link swapped away before the trust check is still judged.
+    let walk = crate::planted::walk(&std::path::absolute(spelled).map_err(err)?).map_err(err)?;
+    if walk.resolved.as_deref() != Some(canonical) {
+        return Err(moved("its path led elsewhere"));
+    }
+    let links = walk
+        .links
+        .into_iter()
+        .map(|(link, _, _)| {
+            let ctime = std::fs::symlink_metadata(&link).map_or(i64::MAX, |m| m.ctime());
+            (link, ctime)
+        })
+        .collect();
     let mut f = std::fs::File::open(canonical).map_err(err)?;
+    // The file opened is the one at `canonical` (not one a symlink swapped in on the way).
+    {
+        use std::os::fd::AsRawFd;
+        let opened = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(err)?;
+        if opened != canonical {
+            return Err(moved("its path led elsewhere"));
+        }
+    }
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).map_err(err)?;
     // After reading: a change made before or while it was read has moved ctime past it.
@@ -101,6 +128,7 @@ fn read_profile_file(
         ctime: meta.ctime(),
         uid: meta.uid(),
         mode: meta.mode() & 0o7777,
+        links,
     };
     Ok((text, file))
 }

@@ -408,4 +408,7 @@ pub struct ProfileFile {
     pub uid: u32,
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
+    /// The symlinks met resolving `spelled` just before the file was opened, each with its
+    /// ctime then (so a link swapped away after the read is still judged).
+    pub links: Vec<(PathBuf, i64)>,
 }

@@ -1,0 +1,286 @@
+//! Fifth red-team pass (docs/THREAT_MODEL.md, "Red team 5: profile trust"): a sandboxed run
+//! preparing a profile file for a later `nono run -p FILE`. Each test is the attacking run,
+//! then the victim run that must refuse the profile (125, naming `nono profile trust`), then
+//! the control: once the user trusts it, the same profile does grant what the attack wanted
+//! (so the refusal is what stopped it). Run and wrap; as root and as an unprivileged user.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
+
+/// The unprivileged user (`nobody`): `setpriv` switches to the ids alone.
+const NOBODY: u32 = 65534;
+
+/// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root or as `uid`.
+fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
+    let mut cmd = match uid {
+        None => nono_cmd(cwd),
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".to_owned(),
+                "--".to_owned(),
+            ])
+            .arg(nono_bin())
+            .current_dir(cwd)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            c
+        }
+    };
+    for var in ["XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", home);
+    output(cmd.args(args))
+}
+
+/// Give `paths` (and everything under them) to `uid`.
+fn give(uid: Option<u32>, paths: &[&Path]) {
+    let Some(uid) = uid else { return };
+    for p in paths {
+        let st = Command::new("chown")
+            .args(["-R", &format!("{uid}:{uid}")])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+/// A profile that grants reading `dir`.
+fn reading(dir: &str) -> String {
+    format!(r#"{{"extends": "default", "filesystem": {{"read": ["{dir}"]}}}}"#)
+}
+
+/// The victim: `MODE -p PROFILE -- cat SECRET` must not print the secret and must be refused
+/// with `needle` and the trust hint for `profile`.
+fn expect_refused(
+    uid: Option<u32>,
+    s: &Scratch,
+    home: &Path,
+    mode: &str,
+    profile: &str,
+    secret: &str,
+    needle: &str,
+) {
+    let r = nono_as(
+        uid,
+        &s.path,
+        home,
+        &[mode, "-p", profile, "--", "cat", secret],
+    );
+    assert!(
+        !r.stdout.contains("the-secret"),
+        "{mode} as {uid:?}: the planted profile was used:\n{r}"
+    );
+    r.expect_code(125)
+        .stderr_has(needle)
+        .stderr_has(&format!("nono profile trust {profile}"));
+}
+
+/// The control: once trusted, the profile grants the secret.
+fn trust_then_read(
+    uid: Option<u32>,
+    s: &Scratch,
+    home: &Path,
+    mode: &str,
+    profile: &str,
+    secret: &str,
+) {
+    nono_as(uid, &s.path, home, &["profile", "trust", profile]).expect_code(0);
+    nono_as(
+        uid,
+        &s.path,
+        home,
+        &[mode, "-p", profile, "--", "cat", secret],
+    )
+    .expect_code(0)
+    .stdout_has("the-secret");
+}
+
+/// Finding 1: only directory write grants entered the write history, so a run given the
+/// profile file itself (`--allow-file proj/nono.json`) rewrote it and the next run used it.
+/// File write grants are recorded now, and a file is judged by a record over itself too.
+#[test]
+fn redteam5_profile_rewritten_through_a_file_write_grant_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-filegrant-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            let prof = s.write("proj/nono.json", r#"{"extends": "default"}"#);
+            give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
+            let (prof_s, secret) = (prof.display().to_string(), s.s("outside/secret"));
+            // Run 1: granted only its profile file, it rewrites it.
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "-p",
+                    &prof_s,
+                    "--allow-file",
+                    &prof_s,
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"printf '%s' "$1" > "$2""#,
+                    "sh",
+                    &reading(&s.s("outside")),
+                    &prof_s,
+                ],
+            )
+            .expect_code(0);
+            assert_eq!(
+                std::fs::read_to_string(&prof).unwrap(),
+                reading(&s.s("outside"))
+            );
+            // Run 2: refused.
+            expect_refused(
+                uid,
+                &s,
+                &home,
+                mode,
+                &prof_s,
+                &secret,
+                &format!("changed after {prof_s} became writable"),
+            );
+            trust_then_read(uid, &s, &home, mode, &prof_s, &secret);
+        }
+    }
+}
+
+/// Finding 2: a trusted profile elsewhere (`other/nono.json`, used once, so remembered as
+/// trusted) reached through a directory symlink a run planted in its write grant
+/// (`proj/conf -> other`): the trust was looked up by the resolved place, and a trusted file
+/// skipped the symlink check. Trust now vouches for the path as it was looked up; a trusted
+/// file reached another way still has its symlinks judged.
+#[test]
+fn redteam5_trusted_profile_reached_through_a_planted_directory_link_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-dirlink-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            s.write("proj/conf/nono.json", r#"{"extends": "default"}"#);
+            s.write("other/nono.json", &reading(&s.s("outside")));
+            give(
+                uid,
+                &[&home, &s.join("proj"), &s.join("outside"), &s.join("other")],
+            );
+            let (prof, secret) = (s.s("proj/conf/nono.json"), s.s("outside/secret"));
+            // The user uses the other profile where it is (it is remembered as trusted).
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[mode, "-p", &s.s("other/nono.json"), "--", "true"],
+            )
+            .expect_code(0);
+            // Run 1 (its own profile, `--allow proj`) swaps its profile's directory for a link.
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "-p",
+                    &prof,
+                    "--allow",
+                    &s.s("proj"),
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"rm -r "$1/conf" && ln -s "$2" "$1/conf""#,
+                    "sh",
+                    &s.s("proj"),
+                    &s.s("other"),
+                ],
+            )
+            .expect_code(0);
+            assert!(s.join("proj/conf").is_symlink());
+            expect_refused(
+                uid,
+                &s,
+                &home,
+                mode,
+                &prof,
+                &secret,
+                &format!("is reached through the symlink {}", s.s("proj/conf")),
+            );
+            trust_then_read(uid, &s, &home, mode, &prof, &secret);
+        }
+    }
+}
+
+/// Finding 3: an older file moved into place by renaming its directory (`proj/examples` ->
+/// `proj/conf`): a directory rename does not change the ctime of the files in it, so the
+/// profile looked unchanged since the record, even though another content was trusted at that
+/// path. A directory on the way that changed after the record over its parent is judged as
+/// the file would be.
+#[test]
+fn redteam5_older_profile_moved_in_by_renaming_its_directory_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-dirmove-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            s.write("proj/conf/nono.json", r#"{"extends": "default"}"#);
+            // Another profile the user wrote, for something else.
+            s.write("proj/examples/nono.json", &reading(&s.s("outside")));
+            give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
+            let (prof, secret) = (s.s("proj/conf/nono.json"), s.s("outside/secret"));
+            // Both files are older than the record (beyond its 2-second slack).
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "-p",
+                    &prof,
+                    "--allow",
+                    &s.s("proj"),
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"mv "$1/conf" "$1/conf.old" && mv "$1/examples" "$1/conf""#,
+                    "sh",
+                    &s.s("proj"),
+                ],
+            )
+            .expect_code(0);
+            assert_eq!(
+                std::fs::read_to_string(&prof).unwrap(),
+                reading(&s.s("outside"))
+            );
+            expect_refused(
+                uid,
+                &s,
+                &home,
+                mode,
+                &prof,
+                &secret,
+                &format!("lies in {}, which changed after", s.s("proj/conf")),
+            );
+            trust_then_read(uid, &s, &home, mode, &prof, &secret);
+        }
+    }
+}
