@@ -381,6 +381,7 @@ mod tests {
             ctime: m.ctime(),
             uid: m.uid(),
             mode: m.mode() & 0o7777,
+            links: Vec::new(),
         }
     }
 
@@ -532,6 +533,123 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Untrusted::PlantedLink { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_write_grant_over_the_profile_itself_covers_it() {
+        let d = tmp("filegrant");
+        let f = file(&d, "p.json", "{}");
+        let mut history = WriteHistory::default();
+        history
+            .record(
+                &d.join("h"),
+                std::slice::from_ref(&f.canonical),
+                f.ctime - 10,
+            )
+            .unwrap();
+        let err = check(
+            std::slice::from_ref(&f),
+            &history,
+            &TrustedProfiles::default(),
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn trust_vouches_for_the_path_as_looked_up_not_for_other_links_to_it() {
+        let d = tmp("spelled");
+        let f = file(&d, "p.json", "{}");
+        let store = d.join("t.jsonl");
+        let mut trusted = TrustedProfiles::default();
+        trusted.record(&store, std::slice::from_ref(&f)).unwrap();
+        // The same file looked up through a directory link made after a record over it.
+        std::fs::create_dir(d.join("proj")).unwrap();
+        std::os::unix::fs::symlink(&d, d.join("proj/conf")).unwrap();
+        let mut history = WriteHistory::default();
+        history
+            .record(&d.join("h"), &[d.join("proj")], f.ctime - 10)
+            .unwrap();
+        let via = ProfileFile {
+            spelled: d.join("proj/conf/p.json"),
+            ..f.clone()
+        };
+        let trusted = TrustedProfiles::load(&store).unwrap();
+        assert!(trusted.trusts(&f));
+        assert!(!trusted.trusts(&via));
+        let err = check(
+            std::slice::from_ref(&via),
+            &history,
+            &trusted,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::PlantedLink { .. }), "{err}");
+        // Trusting it as looked up is what accepts it.
+        let mut t2 = trusted;
+        t2.record(&store, std::slice::from_ref(&via)).unwrap();
+        let t2 = TrustedProfiles::load(&store).unwrap();
+        assert_eq!(check(&[via], &history, &t2, f.uid, &d.join("cfg")), Ok(()));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_directory_renamed_after_a_record_over_its_parent_is_judged_like_the_file() {
+        let d = tmp("moved");
+        std::fs::create_dir(d.join("conf")).unwrap();
+        let f = file(&d.join("conf"), "p.json", "{}");
+        let mut history = WriteHistory::default();
+        // A record over `d` older than the file (and its directory `conf`).
+        let none = TrustedProfiles::default();
+        // A record made after both changed covers neither.
+        let mut later = WriteHistory::default();
+        later
+            .record(&d.join("h2"), std::slice::from_ref(&d), f.ctime + 100)
+            .unwrap();
+        assert_eq!(
+            check(
+                std::slice::from_ref(&f),
+                &later,
+                &none,
+                f.uid,
+                &d.join("cfg")
+            ),
+            Ok(())
+        );
+        let err = check(
+            std::slice::from_ref(&f),
+            &history,
+            &none,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
+        // The directory alone: a file made long before, in a directory renamed since.
+        let old = ProfileFile {
+            ctime: f.ctime - 100,
+            ..f.clone()
+        };
+        let err = check(
+            std::slice::from_ref(&old),
+            &history,
+            &none,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Moved { .. }), "{err}");
+        assert!(err.to_string().contains("nono profile trust"), "{err}");
+        // A record over the directory itself (not its parent) does not judge the directory.
+        let mut own = WriteHistory::default();
+        own.record(&d.join("h3"), &[d.join("conf")], f.ctime - 10)
+            .unwrap();
+        assert_eq!(check(&[old], &own, &none, f.uid, &d.join("cfg")), Ok(()));
         let _ = std::fs::remove_dir_all(&d);
     }
 }
