@@ -284,3 +284,84 @@ fn redteam5_older_profile_moved_in_by_renaming_its_directory_is_refused() {
         }
     }
 }
+
+/// Finding 4: a run still going swaps its profile for a symlink to another profile and back
+/// (`renameat2(RENAME_EXCHANGE)` in a loop) while the victim starts. nono resolved the path,
+/// opened it again by name, and looked for symlinks on it once more at the trust check: a
+/// victim that resolved through the link and checked the links after the swap back used the
+/// other file as if it were at the trusted place. The symlinks are now recorded on the walk
+/// that leads to the file, the file opened is checked to be the one that walk ended at, and
+/// the links met are judged even when gone by the check. As root under `run` (the attacker)
+/// against `run` and `wrap` victims.
+#[test]
+fn redteam5_profile_swapped_for_a_link_while_it_is_read_is_not_used() {
+    use crate::programs::bins;
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt5-swap");
+    let home = s.mkdir("home");
+    s.write("outside/secret", "the-secret\n");
+    let prof = s.write("proj/nono.json", r#"{"extends": "default"}"#);
+    // Another profile of the user's, outside every grant, older than the run's record.
+    let other = s.write("other/p.json", &reading(&s.s("outside")));
+    std::os::unix::fs::symlink(&other, s.join("proj/lnk")).unwrap();
+    let (prof_s, secret) = (prof.display().to_string(), s.s("outside/secret"));
+    // The user's own profile, used before (remembered as trusted).
+    nono_as(None, &s.path, &home, &["run", "-p", &prof_s, "--", "true"]).expect_code(0);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let mut a = nono_cmd(&s.path);
+    for var in ["XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
+        a.env_remove(var);
+    }
+    a.env("HOME", &home)
+        .args([
+            "run",
+            "-s",
+            "--read",
+            &b.dir_s(),
+            "--allow",
+            &s.s("proj"),
+            "--",
+        ])
+        .arg(b.race())
+        .args(["spin", &prof_s, &s.s("proj/lnk"), "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut a = a.spawn().expect("spawn the attacking run");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut hit = None;
+    'outer: for i in 0..80 {
+        for mode in ["run", "wrap"] {
+            let r = nono_as(
+                None,
+                &s.path,
+                &home,
+                &[mode, "-p", &prof_s, "--", "cat", &secret],
+            );
+            if r.stdout.contains("the-secret") {
+                hit = Some((i, mode, r));
+                break 'outer;
+            }
+        }
+    }
+    let _ = a.kill();
+    let _ = a.wait();
+    if let Some((i, mode, r)) = hit {
+        panic!("{mode} used the swapped-in profile on attempt {i}:\n{r}");
+    }
+    // Control: that profile does grant the secret when the user asks for it.
+    nono_as(
+        None,
+        &s.path,
+        &home,
+        &[
+            "run",
+            "-p",
+            &other.display().to_string(),
+            "--",
+            "cat",
+            &secret,
+        ],
+    )
+    .expect_code(0)
+    .stdout_has("the-secret");
+}
