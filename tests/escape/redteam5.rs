@@ -365,3 +365,102 @@ fn redteam5_profile_swapped_for_a_link_while_it_is_read_is_not_used() {
     .expect_code(0)
     .stdout_has("the-secret");
 }
+
+/// Finding 5: `nono proxy -p FILE` (the egress proxy alone, for containers beside it) loaded
+/// the profile without the trust check, so a run that rewrote its profile could redefine the
+/// credential route of a service the user names (`--credential x`) to send any file the user
+/// can read (`source: {"file": ...}`) to a host of its choice, or open egress with
+/// `allow_domain`, and the next `nono proxy -p` served it. It is judged as `run -p` judges it.
+#[test]
+fn redteam5_proxy_refuses_a_profile_rewritten_by_a_run() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-proxy-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            let route = |source: &str| {
+                format!(
+                    r#"{{"extends": "default", "network": {{"credentials": {{"x": {{
+                    "upstream": "http://127.0.0.1:9", "source": {source},
+                    "base_url_env": "X_URL", "key_env": "X_KEY"}}}}}}}}"#
+                )
+            };
+            // The user's route for service `x` takes its secret from nono's environment.
+            let prof = s.write("proj/nono.json", &route(r#"{"env": "RT5_X_SECRET"}"#));
+            give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
+            let prof_s = prof.display().to_string();
+            // The run's: from a file of the user's (any file the user can read).
+            let evil = route(&format!(r#"{{"file": "{}"}}"#, s.s("outside/secret")));
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "-p",
+                    &prof_s,
+                    "--allow",
+                    &s.s("proj"),
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"printf '%s' "$1" > "$2""#,
+                    "sh",
+                    &evil,
+                    &prof_s,
+                ],
+            )
+            .expect_code(0);
+            assert_eq!(std::fs::read_to_string(&prof).unwrap(), evil);
+            // `timeout` ends a proxy that started (status 124); a refusal is 125 at once.
+            let proxy = |secs: &str| {
+                let mut cmd = match uid {
+                    None => Command::new("timeout"),
+                    Some(u) => {
+                        let mut c = Command::new("setpriv");
+                        c.args([
+                            format!("--reuid={u}"),
+                            format!("--regid={u}"),
+                            "--clear-groups".to_owned(),
+                            "--".to_owned(),
+                            "timeout".to_owned(),
+                        ]);
+                        c
+                    }
+                };
+                for var in [
+                    "XDG_STATE_HOME",
+                    "XDG_CONFIG_HOME",
+                    "XDG_DATA_HOME",
+                    "RUST_LOG",
+                ] {
+                    cmd.env_remove(var);
+                }
+                cmd.arg(secs)
+                    .arg(nono_bin())
+                    .args(["proxy", "-p", &prof_s, "--credential", "x"])
+                    .current_dir(&s.path)
+                    .env("HOME", &home)
+                    .stdin(Stdio::null());
+                output(&mut cmd)
+            };
+            let r = proxy("10");
+            assert!(
+                !r.stderr.contains("egress proxy listening"),
+                "{mode} as {uid:?}: the proxy served the rewritten profile:\n{r}"
+            );
+            r.expect_code(125)
+                .stderr_has(&format!("changed after {} became writable", s.s("proj")))
+                .stderr_has(&format!("nono profile trust {prof_s}"));
+            // Control: trusted, the proxy starts with that route.
+            nono_as(uid, &s.path, &home, &["profile", "trust", &prof_s]).expect_code(0);
+            proxy("2")
+                .expect_code(124)
+                .stderr_has("egress proxy listening");
+        }
+    }
+}
