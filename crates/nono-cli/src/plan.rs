@@ -486,7 +486,8 @@ impl SandboxPlan {
     /// Record the directories and files this run may write (its write grants and `approve`
     /// directories) before it starts, so a symlink it plants there, or a profile file it
     /// rewrites, is recognised by later runs ([`WriteHistory`]). A failure is returned as a
-    /// note: the run goes on, and says that its links will not be recognised.
+    /// note: the run goes on, and says that its links and profile rewrites will not be
+    /// recognised.
     pub fn record_write_grants(&mut self, approve: &[PathBuf]) -> Option<String> {
         let dirs: Vec<PathBuf> = self
             .caps
@@ -501,7 +502,7 @@ impl SandboxPlan {
             .err()
             .map(|e| {
                 format!(
-                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them will not be recognised by later runs",
+                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them, or a profile file it rewrites there, will not be recognised by later runs",
                     self.history_file.display()
                 )
             })

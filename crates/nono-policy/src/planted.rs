@@ -333,8 +333,8 @@ pub fn grant_links_walked(
     Ok((out, walks))
 }
 
-/// The directories earlier runs could write (their write grants and `--approve` directories),
-/// each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
+/// The directories and files earlier runs could write (their write grants and `--approve`
+/// directories), each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
 /// object `{"since": SECONDS, "path": "..."}` per line, appended before each run starts. It lies
 /// in nono's own state, which the `nono` deny group keeps out of every run's reach.
 ///
