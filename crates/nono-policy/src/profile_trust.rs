@@ -605,6 +605,9 @@ mod tests {
         let f = file(&d.join("conf"), "p.json", "{}");
         let mut history = WriteHistory::default();
         // A record over `d` older than the file (and its directory `conf`).
+        history
+            .record(&d.join("h"), std::slice::from_ref(&d), f.ctime - 10)
+            .unwrap();
         let none = TrustedProfiles::default();
         // A record made after both changed covers neither.
         let mut later = WriteHistory::default();
