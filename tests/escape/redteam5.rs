@@ -464,3 +464,64 @@ fn redteam5_proxy_refuses_a_profile_rewritten_by_a_run() {
         }
     }
 }
+
+/// Finding 6: a profile of the user's outside every write grant (`mine/p.json`) that has a
+/// hard link inside one (`proj/alias.json`, made outside the sandbox: a run cannot link a file
+/// from outside into its grant). The run rewrites it in place through the name it can write;
+/// the profile's own directory has no record, so the next `-p mine/p.json` used it. A
+/// profile with other names (`st_nlink > 1`) is now judged against every record.
+#[test]
+fn redteam5_profile_rewritten_through_a_hard_link_in_a_grant_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-hardlink-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            let mine = s.write("mine/p.json", r#"{"extends": "default"}"#);
+            s.mkdir("proj");
+            std::fs::hard_link(&mine, s.join("proj/alias.json")).unwrap();
+            give(
+                uid,
+                &[&home, &s.join("proj"), &s.join("outside"), &s.join("mine")],
+            );
+            let (mine_s, secret) = (mine.display().to_string(), s.s("outside/secret"));
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            // The run rewrites its file in place (same inode): `mine/p.json` changes too.
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "--allow",
+                    &s.s("proj"),
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"printf '%s' "$1" > "$2""#,
+                    "sh",
+                    &reading(&s.s("outside")),
+                    &s.s("proj/alias.json"),
+                ],
+            )
+            .expect_code(0);
+            assert_eq!(
+                std::fs::read_to_string(&mine).unwrap(),
+                reading(&s.s("outside"))
+            );
+            expect_refused(
+                uid,
+                &s,
+                &home,
+                mode,
+                &mine_s,
+                &secret,
+                &format!("profile {mine_s} changed after"),
+            );
+            trust_then_read(uid, &s, &home, mode, &mine_s, &secret);
+        }
+    }
+}

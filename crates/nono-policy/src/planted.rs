@@ -391,6 +391,17 @@ impl WriteHistory {
             .map(|(p, since)| (p.as_path(), *since))
     }
 
+    /// The earliest record of all that a change at `ctime` postdates: for a file with other
+    /// names (hard links), which may lie under any record.
+    #[must_use]
+    pub fn earliest(&self, ctime: i64) -> Option<(&Path, i64)> {
+        self.entries
+            .iter()
+            .filter(|(_, since)| ctime >= since - CTIME_SLACK_SECS)
+            .min_by_key(|(_, since)| *since)
+            .map(|(p, since)| (p.as_path(), *since))
+    }
+
     /// Append the directories of `dirs` that no record covers yet, stamped `now`, to `file`
     /// (created 0600 in a 0700 directory; never through a symlink). Returns how many were new.
     pub fn record(&mut self, file: &Path, dirs: &[PathBuf], now: i64) -> io::Result<usize> {

@@ -311,8 +311,14 @@ pub fn check(
             continue;
         }
         if trust == Trust::No && !f.canonical.starts_with(own_config) {
-            // The file itself (a file write grant over it counts too) ...
-            if let Some((grant, since)) = history.covering(&f.canonical, f.ctime) {
+            // The file itself (a file write grant over it counts too; a file with other names
+            // may have been written through any of them, so every record counts) ...
+            let covering = if f.nlink > 1 {
+                history.earliest(f.ctime)
+            } else {
+                history.covering(&f.canonical, f.ctime)
+            };
+            if let Some((grant, since)) = covering {
                 return Err(Untrusted::Changed {
                     spelled: f.spelled.clone(),
                     file: f.canonical.clone(),
@@ -381,6 +387,7 @@ mod tests {
             ctime: m.ctime(),
             uid: m.uid(),
             mode: m.mode() & 0o7777,
+            nlink: m.nlink(),
             links: Vec::new(),
         }
     }
@@ -653,6 +660,35 @@ mod tests {
         own.record(&d.join("h3"), &[d.join("conf")], f.ctime - 10)
             .unwrap();
         assert_eq!(check(&[old], &own, &none, f.uid, &d.join("cfg")), Ok(()));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_with_other_names_is_judged_against_every_record() {
+        let d = tmp("nlink");
+        std::fs::create_dir(d.join("mine")).unwrap();
+        std::fs::create_dir(d.join("proj")).unwrap();
+        let f = file(&d.join("mine"), "p.json", "{}");
+        let mut history = WriteHistory::default();
+        history
+            .record(&d.join("h"), &[d.join("proj")], f.ctime - 10)
+            .unwrap();
+        let none = TrustedProfiles::default();
+        assert_eq!(
+            check(
+                std::slice::from_ref(&f),
+                &history,
+                &none,
+                f.uid,
+                &d.join("cfg")
+            ),
+            Ok(())
+        );
+        std::fs::hard_link(&f.canonical, d.join("proj/alias.json")).unwrap();
+        let uid = f.uid;
+        let linked = ProfileFile { nlink: 2, ..f };
+        let err = check(&[linked], &history, &none, uid, &d.join("cfg")).unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
         let _ = std::fs::remove_dir_all(&d);
     }
 }

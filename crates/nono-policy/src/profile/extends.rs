@@ -128,6 +128,7 @@ fn read_profile_file(
         ctime: meta.ctime(),
         uid: meta.uid(),
         mode: meta.mode() & 0o7777,
+        nlink: meta.nlink(),
         links,
     };
     Ok((text, file))
