@@ -525,3 +525,54 @@ fn redteam5_profile_rewritten_through_a_hard_link_in_a_grant_is_refused() {
         }
     }
 }
+
+/// Finding 7 (denial of service): a run replaces its profile with a FIFO (or a symlink to
+/// `/dev/zero`); the next `-p` blocked in `open` for ever (or read without end) before any
+/// check. The profile is now opened without blocking and refused unless a regular file.
+#[test]
+fn redteam5_profile_replaced_by_a_fifo_does_not_hang_the_next_run() {
+    if !sandbox_available() {
+        return;
+    }
+    for mode in ["run", "wrap"] {
+        let s = Scratch::new(&format!("rt5-fifo-{mode}"));
+        let home = s.mkdir("home");
+        let prof = s.write("proj/nono.json", r#"{"extends": "default"}"#);
+        let prof_s = prof.display().to_string();
+        nono_as(
+            None,
+            &s.path,
+            &home,
+            &[
+                mode,
+                "--allow",
+                &s.s("proj"),
+                "--",
+                "bash",
+                "-c",
+                r#"rm "$1" && mkfifo "$1""#,
+                "sh",
+                &prof_s,
+            ],
+        )
+        .expect_code(0);
+        let mut cmd = Command::new("timeout");
+        for var in [
+            "XDG_STATE_HOME",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.arg("20")
+            .arg(nono_bin())
+            .args([mode, "-p", &prof_s, "--", "true"])
+            .current_dir(&s.path)
+            .env("HOME", &home)
+            .stdin(Stdio::null());
+        output(&mut cmd)
+            .expect_code(125)
+            .stderr_has("not a regular file");
+    }
+}

@@ -97,14 +97,31 @@ fn read_profile_file(
             (link, ctime)
         })
         .collect();
-    let mut f = std::fs::File::open(canonical).map_err(err)?;
-    // The file opened is the one at `canonical` (not one a symlink swapped in on the way).
-    {
-        use std::os::fd::AsRawFd;
-        let opened = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(err)?;
-        if opened != canonical {
-            return Err(moved("its path led elsewhere"));
-        }
+    // Without blocking on a FIFO planted there; anything but a regular file is refused before
+    // it is read (a link to /dev/zero would be read forever).
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(canonical)
+            .map_err(err)?
+    };
+    // The file opened is the one at `canonical` (not one a symlink swapped in on the way):
+    // compared right after the open, so a file renamed into place since shows in the ctime
+    // taken after the read.
+    let (opened, there) = (
+        f.metadata().map_err(err)?,
+        std::fs::symlink_metadata(canonical).map_err(err)?,
+    );
+    if (opened.dev(), opened.ino()) != (there.dev(), there.ino()) {
+        return Err(moved("its path led elsewhere"));
+    }
+    if !opened.is_file() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
     }
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).map_err(err)?;
