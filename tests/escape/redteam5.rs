@@ -278,7 +278,10 @@ fn redteam5_older_profile_moved_in_by_renaming_its_directory_is_refused() {
                 mode,
                 &prof,
                 &secret,
-                &format!("lies in {}, which changed after", s.s("proj/conf")),
+                &format!(
+                    "is found through the directory {}, which changed after",
+                    s.s("proj/conf")
+                ),
             );
             trust_then_read(uid, &s, &home, mode, &prof, &secret);
         }
@@ -574,5 +577,70 @@ fn redteam5_profile_replaced_by_a_fifo_does_not_hang_the_next_run() {
         output(&mut cmd)
             .expect_code(125)
             .stderr_has("not a regular file");
+    }
+}
+
+/// Finding 3, on the way through a symlink: an older symlink of the user's
+/// (`proj/examples/conf -> ~/other`) moved, with its directory, to where the profile's path
+/// goes (`mv proj/examples proj/x`, the profile being `proj/x/conf/nono.json`): the link's
+/// ctime stays old and the file it leads to lies outside every grant. The directories a link
+/// was found in are judged like the profile's own.
+#[test]
+fn redteam5_older_link_moved_in_by_renaming_its_directory_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-linkmove-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            s.write("proj/x/conf/nono.json", r#"{"extends": "default"}"#);
+            s.write("other/nono.json", &reading(&s.s("outside")));
+            s.mkdir("proj/examples");
+            std::os::unix::fs::symlink(s.join("other"), s.join("proj/examples/conf")).unwrap();
+            give(
+                uid,
+                &[&home, &s.join("proj"), &s.join("outside"), &s.join("other")],
+            );
+            let (prof, secret) = (s.s("proj/x/conf/nono.json"), s.s("outside/secret"));
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "-p",
+                    &prof,
+                    "--allow",
+                    &s.s("proj"),
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"mv "$1/x" "$1/x.old" && mv "$1/examples" "$1/x""#,
+                    "sh",
+                    &s.s("proj"),
+                ],
+            )
+            .expect_code(0);
+            assert_eq!(
+                std::fs::read_to_string(&prof).unwrap(),
+                reading(&s.s("outside"))
+            );
+            expect_refused(
+                uid,
+                &s,
+                &home,
+                mode,
+                &prof,
+                &secret,
+                &format!(
+                    "is found through the directory {}, which changed after",
+                    s.s("proj/x")
+                ),
+            );
+            trust_then_read(uid, &s, &home, mode, &prof, &secret);
+        }
     }
 }

@@ -51,9 +51,9 @@ pub enum Untrusted {
         /// When that grant was first recorded (seconds since the epoch).
         since: i64,
     },
-    /// A directory on the way to it changed after the directory above it entered the write
-    /// grant of an earlier run (a run may have moved it there, with an older file in it), and
-    /// this content was not trusted.
+    /// A directory on the way to it (to the file, or to a symlink on its path) changed after
+    /// the directory above it entered the write grant of an earlier run (a run may have moved
+    /// it there, with an older file or link in it), and this content was not trusted.
     Moved {
         /// The path as it was looked up (what `nono profile trust` is to be given).
         spelled: PathBuf,
@@ -116,7 +116,7 @@ impl std::fmt::Display for Untrusted {
                 since,
             } => write!(
                 f,
-                "profile {} lies in {}, which changed after {} became writable by a sandboxed run (recorded at {}), so that run may have moved another file there; read it, and if it is what you want, trust this content with `nono profile trust {}`",
+                "profile {} is found through the directory {}, which changed after {} became writable by a sandboxed run (recorded at {}), so that run may have moved another file there; read it, and if it is what you want, trust this content with `nono profile trust {}`",
                 p(file),
                 p(dir),
                 p(grant),
@@ -329,22 +329,8 @@ pub fn check(
             // ... and every directory on its way that a run could have renamed: a run that
             // may write a directory's parent can move in a directory holding an older file
             // (whose ctime a rename of its directory does not change).
-            let mut dir = f.canonical.parent();
-            while let (Some(d), Some(parent)) = (dir, dir.and_then(Path::parent)) {
-                if history.covering(parent, i64::MAX).is_none() {
-                    break;
-                }
-                let ctime = std::fs::symlink_metadata(d).map_or(i64::MAX, |m| m.ctime());
-                if let Some((grant, since)) = history.covering(parent, ctime) {
-                    return Err(Untrusted::Moved {
-                        spelled: f.spelled.clone(),
-                        file: f.canonical.clone(),
-                        dir: d.to_path_buf(),
-                        grant: grant.to_path_buf(),
-                        since,
-                    });
-                }
-                dir = Some(parent);
+            if let Some(parent) = f.canonical.parent() {
+                moved(history, f, parent)?;
             }
         }
         // The links met when it was read, and those on its path now. A link that cannot be
@@ -366,7 +352,33 @@ pub fn check(
                     since,
                 });
             }
+            // The directories the link was found in are on the way too (an older link moved
+            // in with its directory keeps its ctime).
+            moved(history, f, dir)?;
         }
+    }
+    Ok(())
+}
+
+/// `dir` and each directory above it (real directories, as a walk met them) that changed
+/// after a record over its parent: a run could have moved it there.
+fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untrusted> {
+    let mut dir = Some(dir);
+    while let (Some(d), Some(parent)) = (dir, dir.and_then(Path::parent)) {
+        if history.covering(parent, i64::MAX).is_none() {
+            break;
+        }
+        let ctime = std::fs::symlink_metadata(d).map_or(i64::MAX, |m| m.ctime());
+        if let Some((grant, since)) = history.covering(parent, ctime) {
+            return Err(Untrusted::Moved {
+                spelled: f.spelled.clone(),
+                file: f.canonical.clone(),
+                dir: d.to_path_buf(),
+                grant: grant.to_path_buf(),
+                since,
+            });
+        }
+        dir = Some(parent);
     }
     Ok(())
 }
