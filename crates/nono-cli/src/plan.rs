@@ -412,29 +412,7 @@ impl SandboxPlan {
                 history_file.display()
             ))
         })?;
-        // A profile file an earlier run could have rewritten is used only as trusted.
-        let trusted_file = TrustedProfiles::file(&vars.xdg_state_home);
-        let mut trusted = TrustedProfiles::load(&trusted_file).map_err(|e| {
-            Failure::nono(format!(
-                "cannot read nono's record of trusted profiles {}: {e} (fix its permissions, or remove it and trust your profiles again)",
-                trusted_file.display()
-            ))
-        })?;
-        profile_trust::check(
-            &profile.files,
-            &history,
-            &trusted,
-            uid,
-            &vars.xdg_config_home.join("nono"),
-        )
-        .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
-        // What passed is the user's content (no run could have written it since): remembered
-        // as trusted, so a run that may write there cannot have the next run take its
-        // rewrite for the user's. Best effort: without the record the next run judges the
-        // file by the history alone, which is stricter.
-        if let Err(e) = trusted.record(&trusted_file, &profile.files) {
-            tracing::debug!("could not remember the profile files as trusted: {e}");
-        }
+        check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let (links, walks) = check_grant_links(
             &requested,
             &caps,
@@ -505,16 +483,17 @@ impl SandboxPlan {
         out
     }
 
-    /// Record the directories this run may write (its directory write grants and `approve`
-    /// directories) before it starts, so a symlink it plants there is recognised by later
-    /// runs ([`WriteHistory`]). A failure is returned as a note: the run goes on, and says
-    /// that its links will not be recognised.
+    /// Record the directories and files this run may write (its write grants and `approve`
+    /// directories) before it starts, so a symlink it plants there, or a profile file it
+    /// rewrites, is recognised by later runs ([`WriteHistory`]). A failure is returned as a
+    /// note: the run goes on, and says that its links and profile rewrites will not be
+    /// recognised.
     pub fn record_write_grants(&mut self, approve: &[PathBuf]) -> Option<String> {
         let dirs: Vec<PathBuf> = self
             .caps
             .grants()
             .iter()
-            .filter(|g| g.kind == FsKind::Dir && g.access.writes())
+            .filter(|g| g.access.writes())
             .map(|g| g.path.clone())
             .chain(approve.iter().cloned())
             .collect();
@@ -523,7 +502,7 @@ impl SandboxPlan {
             .err()
             .map(|e| {
                 format!(
-                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them will not be recognised by later runs",
+                    "cannot record this run's write grants in {}: {e}; a symlink it leaves in them, or a profile file it rewrites there, will not be recognised by later runs",
                     self.history_file.display()
                 )
             })
@@ -541,6 +520,40 @@ impl SandboxPlan {
                 .map(|t| (t.dir.path(), SetOrigin::TmpdirRefused))
         }
     }
+}
+
+/// A profile file an earlier run could have rewritten is used only as trusted
+/// ([`profile_trust`]); what passes is remembered as trusted. `arg` is the profile as given.
+pub fn check_profile_files(
+    profile: &Profile,
+    history: &WriteHistory,
+    vars: &Vars,
+    uid: u32,
+    arg: &str,
+) -> anyhow::Result<()> {
+    let trusted_file = TrustedProfiles::file(&vars.xdg_state_home);
+    let mut trusted = TrustedProfiles::load(&trusted_file).map_err(|e| {
+        Failure::nono(format!(
+            "cannot read nono's record of trusted profiles {}: {e} (fix its permissions, or remove it and trust your profiles again)",
+            trusted_file.display()
+        ))
+    })?;
+    profile_trust::check(
+        &profile.files,
+        history,
+        &trusted,
+        uid,
+        &vars.xdg_config_home.join("nono"),
+    )
+    .map_err(|e| Failure::nono(format!("--profile {arg}: {e}")))?;
+    // What passed is the user's content (no run could have written it since): remembered
+    // as trusted, so a run that may write there cannot have the next run take its
+    // rewrite for the user's. Best effort: without the record the next run judges the
+    // file by the history alone, which is stricter.
+    if let Err(e) = trusted.record(&trusted_file, &profile.files) {
+        tracing::debug!("could not remember the profile files as trusted: {e}");
+    }
+    Ok(())
 }
 
 /// The symlinks on the way to every grant; an untrusted one (inside a write grant of this

@@ -333,8 +333,8 @@ pub fn grant_links_walked(
     Ok((out, walks))
 }
 
-/// The directories earlier runs could write (their write grants and `--approve` directories),
-/// each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
+/// The directories and files earlier runs could write (their write grants and `--approve`
+/// directories), each with when it was first recorded: `$XDG_STATE_HOME/nono/write-grants.jsonl`, one JSON
 /// object `{"since": SECONDS, "path": "..."}` per line, appended before each run starts. It lies
 /// in nono's own state, which the `nono` deny group keeps out of every run's reach.
 ///
@@ -387,6 +387,17 @@ impl WriteHistory {
         self.entries
             .iter()
             .filter(|(p, since)| dir.starts_with(p) && ctime >= since - CTIME_SLACK_SECS)
+            .min_by_key(|(_, since)| *since)
+            .map(|(p, since)| (p.as_path(), *since))
+    }
+
+    /// The earliest record of all that a change at `ctime` postdates: for a file with other
+    /// names (hard links), which may lie under any record.
+    #[must_use]
+    pub fn earliest(&self, ctime: i64) -> Option<(&Path, i64)> {
+        self.entries
+            .iter()
+            .filter(|(_, since)| ctime >= since - CTIME_SLACK_SECS)
             .min_by_key(|(_, since)| *since)
             .map(|(p, since)| (p.as_path(), *since))
     }

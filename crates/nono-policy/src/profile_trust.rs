@@ -42,7 +42,7 @@ pub enum Untrusted {
     /// It changed after its directory entered the write grant of an earlier run, and this
     /// content was not trusted.
     Changed {
-        /// Where it was found (its directory resolved).
+        /// The path as it was looked up (what `nono profile trust` is to be given).
         spelled: PathBuf,
         /// The file read.
         file: PathBuf,
@@ -51,10 +51,25 @@ pub enum Untrusted {
         /// When that grant was first recorded (seconds since the epoch).
         since: i64,
     },
+    /// A directory on the way to it (to the file, or to a symlink on its path) changed after
+    /// the directory above it entered the write grant of an earlier run (a run may have moved
+    /// it there, with an older file or link in it), and this content was not trusted.
+    Moved {
+        /// The path as it was looked up (what `nono profile trust` is to be given).
+        spelled: PathBuf,
+        /// The file read.
+        file: PathBuf,
+        /// The directory that changed.
+        dir: PathBuf,
+        /// The recorded write grant over the directory above it.
+        grant: PathBuf,
+        /// When that grant was first recorded.
+        since: i64,
+    },
     /// A symlink on the way to it was made after its directory entered the write grant of an
     /// earlier run, and this content was not trusted.
     PlantedLink {
-        /// Where it was found (its directory resolved).
+        /// The path as it was looked up (what `nono profile trust` is to be given).
         spelled: PathBuf,
         /// The link.
         link: PathBuf,
@@ -93,6 +108,21 @@ impl std::fmt::Display for Untrusted {
                 when(*since),
                 p(spelled)
             ),
+            Untrusted::Moved {
+                spelled,
+                file,
+                dir,
+                grant,
+                since,
+            } => write!(
+                f,
+                "profile {} is found through the directory {}, which changed after {} became writable by a sandboxed run (recorded at {}), so that run may have moved another file there; read it, and if it is what you want, trust this content with `nono profile trust {}`",
+                p(file),
+                p(dir),
+                p(grant),
+                when(*since),
+                p(spelled)
+            ),
             Untrusted::PlantedLink {
                 spelled,
                 link,
@@ -126,14 +156,38 @@ struct TrustLine {
     path: PathBuf,
     canonical: PathBuf,
     sha256: String,
+    /// The path as it was looked up when trusted (absent in lines of older versions: then
+    /// only the content is trusted, not the symlinks on the way to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spelled: Option<PathBuf>,
+}
+
+/// What the store says of a profile file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// Its content is not the last trusted at its place.
+    No,
+    /// Its content is, but it was looked up another way (through other symlinks, which the
+    /// trust does not vouch for).
+    Content,
+    /// Its content is, looked up the same way.
+    Exact,
 }
 
 /// The profile contents the user trusted: `$XDG_STATE_HOME/nono/trusted-profiles.jsonl`, one
-/// JSON object `{"path", "canonical", "sha256"}` per line; the last line for a path is what
-/// is trusted there.
+/// JSON object `{"path", "canonical", "sha256", "spelled"}` per line; the last line for a path
+/// is what is trusted there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProfiles {
-    entries: Vec<(PathBuf, PathBuf, String)>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    at: PathBuf,
+    canonical: PathBuf,
+    sha256: String,
+    spelled: Option<PathBuf>,
 }
 
 impl TrustedProfiles {
@@ -153,21 +207,36 @@ impl TrustedProfiles {
         let entries = text
             .lines()
             .filter_map(|l| serde_json::from_str::<TrustLine>(l).ok())
-            .map(|l| (l.path, l.canonical, l.sha256))
+            .map(|l| Entry {
+                at: l.path,
+                canonical: l.canonical,
+                sha256: l.sha256,
+                spelled: l.spelled,
+            })
             .collect();
         Ok(TrustedProfiles { entries })
     }
 
-    /// Whether `f`'s content, looked up where it was and leading where it did, is the last
-    /// content trusted at that path: an older trusted version put back (a rollback to a
-    /// profile the user has since changed) is not trusted.
+    /// Whether `f`'s content, looked up as it was (the same spelling, so through the same
+    /// symlinks) and leading where it did, is the last content trusted at that path: an older
+    /// trusted version put back (a rollback to a profile the user has since changed) is not
+    /// trusted, nor a trusted file reached through a symlink the trust did not go through.
     #[must_use]
     pub fn trusts(&self, f: &ProfileFile) -> bool {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(p, _, _)| *p == f.at)
-            .is_some_and(|(_, c, h)| *c == f.canonical && *h == f.sha256)
+        self.trust(f) == Trust::Exact
+    }
+
+    fn trust(&self, f: &ProfileFile) -> Trust {
+        match self.entries.iter().rev().find(|e| e.at == f.at) {
+            Some(e) if e.canonical == f.canonical && e.sha256 == f.sha256 => {
+                if e.spelled.as_deref() == Some(f.spelled.as_path()) {
+                    Trust::Exact
+                } else {
+                    Trust::Content
+                }
+            }
+            _ => Trust::No,
+        }
     }
 
     /// Append the files of `files` not trusted yet to `file` (created 0600 in a 0700
@@ -183,11 +252,16 @@ impl TrustedProfiles {
                 path: f.at.clone(),
                 canonical: f.canonical.clone(),
                 sha256: f.sha256.clone(),
+                spelled: Some(f.spelled.clone()),
             };
             lines.push_str(&serde_json::to_string(&line).map_err(io::Error::other)?);
             lines.push('\n');
-            self.entries
-                .push((f.at.clone(), f.canonical.clone(), f.sha256.clone()));
+            self.entries.push(Entry {
+                at: f.at.clone(),
+                canonical: f.canonical.clone(),
+                sha256: f.sha256.clone(),
+                spelled: Some(f.spelled.clone()),
+            });
             added += 1;
         }
         if added == 0 {
@@ -232,34 +306,79 @@ pub fn check(
                 mode: f.mode,
             });
         }
-        if trusted.trusts(f) {
+        let trust = trusted.trust(f);
+        if trust == Trust::Exact {
             continue;
         }
-        if !f.canonical.starts_with(own_config) {
-            let dir = f.canonical.parent().unwrap_or(Path::new("/"));
-            if let Some((grant, since)) = history.covering(dir, f.ctime) {
+        if trust == Trust::No && !f.canonical.starts_with(own_config) {
+            // The file itself (a file write grant over it counts too; a file with other names
+            // may have been written through any of them, so every record counts) ...
+            let covering = if f.nlink > 1 {
+                history.earliest(f.ctime)
+            } else {
+                history.covering(&f.canonical, f.ctime)
+            };
+            if let Some((grant, since)) = covering {
                 return Err(Untrusted::Changed {
-                    spelled: f.at.clone(),
+                    spelled: f.spelled.clone(),
                     file: f.canonical.clone(),
                     grant: grant.to_path_buf(),
                     since,
                 });
             }
+            // ... and every directory on its way that a run could have renamed: a run that
+            // may write a directory's parent can move in a directory holding an older file
+            // (whose ctime a rename of its directory does not change).
+            if let Some(parent) = f.canonical.parent() {
+                moved(history, f, parent)?;
+            }
         }
-        // A link that cannot be examined is judged as made now: covered by any record.
-        let links = links_on(&f.spelled).unwrap_or_default();
-        for (link, _, _) in links {
-            let ctime = std::fs::symlink_metadata(&link).map_or(i64::MAX, |m| m.ctime());
+        // The links met when it was read, and those on its path now. A link that cannot be
+        // examined is judged as made now: covered by any record.
+        let now = links_on(&f.spelled)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(link, _, _)| {
+                let ctime = std::fs::symlink_metadata(&link).map_or(i64::MAX, |m| m.ctime());
+                (link, ctime)
+            });
+        for (link, ctime) in f.links.iter().cloned().chain(now) {
             let dir = link.parent().unwrap_or(Path::new("/"));
             if let Some((grant, since)) = history.covering(dir, ctime) {
                 return Err(Untrusted::PlantedLink {
-                    spelled: f.at.clone(),
+                    spelled: f.spelled.clone(),
                     link,
                     grant: grant.to_path_buf(),
                     since,
                 });
             }
+            // The directories the link was found in are on the way too (an older link moved
+            // in with its directory keeps its ctime).
+            moved(history, f, dir)?;
         }
+    }
+    Ok(())
+}
+
+/// `dir` and each directory above it (real directories, as a walk met them) that changed
+/// after a record over its parent: a run could have moved it there.
+fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untrusted> {
+    let mut dir = Some(dir);
+    while let (Some(d), Some(parent)) = (dir, dir.and_then(Path::parent)) {
+        if history.covering(parent, i64::MAX).is_none() {
+            break;
+        }
+        let ctime = std::fs::symlink_metadata(d).map_or(i64::MAX, |m| m.ctime());
+        if let Some((grant, since)) = history.covering(parent, ctime) {
+            return Err(Untrusted::Moved {
+                spelled: f.spelled.clone(),
+                file: f.canonical.clone(),
+                dir: d.to_path_buf(),
+                grant: grant.to_path_buf(),
+                since,
+            });
+        }
+        dir = Some(parent);
     }
     Ok(())
 }
@@ -280,6 +399,8 @@ mod tests {
             ctime: m.ctime(),
             uid: m.uid(),
             mode: m.mode() & 0o7777,
+            nlink: m.nlink(),
+            links: Vec::new(),
         }
     }
 
@@ -431,6 +552,155 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Untrusted::PlantedLink { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_write_grant_over_the_profile_itself_covers_it() {
+        let d = tmp("filegrant");
+        let f = file(&d, "p.json", "{}");
+        let mut history = WriteHistory::default();
+        history
+            .record(
+                &d.join("h"),
+                std::slice::from_ref(&f.canonical),
+                f.ctime - 10,
+            )
+            .unwrap();
+        let err = check(
+            std::slice::from_ref(&f),
+            &history,
+            &TrustedProfiles::default(),
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn trust_vouches_for_the_path_as_looked_up_not_for_other_links_to_it() {
+        let d = tmp("spelled");
+        let f = file(&d, "p.json", "{}");
+        let store = d.join("t.jsonl");
+        let mut trusted = TrustedProfiles::default();
+        trusted.record(&store, std::slice::from_ref(&f)).unwrap();
+        // The same file looked up through a directory link made after a record over it.
+        std::fs::create_dir(d.join("proj")).unwrap();
+        std::os::unix::fs::symlink(&d, d.join("proj/conf")).unwrap();
+        let mut history = WriteHistory::default();
+        history
+            .record(&d.join("h"), &[d.join("proj")], f.ctime - 10)
+            .unwrap();
+        let via = ProfileFile {
+            spelled: d.join("proj/conf/p.json"),
+            ..f.clone()
+        };
+        let trusted = TrustedProfiles::load(&store).unwrap();
+        assert!(trusted.trusts(&f));
+        assert!(!trusted.trusts(&via));
+        let err = check(
+            std::slice::from_ref(&via),
+            &history,
+            &trusted,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::PlantedLink { .. }), "{err}");
+        // Trusting it as looked up is what accepts it.
+        let mut t2 = trusted;
+        t2.record(&store, std::slice::from_ref(&via)).unwrap();
+        let t2 = TrustedProfiles::load(&store).unwrap();
+        assert_eq!(check(&[via], &history, &t2, f.uid, &d.join("cfg")), Ok(()));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_directory_renamed_after_a_record_over_its_parent_is_judged_like_the_file() {
+        let d = tmp("moved");
+        std::fs::create_dir(d.join("conf")).unwrap();
+        let f = file(&d.join("conf"), "p.json", "{}");
+        let mut history = WriteHistory::default();
+        // A record over `d` older than the file (and its directory `conf`).
+        history
+            .record(&d.join("h"), std::slice::from_ref(&d), f.ctime - 10)
+            .unwrap();
+        let none = TrustedProfiles::default();
+        // A record made after both changed covers neither.
+        let mut later = WriteHistory::default();
+        later
+            .record(&d.join("h2"), std::slice::from_ref(&d), f.ctime + 100)
+            .unwrap();
+        assert_eq!(
+            check(
+                std::slice::from_ref(&f),
+                &later,
+                &none,
+                f.uid,
+                &d.join("cfg")
+            ),
+            Ok(())
+        );
+        let err = check(
+            std::slice::from_ref(&f),
+            &history,
+            &none,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
+        // The directory alone: a file made long before, in a directory renamed since.
+        let old = ProfileFile {
+            ctime: f.ctime - 100,
+            ..f.clone()
+        };
+        let err = check(
+            std::slice::from_ref(&old),
+            &history,
+            &none,
+            f.uid,
+            &d.join("cfg"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Untrusted::Moved { .. }), "{err}");
+        assert!(err.to_string().contains("nono profile trust"), "{err}");
+        // A record over the directory itself (not its parent) does not judge the directory.
+        let mut own = WriteHistory::default();
+        own.record(&d.join("h3"), &[d.join("conf")], f.ctime - 10)
+            .unwrap();
+        assert_eq!(check(&[old], &own, &none, f.uid, &d.join("cfg")), Ok(()));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_file_with_other_names_is_judged_against_every_record() {
+        let d = tmp("nlink");
+        std::fs::create_dir(d.join("mine")).unwrap();
+        std::fs::create_dir(d.join("proj")).unwrap();
+        let f = file(&d.join("mine"), "p.json", "{}");
+        let mut history = WriteHistory::default();
+        history
+            .record(&d.join("h"), &[d.join("proj")], f.ctime - 10)
+            .unwrap();
+        let none = TrustedProfiles::default();
+        assert_eq!(
+            check(
+                std::slice::from_ref(&f),
+                &history,
+                &none,
+                f.uid,
+                &d.join("cfg")
+            ),
+            Ok(())
+        );
+        std::fs::hard_link(&f.canonical, d.join("proj/alias.json")).unwrap();
+        let uid = f.uid;
+        let linked = ProfileFile { nlink: 2, ..f };
+        let err = check(&[linked], &history, &none, uid, &d.join("cfg")).unwrap_err();
+        assert!(matches!(err, Untrusted::Changed { .. }), "{err}");
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -10,8 +10,13 @@ use crate::ui::{outln, Ui};
 /// `nono proxy`: start, print the proxy URL (with its token) on stdout, serve until killed.
 pub fn proxy(args: ProxyArgs, ui: &Ui) -> anyhow::Result<i32> {
     let profile = match &args.profile {
-        Some(p) => nono_supervisor::profile::load(p)
-            .map_err(|e| Failure::nono(format!("--profile {p}: {e}")))?,
+        Some(p) => {
+            let profile = nono_supervisor::profile::load(p)
+                .map_err(|e| Failure::nono(format!("--profile {p}: {e}")))?;
+            // Its credential routes and domains are used as `run` would: only as trusted.
+            trusted_profile(&profile, p)?;
+            profile
+        }
         None => nono_supervisor::profile::Profile::default(),
     };
     let arg = args.profile.clone().unwrap_or_else(|| "none".to_owned());
@@ -52,4 +57,23 @@ pub fn proxy(args: ProxyArgs, ui: &Ui) -> anyhow::Result<i32> {
     loop {
         std::thread::park();
     }
+}
+
+/// Refuse a profile file a sandboxed run could have rewritten (see `plan::check_profile_files`).
+fn trusted_profile(profile: &nono_supervisor::profile::Profile, arg: &str) -> anyhow::Result<()> {
+    use nono_supervisor::planted::{self, WriteHistory};
+    if profile.files.is_empty() {
+        return Ok(());
+    }
+    let vars = nono_supervisor::profile::Vars::from_env().ok_or_else(|| {
+        Failure::nono("cannot tell where nono keeps its state: set HOME (or XDG_STATE_HOME)")
+    })?;
+    let history_file = WriteHistory::file(&vars.xdg_state_home);
+    let history = WriteHistory::load(&history_file).map_err(|e| {
+        Failure::nono(format!(
+            "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
+            history_file.display()
+        ))
+    })?;
+    crate::plan::check_profile_files(profile, &history, &vars, planted::user_id(), arg)
 }

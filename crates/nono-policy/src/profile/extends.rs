@@ -78,7 +78,51 @@ fn read_profile_file(
         path: canonical.to_path_buf(),
         source,
     };
-    let mut f = std::fs::File::open(canonical).map_err(err)?;
+    let moved = |what: &str| {
+        err(std::io::Error::other(format!(
+            "{what} while it was read (something is swapping it); try again"
+        )))
+    };
+    // The symlinks on the way, as they lead to the file about to be read: recorded now, so a
+    // link swapped away before the trust check is still judged.
+    let walk = crate::planted::walk(&std::path::absolute(spelled).map_err(err)?).map_err(err)?;
+    if walk.resolved.as_deref() != Some(canonical) {
+        return Err(moved("its path led elsewhere"));
+    }
+    let links = walk
+        .links
+        .into_iter()
+        .map(|(link, _, _)| {
+            let ctime = std::fs::symlink_metadata(&link).map_or(i64::MAX, |m| m.ctime());
+            (link, ctime)
+        })
+        .collect();
+    // Without blocking on a FIFO planted there; anything but a regular file is refused before
+    // it is read (a link to /dev/zero would be read forever).
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(canonical)
+            .map_err(err)?
+    };
+    // The file opened is the one at `canonical` (not one a symlink swapped in on the way):
+    // compared right after the open, so a file renamed into place since shows in the ctime
+    // taken after the read.
+    let (opened, there) = (
+        f.metadata().map_err(err)?,
+        std::fs::symlink_metadata(canonical).map_err(err)?,
+    );
+    if (opened.dev(), opened.ino()) != (there.dev(), there.ino()) {
+        return Err(moved("its path led elsewhere"));
+    }
+    if !opened.is_file() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).map_err(err)?;
     // After reading: a change made before or while it was read has moved ctime past it.
@@ -101,6 +145,8 @@ fn read_profile_file(
         ctime: meta.ctime(),
         uid: meta.uid(),
         mode: meta.mode() & 0o7777,
+        nlink: meta.nlink(),
+        links,
     };
     Ok((text, file))
 }

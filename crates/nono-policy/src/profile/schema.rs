@@ -408,4 +408,10 @@ pub struct ProfileFile {
     pub uid: u32,
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
+    /// Hard links to the file (`st_nlink`): above 1 it has other names, anywhere on its file
+    /// system, which a run may have written it through.
+    pub nlink: u64,
+    /// The symlinks met resolving `spelled` just before the file was opened, each with its
+    /// ctime then (so a link swapped away after the read is still judged).
+    pub links: Vec<(PathBuf, i64)>,
 }
