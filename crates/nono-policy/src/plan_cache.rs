@@ -316,6 +316,16 @@ impl Witness {
     fn settled(&self, since: i64) -> bool {
         self.stamps.values().all(|(l, _)| !l.changed_since(since))
     }
+
+    /// Whether every stamp, taken again now, is exactly what was stamped (times included).
+    /// A stamp is kept from the first lookup of its path, and some are taken before the
+    /// resolution step that depends on them (the home and `$PATH`'s directories are stamped
+    /// before they are canonicalised): a directory renamed away and back in between keeps
+    /// the identity a reuse compares, so only its `ctime`, read again here, tells that the
+    /// resolution may have seen something else (red team 6).
+    fn unchanged(&self) -> bool {
+        self.stamps.iter().all(|(p, (l, _))| Look::of(p) == *l)
+    }
 }
 
 fn parts(p: &Path) -> Vec<PathBuf> {
@@ -488,6 +498,9 @@ pub(crate) fn record(
     else {
         return;
     };
+    if !witness.unchanged() {
+        return;
+    }
     let file = file(state_home);
     if file.parent().is_none_or(|d| private_dir(d).is_err()) {
         return;
@@ -626,6 +639,13 @@ mod tests {
         let state = d.join("state");
         let watched = d.join("watched");
         std::fs::create_dir_all(&watched).unwrap();
+        // Made before the stamps (`d` is stamped: a record is kept only while every stamp
+        // still holds when it is written).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(file(&state).parent().unwrap())
+            .unwrap();
         let mut w = Witness::default();
         w.listed(&watched);
         // Recorded as if the clock had moved on (what it looked at is seconds old).
@@ -677,6 +697,42 @@ mod tests {
         // A stamped directory changed: not reused.
         std::fs::write(watched.join("new"), b"x").unwrap();
         assert!(!ok(&state));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 6: a stamp is taken at the first lookup of its path, before the resolution
+    /// step that depends on it (the `autorun` group stamps `$PATH`'s directories, then
+    /// canonicalises them). A directory on the way renamed away (the resolution sees what is
+    /// put in its place) and back keeps its `(st_dev, st_ino, mode, owner)` — all a reuse
+    /// compares for a directory whose entries were not read — and its stamp was taken with
+    /// the old times, so the settled check passed: a result computed from another state was
+    /// recorded under stamps that still match. Now every stamp is taken again before
+    /// recording and must be exactly the same.
+    #[test]
+    fn a_directory_swapped_and_restored_after_its_stamp_is_not_recorded() {
+        let d = tmp("swap");
+        let state = d.join("state");
+        std::fs::create_dir_all(d.join("proj/a/bin")).unwrap();
+        // Recorded as if the clock had moved on (what it looked at is seconds old: the
+        // racy guard passes, as it does for a directory left alone for 2 s before the swap).
+        let started = now_secs() + 1000;
+        let mut w = Witness::default();
+        w.lookup(&d.join("proj/a/bin"));
+        // Between the stamp and the step that depends on it: `a` swapped and restored.
+        std::fs::rename(d.join("proj/a"), d.join("proj/a.save")).unwrap();
+        std::fs::create_dir_all(d.join("proj/a/bin")).unwrap();
+        std::fs::remove_dir_all(d.join("proj/a")).unwrap();
+        std::fs::rename(d.join("proj/a.save"), d.join("proj/a")).unwrap();
+        record(&state, "k".to_owned(), started, &w, empty_set());
+        assert!(
+            lookup(&state, "k").is_none(),
+            "a record whose stamps were taken before a swap was kept"
+        );
+        // Control: unchanged, the same record is kept and reused.
+        let mut w = Witness::default();
+        w.lookup(&d.join("proj/a/bin"));
+        record(&state, "k".to_owned(), started, &w, empty_set());
+        assert!(lookup(&state, "k").is_some());
         let _ = std::fs::remove_dir_all(&d);
     }
 
