@@ -29,4 +29,5 @@ mod redteam;
 mod redteam2;
 mod redteam3;
 mod redteam4;
+mod redteam6;
 mod terminal;
