@@ -2,8 +2,6 @@
 //! path, trapped opens answered from the ruleset's own rules, wrap's exec of the `PATH`
 //! entry). See docs/THREAT_MODEL.md, "Red team 6: the issue-14 shortcuts".
 
-use std::path::Path;
-
 use crate::harness::{nono_cmd, output, Scratch};
 use crate::programs::{bins, probe_bare, Bins, Mode, Outcome, MODES};
 
@@ -42,14 +40,7 @@ fn nono_with_path(
 /// Wait until a dry run with `path` reuses a recorded resolution.
 fn primed(b: &Bins, s: &Scratch, path: &str) {
     for _ in 0..40 {
-        let run = nono_with_path(
-            Mode::Wrap,
-            b,
-            s,
-            path,
-            &["--dry-run"],
-            &["true".to_owned()],
-        );
+        let run = nono_with_path(Mode::Wrap, b, s, path, &["--dry-run"], &["true".to_owned()]);
         if run
             .stdout
             .lines()
@@ -81,7 +72,7 @@ fn redteam6_a_sandbox_cannot_swap_a_path_entry_behind_the_plan_cache() {
     s.mkdir("out/a");
     symlink(home.join("tools"), s.join("out/a/bin")).unwrap();
     let path = format!("{}:/usr/bin:/bin", s.s("out/a/bin"));
-    primed(&b, &s, &path);
+    primed(b, &s, &path);
     let probe = b.probe().display().to_string();
     let rename = |to: &str| {
         vec![
@@ -95,7 +86,7 @@ fn redteam6_a_sandbox_cannot_swap_a_path_entry_behind_the_plan_cache() {
     for mode in MODES {
         let out = Outcome::parse(nono_with_path(
             mode,
-            &b,
+            b,
             &s,
             &path,
             &["--allow", &s.s("out")],
@@ -115,7 +106,7 @@ fn redteam6_a_sandbox_cannot_swap_a_path_entry_behind_the_plan_cache() {
         ];
         Outcome::parse(nono_with_path(
             mode,
-            &b,
+            b,
             &s,
             &path,
             &["--allow", &s.s("home")],
@@ -134,6 +125,5 @@ fn redteam6_a_sandbox_cannot_swap_a_path_entry_behind_the_plan_cache() {
     );
     out.expect(&[("swap", "ok")]);
     std::fs::rename(s.join("out/a.save"), s.join("out/a")).unwrap();
-    probe_bare(Path::new(&s.path), &["write", "plant", &s.s("home/tools/tool")])
-        .expect(&[("plant", "ok")]);
+    probe_bare(&s.path, &["write", "plant", &s.s("home/tools/tool")]).expect(&[("plant", "ok")]);
 }

@@ -33,7 +33,11 @@
 //!   [`RACY_SECS`] older than the moment the resolution started: nothing that was looked at
 //!   changed while it ran (a removal or creation sets its directory's times, and every
 //!   directory on the way is stamped), so the stamps describe the state the result was
-//!   computed from.
+//!   computed from. A stamp is kept from the first lookup of its path, and some are taken
+//!   before the step that depends on them (the home and `$PATH`'s directories, before they
+//!   are canonicalised), so every stamp is taken again just before writing and must be
+//!   exactly as first taken, times included: a directory renamed away and back in between
+//!   keeps its identity, not its `ctime`.
 //! - **Trust**: as `link_walk_cache`: `$XDG_STATE_HOME/nono/plan-cache.json`, inside the
 //!   always-on `nono` deny group (no sandboxed run can write it), read only when it is a
 //!   regular file of the user's (not through a symlink), mode 0600, in a directory of the
