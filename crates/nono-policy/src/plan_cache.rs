@@ -624,6 +624,13 @@ mod tests {
         std::fs::canonicalize(&d).unwrap()
     }
 
+    /// Drop the stamps of the scratch directory's ancestors (`/tmp`, which other jobs keep
+    /// changing): a record is written only while every stamp holds, and those are not what
+    /// these tests look at.
+    fn scratch_only(w: &mut Witness, d: &Path) {
+        w.stamps.retain(|p, _| p.starts_with(d));
+    }
+
     fn empty_set() -> CachedSet {
         CachedSet {
             entries: Vec::new(),
@@ -652,6 +659,7 @@ mod tests {
             .unwrap();
         let mut w = Witness::default();
         w.listed(&watched);
+        scratch_only(&mut w, &d);
         // Recorded as if the clock had moved on (what it looked at is seconds old).
         let later = now_secs() + 1000;
         let ok = |state: &Path| lookup(state, "k").is_some_and(|c| c.unwalked == ["/marker"]);
@@ -722,6 +730,7 @@ mod tests {
         let started = now_secs() + 1000;
         let mut w = Witness::default();
         w.lookup(&d.join("proj/a/bin"));
+        scratch_only(&mut w, &d);
         // Between the stamp and the step that depends on it: `a` swapped and restored.
         std::fs::rename(d.join("proj/a"), d.join("proj/a.save")).unwrap();
         std::fs::create_dir_all(d.join("proj/a/bin")).unwrap();
@@ -735,6 +744,7 @@ mod tests {
         // Control: unchanged, the same record is kept and reused.
         let mut w = Witness::default();
         w.lookup(&d.join("proj/a/bin"));
+        scratch_only(&mut w, &d);
         record(&state, "k".to_owned(), started, &w, empty_set());
         assert!(lookup(&state, "k").is_some());
         let _ = std::fs::remove_dir_all(&d);
