@@ -33,7 +33,11 @@
 //!   [`RACY_SECS`] older than the moment the resolution started: nothing that was looked at
 //!   changed while it ran (a removal or creation sets its directory's times, and every
 //!   directory on the way is stamped), so the stamps describe the state the result was
-//!   computed from.
+//!   computed from. A stamp is kept from the first lookup of its path, and some are taken
+//!   before the step that depends on them (the home and `$PATH`'s directories, before they
+//!   are canonicalised), so every stamp is taken again just before writing and must be
+//!   exactly as first taken, times included: a directory renamed away and back in between
+//!   keeps its identity, not its `ctime`.
 //! - **Trust**: as `link_walk_cache`: `$XDG_STATE_HOME/nono/plan-cache.json`, inside the
 //!   always-on `nono` deny group (no sandboxed run can write it), read only when it is a
 //!   regular file of the user's (not through a symlink), mode 0600, in a directory of the
@@ -316,6 +320,16 @@ impl Witness {
     fn settled(&self, since: i64) -> bool {
         self.stamps.values().all(|(l, _)| !l.changed_since(since))
     }
+
+    /// Whether every stamp, taken again now, is exactly what was stamped (times included).
+    /// A stamp is kept from the first lookup of its path, and some are taken before the
+    /// resolution step that depends on them (the home and `$PATH`'s directories are stamped
+    /// before they are canonicalised): a directory renamed away and back in between keeps
+    /// the identity a reuse compares, so only its `ctime`, read again here, tells that the
+    /// resolution may have seen something else (red team 6).
+    fn unchanged(&self) -> bool {
+        self.stamps.iter().all(|(p, (l, _))| Look::of(p) == *l)
+    }
 }
 
 fn parts(p: &Path) -> Vec<PathBuf> {
@@ -488,6 +502,9 @@ pub(crate) fn record(
     else {
         return;
     };
+    if !witness.unchanged() {
+        return;
+    }
     let file = file(state_home);
     if file.parent().is_none_or(|d| private_dir(d).is_err()) {
         return;
@@ -607,6 +624,13 @@ mod tests {
         std::fs::canonicalize(&d).unwrap()
     }
 
+    /// Drop the stamps of the scratch directory's ancestors (`/tmp`, which other jobs keep
+    /// changing): a record is written only while every stamp holds, and those are not what
+    /// these tests look at.
+    fn scratch_only(w: &mut Witness, d: &Path) {
+        w.stamps.retain(|p, _| p.starts_with(d));
+    }
+
     fn empty_set() -> CachedSet {
         CachedSet {
             entries: Vec::new(),
@@ -626,8 +650,16 @@ mod tests {
         let state = d.join("state");
         let watched = d.join("watched");
         std::fs::create_dir_all(&watched).unwrap();
+        // Made before the stamps (`d` is stamped: a record is kept only while every stamp
+        // still holds when it is written).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(file(&state).parent().unwrap())
+            .unwrap();
         let mut w = Witness::default();
         w.listed(&watched);
+        scratch_only(&mut w, &d);
         // Recorded as if the clock had moved on (what it looked at is seconds old).
         let later = now_secs() + 1000;
         let ok = |state: &Path| lookup(state, "k").is_some_and(|c| c.unwalked == ["/marker"]);
@@ -677,6 +709,44 @@ mod tests {
         // A stamped directory changed: not reused.
         std::fs::write(watched.join("new"), b"x").unwrap();
         assert!(!ok(&state));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 6: a stamp is taken at the first lookup of its path, before the resolution
+    /// step that depends on it (the `autorun` group stamps `$PATH`'s directories, then
+    /// canonicalises them). A directory on the way renamed away (the resolution sees what is
+    /// put in its place) and back keeps its `(st_dev, st_ino, mode, owner)` — all a reuse
+    /// compares for a directory whose entries were not read — and its stamp was taken with
+    /// the old times, so the settled check passed: a result computed from another state was
+    /// recorded under stamps that still match. Now every stamp is taken again before
+    /// recording and must be exactly the same.
+    #[test]
+    fn a_directory_swapped_and_restored_after_its_stamp_is_not_recorded() {
+        let d = tmp("swap");
+        let state = d.join("state");
+        std::fs::create_dir_all(d.join("proj/a/bin")).unwrap();
+        // Recorded as if the clock had moved on (what it looked at is seconds old: the
+        // racy guard passes, as it does for a directory left alone for 2 s before the swap).
+        let started = now_secs() + 1000;
+        let mut w = Witness::default();
+        w.lookup(&d.join("proj/a/bin"));
+        scratch_only(&mut w, &d);
+        // Between the stamp and the step that depends on it: `a` swapped and restored.
+        std::fs::rename(d.join("proj/a"), d.join("proj/a.save")).unwrap();
+        std::fs::create_dir_all(d.join("proj/a/bin")).unwrap();
+        std::fs::remove_dir_all(d.join("proj/a")).unwrap();
+        std::fs::rename(d.join("proj/a.save"), d.join("proj/a")).unwrap();
+        record(&state, "k".to_owned(), started, &w, empty_set());
+        assert!(
+            lookup(&state, "k").is_none(),
+            "a record whose stamps were taken before a swap was kept"
+        );
+        // Control: unchanged, the same record is kept and reused.
+        let mut w = Witness::default();
+        w.lookup(&d.join("proj/a/bin"));
+        scratch_only(&mut w, &d);
+        record(&state, "k".to_owned(), started, &w, empty_set());
+        assert!(lookup(&state, "k").is_some());
         let _ = std::fs::remove_dir_all(&d);
     }
 
