@@ -573,7 +573,7 @@ impl DenySet {
 
     /// The resolution itself; with `witness`, every path it looked up beyond the entries
     /// (the home directory, `$PATH`'s directories, the links found, the directories the
-    /// link walk read) is stamped there (the entries are stamped by [`to_cached`]).
+    /// link walk read) is stamped there (the entries are stamped by [`Self::to_cached`]).
     fn resolve_groups(
         names: &[&str],
         vars: &Vars,
