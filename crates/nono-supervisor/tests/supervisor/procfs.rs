@@ -112,6 +112,8 @@ fn own_and_descendant_entries_and_system_files_work() {
     let Some(_g) = sandbox_ready() else { return };
     let out = scratch("procfs-own");
     let o = out.display();
+    // `sleep 5 &` may not have exec'd yet when its cmdline is first read (then it is the
+    // shell's): read it until it is `sleep`'s, for at most ~3 s.
     let script = format!(
         "set -e; \
          grep -q '^Name:' /proc/self/status; \
@@ -124,7 +126,10 @@ fn own_and_descendant_entries_and_system_files_work() {
          cat /proc/self/fd/0 < /dev/null; \
          sleep 5 & kid=$!; \
          grep '^PPid:' /proc/$kid/status > {o}/kid; \
-         tr '\\0' ' ' < /proc/$kid/cmdline > {o}/kidcmd; \
+         for i in $(seq 300); do \
+           tr '\\0' ' ' < /proc/$kid/cmdline > {o}/kidcmd; \
+           grep -q '^sleep' {o}/kidcmd && break; sleep 0.01; \
+         done; \
          kill $kid; \
          ls /proc | grep -qx self; \
          echo done > {o}/done"
