@@ -124,12 +124,16 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(mode, "race-chmod")) {
-        /* race-chmod GOOD BAD ITER */
+        /* race-chmod GOOD BAD ITER: ITER calls, and on until one has failed (the flipped
+         * path was seen; on a loaded machine the flipper may not run for a while), at most
+         * ten times as many */
         int iter = atoi(argv[4]);
         pthread_t t = start_flipper(p, argv[3]);
-        int ok = 0;
-        for (int i = 0; i < iter; i++)
+        int ok = 0, failed = 0;
+        for (int i = 0; i < iter || (failed == 0 && i < 10 * iter); i++) {
             if (chmod(buf, (i & 1) ? 0600 : 0640) == 0) ok++;
+            else failed++;
+        }
         atomic_store(&stop, 1);
         pthread_join(t, NULL);
         printf("chmod ok=%d\n", ok);
