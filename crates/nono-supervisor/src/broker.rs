@@ -1295,17 +1295,9 @@ use nono_sandbox::paths::{is_clean, realpath};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
-/// created).
-///
-/// A clean absolute path (what [`normalize`] gives for nearly every trapped open) that
-/// names an existing object with no symlink on the way is its own canonical form: one
-/// `openat2(O_PATH, RESOLVE_NO_SYMLINKS)` tells, where `realpath` reads the object's path
-/// back from `/proc/self/fd` as well (a third of a runtime grant's path work). A path with a
-/// symlink (`ELOOP`), a missing one or any other failure goes to `realpath`.
+/// created). `realpath` answers a clean path without symlinks (what [`normalize`] gives for
+/// nearly every trapped open) with one `openat2`.
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    if is_clean(path.as_os_str().as_bytes()) && without_symlinks(path) {
-        return Some(path.to_path_buf());
-    }
     match realpath(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
@@ -1314,19 +1306,6 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
         }
         Err(_) => None,
     }
-}
-
-/// Whether the absolute `path` names an existing object with no symlink (or magic link)
-/// on the way, the last component included (see [`canonicalize`]).
-fn without_symlinks(path: &Path) -> bool {
-    rustix::fs::openat2(
-        rustix::fs::CWD,
-        path,
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-    .is_ok()
 }
 
 /// A boxed job for a worker.
