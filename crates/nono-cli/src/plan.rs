@@ -405,13 +405,7 @@ impl SandboxPlan {
                 Failure::nono(e.to_string()).into()
             }
         })?;
-        let history_file = WriteHistory::file(&vars.xdg_state_home);
-        let history = WriteHistory::load(&history_file).map_err(|e| {
-            Failure::nono(format!(
-                "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
-                history_file.display()
-            ))
-        })?;
+        let (history_file, history) = load_write_history(&vars)?;
         check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let (links, walks) = check_grant_links(
             &requested,
@@ -520,6 +514,18 @@ impl SandboxPlan {
                 .map(|t| (t.dir.path(), SetOrigin::TmpdirRefused))
         }
     }
+}
+
+/// nono's record of earlier runs' write grants ([`WriteHistory`]) and its file.
+pub fn load_write_history(vars: &Vars) -> anyhow::Result<(PathBuf, WriteHistory)> {
+    let file = WriteHistory::file(&vars.xdg_state_home);
+    let history = WriteHistory::load(&file).map_err(|e| {
+        Failure::nono(format!(
+            "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
+            file.display()
+        ))
+    })?;
+    Ok((file, history))
 }
 
 /// A profile file an earlier run could have rewritten is used only as trusted

@@ -6,10 +6,14 @@ use sha2::{Digest, Sha256};
 /// SHA-256 of `bytes`, lower-case hex.
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` in lower-case hex.
+fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
+    let mut s = String::with_capacity(2 * bytes.len());
+    for b in bytes {
         let _ = write!(s, "{b:02x}");
     }
     s
@@ -34,12 +38,7 @@ pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
         .chain_update(pad(0x5c))
         .chain_update(inner)
         .finalize();
-    let mut s = String::with_capacity(64);
-    for b in outer {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    hex(&outer)
 }
 
 #[cfg(test)]

@@ -61,19 +61,18 @@ pub fn proxy(args: ProxyArgs, ui: &Ui) -> anyhow::Result<i32> {
 
 /// Refuse a profile file a sandboxed run could have rewritten (see `plan::check_profile_files`).
 fn trusted_profile(profile: &nono_supervisor::profile::Profile, arg: &str) -> anyhow::Result<()> {
-    use nono_supervisor::planted::{self, WriteHistory};
     if profile.files.is_empty() {
         return Ok(());
     }
     let vars = nono_supervisor::profile::Vars::from_env().ok_or_else(|| {
         Failure::nono("cannot tell where nono keeps its state: set HOME (or XDG_STATE_HOME)")
     })?;
-    let history_file = WriteHistory::file(&vars.xdg_state_home);
-    let history = WriteHistory::load(&history_file).map_err(|e| {
-        Failure::nono(format!(
-            "cannot read nono's record of earlier write grants {}: {e} (fix its permissions, or remove it to start a new record)",
-            history_file.display()
-        ))
-    })?;
-    crate::plan::check_profile_files(profile, &history, &vars, planted::user_id(), arg)
+    let (_, history) = crate::plan::load_write_history(&vars)?;
+    crate::plan::check_profile_files(
+        profile,
+        &history,
+        &vars,
+        nono_supervisor::planted::user_id(),
+        arg,
+    )
 }
