@@ -19,7 +19,9 @@ const SHELL: &str = "bash";
 const NOBODY: u32 = 65534;
 
 /// `nono ARGS` in `cwd` with `env`, as root (`uid` None) or as `uid` (through `setpriv`).
-fn nono_as(uid: Option<u32>, cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
+/// With `HOME` in `env`, nono's state and configuration are under it (the `XDG_*` variables
+/// that would move them are removed).
+pub(crate) fn nono_as(uid: Option<u32>, cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -> Run {
     let mut cmd = match uid {
         None => nono_cmd(cwd),
         Some(uid) => {
@@ -41,7 +43,9 @@ fn nono_as(uid: Option<u32>, cwd: &Path, env: &[(&str, &Path)], args: &[&str]) -
     };
     // A test that gives HOME keeps nono's state there (the harness's scratch state otherwise).
     if env.iter().any(|(k, _)| *k == "HOME") {
-        cmd.env_remove("XDG_STATE_HOME");
+        for var in ["XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
+            cmd.env_remove(var);
+        }
     }
     for (k, v) in env {
         cmd.env(k, v);

@@ -14,30 +14,7 @@ const NOBODY: u32 = 65534;
 
 /// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root or as `uid`.
 fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
-    let mut cmd = match uid {
-        None => nono_cmd(cwd),
-        Some(uid) => {
-            let mut c = Command::new("setpriv");
-            c.args([
-                format!("--reuid={uid}"),
-                format!("--regid={uid}"),
-                "--clear-groups".to_owned(),
-                "--".to_owned(),
-            ])
-            .arg(nono_bin())
-            .current_dir(cwd)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-            c
-        }
-    };
-    for var in ["XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", home);
-    output(cmd.args(args))
+    crate::persistence::nono_as(uid, cwd, &[("HOME", home)], args)
 }
 
 /// Give `paths` (and everything under them) to `uid`.
