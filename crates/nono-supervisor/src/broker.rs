@@ -127,7 +127,15 @@ pub(crate) struct StaticGrants {
     /// carve-out expansion; see `PreparedSandbox::path_rules`): an open they cover is one
     /// Landlock lets through, answered CONTINUE without the capability model (which `stat`s
     /// the spines for a path in an expanded directory such as `/etc`).
-    landlock_rules: Vec<(Vec<u8>, AccessMode)>,
+    landlock_rules: Vec<nono_sandbox::linux::landlock::FsRule>,
+}
+
+/// Whether the union of `granted` (the rules covering a path; Landlock adds the rights of
+/// every rule on the way) contains `access`; `false` when nothing covers it.
+fn union_contains(granted: impl Iterator<Item = AccessMode>, access: AccessMode) -> bool {
+    granted
+        .reduce(AccessMode::union)
+        .is_some_and(|a| a.contains(access))
 }
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes:
@@ -198,11 +206,8 @@ impl StaticGrants {
 
     /// Remember the path rules the child's Landlock ruleset got (see
     /// [`StaticGrants::landlock_allows`]).
-    pub(crate) fn set_landlock_rules(&mut self, rules: &[nono_sandbox::linux::landlock::FsRule]) {
-        self.landlock_rules = rules
-            .iter()
-            .map(|r| (r.path.as_os_str().as_bytes().to_vec(), r.access))
-            .collect();
+    pub(crate) fn set_landlock_rules(&mut self, rules: Vec<nono_sandbox::linux::landlock::FsRule>) {
+        self.landlock_rules = rules;
     }
 
     /// Whether the child's Landlock ruleset lets `path` (canonical) be opened with `access`:
@@ -213,30 +218,25 @@ impl StaticGrants {
         if !is_clean(bytes) {
             return false;
         }
-        let mut allowed: Option<AccessMode> = None;
-        for (rule, a) in &self.landlock_rules {
-            if under(bytes, rule) {
-                allowed = Some(allowed.map_or(*a, |x| x.union(*a)));
-            }
-        }
-        allowed.is_some_and(|a| a.contains(access))
+        union_contains(
+            self.landlock_rules
+                .iter()
+                .filter(|r| under(bytes, r.path.as_os_str().as_bytes()))
+                .map(|r| r.access),
+            access,
+        )
     }
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
     /// a grant without carve-outs covers it with `access` and no deny rule is a prefix of it.
     pub(crate) fn fast_allows(&self, path: &Path, access: AccessMode) -> bool {
         let path = path.as_os_str().as_bytes();
-        let mut allowed: Option<AccessMode> = None;
-        for (g, kind, a) in &self.simple {
-            let covers = match kind {
-                FsKind::Dir => under(path, g),
-                FsKind::File => path == g.as_slice(),
-            };
-            if covers {
-                allowed = Some(allowed.map_or(*a, |x| x.union(*a)));
-            }
-        }
-        allowed.is_some_and(|a| a.contains(access)) && !self.denies.iter().any(|d| under(path, d))
+        let covering = self.simple.iter().filter(|(g, kind, _)| match kind {
+            FsKind::Dir => under(path, g),
+            FsKind::File => path == g.as_slice(),
+        });
+        union_contains(covering.map(|(_, _, a)| *a), access)
+            && !self.denies.iter().any(|d| under(path, d))
     }
 
     /// The network rules.
@@ -1847,7 +1847,7 @@ mod tests {
         let mut grants = StaticGrants::new(&caps);
         // The ruleset's own rules (what `PreparedSandbox::path_rules` hands over).
         let plan = nono_sandbox::linux::landlock::plan_fs_rules(&caps).unwrap();
-        grants.set_landlock_rules(&plan.rules);
+        grants.set_landlock_rules(plan.rules.clone());
         let mut by_rules = 0;
         for p in [
             "",

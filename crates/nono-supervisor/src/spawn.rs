@@ -174,10 +174,10 @@ pub(crate) fn prepare_sandbox(
     } else {
         config.caps.clone()
     };
-    let prepared = PreparedSandbox::prepare(&landlock_caps, &opts)
+    let mut prepared = PreparedSandbox::prepare(&landlock_caps, &opts)
         .map_err(|source| SupervisorError::Sandbox { source })?;
     let status = prepared.status().clone();
-    let rules = prepared.path_rules().to_vec();
+    let rules = prepared.take_path_rules();
     Ok((Box::new(move || prepared.enforce()), status, rules))
 }
 

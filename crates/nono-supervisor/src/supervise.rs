@@ -193,8 +193,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     // The set itself moves into them: nothing below reads `config.caps`.
     let mut grants = crate::broker::StaticGrants::from_caps(std::mem::take(&mut config.caps));
     grants.egress_proxy = config.egress_proxy;
-    grants.set_landlock_rules(&landlock_rules);
-    drop(landlock_rules);
+    grants.set_landlock_rules(landlock_rules);
     let mut spawned = match spawn::spawn(spec, enforce) {
         Ok(s) => s,
         Err(e) => {

@@ -193,6 +193,12 @@ impl PreparedSandbox {
         &self.path_rules
     }
 
+    /// Hand over [`path_rules`](Self::path_rules), leaving none here (the sandbox enforces
+    /// them whether or not it keeps the list).
+    pub fn take_path_rules(&mut self) -> Vec<FsRule> {
+        std::mem::take(&mut self.path_rules)
+    }
+
     /// Enforce in the calling thread. Meant for a freshly forked child (see
     /// [`CommandExt::sandboxed`]): async-signal-safe, it allocates nothing and takes no lock;
     /// it only calls `prctl(PR_SET_NO_NEW_PRIVS)`, `fcntl(F_DUPFD_CLOEXEC)`,
