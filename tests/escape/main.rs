@@ -23,7 +23,6 @@ mod namespaces;
 mod network;
 mod origins;
 mod persistence;
-mod plan_cache;
 mod programs;
 mod redteam;
 mod redteam2;

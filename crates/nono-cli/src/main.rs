@@ -23,11 +23,6 @@ fn main() {
     let cli = Cli::try_parse().unwrap_or_else(|err| exit_with_suggestion(&err));
     let ui = Ui::new(cli.verbose, cli.silent);
     ui.init_logging();
-    // The compiled-plan cache of the deny groups (nono_policy::plan_cache): on unless
-    // NONO_PLAN_CACHE=0.
-    if std::env::var_os("NONO_PLAN_CACHE").is_some_and(|v| v == "0") {
-        nono_supervisor::deny_groups::plan_cache::set_enabled(false);
-    }
     let result = dispatch(cli.command, &ui);
     let code = match result {
         Ok(code) => code,

@@ -464,8 +464,6 @@ pub const LINK_WALK_ENTRIES: usize = 1024;
 /// Entries looked at over all deny entries for symlinks.
 pub const LINK_WALK_TOTAL: usize = 16 * 1024;
 pub use crate::link_walk_cache::LINK_WALK_DEPTH;
-/// The compiled-plan cache of this module's resolution (re-exported for the CLI's switch).
-pub use crate::plan_cache;
 
 /// A set of denied paths, each tagged with its group. Cheap to query from many threads.
 #[derive(Debug, Clone, Default)]
@@ -526,64 +524,11 @@ impl DenySet {
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
     ) -> Result<(DenySet, Lstats), DenyGroupError> {
-        let names: Vec<&str> = names.into_iter().collect();
-        if !crate::plan_cache::enabled() {
-            crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Off);
-            return DenySet::resolve_groups(&names, vars, None);
-        }
-        // The compiled-plan cache: reused only while every object the result depended on
-        // is unchanged (see `plan_cache`).
-        let expanded: Vec<Option<PathBuf>> = names
-            .iter()
-            .filter_map(|n| group(n))
-            .flat_map(|g| {
-                let platform: &[DenyPath] = if cfg!(target_os = "macos") {
-                    g.macos_paths
-                } else {
-                    &[]
-                };
-                g.paths.iter().chain(platform)
-            })
-            .map(|e| vars.expand(e.path).ok())
-            .collect();
-        let Some(key) = crate::plan_cache::key(&names, &expanded, vars) else {
-            crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Rebuilt);
-            return DenySet::resolve_groups(&names, vars, None);
-        };
-        if let Some(cached) = crate::plan_cache::lookup(&vars.xdg_state_home, &key) {
-            if let Some(hit) = DenySet::from_cached(cached) {
-                crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Hit);
-                return Ok(hit);
-            }
-        }
-        crate::plan_cache::set_outcome(crate::plan_cache::Outcome::Rebuilt);
-        let started = crate::plan_cache::now_secs();
-        let mut witness = crate::plan_cache::Witness::default();
-        let (set, seen) = DenySet::resolve_groups(&names, vars, Some(&mut witness))?;
-        // Each entry as expanded (a `..` in it is resolved through what precedes it, as the
-        // resolver does, which its normalised form does not show).
-        for p in expanded.iter().flatten() {
-            witness.lookup(p);
-        }
-        if let Some(cached) = set.to_cached(&seen, &mut witness) {
-            crate::plan_cache::record(&vars.xdg_state_home, key, started, &witness, cached);
-        }
-        Ok((set, seen))
-    }
-
-    /// The resolution itself; with `witness`, every path it looked up beyond the entries
-    /// (the home directory, `$PATH`'s directories, the links found, the directories the
-    /// link walk read) is stamped there (the entries are stamped by [`Self::to_cached`]).
-    fn resolve_groups(
-        names: &[&str],
-        vars: &Vars,
-        mut witness: Option<&mut crate::plan_cache::Witness>,
-    ) -> Result<(DenySet, Lstats), DenyGroupError> {
         let mut set = DenySet::new();
         // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
         // resolve each of those once for the whole set.
         let mut resolver = Resolver::default();
-        for &name in names {
+        for name in names {
             let g = group(name).ok_or_else(|| DenyGroupError::Unknown {
                 name: name.to_owned(),
                 known: group_names().join(", "),
@@ -608,12 +553,6 @@ impl DenySet {
                 // Every directory of the user's own $PATH inside the home directory, beyond
                 // the well-known ones above (~/.yarn/bin, a project's bin/ on PATH).
                 let home = std::fs::canonicalize(&vars.home).unwrap_or_else(|_| vars.home.clone());
-                if let Some(w) = witness.as_deref_mut() {
-                    w.lookup(&vars.home);
-                    for dir in &vars.path_dirs {
-                        w.lookup(dir);
-                    }
-                }
                 for dir in &vars.path_dirs {
                     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
                     if real.starts_with(&home) && real != home {
@@ -623,142 +562,9 @@ impl DenySet {
             }
         }
         let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
-        let mut found = Vec::new();
-        set.add_link_targets(&mut resolver, &mut cache, &mut found);
-        if let Some(w) = witness {
-            for dir in &cache.read {
-                w.listed(dir);
-            }
-            for link in &found {
-                w.lookup(link);
-            }
-        }
+        set.add_link_targets(&mut resolver, &mut cache);
         cache.store();
         Ok((set, Lstats(resolver.seen)))
-    }
-
-    /// The set as the plan cache keeps it, the paths every entry, link and `lstat` named
-    /// stamped in `witness`; `None` when it cannot be cached (an origin other than a group,
-    /// a path that is not UTF-8).
-    fn to_cached(
-        &self,
-        seen: &Lstats,
-        witness: &mut crate::plan_cache::Witness,
-    ) -> Option<crate::plan_cache::CachedSet> {
-        use crate::plan_cache::{CachedEntry, CachedOrigin, CachedSet};
-        fn origin(o: &Origin) -> Option<CachedOrigin> {
-            match o {
-                Origin::Group(g) => Some(CachedOrigin::Group(g.clone())),
-                _ => None,
-            }
-        }
-        fn text(p: &Path) -> Option<String> {
-            p.to_str().map(str::to_owned)
-        }
-        let mut entries = Vec::with_capacity(self.entries.len());
-        for e in &self.entries {
-            witness.lookup(&e.literal);
-            witness.lookup(&e.canonical);
-            entries.push(CachedEntry {
-                literal: text(&e.literal)?,
-                canonical: text(&e.canonical)?,
-                group: e.group.clone(),
-                origin: origin(&e.origin)?,
-                write_only: e.kind == DenyKind::Write,
-                why: e.why.clone(),
-                dir: e.dir,
-                link: e.link,
-            });
-        }
-        let mut links = Vec::with_capacity(self.links.len());
-        for (l, o, k) in &self.links {
-            witness.lookup(l);
-            links.push((text(l)?, origin(o)?, *k == DenyKind::Write));
-        }
-        let mut lstats = Vec::with_capacity(seen.0.len());
-        for (p, s) in &seen.0 {
-            witness.lookup(p);
-            let s = match s {
-                Seen::Missing => None,
-                Seen::Object { dir, nlink } => Some((*dir, *nlink)),
-                _ => continue,
-            };
-            lstats.push((text(p)?, s));
-        }
-        Some(CachedSet {
-            entries,
-            ids: self.ids.iter().map(|(&(d, i), &n)| (d, i, n)).collect(),
-            unwalked: self
-                .unwalked
-                .iter()
-                .map(|p| text(p))
-                .collect::<Option<_>>()?,
-            links,
-            lstats,
-        })
-    }
-
-    /// The set [`to_cached`](Self::to_cached) kept (`None`: inconsistent, a miss).
-    fn from_cached(c: crate::plan_cache::CachedSet) -> Option<(DenySet, Lstats)> {
-        use crate::plan_cache::CachedOrigin;
-        fn origin(o: CachedOrigin) -> Origin {
-            match o {
-                CachedOrigin::Group(g) => Origin::Group(g),
-            }
-        }
-        fn kind(write_only: bool) -> DenyKind {
-            if write_only {
-                DenyKind::Write
-            } else {
-                DenyKind::All
-            }
-        }
-        let mut set = DenySet::new();
-        for e in c.entries {
-            let literal = PathBuf::from(e.literal);
-            let canonical = PathBuf::from(e.canonical);
-            if !literal.is_absolute() || !canonical.is_absolute() {
-                return None;
-            }
-            set.seen.insert((
-                literal.clone().into_os_string(),
-                canonical.clone().into_os_string(),
-            ));
-            set.entries.push(Entry {
-                literal,
-                canonical,
-                group: e.group,
-                origin: origin(e.origin),
-                kind: kind(e.write_only),
-                why: e.why,
-                dir: e.dir,
-                link: e.link,
-            });
-        }
-        for (d, i, n) in c.ids {
-            if n >= set.entries.len() {
-                return None;
-            }
-            set.ids.insert((d, i), n);
-        }
-        set.unwalked = c.unwalked.into_iter().map(PathBuf::from).collect();
-        set.links = c
-            .links
-            .into_iter()
-            .map(|(l, o, w)| (PathBuf::from(l), origin(o), kind(w)))
-            .collect();
-        let lstats = c
-            .lstats
-            .into_iter()
-            .map(|(p, s)| {
-                let seen = match s {
-                    None => Seen::Missing,
-                    Some((dir, nlink)) => Seen::Object { dir, nlink },
-                };
-                (PathBuf::from(p), seen)
-            })
-            .collect();
-        Some((set, Lstats(lstats)))
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
@@ -766,7 +572,6 @@ impl DenySet {
         &mut self,
         resolver: &mut Resolver,
         cache: &mut crate::link_walk_cache::LinkWalkCache,
-        found: &mut Vec<PathBuf>,
     ) {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         // nono's own state first: it must never be cut for a large browser profile.
@@ -785,7 +590,6 @@ impl DenySet {
                 std::fs::symlink_metadata(&literal).is_ok_and(|m| m.file_type().is_symlink())
             });
             if is_link {
-                found.push(literal.clone());
                 let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
                 self.add_link_chain(resolver, &literal, None, &origin, kind, &mut queue);
             }
@@ -805,7 +609,6 @@ impl DenySet {
                 if names_a_plain_sibling(&link) {
                     continue;
                 }
-                found.push(link.clone());
                 self.add_link_chain(resolver, &link, Some(&root), &origin, kind, &mut queue);
             }
         }
@@ -1356,47 +1159,6 @@ mod tests {
         std::fs::create_dir_all(dir.join("proj")).unwrap();
         std::fs::write(dir.join(".ssh/id_ed25519"), b"k").unwrap();
         std::fs::canonicalize(dir).unwrap()
-    }
-
-    /// What the plan cache keeps of a resolution is the resolution: every entry (in order,
-    /// with its kind, origin, why, directory and link flags), identity, unwalked entry, link
-    /// and `lstat` comes back the same.
-    #[test]
-    fn a_cached_resolution_round_trips() {
-        let h = home("cached");
-        let dot = h.join("dotfiles");
-        std::fs::create_dir_all(&dot).unwrap();
-        std::fs::create_dir_all(h.join(".local/bin")).unwrap();
-        std::fs::write(dot.join("ssh_config"), b"Host *").unwrap();
-        std::fs::write(dot.join("tool"), b"#!/bin/sh").unwrap();
-        std::os::unix::fs::symlink(dot.join("ssh_config"), h.join(".ssh/config")).unwrap();
-        std::os::unix::fs::symlink(dot.join("tool"), h.join(".local/bin/tool")).unwrap();
-        std::os::unix::fs::symlink(&dot, h.join(".aws")).unwrap();
-        std::fs::hard_link(h.join(".ssh/id_ed25519"), h.join("proj/alias")).unwrap();
-        let vars = Vars::for_home(&h);
-        let names = group_names();
-        let mut witness = crate::plan_cache::Witness::default();
-        let (set, seen) = DenySet::resolve_groups(&names, &vars, Some(&mut witness)).unwrap();
-        let cached = set.to_cached(&seen, &mut witness).expect("cacheable");
-        let json = serde_json::to_string(&cached).unwrap();
-        let (back, back_seen) =
-            DenySet::from_cached(serde_json::from_str(&json).unwrap()).expect("consistent");
-        assert_eq!(format!("{:?}", set.entries), format!("{:?}", back.entries));
-        assert_eq!(set.seen, back.seen);
-        assert_eq!(set.ids, back.ids);
-        assert_eq!(set.unwalked, back.unwalked);
-        assert_eq!(set.links, back.links);
-        assert_eq!(seen.0, back_seen.0);
-        assert!(!set.links.is_empty() && !set.ids.is_empty());
-        // Every entry, link and `lstat` was stamped, with the way to it.
-        for e in &set.entries {
-            assert!(witness.has(&e.canonical), "{:?}", e.canonical);
-        }
-        // A link found by the walk whose target is already covered (`~/.ssh/config` into
-        // the denied `~/.aws` target) is stamped with its chain although no entry names it.
-        assert!(witness.has(&h.join(".aws")) && witness.has(&h.join(".ssh/config")));
-        assert!(witness.has(&dot.join("ssh_config")));
-        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]

@@ -17,7 +17,6 @@ pub mod learn;
 pub mod learn_profile;
 pub mod limits;
 mod link_walk_cache;
-pub mod plan_cache;
 pub mod planted;
 pub mod policy;
 pub mod profile;

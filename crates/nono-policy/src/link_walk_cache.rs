@@ -114,8 +114,6 @@ pub struct LinkWalkCache {
     file: Option<PathBuf>,
     records: HashMap<(PathBuf, usize), Record>,
     dirty: bool,
-    /// Every directory this start's walks read, or reused a record of (for `plan_cache`).
-    pub(crate) read: Vec<PathBuf>,
 }
 
 impl LinkWalkCache {
@@ -142,7 +140,6 @@ impl LinkWalkCache {
             file: Some(file),
             records,
             dirty: false,
-            read: Vec::new(),
         }
     }
 
@@ -161,15 +158,11 @@ impl LinkWalkCache {
         skip: fn(&Path) -> bool,
     ) -> (bool, usize) {
         if self.file.is_none() {
-            let mut dirs = Vec::new();
-            let walked = walk_links(root, budget, links, Some(&mut dirs));
-            self.read.extend(dirs.into_iter().map(|(d, _)| d));
-            return walked;
+            return walk_links(root, budget, links, None);
         }
         let key = (root.to_path_buf(), budget);
         if let Some(r) = self.records.get(&key) {
             if r.still_valid() {
-                self.read.extend(r.dirs.iter().map(|(d, _)| d.clone()));
                 links.extend(r.links.iter().cloned());
                 return (r.complete, r.used);
             }
@@ -179,7 +172,6 @@ impl LinkWalkCache {
         let start = links.len();
         let mut dirs = Vec::new();
         let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
-        self.read.extend(dirs.iter().map(|(d, _)| d.clone()));
         let mut kept = start;
         for i in start..links.len() {
             if !skip(&links[i]) {

@@ -110,21 +110,7 @@ pub fn dry_run(plan: &RunPlan, supervised: bool, json: bool) -> anyhow::Result<i
         "{}",
         nono_supervisor::gaps::describe(supervised, plan.sandbox.caps.allows_unix_datagram())
     );
-    out!("{}\n", plan_cache_line(plan));
     Ok(0)
-}
-
-/// Whether the deny groups' resolution came from the compiled-plan cache (`--dry-run`).
-fn plan_cache_line(plan: &RunPlan) -> String {
-    use nono_supervisor::deny_groups::plan_cache::{self, Outcome};
-    let file = plan_cache::file(&plan.sandbox.vars.xdg_state_home);
-    let file = nono_supervisor::escape::path(&file);
-    match plan_cache::outcome() {
-        Outcome::Hit => format!("plan cache: deny groups reused from {file} (nothing they depend on changed)"),
-        Outcome::Rebuilt => format!("plan cache: deny groups resolved afresh (recorded in {file} once what they depend on has been unchanged for 2 s)"),
-        Outcome::Off => "plan cache: off (NONO_PLAN_CACHE=0)".to_owned(),
-        _ => "plan cache: not used".to_owned(),
-    }
 }
 
 /// With `-v`, log the plan and the enforcement status; in best-effort mode, always print
