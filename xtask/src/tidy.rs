@@ -126,6 +126,8 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
             "src/linux/apply.rs",
             // close_range, fcntl on fds nothing owns (the inherited ones `nono wrap` marks).
             "src/linux/fds.rs",
+            // pthread_setaffinity_np: std's threads have no kernel id to give rustix.
+            "src/linux/thread_cpu.rs",
             // sandbox_init(3) on macOS.
             "src/seatbelt/apply.rs",
             // raw seccomp programs and notification loops, tests and benches only.

@@ -20,6 +20,14 @@ use crate::flags::{Cli, Command};
 use crate::ui::Ui;
 
 fn main() {
+    // The commands that build a sandbox: its deny groups are resolved on a second core while
+    // the command line and the profile are read (a wrong guess is not used).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")
+    {
+        plan::start_deny_prefetch();
+    }
     let cli = Cli::try_parse().unwrap_or_else(|err| exit_with_suggestion(&err));
     let ui = Ui::new(cli.verbose, cli.silent);
     ui.init_logging();

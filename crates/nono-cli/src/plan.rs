@@ -16,6 +16,7 @@ use nono_sandbox::{
 };
 use nono_supervisor::bypass::{self, Bypass};
 use nono_supervisor::deny_groups::{self, DenySet};
+use nono_supervisor::deny_prefetch;
 use nono_supervisor::escape;
 use nono_supervisor::planted::{self, GrantLink, RequestedGrant, WriteHistory};
 use nono_supervisor::private_tmp::PrivateTmp;
@@ -249,6 +250,24 @@ fn origin(flag: &'static str, path: &Path) -> Origin {
     Origin::flag(flag, path)
 }
 
+/// The deny groups' resolution started by [`start_deny_prefetch`], taken by the first
+/// [`SandboxPlan::from_flags_with`].
+static DENY_PREFETCH: std::sync::Mutex<Option<deny_prefetch::DenyPrefetch>> =
+    std::sync::Mutex::new(None);
+
+/// Start resolving the deny groups on a second thread, for the variables a plain
+/// `run`/`wrap`/`shell` in this directory would have (see `deny_prefetch`): the profile and the
+/// command line are read meanwhile, and a guess that turns out wrong is not used.
+pub fn start_deny_prefetch() {
+    let prefetch = deny_prefetch::DenyPrefetch::start(|| {
+        let workdir = current_dir().ok()?;
+        Some(Vars::from_env()?.with_workdir(workdir))
+    });
+    if let Ok(mut slot) = DENY_PREFETCH.lock() {
+        *slot = prefetch;
+    }
+}
+
 /// The current directory, canonical.
 fn current_dir() -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().map_err(|e| {
@@ -278,6 +297,7 @@ impl SandboxPlan {
     /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
     /// directory replaces the host's temporary directories (see `--private-tmp`).
     pub fn from_flags_with(flags: &SandboxFlags, private_tmp: bool) -> anyhow::Result<SandboxPlan> {
+        let prefetch = DENY_PREFETCH.lock().ok().and_then(|mut slot| slot.take());
         let workdir = match &flags.workdir {
             Some(dir) => std::fs::canonicalize(dir).map_err(|e| {
                 Failure::nono(format!(
@@ -353,7 +373,7 @@ impl SandboxPlan {
         } = for_caps
             .as_ref()
             .unwrap_or(&profile)
-            .resolve(&vars)
+            .resolve_prefetched(&vars, prefetch)
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
         if let Some(dir) = &private_tmp {
             caps.allow_dir(

@@ -524,6 +524,19 @@ impl DenySet {
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
     ) -> Result<(DenySet, Lstats), DenyGroupError> {
+        DenySet::from_groups_parts(names, vars).map(|(set, seen, rest)| {
+            rest.finish();
+            (set, seen)
+        })
+    }
+
+    /// [`from_groups_seen`](Self::from_groups_seen), leaving the work that does not change
+    /// the result (storing the walk cache, freeing the resolution's memo) to
+    /// [`Leftovers::finish`], for a caller that has the result used first.
+    pub(crate) fn from_groups_parts<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        vars: &Vars,
+    ) -> Result<(DenySet, Lstats, Leftovers), DenyGroupError> {
         let mut set = DenySet::new();
         // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
         // resolve each of those once for the whole set.
@@ -563,8 +576,8 @@ impl DenySet {
         }
         let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
         set.add_link_targets(&mut resolver, &mut cache);
-        cache.store();
-        Ok((set, Lstats(resolver.seen)))
+        let seen = Lstats(std::mem::take(&mut resolver.seen));
+        Ok((set, seen, Leftovers { cache, resolver }))
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
@@ -1014,6 +1027,22 @@ struct Resolver {
     last_link: Option<bool>,
     /// What each `lstat` of a canonical path saw (see [`Lstats`]).
     seen: HashMap<PathBuf, Seen>,
+}
+
+/// What a deny set's resolution leaves to do once its result is in use (see
+/// [`DenySet::from_groups_parts`]).
+#[derive(Debug)]
+pub(crate) struct Leftovers {
+    cache: crate::link_walk_cache::LinkWalkCache,
+    resolver: Resolver,
+}
+
+impl Leftovers {
+    /// Store the walk cache (when this resolution changed it) and free the rest.
+    pub(crate) fn finish(self) {
+        self.cache.store();
+        drop(self.resolver);
+    }
 }
 
 /// What the `lstat`s made while resolving a deny set saw, by the canonical path looked at:

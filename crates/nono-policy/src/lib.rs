@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bypass;
 pub mod cancel;
 pub mod deny_groups;
+pub mod deny_prefetch;
 mod digest;
 pub mod env;
 pub mod escape;

@@ -317,7 +317,11 @@ fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
         ));
     }
     let text = serde_json::to_vec(content).map_err(io::Error::other)?;
-    let tmp = dir.join(format!(".link-walk.{}.tmp", std::process::id()));
+    // One name per writer: two resolutions of one process (a prefetch guessed wrong, see
+    // `deny_prefetch`) may store at once.
+    static WRITERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".link-walk.{}.{writer}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -23,8 +23,8 @@ pub mod url_open;
 // The policy modules, under the paths they had before they moved to nono-policy.
 use nono_policy::request;
 pub use nono_policy::{
-    audit, bypass, cancel, deny_groups, env, escape, learn, learn_profile, planted, policy,
-    profile, profile_trust, url,
+    audit, bypass, cancel, deny_groups, deny_prefetch, env, escape, learn, learn_profile, planted,
+    policy, profile, profile_trust, url,
 };
 
 pub use broker::procfs::{explain_proc, ProcRefusal, ProcVerdict};

@@ -191,6 +191,29 @@ fn compile_component(raw: &[u8]) -> Vec<Tok> {
 
 /// Component matcher: classic backtracking over the last `*` (linear in practice).
 fn match_component(toks: &[Tok], name: &[u8]) -> bool {
+    // The shapes most patterns have (an environment variable's name, `LD_*`), and a quick
+    // refusal of the rest: a pattern that starts (ends) with literal bytes matches only a
+    // name that starts (ends) with them.
+    match toks {
+        [Tok::Lit(b)] => return name == b.as_slice(),
+        [Tok::Lit(b), Tok::Star] => return name.starts_with(b),
+        _ => {}
+    }
+    if let Some(Tok::Lit(b)) = toks.first() {
+        if !name.starts_with(b) {
+            return false;
+        }
+    }
+    if let Some(Tok::Lit(b)) = toks.last() {
+        if !name.ends_with(b) {
+            return false;
+        }
+    }
+    match_program(toks, name)
+}
+
+/// [`match_component`] for any pattern: the tokens as a byte program, then two pointers.
+fn match_program(toks: &[Tok], name: &[u8]) -> bool {
     // Expand tokens into a byte-level program for the two-pointer algorithm.
     #[derive(Clone, Copy)]
     enum P {
@@ -370,6 +393,21 @@ mod tests {
     }
 
     proptest! {
+        /// The shortcuts of `match_component` (a literal name, `PREFIX*`, the literal head
+        /// and tail) decide as the general program does.
+        #[test]
+        fn component_shortcuts_agree_with_the_program(
+            pat in "[ab*?]{0,6}",
+            name in "[ab]{0,7}",
+        ) {
+            let toks = compile_component(pat.as_bytes());
+            prop_assert_eq!(
+                match_component(&toks, name.as_bytes()),
+                match_program(&toks, name.as_bytes()),
+                "{} vs {}", pat, name
+            );
+        }
+
         #[test]
         fn deep_suffix_matches_any_tail(
             prefix in prop::collection::vec(component(), 0..4),

@@ -78,14 +78,23 @@ impl Profile {
 
     /// [`deny_set`](Profile::deny_set), with what resolving its groups' entries saw.
     fn deny_set_seen(&self, vars: &Vars) -> Result<(DenySet, Lstats), ProfileError> {
-        let (mut set, seen) =
-            DenySet::from_groups_seen(self.enabled_groups(), vars).map_err(|source| {
-                ProfileError::DenyGroup {
-                    profile: self.name.clone(),
-                    source,
-                }
-            })?;
-        for (field, p) in self.deny_paths(vars)? {
+        let groups = DenySet::from_groups_seen(self.enabled_groups(), vars);
+        self.with_profile_denies(groups, self.deny_paths(vars))
+    }
+
+    /// The resolution of this profile's deny groups with its `filesystem.deny` entries
+    /// ([`deny_paths`](Profile::deny_paths)) added; a group's error first.
+    #[allow(clippy::type_complexity)]
+    fn with_profile_denies(
+        &self,
+        groups: Result<(DenySet, Lstats), deny_groups::DenyGroupError>,
+        denies: Result<Vec<(String, PathBuf)>, ProfileError>,
+    ) -> Result<(DenySet, Lstats), ProfileError> {
+        let (mut set, seen) = groups.map_err(|source| ProfileError::DenyGroup {
+            profile: self.name.clone(),
+            source,
+        })?;
+        for (field, p) in denies? {
             set.add_profile(&p, &self.name)
                 .map_err(|source| ProfileError::Caps {
                     profile: self.name.clone(),
@@ -143,7 +152,82 @@ impl Profile {
     /// filesystem for every entry, so a caller that needs both should use this rather than
     /// [`to_caps`](Profile::to_caps) and [`deny_set`](Profile::deny_set).
     pub fn resolve(&self, vars: &Vars) -> Result<ResolvedProfile, ProfileError> {
-        let (deny, seen) = self.deny_set_seen(vars)?;
+        self.resolve_prefetched(vars, None)
+    }
+
+    /// [`resolve`](Profile::resolve), taking the deny groups' resolution from `prefetch`
+    /// when it resolved exactly this profile's groups for `vars` (see
+    /// [`deny_prefetch`](crate::deny_prefetch)); otherwise resolving them here. The grants are
+    /// resolved while the prefetch runs; the result and the errors are those of `resolve`.
+    pub fn resolve_prefetched(
+        &self,
+        vars: &Vars,
+        prefetch: Option<crate::deny_prefetch::DenyPrefetch>,
+    ) -> Result<ResolvedProfile, ProfileError> {
+        let granted = self.resolve_grants(vars);
+        let profile_denies = self.deny_paths(vars);
+        let groups = self.enabled_groups();
+        let own = || DenySet::from_groups_seen(groups.iter().copied(), vars);
+        let (resolved, joiner) = match prefetch {
+            None => (own(), None),
+            Some(prefetch) => {
+                let (resolved, joiner) = prefetch.finish(&groups, vars, own);
+                (resolved, Some(joiner))
+            }
+        };
+        let deny = self.with_profile_denies(resolved, profile_denies);
+        // `resolve` reported a deny set's error before a grant's.
+        let applied = deny.and_then(|(deny, seen)| {
+            let (mut caps, skipped, requested) = granted?;
+            deny.apply_to_seen(&mut caps, &seen)
+                .map_err(|source| ProfileError::Caps {
+                    profile: self.name.clone(),
+                    field: "filesystem.deny".to_owned(),
+                    source,
+                })?;
+            Ok((caps, deny, skipped, requested))
+        });
+        // Joined on every path: no thread may outlive this call (a sandbox applied after it
+        // confines the calling thread only).
+        if let Some(joiner) = joiner {
+            joiner.join();
+        }
+        let (mut caps, deny, skipped, requested) = applied?;
+        let n = &self.network;
+        let mode = if n.block == Some(true) {
+            NetworkMode::Block
+        } else if !n.connect.is_empty() || !n.bind.is_empty() {
+            NetworkMode::Ports {
+                connect: n.connect.iter().copied().collect(),
+                bind: n.bind.iter().copied().collect(),
+            }
+        } else {
+            NetworkMode::Allow
+        };
+        caps.set_network(mode);
+        caps.allow_unix_datagram(n.allow_unix_datagram == Some(true));
+        Ok(ResolvedProfile {
+            caps,
+            deny,
+            skipped,
+            requested,
+        })
+    }
+
+    /// The profile's filesystem grants, resolved: the capability set before the deny
+    /// carve-outs, the optional paths skipped, and every grant as asked for.
+    #[allow(clippy::type_complexity)]
+    fn resolve_grants(
+        &self,
+        vars: &Vars,
+    ) -> Result<
+        (
+            CapabilitySet,
+            Vec<PathBuf>,
+            Vec<crate::planted::RequestedGrant>,
+        ),
+        ProfileError,
+    > {
         let mut caps = CapabilitySet::new();
         let mut skipped = Vec::new();
         let mut requested = Vec::new();
@@ -198,31 +282,7 @@ impl Profile {
                 }
             }
         }
-        deny.apply_to_seen(&mut caps, &seen)
-            .map_err(|source| ProfileError::Caps {
-                profile: self.name.clone(),
-                field: "filesystem.deny".to_owned(),
-                source,
-            })?;
-        let n = &self.network;
-        let mode = if n.block == Some(true) {
-            NetworkMode::Block
-        } else if !n.connect.is_empty() || !n.bind.is_empty() {
-            NetworkMode::Ports {
-                connect: n.connect.iter().copied().collect(),
-                bind: n.bind.iter().copied().collect(),
-            }
-        } else {
-            NetworkMode::Allow
-        };
-        caps.set_network(mode);
-        caps.allow_unix_datagram(n.allow_unix_datagram == Some(true));
-        Ok(ResolvedProfile {
-            caps,
-            deny,
-            skipped,
-            requested,
-        })
+        Ok((caps, skipped, requested))
     }
 
     /// The runtime policy: deny set, approve rules (expanded) and the prompt rate limit.

@@ -10,6 +10,7 @@ mod fds;
 pub mod landlock;
 mod landlock_rule;
 pub mod seccomp;
+pub mod thread_cpu;
 
 pub use fds::cloexec_inherited_fds;
 
