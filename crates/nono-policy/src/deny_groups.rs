@@ -32,6 +32,8 @@ use std::path::{Component, Path, PathBuf};
 use nono_sandbox::paths::{canonicalize_for_deny, normalize};
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen};
 
+pub(crate) use crate::link_walk_cache::StampCheck;
+
 use crate::vars::Vars;
 
 /// One path of a deny group, with why it is there when the group's description does not say.
@@ -524,7 +526,7 @@ impl DenySet {
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
     ) -> Result<(DenySet, Lstats), DenyGroupError> {
-        DenySet::from_groups_parts(names, vars).map(|(set, seen, rest)| {
+        DenySet::from_groups_parts(names, vars, None).map(|(set, seen, rest)| {
             rest.finish();
             (set, seen)
         })
@@ -532,10 +534,13 @@ impl DenySet {
 
     /// [`from_groups_seen`](Self::from_groups_seen), leaving the work that does not change
     /// the result (storing the walk cache, freeing the resolution's memo) to
-    /// [`Leftovers::finish`], for a caller that has the result used first.
+    /// [`Leftovers::finish`], for a caller that has the result used first. With `share`,
+    /// the check of the walk cache's stamps is handed to it before this thread works on it,
+    /// so that another thread can help ([`StampCheck::help`]).
     pub(crate) fn from_groups_parts<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
+        share: Option<&dyn Fn(std::sync::Arc<StampCheck>)>,
     ) -> Result<(DenySet, Lstats, Leftovers), DenyGroupError> {
         let mut set = DenySet::new();
         // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
@@ -575,6 +580,21 @@ impl DenySet {
             }
         }
         let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
+        // The recorded walks of the entries found so far are checked up front, by this
+        // thread and whoever `share` hands the check to; walks of link targets found
+        // below are checked when they are walked.
+        let check = std::sync::Arc::new(
+            cache.check_for(
+                set.entries
+                    .iter()
+                    .filter(|e| e.dir)
+                    .map(|e| e.canonical.as_path()),
+            ),
+        );
+        if let Some(share) = share {
+            share(std::sync::Arc::clone(&check));
+        }
+        cache.use_check(&check);
         set.add_link_targets(&mut resolver, &mut cache);
         let seen = Lstats(std::mem::take(&mut resolver.seen));
         Ok((set, seen, Leftovers { cache, resolver }))

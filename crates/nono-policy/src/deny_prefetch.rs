@@ -23,10 +23,11 @@
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::deny_groups::{DenyGroupError, DenySet, Lstats};
+use crate::deny_groups::{DenyGroupError, DenySet, Lstats, StampCheck};
 use crate::vars::Vars;
 
 /// How long a join waits for the kernel to release the finished thread before giving up
@@ -47,6 +48,8 @@ type Guess = (Vec<&'static str>, Vars);
 pub struct DenyPrefetch {
     /// The guessed inputs, sent before the resolution starts (nothing: no guess).
     guess: Receiver<Guess>,
+    /// The check of the walk cache's stamps, for the caller to help with while it waits.
+    check: Receiver<Arc<StampCheck>>,
     /// The resolution, sent as soon as it is done.
     result: Receiver<Resolution>,
     /// The thread (its kernel id is its result), for [`Joiner::join`].
@@ -88,6 +91,7 @@ impl DenyPrefetch {
             let cpus = rustix::thread::sched_getaffinity(None).ok()?;
             let (send_guess, guess) = std::sync::mpsc::sync_channel(1);
             let (send_result, result) = std::sync::mpsc::sync_channel(1);
+            let (send_check, check) = std::sync::mpsc::sync_channel(1);
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {
@@ -100,7 +104,10 @@ impl DenyPrefetch {
                     };
                     let names = crate::deny_groups::group_names();
                     let _ = send_guess.send((names.clone(), vars.clone()));
-                    match DenySet::from_groups_parts(names.iter().copied(), &vars) {
+                    let share = move |c: Arc<StampCheck>| {
+                        let _ = send_check.send(c);
+                    };
+                    match DenySet::from_groups_parts(names.iter().copied(), &vars, Some(&share)) {
                         Ok((set, seen, rest)) => {
                             let _ = send_result.send(Ok((set, seen)));
                             rest.finish();
@@ -115,6 +122,7 @@ impl DenyPrefetch {
             thread_cpu::move_off_this_cpu(&handle);
             Some(DenyPrefetch {
                 guess,
+                check,
                 result,
                 joiner: Joiner(handle),
             })
@@ -138,23 +146,35 @@ impl DenyPrefetch {
             return (resolve(), self.joiner);
         }
         // A thread that panicked after its guess leaves the work to this one.
-        let result = poll_then_wait(&self.result).unwrap_or_else(resolve);
+        let result = self.help_then_wait().unwrap_or_else(resolve);
         (result, self.joiner)
     }
 }
 
-/// The value on `rx`: polled for [`POLL`] (yielding the CPU between looks), then waited
-/// for. `None` when the sender is gone without sending.
-fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
-    let since = Instant::now();
-    while since.elapsed() < POLL {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
+impl DenyPrefetch {
+    /// The thread's resolution: while it is not there, help check the walk cache's stamps
+    /// once the thread shares that check, and look again (yielding the CPU) for [`POLL`];
+    /// then wait. `None` when the thread is gone without sending.
+    fn help_then_wait(&self) -> Option<Resolution> {
+        let since = Instant::now();
+        let mut helped = false;
+        while since.elapsed() < POLL {
+            match self.result.try_recv() {
+                Ok(v) => return Some(v),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            if !helped {
+                if let Ok(check) = self.check.try_recv() {
+                    check.help();
+                    helped = true;
+                    continue;
+                }
+            }
+            std::thread::yield_now();
         }
+        self.result.recv().ok()
     }
-    rx.recv().ok()
 }
 
 /// Wait (briefly) until the thread `tid` of this process is gone from `/proc/self/task`:

@@ -32,10 +32,11 @@
 //! - Small walks are not recorded (an `lstat` per directory saves little there, and nono's
 //!   own state directory, which changes on most runs, would be rewritten on every start).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Directory levels walked below a deny entry for symlinks.
 pub const LINK_WALK_DEPTH: usize = 16;
@@ -114,6 +115,58 @@ pub struct LinkWalkCache {
     file: Option<PathBuf>,
     records: HashMap<(PathBuf, usize), Record>,
     dirty: bool,
+    /// Records already checked by a [`StampCheck`]: whether each is still valid.
+    checked: HashMap<(PathBuf, usize), bool>,
+}
+
+/// The stamps of some recorded walks, checked by any number of threads at once (the
+/// start-up prefetch's thread and the main thread, see `deny_prefetch`): each claims a few
+/// directories at a time and `lstat`s them; a record is valid when none of its directories
+/// changed. Only ever an answer to "may this record be reused": a record not checked here is
+/// checked when it is walked, as before.
+#[derive(Debug)]
+pub struct StampCheck {
+    /// `(record, directory, stamp recorded)`.
+    items: Vec<(usize, PathBuf, Option<Stamp>)>,
+    /// The records' keys, by index.
+    keys: Vec<(PathBuf, usize)>,
+    /// The next item to claim.
+    next: AtomicUsize,
+    /// Items whose check is over (`SeqCst`: a count equal to `items.len()` means every
+    /// `stale` flag is final).
+    done: AtomicUsize,
+    /// Per record: a directory changed.
+    stale: Vec<AtomicBool>,
+}
+
+impl StampCheck {
+    /// Directories claimed at a time.
+    const CHUNK: usize = 8;
+
+    /// Check directories until none is left to claim.
+    pub fn help(&self) {
+        loop {
+            let start = self.next.fetch_add(Self::CHUNK, Ordering::SeqCst);
+            if start >= self.items.len() {
+                return;
+            }
+            let end = (start + Self::CHUNK).min(self.items.len());
+            for (record, dir, stamp) in &self.items[start..end] {
+                if Stamp::of(dir) != *stamp {
+                    self.stale[*record].store(true, Ordering::SeqCst);
+                }
+            }
+            self.done.fetch_add(end - start, Ordering::SeqCst);
+        }
+    }
+
+    /// Help, then wait for the directories other threads claimed.
+    fn finish(&self) {
+        self.help();
+        while self.done.load(Ordering::SeqCst) < self.items.len() {
+            std::thread::yield_now();
+        }
+    }
 }
 
 impl LinkWalkCache {
@@ -140,6 +193,42 @@ impl LinkWalkCache {
             file: Some(file),
             records,
             dirty: false,
+            checked: HashMap::new(),
+        }
+    }
+
+    /// A check of the records of walks from `roots` (any budget), for
+    /// [`StampCheck::help`] on other threads and then [`use_check`](Self::use_check).
+    #[must_use]
+    pub fn check_for<'a>(&self, roots: impl IntoIterator<Item = &'a Path>) -> StampCheck {
+        let roots: HashSet<&Path> = roots.into_iter().collect();
+        let mut keys = Vec::new();
+        let mut items = Vec::new();
+        for (key, record) in &self.records {
+            if roots.contains(key.0.as_path()) {
+                for (dir, stamp) in &record.dirs {
+                    items.push((keys.len(), dir.clone(), *stamp));
+                }
+                keys.push(key.clone());
+            }
+        }
+        let stale = keys.iter().map(|_| AtomicBool::new(false)).collect();
+        StampCheck {
+            items,
+            keys,
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            stale,
+        }
+    }
+
+    /// Finish `check` (helping it) and take its answers: a record it checked is reused or
+    /// dropped by them instead of being checked again when it is walked.
+    pub fn use_check(&mut self, check: &StampCheck) {
+        check.finish();
+        for (key, stale) in check.keys.iter().zip(&check.stale) {
+            self.checked
+                .insert(key.clone(), !stale.load(Ordering::SeqCst));
         }
     }
 
@@ -162,7 +251,11 @@ impl LinkWalkCache {
         }
         let key = (root.to_path_buf(), budget);
         if let Some(r) = self.records.get(&key) {
-            if r.still_valid() {
+            let valid = match self.checked.remove(&key) {
+                Some(valid) => valid,
+                None => r.still_valid(),
+            };
+            if valid {
                 links.extend(r.links.iter().cloned());
                 return (r.complete, r.used);
             }
@@ -417,6 +510,40 @@ mod tests {
         let mut links = Vec::new();
         cache.walk(&root, 100, &mut links, |_| false);
         assert!(links.contains(&added) && links.contains(&link), "{links:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_stamp_check_shared_by_threads_answers_as_the_walk_would() {
+        let d = tmp("check");
+        let (kept, changed) = (d.join("kept"), d.join("changed"));
+        let kept_link = tree(&kept);
+        let changed_link = tree(&changed);
+        let mut cache = LinkWalkCache::load(&d.join("state"));
+        record_settled(&mut cache, &kept, 100);
+        record_settled(&mut cache, &changed, 100);
+        cache.dirty = false;
+        // A link added deep in one tree after its walk was recorded.
+        let added = changed.join("d6/added");
+        std::os::unix::fs::symlink("/elsewhere", &added).unwrap();
+
+        let check = std::sync::Arc::new(cache.check_for([kept.as_path(), changed.as_path()]));
+        assert_eq!(check.items.len(), 2 * (MIN_CACHED_DIRS + 1));
+        let other = std::sync::Arc::clone(&check);
+        let helper = std::thread::spawn(move || other.help());
+        cache.use_check(&check);
+        helper.join().unwrap();
+
+        let mut links = Vec::new();
+        cache.walk(&kept, 100, &mut links, |_| false);
+        assert_eq!(links, vec![kept_link]);
+        assert!(!cache.dirty, "the unchanged record must be reused");
+        let mut links = Vec::new();
+        cache.walk(&changed, 100, &mut links, |_| false);
+        assert!(
+            links.contains(&added) && links.contains(&changed_link),
+            "the changed tree must be walked again: {links:?}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 
