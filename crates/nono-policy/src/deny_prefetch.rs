@@ -141,7 +141,7 @@ impl DenyPrefetch {
         let matches = self
             .guess
             .recv()
-            .is_ok_and(|(n, v)| n == names && v == *vars);
+            .is_ok_and(|(n, v)| n == names && crate::deny_groups::resolve_alike(&v, vars));
         if !matches {
             return (resolve(), self.joiner);
         }
