@@ -364,11 +364,17 @@ impl SandboxPlan {
         } else {
             (None, Vec::new(), None)
         };
+        // Before the profile is resolved: a profile an earlier run may have rewritten is
+        // refused before anything of it is used (and this runs while the deny groups are
+        // still being resolved on the prefetch thread).
+        let (history_file, history) = load_write_history(&vars)?;
+        check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let ResolvedProfile {
             mut caps,
             deny,
             skipped,
             mut requested,
+            walks: profile_walks,
             ..
         } = for_caps
             .as_ref()
@@ -425,10 +431,9 @@ impl SandboxPlan {
                 Failure::nono(e.to_string()).into()
             }
         })?;
-        let (history_file, history) = load_write_history(&vars)?;
-        check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let (links, walks) = check_grant_links(
             &requested,
+            profile_walks,
             &caps,
             uid,
             &history,
@@ -587,12 +592,13 @@ pub fn check_profile_files(
 /// with `--allow-symlinked-grant`.
 fn check_grant_links(
     requested: &[RequestedGrant],
+    known: Vec<Option<planted::Walk>>,
     caps: &CapabilitySet,
     uid: u32,
     history: &WriteHistory,
     accepted: &[PathBuf],
 ) -> anyhow::Result<(Vec<GrantLink>, Vec<planted::Walk>)> {
-    let (links, walks) = planted::grant_links_walked(requested, caps, uid, history)
+    let (links, walks) = planted::grant_links_walked_with(requested, known, caps, uid, history)
         .map_err(|e| Failure::nono(format!("resolving the symlinks on the grant paths: {e}")))?;
     // The accepted links as the walk names them: canonical parent + last component.
     let accepted: Vec<PathBuf> = accepted
@@ -724,6 +730,7 @@ impl ElevationPlan {
             .collect();
         let (_, walks) = check_grant_links(
             &requested,
+            Vec::new(),
             &sandbox.caps,
             planted::user_id(),
             &sandbox.history,

@@ -300,10 +300,26 @@ pub fn grant_links_walked(
     uid: u32,
     history: &WriteHistory,
 ) -> io::Result<(Vec<GrantLink>, Vec<Walk>)> {
+    grant_links_walked_with(requested, Vec::new(), caps, uid, history)
+}
+
+/// [`grant_links_walked`], taking the walk of `requested[i]` from `known[i]` where one was
+/// made already (`None`, or past the end: walked here).
+pub fn grant_links_walked_with(
+    requested: &[RequestedGrant],
+    known: Vec<Option<Walk>>,
+    caps: &CapabilitySet,
+    uid: u32,
+    history: &WriteHistory,
+) -> io::Result<(Vec<GrantLink>, Vec<Walk>)> {
     let mut walks = Vec::with_capacity(requested.len());
     let mut out: Vec<GrantLink> = Vec::new();
+    let mut known = known.into_iter();
     for r in requested {
-        let w = walk(&r.path)?;
+        let w = match known.next().flatten() {
+            Some(w) => w,
+            None => walk(&r.path)?,
+        };
         for (link, target, owner) in w.links.iter().cloned() {
             let dir = link.parent().unwrap_or(Path::new("/"));
             let untrusted = if owner != uid && owner != 0 {
@@ -571,6 +587,46 @@ mod tests {
                 checked: Vec::new(),
             })
         );
+    }
+
+    #[test]
+    fn walks_made_earlier_stand_in_for_the_walk_and_missing_ones_are_walked() {
+        let d = tmp("known");
+        std::fs::create_dir_all(d.join("outside")).unwrap();
+        symlink(d.join("outside"), d.join("out")).unwrap();
+        let req: Vec<RequestedGrant> = ["out", "outside"]
+            .iter()
+            .map(|p| RequestedGrant {
+                path: d.join(p),
+                origin: Origin::flag("--read", d.join(p)),
+            })
+            .collect();
+        let caps = CapabilitySet::new();
+        let none = WriteHistory::default();
+        let fresh = grant_links_walked(&req, &caps, 0, &none).unwrap();
+        // Every walk known, one known and one to make, none known: the same answer.
+        let known = |n: usize| -> Vec<Option<Walk>> {
+            req.iter().take(n).map(|r| walk(&r.path).ok()).collect()
+        };
+        for n in 0..=req.len() {
+            let got = grant_links_walked_with(&req, known(n), &caps, 0, &none).unwrap();
+            assert_eq!(got.1, fresh.1, "{n} known");
+            assert_eq!(got.0.len(), fresh.0.len(), "{n} known");
+        }
+        // A walk that failed earlier is made again (and its error is that walk's).
+        let got = grant_links_walked_with(&req, vec![None, None], &caps, 0, &none).unwrap();
+        assert_eq!(got.1, fresh.1);
+        // A known walk is taken as it is: it is what `grants_match_checks` compares with the
+        // grant, so a path changed since it was made is refused there.
+        let stale = Walk {
+            links: Vec::new(),
+            resolved: Some(d.join("elsewhere")),
+            end: d.join("elsewhere"),
+        };
+        let got =
+            grant_links_walked_with(&req, vec![Some(stale.clone())], &caps, 0, &none).unwrap();
+        assert_eq!(got.1[0], stale);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub struct ResolvedProfile {
     /// Every filesystem grant as the profile asked for it (expanded, symlinks not resolved),
     /// so the caller can check the symlinks on the way (`crate::planted`).
     pub requested: Vec<crate::planted::RequestedGrant>,
+    /// The symlink walk of each of `requested`'s paths ([`crate::planted::walk`]) made while
+    /// the deny groups were resolved on another thread, by position; `None` (or a shorter
+    /// list: nothing was prefetched) where it is still to be made — when it failed, its error
+    /// is the next walk's to report.
+    pub walks: Vec<Option<crate::planted::Walk>>,
 }
 
 impl Profile {
@@ -168,9 +173,18 @@ impl Profile {
         let profile_denies = self.deny_paths(vars);
         let groups = self.enabled_groups();
         let own = || DenySet::from_groups_seen(groups.iter().copied(), vars);
+        let mut walks = Vec::new();
         let (resolved, joiner) = match prefetch {
             None => (own(), None),
             Some(prefetch) => {
+                // While the other thread resolves the groups: the walks the caller's symlink
+                // check of the grants makes anyway.
+                if let Ok((_, _, requested)) = &granted {
+                    walks = requested
+                        .iter()
+                        .map(|r| crate::planted::walk(&r.path).ok())
+                        .collect();
+                }
                 let (resolved, joiner) = prefetch.finish(&groups, vars, own);
                 (resolved, Some(joiner))
             }
@@ -211,6 +225,7 @@ impl Profile {
             deny,
             skipped,
             requested,
+            walks,
         })
     }
 
