@@ -20,8 +20,8 @@ use crate::flags::{Cli, Command};
 use crate::ui::Ui;
 
 fn main() {
-    // The commands that build a sandbox: its deny groups are resolved on a second core while
-    // the command line and the profile are read (a wrong guess is not used).
+    // The commands that build a sandbox: its deny groups are resolved on a second CPU while
+    // the grants are (the thread gets ready while the command line is parsed).
     if std::env::args_os()
         .nth(1)
         .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")

@@ -255,14 +255,12 @@ fn origin(flag: &'static str, path: &Path) -> Origin {
 static DENY_PREFETCH: std::sync::Mutex<Option<deny_prefetch::DenyPrefetch>> =
     std::sync::Mutex::new(None);
 
-/// Start resolving the deny groups on a second thread, for the variables a plain
-/// `run`/`wrap`/`shell` in this directory would have (see `deny_prefetch`): the profile and the
-/// command line are read meanwhile, and a guess that turns out wrong is not used.
+/// Start the thread that resolves the deny groups (see `deny_prefetch`): it gets ready while
+/// the command line and the profile are read, and resolves the profile's groups while the
+/// grants are resolved.
 pub fn start_deny_prefetch() {
-    let prefetch = deny_prefetch::DenyPrefetch::start(|| {
-        let workdir = current_dir().ok()?;
-        Some(Vars::from_env()?.with_workdir(workdir))
-    });
+    let prefetch =
+        deny_prefetch::DenyPrefetch::start(|| Vars::from_env().map(|v| v.xdg_state_home));
     if let Ok(mut slot) = DENY_PREFETCH.lock() {
         *slot = prefetch;
     }
@@ -364,9 +362,10 @@ impl SandboxPlan {
         } else {
             (None, Vec::new(), None)
         };
+        // The prefetch thread resolves the profile's deny groups from here on.
+        let prefetch = prefetch.map(|p| p.begin(profile.enabled_groups(), vars.clone()));
         // Before the profile is resolved: a profile an earlier run may have rewritten is
-        // refused before anything of it is used (and this runs while the deny groups are
-        // still being resolved on the prefetch thread).
+        // refused before anything of it is used.
         let (history_file, history) = load_write_history(&vars)?;
         check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let ResolvedProfile {

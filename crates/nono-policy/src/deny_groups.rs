@@ -402,32 +402,6 @@ pub fn group_names() -> Vec<&'static str> {
     GROUPS.iter().map(|g| g.name).collect()
 }
 
-/// Whether the built-in groups resolve the same way for `a` and `b`: every variable a group
-/// path or the resolution reads is equal (`$WORKDIR` and `$TMPDIR` appear in no group path —
-/// see the test `no_group_path_names_the_workdir_or_tmpdir` — so a `--workdir` or a private
-/// `$TMPDIR` does not change the groups' resolution).
-#[must_use]
-pub(crate) fn resolve_alike(a: &Vars, b: &Vars) -> bool {
-    let Vars {
-        home,
-        tmpdir: _,
-        workdir: _,
-        xdg_config_home,
-        xdg_data_home,
-        xdg_cache_home,
-        xdg_state_home,
-        xdg_runtime_dir,
-        path_dirs,
-    } = a;
-    *home == b.home
-        && *xdg_config_home == b.xdg_config_home
-        && *xdg_data_home == b.xdg_data_home
-        && *xdg_cache_home == b.xdg_cache_home
-        && *xdg_state_home == b.xdg_state_home
-        && *xdg_runtime_dir == b.xdg_runtime_dir
-        && *path_dirs == b.path_dirs
-}
-
 /// Errors building a [`DenySet`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -552,7 +526,7 @@ impl DenySet {
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
     ) -> Result<(DenySet, Lstats), DenyGroupError> {
-        DenySet::from_groups_parts(names, vars, None).map(|(set, seen, rest)| {
+        DenySet::from_groups_parts(names, vars, None, None).map(|(set, seen, rest)| {
             rest.finish();
             (set, seen)
         })
@@ -560,12 +534,14 @@ impl DenySet {
 
     /// [`from_groups_seen`](Self::from_groups_seen), leaving the work that does not change
     /// the result (storing the walk cache, freeing the resolution's memo) to
-    /// [`Leftovers::finish`], for a caller that has the result used first. With `share`,
-    /// the check of the walk cache's stamps is handed to it before this thread works on it,
-    /// so that another thread can help ([`StampCheck::help`]).
+    /// [`Leftovers::finish`], for a caller that has the result used first. `cache`: the
+    /// walk cache of `vars`' state directory, loaded ahead (`None`: loaded here). With
+    /// `share`, the check of the walk cache's stamps is handed to it before this thread
+    /// works on it, so that another thread can help ([`StampCheck::help`]).
     pub(crate) fn from_groups_parts<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
+        cache: Option<crate::link_walk_cache::LinkWalkCache>,
         share: Option<&dyn Fn(std::sync::Arc<StampCheck>)>,
     ) -> Result<(DenySet, Lstats, Leftovers), DenyGroupError> {
         let mut set = DenySet::new();
@@ -605,7 +581,8 @@ impl DenySet {
                 }
             }
         }
-        let mut cache = crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home);
+        let mut cache = cache
+            .unwrap_or_else(|| crate::link_walk_cache::LinkWalkCache::load(&vars.xdg_state_home));
         // The recorded walks of the entries found so far are checked up front, by this
         // thread and whoever `share` hands the check to; walks of link targets found
         // below are checked when they are walked.
@@ -1534,40 +1511,6 @@ mod tests {
             .is_some());
         assert_eq!(set.group_of(&outside.join("other")), None);
         assert_eq!(set.group_of(&tool.join("missing")), Some("autorun"));
-    }
-
-    #[test]
-    fn no_group_path_names_the_workdir_or_tmpdir() {
-        for g in GROUPS {
-            for e in g.paths.iter().chain(g.macos_paths) {
-                for var in ["WORKDIR", "TMPDIR"] {
-                    assert!(
-                        !e.path.contains(var),
-                        "group {} names ${var} ({}): `resolve_alike` must compare it",
-                        g.name,
-                        e.path
-                    );
-                }
-            }
-        }
-        // And the resolution indeed does not change with them.
-        let home = std::env::temp_dir().join(format!("nono-alike-{}", std::process::id()));
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let a = Vars::for_home(&home).with_workdir("/");
-        let mut b = Vars::for_home(&home).with_workdir(&home);
-        b.tmpdir = home.join("tmp");
-        assert!(resolve_alike(&a, &b));
-        let entries = |v: &Vars| {
-            DenySet::from_groups(group_names(), v)
-                .unwrap()
-                .entries()
-                .map(|(p, g)| (p.to_path_buf(), g.to_owned()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(entries(&a), entries(&b));
-        b.home = home.join(".ssh");
-        assert!(!resolve_alike(&a, &b));
-        let _ = std::fs::remove_dir_all(&home);
     }
 
     #[test]

@@ -1,59 +1,68 @@
-//! The deny groups resolved on a second thread while the command line and the profile are
-//! read (issue 14, start-up).
+//! The deny groups resolved on a second thread while the main thread resolves the grants
+//! (issue 14, start-up).
 //!
 //! Resolving the deny groups (`lstat`s of every entry, the symlink walk, see
-//! [`DenySet::from_groups`]) is the largest single part of a sandbox's start-up, and it
-//! depends only on two inputs known before the command line is parsed: the enabled groups
-//! (every group, unless the profile switches an optional one off) and the [`Vars`] (from the
-//! environment and the working directory). A [`DenyPrefetch`] starts that resolution on a
-//! thread of its own as early as the caller likes; [`Profile::resolve_prefetched`] takes its
-//! result only when both inputs turn out equal to the ones the profile and the flags give,
-//! and otherwise resolves anew (the speculative result is dropped). So the deny set used is
-//! always the function of the final inputs that [`Profile::resolve`] computes; only *when*
-//! the filesystem was looked at moves, by a fraction of a millisecond, as it always was
-//! looked at before the sandbox was applied.
+//! [`DenySet::from_groups`]) is the largest single part of a sandbox's start-up. A
+//! [`DenyPrefetch`] is a thread started first thing in `main` (before the command line is
+//! parsed) that gets ready for it — it loads the link-walk cache of the state directory the
+//! environment names — and then waits for its inputs: [`Profile::resolve_prefetched`] hands
+//! it the profile's enabled groups and the final [`Vars`] as soon as it starts, resolves the
+//! grants, the profile's own deny entries and the grants' symlink walks meanwhile, helps
+//! check the walk cache's stamps (`StampCheck`), and takes the result. The thread resolves
+//! exactly what [`Profile::resolve`] would, for exactly the same inputs, and looks at no
+//! path of a group the profile switches off; only *when* it runs changes.
 //!
 //! The thread is always joined before the result is used or dropped, and the join waits
 //! until the kernel has let go of the thread: a sandbox applied right after (Landlock and
 //! seccomp confine the calling thread, and `Sandbox::apply` refuses a multi-threaded process
-//! in strict mode) sees one thread, as before.
+//! in strict mode) sees one thread, as before. A prefetch dropped unused (an error before
+//! the profile is resolved) ends its thread: the thread is waiting for inputs that will not
+//! come.
+//!
+//! No thread is started where it cannot help or could hurt: with one CPU to run on, and
+//! under a seccomp filter (nono under another sandbox, a systemd unit's `SystemCallFilter=`),
+//! which may kill the CPU-affinity calls the thread's start needs (`thread_cpu`).
 //!
 //! [`Profile::resolve_prefetched`]: crate::profile::Profile::resolve_prefetched
 //! [`Profile::resolve`]: crate::profile::Profile::resolve
 
-use std::path::Path;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::deny_groups::{DenyGroupError, DenySet, Lstats, StampCheck};
+use crate::link_walk_cache::LinkWalkCache;
 use crate::vars::Vars;
 
 /// How long a join waits for the kernel to release the finished thread before giving up
 /// (the sandbox then reports the second thread as it would any other).
 const RELEASE_WAIT: Duration = Duration::from_millis(100);
-/// How long [`DenyPrefetch::finish`] polls for the result before it blocks: the thread runs
-/// on another CPU, and waking a caller that went to sleep costs tens of microseconds on a
-/// virtual machine whose idle CPU has halted.
+/// How long a side polls before it blocks: the thread for its inputs, the caller for the
+/// result. Both run on their own CPU, and waking a thread that went to sleep costs tens of
+/// microseconds on a virtual machine whose idle CPU has halted.
 const POLL: Duration = Duration::from_millis(3);
 
 type Resolution = Result<(DenySet, Lstats), DenyGroupError>;
 
-/// The inputs the thread guessed.
-type Guess = (Vec<&'static str>, Vars);
+/// What the caller hands the thread: the enabled groups and the variables.
+type Inputs = (Vec<&'static str>, Vars);
 
-/// A deny-group resolution running on its own thread (see the module docs).
+/// A deny-group resolution on its own thread (see the module docs).
 #[derive(Debug)]
 pub struct DenyPrefetch {
-    /// The guessed inputs, sent before the resolution starts (nothing: no guess).
-    guess: Receiver<Guess>,
+    /// The inputs, sent by [`begin`](Self::begin).
+    inputs: SyncSender<Inputs>,
     /// The check of the walk cache's stamps, for the caller to help with while it waits.
     check: Receiver<Arc<StampCheck>>,
     /// The resolution, sent as soon as it is done.
     result: Receiver<Resolution>,
-    /// The thread (its kernel id is its result), for [`Joiner::join`].
+    /// The thread, for [`Joiner::join`].
     joiner: Joiner,
+    /// The inputs sent (set by [`begin`](Self::begin)).
+    names: Vec<&'static str>,
+    vars: Option<Vars>,
 }
 
 /// The prefetch thread, to join once its result is in use: it stores the walk cache and
@@ -71,43 +80,58 @@ impl Joiner {
     }
 }
 
+/// A prefetch whose inputs were sent ([`DenyPrefetch::begin`]): its thread is resolving
+/// them; [`Profile::resolve_prefetched`](crate::profile::Profile::resolve_prefetched) takes
+/// the result.
+#[derive(Debug)]
+pub struct Started(DenyPrefetch);
+
 impl DenyPrefetch {
-    /// Start resolving every built-in group (what a profile that switches none off enables)
-    /// for the variables `vars` returns on the new thread (`None`: nothing to guess, the
-    /// thread ends at once). `None` when no thread was started: with one CPU to run on there
-    /// is nothing to gain.
-    pub fn start(vars: impl FnOnce() -> Option<Vars> + Send + 'static) -> Option<DenyPrefetch> {
+    /// Start the thread; it loads the link-walk cache of the state directory `state_home`
+    /// returns (`$XDG_STATE_HOME`; `None`: nothing to load ahead) and waits for its inputs.
+    /// `None` when no thread was started (one CPU, or a seccomp filter: see the module docs).
+    pub fn start(
+        state_home: impl FnOnce() -> Option<PathBuf> + Send + 'static,
+    ) -> Option<DenyPrefetch> {
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = vars;
+            let _ = state_home;
             None
         }
         #[cfg(target_os = "linux")]
         {
             use nono_sandbox::linux::thread_cpu;
-            if !thread_cpu::other_cpus_available() {
+            if thread_cpu::under_seccomp() || !thread_cpu::other_cpus_available() {
                 return None;
             }
             let cpus = rustix::thread::sched_getaffinity(None).ok()?;
-            let (send_guess, guess) = std::sync::mpsc::sync_channel(1);
+            let (moved, wait_moved) = std::sync::mpsc::sync_channel::<()>(1);
+            let (inputs, recv_inputs) = std::sync::mpsc::sync_channel::<Inputs>(1);
             let (send_result, result) = std::sync::mpsc::sync_channel(1);
             let (send_check, check) = std::sync::mpsc::sync_channel(1);
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {
                     let tid = rustix::thread::gettid().as_raw_nonzero().get();
-                    // Started on another CPU than its creator's (below); from here on the
-                    // scheduler may place it anywhere again.
+                    // Alive until its creator has moved it (the move names this thread by
+                    // its id, which the kernel clears when the thread ends).
+                    let _ = wait_moved.recv();
+                    // From here on the scheduler may place it anywhere again.
                     let _ = rustix::thread::sched_setaffinity(None, &cpus);
-                    let Some(vars) = vars() else {
-                        return tid;
+                    let cache = state_home().map(|home| LinkWalkCache::load(&home));
+                    let Some((names, vars)) = poll_then_wait(&recv_inputs) else {
+                        return tid; // dropped unused
                     };
-                    let names = crate::deny_groups::group_names();
-                    let _ = send_guess.send((names.clone(), vars.clone()));
+                    let cache = cache.filter(|c| c.is_of(&vars.xdg_state_home));
                     let share = move |c: Arc<StampCheck>| {
                         let _ = send_check.send(c);
                     };
-                    match DenySet::from_groups_parts(names.iter().copied(), &vars, Some(&share)) {
+                    match DenySet::from_groups_parts(
+                        names.iter().copied(),
+                        &vars,
+                        cache,
+                        Some(&share),
+                    ) {
                         Ok((set, seen, rest)) => {
                             let _ = send_result.send(Ok((set, seen)));
                             rest.finish();
@@ -120,17 +144,34 @@ impl DenyPrefetch {
                 })
                 .ok()?;
             thread_cpu::move_off_this_cpu(&handle);
+            let _ = moved.send(());
             Some(DenyPrefetch {
-                guess,
+                inputs,
                 check,
                 result,
                 joiner: Joiner(handle),
+                names: Vec::new(),
+                vars: None,
             })
         }
     }
 
-    /// The thread's result when it resolved exactly `names` for `vars`; otherwise what
-    /// `resolve` returns, run here meanwhile. The thread is left to [`Joiner::join`], which
+    /// Hand the thread its inputs: it resolves the groups `names` for `vars` from now on
+    /// (give the profile's [`enabled_groups`](crate::profile::Profile::enabled_groups) and the
+    /// final variables: [`Profile::resolve_prefetched`](crate::profile::Profile::resolve_prefetched)
+    /// uses the result only for exactly those).
+    pub fn begin(mut self, names: Vec<&'static str>, vars: Vars) -> Started {
+        let _ = self.inputs.send((names.clone(), vars.clone()));
+        self.names = names;
+        self.vars = Some(vars);
+        Started(self)
+    }
+}
+
+impl Started {
+    /// The thread's resolution; while it is not there, help check the walk cache's stamps
+    /// once the thread shares that check. `resolve` runs here instead when the thread is
+    /// gone without a result (it panicked). The thread is left to [`Joiner::join`], which
     /// must come before a sandbox is applied.
     pub(crate) fn finish(
         self,
@@ -138,34 +179,27 @@ impl DenyPrefetch {
         vars: &Vars,
         resolve: impl FnOnce() -> Resolution,
     ) -> (Resolution, Joiner) {
-        let matches = self
-            .guess
-            .recv()
-            .is_ok_and(|(n, v)| n == names && crate::deny_groups::resolve_alike(&v, vars));
-        if !matches {
-            return (resolve(), self.joiner);
+        let p = self.0;
+        if p.names != names || p.vars.as_ref() != Some(vars) {
+            // Begun for other inputs: not this resolution's.
+            let own = resolve();
+            drop(p.result);
+            return (own, p.joiner);
         }
-        // A thread that panicked after its guess leaves the work to this one.
-        let result = self.help_then_wait().unwrap_or_else(resolve);
-        (result, self.joiner)
-    }
-}
-
-impl DenyPrefetch {
-    /// The thread's resolution: while it is not there, help check the walk cache's stamps
-    /// once the thread shares that check, and look again (yielding the CPU) for [`POLL`];
-    /// then wait. `None` when the thread is gone without sending.
-    fn help_then_wait(&self) -> Option<Resolution> {
         let since = Instant::now();
         let mut helped = false;
+        let mut got = None;
         while since.elapsed() < POLL {
-            match self.result.try_recv() {
-                Ok(v) => return Some(v),
-                Err(TryRecvError::Disconnected) => return None,
+            match p.result.try_recv() {
+                Ok(v) => {
+                    got = Some(v);
+                    break;
+                }
+                Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {}
             }
             if !helped {
-                if let Ok(check) = self.check.try_recv() {
+                if let Ok(check) = p.check.try_recv() {
                     check.help();
                     helped = true;
                     continue;
@@ -173,8 +207,23 @@ impl DenyPrefetch {
             }
             std::thread::yield_now();
         }
-        self.result.recv().ok()
+        let got = got.or_else(|| p.result.recv().ok());
+        (got.unwrap_or_else(resolve), p.joiner)
     }
+}
+
+/// The value on `rx`: polled for [`POLL`] (yielding the CPU between looks), then waited
+/// for. `None` when the sender is gone without sending.
+fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
+    let since = Instant::now();
+    while since.elapsed() < POLL {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.recv().ok()
 }
 
 /// Wait (briefly) until the thread `tid` of this process is gone from `/proc/self/task`:
@@ -198,80 +247,100 @@ mod tests {
         v.with_workdir(home)
     }
 
-    /// `DenyPrefetch::start` with a guess; `None` (and nothing to test) on one CPU.
-    fn start(guess: Option<Vars>) -> Option<DenyPrefetch> {
-        let prefetch = DenyPrefetch::start(move || guess);
+    fn entries(s: &DenySet) -> Vec<(PathBuf, String, nono_sandbox::DenyKind)> {
+        s.entries_with_kind()
+            .map(|(p, g, k)| (p.to_path_buf(), g.to_owned(), k))
+            .collect()
+    }
+
+    /// `DenyPrefetch::start`; `None` (and nothing to test) on one CPU or under seccomp.
+    fn start(state_home: Option<PathBuf>) -> Option<DenyPrefetch> {
+        let prefetch = DenyPrefetch::start(move || state_home);
+        #[cfg(target_os = "linux")]
         assert_eq!(
             prefetch.is_some(),
-            nono_sandbox::linux::thread_cpu::other_cpus_available(),
-            "a prefetch starts exactly when another CPU can run it"
+            !nono_sandbox::linux::thread_cpu::under_seccomp()
+                && nono_sandbox::linux::thread_cpu::other_cpus_available(),
+            "a prefetch starts exactly when another CPU can run it and no filter may kill it"
         );
         prefetch
     }
 
     #[test]
-    fn a_matching_guess_is_the_resolution_and_a_wrong_one_is_dropped() {
+    fn the_thread_resolves_exactly_the_inputs_it_is_given() {
         let home = std::env::temp_dir().join(format!("nono-prefetch-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
         std::os::unix::fs::symlink(home.join("dots/ssh_config"), home.join(".ssh/config")).unwrap();
         let vars = vars_for(&home);
-        let names = crate::deny_groups::group_names();
-
-        let Some(prefetch) = start(Some(vars.clone())) else {
-            return;
-        };
-        let (got, joiner) =
-            prefetch.finish(&names, &vars, || panic!("a matching guess must be used"));
-        joiner.join();
-        let (got, _) = got.unwrap();
-        let (want, _) = DenySet::from_groups_seen(names.iter().copied(), &vars).unwrap();
-        let entries = |s: &DenySet| {
-            s.entries_with_kind()
-                .map(|(p, g, k)| (p.to_path_buf(), g.to_owned(), k))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(entries(&got), entries(&want));
+        let all = crate::deny_groups::group_names();
+        // All the groups, and all but the first, with the cache loaded ahead for the right
+        // state directory, for another one, or not at all: what a serial resolution gives.
+        for names in [all.clone(), all[1..].to_vec()] {
+            for ahead in [
+                Some(vars.xdg_state_home.clone()),
+                Some(home.join("other")),
+                None,
+            ] {
+                let Some(prefetch) = start(ahead) else {
+                    return;
+                };
+                let (got, joiner) =
+                    prefetch
+                        .begin(names.clone(), vars.clone())
+                        .finish(&names, &vars, || panic!("the thread must answer"));
+                joiner.join();
+                let (want, _) = DenySet::from_groups_seen(names.iter().copied(), &vars).unwrap();
+                assert_eq!(entries(&got.unwrap().0), entries(&want));
+            }
+        }
+        // Begun for other inputs than the resolution's: resolved here, not taken.
+        if let Some(prefetch) = start(None) {
+            let mine = || DenySet::from_groups_seen(all[1..].iter().copied(), &vars);
+            let (got, joiner) =
+                prefetch
+                    .begin(all.clone(), vars.clone())
+                    .finish(&all[1..], &vars, mine);
+            joiner.join();
+            assert_eq!(entries(&got.unwrap().0), entries(&mine().unwrap().0));
+        }
+        let (with_links, _) = DenySet::from_groups_seen(all.iter().copied(), &vars).unwrap();
         assert!(
-            entries(&got)
+            entries(&with_links)
                 .iter()
                 .any(|(p, _, _)| p == &home.join("dots/ssh_config")),
             "the link target must be denied"
         );
-
-        // Other variables, or other groups, or no guess: resolved here.
-        let mine = || DenySet::from_groups_seen(names[1..].iter().copied(), &vars);
-        let prefetch = start(Some(vars_for(&home.join(".ssh")))).unwrap();
-        let (set, joiner) = prefetch.finish(&names, &vars, mine);
-        joiner.join();
-        let (set, _) = set.unwrap();
-        assert_eq!(entries(&set), entries(&mine().unwrap().0));
-        let prefetch = start(Some(vars.clone())).unwrap();
-        let (set, joiner) = prefetch.finish(&names[1..], &vars, mine);
-        joiner.join();
-        let (set, _) = set.unwrap();
-        assert_eq!(entries(&set), entries(&mine().unwrap().0));
-        let prefetch = start(None).unwrap();
-        let (set, joiner) = prefetch.finish(&names[1..], &vars, mine);
-        joiner.join();
-        let (set, _) = set.unwrap();
-        assert_eq!(entries(&set), entries(&mine().unwrap().0));
         let _ = std::fs::remove_dir_all(&home);
     }
 
     #[test]
-    fn a_joined_prefetch_leaves_no_thread_behind() {
+    fn a_joined_prefetch_leaves_no_thread_behind_and_an_unused_one_ends() {
         let home = std::env::temp_dir().join(format!("nono-prefetch-t-{}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
-        let Some(prefetch) = start(Some(vars_for(&home))) else {
+        let Some(prefetch) = start(None) else {
             return;
         };
-        let tid = prefetch.joiner.0.join().unwrap();
-        wait_released(tid);
+        let vars = vars_for(&home);
+        let (_, joiner) =
+            prefetch
+                .begin(vec!["nono"], vars.clone())
+                .finish(&["nono"], &vars, || panic!("the thread must answer"));
+        let tid = {
+            let handle = joiner.0;
+            let tid = handle.join().unwrap();
+            wait_released(tid);
+            tid
+        };
         assert!(
             !Path::new(&format!("/proc/self/task/{tid}")).exists(),
             "the prefetch thread is still listed after the join"
         );
+        // Dropped without inputs: the thread ends by itself.
+        let prefetch = start(None).unwrap();
+        let handle = prefetch.joiner.0;
+        drop((prefetch.inputs, prefetch.check, prefetch.result));
+        handle.join().unwrap();
         let _ = std::fs::remove_dir_all(&home);
     }
 }

@@ -197,6 +197,12 @@ impl LinkWalkCache {
         }
     }
 
+    /// Whether this is the cache of `state_home` (as [`load`](Self::load) was given it).
+    #[must_use]
+    pub fn is_of(&self, state_home: &Path) -> bool {
+        self.file.as_deref() == Some(LinkWalkCache::file(state_home).as_path())
+    }
+
     /// A check of the records of walks from `roots` (any budget), for
     /// [`StampCheck::help`] on other threads and then [`use_check`](Self::use_check).
     #[must_use]

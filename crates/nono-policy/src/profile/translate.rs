@@ -160,32 +160,34 @@ impl Profile {
         self.resolve_prefetched(vars, None)
     }
 
-    /// [`resolve`](Profile::resolve), taking the deny groups' resolution from `prefetch`
-    /// when it resolved exactly this profile's groups for `vars` (see
-    /// [`deny_prefetch`](crate::deny_prefetch)); otherwise resolving them here. The grants are
-    /// resolved while the prefetch runs; the result and the errors are those of `resolve`.
+    /// [`resolve`](Profile::resolve), with the deny groups resolved on the `prefetch` thread
+    /// (see [`deny_prefetch`](crate::deny_prefetch); begun with this profile's
+    /// [`enabled_groups`](Profile::enabled_groups) and `vars`, otherwise its result is not
+    /// used) while the grants, the profile's own deny entries and the grants' symlink walks
+    /// are resolved here; the result and the errors are those of `resolve`. The thread is
+    /// joined before this returns.
     pub fn resolve_prefetched(
         &self,
         vars: &Vars,
-        prefetch: Option<crate::deny_prefetch::DenyPrefetch>,
+        prefetch: Option<crate::deny_prefetch::Started>,
     ) -> Result<ResolvedProfile, ProfileError> {
+        let groups = self.enabled_groups();
+        let started = prefetch;
         let granted = self.resolve_grants(vars);
         let profile_denies = self.deny_paths(vars);
-        let groups = self.enabled_groups();
         let own = || DenySet::from_groups_seen(groups.iter().copied(), vars);
         let mut walks = Vec::new();
-        let (resolved, joiner) = match prefetch {
+        let (resolved, joiner) = match started {
             None => (own(), None),
-            Some(prefetch) => {
-                // While the other thread resolves the groups: the walks the caller's symlink
-                // check of the grants makes anyway.
+            Some(started) => {
+                // Meanwhile: the walks the caller's symlink check of the grants makes anyway.
                 if let Ok((_, _, requested)) = &granted {
                     walks = requested
                         .iter()
                         .map(|r| crate::planted::walk(&r.path).ok())
                         .collect();
                 }
-                let (resolved, joiner) = prefetch.finish(&groups, vars, own);
+                let (resolved, joiner) = started.finish(&groups, vars, own);
                 (resolved, Some(joiner))
             }
         };

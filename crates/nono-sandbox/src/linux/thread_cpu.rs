@@ -11,6 +11,17 @@
 use std::os::unix::thread::JoinHandleExt as _;
 use std::thread::JoinHandle;
 
+/// Whether the calling thread runs under a seccomp filter (`PR_GET_SECCOMP`): one may kill
+/// the process on the affinity calls below (systemd's `SystemCallFilter=~@resources` does,
+/// when no `SystemCallErrorNumber=` is set), so a caller should then not make them.
+#[must_use]
+pub fn under_seccomp() -> bool {
+    // SAFETY: PR_GET_SECCOMP takes no pointer; it returns the mode (0: none, 2: filter).
+    // Under strict mode it kills the caller, but nothing of nono runs under strict mode.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    mode != 0
+}
+
 /// Whether the calling thread may run on more than one CPU (a helper thread can run beside
 /// it).
 #[must_use]
@@ -54,6 +65,44 @@ pub fn move_off_this_cpu<T>(thread: &JoinHandle<T>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_under_a_filter_is_seen_as_under_seccomp() {
+        let before = under_seccomp();
+        let filtered = std::thread::spawn(|| {
+            // An allow-all program, on this thread only (no TSYNC).
+            let allow = [libc::sock_filter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: libc::SECCOMP_RET_ALLOW,
+            }];
+            let prog = libc::sock_fprog {
+                len: 1,
+                filter: allow.as_ptr().cast_mut(),
+            };
+            rustix::thread::set_no_new_privs(true).unwrap();
+            // SAFETY: `prog` points at `allow`, both alive for the call.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    std::ptr::addr_of!(prog),
+                )
+            };
+            assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+            under_seccomp()
+        })
+        .join()
+        .unwrap();
+        assert!(filtered);
+        assert_eq!(
+            under_seccomp(),
+            before,
+            "the filter is the other thread's alone"
+        );
+    }
 
     #[test]
     fn a_moved_thread_starts_on_another_cpu_and_may_widen_its_set() {
