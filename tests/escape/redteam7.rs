@@ -1,0 +1,246 @@
+//! Red team 7: the start-up prefetch of the deny groups (`nono_policy::deny_prefetch`: every
+//! built-in group resolved on a second thread before the command line and the profile are
+//! read, used only when the guessed groups and variables are the final ones). See
+//! docs/THREAT_MODEL.md, "Red team 7 (start-up prefetch)".
+//!
+//! `nono run|wrap|shell` starts the prefetch only when the subcommand is the first argument,
+//! so `nono -s MODE ...` is the same command without it: the serial control of every test.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::harness::{nono_bin, output, state_home_for, Run, Scratch};
+use crate::programs::{Mode, MODES};
+
+/// `nono MODE -s ARGS -- /bin/true` (prefetched) or `nono -s MODE ARGS -- /bin/true`
+/// (serial), with `HOME` the scratch home and its XDG directories beneath it, under
+/// `timeout` so that a hang is a failure, not a stuck test.
+fn nono_in(
+    s: &Scratch,
+    mode: Mode,
+    prefetch: bool,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
+    let mut cmd = Command::new("timeout");
+    cmd.current_dir(s.join("home/proj"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG");
+    for var in [
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_RUNTIME_DIR",
+        "TMPDIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(state) = state_home_for(&s.path) {
+        cmd.env("XDG_STATE_HOME", state);
+    }
+    cmd.env("HOME", s.join("home"))
+        .env("PATH", format!("{}:/usr/bin:/bin", s.s("home/bin")));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(["-k", "2", &HANG_SECS.to_string()]).arg(nono_bin());
+    if prefetch {
+        cmd.args([mode.as_str(), "-s"]);
+    } else {
+        cmd.args(["-s", mode.as_str()]);
+    }
+    cmd.args(args).args(["--", "/bin/true"]);
+    output(&mut cmd)
+}
+
+/// Seconds after which a `nono --dry-run` counts as hung (`timeout` then exits with 124).
+const HANG_SECS: u32 = 10;
+
+/// A private temporary directory's random name, made comparable.
+fn normalize(text: &str) -> String {
+    const MARK: &str = "nono-private-tmp-";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i + MARK.len()]);
+        rest = &rest[i + MARK.len()..];
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        out.push('X');
+        rest = &rest[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A home with something for every group to resolve: a deny entry that is a symlink chain
+/// into the project (`~/.ssh/config` → `~/dots/cur/ssh_config`, `cur` → `v1`), a `$PATH`
+/// entry inside the home (autorun), a browser profile, a file for a profile deny list.
+fn populate(s: &Scratch) {
+    use std::os::unix::fs::symlink;
+    s.mkdir("home/proj");
+    s.mkdir("home/bin");
+    s.mkdir("home/.ssh");
+    s.mkdir("home/.mozilla/firefox/abc.default");
+    s.write("home/dots/v1/ssh_config", "Host *\n");
+    symlink("v1", s.join("home/dots/cur")).unwrap();
+    symlink(s.join("home/dots/cur/ssh_config"), s.join("home/.ssh/config")).unwrap();
+    s.write("home/proj/secret.txt", "s\n");
+    for i in 0..10 {
+        s.mkdir(&format!("home/.cargo/registry/d{i}"));
+    }
+    symlink("/usr/bin/env", s.join("home/.cargo/registry/d3/link")).unwrap();
+}
+
+/// Held (attack 1): the deny set a run uses is the one a serial resolution of the final
+/// inputs gives, whether the prefetch's guess is used (plain run) or dropped (a profile that
+/// switches optional groups off and has its own deny list and `extends`, `--workdir`
+/// elsewhere, a refused `$TMPDIR` replaced by a private directory, `--private-tmp`). The whole
+/// dry-run plan (grants, carve-outs, links, unwalked entries, environment) is compared.
+#[test]
+fn redteam7_the_prefetched_plan_is_the_serial_plan() {
+    let s = Scratch::new("rt7-differential");
+    populate(&s);
+    let base = s.write(
+        "home/proj/base.json",
+        &serde_json::json!({
+            "name": "base",
+            "extends": "default",
+            "filesystem": {"deny": ["$WORKDIR/secret.txt"]}
+        })
+        .to_string(),
+    );
+    let profile = s.write(
+        "home/proj/p.json",
+        &serde_json::json!({
+            "name": "p",
+            "extends": base.display().to_string(),
+            "groups": {"browsers": false, "autorun": false},
+            "filesystem": {"allow": ["$WORKDIR"], "deny": ["~/dots/v1"]}
+        })
+        .to_string(),
+    );
+    std::os::unix::fs::symlink("/tmp", s.join("tmplink")).unwrap();
+    let tmplink = s.s("tmplink");
+    let profile = profile.display().to_string();
+    let other = s.s("home/dots");
+    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+        ("plain", vec![], vec!["--allow-cwd"]),
+        ("profile", vec![], vec!["-p", &profile]),
+        ("workdir", vec![], vec!["--workdir", &other, "--allow-cwd"]),
+        ("tmpdir", vec![("TMPDIR", &tmplink)], vec!["--allow-cwd"]),
+        ("private-tmp", vec![], vec!["--private-tmp"]),
+    ];
+    for mode in MODES {
+        for (name, env, args) in &cases {
+            if mode == Mode::Wrap && *name == "private-tmp" {
+                continue; // refused by wrap before any plan is made
+            }
+            let mut args = args.clone();
+            args.extend(["--dry-run", "--json"]);
+            let plans: Vec<String> = [true, false, true]
+                .into_iter()
+                .map(|prefetch| {
+                    let run = nono_in(&s, mode, prefetch, env, &args);
+                    assert_eq!(run.code, Some(0), "{mode:?} {name} prefetch={prefetch}: {run}");
+                    normalize(&run.stdout)
+                })
+                .collect();
+            assert!(
+                plans[0].contains("\"denies\"") && plans[0].contains("ssh_config"),
+                "{mode:?} {name}: the plan lists no deny set: {}",
+                plans[0]
+            );
+            assert_eq!(plans[0], plans[1], "{mode:?} {name}: prefetched vs serial plan");
+            assert_eq!(plans[2], plans[1], "{mode:?} {name}: second prefetched vs serial");
+        }
+    }
+}
+
+/// A FUSE file system whose server never answers: every `lstat` beneath (and of) its mount
+/// point waits until the server goes (then fails with `ENOTCONN`). Unmounted on drop.
+struct HungMount {
+    holder: Child,
+    at: PathBuf,
+}
+
+impl HungMount {
+    /// Mount at `at` (an existing directory); `None` where FUSE cannot be mounted (not root,
+    /// no `/dev/fuse`, no `mount`).
+    fn new(at: &Path) -> Option<HungMount> {
+        let script = format!(
+            "exec 3<>/dev/fuse || exit 1; mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 nono-rt7-hung '{}' || exit 1; echo mounted; exec sleep 300",
+            at.display()
+        );
+        let mut holder = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut line = String::new();
+        let read = std::io::BufReader::new(holder.stdout.take()?).read_line(&mut line);
+        let mount = HungMount {
+            holder,
+            at: at.to_path_buf(),
+        };
+        (read.is_ok() && line.trim() == "mounted").then_some(mount)
+    }
+}
+
+impl Drop for HungMount {
+    fn drop(&mut self) {
+        // The server's descriptor closes with the holder: waiting calls fail, then the lazy
+        // unmount detaches it.
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+    }
+}
+
+/// FINDING (attack 2, availability): a profile that switches an optional deny group off
+/// (`"groups": {"browsers": false}`) still has that group's paths `lstat`ed and walked by the
+/// prefetch thread (it guesses every group), and the plan joins the thread before the
+/// sandbox is applied. A path of the switched-off group that hangs (here `~/.mozilla` on a
+/// FUSE mount whose server does not answer, as a stale network mount or a stuck sshfs does)
+/// hangs `nono run` and `nono wrap`, which before the prefetch never looked there. Control:
+/// the same command without the prefetch (`nono -s MODE`) starts at once, and with the group
+/// on it hangs too (the mount really hangs a look-up).
+#[test]
+fn redteam7_a_switched_off_group_is_not_looked_at() {
+    if !rustix::process::geteuid().is_root() || !Path::new("/dev/fuse").exists() {
+        eprintln!("skipping: mounting FUSE needs root and /dev/fuse");
+        return;
+    }
+    let s = Scratch::new("rt7-hung-group");
+    populate(&s);
+    let off = s.write(
+        "home/proj/off.json",
+        r#"{"name": "off", "extends": "default", "groups": {"browsers": false}}"#,
+    );
+    let off = off.display().to_string();
+    let Some(_mount) = HungMount::new(&s.join("home/.mozilla")) else {
+        eprintln!("skipping: FUSE could not be mounted here");
+        return;
+    };
+    // Control: with the group on, the look-up hangs (killed by `timeout`).
+    let on = nono_in(&s, Mode::Wrap, false, &[], &["--dry-run"]);
+    assert_eq!(on.code, Some(124), "the hung mount did not hang a look-up: {on}");
+    for mode in MODES {
+        // Control: without the prefetch the switched-off group is not looked at.
+        let serial = nono_in(&s, mode, false, &[], &["-p", &off, "--dry-run"]);
+        assert_eq!(serial.code, Some(0), "{mode:?} serial control: {serial}");
+        let prefetched = nono_in(&s, mode, true, &[], &["-p", &off, "--dry-run"]);
+        assert_eq!(
+            prefetched.code,
+            Some(0),
+            "{mode:?}: with the browsers group switched off, nono hung on ~/.mozilla (a FUSE mount that does not answer) — the prefetch resolved the group anyway and was joined: {prefetched}"
+        );
+    }
+}
