@@ -16,13 +16,7 @@ use crate::programs::{Mode, MODES};
 /// `nono MODE -s ARGS -- /bin/true` (prefetched) or `nono -s MODE ARGS -- /bin/true`
 /// (serial), with `HOME` the scratch home and its XDG directories beneath it, under
 /// `timeout` so that a hang is a failure, not a stuck test.
-fn nono_in(
-    s: &Scratch,
-    mode: Mode,
-    prefetch: bool,
-    env: &[(&str, &str)],
-    args: &[&str],
-) -> Run {
+fn nono_in(s: &Scratch, mode: Mode, prefetch: bool, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut cmd = Command::new("timeout");
     cmd.current_dir(s.join("home/proj"))
         .stdin(Stdio::null())
@@ -46,7 +40,8 @@ fn nono_in(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.args(["-k", "2", &HANG_SECS.to_string()]).arg(nono_bin());
+    cmd.args(["-k", "2", &HANG_SECS.to_string()])
+        .arg(nono_bin());
     if prefetch {
         cmd.args([mode.as_str(), "-s"]);
     } else {
@@ -67,10 +62,7 @@ fn normalize(text: &str) -> String {
     while let Some(i) = rest.find(MARK) {
         out.push_str(&rest[..i + MARK.len()]);
         rest = &rest[i + MARK.len()..];
-        let n = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_hexdigit())
-            .count();
+        let n = rest.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
         out.push('X');
         rest = &rest[n..];
     }
@@ -89,13 +81,20 @@ fn populate(s: &Scratch) {
     s.mkdir("home/.mozilla/firefox/abc.default");
     s.write("home/dots/v1/ssh_config", "Host *\n");
     symlink("v1", s.join("home/dots/cur")).unwrap();
-    symlink(s.join("home/dots/cur/ssh_config"), s.join("home/.ssh/config")).unwrap();
+    symlink(
+        s.join("home/dots/cur/ssh_config"),
+        s.join("home/.ssh/config"),
+    )
+    .unwrap();
     s.write("home/proj/secret.txt", "s\n");
     for i in 0..10 {
         s.mkdir(&format!("home/.cargo/registry/d{i}"));
     }
     symlink("/usr/bin/env", s.join("home/.cargo/registry/d3/link")).unwrap();
 }
+
+/// One differential case: a name, extra environment, extra flags.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
 /// Held (attack 1): the deny set a run uses is the one a serial resolution of the final
 /// inputs gives, whether the prefetch's guess is used (plain run) or dropped (a profile that
@@ -129,7 +128,7 @@ fn redteam7_the_prefetched_plan_is_the_serial_plan() {
     let tmplink = s.s("tmplink");
     let profile = profile.display().to_string();
     let other = s.s("home/dots");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("plain", vec![], vec!["--allow-cwd"]),
         ("profile", vec![], vec!["-p", &profile]),
         ("workdir", vec![], vec!["--workdir", &other, "--allow-cwd"]),
@@ -147,7 +146,11 @@ fn redteam7_the_prefetched_plan_is_the_serial_plan() {
                 .into_iter()
                 .map(|prefetch| {
                     let run = nono_in(&s, mode, prefetch, env, &args);
-                    assert_eq!(run.code, Some(0), "{mode:?} {name} prefetch={prefetch}: {run}");
+                    assert_eq!(
+                        run.code,
+                        Some(0),
+                        "{mode:?} {name} prefetch={prefetch}: {run}"
+                    );
                     normalize(&run.stdout)
                 })
                 .collect();
@@ -156,8 +159,14 @@ fn redteam7_the_prefetched_plan_is_the_serial_plan() {
                 "{mode:?} {name}: the plan lists no deny set: {}",
                 plans[0]
             );
-            assert_eq!(plans[0], plans[1], "{mode:?} {name}: prefetched vs serial plan");
-            assert_eq!(plans[2], plans[1], "{mode:?} {name}: second prefetched vs serial");
+            assert_eq!(
+                plans[0], plans[1],
+                "{mode:?} {name}: prefetched vs serial plan"
+            );
+            assert_eq!(
+                plans[2], plans[1],
+                "{mode:?} {name}: second prefetched vs serial"
+            );
         }
     }
 }
@@ -231,7 +240,11 @@ fn redteam7_a_switched_off_group_is_not_looked_at() {
     };
     // Control: with the group on, the look-up hangs (killed by `timeout`).
     let on = nono_in(&s, Mode::Wrap, false, &[], &["--dry-run"]);
-    assert_eq!(on.code, Some(124), "the hung mount did not hang a look-up: {on}");
+    assert_eq!(
+        on.code,
+        Some(124),
+        "the hung mount did not hang a look-up: {on}"
+    );
     for mode in MODES {
         // Control: without the prefetch the switched-off group is not looked at.
         let serial = nono_in(&s, mode, false, &[], &["-p", &off, "--dry-run"]);
@@ -241,6 +254,95 @@ fn redteam7_a_switched_off_group_is_not_looked_at() {
             prefetched.code,
             Some(0),
             "{mode:?}: with the browsers group switched off, nono hung on ~/.mozilla (a FUSE mount that does not answer) — the prefetch resolved the group anyway and was joined: {prefetched}"
+        );
+    }
+}
+
+/// A filter that kills the process on `sched_setaffinity` (what systemd's
+/// `SystemCallFilter=~@resources` installs when no `SystemCallErrorNumber=` is set), then
+/// exec of the rest of the command line.
+const KILL_AFFINITY_C: &str = r#"
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sched_setaffinity, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog p = {sizeof(f) / sizeof(f[0]), f};
+    if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p)) {
+        perror("killaff");
+        return 126;
+    }
+    execvp(argv[1], argv + 1);
+    perror("exec");
+    return 127;
+}
+"#;
+
+/// FINDING (attack 5, availability): the prefetch moves its thread to another CPU
+/// (`pthread_setaffinity_np`) and the thread widens its set again (`sched_setaffinity`),
+/// calls nono never made before. Under a seccomp policy that kills on `sched_setaffinity`
+/// (systemd `SystemCallFilter=~@resources` without `SystemCallErrorNumber=`, a hardened
+/// container), `nono run` and `nono wrap` now die with SIGSYS before reading their command
+/// line. Control: the filter does kill `taskset`; `nono -s MODE` (no prefetch) runs under it.
+#[test]
+fn redteam7_start_up_survives_a_filter_that_kills_sched_setaffinity() {
+    let s = Scratch::new("rt7-killaff");
+    populate(&s);
+    let src = s.write("killaff.c", KILL_AFFINITY_C);
+    let bin = s.join("killaff");
+    let built = Command::new("cc").arg("-o").arg(&bin).arg(&src).status();
+    if !built.is_ok_and(|st| st.success()) {
+        eprintln!("skipping: no C compiler");
+        return;
+    }
+    let under_filter = |mode: Mode, prefetch: bool| {
+        let mut cmd = Command::new(&bin);
+        cmd.current_dir(s.join("home/proj"))
+            .stdin(Stdio::null())
+            .env("HOME", s.join("home"))
+            .env_remove("RUST_LOG");
+        if let Some(state) = state_home_for(&s.path) {
+            cmd.env("XDG_STATE_HOME", state);
+        }
+        cmd.arg(nono_bin());
+        if prefetch {
+            cmd.args([mode.as_str(), "-s"]);
+        } else {
+            cmd.args(["-s", mode.as_str()]);
+        }
+        cmd.args(["--dry-run", "--", "/bin/true"]);
+        output(&mut cmd)
+    };
+    // Control: the filter kills a process that calls sched_setaffinity.
+    if let Ok(taskset) = Command::new(&bin)
+        .args(["taskset", "-c", "0", "/bin/true"])
+        .status()
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(
+            taskset.signal(),
+            Some(31),
+            "the filter did not kill taskset"
+        );
+    }
+    for mode in MODES {
+        let serial = under_filter(mode, false);
+        assert_eq!(serial.code, Some(0), "{mode:?} serial control: {serial}");
+        let prefetched = under_filter(mode, true);
+        assert_eq!(
+            prefetched.code,
+            Some(0),
+            "{mode:?}: nono died at start-up under a filter that kills sched_setaffinity (the prefetch thread's CPU move): {prefetched}"
         );
     }
 }
