@@ -346,3 +346,71 @@ fn redteam7_start_up_survives_a_filter_that_kills_sched_setaffinity() {
         );
     }
 }
+
+/// The `Cpus_allowed_list` line of `/proc/self/status` in `text`.
+fn cpus_allowed(text: &str) -> Option<&str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+}
+
+/// FINDING (attack 5): `thread_cpu::move_off_this_cpu` calls `pthread_setaffinity_np` on a
+/// thread that may already have ended (its resolution done while the creator was
+/// descheduled right after `clone`). glibc then passes the thread's cleared id, 0, to
+/// `sched_setaffinity`, which means the *calling* thread: nono's main thread is pinned to
+/// every CPU but the one it ran on, and the command it starts (or execs) inherits that —
+/// on a 2-CPU machine one CPU, so `nproc` says 1 and a build runs on half the machine. Seen
+/// in about a fifth to a third of runs on the 2-CPU test VM (an `LD_PRELOAD` shim around
+/// `pthread_setaffinity_np` showed the caller's own mask changing). Control: without the
+/// prefetch (`nono -s MODE`) the command always gets nono's own CPU set.
+#[test]
+fn redteam7_the_command_keeps_every_cpu() {
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let ours = cpus_allowed(&ours).expect("Cpus_allowed_list").to_owned();
+    if !ours.contains(['-', ',']) {
+        eprintln!("skipping: one CPU, nothing to move to");
+        return;
+    }
+    let s = Scratch::new("rt7-affinity");
+    populate(&s);
+    let command = |mode: Mode, prefetch: bool| {
+        let mut cmd = Command::new(nono_bin());
+        cmd.current_dir(s.join("home/proj"))
+            .stdin(Stdio::null())
+            .env_remove("RUST_LOG");
+        if let Some(state) = state_home_for(&s.path) {
+            cmd.env("XDG_STATE_HOME", state);
+        }
+        if prefetch {
+            cmd.args([mode.as_str(), "-s"]);
+        } else {
+            cmd.args(["-s", mode.as_str()]);
+        }
+        cmd.args([
+            "--allow-cwd",
+            "--",
+            "/bin/grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ]);
+        output(&mut cmd)
+    };
+    for mode in MODES {
+        for _ in 0..5 {
+            let run = command(mode, false);
+            assert_eq!(
+                cpus_allowed(&run.stdout),
+                Some(ours.as_str()),
+                "{mode:?} serial control: {run}"
+            );
+        }
+        for i in 0..40 {
+            let run = command(mode, true);
+            assert_eq!(
+                cpus_allowed(&run.stdout),
+                Some(ours.as_str()),
+                "{mode:?} run {i}: the command was started on fewer CPUs than nono had ({ours}): {run}"
+            );
+        }
+    }
+}
