@@ -30,4 +30,5 @@ mod redteam3;
 mod redteam4;
 mod redteam5;
 mod redteam6;
+mod redteam7;
 mod terminal;
