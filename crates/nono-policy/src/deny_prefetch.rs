@@ -27,6 +27,7 @@
 //! [`Profile::resolve`]: crate::profile::Profile::resolve
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -69,12 +70,14 @@ pub struct DenyPrefetch {
 /// frees its memory meanwhile.
 #[derive(Debug)]
 #[must_use = "the thread must be joined before a sandbox is applied"]
-pub(crate) struct Joiner(JoinHandle<i32>);
+pub(crate) struct Joiner(JoinHandle<()>, Arc<AtomicI32>);
 
 impl Joiner {
-    /// Join the thread and wait until the kernel has released it.
+    /// Join the thread (also one that panicked) and wait until the kernel has released it.
     pub(crate) fn join(self) {
-        if let Ok(tid) = self.0.join() {
+        let _ = self.0.join();
+        let tid = self.1.load(Ordering::SeqCst);
+        if tid != 0 {
             wait_released(tid);
         }
     }
@@ -109,10 +112,15 @@ impl DenyPrefetch {
             let (inputs, recv_inputs) = std::sync::mpsc::sync_channel::<Inputs>(1);
             let (send_result, result) = std::sync::mpsc::sync_channel(1);
             let (send_check, check) = std::sync::mpsc::sync_channel(1);
+            let tid = Arc::new(AtomicI32::new(0));
+            let its_tid = Arc::clone(&tid);
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {
-                    let tid = rustix::thread::gettid().as_raw_nonzero().get();
+                    its_tid.store(
+                        rustix::thread::gettid().as_raw_nonzero().get(),
+                        Ordering::SeqCst,
+                    );
                     // Alive until its creator has moved it (the move names this thread by
                     // its id, which the kernel clears when the thread ends).
                     let _ = wait_moved.recv();
@@ -120,7 +128,7 @@ impl DenyPrefetch {
                     let _ = rustix::thread::sched_setaffinity(None, &cpus);
                     let cache = state_home().map(|home| LinkWalkCache::load(&home));
                     let Some((names, vars)) = poll_then_wait(&recv_inputs) else {
-                        return tid; // dropped unused
+                        return; // dropped unused
                     };
                     let cache = cache.filter(|c| c.is_of(&vars.xdg_state_home));
                     let share = move |c: Arc<StampCheck>| {
@@ -140,7 +148,6 @@ impl DenyPrefetch {
                             let _ = send_result.send(Err(e));
                         }
                     }
-                    tid
                 })
                 .ok()?;
             thread_cpu::move_off_this_cpu(&handle);
@@ -149,7 +156,7 @@ impl DenyPrefetch {
                 inputs,
                 check,
                 result,
-                joiner: Joiner(handle),
+                joiner: Joiner(handle, tid),
                 names: Vec::new(),
                 vars: None,
             })
@@ -326,21 +333,18 @@ mod tests {
             prefetch
                 .begin(vec!["nono"], vars.clone())
                 .finish(&["nono"], &vars, || panic!("the thread must answer"));
-        let tid = {
-            let handle = joiner.0;
-            let tid = handle.join().unwrap();
-            wait_released(tid);
-            tid
-        };
+        let tid = joiner.1.load(Ordering::SeqCst);
+        assert_ne!(tid, 0);
+        joiner.join();
         assert!(
             !Path::new(&format!("/proc/self/task/{tid}")).exists(),
             "the prefetch thread is still listed after the join"
         );
         // Dropped without inputs: the thread ends by itself.
         let prefetch = start(None).unwrap();
-        let handle = prefetch.joiner.0;
+        let joiner = prefetch.joiner;
         drop((prefetch.inputs, prefetch.check, prefetch.result));
-        handle.join().unwrap();
+        joiner.0.join().unwrap();
         let _ = std::fs::remove_dir_all(&home);
     }
 }

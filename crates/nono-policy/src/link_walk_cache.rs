@@ -415,6 +415,7 @@ fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
             "the state directory is not a directory of the user's that only they can write",
         ));
     }
+    remove_stale_temporaries(dir);
     let text = serde_json::to_vec(content).map_err(io::Error::other)?;
     // One name per writer: two resolutions of one process (a prefetch guessed wrong, see
     // `deny_prefetch`) may store at once.
@@ -435,6 +436,32 @@ fn write_private(file: &Path, content: &CacheFile) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Remove the temporary files of stores that never finished (a process ended between the
+/// write and the rename), once they are a minute old: a store in progress is younger.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(".link-walk.") && name.ends_with(".tmp")) {
+            continue;
+        }
+        // Not following a symlink: only a regular file of the user's is removed.
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age.as_secs() >= 60);
+        if meta.is_file() && owned_safely(&meta, false) && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -550,6 +577,39 @@ mod tests {
             links.contains(&added) && links.contains(&changed_link),
             "the changed tree must be walked again: {links:?}"
         );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_store_removes_stale_temporaries_but_not_fresh_ones() {
+        let d = tmp("stale");
+        let state = d.join("state");
+        let dir = LinkWalkCache::file(&state).parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let stale = dir.join(".link-walk.1.0.tmp");
+        let fresh = dir.join(".link-walk.2.0.tmp");
+        let other = dir.join("write-grants.jsonl");
+        for f in [&stale, &fresh, &other] {
+            std::fs::write(f, "x").unwrap();
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for f in [&stale, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        let root = d.join("root");
+        tree(&root);
+        let mut cache = LinkWalkCache::load(&state);
+        record_settled(&mut cache, &root, 100);
+        cache.store();
+        assert!(!stale.exists(), "a stale temporary must be removed");
+        assert!(fresh.exists(), "a store in progress must be left alone");
+        assert!(other.exists(), "only the cache's temporaries are removed");
         let _ = std::fs::remove_dir_all(&d);
     }
 
