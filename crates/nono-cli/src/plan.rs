@@ -643,12 +643,13 @@ fn add_grants(
     ];
     for (flag, paths, access) in dirs {
         for p in paths {
-            caps.allow_dir(p, access, origin(flag, p)).map_err(|e| {
+            let granted = caps.allow_dir_at(p, access, origin(flag, p)).map_err(|e| {
                 Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
             })?;
             requested.push(RequestedGrant {
                 path: absolute(p)?,
                 origin: origin(flag, p),
+                granted: Some(granted),
             });
         }
     }
@@ -659,12 +660,15 @@ fn add_grants(
     ];
     for (flag, paths, access) in files {
         for p in paths {
-            caps.allow_file(p, access, origin(flag, p)).map_err(|e| {
-                Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
-            })?;
+            let granted = caps
+                .allow_file_at(p, access, origin(flag, p))
+                .map_err(|e| {
+                    Failure::nono(format!("{flag} {}: {}", p.display(), caps_hint(&e, flag)))
+                })?;
             requested.push(RequestedGrant {
                 path: absolute(p)?,
                 origin: origin(flag, p),
+                granted: Some(granted),
             });
         }
     }
@@ -725,6 +729,7 @@ impl ElevationPlan {
             .map(|p| RequestedGrant {
                 path: p.clone(),
                 origin: origin("--approve", p),
+                granted: None,
             })
             .collect();
         let (_, walks) = check_grant_links(
@@ -881,6 +886,7 @@ pub fn check_output_links(
     let request = [RequestedGrant {
         path: dir.to_path_buf(),
         origin: Origin::flag(flag, path),
+        granted: None,
     }];
     let links = planted::grant_links(&request, caps, planted::user_id(), history)
         .map_err(|e| Failure::nono(format!("{flag}: resolving the symlinks on its path: {e}")))?;

@@ -8,7 +8,7 @@
 //!
 //! Pure decisions plus `lstat`/`readlink`; the CLI prints and refuses.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -31,6 +31,10 @@ pub struct RequestedGrant {
     pub path: PathBuf,
     /// Where the grant came from.
     pub origin: Origin,
+    /// The canonical path this request was granted at (what its symlinks resolved to when
+    /// the grant was added: `CapabilitySet::allow_path_at` and kin); `None` for a request
+    /// whose path is only checked for links, not granted.
+    pub granted: Option<PathBuf>,
 }
 
 /// One symlink on the way to a grant.
@@ -218,49 +222,32 @@ impl std::fmt::Display for GrantChanged {
     }
 }
 
-/// Every grant of `caps` that came from one of `requested` must lie exactly where the symlink
-/// check's own resolution of that request ended ([`walk`]). The check and the grant resolve
-/// the same path at different moments; without this a path swapped in between would be
-/// granted where no check looked. (The sandbox then opens each grant's symlink-free path
-/// with `RESOLVE_NO_SYMLINKS`, so the object granted is the one at the checked path.)
+/// Every request that was granted must have been granted exactly where the symlink check's
+/// own resolution of *that* request ended ([`walk`]; `walks[i]` is `requested[i]`'s). The
+/// check and the grant resolve the same path at different moments; without this a path
+/// swapped in between would be granted where no check looked. Each request is held to its
+/// own grant, never to any grant of the same origin: a profile's grants share one origin,
+/// and a read-write grant swapped onto a path another grant of the profile only reads would
+/// otherwise pass (red team 8). (The sandbox then opens each grant's symlink-free path with
+/// `RESOLVE_NO_SYMLINKS`, so the object granted is the one at the checked path.)
 pub fn grants_match_checks(
     requested: &[RequestedGrant],
     walks: &[Walk],
     caps: &CapabilitySet,
 ) -> Result<(), GrantChanged> {
-    // Indexed once by origin (a profile brings dozens of grants: comparing every request
-    // with every grant was a measurable part of start-up, issue 14).
-    let mut checked: HashMap<&Origin, Vec<&Path>> = HashMap::new();
-    for (q, w) in requested.iter().zip(walks) {
-        let paths = checked.entry(&q.origin).or_default();
-        if let Some(p) = &w.resolved {
-            paths.push(p);
-        }
-    }
-    // A path granted twice keeps every origin.
-    let mut granted: HashMap<&Origin, Vec<&Path>> = HashMap::new();
-    for g in caps.grants() {
-        for o in g.origin.iter() {
-            if checked.contains_key(o) {
-                granted.entry(o).or_default().push(&g.path);
-            }
-        }
-    }
-    let mut done: HashSet<&Origin> = HashSet::new();
-    for r in requested {
-        let origin = &r.origin;
-        if !done.insert(origin) {
+    for (i, r) in requested.iter().enumerate() {
+        let Some(granted) = &r.granted else {
             continue;
-        }
-        let ok = checked.get(origin).map_or(&[][..], Vec::as_slice);
-        for g in granted.get(origin).map_or(&[][..], Vec::as_slice) {
-            if !ok.contains(g) {
-                return Err(GrantChanged {
-                    origin: r.origin.clone(),
-                    granted: g.to_path_buf(),
-                    checked: ok.iter().map(|p| p.to_path_buf()).collect(),
-                });
-            }
+        };
+        let checked = walks.get(i).and_then(|w| w.resolved.as_deref());
+        // A grant a later step took out again grants nothing.
+        let present = caps.grants().iter().any(|g| g.path == *granted);
+        if present && checked != Some(granted.as_path()) {
+            return Err(GrantChanged {
+                origin: r.origin.clone(),
+                granted: granted.clone(),
+                checked: checked.map(Path::to_path_buf).into_iter().collect(),
+            });
         }
     }
     Ok(())
@@ -554,6 +541,7 @@ mod tests {
         let req = |path: &str, origin: &str| RequestedGrant {
             path: d.join(path),
             origin: origin.into(),
+            granted: Some(d.join(path)),
         };
         let walked = |to: Option<&str>| Walk {
             links: Vec::new(),
@@ -587,6 +575,42 @@ mod tests {
                 checked: Vec::new(),
             })
         );
+        // Red team 8: two grants of one origin (a profile's), the read-write one granted
+        // where the *other* one's check ended (its own path was swapped for a link to it
+        // while it was granted, and back before its check): refused, although the path
+        // granted is one a check of that origin ended at.
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(d.join("b"), AccessMode::Read, "profile p")
+            .unwrap();
+        caps.allow_dir(d.join("b"), AccessMode::ReadWrite, "profile p")
+            .unwrap();
+        let swapped = [
+            RequestedGrant {
+                granted: Some(d.join("b")),
+                ..req("b", "profile p")
+            },
+            RequestedGrant {
+                granted: Some(d.join("b")),
+                ..req("c", "profile p")
+            },
+        ];
+        assert_eq!(
+            grants_match_checks(&swapped, &[walked(Some("b")), walked(Some("c"))], &caps),
+            Err(GrantChanged {
+                origin: "profile p".into(),
+                granted: d.join("b"),
+                checked: vec![d.join("c")],
+            })
+        );
+        // A request not granted (only checked for links) is not held to a grant.
+        let unchecked = [RequestedGrant {
+            granted: None,
+            ..req("a", "--approve A")
+        }];
+        assert_eq!(
+            grants_match_checks(&unchecked, &[walked(Some("c"))], &caps),
+            Ok(())
+        );
     }
 
     #[test]
@@ -599,6 +623,7 @@ mod tests {
             .map(|p| RequestedGrant {
                 path: d.join(p),
                 origin: Origin::flag("--read", d.join(p)),
+                granted: None,
             })
             .collect();
         let caps = CapabilitySet::new();
@@ -638,6 +663,7 @@ mod tests {
         let req = [RequestedGrant {
             path: d.join("proj/out"),
             origin: Origin::flag("--allow", d.join("proj/out")),
+            granted: None,
         }];
         let mut caps = CapabilitySet::new();
         caps.allow_dir(d.join("proj/out"), AccessMode::ReadWrite, &req[0].origin)

@@ -487,7 +487,46 @@ impl CapabilitySet {
         access: AccessMode,
         origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
+        self.allow(path.as_ref(), FsKind::Dir, access, origin.into())?;
+        Ok(self)
+    }
+
+    /// [`allow_dir`](Self::allow_dir), returning the canonical path granted (what the
+    /// symlinks on `path` resolved to at this moment).
+    pub fn allow_dir_at(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<Origin>,
+    ) -> Result<PathBuf, CapsError> {
         self.allow(path.as_ref(), FsKind::Dir, access, origin.into())
+    }
+
+    /// [`allow_file`](Self::allow_file), returning the canonical path granted.
+    pub fn allow_file_at(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<Origin>,
+    ) -> Result<PathBuf, CapsError> {
+        self.allow(path.as_ref(), FsKind::File, access, origin.into())
+    }
+
+    /// [`allow_path`](Self::allow_path), returning the canonical path granted.
+    pub fn allow_path_at(
+        &mut self,
+        path: impl AsRef<Path>,
+        access: AccessMode,
+        origin: impl Into<Origin>,
+    ) -> Result<PathBuf, CapsError> {
+        let canonical = canonicalize_existing(path.as_ref())?;
+        let kind = if canonical.is_dir() {
+            FsKind::Dir
+        } else {
+            FsKind::File
+        };
+        self.insert(canonical.clone(), kind, access, origin.into());
+        Ok(canonical)
     }
 
     /// Grant one file. The path must exist and be a file (or another non-directory).
@@ -497,7 +536,8 @@ impl CapabilitySet {
         access: AccessMode,
         origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
-        self.allow(path.as_ref(), FsKind::File, access, origin.into())
+        self.allow(path.as_ref(), FsKind::File, access, origin.into())?;
+        Ok(self)
     }
 
     /// Grant a path as whatever it is on disk (directory tree or single file).
@@ -507,31 +547,26 @@ impl CapabilitySet {
         access: AccessMode,
         origin: impl Into<Origin>,
     ) -> Result<&mut Self, CapsError> {
-        let canonical = canonicalize_existing(path.as_ref())?;
-        let kind = if canonical.is_dir() {
-            FsKind::Dir
-        } else {
-            FsKind::File
-        };
-        self.insert(canonical, kind, access, origin.into());
+        self.allow_path_at(path, access, origin)?;
         Ok(self)
     }
 
+    /// Grant `path` as `kind`; the canonical path granted.
     fn allow(
         &mut self,
         path: &Path,
         kind: FsKind,
         access: AccessMode,
         origin: Origin,
-    ) -> Result<&mut Self, CapsError> {
+    ) -> Result<PathBuf, CapsError> {
         let canonical = canonicalize_existing(path)?;
         match (kind, canonical.is_dir()) {
             (FsKind::Dir, false) => return Err(CapsError::NotADirectory { path: canonical }),
             (FsKind::File, true) => return Err(CapsError::IsADirectory { path: canonical }),
             _ => {}
         }
-        self.insert(canonical, kind, access, origin);
-        Ok(self)
+        self.insert(canonical.clone(), kind, access, origin);
+        Ok(canonical)
     }
 
     fn insert(&mut self, path: PathBuf, kind: FsKind, access: AccessMode, origin: Origin) {

@@ -269,10 +269,11 @@ impl Profile {
                     }
                 };
                 // `allow_path` resolves the path; one that cannot be resolved is missing.
-                match caps.allow_path(&path, access, origin.clone()) {
-                    Ok(_) => requested.push(crate::planted::RequestedGrant {
+                match caps.allow_path_at(&path, access, origin.clone()) {
+                    Ok(granted) => requested.push(crate::planted::RequestedGrant {
                         path,
                         origin: origin.clone(),
+                        granted: Some(granted),
                     }),
                     Err(CapsError::NotFound { .. } | CapsError::Resolve { .. }) if e.optional => {
                         tracing::debug!(
