@@ -113,7 +113,10 @@ fn redteam8_a_link_added_inside_a_cached_deny_walk_is_denied() {
             prefetched.stdout.contains(&secret),
             "{mode:?}: the target of a link added inside a cached walk of ~/.ssh is not denied: {prefetched}"
         );
-        assert_eq!(prefetched.stdout, serial.stdout, "{mode:?}: prefetched vs serial plan");
+        assert_eq!(
+            prefetched.stdout, serial.stdout,
+            "{mode:?}: prefetched vs serial plan"
+        );
         let read = nono_in(&s, mode, true, &["--allow", &proj], &cat);
         assert!(
             !read.stdout.contains("s3cret"),
@@ -204,4 +207,93 @@ fn redteam8_a_planted_link_on_a_profile_grant_is_refused_with_early_walks() {
         planted.exists(),
         "control: the accepted link did not lead outside: {r}"
     );
+}
+
+/// FINDING (attack b, pre-existing: serial too): `planted::grants_match_checks` matches a
+/// grant against the walks of *every* request of the same origin, and all of a profile's
+/// grants share one origin (`profile NAME`). A concurrent sandboxed run that may write the
+/// project swaps a directory on the way to the profile's read-write grant (`~/proj/build`)
+/// with a symlink to a path the profile grants read-only (`~/docs`; with a profile that
+/// extends `default`, `/etc` or `/usr`) in a loop (`race spin`): when the grant is resolved
+/// through the link and the symlink check's walk of the same request finds the directory, the
+/// planted link is never judged, the grant on `~/docs` is read-write, and `~/docs` is among
+/// the "checked" paths of that origin (the read grant's own walk), so nothing notices. The
+/// victim's command writes into `~/docs`. Control: with the path stable the command cannot
+/// write there (the profile reads `~/docs` only), and a swap seen by the walk is refused
+/// (`refusing the symlink`, `GrantChanged`), so only this interleaving escapes.
+#[test]
+fn redteam8_a_grant_swapped_onto_another_profile_grant_is_refused() {
+    use crate::programs::bins;
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt8-origin");
+    s.mkdir("home/proj/build");
+    s.mkdir("home/docs");
+    let docs = s.s("home/docs");
+    std::os::unix::fs::symlink(&docs, s.join("home/proj/lnk")).unwrap();
+    let profile = s.write(
+        "home/profiles/p.json",
+        &serde_json::json!({
+            "name": "p",
+            "extends": "default",
+            "filesystem": {"read": ["~/docs"], "allow": ["~/proj/build"]}
+        })
+        .to_string(),
+    );
+    let profile = profile.display().to_string();
+    let pwned = s.join("home/docs/pwned");
+    let write = format!("echo x > {}", pwned.display());
+    let argv = ["/bin/sh", "-c", write.as_str()];
+    // Control: the path stable, the profile's command cannot write into ~/docs.
+    for mode in MODES {
+        let r = nono_in(&s, mode, true, &["-p", &profile], &argv);
+        assert!(!pwned.exists(), "{mode:?} control wrote into ~/docs: {r}");
+    }
+    // The attacker: a run granted the project, swapping `build` and `lnk` in a loop.
+    let mut a = Command::new(nono_bin());
+    a.current_dir(s.join("home"))
+        .env("HOME", s.join("home"))
+        .env_remove("RUST_LOG")
+        .args([
+            "run",
+            "-s",
+            "--read",
+            &b.dir_s(),
+            "--allow",
+            &s.s("home/proj"),
+            "--",
+        ])
+        .arg(b.race())
+        .args([
+            "spin",
+            &s.s("home/proj/build"),
+            &s.s("home/proj/lnk"),
+            "120",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(state) = state_home_for(&s.path) {
+        a.env("XDG_STATE_HOME", state);
+    }
+    let mut a = a.spawn().expect("spawn the attacking run");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut hit = None;
+    'outer: for i in 0..60 {
+        for mode in MODES {
+            for prefetch in [true, false] {
+                let r = nono_in(&s, mode, prefetch, &["-p", &profile], &argv);
+                if pwned.exists() {
+                    hit = Some((i, mode, prefetch, r));
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let _ = a.kill();
+    let _ = a.wait();
+    if let Some((i, mode, prefetch, r)) = hit {
+        panic!(
+            "{mode:?} (prefetch={prefetch}) on attempt {i}: the read-write grant ~/proj/build was resolved through a symlink a sandboxed run planted (to ~/docs, which the profile grants read-only), the symlink check's walk saw the directory, and grants_match_checks accepted ~/docs because another grant of the same profile resolved there; the command wrote into ~/docs:\n{r}"
+        );
+    }
 }
