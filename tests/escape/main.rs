@@ -31,4 +31,5 @@ mod redteam4;
 mod redteam5;
 mod redteam6;
 mod redteam7;
+mod redteam8;
 mod terminal;
