@@ -5,12 +5,14 @@
 //! [`DenySet::from_groups`]) is the largest single part of a sandbox's start-up. A
 //! [`DenyPrefetch`] is a thread started first thing in `main` (before the command line is
 //! parsed) that gets ready for it — it loads the link-walk cache of the state directory the
-//! environment names — and then waits for its inputs: [`Profile::resolve_prefetched`] hands
-//! it the profile's enabled groups and the final [`Vars`] as soon as it starts, resolves the
-//! grants, the profile's own deny entries and the grants' symlink walks meanwhile, helps
-//! check the walk cache's stamps (`StampCheck`), and takes the result. The thread resolves
-//! exactly what [`Profile::resolve`] would, for exactly the same inputs, and looks at no
-//! path of a group the profile switches off; only *when* it runs changes.
+//! environment names — and then waits for its inputs. Once the profile is loaded, the
+//! caller hands it the profile's enabled groups and the final [`Vars`]
+//! ([`DenyPrefetch::begin`]); [`Profile::resolve_prefetched`] then resolves the grants, the
+//! profile's own deny entries and the grants' symlink walks on the calling thread, helps
+//! check the walk cache's stamps (`StampCheck`) and takes the result. The thread resolves
+//! exactly what [`Profile::resolve`] would, for exactly the same inputs (a result begun for
+//! other inputs is not used), and looks at no path of a group the profile switches off;
+//! only *when* and *where* it runs change.
 //!
 //! The thread is always joined before the result is used or dropped, and the join waits
 //! until the kernel has let go of the thread: a sandbox applied right after (Landlock and

@@ -172,12 +172,11 @@ impl Profile {
         prefetch: Option<crate::deny_prefetch::Started>,
     ) -> Result<ResolvedProfile, ProfileError> {
         let groups = self.enabled_groups();
-        let started = prefetch;
         let granted = self.resolve_grants(vars);
         let profile_denies = self.deny_paths(vars);
         let own = || DenySet::from_groups_seen(groups.iter().copied(), vars);
         let mut walks = Vec::new();
-        let (resolved, joiner) = match started {
+        let (resolved, joiner) = match prefetch {
             None => (own(), None),
             Some(started) => {
                 // Meanwhile: the walks the caller's symlink check of the grants makes anyway.
