@@ -33,6 +33,11 @@ pub fn other_cpus_available() -> bool {
 /// other than the one it runs on now. The thread may widen its own set again once it runs.
 /// Returns the CPU it was moved off (`None`: no other CPU, or the kernel refused; it then
 /// stays where it was queued).
+///
+/// The caller must keep `thread` from ending until this returns (have it wait for a word
+/// sent afterwards, as `nono_policy::deny_prefetch` does): glibc names the thread by its
+/// kernel id, which the kernel clears when the thread ends, and an id of 0 means the
+/// *calling* thread — whose CPU set this would then narrow (red team 7).
 pub fn move_off_this_cpu<T>(thread: &JoinHandle<T>) -> Option<usize> {
     let cpus = rustix::thread::sched_getaffinity(None).ok()?;
     let here = rustix::thread::sched_getcpu();
@@ -51,7 +56,8 @@ pub fn move_off_this_cpu<T>(thread: &JoinHandle<T>) -> Option<usize> {
         return None;
     }
     // SAFETY: the handle is borrowed, so the thread has not been joined or detached and its
-    // `pthread_t` is valid; the set is a whole `cpu_set_t` of the size passed.
+    // `pthread_t` is valid memory; the set is a whole `cpu_set_t` of the size passed. (That
+    // the thread has not ended is the caller's part, see above: not a memory-safety matter.)
     let rc = unsafe {
         libc::pthread_setaffinity_np(
             thread.as_pthread_t(),
