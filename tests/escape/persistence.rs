@@ -325,6 +325,88 @@ fn persist_grant_through_a_planted_symlink_is_refused() {
         .stderr_has(&format!("--allow-symlinked-grant {link_s}"));
 }
 
+/// `--allow-cwd` from a directory reached through a link an earlier run planted: run 1
+/// (`--allow proj`) makes `proj/out` a link to an outside directory; the user then `cd`s
+/// into `proj/out` and runs `nono run|wrap --allow-cwd`. The working directory is the link's
+/// target (`getcwd` is physical), which `--allow-cwd` granted without looking at how the user
+/// got there. Now the path the shell reports (`$PWD`) is checked like any grant path: the
+/// planted link is refused (125, naming it and `--allow-symlinked-grant`), and that flag
+/// accepts it. Control: without the check (a `$PWD` that is not the way there, as when the
+/// user is in the target itself) the grant is the directory the user is in.
+#[test]
+fn persist_allow_cwd_through_a_planted_symlink_is_refused() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("persist-cwd-link");
+    s.mkdir("proj");
+    let outside = s.mkdir("outside");
+    let (proj_s, out_s, outside_s) = (s.s("proj"), s.s("proj/out"), s.s("outside"));
+    let home = s.mkdir("home");
+    // Run 1: plant (its write grant `proj` is recorded in nono's state under HOME).
+    nono_as(
+        None,
+        &s.path,
+        &[("HOME", home.as_path())],
+        &[
+            "run", "--allow", &proj_s, "--", "ln", "-s", &outside_s, &out_s,
+        ],
+    )
+    .expect_code(0);
+    let out = s.join("proj/out");
+    let via_link = [("HOME", home.as_path()), ("PWD", out.as_path())];
+    let plant = "echo x > planted";
+    for mode in ["run", "wrap"] {
+        let r = nono_as(
+            None,
+            &out,
+            &via_link,
+            &[mode, "--allow-cwd", "--", SHELL, "-c", plant],
+        );
+        assert!(
+            !outside.join("planted").exists(),
+            "{mode} --allow-cwd wrote through the planted link:\n{r}"
+        );
+        r.expect_code(125)
+            .stderr_has(&format!("refusing the symlink {out_s} -> {outside_s}"))
+            .stderr_has(&format!("--allow-symlinked-grant {out_s}"));
+        // The opt-in works.
+        nono_as(
+            None,
+            &out,
+            &via_link,
+            &[
+                mode,
+                "--allow-cwd",
+                "--allow-symlinked-grant",
+                &out_s,
+                "--",
+                SHELL,
+                "-c",
+                plant,
+            ],
+        )
+        .expect_code(0);
+        assert!(outside.join("planted").exists(), "the opt-in did not work");
+        std::fs::remove_file(outside.join("planted")).unwrap();
+        // Control: in the target itself (`$PWD` is the directory), the grant is that
+        // directory, as before.
+        let here = [("HOME", home.as_path()), ("PWD", outside.as_path())];
+        nono_as(
+            None,
+            &outside,
+            &here,
+            &[mode, "--allow-cwd", "--", SHELL, "-c", plant],
+        )
+        .expect_code(0);
+        assert!(
+            outside.join("planted").exists(),
+            "--allow-cwd in place failed"
+        );
+        std::fs::remove_file(outside.join("planted")).unwrap();
+    }
+}
+
 /// Finding 2: run 1 (`--allow-cwd`) replaces `audit.jsonl` with a link to `~/.bashrc`; run 2
 /// (`--audit-log ./audit.jsonl`, no grant on that directory) would append a sandbox-chosen
 /// path — `$(touch PWNED)` — to the shell's rc file. Now the log is opened `O_NOFOLLOW` (also

@@ -673,12 +673,28 @@ fn add_grants(
         }
     }
     if flags.allow_cwd {
-        caps.allow_dir(
-            workdir,
-            AccessMode::ReadWrite,
-            origin("--allow-cwd", workdir),
-        )
-        .map_err(|e| Failure::nono(format!("--allow-cwd: {e}")))?;
+        let granted = caps
+            .allow_dir_at(
+                workdir,
+                AccessMode::ReadWrite,
+                origin("--allow-cwd", workdir),
+            )
+            .map_err(|e| Failure::nono(format!("--allow-cwd: {e}")))?;
+        // Checked for planted symlinks like any grant, along the path the user reached the
+        // directory by (`cd proj/out`, where an earlier run made `out` a link elsewhere):
+        // `--workdir` as given, else the shell's `$PWD` when it names the same directory.
+        let reached = match &flags.workdir {
+            Some(dir) => absolute(dir)?,
+            None => std::env::var_os("PWD")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute() && std::fs::canonicalize(p).is_ok_and(|c| c == workdir))
+                .unwrap_or_else(|| workdir.to_path_buf()),
+        };
+        requested.push(RequestedGrant {
+            path: reached,
+            origin: origin("--allow-cwd", workdir),
+            granted: Some(granted),
+        });
     }
     Ok(())
 }
