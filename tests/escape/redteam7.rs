@@ -13,12 +13,20 @@ use std::process::{Child, Command, Stdio};
 use crate::harness::{nono_bin, output, state_home_for, Run, Scratch};
 use crate::programs::{Mode, MODES};
 
-/// `nono MODE -s ARGS -- /bin/true` (prefetched) or `nono -s MODE ARGS -- /bin/true`
-/// (serial), with `HOME` the scratch home and its XDG directories beneath it, under
-/// `timeout` so that a hang is a failure, not a stuck test.
-fn nono_in(s: &Scratch, mode: Mode, prefetch: bool, env: &[(&str, &str)], args: &[&str]) -> Run {
+/// `timeout -k 2 SECS nono MODE -s` (prefetched: the subcommand first) or `... nono -s MODE`
+/// (serial), run in `cwd` with `HOME` the scratch home, its XDG directories beneath it
+/// (state beside the scratch directory), `PATH` as given: a hang is a failure (`timeout`
+/// exits 124), not a stuck test. The caller adds the arguments. Shared with red team 8.
+pub(crate) fn timed_nono(
+    s: &Scratch,
+    cwd: &Path,
+    path: &str,
+    secs: u32,
+    mode: Mode,
+    prefetch: bool,
+) -> Command {
     let mut cmd = Command::new("timeout");
-    cmd.current_dir(s.join("home/proj"))
+    cmd.current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -36,16 +44,24 @@ fn nono_in(s: &Scratch, mode: Mode, prefetch: bool, env: &[(&str, &str)], args: 
         cmd.env("XDG_STATE_HOME", state);
     }
     cmd.env("HOME", s.join("home"))
-        .env("PATH", format!("{}:/usr/bin:/bin", s.s("home/bin")));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(["-k", "2", &HANG_SECS.to_string()])
+        .env("PATH", path)
+        .args(["-k", "2", &secs.to_string()])
         .arg(nono_bin());
     if prefetch {
         cmd.args([mode.as_str(), "-s"]);
     } else {
         cmd.args(["-s", mode.as_str()]);
+    }
+    cmd
+}
+
+/// [`timed_nono`] in `<scratch>/home/proj` with the scratch's `home/bin` first on `PATH`,
+/// extra variables `env`: `nono MODE ARGS -- /bin/true`.
+fn nono_in(s: &Scratch, mode: Mode, prefetch: bool, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let path = format!("{}:/usr/bin:/bin", s.s("home/bin"));
+    let mut cmd = timed_nono(s, &s.join("home/proj"), &path, HANG_SECS, mode, prefetch);
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     cmd.args(args).args(["--", "/bin/true"]);
     output(&mut cmd)

@@ -7,43 +7,16 @@
 //! `nono run|wrap` starts the prefetch only when the subcommand is the first argument, so
 //! `nono -s MODE ...` is the same command without it: the serial control of every test.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::harness::{nono_bin, output, sandbox_available, state_home_for, Run, Scratch};
 use crate::programs::{Mode, MODES};
+use crate::redteam7::timed_nono;
+use std::path::Path;
 
-/// `nono MODE -s ARGS -- CMD...` (prefetched) or `nono -s MODE ARGS -- CMD...` (serial), in
-/// `<scratch>/home` with `HOME` there and its XDG directories beneath it (state beside the
-/// scratch directory), under `timeout` so that a hang is a failure, not a stuck test.
+/// [`timed_nono`] in `<scratch>/home` with a plain `PATH`: `nono MODE ARGS -- CMD...`.
 fn nono_in(s: &Scratch, mode: Mode, prefetch: bool, args: &[&str], cmd_argv: &[&str]) -> Run {
-    let mut cmd = Command::new("timeout");
-    cmd.current_dir(s.join("home"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG");
-    for var in [
-        "XDG_CONFIG_HOME",
-        "XDG_DATA_HOME",
-        "XDG_CACHE_HOME",
-        "XDG_RUNTIME_DIR",
-        "TMPDIR",
-    ] {
-        cmd.env_remove(var);
-    }
-    if let Some(state) = state_home_for(&s.path) {
-        cmd.env("XDG_STATE_HOME", state);
-    }
-    cmd.env("HOME", s.join("home"))
-        .env("PATH", "/usr/bin:/bin")
-        .args(["-k", "2", "30"])
-        .arg(nono_bin());
-    if prefetch {
-        cmd.args([mode.as_str(), "-s"]);
-    } else {
-        cmd.args(["-s", mode.as_str()]);
-    }
+    let mut cmd = timed_nono(s, &s.join("home"), "/usr/bin:/bin", 30, mode, prefetch);
     cmd.args(args).arg("--").args(cmd_argv);
     output(&mut cmd)
 }

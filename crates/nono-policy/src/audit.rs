@@ -196,6 +196,24 @@ impl std::fmt::Display for OwnOutputError {
     }
 }
 
+/// Append `text` (whole lines) to one of nono's own record files (the write history, the
+/// trusted profiles): its directory made 0700 if missing, the file opened as
+/// [`open_own_output`] opens it (appending).
+pub fn append_own_lines(file: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = file.parent() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    let mut out = open_own_output(file, false).map_err(|e| match e {
+        OwnOutputError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    })?;
+    std::io::Write::write_all(&mut out, text.as_bytes())
+}
+
 /// Open a file nono itself writes outside the sandbox (the audit log, `learn`'s profile):
 /// `O_NOFOLLOW | O_CLOEXEC`, created 0600 if missing (`O_CREAT` never goes through a link:
 /// with `O_NOFOLLOW` a dangling symlink is `ELOOP`), appended to or (`truncate`) truncated —

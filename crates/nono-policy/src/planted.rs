@@ -193,31 +193,29 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
 pub struct GrantChanged {
     /// The grant's origin.
     pub origin: Origin,
+    /// The path as asked for (a profile has many grants of one origin: this names which).
+    pub asked: PathBuf,
     /// What the grant resolved to when it was granted.
     pub granted: PathBuf,
     /// What its path resolved to when its symlinks were checked (`None`: missing then).
-    pub checked: Vec<PathBuf>,
+    pub checked: Option<PathBuf>,
 }
 
 impl std::fmt::Display for GrantChanged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let checked: Vec<String> = self
-            .checked
-            .iter()
-            .map(|p| crate::escape::path(p).to_string())
-            .collect();
         write!(
             f,
-            "{} was granted as {}, but its path resolved to {} when its symlinks were checked: \
-             it changed while nono was starting (is another sandboxed run replacing directories \
-             on the way with symlinks?); nothing was started, run again once it is stable",
+            "{} ({}) was granted as {}, but the path resolved to {} when its symlinks were \
+             checked: it changed while nono was starting (is another sandboxed run replacing \
+             directories on the way with symlinks?); nothing was started, run again once it is \
+             stable",
+            crate::escape::path(&self.asked),
             self.origin,
             crate::escape::path(&self.granted),
-            if checked.is_empty() {
-                "nothing".to_owned()
-            } else {
-                checked.join(", ")
-            }
+            self.checked.as_deref().map_or_else(
+                || "nothing".to_owned(),
+                |p| crate::escape::path(p).to_string()
+            ),
         )
     }
 }
@@ -235,18 +233,23 @@ pub fn grants_match_checks(
     walks: &[Walk],
     caps: &CapabilitySet,
 ) -> Result<(), GrantChanged> {
+    // Looked up once (a profile brings dozens of grants: comparing every request with every
+    // grant was a measurable part of start-up, issue 14).
+    let in_set: std::collections::HashSet<&Path> =
+        caps.grants().iter().map(|g| g.path.as_path()).collect();
     for (i, r) in requested.iter().enumerate() {
         let Some(granted) = &r.granted else {
             continue;
         };
         let checked = walks.get(i).and_then(|w| w.resolved.as_deref());
         // A grant a later step took out again grants nothing.
-        let present = caps.grants().iter().any(|g| g.path == *granted);
+        let present = in_set.contains(granted.as_path());
         if present && checked != Some(granted.as_path()) {
             return Err(GrantChanged {
                 origin: r.origin.clone(),
+                asked: r.path.clone(),
                 granted: granted.clone(),
-                checked: checked.map(Path::to_path_buf).into_iter().collect(),
+                checked: checked.map(Path::to_path_buf),
             });
         }
     }
@@ -431,18 +434,7 @@ impl WriteHistory {
         if added == 0 {
             return Ok(0);
         }
-        if let Some(parent) = file.parent() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
-        }
-        let mut f = crate::audit::open_own_output(file, false).map_err(|e| match e {
-            crate::audit::OwnOutputError::Io(e) => e,
-            other => io::Error::other(other.to_string()),
-        })?;
-        std::io::Write::write_all(&mut f, lines.as_bytes())?;
+        crate::audit::append_own_lines(file, &lines)?;
         Ok(added)
     }
 }
@@ -561,8 +553,9 @@ mod tests {
             grants_match_checks(&requested, &moved, &caps),
             Err(GrantChanged {
                 origin: "--read B".into(),
+                asked: d.join("b"),
                 granted: d.join("b"),
-                checked: vec![d.join("c")],
+                checked: Some(d.join("c")),
             })
         );
         // `--allow A` was missing when checked.
@@ -571,8 +564,9 @@ mod tests {
             grants_match_checks(&requested, &missing, &caps),
             Err(GrantChanged {
                 origin: "--allow A".into(),
+                asked: d.join("a"),
                 granted: d.join("a"),
-                checked: Vec::new(),
+                checked: None,
             })
         );
         // Red team 8: two grants of one origin (a profile's), the read-write one granted
@@ -598,8 +592,9 @@ mod tests {
             grants_match_checks(&swapped, &[walked(Some("b")), walked(Some("c"))], &caps),
             Err(GrantChanged {
                 origin: "profile p".into(),
+                asked: d.join("c"),
                 granted: d.join("b"),
-                checked: vec![d.join("c")],
+                checked: Some(d.join("c")),
             })
         );
         // A request not granted (only checked for links) is not held to a grant.

@@ -267,18 +267,7 @@ impl TrustedProfiles {
         if added == 0 {
             return Ok(0);
         }
-        if let Some(parent) = file.parent() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)?;
-        }
-        let mut out = crate::audit::open_own_output(file, false).map_err(|e| match e {
-            crate::audit::OwnOutputError::Io(e) => e,
-            other => io::Error::other(other.to_string()),
-        })?;
-        std::io::Write::write_all(&mut out, lines.as_bytes())?;
+        crate::audit::append_own_lines(file, &lines)?;
         Ok(added)
     }
 }
