@@ -421,15 +421,15 @@ impl Broker {
                 broker.serve(&ctx, &flag);
             }
         };
-        let spawned = match thread {
-            Some(t) => match t.serve(Box::new(job)) {
-                Ok(handle) => Ok(handle),
-                // The thread is gone (it cannot be, short of a panic): a new one.
-                Err(job) => std::thread::Builder::new()
-                    .name("nono-notify".into())
-                    .spawn(job),
-            },
-            None => std::thread::Builder::new()
+        let job: crate::listener_thread::ListenerJob = Box::new(job);
+        let served = match thread {
+            Some(t) => t.serve(job),
+            None => Err(job),
+        };
+        let spawned = match served {
+            Ok(handle) => Ok(handle),
+            // No listener thread, or it is gone (it cannot be, short of a panic): a new one.
+            Err(job) => std::thread::Builder::new()
                 .name("nono-notify".into())
                 .spawn(job),
         };
