@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{run, workspace_root};
+use crate::workspace_root;
 
 /// Files in the read workload.
 const FILES: usize = 5000;
@@ -309,6 +309,8 @@ struct Target {
 
 /// Everything one run measured.
 struct All {
+    /// How the measured `nono` is linked (`static` or `dynamic`).
+    linkage: &'static str,
     timed: Vec<Timed>,
     inside: Vec<Inside>,
     memory: Memory,
@@ -342,12 +344,19 @@ pub fn run_bench(args: &[String]) -> Result<()> {
             ),
         }
     }
-    run(Command::new("cargo").args(["build", "--release", "-p", "nono-cli"]))?;
-    let nono = workspace_root().join("target/release/nono");
+    // The binary users install (`cargo xtask install`: static where the host allows).
+    let built = crate::build::build_nono(crate::build::Profile::Release)?;
+    eprintln!(
+        "bench: measuring {} ({} build)",
+        built.path.display(),
+        built.linkage.name()
+    );
+    let nono = built.path;
+    let linkage = built.linkage.name();
     // Not under /tmp: the default profile grants temp dirs, and then `--approve` would
     // measure the static fast path instead of runtime grants.
     let scratch = workspace_root().join(format!("target/nono-bench-{}", std::process::id()));
-    let result = measure_all(&o, &nono, &scratch);
+    let result = measure_all(&o, &nono, linkage, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let all = result?;
     let targets = targets(&all);
@@ -398,7 +407,7 @@ fn firejail_args(dir: &str) -> Vec<String> {
     ]
 }
 
-fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
+fn measure_all(o: &Opts, nono: &Path, linkage: &'static str, scratch: &Path) -> Result<All> {
     let _ = std::fs::remove_dir_all(scratch);
     let data = scratch.join("data");
     let bin = scratch.join("bin");
@@ -592,6 +601,7 @@ fn measure_all(o: &Opts, nono: &Path, scratch: &Path) -> Result<All> {
         }
     }
     Ok(All {
+        linkage,
         timed,
         inside,
         memory,
@@ -1267,7 +1277,11 @@ fn targets(all: &All) -> Vec<Target> {
 fn print_table(all: &All, targets: &[Target]) {
     let timed = &all.timed;
     let mut s = String::new();
-    let _ = writeln!(s, "\n## issue 14 targets (this run)");
+    let _ = writeln!(
+        s,
+        "\n## issue 14 targets (this run; nono {} build)",
+        all.linkage
+    );
     for t in targets {
         let verdict = match t.met {
             Some(true) => "met",
@@ -1474,6 +1488,7 @@ fn print_json(all: &All, targets: &[Target], proxy: Option<&serde_json::Value>) 
         .collect();
     let m = &all.memory;
     let out = serde_json::json!({
+        "nono_linkage": all.linkage,
         "targets": tg,
         "whole_process": whole,
         "open_latency": rows("open", "p50_ns", "p99_ns"),
