@@ -119,13 +119,10 @@ impl DenyPrefetch {
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {
-                    its_tid.store(
-                        rustix::thread::gettid().as_raw_nonzero().get(),
-                        Ordering::SeqCst,
-                    );
                     // Alive until its creator has moved it (the move names this thread by
                     // its id, which the kernel clears when the thread ends).
                     let _ = wait_moved.recv();
+                    its_tid.store(proc_tid(), Ordering::SeqCst);
                     // From here on the scheduler may place it anywhere again.
                     let _ = rustix::thread::sched_setaffinity(None, &cpus);
                     let cache = state_home().map(|home| LinkWalkCache::load(&home));
@@ -235,6 +232,17 @@ fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
     rx.recv().ok()
 }
 
+/// The calling thread's id as `/proc` names it (`/proc/thread-self` → `PID/task/TID`): where
+/// `/proc` was mounted in another PID namespace than nono's (a container that did not
+/// remount it), `gettid` gives a number `/proc/self/task` does not list. `gettid` when
+/// `/proc` cannot say.
+fn proc_tid() -> i32 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|l| l.file_name()?.to_str()?.parse::<i32>().ok())
+        .unwrap_or_else(|| rustix::thread::gettid().as_raw_nonzero().get())
+}
+
 /// Wait (briefly) until the thread `tid` of this process is gone from `/proc/self/task`:
 /// `pthread_join` returns once the thread has cleared its id, a moment before the kernel
 /// removes it from the thread group.
@@ -321,6 +329,18 @@ mod tests {
             "the link target must be denied"
         );
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn a_thread_is_named_as_proc_lists_it() {
+        let (own, listed) = std::thread::spawn(|| {
+            let own = proc_tid();
+            (own, Path::new(&format!("/proc/self/task/{own}")).exists())
+        })
+        .join()
+        .unwrap();
+        assert!(listed, "thread id {own} is not listed in /proc/self/task");
+        assert_ne!(own, proc_tid(), "another thread, another id");
     }
 
     #[test]
