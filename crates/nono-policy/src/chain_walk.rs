@@ -54,6 +54,24 @@ use nono_sandbox::Seen;
 
 use crate::planted::Walk;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: every answer asked of the kernel, as without the memo.
+    static UNMEMOISED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tests: resolve without the memo on this thread (`true`) or with it.
+#[cfg(test)]
+pub(crate) fn set_unmemoised(off: bool) {
+    UNMEMOISED.set(off);
+}
+
+/// Tests: whether the memo is off on this thread.
+#[cfg(test)]
+pub(crate) fn unmemoised() -> bool {
+    UNMEMOISED.get()
+}
+
 /// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct WalkMemo {
@@ -96,6 +114,10 @@ impl WalkMemo {
     /// this resolution saw: its own walks and `seen` (the `Resolver`'s `lstat`s of
     /// symlink-free paths).
     pub(crate) fn walk(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<Walk> {
+        #[cfg(test)]
+        if unmemoised() {
+            return crate::planted::walk(path);
+        }
         fn parts(p: &Path) -> VecDeque<OsString> {
             p.components()
                 .filter_map(|c| match c {
@@ -177,6 +199,10 @@ impl WalkMemo {
 
     /// `readlink` of `link`, answered from an earlier `readlink` of this resolution.
     pub(crate) fn read_link(&mut self, link: &Path) -> io::Result<PathBuf> {
+        #[cfg(test)]
+        if unmemoised() {
+            return std::fs::read_link(link);
+        }
         match self.targets.get(link) {
             Some(t) => Ok(t.clone()),
             None => self.readlink(link),
@@ -187,6 +213,10 @@ impl WalkMemo {
     /// the `lstat` failed), answered from what this resolution saw: an object it found to
     /// be no symlink, or a symlink a walk read.
     pub(crate) fn is_plain(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<bool> {
+        #[cfg(test)]
+        if unmemoised() {
+            return Ok(!std::fs::symlink_metadata(path)?.file_type().is_symlink());
+        }
         if self.known_plain(path, seen) {
             return Ok(true);
         }
@@ -312,6 +342,54 @@ mod tests {
             }
         }
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Paths a random tree may hold, parents first.
+    const NODES: &[&str] = &["a", "b", "c", "a/x", "a/y", "b/x", "b/y", "a/x/z", "b/y/z"];
+    /// What a random link may say (`@` is the tree's root).
+    const TARGETS: &[&str] = &[
+        "a", "b", "c", "x", "y", "z", "../b", "../a/x", "../../a/x", "@/a", "@/b/y", "@/missing",
+        "missing", ".", "..", "a/x/z", "y/..", "c/x", "x/z", "../c/../a", "/",
+    ];
+    /// What a random walk may ask for, beyond the nodes.
+    const QUERIES: &[&str] = &[
+        "a/x/z/..", "c/a", "b/../a/x", "a/x/z/w", "b/y/z/../../x", "c/x/z", "a/../..", "missing/x",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        /// On random trees of directories, files and links (chains, loops, links in prefixes,
+        /// dangling and absolute targets, `..`), one memo answering a sequence of walks gives
+        /// `planted::walk`'s answer to each.
+        #[test]
+        fn the_memoised_walk_is_planted_walk_on_random_trees(
+            kinds in proptest::collection::vec((0u8..4, 0usize..TARGETS.len()), NODES.len()),
+            queries in proptest::collection::vec(0usize..NODES.len() + QUERIES.len(), 1..10),
+        ) {
+            let d = tmp("prop");
+            let at = |t: &str| t.replace('@', d.to_str().unwrap());
+            for (node, (kind, target)) in NODES.iter().zip(&kinds) {
+                let p = d.join(node);
+                // Creation through a link or a file fails, or lands elsewhere in the tree:
+                // either way the tree is what both walks see.
+                let _ = match kind {
+                    1 => std::fs::create_dir(&p),
+                    2 => std::fs::write(&p, b"f"),
+                    3 => symlink(at(TARGETS[*target]), &p),
+                    _ => Ok(()),
+                };
+            }
+            let seen = HashMap::new();
+            let mut memo = WalkMemo::default();
+            for q in queries {
+                let rel = NODES.iter().chain(QUERIES).nth(q).unwrap();
+                let p = d.join(rel);
+                let want = walk(&p);
+                let got = memo.walk(&p, &seen);
+                proptest::prop_assert!(same(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+            }
+            let _ = std::fs::remove_dir_all(&d);
+        }
     }
 
     /// The `Resolver`'s `lstat`s stand in for the walk's: a symlink-free path seen as an

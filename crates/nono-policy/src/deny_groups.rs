@@ -1098,6 +1098,10 @@ impl Resolver {
     /// path resolves exactly when every component does. Any other path goes to
     /// `canonicalize` itself.
     fn canonicalize(&mut self, path: &Path) -> Option<PathBuf> {
+        #[cfg(test)]
+        if crate::chain_walk::unmemoised() {
+            return std::fs::canonicalize(path).ok();
+        }
         if !nono_sandbox::paths::is_clean(path.as_os_str().as_encoded_bytes()) {
             return std::fs::canonicalize(path).ok();
         }
@@ -1574,6 +1578,115 @@ mod tests {
             .is_some());
         assert_eq!(set.group_of(&outside.join("other")), None);
         assert_eq!(set.group_of(&tool.join("missing")), Some("autorun"));
+    }
+
+    /// The deny set resolved with the memo of `chain_walk` is the set resolved without it:
+    /// toolchain chains through shared prefixes, links out of an entry, chains through
+    /// links, an entry that is a link, dangling links and loops, `..` in targets, and PATH
+    /// directories spelled through links, with `..` and relative.
+    #[test]
+    fn the_memo_changes_nothing_in_the_set() {
+        use std::os::unix::fs::symlink;
+        let h = home("memo");
+        let dots = h.join("dotfiles");
+        for dir in [
+            ".pyenv/versions/3.11/bin",
+            ".pyenv/versions/3.11/lib/conf",
+            ".pyenv/versions/3.12/bin",
+            ".pyenv/versions/3.12/lib/conf",
+            ".pyenv/plugins/venv/shims",
+            ".cargo/bin",
+            ".local/bin",
+            "dotfiles/v1",
+            "dotfiles/nono",
+            "elsewhere",
+            "proj",
+        ] {
+            std::fs::create_dir_all(h.join(dir)).unwrap();
+        }
+        for file in ["dotfiles/v1/ssh_config", "elsewhere/pip", ".cargo/bin/rustup"] {
+            std::fs::write(h.join(file), b"x").unwrap();
+        }
+        for v in ["3.11", "3.12"] {
+            let bin = h.join(".pyenv/versions").join(v).join("bin");
+            std::fs::write(bin.join(format!("python{v}")), b"elf").unwrap();
+            symlink(format!("python{v}"), bin.join("python3")).unwrap();
+            symlink("python3", bin.join("python")).unwrap();
+            symlink(format!("../lib/conf/../conf"), bin.join("python-config")).unwrap();
+            symlink("python-config", bin.join("python3-config")).unwrap();
+            symlink(h.join("elsewhere/pip"), bin.join("pip")).unwrap();
+            symlink("pip", bin.join("pip3")).unwrap();
+            symlink("../../../../proj/missing", bin.join("dangling")).unwrap();
+            symlink("loop", bin.join("loop")).unwrap();
+        }
+        for tool in ["cargo", "rustc", "rustdoc"] {
+            symlink("rustup", h.join(".cargo/bin").join(tool)).unwrap();
+        }
+        symlink("v1", dots.join("cur")).unwrap();
+        symlink(dots.join("cur/ssh_config"), h.join(".ssh/config")).unwrap();
+        symlink("../dotfiles/cur/../v1/ssh_config", h.join(".ssh/config2")).unwrap();
+        symlink(&dots.join("nono"), h.join(".config")).unwrap_or_else(|_| {
+            symlink(&dots.join("nono"), h.join(".config/nono")).unwrap();
+        });
+        symlink(h.join("dots/missing"), h.join(".bashrc")).unwrap();
+        symlink(h.join(".local/bin"), h.join("binlink")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.path_dirs = vec![
+            h.join(".pyenv/plugins/venv/shims"),
+            h.join(".cargo/bin"),
+            h.join("binlink"),
+            h.join("proj/../.cargo/bin"),
+            h.join(".pyenv/versions/3.12/bin/"),
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/bin"),
+            PathBuf::from("relative/bin"),
+            h.join("missing/bin"),
+        ];
+        let resolve = |off: bool| {
+            crate::chain_walk::set_unmemoised(off);
+            let (set, seen) = DenySet::from_groups_seen(group_names(), &vars).unwrap();
+            crate::chain_walk::set_unmemoised(false);
+            let mut ids: Vec<_> = set.ids.iter().map(|(k, v)| (*k, *v)).collect();
+            ids.sort_unstable();
+            // (Link counts of shared directories such as /tmp change with other tests.)
+            let mut seen: Vec<_> = seen
+                .0
+                .into_iter()
+                .map(|(p, s)| match s {
+                    Seen::Object { dir, .. } => (p, Some(dir)),
+                    _ => (p, None),
+                })
+                .collect();
+            seen.sort_by(|a, b| a.0.cmp(&b.0));
+            (
+                format!("{:#?}", set.entries),
+                format!("{:?}", set.links),
+                set.unwalked.clone(),
+                ids,
+                seen,
+            )
+        };
+        let with = resolve(false);
+        let without = resolve(true);
+        assert_eq!(with.0, without.0);
+        assert_eq!(with.1, without.1);
+        assert_eq!(with.2, without.2);
+        assert_eq!(with.3, without.3);
+        // The canonicalize of PATH's directories `lstat`s what `realpath` read: a few more
+        // answers to keep, none different.
+        for (path, s) in &without.4 {
+            assert_eq!(
+                with.4.iter().find(|(p, _)| p == path).map(|(_, s)| s),
+                Some(s),
+                "{}",
+                path.display()
+            );
+        }
+        // It is a set worth comparing: chains out of the entries were followed.
+        assert!(with.0.contains("elsewhere/pip"), "{}", with.0);
+        assert!(with.0.contains("dotfiles/v1/ssh_config"), "{}", with.0);
+        assert!(with.1.contains("dotfiles/cur"), "{}", with.1);
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]
