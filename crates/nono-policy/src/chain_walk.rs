@@ -10,10 +10,14 @@
 //! lives in its `Resolver` and is dropped with it) and remembers, for that resolution only:
 //! - every symlink-free path an `lstat` of the resolution found to be an existing object that
 //!   is not a symlink (its walks' own `lstat`s, and the `Resolver`'s, handed in as `seen`);
-//! - every symlink a walk `lstat`ed *and* read, with what it said and its owner (one
-//!   `lstat` + `readlink` pair, never an owner of one moment with a target of another);
+//! - every symlink-free path an `lstat` found to be a symlink, with what the `readlink` made
+//!   right after it said and the owner that `lstat` gave (one `lstat` + `readlink` pair, never
+//!   an owner of one moment with a target of another);
 //! - what each `readlink` said (for `names_a_plain_sibling`, which reads links it does not
-//!   `lstat`).
+//!   `lstat`; the walk itself never takes a target from here).
+//!
+//! A missing component is not remembered (it is asked again: it may have been created since,
+//! and a walk that ends there costs one `lstat`).
 //!
 //! Everything else (a component not seen yet, a missing one, any error) is asked of the
 //! kernel as [`planted::walk`] asks it, and the walk is otherwise that function's, line for
@@ -44,7 +48,7 @@
 //!   keep their own unmemoised walks and re-check, so red team 8's swap of a grant path is
 //!   caught exactly as before.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -53,6 +57,15 @@ use std::path::{Component, Path, PathBuf};
 use nono_sandbox::Seen;
 
 use crate::planted::Walk;
+
+/// What an `lstat` of a symlink-free path found.
+#[derive(Debug, Clone)]
+enum Known {
+    /// An existing object that is not a symlink.
+    Plain,
+    /// A symlink, with what a `readlink` right after that `lstat` said and its owner.
+    Link(PathBuf, u32),
+}
 
 #[cfg(test)]
 thread_local! {
@@ -75,10 +88,8 @@ pub(crate) fn unmemoised() -> bool {
 /// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct WalkMemo {
-    /// Symlink-free paths found to be an existing object that is not a symlink.
-    plain: HashSet<PathBuf>,
-    /// Symlinks `lstat`ed and read by one walk: (what it says, its owner).
-    links: HashMap<PathBuf, (PathBuf, u32)>,
+    /// What an `lstat` of each symlink-free path found.
+    known: HashMap<PathBuf, Known>,
     /// What `readlink` of a path said.
     targets: HashMap<PathBuf, PathBuf>,
     /// `lstat`s and `readlink`s made (tests pin them).
@@ -105,9 +116,21 @@ impl WalkMemo {
         Ok(target)
     }
 
-    /// Whether this resolution saw `path` (symlink-free) as an object that is not a symlink.
-    fn known_plain(&self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> bool {
-        self.plain.contains(path) || matches!(seen.get(path), Some(Seen::Object { .. }))
+    /// What this resolution saw at `path` (symlink-free): its own `lstat`s, then the
+    /// `Resolver`'s (`seen`, objects only).
+    fn known(&self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> Option<Known> {
+        match self.known.get(path) {
+            Some(k) => Some(k.clone()),
+            None => matches!(seen.get(path), Some(Seen::Object { .. })).then_some(Known::Plain),
+        }
+    }
+
+    /// `readlink` of the symlink `link` just `lstat`ed as `meta`, remembered with it.
+    fn read_new_link(&mut self, link: &Path, meta: &std::fs::Metadata) -> io::Result<PathBuf> {
+        let target = self.readlink(link)?;
+        self.known
+            .insert(link.to_path_buf(), Known::Link(target.clone(), meta.uid()));
+        Ok(target)
     }
 
     /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
@@ -136,17 +159,17 @@ impl WalkMemo {
                 continue;
             }
             let candidate = done.join(&part);
-            if self.known_plain(&candidate, seen) {
+            let known = self.known(&candidate, seen);
+            let (target, owner) = if let Some(Known::Plain) = known {
                 done = candidate;
                 continue;
-            }
-            let (target, owner) = if let Some(known) = self.links.get(&candidate) {
+            } else if let Some(Known::Link(target, owner)) = known {
                 if out.len() == 40 {
                     return Err(io::Error::from_raw_os_error(
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
                 }
-                known.clone()
+                (target, owner)
             } else {
                 let meta = match self.lstat(&candidate) {
                     Ok(m) => m,
@@ -168,7 +191,7 @@ impl WalkMemo {
                     Err(e) => return Err(e),
                 };
                 if !meta.file_type().is_symlink() {
-                    self.plain.insert(candidate.clone());
+                    self.known.insert(candidate.clone(), Known::Plain);
                     done = candidate;
                     continue;
                 }
@@ -177,10 +200,7 @@ impl WalkMemo {
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
                 }
-                let target = self.readlink(&candidate)?;
-                self.links
-                    .insert(candidate.clone(), (target.clone(), meta.uid()));
-                (target, meta.uid())
+                (self.read_new_link(&candidate, &meta)?, meta.uid())
             };
             if target.is_absolute() {
                 done = PathBuf::from("/");
@@ -209,25 +229,32 @@ impl WalkMemo {
         }
     }
 
-    /// Whether an `lstat` of `path` finds an existing object that is not a symlink (`Err`:
-    /// the `lstat` failed), answered from what this resolution saw: an object it found to
-    /// be no symlink, or a symlink a walk read.
-    pub(crate) fn is_plain(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<bool> {
+    /// Whether an `lstat` of `path` (symlink-free) finds an existing object that is not a
+    /// symlink (`Err`: the `lstat` failed), answered from what this resolution saw. A
+    /// symlink found is read at once and remembered: the caller (`names_a_plain_sibling`)
+    /// walks the chain through it next.
+    pub(crate) fn is_plain(
+        &mut self,
+        path: &Path,
+        seen: &HashMap<PathBuf, Seen>,
+    ) -> io::Result<bool> {
         #[cfg(test)]
         if unmemoised() {
             return Ok(!std::fs::symlink_metadata(path)?.file_type().is_symlink());
         }
-        if self.known_plain(path, seen) {
-            return Ok(true);
+        match self.known(path, seen) {
+            Some(Known::Plain) => return Ok(true),
+            Some(Known::Link(..)) => return Ok(false),
+            None => {}
         }
-        if self.links.contains_key(path) {
+        let meta = self.lstat(path)?;
+        if meta.file_type().is_symlink() {
+            // A link that cannot be read is not remembered: the walk asks again.
+            let _ = self.read_new_link(path, &meta);
             return Ok(false);
         }
-        let plain = !self.lstat(path)?.file_type().is_symlink();
-        if plain {
-            self.plain.insert(path.to_path_buf());
-        }
-        Ok(plain)
+        self.known.insert(path.to_path_buf(), Known::Plain);
+        Ok(true)
     }
 }
 
@@ -348,12 +375,38 @@ mod tests {
     const NODES: &[&str] = &["a", "b", "c", "a/x", "a/y", "b/x", "b/y", "a/x/z", "b/y/z"];
     /// What a random link may say (`@` is the tree's root).
     const TARGETS: &[&str] = &[
-        "a", "b", "c", "x", "y", "z", "../b", "../a/x", "../../a/x", "@/a", "@/b/y", "@/missing",
-        "missing", ".", "..", "a/x/z", "y/..", "c/x", "x/z", "../c/../a", "/",
+        "a",
+        "b",
+        "c",
+        "x",
+        "y",
+        "z",
+        "../b",
+        "../a/x",
+        "../../a/x",
+        "@/a",
+        "@/b/y",
+        "@/missing",
+        "missing",
+        ".",
+        "..",
+        "a/x/z",
+        "y/..",
+        "c/x",
+        "x/z",
+        "../c/../a",
+        "/",
     ];
     /// What a random walk may ask for, beyond the nodes.
     const QUERIES: &[&str] = &[
-        "a/x/z/..", "c/a", "b/../a/x", "a/x/z/w", "b/y/z/../../x", "c/x/z", "a/../..", "missing/x",
+        "a/x/z/..",
+        "c/a",
+        "b/../a/x",
+        "a/x/z/w",
+        "b/y/z/../../x",
+        "c/x/z",
+        "a/../..",
+        "missing/x",
     ];
 
     proptest::proptest! {
@@ -402,9 +455,21 @@ mod tests {
         let mut p = PathBuf::from("/");
         for c in d.components().skip(1) {
             p.push(c);
-            seen.insert(p.clone(), Seen::Object { dir: true, nlink: 2 });
+            seen.insert(
+                p.clone(),
+                Seen::Object {
+                    dir: true,
+                    nlink: 2,
+                },
+            );
         }
-        seen.insert(d.join("tool"), Seen::Object { dir: true, nlink: 4 });
+        seen.insert(
+            d.join("tool"),
+            Seen::Object {
+                dir: true,
+                nlink: 4,
+            },
+        );
         seen.insert(d.join("tool/bin"), Seen::Missing);
         let mut memo = WalkMemo::default();
         let got = memo.walk(&d.join("tool/bin/python"), &seen);
@@ -463,12 +528,19 @@ mod tests {
         assert!(memo.is_plain(&d.join("tool/lib/py3.12"), &seen).unwrap());
         assert!(memo.is_plain(&d.join("tool/lib/py3.12"), &seen).unwrap());
         assert!(memo.is_plain(&d.join("missing"), &seen).is_err());
-        assert_eq!(memo.calls, (3, 2));
+        // python3, found a link, is read at once (its chain is walked next).
+        assert_eq!(memo.calls, (3, 3));
+        memo.calls = (0, 0);
+        memo.walk(&d.join("tool/bin/python3"), &seen).unwrap();
+        assert_eq!(memo.calls.1, 0, "python3 read again");
         // A link a walk read is known to be one.
         memo.walk(&d.join("chain"), &seen).unwrap();
         memo.calls = (0, 0);
         assert!(!memo.is_plain(&d.join("chain"), &seen).unwrap());
-        assert_eq!(memo.read_link(&d.join("chain")).unwrap(), PathBuf::from("rel"));
+        assert_eq!(
+            memo.read_link(&d.join("chain")).unwrap(),
+            PathBuf::from("rel")
+        );
         assert_eq!(memo.calls, (0, 0));
         let _ = std::fs::remove_dir_all(&d);
     }

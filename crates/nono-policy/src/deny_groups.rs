@@ -640,8 +640,9 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) =
-                cache.walk(&root, budget, &mut links, |l| resolver.names_a_plain_sibling(l));
+            let (complete, used) = cache.walk(&root, budget, &mut links, |l| {
+                resolver.names_a_plain_sibling(l)
+            });
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -1604,7 +1605,11 @@ mod tests {
         ] {
             std::fs::create_dir_all(h.join(dir)).unwrap();
         }
-        for file in ["dotfiles/v1/ssh_config", "elsewhere/pip", ".cargo/bin/rustup"] {
+        for file in [
+            "dotfiles/v1/ssh_config",
+            "elsewhere/pip",
+            ".cargo/bin/rustup",
+        ] {
             std::fs::write(h.join(file), b"x").unwrap();
         }
         for v in ["3.11", "3.12"] {
