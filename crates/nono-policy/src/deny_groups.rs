@@ -1617,7 +1617,7 @@ mod tests {
             std::fs::write(bin.join(format!("python{v}")), b"elf").unwrap();
             symlink(format!("python{v}"), bin.join("python3")).unwrap();
             symlink("python3", bin.join("python")).unwrap();
-            symlink(format!("../lib/conf/../conf"), bin.join("python-config")).unwrap();
+            symlink("../lib/conf/../conf", bin.join("python-config")).unwrap();
             symlink("python-config", bin.join("python3-config")).unwrap();
             symlink(h.join("elsewhere/pip"), bin.join("pip")).unwrap();
             symlink("pip", bin.join("pip3")).unwrap();
@@ -1630,9 +1630,9 @@ mod tests {
         symlink("v1", dots.join("cur")).unwrap();
         symlink(dots.join("cur/ssh_config"), h.join(".ssh/config")).unwrap();
         symlink("../dotfiles/cur/../v1/ssh_config", h.join(".ssh/config2")).unwrap();
-        symlink(&dots.join("nono"), h.join(".config")).unwrap_or_else(|_| {
-            symlink(&dots.join("nono"), h.join(".config/nono")).unwrap();
-        });
+        std::fs::create_dir_all(h.join(".config")).unwrap();
+        symlink(dots.join("nono"), h.join(".config/nono")).unwrap();
+        symlink("../dotfiles/cur", h.join(".config/git")).unwrap();
         symlink(h.join("dots/missing"), h.join(".bashrc")).unwrap();
         symlink(h.join(".local/bin"), h.join("binlink")).unwrap();
         let mut vars = Vars::for_home(&h);
