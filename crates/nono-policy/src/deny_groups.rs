@@ -34,6 +34,7 @@ use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen}
 
 pub(crate) use crate::link_walk_cache::StampCheck;
 
+use crate::chain_walk::WalkMemo;
 use crate::vars::Vars;
 
 /// One path of a deny group, with why it is there when the group's description does not say.
@@ -572,9 +573,14 @@ impl DenySet {
             if g.name == "autorun" {
                 // Every directory of the user's own $PATH inside the home directory, beyond
                 // the well-known ones above (~/.yarn/bin, a project's bin/ on PATH).
-                let home = std::fs::canonicalize(&vars.home).unwrap_or_else(|_| vars.home.clone());
+                // `canonicalize` through the resolution's memo: the home directory and most
+                // of PATH's directories were just resolved (one `readlink` per component
+                // each otherwise).
+                let home = resolver
+                    .canonicalize(&vars.home)
+                    .unwrap_or_else(|| vars.home.clone());
                 for dir in &vars.path_dirs {
-                    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+                    let real = resolver.canonicalize(dir).unwrap_or_else(|| dir.clone());
                     if real.starts_with(&home) && real != home {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
                     }
@@ -634,7 +640,9 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) = cache.walk(&root, budget, &mut links, names_a_plain_sibling);
+            let (complete, used) = cache.walk(&root, budget, &mut links, |l| {
+                resolver.names_a_plain_sibling(l)
+            });
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -642,7 +650,7 @@ impl DenySet {
             let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
             for link in links {
                 // `python3` → `python3.12` beside it: within the entry, nothing to add.
-                if names_a_plain_sibling(&link) {
+                if resolver.names_a_plain_sibling(&link) {
                     continue;
                 }
                 self.add_link_chain(resolver, &link, Some(&root), &origin, kind, &mut queue);
@@ -664,7 +672,8 @@ impl DenySet {
         kind: DenyKind,
         queue: &mut std::collections::VecDeque<usize>,
     ) {
-        let Ok(walk) = crate::planted::walk(link) else {
+        // `planted::walk`, without asking again what this resolution saw (`chain_walk`).
+        let Ok(walk) = resolver.walk(link) else {
             return;
         };
         for (l, _, _) in &walk.links {
@@ -968,30 +977,6 @@ impl DenySet {
     }
 }
 
-/// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
-/// is canonical and inside the walked entry), names a sibling that is not a symlink itself (`python3` →
-/// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
-/// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
-/// where `realpath` costs a `readlink` per component of the path. A missing sibling is a
-/// dangling link, which `canonicalize` skips too. Anything else (`..`, an absolute target,
-/// several components, a sibling that is a link) goes through `canonicalize`.
-fn names_a_plain_sibling(link: &Path) -> bool {
-    let Ok(target) = std::fs::read_link(link) else {
-        return false;
-    };
-    let mut comps = target.components();
-    let (Some(Component::Normal(name)), None) = (comps.next(), comps.next()) else {
-        return false;
-    };
-    let Some(dir) = link.parent() else {
-        return false;
-    };
-    match std::fs::symlink_metadata(dir.join(name)) {
-        Ok(m) => !m.file_type().is_symlink(),
-        Err(_) => true,
-    }
-}
-
 /// Component-wise prefix test (ASCII-case-insensitive on macOS, see the module docs).
 fn starts_with(path: &Path, prefix: &Path) -> bool {
     let mut p = path.components();
@@ -1050,6 +1035,8 @@ struct Resolver {
     last_link: Option<bool>,
     /// What each `lstat` of a canonical path saw (see [`Lstats`]).
     seen: HashMap<PathBuf, Seen>,
+    /// What the link walks of this resolution saw (see [`WalkMemo`]).
+    walks: WalkMemo,
 }
 
 /// What a deny set's resolution leaves to do once its result is in use (see
@@ -1088,17 +1075,82 @@ struct Step {
     lexical_parent: bool,
     /// The prefix's last component is a symlink (`lstat`).
     link: bool,
+    /// The metadata of `path` as its resolution read it (`lstat` of a component that is no
+    /// symlink, `stat` of a symlink's canonical target), when it read it: a later path
+    /// ending here takes it instead of a `stat` of its own. Only set in the memo.
+    meta: Option<Metadata>,
 }
 
 impl Resolver {
     /// The lenient canonical form of the absolute `path`, and its metadata when it exists.
     fn resolve(&mut self, path: &Path) -> (PathBuf, Option<Metadata>) {
+        let (cur, meta) = self.resolve_step(path);
+        let meta = if cur.exists || cur.lexical_parent {
+            meta.or_else(|| std::fs::metadata(&cur.path).ok())
+        } else {
+            None
+        };
+        (cur.path, meta)
+    }
+
+    /// `std::fs::canonicalize(path).ok()`, from the memo: for a clean absolute path (no
+    /// `.`, `..`, empty component or trailing slash) every component is resolved as
+    /// `realpath` resolves it (an `lstat` each, a symlink through `canonicalize`), and the
+    /// path resolves exactly when every component does. Any other path goes to
+    /// `canonicalize` itself.
+    fn canonicalize(&mut self, path: &Path) -> Option<PathBuf> {
+        #[cfg(test)]
+        if crate::chain_walk::unmemoised() {
+            return std::fs::canonicalize(path).ok();
+        }
+        if !nono_sandbox::paths::is_clean(path.as_os_str().as_encoded_bytes()) {
+            return std::fs::canonicalize(path).ok();
+        }
+        let (cur, _) = self.resolve_step(path);
+        cur.exists.then_some(cur.path)
+    }
+
+    /// [`planted::walk`](crate::planted::walk) of `link`, answering from what this
+    /// resolution saw (see [`WalkMemo`]).
+    fn walk(&mut self, link: &Path) -> std::io::Result<crate::planted::Walk> {
+        self.walks.walk(link, &self.seen)
+    }
+
+    /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
+    /// is canonical and inside the walked entry), names a sibling that is not a symlink itself (`python3` →
+    /// `python3.12`, the bulk of a toolchain's links): its canonical form is then that sibling,
+    /// inside the entry, and there is nothing to deny — known for one `readlink` and one `lstat`
+    /// where `realpath` costs a `readlink` per component of the path. A missing sibling is a
+    /// dangling link, which `canonicalize` skips too. Anything else (`..`, an absolute target,
+    /// several components, a sibling that is a link) goes through `canonicalize`. The
+    /// `readlink` and the `lstat` are answered from what this resolution already saw
+    /// ([`WalkMemo`]): the same link is met by the walk and again by its entry's loop.
+    fn names_a_plain_sibling(&mut self, link: &Path) -> bool {
+        let Ok(target) = self.walks.read_link(link) else {
+            return false;
+        };
+        let mut comps = target.components();
+        let (Some(Component::Normal(name)), None) = (comps.next(), comps.next()) else {
+            return false;
+        };
+        let Some(dir) = link.parent() else {
+            return false;
+        };
+        self.walks
+            .is_plain(&dir.join(name), &self.seen)
+            .unwrap_or(true)
+    }
+
+    /// The resolved form of `path`'s last prefix, with its metadata when this resolution
+    /// has it at hand.
+    fn resolve_step(&mut self, path: &Path) -> (Step, Option<Metadata>) {
         let mut cur = Step {
             path: PathBuf::from("/"),
             exists: true,
             dir: true,
             lexical_parent: false,
             link: false,
+            meta: None,
         };
         self.last_link = Some(false);
         let mut key = PathBuf::from("/");
@@ -1111,7 +1163,7 @@ impl Resolver {
             }
             if let Some(known) = self.memo.get(key.as_os_str()) {
                 cur = known.clone();
-                meta = None;
+                meta = cur.meta.take();
                 self.last_link = (c != Component::ParentDir).then_some(cur.link);
                 continue;
             }
@@ -1174,14 +1226,13 @@ impl Resolver {
                 Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             }
             self.last_link = (c != Component::ParentDir).then_some(cur.link);
-            self.memo.insert(key.as_os_str().to_owned(), cur.clone());
+            let known = Step {
+                meta: meta.clone(),
+                ..cur.clone()
+            };
+            self.memo.insert(key.as_os_str().to_owned(), known);
         }
-        let meta = if cur.exists || cur.lexical_parent {
-            meta.or_else(|| std::fs::metadata(&cur.path).ok())
-        } else {
-            None
-        };
-        (cur.path, meta)
+        (cur, meta)
     }
 }
 
@@ -1287,7 +1338,12 @@ mod tests {
         std::os::unix::fs::symlink("real/sub", h.join("rel")).unwrap();
         std::os::unix::fs::symlink(h.join("nowhere"), h.join("dangling")).unwrap();
         std::os::unix::fs::symlink("loop", h.join("loop")).unwrap();
+        std::os::unix::fs::symlink("real/file", h.join("filelink")).unwrap();
         let cases = [
+            "filelink",
+            "filelink/x",
+            "link/file",
+            "link/file/x",
             "",
             ".ssh",
             ".ssh/id_ed25519",
@@ -1331,6 +1387,12 @@ mod tests {
                 let (got, meta) = resolver.resolve(&p);
                 assert_eq!(got, want, "{case}");
                 assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{case}");
+                // The PATH directories' `canonicalize`.
+                assert_eq!(
+                    resolver.canonicalize(&p),
+                    std::fs::canonicalize(&p).ok(),
+                    "{case}: canonicalize"
+                );
                 // What the link walk takes instead of an `lstat` of the entry.
                 if let Some(link) = resolver.last_link {
                     let lstat = std::fs::symlink_metadata(normalize(&p))
@@ -1500,17 +1562,136 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("real-pip"), tool.join("pip3")).unwrap();
         std::os::unix::fs::symlink("pip3", tool.join("pip")).unwrap();
         std::os::unix::fs::symlink("missing", tool.join("dangling")).unwrap();
-        assert!(names_a_plain_sibling(&tool.join("python3")));
-        assert!(names_a_plain_sibling(&tool.join("dangling")));
-        assert!(!names_a_plain_sibling(&tool.join("python")));
-        assert!(!names_a_plain_sibling(&tool.join("pip")));
-        assert!(!names_a_plain_sibling(&tool.join("pip3")));
+        // Each answer alone, and from one resolution's memo (twice: the second from it).
+        let mut shared = Resolver::default();
+        for _ in 0..2 {
+            for resolver in [&mut shared, &mut Resolver::default()] {
+                assert!(resolver.names_a_plain_sibling(&tool.join("python3")));
+                assert!(resolver.names_a_plain_sibling(&tool.join("dangling")));
+                assert!(!resolver.names_a_plain_sibling(&tool.join("python")));
+                assert!(!resolver.names_a_plain_sibling(&tool.join("pip")));
+                assert!(!resolver.names_a_plain_sibling(&tool.join("pip3")));
+            }
+        }
         let set = DenySet::all(&Vars::for_home(&h)).unwrap();
         assert!(set
             .deny_for(&outside.join("real-pip"), AccessMode::Write)
             .is_some());
         assert_eq!(set.group_of(&outside.join("other")), None);
         assert_eq!(set.group_of(&tool.join("missing")), Some("autorun"));
+    }
+
+    /// The deny set resolved with the memo of `chain_walk` is the set resolved without it:
+    /// toolchain chains through shared prefixes, links out of an entry, chains through
+    /// links, an entry that is a link, dangling links and loops, `..` in targets, and PATH
+    /// directories spelled through links, with `..` and relative.
+    #[test]
+    fn the_memo_changes_nothing_in_the_set() {
+        use std::os::unix::fs::symlink;
+        let h = home("memo");
+        let dots = h.join("dotfiles");
+        for dir in [
+            ".pyenv/versions/3.11/bin",
+            ".pyenv/versions/3.11/lib/conf",
+            ".pyenv/versions/3.12/bin",
+            ".pyenv/versions/3.12/lib/conf",
+            ".pyenv/plugins/venv/shims",
+            ".cargo/bin",
+            ".local/bin",
+            "dotfiles/v1",
+            "dotfiles/nono",
+            "elsewhere",
+            "proj",
+        ] {
+            std::fs::create_dir_all(h.join(dir)).unwrap();
+        }
+        for file in [
+            "dotfiles/v1/ssh_config",
+            "elsewhere/pip",
+            ".cargo/bin/rustup",
+        ] {
+            std::fs::write(h.join(file), b"x").unwrap();
+        }
+        for v in ["3.11", "3.12"] {
+            let bin = h.join(".pyenv/versions").join(v).join("bin");
+            std::fs::write(bin.join(format!("python{v}")), b"elf").unwrap();
+            symlink(format!("python{v}"), bin.join("python3")).unwrap();
+            symlink("python3", bin.join("python")).unwrap();
+            symlink("../lib/conf/../conf", bin.join("python-config")).unwrap();
+            symlink("python-config", bin.join("python3-config")).unwrap();
+            symlink(h.join("elsewhere/pip"), bin.join("pip")).unwrap();
+            symlink("pip", bin.join("pip3")).unwrap();
+            symlink("../../../../proj/missing", bin.join("dangling")).unwrap();
+            symlink("loop", bin.join("loop")).unwrap();
+        }
+        for tool in ["cargo", "rustc", "rustdoc"] {
+            symlink("rustup", h.join(".cargo/bin").join(tool)).unwrap();
+        }
+        symlink("v1", dots.join("cur")).unwrap();
+        symlink(dots.join("cur/ssh_config"), h.join(".ssh/config")).unwrap();
+        symlink("../dotfiles/cur/../v1/ssh_config", h.join(".ssh/config2")).unwrap();
+        std::fs::create_dir_all(h.join(".config")).unwrap();
+        symlink(dots.join("nono"), h.join(".config/nono")).unwrap();
+        symlink("../dotfiles/cur", h.join(".config/git")).unwrap();
+        symlink(h.join("dots/missing"), h.join(".bashrc")).unwrap();
+        symlink(h.join(".local/bin"), h.join("binlink")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.path_dirs = vec![
+            h.join(".pyenv/plugins/venv/shims"),
+            h.join(".cargo/bin"),
+            h.join("binlink"),
+            h.join("proj/../.cargo/bin"),
+            h.join(".pyenv/versions/3.12/bin/"),
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/bin"),
+            PathBuf::from("relative/bin"),
+            h.join("missing/bin"),
+        ];
+        let resolve = |off: bool| {
+            crate::chain_walk::set_unmemoised(off);
+            let (set, seen) = DenySet::from_groups_seen(group_names(), &vars).unwrap();
+            crate::chain_walk::set_unmemoised(false);
+            let mut ids: Vec<_> = set.ids.iter().map(|(k, v)| (*k, *v)).collect();
+            ids.sort_unstable();
+            // (Link counts of shared directories such as /tmp change with other tests.)
+            let mut seen: Vec<_> = seen
+                .0
+                .into_iter()
+                .map(|(p, s)| match s {
+                    Seen::Object { dir, .. } => (p, Some(dir)),
+                    _ => (p, None),
+                })
+                .collect();
+            seen.sort_by(|a, b| a.0.cmp(&b.0));
+            (
+                format!("{:#?}", set.entries),
+                format!("{:?}", set.links),
+                set.unwalked.clone(),
+                ids,
+                seen,
+            )
+        };
+        let with = resolve(false);
+        let without = resolve(true);
+        assert_eq!(with.0, without.0);
+        assert_eq!(with.1, without.1);
+        assert_eq!(with.2, without.2);
+        assert_eq!(with.3, without.3);
+        // The canonicalize of PATH's directories `lstat`s what `realpath` read: a few more
+        // answers to keep, none different.
+        for (path, s) in &without.4 {
+            assert_eq!(
+                with.4.iter().find(|(p, _)| p == path).map(|(_, s)| s),
+                Some(s),
+                "{}",
+                path.display()
+            );
+        }
+        // It is a set worth comparing: chains out of the entries were followed.
+        assert!(with.0.contains("elsewhere/pip"), "{}", with.0);
+        assert!(with.0.contains("dotfiles/v1/ssh_config"), "{}", with.0);
+        assert!(with.1.contains("dotfiles/cur"), "{}", with.1);
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod approval;
 pub mod audit;
 pub mod bypass;
 pub mod cancel;
+mod chain_walk;
 pub mod deny_groups;
 pub mod deny_prefetch;
 mod digest;

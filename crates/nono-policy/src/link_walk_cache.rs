@@ -250,7 +250,7 @@ impl LinkWalkCache {
         root: &Path,
         budget: usize,
         links: &mut Vec<PathBuf>,
-        skip: fn(&Path) -> bool,
+        mut skip: impl FnMut(&Path) -> bool,
     ) -> (bool, usize) {
         if self.file.is_none() {
             return walk_links(root, budget, links, None);

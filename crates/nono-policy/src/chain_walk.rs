@@ -1,0 +1,547 @@
+//! [`planted::walk`] for the many link walks of ONE deny-set resolution
+//! (`DenySet::from_groups`, issue 14): what an `lstat` or `readlink` of this resolution
+//! already saw is not asked again.
+//!
+//! The resolution walks the chain of every symlink it finds inside a protected entry
+//! (`DenySet::add_link_chain`), and each [`planted::walk`] `lstat`s every component from `/`:
+//! `/root`, `/root/.pyenv`, `/root/.pyenv/versions`, … again for every link of every pyenv
+//! version, a few hundred microseconds after the resolution's own `Resolver` and the walks
+//! before it looked at the same directories. A [`WalkMemo`] belongs to one resolution (it
+//! lives in its `Resolver` and is dropped with it) and remembers, for that resolution only:
+//! - every symlink-free path an `lstat` of the resolution found to be an existing object that
+//!   is not a symlink (its walks' own `lstat`s, and the `Resolver`'s, handed in as `seen`);
+//! - every symlink-free path an `lstat` found to be a symlink, with what the `readlink` made
+//!   right after it said and the owner that `lstat` gave (one `lstat` + `readlink` pair, never
+//!   an owner of one moment with a target of another);
+//! - what each `readlink` said (for `names_a_plain_sibling`, which reads links it does not
+//!   `lstat`; the walk itself never takes a target from here).
+//!
+//! A missing component is not remembered (it is asked again: it may have been created since,
+//! and a walk that ends there costs one `lstat`).
+//!
+//! Everything else (a component not seen yet, a missing one, any error) is asked of the
+//! kernel as [`planted::walk`] asks it, and the walk is otherwise that function's, line for
+//! line: the same `links` in the same order, the same `resolved` and `end` (`..` popped
+//! lexically on the symlink-free path), the same errors, at most 40 links (`ELOOP`). A test
+//! compares the two on trees with links in prefixes, chains, loops, missing targets and `..`.
+//!
+//! # Why reusing an `lstat` of the same resolution widens nothing
+//! - The deny set is a snapshot taken before the sandbox exists. Nothing enforces on it as a
+//!   promise about later: the kernel (Landlock) enforces on the inodes the sandbox opens
+//!   afterwards (`RESOLVE_NO_SYMLINKS`), and the runtime checks resolve each request afresh.
+//!   Every `lstat` of the resolution is already milliseconds old when the sandbox is built;
+//!   a memoised answer is a few hundred microseconds older still, from the same snapshot.
+//! - What a concurrent swap can do: a process that replaces a directory on the way with a
+//!   symlink (or back) between two walks of the resolution makes the later walk see the
+//!   earlier state of that component instead of the new one. The unmemoised walk is open to
+//!   the same swap one step later: a swap made just after *its* `lstat` is equally unseen,
+//!   and one made just before the *first* walk is seen by both. So the memoised walk
+//!   resolves every chain as the tree was at some moment of this resolution, which is all
+//!   the unmemoised one promises; the swapper can only choose which of the states it
+//!   created is recorded, as it can today by timing its swap. It cannot make a walk see a
+//!   state that never existed (a link is remembered only with the target and owner one
+//!   `lstat` + `readlink` pair saw), and cannot make the set smaller than resolving the
+//!   tree as it stood at that moment would.
+//! - What it cannot do: reach anything through the memo later. The memo is dropped with the
+//!   resolution; nothing is kept across runs (the link-walk cache does that, with stamps);
+//!   the grant checks (`planted::walk` in `grant_links_walked` and `grants_match_checks`)
+//!   keep their own unmemoised walks and re-check, so red team 8's swap of a grant path is
+//!   caught exactly as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use nono_sandbox::Seen;
+
+use crate::planted::Walk;
+
+/// What an `lstat` of a symlink-free path found.
+#[derive(Debug, Clone)]
+enum Known {
+    /// An existing object that is not a symlink.
+    Plain,
+    /// A symlink, with what a `readlink` right after that `lstat` said and its owner.
+    Link(PathBuf, u32),
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: every answer asked of the kernel, as without the memo.
+    static UNMEMOISED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Tests: resolve without the memo on this thread (`true`) or with it.
+#[cfg(test)]
+pub(crate) fn set_unmemoised(off: bool) {
+    UNMEMOISED.set(off);
+}
+
+/// Tests: whether the memo is off on this thread.
+#[cfg(test)]
+pub(crate) fn unmemoised() -> bool {
+    UNMEMOISED.get()
+}
+
+/// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct WalkMemo {
+    /// What an `lstat` of each symlink-free path found.
+    known: HashMap<PathBuf, Known>,
+    /// What `readlink` of a path said.
+    targets: HashMap<PathBuf, PathBuf>,
+    /// `lstat`s and `readlink`s made (tests pin them).
+    #[cfg(test)]
+    pub(crate) calls: (usize, usize),
+}
+
+impl WalkMemo {
+    fn lstat(&mut self, path: &Path) -> io::Result<std::fs::Metadata> {
+        #[cfg(test)]
+        {
+            self.calls.0 += 1;
+        }
+        std::fs::symlink_metadata(path)
+    }
+
+    fn readlink(&mut self, path: &Path) -> io::Result<PathBuf> {
+        #[cfg(test)]
+        {
+            self.calls.1 += 1;
+        }
+        let target = std::fs::read_link(path)?;
+        self.targets.insert(path.to_path_buf(), target.clone());
+        Ok(target)
+    }
+
+    /// What this resolution saw at `path` (symlink-free): its own `lstat`s, then the
+    /// `Resolver`'s (`seen`, objects only).
+    fn known(&self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> Option<Known> {
+        match self.known.get(path) {
+            Some(k) => Some(k.clone()),
+            None => matches!(seen.get(path), Some(Seen::Object { .. })).then_some(Known::Plain),
+        }
+    }
+
+    /// `readlink` of the symlink `link` just `lstat`ed as `meta`, remembered with it.
+    fn read_new_link(&mut self, link: &Path, meta: &std::fs::Metadata) -> io::Result<PathBuf> {
+        let target = self.readlink(link)?;
+        self.known
+            .insert(link.to_path_buf(), Known::Link(target.clone(), meta.uid()));
+        Ok(target)
+    }
+
+    /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
+    /// this resolution saw: its own walks and `seen` (the `Resolver`'s `lstat`s of
+    /// symlink-free paths).
+    pub(crate) fn walk(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<Walk> {
+        #[cfg(test)]
+        if unmemoised() {
+            return crate::planted::walk(path);
+        }
+        fn parts(p: &Path) -> VecDeque<OsString> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_os_string()),
+                    Component::ParentDir => Some(OsString::from("..")),
+                    _ => None,
+                })
+                .collect()
+        }
+        let mut out = Vec::new();
+        let mut done = PathBuf::from("/");
+        let mut rest = parts(path);
+        while let Some(part) = rest.pop_front() {
+            if part == ".." {
+                done.pop();
+                continue;
+            }
+            let candidate = done.join(&part);
+            let known = self.known(&candidate, seen);
+            let (target, owner) = if let Some(Known::Plain) = known {
+                done = candidate;
+                continue;
+            } else if let Some(Known::Link(target, owner)) = known {
+                if out.len() == 40 {
+                    return Err(io::Error::from_raw_os_error(
+                        rustix::io::Errno::LOOP.raw_os_error(),
+                    ));
+                }
+                (target, owner)
+            } else {
+                let meta = match self.lstat(&candidate) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        let mut end = candidate;
+                        for p in rest {
+                            if p == ".." {
+                                end.pop();
+                            } else {
+                                end.push(p);
+                            }
+                        }
+                        return Ok(Walk {
+                            links: out,
+                            resolved: None,
+                            end,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                if !meta.file_type().is_symlink() {
+                    self.known.insert(candidate.clone(), Known::Plain);
+                    done = candidate;
+                    continue;
+                }
+                if out.len() == 40 {
+                    return Err(io::Error::from_raw_os_error(
+                        rustix::io::Errno::LOOP.raw_os_error(),
+                    ));
+                }
+                (self.read_new_link(&candidate, &meta)?, meta.uid())
+            };
+            if target.is_absolute() {
+                done = PathBuf::from("/");
+            }
+            let mut next = parts(&target);
+            next.extend(rest);
+            rest = next;
+            out.push((candidate, target, owner));
+        }
+        Ok(Walk {
+            links: out,
+            resolved: Some(done.clone()),
+            end: done,
+        })
+    }
+
+    /// `readlink` of `link`, answered from an earlier `readlink` of this resolution.
+    pub(crate) fn read_link(&mut self, link: &Path) -> io::Result<PathBuf> {
+        #[cfg(test)]
+        if unmemoised() {
+            return std::fs::read_link(link);
+        }
+        match self.targets.get(link) {
+            Some(t) => Ok(t.clone()),
+            None => self.readlink(link),
+        }
+    }
+
+    /// Whether an `lstat` of `path` (symlink-free) finds an existing object that is not a
+    /// symlink (`Err`: the `lstat` failed), answered from what this resolution saw. A
+    /// symlink found is read at once and remembered: the caller (`names_a_plain_sibling`)
+    /// walks the chain through it next.
+    pub(crate) fn is_plain(
+        &mut self,
+        path: &Path,
+        seen: &HashMap<PathBuf, Seen>,
+    ) -> io::Result<bool> {
+        #[cfg(test)]
+        if unmemoised() {
+            return Ok(!std::fs::symlink_metadata(path)?.file_type().is_symlink());
+        }
+        match self.known(path, seen) {
+            Some(Known::Plain) => return Ok(true),
+            Some(Known::Link(..)) => return Ok(false),
+            None => {}
+        }
+        let meta = self.lstat(path)?;
+        if meta.file_type().is_symlink() {
+            // A link that cannot be read is not remembered: the walk asks again.
+            let _ = self.read_new_link(path, &meta);
+            return Ok(false);
+        }
+        self.known.insert(path.to_path_buf(), Known::Plain);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planted::walk;
+    use std::os::unix::fs::symlink;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nono-chainwalk-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::canonicalize(&d).unwrap()
+    }
+
+    /// A tree with links in prefixes, chains, loops, dangling links, links to files, `..`
+    /// in paths and in targets, and a link whose target is absolute.
+    fn tree(d: &Path) {
+        for dir in ["real/sub/deep", "other/x", "tool/bin", "tool/lib"] {
+            std::fs::create_dir_all(d.join(dir)).unwrap();
+        }
+        std::fs::write(d.join("real/file"), b"f").unwrap();
+        std::fs::write(d.join("tool/lib/py3.12"), b"elf").unwrap();
+        symlink(d.join("real"), d.join("abs")).unwrap();
+        symlink("real", d.join("rel")).unwrap();
+        symlink("rel", d.join("chain")).unwrap();
+        symlink("chain/sub", d.join("chain2")).unwrap();
+        symlink("../other", d.join("real/up")).unwrap();
+        symlink("../../real/sub/../file", d.join("other/x/back")).unwrap();
+        symlink("missing", d.join("dangling")).unwrap();
+        symlink(d.join("nowhere/deeper"), d.join("dangling_abs")).unwrap();
+        symlink("loop_b", d.join("loop_a")).unwrap();
+        symlink("loop_a", d.join("loop_b")).unwrap();
+        symlink("self", d.join("self")).unwrap();
+        symlink("../lib/py3.12", d.join("tool/bin/python3")).unwrap();
+        symlink("python3", d.join("tool/bin/python")).unwrap();
+        symlink("real/file", d.join("tofile")).unwrap();
+        symlink("/", d.join("root")).unwrap();
+        symlink(".", d.join("dot")).unwrap();
+        symlink("..", d.join("real/sub/parent")).unwrap();
+    }
+
+    const CASES: &[&str] = &[
+        "",
+        "real",
+        "real/sub/deep",
+        "real/file",
+        "real/file/x",
+        "real/file/..",
+        "abs",
+        "abs/sub",
+        "rel/sub/deep",
+        "chain",
+        "chain/sub/deep",
+        "chain2",
+        "chain2/deep/../..",
+        "real/up/x/back",
+        "rel/up/x/back",
+        "other/x/back",
+        "dangling",
+        "dangling/x/../y",
+        "dangling_abs",
+        "dangling_abs/z",
+        "loop_a",
+        "loop_a/x",
+        "self",
+        "tool/bin/python",
+        "tool/bin/python3",
+        "tool/bin/../bin/python",
+        "tofile",
+        "tofile/x",
+        "root",
+        "root/tmp",
+        "dot/dot/real",
+        "real/sub/parent/sub/parent/file",
+        "missing",
+        "missing/../real",
+        "../../..",
+        "real/../../x",
+        "abs/../chain",
+    ];
+
+    fn same(a: &io::Result<Walk>, b: &io::Result<Walk>) -> bool {
+        match (a, b) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error(),
+            _ => false,
+        }
+    }
+
+    /// One memo over every case (as one resolution walks many links), in order, reversed,
+    /// and each case with a fresh memo: always `planted::walk`'s answer.
+    #[test]
+    fn the_memoised_walk_is_planted_walk() {
+        let d = tmp("same");
+        tree(&d);
+        let seen = HashMap::new();
+        let orders: [Vec<&str>; 2] = [CASES.to_vec(), CASES.iter().rev().copied().collect()];
+        for order in orders {
+            let mut shared = WalkMemo::default();
+            for case in &order {
+                let p = d.join(case);
+                let want = walk(&p);
+                for memo in [&mut shared, &mut WalkMemo::default()] {
+                    let got = memo.walk(&p, &seen);
+                    assert!(same(&got, &want), "{case}: {got:?} != {want:?}");
+                    // Twice: the second answer comes from the memo.
+                    let again = memo.walk(&p, &seen);
+                    assert!(same(&again, &want), "{case} again: {again:?} != {want:?}");
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Paths a random tree may hold, parents first.
+    const NODES: &[&str] = &["a", "b", "c", "a/x", "a/y", "b/x", "b/y", "a/x/z", "b/y/z"];
+    /// What a random link may say (`@` is the tree's root).
+    const TARGETS: &[&str] = &[
+        "a",
+        "b",
+        "c",
+        "x",
+        "y",
+        "z",
+        "../b",
+        "../a/x",
+        "../../a/x",
+        "@/a",
+        "@/b/y",
+        "@/missing",
+        "missing",
+        ".",
+        "..",
+        "a/x/z",
+        "y/..",
+        "c/x",
+        "x/z",
+        "../c/../a",
+        "/",
+    ];
+    /// What a random walk may ask for, beyond the nodes.
+    const QUERIES: &[&str] = &[
+        "a/x/z/..",
+        "c/a",
+        "b/../a/x",
+        "a/x/z/w",
+        "b/y/z/../../x",
+        "c/x/z",
+        "a/../..",
+        "missing/x",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+        /// On random trees of directories, files and links (chains, loops, links in prefixes,
+        /// dangling and absolute targets, `..`), one memo answering a sequence of walks gives
+        /// `planted::walk`'s answer to each.
+        #[test]
+        fn the_memoised_walk_is_planted_walk_on_random_trees(
+            kinds in proptest::collection::vec((0u8..4, 0usize..TARGETS.len()), NODES.len()),
+            queries in proptest::collection::vec(0usize..NODES.len() + QUERIES.len(), 1..10),
+        ) {
+            let d = tmp("prop");
+            let at = |t: &str| t.replace('@', d.to_str().unwrap());
+            for (node, (kind, target)) in NODES.iter().zip(&kinds) {
+                let p = d.join(node);
+                // Creation through a link or a file fails, or lands elsewhere in the tree:
+                // either way the tree is what both walks see.
+                let _ = match kind {
+                    1 => std::fs::create_dir(&p),
+                    2 => std::fs::write(&p, b"f"),
+                    3 => symlink(at(TARGETS[*target]), &p),
+                    _ => Ok(()),
+                };
+            }
+            let seen = HashMap::new();
+            let mut memo = WalkMemo::default();
+            for q in queries {
+                let rel = NODES.iter().chain(QUERIES).nth(q).unwrap();
+                let p = d.join(rel);
+                let want = walk(&p);
+                let got = memo.walk(&p, &seen);
+                proptest::prop_assert!(same(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+            }
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+
+    /// The `Resolver`'s `lstat`s stand in for the walk's: a symlink-free path seen as an
+    /// object is not looked at again, a path seen missing or not at all is.
+    #[test]
+    fn what_the_resolver_saw_stands_in_for_an_lstat() {
+        let d = tmp("seen");
+        tree(&d);
+        let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
+        let mut p = PathBuf::from("/");
+        for c in d.components().skip(1) {
+            p.push(c);
+            seen.insert(
+                p.clone(),
+                Seen::Object {
+                    dir: true,
+                    nlink: 2,
+                },
+            );
+        }
+        seen.insert(
+            d.join("tool"),
+            Seen::Object {
+                dir: true,
+                nlink: 4,
+            },
+        );
+        seen.insert(d.join("tool/bin"), Seen::Missing);
+        let mut memo = WalkMemo::default();
+        let got = memo.walk(&d.join("tool/bin/python"), &seen);
+        assert!(same(&got, &walk(&d.join("tool/bin/python"))));
+        // tool/bin, python, python3, tool/lib, py3.12: `lstat`ed; python and python3 read.
+        assert_eq!(memo.calls, (5, 2));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// The number of `lstat`s and `readlink`s for a small tree: a second chain through
+    /// the same directories asks only for what is new, a repeated chain for nothing.
+    #[test]
+    fn lstats_are_made_once_per_resolution() {
+        let d = tmp("count");
+        tree(&d);
+        let depth = d.components().count() - 1;
+        let seen = HashMap::new();
+        let mut memo = WalkMemo::default();
+        memo.walk(&d.join("tool/bin/python"), &seen).unwrap();
+        // d's components, tool, bin, python (link), python3 (link), lib, py3.12.
+        assert_eq!(memo.calls, (depth + 6, 2));
+        let unmemoised = {
+            let mut fresh = WalkMemo::default();
+            fresh.walk(&d.join("tool/bin/python3"), &seen).unwrap();
+            fresh.calls
+        };
+        memo.calls = (0, 0);
+        memo.walk(&d.join("tool/bin/python3"), &seen).unwrap();
+        assert_eq!(memo.calls, (0, 0), "unmemoised: {unmemoised:?}");
+        memo.walk(&d.join("chain/sub"), &seen).unwrap();
+        // chain, rel (links), real, sub.
+        assert_eq!(memo.calls, (4, 2));
+        memo.calls = (0, 0);
+        memo.walk(&d.join("real/sub/deep"), &seen).unwrap();
+        assert_eq!(memo.calls, (1, 0));
+        // A missing component is asked again every time.
+        memo.calls = (0, 0);
+        memo.walk(&d.join("dangling/x"), &seen).unwrap();
+        memo.walk(&d.join("dangling/x"), &seen).unwrap();
+        assert_eq!(memo.calls, (3, 1));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// `read_link` and `is_plain` answer as `readlink` and `lstat` do, once per path.
+    #[test]
+    fn read_link_and_is_plain_answer_once() {
+        let d = tmp("sibling");
+        tree(&d);
+        let seen = HashMap::new();
+        let mut memo = WalkMemo::default();
+        let python = d.join("tool/bin/python");
+        assert_eq!(memo.read_link(&python).unwrap(), PathBuf::from("python3"));
+        assert_eq!(memo.read_link(&python).unwrap(), PathBuf::from("python3"));
+        assert!(memo.read_link(&d.join("real")).is_err());
+        assert!(!memo.is_plain(&d.join("tool/bin/python3"), &seen).unwrap());
+        assert!(memo.is_plain(&d.join("tool/lib/py3.12"), &seen).unwrap());
+        assert!(memo.is_plain(&d.join("tool/lib/py3.12"), &seen).unwrap());
+        assert!(memo.is_plain(&d.join("missing"), &seen).is_err());
+        // python3, found a link, is read at once (its chain is walked next).
+        assert_eq!(memo.calls, (3, 3));
+        memo.calls = (0, 0);
+        memo.walk(&d.join("tool/bin/python3"), &seen).unwrap();
+        assert_eq!(memo.calls.1, 0, "python3 read again");
+        // A link a walk read is known to be one.
+        memo.walk(&d.join("chain"), &seen).unwrap();
+        memo.calls = (0, 0);
+        assert!(!memo.is_plain(&d.join("chain"), &seen).unwrap());
+        assert_eq!(
+            memo.read_link(&d.join("chain")).unwrap(),
+            PathBuf::from("rel")
+        );
+        assert_eq!(memo.calls, (0, 0));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
