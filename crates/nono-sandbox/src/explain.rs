@@ -48,7 +48,7 @@
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
 //! to it opened before the sandbox was applied.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -518,6 +518,8 @@ pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
     let mut out = CarveSpine::default();
+    // What `lstat` said of each path walked (a directory or not), in this call.
+    let mut looked: HashMap<PathBuf, bool> = HashMap::new();
     let relevant = || caps.denies().iter().filter(|d| d.kind.removes(access));
     if relevant().any(|d| clean_within(grant, &d.path)) {
         return out;
@@ -539,12 +541,20 @@ pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode
         let rel = d.path.strip_prefix(grant).unwrap_or(Path::new(""));
         let comps: Vec<_> = rel.components().collect();
         for (i, comp) in comps.iter().enumerate() {
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.is_dir() => {
-                    out.spine.insert(cur.clone());
+            // The walks towards the denies share their start (the grant, `/etc` for a dozen
+            // carve-outs): each directory on the way is looked at once per call.
+            let is_dir = match looked.get(&cur) {
+                Some(&is_dir) => is_dir,
+                None => {
+                    let is_dir = std::fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir());
+                    looked.insert(cur.clone(), is_dir);
+                    is_dir
                 }
-                _ => break,
+            };
+            if !is_dir {
+                break;
             }
+            out.spine.insert(cur.clone());
             if i + 1 == comps.len() {
                 break;
             }
