@@ -731,6 +731,30 @@ impl DenySet {
         self.add_with(&mut Resolver::default(), path, &origin, DenyKind::All, "")
     }
 
+    /// Add a profile's whole deny list (absolute paths, each with what it is reported as on
+    /// error) like [`add_profile`](Self::add_profile) one by one, but resolved with one
+    /// resolver — a directory on the way (`/etc`) is `lstat`ed once, not once per entry — and
+    /// with what those `lstat`s saw added to `seen`, so that
+    /// [`apply_to_seen`](Self::apply_to_seen) does not `lstat` the entries again. Stops at the
+    /// first error, returned with its entry's label.
+    pub(crate) fn add_profile_all<L>(
+        &mut self,
+        paths: impl IntoIterator<Item = (L, PathBuf)>,
+        profile: &str,
+        seen: &mut Lstats,
+    ) -> Result<(), (L, CapsError)> {
+        let origin = Origin::ProfileDeny(profile.to_owned());
+        let mut resolver = Resolver::default();
+        for (label, path) in paths {
+            if let Err(e) = self.add_with(&mut resolver, &path, &origin, DenyKind::All, "") {
+                return Err((label, e));
+            }
+        }
+        // A path both resolutions looked at: the later look stands.
+        seen.0.extend(resolver.seen);
+        Ok(())
+    }
+
     fn add_with(
         &mut self,
         resolver: &mut Resolver,
@@ -1428,6 +1452,64 @@ mod tests {
     /// Applying a set with what resolving it saw gives the capability set applying it
     /// without does (existing entries, missing ones, a symlinked one, a hard-linked file),
     /// and the set's `lstat`s are shared: each existing or missing entry is answered.
+    #[test]
+    fn a_profile_deny_list_added_at_once_is_the_list_added_one_by_one() {
+        let h = home("t-profile-all");
+        std::fs::create_dir_all(h.join("etc/sub")).unwrap();
+        std::fs::write(h.join("etc/a"), b"x").unwrap();
+        std::fs::write(h.join("etc/sub/b"), b"x").unwrap();
+        std::os::unix::fs::symlink(h.join("etc/sub"), h.join("etc/link")).unwrap();
+        let list = [
+            "etc/a",
+            "etc/sub/b",
+            "etc/link/b",
+            "etc/missing/c",
+            "etc/sub/../a",
+            "etc/a",
+        ]
+        .map(|p| (p, h.join(p)));
+        let vars = Vars::for_home(&h);
+        let groups = || DenySet::from_groups_seen(["nono"], &vars).unwrap();
+        let (mut one_by_one, seen_before) = groups();
+        for (_, p) in &list {
+            one_by_one.add_profile(p, "mine").unwrap();
+        }
+        let (mut at_once, mut seen) = groups();
+        at_once
+            .add_profile_all(list.clone(), "mine", &mut seen)
+            .unwrap();
+        let entries = |s: &DenySet| {
+            s.entries_with_kind()
+                .map(|(p, g, k)| (p.to_path_buf(), g.to_owned(), k))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(entries(&at_once), entries(&one_by_one));
+        // What the batch's lstats saw is kept, and stands in for the capability set's own.
+        assert_eq!(
+            seen.0
+                .get(&h.join("etc/sub/b"))
+                .map(|s| matches!(s, Seen::Object { dir: false, .. })),
+            Some(true)
+        );
+        assert_eq!(seen.0.get(&h.join("etc/missing")), Some(&Seen::Missing));
+        assert!(seen.0.len() > seen_before.0.len());
+        let (mut with, mut without) = (CapabilitySet::new(), CapabilitySet::new());
+        at_once.apply_to_seen(&mut with, &seen).unwrap();
+        one_by_one.apply_to(&mut without).unwrap();
+        assert_eq!(with, without);
+        // A relative entry stops the batch with its label.
+        let (mut set, mut seen) = groups();
+        let err = set
+            .add_profile_all(
+                [("first", h.join("etc/a")), ("second", PathBuf::from("rel"))],
+                "mine",
+                &mut seen,
+            )
+            .unwrap_err();
+        assert_eq!(err.0, "second");
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     #[test]
     fn apply_to_seen_is_apply_to() {
         let h = home("t-seen");

@@ -95,18 +95,16 @@ impl Profile {
         groups: Result<(DenySet, Lstats), deny_groups::DenyGroupError>,
         denies: Result<Vec<(String, PathBuf)>, ProfileError>,
     ) -> Result<(DenySet, Lstats), ProfileError> {
-        let (mut set, seen) = groups.map_err(|source| ProfileError::DenyGroup {
+        let (mut set, mut seen) = groups.map_err(|source| ProfileError::DenyGroup {
             profile: self.name.clone(),
             source,
         })?;
-        for (field, p) in denies? {
-            set.add_profile(&p, &self.name)
-                .map_err(|source| ProfileError::Caps {
-                    profile: self.name.clone(),
-                    field,
-                    source,
-                })?;
-        }
+        set.add_profile_all(denies?, &self.name, &mut seen)
+            .map_err(|(field, source)| ProfileError::Caps {
+                profile: self.name.clone(),
+                field,
+                source,
+            })?;
         Ok((set, seen))
     }
 
