@@ -731,20 +731,24 @@ impl DenySet {
         self.add_with(&mut Resolver::default(), path, &origin, DenyKind::All, "")
     }
 
-    /// Add a profile's whole deny list (absolute paths, each with what it is reported as on
-    /// error) like [`add_profile`](Self::add_profile) one by one, but resolved with one
-    /// resolver — a directory on the way (`/etc`) is `lstat`ed once, not once per entry — and
-    /// with what those `lstat`s saw added to `seen`, so that
+    /// Add a profile's whole deny list like [`add_profile`](Self::add_profile) one by one,
+    /// but from [`ProfileDenies`], whose resolver has already looked at the paths — a
+    /// directory on the way (`/etc`) is `lstat`ed once, not once per entry, and the `lstat`s
+    /// can be made before this set exists (while the groups are resolved on another thread)
+    /// — and with what they saw added to `seen`, so that
     /// [`apply_to_seen`](Self::apply_to_seen) does not `lstat` the entries again. Stops at the
     /// first error, returned with its entry's label.
     pub(crate) fn add_profile_all<L>(
         &mut self,
-        paths: impl IntoIterator<Item = (L, PathBuf)>,
+        denies: ProfileDenies<L>,
         profile: &str,
         seen: &mut Lstats,
     ) -> Result<(), (L, CapsError)> {
         let origin = Origin::ProfileDeny(profile.to_owned());
-        let mut resolver = Resolver::default();
+        let ProfileDenies {
+            paths,
+            mut resolver,
+        } = denies;
         for (label, path) in paths {
             if let Err(e) = self.add_with(&mut resolver, &path, &origin, DenyKind::All, "") {
                 return Err((label, e));
@@ -1061,6 +1065,29 @@ struct Resolver {
     seen: HashMap<PathBuf, Seen>,
     /// What the link walks of this resolution saw (see [`WalkMemo`]).
     walks: WalkMemo,
+}
+
+/// A profile's `filesystem.deny` list (absolute paths, each with a label for errors), its
+/// paths resolved ahead by a resolver of its own, for [`DenySet::add_profile_all`]: made
+/// while the deny groups are resolved on another thread, added once they are. Like every
+/// resolver's answers, these are for building one set at one moment.
+#[derive(Debug)]
+pub(crate) struct ProfileDenies<L> {
+    paths: Vec<(L, PathBuf)>,
+    resolver: Resolver,
+}
+
+impl<L> ProfileDenies<L> {
+    /// Resolve `paths` now (the relative ones are refused when added).
+    pub(crate) fn resolve(paths: Vec<(L, PathBuf)>) -> ProfileDenies<L> {
+        let mut resolver = Resolver::default();
+        for (_, path) in &paths {
+            if path.is_absolute() {
+                let _ = resolver.resolve(path);
+            }
+        }
+        ProfileDenies { paths, resolver }
+    }
 }
 
 /// What a deny set's resolution leaves to do once its result is in use (see
@@ -1476,7 +1503,7 @@ mod tests {
         }
         let (mut at_once, mut seen) = groups();
         at_once
-            .add_profile_all(list.clone(), "mine", &mut seen)
+            .add_profile_all(ProfileDenies::resolve(list.to_vec()), "mine", &mut seen)
             .unwrap();
         let entries = |s: &DenySet| {
             s.entries_with_kind()
@@ -1501,7 +1528,10 @@ mod tests {
         let (mut set, mut seen) = groups();
         let err = set
             .add_profile_all(
-                [("first", h.join("etc/a")), ("second", PathBuf::from("rel"))],
+                ProfileDenies::resolve(vec![
+                    ("first", h.join("etc/a")),
+                    ("second", PathBuf::from("rel")),
+                ]),
                 "mine",
                 &mut seen,
             )
