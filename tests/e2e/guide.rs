@@ -124,6 +124,9 @@ fn the_readme_links_the_guide_and_shows_the_install_command() {
         "cargo xtask install",
         "cargo install --locked --path crates/nono-cli",
     ] {
-        assert!(guide.contains(line), "the guide's install section shows `{line}`");
+        assert!(
+            guide.contains(line),
+            "the guide's install section shows `{line}`"
+        );
     }
 }

@@ -202,7 +202,18 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 }
 
 fn render(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    // The variables set for this command (RUSTFLAGS, RUSTDOCFLAGS, NONO_BIN), then the command.
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            s.push_str(&format!(
+                "{}={:?} ",
+                k.to_string_lossy(),
+                v.to_string_lossy()
+            ));
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
     for a in cmd.get_args() {
         s.push(' ');
         s.push_str(&a.to_string_lossy());
