@@ -253,7 +253,9 @@ fn check_static_pie(elf: &[u8], path: &Path) -> Result<()> {
     }
     // `e_type`: a static program that is not `ET_DYN` is linked at a fixed address
     // (`-C relocation-model=static` in RUSTFLAGS, or a toolchain without static-pie).
-    let e_type = elf.get(0x10..0x12).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let e_type = elf
+        .get(0x10..0x12)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
     if e_type != Some(ET_DYN) {
         bail!(
             "{} is linked statically but is not position-independent (ELF type {}, not \

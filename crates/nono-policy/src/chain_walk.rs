@@ -85,6 +85,21 @@ pub(crate) fn unmemoised() -> bool {
     UNMEMOISED.get()
 }
 
+/// Create `node` (relative) in `d` with `make`, only when every directory on the way
+/// inside `d` is a real one: creating through a link the tree holds would follow it (to
+/// `/`, `..`, `/proc/self/cwd`) and, as root, write outside the test's directory.
+#[cfg(test)]
+pub(crate) fn plant(d: &Path, node: &str, make: impl FnOnce(&Path) -> io::Result<()>) {
+    let p = d.join(node);
+    let inside = Path::new(node).ancestors().skip(1).all(|a| {
+        a.as_os_str().is_empty()
+            || std::fs::symlink_metadata(d.join(a)).is_ok_and(|m| m.file_type().is_dir())
+    });
+    if inside {
+        let _ = make(&p);
+    }
+}
+
 /// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct WalkMemo {
@@ -422,15 +437,13 @@ mod tests {
             let d = tmp("prop");
             let at = |t: &str| t.replace('@', d.to_str().unwrap());
             for (node, (kind, target)) in NODES.iter().zip(&kinds) {
-                let p = d.join(node);
-                // Creation through a link or a file fails, or lands elsewhere in the tree:
-                // either way the tree is what both walks see.
-                let _ = match kind {
-                    1 => std::fs::create_dir(&p),
-                    2 => std::fs::write(&p, b"f"),
-                    3 => symlink(at(TARGETS[*target]), &p),
+                // Never through a link (it may lead out of `d`): the node is then left out.
+                plant(&d, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => symlink(at(TARGETS[*target]), p),
                     _ => Ok(()),
-                };
+                });
             }
             let seen = HashMap::new();
             let mut memo = WalkMemo::default();
@@ -440,6 +453,104 @@ mod tests {
                 let want = walk(&p);
                 let got = memo.walk(&p, &seen);
                 proptest::prop_assert!(same(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+            }
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+
+    /// Deeper nodes and what a link may name beyond the first tree: absolute targets into
+    /// the tree's depth, `/proc/self` and `/proc/thread-self`, trailing slashes, `.` inside.
+    const DEEP_NODES: &[&str] = &[
+        "a",
+        "b",
+        "a/x",
+        "b/x",
+        "a/x/y",
+        "b/x/y",
+        "a/x/y/z",
+        "b/x/y/z",
+        "a/x/y/z/w",
+    ];
+    const DEEP_TARGETS: &[&str] = &[
+        "@/a/x/y",
+        "@/b/x/y/z",
+        "@/b/x/../x/y",
+        "x/",
+        "y/.",
+        "./z",
+        "../../x",
+        "../../../b/x",
+        "/proc/self/cwd",
+        "/proc/thread-self/root@/a",
+        "/proc/self/root@/b/x",
+        "z/w",
+        "w",
+        "..//..",
+        "@/a/x/y/z/w/..",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Red team 9: one memo answering, in a random order, walks, `is_plain` and
+        /// `read_link` (as `names_a_plain_sibling` interleaves them with the walks), with the
+        /// `Resolver`'s `lstat`s of the tree's symlink-free paths handed in as `seen`, on
+        /// deeper trees with links through `/proc/self`: every answer is the kernel's.
+        #[test]
+        fn the_memo_answers_as_the_kernel_when_calls_interleave(
+            kinds in proptest::collection::vec((0u8..4, 0usize..DEEP_TARGETS.len()), DEEP_NODES.len()),
+            ops in proptest::collection::vec((0u8..3, 0usize..DEEP_NODES.len()), 1..24),
+            seen_too in proptest::bool::ANY,
+        ) {
+            let d = tmp("interleave");
+            let at = |t: &str| t.replace('@', d.to_str().unwrap());
+            for (node, (kind, target)) in DEEP_NODES.iter().zip(&kinds) {
+                plant(&d, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => symlink(at(DEEP_TARGETS[*target]), p),
+                    _ => Ok(()),
+                });
+            }
+            // What a `Resolver` saw: each symlink-free path `lstat`ed as an object.
+            let mut seen = HashMap::new();
+            if seen_too {
+                let mut p = PathBuf::from("/");
+                for c in d.components().skip(1) {
+                    p.push(c);
+                    seen.insert(p.clone(), Seen::Object { dir: true, nlink: 2 });
+                }
+                for node in DEEP_NODES {
+                    let p = d.join(node);
+                    let plain_path = p.ancestors().skip(1).take_while(|a| *a != d).all(|a| {
+                        std::fs::symlink_metadata(a).is_ok_and(|m| !m.file_type().is_symlink())
+                    });
+                    if let (true, Ok(m)) = (plain_path, std::fs::symlink_metadata(&p)) {
+                        if !m.file_type().is_symlink() {
+                            seen.insert(p, Seen::Object { dir: m.is_dir(), nlink: m.nlink() });
+                        }
+                    }
+                }
+            }
+            let mut memo = WalkMemo::default();
+            for (op, node) in ops {
+                let p = d.join(DEEP_NODES[node]);
+                match op {
+                    0 => {
+                        let want = walk(&p);
+                        let got = memo.walk(&p, &seen);
+                        proptest::prop_assert!(same(&got, &want), "walk {:?}: {:?} != {:?}", p, got, want);
+                    }
+                    1 => {
+                        let want = std::fs::symlink_metadata(&p).map(|m| !m.file_type().is_symlink());
+                        let got = memo.is_plain(&p, &seen);
+                        proptest::prop_assert_eq!(got.ok(), want.ok(), "is_plain {:?}", p);
+                    }
+                    _ => {
+                        let want = std::fs::read_link(&p);
+                        let got = memo.read_link(&p);
+                        proptest::prop_assert_eq!(got.ok(), want.ok(), "read_link {:?}", p);
+                    }
+                }
             }
             let _ = std::fs::remove_dir_all(&d);
         }

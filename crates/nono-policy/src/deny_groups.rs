@@ -1403,6 +1403,84 @@ mod tests {
         }
     }
 
+    const R_NODES: &[&str] = &["a", "b", "a/x", "b/x", "a/x/y", "b/x/y"];
+    const R_TARGETS: &[&str] = &[
+        "a",
+        "b",
+        "x",
+        "y",
+        "../b",
+        "../a/x",
+        "@/a",
+        "@/b/x",
+        "@/missing",
+        "missing",
+        ".",
+        "..",
+        "x/y",
+        "y/..",
+        "../../a",
+        "/proc/self/cwd",
+        "a/",
+    ];
+    const R_QUERIES: &[&str] = &[
+        "",
+        "a",
+        "b",
+        "a/x",
+        "b/x",
+        "a/x/y",
+        "b/x/y",
+        "a/x/y/q",
+        "b/x/y/q",
+        "a/../b/x",
+        "b/x/..",
+        "b/x/../x/y",
+        "missing/q",
+        "a/./x",
+        "b//x",
+        "a/x/y/../..",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Red team 9: one `Resolver` answering a random sequence of paths (clean and not) on
+        /// random trees of directories, files and links gives `canonicalize_for_deny`'s
+        /// answer and metadata, and `std::fs::canonicalize`'s for the `$PATH` directories.
+        #[test]
+        fn one_resolver_agrees_with_canonicalize_on_random_trees(
+            kinds in proptest::collection::vec((0u8..4, 0usize..R_TARGETS.len()), R_NODES.len()),
+            queries in proptest::collection::vec(0usize..R_QUERIES.len(), 1..12),
+        ) {
+            let h = home("rt9-prop");
+            let at = |t: &str| t.replace('@', h.to_str().unwrap());
+            for (node, (kind, target)) in R_NODES.iter().zip(&kinds) {
+                // Never through a link (it may lead out of `h`).
+                crate::chain_walk::plant(&h, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => std::os::unix::fs::symlink(at(R_TARGETS[*target]), p),
+                    _ => Ok(()),
+                });
+            }
+            let mut shared = Resolver::default();
+            for q in queries {
+                let p = if R_QUERIES[q].is_empty() { h.clone() } else { h.join(R_QUERIES[q]) };
+                let want = canonicalize_for_deny(&p);
+                let want_id = std::fs::metadata(&want).ok().map(|m| (m.dev(), m.ino()));
+                let (got, meta) = shared.resolve(&p);
+                proptest::prop_assert_eq!(&got, &want, "{:?}", p);
+                proptest::prop_assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{:?}", p);
+                proptest::prop_assert_eq!(
+                    shared.canonicalize(&p),
+                    std::fs::canonicalize(&p).ok(),
+                    "canonicalize {:?}", p
+                );
+            }
+            let _ = std::fs::remove_dir_all(&h);
+        }
+    }
+
     #[test]
     fn unknown_group_is_an_error_listing_the_known_ones() {
         let e = DenySet::from_groups(["credentails"], &Vars::for_home("/home/u")).unwrap_err();
