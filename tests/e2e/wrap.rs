@@ -130,3 +130,48 @@ fn wrap_runs_what_execvp_would_with_argv0_as_given() {
         .expect_code(127)
         .stderr_has("nono-e2e-no-such-command");
 }
+
+/// The Landlock ruleset build holds the rules' descriptors to close them together: under a
+/// low descriptor limit (`ulimit -n 12`, fewer than the default profile's ~170 rules) it
+/// closes what it holds and opens again, so wrap works as it did with one `close` per
+/// rule, and the sandbox is the same (the grant writable, outside it refused).
+#[test]
+fn a_low_descriptor_limit_still_builds_the_whole_ruleset() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("wrap-nofile");
+    let work = s.mkdir("work");
+    let outside = s.join("outside.txt");
+    let script = format!(
+        "echo in > {w}/in.txt && cat /etc/hostname >/dev/null && \
+         if echo out > {o}; then echo WROTE-OUTSIDE; fi",
+        w = work.display(),
+        o = outside.display()
+    );
+    let mut cmd = std::process::Command::new("sh");
+    if let Some(state) = crate::harness::state_home_for(&s.path) {
+        cmd.env("XDG_STATE_HOME", state);
+    }
+    cmd.current_dir(&s.path).env_remove("RUST_LOG").args([
+        "-c",
+        "ulimit -n 12 && exec \"$0\" \"$@\"",
+        &crate::harness::nono_bin().display().to_string(),
+        "wrap",
+        "-s",
+        "--allow",
+        &work.display().to_string(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let out = output(&mut cmd);
+    out.expect_code(0);
+    assert!(!out.stdout.contains("WROTE-OUTSIDE"), "{out}");
+    assert!(!outside.exists(), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(work.join("in.txt")).unwrap(),
+        "in\n"
+    );
+}

@@ -23,7 +23,41 @@ Output: nono's own messages (notes, the denial report, errors, logs) go to stder
 commands whose output is the product write to stdout: why, setup, profile, completion, man,
 and `--dry-run` (the plan). The sandboxed command's stdin/stdout/stderr pass through untouched.";
 
+/// The parsed command line.
+pub type Cli = CliWith<Command>;
+
+/// Parse the command line (`args` includes the program name), exactly as `Cli::try_parse_from`
+/// would.
+///
+/// For `nono run`, `nono wrap` and `nono shell` (the subcommand first, the commands that
+/// start a sandbox) only that subcommand's flags are built: clap builds every subcommand's
+/// flags for `Cli` (the sandbox flags once per subcommand that has them), more than half of
+/// the work of parsing. With the subcommand first, clap matches it before anything else and
+/// never looks at the others, so the output (help, errors and their suggestions, exit
+/// codes) is the same; `tests::fast_path_parses_and_fails_like_the_full_parser` holds the
+/// two side by side.
+pub fn parse_cli<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if args
+        .get(1)
+        .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")
+    {
+        return CliWith::<DeferredCommand>::try_parse_from(args).map(|cli| CliWith {
+            verbose: cli.verbose,
+            silent: cli.silent,
+            command: cli.command.into(),
+        });
+    }
+    Cli::try_parse_from(args)
+}
+
 /// nono: run a program with least privilege, enforced by the kernel (Landlock + seccomp).
+///
+/// Generic over the subcommand enum only for [`parse_cli`]: [`Cli`] is the one used.
 #[derive(Debug, Parser)]
 #[command(
     name = "nono",
@@ -35,7 +69,7 @@ and `--dry-run` (the plan). The sandboxed command's stdin/stdout/stderr pass thr
     after_long_help = EXIT_STATUS_HELP,
     propagate_version = true
 )]
-pub struct Cli {
+pub struct CliWith<C: Subcommand> {
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -44,11 +78,49 @@ pub struct Cli {
     pub silent: bool,
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: C,
 }
 
+/// Defines the subcommand enum twice from one list: `Command`, and `DeferredCommand` whose
+/// subcommands' flags clap builds only for the one used (`#[command(defer = true)]`), with a
+/// conversion to `Command`. See [`parse_cli`].
+///
+/// With `defer`, clap adds a subcommand's own flags (`RunArgs::augment_args`) after the
+/// variant's doc comment has set its about text, so the `Args` structs (and the structs
+/// they flatten) must have no doc comment of their own (`//`, not `///`): it would replace the
+/// subcommand's about text in `--help`.
+macro_rules! subcommands {
+    (
+        $(#[$meta:meta])*
+        pub enum Command {
+            $( $(#[$vmeta:meta])* $variant:ident($args:ty), )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Subcommand)]
+        pub enum Command {
+            $( $(#[$vmeta])* $variant($args), )*
+        }
+
+        /// [`Command`] with each subcommand's flags built only when it is parsed.
+        #[derive(Debug, Subcommand)]
+        #[command(defer = true)]
+        pub enum DeferredCommand {
+            $( $(#[$vmeta])* $variant($args), )*
+        }
+
+        impl From<DeferredCommand> for Command {
+            fn from(command: DeferredCommand) -> Self {
+                match command {
+                    $( DeferredCommand::$variant(args) => Command::$variant(args), )*
+                }
+            }
+        }
+    };
+}
+
+subcommands! {
 /// The subcommands.
-#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in the sandbox, under a supervisor that reports denials and can grant more.
     Run(RunArgs),
@@ -84,8 +156,9 @@ pub enum Command {
     /// command to a directory (--dir): nono.1, nono-run.1, nono-profile-list.1, ...
     Man(ManArgs),
 }
+}
 
-/// `nono man`.
+// `nono man`.
 #[derive(Debug, Args)]
 pub struct ManArgs {
     /// Write nono.1 and one page per subcommand (nono-run.1, ...) into DIR instead of printing
@@ -94,7 +167,7 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// `nono proxy`.
+// `nono proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// Where to listen (default 127.0.0.1 and an ephemeral port, printed at start).
@@ -107,7 +180,7 @@ pub struct ProxyArgs {
     pub egress: EgressFlags,
 }
 
-/// The sandbox definition shared by run, wrap, shell, why and learn (nono 0.58 compatible).
+// The sandbox definition shared by run, wrap, shell, why and learn (nono 0.58 compatible).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Sandbox")]
 pub struct SandboxFlags {
@@ -168,8 +241,8 @@ pub struct SandboxFlags {
     pub egress: EgressFlags,
 }
 
-/// Egress by domain: with any of these, `nono run` starts a filtering proxy in the supervisor
-/// and confines the command so that the proxy is its only way out (not available with wrap).
+// Egress by domain: with any of these, `nono run` starts a filtering proxy in the supervisor
+// and confines the command so that the proxy is its only way out (not available with wrap).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Network egress (run, shell)")]
 pub struct EgressFlags {
@@ -220,7 +293,7 @@ impl EgressFlags {
     }
 }
 
-/// Runtime grants: what the supervisor may add while the command runs.
+// Runtime grants: what the supervisor may add while the command runs.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Runtime grants")]
 pub struct ElevationFlags {
@@ -241,7 +314,7 @@ pub struct ElevationFlags {
     pub audit_log: Option<PathBuf>,
 }
 
-/// The command's environment and temporary directory (run, shell, wrap).
+// The command's environment and temporary directory (run, shell, wrap).
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Environment")]
 pub struct EnvFlags {
@@ -263,7 +336,7 @@ pub struct EnvFlags {
     pub private_tmp: bool,
 }
 
-/// Resource limits for the whole process tree (cgroup v2), `run` and `shell` only.
+// Resource limits for the whole process tree (cgroup v2), `run` and `shell` only.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Resource limits")]
 pub struct LimitFlags {
@@ -281,7 +354,7 @@ pub struct LimitFlags {
     pub cpus: Option<f64>,
 }
 
-/// `nono run`.
+// `nono run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Print the plan (grants, denies, network, environment, tmp, what the kernel will and
@@ -304,7 +377,7 @@ pub struct RunArgs {
     pub limits: LimitFlags,
 }
 
-/// `nono wrap`.
+// `nono wrap`.
 #[derive(Debug, Args)]
 pub struct WrapArgs {
     /// Print the plan and exit.
@@ -328,7 +401,7 @@ pub struct WrapArgs {
     pub env: EnvFlags,
 }
 
-/// `nono shell`.
+// `nono shell`.
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// Print the plan and exit.
@@ -358,7 +431,7 @@ pub enum Op {
     Readwrite,
 }
 
-/// `nono why`.
+// `nono why`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["path", "host"]))]
 pub struct WhyArgs {
@@ -385,7 +458,7 @@ pub struct WhyArgs {
     pub sandbox: SandboxFlags,
 }
 
-/// `nono learn`.
+// `nono learn`.
 #[derive(Debug, Args)]
 pub struct LearnArgs {
     /// Where to write the learned profile (JSON).
@@ -401,7 +474,7 @@ pub struct LearnArgs {
     pub sandbox: SandboxFlags,
 }
 
-/// `nono setup`.
+// `nono setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// Print the report as JSON.
@@ -409,14 +482,14 @@ pub struct SetupArgs {
     pub json: bool,
 }
 
-/// `nono profile`.
+// `nono profile`.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     #[command(subcommand)]
     pub command: ProfileCommand,
 }
 
-/// `nono profile ...`.
+// `nono profile ...`.
 #[derive(Debug, Subcommand)]
 pub enum ProfileCommand {
     /// List the built-in profiles.
@@ -445,7 +518,7 @@ pub enum ProfileCommand {
     },
 }
 
-/// `nono completion`.
+// `nono completion`.
 #[derive(Debug, Args)]
 pub struct CompletionArgs {
     /// The shell to generate completions for.
@@ -461,6 +534,178 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+        CliWith::<DeferredCommand>::command().debug_assert();
+    }
+
+    /// What the user sees of `r`: the parsed command line, or the error's kind, exit code and
+    /// text (plain and styled; `--help` and `--version` are errors too).
+    fn outcome(r: Result<Cli, clap::Error>) -> String {
+        match r {
+            Ok(cli) => format!("ok {cli:?}"),
+            Err(e) => format!(
+                "err {:?} exit {} use_stderr {}\n{}\n---\n{}",
+                e.kind(),
+                e.exit_code(),
+                e.use_stderr(),
+                e.render(),
+                e.render().ansi()
+            ),
+        }
+    }
+
+    /// `parse_cli` (only the named subcommand built) gives what the full parser gives, for
+    /// the commands it takes the fast path for: the parse, or the error with its text
+    /// (help, usage, "did you mean" tips) and exit code.
+    #[test]
+    fn fast_path_parses_and_fails_like_the_full_parser() {
+        let rests: &[&[&str]] = &[
+            &[],
+            &["--help"],
+            &["-h"],
+            &["--version"],
+            &["-V"],
+            &["help"],
+            &["--bogus"],
+            &["--alow", "/x", "--", "true"],
+            &["--allow-cwdd", "--", "true"],
+            &["--blocknet"],
+            &["--allow"],
+            &["-a"],
+            &["--allow="],
+            &["-p"],
+            &["--allow", "/x"],
+            &["--allow", "/x", "--", "/bin/true"],
+            &[
+                "-a",
+                "/x",
+                "-r",
+                "/r",
+                "-w",
+                "/w",
+                "--net-block",
+                "--",
+                "ls",
+                "-l",
+            ],
+            &["--allow", "/x", "/bin/true", "--allow", "/y"],
+            &["--"],
+            &["--", "--help"],
+            &["true", "--help"],
+            &["--dry-run", "--json", "--", "true"],
+            &["--json", "--", "true"],
+            &["--dry-run", "--json"],
+            &["-v", "-s", "--", "true"],
+            &["-vvv", "--", "true"],
+            &["--silent", "--silent", "--", "true"],
+            &["--block-net", "--block-net", "--", "true"],
+            &["--allow-connect-port", "http", "--", "true"],
+            &["--allow-connect-port", "70000", "--", "true"],
+            &["--allow-bind-port", "8080", "--", "true"],
+            &["--memory", "10Q", "--", "true"],
+            &["--memory", "512M", "--max-processes", "0", "--", "true"],
+            &["--cpus", "x", "--", "true"],
+            &["--accept-wrap-gaps", "--", "true"],
+            &["--capability-elevation", "--approve", "/a", "--", "true"],
+            &[
+                "--setenv",
+                "A=B",
+                "--unsetenv",
+                "C",
+                "--clearenv",
+                "--",
+                "env",
+            ],
+            &[
+                "--private-tmp",
+                "--workdir",
+                "/tmp",
+                "--allow-cwd",
+                "--",
+                "pwd",
+            ],
+            &[
+                "--allow-domain",
+                "example.com",
+                "--proxy-port",
+                "x",
+                "--",
+                "true",
+            ],
+            &[
+                "--credential",
+                "openai",
+                "--allow-endpoint",
+                "openai:GET:/v1/**",
+            ],
+            &["--bypass-protection", "/x", "--allow-symlinked-grant", "/l"],
+            &["--best-effort", "--allow-unix-datagram", "--", "true"],
+            &["--profile", "dev", "--", "true"],
+            &["-Z"],
+            &["-a/x", "--", "true"],
+            &["stray"],
+            &["--dry-run", "stray"],
+        ];
+        for sub in ["run", "wrap", "shell"] {
+            for rest in rests {
+                let argv: Vec<&str> = ["nono", sub].iter().chain(rest.iter()).copied().collect();
+                let fast = outcome(parse_cli(&argv));
+                let full = outcome(Cli::try_parse_from(&argv));
+                assert_eq!(fast, full, "{argv:?}");
+            }
+        }
+        // Not valid UTF-8, as a flag and as a value.
+        use std::os::unix::ffi::OsStringExt as _;
+        for sub in ["run", "wrap", "shell"] {
+            for bad in [vec![b'-', b'-', 0xff], vec![b'/', 0xff]] {
+                let argv = [
+                    OsString::from("nono"),
+                    OsString::from(sub),
+                    OsString::from("--allow"),
+                    OsString::from_vec(bad.clone()),
+                    OsString::from_vec(bad),
+                ];
+                assert_eq!(
+                    outcome(parse_cli(argv.clone())),
+                    outcome(Cli::try_parse_from(argv.clone())),
+                    "{argv:?}"
+                );
+            }
+        }
+    }
+
+    /// Every subcommand of the deferred enum, once built, is the one `Cli` has (help texts
+    /// included): the `Args` structs have no doc comment that `defer` would let replace the
+    /// subcommand's about text (see `subcommands!`).
+    #[test]
+    fn deferred_subcommands_build_to_the_same_commands() {
+        let mut full = Cli::command();
+        let mut deferred = CliWith::<DeferredCommand>::command();
+        full.build();
+        deferred.build();
+        let names: Vec<String> = full
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        assert!(names.len() >= 10, "{names:?}");
+        for name in &names {
+            let f = full.find_subcommand_mut(name).unwrap();
+            let (f_long, f_short) = (f.render_long_help(), f.render_help());
+            let d = deferred.find_subcommand_mut(name).unwrap();
+            assert_eq!(
+                d.render_long_help().ansi().to_string(),
+                f_long.ansi().to_string(),
+                "{name}"
+            );
+            assert_eq!(
+                d.render_help().ansi().to_string(),
+                f_short.ansi().to_string(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            deferred.render_long_help().to_string(),
+            full.render_long_help().to_string()
+        );
     }
 
     #[test]

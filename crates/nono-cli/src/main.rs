@@ -14,8 +14,6 @@ mod report;
 mod suggest;
 mod ui;
 
-use clap::Parser;
-
 use crate::flags::{Cli, Command};
 use crate::ui::Ui;
 
@@ -28,7 +26,8 @@ fn main() {
     {
         plan::start_deny_prefetch();
     }
-    let cli = Cli::try_parse().unwrap_or_else(|err| exit_with_suggestion(&err));
+    let cli =
+        flags::parse_cli(std::env::args_os()).unwrap_or_else(|err| exit_with_suggestion(&err));
     let ui = Ui::new(cli.verbose, cli.silent);
     ui.init_logging();
     let result = dispatch(cli.command, &ui);

@@ -48,7 +48,7 @@
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
 //! to it opened before the sandbox was applied.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -254,6 +254,25 @@ pub fn explain(
 /// [`explain`] for a path that is already canonical (no symlinks, absolute).
 #[must_use]
 pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> Explanation {
+    // Every effective grant lies at or beneath a grant of `caps` (a grant with its access
+    // reduced, or the read grant of a read-only carve-out inside it), so one covers `path`
+    // only if a grant of `caps` reaches it: else the grants need not be worked out (the
+    // planted-link check asks about `/`, which nothing grants, for every link on the way).
+    let reached = caps.grants().iter().any(|g| match g.kind {
+        FsKind::File => g.path == path,
+        FsKind::Dir => path.starts_with(&g.path),
+    });
+    explain_canonical_with(caps, path, op, reached)
+}
+
+/// [`explain_canonical`]; with `consult_grants` false the effective grants are taken to be
+/// none that covers `path` (only when that is so: see there).
+fn explain_canonical_with(
+    caps: &CapabilitySet,
+    path: &Path,
+    op: AccessMode,
+    consult_grants: bool,
+) -> Explanation {
     let verdict_of = |allowed: Option<AccessMode>| match allowed {
         Some(a) if a.contains(op) => Verdict::Allowed,
         Some(a) if (a.reads() && op.reads()) || (a.writes() && op.writes()) => Verdict::Partial,
@@ -280,7 +299,11 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
     let mut allowed: Option<AccessMode> = None;
     let mut contributing: Vec<&FsGrant> = Vec::new();
     let mut blocked: Option<Rule> = None;
-    let grants = effective_grants(caps);
+    let grants = if consult_grants {
+        effective_grants(caps)
+    } else {
+        Vec::new()
+    };
     for grant in grants.iter().map(|e| &e.grant) {
         match coverage(caps, grant, path) {
             Coverage::Covers => {
@@ -518,6 +541,8 @@ pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
     let mut out = CarveSpine::default();
+    // What `lstat` said of each path walked (a directory or not), in this call.
+    let mut looked: HashMap<PathBuf, bool> = HashMap::new();
     let relevant = || caps.denies().iter().filter(|d| d.kind.removes(access));
     if relevant().any(|d| clean_within(grant, &d.path)) {
         return out;
@@ -539,12 +564,20 @@ pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode
         let rel = d.path.strip_prefix(grant).unwrap_or(Path::new(""));
         let comps: Vec<_> = rel.components().collect();
         for (i, comp) in comps.iter().enumerate() {
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.is_dir() => {
-                    out.spine.insert(cur.clone());
+            // The walks towards the denies share their start (the grant, `/etc` for a dozen
+            // carve-outs): each directory on the way is looked at once per call.
+            let is_dir = match looked.get(&cur) {
+                Some(&is_dir) => is_dir,
+                None => {
+                    let is_dir = std::fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir());
+                    looked.insert(cur.clone(), is_dir);
+                    is_dir
                 }
-                _ => break,
+            };
+            if !is_dir {
+                break;
             }
+            out.spine.insert(cur.clone());
             if i + 1 == comps.len() {
                 break;
             }
@@ -703,6 +736,57 @@ mod tests {
         }
     }
     use crate::caps::AccessMode::{Read, ReadWrite, Write};
+
+    /// `explain_canonical` skips working out the effective grants when no grant reaches the
+    /// path; the answer is the one of working them out, for grants of every kind (file,
+    /// directory, read-only and full carve-outs, a grant inside a carve-out) and paths
+    /// inside, beside, above and on them.
+    #[test]
+    fn explain_canonical_without_a_reaching_grant_is_the_full_answer() {
+        let t = tree();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
+        caps.allow_dir(t.join("g/c"), Read, "--read c").unwrap();
+        caps.allow_file(t.join("out"), Write, "--write-file out")
+            .unwrap();
+        caps.deny_write(t.join("g/a"), "group tools").unwrap();
+        caps.deny(t.join("g/a/secret"), "group credentials")
+            .unwrap();
+        caps.deny(t.join("g/c"), "group other").unwrap();
+        let mut reached = 0;
+        for p in [
+            "/",
+            "",
+            "g",
+            "g/f",
+            "g/a",
+            "g/a/ok",
+            "g/a/b",
+            "g/a/secret",
+            "g/a/new",
+            "g/c",
+            "g/c/x",
+            "g/new",
+            "out",
+            "out2",
+            "gg",
+            "other/deeper",
+        ] {
+            let path = if p == "/" {
+                PathBuf::from("/")
+            } else if p.is_empty() {
+                t.clone()
+            } else {
+                t.join(p)
+            };
+            for op in [Read, Write, ReadWrite] {
+                let full = explain_canonical_with(&caps, &path, op, true);
+                assert_eq!(explain_canonical(&caps, &path, op), full, "{p} {op:?}");
+                reached += usize::from(full.allowed.is_some());
+            }
+        }
+        assert!(reached > 10, "the paths reach grants too: {reached}");
+    }
 
     fn tree() -> PathBuf {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

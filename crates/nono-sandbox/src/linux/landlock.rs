@@ -113,6 +113,12 @@ pub struct RulePlan {
     pub rules: Vec<FsRule>,
     /// Caveats worth showing the user (hard links to denied files, expanded grants).
     pub notes: Vec<String>,
+    /// Per rule (same index as `rules`), whether the planner saw a directory there (a
+    /// directory grant, or a directory entry's type while expanding around a carve-out). Only
+    /// a hint for [`build_ruleset`] to open the path as a directory first (no `fstat` when it
+    /// still is one); what is there when the ruleset is built decides the rule, as without
+    /// the hint. Missing entries mean "not known".
+    pub dir_hints: Vec<bool>,
 }
 
 /// Errors turning capabilities into Landlock rules.
@@ -184,15 +190,16 @@ pub enum LandlockError {
 /// Compute the Landlock path rules for `caps`, expanding grants around deny carve-outs.
 pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
     let mut notes = Vec::new();
-    let mut rules: BTreeMap<PathBuf, (AccessMode, bool)> = BTreeMap::new();
-    let mut add = |path: PathBuf, access: AccessMode, expanded: bool| {
+    let mut rules: BTreeMap<RuleKey, (AccessMode, bool, bool)> = BTreeMap::new();
+    let mut add = |path: PathBuf, access: AccessMode, expanded: bool, dir: bool| {
         rules
-            .entry(path)
-            .and_modify(|(a, e)| {
+            .entry(RuleKey::new(path))
+            .and_modify(|(a, e, d)| {
                 *a = a.union(access);
                 *e &= expanded;
+                *d |= dir;
             })
-            .or_insert((access, expanded));
+            .or_insert((access, expanded, dir));
     };
     let (effective, dropped) = effective_grants_with_dropped(caps);
     for grant in dropped {
@@ -213,12 +220,12 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             continue;
         }
         if grant.kind == FsKind::File {
-            add(grant.path.clone(), grant.access, derived);
+            add(grant.path.clone(), grant.access, derived, false);
             continue;
         }
         let carve = carve_spine(caps, &grant.path, grant.access);
         if carve.spine.is_empty() {
-            add(grant.path.clone(), grant.access, derived);
+            add(grant.path.clone(), grant.access, derived, true);
             continue;
         }
         // Canonical paths: byte equality is path equality.
@@ -247,10 +254,16 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
                     continue;
                 }
                 // A rule on a symlink would be attached to its target: skip it.
-                if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                let file_type = entry.file_type();
+                if file_type.as_ref().is_ok_and(std::fs::FileType::is_symlink) {
                     continue;
                 }
-                add(child, grant.access, true);
+                add(
+                    child,
+                    grant.access,
+                    true,
+                    file_type.is_ok_and(|t| t.is_dir()),
+                );
             }
         }
         notes.push(format!(
@@ -290,18 +303,77 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             }
         }
     }
+    let dir_hints = rules.values().map(|&(_, _, dir)| dir).collect();
     Ok(RulePlan {
         rules: rules
             .into_iter()
-            .map(|(path, (access, expanded))| FsRule {
-                path,
+            .map(|(key, (access, expanded, _))| FsRule {
+                path: key.path,
                 access,
                 expanded,
             })
             .collect(),
         notes,
+        dir_hints,
     })
 }
+
+/// A rule's path as the key of [`plan_fs_rules`]' map: ordered exactly as `Path` orders
+/// (component by component), but for two clean paths (canonical ones: absolute, no empty, `.`
+/// or `..` component, no trailing slash) in one pass over the bytes, with `/` below every
+/// other byte: the components contain no `/` and are not empty, so the first differing byte
+/// decides as the first differing component would (a component that is a prefix of the
+/// other ends with `/` or the path's end, both lower). `Path`'s own comparison splits the
+/// rest of both paths into components from the first difference on, the bulk of planning
+/// the ~140 `/etc` entries of an expanded grant. Any other path compares as `Path` does.
+#[derive(Debug)]
+struct RuleKey {
+    path: PathBuf,
+    clean: bool,
+}
+
+impl RuleKey {
+    fn new(path: PathBuf) -> RuleKey {
+        let clean = crate::paths::is_clean(path.as_os_str().as_encoded_bytes());
+        RuleKey { path, clean }
+    }
+}
+
+/// `a.cmp(b)` of two clean paths' bytes in `Path`'s order (see [`RuleKey`]).
+fn clean_path_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let rank = |c: u8| if c == b'/' { 0 } else { u16::from(c) + 1 };
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
+}
+
+impl Ord for RuleKey {
+    fn cmp(&self, other: &RuleKey) -> std::cmp::Ordering {
+        if self.clean && other.clean {
+            clean_path_cmp(
+                self.path.as_os_str().as_encoded_bytes(),
+                other.path.as_os_str().as_encoded_bytes(),
+            )
+        } else {
+            self.path.cmp(&other.path)
+        }
+    }
+}
+
+impl PartialOrd for RuleKey {
+    fn partial_cmp(&self, other: &RuleKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for RuleKey {
+    fn eq(&self, other: &RuleKey) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for RuleKey {}
 
 fn join_paths(paths: &[PathBuf]) -> String {
     paths
@@ -318,7 +390,24 @@ fn join_paths(paths: &[PathBuf]) -> String {
 /// `RESOLVE_NO_SYMLINKS` keeps them so: a directory on the way that became a symlink since
 /// (swapped by a sandboxed process of another run) fails with `ELOOP` instead of leading the
 /// rule somewhere nobody checked.
-fn open_rule_target(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
+///
+/// With `dir_hint` (the planner saw a directory) the path is first opened with `O_DIRECTORY`
+/// as well, which succeeds only on a directory (a symlink in the last component, a file or
+/// anything else gives `ENOTDIR`): then it is one, as the `fstat` would say, and that call
+/// is saved. Any failure of that first open falls back to the open below, so a wrong or
+/// stale hint costs one syscall and changes nothing.
+fn open_rule_target(path: &Path, dir_hint: bool) -> Result<Option<(OwnedFd, bool)>, LandlockError> {
+    if dir_hint {
+        if let Ok(fd) = rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::DIRECTORY,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS,
+        ) {
+            return Ok(Some((fd, true)));
+        }
+    }
     let fd = rustix::fs::openat2(
         rustix::fs::CWD,
         path,
@@ -340,6 +429,9 @@ fn open_rule_target(path: &Path) -> Result<Option<(OwnedFd, bool)>, LandlockErro
         _ => Ok(Some((fd, false))),
     }
 }
+
+/// How many rule descriptors [`build_ruleset`] holds open before closing them together.
+const HELD_RULE_FDS: usize = 256;
 
 /// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced
 /// (and the number of path rules added, in `status.fs_rules`). The ruleset is created, not yet
@@ -404,8 +496,29 @@ pub fn build_ruleset_recording(
         None
     };
     let mut fs_rules = 0;
-    for rule in &plan.rules {
-        let target = match open_rule_target(&rule.path) {
+    // The rules' O_PATH descriptors on the direct path, closed together (`close_owned`: one
+    // `close_range` per run of numbers instead of a `close` per rule). At most
+    // `HELD_RULE_FDS` are held at once, and all are closed before an open is retried that
+    // failed for lack of descriptors, so a low `RLIMIT_NOFILE` works as without holding.
+    let mut held: Vec<OwnedFd> = Vec::new();
+    for (i, rule) in plan.rules.iter().enumerate() {
+        let dir_hint = plan.dir_hints.get(i).copied().unwrap_or(false);
+        if held.len() >= HELD_RULE_FDS {
+            crate::linux::fds::close_owned(std::mem::take(&mut held));
+        }
+        let mut opened = open_rule_target(&rule.path, dir_hint);
+        if matches!(
+            opened,
+            Err(LandlockError::Open {
+                source: rustix::io::Errno::MFILE | rustix::io::Errno::NFILE,
+                ..
+            })
+        ) && !held.is_empty()
+        {
+            crate::linux::fds::close_owned(std::mem::take(&mut held));
+            opened = open_rule_target(&rule.path, dir_hint);
+        }
+        let target = match opened {
             Ok(Some(t)) => Some(t),
             Ok(None)
             | Err(LandlockError::Open {
@@ -445,6 +558,7 @@ pub fn build_ruleset_recording(
                     path: rule.path.clone(),
                     source,
                 })?;
+                held.push(fd);
             }
             None => {
                 created = created
@@ -455,6 +569,7 @@ pub fn build_ruleset_recording(
         fs_rules += 1;
         added.push(rule.clone());
     }
+    crate::linux::fds::close_owned(held);
     if let NetworkMode::Ports { connect, bind } = caps.network() {
         for &port in connect {
             created = created
@@ -569,21 +684,32 @@ mod tests {
             access: AccessMode::ReadWrite,
             expanded,
         };
-        let plan = |rules: Vec<FsRule>| RulePlan {
+        // Every rule hinted a directory (the hint is wrong for the file, the symlinks and the
+        // missing entry: the open without O_DIRECTORY decides), or none.
+        let plan = |rules: Vec<FsRule>, hint: bool| RulePlan {
+            dir_hints: vec![hint; rules.len()],
             rules,
             notes: Vec::new(),
         };
         let mut caps = CapabilitySet::new();
         caps.set_compat(Compat::BestEffort);
         let have = crate::support::landlock_support().abi;
-        for abi in [have, have.min(4)] {
+        for (abi, hint) in [
+            (have, false),
+            (have, true),
+            (have.min(4), false),
+            (have.min(4), true),
+        ] {
             let mut status = EnforcementStatus::new(Compat::BestEffort, abi);
-            let ok = plan(vec![
-                rule("g", false),
-                rule("g/f", false),
-                rule("g/a/link", true),
-                rule("g/a/gone", true),
-            ]);
+            let ok = plan(
+                vec![
+                    rule("g", false),
+                    rule("g/f", false),
+                    rule("g/a/link", true),
+                    rule("g/a/gone", true),
+                ],
+                hint,
+            );
             let built = build_ruleset(&caps, &ok, &mut status);
             if have == 0 {
                 continue;
@@ -598,7 +724,7 @@ mod tests {
             assert_eq!(skipped.len(), 2, "abi {abi}: {:?}", status.notes);
             for bad in [rule("g/a/link", false), rule("dirlink/x", false)] {
                 let mut status = EnforcementStatus::new(Compat::BestEffort, abi);
-                let err = build_ruleset(&caps, &plan(vec![bad]), &mut status).unwrap_err();
+                let err = build_ruleset(&caps, &plan(vec![bad], hint), &mut status).unwrap_err();
                 assert!(
                     matches!(err, LandlockError::BecameSymlink { .. }),
                     "abi {abi}: {err}"
@@ -649,6 +775,53 @@ mod tests {
         assert_eq!(many.len(), 1, "{many:?}");
         assert!(many[0].contains("g/a/secret") && many[0].contains("has 2 hard links"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The planner's key orders paths exactly as `Path` does: clean ones in one pass over the
+    /// bytes (separators, prefixes, bytes below and above `/`, non-UTF-8), others (and mixed
+    /// pairs) by `Path` itself.
+    #[test]
+    fn rule_keys_order_as_paths_do() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let raw: &[&[u8]] = &[
+            b"/",
+            b"/a",
+            b"/a/b",
+            b"/a/b/c",
+            b"/a-b",
+            b"/a.b",
+            b"/a b",
+            b"/a0",
+            b"/ab",
+            b"/a/bc",
+            b"/a/b-c",
+            b"/b",
+            b"/etc",
+            b"/etc/ssl",
+            b"/etc/ssl-x",
+            b"/etc/ssl/private",
+            b"/etc.d",
+            b"/\xff",
+            b"/a/\xfe/x",
+            b"/a/\x01",
+            // Not clean: compared as `Path` compares them.
+            b"/a/",
+            b"/a//b",
+            b"/a/./b",
+            b"a/b",
+            b"/a/../b",
+        ];
+        let paths: Vec<PathBuf> = raw
+            .iter()
+            .map(|b| PathBuf::from(OsStr::from_bytes(b)))
+            .collect();
+        for a in &paths {
+            for b in &paths {
+                let (ka, kb) = (RuleKey::new(a.clone()), RuleKey::new(b.clone()));
+                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(ka == kb, a == b, "{a:?} == {b:?}");
+            }
+        }
     }
 
     #[test]
