@@ -76,3 +76,97 @@ fn redteam9_nono_is_a_pie_mapped_at_a_random_address() {
         "nono mapped at the same address every time: {bases:x?}"
     );
 }
+
+/// A home whose `~/.ssh` (a deny entry) holds links into `~/dots` whose chains are dead
+/// today, and `~/work` for the attacker's content:
+/// - `config` → `dots/a` → `b` → `a` (a loop),
+/// - `known_hosts` → `dots/l1` → … → `l41` → `real` (one link more than any lookup follows),
+/// - `authorized_keys` → `dots/f/keys` where `dots/f` is a file.
+fn dead_chains(s: &crate::harness::Scratch) {
+    use std::os::unix::fs::symlink;
+    let _ = std::fs::remove_dir_all(s.join("home"));
+    s.mkdir("home/.ssh");
+    s.mkdir("home/work");
+    s.write("home/dots/real", "real\n");
+    s.write("home/dots/f", "a file\n");
+    symlink("../dots/a", s.join("home/.ssh/config")).unwrap();
+    symlink("b", s.join("home/dots/a")).unwrap();
+    symlink("a", s.join("home/dots/b")).unwrap();
+    symlink("../dots/l1", s.join("home/.ssh/known_hosts")).unwrap();
+    for i in 1..=41 {
+        let next = if i == 41 {
+            "real".to_owned()
+        } else {
+            format!("l{}", i + 1)
+        };
+        symlink(next, s.join(&format!("home/dots/l{i}"))).unwrap();
+    }
+    symlink("../dots/f/keys", s.join("home/.ssh/authorized_keys")).unwrap();
+}
+
+/// The attack: re-point a link of each dead chain at the attacker's file, and replace the
+/// file in the way by a directory holding the attacker's file.
+fn revive_script(s: &crate::harness::Scratch, evil: &str) -> String {
+    let (d, w) = (s.s("home/dots"), s.s("home/work"));
+    format!(
+        "echo '{evil}' > {w}/evil; ln -sfn {w}/evil {d}/a; ln -sfn {w}/evil {d}/l1; \
+         rm -f {d}/f; mkdir {d}/f; echo '{evil}' > {d}/f/keys; true"
+    )
+}
+
+/// What the three protected names read now.
+fn revived(s: &crate::harness::Scratch, evil: &str) -> Vec<&'static str> {
+    ["config", "known_hosts", "authorized_keys"]
+        .into_iter()
+        .filter(|n| {
+            std::fs::read_to_string(s.join(&format!("home/.ssh/{n}")))
+                .is_ok_and(|t| t.contains(evil))
+        })
+        .collect()
+}
+
+/// A link inside a deny entry whose chain does not resolve today — a loop, more than 40
+/// links, a file where a directory should be — is dead, not harmless: before this fix the
+/// deny set protected nothing of such a chain (`planted::walk` fails, and the chain was
+/// skipped), so a sandbox granted a directory the chain passes through re-pointed a link on
+/// the way or replaced the file by a directory, and `~/.ssh/config` (or `known_hosts`,
+/// `authorized_keys`) then read the sandbox's content outside any sandbox. A dangling chain
+/// (a missing target) was already protected; these now are too: every link walked, and where
+/// the chain was going when a component failed.
+#[test]
+fn redteam9_a_dead_link_chain_in_a_deny_entry_cannot_be_revived() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt9-dead-chains");
+    let evil = format!("Host evil-{}", std::process::id());
+    // Control: unsandboxed, the attack revives all three.
+    dead_chains(&s);
+    let out = Command::new("/bin/sh")
+        .args(["-c", &revive_script(&s, &evil)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        revived(&s, &evil),
+        ["config", "known_hosts", "authorized_keys"]
+    );
+    for mode in ["run", "wrap"] {
+        dead_chains(&s);
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([
+                mode,
+                "-s",
+                "--allow",
+                &s.s("home/dots"),
+                "--allow",
+                &s.s("home/work"),
+            ])
+            .args(["--", "/bin/sh", "-c", &revive_script(&s, &evil)]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert_eq!(revived(&s, &evil), Vec::<&str>::new(), "{mode}: {run:?}");
+    }
+}

@@ -56,7 +56,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::Seen;
 
-use crate::planted::Walk;
+use crate::planted::{lexical_end, Stopped, Walk};
 
 /// What an `lstat` of a symlink-free path found.
 #[derive(Debug, Clone)]
@@ -151,10 +151,22 @@ impl WalkMemo {
     /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
     /// this resolution saw: its own walks and `seen` (the `Resolver`'s `lstat`s of
     /// symlink-free paths).
+    #[cfg(test)]
     pub(crate) fn walk(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<Walk> {
+        self.walk_noting(path, seen, &mut Stopped::default())
+    }
+
+    /// [`walk`](Self::walk), leaving in `stopped` what it had found when it fails, as
+    /// [`planted::walk_noting`](crate::planted::walk_noting) does.
+    pub(crate) fn walk_noting(
+        &mut self,
+        path: &Path,
+        seen: &HashMap<PathBuf, Seen>,
+        stopped: &mut Stopped,
+    ) -> io::Result<Walk> {
         #[cfg(test)]
         if unmemoised() {
-            return crate::planted::walk(path);
+            return crate::planted::walk_noting(path, stopped);
         }
         fn parts(p: &Path) -> VecDeque<OsString> {
             p.components()
@@ -180,6 +192,7 @@ impl WalkMemo {
                 continue;
             } else if let Some(Known::Link(target, owner)) = known {
                 if out.len() == 40 {
+                    stopped.links = out;
                     return Err(io::Error::from_raw_os_error(
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
@@ -189,21 +202,19 @@ impl WalkMemo {
                 let meta = match self.lstat(&candidate) {
                     Ok(m) => m,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        let mut end = candidate;
-                        for p in rest {
-                            if p == ".." {
-                                end.pop();
-                            } else {
-                                end.push(p);
-                            }
-                        }
                         return Ok(Walk {
                             links: out,
                             resolved: None,
-                            end,
+                            end: lexical_end(candidate, rest),
                         });
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        stopped.links = out;
+                        if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+                            stopped.end = Some(done);
+                        }
+                        return Err(e);
+                    }
                 };
                 if !meta.file_type().is_symlink() {
                     self.known.insert(candidate.clone(), Known::Plain);
@@ -211,11 +222,18 @@ impl WalkMemo {
                     continue;
                 }
                 if out.len() == 40 {
+                    stopped.links = out;
                     return Err(io::Error::from_raw_os_error(
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
                 }
-                (self.read_new_link(&candidate, &meta)?, meta.uid())
+                match self.read_new_link(&candidate, &meta) {
+                    Ok(target) => (target, meta.uid()),
+                    Err(e) => {
+                        stopped.links = out;
+                        return Err(e);
+                    }
+                }
             };
             if target.is_absolute() {
                 done = PathBuf::from("/");
@@ -361,6 +379,26 @@ mod tests {
         }
     }
 
+    /// A walk's answer with what it had found when it failed.
+    type Noted = (io::Result<Walk>, Stopped);
+
+    /// `planted::walk_noting` of `p`.
+    fn planted_noting(p: &Path) -> Noted {
+        let mut stopped = Stopped::default();
+        (crate::planted::walk_noting(p, &mut stopped), stopped)
+    }
+
+    /// `WalkMemo::walk_noting` of `p`.
+    fn memo_noting(memo: &mut WalkMemo, p: &Path, seen: &HashMap<PathBuf, Seen>) -> Noted {
+        let mut stopped = Stopped::default();
+        (memo.walk_noting(p, seen, &mut stopped), stopped)
+    }
+
+    /// The same answer, and the same found when it failed.
+    fn same_noted(a: &Noted, b: &Noted) -> bool {
+        same(&a.0, &b.0) && a.1 == b.1
+    }
+
     /// One memo over every case (as one resolution walks many links), in order, reversed,
     /// and each case with a fresh memo: always `planted::walk`'s answer.
     #[test]
@@ -373,16 +411,44 @@ mod tests {
             let mut shared = WalkMemo::default();
             for case in &order {
                 let p = d.join(case);
-                let want = walk(&p);
+                let want = planted_noting(&p);
                 for memo in [&mut shared, &mut WalkMemo::default()] {
-                    let got = memo.walk(&p, &seen);
-                    assert!(same(&got, &want), "{case}: {got:?} != {want:?}");
+                    let got = memo_noting(memo, &p, &seen);
+                    assert!(same_noted(&got, &want), "{case}: {got:?} != {want:?}");
                     // Twice: the second answer comes from the memo.
-                    let again = memo.walk(&p, &seen);
-                    assert!(same(&again, &want), "{case} again: {again:?} != {want:?}");
+                    let again = memo_noting(memo, &p, &seen);
+                    assert!(
+                        same_noted(&again, &want),
+                        "{case} again: {again:?} != {want:?}"
+                    );
                 }
             }
         }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 9: a walk that fails leaves what it had found — the links followed (40 for
+    /// a loop) and, for a file where a directory should be, that file — the same with and
+    /// without the memo (`CASES` above compare them), and nothing for a walk that succeeds.
+    #[test]
+    fn a_failed_walk_leaves_what_it_found() {
+        let d = tmp("stopped");
+        tree(&d);
+        let (got, stopped) = planted_noting(&d.join("tofile/x"));
+        assert!(got.is_err());
+        assert_eq!(stopped.end, Some(d.join("real/file")));
+        assert_eq!(stopped.links.len(), 1);
+        assert_eq!(stopped.links[0].0, d.join("tofile"));
+        let (got, stopped) = planted_noting(&d.join("loop_a/x"));
+        assert!(got.is_err());
+        assert_eq!(stopped.end, None);
+        assert_eq!(stopped.links.len(), 40);
+        let names: std::collections::BTreeSet<_> =
+            stopped.links.iter().map(|(l, _, _)| l.clone()).collect();
+        assert_eq!(names, [d.join("loop_a"), d.join("loop_b")].into());
+        let (got, stopped) = planted_noting(&d.join("dangling"));
+        assert!(got.is_ok());
+        assert_eq!(stopped, Stopped::default());
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -450,9 +516,9 @@ mod tests {
             for q in queries {
                 let rel = NODES.iter().chain(QUERIES).nth(q).unwrap();
                 let p = d.join(rel);
-                let want = walk(&p);
-                let got = memo.walk(&p, &seen);
-                proptest::prop_assert!(same(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+                let want = planted_noting(&p);
+                let got = memo_noting(&mut memo, &p, &seen);
+                proptest::prop_assert!(same_noted(&got, &want), "{}: {:?} != {:?}", rel, got, want);
             }
             let _ = std::fs::remove_dir_all(&d);
         }
@@ -536,9 +602,9 @@ mod tests {
                 let p = d.join(DEEP_NODES[node]);
                 match op {
                     0 => {
-                        let want = walk(&p);
-                        let got = memo.walk(&p, &seen);
-                        proptest::prop_assert!(same(&got, &want), "walk {:?}: {:?} != {:?}", p, got, want);
+                        let want = planted_noting(&p);
+                        let got = memo_noting(&mut memo, &p, &seen);
+                        proptest::prop_assert!(same_noted(&got, &want), "walk {:?}: {:?} != {:?}", p, got, want);
                     }
                     1 => {
                         let want = std::fs::symlink_metadata(&p).map(|m| !m.file_type().is_symlink());

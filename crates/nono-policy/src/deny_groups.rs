@@ -662,7 +662,11 @@ impl DenySet {
     /// every link on the way, as a link (a chain through a link in a granted directory could
     /// otherwise be re-pointed: `~/.ssh/config` → `~/proj/cur/ssh_config`, `cur` → `v1`), and
     /// where the chain ends — also when that does not exist yet (`~/.bashrc` → a missing
-    /// `~/dots/bashrc` that a grant on `~/dots` could create).
+    /// `~/dots/bashrc` that a grant on `~/dots` could create). A chain that does not resolve
+    /// today is dead, not harmless (red team 9): a loop or more than 40 links (`ELOOP`) gets
+    /// every link walked denied, so none can be re-pointed to make it resolve; a file where
+    /// the chain needs a directory (`ENOTDIR`) is denied as its end, so it cannot be replaced
+    /// by a directory holding what the chain names.
     fn add_link_chain(
         &mut self,
         resolver: &mut Resolver,
@@ -673,10 +677,12 @@ impl DenySet {
         queue: &mut std::collections::VecDeque<usize>,
     ) {
         // `planted::walk`, without asking again what this resolution saw (`chain_walk`).
-        let Ok(walk) = resolver.walk(link) else {
-            return;
+        let mut stopped = crate::planted::Stopped::default();
+        let (links, end) = match resolver.walk_noting(link, &mut stopped) {
+            Ok(walk) => (walk.links, Some(walk.end)),
+            Err(_) => (stopped.links, stopped.end),
         };
-        for (l, _, _) in &walk.links {
+        for (l, _, _) in &links {
             // A link inside the walked entry is protected by the entry itself.
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
@@ -685,7 +691,9 @@ impl DenySet {
                 self.links.push((l.clone(), origin.clone(), kind));
             }
         }
-        let target = walk.end;
+        let Some(target) = end else {
+            return;
+        };
         // Most links in a tool's tree point within it (`python3` → `python3.12`).
         if root.is_some_and(|r| target.starts_with(r)) {
             return;
@@ -1110,10 +1118,15 @@ impl Resolver {
         cur.exists.then_some(cur.path)
     }
 
-    /// [`planted::walk`](crate::planted::walk) of `link`, answering from what this
-    /// resolution saw (see [`WalkMemo`]).
-    fn walk(&mut self, link: &Path) -> std::io::Result<crate::planted::Walk> {
-        self.walks.walk(link, &self.seen)
+    /// [`planted::walk_noting`](crate::planted::walk_noting) of `link` (what it had found
+    /// is left in `stopped` when it fails), answering from what this resolution saw (see
+    /// [`WalkMemo`]).
+    fn walk_noting(
+        &mut self,
+        link: &Path,
+        stopped: &mut crate::planted::Stopped,
+    ) -> std::io::Result<crate::planted::Walk> {
+        self.walks.walk_noting(link, &self.seen, stopped)
     }
 
     /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
@@ -1713,6 +1726,11 @@ mod tests {
         symlink("../dotfiles/cur", h.join(".config/git")).unwrap();
         symlink(h.join("dots/missing"), h.join(".bashrc")).unwrap();
         symlink(h.join(".local/bin"), h.join("binlink")).unwrap();
+        // Dead chains out of an entry (red team 9): a loop, a file in the way.
+        symlink("../dotfiles/la", h.join(".ssh/config3")).unwrap();
+        symlink("lb", dots.join("la")).unwrap();
+        symlink("la", dots.join("lb")).unwrap();
+        symlink("../dotfiles/v1/ssh_config/x", h.join(".ssh/config4")).unwrap();
         let mut vars = Vars::for_home(&h);
         vars.path_dirs = vec![
             h.join(".pyenv/plugins/venv/shims"),
@@ -1769,6 +1787,12 @@ mod tests {
         assert!(with.0.contains("elsewhere/pip"), "{}", with.0);
         assert!(with.0.contains("dotfiles/v1/ssh_config"), "{}", with.0);
         assert!(with.1.contains("dotfiles/cur"), "{}", with.1);
+        // The dead chains' links and the file in the way.
+        assert!(
+            with.1.contains("dotfiles/la") && with.1.contains("dotfiles/lb"),
+            "{}",
+            with.1
+        );
         let _ = std::fs::remove_dir_all(&h);
     }
 
