@@ -170,3 +170,66 @@ fn redteam9_a_dead_link_chain_in_a_deny_entry_cannot_be_revived() {
         assert_eq!(revived(&s, &evil), Vec::<&str>::new(), "{mode}: {run:?}");
     }
 }
+
+/// A protected name that is a link to `/dev/null` — `~/.bash_history` → `/dev/null`, the
+/// usual way to turn shell history off, or `~/.bashrc` → `/dev/null` — made nono deny
+/// `/dev/null` itself (the entry's canonical form) in every sandbox: `> /dev/null` failed
+/// with `EACCES` for every command of such a user (found by red team 9; older than today's
+/// changes, which carry it). A device holds no file of the user's: the device is no longer
+/// denied, and the link stays protected as a link (it can be neither removed nor replaced
+/// by a file the shell would read).
+#[test]
+fn redteam9_a_history_link_to_dev_null_leaves_dev_null_usable_and_the_link_protected() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt9-dev-null");
+    let make = || {
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/work");
+        std::os::unix::fs::symlink("/dev/null", s.join("home/.bash_history")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", s.join("home/.bashrc")).unwrap();
+    };
+    let (h, rc, hist) = (s.s("home"), s.s("home/.bashrc"), s.s("home/.bash_history"));
+    let script = format!(
+        "echo x > /dev/null && echo devnull-ok; rm -f {rc} && echo removed; \
+         ln -sfn {h}/work/evil {hist} && echo replaced; true"
+    );
+    // Control: unsandboxed, both links can be removed or replaced.
+    make();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("devnull-ok") && text.contains("removed") && text.contains("replaced"));
+    for mode in ["run", "wrap"] {
+        make();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--allow", &h])
+            // wrap: the grant covers the home directory (chmod of deny-group files is a
+            // gap without a supervisor; not what this test is about).
+            .args(if mode == "wrap" {
+                &["--accept-wrap-gaps"][..]
+            } else {
+                &[]
+            })
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert!(run.stdout.contains("devnull-ok"), "{mode}: {run:?}");
+        assert!(
+            !run.stdout.contains("removed") && !run.stdout.contains("replaced"),
+            "{mode}: {run:?}"
+        );
+        for link in [&rc, &hist] {
+            assert_eq!(
+                std::fs::read_link(link).ok(),
+                Some(std::path::PathBuf::from("/dev/null")),
+                "{mode}: {link}"
+            );
+        }
+    }
+}

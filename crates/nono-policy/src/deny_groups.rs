@@ -761,6 +761,21 @@ impl DenySet {
         let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
         let link = resolver.last_link;
+        // A protected name that leads to a character device (`~/.bash_history` →
+        // `/dev/null`, the usual way to turn history off; a chain ending at `/dev/null/x`)
+        // protects nothing there — a device holds no file of the user's — and denying the
+        // device would break every sandboxed `> /dev/null` (red team 9). The name itself
+        // stays protected: a link is kept as a link (it cannot be replaced by a file the
+        // shell would then read), and the device is not denied.
+        if meta
+            .as_ref()
+            .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+        {
+            if link == Some(true) && !self.links.iter().any(|(p, _, _)| *p == literal) {
+                self.links.push((literal, origin.clone(), kind));
+            }
+            return Ok(self);
+        }
         if !self.seen.insert((
             literal.clone().into_os_string(),
             canonical.clone().into_os_string(),
@@ -1492,6 +1507,36 @@ mod tests {
             }
             let _ = std::fs::remove_dir_all(&h);
         }
+    }
+
+    /// Red team 9: a protected link to a character device (`~/.bash_history` → `/dev/null`)
+    /// does not deny the device; the link is protected as a link. A chain that stops at the
+    /// device (`/dev/null/x`) denies nothing there either.
+    #[test]
+    fn a_protected_link_to_a_device_protects_the_link_not_the_device() {
+        let h = home("devnull");
+        std::os::unix::fs::symlink("/dev/null", h.join(".bash_history")).unwrap();
+        std::os::unix::fs::symlink("/dev/null/x", h.join(".ssh/config")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert_eq!(set.group_of(Path::new("/dev/null")), None);
+        assert!(
+            set.links
+                .iter()
+                .any(|(l, _, _)| *l == h.join(".bash_history")),
+            "{:?}",
+            set.links
+        );
+        let mut caps = CapabilitySet::new();
+        set.apply_to(&mut caps).unwrap();
+        assert!(caps
+            .denies()
+            .iter()
+            .all(|d| d.path != Path::new("/dev/null")));
+        assert!(caps
+            .denies()
+            .iter()
+            .any(|d| d.path == h.join(".bash_history")));
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]
