@@ -739,6 +739,34 @@ impl DenySet {
         self.add_with(&mut Resolver::default(), path, &origin, DenyKind::All, "")
     }
 
+    /// Add a profile's whole deny list like [`add_profile`](Self::add_profile) one by one,
+    /// but from [`ProfileDenies`], whose resolver has already looked at the paths — a
+    /// directory on the way (`/etc`) is `lstat`ed once, not once per entry, and the `lstat`s
+    /// can be made before this set exists (while the groups are resolved on another thread)
+    /// — and with what they saw added to `seen`, so that
+    /// [`apply_to_seen`](Self::apply_to_seen) does not `lstat` the entries again. Stops at the
+    /// first error, returned with its entry's label.
+    pub(crate) fn add_profile_all<L>(
+        &mut self,
+        denies: ProfileDenies<L>,
+        profile: &str,
+        seen: &mut Lstats,
+    ) -> Result<(), (L, CapsError)> {
+        let origin = Origin::ProfileDeny(profile.to_owned());
+        let ProfileDenies {
+            paths,
+            mut resolver,
+        } = denies;
+        for (label, path) in paths {
+            if let Err(e) = self.add_with(&mut resolver, &path, &origin, DenyKind::All, "") {
+                return Err((label, e));
+            }
+        }
+        // A path both resolutions looked at: the later look stands.
+        seen.0.extend(resolver.seen);
+        Ok(())
+    }
+
     fn add_with(
         &mut self,
         resolver: &mut Resolver,
@@ -761,15 +789,18 @@ impl DenySet {
         let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
         let link = resolver.last_link;
-        // A protected name that leads to a character device (`~/.bash_history` →
+        // A built-in group's name that leads to a character device (`~/.bash_history` →
         // `/dev/null`, the usual way to turn history off; a chain ending at `/dev/null/x`)
-        // protects nothing there — a device holds no file of the user's — and denying the
-        // device would break every sandboxed `> /dev/null` (red team 9). The name itself
-        // stays protected: a link is kept as a link (it cannot be replaced by a file the
-        // shell would then read), and the device is not denied.
-        if meta
-            .as_ref()
-            .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+        // protects nothing there — the groups protect the user's files, and a device holds
+        // none — and denying the device would break every sandboxed `> /dev/null` (red
+        // team 9). The name itself stays protected: a link is kept as a link (it cannot be
+        // replaced by a file the shell would then read), and the device is not denied. A
+        // profile's own deny list is taken as written: `/dev/video0`, or a link to it, is
+        // denied.
+        if matches!(origin, Origin::Group(_))
+            && meta
+                .as_ref()
+                .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
         {
             if link == Some(true) && !self.links.iter().any(|(p, _, _)| *p == literal) {
                 self.links.push((literal, origin.clone(), kind));
@@ -1060,6 +1091,29 @@ struct Resolver {
     seen: HashMap<PathBuf, Seen>,
     /// What the link walks of this resolution saw (see [`WalkMemo`]).
     walks: WalkMemo,
+}
+
+/// A profile's `filesystem.deny` list (absolute paths, each with a label for errors), its
+/// paths resolved ahead by a resolver of its own, for [`DenySet::add_profile_all`]: made
+/// while the deny groups are resolved on another thread, added once they are. Like every
+/// resolver's answers, these are for building one set at one moment.
+#[derive(Debug)]
+pub(crate) struct ProfileDenies<L> {
+    paths: Vec<(L, PathBuf)>,
+    resolver: Resolver,
+}
+
+impl<L> ProfileDenies<L> {
+    /// Resolve `paths` now (the relative ones are refused when added).
+    pub(crate) fn resolve(paths: Vec<(L, PathBuf)>) -> ProfileDenies<L> {
+        let mut resolver = Resolver::default();
+        for (_, path) in &paths {
+            if path.is_absolute() {
+                let _ = resolver.resolve(path);
+            }
+        }
+        ProfileDenies { paths, resolver }
+    }
 }
 
 /// What a deny set's resolution leaves to do once its result is in use (see
@@ -1536,6 +1590,15 @@ mod tests {
             .denies()
             .iter()
             .any(|d| d.path == h.join(".bash_history")));
+        // A profile's deny list is taken as written: a device, a link to one.
+        std::os::unix::fs::symlink("/dev/full", h.join("full")).unwrap();
+        let mut set = DenySet::from_groups(["credentials"], &Vars::for_home(&h)).unwrap();
+        for p in [Path::new("/dev/null"), &h.join("full")] {
+            set.add_profile(p, "p").unwrap();
+        }
+        for dev in ["/dev/null", "/dev/full"] {
+            assert_eq!(set.group_of(Path::new(dev)), Some("profile p"), "{dev}");
+        }
         let _ = std::fs::remove_dir_all(&h);
     }
 
@@ -1564,6 +1627,67 @@ mod tests {
     /// Applying a set with what resolving it saw gives the capability set applying it
     /// without does (existing entries, missing ones, a symlinked one, a hard-linked file),
     /// and the set's `lstat`s are shared: each existing or missing entry is answered.
+    #[test]
+    fn a_profile_deny_list_added_at_once_is_the_list_added_one_by_one() {
+        let h = home("t-profile-all");
+        std::fs::create_dir_all(h.join("etc/sub")).unwrap();
+        std::fs::write(h.join("etc/a"), b"x").unwrap();
+        std::fs::write(h.join("etc/sub/b"), b"x").unwrap();
+        std::os::unix::fs::symlink(h.join("etc/sub"), h.join("etc/link")).unwrap();
+        let list = [
+            "etc/a",
+            "etc/sub/b",
+            "etc/link/b",
+            "etc/missing/c",
+            "etc/sub/../a",
+            "etc/a",
+        ]
+        .map(|p| (p, h.join(p)));
+        let vars = Vars::for_home(&h);
+        let groups = || DenySet::from_groups_seen(["nono"], &vars).unwrap();
+        let (mut one_by_one, seen_before) = groups();
+        for (_, p) in &list {
+            one_by_one.add_profile(p, "mine").unwrap();
+        }
+        let (mut at_once, mut seen) = groups();
+        at_once
+            .add_profile_all(ProfileDenies::resolve(list.to_vec()), "mine", &mut seen)
+            .unwrap();
+        let entries = |s: &DenySet| {
+            s.entries_with_kind()
+                .map(|(p, g, k)| (p.to_path_buf(), g.to_owned(), k))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(entries(&at_once), entries(&one_by_one));
+        // What the batch's lstats saw is kept, and stands in for the capability set's own.
+        assert_eq!(
+            seen.0
+                .get(&h.join("etc/sub/b"))
+                .map(|s| matches!(s, Seen::Object { dir: false, .. })),
+            Some(true)
+        );
+        assert_eq!(seen.0.get(&h.join("etc/missing")), Some(&Seen::Missing));
+        assert!(seen.0.len() > seen_before.0.len());
+        let (mut with, mut without) = (CapabilitySet::new(), CapabilitySet::new());
+        at_once.apply_to_seen(&mut with, &seen).unwrap();
+        one_by_one.apply_to(&mut without).unwrap();
+        assert_eq!(with, without);
+        // A relative entry stops the batch with its label.
+        let (mut set, mut seen) = groups();
+        let err = set
+            .add_profile_all(
+                ProfileDenies::resolve(vec![
+                    ("first", h.join("etc/a")),
+                    ("second", PathBuf::from("rel")),
+                ]),
+                "mine",
+                &mut seen,
+            )
+            .unwrap_err();
+        assert_eq!(err.0, "second");
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     #[test]
     fn apply_to_seen_is_apply_to() {
         let h = home("t-seen");

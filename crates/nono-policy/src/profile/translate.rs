@@ -9,7 +9,7 @@ use nono_sandbox::{AccessMode, CapabilitySet, CapsError, NetworkMode, Origin};
 
 use super::deny_glob::expand_deny_glob;
 use super::{EnvPolicy, Profile, ProfileError, VarError, Vars, DEFAULT_PROMPT_TIMEOUT};
-use crate::deny_groups::{self, DenySet, Lstats};
+use crate::deny_groups::{self, DenySet, Lstats, ProfileDenies};
 use crate::policy::{ApproveRule, Glob, Policy, RateLimit};
 
 /// A profile resolved for one user and working directory (see [`Profile::resolve`]).
@@ -84,7 +84,8 @@ impl Profile {
     /// [`deny_set`](Profile::deny_set), with what resolving its groups' entries saw.
     fn deny_set_seen(&self, vars: &Vars) -> Result<(DenySet, Lstats), ProfileError> {
         let groups = DenySet::from_groups_seen(self.enabled_groups(), vars);
-        self.with_profile_denies(groups, self.deny_paths(vars))
+        let denies = self.deny_paths(vars).map(ProfileDenies::resolve);
+        self.with_profile_denies(groups, denies)
     }
 
     /// The resolution of this profile's deny groups with its `filesystem.deny` entries
@@ -93,20 +94,18 @@ impl Profile {
     fn with_profile_denies(
         &self,
         groups: Result<(DenySet, Lstats), deny_groups::DenyGroupError>,
-        denies: Result<Vec<(String, PathBuf)>, ProfileError>,
+        denies: Result<ProfileDenies<String>, ProfileError>,
     ) -> Result<(DenySet, Lstats), ProfileError> {
-        let (mut set, seen) = groups.map_err(|source| ProfileError::DenyGroup {
+        let (mut set, mut seen) = groups.map_err(|source| ProfileError::DenyGroup {
             profile: self.name.clone(),
             source,
         })?;
-        for (field, p) in denies? {
-            set.add_profile(&p, &self.name)
-                .map_err(|source| ProfileError::Caps {
-                    profile: self.name.clone(),
-                    field,
-                    source,
-                })?;
-        }
+        set.add_profile_all(denies?, &self.name, &mut seen)
+            .map_err(|(field, source)| ProfileError::Caps {
+                profile: self.name.clone(),
+                field,
+                source,
+            })?;
         Ok((set, seen))
     }
 
@@ -176,18 +175,20 @@ impl Profile {
         let profile_denies = self.deny_paths(vars);
         let own = || DenySet::from_groups_seen(groups.iter().copied(), vars);
         let mut walks = Vec::new();
-        let (resolved, joiner) = match prefetch {
-            None => (own(), None),
+        let (resolved, joiner, profile_denies) = match prefetch {
+            None => (own(), None, profile_denies.map(ProfileDenies::resolve)),
             Some(started) => {
-                // Meanwhile: the walks the caller's symlink check of the grants makes anyway.
+                // Meanwhile: the walks the caller's symlink check of the grants makes anyway,
+                // and the profile's own deny list resolved ahead.
                 if let Ok((_, _, requested)) = &granted {
                     walks = requested
                         .iter()
                         .map(|r| crate::planted::walk(&r.path).ok())
                         .collect();
                 }
+                let denies = profile_denies.map(ProfileDenies::resolve);
                 let (resolved, joiner) = started.finish(&groups, vars, own);
-                (resolved, Some(joiner))
+                (resolved, Some(joiner), denies)
             }
         };
         let deny = self.with_profile_denies(resolved, profile_denies);
