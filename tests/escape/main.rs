@@ -32,4 +32,5 @@ mod redteam5;
 mod redteam6;
 mod redteam7;
 mod redteam8;
+mod redteam9;
 mod terminal;

@@ -226,21 +226,44 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// Fail unless a binary meant to be static is (a build that quietly fell back to dynamic
-/// linking would measure, test and ship something else). A dynamic build was announced with
-/// its reason and is not checked (on macOS it is not even ELF).
+/// Fail unless a binary meant to be static is a static PIE (a build that quietly fell back to
+/// dynamic linking would measure, test and ship something else; one linked at a fixed address
+/// would ship without ASLR). A dynamic build was announced with its reason and is not checked
+/// (on macOS it is not even ELF).
 fn check_linkage(path: &Path, want: &Linkage) -> Result<()> {
     if *want != Linkage::Static {
         return Ok(());
     }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let has_interp = elf_has_interpreter(&bytes)
+    check_static_pie(&bytes, path)
+}
+
+/// [`check_linkage`] of the image `elf` read from `path`: no program interpreter, and
+/// position-independent (`ET_DYN`), so that the kernel loads it at a random address.
+fn check_static_pie(elf: &[u8], path: &Path) -> Result<()> {
+    const ET_DYN: u16 = 3;
+    let has_interp = elf_has_interpreter(elf)
         .with_context(|| format!("{} is not a 64-bit little-endian ELF file", path.display()))?;
     if has_interp {
         bail!(
             "{} was built with {CRT_STATIC} but still names a program interpreter (it is \
              dynamically linked); check RUSTFLAGS and the C toolchain",
             path.display()
+        );
+    }
+    // `e_type`: a static program that is not `ET_DYN` is linked at a fixed address
+    // (`-C relocation-model=static` in RUSTFLAGS, or a toolchain without static-pie).
+    let e_type = elf
+        .get(0x10..0x12)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if e_type != Some(ET_DYN) {
+        bail!(
+            "{} is linked statically but is not position-independent (ELF type {}, not \
+             ET_DYN): its code would sit at a fixed address, without ASLR; remove \
+             `-C relocation-model=static` (or any non-PIC relocation model) from RUSTFLAGS, \
+             or use a C toolchain that can link a static PIE (gcc 8 or newer)",
+            path.display(),
+            e_type.map_or_else(|| "unknown".to_owned(), |t| t.to_string())
         );
     }
     Ok(())
@@ -286,6 +309,27 @@ mod tests {
         assert_eq!(elf_has_interpreter(&elf), Some(false));
         elf[0x40..0x44].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
         assert_eq!(elf_has_interpreter(&elf), Some(true));
+    }
+
+    /// Red team 9: a static image linked at a fixed address (`ET_EXEC`, what
+    /// `-C relocation-model=static` in the caller's RUSTFLAGS gives) has no interpreter
+    /// either, and must not pass as the promised static PIE.
+    #[test]
+    fn a_static_program_at_a_fixed_address_is_refused() {
+        let mut elf = vec![0u8; 0x40 + 56];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
+        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        elf[0x40..0x44].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        let path = Path::new("nono");
+        elf[0x10..0x12].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        let err = check_static_pie(&elf, path).unwrap_err().to_string();
+        assert!(err.contains("not position-independent"), "{err}");
+        elf[0x10..0x12].copy_from_slice(&3u16.to_le_bytes()); // ET_DYN: a static PIE
+        check_static_pie(&elf, path).unwrap();
+        elf[0x40..0x44].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP: dynamic
+        assert!(check_static_pie(&elf, path).is_err());
     }
 
     #[test]

@@ -673,6 +673,146 @@ mod tests {
         }
     }
 
+    /// Red team 9: random command lines for run/wrap/shell (flags, values, `--`, clusters of
+    /// short flags, `--flag=value`, prefixes of long flags, global flags after the
+    /// subcommand, `help`, stray words), parsed by `parse_cli` and by the full parser: the
+    /// same parse or the same error, text and exit code. `NONO_CLI_FUZZ=N` runs N lines.
+    #[test]
+    fn fast_path_matches_the_full_parser_on_random_command_lines() {
+        const TOKENS: &[&str] = &[
+            "--",
+            "-",
+            "-s",
+            "-v",
+            "-vv",
+            "-sv",
+            "-vs",
+            "-ss",
+            "-sa",
+            "-as",
+            "-a",
+            "-r",
+            "-w",
+            "-p",
+            "-h",
+            "-V",
+            "-a/x",
+            "-s/x",
+            "-v=1",
+            "-s=true",
+            "--silent",
+            "--silent=true",
+            "--silent=false",
+            "--verbose",
+            "--verbose=2",
+            "--allow",
+            "--allow=/x",
+            "--allow=",
+            "--all",
+            "--allo",
+            "--allow-c",
+            "--allow-cwd",
+            "--allow-cwd=/x",
+            "--read",
+            "--write",
+            "--profile",
+            "--profile=dev",
+            "--block-net",
+            "--net-block",
+            "--net",
+            "--dry-run",
+            "--dry",
+            "--json",
+            "--help",
+            "--version",
+            "help",
+            "true",
+            "/x",
+            "dev",
+            "run",
+            "wrap",
+            "shell",
+            "--bypass-protection",
+            "--allow-domain",
+            "--allow-connect-port",
+            "80",
+            "--memory",
+            "1G",
+            "--setenv",
+            "A=B",
+            "--clearenv",
+            "--best-effort",
+            "--workdir",
+            "--private-tmp",
+            "--accept-wrap-gaps",
+            "--capability-elevation",
+            "--no-such",
+            "-Z",
+            "--=x",
+            "---",
+            "-:",
+            "-1",
+            "-p=dev",
+            "-pdev",
+            "-a=",
+            "-vsa",
+            "-vp",
+            "-hV",
+            "-Vh",
+            "-vh",
+            "--help=1",
+            "--version=1",
+            "--dry-run=true",
+            "--json=1",
+            "why",
+            "--allow-domain=x",
+            "--proxy-port=1",
+            "--max-processes=-1",
+            "--cpus=-1",
+            "--memory=",
+            "--credential",
+            "--allow-endpoint",
+            "--allow-file",
+            "--read-file",
+            "--write-file",
+            "--deny",
+            "--unsetenv",
+            "--approve",
+            "--audit-log",
+            "--learn",
+            "--allow-bind-port=0",
+            "--allow-unix-datagram",
+            "--allow-symlinked-grant",
+            "--network-profile",
+            "--deny-domain",
+            "-S",
+            "--Silent",
+            "--VERBOSE",
+        ];
+        let n: usize = std::env::var("NONO_CLI_FUZZ")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600);
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for i in 0..n {
+            let sub = ["run", "wrap", "shell"][i % 3];
+            let len = (next() % 9) as usize;
+            let mut argv = vec!["nono", sub];
+            for _ in 0..len {
+                argv.push(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+            }
+            let fast = outcome(parse_cli(&argv));
+            let full = outcome(Cli::try_parse_from(&argv));
+            assert_eq!(fast, full, "{argv:?}");
+        }
+    }
+
     /// Every subcommand of the deferred enum, once built, is the one `Cli` has (help texts
     /// included): the `Args` structs have no doc comment that `defer` would let replace the
     /// subcommand's about text (see `subcommands!`).

@@ -56,7 +56,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::Seen;
 
-use crate::planted::Walk;
+use crate::planted::{lexical_end, Stopped, Walk};
 
 /// What an `lstat` of a symlink-free path found.
 #[derive(Debug, Clone)]
@@ -83,6 +83,21 @@ pub(crate) fn set_unmemoised(off: bool) {
 #[cfg(test)]
 pub(crate) fn unmemoised() -> bool {
     UNMEMOISED.get()
+}
+
+/// Create `node` (relative) in `d` with `make`, only when every directory on the way
+/// inside `d` is a real one: creating through a link the tree holds would follow it (to
+/// `/`, `..`, `/proc/self/cwd`) and, as root, write outside the test's directory.
+#[cfg(test)]
+pub(crate) fn plant(d: &Path, node: &str, make: impl FnOnce(&Path) -> io::Result<()>) {
+    let p = d.join(node);
+    let inside = Path::new(node).ancestors().skip(1).all(|a| {
+        a.as_os_str().is_empty()
+            || std::fs::symlink_metadata(d.join(a)).is_ok_and(|m| m.file_type().is_dir())
+    });
+    if inside {
+        let _ = make(&p);
+    }
 }
 
 /// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
@@ -136,10 +151,22 @@ impl WalkMemo {
     /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
     /// this resolution saw: its own walks and `seen` (the `Resolver`'s `lstat`s of
     /// symlink-free paths).
+    #[cfg(test)]
     pub(crate) fn walk(&mut self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> io::Result<Walk> {
+        self.walk_noting(path, seen, &mut Stopped::default())
+    }
+
+    /// [`walk`](Self::walk), leaving in `stopped` what it had found when it fails, as
+    /// [`planted::walk_noting`](crate::planted::walk_noting) does.
+    pub(crate) fn walk_noting(
+        &mut self,
+        path: &Path,
+        seen: &HashMap<PathBuf, Seen>,
+        stopped: &mut Stopped,
+    ) -> io::Result<Walk> {
         #[cfg(test)]
         if unmemoised() {
-            return crate::planted::walk(path);
+            return crate::planted::walk_noting(path, stopped);
         }
         fn parts(p: &Path) -> VecDeque<OsString> {
             p.components()
@@ -165,6 +192,7 @@ impl WalkMemo {
                 continue;
             } else if let Some(Known::Link(target, owner)) = known {
                 if out.len() == 40 {
+                    stopped.links = out;
                     return Err(io::Error::from_raw_os_error(
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
@@ -174,21 +202,19 @@ impl WalkMemo {
                 let meta = match self.lstat(&candidate) {
                     Ok(m) => m,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        let mut end = candidate;
-                        for p in rest {
-                            if p == ".." {
-                                end.pop();
-                            } else {
-                                end.push(p);
-                            }
-                        }
                         return Ok(Walk {
                             links: out,
                             resolved: None,
-                            end,
+                            end: lexical_end(candidate, rest),
                         });
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        stopped.links = out;
+                        if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+                            stopped.end = Some(done);
+                        }
+                        return Err(e);
+                    }
                 };
                 if !meta.file_type().is_symlink() {
                     self.known.insert(candidate.clone(), Known::Plain);
@@ -196,11 +222,18 @@ impl WalkMemo {
                     continue;
                 }
                 if out.len() == 40 {
+                    stopped.links = out;
                     return Err(io::Error::from_raw_os_error(
                         rustix::io::Errno::LOOP.raw_os_error(),
                     ));
                 }
-                (self.read_new_link(&candidate, &meta)?, meta.uid())
+                match self.read_new_link(&candidate, &meta) {
+                    Ok(target) => (target, meta.uid()),
+                    Err(e) => {
+                        stopped.links = out;
+                        return Err(e);
+                    }
+                }
             };
             if target.is_absolute() {
                 done = PathBuf::from("/");
@@ -346,6 +379,26 @@ mod tests {
         }
     }
 
+    /// A walk's answer with what it had found when it failed.
+    type Noted = (io::Result<Walk>, Stopped);
+
+    /// `planted::walk_noting` of `p`.
+    fn planted_noting(p: &Path) -> Noted {
+        let mut stopped = Stopped::default();
+        (crate::planted::walk_noting(p, &mut stopped), stopped)
+    }
+
+    /// `WalkMemo::walk_noting` of `p`.
+    fn memo_noting(memo: &mut WalkMemo, p: &Path, seen: &HashMap<PathBuf, Seen>) -> Noted {
+        let mut stopped = Stopped::default();
+        (memo.walk_noting(p, seen, &mut stopped), stopped)
+    }
+
+    /// The same answer, and the same found when it failed.
+    fn same_noted(a: &Noted, b: &Noted) -> bool {
+        same(&a.0, &b.0) && a.1 == b.1
+    }
+
     /// One memo over every case (as one resolution walks many links), in order, reversed,
     /// and each case with a fresh memo: always `planted::walk`'s answer.
     #[test]
@@ -358,16 +411,44 @@ mod tests {
             let mut shared = WalkMemo::default();
             for case in &order {
                 let p = d.join(case);
-                let want = walk(&p);
+                let want = planted_noting(&p);
                 for memo in [&mut shared, &mut WalkMemo::default()] {
-                    let got = memo.walk(&p, &seen);
-                    assert!(same(&got, &want), "{case}: {got:?} != {want:?}");
+                    let got = memo_noting(memo, &p, &seen);
+                    assert!(same_noted(&got, &want), "{case}: {got:?} != {want:?}");
                     // Twice: the second answer comes from the memo.
-                    let again = memo.walk(&p, &seen);
-                    assert!(same(&again, &want), "{case} again: {again:?} != {want:?}");
+                    let again = memo_noting(memo, &p, &seen);
+                    assert!(
+                        same_noted(&again, &want),
+                        "{case} again: {again:?} != {want:?}"
+                    );
                 }
             }
         }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 9: a walk that fails leaves what it had found — the links followed (40 for
+    /// a loop) and, for a file where a directory should be, that file — the same with and
+    /// without the memo (`CASES` above compare them), and nothing for a walk that succeeds.
+    #[test]
+    fn a_failed_walk_leaves_what_it_found() {
+        let d = tmp("stopped");
+        tree(&d);
+        let (got, stopped) = planted_noting(&d.join("tofile/x"));
+        assert!(got.is_err());
+        assert_eq!(stopped.end, Some(d.join("real/file")));
+        assert_eq!(stopped.links.len(), 1);
+        assert_eq!(stopped.links[0].0, d.join("tofile"));
+        let (got, stopped) = planted_noting(&d.join("loop_a/x"));
+        assert!(got.is_err());
+        assert_eq!(stopped.end, None);
+        assert_eq!(stopped.links.len(), 40);
+        let names: std::collections::BTreeSet<_> =
+            stopped.links.iter().map(|(l, _, _)| l.clone()).collect();
+        assert_eq!(names, [d.join("loop_a"), d.join("loop_b")].into());
+        let (got, stopped) = planted_noting(&d.join("dangling"));
+        assert!(got.is_ok());
+        assert_eq!(stopped, Stopped::default());
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -422,24 +503,120 @@ mod tests {
             let d = tmp("prop");
             let at = |t: &str| t.replace('@', d.to_str().unwrap());
             for (node, (kind, target)) in NODES.iter().zip(&kinds) {
-                let p = d.join(node);
-                // Creation through a link or a file fails, or lands elsewhere in the tree:
-                // either way the tree is what both walks see.
-                let _ = match kind {
-                    1 => std::fs::create_dir(&p),
-                    2 => std::fs::write(&p, b"f"),
-                    3 => symlink(at(TARGETS[*target]), &p),
+                // Never through a link (it may lead out of `d`): the node is then left out.
+                plant(&d, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => symlink(at(TARGETS[*target]), p),
                     _ => Ok(()),
-                };
+                });
             }
             let seen = HashMap::new();
             let mut memo = WalkMemo::default();
             for q in queries {
                 let rel = NODES.iter().chain(QUERIES).nth(q).unwrap();
                 let p = d.join(rel);
-                let want = walk(&p);
-                let got = memo.walk(&p, &seen);
-                proptest::prop_assert!(same(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+                let want = planted_noting(&p);
+                let got = memo_noting(&mut memo, &p, &seen);
+                proptest::prop_assert!(same_noted(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+            }
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+
+    /// Deeper nodes and what a link may name beyond the first tree: absolute targets into
+    /// the tree's depth, `/proc/self` and `/proc/thread-self`, trailing slashes, `.` inside.
+    const DEEP_NODES: &[&str] = &[
+        "a",
+        "b",
+        "a/x",
+        "b/x",
+        "a/x/y",
+        "b/x/y",
+        "a/x/y/z",
+        "b/x/y/z",
+        "a/x/y/z/w",
+    ];
+    const DEEP_TARGETS: &[&str] = &[
+        "@/a/x/y",
+        "@/b/x/y/z",
+        "@/b/x/../x/y",
+        "x/",
+        "y/.",
+        "./z",
+        "../../x",
+        "../../../b/x",
+        "/proc/self/cwd",
+        "/proc/thread-self/root@/a",
+        "/proc/self/root@/b/x",
+        "z/w",
+        "w",
+        "..//..",
+        "@/a/x/y/z/w/..",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Red team 9: one memo answering, in a random order, walks, `is_plain` and
+        /// `read_link` (as `names_a_plain_sibling` interleaves them with the walks), with the
+        /// `Resolver`'s `lstat`s of the tree's symlink-free paths handed in as `seen`, on
+        /// deeper trees with links through `/proc/self`: every answer is the kernel's.
+        #[test]
+        fn the_memo_answers_as_the_kernel_when_calls_interleave(
+            kinds in proptest::collection::vec((0u8..4, 0usize..DEEP_TARGETS.len()), DEEP_NODES.len()),
+            ops in proptest::collection::vec((0u8..3, 0usize..DEEP_NODES.len()), 1..24),
+            seen_too in proptest::bool::ANY,
+        ) {
+            let d = tmp("interleave");
+            let at = |t: &str| t.replace('@', d.to_str().unwrap());
+            for (node, (kind, target)) in DEEP_NODES.iter().zip(&kinds) {
+                plant(&d, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => symlink(at(DEEP_TARGETS[*target]), p),
+                    _ => Ok(()),
+                });
+            }
+            // What a `Resolver` saw: each symlink-free path `lstat`ed as an object.
+            let mut seen = HashMap::new();
+            if seen_too {
+                let mut p = PathBuf::from("/");
+                for c in d.components().skip(1) {
+                    p.push(c);
+                    seen.insert(p.clone(), Seen::Object { dir: true, nlink: 2 });
+                }
+                for node in DEEP_NODES {
+                    let p = d.join(node);
+                    let plain_path = p.ancestors().skip(1).take_while(|a| *a != d).all(|a| {
+                        std::fs::symlink_metadata(a).is_ok_and(|m| !m.file_type().is_symlink())
+                    });
+                    if let (true, Ok(m)) = (plain_path, std::fs::symlink_metadata(&p)) {
+                        if !m.file_type().is_symlink() {
+                            seen.insert(p, Seen::Object { dir: m.is_dir(), nlink: m.nlink() });
+                        }
+                    }
+                }
+            }
+            let mut memo = WalkMemo::default();
+            for (op, node) in ops {
+                let p = d.join(DEEP_NODES[node]);
+                match op {
+                    0 => {
+                        let want = planted_noting(&p);
+                        let got = memo_noting(&mut memo, &p, &seen);
+                        proptest::prop_assert!(same_noted(&got, &want), "walk {:?}: {:?} != {:?}", p, got, want);
+                    }
+                    1 => {
+                        let want = std::fs::symlink_metadata(&p).map(|m| !m.file_type().is_symlink());
+                        let got = memo.is_plain(&p, &seen);
+                        proptest::prop_assert_eq!(got.ok(), want.ok(), "is_plain {:?}", p);
+                    }
+                    _ => {
+                        let want = std::fs::read_link(&p);
+                        let got = memo.read_link(&p);
+                        proptest::prop_assert_eq!(got.ok(), want.ok(), "read_link {:?}", p);
+                    }
+                }
             }
             let _ = std::fs::remove_dir_all(&d);
         }

@@ -662,7 +662,11 @@ impl DenySet {
     /// every link on the way, as a link (a chain through a link in a granted directory could
     /// otherwise be re-pointed: `~/.ssh/config` → `~/proj/cur/ssh_config`, `cur` → `v1`), and
     /// where the chain ends — also when that does not exist yet (`~/.bashrc` → a missing
-    /// `~/dots/bashrc` that a grant on `~/dots` could create).
+    /// `~/dots/bashrc` that a grant on `~/dots` could create). A chain that does not resolve
+    /// today is dead, not harmless (red team 9): a loop or more than 40 links (`ELOOP`) gets
+    /// every link walked denied, so none can be re-pointed to make it resolve; a file where
+    /// the chain needs a directory (`ENOTDIR`) is denied as its end, so it cannot be replaced
+    /// by a directory holding what the chain names.
     fn add_link_chain(
         &mut self,
         resolver: &mut Resolver,
@@ -673,10 +677,12 @@ impl DenySet {
         queue: &mut std::collections::VecDeque<usize>,
     ) {
         // `planted::walk`, without asking again what this resolution saw (`chain_walk`).
-        let Ok(walk) = resolver.walk(link) else {
-            return;
+        let mut stopped = crate::planted::Stopped::default();
+        let (links, end) = match resolver.walk_noting(link, &mut stopped) {
+            Ok(walk) => (walk.links, Some(walk.end)),
+            Err(_) => (stopped.links, stopped.end),
         };
-        for (l, _, _) in &walk.links {
+        for (l, _, _) in &links {
             // A link inside the walked entry is protected by the entry itself.
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
@@ -685,7 +691,9 @@ impl DenySet {
                 self.links.push((l.clone(), origin.clone(), kind));
             }
         }
-        let target = walk.end;
+        let Some(target) = end else {
+            return;
+        };
         // Most links in a tool's tree point within it (`python3` → `python3.12`).
         if root.is_some_and(|r| target.starts_with(r)) {
             return;
@@ -781,6 +789,24 @@ impl DenySet {
         let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
         let link = resolver.last_link;
+        // A built-in group's name that leads to a character device (`~/.bash_history` →
+        // `/dev/null`, the usual way to turn history off; a chain ending at `/dev/null/x`)
+        // protects nothing there — the groups protect the user's files, and a device holds
+        // none — and denying the device would break every sandboxed `> /dev/null` (red
+        // team 9). The name itself stays protected: a link is kept as a link (it cannot be
+        // replaced by a file the shell would then read), and the device is not denied. A
+        // profile's own deny list is taken as written: `/dev/video0`, or a link to it, is
+        // denied.
+        if matches!(origin, Origin::Group(_))
+            && meta
+                .as_ref()
+                .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+        {
+            if link == Some(true) && !self.links.iter().any(|(p, _, _)| *p == literal) {
+                self.links.push((literal, origin.clone(), kind));
+            }
+            return Ok(self);
+        }
         if !self.seen.insert((
             literal.clone().into_os_string(),
             canonical.clone().into_os_string(),
@@ -1161,10 +1187,15 @@ impl Resolver {
         cur.exists.then_some(cur.path)
     }
 
-    /// [`planted::walk`](crate::planted::walk) of `link`, answering from what this
-    /// resolution saw (see [`WalkMemo`]).
-    fn walk(&mut self, link: &Path) -> std::io::Result<crate::planted::Walk> {
-        self.walks.walk(link, &self.seen)
+    /// [`planted::walk_noting`](crate::planted::walk_noting) of `link` (what it had found
+    /// is left in `stopped` when it fails), answering from what this resolution saw (see
+    /// [`WalkMemo`]).
+    fn walk_noting(
+        &mut self,
+        link: &Path,
+        stopped: &mut crate::planted::Stopped,
+    ) -> std::io::Result<crate::planted::Walk> {
+        self.walks.walk_noting(link, &self.seen, stopped)
     }
 
     /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
@@ -1452,6 +1483,123 @@ mod tests {
                 }
             }
         }
+    }
+
+    const R_NODES: &[&str] = &["a", "b", "a/x", "b/x", "a/x/y", "b/x/y"];
+    const R_TARGETS: &[&str] = &[
+        "a",
+        "b",
+        "x",
+        "y",
+        "../b",
+        "../a/x",
+        "@/a",
+        "@/b/x",
+        "@/missing",
+        "missing",
+        ".",
+        "..",
+        "x/y",
+        "y/..",
+        "../../a",
+        "/proc/self/cwd",
+        "a/",
+    ];
+    const R_QUERIES: &[&str] = &[
+        "",
+        "a",
+        "b",
+        "a/x",
+        "b/x",
+        "a/x/y",
+        "b/x/y",
+        "a/x/y/q",
+        "b/x/y/q",
+        "a/../b/x",
+        "b/x/..",
+        "b/x/../x/y",
+        "missing/q",
+        "a/./x",
+        "b//x",
+        "a/x/y/../..",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Red team 9: one `Resolver` answering a random sequence of paths (clean and not) on
+        /// random trees of directories, files and links gives `canonicalize_for_deny`'s
+        /// answer and metadata, and `std::fs::canonicalize`'s for the `$PATH` directories.
+        #[test]
+        fn one_resolver_agrees_with_canonicalize_on_random_trees(
+            kinds in proptest::collection::vec((0u8..4, 0usize..R_TARGETS.len()), R_NODES.len()),
+            queries in proptest::collection::vec(0usize..R_QUERIES.len(), 1..12),
+        ) {
+            let h = home("rt9-prop");
+            let at = |t: &str| t.replace('@', h.to_str().unwrap());
+            for (node, (kind, target)) in R_NODES.iter().zip(&kinds) {
+                // Never through a link (it may lead out of `h`).
+                crate::chain_walk::plant(&h, node, |p| match kind {
+                    1 => std::fs::create_dir(p),
+                    2 => std::fs::write(p, b"f"),
+                    3 => std::os::unix::fs::symlink(at(R_TARGETS[*target]), p),
+                    _ => Ok(()),
+                });
+            }
+            let mut shared = Resolver::default();
+            for q in queries {
+                let p = if R_QUERIES[q].is_empty() { h.clone() } else { h.join(R_QUERIES[q]) };
+                let want = canonicalize_for_deny(&p);
+                let want_id = std::fs::metadata(&want).ok().map(|m| (m.dev(), m.ino()));
+                let (got, meta) = shared.resolve(&p);
+                proptest::prop_assert_eq!(&got, &want, "{:?}", p);
+                proptest::prop_assert_eq!(meta.map(|m| (m.dev(), m.ino())), want_id, "{:?}", p);
+                proptest::prop_assert_eq!(
+                    shared.canonicalize(&p),
+                    std::fs::canonicalize(&p).ok(),
+                    "canonicalize {:?}", p
+                );
+            }
+            let _ = std::fs::remove_dir_all(&h);
+        }
+    }
+
+    /// Red team 9: a protected link to a character device (`~/.bash_history` → `/dev/null`)
+    /// does not deny the device; the link is protected as a link. A chain that stops at the
+    /// device (`/dev/null/x`) denies nothing there either.
+    #[test]
+    fn a_protected_link_to_a_device_protects_the_link_not_the_device() {
+        let h = home("devnull");
+        std::os::unix::fs::symlink("/dev/null", h.join(".bash_history")).unwrap();
+        std::os::unix::fs::symlink("/dev/null/x", h.join(".ssh/config")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert_eq!(set.group_of(Path::new("/dev/null")), None);
+        assert!(
+            set.links
+                .iter()
+                .any(|(l, _, _)| *l == h.join(".bash_history")),
+            "{:?}",
+            set.links
+        );
+        let mut caps = CapabilitySet::new();
+        set.apply_to(&mut caps).unwrap();
+        assert!(caps
+            .denies()
+            .iter()
+            .all(|d| d.path != Path::new("/dev/null")));
+        assert!(caps
+            .denies()
+            .iter()
+            .any(|d| d.path == h.join(".bash_history")));
+        // A profile's deny list is taken as written: a device, a link to one.
+        std::os::unix::fs::symlink("/dev/full", h.join("full")).unwrap();
+        let mut set = DenySet::from_groups(["credentials"], &Vars::for_home(&h)).unwrap();
+        for p in [Path::new("/dev/null"), &h.join("full")] {
+            set.add_profile(p, "p").unwrap();
+        }
+        for dev in ["/dev/null", "/dev/full"] {
+            assert_eq!(set.group_of(Path::new(dev)), Some("profile p"), "{dev}");
+        }
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]
@@ -1747,6 +1895,11 @@ mod tests {
         symlink("../dotfiles/cur", h.join(".config/git")).unwrap();
         symlink(h.join("dots/missing"), h.join(".bashrc")).unwrap();
         symlink(h.join(".local/bin"), h.join("binlink")).unwrap();
+        // Dead chains out of an entry (red team 9): a loop, a file in the way.
+        symlink("../dotfiles/la", h.join(".ssh/config3")).unwrap();
+        symlink("lb", dots.join("la")).unwrap();
+        symlink("la", dots.join("lb")).unwrap();
+        symlink("../dotfiles/v1/ssh_config/x", h.join(".ssh/config4")).unwrap();
         let mut vars = Vars::for_home(&h);
         vars.path_dirs = vec![
             h.join(".pyenv/plugins/venv/shims"),
@@ -1803,6 +1956,12 @@ mod tests {
         assert!(with.0.contains("elsewhere/pip"), "{}", with.0);
         assert!(with.0.contains("dotfiles/v1/ssh_config"), "{}", with.0);
         assert!(with.1.contains("dotfiles/cur"), "{}", with.1);
+        // The dead chains' links and the file in the way.
+        assert!(
+            with.1.contains("dotfiles/la") && with.1.contains("dotfiles/lb"),
+            "{}",
+            with.1
+        );
         let _ = std::fs::remove_dir_all(&h);
     }
 

@@ -124,6 +124,24 @@ pub struct Walk {
 /// Resolve `path` (absolute) one component at a time with `lstat`/`readlink`, recording every
 /// symlink (see [`links_on`]) and the symlink-free path it ends at.
 pub fn walk(path: &Path) -> io::Result<Walk> {
+    walk_noting(path, &mut Stopped::default())
+}
+
+/// What a [`walk`] that failed had found when it failed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The symlinks followed before it failed, as in [`Walk::links`] (for `ELOOP`: the 40
+    /// it followed).
+    pub links: Vec<(PathBuf, PathBuf, u32)>,
+    /// When an `lstat` failed with `ENOTDIR`: the object in the way, the last component
+    /// resolved (symlink-free), which is not a directory. `None` for any other failure.
+    pub end: Option<PathBuf>,
+}
+
+/// [`walk`], leaving in `stopped` what it had found when it fails (its answer is `walk`'s).
+/// For the deny set: a chain that does not resolve today is dead, not harmless — a grant on
+/// a directory it passes through could revive it.
+pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
     fn parts(p: &Path) -> VecDeque<OsString> {
         p.components()
             .filter_map(|c| match c {
@@ -145,32 +163,37 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
         let meta = match std::fs::symlink_metadata(&candidate) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let mut end = candidate;
-                for p in rest {
-                    if p == ".." {
-                        end.pop();
-                    } else {
-                        end.push(p);
-                    }
-                }
                 return Ok(Walk {
                     links: out,
                     resolved: None,
-                    end,
+                    end: lexical_end(candidate, rest),
                 });
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                stopped.links = out;
+                if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+                    stopped.end = Some(done);
+                }
+                return Err(e);
+            }
         };
         if !meta.file_type().is_symlink() {
             done = candidate;
             continue;
         }
         if out.len() == 40 {
+            stopped.links = out;
             return Err(io::Error::from_raw_os_error(
                 rustix::io::Errno::LOOP.raw_os_error(),
             ));
         }
-        let target = std::fs::read_link(&candidate)?;
+        let target = match std::fs::read_link(&candidate) {
+            Ok(t) => t,
+            Err(e) => {
+                stopped.links = out;
+                return Err(e);
+            }
+        };
         if target.is_absolute() {
             done = PathBuf::from("/");
         }
@@ -184,6 +207,19 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
         resolved: Some(done.clone()),
         end: done,
     })
+}
+
+/// `at` with the components of `rest` appended, `..` popping one (the end of a walk that
+/// stopped at `at`).
+pub(crate) fn lexical_end(mut at: PathBuf, rest: VecDeque<OsString>) -> PathBuf {
+    for p in rest {
+        if p == ".." {
+            at.pop();
+        } else {
+            at.push(p);
+        }
+    }
+    at
 }
 
 /// A grant whose path resolved to one place when nono checked its symlinks and to another
