@@ -233,3 +233,89 @@ fn redteam9_a_history_link_to_dev_null_leaves_dev_null_usable_and_the_link_prote
         }
     }
 }
+
+/// Left open by red team 9, fixed after it: a chain out of a deny entry through one of the
+/// user's own directories that nono may not search (mode 000) made the walk stop with
+/// `EACCES`, and nothing of the chain's end was protected. A sandbox granted that
+/// directory's parent made it searchable again (`chmod` is not a Landlock right) and put the
+/// file the chain names there, and `~/.ssh/config` read the sandbox's content outside any
+/// sandbox. Now the directory nono could not search is denied as the chain's end, like a
+/// file in the way. Only an unprivileged user meets this (root searches anything), so nono
+/// runs as a user made for the test; the control is that user, unsandboxed.
+#[test]
+fn redteam9_a_chain_through_an_unsearchable_directory_cannot_be_revived() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    use crate::programs::TestUser;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !sandbox_available() {
+        return;
+    }
+    let Some(user) = TestUser::create("rt9eacces") else {
+        assert!(
+            std::env::var_os("NONO_REQUIRE_TOOLS").is_none(),
+            "no test user could be created (useradd as root)"
+        );
+        eprintln!("no test user could be created: the unprivileged case is not run");
+        return;
+    };
+    let s = Scratch::new("rt9-eacces");
+    let home = s.join("home");
+    let setup = || {
+        if let Ok(m) = std::fs::metadata(s.join("home/dots/locked")) {
+            let mut p = m.permissions();
+            p.set_mode(0o755);
+            std::fs::set_permissions(s.join("home/dots/locked"), p).unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&home);
+        s.mkdir("home/.ssh");
+        s.mkdir("home/dots/locked");
+        s.mkdir("home/work");
+        std::os::unix::fs::symlink("../dots/locked/cfg", s.join("home/.ssh/config")).unwrap();
+        let chown = Command::new("chown")
+            .args(["-hR", &format!("{}:{}", user.uid, user.gid), &s.s("home")])
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        std::fs::set_permissions(
+            s.join("home/dots/locked"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+    };
+    let evil = format!("Host evil-{}", std::process::id());
+    let d = s.s("home/dots");
+    let script = format!("chmod 755 {d}/locked; echo '{evil}' > {d}/locked/cfg; true");
+    let revived =
+        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
+    // Control: the user, unsandboxed, revives the chain.
+    setup();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .uid(user.uid)
+        .gid(user.gid)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(revived(), "the control could not revive the chain");
+    for mode in ["run", "wrap"] {
+        setup();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.uid(user.uid)
+            .gid(user.gid)
+            .env("HOME", &home)
+            .env("USER", &user.name)
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_RUNTIME_DIR")
+            .args([mode, "-s", "--allow", &d, "--allow", &s.s("home/work")])
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert!(!revived(), "{mode}: the chain was revived: {run:?}");
+    }
+    // Leave the tree removable.
+    let _ = std::fs::set_permissions(
+        s.join("home/dots/locked"),
+        std::fs::Permissions::from_mode(0o755),
+    );
+}

@@ -56,7 +56,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::Seen;
 
-use crate::planted::{lexical_end, Stopped, Walk};
+use crate::planted::{lexical_end, stops_at_done, Stopped, Walk};
 
 /// What an `lstat` of a symlink-free path found.
 #[derive(Debug, Clone)]
@@ -210,7 +210,7 @@ impl WalkMemo {
                     }
                     Err(e) => {
                         stopped.links = out;
-                        if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) {
+                        if stops_at_done(&e) {
                             stopped.end = Some(done);
                         }
                         return Err(e);

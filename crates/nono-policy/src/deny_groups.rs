@@ -666,7 +666,9 @@ impl DenySet {
     /// today is dead, not harmless (red team 9): a loop or more than 40 links (`ELOOP`) gets
     /// every link walked denied, so none can be re-pointed to make it resolve; a file where
     /// the chain needs a directory (`ENOTDIR`) is denied as its end, so it cannot be replaced
-    /// by a directory holding what the chain names.
+    /// by a directory holding what the chain names; so is a directory nono may not search
+    /// (`EACCES`, a user's directory of mode 000), which a sandbox granted its parent could
+    /// otherwise `chmod` and fill.
     fn add_link_chain(
         &mut self,
         resolver: &mut Resolver,
