@@ -1,9 +1,9 @@
-//! [`planted::walk`] for the many link walks of ONE deny-set resolution
+//! [`planted::walk`](crate::planted::walk) for the many link walks of ONE deny-set resolution
 //! (`DenySet::from_groups`, issue 14): what an `lstat` or `readlink` of this resolution
 //! already saw is not asked again.
 //!
 //! The resolution walks the chain of every symlink it finds inside a protected entry
-//! (`DenySet::add_link_chain`), and each [`planted::walk`] `lstat`s every component from `/`:
+//! (`DenySet::add_link_chain`), and each [`planted::walk`](crate::planted::walk) `lstat`s every component from `/`:
 //! `/root`, `/root/.pyenv`, `/root/.pyenv/versions`, … again for every link of every pyenv
 //! version, a few hundred microseconds after the resolution's own `Resolver` and the walks
 //! before it looked at the same directories. A [`WalkMemo`] belongs to one resolution (it
@@ -20,7 +20,7 @@
 //! and a walk that ends there costs one `lstat`).
 //!
 //! Everything else (a component not seen yet, a missing one, any error) is asked of the
-//! kernel as [`planted::walk`] asks it, and the walk is otherwise that function's, line for
+//! kernel as [`planted::walk`](crate::planted::walk) asks it, and the walk is otherwise that function's, line for
 //! line: the same `links` in the same order, the same `resolved` and `end` (`..` popped
 //! lexically on the symlink-free path), the same errors, at most 40 links (`ELOOP`). A test
 //! compares the two on trees with links in prefixes, chains, loops, missing targets and `..`.
@@ -156,8 +156,9 @@ impl WalkMemo {
         self.walk_noting(path, seen, &mut Stopped::default())
     }
 
-    /// [`walk`](Self::walk), leaving in `stopped` what it had found when it fails, as
-    /// [`planted::walk_noting`](crate::planted::walk_noting) does.
+    /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
+    /// this resolution saw (its own walks and `seen`), and leaving in `stopped` what it had
+    /// found when it fails, as [`planted::walk_noting`](crate::planted::walk_noting) does.
     pub(crate) fn walk_noting(
         &mut self,
         path: &Path,
