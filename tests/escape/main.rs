@@ -25,6 +25,7 @@ mod origins;
 mod persistence;
 mod programs;
 mod redteam;
+mod redteam10;
 mod redteam2;
 mod redteam3;
 mod redteam4;

@@ -56,13 +56,13 @@ use std::path::{Component, Path, PathBuf};
 
 use nono_sandbox::Seen;
 
-use crate::planted::{lexical_end, stops_at_done, Stopped, Walk};
+use crate::planted::{dot_dot_refused, lexical_end, stops_at_done, Stopped, Walk};
 
 /// What an `lstat` of a symlink-free path found.
 #[derive(Debug, Clone)]
 enum Known {
-    /// An existing object that is not a symlink.
-    Plain,
+    /// An existing object that is not a symlink: whether it is a directory.
+    Plain(bool),
     /// A symlink, with what a `readlink` right after that `lstat` said and its owner.
     Link(PathBuf, u32),
 }
@@ -136,7 +136,10 @@ impl WalkMemo {
     fn known(&self, path: &Path, seen: &HashMap<PathBuf, Seen>) -> Option<Known> {
         match self.known.get(path) {
             Some(k) => Some(k.clone()),
-            None => matches!(seen.get(path), Some(Seen::Object { .. })).then_some(Known::Plain),
+            None => match seen.get(path) {
+                Some(Seen::Object { dir, .. }) => Some(Known::Plain(*dir)),
+                _ => None,
+            },
         }
     }
 
@@ -180,16 +183,25 @@ impl WalkMemo {
         }
         let mut out = Vec::new();
         let mut done = PathBuf::from("/");
+        // What `done` is, for a `..` after it (see `planted::dot_dot_refused`).
+        let (mut dir, mut searched) = (true, true);
         let mut rest = parts(path);
         while let Some(part) = rest.pop_front() {
             if part == ".." {
+                if let Some(e) = dot_dot_refused(&done, dir, searched) {
+                    stopped.links = out;
+                    stopped.end = Some(done);
+                    return Err(e);
+                }
                 done.pop();
+                (dir, searched) = (true, true);
                 continue;
             }
             let candidate = done.join(&part);
             let known = self.known(&candidate, seen);
-            let (target, owner) = if let Some(Known::Plain) = known {
+            let (target, owner) = if let Some(Known::Plain(is_dir)) = known {
                 done = candidate;
+                (dir, searched) = (is_dir, false);
                 continue;
             } else if let Some(Known::Link(target, owner)) = known {
                 if out.len() == 40 {
@@ -218,8 +230,10 @@ impl WalkMemo {
                     }
                 };
                 if !meta.file_type().is_symlink() {
-                    self.known.insert(candidate.clone(), Known::Plain);
+                    self.known
+                        .insert(candidate.clone(), Known::Plain(meta.is_dir()));
                     done = candidate;
+                    (dir, searched) = (meta.is_dir(), false);
                     continue;
                 }
                 if out.len() == 40 {
@@ -239,6 +253,8 @@ impl WalkMemo {
             if target.is_absolute() {
                 done = PathBuf::from("/");
             }
+            // The link was found in `done`, a directory: searched.
+            (dir, searched) = (true, true);
             let mut next = parts(&target);
             next.extend(rest);
             rest = next;
@@ -277,7 +293,7 @@ impl WalkMemo {
             return Ok(!std::fs::symlink_metadata(path)?.file_type().is_symlink());
         }
         match self.known(path, seen) {
-            Some(Known::Plain) => return Ok(true),
+            Some(Known::Plain(_)) => return Ok(true),
             Some(Known::Link(..)) => return Ok(false),
             None => {}
         }
@@ -287,7 +303,8 @@ impl WalkMemo {
             let _ = self.read_new_link(path, &meta);
             return Ok(false);
         }
-        self.known.insert(path.to_path_buf(), Known::Plain);
+        self.known
+            .insert(path.to_path_buf(), Known::Plain(meta.is_dir()));
         Ok(true)
     }
 }
@@ -450,6 +467,57 @@ mod tests {
         let (got, stopped) = planted_noting(&d.join("dangling"));
         assert!(got.is_ok());
         assert_eq!(stopped, Stopped::default());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 10: `..` after a file (`real/file/..`, or after a link to one) is refused by
+    /// the kernel (`ENOTDIR`); the walks popped it lexically and resolved the chain, so the
+    /// file in the way was not its end and a sandbox granted its directory could replace it
+    /// by a link (`~/.ssh/config` → `../dots/a/f/../../x/config`, `f` → the sandbox's
+    /// `p/q`: `x/config` then read the sandbox's `p/x/config`). Now both walks fail as the
+    /// kernel does and leave the file as the end, with and without the memo.
+    #[test]
+    fn dot_dot_after_a_file_fails_as_in_the_kernel() {
+        let d = tmp("dotdot");
+        tree(&d);
+        let seen = HashMap::new();
+        for (case, links) in [
+            ("real/file/..", 0),
+            ("real/file/../sub", 0),
+            ("tofile/..", 1),
+            ("tofile/../../x", 1),
+        ] {
+            let p = d.join(case);
+            let kernel = std::fs::metadata(&p).unwrap_err();
+            assert_eq!(
+                kernel.raw_os_error(),
+                Some(rustix::io::Errno::NOTDIR.raw_os_error()),
+                "{case}"
+            );
+            let want = planted_noting(&p);
+            assert_eq!(
+                want.0.as_ref().err().and_then(io::Error::raw_os_error),
+                Some(rustix::io::Errno::NOTDIR.raw_os_error()),
+                "{case}: {want:?}"
+            );
+            assert_eq!(want.1.end, Some(d.join("real/file")), "{case}");
+            assert_eq!(want.1.links.len(), links, "{case}");
+            // Twice with one memo: the second answer comes from what it remembered.
+            let mut memo = WalkMemo::default();
+            for _ in 0..2 {
+                let got = memo_noting(&mut memo, &p, &seen);
+                assert!(same_noted(&got, &want), "{case}: {got:?} != {want:?}");
+            }
+        }
+        // `..` after a directory, and after a link to one, still pops.
+        assert_eq!(
+            walk(&d.join("real/sub/../file")).unwrap().resolved,
+            Some(d.join("real/file"))
+        );
+        assert_eq!(
+            walk(&d.join("rel/../real/file")).unwrap().resolved,
+            Some(d.join("real/file"))
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -152,6 +152,33 @@ pub(crate) fn stops_at_done(e: &io::Error) -> bool {
     )
 }
 
+/// Why the kernel would refuse `..` right after `done` (symlink-free), where a walk's
+/// lexical pop does not look: `done` is not a directory (`ENOTDIR`: `f/..` with `f` a file),
+/// or one nono may not search (`EACCES`). `dir`: `done` is a directory; `searched`: a lookup
+/// inside it already succeeded (a link in it was followed), so the search check is spared.
+/// Such a chain is dead today, and `done` is its end (red team 10): a sandbox granted the
+/// directory holding `done` could otherwise replace it by a link, making `..` lead wherever
+/// that link's target's parent is (`~/.ssh/config` → `../dots/a/f/../../x/config`).
+pub(crate) fn dot_dot_refused(done: &Path, dir: bool, searched: bool) -> Option<io::Error> {
+    if !dir {
+        return Some(io::Error::from_raw_os_error(
+            rustix::io::Errno::NOTDIR.raw_os_error(),
+        ));
+    }
+    if searched {
+        return None;
+    }
+    rustix::fs::accessat(
+        rustix::fs::CWD,
+        done,
+        rustix::fs::Access::EXEC_OK,
+        rustix::fs::AtFlags::EACCESS,
+    )
+    .err()
+    .filter(|e| *e == rustix::io::Errno::ACCESS)
+    .map(io::Error::from)
+}
+
 /// [`walk`], leaving in `stopped` what it had found when it fails (its answer is `walk`'s).
 /// For the deny set: a chain that does not resolve today is dead, not harmless — a grant on
 /// a directory it passes through could revive it.
@@ -167,10 +194,18 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
     }
     let mut out = Vec::new();
     let mut done = PathBuf::from("/");
+    // What `done` is, for a `..` after it (see `dot_dot_refused`).
+    let (mut dir, mut searched) = (true, true);
     let mut rest = parts(path);
     while let Some(part) = rest.pop_front() {
         if part == ".." {
+            if let Some(e) = dot_dot_refused(&done, dir, searched) {
+                stopped.links = out;
+                stopped.end = Some(done);
+                return Err(e);
+            }
             done.pop();
+            (dir, searched) = (true, true);
             continue;
         }
         let candidate = done.join(&part);
@@ -193,8 +228,11 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
         };
         if !meta.file_type().is_symlink() {
             done = candidate;
+            (dir, searched) = (meta.is_dir(), false);
             continue;
         }
+        // The link was found in `done`, a directory: searched.
+        (dir, searched) = (true, true);
         if out.len() == 40 {
             stopped.links = out;
             return Err(io::Error::from_raw_os_error(
