@@ -68,3 +68,143 @@ fn redteam10_a_chain_dead_at_dot_dot_after_a_file_cannot_be_revived() {
         );
     }
 }
+
+/// Red team 9 stopped denying a character device that a built-in group's name leads to
+/// (`~/.bash_history` → `/dev/null`), and kept only the name protected as a link; no entry
+/// is made, so the chain behind the name was no longer walked. With a chain through a
+/// granted directory — `~/.bashrc` → `dots/bashrc` → `/dev/null` (a dotfiles repository
+/// whose `bashrc` turns the file off), `~/dots` granted — the sandbox re-pointed
+/// `dots/bashrc` at its own file, and the next interactive shell outside any sandbox ran it.
+/// Before red team 9 the chain was protected (with `/dev/null` wrongly denied). Now every
+/// link of such a chain is protected, and `/dev/null` stays usable.
+#[test]
+fn redteam10_a_chain_to_dev_null_through_a_granted_directory_is_protected() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt10-devnull-chain");
+    let make = || {
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/dots");
+        std::os::unix::fs::symlink("/dev/null", s.join("home/dots/bashrc")).unwrap();
+        std::os::unix::fs::symlink("dots/bashrc", s.join("home/.bashrc")).unwrap();
+    };
+    let d = s.s("home/dots");
+    let script = format!(
+        "echo x > /dev/null && echo devnull-ok; echo 'echo PWNED' > {d}/evil; \
+         ln -sfn {d}/evil {d}/bashrc && echo repointed; true"
+    );
+    let pwned =
+        || std::fs::read_to_string(s.join("home/.bashrc")).is_ok_and(|t| t.contains("PWNED"));
+    // Control: unsandboxed, the link on the way is re-pointed.
+    make();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(pwned(), "the control could not re-point the chain");
+    for mode in ["run", "wrap"] {
+        make();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--allow", &d])
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert!(run.stdout.contains("devnull-ok"), "{mode}: {run:?}");
+        assert!(
+            !pwned(),
+            "{mode}: ~/.bashrc now runs the sandbox's file: {run:?}"
+        );
+        assert_eq!(
+            std::fs::read_link(s.join("home/dots/bashrc")).ok(),
+            Some(std::path::PathBuf::from("/dev/null")),
+            "{mode}: {run:?}"
+        );
+    }
+}
+
+/// The `..` of the first test after one of the user's directories that nono may not search
+/// (mode 000): the kernel refuses `locked/..` (`EACCES`), the walks popped it. A sandbox
+/// granted `~/dots` made `a/locked` searchable, removed it and put a link there; the chain
+/// then led into the sandbox's tree. Only an unprivileged user meets this (root searches
+/// anything), so nono runs as a user made for the test; the control is that user,
+/// unsandboxed.
+#[test]
+fn redteam10_a_chain_dead_at_dot_dot_after_an_unsearchable_directory_cannot_be_revived() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    use crate::programs::TestUser;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !sandbox_available() {
+        return;
+    }
+    let Some(user) = TestUser::create("rt10eacces") else {
+        assert!(
+            std::env::var_os("NONO_REQUIRE_TOOLS").is_none(),
+            "no test user could be created (useradd as root)"
+        );
+        eprintln!("no test user could be created: the unprivileged case is not run");
+        return;
+    };
+    let s = Scratch::new("rt10-dotdot-eacces");
+    let home = s.join("home");
+    let locked = s.join("home/dots/a/locked");
+    let evil = format!("Host evil-{}", std::process::id());
+    let setup = || {
+        if locked.exists() || std::fs::symlink_metadata(&locked).is_ok() {
+            let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
+        }
+        let _ = std::fs::remove_dir_all(&home);
+        s.mkdir("home/.ssh");
+        s.mkdir("home/dots/a/locked");
+        s.mkdir("home/dots/evil/p/q");
+        s.write("home/dots/evil/x/config", &format!("{evil}\n"));
+        std::os::unix::fs::symlink(
+            "../dots/a/locked/../../x/config",
+            s.join("home/.ssh/config"),
+        )
+        .unwrap();
+        let chown = Command::new("chown")
+            .args(["-hR", &format!("{}:{}", user.uid, user.gid), &s.s("home")])
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    };
+    let d = s.s("home/dots");
+    let script = format!(
+        "chmod 755 {d}/a/locked; rmdir {d}/a/locked && ln -s {d}/evil/p/q {d}/a/locked; true"
+    );
+    let revived =
+        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
+    // Control: the user, unsandboxed, revives the chain.
+    setup();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .uid(user.uid)
+        .gid(user.gid)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(revived(), "the control could not revive the chain");
+    for mode in ["run", "wrap"] {
+        setup();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.uid(user.uid)
+            .gid(user.gid)
+            .env("HOME", &home)
+            .env("USER", &user.name)
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_RUNTIME_DIR")
+            .args([mode, "-s", "--allow", &d])
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert!(!revived(), "{mode}: the chain was revived: {run:?}");
+    }
+    // Leave the tree removable.
+    let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
+}

@@ -804,8 +804,22 @@ impl DenySet {
                 .as_ref()
                 .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
         {
-            if link == Some(true) && !self.links.iter().any(|(p, _, _)| *p == literal) {
-                self.links.push((literal, origin.clone(), kind));
+            if link == Some(true) {
+                // Every link of the chain, not only the name (red team 10): no entry is made,
+                // so `add_link_targets` never walks this chain, and a link on the way in a
+                // granted directory (`~/.bashrc` → `dots/bashrc` → `/dev/null`, `~/dots`
+                // granted) could be re-pointed at a file the shell then runs.
+                let mut stopped = crate::planted::Stopped::default();
+                let links = match resolver.walk_noting(&literal, &mut stopped) {
+                    Ok(walk) => walk.links,
+                    Err(_) => stopped.links,
+                };
+                let chain = links.into_iter().map(|(l, _, _)| l);
+                for l in std::iter::once(literal).chain(chain) {
+                    if !self.links.iter().any(|(p, _, _)| *p == l) {
+                        self.links.push((l, origin.clone(), kind));
+                    }
+                }
             }
             return Ok(self);
         }
@@ -1592,6 +1606,20 @@ mod tests {
             .denies()
             .iter()
             .any(|d| d.path == h.join(".bash_history")));
+        // Red team 10: every link of a chain to a device is protected, not only the name
+        // (`dots/bashrc` re-pointed under a grant on `dots` would be run by the shell).
+        std::fs::create_dir_all(h.join("dots")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", h.join("dots/bashrc")).unwrap();
+        std::os::unix::fs::symlink("dots/bashrc", h.join(".bashrc")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert_eq!(set.group_of(Path::new("/dev/null")), None);
+        for l in [h.join(".bashrc"), h.join("dots/bashrc")] {
+            assert!(
+                set.links.iter().any(|(p, _, _)| *p == l),
+                "{l:?}: {:?}",
+                set.links
+            );
+        }
         // A profile's deny list is taken as written: a device, a link to one.
         std::os::unix::fs::symlink("/dev/full", h.join("full")).unwrap();
         let mut set = DenySet::from_groups(["credentials"], &Vars::for_home(&h)).unwrap();
