@@ -148,11 +148,11 @@ pub fn build_nono(profile: Profile) -> Result<Built> {
     let path = match &linkage {
         Linkage::Static => {
             with_static_flags(cmd.args(["--target", &host]));
-            target_dir().join(&host).join(profile.dir()).join("nono")
+            target_dir()?.join(&host).join(profile.dir()).join("nono")
         }
         Linkage::Dynamic(why) => {
             eprintln!("xtask: nono will be linked dynamically ({why}); it starts slower");
-            target_dir().join(profile.dir()).join("nono")
+            target_dir()?.join(profile.dir()).join("nono")
         }
     };
     run(&mut cmd)?;
@@ -211,19 +211,35 @@ pub fn install(rest: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The cargo target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace_root().join(d)
-            }
-        }
-        None => workspace_root().join("target"),
+/// The cargo target directory, as cargo itself finds it (`cargo metadata`): besides
+/// `CARGO_TARGET_DIR`, cargo reads `CARGO_BUILD_TARGET_DIR` and `build.target-dir` of any
+/// cargo configuration (the user's `~/.cargo/config.toml`). Guessing from
+/// `CARGO_TARGET_DIR` alone (red team 10) checked, and handed the tests, a stale
+/// `target/…/nono` of an earlier build while cargo had just built the new one elsewhere.
+fn target_dir() -> Result<PathBuf> {
+    target_dir_of(cargo())
+}
+
+/// [`target_dir`] asked of the cargo command `cmd` (with its environment).
+fn target_dir_of(mut cmd: Command) -> Result<PathBuf> {
+    let out = cmd
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run `cargo metadata` to find the target directory")?;
+    if !out.status.success() {
+        bail!(
+            "`cargo metadata` failed ({}): cannot find the target directory",
+            out.status
+        );
     }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context("`cargo metadata` printed something that is not JSON")?;
+    meta.get("target_directory")
+        .and_then(serde_json::Value::as_str)
+        .map(PathBuf::from)
+        .context("`cargo metadata` printed no `target_directory`")
 }
 
 /// Fail unless a binary meant to be static is a static PIE (a build that quietly fell back to
@@ -293,6 +309,21 @@ fn elf_has_interpreter(elf: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red team 10: the target directory is cargo's, also when it comes from
+    /// `CARGO_BUILD_TARGET_DIR` (or `build.target-dir` in a cargo configuration), not only
+    /// from `CARGO_TARGET_DIR`; otherwise the check and the tests took a stale binary.
+    #[test]
+    fn the_target_directory_is_the_one_cargo_builds_into() {
+        let elsewhere = std::env::temp_dir().join(format!("xtask-rt10-{}", std::process::id()));
+        let mut cmd = cargo();
+        cmd.env_remove("CARGO_TARGET_DIR")
+            .env("CARGO_BUILD_TARGET_DIR", &elsewhere);
+        assert_eq!(target_dir_of(cmd).unwrap(), elsewhere);
+        let mut cmd = cargo();
+        cmd.env("CARGO_TARGET_DIR", &elsewhere);
+        assert_eq!(target_dir_of(cmd).unwrap(), elsewhere);
+    }
 
     #[test]
     fn interpreter_is_seen_in_a_dynamic_program_and_not_in_a_static_one() {
