@@ -208,3 +208,68 @@ fn redteam10_a_chain_dead_at_dot_dot_after_an_unsearchable_directory_cannot_be_r
     // Leave the tree removable.
     let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
 }
+
+/// A chain out of a deny entry that leads deeper than a path can name: `~/.ssh/config` →
+/// `../dots/s1/s2/config`, `s1` → eight directories of 250-byte names, `s2` inside them →
+/// ten more. The kernel follows it (each link is short), but the walks build the resolved
+/// path and their `lstat` failed with `ENAMETOOLONG` past `PATH_MAX`; nothing of the chain's
+/// end was denied, so a sandbox granted `~/dots` rewrote the file `~/.ssh/config` reads (and
+/// could read it). Now the deepest directory the walk could name is denied as the end.
+#[test]
+fn redteam10_a_chain_deeper_than_path_max_is_protected() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt10-too-long");
+    let names: Vec<String> = (1..=18)
+        .map(|i| format!("d{i:02}{}", "x".repeat(247)))
+        .collect();
+    let evil = format!("Host evil-{}", std::process::id());
+    let make = || {
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/.ssh");
+        let dots = s.join("home/dots");
+        let first = names[..8].join("/");
+        let second = names[8..].join("/");
+        std::fs::create_dir_all(dots.join(&first)).unwrap();
+        std::os::unix::fs::symlink(&first, dots.join("s1")).unwrap();
+        // The rest is made relative to `s1` (a path from `/` would be too long).
+        let script = format!(
+            "cd {} && mkdir -p {second} && ln -s {second} s2 && echo 'Host orig' > s2/config",
+            dots.join("s1").display()
+        );
+        let st = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::os::unix::fs::symlink("../dots/s1/s2/config", s.join("home/.ssh/config")).unwrap();
+    };
+    let script = format!(
+        "cd {}/s1/s2 && echo '{evil}' > config; true",
+        s.s("home/dots")
+    );
+    let config = || std::fs::read_to_string(s.join("home/.ssh/config")).unwrap_or_default();
+    // Control: the chain resolves, and unsandboxed the attack rewrites what it reads.
+    make();
+    assert_eq!(config(), "Host orig\n");
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(config().contains(&evil), "the control could not rewrite it");
+    for mode in ["run", "wrap"] {
+        make();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--allow", &s.s("home/dots")])
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        assert_eq!(config(), "Host orig\n", "{mode}: {run:?}");
+    }
+    // remove_dir_all copes with deep trees (it works relative to open directories).
+    let _ = std::fs::remove_dir_all(s.join("home"));
+}

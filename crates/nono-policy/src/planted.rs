@@ -133,10 +133,11 @@ pub struct Stopped {
     /// The symlinks followed before it failed, as in [`Walk::links`] (for `ELOOP`: the 40
     /// it followed).
     pub links: Vec<(PathBuf, PathBuf, u32)>,
-    /// When an `lstat` failed with `ENOTDIR` or `EACCES`: the object in the way, the last
-    /// component resolved (symlink-free) — not a directory, or a directory nono may not
-    /// search (`lstat` of it succeeded, so the search permission missing is its own). `None`
-    /// for any other failure.
+    /// When an `lstat` failed with `ENOTDIR`, `EACCES` or `ENAMETOOLONG` (`stops_at_done`),
+    /// or the kernel would refuse a `..` after it (`dot_dot_refused`): the object in the way,
+    /// the last component resolved (symlink-free) — not a directory, a directory nono may
+    /// not search (`lstat` of it succeeded, so the search permission missing is its own), or
+    /// the deepest directory a path can name. `None` for any other failure.
     pub end: Option<PathBuf>,
 }
 
@@ -144,11 +145,17 @@ pub struct Stopped {
 /// [`Stopped::end`]): `done` is a file (`ENOTDIR`), or a directory without search
 /// permission for nono (`EACCES`) — one of the user's, which a sandbox granted its parent
 /// could make searchable and fill, reviving the chain (red team 9, left open there).
+///
+/// Also when the path grew too long to name (`ENAMETOOLONG`: more than `PATH_MAX` bytes,
+/// red team 10): the kernel follows a chain whose links are short into a directory deeper
+/// than any path can name, but nono denies by path, so `done` — the deepest directory it
+/// could name — is denied whole, with what the chain leads to inside it.
 pub(crate) fn stops_at_done(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error()
             || code == rustix::io::Errno::ACCESS.raw_os_error()
+            || code == rustix::io::Errno::NAMETOOLONG.raw_os_error()
     )
 }
 
@@ -579,9 +586,9 @@ mod tests {
         let e = |code: rustix::io::Errno| io::Error::from_raw_os_error(code.raw_os_error());
         assert!(stops_at_done(&e(rustix::io::Errno::NOTDIR)));
         assert!(stops_at_done(&e(rustix::io::Errno::ACCESS)));
+        assert!(stops_at_done(&e(rustix::io::Errno::NAMETOOLONG)));
         for other in [
             rustix::io::Errno::LOOP,
-            rustix::io::Errno::NAMETOOLONG,
             rustix::io::Errno::IO,
             rustix::io::Errno::NOENT,
         ] {
