@@ -273,3 +273,37 @@ fn redteam10_a_chain_deeper_than_path_max_is_protected() {
     // remove_dir_all copes with deep trees (it works relative to open directories).
     let _ = std::fs::remove_dir_all(s.join("home"));
 }
+
+/// Denial of service planted by a sandboxed run (open, low): a run granted `~/proj` whose
+/// `$PATH` does not hold `~/proj/bin` plants `~/proj/bin/x` → `~/proj`; a later run whose
+/// `$PATH` holds `~/proj/bin` (direnv) makes it an `autorun` entry, walks its links and
+/// write-denies their targets — the whole project, though `--allow ~/proj` grants it. The
+/// denial names `--bypass-protection ~/proj`; the link is the sandbox's own, so trusting it
+/// to widen the deny set is what "nothing a sandboxed run can write is trusted later" rules
+/// out. Fixing it needs the deny set to know the write grants (or their history) when it
+/// follows links, which it is built without.
+#[test]
+#[ignore = "red team 10: a link planted in a write grant that a later run's $PATH makes an autorun entry write-denies its target (the project) in that run"]
+fn redteam10_a_planted_link_in_a_path_directory_does_not_deny_the_project() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt10-path-dos");
+    let _ = std::fs::remove_dir_all(s.join("home"));
+    s.mkdir("home/proj/bin");
+    let proj = s.s("home/proj");
+    let nono = |path: &str, script: &str| {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .env("PATH", path)
+            .args(["run", "-s", "--allow", &proj])
+            .args(["--", "/bin/sh", "-c", script]);
+        output(&mut cmd)
+    };
+    let plant = nono("/usr/bin:/bin", &format!("ln -s {proj} {proj}/bin/x"));
+    assert_eq!(plant.code, Some(0), "{plant:?}");
+    let write = format!("echo hi > {proj}/file && echo wrote");
+    let run = nono(&format!("{proj}/bin:/usr/bin:/bin"), &write);
+    assert!(run.stdout.contains("wrote"), "{run:?}");
+}
