@@ -223,7 +223,7 @@ impl WalkMemo {
                     }
                     Err(e) => {
                         stopped.links = out;
-                        if stops_at_done(&e) {
+                        if stops_at_done(&e, &part) {
                             stopped.end = Some(done);
                         }
                         return Err(e);

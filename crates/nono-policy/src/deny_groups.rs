@@ -1632,6 +1632,49 @@ mod tests {
         let _ = std::fs::remove_dir_all(&h);
     }
 
+    /// Red team 10: a chain stopped by a name longer than any lookup allows is dead for
+    /// good — its directory (`/etc` here) is not denied — while one stopped by a path too
+    /// long to name denies the deepest directory it could name.
+    #[test]
+    fn a_name_too_long_denies_nothing_a_path_too_long_denies_its_deepest_directory() {
+        let h = home("toolong");
+        let long = "x".repeat(300);
+        std::os::unix::fs::symlink(format!("/etc/{long}"), h.join(".ssh/config")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert_eq!(set.group_of(Path::new("/etc")), None);
+        // 20 directories of 250-byte names under `deep`, reached by two short links:
+        // `deep/s` to the deepest one a path can name (`d`), `d/s2` on to the others.
+        let name = "y".repeat(250);
+        let mut d = h.join("deep");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut made = 0;
+        while d.as_os_str().len() + name.len() < 3800 {
+            d.push(&name);
+            std::fs::create_dir(&d).unwrap();
+            made += 1;
+        }
+        std::os::unix::fs::symlink(vec![name.as_str(); made].join("/"), h.join("deep/s")).unwrap();
+        let rest = vec![name.as_str(); 20 - made].join("/");
+        let st = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                &format!("cd '{}' && mkdir -p {rest} && ln -s {rest} s2", d.display()),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::os::unix::fs::symlink("../deep/s/s2/x", h.join(".ssh/known_hosts")).unwrap();
+        let set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        assert_eq!(set.group_of(&h.join("deep")), None);
+        assert!(
+            set.entries()
+                .any(|(p, g)| p.starts_with(&d) && g == "credentials"),
+            "nothing under {} denied",
+            d.display()
+        );
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     #[test]
     fn unknown_group_is_an_error_listing_the_known_ones() {
         let e = DenySet::from_groups(["credentails"], &Vars::for_home("/home/u")).unwrap_err();

@@ -149,14 +149,22 @@ pub struct Stopped {
 /// Also when the path grew too long to name (`ENAMETOOLONG`: more than `PATH_MAX` bytes,
 /// red team 10): the kernel follows a chain whose links are short into a directory deeper
 /// than any path can name, but nono denies by path, so `done` — the deepest directory it
-/// could name — is denied whole, with what the chain leads to inside it.
-pub(crate) fn stops_at_done(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(code) if code == rustix::io::Errno::NOTDIR.raw_os_error()
-            || code == rustix::io::Errno::ACCESS.raw_os_error()
-            || code == rustix::io::Errno::NAMETOOLONG.raw_os_error()
-    )
+/// could name — is denied whole, with what the chain leads to inside it. Not when `next`
+/// itself is longer than a name can be (`NAME_MAX`): no lookup ever finds it, the chain
+/// stays dead whatever changes, and denying `done` (`/etc`, `/usr/bin`) would protect
+/// nothing.
+pub(crate) fn stops_at_done(e: &io::Error, next: &std::ffi::OsStr) -> bool {
+    const NAME_MAX: usize = 255;
+    match e.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::NAMETOOLONG.raw_os_error() => {
+            next.len() <= NAME_MAX
+        }
+        Some(code) => {
+            code == rustix::io::Errno::NOTDIR.raw_os_error()
+                || code == rustix::io::Errno::ACCESS.raw_os_error()
+        }
+        None => false,
+    }
 }
 
 /// Why the kernel would refuse `..` right after `done` (symlink-free), where a walk's
@@ -227,7 +235,7 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
             }
             Err(e) => {
                 stopped.links = out;
-                if stops_at_done(&e) {
+                if stops_at_done(&e, &part) {
                     stopped.end = Some(done);
                 }
                 return Err(e);
@@ -584,15 +592,23 @@ mod tests {
     #[test]
     fn a_walk_stops_at_a_file_or_an_unsearchable_directory_in_the_way() {
         let e = |code: rustix::io::Errno| io::Error::from_raw_os_error(code.raw_os_error());
-        assert!(stops_at_done(&e(rustix::io::Errno::NOTDIR)));
-        assert!(stops_at_done(&e(rustix::io::Errno::ACCESS)));
-        assert!(stops_at_done(&e(rustix::io::Errno::NAMETOOLONG)));
+        let name = std::ffi::OsStr::new("x");
+        assert!(stops_at_done(&e(rustix::io::Errno::NOTDIR), name));
+        assert!(stops_at_done(&e(rustix::io::Errno::ACCESS), name));
+        // A path too long to name stops at the deepest directory named; a name too long
+        // for any lookup does not (red team 10).
+        assert!(stops_at_done(&e(rustix::io::Errno::NAMETOOLONG), name));
+        let long = "x".repeat(256);
+        assert!(!stops_at_done(
+            &e(rustix::io::Errno::NAMETOOLONG),
+            std::ffi::OsStr::new(&long)
+        ));
         for other in [
             rustix::io::Errno::LOOP,
             rustix::io::Errno::IO,
             rustix::io::Errno::NOENT,
         ] {
-            assert!(!stops_at_done(&e(other)), "{other:?}");
+            assert!(!stops_at_done(&e(other), name), "{other:?}");
         }
     }
     use super::*;
