@@ -764,7 +764,8 @@ impl DenySet {
                 return Err((label, e));
             }
         }
-        // A path both resolutions looked at: the later look stands.
+        // A path both resolutions looked at: the profile's look stands (made before, while or
+        // after the groups' — resolved ahead, red team 10; either is a look at one moment).
         seen.0.extend(resolver.seen);
         Ok(())
     }
