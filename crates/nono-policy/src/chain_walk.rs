@@ -588,6 +588,20 @@ mod tests {
                 let want = planted_noting(&p);
                 let got = memo_noting(&mut memo, &p, &seen);
                 proptest::prop_assert!(same_noted(&got, &want), "{}: {:?} != {:?}", rel, got, want);
+                // Red team 10: where the kernel resolves the path the walk ends there, and
+                // where it refuses a file in the way (`f/x`, `f/..`) the walk fails too.
+                match std::fs::canonicalize(&p) {
+                    Ok(c) => proptest::prop_assert_eq!(
+                        want.0.as_ref().ok().and_then(|w| w.resolved.clone()),
+                        Some(c),
+                        "{}",
+                        rel
+                    ),
+                    Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+                        proptest::prop_assert!(want.0.is_err(), "{}: kernel ENOTDIR, walk {:?}", rel, want);
+                    }
+                    Err(_) => {}
+                }
             }
             let _ = std::fs::remove_dir_all(&d);
         }
