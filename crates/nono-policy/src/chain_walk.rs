@@ -688,6 +688,18 @@ mod tests {
                         let want = planted_noting(&p);
                         let got = memo_noting(&mut memo, &p, &seen);
                         proptest::prop_assert!(same_noted(&got, &want), "walk {:?}: {:?} != {:?}", p, got, want);
+                        match std::fs::canonicalize(&p) {
+                            Ok(c) => proptest::prop_assert_eq!(
+                                want.0.as_ref().ok().and_then(|w| w.resolved.clone()),
+                                Some(c),
+                                "{:?}",
+                                p
+                            ),
+                            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+                                proptest::prop_assert!(want.0.is_err(), "{:?}: kernel ENOTDIR, walk {:?}", p, want);
+                            }
+                            Err(_) => {}
+                        }
                     }
                     1 => {
                         let want = std::fs::symlink_metadata(&p).map(|m| !m.file_type().is_symlink());
