@@ -307,3 +307,86 @@ fn redteam10_a_planted_link_in_a_path_directory_does_not_deny_the_project() {
     let run = nono(&format!("{proj}/bin:/usr/bin:/bin"), &write);
     assert!(run.stdout.contains("wrote"), "{run:?}");
 }
+
+/// Two runs: a link in the *prefix* of a deny entry (`~/.config` → `dots/cfg` →
+/// `~/real-config`, protecting `~/.config/gh`), or in the middle of a profile deny entry's
+/// chain (`~/mysecret` → `dots/s1` → `~/vault/secret`), was not protected: only a chain from
+/// the entry's own name was walked, and only for the built-in groups. A first run granted
+/// `~/dots` re-pointed `dots/cfg` (or `dots/s1`) at a directory of its own; the next run
+/// denied that one and read `~/real-config/gh/hosts.yml` (or `~/vault/secret`) under
+/// `--read ~`. Now every link on the way to an entry is protected as a link.
+#[test]
+fn redteam10_a_link_on_the_way_to_a_deny_entry_cannot_be_repointed() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt10-prefix-link");
+    let h = s.s("home");
+    let profile = s.write(
+        "p.json",
+        &serde_json::json!({
+            "name": "p",
+            "extends": "default",
+            "filesystem": {"deny": ["~/mysecret"]}
+        })
+        .to_string(),
+    );
+    let make = || {
+        use std::os::unix::fs::symlink;
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/dots");
+        s.write("home/real-config/gh/hosts.yml", "TOKEN-gh\n");
+        s.write("home/vault/secret", "TOKEN-vault\n");
+        symlink(s.join("home/real-config"), s.join("home/dots/cfg")).unwrap();
+        symlink("dots/cfg", s.join("home/.config")).unwrap();
+        symlink(s.join("home/vault/secret"), s.join("home/dots/s1")).unwrap();
+        symlink(s.join("home/dots/s1"), s.join("home/mysecret")).unwrap();
+    };
+    let repoint = format!(
+        "mkdir -p {h}/dots/evil/gh; echo e > {h}/dots/evil/s; \
+         ln -sfn {h}/dots/evil {h}/dots/cfg; ln -sfn {h}/dots/evil/s {h}/dots/s1; true"
+    );
+    let read = format!("cat {h}/real-config/gh/hosts.yml {h}/vault/secret; true");
+    let nono = |mode: &str, grant: &[&str], script: &str| {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--profile", &profile.display().to_string()])
+            .args(grant)
+            // wrap: `--read ~` covers the home directory (the gaps without a supervisor are
+            // not what this test is about).
+            .args(if mode == "wrap" {
+                &["--accept-wrap-gaps"][..]
+            } else {
+                &[]
+            })
+            .args(["--", "/bin/sh", "-c", script]);
+        output(&mut cmd)
+    };
+    // Control: unsandboxed, the first step re-points both links.
+    make();
+    let out = Command::new("/bin/sh")
+        .args(["-c", &repoint])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(std::fs::read_link(s.join("home/dots/cfg")).is_ok_and(|t| t.ends_with("evil")));
+    assert!(std::fs::read_link(s.join("home/dots/s1")).is_ok_and(|t| t.ends_with("evil/s")));
+    for mode in ["run", "wrap"] {
+        make();
+        // Before: both secrets denied under `--read ~`.
+        let before = nono(mode, &["--read", &h], &read);
+        assert_eq!(before.code, Some(0), "{mode}: {before:?}");
+        assert!(!before.stdout.contains("TOKEN"), "{mode}: {before:?}");
+        let first = nono(mode, &["--allow", &s.s("home/dots")], &repoint);
+        assert_eq!(first.code, Some(0), "{mode}: {first:?}");
+        let second = nono(mode, &["--read", &h], &read);
+        assert_eq!(second.code, Some(0), "{mode}: {second:?}");
+        assert!(
+            !second.stdout.contains("TOKEN"),
+            "{mode}: re-pointed ({:?}, {:?}), then read: {second:?}",
+            std::fs::read_link(s.join("home/dots/cfg")),
+            std::fs::read_link(s.join("home/dots/s1"))
+        );
+    }
+}

@@ -792,6 +792,23 @@ impl DenySet {
         let literal = normalize(path);
         let (canonical, meta) = resolver.resolve(path);
         let link = resolver.last_link;
+        if canonical != literal {
+            // Every link on the way to the entry, not only a chain from the name itself (red
+            // team 10): a link in its prefix (`~/.config` → `dots/cfg` → `~/real-config`, for
+            // `~/.config/gh`) or in the middle of a profile entry's chain, re-pointed by a
+            // sandbox granted `~/dots`, would make the next run deny the sandbox's directory
+            // and leave the real one readable.
+            let mut stopped = crate::planted::Stopped::default();
+            let links = match resolver.walk_noting(&literal, &mut stopped) {
+                Ok(walk) => walk.links,
+                Err(_) => stopped.links,
+            };
+            for (l, _, _) in links {
+                if !self.links.iter().any(|(p, _, _)| *p == l) {
+                    self.links.push((l, origin.clone(), kind));
+                }
+            }
+        }
         // A built-in group's name that leads to a character device (`~/.bash_history` →
         // `/dev/null`, the usual way to turn history off; a chain ending at `/dev/null/x`)
         // protects nothing there — the groups protect the user's files, and a device holds
@@ -805,23 +822,10 @@ impl DenySet {
                 .as_ref()
                 .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
         {
-            if link == Some(true) {
-                // Every link of the chain, not only the name (red team 10): no entry is made,
-                // so `add_link_targets` never walks this chain, and a link on the way in a
-                // granted directory (`~/.bashrc` → `dots/bashrc` → `/dev/null`, `~/dots`
-                // granted) could be re-pointed at a file the shell then runs.
-                let mut stopped = crate::planted::Stopped::default();
-                let links = match resolver.walk_noting(&literal, &mut stopped) {
-                    Ok(walk) => walk.links,
-                    Err(_) => stopped.links,
-                };
-                let chain = links.into_iter().map(|(l, _, _)| l);
-                for l in std::iter::once(literal).chain(chain) {
-                    if !self.links.iter().any(|(p, _, _)| *p == l) {
-                        self.links.push((l, origin.clone(), kind));
-                    }
-                }
-            }
+            // Every link of the chain was protected above (red team 10): no entry is made, so
+            // `add_link_targets` never walks this chain, and a link on the way in a granted
+            // directory (`~/.bashrc` → `dots/bashrc` → `/dev/null`, `~/dots` granted) could
+            // be re-pointed at a file the shell then runs.
             return Ok(self);
         }
         if !self.seen.insert((
@@ -1629,6 +1633,32 @@ mod tests {
         }
         for dev in ["/dev/null", "/dev/full"] {
             assert_eq!(set.group_of(Path::new(dev)), Some("profile p"), "{dev}");
+        }
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// Red team 10: the links on the way to an entry — in its prefix (`~/.config` →
+    /// `dots/cfg` → `real-config`, for `~/.config/gh`) and in a profile entry's chain — are
+    /// protected as links, not only a chain from a group entry's own name.
+    #[test]
+    fn links_on_the_way_to_an_entry_are_protected() {
+        let h = home("prefix");
+        std::fs::create_dir_all(h.join("dots")).unwrap();
+        std::fs::create_dir_all(h.join("real-config/gh")).unwrap();
+        std::fs::write(h.join("vault"), b"s").unwrap();
+        std::os::unix::fs::symlink(h.join("real-config"), h.join("dots/cfg")).unwrap();
+        std::os::unix::fs::symlink("dots/cfg", h.join(".config")).unwrap();
+        std::os::unix::fs::symlink(h.join("vault"), h.join("dots/s1")).unwrap();
+        std::os::unix::fs::symlink(h.join("dots/s1"), h.join("mysecret")).unwrap();
+        let mut set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        set.add_profile(&h.join("mysecret"), "p").unwrap();
+        assert_eq!(set.group_of(&h.join("real-config/gh")), Some("credentials"));
+        for l in ["dots/cfg", ".config", "dots/s1", "mysecret"] {
+            assert!(
+                set.links.iter().any(|(p, _, _)| *p == h.join(l)),
+                "{l}: {:?}",
+                set.links
+            );
         }
         let _ = std::fs::remove_dir_all(&h);
     }
