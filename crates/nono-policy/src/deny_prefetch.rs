@@ -126,6 +126,7 @@ impl DenyPrefetch {
                     // From here on the scheduler may place it anywhere again.
                     let _ = rustix::thread::sched_setaffinity(None, &cpus);
                     let cache = state_home().map(|home| LinkWalkCache::load(&home));
+                    warm_heap();
                     let Some((names, vars)) = poll_then_wait(&recv_inputs) else {
                         return; // dropped unused
                     };
@@ -211,6 +212,7 @@ impl Started {
                     continue;
                 }
             }
+
             std::thread::yield_now();
         }
         let got = got.or_else(|| p.result.recv().ok());
@@ -230,6 +232,20 @@ fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
         }
     }
     rx.recv().ok()
+}
+
+/// Fault in the first ~96 KiB of this thread's malloc arena while it has nothing else to do
+/// (it waits for its inputs while `main` parses the command line and loads the profile):
+/// the resolution's allocations then find those pages mapped instead of faulting them in
+/// while `main` waits for the result. Kept under glibc's trim threshold (128 KiB), so the
+/// freed blocks stay in the arena. Measured (release, static, 300 interleaved runs, both
+/// orders): `wrap -s` −62 to −88 µs, `run -s` −64 to −115 µs. Doing the same for the main
+/// thread while it waits gained nothing measurable.
+fn warm_heap() {
+    const BLOCK: usize = 4096;
+    const BLOCKS: usize = 24;
+    let blocks: Vec<Vec<u8>> = (0..BLOCKS).map(|_| vec![1u8; BLOCK]).collect();
+    std::hint::black_box(&blocks);
 }
 
 /// The calling thread's id as `/proc` names it (`/proc/thread-self` → `PID/task/TID`): where
