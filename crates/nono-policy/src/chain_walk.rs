@@ -20,10 +20,12 @@
 //! and a walk that ends there costs one `lstat`).
 //!
 //! Everything else (a component not seen yet, a missing one, any error) is asked of the
-//! kernel as [`planted::walk`](crate::planted::walk) asks it, and the walk is otherwise that function's, line for
-//! line: the same `links` in the same order, the same `resolved` and `end` (`..` popped
-//! lexically on the symlink-free path), the same errors, at most 40 links (`ELOOP`). A test
-//! compares the two on trees with links in prefixes, chains, loops, missing targets and `..`.
+//! kernel as [`planted::walk`](crate::planted::walk) asks it, and the walk is that
+//! function's own ([`planted::walk_with`](crate::planted::walk_with), with this memo as its
+//! [`Lookups`](crate::planted::Lookups)): the same `links` in the same order, the same
+//! `resolved` and `end`, the same errors, at most 40 links (`ELOOP`). Tests compare the two
+//! on trees with links in prefixes, chains, loops, missing targets and `..`, and pin the
+//! `lstat`s and `readlink`s the memo saves.
 //!
 //! # Why reusing an `lstat` of the same resolution widens nothing
 //! - The deny set is a snapshot taken before the sandbox exists. Nothing enforces on it as a
@@ -48,15 +50,14 @@
 //!   keep their own unmemoised walks and re-check, so red team 8's swap of a grant path is
 //!   caught exactly as before.
 
-use std::collections::{HashMap, VecDeque};
-use std::ffi::OsString;
+use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nono_sandbox::Seen;
 
-use crate::planted::{dot_dot_refused, lexical_end, stops_at_done, Stopped, Walk};
+use crate::planted::{walk_with, Look, Lookups, Stopped, Walk};
 
 /// What an `lstat` of a symlink-free path found.
 #[derive(Debug, Clone)]
@@ -143,11 +144,11 @@ impl WalkMemo {
         }
     }
 
-    /// `readlink` of the symlink `link` just `lstat`ed as `meta`, remembered with it.
-    fn read_new_link(&mut self, link: &Path, meta: &std::fs::Metadata) -> io::Result<PathBuf> {
+    /// `readlink` of the symlink `link` just `lstat`ed as `owner`'s, remembered with it.
+    fn read_new_link(&mut self, link: &Path, owner: u32) -> io::Result<PathBuf> {
         let target = self.readlink(link)?;
         self.known
-            .insert(link.to_path_buf(), Known::Link(target.clone(), meta.uid()));
+            .insert(link.to_path_buf(), Known::Link(target.clone(), owner));
         Ok(target)
     }
 
@@ -159,9 +160,9 @@ impl WalkMemo {
         self.walk_noting(path, seen, &mut Stopped::default())
     }
 
-    /// [`planted::walk`](crate::planted::walk) of `path` (absolute), answering from what
-    /// this resolution saw (its own walks and `seen`), and leaving in `stopped` what it had
-    /// found when it fails, as [`planted::walk_noting`](crate::planted::walk_noting) does.
+    /// [`planted::walk_noting`](crate::planted::walk_noting) of `path` (absolute) — the same
+    /// walk ([`planted::walk_with`](crate::planted::walk_with)) — answering from what this
+    /// resolution saw (its own walks and `seen`).
     pub(crate) fn walk_noting(
         &mut self,
         path: &Path,
@@ -172,99 +173,7 @@ impl WalkMemo {
         if unmemoised() {
             return crate::planted::walk_noting(path, stopped);
         }
-        fn parts(p: &Path) -> VecDeque<OsString> {
-            p.components()
-                .filter_map(|c| match c {
-                    Component::Normal(n) => Some(n.to_os_string()),
-                    Component::ParentDir => Some(OsString::from("..")),
-                    _ => None,
-                })
-                .collect()
-        }
-        let mut out = Vec::new();
-        let mut done = PathBuf::from("/");
-        // What `done` is, for a `..` after it (see `planted::dot_dot_refused`).
-        let (mut dir, mut searched) = (true, true);
-        let mut rest = parts(path);
-        while let Some(part) = rest.pop_front() {
-            if part == ".." {
-                if let Some(e) = dot_dot_refused(&done, dir, searched) {
-                    stopped.links = out;
-                    stopped.end = Some(done);
-                    return Err(e);
-                }
-                done.pop();
-                (dir, searched) = (true, true);
-                continue;
-            }
-            let candidate = done.join(&part);
-            let known = self.known(&candidate, seen);
-            let (target, owner) = if let Some(Known::Plain(is_dir)) = known {
-                done = candidate;
-                (dir, searched) = (is_dir, false);
-                continue;
-            } else if let Some(Known::Link(target, owner)) = known {
-                if out.len() == 40 {
-                    stopped.links = out;
-                    return Err(io::Error::from_raw_os_error(
-                        rustix::io::Errno::LOOP.raw_os_error(),
-                    ));
-                }
-                (target, owner)
-            } else {
-                let meta = match self.lstat(&candidate) {
-                    Ok(m) => m,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        return Ok(Walk {
-                            links: out,
-                            resolved: None,
-                            end: lexical_end(candidate, rest),
-                        });
-                    }
-                    Err(e) => {
-                        stopped.links = out;
-                        if stops_at_done(&e, &part) {
-                            stopped.end = Some(done);
-                        }
-                        return Err(e);
-                    }
-                };
-                if !meta.file_type().is_symlink() {
-                    self.known
-                        .insert(candidate.clone(), Known::Plain(meta.is_dir()));
-                    done = candidate;
-                    (dir, searched) = (meta.is_dir(), false);
-                    continue;
-                }
-                if out.len() == 40 {
-                    stopped.links = out;
-                    return Err(io::Error::from_raw_os_error(
-                        rustix::io::Errno::LOOP.raw_os_error(),
-                    ));
-                }
-                match self.read_new_link(&candidate, &meta) {
-                    Ok(target) => (target, meta.uid()),
-                    Err(e) => {
-                        stopped.links = out;
-                        return Err(e);
-                    }
-                }
-            };
-            if target.is_absolute() {
-                done = PathBuf::from("/");
-            }
-            // The link was found in `done`, a directory: searched.
-            (dir, searched) = (true, true);
-            let mut next = parts(&target);
-            next.extend(rest);
-            rest = next;
-            out.push((candidate, target, owner));
-        }
-        Ok(Walk {
-            links: out,
-            resolved: Some(done.clone()),
-            end: done,
-        })
+        walk_with(path, &mut Memoised { memo: self, seen }, stopped)
     }
 
     /// `readlink` of `link`, answered from an earlier `readlink` of this resolution.
@@ -300,12 +209,48 @@ impl WalkMemo {
         let meta = self.lstat(path)?;
         if meta.file_type().is_symlink() {
             // A link that cannot be read is not remembered: the walk asks again.
-            let _ = self.read_new_link(path, &meta);
+            let _ = self.read_new_link(path, meta.uid());
             return Ok(false);
         }
         self.known
             .insert(path.to_path_buf(), Known::Plain(meta.is_dir()));
         Ok(true)
+    }
+}
+
+/// The [`Lookups`] of a walk answered from one resolution's memo: a path seen as a plain
+/// object, or as a link together with the target the `readlink` right after that `lstat`
+/// gave, is not asked again; anything else is asked of the kernel and remembered.
+struct Memoised<'a> {
+    memo: &'a mut WalkMemo,
+    seen: &'a HashMap<PathBuf, Seen>,
+}
+
+impl Lookups for Memoised<'_> {
+    fn look(&mut self, path: &Path) -> io::Result<Look> {
+        match self.memo.known(path, self.seen) {
+            Some(Known::Plain(dir)) => return Ok(Look::Plain { dir }),
+            Some(Known::Link(_, owner)) => return Ok(Look::Link { owner }),
+            None => {}
+        }
+        let meta = self.memo.lstat(path)?;
+        if meta.file_type().is_symlink() {
+            // Remembered with its target, by `target` right after.
+            return Ok(Look::Link { owner: meta.uid() });
+        }
+        self.memo
+            .known
+            .insert(path.to_path_buf(), Known::Plain(meta.is_dir()));
+        Ok(Look::Plain { dir: meta.is_dir() })
+    }
+
+    fn target(&mut self, link: &Path, owner: u32) -> io::Result<PathBuf> {
+        // Only a target read together with this link's `lstat` (never `targets`, which
+        // `read_link` fills without one).
+        match self.memo.known.get(link) {
+            Some(Known::Link(target, _)) => Ok(target.clone()),
+            _ => self.memo.read_new_link(link, owner),
+        }
     }
 }
 

@@ -198,6 +198,56 @@ pub(crate) fn dot_dot_refused(done: &Path, dir: bool, searched: bool) -> Option<
 /// For the deny set: a chain that does not resolve today is dead, not harmless — a grant on
 /// a directory it passes through could revive it.
 pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
+    walk_with(path, &mut Fresh, stopped)
+}
+
+/// What a walk's `lstat` of one symlink-free path found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// An existing object that is not a symlink: whether it is a directory.
+    Plain { dir: bool },
+    /// A symlink, and its owner.
+    Link { owner: u32 },
+}
+
+/// Where [`walk_with`] gets its answers: the kernel, asked afresh each time ([`Fresh`], for
+/// [`walk`] and the grant checks), or what one deny-set resolution already saw
+/// (`chain_walk::WalkMemo`). The walk itself — its order of calls, its bounds and errors —
+/// is written once, in [`walk_with`].
+pub(crate) trait Lookups {
+    /// `lstat` of the symlink-free `path`.
+    fn look(&mut self, path: &Path) -> io::Result<Look>;
+    /// `readlink` of `link`, which [`look`](Self::look) just found to be a symlink of `owner`.
+    fn target(&mut self, link: &Path, owner: u32) -> io::Result<PathBuf>;
+}
+
+/// [`Lookups`] from the kernel, every time.
+pub(crate) struct Fresh;
+
+impl Lookups for Fresh {
+    fn look(&mut self, path: &Path) -> io::Result<Look> {
+        let m = std::fs::symlink_metadata(path)?;
+        Ok(if m.file_type().is_symlink() {
+            Look::Link { owner: m.uid() }
+        } else {
+            Look::Plain { dir: m.is_dir() }
+        })
+    }
+
+    fn target(&mut self, link: &Path, _owner: u32) -> io::Result<PathBuf> {
+        std::fs::read_link(link)
+    }
+}
+
+/// [`walk_noting`] with the answers of `lookups`: resolve `path` (absolute) one component at
+/// a time, recording every symlink followed (at most 40, then `ELOOP`), `..` refused where
+/// the kernel refuses it ([`dot_dot_refused`]), a missing component ending the walk with
+/// the rest appended lexically.
+pub(crate) fn walk_with(
+    path: &Path,
+    lookups: &mut impl Lookups,
+    stopped: &mut Stopped,
+) -> io::Result<Walk> {
     fn parts(p: &Path) -> VecDeque<OsString> {
         p.components()
             .filter_map(|c| match c {
@@ -224,8 +274,13 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
             continue;
         }
         let candidate = done.join(&part);
-        let meta = match std::fs::symlink_metadata(&candidate) {
-            Ok(m) => m,
+        let owner = match lookups.look(&candidate) {
+            Ok(Look::Plain { dir: is_dir }) => {
+                done = candidate;
+                (dir, searched) = (is_dir, false);
+                continue;
+            }
+            Ok(Look::Link { owner }) => owner,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(Walk {
                     links: out,
@@ -241,11 +296,6 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
                 return Err(e);
             }
         };
-        if !meta.file_type().is_symlink() {
-            done = candidate;
-            (dir, searched) = (meta.is_dir(), false);
-            continue;
-        }
         // The link was found in `done`, a directory: searched.
         (dir, searched) = (true, true);
         if out.len() == 40 {
@@ -254,7 +304,7 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
                 rustix::io::Errno::LOOP.raw_os_error(),
             ));
         }
-        let target = match std::fs::read_link(&candidate) {
+        let target = match lookups.target(&candidate, owner) {
             Ok(t) => t,
             Err(e) => {
                 stopped.links = out;
@@ -267,7 +317,7 @@ pub fn walk_noting(path: &Path, stopped: &mut Stopped) -> io::Result<Walk> {
         let mut next = parts(&target);
         next.extend(rest);
         rest = next;
-        out.push((candidate, target, meta.uid()));
+        out.push((candidate, target, owner));
     }
     Ok(Walk {
         links: out,
