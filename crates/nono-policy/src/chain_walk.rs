@@ -22,7 +22,7 @@
 //! Everything else (a component not seen yet, a missing one, any error) is asked of the
 //! kernel as [`planted::walk`](crate::planted::walk) asks it, and the walk is that
 //! function's own ([`planted::walk_with`](crate::planted::walk_with), with this memo as its
-//! [`Lookups`](crate::planted::Lookups)): the same `links` in the same order, the same
+//! [`Lookups`]): the same `links` in the same order, the same
 //! `resolved` and `end`, the same errors, at most 40 links (`ELOOP`). Tests compare the two
 //! on trees with links in prefixes, chains, loops, missing targets and `..`, and pin the
 //! `lstat`s and `readlink`s the memo saves.
