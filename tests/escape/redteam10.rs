@@ -134,79 +134,28 @@ fn redteam10_a_chain_to_dev_null_through_a_granted_directory_is_protected() {
 /// unsandboxed.
 #[test]
 fn redteam10_a_chain_dead_at_dot_dot_after_an_unsearchable_directory_cannot_be_revived() {
-    use crate::harness::{nono_cmd, output, Scratch};
-    use crate::programs::TestUser;
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    if !sandbox_available() {
-        return;
-    }
-    let Some(user) = TestUser::create("rt10eacces") else {
-        assert!(
-            std::env::var_os("NONO_REQUIRE_TOOLS").is_none(),
-            "no test user could be created (useradd as root)"
-        );
-        eprintln!("no test user could be created: the unprivileged case is not run");
-        return;
-    };
-    let s = Scratch::new("rt10-dotdot-eacces");
-    let home = s.join("home");
-    let locked = s.join("home/dots/a/locked");
     let evil = format!("Host evil-{}", std::process::id());
-    let setup = || {
-        if locked.exists() || std::fs::symlink_metadata(&locked).is_ok() {
-            let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
-        }
-        let _ = std::fs::remove_dir_all(&home);
-        s.mkdir("home/.ssh");
-        s.mkdir("home/dots/a/locked");
-        s.mkdir("home/dots/evil/p/q");
-        s.write("home/dots/evil/x/config", &format!("{evil}\n"));
-        std::os::unix::fs::symlink(
-            "../dots/a/locked/../../x/config",
-            s.join("home/.ssh/config"),
-        )
-        .unwrap();
-        let chown = Command::new("chown")
-            .args(["-hR", &format!("{}:{}", user.uid, user.gid), &s.s("home")])
-            .status()
+    crate::redteam9::assert_unsearchable_chain_stays_dead(
+        "rt10-dotdot-eacces",
+        |s| {
+            s.mkdir("home/dots/a/locked");
+            s.mkdir("home/dots/evil/p/q");
+            s.write("home/dots/evil/x/config", &format!("{evil}\n"));
+            std::os::unix::fs::symlink(
+                "../dots/a/locked/../../x/config",
+                s.join("home/.ssh/config"),
+            )
             .unwrap();
-        assert!(chown.success());
-        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    };
-    let d = s.s("home/dots");
-    let script = format!(
-        "chmod 755 {d}/a/locked; rmdir {d}/a/locked && ln -s {d}/evil/p/q {d}/a/locked; true"
+        },
+        "home/dots/a/locked",
+        &|d| {
+            format!(
+                "chmod 755 {d}/a/locked; rmdir {d}/a/locked && ln -s {d}/evil/p/q {d}/a/locked; true"
+            )
+        },
+        &["home/dots"],
+        &evil,
     );
-    let revived =
-        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
-    // Control: the user, unsandboxed, revives the chain.
-    setup();
-    let out = Command::new("/bin/sh")
-        .args(["-c", &script])
-        .uid(user.uid)
-        .gid(user.gid)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert!(revived(), "the control could not revive the chain");
-    for mode in ["run", "wrap"] {
-        setup();
-        let mut cmd = nono_cmd(&s.path);
-        cmd.uid(user.uid)
-            .gid(user.gid)
-            .env("HOME", &home)
-            .env("USER", &user.name)
-            .env_remove("XDG_STATE_HOME")
-            .env_remove("XDG_RUNTIME_DIR")
-            .args([mode, "-s", "--allow", &d])
-            .args(["--", "/bin/sh", "-c", &script]);
-        let run = output(&mut cmd);
-        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
-        assert!(!revived(), "{mode}: the chain was revived: {run:?}");
-    }
-    // Leave the tree removable.
-    let _ = std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755));
 }
 
 /// A chain out of a deny entry that leads deeper than a path can name: `~/.ssh/config` →

@@ -450,7 +450,7 @@ fn redteam7_the_command_keeps_every_cpu() {
 
 /// A test that cannot run here says why; under `NONO_REQUIRE_TOOLS=1` (CI, which installs
 /// what the tests need) that is a failure, not a skip.
-fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     assert!(
         std::env::var_os("NONO_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
         "NONO_REQUIRE_TOOLS=1 but {why}"

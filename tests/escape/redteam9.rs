@@ -244,6 +244,36 @@ fn redteam9_a_history_link_to_dev_null_leaves_dev_null_usable_and_the_link_prote
 /// runs as a user made for the test; the control is that user, unsandboxed.
 #[test]
 fn redteam9_a_chain_through_an_unsearchable_directory_cannot_be_revived() {
+    let evil = format!("Host evil-{}", std::process::id());
+    assert_unsearchable_chain_stays_dead(
+        "rt9-eacces",
+        |s| {
+            s.mkdir("home/dots/locked");
+            s.mkdir("home/work");
+            std::os::unix::fs::symlink("../dots/locked/cfg", s.join("home/.ssh/config")).unwrap();
+        },
+        "home/dots/locked",
+        &|d| format!("chmod 755 {d}/locked; echo '{evil}' > {d}/locked/cfg; true"),
+        &["home/dots", "home/work"],
+        &evil,
+    );
+}
+
+/// The attack on a protected chain through `locked`, a directory of an unprivileged user's
+/// of mode 000 (only such a user meets `EACCES` there: root searches anything). `plant`
+/// makes the tree under the scratch's `home` (`home/.ssh` exists), which is then given to a
+/// user made for the test, `locked` last set to 000. The control — that user, unsandboxed,
+/// running `script` (given `home/dots`) — makes `~/.ssh/config` read `evil`; under nono
+/// `run` and `wrap` with `--allow` on each of `grants` (relative to the scratch) it must
+/// not. Without a test user the case is skipped (a failure under `NONO_REQUIRE_TOOLS=1`).
+pub(crate) fn assert_unsearchable_chain_stays_dead(
+    tag: &str,
+    plant: impl Fn(&crate::harness::Scratch),
+    locked: &str,
+    script: &dyn Fn(&str) -> String,
+    grants: &[&str],
+    evil: &str,
+) {
     use crate::harness::{nono_cmd, output, Scratch};
     use crate::programs::TestUser;
     use std::os::unix::fs::PermissionsExt;
@@ -251,43 +281,32 @@ fn redteam9_a_chain_through_an_unsearchable_directory_cannot_be_revived() {
     if !sandbox_available() {
         return;
     }
-    let Some(user) = TestUser::create("rt9eacces") else {
-        assert!(
-            std::env::var_os("NONO_REQUIRE_TOOLS").is_none(),
-            "no test user could be created (useradd as root)"
-        );
-        eprintln!("no test user could be created: the unprivileged case is not run");
+    let Some(user) = TestUser::create(&tag.replace('-', "")) else {
+        crate::redteam7::skip("no test user could be created (useradd as root)");
         return;
     };
-    let s = Scratch::new("rt9-eacces");
-    let home = s.join("home");
-    let setup = || {
-        if let Ok(m) = std::fs::metadata(s.join("home/dots/locked")) {
-            let mut p = m.permissions();
-            p.set_mode(0o755);
-            std::fs::set_permissions(s.join("home/dots/locked"), p).unwrap();
+    let s = Scratch::new(tag);
+    let (home, locked) = (s.join("home"), s.join(locked));
+    let searchable = |mode: u32| {
+        if std::fs::symlink_metadata(&locked).is_ok_and(|m| m.is_dir()) {
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(mode)).unwrap();
         }
+    };
+    let setup = || {
+        searchable(0o755);
         let _ = std::fs::remove_dir_all(&home);
         s.mkdir("home/.ssh");
-        s.mkdir("home/dots/locked");
-        s.mkdir("home/work");
-        std::os::unix::fs::symlink("../dots/locked/cfg", s.join("home/.ssh/config")).unwrap();
+        plant(&s);
         let chown = Command::new("chown")
             .args(["-hR", &format!("{}:{}", user.uid, user.gid), &s.s("home")])
             .status()
             .unwrap();
         assert!(chown.success());
-        std::fs::set_permissions(
-            s.join("home/dots/locked"),
-            std::fs::Permissions::from_mode(0o000),
-        )
-        .unwrap();
+        searchable(0o000);
     };
-    let evil = format!("Host evil-{}", std::process::id());
-    let d = s.s("home/dots");
-    let script = format!("chmod 755 {d}/locked; echo '{evil}' > {d}/locked/cfg; true");
+    let script = script(&s.s("home/dots"));
     let revived =
-        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
+        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(evil));
     // Control: the user, unsandboxed, revives the chain.
     setup();
     let out = Command::new("/bin/sh")
@@ -307,15 +326,15 @@ fn redteam9_a_chain_through_an_unsearchable_directory_cannot_be_revived() {
             .env("USER", &user.name)
             .env_remove("XDG_STATE_HOME")
             .env_remove("XDG_RUNTIME_DIR")
-            .args([mode, "-s", "--allow", &d, "--allow", &s.s("home/work")])
-            .args(["--", "/bin/sh", "-c", &script]);
+            .args([mode, "-s"]);
+        for g in grants {
+            cmd.args(["--allow", &s.s(g)]);
+        }
+        cmd.args(["--", "/bin/sh", "-c", &script]);
         let run = output(&mut cmd);
         assert_eq!(run.code, Some(0), "{mode}: {run:?}");
         assert!(!revived(), "{mode}: the chain was revived: {run:?}");
     }
     // Leave the tree removable.
-    let _ = std::fs::set_permissions(
-        s.join("home/dots/locked"),
-        std::fs::Permissions::from_mode(0o755),
-    );
+    searchable(0o755);
 }

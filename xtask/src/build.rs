@@ -325,18 +325,24 @@ mod tests {
         assert_eq!(target_dir_of(cmd).unwrap(), elsewhere);
     }
 
-    #[test]
-    fn interpreter_is_seen_in_a_dynamic_program_and_not_in_a_static_one() {
-        // Any dynamically linked program of the machine, and a handmade header without one.
-        let sh = std::fs::read("/bin/sh").expect("read /bin/sh");
-        assert_eq!(elf_has_interpreter(&sh), Some(true));
-
+    /// A 64-bit little-endian ELF header with one program header, a `PT_LOAD`.
+    fn one_load_header_elf() -> Vec<u8> {
         let mut elf = vec![0u8; 0x40 + 56];
         elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
         elf[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
         elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
         elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
         elf[0x40..0x44].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        elf
+    }
+
+    #[test]
+    fn interpreter_is_seen_in_a_dynamic_program_and_not_in_a_static_one() {
+        // Any dynamically linked program of the machine, and a handmade header without one.
+        let sh = std::fs::read("/bin/sh").expect("read /bin/sh");
+        assert_eq!(elf_has_interpreter(&sh), Some(true));
+
+        let mut elf = one_load_header_elf();
         assert_eq!(elf_has_interpreter(&elf), Some(false));
         elf[0x40..0x44].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
         assert_eq!(elf_has_interpreter(&elf), Some(true));
@@ -347,12 +353,7 @@ mod tests {
     /// either, and must not pass as the promised static PIE.
     #[test]
     fn a_static_program_at_a_fixed_address_is_refused() {
-        let mut elf = vec![0u8; 0x40 + 56];
-        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        elf[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
-        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
-        elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
-        elf[0x40..0x44].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        let mut elf = one_load_header_elf();
         let path = Path::new("nono");
         elf[0x10..0x12].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
         let err = check_static_pie(&elf, path).unwrap_err().to_string();
