@@ -24,6 +24,12 @@ pub fn opener() -> &'static str {
 ///
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
+///
+/// The opener acts for the sandboxed command, so on Linux it runs with the user's ids but
+/// without any capability (the same drop as the command's: bounding, ambient, effective,
+/// permitted and inheritable sets emptied, `SECBIT_NOROOT` locked as root): a nono started
+/// as root does not lend its `CAP_*` to a program started on the sandbox's request. It runs
+/// outside the sandbox's Landlock domain, which is what lets it reach the desktop session.
 pub fn open_outside(url: &str) -> Result<(), UrlError> {
     open_outside_with(opener(), url)
 }
@@ -41,6 +47,13 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    #[cfg(target_os = "linux")]
+    {
+        let caps = nono_sandbox::linux::CapDrop::prepare();
+        crate::os::set_child_hook(&mut cmd, move || {
+            caps.enforce().map_err(std::io::Error::from)
+        });
+    }
     for key in [
         "PATH",
         "HOME",

@@ -38,9 +38,12 @@ const SECBITS: Secbits = Secbits::NO_ROOT
     .union(Secbits::NO_CAP_AMBIENT_RAISE)
     .union(Secbits::NO_CAP_AMBIENT_RAISE_LOCKED);
 
-/// A prepared capability drop: what was read before the fork.
+/// A prepared capability drop: what was read before the fork. The sandbox's own drop
+/// ([`PreparedSandbox::enforce`](crate::linux::apply::PreparedSandbox::enforce)), and the
+/// supervisor's for a helper it runs outside the sandbox on the sandbox's behalf (the URL
+/// opener), which must not get capabilities the sandboxed command lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CapDrop {
+pub struct CapDrop {
     /// `/proc/sys/kernel/cap_last_cap` (or [`MAX_CAP`] when it cannot be read; the loop
     /// then stops at the kernel's first `EINVAL`).
     last_cap: u32,
@@ -51,7 +54,8 @@ pub(crate) struct CapDrop {
 
 impl CapDrop {
     /// Read `cap_last_cap` and the caller's capabilities. Call before `fork`.
-    pub(crate) fn prepare() -> CapDrop {
+    #[must_use]
+    pub fn prepare() -> CapDrop {
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok())
@@ -74,7 +78,7 @@ impl CapDrop {
     ///
     /// # Errors
     /// The errno of the first failing `prctl`/`capget`/`capset`.
-    pub(crate) fn enforce(self) -> Result<(), Errno> {
+    pub fn enforce(self) -> Result<(), Errno> {
         match clear_ambient_capability_set() {
             // EINVAL: a kernel before 4.3 has no ambient set.
             Ok(()) | Err(Errno::INVAL) => {}

@@ -12,6 +12,7 @@ mod landlock_rule;
 pub mod seccomp;
 pub mod thread_cpu;
 
+pub use capabilities::CapDrop;
 pub use fds::cloexec_inherited_fds;
 
 /// The calling thread's `errno` after a failed raw `libc` call, read without allocating

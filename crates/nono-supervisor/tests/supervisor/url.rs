@@ -50,13 +50,26 @@ impl Recorder {
         std::fs::write(
             &program,
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}/urls'\n",
-                dir.display()
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/urls'\ngrep '^Cap' /proc/self/status > '{d}/caps'\n",
+                d = dir.display()
             ),
         )
         .unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         Recorder { dir, program }
+    }
+
+    /// The capability sets of the last opener run (`/proc/self/status`'s `Cap*` lines:
+    /// name → hex mask).
+    fn caps(&self) -> Vec<(String, u64)> {
+        std::fs::read_to_string(self.dir.join("caps"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (name, hex) = l.split_once(':')?;
+                Some((name.to_owned(), u64::from_str_radix(hex.trim(), 16).ok()?))
+            })
+            .collect()
     }
 
     /// Every URL opened so far, in order.
@@ -137,6 +150,44 @@ open("{out}/done", "w").write("yes")
     let u = &outcome.url_opens[0];
     assert!(u.opened && u.error.is_none(), "{u:?}");
     assert_eq!(u.url, url);
+}
+
+/// The opener acts for the sandboxed child: a supervisor with capabilities (the tests run as
+/// root) must not lend them to it. Before the fix the opener ran with root's full sets.
+#[test]
+fn the_opener_gets_none_of_the_supervisors_capabilities() {
+    let _g = shared();
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    let own_eff = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .unwrap();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let caps = rec.caps();
+    let names: Vec<&str> = caps.iter().map(|(n, _)| n.as_str()).collect();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert!(names.contains(&set), "{set} missing from {caps:?}");
+    }
+    for (name, mask) in &caps {
+        // Without CAP_SETPCAP (an ordinary user) the bounding set is left as it is, like the
+        // sandbox's own drop; every other set is empty either way.
+        if name == "CapBnd" && own_eff & (1 << 8) == 0 {
+            continue;
+        }
+        assert_eq!(*mask, 0, "the opener's {name} is {mask:#x}, not empty: {caps:?}");
+    }
 }
 
 #[test]
