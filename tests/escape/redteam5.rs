@@ -621,3 +621,121 @@ fn redteam5_older_link_moved_in_by_renaming_its_directory_is_refused() {
         }
     }
 }
+
+/// The residual of this pass, closed in session 8: `nono profile trust` trusted whatever the
+/// file held when it ran, so a run still going could rewrite the profile between the user's
+/// reading it and trusting it. The refusal prints the sha256 of the content it read, and
+/// `--sha256` trusts that content only: a file rewritten after it was shown is refused and
+/// nothing is recorded; the content shown, once it is back, is trusted. As root and as an
+/// unprivileged user, run and wrap.
+#[test]
+fn redteam5_trust_by_the_printed_sha256_refuses_a_profile_rewritten_after_it_was_shown() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt5-trustsha-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            s.write("outside/other", "the-other\n");
+            let prof = s.write("proj/nono.json", r#"{"extends": "default"}"#);
+            give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
+            let (prof_s, secret) = (prof.display().to_string(), s.s("outside/secret"));
+            let proj = s.s("proj");
+            let rewrite = |content: &str| {
+                nono_as(
+                    uid,
+                    &s.path,
+                    &home,
+                    &[
+                        mode,
+                        "--allow",
+                        &proj,
+                        "--",
+                        "bash",
+                        "-c",
+                        r#"printf '%s' "$1" > "$2""#,
+                        "sh",
+                        content,
+                        &prof_s,
+                    ],
+                )
+                .expect_code(0);
+            };
+            // What the user is shown: a profile granting `outside/other` (the project's run
+            // rewrote it; that is the content the refusal prints the sha256 of).
+            let shown = reading(&s.s("outside/other"));
+            rewrite(&shown);
+            let r = nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[mode, "-p", &prof_s, "--", "cat", &secret],
+            );
+            r.expect_code(125);
+            let hint = format!("nono profile trust {prof_s} --sha256 ");
+            let at = r
+                .stderr
+                .find(&hint)
+                .unwrap_or_else(|| panic!("no `{hint}` in the refusal:\n{r}"));
+            let sha: String = r.stderr[at + hint.len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            assert_eq!(sha, nono_supervisor::profile_trust::sha256_hex(shown.as_bytes()));
+            // While the user reads it, a run still going rewrites it to grant the secret.
+            rewrite(&reading(&s.s("outside")));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &["profile", "trust", &prof_s, "--sha256", &sha],
+            )
+            .expect_code(125)
+            .stderr_has("nothing trusted")
+            .stderr_has(&format!(
+                "{prof_s} is now sha256 {}",
+                nono_supervisor::profile_trust::sha256_hex(reading(&s.s("outside")).as_bytes())
+            ));
+            // Nothing was recorded: the rewritten profile is still refused.
+            let r = nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[mode, "-p", &prof_s, "--", "cat", &secret],
+            );
+            assert!(!r.stdout.contains("the-secret"), "{mode} as {uid:?}:\n{r}");
+            r.expect_code(125);
+            // A malformed hash is a usage error, not a trust.
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &["profile", "trust", &prof_s, "--sha256", "abc"],
+            )
+            .expect_code(2)
+            .stderr_has("not a sha256");
+            // The content shown, put back, is trusted with the printed hash, and grants what
+            // it says.
+            std::fs::write(&prof, &shown).unwrap();
+            give(uid, &[&prof]);
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &["profile", "trust", &prof_s, "--sha256", &sha],
+            )
+            .expect_code(0)
+            .stdout_has(&format!("trusted {prof_s}"));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[mode, "-p", &prof_s, "--", "cat", &s.s("outside/other")],
+            )
+            .expect_code(0)
+            .stdout_has("the-other");
+        }
+    }
+}

@@ -46,6 +46,8 @@ pub enum Untrusted {
         spelled: PathBuf,
         /// The file read.
         file: PathBuf,
+        /// The sha256 of the content read (what `nono profile trust --sha256` is to be given).
+        sha256: String,
         /// The recorded write grant over it.
         grant: PathBuf,
         /// When that grant was first recorded (seconds since the epoch).
@@ -59,6 +61,8 @@ pub enum Untrusted {
         spelled: PathBuf,
         /// The file read.
         file: PathBuf,
+        /// The sha256 of the content read.
+        sha256: String,
         /// The directory that changed.
         dir: PathBuf,
         /// The recorded write grant over the directory above it.
@@ -71,6 +75,8 @@ pub enum Untrusted {
     PlantedLink {
         /// The path as it was looked up (what `nono profile trust` is to be given).
         spelled: PathBuf,
+        /// The sha256 of the content read through it.
+        sha256: String,
         /// The link.
         link: PathBuf,
         /// The recorded write grant over the link.
@@ -98,11 +104,12 @@ impl std::fmt::Display for Untrusted {
             Untrusted::Changed {
                 spelled,
                 file,
+                sha256,
                 grant,
                 since,
             } => write!(
                 f,
-                "profile {} changed after {} became writable by a sandboxed run (recorded at {}), so that run may have rewritten it; read it, and if it is what you want, trust this content with `nono profile trust {}`",
+                "profile {} changed after {} became writable by a sandboxed run (recorded at {}), so that run may have rewritten it; read it, and if it is what you want, trust this content with `nono profile trust {} --sha256 {sha256}`",
                 p(file),
                 p(grant),
                 when(*since),
@@ -111,12 +118,13 @@ impl std::fmt::Display for Untrusted {
             Untrusted::Moved {
                 spelled,
                 file,
+                sha256,
                 dir,
                 grant,
                 since,
             } => write!(
                 f,
-                "profile {} is found through the directory {}, which changed after {} became writable by a sandboxed run (recorded at {}), so that run may have moved another file there; read it, and if it is what you want, trust this content with `nono profile trust {}`",
+                "profile {} is found through the directory {}, which changed after {} became writable by a sandboxed run (recorded at {}), so that run may have moved another file there; read it, and if it is what you want, trust this content with `nono profile trust {} --sha256 {sha256}`",
                 p(file),
                 p(dir),
                 p(grant),
@@ -125,12 +133,13 @@ impl std::fmt::Display for Untrusted {
             ),
             Untrusted::PlantedLink {
                 spelled,
+                sha256,
                 link,
                 grant,
                 since,
             } => write!(
                 f,
-                "profile {} is reached through the symlink {}, made after {} became writable by a sandboxed run (recorded at {}), so that run may have planted it; check where it leads, and if that profile is what you want, trust it with `nono profile trust {}`",
+                "profile {} is reached through the symlink {}, made after {} became writable by a sandboxed run (recorded at {}), so that run may have planted it; check where it leads, and if that profile is what you want, trust it with `nono profile trust {} --sha256 {sha256}`",
                 p(spelled),
                 p(link),
                 p(grant),
@@ -311,6 +320,7 @@ pub fn check(
                 return Err(Untrusted::Changed {
                     spelled: f.spelled.clone(),
                     file: f.canonical.clone(),
+                    sha256: f.sha256.clone(),
                     grant: grant.to_path_buf(),
                     since,
                 });
@@ -336,6 +346,7 @@ pub fn check(
             if let Some((grant, since)) = history.covering(dir, ctime) {
                 return Err(Untrusted::PlantedLink {
                     spelled: f.spelled.clone(),
+                    sha256: f.sha256.clone(),
                     link,
                     grant: grant.to_path_buf(),
                     since,
@@ -362,6 +373,7 @@ fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untr
             return Err(Untrusted::Moved {
                 spelled: f.spelled.clone(),
                 file: f.canonical.clone(),
+                sha256: f.sha256.clone(),
                 dir: d.to_path_buf(),
                 grant: grant.to_path_buf(),
                 since,

@@ -58,7 +58,7 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ProfileCommand::Validate { file } => validate(&file),
-        ProfileCommand::Trust { name } => trust(&name),
+        ProfileCommand::Trust { name, sha256 } => trust(&name, &sha256),
         ProfileCommand::Schema => {
             outln!("{}", profile::schema().trim_end());
             Ok(0)
@@ -67,8 +67,26 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
 }
 
 /// Record the present content of every file `name` is read from as trusted (see
-/// [`nono_supervisor::profile_trust`]); owner and mode are still checked.
-fn trust(name: &str) -> anyhow::Result<i32> {
+/// [`nono_supervisor::profile_trust`]); owner and mode are still checked. With `expected`
+/// (`--sha256`), every file that is not trusted yet must have one of those contents, or
+/// nothing is recorded: the content the user read is the content trusted, even if a run still
+/// going rewrites the file between the reading and the trust.
+fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
+    let mut wanted = Vec::with_capacity(expected.len());
+    for hex in expected {
+        let hex = hex.trim().to_ascii_lowercase();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Failure::with_code(
+                2,
+                format!(
+                    "--sha256 {}: not a sha256 (64 hexadecimal digits, as nono printed it)",
+                    escape::text(&hex)
+                ),
+            )
+            .into());
+        }
+        wanted.push(hex);
+    }
     let p = profile::load(name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
     if p.files.is_empty() {
         outln!("{name} is built into nono: there is nothing to trust");
@@ -88,6 +106,21 @@ fn trust(name: &str) -> anyhow::Result<i32> {
         &vars.xdg_config_home.join("nono"),
     )
     .map_err(|e| Failure::nono(format!("{name}: {e}")))?;
+    if !wanted.is_empty() {
+        let other: Vec<String> = p
+            .files
+            .iter()
+            .filter(|f| !trusted.trusts(f) && !wanted.contains(&f.sha256))
+            .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
+            .collect();
+        if !other.is_empty() {
+            return Err(Failure::nono(format!(
+                "{name}: nothing trusted: {}, which no --sha256 names (the file changed since its sha256 was printed, or it is another file of the profile, reached through `extends`); read it again, and if it is what you want, give its sha256 with --sha256",
+                other.join("; ")
+            ))
+            .into());
+        }
+    }
     trusted.record(&store, &p.files).map_err(|e| {
         Failure::nono(format!(
             "cannot record the trust in {}: {e}",
