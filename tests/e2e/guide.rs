@@ -58,6 +58,7 @@ fn every_flag_in_help_is_documented_in_the_guide() {
         &["profile", "show"],
         &["profile", "validate"],
         &["profile", "schema"],
+        &["profile", "trust"],
         &["completion"],
         &["man"],
     ];
