@@ -46,8 +46,9 @@ pub enum Untrusted {
         spelled: PathBuf,
         /// The file read.
         file: PathBuf,
-        /// The sha256 of the content read (what `nono profile trust --sha256` is to be given).
-        sha256: String,
+        /// The sha256 of the content read (what `nono profile trust --sha256` is to be given;
+        /// boxed: the error stays small).
+        sha256: Box<str>,
         /// The recorded write grant over it.
         grant: PathBuf,
         /// When that grant was first recorded (seconds since the epoch).
@@ -62,7 +63,7 @@ pub enum Untrusted {
         /// The file read.
         file: PathBuf,
         /// The sha256 of the content read.
-        sha256: String,
+        sha256: Box<str>,
         /// The directory that changed.
         dir: PathBuf,
         /// The recorded write grant over the directory above it.
@@ -76,7 +77,7 @@ pub enum Untrusted {
         /// The path as it was looked up (what `nono profile trust` is to be given).
         spelled: PathBuf,
         /// The sha256 of the content read through it.
-        sha256: String,
+        sha256: Box<str>,
         /// The link.
         link: PathBuf,
         /// The recorded write grant over the link.
@@ -320,7 +321,7 @@ pub fn check(
                 return Err(Untrusted::Changed {
                     spelled: f.spelled.clone(),
                     file: f.canonical.clone(),
-                    sha256: f.sha256.clone(),
+                    sha256: f.sha256.as_str().into(),
                     grant: grant.to_path_buf(),
                     since,
                 });
@@ -346,7 +347,7 @@ pub fn check(
             if let Some((grant, since)) = history.covering(dir, ctime) {
                 return Err(Untrusted::PlantedLink {
                     spelled: f.spelled.clone(),
-                    sha256: f.sha256.clone(),
+                    sha256: f.sha256.as_str().into(),
                     link,
                     grant: grant.to_path_buf(),
                     since,
@@ -373,7 +374,7 @@ fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untr
             return Err(Untrusted::Moved {
                 spelled: f.spelled.clone(),
                 file: f.canonical.clone(),
-                sha256: f.sha256.clone(),
+                sha256: f.sha256.as_str().into(),
                 dir: d.to_path_buf(),
                 grant: grant.to_path_buf(),
                 since,

@@ -186,7 +186,10 @@ open("{out}/done", "w").write("yes")
         if name == "CapBnd" && own_eff & (1 << 8) == 0 {
             continue;
         }
-        assert_eq!(*mask, 0, "the opener's {name} is {mask:#x}, not empty: {caps:?}");
+        assert_eq!(
+            *mask, 0,
+            "the opener's {name} is {mask:#x}, not empty: {caps:?}"
+        );
     }
 }
 
