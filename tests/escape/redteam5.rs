@@ -683,7 +683,10 @@ fn redteam5_trust_by_the_printed_sha256_refuses_a_profile_rewritten_after_it_was
                 .chars()
                 .take_while(char::is_ascii_hexdigit)
                 .collect();
-            assert_eq!(sha, nono_supervisor::profile_trust::sha256_hex(shown.as_bytes()));
+            assert_eq!(
+                sha,
+                nono_supervisor::profile_trust::sha256_hex(shown.as_bytes())
+            );
             // While the user reads it, a run still going rewrites it to grant the secret.
             rewrite(&reading(&s.s("outside")));
             nono_as(

@@ -50,9 +50,7 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
     #[cfg(target_os = "linux")]
     {
         let caps = nono_sandbox::linux::CapDrop::prepare();
-        crate::os::set_child_hook(&mut cmd, move || {
-            caps.enforce().map_err(std::io::Error::from)
-        });
+        crate::os::set_child_hook(&mut cmd, move || opener_child_setup(caps));
     }
     for key in [
         "PATH",
@@ -81,6 +79,30 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             status: status.to_string(),
         })
     }
+}
+
+/// The opener's setup between `fork` and `exec` (async-signal-safe: syscalls only, on values
+/// read before the fork). A failure fails the open: the opener never runs with more.
+///
+/// 1. Every fd from 3 up close-on-exec: what nono itself inherited without `FD_CLOEXEC` is
+///    withheld from the command (`cloexec_inherited_fds`), so from the opener too.
+/// 2. The command's capability drop ([`CapDrop`](nono_sandbox::linux::CapDrop)).
+/// 3. Root without `CAP_SETPCAP` (a bounding set without it: a service or container started
+///    that way) can neither empty the bounding set nor lock `SECBIT_NOROOT`, and uid 0's
+///    `exec` would hand the bounding set back as permitted and effective: there, and only
+///    there, `PR_SET_NO_NEW_PRIVS`, under which the exec gains nothing. (It is not set
+///    otherwise: an ordinary user's browser may need its set-user-ID sandbox helper, which
+///    is the user's own authority, not nono's.)
+#[cfg(target_os = "linux")]
+fn opener_child_setup(caps: nono_sandbox::linux::CapDrop) -> std::io::Result<()> {
+    use rustix::thread::CapabilitiesSecureBits as Secbits;
+    crate::os::cloexec_from(3)?;
+    caps.enforce().map_err(std::io::Error::from)?;
+    let root = rustix::process::getuid().is_root() || rustix::process::geteuid().is_root();
+    if root && !rustix::thread::capabilities_secure_bits()?.contains(Secbits::NO_ROOT) {
+        rustix::thread::set_no_new_privs(true)?;
+    }
+    Ok(())
 }
 
 /// [`validate`] then [`open_outside`]: what a supervisor does with an `OpenUrl` request.

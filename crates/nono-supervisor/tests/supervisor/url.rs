@@ -50,7 +50,7 @@ impl Recorder {
         std::fs::write(
             &program,
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/urls'\ngrep '^Cap' /proc/self/status > '{d}/caps'\n",
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/urls'\ngrep '^Cap' /proc/self/status > '{d}/caps'\nls -l /proc/$$/fd > '{d}/fds'\n",
                 d = dir.display()
             ),
         )
@@ -186,7 +186,111 @@ open("{out}/done", "w").write("yes")
         if name == "CapBnd" && own_eff & (1 << 8) == 0 {
             continue;
         }
-        assert_eq!(*mask, 0, "the opener's {name} is {mask:#x}, not empty: {caps:?}");
+        assert_eq!(
+            *mask, 0,
+            "the opener's {name} is {mask:#x}, not empty: {caps:?}"
+        );
+    }
+}
+
+/// Red team 11: a root nono whose bounding set lacks `CAP_SETPCAP` (a service or container
+/// started with a reduced bounding set) cannot empty the bounding set nor lock
+/// `SECBIT_NOROOT`, so `capset(0, 0, 0)` before the exec is undone by the exec itself: uid 0
+/// execing the opener gets its bounding set back as permitted and effective. The test re-runs
+/// itself under `setpriv --bounding-set -setpcap` (the inner run does the open and checks the
+/// opener's sets). Before the fix the opener ran with every capability but `CAP_SETPCAP`.
+#[test]
+fn the_opener_regains_no_capability_when_root_lacks_setpcap() {
+    const INNER: &str = "NONO_RT11_INNER_NO_SETPCAP";
+    if std::env::var_os(INNER).is_none() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (the bounding set is dropped through setpriv)");
+            return;
+        }
+        let out = std::process::Command::new("setpriv")
+            .args(["--bounding-set", "-setpcap", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "url::the_opener_regains_no_capability_when_root_lacks_setpcap",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(INNER, "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "inner run failed:\n{text}");
+        assert!(
+            text.contains("1 passed"),
+            "inner run did not run the test:\n{text}"
+        );
+        return;
+    }
+    let _g = shared();
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        own.lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            .is_some_and(|bnd| bnd & (1 << 8) == 0 && bnd != 0),
+        "the inner run should have a bounding set without CAP_SETPCAP: {own}"
+    );
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let caps = rec.caps();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        let mask = caps.iter().find(|(n, _)| n == set).map(|(_, m)| *m);
+        assert_eq!(mask, Some(0), "the opener's {set} is not empty: {caps:?}");
+    }
+}
+
+/// Red team 11: a descriptor nono itself inherited without close-on-exec (its parent's
+/// pipe, socket or file) is withheld from the sandboxed command (`cloexec_inherited_fds`)
+/// but reached the opener. The test leaves a pipe without `FD_CLOEXEC` open in the
+/// supervisor while the opener runs; the opener lists its fds. Before the fix the pipe was
+/// among them.
+#[test]
+fn the_opener_inherits_none_of_the_supervisors_descriptors() {
+    // Exclusive: an fd without FD_CLOEXEC would leak into other tests' children too.
+    let _g = crate::harness::exclusive();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let ino = |fd: &std::os::fd::OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+    let (ri, wi) = (ino(&r), ino(&w));
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    drop((r, w));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let fds = std::fs::read_to_string(rec.dir.join("fds")).unwrap();
+    assert!(fds.contains("/dev/null"), "no fd listing: {fds}");
+    for i in [ri, wi] {
+        assert!(
+            !fds.contains(&format!("pipe:[{i}]")),
+            "the opener inherited the supervisor's pipe {i}:\n{fds}"
+        );
     }
 }
 
