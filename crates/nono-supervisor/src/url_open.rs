@@ -20,7 +20,7 @@ pub fn opener() -> &'static str {
 /// sandbox, with a minimal environment (only the variables a desktop opener needs to find
 /// the session: `PATH`, `HOME`, `DISPLAY`, `WAYLAND_DISPLAY`, `XDG_RUNTIME_DIR`,
 /// `DBUS_SESSION_BUS_ADDRESS`, `XDG_CURRENT_DESKTOP`, `BROWSER`, `LANG`), stdin/stdout/stderr
-/// on `/dev/null`, and waits for the opener to exit (they return once the browser has it).
+/// on `/dev/null`, in the directory `/`, and waits for the opener to exit (they return once the browser has it).
 ///
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
@@ -42,7 +42,10 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
     let program = program.as_ref();
     let name = || program.to_string_lossy().into_owned();
     let mut cmd = Command::new(program);
+    // In `/`, not the supervisor's working directory (the command's own, often writable by
+    // it): an empty or `.` entry in PATH would find a program the command planted there.
     cmd.arg(url)
+        .current_dir("/")
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::null())

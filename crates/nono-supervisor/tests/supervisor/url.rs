@@ -193,6 +193,35 @@ open("{out}/done", "w").write("yes")
     }
 }
 
+/// Run the test `name` again in a new process of this test binary (made by `wrap` from the
+/// plain command, `None` to skip), with `NONO_RT11_INNER` set, and assert it passed. Returns
+/// whether this call is the inner run (which then does the test).
+fn rerun_self(
+    name: &str,
+    wrap: impl FnOnce(std::process::Command) -> Option<std::process::Command>,
+) -> bool {
+    const INNER: &str = "NONO_RT11_INNER";
+    if std::env::var_os(INNER).is_some() {
+        return true;
+    }
+    let mut plain = std::process::Command::new(std::env::current_exe().unwrap());
+    plain
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, "1");
+    let Some(mut cmd) = wrap(plain) else {
+        return false;
+    };
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "inner run failed:\n{text}");
+    assert!(text.contains("1 passed"), "inner run did not run the test:\n{text}");
+    false
+}
+
 /// Red team 11: a root nono whose bounding set lacks `CAP_SETPCAP` (a service or container
 /// started with a reduced bounding set) cannot empty the bounding set nor lock
 /// `SECBIT_NOROOT`, so `capset(0, 0, 0)` before the exec is undone by the exec itself: uid 0
@@ -201,34 +230,23 @@ open("{out}/done", "w").write("yes")
 /// opener's sets). Before the fix the opener ran with every capability but `CAP_SETPCAP`.
 #[test]
 fn the_opener_regains_no_capability_when_root_lacks_setpcap() {
-    const INNER: &str = "NONO_RT11_INNER_NO_SETPCAP";
-    if std::env::var_os(INNER).is_none() {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("skipped: needs root (the bounding set is dropped through setpriv)");
-            return;
-        }
-        let out = std::process::Command::new("setpriv")
-            .args(["--bounding-set", "-setpcap", "--"])
-            .arg(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "url::the_opener_regains_no_capability_when_root_lacks_setpcap",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(INNER, "1")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "inner run failed:\n{text}");
-        assert!(
-            text.contains("1 passed"),
-            "inner run did not run the test:\n{text}"
-        );
+    let inner = rerun_self(
+        "url::the_opener_regains_no_capability_when_root_lacks_setpcap",
+        |cmd| {
+            if !rustix::process::geteuid().is_root() {
+                eprintln!("skipped: needs root (the bounding set is dropped through setpriv)");
+                return None;
+            }
+            let mut outer = std::process::Command::new("setpriv");
+            outer
+                .args(["--bounding-set", "-setpcap", "--"])
+                .arg(cmd.get_program())
+                .args(cmd.get_args())
+                .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            Some(outer)
+        },
+    );
+    if !inner {
         return;
     }
     let _g = shared();
@@ -292,6 +310,59 @@ open("{out}/done", "w").write("yes")
             "the opener inherited the supervisor's pipe {i}:\n{fds}"
         );
     }
+}
+
+/// Red team 11: the opener ran in the supervisor's working directory, which is the
+/// command's own and writable by it under `--allow-cwd`. With an empty or `.` entry in the
+/// user's `PATH` (`PATH=":$PATH"` from an unset variable is enough), `xdg-open` (and every
+/// program the `xdg-open` script runs) was looked up there: the command plants `./xdg-open`
+/// and asks for an allowed URL, and its script runs outside the sandbox. The test re-runs
+/// itself with `PATH=.:$PATH` in a directory the command may write; the planted opener
+/// would write where the command cannot. Before the fix it did.
+#[test]
+fn the_opener_is_not_looked_up_in_the_commands_working_directory() {
+    let work = scratch("cwd");
+    let inner = rerun_self(
+        "url::the_opener_is_not_looked_up_in_the_commands_working_directory",
+        |mut cmd| {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!(".:{path}"))
+                .env("NONO_RT11_WORK", &work)
+                .current_dir(&work);
+            Some(cmd)
+        },
+    );
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = std::env::current_dir().unwrap();
+    assert_eq!(
+        work,
+        std::fs::canonicalize(std::env::var_os("NONO_RT11_WORK").unwrap()).unwrap()
+    );
+    let rec = Recorder::new();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+import stat
+planted = "{work}/xdg-open"
+open(planted, "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
+os.chmod(planted, 0o755)
+answer = open_url("p-1", "https://github.com/")
+open("{work}/done", "w").write("yes")
+"##,
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "the command's ./xdg-open ran outside the sandbox as the opener"
+    );
 }
 
 #[test]
