@@ -2,7 +2,8 @@
 //! the SDK's `OpenUrl`; the validation is `nono_policy::url`.
 
 use std::ffi::OsStr;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::url::{origin_of, validate, UrlError};
 
@@ -20,7 +21,10 @@ pub fn opener() -> &'static str {
 /// sandbox, with a minimal environment (only the variables a desktop opener needs to find
 /// the session: `PATH`, `HOME`, `DISPLAY`, `WAYLAND_DISPLAY`, `XDG_RUNTIME_DIR`,
 /// `DBUS_SESSION_BUS_ADDRESS`, `XDG_CURRENT_DESKTOP`, `BROWSER`, `LANG`), stdin/stdout/stderr
-/// on `/dev/null`, in the directory `/`, and waits for the opener to exit (they return once the browser has it).
+/// on `/dev/null`, in the directory `/`, and waits for the opener to exit (they return once
+/// the browser has it) — at most 5 seconds: one still running then (the browser itself, run
+/// in the foreground) has the URL, and is left to run (reaped by a thread) so that it holds
+/// neither a supervisor worker nor the end of the run.
 ///
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
@@ -70,10 +74,24 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             cmd.env(key, v);
         }
     }
-    let status = cmd.status().map_err(|e| UrlError::Spawn {
+    let mut child = cmd.spawn().map_err(|e| UrlError::Spawn {
         program: name(),
         source: e,
     })?;
+    let waited = wait_at_most(&mut child, OPENER_WAIT).map_err(|e| UrlError::OpenerFailed {
+        program: name(),
+        status: format!("cannot wait for it: {e}"),
+    })?;
+    let Some(status) = waited else {
+        // Still running (an opener that runs the browser in the foreground, as `xdg-open`
+        // does with `$BROWSER` when no desktop is detected): it has the URL. Waiting longer
+        // would keep a worker, and the end of the run, hostage to the browser's lifetime;
+        // a thread reaps it when it ends.
+        let _ = std::thread::Builder::new()
+            .name("nono-url-opener".into())
+            .spawn(move || child.wait());
+        return Ok(());
+    };
     if status.success() {
         Ok(())
     } else {
@@ -81,6 +99,21 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             program: name(),
             status: status.to_string(),
         })
+    }
+}
+
+/// How long an opener is waited for before the URL counts as handed over (see
+/// [`open_outside`]).
+const OPENER_WAIT: Duration = Duration::from_secs(5);
+
+/// `child`'s exit status if it exits within `limit` (`None`: still running).
+fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait()? {
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            done => return Ok(done),
+        }
     }
 }
 

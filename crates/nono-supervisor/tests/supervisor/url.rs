@@ -218,7 +218,10 @@ fn rerun_self(
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "inner run failed:\n{text}");
-    assert!(text.contains("1 passed"), "inner run did not run the test:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "inner run did not run the test:\n{text}"
+    );
     false
 }
 
@@ -540,4 +543,54 @@ fn a_malformed_allowed_origin_fails_before_spawning() {
         "{err}"
     );
     assert!(err.to_string().contains("github.com"), "{err}");
+}
+
+/// Red team 11: the supervisor waited for the opener to exit, and an opener that runs the
+/// browser in the foreground (`xdg-open` with `$BROWSER` and no desktop detected) exits when
+/// the browser does: the run did not end when the command did, and each such open held one
+/// of the SDK lane's workers. The opener is now waited for 5 seconds, then left to run (and
+/// the URL counts as opened). Before the fix the run lasted as long as the opener (120 s).
+#[test]
+fn a_long_running_opener_does_not_hold_the_run() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let slow = rec.dir.join("slow.sh");
+    let pid_file = rec.dir.join("pid");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\necho $$ > '{}'\nexec sleep 120\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+answer = open_url("slow", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some(slow);
+    let start = std::time::Instant::now();
+    let outcome = nono_supervisor::run(config);
+    let took = start.elapsed();
+    // End the opener (this test's own process, by its pid).
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    crate::harness::assert_exit(&outcome.unwrap(), 0);
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "the run waited {took:?} for the opener"
+    );
 }
