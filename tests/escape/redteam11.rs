@@ -4,9 +4,10 @@
 //! an unset variable is enough) the command planted `./xdg-open`, asked for an allowed URL,
 //! and its script ran outside the sandbox. The opener now runs in `/`.
 
+use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{nono_cmd, output, sandbox_available, Scratch};
+use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
 
 /// The sandboxed command: plant `./xdg-open` (writing `escaped` when it runs), check it
 /// cannot write beside `escaped` itself, then ask for an allowed URL.
@@ -92,4 +93,145 @@ fn redteam11_a_planted_xdg_open_in_the_working_directory_does_not_run_outside() 
         "outside",
         "control: the planted opener did not run"
     );
+}
+
+/// The unprivileged user (`nobody`): `setpriv` switches to the ids alone.
+const NOBODY: u32 = 65534;
+
+/// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root or as `uid`.
+fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
+    crate::persistence::nono_as(uid, cwd, &[("HOME", home)], args)
+}
+
+/// Give `paths` (and everything under them) to `uid`.
+fn give(uid: Option<u32>, paths: &[&Path]) {
+    let Some(uid) = uid else { return };
+    for p in paths {
+        let st = Command::new("chown")
+            .args(["-R", &format!("{uid}:{uid}")])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+/// `nono profile trust --sha256` matched each hash against every file of the profile, not
+/// against the file it was printed for. A profile `main.json` (read `outside`, but deny
+/// `outside/secret`) extends `base.json` (read `outside`), both rewritten by a run, so both
+/// need trust; the user reads both and gives both hashes (the refusal of `trust main.json
+/// --sha256 Hm` asks for base's as well). A run still going then rewrites `main.json` to
+/// base's content: the chain is that one file, whose hash is among those given, so it was
+/// trusted — a `main.json` the user never read, without its deny — and the next run read the
+/// secret. Every hash given must now be the content of a file of the profile, so a file that
+/// changed into another's content leaves its own hash unused: nothing is trusted. Control: the
+/// contents shown, put back, are trusted with the same hashes and grant `outside/other` but
+/// not the secret; trusted without `--sha256`, main.json with base's content reads it. As root
+/// and as an unprivileged user, run and wrap.
+#[test]
+fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_content() {
+    if !sandbox_available() {
+        return;
+    }
+    use nono_supervisor::profile_trust::sha256_hex;
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt11-trustswap-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/secret", "the-secret\n");
+            s.write("outside/other", "the-other\n");
+            let (main, base) = (s.join("proj/main.json"), s.join("proj/base.json"));
+            s.write("proj/main.json", "{}");
+            s.write("proj/base.json", "{}");
+            give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
+            let (main_s, base_s) = (main.display().to_string(), base.display().to_string());
+            let (secret, other) = (s.s("outside/secret"), s.s("outside/other"));
+            let proj = s.s("proj");
+            let base_shown = format!(
+                r#"{{"extends": "default", "filesystem": {{"read": ["{}"]}}}}"#,
+                s.s("outside")
+            );
+            let main_shown =
+                format!(r#"{{"extends": "./base.json", "filesystem": {{"deny": ["{secret}"]}}}}"#);
+            // A run in the project writes both files (so both need trust).
+            let rewrite = |file: &str, content: &str| {
+                nono_as(
+                    uid,
+                    &s.path,
+                    &home,
+                    &[
+                        mode,
+                        "--allow",
+                        &proj,
+                        "--",
+                        "bash",
+                        "-c",
+                        r#"printf '%s' "$1" > "$2""#,
+                        "sh",
+                        content,
+                        file,
+                    ],
+                )
+                .expect_code(0);
+            };
+            rewrite(&base_s, &base_shown);
+            rewrite(&main_s, &main_shown);
+            let victim = |what: &str| {
+                nono_as(
+                    uid,
+                    &s.path,
+                    &home,
+                    &[mode, "-p", &main_s, "--", "cat", what],
+                )
+            };
+            let r = victim(&secret);
+            assert!(!r.stdout.contains("the-secret"), "{mode} as {uid:?}:\n{r}");
+            r.expect_code(125).stderr_has("--sha256");
+            let (hm, hb) = (
+                sha256_hex(main_shown.as_bytes()),
+                sha256_hex(base_shown.as_bytes()),
+            );
+            // While the user reads them, the run makes main.json base's content.
+            rewrite(&main_s, &base_shown);
+            let t = nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    "profile", "trust", &main_s, "--sha256", &hm, "--sha256", &hb,
+                ],
+            );
+            t.expect_code(125)
+                .stderr_has("nothing trusted")
+                .stderr_has(&hm);
+            let r = victim(&secret);
+            assert!(
+                !r.stdout.contains("the-secret"),
+                "{mode} as {uid:?}: main.json with base's content was trusted:\n{r}"
+            );
+            r.expect_code(125);
+            // Control 1: the contents shown, put back, are trusted with those hashes; the
+            // profile reads outside/other but not the secret.
+            std::fs::write(&main, &main_shown).unwrap();
+            give(uid, &[&main]);
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    "profile", "trust", &main_s, "--sha256", &hm, "--sha256", &hb,
+                ],
+            )
+            .expect_code(0);
+            victim(&other).expect_code(0).stdout_has("the-other");
+            let r = victim(&secret);
+            assert!(!r.stdout.contains("the-secret"), "{mode} as {uid:?}:\n{r}");
+            // Control 2: main.json with base's content, once trusted, reads the secret (so
+            // the refusal above is what kept it).
+            std::fs::write(&main, &base_shown).unwrap();
+            give(uid, &[&main]);
+            nono_as(uid, &s.path, &home, &["profile", "trust", &main_s]).expect_code(0);
+            victim(&secret).expect_code(0).stdout_has("the-secret");
+        }
+    }
 }
