@@ -235,3 +235,99 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
         }
     }
 }
+
+/// The refusal's hint, `nono profile trust PATH --sha256 HASH`, printed the path as it is,
+/// and the path of a file reached through `extends` is chosen by the profile's content —
+/// which a run that may write the profile chooses. A run writes `proj/nono.json` extending
+/// `./$(touch pwned).json`, and that file: the refusal (the parent is checked first) told the
+/// user to run `nono profile trust /…/proj/$(touch pwned).json --sha256 …`, which, pasted into
+/// a shell, ran the run's command outside the sandbox (and trusted nothing). The path is now
+/// one shell word. The hint, run by `sh`, must work (exit 0, the file trusted) and run
+/// nothing else; control: the same file name, unquoted, does run it. Run and wrap.
+#[test]
+fn redteam11_the_trust_hint_is_one_shell_word_whatever_the_file_is_named() {
+    if !sandbox_available() {
+        return;
+    }
+    for mode in ["run", "wrap"] {
+        let s = Scratch::new(&format!("rt11-trusthint-{mode}"));
+        let home = s.mkdir("home");
+        s.write("outside/secret", "the-secret\n");
+        let prof = s.write("proj/nono.json", "{}");
+        let name = "$(touch pwned).json";
+        s.write(&format!("proj/{name}"), "{}");
+        let (prof_s, proj) = (prof.display().to_string(), s.s("proj"));
+        let write = |file: &str, content: &str| {
+            nono_as(
+                None,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "--allow",
+                    &proj,
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"printf '%s' "$1" > "$2""#,
+                    "sh",
+                    content,
+                    file,
+                ],
+            )
+            .expect_code(0);
+        };
+        write(
+            &s.s(&format!("proj/{name}")),
+            &format!(
+                r#"{{"extends": "default", "filesystem": {{"read": ["{}"]}}}}"#,
+                s.s("outside")
+            ),
+        );
+        write(&prof_s, &format!(r#"{{"extends": "./{name}"}}"#));
+        let r = nono_as(
+            None,
+            &s.path,
+            &home,
+            &[mode, "-p", &prof_s, "--", "cat", &s.s("outside/secret")],
+        );
+        assert!(!r.stdout.contains("the-secret"), "{mode}:\n{r}");
+        r.expect_code(125);
+        let start = r
+            .stderr
+            .find("`nono profile trust ")
+            .unwrap_or_else(|| panic!("{mode}: no trust hint:\n{r}"));
+        let hint = &r.stderr[start + 1..];
+        let hint = &hint[..hint.find('`').expect("closing backtick")];
+        assert!(
+            hint.contains("touch pwned"),
+            "{mode}: the hint names another file: {hint}"
+        );
+        // The user pastes the hint into a shell (nono from the build, nono's state in HOME).
+        let pasted = hint.replacen("nono", &crate::harness::nono_bin().display().to_string(), 1);
+        let sh = Command::new("sh")
+            .args(["-c", &pasted])
+            .current_dir(&s.path)
+            .env("HOME", &home)
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .unwrap();
+        assert!(
+            !s.join("pwned").exists(),
+            "{mode}: pasting the hint ran the run's command: {hint}"
+        );
+        assert!(
+            sh.status.success(),
+            "{mode}: the hint did not work: {hint}\n{}",
+            String::from_utf8_lossy(&sh.stderr)
+        );
+        // Control: unquoted, that name runs the command in it.
+        let control = Command::new("sh")
+            .args(["-c", &format!("true {}", s.s(&format!("proj/{name}")))])
+            .current_dir(&s.path)
+            .status()
+            .unwrap();
+        assert!(control.success() && s.join("pwned").exists());
+    }
+}

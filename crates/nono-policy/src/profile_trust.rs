@@ -89,6 +89,8 @@ pub enum Untrusted {
 impl std::fmt::Display for Untrusted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let p = |p: &Path| crate::escape::path(p);
+        // In a command to run: one shell word.
+        let sh = |p: &Path| crate::escape::shell_path(p);
         match self {
             Untrusted::ForeignOwner { file, uid } => write!(
                 f,
@@ -99,7 +101,7 @@ impl std::fmt::Display for Untrusted {
                 f,
                 "profile {} is writable by others (mode {mode:o}): `chmod o-w {}`",
                 p(file),
-                p(file)
+                sh(file)
             ),
             Untrusted::Changed {
                 spelled,
@@ -113,7 +115,7 @@ impl std::fmt::Display for Untrusted {
                 p(file),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
             Untrusted::Moved {
                 spelled,
@@ -129,7 +131,7 @@ impl std::fmt::Display for Untrusted {
                 p(dir),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
             Untrusted::PlantedLink {
                 spelled,
@@ -144,7 +146,7 @@ impl std::fmt::Display for Untrusted {
                 p(link),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
         }
     }

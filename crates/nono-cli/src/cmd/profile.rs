@@ -113,6 +113,13 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
             .filter(|f| !trusted.trusts(f) && !wanted.contains(&f.sha256))
             .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
             .collect();
+        if !other.is_empty() {
+            return Err(Failure::nono(format!(
+                "{name}: nothing trusted: {}, which no --sha256 names (the file changed since its sha256 was printed, or it is another file of the profile, reached through `extends`); read it again, and if it is what you want, give its sha256 with --sha256",
+                other.join("; ")
+            ))
+            .into());
+        }
         // Each hash given must be the content of a file of the profile as it is now: a file
         // rewritten into another file's shown content (a `main.json` made its base's) leaves
         // its own hash unused, and must not be trusted under the other file's hash.
@@ -125,19 +132,12 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
             let now: Vec<String> = p
                 .files
                 .iter()
-                .map(|f| format!("{} is sha256 {}", escape::path(&f.at), f.sha256))
+                .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
                 .collect();
             return Err(Failure::nono(format!(
-                "{name}: nothing trusted: no file of the profile has the content of --sha256 {} (a file changed since its sha256 was printed); now {}; read them again, and give the sha256 of each file you want trusted",
+                "{name}: nothing trusted: no file of the profile has the content of --sha256 {} (a file changed since its sha256 was printed: it may now hold another file's content): {}; read them again, and give the sha256 of each file you want trusted",
                 unused.join(", --sha256 "),
                 now.join("; ")
-            ))
-            .into());
-        }
-        if !other.is_empty() {
-            return Err(Failure::nono(format!(
-                "{name}: nothing trusted: {}, which no --sha256 names (the file changed since its sha256 was printed, or it is another file of the profile, reached through `extends`); read it again, and if it is what you want, give its sha256 with --sha256",
-                other.join("; ")
             ))
             .into());
         }
