@@ -3,6 +3,8 @@
 
 use std::ffi::OsStr;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::url::{origin_of, validate, UrlError};
@@ -24,7 +26,8 @@ pub fn opener() -> &'static str {
 /// on `/dev/null`, in the directory `/`, and waits for the opener to exit (they return once
 /// the browser has it) — at most 5 seconds: one still running then (the browser itself, run
 /// in the foreground) has the URL, and is left to run (reaped by a thread) so that it holds
-/// neither a supervisor worker nor the end of the run.
+/// neither a supervisor worker nor the end of the run. With 4 such openers still running, a
+/// new open is refused.
 ///
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
@@ -42,8 +45,18 @@ pub fn open_outside(url: &str) -> Result<(), UrlError> {
 /// program's own browser launcher, or a test's recording script). The program gets the URL
 /// as its only argument, the same minimal environment and `/dev/null` streams.
 pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), UrlError> {
+    static SHARED: std::sync::LazyLock<Arc<AtomicUsize>> = std::sync::LazyLock::new(Arc::default);
+    open_counted(program.as_ref(), url, &SHARED)
+}
+
+/// [`open_outside_with`], counting the openers still running in `running` (a run's own
+/// count: one run's openers do not use up another's).
+pub(crate) fn open_counted(
+    program: &OsStr,
+    url: &str,
+    running: &Arc<AtomicUsize>,
+) -> Result<(), UrlError> {
     origin_of(url)?;
-    let program = program.as_ref();
     let name = || program.to_string_lossy().into_owned();
     let mut cmd = Command::new(program);
     // In `/`, not the supervisor's working directory (the command's own, often writable by
@@ -74,11 +87,29 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             cmd.env(key, v);
         }
     }
+    // Openers left running (below) are bounded, as waiting for them bounded them before: a
+    // command cannot pile up processes outside its cgroup with one open every few seconds.
+    // (A check then an add, not atomic: concurrent opens are at most the SDK lane's workers.)
+    let now = running.load(Ordering::Acquire);
+    if now >= MAX_RUNNING {
+        return Err(UrlError::OpenerFailed {
+            program: name(),
+            status: format!(
+                "not started: {now} openers started earlier are still running (close the \
+                 browser windows they opened, or end them)"
+            ),
+        });
+    }
     let mut child = cmd.spawn().map_err(|e| UrlError::Spawn {
         program: name(),
         source: e,
     })?;
-    let waited = wait_at_most(&mut child, OPENER_WAIT).map_err(|e| UrlError::OpenerFailed {
+    running.fetch_add(1, Ordering::AcqRel);
+    let waited = wait_at_most(&mut child, OPENER_WAIT);
+    if !matches!(waited, Ok(None)) {
+        running.fetch_sub(1, Ordering::AcqRel);
+    }
+    let waited = waited.map_err(|e| UrlError::OpenerFailed {
         program: name(),
         status: format!("cannot wait for it: {e}"),
     })?;
@@ -87,9 +118,17 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
         // does with `$BROWSER` when no desktop is detected): it has the URL. Waiting longer
         // would keep a worker, and the end of the run, hostage to the browser's lifetime;
         // a thread reaps it when it ends.
-        let _ = std::thread::Builder::new()
+        let running = Arc::clone(running);
+        let reaper = std::thread::Builder::new()
             .name("nono-url-opener".into())
-            .spawn(move || child.wait());
+            .spawn(move || {
+                let _ = child.wait();
+                running.fetch_sub(1, Ordering::AcqRel);
+            });
+        if reaper.is_err() {
+            // Not reaped (a zombie until nono exits); it stays counted.
+            tracing::debug!("no thread to reap a URL opener still running");
+        }
         return Ok(());
     };
     if status.success() {
@@ -105,6 +144,10 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
 /// How long an opener is waited for before the URL counts as handed over (see
 /// [`open_outside`]).
 const OPENER_WAIT: Duration = Duration::from_secs(5);
+
+/// Most openers running at once for one run (waited for, or left running); past it an open
+/// is refused.
+const MAX_RUNNING: usize = 4;
 
 /// `child`'s exit status if it exits within `limit` (`None`: still running).
 fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
