@@ -331,3 +331,86 @@ fn redteam11_the_trust_hint_is_one_shell_word_whatever_the_file_is_named() {
         assert!(control.success() && s.join("pwned").exists());
     }
 }
+
+/// The hint printed when a profile was rewritten by a run must work as printed when that
+/// profile extends a file no run could write (`../shared/base.json`, never granted): `trust
+/// --sha256` asked for a hash for every file of the chain not yet in the trust store, also
+/// for one the run-time check accepts without trust, so the printed `nono profile trust
+/// proj/nono.json --sha256 H` was refused ("nothing trusted: …/shared/base.json … which no
+/// --sha256 names"). Now a file that needs no trust needs no hash. The hint, run by `sh`,
+/// exits 0, and the profile is then used. As root and as an unprivileged user, run and wrap.
+#[test]
+fn redteam11_the_trust_hint_works_for_a_profile_extending_a_file_no_run_could_write() {
+    if !sandbox_available() {
+        return;
+    }
+    for uid in [None, Some(NOBODY)] {
+        for mode in ["run", "wrap"] {
+            let s = Scratch::new(&format!("rt11-trustext-{}-{mode}", uid.unwrap_or(0)));
+            let home = s.mkdir("home");
+            s.write("outside/other", "the-other\n");
+            s.write(
+                "shared/base.json",
+                &format!(
+                    r#"{{"extends": "default", "filesystem": {{"read": ["{}"]}}}}"#,
+                    s.s("outside")
+                ),
+            );
+            let prof = s.write("proj/nono.json", "{}");
+            give(
+                uid,
+                &[
+                    &home,
+                    &s.join("proj"),
+                    &s.join("outside"),
+                    &s.join("shared"),
+                ],
+            );
+            let (prof_s, proj) = (prof.display().to_string(), s.s("proj"));
+            nono_as(
+                uid,
+                &s.path,
+                &home,
+                &[
+                    mode,
+                    "--allow",
+                    &proj,
+                    "--",
+                    "bash",
+                    "-c",
+                    r#"printf '%s' '{"extends": "../shared/base.json"}' > "$1""#,
+                    "sh",
+                    &prof_s,
+                ],
+            )
+            .expect_code(0);
+            let victim = || {
+                nono_as(
+                    uid,
+                    &s.path,
+                    &home,
+                    &[mode, "-p", &prof_s, "--", "cat", &s.s("outside/other")],
+                )
+            };
+            let r = victim();
+            r.expect_code(125);
+            let start = r
+                .stderr
+                .find("`nono profile trust ")
+                .unwrap_or_else(|| panic!("{mode} as {uid:?}: no trust hint:\n{r}"));
+            let hint = &r.stderr[start + 1..];
+            let hint = &hint[..hint.find('`').expect("closing backtick")];
+            assert!(hint.contains("proj/nono.json"), "{mode} as {uid:?}: {hint}");
+            let mut argv: Vec<String> = hint.split(' ').skip(1).map(str::to_owned).collect();
+            argv.retain(|a| !a.is_empty());
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let t = nono_as(uid, &s.path, &home, &argv);
+            assert_eq!(
+                t.code,
+                Some(0),
+                "{mode} as {uid:?}: the printed hint `{hint}` did not work:\n{t}"
+            );
+            victim().expect_code(0).stdout_has("the-other");
+        }
+    }
+}

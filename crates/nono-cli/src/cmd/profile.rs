@@ -107,10 +107,26 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
     )
     .map_err(|e| Failure::nono(format!("{name}: {e}")))?;
     if !wanted.is_empty() {
+        // A file the run-time check accepts as it is (no run could have written it, or it
+        // is in nono's own configuration) needs no hash: the hint printed for the file that
+        // does must work as printed.
+        let (_, history) = crate::plan::load_write_history(&vars)?;
+        let own_config = vars.xdg_config_home.join("nono");
+        let needs_trust = |f: &profile::ProfileFile| {
+            !trusted.trusts(f)
+                && profile_trust::check(
+                    std::slice::from_ref(f),
+                    &history,
+                    &trusted,
+                    planted::user_id(),
+                    &own_config,
+                )
+                .is_err()
+        };
         let other: Vec<String> = p
             .files
             .iter()
-            .filter(|f| !trusted.trusts(f) && !wanted.contains(&f.sha256))
+            .filter(|f| needs_trust(f) && !wanted.contains(&f.sha256))
             .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
             .collect();
         if !other.is_empty() {
