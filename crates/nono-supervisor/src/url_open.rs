@@ -34,7 +34,8 @@ pub fn opener() -> &'static str {
 ///
 /// The opener acts for the sandboxed command, so on Linux it runs with the user's ids but
 /// without any capability (the same drop as the command's: bounding, ambient, effective,
-/// permitted and inheritable sets emptied, `SECBIT_NOROOT` locked as root): a nono started
+/// permitted and inheritable sets emptied, `SECBIT_NOROOT` locked as root; root without
+/// `CAP_SETPCAP` gets `no_new_privs` instead, see `opener_child_setup`): a nono started
 /// as root does not lend its `CAP_*` to a program started on the sandbox's request. It runs
 /// outside the sandbox's Landlock domain, which is what lets it reach the desktop session.
 pub fn open_outside(url: &str) -> Result<(), UrlError> {
