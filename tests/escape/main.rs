@@ -26,6 +26,7 @@ mod persistence;
 mod programs;
 mod redteam;
 mod redteam10;
+mod redteam11;
 mod redteam2;
 mod redteam3;
 mod redteam4;

@@ -59,6 +59,23 @@ pub fn path(path: &Path) -> String {
     out
 }
 
+/// A path as one shell word, for a command a message tells the user to run (`nono profile
+/// trust PATH`): [`path`], in single quotes unless it is only characters no shell treats
+/// specially. The name may be the sandboxed run's choice (a profile's `extends` names the
+/// next file): pasted unquoted, `$(...)` in it would run outside the sandbox.
+#[must_use]
+pub fn shell_path(p: &Path) -> String {
+    let s = path(p);
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:,+@%".contains(&b))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// JSON text (as `serde_json` writes it) with every hostile character written as a JSON
 /// `\uXXXX` escape — still the same JSON value. `serde_json` escapes C0 controls inside strings
 /// but writes DEL, C1 controls and bidi overrides as themselves; a raw newline outside a string
@@ -80,6 +97,20 @@ pub fn json(json: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_in_a_command_is_one_shell_word() {
+        assert_eq!(
+            shell_path(Path::new("/home/u/p-1.json")),
+            "/home/u/p-1.json"
+        );
+        assert_eq!(
+            shell_path(Path::new("/p/$(touch x) `y`;z.json")),
+            "'/p/$(touch x) `y`;z.json'"
+        );
+        assert_eq!(shell_path(Path::new("/p/it's")), "'/p/it'\\''s'");
+        assert_eq!(shell_path(Path::new("/p/a\nb")), "'/p/a\\u{a}b'");
+    }
 
     #[test]
     fn terminal_controls_are_escaped_and_plain_text_is_kept() {

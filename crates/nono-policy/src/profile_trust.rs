@@ -90,6 +90,8 @@ pub enum Untrusted {
 impl std::fmt::Display for Untrusted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let p = |p: &Path| crate::escape::path(p);
+        // In a command to run: one shell word.
+        let sh = |p: &Path| crate::escape::shell_path(p);
         match self {
             Untrusted::ForeignOwner { file, uid } => write!(
                 f,
@@ -100,7 +102,7 @@ impl std::fmt::Display for Untrusted {
                 f,
                 "profile {} is writable by others (mode {mode:o}): `chmod o-w {}`",
                 p(file),
-                p(file)
+                sh(file)
             ),
             Untrusted::Changed {
                 spelled,
@@ -114,7 +116,7 @@ impl std::fmt::Display for Untrusted {
                 p(file),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
             Untrusted::Moved {
                 spelled,
@@ -130,7 +132,7 @@ impl std::fmt::Display for Untrusted {
                 p(dir),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
             Untrusted::PlantedLink {
                 spelled,
@@ -145,7 +147,7 @@ impl std::fmt::Display for Untrusted {
                 p(link),
                 p(grant),
                 when(*since),
-                p(spelled)
+                sh(spelled)
             ),
         }
     }
@@ -285,6 +287,8 @@ impl TrustedProfiles {
 /// Check every file a profile was read from (see the module documentation). `own_config` is
 /// nono's configuration directory (`$XDG_CONFIG_HOME/nono`): the `nono` deny group keeps every
 /// run out of it, so a file there is judged by owner and mode only.
+// A refusal is rare and printed once: its size (paths and the sha256) does not matter.
+#[allow(clippy::result_large_err)]
 pub fn check(
     files: &[ProfileFile],
     history: &WriteHistory,
@@ -363,6 +367,7 @@ pub fn check(
 
 /// `dir` and each directory above it (real directories, as a walk met them) that changed
 /// after a record over its parent: a run could have moved it there.
+#[allow(clippy::result_large_err)]
 fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untrusted> {
     let mut dir = Some(dir);
     while let (Some(d), Some(parent)) = (dir, dir.and_then(Path::parent)) {

@@ -2,7 +2,10 @@
 //! the SDK's `OpenUrl`; the validation is `nono_policy::url`.
 
 use std::ffi::OsStr;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::url::{origin_of, validate, UrlError};
 
@@ -20,14 +23,19 @@ pub fn opener() -> &'static str {
 /// sandbox, with a minimal environment (only the variables a desktop opener needs to find
 /// the session: `PATH`, `HOME`, `DISPLAY`, `WAYLAND_DISPLAY`, `XDG_RUNTIME_DIR`,
 /// `DBUS_SESSION_BUS_ADDRESS`, `XDG_CURRENT_DESKTOP`, `BROWSER`, `LANG`), stdin/stdout/stderr
-/// on `/dev/null`, and waits for the opener to exit (they return once the browser has it).
+/// on `/dev/null`, in the directory `/`, and waits for the opener to exit (they return once
+/// the browser has it) — at most 5 seconds: one still running then (the browser itself, run
+/// in the foreground) has the URL, and is left to run (reaped by a thread) so that it holds
+/// neither a supervisor worker nor the end of the run. With 4 such openers still running, a
+/// new open is refused.
 ///
 /// Callers must [`validate`] first; this function refuses a URL that fails [`origin_of`]
 /// anyway, so a bug upstream cannot pass a `file://` URL or an option (`-x`) to the opener.
 ///
 /// The opener acts for the sandboxed command, so on Linux it runs with the user's ids but
 /// without any capability (the same drop as the command's: bounding, ambient, effective,
-/// permitted and inheritable sets emptied, `SECBIT_NOROOT` locked as root): a nono started
+/// permitted and inheritable sets emptied, `SECBIT_NOROOT` locked as root; root without
+/// `CAP_SETPCAP` gets `no_new_privs` instead, see `opener_child_setup`): a nono started
 /// as root does not lend its `CAP_*` to a program started on the sandbox's request. It runs
 /// outside the sandbox's Landlock domain, which is what lets it reach the desktop session.
 pub fn open_outside(url: &str) -> Result<(), UrlError> {
@@ -38,11 +46,24 @@ pub fn open_outside(url: &str) -> Result<(), UrlError> {
 /// program's own browser launcher, or a test's recording script). The program gets the URL
 /// as its only argument, the same minimal environment and `/dev/null` streams.
 pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), UrlError> {
+    static SHARED: std::sync::LazyLock<Arc<AtomicUsize>> = std::sync::LazyLock::new(Arc::default);
+    open_counted(program.as_ref(), url, &SHARED)
+}
+
+/// [`open_outside_with`], counting the openers still running in `running` (a run's own
+/// count: one run's openers do not use up another's).
+pub(crate) fn open_counted(
+    program: &OsStr,
+    url: &str,
+    running: &Arc<AtomicUsize>,
+) -> Result<(), UrlError> {
     origin_of(url)?;
-    let program = program.as_ref();
     let name = || program.to_string_lossy().into_owned();
     let mut cmd = Command::new(program);
+    // In `/`, not the supervisor's working directory (the command's own, often writable by
+    // it): an empty or `.` entry in PATH would find a program the command planted there.
     cmd.arg(url)
+        .current_dir("/")
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -50,9 +71,7 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
     #[cfg(target_os = "linux")]
     {
         let caps = nono_sandbox::linux::CapDrop::prepare();
-        crate::os::set_child_hook(&mut cmd, move || {
-            caps.enforce().map_err(std::io::Error::from)
-        });
+        crate::os::set_child_hook(&mut cmd, move || opener_child_setup(caps));
     }
     for key in [
         "PATH",
@@ -69,10 +88,50 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             cmd.env(key, v);
         }
     }
-    let status = cmd.status().map_err(|e| UrlError::Spawn {
+    // Openers left running (below) are bounded, as waiting for them bounded them before: a
+    // command cannot pile up processes outside its cgroup with one open every few seconds.
+    // (A check then an add, not atomic: concurrent opens are at most the SDK lane's workers.)
+    let now = running.load(Ordering::Acquire);
+    if now >= MAX_RUNNING {
+        return Err(UrlError::OpenerFailed {
+            program: name(),
+            status: format!(
+                "not started: {now} openers started earlier are still running (close the \
+                 browser windows they opened, or end them)"
+            ),
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| UrlError::Spawn {
         program: name(),
         source: e,
     })?;
+    running.fetch_add(1, Ordering::AcqRel);
+    let waited = wait_at_most(&mut child, OPENER_WAIT);
+    if !matches!(waited, Ok(None)) {
+        running.fetch_sub(1, Ordering::AcqRel);
+    }
+    let waited = waited.map_err(|e| UrlError::OpenerFailed {
+        program: name(),
+        status: format!("cannot wait for it: {e}"),
+    })?;
+    let Some(status) = waited else {
+        // Still running (an opener that runs the browser in the foreground, as `xdg-open`
+        // does with `$BROWSER` when no desktop is detected): it has the URL. Waiting longer
+        // would keep a worker, and the end of the run, hostage to the browser's lifetime;
+        // a thread reaps it when it ends.
+        let running = Arc::clone(running);
+        let reaper = std::thread::Builder::new()
+            .name("nono-url-opener".into())
+            .spawn(move || {
+                let _ = child.wait();
+                running.fetch_sub(1, Ordering::AcqRel);
+            });
+        if reaper.is_err() {
+            // Not reaped (a zombie until nono exits); it stays counted.
+            tracing::debug!("no thread to reap a URL opener still running");
+        }
+        return Ok(());
+    };
     if status.success() {
         Ok(())
     } else {
@@ -81,6 +140,49 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
             status: status.to_string(),
         })
     }
+}
+
+/// How long an opener is waited for before the URL counts as handed over (see
+/// [`open_outside`]).
+const OPENER_WAIT: Duration = Duration::from_secs(5);
+
+/// Most openers running at once for one run (waited for, or left running); past it an open
+/// is refused.
+const MAX_RUNNING: usize = 4;
+
+/// `child`'s exit status if it exits within `limit` (`None`: still running).
+fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait()? {
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            done => return Ok(done),
+        }
+    }
+}
+
+/// The opener's setup between `fork` and `exec` (async-signal-safe: syscalls only, on values
+/// read before the fork). A failure fails the open: the opener never runs with more.
+///
+/// 1. Every fd from 3 up close-on-exec: what nono itself inherited without `FD_CLOEXEC` is
+///    withheld from the command (`cloexec_inherited_fds`), so from the opener too.
+/// 2. The command's capability drop ([`CapDrop`](nono_sandbox::linux::CapDrop)).
+/// 3. Root without `CAP_SETPCAP` (a bounding set without it: a service or container started
+///    that way) can neither empty the bounding set nor lock `SECBIT_NOROOT`, and uid 0's
+///    `exec` would hand the bounding set back as permitted and effective: there, and only
+///    there, `PR_SET_NO_NEW_PRIVS`, under which the exec gains nothing. (It is not set
+///    otherwise: an ordinary user's browser may need its set-user-ID sandbox helper, which
+///    is the user's own authority, not nono's.)
+#[cfg(target_os = "linux")]
+fn opener_child_setup(caps: nono_sandbox::linux::CapDrop) -> std::io::Result<()> {
+    use rustix::thread::CapabilitiesSecureBits as Secbits;
+    crate::os::cloexec_from(3)?;
+    caps.enforce().map_err(std::io::Error::from)?;
+    let root = rustix::process::getuid().is_root() || rustix::process::geteuid().is_root();
+    if root && !rustix::thread::capabilities_secure_bits()?.contains(Secbits::NO_ROOT) {
+        rustix::thread::set_no_new_privs(true)?;
+    }
+    Ok(())
 }
 
 /// [`validate`] then [`open_outside`]: what a supervisor does with an `OpenUrl` request.

@@ -107,16 +107,53 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
     )
     .map_err(|e| Failure::nono(format!("{name}: {e}")))?;
     if !wanted.is_empty() {
+        // A file the run-time check accepts as it is (no run could have written it, or it
+        // is in nono's own configuration) needs no hash: the hint printed for the file that
+        // does must work as printed.
+        let (_, history) = crate::plan::load_write_history(&vars)?;
+        let own_config = vars.xdg_config_home.join("nono");
+        let needs_trust = |f: &profile::ProfileFile| {
+            !trusted.trusts(f)
+                && profile_trust::check(
+                    std::slice::from_ref(f),
+                    &history,
+                    &trusted,
+                    planted::user_id(),
+                    &own_config,
+                )
+                .is_err()
+        };
         let other: Vec<String> = p
             .files
             .iter()
-            .filter(|f| !trusted.trusts(f) && !wanted.contains(&f.sha256))
+            .filter(|f| needs_trust(f) && !wanted.contains(&f.sha256))
             .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
             .collect();
         if !other.is_empty() {
             return Err(Failure::nono(format!(
                 "{name}: nothing trusted: {}, which no --sha256 names (the file changed since its sha256 was printed, or it is another file of the profile, reached through `extends`); read it again, and if it is what you want, give its sha256 with --sha256",
                 other.join("; ")
+            ))
+            .into());
+        }
+        // Each hash given must be the content of a file of the profile as it is now: a file
+        // rewritten into another file's shown content (a `main.json` made its base's) leaves
+        // its own hash unused, and must not be trusted under the other file's hash.
+        let unused: Vec<&str> = wanted
+            .iter()
+            .filter(|h| !p.files.iter().any(|f| &f.sha256 == *h))
+            .map(String::as_str)
+            .collect();
+        if !unused.is_empty() {
+            let now: Vec<String> = p
+                .files
+                .iter()
+                .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
+                .collect();
+            return Err(Failure::nono(format!(
+                "{name}: nothing trusted: no file of the profile has the content of --sha256 {} (a file changed since its sha256 was printed: it may now hold another file's content): {}; read them again, and give the sha256 of each file you want trusted",
+                unused.join(", --sha256 "),
+                now.join("; ")
             ))
             .into());
         }

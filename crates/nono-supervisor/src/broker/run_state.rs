@@ -347,6 +347,8 @@ impl Context {
 pub(crate) struct UrlPolicy {
     allowed: Vec<String>,
     opener: Option<PathBuf>,
+    /// This run's openers still running (see `url_open`'s bound).
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl UrlPolicy {
@@ -354,6 +356,7 @@ impl UrlPolicy {
         UrlPolicy {
             allowed: config.allowed_origins.clone(),
             opener: config.url_opener.clone(),
+            running: Arc::default(),
         }
     }
 
@@ -367,10 +370,11 @@ impl UrlPolicy {
             ));
         }
         url::validate(target, &self.allowed).map_err(|e| e.to_string())?;
-        let opened = match &self.opener {
-            Some(program) => crate::url_open::open_outside_with(program, target),
-            None => crate::url_open::open_outside(target),
+        let program = match &self.opener {
+            Some(program) => program.as_os_str(),
+            None => std::ffi::OsStr::new(crate::url_open::opener()),
         };
+        let opened = crate::url_open::open_counted(program, target, &self.running);
         opened.map_err(|e| e.to_string())
     }
 }

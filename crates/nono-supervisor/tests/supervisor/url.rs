@@ -50,7 +50,7 @@ impl Recorder {
         std::fs::write(
             &program,
             format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/urls'\ngrep '^Cap' /proc/self/status > '{d}/caps'\n",
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{d}/urls'\ngrep '^Cap' /proc/self/status > '{d}/caps'\nls -l /proc/$$/fd > '{d}/fds'\n",
                 d = dir.display()
             ),
         )
@@ -191,6 +191,181 @@ open("{out}/done", "w").write("yes")
             "the opener's {name} is {mask:#x}, not empty: {caps:?}"
         );
     }
+}
+
+/// Run the test `name` again in a new process of this test binary (made by `wrap` from the
+/// plain command, `None` to skip), with `NONO_RT11_INNER` set, and assert it passed. Returns
+/// whether this call is the inner run (which then does the test).
+fn rerun_self(
+    name: &str,
+    wrap: impl FnOnce(std::process::Command) -> Option<std::process::Command>,
+) -> bool {
+    const INNER: &str = "NONO_RT11_INNER";
+    if std::env::var_os(INNER).is_some() {
+        return true;
+    }
+    let mut plain = std::process::Command::new(std::env::current_exe().unwrap());
+    plain
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(INNER, "1");
+    let Some(mut cmd) = wrap(plain) else {
+        return false;
+    };
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "inner run failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "inner run did not run the test:\n{text}"
+    );
+    false
+}
+
+/// Red team 11: a root nono whose bounding set lacks `CAP_SETPCAP` (a service or container
+/// started with a reduced bounding set) cannot empty the bounding set nor lock
+/// `SECBIT_NOROOT`, so `capset(0, 0, 0)` before the exec is undone by the exec itself: uid 0
+/// execing the opener gets its bounding set back as permitted and effective. The test re-runs
+/// itself under `setpriv --bounding-set -setpcap` (the inner run does the open and checks the
+/// opener's sets). Before the fix the opener ran with every capability but `CAP_SETPCAP`.
+#[test]
+fn the_opener_regains_no_capability_when_root_lacks_setpcap() {
+    let inner = rerun_self(
+        "url::the_opener_regains_no_capability_when_root_lacks_setpcap",
+        |cmd| {
+            if !rustix::process::geteuid().is_root() {
+                eprintln!("skipped: needs root (the bounding set is dropped through setpriv)");
+                return None;
+            }
+            let mut outer = std::process::Command::new("setpriv");
+            outer
+                .args(["--bounding-set", "-setpcap", "--"])
+                .arg(cmd.get_program())
+                .args(cmd.get_args())
+                .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))));
+            Some(outer)
+        },
+    );
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let own = std::fs::read_to_string("/proc/self/status").unwrap();
+    assert!(
+        own.lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            .is_some_and(|bnd| bnd & (1 << 8) == 0 && bnd != 0),
+        "the inner run should have a bounding set without CAP_SETPCAP: {own}"
+    );
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let caps = rec.caps();
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        let mask = caps.iter().find(|(n, _)| n == set).map(|(_, m)| *m);
+        assert_eq!(mask, Some(0), "the opener's {set} is not empty: {caps:?}");
+    }
+}
+
+/// Red team 11: a descriptor nono itself inherited without close-on-exec (its parent's
+/// pipe, socket or file) is withheld from the sandboxed command (`cloexec_inherited_fds`)
+/// but reached the opener. The test leaves a pipe without `FD_CLOEXEC` open in the
+/// supervisor while the opener runs; the opener lists its fds. Before the fix the pipe was
+/// among them.
+#[test]
+fn the_opener_inherits_none_of_the_supervisors_descriptors() {
+    // Exclusive: an fd without FD_CLOEXEC would leak into other tests' children too.
+    let _g = crate::harness::exclusive();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let ino = |fd: &std::os::fd::OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
+    let (ri, wi) = (ino(&r), ino(&w));
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    drop((r, w));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let fds = std::fs::read_to_string(rec.dir.join("fds")).unwrap();
+    assert!(fds.contains("/dev/null"), "no fd listing: {fds}");
+    for i in [ri, wi] {
+        assert!(
+            !fds.contains(&format!("pipe:[{i}]")),
+            "the opener inherited the supervisor's pipe {i}:\n{fds}"
+        );
+    }
+}
+
+/// Red team 11: the opener ran in the supervisor's working directory, which is the
+/// command's own and writable by it under `--allow-cwd`. With an empty or `.` entry in the
+/// user's `PATH` (`PATH=":$PATH"` from an unset variable is enough), `xdg-open` (and every
+/// program the `xdg-open` script runs) was looked up there: the command plants `./xdg-open`
+/// and asks for an allowed URL, and its script runs outside the sandbox. The test re-runs
+/// itself with `PATH=.:$PATH` in a directory the command may write; the planted opener
+/// would write where the command cannot. Before the fix it did.
+#[test]
+fn the_opener_is_not_looked_up_in_the_commands_working_directory() {
+    let work = scratch("cwd");
+    let inner = rerun_self(
+        "url::the_opener_is_not_looked_up_in_the_commands_working_directory",
+        |mut cmd| {
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!(".:{path}"))
+                .env("NONO_RT11_WORK", &work)
+                .current_dir(&work);
+            Some(cmd)
+        },
+    );
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = std::env::current_dir().unwrap();
+    assert_eq!(
+        work,
+        std::fs::canonicalize(std::env::var_os("NONO_RT11_WORK").unwrap()).unwrap()
+    );
+    let rec = Recorder::new();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+import stat
+planted = "{work}/xdg-open"
+open(planted, "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
+os.chmod(planted, 0o755)
+answer = open_url("p-1", "https://github.com/")
+open("{work}/done", "w").write("yes")
+"##,
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "the command's ./xdg-open ran outside the sandbox as the opener"
+    );
 }
 
 #[test]
@@ -368,4 +543,66 @@ fn a_malformed_allowed_origin_fails_before_spawning() {
         "{err}"
     );
     assert!(err.to_string().contains("github.com"), "{err}");
+}
+
+/// Red team 11: the supervisor waited for the opener to exit, and an opener that runs the
+/// browser in the foreground (`xdg-open` with `$BROWSER` and no desktop detected) exits when
+/// the browser does: the run did not end when the command did, and each such open held one
+/// of the SDK lane's workers. The opener is now waited for 5 seconds, then left to run (and
+/// the URL counts as opened) — at most 4 at once, so the fifth open here is refused. Before
+/// the fix the run lasted as long as the openers (120 s).
+#[test]
+fn a_long_running_opener_does_not_hold_the_run() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let slow = rec.dir.join("slow.sh");
+    let pids = rec.dir.join("pids");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\necho $$ >> '{}'\nexec sleep 120\n",
+            pids.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+for i in range(5):
+    body = json.dumps({{"OpenUrl": {{"request_id": "slow-%d" % i, "url": "https://github.com/",
+                                    "child_pid": os.getpid(), "session_id": ""}}}}).encode()
+    sock.sendall(struct.pack(">I", len(body)) + body)
+answers = []
+for i in range(5):
+    (n,) = struct.unpack(">I", recv_exact(4))
+    answers.append(json.loads(recv_exact(n))["UrlOpened"])
+opened = [a for a in answers if a["success"]]
+refused = [a for a in answers if not a["success"]]
+assert len(opened) == 4 and len(refused) == 1, answers
+assert "still running" in refused[0]["error"], refused
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some(slow);
+    let start = std::time::Instant::now();
+    let outcome = nono_supervisor::run(config);
+    let took = start.elapsed();
+    // End the openers (this test's own processes, by their pids).
+    for pid in std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|p| p.trim().parse::<i32>().ok())
+        .filter_map(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    crate::harness::assert_exit(&outcome.unwrap(), 0);
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "the run waited {took:?} for the openers"
+    );
 }
