@@ -414,3 +414,69 @@ fn redteam11_the_trust_hint_works_for_a_profile_extending_a_file_no_run_could_wr
         }
     }
 }
+
+/// Red team 11's open note, closed: the denial report's `→ add --read PATH` printed the
+/// path as it is, and the command chooses the names it is denied (a directory it makes in
+/// its own grant, or one it finds). Pasted into a shell, `/srv/x $(touch pwned)/f` ran
+/// `touch pwned` outside the sandbox (and a space split the path). The suggestion is now one
+/// shell word: pasted, it runs nothing and grants exactly the directory, and the command then
+/// reads the file. Under run (wrap has no supervisor to report denials), with an unquoted
+/// control.
+#[test]
+fn redteam11_a_denial_suggestion_is_one_shell_word_whatever_the_path_is_named() {
+    if !sandbox_available() {
+        return;
+    }
+    {
+        let mode = "run";
+        let s = Scratch::new(&format!("rt11-denyhint-{mode}"));
+        let home = s.mkdir("home");
+        let dir = "data $(touch pwned)";
+        s.write(&format!("{dir}/f"), "the-data\n");
+        let file = s.s(&format!("{dir}/f"));
+        let r = nono_as(None, &s.path, &home, &[mode, "--", "cat", &file]);
+        assert!(!r.stdout.contains("the-data"), "{mode}:\n{r}");
+        let start = r
+            .stderr
+            .find("→ add ")
+            .unwrap_or_else(|| panic!("{mode}: no suggestion:\n{r}"));
+        let flags = r.stderr[start + "→ add ".len()..]
+            .lines()
+            .next()
+            .unwrap()
+            .split(" (or ")
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(flags.starts_with("--read "), "{mode}: {flags}");
+        // The user pastes the suggestion into the next command line.
+        let pasted = format!(
+            "{} {mode} {flags} -- cat \"$1\"",
+            crate::harness::nono_bin().display()
+        );
+        let sh = Command::new("sh")
+            .args(["-c", &pasted, "sh", &file])
+            .current_dir(&s.path)
+            .env("HOME", &home)
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .unwrap();
+        assert!(
+            !s.join("pwned").exists(),
+            "{mode}: pasting the suggestion ran the command in the name: {flags}"
+        );
+        assert!(
+            sh.status.success() && String::from_utf8_lossy(&sh.stdout).contains("the-data"),
+            "{mode}: the suggestion did not work: {flags}\n{}",
+            String::from_utf8_lossy(&sh.stderr)
+        );
+        // Control: unquoted, that name runs the command in it.
+        let control = Command::new("sh")
+            .args(["-c", &format!("true {}", s.s(dir))])
+            .current_dir(&s.path)
+            .status()
+            .unwrap();
+        assert!(control.success() && s.join("pwned").exists());
+    }
+}

@@ -45,6 +45,6 @@ pub fn advice(caps: &CapabilitySet, exe: &Path) -> Option<String> {
     Some(format!(
         "{}{also} lies outside the sandbox's grants: add --read {} (a shim or wrapper script may run programs elsewhere too: `nono learn` finds them)",
         nono_supervisor::escape::path(exe),
-        nono_supervisor::escape::path(dir)
+        nono_supervisor::escape::shell_path(dir)
     ))
 }

@@ -618,8 +618,9 @@ fn check_grant_links(
             continue;
         }
         let link = nono_supervisor::escape::path(&l.link);
+        let arg = nono_supervisor::escape::shell_path(&l.link);
         return Err(Failure::nono(format!(
-            "{} ({}): refusing the symlink {link} -> {} on the way: {why}. Remove or fix the link; if you trust it, add --allow-symlinked-grant {link}",
+            "{} ({}): refusing the symlink {link} -> {} on the way: {why}. Remove or fix the link; if you trust it, add --allow-symlinked-grant {arg}",
             nono_supervisor::escape::path(&l.grant),
             l.origin,
             nono_supervisor::escape::path(&l.target),
@@ -778,8 +779,9 @@ impl ElevationPlan {
             }
             if let Some(m) = sandbox.deny.deny_for(&canonical, AccessMode::Read) {
                 let shown = nono_supervisor::escape::path(raw);
+                let arg = nono_supervisor::escape::shell_path(raw);
                 return Err(Failure::nono(format!(
-                    "--approve {shown}: protected by deny group `{}`, which wins over every runtime grant, so this would grant nothing; to lift it, grant the path explicitly and name it: --read {shown} --bypass-protection {shown}",
+                    "--approve {shown}: protected by deny group `{}`, which wins over every runtime grant, so this would grant nothing; to lift it, grant the path explicitly and name it: --read {arg} --bypass-protection {arg}",
                     m.group
                 ))
                 .into());

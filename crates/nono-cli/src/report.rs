@@ -405,6 +405,9 @@ pub fn line(d: &Denied) -> String {
         None => {}
     }
     let path = escape::path(&d.path);
+    // In the flags a message tells the user to add: one shell word each (a name the command
+    // chose, `$(...)` or a space in it, must not run or split when pasted).
+    let arg = escape::shell_path(&d.path);
     let access = match &d.via {
         Some(via) => format!("{} of {path} ({via})", d.access.as_str()),
         None => format!("{} of {path}", d.access.as_str()),
@@ -430,18 +433,18 @@ pub fn line(d: &Denied) -> String {
             // Both flags need an existing path: for a name that does not exist yet (a new
             // file in `~/.local/bin`), the directory that would hold it.
             let (grant, bypass) = match d.on_disk {
-                OnDisk::Dir => (format!("{} {path}", dir_flag(d.access)), path.to_string()),
+                OnDisk::Dir => (format!("{} {arg}", dir_flag(d.access)), arg.clone()),
                 OnDisk::File | OnDisk::Socket => {
-                    (format!("{} {path}", file_flag(d.access)), path.to_string())
+                    (format!("{} {arg}", file_flag(d.access)), arg.clone())
                 }
                 OnDisk::Missing => match holder {
                     Some(dir) => {
-                        let dir = escape::path(dir).to_string();
+                        let dir = escape::shell_path(dir);
                         (format!("{} {dir}", dir_flag(d.access)), dir)
                     }
                     None => (
-                        format!("{} {path}", file_flag(d.access)),
-                        format!("{path} (create it outside the sandbox first)"),
+                        format!("{} {arg}", file_flag(d.access)),
+                        format!("{arg} (create it outside the sandbox first)"),
                     ),
                 },
             };
@@ -496,29 +499,29 @@ pub fn line(d: &Denied) -> String {
         return format!(
             "nono: denied {access} → add {} {}",
             dir_flag(d.access),
-            escape::path(parent)
+            escape::shell_path(parent)
         );
     }
     match d.on_disk {
-        OnDisk::Dir => format!("nono: denied {access} → add {} {path}", dir_flag(d.access)),
+        OnDisk::Dir => format!("nono: denied {access} → add {} {arg}", dir_flag(d.access)),
         OnDisk::Socket => format!(
-            "nono: denied {access} → add --allow-file {path} (a socket is reached when granted by itself, or when the sandbox serves it)"
+            "nono: denied {access} → add --allow-file {arg} (a socket is reached when granted by itself, or when the sandbox serves it)"
         ),
         OnDisk::File => match d.path.parent().filter(|p| *p != Path::new("/")) {
             Some(parent) => format!(
-                "nono: denied {access} → add {} {} (or {} {path})",
+                "nono: denied {access} → add {} {} (or {} {arg})",
                 dir_flag(d.access),
-                escape::path(parent),
+                escape::shell_path(parent),
                 file_flag(d.access)
             ),
-            None => format!("nono: denied {access} → add {} {path}", file_flag(d.access)),
+            None => format!("nono: denied {access} → add {} {arg}", file_flag(d.access)),
         },
         OnDisk::Missing => {
             let parent = d.path.parent().unwrap_or(Path::new("/"));
             format!(
                 "nono: denied {access} → add {} {}",
                 dir_flag(d.access),
-                escape::path(parent)
+                escape::shell_path(parent)
             )
         }
     }
@@ -930,6 +933,24 @@ mod tests {
                 && l.contains("--allow /dev/pts")
                 && l.contains("every other terminal"),
             "{l}"
+        );
+    }
+
+    /// Red team 11's note: the flag a denial suggests is pasted into a shell, and the command
+    /// names the paths it is denied (`$(id)` in a directory name ran when pasted).
+    #[test]
+    fn suggested_paths_are_one_shell_word() {
+        assert_eq!(
+            line(&d("/srv/a $(id)/f", AccessMode::Read, OnDisk::File)),
+            "nono: denied read of /srv/a $(id)/f → add --read '/srv/a $(id)' (or --read-file '/srv/a $(id)/f')"
+        );
+        assert_eq!(
+            line(&d("/srv/it's", AccessMode::Read, OnDisk::Dir)),
+            "nono: denied read of /srv/it's → add --read '/srv/it'\\''s'"
+        );
+        assert_eq!(
+            line(&d("/o/`x`/n", AccessMode::Write, OnDisk::Missing)),
+            "nono: denied write of /o/`x`/n → add --write '/o/`x`'"
         );
     }
 

@@ -288,7 +288,6 @@ impl TrustedProfiles {
 /// nono's configuration directory (`$XDG_CONFIG_HOME/nono`): the `nono` deny group keeps every
 /// run out of it, so a file there is judged by owner and mode only.
 // A refusal is rare and printed once: its size (paths and the sha256) does not matter.
-#[allow(clippy::result_large_err)]
 pub fn check(
     files: &[ProfileFile],
     history: &WriteHistory,
@@ -367,7 +366,6 @@ pub fn check(
 
 /// `dir` and each directory above it (real directories, as a walk met them) that changed
 /// after a record over its parent: a run could have moved it there.
-#[allow(clippy::result_large_err)]
 fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untrusted> {
     let mut dir = Some(dir);
     while let (Some(d), Some(parent)) = (dir, dir.and_then(Path::parent)) {
