@@ -27,6 +27,7 @@ mod programs;
 mod redteam;
 mod redteam10;
 mod redteam11;
+mod redteam12;
 mod redteam2;
 mod redteam3;
 mod redteam4;

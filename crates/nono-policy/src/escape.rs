@@ -60,11 +60,44 @@ pub fn path(path: &Path) -> String {
 }
 
 /// A path as one shell word, for a command a message tells the user to run (`nono profile
-/// trust PATH`): [`path`], in single quotes unless it is only characters no shell treats
-/// specially. The name may be the sandboxed run's choice (a profile's `extends` names the
-/// next file): pasted unquoted, `$(...)` in it would run outside the sandbox.
+/// trust PATH`): the path itself, in single quotes unless it is only characters no shell
+/// treats specially. The name may be the sandboxed run's choice (a profile's `extends` names
+/// the next file): pasted unquoted, `$(...)` in it would run outside the sandbox.
+///
+/// A name with a character [`path`] escapes (a control or bidi character, a byte that is not
+/// UTF-8) is written `$'...'` with each of those bytes, `'` and `\` as `\xNN`: the same bytes
+/// again in bash, zsh, ksh and POSIX.1-2024 `sh`, and still no terminal control on the
+/// screen (`'/a\u{a}b'`, as [`path`] shows it, named another path, so the suggested flag
+/// failed). A shell without `$'...'` (dash) reads `$` and one quoted word: another path, but
+/// nothing runs (no `'` inside ends the quote early).
 #[must_use]
 pub fn shell_path(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = p.as_os_str().as_bytes();
+    let plain = |s: &str| !s.chars().any(is_hostile);
+    let exact = bytes
+        .utf8_chunks()
+        .all(|c| c.invalid().is_empty() && plain(c.valid()));
+    if !exact {
+        let mut out = String::from("$'");
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if is_hostile(c) || c == '\'' || c == '\\' {
+                    let mut buf = [0; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out.push('\'');
+        return out;
+    }
     let s = path(p);
     if !s.is_empty()
         && s.bytes()
@@ -109,7 +142,13 @@ mod tests {
             "'/p/$(touch x) `y`;z.json'"
         );
         assert_eq!(shell_path(Path::new("/p/it's")), "'/p/it'\\''s'");
-        assert_eq!(shell_path(Path::new("/p/a\nb")), "'/p/a\\u{a}b'");
+        // Exact bytes: a control character, a byte that is not UTF-8, a bidi override.
+        use std::os::unix::ffi::OsStrExt;
+        let odd = std::ffi::OsStr::from_bytes(b"/p/a\nb\xff'\\\xe2\x80\xae$(x)");
+        assert_eq!(
+            shell_path(Path::new(odd)),
+            "$'/p/a\\x0ab\\xff\\x27\\x5c\\xe2\\x80\\xae$(x)'"
+        );
     }
 
     #[test]
