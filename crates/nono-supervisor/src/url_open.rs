@@ -90,9 +90,12 @@ pub(crate) fn open_counted(
     }
     // Openers left running (below) are bounded, as waiting for them bounded them before: a
     // command cannot pile up processes outside its cgroup with one open every few seconds.
-    // (A check then an add, not atomic: concurrent opens are at most the SDK lane's workers.)
-    let now = running.load(Ordering::Acquire);
-    if now >= MAX_RUNNING {
+    // The slot is taken before the spawn (a check then an add let the SDK lane's workers,
+    // handling opens at once, all pass the check: 3 running + 4 = 7) and given back if the
+    // spawn fails.
+    if let Err(now) = running.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+        (n < MAX_RUNNING).then_some(n + 1)
+    }) {
         return Err(UrlError::OpenerFailed {
             program: name(),
             status: format!(
@@ -101,11 +104,13 @@ pub(crate) fn open_counted(
             ),
         });
     }
-    let mut child = cmd.spawn().map_err(|e| UrlError::Spawn {
-        program: name(),
-        source: e,
+    let mut child = cmd.spawn().map_err(|e| {
+        running.fetch_sub(1, Ordering::AcqRel);
+        UrlError::Spawn {
+            program: name(),
+            source: e,
+        }
     })?;
-    running.fetch_add(1, Ordering::AcqRel);
     let waited = wait_at_most(&mut child, OPENER_WAIT);
     if !matches!(waited, Ok(None)) {
         running.fetch_sub(1, Ordering::AcqRel);

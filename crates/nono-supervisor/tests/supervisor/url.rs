@@ -606,3 +606,64 @@ open("{out}/done", "w").write("yes")
         "the run waited {took:?} for the openers"
     );
 }
+
+/// Red team 12: the bound on openers left running was a check then an add around the spawn,
+/// so opens handled at once by the SDK lane's 4 workers all passed the check: with 3 openers
+/// left running, 4 opens sent together started 4 more — 7 processes outside the sandbox's
+/// cgroup where the bound says 4. A slot is now taken before the spawn (and given back if
+/// the spawn fails): of the 4, exactly one is opened, 3 are refused, and 4 openers ran in all.
+#[test]
+fn concurrent_opens_do_not_pass_the_bound_together() {
+    let _g = shared();
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let slow = rec.dir.join("slow.sh");
+    let pids = rec.dir.join("pids");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\necho $$ >> '{}'\nexec sleep 120\n",
+            pids.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+def burst(tag, n):
+    for i in range(n):
+        body = json.dumps({{"OpenUrl": {{"request_id": "%s-%d" % (tag, i), "url": "https://github.com/",
+                                        "child_pid": os.getpid(), "session_id": ""}}}}).encode()
+        sock.sendall(struct.pack(">I", len(body)) + body)
+    answers = []
+    for i in range(n):
+        (n_,) = struct.unpack(">I", recv_exact(4))
+        answers.append(json.loads(recv_exact(n_))["UrlOpened"])
+    return [a for a in answers if a["success"]]
+first = burst("first", 3)
+assert len(first) == 3, first
+second = burst("second", 4)
+open("{out}/second", "w").write(str(len(second)))
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some(slow);
+    let outcome = nono_supervisor::run(config);
+    let started: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|p| p.trim().parse::<i32>().ok())
+        .collect();
+    for pid in started.iter().filter_map(|p| rustix::process::Pid::from_raw(*p)) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    crate::harness::assert_exit(&outcome.unwrap(), 0);
+    let second = std::fs::read_to_string(out.join("second")).unwrap();
+    assert!(
+        started.len() <= 4,
+        "{} openers ran at once (the bound is 4); {second} of the 4 concurrent opens were opened",
+        started.len()
+    );
+    assert_eq!(second, "1", "of 4 concurrent opens with 3 running");
+}
