@@ -29,7 +29,7 @@ pub enum BypassError {
     /// The path does not resolve.
     #[error(
         "--bypass-protection {}: {error} (it must name an existing path that you also grant explicitly)",
-        raw.display()
+        crate::escape::path(raw)
     )]
     Resolve {
         /// As given.
@@ -40,8 +40,8 @@ pub enum BypassError {
     /// No command-line grant lies at or beneath the path.
     #[error(
         "--bypass-protection {}: needs an explicit grant on that path too, e.g. --read-file {} (or --read for a directory)",
-        raw.display(),
-        path.display()
+        crate::escape::path(raw),
+        crate::escape::shell_path(path)
     )]
     NoExplicitGrant {
         /// As given.
@@ -52,7 +52,7 @@ pub enum BypassError {
     /// The path lies in a group that nothing lifts.
     #[error(
         "--bypass-protection {}: protected by deny group `{group}`, which nothing lifts: {description}",
-        raw.display()
+        crate::escape::path(raw)
     )]
     Unliftable {
         /// As given.
@@ -65,7 +65,7 @@ pub enum BypassError {
     /// No deny group protects the path.
     #[error(
         "--bypass-protection {}: no deny group protects this path, so there is nothing to bypass (drop the flag)",
-        raw.display()
+        crate::escape::path(raw)
     )]
     NothingToBypass {
         /// As given.
@@ -214,6 +214,24 @@ fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use nono_sandbox::AccessMode;
+
+    /// Red team 12: the refusals echoed the path as given and suggested `--read-file PATH`
+    /// unquoted: a name with ESC reached the terminal as a control sequence, and one with
+    /// `$(...)` or a space was no longer one word when the suggestion was pasted.
+    #[test]
+    fn a_refusal_escapes_the_path_and_suggests_one_shell_word() {
+        let odd = PathBuf::from("/srv/a $(id)\x1b[2K");
+        let e = BypassError::NoExplicitGrant {
+            raw: odd.clone(),
+            path: odd.clone(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "--bypass-protection /srv/a $(id)\\u{1b}[2K: needs an explicit grant on that path too, e.g. --read-file $'/srv/a $(id)\\x1b[2K' (or --read for a directory)"
+        );
+        let e = BypassError::NothingToBypass { raw: odd };
+        assert!(!e.to_string().contains('\x1b'), "{e}");
+    }
 
     #[test]
     fn siblings_along_keeps_only_the_way_down() {
