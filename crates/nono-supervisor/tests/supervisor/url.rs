@@ -655,7 +655,10 @@ open("{out}/second", "w").write(str(len(second)))
         .lines()
         .filter_map(|p| p.trim().parse::<i32>().ok())
         .collect();
-    for pid in started.iter().filter_map(|p| rustix::process::Pid::from_raw(*p)) {
+    for pid in started
+        .iter()
+        .filter_map(|p| rustix::process::Pid::from_raw(*p))
+    {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
     crate::harness::assert_exit(&outcome.unwrap(), 0);
