@@ -434,9 +434,9 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     if let Err(e) = recorded {
         ui.note(&format!(
             "could not record {} as trusted in {}: {e} (run `nono profile trust {}` before using it)",
-            args.output.display(),
-            store.display(),
-            args.output.display()
+            nono_supervisor::escape::path(&args.output),
+            nono_supervisor::escape::path(&store),
+            nono_supervisor::escape::shell_path(&args.output)
         ));
     }
     let count = learned.read.len()
