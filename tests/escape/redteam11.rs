@@ -193,12 +193,21 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
             );
             // While the user reads them, the run makes main.json base's content.
             rewrite(&main_s, &base_shown);
+            // The hashes as the user gives them: main.json's own (the file `trust` names) and
+            // base.json's bound to it (`FILE=HEX`).
+            let base_bound = format!("{base_s}={hb}");
             let t = nono_as(
                 uid,
                 &s.path,
                 &home,
                 &[
-                    "profile", "trust", &main_s, "--sha256", &hm, "--sha256", &hb,
+                    "profile",
+                    "trust",
+                    &main_s,
+                    "--sha256",
+                    &hm,
+                    "--sha256",
+                    &base_bound,
                 ],
             );
             t.expect_code(125)
@@ -219,7 +228,13 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
                 &s.path,
                 &home,
                 &[
-                    "profile", "trust", &main_s, "--sha256", &hm, "--sha256", &hb,
+                    "profile",
+                    "trust",
+                    &main_s,
+                    "--sha256",
+                    &hm,
+                    "--sha256",
+                    &base_bound,
                 ],
             )
             .expect_code(0);
@@ -479,4 +494,111 @@ fn redteam11_a_denial_suggestion_is_one_shell_word_whatever_the_path_is_named() 
             .unwrap();
         assert!(control.success() && s.join("pwned").exists());
     }
+}
+
+/// Red team 11's residual, closed: the hashes given to `trust --sha256` were a set, so the
+/// files of one chain could trade the contents the user read, every hash still used. The
+/// user reads `a.json` (A: extends ./b.json), `b.json` (B: extends ./c.json, network
+/// blocked) and `c.json` (C: extends default). A run still going rotates them so that the
+/// chain still covers the three files: `a.json` gets B (→ ./c.json), `c.json` gets A
+/// (→ ./b.json), `b.json` gets C: `a(B) → c(A) → b(C)`. As a set, the three hashes matched:
+/// trusted, a profile the user never read (and merged in another order). Each hash is now
+/// bound to one file — `HEX` to the profile `trust` names, `FILE=HEX` to another file of its
+/// chain —: refused, nothing recorded. Two bare hashes are a usage error; a `FILE=` naming no
+/// file of the chain is refused. Control: the texts put back are trusted with the same
+/// bindings.
+#[test]
+fn redteam11_sha256_is_bound_to_the_file_it_names() {
+    if !sandbox_available() {
+        return;
+    }
+    use nono_supervisor::profile_trust::sha256_hex;
+    let s = Scratch::new("rt11-trustbind");
+    let home = s.mkdir("home");
+    let proj = s.s("proj");
+    let (a, b, c) = (s.s("proj/a.json"), s.s("proj/b.json"), s.s("proj/c.json"));
+    for f in ["a", "b", "c"] {
+        s.write(&format!("proj/{f}.json"), "{}");
+    }
+    let text_a = r#"{"extends": "./b.json"}"#.to_owned();
+    let text_b = r#"{"extends": "./c.json", "network": {"block": true}}"#.to_owned();
+    let text_c = r#"{"extends": "default"}"#.to_owned();
+    let write = |file: &str, content: &str| {
+        nono_as(
+            None,
+            &s.path,
+            &home,
+            &[
+                "run",
+                "--allow",
+                &proj,
+                "--",
+                "bash",
+                "-c",
+                r#"printf '%s' "$1" > "$2""#,
+                "sh",
+                content,
+                file,
+            ],
+        )
+        .expect_code(0);
+    };
+    write(&a, &text_a);
+    write(&b, &text_b);
+    write(&c, &text_c);
+    let (ha, hb, hc) = (
+        sha256_hex(text_a.as_bytes()),
+        sha256_hex(text_b.as_bytes()),
+        sha256_hex(text_c.as_bytes()),
+    );
+    let (b_bound, c_bound) = (format!("{b}={hb}"), format!("{c}={hc}"));
+    // Two bare hashes: which file each is for is not said.
+    nono_as(
+        None,
+        &s.path,
+        &home,
+        &["profile", "trust", &a, "--sha256", &ha, "--sha256", &hb],
+    )
+    .expect_code(2)
+    .stderr_has("FILE=HEX");
+    // A FILE that is not in the chain.
+    let stray = format!("{}={hb}", s.s("proj/other.json"));
+    nono_as(
+        None,
+        &s.path,
+        &home,
+        &["profile", "trust", &a, "--sha256", &ha, "--sha256", &stray],
+    )
+    .expect_code(125)
+    .stderr_has("no file of the profile is");
+    // The run rotates the texts: a(B) → c(A) → b(C), every text the user read still in use.
+    write(&a, &text_b);
+    write(&c, &text_a);
+    write(&b, &text_c);
+    let trust_bound = || {
+        nono_as(
+            None,
+            &s.path,
+            &home,
+            &[
+                "profile", "trust", &a, "--sha256", &ha, "--sha256", &b_bound, "--sha256", &c_bound,
+            ],
+        )
+    };
+    trust_bound()
+        .expect_code(125)
+        .stderr_has("nothing trusted")
+        .stderr_has(&format!(
+            "{a} is now sha256 {hb}, not the {ha} given for it"
+        ));
+    // Nothing recorded: the rotated profile is still refused.
+    nono_as(None, &s.path, &home, &["run", "-p", &a, "--", "true"]).expect_code(125);
+    // Control: the texts shown, put back, are trusted with the hashes bound to their files.
+    std::fs::write(&a, &text_a).unwrap();
+    std::fs::write(&b, &text_b).unwrap();
+    std::fs::write(&c, &text_c).unwrap();
+    trust_bound()
+        .expect_code(0)
+        .stdout_has(&format!("trusted {a}"));
+    nono_as(None, &s.path, &home, &["run", "-p", &a, "--", "true"]).expect_code(0);
 }

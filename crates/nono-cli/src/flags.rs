@@ -516,10 +516,10 @@ pub enum ProfileCommand {
         #[arg(value_name = "NAME|FILE")]
         name: String,
         /// Trust only this content: the sha256 that nono printed when it refused the file
-        /// (repeat it for each file of an `extends` chain that needs trust). A file whose
-        /// content has changed since (a run still going rewrote it after you read it) is
-        /// refused, and nothing is trusted.
-        #[arg(long = "sha256", value_name = "HEX")]
+        /// (HEX: the file named; FILE=HEX: another file of its `extends` chain that needs
+        /// trust). A file whose content has changed since (a run still going rewrote it after
+        /// you read it) is refused, and nothing is trusted.
+        #[arg(long = "sha256", value_name = "[FILE=]HEX")]
         sha256: Vec<String>,
     },
 }

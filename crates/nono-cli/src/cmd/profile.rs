@@ -1,6 +1,6 @@
 //! `nono profile list|show|validate|schema|trust`: the profiles' own output goes to stdout.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nono_supervisor::escape;
 use nono_supervisor::planted::{self, WriteHistory};
@@ -66,26 +66,67 @@ pub fn profile(command: ProfileCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// Record the present content of every file `name` is read from as trusted (see
-/// [`nono_supervisor::profile_trust`]); owner and mode are still checked. With `expected`
-/// (`--sha256`), every file that is not trusted yet must have one of those contents, or
-/// nothing is recorded: the content the user read is the content trusted, even if a run still
-/// going rewrites the file between the reading and the trust.
-fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
-    let mut wanted = Vec::with_capacity(expected.len());
-    for hex in expected {
+/// One `--sha256`: the content the user read of the profile's own file (the one `trust`
+/// names: `HEX`), or of another file of its `extends` chain (`FILE=HEX`).
+struct Sha256Arg {
+    /// `None`: the named profile's own file.
+    file: Option<PathBuf>,
+    hex: String,
+}
+
+impl Sha256Arg {
+    fn parse(spec: &str) -> anyhow::Result<Sha256Arg> {
+        let (file, hex) = match spec.rsplit_once('=') {
+            Some((file, hex)) => (Some(file), hex),
+            None => (None, spec),
+        };
         let hex = hex.trim().to_ascii_lowercase();
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Failure::with_code(
                 2,
                 format!(
-                    "--sha256 {}: not a sha256 (64 hexadecimal digits, as nono printed it)",
-                    escape::text(&hex)
+                    "--sha256 {}: not a sha256 (64 hexadecimal digits, as nono printed it; FILE=HEX for another file of the profile)",
+                    escape::text(spec)
                 ),
             )
             .into());
         }
-        wanted.push(hex);
+        let file = match file {
+            Some(f) => Some(std::path::absolute(f).map_err(|e| {
+                Failure::with_code(2, format!("--sha256 {}: {e}", escape::text(spec)))
+            })?),
+            None => None,
+        };
+        Ok(Sha256Arg { file, hex })
+    }
+
+    /// Whether this is the hash given for `f` (`own`: `f` is the named profile's own file).
+    fn names(&self, f: &profile::ProfileFile, own: bool) -> bool {
+        match &self.file {
+            None => own,
+            Some(file) => *file == f.at || *file == f.spelled || *file == f.canonical,
+        }
+    }
+}
+
+/// Record the present content of every file `name` is read from as trusted (see
+/// [`nono_supervisor::profile_trust`]); owner and mode are still checked. With `expected`
+/// (`--sha256`), each hash is bound to one file (`HEX`: the named profile's own file, as the
+/// refusal's hint prints it; `FILE=HEX`: another file of its chain), each file that needs
+/// trust must have one, and each must be that file's content now, or nothing is recorded: the
+/// content the user read, of the file they read it in, is what is trusted, even if a run still
+/// going rewrites (or swaps) files between the reading and the trust.
+fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
+    let wanted = expected
+        .iter()
+        .map(|spec| Sha256Arg::parse(spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if wanted.iter().filter(|w| w.file.is_none()).count() > 1 {
+        return Err(Failure::with_code(
+            2,
+            "--sha256 HEX names the profile's own file, once: give the hash of another file of its `extends` chain as --sha256 FILE=HEX",
+        )
+        .into());
     }
     let p = profile::load(name).map_err(|e| Failure::nono(format!("{name}: {e}")))?;
     if p.files.is_empty() {
@@ -123,39 +164,62 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
                 )
                 .is_err()
         };
-        let other: Vec<String> = p
-            .files
-            .iter()
-            .filter(|f| needs_trust(f) && !wanted.contains(&f.sha256))
-            .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
-            .collect();
-        if !other.is_empty() {
-            return Err(Failure::nono(format!(
-                "{name}: nothing trusted: {}, which no --sha256 names (the file changed since its sha256 was printed, or it is another file of the profile, reached through `extends`); read it again, and if it is what you want, give its sha256 with --sha256",
-                other.join("; ")
-            ))
-            .into());
-        }
-        // Each hash given must be the content of a file of the profile as it is now: a file
-        // rewritten into another file's shown content (a `main.json` made its base's) leaves
-        // its own hash unused, and must not be trusted under the other file's hash.
-        let unused: Vec<&str> = wanted
-            .iter()
-            .filter(|h| !p.files.iter().any(|f| &f.sha256 == *h))
-            .map(String::as_str)
-            .collect();
-        if !unused.is_empty() {
-            let now: Vec<String> = p
+        let hint = |f: &profile::ProfileFile, own: bool| {
+            if own {
+                format!("--sha256 {}", f.sha256)
+            } else {
+                format!("--sha256 {}={}", escape::shell_path(&f.at), f.sha256)
+            }
+        };
+        // The chain's files, base first: the named profile's own file is the last.
+        let own = p.files.len() - 1;
+        let mut problems = Vec::new();
+        // Each hash given is the content of the file it names, as that file is now: a file
+        // changed since (or swapped for another file's shown content) is not trusted under a
+        // hash the user gave for what they read.
+        for w in &wanted {
+            let file = p
                 .files
                 .iter()
-                .map(|f| format!("{} is now sha256 {}", escape::path(&f.at), f.sha256))
-                .collect();
-            return Err(Failure::nono(format!(
-                "{name}: nothing trusted: no file of the profile has the content of --sha256 {} (a file changed since its sha256 was printed: it may now hold another file's content): {}; read them again, and give the sha256 of each file you want trusted",
-                unused.join(", --sha256 "),
-                now.join("; ")
-            ))
-            .into());
+                .enumerate()
+                .find(|(i, f)| w.names(f, *i == own));
+            match file {
+                Some((_, f)) if f.sha256 == w.hex => {}
+                Some((i, f)) => problems.push(format!(
+                    "{} is now sha256 {}, not the {} given for it (it changed since its sha256 was printed; read it again, and if it is what you want, give {})",
+                    escape::path(&f.at),
+                    f.sha256,
+                    w.hex,
+                    hint(f, i == own)
+                )),
+                None => problems.push(format!(
+                    "--sha256 {}={}: no file of the profile is {} (its files: {})",
+                    w.file.as_deref().map(escape::path).unwrap_or_default(),
+                    w.hex,
+                    w.file.as_deref().map(escape::path).unwrap_or_default(),
+                    p.files
+                        .iter()
+                        .map(|f| escape::path(&f.at))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+        // ... and each file that needs trust has a hash of its own.
+        for (i, f) in p.files.iter().enumerate() {
+            if needs_trust(f) && !wanted.iter().any(|w| w.names(f, i == own)) {
+                problems.push(format!(
+                    "{} needs trust too and no --sha256 names it (it is sha256 {} now; read it, and if it is what you want, add {})",
+                    escape::path(&f.at),
+                    f.sha256,
+                    hint(f, i == own)
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(
+                Failure::nono(format!("{name}: nothing trusted: {}", problems.join("; "))).into(),
+            );
         }
     }
     trusted.record(&store, &p.files).map_err(|e| {
