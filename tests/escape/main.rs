@@ -28,6 +28,7 @@ mod redteam;
 mod redteam10;
 mod redteam11;
 mod redteam12;
+mod redteam13;
 mod redteam2;
 mod redteam3;
 mod redteam4;

@@ -178,11 +178,24 @@ fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
         // changed since (or swapped for another file's shown content) is not trusted under a
         // hash the user gave for what they read.
         for w in &wanted {
-            let file = p
+            let mut named = p
                 .files
                 .iter()
                 .enumerate()
-                .find(|(i, f)| w.names(f, *i == own));
+                .filter(|(i, f)| w.names(f, *i == own));
+            let file = named.next();
+            // One path naming two files of the chain: a link on it was swapped while the
+            // chain was read (a cycle otherwise). The hash would be checked against one of
+            // them and the other taken as named by it.
+            if let (Some((_, f)), Some(_)) = (file, named.next()) {
+                problems.push(format!(
+                    "--sha256 {}={}: more than one file of the profile is {} (a link on the way changed while the profile was read; run the command again)",
+                    escape::path(&f.at),
+                    w.hex,
+                    escape::path(&f.at)
+                ));
+                continue;
+            }
             match file {
                 Some((_, f)) if f.sha256 == w.hex => {}
                 Some((i, f)) => problems.push(format!(
