@@ -112,3 +112,86 @@ fn redteam13_a_sha256_binding_naming_two_files_of_a_chain_is_refused() {
     std::os::unix::fs::symlink("a.json", &link).unwrap();
     trust().expect_code(0).stdout_has("a.json");
 }
+
+/// The hint for another file of the chain, `--sha256 FILE=HEX`, prints FILE as one shell word
+/// (`$'…'` for bytes that are not UTF-8), but `--sha256` took UTF-8 only: a profile reached
+/// through a symlink to a directory whose name is not UTF-8 extends `./base.json` there, both
+/// written by a run; `trust` through the link asked for `--sha256 $'…\xff…/base.json'=HEX`,
+/// and that, given exactly, was a usage error. `--sha256` now takes any bytes; the rest is
+/// open (see the `ignore`). Control: the
+/// hint is followed through bash as printed, and the profile then runs.
+#[test]
+#[ignore = "red team 13: a profile file at a path that is not UTF-8 cannot be trusted: `--sha256` now takes any bytes, but the trust store (JSON lines, paths serialized by serde) refuses to record the path (`path contains invalid UTF-8 characters`), and the run-time hint `nono profile trust $'…' --sha256 HEX` is a usage error (NAME is a String; profile::load takes &str)"]
+fn redteam13_the_file_hint_works_for_a_file_whose_path_is_not_utf8() {
+    if !sandbox_available() {
+        return;
+    }
+    use nono_supervisor::profile_trust::sha256_hex;
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("rt13-nonutf8");
+    let home = s.mkdir("home");
+    let cwd = s.mkdir("cwd");
+    let odd = s.mkdir("data").join(std::ffi::OsStr::from_bytes(b"d\xff"));
+    std::fs::create_dir(&odd).unwrap();
+    let link = s.mkdir("links").join("link");
+    std::os::unix::fs::symlink(&odd, &link).unwrap();
+    let linked = link.display().to_string();
+    let text_p = r#"{"extends": "./base.json"}"#;
+    let text_base = r#"{"extends": "default"}"#;
+    for (name, text) in [("p.json", text_p), ("base.json", text_base)] {
+        nono_in(
+            &cwd,
+            &home,
+            &[
+                "run",
+                "--allow",
+                &linked,
+                "--",
+                "bash",
+                "-c",
+                r#"printf '%s' "$1" > "$2""#,
+                "sh",
+                text,
+                &format!("{linked}/{name}"),
+            ],
+        )
+        .expect_code(0);
+    }
+    let p = format!("{linked}/p.json");
+    nono_in(&cwd, &home, &["run", "-p", &p, "--", "true"]).expect_code(125);
+    // `trust` with p's hash asks for base's too, as FILE=HEX.
+    let hp = sha256_hex(text_p.as_bytes());
+    let r = nono_in(&cwd, &home, &["profile", "trust", &p, "--sha256", &hp]);
+    let r = r.expect_code(125);
+    let hb = sha256_hex(text_base.as_bytes());
+    let hint = r
+        .stderr
+        .split("add ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .unwrap_or_else(|| panic!("no hint in: {}", r.stderr))
+        .to_owned();
+    assert!(hint.ends_with(&format!("={hb}")), "hint: {hint}");
+    // Followed exactly, through the shell.
+    let nono = crate::harness::nono_bin();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{} profile trust {p} --sha256 {hp} {hint}",
+            nono.display()
+        ))
+        .current_dir(&cwd)
+        .env("HOME", &home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the hint `{hint}` did not work: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    nono_in(&cwd, &home, &["run", "-p", &p, "--", "true"]).expect_code(0);
+}

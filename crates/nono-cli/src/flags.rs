@@ -520,7 +520,7 @@ pub enum ProfileCommand {
         /// trust). A file whose content has changed since (a run still going rewrote it after
         /// you read it) is refused, and nothing is trusted.
         #[arg(long = "sha256", value_name = "[FILE=]HEX")]
-        sha256: Vec<String>,
+        sha256: Vec<std::ffi::OsString>,
     },
 }
 

@@ -1,5 +1,7 @@
 //! `nono profile list|show|validate|schema|trust`: the profiles' own output goes to stdout.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_supervisor::escape;
@@ -75,26 +77,34 @@ struct Sha256Arg {
 }
 
 impl Sha256Arg {
-    fn parse(spec: &str) -> anyhow::Result<Sha256Arg> {
-        let (file, hex) = match spec.rsplit_once('=') {
-            Some((file, hex)) => (Some(file), hex),
-            None => (None, spec),
+    fn parse(spec: &OsStr) -> anyhow::Result<Sha256Arg> {
+        // FILE is any path (its hint prints it `$'…'` when it is not UTF-8); HEX is ASCII.
+        let bytes = spec.as_bytes();
+        let (file, hex) = match bytes.iter().rposition(|&b| b == b'=') {
+            Some(at) => (
+                Some(Path::new(OsStr::from_bytes(&bytes[..at]))),
+                &bytes[at + 1..],
+            ),
+            None => (None, bytes),
         };
-        let hex = hex.trim().to_ascii_lowercase();
+        // Shown as a path: bytes that are not UTF-8 as `\xNN`, controls escaped.
+        let shown = escape::path(Path::new(spec));
+        let hex = String::from_utf8_lossy(hex).trim().to_ascii_lowercase();
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Failure::with_code(
                 2,
                 format!(
                     "--sha256 {}: not a sha256 (64 hexadecimal digits, as nono printed it; FILE=HEX for another file of the profile)",
-                    escape::text(spec)
+                    shown
                 ),
             )
             .into());
         }
         let file = match file {
-            Some(f) => Some(std::path::absolute(f).map_err(|e| {
-                Failure::with_code(2, format!("--sha256 {}: {e}", escape::text(spec)))
-            })?),
+            Some(f) => Some(
+                std::path::absolute(f)
+                    .map_err(|e| Failure::with_code(2, format!("--sha256 {}: {e}", shown)))?,
+            ),
             None => None,
         };
         Ok(Sha256Arg { file, hex })
@@ -116,7 +126,7 @@ impl Sha256Arg {
 /// trust must have one, and each must be that file's content now, or nothing is recorded: the
 /// content the user read, of the file they read it in, is what is trusted, even if a run still
 /// going rewrites (or swaps) files between the reading and the trust.
-fn trust(name: &str, expected: &[String]) -> anyhow::Result<i32> {
+fn trust(name: &str, expected: &[OsString]) -> anyhow::Result<i32> {
     let wanted = expected
         .iter()
         .map(|spec| Sha256Arg::parse(spec))
