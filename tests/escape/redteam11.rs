@@ -4,10 +4,10 @@
 //! an unset variable is enough) the command planted `./xdg-open`, asked for an allowed URL,
 //! and its script ran outside the sandbox. The opener now runs in `/`.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
+use crate::harness::{nono_cmd, output, sandbox_available, Scratch};
+use crate::redteam5::{give, nono_as, run_writes, NOBODY};
 
 /// The sandboxed command: plant `./xdg-open` (writing `escaped` when it runs), check it
 /// cannot write beside `escaped` itself, then ask for an allowed URL.
@@ -95,27 +95,6 @@ fn redteam11_a_planted_xdg_open_in_the_working_directory_does_not_run_outside() 
     );
 }
 
-/// The unprivileged user (`nobody`): `setpriv` switches to the ids alone.
-const NOBODY: u32 = 65534;
-
-/// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root or as `uid`.
-fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
-    crate::persistence::nono_as(uid, cwd, &[("HOME", home)], args)
-}
-
-/// Give `paths` (and everything under them) to `uid`.
-fn give(uid: Option<u32>, paths: &[&Path]) {
-    let Some(uid) = uid else { return };
-    for p in paths {
-        let st = Command::new("chown")
-            .args(["-R", &format!("{uid}:{uid}")])
-            .arg(p)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-}
-
 /// `nono profile trust --sha256` matched each hash against every file of the profile, not
 /// against the file it was printed for. A profile `main.json` (read `outside`, but deny
 /// `outside/secret`) extends `base.json` (read `outside`), both rewritten by a run, so both
@@ -155,22 +134,13 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
                 format!(r#"{{"extends": "./base.json", "filesystem": {{"deny": ["{secret}"]}}}}"#);
             // A run in the project writes both files (so both need trust).
             let rewrite = |file: &str, content: &str| {
-                nono_as(
+                run_writes(
                     uid,
                     &s.path,
                     &home,
-                    &[
-                        mode,
-                        "--allow",
-                        &proj,
-                        "--",
-                        "bash",
-                        "-c",
-                        r#"printf '%s' "$1" > "$2""#,
-                        "sh",
-                        content,
-                        file,
-                    ],
+                    &[mode, "--allow", &proj],
+                    content,
+                    file,
                 )
                 .expect_code(0);
             };
@@ -273,22 +243,13 @@ fn redteam11_the_trust_hint_is_one_shell_word_whatever_the_file_is_named() {
         s.write(&format!("proj/{name}"), "{}");
         let (prof_s, proj) = (prof.display().to_string(), s.s("proj"));
         let write = |file: &str, content: &str| {
-            nono_as(
+            run_writes(
                 None,
                 &s.path,
                 &home,
-                &[
-                    mode,
-                    "--allow",
-                    &proj,
-                    "--",
-                    "bash",
-                    "-c",
-                    r#"printf '%s' "$1" > "$2""#,
-                    "sh",
-                    content,
-                    file,
-                ],
+                &[mode, "--allow", &proj],
+                content,
+                file,
             )
             .expect_code(0);
         };
@@ -430,6 +391,23 @@ fn redteam11_the_trust_hint_works_for_a_profile_extending_a_file_no_run_could_wr
     }
 }
 
+/// The flags a denial report line suggests: what follows `→ add ` up to its alternative
+/// (` (or …`), as the user would paste it.
+pub(crate) fn suggested_flags(r: &crate::harness::Run) -> String {
+    let start = r
+        .stderr
+        .find("→ add ")
+        .unwrap_or_else(|| panic!("no suggestion:\n{r}"));
+    r.stderr[start + "→ add ".len()..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(" (or ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Red team 11's open note, closed: the denial report's `→ add --read PATH` printed the
 /// path as it is, and the command chooses the names it is denied (a directory it makes in
 /// its own grant, or one it finds). Pasted into a shell, `/srv/x $(touch pwned)/f` ran
@@ -451,18 +429,7 @@ fn redteam11_a_denial_suggestion_is_one_shell_word_whatever_the_path_is_named() 
         let file = s.s(&format!("{dir}/f"));
         let r = nono_as(None, &s.path, &home, &[mode, "--", "cat", &file]);
         assert!(!r.stdout.contains("the-data"), "{mode}:\n{r}");
-        let start = r
-            .stderr
-            .find("→ add ")
-            .unwrap_or_else(|| panic!("{mode}: no suggestion:\n{r}"));
-        let flags = r.stderr[start + "→ add ".len()..]
-            .lines()
-            .next()
-            .unwrap()
-            .split(" (or ")
-            .next()
-            .unwrap()
-            .to_owned();
+        let flags = suggested_flags(&r);
         assert!(flags.starts_with("--read "), "{mode}: {flags}");
         // The user pastes the suggestion into the next command line.
         let pasted = format!(
@@ -524,22 +491,13 @@ fn redteam11_sha256_is_bound_to_the_file_it_names() {
     let text_b = r#"{"extends": "./c.json", "network": {"block": true}}"#.to_owned();
     let text_c = r#"{"extends": "default"}"#.to_owned();
     let write = |file: &str, content: &str| {
-        nono_as(
+        run_writes(
             None,
             &s.path,
             &home,
-            &[
-                "run",
-                "--allow",
-                &proj,
-                "--",
-                "bash",
-                "-c",
-                r#"printf '%s' "$1" > "$2""#,
-                "sh",
-                content,
-                file,
-            ],
+            &["run", "--allow", &proj],
+            content,
+            file,
         )
         .expect_code(0);
     };

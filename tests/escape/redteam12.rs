@@ -39,18 +39,7 @@ fn redteam12_a_denial_suggestion_names_a_path_with_control_or_non_utf8_bytes() {
             .arg(&file),
     );
     assert!(!r.stdout.contains("the-data"), "{r}");
-    let start = r
-        .stderr
-        .find("→ add ")
-        .unwrap_or_else(|| panic!("no suggestion:\n{r}"));
-    let flags = r.stderr[start + "→ add ".len()..]
-        .lines()
-        .next()
-        .unwrap()
-        .split(" (or ")
-        .next()
-        .unwrap()
-        .to_owned();
+    let flags = crate::redteam11::suggested_flags(&r);
     assert!(flags.starts_with("--read "), "{flags}");
     assert!(
         !flags.contains('\u{1b}'),

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::harness::{sandbox_available, Run, Scratch};
+use crate::redteam5::run_writes;
 
 /// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root.
 fn nono_in(cwd: &Path, home: &Path, args: &[&str]) -> Run {
-    crate::persistence::nono_as(None, cwd, &[("HOME", home)], args)
+    crate::redteam5::nono_as(None, cwd, home, args)
 }
 
 /// A `FILE=HEX` binding was checked against the first file of the chain it named and then
@@ -35,23 +36,8 @@ fn redteam13_a_sha256_binding_naming_two_files_of_a_chain_is_refused() {
     let text_p = r#"{"extends": "./L"}"#;
     // A run writes all three (so each needs trust).
     for (file, text) in [(&a, text_a), (&m, text_m), (&p, text_p)] {
-        nono_in(
-            &s.path,
-            &home,
-            &[
-                "run",
-                "--allow",
-                &proj.display().to_string(),
-                "--",
-                "bash",
-                "-c",
-                r#"printf '%s' "$1" > "$2""#,
-                "sh",
-                text,
-                file,
-            ],
-        )
-        .expect_code(0);
+        let proj = proj.display().to_string();
+        run_writes(None, &s.path, &home, &["run", "--allow", &proj], text, file).expect_code(0);
     }
     std::os::unix::fs::symlink("a.json", &link).unwrap();
     let bound = format!("{}={}", link.display(), sha256_hex(text_a.as_bytes()));
@@ -139,23 +125,8 @@ fn redteam13_the_file_hint_works_for_a_file_whose_path_is_not_utf8() {
     let text_p = r#"{"extends": "./base.json"}"#;
     let text_base = r#"{"extends": "default"}"#;
     for (name, text) in [("p.json", text_p), ("base.json", text_base)] {
-        nono_in(
-            &cwd,
-            &home,
-            &[
-                "run",
-                "--allow",
-                &linked,
-                "--",
-                "bash",
-                "-c",
-                r#"printf '%s' "$1" > "$2""#,
-                "sh",
-                text,
-                &format!("{linked}/{name}"),
-            ],
-        )
-        .expect_code(0);
+        let file = format!("{linked}/{name}");
+        run_writes(None, &cwd, &home, &["run", "--allow", &linked], text, &file).expect_code(0);
     }
     let p = format!("{linked}/p.json");
     nono_in(&cwd, &home, &["run", "-p", &p, "--", "true"]).expect_code(125);

@@ -10,15 +10,15 @@ use std::process::{Command, Stdio};
 use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
 
 /// The unprivileged user (`nobody`): `setpriv` switches to the ids alone.
-const NOBODY: u32 = 65534;
+pub(crate) const NOBODY: u32 = 65534;
 
 /// `nono ARGS` in `cwd` with `HOME=home` (nono's state under it), as root or as `uid`.
-fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
+pub(crate) fn nono_as(uid: Option<u32>, cwd: &Path, home: &Path, args: &[&str]) -> Run {
     crate::persistence::nono_as(uid, cwd, &[("HOME", home)], args)
 }
 
 /// Give `paths` (and everything under them) to `uid`.
-fn give(uid: Option<u32>, paths: &[&Path]) {
+pub(crate) fn give(uid: Option<u32>, paths: &[&Path]) {
     let Some(uid) = uid else { return };
     for p in paths {
         let st = Command::new("chown")
@@ -28,6 +28,29 @@ fn give(uid: Option<u32>, paths: &[&Path]) {
             .unwrap();
         assert!(st.success());
     }
+}
+
+/// The attacking run: `nono SANDBOX -- bash -c 'printf %s "$1" > "$2"' sh CONTENT FILE`, as
+/// root or as `uid` (`sandbox`: the mode and the flags that let it write `file`).
+pub(crate) fn run_writes(
+    uid: Option<u32>,
+    cwd: &Path,
+    home: &Path,
+    sandbox: &[&str],
+    content: &str,
+    file: &str,
+) -> Run {
+    let mut args = sandbox.to_vec();
+    args.extend([
+        "--",
+        "bash",
+        "-c",
+        r#"printf '%s' "$1" > "$2""#,
+        "sh",
+        content,
+        file,
+    ]);
+    nono_as(uid, cwd, home, &args)
 }
 
 /// A profile that grants reading `dir`.
@@ -98,24 +121,13 @@ fn redteam5_profile_rewritten_through_a_file_write_grant_is_refused() {
             give(uid, &[&home, &s.join("proj"), &s.join("outside")]);
             let (prof_s, secret) = (prof.display().to_string(), s.s("outside/secret"));
             // Run 1: granted only its profile file, it rewrites it.
-            nono_as(
+            run_writes(
                 uid,
                 &s.path,
                 &home,
-                &[
-                    mode,
-                    "-p",
-                    &prof_s,
-                    "--allow-file",
-                    &prof_s,
-                    "--",
-                    "bash",
-                    "-c",
-                    r#"printf '%s' "$1" > "$2""#,
-                    "sh",
-                    &reading(&s.s("outside")),
-                    &prof_s,
-                ],
+                &[mode, "-p", &prof_s, "--allow-file", &prof_s],
+                &reading(&s.s("outside")),
+                &prof_s,
             )
             .expect_code(0);
             assert_eq!(
@@ -375,24 +387,13 @@ fn redteam5_proxy_refuses_a_profile_rewritten_by_a_run() {
             // The run's: from a file of the user's (any file the user can read).
             let evil = route(&format!(r#"{{"file": "{}"}}"#, s.s("outside/secret")));
             std::thread::sleep(std::time::Duration::from_secs(3));
-            nono_as(
+            run_writes(
                 uid,
                 &s.path,
                 &home,
-                &[
-                    mode,
-                    "-p",
-                    &prof_s,
-                    "--allow",
-                    &s.s("proj"),
-                    "--",
-                    "bash",
-                    "-c",
-                    r#"printf '%s' "$1" > "$2""#,
-                    "sh",
-                    &evil,
-                    &prof_s,
-                ],
+                &[mode, "-p", &prof_s, "--allow", &s.s("proj")],
+                &evil,
+                &prof_s,
             )
             .expect_code(0);
             assert_eq!(std::fs::read_to_string(&prof).unwrap(), evil);
@@ -470,22 +471,13 @@ fn redteam5_profile_rewritten_through_a_hard_link_in_a_grant_is_refused() {
             let (mine_s, secret) = (mine.display().to_string(), s.s("outside/secret"));
             std::thread::sleep(std::time::Duration::from_secs(3));
             // The run rewrites its file in place (same inode): `mine/p.json` changes too.
-            nono_as(
+            run_writes(
                 uid,
                 &s.path,
                 &home,
-                &[
-                    mode,
-                    "--allow",
-                    &s.s("proj"),
-                    "--",
-                    "bash",
-                    "-c",
-                    r#"printf '%s' "$1" > "$2""#,
-                    "sh",
-                    &reading(&s.s("outside")),
-                    &s.s("proj/alias.json"),
-                ],
+                &[mode, "--allow", &s.s("proj")],
+                &reading(&s.s("outside")),
+                &s.s("proj/alias.json"),
             )
             .expect_code(0);
             assert_eq!(
@@ -644,22 +636,13 @@ fn redteam5_trust_by_the_printed_sha256_refuses_a_profile_rewritten_after_it_was
             let (prof_s, secret) = (prof.display().to_string(), s.s("outside/secret"));
             let proj = s.s("proj");
             let rewrite = |content: &str| {
-                nono_as(
+                run_writes(
                     uid,
                     &s.path,
                     &home,
-                    &[
-                        mode,
-                        "--allow",
-                        &proj,
-                        "--",
-                        "bash",
-                        "-c",
-                        r#"printf '%s' "$1" > "$2""#,
-                        "sh",
-                        content,
-                        &prof_s,
-                    ],
+                    &[mode, "--allow", &proj],
+                    content,
+                    &prof_s,
                 )
                 .expect_code(0);
             };
