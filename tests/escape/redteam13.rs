@@ -68,7 +68,8 @@ fn redteam13_a_sha256_binding_naming_two_files_of_a_chain_is_refused() {
     };
     let mut seen_two = 0;
     let mut trusted_m = None;
-    for _ in 0..400 {
+    // Up to 2000 tries (it usually takes a few dozen), stopping after three wins.
+    for _ in 0..2000 {
         let r = trust();
         if r.stderr.contains("more than one file of the profile") {
             seen_two += 1;
