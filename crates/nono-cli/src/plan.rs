@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use nono_sandbox::{
     AccessMode, CapabilitySet, Compat, EnforcementStatus, FsKind, NetworkMode, Origin,
+    PreparedAhead, PreparedSandbox, SandboxOptions,
 };
 use nono_supervisor::bypass::{self, Bypass};
 use nono_supervisor::deny_groups::{self, DenySet};
@@ -75,6 +76,112 @@ pub struct SandboxPlan {
     pub tmpdir_fallback: Option<TmpdirFallback>,
     /// Egress by domain (`--allow-domain`, ...): the proxy the command is confined to.
     pub egress: crate::egress::EgressPlan,
+    /// The sandbox prepared while the deny groups were resolved ([`PrepareAhead`]), for
+    /// `wrap` or `run` to take: used only where it is exactly the sandbox `caps` asks for.
+    pub ahead: Option<PreparedAhead>,
+}
+
+/// Which sandbox [`SandboxPlan::from_flags_ahead`] prepares on the main thread while the deny
+/// groups are resolved on the other (issue 14, start-up): the Landlock ruleset, its rules'
+/// opens and the seccomp programs for the grants and the profile's own denies, taken by
+/// `wrap` or `run` when the groups' entries change nothing of it
+/// ([`PreparedAhead`](nono_sandbox::PreparedAhead)), and prepared again otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepareAhead {
+    /// Nothing (`why`, `learn`, `setup`, dry runs).
+    Nothing,
+    /// `wrap`'s sandbox (`Sandbox::apply`, default options).
+    Wrap,
+    /// The sandbox of a run that traps opens (`run`, `shell`): `nono_supervisor::prepare_ahead`.
+    Run,
+}
+
+/// The sandbox `mode` asks for, prepared for the profile's sandbox so far (`so_far`: its
+/// grants and its own denies) with the command line's part added as [`SandboxPlan`] adds it.
+/// `None` for [`PrepareAhead::Nothing`] and where something fails (the plan reports it).
+fn prepare_ahead(
+    mode: PrepareAhead,
+    so_far: &CapabilitySet,
+    flags: &SandboxFlags,
+    workdir: &Path,
+    private_tmp: Option<&Path>,
+    egress: &crate::egress::EgressPlan,
+) -> Option<PreparedAhead> {
+    if mode == PrepareAhead::Nothing {
+        return None;
+    }
+    let mut requested = Vec::new();
+    let (caps, _) = add_flag_caps(
+        so_far.clone(),
+        flags,
+        workdir,
+        private_tmp,
+        egress,
+        &mut requested,
+    )
+    .ok()?;
+    match mode {
+        PrepareAhead::Nothing => None,
+        PrepareAhead::Wrap => PreparedSandbox::prepare_ahead(caps, SandboxOptions::default()),
+        PrepareAhead::Run => nono_supervisor::prepare_ahead(&caps),
+    }
+}
+
+/// The command line's part of the sandbox, added to the profile's `caps`: the private
+/// `$TMPDIR`, the grant flags (each recorded in `requested`), the network, Unix datagram and
+/// compatibility flags, the egress proxy's confinement, then `--bypass-protection`.
+fn add_flag_caps(
+    mut caps: CapabilitySet,
+    flags: &SandboxFlags,
+    workdir: &Path,
+    private_tmp: Option<&Path>,
+    egress: &crate::egress::EgressPlan,
+    requested: &mut Vec<RequestedGrant>,
+) -> anyhow::Result<(CapabilitySet, Vec<Bypass>)> {
+    if let Some(dir) = private_tmp {
+        caps.allow_dir(dir, AccessMode::ReadWrite, origin("--private-tmp", dir))
+            .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
+    }
+
+    add_grants(&mut caps, flags, workdir, requested)?;
+
+    if flags.block_net {
+        caps.block_network();
+    }
+    for port in &flags.allow_connect_port {
+        caps.allow_connect_port(*port);
+    }
+    for port in &flags.allow_bind_port {
+        caps.allow_bind_port(*port);
+    }
+    // Domain rules: the proxy becomes the only way out (its port is added when it listens;
+    // `run` does that, `wrap` refuses).
+    if egress.enabled() {
+        if *caps.network() == NetworkMode::Allow {
+            caps.block_network();
+        }
+        if let Some(p) = egress.proxy_port {
+            if caps.network().allows_connect(p) {
+                return Err(Failure::nono(format!(
+                    "--proxy-port {p}: the same port is also a --allow-connect-port (or network.connect) exception; pick another proxy port"
+                ))
+                .into());
+            }
+        }
+    }
+    // Added to the profile's choice: the flag can only allow.
+    caps.allow_unix_datagram(flags.allow_unix_datagram);
+    if flags.best_effort {
+        caps.set_compat(Compat::BestEffort);
+    }
+
+    bypass::apply(caps, &flags.bypass_protection).map_err(|e| {
+        if matches!(e, bypass::BypassError::Narrow { .. }) {
+            anyhow::Error::from(e)
+        } else {
+            Failure::nono(e.to_string()).into()
+        }
+    })
 }
 
 /// A fresh private directory standing in for an unsafe `$TMPDIR` (see
@@ -251,7 +358,7 @@ fn origin(flag: &'static str, path: &Path) -> Origin {
 }
 
 /// The deny groups' resolution started by [`start_deny_prefetch`], taken by the first
-/// [`SandboxPlan::from_flags_with`].
+/// [`SandboxPlan::from_flags_ahead`].
 static DENY_PREFETCH: std::sync::Mutex<Option<deny_prefetch::DenyPrefetch>> =
     std::sync::Mutex::new(None);
 
@@ -289,12 +396,17 @@ impl SandboxPlan {
     /// Resolve the sandbox flags: load the profile, expand it for this user and working
     /// directory, add the command-line grants, network and compatibility, then the bypasses.
     pub fn from_flags(flags: &SandboxFlags) -> anyhow::Result<SandboxPlan> {
-        SandboxPlan::from_flags_with(flags, false)
+        SandboxPlan::from_flags_ahead(flags, false, PrepareAhead::Nothing)
     }
 
     /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
-    /// directory replaces the host's temporary directories (see `--private-tmp`).
-    pub fn from_flags_with(flags: &SandboxFlags, private_tmp: bool) -> anyhow::Result<SandboxPlan> {
+    /// directory replaces the host's temporary directories (see `--private-tmp`), and `mode`'s
+    /// sandbox is prepared while the deny groups are resolved ([`SandboxPlan::ahead`]).
+    pub fn from_flags_ahead(
+        flags: &SandboxFlags,
+        private_tmp: bool,
+        mode: PrepareAhead,
+    ) -> anyhow::Result<SandboxPlan> {
         let prefetch = DENY_PREFETCH.lock().ok().and_then(|mut slot| slot.take());
         let workdir = match &flags.workdir {
             Some(dir) => std::fs::canonicalize(dir).map_err(|e| {
@@ -362,14 +474,19 @@ impl SandboxPlan {
         } else {
             (None, Vec::new(), None)
         };
+        // Domain rules: the proxy becomes the only way out (its port is added when it
+        // listens; `run` does that, `wrap` refuses).
+        let egress =
+            crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
         // The prefetch thread resolves the profile's deny groups from here on.
         let prefetch = prefetch.map(|p| p.begin(profile.enabled_groups(), vars.clone()));
+        let mut ahead = None;
         // Before the profile is resolved: a profile an earlier run may have rewritten is
         // refused before anything of it is used.
         let (history_file, history) = load_write_history(&vars)?;
         check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
         let ResolvedProfile {
-            mut caps,
+            caps,
             deny,
             skipped,
             mut requested,
@@ -378,58 +495,25 @@ impl SandboxPlan {
         } = for_caps
             .as_ref()
             .unwrap_or(&profile)
-            .resolve_prefetched(&vars, prefetch)
+            .resolve_prefetched(&vars, prefetch, |so_far| {
+                ahead = prepare_ahead(
+                    mode,
+                    so_far,
+                    flags,
+                    &workdir,
+                    private_tmp.as_ref().map(PrivateTmp::path),
+                    &egress,
+                );
+            })
             .map_err(|e| Failure::nono(format!("--profile {}: {e}", flags.profile)))?;
-        if let Some(dir) = &private_tmp {
-            caps.allow_dir(
-                dir.path(),
-                AccessMode::ReadWrite,
-                origin("--private-tmp", dir.path()),
-            )
-            .map_err(|e| Failure::nono(format!("--private-tmp: {e}")))?;
-        }
-
-        add_grants(&mut caps, flags, &workdir, &mut requested)?;
-
-        if flags.block_net {
-            caps.block_network();
-        }
-        for port in &flags.allow_connect_port {
-            caps.allow_connect_port(*port);
-        }
-        for port in &flags.allow_bind_port {
-            caps.allow_bind_port(*port);
-        }
-        // Domain rules: the proxy becomes the only way out (its port is added when it
-        // listens; `run` does that, `wrap` refuses).
-        let egress =
-            crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
-        if egress.enabled() {
-            if *caps.network() == NetworkMode::Allow {
-                caps.block_network();
-            }
-            if let Some(p) = egress.proxy_port {
-                if caps.network().allows_connect(p) {
-                    return Err(Failure::nono(format!(
-                        "--proxy-port {p}: the same port is also a --allow-connect-port (or network.connect) exception; pick another proxy port"
-                    ))
-                    .into());
-                }
-            }
-        }
-        // Added to the profile's choice: the flag can only allow.
-        caps.allow_unix_datagram(flags.allow_unix_datagram);
-        if flags.best_effort {
-            caps.set_compat(Compat::BestEffort);
-        }
-
-        let (caps, bypassed) = bypass::apply(caps, &flags.bypass_protection).map_err(|e| {
-            if matches!(e, bypass::BypassError::Narrow { .. }) {
-                anyhow::Error::from(e)
-            } else {
-                Failure::nono(e.to_string()).into()
-            }
-        })?;
+        let (caps, bypassed) = add_flag_caps(
+            caps,
+            flags,
+            &workdir,
+            private_tmp.as_ref().map(PrivateTmp::path),
+            &egress,
+            &mut requested,
+        )?;
         let (links, walks) = check_grant_links(
             &requested,
             profile_walks,
@@ -462,6 +546,7 @@ impl SandboxPlan {
             private_tmp,
             tmp_dropped,
             egress,
+            ahead,
         })
     }
 

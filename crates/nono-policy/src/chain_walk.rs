@@ -102,7 +102,7 @@ pub(crate) fn plant(d: &Path, node: &str, make: impl FnOnce(&Path) -> io::Result
 }
 
 /// What one deny-set resolution's `lstat`s and `readlink`s saw (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct WalkMemo {
     /// What an `lstat` of each symlink-free path found.
     known: HashMap<PathBuf, Known>,

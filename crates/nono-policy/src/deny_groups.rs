@@ -1101,7 +1101,7 @@ fn component_eq(a: &OsStr, b: &OsStr) -> bool {
 /// resolved lexically.
 ///
 /// Only for building a set at one moment: a remembered prefix is not checked again.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Resolver {
     /// A prefix of a path as given (`.` dropped) → its resolution.
     memo: HashMap<OsString, Step>,
@@ -1118,7 +1118,7 @@ struct Resolver {
 /// paths resolved ahead by a resolver of its own, for [`DenySet::add_profile_all`]: made
 /// while the deny groups are resolved on another thread, added once they are. Like every
 /// resolver's answers, these are for building one set at one moment.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ProfileDenies<L> {
     paths: Vec<(L, PathBuf)>,
     resolver: Resolver,

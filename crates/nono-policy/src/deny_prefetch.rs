@@ -116,6 +116,10 @@ impl DenyPrefetch {
             let (send_check, check) = std::sync::mpsc::sync_channel(1);
             let tid = Arc::new(AtomicI32::new(0));
             let its_tid = Arc::clone(&tid);
+            // While the thread runs, the caller may build a Landlock ruleset (a sandbox
+            // prepared ahead): its rule descriptors must not grow the descriptor table of a
+            // process with two threads (an RCU grace period, ~20 ms).
+            nono_sandbox::linux::reserve_fd_slots(nono_sandbox::linux::RULE_FD_SLOTS);
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {

@@ -796,6 +796,56 @@ impl CapabilitySet {
         &self.denies
     }
 
+    /// Whether this set asks for exactly the sandbox `base` asks for: the same grants, network,
+    /// scopes, IPC, capability and compatibility settings, every deny of `base` (in the same
+    /// order, having seen the same), and besides them only denies that change nothing a
+    /// sandbox is built from. Such a deny is *inert*: for every grant whose access it would
+    /// take something from ([`DenyKind::removes`]: a read-only deny takes nothing from a
+    /// read grant), neither lies inside the other, so no grant is dropped, narrowed, expanded
+    /// around it or made read-only beneath it (`effective_grants`, `carve_spine`: a deny
+    /// inside another deny needs both inside the same grant, and the outer one then removes
+    /// from it too); and its resolution saw what gives the rule planner no note (a missing
+    /// path, a directory, or a file with one link; an unknown look is not inert). Landlock is an
+    /// allow-list, the seccomp programs and the capability drop never look at a path, so
+    /// `PreparedSandbox::prepare` builds the same rules, programs and status for both sets.
+    ///
+    /// For `PreparedAhead` (Linux): a `false` only costs a
+    /// second preparation.
+    #[must_use]
+    pub fn adds_only_inert_denies(&self, base: &CapabilitySet) -> bool {
+        if self.grants != base.grants
+            || self.network != base.network
+            || self.scopes != base.scopes
+            || self.compat != base.compat
+            || self.keep_capabilities != base.keep_capabilities
+            || self.sysv_ipc != base.sysv_ipc
+            || self.allow_unix_datagram != base.allow_unix_datagram
+        {
+            return false;
+        }
+        let mut wanted = base.denies.iter().peekable();
+        for d in &self.denies {
+            if wanted.peek().is_some_and(|w| *w == d && w.seen == d.seen) {
+                wanted.next();
+                continue;
+            }
+            let narrows_a_grant = self.grants.iter().any(|g| {
+                d.kind.removes(g.access)
+                    && (crate::explain::clean_within(&g.path, &d.path)
+                        || crate::explain::clean_within(&d.path, &g.path))
+            });
+            let noted = match d.seen {
+                Seen::Unknown => true,
+                Seen::Missing => false,
+                Seen::Object { dir, nlink } => !dir && nlink > 1,
+            };
+            if narrows_a_grant || noted {
+                return false;
+            }
+        }
+        wanted.next().is_none()
+    }
+
     /// The network policy.
     #[must_use]
     pub fn network(&self) -> &NetworkMode {

@@ -33,5 +33,7 @@ pub use explain::{
     NetOp, NetRule, Rule, Verdict,
 };
 #[cfg(target_os = "linux")]
-pub use linux::apply::{CommandExt, PreparedSandbox, Sandbox, SandboxError, SandboxOptions};
+pub use linux::apply::{
+    CommandExt, PreparedAhead, PreparedSandbox, Sandbox, SandboxError, SandboxOptions,
+};
 pub use support::{support, EnforcementStatus, Protection, StatusItem, Support, Tristate};

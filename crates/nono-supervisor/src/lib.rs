@@ -34,6 +34,6 @@ pub use broker::socket_family::SocketRefusal;
 pub use broker::unix_socket::{explain_socket, SocketVerdict};
 pub use error::SupervisorError;
 pub use pty::PtyMode;
-pub use spawn::trapped_syscalls;
+pub use spawn::{prepare_ahead, trapped_syscalls};
 pub use spawn_config::SpawnConfig;
 pub use supervise::{run, ExitStatusKind, RunOutcome};

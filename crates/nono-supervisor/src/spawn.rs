@@ -136,11 +136,53 @@ pub fn trapped_syscalls(caps: &nono_sandbox::CapabilitySet) -> NotifySet {
     set
 }
 
+/// The Landlock capability set and the options the supervisor prepares the sandbox of a run
+/// with: with opens trapped, the open family (and for learning also `bind` and the Unix
+/// datagram sockets the reference refuses) and the refused sockets are trapped, and `/proc`
+/// is served by the supervisor (`broker/procfs.rs`), so Landlock grants nothing there.
+fn sandbox_inputs(
+    caps: &nono_sandbox::CapabilitySet,
+    trap_opens: bool,
+    learn: Option<&crate::learn::Learning>,
+) -> (nono_sandbox::CapabilitySet, SandboxOptions) {
+    if !trap_opens {
+        return (caps.clone(), SandboxOptions::default());
+    }
+    let mut set = trapped_syscalls(caps);
+    // Learning records the ports bound (answered CONTINUE: the broad domain allows them).
+    // ... and the Unix datagram sockets the reference refuses (allowed by the learning
+    // domain, trapped to be recorded, then answered CONTINUE).
+    if let Some(learn) = learn {
+        set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
+        if !crate::broker::learner::Learner::reference_allows_unix_datagram(learn) {
+            for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
+                set.insert(*s);
+            }
+        }
+    }
+    // Sockets the network rules refuse are trapped too, refused with the same errno and
+    // reported (broker/socket_family.rs).
+    let opts = SandboxOptions::default()
+        .with_notify(set)
+        .with_refused_sockets_trapped();
+    (crate::broker::procfs::landlock_caps(caps), opts)
+}
+
+/// The sandbox of a run that traps opens (as `nono run` does) for `caps`, prepared ahead of
+/// the final capability set (see [`PreparedAhead`](nono_sandbox::PreparedAhead)): put it in
+/// [`SpawnConfig::ahead`](crate::SpawnConfig::ahead). `None` when preparing failed (the run
+/// prepares again and reports the error).
+#[must_use]
+pub fn prepare_ahead(caps: &nono_sandbox::CapabilitySet) -> Option<nono_sandbox::PreparedAhead> {
+    let (landlock_caps, opts) = sandbox_inputs(caps, true, None);
+    PreparedSandbox::prepare_ahead(landlock_caps, opts)
+}
+
 /// Build the sandbox for `config` before the fork (Landlock ruleset, seccomp programs, and
-/// the open-family notify filter when opens are trapped) and return the async-signal-safe
-/// step the child runs.
+/// the open-family notify filter when opens are trapped), or take `config.ahead` where it is
+/// exactly that sandbox, and return the async-signal-safe step the child runs.
 pub(crate) fn prepare_sandbox(
-    config: &crate::spawn_config::SpawnConfig,
+    config: &mut crate::spawn_config::SpawnConfig,
 ) -> Result<
     (
         Box<Enforce>,
@@ -149,33 +191,12 @@ pub(crate) fn prepare_sandbox(
     ),
     SupervisorError,
 > {
-    let mut opts = SandboxOptions::default();
-    if config.trap_opens {
-        let mut set = trapped_syscalls(&config.caps);
-        // Learning records the ports bound (answered CONTINUE: the broad domain allows them).
-        // ... and the Unix datagram sockets the reference refuses (allowed by the learning
-        // domain, trapped to be recorded, then answered CONTINUE).
-        if let Some(learn) = &config.learn {
-            set.insert(nono_sandbox::linux::seccomp::Syscall::Bind);
-            if !crate::broker::learner::Learner::reference_allows_unix_datagram(learn) {
-                for s in crate::broker::unix_socket::DATAGRAM_SOCKET_SYSCALLS {
-                    set.insert(*s);
-                }
-            }
-        }
-        // Sockets the network rules refuse are trapped too, refused with the same errno and
-        // reported (broker/socket_family.rs).
-        opts = opts.with_notify(set).with_refused_sockets_trapped();
-    }
-    // With opens trapped, the supervisor serves /proc (see broker/procfs.rs): Landlock
-    // grants nothing there.
-    let landlock_caps = if config.trap_opens {
-        crate::broker::procfs::landlock_caps(&config.caps)
-    } else {
-        config.caps.clone()
-    };
-    let mut prepared = PreparedSandbox::prepare(&landlock_caps, &opts)
-        .map_err(|source| SupervisorError::Sandbox { source })?;
+    let (landlock_caps, opts) =
+        sandbox_inputs(&config.caps, config.trap_opens, config.learn.as_ref());
+    let (mut prepared, reused) =
+        PreparedSandbox::prepare_reusing(&landlock_caps, &opts, config.ahead.take())
+            .map_err(|source| SupervisorError::Sandbox { source })?;
+    tracing::debug!(reused, "sandbox prepared");
     let status = prepared.status().clone();
     let rules = prepared.take_path_rules();
     Ok((Box::new(move || prepared.enforce()), status, rules))

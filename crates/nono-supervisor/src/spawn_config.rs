@@ -63,6 +63,10 @@ pub struct SpawnConfig {
     /// that port reach this address alone, and other allowed ports loopback alone (see
     /// [`crate::egress`]). Default `None`: allowed ports reach loopback alone.
     pub egress_proxy: Option<std::net::SocketAddr>,
+    /// The sandbox prepared ahead by [`crate::prepare_ahead`] (default `None`): used when it
+    /// is exactly the sandbox this config asks for (see
+    /// [`PreparedAhead`](nono_sandbox::PreparedAhead)), prepared again otherwise.
+    pub ahead: Option<nono_sandbox::PreparedAhead>,
 }
 
 impl SpawnConfig {
@@ -85,6 +89,7 @@ impl SpawnConfig {
             limits: crate::limits::Limits::default(),
             learn: None,
             egress_proxy: None,
+            ahead: None,
         }
     }
 }

@@ -148,7 +148,7 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
         learner: config.learn.as_ref().map(Learner::new),
         ..Shared::default()
     });
-    let (enforce, enforcement, landlock_rules) = spawn::prepare_sandbox(&config)?;
+    let (enforce, enforcement, landlock_rules) = spawn::prepare_sandbox(&mut config)?;
     let limits = crate::limits::prepare(
         &config.limits,
         config.caps.compat() == nono_sandbox::Compat::BestEffort,

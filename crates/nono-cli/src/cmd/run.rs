@@ -7,14 +7,19 @@ use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
-use crate::plan::{ElevationPlan, EnvPlan, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, PrepareAhead, RunPlan, SandboxPlan};
 use crate::report;
 use crate::ui::out;
 use crate::ui::Ui;
 
 /// `nono run`.
 pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
-    let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
+    let ahead = if args.dry_run {
+        PrepareAhead::Nothing
+    } else {
+        PrepareAhead::Run
+    };
+    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
@@ -60,7 +65,12 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     let shell = std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into());
-    let sandbox = SandboxPlan::from_flags_with(&args.sandbox, args.env.private_tmp)?;
+    let ahead = if args.dry_run {
+        PrepareAhead::Nothing
+    } else {
+        PrepareAhead::Run
+    };
+    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
@@ -184,6 +194,7 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
     config.egress_proxy = proxy.as_ref().map(|p| p.addr);
     config.workdir = Some(plan.sandbox.workdir.clone());
     config.trap_opens = true;
+    config.ahead = plan.sandbox.ahead.take();
     // The engine exactly as planned (`--dry-run` shows the same plan).
     let (engine, no_terminal) = match &plan.elevation.engine {
         Some(e) => {

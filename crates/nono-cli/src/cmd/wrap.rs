@@ -9,7 +9,7 @@ use nono_sandbox::{FsKind, NetworkMode, Sandbox};
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
 use crate::flags::WrapArgs;
-use crate::plan::{ElevationPlan, EnvPlan, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, PrepareAhead, RunPlan, SandboxPlan};
 use crate::ui::Ui;
 
 /// Without a supervisor nothing stops metadata changes of deny-group files or connects to the
@@ -113,7 +113,12 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let sandbox = SandboxPlan::from_flags(&args.sandbox)?;
+    let ahead = if args.dry_run {
+        PrepareAhead::Nothing
+    } else {
+        PrepareAhead::Wrap
+    };
+    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, false, ahead)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "wrap",
@@ -153,7 +158,8 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&plan.sandbox.workdir);
-    let status = Sandbox::apply(&plan.sandbox.caps).map_err(|e| Failure::nono(e.to_string()))?;
+    let status = Sandbox::apply_reusing(&plan.sandbox.caps, plan.sandbox.ahead.take())
+        .map_err(|e| Failure::nono(e.to_string()))?;
     for gap in &status.not_enforced {
         ui.note(&format!(
             "best-effort: {} is NOT enforced: {}",

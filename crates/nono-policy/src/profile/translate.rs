@@ -109,6 +109,25 @@ impl Profile {
         Ok((set, seen))
     }
 
+    /// `caps` with this profile's own deny entries `denies` added the way
+    /// [`resolve_prefetched`](Profile::resolve_prefetched) adds them after its groups' (a copy
+    /// of the same resolution), and its network settings; `None` where that fails (`resolve`
+    /// reports it).
+    fn with_own_denies(
+        &self,
+        caps: &CapabilitySet,
+        denies: &ProfileDenies<String>,
+    ) -> Option<CapabilitySet> {
+        let mut set = DenySet::new();
+        let mut seen = Lstats::default();
+        set.add_profile_all(denies.clone(), &self.name, &mut seen)
+            .ok()?;
+        let mut caps = caps.clone();
+        set.apply_to_seen(&mut caps, &seen).ok()?;
+        self.set_network(&mut caps);
+        Some(caps)
+    }
+
     /// The static sandbox this profile describes. Optional entries whose path is missing are
     /// skipped (see [`to_caps_with_skipped`](Profile::to_caps_with_skipped)).
     pub fn to_caps(&self, vars: &Vars) -> Result<CapabilitySet, ProfileError> {
@@ -156,7 +175,7 @@ impl Profile {
     /// filesystem for every entry, so a caller that needs both should use this rather than
     /// [`to_caps`](Profile::to_caps) and [`deny_set`](Profile::deny_set).
     pub fn resolve(&self, vars: &Vars) -> Result<ResolvedProfile, ProfileError> {
-        self.resolve_prefetched(vars, None)
+        self.resolve_prefetched(vars, None, |_| {})
     }
 
     /// [`resolve`](Profile::resolve), with the deny groups resolved on the `prefetch` thread
@@ -165,10 +184,16 @@ impl Profile {
     /// used) while the grants, the profile's own deny entries and the grants' symlink walks
     /// are resolved here; the result and the errors are those of `resolve`. The thread is
     /// joined before this returns.
+    ///
+    /// While the thread resolves, `meanwhile` gets the static sandbox so far — the grants with
+    /// the profile's own deny entries, not yet its groups' — for work that can go ahead of the
+    /// groups (a sandbox prepared ahead, `PreparedSandbox::prepare_ahead`). It is not called
+    /// without a thread, nor when the grants or the profile's deny list failed.
     pub fn resolve_prefetched(
         &self,
         vars: &Vars,
         prefetch: Option<crate::deny_prefetch::Started>,
+        meanwhile: impl FnOnce(&CapabilitySet),
     ) -> Result<ResolvedProfile, ProfileError> {
         let groups = self.enabled_groups();
         let granted = self.resolve_grants(vars);
@@ -187,6 +212,11 @@ impl Profile {
                         .collect();
                 }
                 let denies = profile_denies.map(ProfileDenies::resolve);
+                if let (Ok((caps, _, _)), Ok(own_denies)) = (&granted, &denies) {
+                    if let Some(so_far) = self.with_own_denies(caps, own_denies) {
+                        meanwhile(&so_far);
+                    }
+                }
                 let (resolved, joiner) = started.finish(&groups, vars, own);
                 (resolved, Some(joiner), denies)
             }
@@ -209,6 +239,18 @@ impl Profile {
             joiner.join();
         }
         let (mut caps, deny, skipped, requested) = applied?;
+        self.set_network(&mut caps);
+        Ok(ResolvedProfile {
+            caps,
+            deny,
+            skipped,
+            requested,
+            walks,
+        })
+    }
+
+    /// The profile's network settings on `caps`: its mode and Unix datagram sockets.
+    fn set_network(&self, caps: &mut CapabilitySet) {
         let n = &self.network;
         let mode = if n.block == Some(true) {
             NetworkMode::Block
@@ -222,13 +264,6 @@ impl Profile {
         };
         caps.set_network(mode);
         caps.allow_unix_datagram(n.allow_unix_datagram == Some(true));
-        Ok(ResolvedProfile {
-            caps,
-            deny,
-            skipped,
-            requested,
-            walks,
-        })
     }
 
     /// The profile's filesystem grants, resolved: the capability set before the deny

@@ -34,7 +34,7 @@ use crate::support::{
 };
 
 /// Options for [`PreparedSandbox::prepare`] beyond the capability set.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SandboxOptions {
     /// Syscalls to trap with seccomp user notification (e.g.
@@ -158,7 +158,55 @@ pub struct PreparedSandbox {
     path_rules: Vec<FsRule>,
 }
 
+/// A sandbox prepared ahead, while the capability set it is for may still gain deny entries:
+/// a caller that resolves its deny groups on another thread prepares the sandbox for the
+/// grants and the denies it has meanwhile, and [`PreparedSandbox::prepare_reusing`] takes
+/// this work when the final set asks for exactly the same sandbox
+/// ([`CapabilitySet::adds_only_inert_denies`]), and prepares again otherwise. Nothing is
+/// stored anywhere: this lives only between the two calls of one start.
+#[derive(Debug)]
+pub struct PreparedAhead {
+    /// The set and options it was prepared for.
+    caps: CapabilitySet,
+    opts: SandboxOptions,
+    prepared: PreparedSandbox,
+}
+
+impl PreparedAhead {
+    /// Whether this preparation is exactly what `prepare(caps, opts)` would build.
+    #[must_use]
+    pub fn covers(&self, caps: &CapabilitySet, opts: &SandboxOptions) -> bool {
+        *opts == self.opts && caps.adds_only_inert_denies(&self.caps)
+    }
+}
+
 impl PreparedSandbox {
+    /// [`prepare`](Self::prepare) `caps` ahead of its last deny entries (see
+    /// [`PreparedAhead`]). `None` when preparing failed: the final preparation runs and
+    /// reports the error then.
+    #[must_use]
+    pub fn prepare_ahead(caps: CapabilitySet, opts: SandboxOptions) -> Option<PreparedAhead> {
+        let prepared = PreparedSandbox::prepare(&caps, &opts).ok()?;
+        Some(PreparedAhead {
+            caps,
+            opts,
+            prepared,
+        })
+    }
+
+    /// [`prepare`](Self::prepare), or `ahead`'s preparation when it [covers](PreparedAhead::covers)
+    /// `caps` and `opts`. The second value says which (`true`: `ahead` was used).
+    pub fn prepare_reusing(
+        caps: &CapabilitySet,
+        opts: &SandboxOptions,
+        ahead: Option<PreparedAhead>,
+    ) -> Result<(PreparedSandbox, bool), SandboxError> {
+        match ahead {
+            Some(a) if a.covers(caps, opts) => Ok((a.prepared, true)),
+            _ => PreparedSandbox::prepare(caps, opts).map(|p| (p, false)),
+        }
+    }
+
     /// Build everything before fork: the Landlock ruleset with one opened fd per path rule,
     /// and the seccomp programs. Strict compatibility fails here if the kernel lacks a
     /// requested protection; best-effort records it in [`status`](Self::status).
@@ -511,10 +559,20 @@ impl Sandbox {
     /// [`SandboxError::MultiThreaded`] in strict mode, or a gap
     /// ([`Protection::AllThreads`]) in best-effort mode.
     pub fn apply(caps: &CapabilitySet) -> Result<EnforcementStatus, SandboxError> {
+        Sandbox::apply_reusing(caps, None)
+    }
+
+    /// [`apply`](Self::apply) with the preparation of `ahead` when it covers `caps` (see
+    /// [`PreparedSandbox::prepare_reusing`]; prepare it with default [`SandboxOptions`]).
+    pub fn apply_reusing(
+        caps: &CapabilitySet,
+        ahead: Option<PreparedAhead>,
+    ) -> Result<EnforcementStatus, SandboxError> {
         let threads = std::fs::read_dir("/proc/self/task")
             .map_err(|source| SandboxError::Threads { source })?
             .count();
-        let mut prepared = PreparedSandbox::prepare(caps, &SandboxOptions::default())?;
+        let (mut prepared, _) =
+            PreparedSandbox::prepare_reusing(caps, &SandboxOptions::default(), ahead)?;
         if threads > 1 {
             if caps.compat() == Compat::Strict {
                 return Err(SandboxError::MultiThreaded { threads });

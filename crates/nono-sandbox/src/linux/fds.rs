@@ -104,9 +104,39 @@ pub(crate) fn close_owned(fds: Vec<std::os::fd::OwnedFd>) {
     }
 }
 
+/// Grow this process's descriptor table to hold descriptor numbers below `slots` now, while
+/// it has one thread. The kernel grows the table when a descriptor above its size is
+/// allocated, and in a process whose threads share the table it then waits for an RCU grace
+/// period (`expand_fdtable`: `synchronize_rcu`) before freeing the old one: ~20 ms here
+/// (issue 14). Building a ruleset holds up to [`RULE_FD_SLOTS`] rule descriptors at once,
+/// above the 64 a table starts with, so a caller that will build one while another thread
+/// runs (nono's deny-group thread) grows the table first. Best effort: where a descriptor
+/// that high cannot be had (`RLIMIT_NOFILE` below it), nothing changes.
+pub fn reserve_fd_slots(slots: u32) {
+    let Some(top) = slots.checked_sub(1).and_then(|t| i32::try_from(t).ok()) else {
+        return;
+    };
+    let Ok(any) = rustix::fs::open(
+        c"/",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) else {
+        return;
+    };
+    // The lowest free number at or above `top`: the table grows to hold it, and keeps its
+    // size when the descriptor is closed.
+    let _ = rustix::io::fcntl_dupfd_cloexec(&any, top);
+}
+
+/// Descriptor numbers a ruleset build may use while it holds its rule descriptors (see
+/// [`reserve_fd_slots`]): the held ones plus room for what the process already has open.
+pub const RULE_FD_SLOTS: u32 = 512;
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::{AsRawFd as _, OwnedFd};
+
+    use super::{reserve_fd_slots, RULE_FD_SLOTS};
     use std::os::unix::fs::MetadataExt as _;
 
     /// The inode an fd number refers to now, if it is open.
@@ -144,5 +174,31 @@ mod tests {
         assert_eq!(ino_of(kept.as_raw_fd()), Some(theirs_ino));
         drop(kept);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `FDSize` of `/proc/self/status`: the size of this process's descriptor table.
+    fn fd_table_size() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn reserving_slots_grows_the_table_and_leaves_no_descriptor() {
+        reserve_fd_slots(RULE_FD_SLOTS);
+        assert!(
+            fd_table_size() >= RULE_FD_SLOTS as usize,
+            "table of {} slots",
+            fd_table_size()
+        );
+        let high: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd >= RULE_FD_SLOTS - 1)
+            .collect();
+        assert!(high.is_empty(), "left open: {high:?}");
     }
 }

@@ -13,7 +13,7 @@ pub mod seccomp;
 pub mod thread_cpu;
 
 pub use capabilities::CapDrop;
-pub use fds::cloexec_inherited_fds;
+pub use fds::{cloexec_inherited_fds, reserve_fd_slots, RULE_FD_SLOTS};
 
 /// The calling thread's `errno` after a failed raw `libc` call, read without allocating
 /// (async-signal-safe: `fds` and the seccomp syscalls run between `fork` and `exec`).

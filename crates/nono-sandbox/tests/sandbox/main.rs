@@ -4,6 +4,8 @@
 //! fresh process; every backend module uses it.
 
 #[cfg(target_os = "linux")]
+mod ahead;
+#[cfg(target_os = "linux")]
 mod differential;
 #[cfg(target_os = "linux")]
 mod hardening;
