@@ -831,8 +831,8 @@ impl CapabilitySet {
             }
             let narrows_a_grant = self.grants.iter().any(|g| {
                 d.kind.removes(g.access)
-                    && (crate::explain::clean_within(&g.path, &d.path)
-                        || crate::explain::clean_within(&d.path, &g.path))
+                    && (crate::paths::clean_within(&g.path, &d.path)
+                        || crate::paths::clean_within(&d.path, &g.path))
             });
             let noted = match d.seen {
                 Seen::Unknown => true,

@@ -57,7 +57,7 @@ use serde::Serialize;
 use crate::caps::{
     AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind, Origin, Origins,
 };
-use crate::paths::canonicalize_for_grant;
+use crate::paths::{canonicalize_for_grant, clean_within};
 
 /// How much of the requested access the model allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -525,17 +525,6 @@ pub(crate) fn effective_grants_with_dropped(
         }
     }
     (out, dropped)
-}
-
-/// `path.starts_with(base)` for clean absolute paths (no `.`, `..`, repeated or trailing
-/// `/`), as every path in a [`CapabilitySet`] is: a byte comparison instead of a walk over
-/// components, for the loops over every grant and deny that building a sandbox runs.
-pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
-    let (p, b) = (
-        path.as_os_str().as_encoded_bytes(),
-        base.as_os_str().as_encoded_bytes(),
-    );
-    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
 }
 
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).

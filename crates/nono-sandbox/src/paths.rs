@@ -118,6 +118,18 @@ fn existing_ancestor(path: &Path) -> Option<(PathBuf, Vec<Component<'_>>)> {
     })
 }
 
+/// `path.starts_with(base)` for clean absolute paths (no `.`, `..`, repeated or trailing
+/// `/`), as every path in a [`CapabilitySet`](crate::CapabilitySet) is: a byte comparison
+/// instead of a walk over components, for the loops over every grant and deny that building
+/// a sandbox runs.
+pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
+    let (p, b) = (
+        path.as_os_str().as_encoded_bytes(),
+        base.as_os_str().as_encoded_bytes(),
+    );
+    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
+}
+
 /// The canonical form of an absolute path that may not exist yet, for a **grant**: the path
 /// itself through [`realpath`] if it exists; else its longest existing ancestor, canonical,
 /// with the missing names appended (`.` dropped). A component that cannot be searched
