@@ -1022,12 +1022,7 @@ fn canonicalize_for_grant_with(
     else {
         return canonicalize_for_grant(path).map(unknown);
     };
-    let clean = path.is_absolute()
-        && path.components().collect::<PathBuf>().as_os_str() == path.as_os_str()
-        && !path
-            .components()
-            .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
-    if !clean || parent.parent().is_none() {
+    if !crate::paths::is_clean(path.as_os_str().as_encoded_bytes()) || parent.parent().is_none() {
         return canonicalize_for_grant(path).map(unknown);
     }
     let known = match parents.get(parent.as_os_str()) {
