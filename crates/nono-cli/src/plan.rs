@@ -107,7 +107,9 @@ fn prepare_ahead(
     private_tmp: Option<&Path>,
     egress: &crate::egress::EgressPlan,
 ) -> Option<PreparedAhead> {
-    if mode == PrepareAhead::Nothing {
+    // With domain rules the proxy's port joins the network rules only once the proxy listens
+    // (`run`), so the final set never matches what could be prepared here.
+    if mode == PrepareAhead::Nothing || egress.enabled() {
         return None;
     }
     let mut requested = Vec::new();
