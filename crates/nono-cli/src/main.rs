@@ -19,9 +19,11 @@ use crate::ui::Ui;
 
 fn main() {
     // The commands that build a sandbox: its deny groups are resolved on a second CPU while
-    // the grants are (the thread gets ready while the command line is parsed).
+    // the grants are (the thread gets ready while the command line is parsed). Before the
+    // subcommand only the global flags (`-v`, `-s`, which take no value) can stand.
     if std::env::args_os()
-        .nth(1)
+        .skip(1)
+        .find(|a| !a.as_encoded_bytes().starts_with(b"-"))
         .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")
     {
         plan::start_deny_prefetch();

@@ -33,7 +33,10 @@ impl Ui {
         use tracing_subscriber::layer::SubscriberExt as _;
         use tracing_subscriber::util::SubscriberInitExt as _;
 
+        // The fmt subscriber stops at INFO unless told otherwise: the level is the filter's
+        // below (`-vv` debug, `-vvv` trace).
         let builder = tracing_subscriber::fmt()
+            .with_max_level(LevelFilter::TRACE)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)

@@ -158,8 +158,9 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&plan.sandbox.workdir);
-    let status = Sandbox::apply_reusing(&plan.sandbox.caps, plan.sandbox.ahead.take())
+    let (status, reused) = Sandbox::apply_reusing(&plan.sandbox.caps, plan.sandbox.ahead.take())
         .map_err(|e| Failure::nono(e.to_string()))?;
+    tracing::debug!(reused, "sandbox prepared");
     for gap in &status.not_enforced {
         ui.note(&format!(
             "best-effort: {} is NOT enforced: {}",

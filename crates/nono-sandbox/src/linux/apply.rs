@@ -559,19 +559,20 @@ impl Sandbox {
     /// [`SandboxError::MultiThreaded`] in strict mode, or a gap
     /// ([`Protection::AllThreads`]) in best-effort mode.
     pub fn apply(caps: &CapabilitySet) -> Result<EnforcementStatus, SandboxError> {
-        Sandbox::apply_reusing(caps, None)
+        Sandbox::apply_reusing(caps, None).map(|(status, _)| status)
     }
 
     /// [`apply`](Self::apply) with the preparation of `ahead` when it covers `caps` (see
-    /// [`PreparedSandbox::prepare_reusing`]; prepare it with default [`SandboxOptions`]).
+    /// [`PreparedSandbox::prepare_reusing`]; prepare it with default [`SandboxOptions`]). The
+    /// second value says whether `ahead` was used.
     pub fn apply_reusing(
         caps: &CapabilitySet,
         ahead: Option<PreparedAhead>,
-    ) -> Result<EnforcementStatus, SandboxError> {
+    ) -> Result<(EnforcementStatus, bool), SandboxError> {
         let threads = std::fs::read_dir("/proc/self/task")
             .map_err(|source| SandboxError::Threads { source })?
             .count();
-        let (mut prepared, _) =
+        let (mut prepared, reused) =
             PreparedSandbox::prepare_reusing(caps, &SandboxOptions::default(), ahead)?;
         if threads > 1 {
             if caps.compat() == Compat::Strict {
@@ -585,7 +586,7 @@ impl Sandbox {
         prepared
             .enforce()
             .map_err(|source| SandboxError::Enforce { source })?;
-        Ok(prepared.status.clone())
+        Ok((prepared.status.clone(), reused))
     }
 }
 
