@@ -6,17 +6,13 @@
 use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
 
 /// `nono MODE -vv --allow GRANT [EXTRA] -- cat FILE` with `$HOME` at the scratch's `home`
-/// (holding deny-group entries: `~/.ssh/id_rsa`, `~/.aws/credentials`); for `run` the global
-/// flag comes first (`nono -vv run ...`: the deny thread starts all the same).
+/// (holding deny-group entries: `~/.ssh/id_rsa`, `~/.aws/credentials`). The subcommand comes
+/// first: only then does nono start the deny thread (`nono -vv MODE` is the serial control
+/// of the red team 7 tests).
 fn cat(s: &Scratch, mode: &str, grant: &str, extra: &[&str], file: &str) -> Run {
     let mut cmd = nono_cmd(&s.path);
     cmd.env("HOME", s.join("home"))
-        .args(if mode == "run" {
-            ["-vv", mode]
-        } else {
-            [mode, "-vv"]
-        })
-        .args(["--allow", grant])
+        .args([mode, "-vv", "--allow", grant])
         .args(extra)
         .args(["--", "cat", file]);
     output(&mut cmd)

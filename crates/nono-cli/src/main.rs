@@ -19,11 +19,9 @@ use crate::ui::Ui;
 
 fn main() {
     // The commands that build a sandbox: its deny groups are resolved on a second CPU while
-    // the grants are (the thread gets ready while the command line is parsed). Before the
-    // subcommand only the global flags (`-v`, `-s`, which take no value) can stand.
+    // the grants are (the thread gets ready while the command line is parsed).
     if std::env::args_os()
-        .skip(1)
-        .find(|a| !a.as_encoded_bytes().starts_with(b"-"))
+        .nth(1)
         .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")
     {
         plan::start_deny_prefetch();
