@@ -166,3 +166,20 @@ fn man_is_listed_and_writes_a_page_per_subcommand() {
     }
     assert!(!dir.join("nono-help.1").exists());
 }
+
+/// `-v` logs at info, `-vv` at debug, `-vvv` at trace, as `--help` says (the log subscriber
+/// used to stop at info whatever the count).
+#[test]
+fn each_v_logs_one_level_more() {
+    let s = Scratch::new("cli-verbose");
+    let debug_line = "DEBUG sandbox prepared";
+    let one = nono(&s.path, ["wrap", "-v", "--", "true"]);
+    one.expect_code(0);
+    assert!(!one.stderr.contains("DEBUG"), "-v logged debug: {one}");
+    nono(&s.path, ["wrap", "-vv", "--", "true"])
+        .expect_code(0)
+        .stderr_has(debug_line);
+    nono(&s.path, ["wrap", "-vvv", "--", "true"])
+        .expect_code(0)
+        .stderr_has(debug_line);
+}
