@@ -476,12 +476,12 @@ impl SandboxPlan {
         } else {
             (None, Vec::new(), None)
         };
+        // The prefetch thread resolves the profile's deny groups from here on.
+        let prefetch = prefetch.map(|p| p.begin(profile.enabled_groups(), vars.clone()));
         // Domain rules: the proxy becomes the only way out (its port is added when it
         // listens; `run` does that, `wrap` refuses).
         let egress =
             crate::egress::EgressPlan::from_flags(&flags.egress, &profile, &flags.profile)?;
-        // The prefetch thread resolves the profile's deny groups from here on.
-        let prefetch = prefetch.map(|p| p.begin(profile.enabled_groups(), vars.clone()));
         let mut ahead = None;
         // Before the profile is resolved: a profile an earlier run may have rewritten is
         // refused before anything of it is used.
