@@ -245,13 +245,17 @@ impl LinkWalkCache {
     /// what was not skipped). Returns whether the walk was complete and how many entries it
     /// looked at. From a recorded walk when every directory it read is unchanged; otherwise
     /// walked (and recorded when it qualifies).
+    ///
+    /// # Errors
+    /// A directory of the walk could not be read for a reason that says nothing about it
+    /// (out of descriptors): nothing is recorded, and the symlinks beneath `root` are unknown.
     pub fn walk(
         &mut self,
         root: &Path,
         budget: usize,
         links: &mut Vec<PathBuf>,
         mut skip: impl FnMut(&Path) -> bool,
-    ) -> (bool, usize) {
+    ) -> io::Result<(bool, usize)> {
         if self.file.is_none() {
             return walk_links(root, budget, links, None);
         }
@@ -263,14 +267,14 @@ impl LinkWalkCache {
             };
             if valid {
                 links.extend(r.links.iter().cloned());
-                return (r.complete, r.used);
+                return Ok((r.complete, r.used));
             }
             self.records.remove(&key);
             self.dirty = true;
         }
         let start = links.len();
         let mut dirs = Vec::new();
-        let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
+        let (complete, used) = walk_links(root, budget, links, Some(&mut dirs))?;
         let mut kept = start;
         for i in start..links.len() {
             if !skip(&links[i]) {
@@ -301,7 +305,7 @@ impl LinkWalkCache {
             );
             self.dirty = true;
         }
-        (complete, used)
+        Ok((complete, used))
     }
 
     /// Write the records back when this start changed them. Failures are ignored: the next
@@ -324,26 +328,54 @@ impl LinkWalkCache {
     }
 }
 
+/// Whether a directory the walk cannot read holds nothing it must see: it is gone or no
+/// directory (any more), loops, or the user may not read it (nor may a sandbox of theirs).
+/// Anything else (`EMFILE`, `ENFILE`, `ENOMEM`, `EIO`) says nothing about the directory.
+fn unreadable_is_empty(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::PermissionDenied
+    ) || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
 /// The walk itself; with `dirs`, every directory read is recorded with its stamp, taken
 /// before it is read.
+///
+/// # Errors
+/// A directory that could not be read for a reason that says nothing about it
+/// ([`unreadable_is_empty`]: out of descriptors, red team 14): the symlinks in it are
+/// unknown, so the walk is neither used nor recorded.
 fn walk_links(
     root: &Path,
     budget: usize,
     links: &mut Vec<PathBuf>,
     mut dirs: Option<&mut Vec<(PathBuf, Option<Stamp>)>>,
-) -> (bool, usize) {
+) -> io::Result<(bool, usize)> {
     let mut used = 0;
     let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    let failed = |dir: &Path, e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("reading {} failed: {e}", crate::escape::path(dir)),
+        )
+    };
     while let Some((dir, depth)) = queue.pop_front() {
         if let Some(dirs) = dirs.as_deref_mut() {
             dirs.push((dir.clone(), Stamp::of(&dir)));
         }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if unreadable_is_empty(&e) => continue,
+            Err(e) => return Err(failed(&dir, e)),
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if unreadable_is_empty(&e) => break,
+                Err(e) => return Err(failed(&dir, e)),
+            };
             if used == budget {
-                return (false, used);
+                return Ok((false, used));
             }
             used += 1;
             let Ok(ft) = entry.file_type() else {
@@ -353,13 +385,13 @@ fn walk_links(
                 links.push(entry.path());
             } else if ft.is_dir() {
                 if depth + 1 >= LINK_WALK_DEPTH {
-                    return (false, used);
+                    return Ok((false, used));
                 }
                 queue.push_back((entry.path(), depth + 1));
             }
         }
     }
-    (true, used)
+    Ok((true, used))
 }
 
 /// Seconds since the epoch, now. (This module uses nothing of the supervisor's beyond the
@@ -493,7 +525,7 @@ mod tests {
     fn record_settled(cache: &mut LinkWalkCache, root: &Path, budget: usize) {
         let mut links = Vec::new();
         let mut dirs = Vec::new();
-        let (complete, used) = walk_links(root, budget, &mut links, Some(&mut dirs));
+        let (complete, used) = walk_links(root, budget, &mut links, Some(&mut dirs)).unwrap();
         cache.records.insert(
             (root.to_path_buf(), budget),
             Record {
@@ -518,7 +550,7 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         // Just made: too fresh to be recorded.
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![link.clone()]);
         assert!(
             cache.records.is_empty(),
@@ -534,14 +566,14 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         assert_eq!(cache.records.len(), 1);
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![link.clone()]);
         assert!(!cache.dirty, "an unchanged walk must come from the record");
         // ...and a new link in a walked directory invalidates it.
         let added = root.join("d5/new-link");
         std::os::unix::fs::symlink("/elsewhere", &added).unwrap();
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert!(links.contains(&added) && links.contains(&link), "{links:?}");
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -568,11 +600,11 @@ mod tests {
         helper.join().unwrap();
 
         let mut links = Vec::new();
-        cache.walk(&kept, 100, &mut links, |_| false);
+        cache.walk(&kept, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![kept_link]);
         assert!(!cache.dirty, "the unchanged record must be reused");
         let mut links = Vec::new();
-        cache.walk(&changed, 100, &mut links, |_| false);
+        cache.walk(&changed, 100, &mut links, |_| false).unwrap();
         assert!(
             links.contains(&added) && links.contains(&changed_link),
             "the changed tree must be walked again: {links:?}"

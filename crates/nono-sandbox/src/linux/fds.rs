@@ -132,6 +132,31 @@ pub fn reserve_fd_slots(slots: u32) {
 /// [`reserve_fd_slots`]): the held ones plus room for what the process already has open.
 pub const RULE_FD_SLOTS: u32 = 512;
 
+/// Descriptors another thread of this process may need at once while a ruleset build holds
+/// its rule descriptors (see [`room_for_held_rule_fds`]): the deny-group thread reads one
+/// directory at a time and walks one symlink chain at a time.
+pub(crate) const OTHER_THREAD_FDS: usize = 64;
+
+/// Whether this process may hold `held` more descriptors (a ruleset build's rule
+/// descriptors) and still leave [`OTHER_THREAD_FDS`] for another thread: the soft
+/// `RLIMIT_NOFILE` is above what is open now plus both. A build that runs out retries with
+/// its held descriptors closed, but the other thread's `open`s fail meanwhile, and the
+/// deny-group thread's link walk skipped a directory it could not open (red team 14: with
+/// `ulimit -n 64`, symlink targets inside deny entries went unprotected, and the walk was
+/// cached for later runs). `false` when `/proc/self/fd` cannot be read.
+pub(crate) fn room_for_held_rule_fds(held: usize) -> bool {
+    let limit = match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        Some(soft) => usize::try_from(soft).unwrap_or(usize::MAX),
+        None => usize::MAX,
+    };
+    let Ok(open) = std::fs::read_dir("/proc/self/fd").map(Iterator::count) else {
+        return false;
+    };
+    open.saturating_add(held)
+        .saturating_add(OTHER_THREAD_FDS)
+        < limit
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::{AsRawFd as _, OwnedFd};
