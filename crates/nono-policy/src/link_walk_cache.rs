@@ -541,6 +541,50 @@ mod tests {
         cache.dirty = true;
     }
 
+    /// Red team 14: a directory the walk cannot open for lack of descriptors (the ruleset
+    /// built ahead on the other thread held them) fails the walk — it used to be skipped as
+    /// empty, its symlinks' targets left unprotected — and nothing is recorded for later
+    /// starts. In a child process (this test binary again, this test alone) whose
+    /// descriptor table is full.
+    #[test]
+    fn a_directory_unreadable_for_lack_of_descriptors_fails_the_walk() {
+        const CHILD: &str = "NONO_RT14_WALK_CHILD";
+        const NAME: &str =
+            "link_walk_cache::tests::a_directory_unreadable_for_lack_of_descriptors_fails_the_walk";
+        if let Some(d) = std::env::var_os(CHILD) {
+            let d = PathBuf::from(d);
+            let root = d.join("root");
+            let mut cache = LinkWalkCache::load(&d.join("state"));
+            assert!(cache.file.is_some());
+            let mut held = Vec::new();
+            while let Ok(f) = std::fs::File::open("/") {
+                held.push(f);
+            }
+            let mut links = Vec::new();
+            let got = cache.walk(&root, 100, &mut links, |_| false);
+            let records = cache.records.len();
+            drop(held);
+            let err = got.expect_err("the walk skipped a directory it could not open");
+            assert!(err.to_string().contains("Too many open files"), "{err}");
+            assert_eq!(records, 0, "a failed walk was recorded");
+            return;
+        }
+        let d = tmp("emfile");
+        tree(&d.join("root"));
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, &d)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn a_recorded_walk_is_reused_until_a_directory_changes() {
         let d = tmp("reuse");

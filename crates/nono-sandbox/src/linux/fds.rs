@@ -211,6 +211,48 @@ mod tests {
             .unwrap()
     }
 
+    /// Red team 14: with the descriptor limit nearly reached, a sandbox is not prepared
+    /// ahead (its build would hold up to `HELD_RULE_FDS` descriptors while the deny thread
+    /// opens directories), and is with room. In a child process (this test binary again,
+    /// this test alone) that fills its own descriptor table.
+    #[test]
+    fn no_preparation_ahead_without_room_for_the_other_threads_descriptors() {
+        use crate::linux::apply::{PreparedSandbox, SandboxOptions};
+        use crate::linux::landlock::HELD_RULE_FDS;
+        const CHILD: &str = "NONO_RT14_FDS_CHILD";
+        const NAME: &str =
+            "linux::fds::tests::no_preparation_ahead_without_room_for_the_other_threads_descriptors";
+        if std::env::var_os(CHILD).is_some() {
+            let mut held = Vec::new();
+            while let Ok(f) = std::fs::File::open("/") {
+                held.push(f);
+            }
+            // Room for the build's held descriptors, but not for the other thread's too.
+            held.truncate(held.len().saturating_sub(HELD_RULE_FDS + 8));
+            assert!(!super::room_for_held_rule_fds(HELD_RULE_FDS));
+            let ahead =
+                PreparedSandbox::prepare_ahead(crate::CapabilitySet::new(), SandboxOptions::new());
+            assert!(ahead.is_none(), "prepared ahead with the table nearly full");
+            held.clear();
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            if limit.is_some_and(|l| l > 1024) {
+                assert!(super::room_for_held_rule_fds(HELD_RULE_FDS));
+            }
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn reserving_slots_grows_the_table_and_leaves_no_descriptor() {
         reserve_fd_slots(RULE_FD_SLOTS);
