@@ -140,7 +140,8 @@ fn a_low_descriptor_limit_never_leaves_link_targets_in_deny_entries_unprotected(
                 ran += 1;
             } else {
                 assert!(
-                    out.stderr.contains("looking for symlinks inside the protected path"),
+                    out.stderr
+                        .contains("looking for symlinks inside the protected path"),
                     "{mode:?}: neither ran nor refused as expected\n{out}"
                 );
             }

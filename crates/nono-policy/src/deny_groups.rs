@@ -655,7 +655,9 @@ impl DenySet {
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
             let (complete, used) = cache
-                .walk(&root, budget, &mut links, |l| resolver.names_a_plain_sibling(l))
+                .walk(&root, budget, &mut links, |l| {
+                    resolver.names_a_plain_sibling(l)
+                })
                 .map_err(|source| DenyGroupError::Walk {
                     entry: root.clone(),
                     source,

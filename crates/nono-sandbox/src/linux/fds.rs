@@ -152,9 +152,7 @@ pub(crate) fn room_for_held_rule_fds(held: usize) -> bool {
     let Ok(open) = std::fs::read_dir("/proc/self/fd").map(Iterator::count) else {
         return false;
     };
-    open.saturating_add(held)
-        .saturating_add(OTHER_THREAD_FDS)
-        < limit
+    open.saturating_add(held).saturating_add(OTHER_THREAD_FDS) < limit
 }
 
 #[cfg(test)]

@@ -393,7 +393,7 @@ fn add_deny(caps: &CapabilitySet, path: &Path, kind: DenyKind, how: AddDeny) -> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(120))]
+    #![proptest_config(ProptestConfig::with_cases(400))]
 
     /// Red team 14: the differential over whole preparations. Base: grants (through symlinks
     /// too) and the profile's own denies; final: the group denies first, then the base's (the
