@@ -328,23 +328,24 @@ impl LinkWalkCache {
     }
 }
 
-/// Whether a directory the walk cannot read holds nothing it must see: it is gone or no
-/// directory (any more), loops, or the user may not read it (nor may a sandbox of theirs).
-/// Anything else (`EMFILE`, `ENFILE`, `ENOMEM`, `EIO`) says nothing about the directory.
-fn unreadable_is_empty(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::PermissionDenied
-    ) || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+/// Whether the walk could not read a directory for want of a resource (`EMFILE`, `ENFILE`,
+/// `ENOMEM`): that says nothing about the directory, whose symlinks are then unknown. Any
+/// other error (gone, not a directory, unreadable, a loop, a path too long to name) keeps
+/// its meaning as before: nothing there the walk can see.
+fn short_of_resources(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOMEM]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 /// The walk itself; with `dirs`, every directory read is recorded with its stamp, taken
 /// before it is read.
 ///
 /// # Errors
-/// A directory that could not be read for a reason that says nothing about it
-/// ([`unreadable_is_empty`]: out of descriptors, red team 14): the symlinks in it are
-/// unknown, so the walk is neither used nor recorded.
+/// A directory that could not be read for want of descriptors or memory
+/// ([`short_of_resources`], red team 14): the symlinks in it are unknown, so the walk is
+/// neither used nor recorded.
 fn walk_links(
     root: &Path,
     budget: usize,
@@ -365,14 +366,14 @@ fn walk_links(
         }
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if unreadable_is_empty(&e) => continue,
-            Err(e) => return Err(failed(&dir, e)),
+            Err(e) if short_of_resources(&e) => return Err(failed(&dir, e)),
+            Err(_) => continue,
         };
         for entry in entries {
             let entry = match entry {
                 Ok(entry) => entry,
-                Err(e) if unreadable_is_empty(&e) => break,
-                Err(e) => return Err(failed(&dir, e)),
+                Err(e) if short_of_resources(&e) => return Err(failed(&dir, e)),
+                Err(_) => break,
             };
             if used == budget {
                 return Ok((false, used));
