@@ -29,6 +29,7 @@ mod redteam10;
 mod redteam11;
 mod redteam12;
 mod redteam13;
+mod redteam14;
 mod redteam2;
 mod redteam3;
 mod redteam4;

@@ -424,6 +424,20 @@ pub enum DenyGroupError {
         #[source]
         source: CapsError,
     },
+    /// A protected directory could not be looked through for symlinks (red team 14: out of
+    /// descriptors): what its links lead to would go unprotected.
+    #[error(
+        "looking for symlinks inside the protected path {}: {source}; nothing was started \
+         (if this is \"Too many open files\", raise the limit with `ulimit -n`)",
+        crate::escape::path(entry)
+    )]
+    Walk {
+        /// The deny entry walked.
+        entry: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -604,7 +618,7 @@ impl DenySet {
             share(std::sync::Arc::clone(&check));
         }
         cache.use_check(&check);
-        set.add_link_targets(&mut resolver, &mut cache);
+        set.add_link_targets(&mut resolver, &mut cache)?;
         let seen = Lstats(std::mem::take(&mut resolver.seen));
         Ok((set, seen, Leftovers { cache, resolver }))
     }
@@ -614,7 +628,7 @@ impl DenySet {
         &mut self,
         resolver: &mut Resolver,
         cache: &mut crate::link_walk_cache::LinkWalkCache,
-    ) {
+    ) -> Result<(), DenyGroupError> {
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         // nono's own state first: it must never be cut for a large browser profile.
         order.sort_by_key(|&i| self.entries[i].group != "nono");
@@ -640,9 +654,14 @@ impl DenySet {
             }
             let mut links = Vec::new();
             let budget = LINK_WALK_ENTRIES.min(total_left);
-            let (complete, used) = cache.walk(&root, budget, &mut links, |l| {
-                resolver.names_a_plain_sibling(l)
-            });
+            let (complete, used) = cache
+                .walk(&root, budget, &mut links, |l| {
+                    resolver.names_a_plain_sibling(l)
+                })
+                .map_err(|source| DenyGroupError::Walk {
+                    entry: root.clone(),
+                    source,
+                })?;
             total_left -= used;
             if !complete {
                 self.unwalked.push(root.clone());
@@ -656,6 +675,7 @@ impl DenySet {
                 self.add_link_chain(resolver, &link, Some(&root), &origin, kind, &mut queue);
             }
         }
+        Ok(())
     }
 
     /// Deny what the symlink `link` (inside the entry `root`, or an entry itself) leads to:

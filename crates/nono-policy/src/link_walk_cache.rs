@@ -49,8 +49,10 @@ pub const MIN_CACHED_DIRS: usize = 8;
 const MAX_RECORDS: usize = 256;
 /// The file is not read beyond this size.
 const MAX_FILE_BYTES: u64 = 8 << 20;
-/// Format and walk semantics: a file written by another version of nono is ignored.
-const VERSION: &str = concat!("link-walk/2 nono ", env!("CARGO_PKG_VERSION"));
+/// Format and walk semantics: a file written by another version of nono is ignored. `/3`
+/// (red team 14): walks of `/2` may have skipped a directory they could not open for want
+/// of descriptors and been recorded as complete; none of them is trusted.
+const VERSION: &str = concat!("link-walk/3 nono ", env!("CARGO_PKG_VERSION"));
 
 /// The `lstat` identity of a directory the walk read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -245,13 +247,17 @@ impl LinkWalkCache {
     /// what was not skipped). Returns whether the walk was complete and how many entries it
     /// looked at. From a recorded walk when every directory it read is unchanged; otherwise
     /// walked (and recorded when it qualifies).
+    ///
+    /// # Errors
+    /// A directory of the walk could not be read for a reason that says nothing about it
+    /// (out of descriptors): nothing is recorded, and the symlinks beneath `root` are unknown.
     pub fn walk(
         &mut self,
         root: &Path,
         budget: usize,
         links: &mut Vec<PathBuf>,
         mut skip: impl FnMut(&Path) -> bool,
-    ) -> (bool, usize) {
+    ) -> io::Result<(bool, usize)> {
         if self.file.is_none() {
             return walk_links(root, budget, links, None);
         }
@@ -263,14 +269,14 @@ impl LinkWalkCache {
             };
             if valid {
                 links.extend(r.links.iter().cloned());
-                return (r.complete, r.used);
+                return Ok((r.complete, r.used));
             }
             self.records.remove(&key);
             self.dirty = true;
         }
         let start = links.len();
         let mut dirs = Vec::new();
-        let (complete, used) = walk_links(root, budget, links, Some(&mut dirs));
+        let (complete, used) = walk_links(root, budget, links, Some(&mut dirs))?;
         let mut kept = start;
         for i in start..links.len() {
             if !skip(&links[i]) {
@@ -301,7 +307,7 @@ impl LinkWalkCache {
             );
             self.dirty = true;
         }
-        (complete, used)
+        Ok((complete, used))
     }
 
     /// Write the records back when this start changed them. Failures are ignored: the next
@@ -324,26 +330,55 @@ impl LinkWalkCache {
     }
 }
 
+/// Whether the walk could not read a directory for want of a resource (`EMFILE`, `ENFILE`,
+/// `ENOMEM`): that says nothing about the directory, whose symlinks are then unknown. Any
+/// other error (gone, not a directory, unreadable, a loop, a path too long to name) keeps
+/// its meaning as before: nothing there the walk can see.
+fn short_of_resources(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOMEM]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
+}
+
 /// The walk itself; with `dirs`, every directory read is recorded with its stamp, taken
 /// before it is read.
+///
+/// # Errors
+/// A directory that could not be read for want of descriptors or memory
+/// ([`short_of_resources`], red team 14): the symlinks in it are unknown, so the walk is
+/// neither used nor recorded.
 fn walk_links(
     root: &Path,
     budget: usize,
     links: &mut Vec<PathBuf>,
     mut dirs: Option<&mut Vec<(PathBuf, Option<Stamp>)>>,
-) -> (bool, usize) {
+) -> io::Result<(bool, usize)> {
     let mut used = 0;
     let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    let failed = |dir: &Path, e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("reading {} failed: {e}", crate::escape::path(dir)),
+        )
+    };
     while let Some((dir, depth)) = queue.pop_front() {
         if let Some(dirs) = dirs.as_deref_mut() {
             dirs.push((dir.clone(), Stamp::of(&dir)));
         }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if short_of_resources(&e) => return Err(failed(&dir, e)),
+            Err(_) => continue,
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if short_of_resources(&e) => return Err(failed(&dir, e)),
+                Err(_) => break,
+            };
             if used == budget {
-                return (false, used);
+                return Ok((false, used));
             }
             used += 1;
             let Ok(ft) = entry.file_type() else {
@@ -353,13 +388,13 @@ fn walk_links(
                 links.push(entry.path());
             } else if ft.is_dir() {
                 if depth + 1 >= LINK_WALK_DEPTH {
-                    return (false, used);
+                    return Ok((false, used));
                 }
                 queue.push_back((entry.path(), depth + 1));
             }
         }
     }
-    (true, used)
+    Ok((true, used))
 }
 
 /// Seconds since the epoch, now. (This module uses nothing of the supervisor's beyond the
@@ -493,7 +528,7 @@ mod tests {
     fn record_settled(cache: &mut LinkWalkCache, root: &Path, budget: usize) {
         let mut links = Vec::new();
         let mut dirs = Vec::new();
-        let (complete, used) = walk_links(root, budget, &mut links, Some(&mut dirs));
+        let (complete, used) = walk_links(root, budget, &mut links, Some(&mut dirs)).unwrap();
         cache.records.insert(
             (root.to_path_buf(), budget),
             Record {
@@ -509,6 +544,50 @@ mod tests {
         cache.dirty = true;
     }
 
+    /// Red team 14: a directory the walk cannot open for lack of descriptors (the ruleset
+    /// built ahead on the other thread held them) fails the walk — it used to be skipped as
+    /// empty, its symlinks' targets left unprotected — and nothing is recorded for later
+    /// starts. In a child process (this test binary again, this test alone) whose
+    /// descriptor table is full.
+    #[test]
+    fn a_directory_unreadable_for_lack_of_descriptors_fails_the_walk() {
+        const CHILD: &str = "NONO_RT14_WALK_CHILD";
+        const NAME: &str =
+            "link_walk_cache::tests::a_directory_unreadable_for_lack_of_descriptors_fails_the_walk";
+        if let Some(d) = std::env::var_os(CHILD) {
+            let d = PathBuf::from(d);
+            let root = d.join("root");
+            let mut cache = LinkWalkCache::load(&d.join("state"));
+            assert!(cache.file.is_some());
+            let mut held = Vec::new();
+            while let Ok(f) = std::fs::File::open("/") {
+                held.push(f);
+            }
+            let mut links = Vec::new();
+            let got = cache.walk(&root, 100, &mut links, |_| false);
+            let records = cache.records.len();
+            drop(held);
+            let err = got.expect_err("the walk skipped a directory it could not open");
+            assert!(err.to_string().contains("Too many open files"), "{err}");
+            assert_eq!(records, 0, "a failed walk was recorded");
+            return;
+        }
+        let d = tmp("emfile");
+        tree(&d.join("root"));
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, &d)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn a_recorded_walk_is_reused_until_a_directory_changes() {
         let d = tmp("reuse");
@@ -518,7 +597,7 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         // Just made: too fresh to be recorded.
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![link.clone()]);
         assert!(
             cache.records.is_empty(),
@@ -534,14 +613,14 @@ mod tests {
         let mut cache = LinkWalkCache::load(&state);
         assert_eq!(cache.records.len(), 1);
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![link.clone()]);
         assert!(!cache.dirty, "an unchanged walk must come from the record");
         // ...and a new link in a walked directory invalidates it.
         let added = root.join("d5/new-link");
         std::os::unix::fs::symlink("/elsewhere", &added).unwrap();
         let mut links = Vec::new();
-        cache.walk(&root, 100, &mut links, |_| false);
+        cache.walk(&root, 100, &mut links, |_| false).unwrap();
         assert!(links.contains(&added) && links.contains(&link), "{links:?}");
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -568,11 +647,11 @@ mod tests {
         helper.join().unwrap();
 
         let mut links = Vec::new();
-        cache.walk(&kept, 100, &mut links, |_| false);
+        cache.walk(&kept, 100, &mut links, |_| false).unwrap();
         assert_eq!(links, vec![kept_link]);
         assert!(!cache.dirty, "the unchanged record must be reused");
         let mut links = Vec::new();
-        cache.walk(&changed, 100, &mut links, |_| false);
+        cache.walk(&changed, 100, &mut links, |_| false).unwrap();
         assert!(
             links.contains(&added) && links.contains(&changed_link),
             "the changed tree must be walked again: {links:?}"

@@ -183,9 +183,15 @@ impl PreparedAhead {
 impl PreparedSandbox {
     /// [`prepare`](Self::prepare) `caps` ahead of its last deny entries (see
     /// [`PreparedAhead`]). `None` when preparing failed: the final preparation runs and
-    /// reports the error then.
+    /// reports the error then. Also `None`, without preparing, when the descriptor limit
+    /// leaves no room for another thread's opens while the build holds its rule descriptors
+    /// (`RLIMIT_NOFILE` low, red team 14): the caller's other thread must not see `EMFILE`
+    /// because of this build.
     #[must_use]
     pub fn prepare_ahead(caps: CapabilitySet, opts: SandboxOptions) -> Option<PreparedAhead> {
+        if !crate::linux::fds::room_for_held_rule_fds(crate::linux::landlock::HELD_RULE_FDS) {
+            return None;
+        }
         let prepared = PreparedSandbox::prepare(&caps, &opts).ok()?;
         Some(PreparedAhead {
             caps,

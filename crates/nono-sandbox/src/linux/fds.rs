@@ -132,6 +132,29 @@ pub fn reserve_fd_slots(slots: u32) {
 /// [`reserve_fd_slots`]): the held ones plus room for what the process already has open.
 pub const RULE_FD_SLOTS: u32 = 512;
 
+/// Descriptors another thread of this process may need at once while a ruleset build holds
+/// its rule descriptors (see [`room_for_held_rule_fds`]): the deny-group thread reads one
+/// directory at a time and walks one symlink chain at a time.
+pub(crate) const OTHER_THREAD_FDS: usize = 64;
+
+/// Whether this process may hold `held` more descriptors (a ruleset build's rule
+/// descriptors) and still leave [`OTHER_THREAD_FDS`] for another thread: the soft
+/// `RLIMIT_NOFILE` is above what is open now plus both. A build that runs out retries with
+/// its held descriptors closed, but the other thread's `open`s fail meanwhile, and the
+/// deny-group thread's link walk skipped a directory it could not open (red team 14: with
+/// `ulimit -n 64`, symlink targets inside deny entries went unprotected, and the walk was
+/// cached for later runs). `false` when `/proc/self/fd` cannot be read.
+pub(crate) fn room_for_held_rule_fds(held: usize) -> bool {
+    let limit = match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        Some(soft) => usize::try_from(soft).unwrap_or(usize::MAX),
+        None => usize::MAX,
+    };
+    let Ok(open) = std::fs::read_dir("/proc/self/fd").map(Iterator::count) else {
+        return false;
+    };
+    open.saturating_add(held).saturating_add(OTHER_THREAD_FDS) < limit
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::{AsRawFd as _, OwnedFd};
@@ -184,6 +207,48 @@ mod tests {
             .find_map(|l| l.strip_prefix("FDSize:"))
             .and_then(|v| v.trim().parse().ok())
             .unwrap()
+    }
+
+    /// Red team 14: with the descriptor limit nearly reached, a sandbox is not prepared
+    /// ahead (its build would hold up to `HELD_RULE_FDS` descriptors while the deny thread
+    /// opens directories), and is with room. In a child process (this test binary again,
+    /// this test alone) that fills its own descriptor table.
+    #[test]
+    fn no_preparation_ahead_without_room_for_the_other_threads_descriptors() {
+        use crate::linux::apply::{PreparedSandbox, SandboxOptions};
+        use crate::linux::landlock::HELD_RULE_FDS;
+        const CHILD: &str = "NONO_RT14_FDS_CHILD";
+        const NAME: &str =
+            "linux::fds::tests::no_preparation_ahead_without_room_for_the_other_threads_descriptors";
+        if std::env::var_os(CHILD).is_some() {
+            let mut held = Vec::new();
+            while let Ok(f) = std::fs::File::open("/") {
+                held.push(f);
+            }
+            // Room for the build's held descriptors, but not for the other thread's too.
+            held.truncate(held.len().saturating_sub(HELD_RULE_FDS + 8));
+            assert!(!super::room_for_held_rule_fds(HELD_RULE_FDS));
+            let ahead =
+                PreparedSandbox::prepare_ahead(crate::CapabilitySet::new(), SandboxOptions::new());
+            assert!(ahead.is_none(), "prepared ahead with the table nearly full");
+            held.clear();
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            if limit.is_some_and(|l| l > 1024) {
+                assert!(super::room_for_held_rule_fds(HELD_RULE_FDS));
+            }
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]

@@ -432,7 +432,7 @@ fn open_rule_target(path: &Path, dir_hint: bool) -> Result<Option<(OwnedFd, bool
 
 /// How many rule descriptors [`build_ruleset`] holds open before closing them together (with
 /// what a process has open anyway, within [`RULE_FD_SLOTS`](crate::linux::RULE_FD_SLOTS)).
-const HELD_RULE_FDS: usize = 256;
+pub(crate) const HELD_RULE_FDS: usize = 256;
 
 /// Build the Landlock ruleset for `caps`, recording into `status` what is and is not enforced
 /// (and the number of path rules added, in `status.fs_rules`). The ruleset is created, not yet

@@ -319,3 +319,126 @@ proptest! {
         }
     }
 }
+
+/// A tree with the shapes the planner treats apart: nested directories, a file with two
+/// links, a symlink to a directory and one to a file (denied as links or through), a
+/// directory reached only through a symlinked parent.
+fn linked_tree() -> TempTree {
+    let t = TempTree::new("ahead-links");
+    t.file("a/b/c/f", "f");
+    t.file("a/b/g", "g");
+    t.file("a/h", "h");
+    t.file("d/e/x", "x");
+    t.file("d/y", "y");
+    t.file("o/z", "z");
+    std::fs::hard_link(t.join("o/z"), t.join("o/z2")).unwrap();
+    std::os::unix::fs::symlink(t.join("d/e"), t.join("a/ln_dir")).unwrap();
+    std::os::unix::fs::symlink(t.join("o/z"), t.join("d/ln_file")).unwrap();
+    std::os::unix::fs::symlink(t.join("a/b"), t.join("via")).unwrap();
+    t
+}
+
+fn any_linked_path() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "",
+        "a",
+        "a/b",
+        "a/b/c",
+        "a/b/c/f",
+        "a/b/g",
+        "a/h",
+        "a/ln_dir",
+        "a/missing/deeper",
+        "d",
+        "d/e",
+        "d/e/x",
+        "d/y",
+        "d/ln_file",
+        "o",
+        "o/z",
+        "o/z2",
+        "via/c",
+        "via/g",
+        "nowhere",
+    ])
+}
+
+/// How a deny entry is added: as a group's (its `lstat` known), by `deny_kind` (not looked
+/// at), or as a link (`deny_link_kind`: the link itself, its directory resolved).
+#[derive(Debug, Clone, Copy)]
+enum AddDeny {
+    Group,
+    Plain,
+    Link,
+}
+
+fn any_add() -> impl Strategy<Value = AddDeny> {
+    prop::sample::select(vec![AddDeny::Group, AddDeny::Plain, AddDeny::Link])
+}
+
+fn add_deny(caps: &CapabilitySet, path: &Path, kind: DenyKind, how: AddDeny) -> CapabilitySet {
+    match how {
+        AddDeny::Group => with_group_deny(caps, path, kind),
+        AddDeny::Plain => {
+            let mut caps = caps.clone();
+            let _ = caps.deny_kind(path, Origin::Group("credentials".into()), kind);
+            caps
+        }
+        AddDeny::Link => {
+            let mut caps = caps.clone();
+            let _ = caps.deny_link_kind(path, Origin::Group("credentials".into()), kind);
+            caps
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Red team 14: the differential over whole preparations. Base: grants (through symlinks
+    /// too) and the profile's own denies; final: the group denies first, then the base's (the
+    /// order `resolve_prefetched` gives), each added as a group, a plain or a link deny, and
+    /// `run`'s `/proc`-like carve-out (not looked at) appended to both. Whenever the
+    /// preparation ahead is taken, it has the rules and the status of preparing the final
+    /// set afresh.
+    #[test]
+    fn a_preparation_taken_ahead_is_the_fresh_preparation(
+        grants in prop::collection::vec((any_linked_path(), any_access()), 1..4),
+        own in prop::collection::vec((any_linked_path(), any_kind(), any_add()), 0..3),
+        groups in prop::collection::vec((any_linked_path(), any_kind(), any_add()), 1..4),
+        tail in any::<bool>(),
+        opts_trap in any::<bool>(),
+    ) {
+        let t = linked_tree();
+        let at = |p: &str| if p.is_empty() { t.path().to_path_buf() } else { t.join(p) };
+        let mut grants_only = CapabilitySet::new();
+        for (p, access) in &grants {
+            let _ = grants_only.allow_path(at(p), *access, "--allow");
+        }
+        let mut base = grants_only.clone();
+        for (p, kind, how) in &own {
+            base = add_deny(&base, &at(p), *kind, *how);
+        }
+        let mut fin = grants_only.clone();
+        for (p, kind, how) in groups.iter().chain(&own) {
+            fin = add_deny(&fin, &at(p), *kind, *how);
+        }
+        if tail {
+            for caps in [&mut base, &mut fin] {
+                caps.deny(t.join("o"), "served by the supervisor").unwrap();
+            }
+        }
+        let opts = if opts_trap {
+            SandboxOptions::new().with_notify(NotifySet::open_family())
+        } else {
+            SandboxOptions::default()
+        };
+        let (reused, taken) = reuse(&base, &fin, &opts);
+        let fresh = PreparedSandbox::prepare(&fin, &opts).unwrap();
+        if taken {
+            prop_assert_eq!(reused.path_rules(), fresh.path_rules());
+            prop_assert_eq!(reused.status(), fresh.status());
+        }
+        prop_assert_eq!(taken, fin.adds_only_inert_denies(&base));
+    }
+}
