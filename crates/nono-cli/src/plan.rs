@@ -85,7 +85,7 @@ pub struct SandboxPlan {
 /// groups are resolved on the other (issue 14, start-up): the Landlock ruleset, its rules'
 /// opens and the seccomp programs for the grants and the profile's own denies, taken by
 /// `wrap` or `run` when the groups' entries change nothing of it
-/// ([`PreparedAhead`](nono_sandbox::PreparedAhead)), and prepared again otherwise.
+/// ([`PreparedAhead`]), and prepared again otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrepareAhead {
     /// Nothing (`why`, `learn`, `setup`, dry runs).
