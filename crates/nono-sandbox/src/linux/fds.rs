@@ -110,10 +110,14 @@ pub(crate) fn close_owned(fds: Vec<std::os::fd::OwnedFd>) {
 /// period (`expand_fdtable`: `synchronize_rcu`) before freeing the old one: ~20 ms here
 /// (issue 14). Building a ruleset holds up to [`RULE_FD_SLOTS`] rule descriptors at once,
 /// above the 64 a table starts with, so a caller that will build one while another thread
-/// runs (nono's deny-group thread) grows the table first. Best effort: where a descriptor
-/// that high cannot be had (`RLIMIT_NOFILE` below it), nothing changes.
+/// runs (nono's deny-group thread) grows the table first. Under a soft `RLIMIT_NOFILE` below
+/// `slots` the table is grown to the limit (no descriptor can be numbered above it). Best
+/// effort: nothing changes where the calls fail.
 pub fn reserve_fd_slots(slots: u32) {
-    let Some(top) = slots.checked_sub(1).and_then(|t| i32::try_from(t).ok()) else {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(u64::from(slots), |soft| soft.min(u64::from(slots)));
+    let Some(top) = limit.checked_sub(1).and_then(|t| i32::try_from(t).ok()) else {
         return;
     };
     let Ok(any) = rustix::fs::open(
@@ -236,6 +240,44 @@ mod tests {
             if limit.is_some_and(|l| l > 1024) {
                 assert!(super::room_for_held_rule_fds(HELD_RULE_FDS));
             }
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Under a soft `RLIMIT_NOFILE` below the slots asked for, the table still grows, to the
+    /// limit (in a child: this test binary again, this test alone, with the limit lowered).
+    #[test]
+    fn reserving_slots_under_a_low_limit_grows_the_table_to_the_limit() {
+        const CHILD: &str = "NONO_FDS_LOW_LIMIT_CHILD";
+        const NAME: &str =
+            "linux::fds::tests::reserving_slots_under_a_low_limit_grows_the_table_to_the_limit";
+        if std::env::var_os(CHILD).is_some() {
+            rustix::process::setrlimit(
+                rustix::process::Resource::Nofile,
+                rustix::process::Rlimit {
+                    current: Some(400),
+                    maximum: rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum,
+                },
+            )
+            .unwrap();
+            let before = fd_table_size();
+            reserve_fd_slots(RULE_FD_SLOTS);
+            assert!(
+                before < 400 && fd_table_size() >= 400,
+                "table of {before} → {} slots under a limit of 400",
+                fd_table_size()
+            );
             return;
         }
         let out = std::process::Command::new(std::env::current_exe().unwrap())
