@@ -166,20 +166,16 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
             // The hashes as the user gives them: main.json's own (the file `trust` names) and
             // base.json's bound to it (`FILE=HEX`).
             let base_bound = format!("{base_s}={hb}");
-            let t = nono_as(
-                uid,
-                &s.path,
-                &home,
-                &[
-                    "profile",
-                    "trust",
-                    &main_s,
-                    "--sha256",
-                    &hm,
-                    "--sha256",
-                    &base_bound,
-                ],
-            );
+            let trust = [
+                "profile",
+                "trust",
+                &main_s,
+                "--sha256",
+                &hm,
+                "--sha256",
+                &base_bound,
+            ];
+            let t = nono_as(uid, &s.path, &home, &trust);
             t.expect_code(125)
                 .stderr_has("nothing trusted")
                 .stderr_has(&hm);
@@ -193,21 +189,7 @@ fn redteam11_trust_by_sha256_refuses_a_file_rewritten_to_another_files_shown_con
             // profile reads outside/other but not the secret.
             std::fs::write(&main, &main_shown).unwrap();
             give(uid, &[&main]);
-            nono_as(
-                uid,
-                &s.path,
-                &home,
-                &[
-                    "profile",
-                    "trust",
-                    &main_s,
-                    "--sha256",
-                    &hm,
-                    "--sha256",
-                    &base_bound,
-                ],
-            )
-            .expect_code(0);
+            nono_as(uid, &s.path, &home, &trust).expect_code(0);
             victim(&other).expect_code(0).stdout_has("the-other");
             let r = victim(&secret);
             assert!(!r.stdout.contains("the-secret"), "{mode} as {uid:?}:\n{r}");
@@ -281,14 +263,7 @@ fn redteam11_the_trust_hint_is_one_shell_word_whatever_the_file_is_named() {
         );
         // The user pastes the hint into a shell (nono from the build, nono's state in HOME).
         let pasted = hint.replacen("nono", &crate::harness::nono_bin().display().to_string(), 1);
-        let sh = Command::new("sh")
-            .args(["-c", &pasted])
-            .current_dir(&s.path)
-            .env("HOME", &home)
-            .env_remove("XDG_STATE_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .output()
-            .unwrap();
+        let sh = pasted_into_sh(&s, &home, &[&pasted]);
         assert!(
             !s.join("pwned").exists(),
             "{mode}: pasting the hint ran the run's command: {hint}"
@@ -298,13 +273,7 @@ fn redteam11_the_trust_hint_is_one_shell_word_whatever_the_file_is_named() {
             "{mode}: the hint did not work: {hint}\n{}",
             String::from_utf8_lossy(&sh.stderr)
         );
-        // Control: unquoted, that name runs the command in it.
-        let control = Command::new("sh")
-            .args(["-c", &format!("true {}", s.s(&format!("proj/{name}")))])
-            .current_dir(&s.path)
-            .status()
-            .unwrap();
-        assert!(control.success() && s.join("pwned").exists());
+        unquoted_runs_the_name(&s, &s.s(&format!("proj/{name}")));
     }
 }
 
@@ -391,6 +360,31 @@ fn redteam11_the_trust_hint_works_for_a_profile_extending_a_file_no_run_could_wr
     }
 }
 
+/// What a user gets pasting a printed line into `sh -c` (`argv`: the script, then `$0`, `$1`
+/// ...), in the scratch directory, with nono's state in `home`.
+fn pasted_into_sh(s: &Scratch, home: &std::path::Path, argv: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .args(argv)
+        .current_dir(&s.path)
+        .env("HOME", home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap()
+}
+
+/// The control of a quoting test: the same `path`, unquoted, runs the `touch pwned` in it.
+#[track_caller]
+fn unquoted_runs_the_name(s: &Scratch, path: &str) {
+    let control = Command::new("sh")
+        .args(["-c", &format!("true {path}")])
+        .current_dir(&s.path)
+        .status()
+        .unwrap();
+    assert!(control.success() && s.join("pwned").exists());
+}
+
 /// The flags a denial report line suggests: what follows `→ add ` up to its alternative
 /// (` (or …`), as the user would paste it.
 pub(crate) fn suggested_flags(r: &crate::harness::Run) -> String {
@@ -436,14 +430,7 @@ fn redteam11_a_denial_suggestion_is_one_shell_word_whatever_the_path_is_named() 
             "{} {mode} {flags} -- cat \"$1\"",
             crate::harness::nono_bin().display()
         );
-        let sh = Command::new("sh")
-            .args(["-c", &pasted, "sh", &file])
-            .current_dir(&s.path)
-            .env("HOME", &home)
-            .env_remove("XDG_STATE_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .output()
-            .unwrap();
+        let sh = pasted_into_sh(&s, &home, &[&pasted, "sh", &file]);
         assert!(
             !s.join("pwned").exists(),
             "{mode}: pasting the suggestion ran the command in the name: {flags}"
@@ -453,13 +440,7 @@ fn redteam11_a_denial_suggestion_is_one_shell_word_whatever_the_path_is_named() 
             "{mode}: the suggestion did not work: {flags}\n{}",
             String::from_utf8_lossy(&sh.stderr)
         );
-        // Control: unquoted, that name runs the command in it.
-        let control = Command::new("sh")
-            .args(["-c", &format!("true {}", s.s(dir))])
-            .current_dir(&s.path)
-            .status()
-            .unwrap();
-        assert!(control.success() && s.join("pwned").exists());
+        unquoted_runs_the_name(&s, &s.s(dir));
     }
 }
 

@@ -428,7 +428,7 @@ pub enum DenyGroupError {
     /// descriptors): what its links lead to would go unprotected.
     #[error(
         "looking for symlinks inside the protected path {}: {source}; nothing was started \
-         (if this is \"Too many open files\", raise the limit with `ulimit -n`)",
+         (for \"Too many open files\", raise the limit and run again: `ulimit -n 4096`)",
         crate::escape::path(entry)
     )]
     Walk {

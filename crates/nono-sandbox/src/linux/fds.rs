@@ -203,6 +203,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Run the test `name` of this binary alone in a child process with `child_var` set (so
+    /// that it may lower limits or fill its descriptor table), and fail unless it passed.
+    #[track_caller]
+    fn passes_alone_in_a_child(name: &str, child_var: &str) {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(child_var, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `FDSize` of `/proc/self/status`: the size of this process's descriptor table.
     fn fd_table_size() -> usize {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -242,17 +259,7 @@ mod tests {
             }
             return;
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        passes_alone_in_a_child(NAME, CHILD);
     }
 
     /// Under a soft `RLIMIT_NOFILE` below the slots asked for, the table still grows, to the
@@ -280,17 +287,7 @@ mod tests {
             );
             return;
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        passes_alone_in_a_child(NAME, CHILD);
     }
 
     #[test]

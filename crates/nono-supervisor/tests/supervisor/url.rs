@@ -98,6 +98,25 @@ fn python(body: &str, out: &Path, rec: &Recorder, allowed: &[&str]) -> SpawnConf
     config
 }
 
+/// Run a child that opens the allowed `https://github.com/` once and must succeed; the
+/// recorder holds what the opener saw.
+#[track_caller]
+fn opened_once() -> Recorder {
+    let out = scratch("out");
+    let rec = Recorder::new();
+    let body = format!(
+        r#"
+answer = open_url("c-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    rec
+}
+
 /// A child that asks to open `https://github.com/` once, expects a refusal and writes its
 /// error to `out/error`: the config (with `allowed` origins) and `out`.
 fn python_opening_one(rec: &Recorder, allowed: &[&str]) -> (SpawnConfig, PathBuf) {
@@ -163,18 +182,7 @@ fn the_opener_gets_none_of_the_supervisors_capabilities() {
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
         .unwrap();
-    let out = scratch("out");
-    let rec = Recorder::new();
-    let body = format!(
-        r#"
-answer = open_url("c-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{out}/done", "w").write("yes")
-"#,
-        out = out.display()
-    );
-    run_ok(python(&body, &out, &rec, &["https://github.com"]));
-    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let rec = opened_once();
     let caps = rec.caps();
     let names: Vec<&str> = caps.iter().map(|(n, _)| n.as_str()).collect();
     for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
@@ -261,18 +269,7 @@ fn the_opener_regains_no_capability_when_root_lacks_setpcap() {
             .is_some_and(|bnd| bnd & (1 << 8) == 0 && bnd != 0),
         "the inner run should have a bounding set without CAP_SETPCAP: {own}"
     );
-    let out = scratch("out");
-    let rec = Recorder::new();
-    let body = format!(
-        r#"
-answer = open_url("c-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{out}/done", "w").write("yes")
-"#,
-        out = out.display()
-    );
-    run_ok(python(&body, &out, &rec, &["https://github.com"]));
-    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
+    let rec = opened_once();
     let caps = rec.caps();
     for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
         let mask = caps.iter().find(|(n, _)| n == set).map(|(_, m)| *m);
@@ -292,19 +289,8 @@ fn the_opener_inherits_none_of_the_supervisors_descriptors() {
     let (r, w) = rustix::pipe::pipe().unwrap();
     let ino = |fd: &std::os::fd::OwnedFd| rustix::fs::fstat(fd).unwrap().st_ino;
     let (ri, wi) = (ino(&r), ino(&w));
-    let out = scratch("out");
-    let rec = Recorder::new();
-    let body = format!(
-        r#"
-answer = open_url("c-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{out}/done", "w").write("yes")
-"#,
-        out = out.display()
-    );
-    run_ok(python(&body, &out, &rec, &["https://github.com"]));
+    let rec = opened_once();
     drop((r, w));
-    assert_eq!(std::fs::read_to_string(out.join("done")).unwrap(), "yes");
     let fds = std::fs::read_to_string(rec.dir.join("fds")).unwrap();
     assert!(fds.contains("/dev/null"), "no fd listing: {fds}");
     for i in [ri, wi] {
