@@ -23,6 +23,7 @@ mod setup;
 mod shell;
 mod terminal_input;
 mod unix_socket;
+mod unwalked;
 mod users;
 mod why;
 mod workloads;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use nono_supervisor::deny_groups::{DenyGroup, GROUPS};
+use nono_supervisor::deny_groups::{DenyGroup, GROUPS, LINK_WALK_ENTRIES};
 use nono_supervisor::profile;
 
 /// The generated file, relative to the workspace root.
@@ -59,12 +59,17 @@ pub fn render() -> Result<String> {
         render_profile(&mut out, name, &v);
     }
     out.push_str("## Deny groups\n\n");
-    out.push_str(
+    out.push_str(&format!(
         "Every group is on in every built-in profile. A group protects its paths from every \
          grant, at start-up and at runtime; only an explicit grant of the path together with \
          `--bypass-protection PATH` lifts it (never for `nono`). A *read-only* group refuses \
-         writing only: its paths stay readable where a grant allows it.\n\n",
-    );
+         writing only: its paths stay readable where a grant allows it. Where a symlink inside \
+         a group's path leads is protected the same way (`~/.ssh/config` → \
+         `~/dotfiles/ssh_config`); nono looks through at most {} entries of each path for \
+         such links, and says so once, and in every `--dry-run`, for a path it could not look \
+         through whole.\n\n",
+        LINK_WALK_ENTRIES
+    ));
     for g in GROUPS {
         render_group(&mut out, g);
     }

@@ -564,10 +564,11 @@ impl SandboxPlan {
     }
 
     /// Every note a run prints before it starts: the working directory, a `$TMPDIR` replaced
-    /// by a private directory, and each symlink on the way to a command-line grant (the user
-    /// named the link; the sandbox gets its target).
+    /// by a private directory, each symlink on the way to a command-line grant (the user
+    /// named the link; the sandbox gets its target), and each deny entry whose walk for
+    /// symlinks was cut, the first time it matters ([`unwalked_to_announce`](Self::unwalked_to_announce)).
     #[must_use]
-    pub fn notes(&self) -> Vec<String> {
+    fn notes(&self) -> Vec<String> {
         let mut out: Vec<String> = self.workdir_note().into_iter().collect();
         if let Some(t) = &self.tmpdir_fallback {
             out.push(format!(
@@ -585,7 +586,43 @@ impl SandboxPlan {
                 nono_supervisor::escape::path(&l.target)
             ));
         }
+        for u in self.unwalked_to_announce() {
+            out.push(format!(
+                "{} is protected, but holds more entries than nono looks through for symlinks ({}): the targets of links past them are not protected, and this run's grants may include them (said once per path; --dry-run lists every such path)",
+                escape::path(&u.root),
+                deny_groups::LINK_WALK_ENTRIES
+            ));
+        }
         out
+    }
+
+    /// Deny entries whose walk for symlinks was cut ([`DenySet::unwalked`]) that no earlier
+    /// start announced, and that this run has a grant for that a missed link target could lie
+    /// in (one whose access the entry's kind would reduce: any grant for a read-denied entry,
+    /// a write grant for a write-denied one). No silent downgrade: these get a note, once.
+    fn unwalked_to_announce(&self) -> impl Iterator<Item = &deny_groups::Unwalked> {
+        self.deny
+            .unwalked()
+            .iter()
+            .filter(|u| !u.announced && self.caps.grants().iter().any(|g| u.kind.removes(g.access)))
+    }
+
+    /// Print [`notes`](Self::notes) (unless `-s`); the cut walks they announced are remembered
+    /// as told only when printed.
+    pub fn print_notes(&self, ui: &crate::ui::Ui) {
+        for note in self.notes() {
+            ui.note(&note);
+        }
+        if ui.silent() {
+            return;
+        }
+        let told: Vec<PathBuf> = self
+            .unwalked_to_announce()
+            .map(|u| u.root.clone())
+            .collect();
+        if !told.is_empty() {
+            deny_groups::remember_announced(&self.vars, &told);
+        }
     }
 
     /// Record the directories and files this run may write (its write grants and `approve`
@@ -1406,7 +1443,7 @@ impl RunPlan {
                 })
                 .collect(),
             denies,
-            unwalked: sb.deny.unwalked().to_vec(),
+            unwalked: sb.deny.unwalked().iter().map(|u| u.root.clone()).collect(),
             bypassed: sb
                 .bypassed
                 .iter()

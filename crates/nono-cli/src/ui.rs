@@ -19,6 +19,12 @@ impl Ui {
         Ui { verbose, silent }
     }
 
+    /// Whether `-s` was given (notes are not printed).
+    #[must_use]
+    pub fn silent(&self) -> bool {
+        self.silent
+    }
+
     /// How many `-v` were given.
     #[must_use]
     pub fn verbose(&self) -> u8 {

@@ -482,6 +482,26 @@ pub const LINK_WALK_ENTRIES: usize = 1024;
 pub const LINK_WALK_TOTAL: usize = 16 * 1024;
 pub use crate::link_walk_cache::LINK_WALK_DEPTH;
 
+/// A deny entry whose walk for symlinks stopped at its bounds ([`LINK_WALK_ENTRIES`],
+/// [`LINK_WALK_TOTAL`], [`LINK_WALK_DEPTH`]): where the links past them lead is not denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwalked {
+    /// The entry (canonical).
+    pub root: PathBuf,
+    /// Its kind: which grants a target the walk missed could be changed through
+    /// ([`DenyKind::removes`]).
+    pub kind: DenyKind,
+    /// Whether an earlier start told the user ([`remember_announced`]).
+    pub announced: bool,
+}
+
+/// Remember that the user was told about these cut walks ([`Unwalked::root`]), in the
+/// start-up cache of `vars`' state directory, so later starts need not say it again. Best
+/// effort: when it cannot be written, the next start says it again.
+pub fn remember_announced(vars: &Vars, roots: &[PathBuf]) {
+    crate::link_walk_cache::LinkWalkCache::remember_announced(&vars.xdg_state_home, roots);
+}
+
 /// A set of denied paths, each tagged with its group. Cheap to query from many threads.
 #[derive(Debug, Clone, Default)]
 pub struct DenySet {
@@ -492,7 +512,7 @@ pub struct DenySet {
     /// `(st_dev, st_ino)` of entries that existed when added → index into `entries`.
     ids: HashMap<(u64, u64), usize>,
     /// Deny entries whose symlinks were not all resolved (walk cut at the bounds).
-    unwalked: Vec<PathBuf>,
+    unwalked: Vec<Unwalked>,
     /// Symlinks on the way from a deny entry to what it means (the entry itself when it is a
     /// link, links in a chain), protected as links: their own location, not followed (see
     /// [`CapabilitySet::deny_link_kind`]). `(link, group, kind)`.
@@ -664,7 +684,11 @@ impl DenySet {
                 })?;
             total_left -= used;
             if !complete {
-                self.unwalked.push(root.clone());
+                self.unwalked.push(Unwalked {
+                    announced: cache.announced(&root),
+                    root: root.clone(),
+                    kind: self.entries[i].kind,
+                });
             }
             let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
             for link in links {
@@ -743,7 +767,7 @@ impl DenySet {
 
     /// Deny entries whose symlinks were not all resolved (the walk stopped at its bounds).
     #[must_use]
-    pub fn unwalked(&self) -> &[PathBuf] {
+    pub fn unwalked(&self) -> &[Unwalked] {
         &self.unwalked
     }
 
@@ -1846,6 +1870,38 @@ mod tests {
         };
         assert!(netrc(&with).is_some());
         assert_eq!(netrc(&with), netrc(&without));
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// A deny entry holding more than [`LINK_WALK_ENTRIES`] entries is listed as cut, with
+    /// its kind, until [`remember_announced`] records that the user was told; an entry walked
+    /// whole is never listed.
+    #[test]
+    fn a_cut_walk_is_listed_until_announced() {
+        let h = home("t-unwalked");
+        let bin = h.join(".local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for i in 0..=LINK_WALK_ENTRIES {
+            std::fs::write(bin.join(format!("tool{i}")), b"").unwrap();
+        }
+        let vars = Vars::for_home(&h);
+        let set = DenySet::all(&vars).unwrap();
+        assert_eq!(
+            set.unwalked(),
+            [Unwalked {
+                root: bin.clone(),
+                kind: DenyKind::Write,
+                announced: false
+            }]
+        );
+        remember_announced(&vars, std::slice::from_ref(&bin));
+        let set = DenySet::all(&vars).unwrap();
+        assert_eq!(set.unwalked().len(), 1);
+        assert!(set.unwalked()[0].announced);
+        // Under the bound: walked whole, nothing to say.
+        std::fs::remove_file(bin.join("tool0")).unwrap();
+        std::fs::remove_file(bin.join("tool1")).unwrap();
+        assert!(DenySet::all(&vars).unwrap().unwalked().is_empty());
         let _ = std::fs::remove_dir_all(&h);
     }
 

@@ -29,6 +29,10 @@
 //!   the user's that nobody else can write, and only when it was written by this version of
 //!   nono; anything else is ignored and rewritten. A cache can only skip work: a record that
 //!   fails any check is walked again, never trusted.
+//! - Beside the records, the file lists the entries whose cut walk a run has told the user
+//!   about ([`LinkWalkCache::remember_announced`]), so that the note is printed once per
+//!   entry rather than on every start. Trusted like the records: a list that fails the checks
+//!   is ignored, and the notes come again.
 //! - Small walks are not recorded (an `lstat` per directory saves little there, and nono's
 //!   own state directory, which changes on most runs, would be rewritten on every start).
 
@@ -47,6 +51,8 @@ pub const RACY_SECS: i64 = 2;
 pub const MIN_CACHED_DIRS: usize = 8;
 /// Records kept in the file at most (the least recently written are dropped).
 const MAX_RECORDS: usize = 256;
+/// Announced deny entries kept in the file at most.
+const MAX_ANNOUNCED: usize = 1024;
 /// The file is not read beyond this size.
 const MAX_FILE_BYTES: u64 = 8 << 20;
 /// Format and walk semantics: a file written by another version of nono is ignored. `/3`
@@ -108,6 +114,10 @@ impl Record {
 struct CacheFile {
     version: String,
     records: Vec<Record>,
+    /// Deny entries whose cut walk the user was told about (see
+    /// [`LinkWalkCache::remember_announced`]).
+    #[serde(default)]
+    announced: Vec<PathBuf>,
 }
 
 /// The symlink walks of one start (see the module docs).
@@ -119,6 +129,8 @@ pub struct LinkWalkCache {
     dirty: bool,
     /// Records already checked by a [`StampCheck`]: whether each is still valid.
     checked: HashMap<(PathBuf, usize), bool>,
+    /// Deny entries whose cut walk the user was told about.
+    announced: HashSet<PathBuf>,
 }
 
 /// The stamps of some recorded walks, checked by any number of threads at once (the
@@ -183,12 +195,15 @@ impl LinkWalkCache {
     #[must_use]
     pub fn load(state_home: &Path) -> LinkWalkCache {
         let file = LinkWalkCache::file(state_home);
-        let records = read_trusted(&file)
+        let (records, announced) = read_trusted(&file)
             .map(|c| {
-                c.records
-                    .into_iter()
-                    .map(|r| ((r.root.clone(), r.budget), r))
-                    .collect()
+                (
+                    c.records
+                        .into_iter()
+                        .map(|r| ((r.root.clone(), r.budget), r))
+                        .collect(),
+                    c.announced.into_iter().collect(),
+                )
             })
             .unwrap_or_default();
         LinkWalkCache {
@@ -196,7 +211,29 @@ impl LinkWalkCache {
             records,
             dirty: false,
             checked: HashMap::new(),
+            announced,
         }
+    }
+
+    /// Whether the user was told that the walk of the deny entry `root` is cut at its bounds
+    /// (so a start need not say it again).
+    #[must_use]
+    pub fn announced(&self, root: &Path) -> bool {
+        self.announced.contains(root)
+    }
+
+    /// Remember in the cache of `state_home` that the user was told the walks of `roots` are
+    /// cut (a note printed once per entry, not on every start). Best effort: when it cannot be
+    /// written the note comes again. A root that is not UTF-8 is not recorded (the file is
+    /// JSON), so its note comes on every start.
+    pub fn remember_announced(state_home: &Path, roots: &[PathBuf]) {
+        let mut cache = LinkWalkCache::load(state_home);
+        for root in roots {
+            if root.to_str().is_some() && cache.announced.insert(root.clone()) {
+                cache.dirty = true;
+            }
+        }
+        cache.store();
     }
 
     /// Whether this is the cache of `state_home` (as [`load`](Self::load) was given it).
@@ -320,11 +357,15 @@ impl LinkWalkCache {
         let mut records: Vec<Record> = self.records.into_values().collect();
         records.sort_by_key(|r| std::cmp::Reverse(r.at));
         records.truncate(MAX_RECORDS);
+        let mut announced: Vec<PathBuf> = self.announced.into_iter().collect();
+        announced.sort_unstable();
+        announced.truncate(MAX_ANNOUNCED);
         let _ = write_private(
             &file,
             &CacheFile {
                 version: VERSION.to_owned(),
                 records,
+                announced,
             },
         );
     }
@@ -732,6 +773,43 @@ mod tests {
         assert!(LinkWalkCache::load(&state).records.is_empty());
         std::fs::write(&file, "{not json").unwrap();
         assert!(LinkWalkCache::load(&state).records.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A cut walk the user was told about is remembered beside the records (which a later
+    /// store keeps, as it keeps the list); a root that is not UTF-8 is not, and a file others
+    /// could have written is not trusted for it either (the note comes again).
+    #[test]
+    fn an_announced_cut_walk_is_remembered_with_the_records() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let d = tmp("announced");
+        let state = d.join("state");
+        let root = d.join("root");
+        tree(&root);
+        let mut cache = LinkWalkCache::load(&state);
+        record_settled(&mut cache, &root, 100);
+        cache.store();
+        let odd = d.join(std::ffi::OsStr::from_bytes(b"odd\xff"));
+        assert!(!LinkWalkCache::load(&state).announced(&root));
+        LinkWalkCache::remember_announced(&state, &[root.clone(), odd.clone()]);
+        let cache = LinkWalkCache::load(&state);
+        assert!(cache.announced(&root));
+        assert!(!cache.announced(&odd), "not UTF-8: not in the JSON file");
+        assert!(!cache.announced(&d), "only what was told");
+        assert_eq!(cache.records.len(), 1, "the walk records are kept");
+        // A later start that records a walk keeps the list.
+        let mut cache = LinkWalkCache::load(&state);
+        let other = d.join("other");
+        tree(&other);
+        record_settled(&mut cache, &other, 100);
+        cache.store();
+        let cache = LinkWalkCache::load(&state);
+        assert_eq!(cache.records.len(), 2);
+        assert!(cache.announced(&root));
+        // A file others could write is not trusted: the note comes again.
+        let file = LinkWalkCache::file(&state);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(!LinkWalkCache::load(&state).announced(&root));
         let _ = std::fs::remove_dir_all(&d);
     }
 }
