@@ -125,6 +125,19 @@ impl ApproveRule {
             })
     }
 
+    /// Whether the rule could grant a write at, into or beneath the directory `dir`: it grants
+    /// writing, and the literal part of its pattern (up to the first wildcard) lies on the way
+    /// to `dir` or beneath it. Conservative: a pattern with a wildcard near the root reaches
+    /// everywhere.
+    #[must_use]
+    pub fn may_write_in(&self, dir: &Path) -> bool {
+        self.access.writes()
+            && [&self.canonical, &self.glob].iter().any(|g| {
+                let prefix = g.literal_prefix();
+                dir.starts_with(&prefix) || prefix.starts_with(dir)
+            })
+    }
+
     /// Whether the rule names the canonical path `path` itself — a pattern without
     /// wildcards equal to it, e.g. `--approve PATH` for that very path — with `access`. A
     /// runtime grant opens an object that is not a regular file or a directory (a FIFO, a
@@ -362,6 +375,30 @@ impl Engine {
     #[must_use]
     pub fn audit_failures(&self) -> u64 {
         self.audit.as_ref().map_or(0, AuditLog::failures)
+    }
+
+    /// Whether this engine has granted, or grants without asking, a write at, into or
+    /// beneath the directory `dir` (canonical): a session grant of a file or directory, or an
+    /// approve rule ([`ApproveRule::may_write_in`]). Never inside a deny entry that removes
+    /// writing (deny groups win over every runtime grant). A write granted once at a prompt
+    /// is not remembered, so it is not seen here. For what runs outside the sandbox from
+    /// `dir` (the URL opener).
+    #[must_use]
+    pub fn may_grant_write_in(&self, dir: &Path) -> bool {
+        if self.policy.deny.deny_for(dir, AccessMode::Write).is_some() {
+            return false;
+        }
+        let reaches = |p: &Path| dir.starts_with(p) || p.starts_with(dir);
+        if self.policy.approve.iter().any(|r| r.may_write_in(dir)) {
+            return true;
+        }
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions.iter().any(|(p, a)| a.writes() && reaches(p)) {
+            return true;
+        }
+        drop(sessions);
+        let dirs = self.session_dirs.lock().unwrap_or_else(|p| p.into_inner());
+        dirs.iter().any(|(d, a)| a.writes() && reaches(d))
     }
 
     /// Non-blocking: the deny group that covers `path`, if any.
@@ -825,6 +862,49 @@ mod tests {
         assert!(engine
             .decide(&req(&d.join("home/.sshfoo"), AccessMode::Read))
             .is_granted());
+    }
+
+    /// Where a runtime grant could let the sandbox put a program (the URL opener's `PATH`):
+    /// an approve rule's literal prefix on the way to or beneath the directory (wildcards
+    /// reach everything past it), a session grant of a file or directory once given; never
+    /// inside a deny entry, never by a rule or grant that only reads.
+    #[test]
+    fn may_grant_write_in_sees_rules_and_session_grants() {
+        let d = dir("may-write");
+        std::fs::create_dir_all(d.join("home/.local/bin")).unwrap();
+        std::fs::create_dir_all(d.join("srv/a/bin")).unwrap();
+        std::fs::create_dir_all(d.join("srv/b/bin")).unwrap();
+        std::fs::create_dir_all(d.join("srv/c/bin")).unwrap();
+        std::fs::create_dir_all(d.join("usr/bin")).unwrap();
+        std::fs::write(d.join("srv/c/bin/tool"), "x").unwrap();
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: vec![
+                ApproveRule::path(&d.join("home"), AccessMode::ReadWrite, "--approve"),
+                ApproveRule::new(
+                    &format!("{}/srv/a/*/x", d.display()),
+                    AccessMode::Write,
+                    "p",
+                ),
+                ApproveRule::path(&d.join("usr"), AccessMode::Read, "--approve"),
+            ],
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Session);
+        let engine = Engine::new(policy, cb);
+        let may = |p: &str| engine.may_grant_write_in(&d.join(p));
+        assert!(may("home"));
+        assert!(!may("home/.local/bin"), "autorun: deny groups win");
+        assert!(may("srv/a/bin"), "a wildcard past srv/a reaches bin");
+        assert!(may("srv"), "a rule beneath the directory");
+        assert!(!may("srv/b/bin"));
+        assert!(!may("usr/bin"), "a read-only rule");
+        // A session grant of a file, once given, reaches its directory.
+        assert!(!may("srv/c/bin"));
+        let got = engine.decide(&req(&d.join("srv/c/bin/tool"), AccessMode::Write));
+        assert!(got.is_granted(), "{got:?}");
+        assert!(may("srv/c/bin"));
+        assert!(!may("srv/b/bin"));
     }
 
     /// A read-only deny entry (`autorun`) may be read at runtime but never written, also

@@ -274,6 +274,25 @@ impl StaticGrants {
         )
     }
 
+    /// Whether the sandbox may write at, into or beneath the directory `dir` (canonical) by
+    /// its grants: a write grant on the way to it or beneath it (a file grant inside it lets
+    /// the file be rewritten), unless a deny that removes writing covers `dir` (a deny wins
+    /// beneath it too). For what runs outside the sandbox from `dir` (the URL opener).
+    pub(crate) fn may_write_in(&self, dir: &Path) -> bool {
+        if self
+            .caps
+            .denies()
+            .iter()
+            .any(|d| d.kind.removes(AccessMode::Write) && dir.starts_with(&d.path))
+        {
+            return false;
+        }
+        self.caps
+            .grants()
+            .iter()
+            .any(|g| g.access.writes() && (dir.starts_with(&g.path) || g.path.starts_with(dir)))
+    }
+
     /// The capability model's verdict on a canonical path.
     pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
         // Every grant the model derives (a read-only carve-out's own grant) lies beneath a
@@ -1823,6 +1842,50 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         workers.submit(Lane::Socket, Box::new(move || tx.send(()).unwrap()));
         assert!(rx.try_recv().is_ok());
+    }
+
+    /// Where the sandbox may put a program (for the URL opener's `PATH`): inside, above or
+    /// around a write grant (a writable file grant inside a directory counts), not inside a
+    /// deny that removes writing, nor under a read-only grant.
+    #[test]
+    fn may_write_in_sees_every_way_to_write_into_a_directory() {
+        let dir = std::env::temp_dir().join(format!("nono-maywrite-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["rw/ro/deep", "rw/none", "files", "read/sub", "away"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("files/tool"), "x").unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let mut caps = CapabilitySet::new();
+        caps.allow_dir(dir.join("rw"), AccessMode::ReadWrite, "test")
+            .unwrap();
+        caps.allow_dir(dir.join("read"), AccessMode::Read, "test")
+            .unwrap();
+        caps.allow_file(dir.join("files/tool"), AccessMode::Write, "test")
+            .unwrap();
+        caps.deny_write(dir.join("rw/ro"), "test").unwrap();
+        caps.deny(dir.join("rw/none"), "test").unwrap();
+        let grants = StaticGrants::new(&caps);
+        for (p, writable) in [
+            ("rw", true),
+            ("rw/new", true),
+            ("", true),
+            ("files", true),
+            ("rw/ro", false),
+            ("rw/ro/deep", false),
+            ("rw/none", false),
+            ("read", false),
+            ("read/sub", false),
+            ("away", false),
+        ] {
+            let path = if p.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(p)
+            };
+            assert_eq!(grants.may_write_in(&path), writable, "{p}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The capability model's verdict is never changed by the broker's "no grant covers it"

@@ -147,6 +147,7 @@ impl SdkServer {
             }
             SupervisorMessage::OpenUrl(req) => {
                 let urls = ctx.urls.clone();
+                let grants = ctx.caps.clone();
                 let engine = ctx.engine.clone();
                 let shared = ctx.shared.clone();
                 let pid = ctx.child_pid;
@@ -159,7 +160,7 @@ impl SdkServer {
                                 "request_id {id:?} was already used; use a fresh id"
                             ))
                         } else {
-                            urls.open(&req.url)
+                            urls.open(&req.url, &grants, engine.as_deref())
                         };
                         record_url(&shared, engine.as_deref(), &req, pid, &result, start);
                         let response = SupervisorResponse::UrlOpened {

@@ -1,7 +1,9 @@
 //! Opening an allowed URL outside the sandbox (`xdg-open`/`open` or a chosen program), for
 //! the SDK's `OpenUrl`; the validation is `nono_policy::url`.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -47,15 +49,49 @@ pub fn open_outside(url: &str) -> Result<(), UrlError> {
 /// as its only argument, the same minimal environment and `/dev/null` streams.
 pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), UrlError> {
     static SHARED: std::sync::LazyLock<Arc<AtomicUsize>> = std::sync::LazyLock::new(Arc::default);
-    open_counted(program.as_ref(), url, &SHARED)
+    open_counted(program.as_ref(), url, &SHARED, None)
+}
+
+/// The `PATH` of an opener started for a sandboxed command: the entries of `path` (nono's
+/// own), each made canonical (a symlink on the way, re-pointed later, cannot move it),
+/// without relative or missing entries and without those `writable` says the command may
+/// put a program in — it would run outside the sandbox at once, as `xdg-open` or as any
+/// program the `xdg-open` script looks up (session 10). Returns the `PATH` and the entries
+/// left out for being writable.
+pub(crate) fn opener_path(
+    path: Option<&OsStr>,
+    writable: impl Fn(&Path) -> bool,
+) -> (OsString, Vec<PathBuf>) {
+    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut dropped = Vec::new();
+    for entry in std::env::split_paths(path.unwrap_or_default()) {
+        if !entry.is_absolute() {
+            continue;
+        }
+        let Ok(real) = std::fs::canonicalize(&entry) else {
+            continue;
+        };
+        // A `:` in the canonical name would split it: not kept.
+        if kept.contains(&real) || real.as_os_str().as_bytes().contains(&b':') {
+            continue;
+        }
+        if writable(&real) {
+            dropped.push(real);
+        } else {
+            kept.push(real);
+        }
+    }
+    (std::env::join_paths(kept).unwrap_or_default(), dropped)
 }
 
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
-/// count: one run's openers do not use up another's).
+/// count: one run's openers do not use up another's); with `path`, the opener gets that
+/// `PATH` (see [`opener_path`]) instead of nono's, and the program is looked up in it.
 pub(crate) fn open_counted(
     program: &OsStr,
     url: &str,
     running: &Arc<AtomicUsize>,
+    path: Option<&OsStr>,
 ) -> Result<(), UrlError> {
     origin_of(url)?;
     let name = || program.to_string_lossy().into_owned();
@@ -87,6 +123,10 @@ pub(crate) fn open_counted(
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }
+    }
+    if let Some(path) = path {
+        // (`Command` looks a bare program name up in the child's `PATH` when it is set.)
+        cmd.env("PATH", path);
     }
     // Openers left running (below) are bounded, as waiting for them bounded them before: a
     // command cannot pile up processes outside its cgroup with one open every few seconds.

@@ -361,7 +361,16 @@ impl UrlPolicy {
     }
 
     /// Validate, then open outside the sandbox. Blocking (waits for the opener): workers only.
-    pub(crate) fn open(&self, target: &str) -> Result<(), String> {
+    /// The opener is never one the sandboxed command may have written: it is looked up in a
+    /// `PATH` without the directories the command may write into by `grants` or, at runtime,
+    /// by `engine` (see [`url_open::opener_path`](crate::url_open::opener_path)), and a
+    /// program given by path is refused when it lies in such a directory.
+    pub(crate) fn open(
+        &self,
+        target: &str,
+        grants: &StaticGrants,
+        engine: Option<&Engine>,
+    ) -> Result<(), String> {
         let origin = url::origin_of(target).map_err(|e| e.to_string())?;
         if self.allowed.is_empty() {
             return Err(format!(
@@ -374,7 +383,36 @@ impl UrlPolicy {
             Some(program) => program.as_os_str(),
             None => std::ffi::OsStr::new(crate::url_open::opener()),
         };
-        let opened = crate::url_open::open_counted(program, target, &self.running);
-        opened.map_err(|e| e.to_string())
+        let writable = |dir: &Path| {
+            grants.may_write_in(dir) || engine.is_some_and(|e| e.may_grant_write_in(dir))
+        };
+        if Path::new(program).components().count() > 1 {
+            // Given by path: where it really lies (its directory, or itself as a file grant).
+            let dir = std::fs::canonicalize(program)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf));
+            if let Some(dir) = dir.filter(|d| writable(d)) {
+                return Err(format!(
+                    "the URL opener {} lies in {}, where the sandboxed command may write: it is not run outside the sandbox (choose an opener elsewhere)",
+                    crate::escape::path(Path::new(program)),
+                    crate::escape::path(&dir)
+                ));
+            }
+        }
+        let (path, dropped) =
+            crate::url_open::opener_path(std::env::var_os("PATH").as_deref(), writable);
+        let opened = crate::url_open::open_counted(program, target, &self.running, Some(&path));
+        opened.map_err(|e| match e {
+            url::UrlError::Spawn { ref source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound && !dropped.is_empty() =>
+            {
+                let dropped: Vec<String> = dropped.iter().map(|d| crate::escape::path(d)).collect();
+                format!(
+                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write: {})",
+                    dropped.join(", ")
+                )
+            }
+            e => e.to_string(),
+        })
     }
 }

@@ -354,6 +354,94 @@ open("{work}/done", "w").write("yes")
     );
 }
 
+/// Session 10: the opener (and every program the `xdg-open` script looks up) was found in
+/// nono's `PATH` as it was, so a `PATH` directory the command may write (a project's `bin/`
+/// outside the home, where no deny group protects it) supplied it: the command plants
+/// `bin/xdg-open` there and asks for an allowed URL, and the planted script runs outside the
+/// sandbox at once. The test re-runs itself with `PATH=<granted>/bin:<other>:$PATH`, `other`
+/// holding a recording `xdg-open` outside every grant: the URL must reach that one, and the
+/// planted one must not run. Before the fix it did (and the recorder saw nothing).
+#[test]
+fn the_opener_is_not_looked_up_where_the_command_may_write() {
+    const NAME: &str = "url::the_opener_is_not_looked_up_where_the_command_may_write";
+    let work = scratch("path-work");
+    let other = scratch("path-other");
+    let inner = rerun_self(NAME, |mut cmd| {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env(
+            "PATH",
+            format!("{}/bin:{}:{path}", work.display(), other.display()),
+        )
+        .env("NONO_S10_WORK", &work)
+        .env("NONO_S10_OTHER", &other);
+        Some(cmd)
+    });
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = PathBuf::from(std::env::var_os("NONO_S10_WORK").unwrap());
+    let other = PathBuf::from(std::env::var_os("NONO_S10_OTHER").unwrap());
+    let rec = Recorder::new();
+    std::os::unix::fs::symlink(&rec.program, other.join("xdg-open")).unwrap();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+os.makedirs("{work}/bin", exist_ok=True)
+planted = "{work}/bin/xdg-open"
+open(planted, "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
+os.chmod(planted, 0o755)
+answer = open_url("p-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{work}/done", "w").write("yes")
+"##,
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "the command's bin/xdg-open ran outside the sandbox as the opener"
+    );
+    assert_eq!(rec.opened(), ["https://github.com/"]);
+}
+
+/// An opener given by path that lies where the command may write is refused, not run.
+#[test]
+fn an_opener_the_command_may_write_is_refused() {
+    let _g = shared();
+    let rec = Recorder::new();
+    let out = scratch("out");
+    let escaped = rec.dir.join("escaped");
+    let planted = out.join("opener.sh");
+    std::fs::write(
+        &planted,
+        format!("#!/bin/sh\necho ran > '{}'\n", escaped.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+answer = open_url("a", "https://github.com/")
+assert answer["success"] is False, answer
+open("{out}/error", "w").write(answer["error"])
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some(planted);
+    run_ok(config);
+    let error = std::fs::read_to_string(out.join("error")).unwrap();
+    assert!(
+        error.contains("where the sandboxed command may write"),
+        "{error}"
+    );
+    assert!(!escaped.exists(), "the opener in the grant ran");
+}
+
 #[test]
 fn disallowed_and_dangerous_urls_are_refused_unopened() {
     let _g = shared();
