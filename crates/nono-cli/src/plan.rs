@@ -586,10 +586,18 @@ impl SandboxPlan {
                 nono_supervisor::escape::path(&l.target)
             ));
         }
-        for u in self.unwalked_to_announce() {
+        let cut: Vec<String> = self
+            .unwalked_to_announce()
+            .map(|u| escape::path(&u.root))
+            .collect();
+        if let Some((last, rest)) = cut.split_last() {
+            let (list, verb) = if rest.is_empty() {
+                (last.clone(), "is")
+            } else {
+                (format!("{} and {last}", rest.join(", ")), "are")
+            };
             out.push(format!(
-                "{} is protected, but holds more entries than nono looks through for symlinks ({}): the targets of links past them are not protected, and this run's grants may include them (said once per path; --dry-run lists every such path)",
-                escape::path(&u.root),
+                "{list} {verb} protected, but too large to look through for symlinks (nono stops after {} entries): where a link beyond that leads is not protected, and a grant of this run may reach it (said once; --dry-run lists such paths)",
                 deny_groups::LINK_WALK_ENTRIES
             ));
         }
