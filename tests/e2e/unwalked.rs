@@ -44,9 +44,9 @@ fn a_cut_link_walk_is_said_once_and_not_when_silent() {
     let out = start(&s, "wrap", &["-s"], &["--allow", &proj]);
     out.expect_code(0);
     assert!(!out.stderr.contains(NOTE), "{out}");
-    // The first start that can say it does, naming the entry: the same profile with a write
-    // grant (the control of the first start).
-    let out = start(&s, "run", &["-p", &ro], &["--allow", &proj]);
+    // The first start that can say it does, naming the entry: the same profile with writes
+    // granted at runtime (`--approve`, the control of the first start).
+    let out = start(&s, "run", &["-p", &ro], &["--approve", &proj]);
     out.stderr_has(NOTE)
         .stderr_has(&bin.display().to_string())
         .stderr_has("said once");

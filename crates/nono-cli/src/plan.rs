@@ -566,9 +566,10 @@ impl SandboxPlan {
     /// Every note a run prints before it starts: the working directory, a `$TMPDIR` replaced
     /// by a private directory, each symlink on the way to a command-line grant (the user
     /// named the link; the sandbox gets its target), and each deny entry whose walk for
-    /// symlinks was cut, the first time it matters ([`unwalked_to_announce`](Self::unwalked_to_announce)).
+    /// symlinks was cut, the first time it matters ([`unwalked_to_announce`](Self::unwalked_to_announce);
+    /// `runtime_grants`: the run may grant more while it runs).
     #[must_use]
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, runtime_grants: bool) -> Vec<String> {
         let mut out: Vec<String> = self.workdir_note().into_iter().collect();
         if let Some(t) = &self.tmpdir_fallback {
             out.push(format!(
@@ -587,7 +588,7 @@ impl SandboxPlan {
             ));
         }
         let cut: Vec<String> = self
-            .unwalked_to_announce()
+            .unwalked_to_announce(runtime_grants)
             .map(|u| escape::path(&u.root))
             .collect();
         if let Some((last, rest)) = cut.split_last() {
@@ -607,25 +608,30 @@ impl SandboxPlan {
     /// Deny entries whose walk for symlinks was cut ([`DenySet::unwalked`]) that no earlier
     /// start announced, and that this run has a grant for that a missed link target could lie
     /// in (one whose access the entry's kind would reduce: any grant for a read-denied entry,
-    /// a write grant for a write-denied one). No silent downgrade: these get a note, once.
-    fn unwalked_to_announce(&self) -> impl Iterator<Item = &deny_groups::Unwalked> {
-        self.deny
-            .unwalked()
-            .iter()
-            .filter(|u| !u.announced && self.caps.grants().iter().any(|g| u.kind.removes(g.access)))
+    /// a write grant for a write-denied one — or, with `runtime_grants`, any: a runtime grant
+    /// may reach such a target later). No silent downgrade: these get a note, once.
+    fn unwalked_to_announce(
+        &self,
+        runtime_grants: bool,
+    ) -> impl Iterator<Item = &deny_groups::Unwalked> {
+        self.deny.unwalked().iter().filter(move |u| {
+            !u.announced
+                && (runtime_grants || self.caps.grants().iter().any(|g| u.kind.removes(g.access)))
+        })
     }
 
     /// Print [`notes`](Self::notes) (unless `-s`); the cut walks they announced are remembered
-    /// as told only when printed.
-    pub fn print_notes(&self, ui: &crate::ui::Ui) {
-        for note in self.notes() {
+    /// as told only when printed. `runtime_grants`: the run may grant more while it runs
+    /// ([`ElevationPlan::enabled`]).
+    pub fn print_notes(&self, ui: &crate::ui::Ui, runtime_grants: bool) {
+        for note in self.notes(runtime_grants) {
             ui.note(&note);
         }
         if ui.silent() {
             return;
         }
         let told: Vec<PathBuf> = self
-            .unwalked_to_announce()
+            .unwalked_to_announce(runtime_grants)
             .map(|u| u.root.clone())
             .collect();
         if !told.is_empty() {
