@@ -48,7 +48,9 @@
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
 //! to it opened before the sandbox was applied.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -57,7 +59,7 @@ use serde::Serialize;
 use crate::caps::{
     AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind, Origin, Origins,
 };
-use crate::paths::{canonicalize_for_grant, clean_within};
+use crate::paths::{canonicalize_for_grant, clean_bases, clean_within};
 
 /// How much of the requested access the model allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -299,13 +301,13 @@ fn explain_canonical_with(
     let mut allowed: Option<AccessMode> = None;
     let mut contributing: Vec<&FsGrant> = Vec::new();
     let mut blocked: Option<Rule> = None;
-    let grants = if consult_grants {
-        effective_grants(caps)
+    let (grants, index) = if consult_grants {
+        (effective_grants(caps), DenyIndex::new(caps))
     } else {
-        Vec::new()
+        (Vec::new(), DenyIndex::default())
     };
     for grant in grants.iter().map(|e| &e.grant) {
-        match coverage(caps, grant, path) {
+        match coverage(caps, &index, grant, path) {
             Coverage::Covers => {
                 allowed = Some(allowed.map_or(grant.access, |a| a.union(grant.access)));
                 contributing.push(grant);
@@ -350,7 +352,7 @@ enum Coverage {
     Blocked(Rule),
 }
 
-fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
+fn coverage(caps: &CapabilitySet, index: &DenyIndex<'_>, grant: &FsGrant, path: &Path) -> Coverage {
     match grant.kind {
         FsKind::File => {
             if grant.path == path {
@@ -363,7 +365,7 @@ fn coverage(caps: &CapabilitySet, grant: &FsGrant, path: &Path) -> Coverage {
             if !path.starts_with(&grant.path) {
                 return Coverage::No;
             }
-            let carve = carve_spine(caps, &grant.path, grant.access);
+            let carve = carve_spine_in(index, &grant.path, grant.access);
             if carve.spine.is_empty() {
                 return Coverage::Covers;
             }
@@ -471,6 +473,14 @@ pub(crate) fn effective_grants_with_dropped(
     let mut out = Vec::with_capacity(caps.grants().len());
     let mut dropped = Vec::new();
     let has_read_only = caps.denies().iter().any(|d| d.kind == DenyKind::Write);
+    // The denies around a carve-out are found by its ancestors, not by a scan over every
+    // deny per carve-out (quadratic: seconds for the thousands of link targets the
+    // `autorun` group can deny inside one grant).
+    let index = if has_read_only {
+        DenyIndex::new(caps)
+    } else {
+        DenyIndex::default()
+    };
     for g in caps.grants() {
         let mut access = Some(g.access);
         for d in caps.denies() {
@@ -504,10 +514,11 @@ pub(crate) fn effective_grants_with_dropped(
                 continue;
             }
             // Inside another carve-out beneath the grant: that one decides.
-            if caps.denies().iter().any(|o| {
-                o.path.as_os_str() != d.path.as_os_str()
-                    && clean_within(&d.path, &o.path)
-                    && clean_within(&o.path, &g.path)
+            let own = d.path.as_os_str().as_encoded_bytes();
+            if clean_bases(&d.path).any(|o| {
+                o != own
+                    && index.any_at(o)
+                    && clean_within(Path::new(OsStr::from_bytes(o)), &g.path)
             }) {
                 continue;
             }
@@ -527,25 +538,106 @@ pub(crate) fn effective_grants_with_dropped(
     (out, dropped)
 }
 
+/// The denies of a [`CapabilitySet`] indexed by path, for the questions asked once per grant
+/// or per deny: which denies lie around a path (its [`clean_bases`] looked up, O(depth)) and
+/// which lie beneath it (a range of the sorted paths). A scan over every deny for each of
+/// thousands of grants or denies (the read grants of the link targets the `autorun` group
+/// denies inside one grant) is quadratic: seconds of start-up and of every refusal.
+#[derive(Debug, Default)]
+pub(crate) struct DenyIndex<'a> {
+    denies: &'a [crate::caps::DenyRule],
+    /// The paths of the full denies.
+    all: HashSet<&'a [u8]>,
+    /// The paths of the read-only denies.
+    write: HashSet<&'a [u8]>,
+    /// `(path, index in denies)`, sorted by path bytes (then index).
+    sorted: Vec<(&'a [u8], usize)>,
+}
+
+impl<'a> DenyIndex<'a> {
+    pub(crate) fn new(caps: &'a CapabilitySet) -> DenyIndex<'a> {
+        let denies = caps.denies();
+        let (mut all, mut write) = (HashSet::new(), HashSet::new());
+        let mut sorted = Vec::with_capacity(denies.len());
+        for (i, d) in denies.iter().enumerate() {
+            let p = d.path.as_os_str().as_encoded_bytes();
+            match d.kind {
+                DenyKind::All => all.insert(p),
+                DenyKind::Write => write.insert(p),
+            };
+            sorted.push((p, i));
+        }
+        sorted.sort_unstable();
+        DenyIndex {
+            denies,
+            all,
+            write,
+            sorted,
+        }
+    }
+
+    /// Whether a deny has the path `p`.
+    fn any_at(&self, p: &[u8]) -> bool {
+        self.all.contains(p) || self.write.contains(p)
+    }
+
+    /// Whether a deny that [removes](DenyKind::removes) some of `access` has the path `p`.
+    fn removing_at(&self, p: &[u8], access: AccessMode) -> bool {
+        (DenyKind::All.removes(access) && self.all.contains(p))
+            || (DenyKind::Write.removes(access) && self.write.contains(p))
+    }
+
+    /// The denies `d` with `clean_within(d.path, dir)` and `d.path != dir`, in the set's order.
+    fn strictly_within(&self, dir: &Path) -> impl Iterator<Item = &'a crate::caps::DenyRule> {
+        let dir = dir.as_os_str().as_encoded_bytes();
+        // `clean_within(p, dir)` for `p != dir` is: `p` starts with `dir/` (or with `dir`
+        // when that ends with `/`); the paths with a given prefix are a range of the sorted ones.
+        let mut prefix = dir.to_vec();
+        if !prefix.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        let start = self.sorted.partition_point(|(p, _)| *p < prefix.as_slice());
+        let mut hits: Vec<usize> = self.sorted[start..]
+            .iter()
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| *p != dir)
+            .map(|&(_, i)| i)
+            .collect();
+        hits.sort_unstable();
+        let denies = self.denies;
+        hits.into_iter().map(move |i| &denies[i])
+    }
+}
+
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
+#[cfg(test)]
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
+    carve_spine_in(&DenyIndex::new(caps), grant, access)
+}
+
+/// [`carve_spine`] with the set's denies indexed (see [`DenyIndex`]): O(depth) plus the
+/// denies beneath `grant`, not O(denies).
+pub(crate) fn carve_spine_in(
+    index: &DenyIndex<'_>,
+    grant: &Path,
+    access: AccessMode,
+) -> CarveSpine {
     let mut out = CarveSpine::default();
     // What `lstat` said of each path walked (a directory or not), in this call.
     let mut looked: HashMap<PathBuf, bool> = HashMap::new();
-    let relevant = || caps.denies().iter().filter(|d| d.kind.removes(access));
-    if relevant().any(|d| clean_within(grant, &d.path)) {
+    // A relevant deny (one that removes some of `access`) at or around the grant.
+    if clean_bases(grant).any(|b| index.removing_at(b, access)) {
         return out;
     }
-    for d in relevant() {
-        if !clean_within(&d.path, grant) || d.path.as_os_str() == grant.as_os_str() {
+    for d in index.strictly_within(grant) {
+        if !d.kind.removes(access) {
             continue;
         }
         // A deny inside another deny adds nothing, and expanding around it would hand out
         // rules inside the outer one (a full carve-out inside a read-only one is carved out
         // of the read-only one's own grant, see `effective_grants`).
-        if relevant()
-            .any(|o| o.path.as_os_str() != d.path.as_os_str() && clean_within(&d.path, &o.path))
-        {
+        let own = d.path.as_os_str().as_encoded_bytes();
+        if clean_bases(&d.path).any(|o| o != own && index.removing_at(o, access)) {
             continue;
         }
         out.denies.push(d.path.clone());

@@ -130,6 +130,17 @@ pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
     p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
 }
 
+/// Every `base` for which [`clean_within`]`(path, base)` holds, as bytes: `path` itself and
+/// its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`). Looking
+/// these up in a set of paths answers "does any of them contain `path`" in O(depth) instead
+/// of a scan over the set (exactly, also for a path that is not clean).
+pub(crate) fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
+    let p = path.as_os_str().as_encoded_bytes();
+    (0..=p.len())
+        .filter(move |&k| k == p.len() || p[k] == b'/' || (k > 0 && p[k - 1] == b'/'))
+        .map(move |k| &p[..k])
+}
+
 /// The canonical form of an absolute path that may not exist yet, for a **grant**: the path
 /// itself through [`realpath`] if it exists; else its longest existing ancestor, canonical,
 /// with the missing names appended (`.` dropped). A component that cannot be searched
