@@ -497,6 +497,13 @@ pub struct DenySet {
     /// link, links in a chain), protected as links: their own location, not followed (see
     /// [`CapabilitySet::deny_link_kind`]). `(link, group, kind)`.
     links: Vec<(PathBuf, Origin, DenyKind)>,
+    /// The paths of `links`, to add each once without a scan per link.
+    link_paths: HashSet<PathBuf>,
+    /// Both forms (`literal`, `canonical`) of every entry → indices into `entries`, to find
+    /// the entries covering a path by its ancestors (see [`clean_bases`]) rather than by a
+    /// scan over every entry: a scan per link target added (and per request) is quadratic in
+    /// the thousands of targets a `PATH` full of links can add (seconds of start-up).
+    by_path: HashMap<OsString, Vec<usize>>,
 }
 
 impl DenySet {
@@ -709,7 +716,7 @@ impl DenySet {
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
             }
-            if !self.links.iter().any(|(p, _, _)| p == l) {
+            if self.link_paths.insert(l.clone()) {
                 self.links.push((l.clone(), origin.clone(), kind));
             }
         }
@@ -824,7 +831,7 @@ impl DenySet {
                 Err(_) => stopped.links,
             };
             for (l, _, _) in links {
-                if !self.links.iter().any(|(p, _, _)| *p == l) {
+                if self.link_paths.insert(l.clone()) {
                     self.links.push((l, origin.clone(), kind));
                 }
             }
@@ -873,6 +880,17 @@ impl DenySet {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
+        }
+        let index = self.entries.len();
+        self.by_path
+            .entry(literal.clone().into_os_string())
+            .or_default()
+            .push(index);
+        if canonical != literal {
+            self.by_path
+                .entry(canonical.clone().into_os_string())
+                .or_default()
+                .push(index);
         }
         self.entries.push(Entry {
             literal,
@@ -981,6 +999,55 @@ impl<'a> Probe<'a> {
         self.matching(Some(access))
     }
 
+    /// The first entry (in insertion order) one of whose forms covers the path and that
+    /// `refuses`, a full one if any: looked up by the path's [`clean_bases`] (Linux: the
+    /// entries `under_clean` accepts are exactly those whose form is one of them), so a
+    /// check costs O(depth + entries found), not O(entries) — it runs for every link target
+    /// added to the set and for every runtime request.
+    fn look_up(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
+        let set: &'a DenySet = self.set;
+        let mut first: Option<usize> = None;
+        let mut first_all: Option<usize> = None;
+        for candidate in [self.literal.as_path(), self.canonical.as_path()] {
+            for base in clean_bases(candidate) {
+                let Some(hits) = set.by_path.get(OsStr::from_bytes(base)) else {
+                    continue;
+                };
+                for &i in hits.iter().filter(|&&i| refuses(&set.entries[i])) {
+                    first = Some(first.map_or(i, |f| f.min(i)));
+                    if set.entries[i].kind == DenyKind::All {
+                        first_all = Some(first_all.map_or(i, |f| f.min(i)));
+                    }
+                }
+            }
+        }
+        first_all.or(first).map(|i| &set.entries[i])
+    }
+
+    /// [`look_up`](Self::look_up) by a scan over every entry, for macOS, where names compare
+    /// case-insensitively (`under_clean` compares components there).
+    fn scan(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
+        let set: &'a DenySet = self.set;
+        let mut found: Option<&'a Entry> = None;
+        // Both candidates and both forms of every entry are clean absolute paths (normalised
+        // or canonical), so the byte comparison of `under_clean` is `starts_with` — at a
+        // fraction of the cost.
+        for e in set.entries.iter().filter(|e| refuses(e)) {
+            let covers = [self.literal.as_path(), self.canonical.as_path()]
+                .iter()
+                .any(|candidate| {
+                    under_clean(candidate, &e.literal) || under_clean(candidate, &e.canonical)
+                });
+            if covers {
+                if e.kind == DenyKind::All {
+                    return Some(e);
+                }
+                found.get_or_insert(e);
+            }
+        }
+        found
+    }
+
     /// The first entry covering the path that refuses `access` (`None`: any entry), full
     /// ones first.
     fn matching(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
@@ -997,24 +1064,11 @@ impl<'a> Probe<'a> {
                 why: &e.why,
             }
         }
-        let mut found: Option<&'a Entry> = None;
-        // Both candidates and both forms of every entry are clean absolute paths (normalised
-        // or canonical), so the byte comparison of `under_clean` is `starts_with` — at a
-        // fraction of the cost: this loop runs over every entry (~90 with the default
-        // groups) for every runtime request.
-        for e in set.entries.iter().filter(|e| refuses(e)) {
-            let covers = [self.literal.as_path(), self.canonical.as_path()]
-                .iter()
-                .any(|candidate| {
-                    under_clean(candidate, &e.literal) || under_clean(candidate, &e.canonical)
-                });
-            if covers {
-                if e.kind == DenyKind::All {
-                    return Some(as_match(e));
-                }
-                found.get_or_insert(e);
-            }
-        }
+        let found = if cfg!(target_os = "macos") {
+            self.scan(&refuses)
+        } else {
+            self.look_up(&refuses)
+        };
         if let Some(e) = found {
             return Some(as_match(e));
         }
@@ -1094,6 +1148,15 @@ fn under_clean(path: &Path, prefix: &Path) -> bool {
     let (path, prefix) = (path.as_os_str().as_bytes(), prefix.as_os_str().as_bytes());
     path.starts_with(prefix)
         && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
+}
+
+/// Every `prefix` for which [`under_clean`]`(path, prefix)` holds on Linux, as bytes: `path`
+/// itself and its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`).
+fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
+    let p = path.as_os_str().as_bytes();
+    (0..=p.len())
+        .filter(move |&k| k == p.len() || p[k] == b'/' || (k > 0 && p[k - 1] == b'/'))
+        .map(move |k| &p[..k])
 }
 
 /// An existing non-symlink's [`Seen`].
