@@ -48,7 +48,7 @@
 //! (Landlock checks the path used, not the inode), a bind mount of it, and a file descriptor
 //! to it opened before the sandbox was applied.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::fmt;
@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::caps::{
-    AccessMode, CapabilitySet, CapsError, DenyKind, FsGrant, FsKind, Origin, Origins,
+    AccessMode, CapabilitySet, CapsError, DenyKind, DenyRule, FsGrant, FsKind, Origin, Origins,
 };
 use crate::paths::{canonicalize_for_grant, clean_bases, clean_within};
 
@@ -260,20 +260,30 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
     // reduced, or the read grant of a read-only carve-out inside it), so one covers `path`
     // only if a grant of `caps` reaches it: else the grants need not be worked out (the
     // planted-link check asks about `/`, which nothing grants, for every link on the way).
-    let reached = caps.grants().iter().any(|g| match g.kind {
-        FsKind::File => g.path == path,
-        FsKind::Dir => path.starts_with(&g.path),
-    });
-    explain_canonical_with(caps, path, op, reached)
+    if reaches(caps, path) {
+        let index = DenyIndex::new(caps);
+        explain_canonical_with(caps, path, op, &effective_grants(caps), &index)
+    } else {
+        explain_canonical_with(caps, path, op, &[], &DenyIndex::default())
+    }
 }
 
-/// [`explain_canonical`]; with `consult_grants` false the effective grants are taken to be
-/// none that covers `path` (only when that is so: see there).
+/// Whether a grant of `caps` reaches `path` (see [`explain_canonical`]).
+fn reaches(caps: &CapabilitySet, path: &Path) -> bool {
+    caps.grants().iter().any(|g| match g.kind {
+        FsKind::File => g.path == path,
+        FsKind::Dir => path.starts_with(&g.path),
+    })
+}
+
+/// [`explain_canonical`] with the effective grants `grants` of `caps` (or none, when none
+/// covers `path`: only when that is so, see there) and its denies indexed.
 fn explain_canonical_with(
     caps: &CapabilitySet,
     path: &Path,
     op: AccessMode,
-    consult_grants: bool,
+    grants: &[EffectiveGrant],
+    index: &DenyIndex,
 ) -> Explanation {
     let verdict_of = |allowed: Option<AccessMode>| match allowed {
         Some(a) if a.contains(op) => Verdict::Allowed,
@@ -301,13 +311,8 @@ fn explain_canonical_with(
     let mut allowed: Option<AccessMode> = None;
     let mut contributing: Vec<&FsGrant> = Vec::new();
     let mut blocked: Option<Rule> = None;
-    let (grants, index) = if consult_grants {
-        (effective_grants(caps), DenyIndex::new(caps))
-    } else {
-        (Vec::new(), DenyIndex::default())
-    };
     for grant in grants.iter().map(|e| &e.grant) {
-        match coverage(caps, &index, grant, path) {
+        match coverage(caps, index, grant, path) {
             Coverage::Covers => {
                 allowed = Some(allowed.map_or(grant.access, |a| a.union(grant.access)));
                 contributing.push(grant);
@@ -352,7 +357,7 @@ enum Coverage {
     Blocked(Rule),
 }
 
-fn coverage(caps: &CapabilitySet, index: &DenyIndex<'_>, grant: &FsGrant, path: &Path) -> Coverage {
+fn coverage(caps: &CapabilitySet, index: &DenyIndex, grant: &FsGrant, path: &Path) -> Coverage {
     match grant.kind {
         FsKind::File => {
             if grant.path == path {
@@ -365,7 +370,7 @@ fn coverage(caps: &CapabilitySet, index: &DenyIndex<'_>, grant: &FsGrant, path: 
             if !path.starts_with(&grant.path) {
                 return Coverage::No;
             }
-            let carve = carve_spine_in(index, &grant.path, grant.access);
+            let carve = carve_spine_in(caps, index, &grant.path, grant.access);
             if carve.spine.is_empty() {
                 return Coverage::Covers;
             }
@@ -517,7 +522,7 @@ pub(crate) fn effective_grants_with_dropped(
             let own = d.path.as_os_str().as_encoded_bytes();
             if clean_bases(&d.path).any(|o| {
                 o != own
-                    && index.any_at(o)
+                    && index.at(caps.denies(), o).next().is_some()
                     && clean_within(Path::new(OsStr::from_bytes(o)), &g.path)
             }) {
                 continue;
@@ -539,56 +544,44 @@ pub(crate) fn effective_grants_with_dropped(
 }
 
 /// The denies of a [`CapabilitySet`] indexed by path, for the questions asked once per grant
-/// or per deny: which denies lie around a path (its [`clean_bases`] looked up, O(depth)) and
-/// which lie beneath it (a range of the sorted paths). A scan over every deny for each of
-/// thousands of grants or denies (the read grants of the link targets the `autorun` group
-/// denies inside one grant) is quadratic: seconds of start-up and of every refusal.
-#[derive(Debug, Default)]
-pub(crate) struct DenyIndex<'a> {
-    denies: &'a [crate::caps::DenyRule],
-    /// The paths of the full denies.
-    all: HashSet<&'a [u8]>,
-    /// The paths of the read-only denies.
-    write: HashSet<&'a [u8]>,
-    /// `(path, index in denies)`, sorted by path bytes (then index).
-    sorted: Vec<(&'a [u8], usize)>,
+/// or per deny: which denies have a given path (a path's [`clean_bases`] looked up: which lie
+/// around it) and which lie beneath a path (a range of the sorted paths). A scan over every
+/// deny for each of thousands of grants or denies (the read grants of the link targets the
+/// `autorun` group denies inside one grant) is quadratic: seconds of start-up and of every
+/// refusal. Queries take the set's denies, the ones it was made from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DenyIndex {
+    /// `(path, index in the denies)`, sorted by path bytes (then index).
+    sorted: Vec<(Vec<u8>, usize)>,
 }
 
-impl<'a> DenyIndex<'a> {
-    pub(crate) fn new(caps: &'a CapabilitySet) -> DenyIndex<'a> {
-        let denies = caps.denies();
-        let (mut all, mut write) = (HashSet::new(), HashSet::new());
-        let mut sorted = Vec::with_capacity(denies.len());
-        for (i, d) in denies.iter().enumerate() {
-            let p = d.path.as_os_str().as_encoded_bytes();
-            match d.kind {
-                DenyKind::All => all.insert(p),
-                DenyKind::Write => write.insert(p),
-            };
-            sorted.push((p, i));
-        }
+impl DenyIndex {
+    pub(crate) fn new(caps: &CapabilitySet) -> DenyIndex {
+        let mut sorted: Vec<(Vec<u8>, usize)> = caps
+            .denies()
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.path.as_os_str().as_encoded_bytes().to_vec(), i))
+            .collect();
         sorted.sort_unstable();
-        DenyIndex {
-            denies,
-            all,
-            write,
-            sorted,
-        }
+        DenyIndex { sorted }
     }
 
-    /// Whether a deny has the path `p`.
-    fn any_at(&self, p: &[u8]) -> bool {
-        self.all.contains(p) || self.write.contains(p)
-    }
-
-    /// Whether a deny that [removes](DenyKind::removes) some of `access` has the path `p`.
-    fn removing_at(&self, p: &[u8], access: AccessMode) -> bool {
-        (DenyKind::All.removes(access) && self.all.contains(p))
-            || (DenyKind::Write.removes(access) && self.write.contains(p))
+    /// The denies whose path is `p` (bytes).
+    fn at<'a>(&'a self, denies: &'a [DenyRule], p: &[u8]) -> impl Iterator<Item = &'a DenyRule> {
+        let start = self.sorted.partition_point(|(q, _)| q.as_slice() < p);
+        let len = self.sorted[start..].partition_point(|(q, _)| q.as_slice() == p);
+        self.sorted[start..start + len]
+            .iter()
+            .map(move |&(_, i)| &denies[i])
     }
 
     /// The denies `d` with `clean_within(d.path, dir)` and `d.path != dir`, in the set's order.
-    fn strictly_within(&self, dir: &Path) -> impl Iterator<Item = &'a crate::caps::DenyRule> {
+    fn strictly_within<'d>(
+        &self,
+        denies: &'d [DenyRule],
+        dir: &Path,
+    ) -> impl Iterator<Item = &'d DenyRule> {
         let dir = dir.as_os_str().as_encoded_bytes();
         // `clean_within(p, dir)` for `p != dir` is: `p` starts with `dir/` (or with `dir`
         // when that ends with `/`); the paths with a given prefix are a range of the sorted ones.
@@ -596,40 +589,78 @@ impl<'a> DenyIndex<'a> {
         if !prefix.ends_with(b"/") {
             prefix.push(b'/');
         }
-        let start = self.sorted.partition_point(|(p, _)| *p < prefix.as_slice());
+        let start = self
+            .sorted
+            .partition_point(|(p, _)| p.as_slice() < prefix.as_slice());
         let mut hits: Vec<usize> = self.sorted[start..]
             .iter()
             .take_while(|(p, _)| p.starts_with(&prefix))
-            .filter(|(p, _)| *p != dir)
+            .filter(|(p, _)| p.as_slice() != dir)
             .map(|&(_, i)| i)
             .collect();
         hits.sort_unstable();
-        let denies = self.denies;
         hits.into_iter().map(move |i| &denies[i])
+    }
+}
+
+/// What [`explain_canonical`] works out from the set alone (the effective grants, the denies
+/// indexed), worked out once for the many questions asked of a set that does not change: the
+/// supervisor asks the model at every refused open, and with thousands of denies (link
+/// targets) working it out again each time cost a noticeable share of a second.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    effective: Vec<EffectiveGrant>,
+    index: DenyIndex,
+}
+
+impl Model {
+    /// The model of `caps`; ask it only about `caps` (see [`Model::explain_canonical`]).
+    #[must_use]
+    pub fn new(caps: &CapabilitySet) -> Model {
+        Model {
+            effective: effective_grants(caps),
+            index: DenyIndex::new(caps),
+        }
+    }
+
+    /// [`explain_canonical`] of `caps`, which must be the set this model was made from
+    /// (unchanged since): the same answer, without working out the effective grants again.
+    #[must_use]
+    pub fn explain_canonical(&self, caps: &CapabilitySet, path: &Path, op: AccessMode) -> Explanation {
+        debug_assert_eq!(self.index.sorted.len(), caps.denies().len());
+        let grants = if reaches(caps, path) {
+            self.effective.as_slice()
+        } else {
+            &[]
+        };
+        explain_canonical_with(caps, path, op, grants, &self.index)
     }
 }
 
 /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
 #[cfg(test)]
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
-    carve_spine_in(&DenyIndex::new(caps), grant, access)
+    carve_spine_in(caps, &DenyIndex::new(caps), grant, access)
 }
 
 /// [`carve_spine`] with the set's denies indexed (see [`DenyIndex`]): O(depth) plus the
 /// denies beneath `grant`, not O(denies).
 pub(crate) fn carve_spine_in(
-    index: &DenyIndex<'_>,
+    caps: &CapabilitySet,
+    index: &DenyIndex,
     grant: &Path,
     access: AccessMode,
 ) -> CarveSpine {
+    let denies = caps.denies();
+    let removing_at = |p: &[u8]| index.at(denies, p).any(|d| d.kind.removes(access));
     let mut out = CarveSpine::default();
     // What `lstat` said of each path walked (a directory or not), in this call.
     let mut looked: HashMap<PathBuf, bool> = HashMap::new();
     // A relevant deny (one that removes some of `access`) at or around the grant.
-    if clean_bases(grant).any(|b| index.removing_at(b, access)) {
+    if clean_bases(grant).any(removing_at) {
         return out;
     }
-    for d in index.strictly_within(grant) {
+    for d in index.strictly_within(denies, grant) {
         if !d.kind.removes(access) {
             continue;
         }
@@ -637,7 +668,7 @@ pub(crate) fn carve_spine_in(
         // rules inside the outer one (a full carve-out inside a read-only one is carved out
         // of the read-only one's own grant, see `effective_grants`).
         let own = d.path.as_os_str().as_encoded_bytes();
-        if clean_bases(&d.path).any(|o| o != own && index.removing_at(o, access)) {
+        if clean_bases(&d.path).any(|o| o != own && removing_at(o)) {
             continue;
         }
         out.denies.push(d.path.clone());
@@ -834,6 +865,7 @@ mod tests {
         caps.deny(t.join("g/a/secret"), "group credentials")
             .unwrap();
         caps.deny(t.join("g/c"), "group other").unwrap();
+        let model = Model::new(&caps);
         let mut reached = 0;
         for p in [
             "/",
@@ -861,8 +893,16 @@ mod tests {
                 t.join(p)
             };
             for op in [Read, Write, ReadWrite] {
-                let full = explain_canonical_with(&caps, &path, op, true);
+                let full = explain_canonical_with(
+                    &caps,
+                    &path,
+                    op,
+                    &effective_grants(&caps),
+                    &DenyIndex::new(&caps),
+                );
                 assert_eq!(explain_canonical(&caps, &path, op), full, "{p} {op:?}");
+                // The model worked out once answers the same.
+                assert_eq!(model.explain_canonical(&caps, &path, op), full, "{p} {op:?}");
                 reached += usize::from(full.allowed.is_some());
             }
         }

@@ -226,7 +226,7 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             add(grant.path.clone(), grant.access, derived, false);
             continue;
         }
-        let carve = carve_spine_in(&index, &grant.path, grant.access);
+        let carve = carve_spine_in(caps, &index, &grant.path, grant.access);
         if carve.spine.is_empty() {
             add(grant.path.clone(), grant.access, derived, true);
             continue;
