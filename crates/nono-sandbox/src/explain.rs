@@ -909,6 +909,55 @@ mod tests {
         assert!(reached > 10, "the paths reach grants too: {reached}");
     }
 
+    /// The work of the model and of the carve-out spines grows linearly with the denies
+    /// inside a grant (red team 14: thousands of read-only link targets in `~/dotfiles`, each
+    /// with a read grant of its own, cost seconds of start-up and of every refused write when
+    /// every deny was compared with every other). Counted in path comparisons, not timed:
+    /// twice the denies may cost about twice the comparisons, never four times.
+    #[test]
+    fn many_read_only_carve_outs_cost_linear_comparisons() {
+        let comparisons = |n: usize| {
+            let t = tree();
+            let mut caps = CapabilitySet::new();
+            caps.allow_dir(t.join("g"), ReadWrite, "--allow g").unwrap();
+            caps.deny_many_kind((0..n).map(|i| {
+                (
+                    t.join(format!("g/t{i}")),
+                    Origin::Group("autorun".into()),
+                    DenyKind::Write,
+                )
+            }))
+            .unwrap();
+            caps.deny(t.join("g/a/secret"), "group credentials").unwrap();
+            let target = t.join("g/t1");
+            crate::paths::CLEAN_WITHIN_CALLS.with(|c| c.set(0));
+            // What the rule planner does: every effective grant's spine.
+            let effective = effective_grants(&caps);
+            assert_eq!(effective.len(), n + 1);
+            let index = DenyIndex::new(&caps);
+            for e in &effective {
+                carve_spine_in(&caps, &index, &e.grant.path, e.grant.access);
+            }
+            // A refused write, asked of the model and of the set.
+            let model = Model::new(&caps);
+            for _ in 0..10 {
+                let answer = model.explain_canonical(&caps, &target, Write);
+                assert!(!answer.is_allowed());
+                assert!(matches!(answer.rule, Rule::ReadOnlyBy { .. }), "{answer:?}");
+            }
+            assert_eq!(
+                explain_canonical(&caps, &target, Write),
+                model.explain_canonical(&caps, &target, Write)
+            );
+            crate::paths::CLEAN_WITHIN_CALLS.with(std::cell::Cell::get)
+        };
+        let (small, large) = (comparisons(300), comparisons(600));
+        assert!(
+            large <= small * 5 / 2,
+            "{small} comparisons for 300 carve-outs, {large} for 600: quadratic"
+        );
+    }
+
     fn tree() -> PathBuf {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
