@@ -1006,6 +1006,11 @@ impl<'a> Probe<'a> {
     /// added to the set and for every runtime request.
     fn look_up(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
         let set: &'a DenySet = self.set;
+        #[cfg(test)]
+        let refuses = |e: &Entry| {
+            ENTRIES_LOOKED_AT.with(|c| c.set(c.get() + 1));
+            refuses(e)
+        };
         let mut first: Option<usize> = None;
         let mut first_all: Option<usize> = None;
         for candidate in [self.literal.as_path(), self.canonical.as_path()] {
@@ -1028,6 +1033,11 @@ impl<'a> Probe<'a> {
     /// case-insensitively (`under_clean` compares components there).
     fn scan(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
         let set: &'a DenySet = self.set;
+        #[cfg(test)]
+        let refuses = |e: &Entry| {
+            ENTRIES_LOOKED_AT.with(|c| c.set(c.get() + 1));
+            refuses(e)
+        };
         let mut found: Option<&'a Entry> = None;
         // Both candidates and both forms of every entry are clean absolute paths (normalised
         // or canonical), so the byte comparison of `under_clean` is `starts_with` — at a
@@ -1148,6 +1158,13 @@ fn under_clean(path: &Path, prefix: &Path) -> bool {
     let (path, prefix) = (path.as_os_str().as_bytes(), prefix.as_os_str().as_bytes());
     path.starts_with(prefix)
         && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Entries a [`Probe`] of this thread looked at: the tests count them to catch a scan
+    /// over every entry per check (quadratic over a set's construction) without timing.
+    static ENTRIES_LOOKED_AT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Every `prefix` for which [`under_clean`]`(path, prefix)` holds on Linux, as bytes: `path`
@@ -1438,6 +1455,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Red team 14: a `PATH` directory full of links into `~/dotfiles` denies every target
+    /// (read-only, `autorun`). Each target added is first checked against the set, and every
+    /// runtime request is too: looked up by the path's ancestors, a check looks at the
+    /// entries that cover it, not at every entry (a scan per target was quadratic: seconds of
+    /// start-up with 8 000 targets). Counted, not timed: twice the targets may cost about
+    /// twice the entries looked at, never four times.
+    #[test]
+    fn link_targets_cost_entries_looked_at_linear_in_the_targets() {
+        let looked_at = |n: usize| {
+            let h = home(&format!("linear{n}"));
+            for i in 0..n {
+                let dir = h.join(format!(".local/bin/d{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let target = h.join(format!("dotfiles/t{i}"));
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(&target, "").unwrap();
+                std::os::unix::fs::symlink(&target, dir.join("tool")).unwrap();
+            }
+            ENTRIES_LOOKED_AT.with(|c| c.set(0));
+            let set = DenySet::from_groups(["autorun"], &Vars::for_home(&h)).unwrap();
+            for i in 0..n {
+                let m = set
+                    .deny_for(&h.join(format!("dotfiles/t{i}")), AccessMode::Write)
+                    .unwrap();
+                assert_eq!((m.group, m.kind), ("autorun", DenyKind::Write));
+            }
+            assert!(set
+                .deny_for(&h.join("dotfiles/t0"), AccessMode::Read)
+                .is_none());
+            assert!(set.group_of(&h.join("dotfiles/other")).is_none());
+            let _ = std::fs::remove_dir_all(&h);
+            ENTRIES_LOOKED_AT.with(std::cell::Cell::get)
+        };
+        let (small, large) = (looked_at(200), looked_at(400));
+        assert!(
+            small > 0 && large <= small * 5 / 2,
+            "{small} entries looked at for 200 targets, {large} for 400: quadratic"
+        );
     }
 
     fn home(tag: &str) -> PathBuf {
