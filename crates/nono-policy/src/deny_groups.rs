@@ -1129,9 +1129,11 @@ impl DenySet {
             }
         }
         caps.deny_many_kind_known(denies, |p| seen.0.get(p).copied())?;
-        for (link, origin, kind) in &self.links {
-            caps.deny_link_kind(link, origin, *kind)?;
-        }
+        caps.deny_links_kind(
+            self.links
+                .iter()
+                .map(|(link, origin, kind)| (link, origin.clone(), *kind)),
+        )?;
         Ok(())
     }
 }
