@@ -50,8 +50,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -626,7 +626,12 @@ impl Model {
     /// [`explain_canonical`] of `caps`, which must be the set this model was made from
     /// (unchanged since): the same answer, without working out the effective grants again.
     #[must_use]
-    pub fn explain_canonical(&self, caps: &CapabilitySet, path: &Path, op: AccessMode) -> Explanation {
+    pub fn explain_canonical(
+        &self,
+        caps: &CapabilitySet,
+        path: &Path,
+        op: AccessMode,
+    ) -> Explanation {
         debug_assert_eq!(self.index.sorted.len(), caps.denies().len());
         let grants = if reaches(caps, path) {
             self.effective.as_slice()
@@ -902,7 +907,11 @@ mod tests {
                 );
                 assert_eq!(explain_canonical(&caps, &path, op), full, "{p} {op:?}");
                 // The model worked out once answers the same.
-                assert_eq!(model.explain_canonical(&caps, &path, op), full, "{p} {op:?}");
+                assert_eq!(
+                    model.explain_canonical(&caps, &path, op),
+                    full,
+                    "{p} {op:?}"
+                );
                 reached += usize::from(full.allowed.is_some());
             }
         }
@@ -928,7 +937,8 @@ mod tests {
                 )
             }))
             .unwrap();
-            caps.deny(t.join("g/a/secret"), "group credentials").unwrap();
+            caps.deny(t.join("g/a/secret"), "group credentials")
+                .unwrap();
             let target = t.join("g/t1");
             crate::paths::CLEAN_WITHIN_CALLS.with(|c| c.set(0));
             // What the rule planner does: every effective grant's spine.
