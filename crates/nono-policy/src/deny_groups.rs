@@ -1499,6 +1499,64 @@ mod tests {
         );
     }
 
+    /// The lookup by ancestors finds the entry the scan over every entry finds (the scan is
+    /// what Linux ran before, and macOS still runs): for every entry's forms, paths beneath,
+    /// beside (`.sshfoo`) and above them, unclean spellings, and every kind of check.
+    #[test]
+    fn look_up_finds_what_the_scan_finds() {
+        let h = home("lookup");
+        std::fs::create_dir_all(h.join(".local/bin/d0")).unwrap();
+        std::fs::create_dir_all(h.join("dotfiles")).unwrap();
+        std::fs::write(h.join("dotfiles/t0"), "").unwrap();
+        std::os::unix::fs::symlink(h.join("dotfiles/t0"), h.join(".local/bin/d0/tool")).unwrap();
+        std::os::unix::fs::symlink(h.join("dotfiles"), h.join(".bashrc")).unwrap();
+        let mut set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        set.add_profile(&h.join(".local/bin/d0"), "p").unwrap();
+        let mut paths = vec![
+            PathBuf::from("/"),
+            h.clone(),
+            h.join(".sshfoo"),
+            h.join(".ssh/"),
+            h.join(".ssh//id_ed25519"),
+            h.join("dotfiles/t0"),
+            h.join("dotfiles/t0x"),
+            h.join("dotfiles/t1"),
+        ];
+        for e in &set.entries {
+            for p in [&e.literal, &e.canonical] {
+                paths.push(p.clone());
+                paths.push(p.join("x/y"));
+                paths.push(PathBuf::from(format!("{}x", p.display())));
+                paths.extend(p.parent().map(Path::to_path_buf));
+            }
+        }
+        let without_root = set.clone();
+        // Then a full entry covering everything, after the others.
+        set.add(Path::new("/"), "root-test").unwrap();
+        let mut found = 0;
+        for (set, p) in paths.iter().flat_map(|p| [(&without_root, p), (&set, p)]) {
+            let probe = set.probe(p);
+            for access in [
+                None,
+                Some(AccessMode::Read),
+                Some(AccessMode::Write),
+                Some(AccessMode::ReadWrite),
+            ] {
+                let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
+                let (looked, scanned) = (probe.look_up(&refuses), probe.scan(&refuses));
+                assert_eq!(
+                    looked.map(std::ptr::from_ref),
+                    scanned.map(std::ptr::from_ref),
+                    "{} {access:?}",
+                    p.display()
+                );
+                found += usize::from(looked.is_some());
+            }
+        }
+        assert!(found > 100, "{found}");
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     fn home(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nono-deny-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
