@@ -597,8 +597,8 @@ pub(crate) fn effective_grants_with_dropped(
             let own = d.path.as_os_str().as_encoded_bytes();
             if clean_bases(&d.path).any(|o| {
                 o != own
-                    && index.at(caps.denies(), o).next().is_some()
                     && clean_within(Path::new(OsStr::from_bytes(o)), &g.path)
+                    && index.at(caps.denies(), o).next().is_some()
             }) {
                 continue;
             }
@@ -776,8 +776,13 @@ pub(crate) fn carve_spine_in(
         // A deny inside another deny adds nothing, and expanding around it would hand out
         // rules inside the outer one (a full carve-out inside a read-only one is carved out
         // of the read-only one's own grant, see `effective_grants`).
-        let own = d.path.as_os_str().as_encoded_bytes();
-        if clean_bases(&d.path).any(|o| o != own && removing_at(o)) {
+        // (Its ancestors at or above the grant are the grant's own: none holds a relevant
+        // deny, checked above.)
+        let (own, at_grant) = (
+            d.path.as_os_str().as_encoded_bytes(),
+            grant.as_os_str().len(),
+        );
+        if clean_bases(&d.path).any(|o| o.len() > at_grant && o != own && removing_at(o)) {
             continue;
         }
         out.denies.push(d.path.clone());
