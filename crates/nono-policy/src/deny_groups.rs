@@ -517,6 +517,13 @@ pub struct DenySet {
     /// link, links in a chain), protected as links: their own location, not followed (see
     /// [`CapabilitySet::deny_link_kind`]). `(link, group, kind)`.
     links: Vec<(PathBuf, Origin, DenyKind)>,
+    /// The paths of `links`, to add each once without a scan per link.
+    link_paths: HashSet<PathBuf>,
+    /// Both forms (`literal`, `canonical`) of every entry → indices into `entries`, to find
+    /// the entries covering a path by its ancestors (see [`clean_bases`]) rather than by a
+    /// scan over every entry: a scan per link target added (and per request) is quadratic in
+    /// the thousands of targets a `PATH` full of links can add (seconds of start-up).
+    by_path: HashMap<OsString, Vec<usize>>,
 }
 
 impl DenySet {
@@ -733,7 +740,7 @@ impl DenySet {
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
             }
-            if !self.links.iter().any(|(p, _, _)| p == l) {
+            if self.link_paths.insert(l.clone()) {
                 self.links.push((l.clone(), origin.clone(), kind));
             }
         }
@@ -848,7 +855,7 @@ impl DenySet {
                 Err(_) => stopped.links,
             };
             for (l, _, _) in links {
-                if !self.links.iter().any(|(p, _, _)| *p == l) {
+                if self.link_paths.insert(l.clone()) {
                     self.links.push((l, origin.clone(), kind));
                 }
             }
@@ -897,6 +904,17 @@ impl DenySet {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
+        }
+        let index = self.entries.len();
+        self.by_path
+            .entry(literal.clone().into_os_string())
+            .or_default()
+            .push(index);
+        if canonical != literal {
+            self.by_path
+                .entry(canonical.clone().into_os_string())
+                .or_default()
+                .push(index);
         }
         self.entries.push(Entry {
             literal,
@@ -1005,6 +1023,65 @@ impl<'a> Probe<'a> {
         self.matching(Some(access))
     }
 
+    /// The first entry (in insertion order) one of whose forms covers the path and that
+    /// `refuses`, a full one if any: looked up by the path's [`clean_bases`] (Linux: the
+    /// entries `under_clean` accepts are exactly those whose form is one of them), so a
+    /// check costs O(depth + entries found), not O(entries) — it runs for every link target
+    /// added to the set and for every runtime request.
+    fn look_up(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
+        let set: &'a DenySet = self.set;
+        #[cfg(test)]
+        let refuses = |e: &Entry| {
+            ENTRIES_LOOKED_AT.with(|c| c.set(c.get() + 1));
+            refuses(e)
+        };
+        let mut first: Option<usize> = None;
+        let mut first_all: Option<usize> = None;
+        for candidate in [self.literal.as_path(), self.canonical.as_path()] {
+            for base in clean_bases(candidate) {
+                let Some(hits) = set.by_path.get(OsStr::from_bytes(base)) else {
+                    continue;
+                };
+                for &i in hits.iter().filter(|&&i| refuses(&set.entries[i])) {
+                    first = Some(first.map_or(i, |f| f.min(i)));
+                    if set.entries[i].kind == DenyKind::All {
+                        first_all = Some(first_all.map_or(i, |f| f.min(i)));
+                    }
+                }
+            }
+        }
+        first_all.or(first).map(|i| &set.entries[i])
+    }
+
+    /// [`look_up`](Self::look_up) by a scan over every entry, for macOS, where names compare
+    /// case-insensitively (`under_clean` compares components there).
+    fn scan(&self, refuses: &dyn Fn(&Entry) -> bool) -> Option<&'a Entry> {
+        let set: &'a DenySet = self.set;
+        #[cfg(test)]
+        let refuses = |e: &Entry| {
+            ENTRIES_LOOKED_AT.with(|c| c.set(c.get() + 1));
+            refuses(e)
+        };
+        let mut found: Option<&'a Entry> = None;
+        // Both candidates and both forms of every entry are clean absolute paths (normalised
+        // or canonical), so the byte comparison of `under_clean` is `starts_with` — at a
+        // fraction of the cost.
+        for e in set.entries.iter().filter(|e| refuses(e)) {
+            let covers = [self.literal.as_path(), self.canonical.as_path()]
+                .iter()
+                .any(|candidate| {
+                    under_clean(candidate, &e.literal) || under_clean(candidate, &e.canonical)
+                });
+            if covers {
+                if e.kind == DenyKind::All {
+                    return Some(e);
+                }
+                found.get_or_insert(e);
+            }
+        }
+        found
+    }
+
     /// The first entry covering the path that refuses `access` (`None`: any entry), full
     /// ones first.
     fn matching(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
@@ -1021,24 +1098,11 @@ impl<'a> Probe<'a> {
                 why: &e.why,
             }
         }
-        let mut found: Option<&'a Entry> = None;
-        // Both candidates and both forms of every entry are clean absolute paths (normalised
-        // or canonical), so the byte comparison of `under_clean` is `starts_with` — at a
-        // fraction of the cost: this loop runs over every entry (~90 with the default
-        // groups) for every runtime request.
-        for e in set.entries.iter().filter(|e| refuses(e)) {
-            let covers = [self.literal.as_path(), self.canonical.as_path()]
-                .iter()
-                .any(|candidate| {
-                    under_clean(candidate, &e.literal) || under_clean(candidate, &e.canonical)
-                });
-            if covers {
-                if e.kind == DenyKind::All {
-                    return Some(as_match(e));
-                }
-                found.get_or_insert(e);
-            }
-        }
+        let found = if cfg!(target_os = "macos") {
+            self.scan(&refuses)
+        } else {
+            self.look_up(&refuses)
+        };
         if let Some(e) = found {
             return Some(as_match(e));
         }
@@ -1089,9 +1153,11 @@ impl DenySet {
             }
         }
         caps.deny_many_kind_known(denies, |p| seen.0.get(p).copied())?;
-        for (link, origin, kind) in &self.links {
-            caps.deny_link_kind(link, origin, *kind)?;
-        }
+        caps.deny_links_kind(
+            self.links
+                .iter()
+                .map(|(link, origin, kind)| (link, origin.clone(), *kind)),
+        )?;
         Ok(())
     }
 }
@@ -1118,6 +1184,22 @@ fn under_clean(path: &Path, prefix: &Path) -> bool {
     let (path, prefix) = (path.as_os_str().as_bytes(), prefix.as_os_str().as_bytes());
     path.starts_with(prefix)
         && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Entries a [`Probe`] of this thread looked at: the tests count them to catch a scan
+    /// over every entry per check (quadratic over a set's construction) without timing.
+    static ENTRIES_LOOKED_AT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Every `prefix` for which [`under_clean`]`(path, prefix)` holds on Linux, as bytes: `path`
+/// itself and its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`).
+fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
+    let p = path.as_os_str().as_bytes();
+    (0..=p.len())
+        .filter(move |&k| k == p.len() || p[k] == b'/' || (k > 0 && p[k - 1] == b'/'))
+        .map(move |k| &p[..k])
 }
 
 /// An existing non-symlink's [`Seen`].
@@ -1399,6 +1481,104 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Red team 14: a `PATH` directory full of links into `~/dotfiles` denies every target
+    /// (read-only, `autorun`). Each target added is first checked against the set, and every
+    /// runtime request is too: looked up by the path's ancestors, a check looks at the
+    /// entries that cover it, not at every entry (a scan per target was quadratic: seconds of
+    /// start-up with 8 000 targets). Counted, not timed: twice the targets may cost about
+    /// twice the entries looked at, never four times.
+    #[test]
+    fn link_targets_cost_entries_looked_at_linear_in_the_targets() {
+        let looked_at = |n: usize| {
+            let h = home(&format!("linear{n}"));
+            for i in 0..n {
+                let dir = h.join(format!(".local/bin/d{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let target = h.join(format!("dotfiles/t{i}"));
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(&target, "").unwrap();
+                std::os::unix::fs::symlink(&target, dir.join("tool")).unwrap();
+            }
+            ENTRIES_LOOKED_AT.with(|c| c.set(0));
+            let set = DenySet::from_groups(["autorun"], &Vars::for_home(&h)).unwrap();
+            for i in 0..n {
+                let m = set
+                    .deny_for(&h.join(format!("dotfiles/t{i}")), AccessMode::Write)
+                    .unwrap();
+                assert_eq!((m.group, m.kind), ("autorun", DenyKind::Write));
+            }
+            assert!(set
+                .deny_for(&h.join("dotfiles/t0"), AccessMode::Read)
+                .is_none());
+            assert!(set.group_of(&h.join("dotfiles/other")).is_none());
+            let _ = std::fs::remove_dir_all(&h);
+            ENTRIES_LOOKED_AT.with(std::cell::Cell::get)
+        };
+        let (small, large) = (looked_at(200), looked_at(400));
+        assert!(
+            small > 0 && large <= small * 5 / 2,
+            "{small} entries looked at for 200 targets, {large} for 400: quadratic"
+        );
+    }
+
+    /// The lookup by ancestors finds the entry the scan over every entry finds (the scan is
+    /// what Linux ran before, and macOS still runs): for every entry's forms, paths beneath,
+    /// beside (`.sshfoo`) and above them, unclean spellings, and every kind of check.
+    #[test]
+    fn look_up_finds_what_the_scan_finds() {
+        let h = home("lookup");
+        std::fs::create_dir_all(h.join(".local/bin/d0")).unwrap();
+        std::fs::create_dir_all(h.join("dotfiles")).unwrap();
+        std::fs::write(h.join("dotfiles/t0"), "").unwrap();
+        std::os::unix::fs::symlink(h.join("dotfiles/t0"), h.join(".local/bin/d0/tool")).unwrap();
+        std::os::unix::fs::symlink(h.join("dotfiles"), h.join(".bashrc")).unwrap();
+        let mut set = DenySet::all(&Vars::for_home(&h)).unwrap();
+        set.add_profile(&h.join(".local/bin/d0"), "p").unwrap();
+        let mut paths = vec![
+            PathBuf::from("/"),
+            h.clone(),
+            h.join(".sshfoo"),
+            h.join(".ssh/"),
+            h.join(".ssh//id_ed25519"),
+            h.join("dotfiles/t0"),
+            h.join("dotfiles/t0x"),
+            h.join("dotfiles/t1"),
+        ];
+        for e in &set.entries {
+            for p in [&e.literal, &e.canonical] {
+                paths.push(p.clone());
+                paths.push(p.join("x/y"));
+                paths.push(PathBuf::from(format!("{}x", p.display())));
+                paths.extend(p.parent().map(Path::to_path_buf));
+            }
+        }
+        let without_root = set.clone();
+        // Then a full entry covering everything, after the others.
+        set.add(Path::new("/"), "root-test").unwrap();
+        let mut found = 0;
+        for (set, p) in paths.iter().flat_map(|p| [(&without_root, p), (&set, p)]) {
+            let probe = set.probe(p);
+            for access in [
+                None,
+                Some(AccessMode::Read),
+                Some(AccessMode::Write),
+                Some(AccessMode::ReadWrite),
+            ] {
+                let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
+                let (looked, scanned) = (probe.look_up(&refuses), probe.scan(&refuses));
+                assert_eq!(
+                    looked.map(std::ptr::from_ref),
+                    scanned.map(std::ptr::from_ref),
+                    "{} {access:?}",
+                    p.display()
+                );
+                found += usize::from(looked.is_some());
+            }
+        }
+        assert!(found > 100, "{found}");
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     fn home(tag: &str) -> PathBuf {

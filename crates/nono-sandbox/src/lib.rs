@@ -29,8 +29,8 @@ pub use caps::{
     Origin, Origins, Scopes, Seen, SysvIpc,
 };
 pub use explain::{
-    explain, explain_bind, explain_canonical, explain_net, Explanation, GrantRef, NetExplanation,
-    NetOp, NetRule, Rule, Verdict,
+    explain, explain_bind, explain_canonical, explain_net, Explanation, GrantRef, Model,
+    NetExplanation, NetOp, NetRule, Rule, Verdict,
 };
 #[cfg(target_os = "linux")]
 pub use linux::apply::{

@@ -105,6 +105,9 @@ const PATH_MAX: usize = 4096;
 #[derive(Debug)]
 pub(crate) struct StaticGrants {
     caps: CapabilitySet,
+    /// What the model's answers about `caps` need of the set alone, worked out once (the
+    /// effective grants: thousands with as many read-only link targets inside a grant).
+    model: nono_sandbox::Model,
     /// `(path bytes, kind, access)` of grants that have no carve-out beneath them; the fast
     /// path answers from these alone.
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
@@ -192,6 +195,7 @@ impl StaticGrants {
         let sockets = unix_socket::GrantedSockets::pin(&caps);
         let creds = SandboxCreds::for_sandbox(caps.keep_capabilities());
         StaticGrants {
+            model: nono_sandbox::Model::new(&caps),
             caps,
             simple,
             denies,
@@ -269,7 +273,9 @@ impl StaticGrants {
             return false;
         }
         matches!(
-            nono_sandbox::explain_canonical(&self.caps, path, AccessMode::Read).rule,
+            self.model
+                .explain_canonical(&self.caps, path, AccessMode::Read)
+                .rule,
             nono_sandbox::Rule::CarveOutSpine { .. }
         )
     }
@@ -305,7 +311,11 @@ impl StaticGrants {
                 FsKind::Dir => under(bytes, g),
                 FsKind::File => bytes == g.as_slice(),
             });
-        covered && nono_sandbox::explain_canonical(&self.caps, path, access).is_allowed()
+        covered
+            && self
+                .model
+                .explain_canonical(&self.caps, path, access)
+                .is_allowed()
     }
 }
 

@@ -53,7 +53,7 @@ use landlock::{
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 use crate::caps::{AccessMode, CapabilitySet, Compat, FsKind, NetworkMode, Seen};
-use crate::explain::{carve_spine, effective_grants_with_dropped};
+use crate::explain::{carve_spine_in, effective_grants_with_dropped, DenyIndex};
 use crate::support::{EnforcementStatus, LandlockSupport, Protection};
 
 /// Rights a `Read` grant gives.
@@ -202,6 +202,9 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             .or_insert((access, expanded, dir));
     };
     let (effective, dropped) = effective_grants_with_dropped(caps);
+    // One index for the spines of every grant (thousands with the read grants of as many
+    // read-only carve-outs: see `DenyIndex`).
+    let index = DenyIndex::new(caps);
     for grant in dropped {
         notes.push(format!(
             "grant {} ({}) lies inside a carve-out and is not applied",
@@ -223,7 +226,7 @@ pub fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, LandlockError> {
             add(grant.path.clone(), grant.access, derived, false);
             continue;
         }
-        let carve = carve_spine(caps, &grant.path, grant.access);
+        let carve = carve_spine_in(caps, &index, &grant.path, grant.access);
         if carve.spine.is_empty() {
             add(grant.path.clone(), grant.access, derived, true);
             continue;
