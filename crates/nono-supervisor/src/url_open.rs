@@ -52,6 +52,93 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
     open_counted(program.as_ref(), url, &SHARED, None)
 }
 
+/// The environment of an opener started for a sandboxed command, in place of nono's
+/// `PATH` and `BROWSER`.
+#[derive(Debug)]
+pub(crate) struct OpenerEnv {
+    /// See [`opener_path`].
+    pub(crate) path: OsString,
+    /// See [`opener_browser`] (`None`: not set).
+    pub(crate) browser: Option<OsString>,
+    /// The opener's `argv[0]` when it is run by another name than the one configured (its
+    /// canonical path).
+    pub(crate) arg0: Option<OsString>,
+}
+
+/// The `BROWSER` of an opener started for a sandboxed command (red team 15): `xdg-open`
+/// runs each `:`-separated entry of nono's `BROWSER` as a command line (`$browser "$URL"`,
+/// or with `%s` replaced), so an entry whose program is given by path in a directory the
+/// command may write (`writable`) — or whose path does not resolve, which the command could
+/// create — would run a program the command wrote, outside the sandbox. Such entries are left
+/// out; a program given by path is passed by its canonical path (a symlink on the way,
+/// re-pointed later, cannot move it); a later word that is an absolute path into a writable
+/// directory (`python3 /proj/browse.py`) leaves its entry out too. A bare name is looked up
+/// in the opener's filtered `PATH`. Returns the `BROWSER` (`None` when nothing is left) and
+/// the entries left out.
+pub(crate) fn opener_browser(
+    browser: Option<&OsStr>,
+    writable: impl Fn(&Path) -> bool,
+) -> (Option<OsString>, Vec<String>) {
+    let Some(browser) = browser else {
+        return (None, Vec::new());
+    };
+    // Where a path given by the entry really lies: its canonical form, and whether the
+    // command may write where it lies (the file itself, or a file it could create there).
+    let resolve = |word: &str| -> Option<(PathBuf, bool)> {
+        let path = Path::new("/").join(word);
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            let dir = real
+                .parent()
+                .map_or_else(|| real.clone(), Path::to_path_buf);
+            let w = writable(&dir) || writable(&real);
+            return Some((real, w));
+        }
+        let parent = std::fs::canonicalize(path.parent()?).ok()?;
+        let w = writable(&parent);
+        Some((parent, w))
+    };
+    let text = browser.to_string_lossy();
+    let mut kept: Vec<String> = Vec::new();
+    let mut dropped = Vec::new();
+    for entry in text.split(':').filter(|e| !e.trim().is_empty()) {
+        let mut words = entry.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        let mut line = Vec::new();
+        if first.contains('/') {
+            match resolve(first) {
+                Some((real, false))
+                    if std::fs::canonicalize(Path::new("/").join(first)).is_ok()
+                        && real
+                            .to_str()
+                            .is_some_and(|r| !r.contains([':', '%', ' ', '\t', '\n'])) =>
+                {
+                    line.push(real.to_string_lossy().into_owned());
+                }
+                _ => {
+                    dropped.push(entry.to_owned());
+                    continue;
+                }
+            }
+        } else {
+            line.push(first.to_owned());
+        }
+        let mut bad = false;
+        for w in words {
+            if w.starts_with('/') && resolve(w).is_some_and(|(_, writable)| writable) {
+                bad = true;
+            }
+            line.push(w.to_owned());
+        }
+        if bad {
+            dropped.push(entry.to_owned());
+        } else {
+            kept.push(line.join(" "));
+        }
+    }
+    let kept = (!kept.is_empty()).then(|| OsString::from(kept.join(":")));
+    (kept, dropped)
+}
+
 /// The `PATH` of an opener started for a sandboxed command: the entries of `path` (nono's
 /// own), each made canonical (a symlink on the way, re-pointed later, cannot move it),
 /// without relative or missing entries and without those `writable` says the command may
@@ -85,13 +172,14 @@ pub(crate) fn opener_path(
 }
 
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
-/// count: one run's openers do not use up another's); with `path`, the opener gets that
-/// `PATH` (see [`opener_path`]) instead of nono's, and the program is looked up in it.
+/// count: one run's openers do not use up another's); with `env`, the opener gets its
+/// `PATH` (see [`opener_path`]) and `BROWSER` (see [`opener_browser`]) instead of nono's,
+/// and the program is looked up in that `PATH`.
 pub(crate) fn open_counted(
     program: &OsStr,
     url: &str,
     running: &Arc<AtomicUsize>,
-    path: Option<&OsStr>,
+    env: Option<&OpenerEnv>,
 ) -> Result<(), UrlError> {
     origin_of(url)?;
     let name = || program.to_string_lossy().into_owned();
@@ -124,9 +212,16 @@ pub(crate) fn open_counted(
             cmd.env(key, v);
         }
     }
-    if let Some(path) = path {
+    if let Some(env) = env {
         // (`Command` looks a bare program name up in the child's `PATH` when it is set.)
-        cmd.env("PATH", path);
+        cmd.env("PATH", &env.path);
+        if let Some(arg0) = &env.arg0 {
+            std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+        }
+        match &env.browser {
+            Some(b) => cmd.env("BROWSER", b),
+            None => cmd.env_remove("BROWSER"),
+        };
     }
     // Openers left running (below) are bounded, as waiting for them bounded them before: a
     // command cannot pile up processes outside its cgroup with one open every few seconds.
@@ -241,6 +336,39 @@ mod tests {
     use super::*;
 
     const ALLOWED: &[&str] = &["https://github.com"];
+
+    /// Red team 15: which `BROWSER` entries reach the opener — bare names kept (looked up in
+    /// the filtered `PATH`), a program by path kept by its canonical path unless it lies
+    /// where the command may write or does not exist, an entry whose later word is a path
+    /// into such a directory left out.
+    #[test]
+    fn redteam15_the_openers_browser_leaves_out_what_the_command_may_write() {
+        let d = std::env::temp_dir().join(format!("nono-rt15-browser-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("w")).unwrap();
+        std::fs::create_dir_all(d.join("r")).unwrap();
+        let d = std::fs::canonicalize(&d).unwrap();
+        for f in ["w/b", "r/b", "w/s.py"] {
+            std::fs::write(d.join(f), "").unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("r/b"), d.join("w/link")).unwrap();
+        let w = d.join("w");
+        let writable = |p: &Path| p.starts_with(&w);
+        let browser = format!(
+            "firefox %s:{d}/w/b:{d}/w/new:{d}/r/b --x:python3 {d}/w/s.py:{d}/w/link",
+            d = d.display()
+        );
+        let (kept, dropped) = opener_browser(Some(OsStr::new(&browser)), writable);
+        let r = d.join("r/b").display().to_string();
+        assert_eq!(
+            kept,
+            Some(OsString::from(format!("firefox %s:{r} --x:{r}")))
+        );
+        assert_eq!(dropped.len(), 3, "{dropped:?}");
+        let (kept, _) = opener_browser(Some(OsStr::new(&format!("{}/w/b", d.display()))), writable);
+        assert_eq!(kept, None, "nothing left: not set");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn validate_and_open_checks_before_opening() {
