@@ -568,7 +568,7 @@ impl SandboxPlan {
     /// named the link; the sandbox gets its target), and each deny entry whose walk for
     /// symlinks was cut, the first time it matters ([`unwalked_to_announce`](Self::unwalked_to_announce)).
     #[must_use]
-    fn notes(&self) -> Vec<String> {
+    fn notes(&self, runtime_grants: bool) -> Vec<String> {
         let mut out: Vec<String> = self.workdir_note().into_iter().collect();
         if let Some(t) = &self.tmpdir_fallback {
             out.push(format!(
@@ -586,7 +586,7 @@ impl SandboxPlan {
                 nono_supervisor::escape::path(&l.target)
             ));
         }
-        for u in self.unwalked_to_announce() {
+        for u in self.unwalked_to_announce(runtime_grants) {
             out.push(format!(
                 "{} is protected, but holds more entries than nono looks through for symlinks ({}): the targets of links past them are not protected, and this run's grants may include them (said once per path; --dry-run lists every such path)",
                 escape::path(&u.root),
@@ -599,25 +599,32 @@ impl SandboxPlan {
     /// Deny entries whose walk for symlinks was cut ([`DenySet::unwalked`]) that no earlier
     /// start announced, and that this run has a grant for that a missed link target could lie
     /// in (one whose access the entry's kind would reduce: any grant for a read-denied entry,
-    /// a write grant for a write-denied one). No silent downgrade: these get a note, once.
-    fn unwalked_to_announce(&self) -> impl Iterator<Item = &deny_groups::Unwalked> {
-        self.deny
-            .unwalked()
-            .iter()
-            .filter(|u| !u.announced && self.caps.grants().iter().any(|g| u.kind.removes(g.access)))
+    /// a write grant for a write-denied one) — or any entry when `runtime_grants`: the run
+    /// may be granted reads and writes beyond its static grants while it goes on (a prompt,
+    /// `--approve`, a profile's approve rule, `learn`'s broad domain), and a missed target is
+    /// not denied to them either (red team 15). No silent downgrade: these get a note, once.
+    fn unwalked_to_announce(
+        &self,
+        runtime_grants: bool,
+    ) -> impl Iterator<Item = &deny_groups::Unwalked> {
+        self.deny.unwalked().iter().filter(move |u| {
+            !u.announced
+                && (runtime_grants || self.caps.grants().iter().any(|g| u.kind.removes(g.access)))
+        })
     }
 
     /// Print [`notes`](Self::notes) (unless `-s`); the cut walks they announced are remembered
-    /// as told only when printed.
-    pub fn print_notes(&self, ui: &crate::ui::Ui) {
-        for note in self.notes() {
+    /// as told only when printed. `runtime_grants`: the run may be granted more while it goes
+    /// on ([`unwalked_to_announce`](Self::unwalked_to_announce)).
+    pub fn print_notes(&self, ui: &crate::ui::Ui, runtime_grants: bool) {
+        for note in self.notes(runtime_grants) {
             ui.note(&note);
         }
         if ui.silent() {
             return;
         }
         let told: Vec<PathBuf> = self
-            .unwalked_to_announce()
+            .unwalked_to_announce(runtime_grants)
             .map(|u| u.root.clone())
             .collect();
         if !told.is_empty() {

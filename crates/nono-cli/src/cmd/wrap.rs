@@ -136,7 +136,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     if !args.accept_wrap_gaps {
         refuse_home_wide_grant(&plan)?;
     }
-    plan.sandbox.print_notes(ui);
+    plan.sandbox.print_notes(ui, false);
     if let Some(note) = plan.sandbox.record_write_grants(&[]) {
         ui.note(&note);
     }

@@ -1,0 +1,134 @@
+//! Red team 15: the URL opener's `PATH` and the cut-walk note. See the section "Red team 15:
+//! the URL opener's PATH and the cut-walk note" of docs/THREAT_MODEL.md. (The opener's own
+//! attacks — `BROWSER`, a re-pointed link to the opener, a write granted once — are
+//! supervisor and unit tests: `url::redteam15_*`, `policy::tests::redteam15_*`,
+//! `url_open::tests::redteam15_*`.)
+
+use crate::harness::{nono_cmd, output, Run, Scratch};
+use crate::programs::{bins, probe_bare, Mode, Outcome, MODES};
+
+/// Under `--allow ~`, the user's MIME associations (`~/.config/mimeapps.list` and the
+/// desktop-specific ones) could be rewritten. `xdg-open` — the URL opener nono runs outside
+/// the sandbox for `OpenUrl`, and every later click on a link — runs the `Exec=` line of the
+/// desktop entry a `x-scheme-handler/https=` line names, looked up as `$dir/$name` without
+/// any check, so `../../../../home/u/proj/evil.desktop` reaches a desktop entry the command
+/// wrote anywhere it may write. They are now read-only in the `autorun` group: read works,
+/// rewriting, creating and removing do not, in `run` and `wrap`. The control does each step
+/// unsandboxed.
+#[test]
+fn redteam15_mime_associations_are_read_only_under_a_home_grant() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt15-mimeapps");
+    let home = s.mkdir("home");
+    let list = s.write(
+        "home/.config/mimeapps.list",
+        "[Default Applications]\nx-scheme-handler/https=firefox.desktop\n",
+    );
+    let gnome = home.join(".config/gnome-mimeapps.list");
+    let (list_s, gnome_s) = (list.display().to_string(), gnome.display().to_string());
+    let steps = [
+        "read", "read", &list_s, "write", "write", &list_s, "create", "create", &gnome_s, "unlink",
+        "unlink", &list_s,
+    ];
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(steps);
+        let out = Outcome::parse(output(&mut cmd));
+        out.expect(&[
+            ("read", "ok"),
+            ("write", "EACCES"),
+            ("create", "EACCES"),
+            ("unlink", "EACCES"),
+        ]);
+        assert!(
+            std::fs::read_to_string(&list)
+                .unwrap()
+                .ends_with("=firefox.desktop\n"),
+            "{mode:?}: mimeapps.list changed"
+        );
+        assert!(!gnome.exists(), "{mode:?}: gnome-mimeapps.list created");
+    }
+    // Control: unsandboxed, each step works.
+    let control = probe_bare(&s.path, &steps);
+    for name in ["read", "write", "create", "unlink"] {
+        assert_eq!(control.get(name), "ok", "control {name}");
+    }
+}
+
+/// Note of a cut link walk (`LINK_WALK_ENTRIES`), as `tests/e2e/unwalked.rs` names it.
+const NOTE: &str = "holds more entries than nono looks through for symlinks";
+
+/// A fresh scratch whose `~/.local/bin` (`autorun`: read-only) holds more entries than the
+/// walk looks at, with a profile `ro.json` that grants only a read of `proj`. Returns the
+/// scratch and the profile's path.
+fn cut_home(name: &str) -> (Scratch, String) {
+    let s = Scratch::new(name);
+    let bin = s.mkdir("home/.local/bin");
+    for i in 0..1100 {
+        std::fs::write(bin.join(format!("tool{i}")), "").unwrap();
+    }
+    let proj = s.mkdir("proj").display().to_string();
+    let ro = s.write(
+        "ro.json",
+        &serde_json::json!({"name": "ro", "filesystem": {"read": [proj]}}).to_string(),
+    );
+    (s, ro.display().to_string())
+}
+
+/// `nono ARGS -- true` with `$HOME` at the scratch's `home`, stdin on `/dev/null`.
+fn start(s: &Scratch, args: &[&str]) -> Run {
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", s.join("home"))
+        .env_remove("XDG_STATE_HOME")
+        .args(args)
+        .args(["--", "true"])
+        .stdin(std::process::Stdio::null());
+    output(&mut cmd)
+}
+
+/// The note of a deny entry whose walk for symlinks was cut was printed only to runs with a
+/// static grant its kind reduces (a write grant, for the read-only `~/.local/bin`). A run
+/// without one but with runtime grants — `--approve DIR`, `learn`'s domain that may write
+/// everywhere outside the deny groups — may be granted a write to a target of a link the
+/// walk missed just as well (it is not denied at runtime either), and was told nothing: a
+/// silent downgrade. Now runtime grants count. The control: the same profile without them
+/// stays silent.
+#[test]
+fn redteam15_a_cut_link_walk_is_said_to_runs_with_runtime_grants() {
+    if bins().is_none() {
+        return;
+    }
+    // Control: nothing may write, nothing to say.
+    let (s, ro) = cut_home("rt15-cut-none");
+    let out = start(&s, &["run", "-p", &ro]);
+    assert!(!out.stderr.contains(NOTE), "{out}");
+    let (s, ro) = cut_home("rt15-cut-approve");
+    let proj = s.join("proj").display().to_string();
+    let out = start(&s, &["run", "-p", &ro, "--approve", &proj]);
+    assert!(out.stderr.contains(NOTE), "--approve: {out}");
+    let (s, _) = cut_home("rt15-cut-rules");
+    let rules = s.write(
+        "rules.json",
+        &serde_json::json!({"name": "rules",
+            "filesystem": {"read": [s.join("proj").display().to_string()]},
+            "supervisor": {"approve": [
+                {"path": format!("{}/**", s.join("proj").display()), "access": "readwrite"}]}})
+        .to_string(),
+    );
+    let out = start(&s, &["run", "-p", &rules.display().to_string()]);
+    assert!(out.stderr.contains(NOTE), "profile approve rule: {out}");
+    let (s, ro) = cut_home("rt15-cut-learn");
+    let profile = s.join("learned.json").display().to_string();
+    let out = start(&s, &["learn", "-p", &ro, "-o", &profile]);
+    assert!(out.stderr.contains(NOTE), "learn: {out}");
+}
