@@ -132,3 +132,108 @@ fn redteam15_a_cut_link_walk_is_said_to_runs_with_runtime_grants() {
     let out = start(&s, &["learn", "-p", &ro, "-o", &profile]);
     assert!(out.stderr.contains(NOTE), "learn: {out}");
 }
+
+/// The sandboxed command for the opener tests: create `PLANTED` (mode 0755, through the
+/// supervisor when only a rule grants it) as a script writing `ESCAPED`, then ask for an
+/// allowed URL and print the answer.
+const PLANT_AND_OPEN: &str = r##"
+import json, os, socket, struct, sys
+planted, escaped = sys.argv[1], sys.argv[2]
+fd = os.open(planted, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)
+os.write(fd, ("#!/bin/sh\necho outside > '%s'\n" % escaped).encode())
+os.close(fd)
+print("planted")
+sock = socket.socket(fileno=int(os.environ["NONO_SUPERVISOR_FD"]))
+def recv_exact(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+body = json.dumps({"OpenUrl": {"request_id": "rt15", "url": "https://github.com/",
+                               "child_pid": os.getpid(), "session_id": ""}}).encode()
+sock.sendall(struct.pack(">I", len(body)) + body)
+(n,) = struct.unpack(">I", recv_exact(4))
+print(json.dumps(json.loads(recv_exact(n))))
+"##;
+
+/// End to end through `nono run`: a `PATH` directory (`proj/bin`, outside the home) that no
+/// static grant reaches, but a profile approve rule with a wildcard in the middle
+/// (`S/*/bin/**`, write) does — the command writes `proj/bin/xdg-open` through the
+/// supervisor, then asks for an allowed URL. The opener must be the recording `xdg-open`
+/// later in `PATH`, never the planted one. Held (716736f: `ApproveRule::may_write_in`
+/// takes the literal prefix `S`). Control: unsandboxed, `xdg-open` in that `PATH` is the
+/// planted script.
+#[test]
+fn redteam15_the_opener_skips_a_path_dir_a_wildcard_rule_may_write() {
+    if bins().is_none() {
+        return;
+    }
+    let s = Scratch::new("rt15-opener-rule");
+    let bin = s.mkdir("proj/bin");
+    // Outside the rule's literal prefix (everything beneath `S` may be written by it).
+    let o = Scratch::new("rt15-opener-rule-other");
+    let other = o.mkdir("other");
+    o.mkdir("outside");
+    let (escaped, opened) = (o.join("outside/escaped"), o.join("outside/opened"));
+    let recorder = o.write(
+        "other/xdg-open",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    );
+    std::fs::set_permissions(
+        &recorder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let profile = s.write(
+        "p.json",
+        &serde_json::json!({"extends": "default", "supervisor": {
+            "allowed_origins": ["https://github.com"],
+            "approve": [{"path": format!("{}/*/bin/**", s.path.display()), "access": "readwrite"}]}})
+        .to_string(),
+    );
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        other.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let planted = bin.join("xdg-open");
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("PATH", &path).args([
+        "run",
+        "-p",
+        &profile.display().to_string(),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        PLANT_AND_OPEN,
+        &planted.display().to_string(),
+        &escaped.display().to_string(),
+    ]);
+    let out = output(&mut cmd);
+    assert!(out.stdout.contains("planted"), "{out}");
+    assert!(out.stdout.contains(r#""success": true"#), "{out}");
+    assert!(
+        !escaped.exists(),
+        "the command's proj/bin/xdg-open ran outside the sandbox: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap_or_default(),
+        "https://github.com/\n",
+        "{out}"
+    );
+    // Control: in that PATH, `xdg-open` is the planted script.
+    let control = std::process::Command::new("sh")
+        .args(["-c", "xdg-open https://github.com/"])
+        .env("PATH", &path)
+        .status()
+        .unwrap();
+    assert!(control.success());
+    assert!(escaped.exists(), "control: the planted opener did not run");
+}
