@@ -12,7 +12,9 @@ use crate::programs::{bins, probe_bare, Mode, Outcome, MODES};
 /// the sandbox for `OpenUrl`, and every later click on a link — runs the `Exec=` line of the
 /// desktop entry a `x-scheme-handler/https=` line names, looked up as `$dir/$name` without
 /// any check, so `../../../../home/u/proj/evil.desktop` reaches a desktop entry the command
-/// wrote anywhere it may write. They are now read-only in the `autorun` group: read works,
+/// wrote anywhere it may write. Under Xfce, `exo-open` runs the command of the helper
+/// `~/.config/xfce4/helpers.rc` names, from `~/.local/share/xfce4/helpers`. They are now
+/// read-only in the `autorun` group: read works,
 /// rewriting, creating and removing do not, in `run` and `wrap`. The control does each step
 /// unsandboxed.
 #[test]
@@ -25,10 +27,15 @@ fn redteam15_mime_associations_are_read_only_under_a_home_grant() {
         "[Default Applications]\nx-scheme-handler/https=firefox.desktop\n",
     );
     let gnome = home.join(".config/gnome-mimeapps.list");
+    // Xfce's helpers: `exo-open` runs the command of the helper `helpers.rc` names.
+    let helper = s
+        .mkdir("home/.local/share/xfce4/helpers")
+        .join("custom-WebBrowser.desktop");
     let (list_s, gnome_s) = (list.display().to_string(), gnome.display().to_string());
+    let helper_s = helper.display().to_string();
     let steps = [
         "read", "read", &list_s, "write", "write", &list_s, "create", "create", &gnome_s, "unlink",
-        "unlink", &list_s,
+        "unlink", &list_s, "create", "helper", &helper_s,
     ];
     for mode in MODES {
         let mut cmd = nono_cmd(&s.path);
@@ -49,6 +56,7 @@ fn redteam15_mime_associations_are_read_only_under_a_home_grant() {
             ("write", "EACCES"),
             ("create", "EACCES"),
             ("unlink", "EACCES"),
+            ("helper", "EACCES"),
         ]);
         assert!(
             std::fs::read_to_string(&list)
@@ -57,10 +65,11 @@ fn redteam15_mime_associations_are_read_only_under_a_home_grant() {
             "{mode:?}: mimeapps.list changed"
         );
         assert!(!gnome.exists(), "{mode:?}: gnome-mimeapps.list created");
+        assert!(!helper.exists(), "{mode:?}: an Xfce helper created");
     }
     // Control: unsandboxed, each step works.
     let control = probe_bare(&s.path, &steps);
-    for name in ["read", "write", "create", "unlink"] {
+    for name in ["read", "write", "create", "unlink", "helper"] {
         assert_eq!(control.get(name), "ok", "control {name}");
     }
 }

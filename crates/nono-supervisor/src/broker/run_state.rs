@@ -442,7 +442,7 @@ impl UrlPolicy {
             {
                 let dropped: Vec<String> = dropped.iter().map(|d| crate::escape::path(d)).collect();
                 format!(
-                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write: {}){}",
+                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write: {}; install it in a directory of PATH the command may not write, or grant no writing there){}",
                     dropped.join(", "),
                     browser_note()
                 )
