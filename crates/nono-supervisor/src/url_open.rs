@@ -213,6 +213,18 @@ pub(crate) fn open_counted(
         }
     }
     if let Some(env) = env {
+        if env.path.is_empty() {
+            // An empty `PATH` is the working directory (`execvp`, and `sh` for the programs
+            // the opener runs by name): `/xdg-open` where the command may write `/` (red
+            // team 15). Nothing is left to look the opener up in.
+            return Err(UrlError::Spawn {
+                program: name(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no directory of PATH is left to look it up in",
+                ),
+            });
+        }
         // (`Command` looks a bare program name up in the child's `PATH` when it is set.)
         cmd.env("PATH", &env.path);
         if let Some(arg0) = &env.arg0 {
@@ -336,6 +348,58 @@ mod tests {
     use super::*;
 
     const ALLOWED: &[&str] = &["https://github.com"];
+
+    /// Red team 15: when the command may write every directory of `PATH` (a write grant on
+    /// `/`, `--approve /`), the opener's `PATH` was empty — which `execvp` (and `sh`, for
+    /// what the opener runs by name) takes as the working directory, `/`: a `/xdg-open` the
+    /// command planted ran outside the sandbox. An empty `PATH` is now refused unrun.
+    #[test]
+    fn redteam15_an_empty_opener_path_is_not_the_working_directory() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (plants a program in /)");
+            return;
+        }
+        let name = format!("nono-rt15-opener-{}", std::process::id());
+        let planted = Path::new("/").join(&name);
+        let marker = std::env::temp_dir().join(format!("{name}.ran"));
+        let _ = std::fs::remove_file(&marker);
+        std::fs::write(
+            &planted,
+            format!(
+                "#!/bin/sh
+echo ran > '{}'
+",
+                marker.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &planted,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let env = OpenerEnv {
+            path: OsString::new(),
+            browser: None,
+            arg0: None,
+        };
+        let running = Arc::new(AtomicUsize::new(0));
+        let got = open_counted(
+            OsStr::new(&name),
+            "https://github.com/",
+            &running,
+            Some(&env),
+        );
+        let ran = marker.exists();
+        let _ = std::fs::remove_file(&planted);
+        let _ = std::fs::remove_file(&marker);
+        assert!(!ran, "/{name} ran as the opener");
+        assert!(
+            matches!(&got, Err(UrlError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound),
+            "{got:?}"
+        );
+        assert_eq!(running.load(Ordering::Acquire), 0);
+    }
 
     /// Red team 15: which `BROWSER` entries reach the opener — bare names kept (looked up in
     /// the filtered `PATH`), a program by path kept by its canonical path unless it lies
