@@ -63,6 +63,37 @@ pub(crate) struct OpenerEnv {
     /// The opener's `argv[0]` when it is run by another name than the one configured (its
     /// canonical path).
     pub(crate) arg0: Option<OsString>,
+    /// `XDG_DATA_DIRS` and `XDG_CONFIG_DIRS` (see [`opener_xdg_dirs`]).
+    pub(crate) xdg_dirs: Vec<(&'static str, OsString)>,
+}
+
+/// `XDG_DATA_DIRS` and `XDG_CONFIG_DIRS` of an opener started for a sandboxed command (red
+/// team 15): the opener finds the default application of a URL type in their
+/// `applications/mimeapps.list`, `mimeapps.list`, `defaults.list` and `mimeinfo.cache`, and
+/// runs the `Exec=` line of the desktop entry named there from their `applications/`. Unset,
+/// they are `/usr/local/share:/usr/share` and `/etc/xdg` — and `/usr/local` is granted for
+/// installing often enough. Each is nono's value (or that default) with its entries made
+/// canonical, without relative or missing ones and without those the command may write
+/// into (`writable`); when none is left, `/proc` (an empty value would mean the default
+/// again, and nothing can be created in `/proc`).
+pub(crate) fn opener_xdg_dirs(writable: impl Fn(&Path) -> bool) -> Vec<(&'static str, OsString)> {
+    [
+        ("XDG_DATA_DIRS", "/usr/local/share:/usr/share"),
+        ("XDG_CONFIG_DIRS", "/etc/xdg"),
+    ]
+    .into_iter()
+    .map(|(key, default)| {
+        let value = std::env::var_os(key).filter(|v| !v.is_empty());
+        let value = value.unwrap_or_else(|| OsString::from(default));
+        let (kept, _) = opener_path(Some(&value), &writable);
+        let kept = if kept.is_empty() {
+            OsString::from("/proc")
+        } else {
+            kept
+        };
+        (key, kept)
+    })
+    .collect()
 }
 
 /// The `BROWSER` of an opener started for a sandboxed command (red team 15): `xdg-open`
@@ -173,8 +204,9 @@ pub(crate) fn opener_path(
 
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
 /// count: one run's openers do not use up another's); with `env`, the opener gets its
-/// `PATH` (see [`opener_path`]) and `BROWSER` (see [`opener_browser`]) instead of nono's,
-/// and the program is looked up in that `PATH`.
+/// `PATH` (see [`opener_path`]), `BROWSER` (see [`opener_browser`]), `XDG_DATA_DIRS` and
+/// `XDG_CONFIG_DIRS` (see [`opener_xdg_dirs`]) instead of nono's, and the program is looked
+/// up in that `PATH` (an empty one is refused: it would be the working directory).
 pub(crate) fn open_counted(
     program: &OsStr,
     url: &str,
@@ -227,6 +259,9 @@ pub(crate) fn open_counted(
         }
         // (`Command` looks a bare program name up in the child's `PATH` when it is set.)
         cmd.env("PATH", &env.path);
+        for (key, value) in &env.xdg_dirs {
+            cmd.env(key, value);
+        }
         if let Some(arg0) = &env.arg0 {
             std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
         }
@@ -382,6 +417,7 @@ echo ran > '{}'
             path: OsString::new(),
             browser: None,
             arg0: None,
+            xdg_dirs: Vec::new(),
         };
         let running = Arc::new(AtomicUsize::new(0));
         let got = open_counted(

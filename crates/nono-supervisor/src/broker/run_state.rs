@@ -424,6 +424,7 @@ impl UrlPolicy {
             path,
             browser,
             arg0,
+            xdg_dirs: crate::url_open::opener_xdg_dirs(writable),
         };
         let opened = crate::url_open::open_counted(&program, target, &self.running, Some(&env));
         let browser_note = || {

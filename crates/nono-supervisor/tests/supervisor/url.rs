@@ -548,6 +548,60 @@ open("{out}/done", "w").write(str(ok))
     );
 }
 
+/// Red team 15: the opener looks the default application of a URL type up in the data and
+/// config directories (`$XDG_DATA_DIRS/applications/mimeapps.list`, `mimeinfo.cache`, the
+/// desktop entries there; `$XDG_CONFIG_DIRS/mimeapps.list`) and runs its `Exec=` line. It got
+/// neither variable, so it used `/usr/local/share:/usr/share` and `/etc/xdg` — with
+/// `/usr/local/share` granted (installing under `/usr/local`) the command could name its own
+/// handler there. Now both are passed without the directories the command may write into.
+#[test]
+fn redteam15_the_openers_data_dirs_leave_out_what_the_command_may_write() {
+    let _g = shared();
+    let local = Path::new("/usr/local/share");
+    if !local.is_dir() || !Path::new("/usr/share").is_dir() {
+        eprintln!("skipped: needs /usr/local/share and /usr/share");
+        return;
+    }
+    let rec = Recorder::new();
+    let out = scratch("out");
+    let opener = rec.dir.join("dirs.sh");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"${{XDG_DATA_DIRS-unset}}\" \"${{XDG_CONFIG_DIRS-unset}}\" \"$1\" > '{}/dirs'\n",
+            rec.dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+answer = open_url("d-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config
+        .caps
+        .allow_dir(local, AccessMode::ReadWrite, "test: installing")
+        .unwrap();
+    config.url_opener = Some(opener);
+    run_ok(config);
+    let seen = std::fs::read_to_string(rec.dir.join("dirs")).unwrap();
+    let mut parts = seen.trim_end().split('|');
+    let (data, conf) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_ne!(
+        data, "unset",
+        "unset means /usr/local/share:/usr/share: {seen}"
+    );
+    let data: Vec<&str> = data.split(':').collect();
+    assert!(!data.contains(&"/usr/local/share"), "{seen}");
+    assert!(data.contains(&"/usr/share"), "{seen}");
+    assert_ne!(conf, "unset", "{seen}");
+}
+
 /// An opener given by path that lies where the command may write is refused, not run.
 #[test]
 fn an_opener_the_command_may_write_is_refused() {
