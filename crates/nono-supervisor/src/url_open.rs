@@ -85,7 +85,8 @@ pub(crate) fn opener_xdg_dirs(writable: impl Fn(&Path) -> bool) -> Vec<(&'static
     .map(|(key, default)| {
         let value = std::env::var_os(key).filter(|v| !v.is_empty());
         let value = value.unwrap_or_else(|| OsString::from(default));
-        let (kept, _) = opener_path(Some(&value), &writable);
+        let links = (key == "XDG_DATA_DIRS").then_some("applications");
+        let (kept, _) = opener_path(Some(&value), &writable, links);
         let kept = if kept.is_empty() {
             OsString::from("/proc")
         } else {
@@ -174,11 +175,16 @@ pub(crate) fn opener_browser(
 /// own), each made canonical (a symlink on the way, re-pointed later, cannot move it),
 /// without relative or missing entries and without those `writable` says the command may
 /// put a program in — it would run outside the sandbox at once, as `xdg-open` or as any
-/// program the `xdg-open` script looks up (session 10). Returns the `PATH` and the entries
-/// left out for being writable.
+/// program the `xdg-open` script looks up (session 10). With `links_in` (`""`: the entry
+/// itself, `"applications"`: that subdirectory), an entry is left out too when a symlink
+/// there leads to a file the command may write or create (red team 15:
+/// `/usr/local/bin/firefox` → `~/apps/firefox/firefox` under `--allow ~`; a program cannot
+/// be left out alone). Returns the `PATH` and what was left out: the writable entries, and
+/// for the others the link.
 pub(crate) fn opener_path(
     path: Option<&OsStr>,
     writable: impl Fn(&Path) -> bool,
+    links_in: Option<&str>,
 ) -> (OsString, Vec<PathBuf>) {
     let mut kept: Vec<PathBuf> = Vec::new();
     let mut dropped = Vec::new();
@@ -195,11 +201,41 @@ pub(crate) fn opener_path(
         }
         if writable(&real) {
             dropped.push(real);
-        } else {
-            kept.push(real);
+            continue;
+        }
+        let link = links_in.and_then(|sub| writable_link_in(&real.join(sub), &writable));
+        match link {
+            Some(link) => dropped.push(link),
+            None => kept.push(real),
         }
     }
     (std::env::join_paths(kept).unwrap_or_default(), dropped)
+}
+
+/// The first symlink directly in `dir` that leads to a file the command may write, or may
+/// create (a dangling link into a directory it may write, or beneath one).
+fn writable_link_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().find_map(|e| {
+        if !e.file_type().is_ok_and(|t| t.is_symlink()) {
+            return None;
+        }
+        let link = e.path();
+        let hit = match std::fs::canonicalize(&link) {
+            Ok(real) => writable(&real) || real.parent().is_some_and(writable),
+            Err(_) => {
+                // Dangling: where its target would be created — the nearest existing
+                // directory on the way to it.
+                let target = dir.join(std::fs::read_link(&link).ok()?);
+                target
+                    .ancestors()
+                    .skip(1)
+                    .find_map(|a| std::fs::canonicalize(a).ok())
+                    .is_some_and(|a| writable(&a))
+            }
+        };
+        hit.then_some(link)
+    })
 }
 
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
@@ -435,6 +471,46 @@ echo ran > '{}'
             "{got:?}"
         );
         assert_eq!(running.load(Ordering::Acquire), 0);
+    }
+
+    /// Red team 15: a `PATH` directory holding a symlink to a file the command may write, or
+    /// a dangling one it may create the target of (also in a missing directory beneath a
+    /// writable one), is left out of the opener's `PATH`, named by the link; links elsewhere
+    /// keep it.
+    #[test]
+    fn redteam15_a_path_dir_with_a_link_into_a_write_grant_is_left_out() {
+        let d = std::env::temp_dir().join(format!("nono-rt15-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for sub in ["w", "r", "ok", "to-file", "dangling", "deep"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let d = std::fs::canonicalize(&d).unwrap();
+        std::fs::write(d.join("w/prog"), "").unwrap();
+        std::fs::write(d.join("r/prog"), "").unwrap();
+        let link = |dir: &str, to: &str| {
+            std::os::unix::fs::symlink(d.join(to), d.join(dir).join("l")).unwrap();
+        };
+        link("ok", "r/prog");
+        link("to-file", "w/prog");
+        link("dangling", "w/missing");
+        link("deep", "w/a/b/missing");
+        let w = d.join("w");
+        let writable = |p: &Path| p.starts_with(&w);
+        let path: Vec<PathBuf> = ["ok", "to-file", "dangling", "deep"]
+            .iter()
+            .map(|s| d.join(s))
+            .collect();
+        let path = std::env::join_paths(&path).unwrap();
+        let (kept, dropped) = opener_path(Some(&path), writable, Some(""));
+        assert_eq!(kept, d.join("ok").into_os_string());
+        assert_eq!(
+            dropped,
+            ["to-file/l", "dangling/l", "deep/l"].map(|l| d.join(l))
+        );
+        let (kept, dropped) = opener_path(Some(&path), writable, None);
+        assert_eq!(std::env::split_paths(&kept).count(), 4);
+        assert!(dropped.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     /// Red team 15: which `BROWSER` entries reach the opener — bare names kept (looked up in

@@ -411,7 +411,7 @@ impl UrlPolicy {
             arg0 = Some(std::mem::replace(&mut program, real.into_os_string()));
         }
         let (path, dropped) =
-            crate::url_open::opener_path(std::env::var_os("PATH").as_deref(), writable);
+            crate::url_open::opener_path(std::env::var_os("PATH").as_deref(), writable, Some(""));
         let (browser, dropped_browser) =
             crate::url_open::opener_browser(std::env::var_os("BROWSER").as_deref(), writable);
         if !dropped_browser.is_empty() {
@@ -443,7 +443,7 @@ impl UrlPolicy {
             {
                 let dropped: Vec<String> = dropped.iter().map(|d| crate::escape::path(d)).collect();
                 format!(
-                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write: {}; install it in a directory of PATH the command may not write, or grant no writing there){}",
+                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write, nor those holding a symlink to a program it may write: {}; install it in a directory of PATH the command may not write, or grant no writing there){}",
                     dropped.join(", "),
                     browser_note()
                 )

@@ -602,6 +602,77 @@ open("{out}/done", "w").write("yes")
     assert_ne!(conf, "unset", "{seen}");
 }
 
+/// Red team 15: a `PATH` directory outside every grant (`/usr/local/bin`) holding a symlink to
+/// a program inside one (`firefox` → `~/apps/firefox/firefox`, a tarball install, under
+/// `--allow ~`) was kept in the opener's `PATH`: the command rewrites the program, asks for
+/// an allowed URL, and the opener runs it by name outside the sandbox. The test re-runs
+/// itself with `PATH=<other>:<links>:$PATH`: `links` (outside every grant) holds `browser` →
+/// `<granted>/browser`, `other` an `xdg-open` that runs `browser` when it finds one and
+/// records the URL otherwise. Now `links` is left out. Before the fix the command's
+/// `browser` ran.
+#[test]
+fn redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed() {
+    const NAME: &str =
+        "url::redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed";
+    let work = scratch("link-work");
+    let links = scratch("link-links");
+    let other = scratch("link-other");
+    let inner = rerun_self(NAME, |mut cmd| {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env(
+            "PATH",
+            format!("{}:{}:{path}", other.display(), links.display()),
+        )
+        .env("NONO_RT15_WORK", &work)
+        .env("NONO_RT15_LINKS", &links)
+        .env("NONO_RT15_OTHER", &other);
+        Some(cmd)
+    });
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = PathBuf::from(std::env::var_os("NONO_RT15_WORK").unwrap());
+    let links = PathBuf::from(std::env::var_os("NONO_RT15_LINKS").unwrap());
+    let other = PathBuf::from(std::env::var_os("NONO_RT15_OTHER").unwrap());
+    let rec = Recorder::new();
+    let program = work.join("browser");
+    std::fs::write(&program, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&program, links.join("browser")).unwrap();
+    let opener = other.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nif command -v browser >/dev/null; then exec browser \"$1\"; fi\nexec '{}' \"$1\"\n",
+            rec.program.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+open("{program}", "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
+answer = open_url("l-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{work}/done", "w").write("yes")
+"##,
+        program = program.display(),
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "the program the command rewrote ran outside the sandbox through a PATH link"
+    );
+    assert_eq!(rec.opened(), ["https://github.com/"]);
+}
+
 /// An opener given by path that lies where the command may write is refused, not run.
 #[test]
 fn an_opener_the_command_may_write_is_refused() {
