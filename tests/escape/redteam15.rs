@@ -246,3 +246,54 @@ fn redteam15_the_opener_skips_a_path_dir_a_wildcard_rule_may_write() {
     assert!(control.success());
     assert!(escaped.exists(), "control: the planted opener did not run");
 }
+
+/// Left open (red team 15): a program linked into a `PATH` directory *outside* the home from
+/// inside it (`/usr/local/bin/firefox` → `~/apps/firefox/firefox`, a tarball install) is not
+/// protected under `--allow ~`: the `autorun` group covers the `PATH` directories inside the
+/// home, and the targets of links inside its own entries, but not links in `/usr/local/bin`.
+/// The command rewrites `~/apps/firefox/firefox`, and the user's next `firefox` runs it
+/// outside the sandbox. (The URL opener no longer follows such a link: it leaves the
+/// directory out, see `url::redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed`.)
+/// Fix: in `DenySet::from_groups`' `autorun` block, for each `PATH` directory outside the
+/// home, read its entries (bounded and cached like a link walk) and add the canonical
+/// target of each symlink that lies inside the home as a read-only entry (reason
+/// `PATH_ENV`). Not done here: it reads `/usr/bin` on every start.
+#[test]
+#[ignore = "red team 15: a program linked from a PATH directory outside the home into it is writable under --allow ~ (fix described above)"]
+fn redteam15_a_program_linked_from_a_path_dir_outside_the_home_is_read_only() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt15-path-link");
+    let home = s.mkdir("home");
+    let bin = s.mkdir("bin");
+    let program = s.write("home/apps/tool", "#!/bin/sh\necho real\n");
+    std::os::unix::fs::symlink(&program, bin.join("tool")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let program_s = program.display().to_string();
+    let steps = ["write", "write", program_s.as_str()];
+    for mode in MODES {
+        let mut cmd = nono_cmd(&s.path);
+        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", &home)
+            .env("PATH", &path)
+            .arg(mode.as_str())
+            .args(["--read", &b.dir_s()])
+            .args(["--allow", &home.display().to_string()]);
+        if mode == Mode::Wrap {
+            cmd.arg("--accept-wrap-gaps");
+        }
+        cmd.arg("--").arg(b.probe()).args(steps);
+        Outcome::parse(output(&mut cmd)).expect(&[("write", "EACCES")]);
+        assert_eq!(
+            std::fs::read_to_string(&program).unwrap(),
+            "#!/bin/sh\necho real\n",
+            "{mode:?}"
+        );
+    }
+    assert_eq!(probe_bare(&s.path, &steps).get("write"), "ok", "control");
+}
