@@ -213,7 +213,10 @@ pub(crate) fn opener_path(
 }
 
 /// The first symlink directly in `dir` that leads to a file the command may write, or may
-/// create (a dangling link into a directory it may write, or beneath one).
+/// create (a dangling link into a directory it may write, or beneath one) — or whose way
+/// there passes a symlink lying where the command may write (`tool` →
+/// `/srv/proj/current/bin/tool`, `current` re-pointed once the check is done: the kernel
+/// follows the link again when the opener runs the program).
 fn writable_link_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> Option<PathBuf> {
     let entries = std::fs::read_dir(dir).ok()?;
     entries.flatten().find_map(|e| {
@@ -221,21 +224,26 @@ fn writable_link_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> Option<Pat
             return None;
         }
         let link = e.path();
-        let hit = match std::fs::canonicalize(&link) {
-            Ok(real) => writable(&real) || real.parent().is_some_and(writable),
-            Err(_) => {
-                // Dangling: where its target would be created — the nearest existing
-                // directory on the way to it.
-                let target = dir.join(std::fs::read_link(&link).ok()?);
-                target
-                    .ancestors()
-                    .skip(1)
-                    .find_map(|a| std::fs::canonicalize(a).ok())
-                    .is_some_and(|a| writable(&a))
-            }
+        let Ok(walk) = nono_policy::planted::walk(&link) else {
+            // Unresolvable (a loop, more than 40 links): a link of the chain could be
+            // re-pointed to make it resolve, and which one is not known — left out.
+            return Some(link);
         };
+        let end = &walk.end;
+        let in_writable = |p: &Path| p.parent().is_some_and(|d| may_create_in(d, writable));
+        let hit =
+            writable(end) || in_writable(end) || walk.links.iter().any(|(l, _, _)| in_writable(l));
         hit.then_some(link)
     })
+}
+
+/// Whether the command may create, replace or re-point an entry directly in the directory
+/// `dir`: `writable` (a write at, into or beneath a directory) asked about a name in `dir`
+/// that no grant, rule or deny names, so that only a grant at or above `dir` answers yes — a
+/// grant beneath `dir` (`/` holds the link `/bin`, and every grant lies beneath `/`) does
+/// not let the command touch `dir`'s own entries.
+fn may_create_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> bool {
+    writable(&dir.join(".nono-opener-probe\u{1}"))
 }
 
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
@@ -494,9 +502,13 @@ echo ran > '{}'
         link("to-file", "w/prog");
         link("dangling", "w/missing");
         link("deep", "w/a/b/missing");
+        // A link on the way that the command may re-point once the check is done.
+        std::fs::create_dir_all(d.join("via")).unwrap();
+        std::os::unix::fs::symlink(d.join("r"), d.join("w/cur")).unwrap();
+        std::os::unix::fs::symlink(d.join("w/cur/prog"), d.join("via/l")).unwrap();
         let w = d.join("w");
         let writable = |p: &Path| p.starts_with(&w);
-        let path: Vec<PathBuf> = ["ok", "to-file", "dangling", "deep"]
+        let path: Vec<PathBuf> = ["ok", "to-file", "dangling", "deep", "via"]
             .iter()
             .map(|s| d.join(s))
             .collect();
@@ -505,10 +517,10 @@ echo ran > '{}'
         assert_eq!(kept, d.join("ok").into_os_string());
         assert_eq!(
             dropped,
-            ["to-file/l", "dangling/l", "deep/l"].map(|l| d.join(l))
+            ["to-file/l", "dangling/l", "deep/l", "via/l"].map(|l| d.join(l))
         );
         let (kept, dropped) = opener_path(Some(&path), writable, None);
-        assert_eq!(std::env::split_paths(&kept).count(), 4);
+        assert_eq!(std::env::split_paths(&kept).count(), 5);
         assert!(dropped.is_empty());
         let _ = std::fs::remove_dir_all(&d);
     }
