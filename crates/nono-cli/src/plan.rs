@@ -588,7 +588,7 @@ impl SandboxPlan {
         }
         for u in self.unwalked_to_announce(runtime_grants) {
             out.push(format!(
-                "{} is protected, but holds more entries than nono looks through for symlinks ({}): the targets of links past them are not protected, and this run's grants may include them (said once per path; --dry-run lists every such path)",
+                "{} is protected, but holds more entries than nono looks through for symlinks ({}): the targets of links past them are not protected, and this run's grants, or what it is granted while it runs, may include them (said once per path; --dry-run lists every such path)",
                 escape::path(&u.root),
                 deny_groups::LINK_WALK_ENTRIES
             ));
