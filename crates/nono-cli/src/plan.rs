@@ -598,7 +598,7 @@ impl SandboxPlan {
                 (format!("{} and {last}", rest.join(", ")), "are")
             };
             out.push(format!(
-                "{list} {verb} protected, but too large to look through for symlinks (nono stops after {} entries): where a link beyond that leads is not protected, and a grant of this run may reach it (said once; --dry-run lists such paths)",
+                "{list} {verb} protected, but too large to look through for symlinks (nono stops after {} entries): where a link beyond that leads is not protected, and a grant of this run, or one it is given while it runs, may reach it (said once; --dry-run lists such paths)",
                 deny_groups::LINK_WALK_ENTRIES
             ));
         }
@@ -608,8 +608,10 @@ impl SandboxPlan {
     /// Deny entries whose walk for symlinks was cut ([`DenySet::unwalked`]) that no earlier
     /// start announced, and that this run has a grant for that a missed link target could lie
     /// in (one whose access the entry's kind would reduce: any grant for a read-denied entry,
-    /// a write grant for a write-denied one — or, with `runtime_grants`, any: a runtime grant
-    /// may reach such a target later). No silent downgrade: these get a note, once.
+    /// a write grant for a write-denied one) — or any entry when `runtime_grants`: the run
+    /// may be granted reads and writes beyond its static grants while it goes on (a prompt,
+    /// `--approve`, a profile's approve rule, `learn`'s broad domain), and a missed target is
+    /// not denied to them either (red team 15). No silent downgrade: these get a note, once.
     fn unwalked_to_announce(
         &self,
         runtime_grants: bool,
@@ -621,8 +623,8 @@ impl SandboxPlan {
     }
 
     /// Print [`notes`](Self::notes) (unless `-s`); the cut walks they announced are remembered
-    /// as told only when printed. `runtime_grants`: the run may grant more while it runs
-    /// ([`ElevationPlan::enabled`]).
+    /// as told only when printed. `runtime_grants`: the run may be granted more while it goes
+    /// on ([`unwalked_to_announce`](Self::unwalked_to_announce)).
     pub fn print_notes(&self, ui: &crate::ui::Ui, runtime_grants: bool) {
         for note in self.notes(runtime_grants) {
             ui.note(&note);

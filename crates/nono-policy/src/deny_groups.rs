@@ -73,6 +73,13 @@ pub struct DenyGroup {
     pub macos_paths: &'static [DenyPath],
 }
 
+/// Why the user's MIME associations are protected (red team 15).
+const MIMEAPPS: &str = "the default application for each file and URL type: `xdg-open` (also \
+                        nono's URL opener) runs the Exec= line of the desktop entry it names, \
+                        which may be any file a `../` in the name reaches";
+/// Why Xfce's preferred applications are protected (red team 15).
+const XFCE_HELPERS: &str = "Xfce's preferred applications: `exo-open` (`xdg-open` under Xfce, \
+                            also nono's URL opener) runs the command of the helper they name";
 /// Reason shared by the paths on `PATH`.
 const ON_PATH: &str = "a directory on PATH: a program placed or replaced here runs outside the \
                        sandbox the next time you type its name";
@@ -303,6 +310,20 @@ pub const GROUPS: &[DenyGroup] = &[
                 "desktop entries: their Exec= line runs when a file is opened with them or \
                  they are picked from a menu",
             ),
+            why("~/.config/mimeapps.list", MIMEAPPS),
+            why("$XDG_CONFIG_HOME/mimeapps.list", MIMEAPPS),
+            why("~/.config/gnome-mimeapps.list", MIMEAPPS),
+            why("~/.config/ubuntu-mimeapps.list", MIMEAPPS),
+            why("~/.config/kde-mimeapps.list", MIMEAPPS),
+            why("~/.config/xfce-mimeapps.list", MIMEAPPS),
+            why("~/.config/x-cinnamon-mimeapps.list", MIMEAPPS),
+            why("~/.config/mate-mimeapps.list", MIMEAPPS),
+            why("~/.config/lxqt-mimeapps.list", MIMEAPPS),
+            why("~/.config/budgie-mimeapps.list", MIMEAPPS),
+            why("~/.config/xfce4/helpers.rc", XFCE_HELPERS),
+            why("$XDG_CONFIG_HOME/xfce4/helpers.rc", XFCE_HELPERS),
+            why("~/.local/share/xfce4/helpers", XFCE_HELPERS),
+            why("$XDG_DATA_HOME/xfce4/helpers", XFCE_HELPERS),
             why(
                 "~/.local/share/direnv/allow",
                 "direnv's allow list: an allowed .envrc runs in your shell on `cd`",

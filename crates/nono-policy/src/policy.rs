@@ -298,6 +298,10 @@ pub struct Engine {
     sessions: Mutex<HashMap<PathBuf, AccessMode>>,
     /// Directories granted for the session ([`GrantScope::SessionDirectory`]).
     session_dirs: Mutex<Vec<(PathBuf, AccessMode)>>,
+    /// Paths a write was granted at once for ([`GrantScope::Once`] from the backend): the
+    /// descriptor stays with the command, so where it lies stays writable for
+    /// [`may_grant_write_in`](Engine::may_grant_write_in) (red team 15).
+    once_writes: Mutex<std::collections::HashSet<PathBuf>>,
     limiter: Option<RateLimiter>,
     audit: Option<AuditLog>,
     session_id: String,
@@ -326,6 +330,7 @@ impl Engine {
             backend: Box::new(backend),
             sessions: Mutex::new(HashMap::new()),
             session_dirs: Mutex::new(Vec::new()),
+            once_writes: Mutex::new(std::collections::HashSet::new()),
             limiter,
             audit: None,
             session_id: format!("nono-{}", std::process::id()),
@@ -379,10 +384,10 @@ impl Engine {
 
     /// Whether this engine has granted, or grants without asking, a write at, into or
     /// beneath the directory `dir` (canonical): a session grant of a file or directory, or an
-    /// approve rule ([`ApproveRule::may_write_in`]). Never inside a deny entry that removes
-    /// writing (deny groups win over every runtime grant). A write granted once at a prompt
-    /// is not remembered, so it is not seen here. For what runs outside the sandbox from
-    /// `dir` (the URL opener).
+    /// approve rule ([`ApproveRule::may_write_in`]), or a write granted once at a prompt
+    /// (the command keeps the descriptor: a program it opened for writing stays writable).
+    /// Never inside a deny entry that removes writing (deny groups win over every runtime
+    /// grant). For what runs outside the sandbox from `dir` (the URL opener).
     #[must_use]
     pub fn may_grant_write_in(&self, dir: &Path) -> bool {
         if self.policy.deny.deny_for(dir, AccessMode::Write).is_some() {
@@ -397,6 +402,11 @@ impl Engine {
             return true;
         }
         drop(sessions);
+        let once = self.once_writes.lock().unwrap_or_else(|p| p.into_inner());
+        if once.iter().any(|p| reaches(p)) {
+            return true;
+        }
+        drop(once);
         let dirs = self.session_dirs.lock().unwrap_or_else(|p| p.into_inner());
         dirs.iter().any(|(d, a)| a.writes() && reaches(d))
     }
@@ -710,6 +720,16 @@ impl Engine {
             }
         };
         if let Decision::Granted {
+            scope: GrantScope::Once,
+            ..
+        } = decision
+        {
+            if req.access.writes() {
+                let mut once = self.once_writes.lock().unwrap_or_else(|p| p.into_inner());
+                once.insert(canonical.clone());
+            }
+        }
+        if let Decision::Granted {
             scope: GrantScope::Session,
             ..
         } = decision
@@ -905,6 +925,33 @@ mod tests {
         assert!(got.is_granted(), "{got:?}");
         assert!(may("srv/c/bin"));
         assert!(!may("srv/b/bin"));
+    }
+
+    /// Red team 15: a write granted once at a prompt left no trace, so the directory it lies
+    /// in stayed in the URL opener's `PATH` — and the command keeps the descriptor, so it
+    /// can write a program there (`bin/xdg-open`, opened for writing once) that then runs
+    /// outside the sandbox. A read granted once leaves the directory out of it.
+    #[test]
+    fn redteam15_a_write_granted_once_is_where_the_command_may_write() {
+        let d = dir("once-write");
+        std::fs::create_dir_all(d.join("srv/p/bin")).unwrap();
+        std::fs::create_dir_all(d.join("srv/q/bin")).unwrap();
+        let policy = Policy {
+            deny: DenySet::new(),
+            approve: Vec::new(),
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Once);
+        let engine = Engine::new(policy, cb);
+        let may = |p: &str| engine.may_grant_write_in(&d.join(p));
+        assert!(!may("srv/p/bin") && !may("srv/q/bin"));
+        let got = engine.decide(&req(&d.join("srv/p/bin/xdg-open"), AccessMode::Write));
+        assert!(got.is_granted(), "{got:?}");
+        let got = engine.decide(&req(&d.join("srv/q/bin/tool"), AccessMode::Read));
+        assert!(got.is_granted(), "{got:?}");
+        assert!(may("srv/p/bin"), "a write granted once");
+        assert!(may("srv"), "beneath the directory");
+        assert!(!may("srv/q/bin"), "a read granted once");
     }
 
     /// A read-only deny entry (`autorun`) may be read at runtime but never written, also

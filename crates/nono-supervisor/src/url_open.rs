@@ -52,15 +52,139 @@ pub fn open_outside_with(program: impl AsRef<OsStr>, url: &str) -> Result<(), Ur
     open_counted(program.as_ref(), url, &SHARED, None)
 }
 
+/// The environment of an opener started for a sandboxed command, in place of nono's
+/// `PATH` and `BROWSER`.
+#[derive(Debug)]
+pub(crate) struct OpenerEnv {
+    /// See [`opener_path`].
+    pub(crate) path: OsString,
+    /// See [`opener_browser`] (`None`: not set).
+    pub(crate) browser: Option<OsString>,
+    /// The opener's `argv[0]` when it is run by another name than the one configured (its
+    /// canonical path).
+    pub(crate) arg0: Option<OsString>,
+    /// `XDG_DATA_DIRS` and `XDG_CONFIG_DIRS` (see [`opener_xdg_dirs`]).
+    pub(crate) xdg_dirs: Vec<(&'static str, OsString)>,
+}
+
+/// `XDG_DATA_DIRS` and `XDG_CONFIG_DIRS` of an opener started for a sandboxed command (red
+/// team 15): the opener finds the default application of a URL type in their
+/// `applications/mimeapps.list`, `mimeapps.list`, `defaults.list` and `mimeinfo.cache`, and
+/// runs the `Exec=` line of the desktop entry named there from their `applications/`. Unset,
+/// they are `/usr/local/share:/usr/share` and `/etc/xdg` — and `/usr/local` is granted for
+/// installing often enough. Each is nono's value (or that default) with its entries made
+/// canonical, without relative or missing ones and without those the command may write
+/// into (`writable`); when none is left, `/proc` (an empty value would mean the default
+/// again, and nothing can be created in `/proc`).
+pub(crate) fn opener_xdg_dirs(writable: impl Fn(&Path) -> bool) -> Vec<(&'static str, OsString)> {
+    [
+        ("XDG_DATA_DIRS", "/usr/local/share:/usr/share"),
+        ("XDG_CONFIG_DIRS", "/etc/xdg"),
+    ]
+    .into_iter()
+    .map(|(key, default)| {
+        let value = std::env::var_os(key).filter(|v| !v.is_empty());
+        let value = value.unwrap_or_else(|| OsString::from(default));
+        let links = (key == "XDG_DATA_DIRS").then_some("applications");
+        let (kept, _) = opener_path(Some(&value), &writable, links);
+        let kept = if kept.is_empty() {
+            OsString::from("/proc")
+        } else {
+            kept
+        };
+        (key, kept)
+    })
+    .collect()
+}
+
+/// The `BROWSER` of an opener started for a sandboxed command (red team 15): `xdg-open`
+/// runs each `:`-separated entry of nono's `BROWSER` as a command line (`$browser "$URL"`,
+/// or with `%s` replaced), so an entry whose program is given by path in a directory the
+/// command may write (`writable`) — or whose path does not resolve, which the command could
+/// create — would run a program the command wrote, outside the sandbox. Such entries are left
+/// out; a program given by path is passed by its canonical path (a symlink on the way,
+/// re-pointed later, cannot move it); a later word that is an absolute path into a writable
+/// directory (`python3 /proj/browse.py`) leaves its entry out too. A bare name is looked up
+/// in the opener's filtered `PATH`. Returns the `BROWSER` (`None` when nothing is left) and
+/// the entries left out.
+pub(crate) fn opener_browser(
+    browser: Option<&OsStr>,
+    writable: impl Fn(&Path) -> bool,
+) -> (Option<OsString>, Vec<String>) {
+    let Some(browser) = browser else {
+        return (None, Vec::new());
+    };
+    // Where a path given by the entry really lies: its canonical form, and whether the
+    // command may write where it lies (the file itself, or a file it could create there).
+    let resolve = |word: &str| -> Option<(PathBuf, bool)> {
+        let path = Path::new("/").join(word);
+        if let Ok(real) = std::fs::canonicalize(&path) {
+            let dir = real
+                .parent()
+                .map_or_else(|| real.clone(), Path::to_path_buf);
+            let w = writable(&dir) || writable(&real);
+            return Some((real, w));
+        }
+        let parent = std::fs::canonicalize(path.parent()?).ok()?;
+        let w = writable(&parent);
+        Some((parent, w))
+    };
+    let text = browser.to_string_lossy();
+    let mut kept: Vec<String> = Vec::new();
+    let mut dropped = Vec::new();
+    for entry in text.split(':').filter(|e| !e.trim().is_empty()) {
+        let mut words = entry.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        let mut line = Vec::new();
+        if first.contains('/') {
+            match resolve(first) {
+                Some((real, false))
+                    if std::fs::canonicalize(Path::new("/").join(first)).is_ok()
+                        && real
+                            .to_str()
+                            .is_some_and(|r| !r.contains([':', '%', ' ', '\t', '\n'])) =>
+                {
+                    line.push(real.to_string_lossy().into_owned());
+                }
+                _ => {
+                    dropped.push(entry.to_owned());
+                    continue;
+                }
+            }
+        } else {
+            line.push(first.to_owned());
+        }
+        let mut bad = false;
+        for w in words {
+            if w.starts_with('/') && resolve(w).is_some_and(|(_, writable)| writable) {
+                bad = true;
+            }
+            line.push(w.to_owned());
+        }
+        if bad {
+            dropped.push(entry.to_owned());
+        } else {
+            kept.push(line.join(" "));
+        }
+    }
+    let kept = (!kept.is_empty()).then(|| OsString::from(kept.join(":")));
+    (kept, dropped)
+}
+
 /// The `PATH` of an opener started for a sandboxed command: the entries of `path` (nono's
 /// own), each made canonical (a symlink on the way, re-pointed later, cannot move it),
 /// without relative or missing entries and without those `writable` says the command may
 /// put a program in — it would run outside the sandbox at once, as `xdg-open` or as any
-/// program the `xdg-open` script looks up (session 10). Returns the `PATH` and the entries
-/// left out for being writable.
+/// program the `xdg-open` script looks up (session 10). With `links_in` (`""`: the entry
+/// itself, `"applications"`: that subdirectory), an entry is left out too when a symlink
+/// there leads to a file the command may write or create (red team 15:
+/// `/usr/local/bin/firefox` → `~/apps/firefox/firefox` under `--allow ~`; a program cannot
+/// be left out alone). Returns the `PATH` and what was left out: the writable entries, and
+/// for the others the link.
 pub(crate) fn opener_path(
     path: Option<&OsStr>,
     writable: impl Fn(&Path) -> bool,
+    links_in: Option<&str>,
 ) -> (OsString, Vec<PathBuf>) {
     let mut kept: Vec<PathBuf> = Vec::new();
     let mut dropped = Vec::new();
@@ -77,21 +201,61 @@ pub(crate) fn opener_path(
         }
         if writable(&real) {
             dropped.push(real);
-        } else {
-            kept.push(real);
+            continue;
+        }
+        let link = links_in.and_then(|sub| writable_link_in(&real.join(sub), &writable));
+        match link {
+            Some(link) => dropped.push(link),
+            None => kept.push(real),
         }
     }
     (std::env::join_paths(kept).unwrap_or_default(), dropped)
 }
 
+/// The first symlink directly in `dir` that leads to a file the command may write, or may
+/// create (a dangling link into a directory it may write, or beneath one) — or whose way
+/// there passes a symlink lying where the command may write (`tool` →
+/// `/srv/proj/current/bin/tool`, `current` re-pointed once the check is done: the kernel
+/// follows the link again when the opener runs the program).
+fn writable_link_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.flatten().find_map(|e| {
+        if !e.file_type().is_ok_and(|t| t.is_symlink()) {
+            return None;
+        }
+        let link = e.path();
+        let Ok(walk) = nono_policy::planted::walk(&link) else {
+            // Unresolvable (a loop, more than 40 links): a link of the chain could be
+            // re-pointed to make it resolve, and which one is not known — left out.
+            return Some(link);
+        };
+        let end = &walk.end;
+        let in_writable = |p: &Path| p.parent().is_some_and(|d| may_create_in(d, writable));
+        let hit =
+            writable(end) || in_writable(end) || walk.links.iter().any(|(l, _, _)| in_writable(l));
+        hit.then_some(link)
+    })
+}
+
+/// Whether the command may create, replace or re-point an entry directly in the directory
+/// `dir`: `writable` (a write at, into or beneath a directory) asked about a name in `dir`
+/// that no grant, rule or deny names, so that only a grant at or above `dir` answers yes — a
+/// grant beneath `dir` (`/` holds the link `/bin`, and every grant lies beneath `/`) does
+/// not let the command touch `dir`'s own entries.
+fn may_create_in(dir: &Path, writable: &impl Fn(&Path) -> bool) -> bool {
+    writable(&dir.join(".nono-opener-probe\u{1}"))
+}
+
 /// [`open_outside_with`], counting the openers still running in `running` (a run's own
-/// count: one run's openers do not use up another's); with `path`, the opener gets that
-/// `PATH` (see [`opener_path`]) instead of nono's, and the program is looked up in it.
+/// count: one run's openers do not use up another's); with `env`, the opener gets its
+/// `PATH` (see [`opener_path`]), `BROWSER` (see [`opener_browser`]), `XDG_DATA_DIRS` and
+/// `XDG_CONFIG_DIRS` (see [`opener_xdg_dirs`]) instead of nono's, and the program is looked
+/// up in that `PATH` (an empty one is refused: it would be the working directory).
 pub(crate) fn open_counted(
     program: &OsStr,
     url: &str,
     running: &Arc<AtomicUsize>,
-    path: Option<&OsStr>,
+    env: Option<&OpenerEnv>,
 ) -> Result<(), UrlError> {
     origin_of(url)?;
     let name = || program.to_string_lossy().into_owned();
@@ -124,9 +288,31 @@ pub(crate) fn open_counted(
             cmd.env(key, v);
         }
     }
-    if let Some(path) = path {
+    if let Some(env) = env {
+        if env.path.is_empty() {
+            // An empty `PATH` is the working directory (`execvp`, and `sh` for the programs
+            // the opener runs by name): `/xdg-open` where the command may write `/` (red
+            // team 15). Nothing is left to look the opener up in.
+            return Err(UrlError::Spawn {
+                program: name(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no directory of PATH is left to look it up in",
+                ),
+            });
+        }
         // (`Command` looks a bare program name up in the child's `PATH` when it is set.)
-        cmd.env("PATH", path);
+        cmd.env("PATH", &env.path);
+        for (key, value) in &env.xdg_dirs {
+            cmd.env(key, value);
+        }
+        if let Some(arg0) = &env.arg0 {
+            std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+        }
+        match &env.browser {
+            Some(b) => cmd.env("BROWSER", b),
+            None => cmd.env_remove("BROWSER"),
+        };
     }
     // Openers left running (below) are bounded, as waiting for them bounded them before: a
     // command cannot pile up processes outside its cgroup with one open every few seconds.
@@ -241,6 +427,136 @@ mod tests {
     use super::*;
 
     const ALLOWED: &[&str] = &["https://github.com"];
+
+    /// Red team 15: when the command may write every directory of `PATH` (a write grant on
+    /// `/`, `--approve /`), the opener's `PATH` was empty — which `execvp` (and `sh`, for
+    /// what the opener runs by name) takes as the working directory, `/`: a `/xdg-open` the
+    /// command planted ran outside the sandbox. An empty `PATH` is now refused unrun.
+    #[test]
+    fn redteam15_an_empty_opener_path_is_not_the_working_directory() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root (plants a program in /)");
+            return;
+        }
+        let name = format!("nono-rt15-opener-{}", std::process::id());
+        let planted = Path::new("/").join(&name);
+        let marker = std::env::temp_dir().join(format!("{name}.ran"));
+        let _ = std::fs::remove_file(&marker);
+        std::fs::write(
+            &planted,
+            format!(
+                "#!/bin/sh
+echo ran > '{}'
+",
+                marker.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &planted,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let env = OpenerEnv {
+            path: OsString::new(),
+            browser: None,
+            arg0: None,
+            xdg_dirs: Vec::new(),
+        };
+        let running = Arc::new(AtomicUsize::new(0));
+        let got = open_counted(
+            OsStr::new(&name),
+            "https://github.com/",
+            &running,
+            Some(&env),
+        );
+        let ran = marker.exists();
+        let _ = std::fs::remove_file(&planted);
+        let _ = std::fs::remove_file(&marker);
+        assert!(!ran, "/{name} ran as the opener");
+        assert!(
+            matches!(&got, Err(UrlError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound),
+            "{got:?}"
+        );
+        assert_eq!(running.load(Ordering::Acquire), 0);
+    }
+
+    /// Red team 15: a `PATH` directory holding a symlink to a file the command may write, or
+    /// a dangling one it may create the target of (also in a missing directory beneath a
+    /// writable one), is left out of the opener's `PATH`, named by the link; links elsewhere
+    /// keep it.
+    #[test]
+    fn redteam15_a_path_dir_with_a_link_into_a_write_grant_is_left_out() {
+        let d = std::env::temp_dir().join(format!("nono-rt15-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for sub in ["w", "r", "ok", "to-file", "dangling", "deep"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let d = std::fs::canonicalize(&d).unwrap();
+        std::fs::write(d.join("w/prog"), "").unwrap();
+        std::fs::write(d.join("r/prog"), "").unwrap();
+        let link = |dir: &str, to: &str| {
+            std::os::unix::fs::symlink(d.join(to), d.join(dir).join("l")).unwrap();
+        };
+        link("ok", "r/prog");
+        link("to-file", "w/prog");
+        link("dangling", "w/missing");
+        link("deep", "w/a/b/missing");
+        // A link on the way that the command may re-point once the check is done.
+        std::fs::create_dir_all(d.join("via")).unwrap();
+        std::os::unix::fs::symlink(d.join("r"), d.join("w/cur")).unwrap();
+        std::os::unix::fs::symlink(d.join("w/cur/prog"), d.join("via/l")).unwrap();
+        let w = d.join("w");
+        let writable = |p: &Path| p.starts_with(&w);
+        let path: Vec<PathBuf> = ["ok", "to-file", "dangling", "deep", "via"]
+            .iter()
+            .map(|s| d.join(s))
+            .collect();
+        let path = std::env::join_paths(&path).unwrap();
+        let (kept, dropped) = opener_path(Some(&path), writable, Some(""));
+        assert_eq!(kept, d.join("ok").into_os_string());
+        assert_eq!(
+            dropped,
+            ["to-file/l", "dangling/l", "deep/l", "via/l"].map(|l| d.join(l))
+        );
+        let (kept, dropped) = opener_path(Some(&path), writable, None);
+        assert_eq!(std::env::split_paths(&kept).count(), 5);
+        assert!(dropped.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 15: which `BROWSER` entries reach the opener — bare names kept (looked up in
+    /// the filtered `PATH`), a program by path kept by its canonical path unless it lies
+    /// where the command may write or does not exist, an entry whose later word is a path
+    /// into such a directory left out.
+    #[test]
+    fn redteam15_the_openers_browser_leaves_out_what_the_command_may_write() {
+        let d = std::env::temp_dir().join(format!("nono-rt15-browser-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("w")).unwrap();
+        std::fs::create_dir_all(d.join("r")).unwrap();
+        let d = std::fs::canonicalize(&d).unwrap();
+        for f in ["w/b", "r/b", "w/s.py"] {
+            std::fs::write(d.join(f), "").unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("r/b"), d.join("w/link")).unwrap();
+        let w = d.join("w");
+        let writable = |p: &Path| p.starts_with(&w);
+        let browser = format!(
+            "firefox %s:{d}/w/b:{d}/w/new:{d}/r/b --x:python3 {d}/w/s.py:{d}/w/link",
+            d = d.display()
+        );
+        let (kept, dropped) = opener_browser(Some(OsStr::new(&browser)), writable);
+        let r = d.join("r/b").display().to_string();
+        assert_eq!(
+            kept,
+            Some(OsString::from(format!("firefox %s:{r} --x:{r}")))
+        );
+        assert_eq!(dropped.len(), 3, "{dropped:?}");
+        let (kept, _) = opener_browser(Some(OsStr::new(&format!("{}/w/b", d.display()))), writable);
+        assert_eq!(kept, None, "nothing left: not set");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn validate_and_open_checks_before_opening() {

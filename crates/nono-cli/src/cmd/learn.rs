@@ -190,7 +190,9 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     // opened O_NOFOLLOW and must be a regular file with one link, and no symlink an earlier
     // run could have planted may lie on the way to it.
     crate::plan::check_output_links("-o", &output, &plan.caps, &plan.history)?;
-    plan.print_notes(ui, false);
+    // The learning domain may read and write everywhere outside the deny groups: a missed
+    // target of a cut link walk too.
+    plan.print_notes(ui, true);
     // The learning domain writes everywhere outside the deny groups (it can make a symlink
     // anywhere), so `/` is recorded: a symlink on the way to a later grant that is newer than
     // this run is not trusted without --allow-symlinked-grant (see planted.rs).

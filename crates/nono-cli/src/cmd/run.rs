@@ -151,6 +151,7 @@ pub fn announce(plan: &RunPlan, ui: &Ui, supervised: bool) -> anyhow::Result<()>
 
 /// Run the plan under the supervisor; print the denial report; return the child's status.
 pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32> {
+    // A missed target of a cut link walk is in reach of a runtime grant too.
     plan.sandbox.print_notes(ui, plan.elevation.enabled());
     let mut approve = plan.elevation.approve.clone();
     // A prompt or a profile's approve rule can grant writes anywhere outside the deny groups

@@ -386,32 +386,69 @@ impl UrlPolicy {
         let writable = |dir: &Path| {
             grants.may_write_in(dir) || engine.is_some_and(|e| e.may_grant_write_in(dir))
         };
-        if Path::new(program).components().count() > 1 {
-            // Given by path: where it really lies (its directory, or itself as a file grant).
-            let dir = std::fs::canonicalize(program)
-                .ok()
-                .and_then(|p| p.parent().map(Path::to_path_buf));
-            if let Some(dir) = dir.filter(|d| writable(d)) {
+        let mut program = program.to_owned();
+        let mut arg0 = None;
+        if Path::new(&program).components().count() > 1 {
+            // Given by path: where it really lies (its directory, or itself as a file grant),
+            // and run by that canonical path — a symlink on the way, in a directory the
+            // command may write, could be re-pointed between this check and the start.
+            let real = std::fs::canonicalize(&program).map_err(|e| {
+                format!(
+                    "cannot start `{}` to open the URL: {e}",
+                    program.to_string_lossy()
+                )
+            })?;
+            let dir = real
+                .parent()
+                .map_or_else(|| real.clone(), Path::to_path_buf);
+            if writable(&dir) || writable(&real) {
                 return Err(format!(
                     "the URL opener {} lies in {}, where the sandboxed command may write: it is not run outside the sandbox (choose an opener elsewhere)",
-                    crate::escape::path(Path::new(program)),
+                    crate::escape::path(Path::new(&program)),
                     crate::escape::path(&dir)
                 ));
             }
+            arg0 = Some(std::mem::replace(&mut program, real.into_os_string()));
         }
         let (path, dropped) =
-            crate::url_open::opener_path(std::env::var_os("PATH").as_deref(), writable);
-        let opened = crate::url_open::open_counted(program, target, &self.running, Some(&path));
+            crate::url_open::opener_path(std::env::var_os("PATH").as_deref(), writable, Some(""));
+        let (browser, dropped_browser) =
+            crate::url_open::opener_browser(std::env::var_os("BROWSER").as_deref(), writable);
+        if !dropped_browser.is_empty() {
+            tracing::warn!(
+                "BROWSER entries left out for the URL opener (their program lies where the sandboxed command may write, or does not exist): {}",
+                dropped_browser.join(":")
+            );
+        }
+        let env = crate::url_open::OpenerEnv {
+            path,
+            browser,
+            arg0,
+            xdg_dirs: crate::url_open::opener_xdg_dirs(writable),
+        };
+        let opened = crate::url_open::open_counted(&program, target, &self.running, Some(&env));
+        let browser_note = || {
+            if dropped_browser.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (BROWSER entries left out, their program lying where the sandboxed command may write or not existing: {})",
+                    dropped_browser.join(":")
+                )
+            }
+        };
         opened.map_err(|e| match e {
             url::UrlError::Spawn { ref source, .. }
                 if source.kind() == std::io::ErrorKind::NotFound && !dropped.is_empty() =>
             {
                 let dropped: Vec<String> = dropped.iter().map(|d| crate::escape::path(d)).collect();
                 format!(
-                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write: {})",
-                    dropped.join(", ")
+                    "{e} (the opener is looked up in PATH without the directories the sandboxed command may write, nor those holding a symlink to a program it may write: {}; install it in a directory of PATH the command may not write, or grant no writing there){}",
+                    dropped.join(", "),
+                    browser_note()
                 )
             }
+            url::UrlError::OpenerFailed { .. } => format!("{e}{}", browser_note()),
             e => e.to_string(),
         })
     }

@@ -409,6 +409,270 @@ open("{work}/done", "w").write("yes")
     assert_eq!(rec.opened(), ["https://github.com/"]);
 }
 
+/// Red team 15: nono's `BROWSER` was passed to the opener as it was, and `xdg-open` runs each
+/// of its `:`-separated entries (`$browser "$URL"`). An entry given by path inside a
+/// directory the command may write (a project's `bin/browser`) ran the program the command
+/// planted there, outside the sandbox. The test re-runs itself with
+/// `BROWSER=<granted>/bin/browser:<other>/browser`, `other` (outside every grant) holding the
+/// recorder as `browser` and an `xdg-open` that runs `$BROWSER` entries as the real one does.
+/// The URL must reach the recorder, and the planted browser must not run. Before the fix it
+/// did (the first entry ran).
+#[test]
+fn redteam15_a_browser_the_command_may_write_is_not_run() {
+    const NAME: &str = "url::redteam15_a_browser_the_command_may_write_is_not_run";
+    let work = scratch("browser-work");
+    let other = scratch("browser-other");
+    let inner = rerun_self(NAME, |mut cmd| {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", other.display()))
+            .env(
+                "BROWSER",
+                format!(
+                    "{w}/bin/browser:{w}/bin/missing:{o}/browser",
+                    w = work.display(),
+                    o = other.display()
+                ),
+            )
+            .env("NONO_RT15_WORK", &work)
+            .env("NONO_RT15_OTHER", &other);
+        Some(cmd)
+    });
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = PathBuf::from(std::env::var_os("NONO_RT15_WORK").unwrap());
+    let other = PathBuf::from(std::env::var_os("NONO_RT15_OTHER").unwrap());
+    let rec = Recorder::new();
+    std::os::unix::fs::symlink(&rec.program, other.join("browser")).unwrap();
+    let opener = other.join("xdg-open");
+    std::fs::write(
+        &opener,
+        "#!/bin/sh\nIFS=:\nfor b in $BROWSER; do \"$b\" \"$1\" && exit 0; done\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+os.makedirs("{work}/bin", exist_ok=True)
+for name in ("browser", "missing"):
+    planted = "{work}/bin/" + name
+    open(planted, "w").write("#!/bin/sh\necho outside >> '{escaped}'\n")
+    os.chmod(planted, 0o755)
+answer = open_url("b-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{work}/done", "w").write("yes")
+"##,
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "a BROWSER entry the command wrote ran outside the sandbox"
+    );
+    assert_eq!(rec.opened(), ["https://github.com/"]);
+}
+
+/// Red team 15: an opener given by path was checked where it resolved to, then started by
+/// the name it was given. Given through a symlink in a directory the command may write, the
+/// command re-points the link between the check (the recorder, outside every grant) and the
+/// start (its own script): flipping it in a loop while asking for opens, its script ran
+/// outside the sandbox. The opener is now run by the path the check resolved.
+#[test]
+fn redteam15_an_opener_reached_through_a_link_the_command_may_repoint_is_run_as_checked() {
+    let _g = shared();
+    let rec = Recorder::new();
+    let out = scratch("out");
+    let link = out.join("opener");
+    std::os::unix::fs::symlink(&rec.program, &link).unwrap();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+import threading, time
+planted = "{out}/planted.sh"
+open(planted, "w").write("#!/bin/sh\necho outside >> '{escaped}'\n")
+os.chmod(planted, 0o755)
+stop = False
+def flip():
+    i = 0
+    while not stop:
+        tmp = "{out}/tmp-link"
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        os.symlink(planted if i % 2 else "{good}", tmp)
+        os.rename(tmp, "{link}")
+        i += 1
+t = threading.Thread(target=flip)
+t.start()
+ok = 0
+for n in range(150):
+    answer = open_url("f-%d" % n, "https://github.com/")
+    ok += answer["success"]
+stop = True
+t.join()
+os.symlink("{good}", "{out}/tmp-final")
+os.rename("{out}/tmp-final", "{link}")
+open("{out}/done", "w").write(str(ok))
+"##,
+        out = out.display(),
+        escaped = escaped.display(),
+        good = rec.program.display(),
+        link = link.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config.url_opener = Some(link);
+    run_ok(config);
+    let ok: usize = std::fs::read_to_string(out.join("done"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        !escaped.exists(),
+        "the command's script ran as the opener ({} times)",
+        std::fs::read_to_string(&escaped)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    );
+    assert_eq!(
+        rec.opened().len(),
+        ok,
+        "every open answered as a success ran the recorder"
+    );
+}
+
+/// Red team 15: the opener looks the default application of a URL type up in the data and
+/// config directories (`$XDG_DATA_DIRS/applications/mimeapps.list`, `mimeinfo.cache`, the
+/// desktop entries there; `$XDG_CONFIG_DIRS/mimeapps.list`) and runs its `Exec=` line. It got
+/// neither variable, so it used `/usr/local/share:/usr/share` and `/etc/xdg` — with
+/// `/usr/local/share` granted (installing under `/usr/local`) the command could name its own
+/// handler there. Now both are passed without the directories the command may write into.
+#[test]
+fn redteam15_the_openers_data_dirs_leave_out_what_the_command_may_write() {
+    let _g = shared();
+    let local = Path::new("/usr/local/share");
+    if !local.is_dir() || !Path::new("/usr/share").is_dir() {
+        eprintln!("skipped: needs /usr/local/share and /usr/share");
+        return;
+    }
+    let rec = Recorder::new();
+    let out = scratch("out");
+    let opener = rec.dir.join("dirs.sh");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s\\n' \"${{XDG_DATA_DIRS-unset}}\" \"${{XDG_CONFIG_DIRS-unset}}\" \"$1\" > '{}/dirs'\n",
+            rec.dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        r#"
+answer = open_url("d-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{out}/done", "w").write("yes")
+"#,
+        out = out.display()
+    );
+    let mut config = python(&body, &out, &rec, &["https://github.com"]);
+    config
+        .caps
+        .allow_dir(local, AccessMode::ReadWrite, "test: installing")
+        .unwrap();
+    config.url_opener = Some(opener);
+    run_ok(config);
+    let seen = std::fs::read_to_string(rec.dir.join("dirs")).unwrap();
+    let mut parts = seen.trim_end().split('|');
+    let (data, conf) = (parts.next().unwrap(), parts.next().unwrap());
+    assert_ne!(
+        data, "unset",
+        "unset means /usr/local/share:/usr/share: {seen}"
+    );
+    let data: Vec<&str> = data.split(':').collect();
+    assert!(!data.contains(&"/usr/local/share"), "{seen}");
+    assert!(data.contains(&"/usr/share"), "{seen}");
+    assert_ne!(conf, "unset", "{seen}");
+}
+
+/// Red team 15: a `PATH` directory outside every grant (`/usr/local/bin`) holding a symlink to
+/// a program inside one (`firefox` → `~/apps/firefox/firefox`, a tarball install, under
+/// `--allow ~`) was kept in the opener's `PATH`: the command rewrites the program, asks for
+/// an allowed URL, and the opener runs it by name outside the sandbox. The test re-runs
+/// itself with `PATH=<other>:<links>:$PATH`: `links` (outside every grant) holds `browser` →
+/// `<granted>/browser`, `other` an `xdg-open` that runs `browser` when it finds one and
+/// records the URL otherwise. Now `links` is left out. Before the fix the command's
+/// `browser` ran.
+#[test]
+fn redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed() {
+    const NAME: &str =
+        "url::redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed";
+    let work = scratch("link-work");
+    let links = scratch("link-links");
+    let other = scratch("link-other");
+    let inner = rerun_self(NAME, |mut cmd| {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env(
+            "PATH",
+            format!("{}:{}:{path}", other.display(), links.display()),
+        )
+        .env("NONO_RT15_WORK", &work)
+        .env("NONO_RT15_LINKS", &links)
+        .env("NONO_RT15_OTHER", &other);
+        Some(cmd)
+    });
+    if !inner {
+        return;
+    }
+    let _g = shared();
+    let work = PathBuf::from(std::env::var_os("NONO_RT15_WORK").unwrap());
+    let links = PathBuf::from(std::env::var_os("NONO_RT15_LINKS").unwrap());
+    let other = PathBuf::from(std::env::var_os("NONO_RT15_OTHER").unwrap());
+    let rec = Recorder::new();
+    let program = work.join("browser");
+    std::fs::write(&program, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&program, links.join("browser")).unwrap();
+    let opener = other.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nif command -v browser >/dev/null; then exec browser \"$1\"; fi\nexec '{}' \"$1\"\n",
+            rec.program.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let escaped = rec.dir.join("escaped");
+    let body = format!(
+        r##"
+open("{program}", "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
+answer = open_url("l-1", "https://github.com/")
+assert answer["success"] is True, answer
+open("{work}/done", "w").write("yes")
+"##,
+        program = program.display(),
+        work = work.display(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, &work, &rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(
+        !escaped.exists(),
+        "the program the command rewrote ran outside the sandbox through a PATH link"
+    );
+    assert_eq!(rec.opened(), ["https://github.com/"]);
+}
+
 /// An opener given by path that lies where the command may write is refused, not run.
 #[test]
 fn an_opener_the_command_may_write_is_refused() {
