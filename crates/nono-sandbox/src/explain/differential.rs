@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 use super::*;
 use crate::linux::landlock::{FsRule, RulePlan};
@@ -556,8 +557,9 @@ fn asked(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A grant of the random set: `(path index, file or directory, access)`; index 0 of the
-/// directories stands for `/`.
+/// A grant of the random set: `(path index, file or directory, access)`; `usize::MAX` for a
+/// directory stands for `/`, the directories' indices past `DIRS` for `LINKS`, the files'
+/// last index for the link to a file.
 #[derive(Debug, Clone)]
 struct GrantSpec(usize, bool, AccessMode);
 
@@ -572,9 +574,9 @@ fn access() -> impl Strategy<Value = AccessMode> {
 
 fn grant_spec() -> impl Strategy<Value = GrantSpec> {
     prop_oneof![
-        8 => (1..DIRS.len() + LINKS.len(), access()).prop_map(|(i, a)| GrantSpec(i, false, a)),
+        8 => (0..DIRS.len() + LINKS.len(), access()).prop_map(|(i, a)| GrantSpec(i, false, a)),
         3 => (0..FILES.len() + 1, access()).prop_map(|(i, a)| GrantSpec(i, true, a)),
-        1 => access().prop_map(|a| GrantSpec(0, false, a)),
+        1 => access().prop_map(|a| GrantSpec(usize::MAX, false, a)),
     ]
 }
 
@@ -599,7 +601,7 @@ fn build(grants: &[GrantSpec], denies: &[DenySpec]) -> (CapabilitySet, bool) {
             // The last index stands for the symlink to a file.
             let rel = FILES.get(*i).copied().unwrap_or(b"g/lnf");
             caps.allow_file(at(root, rel), *access, "--file")
-        } else if *i == 0 {
+        } else if *i == usize::MAX {
             slash = true;
             caps.allow_dir("/", *access, "--allow /")
         } else {
@@ -623,13 +625,31 @@ fn build(grants: &[GrantSpec], denies: &[DenySpec]) -> (CapabilitySet, bool) {
     (caps, slash)
 }
 
+/// How often the random sets reached what the indexes decide.
+#[derive(Debug, Default)]
+struct Stats {
+    spines: usize,
+    blocked: usize,
+    new_entry: usize,
+    derived: usize,
+    looked_up_no: usize,
+    looked_up_covers: usize,
+    expanded_plans: usize,
+    unclean_fallbacks: usize,
+}
+
 /// Every answer of the indexed model for `caps` is the scanning model's.
-fn same_answers(caps: &CapabilitySet, slash: bool) -> Result<(), TestCaseError> {
+fn same_answers(
+    caps: &CapabilitySet,
+    slash: bool,
+    stats: &mut Stats,
+) -> Result<(), TestCaseError> {
     let root = root();
     let (effective, dropped) = effective_grants_with_dropped(caps);
     let (old_effective, old_dropped) = old::effective_grants_with_dropped(caps);
     prop_assert_eq!(&effective, &old_effective);
     prop_assert_eq!(&dropped, &old_dropped);
+    stats.derived += effective.iter().filter(|e| e.read_only_of.is_some()).count();
     let index = DenyIndex::new(caps);
     let model = Model::new(caps);
     let paths = asked(root);
@@ -644,9 +664,20 @@ fn same_answers(caps: &CapabilitySet, slash: bool) -> Result<(), TestCaseError> 
                 grant
             );
             if grant.kind == FsKind::Dir && path.starts_with(&grant.path) {
-                if let Some(looked) = coverage_by_lookup(caps, &index, grant, path) {
-                    prop_assert_eq!(looked, want, "looked up: {:?} by {:?}", path, grant);
+                let clean = crate::paths::is_clean(path.as_os_str().as_bytes());
+                match coverage_by_lookup(caps, &index, grant, path) {
+                    Some(looked) => {
+                        stats.looked_up_no += usize::from(looked == Coverage::No);
+                        stats.looked_up_covers += usize::from(looked == Coverage::Covers);
+                        prop_assert_eq!(&looked, &want, "looked up: {:?} by {:?}", path, grant);
+                    }
+                    None => stats.unclean_fallbacks += usize::from(!clean),
                 }
+            }
+            match &want {
+                Coverage::Blocked(Rule::NewEntryInSpine { .. }) => stats.new_entry += 1,
+                Coverage::Blocked(_) => stats.blocked += 1,
+                _ => {}
             }
         }
         for op in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
@@ -658,8 +689,10 @@ fn same_answers(caps: &CapabilitySet, slash: bool) -> Result<(), TestCaseError> 
     for rel in DIRS.iter().chain(FILES).chain(MISSING) {
         let p = at(root, rel);
         for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+            let carve = carve_spine_in(caps, &index, &p, access);
+            stats.spines += usize::from(!carve.spine.is_empty());
             prop_assert_eq!(
-                carve_spine_in(caps, &index, &p, access),
+                carve,
                 old::carve_spine(caps, &p, access),
                 "spine of {:?} for {:?}",
                 p,
@@ -671,6 +704,10 @@ fn same_answers(caps: &CapabilitySet, slash: bool) -> Result<(), TestCaseError> 
     // directory, which other tests change meanwhile (the spines above are compared anyway).
     if !slash {
         let new = crate::linux::landlock::plan_fs_rules(caps).map_err(|e| e.to_string());
+        stats.expanded_plans += usize::from(
+            new.as_ref()
+                .is_ok_and(|p| p.rules.iter().any(|r| r.expanded)),
+        );
         let old = old::plan_fs_rules(caps).map_err(|e| e.to_string());
         let view = |p: Result<RulePlan, String>| {
             p.map(|p| {
@@ -684,21 +721,39 @@ fn same_answers(caps: &CapabilitySet, slash: bool) -> Result<(), TestCaseError> 
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// Random sets over the fixture: the indexed model, effective grants, spines and plan answer
+/// as the scans did; and the sets reach what the indexes decide (spines, blocked paths,
+/// derived read grants, answers looked up along the path, expanded plans).
+#[test]
+fn indexed_model_answers_as_the_scans() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 1500,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    /// Random sets over the fixture: the indexed model, effective grants, spines and plan
-    /// answer as the scans did.
-    #[test]
-    fn indexed_model_answers_as_the_scans(
-        grants in prop::collection::vec(grant_spec(), 1..5),
-        denies in prop::collection::vec(deny_spec(), 0..12),
-    ) {
-        let (caps, slash) = build(&grants, &denies);
-        same_answers(&caps, slash)?;
-    }
+    });
+    let stats = std::cell::RefCell::new(Stats::default());
+    runner
+        .run(
+            &(
+                prop::collection::vec(grant_spec(), 1..5),
+                prop::collection::vec(deny_spec(), 0..12),
+            ),
+            |(grants, denies)| {
+                let (caps, slash) = build(&grants, &denies);
+                same_answers(&caps, slash, &mut stats.borrow_mut())
+            },
+        )
+        .unwrap();
+    let s = stats.into_inner();
+    assert!(
+        s.spines > 1000
+            && s.blocked > 1000
+            && s.new_entry > 100
+            && s.derived > 100
+            && s.looked_up_no > 1000
+            && s.looked_up_covers > 1000
+            && s.expanded_plans > 100
+            && s.unclean_fallbacks > 1000,
+        "{s:?}"
+    );
 }
