@@ -757,3 +757,112 @@ fn indexed_model_answers_as_the_scans() {
         "{s:?}"
     );
 }
+
+/// A name for the index tests: bytes that sort around `/` (`-`, `.`, `0`), a prefix of
+/// another, a non-UTF-8 byte.
+fn name() -> impl Strategy<Value = Vec<u8>> {
+    prop::sample::select(vec![
+        b"a".to_vec(),
+        b"ab".to_vec(),
+        b"a-".to_vec(),
+        b"a.".to_vec(),
+        b"a0".to_vec(),
+        b"b".to_vec(),
+        b"\xff".to_vec(),
+        b"a\xff".to_vec(),
+        b"...".to_vec(),
+    ])
+}
+
+/// A path beneath `idx` of the fixture's root (which does not exist, so a deny there is kept
+/// as written) of 0 to 3 names.
+fn rel() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    prop::collection::vec(name(), 0..4)
+}
+
+fn beneath_idx(rel: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = root().join("idx").into_os_string().into_vec();
+    for n in rel {
+        p.push(b'/');
+        p.extend_from_slice(n);
+    }
+    p
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 3000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// `clean_bases(p)` is exactly the prefixes `b` of `p` with `clean_within(p, b)`, for any
+    /// bytes (unclean, relative, empty).
+    #[test]
+    fn clean_bases_are_what_clean_within_accepts(
+        p in prop::collection::vec(prop::sample::select(vec![b'/', b'a', b'-', b'.', b'0', 0xff]), 0..12),
+    ) {
+        let path = Path::new(OsStr::from_bytes(&p));
+        let bases: Vec<&[u8]> = crate::paths::clean_bases(path).collect();
+        let want: Vec<&[u8]> = (0..=p.len())
+            .map(|k| &p[..k])
+            .filter(|b| crate::paths::clean_within(path, Path::new(OsStr::from_bytes(b))))
+            .collect();
+        prop_assert_eq!(bases, want);
+    }
+
+    /// `DenyIndex`'s lookups (`at`, `removing_beneath`, `strictly_within`) are the scans
+    /// they replace, for denies of both kinds at paths that are prefixes of each other by
+    /// bytes but not by components, asked about clean and unclean directories.
+    #[test]
+    fn deny_index_lookups_are_the_scans(
+        denies in prop::collection::vec(
+            (rel(), prop::sample::select(vec![DenyKind::All, DenyKind::Write])),
+            0..16,
+        ),
+        queries in prop::collection::vec((rel(), 0usize..4), 1..16),
+    ) {
+        let mut caps = CapabilitySet::new();
+        for (i, (r, kind)) in denies.iter().enumerate() {
+            let path = PathBuf::from(OsString::from_vec(beneath_idx(r)));
+            caps.deny_link_kind(&path, Origin::Group(format!("g{i}")), *kind).unwrap();
+        }
+        let index = DenyIndex::new(&caps);
+        let ds = caps.denies();
+        for (r, spelling) in &queries {
+            let mut q = beneath_idx(r);
+            match spelling {
+                1 => q.push(b'/'),
+                2 => {
+                    let i = q.iter().rposition(|&b| b == b'/').unwrap();
+                    q.insert(i, b'/');
+                }
+                3 => q = b"/".to_vec(),
+                _ => {}
+            }
+            let dir = Path::new(OsStr::from_bytes(&q));
+            let strictly = |d: &&DenyRule| {
+                crate::paths::clean_within(&d.path, dir) && d.path.as_os_str().as_bytes() != q
+            };
+            let got: Vec<&Path> = index.strictly_within(ds, dir).map(|d| d.path.as_path()).collect();
+            let want: Vec<&Path> = ds.iter().filter(strictly).map(|d| d.path.as_path()).collect();
+            prop_assert_eq!(got, want, "strictly within {:?}", dir);
+            for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+                prop_assert_eq!(
+                    index.removing_beneath(ds, dir, access),
+                    ds.iter().filter(strictly).any(|d| d.kind.removes(access)),
+                    "beneath {:?} for {:?}",
+                    dir,
+                    access
+                );
+            }
+            let got: Vec<*const DenyRule> = index.at(ds, &q).map(std::ptr::from_ref).collect();
+            let want: Vec<*const DenyRule> = ds
+                .iter()
+                .filter(|d| d.path.as_os_str().as_bytes() == q)
+                .map(std::ptr::from_ref)
+                .collect();
+            prop_assert_eq!(got, want, "at {:?}", dir);
+        }
+    }
+}
