@@ -866,3 +866,64 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// `deny_links_kind` is `deny_link_kind` for each link in order (what is denied, with
+    /// which kind and origin, and the error that stops the batch), for links spelt clean and
+    /// unclean over the fixture (through symlinks, beneath a file, dangling), on a set that
+    /// already holds denies of both kinds.
+    #[test]
+    fn deny_links_kind_is_deny_link_kind_for_each(
+        before in prop::collection::vec(deny_spec(), 0..6),
+        links in prop::collection::vec(
+            (0..usize::MAX, 0usize..4, prop::sample::select(vec![DenyKind::All, DenyKind::Write])),
+            0..12,
+        ),
+    ) {
+        let every = every_path();
+        let spelt = |i: usize, spelling: usize| -> PathBuf {
+            let rel = every[i % every.len()];
+            let p = at(root(), rel).into_os_string().into_vec();
+            let v = match spelling {
+                1 => [&p[..], b"/"].concat(),
+                2 => [&p[..], b"/."].concat(),
+                3 => rel.to_vec(),
+                _ => p,
+            };
+            PathBuf::from(OsString::from_vec(v))
+        };
+        let (base, _) = build(&[], &before);
+        let links: Vec<(PathBuf, Origin, DenyKind)> = links
+            .iter()
+            .enumerate()
+            .map(|(n, &(i, s, k))| (spelt(i, s), Origin::Group(format!("l{n}")), k))
+            .collect();
+        let mut one_by_one = base.clone();
+        let mut sequential_error = None;
+        for (p, o, k) in &links {
+            if let Err(e) = one_by_one.deny_link_kind(p, o.clone(), *k) {
+                sequential_error = Some(e.to_string());
+                break;
+            }
+        }
+        let mut batch = base;
+        let batch_error = batch
+            .deny_links_kind(links.iter().map(|(p, o, k)| (p, o.clone(), *k)))
+            .err()
+            .map(|e| e.to_string());
+        prop_assert_eq!(batch_error, sequential_error);
+        let view = |c: &CapabilitySet| {
+            c.denies()
+                .iter()
+                .map(|d| (d.path.clone(), d.origin.clone(), d.kind, d.seen))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(view(&batch), view(&one_by_one));
+    }
+}
