@@ -1601,10 +1601,34 @@ mod tests {
         std::os::unix::fs::symlink(h.join("a/f"), h.join("lnf")).unwrap();
         std::os::unix::fs::symlink(h.join("missing"), h.join("dangling")).unwrap();
         let rels: Vec<&[u8]> = vec![
-            b"", b"a", b"a/", b"a//b", b"a/./b", b"a/b/..", b"a/b", b"a/b/c", b"a-", b"a.b",
-            b"a0", b"a0/c", b"a/f", b"ln", b"ln/b", b"ln/b/new", b"a-/ln2", b"a-/ln2/z", b"lnf",
-            b"dangling", b"dangling/x", b"\xff", b"\xff/x", b"\xc3\xa9", b"missing/deep",
-            b".ssh", b".sshfoo", b".ssh/id_ed25519",
+            b"",
+            b"a",
+            b"a/",
+            b"a//b",
+            b"a/./b",
+            b"a/b/..",
+            b"a/b",
+            b"a/b/c",
+            b"a-",
+            b"a.b",
+            b"a0",
+            b"a0/c",
+            b"a/f",
+            b"ln",
+            b"ln/b",
+            b"ln/b/new",
+            b"a-/ln2",
+            b"a-/ln2/z",
+            b"lnf",
+            b"dangling",
+            b"dangling/x",
+            b"\xff",
+            b"\xff/x",
+            b"\xc3\xa9",
+            b"missing/deep",
+            b".ssh",
+            b".sshfoo",
+            b".ssh/id_ed25519",
         ];
         let path = |i: usize| -> PathBuf {
             if i == rels.len() {
@@ -1638,7 +1662,8 @@ mod tests {
                         } else {
                             Origin::Group(format!("g{n}"))
                         };
-                        let _ = set.add_with(&mut Resolver::default(), &path(*i), &origin, *kind, "");
+                        let _ =
+                            set.add_with(&mut Resolver::default(), &path(*i), &origin, *kind, "");
                     }
                     for p in &asked {
                         let probe = set.probe(p);
@@ -1660,7 +1685,9 @@ mod tests {
                             found.set(found.get() + usize::from(looked.is_some()));
                             writes_only.set(
                                 writes_only.get()
-                                    + usize::from(looked.is_some_and(|e| e.kind == DenyKind::Write)),
+                                    + usize::from(
+                                        looked.is_some_and(|e| e.kind == DenyKind::Write),
+                                    ),
                             );
                         }
                     }

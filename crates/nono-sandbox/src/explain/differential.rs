@@ -200,7 +200,6 @@ mod old {
         }
     }
 
-
     /// [`effective_grants`], plus the grants dropped because a carve-out takes all their access.
     pub(crate) fn effective_grants_with_dropped(
         caps: &CapabilitySet,
@@ -265,7 +264,11 @@ mod old {
     }
 
     /// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
-    pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
+    pub(crate) fn carve_spine(
+        caps: &CapabilitySet,
+        grant: &Path,
+        access: AccessMode,
+    ) -> CarveSpine {
         let mut out = CarveSpine::default();
         // What `lstat` said of each path walked (a directory or not), in this call.
         let mut looked: HashMap<PathBuf, bool> = HashMap::new();
@@ -313,7 +316,6 @@ mod old {
         out
     }
 
-
     pub(super) fn plan_fs_rules(caps: &CapabilitySet) -> Result<RulePlan, std::io::Error> {
         let mut notes = Vec::new();
         let mut rules: BTreeMap<PathBuf, (AccessMode, bool, bool)> = BTreeMap::new();
@@ -341,7 +343,8 @@ mod old {
             // ruleset is built: like an expanded entry, it is skipped if it became a symlink.
             let derived = eff.read_only_of.is_some();
             if derived
-                && !std::fs::symlink_metadata(&grant.path).is_ok_and(|m| !m.file_type().is_symlink())
+                && !std::fs::symlink_metadata(&grant.path)
+                    .is_ok_and(|m| !m.file_type().is_symlink())
             {
                 continue;
             }
@@ -433,7 +436,6 @@ mod old {
             dir_hints,
         })
     }
-
 }
 
 /// A path of the fixture, relative to its root, as bytes (`b""`: the root itself).
@@ -569,7 +571,11 @@ struct GrantSpec(usize, bool, AccessMode);
 struct DenySpec(usize, DenyKind, bool);
 
 fn access() -> impl Strategy<Value = AccessMode> {
-    prop::sample::select(vec![AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite])
+    prop::sample::select(vec![
+        AccessMode::Read,
+        AccessMode::Write,
+        AccessMode::ReadWrite,
+    ])
 }
 
 fn grant_spec() -> impl Strategy<Value = GrantSpec> {
@@ -615,7 +621,9 @@ fn build(grants: &[GrantSpec], denies: &[DenySpec]) -> (CapabilitySet, bool) {
     let every = every_path();
     for (n, DenySpec(i, kind, link)) in denies.iter().enumerate() {
         let origin = Origin::Group(format!("g{n}"));
-        let path = every.get(*i).map_or_else(|| PathBuf::from("/"), |rel| at(root, rel));
+        let path = every
+            .get(*i)
+            .map_or_else(|| PathBuf::from("/"), |rel| at(root, rel));
         let _ = if *link {
             caps.deny_link_kind(path, origin, *kind)
         } else {
@@ -639,17 +647,16 @@ struct Stats {
 }
 
 /// Every answer of the indexed model for `caps` is the scanning model's.
-fn same_answers(
-    caps: &CapabilitySet,
-    slash: bool,
-    stats: &mut Stats,
-) -> Result<(), TestCaseError> {
+fn same_answers(caps: &CapabilitySet, slash: bool, stats: &mut Stats) -> Result<(), TestCaseError> {
     let root = root();
     let (effective, dropped) = effective_grants_with_dropped(caps);
     let (old_effective, old_dropped) = old::effective_grants_with_dropped(caps);
     prop_assert_eq!(&effective, &old_effective);
     prop_assert_eq!(&dropped, &old_dropped);
-    stats.derived += effective.iter().filter(|e| e.read_only_of.is_some()).count();
+    stats.derived += effective
+        .iter()
+        .filter(|e| e.read_only_of.is_some())
+        .count();
     let index = DenyIndex::new(caps);
     let model = Model::new(caps);
     let paths = asked(root);
@@ -736,7 +743,7 @@ fn indexed_model_answers_as_the_scans() {
         .run(
             &(
                 prop::collection::vec(grant_spec(), 1..5),
-                prop::collection::vec(deny_spec(), 0..12),
+                prop::collection::vec(deny_spec(), 0..20),
             ),
             |(grants, denies)| {
                 let (caps, slash) = build(&grants, &denies);
