@@ -1602,6 +1602,129 @@ mod tests {
         let _ = std::fs::remove_dir_all(&h);
     }
 
+    /// Red team 16: the lookup by ancestors finds the entry the scan finds for random sets
+    /// of full and read-only entries (existing, missing, symlinks to directories and files,
+    /// a dangling link, paths through links, byte-prefix siblings `a-`, `a.b`, `a0`, a
+    /// non-UTF-8 name, unclean spellings, `/`), asked about every path spelt clean, unclean
+    /// and relative, for every kind of check.
+    #[test]
+    fn look_up_finds_what_the_scan_finds_for_random_sets() {
+        use proptest::prelude::*;
+        use std::os::unix::ffi::OsStringExt;
+        let h = home("rt16");
+        for d in ["a/b", "a-", "a.b", "a0/c", "\u{e9}"] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(h.join(OsStr::from_bytes(b"\xff/x"))).unwrap();
+        std::fs::write(h.join("a/f"), b"x").unwrap();
+        std::os::unix::fs::symlink(h.join("a"), h.join("ln")).unwrap();
+        std::os::unix::fs::symlink(h.join("a/b"), h.join("a-/ln2")).unwrap();
+        std::os::unix::fs::symlink(h.join("a/f"), h.join("lnf")).unwrap();
+        std::os::unix::fs::symlink(h.join("missing"), h.join("dangling")).unwrap();
+        let rels: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"a/",
+            b"a//b",
+            b"a/./b",
+            b"a/b/..",
+            b"a/b",
+            b"a/b/c",
+            b"a-",
+            b"a.b",
+            b"a0",
+            b"a0/c",
+            b"a/f",
+            b"ln",
+            b"ln/b",
+            b"ln/b/new",
+            b"a-/ln2",
+            b"a-/ln2/z",
+            b"lnf",
+            b"dangling",
+            b"dangling/x",
+            b"\xff",
+            b"\xff/x",
+            b"\xc3\xa9",
+            b"missing/deep",
+            b".ssh",
+            b".sshfoo",
+            b".ssh/id_ed25519",
+        ];
+        let path = |i: usize| -> PathBuf {
+            if i == rels.len() {
+                return PathBuf::from("/");
+            }
+            let mut p = h.clone().into_os_string().into_vec();
+            if !rels[i].is_empty() {
+                p.push(b'/');
+                p.extend_from_slice(rels[i]);
+            }
+            PathBuf::from(OsString::from_vec(p))
+        };
+        let mut asked: Vec<PathBuf> = (0..=rels.len()).map(path).collect();
+        asked.extend(rels.iter().map(|r| PathBuf::from(OsStr::from_bytes(r))));
+        asked.extend(h.ancestors().map(Path::to_path_buf));
+        let kind = prop::sample::select(vec![DenyKind::All, DenyKind::Write]);
+        let (found, writes_only) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 1000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(
+                &prop::collection::vec((0..=rels.len(), kind, any::<bool>()), 0..10),
+                |entries| {
+                    let mut set = DenySet::new();
+                    for (n, (i, kind, profile)) in entries.iter().enumerate() {
+                        let origin = if *profile {
+                            Origin::ProfileDeny(format!("p{n}"))
+                        } else {
+                            Origin::Group(format!("g{n}"))
+                        };
+                        let _ =
+                            set.add_with(&mut Resolver::default(), &path(*i), &origin, *kind, "");
+                    }
+                    for p in &asked {
+                        let probe = set.probe(p);
+                        for access in [
+                            None,
+                            Some(AccessMode::Read),
+                            Some(AccessMode::Write),
+                            Some(AccessMode::ReadWrite),
+                        ] {
+                            let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
+                            let looked = probe.look_up(&refuses);
+                            prop_assert_eq!(
+                                looked.map(std::ptr::from_ref),
+                                probe.scan(&refuses).map(std::ptr::from_ref),
+                                "{:?} {:?}",
+                                p,
+                                access
+                            );
+                            found.set(found.get() + usize::from(looked.is_some()));
+                            writes_only.set(
+                                writes_only.get()
+                                    + usize::from(
+                                        looked.is_some_and(|e| e.kind == DenyKind::Write),
+                                    ),
+                            );
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert!(
+            found.get() > 10_000 && writes_only.get() > 1_000,
+            "{} found, {} read-only",
+            found.get(),
+            writes_only.get()
+        );
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     fn home(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("nono-deny-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -944,6 +944,9 @@ fn explain_tcp(caps: &CapabilitySet, host: &str, port: u16, op: NetOp) -> NetExp
     }
 }
 
+#[cfg(all(test, target_os = "linux"))]
+mod differential;
+
 #[cfg(test)]
 mod tests {
     use super::*;
