@@ -493,10 +493,20 @@ const MISSING: &[Rel] = &[
     b"g/\xff/new",
 ];
 
-/// The fixture's root (canonical), made once per test process.
+/// The fixture's root (canonical), made once per test process. The tests share it, so it
+/// outlives them: the roots of test processes that are gone are removed here instead.
 fn root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let pid = name.to_str().and_then(|n| n.strip_prefix("nono-rt16-"));
+                if pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         let dir = std::env::temp_dir().join(format!("nono-rt16-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
