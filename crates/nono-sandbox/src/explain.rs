@@ -746,14 +746,15 @@ impl Model {
     }
 }
 
-/// Compute the carve-out spine of the directory grant at `grant` (see [`CarveSpine`]).
+/// [`carve_spine_in`] with the denies indexed here (tests).
 #[cfg(test)]
 pub(crate) fn carve_spine(caps: &CapabilitySet, grant: &Path, access: AccessMode) -> CarveSpine {
     carve_spine_in(caps, &DenyIndex::new(caps), grant, access)
 }
 
-/// [`carve_spine`] with the set's denies indexed (see [`DenyIndex`]): O(depth) plus the
-/// denies beneath `grant`, not O(denies).
+/// The carve-out spine of the directory grant at `grant` (see [`CarveSpine`]), with the
+/// set's denies indexed (see [`DenyIndex`]): O(depth) plus the denies beneath `grant`, not
+/// O(denies).
 pub(crate) fn carve_spine_in(
     caps: &CapabilitySet,
     index: &DenyIndex,
