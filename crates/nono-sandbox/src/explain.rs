@@ -945,7 +945,8 @@ fn explain_tcp(caps: &CapabilitySet, host: &str, port: u16, op: NetOp) -> NetExp
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod differential;
 
 #[cfg(test)]
