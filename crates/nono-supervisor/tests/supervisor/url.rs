@@ -301,6 +301,42 @@ fn the_opener_inherits_none_of_the_supervisors_descriptors() {
     }
 }
 
+/// The command runs `plant` (Python, with `plant(path)` writing there a program that would
+/// note it ran in `rec`'s `escaped`, and `WORK` the command's directory), then asks nono's
+/// own opener (`url_opener` unset) for `https://github.com/`. None of the planted programs
+/// may have run outside the sandbox (`what` says which); with `reaches`, the URL must have
+/// reached `rec` too.
+fn plant_then_open(work: &Path, rec: &Recorder, plant: &str, reaches: bool, what: &str) {
+    let escaped = rec.dir.join("escaped");
+    let check = if reaches {
+        "assert answer[\"success\"] is True, answer"
+    } else {
+        ""
+    };
+    let body = format!(
+        r##"
+WORK = {work:?}
+def plant(path):
+    open(path, "w").write("#!/bin/sh\necho outside >> '{escaped}'\n")
+    os.chmod(path, 0o755)
+{plant}
+answer = open_url("p-1", "https://github.com/")
+{check}
+open(WORK + "/done", "w").write("yes")
+"##,
+        work = work.display().to_string(),
+        escaped = escaped.display()
+    );
+    let mut config = python(&body, work, rec, &["https://github.com"]);
+    config.url_opener = None;
+    run_ok(config);
+    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
+    assert!(!escaped.exists(), "{what} ran outside the sandbox");
+    if reaches {
+        assert_eq!(rec.opened(), ["https://github.com/"]);
+    }
+}
+
 /// Red team 11: the opener ran in the supervisor's working directory, which is the
 /// command's own and writable by it under `--allow-cwd`. With an empty or `.` entry in the
 /// user's `PATH` (`PATH=":$PATH"` from an unset variable is enough), `xdg-open` (and every
@@ -331,26 +367,12 @@ fn the_opener_is_not_looked_up_in_the_commands_working_directory() {
         std::fs::canonicalize(std::env::var_os("NONO_RT11_WORK").unwrap()).unwrap()
     );
     let rec = Recorder::new();
-    let escaped = rec.dir.join("escaped");
-    let body = format!(
-        r##"
-import stat
-planted = "{work}/xdg-open"
-open(planted, "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
-os.chmod(planted, 0o755)
-answer = open_url("p-1", "https://github.com/")
-open("{work}/done", "w").write("yes")
-"##,
-        work = work.display(),
-        escaped = escaped.display()
-    );
-    let mut config = python(&body, &work, &rec, &["https://github.com"]);
-    config.url_opener = None;
-    run_ok(config);
-    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
-    assert!(
-        !escaped.exists(),
-        "the command's ./xdg-open ran outside the sandbox as the opener"
+    plant_then_open(
+        &work,
+        &rec,
+        r#"plant(WORK + "/xdg-open")"#,
+        false,
+        "the command's ./xdg-open",
     );
 }
 
@@ -384,29 +406,10 @@ fn the_opener_is_not_looked_up_where_the_command_may_write() {
     let other = PathBuf::from(std::env::var_os("NONO_S10_OTHER").unwrap());
     let rec = Recorder::new();
     std::os::unix::fs::symlink(&rec.program, other.join("xdg-open")).unwrap();
-    let escaped = rec.dir.join("escaped");
-    let body = format!(
-        r##"
-os.makedirs("{work}/bin", exist_ok=True)
-planted = "{work}/bin/xdg-open"
-open(planted, "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
-os.chmod(planted, 0o755)
-answer = open_url("p-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{work}/done", "w").write("yes")
-"##,
-        work = work.display(),
-        escaped = escaped.display()
-    );
-    let mut config = python(&body, &work, &rec, &["https://github.com"]);
-    config.url_opener = None;
-    run_ok(config);
-    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
-    assert!(
-        !escaped.exists(),
-        "the command's bin/xdg-open ran outside the sandbox as the opener"
-    );
-    assert_eq!(rec.opened(), ["https://github.com/"]);
+    let plant = r#"
+os.makedirs(WORK + "/bin", exist_ok=True)
+plant(WORK + "/bin/xdg-open")"#;
+    plant_then_open(&work, &rec, plant, true, "the command's bin/xdg-open");
 }
 
 /// Red team 15: nono's `BROWSER` was passed to the opener as it was, and `xdg-open` runs each
@@ -452,30 +455,17 @@ fn redteam15_a_browser_the_command_may_write_is_not_run() {
     )
     .unwrap();
     std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let escaped = rec.dir.join("escaped");
-    let body = format!(
-        r##"
-os.makedirs("{work}/bin", exist_ok=True)
+    let plant = r#"
+os.makedirs(WORK + "/bin", exist_ok=True)
 for name in ("browser", "missing"):
-    planted = "{work}/bin/" + name
-    open(planted, "w").write("#!/bin/sh\necho outside >> '{escaped}'\n")
-    os.chmod(planted, 0o755)
-answer = open_url("b-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{work}/done", "w").write("yes")
-"##,
-        work = work.display(),
-        escaped = escaped.display()
+    plant(WORK + "/bin/" + name)"#;
+    plant_then_open(
+        &work,
+        &rec,
+        plant,
+        true,
+        "a BROWSER entry the command wrote",
     );
-    let mut config = python(&body, &work, &rec, &["https://github.com"]);
-    config.url_opener = None;
-    run_ok(config);
-    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
-    assert!(
-        !escaped.exists(),
-        "a BROWSER entry the command wrote ran outside the sandbox"
-    );
-    assert_eq!(rec.opened(), ["https://github.com/"]);
 }
 
 /// Red team 15: an opener given by path was checked where it resolved to, then started by
@@ -650,27 +640,14 @@ fn redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed() {
     )
     .unwrap();
     std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let escaped = rec.dir.join("escaped");
-    let body = format!(
-        r##"
-open("{program}", "w").write("#!/bin/sh\necho outside > '{escaped}'\n")
-answer = open_url("l-1", "https://github.com/")
-assert answer["success"] is True, answer
-open("{work}/done", "w").write("yes")
-"##,
-        program = program.display(),
-        work = work.display(),
-        escaped = escaped.display()
+    let plant = format!("plant({:?})", program.display().to_string());
+    plant_then_open(
+        &work,
+        &rec,
+        &plant,
+        true,
+        "the program the command rewrote through a PATH link",
     );
-    let mut config = python(&body, &work, &rec, &["https://github.com"]);
-    config.url_opener = None;
-    run_ok(config);
-    assert_eq!(std::fs::read_to_string(work.join("done")).unwrap(), "yes");
-    assert!(
-        !escaped.exists(),
-        "the program the command rewrote ran outside the sandbox through a PATH link"
-    );
-    assert_eq!(rec.opened(), ["https://github.com/"]);
 }
 
 /// An opener given by path that lies where the command may write is refused, not run.
