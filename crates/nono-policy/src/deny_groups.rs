@@ -29,7 +29,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use nono_sandbox::paths::{canonicalize_for_deny, normalize};
+// `clean_bases`: the prefixes `under_clean` (on Linux `clean_within`) accepts, for lookups.
+use nono_sandbox::paths::{canonicalize_for_deny, clean_bases, normalize};
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen};
 
 pub(crate) use crate::link_walk_cache::StampCheck;
@@ -1212,15 +1213,6 @@ thread_local! {
     /// Entries a [`Probe`] of this thread looked at: the tests count them to catch a scan
     /// over every entry per check (quadratic over a set's construction) without timing.
     static ENTRIES_LOOKED_AT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// Every `prefix` for which [`under_clean`]`(path, prefix)` holds on Linux, as bytes: `path`
-/// itself and its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`).
-fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
-    let p = path.as_os_str().as_bytes();
-    (0..=p.len())
-        .filter(move |&k| k == p.len() || p[k] == b'/' || (k > 0 && p[k - 1] == b'/'))
-        .map(move |k| &p[..k])
 }
 
 /// An existing non-symlink's [`Seen`].

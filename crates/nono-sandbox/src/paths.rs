@@ -143,7 +143,7 @@ thread_local! {
 /// its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`). Looking
 /// these up in a set of paths answers "does any of them contain `path`" in O(depth) instead
 /// of a scan over the set (exactly, also for a path that is not clean).
-pub(crate) fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
+pub fn clean_bases(path: &Path) -> impl Iterator<Item = &[u8]> {
     let p = path.as_os_str().as_encoded_bytes();
     (0..=p.len())
         .filter(move |&k| k == p.len() || p[k] == b'/' || (k > 0 && p[k - 1] == b'/'))
