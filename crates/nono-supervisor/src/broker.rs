@@ -107,7 +107,8 @@ pub(crate) struct StaticGrants {
     caps: CapabilitySet,
     /// What the model's answers about `caps` need of the set alone, worked out once (the
     /// effective grants: thousands with as many read-only link targets inside a grant).
-    model: nono_sandbox::Model,
+    /// (Worked out at its first use, after the start: most runs never ask the model.)
+    model: std::sync::OnceLock<nono_sandbox::Model>,
     /// `(path bytes, kind, access)` of grants that have no carve-out beneath them; the fast
     /// path answers from these alone.
     simple: Vec<(Vec<u8>, FsKind, AccessMode)>,
@@ -195,7 +196,7 @@ impl StaticGrants {
         let sockets = unix_socket::GrantedSockets::pin(&caps);
         let creds = SandboxCreds::for_sandbox(caps.keep_capabilities());
         StaticGrants {
-            model: nono_sandbox::Model::new(&caps),
+            model: std::sync::OnceLock::new(),
             caps,
             simple,
             denies,
@@ -273,7 +274,7 @@ impl StaticGrants {
             return false;
         }
         matches!(
-            self.model
+            self.model()
                 .explain_canonical(&self.caps, path, AccessMode::Read)
                 .rule,
             nono_sandbox::Rule::CarveOutSpine { .. }
@@ -299,6 +300,12 @@ impl StaticGrants {
             .any(|g| g.access.writes() && (dir.starts_with(&g.path) || g.path.starts_with(dir)))
     }
 
+    /// The model of the set ([`nono_sandbox::Model`]), worked out at the first question.
+    fn model(&self) -> &nono_sandbox::Model {
+        self.model
+            .get_or_init(|| nono_sandbox::Model::new(&self.caps))
+    }
+
     /// The capability model's verdict on a canonical path.
     pub(crate) fn allows_canonical(&self, path: &Path, access: AccessMode) -> bool {
         // Every grant the model derives (a read-only carve-out's own grant) lies beneath a
@@ -313,7 +320,7 @@ impl StaticGrants {
             });
         covered
             && self
-                .model
+                .model()
                 .explain_canonical(&self.caps, path, access)
                 .is_allowed()
     }
