@@ -139,7 +139,7 @@ thread_local! {
     pub(crate) static CLEAN_WITHIN_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Every `base` for which [`clean_within`]`(path, base)` holds, as bytes: `path` itself and
+/// Every `base` for which `clean_within(path, base)` holds, as bytes: `path` itself and
 /// its prefixes that end at a `/` or before one (`/`, `/a`, `/a/b` for `/a/b/c`). Looking
 /// these up in a set of paths answers "does any of them contain `path`" in O(depth) instead
 /// of a scan over the set (exactly, also for a path that is not clean).
