@@ -6,13 +6,19 @@
 use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
 
 /// `nono MODE -vv --allow GRANT [EXTRA] -- cat FILE` with `$HOME` at the scratch's `home`
-/// (holding deny-group entries: `~/.ssh/id_rsa`, `~/.aws/credentials`). The subcommand comes
-/// first: only then does nono start the deny thread (`nono -vv MODE` is the serial control
-/// of the red team 7 tests).
+/// (holding deny-group entries: `~/.ssh/id_rsa`, `~/.aws/credentials`). Only a command line
+/// that starts with the subcommand (after any `-v`s) starts the deny thread: `nono -s MODE`
+/// is the serial control of the red team 7 and 8 tests.
 fn cat(s: &Scratch, mode: &str, grant: &str, extra: &[&str], file: &str) -> Run {
+    cat_with(s, &[mode, "-vv"], grant, extra, file)
+}
+
+/// [`cat`] with `head` (the subcommand and flags before `--allow`) as given.
+fn cat_with(s: &Scratch, head: &[&str], grant: &str, extra: &[&str], file: &str) -> Run {
     let mut cmd = nono_cmd(&s.path);
     cmd.env("HOME", s.join("home"))
-        .args([mode, "-vv", "--allow", grant])
+        .args(head)
+        .args(["--allow", grant])
         .args(extra)
         .args(["--", "cat", file]);
     output(&mut cmd)
@@ -42,6 +48,12 @@ fn the_preparation_ahead_is_taken_when_the_groups_only_deny_outside_the_grants()
         out.expect_code(0)
             .stderr_has("sandbox prepared reused=true");
         assert!(out.stdout.contains("hello"), "{mode}: {out}");
+        // `-vv` before the subcommand starts the deny thread too (it used to start none, and
+        // so prepared nothing ahead).
+        let out = cat_with(&s, &["-vv", mode], &s.s("proj"), &[], &s.s("proj/readme"));
+        out.expect_code(0)
+            .stderr_has("sandbox prepared reused=true");
+        assert!(out.stdout.contains("hello"), "-vv {mode}: {out}");
     }
 }
 

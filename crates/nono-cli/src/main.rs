@@ -19,9 +19,12 @@ use crate::ui::Ui;
 
 fn main() {
     // The commands that build a sandbox: its deny groups are resolved on a second CPU while
-    // the grants are (the thread gets ready while the command line is parsed).
+    // the grants are (the thread gets ready while the command line is parsed). `-v`s given
+    // before the subcommand are looked past (`nono -v run …`); `-s` is not: `nono -s MODE`
+    // is the serial control of the tests that compare the two (red teams 7 and 8).
     if std::env::args_os()
-        .nth(1)
+        .skip(1)
+        .find(|a| !is_verbose_flag(a))
         .is_some_and(|c| c == "run" || c == "wrap" || c == "shell")
     {
         plan::start_deny_prefetch();
@@ -55,6 +58,12 @@ fn dispatch(command: Command, ui: &Ui) -> anyhow::Result<i32> {
         Command::Proxy(args) => cmd::proxy::proxy(args, ui),
         Command::Man(args) => cmd::completion::man(args),
     }
+}
+
+/// `-v`, `-vv`, … or `--verbose`: a global flag that changes nothing of a sandbox.
+fn is_verbose_flag(arg: &std::ffi::OsStr) -> bool {
+    let a = arg.as_encoded_bytes();
+    a == b"--verbose" || (a.len() > 1 && a[0] == b'-' && a[1..].iter().all(|&b| b == b'v'))
 }
 
 /// Print clap's error and exit as clap would (status 2, or 0 for --help/--version); for an
