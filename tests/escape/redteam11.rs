@@ -13,6 +13,7 @@ use crate::redteam5::{give, nono_as, run_writes, NOBODY};
 /// cannot write beside `escaped` itself, then ask for an allowed URL.
 const CLIENT: &str = r##"
 import json, os, socket, struct, sys
+REQUEST_ID = "rt11"
 escaped = sys.argv[1]
 open("xdg-open", "w").write("#!/bin/sh\necho outside > '%s'\n" % escaped)
 os.chmod("xdg-open", 0o755)
@@ -21,6 +22,11 @@ try:
     print("direct-write-worked")
 except PermissionError:
     print("direct-write-denied")
+"##;
+
+/// The end of a sandboxed Python command that asks nono's supervisor to open
+/// `https://github.com/` (`OpenUrl`, request id `REQUEST_ID`, set before) and prints the answer.
+pub(crate) const OPEN_GITHUB: &str = r##"
 sock = socket.socket(fileno=int(os.environ["NONO_SUPERVISOR_FD"]))
 def recv_exact(n):
     buf = b""
@@ -30,7 +36,7 @@ def recv_exact(n):
             raise EOFError
         buf += chunk
     return buf
-body = json.dumps({"OpenUrl": {"request_id": "rt11", "url": "https://github.com/",
+body = json.dumps({"OpenUrl": {"request_id": REQUEST_ID, "url": "https://github.com/",
                                "child_pid": os.getpid(), "session_id": ""}}).encode()
 sock.sendall(struct.pack(">I", len(body)) + body)
 (n,) = struct.unpack(">I", recv_exact(4))
@@ -68,7 +74,7 @@ fn redteam11_a_planted_xdg_open_in_the_working_directory_does_not_run_outside() 
         "--",
         "/usr/bin/python3",
         "-c",
-        CLIENT,
+        &format!("{CLIENT}{OPEN_GITHUB}"),
         &escaped.display().to_string(),
     ]);
     let out = output(&mut cmd);

@@ -147,25 +147,12 @@ fn redteam15_a_cut_link_walk_is_said_to_runs_with_runtime_grants() {
 /// allowed URL and print the answer.
 const PLANT_AND_OPEN: &str = r##"
 import json, os, socket, struct, sys
+REQUEST_ID = "rt15"
 planted, escaped = sys.argv[1], sys.argv[2]
 fd = os.open(planted, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)
 os.write(fd, ("#!/bin/sh\necho outside > '%s'\n" % escaped).encode())
 os.close(fd)
 print("planted")
-sock = socket.socket(fileno=int(os.environ["NONO_SUPERVISOR_FD"]))
-def recv_exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-body = json.dumps({"OpenUrl": {"request_id": "rt15", "url": "https://github.com/",
-                               "child_pid": os.getpid(), "session_id": ""}}).encode()
-sock.sendall(struct.pack(">I", len(body)) + body)
-(n,) = struct.unpack(">I", recv_exact(4))
-print(json.dumps(json.loads(recv_exact(n))))
 "##;
 
 /// End to end through `nono run`: a `PATH` directory (`proj/bin`, outside the home) that no
@@ -221,7 +208,7 @@ fn redteam15_the_opener_skips_a_path_dir_a_wildcard_rule_may_write() {
         "--",
         "/usr/bin/python3",
         "-c",
-        PLANT_AND_OPEN,
+        &format!("{PLANT_AND_OPEN}{}", crate::redteam11::OPEN_GITHUB),
         &planted.display().to_string(),
         &escaped.display().to_string(),
     ]);
