@@ -585,6 +585,18 @@ mod tests {
         cache.dirty = true;
     }
 
+    /// A scratch `d` (tagged `tag`) whose state directory `d/state` holds a stored cache with
+    /// one settled record, the walk of `d/root` ([`tree`]): `(d, state, root)`.
+    fn stored_record(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let d = tmp(tag);
+        let (state, root) = (d.join("state"), d.join("root"));
+        tree(&root);
+        let mut cache = LinkWalkCache::load(&state);
+        record_settled(&mut cache, &root, 100);
+        cache.store();
+        (d, state, root)
+    }
+
     /// Red team 14: a directory the walk cannot open for lack of descriptors (the ruleset
     /// built ahead on the other thread held them) fails the walk — it used to be skipped as
     /// empty, its symlinks' targets left unprotected — and nothing is recorded for later
@@ -735,13 +747,7 @@ mod tests {
 
     #[test]
     fn an_unsafe_cache_file_is_ignored() {
-        let d = tmp("unsafe");
-        let state = d.join("state");
-        let root = d.join("root");
-        tree(&root);
-        let mut cache = LinkWalkCache::load(&state);
-        record_settled(&mut cache, &root, 100);
-        cache.store();
+        let (d, state, _) = stored_record("unsafe");
         let file = LinkWalkCache::file(&state);
         assert_eq!(LinkWalkCache::load(&state).records.len(), 1);
         // Readable or writable by others: ignored.
@@ -782,13 +788,7 @@ mod tests {
     #[test]
     fn an_announced_cut_walk_is_remembered_with_the_records() {
         use std::os::unix::ffi::OsStrExt as _;
-        let d = tmp("announced");
-        let state = d.join("state");
-        let root = d.join("root");
-        tree(&root);
-        let mut cache = LinkWalkCache::load(&state);
-        record_settled(&mut cache, &root, 100);
-        cache.store();
+        let (d, state, root) = stored_record("announced");
         let odd = d.join(std::ffi::OsStr::from_bytes(b"odd\xff"));
         assert!(!LinkWalkCache::load(&state).announced(&root));
         LinkWalkCache::remember_announced(&state, &[root.clone(), odd.clone()]);
