@@ -399,25 +399,40 @@ fn redteam_path_directories_in_home_are_writable() {
     path.push_str(&std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()));
     let pairs: Vec<(&str, &str)> = expect.iter().map(|(n, w)| (n.as_str(), *w)).collect();
     for mode in MODES {
-        let mut cmd = nono_cmd(&s.path);
-        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
-            cmd.env_remove(var);
-        }
-        cmd.env("HOME", &home)
-            .env("PATH", &path)
-            .arg(mode.as_str())
-            .args(["--read", &b.dir_s()])
-            .args(["--allow", &home.display().to_string()]);
-        if mode == crate::programs::Mode::Wrap {
-            cmd.arg("--accept-wrap-gaps");
-        }
-        cmd.arg("--").arg(b.probe()).args(&steps);
+        let mut cmd = probe_with_home_granted(&s, b, mode, &home, &path);
+        cmd.args(&steps);
         let out = Outcome::parse(output(&mut cmd));
         for d in dirs {
             let _ = std::fs::remove_file(home.join(d).join("ls"));
         }
         out.expect(&pairs);
     }
+}
+
+/// `nono MODE --read <probes> --allow HOME -- <probe>` (steps to be added) with `$HOME` and
+/// `$PATH` as given and the XDG directories at their defaults under that home (wrap with
+/// `--accept-wrap-gaps`: a grant on the home).
+pub(crate) fn probe_with_home_granted(
+    s: &Scratch,
+    b: &crate::programs::Bins,
+    mode: crate::programs::Mode,
+    home: &Path,
+    path: &str,
+) -> std::process::Command {
+    let mut cmd = nono_cmd(&s.path);
+    for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", home)
+        .env("PATH", path)
+        .arg(mode.as_str())
+        .args(["--read", &b.dir_s()])
+        .args(["--allow", &home.display().to_string()]);
+    if mode == crate::programs::Mode::Wrap {
+        cmd.arg("--accept-wrap-gaps");
+    }
+    cmd.arg("--").arg(b.probe());
+    cmd
 }
 
 /// RED TEAM finding G (issue 16 finding 1, race): the grant-link check (`planted::links_on`)

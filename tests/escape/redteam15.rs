@@ -262,19 +262,8 @@ fn redteam15_a_program_linked_from_a_path_dir_outside_the_home_is_read_only() {
     let program_s = program.display().to_string();
     let steps = ["write", "write", program_s.as_str()];
     for mode in MODES {
-        let mut cmd = nono_cmd(&s.path);
-        for var in ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
-            cmd.env_remove(var);
-        }
-        cmd.env("HOME", &home)
-            .env("PATH", &path)
-            .arg(mode.as_str())
-            .args(["--read", &b.dir_s()])
-            .args(["--allow", &home.display().to_string()]);
-        if mode == Mode::Wrap {
-            cmd.arg("--accept-wrap-gaps");
-        }
-        cmd.arg("--").arg(b.probe()).args(steps);
+        let mut cmd = crate::redteam::probe_with_home_granted(&s, b, mode, &home, &path);
+        cmd.args(steps);
         Outcome::parse(output(&mut cmd)).expect(&[("write", "EACCES")]);
         assert_eq!(
             std::fs::read_to_string(&program).unwrap(),
