@@ -234,19 +234,15 @@ fn redteam15_the_opener_skips_a_path_dir_a_wildcard_rule_may_write() {
     assert!(escaped.exists(), "control: the planted opener did not run");
 }
 
-/// Left open (red team 15): a program linked into a `PATH` directory *outside* the home from
-/// inside it (`/usr/local/bin/firefox` → `~/apps/firefox/firefox`, a tarball install) is not
-/// protected under `--allow ~`: the `autorun` group covers the `PATH` directories inside the
-/// home, and the targets of links inside its own entries, but not links in `/usr/local/bin`.
-/// The command rewrites `~/apps/firefox/firefox`, and the user's next `firefox` runs it
-/// outside the sandbox. (The URL opener no longer follows such a link: it leaves the
-/// directory out, see `url::redteam15_a_path_link_to_a_program_the_command_may_write_is_not_followed`.)
-/// Fix: in `DenySet::from_groups`' `autorun` block, for each `PATH` directory outside the
-/// home, read its entries (bounded and cached like a link walk) and add the canonical
-/// target of each symlink that lies inside the home as a read-only entry (reason
-/// `PATH_ENV`). Not done here: it reads `/usr/bin` on every start.
+/// Red team 15 (fixed in session 11): a program linked into a `PATH` directory *outside* the
+/// home from inside it (`/usr/local/bin/firefox` → `~/apps/firefox/firefox`, a tarball
+/// install) was not protected under `--allow ~`: the `autorun` group covered the `PATH`
+/// directories inside the home, and the targets of links inside its own entries, but not
+/// links in `/usr/local/bin`. The command rewrote `~/apps/firefox/firefox`, and the user's
+/// next `firefox` ran it outside the sandbox. Now the chains of the symlinks in `PATH`
+/// directories outside the home that reach into it are protected read-only
+/// (`DenySet::add_path_links`).
 #[test]
-#[ignore = "red team 15: a program linked from a PATH directory outside the home into it is writable under --allow ~ (fix described above)"]
 fn redteam15_a_program_linked_from_a_path_dir_outside_the_home_is_read_only() {
     let Some(b) = bins() else { return };
     let s = Scratch::new("rt15-path-link");

@@ -67,7 +67,10 @@ pub fn render() -> Result<String> {
          a group's path leads is protected the same way (`~/.ssh/config` → \
          `~/dotfiles/ssh_config`); nono looks through at most {} entries of each path for \
          such links, and says so once, and in every `--dry-run`, for a path it could not look \
-         through whole.\n\n",
+         through whole. Beyond the paths listed, `autorun` protects every directory of your \
+         `$PATH` inside the home, and where a program in a `$PATH` directory outside the home \
+         leads when it is a symlink into the home (`/usr/local/bin/firefox` → \
+         `~/apps/firefox/firefox`), with every link on the way.\n\n",
         LINK_WALK_ENTRIES
     ));
     for g in GROUPS {

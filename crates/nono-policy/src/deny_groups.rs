@@ -577,6 +577,11 @@ impl DenySet {
     /// files, both cut at the bound) 1.8 ms, of which the walk is 1.3 ms; without the
     /// `autorun` group 0.2 ms. A walk is reused from the start-up cache while every
     /// directory it read is unchanged (see `link_walk_cache`).
+    ///
+    /// # Programs on `PATH` that lead into the home
+    /// With `autorun`, the symlinks of the `PATH` directories outside the home are resolved
+    /// too, and a chain that reaches into the home is protected like a link inside an entry
+    /// (`/usr/local/bin/firefox` → `~/apps/firefox/firefox`; see `add_path_links`).
     pub fn from_groups<'a>(
         names: impl IntoIterator<Item = &'a str>,
         vars: &Vars,
@@ -612,6 +617,9 @@ impl DenySet {
         // The groups' paths share a few ancestors (`~`, `~/.config`, `~/.local/share`):
         // resolve each of those once for the whole set.
         let mut resolver = Resolver::default();
+        // With `autorun`: the canonical home, the `PATH` directories outside it, and the
+        // group's origin and kind (see `add_path_links`).
+        let mut path_scan: Option<(PathBuf, Vec<PathBuf>, Origin, DenyKind)> = None;
         for name in names {
             let g = group(name).ok_or_else(|| DenyGroupError::Unknown {
                 name: name.to_owned(),
@@ -642,12 +650,18 @@ impl DenySet {
                 let home = resolver
                     .canonicalize(&vars.home)
                     .unwrap_or_else(|| vars.home.clone());
+                let mut outside = Vec::new();
                 for dir in &vars.path_dirs {
                     let real = resolver.canonicalize(dir).unwrap_or_else(|| dir.clone());
                     if real.starts_with(&home) && real != home {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
+                    } else if real.is_absolute() && !outside.contains(&real) {
+                        outside.push(real);
                     }
                 }
+                // The directories outside it are the system's (or a project's): not
+                // protected as such, but a program there may be a link into the home.
+                path_scan = Some((home, outside, origin.clone(), g.kind));
             }
         }
         let mut cache = cache
@@ -667,9 +681,98 @@ impl DenySet {
             share(std::sync::Arc::clone(&check));
         }
         cache.use_check(&check);
+        // Before the entries' walks: a target added here that is a directory is walked
+        // with them.
+        if let Some((home, dirs, origin, kind)) = path_scan {
+            set.add_path_links(&mut resolver, &mut cache, &home, &dirs, &origin, kind)?;
+        }
         set.add_link_targets(&mut resolver, &mut cache)?;
         let seen = Lstats(std::mem::take(&mut resolver.seen));
         Ok((set, seen, Leftovers { cache, resolver }))
+    }
+
+    /// Protect what the symlinks of the `PATH` directories `dirs` (outside the canonical
+    /// `home`) lead to when their chain reaches into the home: `/usr/local/bin/firefox` →
+    /// `~/apps/firefox/firefox` is run by the user outside any sandbox, so a grant on the
+    /// home must not make the program writable (red team 15). Every link of such a chain and
+    /// where it ends are added as [`add_link_chain`](Self::add_link_chain) adds them for a
+    /// link inside an entry, with `kind` (`autorun`'s read-only). Chains that stay out of
+    /// the home are left alone: the system's own (`/usr/bin/java` →
+    /// `/etc/alternatives/java` → `/usr/lib/jvm/…`) are not writable through a grant on the
+    /// home, and a grant on a system directory is the user's explicit choice, as it is for
+    /// the `PATH` directory itself. A link naming a plain sibling leads nowhere new. What
+    /// the scan of each directory found is reused from the start-up cache while the
+    /// directory and every directory the left-alone chains lead through are unchanged
+    /// ([`LinkWalkCache::path_links`](crate::link_walk_cache::LinkWalkCache::path_links));
+    /// the chains that reach the home are resolved on every start.
+    fn add_path_links(
+        &mut self,
+        resolver: &mut Resolver,
+        cache: &mut crate::link_walk_cache::LinkWalkCache,
+        home: &Path,
+        dirs: &[PathBuf],
+        origin: &Origin,
+        kind: DenyKind,
+    ) -> Result<(), DenyGroupError> {
+        use crate::link_walk_cache::PathLink;
+        for dir in dirs {
+            let mut kept = Vec::new();
+            let complete = cache
+                .path_links(dir, &mut kept, |link| {
+                    if resolver.names_a_plain_sibling(link) {
+                        return PathLink::Settled(Vec::new());
+                    }
+                    let mut stopped = crate::planted::Stopped::default();
+                    let (links, end) = match resolver.walk_noting(link, &mut stopped) {
+                        Ok(walk) => (walk.links, Some(walk.end)),
+                        Err(_) => (stopped.links, stopped.end),
+                    };
+                    let met = || {
+                        links
+                            .iter()
+                            .map(|(l, _, _)| l.as_path())
+                            .chain(end.as_deref())
+                    };
+                    // A chain ending at the home itself (or above it) names no program;
+                    // protecting its end would make the whole home read-only.
+                    let whole_home = end.as_deref().is_some_and(|e| home.starts_with(e));
+                    if !whole_home && met().any(|p| p.starts_with(home)) {
+                        return PathLink::Kept;
+                    }
+                    // What the walk read: the directory of every link it met and of where
+                    // it ended, and every directory above them it went through.
+                    PathLink::Settled(
+                        met()
+                            .flat_map(|p| p.ancestors().skip(1))
+                            .map(Path::to_path_buf)
+                            .collect(),
+                    )
+                })
+                .map_err(|source| DenyGroupError::Walk {
+                    entry: dir.clone(),
+                    source,
+                })?;
+            if !complete {
+                self.unwalked.push(Unwalked {
+                    announced: cache.announced(dir),
+                    root: dir.clone(),
+                    kind,
+                });
+            }
+            let mut queue = std::collections::VecDeque::new();
+            for link in kept {
+                self.add_link_chain(
+                    resolver,
+                    &link,
+                    Some(dir),
+                    origin,
+                    kind,
+                    &mut queue,
+                    LinkIn::PathDir,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Deny the targets of the symlinks inside the entries (see [`from_groups`](Self::from_groups)).
@@ -696,7 +799,15 @@ impl DenySet {
             });
             if is_link {
                 let (origin, kind) = (self.entries[i].origin.clone(), self.entries[i].kind);
-                self.add_link_chain(resolver, &literal, None, &origin, kind, &mut queue);
+                self.add_link_chain(
+                    resolver,
+                    &literal,
+                    None,
+                    &origin,
+                    kind,
+                    &mut queue,
+                    LinkIn::Entry,
+                );
             }
             if !self.entries[i].dir {
                 continue;
@@ -725,7 +836,15 @@ impl DenySet {
                 if resolver.names_a_plain_sibling(&link) {
                     continue;
                 }
-                self.add_link_chain(resolver, &link, Some(&root), &origin, kind, &mut queue);
+                self.add_link_chain(
+                    resolver,
+                    &link,
+                    Some(&root),
+                    &origin,
+                    kind,
+                    &mut queue,
+                    LinkIn::Entry,
+                );
             }
         }
         Ok(())
@@ -742,6 +861,7 @@ impl DenySet {
     /// by a directory holding what the chain names; so is a directory nono may not search
     /// (`EACCES`, a user's directory of mode 000), which a sandbox granted its parent could
     /// otherwise `chmod` and fill.
+    #[allow(clippy::too_many_arguments)]
     fn add_link_chain(
         &mut self,
         resolver: &mut Resolver,
@@ -750,6 +870,7 @@ impl DenySet {
         origin: &Origin,
         kind: DenyKind,
         queue: &mut std::collections::VecDeque<usize>,
+        found: LinkIn,
     ) {
         // `planted::walk`, without asking again what this resolution saw (`chain_walk`).
         let mut stopped = crate::planted::Stopped::default();
@@ -782,10 +903,17 @@ impl DenySet {
         if covered {
             return;
         }
-        let why = format!(
-            "the target of {}, inside a protected path",
-            crate::escape::path(link)
-        );
+        let why = match found {
+            LinkIn::Entry => format!(
+                "the target of {}, inside a protected path",
+                crate::escape::path(link)
+            ),
+            LinkIn::PathDir => format!(
+                "the target of {}, a program on your PATH: what is placed here runs outside \
+                 the sandbox",
+                crate::escape::path(link)
+            ),
+        };
         let before = self.entries.len();
         if self.add_with(resolver, &target, origin, kind, &why).is_ok()
             && self.entries.len() > before
@@ -1015,6 +1143,15 @@ impl DenySet {
             ids: std::cell::OnceCell::new(),
         }
     }
+}
+
+/// Where a symlink whose chain [`DenySet::add_link_chain`] protects was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkIn {
+    /// Inside a deny entry, or an entry itself.
+    Entry,
+    /// In a `PATH` directory outside the home (see [`DenySet::add_path_links`]).
+    PathDir,
 }
 
 /// A path being checked against a [`DenySet`] (see [`DenySet::probe`]).
@@ -2353,6 +2490,9 @@ mod tests {
             "dotfiles/nono",
             "elsewhere",
             "proj",
+            // Made by the first resolution's cache (the scan of /usr/bin on PATH) otherwise,
+            // which would change the `nono` entry between the two.
+            ".local/state/nono",
         ] {
             std::fs::create_dir_all(h.join(dir)).unwrap();
         }
@@ -2461,5 +2601,81 @@ mod tests {
         let set = DenySet::from_groups(["nono"], &Vars::for_home("/home/nobody-here")).unwrap();
         assert!(set.entries().all(|(p, _)| !p.starts_with("$XDG")));
         assert!(!set.is_empty());
+    }
+
+    /// Red team 15: a program in a `PATH` directory outside the home that is a link into
+    /// the home (`/usr/local/bin/firefox` → `~/apps/firefox/firefox`) runs outside any
+    /// sandbox, so its chain is protected read-only by `autorun`: the link's end and every
+    /// link on the way. Chains that stay out of the home, links naming a sibling, and a
+    /// link to the home itself add nothing. The scan is reused from the start-up cache
+    /// until a directory a chain leads through changes: a link there re-pointed into the
+    /// home is seen at the next start.
+    #[test]
+    fn links_from_a_path_dir_outside_the_home_into_it_are_protected() {
+        let h = home("pathlinks");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let (bin, alt) = (out.join("bin"), out.join("alt"));
+        for d in [&bin, &alt, &h.join("apps/v1")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        for f in ["apps/tool", "apps/v1/run", "apps/late"] {
+            std::fs::write(h.join(f), "#!/bin/sh\n").unwrap();
+        }
+        std::fs::write(bin.join("tool2"), "#!/bin/sh\n").unwrap();
+        let link = |target: &Path, name: &Path| std::os::unix::fs::symlink(target, name).unwrap();
+        link(&h.join("apps/tool"), &bin.join("tool"));
+        link(&alt.join("cur"), &bin.join("cur"));
+        link(&h.join("apps/v1/run"), &alt.join("cur"));
+        link(Path::new("/usr/bin/true"), &bin.join("sys"));
+        link(Path::new("tool2"), &bin.join("sib"));
+        link(&alt.join("via"), &bin.join("via"));
+        link(Path::new("/usr/bin/yes"), &alt.join("via"));
+        link(&h.join("hop"), &bin.join("through"));
+        link(Path::new("/usr/bin/env"), &h.join("hop"));
+        link(&h, &bin.join("homelink"));
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+
+        crate::link_walk_cache::SETTLED.with(|s| s.set(true));
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        for protected in ["apps/tool", "apps/v1/run"] {
+            let p = h.join(protected);
+            let m = set.deny_for(&p, AccessMode::Write).expect(protected);
+            assert_eq!(
+                (m.group, m.kind),
+                ("autorun", DenyKind::Write),
+                "{protected}"
+            );
+            assert!(m.why.contains("a program on your PATH"), "{}", m.why);
+            assert!(set.deny_for(&p, AccessMode::Read).is_none(), "{protected}");
+        }
+        let links: Vec<&Path> = set.links.iter().map(|(l, _, _)| l.as_path()).collect();
+        // The link on the way (re-pointing it would change what `cur` runs) and the one in
+        // the home on a chain that ends outside it (whose end is protected as well).
+        assert!(links.contains(&alt.join("cur").as_path()), "{links:?}");
+        assert!(links.contains(&h.join("hop").as_path()), "{links:?}");
+        assert_eq!(set.group_of(Path::new("/usr/bin/env")), Some("autorun"));
+        for free in [
+            PathBuf::from("/usr/bin/true"),
+            PathBuf::from("/usr/bin/yes"),
+            bin.join("tool2"),
+            h.join("proj/file"),
+            h.join("apps/late"),
+        ] {
+            assert_eq!(set.group_of(&free), None, "{}", free.display());
+        }
+
+        // Recorded (settled); an intermediate link re-pointed into the home afterwards
+        // changes `alt`'s stamp, so the next start looks again.
+        std::fs::remove_file(alt.join("via")).unwrap();
+        link(&h.join("apps/late"), &alt.join("via"));
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        crate::link_walk_cache::SETTLED.with(|s| s.set(false));
+        assert_eq!(set.group_of(&h.join("apps/late")), Some("autorun"));
+        assert_eq!(set.group_of(&h.join("apps/tool")), Some("autorun"));
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
     }
 }

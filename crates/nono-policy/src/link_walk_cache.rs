@@ -51,6 +51,8 @@ pub const RACY_SECS: i64 = 2;
 pub const MIN_CACHED_DIRS: usize = 8;
 /// Records kept in the file at most (the least recently written are dropped).
 const MAX_RECORDS: usize = 256;
+/// Entries of one `PATH` directory looked at, at most (see [`LinkWalkCache::path_links`]).
+pub const PATH_SCAN_ENTRIES: usize = 1 << 16;
 /// Announced deny entries kept in the file at most.
 const MAX_ANNOUNCED: usize = 1024;
 /// The file is not read beyond this size.
@@ -114,6 +116,11 @@ impl Record {
 struct CacheFile {
     version: String,
     records: Vec<Record>,
+    /// Scans of `PATH` directories outside the home (see [`LinkWalkCache::path_links`]):
+    /// `links` holds the symlinks kept, `dirs` the directory and every directory the
+    /// resolutions of the others read.
+    #[serde(default)]
+    paths: Vec<Record>,
     /// Deny entries whose cut walk the user was told about (see
     /// [`LinkWalkCache::remember_announced`]).
     #[serde(default)]
@@ -126,6 +133,11 @@ pub struct LinkWalkCache {
     /// `None`: no cache (nothing read or written).
     file: Option<PathBuf>,
     records: HashMap<(PathBuf, usize), Record>,
+    /// Scans of `PATH` directories, by directory.
+    paths: HashMap<PathBuf, Record>,
+    /// The stamps taken by this start's checks of the scans (their chains share `/usr`,
+    /// `/usr/lib`, `/etc/alternatives`): each directory is `lstat`ed once.
+    path_stamps: HashMap<PathBuf, Option<Stamp>>,
     dirty: bool,
     /// Records already checked by a [`StampCheck`]: whether each is still valid.
     checked: HashMap<(PathBuf, usize), bool>,
@@ -195,13 +207,14 @@ impl LinkWalkCache {
     #[must_use]
     pub fn load(state_home: &Path) -> LinkWalkCache {
         let file = LinkWalkCache::file(state_home);
-        let (records, announced) = read_trusted(&file)
+        let (records, paths, announced) = read_trusted(&file)
             .map(|c| {
                 (
                     c.records
                         .into_iter()
                         .map(|r| ((r.root.clone(), r.budget), r))
                         .collect(),
+                    c.paths.into_iter().map(|r| (r.root.clone(), r)).collect(),
                     c.announced.into_iter().collect(),
                 )
             })
@@ -209,6 +222,8 @@ impl LinkWalkCache {
         LinkWalkCache {
             file: Some(file),
             records,
+            paths,
+            path_stamps: HashMap::new(),
             dirty: false,
             checked: HashMap::new(),
             announced,
@@ -323,13 +338,10 @@ impl LinkWalkCache {
         }
         links.truncate(kept);
         let now = now_secs();
-        let settled = dirs
-            .iter()
-            .all(|(_, s)| s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS)));
         let utf8 = dirs.iter().all(|(d, _)| d.to_str().is_some())
             && links[start..].iter().all(|l| l.to_str().is_some())
             && root.to_str().is_some();
-        if dirs.len() >= MIN_CACHED_DIRS && settled && utf8 {
+        if dirs.len() >= MIN_CACHED_DIRS && settled(&dirs, now) && utf8 {
             self.records.insert(
                 key,
                 Record {
@@ -347,6 +359,86 @@ impl LinkWalkCache {
         Ok((complete, used))
     }
 
+    /// The symlinks of the `PATH` directory `dir` (a directory outside the home, on the
+    /// user's `PATH`) whose chains `classify` keeps, appended to `links`; returns whether all
+    /// of `dir` was looked at (at most [`PATH_SCAN_ENTRIES`] entries; subdirectories are not
+    /// looked into: nothing in them is on `PATH`).
+    ///
+    /// `classify` resolves a link's chain and says whether it must be resolved again on
+    /// every start ([`PathLink::Kept`]) or may be left out while the directories its
+    /// resolution read are unchanged ([`PathLink::Settled`]). A scan is recorded with the
+    /// stamps of `dir` (taken before it is read) and of every directory the settled chains
+    /// read, and reused while all of them are unchanged — `/usr/bin`'s few hundred links are
+    /// then an `lstat` of the few dozen directories they lead through (`/etc/alternatives`,
+    /// `/usr/lib/jvm/…`) instead of a `readlink` per component of each. A chain whose link is
+    /// re-pointed, or whose directory on the way is replaced or mounted over, changes one of
+    /// those stamps. As for walks, a scan is recorded only when every directory stamped last
+    /// changed more than [`RACY_SECS`] ago (which also covers a change between a
+    /// resolution and the stamp taken after it).
+    ///
+    /// # Errors
+    /// `dir` could not be read for want of descriptors or memory: its symlinks are unknown.
+    pub fn path_links(
+        &mut self,
+        dir: &Path,
+        links: &mut Vec<PathBuf>,
+        mut classify: impl FnMut(&Path) -> PathLink,
+    ) -> io::Result<bool> {
+        if self.file.is_some() {
+            if let Some(r) = self.paths.get(dir) {
+                let stamps = &mut self.path_stamps;
+                let valid = r.dirs.iter().all(|(d, stamp)| {
+                    *stamps.entry(d.clone()).or_insert_with(|| Stamp::of(d)) == *stamp
+                });
+                if valid {
+                    links.extend(r.links.iter().cloned());
+                    return Ok(r.complete);
+                }
+                self.paths.remove(dir);
+                self.dirty = true;
+            }
+        }
+        let stamp = Stamp::of(dir);
+        let mut found = Vec::new();
+        let (complete, used) = list_links(dir, PATH_SCAN_ENTRIES, &mut found)?;
+        let start = links.len();
+        let mut read = std::collections::BTreeSet::new();
+        for link in found {
+            match classify(&link) {
+                PathLink::Settled(dirs) => read.extend(dirs),
+                PathLink::Kept => links.push(link),
+            }
+        }
+        if self.file.is_none() {
+            return Ok(complete);
+        }
+        read.remove(dir);
+        let mut dirs = vec![(dir.to_path_buf(), stamp)];
+        dirs.extend(read.into_iter().map(|d| {
+            let s = Stamp::of(&d);
+            (d, s)
+        }));
+        let now = now_secs();
+        let utf8 = dirs.iter().all(|(d, _)| d.to_str().is_some())
+            && links[start..].iter().all(|l| l.to_str().is_some());
+        if settled(&dirs, now) && utf8 {
+            self.paths.insert(
+                dir.to_path_buf(),
+                Record {
+                    root: dir.to_path_buf(),
+                    budget: PATH_SCAN_ENTRIES,
+                    complete,
+                    used,
+                    links: links[start..].to_vec(),
+                    dirs,
+                    at: now,
+                },
+            );
+            self.dirty = true;
+        }
+        Ok(complete)
+    }
+
     /// Write the records back when this start changed them. Failures are ignored: the next
     /// start walks again.
     pub fn store(self) {
@@ -357,6 +449,9 @@ impl LinkWalkCache {
         let mut records: Vec<Record> = self.records.into_values().collect();
         records.sort_by_key(|r| std::cmp::Reverse(r.at));
         records.truncate(MAX_RECORDS);
+        let mut paths: Vec<Record> = self.paths.into_values().collect();
+        paths.sort_by_key(|r| std::cmp::Reverse(r.at));
+        paths.truncate(MAX_RECORDS);
         let mut announced: Vec<PathBuf> = self.announced.into_iter().collect();
         announced.sort_unstable();
         announced.truncate(MAX_ANNOUNCED);
@@ -365,10 +460,75 @@ impl LinkWalkCache {
             &CacheFile {
                 version: VERSION.to_owned(),
                 records,
+                paths,
                 announced,
             },
         );
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Whether [`settled`] takes every directory as settled (tests make their trees just
+    /// before they record them; ctimes cannot be set back).
+    pub(crate) static SETTLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What one symlink of a `PATH` directory leads to (see [`LinkWalkCache::path_links`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathLink {
+    /// Nothing to protect while these directories — every one its resolution read — are
+    /// unchanged.
+    Settled(Vec<PathBuf>),
+    /// Resolved again on every start.
+    Kept,
+}
+
+/// Whether every stamped directory last changed more than [`RACY_SECS`] before `now` (a
+/// directory that was missing has nothing to change in the same tick).
+fn settled(dirs: &[(PathBuf, Option<Stamp>)], now: i64) -> bool {
+    #[cfg(test)]
+    if SETTLED.with(std::cell::Cell::get) {
+        return true;
+    }
+    dirs.iter()
+        .all(|(_, s)| s.is_none_or(|s| s.mtime.max(s.ctime) < now.saturating_sub(RACY_SECS)))
+}
+
+/// The symlinks directly in `dir` (not in its subdirectories), looking at no more than
+/// `budget` entries: whether all were looked at, and how many. A directory that cannot be
+/// read holds nothing to look at.
+///
+/// # Errors
+/// As [`walk_links`]: `dir` could not be read for want of descriptors or memory.
+fn list_links(dir: &Path, budget: usize, links: &mut Vec<PathBuf>) -> io::Result<(bool, usize)> {
+    let failed = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("reading {} failed: {e}", crate::escape::path(dir)),
+        )
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if short_of_resources(&e) => return Err(failed(e)),
+        Err(_) => return Ok((true, 0)),
+    };
+    let mut used = 0;
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if short_of_resources(&e) => return Err(failed(e)),
+            Err(_) => break,
+        };
+        if used == budget {
+            return Ok((false, used));
+        }
+        used += 1;
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            links.push(entry.path());
+        }
+    }
+    Ok((true, used))
 }
 
 /// Whether the walk could not read a directory for want of a resource (`EMFILE`, `ENFILE`,
@@ -810,6 +970,57 @@ mod tests {
         let file = LinkWalkCache::file(&state);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
         assert!(!LinkWalkCache::load(&state).announced(&root));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A `PATH` directory's scan is reused while the directory and every directory its
+    /// settled chains read are unchanged: no link is classified again. A change in any of
+    /// them (here a file added where a chain leads through) scans again.
+    #[test]
+    fn a_path_scan_is_reused_until_a_directory_on_a_chain_changes() {
+        let d = tmp("pathscan");
+        let (state, bin, via) = (d.join("state"), d.join("bin"), d.join("via"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&via).unwrap();
+        std::fs::write(bin.join("plain"), "").unwrap();
+        for name in ["kept", "settled"] {
+            std::os::unix::fs::symlink("/elsewhere", bin.join(name)).unwrap();
+        }
+        let classified = std::cell::Cell::new(0);
+        let classify = |link: &Path| {
+            classified.set(classified.get() + 1);
+            if link.ends_with("kept") {
+                PathLink::Kept
+            } else {
+                PathLink::Settled(vec![via.clone()])
+            }
+        };
+        SETTLED.with(|s| s.set(true));
+        let mut cache = LinkWalkCache::load(&state);
+        let mut kept = Vec::new();
+        assert!(cache.path_links(&bin, &mut kept, classify).unwrap());
+        assert_eq!(
+            (kept.clone(), classified.get()),
+            (vec![bin.join("kept")], 2)
+        );
+        cache.store();
+
+        let mut cache = LinkWalkCache::load(&state);
+        let mut again = Vec::new();
+        assert!(cache.path_links(&bin, &mut again, classify).unwrap());
+        assert_eq!((again, classified.get()), (kept.clone(), 2), "not reused");
+
+        // The next start.
+        std::fs::write(via.join("new"), "").unwrap();
+        let mut cache = LinkWalkCache::load(&state);
+        let mut after = Vec::new();
+        assert!(cache.path_links(&bin, &mut after, classify).unwrap());
+        SETTLED.with(|s| s.set(false));
+        assert_eq!(
+            (after, classified.get()),
+            (kept, 4),
+            "a changed directory was trusted"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }
