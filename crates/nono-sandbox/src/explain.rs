@@ -1079,7 +1079,7 @@ thread_local! {
     pub(crate) static LOOKED_AT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Count `n` things looked at ([`LOOKED_AT`], in tests).
+/// Count `n` things looked at (`LOOKED_AT`, in tests).
 #[inline]
 fn looked_at(n: u64) {
     #[cfg(test)]
