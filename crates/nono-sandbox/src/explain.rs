@@ -654,10 +654,11 @@ pub(crate) fn effective_grants_with_dropped(
 
 /// What the grant `g` (of `caps`, or one asked about with its denies: see
 /// [`Model::explain_canonical_granted`]) amounts to, appended to `out` (see
-/// [`effective_grants_with_dropped`]): nothing when a carve-out takes all its access (`false`); else `g`
-/// with its access reduced, then the read grants of the read-only carve-outs strictly inside
-/// it — of all of them, or with `at` only of those at `at` or around it, the only ones that
-/// can cover `at` (which must be clean, as every deny path: see [`DenyIndex::around`]).
+/// [`effective_grants_with_dropped`]): nothing when a carve-out takes all its access
+/// (`false`); else `g` with its access reduced, then the read grants of the read-only
+/// carve-outs strictly inside it — of all of them, or with `at` only of those at `at` or
+/// around it, the only ones that can cover `at` (which must be clean, as every deny path: see
+/// [`DenyIndex::around`]).
 fn effective_of(
     caps: &CapabilitySet,
     index: &DenyIndex,
@@ -1497,7 +1498,8 @@ mod tests {
         let (small, large) = (looked_at(300), looked_at(1200));
         assert!(
             small > 0 && large <= small * 3 / 2,
-            "{small} entries looked at for 300 carve-outs, {large} for 1200: a pass over them per answer"
+            "{small} entries looked at for 300 carve-outs, {large} for 1200: \
+             a pass over them per answer"
         );
     }
 
