@@ -472,6 +472,39 @@ pub struct CapabilitySet {
     allow_unix_datagram: bool,
 }
 
+/// The canonical path a grant of `path` as `kind` names: it must exist and be a directory
+/// exactly when `kind` is [`FsKind::Dir`].
+fn canonical_for(path: &Path, kind: FsKind) -> Result<PathBuf, CapsError> {
+    let canonical = canonicalize_existing(path)?;
+    match (kind, canonical.is_dir()) {
+        (FsKind::Dir, false) => Err(CapsError::NotADirectory { path: canonical }),
+        (FsKind::File, true) => Err(CapsError::IsADirectory { path: canonical }),
+        _ => Ok(canonical),
+    }
+}
+
+/// Add a grant to `grants`: one at the same path takes the access and origin in (and keeps
+/// its kind).
+fn insert_grant(
+    grants: &mut Vec<FsGrant>,
+    path: PathBuf,
+    kind: FsKind,
+    access: AccessMode,
+    origin: Origin,
+) {
+    if let Some(existing) = grants.iter_mut().find(|g| g.path == path) {
+        existing.access = existing.access.union(access);
+        existing.origin.push(origin);
+        return;
+    }
+    grants.push(FsGrant {
+        path,
+        kind,
+        access,
+        origin: origin.into(),
+    });
+}
+
 impl CapabilitySet {
     /// An empty set: nothing on the filesystem, network allowed, IPC scoped, strict,
     /// Linux capabilities dropped, Unix datagram sockets refused.
@@ -559,28 +592,33 @@ impl CapabilitySet {
         access: AccessMode,
         origin: Origin,
     ) -> Result<PathBuf, CapsError> {
-        let canonical = canonicalize_existing(path)?;
-        match (kind, canonical.is_dir()) {
-            (FsKind::Dir, false) => return Err(CapsError::NotADirectory { path: canonical }),
-            (FsKind::File, true) => return Err(CapsError::IsADirectory { path: canonical }),
-            _ => {}
-        }
+        let canonical = canonical_for(path, kind)?;
         self.insert(canonical.clone(), kind, access, origin);
         Ok(canonical)
     }
 
+    /// The grants this set would have after [`allow_dir`](Self::allow_dir) (`FsKind::Dir`)
+    /// or [`allow_file`](Self::allow_file) (`FsKind::File`) of `path`, leaving the set as it
+    /// is: for asking [`Model::explain_canonical_granted`](crate::Model::explain_canonical_granted)
+    /// what a grant would change without copying the set's denies.
+    ///
+    /// # Errors
+    /// As `allow_dir` and `allow_file`.
+    pub fn grants_with(
+        &self,
+        path: impl AsRef<Path>,
+        kind: FsKind,
+        access: AccessMode,
+        origin: impl Into<Origin>,
+    ) -> Result<Vec<FsGrant>, CapsError> {
+        let canonical = canonical_for(path.as_ref(), kind)?;
+        let mut grants = self.grants.clone();
+        insert_grant(&mut grants, canonical, kind, access, origin.into());
+        Ok(grants)
+    }
+
     fn insert(&mut self, path: PathBuf, kind: FsKind, access: AccessMode, origin: Origin) {
-        if let Some(existing) = self.grants.iter_mut().find(|g| g.path == path) {
-            existing.access = existing.access.union(access);
-            existing.origin.push(origin);
-            return;
-        }
-        self.grants.push(FsGrant {
-            path,
-            kind,
-            access,
-            origin: origin.into(),
-        });
+        insert_grant(&mut self.grants, path, kind, access, origin);
     }
 
     /// Deny a path (and everything beneath it), even inside a granted directory.

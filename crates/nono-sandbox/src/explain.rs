@@ -261,8 +261,7 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
     // only if a grant of `caps` reaches it: else the grants need not be worked out (the
     // planted-link check asks about `/`, which nothing grants, for every link on the way).
     if reaches(caps, path) {
-        let index = DenyIndex::new(caps);
-        explain_canonical_with(caps, path, op, &effective_grants(caps), &index)
+        Model::new(caps).explain_canonical(caps, path, op)
     } else {
         explain_canonical_with(caps, path, op, &[], &DenyIndex::default())
     }
@@ -270,14 +269,20 @@ pub fn explain_canonical(caps: &CapabilitySet, path: &Path, op: AccessMode) -> E
 
 /// Whether a grant of `caps` reaches `path` (see [`explain_canonical`]).
 fn reaches(caps: &CapabilitySet, path: &Path) -> bool {
-    caps.grants().iter().any(|g| match g.kind {
-        FsKind::File => g.path == path,
-        FsKind::Dir => path.starts_with(&g.path),
-    })
+    caps.grants().iter().any(|g| reaches_one(g, path))
 }
 
-/// [`explain_canonical`] with the effective grants `grants` of `caps` (or none, when none
-/// covers `path`: only when that is so, see there) and its denies indexed.
+/// Whether the grant `g` reaches `path`: it, or a grant derived from it, may cover `path`.
+fn reaches_one(g: &FsGrant, path: &Path) -> bool {
+    match g.kind {
+        FsKind::File => g.path == path,
+        FsKind::Dir => path.starts_with(&g.path),
+    }
+}
+
+/// [`explain_canonical`] with the effective grants `grants` of `caps` (those that may cover
+/// `path`, or none when none does: only when that is so, see there) and its denies indexed
+/// (or [`DenyIndex::default`] with no grants).
 fn explain_canonical_with(
     caps: &CapabilitySet,
     path: &Path,
@@ -291,11 +296,25 @@ fn explain_canonical_with(
         _ => Verdict::Denied,
     };
 
-    if let Some(d) = caps
-        .denies()
-        .iter()
-        .find(|d| d.kind == DenyKind::All && path.starts_with(&d.path))
-    {
+    // The carve-outs containing `path`, in the set's order: looked up by its ancestors, or
+    // for a path or deny that is not clean, scanned as `Path::starts_with` reads them.
+    let around: Vec<&DenyRule> =
+        if index.all_clean && crate::paths::is_clean(path.as_os_str().as_encoded_bytes()) {
+            index
+                .around(path)
+                .into_iter()
+                .map(|i| &caps.denies()[i])
+                .collect()
+        } else {
+            caps.denies()
+                .iter()
+                .filter(|d| {
+                    looked_at(1);
+                    path.starts_with(&d.path)
+                })
+                .collect()
+        };
+    if let Some(d) = around.iter().find(|d| d.kind == DenyKind::All) {
         return Explanation {
             path: path.to_path_buf(),
             requested: op,
@@ -312,6 +331,7 @@ fn explain_canonical_with(
     let mut contributing: Vec<&FsGrant> = Vec::new();
     let mut blocked: Option<Rule> = None;
     for grant in grants.iter().map(|e| &e.grant) {
+        looked_at(1);
         match coverage(caps, index, grant, path) {
             Coverage::Covers => {
                 allowed = Some(allowed.map_or(grant.access, |a| a.union(grant.access)));
@@ -325,10 +345,7 @@ fn explain_canonical_with(
     }
     // Most specific (longest path) first.
     contributing.sort_by_key(|g| std::cmp::Reverse(g.path.components().count()));
-    let read_only = caps
-        .denies()
-        .iter()
-        .find(|d| d.kind == DenyKind::Write && path.starts_with(&d.path));
+    let read_only = around.iter().find(|d| d.kind == DenyKind::Write);
     let rule = if let (Some(d), true) = (read_only, op.writes()) {
         Rule::ReadOnlyBy {
             deny: d.path.clone(),
@@ -431,8 +448,10 @@ fn coverage(caps: &CapabilitySet, index: &DenyIndex, grant: &FsGrant, path: &Pat
 /// to `x` is a directory (`lstat`), no relevant deny lies on any of them below the grant, and
 /// one lies strictly beneath `x` (the outermost of those is a deny the spine is built for);
 /// and a path below the grant is one of the spine's denies exactly when a relevant deny is on
-/// it and none on the way. Answers `Covers` and `No`; `None` (work the spine out) for a path
-/// the spine blocks — the rule then names a deny — and for paths that are not clean.
+/// it and none on the way. The deny a blocked path's rule names is looked up too
+/// ([`spine_deny_for`]), so a refusal inside a spine of thousands of carve-outs costs what
+/// an answer outside it does. `None` (work the spine out) for paths that are not clean, and
+/// for a blocked path when a deny's path is not clean.
 fn coverage_by_lookup(
     caps: &CapabilitySet,
     index: &DenyIndex,
@@ -473,7 +492,15 @@ fn coverage_by_lookup(
     if (0..below.len()).all(&mut on_the_way)
         && index.removing_beneath(denies, below.last().copied().unwrap_or(path), access)
     {
-        return None;
+        if !index.all_clean {
+            return None;
+        }
+        let (deny, origin) = spine_deny_for(caps, index, grant, path);
+        return Some(Coverage::Blocked(Rule::CarveOutSpine {
+            grant: grant.into(),
+            deny,
+            origin,
+        }));
     }
     // Down from the grant along `path` while on the spine (`coverage`'s walk).
     for (i, next) in below.iter().enumerate() {
@@ -487,10 +514,69 @@ fn coverage_by_lookup(
         }
         return match std::fs::symlink_metadata(next) {
             Ok(m) if !m.file_type().is_symlink() => Some(Coverage::Covers),
-            _ => None,
+            _ if !index.all_clean => None,
+            _ => {
+                // The spine directory `next` would be created in (or linked from).
+                let dir = if i == 0 {
+                    grant.path.as_path()
+                } else {
+                    below[i - 1]
+                };
+                let (deny, _) = spine_deny_for(caps, index, grant, dir);
+                Some(Coverage::Blocked(Rule::NewEntryInSpine {
+                    grant: grant.into(),
+                    dir: dir.to_path_buf(),
+                    deny,
+                }))
+            }
         };
     }
     Some(Coverage::No)
+}
+
+/// [`CarveSpine::deny_for`] of the spine of the directory grant `grant` for `dir`, one of its
+/// spine directories, by lookups instead of over the spine's denies (see
+/// [`DenyIndex::first_spine_deny`]; every deny path clean): the first deny in the set's
+/// order the spine is built for at or beneath `dir` (else the first of them all), with the
+/// origin of the set's first deny at that path.
+fn spine_deny_for(
+    caps: &CapabilitySet,
+    index: &DenyIndex,
+    grant: &FsGrant,
+    dir: &Path,
+) -> (PathBuf, Origin) {
+    let denies = caps.denies();
+    let (g, d) = (
+        grant.path.as_os_str().as_encoded_bytes(),
+        dir.as_os_str().as_encoded_bytes(),
+    );
+    // The spine's denies lie strictly beneath the grant.
+    let deny = index
+        .first_spine_deny(denies, d, d == g, grant.access)
+        .or_else(|| index.first_spine_deny(denies, g, true, grant.access))
+        .map(|i| denies[i].path.clone())
+        .unwrap_or_default();
+    let origin = first_deny_at(caps, index, &deny)
+        .map_or_else(|| Origin::Label(String::new()), |d| d.origin.clone());
+    (deny, origin)
+}
+
+/// The first deny of `caps` (in its order) whose path is `path`: looked up when it and every
+/// deny path are clean (then bytes compare as `Path`s do), else scanned.
+fn first_deny_at<'c>(
+    caps: &'c CapabilitySet,
+    index: &DenyIndex,
+    path: &Path,
+) -> Option<&'c DenyRule> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if index.all_clean && crate::paths::is_clean(bytes) {
+        index.at_indices(bytes).next().map(|i| &caps.denies()[i])
+    } else {
+        caps.denies().iter().find(|d| {
+            looked_at(1);
+            d.path == path
+        })
+    }
 }
 
 /// The directories a directory grant is expanded around: for each deny strictly beneath
@@ -498,7 +584,7 @@ fn coverage_by_lookup(
 /// to a grant that only reads), every existing directory from `grant` down to the deny's
 /// parent (or, for a deny that does not exist, down to its deepest existing ancestor). Empty
 /// when no such deny lies beneath the grant. Grants at or beneath one are not expanded (the
-/// deny covers them: see [`effective_grants`]).
+/// deny covers them: see [`effective_grants_with_dropped`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CarveSpine {
     /// Spine directories (canonical).
@@ -537,85 +623,105 @@ pub(crate) struct EffectiveGrant {
     pub read_only_of: Option<PathBuf>,
 }
 
-/// What the grants of `caps` amount to once carve-outs are taken into account (see the
-/// module docs): grants inside a full carve-out are dropped, grants inside a read-only one
-/// keep only reading, and each read-only carve-out strictly inside a directory grant that
-/// reads and writes gets a read grant of its own (a directory grant, which covers a file
-/// exactly too; it may name nothing on disk).
+/// `effective_grants_with_dropped` without the grants dropped (tests).
+#[cfg(test)]
 pub(crate) fn effective_grants(caps: &CapabilitySet) -> Vec<EffectiveGrant> {
     effective_grants_with_dropped(caps).0
 }
 
-/// [`effective_grants`], plus the grants dropped because a carve-out takes all their access.
+/// What the grants of `caps` amount to once carve-outs are taken into account (see the
+/// module docs): grants inside a full carve-out are dropped, grants inside a read-only one
+/// keep only reading, and each read-only carve-out strictly inside a directory grant that
+/// reads and writes gets a read grant of its own (a directory grant, which covers a file
+/// exactly too; it may name nothing on disk). With the grants dropped because a carve-out
+/// takes all their access. Each grant's share is [`effective_of`].
 pub(crate) fn effective_grants_with_dropped(
     caps: &CapabilitySet,
 ) -> (Vec<EffectiveGrant>, Vec<&FsGrant>) {
     let mut out = Vec::with_capacity(caps.grants().len());
     let mut dropped = Vec::new();
-    let has_read_only = caps.denies().iter().any(|d| d.kind == DenyKind::Write);
-    // The denies around a carve-out are found by its ancestors, not by a scan over every
-    // deny per carve-out (quadratic: seconds for the thousands of link targets the
-    // `autorun` group can deny inside one grant).
-    let index = if has_read_only {
-        DenyIndex::new(caps)
-    } else {
-        DenyIndex::default()
-    };
+    // The denies around a grant or a carve-out are found by its ancestors, not by a scan
+    // over every deny per grant or carve-out (quadratic: seconds for the thousands of link
+    // targets the `autorun` group can deny inside one grant).
+    let index = DenyIndex::new(caps);
     for g in caps.grants() {
-        let mut access = Some(g.access);
-        for d in caps.denies() {
-            if let Some(a) = access {
-                if clean_within(&g.path, &d.path) {
-                    access = d.kind.remaining(a);
-                }
-            }
-        }
-        let Some(access) = access else {
+        if !effective_of(caps, &index, g, None, &mut out) {
             dropped.push(g);
-            continue;
-        };
-        let grant = FsGrant {
-            access,
-            ..g.clone()
-        };
-        let derives = has_read_only && g.kind == FsKind::Dir && access == AccessMode::ReadWrite;
-        out.push(EffectiveGrant {
-            grant,
-            read_only_of: None,
-        });
-        if !derives {
-            continue;
-        }
-        for d in caps.denies() {
-            if d.kind != DenyKind::Write
-                || d.path.as_os_str() == g.path.as_os_str()
-                || !clean_within(&d.path, &g.path)
-            {
-                continue;
-            }
-            // Inside another carve-out beneath the grant: that one decides.
-            let own = d.path.as_os_str().as_encoded_bytes();
-            if clean_bases(&d.path).any(|o| {
-                o != own
-                    && clean_within(Path::new(OsStr::from_bytes(o)), &g.path)
-                    && index.at(caps.denies(), o).next().is_some()
-            }) {
-                continue;
-            }
-            // A directory grant also covers exactly a file; the carve-out need not exist
-            // (the Landlock plan skips it then), so nothing here touches the disk.
-            out.push(EffectiveGrant {
-                grant: FsGrant {
-                    path: d.path.clone(),
-                    kind: FsKind::Dir,
-                    access: AccessMode::Read,
-                    origin: g.origin.clone(),
-                },
-                read_only_of: Some(d.path.clone()),
-            });
         }
     }
     (out, dropped)
+}
+
+/// What the grant `g` (of `caps`, or one asked about with its denies: see
+/// [`Model::explain_canonical_granted`]) amounts to, appended to `out` (see
+/// [`effective_grants_with_dropped`]): nothing when a carve-out takes all its access
+/// (`false`); else `g` with its access reduced, then the read grants of the read-only
+/// carve-outs strictly inside it — of all of them, or with `at` only of those at `at` or
+/// around it, the only ones that can cover `at` (which must be clean, as every deny path: see
+/// [`DenyIndex::around`]).
+fn effective_of(
+    caps: &CapabilitySet,
+    index: &DenyIndex,
+    g: &FsGrant,
+    at: Option<&Path>,
+    out: &mut Vec<EffectiveGrant>,
+) -> bool {
+    let denies = caps.denies();
+    // The carve-outs at or around the grant (`clean_within(g, d)`); what they leave does not
+    // depend on their order.
+    let mut access = Some(g.access);
+    for b in clean_bases(&g.path) {
+        for d in index.at(denies, b) {
+            access = access.and_then(|a| d.kind.remaining(a));
+        }
+    }
+    let Some(access) = access else {
+        return false;
+    };
+    let derives = index.has_read_only() && g.kind == FsKind::Dir && access == AccessMode::ReadWrite;
+    out.push(EffectiveGrant {
+        grant: FsGrant {
+            access,
+            ..g.clone()
+        },
+        read_only_of: None,
+    });
+    if !derives {
+        return true;
+    }
+    let candidates: Vec<&DenyRule> = match at {
+        Some(at) => index.around(at).into_iter().map(|i| &denies[i]).collect(),
+        None => index.strictly_within(denies, &g.path).collect(),
+    };
+    for d in candidates {
+        if d.kind != DenyKind::Write
+            || d.path.as_os_str() == g.path.as_os_str()
+            || !clean_within(&d.path, &g.path)
+        {
+            continue;
+        }
+        // Inside another carve-out beneath the grant: that one decides.
+        let own = d.path.as_os_str().as_encoded_bytes();
+        if clean_bases(&d.path).any(|o| {
+            o != own
+                && clean_within(Path::new(OsStr::from_bytes(o)), &g.path)
+                && index.at(denies, o).next().is_some()
+        }) {
+            continue;
+        }
+        // A directory grant also covers exactly a file; the carve-out need not exist
+        // (the Landlock plan skips it then), so nothing here touches the disk.
+        out.push(EffectiveGrant {
+            grant: FsGrant {
+                path: d.path.clone(),
+                kind: FsKind::Dir,
+                access: AccessMode::Read,
+                origin: g.origin.clone(),
+            },
+            read_only_of: Some(d.path.clone()),
+        });
+    }
+    true
 }
 
 /// The denies of a [`CapabilitySet`] indexed by path, for the questions asked once per grant
@@ -631,6 +737,14 @@ pub(crate) struct DenyIndex {
     /// The same for the full denies alone (the only ones that take from a grant that only
     /// reads).
     full: Vec<(Vec<u8>, usize)>,
+    /// Every deny path is clean ([`is_clean`](crate::paths::is_clean)): then a deny contains a
+    /// clean path exactly when its path is one of the path's [`clean_bases`], and the
+    /// questions about one path are lookups (else they are scans, as `Path::starts_with`
+    /// reads an unclean path by its components).
+    all_clean: bool,
+    /// The denies a spine is built for, found by range ([`SpineDenies`]): worked out at the
+    /// first question that needs them (a refusal inside a spine), not for every `explain`.
+    spine_denies: SpineDenies,
 }
 
 impl DenyIndex {
@@ -647,7 +761,76 @@ impl DenyIndex {
             .filter(|&&(_, i)| caps.denies()[i].kind == DenyKind::All)
             .cloned()
             .collect();
-        DenyIndex { sorted, full }
+        let all_clean = sorted.iter().all(|(p, _)| crate::paths::is_clean(p));
+        DenyIndex {
+            sorted,
+            full,
+            all_clean,
+            spine_denies: SpineDenies::default(),
+        }
+    }
+
+    /// Whether the set holds a read-only carve-out (which derives grants, see
+    /// [`effective_grants_with_dropped`]).
+    fn has_read_only(&self) -> bool {
+        self.full.len() != self.sorted.len()
+    }
+
+    /// The indices of the denies at `path` or around it (at one of its [`clean_bases`]), in
+    /// the set's order: with clean deny paths, for a clean `path`, exactly the denies `d`
+    /// with `path.starts_with(&d.path)`.
+    fn around(&self, path: &Path) -> Vec<usize> {
+        let mut hits: Vec<usize> = clean_bases(path).flat_map(|b| self.at_indices(b)).collect();
+        hits.sort_unstable();
+        hits
+    }
+
+    /// The first deny (in the set's order) at `dir` — unless `strictly` — or beneath it,
+    /// among those a spine of a grant with `access` is built for (see [`SpineDenies`]): what
+    /// [`CarveSpine::deny_for`] finds, by range instead of over the spine's denies.
+    fn first_spine_deny(
+        &self,
+        denies: &[DenyRule],
+        dir: &[u8],
+        strictly: bool,
+        access: AccessMode,
+    ) -> Option<usize> {
+        let tree = self.spine_denies.of(self, denies, access);
+        let range = |lo: &[u8], prefix: bool| {
+            let start = self.sorted.partition_point(|(p, _)| p.as_slice() < lo);
+            let len = self.sorted[start..].partition_point(|(p, _)| {
+                if prefix {
+                    p.starts_with(lo)
+                } else {
+                    p.as_slice() == lo
+                }
+            });
+            start..start + len
+        };
+        let mut prefix = dir.to_vec();
+        if !prefix.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        let beneath = tree.min(range(&prefix, true));
+        let at = if strictly {
+            None
+        } else {
+            tree.min(range(dir, false))
+        };
+        match (beneath, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The indices of the denies whose path is `p` (bytes), in the set's order.
+    fn at_indices(&self, p: &[u8]) -> impl Iterator<Item = usize> + '_ {
+        let start = self.sorted.partition_point(|(q, _)| q.as_slice() < p);
+        let len = self.sorted[start..].partition_point(|(q, _)| q.as_slice() == p);
+        self.sorted[start..start + len].iter().map(|&(_, i)| {
+            looked_at(1);
+            i
+        })
     }
 
     /// Whether a deny that [removes](DenyKind::removes) some of `access` lies strictly
@@ -668,16 +851,15 @@ impl DenyIndex {
         list[start..]
             .iter()
             .take_while(|(p, _)| p.starts_with(&prefix))
-            .any(|&(ref p, i)| p.as_slice() != dir && denies[i].kind.removes(access))
+            .any(|&(ref p, i)| {
+                looked_at(1);
+                p.as_slice() != dir && denies[i].kind.removes(access)
+            })
     }
 
-    /// The denies whose path is `p` (bytes).
+    /// The denies whose path is `p` (bytes), in the set's order.
     fn at<'a>(&'a self, denies: &'a [DenyRule], p: &[u8]) -> impl Iterator<Item = &'a DenyRule> {
-        let start = self.sorted.partition_point(|(q, _)| q.as_slice() < p);
-        let len = self.sorted[start..].partition_point(|(q, _)| q.as_slice() == p);
-        self.sorted[start..start + len]
-            .iter()
-            .map(move |&(_, i)| &denies[i])
+        self.at_indices(p).map(move |i| &denies[i])
     }
 
     /// The denies `d` with `clean_within(d.path, dir)` and `d.path != dir`, in the set's order.
@@ -700,20 +882,24 @@ impl DenyIndex {
             .iter()
             .take_while(|(p, _)| p.starts_with(&prefix))
             .filter(|(p, _)| p.as_slice() != dir)
-            .map(|&(_, i)| i)
+            .map(|&(_, i)| {
+                looked_at(1);
+                i
+            })
             .collect();
         hits.sort_unstable();
         hits.into_iter().map(move |i| &denies[i])
     }
 }
 
-/// What [`explain_canonical`] works out from the set alone (the effective grants, the denies
-/// indexed), worked out once for the many questions asked of a set that does not change: the
-/// supervisor asks the model at every refused open, and with thousands of denies (link
-/// targets) working it out again each time cost a noticeable share of a second.
+/// The set's denies indexed, worked out once for the many questions asked of a set whose
+/// denies do not change: the supervisor asks the model at every refused open and the run's
+/// report at every refused path, and with thousands of denies (link targets) indexing them
+/// again each time cost a noticeable share of a second. An answer then costs lookups: the
+/// grants that reach the path, their effective grants at or around it, the carve-outs around
+/// it, and for a path a carve-out spine blocks, the deny its rule names.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
-    effective: Vec<EffectiveGrant>,
     index: DenyIndex,
 }
 
@@ -722,13 +908,27 @@ impl Model {
     #[must_use]
     pub fn new(caps: &CapabilitySet) -> Model {
         Model {
-            effective: effective_grants(caps),
             index: DenyIndex::new(caps),
         }
     }
 
-    /// [`explain_canonical`] of `caps`, which must be the set this model was made from
-    /// (unchanged since): the same answer, without working out the effective grants again.
+    /// [`explain`] of `caps`, which must be the set this model was made from (its denies
+    /// unchanged since).
+    ///
+    /// # Errors
+    /// As [`explain`]: the path cannot be canonicalised.
+    pub fn explain(
+        &self,
+        caps: &CapabilitySet,
+        path: impl AsRef<Path>,
+        op: AccessMode,
+    ) -> Result<Explanation, CapsError> {
+        let path = canonicalize_for_grant(path.as_ref())?;
+        Ok(self.explain_canonical(caps, &path, op))
+    }
+
+    /// [`explain_canonical`] of `caps`, which must be the set this model was made from (its
+    /// denies unchanged since): the same answer, without indexing the denies again.
     #[must_use]
     pub fn explain_canonical(
         &self,
@@ -736,14 +936,157 @@ impl Model {
         path: &Path,
         op: AccessMode,
     ) -> Explanation {
-        debug_assert_eq!(self.index.sorted.len(), caps.denies().len());
-        let grants = if reaches(caps, path) {
-            self.effective.as_slice()
-        } else {
-            &[]
-        };
-        explain_canonical_with(caps, path, op, grants, &self.index)
+        self.explain_canonical_granted(caps, caps.grants(), path, op)
     }
+
+    /// [`Model::explain_canonical_granted`] of `path` canonicalised (as [`explain`] does).
+    ///
+    /// # Errors
+    /// As [`explain`]: the path cannot be canonicalised.
+    pub fn explain_granted(
+        &self,
+        caps: &CapabilitySet,
+        grants: &[FsGrant],
+        path: impl AsRef<Path>,
+        op: AccessMode,
+    ) -> Result<Explanation, CapsError> {
+        let path = canonicalize_for_grant(path.as_ref())?;
+        Ok(self.explain_canonical_granted(caps, grants, &path, op))
+    }
+
+    /// The first deny of `caps` (the set this model was made from) whose path is `path`, as
+    /// `caps.denies().iter().find(|d| d.path == path)` finds it, by lookup: to name the
+    /// origin of the carve-out a rule names.
+    #[must_use]
+    pub fn deny_at<'c>(&self, caps: &'c CapabilitySet, path: &Path) -> Option<&'c DenyRule> {
+        first_deny_at(caps, &self.index, path)
+    }
+
+    /// [`Model::explain_canonical`] as if the grants of `caps` were `grants`, its denies as
+    /// they are: what the set with one more grant ([`CapabilitySet::grants_with`]) answers,
+    /// without copying its denies or indexing them again (the report asks it whether the flag
+    /// it would suggest for a refused path works).
+    #[must_use]
+    pub fn explain_canonical_granted(
+        &self,
+        caps: &CapabilitySet,
+        grants: &[FsGrant],
+        path: &Path,
+        op: AccessMode,
+    ) -> Explanation {
+        debug_assert_eq!(self.index.sorted.len(), caps.denies().len());
+        // Only the grants that reach `path` can cover it, and of the read grants derived from
+        // them only those at or around it: looked up for a clean path.
+        let at = (self.index.all_clean
+            && crate::paths::is_clean(path.as_os_str().as_encoded_bytes()))
+        .then_some(path);
+        let mut effective = Vec::new();
+        for g in grants.iter().filter(|g| reaches_one(g, path)) {
+            effective_of(caps, &self.index, g, at, &mut effective);
+        }
+        explain_canonical_with(caps, path, op, &effective, &self.index)
+    }
+}
+
+/// The denies a spine is built for, per class of grant access — one that writes (every deny
+/// takes from it) or one that only reads (only full denies do): a deny that takes from the
+/// access with no such deny on its way (at another of its [`clean_bases`]), the ones
+/// [`carve_spine_in`] keeps. (It keeps them strictly beneath the grant, asking only about the
+/// ways below it; a grant with a spine has none of them at or around it, so the question need
+/// not know the grant.) Kept as range-minimum trees over the index's sorted paths, each
+/// leaf the deny's position in the set when it is one of them, so the first of them beneath
+/// a directory is a lookup, not a pass over every deny beneath it (thousands: the link
+/// targets the `autorun` group denies inside one grant).
+/// Each class's tree is worked out at its first question.
+#[derive(Debug, Clone, Default)]
+struct SpineDenies {
+    writing: std::sync::OnceLock<MinTree>,
+    reading: std::sync::OnceLock<MinTree>,
+}
+
+impl SpineDenies {
+    /// The tree of the class of `access`, for `index` and the `denies` it was made from.
+    fn of(&self, index: &DenyIndex, denies: &[DenyRule], access: AccessMode) -> &MinTree {
+        let (tree, access) = if DenyKind::Write.removes(access) {
+            (&self.writing, AccessMode::Write)
+        } else {
+            (&self.reading, AccessMode::Read)
+        };
+        tree.get_or_init(|| {
+            let removing_at = |p: &[u8]| index.at(denies, p).any(|d| d.kind.removes(access));
+            MinTree::new(index.sorted.iter().map(|(p, i)| {
+                let own = Path::new(OsStr::from_bytes(p));
+                let kept = denies[*i].kind.removes(access)
+                    && !clean_bases(own).any(|o| o != p.as_slice() && removing_at(o));
+                kept.then_some(*i)
+            }))
+        })
+    }
+}
+
+/// A range-minimum segment tree over positions `0..n`, each holding a value or none.
+#[derive(Debug, Clone, Default)]
+struct MinTree {
+    /// Leaves (a power of two, at least `n`).
+    leaves: usize,
+    /// Node `k` holds the least value of its children `2k`, `2k + 1`; leaf `p` is node
+    /// `leaves + p`. `usize::MAX`: none.
+    nodes: Vec<usize>,
+}
+
+impl MinTree {
+    fn new(values: impl ExactSizeIterator<Item = Option<usize>>) -> MinTree {
+        let leaves = values.len().next_power_of_two();
+        let mut nodes = vec![usize::MAX; 2 * leaves];
+        for (p, v) in values.enumerate() {
+            nodes[leaves + p] = v.unwrap_or(usize::MAX);
+        }
+        for k in (1..leaves).rev() {
+            nodes[k] = nodes[2 * k].min(nodes[2 * k + 1]);
+        }
+        MinTree { leaves, nodes }
+    }
+
+    /// The least value at the positions `range`: O(log n) nodes.
+    fn min(&self, range: std::ops::Range<usize>) -> Option<usize> {
+        if self.nodes.is_empty() || range.is_empty() {
+            return None;
+        }
+        let (mut lo, mut hi) = (range.start + self.leaves, range.end + self.leaves);
+        let mut least = usize::MAX;
+        while lo < hi {
+            if lo & 1 == 1 {
+                looked_at(1);
+                least = least.min(self.nodes[lo]);
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                looked_at(1);
+                least = least.min(self.nodes[hi]);
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        (least != usize::MAX).then_some(least)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Deny entries, tree nodes and effective grants the model looked at on this thread: the
+    /// tests of the questions asked per refusal count them, to catch an answer that costs a
+    /// pass over every carve-out without timing anything.
+    pub(crate) static LOOKED_AT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Count `n` things looked at (`LOOKED_AT`, in tests).
+#[inline]
+fn looked_at(n: u64) {
+    #[cfg(test)]
+    LOOKED_AT.with(|c| c.set(c.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
 }
 
 /// [`carve_spine_in`] with the denies indexed here (tests).
@@ -1079,6 +1422,84 @@ mod tests {
         assert!(
             large <= small * 5 / 2,
             "{small} comparisons for 300 carve-outs, {large} for 600: quadratic"
+        );
+    }
+
+    /// A refusal inside a grant expanded around thousands of carve-outs (the link targets the
+    /// `autorun` group denies in `~/dotfiles`, granted read-write) costs lookups, not a pass
+    /// over the carve-outs: the supervisor asks the model at every refused open, and the
+    /// run's report asks it, for each refused path, what protects it and whether the flag it
+    /// would suggest works (with that grant added). Before, each such answer named its deny
+    /// by working out the grant's whole spine, and went through a read grant per carve-out.
+    #[test]
+    fn refusals_inside_a_spine_cost_lookups_not_a_pass_over_the_carve_outs() {
+        let looked_at = |n: usize| {
+            let t = tree();
+            let g = t.join("g");
+            let mut caps = CapabilitySet::new();
+            caps.allow_dir(&g, ReadWrite, "--allow g").unwrap();
+            caps.deny_many_kind((0..n).map(|i| {
+                (
+                    g.join(format!("t{i}")),
+                    Origin::Group("autorun".into()),
+                    DenyKind::Write,
+                )
+            }))
+            .unwrap();
+            caps.deny(t.join("g/a/secret"), "group credentials")
+                .unwrap();
+            let model = Model::new(&caps);
+            let suggested = caps
+                .grants_with(&g, FsKind::Dir, Write, "suggested")
+                .unwrap();
+            let ask = |path: &Path| {
+                let answer = model.explain_canonical(&caps, path, Write);
+                let with = model.explain_canonical_granted(&caps, &suggested, path, Write);
+                // (The grant's origin differs: `--allow g` and `suggested`.)
+                assert_eq!(
+                    std::mem::discriminant(&answer.rule),
+                    std::mem::discriminant(&with.rule),
+                    "{answer:?} {with:?}"
+                );
+                answer.rule
+            };
+            // The first question works the index's ranges out, once.
+            ask(&g.join("new"));
+            LOOKED_AT.with(|c| c.set(0));
+            for j in 0..10 {
+                let rule = ask(&g.join(format!("new{j}")));
+                assert!(
+                    matches!(&rule, Rule::NewEntryInSpine { dir, deny, .. }
+                        if *dir == g && *deny == g.join("t0")),
+                    "{rule:?}"
+                );
+                let rule = ask(&g);
+                assert!(
+                    matches!(&rule, Rule::CarveOutSpine { deny, .. } if *deny == g.join("t0")),
+                    "{rule:?}"
+                );
+                let rule = ask(&g.join(format!("a/new{j}")));
+                assert!(
+                    matches!(&rule, Rule::NewEntryInSpine { dir, deny, .. }
+                        if *dir == g.join("a") && *deny == g.join("a/secret")),
+                    "{rule:?}"
+                );
+                let rule = ask(&g.join(format!("t{}", n - 1 - j)));
+                assert!(matches!(rule, Rule::ReadOnlyBy { .. }), "{rule:?}");
+            }
+            let looked = LOOKED_AT.with(std::cell::Cell::get);
+            assert_eq!(
+                explain_canonical(&caps, &g.join("new"), Write),
+                model.explain_canonical(&caps, &g.join("new"), Write)
+            );
+            let _ = std::fs::remove_dir_all(&t);
+            looked
+        };
+        let (small, large) = (looked_at(300), looked_at(1200));
+        assert!(
+            small > 0 && large <= small * 3 / 2,
+            "{small} entries looked at for 300 carve-outs, {large} for 1200: \
+             a pass over them per answer"
         );
     }
 

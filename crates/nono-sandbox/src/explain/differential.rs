@@ -652,6 +652,8 @@ struct Stats {
     derived: usize,
     looked_up_no: usize,
     looked_up_covers: usize,
+    looked_up_blocked: usize,
+    suggested: usize,
     expanded_plans: usize,
     unclean_fallbacks: usize,
 }
@@ -686,6 +688,8 @@ fn same_answers(caps: &CapabilitySet, slash: bool, stats: &mut Stats) -> Result<
                     Some(looked) => {
                         stats.looked_up_no += usize::from(looked == Coverage::No);
                         stats.looked_up_covers += usize::from(looked == Coverage::Covers);
+                        stats.looked_up_blocked +=
+                            usize::from(matches!(looked, Coverage::Blocked(_)));
                         prop_assert_eq!(&looked, &want, "looked up: {:?} by {:?}", path, grant);
                     }
                     None => stats.unclean_fallbacks += usize::from(!clean),
@@ -701,6 +705,41 @@ fn same_answers(caps: &CapabilitySet, slash: bool, stats: &mut Stats) -> Result<
             let want = old::explain_canonical(caps, path, op);
             prop_assert_eq!(&explain_canonical(caps, path, op), &want);
             prop_assert_eq!(&model.explain_canonical(caps, path, op), &want);
+        }
+    }
+    // What the run's report asks: would the flag it suggests for a refused path (a grant of
+    // the directory, of the file, or of the parent of a missing path) work? The model asked
+    // with the grants of the set plus that one answers as the set with the grant added.
+    for rel in every_path() {
+        let p = at(root, rel);
+        let (target, kind) = match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => (p.clone(), FsKind::Dir),
+            Ok(_) => (p.clone(), FsKind::File),
+            Err(_) => (p.parent().unwrap_or(root).to_path_buf(), FsKind::Dir),
+        };
+        for op in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+            let Ok(grants) = caps.grants_with(&target, kind, op, "suggested") else {
+                continue;
+            };
+            let mut with = caps.clone();
+            match kind {
+                FsKind::Dir => with.allow_dir(&target, op, "suggested"),
+                FsKind::File => with.allow_file(&target, op, "suggested"),
+            }
+            .unwrap();
+            prop_assert_eq!(with.grants(), grants.as_slice());
+            let Ok(canonical) = crate::paths::canonicalize_for_grant(&p) else {
+                continue;
+            };
+            stats.suggested += 1;
+            prop_assert_eq!(
+                model.explain_canonical_granted(caps, &grants, &canonical, op),
+                old::explain_canonical(&with, &canonical, op),
+                "{:?} for {:?} with the grant of {:?}",
+                op,
+                canonical,
+                target
+            );
         }
     }
     for rel in DIRS.iter().chain(FILES).chain(MISSING) {
@@ -769,6 +808,8 @@ fn indexed_model_answers_as_the_scans() {
             && s.derived > 100
             && s.looked_up_no > 1000
             && s.looked_up_covers > 1000
+            && s.looked_up_blocked > 1000
+            && s.suggested > 10000
             && s.expanded_plans > 100
             && s.unclean_fallbacks > 1000,
         "{s:?}"
