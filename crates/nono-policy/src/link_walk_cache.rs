@@ -22,6 +22,11 @@
 //! - Only the raw walk is cached (which symlinks lie in the entry, whether the walk was
 //!   complete, how many entries it looked at); where each link leads is resolved afresh on
 //!   every start, as before.
+//! - The `PATH` directories outside the home are scanned for programs that link into it
+//!   ([`LinkWalkCache::path_links`]). There the outcome of resolving is cached too — which
+//!   links lead nowhere near the home — with the stamps of every directory those
+//!   resolutions read, so that `/usr/bin`'s hundreds of links cost an `lstat` of a few dozen
+//!   directories; the links that do reach the home are resolved afresh on every start.
 //! - Trust: the file lives in nono's state directory (`$XDG_STATE_HOME/nono`), inside the
 //!   `nono` deny group, which is always on and cannot be bypassed, so no sandboxed run can
 //!   write it (like the write history, `planted::WriteHistory`). It is read only when
