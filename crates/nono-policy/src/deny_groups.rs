@@ -653,7 +653,9 @@ impl DenySet {
                 let mut outside = Vec::new();
                 for dir in &vars.path_dirs {
                     let real = resolver.canonicalize(dir).unwrap_or_else(|| dir.clone());
-                    if real.starts_with(&home) && real != home {
+                    let inside = real.starts_with(&home) && real != home;
+                    if inside || set.add_path_dir_chain(&mut resolver, dir, &home, &origin, g.kind)
+                    {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
                     } else if real.is_absolute() && !outside.contains(&real) {
                         outside.push(real);
@@ -689,6 +691,43 @@ impl DenySet {
         set.add_link_targets(&mut resolver, &mut cache)?;
         let seen = Lstats(std::mem::take(&mut resolver.seen));
         Ok((set, seen, Leftovers { cache, resolver }))
+    }
+
+    /// For the `PATH` directory `dir`, whose canonical form is not inside the canonical
+    /// `home`: whether its own chain leads into the home all the same — it does not resolve
+    /// today and where it would lead is inside (`/opt/tools` → a missing `~/tools/bin`, which
+    /// a grant on the home could create and fill) — so that `dir` is protected as a `PATH`
+    /// directory inside the home is. Otherwise a link on the way that lies inside the home
+    /// (`~/tools` → `/opt/tools`, the directory spelt in the home) is protected as a link
+    /// here (red team 17): re-pointed, or replaced by a directory, it would put what a grant
+    /// on the home wrote on `PATH`. A chain ending at the home itself or above it names no
+    /// directory of programs of the user's.
+    fn add_path_dir_chain(
+        &mut self,
+        resolver: &mut Resolver,
+        dir: &Path,
+        home: &Path,
+        origin: &Origin,
+        kind: DenyKind,
+    ) -> bool {
+        if !dir.is_absolute() {
+            return false;
+        }
+        let mut stopped = crate::planted::Stopped::default();
+        let (links, end) = match resolver.walk_noting(dir, &mut stopped) {
+            Ok(walk) => (walk.links, Some(walk.end)),
+            Err(_) => (stopped.links, stopped.end),
+        };
+        let inside = |p: &Path| p.starts_with(home) && p != home;
+        if end.as_deref().is_some_and(inside) {
+            return true;
+        }
+        for (l, _, _) in links {
+            if inside(&l) && self.link_paths.insert(l.clone()) {
+                self.links.push((l, origin.clone(), kind));
+            }
+        }
+        false
     }
 
     /// Protect what the symlinks of the `PATH` directories `dirs` (outside the canonical
