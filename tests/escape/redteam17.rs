@@ -82,3 +82,52 @@ fn redteam17_a_path_dir_linking_to_a_missing_directory_in_the_home_cannot_be_cre
     }
     assert_eq!(probe_bare(&s.path, &steps).get("mkdir"), "ok", "control");
 }
+
+/// A program on `PATH` outside the home whose link passes *through* the home on its way out
+/// of it (`OUT/out/tool` → `~/p/q/r/../../../../prog/tool`, which is `OUT/prog/tool`): no link
+/// of the chain and not its end lie inside the home, so the chain was left alone. But the
+/// kernel looks `q` up in `~/p` and `r` in `~/p/q`: under `--allow ~` the command swapped
+/// `~/p/q` for a link to `~/p/a/b/c/d`, and `tool` then ran `~/p/a/prog/tool`, written by the
+/// command, outside the sandbox. The names such a chain looks up inside the home are now
+/// protected as links are (`PathChain::off_the_end`: `~/p/q/r`, which keeps `~/p/q` in
+/// place): the swap fails in `run` and `wrap`; the control swaps and the chain then leads
+/// to the command's program.
+#[test]
+fn redteam17_a_path_link_through_the_home_and_out_again_cannot_be_redirected() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt17-path-dotdot");
+    let home = s.mkdir("home");
+    s.mkdir("home/p/q/r");
+    s.mkdir("home/p/a/b/c/d/r");
+    s.write("prog/tool", "#!/bin/sh\necho real\n");
+    let payload = s.write("home/p/a/prog/tool", "#!/bin/sh\necho pwned\n");
+    // What the command would make first (`~/p` is writable under the grant before the fix).
+    let evil = home.join("p/evil");
+    std::os::unix::fs::symlink(home.join("p/a/b/c/d"), &evil).unwrap();
+    let out = s.mkdir("out");
+    let tool = out.join("tool");
+    std::os::unix::fs::symlink(home.join("p/q/r/../../../../prog/tool"), &tool).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(&tool).unwrap(),
+        s.path.join("prog/tool").canonicalize().unwrap()
+    );
+    let q = home.join("p/q");
+    let (q_s, evil_s) = (q.display().to_string(), evil.display().to_string());
+    let steps = ["exchange", "exchange", q_s.as_str(), evil_s.as_str()];
+    let path = path_with(&out);
+    for mode in MODES {
+        let mut cmd = crate::redteam::probe_with_home_granted(&s, b, mode, &home, &path);
+        cmd.args(steps);
+        Outcome::parse(output(&mut cmd)).expect(&[("exchange", "EACCES")]);
+        assert!(
+            std::fs::symlink_metadata(&q).unwrap().is_dir(),
+            "{mode:?}: ~/p/q was swapped"
+        );
+    }
+    assert_eq!(probe_bare(&s.path, &steps).get("exchange"), "ok", "control");
+    assert_eq!(
+        std::fs::canonicalize(&tool).unwrap(),
+        payload.canonicalize().unwrap(),
+        "control: the chain does not lead to the command's program"
+    );
+}

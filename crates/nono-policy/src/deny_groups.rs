@@ -761,28 +761,16 @@ impl DenySet {
                     if resolver.names_a_plain_sibling(link) {
                         return PathLink::Settled(Vec::new());
                     }
-                    let mut stopped = crate::planted::Stopped::default();
-                    let (links, end) = match resolver.walk_noting(link, &mut stopped) {
-                        Ok(walk) => (walk.links, Some(walk.end)),
-                        Err(_) => (stopped.links, stopped.end),
-                    };
-                    let met = || {
-                        links
-                            .iter()
-                            .map(|(l, _, _)| l.as_path())
-                            .chain(end.as_deref())
-                    };
-                    // A chain ending at the home itself (or above it) names no program;
-                    // protecting its end would make the whole home read-only.
-                    let whole_home = end.as_deref().is_some_and(|e| home.starts_with(e));
-                    if !whole_home && met().any(|p| p.starts_with(home)) {
+                    let chain = PathChain::of(resolver, link);
+                    if chain.meets(home) {
                         return PathLink::Kept;
                     }
-                    // What the walk read: the directory of every link it met and of where
-                    // it ended, and every directory above them it went through.
+                    // What the walk read: the directory of every name it looked up.
                     PathLink::Settled(
-                        met()
-                            .flat_map(|p| p.ancestors().skip(1))
+                        chain
+                            .looked
+                            .iter()
+                            .filter_map(|p| p.parent())
                             .map(Path::to_path_buf)
                             .collect(),
                     )
@@ -800,15 +788,25 @@ impl DenySet {
             }
             let mut queue = std::collections::VecDeque::new();
             for link in kept {
-                self.add_link_chain(
-                    resolver,
-                    &link,
-                    Some(dir),
-                    origin,
-                    kind,
-                    &mut queue,
-                    LinkIn::PathDir,
-                );
+                let chain = PathChain::of(resolver, &link);
+                // A chain ending at the home itself (or above it) names no program;
+                // protecting its end would make the whole home read-only.
+                if !chain.end.as_deref().is_some_and(|e| home.starts_with(e)) {
+                    self.add_link_chain(
+                        resolver,
+                        &link,
+                        Some(dir),
+                        origin,
+                        kind,
+                        &mut queue,
+                        LinkIn::PathDir,
+                    );
+                }
+                for name in chain.off_the_end(home) {
+                    if self.link_paths.insert(name.clone()) {
+                        self.links.push((name, origin.clone(), kind));
+                    }
+                }
             }
         }
         Ok(())
@@ -1184,6 +1182,60 @@ impl DenySet {
     }
 }
 
+/// The resolution of a symlink of a `PATH` directory outside the home (see
+/// [`DenySet::add_path_links`]).
+struct PathChain {
+    /// Where it ends (see [`add_link_chain`](DenySet::add_link_chain)).
+    end: Option<PathBuf>,
+    /// Every symlink-free path it looked up, in order (see [`WalkMemo::walk_looking`]).
+    looked: Vec<PathBuf>,
+}
+
+impl PathChain {
+    fn of(resolver: &mut Resolver, link: &Path) -> PathChain {
+        let mut stopped = crate::planted::Stopped::default();
+        let mut looked = Vec::new();
+        let end = match resolver.walk_looking(link, &mut stopped, &mut looked) {
+            Ok(walk) => Some(walk.end),
+            Err(_) => stopped.end,
+        };
+        PathChain { end, looked }
+    }
+
+    /// Whether a grant on `home` could make the chain lead elsewhere: a name it looked up lies
+    /// inside the home (a link, a directory on the way, one passed on the way to a `..`: red
+    /// team 17, `/usr/local/bin/x` → `~/p/q/../../../opt/x`, and `~/p/q` replaced by a link
+    /// leads into the home), or where it ends does (a missing end a grant could create).
+    fn meets(&self, home: &Path) -> bool {
+        let inside = |p: &Path| p.starts_with(home) && p != home;
+        self.looked.iter().any(|p| inside(p)) || self.end.as_deref().is_some_and(inside)
+    }
+
+    /// The names looked up inside `home` that protecting where the chain ends does not keep
+    /// in place (neither on the way to the end nor beneath it), without those above another
+    /// one: a directory passed on the way to a `..` (`~/p/q/r` of `~/p/q/r/../../../../x`;
+    /// denying it keeps `~/p/q` and `~/p` as they are too), a link. Protected as links are
+    /// (their own location).
+    fn off_the_end(&self, home: &Path) -> Vec<PathBuf> {
+        let end = self.end.as_deref();
+        let names: Vec<&Path> = self
+            .looked
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|p| p.starts_with(home) && *p != home)
+            .filter(|p| end.is_none_or(|e| !e.starts_with(p) && !p.starts_with(e)))
+            .collect();
+        let mut leaves: Vec<PathBuf> = names
+            .iter()
+            .filter(|p| !names.iter().any(|q| q != *p && q.starts_with(p)))
+            .map(|p| p.to_path_buf())
+            .collect();
+        leaves.sort_unstable();
+        leaves.dedup();
+        leaves
+    }
+}
+
 /// Where a symlink whose chain [`DenySet::add_link_chain`] protects was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LinkIn {
@@ -1532,6 +1584,17 @@ impl Resolver {
         stopped: &mut crate::planted::Stopped,
     ) -> std::io::Result<crate::planted::Walk> {
         self.walks.walk_noting(link, &self.seen, stopped)
+    }
+
+    /// [`walk_noting`](Self::walk_noting), with every path the walk looked up appended to
+    /// `looked` (see [`WalkMemo::walk_looking`]).
+    fn walk_looking(
+        &mut self,
+        link: &Path,
+        stopped: &mut crate::planted::Stopped,
+        looked: &mut Vec<PathBuf>,
+    ) -> std::io::Result<crate::planted::Walk> {
+        self.walks.walk_looking(link, &self.seen, stopped, looked)
     }
 
     /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
@@ -2714,6 +2777,56 @@ mod tests {
         crate::link_walk_cache::SETTLED.with(|s| s.set(false));
         assert_eq!(set.group_of(&h.join("apps/late")), Some("autorun"));
         assert_eq!(set.group_of(&h.join("apps/tool")), Some("autorun"));
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: a chain that goes up with `..` out of a directory neither a link met nor
+    /// the end is in (`OUT/bin/tool` → `OUT/proj/sub/s2/../../../other/x`) read `OUT/proj`
+    /// and `OUT/proj/sub`, which the recorded scan did not stamp: `sub` replaced by a link
+    /// into the home (a run granted `OUT/proj`) made the chain end there, and the next start
+    /// reused the scan and left the end free. The scan now stamps the directory of every
+    /// name the walk looked up.
+    #[test]
+    fn a_path_scan_sees_a_change_where_a_chain_went_up_with_dot_dot() {
+        let h = home("pathdotdot");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [
+            &bin,
+            &out.join("proj/sub/s2"),
+            &out.join("other"),
+            &h.join("a/b/c/s2"),
+            &h.join("a/other"),
+            &h.join(".local/state/nono"),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(out.join("other/x"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(out.join("proj/sub/s2/../../../other/x"), bin.join("tool"))
+            .unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let payload = h.join("a/other/x");
+
+        crate::link_walk_cache::SETTLED.with(|s| s.set(true));
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert_eq!(set.group_of(&payload), None);
+        std::fs::remove_dir_all(out.join("proj/sub")).unwrap();
+        std::os::unix::fs::symlink(h.join("a/b/c"), out.join("proj/sub")).unwrap();
+        assert_eq!(
+            std::fs::canonicalize(out.join("proj/sub/s2/../../../other")).unwrap(),
+            h.join("a/other")
+        );
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        crate::link_walk_cache::SETTLED.with(|s| s.set(false));
+        assert_eq!(
+            set.group_of(&payload),
+            Some("autorun"),
+            "a stale scan was reused"
+        );
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
     }
