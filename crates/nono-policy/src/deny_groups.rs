@@ -697,11 +697,12 @@ impl DenySet {
     /// `home`: whether its own chain leads into the home all the same — it does not resolve
     /// today and where it would lead is inside (`/opt/tools` → a missing `~/tools/bin`, which
     /// a grant on the home could create and fill) — so that `dir` is protected as a `PATH`
-    /// directory inside the home is. Otherwise a link on the way that lies inside the home
-    /// (`~/tools` → `/opt/tools`, the directory spelt in the home) is protected as a link
-    /// here (red team 17): re-pointed, or replaced by a directory, it would put what a grant
-    /// on the home wrote on `PATH`. A chain ending at the home itself or above it names no
-    /// directory of programs of the user's.
+    /// directory inside the home is. Either way the names its resolution looked up inside the
+    /// home off the way to its end are protected as links here (red team 17,
+    /// [`PathChain::off_the_end`]): a link on the way (`~/tools` → `/opt/tools`, the directory
+    /// spelt in the home) or a directory passed on the way to a `..`, re-pointed or replaced,
+    /// would put what a grant on the home wrote on `PATH`. A chain ending at the home itself
+    /// or above it names no directory of programs of the user's.
     fn add_path_dir_chain(
         &mut self,
         resolver: &mut Resolver,
@@ -713,21 +714,18 @@ impl DenySet {
         if !dir.is_absolute() {
             return false;
         }
-        let mut stopped = crate::planted::Stopped::default();
-        let (links, end) = match resolver.walk_noting(dir, &mut stopped) {
-            Ok(walk) => (walk.links, Some(walk.end)),
-            Err(_) => (stopped.links, stopped.end),
-        };
-        let inside = |p: &Path| p.starts_with(home) && p != home;
-        if end.as_deref().is_some_and(inside) {
-            return true;
+        let chain = PathChain::of(resolver, dir);
+        for name in chain.off_the_end(home) {
+            self.add_link(name, origin, kind);
         }
-        for (l, _, _) in links {
-            if inside(&l) && self.link_paths.insert(l.clone()) {
-                self.links.push((l, origin.clone(), kind));
-            }
+        chain.ends_inside(home)
+    }
+
+    /// Protect `link` as a link (its own location, not followed).
+    fn add_link(&mut self, link: PathBuf, origin: &Origin, kind: DenyKind) {
+        if self.link_paths.insert(link.clone()) {
+            self.links.push((link, origin.clone(), kind));
         }
-        false
     }
 
     /// Protect what the symlinks of the `PATH` directories `dirs` (outside the canonical
@@ -803,9 +801,7 @@ impl DenySet {
                     );
                 }
                 for name in chain.off_the_end(home) {
-                    if self.link_paths.insert(name.clone()) {
-                        self.links.push((name, origin.clone(), kind));
-                    }
+                    self.add_link(name, origin, kind);
                 }
             }
         }
@@ -1207,8 +1203,12 @@ impl PathChain {
     /// team 17, `/usr/local/bin/x` → `~/p/q/../../../opt/x`, and `~/p/q` replaced by a link
     /// leads into the home), or where it ends does (a missing end a grant could create).
     fn meets(&self, home: &Path) -> bool {
-        let inside = |p: &Path| p.starts_with(home) && p != home;
-        self.looked.iter().any(|p| inside(p)) || self.end.as_deref().is_some_and(inside)
+        self.looked.iter().any(|p| inside(p, home)) || self.ends_inside(home)
+    }
+
+    /// Whether where the chain ends lies inside `home` (not the home itself).
+    fn ends_inside(&self, home: &Path) -> bool {
+        self.end.as_deref().is_some_and(|e| inside(e, home))
     }
 
     /// The names looked up inside `home` that protecting where the chain ends does not keep
@@ -1222,7 +1222,7 @@ impl PathChain {
             .looked
             .iter()
             .map(PathBuf::as_path)
-            .filter(|p| p.starts_with(home) && *p != home)
+            .filter(|p| inside(p, home))
             .filter(|p| end.is_none_or(|e| !e.starts_with(p) && !p.starts_with(e)))
             .collect();
         let mut leaves: Vec<PathBuf> = names
@@ -1234,6 +1234,11 @@ impl PathChain {
         leaves.dedup();
         leaves
     }
+}
+
+/// Whether `p` lies inside `home`, not the home itself (see [`PathChain`]).
+fn inside(p: &Path, home: &Path) -> bool {
+    p.starts_with(home) && p != home
 }
 
 /// Where a symlink whose chain [`DenySet::add_link_chain`] protects was found.
@@ -2827,6 +2832,52 @@ mod tests {
             Some("autorun"),
             "a stale scan was reused"
         );
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: the chain of a `PATH` directory itself. Spelt in the home and leading out
+    /// of it (`~/sub/tools` → `OUT/real`): the link is protected as a link, `OUT/real` is
+    /// not protected (it is outside the home) but scanned. Leading to a missing directory in
+    /// the home (`OUT/later` → `~/sub/later/bin`): protected as a `PATH` directory inside the
+    /// home. Passing through the home on the way to a `..` (`OUT/up` → `~/p/q/../../../OUT/real`):
+    /// the deepest name looked up there (`~/p/q`) is protected as a link, `~/p` is not.
+    #[test]
+    fn a_path_dir_whose_own_chain_meets_the_home_is_protected() {
+        let h = home("pathdirchain");
+        let name = format!("{}-out", h.file_name().unwrap().to_string_lossy());
+        let out = h.with_file_name(&name);
+        let _ = std::fs::remove_dir_all(&out);
+        for d in [&out.join("real"), &h.join("sub"), &h.join("p/q")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let link = |target: &Path, name: &Path| std::os::unix::fs::symlink(target, name).unwrap();
+        link(&out.join("real"), &h.join("sub/tools"));
+        link(&h.join("apps/tool"), &out.join("real/tool"));
+        link(&h.join("sub/later/bin"), &out.join("later"));
+        link(
+            &h.join(format!("p/q/../../../{name}/real")),
+            &out.join("up"),
+        );
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![h.join("sub/tools"), out.join("later"), out.join("up")];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        let links: Vec<&Path> = set.links.iter().map(|(l, _, _)| l.as_path()).collect();
+        for protected in ["sub/tools", "p/q"] {
+            assert!(
+                links.contains(&h.join(protected).as_path()),
+                "{protected}: {links:?}"
+            );
+        }
+        assert!(!links.contains(&h.join("p").as_path()), "{links:?}");
+        assert_eq!(set.group_of(&out.join("real/x")), None);
+        // Scanned: its link into the home is protected.
+        assert_eq!(set.group_of(&h.join("apps/tool")), Some("autorun"));
+        let m = set
+            .deny_for(&h.join("sub/later/bin/x"), AccessMode::Write)
+            .expect("the missing PATH directory in the home");
+        assert_eq!((m.group, m.kind), ("autorun", DenyKind::Write));
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
     }
