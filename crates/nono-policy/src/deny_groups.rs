@@ -755,7 +755,7 @@ impl DenySet {
         for dir in dirs {
             let mut kept = Vec::new();
             let complete = cache
-                .path_links(dir, &mut kept, |link| {
+                .path_links(dir, home, &mut kept, |link| {
                     if resolver.names_a_plain_sibling(link) {
                         return PathLink::Settled(Vec::new());
                     }
@@ -2878,6 +2878,50 @@ mod tests {
             .deny_for(&h.join("sub/later/bin/x"), AccessMode::Write)
             .expect("the missing PATH directory in the home");
         assert_eq!((m.group, m.kind), ("autorun", DenyKind::Write));
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: the scan of a `PATH` directory was recorded by directory alone, but which
+    /// of its chains lead into the home depends on the home. A start with `$HOME` =
+    /// `~/agent` (a separate home for an agent, `$XDG_STATE_HOME` unchanged) recorded
+    /// `OUT/bin/x` → `~/apps/x` as leading elsewhere, and the next start with the real home
+    /// reused it: `~/apps/x` was left writable under `--allow ~`. (Not an escape test: the
+    /// chain's directories in the scratch, under `/tmp`, never stay unchanged for the racy
+    /// window while other tests run.)
+    #[test]
+    fn a_path_scan_made_for_another_home_is_not_reused() {
+        let h = home("pathscanhome");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [
+            &bin,
+            &h.join("agent"),
+            &h.join("apps"),
+            &out.join("state/nono"),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(h.join("apps/x"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(h.join("apps/x"), bin.join("x")).unwrap();
+        let mut agent = Vars::for_home(h.join("agent"));
+        agent.xdg_state_home = out.join("state");
+        agent.path_dirs = vec![bin.clone()];
+        let mut user = Vars::for_home(&h);
+        user.xdg_state_home = out.join("state");
+        user.path_dirs = vec![bin.clone()];
+
+        crate::link_walk_cache::SETTLED.with(|s| s.set(true));
+        let set = DenySet::from_groups(["autorun"], &agent).unwrap();
+        assert_eq!(set.group_of(&h.join("apps/x")), None);
+        let set = DenySet::from_groups(["autorun"], &user).unwrap();
+        crate::link_walk_cache::SETTLED.with(|s| s.set(false));
+        assert_eq!(
+            set.group_of(&h.join("apps/x")),
+            Some("autorun"),
+            "the scan made for another home was reused"
+        );
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
     }
