@@ -1215,7 +1215,8 @@ impl PathChain {
     /// in place (neither on the way to the end nor beneath it), without those above another
     /// one: a directory passed on the way to a `..` (`~/p/q/r` of `~/p/q/r/../../../../x`;
     /// denying it keeps `~/p/q` and `~/p` as they are too), a link. Protected as links are
-    /// (their own location).
+    /// (their own location). Not a name longer than `NAME_MAX`: denying it would only make
+    /// its directory unchangeable.
     fn off_the_end(&self, home: &Path) -> Vec<PathBuf> {
         let end = self.end.as_deref();
         let names: Vec<&Path> = self
@@ -1228,6 +1229,11 @@ impl PathChain {
         let mut leaves: Vec<PathBuf> = names
             .iter()
             .filter(|p| !names.iter().any(|q| q != *p && q.starts_with(p)))
+            // A name longer than any can be is never there, whatever a grant does.
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.len() <= crate::planted::NAME_MAX)
+            })
             .map(|p| p.to_path_buf())
             .collect();
         leaves.sort_unstable();
@@ -2922,6 +2928,37 @@ mod tests {
             Some("autorun"),
             "the scan made for another home was reused"
         );
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A `PATH` link into the home through a name longer than any can be
+    /// (`OUT/bin/x` → `~/p/<300 bytes>/x`) leads nowhere, whatever a grant does: nothing is
+    /// protected for it. Protecting that name (as a name looked up inside the home, red team
+    /// 17's `off_the_end`) made `~/p` unchangeable.
+    #[test]
+    fn a_path_link_through_a_name_too_long_protects_nothing() {
+        let h = home("pathlongname");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [&bin, &h.join("p")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let long = h.join("p").join("b".repeat(300)).join("x");
+        std::os::unix::fs::symlink(&long, bin.join("x")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links
+                .iter()
+                .all(|(l, _, _)| !l.starts_with(h.join("p"))),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("p/y")), None);
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
     }
