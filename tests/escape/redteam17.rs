@@ -131,3 +131,41 @@ fn redteam17_a_path_link_through_the_home_and_out_again_cannot_be_redirected() {
         "control: the chain does not lead to the command's program"
     );
 }
+
+/// Left open (red team 17): under `run`, the denial of removing a `PATH` link protected as a
+/// link (`~/sub/tools` → `OUT/data/bin`, whose end outside the home is no deny entry) is
+/// reported as `→ add --write ~/sub`, a flag that does not lift it (deny groups win over
+/// grants): the report (`nono-cli` `report::describe`) asks the deny set and the model about
+/// where the link leads, not about the link. The same holds for any link protected only as
+/// a link (red team 10's links on the way). Fix: in `describe`, look the literal path up
+/// among the deny set's protected links before following it, and name `autorun` and
+/// `--bypass-protection`.
+#[test]
+#[ignore = "red team 17: removing a link protected as a link is reported with --write PARENT, which does not lift it"]
+fn redteam17_removing_a_protected_path_link_is_not_reported_with_a_flag_that_does_not_work() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt17-path-link-report");
+    let home = s.mkdir("home");
+    s.mkdir("home/sub");
+    let data = s.mkdir("data/bin");
+    let tools = home.join("sub/tools");
+    std::os::unix::fs::symlink(&data, &tools).unwrap();
+    let tools_s = tools.display().to_string();
+    let path = path_with(&tools);
+    let mut cmd =
+        crate::redteam::probe_with_home_granted(&s, b, crate::programs::Mode::Run, &home, &path);
+    cmd.args(["unlink", "unlink", &tools_s]);
+    let out = Outcome::parse(output(&mut cmd));
+    out.expect(&[("unlink", "EACCES")]);
+    let line = out
+        .run
+        .stderr
+        .lines()
+        .find(|l| l.contains("denied") && l.contains(&tools_s))
+        .unwrap_or_else(|| panic!("no denial line: {}", out.run.stderr))
+        .to_owned();
+    assert!(
+        line.contains("autorun") && line.contains("--bypass-protection"),
+        "{line}"
+    );
+}
