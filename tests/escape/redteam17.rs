@@ -132,6 +132,44 @@ fn redteam17_a_path_link_through_the_home_and_out_again_cannot_be_redirected() {
     );
 }
 
+/// A `PATH` directory spelt in the home with a `..` (`~/a/b/c/../../bin`): `~/a/bin` was
+/// protected, but the kernel looks `c` up in `~/a/b` first, and `~/a/b` was writable: under
+/// `--allow ~` the command swapped `~/a/b/c` for a link to `~/e/evil/x/y`, so the entry
+/// became `~/e/evil/bin`, which held its own `tool`. The names a `PATH` directory's own
+/// spelling looks up in the home are now protected as links (`add_path_dir_chain`, for
+/// every `PATH` directory): the swap fails in `run` and `wrap`; the control swaps.
+#[test]
+fn redteam17_a_path_dir_spelt_with_dot_dot_in_the_home_cannot_be_redirected() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt17-path-dir-dotdot");
+    let home = s.mkdir("home");
+    s.mkdir("home/a/b/c");
+    s.write("home/a/bin/tool", "#!/bin/sh\necho real\n");
+    s.mkdir("home/e/evil/x/y");
+    s.write("home/e/evil/bin/tool", "#!/bin/sh\necho pwned\n");
+    let evil = home.join("a/b/evil");
+    std::os::unix::fs::symlink(home.join("e/evil/x/y"), &evil).unwrap();
+    let c = home.join("a/b/c");
+    let (c_s, evil_s) = (c.display().to_string(), evil.display().to_string());
+    let steps = ["exchange", "exchange", c_s.as_str(), evil_s.as_str()];
+    let path = path_with(&home.join("a/b/c/../../bin"));
+    for mode in MODES {
+        let mut cmd = crate::redteam::probe_with_home_granted(&s, b, mode, &home, &path);
+        cmd.args(steps);
+        Outcome::parse(output(&mut cmd)).expect(&[("exchange", "EACCES")]);
+        assert!(
+            std::fs::symlink_metadata(&c).unwrap().is_dir(),
+            "{mode:?}: ~/a/b/c was swapped"
+        );
+    }
+    assert_eq!(probe_bare(&s.path, &steps).get("exchange"), "ok", "control");
+    assert_eq!(
+        std::fs::canonicalize(home.join("a/b/c/../../bin/tool")).unwrap(),
+        home.join("e/evil/bin/tool").canonicalize().unwrap(),
+        "control: the PATH directory does not lead to the command's"
+    );
+}
+
 /// Left open (red team 17): under `run`, the denial of removing a `PATH` link protected as a
 /// link (`~/sub/tools` → `OUT/data/bin`, whose end outside the home is no deny entry) is
 /// reported as `→ add --write ~/sub`, a flag that does not lift it (deny groups win over

@@ -653,9 +653,11 @@ impl DenySet {
                 let mut outside = Vec::new();
                 for dir in &vars.path_dirs {
                     let real = resolver.canonicalize(dir).unwrap_or_else(|| dir.clone());
-                    let inside = real.starts_with(&home) && real != home;
-                    if inside || set.add_path_dir_chain(&mut resolver, dir, &home, &origin, g.kind)
-                    {
+                    // First, for every directory: the names its own spelling looks up in
+                    // the home (`~/a/b/c/../../bin` looks up `~/a/b/c`, which neither `~/a/bin`
+                    // nor its canonical form keeps in place).
+                    let meets = set.add_path_dir_chain(&mut resolver, dir, &home, &origin, g.kind);
+                    if meets || (real.starts_with(&home) && real != home) {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
                     } else if real.is_absolute() && !outside.contains(&real) {
                         outside.push(real);
@@ -693,12 +695,12 @@ impl DenySet {
         Ok((set, seen, Leftovers { cache, resolver }))
     }
 
-    /// For the `PATH` directory `dir`, whose canonical form is not inside the canonical
-    /// `home`: whether its own chain leads into the home all the same — it does not resolve
-    /// today and where it would lead is inside (`/opt/tools` → a missing `~/tools/bin`, which
-    /// a grant on the home could create and fill) — so that `dir` is protected as a `PATH`
-    /// directory inside the home is. Either way the names its resolution looked up inside the
-    /// home off the way to its end are protected as links here (red team 17,
+    /// For the `PATH` directory `dir`: whether its own chain leads into the canonical `home`
+    /// — also when it does not resolve today and where it would lead is inside
+    /// (`/opt/tools` → a missing `~/tools/bin`, which a grant on the home could create and
+    /// fill) — so that `dir` is protected as a `PATH` directory inside the home is. Either
+    /// way the names its resolution looked up inside the home off the way to its end are
+    /// protected as links here (red team 17,
     /// [`PathChain::off_the_end`]): a link on the way (`~/tools` → `/opt/tools`, the directory
     /// spelt in the home) or a directory passed on the way to a `..`, re-pointed or replaced,
     /// would put what a grant on the home wrote on `PATH`. A chain ending at the home itself
@@ -2847,7 +2849,8 @@ mod tests {
     /// not protected (it is outside the home) but scanned. Leading to a missing directory in
     /// the home (`OUT/later` → `~/sub/later/bin`): protected as a `PATH` directory inside the
     /// home. Passing through the home on the way to a `..` (`OUT/up` → `~/p/q/../../../OUT/real`):
-    /// the deepest name looked up there (`~/p/q`) is protected as a link, `~/p` is not.
+    /// the deepest name looked up there (`~/p/q`) is protected as a link, `~/p` is not; so
+    /// is `~/a/b/c` of a directory spelt `~/a/b/c/../../bin` in the home.
     #[test]
     fn a_path_dir_whose_own_chain_meets_the_home_is_protected() {
         let h = home("pathdirchain");
@@ -2867,10 +2870,17 @@ mod tests {
         );
         let mut vars = Vars::for_home(&h);
         vars.xdg_state_home = h.join(".local/state");
-        vars.path_dirs = vec![h.join("sub/tools"), out.join("later"), out.join("up")];
+        std::fs::create_dir_all(h.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(h.join("a/bin")).unwrap();
+        vars.path_dirs = vec![
+            h.join("sub/tools"),
+            out.join("later"),
+            out.join("up"),
+            h.join("a/b/c/../../bin"),
+        ];
         let set = DenySet::from_groups(["autorun"], &vars).unwrap();
         let links: Vec<&Path> = set.links.iter().map(|(l, _, _)| l.as_path()).collect();
-        for protected in ["sub/tools", "p/q"] {
+        for protected in ["sub/tools", "p/q", "a/b/c"] {
             assert!(
                 links.contains(&h.join(protected).as_path()),
                 "{protected}: {links:?}"
