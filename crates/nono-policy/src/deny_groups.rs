@@ -659,7 +659,9 @@ impl DenySet {
                     let meets = set.add_path_dir_chain(&mut resolver, dir, &home, &origin, g.kind);
                     if meets || (real.starts_with(&home) && real != home) {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
-                    } else if real.is_absolute() && !outside.contains(&real) {
+                    } else if real.is_absolute() && real != home && !outside.contains(&real) {
+                        // Not the home itself: a `PATH` directory that is the home is not
+                        // protected (it would make the whole home read-only), nor scanned.
                         outside.push(real);
                     }
                 }
@@ -2971,5 +2973,31 @@ mod tests {
         assert_eq!(set.group_of(&h.join("p/y")), None);
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A `PATH` directory that is the home itself is neither protected nor scanned (its
+    /// links' chains all lie in the home): with red team 17's names looked up off the way
+    /// protected, scanning it made `~/sub` unchangeable for `~/tool` → `~/sub/link` → `~/real`.
+    #[test]
+    fn the_home_on_path_is_not_scanned() {
+        let h = home("pathhome");
+        std::fs::create_dir_all(h.join("sub")).unwrap();
+        std::fs::write(h.join("real"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(h.join("real"), h.join("sub/link")).unwrap();
+        std::os::unix::fs::symlink(h.join("sub/link"), h.join("tool")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![h.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links
+                .iter()
+                .all(|(l, _, _)| !l.starts_with(h.join("sub"))),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("sub/x")), None);
+        assert_eq!(set.group_of(&h.join("real")), None);
+        let _ = std::fs::remove_dir_all(&h);
     }
 }
