@@ -1215,14 +1215,18 @@ impl PathChain {
         self.end.as_deref().is_some_and(|e| inside(e, home))
     }
 
-    /// The names looked up inside `home` that protecting where the chain ends does not keep
-    /// in place (neither on the way to the end nor beneath it), without those above another
+    /// The names looked up inside `home` that protecting where the chain ends (when inside
+    /// the home) does not keep in place (neither on the way to the end nor beneath it),
+    /// without those above another
     /// one: a directory passed on the way to a `..` (`~/p/q/r` of `~/p/q/r/../../../../x`;
     /// denying it keeps `~/p/q` and `~/p` as they are too), a link. Protected as links are
     /// (their own location). Not a name longer than `NAME_MAX`: denying it would only make
     /// its directory unchangeable.
     fn off_the_end(&self, home: &Path) -> Vec<PathBuf> {
-        let end = self.end.as_deref();
+        // Only an end inside the home is protected (with the directories above it in place);
+        // one at the home or above it is not (`OUT/bin/x` → `~/sub/h` → `~`: `~/sub/h`, beneath
+        // that end, is what a grant could re-point).
+        let end = self.end.as_deref().filter(|e| inside(e, home));
         let names: Vec<&Path> = self
             .looked
             .iter()
@@ -2999,5 +3003,34 @@ mod tests {
         assert_eq!(set.group_of(&h.join("sub/x")), None);
         assert_eq!(set.group_of(&h.join("real")), None);
         let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// A `PATH` link whose chain ends at the home itself through a link inside it
+    /// (`OUT/bin/x` → `~/sub/h` → `~`) names no program today, and the home is not made
+    /// read-only for it; but `~/sub/h`, re-pointed at a file, would make `x` run it: it is
+    /// protected as a link.
+    #[test]
+    fn a_path_link_to_the_home_through_a_link_in_it_keeps_that_link() {
+        let h = home("pathhomelink");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [&bin, &h.join("sub")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink(&h, h.join("sub/h")).unwrap();
+        std::os::unix::fs::symlink(h.join("sub/h"), bin.join("x")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links.iter().any(|(l, _, _)| *l == h.join("sub/h")),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("proj/file")), None);
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
     }
 }
