@@ -1183,7 +1183,8 @@ impl DenySet {
 }
 
 /// The resolution of a symlink of a `PATH` directory outside the home (see
-/// [`DenySet::add_path_links`]).
+/// [`DenySet::add_path_links`]), or of a `PATH` directory's own name (see
+/// [`DenySet::add_path_dir_chain`]).
 struct PathChain {
     /// Where it ends (see [`add_link_chain`](DenySet::add_link_chain)).
     end: Option<PathBuf>,
@@ -1217,11 +1218,10 @@ impl PathChain {
 
     /// The names looked up inside `home` that protecting where the chain ends (when inside
     /// the home) does not keep in place (neither on the way to the end nor beneath it),
-    /// without those above another
-    /// one: a directory passed on the way to a `..` (`~/p/q/r` of `~/p/q/r/../../../../x`;
-    /// denying it keeps `~/p/q` and `~/p` as they are too), a link. Protected as links are
-    /// (their own location). Not a name longer than `NAME_MAX`: denying it would only make
-    /// its directory unchangeable.
+    /// without those above another one: a directory passed on the way to a `..` (`~/p/q/r`
+    /// of `~/p/q/r/../../../../x`; denying it keeps `~/p/q` and `~/p` as they are too), a
+    /// link. Protected as links are (their own location). Not a name longer than
+    /// `NAME_MAX`: denying it would only make its directory unchangeable.
     fn off_the_end(&self, home: &Path) -> Vec<PathBuf> {
         // Only an end inside the home is protected (with the directories above it in place);
         // one at the home or above it is not (`OUT/bin/x` → `~/sub/h` → `~`: `~/sub/h`, beneath
