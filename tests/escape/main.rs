@@ -31,6 +31,7 @@ mod redteam12;
 mod redteam13;
 mod redteam14;
 mod redteam15;
+mod redteam17;
 mod redteam2;
 mod redteam3;
 mod redteam4;

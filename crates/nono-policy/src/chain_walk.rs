@@ -176,6 +176,33 @@ impl WalkMemo {
         walk_with(path, &mut Memoised { memo: self, seen }, stopped)
     }
 
+    /// [`walk_noting`](Self::walk_noting), also appending to `looked` every symlink-free
+    /// path the walk looked up, in order (each directory whose entry it read is the parent of
+    /// one): what a change of which could make the chain lead elsewhere — a name passed on
+    /// the way to a `..` included (`~/p/q/../../x`), which neither a link met nor the end
+    /// shows (red team 17).
+    pub(crate) fn walk_looking(
+        &mut self,
+        path: &Path,
+        seen: &HashMap<PathBuf, Seen>,
+        stopped: &mut Stopped,
+        looked: &mut Vec<PathBuf>,
+    ) -> io::Result<Walk> {
+        #[cfg(test)]
+        if unmemoised() {
+            let mut lookups = Looking {
+                inner: crate::planted::Fresh,
+                looked,
+            };
+            return walk_with(path, &mut lookups, stopped);
+        }
+        let mut lookups = Looking {
+            inner: Memoised { memo: self, seen },
+            looked,
+        };
+        walk_with(path, &mut lookups, stopped)
+    }
+
     /// `readlink` of `link`, answered from an earlier `readlink` of this resolution.
     pub(crate) fn read_link(&mut self, link: &Path) -> io::Result<PathBuf> {
         #[cfg(test)]
@@ -251,6 +278,23 @@ impl Lookups for Memoised<'_> {
             Some(Known::Link(target, _)) => Ok(target.clone()),
             _ => self.memo.read_new_link(link, owner),
         }
+    }
+}
+
+/// [`Lookups`] that note every path looked up (see [`WalkMemo::walk_looking`]).
+struct Looking<'a, L> {
+    inner: L,
+    looked: &'a mut Vec<PathBuf>,
+}
+
+impl<L: Lookups> Lookups for Looking<'_, L> {
+    fn look(&mut self, path: &Path) -> io::Result<Look> {
+        self.looked.push(path.to_path_buf());
+        self.inner.look(path)
+    }
+
+    fn target(&mut self, link: &Path, owner: u32) -> io::Result<PathBuf> {
+        self.inner.target(link, owner)
     }
 }
 

@@ -653,9 +653,15 @@ impl DenySet {
                 let mut outside = Vec::new();
                 for dir in &vars.path_dirs {
                     let real = resolver.canonicalize(dir).unwrap_or_else(|| dir.clone());
-                    if real.starts_with(&home) && real != home {
+                    // First, for every directory: the names its own spelling looks up in
+                    // the home (`~/a/b/c/../../bin` looks up `~/a/b/c`, which neither `~/a/bin`
+                    // nor its canonical form keeps in place).
+                    let meets = set.add_path_dir_chain(&mut resolver, dir, &home, &origin, g.kind);
+                    if meets || (real.starts_with(&home) && real != home) {
                         let _ = set.add_with(&mut resolver, dir, &origin, g.kind, PATH_ENV);
-                    } else if real.is_absolute() && !outside.contains(&real) {
+                    } else if real.is_absolute() && real != home && !outside.contains(&real) {
+                        // Not the home itself: a `PATH` directory that is the home is not
+                        // protected (it would make the whole home read-only), nor scanned.
                         outside.push(real);
                     }
                 }
@@ -691,6 +697,41 @@ impl DenySet {
         Ok((set, seen, Leftovers { cache, resolver }))
     }
 
+    /// For the `PATH` directory `dir`: whether its own chain leads into the canonical `home`
+    /// — also when it does not resolve today and where it would lead is inside
+    /// (`/opt/tools` → a missing `~/tools/bin`, which a grant on the home could create and
+    /// fill) — so that `dir` is protected as a `PATH` directory inside the home is. Either
+    /// way the names its resolution looked up inside the home off the way to its end are
+    /// protected as links here (red team 17,
+    /// [`PathChain::off_the_end`]): a link on the way (`~/tools` → `/opt/tools`, the directory
+    /// spelt in the home) or a directory passed on the way to a `..`, re-pointed or replaced,
+    /// would put what a grant on the home wrote on `PATH`. A chain ending at the home itself
+    /// or above it names no directory of programs of the user's.
+    fn add_path_dir_chain(
+        &mut self,
+        resolver: &mut Resolver,
+        dir: &Path,
+        home: &Path,
+        origin: &Origin,
+        kind: DenyKind,
+    ) -> bool {
+        if !dir.is_absolute() {
+            return false;
+        }
+        let chain = PathChain::of(resolver, dir);
+        for name in chain.off_the_end(home) {
+            self.add_link(name, origin, kind);
+        }
+        chain.ends_inside(home)
+    }
+
+    /// Protect `link` as a link (its own location, not followed).
+    fn add_link(&mut self, link: PathBuf, origin: &Origin, kind: DenyKind) {
+        if self.link_paths.insert(link.clone()) {
+            self.links.push((link, origin.clone(), kind));
+        }
+    }
+
     /// Protect what the symlinks of the `PATH` directories `dirs` (outside the canonical
     /// `home`) lead to when their chain reaches into the home: `/usr/local/bin/firefox` →
     /// `~/apps/firefox/firefox` is run by the user outside any sandbox, so a grant on the
@@ -718,32 +759,20 @@ impl DenySet {
         for dir in dirs {
             let mut kept = Vec::new();
             let complete = cache
-                .path_links(dir, &mut kept, |link| {
+                .path_links(dir, home, &mut kept, |link| {
                     if resolver.names_a_plain_sibling(link) {
                         return PathLink::Settled(Vec::new());
                     }
-                    let mut stopped = crate::planted::Stopped::default();
-                    let (links, end) = match resolver.walk_noting(link, &mut stopped) {
-                        Ok(walk) => (walk.links, Some(walk.end)),
-                        Err(_) => (stopped.links, stopped.end),
-                    };
-                    let met = || {
-                        links
-                            .iter()
-                            .map(|(l, _, _)| l.as_path())
-                            .chain(end.as_deref())
-                    };
-                    // A chain ending at the home itself (or above it) names no program;
-                    // protecting its end would make the whole home read-only.
-                    let whole_home = end.as_deref().is_some_and(|e| home.starts_with(e));
-                    if !whole_home && met().any(|p| p.starts_with(home)) {
+                    let chain = PathChain::of(resolver, link);
+                    if chain.meets(home) {
                         return PathLink::Kept;
                     }
-                    // What the walk read: the directory of every link it met and of where
-                    // it ended, and every directory above them it went through.
+                    // What the walk read: the directory of every name it looked up.
                     PathLink::Settled(
-                        met()
-                            .flat_map(|p| p.ancestors().skip(1))
+                        chain
+                            .looked
+                            .iter()
+                            .filter_map(|p| p.parent())
                             .map(Path::to_path_buf)
                             .collect(),
                     )
@@ -761,15 +790,23 @@ impl DenySet {
             }
             let mut queue = std::collections::VecDeque::new();
             for link in kept {
-                self.add_link_chain(
-                    resolver,
-                    &link,
-                    Some(dir),
-                    origin,
-                    kind,
-                    &mut queue,
-                    LinkIn::PathDir,
-                );
+                let chain = PathChain::of(resolver, &link);
+                // A chain ending at the home itself (or above it) names no program;
+                // protecting its end would make the whole home read-only.
+                if !chain.end.as_deref().is_some_and(|e| home.starts_with(e)) {
+                    self.add_link_chain(
+                        resolver,
+                        &link,
+                        Some(dir),
+                        origin,
+                        kind,
+                        &mut queue,
+                        LinkIn::PathDir,
+                    );
+                }
+                for name in chain.off_the_end(home) {
+                    self.add_link(name, origin, kind);
+                }
             }
         }
         Ok(())
@@ -1145,6 +1182,79 @@ impl DenySet {
     }
 }
 
+/// The resolution of a symlink of a `PATH` directory outside the home (see
+/// [`DenySet::add_path_links`]), or of a `PATH` directory's own name (see
+/// [`DenySet::add_path_dir_chain`]).
+struct PathChain {
+    /// Where it ends (see [`add_link_chain`](DenySet::add_link_chain)).
+    end: Option<PathBuf>,
+    /// Every symlink-free path it looked up, in order (see [`WalkMemo::walk_looking`]).
+    looked: Vec<PathBuf>,
+}
+
+impl PathChain {
+    fn of(resolver: &mut Resolver, link: &Path) -> PathChain {
+        let mut stopped = crate::planted::Stopped::default();
+        let mut looked = Vec::new();
+        let end = match resolver.walk_looking(link, &mut stopped, &mut looked) {
+            Ok(walk) => Some(walk.end),
+            Err(_) => stopped.end,
+        };
+        PathChain { end, looked }
+    }
+
+    /// Whether a grant on `home` could make the chain lead elsewhere: a name it looked up lies
+    /// inside the home (a link, a directory on the way, one passed on the way to a `..`: red
+    /// team 17, `/usr/local/bin/x` → `~/p/q/../../../opt/x`, and `~/p/q` replaced by a link
+    /// leads into the home), or where it ends does (a missing end a grant could create).
+    fn meets(&self, home: &Path) -> bool {
+        self.looked.iter().any(|p| inside(p, home)) || self.ends_inside(home)
+    }
+
+    /// Whether where the chain ends lies inside `home` (not the home itself).
+    fn ends_inside(&self, home: &Path) -> bool {
+        self.end.as_deref().is_some_and(|e| inside(e, home))
+    }
+
+    /// The names looked up inside `home` that protecting where the chain ends (when inside
+    /// the home) does not keep in place (neither on the way to the end nor beneath it),
+    /// without those above another one: a directory passed on the way to a `..` (`~/p/q/r`
+    /// of `~/p/q/r/../../../../x`; denying it keeps `~/p/q` and `~/p` as they are too), a
+    /// link. Protected as links are (their own location). Not a name longer than
+    /// `NAME_MAX`: denying it would only make its directory unchangeable.
+    fn off_the_end(&self, home: &Path) -> Vec<PathBuf> {
+        // Only an end inside the home is protected (with the directories above it in place);
+        // one at the home or above it is not (`OUT/bin/x` → `~/sub/h` → `~`: `~/sub/h`, beneath
+        // that end, is what a grant could re-point).
+        let end = self.end.as_deref().filter(|e| inside(e, home));
+        let names: Vec<&Path> = self
+            .looked
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|p| inside(p, home))
+            .filter(|p| end.is_none_or(|e| !e.starts_with(p) && !p.starts_with(e)))
+            .collect();
+        let mut leaves: Vec<PathBuf> = names
+            .iter()
+            .filter(|p| !names.iter().any(|q| q != *p && q.starts_with(p)))
+            // A name longer than any can be is never there, whatever a grant does.
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.len() <= crate::planted::NAME_MAX)
+            })
+            .map(|p| p.to_path_buf())
+            .collect();
+        leaves.sort_unstable();
+        leaves.dedup();
+        leaves
+    }
+}
+
+/// Whether `p` lies inside `home`, not the home itself (see [`PathChain`]).
+fn inside(p: &Path, home: &Path) -> bool {
+    p.starts_with(home) && p != home
+}
+
 /// Where a symlink whose chain [`DenySet::add_link_chain`] protects was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LinkIn {
@@ -1493,6 +1603,17 @@ impl Resolver {
         stopped: &mut crate::planted::Stopped,
     ) -> std::io::Result<crate::planted::Walk> {
         self.walks.walk_noting(link, &self.seen, stopped)
+    }
+
+    /// [`walk_noting`](Self::walk_noting), with every path the walk looked up appended to
+    /// `looked` (see [`WalkMemo::walk_looking`]).
+    fn walk_looking(
+        &mut self,
+        link: &Path,
+        stopped: &mut crate::planted::Stopped,
+        looked: &mut Vec<PathBuf>,
+    ) -> std::io::Result<crate::planted::Walk> {
+        self.walks.walk_looking(link, &self.seen, stopped, looked)
     }
 
     /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
@@ -2675,6 +2796,240 @@ mod tests {
         crate::link_walk_cache::SETTLED.with(|s| s.set(false));
         assert_eq!(set.group_of(&h.join("apps/late")), Some("autorun"));
         assert_eq!(set.group_of(&h.join("apps/tool")), Some("autorun"));
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: a chain that goes up with `..` out of a directory neither a link met nor
+    /// the end is in (`OUT/bin/tool` → `OUT/proj/sub/s2/../../../other/x`) read `OUT/proj`
+    /// and `OUT/proj/sub`, which the recorded scan did not stamp: `sub` replaced by a link
+    /// into the home (a run granted `OUT/proj`) made the chain end there, and the next start
+    /// reused the scan and left the end free. The scan now stamps the directory of every
+    /// name the walk looked up.
+    #[test]
+    fn a_path_scan_sees_a_change_where_a_chain_went_up_with_dot_dot() {
+        let h = home("pathdotdot");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [
+            &bin,
+            &out.join("proj/sub/s2"),
+            &out.join("other"),
+            &h.join("a/b/c/s2"),
+            &h.join("a/other"),
+            &h.join(".local/state/nono"),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(out.join("other/x"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(out.join("proj/sub/s2/../../../other/x"), bin.join("tool"))
+            .unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let payload = h.join("a/other/x");
+
+        crate::link_walk_cache::SETTLED.with(|s| s.set(true));
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert_eq!(set.group_of(&payload), None);
+        std::fs::remove_dir_all(out.join("proj/sub")).unwrap();
+        std::os::unix::fs::symlink(h.join("a/b/c"), out.join("proj/sub")).unwrap();
+        assert_eq!(
+            std::fs::canonicalize(out.join("proj/sub/s2/../../../other")).unwrap(),
+            h.join("a/other")
+        );
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        crate::link_walk_cache::SETTLED.with(|s| s.set(false));
+        assert_eq!(
+            set.group_of(&payload),
+            Some("autorun"),
+            "a stale scan was reused"
+        );
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: the chain of a `PATH` directory itself. Spelt in the home and leading out
+    /// of it (`~/sub/tools` → `OUT/real`): the link is protected as a link, `OUT/real` is
+    /// not protected (it is outside the home) but scanned. Leading to a missing directory in
+    /// the home (`OUT/later` → `~/sub/later/bin`): protected as a `PATH` directory inside the
+    /// home. Passing through the home on the way to a `..` (`OUT/up` → `~/p/q/../../../OUT/real`):
+    /// the deepest name looked up there (`~/p/q`) is protected as a link, `~/p` is not; so
+    /// is `~/a/b/c` of a directory spelt `~/a/b/c/../../bin` in the home.
+    #[test]
+    fn a_path_dir_whose_own_chain_meets_the_home_is_protected() {
+        let h = home("pathdirchain");
+        let name = format!("{}-out", h.file_name().unwrap().to_string_lossy());
+        let out = h.with_file_name(&name);
+        let _ = std::fs::remove_dir_all(&out);
+        for d in [&out.join("real"), &h.join("sub"), &h.join("p/q")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let link = |target: &Path, name: &Path| std::os::unix::fs::symlink(target, name).unwrap();
+        link(&out.join("real"), &h.join("sub/tools"));
+        link(&h.join("apps/tool"), &out.join("real/tool"));
+        link(&h.join("sub/later/bin"), &out.join("later"));
+        link(
+            &h.join(format!("p/q/../../../{name}/real")),
+            &out.join("up"),
+        );
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        std::fs::create_dir_all(h.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(h.join("a/bin")).unwrap();
+        vars.path_dirs = vec![
+            h.join("sub/tools"),
+            out.join("later"),
+            out.join("up"),
+            h.join("a/b/c/../../bin"),
+        ];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        let links: Vec<&Path> = set.links.iter().map(|(l, _, _)| l.as_path()).collect();
+        for protected in ["sub/tools", "p/q", "a/b/c"] {
+            assert!(
+                links.contains(&h.join(protected).as_path()),
+                "{protected}: {links:?}"
+            );
+        }
+        assert!(!links.contains(&h.join("p").as_path()), "{links:?}");
+        assert_eq!(set.group_of(&out.join("real/x")), None);
+        // Scanned: its link into the home is protected.
+        assert_eq!(set.group_of(&h.join("apps/tool")), Some("autorun"));
+        let m = set
+            .deny_for(&h.join("sub/later/bin/x"), AccessMode::Write)
+            .expect("the missing PATH directory in the home");
+        assert_eq!((m.group, m.kind), ("autorun", DenyKind::Write));
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// Red team 17: the scan of a `PATH` directory was recorded by directory alone, but which
+    /// of its chains lead into the home depends on the home. A start with `$HOME` =
+    /// `~/agent` (a separate home for an agent, `$XDG_STATE_HOME` unchanged) recorded
+    /// `OUT/bin/x` → `~/apps/x` as leading elsewhere, and the next start with the real home
+    /// reused it: `~/apps/x` was left writable under `--allow ~`. (Not an escape test: the
+    /// chain's directories in the scratch, under `/tmp`, never stay unchanged for the racy
+    /// window while other tests run.)
+    #[test]
+    fn a_path_scan_made_for_another_home_is_not_reused() {
+        let h = home("pathscanhome");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [
+            &bin,
+            &h.join("agent"),
+            &h.join("apps"),
+            &out.join("state/nono"),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(h.join("apps/x"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(h.join("apps/x"), bin.join("x")).unwrap();
+        let mut agent = Vars::for_home(h.join("agent"));
+        agent.xdg_state_home = out.join("state");
+        agent.path_dirs = vec![bin.clone()];
+        let mut user = Vars::for_home(&h);
+        user.xdg_state_home = out.join("state");
+        user.path_dirs = vec![bin.clone()];
+
+        crate::link_walk_cache::SETTLED.with(|s| s.set(true));
+        let set = DenySet::from_groups(["autorun"], &agent).unwrap();
+        assert_eq!(set.group_of(&h.join("apps/x")), None);
+        let set = DenySet::from_groups(["autorun"], &user).unwrap();
+        crate::link_walk_cache::SETTLED.with(|s| s.set(false));
+        assert_eq!(
+            set.group_of(&h.join("apps/x")),
+            Some("autorun"),
+            "the scan made for another home was reused"
+        );
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A `PATH` link into the home through a name longer than any can be
+    /// (`OUT/bin/x` → `~/p/<300 bytes>/x`) leads nowhere, whatever a grant does: nothing is
+    /// protected for it. Protecting that name (as a name looked up inside the home, red team
+    /// 17's `off_the_end`) made `~/p` unchangeable.
+    #[test]
+    fn a_path_link_through_a_name_too_long_protects_nothing() {
+        let h = home("pathlongname");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [&bin, &h.join("p")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let long = h.join("p").join("b".repeat(300)).join("x");
+        std::os::unix::fs::symlink(&long, bin.join("x")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links
+                .iter()
+                .all(|(l, _, _)| !l.starts_with(h.join("p"))),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("p/y")), None);
+        let _ = std::fs::remove_dir_all(&h);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    /// A `PATH` directory that is the home itself is neither protected nor scanned (its
+    /// links' chains all lie in the home): with red team 17's names looked up off the way
+    /// protected, scanning it made `~/sub` unchangeable for `~/tool` → `~/sub/link` → `~/real`.
+    #[test]
+    fn the_home_on_path_is_not_scanned() {
+        let h = home("pathhome");
+        std::fs::create_dir_all(h.join("sub")).unwrap();
+        std::fs::write(h.join("real"), "#!/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(h.join("real"), h.join("sub/link")).unwrap();
+        std::os::unix::fs::symlink(h.join("sub/link"), h.join("tool")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![h.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links
+                .iter()
+                .all(|(l, _, _)| !l.starts_with(h.join("sub"))),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("sub/x")), None);
+        assert_eq!(set.group_of(&h.join("real")), None);
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// A `PATH` link whose chain ends at the home itself through a link inside it
+    /// (`OUT/bin/x` → `~/sub/h` → `~`) names no program today, and the home is not made
+    /// read-only for it; but `~/sub/h`, re-pointed at a file, would make `x` run it: it is
+    /// protected as a link.
+    #[test]
+    fn a_path_link_to_the_home_through_a_link_in_it_keeps_that_link() {
+        let h = home("pathhomelink");
+        let out = h.with_file_name(format!("{}-out", h.file_name().unwrap().to_string_lossy()));
+        let _ = std::fs::remove_dir_all(&out);
+        let bin = out.join("bin");
+        for d in [&bin, &h.join("sub")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink(&h, h.join("sub/h")).unwrap();
+        std::os::unix::fs::symlink(h.join("sub/h"), bin.join("x")).unwrap();
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let set = DenySet::from_groups(["autorun"], &vars).unwrap();
+        assert!(
+            set.links.iter().any(|(l, _, _)| *l == h.join("sub/h")),
+            "{:?}",
+            set.links
+        );
+        assert_eq!(set.group_of(&h.join("proj/file")), None);
         let _ = std::fs::remove_dir_all(&h);
         let _ = std::fs::remove_dir_all(&out);
     }

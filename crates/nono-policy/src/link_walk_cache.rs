@@ -107,6 +107,10 @@ struct Record {
     dirs: Vec<(PathBuf, Option<Stamp>)>,
     /// When it was recorded (seconds since the epoch), to keep the newest.
     at: i64,
+    /// For the scan of a `PATH` directory: the canonical home it was classified for (which
+    /// chains lead into the home depends on it; red team 17). `None` for a walk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    home: Option<PathBuf>,
 }
 
 impl Record {
@@ -138,8 +142,8 @@ pub struct LinkWalkCache {
     /// `None`: no cache (nothing read or written).
     file: Option<PathBuf>,
     records: HashMap<(PathBuf, usize), Record>,
-    /// Scans of `PATH` directories, by directory.
-    paths: HashMap<PathBuf, Record>,
+    /// Scans of `PATH` directories, by directory and the home they were classified for.
+    paths: HashMap<(PathBuf, PathBuf), Record>,
     /// The stamps taken by this start's checks of the scans (their chains share `/usr`,
     /// `/usr/lib`, `/etc/alternatives`): each directory is `lstat`ed once.
     path_stamps: HashMap<PathBuf, Option<Stamp>>,
@@ -219,7 +223,10 @@ impl LinkWalkCache {
                         .into_iter()
                         .map(|r| ((r.root.clone(), r.budget), r))
                         .collect(),
-                    c.paths.into_iter().map(|r| (r.root.clone(), r)).collect(),
+                    c.paths
+                        .into_iter()
+                        .filter_map(|r| Some(((r.root.clone(), r.home.clone()?), r)))
+                        .collect(),
                     c.announced.into_iter().collect(),
                 )
             })
@@ -357,6 +364,7 @@ impl LinkWalkCache {
                     links: links[start..].to_vec(),
                     dirs,
                     at: now,
+                    home: None,
                 },
             );
             self.dirty = true;
@@ -371,7 +379,9 @@ impl LinkWalkCache {
     ///
     /// `classify` resolves a link's chain and says whether it must be resolved again on
     /// every start ([`PathLink::Kept`]) or may be left out while the directories its
-    /// resolution read are unchanged ([`PathLink::Settled`]). A scan is recorded with the
+    /// resolution read are unchanged ([`PathLink::Settled`]) — for the canonical `home`:
+    /// a scan is reused for that home only (a chain into `/home/u` is left alone for a run
+    /// whose `$HOME` is `/home/u/agent`, with `$XDG_STATE_HOME` the same). A scan is recorded with the
     /// stamps of `dir` (taken before it is read) and of every directory the settled chains
     /// read, and reused while all of them are unchanged — `/usr/bin`'s few hundred links are
     /// then an `lstat` of the few dozen directories they lead through (`/etc/alternatives`,
@@ -386,11 +396,13 @@ impl LinkWalkCache {
     pub fn path_links(
         &mut self,
         dir: &Path,
+        home: &Path,
         links: &mut Vec<PathBuf>,
         mut classify: impl FnMut(&Path) -> PathLink,
     ) -> io::Result<bool> {
+        let key = (dir.to_path_buf(), home.to_path_buf());
         if self.file.is_some() {
-            if let Some(r) = self.paths.get(dir) {
+            if let Some(r) = self.paths.get(&key) {
                 let stamps = &mut self.path_stamps;
                 let valid = r.dirs.iter().all(|(d, stamp)| {
                     *stamps.entry(d.clone()).or_insert_with(|| Stamp::of(d)) == *stamp
@@ -399,7 +411,7 @@ impl LinkWalkCache {
                     links.extend(r.links.iter().cloned());
                     return Ok(r.complete);
                 }
-                self.paths.remove(dir);
+                self.paths.remove(&key);
                 self.dirty = true;
             }
         }
@@ -425,10 +437,11 @@ impl LinkWalkCache {
         }));
         let now = now_secs();
         let utf8 = dirs.iter().all(|(d, _)| d.to_str().is_some())
-            && links[start..].iter().all(|l| l.to_str().is_some());
+            && links[start..].iter().all(|l| l.to_str().is_some())
+            && home.to_str().is_some();
         if settled(&dirs, now) && utf8 {
             self.paths.insert(
-                dir.to_path_buf(),
+                key,
                 Record {
                     root: dir.to_path_buf(),
                     budget: PATH_SCAN_ENTRIES,
@@ -437,6 +450,7 @@ impl LinkWalkCache {
                     links: links[start..].to_vec(),
                     dirs,
                     at: now,
+                    home: Some(home.to_path_buf()),
                 },
             );
             self.dirty = true;
@@ -745,6 +759,7 @@ mod tests {
                 links,
                 dirs,
                 at: 0,
+                home: None,
             },
         );
         cache.dirty = true;
@@ -985,6 +1000,7 @@ mod tests {
     fn a_path_scan_is_reused_until_a_directory_on_a_chain_changes() {
         let d = tmp("pathscan");
         let (state, bin, via) = (d.join("state"), d.join("bin"), d.join("via"));
+        let home = d.join("home");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(&via).unwrap();
         std::fs::write(bin.join("plain"), "").unwrap();
@@ -1003,7 +1019,7 @@ mod tests {
         SETTLED.with(|s| s.set(true));
         let mut cache = LinkWalkCache::load(&state);
         let mut kept = Vec::new();
-        assert!(cache.path_links(&bin, &mut kept, classify).unwrap());
+        assert!(cache.path_links(&bin, &home, &mut kept, classify).unwrap());
         assert_eq!(
             (kept.clone(), classified.get()),
             (vec![bin.join("kept")], 2)
@@ -1012,14 +1028,22 @@ mod tests {
 
         let mut cache = LinkWalkCache::load(&state);
         let mut again = Vec::new();
-        assert!(cache.path_links(&bin, &mut again, classify).unwrap());
+        assert!(cache.path_links(&bin, &home, &mut again, classify).unwrap());
         assert_eq!((again, classified.get()), (kept.clone(), 2), "not reused");
+        // Red team 17: which chains lead into the home depends on the home; a scan made for
+        // another one (`$HOME` changed, `$XDG_STATE_HOME` not) is not reused.
+        let mut other = Vec::new();
+        assert!(cache
+            .path_links(&bin, &d.join("home2"), &mut other, classify)
+            .unwrap());
+        assert_eq!(classified.get(), 4, "a scan for another home was reused");
+        classified.set(2);
 
         // The next start.
         std::fs::write(via.join("new"), "").unwrap();
         let mut cache = LinkWalkCache::load(&state);
         let mut after = Vec::new();
-        assert!(cache.path_links(&bin, &mut after, classify).unwrap());
+        assert!(cache.path_links(&bin, &home, &mut after, classify).unwrap());
         SETTLED.with(|s| s.set(false));
         assert_eq!(
             (after, classified.get()),

@@ -141,6 +141,10 @@ pub struct Stopped {
     pub end: Option<PathBuf>,
 }
 
+/// The longest name a directory entry can have (bytes): a longer one is never found, nor
+/// created.
+pub(crate) const NAME_MAX: usize = 255;
+
 /// Whether a walk's failed `lstat` of `done/next` stopped at `done` itself (see
 /// [`Stopped::end`]): `done` is a file (`ENOTDIR`), or a directory without search
 /// permission for nono (`EACCES`) — one of the user's, which a sandbox granted its parent
@@ -154,7 +158,6 @@ pub struct Stopped {
 /// stays dead whatever changes, and denying `done` (`/etc`, `/usr/bin`) would protect
 /// nothing.
 pub(crate) fn stops_at_done(e: &io::Error, next: &std::ffi::OsStr) -> bool {
-    const NAME_MAX: usize = 255;
     match e.raw_os_error() {
         Some(code) if code == rustix::io::Errno::NAMETOOLONG.raw_os_error() => {
             next.len() <= NAME_MAX
