@@ -170,18 +170,15 @@ fn redteam17_a_path_dir_spelt_with_dot_dot_in_the_home_cannot_be_redirected() {
     );
 }
 
-/// Left open (red team 17): under `run`, the denial of removing a `PATH` link protected as a
-/// link (`~/sub/tools` → `OUT/data/bin`, whose end outside the home is no deny entry) is
-/// reported as `→ add --write ~/sub`, a flag that does not lift it (deny groups win over
-/// grants): the report (`nono-cli` `report::describe`) asks the deny set and the model about
-/// where the link leads, not about the link. No flag lifts it at all: `--bypass-protection
-/// ~/sub/tools` follows the link and answers that no deny group protects the path. The same
-/// holds for any link protected only as a link (red team 10's links on the way). Fix: in
-/// `describe`, look the literal path up among the deny set's protected links before
-/// following it, name the group, and say that no flag lifts it (or make
-/// `--bypass-protection` of a link lift the link).
+/// Red team 17 (fixed in session 11): under `run`, the denial of removing a `PATH` link
+/// protected as a link (`~/sub/tools` → `OUT/data/bin`, whose end outside the home is no deny
+/// entry) was reported as `→ add --write ~/sub`, a flag that does not lift it (deny groups
+/// win over grants): the report asked the deny set and the model about where the link leads,
+/// not about the link. No flag lifts it at all (`--bypass-protection ~/sub/tools` follows
+/// the link). Now an entry operation on a link the deny set keeps in place is reported as
+/// that, naming the group and what does change it (outside the sandbox, or the group
+/// switched off in a profile).
 #[test]
-#[ignore = "red team 17: removing a link protected as a link is reported with --write PARENT, which does not lift it (no flag does)"]
 fn redteam17_removing_a_protected_path_link_is_not_reported_with_a_flag_that_does_not_work() {
     let Some(b) = bins() else { return };
     let s = Scratch::new("rt17-path-link-report");
@@ -206,6 +203,11 @@ fn redteam17_removing_a_protected_path_link_is_not_reported_with_a_flag_that_doe
         .to_owned();
     assert!(
         line.contains("autorun") && !line.contains("→ add --write"),
+        "{line}"
+    );
+    assert!(
+        line.contains("no flag lifts it")
+            && line.contains(r#"switch the group off in a profile ("groups": {"autorun": false})"#),
         "{line}"
     );
 }

@@ -79,6 +79,15 @@ pub enum Protected {
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
     Procfs(String),
+    /// A symlink a deny group keeps in place as a link (`DenySet::protected_link`), refused
+    /// an entry operation (removed, renamed, replaced): no flag lifts it (a grant and
+    /// `--bypass-protection` follow the link); a profile can switch the group off.
+    Link {
+        /// The group, or the profile's deny list (as [`Protected::Group`] names it).
+        group: String,
+        /// Whether a profile may switch the group off.
+        optional: bool,
+    },
 }
 
 /// One denied access, as the report needs it.
@@ -249,8 +258,25 @@ pub fn describe_denial(
         Refused::Path(path) | Refused::Socket(path) | Refused::Proc { path, .. } => {
             let mut out =
                 describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            // An entry operation on a link kept in place: the link itself is what is
+            // protected, not where it leads (which `describe` looked at).
+            let kept = d
+                .on_parent()
+                .then(|| deny.protected_link(path))
+                .flatten()
+                .filter(|_| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()));
             if let Some(reason) = d.procfs_refusal() {
                 out.protected = Some(Protected::Procfs(reason.to_owned()));
+            } else if let Some((origin, _)) = kept {
+                let (group, optional) = match origin {
+                    Origin::Group(name) => (
+                        name.clone(),
+                        nono_supervisor::deny_groups::group(name).is_some_and(|g| g.optional),
+                    ),
+                    Origin::ProfileDeny(name) => (format!("profile {name}"), false),
+                    other => (other.to_string(), false),
+                };
+                out.protected = Some(Protected::Link { group, optional });
             } else if out.protected.is_none() {
                 out.protected = blocked_suggestion(caps, model, &out);
             }
@@ -486,6 +512,18 @@ pub fn line(d: &Denied) -> String {
             return format!(
                 "nono: denied {access} → no flag grants it: {}; the sandboxed command's own user and capabilities do not allow it",
                 escape::text(reason)
+            );
+        }
+        Some(Protected::Link { group, optional }) => {
+            let change = if *optional {
+                format!(
+                    "change it outside the sandbox, or switch the group off in a profile (\"groups\": {{\"{group}\": false}})"
+                )
+            } else {
+                "change it outside the sandbox".to_owned()
+            };
+            return format!(
+                "nono: denied {access}: a symlink that deny group `{group}` keeps in place (it leads to a path the group protects, or to a program on your PATH: re-pointed, it would change what that path runs or holds) → no flag lifts it (a grant and --bypass-protection follow the link); {change}"
             );
         }
         Some(Protected::Procfs(reason)) => {

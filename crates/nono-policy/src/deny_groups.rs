@@ -1145,6 +1145,21 @@ impl DenySet {
         self.probe(path).matching(None).map(|m| m.group)
     }
 
+    /// Whether `path` (as given, not followed) is a symlink the set keeps in place as a link
+    /// (on the way from an entry to what it means, or a `PATH` program's chain): its origin
+    /// and kind. Removing, renaming or replacing it is refused; nothing a grant or
+    /// `--bypass-protection` names lifts that (both follow the link).
+    #[must_use]
+    pub fn protected_link(&self, path: &Path) -> Option<(&Origin, DenyKind)> {
+        if !self.link_paths.contains(path) {
+            return None;
+        }
+        self.links
+            .iter()
+            .find(|(l, _, _)| l == path)
+            .map(|(_, origin, kind)| (origin, *kind))
+    }
+
     /// The entry that refuses `access` to `path`, if any: a full deny entry, or a read-only
     /// one when `access` writes. Full entries are preferred when several cover the path.
     #[must_use]
