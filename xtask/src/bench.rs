@@ -778,6 +778,19 @@ fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
     );
     let count = opens.to_string();
     let v = |a: &[&str]| a.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    let approve = v(&[
+        &n,
+        "run",
+        "-s",
+        "--read",
+        &b,
+        "--approve",
+        &d,
+        "--",
+        &e,
+        &f,
+        &count,
+    ]);
     vec![
         Case {
             key: "bare",
@@ -820,19 +833,7 @@ fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
         Case {
             key: "approve",
             name: "nono run --approve DIR (runtime grant round trip)".into(),
-            argv: v(&[
-                &n,
-                "run",
-                "-s",
-                "--read",
-                &b,
-                "--approve",
-                &d,
-                "--",
-                &e,
-                &f,
-                &count,
-            ]),
+            argv: approve.clone(),
         },
         // What a runtime grant costs at least: the kernel's part of injecting an fd. And the
         // same two pinned to one CPU, where no wake-up has to reach another (possibly
@@ -850,22 +851,7 @@ fn open_cases(t: &ToolPaths<'_>, opens: usize) -> Vec<Case> {
         Case {
             key: "approve-1cpu",
             name: "nono run --approve DIR, on one CPU".into(),
-            argv: v(&[
-                &fl,
-                "-c",
-                "-e",
-                &n,
-                "run",
-                "-s",
-                "--read",
-                &b,
-                "--approve",
-                &d,
-                "--",
-                &e,
-                &f,
-                &count,
-            ]),
+            argv: [v(&[&fl, "-c", "-e"]), approve].concat(),
         },
         Case {
             key: "wrap",
