@@ -309,12 +309,13 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         .map(crate::egress::RunningProxy::finish)
         .unwrap_or_default();
     let outcome = outcome.map_err(|e| Failure::with_code(e.exit_code(), e.to_string()))?;
-    // The model of the set, worked out once for every refused path the report describes.
-    let model = nono_sandbox::Model::new(&plan.caps);
-    let denied = outcome
-        .denials
-        .iter()
-        .map(|d| report::describe_denial(&plan.caps, &model, &plan.deny, d));
+    // The model of the set, worked out once for every refused path the report describes
+    // (and not at all when nothing was refused: indexing the denies is not free).
+    let model = std::cell::OnceCell::new();
+    let denied = outcome.denials.iter().map(|d| {
+        let model = model.get_or_init(|| nono_sandbox::Model::new(&plan.caps));
+        report::describe_denial(&plan.caps, model, &plan.deny, d)
+    });
     let proxied = plan.egress.enabled();
     let net_denied = outcome
         .connect_denials

@@ -234,12 +234,13 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
             ));
         }
     }
-    // The model of the set, worked out once for every refused path the report describes.
-    let model = nono_sandbox::Model::new(&plan.sandbox.caps);
-    let denied = outcome
-        .denials
-        .iter()
-        .map(|d| report::describe_denial(&plan.sandbox.caps, &model, &plan.sandbox.deny, d));
+    // The model of the set, worked out once for every refused path the report describes
+    // (and not at all when nothing was refused: indexing the denies is not free).
+    let model = std::cell::OnceCell::new();
+    let denied = outcome.denials.iter().map(|d| {
+        let model = model.get_or_init(|| nono_sandbox::Model::new(&plan.sandbox.caps));
+        report::describe_denial(&plan.sandbox.caps, model, &plan.sandbox.deny, d)
+    });
     let proxied = plan.sandbox.egress.enabled();
     let net = outcome
         .connect_denials
