@@ -216,6 +216,87 @@ fn other_processes_proc_and_carve_out_spines_say_no_flag_grants_them() {
     assert!(line.contains("/etc/ssl/private"), "{line}");
 }
 
+/// A project whose virtualenv's `bin/` is on `PATH` (an activated venv): `autorun` makes
+/// `.venv/bin` read-only, so the project directory is a carve-out spine in which nothing
+/// new can be created. The report and the start-up note used to say "no flag grants it"
+/// and "not granted; add --allow-cwd" (which changed nothing); both now name the bypass that
+/// lifts the carve-out, and following it works. The lift is exactly that: `~/.bashrc`, in
+/// the same group, stays read-only under a grant on the home.
+#[test]
+fn a_new_file_beside_a_path_dir_carve_out_is_fixed_by_its_suggestion() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("advice-venv");
+    let home = s.mkdir("home");
+    let proj = s.mkdir("home/proj");
+    s.mkdir("home/proj/.venv/bin");
+    let bin = proj.join(".venv/bin");
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let (proj_s, home_s) = (proj.display().to_string(), home.display().to_string());
+    let run = |extra: &[String], script: &str| {
+        let mut cmd = nono_cmd(&proj);
+        cmd.env("HOME", &home)
+            .env("PATH", &path)
+            .args(["run", "--allow", &proj_s])
+            .args(extra)
+            .args(["--", "/bin/sh", "-c", script]);
+        output(&mut cmd)
+    };
+    let first = run(&[], "echo ok > new && cat new");
+    assert_ne!(first.code, Some(0), "{first}");
+    let line = line_for(&first, "proj/new").to_owned();
+    assert!(!line.contains("no flag grants it"), "{line}");
+    assert!(
+        first.stderr.contains("is granted, but holds the carve-out"),
+        "{first}"
+    );
+    assert!(!first.stderr.contains("--allow-cwd"), "{first}");
+    let flags: Vec<String> = line
+        .rsplit_once("then follows your grant): ")
+        .expect("a lift clause")
+        .1
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            "--read".to_owned(),
+            bin.display().to_string(),
+            "--bypass-protection".to_owned(),
+            bin.display().to_string()
+        ]
+    );
+    // `why` names the same lift.
+    let mut cmd = nono_cmd(&proj);
+    cmd.env("HOME", &home).env("PATH", &path).args([
+        "why",
+        "--path",
+        &proj.join("new").display().to_string(),
+        "--op",
+        "write",
+        "--allow",
+        &proj_s,
+    ]);
+    let why = output(&mut cmd);
+    assert!(why.stdout.contains(&flags.join(" ")), "{why}");
+    let second = run(&flags, "echo ok > new && cat new && mv new renamed");
+    assert_eq!(second.code, Some(0), "{second}");
+    assert!(second.stdout.contains("ok"), "{second}");
+    assert!(proj.join("renamed").exists());
+    // Only that carve-out: with the home granted, `~/.bashrc` stays read-only.
+    std::fs::write(home.join(".bashrc"), "# rc\n").unwrap();
+    let mut extra = flags.clone();
+    extra.extend(["--allow".to_owned(), home_s.clone()]);
+    let third = run(&extra, &format!("echo evil >> {home_s}/.bashrc"));
+    assert_ne!(third.code, Some(0), "{third}");
+    assert_eq!(
+        std::fs::read_to_string(home.join(".bashrc")).unwrap(),
+        "# rc\n"
+    );
+}
+
 #[test]
 fn listing_a_carve_outs_parent_shows_names_not_the_carve_out() {
     if !sandbox_available() {

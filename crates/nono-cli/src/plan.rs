@@ -552,14 +552,40 @@ impl SandboxPlan {
         })
     }
 
-    /// The note printed when the working directory is not granted (the command still runs).
+    /// The note printed when the working directory is not granted (the command still runs),
+    /// or is granted but a carve-out spine: on the way from a grant down to a carve-out, so
+    /// that `--allow-cwd` would not help either.
     #[must_use]
     pub fn workdir_note(&self) -> Option<String> {
-        (!self.workdir_readable).then(|| {
-            format!(
-                "the working directory {} is not granted (nono never grants it implicitly); add --allow-cwd to grant it",
-                nono_supervisor::escape::path(&self.workdir)
-            )
+        if self.workdir_readable {
+            return None;
+        }
+        let dir = nono_supervisor::escape::path(&self.workdir);
+        let spine = nono_sandbox::explain(&self.caps, &self.workdir, AccessMode::Read)
+            .ok()
+            .and_then(|e| match e.rule {
+                nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } => Some((deny, origin)),
+                _ => None,
+            });
+        Some(match spine {
+            Some((deny, origin)) => {
+                let origin = match origin {
+                    Origin::Group(name) => name,
+                    Origin::ProfileDeny(name) => format!("profile {name}"),
+                    other => other.to_string(),
+                };
+                format!(
+                    "the working directory {dir} is granted, but holds the carve-out {} ({origin}): it can be listed under run (not under wrap), and nothing in it can be created, removed or renamed{}",
+                    nono_supervisor::escape::path(&deny),
+                    crate::report::lift_clause(&crate::report::spine_lift(
+                        &self.caps,
+                        &self.workdir
+                    ))
+                )
+            }
+            None => format!(
+                "the working directory {dir} is not granted (nono never grants it implicitly); add --allow-cwd to grant it"
+            ),
         })
     }
 

@@ -68,6 +68,8 @@ pub enum Protected {
         deny: PathBuf,
         /// The carve-out's origin (`group credentials`, `group profile default`).
         origin: Origin,
+        /// What lifts the carve-outs that make `dir` a spine, if the command line can.
+        lift: Lift,
     },
     /// Another name (a hard link made outside the sandbox) for a file under a deny entry,
     /// refused on the object a runtime grant opened: no flag grants it, and a static grant of
@@ -88,6 +90,120 @@ pub enum Protected {
         /// Whether a profile may switch the group off.
         optional: bool,
     },
+}
+
+/// What lifts the carve-outs that make a directory a carve-out spine (see [`spine_lift`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lift {
+    /// `--read P --bypass-protection P` for each path (`--read-file` for a file): every
+    /// carve-out beneath the directory lies at or beneath one of them and is a deny group's
+    /// that a bypass lifts.
+    Bypass(Vec<LiftPath>),
+    /// No flag: a carve-out beneath the directory is the profile's own, the `nono` group's,
+    /// a link kept in place, missing, or there are more than [`LIFT_AT_MOST`] to name.
+    NoFlag,
+}
+
+/// One carve-out a [`Lift::Bypass`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiftPath {
+    /// The carve-out (canonical, existing, not a symlink).
+    pub path: PathBuf,
+    /// Whether it is a directory (`--read`) or not (`--read-file`).
+    pub dir: bool,
+    /// Its deny group.
+    pub group: String,
+}
+
+/// At most this many `--bypass-protection` are suggested for one spine directory.
+pub const LIFT_AT_MOST: usize = 3;
+
+/// What lifts the carve-outs that make `dir` a carve-out spine of `caps` (a directory on the
+/// way from a grant down to them, in which nothing can be created, removed or renamed). A
+/// `--bypass-protection P` with an explicit grant on `P` lifts a deny group's carve-outs at
+/// or beneath `P` (`nono_supervisor::bypass`), unless the group cannot be switched off; it
+/// follows symlinks, so it cannot lift a link kept in place, nor name a missing path. So the
+/// suggestion is made only when every carve-out beneath `dir` is a deny group's that a
+/// bypass of the topmost ones lifts, and those are at most [`LIFT_AT_MOST`] existing paths
+/// that are not symlinks; with all of them lifted, nothing beneath `dir` is carved out and
+/// it is no longer a spine.
+#[must_use]
+pub fn spine_lift(caps: &nono_sandbox::CapabilitySet, dir: &Path) -> Lift {
+    let mut beneath: Vec<&nono_sandbox::DenyRule> = caps
+        .denies()
+        .iter()
+        .filter(|d| d.path.starts_with(dir) && d.path != dir)
+        .collect();
+    beneath.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut top: Vec<LiftPath> = Vec::new();
+    for d in beneath {
+        let Origin::Group(group) = &d.origin else {
+            return Lift::NoFlag;
+        };
+        if !nono_supervisor::deny_groups::group(group).is_some_and(|g| g.optional) {
+            return Lift::NoFlag;
+        }
+        if top.last().is_some_and(|t| d.path.starts_with(&t.path)) {
+            continue;
+        }
+        if top.len() == LIFT_AT_MOST {
+            return Lift::NoFlag;
+        }
+        match std::fs::symlink_metadata(&d.path) {
+            Ok(m) if !m.file_type().is_symlink() => top.push(LiftPath {
+                path: d.path.clone(),
+                dir: m.is_dir(),
+                group: group.clone(),
+            }),
+            _ => return Lift::NoFlag,
+        }
+    }
+    if top.is_empty() {
+        Lift::NoFlag
+    } else {
+        Lift::Bypass(top)
+    }
+}
+
+/// The flags of a [`Lift::Bypass`]: `--read P --bypass-protection P …`, one shell word each.
+fn lift_flags(paths: &[LiftPath]) -> String {
+    let mut out = String::new();
+    for p in paths {
+        let arg = escape::shell_path(&p.path);
+        let grant = if p.dir { "--read" } else { "--read-file" };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let _ = write!(out, "{grant} {arg} --bypass-protection {arg}");
+    }
+    out
+}
+
+/// How the report and the working-directory note say a spine is lifted: `; to lift …: FLAGS`
+/// or nothing.
+#[must_use]
+pub fn lift_clause(lift: &Lift) -> String {
+    match lift {
+        Lift::Bypass(paths) => {
+            let mut groups: Vec<&str> = paths.iter().map(|p| p.group.as_str()).collect();
+            groups.dedup();
+            let groups = groups
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (what, it) = if paths.len() == 1 {
+                ("the carve-out", "it")
+            } else {
+                ("the carve-outs", "they")
+            };
+            format!(
+                "; to lift {what} (what {it} protected for deny group {groups} then follows your grant): {}",
+                lift_flags(paths)
+            )
+        }
+        Lift::NoFlag => String::new(),
+    }
 }
 
 /// One denied access, as the report needs it.
@@ -336,6 +452,7 @@ fn blocked_suggestion(
         // (the only command that prints this report): the suggestion works.
         nono_sandbox::Rule::CarveOutSpine { .. } if d.access == AccessMode::Read => None,
         nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } => Some(Protected::Spine {
+            lift: spine_lift(caps, &d.path),
             dir: d.path.clone(),
             deny,
             origin,
@@ -344,7 +461,12 @@ fn blocked_suggestion(
             let origin = model
                 .deny_at(caps, &deny)
                 .map_or_else(|| Origin::Label(String::new()), |r| r.origin.clone());
-            Some(Protected::Spine { dir, deny, origin })
+            Some(Protected::Spine {
+                lift: spine_lift(caps, &dir),
+                dir,
+                deny,
+                origin,
+            })
         }
         _ => None,
     }
@@ -491,14 +613,23 @@ pub fn line(d: &Denied) -> String {
                 "nono: denied {access}: on the deny list of {origin} → no flag grants it; use a profile without that entry (-p FILE)"
             );
         }
-        Some(Protected::Spine { dir, deny, origin }) => {
+        Some(Protected::Spine {
+            dir,
+            deny,
+            origin,
+            lift,
+        }) => {
             let origin = match origin {
                 Origin::Group(name) => name.clone(),
                 Origin::ProfileDeny(name) => format!("profile {name}"),
                 other => other.to_string(),
             };
+            let (lead, clause) = match lift {
+                Lift::NoFlag => ("no flag grants it: ", String::new()),
+                Lift::Bypass(_) => ("", lift_clause(lift)),
+            };
             return format!(
-                "nono: denied {access} → no flag grants it: {} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing",
+                "nono: denied {access} → {lead}{} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing{clause}",
                 escape::path(dir),
                 escape::path(deny)
             );
@@ -1144,6 +1275,7 @@ mod tests {
             dir: "/etc/ssl".into(),
             deny: "/etc/ssl/private".into(),
             origin: Origin::ProfileDeny("default".into()),
+            lift: Lift::NoFlag,
         });
         let l = line(&x);
         assert!(
@@ -1248,6 +1380,89 @@ mod tests {
             lines[1].contains("/proc/1/stat (and 84 more like it) → no flag grants it"),
             "{many}"
         );
+    }
+
+    /// A spine is lifted by bypassing its topmost carve-outs when every carve-out beneath it
+    /// is a deny group's a bypass lifts; otherwise no flag is named: the profile's own deny
+    /// list, the `nono` group, a link kept in place (a bypass follows it), a missing path
+    /// (a bypass must name an existing one), or more than `LIFT_AT_MOST` to name.
+    #[test]
+    fn a_spine_is_lifted_only_by_bypasses_that_work() {
+        let t = std::env::temp_dir().join(format!("nono-report-lift-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        for d in ["p/.venv/bin/sub", "p/tools/bin", "q/a", "q/b", "q/c", "q/d"] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        std::fs::write(t.join("p/file"), "x").unwrap();
+        std::os::unix::fs::symlink("tools", t.join("p/cur")).unwrap();
+        let t = std::fs::canonicalize(&t).unwrap();
+        let g = |n: &str| Origin::Group(n.into());
+        let lift = |denies: &[(&str, Origin, bool)], dir: &str| {
+            let mut caps = nono_sandbox::CapabilitySet::new();
+            for (p, o, link) in denies {
+                if *link {
+                    caps.deny_link_kind(t.join(p), o.clone(), DenyKind::Write)
+                } else {
+                    caps.deny_write(t.join(p), o.clone())
+                }
+                .unwrap();
+            }
+            spine_lift(&caps, &t.join(dir))
+        };
+        let at = |p: &str, dir: bool| LiftPath {
+            path: t.join(p),
+            dir,
+            group: "autorun".into(),
+        };
+        // The topmost only; a file is granted with --read-file.
+        assert_eq!(
+            lift(
+                &[
+                    ("p/.venv/bin", g("autorun"), false),
+                    ("p/.venv/bin/sub", g("autorun"), false),
+                    ("p/file", g("autorun"), false),
+                ],
+                "p"
+            ),
+            Lift::Bypass(vec![at("p/.venv/bin", true), at("p/file", false)])
+        );
+        let text = lift_clause(&Lift::Bypass(vec![
+            at("p/.venv/bin", true),
+            at("p/file", false),
+        ]));
+        assert!(
+            text.ends_with(&format!(
+                "--read {0}/p/.venv/bin --bypass-protection {0}/p/.venv/bin --read-file {0}/p/file --bypass-protection {0}/p/file",
+                t.display()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("deny group `autorun`"), "{text}");
+        for (denies, why) in [
+            (
+                vec![
+                    ("p/.venv/bin", g("autorun"), false),
+                    ("p/tools/bin", Origin::ProfileDeny("default".into()), false),
+                ],
+                "the profile's own",
+            ),
+            (vec![("p/.venv/bin", g("nono"), false)], "the nono group"),
+            (vec![("p/cur", g("autorun"), true)], "a link kept in place"),
+            (vec![("p/missing", g("autorun"), false)], "missing"),
+            (
+                vec![
+                    ("q/a", g("autorun"), false),
+                    ("q/b", g("autorun"), false),
+                    ("q/c", g("autorun"), false),
+                    ("q/d", g("autorun"), false),
+                ],
+                "four",
+            ),
+        ] {
+            let dir = if why == "four" { "q" } else { "p" };
+            assert_eq!(lift(&denies, dir), Lift::NoFlag, "{why}");
+        }
+        let _ = std::fs::remove_dir_all(&t);
     }
 
     #[test]

@@ -57,6 +57,25 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
             json["deny_reason"] = serde_json::json!(m.why);
             text.push_str(&format!("{LINE}why `{}` protects it: {}", m.group, m.why));
         }
+        // A spine refused for writing: what lifts it, as the run's report says.
+        let spine = match &e.rule {
+            nono_sandbox::Rule::CarveOutSpine { .. } if access.writes() => Some(path.as_path()),
+            nono_sandbox::Rule::NewEntryInSpine { dir, .. } => Some(dir.as_path()),
+            _ => None,
+        };
+        if let Some(dir) = spine {
+            let lift = crate::report::spine_lift(&plan.caps, dir);
+            if let crate::report::Lift::Bypass(paths) = &lift {
+                json["lift"] = serde_json::json!(paths
+                    .iter()
+                    .map(|p| serde_json::json!({"path": p.path, "group": p.group}))
+                    .collect::<Vec<_>>());
+                text.push_str(&format!(
+                    "{LINE}{}",
+                    crate::report::lift_clause(&lift).trim_start_matches("; ")
+                ));
+            }
+        }
         // Under `run` the supervisor serves /proc itself and no path grant reaches it: its
         // answer is the verdict (the model's, which `wrap` follows, is shown beside it).
         let proc = nono_supervisor::explain_proc(&lexical(&path), access)
