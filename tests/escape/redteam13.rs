@@ -104,11 +104,11 @@ fn redteam13_a_sha256_binding_naming_two_files_of_a_chain_is_refused() {
 /// (`$'…'` for bytes that are not UTF-8), but `--sha256` took UTF-8 only: a profile reached
 /// through a symlink to a directory whose name is not UTF-8 extends `./base.json` there, both
 /// written by a run; `trust` through the link asked for `--sha256 $'…\xff…/base.json'=HEX`,
-/// and that, given exactly, was a usage error. `--sha256` now takes any bytes; the rest is
-/// open (see the `ignore`). Control: the
-/// hint is followed through bash as printed, and the profile then runs.
+/// and that, given exactly, was a usage error. `--sha256` now takes any bytes, and since
+/// session 12 the trust store records such a path exactly (`state_path`: a byte array where
+/// the path is not UTF-8; serde refused it before). Control: the hint is followed through
+/// bash as printed, and the profile then runs.
 #[test]
-#[ignore = "red team 13: a profile file at a path that is not UTF-8 cannot be trusted: `--sha256` now takes any bytes, but the trust store (JSON lines, paths serialized by serde) refuses to record the path (`path contains invalid UTF-8 characters`), and the run-time hint `nono profile trust $'…' --sha256 HEX` is a usage error (NAME is a String; profile::load takes &str)"]
 fn redteam13_the_file_hint_works_for_a_file_whose_path_is_not_utf8() {
     if !sandbox_available() {
         return;

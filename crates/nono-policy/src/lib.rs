@@ -24,5 +24,6 @@ pub mod policy;
 pub mod profile;
 pub mod profile_trust;
 pub mod request;
+mod state_path;
 pub mod url;
 mod vars;

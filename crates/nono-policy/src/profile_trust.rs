@@ -165,12 +165,18 @@ fn when(secs: i64) -> String {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TrustLine {
+    #[serde(with = "crate::state_path")]
     path: PathBuf,
+    #[serde(with = "crate::state_path")]
     canonical: PathBuf,
     sha256: String,
     /// The path as it was looked up when trusted (absent in lines of older versions: then
     /// only the content is trusted, not the symlinks on the way to it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::state_path::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     spelled: Option<PathBuf>,
 }
 
