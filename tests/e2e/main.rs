@@ -6,6 +6,7 @@ mod approve;
 mod approve_exec;
 mod cli;
 mod clients;
+mod create;
 mod egress;
 mod env;
 mod guide;

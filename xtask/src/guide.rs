@@ -79,17 +79,38 @@ pub fn render() -> Result<String> {
     Ok(out)
 }
 
-fn entries(v: &serde_json::Value) -> Vec<(String, bool, Option<String>)> {
+/// One grant of a built-in profile as the reference shows it: the path, its notes
+/// (`optional`, `created when missing`), and why it is there.
+fn entries(v: &serde_json::Value) -> Vec<(String, String, Option<String>)> {
     v.as_array()
         .map(|a| {
             a.iter()
                 .map(|e| match e {
-                    serde_json::Value::String(p) => (p.clone(), false, None),
-                    o => (
-                        o["path"].as_str().unwrap_or_default().to_owned(),
-                        o["optional"].as_bool().unwrap_or(false),
-                        o["why"].as_str().map(str::to_owned),
-                    ),
+                    serde_json::Value::String(p) => (p.clone(), String::new(), None),
+                    o => {
+                        let mut notes = Vec::new();
+                        if o["optional"].as_bool().unwrap_or(false) {
+                            notes.push("optional".to_owned());
+                        }
+                        if let Some(c) = o["create"].as_str() {
+                            let what = if c == "file" {
+                                "an empty file"
+                            } else {
+                                "a directory"
+                            };
+                            notes.push(format!("made as {what} when missing"));
+                        }
+                        let notes = if notes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", notes.join(", "))
+                        };
+                        (
+                            o["path"].as_str().unwrap_or_default().to_owned(),
+                            notes,
+                            o["why"].as_str().map(str::to_owned),
+                        )
+                    }
                 })
                 .collect()
         })
@@ -118,8 +139,7 @@ fn render_profile(out: &mut String, name: &str, v: &serde_json::Value) {
             continue;
         }
         let _ = writeln!(out, "{title}:\n");
-        for (path, optional, why) in list {
-            let opt = if optional { " (optional)" } else { "" };
+        for (path, opt, why) in list {
             match why {
                 Some(w) => {
                     let _ = writeln!(out, "- `{path}`{opt} — {w}");

@@ -58,6 +58,9 @@ pub struct SandboxPlan {
     pub vars: Vars,
     /// Optional profile paths skipped because they do not exist on this machine.
     pub skipped: Vec<PathBuf>,
+    /// The profile's missing paths marked `create`: made before the sandbox was built (in a
+    /// dry run: what would be), and those refused ([`MissingPaths`]).
+    pub created: profile::CreateOutcome,
     /// The symlinks on the way to the grants (all trusted or accepted by
     /// `--allow-symlinked-grant`; an untrusted one is refused before a plan exists).
     pub links: Vec<GrantLink>,
@@ -79,6 +82,18 @@ pub struct SandboxPlan {
     /// The sandbox prepared while the deny groups were resolved ([`PrepareAhead`]), for
     /// `wrap` or `run` to take: used only where it is exactly the sandbox `caps` asks for.
     pub ahead: Option<PreparedAhead>,
+}
+
+/// What [`SandboxPlan::from_flags_ahead`] does with the profile's missing paths marked
+/// `create` (`nono_supervisor::profile`'s `create` module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingPaths {
+    /// Make them: the command runs (`run`, `shell`, `wrap`, `learn`).
+    Create,
+    /// Say which would be made (`--dry-run`).
+    DryRun,
+    /// Leave them alone and say nothing (`why`, `setup`).
+    Leave,
 }
 
 /// Which sandbox [`SandboxPlan::from_flags_ahead`] prepares on the main thread while the deny
@@ -398,16 +413,18 @@ impl SandboxPlan {
     /// Resolve the sandbox flags: load the profile, expand it for this user and working
     /// directory, add the command-line grants, network and compatibility, then the bypasses.
     pub fn from_flags(flags: &SandboxFlags) -> anyhow::Result<SandboxPlan> {
-        SandboxPlan::from_flags_ahead(flags, false, PrepareAhead::Nothing)
+        SandboxPlan::from_flags_ahead(flags, false, PrepareAhead::Nothing, MissingPaths::Leave)
     }
 
     /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
-    /// directory replaces the host's temporary directories (see `--private-tmp`), and `mode`'s
-    /// sandbox is prepared while the deny groups are resolved ([`SandboxPlan::ahead`]).
+    /// directory replaces the host's temporary directories (see `--private-tmp`), `mode`'s
+    /// sandbox is prepared while the deny groups are resolved ([`SandboxPlan::ahead`]), and
+    /// the profile's missing paths marked `create` are made or listed as `missing` says.
     pub fn from_flags_ahead(
         flags: &SandboxFlags,
         private_tmp: bool,
         mode: PrepareAhead,
+        missing: MissingPaths,
     ) -> anyhow::Result<SandboxPlan> {
         let prefetch = DENY_PREFETCH.lock().ok().and_then(|mut slot| slot.take());
         let workdir = match &flags.workdir {
@@ -487,6 +504,13 @@ impl SandboxPlan {
         // refused before anything of it is used.
         let (history_file, history) = load_write_history(&vars)?;
         check_profile_files(&profile, &history, &vars, uid, &flags.profile)?;
+        // After the trust check (a profile an earlier run rewrote makes nothing), before the
+        // grants are resolved (a path made now is granted like one that was there).
+        let created = match missing {
+            MissingPaths::Create => profile.create_missing(&vars, uid, false),
+            MissingPaths::DryRun => profile.create_missing(&vars, uid, true),
+            MissingPaths::Leave => profile::CreateOutcome::default(),
+        };
         let ResolvedProfile {
             caps,
             deny,
@@ -540,6 +564,7 @@ impl SandboxPlan {
             bypassed,
             vars,
             skipped,
+            created,
             links,
             accepted_links: flags.allow_symlinked_grant.clone(),
             history,
@@ -611,6 +636,27 @@ impl SandboxPlan {
                 l.origin,
                 nono_supervisor::escape::path(&l.link),
                 nono_supervisor::escape::path(&l.target)
+            ));
+        }
+        for c in &self.created.created {
+            out.push(format!(
+                "made {} ({} of profile {} asks for it when missing: an empty {}, so that the tool can use it in the sandbox)",
+                escape::path(&c.path),
+                c.field,
+                self.profile.name,
+                match c.create {
+                    profile::Create::Dir => "directory",
+                    profile::Create::File => "file",
+                }
+            ));
+        }
+        for r in &self.created.refused {
+            out.push(format!(
+                "did not make {} ({} of profile {} asks for it when missing): {}; the entry is skipped",
+                escape::path(&r.path),
+                r.field,
+                self.profile.name,
+                escape::text(&r.reason)
             ));
         }
         let cut: Vec<String> = self
@@ -1131,6 +1177,11 @@ pub struct PlanView {
     /// Optional profile paths missing on this machine.
     #[serde(serialize_with = "json::paths")]
     pub skipped: Vec<PathBuf>,
+    /// Missing profile paths marked `create` that a run would make (a dry run makes none).
+    #[serde(serialize_with = "json::paths")]
+    pub would_create: Vec<PathBuf>,
+    /// Missing profile paths marked `create` that a run would not make, with why.
+    pub not_created: Vec<NotCreatedView>,
     /// The symlinks on the way to the grants (the target is what is granted).
     pub links: Vec<LinkView>,
     /// Deny carve-outs, by path.
@@ -1193,6 +1244,16 @@ pub struct GrantView {
     pub kind: &'static str,
     /// Where it came from (`--allow DIR`, `profile default`).
     pub origin: String,
+}
+
+/// A missing profile path marked `create` that a run would not make.
+#[derive(Debug, Serialize)]
+pub struct NotCreatedView {
+    /// The path.
+    #[serde(serialize_with = "json::path")]
+    pub path: PathBuf,
+    /// Why not.
+    pub reason: String,
 }
 
 /// A symlink on the way to a grant in a [`PlanView`].
@@ -1474,6 +1535,16 @@ impl RunPlan {
             },
             grants,
             skipped: sb.skipped.clone(),
+            would_create: sb.created.created.iter().map(|c| c.path.clone()).collect(),
+            not_created: sb
+                .created
+                .refused
+                .iter()
+                .map(|r| NotCreatedView {
+                    path: r.path.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
             links: sb
                 .links
                 .iter()
@@ -1610,6 +1681,23 @@ impl PlanView {
             writeln!(f, "skipped (optional in the profile, missing here):")?;
             for p in &self.skipped {
                 writeln!(f, "  {}", nono_supervisor::escape::path(p))?;
+            }
+        }
+        if !self.would_create.is_empty() || !self.not_created.is_empty() {
+            writeln!(
+                f,
+                "missing, made at the start of a run (the profile's `create`; not in a dry run):"
+            )?;
+            for p in &self.would_create {
+                writeln!(f, "  {}", nono_supervisor::escape::path(p))?;
+            }
+            for n in &self.not_created {
+                writeln!(
+                    f,
+                    "  {}  (would not be made: {})",
+                    nono_supervisor::escape::path(&n.path),
+                    nono_supervisor::escape::text(&n.reason)
+                )?;
             }
         }
         writeln!(f, "denied (wins over every grant):")?;

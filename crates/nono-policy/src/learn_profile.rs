@@ -245,6 +245,7 @@ pub fn learned_profile(
             .map(|p| PathEntry {
                 path: portable(p, vars),
                 optional: learned.optional.contains(p),
+                create: None,
             })
             .collect()
     };

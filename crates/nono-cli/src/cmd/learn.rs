@@ -179,7 +179,12 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
         )
         .into());
     }
-    let mut plan = SandboxPlan::from_flags(&args.sandbox)?;
+    let mut plan = SandboxPlan::from_flags_ahead(
+        &args.sandbox,
+        false,
+        crate::plan::PrepareAhead::Nothing,
+        crate::plan::MissingPaths::Create,
+    )?;
     let output = if args.output.is_absolute() {
         args.output.clone()
     } else {

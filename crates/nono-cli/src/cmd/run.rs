@@ -7,7 +7,7 @@ use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
-use crate::plan::{ElevationPlan, EnvPlan, PrepareAhead, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan};
 use crate::report;
 use crate::ui::out;
 use crate::ui::Ui;
@@ -19,7 +19,13 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Run
     };
-    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead)?;
+    let missing = if args.dry_run {
+        MissingPaths::DryRun
+    } else {
+        MissingPaths::Create
+    };
+    let sandbox =
+        SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
@@ -70,7 +76,13 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Run
     };
-    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead)?;
+    let missing = if args.dry_run {
+        MissingPaths::DryRun
+    } else {
+        MissingPaths::Create
+    };
+    let sandbox =
+        SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);

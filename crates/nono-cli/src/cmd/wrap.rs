@@ -9,7 +9,7 @@ use nono_sandbox::{FsKind, NetworkMode, Sandbox};
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
 use crate::flags::WrapArgs;
-use crate::plan::{ElevationPlan, EnvPlan, PrepareAhead, RunPlan, SandboxPlan};
+use crate::plan::{ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan};
 use crate::ui::Ui;
 
 /// Without a supervisor nothing stops metadata changes of deny-group files or connects to the
@@ -118,7 +118,12 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Wrap
     };
-    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, false, ahead)?;
+    let missing = if args.dry_run {
+        MissingPaths::DryRun
+    } else {
+        MissingPaths::Create
+    };
+    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, false, ahead, missing)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "wrap",

@@ -43,6 +43,7 @@
 //! make pseudo-terminals of their own and open the slave by name (`script`, `tmux`,
 //! `expect`) need `--allow /dev/pts` (those that use `TIOCGPTPEER` do not).
 
+mod create;
 mod deny_glob;
 mod env_policy;
 mod extends;
@@ -63,6 +64,7 @@ use nono_sandbox::CapsError;
 use crate::deny_groups::DenyGroupError;
 
 pub use crate::vars::{VarError, Vars};
+pub use create::{CreateOutcome, Created, NotCreated};
 pub use env_policy::{
     check_name as check_env_name, is_credential_var, ChildEnv, EnvError, EnvPolicy, EnvRequest,
     Removed, RemovedVar, SetOrigin, SetValue, SetVar, CLEARENV_KEEP, CREDENTIAL_VARS,
@@ -71,8 +73,9 @@ pub use env_policy::{
 use extends::MAX_DEPTH;
 pub use load::{builtin_source, list, load, load_file, parse, schema};
 pub use schema::{
-    Access, ApproveEntry, CredentialDef, CredentialSource, Environment, Filesystem, LimitsSettings,
-    Network, PathEntry, Profile, ProfileFile, RateLimitSettings, SizeSetting, SupervisorSettings,
+    Access, ApproveEntry, Create, CredentialDef, CredentialSource, Environment, Filesystem,
+    LimitsSettings, Network, PathEntry, Profile, ProfileFile, RateLimitSettings, SizeSetting,
+    SupervisorSettings,
 };
 pub use translate::ResolvedProfile;
 

@@ -7,13 +7,28 @@ use std::path::PathBuf;
 use nono_sandbox::AccessMode;
 use serde::{Deserialize, Serialize};
 
-/// A path in a profile: a string, or `{"path": ..., "optional": true}`.
+/// A path in a profile: a string, or `{"path": ..., "optional": true, "create": "dir"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathEntry {
     /// The path as written (variables not yet expanded).
     pub path: String,
     /// Skip when missing.
     pub optional: bool,
+    /// Create when missing, before the sandbox is built (a cache directory a tool makes at
+    /// its first use, which the sandbox could not make beside read-only or denied paths);
+    /// see `profile::create`.
+    pub create: Option<Create>,
+}
+
+/// What a profile entry's `create` makes of a missing path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Create {
+    /// An empty directory, mode 0700 (and its missing parents, also 0700).
+    Dir,
+    /// An empty file, mode 0600 (and its missing parent directories, 0700): a lock file a
+    /// tool opens with `O_CREAT` (`~/.cargo/.package-cache`).
+    File,
 }
 
 impl PathEntry {
@@ -23,16 +38,18 @@ impl PathEntry {
         PathEntry {
             path: path.into(),
             optional: false,
+            create: None,
         }
     }
 }
 
 impl Serialize for PathEntry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.optional {
+        if self.optional || self.create.is_some() {
             PathEntryObject {
                 path: self.path.clone(),
-                optional: true,
+                optional: self.optional,
+                create: self.create,
                 why: None,
             }
             .serialize(s)
@@ -48,6 +65,8 @@ struct PathEntryObject {
     path: String,
     #[serde(default)]
     optional: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    create: Option<Create>,
     /// Why the entry is there: for readers and the generated guide (`cargo xtask guide`);
     /// nono itself ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,7 +79,9 @@ impl<'de> Deserialize<'de> for PathEntry {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = PathEntry;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(r#"a path string or {"path": "...", "optional": true}"#)
+                f.write_str(
+                    r#"a path string or {"path": "...", "optional": true, "create": "dir"}"#,
+                )
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PathEntry, E> {
                 Ok(PathEntry::required(v))
@@ -75,6 +96,7 @@ impl<'de> Deserialize<'de> for PathEntry {
                 Ok(PathEntry {
                     path: o.path,
                     optional: o.optional,
+                    create: o.create,
                 })
             }
         }

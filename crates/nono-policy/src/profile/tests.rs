@@ -431,6 +431,7 @@ fn schema_is_json_and_matches_the_parser() {
             read: vec![PathEntry {
                 path: "/b".into(),
                 optional: true,
+                create: Some(super::Create::Dir),
             }],
             write: vec![PathEntry::required("/c")],
             deny: vec!["/d".into()],
