@@ -640,9 +640,8 @@ impl SandboxPlan {
         }
         for c in &self.created.created {
             out.push(format!(
-                "made {} ({} of profile {} asks for it when missing: an empty {}, so that the tool can use it in the sandbox)",
+                "made {} (profile {} asks for it when missing: an empty {}, so that the tool can use it in the sandbox)",
                 escape::path(&c.path),
-                c.field,
                 self.profile.name,
                 match c.create {
                     profile::Create::Dir => "directory",
@@ -652,9 +651,8 @@ impl SandboxPlan {
         }
         for r in &self.created.refused {
             out.push(format!(
-                "did not make {} ({} of profile {} asks for it when missing): {}; the entry is skipped",
+                "did not make {} (profile {} asks for it when missing): {}; the entry is skipped",
                 escape::path(&r.path),
-                r.field,
                 self.profile.name,
                 escape::text(&r.reason)
             ));

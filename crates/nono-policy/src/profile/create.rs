@@ -32,8 +32,6 @@ use super::{Profile, Vars};
 pub struct Created {
     /// The path as the profile's entry expands here.
     pub path: PathBuf,
-    /// The entry (`filesystem.allow[0]`).
-    pub field: String,
     /// A directory or a file.
     pub create: Create,
 }
@@ -43,8 +41,6 @@ pub struct Created {
 pub struct NotCreated {
     /// The path as the profile's entry expands here.
     pub path: PathBuf,
-    /// The entry (`filesystem.allow[0]`).
-    pub field: String,
     /// Why it was not made (a sentence for the note).
     pub reason: String,
 }
@@ -67,12 +63,8 @@ impl Profile {
     pub fn create_missing(&self, vars: &Vars, uid: u32, dry_run: bool) -> CreateOutcome {
         let mut out = CreateOutcome::default();
         let fs = &self.filesystem;
-        for (name, list) in [
-            ("read", &fs.read),
-            ("allow", &fs.allow),
-            ("write", &fs.write),
-        ] {
-            for (i, e) in list.iter().enumerate() {
+        for list in [&fs.read, &fs.allow, &fs.write] {
+            for e in list {
                 let Some(create) = e.create else {
                     continue;
                 };
@@ -82,23 +74,14 @@ impl Profile {
                 if std::fs::symlink_metadata(&path).is_ok() {
                     continue;
                 }
-                let field = format!("filesystem.{name}[{i}]");
                 let made = if dry_run {
                     inside_home(&path, &vars.home).map(|_| ())
                 } else {
                     make(&path, &vars.home, uid, create)
                 };
                 match made {
-                    Ok(()) => out.created.push(Created {
-                        path,
-                        field,
-                        create,
-                    }),
-                    Err(reason) => out.refused.push(NotCreated {
-                        path,
-                        field,
-                        reason,
-                    }),
+                    Ok(()) => out.created.push(Created { path, create }),
+                    Err(reason) => out.refused.push(NotCreated { path, reason }),
                 }
             }
         }
