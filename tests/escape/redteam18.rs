@@ -13,14 +13,7 @@ use std::process::Command;
 use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
 
 /// `nono MODE ARGS... -- /bin/sh -c SCRIPT` in `cwd`, with `HOME` and `PATH` set.
-fn nono_sh(
-    cwd: &Path,
-    home: &Path,
-    path: &str,
-    mode: &str,
-    args: &[String],
-    script: &str,
-) -> Run {
+fn nono_sh(cwd: &Path, home: &Path, path: &str, mode: &str, args: &[String], script: &str) -> Run {
     let mut cmd = nono_cmd(cwd);
     cmd.env("HOME", home)
         .env("PATH", path)
@@ -88,7 +81,10 @@ fn redteam18_a_spine_lift_for_a_directory_not_granted_for_writing_also_grants_it
     let new = proj.join("new");
     let script = format!("echo ok > {}", new.display());
     for (case, base) in [
-        ("not granted", vec!["--allow".to_owned(), s.s("home/proj/.venv")]),
+        (
+            "not granted",
+            vec!["--allow".to_owned(), s.s("home/proj/.venv")],
+        ),
         ("read only", vec!["--read".to_owned(), s.s("home/proj")]),
     ] {
         let first = nono_sh(&proj, &home, &path, "run", &base, &script);

@@ -1614,7 +1614,10 @@ mod tests {
             text.contains("deny group `autorun` then follows your grant): --write /p --read "),
             "{text}"
         );
-        assert!(text.starts_with("; to grant it and lift the carve-outs"), "{text}");
+        assert!(
+            text.starts_with("; to grant it and lift the carve-outs"),
+            "{text}"
+        );
         let _ = std::fs::remove_dir_all(&t);
     }
 
