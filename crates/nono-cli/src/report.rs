@@ -225,9 +225,11 @@ pub fn lift_clause(lift: &Lift) -> String {
 /// then comes first among the flags: `; to grant it and lift …: GRANT FLAGS`.
 #[must_use]
 pub fn lift_clause_with(lift: &Lift, grant: Option<&str>) -> String {
-    let (what, it) = match lift {
-        Lift::Bypass(paths) | Lift::Exposes(paths) if paths.len() == 1 => ("the carve-out", "it"),
-        _ => ("the carve-outs", "they"),
+    let (what, it, them) = match lift {
+        Lift::Bypass(paths) | Lift::Exposes(paths) if paths.len() == 1 => {
+            ("the carve-out", "it", "it")
+        }
+        _ => ("the carve-outs", "they", "them"),
     };
     match lift {
         Lift::Bypass(paths) => {
@@ -248,7 +250,7 @@ pub fn lift_clause_with(lift: &Lift, grant: Option<&str>) -> String {
                 .collect::<Vec<_>>()
                 .join(", ");
             format!(
-                "; only --bypass-protection of {what} {names} would lift it, and the command could then read what {it} protected for deny group {}",
+                "; only --bypass-protection of {what} {names} would lift {them}, and the command could then read what {it} protected for deny group {}",
                 lift_groups(paths)
             )
         }
