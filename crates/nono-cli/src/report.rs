@@ -70,6 +70,11 @@ pub enum Protected {
         origin: Origin,
         /// What lifts the carve-outs that make `dir` a spine, if the command line can.
         lift: Lift,
+        /// The grant the access needs besides the lift (`--write DIR`, one shell word for the
+        /// path), when no grant covers it yet: the spine was found with the grant the report
+        /// would suggest added (red team 18: the lift alone was printed, and following it
+        /// the access was still refused as not granted).
+        grant: Option<String>,
     },
     /// Another name (a hard link made outside the sandbox) for a file under a deny entry,
     /// refused on the object a runtime grant opened: no flag grants it, and a static grant of
@@ -99,8 +104,17 @@ pub enum Lift {
     /// carve-out beneath the directory lies at or beneath one of them and is a deny group's
     /// that a bypass lifts.
     Bypass(Vec<LiftPath>),
+    /// A bypass of these would lift them, but a carve-out beneath the directory denies
+    /// reading (`credentials`, `keyrings`, `browsers`, `shell`): the flags are not printed
+    /// for the user to paste, only named with what they would expose. The access that led
+    /// here (a new entry beside the carve-out) is the command's choice, so printing the
+    /// flags let a command steer the user into handing it a secret (red team 18: a
+    /// `touch ~/dotfiles/new` beside the stowed `~/.ssh` got `--read ~/dotfiles/ssh
+    /// --bypass-protection ~/dotfiles/ssh` as its fix).
+    Exposes(Vec<LiftPath>),
     /// No flag: a carve-out beneath the directory is the profile's own, the `nono` group's,
-    /// a link kept in place, missing, or there are more than [`LIFT_AT_MOST`] to name.
+    /// a link kept in place, missing, nested in another group's, or there are more than
+    /// [`LIFT_AT_MOST`] to name.
     NoFlag,
 }
 
@@ -136,6 +150,7 @@ pub fn spine_lift(caps: &nono_sandbox::CapabilitySet, dir: &Path) -> Lift {
         .collect();
     beneath.sort_by(|a, b| a.path.cmp(&b.path));
     let mut top: Vec<LiftPath> = Vec::new();
+    let mut reads = false;
     for d in beneath {
         let Origin::Group(group) = &d.origin else {
             return Lift::NoFlag;
@@ -143,7 +158,13 @@ pub fn spine_lift(caps: &nono_sandbox::CapabilitySet, dir: &Path) -> Lift {
         if !nono_supervisor::deny_groups::group(group).is_some_and(|g| g.optional) {
             return Lift::NoFlag;
         }
-        if top.last().is_some_and(|t| d.path.starts_with(&t.path)) {
+        reads |= d.kind == DenyKind::All;
+        if let Some(t) = top.last().filter(|t| d.path.starts_with(&t.path)) {
+            // Lifted with the one above it: a group the clause would not name is not
+            // lifted unnamed.
+            if t.group != *group {
+                return Lift::NoFlag;
+            }
             continue;
         }
         if top.len() == LIFT_AT_MOST {
@@ -160,9 +181,23 @@ pub fn spine_lift(caps: &nono_sandbox::CapabilitySet, dir: &Path) -> Lift {
     }
     if top.is_empty() {
         Lift::NoFlag
+    } else if reads {
+        Lift::Exposes(top)
     } else {
         Lift::Bypass(top)
     }
+}
+
+/// The deny groups of `paths`, each once, as the clauses name them (`` `autorun` ``).
+fn lift_groups(paths: &[LiftPath]) -> String {
+    let mut groups: Vec<&str> = paths.iter().map(|p| p.group.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+        .iter()
+        .map(|g| format!("`{g}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The flags of a [`Lift::Bypass`]: `--read P --bypass-protection P …`, one shell word each.
@@ -183,23 +218,40 @@ fn lift_flags(paths: &[LiftPath]) -> String {
 /// or nothing.
 #[must_use]
 pub fn lift_clause(lift: &Lift) -> String {
+    lift_clause_with(lift, None)
+}
+
+/// [`lift_clause`], with the grant the access needs besides the lift (`--write DIR`), which
+/// then comes first among the flags: `; to grant it and lift …: GRANT FLAGS`.
+#[must_use]
+pub fn lift_clause_with(lift: &Lift, grant: Option<&str>) -> String {
+    let (what, it, them) = match lift {
+        Lift::Bypass(paths) | Lift::Exposes(paths) if paths.len() == 1 => {
+            ("the carve-out", "it", "it")
+        }
+        _ => ("the carve-outs", "they", "them"),
+    };
     match lift {
         Lift::Bypass(paths) => {
-            let mut groups: Vec<&str> = paths.iter().map(|p| p.group.as_str()).collect();
-            groups.dedup();
-            let groups = groups
-                .iter()
-                .map(|g| format!("`{g}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let (what, it) = if paths.len() == 1 {
-                ("the carve-out", "it")
-            } else {
-                ("the carve-outs", "they")
+            let groups = lift_groups(paths);
+            let (to, grant) = match grant {
+                Some(g) => ("to grant it and lift", format!("{g} ")),
+                None => ("to lift", String::new()),
             };
             format!(
-                "; to lift {what} (what {it} protected for deny group {groups} then follows your grant): {}",
+                "; {to} {what} (what {it} protected for deny group {groups} then follows your grant): {grant}{}",
                 lift_flags(paths)
+            )
+        }
+        Lift::Exposes(paths) => {
+            let names = paths
+                .iter()
+                .map(|p| escape::path(&p.path))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "; only --bypass-protection of {what} {names} would lift {them}, and the command could then read what {it} protected for deny group {}",
+                lift_groups(paths)
             )
         }
         Lift::NoFlag => String::new(),
@@ -264,7 +316,7 @@ impl Denied {
     }
 }
 
-fn dir_flag(access: AccessMode) -> &'static str {
+pub(crate) fn dir_flag(access: AccessMode) -> &'static str {
     match access {
         AccessMode::Read => "--read",
         AccessMode::Write => "--write",
@@ -443,6 +495,44 @@ fn blocked_suggestion(
         _ => (parent, FsKind::Dir),
     };
     let with = caps.grants_with(target, kind, d.access, "suggested").ok()?;
+    // The grant the access needs besides a lift: the suggestion, unless a grant of `caps`
+    // already covers it (red team 18).
+    let grant = {
+        let at = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+        let covered = caps.grants().iter().any(|g| {
+            g.access.contains(d.access)
+                && match g.kind {
+                    FsKind::Dir => at.starts_with(&g.path),
+                    FsKind::File => at == g.path,
+                }
+        });
+        (!covered).then(|| {
+            let flag = match kind {
+                FsKind::Dir => dir_flag(d.access),
+                FsKind::File => file_flag(d.access),
+            };
+            format!("{flag} {}", escape::shell_path(target))
+        })
+    };
+    // An entry operation (unlink, rename, link) changes the directory that holds the entry:
+    // when that directory is a spine, it is what must be lifted, whatever the entry is (red
+    // team 18: `rm DIR/file` was told `add --write DIR`, granted already, and `mv DIR/proj
+    // …` the lift of `proj`'s own carve-outs, while DIR stayed a spine for another).
+    if d.on_parent {
+        if let nono_sandbox::Rule::CarveOutSpine { deny, origin, .. } = model
+            .explain_granted(caps, &with, parent, AccessMode::Write)
+            .ok()?
+            .rule
+        {
+            return Some(Protected::Spine {
+                lift: spine_lift(caps, parent),
+                dir: parent.to_path_buf(),
+                deny,
+                origin,
+                grant,
+            });
+        }
+    }
     match model
         .explain_granted(caps, &with, &d.path, d.access)
         .ok()?
@@ -456,6 +546,7 @@ fn blocked_suggestion(
             dir: d.path.clone(),
             deny,
             origin,
+            grant,
         }),
         nono_sandbox::Rule::NewEntryInSpine { dir, deny, .. } => {
             let origin = model
@@ -466,6 +557,7 @@ fn blocked_suggestion(
                 dir,
                 deny,
                 origin,
+                grant,
             })
         }
         _ => None,
@@ -618,6 +710,7 @@ pub fn line(d: &Denied) -> String {
             deny,
             origin,
             lift,
+            grant,
         }) => {
             let origin = match origin {
                 Origin::Group(name) => name.clone(),
@@ -626,7 +719,14 @@ pub fn line(d: &Denied) -> String {
             };
             let (lead, clause) = match lift {
                 Lift::NoFlag => ("no flag grants it: ", String::new()),
-                Lift::Bypass(_) => ("", lift_clause(lift)),
+                Lift::Exposes(_) => (
+                    "no flag grants it without exposing a secret: ",
+                    format!(
+                        "{}; make the change outside the sandbox instead",
+                        lift_clause(lift)
+                    ),
+                ),
+                Lift::Bypass(_) => ("", lift_clause_with(lift, grant.as_deref())),
             };
             return format!(
                 "nono: denied {access} → {lead}{} holds the carve-out {} ({origin}), so it can be listed (under run) but nothing in it can be created, removed or renamed, and it cannot be opened for writing{clause}",
@@ -1276,6 +1376,7 @@ mod tests {
             deny: "/etc/ssl/private".into(),
             origin: Origin::ProfileDeny("default".into()),
             lift: Lift::NoFlag,
+            grant: None,
         });
         let l = line(&x);
         assert!(
@@ -1462,6 +1563,63 @@ mod tests {
             let dir = if why == "four" { "q" } else { "p" };
             assert_eq!(lift(&denies, dir), Lift::NoFlag, "{why}");
         }
+        let _ = std::fs::remove_dir_all(&t);
+    }
+
+    /// Red team 18: a carve-out that denies reading is named, not offered as flags (a write
+    /// beside it, the command's choice, must not steer the user into exposing it); a
+    /// carve-out nested in one of another group is not lifted unnamed; the groups are named
+    /// once each; a grant the access needs comes first among the flags.
+    #[test]
+    fn a_spine_lift_names_secrets_and_the_grant_it_needs() {
+        let t = std::env::temp_dir().join(format!("nono-report-lift18-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        for d in ["p/dot/ssh", "p/a/bin/in", "p/b/bin", "p/c/bin"] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        let t = std::fs::canonicalize(&t).unwrap();
+        let g = |n: &str| Origin::Group(n.into());
+        let lift = |denies: &[(&str, Origin, DenyKind)]| {
+            let mut caps = nono_sandbox::CapabilitySet::new();
+            for (p, o, kind) in denies {
+                caps.deny_kind(t.join(p), o.clone(), *kind).unwrap();
+            }
+            spine_lift(&caps, &t.join("p"))
+        };
+        let secret = lift(&[
+            ("p/dot/ssh", g("credentials"), DenyKind::All),
+            ("p/a/bin", g("autorun"), DenyKind::Write),
+        ]);
+        let Lift::Exposes(paths) = &secret else {
+            panic!("{secret:?}");
+        };
+        assert_eq!(paths.len(), 2);
+        let text = lift_clause_with(&secret, Some("--write /p"));
+        assert!(!text.contains("--read"), "{text}");
+        assert!(!text.contains("--write"), "{text}");
+        assert!(text.contains("could then read"), "{text}");
+        assert!(text.contains("`autorun`, `credentials`"), "{text}");
+        assert_eq!(
+            lift(&[
+                ("p/a/bin", g("autorun"), DenyKind::Write),
+                ("p/a/bin/in", g("keyrings"), DenyKind::Write),
+            ]),
+            Lift::NoFlag
+        );
+        let three = lift(&[
+            ("p/a/bin", g("autorun"), DenyKind::Write),
+            ("p/b/bin", g("autorun"), DenyKind::Write),
+            ("p/c/bin", g("autorun"), DenyKind::Write),
+        ]);
+        let text = lift_clause_with(&three, Some("--write /p"));
+        assert!(
+            text.contains("deny group `autorun` then follows your grant): --write /p --read "),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("; to grant it and lift the carve-outs"),
+            "{text}"
+        );
         let _ = std::fs::remove_dir_all(&t);
     }
 

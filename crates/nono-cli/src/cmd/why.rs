@@ -57,22 +57,49 @@ pub fn why(args: WhyArgs) -> anyhow::Result<i32> {
             json["deny_reason"] = serde_json::json!(m.why);
             text.push_str(&format!("{LINE}why `{}` protects it: {}", m.group, m.why));
         }
-        // A spine refused for writing: what lifts it, as the run's report says.
+        // A spine refused for writing: what lifts it, as the run's report says — with the
+        // grant the write needs when the spine's own grant does not give it (red team 18:
+        // under `--read DIR` the lift alone was printed), and for the spine itself by its
+        // canonical path (spelt through a link, nothing was printed).
         let spine = match &e.rule {
-            nono_sandbox::Rule::CarveOutSpine { .. } if access.writes() => Some(path.as_path()),
-            nono_sandbox::Rule::NewEntryInSpine { dir, .. } => Some(dir.as_path()),
+            nono_sandbox::Rule::CarveOutSpine { grant, .. } if access.writes() => {
+                Some((e.path.as_path(), grant))
+            }
+            nono_sandbox::Rule::NewEntryInSpine { dir, grant, .. } => Some((dir.as_path(), grant)),
             _ => None,
         };
-        if let Some(dir) = spine {
+        if let Some((dir, grant)) = spine {
             let lift = crate::report::spine_lift(&plan.caps, dir);
-            if let crate::report::Lift::Bypass(paths) = &lift {
-                json["lift"] = serde_json::json!(paths
+            let needs = (!grant.access.contains(access)).then(|| {
+                format!(
+                    "{} {}",
+                    crate::report::dir_flag(access),
+                    nono_supervisor::escape::shell_path(dir)
+                )
+            });
+            let paths = match &lift {
+                crate::report::Lift::Bypass(paths) => {
+                    if let Some(g) = &needs {
+                        json["lift_grant"] = serde_json::json!(g);
+                    }
+                    Some(("lift", paths))
+                }
+                crate::report::Lift::Exposes(paths) => Some(("lift_exposes", paths)),
+                crate::report::Lift::NoFlag => None,
+            };
+            if let Some((key, paths)) = paths {
+                json[key] = serde_json::json!(paths
                     .iter()
-                    .map(|p| serde_json::json!({"path": p.path, "group": p.group}))
+                    .map(|p| serde_json::json!({
+                        "path": p.path,
+                        "group": p.group,
+                        "grant": if p.dir { "--read" } else { "--read-file" },
+                    }))
                     .collect::<Vec<_>>());
                 text.push_str(&format!(
                     "{LINE}{}",
-                    crate::report::lift_clause(&lift).trim_start_matches("; ")
+                    crate::report::lift_clause_with(&lift, needs.as_deref())
+                        .trim_start_matches("; ")
                 ));
             }
         }
