@@ -32,6 +32,7 @@ mod redteam13;
 mod redteam14;
 mod redteam15;
 mod redteam17;
+mod redteam19;
 mod redteam2;
 mod redteam3;
 mod redteam4;
