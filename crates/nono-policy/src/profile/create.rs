@@ -93,16 +93,24 @@ impl Profile {
                     continue;
                 }
                 let field = format!("filesystem.{name}[{i}]");
-                let made = inside_home(&path, &vars.home)
-                    .and_then(|_| {
+                // What exists of it first (cheap, and what a start finds again and again when
+                // a symlink is on the way), then the deny groups, then making it.
+                let made = make(&path, &vars.home, uid, create, true)
+                    .and_then(|()| {
                         let denies = denies.get_or_insert_with(|| {
                             self.deny_set(vars).map_err(|e| {
                                 format!("the deny groups could not be resolved to check it: {e}")
                             })
                         });
-                        outside_denies(&path, denies.as_ref().map_err(Clone::clone)?)
+                        outside_denies(&path, denies.as_ref().map_err(Clone::clone)?, create)
                     })
-                    .and_then(|()| make(&path, &vars.home, uid, create, dry_run));
+                    .and_then(|()| {
+                        if dry_run {
+                            Ok(())
+                        } else {
+                            make(&path, &vars.home, uid, create, false)
+                        }
+                    });
                 match made {
                     Ok(()) => out.created.push(Created {
                         path,
@@ -137,15 +145,34 @@ fn inside_home<'a>(path: &'a Path, home: &Path) -> Result<Vec<&'a OsStr>, String
 }
 
 /// Why `path` may not be made: a deny entry covers it (or an ancestor of it, which would be
-/// made on the way), whatever its kind — making is writing.
-fn outside_denies(path: &Path, denies: &DenySet) -> Result<(), String> {
-    match denies.group_of(path) {
-        None => Ok(()),
-        Some(group) => Err(format!(
-            "it is protected by deny group `{group}`, which wins over every grant (the tool \
-             could not use it), so nono makes nothing there"
-        )),
+/// made on the way), whatever its kind — making is writing. Where `--bypass-protection` can
+/// lift the entry (an optional group's), the message says how the user can do it themselves.
+fn outside_denies(path: &Path, denies: &DenySet, create: Create) -> Result<(), String> {
+    let Some(m) = denies.deny_for(path, nono_sandbox::AccessMode::Write) else {
+        return Ok(());
+    };
+    let liftable = matches!(m.origin, nono_sandbox::Origin::Group(g)
+        if crate::deny_groups::group(g).is_some_and(|g| g.optional));
+    let by = match m.origin {
+        nono_sandbox::Origin::ProfileDeny(p) => format!("the deny list of profile `{p}`"),
+        _ => format!("deny group `{}`", m.group),
+    };
+    let mut reason = format!(
+        "it is protected by {by}, which wins over every grant (the tool could not use it), so \
+         nono makes nothing there"
+    );
+    if liftable {
+        let flag = match create {
+            Create::Dir => "--allow",
+            Create::File => "--allow-file",
+        };
+        let shown = crate::escape::shell_path(path);
+        reason.push_str(&format!(
+            "; if the tool truly needs it, make it yourself and run with {flag} {shown} \
+             --bypass-protection {shown}"
+        ));
     }
+    Err(reason)
 }
 
 /// Make `path` (inside `home`) as described in the module documentation; with `dry_run`,
@@ -415,9 +442,18 @@ mod tests {
             let out = p.create_missing(&vars, uid, dry_run);
             let reasons: Vec<&str> = out.refused.iter().map(|r| r.reason.as_str()).collect();
             assert_eq!(reasons.len(), 4, "{reasons:?}");
-            for (r, group) in reasons.iter().zip(["shell", "credentials", "autorun", "profile t"]) {
-                assert!(r.contains(&format!("deny group `{group}`")), "{reasons:?}");
+            let by = [
+                "deny group `shell`",
+                "deny group `credentials`",
+                "deny group `autorun`",
+                "the deny list of profile `t`",
+            ];
+            for (r, by) in reasons.iter().zip(by) {
+                assert!(r.contains(&format!("protected by {by}")), "{reasons:?}");
             }
+            // Where `--bypass-protection` could lift it, how.
+            assert!(reasons[0].contains("--bypass-protection"), "{reasons:?}");
+            assert!(!reasons[3].contains("--bypass-protection"), "{reasons:?}");
             assert_eq!(out.created.len(), 1, "{:?}", out.created);
             for rel in [".bash_profile", ".ssh", ".local", ".cache/secret"] {
                 assert!(std::fs::symlink_metadata(home.join(rel)).is_err(), "{rel}");
