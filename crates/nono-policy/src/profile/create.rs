@@ -210,19 +210,21 @@ fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Re
             return match rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600)) {
                 Ok(_) => Ok(()),
                 // Made meanwhile: by another nono starting (a file of the user's, as this one
-                // would have made it), or planted (a symlink, someone else's file), which is
-                // not said to be made; the grant judges what is there either way.
+                // would have made it), or planted (a symlink, someone else's file, a hard link
+                // to a file elsewhere), which is not said to be made; the grant judges what is
+                // there either way.
                 Err(rustix::io::Errno::EXIST) => {
                     match rustix::fs::statat(&dir, *name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
                         Ok(st)
                             if rustix::fs::FileType::from_raw_mode(st.st_mode)
                                 == rustix::fs::FileType::RegularFile
-                                && st.st_uid == uid =>
+                                && st.st_uid == uid
+                                && st.st_nlink == 1 =>
                         {
                             Ok(())
                         }
                         _ => Err(format!(
-                            "{} appeared meanwhile, and is not a file of yours",
+                            "{} appeared meanwhile, and is not a file of yours with one link",
                             at.display()
                         )),
                     }
@@ -270,7 +272,8 @@ fn refusal(at: &Path, e: io::Error) -> String {
     }
     if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
         format!(
-            "{} is a symlink (nono makes nothing through one)",
+            "{} is a symlink (nono makes nothing through one; if you trust where it leads, \
+             make the path yourself)",
             at.display()
         )
     } else {
@@ -500,6 +503,11 @@ mod tests {
         let e = make(&home.join("t/lock"), &home, uid, Create::File, false).unwrap_err();
         assert!(e.contains("appeared meanwhile"), "{e}");
         assert!(!d.join("elsewhere/lock").exists());
+        // A hard link to a file of the user's elsewhere is not one nono made.
+        std::fs::write(d.join("elsewhere/data"), "").unwrap();
+        std::fs::hard_link(d.join("elsewhere/data"), home.join("t/linked")).unwrap();
+        let e = make(&home.join("t/linked"), &home, uid, Create::File, false).unwrap_err();
+        assert!(e.contains("appeared meanwhile"), "{e}");
         // Another nono's file of the user's: fine.
         std::fs::write(home.join("t/own"), "").unwrap();
         make(&home.join("t/own"), &home, uid, Create::File, false).unwrap();
