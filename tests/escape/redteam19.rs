@@ -96,10 +96,16 @@ fn redteam19_create_makes_nothing_inside_a_deny_group() {
         let r = nono(&s, mode, &home, &p, &[], "true");
         assert_eq!(r.code, Some(0), "{mode}: {r}");
         for (_, _, rel) in DENIED {
-            assert!(!made(rel), "{mode}: nono made {rel} inside a deny group: {r}");
+            assert!(
+                !made(rel),
+                "{mode}: nono made {rel} inside a deny group: {r}"
+            );
         }
         assert!(r.stderr.contains("deny group"), "{mode}: {r}");
-        assert!(made(".cache/tool"), "{mode}: the entry outside was not made: {r}");
+        assert!(
+            made(".cache/tool"),
+            "{mode}: the entry outside was not made: {r}"
+        );
     }
     // Control: unsandboxed they can be made.
     let c = Command::new("/bin/sh")
@@ -133,7 +139,11 @@ fn redteam19_create_makes_nothing_when_the_home_is_the_root_directory() {
         let leaked = target.exists();
         let _ = std::fs::remove_dir_all(&target);
         assert_eq!(r.code, Some(0), "{mode}: {r}");
-        assert!(!leaked, "{mode}: nono made {} with HOME=/: {r}", target.display());
+        assert!(
+            !leaked,
+            "{mode}: nono made {} with HOME=/: {r}",
+            target.display()
+        );
         assert!(r.stderr.contains("root directory"), "{mode}: {r}");
     }
     // Control: root can make it.
@@ -164,8 +174,7 @@ fn redteam19_create_only_in_a_home_of_the_user_nono_runs_as() {
         .status()
         .unwrap();
     assert!(chown.success());
-    std::fs::set_permissions(&s.path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&s.path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::set_permissions(
         s.mkdir("work"),
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
@@ -174,7 +183,10 @@ fn redteam19_create_only_in_a_home_of_the_user_nono_runs_as() {
     // Root, HOME = the user's home: nothing made.
     let r = nono(&s, "run", &theirs, &p, &[], "true");
     assert_eq!(r.code, Some(0), "{r}");
-    assert!(!theirs.join(".cache").exists(), "root made a cache in their home: {r}");
+    assert!(
+        !theirs.join(".cache").exists(),
+        "root made a cache in their home: {r}"
+    );
     assert!(r.stderr.contains("not to you"), "{r}");
     for (home, mine) in [(&theirs, true), (&roots, false)] {
         let mut cmd = nono_cmd(&s.path);
