@@ -33,6 +33,7 @@ mod redteam14;
 mod redteam15;
 mod redteam17;
 mod redteam18;
+mod redteam19;
 mod redteam2;
 mod redteam3;
 mod redteam4;

@@ -7,12 +7,19 @@
 //! mkdir `~/.npm`).
 //!
 //! What is made is empty (a directory 0700, a file 0600, missing parents 0700) and only:
-//! - inside the home directory (`$HOME`, as the profile's `~` expands), spelt without `..`;
+//! - inside the home directory (`$HOME`, as the profile's `~` expands), spelt without `..`,
+//!   and not when the home is the root directory `/` (then everything is inside it: red team
+//!   19, a root nono with `HOME=/` and `XDG_CACHE_HOME=/etc` made `/etc/pip`);
+//! - outside the deny groups (the profile's groups and its own `filesystem.deny`): they win
+//!   over every grant, so the tool could not use what was made there, and the sandbox itself
+//!   can never make it — red team 19: an empty `~/.bash_profile`, which a login shell reads
+//!   instead of `~/.profile`, `~/.ssh/…`, a file in `~/.local/bin`;
 //! - by handles: from the home directory opened without following a symlink, each component
 //!   opened relative to the one before with `O_NOFOLLOW`, so a symlink on the way (one an
 //!   earlier run planted in a directory it could write) is refused, never followed;
 //! - through directories owned by the user nono runs as;
-//! - never in a dry run (`--dry-run` lists what would be made) nor for `why`.
+//! - never in a dry run (`--dry-run` lists what would be made, after the same checks of what
+//!   exists: a symlink or a foreign directory on the way, a deny group) nor for `why`.
 //!
 //! What is refused is a note, and the entry is then missing as before (skipped when
 //! `optional`, an error otherwise).
@@ -26,6 +33,7 @@ use rustix::fs::{Mode, OFlags};
 
 use super::schema::Create;
 use super::{Profile, Vars};
+use crate::deny_groups::DenySet;
 
 /// One entry's path that nono made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +70,8 @@ impl Profile {
     #[must_use]
     pub fn create_missing(&self, vars: &Vars, uid: u32, dry_run: bool) -> CreateOutcome {
         let mut out = CreateOutcome::default();
+        // Resolved when a path is to be made (rarely: a tool's first use), not at every start.
+        let mut denies: Option<Result<DenySet, String>> = None;
         let fs = &self.filesystem;
         for list in [&fs.read, &fs.allow, &fs.write] {
             for e in list {
@@ -74,11 +84,24 @@ impl Profile {
                 if std::fs::symlink_metadata(&path).is_ok() {
                     continue;
                 }
-                let made = if dry_run {
-                    inside_home(&path, &vars.home).map(|_| ())
-                } else {
-                    make(&path, &vars.home, uid, create)
-                };
+                // What exists of it first (cheap, and what a start finds again and again when
+                // a symlink is on the way), then the deny groups, then making it.
+                let made = make(&path, &vars.home, uid, create, true)
+                    .and_then(|()| {
+                        let denies = denies.get_or_insert_with(|| {
+                            self.deny_set(vars).map_err(|e| {
+                                format!("the deny groups could not be resolved to check it: {e}")
+                            })
+                        });
+                        outside_denies(&path, denies.as_ref().map_err(Clone::clone)?, create)
+                    })
+                    .and_then(|()| {
+                        if dry_run {
+                            Ok(())
+                        } else {
+                            make(&path, &vars.home, uid, create, false)
+                        }
+                    });
                 match made {
                     Ok(()) => out.created.push(Created { path, create }),
                     Err(reason) => out.refused.push(NotCreated { path, reason }),
@@ -104,13 +127,52 @@ fn inside_home<'a>(path: &'a Path, home: &Path) -> Result<Vec<&'a OsStr>, String
         .collect()
 }
 
-/// Make `path` (inside `home`) as described in the module documentation.
-fn make(path: &Path, home: &Path, uid: u32, create: Create) -> Result<(), String> {
+/// Why `path` may not be made: a deny entry covers it (or an ancestor of it, which would be
+/// made on the way), whatever its kind — making is writing. Where `--bypass-protection` can
+/// lift the entry (an optional group's), the message says how the user can do it themselves.
+fn outside_denies(path: &Path, denies: &DenySet, create: Create) -> Result<(), String> {
+    let Some(m) = denies.deny_for(path, nono_sandbox::AccessMode::Write) else {
+        return Ok(());
+    };
+    let liftable = matches!(m.origin, nono_sandbox::Origin::Group(g)
+        if crate::deny_groups::group(g).is_some_and(|g| g.optional));
+    let by = match m.origin {
+        nono_sandbox::Origin::ProfileDeny(p) => format!("the deny list of profile `{p}`"),
+        _ => format!("deny group `{}`", m.group),
+    };
+    let mut reason = format!(
+        "it is protected by {by}, which wins over every grant (the tool could not use it), so \
+         nono makes nothing there"
+    );
+    if liftable {
+        let flag = match create {
+            Create::Dir => "--allow",
+            Create::File => "--allow-file",
+        };
+        let shown = crate::escape::shell_path(path);
+        reason.push_str(&format!(
+            "; if the tool truly needs it, make it yourself and run with {flag} {shown} \
+             --bypass-protection {shown}"
+        ));
+    }
+    Err(reason)
+}
+
+/// Make `path` (inside `home`) as described in the module documentation; with `dry_run`,
+/// only go through what exists of it with the same checks.
+fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Result<(), String> {
     let names = inside_home(path, home)?;
     let io = |what: &str, at: &Path, e: io::Error| format!("{what} {}: {e}", at.display());
     // The home directory itself: its canonical form, so that a home reached through a
     // symlink (`/home` → `/usr/home`) is still opened without following one.
     let real = std::fs::canonicalize(home).map_err(|e| io("cannot resolve", home, e))?;
+    if real.parent().is_none() {
+        return Err(format!(
+            "your home directory {} is the root directory, so everything would be inside it \
+             (set HOME to a directory of yours)",
+            home.display()
+        ));
+    }
     let mut dir =
         open_dir(rustix::fs::CWD, real.as_os_str()).map_err(|e| io("cannot open", home, e))?;
     owned(&dir, uid, home)?;
@@ -119,6 +181,9 @@ fn make(path: &Path, home: &Path, uid: u32, create: Create) -> Result<(), String
     for (i, name) in names.iter().enumerate() {
         at.push(name);
         if i == last && create == Create::File {
+            if dry_run {
+                return Ok(());
+            }
             let flags = OFlags::CREATE
                 | OFlags::EXCL
                 | OFlags::WRONLY
@@ -127,13 +192,33 @@ fn make(path: &Path, home: &Path, uid: u32, create: Create) -> Result<(), String
                 | OFlags::NONBLOCK;
             return match rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600)) {
                 Ok(_) => Ok(()),
-                // Made meanwhile by someone else: it exists now, and the grant judges it.
-                Err(rustix::io::Errno::EXIST) => Ok(()),
+                // Made meanwhile: by another nono starting (a file of the user's, as this one
+                // would have made it), or planted (a symlink, someone else's file, a hard link
+                // to a file elsewhere), which is not said to be made; the grant judges what is
+                // there either way.
+                Err(rustix::io::Errno::EXIST) => {
+                    match rustix::fs::statat(&dir, *name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st)
+                            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                                == rustix::fs::FileType::RegularFile
+                                && st.st_uid == uid
+                                && st.st_nlink == 1 =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(format!(
+                            "{} appeared meanwhile, and is not a file of yours with one link",
+                            at.display()
+                        )),
+                    }
+                }
                 Err(e) => Err(io("cannot create", &at, e.into())),
             };
         }
         dir = match open_dir(&dir, name) {
             Ok(next) => next,
+            // What is missing from here on would be made.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dry_run => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 match rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -170,7 +255,8 @@ fn refusal(at: &Path, e: io::Error) -> String {
     }
     if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
         format!(
-            "{} is a symlink (nono makes nothing through one)",
+            "{} is a symlink (nono makes nothing through one; if you trust where it leads, \
+             make the path yourself)",
             at.display()
         )
     } else {
@@ -319,6 +405,95 @@ mod tests {
             assert!(!home.join("theirs/tool").exists());
         }
         assert_eq!(std::fs::read_dir(d.join("elsewhere")).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 19: nothing is made inside a deny group (a built-in one or the profile's own
+    /// deny list), not even the directories on the way; a dry run says the same.
+    #[test]
+    fn nothing_is_made_inside_a_deny_group() {
+        let d = scratch("deny");
+        let home = d.join("home");
+        let vars = Vars::for_home(&home);
+        let uid = crate::planted::user_id();
+        let mut p = profile(vec![
+            entry("~/.bash_profile", Create::File),
+            entry("~/.ssh/tool", Create::Dir),
+            entry("~/.local/bin/tool", Create::File),
+            entry("~/.cache/secret/x", Create::Dir),
+            entry("~/.cache/tool", Create::Dir),
+        ]);
+        p.filesystem.deny = vec!["~/.cache/secret".into()];
+        for dry_run in [true, false] {
+            let out = p.create_missing(&vars, uid, dry_run);
+            let reasons: Vec<&str> = out.refused.iter().map(|r| r.reason.as_str()).collect();
+            assert_eq!(reasons.len(), 4, "{reasons:?}");
+            let by = [
+                "deny group `shell`",
+                "deny group `credentials`",
+                "deny group `autorun`",
+                "the deny list of profile `t`",
+            ];
+            for (r, by) in reasons.iter().zip(by) {
+                assert!(r.contains(&format!("protected by {by}")), "{reasons:?}");
+            }
+            // Where `--bypass-protection` could lift it, how.
+            assert!(reasons[0].contains("--bypass-protection"), "{reasons:?}");
+            assert!(!reasons[3].contains("--bypass-protection"), "{reasons:?}");
+            assert_eq!(out.created.len(), 1, "{:?}", out.created);
+            for rel in [".bash_profile", ".ssh", ".local", ".cache/secret"] {
+                assert!(std::fs::symlink_metadata(home.join(rel)).is_err(), "{rel}");
+            }
+        }
+        assert!(home.join(".cache/tool").is_dir());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Red team 19: with the home at `/`, everything is "inside the home": nothing is made.
+    #[test]
+    fn nothing_is_made_when_the_home_is_the_root_directory() {
+        let name = format!("nono-create-root-{}", std::process::id());
+        let p = profile(vec![entry(&format!("~/{name}/x"), Create::Dir)]);
+        let vars = Vars::for_home("/");
+        let uid = crate::planted::user_id();
+        for dry_run in [true, false] {
+            let out = p.create_missing(&vars, uid, dry_run);
+            let made = Path::new("/").join(&name).exists();
+            let _ = std::fs::remove_dir_all(Path::new("/").join(&name));
+            assert!(!made && out.created.is_empty(), "{out:?}");
+            assert!(out.refused[0].reason.contains("root directory"), "{out:?}");
+        }
+    }
+
+    /// Red team 19: a dry run goes through what exists like a run, so it does not promise
+    /// what a run refuses (a symlink on the way); a file planted at the last moment (the
+    /// name taken between the look and the `O_EXCL` open) is not said to be made.
+    #[test]
+    fn a_dry_run_refuses_what_a_run_refuses_and_a_planted_name_is_not_made() {
+        let d = scratch("dry");
+        let home = d.join("home");
+        let vars = Vars::for_home(&home);
+        let uid = crate::planted::user_id();
+        std::fs::create_dir_all(d.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere"), home.join(".cache")).unwrap();
+        let p = profile(vec![entry("~/.cache/tool/x", Create::Dir)]);
+        let dry = p.create_missing(&vars, uid, true);
+        assert!(dry.created.is_empty(), "{dry:?}");
+        assert!(dry.refused[0].reason.contains("is a symlink"), "{dry:?}");
+        // The name taken by a symlink once the look found it missing.
+        std::fs::create_dir(home.join("t")).unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere/lock"), home.join("t/lock")).unwrap();
+        let e = make(&home.join("t/lock"), &home, uid, Create::File, false).unwrap_err();
+        assert!(e.contains("appeared meanwhile"), "{e}");
+        assert!(!d.join("elsewhere/lock").exists());
+        // A hard link to a file of the user's elsewhere is not one nono made.
+        std::fs::write(d.join("elsewhere/data"), "").unwrap();
+        std::fs::hard_link(d.join("elsewhere/data"), home.join("t/linked")).unwrap();
+        let e = make(&home.join("t/linked"), &home, uid, Create::File, false).unwrap_err();
+        assert!(e.contains("appeared meanwhile"), "{e}");
+        // Another nono's file of the user's: fine.
+        std::fs::write(home.join("t/own"), "").unwrap();
+        make(&home.join("t/own"), &home, uid, Create::File, false).unwrap();
         let _ = std::fs::remove_dir_all(&d);
     }
 }
