@@ -649,7 +649,9 @@ impl SandboxPlan {
                 }
             ));
         }
-        for r in &self.created.refused {
+        // What this machine's layout refuses (a symlinked `~/.cache`) is not said at every
+        // start, as of any optional path missing here; `--dry-run` lists it with why.
+        for r in self.created.refused.iter().filter(|r| !r.layout) {
             out.push(format!(
                 "did not make {} (profile {} asks for it when missing): {}; the entry is skipped",
                 escape::path(&r.path),

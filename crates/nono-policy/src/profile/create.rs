@@ -51,6 +51,37 @@ pub struct NotCreated {
     pub path: PathBuf,
     /// Why it was not made (a sentence for the note).
     pub reason: String,
+    /// Whether it comes from how this machine is laid out — a symlink on the way (a cache
+    /// directory moved to another disk), a home at `/` or not the user's, a `$XDG_CACHE_HOME`
+    /// outside the home — rather than from the profile: a run then says nothing, as of any
+    /// optional path missing here (it would say it at every start), and a dry run lists it.
+    pub layout: bool,
+}
+
+/// Why a path is not made, inside this module.
+#[derive(Debug)]
+struct Refusal {
+    reason: String,
+    /// See [`NotCreated::layout`].
+    layout: bool,
+}
+
+impl Refusal {
+    fn layout(reason: String) -> Refusal {
+        Refusal {
+            reason,
+            layout: true,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal {
+            reason,
+            layout: false,
+        }
+    }
 }
 
 /// What [`Profile::create_missing`] did.
@@ -93,7 +124,8 @@ impl Profile {
                                 format!("the deny groups could not be resolved to check it: {e}")
                             })
                         });
-                        outside_denies(&path, denies.as_ref().map_err(Clone::clone)?, create)
+                        let denies = denies.as_ref().map_err(|e| Refusal::from(e.clone()))?;
+                        outside_denies(&path, denies, create).map_err(Refusal::from)
                     })
                     .and_then(|()| {
                         if dry_run {
@@ -104,7 +136,11 @@ impl Profile {
                     });
                 match made {
                     Ok(()) => out.created.push(Created { path, create }),
-                    Err(reason) => out.refused.push(NotCreated { path, reason }),
+                    Err(Refusal { reason, layout }) => out.refused.push(NotCreated {
+                        path,
+                        reason,
+                        layout,
+                    }),
                 }
             }
         }
@@ -113,16 +149,23 @@ impl Profile {
 }
 
 /// The components of `path` below `home`, if it lies strictly inside it, spelt plainly.
-fn inside_home<'a>(path: &'a Path, home: &Path) -> Result<Vec<&'a OsStr>, String> {
+fn inside_home<'a>(path: &'a Path, home: &Path) -> Result<Vec<&'a OsStr>, Refusal> {
     let rest = path
         .strip_prefix(home)
         .ok()
         .filter(|r| !r.as_os_str().is_empty())
-        .ok_or_else(|| format!("it is not inside your home directory {}", home.display()))?;
+        .ok_or_else(|| {
+            Refusal::layout(format!(
+                "it is not inside your home directory {}",
+                home.display()
+            ))
+        })?;
     rest.components()
         .map(|c| match c {
             Component::Normal(name) => Ok(name),
-            _ => Err("its spelling has `.` or `..` components".to_owned()),
+            _ => Err(Refusal::from(
+                "its spelling has `.` or `..` components".to_owned(),
+            )),
         })
         .collect()
 }
@@ -160,22 +203,22 @@ fn outside_denies(path: &Path, denies: &DenySet, create: Create) -> Result<(), S
 
 /// Make `path` (inside `home`) as described in the module documentation; with `dry_run`,
 /// only go through what exists of it with the same checks.
-fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Result<(), String> {
+fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Result<(), Refusal> {
     let names = inside_home(path, home)?;
     let io = |what: &str, at: &Path, e: io::Error| format!("{what} {}: {e}", at.display());
     // The home directory itself: its canonical form, so that a home reached through a
     // symlink (`/home` → `/usr/home`) is still opened without following one.
     let real = std::fs::canonicalize(home).map_err(|e| io("cannot resolve", home, e))?;
     if real.parent().is_none() {
-        return Err(format!(
+        return Err(Refusal::layout(format!(
             "your home directory {} is the root directory, so everything would be inside it \
              (set HOME to a directory of yours)",
             home.display()
-        ));
+        )));
     }
     let mut dir =
         open_dir(rustix::fs::CWD, real.as_os_str()).map_err(|e| io("cannot open", home, e))?;
-    owned(&dir, uid, home)?;
+    owned(&dir, uid, home).map_err(Refusal::layout)?;
     let mut at = home.to_path_buf();
     let last = names.len() - 1;
     for (i, name) in names.iter().enumerate() {
@@ -206,13 +249,13 @@ fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Re
                         {
                             Ok(())
                         }
-                        _ => Err(format!(
+                        _ => Err(Refusal::from(format!(
                             "{} appeared meanwhile, and is not a file of yours with one link",
                             at.display()
-                        )),
+                        ))),
                     }
                 }
-                Err(e) => Err(io("cannot create", &at, e.into())),
+                Err(e) => Err(io("cannot create", &at, e.into()).into()),
             };
         }
         dir = match open_dir(&dir, name) {
@@ -222,7 +265,7 @@ fn make(path: &Path, home: &Path, uid: u32, create: Create, dry_run: bool) -> Re
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 match rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => return Err(io("cannot create", &at, e.into())),
+                    Err(e) => return Err(io("cannot create", &at, e.into()).into()),
                 }
                 open_dir(&dir, name).map_err(|e| refusal(&at, e))?
             }
@@ -246,21 +289,21 @@ fn open_dir<Fd: std::os::fd::AsFd>(dir: Fd, name: &OsStr) -> io::Result<OwnedFd>
 
 /// Why `at` could not be gone through. (`O_DIRECTORY | O_NOFOLLOW` on a symlink fails
 /// with `ENOTDIR`, as on a file; which one it was is looked up for the message only.)
-fn refusal(at: &Path, e: io::Error) -> String {
+fn refusal(at: &Path, e: io::Error) -> Refusal {
     let not_dir = [rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR]
         .iter()
         .any(|n| e.raw_os_error() == Some(n.raw_os_error()));
     if !not_dir {
-        return format!("cannot open {}: {e}", at.display());
+        return format!("cannot open {}: {e}", at.display()).into();
     }
     if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
-        format!(
+        Refusal::layout(format!(
             "{} is a symlink (nono makes nothing through one; if you trust where it leads, \
              make the path yourself)",
             at.display()
-        )
+        ))
     } else {
-        format!("{} is not a directory", at.display())
+        format!("{} is not a directory", at.display()).into()
     }
 }
 
@@ -428,6 +471,8 @@ mod tests {
             let out = p.create_missing(&vars, uid, dry_run);
             let reasons: Vec<&str> = out.refused.iter().map(|r| r.reason.as_str()).collect();
             assert_eq!(reasons.len(), 4, "{reasons:?}");
+            // The profile's asking, not the machine's layout: said at every start.
+            assert!(out.refused.iter().all(|r| !r.layout), "{:?}", out.refused);
             let by = [
                 "deny group `shell`",
                 "deny group `credentials`",
@@ -480,17 +525,21 @@ mod tests {
         let dry = p.create_missing(&vars, uid, true);
         assert!(dry.created.is_empty(), "{dry:?}");
         assert!(dry.refused[0].reason.contains("is a symlink"), "{dry:?}");
+        assert!(
+            dry.refused[0].layout,
+            "a symlink on the way is the machine's layout"
+        );
         // The name taken by a symlink once the look found it missing.
         std::fs::create_dir(home.join("t")).unwrap();
         std::os::unix::fs::symlink(d.join("elsewhere/lock"), home.join("t/lock")).unwrap();
         let e = make(&home.join("t/lock"), &home, uid, Create::File, false).unwrap_err();
-        assert!(e.contains("appeared meanwhile"), "{e}");
+        assert!(e.reason.contains("appeared meanwhile"), "{}", e.reason);
         assert!(!d.join("elsewhere/lock").exists());
         // A hard link to a file of the user's elsewhere is not one nono made.
         std::fs::write(d.join("elsewhere/data"), "").unwrap();
         std::fs::hard_link(d.join("elsewhere/data"), home.join("t/linked")).unwrap();
         let e = make(&home.join("t/linked"), &home, uid, Create::File, false).unwrap_err();
-        assert!(e.contains("appeared meanwhile"), "{e}");
+        assert!(e.reason.contains("appeared meanwhile"), "{}", e.reason);
         // Another nono's file of the user's: fine.
         std::fs::write(home.join("t/own"), "").unwrap();
         make(&home.join("t/own"), &home, uid, Create::File, false).unwrap();
