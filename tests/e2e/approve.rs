@@ -87,6 +87,50 @@ fn an_approved_directory_covers_mkdir_rm_and_mv() {
     assert!(!s.join("other/d").exists() && s.join("other/f").exists());
 }
 
+/// With runtime grants, a path operation outside the grants that the kernel fails before
+/// Landlock is asked gets the kernel's answer, not `EACCES`: `mkdir` of an existing directory
+/// is `EEXIST` (Node's `mkdirSync(dir, {recursive: true})` and `mkdir -p`-style code take it
+/// for "already there"; `EACCES` made them fail, Claude Code's saving of `~/.claude.json`
+/// among them), `rm -f` of a missing name is `ENOENT` (ignored), and neither is reported.
+/// Control: a new name there is still refused and reported.
+#[test]
+fn a_path_operation_the_kernel_fails_first_gets_the_kernels_answer_under_approve() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("approve-eexist");
+    let a = s.mkdir("appr").display().to_string();
+    let o = s.mkdir("other").display().to_string();
+    let script = format!(
+        "mkdir {o} 2>&1; rm -f {o}/missing && echo rm-ok;          mkdir {o}/new 2>&1; echo done"
+    );
+    let out = nono(&s.path, ["run", "--approve", &a, "--", "sh", "-c", &script]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("File exists"), "{out}");
+    assert!(out.stdout.contains("rm-ok"), "{out}");
+    assert!(out.stdout.contains("Permission denied"), "{out}");
+    let denied: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("nono: denied"))
+        .collect();
+    assert_eq!(denied.len(), 1, "{out}");
+    assert!(denied[0].contains(&format!("{o}/new")), "{out}");
+    assert!(!s.join("other/new").exists());
+    // Node's recursive mkdir of an existing directory, where node is installed.
+    if std::path::Path::new("/usr/bin/node").exists() {
+        let js = format!(
+            r#"require("fs").mkdirSync("{o}", {{recursive: true}}); console.log("node-ok")"#
+        );
+        nono(
+            &s.path,
+            ["run", "--approve", &a, "--", "/usr/bin/node", "-e", &js],
+        )
+        .expect_code(0)
+        .stdout_has("node-ok");
+    }
+}
+
 /// No controlling terminal (`setsid`, stdin a pipe): the request no rule covers is denied,
 /// and nono says that there was nobody to ask — before the run and in the report.
 #[test]

@@ -308,6 +308,18 @@ fn brokerable(
     if paths.len() != path_args(syscall, a).len() {
         return None;
     }
+    // A call the kernel fails before Landlock is asked — creating a name that exists
+    // (`EEXIST`), removing or linking one that does not (`ENOENT`) — is left to the kernel:
+    // decided by the engine, a refusal was answered `EACCES` in its place, so `mkdir -p`
+    // style code that takes `EEXIST` for "already there" failed (Node's
+    // `mkdirSync(dir, {recursive: true})` on an existing directory outside the grants, as
+    // Claude Code does for the home), `rm -f` of a missing name outside complained, and
+    // with the prompt a person was asked about a call that could not do anything.
+    // `CONTINUE` gives the kernel's own answer; a name made or removed meanwhile is then
+    // Landlock's to refuse, as without a supervisor.
+    if paths.iter().any(|(path, need)| fails_first(path, *need)) {
+        return None;
+    }
     let mut names = Vec::with_capacity(paths.len());
     let mut any_outside = false;
     for (path, need) in paths {
@@ -325,6 +337,19 @@ fn brokerable(
         names.push((canonical, *need, outside));
     }
     any_outside.then_some(Op { names, kind })
+}
+
+/// Whether the kernel fails a call that needs `need` of `path` before any permission check:
+/// a new name that exists, or a name to remove or link that does not. (`lstat` by the
+/// supervisor: where the child sees otherwise, `CONTINUE` still gives the child's own
+/// answer.)
+fn fails_first(path: &Path, need: Need) -> bool {
+    let exists = || std::fs::symlink_metadata(path).is_ok();
+    match need {
+        Need::Create => exists(),
+        Need::Remove | Need::LinkSource => !exists(),
+        Need::Replace | Need::WriteFile | Need::Exec => false,
+    }
 }
 
 /// On a worker: ask the engine for every name outside the static grants; all granted →
