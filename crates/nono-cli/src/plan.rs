@@ -96,6 +96,19 @@ pub enum MissingPaths {
     Leave,
 }
 
+impl MissingPaths {
+    /// For a command that runs unless `dry_run`: [`Create`](Self::Create), or
+    /// [`DryRun`](Self::DryRun).
+    #[must_use]
+    pub fn unless_dry_run(dry_run: bool) -> MissingPaths {
+        if dry_run {
+            MissingPaths::DryRun
+        } else {
+            MissingPaths::Create
+        }
+    }
+}
+
 /// Which sandbox [`SandboxPlan::from_flags_ahead`] prepares on the main thread while the deny
 /// groups are resolved on the other (issue 14, start-up): the Landlock ruleset, its rules'
 /// opens and the seccomp programs for the grants and the profile's own denies, taken by

@@ -19,11 +19,7 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Run
     };
-    let missing = if args.dry_run {
-        MissingPaths::DryRun
-    } else {
-        MissingPaths::Create
-    };
+    let missing = MissingPaths::unless_dry_run(args.dry_run);
     let sandbox =
         SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
@@ -76,11 +72,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Run
     };
-    let missing = if args.dry_run {
-        MissingPaths::DryRun
-    } else {
-        MissingPaths::Create
-    };
+    let missing = MissingPaths::unless_dry_run(args.dry_run);
     let sandbox =
         SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;

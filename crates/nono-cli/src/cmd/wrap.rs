@@ -118,11 +118,7 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
     } else {
         PrepareAhead::Wrap
     };
-    let missing = if args.dry_run {
-        MissingPaths::DryRun
-    } else {
-        MissingPaths::Create
-    };
+    let missing = MissingPaths::unless_dry_run(args.dry_run);
     let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, false, ahead, missing)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
