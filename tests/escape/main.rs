@@ -35,6 +35,7 @@ mod redteam17;
 mod redteam18;
 mod redteam19;
 mod redteam2;
+mod redteam20;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -203,34 +203,43 @@ pub(crate) fn handle(
         .iter()
         .find(|(_, need)| *need == Need::Create)
         .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
-    let mut refused = false;
+    let mut refused = Vec::with_capacity(2);
     let mut allowed = Vec::with_capacity(2);
-    for (i, (path, need)) in paths.into_iter().enumerate() {
-        if need == Need::LinkSource && path.parent() == new_parent.as_deref() {
+    for (i, (path, need)) in paths.iter().enumerate() {
+        if *need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
         }
-        if let Some((denied, access)) = outside(caps, &path, need) {
-            refused = true;
-            shared.deny(Denial {
-                what: Refused::Path(denied),
-                access,
-                pid: n.pid,
-                call: Call::Syscall(syscall),
-                reason: "outside the sandbox".to_owned(),
-            });
-        } else {
-            allowed.push((i, path, need));
+        match outside(caps, path, *need) {
+            Some(denied) => refused.push(denied),
+            None => allowed.push((i, path, *need)),
         }
     }
-    // Learning: only a call the kernel let through (one refused name fails the whole call).
-    if let (Some(learner), false) = (&shared.learner, refused) {
+    // One name the kernel fails first fails the whole call before Landlock is asked: a
+    // `rename` or `link` of a missing source reports nothing for its new name (the answer was
+    // `ENOENT`, and the flag the report would name changes nothing). Looked at only when
+    // something would be reported, after `CONTINUE`, like `outside`'s own `lstat`.
+    if !refused.is_empty() && paths.iter().any(|(p, need)| fails_first(p, *need)) {
+        refused.clear();
+        allowed.clear();
+    }
+    for (denied, access) in &refused {
+        shared.deny(Denial {
+            what: Refused::Path(denied.clone()),
+            access: *access,
+            pid: n.pid,
+            call: Call::Syscall(syscall),
+            reason: "outside the sandbox".to_owned(),
+        });
+    }
+    // Learning: only a call the kernel let through (one refused name fails the whole call),
+    // and not one it failed first for another name (`existed`, seen before the call).
+    let failed_first = paths
+        .iter()
+        .zip(&existed)
+        .any(|((_, need), existed)| fails_first_if(*need, *existed));
+    if let (Some(learner), true, false) = (&shared.learner, refused.is_empty(), failed_first) {
         for (i, path, need) in allowed {
-            learn(
-                learner,
-                &path,
-                need,
-                existed.get(i).copied().unwrap_or(true),
-            );
+            learn(learner, path, need, existed.get(i).copied().unwrap_or(true));
         }
     }
 }
@@ -344,10 +353,19 @@ fn brokerable(
 /// supervisor: where the child sees otherwise, `CONTINUE` still gives the child's own
 /// answer.)
 fn fails_first(path: &Path, need: Need) -> bool {
-    let exists = || std::fs::symlink_metadata(path).is_ok();
     match need {
-        Need::Create => exists(),
-        Need::Remove | Need::LinkSource => !exists(),
+        Need::Create | Need::Remove | Need::LinkSource => {
+            fails_first_if(need, std::fs::symlink_metadata(path).is_ok())
+        }
+        Need::Replace | Need::WriteFile | Need::Exec => false,
+    }
+}
+
+/// [`fails_first`] for a name whose existence is known.
+fn fails_first_if(need: Need, exists: bool) -> bool {
+    match need {
+        Need::Create => exists,
+        Need::Remove | Need::LinkSource => !exists,
         Need::Replace | Need::WriteFile | Need::Exec => false,
     }
 }
