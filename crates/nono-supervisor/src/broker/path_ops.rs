@@ -20,7 +20,9 @@
 //!    - `truncate` needs write on the file, `execve` read (`EXECUTE` comes with read).
 //!
 //! Not recorded, because the kernel fails them before Landlock is asked: creating a name that
-//! exists (`EEXIST`), removing, truncating or executing one that does not (`ENOENT`).
+//! exists (`EEXIST`), removing, truncating or executing one that does not (`ENOENT`). One such
+//! name fails the whole call first: a `rename` or `link` of a missing source records nothing
+//! for its new name either, and teaches `nono learn` nothing.
 //!
 //! # Limits
 //! - `execveat(fd, "", AT_EMPTY_PATH)` (`fexecve`) and paths relative to a deleted directory
