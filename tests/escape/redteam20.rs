@@ -102,3 +102,64 @@ fn redteam20_a_call_failed_first_for_one_name_reports_and_learns_nothing_for_the
         "learned a grant from calls that failed with ENOENT: {text}"
     );
 }
+
+/// A path through the child's own `/proc` entries — `mkdir /dev/fd/N/x`, `/proc/self/fd/N/x`,
+/// `/proc/self/cwd/x` — was read by the supervisor as its own: `self` was the supervisor, so
+/// a refusal in the child's directory was reported for the supervisor's cwd (with a
+/// `--write` flag for a directory the call never touched) or not at all (the supervisor's
+/// fd `N`), and under `--approve DIR` the call was left to Landlock (refused) or brokered for
+/// the supervisor's directory. Now such a path is the rest relative to the child's fd or cwd,
+/// as for `mkdirat(N, "x")`. Control: unsandboxed, the three calls make the names.
+#[test]
+fn redteam20_a_path_through_the_childs_own_proc_entries_is_the_childs() {
+    if !sandbox_available() || !Path::new(PERL).exists() {
+        return;
+    }
+    let s = Scratch::new("rt20-own-proc");
+    let other = s.mkdir("other");
+    let o = other.display().to_string();
+    // O_PATH | O_DIRECTORY (Fcntl's numbers: O_DIRECTORY differs between architectures).
+    let js = format!(
+        r#"use Fcntl; my $fl = (eval {{ Fcntl::O_PATH() }} // 010000000) | O_DIRECTORY;
+           sysopen(my $d, "{o}", $fl) or die "open: $!"; my $n = fileno($d);
+           mkdir("/dev/fd/$n/a") or print "a: $!\n";
+           mkdir("/proc/self/fd/$n/b") or print "b: $!\n";
+           chdir("{o}") or die "chdir: $!";
+           mkdir("/proc/self/cwd/c") or print "c: $!\n";"#
+    );
+    let made = |n: &str| other.join(n).exists();
+    let clean = || {
+        for n in ["a", "b", "c"] {
+            let _ = std::fs::remove_dir(other.join(n));
+        }
+    };
+
+    // Control: unsandboxed, the three names are made in OTHER.
+    let c = Command::new(PERL).args(["-e", &js]).output().unwrap();
+    assert!(c.status.success(), "{c:?}");
+    assert!(made("a") && made("b") && made("c"), "{c:?}");
+    clean();
+
+    // Refused: each is reported for OTHER/NAME, nothing for nono's own cwd.
+    let out = nono(&s.path, ["run", "--", PERL, "-e", &js]);
+    out.expect_code(0);
+    assert!(!made("a") && !made("b") && !made("c"), "{out}");
+    for n in ["a", "b", "c"] {
+        let want = format!("nono: denied write of {} (mkdir)", other.join(n).display());
+        assert!(
+            out.stderr.contains(&want),
+            "{n} not reported as {want}: {out}"
+        );
+    }
+    let wrong = format!("denied write of {} (mkdir)", s.join("c").display());
+    assert!(
+        !out.stderr.contains(&wrong),
+        "reported for nono's cwd: {out}"
+    );
+
+    // Approved: the calls work, as `mkdirat(N, ...)` and a relative path do.
+    let out = nono(&s.path, ["run", "--approve", &o, "--", PERL, "-e", &js]);
+    out.expect_code(0);
+    assert!(made("a") && made("b") && made("c"), "{out}");
+    assert!(!out.stderr.contains("nono: denied"), "{out}");
+}

@@ -517,12 +517,47 @@ fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> 
 
 /// Read one path argument and make it absolute and lexically normal. `None` if it cannot be
 /// (unreadable, empty, relative to something that is not a directory path).
+///
+/// A path through the child's own `/proc` entries (`/dev/fd/N/...`, `/proc/self/fd/N/...`,
+/// `/proc/self/cwd/...`, and the `thread-self` forms) is the rest relative to that fd or cwd,
+/// like the `*at` call's dirfd: read by the supervisor, `self` would be the supervisor (its
+/// own fds, its own cwd), so the report named another directory, or none.
 fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<PathBuf> {
     let path = procmem::read_cstr_bytes(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
     }
+    let (dirfd, path) = match own_proc_base(&path) {
+        Some((fd, rest)) => (fd, rest),
+        None => (dirfd, path),
+    };
     super::absolute(notify, n, dirfd, &path).map(|p| super::normalize(&p))
+}
+
+/// For a path through the calling thread's own `/proc` entries, the directory it starts from
+/// (an fd, or `AT_FDCWD` for `cwd`) and the (non-empty) rest; `None` for any other path.
+fn own_proc_base(path: &[u8]) -> Option<(i32, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let names: Vec<&[u8]> = Path::new(std::ffi::OsStr::from_bytes(path))
+        .components()
+        .map(|c| c.as_os_str().as_bytes())
+        .collect();
+    let fd = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|s| s.parse::<i32>().ok())
+    };
+    let (base, rest) = match names.as_slice() {
+        [b"/", b"dev", b"fd", n, rest @ ..] => (fd(n)?, rest),
+        [b"/", b"proc", b"self" | b"thread-self", b"fd", n, rest @ ..] => (fd(n)?, rest),
+        [b"/", b"proc", b"self" | b"thread-self", b"cwd", rest @ ..] => (libc::AT_FDCWD, rest),
+        _ => return None,
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    Some((base, rest.join(&b'/')))
 }
 
 /// If `path` (absolute, lexically normal) is outside what `need` requires, the path to
@@ -573,6 +608,28 @@ fn needs(s: Syscall) -> Vec<Need> {
 mod tests {
     use super::*;
     use nono_sandbox::CapabilitySet;
+
+    #[test]
+    fn paths_through_the_childs_own_proc_entries_start_from_its_fd_or_cwd() {
+        let b = |p: &str| {
+            own_proc_base(p.as_bytes()).map(|(fd, r)| (fd, String::from_utf8(r).unwrap()))
+        };
+        assert_eq!(b("/dev/fd/3/x"), Some((3, "x".to_owned())));
+        assert_eq!(b("/dev//fd/./12/a/../b"), Some((12, "a/../b".to_owned())));
+        assert_eq!(b("/proc/self/fd/4/y/z"), Some((4, "y/z".to_owned())));
+        assert_eq!(b("/proc/thread-self/fd/5/y"), Some((5, "y".to_owned())));
+        assert_eq!(
+            b("/proc/self/cwd/new"),
+            Some((libc::AT_FDCWD, "new".to_owned()))
+        );
+        // The fd itself, another process's entries, not a number, elsewhere: unchanged.
+        assert_eq!(b("/dev/fd/3"), None);
+        assert_eq!(b("/proc/1/fd/3/x"), None);
+        assert_eq!(b("/dev/fd/+3/x"), None);
+        assert_eq!(b("/proc/self/root/x"), None);
+        assert_eq!(b("dev/fd/3/x"), None);
+        assert_eq!(b("/usr/x"), None);
+    }
 
     #[test]
     fn every_trapped_syscall_names_a_path() {
