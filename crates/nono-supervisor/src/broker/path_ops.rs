@@ -8,7 +8,10 @@
 //! call here is answered `CONTINUE` — Landlock alone decides, so the answer can never widen
 //! access — and the supervisor decides only whether to *record* a [`Denial`]:
 //! 1. read the path(s) from the child's memory (`NOTIF_ID_VALID` after each read) and make
-//!    them absolute (thread's cwd or dirfd, also before answering: both can change after);
+//!    them absolute (thread's cwd or dirfd, also before answering: both can change after; a
+//!    path through the child's own `/proc` entries — `/dev/fd/N/x`, `/proc/self/fd/N/x`,
+//!    `/proc/self/cwd/x` — is `x` relative to that fd or cwd: `self` read by the supervisor
+//!    would be the supervisor);
 //! 2. answer `CONTINUE` at once: the checks below are off the child's critical path;
 //! 3. check the grants with the open path's fast matcher (lexical path), then the capability
 //!    model on the canonical path (a symlink may lead inside), and record what is outside:
