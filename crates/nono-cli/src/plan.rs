@@ -607,11 +607,7 @@ impl SandboxPlan {
             });
         Some(match spine {
             Some((deny, origin)) => {
-                let origin = match origin {
-                    Origin::Group(name) => name,
-                    Origin::ProfileDeny(name) => format!("profile {name}"),
-                    other => other.to_string(),
-                };
+                let origin = origin.deny_label();
                 format!(
                     "the working directory {dir} is granted, but holds the carve-out {} ({origin}): it can be listed under run (not under wrap), and nothing in it can be created, removed or renamed{}",
                     nono_supervisor::escape::path(&deny),

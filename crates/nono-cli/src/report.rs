@@ -712,11 +712,7 @@ pub fn line(d: &Denied) -> String {
             lift,
             grant,
         }) => {
-            let origin = match origin {
-                Origin::Group(name) => name.clone(),
-                Origin::ProfileDeny(name) => format!("profile {name}"),
-                other => other.to_string(),
-            };
+            let origin = origin.deny_label();
             let (lead, clause) = match lift {
                 Lift::NoFlag => ("no flag grants it: ", String::new()),
                 Lift::Exposes(_) => (

@@ -1017,11 +1017,7 @@ impl DenySet {
         why: &str,
     ) -> Result<&mut DenySet, CapsError> {
         // The label is written from the typed origin, never read back.
-        let group = match origin {
-            Origin::Group(name) => name.clone(),
-            Origin::ProfileDeny(name) => format!("profile {name}"),
-            other => other.to_string(),
-        };
+        let group = origin.deny_label();
         if !path.is_absolute() {
             return Err(CapsError::Relative {
                 path: path.to_path_buf(),

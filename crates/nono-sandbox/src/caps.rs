@@ -77,6 +77,18 @@ impl Origin {
         matches!(self, Origin::Flag { .. })
     }
 
+    /// How a deny carve-out of this origin is labelled where users read and audit it: the
+    /// group's name (`credentials`), `profile NAME` for a profile's own deny list, the
+    /// [`Display`](std::fmt::Display) text otherwise.
+    #[must_use]
+    pub fn deny_label(&self) -> String {
+        match self {
+            Origin::Group(name) => name.clone(),
+            Origin::ProfileDeny(name) => format!("profile {name}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The flag's spelling and the path it named, for a flag that named one.
     #[must_use]
     pub fn flag_path(&self) -> Option<(&'static str, &Path)> {
