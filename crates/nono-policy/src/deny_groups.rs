@@ -30,11 +30,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 // `clean_bases`: the prefixes `under_clean` (on Linux `clean_within`) accepts, for lookups.
-use nono_sandbox::paths::{canonicalize_for_deny, clean_bases, normalize};
+use nono_sandbox::paths::{
+    canonicalize_for_deny, clean_bases, clean_prefixes, is_clean, normalize,
+};
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen};
 
 pub(crate) use crate::link_walk_cache::StampCheck;
 
+use crate::ancestor_memo::AncestorMemo;
 use crate::chain_walk::WalkMemo;
 use crate::vars::Vars;
 
@@ -546,6 +549,12 @@ pub struct DenySet {
     /// scan over every entry: a scan per link target added (and per request) is quadratic in
     /// the thousands of targets a `PATH` full of links can add (seconds of start-up).
     by_path: HashMap<OsString, Vec<usize>>,
+    /// The identity walk over a request's ancestors, remembered per directory (see
+    /// [`AncestorMemo`]); emptied whenever `ids` changes.
+    ancestors: AncestorMemo,
+    /// A key of `by_path` is not a clean path (not expected: entries are normalised or
+    /// canonical): then lookups try every [`clean_bases`] prefix, not only the clean ones.
+    unclean_keys: bool,
 }
 
 impl DenySet {
@@ -1087,8 +1096,11 @@ impl DenySet {
             self.ids
                 .entry((meta.dev(), meta.ino()))
                 .or_insert(self.entries.len());
+            self.ancestors.clear();
         }
         let index = self.entries.len();
+        self.unclean_keys |= !is_clean(literal.as_os_str().as_bytes())
+            || !is_clean(canonical.as_os_str().as_bytes());
         self.by_path
             .entry(literal.clone().into_os_string())
             .or_default()
@@ -1189,7 +1201,22 @@ impl DenySet {
             },
             canonical,
             ids: std::cell::OnceCell::new(),
+            covering: std::cell::OnceCell::new(),
         }
+    }
+
+    /// Call `look` with each key of `by_path` that may cover `path`: every [`clean_bases`]
+    /// prefix; for a clean `path` when every key is clean, only `/`, the prefixes that end
+    /// before a `/` and `path` itself (a clean key is never empty and never ends in `/`, so
+    /// the other prefixes cannot match one). Half the lookups or fewer, each a hash of the
+    /// prefix, for every runtime request.
+    fn bases(&self, path: &Path, look: &mut dyn FnMut(&[u8])) {
+        let p = path.as_os_str().as_bytes();
+        if self.unclean_keys || !is_clean(p) {
+            clean_bases(path).for_each(look);
+            return;
+        }
+        clean_prefixes(p).for_each(look);
     }
 }
 
@@ -1285,6 +1312,9 @@ pub(crate) struct Probe<'a> {
     /// Indices of the entries whose `(st_dev, st_ino)` is the canonical path or one of its
     /// ancestors, deepest first (read on first need).
     ids: std::cell::OnceCell<Vec<usize>>,
+    /// Indices of the entries one of whose forms covers the literal or the canonical path
+    /// (see [`covering`](Probe::covering)).
+    covering: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Probe<'a> {
@@ -1317,20 +1347,37 @@ impl<'a> Probe<'a> {
         };
         let mut first: Option<usize> = None;
         let mut first_all: Option<usize> = None;
-        for candidate in [self.literal.as_path(), self.canonical.as_path()] {
-            for base in clean_bases(candidate) {
-                let Some(hits) = set.by_path.get(OsStr::from_bytes(base)) else {
-                    continue;
-                };
-                for &i in hits.iter().filter(|&&i| refuses(&set.entries[i])) {
-                    first = Some(first.map_or(i, |f| f.min(i)));
-                    if set.entries[i].kind == DenyKind::All {
-                        first_all = Some(first_all.map_or(i, |f| f.min(i)));
-                    }
-                }
+        for &i in self
+            .covering()
+            .iter()
+            .filter(|&&i| refuses(&set.entries[i]))
+        {
+            first = Some(first.map_or(i, |f| f.min(i)));
+            if set.entries[i].kind == DenyKind::All {
+                first_all = Some(first_all.map_or(i, |f| f.min(i)));
             }
         }
         first_all.or(first).map(|i| &set.entries[i])
+    }
+
+    /// The entries one of whose forms covers the literal or the canonical path (looked up
+    /// once per probe: a request asks for its deny verdict and for its group).
+    fn covering(&self) -> &[usize] {
+        let set: &'a DenySet = self.set;
+        self.covering.get_or_init(|| {
+            let mut found = Vec::new();
+            let mut look = |base: &[u8]| {
+                if let Some(hits) = set.by_path.get(OsStr::from_bytes(base)) {
+                    found.extend_from_slice(hits);
+                }
+            };
+            let literal = self.literal.as_path();
+            set.bases(literal, &mut look);
+            if self.canonical != literal {
+                set.bases(&self.canonical, &mut look);
+            }
+            found
+        })
     }
 
     /// [`look_up`](Self::look_up) by a scan over every entry, for macOS, where names compare
@@ -1389,19 +1436,9 @@ impl<'a> Probe<'a> {
         if set.ids.is_empty() {
             return None;
         }
-        let ids = self.ids.get_or_init(|| {
-            let mut hits = Vec::new();
-            let mut cursor = Some(self.canonical.as_path());
-            while let Some(p) = cursor {
-                if let Ok(meta) = std::fs::metadata(p) {
-                    if let Some(&i) = set.ids.get(&(meta.dev(), meta.ino())) {
-                        hits.push(i);
-                    }
-                }
-                cursor = p.parent();
-            }
-            hits
-        });
+        let ids = self
+            .ids
+            .get_or_init(|| set.ancestors.hits(&self.canonical, &set.ids));
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))
@@ -1763,6 +1800,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The lookups of a clean path are the clean ones among its [`clean_bases`]: a key of the
+    /// set (a clean path) equal to one of the others would be empty or end in `/`.
+    #[test]
+    fn a_clean_path_is_looked_up_by_its_clean_prefixes_only() {
+        let set = DenySet::new();
+        for p in ["/", "/a", "/ab/c", "/a/b/c.d/e", "/a.b/..c/d"] {
+            let mut looked: Vec<Vec<u8>> = Vec::new();
+            set.bases(Path::new(p), &mut |b| looked.push(b.to_vec()));
+            let clean: Vec<Vec<u8>> = clean_bases(Path::new(p))
+                .filter(|b| is_clean(b))
+                .map(<[u8]>::to_vec)
+                .collect();
+            assert_eq!(looked, clean, "{p}");
+        }
+        // A path that is not clean, or a set holding a key that is not: every prefix.
+        let every = |set: &DenySet, p: &str| {
+            let mut looked: Vec<Vec<u8>> = Vec::new();
+            set.bases(Path::new(p), &mut |b| looked.push(b.to_vec()));
+            looked
+                == clean_bases(Path::new(p))
+                    .map(<[u8]>::to_vec)
+                    .collect::<Vec<_>>()
+        };
+        assert!(every(&set, "/a//b/"));
+        let unclean = DenySet {
+            unclean_keys: true,
+            ..DenySet::new()
+        };
+        assert!(every(&unclean, "/a/b"));
     }
 
     /// Red team 14: a `PATH` directory full of links into `~/dotfiles` denies every target

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ancestor_memo;
 pub mod approval;
 pub mod audit;
 pub mod bypass;

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use nono_sandbox::paths::canonicalize_for_deny;
+use nono_sandbox::paths::{canonicalize_for_deny, clean_within, is_clean};
 use nono_sandbox::DenyKind;
 use nono_wire::{AccessMode, AuditEntry, CapabilityRequest, Timestamp};
 
@@ -65,6 +65,9 @@ pub struct ApproveRule {
     literal: [Option<PathBuf>; 2],
     access: AccessMode,
     origin: String,
+    /// What a decision made by the rule names (see [`describe`](ApproveRule::describe)),
+    /// written once: it is copied into every grant the rule makes.
+    description: String,
 }
 
 impl ApproveRule {
@@ -75,12 +78,14 @@ impl ApproveRule {
         let glob = Glob::new(pattern);
         let canonical = canonical_variant(&glob);
         let literal = |g: &Glob| (!g.has_wildcards()).then(|| g.literal_prefix());
+        let origin = origin.into();
         ApproveRule {
             literal: [literal(&canonical), literal(&glob)],
+            description: format!("approve {} ({access}, {origin})", glob.as_str()),
             glob,
             canonical,
             access,
-            origin: origin.into(),
+            origin,
         }
     }
 
@@ -120,7 +125,7 @@ impl ApproveRule {
             .iter()
             .zip(&self.literal)
             .any(|(g, literal)| match literal {
-                Some(prefix) => path.starts_with(prefix),
+                Some(prefix) => within(path, prefix),
                 None => g.matches(path),
             })
     }
@@ -152,12 +157,22 @@ impl ApproveRule {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "approve {} ({}, {})",
-            self.glob.as_str(),
-            self.access,
-            self.origin
-        )
+        self.description.clone()
+    }
+}
+
+/// `path.starts_with(prefix)`: by bytes where both are clean paths on Linux (what the
+/// broker's canonical paths and a rule's canonical prefix are; it runs three times per
+/// runtime grant), by components otherwise (and on macOS, where names fold case).
+fn within(path: &Path, prefix: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    if cfg!(target_os = "linux")
+        && is_clean(path.as_os_str().as_bytes())
+        && is_clean(prefix.as_os_str().as_bytes())
+    {
+        clean_within(path, prefix)
+    } else {
+        path.starts_with(prefix)
     }
 }
 
@@ -789,6 +804,22 @@ mod tests {
     use nono_wire::ApprovalDecision;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
+
+    #[test]
+    fn within_is_starts_with() {
+        let paths = [
+            "/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/a/", "/a//b", "/a/./b", "/a/../b",
+        ];
+        for p in paths {
+            for q in paths {
+                assert_eq!(
+                    within(Path::new(p), Path::new(q)),
+                    Path::new(p).starts_with(q),
+                    "{p} within {q}"
+                );
+            }
+        }
+    }
 
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("nono-policy-{}-{tag}", std::process::id()));

@@ -122,7 +122,7 @@ fn existing_ancestor(path: &Path) -> Option<(PathBuf, Vec<Component<'_>>)> {
 /// `/`), as every path in a [`CapabilitySet`](crate::CapabilitySet) is: a byte comparison
 /// instead of a walk over components, for the loops over every grant and deny that building
 /// a sandbox runs.
-pub(crate) fn clean_within(path: &Path, base: &Path) -> bool {
+pub fn clean_within(path: &Path, base: &Path) -> bool {
     #[cfg(test)]
     CLEAN_WITHIN_CALLS.with(|c| c.set(c.get() + 1));
     let (p, b) = (
@@ -137,6 +137,23 @@ thread_local! {
     /// [`clean_within`] calls made by this thread: the tests of the loops over every grant
     /// and deny count them to catch a quadratic loop without timing anything.
     pub(crate) static CLEAN_WITHIN_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// For a clean absolute path (see [`is_clean`]): the clean paths it is or lies beneath —
+/// `/`, each prefix that ends before a `/`, and `path` itself (`/`, `/a`, `/a/b` for
+/// `/a/b`). These are the [`clean_bases`] a set of clean paths can hold (the others are
+/// empty or end in `/`), so a lookup of each answers "which of them contain `path`" in
+/// O(depth). Not for a path that is not clean.
+pub fn clean_prefixes(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    debug_assert!(is_clean(path), "clean_prefixes of an unclean path");
+    let n = path.len();
+    std::iter::once(&path[..n.min(1)])
+        .chain(
+            (2..n)
+                .filter(move |&k| path[k] == b'/')
+                .map(move |k| &path[..k]),
+        )
+        .chain((n > 1).then_some(path))
 }
 
 /// Every `base` for which `clean_within(path, base)` holds, as bytes: `path` itself and
@@ -225,6 +242,39 @@ pub fn canonicalize_for_deny(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The clean prefixes of a clean path are exactly the clean paths it lies within.
+    #[test]
+    fn clean_prefixes_are_the_clean_paths_a_path_lies_within() {
+        let paths = [
+            "/",
+            "/a",
+            "/ab",
+            "/a/b",
+            "/a/bc",
+            "/a/b/c",
+            "/b",
+            "/a.b",
+            "/a/b/c/d.e",
+        ];
+        for p in paths {
+            let prefixes: Vec<&[u8]> = clean_prefixes(p.as_bytes()).collect();
+            for q in paths {
+                assert_eq!(
+                    prefixes.contains(&q.as_bytes()),
+                    Path::new(p).starts_with(q),
+                    "{q} as a prefix of {p}"
+                );
+            }
+            assert!(prefixes.iter().all(|b| is_clean(b)), "{p}");
+            assert_eq!(
+                prefixes,
+                clean_bases(Path::new(p))
+                    .filter(|b| is_clean(b))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
 
     /// A fresh directory with `real/sub`, `real/file`, a relative and an absolute symlink, a
     /// dangling one and a loop.
