@@ -1,6 +1,7 @@
 //! End-to-end tests: drive the built `nono` binary as a user would.
 
 mod advice;
+mod agents;
 mod ahead;
 mod approve;
 mod approve_exec;

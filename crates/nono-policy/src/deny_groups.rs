@@ -100,6 +100,9 @@ const SESSION: &str = "read by the desktop or login session: the programs and en
 const TOOLCHAINS: &str = "installed interpreters, compilers and their shims on PATH: a binary \
                           or library changed here runs the next time you build or run \
                           outside the sandbox";
+/// Reason shared by coding agents' configuration (their hooks and MCP servers).
+const AGENT: &str = "a coding agent's configuration: the hooks, MCP servers and commands it \
+                     names run when you next start the agent outside the sandbox";
 /// Reason shared by editors' configuration.
 const EDITOR: &str = "editor configuration and plugins: code in them runs when you next open \
                       the editor outside the sandbox";
@@ -408,6 +411,36 @@ pub const GROUPS: &[DenyGroup] = &[
             why("~/.emacs.d", EDITOR),
             why("~/.config/Code/User", EDITOR),
             why("~/.vscode/extensions", EDITOR),
+            why("~/.config/VSCodium/User", EDITOR),
+            why("~/.config/Cursor/User", EDITOR),
+            why("~/.config/Windsurf/User", EDITOR),
+            why("~/.config/zed", EDITOR),
+            why("$XDG_CONFIG_HOME/zed", EDITOR),
+            why("~/.claude.json", AGENT),
+            why("~/.claude/settings.json", AGENT),
+            why("~/.claude/settings.local.json", AGENT),
+            why("~/.claude/hooks", AGENT),
+            why("~/.claude/plugins", AGENT),
+            why(
+                "~/.claude/commands",
+                "Claude Code's slash commands: a `!` line in one runs a shell command when \
+                 you invoke it outside the sandbox",
+            ),
+            why("~/.config/Claude/claude_desktop_config.json", AGENT),
+            why("~/.codex/config.toml", AGENT),
+            why("~/.gemini/settings.json", AGENT),
+            why("~/.cursor/mcp.json", AGENT),
+            why("~/.codeium/windsurf/mcp_config.json", AGENT),
+            why("~/.config/opencode", AGENT),
+            why("$XDG_CONFIG_HOME/opencode", AGENT),
+            why("~/.config/goose/config.yaml", AGENT),
+            why("~/.continue/config.json", AGENT),
+            why("~/.continue/config.yaml", AGENT),
+            why(
+                "~/.aider.conf.yml",
+                "aider's configuration: its lint and test commands run when you next start \
+                 aider outside the sandbox",
+            ),
         ],
         macos_paths: &[why(
             "~/Library/LaunchAgents",
