@@ -262,3 +262,90 @@ fn redteam21_a_deny_entry_mounted_in_an_approved_directory_stays_refused_after_r
     );
     assert!(l.w.join("M/x/sub/key").exists(), "{out}");
 }
+
+/// Claims 2 and 4 (indexed Landlock rules and deny paths, an approve rule's literal prefix by
+/// bytes): a name that shares a prefix of bytes with a grant or a deny entry is not covered
+/// by it, however the request spells the path (`//`, `.`, `..`, a trailing `/`, a rule
+/// given with a trailing `/` or `//`). `~/.ssh` is denied and `~/.sshx` is not; `W/a` is
+/// approved and `W/ab` is not. Control: unsandboxed every file is read.
+#[test]
+fn redteam21_prefixes_of_bytes_are_not_prefixes_of_paths() {
+    let Some(_) = bins() else { return };
+    let s = Scratch::new("rt21-prefixes");
+    let mark = marker("rt21-prefixes");
+    let home = s.mkdir("home");
+    s.write("home/.ssh/key", &format!("{mark}-ssh\n"));
+    s.write("home/.sshx/f", "sshx\n");
+    s.write("w/a/f", "approved\n");
+    s.write("w/ab/secret", &format!("{mark}-ab\n"));
+    let (h, w) = (s.s("home"), s.s("w"));
+    let script = format!(
+        "cat {w}/a/f {w}//a//f {w}/a/./f {w}/a/../a/f; \
+         cat {w}/ab/secret; cat {w}/a/../ab/secret; cat {w}//ab/secret; cat {w}/ab/./secret; \
+         cat {h}/.sshx/f; cat {h}/.ssh/key; cat {h}//.ssh/key; cat {h}/.sshx/../.ssh/key; \
+         ls -a {h} | grep -c ssh; true"
+    );
+    let control = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&control.stdout);
+    assert_eq!(stdout.matches(&format!("{mark}-ab")).count(), 4, "{stdout}");
+    assert_eq!(
+        stdout.matches(&format!("{mark}-ssh")).count(),
+        3,
+        "{stdout}"
+    );
+    for approve in [format!("{w}/a"), format!("{w}/a/"), format!("{w}//a")] {
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .args(["run", "--read", &h, "--approve", &approve, "--"])
+            .args(["/bin/sh", "-c", &script]);
+        let out = output(&mut cmd);
+        assert_eq!(
+            out.stdout.matches("approved\n").count(),
+            4,
+            "{approve}: {out}"
+        );
+        assert_eq!(out.stdout.matches("sshx\n").count(), 1, "{approve}: {out}");
+        assert!(
+            !out.stdout.contains(&mark) && !out.stderr.contains(&mark),
+            "{approve}: {out}"
+        );
+        // `ls ~` lists both names (the home is read, `~/.ssh` is a carve-out beneath it).
+        assert!(out.stdout.contains("\n2\n"), "{approve}: {out}");
+    }
+}
+
+/// Finding 2 (pre-existing, open). The report of a runtime refusal is worked out again when
+/// the run ends (`report::describe` asks the deny set about the path then): a command that
+/// was refused `W/b/x/sub/key` by the deny group (the identity walk found the mount of
+/// `~/.ssh` at `W/b/x`) and then moved `W/b` back out of the way is reported as
+/// `denied read of W/b/x/sub/key → add --read W/b/x/sub` — a flag that, once the layout is
+/// back, makes `~/.ssh/sub` readable through the mount in the next run (a static grant;
+/// Landlock follows the mount). The report should name the deny group the engine refused
+/// with. Control: `memo plain` unsandboxed reads the key.
+#[test]
+#[ignore = "pre-existing, open: the report re-asks the deny groups at exit (report::describe) instead of keeping the engine's verdict"]
+fn redteam21_a_report_names_the_deny_group_that_refused_after_the_layout_changed() {
+    let Some(l) = layout("rt21-report") else {
+        return;
+    };
+    let control = l.memo_bare(&["plain", &l.w(""), "M", &l.mark]);
+    control.expect(&[("leak", "1")]);
+    l.clean();
+    let out = l.memo_in_nono(&["plain", &l.w(""), "M", &l.mark]);
+    out.expect(&[("leak", "0")]);
+    let line = out
+        .run
+        .stderr
+        .lines()
+        .find(|s| s.contains("denied read of") && s.contains("/b/x/sub/key"))
+        .unwrap_or_else(|| panic!("no report of the refusal: {}", out.run))
+        .to_owned();
+    assert!(line.contains("deny group `credentials`"), "{line}");
+    assert!(!line.contains("→ add --read"), "{line}");
+}
