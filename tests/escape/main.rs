@@ -36,6 +36,7 @@ mod redteam18;
 mod redteam19;
 mod redteam2;
 mod redteam20;
+mod redteam21;
 mod redteam3;
 mod redteam4;
 mod redteam5;

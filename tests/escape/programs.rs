@@ -46,6 +46,10 @@ impl Bins {
     pub fn race(&self) -> PathBuf {
         self.dir.join("race")
     }
+    /// `memo`: red team 21's attempts to poison the deny groups' ancestor memo.
+    pub fn memo(&self) -> PathBuf {
+        self.dir.join("memo")
+    }
     /// `ptyrun CMD...`: CMD on a fresh pseudo-terminal; prints what the terminal showed.
     pub fn ptyrun(&self) -> PathBuf {
         self.dir.join("ptyrun")
@@ -103,9 +107,10 @@ fn build() -> Result<Bins, String> {
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| format!("cannot lock {}/lock: {e}", dir.display()))?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("escape/c");
-    let jobs: [(&str, &[&str], &str); 6] = [
+    let jobs: [(&str, &[&str], &str); 7] = [
         ("probe.c", &["-pthread"], "probe"),
         ("race.c", &["-pthread"], "race"),
+        ("memo.c", &["-pthread"], "memo"),
         ("ptyrun.c", &[], "ptyrun"),
         ("ttyjob.c", &[], "ttyjob"),
         ("fdrun.c", &[], "fdrun"),

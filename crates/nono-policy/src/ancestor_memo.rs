@@ -5,55 +5,80 @@
 //! `stat` each (match form 3 of [`crate::deny_groups`]). Requests come in bursts from one
 //! directory (a build reading a tree, `cat dir/*`), and above the file's own directory the
 //! walk finds the same answer every time. [`AncestorMemo`] keeps, for each directory the walk
-//! passed, its **stamp** — identity and `ctime` — and the entries found *above* it. The next
-//! walk `stat`s the file and goes up only until it meets a directory whose stamp is
+//! passed, its **stamp** — mount, identity and `ctime` — and the entries found *above* it.
+//! The next walk `stat`s the file and goes up only until it meets a directory whose stamp is
 //! unchanged; the rest of its answer is that directory's.
 //!
+//! # The walk goes up from the object, not by name (red team 21)
+//! The file's directory is opened without following a symlink (`openat2`,
+//! `RESOLVE_NO_SYMLINKS`), and each directory above is the `..` of the one below, `statx`ed
+//! on the descriptor. So what is remembered above a directory is that directory's own
+//! ancestry at one moment. Walked by name (a `stat` of each prefix of the path), the `stat` of
+//! `D` and the later `stat` of its parent's name could see two layouts: the sandbox, racing
+//! the walk, exchanged a directory of the path for one holding a symlink into a deny entry
+//! (mounted in its approved directory), the memo kept "nothing above" for a directory inside
+//! the entry, and once the entry *was* above it (the sandbox renamed the directory holding
+//! the mount into that name) a file beneath was granted. A directory that cannot be opened
+//! that way (missing, a symlink on the way, a name too long) is walked by name as before the
+//! memo, and nothing is remembered. Per grant in a directory already seen: a `statx` of the
+//! file, `openat2`, `statx` and `close` of its directory.
+//!
 //! # Why a stamp is enough
-//! What lies above a directory `D` reached by a symlink-free path `P` is: `D`'s parents in its
-//! own file system, up to the root of the mount `P` reached it through, then that mount's
-//! mount point and what is above it. With the same `D` (same inode, not moved since: a
-//! `rename` of a directory sets its `ctime`; the memo is also bounded by
-//! [`AncestorMemo::TTL`]) reached by the same `P`:
-//! - inside `D`'s file system, its parents can only differ if one of them was replaced at
-//!   the same name by another directory and `D`'s parent moved into it. The sandboxed
-//!   command can do that only with directories it may rename or create, and none of those
-//!   is a deny entry: Landlock gives it no right to remove (so to rename) a deny entry or any
-//!   directory above one (carve-outs and their spines, see `nono_sandbox::caps`), and a
-//!   directory it makes is a new inode;
-//! - across a mount, the mount point cannot be renamed (`EBUSY`), so `P` keeps passing
-//!   through the same mounts unless one is made or removed, which the command cannot do
-//!   (seccomp refuses `mount`, `move_mount` and new user namespaces).
+//! What lies above a directory `D` is `D`'s parents in its own file system, up to the root of
+//! the mount the walk reached it through, then that mount's mount point and what is above it.
+//! With the same `D` (same mount, same inode, not moved since: a `rename` of a directory sets
+//! its `ctime`; the memo is also bounded by [`AncestorMemo::TTL`]):
+//! - inside `D`'s file system, its parents can only differ if one of them was moved, and
+//!   `D`'s ancestry then leads through wherever it was moved to. The sandboxed command can
+//!   move only directories it may rename, into directories it may write, and none of those
+//!   is a deny entry or lies beneath one: Landlock gives it no right to remove (so to rename)
+//!   a deny entry or any directory above one (carve-outs and their spines, see
+//!   `nono_sandbox::caps`), nor to make anything inside one, and the broker refuses both
+//!   under runtime grants;
+//! - across a mount, the mount point cannot be renamed (`EBUSY`) and the command cannot make
+//!   or move a mount (seccomp refuses `mount`, `move_mount` and new user namespaces), so a
+//!   mount's place in the tree is fixed. The directory that *holds* a mount point can be
+//!   renamed, which is why the mount is part of the stamp and the walk follows the object:
+//!   the same name can lead to the same inode through another mount.
 //!
 //! So the command cannot make a remembered answer wrong. A program *outside* the sandbox
-//! can (move a deny entry into the place of a directory above `D` and `D`'s parent into it,
-//! or mount one there), as it could always make a path mean something else between two
-//! checks; [`AncestorMemo::TTL`] bounds how long such a change goes unseen, and the files
-//! that were under a deny entry when the run started are still refused by the opened file's
-//! own identity after the open (`policy/deny_inodes.rs`), whatever path leads to them.
+//! can (move a deny entry above `D`, or mount one there), as it could always make a path mean
+//! something else between two checks; [`AncestorMemo::TTL`] bounds how long such a change
+//! goes unseen, and the files that were under a deny entry when the run started are still
+//! refused by the opened file's own identity after the open (`policy/deny_inodes.rs`),
+//! whatever path leads to them.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A directory as the walk saw it: what a remembered answer is valid for.
+/// A directory as the walk saw it: what a remembered answer is valid for. The mount it was
+/// reached through is part of it: one directory reached through two mounts (a bind mount of
+/// a directory inside a deny entry, and a mount of the entry itself) has two ancestries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
+    mnt: u64,
     dev: u64,
     ino: u64,
     ctime: i64,
-    ctime_nsec: i64,
+    ctime_nsec: u32,
 }
 
 impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
+    fn of(st: &rustix::fs::Statx) -> Stamp {
         Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            ctime: meta.ctime(),
-            ctime_nsec: meta.ctime_nsec(),
+            mnt: if st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0 {
+                st.stx_mnt_id
+            } else {
+                0
+            },
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            ctime: st.stx_ctime.tv_sec,
+            ctime_nsec: st.stx_ctime.tv_nsec,
         }
     }
 }
@@ -82,6 +107,27 @@ impl Clone for AncestorMemo {
     }
 }
 
+/// The walk without the memo: a `stat` of `dir` and of each ancestor by name (what the deny
+/// set did before the memo; used when `dir` cannot be opened without following a symlink).
+fn by_name(dir: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
+    dir.ancestors()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .filter_map(|m| ids.get(&(m.dev(), m.ino())).copied())
+        .collect()
+}
+
+fn stamp_of(fd: &OwnedFd) -> Option<Stamp> {
+    use rustix::fs::{AtFlags, StatxFlags};
+    rustix::fs::statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH,
+        StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
+    )
+    .ok()
+    .map(|st| Stamp::of(&st))
+}
+
 impl AncestorMemo {
     /// Directories remembered at most; the memo starts afresh when full.
     const CAPACITY: usize = 4096;
@@ -98,64 +144,101 @@ impl AncestorMemo {
     }
 
     /// The indices (`ids`' values) of the entries whose identity is `path` or one of its
-    /// ancestors, deepest first: [`stat`](std::fs::metadata) of `path` and of each ancestor
-    /// up to the first one remembered with an unchanged stamp. A path or ancestor that cannot
-    /// be `stat`ed contributes nothing (as in the walk without the memo), and nothing above
-    /// it is remembered.
+    /// ancestors, deepest first: [`stat`](std::fs::metadata) of `path`, then the directories
+    /// above it up to the first one remembered with an unchanged stamp. A path that cannot be
+    /// `stat`ed contributes nothing (as in the walk without the memo).
+    ///
+    /// The directories are walked from the object, not by name (red team 21): `path`'s
+    /// directory is opened without following any symlink (`RESOLVE_NO_SYMLINKS`), and each
+    /// directory above is the `..` of the one below, `fstat`ed. So a stamp and what is found
+    /// above it are one directory's ancestry at one time, whatever is renamed or swapped for
+    /// a symlink while the walk runs: walked by name, a `stat` of `D` and a later `stat` of
+    /// its parent's name could see two layouts (`D` reached through a deny entry, then its
+    /// parent's name swapped for a plain directory), and the memo would have kept the mix for
+    /// later requests. A directory that cannot be opened that way (missing, a symlink on the
+    /// way, a name too long) is walked by name as before the memo, and nothing is remembered.
     pub(crate) fn hits(&self, path: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
         let mut hits = Vec::new();
-        let hit = |meta: &std::fs::Metadata| ids.get(&(meta.dev(), meta.ino())).copied();
         if let Ok(meta) = std::fs::metadata(path) {
-            hits.extend(hit(&meta));
+            hits.extend(ids.get(&(meta.dev(), meta.ino())).copied());
         }
-        // The directories walked, with their stamps and their own hit, deepest first.
-        let mut walked: Vec<(&Path, Option<Stamp>, Option<usize>)> = Vec::new();
+        let Some(dir) = path.parent() else {
+            return hits;
+        };
+        match self.walk_up_from_the_object(dir, ids) {
+            Some(above) => hits.extend(above),
+            None => hits.extend(by_name(dir, ids)),
+        }
+        hits
+    }
+
+    /// The entries at or above `dir`, walked up from the directory itself (see
+    /// [`hits`](Self::hits)); `None` when it cannot be walked that way.
+    fn walk_up_from_the_object(
+        &self,
+        dir: &Path,
+        ids: &HashMap<(u64, u64), usize>,
+    ) -> Option<Vec<usize>> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::openat2(
+            CWD,
+            dir,
+            flags,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        // The directories walked, with the name they are remembered by (the names of `dir`
+        // and its ancestors, in step with the `..` walk; none once the names run out),
+        // their stamps and their own hit, deepest first.
+        let mut walked: Vec<(Option<&Path>, Stamp, Option<usize>)> = Vec::new();
         let mut remembered: Option<Vec<usize>> = None;
         let now = Instant::now();
-        let mut cursor = path.parent();
-        while let Some(dir) = cursor {
-            // No lock held over a `stat` (a slow file system must not hold up other walks).
-            let meta = std::fs::metadata(dir).ok();
-            let stamp = meta.as_ref().map(Stamp::of);
-            walked.push((dir, stamp, meta.as_ref().and_then(hit)));
-            if let Some(stamp) = stamp {
+        let mut name = Some(dir);
+        loop {
+            let stamp = stamp_of(&fd)?;
+            if walked.last().is_some_and(|(_, last, _)| *last == stamp) {
+                // `..` of the root is the root.
+                break;
+            }
+            walked.push((name, stamp, ids.get(&(stamp.dev, stamp.ino)).copied()));
+            if let Some(n) = name {
+                // No lock held over a system call (a slow file system must not hold up
+                // other walks).
                 let dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(above) = dirs.get(dir) {
+                if let Some(above) = dirs.get(n) {
                     if above.stamp == stamp && now.duration_since(above.at) < Self::TTL {
                         remembered = Some(above.hits.clone());
                         break;
                     }
                 }
             }
-            cursor = dir.parent();
+            fd = rustix::fs::openat(&fd, "..", flags, Mode::empty()).ok()?;
+            name = name.and_then(Path::parent);
         }
-        let walked_to_the_top = remembered.is_none();
+        let reused = remembered.is_some();
         let mut above = remembered.unwrap_or_default();
         // From the top down: each walked directory's answer is what lies above it.
         let mut learnt: Vec<(PathBuf, Above)> = Vec::new();
-        let mut known = true;
-        for (i, (dir, stamp, own)) in walked.iter().enumerate().rev() {
+        for (i, (name, stamp, own)) in walked.iter().enumerate().rev() {
             // The directory where a remembered answer was reused is not learnt again.
-            let reused = i == walked.len() - 1 && !walked_to_the_top;
-            if !reused {
-                match stamp {
-                    Some(stamp) if known => learnt.push((
-                        dir.to_path_buf(),
+            if !(reused && i == walked.len() - 1) {
+                if let Some(name) = name {
+                    learnt.push((
+                        name.to_path_buf(),
                         Above {
                             stamp: *stamp,
                             hits: above.clone(),
                             at: now,
                         },
-                    )),
-                    // Unknown above here: nothing below is remembered.
-                    _ => known = false,
+                    ));
                 }
             }
             if let Some(own) = own {
                 above.insert(0, *own);
             }
         }
-        hits.extend(above);
         if !learnt.is_empty() {
             let mut dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
             if dirs.len() + learnt.len() > Self::CAPACITY {
@@ -163,7 +246,7 @@ impl AncestorMemo {
             }
             dirs.extend(learnt);
         }
-        hits
+        Some(above)
     }
 
     #[cfg(test)]
@@ -281,6 +364,63 @@ mod tests {
         std::fs::remove_dir(root.join("a")).unwrap();
         std::fs::rename(root.join("secret"), root.join("a")).unwrap();
         assert_eq!(memo.hits(&root.join("a/d/f"), &ids), vec![1]);
+    }
+
+    /// Red team 21: a request's canonical path is resolved before the walk, so the sandbox
+    /// can swap a directory of it for a symlink in between (a `RENAME_EXCHANGE` of its
+    /// parent with a directory holding the symlink). Walked by name, `stat` of `b/x/sub`
+    /// followed the symlink to a directory inside the deny entry while its parent `b/x` was
+    /// the sandbox's own: the memo kept "nothing above `sub`" for that directory, and once
+    /// `b/x` *was* the deny entry (a rename of the directory holding a bind mount of it)
+    /// a file beneath was granted. The call with the symlink is what the walk saw when the
+    /// race was won; walked from the object, it is walked by name and remembers nothing.
+    #[test]
+    fn a_directory_reached_through_a_symlink_is_not_remembered() {
+        let t = Scratch::new("swapped");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("e/sub")).unwrap();
+        std::fs::write(root.join("e/sub/key"), "k").unwrap();
+        std::fs::create_dir_all(root.join("b/x")).unwrap();
+        std::os::unix::fs::symlink(root.join("e/sub"), root.join("b/x/sub")).unwrap();
+        let ids: HashMap<_, _> = [(id(&root.join("e")), 5)].into_iter().collect();
+        let memo = AncestorMemo::default();
+        let key = root.join("b/x/sub/key");
+        // As the walk by name saw it: `sub` followed, nothing denied above `b/x`.
+        assert_eq!(memo.hits(&key, &ids), plain(&key, &ids));
+        assert!(!memo
+            .dirs
+            .lock()
+            .unwrap()
+            .contains_key(&root.join("b/x/sub")));
+        // `b/x` becomes the entry itself (`e/sub` is neither moved nor changed).
+        std::fs::rename(root.join("b"), root.join("b0")).unwrap();
+        std::fs::create_dir(root.join("b")).unwrap();
+        std::fs::rename(root.join("e"), root.join("b/x")).unwrap();
+        assert_eq!(memo.hits(&key, &ids), vec![5]);
+        assert_eq!(memo.hits(&key, &ids), vec![5]);
+    }
+
+    /// The walk from the object finds what the walk by name finds, through a symlink-free
+    /// path and up to `/`.
+    #[test]
+    fn the_walk_walk_up_from_the_object_is_the_walk_by_name() {
+        let t = Scratch::new("object");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("e/a/b")).unwrap();
+        let ids: HashMap<_, _> = [
+            (id(&root.join("e")), 1),
+            (id(&root.join("e/a")), 2),
+            (id(Path::new("/")), 3),
+        ]
+        .into_iter()
+        .collect();
+        let memo = AncestorMemo::default();
+        for p in ["e/a/b/f", "e/a/b", "e/a/b/f", "e/f", "f"] {
+            let p = root.join(p);
+            assert_eq!(memo.hits(&p, &ids), plain(&p, &ids), "{}", p.display());
+        }
+        assert_eq!(memo.hits(Path::new("/"), &ids), vec![3]);
+        assert_eq!(memo.hits(Path::new("/f"), &ids), vec![3]);
     }
 
     #[test]
