@@ -320,16 +320,16 @@ fn redteam21_prefixes_of_bytes_are_not_prefixes_of_paths() {
     }
 }
 
-/// Finding 2 (pre-existing, open). The report of a runtime refusal is worked out again when
-/// the run ends (`report::describe` asks the deny set about the path then): a command that
+/// Finding 2 (pre-existing, fixed: the denial carries the engine's verdict,
+/// `Refused::DenyEntry`). The report of a runtime refusal was worked out again when the run
+/// ended (`report::describe` asked the deny set about the path then): a command that
 /// was refused `W/b/x/sub/key` by the deny group (the identity walk found the mount of
 /// `~/.ssh` at `W/b/x`) and then moved `W/b` back out of the way is reported as
 /// `denied read of W/b/x/sub/key → add --read W/b/x/sub` — a flag that, once the layout is
 /// back, makes `~/.ssh/sub` readable through the mount in the next run (a static grant;
-/// Landlock follows the mount). The report should name the deny group the engine refused
-/// with. Control: `memo plain` unsandboxed reads the key.
+/// Landlock follows the mount). The report names the deny group the engine refused with.
+/// Control: `memo plain` unsandboxed reads the key.
 #[test]
-#[ignore = "pre-existing, open: the report re-asks the deny groups at exit (report::describe) instead of keeping the engine's verdict"]
 fn redteam21_a_report_names_the_deny_group_that_refused_after_the_layout_changed() {
     let Some(l) = layout("rt21-report") else {
         return;

@@ -332,6 +332,47 @@ fn file_flag(access: AccessMode) -> &'static str {
     }
 }
 
+/// Why a deny entry protects a path: its own reason, or (none of its own) its group's
+/// description, so the line says why the access is refused ("shell start-up files ...").
+fn why_or_group<'a>(origin: &Origin, why: &'a str) -> &'a str {
+    match origin {
+        Origin::Group(name) if why.is_empty() => {
+            nono_supervisor::deny_groups::group(name).map_or("", |g| g.description)
+        }
+        _ => why,
+    }
+}
+
+/// The carve-out of `origin` protecting `path`, as a report line names it. Deny-set entries
+/// and the capability set's carve-outs carry the same typed origin: a built-in group, or the
+/// profile's own deny list.
+fn protected_by(
+    deny: &nono_supervisor::deny_groups::DenySet,
+    path: &Path,
+    origin: &Origin,
+    why: &str,
+    read_only: bool,
+) -> Protected {
+    let group = match origin {
+        Origin::ProfileDeny(name) => return Protected::Profile(format!("profile {name}")),
+        Origin::Group(name) => name.clone(),
+        // A carve-out of another origin (a library caller's): named as it is.
+        other => other.to_string(),
+    };
+    let holder = path
+        .ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .filter(|a| !path.exists() && deny.group_of(a) == Some(group.as_str()))
+        .map(Path::to_path_buf);
+    Protected::Group {
+        holder,
+        group,
+        why: why.to_owned(),
+        read_only,
+    }
+}
+
 /// Describe one denial: which carve-out (if any) protects the path — the deny groups first,
 /// then the model's verdict (`explain`) for the profile's own deny list — and what is on disk.
 /// `model` is `caps`'s, worked out once for every path of a report: with thousands of
@@ -344,38 +385,15 @@ pub fn describe(
     path: &Path,
     access: AccessMode,
 ) -> Denied {
-    // Deny-set entries and the capability set's carve-outs carry the same typed origin: a
-    // built-in group, or the profile's own deny list.
-    let holder = |group: &str| {
-        path.ancestors()
-            .skip(1)
-            .find(|a| a.is_dir())
-            .filter(|a| !path.exists() && deny.group_of(a) == Some(group))
-            .map(Path::to_path_buf)
-    };
     let classify = |origin: &Origin, why: &str, read_only: bool| {
-        let group = match origin {
-            Origin::ProfileDeny(name) => return Protected::Profile(format!("profile {name}")),
-            Origin::Group(name) => name.clone(),
-            // A carve-out of another origin (a library caller's): named as it is.
-            other => other.to_string(),
-        };
-        Protected::Group {
-            holder: holder(&group),
-            group,
-            why: why.to_owned(),
-            read_only,
-        }
+        protected_by(deny, path, origin, why, read_only)
     };
     let protected = if let Some(m) = deny.deny_for(path, access) {
-        // A path without a reason of its own is explained by its group's description, so
-        // the line says why the access is refused ("shell start-up files ...").
-        let why = if m.why.is_empty() {
-            nono_supervisor::deny_groups::group(m.group).map_or("", |g| g.description)
-        } else {
-            m.why
-        };
-        Some(classify(m.origin, why, m.kind == DenyKind::Write))
+        Some(classify(
+            m.origin,
+            why_or_group(m.origin, m.why),
+            m.kind == DenyKind::Write,
+        ))
     } else {
         match model.explain(caps, path, access).map(|e| e.rule) {
             Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
@@ -421,6 +439,21 @@ pub fn describe_denial(
             if out.protected.is_none() {
                 out.protected = Some(Protected::Credentials(d.reason.clone()));
             }
+            return out;
+        }
+        Refused::DenyEntry { path, refusal } => {
+            // The entry the engine refused with, whatever the layout is now (red team 21
+            // finding 2: a mount of `~/.ssh` moved away since would leave a plain directory
+            // and a flag that reaches the key once the mount is back).
+            let mut out =
+                describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            out.protected = Some(protected_by(
+                deny,
+                path,
+                &refusal.origin,
+                why_or_group(&refusal.origin, &refusal.why),
+                refusal.kind == DenyKind::Write,
+            ));
             return out;
         }
         Refused::Path(path) | Refused::Socket(path) | Refused::Proc { path, .. } => {

@@ -33,7 +33,7 @@ pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
-pub use crate::request::{Decision, GrantScope, RequestSource, RuntimeRequest};
+pub use crate::request::{Decision, GrantScope, GroupRefusal, RequestSource, RuntimeRequest};
 pub use deny_inodes::DenyInodes;
 use deny_inodes::Refused as DenyRefused;
 pub use glob::Glob;
@@ -43,8 +43,8 @@ pub use glob::Glob;
 pub struct Triage {
     /// The request path, canonicalised (leniently: a missing tail appended).
     canonical: PathBuf,
-    /// The deny entry that refuses the access: its kind and group.
-    denied: Option<(DenyKind, String)>,
+    /// The deny entry that refuses the access.
+    denied: Option<GroupRefusal>,
     /// A deny group covers the path in any way (no prompt is ever asked for it).
     grouped: bool,
 }
@@ -507,9 +507,11 @@ impl Engine {
             Some(c) => self.policy.deny.probe_resolved(&req.path, c),
             None => self.policy.deny.probe(&req.path),
         };
-        let denied = probe
-            .deny_for(req.access)
-            .map(|m| (m.kind, m.group.to_owned()));
+        let denied = probe.deny_for(req.access).map(|m| GroupRefusal {
+            origin: m.origin.clone(),
+            kind: m.kind,
+            why: m.why.to_owned(),
+        });
         let grouped = denied.is_some() || probe.group().is_some();
         Some(Triage {
             canonical: probe.canonical().to_path_buf(),
@@ -647,20 +649,24 @@ impl Engine {
         t: Triage,
         cancel: &CancelToken,
     ) -> (Decision, &str) {
-        if let Some((kind, group)) = &t.denied {
-            let what = match kind {
+        let canonical = t.canonical;
+        if let Some(refusal) = t.denied {
+            let what = match refusal.kind {
                 DenyKind::All => "is in deny group",
                 DenyKind::Write => "is read-only in deny group",
             };
             return (
-                Decision::denied(format!(
-                    "{} {what} `{group}`, which no rule or approval can override",
-                    req.path.display(),
-                )),
+                Decision::Denied {
+                    reason: format!(
+                        "{} {what} `{}`, which no rule or approval can override",
+                        req.path.display(),
+                        refusal.origin.deny_label(),
+                    ),
+                    by_group: Some(refusal),
+                },
                 "deny-group",
             );
         }
-        let canonical = t.canonical;
         {
             let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             if sessions
@@ -904,7 +910,7 @@ mod tests {
         let key = d.join("home/.ssh/id_rsa");
         let got = engine.decide(&req(&key, AccessMode::Read));
         assert!(
-            matches!(&got, Decision::Denied { reason } if reason.contains("credentials")),
+            matches!(&got, Decision::Denied { reason, by_group: Some(g) } if reason.contains("credentials") && g.kind == DenyKind::All),
             "{got:?}"
         );
         assert_eq!(asked.load(Ordering::SeqCst), 0);
@@ -1008,7 +1014,7 @@ mod tests {
         assert!(engine.decide(&req(&cfg, AccessMode::Read)).is_granted());
         let got = engine.decide(&req(&cfg, AccessMode::Write));
         assert!(
-            matches!(&got, Decision::Denied { reason } if reason.contains("read-only") && reason.contains("autorun")),
+            matches!(&got, Decision::Denied { reason, by_group: Some(g) } if reason.contains("read-only") && reason.contains("autorun") && g.kind == DenyKind::Write),
             "{got:?}"
         );
         let alias = d.join("home/proj/alias");
@@ -1196,7 +1202,7 @@ mod tests {
         assert!(engine.decide(&req(&other, AccessMode::Read)).is_granted());
         let third = engine.decide(&req(&other, AccessMode::Read));
         assert!(
-            matches!(&third, Decision::Denied { reason } if reason.starts_with("rate limited")),
+            matches!(&third, Decision::Denied { reason, by_group: None } if reason.starts_with("rate limited")),
             "{third:?}"
         );
         assert_eq!(asked.load(Ordering::SeqCst), 2);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use nono_sandbox::{DenyKind, Origin};
 use nono_wire::{AccessMode, ApprovalDecision};
 
 /// How a runtime request reached the supervisor.
@@ -52,6 +53,19 @@ pub enum GrantScope {
     SessionDirectory,
 }
 
+/// A deny entry's refusal of a request, as the engine decided it: the report of the refusal
+/// is made from this, not by asking the deny groups again when the run ends (the layout may
+/// have changed by then: red team 21 finding 2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupRefusal {
+    /// Where the entry came from: a built-in group or a profile's own deny list.
+    pub origin: Origin,
+    /// Every access, or writing only.
+    pub kind: DenyKind,
+    /// Why the entry is protected (empty: the group's description says it).
+    pub why: String,
+}
+
 /// The verdict on a [`RuntimeRequest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -66,6 +80,8 @@ pub enum Decision {
     Denied {
         /// Why.
         reason: String,
+        /// The deny entry that refused it, when one did.
+        by_group: Option<GroupRefusal>,
     },
     /// Nobody answered in time; treated as denied.
     Timeout,
@@ -77,6 +93,7 @@ impl Decision {
     pub fn denied(reason: impl Into<String>) -> Decision {
         Decision::Denied {
             reason: reason.into(),
+            by_group: None,
         }
     }
 
@@ -91,7 +108,7 @@ impl Decision {
     pub fn to_wire(&self) -> ApprovalDecision {
         match self {
             Decision::Granted { .. } => ApprovalDecision::Granted,
-            Decision::Denied { reason } => ApprovalDecision::Denied {
+            Decision::Denied { reason, .. } => ApprovalDecision::Denied {
                 reason: reason.clone(),
             },
             Decision::Timeout => ApprovalDecision::Timeout,

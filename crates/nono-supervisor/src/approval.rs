@@ -519,7 +519,7 @@ mod tests {
             }
         }
         let (d, _) = answer("");
-        assert!(matches!(d, Decision::Denied { reason } if reason.contains("closed")));
+        assert!(matches!(d, Decision::Denied { reason, .. } if reason.contains("closed")));
     }
 
     #[test]
@@ -684,7 +684,7 @@ mod tests {
         let p = TerminalPrompt::new(Duration::from_secs(5)).with_tty_path("/dev/null");
         let d = p.approve_until(&req(None), &watch);
         assert!(
-            matches!(&d, Decision::Denied { reason } if reason.starts_with("cancelled")),
+            matches!(&d, Decision::Denied { reason, .. } if reason.starts_with("cancelled")),
             "{d:?}"
         );
     }
@@ -693,13 +693,13 @@ mod tests {
     fn ctrl_c_denies_and_ctrl_d_is_end_of_input() {
         let (d, shown) = answer("y\x03");
         assert!(
-            matches!(&d, Decision::Denied { reason } if reason.contains("Ctrl-C")),
+            matches!(&d, Decision::Denied { reason, .. } if reason.contains("Ctrl-C")),
             "{d:?}"
         );
         assert!(shown.contains("(interrupted: denied)"), "{shown}");
         let (d, shown) = answer("\x04");
         assert!(
-            matches!(&d, Decision::Denied { reason } if reason.contains("closed")),
+            matches!(&d, Decision::Denied { reason, .. } if reason.contains("closed")),
             "{d:?}"
         );
         assert!(shown.contains("terminal closed"), "{shown}");
@@ -711,7 +711,7 @@ mod tests {
             TerminalPrompt::new(Duration::from_secs(1)).with_tty_path("/nonexistent/nono-no-tty");
         let d = p.approve(&req(None));
         assert!(
-            matches!(&d, Decision::Denied { reason } if reason.starts_with("no terminal to ask")),
+            matches!(&d, Decision::Denied { reason, .. } if reason.starts_with("no terminal to ask")),
             "{d:?}"
         );
     }
@@ -723,7 +723,7 @@ mod tests {
         let p = TerminalPrompt::new(Duration::from_secs(5)).with_tty_path("/dev/null");
         let d = p.approve(&req(None));
         assert!(
-            matches!(&d, Decision::Denied { reason } if reason.contains("closed")),
+            matches!(&d, Decision::Denied { reason, .. } if reason.contains("closed")),
             "{d:?}"
         );
     }

@@ -927,8 +927,12 @@ fn grant_trapped(
                 }
             }
         }
-        Decision::Denied { reason } => {
-            shared.deny(denial(reason));
+        Decision::Denied { reason, by_group } => {
+            let mut d = denial(reason);
+            if let Some(refusal) = by_group {
+                d.what = Refused::DenyEntry { path, refusal };
+            }
+            shared.deny(d);
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
         Decision::Timeout => {

@@ -350,7 +350,28 @@ fn decide_request(
                 )),
             }
         }
-        Decision::Denied { reason } => deny(reason),
+        Decision::Denied {
+            reason,
+            by_group: Some(refusal),
+        } => {
+            shared.deny(Denial {
+                what: Refused::DenyEntry {
+                    path: canonical,
+                    refusal,
+                },
+                access: req.access,
+                pid: child_pid,
+                call: Call::Sdk,
+                reason: reason.clone(),
+            });
+            answer(
+                send,
+                &req.request_id,
+                ApprovalDecision::Denied { reason },
+                None,
+            );
+        }
+        Decision::Denied { reason, .. } => deny(reason),
         Decision::Timeout => {
             record(shared, &req, child_pid, "no decision in time");
             answer(send, &req.request_id, ApprovalDecision::Timeout, None);

@@ -59,7 +59,7 @@ use rustix::io::Errno;
 use super::as_child::ActingAsChild;
 use super::run_state::{Call, Denial, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
-use crate::policy::{Decision, RequestSource, RuntimeRequest};
+use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -391,9 +391,13 @@ fn grant(
     if !notify.id_valid(n.id) {
         return;
     }
-    let deny = |path: &Path, reason: String| {
+    let deny = |path: &Path, reason: String, by_group: Option<GroupRefusal>| {
+        let path = path.to_path_buf();
         shared.deny(Denial {
-            what: Refused::Path(path.to_path_buf()),
+            what: match by_group {
+                Some(refusal) => Refused::DenyEntry { path, refusal },
+                None => Refused::Path(path),
+            },
             access: AccessMode::Write,
             pid: n.pid,
             call: Call::Syscall(syscall),
@@ -414,8 +418,8 @@ fn grant(
         }
         match engine.decide_until(&request(path), cancel) {
             Decision::Granted { .. } => {}
-            Decision::Denied { reason } => return deny(path, reason),
-            Decision::Timeout => return deny(path, "no decision in time".to_owned()),
+            Decision::Denied { reason, by_group } => return deny(path, reason, by_group),
+            Decision::Timeout => return deny(path, "no decision in time".to_owned(), None),
         }
     }
     let creds = match sandbox.of_thread(notify, n) {
@@ -473,6 +477,7 @@ fn grant(
             deny(
                 &path,
                 "the approved directory changed into a symlink before the call".to_owned(),
+                None,
             );
         }
         Err(errno) => {

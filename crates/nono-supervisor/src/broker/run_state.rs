@@ -13,7 +13,7 @@ use nono_wire::AccessMode;
 use super::learner::Learner;
 use super::{StaticGrants, Workers};
 use crate::cancel::CancelToken;
-use crate::policy::Engine;
+use crate::policy::{Engine, GroupRefusal};
 use crate::spawn_config::SpawnConfig;
 use crate::url;
 
@@ -80,6 +80,16 @@ pub enum Refused {
     /// without `CAP_CHOWN`, a file it does not own, a set-user-ID bit): no flag changes that.
     /// The denial's reason says which rule refused it.
     Credentials(PathBuf),
+    /// A file or directory a deny entry refused at runtime (a trapped open or path operation
+    /// under runtime grants, an SDK request): the engine's verdict, kept so that the report
+    /// names the entry that refused — whatever the layout is when the run ends (a deny entry
+    /// reached through a mount the command has since moved away: red team 21 finding 2).
+    DenyEntry {
+        /// By absolute path, as the supervisor resolved it.
+        path: PathBuf,
+        /// The entry's refusal.
+        refusal: GroupRefusal,
+    },
     /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
     /// object it opened: another name — a hard link made outside the sandbox — for a file
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
@@ -104,6 +114,7 @@ impl Refused {
             | Refused::Socket(p)
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
+            | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
             _ => None,
         }
@@ -120,6 +131,7 @@ impl std::fmt::Display for Refused {
             | Refused::Socket(p)
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
+            | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
