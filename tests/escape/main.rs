@@ -37,6 +37,7 @@ mod redteam19;
 mod redteam2;
 mod redteam20;
 mod redteam21;
+mod redteam22;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -1186,6 +1186,54 @@ impl DenySet {
         self.probe(path).matching(None).map(|m| m.group)
     }
 
+    /// The first entry strictly beneath the name `dir` (absolute, its parent canonical, its
+    /// last component not followed: the name a rename or a symlink acts on; compared with
+    /// both forms of each entry, and with the links the set keeps in place), with the match
+    /// that protects it. Renaming `dir` or putting a directory or a symlink at its name
+    /// changes what the entry names without touching the entry itself: a runtime grant of
+    /// such a call is refused (red team 22: `~/.claude` renamed away and a directory holding
+    /// another `settings.json` renamed in its place, under `--approve ~`). A scan: only
+    /// renames and symlinks granted at runtime ask.
+    #[must_use]
+    pub fn entry_beneath(&self, dir: &Path) -> Option<(PathBuf, DenyMatch<'_>)> {
+        if !dir.is_absolute() {
+            return None;
+        }
+        let dir = normalize(dir);
+        let below = |p: &Path| p != dir && p.starts_with(&dir);
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| below(&e.literal) || below(&e.canonical))
+        {
+            let path = if below(&e.literal) {
+                &e.literal
+            } else {
+                &e.canonical
+            };
+            let m = DenyMatch {
+                group: &e.group,
+                origin: &e.origin,
+                kind: e.kind,
+                why: &e.why,
+            };
+            return Some((path.clone(), m));
+        }
+        let (link, origin, kind) = self.links.iter().find(|(l, _, _)| below(l))?;
+        let group = self
+            .entries
+            .iter()
+            .find(|e| &e.origin == origin)
+            .map_or("", |e| e.group.as_str());
+        let m = DenyMatch {
+            group,
+            origin,
+            kind: *kind,
+            why: "",
+        };
+        Some((link.clone(), m))
+    }
+
     /// Whether `path` (as given, not followed) is a symlink the set keeps in place as a link
     /// (on the way from an entry to what it means, or a `PATH` program's chain): its origin
     /// and kind. Removing, renaming or replacing it is refused; nothing a grant or
@@ -1820,6 +1868,37 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red team 22: the entries a rename or a symlink at a name would move or hide are those
+    /// strictly beneath it, by components (not `/h/.claudex`, not the entry itself).
+    #[test]
+    fn entry_beneath_is_strictly_below_by_components() {
+        let mut set = DenySet::new();
+        set.add(
+            Path::new("/nonexistent-rt22/h/.claude/settings.json"),
+            "autorun",
+        )
+        .unwrap();
+        let beneath = |p: &str| set.entry_beneath(Path::new(p)).map(|(e, m)| (e, m.group));
+        let entry = PathBuf::from("/nonexistent-rt22/h/.claude/settings.json");
+        for p in [
+            "/",
+            "/nonexistent-rt22/h",
+            "/nonexistent-rt22/h/.claude",
+            "/nonexistent-rt22/h/.claude/",
+            "/nonexistent-rt22//h/./.claude",
+        ] {
+            assert_eq!(beneath(p), Some((entry.clone(), "autorun")), "{p}");
+        }
+        for p in [
+            "/nonexistent-rt22/h/.claudex",
+            "/nonexistent-rt22/h/.claude/settings.json",
+            "/nonexistent-rt22/h/.claude/projects",
+            "relative/.claude",
+        ] {
+            assert_eq!(beneath(p), None, "{p}");
+        }
+    }
 
     #[test]
     fn under_clean_is_starts_with_on_clean_paths() {

@@ -426,6 +426,36 @@ impl Engine {
         dirs.iter().any(|(d, a)| a.writes() && reaches(d))
     }
 
+    /// A rename of the name `req.path` (either name), or a symlink made at it, that would
+    /// change what a deny entry beneath it names: the entry (its path) and the refusal, with
+    /// an audit entry. Deny groups win over every runtime grant, and the entry itself is
+    /// never touched by such a call (red team 22). Non-blocking; a scan of the entries.
+    pub fn refuse_moving(&self, req: &RuntimeRequest) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (entry, m) = self.policy.deny.entry_beneath(&req.path)?;
+        let what = match m.kind {
+            DenyKind::All => "is in deny group",
+            DenyKind::Write => "is read-only in deny group",
+        };
+        let reason = format!(
+            "{} holds {}, which {what} `{}`: renaming it or putting a symlink at its name \
+             would change what that entry names, which no rule or approval can override",
+            req.path.display(),
+            entry.display(),
+            m.origin.deny_label(),
+        );
+        let refusal = GroupRefusal {
+            origin: m.origin.clone(),
+            kind: m.kind,
+            why: m.why.to_owned(),
+        };
+        let decision = Decision::Denied {
+            reason: reason.clone(),
+            by_group: Some(refusal.clone()),
+        };
+        self.record(req, &decision, "deny-group", Duration::ZERO);
+        Some((entry, reason, refusal))
+    }
+
     /// Non-blocking: the deny group that covers `path`, if any.
     #[must_use]
     pub fn deny_group_of(&self, path: &Path) -> Option<&str> {

@@ -412,6 +412,34 @@ fn grant(
         reason: None,
         source: RequestSource::Trap,
     };
+    // A rename (either name) or a symlink at a name above a deny entry changes what the entry
+    // names without touching it: `~/.claude` renamed away and a directory holding another
+    // `settings.json` renamed in its place, or a symlink to a directory of the child's own
+    // put there (red team 22). Refused before anyone is asked, names inside the static grants
+    // too (the supervisor performs the whole call). `mkdir` makes an empty directory whose
+    // entries are then decided by name; a hard link's new name is never a directory.
+    if matches!(op.kind, OpKind::Rename(_) | OpKind::Symlink(_)) {
+        for (path, need, _) in &op.names {
+            if matches!(op.kind, OpKind::Symlink(_)) && *need != Need::Create {
+                continue;
+            }
+            // `mv` tries `RENAME_NOREPLACE` onto a directory before moving into it: the
+            // kernel's `EEXIST`, not a refusal (the call is not performed, so a name removed
+            // meanwhile changes nothing).
+            if let OpKind::Rename(flags) = op.kind {
+                if *need == Need::Replace
+                    && flags.contains(RenameFlags::NOREPLACE)
+                    && std::fs::symlink_metadata(path).is_ok()
+                {
+                    let _ = notify.respond_errno(n.id, Errno::EXIST.raw_os_error());
+                    return;
+                }
+            }
+            if let Some((entry, reason, refusal)) = engine.refuse_moving(&request(path)) {
+                return deny(&entry, reason, Some(refusal));
+            }
+        }
+    }
     for (path, _, outside) in &op.names {
         if !outside {
             continue;
