@@ -245,3 +245,98 @@ true
         "{}\n"
     );
 }
+
+/// Finding 3 (fixed: entries added). Common code-running configuration the commit left out:
+/// the extension directories of the VS Code forks it names (`~/.cursor/extensions`,
+/// `~/.windsurf/extensions`, `~/.vscode-oss/extensions`, as `~/.vscode/extensions` is),
+/// Cursor's user hooks (`~/.cursor/hooks.json`) and Gemini CLI's extensions (each declares
+/// MCP servers). Granted the agent's directory, the sandbox changes none of them; control:
+/// unsandboxed every write lands.
+#[test]
+fn redteam22_forks_extensions_cursor_hooks_and_gemini_extensions_stay_read_only() {
+    if !sandbox_available() {
+        return;
+    }
+    const TAMPER: &str = r#"
+h="$HOME"
+for f in .cursor/extensions/ext/main.js .windsurf/extensions/ext/main.js \
+         .vscode-oss/extensions/ext/main.js .cursor/hooks.json \
+         .gemini/extensions/ext/gemini-extension.json; do
+    echo pwned >> "$h/$f" && echo "changed $f"
+done
+mkdir "$h/.cursor/extensions/new" && echo made-extension
+true
+"#;
+    let files = [
+        "home/.cursor/extensions/ext/main.js",
+        "home/.windsurf/extensions/ext/main.js",
+        "home/.vscode-oss/extensions/ext/main.js",
+        "home/.cursor/hooks.json",
+        "home/.gemini/extensions/ext/gemini-extension.json",
+    ];
+    let s = Scratch::new("rt22-more-agents");
+    let setup = |s: &Scratch| {
+        home(s);
+        for f in files {
+            s.write(f, "{}\n");
+        }
+    };
+    setup(&s);
+    let control = sh_bare(&s, TAMPER);
+    assert_eq!(control.matches("changed ").count(), 5, "control: {control}");
+    drop(std::fs::remove_dir_all(s.join("home")));
+    setup(&s);
+    let (cursor, windsurf, oss, gemini) = (
+        s.s("home/.cursor"),
+        s.s("home/.windsurf"),
+        s.s("home/.vscode-oss"),
+        s.s("home/.gemini"),
+    );
+    let r = sh_in_nono(
+        &s,
+        &[
+            "--allow", &cursor, "--allow", &windsurf, "--allow", &oss, "--allow", &gemini,
+        ],
+        TAMPER,
+    );
+    assert!(!r.stdout.contains("changed "), "{r}");
+    assert!(!r.stdout.contains("made-extension"), "{r}");
+    for f in files {
+        assert_eq!(std::fs::read_to_string(s.join(f)).unwrap(), "{}\n", "{f}");
+    }
+    assert!(r.stderr.contains("deny group `autorun`"), "{r}");
+}
+
+/// Finding 2 (open, low: a report line missing, nothing granted). A write refused by a deny
+/// entry reached through a symlink inside a granted directory (`proj/s` → `~/.claude`, the
+/// command writes `proj/s/settings.json`) is not reported at all: the trapped open's fast path
+/// judges the lexical path, which the grant of `proj` covers, and answers `CONTINUE`;
+/// Landlock refuses it with no trace. The same write spelled `~/.claude/settings.json` is
+/// reported as the `autorun` entry's protection.
+#[test]
+#[ignore = "open: the fast path answers CONTINUE on the lexical path, so a refusal through a \
+            symlink inside a grant is not reported (red team 22 finding 2)"]
+fn redteam22_a_write_through_a_symlink_in_a_grant_is_reported() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt22-report-link");
+    home(&s);
+    std::os::unix::fs::symlink(s.join("home/.claude"), s.join("home/proj/s")).unwrap();
+    let r = sh_in_nono(
+        &s,
+        &["--approve", &s.s("home")],
+        "echo '{\"hooks\":1}' >> ./s/settings.json; true",
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.claude/settings.json")).unwrap(),
+        "{}\n"
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "denied write of {}: read-only in deny group `autorun`",
+            s.s("home/.claude/settings.json")
+        )),
+        "{r}"
+    );
+}

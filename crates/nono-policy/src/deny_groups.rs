@@ -414,6 +414,10 @@ pub const GROUPS: &[DenyGroup] = &[
             why("~/.config/VSCodium/User", EDITOR),
             why("~/.config/Cursor/User", EDITOR),
             why("~/.config/Windsurf/User", EDITOR),
+            // The forks' own extension directories, as `~/.vscode/extensions` (red team 22).
+            why("~/.vscode-oss/extensions", EDITOR),
+            why("~/.cursor/extensions", EDITOR),
+            why("~/.windsurf/extensions", EDITOR),
             why("~/.config/zed", EDITOR),
             why("$XDG_CONFIG_HOME/zed", EDITOR),
             why("~/.claude.json", AGENT),
@@ -429,7 +433,13 @@ pub const GROUPS: &[DenyGroup] = &[
             why("~/.config/Claude/claude_desktop_config.json", AGENT),
             why("~/.codex/config.toml", AGENT),
             why("~/.gemini/settings.json", AGENT),
+            why(
+                "~/.gemini/extensions",
+                "Gemini CLI's extensions: the MCP servers each one declares start when you \
+                 next start Gemini CLI outside the sandbox",
+            ),
             why("~/.cursor/mcp.json", AGENT),
+            why("~/.cursor/hooks.json", AGENT),
             why("~/.codeium/windsurf/mcp_config.json", AGENT),
             why("~/.config/opencode", AGENT),
             why("$XDG_CONFIG_HOME/opencode", AGENT),

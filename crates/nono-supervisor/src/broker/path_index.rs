@@ -299,6 +299,56 @@ mod tests {
         }
     }
 
+    /// Red team 22: the edges the generator above reaches rarely or never — the root in the
+    /// list, duplicates, paths of one or two bytes, an empty or relative question, `//` —
+    /// answered as the scan, with and without the collision fallback.
+    #[test]
+    fn short_paths_the_root_and_duplicates_answer_as_the_scan() {
+        let lists: [&[&[u8]]; 4] = [
+            &[b"/", b"/a", b"/a", b"/ab"],
+            &[b"/a", b"/b/c", b"/b/c", b"/"],
+            &[b"/.", b"a", b"", b"/a/"],
+            &[b"/z", b"/a/b"],
+        ];
+        let asked: &[&[u8]] = &[
+            b"", b"/", b"//", b"/a", b"/a/", b"/ab", b"/a/b", b"/b", b"/b/c/d", b"a", b"a/b",
+            b"/.", b"/z/", b"/zz",
+        ];
+        for list in lists {
+            let entries: Vec<(Vec<u8>, u8)> = list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.to_vec(), 1u8 << i))
+                .collect();
+            for collided in [false, true] {
+                let mut index = PathIndex::new(entries.clone(), union);
+                index.collided |= collided;
+                for path in asked {
+                    let covering = entries.iter().filter(|(p, _)| under(path, p));
+                    let what = format!("{list:?} {path:?} collided {collided}");
+                    assert_eq!(
+                        index.merged_at_or_above(path),
+                        covering.clone().map(|(_, v)| *v).reduce(union),
+                        "{what}"
+                    );
+                    assert_eq!(index.any_at_or_above(path), covering.count() > 0, "{what}");
+                    assert_eq!(
+                        index.any_at_or_below(path),
+                        entries.iter().any(|(p, _)| under(p, path)),
+                        "{what}"
+                    );
+                    assert_eq!(
+                        index.any_strictly_below(path),
+                        entries
+                            .iter()
+                            .any(|(p, _)| p.len() > path.len() && under(p, path)),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn beneath_is_by_components_not_by_bytes() {
         let index = PathIndex::new(
