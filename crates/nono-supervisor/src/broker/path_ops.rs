@@ -423,15 +423,16 @@ fn grant(
             if matches!(op.kind, OpKind::Symlink(_)) && *need != Need::Create {
                 continue;
             }
-            // `mv` tries `RENAME_NOREPLACE` onto a directory before moving into it: the
-            // kernel's `EEXIST`, not a refusal (the call is not performed, so a name removed
-            // meanwhile changes nothing).
+            // `mv` tries `RENAME_NOREPLACE` onto a directory before moving into it: a call the
+            // kernel fails first (`EEXIST`, before Landlock is asked), so it gets the kernel's
+            // answer, as `fails_first` calls do — not a refusal. Should the name be gone by
+            // then, Landlock refuses the call the supervisor did not perform.
             if let OpKind::Rename(flags) = op.kind {
                 if *need == Need::Replace
                     && flags.contains(RenameFlags::NOREPLACE)
                     && std::fs::symlink_metadata(path).is_ok()
                 {
-                    let _ = notify.respond_errno(n.id, Errno::EXIST.raw_os_error());
+                    let _ = notify.respond_continue(n.id);
                     return;
                 }
             }
