@@ -275,6 +275,9 @@ pub struct Denied {
     /// The access was needed on the path's parent directory (the call created, removed or
     /// renamed a directory entry): suggest a grant on the parent, never on the file itself.
     pub on_parent: bool,
+    /// The call made a directory (`mkdir`, `mkdirat`): a missing path is one, so the flag
+    /// that would grant it once made is a directory's.
+    pub makes_dir: bool,
     /// What was refused when it is not a path (see [`NotAPath`]); `None` for a path. `path`
     /// then only names it for sorting and showing (`@NAME`, `pid N`), built from the
     /// supervisor's typed [`nono_supervisor::Refused`], never read back.
@@ -312,6 +315,13 @@ impl Denied {
             self.via = Some(call.name().to_owned());
         }
         self.on_parent = on_parent;
+        self.makes_dir = matches!(
+            call,
+            nono_supervisor::Call::Syscall(
+                nono_sandbox::linux::seccomp::Syscall::Mkdir
+                    | nono_sandbox::linux::seccomp::Syscall::MkdirAt
+            )
+        );
         self
     }
 }
@@ -408,6 +418,7 @@ pub fn describe(
         on_disk: OnDisk::of(path),
         via: None,
         on_parent: false,
+        makes_dir: false,
         not_a_path: None,
     }
 }
@@ -507,6 +518,7 @@ pub fn describe_denial(
         on_disk: OnDisk::Missing,
         via: Some(d.call.name().to_owned()),
         on_parent: false,
+        makes_dir: false,
         not_a_path: Some(not_a_path),
     }
 }
@@ -723,10 +735,17 @@ pub fn line(d: &Denied) -> String {
                         let dir = escape::shell_path(dir);
                         (format!("{} {dir}", dir_flag(d.access)), dir)
                     }
-                    None => (
-                        format!("{} {arg}", file_flag(d.access)),
-                        format!("{arg} (create it outside the sandbox first)"),
-                    ),
+                    None => {
+                        let flag = if d.makes_dir {
+                            dir_flag(d.access)
+                        } else {
+                            file_flag(d.access)
+                        };
+                        (
+                            format!("{flag} {arg}"),
+                            format!("{arg} (create it outside the sandbox first)"),
+                        )
+                    }
                 },
             };
             return format!(
@@ -1119,8 +1138,47 @@ mod tests {
             on_disk,
             via: None,
             on_parent: false,
+            makes_dir: false,
             not_a_path: None,
         }
+    }
+
+    /// A protected directory the command tried to make (`mkdir ~/.claude/hooks`, missing,
+    /// its parent not in the group) is a directory: its grant is a directory's (red team 22).
+    #[test]
+    fn a_refused_mkdir_of_a_protected_entry_names_a_directory_grant() {
+        let protected = Some(Protected::Group {
+            group: "autorun".into(),
+            why: String::new(),
+            read_only: true,
+            holder: None,
+        });
+        let mkdir = Denied {
+            protected: protected.clone(),
+            ..d("/h/.claude/hooks", AccessMode::Write, OnDisk::Missing)
+        }
+        .with_call(sc(Syscall::MkdirAt), false);
+        assert!(
+            line(&mkdir).ends_with(
+                "--write /h/.claude/hooks --bypass-protection /h/.claude/hooks (create it outside the sandbox first)"
+            ),
+            "{}",
+            line(&mkdir)
+        );
+        let open = Denied {
+            protected,
+            ..d(
+                "/h/.claude/settings.json",
+                AccessMode::Write,
+                OnDisk::Missing,
+            )
+        }
+        .with_call(sc(Syscall::OpenAt), false);
+        assert!(
+            line(&open).contains("--write-file /h/.claude/settings.json"),
+            "{}",
+            line(&open)
+        );
     }
 
     #[test]
@@ -1662,6 +1720,7 @@ mod tests {
         // Creating g/new: `--write g` would be expanded around g/secret, so no flag helps.
         let new = Denied {
             on_parent: true,
+            makes_dir: false,
             ..d(
                 &t.join("g/new").display().to_string(),
                 AccessMode::Write,
