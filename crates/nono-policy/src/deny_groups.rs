@@ -31,7 +31,7 @@ use std::path::{Component, Path, PathBuf};
 
 // `clean_bases`: the prefixes `under_clean` (on Linux `clean_within`) accepts, for lookups.
 use nono_sandbox::paths::{
-    canonicalize_for_deny, clean_bases, clean_prefixes, is_clean, normalize,
+    canonicalize_for_deny, clean_bases, clean_prefixes, clean_within, is_clean, normalize,
 };
 use nono_sandbox::{AccessMode, CapabilitySet, CapsError, DenyKind, Origin, Seen};
 
@@ -1589,9 +1589,7 @@ fn under_clean(path: &Path, prefix: &Path) -> bool {
     if cfg!(target_os = "macos") {
         return starts_with(path, prefix);
     }
-    let (path, prefix) = (path.as_os_str().as_bytes(), prefix.as_os_str().as_bytes());
-    path.starts_with(prefix)
-        && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
+    clean_within(path, prefix)
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// Shorthand for `Denied { reason }`.
+    /// Shorthand for `Denied { reason }` with no deny entry behind it.
     #[must_use]
     pub fn denied(reason: impl Into<String>) -> Decision {
         Decision::Denied {

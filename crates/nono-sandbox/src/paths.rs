@@ -125,11 +125,17 @@ fn existing_ancestor(path: &Path) -> Option<(PathBuf, Vec<Component<'_>>)> {
 pub fn clean_within(path: &Path, base: &Path) -> bool {
     #[cfg(test)]
     CLEAN_WITHIN_CALLS.with(|c| c.set(c.get() + 1));
-    let (p, b) = (
+    clean_within_bytes(
         path.as_os_str().as_encoded_bytes(),
         base.as_os_str().as_encoded_bytes(),
-    );
-    p.starts_with(b) && (p.len() == b.len() || b.ends_with(b"/") || p[b.len()] == b'/')
+    )
+}
+
+/// [`clean_within`] of paths as bytes (the broker's rule lists keep them so).
+#[must_use]
+pub fn clean_within_bytes(path: &[u8], base: &[u8]) -> bool {
+    path.starts_with(base)
+        && (path.len() == base.len() || base.ends_with(b"/") || path[base.len()] == b'/')
 }
 
 #[cfg(test)]

@@ -116,7 +116,13 @@ impl SdkServer {
             SupervisorMessage::Request(req) => {
                 if replayed {
                     let reason = format!("request_id {id:?} was already used; use a fresh id");
-                    record(&ctx.shared, &req, ctx.child_pid, &reason);
+                    record(
+                        &ctx.shared,
+                        Refused::Path(req.path.clone()),
+                        &req,
+                        ctx.child_pid,
+                        &reason,
+                    );
                     ctx.workers.submit(
                         Lane::Sdk,
                         Box::new(move || {
@@ -233,9 +239,10 @@ fn record_url(
     }
 }
 
-fn record(shared: &Shared, req: &CapabilityRequest, pid: u32, reason: &str) {
+/// Record the refusal of `req` as `what` (its path, or a deny entry's refusal of it).
+fn record(shared: &Shared, what: Refused, req: &CapabilityRequest, pid: u32, reason: &str) {
     shared.deny(Denial {
-        what: Refused::Path(req.path.clone()),
+        what,
         access: req.access,
         pid,
         call: Call::Sdk,
@@ -269,8 +276,8 @@ fn decide_request(
     req: CapabilityRequest,
     child_pid: u32,
 ) {
-    let deny = |reason: String| {
-        record(shared, &req, child_pid, &reason);
+    let refuse = |what: Refused, reason: String| {
+        record(shared, what, &req, child_pid, &reason);
         answer(
             send,
             &req.request_id,
@@ -278,6 +285,7 @@ fn decide_request(
             None,
         );
     };
+    let deny = |reason: String| refuse(Refused::Path(req.path.clone()), reason);
     let Some(engine) = engine else {
         return deny("runtime elevation is off for this session".to_owned());
     };
@@ -353,27 +361,22 @@ fn decide_request(
         Decision::Denied {
             reason,
             by_group: Some(refusal),
-        } => {
-            shared.deny(Denial {
-                what: Refused::DenyEntry {
-                    path: canonical,
-                    refusal,
-                },
-                access: req.access,
-                pid: child_pid,
-                call: Call::Sdk,
-                reason: reason.clone(),
-            });
-            answer(
-                send,
-                &req.request_id,
-                ApprovalDecision::Denied { reason },
-                None,
-            );
-        }
+        } => refuse(
+            Refused::DenyEntry {
+                path: canonical,
+                refusal,
+            },
+            reason,
+        ),
         Decision::Denied { reason, .. } => deny(reason),
         Decision::Timeout => {
-            record(shared, &req, child_pid, "no decision in time");
+            record(
+                shared,
+                Refused::Path(req.path.clone()),
+                &req,
+                child_pid,
+                "no decision in time",
+            );
             answer(send, &req.request_id, ApprovalDecision::Timeout, None);
         }
     }

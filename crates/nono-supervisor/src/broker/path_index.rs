@@ -20,10 +20,7 @@ use nono_sandbox::paths::is_clean;
 
 /// Whether the clean absolute path `path` is `prefix` or lies beneath it, comparing bytes
 /// (`Path::starts_with` for clean paths, without parsing components).
-pub(crate) fn under(path: &[u8], prefix: &[u8]) -> bool {
-    path.starts_with(prefix)
-        && (path.len() == prefix.len() || prefix.ends_with(b"/") || path[prefix.len()] == b'/')
-}
+pub(crate) use nono_sandbox::paths::clean_within_bytes as under;
 
 /// FNV-1a, 64 bits: the hash of every prefix of a path comes out of one pass over its
 /// bytes (the state after a prefix is that prefix's hash), so the prefixes of a path are
