@@ -307,15 +307,17 @@ true
     assert!(r.stderr.contains("deny group `autorun`"), "{r}");
 }
 
-/// Finding 2 (open, low: a report line missing, nothing granted). A write refused by a deny
-/// entry reached through a symlink inside a granted directory (`proj/s` → `~/.claude`, the
-/// command writes `proj/s/settings.json`) is not reported at all: the trapped open's fast path
-/// judges the lexical path, which the grant of `proj` covers, and answers `CONTINUE`;
-/// Landlock refuses it with no trace. The same write spelled `~/.claude/settings.json` is
-/// reported as the `autorun` entry's protection.
+/// Finding 2 (low: a report line missing, nothing granted; fixed in session 14). A write
+/// refused by a deny entry reached through a symlink inside a granted directory (`proj/s` →
+/// `~/.claude`, the command writes `proj/s/settings.json`) was not reported at all: the
+/// trapped open's fast path judged the lexical path, which the grant of `proj` covers, and
+/// answered `CONTINUE`; Landlock refused it with no trace. The same write spelled
+/// `~/.claude/settings.json` was reported as the `autorun` entry's protection. Now a write on
+/// the fast path is canonicalised first: with and without `--approve ~` it is refused and
+/// reported as the entry's; a write through a symlink to an unprotected file outside the
+/// grants is reported with a flag (and under `--approve ~` granted, as if spelled directly);
+/// one through a symlink that stays inside the grants is untouched.
 #[test]
-#[ignore = "open: the fast path answers CONTINUE on the lexical path, so a refusal through a \
-            symlink inside a grant is not reported (red team 22 finding 2)"]
 fn redteam22_a_write_through_a_symlink_in_a_grant_is_reported() {
     if !sandbox_available() {
         return;
@@ -323,20 +325,72 @@ fn redteam22_a_write_through_a_symlink_in_a_grant_is_reported() {
     let s = Scratch::new("rt22-report-link");
     home(&s);
     std::os::unix::fs::symlink(s.join("home/.claude"), s.join("home/proj/s")).unwrap();
-    let r = sh_in_nono(
-        &s,
-        &["--approve", &s.s("home")],
-        "echo '{\"hooks\":1}' >> ./s/settings.json; true",
+    std::fs::write(s.join("home/notes.txt"), "").unwrap();
+    std::os::unix::fs::symlink(s.join("home/notes.txt"), s.join("home/proj/n")).unwrap();
+    std::fs::create_dir(s.join("home/proj/sub")).unwrap();
+    std::os::unix::fs::symlink(s.join("home/proj/sub"), s.join("home/proj/in")).unwrap();
+    let script = "echo '{\"hooks\":1}' >> ./s/settings.json; echo n >> ./n; \
+                  echo i >> ./in/f; true";
+    // Control: unsandboxed, every write lands (checked on a copy of the tree).
+    let c = Scratch::new("rt22-report-link-bare");
+    home(&c);
+    std::os::unix::fs::symlink(c.join("home/.claude"), c.join("home/proj/s")).unwrap();
+    std::fs::write(c.join("home/notes.txt"), "").unwrap();
+    std::os::unix::fs::symlink(c.join("home/notes.txt"), c.join("home/proj/n")).unwrap();
+    std::fs::create_dir(c.join("home/proj/sub")).unwrap();
+    std::os::unix::fs::symlink(c.join("home/proj/sub"), c.join("home/proj/in")).unwrap();
+    let out = Command::new("/bin/sh")
+        .args(["-c", script])
+        .current_dir(c.join("home/proj"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_ne!(
+        std::fs::read_to_string(c.join("home/.claude/settings.json")).unwrap(),
+        "{}\n"
     );
+    assert_eq!(
+        std::fs::read_to_string(c.join("home/notes.txt")).unwrap(),
+        "n\n"
+    );
+
+    let protected = format!(
+        "denied write of {}: read-only in deny group `autorun`",
+        s.s("home/.claude/settings.json")
+    );
+    // Only the grant of `proj`.
+    let r = sh_in_nono(&s, &[], script);
     assert_eq!(
         std::fs::read_to_string(s.join("home/.claude/settings.json")).unwrap(),
         "{}\n"
     );
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/notes.txt")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/proj/sub/f")).unwrap(),
+        "i\n"
+    );
+    assert!(r.stderr.contains(&protected), "{r}");
+    let notes = s.s("home/notes.txt");
     assert!(
-        r.stderr.contains(&format!(
-            "denied write of {}: read-only in deny group `autorun`",
-            s.s("home/.claude/settings.json")
-        )),
+        r.stderr
+            .lines()
+            .any(|l| l.contains("denied write of") && l.contains(&notes)),
         "{r}"
+    );
+    assert!(!r.stderr.contains("proj/sub"), "{r}");
+    // `--approve ~`: the protected file is still refused (and reported as the entry's); the
+    // unprotected one is granted, as `echo n >> ~/notes.txt` would be.
+    let r = sh_in_nono(&s, &["--approve", &s.s("home")], script);
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.claude/settings.json")).unwrap(),
+        "{}\n"
+    );
+    assert!(r.stderr.contains(&protected), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/notes.txt")).unwrap(),
+        "n\n"
     );
 }

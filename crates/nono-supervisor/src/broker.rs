@@ -21,6 +21,10 @@
 //!    answer `CONTINUE`. That can never widen access: the kernel runs the open itself, and
 //!    Landlock still checks it — which is also why the lexical (not canonical) path is good
 //!    enough here. `O_PATH` opens are always `CONTINUE` (Landlock does not check them).
+//!    A write is canonicalised first (one `openat2`): when a symlink on the way leads
+//!    elsewhere, it goes on to step 4 on the canonical path, so a refusal there is reported
+//!    (and an engine may decide it) as if spelled directly. Reads stay lexical: a read
+//!    refused through a symlink inside the grants is Landlock's alone, not reported.
 //! 4. Otherwise canonicalise (the supervisor's own view of the filesystem) and ask the model
 //!    again (a symlink may lead into the grants). Still outside: a [`Denial`] is recorded
 //!    and —
@@ -603,13 +607,28 @@ impl Broker {
                 return;
             }
         }
+        // A write the fast path would let through on its lexical path, resolved: `Some` when
+        // a symlink on the way leads elsewhere (see below).
+        let mut resolved = None;
         if !procfs && self.caps.fast_allows(&lexical, access) {
-            // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
-            // itself and Landlock checks it, so whatever the bytes meant, nothing is widened
-            // (and an answer to a vanished notification just fails: ids are never reused).
-            // Everything below acts on, or reports, what was read: it checks first.
-            let _ = notify.respond_continue(n.id);
-            return;
+            // A write through a symlink inside the grants (`proj/s → ~/.claude`, then
+            // `proj/s/settings.json`): Landlock judges where it leads, and a refusal there
+            // must be reported (and can be approved) like the same write spelled directly
+            // (red team 22, finding 2). So a write is canonicalised first — one `openat2`,
+            // writes only: reads, the hot path, stay lexical. `O_NOFOLLOW` is left to the
+            // kernel (`ELOOP` on a final symlink; the supervisor would open what it leads to).
+            if access.writes() && !flags.contains(OFlags::NOFOLLOW) {
+                resolved = canonicalize(&lexical, creating).filter(|c| *c != lexical);
+            }
+            if resolved.is_none() {
+                // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
+                // itself and Landlock checks it, so whatever the bytes meant, nothing is
+                // widened (and an answer to a vanished notification just fails: ids are never
+                // reused). Everything below acts on, or reports, what was read: it checks
+                // first.
+                let _ = notify.respond_continue(n.id);
+                return;
+            }
         }
         if !notify.id_valid(n.id) {
             return;
@@ -634,7 +653,7 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
-        let Some(canonical) = canonicalize(&lexical, creating) else {
+        let Some(canonical) = resolved.or_else(|| canonicalize(&lexical, creating)) else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
             let _ = notify.respond_continue(n.id);
             return;
