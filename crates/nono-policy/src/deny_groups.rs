@@ -1281,6 +1281,18 @@ impl DenySet {
     /// [`probe`](DenySet::probe) of `path` whose [`canonicalize_for_deny`] form the caller
     /// has just computed (the broker's canonical path is its own canonical form).
     pub(crate) fn probe_resolved(&self, path: &Path, canonical: PathBuf) -> Probe<'_> {
+        self.probe_checked(path, canonical, None)
+    }
+
+    /// [`probe_resolved`](DenySet::probe_resolved), `checked` (if any) being what
+    /// [`checked_canonical`](nono_sandbox::paths::checked_canonical) saw of `canonical`: the
+    /// identity walk starts from it (see `AncestorMemo::hits_checked`).
+    pub(crate) fn probe_checked(
+        &self,
+        path: &Path,
+        canonical: PathBuf,
+        checked: Option<nono_sandbox::paths::Checked>,
+    ) -> Probe<'_> {
         let active = path.is_absolute() && !self.entries.is_empty();
         Probe {
             set: self,
@@ -1291,6 +1303,7 @@ impl DenySet {
                 PathBuf::new()
             },
             canonical,
+            checked: std::cell::Cell::new(checked),
             ids: std::cell::OnceCell::new(),
             covering: std::cell::OnceCell::new(),
         }
@@ -1400,6 +1413,8 @@ pub(crate) struct Probe<'a> {
     active: bool,
     literal: PathBuf,
     canonical: PathBuf,
+    /// What `checked_canonical` saw of `canonical`, taken by the identity walk.
+    checked: std::cell::Cell<Option<nono_sandbox::paths::Checked>>,
     /// Indices of the entries whose `(st_dev, st_ino)` is the canonical path or one of its
     /// ancestors, deepest first (read on first need).
     ids: std::cell::OnceCell<Vec<usize>>,
@@ -1527,9 +1542,12 @@ impl<'a> Probe<'a> {
         if set.ids.is_empty() {
             return None;
         }
-        let ids = self
-            .ids
-            .get_or_init(|| set.ancestors.hits(&self.canonical, &set.ids));
+        let ids = self.ids.get_or_init(|| match self.checked.take() {
+            Some(checked) => set
+                .ancestors
+                .hits_checked(&self.canonical, checked, &set.ids),
+            None => set.ancestors.hits(&self.canonical, &set.ids),
+        });
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))

@@ -526,15 +526,30 @@ impl Engine {
     /// (`req.path` is its own canonical form, as the broker's trapped opens are), so it is
     /// not resolved a second time.
     pub fn triage_canonical(&self, req: &RuntimeRequest) -> Option<Triage> {
-        self.triage_with(req, Some(req.path.clone()))
+        self.triage_with(req, Some((req.path.clone(), None)))
     }
 
-    fn triage_with(&self, req: &RuntimeRequest, canonical: Option<PathBuf>) -> Option<Triage> {
+    /// [`triage_canonical`](Engine::triage_canonical) of a request whose path
+    /// [`checked_canonical`](nono_sandbox::paths::checked_canonical) has shown canonical:
+    /// the deny groups' identity walk starts from what it saw (two system calls fewer).
+    pub fn triage_checked(
+        &self,
+        req: &RuntimeRequest,
+        checked: nono_sandbox::paths::Checked,
+    ) -> Option<Triage> {
+        self.triage_with(req, Some((req.path.clone(), Some(checked))))
+    }
+
+    fn triage_with(
+        &self,
+        req: &RuntimeRequest,
+        canonical: Option<(PathBuf, Option<nono_sandbox::paths::Checked>)>,
+    ) -> Option<Triage> {
         if !req.path.is_absolute() {
             return None;
         }
         let probe = match canonical {
-            Some(c) => self.policy.deny.probe_resolved(&req.path, c),
+            Some((c, checked)) => self.policy.deny.probe_checked(&req.path, c, checked),
             None => self.policy.deny.probe(&req.path),
         };
         let denied = probe.deny_for(req.access).map(|m| GroupRefusal {

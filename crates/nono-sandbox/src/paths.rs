@@ -17,6 +17,67 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::caps_error::CapsError;
 
+/// A clean absolute path seen free of symlinks by [`checked_canonical`]: its directory, opened
+/// `O_PATH` without following any symlink, and the identity of its last component (not
+/// followed either). The deny groups' identity walk starts from `dir` instead of opening it
+/// again (`nono_policy`'s ancestor memo).
+#[derive(Debug)]
+pub struct Checked {
+    /// The path's directory, `O_PATH | O_DIRECTORY`, reached without a symlink.
+    pub dir: std::os::fd::OwnedFd,
+    /// `st_dev` of the last component (as `stat` reports it).
+    pub dev: u64,
+    /// `st_ino` of the last component.
+    pub ino: u64,
+}
+
+/// Whether `path` is its own canonical form, shown the way the deny groups' walk then uses:
+/// its directory opened with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS` and its last
+/// component `statx`ed there without following it (and not a symlink). Two system calls that
+/// stand for [`realpath`]'s probe *and* the walk's own open of the directory and `stat` of
+/// the path. `None` when it cannot be shown this way (not clean, not absolute, `/` itself, a
+/// symlink on the way or at the end, missing, not searchable): then ask [`realpath`].
+#[must_use]
+pub fn checked_canonical(path: &Path) -> Option<Checked> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt as _;
+        if !path.is_absolute() || !is_clean(path.as_os_str().as_bytes()) {
+            return None;
+        }
+        let (dir, name) = (path.parent()?, path.file_name()?);
+        let dir = rustix::fs::openat2(
+            rustix::fs::CWD,
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        let st = rustix::fs::statx(
+            &dir,
+            name,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            rustix::fs::StatxFlags::TYPE | rustix::fs::StatxFlags::INO,
+        )
+        .ok()?;
+        if rustix::fs::FileType::from_raw_mode(st.stx_mode.into()) == rustix::fs::FileType::Symlink
+        {
+            return None;
+        }
+        Some(Checked {
+            dir,
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// `std::fs::canonicalize` (the absolute path with every symlink resolved; the path must
 /// exist), in two system calls for a clean absolute path without symlinks (no `.`, `..` or
 /// repeated slashes: one `openat2(O_PATH, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)` shows

@@ -653,7 +653,11 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
-        let Some(canonical) = resolved.or_else(|| canonicalize(&lexical, creating)) else {
+        let resolved = match resolved {
+            Some(c) => Some((c, None)),
+            None => canonicalize_checked(&lexical, creating),
+        };
+        let Some((canonical, checked)) = resolved else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
             let _ = notify.respond_continue(n.id);
             return;
@@ -702,8 +706,12 @@ impl Broker {
             reason: None,
             source: RequestSource::Trap,
         };
-        // `canonical` was resolved just above: not again.
-        let triage = engine.triage_canonical(&req);
+        // `canonical` was resolved just above: not again (and the identity walk starts from
+        // what `checked_canonical` saw, when it could show the path canonical).
+        let triage = match checked {
+            Some(checked) => engine.triage_checked(&req, checked),
+            None => engine.triage_canonical(&req),
+        };
         let asks = triage
             .as_ref()
             .is_some_and(|t| engine.asks_triaged(&req, t));
@@ -1346,7 +1354,7 @@ pub(crate) fn child_fd_copy(
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
-use nono_sandbox::paths::{is_clean, realpath};
+use nono_sandbox::paths::{checked_canonical, is_clean, realpath, Checked};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
@@ -1360,6 +1368,16 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
             Some(realpath(path.parent()?).ok()?.join(name))
         }
         Err(_) => None,
+    }
+}
+
+/// [`canonicalize`], with what [`checked_canonical`] saw when it could show `path` to be its
+/// own canonical form (nearly every trapped open outside the grants): the request's triage
+/// starts from it (`Engine::triage_checked`) instead of opening and `stat`ing again.
+fn canonicalize_checked(path: &Path, creating: bool) -> Option<(PathBuf, Option<Checked>)> {
+    match checked_canonical(path) {
+        Some(checked) => Some((path.to_path_buf(), Some(checked))),
+        None => canonicalize(path, creating).map(|c| (c, None)),
     }
 }
 
