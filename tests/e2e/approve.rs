@@ -131,6 +131,53 @@ fn a_path_operation_the_kernel_fails_first_gets_the_kernels_answer_under_approve
     }
 }
 
+/// A `..` after a symlink is resolved by the kernel physically: with `appr/link` →
+/// `appr/sub/deep`, `appr/link/../x` is `appr/sub/x`. Under `--approve` the supervisor, which
+/// performs the call for the child, used to resolve it lexically (`appr/x`) and made or
+/// opened another object than the one named (red team 20's note). Now `mkdir`, `open(O_CREAT)`
+/// and `rename` through such a path land where they land unsandboxed (the control).
+#[test]
+fn a_dotdot_after_a_symlink_is_resolved_as_the_kernel_does_under_approve() {
+    if !sandbox_available() {
+        return;
+    }
+    let script =
+        "mkdir appr/link/../d && echo x > appr/link/../f && mv appr/link/../f appr/link/../../g; \
+                  echo done";
+    let layout = |s: &Scratch| {
+        s.mkdir("appr/sub/deep");
+        std::os::unix::fs::symlink(s.join("appr/sub/deep"), s.join("appr/link")).unwrap();
+    };
+    let bare = Scratch::new("approve-dotdot-bare");
+    layout(&bare);
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", script])
+        .current_dir(&bare.path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = Scratch::new("approve-dotdot");
+    layout(&s);
+    let a = s.s("appr");
+    let script = script.replace("appr/", &format!("{a}/"));
+    nono(
+        &s.path,
+        ["run", "-s", "--approve", &a, "--", "sh", "-c", &script],
+    )
+    .expect_code(0)
+    .stdout_has("done");
+    for (name, there) in [
+        ("appr/sub/d", true),
+        ("appr/d", false),
+        ("appr/sub/f", false),
+        ("appr/f", false),
+        ("appr/g", true),
+    ] {
+        assert_eq!(bare.join(name).exists(), there, "unsandboxed: {name}");
+        assert_eq!(s.join(name).exists(), there, "under --approve: {name}");
+    }
+}
+
 /// No controlling terminal (`setsid`, stdin a pipe): the request no rule covers is denied,
 /// and nono says that there was nobody to ask — before the run and in the report.
 #[test]

@@ -155,6 +155,26 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Where the kernel's lookup of `path` (absolute, as a program spelled it) ends, for a
+/// supervisor that acts on the name in its place: [`normalize`] of `path` when it has no `..`
+/// component (then lexical and physical agree up to the last name); otherwise its directory
+/// resolved physically ([`realpath`]: a `..` after a symlink climbs from where the symlink
+/// leads, as the kernel's does — `/a/link/../x` with `link → /a/sub/deep` is `/a/sub/x`, where
+/// [`normalize`] says `/a/x`) joined with its last name, which is not followed. `None` when
+/// that directory cannot be resolved (missing, not searchable: the kernel fails the call
+/// too) or `path` ends in `..`.
+#[must_use]
+pub fn as_the_kernel_resolves(path: &Path) -> Option<PathBuf> {
+    if !path.components().any(|c| c == Component::ParentDir) {
+        return Some(normalize(path));
+    }
+    if path.components().next_back() == Some(Component::ParentDir) {
+        return None;
+    }
+    let (dir, name) = (path.parent()?, path.file_name()?);
+    Some(realpath(dir).ok()?.join(name))
+}
+
 /// Whether [`normalize`] would return `path` (its bytes) unchanged: absolute, no empty, `.`
 /// or `..` component, no trailing slash (but `/` itself). Canonical paths are clean.
 #[must_use]
@@ -309,6 +329,29 @@ pub fn canonicalize_for_deny(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `..` after a symlink climbs from where the symlink leads (as the kernel's lookup);
+    /// without `..` the answer is lexical; the last name is never followed.
+    #[test]
+    #[cfg(unix)]
+    fn a_dotdot_is_resolved_as_the_kernel_does() {
+        let t = std::env::temp_dir().join(format!("nono-paths-dotdot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(t.join("a/sub/deep")).unwrap();
+        let t = std::fs::canonicalize(&t).unwrap();
+        std::os::unix::fs::symlink(t.join("a/sub/deep"), t.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(t.join("a/sub"), t.join("a/last")).unwrap();
+        let r = |p: &str| as_the_kernel_resolves(&t.join(p));
+        assert_eq!(r("a/link/../x"), Some(t.join("a/sub/x")));
+        assert_eq!(r("a/link/../../x"), Some(t.join("a/x")));
+        assert_eq!(r("a/sub/../x"), Some(t.join("a/x")));
+        assert_eq!(r("a/sub/../last"), Some(t.join("a/last")));
+        assert_eq!(r("a/link/x"), Some(t.join("a/link/x")));
+        assert_eq!(r("a/./link//x"), Some(t.join("a/link/x")));
+        assert_eq!(r("a/link/.."), None);
+        assert_eq!(r("a/missing/../x"), None);
+        let _ = std::fs::remove_dir_all(&t);
+    }
 
     /// The clean prefixes of a clean path are exactly the clean paths it lies within.
     #[test]

@@ -64,12 +64,14 @@
 //!   inode) cannot be resolved: the open is answered `CONTINUE` and Landlock decides alone.
 //! - Paths are resolved in the supervisor's mount namespace; the child shares it.
 //! - A `..` after a symlink in the child's spelling is resolved lexically on the fast path
-//!   (CONTINUE only); anything that reaches policy is canonicalised by the supervisor.
+//!   (CONTINUE only: the kernel's lookup is the physical one, and Landlock checks it);
+//!   anything that reaches policy is resolved as the kernel does (`as_the_kernel_resolves`:
+//!   the directory physically) and canonicalised by the supervisor.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -590,6 +592,18 @@ impl Broker {
             return;
         };
         let lexical = normalize(&path);
+        // What the supervisor resolves, decides on and opens: where the kernel's lookup ends.
+        // That is the lexical path unless a `..` follows a symlink (`A/link/../x` is
+        // `LINK_TARGET/../x`, not `A/x`): then the directory is resolved physically, and
+        // `None` means the kernel fails the lookup too. The fast path's `CONTINUE` can keep
+        // the lexical one (the kernel looks up and Landlock checks the physical path).
+        let target: Option<std::borrow::Cow<'_, Path>> = if !is_clean(path.as_os_str().as_bytes())
+            && path.components().any(|c| c == Component::ParentDir)
+        {
+            as_the_kernel_resolves(&path).map(std::borrow::Cow::Owned)
+        } else {
+            Some(std::borrow::Cow::Borrowed(&lexical))
+        };
         let procfs = procfs::may_claim(&lexical);
         let creating = flags.contains(OFlags::CREATE);
         if let Some(learner) = &self.shared.learner {
@@ -599,7 +613,9 @@ impl Broker {
             if !procfs
                 && notify.id_valid(n.id)
                 && (self.caps.fast_allows(&lexical, access)
-                    || canonicalize(&lexical, creating)
+                    || target
+                        .as_deref()
+                        .and_then(|t| canonicalize(t, creating))
                         .is_some_and(|c| self.caps.allows_canonical(&c, access)))
             {
                 learner.path(&lexical, access, flags.contains(OFlags::DIRECTORY));
@@ -618,7 +634,10 @@ impl Broker {
             // writes only: reads, the hot path, stay lexical. `O_NOFOLLOW` is left to the
             // kernel (`ELOOP` on a final symlink; the supervisor would open what it leads to).
             if access.writes() && !flags.contains(OFlags::NOFOLLOW) {
-                resolved = canonicalize(&lexical, creating).filter(|c| *c != lexical);
+                resolved = target
+                    .as_deref()
+                    .and_then(|t| canonicalize(t, creating))
+                    .filter(|c| *c != lexical);
             }
             if resolved.is_none() {
                 // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
@@ -655,7 +674,9 @@ impl Broker {
         }
         let resolved = match resolved {
             Some(c) => Some((c, None)),
-            None => canonicalize_checked(&lexical, creating),
+            None => target
+                .as_deref()
+                .and_then(|t| canonicalize_checked(t, creating)),
         };
         let Some((canonical, checked)) = resolved else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
@@ -1354,7 +1375,7 @@ pub(crate) fn child_fd_copy(
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
-use nono_sandbox::paths::{checked_canonical, is_clean, realpath, Checked};
+use nono_sandbox::paths::{as_the_kernel_resolves, checked_canonical, is_clean, realpath, Checked};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being

@@ -164,15 +164,22 @@ pub(crate) fn handle(
     syscall: Syscall,
 ) {
     let mut paths: Vec<(PathBuf, Need)> = Vec::with_capacity(2);
+    // Every name is where the kernel's lookup ends (see `resolve`): only then may the
+    // supervisor perform the call.
+    let mut exact = true;
     for (dirfd, ptr, need) in path_args(syscall, &n.args) {
         match resolve(notify, n, dirfd, ptr) {
-            Some(p) => paths.push((p, need)),
+            Some(Named::Exact(p)) => paths.push((p, need)),
+            Some(Named::Lexical(p)) => {
+                exact = false;
+                paths.push((p, need));
+            }
             None if notify.id_valid(n.id) => {}
             // The call is gone (interrupted, thread killed): nothing to answer or record.
             None => return,
         }
     }
-    if shared.learner.is_none() {
+    if shared.learner.is_none() && exact {
         if let Some(engine) = &ctx.engine {
             if let Some(op) = brokerable(notify, caps, n, syscall, &paths) {
                 let (notify, shared, engine) = (notify.clone(), shared.clone(), engine.clone());
@@ -559,7 +566,13 @@ fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> 
 /// `/proc/self/cwd/...`, and the `thread-self` forms) is the rest relative to that fd or cwd,
 /// like the `*at` call's dirfd: read by the supervisor, `self` would be the supervisor (its
 /// own fds, its own cwd), so the report named another directory, or none.
-fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<PathBuf> {
+///
+/// A `..` after a symlink is resolved as the kernel does (`/a/link/../x` with `link →
+/// /a/sub/deep` names `/a/sub/x`; lexically it would be `/a/x`, another object for the
+/// supervisor to act on). When that cannot be done (the directory does not resolve: the
+/// kernel fails the call too) the lexical path is kept for the report only
+/// ([`Named::Lexical`]): such a call is never performed by the supervisor.
+fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<Named> {
     let path = procmem::read_cstr_bytes(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
@@ -568,7 +581,19 @@ fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<
         Some((fd, rest)) => (fd, rest),
         None => (dirfd, path),
     };
-    super::absolute(notify, n, dirfd, &path).map(|p| super::normalize(&p))
+    let p = super::absolute(notify, n, dirfd, &path)?;
+    Some(match nono_sandbox::paths::as_the_kernel_resolves(&p) {
+        Some(exact) => Named::Exact(exact),
+        None => Named::Lexical(super::normalize(&p)),
+    })
+}
+
+/// A path argument of a trapped call, made absolute (see [`resolve`]).
+enum Named {
+    /// Where the kernel's lookup ends (lexically normal; a `..` resolved physically).
+    Exact(PathBuf),
+    /// Lexically normal only: a `..` whose directory does not resolve. Reported, never acted on.
+    Lexical(PathBuf),
 }
 
 /// For a path through the calling thread's own `/proc` entries, the directory it starts from
