@@ -1925,7 +1925,8 @@ mod tests {
         ] {
             assert_eq!(f.evaluate(&call(nr, args)), want, "{nr} {args:?}");
         }
-        if cfg!(target_arch = "x86_64") {
+        #[cfg(target_arch = "x86_64")]
+        {
             let x86 = |name: &str| {
                 u32::try_from(match name {
                     "chmod" => libc::SYS_chmod,
@@ -1990,7 +1991,8 @@ mod tests {
             f.evaluate(&call(openat, [0, 0x1000, 3 | creat, 0o4755, 0, 0])),
             action::ALLOW
         );
-        if cfg!(target_arch = "x86_64") {
+        #[cfg(target_arch = "x86_64")]
+        {
             let open = u32::try_from(libc::SYS_open).unwrap();
             assert_eq!(f.evaluate(&call(open, [0x1000, 3, 0, 0, 0, 0])), eacces);
             assert_eq!(
