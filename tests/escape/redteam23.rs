@@ -329,7 +329,7 @@ fn redteam23_a_directory_the_supervisor_cannot_search_is_not_walked_as_nothing()
 /// Target 2: reading an existing file of the mounted entry while `W/A` and `W/B` are
 /// exchanged (`W/A/m/id` is a decoy, `W/B/m/id` is `~/.ssh/id`). `~/.ssh` holds more than
 /// the 1 024 entries the start-up walk of `deny_inodes.rs` takes, so the check of the opened
-/// file's identity does not know `id`: only the walk guards it. Not won in 120 000 tries
+/// file's identity does not know `id`: only the walk guards it. Not won in 185 000 tries
 /// against fd029a2 (the open follows the walk on the notify thread within a few system
 /// calls), but the same race as finding 1; the opened file must now be the one the walk saw,
 /// or in the mount it walked. Held; pinned. Control: unsandboxed the key is read.
@@ -350,4 +350,21 @@ fn redteam23_an_existing_file_of_a_mounted_deny_entry_stays_unreadable_during_ex
     assert_eq!(out.count("attempts"), 20000, "{}", out.run);
     out.never_printed(&l.mark);
     assert!(out.run.stdout.contains("read=decoy"), "{}", out.run);
+}
+
+/// Finding 2's race under a root supervisor with a root command that kept no capabilities
+/// (the default): the command may `chmod` `W/B` (it owns it), but the supervisor's walk runs
+/// with `CAP_DAC_READ_SEARCH` and reads every identity whatever the mode, so it always meets
+/// `~/.ssh` under `W/B/m`. Held before the fix as after; pinned.
+#[test]
+fn redteam23_a_root_supervisor_walks_what_its_capless_root_command_made_unsearchable() {
+    let Some(l) = layout("rt23-root-unsearch", 0, None) else {
+        return;
+    };
+    for op in ["symlink", "create"] {
+        let out = l.walk_in_nono(None, &strs(&l.args("unsearch", op, "B", "C", 5000)));
+        assert_eq!(out.count("attempts"), 5000, "{op}: {}", out.run);
+        assert_eq!(l.planted(), Vec::<String>::new(), "{op}: {}", out.run);
+        l.clean();
+    }
 }

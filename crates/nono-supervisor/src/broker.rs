@@ -49,8 +49,13 @@
 //! never waits (a FIFO without a writer); then the object must be a regular file or a
 //! directory unless a rule names it itself (a FIFO, a device node: [`settle_opened`]), and
 //! `O_NONBLOCK` is cleared again unless the child asked for it. Before it is handed out, the
-//! opened object is checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a
-//! file under a deny entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
+//! opened object is checked once more (one `statx`: `Engine::refuse_opened`, refused if it is
+//! a file under a deny entry reached through a hard link; and it must be the object the deny
+//! groups' identity walk saw or lie in the mount of the directory it walked — a directory
+//! holding a mount point renamed in between would otherwise lead the open into a deny entry
+//! the walk never met, red team 23). An open that may create (`O_CREAT`) is made beneath its
+//! parent, opened first as the child and compared with the walk, so no name is made in the
+//! wrong place; a walk that could not see the directory answers its errno instead. The fd is injected with `ADDFD | SEND`, so the
 //! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
