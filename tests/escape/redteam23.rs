@@ -227,7 +227,7 @@ fn redteam23_an_exchange_during_a_grant_creates_nothing_in_a_mounted_deny_entry(
     let Some(l) = layout("rt23-create", 0, None) else {
         return;
     };
-    let control = l.walk_bare(None, &strs(&l.args("exchange", "create", "A", "B", 300)));
+    let control = l.walk_bare(None, &strs(&l.args("exchange", "create", "A", "B", 5000)));
     assert!(!l.planted().is_empty(), "control: {}", control.run);
     l.clean();
     let (out, planted) = rounds(&l, None, &l.args("exchange", "create", "A", "B", 6000), 4);
@@ -250,7 +250,7 @@ fn redteam23_an_exchange_during_a_grant_makes_no_symlink_in_a_mounted_deny_entry
     let Some(l) = layout("rt23-symlink", 0, None) else {
         return;
     };
-    let control = l.walk_bare(None, &strs(&l.args("exchange", "symlink", "A", "B", 300)));
+    let control = l.walk_bare(None, &strs(&l.args("exchange", "symlink", "A", "B", 5000)));
     assert!(!l.planted().is_empty(), "control: {}", control.run);
     l.clean();
     let (out, planted) = rounds(&l, None, &l.args("exchange", "symlink", "A", "B", 6000), 2);
@@ -273,7 +273,7 @@ fn redteam23_a_directory_renamed_away_during_the_walk_is_not_walked_as_nothing()
     let Some(l) = layout("rt23-vanish", 0, None) else {
         return;
     };
-    let control = l.walk_bare(None, &strs(&l.args("vanish", "symlink", "B", "C", 300)));
+    let control = l.walk_bare(None, &strs(&l.args("vanish", "symlink", "B", "C", 5000)));
     assert!(!l.planted().is_empty(), "control: {}", control.run);
     l.clean();
     for op in ["symlink", "create"] {
@@ -306,7 +306,7 @@ fn redteam23_a_directory_the_supervisor_cannot_search_is_not_walked_as_nothing()
     };
     let control = l.walk_bare(
         Some(&user),
-        &strs(&l.args("unsearch", "symlink", "B", "C", 300)),
+        &strs(&l.args("unsearch", "symlink", "B", "C", 5000)),
     );
     assert!(!l.planted().is_empty(), "control: {}", control.run);
     l.clean();
@@ -367,4 +367,32 @@ fn redteam23_a_root_supervisor_walks_what_its_capless_root_command_made_unsearch
         assert_eq!(l.planted(), Vec::<String>::new(), "{op}: {}", out.run);
         l.clean();
     }
+}
+
+/// Target 2 for metadata: `chmod W/A/m/id 0604` while `W/A` and `W/B` are exchanged, with
+/// `~/.ssh` past the start-up walk's 1 024 entries (so `~/.ssh/id`, mode 0600, is guarded by
+/// the walk alone). The metadata broker walks, opens as the child and changes on the notify
+/// thread, while the renames run on workers. Not won in 200 000 tries against fd029a2; the
+/// object opened must now be the one walked or lie in its mount, as for opens. Held; pinned.
+/// Control: unsandboxed the mode changes.
+#[test]
+fn redteam23_a_metadata_change_during_exchanges_stays_off_a_mounted_deny_entry() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(l) = layout("rt23-chmod", 1100, None) else {
+        return;
+    };
+    let id = l.ssh.join("id");
+    let mode = || std::fs::metadata(&id).unwrap().permissions().mode() & 0o7777;
+    let set = |m: u32| std::fs::set_permissions(&id, std::fs::Permissions::from_mode(m)).unwrap();
+    set(0o600);
+    let mut args = l.args("exchange", "chmod", "A", "B", 8000);
+    args[5] = "id".to_owned();
+    let control = l.walk_bare(None, &strs(&args));
+    assert_eq!(mode(), 0o604, "control: {}", control.run);
+    set(0o600);
+    let out = l.walk_in_nono(None, &strs(&args));
+    assert_eq!(out.count("attempts"), 8000, "{}", out.run);
+    assert_eq!(mode(), 0o600, "{}", out.run);
+    // The decoy's changes are granted.
+    assert!(out.count("done") > 0, "{}", out.run);
 }

@@ -55,8 +55,8 @@
 //! holding a mount point renamed in between would otherwise lead the open into a deny entry
 //! the walk never met, red team 23). An open that may create (`O_CREAT`) is made beneath its
 //! parent, opened first as the child and compared with the walk, so no name is made in the
-//! wrong place; a walk that could not see the directory answers its errno instead. The fd is injected with `ADDFD | SEND`, so the
-//! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
+//! wrong place; a walk that could not see the directory answers its errno instead. The fd
+//! is injected with `ADDFD | SEND`, so the child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
 //! # Limits of path resolution (documented, by design)
@@ -850,6 +850,16 @@ fn grant_trapped(
         call: Call::Syscall(call.syscall),
         reason,
     };
+    // What is acted on is not where the deny groups' walk looked (red team 23).
+    let moved = |req: &RuntimeRequest| {
+        let reason = moved_refusal(&path);
+        engine.refuse_granted(req, &reason);
+        shared.deny(Denial {
+            what: Refused::Moved(path.clone()),
+            ..denial(reason)
+        });
+        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+    };
     // Triaged here when it was not on the notify thread (a request that waits for a person
     // is looked at when its turn comes): what the deny groups' walk saw is what the open
     // below must meet (red team 23).
@@ -899,19 +909,7 @@ fn grant_trapped(
             });
             let opened = match opened {
                 Ok(Some(fd)) => Ok(fd),
-                Ok(None) => {
-                    let reason = moved_refusal(&path);
-                    engine.refuse_granted(&req, &reason);
-                    shared.deny(Denial {
-                        what: Refused::Moved(path.clone()),
-                        access,
-                        pid: n.pid,
-                        call: Call::Syscall(call.syscall),
-                        reason,
-                    });
-                    let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
-                    return;
-                }
+                Ok(None) => return moved(&req),
                 Err(e) => Err(e),
             };
             match opened {
@@ -933,20 +931,9 @@ fn grant_trapped(
                         }
                     };
                     // Not the object the walk checked, nor one in the mount it walked: a
-                    // directory holding a mount point was renamed in between (a file made
-                    // there stays, empty: the command never gets the fd).
+                    // directory holding a mount point was renamed in between.
                     if !walked.admits_opened(st.id) {
-                        let reason = moved_refusal(&path);
-                        engine.refuse_granted(&req, &reason);
-                        shared.deny(Denial {
-                            what: Refused::Moved(path.clone()),
-                            access,
-                            pid: n.pid,
-                            call: Call::Syscall(call.syscall),
-                            reason,
-                        });
-                        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
-                        return;
+                        return moved(&req);
                     }
                     let finish = Finish {
                         req,

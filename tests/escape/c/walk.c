@@ -15,6 +15,7 @@
  *                  walk by a supervisor without CAP_DAC_READ_SEARCH then cannot stat W/A/m.
  *   OP create:     open(W/A/m/NAME-i, O_WRONLY|O_CREAT|O_EXCL), then write "planted\n".
  *   OP symlink:    symlink("W/own", W/A/m/NAME-i): a name in E that leads to a file of its own.
+ *   OP chmod:      chmod(W/A/m/NAME, 0604) (NAME an existing file of E, 0600 there).
  *   OP read:       open(W/A/m/NAME, O_RDONLY) (NAME an existing file of E), read it; what was
  *                  read is printed as `read=...` (a leak if it is E's content).
  * Prints `attempts=N done=N` (tries whose OP succeeded) and, at the end, puts the layout back
@@ -57,7 +58,7 @@ static void *toggler(void *arg) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc != 8) {
-        fprintf(stderr, "usage: walk exchange|vanish|unsearch create|symlink|read W A B NAME ATTEMPTS\n");
+        fprintf(stderr, "usage: walk exchange|vanish|unsearch create|symlink|chmod|read W A B NAME ATTEMPTS\n");
         return 2;
     }
     race = argv[1];
@@ -69,6 +70,12 @@ int main(int argc, char **argv) {
     pthread_create(&t, NULL, toggler, NULL);
     for (i = 0; i < attempts; i++) {
         char target[4096], own[4096], buf[4096];
+        if (strcmp(op, "chmod") == 0) {
+            snprintf(target, sizeof target, "%s/%s/m/%s", w, a, name);
+            if (chmod(target, 0604) == 0)
+                done++;
+            continue;
+        }
         if (strcmp(op, "read") == 0) {
             snprintf(target, sizeof target, "%s/%s/m/%s", w, a, name);
             int fd = open(target, O_RDONLY);
