@@ -38,6 +38,7 @@ mod redteam2;
 mod redteam20;
 mod redteam21;
 mod redteam22;
+mod redteam23;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -50,6 +50,10 @@ impl Bins {
     pub fn memo(&self) -> PathBuf {
         self.dir.join("memo")
     }
+    /// `walk RACE OP W A B NAME ATTEMPTS`: red team 23's races against the identity walk.
+    pub fn walk(&self) -> PathBuf {
+        self.dir.join("walk")
+    }
     /// `ptyrun CMD...`: CMD on a fresh pseudo-terminal; prints what the terminal showed.
     pub fn ptyrun(&self) -> PathBuf {
         self.dir.join("ptyrun")
@@ -107,10 +111,11 @@ fn build() -> Result<Bins, String> {
     rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| format!("cannot lock {}/lock: {e}", dir.display()))?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("escape/c");
-    let jobs: [(&str, &[&str], &str); 7] = [
+    let jobs: [(&str, &[&str], &str); 8] = [
         ("probe.c", &["-pthread"], "probe"),
         ("race.c", &["-pthread"], "race"),
         ("memo.c", &["-pthread"], "memo"),
+        ("walk.c", &["-pthread"], "walk"),
         ("ptyrun.c", &[], "ptyrun"),
         ("ttyjob.c", &[], "ttyjob"),
         ("fdrun.c", &[], "fdrun"),

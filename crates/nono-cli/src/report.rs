@@ -83,6 +83,10 @@ pub enum Protected {
     /// A metadata change the command's own credentials refuse (the kernel's answer; the
     /// supervisor's reason): no flag grants it.
     Credentials(String),
+    /// A runtime grant refused because the path led into another mount when the supervisor
+    /// acted than when the deny groups checked it (a directory holding a mount point renamed
+    /// in between: red team 23): no flag grants it.
+    Moved,
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
     Procfs(String),
@@ -444,6 +448,14 @@ pub fn describe_denial(
             }
             return out;
         }
+        Refused::Moved(path) => {
+            let mut out = describe(caps, model, deny, path, d.access).with_call(d.call, false);
+            // A deny group that covers the path as it is now still explains it first.
+            if out.protected.is_none() {
+                out.protected = Some(Protected::Moved);
+            }
+            return out;
+        }
         Refused::Credentials(path) => {
             let mut out = describe(caps, model, deny, path, d.access).with_call(d.call, false);
             // A deny group (or the profile's list) still explains it first, as for any path.
@@ -785,6 +797,11 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::HardLink) => {
             return format!(
                 "nono: denied {access} → no flag grants it: it is another name (a hard link) for a file a deny group protects; use the file under its own name (an explicit grant and --bypass-protection), or remove the link"
+            );
+        }
+        Some(Protected::Moved) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: the path led into another mount when nono acted than when it checked the deny groups (a directory on it that holds a mount point was renamed in between); retry once nothing renames it"
             );
         }
         Some(Protected::Credentials(reason)) => {

@@ -24,7 +24,7 @@
 //! file, `openat2`, `statx` and `close` of its directory. The broker's trapped opens start
 //! from `nono_sandbox::paths::checked_canonical`, which has opened the directory and
 //! `statx`ed the file (not following it) on the way to knowing the path is canonical:
-//! [`AncestorMemo::hits_checked`] takes both, so such a grant adds only the directory's
+//! [`AncestorMemo::walk_checked`] takes both, so such a grant adds only the directory's
 //! `statx` and `close`.
 //!
 //! # Why a stamp is enough
@@ -59,6 +59,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+
+use crate::walked::{Ident, Walked};
 
 /// A directory as the walk saw it: what a remembered answer is valid for. The mount it was
 /// reached through is part of it: one directory reached through two mounts (a bind mount of
@@ -121,7 +125,7 @@ fn by_name(dir: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
         .collect()
 }
 
-fn stamp_of(fd: &OwnedFd) -> Option<Stamp> {
+fn stamp_of(fd: &OwnedFd) -> Result<Stamp, Errno> {
     use rustix::fs::{AtFlags, StatxFlags};
     rustix::fs::statx(
         fd,
@@ -129,7 +133,6 @@ fn stamp_of(fd: &OwnedFd) -> Option<Stamp> {
         AtFlags::EMPTY_PATH,
         StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
     )
-    .ok()
     .map(|st| Stamp::of(&st))
 }
 
@@ -149,9 +152,11 @@ impl AncestorMemo {
     }
 
     /// The indices (`ids`' values) of the entries whose identity is `path` or one of its
-    /// ancestors, deepest first: [`stat`](std::fs::metadata) of `path`, then the directories
-    /// above it up to the first one remembered with an unchanged stamp. A path that cannot be
-    /// `stat`ed contributes nothing (as in the walk without the memo).
+    /// ancestors, deepest first: `statx` of `path`, then the directories above it up to the
+    /// first one remembered with an unchanged stamp. A path that cannot be `stat`ed
+    /// contributes nothing (as in the walk without the memo) — which is why
+    /// [`walk`](Self::walk) also says what it could not see (red team 23), and the grants act
+    /// on that.
     ///
     /// The directories are walked from the object, not by name (red team 21): `path`'s
     /// directory is opened without following any symlink (`RESOLVE_NO_SYMLINKS`), and each
@@ -162,52 +167,126 @@ impl AncestorMemo {
     /// parent's name swapped for a plain directory), and the memo would have kept the mix for
     /// later requests. A directory that cannot be opened that way (missing, a symlink on the
     /// way, a name too long) is walked by name as before the memo, and nothing is remembered.
+    #[cfg(test)]
     pub(crate) fn hits(&self, path: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
-        let mut hits = Vec::new();
-        if let Ok(meta) = std::fs::metadata(path) {
-            hits.extend(ids.get(&(meta.dev(), meta.ino())).copied());
-        }
-        let Some(dir) = path.parent() else {
-            return hits;
-        };
-        match self.walk_up_from_the_object(dir, ids) {
-            Some(above) => hits.extend(above),
-            None => hits.extend(by_name(dir, ids)),
-        }
-        hits
+        self.walk(path, ids).0
     }
 
-    /// [`hits`](Self::hits) of a path [`checked_canonical`] has just looked at: the last
+    /// [`hits`](Self::hits), with what the walk saw of `path` and its directory (see
+    /// [`Walked`]): the identities a grant's act is then compared with (red team 23). The
+    /// same system calls: the `statx` of the file asks for the mount id too. The directory
+    /// is [`Walked::Unread`] when it cannot be opened and `statx`ed from the object (then
+    /// it is walked by name for the hits, as before); a missing file is no error (it may be
+    /// created), any other error reading it is.
+    pub(crate) fn walk(
+        &self,
+        path: &Path,
+        ids: &HashMap<(u64, u64), usize>,
+    ) -> (Vec<usize>, Walked) {
+        use rustix::fs::{AtFlags, StatxFlags, CWD};
+        let mut hits = Vec::new();
+        let file = match rustix::fs::statx(
+            CWD,
+            path,
+            AtFlags::empty(),
+            StatxFlags::BASIC_STATS | StatxFlags::MNT_ID,
+        ) {
+            Ok(st) => {
+                let id = Ident::of(&st);
+                hits.extend(ids.get(&(id.dev, id.ino)).copied());
+                Ok(Some(id))
+            }
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let Some(dir) = path.parent() else {
+            // `/` itself: its own directory.
+            let walked = match file {
+                Ok(Some(id)) => Walked::At {
+                    dir: id,
+                    file: Some(id),
+                },
+                Ok(None) => Walked::Unread(Errno::NOENT),
+                Err(e) => Walked::Unread(e),
+            };
+            return (hits, walked);
+        };
+        let walked = match self.walk_up_from_the_object(dir, ids) {
+            Ok((stamp, above)) => {
+                hits.extend(above);
+                match file {
+                    Ok(file) => Walked::At {
+                        dir: Ident {
+                            mnt: stamp.mnt,
+                            dev: stamp.dev,
+                            ino: stamp.ino,
+                        },
+                        file,
+                    },
+                    Err(e) => Walked::Unread(e),
+                }
+            }
+            Err(e) => {
+                hits.extend(by_name(dir, ids));
+                Walked::Unread(e)
+            }
+        };
+        (hits, walked)
+    }
+
+    /// [`walk`](Self::walk) of a path [`checked_canonical`] has just looked at: the last
     /// component's identity and its directory, already opened the way the walk opens it,
-    /// are `checked`'s — two system calls fewer than [`hits`](Self::hits).
-    pub(crate) fn hits_checked(
+    /// are `checked`'s — two system calls fewer than [`walk`](Self::walk).
+    ///
+    /// [`checked_canonical`]: nono_sandbox::paths::checked_canonical
+    pub(crate) fn walk_checked(
         &self,
         path: &Path,
         checked: Checked,
         ids: &HashMap<(u64, u64), usize>,
-    ) -> Vec<usize> {
+    ) -> (Vec<usize>, Walked) {
+        let file = Ident {
+            mnt: checked.mnt,
+            dev: checked.dev,
+            ino: checked.ino,
+        };
         let mut hits: Vec<usize> = ids
-            .get(&(checked.dev, checked.ino))
+            .get(&(file.dev, file.ino))
             .copied()
             .into_iter()
             .collect();
         let Some(dir) = path.parent() else {
-            return hits;
+            // `checked_canonical` never answers for `/`.
+            return (hits, Walked::Unread(Errno::NOENT));
         };
-        match self.walk_up_from(dir, checked.dir, ids) {
-            Some(above) => hits.extend(above),
-            None => hits.extend(by_name(dir, ids)),
-        }
-        hits
+        let walked = match self.walk_up_from(dir, checked.dir, ids) {
+            Ok((stamp, above)) => {
+                hits.extend(above);
+                Walked::At {
+                    dir: Ident {
+                        mnt: stamp.mnt,
+                        dev: stamp.dev,
+                        ino: stamp.ino,
+                    },
+                    file: Some(file),
+                }
+            }
+            Err(e) => {
+                hits.extend(by_name(dir, ids));
+                Walked::Unread(e)
+            }
+        };
+        (hits, walked)
     }
 
     /// The entries at or above `dir`, walked up from the directory itself (see
-    /// [`hits`](Self::hits)); `None` when it cannot be walked that way.
+    /// [`hits`](Self::hits)), with `dir`'s own stamp; the error when it cannot be walked
+    /// that way.
     fn walk_up_from_the_object(
         &self,
         dir: &Path,
         ids: &HashMap<(u64, u64), usize>,
-    ) -> Option<Vec<usize>> {
+    ) -> Result<(Stamp, Vec<usize>), Errno> {
         use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
         let fd = rustix::fs::openat2(
             CWD,
@@ -215,12 +294,11 @@ impl AncestorMemo {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )
-        .ok()?;
+        )?;
         self.walk_up_from(dir, fd, ids)
     }
 
-    /// The walk of [`walk_up_from_the_object`](Self::walk_up_from_the_object) from `fd`,
+    /// The walk of [`walk_up_from_the_object`](Self::walk_up_from_the_object) from `fd`:
     /// `dir` opened `O_PATH | O_DIRECTORY` with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`
     /// (so the names the answers are remembered by are the directories walked).
     fn walk_up_from(
@@ -228,7 +306,7 @@ impl AncestorMemo {
         dir: &Path,
         mut fd: OwnedFd,
         ids: &HashMap<(u64, u64), usize>,
-    ) -> Option<Vec<usize>> {
+    ) -> Result<(Stamp, Vec<usize>), Errno> {
         use rustix::fs::{Mode, OFlags};
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         // The directories walked, with the name they are remembered by (the names of `dir`
@@ -256,9 +334,13 @@ impl AncestorMemo {
                     }
                 }
             }
-            fd = rustix::fs::openat(&fd, "..", flags, Mode::empty()).ok()?;
+            fd = rustix::fs::openat(&fd, "..", flags, Mode::empty())?;
             name = name.and_then(Path::parent);
         }
+        let first = walked
+            .first()
+            .map(|(_, stamp, _)| *stamp)
+            .ok_or(Errno::NOENT)?;
         let reused = remembered.is_some();
         let mut above = remembered.unwrap_or_default();
         // From the top down: each walked directory's answer is what lies above it.
@@ -288,7 +370,7 @@ impl AncestorMemo {
             }
             dirs.extend(learnt);
         }
-        Some(above)
+        Ok((first, above))
     }
 
     #[cfg(test)]
@@ -364,8 +446,9 @@ mod tests {
         assert!(memo.len() > 0);
     }
 
-    /// Started from what `checked_canonical` saw, the walk answers as the full walk (and as
-    /// `hits`), remembered or not; a symlink at the end or on the way is not `checked`.
+    /// Started from what `checked_canonical` saw, the walk answers as the full walk, remembered
+    /// or not, and says it saw what the walk by path sees (red team 23's `Walked`); a symlink
+    /// at the end or on the way is not `checked`.
     #[test]
     fn a_walk_from_a_checked_path_answers_as_the_full_walk() {
         let t = Scratch::new("checked");
@@ -386,11 +469,11 @@ mod tests {
             let p = root.join(path);
             let checked = nono_sandbox::paths::checked_canonical(&p).unwrap();
             assert_eq!((checked.dev, checked.ino), id(&p), "{path}");
-            assert_eq!(
-                memo.hits_checked(&p, checked, &ids),
-                plain(&p, &ids),
-                "{path}"
-            );
+            let fresh = AncestorMemo::default().walk(&p, &ids);
+            let (hits, walked) = memo.walk_checked(&p, checked, &ids);
+            assert_eq!(hits, plain(&p, &ids), "{path}");
+            // What the walk saw is what the walk by path sees.
+            assert_eq!(walked, fresh.1, "{path}");
         }
         for path in ["p/q/l", "p/la/b/f", "p/q/missing", "e/a/../a/b/f"] {
             assert!(
@@ -500,6 +583,47 @@ mod tests {
         }
         assert_eq!(memo.hits(Path::new("/"), &ids), vec![3]);
         assert_eq!(memo.hits(Path::new("/f"), &ids), vec![3]);
+    }
+
+    /// Red team 23: the walk says what it saw of the file and its directory (the identities a
+    /// grant's act is compared with) and, when it could not see the directory, the errno —
+    /// never "nothing found" alone.
+    #[test]
+    fn the_walk_says_what_it_saw_and_what_it_could_not() {
+        let t = Scratch::new("seen");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), "x").unwrap();
+        let ids = HashMap::new();
+        let memo = AncestorMemo::default();
+        let (_, walked) = memo.walk(&root.join("d/f"), &ids);
+        let Walked::At { dir, file } = walked else {
+            panic!("{walked:?}");
+        };
+        assert_eq!((dir.dev, dir.ino), id(&root.join("d")));
+        assert_eq!(file.map(|f| (f.dev, f.ino)), Some(id(&root.join("d/f"))));
+        assert_ne!(dir.mnt, 0, "statx gives the mount id (5.8+)");
+        // Again, the directories above answered by the memo: the same.
+        assert_eq!(memo.walk(&root.join("d/f"), &ids).1, walked);
+        // A file not there yet is no error (it may be created).
+        assert!(matches!(
+            memo.walk(&root.join("d/new"), &ids).1,
+            Walked::At { file: None, .. }
+        ));
+        // Its directory gone (renamed away during the walk), or not a directory.
+        assert_eq!(
+            memo.walk(&root.join("gone/new"), &ids).1,
+            Walked::Unread(Errno::NOENT)
+        );
+        assert_eq!(
+            memo.walk(&root.join("d/f/x"), &ids).1,
+            Walked::Unread(Errno::NOTDIR)
+        );
+        // The root: its own directory.
+        assert!(matches!(
+            memo.walk(Path::new("/"), &ids).1,
+            Walked::At { file: Some(_), .. }
+        ));
     }
 
     #[test]

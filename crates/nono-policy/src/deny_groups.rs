@@ -40,6 +40,7 @@ pub(crate) use crate::link_walk_cache::StampCheck;
 use crate::ancestor_memo::AncestorMemo;
 use crate::chain_walk::WalkMemo;
 use crate::vars::Vars;
+use crate::walked::Walked;
 
 /// One path of a deny group, with why it is there when the group's description does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1286,7 +1287,7 @@ impl DenySet {
 
     /// [`probe_resolved`](DenySet::probe_resolved), `checked` (if any) being what
     /// [`checked_canonical`](nono_sandbox::paths::checked_canonical) saw of `canonical`: the
-    /// identity walk starts from it (see `AncestorMemo::hits_checked`).
+    /// identity walk starts from it (see `AncestorMemo::walk_checked`).
     pub(crate) fn probe_checked(
         &self,
         path: &Path,
@@ -1416,8 +1417,8 @@ pub(crate) struct Probe<'a> {
     /// What `checked_canonical` saw of `canonical`, taken by the identity walk.
     checked: std::cell::Cell<Option<nono_sandbox::paths::Checked>>,
     /// Indices of the entries whose `(st_dev, st_ino)` is the canonical path or one of its
-    /// ancestors, deepest first (read on first need).
-    ids: std::cell::OnceCell<Vec<usize>>,
+    /// ancestors, deepest first, and what the walk saw of the path (read on first need).
+    ids: std::cell::OnceCell<(Vec<usize>, Walked)>,
     /// Indices of the entries one of whose forms covers the literal or the canonical path
     /// (see [`covering`](Probe::covering)).
     covering: std::cell::OnceCell<Vec<usize>>,
@@ -1427,6 +1428,27 @@ impl<'a> Probe<'a> {
     /// The path's [`canonicalize_for_deny`] form.
     pub(crate) fn canonical(&self) -> &Path {
         &self.canonical
+    }
+
+    /// The identity walk over the canonical path (match form 3), made once.
+    fn walk(&self) -> &(Vec<usize>, Walked) {
+        let set: &'a DenySet = self.set;
+        self.ids.get_or_init(|| match self.checked.take() {
+            Some(checked) => set
+                .ancestors
+                .walk_checked(&self.canonical, checked, &set.ids),
+            None => set.ancestors.walk(&self.canonical, &set.ids),
+        })
+    }
+
+    /// What the identity walk saw of the canonical path and its directory, for the grant's
+    /// act to be compared with (see [`Walked`]): [`Walked::Unneeded`] when no entry has an
+    /// identity or the path is not absolute. Walks if no check has yet.
+    pub(crate) fn walked(&self) -> Walked {
+        if !self.active || self.set.ids.is_empty() {
+            return Walked::Unneeded;
+        }
+        self.walk().1
     }
 
     /// [`DenySet::group_of`].
@@ -1542,12 +1564,7 @@ impl<'a> Probe<'a> {
         if set.ids.is_empty() {
             return None;
         }
-        let ids = self.ids.get_or_init(|| match self.checked.take() {
-            Some(checked) => set
-                .ancestors
-                .hits_checked(&self.canonical, checked, &set.ids),
-            None => set.ancestors.hits(&self.canonical, &set.ids),
-        });
+        let (ids, _) = self.walk();
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))

@@ -28,3 +28,4 @@ pub mod request;
 mod state_path;
 pub mod url;
 mod vars;
+pub mod walked;

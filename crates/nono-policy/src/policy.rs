@@ -34,6 +34,7 @@ use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
 use crate::deny_groups::DenySet;
 pub use crate::request::{Decision, GrantScope, GroupRefusal, RequestSource, RuntimeRequest};
+use crate::walked::{Opened, Walked};
 pub use deny_inodes::DenyInodes;
 use deny_inodes::Refused as DenyRefused;
 pub use glob::Glob;
@@ -47,6 +48,18 @@ pub struct Triage {
     denied: Option<GroupRefusal>,
     /// A deny group covers the path in any way (no prompt is ever asked for it).
     grouped: bool,
+    /// What the deny groups' identity walk saw of the path: what the grant's act must then
+    /// meet (red team 23).
+    walked: Walked,
+}
+
+impl Triage {
+    /// What the identity walk saw of the request's path and directory (see [`Walked`]): a
+    /// grant acts only where it looked.
+    #[must_use]
+    pub fn walked(&self) -> Walked {
+        self.walked
+    }
 }
 
 /// A rule that grants matching requests without asking.
@@ -479,11 +492,7 @@ impl Engine {
     /// [`refuse_opened`](Engine::refuse_opened) of the fd whose `fstat` is `st` (made by the
     /// caller just before, on the fd it is about to hand out): one `fstat` per grant where
     /// each check made its own.
-    pub fn refuse_opened_stat(
-        &self,
-        req: &RuntimeRequest,
-        st: &rustix::fs::Stat,
-    ) -> Option<String> {
+    pub fn refuse_opened_stat(&self, req: &RuntimeRequest, st: &Opened) -> Option<String> {
         let start = Instant::now();
         let refused = match self.inodes.check_stat(st) {
             Err(r) => r,
@@ -558,10 +567,17 @@ impl Engine {
             why: m.why.to_owned(),
         });
         let grouped = denied.is_some() || probe.group().is_some();
+        let walked = if denied.is_some() {
+            // Refused: nothing will act on it.
+            Walked::Unneeded
+        } else {
+            probe.walked()
+        };
         Some(Triage {
             canonical: probe.canonical().to_path_buf(),
             denied,
             grouped,
+            walked,
         })
     }
 
@@ -604,13 +620,14 @@ impl Engine {
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
     pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
         // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
-        rustix::fs::fstat(fd).is_ok_and(|st| self.refuse_opened_may_wait_stat(&st))
+        rustix::fs::fstat(fd)
+            .is_ok_and(|st| self.refuse_opened_may_wait_stat(&Opened::of_stat(&st)))
     }
 
     /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait) of the fd whose `fstat` is
     /// `st`.
     #[must_use]
-    pub fn refuse_opened_may_wait_stat(&self, st: &rustix::fs::Stat) -> bool {
+    pub fn refuse_opened_may_wait_stat(&self, st: &Opened) -> bool {
         self.inodes.may_walk(st) || self.read_only_inodes.may_walk(st)
     }
 

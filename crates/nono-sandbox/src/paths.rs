@@ -25,6 +25,9 @@ use crate::caps_error::CapsError;
 pub struct Checked {
     /// The path's directory, `O_PATH | O_DIRECTORY`, reached without a symlink.
     pub dir: std::os::fd::OwnedFd,
+    /// The mount the last component was reached through (`stx_mnt_id`; 0 when the kernel
+    /// does not report it, before 5.8).
+    pub mnt: u64,
     /// `st_dev` of the last component (as `stat` reports it).
     pub dev: u64,
     /// `st_ino` of the last component.
@@ -58,7 +61,9 @@ pub fn checked_canonical(path: &Path) -> Option<Checked> {
             &dir,
             name,
             rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            rustix::fs::StatxFlags::TYPE | rustix::fs::StatxFlags::INO,
+            rustix::fs::StatxFlags::TYPE
+                | rustix::fs::StatxFlags::INO
+                | rustix::fs::StatxFlags::MNT_ID,
         )
         .ok()?;
         if rustix::fs::FileType::from_raw_mode(st.stx_mode.into()) == rustix::fs::FileType::Symlink
@@ -67,6 +72,11 @@ pub fn checked_canonical(path: &Path) -> Option<Checked> {
         }
         Some(Checked {
             dir,
+            mnt: if st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0 {
+                st.stx_mnt_id
+            } else {
+                0
+            },
             dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
             ino: st.stx_ino,
         })

@@ -53,9 +53,14 @@
 //! never waits (a FIFO without a writer); then the object must be a regular file or a
 //! directory unless a rule names it itself (a FIFO, a device node: [`settle_opened`]), and
 //! `O_NONBLOCK` is cleared again unless the child asked for it. Before it is handed out, the
-//! opened object is checked once more (`Engine::refuse_opened`: `fstat`, refused if it is a
-//! file under a deny entry reached through a hard link). The fd is injected with `ADDFD | SEND`, so the
-//! child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
+//! opened object is checked once more (one `statx`: `Engine::refuse_opened`, refused if it is
+//! a file under a deny entry reached through a hard link; and it must be the object the deny
+//! groups' identity walk saw or lie in the mount of the directory it walked — a directory
+//! holding a mount point renamed in between would otherwise lead the open into a deny entry
+//! the walk never met, red team 23). An open that may create (`O_CREAT`) is made beneath its
+//! parent, opened first as the child and compared with the walk, so no name is made in the
+//! wrong place; a walk that could not see the directory answers its errno instead. The fd
+//! is injected with `ADDFD | SEND`, so the child's syscall returns it. A refusal answers `EACCES` (what Landlock returns for a
 //! denied open); a failed open answers its own errno (`EEXIST`, `ENOENT`, ...).
 //!
 //! # Limits of path resolution (documented, by design)
@@ -89,6 +94,7 @@ use self::as_child::{ActingAsChild, SandboxCreds};
 use self::path_index::{under, PathIndex};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
+use nono_policy::walked::{Opened, Walked};
 
 pub(crate) use run_state::{Call, Context, Denial, Refused, Shared};
 
@@ -892,12 +898,34 @@ fn grant_trapped(
         call: Call::Syscall(call.syscall),
         reason,
     };
+    // What is acted on is not where the deny groups' walk looked (red team 23).
+    let moved = |req: &RuntimeRequest| {
+        let reason = moved_refusal(&path);
+        engine.refuse_granted(req, &reason);
+        shared.deny(Denial {
+            what: Refused::Moved(path.clone()),
+            ..denial(reason)
+        });
+        let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+    };
+    // Triaged here when it was not on the notify thread (a request that waits for a person
+    // is looked at when its turn comes): what the deny groups' walk saw is what the open
+    // below must meet (red team 23).
+    let triage = triage.or_else(|| engine.triage_canonical(&req));
+    let walked = triage.as_ref().map_or(Walked::Unneeded, Triage::walked);
     let decision = match triage {
         Some(t) => engine.decide_triaged(&req, t, cancel),
         None => engine.decide_until(&req, cancel),
     };
     match decision {
         Decision::Granted { .. } => {
+            // The walk could not see the directory (gone, or not searchable by the
+            // supervisor, so not by the command either): the kernel's answer at that moment,
+            // never an open of what the walk did not check.
+            if let Err(errno) = walked.seen() {
+                let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                return;
+            }
             let flags = OFlags::from_bits_retain(call.flags as u32);
             // The mode only matters when a file is created; then the child's umask applies,
             // as it would have to the child's own open. Set-ID bits are never given to a
@@ -917,10 +945,21 @@ fn grant_trapped(
                     return;
                 }
             };
-            // `O_TRUNC` waits until the opened object has been checked (below).
-            let opened = creds
-                .act()
-                .and_then(|as_child| open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode));
+            // `O_TRUNC` waits until the opened object has been checked (below). An open that
+            // may create is made in its directory once that is known to be where the deny
+            // groups' walk looked (a name made elsewhere would stay).
+            let opened = creds.act().and_then(|as_child| {
+                if flags.contains(OFlags::CREATE) && walked != Walked::Unneeded {
+                    open_approved_in_walked(&as_child, &path, flags & !OFlags::TRUNC, mode, walked)
+                } else {
+                    open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode).map(Some)
+                }
+            });
+            let opened = match opened {
+                Ok(Some(fd)) => Ok(fd),
+                Ok(None) => return moved(&req),
+                Err(e) => Err(e),
+            };
             match opened {
                 Ok(fd) => {
                     // A FIFO or a device node only when a rule names it (see `settle_opened`).
@@ -939,6 +978,11 @@ fn grant_trapped(
                             return;
                         }
                     };
+                    // Not the object the walk checked, nor one in the mount it walked: a
+                    // directory holding a mount point was renamed in between.
+                    if !walked.admits_opened(st.id) {
+                        return moved(&req);
+                    }
                     let finish = Finish {
                         req,
                         syscall: call.syscall,
@@ -996,8 +1040,8 @@ struct Finish {
     syscall: Syscall,
     creds: as_child::ChildCreds,
     fd: OwnedFd,
-    /// `fd`'s `fstat` (made by [`settle_opened_stat`] on this very fd).
-    st: rustix::fs::Stat,
+    /// `fd`'s `statx` (made by [`settle_opened_stat`] on this very fd).
+    st: Opened,
     flags: OFlags,
     id: u64,
 }
@@ -1057,14 +1101,14 @@ impl Finish {
 /// Linux honours) is truncated through a write fd reopened from its `/proc/self/fd` link, i.e.
 /// the same inode, as the child (the reopen checks its write permission).
 ///
-/// `st`: `fd`'s `fstat` (its type is all that is looked at).
+/// `st`: `fd`'s `statx` (its type is all that is looked at).
 fn truncate_opened(
     _as_child: &ActingAsChild,
     fd: &OwnedFd,
-    st: &rustix::fs::Stat,
+    st: &Opened,
     flags: OFlags,
 ) -> Result<(), Errno> {
-    match st.st_mode & libc::S_IFMT {
+    match st.mode & libc::S_IFMT {
         libc::S_IFREG => {}
         libc::S_IFDIR => return Err(Errno::ISDIR),
         _ => return Ok(()),
@@ -1152,6 +1196,16 @@ pub(crate) fn special_refusal(path: &Path, kind: Special) -> String {
     )
 }
 
+/// Why a runtime grant was refused when what it acted on was not where the deny groups'
+/// identity walk looked (see `nono_policy::walked`).
+pub(crate) fn moved_refusal(path: &Path) -> String {
+    format!(
+        "{} led into another mount when nono acted than when it checked the deny groups: a \
+         directory on it that holds a mount point was renamed in between",
+        crate::escape::path(path)
+    )
+}
+
 /// After an approved open (always made with `O_NONBLOCK`, see [`open_approved`]): refuse an
 /// object that is not a regular file or a directory unless `named` (a rule names the object
 /// itself: [`crate::policy::Engine::rule_names`]), then give the fd the blocking mode the
@@ -1181,9 +1235,9 @@ pub(crate) fn settle_opened_stat(
     fd: &OwnedFd,
     flags: OFlags,
     named: bool,
-) -> Result<rustix::fs::Stat, Unsettled> {
-    let st = rustix::fs::fstat(fd).map_err(Unsettled::Failed)?;
-    if let Some(kind) = Special::of(st.st_mode) {
+) -> Result<Opened, Unsettled> {
+    let st = Opened::of_fd(fd).map_err(Unsettled::Failed)?;
+    if let Some(kind) = Special::of(st.mode) {
         if !named {
             return Err(Unsettled::Special(kind));
         }
@@ -1229,6 +1283,36 @@ pub(crate) fn open_approved(
         mode,
         ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
+}
+
+/// [`open_approved`] of a path the open may create (`O_CREAT`), made beneath its canonical
+/// parent once that, opened as the child without following any symlink, is known to lie
+/// where the deny groups' identity walk looked (`walked`, see `nono_policy::walked`):
+/// `Ok(None)` when it does not — nothing is opened or made. The walk's own errno when it could
+/// not see the directory.
+pub(crate) fn open_approved_in_walked(
+    as_child: &ActingAsChild,
+    path: &Path,
+    flags: OFlags,
+    mode: Mode,
+    walked: Walked,
+) -> Result<Option<OwnedFd>, Errno> {
+    if flags.contains(OFlags::TMPFILE) {
+        return Err(Errno::ACCESS);
+    }
+    walked.seen()?;
+    let (dir, name) = open_parent(as_child, path)?;
+    if !walked.admits_dir(Opened::of_fd(&dir)?.id) {
+        return Ok(None);
+    }
+    rustix::fs::openat2(
+        &dir,
+        name,
+        honoured(flags) | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        mode,
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map(Some)
 }
 
 /// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the

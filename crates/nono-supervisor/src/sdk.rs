@@ -44,8 +44,11 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::broker::as_child::SandboxCreds;
 use crate::broker::run_state::{Call, Context, Denial, Refused, Shared, UrlOpen};
-use crate::broker::{open_approved, settle_opened, special_refusal, Lane, Unsettled};
+use crate::broker::{
+    moved_refusal, open_approved, settle_opened_stat, special_refusal, Lane, Unsettled,
+};
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest};
+use nono_policy::walked::Walked;
 
 /// Most distinct request ids remembered per channel (replay protection); a child that goes
 /// past this loses its channel rather than the supervisor growing without bound.
@@ -315,8 +318,20 @@ fn decide_request(
         reason: req.reason.clone(),
         source: RequestSource::Sdk,
     };
-    let decision = engine.decide_until(&request, cancel);
+    // What the deny groups' walk saw is what the open below must meet (red team 23).
+    let (decision, walked) = match engine.triage(&request) {
+        Some(t) => {
+            let walked = t.walked();
+            (engine.decide_triaged(&request, t, cancel), walked)
+        }
+        None => (engine.decide_until(&request, cancel), Walked::Unneeded),
+    };
     match decision {
+        Decision::Granted { .. } if walked.seen().is_err() => deny(format!(
+            "granted, but {} could not be checked against the deny groups: {}",
+            canonical.display(),
+            walked.seen().err().unwrap_or(rustix::io::Errno::ACCESS)
+        )),
         Decision::Granted { .. } => {
             let mut flags = match req.access {
                 AccessMode::Read => OFlags::RDONLY,
@@ -333,7 +348,8 @@ fn decide_request(
             });
             match opened {
                 Ok(fd) => {
-                    match settle_opened(&fd, flags, engine.rule_names(&canonical, req.access)) {
+                    match settle_opened_stat(&fd, flags, engine.rule_names(&canonical, req.access))
+                    {
                         Err(Unsettled::Special(kind)) => {
                             let reason = special_refusal(&canonical, kind);
                             engine.refuse_granted(&request, &reason);
@@ -343,7 +359,13 @@ fn decide_request(
                             "granted, but opening {} failed: {e}",
                             canonical.display()
                         )),
-                        Ok(()) => match engine.refuse_opened(&request, &fd) {
+                        // Not the object the walk checked, nor in the mount it walked.
+                        Ok(st) if !walked.admits_opened(st.id) => {
+                            let reason = moved_refusal(&canonical);
+                            engine.refuse_granted(&request, &reason);
+                            refuse(Refused::Moved(canonical.clone()), reason);
+                        }
+                        Ok(st) => match engine.refuse_opened_stat(&request, &st) {
                             // A hard link to a file in a deny group: checked on the opened object.
                             Some(reason) => deny(reason),
                             None => {

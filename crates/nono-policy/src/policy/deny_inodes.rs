@@ -38,6 +38,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::walked::Opened;
+
 /// Entries walked per deny entry at start-up.
 pub const START_ENTRIES: usize = 1024;
 /// Entries walked at start-up over all deny entries (later entries are only marked cut).
@@ -159,9 +161,8 @@ impl DenyInodes {
     /// another thread walking one): only a multiply-linked non-directory that is not a known
     /// member, while an entry is not yet walked in full. Then the check can take
     /// long and must not run where a wait holds up other work. Never blocks.
-    pub fn may_walk(&self, st: &rustix::fs::Stat) -> bool {
-        let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir();
-        if is_dir || st.st_nlink <= 1 || self.ids.contains_key(&(st.st_dev, st.st_ino)) {
+    pub fn may_walk(&self, st: &Opened) -> bool {
+        if st.is_dir() || st.nlink <= 1 || self.ids.contains_key(&(st.id.dev, st.id.ino)) {
             return false;
         }
         // Any entry still to walk, not only one on this device: `check` takes the lock a walk
@@ -186,29 +187,29 @@ impl DenyInodes {
                 root: PathBuf::new(),
             });
         };
-        self.check_stat(&st)
+        self.check_stat(&Opened::of_stat(&st))
     }
 
     /// [`check`](DenyInodes::check) of an fd whose `fstat` the caller has just made (`st`):
     /// the broker stats the fd it opened once, for this and for the object-type check.
-    pub fn check_stat(&self, st: &rustix::fs::Stat) -> Result<(), Refused> {
-        let id = (st.st_dev, st.st_ino);
+    pub fn check_stat(&self, st: &Opened) -> Result<(), Refused> {
+        let id = (st.id.dev, st.id.ino);
         if let Some(g) = self.ids.get(&id) {
             return Err(Refused::Member { group: g.clone() });
         }
-        let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir();
-        if is_dir || st.st_nlink <= 1 {
+        if st.is_dir() || st.nlink <= 1 {
             return Ok(());
         }
+        let dev = st.id.dev;
         let mut cut = self.cut.lock().unwrap_or_else(|e| e.into_inner());
         let CutState {
             pending,
             more,
             unwalkable,
         } = &mut *cut;
-        if pending.iter().any(|c| c.dev == st.st_dev) {
+        if pending.iter().any(|c| c.dev == dev) {
             for c in std::mem::take(pending) {
-                if c.dev != st.st_dev {
+                if c.dev != dev {
                     pending.push(c);
                     continue;
                 }
@@ -229,7 +230,7 @@ impl DenyInodes {
         if let Some(g) = more.get(&id) {
             return Err(Refused::Member { group: g.clone() });
         }
-        if let Some(c) = unwalkable.iter().find(|c| c.dev == st.st_dev) {
+        if let Some(c) = unwalkable.iter().find(|c| c.dev == dev) {
             return Err(Refused::Unverifiable {
                 group: c.group.clone(),
                 root: c.root.clone(),

@@ -48,6 +48,7 @@
 //! refusal is reported with `--read DIR`) and `truncate`/`mknod`, which stay reported.
 //! `linkat` with `AT_EMPTY_PATH` or `AT_SYMLINK_FOLLOW` is not performed (Landlock decides).
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -60,6 +61,7 @@ use super::as_child::ActingAsChild;
 use super::run_state::{Call, Denial, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
+use nono_policy::walked::{Opened, Walked};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -448,11 +450,22 @@ fn grant(
             }
         }
     }
-    for (path, _, outside) in &op.names {
+    // What the deny groups' walk saw of each name decided here: the directory the call is
+    // then made in must be the one walked (red team 23).
+    let mut walked = vec![Walked::Unneeded; op.names.len()];
+    for (i, (path, _, outside)) in op.names.iter().enumerate() {
         if !outside {
             continue;
         }
-        match engine.decide_until(&request(path), cancel) {
+        let req = request(path);
+        let decision = match engine.triage(&req) {
+            Some(t) => {
+                walked[i] = t.walked();
+                engine.decide_triaged(&req, t, cancel)
+            }
+            None => engine.decide_until(&req, cancel),
+        };
+        match decision {
             Decision::Granted { .. } => {}
             Decision::Denied { reason, by_group } => return deny(path, reason, by_group),
             Decision::Timeout => return deny(path, "no decision in time".to_owned(), None),
@@ -488,11 +501,22 @@ fn grant(
                 }
             }
         }
-        perform(&as_child, op, umask).map(Ok)
+        perform(&as_child, op, &walked, umask)
     });
     match result {
         Ok(Ok(())) => {
             let _ = notify.respond_value(n.id, 0);
+        }
+        Ok(Err((Refused::Moved(path), reason))) => {
+            engine.refuse_granted(&request(&path), &reason);
+            shared.deny(Denial {
+                what: Refused::Moved(path),
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
         }
         Ok(Err((what, reason))) => {
             shared.deny(Denial {
@@ -522,41 +546,79 @@ fn grant(
     }
 }
 
+/// A refusal of a path operation: what was refused, and why.
+type Moved = (Refused, String);
+
 /// Perform `op` as the child, on its canonical parents. The mode of a new directory is the
 /// child's, masked with its umask (the kernel also applies the supervisor's).
-fn perform(as_child: &ActingAsChild, op: &Op, umask: Mode) -> Result<(), Errno> {
-    let name = |i: usize| {
-        op.names
+///
+/// `walked[i]`: what the deny groups' walk saw of name `i` (see `nono_policy::walked`). A
+/// name's parent, opened as the child, must be the directory the walk saw: `Ok(Err(..))`
+/// (refused, [`Refused::Moved`]) when it is not; the walk's own errno when it could not see
+/// it (the directory gone or not searchable: what the kernel answered then). One `statx` of
+/// each such parent.
+fn perform(
+    as_child: &ActingAsChild,
+    op: &Op,
+    walked: &[Walked],
+    umask: Mode,
+) -> Result<Result<(), Moved>, Errno> {
+    let parent = |i: usize| -> Result<Result<(OwnedFd, &Path), Moved>, Errno> {
+        let path = op
+            .names
             .get(i)
             .map(|(p, _, _)| p.as_path())
-            .ok_or(Errno::INVAL)
+            .ok_or(Errno::INVAL)?;
+        let walked = walked.get(i).copied().unwrap_or(Walked::Unneeded);
+        walked.seen()?;
+        let (dir, name) = open_parent(as_child, path)?;
+        if walked != Walked::Unneeded {
+            let id = Opened::of_fd(&dir)?.id;
+            if !walked.admits_dir(id) {
+                let what = path.parent().unwrap_or(path);
+                return Ok(Err((
+                    Refused::Moved(path.to_path_buf()),
+                    super::moved_refusal(what),
+                )));
+            }
+        }
+        Ok(Ok((dir, name)))
     };
-    match &op.kind {
+    macro_rules! parent {
+        ($i:expr) => {
+            match parent($i)? {
+                Ok(p) => p,
+                Err(refused) => return Ok(Err(refused)),
+            }
+        };
+    }
+    let done = match &op.kind {
         OpKind::Mkdir(mode) => {
-            let (dir, n) = open_parent(as_child, name(0)?)?;
+            let (dir, n) = parent!(0);
             rustix::fs::mkdirat(&dir, n, *mode & !umask)
         }
         OpKind::Unlink(flags) => {
-            let (dir, n) = open_parent(as_child, name(0)?)?;
+            let (dir, n) = parent!(0);
             rustix::fs::unlinkat(&dir, n, *flags)
         }
         OpKind::Symlink(target) => {
-            let (dir, n) = open_parent(as_child, name(0)?)?;
+            let (dir, n) = parent!(0);
             rustix::fs::symlinkat(target.as_slice(), &dir, n)
         }
         // path_args order: the old name first, then the new one.
         OpKind::Rename(flags) => {
-            let (old_dir, old) = open_parent(as_child, name(0)?)?;
-            let (new_dir, new) = open_parent(as_child, name(1)?)?;
+            let (old_dir, old) = parent!(0);
+            let (new_dir, new) = parent!(1);
             rustix::fs::renameat_with(&old_dir, old, &new_dir, new, *flags)
         }
         // path_args order: the new name first, then the source.
         OpKind::Link => {
-            let (new_dir, new) = open_parent(as_child, name(0)?)?;
-            let (old_dir, old) = open_parent(as_child, name(1)?)?;
+            let (new_dir, new) = parent!(0);
+            let (old_dir, old) = parent!(1);
             rustix::fs::linkat(&old_dir, old, &new_dir, new, AtFlags::empty())
         }
-    }
+    };
+    done.map(Ok)
 }
 
 /// Read one path argument and make it absolute and lexically normal. `None` if it cannot be

@@ -95,6 +95,11 @@ pub enum Refused {
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
     /// file through the link: Landlock is path-based).
     HardLinkToProtected(PathBuf),
+    /// A runtime grant refused because the path led elsewhere when the supervisor acted than
+    /// when the deny groups' identity walk checked it — into another mount: a directory on
+    /// it, holding a mount point, was renamed in between (red team 23). No flag grants it;
+    /// the command may retry once the layout is still.
+    Moved(PathBuf),
     /// A `/proc` entry the procfs broker refused (another process's, one outside its
     /// allow-list, a write to a read-only one): no flag grants it.
     Proc {
@@ -114,6 +119,7 @@ impl Refused {
             | Refused::Socket(p)
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
+            | Refused::Moved(p)
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
             _ => None,
@@ -131,6 +137,7 @@ impl std::fmt::Display for Refused {
             | Refused::Socket(p)
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
+            | Refused::Moved(p)
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),

@@ -182,6 +182,9 @@ pub(super) enum Refusal {
     /// Allowed by a runtime grant, but the object is another name (a hard link) for a file
     /// under a deny entry (a denial, `EACCES`; the engine's reason).
     HardLinkToProtected(PathBuf, String),
+    /// Allowed by a runtime grant, but the object opened lies in another mount than where
+    /// the deny groups' identity walk looked (a denial, `EACCES`; red team 23).
+    Moved(PathBuf, String),
 }
 
 impl From<Errno> for Refusal {
@@ -219,9 +222,12 @@ pub(crate) fn handle(
                 follow,
                 approved,
             } => {
+                if let Some(walked) = approved {
+                    walked.seen()?;
+                }
                 let resolved = open_path(&as_child, canonical.clone(), follow)?;
-                if approved {
-                    refuse_approved_object(engine, &canonical, n, &resolved)?;
+                if let Some(walked) = approved {
+                    refuse_approved_object(engine, &canonical, n, &resolved, walked)?;
                 }
                 resolved
             }
@@ -267,6 +273,16 @@ pub(crate) fn handle(
         Err(Refusal::HardLinkToProtected(path, reason)) => {
             shared.deny(Denial {
                 what: Refused::HardLinkToProtected(path),
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
+            });
+            let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+        Err(Refusal::Moved(path, reason)) => {
+            shared.deny(Denial {
+                what: Refused::Moved(path),
                 access: AccessMode::Write,
                 pid: n.pid,
                 call: Call::Syscall(syscall),

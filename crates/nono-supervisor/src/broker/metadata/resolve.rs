@@ -15,17 +15,19 @@ use super::{Refusal, Target};
 use crate::broker::as_child::{ActingAsChild, ChildCreds};
 use crate::broker::StaticGrants;
 use crate::policy::{Engine, RequestSource, RuntimeRequest};
+use nono_policy::walked::{Opened, Walked};
 
 /// What a call names, once checked against the grants: an object already open (a copy of the
 /// child's fd), or a canonical path to open as the child.
 pub(super) enum Object {
     Open(Resolved),
     /// `approved`: allowed by a runtime grant (not the static write grants), so the object
-    /// opened must still be checked against the deny entries by inode (a hard link).
+    /// opened must still be checked against the deny entries by inode (a hard link), and be
+    /// where the deny groups' identity walk looked (`Some(walked)`, red team 23).
     Path {
         canonical: PathBuf,
         follow: bool,
-        approved: bool,
+        approved: Option<Walked>,
     },
 }
 
@@ -127,9 +129,9 @@ fn resolve_path(
         ));
     }
     let approved = if caps.allows_canonical(&canonical, AccessMode::Write) {
-        false
-    } else if approved(engine, &canonical, n) {
-        true
+        None
+    } else if let Some(walked) = approved(engine, &canonical, n) {
+        Some(walked)
     } else {
         return Err(Refusal::Denied(
             canonical,
@@ -149,20 +151,21 @@ fn resolve_path(
 /// xattrs like a `--write` grant. Decided (and audited) by the policy engine, deny groups
 /// first; only when a rule or session grant decides without asking anyone: the notify thread
 /// never waits for a person, and the prompt is not offered for metadata changes.
-fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> bool {
-    let Some(engine) = engine else {
-        return false;
-    };
+///
+/// Granted: what the deny groups' identity walk saw, for the object opened to be compared
+/// with.
+fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> Option<Walked> {
+    let engine = engine?;
     let req = write_request(canonical, n);
-    let Some(t) = engine.triage_canonical(&req) else {
-        return false;
-    };
+    let t = engine.triage_canonical(&req)?;
     if !engine.grants_without_asking(&req, &t) {
-        return false;
+        return None;
     }
+    let walked = t.walked();
     engine
         .decide_triaged(&req, t, &crate::cancel::CancelToken::new())
         .is_granted()
+        .then_some(walked)
 }
 
 /// The policy engine's request for a metadata change of `canonical` (a write).
@@ -180,11 +183,17 @@ pub(super) fn write_request(canonical: &Path, n: &Notification) -> RuntimeReques
 /// entry (or a read-only one) reached by another name — a hard link made outside the sandbox
 /// into the approved directory — as for an approved open (`Engine::refuse_opened`; it may walk
 /// a deny entry cut at start-up once, as `path_ops` does on this thread for `link`).
+///
+/// And refused when the object is not the one the deny groups' identity walk saw (`walked`)
+/// nor one in the mount it walked: a directory holding a mount point renamed in between (red
+/// team 23); the walk's own errno when it could not see the directory. One `statx` of the
+/// object serves both checks.
 pub(super) fn refuse_approved_object(
     engine: Option<&Engine>,
     canonical: &Path,
     n: &Notification,
     resolved: &Resolved,
+    walked: Walked,
 ) -> Result<(), Refusal> {
     let Some(engine) = engine else {
         // Approved without an engine cannot happen; refuse rather than assume.
@@ -193,7 +202,14 @@ pub(super) fn refuse_approved_object(
             "a metadata change outside the write grants",
         ));
     };
-    match engine.refuse_opened(&write_request(canonical, n), &resolved.fd) {
+    walked.seen()?;
+    let st = Opened::of_fd(&resolved.fd)?;
+    if !walked.admits_opened(st.id) {
+        let reason = crate::broker::moved_refusal(canonical);
+        engine.refuse_granted(&write_request(canonical, n), &reason);
+        return Err(Refusal::Moved(canonical.to_path_buf(), reason));
+    }
+    match engine.refuse_opened_stat(&write_request(canonical, n), &st) {
         None => Ok(()),
         Some(reason) => Err(Refusal::HardLinkToProtected(
             canonical.to_path_buf(),
