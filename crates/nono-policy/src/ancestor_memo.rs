@@ -151,12 +151,17 @@ impl AncestorMemo {
             .clear();
     }
 
+    /// [`walk`](Self::walk)'s hits alone.
+    #[cfg(test)]
+    pub(crate) fn hits(&self, path: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
+        self.walk(path, ids).0
+    }
+
     /// The indices (`ids`' values) of the entries whose identity is `path` or one of its
     /// ancestors, deepest first: `statx` of `path`, then the directories above it up to the
     /// first one remembered with an unchanged stamp. A path that cannot be `stat`ed
-    /// contributes nothing (as in the walk without the memo) — which is why
-    /// [`walk`](Self::walk) also says what it could not see (red team 23), and the grants act
-    /// on that.
+    /// contributes nothing to them (as in the walk without the memo) — which is why the walk
+    /// also says what it could not see (red team 23), and the grants act on that.
     ///
     /// The directories are walked from the object, not by name (red team 21): `path`'s
     /// directory is opened without following any symlink (`RESOLVE_NO_SYMLINKS`), and each
@@ -167,12 +172,8 @@ impl AncestorMemo {
     /// parent's name swapped for a plain directory), and the memo would have kept the mix for
     /// later requests. A directory that cannot be opened that way (missing, a symlink on the
     /// way, a name too long) is walked by name as before the memo, and nothing is remembered.
-    #[cfg(test)]
-    pub(crate) fn hits(&self, path: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
-        self.walk(path, ids).0
-    }
-
-    /// [`hits`](Self::hits), with what the walk saw of `path` and its directory (see
+    ///
+    /// With the hits, what the walk saw of `path` and its directory (see
     /// [`Walked`]): the identities a grant's act is then compared with (red team 23). The
     /// same system calls: the `statx` of the file asks for the mount id too. The directory
     /// is [`Walked::Unread`] when it cannot be opened and `statx`ed from the object (then
@@ -280,7 +281,7 @@ impl AncestorMemo {
     }
 
     /// The entries at or above `dir`, walked up from the directory itself (see
-    /// [`hits`](Self::hits)), with `dir`'s own stamp; the error when it cannot be walked
+    /// [`walk`](Self::walk)), with `dir`'s own stamp; the error when it cannot be walked
     /// that way.
     fn walk_up_from_the_object(
         &self,
