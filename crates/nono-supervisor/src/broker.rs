@@ -639,10 +639,15 @@ impl Broker {
             // (red team 22, finding 2). So a write is canonicalised first — one `openat2`,
             // writes only: reads, the hot path, stay lexical. `O_NOFOLLOW` is left to the
             // kernel (`ELOOP` on a final symlink; the supervisor would open what it leads to).
-            if access.writes() && !flags.contains(OFlags::NOFOLLOW) {
+            // `O_NOFOLLOW` (and `O_CREAT | O_EXCL`) leaves only the last name unfollowed, so
+            // the directory is resolved still (red team 24: `proj/s/x` with `O_NOFOLLOW` was
+            // never reported). Resolved as the program's lookup can be: never through a magic
+            // link nor into `/proc` (`proj/l → /proc/PID/cwd/..`: the supervisor's cwd, or
+            // another process's with the supervisor's right to trace it) — then `CONTINUE`.
+            if access.writes() {
                 resolved = target
                     .as_deref()
-                    .and_then(|t| canonicalize(t, creating))
+                    .and_then(|t| resolve_write(t, flags))
                     .filter(|c| *c != lexical);
             }
             if resolved.is_none() {
@@ -1459,7 +1464,10 @@ pub(crate) fn child_fd_copy(
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
-use nono_sandbox::paths::{as_the_kernel_resolves, checked_canonical, is_clean, realpath, Checked};
+use nono_sandbox::paths::{
+    as_the_kernel_resolves, checked_canonical, is_clean, realpath, realpath_without_magic_links,
+    Checked,
+};
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
@@ -1472,6 +1480,38 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
             let name = path.file_name()?;
             Some(realpath(path.parent()?).ok()?.join(name))
         }
+        Err(_) => None,
+    }
+}
+
+/// Where a trapped write inside the grants leads (see [`Broker::handle`], step 3), as the
+/// program's own lookup would resolve it: no magic link followed and nothing inside `/proc`
+/// ([`realpath_without_magic_links`]); with `O_NOFOLLOW` or `O_CREAT | O_EXCL` the directory
+/// only (the kernel does not follow the last name: `None` when that name is a symlink, for
+/// the kernel's own `ELOOP`/`EEXIST`); a name being created, beneath its directory. `None`:
+/// the kernel decides alone (`CONTINUE`).
+fn resolve_write(path: &Path, flags: OFlags) -> Option<PathBuf> {
+    let creating = flags.contains(OFlags::CREATE);
+    let in_dir = |path: &Path| {
+        let name = path.file_name()?;
+        Some(
+            realpath_without_magic_links(path.parent()?)
+                .ok()?
+                .join(name),
+        )
+    };
+    if flags.contains(OFlags::NOFOLLOW) || flags.contains(OFlags::CREATE | OFlags::EXCL) {
+        let resolved = in_dir(path)?;
+        return match std::fs::symlink_metadata(&resolved) {
+            Ok(m) if m.file_type().is_symlink() => None,
+            Ok(_) => Some(resolved),
+            Err(_) if creating => Some(resolved),
+            Err(_) => None,
+        };
+    }
+    match realpath_without_magic_links(path) {
+        Ok(p) => Some(p),
+        Err(e) if creating && e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => in_dir(path),
         Err(_) => None,
     }
 }
