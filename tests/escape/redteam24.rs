@@ -188,3 +188,80 @@ fn redteam24_a_magic_link_is_never_resolved_with_the_supervisors_rights() {
         assert!(!s.join(name).exists(), "under nono: {name}: {r}");
     }
 }
+
+fn own(path: &std::path::Path, uid: u32, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+    if !path.is_symlink() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+/// Finding 3 (medium; introduced by ce46c43, fixed). The supervisor resolved a `..` after a
+/// symlink with its own credentials: a root supervisor searched another user's 0700
+/// directory for the capability-less sandboxed root, so `mkdir appr/locked/link/../new` and
+/// `echo > appr/locked/link/../f` (`locked` uid 1234, 0700; `link → appr/pub/sub`) were
+/// performed in `appr/pub` under `--approve appr` — where the kernel refuses the command
+/// (`EACCES` searching `locked`) — and told it where a link inside that directory leads.
+/// Now the directory is resolved with the thread's credentials; an unresolved `..` is the
+/// kernel's and not reported under its lexical name (`--write appr/locked` changes nothing).
+/// Control: unsandboxed root does both; the same spelling through a directory the command
+/// may search is still performed.
+#[test]
+fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
+    if !sandbox_available() {
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: needs root (a directory owned by another user)");
+        return;
+    }
+    let layout = |s: &Scratch| {
+        s.mkdir("appr/pub/sub");
+        s.mkdir("appr/locked");
+        std::os::unix::fs::symlink(s.join("appr/pub/sub"), s.join("appr/locked/link")).unwrap();
+        own(&s.join("appr/locked/link"), 1234, 0o777);
+        own(&s.join("appr/locked"), 1234, 0o700);
+    };
+    let script = |s: &Scratch| {
+        let a = s.s("appr");
+        format!(
+            "mkdir {a}/locked/link/../new && echo made; echo x > {a}/locked/link/../f && \
+             echo wrote; mkdir {a}/pub/sub/../ok && echo made-ok; echo done"
+        )
+    };
+    let bare = Scratch::new("rt24-search-bare");
+    layout(&bare);
+    let out = Command::new("sh")
+        .args(["-c", &script(&bare)])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    for line in ["made", "wrote", "made-ok"] {
+        assert!(out.lines().any(|l| l == line), "unsandboxed: {line}: {out}");
+    }
+
+    let s = Scratch::new("rt24-search");
+    layout(&s);
+    let mut cmd = nono_cmd(&s.path);
+    cmd.args([
+        "run",
+        "--approve",
+        &s.s("appr"),
+        "--",
+        "sh",
+        "-c",
+        &script(&s),
+    ]);
+    let r = output(&mut cmd);
+    assert!(r.stdout.lines().any(|l| l == "made-ok"), "{r}");
+    for line in ["made", "wrote"] {
+        assert!(!r.stdout.lines().any(|l| l == line), "{line}: {r}");
+    }
+    assert!(!s.join("appr/pub/new").exists(), "{r}");
+    assert!(!s.join("appr/pub/f").exists(), "{r}");
+    assert!(
+        !r.stderr.contains("--write ") || !r.stderr.contains("locked"),
+        "{r}"
+    );
+}

@@ -606,7 +606,7 @@ impl Broker {
         let target: Option<std::borrow::Cow<'_, Path>> = if !is_clean(path.as_os_str().as_bytes())
             && path.components().any(|c| c == Component::ParentDir)
         {
-            as_the_kernel_resolves(&path).map(std::borrow::Cow::Owned)
+            as_the_child_resolves(&self.caps.creds, notify, &n, &path).map(std::borrow::Cow::Owned)
         } else {
             Some(std::borrow::Cow::Borrowed(&lexical))
         };
@@ -1468,6 +1468,28 @@ use nono_sandbox::paths::{
     as_the_kernel_resolves, checked_canonical, is_clean, realpath, realpath_without_magic_links,
     Checked,
 };
+
+/// [`as_the_kernel_resolves`] with the credentials of the thread waiting in `n` when `path`
+/// has a `..` (its directory is looked up then): the lookup needs search permission on every
+/// directory the program named, and a root supervisor's own would let a capability-less
+/// command act beneath another user's 0700 directory through a symlink in it
+/// (`locked/link/../x`, red team 24). `None` (the kernel decides) when the credentials
+/// cannot be read or taken on.
+pub(crate) fn as_the_child_resolves(
+    sandbox: &SandboxCreds,
+    notify: &NotifyFd,
+    n: &Notification,
+    path: &Path,
+) -> Option<PathBuf> {
+    if !path.components().any(|c| c == Component::ParentDir) {
+        return as_the_kernel_resolves(path);
+    }
+    let creds = sandbox.of_thread(notify, n).ok()?;
+    let as_child = creds.act().ok()?;
+    let resolved = as_the_kernel_resolves(path);
+    drop(as_child);
+    resolved
+}
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being

@@ -170,7 +170,7 @@ pub(crate) fn handle(
     // supervisor perform the call.
     let mut exact = true;
     for (dirfd, ptr, need) in path_args(syscall, &n.args) {
-        match resolve(notify, n, dirfd, ptr) {
+        match resolve(notify, &caps.creds, n, dirfd, ptr) {
             Some(Named::Exact(p)) => paths.push((p, need)),
             Some(Named::Lexical(p)) => {
                 exact = false;
@@ -235,6 +235,12 @@ pub(crate) fn handle(
     if !refused.is_empty() && paths.iter().any(|(p, need)| fails_first(p, *need)) {
         refused.clear();
         allowed.clear();
+    }
+    // A `..` the supervisor could not resolve as the command's lookup (see `resolve`): the
+    // lexical name is not where the kernel went, and a flag for it would change nothing
+    // (red team 24: `locked/link/../x` named `--write locked`, refused by DAC).
+    if !exact {
+        refused.clear();
     }
     for (denied, access) in &refused {
         shared.deny(Denial {
@@ -634,7 +640,13 @@ fn perform(
 /// supervisor to act on). When that cannot be done (the directory does not resolve: the
 /// kernel fails the call too) the lexical path is kept for the report only
 /// ([`Named::Lexical`]): such a call is never performed by the supervisor.
-fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<Named> {
+fn resolve(
+    notify: &NotifyFd,
+    sandbox: &super::as_child::SandboxCreds,
+    n: &Notification,
+    dirfd: i32,
+    ptr: u64,
+) -> Option<Named> {
     let path = procmem::read_cstr_bytes(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
@@ -644,7 +656,9 @@ fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<
         None => (dirfd, path),
     };
     let p = super::absolute(notify, n, dirfd, &path)?;
-    Some(match nono_sandbox::paths::as_the_kernel_resolves(&p) {
+    // With the thread's credentials: a root supervisor's own search permission is not the
+    // command's (red team 24).
+    Some(match super::as_the_child_resolves(sandbox, notify, n, &p) {
         Some(exact) => Named::Exact(exact),
         None => Named::Lexical(super::normalize(&p)),
     })
