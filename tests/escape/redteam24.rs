@@ -265,3 +265,55 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
         "{r}"
     );
 }
+
+/// Finding 2, the older form (pre-existing since runtime grants; fixed with it): a symlink the
+/// command made under `--approve APPR` (a path operation the supervisor performs) to
+/// `/proc/$PPID/cwd/../d`, then a read of `APPR/l/secret`: outside the static grants, the
+/// trapped open was canonicalised by the supervisor following the magic link (its own cwd)
+/// and opened `APPR/d/secret` for the command, which the kernel refuses it (Landlock's ptrace
+/// scoping). Now the slow path's canonicalisation and the path operations' do not follow a
+/// magic link either: the kernel answers. Control: the file is there and readable
+/// unsandboxed through another shell's cwd.
+#[test]
+fn redteam24_a_read_through_an_approved_symlink_to_a_magic_link_is_the_kernels() {
+    if !sandbox_available() {
+        return;
+    }
+    let script = |appr: &str| {
+        format!(
+            "ln -s /proc/$PPID/cwd/../d {appr}/l && echo linked; \
+             cat {appr}/l/secret; echo done"
+        )
+    };
+    let bare = Scratch::new("rt24-magic-read-bare");
+    bare.mkdir("appr/w");
+    bare.write("appr/d/secret", "SECRET-rt24\n");
+    let out = Command::new("sh")
+        .args(["-c", "sh -c \"$0\" && true", &script(&bare.s("appr"))])
+        .current_dir(bare.join("appr/w"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.contains("SECRET-rt24"), "unsandboxed: {out}");
+
+    let s = Scratch::new("rt24-magic-read");
+    s.mkdir("appr/w");
+    s.write("appr/d/secret", "SECRET-rt24\n");
+    let mut cmd = nono_cmd(&s.join("appr/w"));
+    cmd.args([
+        "run",
+        "--allow-cwd",
+        "--approve",
+        &s.s("appr"),
+        "--",
+        "sh",
+        "-c",
+        &script(&s.s("appr")),
+    ]);
+    let r = output(&mut cmd);
+    assert!(
+        r.stdout.contains("linked") && r.stdout.contains("done"),
+        "{r}"
+    );
+    assert!(!r.stdout.contains("SECRET-rt24"), "{r}");
+}

@@ -1465,8 +1465,7 @@ pub(crate) fn child_fd_copy(
 
 pub(crate) use nono_sandbox::paths::normalize;
 use nono_sandbox::paths::{
-    as_the_kernel_resolves, checked_canonical, is_clean, realpath, realpath_without_magic_links,
-    Checked,
+    as_the_kernel_resolves, checked_canonical, is_clean, realpath_without_magic_links, Checked,
 };
 
 /// [`as_the_kernel_resolves`] with the credentials of the thread waiting in `n` when `path`
@@ -1493,14 +1492,20 @@ pub(crate) fn as_the_child_resolves(
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
-/// created). `realpath` answers a clean path without symlinks (what [`normalize`] gives for
-/// nearly every trapped open) with one `openat2`.
+/// created), or is reached only through a magic link or into `/proc`: the supervisor's own
+/// lookup there is not the command's (red team 24; the kernel decides). A clean path
+/// without symlinks (what [`normalize`] gives for nearly every trapped open) is answered
+/// with one `openat2`.
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    match realpath(path) {
+    match realpath_without_magic_links(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
             let name = path.file_name()?;
-            Some(realpath(path.parent()?).ok()?.join(name))
+            Some(
+                realpath_without_magic_links(path.parent()?)
+                    .ok()?
+                    .join(name),
+            )
         }
         Err(_) => None,
     }

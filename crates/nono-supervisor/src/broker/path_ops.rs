@@ -53,6 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
+use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -353,7 +354,7 @@ fn brokerable(
     let mut any_outside = false;
     for (path, need) in paths {
         let (parent, name) = (path.parent()?, path.file_name()?);
-        let canonical_parent = std::fs::canonicalize(parent).ok()?;
+        let canonical_parent = realpath_without_magic_links(parent).ok()?;
         let canonical = canonical_parent.join(name);
         // Judged where the call would really act: the parent with its symlinks followed (the
         // supervisor performs the call there). The spelling is not enough: a name written
@@ -712,7 +713,7 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
                 return None;
             }
             // Missing: ENOENT before Landlock is asked.
-            let canonical = std::fs::canonicalize(path).ok()?;
+            let canonical = realpath_without_magic_links(path).ok()?;
             (!caps.allows_canonical(&canonical, access)).then_some((canonical, access))
         }
         Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
@@ -726,7 +727,7 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
                 Need::Remove | Need::LinkSource if !exists => return None,
                 _ => {}
             }
-            let parent = std::fs::canonicalize(parent).ok()?;
+            let parent = realpath_without_magic_links(parent).ok()?;
             (!caps.allows_canonical(&parent, AccessMode::Write))
                 .then(|| (parent.join(name), AccessMode::Write))
         }
