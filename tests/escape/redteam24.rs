@@ -203,7 +203,11 @@ fn own(path: &std::path::Path, uid: u32, mode: u32) {
 /// `echo > appr/locked/link/../f` (`locked` uid 1234, 0700; `link → appr/pub/sub`) were
 /// performed in `appr/pub` under `--approve appr` — where the kernel refuses the command
 /// (`EACCES` searching `locked`) — and told it where a link inside that directory leads.
-/// Now the directory is resolved with the thread's credentials; an unresolved `..` is the
+/// The same without `..` (older, since runtime grants): `cat appr/locked/link/secret` and
+/// `echo > appr/locked/link/g` outside the static grants were canonicalised by the
+/// supervisor through `locked` and opened as the child at `appr/pub/sub/…`, a path that
+/// never names `locked`. Now the directory is resolved, and a trapped open's (or an SDK
+/// request's) symlinks followed, with the thread's credentials; an unresolved `..` is the
 /// kernel's and not reported under its lexical name (`--write appr/locked` changes nothing).
 /// Control: unsandboxed root does both; the same spelling through a directory the command
 /// may search is still performed.
@@ -227,22 +231,25 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
         let a = s.s("appr");
         format!(
             "mkdir {a}/locked/link/../new && echo made; echo x > {a}/locked/link/../f && \
-             echo wrote; mkdir {a}/pub/sub/../ok && echo made-ok; echo done"
+             echo wrote; cat {a}/locked/link/secret; echo y > {a}/locked/link/g && \
+             echo wrote-g; mkdir {a}/pub/sub/../ok && echo made-ok; echo done"
         )
     };
     let bare = Scratch::new("rt24-search-bare");
     layout(&bare);
+    bare.write("appr/pub/sub/secret", "SECRET-rt24\n");
     let out = Command::new("sh")
         .args(["-c", &script(&bare)])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
-    for line in ["made", "wrote", "made-ok"] {
+    for line in ["made", "wrote", "SECRET-rt24", "wrote-g", "made-ok"] {
         assert!(out.lines().any(|l| l == line), "unsandboxed: {line}: {out}");
     }
 
     let s = Scratch::new("rt24-search");
     layout(&s);
+    s.write("appr/pub/sub/secret", "SECRET-rt24\n");
     let mut cmd = nono_cmd(&s.path);
     cmd.args([
         "run",
@@ -255,11 +262,12 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
     ]);
     let r = output(&mut cmd);
     assert!(r.stdout.lines().any(|l| l == "made-ok"), "{r}");
-    for line in ["made", "wrote"] {
+    for line in ["made", "wrote", "SECRET-rt24", "wrote-g"] {
         assert!(!r.stdout.lines().any(|l| l == line), "{line}: {r}");
     }
     assert!(!s.join("appr/pub/new").exists(), "{r}");
     assert!(!s.join("appr/pub/f").exists(), "{r}");
+    assert!(!s.join("appr/pub/sub/g").exists(), "{r}");
     assert!(
         !r.stderr.contains("--write ") || !r.stderr.contains("locked"),
         "{r}"
@@ -271,9 +279,10 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
 /// `/proc/$PPID/cwd/../d`, then a read of `APPR/l/secret`: outside the static grants, the
 /// trapped open was canonicalised by the supervisor following the magic link (its own cwd)
 /// and opened `APPR/d/secret` for the command, which the kernel refuses it (Landlock's ptrace
-/// scoping). Now the slow path's canonicalisation and the path operations' do not follow a
-/// magic link either: the kernel answers. Control: the file is there and readable
-/// unsandboxed through another shell's cwd.
+/// scoping). Now the slow path's canonicalisation, the path operations', the metadata
+/// broker's and the SDK's do not follow a magic link either: the kernel answers. A `chmod`
+/// of the same name (the metadata broker) was refused before too: pinned. Control: the file
+/// is there, readable and changeable unsandboxed through another shell's cwd.
 #[test]
 fn redteam24_a_read_through_an_approved_symlink_to_a_magic_link_is_the_kernels() {
     if !sandbox_available() {
@@ -282,7 +291,7 @@ fn redteam24_a_read_through_an_approved_symlink_to_a_magic_link_is_the_kernels()
     let script = |appr: &str| {
         format!(
             "ln -s /proc/$PPID/cwd/../d {appr}/l && echo linked; \
-             cat {appr}/l/secret; echo done"
+             cat {appr}/l/secret; chmod 600 {appr}/l/secret && echo chmodded; echo done"
         )
     };
     let bare = Scratch::new("rt24-magic-read-bare");
@@ -295,10 +304,19 @@ fn redteam24_a_read_through_an_approved_symlink_to_a_magic_link_is_the_kernels()
         .unwrap();
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.contains("SECRET-rt24"), "unsandboxed: {out}");
+    assert!(out.contains("chmodded"), "unsandboxed: {out}");
 
     let s = Scratch::new("rt24-magic-read");
     s.mkdir("appr/w");
     s.write("appr/d/secret", "SECRET-rt24\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = || {
+        std::fs::metadata(s.join("appr/d/secret"))
+            .unwrap()
+            .permissions()
+            .mode()
+    };
+    let before = mode();
     let mut cmd = nono_cmd(&s.join("appr/w"));
     cmd.args([
         "run",
@@ -316,4 +334,6 @@ fn redteam24_a_read_through_an_approved_symlink_to_a_magic_link_is_the_kernels()
         "{r}"
     );
     assert!(!r.stdout.contains("SECRET-rt24"), "{r}");
+    assert!(!r.stdout.contains("chmodded"), "{r}");
+    assert_eq!(mode(), before, "{r}");
 }

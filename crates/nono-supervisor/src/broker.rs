@@ -647,7 +647,12 @@ impl Broker {
             if access.writes() {
                 resolved = target
                     .as_deref()
-                    .and_then(|t| resolve_write(t, flags))
+                    .and_then(|t| {
+                        // As the command: a symlink followed with the supervisor's search
+                        // permission would name, for the open as the child, a path that
+                        // skips a directory the command cannot search (red team 24).
+                        as_the_child(&self.caps.creds, notify, &n, || resolve_write(t, flags))
+                    })
                     .filter(|c| *c != lexical);
             }
             if resolved.is_none() {
@@ -685,9 +690,11 @@ impl Broker {
         }
         let resolved = match resolved {
             Some(c) => Some((c, None)),
-            None => target
-                .as_deref()
-                .and_then(|t| canonicalize_checked(t, creating)),
+            None => target.as_deref().and_then(|t| {
+                canonicalize_checked(t, || {
+                    as_the_child(&self.caps.creds, notify, &n, || canonicalize(t, creating))
+                })
+            }),
         };
         let Some((canonical, checked)) = resolved else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
@@ -1483,9 +1490,23 @@ pub(crate) fn as_the_child_resolves(
     if !path.components().any(|c| c == Component::ParentDir) {
         return as_the_kernel_resolves(path);
     }
+    as_the_child(sandbox, notify, n, || as_the_kernel_resolves(path))
+}
+
+/// `resolve` run with the credentials of the thread waiting in `n`: a symlink followed with a
+/// root supervisor's search permission leads past a directory the command cannot search
+/// (another user's 0700 `locked/link → pub/sub`: `locked/link/f` named `pub/sub/f`, which
+/// the open as the child then reached — red team 24). `None` (the kernel decides) when the
+/// credentials cannot be read or taken on.
+fn as_the_child<T>(
+    sandbox: &SandboxCreds,
+    notify: &NotifyFd,
+    n: &Notification,
+    resolve: impl FnOnce() -> Option<T>,
+) -> Option<T> {
     let creds = sandbox.of_thread(notify, n).ok()?;
     let as_child = creds.act().ok()?;
-    let resolved = as_the_kernel_resolves(path);
+    let resolved = resolve();
     drop(as_child);
     resolved
 }
@@ -1546,10 +1567,18 @@ fn resolve_write(path: &Path, flags: OFlags) -> Option<PathBuf> {
 /// [`canonicalize`], with what [`checked_canonical`] saw when it could show `path` to be its
 /// own canonical form (nearly every trapped open outside the grants): the request's triage
 /// starts from it (`Engine::triage_checked`) instead of opening and `stat`ing again.
-fn canonicalize_checked(path: &Path, creating: bool) -> Option<(PathBuf, Option<Checked>)> {
+///
+/// `canonical`: [`canonicalize`] of `path` as the command's lookup would go (see
+/// [`as_the_child`]), for a path that is not its own canonical form. `checked_canonical`
+/// itself may run with the supervisor's credentials: it follows no symlink, so the open as
+/// the child then looks up every directory the command named.
+fn canonicalize_checked(
+    path: &Path,
+    canonical: impl FnOnce() -> Option<PathBuf>,
+) -> Option<(PathBuf, Option<Checked>)> {
     match checked_canonical(path) {
         Some(checked) => Some((path.to_path_buf(), Some(checked))),
-        None => canonicalize(path, creating).map(|c| (c, None)),
+        None => canonical().map(|c| (c, None)),
     }
 }
 
