@@ -39,6 +39,7 @@ mod redteam20;
 mod redteam21;
 mod redteam22;
 mod redteam23;
+mod redteam24;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -143,6 +143,73 @@ pub fn realpath(path: &Path) -> std::io::Result<PathBuf> {
     std::fs::canonicalize(path)
 }
 
+/// [`realpath`] as a lookup made for *another* process would have to be: no magic link
+/// followed (`/proc/PID/cwd`, `/proc/PID/fd/N`, `/proc/PID/root`, and `/dev/fd/N` through
+/// them), and no answer inside `/proc` (`/proc/self` is an ordinary symlink, but to the
+/// *caller's* process). Read by a supervisor, such a link leads where the supervisor's own
+/// fds, cwd or root are, or where another process's are with the supervisor's right to
+/// trace it — not where the program's lookup goes (its own fds; `EACCES` for a process
+/// outside its Landlock domain). The last component is followed when it is an ordinary
+/// symlink. One `openat2` for a clean path without symlinks (as [`realpath`]); otherwise one
+/// `openat2(O_PATH, RESOLVE_NO_MAGICLINKS)` more and a `readlink` of its `/proc/self/fd`
+/// entry, whatever the depth (red team 24).
+///
+/// # Errors
+/// The `openat2`'s (`ELOOP` for a magic link, `ENOENT`, `EACCES`, `ENOTDIR`), or `EXDEV`
+/// for an answer inside `/proc`, a deleted object or one not reachable from our root.
+pub fn realpath_without_magic_links(path: &Path) -> std::io::Result<PathBuf> {
+    resolved_without_magic_links(path, false)
+}
+
+/// [`realpath_without_magic_links`]; with `dir`, `ENOTDIR` unless it is a directory.
+fn resolved_without_magic_links(path: &Path, dir: bool) -> std::io::Result<PathBuf> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut flags = rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC;
+        if dir {
+            flags |= rustix::fs::OFlags::DIRECTORY;
+        }
+        let in_proc = |b: &[u8]| b == b"/proc" || b.starts_with(b"/proc/");
+        let bytes = path.as_os_str().as_bytes();
+        // Nearly every path asked about: clean and free of symlinks, its own answer (one
+        // system call, as `realpath`'s shortcut).
+        if is_clean(bytes)
+            && !in_proc(bytes)
+            && rustix::fs::openat2(
+                rustix::fs::CWD,
+                path,
+                flags,
+                rustix::fs::Mode::empty(),
+                rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+            )
+            .is_ok()
+        {
+            return Ok(path.to_path_buf());
+        }
+        let fd = rustix::fs::openat2(
+            rustix::fs::CWD,
+            path,
+            flags,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let target = rustix::fs::readlink(link.as_str(), Vec::new())?;
+        let bytes = target.as_bytes();
+        if !bytes.starts_with(b"/") || bytes.ends_with(b" (deleted)") || in_proc(bytes) {
+            return Err(rustix::io::Errno::XDEV.into());
+        }
+        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        realpath(path)
+    }
+}
+
 /// Lexical normalisation: drop `.`, repeated and trailing slashes, and apply `..` to the
 /// preceding component (`/..` stays `/`). Touches no file system, so it does not see
 /// symlinks: `/a/link/..` becomes `/a` whatever `link` points to.
@@ -168,11 +235,12 @@ pub fn normalize(path: &Path) -> PathBuf {
 /// Where the kernel's lookup of `path` (absolute, as a program spelled it) ends, for a
 /// supervisor that acts on the name in its place: [`normalize`] of `path` when it has no `..`
 /// component (then lexical and physical agree up to the last name); otherwise its directory
-/// resolved physically ([`realpath`]: a `..` after a symlink climbs from where the symlink
-/// leads, as the kernel's does — `/a/link/../x` with `link → /a/sub/deep` is `/a/sub/x`, where
-/// [`normalize`] says `/a/x`) joined with its last name, which is not followed. `None` when
-/// that directory cannot be resolved (missing, not searchable: the kernel fails the call
-/// too) or `path` ends in `..`.
+/// resolved physically ([`realpath_without_magic_links`]: a `..` after a symlink climbs from
+/// where the symlink leads, as the kernel's does — `/a/link/../x` with `link → /a/sub/deep` is
+/// `/a/sub/x`, where [`normalize`] says `/a/x`) joined with its last name, which is not
+/// followed. `None` when that directory cannot be resolved (missing, not searchable: the
+/// kernel fails the call too), or only through a magic link or into `/proc` (where the
+/// caller's lookup is not the program's: red team 24), or `path` ends in `..`.
 #[must_use]
 pub fn as_the_kernel_resolves(path: &Path) -> Option<PathBuf> {
     if !path.components().any(|c| c == Component::ParentDir) {
@@ -182,7 +250,7 @@ pub fn as_the_kernel_resolves(path: &Path) -> Option<PathBuf> {
         return None;
     }
     let (dir, name) = (path.parent()?, path.file_name()?);
-    Some(realpath(dir).ok()?.join(name))
+    Some(resolved_without_magic_links(dir, true).ok()?.join(name))
 }
 
 /// Whether [`normalize`] would return `path` (its bytes) unchanged: absolute, no empty, `.`
@@ -360,6 +428,22 @@ mod tests {
         assert_eq!(r("a/./link//x"), Some(t.join("a/link/x")));
         assert_eq!(r("a/link/.."), None);
         assert_eq!(r("a/missing/../x"), None);
+        // Not through a magic link nor into /proc: the caller's lookup there is not the
+        // program's (its own cwd, fds, pid: red team 24).
+        std::os::unix::fs::symlink("/proc/self/cwd", t.join("a/cwd")).unwrap();
+        std::os::unix::fs::symlink("/proc/self", t.join("a/me")).unwrap();
+        assert_eq!(r("a/cwd/../x"), None);
+        assert_eq!(r("a/me/task/../x"), None);
+        assert_eq!(
+            as_the_kernel_resolves(Path::new("/proc/self/cwd/../x")),
+            None
+        );
+        assert_eq!(as_the_kernel_resolves(Path::new("/dev/fd/0/../x")), None);
+        assert!(realpath_without_magic_links(&t.join("a/cwd")).is_err());
+        assert_eq!(
+            realpath_without_magic_links(&t.join("a/link")).unwrap(),
+            t.join("a/sub/deep")
+        );
         let _ = std::fs::remove_dir_all(&t);
     }
 

@@ -606,7 +606,7 @@ impl Broker {
         let target: Option<std::borrow::Cow<'_, Path>> = if !is_clean(path.as_os_str().as_bytes())
             && path.components().any(|c| c == Component::ParentDir)
         {
-            as_the_kernel_resolves(&path).map(std::borrow::Cow::Owned)
+            as_the_child_resolves(&self.caps.creds, notify, &n, &path).map(std::borrow::Cow::Owned)
         } else {
             Some(std::borrow::Cow::Borrowed(&lexical))
         };
@@ -639,10 +639,20 @@ impl Broker {
             // (red team 22, finding 2). So a write is canonicalised first — one `openat2`,
             // writes only: reads, the hot path, stay lexical. `O_NOFOLLOW` is left to the
             // kernel (`ELOOP` on a final symlink; the supervisor would open what it leads to).
-            if access.writes() && !flags.contains(OFlags::NOFOLLOW) {
+            // `O_NOFOLLOW` (and `O_CREAT | O_EXCL`) leaves only the last name unfollowed, so
+            // the directory is resolved still (red team 24: `proj/s/x` with `O_NOFOLLOW` was
+            // never reported). Resolved as the program's lookup can be: never through a magic
+            // link nor into `/proc` (`proj/l → /proc/PID/cwd/..`: the supervisor's cwd, or
+            // another process's with the supervisor's right to trace it) — then `CONTINUE`.
+            if access.writes() {
                 resolved = target
                     .as_deref()
-                    .and_then(|t| canonicalize(t, creating))
+                    .and_then(|t| {
+                        // As the command: a symlink followed with the supervisor's search
+                        // permission would name, for the open as the child, a path that
+                        // skips a directory the command cannot search (red team 24).
+                        as_the_child(&self.caps.creds, notify, &n, || resolve_write(t, flags))
+                    })
                     .filter(|c| *c != lexical);
             }
             if resolved.is_none() {
@@ -680,9 +690,11 @@ impl Broker {
         }
         let resolved = match resolved {
             Some(c) => Some((c, None)),
-            None => target
-                .as_deref()
-                .and_then(|t| canonicalize_checked(t, creating)),
+            None => target.as_deref().and_then(|t| {
+                canonicalize_checked(t, || {
+                    as_the_child(&self.caps.creds, notify, &n, || canonicalize(t, creating))
+                })
+            }),
         };
         let Some((canonical, checked)) = resolved else {
             // Does not exist and is not being created: ENOENT either way, nothing to record.
@@ -1459,19 +1471,95 @@ pub(crate) fn child_fd_copy(
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
-use nono_sandbox::paths::{as_the_kernel_resolves, checked_canonical, is_clean, realpath, Checked};
+use nono_sandbox::paths::{
+    as_the_kernel_resolves, checked_canonical, is_clean, realpath_without_magic_links, Checked,
+};
+
+/// [`as_the_kernel_resolves`] with the credentials of the thread waiting in `n` when `path`
+/// has a `..` (its directory is looked up then): the lookup needs search permission on every
+/// directory the program named, and a root supervisor's own would let a capability-less
+/// command act beneath another user's 0700 directory through a symlink in it
+/// (`locked/link/../x`, red team 24). `None` (the kernel decides) when the credentials
+/// cannot be read or taken on.
+pub(crate) fn as_the_child_resolves(
+    sandbox: &SandboxCreds,
+    notify: &NotifyFd,
+    n: &Notification,
+    path: &Path,
+) -> Option<PathBuf> {
+    if !path.components().any(|c| c == Component::ParentDir) {
+        return as_the_kernel_resolves(path);
+    }
+    as_the_child(sandbox, notify, n, || as_the_kernel_resolves(path))
+}
+
+/// `resolve` run with the credentials of the thread waiting in `n`: a symlink followed with a
+/// root supervisor's search permission leads past a directory the command cannot search
+/// (another user's 0700 `locked/link → pub/sub`: `locked/link/f` named `pub/sub/f`, which
+/// the open as the child then reached — red team 24). `None` (the kernel decides) when the
+/// credentials cannot be read or taken on.
+fn as_the_child<T>(
+    sandbox: &SandboxCreds,
+    notify: &NotifyFd,
+    n: &Notification,
+    resolve: impl FnOnce() -> Option<T>,
+) -> Option<T> {
+    let creds = sandbox.of_thread(notify, n).ok()?;
+    let as_child = creds.act().ok()?;
+    let resolved = resolve();
+    drop(as_child);
+    resolved
+}
 
 /// The supervisor's canonical view: symlinks resolved; for a file being created, the
 /// canonical parent joined with the new name. `None` if it does not exist (and is not being
-/// created). `realpath` answers a clean path without symlinks (what [`normalize`] gives for
-/// nearly every trapped open) with one `openat2`.
+/// created), or is reached only through a magic link or into `/proc`: the supervisor's own
+/// lookup there is not the command's (red team 24; the kernel decides). A clean path
+/// without symlinks (what [`normalize`] gives for nearly every trapped open) is answered
+/// with one `openat2`.
 fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
-    match realpath(path) {
+    match realpath_without_magic_links(path) {
         Ok(p) => Some(p),
         Err(_) if creating => {
             let name = path.file_name()?;
-            Some(realpath(path.parent()?).ok()?.join(name))
+            Some(
+                realpath_without_magic_links(path.parent()?)
+                    .ok()?
+                    .join(name),
+            )
         }
+        Err(_) => None,
+    }
+}
+
+/// Where a trapped write inside the grants leads (see [`Broker::handle`], step 3), as the
+/// program's own lookup would resolve it: no magic link followed and nothing inside `/proc`
+/// ([`realpath_without_magic_links`]); with `O_NOFOLLOW` or `O_CREAT | O_EXCL` the directory
+/// only (the kernel does not follow the last name: `None` when that name is a symlink, for
+/// the kernel's own `ELOOP`/`EEXIST`); a name being created, beneath its directory. `None`:
+/// the kernel decides alone (`CONTINUE`).
+fn resolve_write(path: &Path, flags: OFlags) -> Option<PathBuf> {
+    let creating = flags.contains(OFlags::CREATE);
+    let in_dir = |path: &Path| {
+        let name = path.file_name()?;
+        Some(
+            realpath_without_magic_links(path.parent()?)
+                .ok()?
+                .join(name),
+        )
+    };
+    if flags.contains(OFlags::NOFOLLOW) || flags.contains(OFlags::CREATE | OFlags::EXCL) {
+        let resolved = in_dir(path)?;
+        return match std::fs::symlink_metadata(&resolved) {
+            Ok(m) if m.file_type().is_symlink() => None,
+            Ok(_) => Some(resolved),
+            Err(_) if creating => Some(resolved),
+            Err(_) => None,
+        };
+    }
+    match realpath_without_magic_links(path) {
+        Ok(p) => Some(p),
+        Err(e) if creating && e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => in_dir(path),
         Err(_) => None,
     }
 }
@@ -1479,10 +1567,18 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
 /// [`canonicalize`], with what [`checked_canonical`] saw when it could show `path` to be its
 /// own canonical form (nearly every trapped open outside the grants): the request's triage
 /// starts from it (`Engine::triage_checked`) instead of opening and `stat`ing again.
-fn canonicalize_checked(path: &Path, creating: bool) -> Option<(PathBuf, Option<Checked>)> {
+///
+/// `canonical`: [`canonicalize`] of `path` as the command's lookup would go (see
+/// [`as_the_child`]), for a path that is not its own canonical form. `checked_canonical`
+/// itself may run with the supervisor's credentials: it follows no symlink, so the open as
+/// the child then looks up every directory the command named.
+fn canonicalize_checked(
+    path: &Path,
+    canonical: impl FnOnce() -> Option<PathBuf>,
+) -> Option<(PathBuf, Option<Checked>)> {
     match checked_canonical(path) {
         Some(checked) => Some((path.to_path_buf(), Some(checked))),
-        None => canonicalize(path, creating).map(|c| (c, None)),
+        None => canonical().map(|c| (c, None)),
     }
 }
 

@@ -34,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
 use nono_transport::{Channel, TransportError};
 use nono_wire::{
@@ -41,6 +42,7 @@ use nono_wire::{
     Timestamp, UrlOpenRequest,
 };
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 
 use crate::broker::as_child::SandboxCreds;
 use crate::broker::run_state::{Call, Context, Denial, Refused, Shared, UrlOpen};
@@ -302,9 +304,21 @@ fn decide_request(
             Err(_) => return deny("cannot resolve a relative path".to_owned()),
         }
     };
-    let canonical: PathBuf = match std::fs::canonicalize(&path) {
+    // As the child (its search permissions) and never through a magic link: the
+    // supervisor's own would name a path past a directory the command cannot search, or the
+    // supervisor's own cwd and fds (red team 24).
+    let canonical = sandbox.of_tid(child_pid).and_then(|creds| {
+        let _as_child = creds.act()?;
+        realpath_without_magic_links(&path)
+            .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::NOENT))
+    });
+    let canonical: PathBuf = match canonical {
         Ok(p) => p,
-        Err(e) => return deny(format!("{}: {e}", path.display())),
+        // Inside /proc, or only through a magic link into it (see below).
+        Err(Errno::XDEV) => {
+            return deny("a /proc path is never granted at runtime (open it: the procfs broker serves the sandbox's own entries)".to_owned());
+        }
+        Err(e) => return deny(format!("{}: {}", path.display(), std::io::Error::from(e))),
     };
     // The supervisor's view of /proc is not the child's (its /proc/self is the supervisor):
     // /proc is served to the child by the procfs broker only, never granted at runtime.

@@ -53,6 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
+use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -170,7 +171,7 @@ pub(crate) fn handle(
     // supervisor perform the call.
     let mut exact = true;
     for (dirfd, ptr, need) in path_args(syscall, &n.args) {
-        match resolve(notify, n, dirfd, ptr) {
+        match resolve(notify, &caps.creds, n, dirfd, ptr) {
             Some(Named::Exact(p)) => paths.push((p, need)),
             Some(Named::Lexical(p)) => {
                 exact = false;
@@ -235,6 +236,12 @@ pub(crate) fn handle(
     if !refused.is_empty() && paths.iter().any(|(p, need)| fails_first(p, *need)) {
         refused.clear();
         allowed.clear();
+    }
+    // A `..` the supervisor could not resolve as the command's lookup (see `resolve`): the
+    // lexical name is not where the kernel went, and a flag for it would change nothing
+    // (red team 24: `locked/link/../x` named `--write locked`, refused by DAC).
+    if !exact {
+        refused.clear();
     }
     for (denied, access) in &refused {
         shared.deny(Denial {
@@ -347,7 +354,7 @@ fn brokerable(
     let mut any_outside = false;
     for (path, need) in paths {
         let (parent, name) = (path.parent()?, path.file_name()?);
-        let canonical_parent = std::fs::canonicalize(parent).ok()?;
+        let canonical_parent = realpath_without_magic_links(parent).ok()?;
         let canonical = canonical_parent.join(name);
         // Judged where the call would really act: the parent with its symlinks followed (the
         // supervisor performs the call there). The spelling is not enough: a name written
@@ -634,7 +641,13 @@ fn perform(
 /// supervisor to act on). When that cannot be done (the directory does not resolve: the
 /// kernel fails the call too) the lexical path is kept for the report only
 /// ([`Named::Lexical`]): such a call is never performed by the supervisor.
-fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<Named> {
+fn resolve(
+    notify: &NotifyFd,
+    sandbox: &super::as_child::SandboxCreds,
+    n: &Notification,
+    dirfd: i32,
+    ptr: u64,
+) -> Option<Named> {
     let path = procmem::read_cstr_bytes(n.pid, ptr, PATH_MAX).ok()?;
     if !notify.id_valid(n.id) {
         return None;
@@ -644,7 +657,9 @@ fn resolve(notify: &NotifyFd, n: &Notification, dirfd: i32, ptr: u64) -> Option<
         None => (dirfd, path),
     };
     let p = super::absolute(notify, n, dirfd, &path)?;
-    Some(match nono_sandbox::paths::as_the_kernel_resolves(&p) {
+    // With the thread's credentials: a root supervisor's own search permission is not the
+    // command's (red team 24).
+    Some(match super::as_the_child_resolves(sandbox, notify, n, &p) {
         Some(exact) => Named::Exact(exact),
         None => Named::Lexical(super::normalize(&p)),
     })
@@ -698,7 +713,7 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
                 return None;
             }
             // Missing: ENOENT before Landlock is asked.
-            let canonical = std::fs::canonicalize(path).ok()?;
+            let canonical = realpath_without_magic_links(path).ok()?;
             (!caps.allows_canonical(&canonical, access)).then_some((canonical, access))
         }
         Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
@@ -712,7 +727,7 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
                 Need::Remove | Need::LinkSource if !exists => return None,
                 _ => {}
             }
-            let parent = std::fs::canonicalize(parent).ok()?;
+            let parent = realpath_without_magic_links(parent).ok()?;
             (!caps.allows_canonical(&parent, AccessMode::Write))
                 .then(|| (parent.join(name), AccessMode::Write))
         }

@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd};
+use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -106,19 +107,21 @@ fn resolve_path(
             )),
         };
     }
-    // Resolved as the child (its search permissions): the supervisor's own would tell a
+    // Resolved as the child (its search permissions), never through a magic link (the
+    // supervisor's own fds, cwd, root, or another process's: red team 24): the supervisor's
+    // own would tell a
     // sandboxed root without CAP_DAC_READ_SEARCH which names exist in a directory it cannot
     // search (ENOENT here, EACCES from the kernel).
     let canonical = {
         let _as_child = creds.act()?;
         if follow {
-            std::fs::canonicalize(&lexical).map_err(io_errno)?
+            realpath_without_magic_links(&lexical).map_err(io_errno)?
         } else {
             match (lexical.parent(), lexical.file_name()) {
-                (Some(parent), Some(name)) => {
-                    std::fs::canonicalize(parent).map_err(io_errno)?.join(name)
-                }
-                _ => std::fs::canonicalize(&lexical).map_err(io_errno)?,
+                (Some(parent), Some(name)) => realpath_without_magic_links(parent)
+                    .map_err(io_errno)?
+                    .join(name),
+                _ => realpath_without_magic_links(&lexical).map_err(io_errno)?,
             }
         }
     };
@@ -244,7 +247,12 @@ pub(super) fn open_path(
 }
 
 fn io_errno(e: std::io::Error) -> Refusal {
-    Refusal::Errno(Errno::from_io_error(&e).unwrap_or(Errno::NOENT))
+    match Errno::from_io_error(&e) {
+        // `realpath_without_magic_links`: an answer inside /proc (red team 24), which the
+        // command's lookup does not reach the way the supervisor's would.
+        Some(Errno::XDEV) => Refusal::Errno(Errno::ACCESS),
+        e => Refusal::Errno(e.unwrap_or(Errno::NOENT)),
+    }
 }
 
 pub(super) fn is_symlink(mode: u32) -> bool {
