@@ -636,15 +636,18 @@ impl Broker {
             // A write through a symlink inside the grants (`proj/s → ~/.claude`, then
             // `proj/s/settings.json`): Landlock judges where it leads, and a refusal there
             // must be reported (and can be approved) like the same write spelled directly
-            // (red team 22, finding 2). So a write is canonicalised first — one `openat2`,
-            // writes only: reads, the hot path, stay lexical. `O_NOFOLLOW` is left to the
-            // kernel (`ELOOP` on a final symlink; the supervisor would open what it leads to).
-            // `O_NOFOLLOW` (and `O_CREAT | O_EXCL`) leaves only the last name unfollowed, so
-            // the directory is resolved still (red team 24: `proj/s/x` with `O_NOFOLLOW` was
-            // never reported). Resolved as the program's lookup can be: never through a magic
-            // link nor into `/proc` (`proj/l → /proc/PID/cwd/..`: the supervisor's cwd, or
-            // another process's with the supervisor's right to trace it) — then `CONTINUE`.
-            if access.writes() {
+            // (red team 22, finding 2). So a write is looked at first, writes only: reads,
+            // the hot path, stay lexical. A path without any symlink (one `openat2`, two for
+            // a name being made: nearly every write) is the kernel's to open. Otherwise it
+            // is resolved as the program's lookup can be: with its credentials, never through
+            // a magic link nor into `/proc` (`proj/l → /proc/PID/cwd/..`: the supervisor's
+            // cwd, or another process's with the supervisor's right to trace it) — else
+            // `CONTINUE`. `O_NOFOLLOW` (and `O_CREAT | O_EXCL`) leaves only the last name
+            // unfollowed, so the directory is resolved still (red team 24: `proj/s/x` with
+            // `O_NOFOLLOW` was never reported).
+            let plain =
+                || target.as_deref() == Some(lexical.as_path()) && symlink_free(&lexical, creating);
+            if access.writes() && !plain() {
                 resolved = target
                     .as_deref()
                     .and_then(|t| {
@@ -1529,6 +1532,29 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
             )
         }
         Err(_) => None,
+    }
+}
+
+/// Whether the lookup of `path` (clean, absolute) meets no symlink on the way nor at the end:
+/// it opens `O_PATH` with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, or, for a name being
+/// created that does not exist yet, its directory does. With the supervisor's credentials:
+/// `true` only lets the fast path answer `CONTINUE`, where the kernel looks the path up as the
+/// command and Landlock checks it, so a directory the command cannot search changes nothing.
+fn symlink_free(path: &Path, creating: bool) -> bool {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+    let open = |p: &Path| {
+        rustix::fs::openat2(
+            CWD,
+            p,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+    };
+    match open(path) {
+        Ok(_) => true,
+        Err(Errno::NOENT) if creating => path.parent().is_some_and(|d| open(d).is_ok()),
+        Err(_) => false,
     }
 }
 
