@@ -209,8 +209,11 @@ fn own(path: &std::path::Path, uid: u32, mode: u32) {
 /// never names `locked`. Now the directory is resolved, and a trapped open's (or an SDK
 /// request's) symlinks followed, with the thread's credentials; an unresolved `..` is the
 /// kernel's and not reported under its lexical name (`--write appr/locked` changes nothing).
-/// Control: unsandboxed root does both; the same spelling through a directory the command
-/// may search is still performed.
+/// `mkdir`/`symlink` of `appr/locked/link/new2` (no `..`; found after this pass, session
+/// 14): the path operations' parent was canonicalised by the supervisor the same way, and the
+/// call performed as the child in `appr/pub/sub`; now also resolved as the child.
+/// Control: unsandboxed root does all of it; the same spelling through a directory the
+/// command may search is still performed.
 #[test]
 fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
     if !sandbox_available() {
@@ -232,7 +235,9 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
         format!(
             "mkdir {a}/locked/link/../new && echo made; echo x > {a}/locked/link/../f && \
              echo wrote; cat {a}/locked/link/secret; echo y > {a}/locked/link/g && \
-             echo wrote-g; mkdir {a}/pub/sub/../ok && echo made-ok; echo done"
+             echo wrote-g; mkdir {a}/pub/sub/../ok && echo made-ok; \
+             mkdir {a}/locked/link/new2 && echo made2; ln -s x {a}/locked/link/sl && \
+             echo linked; echo done"
         )
     };
     let bare = Scratch::new("rt24-search-bare");
@@ -243,7 +248,15 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
-    for line in ["made", "wrote", "SECRET-rt24", "wrote-g", "made-ok"] {
+    for line in [
+        "made",
+        "wrote",
+        "SECRET-rt24",
+        "wrote-g",
+        "made-ok",
+        "made2",
+        "linked",
+    ] {
         assert!(out.lines().any(|l| l == line), "unsandboxed: {line}: {out}");
     }
 
@@ -262,12 +275,20 @@ fn redteam24_a_dotdot_is_resolved_with_the_commands_search_permission() {
     ]);
     let r = output(&mut cmd);
     assert!(r.stdout.lines().any(|l| l == "made-ok"), "{r}");
-    for line in ["made", "wrote", "SECRET-rt24", "wrote-g"] {
+    for line in ["made", "wrote", "SECRET-rt24", "wrote-g", "made2", "linked"] {
         assert!(!r.stdout.lines().any(|l| l == line), "{line}: {r}");
     }
     assert!(!s.join("appr/pub/new").exists(), "{r}");
     assert!(!s.join("appr/pub/f").exists(), "{r}");
     assert!(!s.join("appr/pub/sub/g").exists(), "{r}");
+    // Path operations without `..` (pre-existing, found after red team 24 in session 14):
+    // the parent was canonicalised with the supervisor's search permission, and the call
+    // performed as the child at `appr/pub/sub/…`. Now resolved as the child; refused by
+    // the kernel's permission check, so not reported with a flag that changes nothing.
+    assert!(!s.join("appr/pub/sub/new2").exists(), "{r}");
+    assert!(s.join("appr/pub/sub/sl").symlink_metadata().is_err(), "{r}");
+    assert!(!r.stderr.contains("pub/sub/new2"), "{r}");
+    assert!(!r.stderr.contains("pub/sub/sl"), "{r}");
     assert!(
         !r.stderr.contains("--write ") || !r.stderr.contains("locked"),
         "{r}"

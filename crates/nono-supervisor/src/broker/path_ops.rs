@@ -220,11 +220,23 @@ pub(crate) fn handle(
         .and_then(|(p, _)| p.parent().map(Path::to_path_buf));
     let mut refused = Vec::with_capacity(2);
     let mut allowed = Vec::with_capacity(2);
-    for (i, (path, need)) in paths.iter().enumerate() {
+    // Judged as the command's lookup goes where its credentials can be had without the
+    // (answered) notification — always, unless it kept capabilities: a name it cannot reach
+    // (another user's 0700 directory on the way) was refused by the kernel's own permission
+    // check, which no flag changes, and is not reported. Otherwise as before.
+    let judge = || -> Vec<Option<(PathBuf, AccessMode)>> {
+        paths
+            .iter()
+            .map(|(path, need)| outside(caps, path, *need))
+            .collect()
+    };
+    let verdicts =
+        super::as_the_child(&caps.creds, notify, n, || Some(judge())).unwrap_or_else(judge);
+    for (i, ((path, need), verdict)) in paths.iter().zip(verdicts).enumerate() {
         if *need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
         }
-        match outside(caps, path, *need) {
+        match verdict {
             Some(denied) => refused.push(denied),
             None => allowed.push((i, path, *need)),
         }
@@ -350,11 +362,20 @@ fn brokerable(
     if paths.iter().any(|(path, need)| fails_first(path, *need)) {
         return None;
     }
+    // Each parent with its symlinks followed as the command's lookup follows them: with its
+    // search permission (a root supervisor's own would make `locked/link/new`, `link` →
+    // `pub/sub` in another user's 0700 `locked`, at `pub/sub/new` for a command the kernel
+    // refuses), never through a magic link. `None` (the kernel decides) otherwise.
+    let parents: Vec<PathBuf> = super::as_the_child(&caps.creds, notify, n, || {
+        paths
+            .iter()
+            .map(|(path, _)| realpath_without_magic_links(path.parent()?).ok())
+            .collect()
+    })?;
     let mut names = Vec::with_capacity(paths.len());
     let mut any_outside = false;
-    for (path, need) in paths {
-        let (parent, name) = (path.parent()?, path.file_name()?);
-        let canonical_parent = realpath_without_magic_links(parent).ok()?;
+    for ((path, need), canonical_parent) in paths.iter().zip(parents) {
+        let name = path.file_name()?;
         let canonical = canonical_parent.join(name);
         // Judged where the call would really act: the parent with its symlinks followed (the
         // supervisor performs the call there). The spelling is not enough: a name written
