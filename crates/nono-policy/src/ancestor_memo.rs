@@ -476,13 +476,29 @@ mod tests {
             // What the walk saw is what the walk by path sees.
             assert_eq!(walked, fresh.1, "{path}");
         }
-        for path in ["p/q/l", "p/la/b/f", "p/q/missing", "e/a/../a/b/f"] {
-            assert!(
-                nono_sandbox::paths::checked_canonical(&root.join(path)).is_none(),
+        use nono_sandbox::paths::Unchecked;
+        for path in [
+            "p/q/l",
+            "p/la/b/f",
+            "p/la/missing",
+            "p/gone/x",
+            "e/a/../a/b/f",
+        ] {
+            assert_eq!(
+                nono_sandbox::paths::checked_canonical(&root.join(path)).err(),
+                Some(Unchecked::Other),
                 "{path}"
             );
         }
-        assert!(nono_sandbox::paths::checked_canonical(Path::new("/")).is_none());
+        // Missing at the end of a symlink-free directory: made there, it is its own form.
+        assert_eq!(
+            nono_sandbox::paths::checked_canonical(&root.join("p/q/missing")).err(),
+            Some(Unchecked::Missing)
+        );
+        assert_eq!(
+            nono_sandbox::paths::checked_canonical(Path::new("/")).err(),
+            Some(Unchecked::Other)
+        );
     }
 
     /// A remembered directory replaced at its name by a deny entry (another inode): the

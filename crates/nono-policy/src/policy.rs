@@ -619,9 +619,8 @@ impl Engine {
     /// Whether [`refuse_opened`](Engine::refuse_opened) of `fd` may take long (walk a deny
     /// entry that was cut at start-up, see [`DenyInodes`]); never blocks itself.
     pub fn refuse_opened_may_wait(&self, fd: impl AsFd) -> bool {
-        // Unknown (fstat failed): `refuse_opened` refuses at once without walking.
-        rustix::fs::fstat(fd)
-            .is_ok_and(|st| self.refuse_opened_may_wait_stat(&Opened::of_stat(&st)))
+        // Unknown (statx failed): `refuse_opened` refuses at once without walking.
+        Opened::of_fd(fd).is_ok_and(|st| self.refuse_opened_may_wait_stat(&st))
     }
 
     /// [`refuse_opened_may_wait`](Engine::refuse_opened_may_wait) of the fd whose `fstat` is

@@ -135,21 +135,6 @@ impl Opened {
         })
     }
 
-    /// From an `fstat` (no mount id).
-    #[must_use]
-    pub fn of_stat(st: &rustix::fs::Stat) -> Opened {
-        Opened {
-            id: Ident {
-                mnt: 0,
-                dev: st.st_dev,
-                ino: st.st_ino,
-            },
-            mode: st.st_mode,
-            #[allow(clippy::useless_conversion)]
-            nlink: u64::from(st.st_nlink),
-        }
-    }
-
     #[must_use]
     pub fn is_dir(&self) -> bool {
         rustix::fs::FileType::from_raw_mode(self.mode).is_dir()

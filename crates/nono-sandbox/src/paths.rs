@@ -34,21 +34,35 @@ pub struct Checked {
     pub ino: u64,
 }
 
+/// Why [`checked_canonical`] could not show a path canonical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unchecked {
+    /// Its directory is its own canonical form (opened without following any symlink), and
+    /// the last name does not exist there: the path, made, is its own canonical form.
+    Missing,
+    /// Anything else (not clean, not absolute, `/` itself, a symlink on the way or at the
+    /// end, a directory missing or not searchable): ask [`realpath`].
+    Other,
+}
+
 /// Whether `path` is its own canonical form, shown the way the deny groups' walk then uses:
 /// its directory opened with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS` and its last
 /// component `statx`ed there without following it (and not a symlink). Two system calls that
 /// stand for [`realpath`]'s probe *and* the walk's own open of the directory and `stat` of
-/// the path. `None` when it cannot be shown this way (not clean, not absolute, `/` itself, a
-/// symlink on the way or at the end, missing, not searchable): then ask [`realpath`].
-#[must_use]
-pub fn checked_canonical(path: &Path) -> Option<Checked> {
+/// the path.
+///
+/// # Errors
+/// [`Unchecked`]: why it cannot be shown this way.
+pub fn checked_canonical(path: &Path) -> Result<Checked, Unchecked> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::ffi::OsStrExt as _;
         if !path.is_absolute() || !is_clean(path.as_os_str().as_bytes()) {
-            return None;
+            return Err(Unchecked::Other);
         }
-        let (dir, name) = (path.parent()?, path.file_name()?);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(Unchecked::Other);
+        };
         let dir = rustix::fs::openat2(
             rustix::fs::CWD,
             dir,
@@ -56,7 +70,7 @@ pub fn checked_canonical(path: &Path) -> Option<Checked> {
             rustix::fs::Mode::empty(),
             rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
         )
-        .ok()?;
+        .map_err(|_| Unchecked::Other)?;
         let st = rustix::fs::statx(
             &dir,
             name,
@@ -65,12 +79,18 @@ pub fn checked_canonical(path: &Path) -> Option<Checked> {
                 | rustix::fs::StatxFlags::INO
                 | rustix::fs::StatxFlags::MNT_ID,
         )
-        .ok()?;
+        .map_err(|e| {
+            if e == rustix::io::Errno::NOENT {
+                Unchecked::Missing
+            } else {
+                Unchecked::Other
+            }
+        })?;
         if rustix::fs::FileType::from_raw_mode(st.stx_mode.into()) == rustix::fs::FileType::Symlink
         {
-            return None;
+            return Err(Unchecked::Other);
         }
-        Some(Checked {
+        Ok(Checked {
             dir,
             mnt: if st.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0 {
                 st.stx_mnt_id
@@ -84,7 +104,7 @@ pub fn checked_canonical(path: &Path) -> Option<Checked> {
     #[cfg(not(target_os = "linux"))]
     {
         let _ = path;
-        None
+        Err(Unchecked::Other)
     }
 }
 

@@ -694,7 +694,7 @@ impl Broker {
         let resolved = match resolved {
             Some(c) => Some((c, None)),
             None => target.as_deref().and_then(|t| {
-                canonicalize_checked(t, || {
+                canonicalize_checked(t, creating, || {
                     as_the_child(&self.caps.creds, notify, &n, || canonicalize(t, creating))
                 })
             }),
@@ -928,19 +928,19 @@ fn grant_trapped(
     // below must meet (red team 23).
     let triage = triage.or_else(|| engine.triage_canonical(&req));
     let walked = triage.as_ref().map_or(Walked::Unneeded, Triage::walked);
+    // The walk could not see the directory (gone, or not searchable by the supervisor, so
+    // not by the command either): the kernel's answer at that moment — never an open of
+    // what the walk did not check, and no person asked about it.
+    if let Err(errno) = walked.seen() {
+        let _ = notify.respond_errno(n.id, errno.raw_os_error());
+        return;
+    }
     let decision = match triage {
         Some(t) => engine.decide_triaged(&req, t, cancel),
         None => engine.decide_until(&req, cancel),
     };
     match decision {
         Decision::Granted { .. } => {
-            // The walk could not see the directory (gone, or not searchable by the
-            // supervisor, so not by the command either): the kernel's answer at that moment,
-            // never an open of what the walk did not check.
-            if let Err(errno) = walked.seen() {
-                let _ = notify.respond_errno(n.id, errno.raw_os_error());
-                return;
-            }
             let flags = OFlags::from_bits_retain(call.flags as u32);
             // The mode only matters when a file is created; then the child's umask applies,
             // as it would have to the child's own open. Set-ID bits are never given to a
@@ -1476,6 +1476,7 @@ pub(crate) fn child_fd_copy(
 pub(crate) use nono_sandbox::paths::normalize;
 use nono_sandbox::paths::{
     as_the_kernel_resolves, checked_canonical, is_clean, realpath_without_magic_links, Checked,
+    Unchecked,
 };
 
 /// [`as_the_kernel_resolves`] with the credentials of the thread waiting in `n` when `path`
@@ -1598,13 +1599,19 @@ fn resolve_write(path: &Path, flags: OFlags) -> Option<PathBuf> {
 /// [`as_the_child`]), for a path that is not its own canonical form. `checked_canonical`
 /// itself may run with the supervisor's credentials: it follows no symlink, so the open as
 /// the child then looks up every directory the command named.
+///
+/// A name missing from a directory that is its own canonical form needs no more: `None`
+/// (`ENOENT` from the kernel too; nothing to record) unless `creating`, and then the path
+/// itself (the open as the child looks up the same directories the command named).
 fn canonicalize_checked(
     path: &Path,
+    creating: bool,
     canonical: impl FnOnce() -> Option<PathBuf>,
 ) -> Option<(PathBuf, Option<Checked>)> {
     match checked_canonical(path) {
-        Some(checked) => Some((path.to_path_buf(), Some(checked))),
-        None => canonical().map(|c| (c, None)),
+        Ok(checked) => Some((path.to_path_buf(), Some(checked))),
+        Err(Unchecked::Missing) => creating.then(|| (path.to_path_buf(), None)),
+        Err(Unchecked::Other) => canonical().map(|c| (c, None)),
     }
 }
 

@@ -333,19 +333,21 @@ fn decide_request(
         source: RequestSource::Sdk,
     };
     // What the deny groups' walk saw is what the open below must meet (red team 23).
-    let (decision, walked) = match engine.triage(&request) {
-        Some(t) => {
-            let walked = t.walked();
-            (engine.decide_triaged(&request, t, cancel), walked)
-        }
-        None => (engine.decide_until(&request, cancel), Walked::Unneeded),
+    let triage = engine.triage(&request);
+    let walked = triage.as_ref().map_or(Walked::Unneeded, |t| t.walked());
+    // The walk could not see the directory: nobody is asked about what cannot be checked.
+    if let Err(errno) = walked.seen() {
+        return deny(format!(
+            "{} could not be checked against the deny groups: {}",
+            canonical.display(),
+            std::io::Error::from(errno)
+        ));
+    }
+    let decision = match triage {
+        Some(t) => engine.decide_triaged(&request, t, cancel),
+        None => engine.decide_until(&request, cancel),
     };
     match decision {
-        Decision::Granted { .. } if walked.seen().is_err() => deny(format!(
-            "granted, but {} could not be checked against the deny groups: {}",
-            canonical.display(),
-            walked.seen().err().unwrap_or(rustix::io::Errno::ACCESS)
-        )),
         Decision::Granted { .. } => {
             let mut flags = match req.access {
                 AccessMode::Read => OFlags::RDONLY,

@@ -180,14 +180,14 @@ impl DenyInodes {
     /// cannot be told apart from one (see the module docs). May walk a large deny entry once
     /// (call it off the poll loop).
     pub fn check(&self, fd: impl AsFd) -> Result<(), Refused> {
-        let Ok(st) = rustix::fs::fstat(fd) else {
+        let Ok(st) = Opened::of_fd(fd) else {
             // Cannot tell: refuse rather than hand out an unknown object.
             return Err(Refused::Unverifiable {
                 group: "unknown".to_owned(),
                 root: PathBuf::new(),
             });
         };
-        self.check_stat(&Opened::of_stat(&st))
+        self.check_stat(&st)
     }
 
     /// [`check`](DenyInodes::check) of an fd whose `fstat` the caller has just made (`st`):

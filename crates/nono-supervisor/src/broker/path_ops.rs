@@ -230,8 +230,16 @@ pub(crate) fn handle(
             .map(|(path, need)| outside(caps, path, *need))
             .collect()
     };
-    let verdicts =
-        super::as_the_child(&caps.creds, notify, n, || Some(judge())).unwrap_or_else(judge);
+    // Names the static grants cover by their spelling are judged without a look at the file
+    // system (nearly every call: a build's `rename`s and `unlink`s): no switch for them.
+    let verdicts = if paths
+        .iter()
+        .all(|(path, need)| spelled_inside(caps, path, *need))
+    {
+        vec![None; paths.len()]
+    } else {
+        super::as_the_child(&caps.creds, notify, n, || Some(judge())).unwrap_or_else(judge)
+    };
     for (i, ((path, need), verdict)) in paths.iter().zip(verdicts).enumerate() {
         if *need == Need::LinkSource && path.parent() == new_parent.as_deref() {
             continue;
@@ -723,6 +731,9 @@ fn own_proc_base(path: &[u8]) -> Option<(i32, Vec<u8>)> {
 /// If `path` (absolute, lexically normal) is outside what `need` requires, the path to
 /// report and the access that was needed.
 fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, AccessMode)> {
+    if spelled_inside(caps, path, need) {
+        return None;
+    }
     match need {
         Need::WriteFile | Need::Exec => {
             let access = if need == Need::Exec {
@@ -730,18 +741,12 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
             } else {
                 AccessMode::Write
             };
-            if caps.fast_allows(path, access) {
-                return None;
-            }
             // Missing: ENOENT before Landlock is asked.
             let canonical = realpath_without_magic_links(path).ok()?;
             (!caps.allows_canonical(&canonical, access)).then_some((canonical, access))
         }
         Need::Create | Need::Remove | Need::Replace | Need::LinkSource => {
             let (parent, name) = (path.parent()?, path.file_name()?);
-            if caps.fast_allows(parent, AccessMode::Write) {
-                return None;
-            }
             let exists = std::fs::symlink_metadata(path).is_ok();
             match need {
                 Need::Create if exists => return None,
@@ -752,6 +757,18 @@ fn outside(caps: &StaticGrants, path: &Path, need: Need) -> Option<(PathBuf, Acc
             (!caps.allows_canonical(&parent, AccessMode::Write))
                 .then(|| (parent.join(name), AccessMode::Write))
         }
+    }
+}
+
+/// Whether the static grants cover `path` for `need` by its spelling alone (no file system
+/// look): then [`outside`] is `None` at once.
+fn spelled_inside(caps: &StaticGrants, path: &Path, need: Need) -> bool {
+    match need {
+        Need::WriteFile => caps.fast_allows(path, AccessMode::Write),
+        Need::Exec => caps.fast_allows(path, AccessMode::Read),
+        Need::Create | Need::Remove | Need::Replace | Need::LinkSource => path
+            .parent()
+            .is_some_and(|parent| caps.fast_allows(parent, AccessMode::Write)),
     }
 }
 
