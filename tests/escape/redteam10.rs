@@ -223,16 +223,15 @@ fn redteam10_a_chain_deeper_than_path_max_is_protected() {
     let _ = std::fs::remove_dir_all(s.join("home"));
 }
 
-/// Denial of service planted by a sandboxed run (open, low): a run granted `~/proj` whose
-/// `$PATH` does not hold `~/proj/bin` plants `~/proj/bin/x` → `~/proj`; a later run whose
-/// `$PATH` holds `~/proj/bin` (direnv) makes it an `autorun` entry, walks its links and
-/// write-denies their targets — the whole project, though `--allow ~/proj` grants it. The
-/// denial names `--bypass-protection ~/proj`; the link is the sandbox's own, so trusting it
-/// to widen the deny set is what "nothing a sandboxed run can write is trusted later" rules
-/// out. Fixing it needs the deny set to know the write grants (or their history) when it
-/// follows links, which it is built without.
+/// Denial of service planted by a sandboxed run (low, fixed in session 15): a run granted
+/// `~/proj` whose `$PATH` does not hold `~/proj/bin` plants `~/proj/bin/x` → `~/proj`; a later
+/// run whose `$PATH` holds `~/proj/bin` (direnv) makes it an `autorun` entry, walked its links
+/// and write-denied their targets — the whole project, though `--allow ~/proj` grants it. A
+/// chain ending above its entry now adds nothing (it names nothing the entry's `..` does not).
+/// The write goes to `src/`: `proj` itself is the entry's carve-out spine either way (nothing
+/// is created in it), which also keeps the link's target from being swapped. A link to a
+/// program beside it (`bin/y` → `~/proj/tool`) still makes that program read-only.
 #[test]
-#[ignore = "red team 10: a link planted in a write grant that a later run's $PATH makes an autorun entry write-denies its target (the project) in that run"]
 fn redteam10_a_planted_link_in_a_path_directory_does_not_deny_the_project() {
     use crate::harness::{nono_cmd, output, Scratch};
     if !sandbox_available() {
@@ -241,6 +240,8 @@ fn redteam10_a_planted_link_in_a_path_directory_does_not_deny_the_project() {
     let s = Scratch::new("rt10-path-dos");
     let _ = std::fs::remove_dir_all(s.join("home"));
     s.mkdir("home/proj/bin");
+    s.mkdir("home/proj/src");
+    s.write("home/proj/tool", "#!/bin/sh\n");
     let proj = s.s("home/proj");
     let nono = |path: &str, script: &str| {
         let mut cmd = nono_cmd(&s.path);
@@ -250,11 +251,24 @@ fn redteam10_a_planted_link_in_a_path_directory_does_not_deny_the_project() {
             .args(["--", "/bin/sh", "-c", script]);
         output(&mut cmd)
     };
-    let plant = nono("/usr/bin:/bin", &format!("ln -s {proj} {proj}/bin/x"));
+    let plant = nono(
+        "/usr/bin:/bin",
+        &format!("ln -s {proj} {proj}/bin/x && ln -s {proj}/tool {proj}/bin/y"),
+    );
     assert_eq!(plant.code, Some(0), "{plant:?}");
-    let write = format!("echo hi > {proj}/file && echo wrote");
+    let write = format!(
+        "echo hi > {proj}/src/file && echo wrote; echo evil > {proj}/tool || echo kept; \
+         mv {proj}/src {proj}/moved || echo spine"
+    );
     let run = nono(&format!("{proj}/bin:/usr/bin:/bin"), &write);
     assert!(run.stdout.contains("wrote"), "{run:?}");
+    assert!(run.stdout.contains("kept"), "{run:?}");
+    assert!(run.stdout.contains("spine"), "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/proj/tool")).unwrap(),
+        "#!/bin/sh\n"
+    );
+    assert!(s.join("home/proj/src/file").exists());
 }
 
 /// Two runs: a link in the *prefix* of a deny entry (`~/.config` → `dots/cfg` →

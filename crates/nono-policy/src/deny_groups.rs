@@ -984,6 +984,17 @@ impl DenySet {
         if root.is_some_and(|r| target.starts_with(r)) {
             return;
         }
+        // A chain ending at a directory above the entry (`~/proj/bin/x` → `~/proj`) names
+        // nothing the entry's own `..` does not: what lies beneath is reached by its own
+        // names and judged by their own rules (the entry's files, reached through the link,
+        // are still the entry's), and the directory's name cannot be swapped for another (an
+        // ancestor of an entry is outside the grants or on the entry's carve-out spine,
+        // where nothing is created, removed or renamed). Denying it would let a run that
+        // planted such a link deny a whole project to a later run whose `PATH` holds the
+        // link's directory (red team 10).
+        if root.is_some_and(|r| r.starts_with(&target)) {
+            return;
+        }
         // Already covered at least as strongly (`~/.cargo/bin/cargo` → `rustup` in the same
         // directory): nothing to add.
         let covered = match kind {
@@ -2956,6 +2967,44 @@ mod tests {
         let set = DenySet::from_groups(["nono"], &Vars::for_home("/home/nobody-here")).unwrap();
         assert!(set.entries().all(|(p, _)| !p.starts_with("$XDG")));
         assert!(!set.is_empty());
+    }
+
+    /// A link inside an entry whose chain ends at a directory above the entry (`~/.ssh/up`
+    /// → `~`, or a project's `bin/x` → the project with `bin/` on `PATH`) names nothing the
+    /// entry's `..` does not, so it denies nothing there: a run that planted it could
+    /// otherwise deny the whole project to the next (red team 10). A link beside it to a
+    /// file above the entry still protects that file, and the links themselves are the
+    /// entry's.
+    #[test]
+    fn a_link_to_a_directory_above_its_entry_denies_nothing_there() {
+        let h = home("above");
+        let bin = h.join("proj/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(h.join("proj/tool"), "#!/bin/sh\n").unwrap();
+        let link = |target: &Path, name: &Path| std::os::unix::fs::symlink(target, name).unwrap();
+        link(&h.join("proj"), &bin.join("x"));
+        link(Path::new(".."), &bin.join("up"));
+        link(&h.join("proj/tool"), &bin.join("y"));
+        link(&h, &h.join(".ssh/up"));
+        let mut vars = Vars::for_home(&h);
+        vars.xdg_state_home = h.join(".local/state");
+        vars.path_dirs = vec![bin.clone()];
+        let set = DenySet::from_groups(["autorun", "credentials"], &vars).unwrap();
+        for free in ["proj", "proj/src/main.rs", "proj/file", ".bashrc-not", "x"] {
+            let p = h.join(free);
+            assert_eq!(set.group_of(&p), None, "{free}");
+            assert!(set.deny_for(&p, AccessMode::Read).is_none(), "{free}");
+        }
+        let tool = set
+            .deny_for(&h.join("proj/tool"), AccessMode::Write)
+            .unwrap();
+        assert_eq!((tool.group, tool.kind), ("autorun", DenyKind::Write));
+        assert_eq!(set.group_of(&bin.join("x")), Some("autorun"));
+        assert!(set.deny_for(&h.join(".ssh/up"), AccessMode::Read).is_some());
+        assert!(set
+            .deny_for(&h.join(".ssh/id_ed25519"), AccessMode::Read)
+            .is_some());
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     /// Red team 15: a program in a `PATH` directory outside the home that is a link into
