@@ -580,9 +580,6 @@ pub fn remember_announced(vars: &Vars, roots: &[PathBuf]) {
 #[derive(Debug, Clone, Default)]
 pub struct DenySet {
     entries: Vec<Entry>,
-    /// `(literal, canonical)` of every entry, to drop duplicates without a linear scan (both
-    /// are clean paths, so their bytes compare like their components).
-    seen: HashSet<(OsString, OsString)>,
     /// `(st_dev, st_ino)` of entries that existed when added → index into `entries`.
     ids: HashMap<(u64, u64), usize>,
     /// Deny entries whose symlinks were not all resolved (walk cut at the bounds).
@@ -617,7 +614,6 @@ impl DenySet {
     fn with_capacity(n: usize) -> DenySet {
         DenySet {
             entries: Vec::with_capacity(n),
-            seen: HashSet::with_capacity(n),
             ids: HashMap::with_capacity(n),
             by_path: HashMap::with_capacity(2 * n),
             ..DenySet::default()
@@ -1131,33 +1127,27 @@ impl DenySet {
         // replaced by a file the shell would then read), and the device is not denied. A
         // profile's own deny list is taken as written: `/dev/video0`, or a link to it, is
         // denied.
-        if matches!(origin, Origin::Group(_))
-            && meta.is_some_and(Obj::is_char_device)
-        {
+        if matches!(origin, Origin::Group(_)) && meta.is_some_and(Obj::is_char_device) {
             // Every link of the chain was protected above (red team 10): no entry is made, so
             // `add_link_targets` never walks this chain, and a link on the way in a granted
             // directory (`~/.bashrc` → `dots/bashrc` → `/dev/null`, `~/dots` granted) could
             // be re-pointed at a file the shell then runs.
             return Ok(self);
         }
-        if !self.seen.insert((
-            literal.clone().into_os_string(),
-            canonical.clone().into_os_string(),
-        )) {
-            // The same path again: a full deny wins over a read-only one.
-            if kind == DenyKind::All {
-                if let Some(e) = self
-                    .entries
-                    .iter_mut()
-                    .find(|e| e.literal == literal && e.canonical == canonical)
-                {
-                    if e.kind == DenyKind::Write {
-                        e.kind = DenyKind::All;
-                        e.group = group;
-                        e.origin = origin.clone();
-                        why.clone_into(&mut e.why);
-                    }
-                }
+        // The same path again (found through `by_path`, which holds every entry's literal
+        // form): a full deny wins over a read-only one.
+        let again = self.by_path.get(literal.as_os_str()).and_then(|at| {
+            at.iter().copied().find(|&i| {
+                self.entries[i].literal == literal && self.entries[i].canonical == canonical
+            })
+        });
+        if let Some(i) = again {
+            let e = &mut self.entries[i];
+            if kind == DenyKind::All && e.kind == DenyKind::Write {
+                e.kind = DenyKind::All;
+                e.group = group;
+                e.origin = origin.clone();
+                why.clone_into(&mut e.why);
             }
             return Ok(self);
         }
