@@ -273,6 +273,31 @@ pub fn as_the_kernel_resolves(path: &Path) -> Option<PathBuf> {
     Some(resolved_without_magic_links(dir, true).ok()?.join(name))
 }
 
+/// The canonical path of the object the kernel's lookup of `path` (absolute, exactly as a
+/// program spelled it: `..` and all) reaches, for a supervisor that then acts on that object
+/// itself: [`realpath_without_magic_links`] of `path`, so every `..` climbs from where the
+/// symlink before it leads (`/a/s/../x` with `s → /b/c` is `/b/x`, where [`normalize`] says
+/// `/a/x`) and no magic link is followed; with `follow == false` the last name is not followed
+/// (its directory resolved so, the name joined), unless it is `..`, or the path ends in `/` or
+/// `/.`: those name a directory either way. Run it with the program's credentials: the lookup checks search
+/// permission on every directory named (red team 25). One `openat2` for a clean path without
+/// symlinks, one more and a `readlink` otherwise.
+///
+/// # Errors
+/// [`realpath_without_magic_links`]'s: the kernel's lookup errors, `ELOOP` for a magic link,
+/// `EXDEV` for an answer inside `/proc`.
+pub fn realpath_as_the_kernel(path: &Path, follow: bool) -> std::io::Result<PathBuf> {
+    // `link/` and `link/.` follow `link` whatever the flag (`components` drops both).
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let follow = follow || bytes.ends_with(b"/") || bytes.ends_with(b"/.");
+    match (follow, path.parent(), path.components().next_back()) {
+        (false, Some(dir), Some(Component::Normal(name))) => {
+            Ok(realpath_without_magic_links(dir)?.join(name))
+        }
+        _ => realpath_without_magic_links(path),
+    }
+}
+
 /// Whether [`normalize`] would return `path` (its bytes) unchanged: absolute, no empty, `.`
 /// or `..` component, no trailing slash (but `/` itself). Canonical paths are clean.
 #[must_use]
@@ -464,6 +489,40 @@ mod tests {
             realpath_without_magic_links(&t.join("a/link")).unwrap(),
             t.join("a/sub/deep")
         );
+        let _ = std::fs::remove_dir_all(&t);
+    }
+
+    /// The object a supervisor acts on for a program's name: `..` physical, the last name
+    /// followed or not, never a magic link (red team 25: the socket, inotify and metadata
+    /// brokers).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_object_is_the_one_the_kernel_reaches() {
+        let t = std::env::temp_dir().join(format!("nono-paths-object-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(t.join("a/sub/deep")).unwrap();
+        let t = std::fs::canonicalize(&t).unwrap();
+        std::fs::write(t.join("a/sub/x"), "").unwrap();
+        std::os::unix::fs::symlink(t.join("a/sub/deep"), t.join("a/link")).unwrap();
+        std::os::unix::fs::symlink(t.join("a/sub/x"), t.join("a/sub/lx")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/cwd", t.join("a/cwd")).unwrap();
+        let r = |p: &str, follow: bool| {
+            realpath_as_the_kernel(&t.join(p), follow).map_err(|e| e.raw_os_error())
+        };
+        for follow in [true, false] {
+            assert_eq!(r("a/link/../x", follow), Ok(t.join("a/sub/x")));
+            assert_eq!(r("a/link/..", follow), Ok(t.join("a/sub")));
+            assert_eq!(r("a/link/", follow), Ok(t.join("a/sub/deep")));
+            assert_eq!(r("a/link/.", follow), Ok(t.join("a/sub/deep")));
+            assert_eq!(r("a/cwd/x", follow), Err(Some(libc::ELOOP)));
+            assert_eq!(r("a/cwd/../x", follow), Err(Some(libc::ELOOP)));
+            assert_eq!(r("a/missing/../x", follow), Err(Some(libc::ENOENT)));
+        }
+        assert_eq!(r("a/link/../lx", true), Ok(t.join("a/sub/x")));
+        assert_eq!(r("a/link/../lx", false), Ok(t.join("a/sub/lx")));
+        assert_eq!(r("a/link", false), Ok(t.join("a/link")));
+        assert_eq!(r("a/cwd", false), Ok(t.join("a/cwd")));
+        assert_eq!(r("a/cwd", true), Err(Some(libc::ELOOP)));
         let _ = std::fs::remove_dir_all(&t);
     }
 

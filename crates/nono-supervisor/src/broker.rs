@@ -1497,6 +1497,17 @@ pub(crate) fn as_the_child_resolves(
     as_the_child(sandbox, notify, n, || as_the_kernel_resolves(path))
 }
 
+/// The errno a program gets for a lookup the supervisor made in its place and could not
+/// finish ([`realpath_without_magic_links`] and the forms built on it): the lookup's own, and
+/// `EACCES` for an answer inside `/proc` (`EXDEV`; red team 24), which the program's lookup
+/// does not reach the way the supervisor's would.
+pub(crate) fn lookup_errno(e: &std::io::Error) -> Errno {
+    match Errno::from_io_error(e) {
+        Some(Errno::XDEV) => Errno::ACCESS,
+        e => e.unwrap_or(Errno::NOENT),
+    }
+}
+
 /// `resolve` run with the credentials of the thread waiting in `n`: a symlink followed with a
 /// root supervisor's search permission leads past a directory the command cannot search
 /// (another user's 0700 `locked/link → pub/sub`: `locked/link/f` named `pub/sub/f`, which

@@ -11,8 +11,10 @@
 //! # Mechanism
 //! The notify filter traps every `inotify_add_watch` (its path is in memory, so the filter
 //! cannot judge it). The supervisor reads the path once, makes it absolute against the
-//! calling thread's cwd, canonicalises it (the last component kept as is with
-//! `IN_DONT_FOLLOW`) and asks the capability model whether the **read** grants cover it —
+//! calling thread's cwd, canonicalises it with the thread's credentials as the kernel's lookup
+//! would (`paths::realpath_as_the_kernel`: a `..` climbs from where the symlink before it
+//! leads, no magic link is followed, the last component is kept as is with `IN_DONT_FOLLOW`)
+//! and asks the capability model whether the **read** grants cover it —
 //! reading a directory lists it, and a watch on a directory reports no more than what a
 //! listing and the entries' own read grants would. Anything under `/proc` (also through
 //! `/dev/fd/N`, `/dev/std*`) is refused (the procfs broker serves `/proc` files; watching them
@@ -28,7 +30,7 @@
 //! # Whose credentials
 //! The kernel requires read permission on the watched inode (and search permission on the
 //! way). The supervisor may hold capabilities the child lacks (a root supervisor keeps
-//! `CAP_DAC_OVERRIDE`; the child's are dropped), so the `O_PATH` open and the
+//! `CAP_DAC_OVERRIDE`; the child's are dropped), so the resolution, the `O_PATH` open and the
 //! `inotify_add_watch` itself run while this thread acts as the trapped one
 //! ([`super::as_child`]): the kernel checks them against the child's credentials, ACLs
 //! included. Refused: the kernel's `EACCES`, without a [`Denial`] (no grant would help).
@@ -46,6 +48,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
+use nono_sandbox::paths::realpath_as_the_kernel;
 use nono_sandbox::AccessMode;
 use rustix::fs::inotify::WatchFlags;
 use rustix::io::Errno;
@@ -143,7 +146,17 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
         return Err(Refusal::Denied(lexical, PROC));
     }
     let follow = mask & IN_DONT_FOLLOW == 0;
-    let canonical = canonical(&lexical, follow)?;
+    // From here on the supervisor acts as the trapped thread (`as_child.rs`): the resolution
+    // and the `O_PATH` open check search permission on every directory the child named and
+    // the object lies beneath, and the kernel's `inotify_add_watch` checks read permission on
+    // it, all against the child's credentials and capabilities, never the supervisor's (a
+    // root supervisor resolved `w/locked/link` through another user's 0700 `locked`: red
+    // team 25). The name is resolved as spelled, as the kernel's lookup goes (`..` after a
+    // symlink climbs from its target) and never through a magic link (`w/l →
+    // /proc/$PPID/cwd` named the supervisor's cwd).
+    let as_child = caps.creds.of_thread(notify, n)?.act()?;
+    let canonical = realpath_as_the_kernel(&absolute, follow)
+        .map_err(|e| Refusal::Errno(super::lookup_errno(&e)))?;
     if canonical.starts_with("/proc") {
         return Err(Refusal::Denied(canonical, PROC));
     }
@@ -154,11 +167,6 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
              created, opened and read there)",
         ));
     }
-    // From here on the supervisor acts as the trapped thread (`as_child.rs`): the `O_PATH`
-    // open checks search permission on every directory above the object, and the kernel's
-    // `inotify_add_watch` checks read permission on it, both against the child's credentials
-    // and capabilities, never the supervisor's.
-    let as_child = caps.creds.of_thread(notify, n)?.act()?;
     let object = metadata::open_object(&canonical).map_err(|e| {
         if e == Errno::LOOP || e == Errno::XDEV {
             Refusal::Denied(
@@ -185,18 +193,6 @@ fn add_watch(notify: &NotifyFd, caps: &StaticGrants, n: &Notification) -> Result
     let wd = rustix::fs::inotify::add_watch(&inotify, via.as_str(), flags)?;
     drop(as_child);
     Ok(wd)
-}
-
-/// The supervisor's canonical path: symlinks resolved, except in the last component when the
-/// watch must not follow it.
-fn canonical(lexical: &Path, follow: bool) -> Result<PathBuf, Errno> {
-    let errno = |e: std::io::Error| Errno::from_io_error(&e).unwrap_or(Errno::NOENT);
-    match (follow, lexical.parent(), lexical.file_name()) {
-        (false, Some(parent), Some(name)) => {
-            Ok(std::fs::canonicalize(parent).map_err(errno)?.join(name))
-        }
-        _ => std::fs::canonicalize(lexical).map_err(errno),
-    }
 }
 
 #[cfg(test)]

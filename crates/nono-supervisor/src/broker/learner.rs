@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
 
 use super::StaticGrants;
@@ -101,11 +102,45 @@ impl Learner {
 }
 
 /// The canonical form of `path`; for a path that does not exist (yet, or any more), its
-/// nearest existing ancestor canonicalised and the rest appended.
+/// nearest existing ancestor canonicalised and the rest appended. `None` for a path reached
+/// only through a magic link or into `/proc` ([`realpath_without_magic_links`]): the
+/// supervisor's own lookup there names its own cwd, root or fds (`proj/l → /proc/self/cwd`
+/// was recorded as a grant of the supervisor's cwd, `proj/l → /proc/$PPID/root` of the file
+/// beneath `/`; red team 25), not what the command reached — which the kernel refuses it
+/// anyway for any process but its own (Landlock's ptrace scoping).
 fn canonical_lenient(path: &Path) -> Option<PathBuf> {
-    if let Ok(c) = std::fs::canonicalize(path) {
-        return Some(c);
+    match realpath_without_magic_links(path) {
+        Ok(c) => Some(c),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = path.parent()?;
+            Some(canonical_lenient(parent)?.join(path.file_name()?))
+        }
+        Err(_) => None,
     }
-    let parent = path.parent()?;
-    Some(canonical_lenient(parent)?.join(path.file_name()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path through a magic link names the supervisor's own cwd, root or fds, not what the
+    /// command reached: nothing is recorded for it (red team 25). A missing name is still
+    /// recorded beneath its canonical directory.
+    #[test]
+    fn a_magic_link_is_never_recorded_as_the_supervisors_own() {
+        let t = std::env::temp_dir().join(format!("nono-learner-magic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(t.join("real")).unwrap();
+        let t = std::fs::canonicalize(&t).unwrap();
+        std::os::unix::fs::symlink("/proc/self/cwd", t.join("cwd")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/root", t.join("root")).unwrap();
+        std::os::unix::fs::symlink(t.join("real"), t.join("link")).unwrap();
+        assert_eq!(canonical_lenient(&t.join("cwd/x")), None);
+        assert_eq!(canonical_lenient(&t.join("root/etc/passwd")), None);
+        assert_eq!(
+            canonical_lenient(&t.join("link/new/f")),
+            Some(t.join("real/new/f"))
+        );
+        let _ = std::fs::remove_dir_all(&t);
+    }
 }

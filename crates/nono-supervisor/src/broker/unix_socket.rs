@@ -18,7 +18,9 @@
 //! thread could `dup2` a different socket onto the fd number after the check, so neither the
 //! address nor the socket the supervisor looked at would be what the kernel uses. Instead:
 //! - a pathname address on an `AF_UNIX` socket: the path is resolved against the calling
-//!   thread's cwd, canonicalised and checked against the **write grants** (connecting to a
+//!   thread's cwd, canonicalised with the thread's credentials as the kernel's lookup goes
+//!   (`paths::realpath_as_the_kernel`: `..` physical, no magic link) and checked against the
+//!   **write grants** (connecting to a
 //!   socket needs write permission on it, as in DAC and in Landlock ABI 9); outside → `EACCES`
 //!   and a [`Denial`], and nothing is connected. Inside, the socket file is opened
 //!   `O_PATH | O_NOFOLLOW` beneath its canonical parent (no symlinks) and the supervisor
@@ -133,6 +135,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nono_sandbox::linux::seccomp::{AddFdOptions, Notification, NotifyError, NotifyFd, Syscall};
+use nono_sandbox::paths::realpath_as_the_kernel;
 use nono_sandbox::{AccessMode, FsKind, NetworkMode};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -674,8 +677,16 @@ fn decide(
             Errno::ACCESS,
         ));
     }
-    let canonical = std::fs::canonicalize(&lexical)
-        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::NOENT))?;
+    // Resolved and opened as the calling thread (`as_child.rs`), as the kernel's lookup for
+    // its `connect` goes: with its search permission on every directory it named (a root
+    // supervisor's own searched another user's 0700 directory for a capability-less root
+    // command), a `..` climbing from where the symlink before it leads, and never through a
+    // magic link (`w/l → /proc/$PPID/cwd/sock` named the supervisor's cwd) nor into `/proc`
+    // (red team 25). The connect itself runs as the child too, on a worker (the socket's
+    // own write permission). Two `capset`s more on this thread for a capability-less root
+    // command.
+    let as_child = caps.creds.of_thread(notify, n)?.act()?;
+    let canonical = realpath_as_the_kernel(&absolute, true).map_err(|e| super::lookup_errno(&e))?;
     if canonical.starts_with("/proc") || !caps.allows_canonical(&canonical, AccessMode::Write) {
         return Err(Refusal::Denied(
             Refused::Socket(canonical),
@@ -683,7 +694,9 @@ fn decide(
             Errno::ACCESS,
         ));
     }
-    let inode = super::metadata::open_object(&canonical).map_err(|e| {
+    let inode = super::metadata::open_object(&canonical);
+    drop(as_child);
+    let inode = inode.map_err(|e| {
         if e == Errno::LOOP || e == Errno::XDEV {
             Refusal::Denied(
                 Refused::Socket(canonical.clone()),

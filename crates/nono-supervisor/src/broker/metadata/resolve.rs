@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nono_sandbox::linux::seccomp::{Notification, NotifyFd};
-use nono_sandbox::paths::realpath_without_magic_links;
+use nono_sandbox::paths::realpath_as_the_kernel;
 use nono_sandbox::AccessMode;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -111,19 +111,14 @@ fn resolve_path(
     // supervisor's own fds, cwd, root, or another process's: red team 24): the supervisor's
     // own would tell a
     // sandboxed root without CAP_DAC_READ_SEARCH which names exist in a directory it cannot
-    // search (ENOENT here, EACCES from the kernel).
+    // search (ENOENT here, EACCES from the kernel). From the name as spelled, not its
+    // lexical form: a `..` after a symlink climbs from where the symlink leads, as the
+    // kernel's does (`proj/s/../x` with `s → ~/.ssh/sub` is `~/.ssh/x`, not `proj/x`; red
+    // team 25).
     let canonical = {
         let _as_child = creds.act()?;
-        if follow {
-            realpath_without_magic_links(&lexical).map_err(io_errno)?
-        } else {
-            match (lexical.parent(), lexical.file_name()) {
-                (Some(parent), Some(name)) => realpath_without_magic_links(parent)
-                    .map_err(io_errno)?
-                    .join(name),
-                _ => realpath_without_magic_links(&lexical).map_err(io_errno)?,
-            }
-        }
+        realpath_as_the_kernel(&absolute, follow)
+            .map_err(|e| Refusal::Errno(crate::broker::lookup_errno(&e)))?
     };
     if canonical.starts_with("/proc") {
         return Err(Refusal::Denied(
@@ -244,15 +239,6 @@ pub(super) fn open_path(
         ));
     }
     Ok(Resolved { fd, opath: true })
-}
-
-fn io_errno(e: std::io::Error) -> Refusal {
-    match Errno::from_io_error(&e) {
-        // `realpath_without_magic_links`: an answer inside /proc (red team 24), which the
-        // command's lookup does not reach the way the supervisor's would.
-        Some(Errno::XDEV) => Refusal::Errno(Errno::ACCESS),
-        e => Refusal::Errno(e.unwrap_or(Errno::NOENT)),
-    }
 }
 
 pub(super) fn is_symlink(mode: u32) -> bool {
