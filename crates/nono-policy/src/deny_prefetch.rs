@@ -120,6 +120,8 @@ impl DenyPrefetch {
             // prepared ahead): its rule descriptors must not grow the descriptor table of a
             // process with two threads (an RCU grace period, ~20 ms).
             nono_sandbox::linux::reserve_fd_slots(nono_sandbox::linux::RULE_FD_SLOTS);
+            // What the thread's arena is warmed with stays there once freed.
+            nono_sandbox::linux::heap::keep_freed(WARM_HEAP);
             let handle = std::thread::Builder::new()
                 .name("nono-deny".to_owned())
                 .spawn(move || {
@@ -238,18 +240,17 @@ fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
     rx.recv().ok()
 }
 
-/// Fault in the first ~96 KiB of this thread's malloc arena while it has nothing else to do
-/// (it waits for its inputs while `main` parses the command line and loads the profile):
-/// the resolution's allocations then find those pages mapped instead of faulting them in
-/// while `main` waits for the result. Kept under glibc's trim threshold (128 KiB), so the
-/// freed blocks stay in the arena. Measured (release, static, 300 interleaved runs, both
-/// orders): `wrap -s` −62 to −88 µs, `run -s` −64 to −115 µs. Doing the same for the main
-/// thread while it waits gained nothing measurable.
+/// Grow this thread's malloc arena to what the resolution will use, its pages mapped, while
+/// it has nothing else to do (it waits for its inputs while `main` parses the command line
+/// and loads the profile): the resolution's allocations then neither grow the arena (an
+/// `mprotect` a page) nor fault pages in while `main` waits for the result
+/// ([`nono_sandbox::linux::heap`]).
+/// What the resolution allocates on its thread in a home with a few toolchains (~450 KiB
+/// here), rounded up.
+const WARM_HEAP: usize = 512 * 1024;
+
 fn warm_heap() {
-    const BLOCK: usize = 4096;
-    const BLOCKS: usize = 24;
-    let blocks: Vec<Vec<u8>> = (0..BLOCKS).map(|_| vec![1u8; BLOCK]).collect();
-    std::hint::black_box(&blocks);
+    nono_sandbox::linux::heap::warm(WARM_HEAP);
 }
 
 /// The calling thread's id as `/proc` names it (`/proc/thread-self` → `PID/task/TID`): where

@@ -7,6 +7,7 @@
 pub mod apply;
 mod capabilities;
 mod fds;
+pub mod heap;
 pub mod landlock;
 mod landlock_rule;
 pub mod seccomp;
