@@ -16,7 +16,7 @@
 //!   stored as its parent's canonical path joined with the remaining components.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
 
 pub use crate::caps_error::CapsError;
@@ -783,13 +783,13 @@ impl CapabilitySet {
         denies: impl IntoIterator<Item = (P, Origin, DenyKind)>,
         known: impl Fn(&Path) -> Option<Seen>,
     ) -> Result<&mut Self, CapsError> {
+        let denies = denies.into_iter();
+        let more = denies.size_hint().0;
+        self.denies.reserve(more);
         let mut parents: HashMap<OsString, Parent> = HashMap::new();
         // Canonical paths are clean, so comparing bytes is comparing components.
-        let mut seen: HashSet<OsString> = self
-            .denies
-            .iter()
-            .map(|d| d.path.clone().into_os_string())
-            .collect();
+        let mut seen: HashSet<OsString> = HashSet::with_capacity(self.denies.len() + more);
+        seen.extend(self.denies.iter().map(|d| d.path.clone().into_os_string()));
         for (path, origin, kind) in denies {
             let (path, what) = canonicalize_for_grant_with(path.as_ref(), &mut parents, &known)?;
             if seen.insert(path.clone().into_os_string()) {
@@ -1120,33 +1120,46 @@ fn canonicalize_for_grant_with(
     if !crate::paths::is_clean(path.as_os_str().as_encoded_bytes()) || parent.parent().is_none() {
         return canonicalize_for_grant(path).map(unknown);
     }
-    let known = match parents.get(parent.as_os_str()) {
-        Some(known) => known.clone(),
-        None => {
-            // The parent resolved the same way (its own parent remembered): an answer from
-            // an `lstat` beneath a resolved directory is what `realpath` would give — a
-            // directory, something else, or nothing there (then `realpath` fails with "not
-            // found" and the lenient form is the one computed). An error is an error of
-            // `realpath` too, and then of the lenient form. Only a parent resolved another
-            // way (a symlink on the way) asks `realpath`, which costs a `readlink` per
-            // component: ~90 at every start-up for the deny groups' few dozen parents.
-            let resolved = match canonicalize_for_grant_with(parent, parents, seen_before) {
-                Ok((p, Seen::Object { dir: true, .. })) => Parent::Dir(p),
-                Ok((_, Seen::Object { dir: false, .. })) | Err(_) => Parent::Other,
-                Ok((lenient, Seen::Missing)) => Parent::Missing(lenient),
-                Ok((lenient, Seen::Unknown)) => match std::fs::canonicalize(parent) {
-                    Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Parent::Missing(lenient),
-                    _ => Parent::Other,
-                },
-            };
-            parents.insert(parent.as_os_str().to_owned(), resolved.clone());
-            resolved
-        }
+    if let Some(known) = parents.get(parent.as_os_str()) {
+        return beneath(known, name, path, seen_before);
+    }
+    // The parent resolved the same way (its own parent remembered): an answer from an
+    // `lstat` beneath a resolved directory is what `realpath` would give — a directory,
+    // something else, or nothing there (then `realpath` fails with "not found" and the
+    // lenient form is the one computed). An error is an error of `realpath` too, and then of
+    // the lenient form. Only a parent resolved another way (a symlink on the way) asks
+    // `realpath`, which costs a `readlink` per component: ~90 at every start-up for the deny
+    // groups' few dozen parents.
+    let resolved = match canonicalize_for_grant_with(parent, parents, seen_before) {
+        Ok((p, Seen::Object { dir: true, .. })) => Parent::Dir(p),
+        Ok((_, Seen::Object { dir: false, .. })) | Err(_) => Parent::Other,
+        Ok((lenient, Seen::Missing)) => Parent::Missing(lenient),
+        Ok((lenient, Seen::Unknown)) => match std::fs::canonicalize(parent) {
+            Ok(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) => Parent::Dir(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Parent::Missing(lenient),
+            _ => Parent::Other,
+        },
     };
+    let answer = beneath(&resolved, name, path, seen_before);
+    parents.insert(parent.as_os_str().to_owned(), resolved);
+    answer
+}
+
+/// [`canonicalize_for_grant_with`] of `path`, the name `name` in a parent resolved as `known`
+/// (borrowed from the memo: most of a set's paths share a few parents).
+fn beneath(
+    known: &Parent,
+    name: &OsStr,
+    path: &Path,
+    seen_before: &dyn Fn(&Path) -> Option<Seen>,
+) -> Result<(PathBuf, Seen), CapsError> {
+    let unknown = |p: PathBuf| (p, Seen::Unknown);
     match known {
         Parent::Dir(base) => {
-            let candidate = base.join(name);
+            // At its final size (`join` copies `base` exactly, then grows for the name).
+            let mut candidate = PathBuf::with_capacity(base.as_os_str().len() + 1 + name.len());
+            candidate.push(base);
+            candidate.push(name);
             if let Some(seen @ (Seen::Object { .. } | Seen::Missing)) = seen_before(&candidate) {
                 return Ok((candidate, seen));
             }
