@@ -40,6 +40,7 @@ mod redteam21;
 mod redteam22;
 mod redteam23;
 mod redteam24;
+mod redteam26;
 mod redteam3;
 mod redteam4;
 mod redteam5;

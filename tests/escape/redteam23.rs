@@ -31,7 +31,7 @@ struct Layout {
     s: Scratch,
 }
 
-struct Mounts(PathBuf);
+pub(crate) struct Mounts(pub(crate) PathBuf);
 
 impl Drop for Mounts {
     fn drop(&mut self) {

@@ -530,6 +530,26 @@ struct Entry {
     link: Option<bool>,
 }
 
+impl Entry {
+    fn as_match(&self) -> DenyMatch<'_> {
+        DenyMatch {
+            group: &self.group,
+            origin: &self.origin,
+            kind: self.kind,
+            why: &self.why,
+        }
+    }
+}
+
+/// What an object [`DenySet::object_beneath`] knows is, or lies above.
+#[derive(Debug, Clone, Copy)]
+enum Beneath {
+    /// An entry (an index into `entries`): the object itself, or a directory above it.
+    Entry(usize),
+    /// A link kept in place (an index into `links`) lies beneath the directory.
+    Link(usize),
+}
+
 /// The deny entry that covers a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenyMatch<'a> {
@@ -596,6 +616,10 @@ pub struct DenySet {
     /// The identity walk over a request's ancestors, remembered per directory (see
     /// [`AncestorMemo`]); emptied whenever `ids` changes.
     ancestors: AncestorMemo,
+    /// The identities of every entry and of every existing directory above an entry or a
+    /// link kept in place (see [`object_beneath`](DenySet::object_beneath)), read on first
+    /// need; emptied whenever an entry or a link is added.
+    above: std::sync::OnceLock<HashMap<(u64, u64), Beneath>>,
     /// A key of `by_path` is not a clean path (not expected: entries are normalised or
     /// canonical): then lookups try every [`clean_bases`] prefix, not only the clean ones.
     unclean_keys: bool,
@@ -782,6 +806,7 @@ impl DenySet {
     fn add_link(&mut self, link: PathBuf, origin: &Origin, kind: DenyKind) {
         if self.link_paths.insert(link.clone()) {
             self.links.push((link, origin.clone(), kind));
+            self.above = std::sync::OnceLock::new();
         }
     }
 
@@ -1143,6 +1168,7 @@ impl DenySet {
             self.ancestors.clear();
         }
         let index = self.entries.len();
+        self.above = std::sync::OnceLock::new();
         self.unclean_keys |= !is_clean(literal.as_os_str().as_bytes())
             || !is_clean(canonical.as_os_str().as_bytes());
         self.by_path
@@ -1222,27 +1248,88 @@ impl DenySet {
             } else {
                 &e.canonical
             };
-            let m = DenyMatch {
-                group: &e.group,
-                origin: &e.origin,
-                kind: e.kind,
-                why: &e.why,
-            };
-            return Some((path.clone(), m));
+            return Some((path.clone(), e.as_match()));
         }
         let (link, origin, kind) = self.links.iter().find(|(l, _, _)| below(l))?;
+        Some((link.clone(), self.link_match(origin, *kind)))
+    }
+
+    /// The entry that the object `(st_dev, st_ino)` is, or lies beneath: by identity, whatever
+    /// name reached it. [`entry_beneath`](DenySet::entry_beneath) compares names, and a
+    /// directory above an entry reached by another name (the user's `/home` or `~/.config`
+    /// bind-mounted in an approved directory: `W/hs/u/.config` holds `~/.config/autostart`)
+    /// has no entry beneath its name; renamed, it changes what the entry's own path names
+    /// (red team 26). The identities of every entry and of each existing directory above an
+    /// entry or a link kept in place are read once, on first need (one `lstat` per distinct
+    /// directory: only a runtime-granted rename or removal asks), and again after the set
+    /// changes. A directory made above an entry's path after that (the entry missing when
+    /// they were read) is not known.
+    #[must_use]
+    pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
+        match *self
+            .above
+            .get_or_init(|| self.read_above())
+            .get(&(dev, ino))?
+        {
+            Beneath::Entry(i) => {
+                let e = &self.entries[i];
+                Some((e.literal.clone(), e.as_match()))
+            }
+            Beneath::Link(j) => {
+                let (link, origin, kind) = &self.links[j];
+                Some((link.clone(), self.link_match(origin, *kind)))
+            }
+        }
+    }
+
+    /// The identities [`object_beneath`](DenySet::object_beneath) looks up.
+    fn read_above(&self) -> HashMap<(u64, u64), Beneath> {
+        let mut above = HashMap::new();
+        // Each directory is read once: once a path was seen, so was the rest of the way up.
+        let mut seen: HashSet<&Path> = HashSet::new();
+        let starts = self
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                [
+                    (e.canonical.as_path(), Beneath::Entry(i)),
+                    (e.literal.as_path(), Beneath::Entry(i)),
+                ]
+            })
+            // The link itself is [`protected_link`](DenySet::protected_link)'s.
+            .chain(
+                self.links
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, (link, _, _))| Some((link.parent()?, Beneath::Link(j)))),
+            );
+        for (from, what) in starts {
+            for p in from.ancestors() {
+                if !seen.insert(p) {
+                    break;
+                }
+                if let Ok(m) = std::fs::symlink_metadata(p) {
+                    above.entry((m.dev(), m.ino())).or_insert(what);
+                }
+            }
+        }
+        above
+    }
+
+    /// The match for a link kept in place: its origin's group label, its kind.
+    fn link_match<'a>(&'a self, origin: &'a Origin, kind: DenyKind) -> DenyMatch<'a> {
         let group = self
             .entries
             .iter()
             .find(|e| &e.origin == origin)
             .map_or("", |e| e.group.as_str());
-        let m = DenyMatch {
+        DenyMatch {
             group,
             origin,
-            kind: *kind,
+            kind,
             why: "",
-        };
-        Some((link.clone(), m))
+        }
     }
 
     /// Whether `path` (as given, not followed) is a symlink the set keeps in place as a link
@@ -1545,21 +1632,13 @@ impl<'a> Probe<'a> {
         }
         let set: &'a DenySet = self.set;
         let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
-        fn as_match(e: &Entry) -> DenyMatch<'_> {
-            DenyMatch {
-                group: &e.group,
-                origin: &e.origin,
-                kind: e.kind,
-                why: &e.why,
-            }
-        }
         let found = if cfg!(target_os = "macos") {
             self.scan(&refuses)
         } else {
             self.look_up(&refuses)
         };
         if let Some(e) = found {
-            return Some(as_match(e));
+            return Some(e.as_match());
         }
         if set.ids.is_empty() {
             return None;
@@ -1568,7 +1647,7 @@ impl<'a> Probe<'a> {
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))
-            .map(as_match)
+            .map(Entry::as_match)
     }
 }
 
@@ -1941,6 +2020,46 @@ mod tests {
         ] {
             assert_eq!(beneath(p), None, "{p}");
         }
+    }
+
+    /// Red team 26: the directories above an entry are known by identity, whatever name
+    /// reaches them (a bind mount of the home elsewhere); a sibling is not, and an entry added
+    /// later is seen.
+    #[test]
+    fn object_beneath_knows_the_directories_above_an_entry_by_identity() {
+        let root = std::env::temp_dir().join(format!("nono-rt26-above-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("h/.config/autostart")).unwrap();
+        std::fs::create_dir_all(root.join("h/.config/other")).unwrap();
+        std::fs::create_dir_all(root.join("h/proj")).unwrap();
+        std::fs::create_dir_all(root.join("h/.ssh")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        let id = |p: &str| {
+            let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+            (m.dev(), m.ino())
+        };
+        let mut set = DenySet::new();
+        set.add(&root.join("h/.config/autostart"), "autorun")
+            .unwrap();
+        let beneath = |set: &DenySet, p: &str| {
+            let (dev, ino) = id(p);
+            set.object_beneath(dev, ino)
+                .map(|(e, m)| (e, m.group.to_owned()))
+        };
+        let autostart = Some((root.join("h/.config/autostart"), "autorun".to_owned()));
+        for p in ["h/.config/autostart", "h/.config", "h", ""] {
+            assert_eq!(beneath(&set, p), autostart, "{p}");
+        }
+        for p in ["h/.config/other", "h/proj", "h/.ssh"] {
+            assert_eq!(beneath(&set, p), None, "{p}");
+        }
+        set.add(&root.join("h/.ssh"), "credentials").unwrap();
+        assert_eq!(
+            beneath(&set, "h/.ssh"),
+            Some((root.join("h/.ssh"), "credentials".to_owned()))
+        );
+        assert_eq!(beneath(&set, "h/proj"), None);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

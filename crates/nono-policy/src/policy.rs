@@ -32,7 +32,7 @@ use nono_wire::{AccessMode, AuditEntry, CapabilityRequest, Timestamp};
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
-use crate::deny_groups::DenySet;
+use crate::deny_groups::{DenyMatch, DenySet};
 pub use crate::request::{Decision, GrantScope, GroupRefusal, RequestSource, RuntimeRequest};
 use crate::walked::{Opened, Walked};
 pub use deny_inodes::DenyInodes;
@@ -445,12 +445,40 @@ impl Engine {
     /// never touched by such a call (red team 22). Non-blocking; a scan of the entries.
     pub fn refuse_moving(&self, req: &RuntimeRequest) -> Option<(PathBuf, String, GroupRefusal)> {
         let (entry, m) = self.policy.deny.entry_beneath(&req.path)?;
+        Some(self.refused_moving(req, entry, &m, "holds"))
+    }
+
+    /// [`refuse_moving`](Engine::refuse_moving) by identity: the object `(st_dev, st_ino)`
+    /// now at the name `req.path` (either name of a rename, or a directory to remove) is a
+    /// deny entry or a directory above one, whatever name reached it (red team 26: the
+    /// user's `/home` bind-mounted in an approved directory, `W/hs/u/.config` renamed aside
+    /// and another directory holding `autostart/` renamed into its place). Call it on what
+    /// the call is about to act on; the names compared by
+    /// [`refuse_moving`](Engine::refuse_moving) say nothing of an object reached by another
+    /// name.
+    pub fn refuse_moving_object(
+        &self,
+        req: &RuntimeRequest,
+        dev: u64,
+        ino: u64,
+    ) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (entry, m) = self.policy.deny.object_beneath(dev, ino)?;
+        Some(self.refused_moving(req, entry, &m, "is, or holds by another name,"))
+    }
+
+    fn refused_moving(
+        &self,
+        req: &RuntimeRequest,
+        entry: PathBuf,
+        m: &DenyMatch<'_>,
+        holds: &str,
+    ) -> (PathBuf, String, GroupRefusal) {
         let what = match m.kind {
             DenyKind::All => "is in deny group",
             DenyKind::Write => "is read-only in deny group",
         };
         let reason = format!(
-            "{} holds {}, which {what} `{}`: renaming it or putting a symlink at its name \
+            "{} {holds} {}, which {what} `{}`: renaming it or putting a symlink at its name \
              would change what that entry names, which no rule or approval can override",
             req.path.display(),
             entry.display(),
@@ -466,7 +494,7 @@ impl Engine {
             by_group: Some(refusal.clone()),
         };
         self.record(req, &decision, "deny-group", Duration::ZERO);
-        Some((entry, reason, refusal))
+        (entry, reason, refusal)
     }
 
     /// Non-blocking: the deny group that covers `path`, if any.

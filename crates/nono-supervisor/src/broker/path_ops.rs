@@ -55,7 +55,7 @@ use std::sync::Arc;
 use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
@@ -537,7 +537,14 @@ fn grant(
                 }
             }
         }
-        perform(&as_child, op, &walked, umask)
+        // A directory that is a deny entry or lies above one, by identity (red team 26): the
+        // names `refuse_moving` compared say nothing of one reached by another name.
+        let moving = |path: &Path, dev: u64, ino: u64| {
+            engine
+                .refuse_moving_object(&request(path), dev, ino)
+                .map(|(path, reason, refusal)| (Refused::DenyEntry { path, refusal }, reason))
+        };
+        perform(&as_child, op, &walked, umask, &moving)
     });
     match result {
         Ok(Ok(())) => {
@@ -593,11 +600,17 @@ type Moved = (Refused, String);
 /// (refused, [`Refused::Moved`]) when it is not; the walk's own errno when it could not see
 /// it (the directory gone or not searchable: what the kernel answered then). One `statx` of
 /// each such parent.
+///
+/// `moving(path, dev, ino)`: the refusal, if any, of moving or removing the object
+/// `(st_dev, st_ino)` at the name `path` — a deny entry or a directory above one, by identity
+/// (red team 26). Asked of both names of a rename and of a directory to remove, on what is at
+/// the name in the parent just opened: one `statx` per name.
 fn perform(
     as_child: &ActingAsChild,
     op: &Op,
     walked: &[Walked],
     umask: Mode,
+    moving: &dyn Fn(&Path, u64, u64) -> Option<Moved>,
 ) -> Result<Result<(), Moved>, Errno> {
     let parent = |i: usize| -> Result<Result<(OwnedFd, &Path), Moved>, Errno> {
         let path = op
@@ -628,6 +641,25 @@ fn perform(
             }
         };
     }
+    // What is at name `i` now (not followed): refused when it is a deny entry or above one.
+    // A missing name moves nothing (the call then fails or makes it).
+    let unmoved = |dir: &OwnedFd, name: &Path, i: usize| -> Result<Result<(), Moved>, Errno> {
+        let st = match rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(Ok(())),
+            Err(e) => return Err(e),
+        };
+        let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
+        let path = op.names.get(i).map_or(name, |(p, _, _)| p.as_path());
+        Ok(moving(path, dev, st.stx_ino).map_or(Ok(()), Err))
+    };
+    macro_rules! unmoved {
+        ($dir:expr, $name:expr, $i:expr) => {
+            if let Err(refused) = unmoved($dir, $name, $i)? {
+                return Ok(Err(refused));
+            }
+        };
+    }
     let done = match &op.kind {
         OpKind::Mkdir(mode) => {
             let (dir, n) = parent!(0);
@@ -635,6 +667,11 @@ fn perform(
         }
         OpKind::Unlink(flags) => {
             let (dir, n) = parent!(0);
+            // A file under a deny entry by another name is refused by the walk (its own
+            // identity); only a directory can be above one.
+            if flags.contains(AtFlags::REMOVEDIR) {
+                unmoved!(&dir, n, 0);
+            }
             rustix::fs::unlinkat(&dir, n, *flags)
         }
         OpKind::Symlink(target) => {
@@ -645,6 +682,8 @@ fn perform(
         OpKind::Rename(flags) => {
             let (old_dir, old) = parent!(0);
             let (new_dir, new) = parent!(1);
+            unmoved!(&old_dir, old, 0);
+            unmoved!(&new_dir, new, 1);
             rustix::fs::renameat_with(&old_dir, old, &new_dir, new, *flags)
         }
         // path_args order: the new name first, then the source.

@@ -1,0 +1,176 @@
+//! Red team 26: the leftovers of red team 23 (the deny groups' identity walk). See the
+//! section "Red team 26 (session 15)" of docs/THREAT_MODEL.md.
+//!
+//! The layout: the user (root, outside the sandbox) has bind-mounted the directory that
+//! holds their home (`/home` in real life, `s/homes` here) at `W/hs` inside a directory `W`
+//! the sandbox is given with `--approve`. So `W/hs/u` is the home, `W/hs/u/.ssh` is `~/.ssh`
+//! and `W/hs/u/.config` holds `~/.config/autostart`, each reached by a name that lies under
+//! no deny entry: only the identity walk knows what they are.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
+use crate::programs::marker;
+use crate::redteam23::Mounts;
+
+/// The scratch layout; the bind mount is undone before the scratch directory is removed.
+struct Layout {
+    home: PathBuf,
+    w: PathBuf,
+    mark: String,
+    // Declared before `s`: dropped (unmounted) first.
+    _mounts: Mounts,
+    s: Scratch,
+}
+
+/// `s/homes/u` (the home: `.ssh/id` holding the marker, `.config/autostart/keep.desktop`,
+/// `proj/`), `s/homes` bind-mounted at `W/hs`. `None` (the test is skipped) without root,
+/// `mount` or the sandbox.
+fn layout(tag: &str) -> Option<Layout> {
+    if !sandbox_available() {
+        return None;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: bind mounts need root");
+        return None;
+    }
+    let s = Scratch::new(tag);
+    let mark = marker(tag);
+    let homes = s.mkdir("homes");
+    let home = s.mkdir("homes/u");
+    s.write("homes/u/.ssh/id", &format!("{mark}\n"));
+    s.write(
+        "homes/u/.config/autostart/keep.desktop",
+        "[Desktop Entry]\n",
+    );
+    s.write("homes/u/.config/other", "x\n");
+    s.mkdir("homes/u/proj");
+    let w = s.mkdir("w");
+    let mountpoint = s.mkdir("w/hs");
+    let mounts = Mounts(w.clone());
+    let ok = Command::new("mount")
+        .arg("--bind")
+        .arg(&homes)
+        .arg(&mountpoint)
+        .status()
+        .is_ok_and(|st| st.success());
+    if !ok {
+        eprintln!("skipping: mount --bind failed");
+        return None;
+    }
+    Some(Layout {
+        home,
+        w,
+        mark,
+        _mounts: mounts,
+        s,
+    })
+}
+
+/// What the command tries: replace `~/.config` (above the deny entry `~/.config/autostart`)
+/// by a directory of its own holding `autostart/x.desktop`, and move the home (above
+/// `~/.ssh`) aside to plant `.ssh/authorized_keys` in a new one at its name — each through
+/// the mount, by names no deny entry lies under. Then ordinary renames, which must work.
+const REPLACE: &str = r#"
+h="$W/hs/u"
+mkdir -p "$h/cfg/autostart" && echo pwned > "$h/cfg/autostart/x.desktop" && echo made-cfg
+mv -T "$h/.config" "$h/config.old" && echo moved-config
+mv -T "$h/cfg" "$h/.config" && echo replaced-config
+mkdir "$h/proj/d" && mv "$h/proj/d" "$h/proj/d2" && echo plain-rename-in-mount
+mkdir "$W/d" && mv "$W/d" "$W/d2" && echo plain-rename
+mv -T "$W/hs/u" "$W/hs/u.old" && echo moved-home
+mkdir -p "$W/hs/u/.ssh" && echo planted > "$W/hs/u/.ssh/authorized_keys" && echo planted-key
+cat "$W/hs/u.old/.ssh/id" "$W/hs/u/.ssh/id" 2>/dev/null
+true
+"#;
+
+impl Layout {
+    /// `nono run --approve W -- /bin/sh -c SCRIPT`, `HOME` the scratch home.
+    fn sh_in_nono(&self, script: &str) -> Run {
+        let mut cmd = nono_cmd(&self.w);
+        cmd.env("HOME", &self.home)
+            .env("W", &self.w)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .args(["run", "--approve"])
+            .arg(&self.w)
+            .args(["--", "/bin/sh", "-c", script]);
+        output(&mut cmd)
+    }
+
+    fn sh_bare(&self, script: &str) -> String {
+        let out = Command::new("/bin/sh")
+            .args(["-c", script])
+            .env("W", &self.w)
+            .current_dir(&self.w)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Finding 1 (pre-existing since runtime grants of path operations). With the directory
+/// above the home mounted in the approved `W`, the command renamed `W/hs/u/.config` aside
+/// and a directory of its own holding `autostart/x.desktop` into its name (the user's next
+/// login runs it), and moved the home itself aside to make a new one holding
+/// `.ssh/authorized_keys`: `refuse_moving` compared paths, and `W/hs/u/.config` has no deny
+/// entry beneath it by name. Now a directory that is a deny entry or lies above one is
+/// refused a rename (either name) or removal by its identity, and reported as the entry's.
+/// Control: unsandboxed everything is replaced; ordinary renames still work under nono.
+#[test]
+fn redteam26_a_directory_above_a_deny_entry_reached_by_another_name_is_not_moved() {
+    let Some(l) = layout("rt26-above") else {
+        return;
+    };
+    let control = l.sh_bare(REPLACE);
+    for line in ["replaced-config", "moved-home", "planted-key"] {
+        assert!(control.contains(line), "control: {control}");
+    }
+    assert!(l.home.join(".ssh/authorized_keys").exists(), "control");
+    drop(l);
+    let Some(l) = layout("rt26-above") else {
+        return;
+    };
+    let r = l.sh_in_nono(REPLACE);
+    for line in [
+        "moved-config",
+        "replaced-config",
+        "moved-home",
+        "planted-key",
+    ] {
+        assert!(!r.stdout.contains(line), "{line}: {r}");
+    }
+    assert!(r.stdout.contains("made-cfg"), "{r}");
+    assert!(r.stdout.contains("plain-rename-in-mount"), "{r}");
+    assert!(r.stdout.contains("plain-rename"), "{r}");
+    assert!(!r.stdout.contains(&l.mark), "{r}");
+    assert!(
+        l.home.join(".config/autostart/keep.desktop").exists(),
+        "{r}"
+    );
+    assert!(!l.home.join(".config/autostart/x.desktop").exists(), "{r}");
+    assert!(!l.home.join(".ssh/authorized_keys").exists(), "{r}");
+    assert!(l.home.join(".ssh/id").exists(), "{r}");
+    // Reported as the protection of an entry beneath (by its own path: the first one the
+    // set knows under `~/.config`, under the home), never with a flag on the renamed
+    // directory.
+    let moves: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("(renameat2"))
+        .collect();
+    assert!(moves.len() >= 2, "{r}");
+    for line in moves {
+        let entry = format!("denied write of {}", l.s.s("homes/u/"));
+        assert!(line.starts_with(&format!("nono: {entry}")), "{r}");
+        assert!(line.contains(": protected by deny group `"), "{r}");
+    }
+    for dir in ["w/hs/u ", "w/hs "] {
+        assert!(
+            !r.stderr.contains(&format!("--write {}", l.s.s(dir))),
+            "{r}"
+        );
+    }
+}
