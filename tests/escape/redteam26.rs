@@ -174,3 +174,43 @@ fn redteam26_a_directory_above_a_deny_entry_reached_by_another_name_is_not_moved
         );
     }
 }
+
+/// Finding 3. Red team 23's race (`W/B`, holding the mount of `~/.ssh` at `W/B/m`, renamed
+/// away and back in a loop while the other thread makes `W/B/m/key-N`): a walk made while
+/// `W/B` was gone is `Walked::Unread(ENOENT)`, and the call got `ENOENT` as from the kernel
+/// — with no report line at all, so a user who wondered why had no hint. Now each such
+/// refusal is reported, saying that the directory was gone when nono checked and with no
+/// flag (none would help). Nothing is planted, as before.
+#[test]
+fn redteam26_a_walk_that_could_not_see_the_directory_is_reported_without_a_flag() {
+    use crate::redteam23::{layout, strs};
+    let Some(l) = layout("rt26-unread", 0, None) else {
+        return;
+    };
+    for (op, call) in [("symlink", " (symlink) "), ("create", "")] {
+        let out = l.walk_in_nono(None, &strs(&l.args("vanish", op, "B", "C", 20000)));
+        assert_eq!(out.count("attempts"), 20000, "{op}: {}", out.run);
+        assert_eq!(l.planted(), Vec::<String>::new(), "{op}: {}", out.run);
+        let unread: Vec<&str> = out
+            .run
+            .stderr
+            .lines()
+            .filter(|x| x.contains("when nono checked it against the deny groups"))
+            .collect();
+        assert!(!unread.is_empty(), "{op}: {}", out.run);
+        let prefix = format!("nono: denied write of {}/B/m/key-", l.w_s());
+        for line in unread {
+            assert!(line.starts_with(&prefix), "{line}");
+            assert!(line.contains(call), "{line}");
+            assert!(
+                line.contains("→ no flag grants it: its directory was gone (renamed or removed)"),
+                "{line}"
+            );
+            assert!(
+                !line.contains("add --") && !line.contains("--write"),
+                "{line}"
+            );
+        }
+        l.clean();
+    }
+}

@@ -40,7 +40,7 @@ pub(crate) use crate::link_walk_cache::StampCheck;
 use crate::ancestor_memo::AncestorMemo;
 use crate::chain_walk::WalkMemo;
 use crate::vars::Vars;
-use crate::walked::Walked;
+use crate::walked::{Unseen, Walked};
 
 /// One path of a deny group, with why it is there when the group's description does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -539,6 +539,26 @@ impl Entry {
             why: &self.why,
         }
     }
+}
+
+/// What [`DenySet::verdict`] says of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyVerdict<'a> {
+    /// An entry refuses the access.
+    Denied(DenyMatch<'a>),
+    /// No entry covers the path by name, and the identity walk saw its directory and found
+    /// none above (or no entry has an identity).
+    Clear,
+    /// No entry covers the path by name, but the identity walk could not see its directory:
+    /// whether it lies beneath an entry reached by another name is not known.
+    Unchecked {
+        /// What kept the walk from seeing the directory.
+        why: Unseen,
+        /// An entry whose identity the walk's fallback (a `stat` of each ancestor by name,
+        /// following symlinks) met: evidence that the path is protected, never that it is
+        /// not — the names may have led elsewhere a moment before or after.
+        by_name: Option<DenyMatch<'a>>,
+    },
 }
 
 /// What an object [`DenySet::object_beneath`] knows is, or lies above.
@@ -1354,6 +1374,26 @@ impl DenySet {
         self.probe(path).matching(Some(access))
     }
 
+    /// [`deny_for`](DenySet::deny_for), saying also when the identity walk could not see the
+    /// path's directory (red team 26): then the path may lead beneath an entry by another
+    /// name, unseen, and "nothing found" is not an answer for a caller that acts on it (the
+    /// URL opener's directory) or prints advice for it (the report). The same system calls.
+    #[must_use]
+    pub fn verdict(&self, path: &Path, access: AccessMode) -> DenyVerdict<'_> {
+        let probe = self.probe(path);
+        if let Some(m) = probe.matching_by_path(Some(access)) {
+            return DenyVerdict::Denied(m);
+        }
+        let by_identity = probe.matching_by_identity(Some(access));
+        match probe.walked().unseen() {
+            Some(why) => DenyVerdict::Unchecked {
+                why,
+                by_name: by_identity,
+            },
+            None => by_identity.map_or(DenyVerdict::Clear, DenyVerdict::Denied),
+        }
+    }
+
     /// `path` prepared for several checks ([`Probe::group`], [`Probe::deny_for`]): it is
     /// canonicalised once and the identities of its ancestors are read at most once, however
     /// many checks a decision makes.
@@ -1627,22 +1667,31 @@ impl<'a> Probe<'a> {
     /// The first entry covering the path that refuses `access` (`None`: any entry), full
     /// ones first.
     fn matching(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
+        self.matching_by_path(access)
+            .or_else(|| self.matching_by_identity(access))
+    }
+
+    /// [`matching`](Self::matching) by the entries' names (match forms 1 and 2).
+    fn matching_by_path(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
         if !self.active {
             return None;
         }
-        let set: &'a DenySet = self.set;
         let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
         let found = if cfg!(target_os = "macos") {
             self.scan(&refuses)
         } else {
             self.look_up(&refuses)
         };
-        if let Some(e) = found {
-            return Some(e.as_match());
-        }
-        if set.ids.is_empty() {
+        found.map(Entry::as_match)
+    }
+
+    /// [`matching`](Self::matching) by the entries' identities (match form 3: the walk).
+    fn matching_by_identity(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
+        let set: &'a DenySet = self.set;
+        if !self.active || set.ids.is_empty() {
             return None;
         }
+        let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
         let (ids, _) = self.walk();
         ids.iter()
             .map(|&i| &set.entries[i])

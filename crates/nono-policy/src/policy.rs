@@ -32,7 +32,7 @@ use nono_wire::{AccessMode, AuditEntry, CapabilityRequest, Timestamp};
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
-use crate::deny_groups::{DenyMatch, DenySet};
+use crate::deny_groups::{DenyMatch, DenySet, DenyVerdict};
 pub use crate::request::{Decision, GrantScope, GroupRefusal, RequestSource, RuntimeRequest};
 use crate::walked::{Opened, Walked};
 pub use deny_inodes::DenyInodes;
@@ -415,11 +415,17 @@ impl Engine {
     /// approve rule ([`ApproveRule::may_write_in`]), or a write granted once at a prompt
     /// (the command keeps the descriptor: a program it opened for writing stays writable).
     /// Never inside a deny entry that removes writing (deny groups win over every runtime
-    /// grant). For what runs outside the sandbox from `dir` (the URL opener).
+    /// grant) — unless the deny groups' identity walk could not see `dir`'s directory: then
+    /// `true` (red team 26: what the walk's fallback by name met there is no proof that the
+    /// command cannot write, and `false` lets a program run from `dir`). For what runs
+    /// outside the sandbox from `dir` (the URL opener), which `true` keeps away.
     #[must_use]
     pub fn may_grant_write_in(&self, dir: &Path) -> bool {
-        if self.policy.deny.deny_for(dir, AccessMode::Write).is_some() {
-            return false;
+        match self.policy.deny.verdict(dir, AccessMode::Write) {
+            DenyVerdict::Clear => {}
+            DenyVerdict::Denied(_) => return false,
+            // Not known not to lead elsewhere: not a place to run a program from.
+            DenyVerdict::Unchecked { .. } => return true,
         }
         let reaches = |p: &Path| dir.starts_with(p) || p.starts_with(dir);
         if self.policy.approve.iter().any(|r| r.may_write_in(dir)) {
@@ -1051,6 +1057,46 @@ mod tests {
         assert!(got.is_granted(), "{got:?}");
         assert!(may("srv/c/bin"));
         assert!(!may("srv/b/bin"));
+    }
+
+    /// Red team 26: where the deny groups' identity walk could not see the directory (a
+    /// symlink loop on the way, `ELOOP`; a directory gone, `ENOENT`; for an unprivileged
+    /// supervisor one it may not search, `EACCES`) the answer was "nothing denied" and the
+    /// rules alone decided: a directory no rule reaches was a place the URL opener could run
+    /// a program from, although the walk never saw where it leads. Now it is not.
+    #[test]
+    fn redteam26_may_grant_write_in_fails_closed_where_the_walk_could_not_see() {
+        let d = dir("may-write-unseen");
+        std::fs::create_dir_all(d.join("home/.ssh")).unwrap();
+        std::fs::create_dir_all(d.join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink(d.join("usr/loop"), d.join("usr/loop")).unwrap();
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: Vec::new(),
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Session);
+        let engine = Engine::new(policy, cb);
+        let may = |p: &str| engine.may_grant_write_in(&d.join(p));
+        assert!(!may("usr/bin"), "seen, and no rule reaches it");
+        assert!(!may("usr"));
+        for unseen in ["usr/loop/bin", "usr/gone/bin"] {
+            assert!(may(unseen), "{unseen}: the walk could not see it");
+        }
+        assert!(
+            matches!(
+                engine
+                    .policy()
+                    .deny
+                    .verdict(&d.join("usr/loop/bin"), AccessMode::Write),
+                DenyVerdict::Unchecked {
+                    why: crate::walked::Unseen::Other(_),
+                    by_name: None
+                }
+            ),
+            "ELOOP"
+        );
+        assert!(!may("home/.ssh"), "deny groups win");
     }
 
     /// Red team 15: a write granted once at a prompt left no trace, so the directory it lies

@@ -94,7 +94,7 @@ use self::as_child::{ActingAsChild, SandboxCreds};
 use self::path_index::{under, PathIndex};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
-use nono_policy::walked::{Opened, Walked};
+use nono_policy::walked::{Opened, Unseen, Walked};
 
 pub(crate) use run_state::{Call, Context, Denial, Refused, Shared};
 
@@ -932,6 +932,16 @@ fn grant_trapped(
     // not by the command either): the kernel's answer at that moment — never an open of
     // what the walk did not check, and no person asked about it.
     if let Err(errno) = walked.seen() {
+        // Reported, with no flag: none would help (red team 26).
+        let reason = unread_refusal(&path, errno);
+        engine.refuse_granted(&req, &reason);
+        shared.deny(Denial {
+            what: Refused::Unread {
+                path: path.clone(),
+                why: Unseen::of(errno),
+            },
+            ..denial(reason)
+        });
         let _ = notify.respond_errno(n.id, errno.raw_os_error());
         return;
     }
@@ -1218,6 +1228,17 @@ pub(crate) fn moved_refusal(path: &Path) -> String {
         "{} led into another mount when nono acted than when it checked the deny groups: a \
          directory on it that holds a mount point was renamed in between",
         crate::escape::path(path)
+    )
+}
+
+/// The reason of a [`Refused::Unread`]: the deny groups' identity walk could not see the
+/// directory of `path` (`errno`), so the supervisor did not act.
+pub(crate) fn unread_refusal(path: &Path, errno: Errno) -> String {
+    format!(
+        "nono could not read the directory of {} when it checked it against the deny groups \
+         ({}), so it did not act",
+        crate::escape::path(path),
+        std::io::Error::from(errno)
     )
 }
 

@@ -62,7 +62,7 @@ use super::as_child::ActingAsChild;
 use super::run_state::{Call, Denial, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
-use nono_policy::walked::{Opened, Walked};
+use nono_policy::walked::{Opened, Unseen, Walked};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -497,6 +497,24 @@ fn grant(
         let decision = match engine.triage(&req) {
             Some(t) => {
                 walked[i] = t.walked();
+                // The walk could not see the directory: the kernel's answer of that moment,
+                // nobody asked, and a report line with no flag (red team 26).
+                if let Err(errno) = walked[i].seen() {
+                    let reason = super::unread_refusal(path, errno);
+                    engine.refuse_granted(&req, &reason);
+                    shared.deny(Denial {
+                        what: Refused::Unread {
+                            path: path.clone(),
+                            why: Unseen::of(errno),
+                        },
+                        access: AccessMode::Write,
+                        pid: n.pid,
+                        call: Call::Syscall(syscall),
+                        reason,
+                    });
+                    let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                    return;
+                }
                 engine.decide_triaged(&req, t, cancel)
             }
             None => engine.decide_until(&req, cancel),

@@ -100,6 +100,16 @@ pub enum Refused {
     /// it, holding a mount point, was renamed in between (red team 23). No flag grants it;
     /// the command may retry once the layout is still.
     Moved(PathBuf),
+    /// A runtime grant not acted on because the deny groups' identity walk could not see the
+    /// path's directory when it checked (red team 26): answered with the errno the walk got
+    /// (`ENOENT`, `EACCES`: what the kernel answered then), never a deny group's refusal. No
+    /// flag grants it.
+    Unread {
+        /// By absolute path, as the supervisor resolved it.
+        path: PathBuf,
+        /// What kept the walk from seeing the directory.
+        why: nono_policy::walked::Unseen,
+    },
     /// A `/proc` entry the procfs broker refused (another process's, one outside its
     /// allow-list, a write to a read-only one): no flag grants it.
     Proc {
@@ -120,6 +130,7 @@ impl Refused {
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
             | Refused::Moved(p)
+            | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
             _ => None,
@@ -138,6 +149,7 @@ impl std::fmt::Display for Refused {
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
             | Refused::Moved(p)
+            | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
