@@ -1281,7 +1281,7 @@ impl DenySet {
     /// has no entry beneath its name; renamed, it changes what the entry's own path names
     /// (red team 26). The identities of every entry and of each existing directory above an
     /// entry or a link kept in place are read once, on first need (one `lstat` per distinct
-    /// directory: only a runtime-granted rename or removal asks), and again after the set
+    /// directory: only a runtime-granted rename asks), and again after the set
     /// changes. A directory made above an entry's path after that (the entry missing when
     /// they were read) is not known.
     #[must_use]

@@ -455,7 +455,7 @@ impl Engine {
     }
 
     /// [`refuse_moving`](Engine::refuse_moving) by identity: the object `(st_dev, st_ino)`
-    /// now at the name `req.path` (either name of a rename, or a directory to remove) is a
+    /// now at the name `req.path` (either name of a rename) is a
     /// deny entry or a directory above one, whatever name reached it (red team 26: the
     /// user's `/home` bind-mounted in an approved directory, `W/hs/u/.config` renamed aside
     /// and another directory holding `autostart/` renamed into its place). Call it on what

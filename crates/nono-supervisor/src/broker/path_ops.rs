@@ -619,10 +619,10 @@ type Moved = (Refused, String);
 /// it (the directory gone or not searchable: what the kernel answered then). One `statx` of
 /// each such parent.
 ///
-/// `moving(path, dev, ino)`: the refusal, if any, of moving or removing the object
-/// `(st_dev, st_ino)` at the name `path` — a deny entry or a directory above one, by identity
-/// (red team 26). Asked of both names of a rename and of a directory to remove, on what is at
-/// the name in the parent just opened: one `statx` per name.
+/// `moving(path, dev, ino)`: the refusal, if any, of moving the object `(st_dev, st_ino)` at
+/// the name `path` — a deny entry or a directory above one, by identity (red team 26). Asked
+/// of both names of a rename, on what is at the name in the parent just opened: one `statx`
+/// per name.
 fn perform(
     as_child: &ActingAsChild,
     op: &Op,
@@ -684,12 +684,10 @@ fn perform(
             rustix::fs::mkdirat(&dir, n, *mode & !umask)
         }
         OpKind::Unlink(flags) => {
+            // Not asked of `moving`: only an empty directory can be removed, and one above
+            // a deny entry then holds none of it (the entry is missing; its own name is
+            // refused by the walk, as an entry itself is). `mkdir` could make it again.
             let (dir, n) = parent!(0);
-            // A file under a deny entry by another name is refused by the walk (its own
-            // identity); only a directory can be above one.
-            if flags.contains(AtFlags::REMOVEDIR) {
-                unmoved!(&dir, n, 0);
-            }
             rustix::fs::unlinkat(&dir, n, *flags)
         }
         OpKind::Symlink(target) => {
