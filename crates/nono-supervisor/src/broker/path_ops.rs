@@ -62,7 +62,7 @@ use super::as_child::ActingAsChild;
 use super::run_state::{Call, Denial, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
-use nono_policy::walked::{Opened, Unseen, Walked};
+use nono_policy::walked::{Ident, Opened, Unseen, Walked};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -562,7 +562,14 @@ fn grant(
                 .refuse_moving_object(&request(path), dev, ino)
                 .map(|(path, reason, refusal)| (Refused::DenyEntry { path, refusal }, reason))
         };
-        perform(&as_child, op, &walked, umask, &moving)
+        // A name that would make a missing deny entry, reached by another name (red team
+        // 26): no walk meets an identity it does not have yet.
+        let making = |path: &Path, dir: Ident| {
+            engine
+                .refuse_making(&request(path), dir.dev, dir.ino)
+                .map(|(path, reason, refusal)| (Refused::DenyEntry { path, refusal }, reason))
+        };
+        perform(&as_child, op, &walked, umask, &moving, &making)
     });
     match result {
         Ok(Ok(())) => {
@@ -623,23 +630,30 @@ type Moved = (Refused, String);
 /// the name `path` — a deny entry or a directory above one, by identity (red team 26). Asked
 /// of both names of a rename, on what is at the name in the parent just opened: one `statx`
 /// per name.
+///
+/// `making(path, dir)`: the refusal, if any, of making the name `path` in the directory
+/// `dir` — a missing deny entry's name reached by another name (red team 26). Asked of every
+/// new name (a rename's destination too) on the parent just opened, whose `statx` the
+/// comparison with the walk makes anyway.
 fn perform(
     as_child: &ActingAsChild,
     op: &Op,
     walked: &[Walked],
     umask: Mode,
     moving: &dyn Fn(&Path, u64, u64) -> Option<Moved>,
+    making: &dyn Fn(&Path, Ident) -> Option<Moved>,
 ) -> Result<Result<(), Moved>, Errno> {
     let parent = |i: usize| -> Result<Result<(OwnedFd, &Path), Moved>, Errno> {
-        let path = op
+        let (path, need) = op
             .names
             .get(i)
-            .map(|(p, _, _)| p.as_path())
+            .map(|(p, need, _)| (p.as_path(), *need))
             .ok_or(Errno::INVAL)?;
         let walked = walked.get(i).copied().unwrap_or(Walked::Unneeded);
         walked.seen()?;
         let (dir, name) = open_parent(as_child, path)?;
-        if walked != Walked::Unneeded {
+        let makes = matches!(need, Need::Create | Need::Replace);
+        if walked != Walked::Unneeded || makes {
             let id = Opened::of_fd(&dir)?.id;
             if !walked.admits_dir(id) {
                 let what = path.parent().unwrap_or(path);
@@ -647,6 +661,9 @@ fn perform(
                     Refused::Moved(path.to_path_buf()),
                     super::moved_refusal(what),
                 )));
+            }
+            if let Some(refused) = makes.then(|| making(path, id)).flatten() {
+                return Ok(Err(refused));
             }
         }
         Ok(Ok((dir, name)))
