@@ -836,6 +836,7 @@ impl DenySet {
     fn add_link(&mut self, link: PathBuf, origin: &Origin, kind: DenyKind) {
         if self.link_paths.insert(link.clone()) {
             self.links.push((link, origin.clone(), kind));
+            // The directories above it join what `object_beneath` knows.
             self.above = std::sync::OnceLock::new();
         }
     }
@@ -1028,9 +1029,7 @@ impl DenySet {
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
             }
-            if self.link_paths.insert(l.clone()) {
-                self.links.push((l.clone(), origin.clone(), kind));
-            }
+            self.add_link(l.clone(), origin, kind);
         }
         let Some(target) = end else {
             return;
@@ -1146,9 +1145,7 @@ impl DenySet {
                 Err(_) => stopped.links,
             };
             for (l, _, _) in links {
-                if self.link_paths.insert(l.clone()) {
-                    self.links.push((l, origin.clone(), kind));
-                }
+                self.add_link(l, origin, kind);
             }
         }
         // A built-in group's name that leads to a character device (`~/.bash_history` →
