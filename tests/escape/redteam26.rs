@@ -154,18 +154,27 @@ fn redteam26_a_directory_above_a_deny_entry_reached_by_another_name_is_not_moved
     assert!(!l.home.join(".ssh/authorized_keys").exists(), "{r}");
     assert!(l.home.join(".ssh/id").exists(), "{r}");
     // Reported as the protection of an entry beneath (by its own path: the first one the
-    // set knows under `~/.config`, under the home), never with a flag on the renamed
-    // directory.
+    // set knows under `~/.config`, under the home) that the move would change, with no
+    // flag: lifting one entry leaves the others.
     let moves: Vec<&str> = r
         .stderr
         .lines()
         .filter(|l| l.contains("(renameat2"))
         .collect();
-    assert!(moves.len() >= 2, "{r}");
-    for line in moves {
+    assert_eq!(moves.len(), 2, "{r}");
+    for (line, moved) in moves.iter().zip(["w/hs/u/.config", "w/hs/u"]) {
         let entry = format!("denied write of {}", l.s.s("homes/u/"));
         assert!(line.starts_with(&format!("nono: {entry}")), "{r}");
-        assert!(line.contains(": protected by deny group `"), "{r}");
+        assert!(line.contains(": deny group `"), "{r}");
+        assert!(
+            line.contains(&format!(
+                "would rename, replace or put a symlink at {}, a name above it",
+                l.s.s(moved)
+            )),
+            "{r}"
+        );
+        assert!(line.contains("→ no flag grants it: "), "{r}");
+        assert!(!line.contains("--bypass-protection"), "{r}");
     }
     for dir in ["w/hs/u ", "w/hs "] {
         assert!(
@@ -272,14 +281,21 @@ fn redteam26_a_missing_deny_entry_is_not_made_through_another_name() {
     for made in [".config/autostart", ".gemini", ".bashrc"] {
         assert!(!l.home.join(made).exists(), "{made}: {r}");
     }
-    // Reported as the entries' protection.
-    for entry in [".config/autostart", ".gemini/settings.json", ".bashrc"] {
-        let head = format!("nono: denied write of {}", l.home.join(entry).display());
+    // Reported under the name made, with the entry's own path to make it by (where the
+    // checks by name decide) and no flag.
+    for made in [".config/autostart", ".gemini", ".bashrc"] {
+        let head = format!("nono: denied write of {}", l.s.s(&format!("w/hs/u/{made}")));
+        let own = format!(
+            "it is {} reached by another name",
+            l.home.join(made).display()
+        );
         assert!(
-            r.stderr
-                .lines()
-                .any(|x| x.starts_with(&head) && x.contains("deny group `")),
-            "{entry}: {r}"
+            r.stderr.lines().any(|x| x.starts_with(&head)
+                && x.contains(&own)
+                && x.contains("deny group `")
+                && x.contains("→ no flag grants it under this name")
+                && !x.contains("--bypass-protection")),
+            "{made}: {r}"
         );
     }
 }

@@ -89,6 +89,22 @@ pub enum Protected {
     /// acted than when the deny groups checked it (a directory holding a mount point renamed
     /// in between: red team 23): no flag grants it.
     Moved,
+    /// A rename or a symlink that would move or replace a directory above the (protected)
+    /// path, `moved`, by its name or another: no flag grants it (red teams 22 and 26).
+    MovesEntry {
+        /// The name the call would have moved or replaced.
+        moved: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
+    /// A name that is, reached by another name, `own` — a missing deny entry or a directory
+    /// on its path: no flag grants it under this name (red team 26).
+    MakesEntry {
+        /// The name on the entry's own path.
+        own: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
     /// A runtime grant not acted on: the deny groups' identity walk could not see the path's
     /// directory when it checked (red team 26). No flag grants it.
     Unread(Unseen),
@@ -478,6 +494,27 @@ pub fn describe_denial(
             }
             return out;
         }
+        Refused::MovesEntry {
+            path,
+            moved,
+            refusal,
+        } => {
+            let mut out = describe(caps, model, deny, path, d.access).with_call(d.call, false);
+            out.protected = Some(Protected::MovesEntry {
+                moved: moved.clone(),
+                group: refusal.origin.deny_label(),
+            });
+            return out;
+        }
+        Refused::MakesEntry { path, own, refusal } => {
+            let mut out =
+                describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            out.protected = Some(Protected::MakesEntry {
+                own: own.clone(),
+                group: refusal.origin.deny_label(),
+            });
+            return out;
+        }
         Refused::Unread { path, why } => {
             let mut out =
                 describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
@@ -843,6 +880,19 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::Moved) => {
             return format!(
                 "nono: denied {access} → no flag grants it: the path led into another mount when nono acted than when it checked the deny groups (a directory on it that holds a mount point was renamed in between); retry once nothing renames it"
+            );
+        }
+        Some(Protected::MovesEntry { moved, group }) => {
+            return format!(
+                "nono: denied {access}: deny group `{group}` protects it, and the call would rename, replace or put a symlink at {}, a name above it (by that name or another) → no flag grants it: moving a directory above a protected path changes what that path names; make the change outside the sandbox",
+                escape::path(moved)
+            );
+        }
+        Some(Protected::MakesEntry { own, group }) => {
+            return format!(
+                "nono: denied {access}: it is {} reached by another name, where deny group `{group}` protects a path that does not exist yet → no flag grants it under this name; make it by its own path, {}, which nono judges by that path",
+                escape::path(own),
+                escape::path(own)
             );
         }
         Some(Protected::Unread(why)) => {

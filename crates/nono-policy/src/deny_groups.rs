@@ -568,7 +568,8 @@ struct Known {
     above: HashMap<(u64, u64), Beneath>,
     /// For each missing entry (an index into `entries`): its deepest existing directory and
     /// the name below it on the entry's path.
-    missing: HashMap<((u64, u64), OsString), usize>,
+    /// The value: the entry, and the path the name has on the entry's own path.
+    missing: HashMap<((u64, u64), OsString), (usize, PathBuf)>,
 }
 
 /// What an object [`DenySet::object_beneath`] knows is, or lies above.
@@ -1314,21 +1315,21 @@ impl DenySet {
     /// deepest existing directory and the name below it. `path` is the name to make (its
     /// parent being that directory); made by the entry's own path, it is left to the checks
     /// by name, as before (`mkdir ~/.gemini` stays allowed; `~/.gemini/settings.json` is
-    /// refused by name).
+    /// refused by name). The entry, the name's own path (`~/.gemini`) and the match.
     #[must_use]
     pub fn missing_made_by(
         &self,
         dev: u64,
         ino: u64,
         path: &Path,
-    ) -> Option<(PathBuf, DenyMatch<'_>)> {
+    ) -> Option<(PathBuf, PathBuf, DenyMatch<'_>)> {
         let name = path.file_name()?;
-        let i = *self.known().missing.get(&((dev, ino), name.to_owned()))?;
-        let e = &self.entries[i];
+        let (i, own) = self.known().missing.get(&((dev, ino), name.to_owned()))?;
+        let e = &self.entries[*i];
         if e.literal.starts_with(path) || e.canonical.starts_with(path) {
             return None;
         }
-        Some((e.literal.clone(), e.as_match()))
+        Some((e.literal.clone(), own.clone(), e.as_match()))
     }
 
     fn known(&self) -> &Known {
@@ -1372,7 +1373,10 @@ impl DenySet {
                 for p in from.ancestors().skip(1) {
                     if let Some(id) = id_of(p) {
                         if let Some(name) = below.file_name() {
-                            known.missing.entry((id, name.to_owned())).or_insert(i);
+                            known
+                                .missing
+                                .entry((id, name.to_owned()))
+                                .or_insert((i, below.to_path_buf()));
                         }
                         break;
                     }
@@ -2168,8 +2172,8 @@ mod tests {
         set.add(&root.join("h/.gemini/settings.json"), "autorun")
             .unwrap();
         let (dev, ino) = id("h");
-        let made = |p: &Path| set.missing_made_by(dev, ino, p).map(|(e, _)| e);
-        let gemini = Some(root.join("h/.gemini/settings.json"));
+        let made = |p: &Path| set.missing_made_by(dev, ino, p).map(|(e, own, _)| (e, own));
+        let gemini = Some((root.join("h/.gemini/settings.json"), root.join("h/.gemini")));
         assert_eq!(made(Path::new("/elsewhere/.gemini")), gemini);
         assert_eq!(made(&root.join("h/.gemini")), None);
         assert_eq!(made(Path::new("/elsewhere/.gemini2")), None);

@@ -482,20 +482,24 @@ impl Engine {
     /// through a bind mount of the home where `~/.config/autostart` is missing). Made by
     /// its own name, the checks by name decide, as before; by another name only this does.
     /// Call it on the directory the call is about to make the name in.
+    ///
+    /// The name's own path (`~/.gemini` for `W/hs/u/.gemini`: made by that name, the checks
+    /// by name decide), the reason and the refusal.
     pub fn refuse_making(
         &self,
         req: &RuntimeRequest,
         dev: u64,
         ino: u64,
     ) -> Option<(PathBuf, String, GroupRefusal)> {
-        let (entry, m) = self.policy.deny.missing_made_by(dev, ino, &req.path)?;
-        Some(self.refused_entry(
+        let (entry, own, m) = self.policy.deny.missing_made_by(dev, ino, &req.path)?;
+        let (_, reason, refusal) = self.refused_entry(
             req,
             entry,
             &m,
             "would make, by another name,",
             "a name the entry protects, which no rule or approval can override",
-        ))
+        );
+        Some((own, reason, refusal))
     }
 
     /// The refusal of a call that would move or make a deny entry by a name that is not its

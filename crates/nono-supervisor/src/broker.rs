@@ -993,10 +993,11 @@ fn grant_trapped(
             let opened = match opened {
                 Ok(Ok(fd)) => Ok(fd),
                 Ok(Err(NotOpened::Moved)) => return moved(&req),
-                Ok(Err(NotOpened::Makes(entry, reason, refusal))) => {
+                Ok(Err(NotOpened::Makes(own, reason, refusal))) => {
                     shared.deny(Denial {
-                        what: Refused::DenyEntry {
-                            path: entry,
+                        what: Refused::MakesEntry {
+                            path: path.clone(),
+                            own,
                             refusal,
                         },
                         ..denial(reason)
@@ -1346,8 +1347,8 @@ pub(crate) fn open_approved(
 pub(crate) enum NotOpened {
     /// The directory is not where the deny groups' walk looked.
     Moved,
-    /// The name would make a missing deny entry by another name: the entry, the reason and
-    /// the refusal ([`Engine::refuse_making`]).
+    /// The name would make a missing deny entry by another name: the name's own path, the
+    /// reason and the refusal ([`Engine::refuse_making`]).
     Makes(PathBuf, String, crate::policy::GroupRefusal),
 }
 

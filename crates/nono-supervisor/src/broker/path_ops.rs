@@ -482,7 +482,19 @@ fn grant(
                 }
             }
             if let Some((entry, reason, refusal)) = engine.refuse_moving(&request(path)) {
-                return deny(&entry, reason, Some(refusal));
+                shared.deny(Denial {
+                    what: Refused::MovesEntry {
+                        path: entry,
+                        moved: path.clone(),
+                        refusal,
+                    },
+                    access: AccessMode::Write,
+                    pid: n.pid,
+                    call: Call::Syscall(syscall),
+                    reason,
+                });
+                let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                return;
             }
         }
     }
@@ -560,14 +572,26 @@ fn grant(
         let moving = |path: &Path, dev: u64, ino: u64| {
             engine
                 .refuse_moving_object(&request(path), dev, ino)
-                .map(|(path, reason, refusal)| (Refused::DenyEntry { path, refusal }, reason))
+                .map(|(entry, reason, refusal)| {
+                    let moved = path.to_path_buf();
+                    let what = Refused::MovesEntry {
+                        path: entry,
+                        moved,
+                        refusal,
+                    };
+                    (what, reason)
+                })
         };
         // A name that would make a missing deny entry, reached by another name (red team
         // 26): no walk meets an identity it does not have yet.
         let making = |path: &Path, dir: Ident| {
             engine
                 .refuse_making(&request(path), dir.dev, dir.ino)
-                .map(|(path, reason, refusal)| (Refused::DenyEntry { path, refusal }, reason))
+                .map(|(own, reason, refusal)| {
+                    let path = path.to_path_buf();
+                    let what = Refused::MakesEntry { path, own, refusal };
+                    (what, reason)
+                })
         };
         perform(&as_child, op, &walked, umask, &moving, &making)
     });

@@ -90,6 +90,30 @@ pub enum Refused {
         /// The entry's refusal.
         refusal: GroupRefusal,
     },
+    /// A rename (either name) or a symlink at a name that would move or replace a directory
+    /// above a deny entry — by its name, or by identity when reached by another name (red
+    /// teams 22 and 26) — so change what the entry's path names. No flag grants it: lifting
+    /// one entry leaves the others the directory holds.
+    MovesEntry {
+        /// The entry (by its own path).
+        path: PathBuf,
+        /// The name the call would have moved or replaced.
+        moved: PathBuf,
+        /// The entry's refusal.
+        refusal: GroupRefusal,
+    },
+    /// A name made (`mkdir`, a creating open, a symlink, a rename's destination) that is,
+    /// reached by another name, a missing deny entry or a directory on its path (red team
+    /// 26). No flag grants it under that name; by its own path (`own`) the checks by name
+    /// decide.
+    MakesEntry {
+        /// The name as the command made it (canonical parent).
+        path: PathBuf,
+        /// The same name on the entry's own path.
+        own: PathBuf,
+        /// The entry's refusal.
+        refusal: GroupRefusal,
+    },
     /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
     /// object it opened: another name — a hard link made outside the sandbox — for a file
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
@@ -132,6 +156,8 @@ impl Refused {
             | Refused::Moved(p)
             | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
+            | Refused::MovesEntry { path: p, .. }
+            | Refused::MakesEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
             _ => None,
         }
@@ -151,6 +177,8 @@ impl std::fmt::Display for Refused {
             | Refused::Moved(p)
             | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
+            | Refused::MovesEntry { path: p, .. }
+            | Refused::MakesEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
