@@ -494,24 +494,20 @@ pub fn describe_denial(
             }
             return out;
         }
-        Refused::MovesEntry {
-            path,
-            moved,
-            refusal,
-        } => {
-            let mut out = describe(caps, model, deny, path, d.access).with_call(d.call, false);
+        Refused::MovesEntry(m) => {
+            let mut out = describe(caps, model, deny, &m.path, d.access).with_call(d.call, false);
             out.protected = Some(Protected::MovesEntry {
-                moved: moved.clone(),
-                group: refusal.origin.deny_label(),
+                moved: m.moved.clone(),
+                group: m.refusal.origin.deny_label(),
             });
             return out;
         }
-        Refused::MakesEntry { path, own, refusal } => {
+        Refused::MakesEntry(m) => {
             let mut out =
-                describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+                describe(caps, model, deny, &m.path, d.access).with_call(d.call, d.on_parent());
             out.protected = Some(Protected::MakesEntry {
-                own: own.clone(),
-                group: refusal.origin.deny_label(),
+                own: m.own.clone(),
+                group: m.refusal.origin.deny_label(),
             });
             return out;
         }

@@ -995,11 +995,11 @@ fn grant_trapped(
                 Ok(Err(NotOpened::Moved)) => return moved(&req),
                 Ok(Err(NotOpened::Makes(own, reason, refusal))) => {
                     shared.deny(Denial {
-                        what: Refused::MakesEntry {
+                        what: Refused::MakesEntry(Box::new(run_state::MakesEntry {
                             path: path.clone(),
                             own,
                             refusal,
-                        },
+                        })),
                         ..denial(reason)
                     });
                     let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

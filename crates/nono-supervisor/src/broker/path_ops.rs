@@ -59,7 +59,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
-use super::run_state::{Call, Denial, Refused, Shared};
+use super::run_state::{Call, Denial, MakesEntry, MovesEntry, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
 use nono_policy::walked::{Ident, Opened, Unseen, Walked};
@@ -483,11 +483,11 @@ fn grant(
             }
             if let Some((entry, reason, refusal)) = engine.refuse_moving(&request(path)) {
                 shared.deny(Denial {
-                    what: Refused::MovesEntry {
+                    what: Refused::MovesEntry(Box::new(MovesEntry {
                         path: entry,
                         moved: path.clone(),
                         refusal,
-                    },
+                    })),
                     access: AccessMode::Write,
                     pid: n.pid,
                     call: Call::Syscall(syscall),
@@ -574,11 +574,11 @@ fn grant(
                 .refuse_moving_object(&request(path), dev, ino)
                 .map(|(entry, reason, refusal)| {
                     let moved = path.to_path_buf();
-                    let what = Refused::MovesEntry {
+                    let what = Refused::MovesEntry(Box::new(MovesEntry {
                         path: entry,
                         moved,
                         refusal,
-                    };
+                    }));
                     (what, reason)
                 })
         };
@@ -589,7 +589,7 @@ fn grant(
                 .refuse_making(&request(path), dir.dev, dir.ino)
                 .map(|(own, reason, refusal)| {
                     let path = path.to_path_buf();
-                    let what = Refused::MakesEntry { path, own, refusal };
+                    let what = Refused::MakesEntry(Box::new(MakesEntry { path, own, refusal }));
                     (what, reason)
                 })
         };

@@ -94,26 +94,12 @@ pub enum Refused {
     /// above a deny entry — by its name, or by identity when reached by another name (red
     /// teams 22 and 26) — so change what the entry's path names. No flag grants it: lifting
     /// one entry leaves the others the directory holds.
-    MovesEntry {
-        /// The entry (by its own path).
-        path: PathBuf,
-        /// The name the call would have moved or replaced.
-        moved: PathBuf,
-        /// The entry's refusal.
-        refusal: GroupRefusal,
-    },
+    MovesEntry(Box<MovesEntry>),
     /// A name made (`mkdir`, a creating open, a symlink, a rename's destination) that is,
     /// reached by another name, a missing deny entry or a directory on its path (red team
     /// 26). No flag grants it under that name; by its own path (`own`) the checks by name
     /// decide.
-    MakesEntry {
-        /// The name as the command made it (canonical parent).
-        path: PathBuf,
-        /// The same name on the entry's own path.
-        own: PathBuf,
-        /// The entry's refusal.
-        refusal: GroupRefusal,
-    },
+    MakesEntry(Box<MakesEntry>),
     /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
     /// object it opened: another name — a hard link made outside the sandbox — for a file
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
@@ -144,6 +130,28 @@ pub enum Refused {
     },
 }
 
+/// What a [`Refused::MovesEntry`] refused (boxed: the names make it the largest refusal).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MovesEntry {
+    /// The entry (by its own path).
+    pub path: PathBuf,
+    /// The name the call would have moved or replaced.
+    pub moved: PathBuf,
+    /// The entry's refusal.
+    pub refusal: GroupRefusal,
+}
+
+/// What a [`Refused::MakesEntry`] refused (boxed, as [`MovesEntry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MakesEntry {
+    /// The name as the command made it (canonical parent).
+    pub path: PathBuf,
+    /// The same name on the entry's own path.
+    pub own: PathBuf,
+    /// The entry's refusal.
+    pub refusal: GroupRefusal,
+}
+
 impl Refused {
     /// The path, for a file, directory or pathname socket.
     #[must_use]
@@ -156,9 +164,9 @@ impl Refused {
             | Refused::Moved(p)
             | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
-            | Refused::MovesEntry { path: p, .. }
-            | Refused::MakesEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
+            Refused::MovesEntry(m) => Some(&m.path),
+            Refused::MakesEntry(m) => Some(&m.path),
             _ => None,
         }
     }
@@ -177,9 +185,9 @@ impl std::fmt::Display for Refused {
             | Refused::Moved(p)
             | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
-            | Refused::MovesEntry { path: p, .. }
-            | Refused::MakesEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
+            Refused::MovesEntry(m) => write!(f, "{}", m.path.display()),
+            Refused::MakesEntry(m) => write!(f, "{}", m.path.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
