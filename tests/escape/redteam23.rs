@@ -19,7 +19,7 @@ use crate::programs::{bins, marker, Outcome, TestUser};
 
 /// The scratch layout; the bind mount is undone (every mount beneath `W`, wherever the
 /// sandbox moved it) before the scratch directory is removed.
-struct Layout {
+pub(crate) struct Layout {
     home: PathBuf,
     ssh: PathBuf,
     w: PathBuf,
@@ -31,7 +31,7 @@ struct Layout {
     s: Scratch,
 }
 
-struct Mounts(PathBuf);
+pub(crate) struct Mounts(pub(crate) PathBuf);
 
 impl Drop for Mounts {
     fn drop(&mut self) {
@@ -52,7 +52,7 @@ impl Drop for Mounts {
 /// `~/.ssh` (`id` holding the marker, `fillers` more files) bind-mounted at `W/B/m`; a plain
 /// `W/A/m` (holding a decoy `id`); `W/own`, a file of the sandbox's own. Owned by `user` when
 /// given. `None` (the test is skipped) without root, `mount` or the sandbox.
-fn layout(tag: &str, fillers: usize, user: Option<&TestUser>) -> Option<Layout> {
+pub(crate) fn layout(tag: &str, fillers: usize, user: Option<&TestUser>) -> Option<Layout> {
     bins()?;
     if !rustix::process::geteuid().is_root() {
         eprintln!("skipping: bind mounts need root");
@@ -105,7 +105,7 @@ fn layout(tag: &str, fillers: usize, user: Option<&TestUser>) -> Option<Layout> 
 }
 
 impl Layout {
-    fn w_s(&self) -> String {
+    pub(crate) fn w_s(&self) -> String {
         self.w.display().to_string()
     }
 
@@ -120,7 +120,7 @@ impl Layout {
     }
 
     /// The names made in `~/.ssh` since the start (what the sandbox planted).
-    fn planted(&self) -> Vec<String> {
+    pub(crate) fn planted(&self) -> Vec<String> {
         self.names()
             .into_iter()
             .filter(|n| !self.before.contains(n))
@@ -128,7 +128,7 @@ impl Layout {
     }
 
     /// Remove what a run made (in `~/.ssh` and in `W/A/m`); the mount is back at `W/B/m`.
-    fn clean(&self) {
+    pub(crate) fn clean(&self) {
         for n in self.planted() {
             std::fs::remove_file(self.ssh.join(n)).unwrap();
         }
@@ -145,7 +145,7 @@ impl Layout {
 
     /// `walk RACE OP W A B NAME ATTEMPTS` inside `nono run --approve W` (as `user` when
     /// given), `HOME` the scratch home.
-    fn walk_in_nono(&self, user: Option<&TestUser>, args: &[&str]) -> Outcome {
+    pub(crate) fn walk_in_nono(&self, user: Option<&TestUser>, args: &[&str]) -> Outcome {
         use std::os::unix::process::CommandExt;
         let b = bins().unwrap();
         let mut cmd = nono_cmd(&self.s.path);
@@ -199,7 +199,14 @@ impl Layout {
     }
 
     /// `walk RACE OP W A B NAME ATTEMPTS` as argv.
-    fn args(&self, race: &str, op: &str, a: &str, b: &str, attempts: u32) -> Vec<String> {
+    pub(crate) fn args(
+        &self,
+        race: &str,
+        op: &str,
+        a: &str,
+        b: &str,
+        attempts: u32,
+    ) -> Vec<String> {
         [race, op, &self.w_s(), a, b, "key", &attempts.to_string()]
             .iter()
             .map(|s| s.to_string())
@@ -232,7 +239,7 @@ fn rounds(
 /// How many times an unsandboxed control race may be run before it counts as lost.
 const CONTROL_ROUNDS: u32 = 5;
 
-fn strs(v: &[String]) -> Vec<&str> {
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 

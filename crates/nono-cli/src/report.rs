@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use nono_sandbox::{DenyKind, Origin};
+use nono_supervisor::deny_groups::DenyVerdict;
 use nono_supervisor::escape;
+use nono_supervisor::walked::Unseen;
 use nono_wire::AccessMode;
 
 /// What is on disk at a denied path, which decides the flag to suggest.
@@ -87,6 +89,29 @@ pub enum Protected {
     /// acted than when the deny groups checked it (a directory holding a mount point renamed
     /// in between: red team 23): no flag grants it.
     Moved,
+    /// A rename or a symlink that would move or replace a directory above the (protected)
+    /// path, `moved`, by its name or another: no flag grants it (red teams 22 and 26).
+    MovesEntry {
+        /// The name the call would have moved or replaced.
+        moved: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
+    /// A name that is, reached by another name, `own` — a missing deny entry or a directory
+    /// on its path: no flag grants it under this name (red team 26).
+    MakesEntry {
+        /// The name on the entry's own path.
+        own: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
+    /// A runtime grant not acted on: the deny groups' identity walk could not see the path's
+    /// directory when it checked (red team 26). No flag grants it.
+    Unread(Unseen),
+    /// No deny group covers the path by name, but the identity walk cannot see its directory
+    /// now (not searchable by nono, a loop of symlinks): whether the path leads beneath a
+    /// protected one by another name is unknown, so no flag is suggested (red team 26).
+    Unchecked(Unseen),
     /// A `/proc` entry the procfs broker refuses (another process's, or outside its
     /// allow-list): no grant reaches `/proc` under `run`. The broker's reason.
     Procfs(String),
@@ -402,17 +427,30 @@ pub fn describe(
     let classify = |origin: &Origin, why: &str, read_only: bool| {
         protected_by(deny, path, origin, why, read_only)
     };
-    let protected = if let Some(m) = deny.deny_for(path, access) {
-        Some(classify(
+    let by_model = || match model.explain(caps, path, access).map(|e| e.rule) {
+        Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
+        Ok(nono_sandbox::Rule::ReadOnlyBy { origin, .. }) => Some(classify(&origin, "", true)),
+        _ => None,
+    };
+    let protected = match deny.verdict(path, access) {
+        DenyVerdict::Denied(m)
+        | DenyVerdict::Unchecked {
+            by_name: Some(m), ..
+        } => Some(classify(
             m.origin,
             why_or_group(m.origin, m.why),
             m.kind == DenyKind::Write,
-        ))
-    } else {
-        match model.explain(caps, path, access).map(|e| e.rule) {
-            Ok(nono_sandbox::Rule::DeniedBy { origin, .. }) => Some(classify(&origin, "", false)),
-            Ok(nono_sandbox::Rule::ReadOnlyBy { origin, .. }) => Some(classify(&origin, "", true)),
-            _ => None,
+        )),
+        // Nothing is there now (gone): no object to be a protected one by another name.
+        DenyVerdict::Clear
+        | DenyVerdict::Unchecked {
+            why: Unseen::Gone,
+            by_name: None,
+        } => by_model(),
+        // A flag for a path nono cannot see beneath might lead into a protected one (red team
+        // 26): the model's own carve-outs first, then no flag.
+        DenyVerdict::Unchecked { why, by_name: None } => {
+            by_model().or(Some(Protected::Unchecked(why)))
         }
     };
     Denied {
@@ -454,6 +492,30 @@ pub fn describe_denial(
             if out.protected.is_none() {
                 out.protected = Some(Protected::Moved);
             }
+            return out;
+        }
+        Refused::MovesEntry(m) => {
+            let mut out = describe(caps, model, deny, &m.path, d.access).with_call(d.call, false);
+            out.protected = Some(Protected::MovesEntry {
+                moved: m.moved.clone(),
+                group: m.refusal.origin.deny_label(),
+            });
+            return out;
+        }
+        Refused::MakesEntry(m) => {
+            let mut out =
+                describe(caps, model, deny, &m.path, d.access).with_call(d.call, d.on_parent());
+            out.protected = Some(Protected::MakesEntry {
+                own: m.own.clone(),
+                group: m.refusal.origin.deny_label(),
+            });
+            return out;
+        }
+        Refused::Unread { path, why } => {
+            let mut out =
+                describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            // What happened when nono checked, whatever the layout is now.
+            out.protected = Some(Protected::Unread(*why));
             return out;
         }
         Refused::Credentials(path) => {
@@ -649,6 +711,18 @@ pub fn dedup(denials: impl IntoIterator<Item = Denied>) -> Vec<Denied> {
     by_path.into_values().collect()
 }
 
+/// Why the deny groups' identity walk could not see a path's directory, as a clause.
+fn unseen_text(why: Unseen) -> String {
+    match why {
+        Unseen::Gone => "its directory was gone (renamed or removed)".to_owned(),
+        Unseen::Unsearchable => "nono may not search its directory (permission denied)".to_owned(),
+        Unseen::Other(errno) => format!(
+            "nono could not read its directory ({})",
+            std::io::Error::from_raw_os_error(errno)
+        ),
+    }
+}
+
 /// The line for a socket the network rules refused (`call` is the denial's path,
 /// `socket(AF_INET, SOCK_DGRAM, 0)`).
 fn socket_line(r: nono_supervisor::SocketRefusal, call: &Path) -> String {
@@ -802,6 +876,42 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::Moved) => {
             return format!(
                 "nono: denied {access} → no flag grants it: the path led into another mount when nono acted than when it checked the deny groups (a directory on it that holds a mount point was renamed in between); retry once nothing renames it"
+            );
+        }
+        Some(Protected::MovesEntry { moved, group }) => {
+            return format!(
+                "nono: denied {access}: deny group `{group}` protects it, and the call would rename, replace or put a symlink at {}, a name above it (by that name or another) → no flag grants it: moving a directory above a protected path changes what that path names; make the change outside the sandbox",
+                escape::path(moved)
+            );
+        }
+        Some(Protected::MakesEntry { own, group }) => {
+            return format!(
+                "nono: denied {access}: it is {} reached by another name, where deny group `{group}` protects a path that does not exist yet → no flag grants it under this name; make it by its own path, {}, which nono judges by that path",
+                escape::path(own),
+                escape::path(own)
+            );
+        }
+        Some(Protected::Unread(why)) => {
+            return format!(
+                "nono: denied {access} → no flag grants it: {} when nono checked it against the deny groups, so nono did not act and the command got the error the kernel gave nono{}",
+                unseen_text(*why),
+                match why {
+                    Unseen::Gone => "; retry once nothing renames it",
+                    Unseen::Unsearchable => {
+                        "; the command's own user cannot search it either (make it searchable outside the sandbox)"
+                    }
+                    Unseen::Other(_) => "",
+                }
+            );
+        }
+        Some(Protected::Unchecked(why)) => {
+            return format!(
+                "nono: denied {access} → no flag suggested: {}, so nono cannot tell whether the path leads into one a deny group protects by another name{}",
+                unseen_text(*why),
+                match why {
+                    Unseen::Unsearchable => "; the command's own user cannot search it either",
+                    Unseen::Gone | Unseen::Other(_) => "",
+                }
             );
         }
         Some(Protected::Credentials(reason)) => {
@@ -1756,6 +1866,72 @@ mod tests {
             OnDisk::Dir,
         );
         assert_eq!(blocked_suggestion(&caps, &model, &list), None);
+        let _ = std::fs::remove_dir_all(&t);
+    }
+
+    /// Red team 26: the report asks the deny groups about each denied path at exit; where
+    /// the identity walk cannot see the path's directory (here a loop of symlinks, `ELOOP`;
+    /// for an unprivileged nono a directory it may not search) the answer was "nothing", and
+    /// a flag was suggested for a path that might lead into a protected one by another name.
+    /// Now no flag is suggested, and the line says why. A directory that is gone is nothing
+    /// to lead anywhere: the suggestion stands. A refusal because the walk could not see the
+    /// directory when nono acted says so, with no flag.
+    #[test]
+    fn redteam26_a_path_the_walk_cannot_see_gets_no_flag() {
+        use nono_supervisor::deny_groups::DenySet;
+        let t = std::env::temp_dir().join(format!("nono-report-unseen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(t.join("home/.ssh")).unwrap();
+        std::fs::create_dir_all(t.join("w")).unwrap();
+        std::os::unix::fs::symlink(t.join("w/loop"), t.join("w/loop")).unwrap();
+        let mut deny = DenySet::new();
+        deny.add(&t.join("home/.ssh"), "credentials").unwrap();
+        let caps = nono_sandbox::CapabilitySet::new();
+        let model = nono_sandbox::Model::new(&caps);
+        let looped = t.join("w/loop/f");
+        let out = describe(&caps, &model, &deny, &looped, AccessMode::Write);
+        assert!(
+            matches!(out.protected, Some(Protected::Unchecked(Unseen::Other(_)))),
+            "{out:?}"
+        );
+        let l = line(&out);
+        assert!(
+            l.contains("→ no flag suggested: nono could not read its directory ("),
+            "{l}"
+        );
+        assert!(!l.contains("add --"), "{l}");
+        // Gone: nothing there, the suggestion as before.
+        let gone = describe(&caps, &model, &deny, &t.join("w/gone/f"), AccessMode::Write);
+        assert_eq!(gone.protected, None);
+        // Protected by name, whatever the walk saw.
+        let key = describe(
+            &caps,
+            &model,
+            &deny,
+            &t.join("home/.ssh/k"),
+            AccessMode::Read,
+        );
+        assert!(
+            matches!(key.protected, Some(Protected::Group { .. })),
+            "{key:?}"
+        );
+        // Refused when nono acted: the line says what happened, with no flag.
+        for (why, says) in [
+            (
+                Unseen::Gone,
+                "its directory was gone (renamed or removed) when nono checked",
+            ),
+            (
+                Unseen::Unsearchable,
+                "nono may not search its directory (permission denied) when",
+            ),
+        ] {
+            let mut u = d("/w/b/m/key", AccessMode::Write, OnDisk::Missing);
+            u.protected = Some(Protected::Unread(why));
+            let l = line(&u);
+            assert!(l.contains(&format!("→ no flag grants it: {says}")), "{l}");
+            assert!(!l.contains("add --"), "{l}");
+        }
         let _ = std::fs::remove_dir_all(&t);
     }
 }

@@ -40,7 +40,7 @@ pub(crate) use crate::link_walk_cache::StampCheck;
 use crate::ancestor_memo::AncestorMemo;
 use crate::chain_walk::WalkMemo;
 use crate::vars::Vars;
-use crate::walked::Walked;
+use crate::walked::{Unseen, Walked};
 
 /// One path of a deny group, with why it is there when the group's description does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,6 +530,57 @@ struct Entry {
     link: Option<bool>,
 }
 
+impl Entry {
+    fn as_match(&self) -> DenyMatch<'_> {
+        DenyMatch {
+            group: &self.group,
+            origin: &self.origin,
+            kind: self.kind,
+            why: &self.why,
+        }
+    }
+}
+
+/// What [`DenySet::verdict`] says of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyVerdict<'a> {
+    /// An entry refuses the access.
+    Denied(DenyMatch<'a>),
+    /// No entry covers the path by name, and the identity walk saw its directory and found
+    /// none above (or no entry has an identity).
+    Clear,
+    /// No entry covers the path by name, but the identity walk could not see its directory:
+    /// whether it lies beneath an entry reached by another name is not known.
+    Unchecked {
+        /// What kept the walk from seeing the directory.
+        why: Unseen,
+        /// An entry whose identity the walk's fallback (a `stat` of each ancestor by name,
+        /// following symlinks) met: evidence that the path is protected, never that it is
+        /// not — the names may have led elsewhere a moment before or after.
+        by_name: Option<DenyMatch<'a>>,
+    },
+}
+
+/// The identities [`DenySet::object_beneath`] and [`DenySet::missing_made_by`] look up.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// Every existing entry and directory above an entry or a link kept in place.
+    above: HashMap<(u64, u64), Beneath>,
+    /// For each missing entry (an index into `entries`): its deepest existing directory and
+    /// the name below it on the entry's path.
+    /// The value: the entry, and the path the name has on the entry's own path.
+    missing: HashMap<((u64, u64), OsString), (usize, PathBuf)>,
+}
+
+/// What an object [`DenySet::object_beneath`] knows is, or lies above.
+#[derive(Debug, Clone, Copy)]
+enum Beneath {
+    /// An entry (an index into `entries`): the object itself, or a directory above it.
+    Entry(usize),
+    /// A link kept in place (an index into `links`) lies beneath the directory.
+    Link(usize),
+}
+
 /// The deny entry that covers a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DenyMatch<'a> {
@@ -598,6 +649,10 @@ pub struct DenySet {
     /// The identity walk over a request's ancestors, remembered per directory (see
     /// [`AncestorMemo`]); emptied whenever `ids` changes.
     ancestors: AncestorMemo,
+    /// The identities of every entry and of every existing directory above an entry or a
+    /// link kept in place (see [`object_beneath`](DenySet::object_beneath)), read on first
+    /// need; emptied whenever an entry or a link is added.
+    above: std::sync::OnceLock<Known>,
     /// A key of `by_path` is not a clean path (not expected: entries are normalised or
     /// canonical): then lookups try every [`clean_bases`] prefix, not only the clean ones.
     unclean_keys: bool,
@@ -794,6 +849,8 @@ impl DenySet {
     fn add_link(&mut self, link: PathBuf, origin: &Origin, kind: DenyKind) {
         if self.link_paths.insert(link.clone()) {
             self.links.push((link, origin.clone(), kind));
+            // The directories above it join what `object_beneath` knows.
+            self.above = std::sync::OnceLock::new();
         }
     }
 
@@ -985,9 +1042,7 @@ impl DenySet {
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
             }
-            if self.link_paths.insert(l.clone()) {
-                self.links.push((l.clone(), origin.clone(), kind));
-            }
+            self.add_link(l.clone(), origin, kind);
         }
         let Some(target) = end else {
             return;
@@ -1114,9 +1169,7 @@ impl DenySet {
                 Err(_) => stopped.links,
             };
             for (l, _, _) in links {
-                if self.link_paths.insert(l.clone()) {
-                    self.links.push((l, origin.clone(), kind));
-                }
+                self.add_link(l, origin, kind);
             }
         }
         // A built-in group's name that leads to a character device (`~/.bash_history` →
@@ -1158,6 +1211,7 @@ impl DenySet {
             self.ancestors.clear();
         }
         let index = self.entries.len();
+        self.above = std::sync::OnceLock::new();
         self.unclean_keys |= !is_clean(literal.as_os_str().as_bytes())
             || !is_clean(canonical.as_os_str().as_bytes());
         self.by_path
@@ -1237,27 +1291,138 @@ impl DenySet {
             } else {
                 &e.canonical
             };
-            let m = DenyMatch {
-                group: &e.group,
-                origin: &e.origin,
-                kind: e.kind,
-                why: &e.why,
-            };
-            return Some((path.clone(), m));
+            return Some((path.clone(), e.as_match()));
         }
         let (link, origin, kind) = self.links.iter().find(|(l, _, _)| below(l))?;
+        Some((link.clone(), self.link_match(origin, *kind)))
+    }
+
+    /// The entry that the object `(st_dev, st_ino)` is, or lies beneath: by identity, whatever
+    /// name reached it. [`entry_beneath`](DenySet::entry_beneath) compares names, and a
+    /// directory above an entry reached by another name (the user's `/home` or `~/.config`
+    /// bind-mounted in an approved directory: `W/hs/u/.config` holds `~/.config/autostart`)
+    /// has no entry beneath its name; renamed, it changes what the entry's own path names
+    /// (red team 26). The identities of every entry and of each existing directory above an
+    /// entry or a link kept in place are read once, on first need (one `lstat` per distinct
+    /// directory: only a runtime-granted rename asks), and again after the set
+    /// changes. A directory made above an entry's path after that (the entry missing when
+    /// they were read) is not known.
+    #[must_use]
+    pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
+        match *self.known().above.get(&(dev, ino))? {
+            Beneath::Entry(i) => {
+                let e = &self.entries[i];
+                Some((e.literal.clone(), e.as_match()))
+            }
+            Beneath::Link(j) => {
+                let (link, origin, kind) = &self.links[j];
+                Some((link.clone(), self.link_match(origin, *kind)))
+            }
+        }
+    }
+
+    /// The entry that making `name` in the directory `(st_dev, st_ino)` would make (its
+    /// top missing directory, or the entry itself), when the entry does not exist: a name
+    /// no walk can meet by identity yet, and reached by another name (the home bind-mounted
+    /// in an approved directory: `mkdir W/hs/u/.config/autostart` where `~/.config/autostart`
+    /// is missing) its path says nothing either (red team 26). Read with
+    /// [`object_beneath`](DenySet::object_beneath)'s identities: for each missing entry, its
+    /// deepest existing directory and the name below it. `path` is the name to make (its
+    /// parent being that directory); made by the entry's own path, it is left to the checks
+    /// by name, as before (`mkdir ~/.gemini` stays allowed; `~/.gemini/settings.json` is
+    /// refused by name). The entry, the name's own path (`~/.gemini`) and the match.
+    #[must_use]
+    pub fn missing_made_by(
+        &self,
+        dev: u64,
+        ino: u64,
+        path: &Path,
+    ) -> Option<(PathBuf, PathBuf, DenyMatch<'_>)> {
+        let name = path.file_name()?;
+        let (i, own) = self.known().missing.get(&((dev, ino), name.to_owned()))?;
+        let e = &self.entries[*i];
+        if e.literal.starts_with(path) || e.canonical.starts_with(path) {
+            return None;
+        }
+        Some((e.literal.clone(), own.clone(), e.as_match()))
+    }
+
+    fn known(&self) -> &Known {
+        self.above.get_or_init(|| self.read_known())
+    }
+
+    /// What [`object_beneath`](DenySet::object_beneath) and
+    /// [`missing_made_by`](DenySet::missing_made_by) look up.
+    fn read_known(&self) -> Known {
+        let mut known = Known::default();
+        let mut stats: HashMap<&Path, Option<(u64, u64)>> = HashMap::new();
+        let mut id_of = |p| {
+            *stats.entry(p).or_insert_with(|| {
+                std::fs::symlink_metadata(p)
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+            })
+        };
+        // Each directory is read once: once a path was seen, so was the rest of the way up.
+        let mut seen: HashSet<&Path> = HashSet::new();
+        let starts = self
+            .entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                [
+                    (e.canonical.as_path(), Beneath::Entry(i)),
+                    (e.literal.as_path(), Beneath::Entry(i)),
+                ]
+            })
+            // The link itself is [`protected_link`](DenySet::protected_link)'s.
+            .chain(
+                self.links
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, (link, _, _))| Some((link.parent()?, Beneath::Link(j)))),
+            );
+        for (from, what) in starts {
+            if let (Beneath::Entry(i), None) = (what, id_of(from)) {
+                let mut below = from;
+                for p in from.ancestors().skip(1) {
+                    if let Some(id) = id_of(p) {
+                        if let Some(name) = below.file_name() {
+                            known
+                                .missing
+                                .entry((id, name.to_owned()))
+                                .or_insert((i, below.to_path_buf()));
+                        }
+                        break;
+                    }
+                    below = p;
+                }
+            }
+            for p in from.ancestors() {
+                if !seen.insert(p) {
+                    break;
+                }
+                if let Some(id) = id_of(p) {
+                    known.above.entry(id).or_insert(what);
+                }
+            }
+        }
+        known
+    }
+
+    /// The match for a link kept in place: its origin's group label, its kind.
+    fn link_match<'a>(&'a self, origin: &'a Origin, kind: DenyKind) -> DenyMatch<'a> {
         let group = self
             .entries
             .iter()
             .find(|e| &e.origin == origin)
             .map_or("", |e| e.group.as_str());
-        let m = DenyMatch {
+        DenyMatch {
             group,
             origin,
-            kind: *kind,
+            kind,
             why: "",
-        };
-        Some((link.clone(), m))
+        }
     }
 
     /// Whether `path` (as given, not followed) is a symlink the set keeps in place as a link
@@ -1280,6 +1445,26 @@ impl DenySet {
     #[must_use]
     pub fn deny_for(&self, path: &Path, access: AccessMode) -> Option<DenyMatch<'_>> {
         self.probe(path).matching(Some(access))
+    }
+
+    /// [`deny_for`](DenySet::deny_for), saying also when the identity walk could not see the
+    /// path's directory (red team 26): then the path may lead beneath an entry by another
+    /// name, unseen, and "nothing found" is not an answer for a caller that acts on it (the
+    /// URL opener's directory) or prints advice for it (the report). The same system calls.
+    #[must_use]
+    pub fn verdict(&self, path: &Path, access: AccessMode) -> DenyVerdict<'_> {
+        let probe = self.probe(path);
+        if let Some(m) = probe.matching_by_path(Some(access)) {
+            return DenyVerdict::Denied(m);
+        }
+        let by_identity = probe.matching_by_identity(Some(access));
+        match probe.walked().unseen() {
+            Some(why) => DenyVerdict::Unchecked {
+                why,
+                by_name: by_identity,
+            },
+            None => by_identity.map_or(DenyVerdict::Clear, DenyVerdict::Denied),
+        }
     }
 
     /// `path` prepared for several checks ([`Probe::group`], [`Probe::deny_for`]): it is
@@ -1555,35 +1740,36 @@ impl<'a> Probe<'a> {
     /// The first entry covering the path that refuses `access` (`None`: any entry), full
     /// ones first.
     fn matching(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
+        self.matching_by_path(access)
+            .or_else(|| self.matching_by_identity(access))
+    }
+
+    /// [`matching`](Self::matching) by the entries' names (match forms 1 and 2).
+    fn matching_by_path(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
         if !self.active {
             return None;
         }
-        let set: &'a DenySet = self.set;
         let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
-        fn as_match(e: &Entry) -> DenyMatch<'_> {
-            DenyMatch {
-                group: &e.group,
-                origin: &e.origin,
-                kind: e.kind,
-                why: &e.why,
-            }
-        }
         let found = if cfg!(target_os = "macos") {
             self.scan(&refuses)
         } else {
             self.look_up(&refuses)
         };
-        if let Some(e) = found {
-            return Some(as_match(e));
-        }
-        if set.ids.is_empty() {
+        found.map(Entry::as_match)
+    }
+
+    /// [`matching`](Self::matching) by the entries' identities (match form 3: the walk).
+    fn matching_by_identity(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
+        let set: &'a DenySet = self.set;
+        if !self.active || set.ids.is_empty() {
             return None;
         }
+        let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
         let (ids, _) = self.walk();
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))
-            .map(as_match)
+            .map(Entry::as_match)
     }
 }
 
@@ -2018,6 +2204,59 @@ mod tests {
         ] {
             assert_eq!(beneath(p), None, "{p}");
         }
+    }
+
+    /// Red team 26: the directories above an entry are known by identity, whatever name
+    /// reaches them (a bind mount of the home elsewhere); a sibling is not, and an entry added
+    /// later is seen.
+    #[test]
+    fn object_beneath_and_missing_made_by_know_entries_by_identity() {
+        let root = std::env::temp_dir().join(format!("nono-rt26-above-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("h/.config/autostart")).unwrap();
+        std::fs::create_dir_all(root.join("h/.config/other")).unwrap();
+        std::fs::create_dir_all(root.join("h/proj")).unwrap();
+        std::fs::create_dir_all(root.join("h/.ssh")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        let id = |p: &str| {
+            let m = std::fs::symlink_metadata(root.join(p)).unwrap();
+            (m.dev(), m.ino())
+        };
+        let mut set = DenySet::new();
+        set.add(&root.join("h/.config/autostart"), "autorun")
+            .unwrap();
+        let beneath = |set: &DenySet, p: &str| {
+            let (dev, ino) = id(p);
+            set.object_beneath(dev, ino)
+                .map(|(e, m)| (e, m.group.to_owned()))
+        };
+        let autostart = Some((root.join("h/.config/autostart"), "autorun".to_owned()));
+        for p in ["h/.config/autostart", "h/.config", "h", ""] {
+            assert_eq!(beneath(&set, p), autostart, "{p}");
+        }
+        for p in ["h/.config/other", "h/proj", "h/.ssh"] {
+            assert_eq!(beneath(&set, p), None, "{p}");
+        }
+        set.add(&root.join("h/.ssh"), "credentials").unwrap();
+        assert_eq!(
+            beneath(&set, "h/.ssh"),
+            Some((root.join("h/.ssh"), "credentials".to_owned()))
+        );
+        assert_eq!(beneath(&set, "h/proj"), None);
+        // A missing entry: making its top missing name in its deepest existing directory,
+        // by another name (`/elsewhere/.gemini` stands for the mount's name); by its own
+        // path, left to the checks by name.
+        set.add(&root.join("h/.gemini/settings.json"), "autorun")
+            .unwrap();
+        let (dev, ino) = id("h");
+        let made = |p: &Path| set.missing_made_by(dev, ino, p).map(|(e, own, _)| (e, own));
+        let gemini = Some((root.join("h/.gemini/settings.json"), root.join("h/.gemini")));
+        assert_eq!(made(Path::new("/elsewhere/.gemini")), gemini);
+        assert_eq!(made(&root.join("h/.gemini")), None);
+        assert_eq!(made(Path::new("/elsewhere/.gemini2")), None);
+        let (dev, ino) = id("h/proj");
+        assert_eq!(set.missing_made_by(dev, ino, Path::new("/x/.gemini")), None);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use nono_wire::{AccessMode, AuditEntry, CapabilityRequest, Timestamp};
 pub use crate::approval::ApprovalBackend;
 use crate::audit::AuditLog;
 use crate::cancel::CancelToken;
-use crate::deny_groups::DenySet;
+use crate::deny_groups::{DenyMatch, DenySet, DenyVerdict};
 pub use crate::request::{Decision, GrantScope, GroupRefusal, RequestSource, RuntimeRequest};
 use crate::walked::{Opened, Walked};
 pub use deny_inodes::DenyInodes;
@@ -336,6 +336,10 @@ pub struct Engine {
     counter: AtomicU64,
 }
 
+/// Why a rename or a symlink at a name above a deny entry is refused.
+const MOVING: &str = "renaming it or putting a symlink at its name would change what that \
+                      entry names, which no rule or approval can override";
+
 impl Engine {
     /// An engine for `policy` asking `backend` when no rule decides. No audit log until
     /// [`with_audit`](Engine::with_audit).
@@ -415,11 +419,17 @@ impl Engine {
     /// approve rule ([`ApproveRule::may_write_in`]), or a write granted once at a prompt
     /// (the command keeps the descriptor: a program it opened for writing stays writable).
     /// Never inside a deny entry that removes writing (deny groups win over every runtime
-    /// grant). For what runs outside the sandbox from `dir` (the URL opener).
+    /// grant) — unless the deny groups' identity walk could not see `dir`'s directory: then
+    /// `true` (red team 26: what the walk's fallback by name met there is no proof that the
+    /// command cannot write, and `false` lets a program run from `dir`). For what runs
+    /// outside the sandbox from `dir` (the URL opener), which `true` keeps away.
     #[must_use]
     pub fn may_grant_write_in(&self, dir: &Path) -> bool {
-        if self.policy.deny.deny_for(dir, AccessMode::Write).is_some() {
-            return false;
+        match self.policy.deny.verdict(dir, AccessMode::Write) {
+            DenyVerdict::Clear => {}
+            DenyVerdict::Denied(_) => return false,
+            // Not known not to lead elsewhere: not a place to run a program from.
+            DenyVerdict::Unchecked { .. } => return true,
         }
         let reaches = |p: &Path| dir.starts_with(p) || p.starts_with(dir);
         if self.policy.approve.iter().any(|r| r.may_write_in(dir)) {
@@ -445,13 +455,69 @@ impl Engine {
     /// never touched by such a call (red team 22). Non-blocking; a scan of the entries.
     pub fn refuse_moving(&self, req: &RuntimeRequest) -> Option<(PathBuf, String, GroupRefusal)> {
         let (entry, m) = self.policy.deny.entry_beneath(&req.path)?;
+        Some(self.refused_entry(req, entry, &m, "holds", MOVING))
+    }
+
+    /// [`refuse_moving`](Engine::refuse_moving) by identity: the object `(st_dev, st_ino)`
+    /// now at the name `req.path` (either name of a rename) is a
+    /// deny entry or a directory above one, whatever name reached it (red team 26: the
+    /// user's `/home` bind-mounted in an approved directory, `W/hs/u/.config` renamed aside
+    /// and another directory holding `autostart/` renamed into its place). Call it on what
+    /// the call is about to act on; the names compared by
+    /// [`refuse_moving`](Engine::refuse_moving) say nothing of an object reached by another
+    /// name.
+    pub fn refuse_moving_object(
+        &self,
+        req: &RuntimeRequest,
+        dev: u64,
+        ino: u64,
+    ) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (entry, m) = self.policy.deny.object_beneath(dev, ino)?;
+        Some(self.refused_entry(req, entry, &m, "is, or holds by another name,", MOVING))
+    }
+
+    /// Making the name `req.path`, whose parent directory is the object `(st_dev, st_ino)`,
+    /// would make a deny entry that does not exist yet (or the top missing directory of its
+    /// path), reached by another name (red team 26: `mkdir W/hs/u/.config/autostart`
+    /// through a bind mount of the home where `~/.config/autostart` is missing). Made by
+    /// its own name, the checks by name decide, as before; by another name only this does.
+    /// Call it on the directory the call is about to make the name in.
+    ///
+    /// The name's own path (`~/.gemini` for `W/hs/u/.gemini`: made by that name, the checks
+    /// by name decide), the reason and the refusal.
+    pub fn refuse_making(
+        &self,
+        req: &RuntimeRequest,
+        dev: u64,
+        ino: u64,
+    ) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (entry, own, m) = self.policy.deny.missing_made_by(dev, ino, &req.path)?;
+        let (_, reason, refusal) = self.refused_entry(
+            req,
+            entry,
+            &m,
+            "would make, by another name,",
+            "a name the entry protects, which no rule or approval can override",
+        );
+        Some((own, reason, refusal))
+    }
+
+    /// The refusal of a call that would move or make a deny entry by a name that is not its
+    /// own (`{req.path} {holds} {entry}, which is in deny group …: {tail}`), audited.
+    fn refused_entry(
+        &self,
+        req: &RuntimeRequest,
+        entry: PathBuf,
+        m: &DenyMatch<'_>,
+        holds: &str,
+        tail: &str,
+    ) -> (PathBuf, String, GroupRefusal) {
         let what = match m.kind {
             DenyKind::All => "is in deny group",
             DenyKind::Write => "is read-only in deny group",
         };
         let reason = format!(
-            "{} holds {}, which {what} `{}`: renaming it or putting a symlink at its name \
-             would change what that entry names, which no rule or approval can override",
+            "{} {holds} {}, which {what} `{}`: {tail}",
             req.path.display(),
             entry.display(),
             m.origin.deny_label(),
@@ -466,7 +532,7 @@ impl Engine {
             by_group: Some(refusal.clone()),
         };
         self.record(req, &decision, "deny-group", Duration::ZERO);
-        Some((entry, reason, refusal))
+        (entry, reason, refusal)
     }
 
     /// Non-blocking: the deny group that covers `path`, if any.
@@ -1023,6 +1089,46 @@ mod tests {
         assert!(got.is_granted(), "{got:?}");
         assert!(may("srv/c/bin"));
         assert!(!may("srv/b/bin"));
+    }
+
+    /// Red team 26: where the deny groups' identity walk could not see the directory (a
+    /// symlink loop on the way, `ELOOP`; a directory gone, `ENOENT`; for an unprivileged
+    /// supervisor one it may not search, `EACCES`) the answer was "nothing denied" and the
+    /// rules alone decided: a directory no rule reaches was a place the URL opener could run
+    /// a program from, although the walk never saw where it leads. Now it is not.
+    #[test]
+    fn redteam26_may_grant_write_in_fails_closed_where_the_walk_could_not_see() {
+        let d = dir("may-write-unseen");
+        std::fs::create_dir_all(d.join("home/.ssh")).unwrap();
+        std::fs::create_dir_all(d.join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink(d.join("usr/loop"), d.join("usr/loop")).unwrap();
+        let policy = Policy {
+            deny: DenySet::all(&Vars::for_home(d.join("home"))).unwrap(),
+            approve: Vec::new(),
+            rate_limit: None,
+        };
+        let (cb, _) = counting(GrantScope::Session);
+        let engine = Engine::new(policy, cb);
+        let may = |p: &str| engine.may_grant_write_in(&d.join(p));
+        assert!(!may("usr/bin"), "seen, and no rule reaches it");
+        assert!(!may("usr"));
+        for unseen in ["usr/loop/bin", "usr/gone/bin"] {
+            assert!(may(unseen), "{unseen}: the walk could not see it");
+        }
+        assert!(
+            matches!(
+                engine
+                    .policy()
+                    .deny
+                    .verdict(&d.join("usr/loop/bin"), AccessMode::Write),
+                DenyVerdict::Unchecked {
+                    why: crate::walked::Unseen::Other(_),
+                    by_name: None
+                }
+            ),
+            "ELOOP"
+        );
+        assert!(!may("home/.ssh"), "deny groups win");
     }
 
     /// Red team 15: a write granted once at a prompt left no trace, so the directory it lies

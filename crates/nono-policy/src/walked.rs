@@ -106,6 +106,43 @@ impl Walked {
     }
 }
 
+/// Why the identity walk could not see a request's directory ([`Walked::Unread`]), as a report
+/// tells it (red team 26): the errno sorted by what it means for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unseen {
+    /// `ENOENT`, `ENOTDIR`: the directory was not there (renamed or removed) when nono looked.
+    Gone,
+    /// `EACCES`, `EPERM`: the supervisor may not search it — nor may the command, which runs
+    /// as the same user (a root supervisor searches everything).
+    Unsearchable,
+    /// Any other error (`ELOOP`: a symlink where the path had none; `ENAMETOOLONG`; an I/O
+    /// error): its OS error number.
+    Other(i32),
+}
+
+impl Unseen {
+    /// The meaning of the walk's errno.
+    #[must_use]
+    pub fn of(e: Errno) -> Unseen {
+        match e {
+            Errno::NOENT | Errno::NOTDIR => Unseen::Gone,
+            Errno::ACCESS | Errno::PERM => Unseen::Unsearchable,
+            other => Unseen::Other(other.raw_os_error()),
+        }
+    }
+}
+
+impl Walked {
+    /// What kept the walk from seeing the directory, if anything did.
+    #[must_use]
+    pub fn unseen(&self) -> Option<Unseen> {
+        match self {
+            Walked::Unread(e) => Some(Unseen::of(*e)),
+            Walked::Unneeded | Walked::At { .. } => None,
+        }
+    }
+}
+
 /// What the checks after a runtime grant's open need of the opened object, from one `statx`
 /// of its fd (the mount id included, for [`Walked::admits_opened`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +219,16 @@ mod tests {
         }
         assert_eq!(Walked::Unread(Errno::ACCESS).seen(), Err(Errno::ACCESS));
         assert_eq!(walked.seen(), Ok(()));
+        assert_eq!(walked.unseen(), None);
+        assert_eq!(Walked::Unread(Errno::NOENT).unseen(), Some(Unseen::Gone));
+        assert_eq!(
+            Walked::Unread(Errno::ACCESS).unseen(),
+            Some(Unseen::Unsearchable)
+        );
+        assert_eq!(
+            Walked::Unread(Errno::LOOP).unseen(),
+            Some(Unseen::Other(Errno::LOOP.raw_os_error()))
+        );
         assert!(Walked::Unneeded.admits_opened(id(7, 7)));
         assert!(Walked::Unneeded.admits_dir(id(7, 7)));
     }

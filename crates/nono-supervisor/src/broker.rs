@@ -94,7 +94,7 @@ use self::as_child::{ActingAsChild, SandboxCreds};
 use self::path_index::{under, PathIndex};
 use crate::cancel::CancelToken;
 use crate::policy::{Decision, Engine, RequestSource, RuntimeRequest, Triage};
-use nono_policy::walked::{Opened, Walked};
+use nono_policy::walked::{Ident, Opened, Unseen, Walked};
 
 pub(crate) use run_state::{Call, Context, Denial, Refused, Shared};
 
@@ -932,6 +932,16 @@ fn grant_trapped(
     // not by the command either): the kernel's answer at that moment — never an open of
     // what the walk did not check, and no person asked about it.
     if let Err(errno) = walked.seen() {
+        // Reported, with no flag: none would help (red team 26).
+        let reason = unread_refusal(&path, errno);
+        engine.refuse_granted(&req, &reason);
+        shared.deny(Denial {
+            what: Refused::Unread {
+                path: path.clone(),
+                why: Unseen::of(errno),
+            },
+            ..denial(reason)
+        });
         let _ = notify.respond_errno(n.id, errno.raw_os_error());
         return;
     }
@@ -963,16 +973,38 @@ fn grant_trapped(
             // `O_TRUNC` waits until the opened object has been checked (below). An open that
             // may create is made in its directory once that is known to be where the deny
             // groups' walk looked (a name made elsewhere would stay).
+            // A missing deny entry made by another name (red team 26): refused before the
+            // open, in the directory it would be made in.
+            let making = |dir: Ident| engine.refuse_making(&req, dir.dev, dir.ino);
             let opened = creds.act().and_then(|as_child| {
-                if flags.contains(OFlags::CREATE) && walked != Walked::Unneeded {
-                    open_approved_in_walked(&as_child, &path, flags & !OFlags::TRUNC, mode, walked)
+                if flags.contains(OFlags::CREATE) {
+                    open_approved_in_walked(
+                        &as_child,
+                        &path,
+                        flags & !OFlags::TRUNC,
+                        mode,
+                        walked,
+                        &making,
+                    )
                 } else {
-                    open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode).map(Some)
+                    open_approved(&as_child, &path, flags & !OFlags::TRUNC, mode).map(Ok)
                 }
             });
             let opened = match opened {
-                Ok(Some(fd)) => Ok(fd),
-                Ok(None) => return moved(&req),
+                Ok(Ok(fd)) => Ok(fd),
+                Ok(Err(NotOpened::Moved)) => return moved(&req),
+                Ok(Err(NotOpened::Makes(own, reason, refusal))) => {
+                    shared.deny(Denial {
+                        what: Refused::MakesEntry(Box::new(run_state::MakesEntry {
+                            path: path.clone(),
+                            own,
+                            refusal,
+                        })),
+                        ..denial(reason)
+                    });
+                    let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                    return;
+                }
                 Err(e) => Err(e),
             };
             match opened {
@@ -1221,6 +1253,17 @@ pub(crate) fn moved_refusal(path: &Path) -> String {
     )
 }
 
+/// The reason of a [`Refused::Unread`]: the deny groups' identity walk could not see the
+/// directory of `path` (`errno`), so the supervisor did not act.
+pub(crate) fn unread_refusal(path: &Path, errno: Errno) -> String {
+    format!(
+        "nono could not read the directory of {} when it checked it against the deny groups \
+         ({}), so it did not act",
+        crate::escape::path(path),
+        std::io::Error::from(errno)
+    )
+}
+
 /// After an approved open (always made with `O_NONBLOCK`, see [`open_approved`]): refuse an
 /// object that is not a regular file or a directory unless `named` (a rule names the object
 /// itself: [`crate::policy::Engine::rule_names`]), then give the fd the blocking mode the
@@ -1300,25 +1343,39 @@ pub(crate) fn open_approved(
     )
 }
 
+/// Why [`open_approved_in_walked`] opened nothing.
+pub(crate) enum NotOpened {
+    /// The directory is not where the deny groups' walk looked.
+    Moved,
+    /// The name would make a missing deny entry by another name: the name's own path, the
+    /// reason and the refusal ([`Engine::refuse_making`]).
+    Makes(PathBuf, String, crate::policy::GroupRefusal),
+}
+
 /// [`open_approved`] of a path the open may create (`O_CREAT`), made beneath its canonical
 /// parent once that, opened as the child without following any symlink, is known to lie
-/// where the deny groups' identity walk looked (`walked`, see `nono_policy::walked`):
-/// `Ok(None)` when it does not — nothing is opened or made. The walk's own errno when it could
-/// not see the directory.
+/// where the deny groups' identity walk looked (`walked`, see `nono_policy::walked`) and
+/// `making` (given the directory) refuses nothing: otherwise nothing is opened or made. The
+/// walk's own errno when it could not see the directory.
 pub(crate) fn open_approved_in_walked(
     as_child: &ActingAsChild,
     path: &Path,
     flags: OFlags,
     mode: Mode,
     walked: Walked,
-) -> Result<Option<OwnedFd>, Errno> {
+    making: &dyn Fn(Ident) -> Option<(PathBuf, String, crate::policy::GroupRefusal)>,
+) -> Result<Result<OwnedFd, NotOpened>, Errno> {
     if flags.contains(OFlags::TMPFILE) {
         return Err(Errno::ACCESS);
     }
     walked.seen()?;
     let (dir, name) = open_parent(as_child, path)?;
-    if !walked.admits_dir(Opened::of_fd(&dir)?.id) {
-        return Ok(None);
+    let id = Opened::of_fd(&dir)?.id;
+    if !walked.admits_dir(id) {
+        return Ok(Err(NotOpened::Moved));
+    }
+    if let Some((entry, reason, refusal)) = making(id) {
+        return Ok(Err(NotOpened::Makes(entry, reason, refusal)));
     }
     rustix::fs::openat2(
         &dir,
@@ -1327,7 +1384,7 @@ pub(crate) fn open_approved_in_walked(
         mode,
         ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
-    .map(Some)
+    .map(Ok)
 }
 
 /// The canonical parent of `path`, opened `O_PATH` without following any symlink, and the

@@ -24,7 +24,7 @@ pub mod url_open;
 use nono_policy::request;
 pub use nono_policy::{
     audit, bypass, cancel, deny_groups, deny_prefetch, env, escape, learn, learn_profile, planted,
-    policy, profile, profile_trust, url,
+    policy, profile, profile_trust, url, walked,
 };
 
 pub use broker::procfs::{explain_proc, ProcRefusal, ProcVerdict};

@@ -337,11 +337,16 @@ fn decide_request(
     let walked = triage.as_ref().map_or(Walked::Unneeded, |t| t.walked());
     // The walk could not see the directory: nobody is asked about what cannot be checked.
     if let Err(errno) = walked.seen() {
-        return deny(format!(
-            "{} could not be checked against the deny groups: {}",
-            canonical.display(),
-            std::io::Error::from(errno)
-        ));
+        let reason = crate::broker::unread_refusal(&canonical, errno);
+        engine.refuse_granted(&request, &reason);
+        let why = nono_policy::walked::Unseen::of(errno);
+        return refuse(
+            Refused::Unread {
+                path: canonical.clone(),
+                why,
+            },
+            reason,
+        );
     }
     let decision = match triage {
         Some(t) => engine.decide_triaged(&request, t, cancel),

@@ -55,14 +55,14 @@ use std::sync::Arc;
 use nono_sandbox::linux::seccomp::{procmem, Notification, NotifyFd, Syscall};
 use nono_sandbox::paths::realpath_without_magic_links;
 use nono_sandbox::AccessMode;
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, ResolveFlags, StatxFlags};
 use rustix::io::Errno;
 
 use super::as_child::ActingAsChild;
-use super::run_state::{Call, Denial, Refused, Shared};
+use super::run_state::{Call, Denial, MakesEntry, MovesEntry, Refused, Shared};
 use super::{open_parent, Context, StaticGrants, PATH_MAX};
 use crate::policy::{Decision, GroupRefusal, RequestSource, RuntimeRequest};
-use nono_policy::walked::{Opened, Walked};
+use nono_policy::walked::{Ident, Opened, Unseen, Walked};
 
 /// The syscalls this module reports on.
 pub(crate) const SYSCALLS: &[Syscall] = &[
@@ -482,7 +482,19 @@ fn grant(
                 }
             }
             if let Some((entry, reason, refusal)) = engine.refuse_moving(&request(path)) {
-                return deny(&entry, reason, Some(refusal));
+                shared.deny(Denial {
+                    what: Refused::MovesEntry(Box::new(MovesEntry {
+                        path: entry,
+                        moved: path.clone(),
+                        refusal,
+                    })),
+                    access: AccessMode::Write,
+                    pid: n.pid,
+                    call: Call::Syscall(syscall),
+                    reason,
+                });
+                let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+                return;
             }
         }
     }
@@ -497,6 +509,24 @@ fn grant(
         let decision = match engine.triage(&req) {
             Some(t) => {
                 walked[i] = t.walked();
+                // The walk could not see the directory: the kernel's answer of that moment,
+                // nobody asked, and a report line with no flag (red team 26).
+                if let Err(errno) = walked[i].seen() {
+                    let reason = super::unread_refusal(path, errno);
+                    engine.refuse_granted(&req, &reason);
+                    shared.deny(Denial {
+                        what: Refused::Unread {
+                            path: path.clone(),
+                            why: Unseen::of(errno),
+                        },
+                        access: AccessMode::Write,
+                        pid: n.pid,
+                        call: Call::Syscall(syscall),
+                        reason,
+                    });
+                    let _ = notify.respond_errno(n.id, errno.raw_os_error());
+                    return;
+                }
                 engine.decide_triaged(&req, t, cancel)
             }
             None => engine.decide_until(&req, cancel),
@@ -537,7 +567,33 @@ fn grant(
                 }
             }
         }
-        perform(&as_child, op, &walked, umask)
+        // A directory that is a deny entry or lies above one, by identity (red team 26): the
+        // names `refuse_moving` compared say nothing of one reached by another name.
+        let moving = |path: &Path, dev: u64, ino: u64| {
+            engine
+                .refuse_moving_object(&request(path), dev, ino)
+                .map(|(entry, reason, refusal)| {
+                    let moved = path.to_path_buf();
+                    let what = Refused::MovesEntry(Box::new(MovesEntry {
+                        path: entry,
+                        moved,
+                        refusal,
+                    }));
+                    (what, reason)
+                })
+        };
+        // A name that would make a missing deny entry, reached by another name (red team
+        // 26): no walk meets an identity it does not have yet.
+        let making = |path: &Path, dir: Ident| {
+            engine
+                .refuse_making(&request(path), dir.dev, dir.ino)
+                .map(|(own, reason, refusal)| {
+                    let path = path.to_path_buf();
+                    let what = Refused::MakesEntry(Box::new(MakesEntry { path, own, refusal }));
+                    (what, reason)
+                })
+        };
+        perform(&as_child, op, &walked, umask, &moving, &making)
     });
     match result {
         Ok(Ok(())) => {
@@ -593,22 +649,35 @@ type Moved = (Refused, String);
 /// (refused, [`Refused::Moved`]) when it is not; the walk's own errno when it could not see
 /// it (the directory gone or not searchable: what the kernel answered then). One `statx` of
 /// each such parent.
+///
+/// `moving(path, dev, ino)`: the refusal, if any, of moving the object `(st_dev, st_ino)` at
+/// the name `path` — a deny entry or a directory above one, by identity (red team 26). Asked
+/// of both names of a rename, on what is at the name in the parent just opened: one `statx`
+/// per name.
+///
+/// `making(path, dir)`: the refusal, if any, of making the name `path` in the directory
+/// `dir` — a missing deny entry's name reached by another name (red team 26). Asked of every
+/// new name (a rename's destination too) on the parent just opened, whose `statx` the
+/// comparison with the walk makes anyway.
 fn perform(
     as_child: &ActingAsChild,
     op: &Op,
     walked: &[Walked],
     umask: Mode,
+    moving: &dyn Fn(&Path, u64, u64) -> Option<Moved>,
+    making: &dyn Fn(&Path, Ident) -> Option<Moved>,
 ) -> Result<Result<(), Moved>, Errno> {
     let parent = |i: usize| -> Result<Result<(OwnedFd, &Path), Moved>, Errno> {
-        let path = op
+        let (path, need) = op
             .names
             .get(i)
-            .map(|(p, _, _)| p.as_path())
+            .map(|(p, need, _)| (p.as_path(), *need))
             .ok_or(Errno::INVAL)?;
         let walked = walked.get(i).copied().unwrap_or(Walked::Unneeded);
         walked.seen()?;
         let (dir, name) = open_parent(as_child, path)?;
-        if walked != Walked::Unneeded {
+        let makes = matches!(need, Need::Create | Need::Replace);
+        if walked != Walked::Unneeded || makes {
             let id = Opened::of_fd(&dir)?.id;
             if !walked.admits_dir(id) {
                 let what = path.parent().unwrap_or(path);
@@ -616,6 +685,9 @@ fn perform(
                     Refused::Moved(path.to_path_buf()),
                     super::moved_refusal(what),
                 )));
+            }
+            if let Some(refused) = makes.then(|| making(path, id)).flatten() {
+                return Ok(Err(refused));
             }
         }
         Ok(Ok((dir, name)))
@@ -628,12 +700,34 @@ fn perform(
             }
         };
     }
+    // What is at name `i` now (not followed): refused when it is a deny entry or above one.
+    // A missing name moves nothing (the call then fails or makes it).
+    let unmoved = |dir: &OwnedFd, name: &Path, i: usize| -> Result<Result<(), Moved>, Errno> {
+        let st = match rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => return Ok(Ok(())),
+            Err(e) => return Err(e),
+        };
+        let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
+        let path = op.names.get(i).map_or(name, |(p, _, _)| p.as_path());
+        Ok(moving(path, dev, st.stx_ino).map_or(Ok(()), Err))
+    };
+    macro_rules! unmoved {
+        ($dir:expr, $name:expr, $i:expr) => {
+            if let Err(refused) = unmoved($dir, $name, $i)? {
+                return Ok(Err(refused));
+            }
+        };
+    }
     let done = match &op.kind {
         OpKind::Mkdir(mode) => {
             let (dir, n) = parent!(0);
             rustix::fs::mkdirat(&dir, n, *mode & !umask)
         }
         OpKind::Unlink(flags) => {
+            // Not asked of `moving`: only an empty directory can be removed, and one above
+            // a deny entry then holds none of it (the entry is missing; its own name is
+            // refused by the walk, as an entry itself is). `mkdir` could make it again.
             let (dir, n) = parent!(0);
             rustix::fs::unlinkat(&dir, n, *flags)
         }
@@ -645,6 +739,8 @@ fn perform(
         OpKind::Rename(flags) => {
             let (old_dir, old) = parent!(0);
             let (new_dir, new) = parent!(1);
+            unmoved!(&old_dir, old, 0);
+            unmoved!(&new_dir, new, 1);
             rustix::fs::renameat_with(&old_dir, old, &new_dir, new, *flags)
         }
         // path_args order: the new name first, then the source.

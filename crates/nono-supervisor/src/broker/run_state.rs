@@ -90,6 +90,16 @@ pub enum Refused {
         /// The entry's refusal.
         refusal: GroupRefusal,
     },
+    /// A rename (either name) or a symlink at a name that would move or replace a directory
+    /// above a deny entry — by its name, or by identity when reached by another name (red
+    /// teams 22 and 26) — so change what the entry's path names. No flag grants it: lifting
+    /// one entry leaves the others the directory holds.
+    MovesEntry(Box<MovesEntry>),
+    /// A name made (`mkdir`, a creating open, a symlink, a rename's destination) that is,
+    /// reached by another name, a missing deny entry or a directory on its path (red team
+    /// 26). No flag grants it under that name; by its own path (`own`) the checks by name
+    /// decide.
+    MakesEntry(Box<MakesEntry>),
     /// A runtime grant (an approve rule, a prompt, a session grant, the SDK) refused on the
     /// object it opened: another name — a hard link made outside the sandbox — for a file
     /// under a deny entry. No flag grants it (a static grant of the directory would reach the
@@ -100,6 +110,16 @@ pub enum Refused {
     /// it, holding a mount point, was renamed in between (red team 23). No flag grants it;
     /// the command may retry once the layout is still.
     Moved(PathBuf),
+    /// A runtime grant not acted on because the deny groups' identity walk could not see the
+    /// path's directory when it checked (red team 26): answered with the errno the walk got
+    /// (`ENOENT`, `EACCES`: what the kernel answered then), never a deny group's refusal. No
+    /// flag grants it.
+    Unread {
+        /// By absolute path, as the supervisor resolved it.
+        path: PathBuf,
+        /// What kept the walk from seeing the directory.
+        why: nono_policy::walked::Unseen,
+    },
     /// A `/proc` entry the procfs broker refused (another process's, one outside its
     /// allow-list, a write to a read-only one): no flag grants it.
     Proc {
@@ -108,6 +128,28 @@ pub enum Refused {
         /// Why.
         refusal: super::procfs::ProcRefusal,
     },
+}
+
+/// What a [`Refused::MovesEntry`] refused (boxed: the names make it the largest refusal).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MovesEntry {
+    /// The entry (by its own path).
+    pub path: PathBuf,
+    /// The name the call would have moved or replaced.
+    pub moved: PathBuf,
+    /// The entry's refusal.
+    pub refusal: GroupRefusal,
+}
+
+/// What a [`Refused::MakesEntry`] refused (boxed, as [`MovesEntry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MakesEntry {
+    /// The name as the command made it (canonical parent).
+    pub path: PathBuf,
+    /// The same name on the entry's own path.
+    pub own: PathBuf,
+    /// The entry's refusal.
+    pub refusal: GroupRefusal,
 }
 
 impl Refused {
@@ -120,8 +162,11 @@ impl Refused {
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
             | Refused::Moved(p)
+            | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => Some(p),
+            Refused::MovesEntry(m) => Some(&m.path),
+            Refused::MakesEntry(m) => Some(&m.path),
             _ => None,
         }
     }
@@ -138,8 +183,11 @@ impl std::fmt::Display for Refused {
             | Refused::Credentials(p)
             | Refused::HardLinkToProtected(p)
             | Refused::Moved(p)
+            | Refused::Unread { path: p, .. }
             | Refused::DenyEntry { path: p, .. }
             | Refused::Proc { path: p, .. } => write!(f, "{}", p.display()),
+            Refused::MovesEntry(m) => write!(f, "{}", m.path.display()),
+            Refused::MakesEntry(m) => write!(f, "{}", m.path.display()),
             Refused::AbstractSocket(name) => write!(f, "@{}", name.to_string_lossy()),
             Refused::UnixDatagramSocket => f.write_str("a Unix datagram socket"),
             Refused::OtherProcess { id, group: false } => write!(f, "pid {id}"),
