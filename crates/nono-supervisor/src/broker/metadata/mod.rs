@@ -185,6 +185,9 @@ pub(super) enum Refusal {
     /// Allowed by a runtime grant, but the object opened lies in another mount than where
     /// the deny groups' identity walk looked (a denial, `EACCES`; red team 23).
     Moved(PathBuf, String),
+    /// Allowed by a runtime grant, but the deny groups' identity walk could not see the
+    /// directory (a denial with no flag, the walk's errno: red team 26).
+    Unread(PathBuf, Errno, String),
 }
 
 impl From<Errno> for Refusal {
@@ -289,6 +292,19 @@ pub(crate) fn handle(
                 reason,
             });
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());
+        }
+        Err(Refusal::Unread(path, errno, reason)) => {
+            shared.deny(Denial {
+                what: Refused::Unread {
+                    path,
+                    why: nono_policy::walked::Unseen::of(errno),
+                },
+                access: AccessMode::Write,
+                pid: n.pid,
+                call: Call::Syscall(syscall),
+                reason,
+            });
+            let _ = notify.respond_errno(n.id, errno.raw_os_error());
         }
         Err(Refusal::Forbidden(path, reason, errno)) => {
             shared.deny(Denial {

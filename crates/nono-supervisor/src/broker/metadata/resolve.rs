@@ -128,7 +128,7 @@ fn resolve_path(
     }
     let approved = if caps.allows_canonical(&canonical, AccessMode::Write) {
         None
-    } else if let Some(walked) = approved(engine, &canonical, n) {
+    } else if let Some(walked) = approved(engine, &canonical, n)? {
         Some(walked)
     } else {
         return Err(Refusal::Denied(
@@ -151,19 +151,33 @@ fn resolve_path(
 /// never waits for a person, and the prompt is not offered for metadata changes.
 ///
 /// Granted: what the deny groups' identity walk saw, for the object opened to be compared
-/// with.
-fn approved(engine: Option<&Engine>, canonical: &Path, n: &Notification) -> Option<Walked> {
-    let engine = engine?;
+/// with. A walk that could not see the directory is answered with its errno and a report line
+/// before the engine decides, as for the other runtime grants (red team 26).
+fn approved(
+    engine: Option<&Engine>,
+    canonical: &Path,
+    n: &Notification,
+) -> Result<Option<Walked>, Refusal> {
+    let Some(engine) = engine else {
+        return Ok(None);
+    };
     let req = write_request(canonical, n);
-    let t = engine.triage_canonical(&req)?;
+    let Some(t) = engine.triage_canonical(&req) else {
+        return Ok(None);
+    };
     if !engine.grants_without_asking(&req, &t) {
-        return None;
+        return Ok(None);
     }
     let walked = t.walked();
-    engine
+    if let Err(errno) = walked.seen() {
+        let reason = crate::broker::unread_refusal(canonical, errno);
+        engine.refuse_granted(&req, &reason);
+        return Err(Refusal::Unread(canonical.to_path_buf(), errno, reason));
+    }
+    Ok(engine
         .decide_triaged(&req, t, &crate::cancel::CancelToken::new())
         .is_granted()
-        .then_some(walked)
+        .then_some(walked))
 }
 
 /// The policy engine's request for a metadata change of `canonical` (a write).
