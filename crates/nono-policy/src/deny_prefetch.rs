@@ -240,15 +240,16 @@ fn poll_then_wait<T>(rx: &Receiver<T>) -> Option<T> {
     rx.recv().ok()
 }
 
-/// Grow this thread's malloc arena to what the resolution will use, its pages mapped, while
-/// it has nothing else to do (it waits for its inputs while `main` parses the command line
-/// and loads the profile): the resolution's allocations then neither grow the arena (an
-/// `mprotect` a page) nor fault pages in while `main` waits for the result
-/// ([`nono_sandbox::linux::heap`]).
 /// What the resolution allocates on its thread in a home with a few toolchains (~450 KiB
 /// here), rounded up.
 const WARM_HEAP: usize = 512 * 1024;
 
+/// Grow this thread's malloc arena to what the resolution will use, its pages mapped, while
+/// it has nothing else to do (it waits for its inputs while `main` parses the command line
+/// and loads the profile): the resolution's allocations then neither grow the arena (an
+/// `mprotect` a page) nor fault pages in while `main` waits for the result
+/// ([`nono_sandbox::linux::heap`]). Before, 96 KiB written block by block: ~30 `mprotect`s
+/// and ~90 page faults were left to the resolution.
 fn warm_heap() {
     nono_sandbox::linux::heap::warm(WARM_HEAP);
 }
