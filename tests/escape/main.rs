@@ -41,6 +41,7 @@ mod redteam22;
 mod redteam23;
 mod redteam24;
 mod redteam25;
+mod redteam27;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -978,7 +978,7 @@ impl DenySet {
         let mut stopped = crate::planted::Stopped::default();
         let (links, end) = match resolver.walk_noting(link, &mut stopped) {
             Ok(walk) => (walk.links, Some(walk.end)),
-            Err(_) => (stopped.links, stopped.end),
+            Err(_) => (std::mem::take(&mut stopped.links), stopped.end.take()),
         };
         for (l, _, _) in &links {
             // A link inside the walked entry is protected by the entry itself.
@@ -988,6 +988,12 @@ impl DenySet {
             if self.link_paths.insert(l.clone()) {
                 self.links.push((l.clone(), origin.clone(), kind));
             }
+        }
+        // A missing name a later `..` popped from the end (red team 27): denied, so that
+        // nothing (a link to anywhere) can be created there — whether the end is denied or,
+        // above the entry, not.
+        if let Some(missing) = stopped.missing.take() {
+            self.add_missing(resolver, &missing, link, origin, kind, found);
         }
         let Some(target) = end else {
             return;
@@ -1033,6 +1039,32 @@ impl DenySet {
         {
             queue.push_back(before);
         }
+    }
+
+    /// Deny `missing`, a name the chain of `link` looked up and did not find, with a `..`
+    /// after it (see [`Stopped::missing`](crate::planted::Stopped::missing)).
+    fn add_missing(
+        &mut self,
+        resolver: &mut Resolver,
+        missing: &Path,
+        link: &Path,
+        origin: &Origin,
+        kind: DenyKind,
+        found: LinkIn,
+    ) {
+        let why = match found {
+            LinkIn::Entry => format!(
+                "missing on the way of {}, inside a protected path: a `..` after it would \
+                 lead wherever something created here leads",
+                crate::escape::path(link)
+            ),
+            LinkIn::PathDir => format!(
+                "missing on the way of {}, a program on your PATH: a `..` after it would lead \
+                 wherever something created here leads",
+                crate::escape::path(link)
+            ),
+        };
+        let _ = self.add_with(resolver, missing, origin, kind, &why);
     }
 
     /// Deny entries whose symlinks were not all resolved (the walk stopped at its bounds).
@@ -1111,11 +1143,18 @@ impl DenySet {
             let mut stopped = crate::planted::Stopped::default();
             let links = match resolver.walk_noting(&literal, &mut stopped) {
                 Ok(walk) => walk.links,
-                Err(_) => stopped.links,
+                Err(_) => std::mem::take(&mut stopped.links),
             };
             for (l, _, _) in links {
                 if self.link_paths.insert(l.clone()) {
                     self.links.push((l, origin.clone(), kind));
+                }
+            }
+            // A missing name on the way that a later `..` pops (red team 27): created as a
+            // link, it would move the entry wherever the link's parent is.
+            if let Some(missing) = stopped.missing.take() {
+                if missing != literal {
+                    let _ = self.add_with(resolver, &missing, origin, kind, why);
                 }
             }
         }
@@ -3070,6 +3109,43 @@ mod tests {
         assert!(set
             .deny_for(&h.join(".ssh/id_ed25519"), AccessMode::Read)
             .is_some());
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// Red team 27: a dangling chain whose missing name a later `..` pops
+    /// (`~/.ssh/config` → `../dots/a/m/../../ssh/config`, `~/.ssh/keys` →
+    /// `../dots/a/m/../../..`, `~/dots/a/m` missing) denies that name as well as (or, above
+    /// the entry, instead of) its lexical end: created as a link, it would move the chain
+    /// wherever the link's parent is. A `..` that does not pop it (`m/x/../y`) leaves the end
+    /// beneath it, whose spine already holds its directory.
+    #[test]
+    fn a_missing_name_popped_by_a_later_dot_dot_is_denied() {
+        let h = home("missing-dotdot");
+        std::fs::create_dir_all(h.join("dots/a")).unwrap();
+        std::fs::create_dir_all(h.join("dots/b")).unwrap();
+        let link = |target: &str, name: &str| {
+            std::os::unix::fs::symlink(target, h.join(".ssh").join(name)).unwrap();
+        };
+        link("../dots/a/m/../../ssh/config", "config");
+        link("../dots/a/m/../../..", "keys");
+        link("../dots/b/n/x/../y", "other");
+        let vars = Vars::for_home(&h);
+        let set = DenySet::from_groups(["credentials"], &vars).unwrap();
+        let denied = |p: &str| set.deny_for(&h.join(p), AccessMode::Read).is_some();
+        assert!(denied("dots/a/m"));
+        assert!(denied("dots/ssh/config"));
+        assert!(denied("dots/b/n/y"));
+        assert!(
+            !denied("dots/b/n"),
+            "a name the end lies beneath is its spine"
+        );
+        assert!(!denied("dots/a/other"));
+        assert!(
+            !denied("dots"),
+            "a chain ending above its entry denies nothing there"
+        );
+        let m = set.deny_for(&h.join("dots/a/m"), AccessMode::Read).unwrap();
+        assert!(m.why.contains("missing on the way of"), "{}", m.why);
         let _ = std::fs::remove_dir_all(&h);
     }
 

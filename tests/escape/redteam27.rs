@@ -1,0 +1,118 @@
+//! Red team 27 (session 15): a link chain ending at a directory above its entry (067a6d2),
+//! the resolver's memo and duplicate check (3d17bdb, 6364426) and the deny thread's arena
+//! (263d6c8).
+
+use std::process::Command;
+
+use crate::harness::sandbox_available;
+
+/// A home whose `~/.ssh/<name>` is a link whose chain is dangling today at a missing name
+/// followed by `..`: `link` (relative to `~/.ssh`), with `~/dots/a` a directory and
+/// `~/dots/a/m` missing. The sandbox's own tree `~/dots/evil/p/q/r` (for `m` to point at)
+/// and its `ssh/config` holding `evil` are made here: a spine left by the fix may keep the
+/// sandbox from making them itself.
+fn dangling_chain(s: &crate::harness::Scratch, name: &str, link: &str, evil: &str) {
+    let _ = std::fs::remove_dir_all(s.join("home"));
+    s.mkdir("home/.ssh");
+    s.mkdir("home/dots/a");
+    s.mkdir("home/dots/ssh");
+    s.mkdir("home/dots/evil/p/q/r");
+    s.write("home/dots/evil/ssh/config", &format!("{evil}\n"));
+    s.write("home/dots/evil/p/ssh/config", &format!("{evil}\n"));
+    std::os::unix::fs::symlink(link, s.join("home/.ssh").join(name)).unwrap();
+}
+
+/// The attack: create the missing name as a link into the sandbox's own tree, so that the
+/// `..` after it leads there.
+fn revive_script(s: &crate::harness::Scratch, to: &str) -> String {
+    let d = s.s("home/dots");
+    format!("ln -s {d}/evil/{to} {d}/a/m; true")
+}
+
+/// Runs `dangling_chain` + `revive_script` unsandboxed (the control, which must revive the
+/// chain) and then under `run` and `wrap` granted `~/dots`, returning for each mode whether
+/// `~/.ssh/<read>` then read the sandbox's `evil`.
+fn revived_under_each_mode(
+    tag: &str,
+    name: &str,
+    link: &str,
+    to: &str,
+    read: &str,
+) -> Vec<(&'static str, bool, String)> {
+    use crate::harness::{nono_cmd, output, Scratch};
+    let s = Scratch::new(tag);
+    let evil = format!("Host evil-{}", std::process::id());
+    let revived =
+        || std::fs::read_to_string(s.join("home/.ssh").join(read)).is_ok_and(|t| t.contains(&evil));
+    dangling_chain(&s, name, link, &evil);
+    assert!(
+        std::fs::read_to_string(s.join("home/.ssh").join(read)).is_err(),
+        "the chain is not dangling today"
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &revive_script(&s, to)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(revived(), "the control could not revive the chain");
+    let mut result = Vec::new();
+    for mode in ["run", "wrap"] {
+        dangling_chain(&s, name, link, &evil);
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--allow", &s.s("home/dots")])
+            .args(["--", "/bin/sh", "-c", &revive_script(&s, to)]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        result.push((mode, revived(), format!("{run:?}")));
+    }
+    result
+}
+
+/// A dangling chain out of a deny entry with a `..` after its missing name:
+/// `~/.ssh/config` → `../dots/a/m/../../ssh/config`, `~/dots/a/m` missing (the kernel answers
+/// `ENOENT`). The walk (`planted::walk_with`) ends such a chain lexically, popping `m` with
+/// its `..`, at `~/dots/ssh/config`, which the deny set denies (and `~/dots`, `~/dots/ssh`
+/// are its spine); but `~/dots/a` is a sibling of that spine, so a sandbox granted `~/dots`
+/// created `m` as a link to `evil/p/q/r`: the kernel applies the `..` where the link leads,
+/// and `~/.ssh/config` read `~/dots/evil/p/ssh/config`, the sandbox's text, outside any
+/// sandbox (ssh config injection: `ProxyCommand`). Red team 10 fixed the same `..` after a
+/// file and after an unsearchable directory; after a missing name it was left. Pre-dates
+/// this session (5674387 does the same).
+#[test]
+fn redteam27_a_dangling_chain_with_dot_dot_after_its_missing_name_cannot_be_revived() {
+    if !sandbox_available() {
+        return;
+    }
+    for (mode, revived, run) in revived_under_each_mode(
+        "rt27-dangling",
+        "config",
+        "../dots/a/m/../../ssh/config",
+        "p/q/r",
+        "config",
+    ) {
+        assert!(!revived, "{mode}: the chain was revived: {run}");
+    }
+}
+
+/// The same with a chain whose lexical end is a directory *above* its entry:
+/// `~/.ssh/keys` → `../dots/a/m/../../..` ends, popping `m`, at the home. Before 067a6d2 the
+/// home was denied whole (credentials: `--allow ~/dots` could then touch nothing); since it,
+/// a chain ending above its entry denies nothing there, so nothing of this chain is
+/// protected, and a sandbox granted `~/dots` created `m` → `evil/p/q/r`, making
+/// `~/.ssh/keys` its own directory `~/dots/evil` (`~/.ssh/keys/ssh/config` read its text).
+#[test]
+fn redteam27_a_dangling_chain_ending_above_its_entry_cannot_be_revived() {
+    if !sandbox_available() {
+        return;
+    }
+    for (mode, revived, run) in revived_under_each_mode(
+        "rt27-dangling-above",
+        "keys",
+        "../dots/a/m/../../..",
+        "p/q/r",
+        "keys/ssh/config",
+    ) {
+        assert!(!revived, "{mode}: the chain was revived: {run}");
+    }
+}
