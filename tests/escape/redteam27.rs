@@ -116,3 +116,90 @@ fn redteam27_a_dangling_chain_ending_above_its_entry_cannot_be_revived() {
         assert!(!revived, "{mode}: the chain was revived: {run}");
     }
 }
+
+/// A home whose `~/.ssh/config` is a link `link` whose chain passes the directory
+/// `~/proj/sub` on the way to a `..`; `~/dots/config` is the user's real file, and
+/// `~/proj/evil` the sandbox's tree (`a/b` to point at, `dots/config` holding `evil`).
+fn passed_dir_chain(s: &crate::harness::Scratch, link: &str, evil: &str) {
+    let _ = std::fs::remove_dir_all(s.join("home"));
+    s.mkdir("home/.ssh");
+    s.mkdir("home/proj/sub");
+    s.mkdir("home/proj/evil/a/b");
+    s.write("home/dots/config", "Host real\n");
+    s.write("home/proj/evil/dots/config", &format!("{evil}\n"));
+    std::os::unix::fs::symlink(link, s.join("home/.ssh/config")).unwrap();
+}
+
+/// Runs `passed_dir_chain` and the swap of `~/proj/sub` for a link to `evil/a/b`,
+/// unsandboxed (the control: `~/.ssh/<read>` then reads `evil`) and under `run` and `wrap`
+/// granted `~/proj`: whether it read `evil` after each.
+fn swapped_under_each_mode(tag: &str, link: &str, read: &str) -> Vec<(&'static str, bool, String)> {
+    use crate::harness::{nono_cmd, output, Scratch};
+    let s = Scratch::new(tag);
+    let evil = format!("Host evil-{}", std::process::id());
+    let p = s.s("home/proj");
+    let swap = format!("mv {p}/sub {p}/old && ln -s {p}/evil/a/b {p}/sub; true");
+    let swapped =
+        || std::fs::read_to_string(s.join("home/.ssh").join(read)).is_ok_and(|t| t.contains(&evil));
+    passed_dir_chain(&s, link, &evil);
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.ssh").join(read)).unwrap(),
+        "Host real\n"
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &swap])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(swapped(), "the control could not re-point the chain");
+    let mut result = Vec::new();
+    for mode in ["run", "wrap"] {
+        passed_dir_chain(&s, link, &evil);
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args([mode, "-s", "--allow", &p])
+            .args(["--", "/bin/sh", "-c", &swap]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{mode}: {run:?}");
+        result.push((mode, swapped(), format!("{run:?}")));
+    }
+    result
+}
+
+/// A chain out of a deny entry that passes a directory on the way to a `..`:
+/// `~/.ssh/config` → `../proj/sub/../../dots/config` resolves today (to `~/dots/config`,
+/// which the deny set denies, with `~/dots` its spine). The kernel applies the `..` to
+/// whatever is at `~/proj/sub` when the chain is followed; nothing protected that name, so
+/// a sandbox granted `~/proj` replaced `sub` by a link to `evil/a/b` and `~/.ssh/config`
+/// then read `~/proj/evil/dots/config`, the sandbox's text, outside any sandbox. Red team
+/// 17 keeps such names in place for a `PATH` directory's chain; a deny entry's chain did
+/// not. Pre-dates this session (5674387 does the same).
+#[test]
+fn redteam27_a_directory_passed_on_the_way_to_dot_dot_cannot_be_swapped() {
+    if !sandbox_available() {
+        return;
+    }
+    for (mode, swapped, run) in
+        swapped_under_each_mode("rt27-passed", "../proj/sub/../../dots/config", "config")
+    {
+        assert!(!swapped, "{mode}: the chain was re-pointed: {run}");
+    }
+}
+
+/// The same with the chain ending above its entry (`~/.ssh/config` → `../proj/sub/../..`,
+/// the home: `~/.ssh/config/dots/config` read): before 067a6d2 the home was denied whole
+/// (`--allow ~/proj` could touch nothing); since it nothing of the chain was protected and
+/// the swap re-pointed it.
+#[test]
+fn redteam27_a_directory_passed_on_the_way_above_the_entry_cannot_be_swapped() {
+    if !sandbox_available() {
+        return;
+    }
+    for (mode, swapped, run) in swapped_under_each_mode(
+        "rt27-passed-above",
+        "../proj/sub/../..",
+        "config/dots/config",
+    ) {
+        assert!(!swapped, "{mode}: the chain was re-pointed: {run}");
+    }
+}
