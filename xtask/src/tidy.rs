@@ -128,6 +128,8 @@ pub const UNSAFE_ALLOWED: &[(&str, &[&str])] = &[
             "src/linux/fds.rs",
             // pthread_setaffinity_np: std's threads have no kernel id to give rustix.
             "src/linux/thread_cpu.rs",
+            // mallopt(3): no rustix wrapper; madvise(MADV_POPULATE_WRITE) on its own block.
+            "src/linux/heap.rs",
             // sandbox_init(3) on macOS.
             "src/seatbelt/apply.rs",
             // raw seccomp programs and notification loops, tests and benches only.
