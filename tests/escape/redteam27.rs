@@ -203,3 +203,64 @@ fn redteam27_a_directory_passed_on_the_way_above_the_entry_cannot_be_swapped() {
         assert!(!swapped, "{mode}: the chain was re-pointed: {run}");
     }
 }
+
+/// Under runtime grants (`--approve ~`), a link the deny set keeps in place as a link (red
+/// team 10: `~/dots/cur` of `~/.ssh/config` → `../dots/cur/config`, `cur` → `v1`) was
+/// renamed away, removed or replaced by the sandbox: the broker judged the name by where
+/// it leads (`~/dots/v1`, nothing denied) and `entry_beneath` looks strictly beneath it, so
+/// nothing asked `DenySet::protected_link` (used only by the denial report). The sandbox
+/// then put its own link there and `~/.ssh/config` read its file outside any sandbox. Static
+/// grants were not affected (Landlock keeps the link's directory a carve-out spine).
+/// Pre-dates this session (5674387 does the same).
+#[test]
+fn redteam27_a_protected_link_cannot_be_moved_under_approve() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt27-approve-link");
+    let h = s.s("home");
+    let evil = format!("Host evil-{}", std::process::id());
+    let make = || {
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/.ssh");
+        s.write("home/dots/v1/config", "Host real\n");
+        s.write("home/dots/evil/config", &format!("{evil}\n"));
+        std::os::unix::fs::symlink("v1", s.join("home/dots/cur")).unwrap();
+        std::os::unix::fs::symlink("../dots/cur/config", s.join("home/.ssh/config")).unwrap();
+    };
+    let read = || std::fs::read_to_string(s.join("home/.ssh/config")).unwrap();
+    for script in [
+        format!("mv {h}/dots/cur {h}/dots/old; ln -s evil {h}/dots/cur; true"),
+        format!("rm {h}/dots/cur; ln -s evil {h}/dots/cur; true"),
+        format!("ln -sfn evil {h}/dots/cur; true"),
+    ] {
+        // Control: unsandboxed, the script re-points the entry.
+        make();
+        let out = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            read().contains(&evil),
+            "the control did not re-point: {script}"
+        );
+        for grant in [vec!["--approve", &h], vec!["--allow", "", "--approve", &h]] {
+            make();
+            let dots = s.s("home/dots");
+            let grant: Vec<&str> = grant
+                .iter()
+                .map(|g| if g.is_empty() { dots.as_str() } else { g })
+                .collect();
+            let mut cmd = nono_cmd(&s.path);
+            cmd.env("HOME", s.join("home"))
+                .args(["run", "-s"])
+                .args(&grant)
+                .args(["--", "/bin/sh", "-c", &script]);
+            let run = output(&mut cmd);
+            assert_eq!(run.code, Some(0), "{grant:?} {script}: {run:?}");
+            assert_eq!(read(), "Host real\n", "{grant:?} {script}: {run:?}");
+        }
+    }
+}
