@@ -495,8 +495,10 @@ fn grant(
             if !matches!(need, Need::Remove | Need::Replace) {
                 continue;
             }
-            if let Some((link, reason, refusal)) = engine.refuse_unkeeping(&request(path)) {
-                return deny(&link, reason, Some(refusal));
+            // Reported as a refused path: the report then names the link kept in place (no
+            // flag lifts it), not a `--bypass-protection` that follows the link.
+            if let Some((link, reason, _)) = engine.refuse_unkeeping(&request(path)) {
+                return deny(&link, reason, None);
             }
         }
     }
