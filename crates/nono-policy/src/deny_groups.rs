@@ -1953,16 +1953,26 @@ impl Resolver {
     }
 
     /// Every path the walk of `path` looked up (see [`walk_looking`](Self::walk_looking)) when
-    /// one of the `links` it met says `..`, the only way a chain's `..` arises (`path` is
-    /// clean); nothing otherwise, without walking again. Walked again from the memo: only
-    /// what a chain with a `..` passed on the way to it matters (red team 27,
-    /// [`DenySet::add_popped`]).
+    /// one of the `links` it met says `..` after a name (`a/..`); nothing otherwise, without
+    /// walking again. A chain's `..` comes only from its links (`path` is clean), and one
+    /// leading a link's target (`../dots/x`, stow's links) pops only that link's directory
+    /// and those above it, which the link's own protection (or the entry) keeps as its
+    /// spine: only a `..` after a name can pop a name off the chain's way. Walked again from
+    /// the memo (red team 27, [`DenySet::add_popped`]).
     fn popping(&mut self, path: &Path, links: &[(PathBuf, PathBuf, u32)]) -> Vec<PathBuf> {
         let mut looked = Vec::new();
-        if links
-            .iter()
-            .any(|(_, to, _)| to.components().any(|c| c == Component::ParentDir))
-        {
+        let pops_a_name = |to: &Path| {
+            let mut named = false;
+            to.components().any(|c| match c {
+                Component::Normal(_) => {
+                    named = true;
+                    false
+                }
+                Component::ParentDir => named,
+                _ => false,
+            })
+        };
+        if links.iter().any(|(_, to, _)| pops_a_name(to)) {
             let _ = self.walk_looking(path, &mut crate::planted::Stopped::default(), &mut looked);
         }
         looked
