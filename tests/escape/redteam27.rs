@@ -30,8 +30,8 @@ fn revive_script(s: &crate::harness::Scratch, to: &str) -> String {
 }
 
 /// Runs `dangling_chain` + `revive_script` unsandboxed (the control, which must revive the
-/// chain) and then under `run` and `wrap` granted `~/dots`, returning for each mode whether
-/// `~/.ssh/<read>` then read the sandbox's `evil`.
+/// chain) and then under `run` and `wrap` granted `~/dots` and under `run --approve ~`,
+/// returning for each whether `~/.ssh/<read>` then read the sandbox's `evil`.
 fn revived_under_each_mode(
     tag: &str,
     name: &str,
@@ -56,11 +56,16 @@ fn revived_under_each_mode(
     assert!(out.status.success(), "{out:?}");
     assert!(revived(), "the control could not revive the chain");
     let mut result = Vec::new();
-    for mode in ["run", "wrap"] {
+    let (home, dots) = (s.s("home"), s.s("home/dots"));
+    for (mode, flag, grant) in [
+        ("run", "--allow", dots.as_str()),
+        ("wrap", "--allow", dots.as_str()),
+        ("run", "--approve", home.as_str()),
+    ] {
         dangling_chain(&s, name, link, &evil);
         let mut cmd = nono_cmd(&s.path);
         cmd.env("HOME", s.join("home"))
-            .args([mode, "-s", "--allow", &s.s("home/dots")])
+            .args([mode, "-s", flag, grant])
             .args(["--", "/bin/sh", "-c", &revive_script(&s, to)]);
         let run = output(&mut cmd);
         assert_eq!(run.code, Some(0), "{mode}: {run:?}");
@@ -131,8 +136,8 @@ fn passed_dir_chain(s: &crate::harness::Scratch, link: &str, evil: &str) {
 }
 
 /// Runs `passed_dir_chain` and the swap of `~/proj/sub` for a link to `evil/a/b`,
-/// unsandboxed (the control: `~/.ssh/<read>` then reads `evil`) and under `run` and `wrap`
-/// granted `~/proj`: whether it read `evil` after each.
+/// unsandboxed (the control: `~/.ssh/<read>` then reads `evil`), under `run` and `wrap`
+/// granted `~/proj` and under `run --approve ~`: whether it read `evil` after each.
 fn swapped_under_each_mode(tag: &str, link: &str, read: &str) -> Vec<(&'static str, bool, String)> {
     use crate::harness::{nono_cmd, output, Scratch};
     let s = Scratch::new(tag);
@@ -153,11 +158,16 @@ fn swapped_under_each_mode(tag: &str, link: &str, read: &str) -> Vec<(&'static s
     assert!(out.status.success(), "{out:?}");
     assert!(swapped(), "the control could not re-point the chain");
     let mut result = Vec::new();
-    for mode in ["run", "wrap"] {
+    let home = s.s("home");
+    for (mode, flag, grant) in [
+        ("run", "--allow", p.as_str()),
+        ("wrap", "--allow", p.as_str()),
+        ("run", "--approve", home.as_str()),
+    ] {
         passed_dir_chain(&s, link, &evil);
         let mut cmd = nono_cmd(&s.path);
         cmd.env("HOME", s.join("home"))
-            .args([mode, "-s", "--allow", &p])
+            .args([mode, "-s", flag, grant])
             .args(["--", "/bin/sh", "-c", &swap]);
         let run = output(&mut cmd);
         assert_eq!(run.code, Some(0), "{mode}: {run:?}");
