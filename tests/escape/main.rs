@@ -42,6 +42,7 @@ mod redteam23;
 mod redteam24;
 mod redteam25;
 mod redteam26;
+mod redteam27;
 mod redteam3;
 mod redteam4;
 mod redteam5;

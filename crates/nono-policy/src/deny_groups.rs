@@ -1035,14 +1035,27 @@ impl DenySet {
         let mut stopped = crate::planted::Stopped::default();
         let (links, end) = match resolver.walk_noting(link, &mut stopped) {
             Ok(walk) => (walk.links, Some(walk.end)),
-            Err(_) => (stopped.links, stopped.end),
+            Err(_) => (std::mem::take(&mut stopped.links), stopped.end.take()),
         };
+        let looked = Resolver::popping(resolver, link, &links);
         for (l, _, _) in &links {
             // A link inside the walked entry is protected by the entry itself.
             if root.is_some_and(|r| l.starts_with(r)) && root != Some(l.as_path()) {
                 continue;
             }
             self.add_link(l.clone(), origin, kind);
+        }
+        // The end is denied below unless it lies inside the entry (protected by it) or above
+        // it (see there).
+        let end_denied = end
+            .as_deref()
+            .is_some_and(|e| root.is_none_or(|r| !r.starts_with(e)));
+        self.add_popped(&looked, link, end.as_deref(), end_denied, root, origin);
+        // A missing name a later `..` popped from the end (red team 27): denied, so that
+        // nothing (a link to anywhere) can be created there — whether the end is denied or,
+        // above the entry, not.
+        if let Some(missing) = stopped.missing.take() {
+            self.add_missing(resolver, &missing, link, origin, kind, found);
         }
         let Some(target) = end else {
             return;
@@ -1088,6 +1101,78 @@ impl DenySet {
         {
             queue.push_back(before);
         }
+    }
+
+    /// Keep in place the names the chain of `link` looked up that a later `..` popped off its
+    /// way (red team 27): `~/proj/sub` of `~/.ssh/config` → `../proj/sub/../../dots/config`.
+    /// The kernel applies that `..` to whatever is at the name when the chain is followed, so
+    /// a sandbox granted `~/proj` that replaced `sub` by a link to `evil/a/b` made
+    /// `~/.ssh/config` read `evil/dots/config`; protecting the end keeps only the names on
+    /// its own way. Not kept: a name on the way to `end` (its spine when it is denied), one
+    /// beneath it when `end_denied`, one inside the walked entry `root` or above it (the
+    /// entry protects them; its ancestors are its spine), one above `link` (the entry's, or
+    /// the walked entry's, spine), and one above another kept name (kept in place with it,
+    /// as [`PathChain::off_the_end`] does). Each is protected as a link is (its own
+    /// location), read-only: nothing is to be read through it, only its name kept.
+    fn add_popped(
+        &mut self,
+        looked: &[PathBuf],
+        link: &Path,
+        end: Option<&Path>,
+        end_denied: bool,
+        root: Option<&Path>,
+        origin: &Origin,
+    ) {
+        let names: Vec<&Path> = looked
+            .iter()
+            .map(PathBuf::as_path)
+            .filter(|p| root.is_none_or(|r| !p.starts_with(r) && !r.starts_with(p)))
+            .filter(|p| !link.starts_with(p) || link == *p)
+            // On the way to the end, or beneath it when it is denied: kept by its carve-out.
+            .filter(|p| end.is_none_or(|e| !(e.starts_with(p) || end_denied && p.starts_with(e))))
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let leaves: Vec<PathBuf> = names
+            .iter()
+            .filter(|p| !names.iter().any(|q| q != *p && q.starts_with(p)))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.len() <= crate::planted::NAME_MAX)
+            })
+            .filter(|p| !self.link_paths.contains(**p))
+            .map(|p| p.to_path_buf())
+            .collect();
+        for name in leaves {
+            self.add_link(name, origin, DenyKind::Write);
+        }
+    }
+
+    /// Deny `missing`, a name the chain of `link` looked up and did not find, with a `..`
+    /// after it (see [`Stopped::missing`](crate::planted::Stopped::missing)).
+    fn add_missing(
+        &mut self,
+        resolver: &mut Resolver,
+        missing: &Path,
+        link: &Path,
+        origin: &Origin,
+        kind: DenyKind,
+        found: LinkIn,
+    ) {
+        let why = match found {
+            LinkIn::Entry => format!(
+                "missing on the way of {}, inside a protected path: a `..` after it would \
+                 lead wherever something created here leads",
+                crate::escape::path(link)
+            ),
+            LinkIn::PathDir => format!(
+                "missing on the way of {}, a program on your PATH: a `..` after it would lead \
+                 wherever something created here leads",
+                crate::escape::path(link)
+            ),
+        };
+        let _ = self.add_with(resolver, missing, origin, kind, &why);
     }
 
     /// Deny entries whose symlinks were not all resolved (the walk stopped at its bounds).
@@ -1166,10 +1251,19 @@ impl DenySet {
             let mut stopped = crate::planted::Stopped::default();
             let links = match resolver.walk_noting(&literal, &mut stopped) {
                 Ok(walk) => walk.links,
-                Err(_) => stopped.links,
+                Err(_) => std::mem::take(&mut stopped.links),
             };
+            let looked = Resolver::popping(resolver, &literal, &links);
             for (l, _, _) in links {
                 self.add_link(l, origin, kind);
+            }
+            self.add_popped(&looked, &literal, Some(&canonical), true, None, origin);
+            // A missing name on the way that a later `..` pops (red team 27): created as a
+            // link, it would move the entry wherever the link's parent is.
+            if let Some(missing) = stopped.missing.take() {
+                if missing != literal {
+                    let _ = self.add_with(resolver, &missing, origin, kind, why);
+                }
             }
         }
         // A built-in group's name that leads to a character device (`~/.bash_history` →
@@ -2042,6 +2136,32 @@ impl Resolver {
         looked: &mut Vec<PathBuf>,
     ) -> std::io::Result<crate::planted::Walk> {
         self.walks.walk_looking(link, &self.seen, stopped, looked)
+    }
+
+    /// Every path the walk of `path` looked up (see [`walk_looking`](Self::walk_looking)) when
+    /// one of the `links` it met says `..` after a name (`a/..`); nothing otherwise, without
+    /// walking again. A chain's `..` comes only from its links (`path` is clean), and one
+    /// leading a link's target (`../dots/x`, stow's links) pops only that link's directory
+    /// and those above it, which the link's own protection (or the entry) keeps as its
+    /// spine: only a `..` after a name can pop a name off the chain's way. Walked again from
+    /// the memo (red team 27, [`DenySet::add_popped`]).
+    fn popping(&mut self, path: &Path, links: &[(PathBuf, PathBuf, u32)]) -> Vec<PathBuf> {
+        let mut looked = Vec::new();
+        let pops_a_name = |to: &Path| {
+            let mut named = false;
+            to.components().any(|c| match c {
+                Component::Normal(_) => {
+                    named = true;
+                    false
+                }
+                Component::ParentDir => named,
+                _ => false,
+            })
+        };
+        if links.iter().any(|(_, to, _)| pops_a_name(to)) {
+            let _ = self.walk_looking(path, &mut crate::planted::Stopped::default(), &mut looked);
+        }
+        looked
     }
 
     /// Whether the symlink `link`, found by the link walk (`link_walk_cache`; so its directory
@@ -3309,6 +3429,96 @@ mod tests {
         assert!(set
             .deny_for(&h.join(".ssh/id_ed25519"), AccessMode::Read)
             .is_some());
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// Red team 27: a dangling chain whose missing name a later `..` pops
+    /// (`~/.ssh/config` → `../dots/a/m/../../ssh/config`, `~/.ssh/keys` →
+    /// `../dots/a/m/../../..`, `~/dots/a/m` missing) denies that name as well as (or, above
+    /// the entry, instead of) its lexical end: created as a link, it would move the chain
+    /// wherever the link's parent is. A `..` that does not pop it (`m/x/../y`) leaves the end
+    /// beneath it, whose spine already holds its directory.
+    #[test]
+    fn a_missing_name_popped_by_a_later_dot_dot_is_denied() {
+        let h = home("missing-dotdot");
+        std::fs::create_dir_all(h.join("dots/a")).unwrap();
+        std::fs::create_dir_all(h.join("dots/b")).unwrap();
+        let link = |target: &str, name: &str| {
+            std::os::unix::fs::symlink(target, h.join(".ssh").join(name)).unwrap();
+        };
+        link("../dots/a/m/../../ssh/config", "config");
+        link("../dots/a/m/../../..", "keys");
+        link("../dots/b/n/x/../y", "other");
+        let vars = Vars::for_home(&h);
+        let set = DenySet::from_groups(["credentials"], &vars).unwrap();
+        let denied = |p: &str| set.deny_for(&h.join(p), AccessMode::Read).is_some();
+        assert!(denied("dots/a/m"));
+        assert!(denied("dots/ssh/config"));
+        assert!(denied("dots/b/n/y"));
+        assert!(
+            !denied("dots/b/n"),
+            "a name the end lies beneath is its spine"
+        );
+        assert!(!denied("dots/a/other"));
+        assert!(
+            !denied("dots"),
+            "a chain ending above its entry denies nothing there"
+        );
+        let m = set.deny_for(&h.join("dots/a/m"), AccessMode::Read).unwrap();
+        assert!(m.why.contains("missing on the way of"), "{}", m.why);
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
+    /// Red team 27: a directory a chain passes on the way to a `..` is kept in place (as a
+    /// link is): `~/proj/sub` of `~/.ssh/config` → `../proj/sub/../../dots/config`, of
+    /// `~/.ssh/keys` → `../proj/sub2/../..` (ending above the entry, which denies nothing
+    /// there) and of a prefix link `~/.config` → `dots/c/../cfg`. Chains whose `..` only
+    /// leaves the link's own directory (`../dots/ssh/id`, a stow layout) keep nothing more.
+    #[test]
+    fn a_directory_passed_on_the_way_to_dot_dot_is_kept_in_place() {
+        let h = home("popped");
+        for d in [
+            "proj/sub",
+            "proj/sub2",
+            "dots/ssh",
+            "dots/c",
+            "dots/cfg/gh",
+            "proj/other",
+        ] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        std::fs::write(h.join("dots/config"), "c").unwrap();
+        std::fs::write(h.join("dots/ssh/id"), "k").unwrap();
+        let link = |target: &str, name: &str| {
+            std::os::unix::fs::symlink(target, h.join(name)).unwrap();
+        };
+        link("../proj/sub/../../dots/config", ".ssh/config");
+        link("../proj/sub2/../..", ".ssh/keys");
+        link("../dots/ssh/id", ".ssh/id_stow");
+        link("dots/c/../cfg", ".config");
+        let vars = Vars::for_home(&h);
+        let set = DenySet::from_groups(["credentials"], &vars).unwrap();
+        let links: Vec<&Path> = set.links.iter().map(|(l, _, _)| l.as_path()).collect();
+        for kept in ["proj/sub", "proj/sub2", "dots/c", ".config"] {
+            assert!(links.contains(&h.join(kept).as_path()), "{kept}: {links:?}");
+        }
+        for free in ["proj", "dots", "dots/ssh", "proj/other", "dots/cfg"] {
+            assert!(
+                !links.contains(&h.join(free).as_path()),
+                "{free}: {links:?}"
+            );
+        }
+        assert!(set
+            .deny_for(&h.join("dots/config"), AccessMode::Read)
+            .is_some());
+        assert!(set
+            .deny_for(&h.join("dots/cfg/gh/x"), AccessMode::Read)
+            .is_some());
+        assert!(set
+            .deny_for(&h.join("proj/other/x"), AccessMode::Write)
+            .is_none());
+        let sub = set.protected_link(&h.join("proj/sub")).unwrap();
+        assert_eq!(sub.1, DenyKind::Write, "kept in place, not denied whole");
         let _ = std::fs::remove_dir_all(&h);
     }
 

@@ -127,7 +127,8 @@ pub fn walk(path: &Path) -> io::Result<Walk> {
     walk_noting(path, &mut Stopped::default())
 }
 
-/// What a [`walk`] that failed had found when it failed.
+/// What a [`walk`] that failed had found when it failed (and, in [`missing`](Self::missing),
+/// what one that ended at a missing name left out of its end).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Stopped {
     /// The symlinks followed before it failed, as in [`Walk::links`] (for `ELOOP`: the 40
@@ -139,6 +140,13 @@ pub struct Stopped {
     /// not search (`lstat` of it succeeded, so the search permission missing is its own), or
     /// the deepest directory a path can name. `None` for any other failure.
     pub end: Option<PathBuf>,
+    /// Set by a walk that succeeded with a missing component whose lexical end
+    /// ([`Walk::end`]) does not lie beneath it, because a `..` later in the path popped it
+    /// (`../dots/a/m/../../ssh/config` with `m` missing ends at `dots/ssh/config`): that
+    /// missing name, symlink-free. The kernel applies such a `..` to whatever is created at
+    /// the name (a link to anywhere), so protecting the end alone, whose spine does not hold
+    /// the name's directory, leaves the chain free to be revived (red team 27).
+    pub missing: Option<PathBuf>,
 }
 
 /// The longest name a directory entry can have (bytes): a longer one is never found, nor
@@ -285,10 +293,14 @@ pub(crate) fn walk_with(
             }
             Ok(Look::Link { owner }) => owner,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let end = lexical_end(candidate.clone(), rest);
+                if !end.starts_with(&candidate) {
+                    stopped.missing = Some(candidate);
+                }
                 return Ok(Walk {
                     links: out,
                     resolved: None,
-                    end: lexical_end(candidate, rest),
+                    end,
                 });
             }
             Err(e) => {

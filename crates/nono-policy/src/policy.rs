@@ -535,6 +535,39 @@ impl Engine {
         (entry, reason, refusal)
     }
 
+    /// A rename or removal of the name `req.path` when it is a symlink a deny group keeps in
+    /// place ([`DenySet::protected_link`](crate::deny_groups::DenySet::protected_link): on the
+    /// way from an entry to what it means, or a name a chain passes on the way to a `..`): the
+    /// link (its path) and the refusal, with an audit entry. Moving it away and putting
+    /// another in its place re-points the entry for every later run and every program outside
+    /// the sandbox (`~/dots/cur` of `~/.ssh/config` → `../dots/cur/config`, under
+    /// `--approve ~`: red team 27); the judgement of the name itself follows the link and
+    /// sees nothing denied. Deny groups win over every runtime grant. Non-blocking.
+    pub fn refuse_unkeeping(
+        &self,
+        req: &RuntimeRequest,
+    ) -> Option<(PathBuf, String, GroupRefusal)> {
+        let (origin, kind) = self.policy.deny.protected_link(&req.path)?;
+        let reason = format!(
+            "{} is kept in place by deny group `{}` (it leads to or passes what the group \
+             protects): removing or renaming it would change what that protects, which no \
+             rule or approval can override",
+            req.path.display(),
+            origin.deny_label(),
+        );
+        let refusal = GroupRefusal {
+            origin: origin.clone(),
+            kind,
+            why: String::new(),
+        };
+        let decision = Decision::Denied {
+            reason: reason.clone(),
+            by_group: Some(refusal.clone()),
+        };
+        self.record(req, &decision, "deny-group", Duration::ZERO);
+        Some((req.path.clone(), reason, refusal))
+    }
+
     /// Non-blocking: the deny group that covers `path`, if any.
     #[must_use]
     pub fn deny_group_of(&self, path: &Path) -> Option<&str> {

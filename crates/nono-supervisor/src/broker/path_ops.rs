@@ -498,6 +498,22 @@ fn grant(
             }
         }
     }
+    // A link a deny group keeps in place, removed or renamed (either name): the entry it
+    // leads to would be re-pointed by whatever is put at its name (red team 27). Judged on
+    // the name, which a rename's or an unlink's judgement below does not look at (it follows
+    // the link).
+    if matches!(op.kind, OpKind::Rename(_) | OpKind::Unlink(_)) {
+        for (path, need, _) in &op.names {
+            if !matches!(need, Need::Remove | Need::Replace) {
+                continue;
+            }
+            // Reported as a refused path: the report then names the link kept in place (no
+            // flag lifts it), not a `--bypass-protection` that follows the link.
+            if let Some((link, reason, _)) = engine.refuse_unkeeping(&request(path)) {
+                return deny(&link, reason, None);
+            }
+        }
+    }
     // What the deny groups' walk saw of each name decided here: the directory the call is
     // then made in must be the one walked (red team 23).
     let mut walked = vec![Walked::Unneeded; op.names.len()];
