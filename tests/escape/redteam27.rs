@@ -274,3 +274,71 @@ fn redteam27_a_protected_link_cannot_be_moved_under_approve() {
         }
     }
 }
+
+/// Row 1 by another name (the lead, after the pass): with `~/dots` bind-mounted by the user
+/// at `W/d` inside `--approve W`, the kept link `~/dots/cur` (of `~/.ssh/config` →
+/// `../dots/cur/config`) was renamed away, removed or replaced as `W/d/cur`:
+/// `refuse_unkeeping` compares names, and the identities red team 26 reads held the
+/// directories above a kept link, not the link itself (nor did an unlink ask for them). Now
+/// a kept link is known by its own identity, and a runtime-granted rename or unlink of a
+/// non-directory is judged by what is at the name. Control: unsandboxed each script
+/// re-points `~/.ssh/config`.
+#[test]
+fn redteam27_a_protected_link_reached_by_another_name_cannot_be_moved() {
+    use crate::harness::{nono_cmd, output, Scratch};
+    use crate::redteam23::Mounts;
+    if !sandbox_available() {
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: bind mounts need root");
+        return;
+    }
+    let s = Scratch::new("rt27-mounted-link");
+    let evil = format!("Host evil-{}", std::process::id());
+    let w = s.mkdir("w");
+    let mountpoint = s.mkdir("w/d");
+    let _mounts = Mounts(w.clone());
+    let make = || {
+        let _ = Command::new("umount").arg("-l").arg(&mountpoint).status();
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        s.mkdir("home/.ssh");
+        s.write("home/dots/v1/config", "Host real\n");
+        s.write("home/dots/evil/config", &format!("{evil}\n"));
+        std::os::unix::fs::symlink("v1", s.join("home/dots/cur")).unwrap();
+        std::os::unix::fs::symlink("../dots/cur/config", s.join("home/.ssh/config")).unwrap();
+        let ok = Command::new("mount")
+            .arg("--bind")
+            .arg(s.join("home/dots"))
+            .arg(&mountpoint)
+            .status()
+            .is_ok_and(|st| st.success());
+        assert!(ok, "mount --bind failed");
+    };
+    let read = || std::fs::read_to_string(s.join("home/.ssh/config")).unwrap();
+    let d = mountpoint.display().to_string();
+    for script in [
+        format!("mv {d}/cur {d}/old; ln -s evil {d}/cur; true"),
+        format!("rm {d}/cur; ln -s evil {d}/cur; true"),
+        format!("ln -sfn evil {d}/cur; true"),
+    ] {
+        make();
+        let out = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            read().contains(&evil),
+            "the control did not re-point: {script}"
+        );
+        make();
+        let mut cmd = nono_cmd(&s.path);
+        cmd.env("HOME", s.join("home"))
+            .args(["run", "-s", "--approve", &w.display().to_string()])
+            .args(["--", "/bin/sh", "-c", &script]);
+        let run = output(&mut cmd);
+        assert_eq!(run.code, Some(0), "{script}: {run:?}");
+        assert_eq!(read(), "Host real\n", "{script}: {run:?}");
+    }
+}

@@ -564,7 +564,7 @@ pub enum DenyVerdict<'a> {
 /// The identities [`DenySet::object_beneath`] and [`DenySet::missing_made_by`] look up.
 #[derive(Debug, Clone, Default)]
 struct Known {
-    /// Every existing entry and directory above an entry or a link kept in place.
+    /// Every existing entry, link kept in place, and directory above an entry or such a link.
     above: HashMap<(u64, u64), Beneath>,
     /// For each missing entry (an index into `entries`): its deepest existing directory and
     /// the name below it on the entry's path.
@@ -577,7 +577,8 @@ struct Known {
 enum Beneath {
     /// An entry (an index into `entries`): the object itself, or a directory above it.
     Entry(usize),
-    /// A link kept in place (an index into `links`) lies beneath the directory.
+    /// A link kept in place (an index into `links`): the link itself, or a directory above
+    /// it.
     Link(usize),
 }
 
@@ -1396,10 +1397,11 @@ impl DenySet {
     /// directory above an entry reached by another name (the user's `/home` or `~/.config`
     /// bind-mounted in an approved directory: `W/hs/u/.config` holds `~/.config/autostart`)
     /// has no entry beneath its name; renamed, it changes what the entry's own path names
-    /// (red team 26). The identities of every entry and of each existing directory above an
-    /// entry or a link kept in place are read once, on first need (one `lstat` per distinct
-    /// directory: only a runtime-granted rename asks), and again after the set
-    /// changes. A directory made above an entry's path after that (the entry missing when
+    /// (red team 26); a link kept in place, renamed or removed by another name, re-points
+    /// what it leads to (red team 27). The identities of every entry, of every link kept in
+    /// place and of each existing directory above either are read once, on first need (one
+    /// `lstat` per distinct path: only a runtime-granted rename or unlink asks), and again
+    /// after the set changes. A directory made above an entry's path after that (the entry missing when
     /// they were read) is not known.
     #[must_use]
     pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
@@ -1499,6 +1501,15 @@ impl DenySet {
                 if let Some(id) = id_of(p) {
                     known.above.entry(id).or_insert(what);
                 }
+            }
+        }
+        // A link kept in place is itself known by its identity (not followed): renamed or
+        // removed by another name (a bind mount of `~/dots` in an approved directory), the
+        // entry it leads to or passes would be re-pointed by whatever is put there; the
+        // name is compared by `protected_link` only (red team 27, row 1 by another name).
+        for (j, (link, _, _)) in self.links.iter().enumerate() {
+            if let Some(id) = id_of(link) {
+                known.above.entry(id).or_insert(Beneath::Link(j));
             }
         }
         known

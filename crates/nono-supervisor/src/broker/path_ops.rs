@@ -741,10 +741,15 @@ fn perform(
             rustix::fs::mkdirat(&dir, n, *mode & !umask)
         }
         OpKind::Unlink(flags) => {
-            // Not asked of `moving`: only an empty directory can be removed, and one above
-            // a deny entry then holds none of it (the entry is missing; its own name is
-            // refused by the walk, as an entry itself is). `mkdir` could make it again.
+            // A directory is not asked of `moving`: only an empty one can be removed, and one
+            // above a deny entry then holds none of it (the entry is missing; its own name is
+            // refused by the walk, as an entry itself is). `mkdir` could make it again. Any
+            // other name is: a link kept in place, removed by another name, could be made
+            // again leading elsewhere (red team 27; the walk follows it, so it never sees it).
             let (dir, n) = parent!(0);
+            if !flags.contains(AtFlags::REMOVEDIR) {
+                unmoved!(&dir, n, 0);
+            }
             rustix::fs::unlinkat(&dir, n, *flags)
         }
         OpKind::Symlink(target) => {
