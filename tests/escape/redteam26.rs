@@ -168,7 +168,7 @@ fn redteam26_a_directory_above_a_deny_entry_reached_by_another_name_is_not_moved
         assert!(line.contains(": deny group `"), "{r}");
         assert!(
             line.contains(&format!(
-                "would rename, replace or put a symlink at {}, a name above it",
+                "would remove, rename, replace or put a symlink at {}, which is it or a name above it",
                 l.s.s(moved)
             )),
             "{r}"
