@@ -650,9 +650,9 @@ pub struct DenySet {
     /// The identity walk over a request's ancestors, remembered per directory (see
     /// [`AncestorMemo`]); emptied whenever `ids` changes.
     ancestors: AncestorMemo,
-    /// The identities of every entry and of every existing directory above an entry or a
-    /// link kept in place (see [`object_beneath`](DenySet::object_beneath)), read on first
-    /// need; emptied whenever an entry or a link is added.
+    /// The identities of every entry, of every link kept in place and of every existing
+    /// directory above either (see [`object_beneath`](DenySet::object_beneath)), read on
+    /// first need; emptied whenever an entry or a link is added.
     above: std::sync::OnceLock<Known>,
     /// A key of `by_path` is not a clean path (not expected: entries are normalised or
     /// canonical): then lookups try every [`clean_bases`] prefix, not only the clean ones.
