@@ -89,8 +89,9 @@ pub enum Protected {
     /// acted than when the deny groups checked it (a directory holding a mount point renamed
     /// in between: red team 23): no flag grants it.
     Moved,
-    /// A rename or a symlink that would move or replace a directory above the (protected)
-    /// path, `moved`, by its name or another: no flag grants it (red teams 22 and 26).
+    /// A rename, unlink or symlink that would move, remove or replace, at the name `moved`
+    /// (by the path's own name or another), the protected path's directory above it or a
+    /// link kept in place: no flag grants it (red teams 22, 26 and 27).
     MovesEntry {
         /// The name the call would have moved or replaced.
         moved: PathBuf,
