@@ -78,6 +78,8 @@ impl Joiner {
     /// Join the thread (also one that panicked) and wait until the kernel has released it.
     pub(crate) fn join(self) {
         let _ = self.0.join();
+        // Its warmed arena has served: the allocator's own thresholds again.
+        nono_sandbox::linux::heap::restore();
         let tid = self.1.load(Ordering::SeqCst);
         if tid != 0 {
             wait_released(tid);

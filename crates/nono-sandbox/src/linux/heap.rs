@@ -4,20 +4,24 @@
 //! at a time, and faults every page in at its first write: nono's deny-group thread took
 //! ~30 `mprotect`s and ~110 page faults for the ~450 KiB its resolution allocates, each
 //! `mprotect` taking the address space's lock that the other thread's faults need too.
-//! [`keep_freed`] lets an arena keep what it once held, and [`warm`] grows the calling
-//! thread's arena once and maps its pages in one system call, while the thread has nothing
-//! else to do.
+//! [`keep_freed`] lets an arena keep what it once held, [`warm`] grows the calling thread's
+//! arena once and maps its pages in one system call, while the thread has nothing else to
+//! do, and [`restore`] gives the allocator its own thresholds back once that has served.
 #![allow(unsafe_code)]
 
 /// Keep freed memory in the arenas (up to about `bytes` at the top of each) and serve
-/// allocations of up to `bytes` from them rather than from a mapping of their own, for the
-/// rest of the process: an arena warmed with `bytes` stays warm. It costs at most `bytes`
-/// of memory kept per arena (nono's supervisor has a few). glibc only; elsewhere nothing.
+/// allocations of up to `bytes` from them rather than from a mapping of their own, until
+/// [`restore`]: an arena warmed with `bytes` stays warm. It costs at most `bytes` of memory
+/// kept per arena meanwhile. glibc only; elsewhere nothing.
 pub fn keep_freed(bytes: usize) {
+    // Past the block's own header: glibc maps a request of the threshold or more.
+    keep_freed_exactly(bytes.saturating_add(rustix::param::page_size()));
+}
+
+/// Both thresholds at `bytes`.
+fn keep_freed_exactly(bytes: usize) {
     #[cfg(target_env = "gnu")]
     {
-        // Past the block's own header: glibc maps a request of the threshold or more.
-        let bytes = bytes.saturating_add(rustix::param::page_size());
         let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
         for param in [libc::M_MMAP_THRESHOLD, libc::M_TRIM_THRESHOLD] {
             // SAFETY: `mallopt` changes one of the allocator's global parameters under the
@@ -27,6 +31,13 @@ pub fn keep_freed(bytes: usize) {
     }
     #[cfg(not(target_env = "gnu"))]
     let _ = bytes;
+}
+
+/// glibc's own thresholds again (128 KiB each, as fixed values), once what [`keep_freed`]
+/// kept warm has been used: a long-running supervisor then returns freed memory as before
+/// instead of keeping up to the warm size in each of its threads' arenas. glibc only.
+pub fn restore() {
+    keep_freed_exactly(128 * 1024);
 }
 
 /// Allocate `bytes` on the calling thread's arena, map its pages in one `madvise`
