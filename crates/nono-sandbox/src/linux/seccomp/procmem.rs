@@ -263,7 +263,9 @@ mod tests {
         // Two pages of 'a' in a 3-page heap buffer, string crossing every boundary.
         let mut v = vec![b'a'; 3 * CHUNK as usize];
         let base = v.as_ptr() as u64;
-        let start = base.next_multiple_of(CHUNK) - 10;
+        // 10 bytes before the first page boundary at least 10 bytes into the buffer (a
+        // buffer that starts on a boundary, 1 in 256 here, made this underflow).
+        let start = (base + 10).next_multiple_of(CHUNK) - 10;
         let off = usize::try_from(start - base).unwrap();
         v[off + 5000] = 0;
         let got = read_cstr(me(), start, 8000).unwrap();
