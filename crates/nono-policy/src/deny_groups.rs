@@ -1417,6 +1417,22 @@ impl DenySet {
         }
     }
 
+    /// The link kept in place that the symlink `(st_dev, st_ino)` is *now*: each kept link's
+    /// path read again (`lstat`, not followed). [`object_beneath`](DenySet::object_beneath)
+    /// knows the identities read once per run, and a kept link the user replaced meanwhile
+    /// (`ln -sfn v2 ~/dots/cur` makes a new link and renames it over the old one) has a new
+    /// identity: renamed or removed by another name, it was no longer refused (red team 28).
+    /// Ask it only of a symlink that `object_beneath` did not know: one `lstat` per kept
+    /// link.
+    #[must_use]
+    pub fn kept_link_now(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
+        self.links.iter().find_map(|(link, origin, kind)| {
+            let m = std::fs::symlink_metadata(link).ok()?;
+            ((m.dev(), m.ino()) == (dev, ino))
+                .then(|| (link.clone(), self.link_match(origin, *kind)))
+        })
+    }
+
     /// The entry that making `name` in the directory `(st_dev, st_ino)` would make (its
     /// top missing directory, or the entry itself), when the entry does not exist: a name
     /// no walk can meet by identity yet, and reached by another name (the home bind-mounted
