@@ -2406,6 +2406,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// Red team 28: a kept link the user replaces during the run (`ln -sfn`: a new link
+    /// renamed over the old one) has an identity the identities read once do not know;
+    /// `kept_link_now` reads the kept links again and knows it.
+    #[test]
+    fn a_kept_link_replaced_after_the_identities_were_read_is_known_now() {
+        let h = std::env::temp_dir().join(format!("nono-rt28-now-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&h);
+        std::fs::create_dir_all(h.join(".ssh")).unwrap();
+        std::fs::create_dir_all(h.join("dots/v1")).unwrap();
+        std::fs::write(h.join("dots/v1/config"), "Host real\n").unwrap();
+        let h = std::fs::canonicalize(&h).unwrap();
+        std::os::unix::fs::symlink("v1", h.join("dots/cur")).unwrap();
+        std::os::unix::fs::symlink("../dots/cur/config", h.join(".ssh/config")).unwrap();
+        let vars = Vars::for_home(&h);
+        let set = DenySet::from_groups(["credentials"], &vars).unwrap();
+        let id = |p: &str| {
+            let m = std::fs::symlink_metadata(h.join(p)).unwrap();
+            (m.dev(), m.ino())
+        };
+        let (dev, ino) = id("dots/cur");
+        assert_eq!(
+            set.object_beneath(dev, ino).map(|(l, _)| l),
+            Some(h.join("dots/cur"))
+        );
+        std::os::unix::fs::symlink("v1", h.join("dots/cur.new")).unwrap();
+        std::fs::rename(h.join("dots/cur.new"), h.join("dots/cur")).unwrap();
+        let (dev, ino) = id("dots/cur");
+        assert_eq!(
+            set.object_beneath(dev, ino).map(|(l, _)| l),
+            None,
+            "read once"
+        );
+        assert_eq!(
+            set.kept_link_now(dev, ino).map(|(l, _)| l),
+            Some(h.join("dots/cur"))
+        );
+        std::os::unix::fs::symlink("v1", h.join("dots/other")).unwrap();
+        let (dev, ino) = id("dots/other");
+        assert_eq!(set.kept_link_now(dev, ino).map(|(l, _)| l), None);
+        let _ = std::fs::remove_dir_all(&h);
+    }
+
     #[test]
     fn under_clean_is_starts_with_on_clean_paths() {
         let paths = ["/", "/a", "/ab", "/a/b", "/a/bc", "/a/b/c", "/b", "/a.b"];
