@@ -195,3 +195,49 @@ fn redteam28_a_kept_link_replaced_during_the_run_stays_kept() {
         "{run:?}"
     );
 }
+
+/// Row 4 (open): a deny entry missing when the run starts and made by the user (or a program
+/// of theirs) during it — `~/.config/autostart` made when a start-up application is added —
+/// is known by no identity the run read (the deny set's and red team 26's are read once), so
+/// reached by another name (the home bind-mounted at `W/h`) the command wrote
+/// `autostart/x.desktop` into it, and renamed it. Red team 26 noted the limit for
+/// `object_beneath`/`missing_made_by`; the trapped open's walk has it too.
+#[test]
+#[ignore = "red team 28: a deny entry made during the run is not known by identity (row 4)"]
+fn redteam28_an_entry_made_during_the_run_is_known() {
+    if !can_mount() {
+        return;
+    }
+    let s = Scratch::new("rt28-made-later");
+    let w = s.mkdir("w");
+    let h = s.mkdir("w/h");
+    let _mounts = Mounts(w.clone());
+    s.mkdir("home/.config");
+    bind(&s.join("home"), &h);
+    let (hs, ws) = (h.display().to_string(), w.display().to_string());
+    let script = format!(
+        "mkdir {hs}/x && touch {ws}/primed || exit 3; \
+         while [ ! -e {ws}/go ]; do sleep 0.05; done; \
+         echo '[Desktop Entry]' > {hs}/.config/autostart/x.desktop; true"
+    );
+    let mut cmd = nono_cmd(&s.path);
+    cmd.env("HOME", s.join("home"))
+        .args(["run", "-s", "--approve", &ws])
+        .args(["--", "/bin/sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let started = Instant::now();
+    while !w.join("primed").exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(w.join("primed").exists(), "the command did not start");
+    s.mkdir("home/.config/autostart");
+    s.write("w/go", "");
+    let run = child.wait_with_output().expect("wait");
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    assert!(
+        !s.join("home/.config/autostart/x.desktop").exists(),
+        "{run:?}"
+    );
+}
