@@ -241,3 +241,44 @@ fn redteam28_an_entry_made_during_the_run_is_known() {
         "{run:?}"
     );
 }
+
+/// Row 2 through red team 27 row 3's dangling chain: `~/.ssh/config` →
+/// `../dots/a/m/../../ssh/config` with `~/dots/a` empty and `m` missing (a missing entry),
+/// `~/dots` mounted at `W/d`. `rmdir W/d/a`, another directory made (the freed inode number
+/// not reused), `mkdir W/d/a` and `ln -s W/evil/p/q/r W/d/a/m`: `~/.ssh/config` read
+/// `W/evil/p/ssh/config`. Fails against c24e91b.
+#[test]
+fn redteam28_the_directory_of_a_missing_name_in_a_chain_is_not_remade() {
+    if !can_mount() {
+        return;
+    }
+    let s = Scratch::new("rt28-remade-chain");
+    let evil = format!("Host evil-{}", std::process::id());
+    let w = s.mkdir("w");
+    let d = s.mkdir("w/d");
+    let _mounts = Mounts(w.clone());
+    let make = || {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&d)
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(s.join("home"));
+        let _ = std::fs::remove_dir_all(s.join("w/evil"));
+        s.mkdir("home/.ssh");
+        s.mkdir("home/dots/a");
+        s.write("home/dots/ssh/config", "Host real\n");
+        s.mkdir("w/evil/p/q/r");
+        s.write("w/evil/p/ssh/config", &format!("{evil}\n"));
+        std::os::unix::fs::symlink("../dots/a/m/../../ssh/config", s.join("home/.ssh/config"))
+            .unwrap();
+        bind(&s.join("home/dots"), &d);
+    };
+    let hit =
+        || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
+    let (dd, r) = (d.display().to_string(), s.s("w/evil/p/q/r"));
+    let script = format!(
+        "mkdir {dd}/x; rmdir {dd}/a; mkdir {dd}/zz; mkdir {dd}/a; ln -s {r} {dd}/a/m; true"
+    );
+    control_then_sandboxed(&s, &w, &make, &hit, &script);
+}
