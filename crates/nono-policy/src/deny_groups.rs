@@ -1417,6 +1417,22 @@ impl DenySet {
         }
     }
 
+    /// The link kept in place that the symlink `(st_dev, st_ino)` is *now*: each kept link's
+    /// path read again (`lstat`, not followed). [`object_beneath`](DenySet::object_beneath)
+    /// knows the identities read once per run, and a kept link the user replaced meanwhile
+    /// (`ln -sfn v2 ~/dots/cur` makes a new link and renames it over the old one) has a new
+    /// identity: renamed or removed by another name, it was no longer refused (red team 28).
+    /// Ask it only of a symlink that `object_beneath` did not know: one `lstat` per kept
+    /// link.
+    #[must_use]
+    pub fn kept_link_now(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
+        self.links.iter().find_map(|(link, origin, kind)| {
+            let m = std::fs::symlink_metadata(link).ok()?;
+            ((m.dev(), m.ino()) == (dev, ino))
+                .then(|| (link.clone(), self.link_match(origin, *kind)))
+        })
+    }
+
     /// The entry that making `name` in the directory `(st_dev, st_ino)` would make (its
     /// top missing directory, or the entry itself), when the entry does not exist: a name
     /// no walk can meet by identity yet, and reached by another name (the home bind-mounted
@@ -2388,6 +2404,48 @@ mod tests {
         let (dev, ino) = id("h/proj");
         assert_eq!(set.missing_made_by(dev, ino, Path::new("/x/.gemini")), None);
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Red team 28: a kept link the user replaces during the run (`ln -sfn`: a new link
+    /// renamed over the old one) has an identity the identities read once do not know;
+    /// `kept_link_now` reads the kept links again and knows it.
+    #[test]
+    fn a_kept_link_replaced_after_the_identities_were_read_is_known_now() {
+        let h = std::env::temp_dir().join(format!("nono-rt28-now-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&h);
+        std::fs::create_dir_all(h.join(".ssh")).unwrap();
+        std::fs::create_dir_all(h.join("dots/v1")).unwrap();
+        std::fs::write(h.join("dots/v1/config"), "Host real\n").unwrap();
+        let h = std::fs::canonicalize(&h).unwrap();
+        std::os::unix::fs::symlink("v1", h.join("dots/cur")).unwrap();
+        std::os::unix::fs::symlink("../dots/cur/config", h.join(".ssh/config")).unwrap();
+        let vars = Vars::for_home(&h);
+        let set = DenySet::from_groups(["credentials"], &vars).unwrap();
+        let id = |p: &str| {
+            let m = std::fs::symlink_metadata(h.join(p)).unwrap();
+            (m.dev(), m.ino())
+        };
+        let (dev, ino) = id("dots/cur");
+        assert_eq!(
+            set.object_beneath(dev, ino).map(|(l, _)| l),
+            Some(h.join("dots/cur"))
+        );
+        std::os::unix::fs::symlink("v1", h.join("dots/cur.new")).unwrap();
+        std::fs::rename(h.join("dots/cur.new"), h.join("dots/cur")).unwrap();
+        let (dev, ino) = id("dots/cur");
+        assert_eq!(
+            set.object_beneath(dev, ino).map(|(l, _)| l),
+            None,
+            "read once"
+        );
+        assert_eq!(
+            set.kept_link_now(dev, ino).map(|(l, _)| l),
+            Some(h.join("dots/cur"))
+        );
+        std::os::unix::fs::symlink("v1", h.join("dots/other")).unwrap();
+        let (dev, ino) = id("dots/other");
+        assert_eq!(set.kept_link_now(dev, ino).map(|(l, _)| l), None);
+        let _ = std::fs::remove_dir_all(&h);
     }
 
     #[test]

@@ -466,13 +466,21 @@ impl Engine {
     /// the call is about to act on; the names compared by
     /// [`refuse_moving`](Engine::refuse_moving) say nothing of an object reached by another
     /// name.
+    ///
+    /// `symlink`: the object is a symbolic link; one the identities read once per run do not
+    /// know is compared with each kept link as it is now (red team 28: a kept link the user
+    /// replaced during the run).
     pub fn refuse_moving_object(
         &self,
         req: &RuntimeRequest,
         dev: u64,
         ino: u64,
+        symlink: bool,
     ) -> Option<(PathBuf, String, GroupRefusal)> {
-        let (entry, m) = self.policy.deny.object_beneath(dev, ino)?;
+        let deny = &self.policy.deny;
+        let (entry, m) = deny
+            .object_beneath(dev, ino)
+            .or_else(|| symlink.then(|| deny.kept_link_now(dev, ino)).flatten())?;
         Some(self.refused_entry(req, entry, &m, "is, or holds by another name,", MOVING))
     }
 

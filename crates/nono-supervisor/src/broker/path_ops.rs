@@ -585,9 +585,9 @@ fn grant(
         }
         // A directory that is a deny entry or lies above one, by identity (red team 26): the
         // names `refuse_moving` compared say nothing of one reached by another name.
-        let moving = |path: &Path, dev: u64, ino: u64| {
+        let moving = |path: &Path, dev: u64, ino: u64, symlink: bool| {
             engine
-                .refuse_moving_object(&request(path), dev, ino)
+                .refuse_moving_object(&request(path), dev, ino, symlink)
                 .map(|(entry, reason, refusal)| {
                     let moved = path.to_path_buf();
                     let what = Refused::MovesEntry(Box::new(MovesEntry {
@@ -666,7 +666,7 @@ type Moved = (Refused, String);
 /// it (the directory gone or not searchable: what the kernel answered then). One `statx` of
 /// each such parent.
 ///
-/// `moving(path, dev, ino)`: the refusal, if any, of moving the object `(st_dev, st_ino)` at
+/// `moving(path, dev, ino, symlink)`: the refusal, if any, of moving the object `(st_dev, st_ino)` at
 /// the name `path` — a deny entry or a directory above one, by identity (red team 26). Asked
 /// of both names of a rename, on what is at the name in the parent just opened: one `statx`
 /// per name.
@@ -680,7 +680,7 @@ fn perform(
     op: &Op,
     walked: &[Walked],
     umask: Mode,
-    moving: &dyn Fn(&Path, u64, u64) -> Option<Moved>,
+    moving: &dyn Fn(&Path, u64, u64, bool) -> Option<Moved>,
     making: &dyn Fn(&Path, Ident) -> Option<Moved>,
 ) -> Result<Result<(), Moved>, Errno> {
     let parent = |i: usize| -> Result<Result<(OwnedFd, &Path), Moved>, Errno> {
@@ -719,14 +719,17 @@ fn perform(
     // What is at name `i` now (not followed): refused when it is a deny entry or above one.
     // A missing name moves nothing (the call then fails or makes it).
     let unmoved = |dir: &OwnedFd, name: &Path, i: usize| -> Result<Result<(), Moved>, Errno> {
-        let st = match rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO) {
+        let want = StatxFlags::INO | StatxFlags::TYPE;
+        let st = match rustix::fs::statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, want) {
             Ok(st) => st,
             Err(Errno::NOENT) => return Ok(Ok(())),
             Err(e) => return Err(e),
         };
         let dev = rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor);
         let path = op.names.get(i).map_or(name, |(p, _, _)| p.as_path());
-        Ok(moving(path, dev, st.stx_ino).map_or(Ok(()), Err))
+        let symlink = rustix::fs::FileType::from_raw_mode(u32::from(st.stx_mode))
+            == rustix::fs::FileType::Symlink;
+        Ok(moving(path, dev, st.stx_ino, symlink).map_or(Ok(()), Err))
     };
     macro_rules! unmoved {
         ($dir:expr, $name:expr, $i:expr) => {
@@ -741,14 +744,26 @@ fn perform(
             rustix::fs::mkdirat(&dir, n, *mode & !umask)
         }
         OpKind::Unlink(flags) => {
-            // A directory is not asked of `moving`: only an empty one can be removed, and one
-            // above a deny entry then holds none of it (the entry is missing; its own name is
-            // refused by the walk, as an entry itself is). `mkdir` could make it again. Any
-            // other name is: a link kept in place, removed by another name, could be made
-            // again leading elsewhere (red team 27; the walk follows it, so it never sees it).
+            // Asked of `moving` whatever is at the name: a link kept in place, removed by
+            // another name, could be made again leading elsewhere (red team 27; the walk
+            // follows it, so it never sees it). A directory too (red team 28): an empty one
+            // can be kept in place (a directory passed on the way to a `..` in an entry's
+            // chain, red team 27 row 2), or be the deepest existing directory above a
+            // missing entry; removed and made again it has a new identity, which neither
+            // `object_beneath` nor `missing_made_by` knows (they are read once per run).
+            // Removed by its own name (`rmdir ~/.gemini`, empty, above the missing
+            // `~/.gemini/settings.json`), a directory is left to the checks by name, which
+            // judge what is made there again by that name (red team 22 removes it); a kept
+            // link's own name was refused above (`refuse_unkeeping`).
             let (dir, n) = parent!(0);
-            if !flags.contains(AtFlags::REMOVEDIR) {
-                unmoved!(&dir, n, 0);
+            if let Err(refused) = unmoved(&dir, n, 0)? {
+                let own_name = match (&refused.0, op.names.first()) {
+                    (Refused::MovesEntry(m), Some((path, _, _))) => m.path.starts_with(path),
+                    _ => false,
+                };
+                if !(flags.contains(AtFlags::REMOVEDIR) && own_name) {
+                    return Ok(Err(refused));
+                }
             }
             rustix::fs::unlinkat(&dir, n, *flags)
         }
