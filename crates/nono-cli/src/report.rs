@@ -881,7 +881,7 @@ pub fn line(d: &Denied) -> String {
         }
         Some(Protected::MovesEntry { moved, group }) => {
             return format!(
-                "nono: denied {access}: deny group `{group}` protects it, and the call would remove, rename, replace or put a symlink at {}, which is it or a name above it (by that name or another) → no flag grants it: moving it, or a directory above it, changes what the protected path names; make the change outside the sandbox",
+                "nono: denied {access}: deny group `{group}` protects it, and the call would remove, rename, replace or put a symlink at {}, which is it or a name above it (by that name or another) → no flag grants it: moving or removing it, or a directory above it, changes what the protected path names; make the change outside the sandbox",
                 escape::path(moved)
             );
         }
