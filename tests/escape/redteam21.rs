@@ -9,11 +9,12 @@
 //! not among the identities checked after the open either: what the walk answers is what
 //! happens.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::harness::{nono_cmd, output, Run, Scratch};
 use crate::programs::{bins, in_nono, marker, Mode, Outcome};
+use crate::redteam23::{bind, mounts_under, Mounts};
 
 /// The scratch layout, with the bind mount undone (every mount beneath `W`, wherever the
 /// sandbox moved it) before the scratch directory is removed.
@@ -24,32 +25,6 @@ struct Layout {
     // Declared before `s`: dropped (unmounted) first.
     _mounts: Mounts,
     s: Scratch,
-}
-
-struct Mounts(PathBuf);
-
-impl Drop for Mounts {
-    fn drop(&mut self) {
-        // Deepest first; lazily, so a busy mount cannot keep the scratch tree (and the
-        // `remove_dir_all` of the scratch home through it) alive.
-        let mut points = mounts_under(&self.0);
-        points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-        for p in points {
-            let _ = Command::new("umount").arg("-l").arg(&p).status();
-        }
-    }
-}
-
-/// Mount points at or beneath `dir` (from `/proc/self/mountinfo`; names with spaces are
-/// escaped there and never made here).
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|p| p.starts_with(dir))
-        .collect()
 }
 
 /// `~/.ssh` (1100 filler files, `sub/key` holding the marker) bind-mounted at `W/M/x`; a
@@ -73,13 +48,7 @@ fn layout(tag: &str) -> Option<Layout> {
     let mountpoint = s.mkdir("w/M/x");
     s.mkdir("w/C/x");
     let mounts = Mounts(w.clone());
-    let ok = Command::new("mount")
-        .arg("--bind")
-        .arg(&ssh)
-        .arg(&mountpoint)
-        .status()
-        .is_ok_and(|st| st.success());
-    if !ok {
+    if !bind(&ssh, &mountpoint) {
         eprintln!("skipping: mount --bind failed");
         return None;
     }

@@ -11,7 +11,7 @@
 //! `W/A` and `W/B`, renames `W/B` away and back, or makes it unsearchable and searchable
 //! again), the other makes a name (`open(O_CREAT)`, `symlink`) or reads a file under `m`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::harness::{nono_cmd, output, Scratch};
@@ -35,18 +35,46 @@ pub(crate) struct Mounts(pub(crate) PathBuf);
 
 impl Drop for Mounts {
     fn drop(&mut self) {
-        let mut points: Vec<PathBuf> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .map(PathBuf::from)
-            .filter(|p| p.starts_with(&self.0))
-            .collect();
+        // Deepest first; lazily, so a busy mount cannot keep the scratch tree (and the
+        // `remove_dir_all` of the scratch home through it) alive.
+        let mut points = mounts_under(&self.0);
         points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
         for p in points {
             let _ = Command::new("umount").arg("-l").arg(&p).status();
         }
     }
+}
+
+/// Mount points at or beneath `dir` (from `/proc/self/mountinfo`; names with spaces are
+/// escaped there and never made here).
+pub(crate) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|p| p.starts_with(dir))
+        .collect()
+}
+
+/// `mount --bind from to`; whether it worked (the tests that need it are skipped otherwise).
+pub(crate) fn bind(from: &Path, to: &Path) -> bool {
+    Command::new("mount")
+        .arg("--bind")
+        .arg(from)
+        .arg(to)
+        .status()
+        .is_ok_and(|st| st.success())
+}
+
+/// [`bind`] again after unmounting whatever is at `to` (a layout made anew for each round).
+pub(crate) fn rebind(from: &Path, to: &Path) {
+    let _ = Command::new("umount")
+        .arg("-l")
+        .arg(to)
+        .stderr(std::process::Stdio::null())
+        .status();
+    assert!(bind(from, to), "mount --bind failed");
 }
 
 /// `~/.ssh` (`id` holding the marker, `fillers` more files) bind-mounted at `W/B/m`; a plain
@@ -81,13 +109,7 @@ pub(crate) fn layout(tag: &str, fillers: usize, user: Option<&TestUser>) -> Opti
         assert!(ok, "chown failed");
     }
     let mounts = Mounts(w.clone());
-    let ok = Command::new("mount")
-        .arg("--bind")
-        .arg(&ssh)
-        .arg(&mountpoint)
-        .status()
-        .is_ok_and(|st| st.success());
-    if !ok {
+    if !bind(&ssh, &mountpoint) {
         eprintln!("skipping: mount --bind failed");
         return None;
     }

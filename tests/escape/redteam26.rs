@@ -12,7 +12,7 @@ use std::process::Command;
 
 use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
 use crate::programs::marker;
-use crate::redteam23::Mounts;
+use crate::redteam23::{bind, Mounts};
 
 /// The scratch layout; the bind mount is undone before the scratch directory is removed.
 struct Layout {
@@ -49,13 +49,7 @@ fn layout(tag: &str) -> Option<Layout> {
     let w = s.mkdir("w");
     let mountpoint = s.mkdir("w/hs");
     let mounts = Mounts(w.clone());
-    let ok = Command::new("mount")
-        .arg("--bind")
-        .arg(&homes)
-        .arg(&mountpoint)
-        .status()
-        .is_ok_and(|st| st.success());
-    if !ok {
+    if !bind(&homes, &mountpoint) {
         eprintln!("skipping: mount --bind failed");
         return None;
     }

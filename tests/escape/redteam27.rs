@@ -286,7 +286,7 @@ fn redteam27_a_protected_link_cannot_be_moved_under_approve() {
 #[test]
 fn redteam27_a_protected_link_reached_by_another_name_cannot_be_moved() {
     use crate::harness::{nono_cmd, output, Scratch};
-    use crate::redteam23::Mounts;
+    use crate::redteam23::{rebind, Mounts};
     if !sandbox_available() {
         return;
     }
@@ -307,13 +307,7 @@ fn redteam27_a_protected_link_reached_by_another_name_cannot_be_moved() {
         s.write("home/dots/evil/config", &format!("{evil}\n"));
         std::os::unix::fs::symlink("v1", s.join("home/dots/cur")).unwrap();
         std::os::unix::fs::symlink("../dots/cur/config", s.join("home/.ssh/config")).unwrap();
-        let ok = Command::new("mount")
-            .arg("--bind")
-            .arg(s.join("home/dots"))
-            .arg(&mountpoint)
-            .status()
-            .is_ok_and(|st| st.success());
-        assert!(ok, "mount --bind failed");
+        rebind(&s.join("home/dots"), &mountpoint);
     };
     let read = || std::fs::read_to_string(s.join("home/.ssh/config")).unwrap();
     let d = mountpoint.display().to_string();

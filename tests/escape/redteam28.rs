@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::harness::{nono_cmd, output, sandbox_available, Scratch};
-use crate::redteam23::Mounts;
+use crate::redteam23::{rebind, Mounts};
 
 /// Root, `mount` and the sandbox, or `false` (the test is skipped).
 fn can_mount() -> bool {
@@ -23,21 +23,6 @@ fn can_mount() -> bool {
         return false;
     }
     true
-}
-
-fn bind(from: &Path, to: &Path) {
-    let _ = Command::new("umount")
-        .arg("-l")
-        .arg(to)
-        .stderr(Stdio::null())
-        .status();
-    let ok = Command::new("mount")
-        .arg("--bind")
-        .arg(from)
-        .arg(to)
-        .status()
-        .is_ok_and(|st| st.success());
-    assert!(ok, "mount --bind failed");
 }
 
 /// Runs `script` unsandboxed (the control) and under `nono run --approve W`, each after
@@ -96,7 +81,7 @@ fn redteam28_an_empty_kept_directory_is_not_removed_by_another_name() {
         s.write("w/evil/dots/config", &format!("{evil}\n"));
         std::os::unix::fs::symlink("../proj/sub/../../dots/config", s.join("home/.ssh/config"))
             .unwrap();
-        bind(&s.join("home/proj"), &p);
+        rebind(&s.join("home/proj"), &p);
     };
     let hit =
         || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
@@ -129,7 +114,7 @@ fn redteam28_an_empty_directory_above_a_missing_entry_is_not_remade() {
             .status();
         let _ = std::fs::remove_dir_all(s.join("home"));
         s.mkdir("home/.config");
-        bind(&s.join("home"), &h);
+        rebind(&s.join("home"), &h);
     };
     let hit = || s.join("home/.config/autostart/x.desktop").exists();
     let h = h.display().to_string();
@@ -162,7 +147,7 @@ fn redteam28_a_kept_link_replaced_during_the_run_stays_kept() {
     s.write("home/dots/mine", "");
     std::os::unix::fs::symlink("v1", s.join("home/dots/cur")).unwrap();
     std::os::unix::fs::symlink("../dots/cur/config", s.join("home/.ssh/config")).unwrap();
-    bind(&s.join("home/dots"), &d);
+    rebind(&s.join("home/dots"), &d);
     let (dd, ws) = (d.display().to_string(), w.display().to_string());
     // The first rename reads the identities; then the command waits for the user.
     let script = format!(
@@ -213,7 +198,7 @@ fn redteam28_an_entry_made_during_the_run_is_known() {
     let h = s.mkdir("w/h");
     let _mounts = Mounts(w.clone());
     s.mkdir("home/.config");
-    bind(&s.join("home"), &h);
+    rebind(&s.join("home"), &h);
     let (hs, ws) = (h.display().to_string(), w.display().to_string());
     let script = format!(
         "mkdir {hs}/x && touch {ws}/primed || exit 3; \
@@ -272,7 +257,7 @@ fn redteam28_the_directory_of_a_missing_name_in_a_chain_is_not_remade() {
         s.write("w/evil/p/ssh/config", &format!("{evil}\n"));
         std::os::unix::fs::symlink("../dots/a/m/../../ssh/config", s.join("home/.ssh/config"))
             .unwrap();
-        bind(&s.join("home/dots"), &d);
+        rebind(&s.join("home/dots"), &d);
     };
     let hit =
         || std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
