@@ -535,12 +535,23 @@ impl Engine {
             kind: m.kind,
             why: m.why.to_owned(),
         };
+        self.refused_by_group(req, entry, reason, refusal)
+    }
+
+    /// A deny group's refusal of `req` for `reason`, audited: `(path, reason, refusal)`.
+    fn refused_by_group(
+        &self,
+        req: &RuntimeRequest,
+        path: PathBuf,
+        reason: String,
+        refusal: GroupRefusal,
+    ) -> (PathBuf, String, GroupRefusal) {
         let decision = Decision::Denied {
             reason: reason.clone(),
             by_group: Some(refusal.clone()),
         };
         self.record(req, &decision, "deny-group", Duration::ZERO);
-        (entry, reason, refusal)
+        (path, reason, refusal)
     }
 
     /// A rename or removal of the name `req.path` when it is a symlink a deny group keeps in
@@ -568,12 +579,7 @@ impl Engine {
             kind,
             why: String::new(),
         };
-        let decision = Decision::Denied {
-            reason: reason.clone(),
-            by_group: Some(refusal.clone()),
-        };
-        self.record(req, &decision, "deny-group", Duration::ZERO);
-        Some((req.path.clone(), reason, refusal))
+        Some(self.refused_by_group(req, req.path.clone(), reason, refusal))
     }
 
     /// Non-blocking: the deny group that covers `path`, if any.
