@@ -394,3 +394,69 @@ fn redteam22_a_write_through_a_symlink_in_a_grant_is_reported() {
         "n\n"
     );
 }
+
+/// The read half of finding 2 (session 16; a report line missing, nothing granted). A read
+/// refused through a symlink inside a granted directory (`proj/k` → `~/.ssh/id_ed25519`,
+/// `proj/o` → `OUT`, the command reads `proj/k` and `proj/o/x`) was Landlock's alone: the
+/// fast path answered `CONTINUE` on the lexical path and nothing was reported, where the same
+/// reads spelled directly are (the writes were fixed in session 14). Now a read on the fast
+/// path is shown symlink-free first, as a write is: refused through the link, it is reported
+/// under the path it leads to — the deny entry's line, or `--read OUT` — and that flag works;
+/// under `--approve OUT` the read is granted as `cat OUT/x` would be, and the protected key is
+/// still refused. A link that stays inside the grants is untouched.
+#[test]
+fn redteam22_a_read_through_a_symlink_in_a_grant_is_reported() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt22-report-read-link");
+    home(&s);
+    s.write("home/.ssh/id_ed25519", "KEY\n");
+    s.write("out/x", "OUTSIDE\n");
+    s.write("home/proj/sub/f", "INSIDE\n");
+    let link = |to: &str, at: &str| std::os::unix::fs::symlink(s.join(to), s.join(at)).unwrap();
+    link("home/.ssh/id_ed25519", "home/proj/k");
+    link("out", "home/proj/o");
+    link("home/proj/sub", "home/proj/in");
+    let script = "cat ./k; cat ./o/x; ls ./o; cat ./in/f; true";
+    // Control: unsandboxed, every read works.
+    let bare = Command::new("/bin/sh")
+        .args(["-c", script])
+        .current_dir(s.join("home/proj"))
+        .output()
+        .unwrap();
+    let bare = String::from_utf8_lossy(&bare.stdout);
+    assert!(bare.contains("KEY") && bare.contains("OUTSIDE") && bare.contains("INSIDE"));
+
+    let key = s.s("home/.ssh/id_ed25519");
+    let protected = format!("denied read of {key}: protected by deny group `credentials`");
+    let out = s.s("out");
+    let r = sh_in_nono(&s, &[], script);
+    assert!(
+        !r.stdout.contains("KEY") && !r.stdout.contains("OUTSIDE"),
+        "{r}"
+    );
+    assert!(r.stdout.contains("INSIDE"), "{r}");
+    assert!(r.stderr.contains(&protected), "{r}");
+    let fix = format!("denied read of {out}/x → add --read {out}");
+    assert!(r.stderr.contains(&fix), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("denied read of {out} → add --read {out}")),
+        "the listing of `o` (`ls`): {r}"
+    );
+    assert!(!r.stderr.contains("proj/sub"), "{r}");
+    // The flag the report names works.
+    let r = sh_in_nono(&s, &["--read", &out], script);
+    assert!(r.stdout.contains("OUTSIDE"), "{r}");
+    assert!(!r.stdout.contains("KEY"), "{r}");
+    assert!(!r.stderr.contains(&fix), "{r}");
+    // `--approve OUT`: granted at run time as if spelled directly; the key stays refused.
+    let r = sh_in_nono(&s, &["--approve", &out, "--approve", &s.s("home")], script);
+    assert!(
+        r.stdout.contains("OUTSIDE") && r.stdout.contains("INSIDE"),
+        "{r}"
+    );
+    assert!(!r.stdout.contains("KEY"), "{r}");
+    assert!(r.stderr.contains(&protected), "{r}");
+}

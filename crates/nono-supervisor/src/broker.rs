@@ -21,10 +21,10 @@
 //!    answer `CONTINUE`. That can never widen access: the kernel runs the open itself, and
 //!    Landlock still checks it — which is also why the lexical (not canonical) path is good
 //!    enough here. `O_PATH` opens are always `CONTINUE` (Landlock does not check them).
-//!    A write is canonicalised first (one `openat2`): when a symlink on the way leads
-//!    elsewhere, it goes on to step 4 on the canonical path, so a refusal there is reported
-//!    (and an engine may decide it) as if spelled directly. Reads stay lexical: a read
-//!    refused through a symlink inside the grants is Landlock's alone, not reported.
+//!    The path is shown free of symlinks first (one `openat2`): when a symlink on the way
+//!    leads elsewhere, the open goes on to step 4 on the canonical path, so a refusal there
+//!    is reported (and an engine may decide it) as if spelled directly — reads as well as
+//!    writes: `cat proj/l` with `l → /srv/secret` is reported as a read of `/srv/secret`.
 //! 4. Otherwise canonicalise (the supervisor's own view of the filesystem) and ask the model
 //!    again (a symlink may lead into the grants). Still outside: a [`Denial`] is recorded
 //!    and —
@@ -633,28 +633,33 @@ impl Broker {
         // a symlink on the way leads elsewhere (see below).
         let mut resolved = None;
         if !procfs && self.caps.fast_allows(&lexical, access) {
-            // A write through a symlink inside the grants (`proj/s → ~/.claude`, then
-            // `proj/s/settings.json`): Landlock judges where it leads, and a refusal there
-            // must be reported (and can be approved) like the same write spelled directly
-            // (red team 22, finding 2). So a write is looked at first, writes only: reads,
-            // the hot path, stay lexical. A path without any symlink (one `openat2`, two for
-            // a name being made: nearly every write) is the kernel's to open. Otherwise it
+            // An open through a symlink inside the grants (`proj/s → ~/.claude`, then
+            // `proj/s/settings.json`; `proj/l → /srv/secret`, then `cat proj/l`): Landlock
+            // judges where it leads, and a refusal there must be reported (and can be
+            // approved) like the same open spelled directly (red team 22, finding 2, for
+            // writes; reads since session 16: "every denial a user can hit is reported").
+            // A path without any symlink (one `openat2`, two for a name being made: nearly
+            // every open) is the kernel's to open. Otherwise it
             // is resolved as the program's lookup can be: with its credentials, never through
             // a magic link nor into `/proc` (`proj/l → /proc/PID/cwd/..`: the supervisor's
             // cwd, or another process's with the supervisor's right to trace it) — else
             // `CONTINUE`. `O_NOFOLLOW` (and `O_CREAT | O_EXCL`) leaves only the last name
             // unfollowed, so the directory is resolved still (red team 24: `proj/s/x` with
             // `O_NOFOLLOW` was never reported).
-            let plain =
-                || target.as_deref() == Some(lexical.as_path()) && symlink_free(&lexical, creating);
-            if access.writes() && !plain() {
+            // The `O_PATH` fd that showed it is closed after the answer, off the child's wait.
+            let plain = if target.as_deref() == Some(lexical.as_path()) {
+                symlink_free(&lexical, creating)
+            } else {
+                Lookup::Linked
+            };
+            if let Lookup::Linked = plain {
                 resolved = target
                     .as_deref()
                     .and_then(|t| {
                         // As the command: a symlink followed with the supervisor's search
                         // permission would name, for the open as the child, a path that
                         // skips a directory the command cannot search (red team 24).
-                        as_the_child(&self.caps.creds, notify, &n, || resolve_write(t, flags))
+                        as_the_child(&self.caps.creds, notify, &n, || resolve_followed(t, flags))
                     })
                     .filter(|c| *c != lexical);
             }
@@ -665,6 +670,9 @@ impl Broker {
                 // reused). Everything below acts on, or reports, what was read: it checks
                 // first.
                 let _ = notify.respond_continue(n.id);
+                if let Lookup::Free(fd) = plain {
+                    drop(fd);
+                }
                 return;
             }
         }
@@ -1604,12 +1612,25 @@ fn canonicalize(path: &Path, creating: bool) -> Option<PathBuf> {
     }
 }
 
+/// What [`symlink_free`] found of a path inside the grants.
+enum Lookup {
+    /// No symlink on the way nor at the end: the `O_PATH` fd that showed it (the caller
+    /// closes it once it has answered), or none when a name on the way is missing or not a
+    /// directory — the kernel's own lookup fails the same way (`ENOENT`, `ENOTDIR`), nothing
+    /// to report.
+    Free(Option<OwnedFd>),
+    /// A symlink on the way (or a lookup the supervisor could not finish): resolve it.
+    Linked,
+}
+
 /// Whether the lookup of `path` (clean, absolute) meets no symlink on the way nor at the end:
 /// it opens `O_PATH` with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`, or, for a name being
-/// created that does not exist yet, its directory does. With the supervisor's credentials:
-/// `true` only lets the fast path answer `CONTINUE`, where the kernel looks the path up as the
-/// command and Landlock checks it, so a directory the command cannot search changes nothing.
-fn symlink_free(path: &Path, creating: bool) -> bool {
+/// created that does not exist yet, its directory does. A missing name met before any symlink
+/// is as free: `RESOLVE_NO_SYMLINKS` fails with `ELOOP` at the first symlink, so an `ENOENT`
+/// (or `ENOTDIR`) came before any. With the supervisor's credentials: a path shown free only
+/// lets the fast path answer `CONTINUE`, where the kernel looks the path up as the command and
+/// Landlock checks it, so a directory the command cannot search changes nothing.
+fn symlink_free(path: &Path, creating: bool) -> Lookup {
     use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
     let open = |p: &Path| {
         rustix::fs::openat2(
@@ -1621,19 +1642,23 @@ fn symlink_free(path: &Path, creating: bool) -> bool {
         )
     };
     match open(path) {
-        Ok(_) => true,
-        Err(Errno::NOENT) if creating => path.parent().is_some_and(|d| open(d).is_ok()),
-        Err(_) => false,
+        Ok(fd) => Lookup::Free(Some(fd)),
+        Err(Errno::NOENT) if creating => match path.parent().map(open) {
+            Some(Ok(fd)) => Lookup::Free(Some(fd)),
+            _ => Lookup::Linked,
+        },
+        Err(Errno::NOENT | Errno::NOTDIR) => Lookup::Free(None),
+        Err(_) => Lookup::Linked,
     }
 }
 
-/// Where a trapped write inside the grants leads (see [`Broker::handle`], step 3), as the
+/// Where a trapped open inside the grants leads (see [`Broker::handle`], step 3), as the
 /// program's own lookup would resolve it: no magic link followed and nothing inside `/proc`
 /// ([`realpath_without_magic_links`]); with `O_NOFOLLOW` or `O_CREAT | O_EXCL` the directory
 /// only (the kernel does not follow the last name: `None` when that name is a symlink, for
 /// the kernel's own `ELOOP`/`EEXIST`); a name being created, beneath its directory. `None`:
 /// the kernel decides alone (`CONTINUE`).
-fn resolve_write(path: &Path, flags: OFlags) -> Option<PathBuf> {
+fn resolve_followed(path: &Path, flags: OFlags) -> Option<PathBuf> {
     let creating = flags.contains(OFlags::CREATE);
     let in_dir = |path: &Path| {
         let name = path.file_name()?;
