@@ -52,3 +52,4 @@ mod redteam7;
 mod redteam8;
 mod redteam9;
 mod terminal;
+mod unread;

@@ -1221,6 +1221,21 @@ pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
     out
 }
 
+/// The line after the run when the supervisor could not read some of the command's trapped
+/// calls (`RunOutcome::calls_unread`): what happened to them, and why.
+#[must_use]
+pub fn unread_calls(count: u64) -> String {
+    format!(
+        "{count} trapped call{s} of the command could not be read: the kernel does not let nono \
+         read its memory (the command made itself non-dumpable with prctl(PR_SET_DUMPABLE, 0), \
+         or the kernel's ptrace policy forbids it: Yama ptrace_scope 2 or 3); the sandbox still \
+         refused whatever the grants do not allow, but such refusals are not listed above and \
+         no runtime grant applied to {them}",
+        s = if count == 1 { "" } else { "s" },
+        them = if count == 1 { "it" } else { "them" },
+    )
+}
+
 /// What the run's resource limits caught, for the lines after the run: a memory kill always,
 /// refused forks only when the run failed (a build that retried and succeeded needs no
 /// note).

@@ -408,7 +408,7 @@ impl Broker {
     pub(crate) fn answer_pending(&mut self, ctx: &Context) {
         if let Some(n) = self.pending.take() {
             let n = *n;
-            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
+            self.answer(n, ctx);
         }
     }
 
@@ -430,7 +430,7 @@ impl Broker {
                 return false;
             }
         };
-        answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
+        self.answer(n, ctx);
         true
     }
 
@@ -516,7 +516,18 @@ impl Broker {
                 let _ = self.notify.respond_errno(n.id, Errno::NOSYS.raw_os_error());
                 return;
             }
-            answer_on_panic(&self.notify.clone(), n.id, || self.handle(n, ctx));
+            self.answer(n, ctx);
+        }
+    }
+
+    /// Answer one notification ([`handle`](Self::handle)), and count it in
+    /// [`Shared::unread`] when the kernel would not let the supervisor read the caller's
+    /// memory for it (see [`procmem::take_refused`]).
+    fn answer(&self, n: Notification, ctx: &Context) {
+        let id = n.id;
+        answer_on_panic(&self.notify.clone(), id, || self.handle(n, ctx));
+        if procmem::take_refused() {
+            self.shared.unread.fetch_add(1, Ordering::Relaxed);
         }
     }
 

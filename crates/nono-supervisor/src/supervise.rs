@@ -80,6 +80,12 @@ pub struct RunOutcome {
     /// Refusals beyond the ones kept (distinct denials past [`denials`](Self::denials), refused
     /// connects past `connect_denials`): only counted.
     pub denials_dropped: u64,
+    /// Trapped calls the supervisor could not read: the command made itself non-dumpable
+    /// (`prctl(PR_SET_DUMPABLE, 0)`) or the kernel's ptrace policy (Yama `ptrace_scope` 2 or
+    /// 3) forbids a supervisor without `CAP_SYS_PTRACE` to read its memory. Each was still
+    /// refused by the kernel if the grants do not allow it, but is in no denial and no runtime
+    /// grant applied to it.
+    pub calls_unread: u64,
     /// Every URL open request, allowed or refused, in the order they were decided.
     pub url_opens: Vec<UrlOpen>,
     /// Every TCP connection the supervisor refused to make (a port not allowed, a port
@@ -352,10 +358,12 @@ pub fn run(mut config: SpawnConfig) -> Result<RunOutcome, SupervisorError> {
     let denials_dropped = shared
         .denials_dropped
         .load(std::sync::atomic::Ordering::Relaxed);
+    let calls_unread = shared.unread.load(std::sync::atomic::Ordering::Relaxed);
     Ok(RunOutcome {
         exit,
         denials,
         denials_dropped,
+        calls_unread,
         url_opens,
         connect_denials,
         enforcement,

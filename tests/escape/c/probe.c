@@ -31,6 +31,7 @@
 #include <sys/timex.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -586,6 +587,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(op, "nl_setlink")) { NEED(1); nl_setlink(name); i += 2; }
         else if (!strcmp(op, "nl_connect")) { NEED(1); nl_connect(name); i += 2; }
         else if (!strcmp(op, "pagemap")) { NEED(1); pagemap(name); i += 2; }
+        else if (!strcmp(op, "nodump")) {
+            /* Make this process non-dumpable: a supervisor without CAP_SYS_PTRACE can no
+               longer read its memory (the trapped calls' arguments). */
+            NEED(1);
+            result(name, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+            i += 2;
+        }
         else if (!strcmp(op, "kstack")) { NEED(1); int fd = open("/proc/self/stack", O_RDONLY | O_CLOEXEC); if (fd < 0) result(name, fd); else { char b[4096]; result(name, read(fd, b, sizeof b)); close(fd); } i += 2; }
         else if (!strcmp(op, "mode3_chmod")) { NEED(3); mode3_chmod(name, a, b); i += 4; }
         else if (!strcmp(op, "unixpath")) {

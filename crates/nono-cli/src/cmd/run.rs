@@ -259,6 +259,9 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
             nono_supervisor::MAX_DENIALS
         ));
     }
+    if outcome.calls_unread > 0 {
+        ui.note(&report::unread_calls(outcome.calls_unread));
+    }
     for line in report::limits(&outcome.limits, &plan.limits, outcome.exit.code()) {
         ui.note(&line);
     }

@@ -293,6 +293,11 @@ pub(crate) struct Shared {
     pub(crate) denial_keys: Mutex<std::collections::HashSet<DenialKey>>,
     /// Distinct denials, and refused connects, not kept because [`MAX_DENIALS`] were.
     pub denials_dropped: std::sync::atomic::AtomicU64,
+    /// Trapped calls whose arguments the kernel would not let the supervisor read (the
+    /// command made itself non-dumpable, or the ptrace policy forbids it; see
+    /// `procmem::take_refused`): each was answered without being seen — by Landlock's refusal
+    /// or the errno the read gave — and is in no denial.
+    pub unread: std::sync::atomic::AtomicU64,
     pub url_opens: Mutex<Vec<UrlOpen>>,
     /// Set for a learning run (see `learn.rs`).
     pub learner: Option<Learner>,

@@ -18,9 +18,26 @@
 //! # References
 //! [`process_vm_readv(2)`](https://man7.org/linux/man-pages/man2/process_vm_readv.2.html)
 
+use std::cell::Cell;
 use std::ffi::CString;
 
 use rustix::io::Errno;
+
+thread_local! {
+    /// A read on this thread was refused by the kernel's access check (`EPERM`) since
+    /// [`take_refused`] last looked.
+    static REFUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a read on the calling thread was refused by the kernel's access check (`EPERM`)
+/// since the last call, which clears it. The supervisor asks after each trapped call: a
+/// process that made itself non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`), or a kernel whose
+/// ptrace policy forbids it (Yama `ptrace_scope` 2 or 3), lets a supervisor without
+/// `CAP_SYS_PTRACE` read nothing of it, and the calls it could not read must not pass
+/// silently (the run's report says so).
+pub fn take_refused() -> bool {
+    REFUSED.with(|r| r.replace(false))
+}
 
 /// Strings are read in chunks that never cross this boundary, so an unmapped page after
 /// the terminating NUL is never touched. Every Linux page size is a multiple of it.
@@ -122,7 +139,10 @@ fn read_exact(pid: u32, addr: u64, buf: &mut [u8]) -> Result<(), ProcMemError> {
             Ok(n) => done += n,
             Err(Errno::INTR) => {}
             Err(source @ (Errno::SRCH | Errno::PERM)) => {
-                return Err(ProcMemError::Process { pid, source })
+                if source == Errno::PERM {
+                    REFUSED.with(|r| r.set(true));
+                }
+                return Err(ProcMemError::Process { pid, source });
             }
             Err(source) => {
                 return Err(ProcMemError::Read {
