@@ -4,6 +4,8 @@ mod bench;
 mod build;
 mod fuzz;
 mod guide;
+#[cfg(test)]
+mod scratch;
 mod tidy;
 
 use std::path::{Path, PathBuf};
