@@ -4,10 +4,10 @@
 //! the victim — plus the report/`why` escaping of hostile names and the `wrap` gaps.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
+use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, InTmp, Run, Scratch};
 
 /// The shell the attacks run in: bash, not `/bin/sh` (dash) — `fs.rs` opens `/bin/sh` for
 /// writing and expects Landlock's `EACCES`, which a concurrent `exec` of it turns into
@@ -55,25 +55,6 @@ pub(crate) fn nono_as(uid: Option<u32>, cwd: &Path, env: &[(&str, &Path)], args:
 
 fn chown(p: &Path, uid: u32) {
     std::os::unix::fs::lchown(p, Some(uid), Some(uid)).unwrap();
-}
-
-/// A path under /tmp (which the default profile grants read+write), removed on drop.
-struct InTmp(PathBuf);
-
-impl InTmp {
-    fn new(tag: &str) -> InTmp {
-        let p = PathBuf::from(format!("/tmp/nono-e2e-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        let _ = std::fs::remove_dir_all(&p);
-        InTmp(p)
-    }
-}
-
-impl Drop for InTmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A `--dry-run` plan that grants `/` for writing.
