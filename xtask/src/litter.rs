@@ -11,23 +11,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 /// The directories looked at and the prefix of the names that count in each: the temp dir
-/// (`TMPDIR`, else `/tmp`) and cargo's target tmp dir (`CARGO_TARGET_TMPDIR` of the tests),
-/// where the end-to-end suites' scratch dirs live. That one also holds what is kept on
-/// purpose (the C programs built once, `nono-gaps`, `nono-seccomp`; the escape suite's
-/// `nono-escape-bin-<pid>`, removed by the next run): only the scratch dirs count there.
-pub fn watched(root: &Path) -> Vec<(PathBuf, &'static str)> {
-    vec![
+/// (`TMPDIR`, else `/tmp`) and cargo's target tmp dir (`CARGO_TARGET_TMPDIR` of the tests,
+/// `tmp` in the target directory cargo itself reports: red team 10), where the end-to-end
+/// suites' scratch dirs live. That one also holds what is kept on purpose (the C programs
+/// built once, `nono-gaps`, `nono-seccomp`; the escape suite's `nono-escape-bin-<pid>`,
+/// removed by the next run): only the scratch dirs count there.
+pub fn watched() -> Result<Vec<(PathBuf, &'static str)>> {
+    Ok(vec![
         (std::env::temp_dir(), "nono-"),
-        (target_dir(root).join("tmp"), "nono-e2e-"),
-    ]
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .or_else(|| std::env::var_os("CARGO_BUILD_TARGET_DIR"))
-        .map(PathBuf::from)
-        .map(|d| if d.is_absolute() { d } else { root.join(d) })
-        .unwrap_or_else(|| root.join("target"))
+        (crate::build::target_dir()?.join("tmp"), "nono-e2e-"),
+    ])
 }
 
 /// The entries of each watched directory whose names start with its prefix.
@@ -59,7 +52,7 @@ impl Snapshot {
 /// Run `f` (the tests) between two snapshots; fail, listing what they left and where each
 /// name is spelt, when new entries remain. `f`'s own failure comes first.
 pub fn checked(root: &Path, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    let watched = watched(root);
+    let watched = watched()?;
     let before = Snapshot::take(&watched);
     let result = f();
     let left = Snapshot::take(&watched).new_since(&before);
