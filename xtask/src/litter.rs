@@ -56,7 +56,12 @@ pub fn checked(root: &Path, f: impl FnOnce() -> Result<()>) -> Result<()> {
     let before = Snapshot::take(&watched);
     let result = f();
     let left = Snapshot::take(&watched).new_since(&before);
-    result?;
+    if let Err(e) = result {
+        if !left.is_empty() {
+            eprintln!("xtask: also, {}", report(root, &left));
+        }
+        return Err(e);
+    }
     if left.is_empty() {
         eprintln!(
             "xtask: the tests left nothing in {}",
