@@ -248,7 +248,8 @@ fn private_tmp_is_fresh_private_removed_and_hides_host_tmp() {
         return;
     }
     let s = Scratch::new("env-ptmp");
-    let host = PathBuf::from(format!("/tmp/nono-e2e-host-{}", std::process::id()));
+    let in_tmp = crate::harness::InTmp::new("host");
+    let host = in_tmp.0.clone();
     std::fs::write(&host, "host-tmp-file").unwrap();
     let script = format!(
         "echo \"$TMPDIR\"; stat -c '%a %u' \"$TMPDIR\"; echo made > \"$TMPDIR/f\" && cat \"$TMPDIR/f\"; \

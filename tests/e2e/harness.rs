@@ -227,8 +227,69 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // Never remove through a live mount: `remove_dir_all` would empty the source of a
+        // bind mount beneath the scratch dir. A test's own guard (redteam23's `Mounts`)
+        // unmounts first; a mount left behind (a test that panicked before it guarded its
+        // mount) is detached here, and if that fails the tree is left in place.
+        if !unmount_beneath(&self.path) {
+            eprintln!(
+                "{} still has mounts beneath it; not removed",
+                self.path.display()
+            );
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.path);
         let _ = std::fs::remove_dir_all(self.path.with_extension("state"));
+    }
+}
+
+/// Detach (`umount -l`, deepest first) the mounts at or beneath `dir` in this process's mount
+/// namespace (`/proc/self/mountinfo`); whether none is left.
+fn unmount_beneath(dir: &Path) -> bool {
+    let mounts = || -> Vec<PathBuf> {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(dir))
+            .collect()
+    };
+    let mut points = mounts();
+    if points.is_empty() {
+        return true;
+    }
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    for p in points {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&p)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    mounts().is_empty()
+}
+
+/// `/tmp/nono-e2e-<pid>-<tag>`, a path directly under `/tmp` (which the default profile
+/// grants read+write) for a test that needs one there on purpose; nothing is made at it.
+/// Whatever is at it (a file, a symlink, a tree) is removed first and on drop, also when the
+/// test panics; a symlink is removed, never followed.
+#[derive(Debug)]
+pub struct InTmp(pub PathBuf);
+
+impl InTmp {
+    pub fn new(tag: &str) -> InTmp {
+        let p = PathBuf::from(format!("/tmp/nono-e2e-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_dir_all(&p);
+        InTmp(p)
+    }
+}
+
+impl Drop for InTmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
+use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, InTmp, Run, Scratch};
 
 /// The shell the attacks run in: bash, not `/bin/sh` (dash) — `fs.rs` opens `/bin/sh` for
 /// writing and expects Landlock's `EACCES`, which a concurrent `exec` of it turns into
@@ -57,21 +57,24 @@ fn chown(p: &Path, uid: u32) {
     std::os::unix::fs::lchown(p, Some(uid), Some(uid)).unwrap();
 }
 
-/// A path under /tmp (which the default profile grants read+write), removed on drop.
-struct InTmp(PathBuf);
-
-impl InTmp {
-    fn new(tag: &str) -> InTmp {
-        let p = PathBuf::from(format!("/tmp/nono-e2e-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        let _ = std::fs::remove_dir_all(&p);
-        InTmp(p)
-    }
+/// The `--private-tmp`-style directory a command printed as `TMPDIR=/tmp/nono-private-tmp-…`,
+/// removed on drop (if it is still there).
+fn private_tmp_of(stdout: &str) -> Option<InTmpDir> {
+    let dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("TMPDIR="))
+        .filter(|d| {
+            d.strip_prefix("/tmp/nono-private-tmp-")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })?;
+    Some(InTmpDir(PathBuf::from(dir)))
 }
 
-impl Drop for InTmp {
+/// A directory under /tmp that nono made for a run, removed on drop.
+struct InTmpDir(PathBuf);
+
+impl Drop for InTmpDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -144,6 +147,9 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                     &victim.display().to_string(),
                 ],
             );
+            // Under `wrap` nothing is left to remove the private directory nono made in
+            // place of the refused $TMPDIR (`run` removes it on exit): the test does.
+            let _private = private_tmp_of(&attack.stdout);
             assert_eq!(
                 std::fs::read_to_string(&victim).unwrap(),
                 "original\n",

@@ -312,8 +312,8 @@ fn redteam2_approve_alone_reads_the_key_through_default_tmp() {
     let s = Scratch::new("redteam2-approve-tmp");
     s.mkdir("appr");
     s.write("home/.ssh/id_rsa", &key);
-    let tmp = std::path::PathBuf::from(format!("/tmp/nono-rt2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let in_tmp = crate::harness::InTmp::new("rt2");
+    let tmp = in_tmp.0.clone();
     std::fs::create_dir(&tmp).unwrap();
     std::os::unix::fs::symlink(s.join("home/.ssh"), tmp.join("s")).unwrap();
     let t = |p: &str| tmp.join(p).display().to_string();

@@ -216,7 +216,7 @@ pub fn install(rest: &[String]) -> Result<()> {
 /// cargo configuration (the user's `~/.cargo/config.toml`). Guessing from
 /// `CARGO_TARGET_DIR` alone (red team 10) checked, and handed the tests, a stale
 /// `target/…/nono` of an earlier build while cargo had just built the new one elsewhere.
-fn target_dir() -> Result<PathBuf> {
+pub fn target_dir() -> Result<PathBuf> {
     target_dir_of(cargo())
 }
 

@@ -4,6 +4,9 @@ mod bench;
 mod build;
 mod fuzz;
 mod guide;
+mod litter;
+#[cfg(test)]
+mod scratch;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +26,8 @@ usage: cargo xtask ci
 
 Runs every CI step in order and stops at the first failure: cargo fmt --check, clippy
 -D warnings (all targets), the workspace tests (the end-to-end ones against nono built the
-way `cargo xtask install` builds it), doc tests, cargo doc -D warnings, cargo-deny
+way `cargo xtask install` builds it; they fail when they leave `nono-*` entries in the temp
+dir, see `cargo xtask litter --help`), doc tests, cargo doc -D warnings, cargo-deny
 (licenses, bans, sources; installed from crates.io when missing), the fuzz targets' build and
 10 s of fuzzing per target (where cargo-fuzz and a nightly toolchain exist), the benches' build.
 Takes no options.
@@ -82,6 +86,21 @@ checks issue 14's targets.
   --opens N        opens per latency measurement (default 2000, at least 10)
   --no-criterion   skip the criterion throughput benches
   --no-proxy       skip the egress proxy's load test
+",
+    ),
+    (
+        "litter",
+        "  litter [ARGS]      cargo test ARGS, failing when the tests leave nono-* entries in the
+                     temp dir (the check `ci` makes around its test step)
+",
+        "\
+usage: cargo xtask litter [CARGO TEST ARGS...]
+
+Runs `cargo test ARGS` and fails when the tests leave new `nono-*` entries in the temp dir
+(TMPDIR, else /tmp) or new `nono-e2e-*` scratch dirs in cargo's target tmp dir, listing them
+with the source lines that spell each name. `cargo xtask ci` makes the same check around its
+test step. Another nono test run on the machine at the same time also shows up.
+  e.g. cargo xtask litter -p nono-policy
 ",
     ),
     (
@@ -166,6 +185,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::run_targets(rest),
         "bench" => bench::run_bench(rest),
         "guide" => guide::run(rest),
+        "litter" => litter::checked(&workspace_root(), || run(cargo().arg("test").args(rest))),
         "tidy" => {
             no_options(cmd, rest)?;
             let problems = tidy::check(&workspace_root())?;
@@ -260,9 +280,12 @@ fn ci() -> Result<()> {
             nono.path.display(),
             nono.linkage.name()
         );
-        run(cargo()
-            .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
-            .env("NONO_BIN", &nono.path))
+        // What the tests leave in the temp dir fails the step (after their own failures).
+        litter::checked(&workspace_root(), || {
+            run(cargo()
+                .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+                .env("NONO_BIN", &nono.path))
+        })
     })?;
     step("doc-tests", || {
         run(cargo().args(["test", "--workspace", "--doc"]))

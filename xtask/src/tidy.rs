@@ -481,6 +481,7 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     #[test]
     fn workspace_is_tidy() {
@@ -545,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_file_without_header_fails() {
-        let dir = std::env::temp_dir().join(format!("nono-tidy-{}", std::process::id()));
+        let dir = Scratch::new(&format!("nono-tidy-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("crates/x/src")).unwrap();
         std::fs::write(dir.join("crates/x/src/lib.rs"), "//! fine\n").unwrap();
         std::fs::write(dir.join("crates/x/src/bad.rs"), "fn main() {}\n").unwrap();
@@ -556,10 +557,8 @@ mod tests {
     }
 
     /// A throwaway workspace: a root Cargo.toml forbidding unsafe code and the given files.
-    fn tree(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("nono-tidy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+    fn tree(name: &str, files: &[(&str, &str)]) -> Scratch {
+        let dir = Scratch::new(&format!("nono-tidy-{name}-{}", std::process::id()));
         let mut all = vec![(
             "Cargo.toml",
             "[workspace]\n[workspace.lints.rust]\nunsafe_code = \"forbid\"\n",

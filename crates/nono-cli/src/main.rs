@@ -11,6 +11,8 @@ mod exit;
 mod flags;
 mod plan;
 mod report;
+#[cfg(test)]
+mod scratch;
 mod suggest;
 mod ui;
 

@@ -1267,6 +1267,7 @@ pub fn limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use nono_sandbox::linux::seccomp::Syscall;
 
     fn sc(s: Syscall) -> nono_supervisor::Call {
@@ -1719,14 +1720,12 @@ mod tests {
     /// (a bypass must name an existing one), or more than `LIFT_AT_MOST` to name.
     #[test]
     fn a_spine_is_lifted_only_by_bypasses_that_work() {
-        let t = std::env::temp_dir().join(format!("nono-report-lift-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-report-lift-{}", std::process::id()));
         for d in ["p/.venv/bin/sub", "p/tools/bin", "q/a", "q/b", "q/c", "q/d"] {
             std::fs::create_dir_all(t.join(d)).unwrap();
         }
         std::fs::write(t.join("p/file"), "x").unwrap();
         std::os::unix::fs::symlink("tools", t.join("p/cur")).unwrap();
-        let t = std::fs::canonicalize(&t).unwrap();
         let g = |n: &str| Origin::Group(n.into());
         let lift = |denies: &[(&str, Origin, bool)], dir: &str| {
             let mut caps = nono_sandbox::CapabilitySet::new();
@@ -1802,12 +1801,10 @@ mod tests {
     /// once each; a grant the access needs comes first among the flags.
     #[test]
     fn a_spine_lift_names_secrets_and_the_grant_it_needs() {
-        let t = std::env::temp_dir().join(format!("nono-report-lift18-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-report-lift18-{}", std::process::id()));
         for d in ["p/dot/ssh", "p/a/bin/in", "p/b/bin", "p/c/bin"] {
             std::fs::create_dir_all(t.join(d)).unwrap();
         }
-        let t = std::fs::canonicalize(&t).unwrap();
         let g = |n: &str| Origin::Group(n.into());
         let lift = |denies: &[(&str, Origin, DenyKind)]| {
             let mut caps = nono_sandbox::CapabilitySet::new();
@@ -1855,7 +1852,7 @@ mod tests {
 
     #[test]
     fn a_suggestion_a_carve_out_would_block_is_not_printed() {
-        let t = std::env::temp_dir().join(format!("nono-report-spine-{}", std::process::id()));
+        let t = Scratch::new(&format!("nono-report-spine-{}", std::process::id()));
         std::fs::create_dir_all(t.join("g/secret")).unwrap();
         let mut caps = nono_sandbox::CapabilitySet::new();
         caps.deny(t.join("g/secret"), Origin::Group("credentials".into()))
@@ -1895,8 +1892,7 @@ mod tests {
     #[test]
     fn redteam26_a_path_the_walk_cannot_see_gets_no_flag() {
         use nono_supervisor::deny_groups::DenySet;
-        let t = std::env::temp_dir().join(format!("nono-report-unseen-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-report-unseen-{}", std::process::id()));
         std::fs::create_dir_all(t.join("home/.ssh")).unwrap();
         std::fs::create_dir_all(t.join("w")).unwrap();
         std::os::unix::fs::symlink(t.join("w/loop"), t.join("w/loop")).unwrap();

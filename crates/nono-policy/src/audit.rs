@@ -275,14 +275,12 @@ mod tests {
     use super::*;
     use crate::approval::{Callback, DenyAll};
     use crate::policy::{Decision, Engine, GrantScope, Policy, RequestSource, RuntimeRequest};
+    use crate::scratch::Scratch;
     use nono_wire::{AccessMode, ApprovalDecision};
     use std::io::BufRead;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-audit-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(tag: &str) -> Scratch {
+        Scratch::new(&format!("nono-audit-{}-{tag}", std::process::id()))
     }
 
     fn req(path: &str, access: AccessMode) -> RuntimeRequest {

@@ -213,6 +213,7 @@ fn siblings_along(top: &Path, keep: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use nono_sandbox::AccessMode;
 
     /// Red team 12: the refusals echoed the path as given and suggested `--read-file PATH`
@@ -235,8 +236,7 @@ mod tests {
 
     #[test]
     fn siblings_along_keeps_only_the_way_down() {
-        let base = std::env::temp_dir().join(format!("nono-bypass-plan-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = Scratch::new(&format!("nono-bypass-plan-{}", std::process::id()));
         std::fs::create_dir_all(base.join("a/b")).unwrap();
         std::fs::write(base.join("a/x"), "").unwrap();
         std::fs::write(base.join("a/b/key"), "").unwrap();
@@ -259,10 +259,7 @@ mod tests {
 
     #[test]
     fn allow_cwd_is_not_an_explicit_grant_for_a_bypass() {
-        let base = std::env::temp_dir().join(format!("nono-bypass-cwd-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
-        let base = std::fs::canonicalize(&base).unwrap();
+        let base = Scratch::new(&format!("nono-bypass-cwd-{}", std::process::id()));
         std::fs::write(base.join("key"), "").unwrap();
         let requested = vec![base.clone()];
         let caps_with = |flag: &'static str| {
@@ -296,9 +293,7 @@ mod tests {
     /// still refused, and the profile's own deny list is never taken for a group.
     #[test]
     fn a_working_directory_named_like_a_flag_is_not_an_explicit_grant() {
-        let root =
-            std::env::temp_dir().join(format!("nono-bypass-flagname-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = Scratch::new(&format!("nono-bypass-flagname-{}", std::process::id()));
         for name in [
             "x, --allow ",
             "x, --read /tmp",

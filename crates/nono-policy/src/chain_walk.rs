@@ -302,13 +302,11 @@ impl<L: Lookups> Lookups for Looking<'_, L> {
 mod tests {
     use super::*;
     use crate::planted::walk;
+    use crate::scratch::Scratch;
     use std::os::unix::fs::symlink;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-chainwalk-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::canonicalize(&d).unwrap()
+    fn tmp(tag: &str) -> Scratch {
+        Scratch::new(&format!("nono-chainwalk-{}-{tag}", std::process::id()))
     }
 
     /// A tree with links in prefixes, chains, loops, dangling links, links to files, `..`
@@ -659,7 +657,7 @@ mod tests {
                 }
                 for node in DEEP_NODES {
                     let p = d.join(node);
-                    let plain_path = p.ancestors().skip(1).take_while(|a| *a != d).all(|a| {
+                    let plain_path = p.ancestors().skip(1).take_while(|a| *a != d.as_path()).all(|a| {
                         std::fs::symlink_metadata(a).is_ok_and(|m| !m.file_type().is_symlink())
                     });
                     if let (true, Ok(m)) = (plain_path, std::fs::symlink_metadata(&p)) {

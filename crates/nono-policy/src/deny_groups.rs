@@ -2321,6 +2321,7 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// Red team 22: the entries a rename or a symlink at a name would move or hide are those
     /// strictly beneath it, by components (not `/h/.claudex`, not the entry itself).
@@ -2358,13 +2359,11 @@ mod tests {
     /// later is seen.
     #[test]
     fn object_beneath_and_missing_made_by_know_entries_by_identity() {
-        let root = std::env::temp_dir().join(format!("nono-rt26-above-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = Scratch::new(&format!("nono-rt26-above-{}", std::process::id()));
         std::fs::create_dir_all(root.join("h/.config/autostart")).unwrap();
         std::fs::create_dir_all(root.join("h/.config/other")).unwrap();
         std::fs::create_dir_all(root.join("h/proj")).unwrap();
         std::fs::create_dir_all(root.join("h/.ssh")).unwrap();
-        let root = std::fs::canonicalize(&root).unwrap();
         let id = |p: &str| {
             let m = std::fs::symlink_metadata(root.join(p)).unwrap();
             (m.dev(), m.ino())
@@ -2411,12 +2410,10 @@ mod tests {
     /// `kept_link_now` reads the kept links again and knows it.
     #[test]
     fn a_kept_link_replaced_after_the_identities_were_read_is_known_now() {
-        let h = std::env::temp_dir().join(format!("nono-rt28-now-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&h);
+        let h = Scratch::new(&format!("nono-rt28-now-{}", std::process::id()));
         std::fs::create_dir_all(h.join(".ssh")).unwrap();
         std::fs::create_dir_all(h.join("dots/v1")).unwrap();
         std::fs::write(h.join("dots/v1/config"), "Host real\n").unwrap();
-        let h = std::fs::canonicalize(&h).unwrap();
         std::os::unix::fs::symlink("v1", h.join("dots/cur")).unwrap();
         std::os::unix::fs::symlink("../dots/cur/config", h.join(".ssh/config")).unwrap();
         let vars = Vars::for_home(&h);
@@ -2709,14 +2706,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&h);
     }
 
-    fn home(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nono-deny-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn home(tag: &str) -> Scratch {
+        let dir = Scratch::new(&format!("nono-deny-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(dir.join(".ssh")).unwrap();
         std::fs::create_dir_all(dir.join(".sshfoo")).unwrap();
         std::fs::create_dir_all(dir.join("proj")).unwrap();
         std::fs::write(dir.join(".ssh/id_ed25519"), b"k").unwrap();
-        std::fs::canonicalize(dir).unwrap()
+        dir
     }
 
     #[test]
@@ -2766,8 +2762,8 @@ mod tests {
     #[test]
     fn a_denied_path_reached_through_a_symlinked_home_is_caught() {
         let h = home("t3");
-        let alias = std::env::temp_dir().join(format!("nono-deny-alias-{}", std::process::id()));
-        let _ = std::fs::remove_file(&alias);
+        let aliases = Scratch::new(&format!("nono-deny-alias-{}", std::process::id()));
+        let alias = aliases.join("home");
         std::os::unix::fs::symlink(&h, &alias).unwrap();
         // Groups expanded for the symlinked spelling of $HOME, queried with the real one
         // and the other way round.

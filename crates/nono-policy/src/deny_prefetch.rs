@@ -281,6 +281,7 @@ fn wait_released(tid: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     fn vars_for(home: &Path) -> Vars {
         let mut v = Vars::for_home(home.to_path_buf());
@@ -309,8 +310,7 @@ mod tests {
 
     #[test]
     fn the_thread_resolves_exactly_the_inputs_it_is_given() {
-        let home = std::env::temp_dir().join(format!("nono-prefetch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&home);
+        let home = Scratch::new(&format!("nono-prefetch-{}", std::process::id()));
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
         std::os::unix::fs::symlink(home.join("dots/ssh_config"), home.join(".ssh/config")).unwrap();
         let vars = vars_for(&home);
@@ -369,8 +369,7 @@ mod tests {
 
     #[test]
     fn a_joined_prefetch_leaves_no_thread_behind_and_an_unused_one_ends() {
-        let home = std::env::temp_dir().join(format!("nono-prefetch-t-{}", std::process::id()));
-        std::fs::create_dir_all(&home).unwrap();
+        let home = Scratch::new(&format!("nono-prefetch-t-{}", std::process::id()));
         let Some(prefetch) = start(None) else {
             return;
         };

@@ -278,6 +278,7 @@ impl Profile {
 mod tests {
     use super::*;
     use crate::profile::{ApproveEntry, Environment, SupervisorSettings};
+    use crate::scratch::Scratch;
 
     fn seen(access: AccessMode) -> Seen {
         Seen {
@@ -288,10 +289,8 @@ mod tests {
     }
 
     /// A fresh tree per test (tests run in parallel, so each needs its own directory).
-    fn tree(name: &str) -> PathBuf {
-        let base =
-            std::env::temp_dir().join(format!("nono-learn-profile-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+    fn tree(name: &str) -> Scratch {
+        let base = Scratch::new(&format!("nono-learn-profile-{}-{name}", std::process::id()));
         std::fs::create_dir_all(base.join("many")).unwrap();
         std::fs::create_dir_all(base.join("few")).unwrap();
         for i in 0..5 {

@@ -25,6 +25,8 @@ pub mod policy;
 pub mod profile;
 pub mod profile_trust;
 pub mod request;
+#[cfg(test)]
+mod scratch;
 mod state_path;
 pub mod url;
 mod vars;

@@ -722,13 +722,11 @@ fn remove_stale_temporaries(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::os::unix::fs::PermissionsExt as _;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-lwc-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(tag: &str) -> Scratch {
+        Scratch::new(&format!("nono-lwc-{tag}-{}", std::process::id()))
     }
 
     /// A tree of `MIN_CACHED_DIRS` directories holding one symlink, every directory stamped
@@ -767,7 +765,7 @@ mod tests {
 
     /// A scratch `d` (tagged `tag`) whose state directory `d/state` holds a stored cache with
     /// one settled record, the walk of `d/root` ([`tree`]): `(d, state, root)`.
-    fn stored_record(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    fn stored_record(tag: &str) -> (Scratch, PathBuf, PathBuf) {
         let d = tmp(tag);
         let (state, root) = (d.join("state"), d.join("root"));
         tree(&root);

@@ -677,13 +677,11 @@ mod tests {
         }
     }
     use super::*;
+    use crate::scratch::Scratch;
     use std::os::unix::fs::symlink;
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-planted-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::canonicalize(&d).unwrap()
+    fn tmp(tag: &str) -> Scratch {
+        Scratch::new(&format!("nono-planted-{}-{tag}", std::process::id()))
     }
 
     #[test]

@@ -981,6 +981,7 @@ mod tests {
     use super::*;
     use crate::approval::{Callback, DenyAll};
     use crate::profile::Vars;
+    use crate::scratch::Scratch;
     use nono_wire::ApprovalDecision;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
@@ -1001,12 +1002,11 @@ mod tests {
         }
     }
 
-    fn dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-policy-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn dir(tag: &str) -> Scratch {
+        let d = Scratch::new(&format!("nono-policy-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(d.join("home/.ssh")).unwrap();
         std::fs::create_dir_all(d.join("proj/src")).unwrap();
-        std::fs::canonicalize(d).unwrap()
+        d
     }
 
     fn req(path: &Path, access: AccessMode) -> RuntimeRequest {

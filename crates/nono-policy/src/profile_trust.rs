@@ -397,6 +397,7 @@ fn moved(history: &WriteHistory, f: &ProfileFile, dir: &Path) -> Result<(), Untr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     fn file(dir: &Path, name: &str, text: &str) -> ProfileFile {
         let path = dir.join(name);
@@ -415,11 +416,8 @@ mod tests {
         }
     }
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-ptrust-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::canonicalize(d).unwrap()
+    fn tmp(tag: &str) -> Scratch {
+        Scratch::new(&format!("nono-ptrust-{tag}-{}", std::process::id()))
     }
 
     #[test]

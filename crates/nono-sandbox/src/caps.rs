@@ -1187,16 +1187,16 @@ fn beneath(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
-    fn tmp() -> PathBuf {
+    fn tmp() -> Scratch {
         // One directory per call: tests run in parallel threads of one process.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("nono-caps-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-caps-{}-{n}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("file"), b"x").unwrap();
-        std::fs::canonicalize(dir).unwrap()
+        dir
     }
 
     /// `deny_links_kind` is `deny_link_kind` for each link in order: links through a

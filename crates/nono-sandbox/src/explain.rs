@@ -1295,6 +1295,7 @@ mod differential;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     #[test]
     fn clean_within_is_starts_with_on_clean_paths() {
@@ -1503,18 +1504,17 @@ mod tests {
         );
     }
 
-    fn tree() -> PathBuf {
+    fn tree() -> Scratch {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("nono-explain-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-explain-{}-{n}", std::process::id()));
         std::fs::create_dir_all(dir.join("g/a/b")).unwrap();
         std::fs::create_dir_all(dir.join("g/c")).unwrap();
         std::fs::write(dir.join("g/f"), b"x").unwrap();
         std::fs::write(dir.join("g/a/secret"), b"x").unwrap();
         std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
         std::fs::write(dir.join("out"), b"x").unwrap();
-        std::fs::canonicalize(dir).unwrap()
+        dir
     }
 
     #[test]

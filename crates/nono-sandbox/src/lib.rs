@@ -21,6 +21,8 @@ pub mod explain;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod paths;
+#[cfg(test)]
+mod scratch;
 pub mod seatbelt;
 pub mod support;
 

@@ -452,16 +452,15 @@ pub fn canonicalize_for_deny(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// A `..` after a symlink climbs from where the symlink leads (as the kernel's lookup);
     /// without `..` the answer is lexical; the last name is never followed.
     #[test]
     #[cfg(unix)]
     fn a_dotdot_is_resolved_as_the_kernel_does() {
-        let t = std::env::temp_dir().join(format!("nono-paths-dotdot-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-paths-dotdot-{}", std::process::id()));
         std::fs::create_dir_all(t.join("a/sub/deep")).unwrap();
-        let t = std::fs::canonicalize(&t).unwrap();
         std::os::unix::fs::symlink(t.join("a/sub/deep"), t.join("a/link")).unwrap();
         std::os::unix::fs::symlink(t.join("a/sub"), t.join("a/last")).unwrap();
         let r = |p: &str| as_the_kernel_resolves(&t.join(p));
@@ -498,10 +497,8 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn the_object_is_the_one_the_kernel_reaches() {
-        let t = std::env::temp_dir().join(format!("nono-paths-object-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-paths-object-{}", std::process::id()));
         std::fs::create_dir_all(t.join("a/sub/deep")).unwrap();
-        let t = std::fs::canonicalize(&t).unwrap();
         std::fs::write(t.join("a/sub/x"), "").unwrap();
         std::os::unix::fs::symlink(t.join("a/sub/deep"), t.join("a/link")).unwrap();
         std::os::unix::fs::symlink(t.join("a/sub/x"), t.join("a/sub/lx")).unwrap();
@@ -561,16 +558,15 @@ mod tests {
 
     /// A fresh directory with `real/sub`, `real/file`, a relative and an absolute symlink, a
     /// dangling one and a loop.
-    fn tree(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nono-paths-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    fn tree(name: &str) -> Scratch {
+        let dir = Scratch::new(&format!("nono-paths-{name}-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("real/sub")).unwrap();
         std::fs::write(dir.join("real/file"), "x").unwrap();
         std::os::unix::fs::symlink("real/sub", dir.join("rel")).unwrap();
         std::os::unix::fs::symlink(dir.join("real"), dir.join("abs")).unwrap();
         std::os::unix::fs::symlink("missing", dir.join("dangling")).unwrap();
         std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
-        std::fs::canonicalize(dir).unwrap()
+        dir
     }
 
     /// The O_PATH + /proc/self/fd shortcut answers exactly what `realpath` answers.

@@ -2029,14 +2029,12 @@ impl Workers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use proptest::prelude::*;
 
     #[test]
     fn settle_opened_refuses_unnamed_special_objects_and_restores_blocking() {
-        let dir = std::env::temp_dir().join(format!("nono-settle-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
+        let dir = Scratch::new(&format!("nono-settle-{}", std::process::id()));
         std::fs::write(dir.join("f"), "x").unwrap();
         rustix::fs::mkfifoat(
             rustix::fs::CWD,
@@ -2101,10 +2099,8 @@ mod tests {
     #[test]
     fn open_approved_refuses_a_symlink_anywhere_on_the_path() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("nono-open-approved-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-open-approved-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("real/sub")).unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         std::fs::write(dir.join("real/sub/f"), "x").unwrap();
         std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
         std::os::unix::fs::symlink("sub/f", dir.join("real/flink")).unwrap();
@@ -2171,10 +2167,8 @@ mod tests {
     /// missing one.
     #[test]
     fn canonicalize_agrees_with_realpath() {
-        let dir = std::env::temp_dir().join(format!("nono-canon-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-canon-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("real/sub")).unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         std::fs::write(dir.join("real/sub/f"), "x").unwrap();
         std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
         std::os::unix::fs::symlink("sub/f", dir.join("real/flink")).unwrap();
@@ -2241,13 +2235,11 @@ mod tests {
     /// deny that removes writing, nor under a read-only grant.
     #[test]
     fn may_write_in_sees_every_way_to_write_into_a_directory() {
-        let dir = std::env::temp_dir().join(format!("nono-maywrite-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-maywrite-{}", std::process::id()));
         for d in ["rw/ro/deep", "rw/none", "files", "read/sub", "away"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         std::fs::write(dir.join("files/tool"), "x").unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         let mut caps = CapabilitySet::new();
         caps.allow_dir(dir.join("rw"), AccessMode::ReadWrite, "test")
             .unwrap();
@@ -2284,14 +2276,12 @@ mod tests {
     /// shortcut, also with carve-outs and a read-only carve-out's derived grant.
     #[test]
     fn allows_canonical_agrees_with_the_model() {
-        let dir = std::env::temp_dir().join(format!("nono-allows-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-allows-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("rw/ro/deep")).unwrap();
         std::fs::create_dir_all(dir.join("rw/none")).unwrap();
         std::fs::create_dir_all(dir.join("rw/sub")).unwrap();
         std::fs::create_dir_all(dir.join("other")).unwrap();
         std::fs::write(dir.join("file"), "x").unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         let mut caps = CapabilitySet::new();
         caps.allow_dir(dir.join("rw"), AccessMode::ReadWrite, "test")
             .unwrap();

@@ -107,6 +107,7 @@ pub fn resolve_in(command: &OsStr, path_var: Option<&OsStr>, workdir: &Path) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// The case where the CLI's own search used to disagree with spawn's: a non-executable
     /// file of the same name earlier on `PATH` (the CLI took the first regular file, while
@@ -114,8 +115,7 @@ mod tests {
     /// directory), and no `PATH` at all (the CLI found nothing; `execvp` uses the default).
     #[test]
     fn the_first_executable_wins_over_an_earlier_plain_file() {
-        let base = std::env::temp_dir().join(format!("nono-command-path-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = Scratch::new(&format!("nono-command-path-{}", std::process::id()));
         for d in ["plain", "exec", "work"] {
             std::fs::create_dir_all(base.join(d)).unwrap();
         }
@@ -176,8 +176,7 @@ mod tests {
     /// empty entry, a name with a `/`, or no `PATH`.
     #[test]
     fn execvp_target_is_where_execvp_certainly_gets() {
-        let base = std::env::temp_dir().join(format!("nono-execvp-target-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = Scratch::new(&format!("nono-execvp-target-{}", std::process::id()));
         for d in ["plain", "exec", "dirs/tool", "loop"] {
             std::fs::create_dir_all(base.join(d)).unwrap();
         }

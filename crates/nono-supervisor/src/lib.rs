@@ -14,6 +14,8 @@ mod listener_thread;
 mod os;
 pub mod private_tmp;
 mod pty;
+#[cfg(test)]
+mod scratch;
 mod sdk;
 mod spawn;
 mod spawn_config;

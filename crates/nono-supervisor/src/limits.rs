@@ -619,6 +619,7 @@ impl RunCgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     #[test]
     fn sizes() {
@@ -654,9 +655,7 @@ mod tests {
     /// controllers; the e2e tests check the kernel's side where they exist).
     #[test]
     fn limit_files_and_the_report() {
-        let parent = std::env::temp_dir().join(format!("nono-limits-unit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&parent);
-        std::fs::create_dir_all(&parent).unwrap();
+        let parent = Scratch::new(&format!("nono-limits-unit-{}", std::process::id()));
         let limits = Limits {
             memory: Some(64 << 20),
             max_processes: Some(50),

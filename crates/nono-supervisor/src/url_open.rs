@@ -425,6 +425,7 @@ pub fn validate_and_open<S: AsRef<str>>(url: &str, allowed_origins: &[S]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     const ALLOWED: &[&str] = &["https://github.com"];
 
@@ -487,12 +488,10 @@ echo ran > '{}'
     /// keep it.
     #[test]
     fn redteam15_a_path_dir_with_a_link_into_a_write_grant_is_left_out() {
-        let d = std::env::temp_dir().join(format!("nono-rt15-links-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = Scratch::new(&format!("nono-rt15-links-{}", std::process::id()));
         for sub in ["w", "r", "ok", "to-file", "dangling", "deep"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
-        let d = std::fs::canonicalize(&d).unwrap();
         std::fs::write(d.join("w/prog"), "").unwrap();
         std::fs::write(d.join("r/prog"), "").unwrap();
         let link = |dir: &str, to: &str| {
@@ -531,11 +530,9 @@ echo ran > '{}'
     /// into such a directory left out.
     #[test]
     fn redteam15_the_openers_browser_leaves_out_what_the_command_may_write() {
-        let d = std::env::temp_dir().join(format!("nono-rt15-browser-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = Scratch::new(&format!("nono-rt15-browser-{}", std::process::id()));
         std::fs::create_dir_all(d.join("w")).unwrap();
         std::fs::create_dir_all(d.join("r")).unwrap();
-        let d = std::fs::canonicalize(&d).unwrap();
         for f in ["w/b", "r/b", "w/s.py"] {
             std::fs::write(d.join(f), "").unwrap();
         }

@@ -635,22 +635,21 @@ fn cycles(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     fn planted(files: &[(&str, &str)]) -> (PathBuf, Vec<String>) {
-        let dir = std::env::temp_dir().join(format!(
+        let dir = Scratch::new(&format!(
             "nono-tidy-modules-{}-{}",
             std::process::id(),
             files.len()
         ));
-        let _ = std::fs::remove_dir_all(&dir);
         for (path, text) in files {
             let p = dir.join("src").join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
         let problems = crate_cycles("planted", &dir.join("src"), &dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        (dir, problems)
+        (dir.to_path_buf(), problems)
     }
 
     #[test]

@@ -309,16 +309,16 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
-    fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-inodes-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn scratch(tag: &str) -> Scratch {
+        let d = Scratch::new(&format!("nono-inodes-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(d.join("home/.ssh/sub")).unwrap();
         std::fs::create_dir_all(d.join("proj")).unwrap();
         std::fs::write(d.join("home/.ssh/id_rsa"), b"key").unwrap();
         std::fs::write(d.join("home/.ssh/sub/deep"), b"deep").unwrap();
         std::fs::write(d.join("proj/plain"), b"plain").unwrap();
-        std::fs::canonicalize(d).unwrap()
+        d
     }
 
     fn open(p: &Path) -> std::fs::File {

@@ -327,6 +327,7 @@ mod tests {
 
     use super::*;
     use crate::profile::PathEntry;
+    use crate::scratch::Scratch;
 
     fn entry(path: &str, create: Create) -> PathEntry {
         PathEntry {
@@ -336,11 +337,10 @@ mod tests {
         }
     }
 
-    fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("nono-create-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn scratch(tag: &str) -> Scratch {
+        let d = Scratch::new(&format!("nono-create-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(d.join("home")).unwrap();
-        std::fs::canonicalize(d).unwrap()
+        d
     }
 
     fn profile(allow: Vec<PathEntry>) -> Profile {

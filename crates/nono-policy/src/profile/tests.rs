@@ -5,14 +5,12 @@ use super::json_locator::json_path_at;
 use super::*;
 use crate::deny_groups;
 use crate::policy::RateLimit;
+use crate::scratch::Scratch;
 use nono_sandbox::{AccessMode, NetworkMode, Origin};
 use std::path::Path;
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nono-profile-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::canonicalize(d).unwrap()
+fn tmp(tag: &str) -> Scratch {
+    Scratch::new(&format!("nono-profile-{}-{tag}", std::process::id()))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -132,7 +130,7 @@ fn extends_chains_merge_lists_and_override_scalars() {
 
     let v = vars().with_workdir(&d);
     let caps = p.to_caps(&v).unwrap();
-    assert!(caps.grants().iter().any(|g| g.path == d
+    assert!(caps.grants().iter().any(|g| g.path == *d
         && g.access == AccessMode::ReadWrite
         && g.origin.contains(&Origin::Profile("top".into()))));
     assert!(matches!(caps.network(), NetworkMode::Ports { connect, .. } if connect.contains(&443)));

@@ -493,8 +493,9 @@ const MISSING: &[Rel] = &[
     b"g/\xff/new",
 ];
 
-/// The fixture's root (canonical), made once per test process. The tests share it, so it
-/// outlives them: the roots of test processes that are gone are removed here instead.
+/// The fixture's root (canonical), `<temp dir>/nono-rt16-<pid>`: the tree is there while a
+/// test holds a [`Fixture`]. Roots left by test processes that are gone (killed) are removed
+/// here.
 fn root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
@@ -507,21 +508,53 @@ fn root() -> &'static Path {
                 }
             }
         }
-        let dir = std::env::temp_dir().join(format!("nono-rt16-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = std::fs::canonicalize(dir).unwrap();
-        for d in DIRS {
-            std::fs::create_dir_all(at(&dir, d)).unwrap();
-        }
-        for f in FILES {
-            std::fs::write(at(&dir, f), b"x").unwrap();
-        }
-        for (l, t) in LINKS {
-            std::os::unix::fs::symlink(at(&dir, t), at(&dir, l)).unwrap();
-        }
-        dir
+        std::fs::canonicalize(std::env::temp_dir())
+            .unwrap()
+            .join(format!("nono-rt16-{}", std::process::id()))
     })
+}
+
+/// How many tests hold the fixture: the first makes it, the last to drop it removes it.
+static FIXTURE_USERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// A test's hold on the fixture's tree at [`root`] (shared by the tests running at once).
+struct Fixture;
+
+fn fixture() -> Fixture {
+    let mut users = FIXTURE_USERS.lock().unwrap_or_else(|e| e.into_inner());
+    if *users == 0 {
+        make_fixture(root());
+    }
+    *users += 1;
+    Fixture
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let mut users = FIXTURE_USERS.lock().unwrap_or_else(|e| e.into_inner());
+        *users -= 1;
+        if *users == 0 {
+            crate::scratch::remove(root());
+        }
+    }
+}
+
+/// The tree: [`DIRS`], [`FILES`], [`LINKS`] and the deep directories ([`deep`]).
+fn make_fixture(dir: &Path) {
+    crate::scratch::remove(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for d in DIRS {
+        std::fs::create_dir_all(at(dir, d)).unwrap();
+    }
+    for f in FILES {
+        std::fs::write(at(dir, f), b"x").unwrap();
+    }
+    for (l, t) in LINKS {
+        std::os::unix::fs::symlink(at(dir, t), at(dir, l)).unwrap();
+    }
+    for d in deep() {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
 }
 
 /// `rel` beneath `root` (the root itself for `b""`).
@@ -782,6 +815,7 @@ fn same_answers(caps: &CapabilitySet, slash: bool, stats: &mut Stats) -> Result<
 /// derived read grants, answers looked up along the path, expanded plans).
 #[test]
 fn indexed_model_answers_as_the_scans() {
+    let _fixture = fixture();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 1500,
         failure_persistence: None,
@@ -925,72 +959,81 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// `deny_links_kind` is `deny_link_kind` for each link in order (what is denied, with
+/// which kind and origin, and the error that stops the batch), for links spelt clean and
+/// unclean over the fixture (through symlinks, beneath a file, dangling), on a set that
+/// already holds denies of both kinds.
+#[test]
+fn deny_links_kind_is_deny_link_kind_for_each() {
+    let _fixture = fixture();
+    proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 500,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    /// `deny_links_kind` is `deny_link_kind` for each link in order (what is denied, with
-    /// which kind and origin, and the error that stops the batch), for links spelt clean and
-    /// unclean over the fixture (through symlinks, beneath a file, dangling), on a set that
-    /// already holds denies of both kinds.
-    #[test]
-    fn deny_links_kind_is_deny_link_kind_for_each(
-        before in prop::collection::vec(deny_spec(), 0..6),
-        links in prop::collection::vec(
-            (0..usize::MAX, 0usize..4, prop::sample::select(vec![DenyKind::All, DenyKind::Write])),
-            0..12,
+    })
+    .run(
+        &(
+            prop::collection::vec(deny_spec(), 0..6),
+            prop::collection::vec(
+                (
+                    0..usize::MAX,
+                    0usize..4,
+                    prop::sample::select(vec![DenyKind::All, DenyKind::Write]),
+                ),
+                0..12,
+            ),
         ),
-    ) {
-        let every = every_path();
-        let spelt = |i: usize, spelling: usize| -> PathBuf {
-            let rel = every[i % every.len()];
-            let p = at(root(), rel).into_os_string().into_vec();
-            let v = match spelling {
-                1 => [&p[..], b"/"].concat(),
-                2 => [&p[..], b"/."].concat(),
-                3 => rel.to_vec(),
-                _ => p,
+        |(before, links)| {
+            let every = every_path();
+            let spelt = |i: usize, spelling: usize| -> PathBuf {
+                let rel = every[i % every.len()];
+                let p = at(root(), rel).into_os_string().into_vec();
+                let v = match spelling {
+                    1 => [&p[..], b"/"].concat(),
+                    2 => [&p[..], b"/."].concat(),
+                    3 => rel.to_vec(),
+                    _ => p,
+                };
+                PathBuf::from(OsString::from_vec(v))
             };
-            PathBuf::from(OsString::from_vec(v))
-        };
-        let (base, _) = build(&[], &before);
-        let links: Vec<(PathBuf, Origin, DenyKind)> = links
-            .iter()
-            .enumerate()
-            .map(|(n, &(i, s, k))| (spelt(i, s), Origin::Group(format!("l{n}")), k))
-            .collect();
-        let mut one_by_one = base.clone();
-        let mut sequential_error = None;
-        for (p, o, k) in &links {
-            if let Err(e) = one_by_one.deny_link_kind(p, o.clone(), *k) {
-                sequential_error = Some(e.to_string());
-                break;
-            }
-        }
-        let mut batch = base;
-        let batch_error = batch
-            .deny_links_kind(links.iter().map(|(p, o, k)| (p, o.clone(), *k)))
-            .err()
-            .map(|e| e.to_string());
-        prop_assert_eq!(batch_error, sequential_error);
-        let view = |c: &CapabilitySet| {
-            c.denies()
+            let (base, _) = build(&[], &before);
+            let links: Vec<(PathBuf, Origin, DenyKind)> = links
                 .iter()
-                .map(|d| (d.path.clone(), d.origin.clone(), d.kind, d.seen))
-                .collect::<Vec<_>>()
-        };
-        prop_assert_eq!(view(&batch), view(&one_by_one));
-    }
+                .enumerate()
+                .map(|(n, &(i, s, k))| (spelt(i, s), Origin::Group(format!("l{n}")), k))
+                .collect();
+            let mut one_by_one = base.clone();
+            let mut sequential_error = None;
+            for (p, o, k) in &links {
+                if let Err(e) = one_by_one.deny_link_kind(p, o.clone(), *k) {
+                    sequential_error = Some(e.to_string());
+                    break;
+                }
+            }
+            let mut batch = base;
+            let batch_error = batch
+                .deny_links_kind(links.iter().map(|(p, o, k)| (p, o.clone(), *k)))
+                .err()
+                .map(|e| e.to_string());
+            prop_assert_eq!(batch_error, sequential_error);
+            let view = |c: &CapabilitySet| {
+                c.denies()
+                    .iter()
+                    .map(|d| (d.path.clone(), d.origin.clone(), d.kind, d.seen))
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(view(&batch), view(&one_by_one));
+            Ok(())
+        },
+    )
+    .unwrap();
 }
 
 /// Names of the deep fixture: each sorts next to the others around `/` by bytes.
 const DEEP_NAMES: [&str; 5] = ["a", "a-", "a.", "a0", "b"];
 
 /// Every directory of the deep fixture (three levels of [`DEEP_NAMES`], 155 directories),
-/// relative, made once per test process beneath the fixture's root.
+/// relative, beneath the fixture's root.
 fn deep() -> &'static [String] {
     static DEEP: OnceLock<Vec<String>> = OnceLock::new();
     DEEP.get_or_init(|| {
@@ -1003,73 +1046,81 @@ fn deep() -> &'static [String] {
                 .collect();
             out.extend(level.iter().cloned());
         }
-        for d in &out {
-            std::fs::create_dir_all(root().join(d)).unwrap();
-        }
         out
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// Many denies (up to 60, of both kinds, nested at every level, with missing children)
+/// among directories whose names are byte-prefix siblings: the sorted ranges hold many
+/// paths that share a prefix by bytes but not by components. The indexed model, spines
+/// and plan answer as the scans did.
+#[test]
+fn many_nested_denies_answer_as_the_scans() {
+    let _fixture = fixture();
+    proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 800,
         failure_persistence: None,
         ..ProptestConfig::default()
-    })]
-
-    /// Many denies (up to 60, of both kinds, nested at every level, with missing children)
-    /// among directories whose names are byte-prefix siblings: the sorted ranges hold many
-    /// paths that share a prefix by bytes but not by components. The indexed model, spines
-    /// and plan answer as the scans did.
-    #[test]
-    fn many_nested_denies_answer_as_the_scans(
-        grants in prop::collection::vec((0usize..155, access()), 1..4),
-        denies in prop::collection::vec(
-            (0usize..155, prop::sample::select(vec![DenyKind::All, DenyKind::Write]), any::<bool>()),
-            0..60,
+    })
+    .run(
+        &(
+            prop::collection::vec((0usize..155, access()), 1..4),
+            prop::collection::vec(
+                (
+                    0usize..155,
+                    prop::sample::select(vec![DenyKind::All, DenyKind::Write]),
+                    any::<bool>(),
+                ),
+                0..60,
+            ),
         ),
-    ) {
-        let dirs = deep();
-        let mut caps = CapabilitySet::new();
-        // Grants high in the tree (their index over a smaller range) reach more denies.
-        for (i, a) in &grants {
-            caps.allow_dir(root().join(&dirs[i % 30]), *a, "--allow").unwrap();
-        }
-        for (n, (i, kind, missing)) in denies.iter().enumerate() {
-            let p = root().join(&dirs[*i]);
-            let p = if *missing { p.join("missing") } else { p };
-            caps.deny_kind(p, Origin::Group(format!("g{n}")), *kind).unwrap();
-        }
-        let (effective, dropped) = effective_grants_with_dropped(&caps);
-        let (old_effective, old_dropped) = old::effective_grants_with_dropped(&caps);
-        prop_assert_eq!(&effective, &old_effective);
-        prop_assert_eq!(&dropped, &old_dropped);
-        let index = DenyIndex::new(&caps);
-        let model = Model::new(&caps);
-        for d in dirs {
-            let p = root().join(d);
-            for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
-                prop_assert_eq!(
-                    carve_spine_in(&caps, &index, &p, access),
-                    old::carve_spine(&caps, &p, access)
-                );
-                let want = old::explain_canonical(&caps, &p, access);
-                prop_assert_eq!(&model.explain_canonical(&caps, &p, access), &want);
-                let new = p.join("new");
-                let want = old::explain_canonical(&caps, &new, access);
-                prop_assert_eq!(&model.explain_canonical(&caps, &new, access), &want);
+        |(grants, denies)| {
+            let dirs = deep();
+            let mut caps = CapabilitySet::new();
+            // Grants high in the tree (their index over a smaller range) reach more denies.
+            for (i, a) in &grants {
+                caps.allow_dir(root().join(&dirs[i % 30]), *a, "--allow")
+                    .unwrap();
             }
-        }
-        let view = |p: Result<RulePlan, String>| {
-            p.map(|p| {
-                let mut rules: Vec<FsRule> = p.rules;
-                rules.sort_by(|a, b| a.path.cmp(&b.path));
-                (rules, p.notes)
-            })
-        };
-        prop_assert_eq!(
-            view(crate::linux::landlock::plan_fs_rules(&caps).map_err(|e| e.to_string())),
-            view(old::plan_fs_rules(&caps).map_err(|e| e.to_string()))
-        );
-    }
+            for (n, (i, kind, missing)) in denies.iter().enumerate() {
+                let p = root().join(&dirs[*i]);
+                let p = if *missing { p.join("missing") } else { p };
+                caps.deny_kind(p, Origin::Group(format!("g{n}")), *kind)
+                    .unwrap();
+            }
+            let (effective, dropped) = effective_grants_with_dropped(&caps);
+            let (old_effective, old_dropped) = old::effective_grants_with_dropped(&caps);
+            prop_assert_eq!(&effective, &old_effective);
+            prop_assert_eq!(&dropped, &old_dropped);
+            let index = DenyIndex::new(&caps);
+            let model = Model::new(&caps);
+            for d in dirs {
+                let p = root().join(d);
+                for access in [AccessMode::Read, AccessMode::Write, AccessMode::ReadWrite] {
+                    prop_assert_eq!(
+                        carve_spine_in(&caps, &index, &p, access),
+                        old::carve_spine(&caps, &p, access)
+                    );
+                    let want = old::explain_canonical(&caps, &p, access);
+                    prop_assert_eq!(&model.explain_canonical(&caps, &p, access), &want);
+                    let new = p.join("new");
+                    let want = old::explain_canonical(&caps, &new, access);
+                    prop_assert_eq!(&model.explain_canonical(&caps, &new, access), &want);
+                }
+            }
+            let view = |p: Result<RulePlan, String>| {
+                p.map(|p| {
+                    let mut rules: Vec<FsRule> = p.rules;
+                    rules.sort_by(|a, b| a.path.cmp(&b.path));
+                    (rules, p.notes)
+                })
+            };
+            prop_assert_eq!(
+                view(crate::linux::landlock::plan_fs_rules(&caps).map_err(|e| e.to_string())),
+                view(old::plan_fs_rules(&caps).map_err(|e| e.to_string()))
+            );
+            Ok(())
+        },
+    )
+    .unwrap();
 }

@@ -164,6 +164,7 @@ mod tests {
     use std::os::fd::{AsRawFd as _, OwnedFd};
 
     use super::{reserve_fd_slots, RULE_FD_SLOTS};
+    use crate::scratch::Scratch;
     use std::os::unix::fs::MetadataExt as _;
 
     /// The inode an fd number refers to now, if it is open.
@@ -178,8 +179,7 @@ mod tests {
     /// the list stays open.
     #[test]
     fn close_owned_closes_only_the_given_descriptors() {
-        let dir = std::env::temp_dir().join(format!("nono-fds-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new(&format!("nono-fds-{}", std::process::id()));
         let ours = dir.join("ours");
         let theirs = dir.join("theirs");
         std::fs::write(&ours, b"").unwrap();

@@ -658,19 +658,19 @@ pub fn requested_protections(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use crate::Origin;
 
-    fn tree() -> PathBuf {
+    fn tree() -> Scratch {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("nono-ll-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Scratch::new(&format!("nono-ll-{}-{n}", std::process::id()));
         std::fs::create_dir_all(dir.join("g/a/b")).unwrap();
         std::fs::write(dir.join("g/f"), b"x").unwrap();
         std::fs::write(dir.join("g/a/secret"), b"x").unwrap();
         std::fs::write(dir.join("g/a/ok"), b"x").unwrap();
         std::os::unix::fs::symlink("/etc", dir.join("g/a/link")).unwrap();
-        std::fs::canonicalize(dir).unwrap()
+        dir
     }
 
     /// What `build_ruleset` does with each kind of rule target, on the direct path (ABI 5 or

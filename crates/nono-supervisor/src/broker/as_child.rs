@@ -346,6 +346,7 @@ fn setfsgid(gid: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::os::unix::fs::PermissionsExt;
 
     const STATUS: &str = "Name:\tsh\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1001\nGid:\t100\t100\t100\t101\nGroups:\t4 24 \nCapInh:\t0000000000000000\nCapEff:\t0000000000000009\n";
@@ -392,8 +393,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let dir = std::env::temp_dir().join(format!("nono-as-child-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new(&format!("nono-as-child-{}", std::process::id()));
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let secret = dir.join("secret");
         std::fs::write(&secret, "x").unwrap();

@@ -122,16 +122,15 @@ fn canonical_lenient(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// A path through a magic link names the supervisor's own cwd, root or fds, not what the
     /// command reached: nothing is recorded for it (red team 25). A missing name is still
     /// recorded beneath its canonical directory.
     #[test]
     fn a_magic_link_is_never_recorded_as_the_supervisors_own() {
-        let t = std::env::temp_dir().join(format!("nono-learner-magic-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&t);
+        let t = Scratch::new(&format!("nono-learner-magic-{}", std::process::id()));
         std::fs::create_dir_all(t.join("real")).unwrap();
-        let t = std::fs::canonicalize(&t).unwrap();
         std::os::unix::fs::symlink("/proc/self/cwd", t.join("cwd")).unwrap();
         std::os::unix::fs::symlink("/proc/self/root", t.join("root")).unwrap();
         std::os::unix::fs::symlink(t.join("real"), t.join("link")).unwrap();

@@ -916,6 +916,7 @@ fn needs(s: Syscall) -> Vec<Need> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use nono_sandbox::CapabilitySet;
 
     #[test]
@@ -952,11 +953,10 @@ mod tests {
 
     #[test]
     fn directory_entries_need_write_on_the_parent() {
-        let dir = std::env::temp_dir().join(format!("nono-path-ops-{}", std::process::id()));
+        let dir = Scratch::new(&format!("nono-path-ops-{}", std::process::id()));
         let sub = dir.join("ro");
         std::fs::create_dir_all(&sub).unwrap();
         std::fs::write(sub.join("f"), b"x").unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         let sub = dir.join("ro");
         let mut caps = CapabilitySet::new();
         caps.allow_dir(&dir, AccessMode::Write, "test").unwrap();

@@ -1151,16 +1151,14 @@ fn perform(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     /// The identity a file grant pins at start decides, not the name: the same inode is the
     /// granted socket, another inode at the name (linked over it) is not, a path no file
     /// grant names has no verdict, and a grant that is not a socket pins nothing.
     #[test]
     fn a_socket_file_grant_pins_the_inode_it_named_at_start() {
-        let dir = std::env::temp_dir().join(format!("nono-pin-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
+        let dir = Scratch::new(&format!("nono-pin-{}", std::process::id()));
         let (app, other, plain) = (dir.join("app.sock"), dir.join("o.sock"), dir.join("f"));
         let _app = std::os::unix::net::UnixListener::bind(&app).unwrap();
         let _other = std::os::unix::net::UnixListener::bind(&other).unwrap();

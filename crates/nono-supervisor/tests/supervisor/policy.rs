@@ -33,11 +33,10 @@ fn default_profile_denies_groups_and_system_secrets_inside_granted_trees() {
     // It lives outside /tmp: carve-outs inside a granted tree are enforced by granting the
     // tree's other entries one by one, so a fake home under /tmp would take the right to
     // create files directly in /tmp away (the real home is never under /tmp).
-    let base =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nono-policy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
-    let home = std::fs::canonicalize(&base).unwrap();
+    let home = crate::harness::Scratch::new_in(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        &format!("nono-policy-{}", std::process::id()),
+    );
     std::fs::create_dir_all(home.join(".ssh")).unwrap();
     std::fs::create_dir_all(home.join(".sshfoo")).unwrap();
     std::fs::create_dir_all(home.join("proj")).unwrap();

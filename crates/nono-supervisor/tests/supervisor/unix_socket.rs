@@ -13,7 +13,9 @@ use nono_sandbox::{AccessMode, CapabilitySet};
 use nono_supervisor::{ExitStatusKind, Refused, RunOutcome};
 
 use crate::cprog::{answer, gaps, run_probe};
-use crate::harness::{denial_of, run_ok, sandbox_ready, scratch, sh, system_caps, trapped, PYTHON};
+use crate::harness::{
+    denial_of, run_ok, sandbox_ready, scratch, sh, system_caps, trapped, Scratch, PYTHON,
+};
 
 /// A listener that must never see a connection.
 fn listener(dir: &std::path::Path) -> (UnixListener, std::path::PathBuf) {
@@ -471,8 +473,8 @@ fn received(l: &UnixListener) -> (usize, Vec<u8>) {
 /// `send-keys` would run commands outside the sandbox, in a fresh `dir` that `caps` (the
 /// system readable) lets the sandbox write.
 struct TmuxLike {
-    out: PathBuf,
-    dir: PathBuf,
+    out: Scratch,
+    dir: Scratch,
     server: UnixListener,
     path: PathBuf,
     caps: CapabilitySet,

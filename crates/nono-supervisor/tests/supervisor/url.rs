@@ -11,7 +11,7 @@ use nono_supervisor::audit::AuditLog;
 use nono_supervisor::policy::{Engine, Policy};
 use nono_supervisor::{run, RunOutcome, SpawnConfig, SupervisorError};
 
-use crate::harness::{example, run_ok, scratch, sh, shared, system_caps, PYTHON};
+use crate::harness::{example, run_ok, scratch, sh, shared, system_caps, Scratch, PYTHON};
 
 /// Frames over the inherited SDK socket; `open_url` returns the `UrlOpened` body.
 const PY_PRELUDE: &str = r#"
@@ -39,7 +39,7 @@ def open_url(rid, url):
 /// A recording opener: appends its argument to `record/urls`. It lives in (and writes to) a
 /// directory outside every grant, so only the unconfined supervisor can have run it.
 struct Recorder {
-    dir: PathBuf,
+    dir: Scratch,
     program: PathBuf,
 }
 
@@ -119,7 +119,7 @@ open("{out}/done", "w").write("yes")
 
 /// A child that asks to open `https://github.com/` once, expects a refusal and writes its
 /// error to `out/error`: the config (with `allowed` origins) and `out`.
-fn python_opening_one(rec: &Recorder, allowed: &[&str]) -> (SpawnConfig, PathBuf) {
+fn python_opening_one(rec: &Recorder, allowed: &[&str]) -> (SpawnConfig, Scratch) {
     let out = scratch("out");
     let body = format!(
         r#"
@@ -134,7 +134,7 @@ open("{out}/error", "w").write(answer["error"])
 
 /// Run [`python_opening_one`]'s child (it must exit 0): the outcome and the refusal's error.
 #[track_caller]
-fn refused_open((config, out): (SpawnConfig, PathBuf)) -> (RunOutcome, String) {
+fn refused_open((config, out): (SpawnConfig, Scratch)) -> (RunOutcome, String) {
     let outcome = run_ok(config);
     let error = std::fs::read_to_string(out.join("error")).unwrap();
     (outcome, error)

@@ -191,13 +191,13 @@ impl ChildCreds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use rustix::fs::{Gid, Mode, Timespec, Timestamps, Uid};
 
     /// The kernel's rules, on a real file's `stat` with the owner, group and mode replaced.
     #[test]
     fn the_rules_follow_the_kernels() {
-        let dir = std::env::temp_dir().join(format!("nono-meta-rules-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new(&format!("nono-meta-rules-{}", std::process::id()));
         let f = dir.join("f");
         std::fs::write(&f, "x").unwrap();
         let fd: OwnedFd = std::fs::File::open(&f).unwrap().into();
