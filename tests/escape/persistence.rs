@@ -89,8 +89,10 @@ fn grants_root_rw(plan: &str) -> bool {
 
 /// Finding 1, `$TMPDIR`: run 1 (no flags) replaces the user's `$TMPDIR` under /tmp with a
 /// symlink to `/`; run 2 would be granted `/` read+write. Now `$TMPDIR` is checked (a
-/// directory, the user's, not writable by others) and a fresh private directory is used
-/// instead, with a note. As root and as an unprivileged user, under run and wrap.
+/// directory, the user's, not writable by others): `run` gives the command a fresh private
+/// directory instead, with a note, and removes it at exit; `wrap`, which leaves no process to
+/// remove one (each run left a `nono-private-tmp-*` in /tmp, found in session 16), refuses
+/// to start and says how to fix it — and leaves nothing. As root and as an unprivileged user.
 #[test]
 fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
     if !sandbox_available() {
@@ -147,22 +149,37 @@ fn persist_tmpdir_replaced_by_a_symlink_to_root_is_not_granted() {
                     &victim.display().to_string(),
                 ],
             );
-            // Under `wrap` nothing is left to remove the private directory nono made in
-            // place of the refused $TMPDIR (`run` removes it on exit): the test does.
-            let _private = private_tmp_of(&attack.stdout);
+            // Should nono have left the directory it made in place of the refused $TMPDIR,
+            // the test removes it (after the check below has failed).
+            let private = private_tmp_of(&attack.stdout);
             assert_eq!(
                 std::fs::read_to_string(&victim).unwrap(),
                 "original\n",
                 "{mode} as uid {uid:?} wrote outside its grants through $TMPDIR:\n{attack}"
             );
             let plan = nono_as(uid, &s.path, &env, &[mode, "--dry-run", "--", "true"]);
-            plan.expect_code(0);
-            assert!(!grants_root_rw(&plan.stdout), "{mode} grants /:\n{plan}");
-            attack.stderr_has("is not granted: it is a symlink");
-            assert!(
-                attack.stdout.contains("TMPDIR=/tmp/nono-private-tmp-"),
-                "the command did not get the private directory:\n{attack}"
-            );
+            if mode == "run" {
+                plan.expect_code(0);
+                assert!(!grants_root_rw(&plan.stdout), "{mode} grants /:\n{plan}");
+                attack.stderr_has("is not granted: it is a symlink");
+                assert!(
+                    attack.stdout.contains("TMPDIR=/tmp/nono-private-tmp-"),
+                    "the command did not get the private directory:\n{attack}"
+                );
+                if let Some(p) = &private {
+                    assert!(!p.0.exists(), "run left {}:\n{attack}", p.0.display());
+                }
+            } else {
+                for r in [&attack, &plan] {
+                    r.expect_code(125);
+                    r.stderr_has("it is a symlink");
+                    r.stderr_has("fix or remove that $TMPDIR");
+                }
+                assert!(
+                    private.is_none(),
+                    "wrap ran the command and left its TMPDIR:\n{attack}"
+                );
+            }
             // Control: the same write without nono works.
             let control = Command::new(SHELL)
                 .args(["-c", r#"echo pwned > "$1""#, "sh"])

@@ -109,6 +109,22 @@ impl MissingPaths {
     }
 }
 
+/// Where the command's `$TMPDIR` comes from, and what stands in for one nono must refuse
+/// ([`planted::tmpdir_problem`]: a symlink an earlier run may have planted, another user's
+/// directory, a directory anyone can write without the sticky bit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmpPlan {
+    /// The host's `$TMPDIR` (else `/tmp`); an unsafe one is replaced by a fresh private
+    /// directory that the plan's owner removes at exit (`run`, `shell`, `learn`, dry runs).
+    Host,
+    /// `--private-tmp`: a fresh private directory, and the profile's grants on the host's
+    /// temporary directories dropped.
+    Private,
+    /// The host's `$TMPDIR`, for a command nono execs (`wrap`): no process of nono's is left
+    /// to remove a stand-in directory, so an unsafe `$TMPDIR` is an error saying how to fix it.
+    HostOrRefuse,
+}
+
 /// Which sandbox [`SandboxPlan::from_flags_ahead`] prepares on the main thread while the deny
 /// groups are resolved on the other (issue 14, start-up): the Landlock ruleset, its rules'
 /// opens and the seccomp programs for the grants and the profile's own denies, taken by
@@ -426,16 +442,22 @@ impl SandboxPlan {
     /// Resolve the sandbox flags: load the profile, expand it for this user and working
     /// directory, add the command-line grants, network and compatibility, then the bypasses.
     pub fn from_flags(flags: &SandboxFlags) -> anyhow::Result<SandboxPlan> {
-        SandboxPlan::from_flags_ahead(flags, false, PrepareAhead::Nothing, MissingPaths::Leave)
+        SandboxPlan::from_flags_ahead(
+            flags,
+            TmpPlan::Host,
+            PrepareAhead::Nothing,
+            MissingPaths::Leave,
+        )
     }
 
-    /// Like [`from_flags`](SandboxPlan::from_flags); with `private_tmp`, a fresh private
-    /// directory replaces the host's temporary directories (see `--private-tmp`), `mode`'s
+    /// Like [`from_flags`](SandboxPlan::from_flags); `tmp` says where `$TMPDIR` comes from
+    /// ([`TmpPlan::Private`]: a fresh private directory replaces the host's temporary
+    /// directories, see `--private-tmp`), `mode`'s
     /// sandbox is prepared while the deny groups are resolved ([`SandboxPlan::ahead`]), and
     /// the profile's missing paths marked `create` are made or listed as `missing` says.
     pub fn from_flags_ahead(
         flags: &SandboxFlags,
-        private_tmp: bool,
+        tmp: TmpPlan,
         mode: PrepareAhead,
         missing: MissingPaths,
     ) -> anyhow::Result<SandboxPlan> {
@@ -466,6 +488,13 @@ impl SandboxPlan {
         let uid = planted::user_id();
         let tmpdir_fallback = match planted::tmpdir_problem(&vars.tmpdir, uid) {
             None => None,
+            Some(problem) if tmp == TmpPlan::HostOrRefuse => {
+                return Err(Failure::nono(format!(
+                    "$TMPDIR {}: {problem}; wrap cannot give the command a private directory in its place (wrap execs the command: nothing would remove it at exit) — fix or remove that $TMPDIR, point TMPDIR at a directory of yours, or use nono run (which gives the command a private directory instead and removes it at exit)",
+                    nono_supervisor::escape::path(&vars.tmpdir)
+                ))
+                .into());
+            }
             Some(problem) => {
                 let dir = PrivateTmp::create(Path::new("/tmp")).map_err(|e| {
                     Failure::nono(format!(
@@ -490,7 +519,7 @@ impl SandboxPlan {
         })?;
         // --private-tmp: a fresh directory under the host's $TMPDIR (or /tmp) becomes
         // $TMPDIR, and the profile's grants on the host's temporary directories are dropped.
-        let (private_tmp, tmp_dropped, for_caps) = if private_tmp {
+        let (private_tmp, tmp_dropped, for_caps) = if tmp == TmpPlan::Private {
             let base = std::fs::canonicalize(&vars.tmpdir).map_err(|e| {
                 Failure::nono(format!(
                     "--private-tmp: the base directory {} (from $TMPDIR, else /tmp): {e} (set TMPDIR to an existing directory)",

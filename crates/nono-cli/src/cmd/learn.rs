@@ -181,7 +181,7 @@ pub fn learn(args: LearnArgs, ui: &Ui) -> anyhow::Result<i32> {
     }
     let mut plan = SandboxPlan::from_flags_ahead(
         &args.sandbox,
-        false,
+        crate::plan::TmpPlan::Host,
         crate::plan::PrepareAhead::Nothing,
         crate::plan::MissingPaths::Create,
     )?;

@@ -7,7 +7,9 @@ use nono_supervisor::{PtyMode, SpawnConfig};
 
 use crate::exit::Failure;
 use crate::flags::{RunArgs, ShellArgs};
-use crate::plan::{ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan};
+use crate::plan::{
+    ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan, TmpPlan,
+};
 use crate::report;
 use crate::ui::out;
 use crate::ui::Ui;
@@ -21,7 +23,7 @@ pub fn run(args: RunArgs, ui: &Ui) -> anyhow::Result<i32> {
     };
     let missing = MissingPaths::unless_dry_run(args.dry_run);
     let sandbox =
-        SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
+        SandboxPlan::from_flags_ahead(&args.sandbox, tmp_plan(&args.env), ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
@@ -74,7 +76,7 @@ pub fn shell(args: ShellArgs, ui: &Ui) -> anyhow::Result<i32> {
     };
     let missing = MissingPaths::unless_dry_run(args.dry_run);
     let sandbox =
-        SandboxPlan::from_flags_ahead(&args.sandbox, args.env.private_tmp, ahead, missing)?;
+        SandboxPlan::from_flags_ahead(&args.sandbox, tmp_plan(&args.env), ahead, missing)?;
     let elevation = ElevationPlan::from_flags(&args.elevation, &sandbox)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let limits = crate::plan::limits_from(&args.limits, &sandbox.profile);
@@ -274,4 +276,14 @@ pub fn execute(plan: &mut RunPlan, ui: &Ui, pty: PtyMode) -> anyhow::Result<i32>
         ));
     }
     Ok(outcome.exit.code())
+}
+
+/// `$TMPDIR` for a run nono supervises to its end: `--private-tmp`'s own directory, or the
+/// host's with a private stand-in for an unsafe one (nono removes either at exit).
+fn tmp_plan(env: &crate::flags::EnvFlags) -> TmpPlan {
+    if env.private_tmp {
+        TmpPlan::Private
+    } else {
+        TmpPlan::Host
+    }
 }

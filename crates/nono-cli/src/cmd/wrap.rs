@@ -9,7 +9,9 @@ use nono_sandbox::{FsKind, NetworkMode, Sandbox};
 use crate::cmd::run::{announce, dry_run};
 use crate::exit::Failure;
 use crate::flags::WrapArgs;
-use crate::plan::{ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan};
+use crate::plan::{
+    ElevationPlan, EnvPlan, MissingPaths, PrepareAhead, RunPlan, SandboxPlan, TmpPlan,
+};
 use crate::ui::Ui;
 
 /// Without a supervisor nothing stops metadata changes of deny-group files or connects to the
@@ -119,7 +121,8 @@ pub fn wrap(args: WrapArgs, ui: &Ui) -> anyhow::Result<i32> {
         PrepareAhead::Wrap
     };
     let missing = MissingPaths::unless_dry_run(args.dry_run);
-    let sandbox = SandboxPlan::from_flags_ahead(&args.sandbox, false, ahead, missing)?;
+    let sandbox =
+        SandboxPlan::from_flags_ahead(&args.sandbox, TmpPlan::HostOrRefuse, ahead, missing)?;
     let env = EnvPlan::from_flags(&sandbox.profile, &args.env, sandbox.own_tmpdir())?;
     let mut plan = RunPlan {
         mode: "wrap",
