@@ -106,6 +106,15 @@ pub enum Protected {
         /// The entry's deny group (or the profile's deny list), as a label.
         group: String,
     },
+    /// A path that is, reached by another name, `own`, which a deny entry covers by name
+    /// (the entry made or replaced during the run, so known by no identity: red team 29): no
+    /// flag grants it under this name.
+    OtherName {
+        /// The name on the user's own paths.
+        own: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
     /// A runtime grant not acted on: the deny groups' identity walk could not see the path's
     /// directory when it checked (red team 26). No flag grants it.
     Unread(Unseen),
@@ -533,6 +542,13 @@ pub fn describe_denial(
             // and a flag that reaches the key once the mount is back).
             let mut out =
                 describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            if let Some(own) = &refusal.own {
+                out.protected = Some(Protected::OtherName {
+                    own: own.clone(),
+                    group: refusal.origin.deny_label(),
+                });
+                return out;
+            }
             out.protected = Some(protected_by(
                 deny,
                 path,
@@ -888,6 +904,13 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::MakesEntry { own, group }) => {
             return format!(
                 "nono: denied {access}: it is {} reached by another name, where deny group `{group}` protects a path that does not exist yet → no flag grants it under this name; make it by its own path, {}, which nono judges by that path",
+                escape::path(own),
+                escape::path(own)
+            );
+        }
+        Some(Protected::OtherName { own, group }) => {
+            return format!(
+                "nono: denied {access}: it is {} reached by another name, which deny group `{group}` protects → no flag grants it under this name; use it by its own path, {}, which nono judges by that path",
                 escape::path(own),
                 escape::path(own)
             );

@@ -440,7 +440,10 @@ fn grant(
         let path = path.to_path_buf();
         shared.deny(Denial {
             what: match by_group {
-                Some(refusal) => Refused::DenyEntry { path, refusal },
+                Some(refusal) => Refused::DenyEntry {
+                    path,
+                    refusal: Box::new(refusal),
+                },
                 None => Refused::Path(path),
             },
             access: AccessMode::Write,
@@ -517,6 +520,9 @@ fn grant(
     // What the deny groups' walk saw of each name decided here: the directory the call is
     // then made in must be the one walked (red team 23).
     let mut walked = vec![Walked::Unneeded; op.names.len()];
+    // The names each name has on the user's own paths, reached by another name (red team
+    // 29): judged by name in the act's identity checks too.
+    let mut own: Vec<Vec<PathBuf>> = vec![Vec::new(); op.names.len()];
     for (i, (path, _, outside)) in op.names.iter().enumerate() {
         if !outside {
             continue;
@@ -525,6 +531,7 @@ fn grant(
         let decision = match engine.triage(&req) {
             Some(t) => {
                 walked[i] = t.walked();
+                own[i] = t.own_paths().to_vec();
                 // The walk could not see the directory: the kernel's answer of that moment,
                 // nobody asked, and a report line with no flag (red team 26).
                 if let Err(errno) = walked[i].seen() {
@@ -585,9 +592,16 @@ fn grant(
         }
         // A directory that is a deny entry or lies above one, by identity (red team 26): the
         // names `refuse_moving` compared say nothing of one reached by another name.
+        let own_of = |path: &Path| -> &[PathBuf] {
+            op.names
+                .iter()
+                .position(|(p, _, _)| p == path)
+                .and_then(|i| own.get(i))
+                .map_or(&[], Vec::as_slice)
+        };
         let moving = |path: &Path, dev: u64, ino: u64, symlink: bool| {
             engine
-                .refuse_moving_object(&request(path), dev, ino, symlink)
+                .refuse_moving_object(&request(path), dev, ino, symlink, own_of(path))
                 .map(|(entry, reason, refusal)| {
                     let moved = path.to_path_buf();
                     let what = Refused::MovesEntry(Box::new(MovesEntry {
@@ -602,7 +616,7 @@ fn grant(
         // 26): no walk meets an identity it does not have yet.
         let making = |path: &Path, dir: Ident| {
             engine
-                .refuse_making(&request(path), dir.dev, dir.ino)
+                .refuse_making(&request(path), dir.dev, dir.ino, own_of(path))
                 .map(|(own, reason, refusal)| {
                     let path = path.to_path_buf();
                     let what = Refused::MakesEntry(Box::new(MakesEntry { path, own, refusal }));
