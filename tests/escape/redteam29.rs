@@ -326,3 +326,53 @@ fn redteam29_plain_names_through_the_mount_still_work() {
     assert!(home.join("proj/src/b").exists(), "{r}");
     assert!(home.join(".config/app/x").exists(), "{r}");
 }
+
+/// Finding 3, a directory kept in place (red team 27 row 2: `~/proj/sub`, passed on the way
+/// to a `..` in `~/.ssh/config` → `../proj/sub/../../dots/config`) that the user made again
+/// during the run (`rmdir`, `mkdir`: a new identity), with `~/proj` bind-mounted at `W/p`:
+/// `rmdir W/p/sub; ln -s W/evil/a/b W/p/sub` re-pointed `~/.ssh/config` (red team 28 row
+/// 1's fix knows the kept directory by the identity read once). Fails against afe7011 (this
+/// branch's first commit) and a445c07.
+#[test]
+fn redteam29_a_kept_directory_the_user_makes_again_stays_kept() {
+    if !can_mount() {
+        return;
+    }
+    for sandboxed in [false, true] {
+        let s = Scratch::new("rt29-kept-dir");
+        let evil = format!("Host evil-{}", std::process::id());
+        let w = s.mkdir("w");
+        let p = s.mkdir("w/p");
+        let _mounts = Mounts(w.clone());
+        s.mkdir("home/.ssh");
+        s.mkdir("home/proj/sub");
+        s.write("home/dots/config", "Host real\n");
+        s.mkdir("w/evil/a/b");
+        s.write("w/evil/dots/config", &format!("{evil}\n"));
+        std::os::unix::fs::symlink("../proj/sub/../../dots/config", s.join("home/.ssh/config"))
+            .unwrap();
+        rebind(&s.join("home/proj"), &p);
+        let proj = s.join("home/proj");
+        let user = || {
+            std::fs::remove_dir(proj.join("sub")).unwrap();
+            // Another directory first, so the freed inode number is not the new one's.
+            std::fs::create_dir(proj.join("zz")).unwrap();
+            std::fs::create_dir(proj.join("sub")).unwrap();
+        };
+        let ps = p.display().to_string();
+        let attack = format!("rmdir {ps}/sub; ln -s {} {ps}/sub", s.s("w/evil/a/b"));
+        let r = during_run(
+            &s,
+            &w,
+            sandboxed,
+            false,
+            &format!("mkdir {ps}/x"),
+            &user,
+            &attack,
+        );
+        assert_eq!(r.code, Some(0), "{r}");
+        let hit =
+            std::fs::read_to_string(s.join("home/.ssh/config")).is_ok_and(|t| t.contains(&evil));
+        assert_eq!(hit, !sandboxed, "sandboxed {sandboxed}: {r}");
+    }
+}

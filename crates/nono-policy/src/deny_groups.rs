@@ -1566,6 +1566,16 @@ impl DenySet {
             .map(|(_, origin, kind)| (origin, *kind))
     }
 
+    /// [`protected_link`](DenySet::protected_link) as the link's path and its match (what
+    /// [`object_beneath`](DenySet::object_beneath) answers for a kept link by identity): for
+    /// a name the path has on the user's own paths (red team 29: a directory kept in place
+    /// that the user made again during the run has an identity the table does not know).
+    #[must_use]
+    pub fn kept_link_at(&self, path: &Path) -> Option<(PathBuf, DenyMatch<'_>)> {
+        let (origin, kind) = self.protected_link(path)?;
+        Some((path.to_path_buf(), self.link_match(origin, kind)))
+    }
+
     /// The entry that refuses `access` to `path`, if any: a full deny entry, or a read-only
     /// one when `access` writes. Full entries are preferred when several cover the path.
     #[must_use]

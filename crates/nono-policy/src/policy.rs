@@ -501,7 +501,10 @@ impl Engine {
         let (entry, m) = deny
             .object_beneath(dev, ino)
             .or_else(|| symlink.then(|| deny.kept_link_now(dev, ino)).flatten())
-            .or_else(|| own.iter().find_map(|p| deny.entry_beneath(p)))?;
+            .or_else(|| {
+                own.iter()
+                    .find_map(|p| deny.entry_beneath(p).or_else(|| deny.kept_link_at(p)))
+            })?;
         Some(self.refused_entry(req, entry, &m, "is, or holds by another name,", MOVING))
     }
 
