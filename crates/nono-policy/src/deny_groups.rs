@@ -1404,9 +1404,11 @@ impl DenySet {
     /// (red team 26); a link kept in place, renamed or removed by another name, re-points
     /// what it leads to (red team 27). The identities of every entry, of every link kept in
     /// place and of each existing directory above either are read once, on first need (one
-    /// `lstat` per distinct path: only a runtime-granted rename or unlink asks), and again
-    /// after the set changes. A directory made above an entry's path after that (the entry missing when
-    /// they were read) is not known.
+    /// `lstat` per distinct path: the first runtime request asks), and again after the set
+    /// changes. A directory made or replaced on an entry's path after that (the entry
+    /// missing when they were read, or made again by the user) is not known here; the
+    /// runtime request's walk gives its name on the user's own paths (`Probe::own_paths`,
+    /// red team 29), which the callers judge by name.
     #[must_use]
     pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
         match *self.known().above.get(&(dev, ino))? {

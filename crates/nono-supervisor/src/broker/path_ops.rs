@@ -764,7 +764,8 @@ fn perform(
             // can be kept in place (a directory passed on the way to a `..` in an entry's
             // chain, red team 27 row 2), or be the deepest existing directory above a
             // missing entry; removed and made again it has a new identity, which neither
-            // `object_beneath` nor `missing_made_by` knows (they are read once per run).
+            // `object_beneath` nor `missing_made_by` knows (they are read once per run; the
+            // name's own paths, red team 29, are judged by name with it).
             // Removed by its own name (`rmdir ~/.gemini`, empty, above the missing
             // `~/.gemini/settings.json`), a directory is left to the checks by name, which
             // judge what is made there again by that name (red team 22 removes it); a kept
