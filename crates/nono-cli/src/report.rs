@@ -1893,6 +1893,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&t);
     }
 
+    /// Red team 29: a path refused by the name it has on the user's own paths (reached by
+    /// another name: the home bind-mounted at `W/h`, the entry made during the run) is
+    /// reported with that name and no flag: a `--bypass-protection` of `W/h/…` lifts no
+    /// entry, and by its own name the deny group's usual line applies.
+    #[test]
+    fn redteam29_a_path_refused_by_its_own_name_elsewhere_gets_no_flag() {
+        let own = "/nonexistent-rt29/home/.gemini/settings.json";
+        let mut other = d(
+            "/nonexistent-rt29/w/h/.gemini/settings.json",
+            AccessMode::Write,
+            OnDisk::Missing,
+        )
+        .with_call(sc(Syscall::OpenAt), false);
+        other.protected = Some(Protected::OtherName {
+            own: own.into(),
+            group: "autorun".into(),
+        });
+        let l = line(&other);
+        assert!(
+            l.starts_with("nono: denied write of /nonexistent-rt29/w/h/.gemini/settings.json"),
+            "{l}"
+        );
+        assert!(
+            l.contains(&format!(
+                "it is {own} reached by another name, which deny group `autorun` protects → no flag grants it under this name; use it by its own path, {own},"
+            )),
+            "{l}"
+        );
+        assert!(!l.contains("--bypass-protection"), "{l}");
+    }
+
     /// Red team 26: the report asks the deny groups about each denied path at exit; where
     /// the identity walk cannot see the path's directory (here a loop of symlinks, `ELOOP`;
     /// for an unprivileged nono a directory it may not search) the answer was "nothing", and
