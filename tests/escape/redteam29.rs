@@ -376,3 +376,54 @@ fn redteam29_a_kept_directory_the_user_makes_again_stays_kept() {
         assert_eq!(hit, !sandboxed, "sandboxed {sandboxed}: {r}");
     }
 }
+
+/// Finding 3, removed rather than replaced: the user removes `~/.config` during the run, so
+/// the entries beneath it are missing, keyed by no directory the table read (`missing_made_by`
+/// keys a missing entry by its deepest existing directory *when read*: `~/.config` then).
+/// Through the mount the command made `W/h/.config` — by its own name a directory above
+/// missing entries is judged by name; by another name red team 26 refuses it. Now refused
+/// by its own name's entries (`refuse_making`), reported with the own name and no flag.
+#[test]
+fn redteam29_a_directory_above_entries_the_user_removes_is_not_made_by_another_name() {
+    if !can_mount() {
+        return;
+    }
+    for sandboxed in [false, true] {
+        let s = Scratch::new("rt29-removed-config");
+        let _mounts = Mounts(s.join("w"));
+        let (w, h) = home_at_w_h(&s, &|home| {
+            std::fs::create_dir_all(home.join(".config")).unwrap();
+        });
+        let hs = h.display().to_string();
+        let home = s.join("home");
+        let user = || std::fs::remove_dir(home.join(".config")).unwrap();
+        let attack = format!("mkdir {hs}/.config && echo made");
+        let r = during_run(
+            &s,
+            &w,
+            sandboxed,
+            false,
+            &format!("mkdir {hs}/x"),
+            &user,
+            &attack,
+        );
+        assert_eq!(r.code, Some(0), "{r}");
+        assert_eq!(
+            home.join(".config").exists(),
+            !sandboxed,
+            "sandboxed {sandboxed}: {r}"
+        );
+        if sandboxed {
+            let own = format!(
+                "it is {} reached by another name, where deny group `",
+                home.join(".config").display()
+            );
+            assert!(
+                r.stderr
+                    .lines()
+                    .any(|l| l.contains(&own) && !l.contains("--bypass-protection")),
+                "{r}"
+            );
+        }
+    }
+}
