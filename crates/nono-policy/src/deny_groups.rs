@@ -855,7 +855,7 @@ impl DenySet {
         if self.link_paths.insert(link.clone()) {
             self.links.push((link, origin.clone(), kind));
             // The directories above it join what `object_beneath` knows.
-            self.above = std::sync::OnceLock::new();
+            self.forget_known();
         }
     }
 
@@ -1310,7 +1310,7 @@ impl DenySet {
             self.ancestors.clear();
         }
         let index = self.entries.len();
-        self.above = std::sync::OnceLock::new();
+        self.forget_known();
         self.unclean_keys |= !is_clean(literal.as_os_str().as_bytes())
             || !is_clean(canonical.as_os_str().as_bytes());
         self.by_path
@@ -1334,6 +1334,16 @@ impl DenySet {
             link,
         });
         Ok(self)
+    }
+
+    /// Forget the identities [`object_beneath`](DenySet::object_beneath) knows (an entry or
+    /// a link was added), and, if they had been read, what the identity walk remembered
+    /// with their own paths (a translating walk's swaps, see [`Probe::own_paths`]). During
+    /// the set's construction they never are, and the memo is kept.
+    fn forget_known(&mut self) {
+        if self.above.take().is_some() {
+            self.ancestors.clear();
+        }
     }
 
     /// Whether the set is empty.
