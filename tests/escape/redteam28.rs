@@ -181,14 +181,13 @@ fn redteam28_a_kept_link_replaced_during_the_run_stays_kept() {
     );
 }
 
-/// Row 4 (open): a deny entry missing when the run starts and made by the user (or a program
+/// Row 4 (fixed by red team 29): a deny entry missing when the run starts and made by the user (or a program
 /// of theirs) during it — `~/.config/autostart` made when a start-up application is added —
 /// is known by no identity the run read (the deny set's and red team 26's are read once), so
 /// reached by another name (the home bind-mounted at `W/h`) the command wrote
 /// `autostart/x.desktop` into it, and renamed it. Red team 26 noted the limit for
 /// `object_beneath`/`missing_made_by`; the trapped open's walk has it too.
 #[test]
-#[ignore = "red team 28: a deny entry made during the run is not known by identity (row 4)"]
 fn redteam28_an_entry_made_during_the_run_is_known() {
     if !can_mount() {
         return;

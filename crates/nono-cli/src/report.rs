@@ -106,6 +106,15 @@ pub enum Protected {
         /// The entry's deny group (or the profile's deny list), as a label.
         group: String,
     },
+    /// A path that is, reached by another name, `own`, which a deny entry covers by name
+    /// (the entry made or replaced during the run, so known by no identity: red team 29): no
+    /// flag grants it under this name.
+    OtherName {
+        /// The name on the user's own paths.
+        own: PathBuf,
+        /// The entry's deny group (or the profile's deny list), as a label.
+        group: String,
+    },
     /// A runtime grant not acted on: the deny groups' identity walk could not see the path's
     /// directory when it checked (red team 26). No flag grants it.
     Unread(Unseen),
@@ -533,6 +542,13 @@ pub fn describe_denial(
             // and a flag that reaches the key once the mount is back).
             let mut out =
                 describe(caps, model, deny, path, d.access).with_call(d.call, d.on_parent());
+            if let Some(own) = &refusal.own {
+                out.protected = Some(Protected::OtherName {
+                    own: own.clone(),
+                    group: refusal.origin.deny_label(),
+                });
+                return out;
+            }
             out.protected = Some(protected_by(
                 deny,
                 path,
@@ -888,6 +904,13 @@ pub fn line(d: &Denied) -> String {
         Some(Protected::MakesEntry { own, group }) => {
             return format!(
                 "nono: denied {access}: it is {} reached by another name, where deny group `{group}` protects a path that does not exist yet → no flag grants it under this name; make it by its own path, {}, which nono judges by that path",
+                escape::path(own),
+                escape::path(own)
+            );
+        }
+        Some(Protected::OtherName { own, group }) => {
+            return format!(
+                "nono: denied {access}: it is {} reached by another name, which deny group `{group}` protects → no flag grants it under this name; use it by its own path, {}, which nono judges by that path",
                 escape::path(own),
                 escape::path(own)
             );
@@ -1880,6 +1903,37 @@ mod tests {
         );
         assert_eq!(blocked_suggestion(&caps, &model, &list), None);
         let _ = std::fs::remove_dir_all(&t);
+    }
+
+    /// Red team 29: a path refused by the name it has on the user's own paths (reached by
+    /// another name: the home bind-mounted at `W/h`, the entry made during the run) is
+    /// reported with that name and no flag: a `--bypass-protection` of `W/h/…` lifts no
+    /// entry, and by its own name the deny group's usual line applies.
+    #[test]
+    fn redteam29_a_path_refused_by_its_own_name_elsewhere_gets_no_flag() {
+        let own = "/nonexistent-rt29/home/.gemini/settings.json";
+        let mut other = d(
+            "/nonexistent-rt29/w/h/.gemini/settings.json",
+            AccessMode::Write,
+            OnDisk::Missing,
+        )
+        .with_call(sc(Syscall::OpenAt), false);
+        other.protected = Some(Protected::OtherName {
+            own: own.into(),
+            group: "autorun".into(),
+        });
+        let l = line(&other);
+        assert!(
+            l.starts_with("nono: denied write of /nonexistent-rt29/w/h/.gemini/settings.json"),
+            "{l}"
+        );
+        assert!(
+            l.contains(&format!(
+                "it is {own} reached by another name, which deny group `autorun` protects → no flag grants it under this name; use it by its own path, {own},"
+            )),
+            "{l}"
+        );
+        assert!(!l.contains("--bypass-protection"), "{l}");
     }
 
     /// Red team 26: the report asks the deny groups about each denied path at exit; where

@@ -99,7 +99,26 @@ struct Above {
     /// Indices of the deny entries whose identity is one of the directories above, deepest
     /// first (the directory itself not included).
     hits: Vec<usize>,
+    /// The directories above (the directory itself not included) whose identity the deny
+    /// set knows by another path (see [`Swaps`]): `(name walked, own path)`. `None`: walked
+    /// without the own paths (then not reused by a walk that asks for them).
+    swaps: Option<Swaps>,
     at: Instant,
+}
+
+/// The own paths of known directories (`DenySet`'s identities of the directories above its
+/// entries, with the path each was read at): a walk that meets one under another name (a
+/// bind mount of the home in an approved directory) says so, as `(name walked, own path)`,
+/// so that the request can be judged by the name it has on the user's own paths too (red
+/// team 29: a deny entry made during the run has no identity a walk could meet).
+pub(crate) type OwnPaths = HashMap<(u64, u64), PathBuf>;
+
+/// What [`AncestorMemo::walk_own`] found: the hits, what it saw of the path, and the
+/// directories at or above the path's directory known by another path, deepest first.
+pub(crate) struct Walk {
+    pub(crate) hits: Vec<usize>,
+    pub(crate) walked: Walked,
+    pub(crate) swaps: Swaps,
 }
 
 /// Directories the identity walk passed, with the entries found above each (see the module
@@ -115,6 +134,18 @@ impl Clone for AncestorMemo {
         AncestorMemo::default()
     }
 }
+
+/// Directories known by another path than the name the walk met them by: `(name walked, own
+/// path)`, deepest first (see [`OwnPaths`]).
+pub(crate) type Swaps = Vec<(PathBuf, PathBuf)>;
+
+/// One directory [`AncestorMemo::walk_up_from`] passed: the name it is remembered by (if
+/// any), its stamp, the entry it is (if any), its own path when that is not its name.
+type Passed<'a> = (Option<&'a Path>, Stamp, Option<usize>, Option<&'a PathBuf>);
+
+/// What [`AncestorMemo::walk_up_from`] found: the directory's stamp, the entries at or above
+/// it, and the directories at or above it known by another path.
+type WalkedUp = (Stamp, Vec<usize>, Swaps);
 
 /// The walk without the memo: a `stat` of `dir` and of each ancestor by name (what the deny
 /// set did before the memo; used when `dir` cannot be opened without following a symlink).
@@ -179,11 +210,25 @@ impl AncestorMemo {
     /// is [`Walked::Unread`] when it cannot be opened and `statx`ed from the object (then
     /// it is walked by name for the hits, as before); a missing file is no error (it may be
     /// created), any other error reading it is.
+    #[cfg(test)]
     pub(crate) fn walk(
         &self,
         path: &Path,
         ids: &HashMap<(u64, u64), usize>,
     ) -> (Vec<usize>, Walked) {
+        let w = self.walk_own(path, ids, None);
+        (w.hits, w.walked)
+    }
+
+    /// [`walk`](Self::walk), saying also which directories at or above the path's directory
+    /// `own` knows by another path (see [`OwnPaths`]; none when `own` is `None`). No system
+    /// call more: a hash lookup per directory walked.
+    pub(crate) fn walk_own(
+        &self,
+        path: &Path,
+        ids: &HashMap<(u64, u64), usize>,
+        own: Option<&OwnPaths>,
+    ) -> Walk {
         use rustix::fs::{AtFlags, StatxFlags, CWD};
         let mut hits = Vec::new();
         let file = match rustix::fs::statx(
@@ -210,11 +255,17 @@ impl AncestorMemo {
                 Ok(None) => Walked::Unread(Errno::NOENT),
                 Err(e) => Walked::Unread(e),
             };
-            return (hits, walked);
+            return Walk {
+                hits,
+                walked,
+                swaps: Vec::new(),
+            };
         };
-        let walked = match self.walk_up_from_the_object(dir, ids) {
-            Ok((stamp, above)) => {
+        let mut swaps = Vec::new();
+        let walked = match self.walk_up_from_the_object(dir, ids, own) {
+            Ok((stamp, above, swapped)) => {
                 hits.extend(above);
+                swaps = swapped;
                 match file {
                     Ok(file) => Walked::At {
                         dir: Ident {
@@ -232,7 +283,11 @@ impl AncestorMemo {
                 Walked::Unread(e)
             }
         };
-        (hits, walked)
+        Walk {
+            hits,
+            walked,
+            swaps,
+        }
     }
 
     /// [`walk`](Self::walk) of a path [`checked_canonical`] has just looked at: the last
@@ -240,12 +295,25 @@ impl AncestorMemo {
     /// are `checked`'s — two system calls fewer than [`walk`](Self::walk).
     ///
     /// [`checked_canonical`]: nono_sandbox::paths::checked_canonical
+    #[cfg(test)]
     pub(crate) fn walk_checked(
         &self,
         path: &Path,
         checked: Checked,
         ids: &HashMap<(u64, u64), usize>,
     ) -> (Vec<usize>, Walked) {
+        let w = self.walk_checked_own(path, checked, ids, None);
+        (w.hits, w.walked)
+    }
+
+    /// [`walk_checked`](Self::walk_checked) with [`walk_own`](Self::walk_own)'s swaps.
+    pub(crate) fn walk_checked_own(
+        &self,
+        path: &Path,
+        checked: Checked,
+        ids: &HashMap<(u64, u64), usize>,
+        own: Option<&OwnPaths>,
+    ) -> Walk {
         let file = Ident {
             mnt: checked.mnt,
             dev: checked.dev,
@@ -258,11 +326,17 @@ impl AncestorMemo {
             .collect();
         let Some(dir) = path.parent() else {
             // `checked_canonical` never answers for `/`.
-            return (hits, Walked::Unread(Errno::NOENT));
+            return Walk {
+                hits,
+                walked: Walked::Unread(Errno::NOENT),
+                swaps: Vec::new(),
+            };
         };
-        let walked = match self.walk_up_from(dir, checked.dir, ids) {
-            Ok((stamp, above)) => {
+        let mut swaps = Vec::new();
+        let walked = match self.walk_up_from(dir, checked.dir, ids, own) {
+            Ok((stamp, above, swapped)) => {
                 hits.extend(above);
+                swaps = swapped;
                 Walked::At {
                     dir: Ident {
                         mnt: stamp.mnt,
@@ -277,7 +351,11 @@ impl AncestorMemo {
                 Walked::Unread(e)
             }
         };
-        (hits, walked)
+        Walk {
+            hits,
+            walked,
+            swaps,
+        }
     }
 
     /// The entries at or above `dir`, walked up from the directory itself (see
@@ -287,7 +365,8 @@ impl AncestorMemo {
         &self,
         dir: &Path,
         ids: &HashMap<(u64, u64), usize>,
-    ) -> Result<(Stamp, Vec<usize>), Errno> {
+        own: Option<&OwnPaths>,
+    ) -> Result<WalkedUp, Errno> {
         use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
         let fd = rustix::fs::openat2(
             CWD,
@@ -296,41 +375,58 @@ impl AncestorMemo {
             Mode::empty(),
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         )?;
-        self.walk_up_from(dir, fd, ids)
+        self.walk_up_from(dir, fd, ids, own)
     }
 
     /// The walk of [`walk_up_from_the_object`](Self::walk_up_from_the_object) from `fd`:
     /// `dir` opened `O_PATH | O_DIRECTORY` with `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`
     /// (so the names the answers are remembered by are the directories walked).
+    ///
+    /// With `own`, also the directories at or above `dir` known by another path (see
+    /// [`OwnPaths`]), deepest first; a remembered answer is reused only if it was walked
+    /// with them too.
     fn walk_up_from(
         &self,
         dir: &Path,
         mut fd: OwnedFd,
         ids: &HashMap<(u64, u64), usize>,
-    ) -> Result<(Stamp, Vec<usize>), Errno> {
+        own: Option<&OwnPaths>,
+    ) -> Result<WalkedUp, Errno> {
         use rustix::fs::{Mode, OFlags};
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         // The directories walked, with the name they are remembered by (the names of `dir`
         // and its ancestors, in step with the `..` walk; none once the names run out),
         // their stamps and their own hit, deepest first.
-        let mut walked: Vec<(Option<&Path>, Stamp, Option<usize>)> = Vec::new();
-        let mut remembered: Option<Vec<usize>> = None;
+        let mut walked: Vec<Passed<'_>> = Vec::new();
+        let mut remembered: Option<(Vec<usize>, Swaps)> = None;
         let now = Instant::now();
         let mut name = Some(dir);
         loop {
             let stamp = stamp_of(&fd)?;
-            if walked.last().is_some_and(|(_, last, _)| *last == stamp) {
+            if walked.last().is_some_and(|(_, last, _, _)| *last == stamp) {
                 // `..` of the root is the root.
                 break;
             }
-            walked.push((name, stamp, ids.get(&(stamp.dev, stamp.ino)).copied()));
+            // Known by another path than the name it was reached by: a swap.
+            let swap = own
+                .and_then(|o| o.get(&(stamp.dev, stamp.ino)))
+                .filter(|p| name.is_some_and(|n| n != p.as_path()));
+            walked.push((name, stamp, ids.get(&(stamp.dev, stamp.ino)).copied(), swap));
             if let Some(n) = name {
                 // No lock held over a system call (a slow file system must not hold up
                 // other walks).
                 let dirs = self.dirs.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(above) = dirs.get(n) {
-                    if above.stamp == stamp && now.duration_since(above.at) < Self::TTL {
-                        remembered = Some(above.hits.clone());
+                    let swaps = match (&above.swaps, own) {
+                        (_, None) => Some(Vec::new()),
+                        (Some(s), Some(_)) => Some(s.clone()),
+                        (None, Some(_)) => None,
+                    };
+                    if let (true, Some(swaps)) = (
+                        above.stamp == stamp && now.duration_since(above.at) < Self::TTL,
+                        swaps,
+                    ) {
+                        remembered = Some((above.hits.clone(), swaps));
                         break;
                     }
                 }
@@ -340,13 +436,13 @@ impl AncestorMemo {
         }
         let first = walked
             .first()
-            .map(|(_, stamp, _)| *stamp)
+            .map(|(_, stamp, _, _)| *stamp)
             .ok_or(Errno::NOENT)?;
         let reused = remembered.is_some();
-        let mut above = remembered.unwrap_or_default();
+        let (mut above, mut swaps_above) = remembered.unwrap_or_default();
         // From the top down: each walked directory's answer is what lies above it.
         let mut learnt: Vec<(PathBuf, Above)> = Vec::new();
-        for (i, (name, stamp, own)) in walked.iter().enumerate().rev() {
+        for (i, (name, stamp, hit, swap)) in walked.iter().enumerate().rev() {
             // The directory where a remembered answer was reused is not learnt again.
             if !(reused && i == walked.len() - 1) {
                 if let Some(name) = name {
@@ -355,13 +451,17 @@ impl AncestorMemo {
                         Above {
                             stamp: *stamp,
                             hits: above.clone(),
+                            swaps: own.is_some().then(|| swaps_above.clone()),
                             at: now,
                         },
                     ));
                 }
             }
-            if let Some(own) = own {
-                above.insert(0, *own);
+            if let Some(hit) = hit {
+                above.insert(0, *hit);
+            }
+            if let (Some(name), Some(swap)) = (name, swap) {
+                swaps_above.insert(0, (name.to_path_buf(), (*swap).clone()));
             }
         }
         if !learnt.is_empty() {
@@ -371,7 +471,7 @@ impl AncestorMemo {
             }
             dirs.extend(learnt);
         }
-        Ok((first, above))
+        Ok((first, above, swaps_above))
     }
 
     #[cfg(test)]
@@ -661,5 +761,46 @@ mod tests {
             memo.hits(&d.join("f"), &ids);
         }
         assert!(memo.len() <= AncestorMemo::CAPACITY);
+    }
+
+    /// Red team 29: a walk given the own paths says which directories at or above the path's
+    /// directory it met under another name, deepest first, from a remembered answer as from a
+    /// full walk; one walked without them is walked again (its answer says nothing of them),
+    /// and a directory met by its own name is no swap.
+    #[test]
+    fn a_walk_given_own_paths_names_the_directories_met_by_another_name() {
+        let t = Scratch::new("own");
+        let root = t.path();
+        std::fs::create_dir_all(root.join("m/a/b")).unwrap();
+        let ids = HashMap::new();
+        let mut own: OwnPaths = HashMap::new();
+        own.insert(id(&root.join("m")), PathBuf::from("/elsewhere/home"));
+        own.insert(
+            id(&root.join("m/a/b")),
+            PathBuf::from("/elsewhere/home/x/b"),
+        );
+        own.insert(id(root), root.to_path_buf());
+        let want = vec![
+            (root.join("m/a/b"), PathBuf::from("/elsewhere/home/x/b")),
+            (root.join("m"), PathBuf::from("/elsewhere/home")),
+        ];
+        let memo = AncestorMemo::default();
+        // Without the own paths first: remembered with none, then not reused for a walk with.
+        let w = memo.walk_own(&root.join("m/a/b/f"), &ids, None);
+        assert!(w.swaps.is_empty());
+        let w = memo.walk_own(&root.join("m/a/b/f"), &ids, Some(&own));
+        assert_eq!(w.swaps, want);
+        // Remembered now: the same from the memo, for this directory and one below.
+        let w = memo.walk_own(&root.join("m/a/b/g"), &ids, Some(&own));
+        assert_eq!(w.swaps, want);
+        std::fs::create_dir(root.join("m/a/b/c")).unwrap();
+        let w = memo.walk_own(&root.join("m/a/b/c/f"), &ids, Some(&own));
+        assert_eq!(w.swaps, want);
+        let fresh = AncestorMemo::default().walk_own(&root.join("m/a/b/c/f"), &ids, Some(&own));
+        assert_eq!(fresh.swaps, want);
+        assert_eq!(fresh.walked, w.walked);
+        // A walk without them still answers as before.
+        let w = memo.walk_own(&root.join("m/a/b/c/f"), &ids, None);
+        assert!(w.swaps.is_empty());
     }
 }

@@ -570,6 +570,10 @@ struct Known {
     /// the name below it on the entry's path.
     /// The value: the entry, and the path the name has on the entry's own path.
     missing: HashMap<((u64, u64), OsString), (usize, PathBuf)>,
+    /// The path each identity of `above` was read at (the first, when several name it): a
+    /// directory met by the identity walk under another name gives the request the name it
+    /// has on the user's own paths (see [`Probe::own_paths`], red team 29).
+    own: crate::ancestor_memo::OwnPaths,
 }
 
 /// What an object [`DenySet::object_beneath`] knows is, or lies above.
@@ -851,7 +855,7 @@ impl DenySet {
         if self.link_paths.insert(link.clone()) {
             self.links.push((link, origin.clone(), kind));
             // The directories above it join what `object_beneath` knows.
-            self.above = std::sync::OnceLock::new();
+            self.forget_known();
         }
     }
 
@@ -1306,7 +1310,7 @@ impl DenySet {
             self.ancestors.clear();
         }
         let index = self.entries.len();
-        self.above = std::sync::OnceLock::new();
+        self.forget_known();
         self.unclean_keys |= !is_clean(literal.as_os_str().as_bytes())
             || !is_clean(canonical.as_os_str().as_bytes());
         self.by_path
@@ -1330,6 +1334,16 @@ impl DenySet {
             link,
         });
         Ok(self)
+    }
+
+    /// Forget the identities [`object_beneath`](DenySet::object_beneath) knows (an entry or
+    /// a link was added), and, if they had been read, what the identity walk remembered
+    /// with their own paths (a translating walk's swaps, see [`Probe::own_paths`]). During
+    /// the set's construction they never are, and the memo is kept.
+    fn forget_known(&mut self) {
+        if self.above.take().is_some() {
+            self.ancestors.clear();
+        }
     }
 
     /// Whether the set is empty.
@@ -1400,9 +1414,11 @@ impl DenySet {
     /// (red team 26); a link kept in place, renamed or removed by another name, re-points
     /// what it leads to (red team 27). The identities of every entry, of every link kept in
     /// place and of each existing directory above either are read once, on first need (one
-    /// `lstat` per distinct path: only a runtime-granted rename or unlink asks), and again
-    /// after the set changes. A directory made above an entry's path after that (the entry missing when
-    /// they were read) is not known.
+    /// `lstat` per distinct path: the first runtime request asks), and again after the set
+    /// changes. A directory made or replaced on an entry's path after that (the entry
+    /// missing when they were read, or made again by the user) is not known here; the
+    /// runtime request's walk gives its name on the user's own paths (`Probe::own_paths`,
+    /// red team 29), which the callers judge by name.
     #[must_use]
     pub fn object_beneath(&self, dev: u64, ino: u64) -> Option<(PathBuf, DenyMatch<'_>)> {
         match *self.known().above.get(&(dev, ino))? {
@@ -1516,6 +1532,7 @@ impl DenySet {
                 }
                 if let Some(id) = id_of(p) {
                     known.above.entry(id).or_insert(what);
+                    known.own.entry(id).or_insert_with(|| p.to_path_buf());
                 }
             }
         }
@@ -1559,6 +1576,16 @@ impl DenySet {
             .iter()
             .find(|(l, _, _)| l == path)
             .map(|(_, origin, kind)| (origin, *kind))
+    }
+
+    /// [`protected_link`](DenySet::protected_link) as the link's path and its match (what
+    /// [`object_beneath`](DenySet::object_beneath) answers for a kept link by identity): for
+    /// a name the path has on the user's own paths (red team 29: a directory kept in place
+    /// that the user made again during the run has an identity the table does not know).
+    #[must_use]
+    pub fn kept_link_at(&self, path: &Path) -> Option<(PathBuf, DenyMatch<'_>)> {
+        let (origin, kind) = self.protected_link(path)?;
+        Some((path.to_path_buf(), self.link_match(origin, kind)))
     }
 
     /// The entry that refuses `access` to `path`, if any: a full deny entry, or a read-only
@@ -1626,6 +1653,7 @@ impl DenySet {
             },
             canonical,
             checked: std::cell::Cell::new(checked),
+            translate: false,
             ids: std::cell::OnceCell::new(),
             covering: std::cell::OnceCell::new(),
         }
@@ -1737,9 +1765,12 @@ pub(crate) struct Probe<'a> {
     canonical: PathBuf,
     /// What `checked_canonical` saw of `canonical`, taken by the identity walk.
     checked: std::cell::Cell<Option<nono_sandbox::paths::Checked>>,
+    /// The walk also finds the path's own names (see [`own_paths`](Probe::own_paths)).
+    translate: bool,
     /// Indices of the entries whose `(st_dev, st_ino)` is the canonical path or one of its
-    /// ancestors, deepest first, and what the walk saw of the path (read on first need).
-    ids: std::cell::OnceCell<(Vec<usize>, Walked)>,
+    /// ancestors, deepest first, what the walk saw of the path, and the path's own names
+    /// (read on first need).
+    ids: std::cell::OnceCell<(Vec<usize>, Walked, Vec<PathBuf>)>,
     /// Indices of the entries one of whose forms covers the literal or the canonical path
     /// (see [`covering`](Probe::covering)).
     covering: std::cell::OnceCell<Vec<usize>>,
@@ -1751,14 +1782,49 @@ impl<'a> Probe<'a> {
         &self.canonical
     }
 
+    /// This probe's identity walk also finds the path's own names
+    /// ([`own_paths`](Probe::own_paths)): what a runtime request is judged by. The first such
+    /// walk of a run reads the set's identities (one `lstat` per path above an entry, as a
+    /// brokered rename did before); each walk then looks each directory it walks up in one
+    /// more table, no system call more.
+    pub(crate) fn translating(mut self) -> Probe<'a> {
+        self.translate = self.active;
+        self
+    }
+
+    /// Whether the identity walk has anything to find: an entry with an identity, or (when
+    /// [`translating`](Probe::translating)) a directory known by its own path.
+    fn walks(&self) -> bool {
+        self.active && (!self.set.ids.is_empty() || self.translate)
+    }
+
     /// The identity walk over the canonical path (match form 3), made once.
-    fn walk(&self) -> &(Vec<usize>, Walked) {
+    fn walk(&self) -> &(Vec<usize>, Walked, Vec<PathBuf>) {
         let set: &'a DenySet = self.set;
-        self.ids.get_or_init(|| match self.checked.take() {
-            Some(checked) => set
-                .ancestors
-                .walk_checked(&self.canonical, checked, &set.ids),
-            None => set.ancestors.walk(&self.canonical, &set.ids),
+        self.ids.get_or_init(|| {
+            let own = self.translate.then(|| &set.known().own);
+            let w = match self.checked.take() {
+                Some(checked) => {
+                    set.ancestors
+                        .walk_checked_own(&self.canonical, checked, &set.ids, own)
+                }
+                None => set.ancestors.walk_own(&self.canonical, &set.ids, own),
+            };
+            let mut names: Vec<PathBuf> = Vec::new();
+            for (walked, own) in &w.swaps {
+                let Ok(rest) = self.canonical.strip_prefix(walked) else {
+                    continue;
+                };
+                let name = if rest.as_os_str().is_empty() {
+                    own.clone()
+                } else {
+                    own.join(rest)
+                };
+                if name != self.canonical && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            (w.hits, w.walked, names)
         })
     }
 
@@ -1766,10 +1832,42 @@ impl<'a> Probe<'a> {
     /// act to be compared with (see [`Walked`]): [`Walked::Unneeded`] when no entry has an
     /// identity or the path is not absolute. Walks if no check has yet.
     pub(crate) fn walked(&self) -> Walked {
-        if !self.active || self.set.ids.is_empty() {
+        if !self.walks() {
             return Walked::Unneeded;
         }
         self.walk().1
+    }
+
+    /// The names the path has on the user's own paths, other than its canonical one (only
+    /// when [`translating`](Probe::translating)): for each directory at or above the path's
+    /// directory that the walk met under another name than the one the set read its identity
+    /// at (the home bind-mounted at `W/h`: `W/h/.config/autostart/x.desktop` is
+    /// `~/.config/autostart/x.desktop`), that path and the rest of the name. Usually none.
+    /// Walks if no check has yet.
+    ///
+    /// A deny entry made during the run (missing when the identities were read: `mkdir
+    /// ~/.config/autostart` by the user, or `mkdir ~/.gemini` by the command under its own
+    /// name) has no identity for a walk to meet, nor does a directory above an entry that
+    /// the user replaced during the run; the directory above it that the walk meets does,
+    /// and the name below it is judged by name (red team 29).
+    pub(crate) fn own_paths(&self) -> &[PathBuf] {
+        if !self.walks() {
+            return &[];
+        }
+        &self.walk().2
+    }
+
+    /// The first of [`own_paths`](Probe::own_paths) an entry covers by name (refusing
+    /// `access`, full entries first), with the match: the path reached by another name.
+    /// Hash lookups only (the walk is made once per probe).
+    pub(crate) fn by_other_name(&self, access: AccessMode) -> Option<(PathBuf, DenyMatch<'a>)> {
+        let set: &'a DenySet = self.set;
+        self.own_paths().iter().find_map(|own| {
+            let m = set
+                .probe_resolved(own, own.clone())
+                .matching_by_path(Some(access))?;
+            Some((own.clone(), m))
+        })
     }
 
     /// [`DenySet::group_of`].
@@ -1882,11 +1980,11 @@ impl<'a> Probe<'a> {
     /// [`matching`](Self::matching) by the entries' identities (match form 3: the walk).
     fn matching_by_identity(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
         let set: &'a DenySet = self.set;
-        if !self.active || set.ids.is_empty() {
+        if !self.walks() {
             return None;
         }
         let refuses = |e: &Entry| access.is_none_or(|a| e.kind.removes(a));
-        let (ids, _) = self.walk();
+        let (ids, _, _) = self.walk();
         ids.iter()
             .map(|&i| &set.entries[i])
             .find(|e| refuses(e))
@@ -2352,6 +2450,88 @@ mod tests {
         ] {
             assert_eq!(beneath(p), None, "{p}");
         }
+    }
+
+    /// Red team 29: a request whose walk meets a known directory under another name (here
+    /// `v`, standing for a bind mount of the home `h`: the test maps `v`'s identity to `h`'s
+    /// own path, as a mount would give `v` `h`'s identity) is judged by the name it has on
+    /// the own paths too — an entry missing when the identities were read and made
+    /// afterwards (`h/.gemini`), an existing entry's inside, a made name — and not where
+    /// that name is no entry's. By its own name nothing changes (no own path). Only a
+    /// translating probe (a runtime request) asks.
+    #[test]
+    fn a_walk_that_meets_a_known_directory_by_another_name_judges_its_own_name() {
+        let root = std::env::temp_dir().join(format!("nono-rt29-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("h/.config")).unwrap();
+        std::fs::create_dir_all(root.join("v/.config")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        let mut set = DenySet::new();
+        set.add(&root.join("h/.gemini/settings.json"), "autorun")
+            .unwrap();
+        set.add(&root.join("h/.config/autostart"), "autorun")
+            .unwrap();
+        // The identities are read (as on a run's first need), then `v` is made to stand for
+        // `h` reached by another name.
+        let mut known = set.read_known();
+        let v = std::fs::metadata(root.join("v")).unwrap();
+        known.own.insert((v.dev(), v.ino()), root.join("h"));
+        set.above.set(known).unwrap();
+        // Made during the run, after the identities were read.
+        std::fs::create_dir_all(root.join("v/.gemini")).unwrap();
+        std::fs::create_dir_all(root.join("v/.config/autostart")).unwrap();
+        let own = |p: &str| set.probe(&root.join(p)).translating().own_paths().to_vec();
+        let other = |p: &str, access| {
+            set.probe(&root.join(p))
+                .translating()
+                .by_other_name(access)
+                .map(|(own, m)| (own, m.group.to_owned()))
+        };
+        assert_eq!(
+            own("v/.gemini/settings.json"),
+            vec![root.join("h/.gemini/settings.json")]
+        );
+        assert_eq!(own("v/.gemini"), vec![root.join("h/.gemini")]);
+        assert_eq!(
+            own("v"),
+            Vec::<PathBuf>::new(),
+            "the walk starts at its directory"
+        );
+        assert_eq!(own("h/.gemini/settings.json"), Vec::<PathBuf>::new());
+        assert!(set
+            .probe(&root.join("v/.gemini/settings.json"))
+            .own_paths()
+            .is_empty());
+        for p in [
+            "v/.gemini/settings.json",
+            "v/.config/autostart",
+            "v/.config/autostart/x.desktop",
+        ] {
+            let want = root.join(p.replacen("v/", "h/", 1));
+            assert_eq!(
+                other(p, AccessMode::Write),
+                Some((want.clone(), "autorun".to_owned())),
+                "{p}"
+            );
+            // Reading: as by the own name.
+            assert_eq!(
+                other(p, AccessMode::Read).map(|(_, g)| g),
+                set.deny_for(&want, AccessMode::Read)
+                    .map(|m| m.group.to_owned()),
+                "{p}"
+            );
+        }
+        for p in [
+            "v/.gemini/other",
+            "v/.config/app",
+            "v/.gemini",
+            "h/.gemini/x",
+        ] {
+            assert_eq!(other(p, AccessMode::Write), None, "{p}");
+        }
+        // Above an entry by its own path: what a rename or a made name is refused for.
+        assert!(set.entry_beneath(&root.join("h/.gemini")).is_some());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     /// Red team 26: the directories above an entry are known by identity, whatever name

@@ -51,9 +51,23 @@ pub struct Triage {
     /// What the deny groups' identity walk saw of the path: what the grant's act must then
     /// meet (red team 23).
     walked: Walked,
+    /// The names the path has on the user's own paths, reached by another name (see
+    /// `Probe::own_paths`; usually none): what the identity checks of a path operation's
+    /// act compare by name too (red team 29).
+    own: Vec<PathBuf>,
 }
 
 impl Triage {
+    /// The names the request's path has on the user's own paths, other than its canonical
+    /// one: a directory above it that the deny groups know was reached by another name (a
+    /// bind mount of the home in an approved directory). Usually none. What
+    /// [`refuse_moving_object`](Engine::refuse_moving_object) and
+    /// [`refuse_making`](Engine::refuse_making) are given.
+    #[must_use]
+    pub fn own_paths(&self) -> &[PathBuf] {
+        &self.own
+    }
+
     /// What the identity walk saw of the request's path and directory (see [`Walked`]): a
     /// grant acts only where it looked.
     #[must_use]
@@ -470,17 +484,27 @@ impl Engine {
     /// `symlink`: the object is a symbolic link; one the identities read once per run do not
     /// know is compared with each kept link as it is now (red team 28: a kept link the user
     /// replaced during the run).
+    ///
+    /// `own`: the names the name has on the user's own paths ([`Triage::own_paths`]); an
+    /// entry beneath one of them by name is refused too (red team 29: a directory above an
+    /// entry made or replaced during the run has an identity the table read once does not
+    /// know).
     pub fn refuse_moving_object(
         &self,
         req: &RuntimeRequest,
         dev: u64,
         ino: u64,
         symlink: bool,
+        own: &[PathBuf],
     ) -> Option<(PathBuf, String, GroupRefusal)> {
         let deny = &self.policy.deny;
         let (entry, m) = deny
             .object_beneath(dev, ino)
-            .or_else(|| symlink.then(|| deny.kept_link_now(dev, ino)).flatten())?;
+            .or_else(|| symlink.then(|| deny.kept_link_now(dev, ino)).flatten())
+            .or_else(|| {
+                own.iter()
+                    .find_map(|p| deny.entry_beneath(p).or_else(|| deny.kept_link_at(p)))
+            })?;
         Some(self.refused_entry(req, entry, &m, "is, or holds by another name,", MOVING))
     }
 
@@ -493,13 +517,25 @@ impl Engine {
     ///
     /// The name's own path (`~/.gemini` for `W/hs/u/.gemini`: made by that name, the checks
     /// by name decide), the reason and the refusal.
+    ///
+    /// `own`: the names `req.path` has on the user's own paths ([`Triage::own_paths`]); a
+    /// name above an entry by one of them is refused too (red team 29: the directory the
+    /// name is made in was made or replaced during the run, so its identity is not the one
+    /// [`missing_made_by`](crate::deny_groups::DenySet::missing_made_by) keys by).
     pub fn refuse_making(
         &self,
         req: &RuntimeRequest,
         dev: u64,
         ino: u64,
+        own: &[PathBuf],
     ) -> Option<(PathBuf, String, GroupRefusal)> {
-        let (entry, own, m) = self.policy.deny.missing_made_by(dev, ino, &req.path)?;
+        let deny = &self.policy.deny;
+        let (entry, own, m) = deny.missing_made_by(dev, ino, &req.path).or_else(|| {
+            own.iter().find_map(|p| {
+                let (entry, m) = deny.entry_beneath(p)?;
+                Some((entry, p.clone(), m))
+            })
+        })?;
         let (_, reason, refusal) = self.refused_entry(
             req,
             entry,
@@ -534,6 +570,7 @@ impl Engine {
             origin: m.origin.clone(),
             kind: m.kind,
             why: m.why.to_owned(),
+            own: None,
         };
         self.refused_by_group(req, entry, reason, refusal)
     }
@@ -578,6 +615,7 @@ impl Engine {
             origin: origin.clone(),
             kind,
             why: String::new(),
+            own: None,
         };
         Some(self.refused_by_group(req, req.path.clone(), reason, refusal))
     }
@@ -673,12 +711,25 @@ impl Engine {
         let probe = match canonical {
             Some((c, checked)) => self.policy.deny.probe_checked(&req.path, c, checked),
             None => self.policy.deny.probe(&req.path),
-        };
-        let denied = probe.deny_for(req.access).map(|m| GroupRefusal {
-            origin: m.origin.clone(),
-            kind: m.kind,
-            why: m.why.to_owned(),
-        });
+        }
+        .translating();
+        // By name, by the identities of entries, then by the names the path has on the
+        // user's own paths (red team 29: an entry made during the run, reached by another
+        // name, has no identity the walk knows; the directory above it the walk met does).
+        let denied = probe
+            .deny_for(req.access)
+            .map(|m| (None, m))
+            .or_else(|| {
+                probe
+                    .by_other_name(req.access)
+                    .map(|(own, m)| (Some(own), m))
+            })
+            .map(|(own, m)| GroupRefusal {
+                origin: m.origin.clone(),
+                kind: m.kind,
+                why: m.why.to_owned(),
+                own,
+            });
         let grouped = denied.is_some() || probe.group().is_some();
         let walked = if denied.is_some() {
             // Refused: nothing will act on it.
@@ -686,11 +737,17 @@ impl Engine {
         } else {
             probe.walked()
         };
+        let own = if denied.is_some() {
+            Vec::new()
+        } else {
+            probe.own_paths().to_vec()
+        };
         Some(Triage {
             canonical: probe.canonical().to_path_buf(),
             denied,
             grouped,
             walked,
+            own,
         })
     }
 
@@ -829,10 +886,13 @@ impl Engine {
                 DenyKind::All => "is in deny group",
                 DenyKind::Write => "is read-only in deny group",
             };
+            let by = refusal.own.as_ref().map_or(String::new(), |own| {
+                format!(" (it is {} reached by another name)", own.display())
+            });
             return (
                 Decision::Denied {
                     reason: format!(
-                        "{} {what} `{}`, which no rule or approval can override",
+                        "{}{by} {what} `{}`, which no rule or approval can override",
                         req.path.display(),
                         refusal.origin.deny_label(),
                     ),

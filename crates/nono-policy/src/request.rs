@@ -64,6 +64,11 @@ pub struct GroupRefusal {
     pub kind: DenyKind,
     /// Why the entry is protected (empty: the group's description says it).
     pub why: String,
+    /// The path was reached by another name than the one refused: this is the name it has
+    /// on the user's own paths, which the entry covers (a directory of the home
+    /// bind-mounted in an approved directory, red team 29). `None`: refused by its own name,
+    /// or by the identity of an entry.
+    pub own: Option<PathBuf>,
 }
 
 /// The verdict on a [`RuntimeRequest`].

@@ -964,6 +964,11 @@ fn grant_trapped(
         let _ = notify.respond_errno(n.id, errno.raw_os_error());
         return;
     }
+    // The names the path has on the user's own paths, reached by another name (red team
+    // 29): what making a name is judged by too.
+    let own = triage
+        .as_ref()
+        .map_or_else(Vec::new, |t| t.own_paths().to_vec());
     let decision = match triage {
         Some(t) => engine.decide_triaged(&req, t, cancel),
         None => engine.decide_until(&req, cancel),
@@ -994,7 +999,7 @@ fn grant_trapped(
             // groups' walk looked (a name made elsewhere would stay).
             // A missing deny entry made by another name (red team 26): refused before the
             // open, in the directory it would be made in.
-            let making = |dir: Ident| engine.refuse_making(&req, dir.dev, dir.ino);
+            let making = |dir: Ident| engine.refuse_making(&req, dir.dev, dir.ino, &own);
             let opened = creds.act().and_then(|as_child| {
                 if flags.contains(OFlags::CREATE) {
                     open_approved_in_walked(
@@ -1088,7 +1093,10 @@ fn grant_trapped(
         Decision::Denied { reason, by_group } => {
             let mut d = denial(reason);
             if let Some(refusal) = by_group {
-                d.what = Refused::DenyEntry { path, refusal };
+                d.what = Refused::DenyEntry {
+                    path,
+                    refusal: Box::new(refusal),
+                };
             }
             shared.deny(d);
             let _ = notify.respond_errno(n.id, Errno::ACCESS.raw_os_error());

@@ -407,7 +407,7 @@ fn decide_request(
         } => refuse(
             Refused::DenyEntry {
                 path: canonical,
-                refusal,
+                refusal: Box::new(refusal),
             },
             reason,
         ),

@@ -440,7 +440,10 @@ fn grant(
         let path = path.to_path_buf();
         shared.deny(Denial {
             what: match by_group {
-                Some(refusal) => Refused::DenyEntry { path, refusal },
+                Some(refusal) => Refused::DenyEntry {
+                    path,
+                    refusal: Box::new(refusal),
+                },
                 None => Refused::Path(path),
             },
             access: AccessMode::Write,
@@ -517,6 +520,9 @@ fn grant(
     // What the deny groups' walk saw of each name decided here: the directory the call is
     // then made in must be the one walked (red team 23).
     let mut walked = vec![Walked::Unneeded; op.names.len()];
+    // The names each name has on the user's own paths, reached by another name (red team
+    // 29): judged by name in the act's identity checks too.
+    let mut own: Vec<Vec<PathBuf>> = vec![Vec::new(); op.names.len()];
     for (i, (path, _, outside)) in op.names.iter().enumerate() {
         if !outside {
             continue;
@@ -525,6 +531,7 @@ fn grant(
         let decision = match engine.triage(&req) {
             Some(t) => {
                 walked[i] = t.walked();
+                own[i] = t.own_paths().to_vec();
                 // The walk could not see the directory: the kernel's answer of that moment,
                 // nobody asked, and a report line with no flag (red team 26).
                 if let Err(errno) = walked[i].seen() {
@@ -585,9 +592,16 @@ fn grant(
         }
         // A directory that is a deny entry or lies above one, by identity (red team 26): the
         // names `refuse_moving` compared say nothing of one reached by another name.
+        let own_of = |path: &Path| -> &[PathBuf] {
+            op.names
+                .iter()
+                .position(|(p, _, _)| p == path)
+                .and_then(|i| own.get(i))
+                .map_or(&[], Vec::as_slice)
+        };
         let moving = |path: &Path, dev: u64, ino: u64, symlink: bool| {
             engine
-                .refuse_moving_object(&request(path), dev, ino, symlink)
+                .refuse_moving_object(&request(path), dev, ino, symlink, own_of(path))
                 .map(|(entry, reason, refusal)| {
                     let moved = path.to_path_buf();
                     let what = Refused::MovesEntry(Box::new(MovesEntry {
@@ -602,7 +616,7 @@ fn grant(
         // 26): no walk meets an identity it does not have yet.
         let making = |path: &Path, dir: Ident| {
             engine
-                .refuse_making(&request(path), dir.dev, dir.ino)
+                .refuse_making(&request(path), dir.dev, dir.ino, own_of(path))
                 .map(|(own, reason, refusal)| {
                     let path = path.to_path_buf();
                     let what = Refused::MakesEntry(Box::new(MakesEntry { path, own, refusal }));
@@ -750,7 +764,8 @@ fn perform(
             // can be kept in place (a directory passed on the way to a `..` in an entry's
             // chain, red team 27 row 2), or be the deepest existing directory above a
             // missing entry; removed and made again it has a new identity, which neither
-            // `object_beneath` nor `missing_made_by` knows (they are read once per run).
+            // `object_beneath` nor `missing_made_by` knows (they are read once per run; the
+            // name's own paths, red team 29, are judged by name with it).
             // Removed by its own name (`rmdir ~/.gemini`, empty, above the missing
             // `~/.gemini/settings.json`), a directory is left to the checks by name, which
             // judge what is made there again by that name (red team 22 removes it); a kept

@@ -87,8 +87,8 @@ pub enum Refused {
     DenyEntry {
         /// By absolute path, as the supervisor resolved it.
         path: PathBuf,
-        /// The entry's refusal.
-        refusal: GroupRefusal,
+        /// The entry's refusal (boxed: the denial travels in `Result`s).
+        refusal: Box<GroupRefusal>,
     },
     /// A rename (either name) or a symlink at a name that would move or replace a directory
     /// above a deny entry — by its name, or by identity when reached by another name (red
