@@ -44,6 +44,7 @@ mod redteam25;
 mod redteam26;
 mod redteam27;
 mod redteam28;
+mod redteam30;
 mod redteam3;
 mod redteam4;
 mod redteam5;

@@ -643,6 +643,9 @@ impl Broker {
         // A write the fast path would let through on its lexical path, resolved: `Some` when
         // a symlink on the way leads elsewhere (see below).
         let mut resolved = None;
+        // Where a symlink inside the grants leads into `/proc`, spelled as the command's lookup
+        // goes (see [`into_proc`]): the procfs broker's, as if the command had named it.
+        let mut via_proc: Option<PathBuf> = None;
         if !procfs && self.caps.fast_allows(&lexical, access) {
             // An open through a symlink inside the grants (`proj/s → ~/.claude`, then
             // `proj/s/settings.json`; `proj/l → /srv/secret`, then `cat proj/l`): Landlock
@@ -664,17 +667,28 @@ impl Broker {
                 Lookup::Linked
             };
             if let Lookup::Linked = plain {
-                resolved = target
-                    .as_deref()
-                    .and_then(|t| {
-                        // As the command: a symlink followed with the supervisor's search
-                        // permission would name, for the open as the child, a path that
-                        // skips a directory the command cannot search (red team 24).
-                        as_the_child(&self.caps.creds, notify, &n, || resolve_followed(t, flags))
+                let followed = target.as_deref().and_then(|t| {
+                    // As the command: a symlink followed with the supervisor's search
+                    // permission would name, for the open as the child, a path that
+                    // skips a directory the command cannot search (red team 24).
+                    as_the_child(&self.caps.creds, notify, &n, || {
+                        Some(match resolve_followed(t, flags) {
+                            Some(c) => Followed::To(c),
+                            // Not resolvable so: perhaps into `/proc` (`/etc/mtab` →
+                            // `../proc/self/mounts`), which the procfs broker serves by name
+                            // (red team 30).
+                            None => into_proc(t, follows_last(flags))
+                                .map_or(Followed::Kernel, Followed::Proc),
+                        })
                     })
-                    .filter(|c| *c != lexical);
+                });
+                match followed {
+                    Some(Followed::To(c)) => resolved = Some(c).filter(|c| *c != lexical),
+                    Some(Followed::Proc(p)) => via_proc = Some(p),
+                    Some(Followed::Kernel) | None => {}
+                }
             }
-            if resolved.is_none() {
+            if resolved.is_none() && via_proc.is_none() {
                 // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
                 // itself and Landlock checks it, so whatever the bytes meant, nothing is
                 // widened (and an answer to a vanished notification just fails: ids are never
@@ -691,6 +705,17 @@ impl Broker {
             return;
         }
         let creds = || self.caps.creds.of_thread(notify, &n);
+        if let Some(p) = via_proc {
+            match self.procfs.open(n.pid, &p, flags, creds) {
+                Some(outcome) => {
+                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
+                }
+                None => {
+                    let _ = notify.respond_continue(n.id);
+                }
+            }
+            return;
+        }
         if let Some(outcome) = procfs
             .then(|| self.procfs.open(n.pid, &lexical, flags, creds))
             .flatten()
@@ -710,17 +735,37 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
+        // Outside the grants through a symlink into `/proc` (`/etc/mtab` when `/etc` is a
+        // spine): the procfs broker's, as on the fast path (red team 30).
+        let mut slow_proc = None;
         let resolved = match resolved {
             Some(c) => Some((c, None)),
             None => target.as_deref().and_then(|t| {
                 canonicalize_checked(t, creating, || {
-                    as_the_child(&self.caps.creds, notify, &n, || canonicalize(t, creating))
+                    as_the_child(&self.caps.creds, notify, &n, || {
+                        let c = canonicalize(t, creating);
+                        if c.is_none() && !procfs {
+                            slow_proc = into_proc(t, follows_last(flags));
+                        }
+                        c
+                    })
                 })
             }),
         };
         let Some((canonical, checked)) = resolved else {
-            // Does not exist and is not being created: ENOENT either way, nothing to record.
-            let _ = notify.respond_continue(n.id);
+            match slow_proc.and_then(|p| {
+                let outcome = self.procfs.open(n.pid, &p, flags, creds)?;
+                Some((p, outcome))
+            }) {
+                Some((p, outcome)) => {
+                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
+                }
+                // Does not exist and is not being created: ENOENT either way, nothing to
+                // record.
+                None => {
+                    let _ = notify.respond_continue(n.id);
+                }
+            }
             return;
         };
         if self.caps.landlock_allows(&canonical, access)
@@ -1693,6 +1738,93 @@ fn resolve_followed(path: &Path, flags: OFlags) -> Option<PathBuf> {
         Err(e) if creating && e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => in_dir(path),
         Err(_) => None,
     }
+}
+
+/// Where [`resolve_followed`] found a trapped open inside the grants to lead.
+enum Followed {
+    /// A canonical path outside `/proc`.
+    To(PathBuf),
+    /// Into `/proc`: the path there as the command's lookup spells it ([`into_proc`]).
+    Proc(PathBuf),
+    /// Nowhere the supervisor can name: the kernel decides alone (`CONTINUE`).
+    Kernel,
+}
+
+/// Whether the kernel follows a symlink at the last name of an open with `flags`.
+fn follows_last(flags: OFlags) -> bool {
+    !flags.contains(OFlags::NOFOLLOW) && !flags.contains(OFlags::CREATE | OFlags::EXCL)
+}
+
+/// Most symlinks one lookup follows (the kernel's `MAXSYMLINKS`): beyond, `ELOOP`.
+const MAX_SYMLINKS: usize = 40;
+
+/// Where the lookup of `path` (absolute, clean) enters `/proc`, if it does: every symlink
+/// before it followed by its text (`/etc/mtab` → `../proc/self/mounts` is
+/// `/proc/self/mounts`), the rest after `/proc` kept as spelled and [`normalize`]d — for the
+/// procfs broker, which reads `self` as the caller and serves only what the command could
+/// open by naming that path itself (red team 30). [`realpath_without_magic_links`] refuses
+/// any answer in `/proc`, rightly: read by the supervisor, `/proc/self` is the supervisor.
+/// `follow_last`: whether a symlink at the last name is followed. Run it as the command
+/// (search permission); each step is one `readlinkat` and one `openat` beneath the
+/// directory reached so far, at most [`MAX_SYMLINKS`] links. `None`: no `/proc` on the way,
+/// or a name missing, not searchable, or too many links (the kernel's own answer then).
+fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
+    use rustix::fs::{openat, readlinkat, CWD};
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let root = || openat(CWD, "/", dir_flags, Mode::empty()).ok();
+    // The names still to look up, the next one last.
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let push = |rest: &mut Vec<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(name) => rest.push(name.to_owned()),
+                Component::ParentDir => rest.push("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push(&mut rest, path);
+    // `done`: the symlink-free path of `dir`, the directory reached so far.
+    let mut done = PathBuf::from("/");
+    let mut dir = root()?;
+    let mut links = 0usize;
+    while let Some(name) = rest.pop() {
+        if name == ".." {
+            dir = openat(&dir, "..", dir_flags, Mode::empty()).ok()?;
+            done.pop();
+            continue;
+        }
+        let here = done.join(&name);
+        if here == Path::new("/proc") {
+            let mut p = here;
+            for n in rest.iter().rev() {
+                p.push(n);
+            }
+            return Some(normalize(&p));
+        }
+        let last = rest.is_empty();
+        if !last || follow_last {
+            if let Ok(text) = readlinkat(&dir, name.as_os_str(), Vec::new()) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return None;
+                }
+                let text = PathBuf::from(OsStr::from_bytes(text.as_bytes()));
+                if text.is_absolute() {
+                    dir = root()?;
+                    done = PathBuf::from("/");
+                }
+                push(&mut rest, &text);
+                continue;
+            }
+        }
+        if last {
+            return None;
+        }
+        dir = openat(&dir, name.as_os_str(), dir_flags, Mode::empty()).ok()?;
+        done = here;
+    }
+    None
 }
 
 /// [`canonicalize`], with what [`checked_canonical`] saw when it could show `path` to be its
