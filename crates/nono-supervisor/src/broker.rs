@@ -1591,7 +1591,18 @@ pub(crate) fn child_fd_copy(
     if fd < 0 {
         return Err(Errno::BADF);
     }
-    rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|_| Errno::BADF)
+    rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|e| {
+        if e == Errno::PERM {
+            // The kernel's ptrace check, as for `process_vm_readv`: a non-dumpable command
+            // under an unprivileged nono. Its call cannot be carried out; it is counted with
+            // the calls that could not be read, and answered `EPERM`, not a false `EBADF`
+            // (red team 30).
+            procmem::note_refused();
+            Errno::PERM
+        } else {
+            Errno::BADF
+        }
+    })
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
