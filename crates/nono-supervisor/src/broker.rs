@@ -1769,6 +1769,9 @@ fn follows_last(flags: OFlags) -> bool {
 /// Most symlinks one lookup follows (the kernel's `MAXSYMLINKS`): beyond, `ELOOP`.
 const MAX_SYMLINKS: usize = 40;
 
+/// Most names [`into_proc`] looks up for one trapped call (a `PATH_MAX` path's worth).
+const MAX_STEPS: usize = 4096;
+
 /// Where the lookup of `path` (absolute, clean) enters `/proc`, if it does: every symlink
 /// before it followed by its text (`/etc/mtab` → `../proc/self/mounts` is
 /// `/proc/self/mounts`), the rest after `/proc` kept as spelled and [`normalize`]d — for the
@@ -1777,7 +1780,7 @@ const MAX_SYMLINKS: usize = 40;
 /// any answer in `/proc`, rightly: read by the supervisor, `/proc/self` is the supervisor.
 /// `follow_last`: whether a symlink at the last name is followed. Run it as the command
 /// (search permission); each step is one `readlinkat` and one `openat` beneath the
-/// directory reached so far, at most [`MAX_SYMLINKS`] links. `None`: no `/proc` on the way,
+/// directory reached so far, at most [`MAX_SYMLINKS`] links and [`MAX_STEPS`] names. `None`: no `/proc` on the way,
 /// or a name missing, not searchable, or too many links (the kernel's own answer then).
 fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
     use rustix::fs::{openat, readlinkat, CWD};
@@ -1798,8 +1801,14 @@ fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
     // `done`: the symlink-free path of `dir`, the directory reached so far.
     let mut done = PathBuf::from("/");
     let mut dir = root()?;
-    let mut links = 0usize;
+    let (mut links, mut steps) = (0usize, 0usize);
     while let Some(name) = rest.pop() {
+        // Forty link texts of `PATH_MAX` bytes each could spell 80 000 names, each a system
+        // call or two here: stop at a path's worth (`CONTINUE`; the kernel decides).
+        steps += 1;
+        if steps > MAX_STEPS {
+            return None;
+        }
         if name == ".." {
             dir = openat(&dir, "..", dir_flags, Mode::empty()).ok()?;
             done.pop();
@@ -2173,6 +2182,43 @@ impl Workers {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Red team 30: a symlink into `/proc` is followed by its text up to `/proc`, the rest
+    /// kept as spelled; anything else (no `/proc` on the way, a loop, the last name not
+    /// followed) is `None`.
+    #[test]
+    fn into_proc_follows_links_by_their_text_up_to_proc() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("nono-into-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d/e")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let up = "../".repeat(dir.components().count() + 2);
+        symlink(format!("{up}proc/self/mounts"), dir.join("mtab")).unwrap();
+        symlink("/proc/self", dir.join("d/sp")).unwrap();
+        symlink("e/../sp", dir.join("d/via")).unwrap();
+        symlink(dir.join("d"), dir.join("dl")).unwrap();
+        symlink("loop", dir.join("loop")).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            into_proc(&dir.join("mtab"), true),
+            Some(p("/proc/self/mounts"))
+        );
+        assert_eq!(into_proc(&dir.join("mtab"), false), None);
+        assert_eq!(
+            into_proc(&dir.join("dl/via/status"), false),
+            Some(p("/proc/self/status"))
+        );
+        assert_eq!(
+            into_proc(&dir.join("d/sp/task/../environ"), true),
+            Some(p("/proc/self/environ"))
+        );
+        assert_eq!(into_proc(&dir.join("loop"), true), None);
+        assert_eq!(into_proc(&dir.join("f"), true), None);
+        assert_eq!(into_proc(&dir.join("missing/x"), true), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn settle_opened_refuses_unnamed_special_objects_and_restores_blocking() {
