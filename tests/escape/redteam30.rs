@@ -5,7 +5,7 @@
 use std::os::unix::fs::{chown, symlink};
 use std::process::{Command, Stdio};
 
-use crate::harness::{nono_cmd, nono_bin, output, sandbox_available, Run, Scratch};
+use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
 use crate::programs::{bins, Outcome};
 
 /// `nono run --allow PROJ ARGS -- /bin/sh -c SCRIPT`, in `PROJ`.
@@ -128,4 +128,54 @@ fn redteam30_a_non_dumpable_commands_fd_calls_are_counted_and_said() {
         "{}",
         out.run
     );
+}
+
+/// Finding 3 (pre-existing; "a hostile command hiding its refused reads from the report").
+/// An `O_PATH` open is not checked by Landlock and is answered `CONTINUE`; the reopen of
+/// that descriptor through `/proc/self/fd/N` is a magic link of the command's own, also
+/// `CONTINUE`, and Landlock refuses it on the file's path — with no report line. Any refused
+/// read could be hidden so (and a program that opens `O_PATH` first, then reopens, had its
+/// refusals unexplained). Now such a reopen is recorded like the open spelled directly:
+/// `--read OUT` for a file outside the grants (and that flag works), the deny group's line
+/// for a protected key. Also `ls /dev/fd` (the directory `/proc/self/fd`, which the procfs
+/// broker lists when named so) was refused by Landlock, unreported; now it is listed.
+#[test]
+fn redteam30_a_read_reopened_through_its_descriptor_is_reported() {
+    let Some(b) = bins() else { return };
+    let s = Scratch::new("rt30-reopen");
+    s.mkdir("proj");
+    s.write("out/x", "OUTSIDE\n");
+    let x = s.s("out/x");
+    let steps = ["opath_reopen", "r", &x];
+    let out = crate::programs::probe_bare(&s.join("proj"), &steps);
+    out.expect(&[("r.opath", "ok"), ("r", "ok")]);
+    let nono = |args: &[&str]| {
+        let mut cmd = nono_cmd(&s.join("proj"));
+        cmd.args(["run", "--allow", &s.s("proj"), "--read", &b.dir_s()])
+            .args(args)
+            .arg("--")
+            .arg(b.probe())
+            .args(steps);
+        Outcome::parse(output(&mut cmd))
+    };
+    let out = nono(&[]);
+    out.expect(&[("r.opath", "ok"), ("r", "EACCES")]);
+    let out_dir = s.s("out");
+    let fix = format!("denied read of {x} → add --read {out_dir}");
+    assert!(out.run.stderr.contains(&fix), "{}", out.run);
+    // The flag the report names works.
+    let out = nono(&["--read", &out_dir]);
+    out.expect(&[("r.opath", "ok"), ("r", "ok")]);
+    assert!(!out.run.stderr.contains("denied"), "{}", out.run);
+    // `/dev/fd` is listed, and reopening the command's own stdin or a pipe says nothing.
+    let r = sh_in_nono(
+        &s,
+        &[],
+        "ls /dev/fd/ >/dev/null && echo listed; echo hi | cat /dev/stdin; true",
+    );
+    assert!(
+        r.stdout.contains("listed") && r.stdout.contains("hi"),
+        "{r}"
+    );
+    assert!(!r.stderr.contains("denied"), "{r}");
 }

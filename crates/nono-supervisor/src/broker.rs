@@ -531,6 +531,46 @@ impl Broker {
         }
     }
 
+    /// A reopen through a descriptor's magic link (`/proc/self/fd/N`, `/dev/fd/N`), answered
+    /// `CONTINUE`: Landlock judges the path the descriptor was opened at, and refuses it when
+    /// the grants do not cover it — an `O_PATH` descriptor (which Landlock does not check)
+    /// of a file outside them, reopened for reading. Such a refusal is recorded like the same
+    /// open spelled directly; it was Landlock's alone before (red team 30: a command could hide
+    /// any refused read from the report so). Nothing else changes: the kernel decides.
+    fn report_reopen(&self, n: &Notification, syscall: Syscall, path: &Path, flags: OFlags) {
+        let Some((pid, fd)) = procfs::reopened_fd(path, n.pid) else {
+            return;
+        };
+        let Ok(text) = rustix::fs::readlink(format!("/proc/{pid}/fd/{fd}"), Vec::new()) else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        // A pipe, socket or anonymous inode (no path), a deleted file or memfd, or a `/proc`
+        // entry (the procfs broker's, served on a path of its own): nothing to say.
+        if !bytes.starts_with(b"/")
+            || bytes.ends_with(b" (deleted)")
+            || bytes == b"/proc"
+            || bytes.starts_with(b"/proc/")
+        {
+            return;
+        }
+        let target = PathBuf::from(OsStr::from_bytes(bytes));
+        let access = access_of(flags);
+        if self.caps.landlock_allows(&target, access)
+            || self.caps.allows_canonical(&target, access)
+            || (access == AccessMode::Read && self.caps.is_spine(&target))
+        {
+            return;
+        }
+        self.shared.deny(Denial {
+            what: Refused::Path(target),
+            access,
+            pid: n.pid,
+            call: Call::Syscall(syscall),
+            reason: "outside the sandbox (reopened through its descriptor)".to_owned(),
+        });
+    }
+
     fn handle(&self, n: Notification, ctx: &Context) {
         let notify = &*self.notify;
         match n.syscall() {
@@ -708,6 +748,9 @@ impl Broker {
         if let Some(p) = via_proc {
             match self.procfs.open(n.pid, &p, flags, creds) {
                 Some(outcome) => {
+                    if let procfs::Outcome::Continue = outcome {
+                        self.report_reopen(&n, call.syscall, &p, flags);
+                    }
                     procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
                 }
                 None => {
@@ -720,6 +763,9 @@ impl Broker {
             .then(|| self.procfs.open(n.pid, &lexical, flags, creds))
             .flatten()
         {
+            if let procfs::Outcome::Continue = outcome {
+                self.report_reopen(&n, call.syscall, &lexical, flags);
+            }
             procfs::answer(
                 notify,
                 &self.shared,
