@@ -2,7 +2,7 @@
 //! where it leads) and 2abd931 (calls the supervisor could not read are counted). See the
 //! section "Red team 30 (session 16)" of docs/THREAT_MODEL.md.
 
-use std::os::unix::fs::{chown, symlink};
+use std::os::unix::fs::{chown, symlink, PermissionsExt};
 use std::process::{Command, Stdio};
 
 use crate::harness::{nono_bin, nono_cmd, output, sandbox_available, Run, Scratch};
@@ -81,7 +81,8 @@ fn redteam30_a_read_through_a_symlink_into_proc_is_the_procfs_brokers() {
 /// the grants fails too (`EPERM`), and the line said only that "the sandbox still refused
 /// whatever the grants do not allow". Now the descriptor copy counts as the read it is, and
 /// the line says that calls nono carries out for the command failed even inside its grants.
-/// Control: without `nodump` both succeed.
+/// Control: without `nodump` both succeed. A program the user may execute but not read is
+/// non-dumpable too (the kernel's rule at `execve`): the line blamed `prctl` alone.
 #[test]
 fn redteam30_a_non_dumpable_commands_fd_calls_are_counted_and_said() {
     let Some(b) = bins() else { return };
@@ -125,6 +126,26 @@ fn redteam30_a_non_dumpable_commands_fd_calls_are_counted_and_said() {
     );
     assert!(
         out.run.stderr.contains("failed even inside the grants"),
+        "{}",
+        out.run
+    );
+    // A program the user may execute but not read (mode 0711) is non-dumpable from its
+    // `execve` on, without any `prctl`: the line names that cause too.
+    let xbin = s.mkdir("xbin");
+    let probe = xbin.join("probe");
+    std::fs::copy(b.probe(), &probe).unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&xbin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = user.command(nono_bin());
+    cmd.current_dir(&w)
+        .stdin(Stdio::null())
+        .args(["run", "--read", &s.s("xbin"), "--allow", &s.s("w"), "--"])
+        .arg(&probe)
+        .args(&steps[6..]);
+    let out = Outcome::parse(output(&mut cmd));
+    out.expect(&[("chmod", "EPERM")]);
+    assert!(
+        out.run.stderr.contains("may execute but not read"),
         "{}",
         out.run
     );
