@@ -200,3 +200,44 @@ fn redteam30_a_read_reopened_through_its_descriptor_is_reported() {
     );
     assert!(!r.stderr.contains("denied"), "{r}");
 }
+
+/// Finding 4 (99a8120; a false refusal of what worked before). A read through a symlink
+/// inside the grants to another name of a granted directory — `proj/l` → `MNT/x`, where
+/// `MNT` is a bind mount (made by the user, outside the sandbox) of `SRV`, given with
+/// `--read SRV` — is let through by Landlock, whose rules are on inodes. Since 99a8120 the
+/// supervisor judged it by the name it leads to: without `--approve` the read worked but a
+/// false line said `denied read of MNT/x → add --read MNT`; under `--approve` (for anything
+/// else) the engine refused it (`EACCES`) where it had worked before. Now a path Landlock
+/// lets through by identity (the object and its parents, across mount points, against the
+/// rules' own inodes) is answered `CONTINUE` like one it lets through by name. Without the
+/// grant, the read is still refused and reported.
+#[test]
+fn redteam30_a_read_through_a_symlink_to_a_bind_mount_of_a_grant_works() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt30-bind");
+    s.mkdir("proj");
+    s.write("srv/x", "BOUND\n");
+    let mnt = s.mkdir("mnt");
+    s.mkdir("other");
+    let _mounts = crate::redteam23::Mounts(mnt.clone());
+    if !crate::redteam23::bind(&s.join("srv"), &mnt) {
+        eprintln!("skipping: cannot bind-mount here");
+        return;
+    }
+    symlink(mnt.join("x"), s.join("proj/l")).unwrap();
+    let script = "cat ./l; true";
+    let srv = s.s("srv");
+    let line = format!("denied read of {}/x", s.s("mnt"));
+    let r = sh_in_nono(&s, &["--read", &srv], script);
+    assert!(r.stdout.contains("BOUND"), "{r}");
+    assert!(!r.stderr.contains(&line), "a false report line: {r}");
+    let r = sh_in_nono(&s, &["--read", &srv, "--approve", &s.s("other")], script);
+    assert!(r.stdout.contains("BOUND"), "refused under --approve: {r}");
+    assert!(!r.stderr.contains(&line), "{r}");
+    // Without the grant: refused, and reported.
+    let r = sh_in_nono(&s, &[], script);
+    assert!(!r.stdout.contains("BOUND"), "{r}");
+    assert!(r.stderr.contains(&line), "{r}");
+}

@@ -146,6 +146,11 @@ pub(crate) struct StaticGrants {
     /// Landlock lets through, answered CONTINUE without the capability model (which `stat`s
     /// the spines for a path in an expanded directory such as `/etc`).
     landlock_rules: PathIndex<AccessMode>,
+    /// The same rules' paths, for [`StaticGrants::landlock_allows_by_identity`].
+    landlock_rule_paths: Vec<(PathBuf, AccessMode)>,
+    /// `(st_dev, st_ino)` of each rule's path, with the union of its rights: taken at the
+    /// first question (most runs never ask).
+    landlock_idents: std::sync::OnceLock<std::collections::HashMap<(u64, u64), AccessMode>>,
 }
 
 /// Whether the union of `granted` (the rules covering a path; Landlock adds the rights of
@@ -213,12 +218,16 @@ impl StaticGrants {
             creds,
             egress_proxy: None,
             landlock_rules: PathIndex::new(Vec::new(), AccessMode::union),
+            landlock_rule_paths: Vec::new(),
+            landlock_idents: std::sync::OnceLock::new(),
         }
     }
 
     /// Remember the path rules the child's Landlock ruleset got (see
     /// [`StaticGrants::landlock_allows`]).
     pub(crate) fn set_landlock_rules(&mut self, rules: Vec<nono_sandbox::linux::landlock::FsRule>) {
+        self.landlock_rule_paths = rules.iter().map(|r| (r.path.clone(), r.access)).collect();
+        self.landlock_idents = std::sync::OnceLock::new();
         self.landlock_rules = PathIndex::new(
             rules
                 .into_iter()
@@ -244,6 +253,75 @@ impl StaticGrants {
         self.landlock_rules
             .merged_at_or_above(bytes)
             .is_some_and(|a| a.contains(access))
+    }
+
+    /// Whether the child's Landlock ruleset lets `path` (canonical) be opened with `access`
+    /// through *another name* of what a rule is on — a bind mount of a granted directory
+    /// (`/mnt/b` of `--read /srv/a`), which [`landlock_allows`](Self::landlock_allows), by
+    /// name, cannot see. Landlock's rules are on inodes and its check goes up from the
+    /// object through its parents and across mount points, so this does the same: the
+    /// object and every directory up to `/` (each the `..` of the one below, without a
+    /// symlink), by `(st_dev, st_ino)` against the rules' own. A read through a symlink inside
+    /// the grants to such a path (red team 30) worked before 99a8120 and must not be reported,
+    /// nor refused under `--approve`. Only ever used to answer `CONTINUE` (the kernel checks).
+    pub(crate) fn landlock_allows_by_identity(&self, path: &Path, access: AccessMode) -> bool {
+        use rustix::fs::{fstat, openat, openat2, CWD};
+        let idents = self.landlock_idents.get_or_init(|| {
+            let mut m = std::collections::HashMap::new();
+            for (p, a) in &self.landlock_rule_paths {
+                if let Ok(st) = rustix::fs::stat(p) {
+                    m.entry((st.st_dev, st.st_ino))
+                        .and_modify(|x: &mut AccessMode| *x = x.union(*a))
+                        .or_insert(*a);
+                }
+            }
+            m
+        });
+        if idents.is_empty() || !path.is_absolute() {
+            return false;
+        }
+        let beneath = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        let Ok(object) = openat2(
+            CWD,
+            path,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            beneath,
+        ) else {
+            return false;
+        };
+        let mut granted: Option<AccessMode> = None;
+        let mut add = |st: &rustix::fs::Stat| {
+            if let Some(a) = idents.get(&(st.st_dev, st.st_ino)) {
+                granted = Some(granted.map_or(*a, |g| g.union(*a)));
+            }
+        };
+        let Ok(st) = fstat(&object) else {
+            return false;
+        };
+        add(&st);
+        let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = match path.parent() {
+            Some(d) => match openat2(CWD, d, dir_flags, Mode::empty(), beneath) {
+                Ok(fd) => fd,
+                Err(_) => return false,
+            },
+            None => return granted.is_some_and(|g| g.contains(access)),
+        };
+        // At most a path's worth of levels (each `..` one level up).
+        for _ in 0..PATH_MAX / 2 {
+            let Ok(st) = fstat(&dir) else { break };
+            add(&st);
+            let Ok(up) = openat(&dir, "..", dir_flags, Mode::empty()) else {
+                break;
+            };
+            match fstat(&up) {
+                Ok(u) if (u.st_dev, u.st_ino) != (st.st_dev, st.st_ino) => dir = up,
+                // `/`: its own parent.
+                _ => break,
+            }
+        }
+        granted.is_some_and(|g| g.contains(access))
     }
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
@@ -558,6 +636,7 @@ impl Broker {
         let access = access_of(flags);
         if self.caps.landlock_allows(&target, access)
             || self.caps.allows_canonical(&target, access)
+            || self.caps.landlock_allows_by_identity(&target, access)
             || (access == AccessMode::Read && self.caps.is_spine(&target))
         {
             return;
@@ -816,6 +895,7 @@ impl Broker {
         };
         if self.caps.landlock_allows(&canonical, access)
             || self.caps.allows_canonical(&canonical, access)
+            || self.caps.landlock_allows_by_identity(&canonical, access)
         {
             let _ = notify.respond_continue(n.id);
             return;
