@@ -1250,10 +1250,13 @@ pub fn render(denials: impl IntoIterator<Item = Denied>) -> String {
 pub fn unread_calls(count: u64) -> String {
     format!(
         "{count} trapped call{s} of the command could not be read: the kernel does not let nono \
-         read its memory (the command made itself non-dumpable with prctl(PR_SET_DUMPABLE, 0), \
-         or the kernel's ptrace policy forbids it: Yama ptrace_scope 2 or 3); the sandbox still \
-         refused whatever the grants do not allow, but such refusals are not listed above and \
-         no runtime grant applied to {them}",
+         read its memory or descriptors (the command runs a program it may execute but not \
+         read, or made itself non-dumpable with prctl(PR_SET_DUMPABLE, 0), or the kernel's \
+         ptrace policy forbids it: Yama ptrace_scope 2 or 3); the sandbox still refused whatever the grants do not allow, but \
+         such refusals are not listed above and no runtime grant applied to {them}; calls nono \
+         carries out for the command (chmod, chown, utimes and xattr changes, Unix socket \
+         connects and sends, binds and listens it checks) failed even inside the grants \
+         (EPERM, EFAULT)",
         s = if count == 1 { "" } else { "s" },
         them = if count == 1 { "it" } else { "them" },
     )

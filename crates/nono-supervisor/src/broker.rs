@@ -146,6 +146,11 @@ pub(crate) struct StaticGrants {
     /// Landlock lets through, answered CONTINUE without the capability model (which `stat`s
     /// the spines for a path in an expanded directory such as `/etc`).
     landlock_rules: PathIndex<AccessMode>,
+    /// The same rules' paths, for [`StaticGrants::landlock_allows_by_identity`].
+    landlock_rule_paths: Vec<(PathBuf, AccessMode)>,
+    /// `(st_dev, st_ino)` of each rule's path, with the union of its rights: taken at the
+    /// first question (most runs never ask).
+    landlock_idents: std::sync::OnceLock<std::collections::HashMap<(u64, u64), AccessMode>>,
 }
 
 /// Whether the union of `granted` (the rules covering a path; Landlock adds the rights of
@@ -213,12 +218,16 @@ impl StaticGrants {
             creds,
             egress_proxy: None,
             landlock_rules: PathIndex::new(Vec::new(), AccessMode::union),
+            landlock_rule_paths: Vec::new(),
+            landlock_idents: std::sync::OnceLock::new(),
         }
     }
 
     /// Remember the path rules the child's Landlock ruleset got (see
     /// [`StaticGrants::landlock_allows`]).
     pub(crate) fn set_landlock_rules(&mut self, rules: Vec<nono_sandbox::linux::landlock::FsRule>) {
+        self.landlock_rule_paths = rules.iter().map(|r| (r.path.clone(), r.access)).collect();
+        self.landlock_idents = std::sync::OnceLock::new();
         self.landlock_rules = PathIndex::new(
             rules
                 .into_iter()
@@ -244,6 +253,75 @@ impl StaticGrants {
         self.landlock_rules
             .merged_at_or_above(bytes)
             .is_some_and(|a| a.contains(access))
+    }
+
+    /// Whether the child's Landlock ruleset lets `path` (canonical) be opened with `access`
+    /// through *another name* of what a rule is on — a bind mount of a granted directory
+    /// (`/mnt/b` of `--read /srv/a`), which [`landlock_allows`](Self::landlock_allows), by
+    /// name, cannot see. Landlock's rules are on inodes and its check goes up from the
+    /// object through its parents and across mount points, so this does the same: the
+    /// object and every directory up to `/` (each the `..` of the one below, without a
+    /// symlink), by `(st_dev, st_ino)` against the rules' own. A read through a symlink inside
+    /// the grants to such a path (red team 30) worked before 99a8120 and must not be reported,
+    /// nor refused under `--approve`. Only ever used to answer `CONTINUE` (the kernel checks).
+    pub(crate) fn landlock_allows_by_identity(&self, path: &Path, access: AccessMode) -> bool {
+        use rustix::fs::{fstat, openat, openat2, CWD};
+        let idents = self.landlock_idents.get_or_init(|| {
+            let mut m = std::collections::HashMap::new();
+            for (p, a) in &self.landlock_rule_paths {
+                if let Ok(st) = rustix::fs::stat(p) {
+                    m.entry((st.st_dev, st.st_ino))
+                        .and_modify(|x: &mut AccessMode| *x = x.union(*a))
+                        .or_insert(*a);
+                }
+            }
+            m
+        });
+        if idents.is_empty() || !path.is_absolute() {
+            return false;
+        }
+        let beneath = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        let Ok(object) = openat2(
+            CWD,
+            path,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            beneath,
+        ) else {
+            return false;
+        };
+        let mut granted: Option<AccessMode> = None;
+        let mut add = |st: &rustix::fs::Stat| {
+            if let Some(a) = idents.get(&(st.st_dev, st.st_ino)) {
+                granted = Some(granted.map_or(*a, |g| g.union(*a)));
+            }
+        };
+        let Ok(st) = fstat(&object) else {
+            return false;
+        };
+        add(&st);
+        let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = match path.parent() {
+            Some(d) => match openat2(CWD, d, dir_flags, Mode::empty(), beneath) {
+                Ok(fd) => fd,
+                Err(_) => return false,
+            },
+            None => return granted.is_some_and(|g| g.contains(access)),
+        };
+        // At most a path's worth of levels (each `..` one level up).
+        for _ in 0..PATH_MAX / 2 {
+            let Ok(st) = fstat(&dir) else { break };
+            add(&st);
+            let Ok(up) = openat(&dir, "..", dir_flags, Mode::empty()) else {
+                break;
+            };
+            match fstat(&up) {
+                Ok(u) if (u.st_dev, u.st_ino) != (st.st_dev, st.st_ino) => dir = up,
+                // `/`: its own parent.
+                _ => break,
+            }
+        }
+        granted.is_some_and(|g| g.contains(access))
     }
 
     /// Quick, allocation-free check on a lexically normalised absolute path: `true` only if
@@ -531,6 +609,47 @@ impl Broker {
         }
     }
 
+    /// A reopen through a descriptor's magic link (`/proc/self/fd/N`, `/dev/fd/N`), answered
+    /// `CONTINUE`: Landlock judges the path the descriptor was opened at, and refuses it when
+    /// the grants do not cover it — an `O_PATH` descriptor (which Landlock does not check)
+    /// of a file outside them, reopened for reading. Such a refusal is recorded like the same
+    /// open spelled directly; it was Landlock's alone before (red team 30: a command could hide
+    /// any refused read from the report so). Nothing else changes: the kernel decides.
+    fn report_reopen(&self, n: &Notification, syscall: Syscall, path: &Path, flags: OFlags) {
+        let Some((pid, fd)) = procfs::reopened_fd(path, n.pid) else {
+            return;
+        };
+        let Ok(text) = rustix::fs::readlink(format!("/proc/{pid}/fd/{fd}"), Vec::new()) else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        // A pipe, socket or anonymous inode (no path), a deleted file or memfd, or a `/proc`
+        // entry (the procfs broker's, served on a path of its own): nothing to say.
+        if !bytes.starts_with(b"/")
+            || bytes.ends_with(b" (deleted)")
+            || bytes == b"/proc"
+            || bytes.starts_with(b"/proc/")
+        {
+            return;
+        }
+        let target = PathBuf::from(OsStr::from_bytes(bytes));
+        let access = access_of(flags);
+        if self.caps.landlock_allows(&target, access)
+            || self.caps.allows_canonical(&target, access)
+            || self.caps.landlock_allows_by_identity(&target, access)
+            || (access == AccessMode::Read && self.caps.is_spine(&target))
+        {
+            return;
+        }
+        self.shared.deny(Denial {
+            what: Refused::Path(target),
+            access,
+            pid: n.pid,
+            call: Call::Syscall(syscall),
+            reason: "outside the sandbox (reopened through its descriptor)".to_owned(),
+        });
+    }
+
     fn handle(&self, n: Notification, ctx: &Context) {
         let notify = &*self.notify;
         match n.syscall() {
@@ -643,6 +762,9 @@ impl Broker {
         // A write the fast path would let through on its lexical path, resolved: `Some` when
         // a symlink on the way leads elsewhere (see below).
         let mut resolved = None;
+        // Where a symlink inside the grants leads into `/proc`, spelled as the command's lookup
+        // goes (see [`into_proc`]): the procfs broker's, as if the command had named it.
+        let mut via_proc: Option<PathBuf> = None;
         if !procfs && self.caps.fast_allows(&lexical, access) {
             // An open through a symlink inside the grants (`proj/s → ~/.claude`, then
             // `proj/s/settings.json`; `proj/l → /srv/secret`, then `cat proj/l`): Landlock
@@ -664,17 +786,28 @@ impl Broker {
                 Lookup::Linked
             };
             if let Lookup::Linked = plain {
-                resolved = target
-                    .as_deref()
-                    .and_then(|t| {
-                        // As the command: a symlink followed with the supervisor's search
-                        // permission would name, for the open as the child, a path that
-                        // skips a directory the command cannot search (red team 24).
-                        as_the_child(&self.caps.creds, notify, &n, || resolve_followed(t, flags))
+                let followed = target.as_deref().and_then(|t| {
+                    // As the command: a symlink followed with the supervisor's search
+                    // permission would name, for the open as the child, a path that
+                    // skips a directory the command cannot search (red team 24).
+                    as_the_child(&self.caps.creds, notify, &n, || {
+                        Some(match resolve_followed(t, flags) {
+                            Some(c) => Followed::To(c),
+                            // Not resolvable so: perhaps into `/proc` (`/etc/mtab` →
+                            // `../proc/self/mounts`), which the procfs broker serves by name
+                            // (red team 30).
+                            None => into_proc(t, follows_last(flags))
+                                .map_or(Followed::Kernel, Followed::Proc),
+                        })
                     })
-                    .filter(|c| *c != lexical);
+                });
+                match followed {
+                    Some(Followed::To(c)) => resolved = Some(c).filter(|c| *c != lexical),
+                    Some(Followed::Proc(p)) => via_proc = Some(p),
+                    Some(Followed::Kernel) | None => {}
+                }
             }
-            if resolved.is_none() {
+            if resolved.is_none() && via_proc.is_none() {
                 // CONTINUE needs no `NOTIF_ID_VALID` after the read: the kernel runs the open
                 // itself and Landlock checks it, so whatever the bytes meant, nothing is
                 // widened (and an answer to a vanished notification just fails: ids are never
@@ -691,10 +824,27 @@ impl Broker {
             return;
         }
         let creds = || self.caps.creds.of_thread(notify, &n);
+        if let Some(p) = via_proc {
+            match self.procfs.open(n.pid, &p, flags, creds) {
+                Some(outcome) => {
+                    if let procfs::Outcome::Continue = outcome {
+                        self.report_reopen(&n, call.syscall, &p, flags);
+                    }
+                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
+                }
+                None => {
+                    let _ = notify.respond_continue(n.id);
+                }
+            }
+            return;
+        }
         if let Some(outcome) = procfs
             .then(|| self.procfs.open(n.pid, &lexical, flags, creds))
             .flatten()
         {
+            if let procfs::Outcome::Continue = outcome {
+                self.report_reopen(&n, call.syscall, &lexical, flags);
+            }
             procfs::answer(
                 notify,
                 &self.shared,
@@ -710,21 +860,42 @@ impl Broker {
             let _ = notify.respond_continue(n.id);
             return;
         }
+        // Outside the grants through a symlink into `/proc` (`/etc/mtab` when `/etc` is a
+        // spine): the procfs broker's, as on the fast path (red team 30).
+        let mut slow_proc = None;
         let resolved = match resolved {
             Some(c) => Some((c, None)),
             None => target.as_deref().and_then(|t| {
                 canonicalize_checked(t, creating, || {
-                    as_the_child(&self.caps.creds, notify, &n, || canonicalize(t, creating))
+                    as_the_child(&self.caps.creds, notify, &n, || {
+                        let c = canonicalize(t, creating);
+                        if c.is_none() && !procfs {
+                            slow_proc = into_proc(t, follows_last(flags));
+                        }
+                        c
+                    })
                 })
             }),
         };
         let Some((canonical, checked)) = resolved else {
-            // Does not exist and is not being created: ENOENT either way, nothing to record.
-            let _ = notify.respond_continue(n.id);
+            match slow_proc.and_then(|p| {
+                let outcome = self.procfs.open(n.pid, &p, flags, creds)?;
+                Some((p, outcome))
+            }) {
+                Some((p, outcome)) => {
+                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
+                }
+                // Does not exist and is not being created: ENOENT either way, nothing to
+                // record.
+                None => {
+                    let _ = notify.respond_continue(n.id);
+                }
+            }
             return;
         };
         if self.caps.landlock_allows(&canonical, access)
             || self.caps.allows_canonical(&canonical, access)
+            || self.caps.landlock_allows_by_identity(&canonical, access)
         {
             let _ = notify.respond_continue(n.id);
             return;
@@ -1554,7 +1725,18 @@ pub(crate) fn child_fd_copy(
     if fd < 0 {
         return Err(Errno::BADF);
     }
-    rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|_| Errno::BADF)
+    rustix::process::pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()).map_err(|e| {
+        if e == Errno::PERM {
+            // The kernel's ptrace check, as for `process_vm_readv`: a non-dumpable command
+            // under an unprivileged nono. Its call cannot be carried out; it is counted with
+            // the calls that could not be read, and answered `EPERM`, not a false `EBADF`
+            // (red team 30).
+            procmem::note_refused();
+            Errno::PERM
+        } else {
+            Errno::BADF
+        }
+    })
 }
 
 pub(crate) use nono_sandbox::paths::normalize;
@@ -1701,6 +1883,102 @@ fn resolve_followed(path: &Path, flags: OFlags) -> Option<PathBuf> {
         Err(e) if creating && e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => in_dir(path),
         Err(_) => None,
     }
+}
+
+/// Where [`resolve_followed`] found a trapped open inside the grants to lead.
+enum Followed {
+    /// A canonical path outside `/proc`.
+    To(PathBuf),
+    /// Into `/proc`: the path there as the command's lookup spells it ([`into_proc`]).
+    Proc(PathBuf),
+    /// Nowhere the supervisor can name: the kernel decides alone (`CONTINUE`).
+    Kernel,
+}
+
+/// Whether the kernel follows a symlink at the last name of an open with `flags`.
+fn follows_last(flags: OFlags) -> bool {
+    !flags.contains(OFlags::NOFOLLOW) && !flags.contains(OFlags::CREATE | OFlags::EXCL)
+}
+
+/// Most symlinks one lookup follows (the kernel's `MAXSYMLINKS`): beyond, `ELOOP`.
+const MAX_SYMLINKS: usize = 40;
+
+/// Most names [`into_proc`] looks up for one trapped call (a `PATH_MAX` path's worth).
+const MAX_STEPS: usize = 4096;
+
+/// Where the lookup of `path` (absolute, clean) enters `/proc`, if it does: every symlink
+/// before it followed by its text (`/etc/mtab` → `../proc/self/mounts` is
+/// `/proc/self/mounts`), the rest after `/proc` kept as spelled and [`normalize`]d — for the
+/// procfs broker, which reads `self` as the caller and serves only what the command could
+/// open by naming that path itself (red team 30). [`realpath_without_magic_links`] refuses
+/// any answer in `/proc`, rightly: read by the supervisor, `/proc/self` is the supervisor.
+/// `follow_last`: whether a symlink at the last name is followed. Run it as the command
+/// (search permission); each step is one `readlinkat` and one `openat` beneath the
+/// directory reached so far, at most [`MAX_SYMLINKS`] links and [`MAX_STEPS`] names. `None`: no `/proc` on the way,
+/// or a name missing, not searchable, or too many links (the kernel's own answer then).
+fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
+    use rustix::fs::{openat, readlinkat, CWD};
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let root = || openat(CWD, "/", dir_flags, Mode::empty()).ok();
+    // The names still to look up, the next one last.
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let push = |rest: &mut Vec<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(name) => rest.push(name.to_owned()),
+                Component::ParentDir => rest.push("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push(&mut rest, path);
+    // `done`: the symlink-free path of `dir`, the directory reached so far.
+    let mut done = PathBuf::from("/");
+    let mut dir = root()?;
+    let (mut links, mut steps) = (0usize, 0usize);
+    while let Some(name) = rest.pop() {
+        // Forty link texts of `PATH_MAX` bytes each could spell 80 000 names, each a system
+        // call or two here: stop at a path's worth (`CONTINUE`; the kernel decides).
+        steps += 1;
+        if steps > MAX_STEPS {
+            return None;
+        }
+        if name == ".." {
+            dir = openat(&dir, "..", dir_flags, Mode::empty()).ok()?;
+            done.pop();
+            continue;
+        }
+        let here = done.join(&name);
+        if here == Path::new("/proc") {
+            let mut p = here;
+            for n in rest.iter().rev() {
+                p.push(n);
+            }
+            return Some(normalize(&p));
+        }
+        let last = rest.is_empty();
+        if !last || follow_last {
+            if let Ok(text) = readlinkat(&dir, name.as_os_str(), Vec::new()) {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return None;
+                }
+                let text = PathBuf::from(OsStr::from_bytes(text.as_bytes()));
+                if text.is_absolute() {
+                    dir = root()?;
+                    done = PathBuf::from("/");
+                }
+                push(&mut rest, &text);
+                continue;
+            }
+        }
+        if last {
+            return None;
+        }
+        dir = openat(&dir, name.as_os_str(), dir_flags, Mode::empty()).ok()?;
+        done = here;
+    }
+    None
 }
 
 /// [`canonicalize`], with what [`checked_canonical`] saw when it could show `path` to be its
@@ -2039,6 +2317,43 @@ mod tests {
     use super::*;
     use crate::scratch::Scratch;
     use proptest::prelude::*;
+
+    /// Red team 30: a symlink into `/proc` is followed by its text up to `/proc`, the rest
+    /// kept as spelled; anything else (no `/proc` on the way, a loop, the last name not
+    /// followed) is `None`.
+    #[test]
+    fn into_proc_follows_links_by_their_text_up_to_proc() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("nono-into-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d/e")).unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        let up = "../".repeat(dir.components().count() + 2);
+        symlink(format!("{up}proc/self/mounts"), dir.join("mtab")).unwrap();
+        symlink("/proc/self", dir.join("d/sp")).unwrap();
+        symlink("e/../sp", dir.join("d/via")).unwrap();
+        symlink(dir.join("d"), dir.join("dl")).unwrap();
+        symlink("loop", dir.join("loop")).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            into_proc(&dir.join("mtab"), true),
+            Some(p("/proc/self/mounts"))
+        );
+        assert_eq!(into_proc(&dir.join("mtab"), false), None);
+        assert_eq!(
+            into_proc(&dir.join("dl/via/status"), false),
+            Some(p("/proc/self/status"))
+        );
+        assert_eq!(
+            into_proc(&dir.join("d/sp/task/../environ"), true),
+            Some(p("/proc/self/environ"))
+        );
+        assert_eq!(into_proc(&dir.join("loop"), true), None);
+        assert_eq!(into_proc(&dir.join("f"), true), None);
+        assert_eq!(into_proc(&dir.join("missing/x"), true), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn settle_opened_refuses_unnamed_special_objects_and_restores_blocking() {

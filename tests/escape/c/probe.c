@@ -594,6 +594,17 @@ int main(int argc, char **argv) {
             result(name, prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
             i += 2;
         }
+        else if (!strcmp(op, "fchmodw")) {
+            /* fchmod on a descriptor opened for writing (red team 30): the metadata broker
+               works on its pidfd_getfd copy of it, not on a path. */
+            NEED(3);
+            int fd = open(a, O_WRONLY | O_CLOEXEC);
+            sub(n2, sizeof n2, name, "open");
+            result(n2, fd);
+            if (fd < 0) result(name, -1);
+            else { result(name, fchmod(fd, (mode_t)strtol(b, NULL, 8))); close(fd); }
+            i += 4;
+        }
         else if (!strcmp(op, "kstack")) { NEED(1); int fd = open("/proc/self/stack", O_RDONLY | O_CLOEXEC); if (fd < 0) result(name, fd); else { char b[4096]; result(name, read(fd, b, sizeof b)); close(fd); } i += 2; }
         else if (!strcmp(op, "mode3_chmod")) { NEED(3); mode3_chmod(name, a, b); i += 4; }
         else if (!strcmp(op, "unixpath")) {

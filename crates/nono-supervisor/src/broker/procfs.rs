@@ -388,6 +388,49 @@ pub(crate) fn answer(
     }
 }
 
+/// The process and descriptor a reopen through a descriptor's magic link names —
+/// `/proc/self/fd/N`, `/proc/thread-self/fd/N`, `/proc/PID/fd/N`, `/proc/PID/task/TID/fd/N`,
+/// `/dev/fd/N`, `/dev/std{in,out,err}` (`path` clean, absolute; `tid` the caller) — for the
+/// report of a reopen Landlock refuses (red team 30). `None` for anything else.
+pub(crate) fn reopened_fd(path: &Path, tid: u32) -> Option<(u32, u32)> {
+    let names: Vec<&OsStr> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let num = |s: &OsStr| -> Option<u32> {
+        let b = s.as_bytes();
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(b).ok()?.parse().ok()
+    };
+    let own = || thread_group(tid).unwrap_or(tid);
+    match names.as_slice() {
+        [dev, std] if *dev == "dev" => match std.to_str()? {
+            "stdin" => Some((own(), 0)),
+            "stdout" => Some((own(), 1)),
+            "stderr" => Some((own(), 2)),
+            _ => None,
+        },
+        [dev, fd, n] if *dev == "dev" && *fd == "fd" => Some((own(), num(n)?)),
+        [proc, who, fd, n] if *proc == "proc" && *fd == "fd" => {
+            let pid = match who.to_str()? {
+                "self" => own(),
+                "thread-self" => tid,
+                other => num(OsStr::new(other))?,
+            };
+            Some((pid, num(n)?))
+        }
+        [proc, _, task, t, fd, n] if *proc == "proc" && *task == "task" && *fd == "fd" => {
+            Some((num(t)?, num(n)?))
+        }
+        _ => None,
+    }
+}
+
 /// `/proc/...` (or `/dev/fd/...`) → which directory it names, with `self`/`thread-self`
 /// rewritten for thread `tid`, and the two top-level symlinks (`net`, `mounts`) rewritten to
 /// the process directory they point into.
@@ -410,6 +453,14 @@ fn parse(path: &Path, tid: u32) -> Option<Target> {
         })
         .collect();
     match names.as_slice() {
+        // `/dev/fd` itself is `/proc/self/fd`, a directory to list, not a magic link (red
+        // team 30: `ls /dev/fd` was refused by Landlock, unreported).
+        [dev, fd] if *dev == "dev" && *fd == "fd" => {
+            return Some(Target::Process(
+                thread_group(tid).unwrap_or(tid),
+                vec![OsString::from("fd")],
+            ))
+        }
         [dev, fd, ..] if *dev == "dev" && *fd == "fd" => return Some(Target::DevFd),
         [dev, std]
             if *dev == "dev" && [&"stdin", &"stdout", &"stderr"].iter().any(|s| *std == **s) =>

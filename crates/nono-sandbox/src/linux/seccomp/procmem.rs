@@ -39,6 +39,13 @@ pub fn take_refused() -> bool {
     REFUSED.with(|r| r.replace(false))
 }
 
+/// Note, for [`take_refused`], that the kernel refused the calling thread another look into
+/// the process for the same reason as a read (`EPERM` from its ptrace access check): a
+/// `pidfd_getfd` of one of its descriptors.
+pub fn note_refused() {
+    REFUSED.with(|r| r.set(true));
+}
+
 /// Strings are read in chunks that never cross this boundary, so an unmapped page after
 /// the terminating NUL is never touched. Every Linux page size is a multiple of it.
 const CHUNK: u64 = 4096;
