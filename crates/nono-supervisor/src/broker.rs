@@ -148,9 +148,19 @@ pub(crate) struct StaticGrants {
     landlock_rules: PathIndex<AccessMode>,
     /// The same rules' paths, for [`StaticGrants::landlock_allows_by_identity`].
     landlock_rule_paths: Vec<(PathBuf, AccessMode)>,
-    /// `(st_dev, st_ino)` of each rule's path, with the union of its rights: taken at the
-    /// first question (most runs never ask).
-    landlock_idents: std::sync::OnceLock<std::collections::HashMap<(u64, u64), AccessMode>>,
+    /// Where an object can have a second name (see [`crate::mountinfo::alias_regions`]), and
+    /// `(st_dev, st_ino)` of each rule's path with the union of its rights: read at the first
+    /// question (most runs never ask).
+    landlock_idents: std::sync::OnceLock<RuleIdentities>,
+}
+
+/// What [`StaticGrants::landlock_allows_by_identity`] compares with.
+#[derive(Debug, Default)]
+struct RuleIdentities {
+    /// Where an object can have a second name: beneath one of these only.
+    regions: Vec<PathBuf>,
+    /// Each rule path's identity, with the union of the rights of the rules on it.
+    idents: std::collections::HashMap<(u64, u64), AccessMode>,
 }
 
 /// Whether the union of `granted` (the rules covering a path; Landlock adds the rights of
@@ -266,20 +276,33 @@ impl StaticGrants {
     /// nor refused under `--approve`. Only ever used to answer `CONTINUE` (the kernel checks).
     pub(crate) fn landlock_allows_by_identity(&self, path: &Path, access: AccessMode) -> bool {
         use rustix::fs::{fstat, openat, openat2, CWD};
-        let idents = self.landlock_idents.get_or_init(|| {
-            let mut m = std::collections::HashMap::new();
-            for (p, a) in &self.landlock_rule_paths {
-                if let Ok(st) = rustix::fs::stat(p) {
-                    m.entry((st.st_dev, st.st_ino))
-                        .and_modify(|x: &mut AccessMode| *x = x.union(*a))
-                        .or_insert(*a);
+        let known = self.landlock_idents.get_or_init(|| {
+            let regions = std::fs::read_to_string("/proc/self/mountinfo")
+                .map(|mi| crate::mountinfo::alias_regions(&mi))
+                .unwrap_or_default();
+            let mut idents = std::collections::HashMap::new();
+            if !regions.is_empty() {
+                for (p, a) in &self.landlock_rule_paths {
+                    if let Ok(st) = rustix::fs::stat(p) {
+                        idents
+                            .entry((st.st_dev, st.st_ino))
+                            .and_modify(|x: &mut AccessMode| *x = x.union(*a))
+                            .or_insert(*a);
+                    }
                 }
             }
-            m
+            RuleIdentities { regions, idents }
         });
-        if idents.is_empty() || !path.is_absolute() {
+        // Outside every place with a second name, the walk by `..` meets the directories the
+        // name does, which `landlock_allows` has judged: nothing to look at (and no system
+        // call: every refused open outside the grants asks).
+        if known.idents.is_empty()
+            || !path.is_absolute()
+            || !known.regions.iter().any(|r| path.starts_with(r))
+        {
             return false;
         }
+        let idents = &known.idents;
         let beneath = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
         let Ok(object) = openat2(
             CWD,
@@ -309,14 +332,16 @@ impl StaticGrants {
             None => return granted.is_some_and(|g| g.contains(access)),
         };
         // At most a path's worth of levels (each `..` one level up).
+        let Ok(mut st) = fstat(&dir) else {
+            return false;
+        };
         for _ in 0..PATH_MAX / 2 {
-            let Ok(st) = fstat(&dir) else { break };
             add(&st);
             let Ok(up) = openat(&dir, "..", dir_flags, Mode::empty()) else {
                 break;
             };
             match fstat(&up) {
-                Ok(u) if (u.st_dev, u.st_ino) != (st.st_dev, st.st_ino) => dir = up,
+                Ok(u) if (u.st_dev, u.st_ino) != (st.st_dev, st.st_ino) => (dir, st) = (up, u),
                 // `/`: its own parent.
                 _ => break,
             }

@@ -11,6 +11,7 @@ mod init;
 mod leftovers;
 pub mod limits;
 mod listener_thread;
+mod mountinfo;
 mod os;
 pub mod private_tmp;
 mod pty;

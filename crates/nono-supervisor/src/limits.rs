@@ -154,30 +154,12 @@ fn own_cgroup() -> Result<(PathBuf, PathBuf), String> {
         let Ok(inside) = rel.strip_prefix(root) else {
             continue;
         };
-        let mount = PathBuf::from(unescape(mnt));
+        let mount = PathBuf::from(std::ffi::OsStr::from_bytes(&crate::mountinfo::unescape(
+            mnt,
+        )));
         return Ok((mount.clone(), mount.join(inside)));
     }
     Err("cgroup v2 is not mounted (no cgroup2 entry in /proc/self/mountinfo)".to_owned())
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let v = b[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |a, d| a * 8 + u32::from(d - b'0'));
-            out.push(u8::try_from(v).unwrap_or(b'?'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn words(path: &Path) -> Vec<String> {
@@ -689,11 +671,5 @@ mod tests {
         std::fs::write(cg2.dir.join("memory.events"), "max 0\noom 0\noom_kill 0\n").unwrap();
         assert_eq!(cg2.report(), LimitsReport::default());
         let _ = std::fs::remove_dir_all(&parent);
-    }
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unescape(r"/sys/fs/a\040b"), "/sys/fs/a b");
-        assert_eq!(unescape("/plain"), "/plain");
     }
 }
