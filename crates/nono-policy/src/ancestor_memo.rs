@@ -24,7 +24,7 @@
 //! file, `openat2`, `statx` and `close` of its directory. The broker's trapped opens start
 //! from `nono_sandbox::paths::checked_canonical`, which has opened the directory and
 //! `statx`ed the file (not following it) on the way to knowing the path is canonical:
-//! [`AncestorMemo::walk_checked`] takes both, so such a grant adds only the directory's
+//! [`AncestorMemo::walk_checked_own`] takes both, so such a grant adds only the directory's
 //! `statx` and `close`.
 //!
 //! # Why a stamp is enough
@@ -182,10 +182,22 @@ impl AncestorMemo {
             .clear();
     }
 
-    /// [`walk`](Self::walk)'s hits alone.
+    /// [`walk_own`](Self::walk_own)'s hits alone (tests).
     #[cfg(test)]
     pub(crate) fn hits(&self, path: &Path, ids: &HashMap<(u64, u64), usize>) -> Vec<usize> {
         self.walk(path, ids).0
+    }
+
+    /// [`walk_own`](Self::walk_own) without other names (the tests' form): its hits and
+    /// what it saw.
+    #[cfg(test)]
+    pub(crate) fn walk(
+        &self,
+        path: &Path,
+        ids: &HashMap<(u64, u64), usize>,
+    ) -> (Vec<usize>, Walked) {
+        let w = self.walk_own(path, ids, None);
+        (w.hits, w.walked)
     }
 
     /// The indices (`ids`' values) of the entries whose identity is `path` or one of its
@@ -210,19 +222,10 @@ impl AncestorMemo {
     /// is [`Walked::Unread`] when it cannot be opened and `statx`ed from the object (then
     /// it is walked by name for the hits, as before); a missing file is no error (it may be
     /// created), any other error reading it is.
-    #[cfg(test)]
-    pub(crate) fn walk(
-        &self,
-        path: &Path,
-        ids: &HashMap<(u64, u64), usize>,
-    ) -> (Vec<usize>, Walked) {
-        let w = self.walk_own(path, ids, None);
-        (w.hits, w.walked)
-    }
-
-    /// [`walk`](Self::walk), saying also which directories at or above the path's directory
-    /// `own` knows by another path (see [`OwnPaths`]; none when `own` is `None`). No system
-    /// call more: a hash lookup per directory walked.
+    ///
+    /// It says also which directories at or above the path's directory `own` knows by another
+    /// path (see [`OwnPaths`]; none when `own` is `None`). No system call more: a hash lookup
+    /// per directory walked.
     pub(crate) fn walk_own(
         &self,
         path: &Path,
@@ -290,11 +293,7 @@ impl AncestorMemo {
         }
     }
 
-    /// [`walk`](Self::walk) of a path [`checked_canonical`] has just looked at: the last
-    /// component's identity and its directory, already opened the way the walk opens it,
-    /// are `checked`'s — two system calls fewer than [`walk`](Self::walk).
-    ///
-    /// [`checked_canonical`]: nono_sandbox::paths::checked_canonical
+    /// [`walk_checked_own`](Self::walk_checked_own) without other names (the tests' form).
     #[cfg(test)]
     pub(crate) fn walk_checked(
         &self,
@@ -306,7 +305,13 @@ impl AncestorMemo {
         (w.hits, w.walked)
     }
 
-    /// [`walk_checked`](Self::walk_checked) with [`walk_own`](Self::walk_own)'s swaps.
+    /// [`walk_own`](Self::walk_own) of a path [`checked_canonical`] has just looked at: the last
+    /// component's identity and its directory, already opened the way the walk opens it,
+    /// are `checked`'s — two system calls fewer than [`walk_own`](Self::walk_own).
+    ///
+    /// [`checked_canonical`]: nono_sandbox::paths::checked_canonical
+    ///
+    /// With [`walk_own`](Self::walk_own)'s swaps.
     pub(crate) fn walk_checked_own(
         &self,
         path: &Path,
@@ -359,7 +364,7 @@ impl AncestorMemo {
     }
 
     /// The entries at or above `dir`, walked up from the directory itself (see
-    /// [`walk`](Self::walk)), with `dir`'s own stamp; the error when it cannot be walked
+    /// [`walk_own`](Self::walk_own)), with `dir`'s own stamp; the error when it cannot be walked
     /// that way.
     fn walk_up_from_the_object(
         &self,
