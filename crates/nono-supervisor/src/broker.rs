@@ -2349,10 +2349,9 @@ mod tests {
     #[test]
     fn into_proc_follows_links_by_their_text_up_to_proc() {
         use std::os::unix::fs::symlink;
-        let dir = std::env::temp_dir().join(format!("nono-into-proc-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new(&format!("nono-into-proc-{}", std::process::id()));
+        let dir: PathBuf = (&scratch).into();
         std::fs::create_dir_all(dir.join("d/e")).unwrap();
-        let dir = std::fs::canonicalize(&dir).unwrap();
         let up = "../".repeat(dir.components().count() + 2);
         symlink(format!("{up}proc/self/mounts"), dir.join("mtab")).unwrap();
         symlink("/proc/self", dir.join("d/sp")).unwrap();
@@ -2377,7 +2376,6 @@ mod tests {
         assert_eq!(into_proc(&dir.join("loop"), true), None);
         assert_eq!(into_proc(&dir.join("f"), true), None);
         assert_eq!(into_proc(&dir.join("missing/x"), true), None);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
