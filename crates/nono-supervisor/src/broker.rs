@@ -640,14 +640,20 @@ impl Broker {
     /// of a file outside them, reopened for reading. Such a refusal is recorded like the same
     /// open spelled directly; it was Landlock's alone before (red team 30: a command could hide
     /// any refused read from the report so). Nothing else changes: the kernel decides.
+    ///
+    /// Also a path *through* such a link or the command's `cwd` or `root`
+    /// (`/proc/self/root/OUT/x`, `/proc/self/cwd/x`, `/proc/self/fd/N/x` for a directory's
+    /// descriptor; red team 31: unreported), resolved beyond the link as the command's lookup
+    /// goes. The link is read only for a process of the sandbox, spelled with its own pid (a
+    /// `task/TID` of another process is no thread of it: the kernel's `ENOENT`).
     fn report_reopen(&self, n: &Notification, syscall: Syscall, path: &Path, flags: OFlags) {
-        let Some((pid, fd)) = procfs::reopened_fd(path, n.pid) else {
+        let Some(through) = procfs::through_link(path, n.pid) else {
             return;
         };
-        let Ok(text) = rustix::fs::readlink(format!("/proc/{pid}/fd/{fd}"), Vec::new()) else {
+        let Some(text) = self.procfs.read_link(&through) else {
             return;
         };
-        let bytes = text.as_bytes();
+        let bytes = text.as_slice();
         // A pipe, socket or anonymous inode (no path), a deleted file or memfd, or a `/proc`
         // entry (the procfs broker's, served on a path of its own): nothing to say.
         if !bytes.starts_with(b"/")
@@ -657,7 +663,18 @@ impl Broker {
         {
             return;
         }
-        let target = PathBuf::from(OsStr::from_bytes(bytes));
+        let mut target = PathBuf::from(OsStr::from_bytes(bytes));
+        if !through.rest.as_os_str().is_empty() {
+            // Beyond the link: resolved as the command's lookup goes (a symlink there into
+            // `/proc`, or one the command cannot search: nothing to say).
+            let joined = target.join(&through.rest);
+            match as_the_child(&self.caps.creds, &self.notify, n, || {
+                resolve_followed(&joined, flags)
+            }) {
+                Some(t) => target = t,
+                None => return,
+            }
+        }
         let access = access_of(flags);
         if self.caps.landlock_allows(&target, access)
             || self.caps.allows_canonical(&target, access)
@@ -765,6 +782,27 @@ impl Broker {
         } else {
             Some(std::borrow::Cow::Borrowed(&lexical))
         };
+        // A `..` beyond a magic link of the command's (`/proc/self/cwd/../f`) climbs from where
+        // the link leads; the lexical path climbs back into `/proc` (`/proc/self/f`, which the
+        // procfs broker answered `ENOENT`) or out of it (red team 31). The kernel's: `CONTINUE`
+        // (Landlock judges what it reaches), reported like a reopen. A link of another
+        // process is refused as named (`/proc/PID/cwd`).
+        if let Some(through) = procfs::through_link(&path, n.pid).filter(procfs::Through::climbs) {
+            let link = Path::new("/proc")
+                .join(through.pid.to_string())
+                .join(&through.link);
+            let creds = || self.caps.creds.of_thread(notify, &n);
+            match self.procfs.open(n.pid, &link, flags, creds) {
+                Some(procfs::Outcome::Continue) | None => {
+                    self.report_reopen(&n, call.syscall, &path, flags);
+                    let _ = notify.respond_continue(n.id);
+                }
+                Some(outcome) => {
+                    procfs::answer(notify, &self.shared, &n, call.syscall, link, flags, outcome);
+                }
+            }
+            return;
+        }
         let procfs = procfs::may_claim(&lexical);
         let creating = flags.contains(OFlags::CREATE);
         if let Some(learner) = &self.shared.learner {

@@ -1,0 +1,132 @@
+//! Red team 31 (session 16): the fixes of red teams 29 and 30 — the procfs broker reached
+//! through a link (`into_proc`), the report of a reopen through a descriptor
+//! (`report_reopen`), the check by identity, and the own-name translation of runtime
+//! requests. See the section "Red team 31 (session 16)" of docs/THREAT_MODEL.md.
+
+use std::process::{Command, Stdio};
+
+use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
+
+/// `nono run --allow PROJ ARGS -- /bin/sh -c SCRIPT`, in `PROJ`.
+fn sh_in_nono(s: &Scratch, args: &[&str], script: &str) -> Run {
+    let mut cmd = nono_cmd(&s.join("proj"));
+    cmd.args(["run", "--allow", &s.s("proj")])
+        .args(args)
+        .args(["--", "/bin/sh", "-c", script]);
+    output(&mut cmd)
+}
+
+/// `/bin/sh -c SCRIPT` unsandboxed, in `PROJ`: its stdout.
+fn sh_bare(s: &Scratch, script: &str) -> String {
+    let out = Command::new("/bin/sh")
+        .args(["-c", script])
+        .current_dir(s.join("proj"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Finding 1 (low, a report blind spot the command picks; red team 30 row 3's class). A read
+/// outside the grants spelt through the command's own `root` or `cwd` magic link
+/// (`/proc/self/root/OUT/x`, `cd OUT; cat /proc/self/cwd/x`) is `CONTINUE`d by the procfs
+/// broker (a magic link: the kernel follows it) and Landlock refuses it — with no report
+/// line, where `cat OUT/x` is reported. Now reported like the direct spelling, and the flag
+/// named works.
+#[test]
+fn redteam31_a_read_through_the_commands_root_or_cwd_link_is_reported() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt31-root-link");
+    s.mkdir("proj");
+    s.write("out/x", "OUTSIDE\n");
+    let (out, x) = (s.s("out"), s.s("out/x"));
+    for script in [
+        format!("cat /proc/self/root{x}"),
+        format!("cd {out} && cat /proc/self/cwd/x"),
+    ] {
+        // Control: unsandboxed, the read works.
+        assert!(sh_bare(&s, &script).contains("OUTSIDE"), "{script}");
+        let r = sh_in_nono(&s, &[], &script);
+        assert!(!r.stdout.contains("OUTSIDE"), "{script}: {r}");
+        let fix = format!("denied read of {x} → add --read {out}");
+        assert!(r.stderr.contains(&fix), "{script}: {r}");
+        // The flag named works.
+        let r = sh_in_nono(&s, &["--read", &out], &script);
+        assert!(r.stdout.contains("OUTSIDE"), "{script}: {r}");
+        assert!(!r.stderr.contains("denied"), "{script}: {r}");
+    }
+}
+
+/// Finding 2 (low, a false report, and the supervisor reading another process's descriptors
+/// with its own authority). `/proc/self/task/TID/fd/N`, with `TID` a process outside the
+/// sandbox, names no entry (the kernel: `ENOENT`), but the procfs broker let it through (its
+/// pid is the command's) and the report read `/proc/TID/fd/N` — the other process's
+/// descriptor — and said `denied read of` its file, which the command never reached.
+#[test]
+fn redteam31_a_reopen_through_another_processs_thread_reports_nothing() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt31-task-fd");
+    s.mkdir("proj");
+    s.write("out/theirs", "THEIRS\n");
+    let theirs = s.s("out/theirs");
+    // A process outside the sandbox with the file open as fd 7.
+    let mut outside = Command::new("/bin/sh")
+        .args(["-c", &format!("exec 7<'{theirs}'; exec sleep 60")])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = outside.id();
+    let link = format!("/proc/{pid}/fd/7");
+    for _ in 0..100 {
+        if std::fs::read_link(&link).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::read_link(&link).unwrap().to_string_lossy(), theirs);
+    let script = format!(
+        "cat /proc/self/task/{pid}/fd/7; cat /proc/$$/task/{pid}/fd/7; \
+         cat /proc/thread-self/fd/7; true"
+    );
+    // Control: unsandboxed, no such entry either.
+    assert!(!sh_bare(&s, &script).contains("THEIRS"));
+    let r = sh_in_nono(&s, &[], &script);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    assert!(!r.stdout.contains("THEIRS"), "{r}");
+    assert!(r.stderr.contains("No such file"), "{r}");
+    assert!(!r.stderr.contains(&theirs), "{r}");
+}
+
+/// Finding 3 (low, a false refusal with a wrong errno). A `..` after the command's `cwd`
+/// link (`cd d; cat /proc/self/cwd/../f`) climbs from the working directory in the kernel's
+/// lookup, but the broker normalised it lexically to `/proc/self/f` and the procfs broker
+/// answered `ENOENT` — inside the grants. Now a `..` beyond a magic link is the kernel's
+/// (`CONTINUE`, Landlock judges what it reaches), reported like a reopen when refused.
+#[test]
+fn redteam31_a_dotdot_after_the_cwd_link_climbs_from_the_working_directory() {
+    if !sandbox_available() {
+        return;
+    }
+    let s = Scratch::new("rt31-cwd-dotdot");
+    s.write("proj/f", "INSIDE\n");
+    s.mkdir("proj/d");
+    s.write("out/x", "OUTSIDE\n");
+    let (out, x) = (s.s("out"), s.s("out/x"));
+    let script = "cd d && cat /proc/self/cwd/../f";
+    assert!(sh_bare(&s, script).contains("INSIDE"));
+    let r = sh_in_nono(&s, &[], script);
+    assert!(r.stdout.contains("INSIDE"), "{r}");
+    assert!(!r.stderr.contains("denied"), "{r}");
+    // Out of the grants so: refused by Landlock and reported, the flag works.
+    let script = format!("cd {out} && cat /proc/self/cwd/../out/x");
+    assert!(sh_bare(&s, &script).contains("OUTSIDE"));
+    let r = sh_in_nono(&s, &[], &script);
+    assert!(!r.stdout.contains("OUTSIDE"), "{r}");
+    assert!(r.stderr.contains(&format!("denied read of {x} → add --read {out}")), "{r}");
+    let r = sh_in_nono(&s, &["--read", &out], &script);
+    assert!(r.stdout.contains("OUTSIDE"), "{r}");
+}
