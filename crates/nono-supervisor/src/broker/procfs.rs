@@ -792,6 +792,41 @@ pub(crate) fn process_pidfd(tid: u32) -> Result<OwnedFd, Errno> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_path_through_a_magic_link_names_the_link_with_its_own_pid() {
+        let me = std::process::id();
+        let tid = u32::try_from(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+        let t = |p: &str| {
+            through_link(Path::new(p), tid).map(|t| {
+                (
+                    t.pid,
+                    t.link.display().to_string(),
+                    t.rest.display().to_string(),
+                    t.climbs(),
+                )
+            })
+        };
+        let s = |pid: u32, l: &str, r: &str, c: bool| Some((pid, l.to_owned(), r.to_owned(), c));
+        assert_eq!(t("/proc/self/fd/3"), s(me, "fd/3", "", false));
+        assert_eq!(t("/dev/fd/4/x"), s(me, "fd/4", "x", false));
+        assert_eq!(t("/dev/stderr"), s(me, "fd/2", "", false));
+        assert_eq!(t("/proc/self/root/etc/x"), s(me, "root", "etc/x", false));
+        assert_eq!(t("/proc/self/cwd/../f"), s(me, "cwd", "../f", true));
+        assert_eq!(
+            t("/proc/thread-self/cwd"),
+            s(me, &format!("task/{tid}/cwd"), "", false)
+        );
+        // Another process's thread is looked up among the named process's threads.
+        assert_eq!(t("/proc/self/task/1/fd/7"), s(me, "task/1/fd/7", "", false));
+        assert_eq!(t("/proc/42/task/43/exe"), s(42, "task/43/exe", "", false));
+        // The names before the link are normalised; not a link: none.
+        assert_eq!(t("/proc/self/fd/../cwd/a"), s(me, "cwd", "a", false));
+        assert_eq!(t("/proc/self/status"), None);
+        assert_eq!(t("/proc/self/fd"), None);
+        assert_eq!(t("/proc/thread-self/task/1/cwd"), None);
+        assert_eq!(t("/etc/passwd"), None);
+    }
+
     fn names(t: &Target) -> String {
         match t {
             Target::System(r) => format!("system:{}", join(r)),
