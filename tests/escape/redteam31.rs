@@ -101,10 +101,12 @@ fn redteam31_a_reopen_through_another_processs_thread_reports_nothing() {
     assert!(!r.stderr.contains(&theirs), "{r}");
 }
 
-/// Finding 3 (low, a false refusal with a wrong errno). A `..` after the command's `cwd`
-/// link (`cd d; cat /proc/self/cwd/../f`) climbs from the working directory in the kernel's
-/// lookup, but the broker normalised it lexically to `/proc/self/f` and the procfs broker
-/// answered `ENOENT` — inside the grants. Now a `..` beyond a magic link is the kernel's
+/// Finding 3 (low, a false refusal with a wrong errno, and a false line). A `..` after the
+/// command's `cwd` link (`cd d; cat /proc/self/cwd/../f`, or through a symlink `l` →
+/// `/proc/self/cwd/../f`) climbs from the working directory in the kernel's lookup, but the
+/// broker normalised it lexically to `/proc/self/f` and the procfs broker answered `ENOENT` —
+/// inside the grants; `lo` → `/proc/self/cwd/../../out/x` was reported as a read of
+/// `/proc/out/x` ("no flag grants it"). Now a `..` beyond a magic link is the kernel's
 /// (`CONTINUE`, Landlock judges what it reaches), reported like a reopen when refused.
 #[test]
 fn redteam31_a_dotdot_after_the_cwd_link_climbs_from_the_working_directory() {
@@ -116,17 +118,36 @@ fn redteam31_a_dotdot_after_the_cwd_link_climbs_from_the_working_directory() {
     s.mkdir("proj/d");
     s.write("out/x", "OUTSIDE\n");
     let (out, x) = (s.s("out"), s.s("out/x"));
-    let script = "cd d && cat /proc/self/cwd/../f";
-    assert!(sh_bare(&s, script).contains("INSIDE"));
+    // Also through a symlink into `/proc` (red team 30's `into_proc`, which normalised the
+    // rest as well: `ENOENT`, and for `lo` a false line about `/proc/out/x`).
+    std::os::unix::fs::symlink("/proc/self/cwd/../f", s.join("proj/l")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/cwd/../../out/x", s.join("proj/lo")).unwrap();
+    for script in ["cd d && cat /proc/self/cwd/../f", "cd d && cat ../l"] {
+        assert!(sh_bare(&s, script).contains("INSIDE"), "{script}");
+        let r = sh_in_nono(&s, &[], script);
+        assert!(r.stdout.contains("INSIDE"), "{script}: {r}");
+        assert!(!r.stderr.contains("denied"), "{script}: {r}");
+    }
+    let script = "cd d && cat ../lo";
+    assert!(sh_bare(&s, script).contains("OUTSIDE"));
     let r = sh_in_nono(&s, &[], script);
-    assert!(r.stdout.contains("INSIDE"), "{r}");
-    assert!(!r.stderr.contains("denied"), "{r}");
+    assert!(!r.stdout.contains("OUTSIDE"), "{r}");
+    assert!(!r.stderr.contains("/proc/out"), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("denied read of {x} → add --read {out}")),
+        "{r}"
+    );
     // Out of the grants so: refused by Landlock and reported, the flag works.
     let script = format!("cd {out} && cat /proc/self/cwd/../out/x");
     assert!(sh_bare(&s, &script).contains("OUTSIDE"));
     let r = sh_in_nono(&s, &[], &script);
     assert!(!r.stdout.contains("OUTSIDE"), "{r}");
-    assert!(r.stderr.contains(&format!("denied read of {x} → add --read {out}")), "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("denied read of {x} → add --read {out}")),
+        "{r}"
+    );
     let r = sh_in_nono(&s, &["--read", &out], &script);
     assert!(r.stdout.contains("OUTSIDE"), "{r}");
 }

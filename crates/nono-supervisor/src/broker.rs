@@ -634,6 +634,59 @@ impl Broker {
         }
     }
 
+    /// Answer a trapped open whose lookup enters `/proc` through a symlink (`raw`: the `/proc`
+    /// path as [`into_proc`] spells it, not normalised) as the procfs broker answers the same
+    /// path named directly. `false`: not the procfs broker's (the caller answers `CONTINUE`).
+    fn answer_proc(&self, n: &Notification, syscall: Syscall, raw: &Path, flags: OFlags) -> bool {
+        if self.answer_climbing(n, syscall, raw, flags) {
+            return true;
+        }
+        let p = normalize(raw);
+        let notify = &*self.notify;
+        let creds = || self.caps.creds.of_thread(notify, n);
+        let Some(outcome) = self.procfs.open(n.pid, &p, flags, creds) else {
+            return false;
+        };
+        if let procfs::Outcome::Continue = outcome {
+            self.report_reopen(n, syscall, &p, flags);
+        }
+        procfs::answer(notify, &self.shared, n, syscall, p, flags, outcome);
+        true
+    }
+
+    /// A path `raw` (as spelled, not normalised) with a `..` beyond a process's magic link
+    /// (`/proc/self/cwd/../f`): the `..` climbs from where the link leads, but the lexical
+    /// path climbs back into `/proc` (`/proc/self/f`, which the procfs broker answered
+    /// `ENOENT`) or out of it (red team 31). Answered as the kernel's (`CONTINUE`: Landlock
+    /// judges what it reaches), reported like a reopen; a link of another process is refused
+    /// as the procfs broker refuses it named (`/proc/PID/cwd`). `false`: no such path.
+    fn answer_climbing(
+        &self,
+        n: &Notification,
+        syscall: Syscall,
+        raw: &Path,
+        flags: OFlags,
+    ) -> bool {
+        let Some(through) = procfs::through_link(raw, n.pid).filter(procfs::Through::climbs) else {
+            return false;
+        };
+        let notify = &*self.notify;
+        let link = Path::new("/proc")
+            .join(through.pid.to_string())
+            .join(&through.link);
+        let creds = || self.caps.creds.of_thread(notify, n);
+        match self.procfs.open(n.pid, &link, flags, creds) {
+            Some(procfs::Outcome::Continue) | None => {
+                self.report_reopen(n, syscall, raw, flags);
+                let _ = notify.respond_continue(n.id);
+            }
+            Some(outcome) => {
+                procfs::answer(notify, &self.shared, n, syscall, link, flags, outcome);
+            }
+        }
+        true
+    }
+
     /// A reopen through a descriptor's magic link (`/proc/self/fd/N`, `/dev/fd/N`), answered
     /// `CONTINUE`: Landlock judges the path the descriptor was opened at, and refuses it when
     /// the grants do not cover it — an `O_PATH` descriptor (which Landlock does not check)
@@ -784,23 +837,8 @@ impl Broker {
         };
         // A `..` beyond a magic link of the command's (`/proc/self/cwd/../f`) climbs from where
         // the link leads; the lexical path climbs back into `/proc` (`/proc/self/f`, which the
-        // procfs broker answered `ENOENT`) or out of it (red team 31). The kernel's: `CONTINUE`
-        // (Landlock judges what it reaches), reported like a reopen. A link of another
-        // process is refused as named (`/proc/PID/cwd`).
-        if let Some(through) = procfs::through_link(&path, n.pid).filter(procfs::Through::climbs) {
-            let link = Path::new("/proc")
-                .join(through.pid.to_string())
-                .join(&through.link);
-            let creds = || self.caps.creds.of_thread(notify, &n);
-            match self.procfs.open(n.pid, &link, flags, creds) {
-                Some(procfs::Outcome::Continue) | None => {
-                    self.report_reopen(&n, call.syscall, &path, flags);
-                    let _ = notify.respond_continue(n.id);
-                }
-                Some(outcome) => {
-                    procfs::answer(notify, &self.shared, &n, call.syscall, link, flags, outcome);
-                }
-            }
+        // procfs broker answered `ENOENT`) or out of it (red team 31).
+        if self.answer_climbing(&n, call.syscall, &path, flags) {
             return;
         }
         let procfs = procfs::may_claim(&lexical);
@@ -888,16 +926,8 @@ impl Broker {
         }
         let creds = || self.caps.creds.of_thread(notify, &n);
         if let Some(p) = via_proc {
-            match self.procfs.open(n.pid, &p, flags, creds) {
-                Some(outcome) => {
-                    if let procfs::Outcome::Continue = outcome {
-                        self.report_reopen(&n, call.syscall, &p, flags);
-                    }
-                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
-                }
-                None => {
-                    let _ = notify.respond_continue(n.id);
-                }
+            if !self.answer_proc(&n, call.syscall, &p, flags) {
+                let _ = notify.respond_continue(n.id);
             }
             return;
         }
@@ -941,18 +971,10 @@ impl Broker {
             }),
         };
         let Some((canonical, checked)) = resolved else {
-            match slow_proc.and_then(|p| {
-                let outcome = self.procfs.open(n.pid, &p, flags, creds)?;
-                Some((p, outcome))
-            }) {
-                Some((p, outcome)) => {
-                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
-                }
-                // Does not exist and is not being created: ENOENT either way, nothing to
-                // record.
-                None => {
-                    let _ = notify.respond_continue(n.id);
-                }
+            // Not there and not being created (`ENOENT` either way, nothing to record), or
+            // into `/proc` through a link.
+            if !slow_proc.is_some_and(|p| self.answer_proc(&n, call.syscall, &p, flags)) {
+                let _ = notify.respond_continue(n.id);
             }
             return;
         };
@@ -1971,7 +1993,7 @@ const MAX_STEPS: usize = 4096;
 
 /// Where the lookup of `path` (absolute, clean) enters `/proc`, if it does: every symlink
 /// before it followed by its text (`/etc/mtab` → `../proc/self/mounts` is
-/// `/proc/self/mounts`), the rest after `/proc` kept as spelled and [`normalize`]d — for the
+/// `/proc/self/mounts`), the rest after `/proc` kept as spelled (the caller normalises it unless a `..` follows a magic link, red team 31) — for the
 /// procfs broker, which reads `self` as the caller and serves only what the command could
 /// open by naming that path itself (red team 30). [`realpath_without_magic_links`] refuses
 /// any answer in `/proc`, rightly: read by the supervisor, `/proc/self` is the supervisor.
@@ -2017,7 +2039,9 @@ fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
             for n in rest.iter().rev() {
                 p.push(n);
             }
-            return Some(normalize(&p));
+            // Not normalised: a `..` beyond a magic link climbs from where the link leads
+            // ([`Broker::answer_proc`]).
+            return Some(p);
         }
         let last = rest.is_empty();
         if !last || follow_last {
@@ -2382,7 +2406,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// Red team 30: a symlink into `/proc` is followed by its text up to `/proc`, the rest
-    /// kept as spelled; anything else (no `/proc` on the way, a loop, the last name not
+    /// kept as spelled (not normalised since red team 31); anything else (no `/proc` on the way, a loop, the last name not
     /// followed) is `None`.
     #[test]
     fn into_proc_follows_links_by_their_text_up_to_proc() {
@@ -2410,7 +2434,13 @@ mod tests {
         );
         assert_eq!(
             into_proc(&dir.join("d/sp/task/../environ"), true),
-            Some(p("/proc/self/environ"))
+            Some(p("/proc/self/task/../environ"))
+        );
+        // Kept as spelled, not normalised: a `..` beyond a magic link climbs from where the
+        // link leads (red team 31; `Broker::answer_proc`).
+        assert_eq!(
+            into_proc(&dir.join("d/sp/cwd/../f"), true),
+            Some(p("/proc/self/cwd/../f"))
         );
         assert_eq!(into_proc(&dir.join("loop"), true), None);
         assert_eq!(into_proc(&dir.join("f"), true), None);
