@@ -151,3 +151,54 @@ fn redteam31_a_dotdot_after_the_cwd_link_climbs_from_the_working_directory() {
     let r = sh_in_nono(&s, &["--read", &out], &script);
     assert!(r.stdout.contains("OUTSIDE"), "{r}");
 }
+
+/// Finding 4 (low, advice that fails; the entry stays refused). An entry that exists at the
+/// start, reached through a bind mount of the home `W/h` in an `--approve W` directory
+/// (`W/h/.gemini/settings.json`), is refused by its identity (match form 3) — and the line
+/// said `→ needs an explicit grant and --bypass-protection: --write-file W/h/…
+/// --bypass-protection W/h/…`, which nono then refused to start with ("no deny group
+/// protects this path, so there is nothing to bypass"). Red team 29's own-name refusal of an
+/// entry made during the run says what works: no flag under this name, use the own path.
+/// Now the own name is asked before the identities, so both forms say that, and the own
+/// path's flags work.
+#[test]
+fn redteam31_an_entry_reached_by_another_name_names_its_own_path() {
+    if !sandbox_available() || !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let s = Scratch::new("rt31-own-advice");
+    let _mounts = crate::redteam23::Mounts(s.join("w"));
+    s.mkdir("proj");
+    s.write("home/.gemini/settings.json", "{}\n");
+    crate::redteam23::rebind(&s.join("home"), &s.mkdir("w/h"));
+    let (f, own) = (
+        s.s("w/h/.gemini/settings.json"),
+        s.s("home/.gemini/settings.json"),
+    );
+    let run = |extra: &[&str]| {
+        let mut cmd = nono_cmd(&s.join("proj"));
+        cmd.env("HOME", s.join("home"))
+            .args(["run", "--allow", &s.s("proj"), "--approve", &s.s("w")])
+            .args(extra)
+            .args(["--", "/bin/sh", "-c"])
+            .arg(format!("echo planted > {f} && echo wrote; true"));
+        output(&mut cmd)
+    };
+    let r = run(&[]);
+    assert!(!r.stdout.contains("wrote"), "{r}");
+    let line = format!(
+        "denied write of {f}: it is {own} reached by another name, which deny group `autorun` \
+         protects → no flag grants it under this name; use it by its own path, {own}"
+    );
+    assert!(r.stderr.contains(&line), "{r}");
+    // What the old line advised does not start.
+    let r = run(&["--write-file", &f, "--bypass-protection", &f]);
+    assert!(r.stderr.contains("nothing to bypass"), "{r}");
+    // The own path's flags work.
+    let r = run(&["--write-file", &own, "--bypass-protection", &own]);
+    assert!(r.stdout.contains("wrote"), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(s.join("home/.gemini/settings.json")).unwrap(),
+        "planted\n"
+    );
+}
