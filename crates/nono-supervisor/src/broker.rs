@@ -667,6 +667,11 @@ impl Broker {
         raw: &Path,
         flags: OFlags,
     ) -> bool {
+        // A byte test first: every trapped open comes here.
+        let bytes = raw.as_os_str().as_bytes();
+        if !procfs::may_claim(raw) || !bytes.windows(2).any(|w| w == b"..") {
+            return false;
+        }
         let Some(through) = procfs::through_link(raw, n.pid).filter(procfs::Through::climbs) else {
             return false;
         };
