@@ -47,6 +47,7 @@ mod redteam28;
 mod redteam29;
 mod redteam3;
 mod redteam30;
+mod redteam31;
 mod redteam4;
 mod redteam5;
 mod redteam6;

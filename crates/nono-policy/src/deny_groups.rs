@@ -1615,7 +1615,7 @@ impl DenySet {
         }
     }
 
-    /// `path` prepared for several checks ([`Probe::group`], [`Probe::deny_for`]): it is
+    /// `path` prepared for several checks ([`Probe::group`], [`Probe::deny_by_name`]): it is
     /// canonicalised once and the identities of its ancestors are read at most once, however
     /// many checks a decision makes.
     pub(crate) fn probe(&self, path: &Path) -> Probe<'_> {
@@ -1875,11 +1875,6 @@ impl<'a> Probe<'a> {
         self.matching(None).map(|m| m.group)
     }
 
-    /// [`DenySet::deny_for`].
-    pub(crate) fn deny_for(&self, access: AccessMode) -> Option<DenyMatch<'a>> {
-        self.matching(Some(access))
-    }
-
     /// The first entry (in insertion order) one of whose forms covers the path and that
     /// `refuses`, a full one if any: looked up by the path's [`clean_bases`] (Linux: the
     /// entries `under_clean` accepts are exactly those whose form is one of them), so a
@@ -1961,6 +1956,17 @@ impl<'a> Probe<'a> {
     fn matching(&self, access: Option<AccessMode>) -> Option<DenyMatch<'a>> {
         self.matching_by_path(access)
             .or_else(|| self.matching_by_identity(access))
+    }
+
+    /// [`DenySet::deny_for`] by the entries' names only (match forms 1 and 2).
+    pub(crate) fn deny_by_name(&self, access: AccessMode) -> Option<DenyMatch<'a>> {
+        self.matching_by_path(Some(access))
+    }
+
+    /// [`DenySet::deny_for`] by the entries' identities only (match form 3; the runtime
+    /// triage asks [`by_other_name`](Self::by_other_name) in between).
+    pub(crate) fn deny_by_identity(&self, access: AccessMode) -> Option<DenyMatch<'a>> {
+        self.matching_by_identity(Some(access))
     }
 
     /// [`matching`](Self::matching) by the entries' names (match forms 1 and 2).

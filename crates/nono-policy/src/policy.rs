@@ -713,17 +713,22 @@ impl Engine {
             None => self.policy.deny.probe(&req.path),
         }
         .translating();
-        // By name, by the identities of entries, then by the names the path has on the
-        // user's own paths (red team 29: an entry made during the run, reached by another
-        // name, has no identity the walk knows; the directory above it the walk met does).
+        // By name, by the names the path has on the user's own paths (red team 29: an entry
+        // made during the run, reached by another name, has no identity the walk knows; the
+        // directory above it the walk met does), then by the identities of entries. The own
+        // name before the identities: an entry that existed at the start, reached by another
+        // name, is refused by both, and the refusal names the own path — no flag lifts an
+        // entry under another name (red team 31: the line advised `--bypass-protection` of
+        // the other name, which nono then refused to start with, "nothing to bypass").
         let denied = probe
-            .deny_for(req.access)
+            .deny_by_name(req.access)
             .map(|m| (None, m))
             .or_else(|| {
                 probe
                     .by_other_name(req.access)
                     .map(|(own, m)| (Some(own), m))
             })
+            .or_else(|| probe.deny_by_identity(req.access).map(|m| (None, m)))
             .map(|(own, m)| GroupRefusal {
                 origin: m.origin.clone(),
                 kind: m.kind,

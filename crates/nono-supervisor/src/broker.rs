@@ -634,20 +634,84 @@ impl Broker {
         }
     }
 
+    /// Answer a trapped open whose lookup enters `/proc` through a symlink (`raw`: the `/proc`
+    /// path as [`into_proc`] spells it, not normalised) as the procfs broker answers the same
+    /// path named directly. `false`: not the procfs broker's (the caller answers `CONTINUE`).
+    fn answer_proc(&self, n: &Notification, syscall: Syscall, raw: &Path, flags: OFlags) -> bool {
+        if self.answer_climbing(n, syscall, raw, flags) {
+            return true;
+        }
+        let p = normalize(raw);
+        let notify = &*self.notify;
+        let creds = || self.caps.creds.of_thread(notify, n);
+        let Some(outcome) = self.procfs.open(n.pid, &p, flags, creds) else {
+            return false;
+        };
+        if let procfs::Outcome::Continue = outcome {
+            self.report_reopen(n, syscall, &p, flags);
+        }
+        procfs::answer(notify, &self.shared, n, syscall, p, flags, outcome);
+        true
+    }
+
+    /// A path `raw` (as spelled, not normalised) with a `..` beyond a process's magic link
+    /// (`/proc/self/cwd/../f`): the `..` climbs from where the link leads, but the lexical
+    /// path climbs back into `/proc` (`/proc/self/f`, which the procfs broker answered
+    /// `ENOENT`) or out of it (red team 31). Answered as the kernel's (`CONTINUE`: Landlock
+    /// judges what it reaches), reported like a reopen; a link of another process is refused
+    /// as the procfs broker refuses it named (`/proc/PID/cwd`). `false`: no such path.
+    fn answer_climbing(
+        &self,
+        n: &Notification,
+        syscall: Syscall,
+        raw: &Path,
+        flags: OFlags,
+    ) -> bool {
+        // A byte test first: every trapped open comes here.
+        let bytes = raw.as_os_str().as_bytes();
+        if !procfs::may_claim(raw) || !bytes.windows(2).any(|w| w == b"..") {
+            return false;
+        }
+        let Some(through) = procfs::through_link(raw, n.pid).filter(procfs::Through::climbs) else {
+            return false;
+        };
+        let notify = &*self.notify;
+        let link = Path::new("/proc")
+            .join(through.pid.to_string())
+            .join(&through.link);
+        let creds = || self.caps.creds.of_thread(notify, n);
+        match self.procfs.open(n.pid, &link, flags, creds) {
+            Some(procfs::Outcome::Continue) | None => {
+                self.report_reopen(n, syscall, raw, flags);
+                let _ = notify.respond_continue(n.id);
+            }
+            Some(outcome) => {
+                procfs::answer(notify, &self.shared, n, syscall, link, flags, outcome);
+            }
+        }
+        true
+    }
+
     /// A reopen through a descriptor's magic link (`/proc/self/fd/N`, `/dev/fd/N`), answered
     /// `CONTINUE`: Landlock judges the path the descriptor was opened at, and refuses it when
     /// the grants do not cover it — an `O_PATH` descriptor (which Landlock does not check)
     /// of a file outside them, reopened for reading. Such a refusal is recorded like the same
     /// open spelled directly; it was Landlock's alone before (red team 30: a command could hide
     /// any refused read from the report so). Nothing else changes: the kernel decides.
+    ///
+    /// Also a path *through* such a link or the command's `cwd` or `root`
+    /// (`/proc/self/root/OUT/x`, `/proc/self/cwd/x`, `/proc/self/fd/N/x` for a directory's
+    /// descriptor; red team 31: unreported), resolved beyond the link as the command's lookup
+    /// goes. The link is read only for a process of the sandbox, spelled with its own pid (a
+    /// `task/TID` of another process is no thread of it: the kernel's `ENOENT`).
     fn report_reopen(&self, n: &Notification, syscall: Syscall, path: &Path, flags: OFlags) {
-        let Some((pid, fd)) = procfs::reopened_fd(path, n.pid) else {
+        let Some(through) = procfs::through_link(path, n.pid) else {
             return;
         };
-        let Ok(text) = rustix::fs::readlink(format!("/proc/{pid}/fd/{fd}"), Vec::new()) else {
+        let Some(text) = self.procfs.read_link(&through) else {
             return;
         };
-        let bytes = text.as_bytes();
+        let bytes = text.as_slice();
         // A pipe, socket or anonymous inode (no path), a deleted file or memfd, or a `/proc`
         // entry (the procfs broker's, served on a path of its own): nothing to say.
         if !bytes.starts_with(b"/")
@@ -657,7 +721,18 @@ impl Broker {
         {
             return;
         }
-        let target = PathBuf::from(OsStr::from_bytes(bytes));
+        let mut target = PathBuf::from(OsStr::from_bytes(bytes));
+        if !through.rest.as_os_str().is_empty() {
+            // Beyond the link: resolved as the command's lookup goes (a symlink there into
+            // `/proc`, or one the command cannot search: nothing to say).
+            let joined = target.join(&through.rest);
+            match as_the_child(&self.caps.creds, &self.notify, n, || {
+                resolve_followed(&joined, flags)
+            }) {
+                Some(t) => target = t,
+                None => return,
+            }
+        }
         let access = access_of(flags);
         if self.caps.landlock_allows(&target, access)
             || self.caps.allows_canonical(&target, access)
@@ -765,6 +840,12 @@ impl Broker {
         } else {
             Some(std::borrow::Cow::Borrowed(&lexical))
         };
+        // A `..` beyond a magic link of the command's (`/proc/self/cwd/../f`) climbs from where
+        // the link leads; the lexical path climbs back into `/proc` (`/proc/self/f`, which the
+        // procfs broker answered `ENOENT`) or out of it (red team 31).
+        if self.answer_climbing(&n, call.syscall, &path, flags) {
+            return;
+        }
         let procfs = procfs::may_claim(&lexical);
         let creating = flags.contains(OFlags::CREATE);
         if let Some(learner) = &self.shared.learner {
@@ -850,16 +931,8 @@ impl Broker {
         }
         let creds = || self.caps.creds.of_thread(notify, &n);
         if let Some(p) = via_proc {
-            match self.procfs.open(n.pid, &p, flags, creds) {
-                Some(outcome) => {
-                    if let procfs::Outcome::Continue = outcome {
-                        self.report_reopen(&n, call.syscall, &p, flags);
-                    }
-                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
-                }
-                None => {
-                    let _ = notify.respond_continue(n.id);
-                }
+            if !self.answer_proc(&n, call.syscall, &p, flags) {
+                let _ = notify.respond_continue(n.id);
             }
             return;
         }
@@ -903,18 +976,10 @@ impl Broker {
             }),
         };
         let Some((canonical, checked)) = resolved else {
-            match slow_proc.and_then(|p| {
-                let outcome = self.procfs.open(n.pid, &p, flags, creds)?;
-                Some((p, outcome))
-            }) {
-                Some((p, outcome)) => {
-                    procfs::answer(notify, &self.shared, &n, call.syscall, p, flags, outcome);
-                }
-                // Does not exist and is not being created: ENOENT either way, nothing to
-                // record.
-                None => {
-                    let _ = notify.respond_continue(n.id);
-                }
+            // Not there and not being created (`ENOENT` either way, nothing to record), or
+            // into `/proc` through a link.
+            if !slow_proc.is_some_and(|p| self.answer_proc(&n, call.syscall, &p, flags)) {
+                let _ = notify.respond_continue(n.id);
             }
             return;
         };
@@ -1933,7 +1998,7 @@ const MAX_STEPS: usize = 4096;
 
 /// Where the lookup of `path` (absolute, clean) enters `/proc`, if it does: every symlink
 /// before it followed by its text (`/etc/mtab` → `../proc/self/mounts` is
-/// `/proc/self/mounts`), the rest after `/proc` kept as spelled and [`normalize`]d — for the
+/// `/proc/self/mounts`), the rest after `/proc` kept as spelled (the caller normalises it unless a `..` follows a magic link, red team 31) — for the
 /// procfs broker, which reads `self` as the caller and serves only what the command could
 /// open by naming that path itself (red team 30). [`realpath_without_magic_links`] refuses
 /// any answer in `/proc`, rightly: read by the supervisor, `/proc/self` is the supervisor.
@@ -1979,7 +2044,9 @@ fn into_proc(path: &Path, follow_last: bool) -> Option<PathBuf> {
             for n in rest.iter().rev() {
                 p.push(n);
             }
-            return Some(normalize(&p));
+            // Not normalised: a `..` beyond a magic link climbs from where the link leads
+            // ([`Broker::answer_proc`]).
+            return Some(p);
         }
         let last = rest.is_empty();
         if !last || follow_last {
@@ -2344,7 +2411,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// Red team 30: a symlink into `/proc` is followed by its text up to `/proc`, the rest
-    /// kept as spelled; anything else (no `/proc` on the way, a loop, the last name not
+    /// kept as spelled (not normalised since red team 31); anything else (no `/proc` on the way, a loop, the last name not
     /// followed) is `None`.
     #[test]
     fn into_proc_follows_links_by_their_text_up_to_proc() {
@@ -2371,7 +2438,13 @@ mod tests {
         );
         assert_eq!(
             into_proc(&dir.join("d/sp/task/../environ"), true),
-            Some(p("/proc/self/environ"))
+            Some(p("/proc/self/task/../environ"))
+        );
+        // Kept as spelled, not normalised: a `..` beyond a magic link climbs from where the
+        // link leads (red team 31; `Broker::answer_proc`).
+        assert_eq!(
+            into_proc(&dir.join("d/sp/cwd/../f"), true),
+            Some(p("/proc/self/cwd/../f"))
         );
         assert_eq!(into_proc(&dir.join("loop"), true), None);
         assert_eq!(into_proc(&dir.join("f"), true), None);

@@ -308,6 +308,32 @@ impl ProcFs {
         }
     }
 
+    /// The text of the magic link `t` names, read only for a process of the sandbox (its
+    /// root or a descendant, pinned first): what a reopen through it reaches, for the report.
+    /// `None` for another process (the procfs broker refuses it), or when unreadable.
+    pub(crate) fn read_link(&self, t: &Through) -> Option<Vec<u8>> {
+        let proc_dir = self.proc_dir.as_ref()?;
+        let pin = rustix::fs::openat2(
+            proc_dir,
+            t.pid.to_string(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        )
+        .ok()?;
+        let ours = if t.pid == self.root {
+            self.root_running()
+        } else {
+            read_status_at(&pin).is_some_and(|s| self.in_sandbox(t.pid, &s))
+        };
+        if !ours {
+            return None;
+        }
+        rustix::fs::readlinkat(&pin, &t.link, Vec::new())
+            .ok()
+            .map(std::ffi::CString::into_bytes)
+    }
+
     /// Whether the process pinned with `status` is the sandbox's root or a descendant.
     fn in_sandbox(&self, pid: u32, status: &Status) -> bool {
         descends(self.root, pid, status)
@@ -388,18 +414,38 @@ pub(crate) fn answer(
     }
 }
 
-/// The process and descriptor a reopen through a descriptor's magic link names —
-/// `/proc/self/fd/N`, `/proc/thread-self/fd/N`, `/proc/PID/fd/N`, `/proc/PID/task/TID/fd/N`,
-/// `/dev/fd/N`, `/dev/std{in,out,err}` (`path` clean, absolute; `tid` the caller) — for the
-/// report of a reopen Landlock refuses (red team 30). `None` for anything else.
-pub(crate) fn reopened_fd(path: &Path, tid: u32) -> Option<(u32, u32)> {
-    let names: Vec<&OsStr> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
+/// A path through one of a process's magic links (`/proc/self/fd/N`, `/proc/self/cwd`,
+/// `/proc/self/root`, `/proc/self/exe`, their `/proc/thread-self`, `/proc/PID` and
+/// `/proc/PID/task/TID` forms, `/dev/fd/N`, `/dev/std{in,out,err}`), and what it names
+/// beyond the link (see [`through_link`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Through {
+    /// The process directory the link is in: the caller's thread group for `self`,
+    /// `thread-self` and `/dev/fd`, else the number named.
+    pub(crate) pid: u32,
+    /// The link below that directory: `fd/N`, `cwd`, `root`, `exe`, or `task/TID/...` of
+    /// those — spelled with the directory's own pid, so that the kernel looks `TID` up among
+    /// that process's threads (red team 31: `/proc/self/task/OTHER/fd/N` named no thread of
+    /// the command, and the report read another process's descriptor).
+    pub(crate) link: PathBuf,
+    /// The names after the link, as spelled (`..` kept: beyond a magic link it climbs from
+    /// where the link leads, not back into `/proc`).
+    pub(crate) rest: PathBuf,
+}
+
+impl Through {
+    /// Whether a `..` follows the link: the lexical normalisation every other `/proc` path
+    /// gets would climb back into `/proc` (`/proc/self/cwd/../f` is not `/proc/self/f`).
+    pub(crate) fn climbs(&self) -> bool {
+        self.rest.components().any(|c| c == Component::ParentDir)
+    }
+}
+
+/// Where the lookup of `path` (absolute, *as the command spelled it*: not normalised) passes a
+/// process's magic link, for thread `tid`: the names before the link normalised, the rest
+/// kept. `None` for a path through none. The link itself is the kernel's: only
+/// [`ProcFs::read_link`] reads it, for a process of the sandbox.
+pub(crate) fn through_link(path: &Path, tid: u32) -> Option<Through> {
     let num = |s: &OsStr| -> Option<u32> {
         let b = s.as_bytes();
         if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
@@ -408,27 +454,72 @@ pub(crate) fn reopened_fd(path: &Path, tid: u32) -> Option<(u32, u32)> {
         std::str::from_utf8(b).ok()?.parse().ok()
     };
     let own = || thread_group(tid).unwrap_or(tid);
-    match names.as_slice() {
-        [dev, std] if *dev == "dev" => match std.to_str()? {
-            "stdin" => Some((own(), 0)),
-            "stdout" => Some((own(), 1)),
-            "stderr" => Some((own(), 2)),
-            _ => None,
-        },
-        [dev, fd, n] if *dev == "dev" && *fd == "fd" => Some((own(), num(n)?)),
-        [proc, who, fd, n] if *proc == "proc" && *fd == "fd" => {
-            let pid = match who.to_str()? {
-                "self" => own(),
-                "thread-self" => tid,
-                other => num(OsStr::new(other))?,
-            };
-            Some((pid, num(n)?))
-        }
-        [proc, _, task, t, fd, n] if *proc == "proc" && *task == "task" && *fd == "fd" => {
-            Some((num(t)?, num(n)?))
-        }
-        _ => None,
+    let mut names: Vec<&OsStr> = Vec::new();
+    let mut comps = path.components();
+    if comps.next() != Some(Component::RootDir) {
+        return None;
     }
+    let is_link = |n: &OsStr| n == "cwd" || n == "root" || n == "exe";
+    while let Some(c) = comps.next() {
+        match c {
+            Component::Normal(n) => names.push(n),
+            Component::ParentDir => {
+                names.pop();
+                continue;
+            }
+            _ => continue,
+        }
+        let found: Option<(u32, PathBuf)> = match names.as_slice() {
+            [dev, std] if *dev == "dev" => match std.to_str() {
+                Some("stdin") => Some((own(), "fd/0".into())),
+                Some("stdout") => Some((own(), "fd/1".into())),
+                Some("stderr") => Some((own(), "fd/2".into())),
+                _ => None,
+            },
+            [dev, fd, n] if *dev == "dev" && *fd == "fd" => {
+                num(n).map(|n| (own(), format!("fd/{n}").into()))
+            }
+            [proc, who, rest @ ..] if *proc == "proc" => {
+                let (pid, mut link) = match who.to_str() {
+                    Some("self") => (own(), PathBuf::new()),
+                    Some("thread-self") => (own(), PathBuf::from(format!("task/{tid}"))),
+                    _ => match num(who) {
+                        Some(p) => (p, PathBuf::new()),
+                        None => continue,
+                    },
+                };
+                let rest = match rest {
+                    [task, t, more @ ..] if *task == "task" => {
+                        let Some(t) = num(t) else { continue };
+                        if !link.as_os_str().is_empty() {
+                            // `thread-self/task`: no such entry.
+                            continue;
+                        }
+                        link.push(format!("task/{t}"));
+                        more
+                    }
+                    other => other,
+                };
+                match rest {
+                    [l] if is_link(l) => {
+                        link.push(l);
+                        Some((pid, link))
+                    }
+                    [fd, n] if *fd == "fd" => num(n).map(|n| {
+                        link.push(format!("fd/{n}"));
+                        (pid, link)
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((pid, link)) = found {
+            let rest: PathBuf = comps.map(|c| c.as_os_str()).collect();
+            return Some(Through { pid, link, rest });
+        }
+    }
+    None
 }
 
 /// `/proc/...` (or `/dev/fd/...`) → which directory it names, with `self`/`thread-self`
@@ -700,6 +791,41 @@ pub(crate) fn process_pidfd(tid: u32) -> Result<OwnedFd, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_through_a_magic_link_names_the_link_with_its_own_pid() {
+        let me = std::process::id();
+        let tid = u32::try_from(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+        let t = |p: &str| {
+            through_link(Path::new(p), tid).map(|t| {
+                (
+                    t.pid,
+                    t.link.display().to_string(),
+                    t.rest.display().to_string(),
+                    t.climbs(),
+                )
+            })
+        };
+        let s = |pid: u32, l: &str, r: &str, c: bool| Some((pid, l.to_owned(), r.to_owned(), c));
+        assert_eq!(t("/proc/self/fd/3"), s(me, "fd/3", "", false));
+        assert_eq!(t("/dev/fd/4/x"), s(me, "fd/4", "x", false));
+        assert_eq!(t("/dev/stderr"), s(me, "fd/2", "", false));
+        assert_eq!(t("/proc/self/root/etc/x"), s(me, "root", "etc/x", false));
+        assert_eq!(t("/proc/self/cwd/../f"), s(me, "cwd", "../f", true));
+        assert_eq!(
+            t("/proc/thread-self/cwd"),
+            s(me, &format!("task/{tid}/cwd"), "", false)
+        );
+        // Another process's thread is looked up among the named process's threads.
+        assert_eq!(t("/proc/self/task/1/fd/7"), s(me, "task/1/fd/7", "", false));
+        assert_eq!(t("/proc/42/task/43/exe"), s(42, "task/43/exe", "", false));
+        // The names before the link are normalised; not a link: none.
+        assert_eq!(t("/proc/self/fd/../cwd/a"), s(me, "cwd", "a", false));
+        assert_eq!(t("/proc/self/status"), None);
+        assert_eq!(t("/proc/self/fd"), None);
+        assert_eq!(t("/proc/thread-self/task/1/cwd"), None);
+        assert_eq!(t("/etc/passwd"), None);
+    }
 
     fn names(t: &Target) -> String {
         match t {
