@@ -676,6 +676,10 @@ impl Broker {
             return false;
         };
         let notify = &*self.notify;
+        // What follows reports and acts on the bytes read: they must still be the call's.
+        if !notify.id_valid(n.id) {
+            return true;
+        }
         let link = Path::new("/proc")
             .join(through.pid.to_string())
             .join(&through.link);
