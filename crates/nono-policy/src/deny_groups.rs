@@ -2467,11 +2467,9 @@ mod tests {
     /// translating probe (a runtime request) asks.
     #[test]
     fn a_walk_that_meets_a_known_directory_by_another_name_judges_its_own_name() {
-        let root = std::env::temp_dir().join(format!("nono-rt29-own-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = Scratch::new(&format!("nono-rt29-own-{}", std::process::id()));
         std::fs::create_dir_all(root.join("h/.config")).unwrap();
         std::fs::create_dir_all(root.join("v/.config")).unwrap();
-        let root = std::fs::canonicalize(&root).unwrap();
         let mut set = DenySet::new();
         set.add(&root.join("h/.gemini/settings.json"), "autorun")
             .unwrap();
@@ -2537,7 +2535,6 @@ mod tests {
         }
         // Above an entry by its own path: what a rename or a made name is refused for.
         assert!(set.entry_beneath(&root.join("h/.gemini")).is_some());
-        let _ = std::fs::remove_dir_all(&root);
     }
 
     /// Red team 26: the directories above an entry are known by identity, whatever name
