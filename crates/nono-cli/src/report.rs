@@ -1256,7 +1256,8 @@ pub fn unread_calls(count: u64) -> String {
          such refusals are not listed above and no runtime grant applied to {them}; calls nono \
          carries out for the command (chmod, chown, utimes and xattr changes, Unix socket \
          connects and sends, binds and listens it checks) failed even inside the grants \
-         (EPERM, EFAULT)",
+         (EPERM, EFAULT) → for a program you may run but not read, make it readable \
+         (chmod a+r PROGRAM) and run again",
         s = if count == 1 { "" } else { "s" },
         them = if count == 1 { "it" } else { "them" },
     )
