@@ -6,7 +6,7 @@ mod fuzz;
 mod guide;
 mod litter;
 #[cfg(test)]
-mod scratch;
+use nono_scratch as scratch;
 mod tidy;
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 /// layer (docs/ARCHITECTURE.md). Tooling crates sit above everything and nobody may use them.
 pub const LAYERS: &[(&str, u8)] = &[
     ("nono-wire", 0),
+    ("nono-scratch", 0),
     ("nono-transport", 1),
     ("nono-sandbox", 1),
     ("nono-proxy", 1),

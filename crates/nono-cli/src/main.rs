@@ -12,7 +12,7 @@ mod flags;
 mod plan;
 mod report;
 #[cfg(test)]
-mod scratch;
+use nono_scratch as scratch;
 mod suggest;
 mod ui;
 

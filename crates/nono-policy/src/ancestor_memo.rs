@@ -491,26 +491,8 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     /// A fresh scratch directory for one test (removed when dropped).
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(tag: &str) -> Scratch {
-            let dir = std::env::temp_dir()
-                .join(format!("nono-ancestor-memo-{}-{tag}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Scratch(std::fs::canonicalize(dir).unwrap())
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    fn scratch(tag: &str) -> crate::scratch::Scratch {
+        crate::scratch::Scratch::new(&format!("nono-ancestor-memo-{}-{tag}", std::process::id()))
     }
 
     fn id(p: &Path) -> (u64, u64) {
@@ -533,8 +515,8 @@ mod tests {
 
     #[test]
     fn a_remembered_walk_answers_as_the_full_walk() {
-        let t = Scratch::new("walk");
-        let root = t.path();
+        let t = scratch("walk");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("e/a/b")).unwrap();
         std::fs::create_dir_all(root.join("p/q")).unwrap();
         std::fs::write(root.join("e/a/b/f"), "x").unwrap();
@@ -557,8 +539,8 @@ mod tests {
     /// at the end or on the way is not `checked`.
     #[test]
     fn a_walk_from_a_checked_path_answers_as_the_full_walk() {
-        let t = Scratch::new("checked");
-        let root = t.path();
+        let t = scratch("checked");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("e/a/b")).unwrap();
         std::fs::create_dir_all(root.join("p/q")).unwrap();
         std::fs::write(root.join("e/a/b/f"), "x").unwrap();
@@ -610,8 +592,8 @@ mod tests {
     /// stamp differs, the walk goes on and finds the entry.
     #[test]
     fn a_deny_entry_moved_into_a_remembered_place_is_found() {
-        let t = Scratch::new("moved-in");
-        let root = t.path();
+        let t = scratch("moved-in");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("p/q")).unwrap();
         std::fs::create_dir_all(root.join("secret")).unwrap();
         std::fs::write(root.join("secret/key"), "k").unwrap();
@@ -635,8 +617,8 @@ mod tests {
     /// A directory moved (its `ctime` changes) is walked again, even at the same name.
     #[test]
     fn a_moved_directory_is_walked_again() {
-        let t = Scratch::new("moved");
-        let root = t.path();
+        let t = scratch("moved");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("a/d")).unwrap();
         std::fs::create_dir_all(root.join("secret")).unwrap();
         let ids: HashMap<_, _> = [(id(&root.join("secret")), 1)].into_iter().collect();
@@ -660,8 +642,8 @@ mod tests {
     /// race was won; walked from the object, it is walked by name and remembers nothing.
     #[test]
     fn a_directory_reached_through_a_symlink_is_not_remembered() {
-        let t = Scratch::new("swapped");
-        let root = t.path();
+        let t = scratch("swapped");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("e/sub")).unwrap();
         std::fs::write(root.join("e/sub/key"), "k").unwrap();
         std::fs::create_dir_all(root.join("b/x")).unwrap();
@@ -688,8 +670,8 @@ mod tests {
     /// path and up to `/`.
     #[test]
     fn the_walk_walk_up_from_the_object_is_the_walk_by_name() {
-        let t = Scratch::new("object");
-        let root = t.path();
+        let t = scratch("object");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("e/a/b")).unwrap();
         let ids: HashMap<_, _> = [
             (id(&root.join("e")), 1),
@@ -712,8 +694,8 @@ mod tests {
     /// never "nothing found" alone.
     #[test]
     fn the_walk_says_what_it_saw_and_what_it_could_not() {
-        let t = Scratch::new("seen");
-        let root = t.path();
+        let t = scratch("seen");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("d")).unwrap();
         std::fs::write(root.join("d/f"), "x").unwrap();
         let ids = HashMap::new();
@@ -750,18 +732,14 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_not_remembered_and_the_memo_is_bounded() {
-        let t = Scratch::new("bounded");
+        let t = scratch("bounded");
         let ids = HashMap::new();
         let memo = AncestorMemo::default();
-        assert!(memo.hits(&t.path().join("no/such/f"), &ids).is_empty());
-        assert!(!memo
-            .dirs
-            .lock()
-            .unwrap()
-            .contains_key(&t.path().join("no/such")));
-        assert!(!memo.dirs.lock().unwrap().contains_key(&t.path().join("no")));
+        assert!(memo.hits(&t.join("no/such/f"), &ids).is_empty());
+        assert!(!memo.dirs.lock().unwrap().contains_key(&t.join("no/such")));
+        assert!(!memo.dirs.lock().unwrap().contains_key(&t.join("no")));
         for i in 0..AncestorMemo::CAPACITY + 10 {
-            let d = t.path().join(format!("d{i}"));
+            let d = t.join(format!("d{i}"));
             std::fs::create_dir(&d).unwrap();
             memo.hits(&d.join("f"), &ids);
         }
@@ -774,8 +752,8 @@ mod tests {
     /// and a directory met by its own name is no swap.
     #[test]
     fn a_walk_given_own_paths_names_the_directories_met_by_another_name() {
-        let t = Scratch::new("own");
-        let root = t.path();
+        let t = scratch("own");
+        let root = t.as_path();
         std::fs::create_dir_all(root.join("m/a/b")).unwrap();
         let ids = HashMap::new();
         let mut own: OwnPaths = HashMap::new();

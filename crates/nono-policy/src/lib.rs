@@ -26,7 +26,7 @@ pub mod profile;
 pub mod profile_trust;
 pub mod request;
 #[cfg(test)]
-mod scratch;
+use nono_scratch as scratch;
 mod state_path;
 pub mod url;
 mod vars;

@@ -22,7 +22,7 @@ pub mod explain;
 pub mod linux;
 pub mod paths;
 #[cfg(test)]
-mod scratch;
+use nono_scratch as scratch;
 pub mod seatbelt;
 pub mod support;
 

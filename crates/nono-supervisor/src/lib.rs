@@ -16,7 +16,7 @@ mod os;
 pub mod private_tmp;
 mod pty;
 #[cfg(test)]
-mod scratch;
+use nono_scratch as scratch;
 mod sdk;
 mod spawn;
 mod spawn_config;

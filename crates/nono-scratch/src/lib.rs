@@ -1,6 +1,8 @@
-//! Scratch directories for this crate's unit tests: made fresh under the temp dir and removed,
-//! with everything in them, when the guard is dropped (also when the test panics), so the
-//! test suite leaves nothing behind in the user's `/tmp` (`cargo xtask ci` checks).
+//! Scratch directories for nono's tests (a dev-dependency of every crate that makes temp
+//! dirs in tests): made fresh and removed, with everything in them, when the guard is dropped
+//! (also when the test panics), so the test suite leaves nothing behind in the user's `/tmp`
+//! (`cargo xtask ci` checks). Files a sandboxed child made as another user go too: the tests
+//! that make them run as root.
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +11,22 @@ use std::path::{Path, PathBuf};
 /// without following symlinks out of it (`remove_dir_all` unlinks a link, never its target),
 /// after restoring the owner's rights on directories a test made unreadable or unwritable.
 #[derive(Debug)]
-pub(crate) struct Scratch(PathBuf);
+pub struct Scratch(PathBuf);
 
 impl Scratch {
     /// A fresh `<temp dir>/<name>`; `name` should hold the process id (tests of other runs).
-    pub(crate) fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(name);
+    #[must_use]
+    pub fn new(name: &str) -> Scratch {
+        Scratch::new_in(&std::env::temp_dir(), name)
+    }
+
+    /// A fresh `<parent>/<name>`.
+    ///
+    /// # Panics
+    /// When the directory cannot be made (a test cannot go on without it).
+    #[must_use]
+    pub fn new_in(parent: &Path, name: &str) -> Scratch {
+        let dir = parent.join(name);
         remove(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(std::fs::canonicalize(dir).unwrap())
@@ -57,7 +69,7 @@ impl Drop for Scratch {
 /// Remove `dir` and everything in it if it exists; a directory without the owner's rights
 /// (a test's `chmod 000`, which only root passes) gets them back and the removal is tried
 /// once more. Symlinks are removed, never followed.
-pub(crate) fn remove(dir: &Path) {
+pub fn remove(dir: &Path) {
     if std::fs::remove_dir_all(dir).is_ok() || std::fs::symlink_metadata(dir).is_err() {
         return;
     }
