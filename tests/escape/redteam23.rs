@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{nono_cmd, output, Scratch};
+use crate::harness::{nono_cmd, output, sandbox_available, Scratch};
 use crate::programs::{bins, marker, Outcome, TestUser};
 
 /// The scratch layout; the bind mount is undone (every mount beneath `W`, wherever the
@@ -77,13 +77,25 @@ pub(crate) fn rebind(from: &Path, to: &Path) {
     assert!(bind(from, to), "mount --bind failed");
 }
 
+/// Whether a test with bind mounts can run: the sandbox is there and we are root (`mount
+/// --bind`); says why not when it cannot.
+pub(crate) fn can_mount() -> bool {
+    if !sandbox_available() {
+        return false;
+    }
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping: bind mounts need root");
+        return false;
+    }
+    true
+}
+
 /// `~/.ssh` (`id` holding the marker, `fillers` more files) bind-mounted at `W/B/m`; a plain
 /// `W/A/m` (holding a decoy `id`); `W/own`, a file of the sandbox's own. Owned by `user` when
 /// given. `None` (the test is skipped) without root, `mount` or the sandbox.
 pub(crate) fn layout(tag: &str, fillers: usize, user: Option<&TestUser>) -> Option<Layout> {
     bins()?;
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: bind mounts need root");
+    if !can_mount() {
         return None;
     }
     let s = Scratch::new(tag);

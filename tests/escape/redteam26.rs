@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::harness::{nono_cmd, output, sandbox_available, Run, Scratch};
+use crate::harness::{nono_cmd, output, Run, Scratch};
 use crate::programs::marker;
 use crate::redteam23::{bind, Mounts};
 
@@ -28,11 +28,7 @@ struct Layout {
 /// `proj/`), `s/homes` bind-mounted at `W/hs`. `None` (the test is skipped) without root,
 /// `mount` or the sandbox.
 fn layout(tag: &str) -> Option<Layout> {
-    if !sandbox_available() {
-        return None;
-    }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: bind mounts need root");
+    if !crate::redteam23::can_mount() {
         return None;
     }
     let s = Scratch::new(tag);

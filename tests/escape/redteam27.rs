@@ -286,12 +286,8 @@ fn redteam27_a_protected_link_cannot_be_moved_under_approve() {
 #[test]
 fn redteam27_a_protected_link_reached_by_another_name_cannot_be_moved() {
     use crate::harness::{nono_cmd, output, Scratch};
-    use crate::redteam23::{rebind, Mounts};
-    if !sandbox_available() {
-        return;
-    }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: bind mounts need root");
+    use crate::redteam23::{can_mount, rebind, Mounts};
+    if !can_mount() {
         return;
     }
     let s = Scratch::new("rt27-mounted-link");

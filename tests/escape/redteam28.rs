@@ -10,20 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{nono_cmd, output, sandbox_available, Scratch};
-use crate::redteam23::{rebind, Mounts};
-
-/// Root, `mount` and the sandbox, or `false` (the test is skipped).
-fn can_mount() -> bool {
-    if !sandbox_available() {
-        return false;
-    }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: bind mounts need root");
-        return false;
-    }
-    true
-}
+use crate::harness::{nono_cmd, output, Scratch};
+use crate::redteam23::{can_mount, rebind, Mounts};
 
 /// Runs `script` unsandboxed (the control) and under `nono run --approve W`, each after
 /// `make()`; `hit()` says whether the attack landed.

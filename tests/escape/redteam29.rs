@@ -12,20 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{nono_cmd, sandbox_available, Scratch};
-use crate::redteam23::{rebind, Mounts};
-
-/// Root, `mount` and the sandbox, or `false` (the test is skipped).
-fn can_mount() -> bool {
-    if !sandbox_available() {
-        return false;
-    }
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipping: bind mounts need root");
-        return false;
-    }
-    true
-}
+use crate::harness::{nono_cmd, Scratch};
+use crate::redteam23::{can_mount, rebind, Mounts};
 
 /// What a run said.
 struct Said {
